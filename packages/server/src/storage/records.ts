@@ -1,0 +1,118 @@
+// The records Tessera keeps. Times are milliseconds since the epoch in storage and ISO 8601
+// strings on the wire; `null` means "never" for expiries.
+
+export type ServiceStatus = 'ACTIVE' | 'DISABLED';
+
+export interface Domain {
+  name: string;
+  description: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface Service {
+  /** `<domain>.<service>`: the identity, and the OAuth client_id unless `clientId` says otherwise. */
+  principal: string;
+  domain: string;
+  name: string;
+  clientId: string;
+  description: string | null;
+  status: ServiceStatus;
+  /** CIDR blocks (IPv4 or IPv6) the service may call from; empty means anywhere. */
+  allowedIps: string[];
+  expiresAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ClientSecretRecord {
+  id: string;
+  principal: string;
+  /** Keyed hash of the secret (see keys/secret-hash.ts); never the secret itself. */
+  hash: string;
+  createdAt: number;
+  /** Set when a newer secret replaced this one: the end of its grace period. */
+  expiresAt: number | null;
+}
+
+export interface PublicKeyRecord {
+  principal: string;
+  kid: string;
+  pem: string;
+  createdAt: number;
+}
+
+export interface RoleMember {
+  principal: string;
+  expiresAt: number | null;
+}
+
+export interface Role {
+  domain: string;
+  name: string;
+  members: RoleMember[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface HeldRole {
+  domain: string;
+  role: string;
+}
+
+export interface AuditEvent {
+  id: number;
+  at: number;
+  /** The principal that made the change (or `system` for scheduled work). */
+  actor: string;
+  /** `<resource>.<verb>`, e.g. `domain.create`, `service.update`, `signing-key.rotate`. */
+  type: string;
+  /** What the change was about, e.g. `alpha`, `alpha.api`, `beta:role.readers`. */
+  target: string;
+  before: unknown;
+  after: unknown;
+}
+
+export interface AuditQuery {
+  /** Events whose actor or target is this principal. */
+  principal?: string;
+  type?: string;
+  since?: number;
+  limit: number;
+}
+
+/** Who is making a change: every mutating store call records an audit event for it. */
+export interface Actor {
+  actor: string;
+}
+
+export type SigningKeyState = 'next' | 'active' | 'retired';
+export type SigningAlg = 'ES256' | 'EdDSA' | 'RS256';
+
+export interface SigningKeyRecord {
+  kid: string;
+  alg: SigningAlg;
+  state: SigningKeyState;
+  /** Public JWK as JSON text (with kid, alg, use). */
+  publicJwk: string;
+  /** PKCS#8 private key sealed with the master key (keys/master-key.ts). */
+  sealedPrivateKey: string;
+  createdAt: number;
+  /** When the key starts signing; before that it is only published. */
+  activatesAt: number;
+  /** When it stopped signing. */
+  retiredAt: number | null;
+  /** When it leaves the JWKS: after every token it signed has expired. */
+  removeAt: number | null;
+}
+
+/** The CA's key and certificate chain, sealed with the master key. One row per CA generation. */
+export interface CaRecord {
+  id: string;
+  state: 'prepared' | 'active' | 'old';
+  /** PEM: the issuing (intermediate) certificate, then the root. */
+  chainPem: string;
+  rootPem: string;
+  sealedPrivateKey: string;
+  createdAt: number;
+}

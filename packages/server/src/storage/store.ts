@@ -1,0 +1,121 @@
+// The one storage interface. Two drivers sit behind it (storage/drivers): embedded SQLite
+// (node:sqlite, the zero-config default) and PostgreSQL (several instances may share one
+// database). Policy and HTTP code depend on this file only.
+//
+// Every mutating call takes the Actor making the change and writes its audit event in the
+// same transaction: an acknowledged change always has its audit record, and a failed one
+// leaves neither.
+
+import type {
+  Actor,
+  AuditEvent,
+  AuditQuery,
+  CaRecord,
+  ClientSecretRecord,
+  Domain,
+  HeldRole,
+  PublicKeyRecord,
+  Role,
+  RoleMember,
+  Service,
+  ServiceStatus,
+  SigningKeyRecord,
+  SigningKeyState,
+} from './records.ts';
+
+export interface NewService {
+  domain: string;
+  name: string;
+  clientId?: string;
+  description?: string | null;
+  allowedIps?: string[];
+  expiresAt?: number | null;
+}
+
+export interface ServicePatch {
+  status?: ServiceStatus;
+  description?: string | null;
+  allowedIps?: string[];
+  expiresAt?: number | null;
+}
+
+export interface NewSecret {
+  id: string;
+  hash: string;
+}
+
+export interface ClientForAuth {
+  service: Service;
+  /** Secrets that still work at the time asked for (at most two). */
+  secrets: ClientSecretRecord[];
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  close(): Promise<void>;
+  /** Throws StorageUnavailableError when the database cannot answer. */
+  ping(): Promise<void>;
+
+  /** Sets `key` unless it is already set; returns the value that is stored (first writer wins). */
+  initMeta(key: string, value: string): Promise<string>;
+
+  createDomain(domain: { name: string; description?: string | null }, by: Actor): Promise<Domain>;
+  getDomain(name: string): Promise<Domain | null>;
+  listDomains(): Promise<Domain[]>;
+  /** ConflictError while the domain still holds services or roles. */
+  deleteDomain(name: string, by: Actor): Promise<void>;
+
+  createService(
+    service: NewService,
+    credentials: { secret?: NewSecret; publicKeys?: { kid: string; pem: string }[] },
+    by: Actor,
+  ): Promise<Service>;
+  getService(principal: string): Promise<Service | null>;
+  listServices(domain: string): Promise<Service[]>;
+  updateService(principal: string, patch: ServicePatch, by: Actor): Promise<Service>;
+  /** Also removes its secrets, keys and role memberships. */
+  deleteService(principal: string, by: Actor): Promise<void>;
+  /** The token endpoint's lookup: the service by client_id and its live secrets. */
+  getClientForAuth(clientId: string, now: number): Promise<ClientForAuth | null>;
+
+  /**
+   * Adds a secret. Secrets that were live keep working until `graceUntil`; if that would leave
+   * more than two live, the oldest stop at once.
+   */
+  addClientSecret(principal: string, secret: NewSecret, graceUntil: number, by: Actor): Promise<void>;
+
+  putPublicKey(principal: string, kid: string, pem: string, by: Actor): Promise<{ created: boolean }>;
+  deletePublicKey(principal: string, kid: string, by: Actor): Promise<void>;
+  listPublicKeys(principal: string): Promise<PublicKeyRecord[]>;
+
+  /** Creates or replaces the role; `members` undefined keeps the current members. */
+  putRole(domain: string, name: string, members: RoleMember[] | undefined, by: Actor): Promise<{ role: Role; created: boolean }>;
+  getRole(domain: string, name: string): Promise<Role | null>;
+  listRoles(domain: string): Promise<Role[]>;
+  deleteRole(domain: string, name: string, by: Actor): Promise<void>;
+  putRoleMember(domain: string, role: string, member: RoleMember, by: Actor): Promise<{ created: boolean }>;
+  deleteRoleMember(domain: string, role: string, principal: string, by: Actor): Promise<void>;
+  /** Roles `principal` holds in `domains` at `now` (expired memberships excluded). */
+  rolesHeld(principal: string, domains: string[], now: number): Promise<HeldRole[]>;
+
+  /** Records an event that is not a stored change (e.g. a forced rotation request). */
+  appendAudit(event: Omit<AuditEvent, 'id'>): Promise<void>;
+  queryAudit(query: AuditQuery): Promise<AuditEvent[]>;
+
+  listSigningKeys(): Promise<SigningKeyRecord[]>;
+  /** False when another instance already holds the slot (one `next`, one `active` at a time). */
+  insertSigningKey(key: SigningKeyRecord): Promise<boolean>;
+  /** Compare-and-set on `state`: true only for the one caller that moved the key. */
+  transitionSigningKey(
+    kid: string,
+    from: SigningKeyState,
+    to: SigningKeyState,
+    times: { retiredAt?: number; removeAt?: number },
+  ): Promise<boolean>;
+  /** Deletes a retired key; true only for the caller that deleted it. */
+  removeSigningKey(kid: string): Promise<boolean>;
+
+  getActiveCa(): Promise<CaRecord | null>;
+  /** Inserts the first CA unless one exists; returns the active CA either way. */
+  initCa(ca: CaRecord): Promise<CaRecord>;
+}
