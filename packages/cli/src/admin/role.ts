@@ -1,0 +1,58 @@
+// tessera admin role put|get|delete
+
+import { Option } from 'commander';
+import type { Command } from 'commander';
+
+import type { AdminContext } from './context.ts';
+import { collect, parseMember, parseRoleRef } from './arguments.ts';
+import type { MemberSpec, RoleRef } from './arguments.ts';
+import { rolePath } from './session.ts';
+import type { View } from '../output.ts';
+
+export const ROLE_VIEW: View = { columns: ['domain', 'name', 'members', 'updatedAt'] };
+
+const ROLE_ARGUMENT = ['<role>', 'the role, as <domain>:role.<name>, e.g. payments:role.readers'] as const;
+
+interface PutOptions {
+  member?: MemberSpec[];
+}
+
+export function registerRoleCommands(admin: Command, context: AdminContext): void {
+  const role = admin.command('role').description("roles: a domain's sets of members");
+
+  role
+    .command('put')
+    .description('create or replace a role')
+    .argument(...ROLE_ARGUMENT, parseRoleRef)
+    .addOption(
+      new Option(
+        '--member <principal[@expiresAt]>',
+        'a member, optionally expiring (ISO 8601 or duration); repeatable, replaces the member list',
+      ).argParser(collect((value) => parseMember(value, context.now()))),
+    )
+    .action(async (ref: RoleRef, options: PutOptions, command: Command) => {
+      const session = await context.open(command);
+      const body = options.member === undefined ? {} : { members: options.member };
+      const answer = await session.request('PUT', rolePath(ref), { body });
+      session.show(answer, ROLE_VIEW, `saved role ${ref.domain}:role.${ref.role}`);
+    });
+
+  role
+    .command('get')
+    .description('show a role and its members')
+    .argument(...ROLE_ARGUMENT, parseRoleRef)
+    .action(async (ref: RoleRef, _options: unknown, command: Command) => {
+      const session = await context.open(command);
+      session.show(await session.request('GET', rolePath(ref)), ROLE_VIEW);
+    });
+
+  role
+    .command('delete')
+    .description('delete a role')
+    .argument(...ROLE_ARGUMENT, parseRoleRef)
+    .action(async (ref: RoleRef, _options: unknown, command: Command) => {
+      const session = await context.open(command);
+      const answer = await session.request('DELETE', rolePath(ref));
+      session.show(answer, ROLE_VIEW, `deleted role ${ref.domain}:role.${ref.role}`);
+    });
+}

@@ -1,0 +1,103 @@
+// One admin invocation's connection: the credential file's client gets an access token
+// (client_secret_basic), then every call goes to `<server>/admin/v1/…` with it.
+
+import { DEFAULT_SERVER, openHttpClient, resolveUnder } from '../connection.ts';
+import type { ConnectionFlags } from '../connection.ts';
+import { loadCredentials, serverFromTokenEndpoint } from '../credentials.ts';
+import type { HttpClient } from '../http-client.ts';
+import type { CliIo } from '../io.ts';
+import { formatHuman, formatJson } from '../output.ts';
+import type { View } from '../output.ts';
+import { requestClientCredentialsToken } from '../token-request.ts';
+
+export const DEFAULT_ADMIN_SCOPE = 'sys.auth:role.admin';
+
+export interface AdminFlags extends ConnectionFlags {
+  credentials?: string;
+  scope?: string;
+  json?: boolean;
+}
+
+export interface AdminRequest {
+  body?: unknown;
+  query?: Record<string, string | number | undefined>;
+}
+
+export interface AdminSession {
+  /** Calls `/admin/v1<path>` and answers the parsed body (`null` for an empty answer). */
+  request(method: string, path: string, options?: AdminRequest): Promise<unknown>;
+  /** Prints an answer: raw with --json, else by `view`; `done` stands in for an empty answer. */
+  show(value: unknown, view?: View, done?: string): void;
+  /** A remark for the person at the terminal, on stderr so stdout stays data. */
+  note(text: string): void;
+}
+
+/**
+ * The server is --server when given, else the one the credential file's tokenEndpoint
+ * belongs to, else the SPEC §7 default: a bootstrap-admin.json from any data dir then works
+ * without repeating where its server listens.
+ */
+export async function openAdminSession(flags: AdminFlags, io: CliIo): Promise<AdminSession> {
+  const credentials = await loadCredentials(flags.credentials, io.cwd);
+  const server =
+    flags.server !== undefined
+      ? new URL(flags.server)
+      : credentials.tokenEndpoint !== undefined
+        ? serverFromTokenEndpoint(credentials.tokenEndpoint)
+        : new URL(DEFAULT_SERVER);
+  const http = await openHttpClient(flags, io);
+  const token = await requestClientCredentialsToken(http, {
+    tokenEndpoint: credentials.tokenEndpoint ?? resolveUnder(server, '/oauth2/token'),
+    clientId: credentials.clientId,
+    clientSecret: credentials.clientSecret,
+    scope: flags.scope ?? DEFAULT_ADMIN_SCOPE,
+  });
+  return createSession(http, server, token.access_token, flags.json === true, io);
+}
+
+function createSession(http: HttpClient, server: URL, accessToken: string, json: boolean, io: CliIo): AdminSession {
+  return {
+    async request(method, path, options = {}) {
+      const url = resolveUnder(server, `/admin/v1${path}`);
+      for (const [name, value] of Object.entries(options.query ?? {})) {
+        if (value !== undefined) url.searchParams.set(name, String(value));
+      }
+      const response = await http.send({
+        method,
+        url,
+        headers: { authorization: `Bearer ${accessToken}` },
+        json: options.body,
+        label: `${method} ${url.pathname}`,
+      });
+      return response.body;
+    },
+    show(value, view, done) {
+      if (json) {
+        if (value !== null && value !== '') io.stdout.write(formatJson(value));
+        return;
+      }
+      const text = formatHuman(value, view);
+      if (text !== '') io.stdout.write(text);
+      else if (done !== undefined) io.stdout.write(`${done}\n`);
+    },
+    note(text) {
+      io.stderr.write(`${text}\n`);
+    },
+  };
+}
+
+export function segment(value: string): string {
+  return encodeURIComponent(value);
+}
+
+export function domainPath(domain: string): string {
+  return `/domains/${segment(domain)}`;
+}
+
+export function servicePath(ref: { domain: string; service: string }): string {
+  return `${domainPath(ref.domain)}/services/${segment(ref.service)}`;
+}
+
+export function rolePath(ref: { domain: string; role: string }): string {
+  return `${domainPath(ref.domain)}/roles/${segment(ref.role)}`;
+}

@@ -1,0 +1,59 @@
+// tessera admin <resource> <verb> …: SPEC §4.1 from the shell. The admin flags below are
+// recognised anywhere on the line (`tessera admin domain list --json`); each resource's verbs
+// live in src/admin/<resource>.ts.
+
+import { Option } from 'commander';
+import type { Command } from 'commander';
+
+import { registerAuditCommands } from '../admin/audit.ts';
+import type { AdminContext, RegisterResource } from '../admin/context.ts';
+import { registerDomainCommands } from '../admin/domain.ts';
+import { registerKeyCommands } from '../admin/key.ts';
+import { registerMemberCommands } from '../admin/member.ts';
+import { registerRoleCommands } from '../admin/role.ts';
+import { registerSecretCommands } from '../admin/secret.ts';
+import { registerServiceCommands } from '../admin/service.ts';
+import { DEFAULT_ADMIN_SCOPE, openAdminSession } from '../admin/session.ts';
+import type { AdminFlags } from '../admin/session.ts';
+import { registerSigningKeyCommands } from '../admin/signing-keys.ts';
+import { addConnectionOptions } from '../connection.ts';
+import { DEFAULT_CREDENTIALS_FILE } from '../credentials.ts';
+import type { CliIo } from '../io.ts';
+
+const RESOURCES: readonly RegisterResource[] = [
+  registerDomainCommands,
+  registerServiceCommands,
+  registerSecretCommands,
+  registerKeyCommands,
+  registerRoleCommands,
+  registerMemberCommands,
+  registerSigningKeyCommands,
+  registerAuditCommands,
+];
+
+export function registerAdminCommand(program: Command, io: CliIo): void {
+  const admin = program
+    .command('admin')
+    .description('administer domains, services, roles and keys (SPEC §4.1)')
+    .addHelpText(
+      'after',
+      `
+Without --server, the server is the one the credential file's tokenEndpoint belongs to,
+else https://127.0.0.1:8443. Times are ISO 8601 (UTC unless a zone is given) or durations
+such as 30m, 12h, 90d.`,
+    );
+  addConnectionOptions(admin)
+    .option(
+      '--credentials <file>',
+      `client credential file {"clientId","clientSecret","tokenEndpoint"} (default: ./${DEFAULT_CREDENTIALS_FILE})`,
+    )
+    .addOption(new Option('--scope <scope>', 'scope of the access token to act with').default(DEFAULT_ADMIN_SCOPE))
+    .option('--json', 'print the server answer as JSON');
+
+  const context: AdminContext = {
+    now: io.now ?? Date.now,
+    cwd: io.cwd,
+    open: (command) => openAdminSession(command.optsWithGlobals<AdminFlags>(), io),
+  };
+  for (const register of RESOURCES) register(admin, context);
+}

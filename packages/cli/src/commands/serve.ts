@@ -1,0 +1,97 @@
+// tessera serve: SPEC §2. Flags go to the server's loadConfig untouched (undefined when not
+// given) so it can layer them over the config file and TESSERA_* variables itself.
+
+import type { Command } from 'commander';
+
+import { CliError, EXIT, UsageError, describeError } from '../errors.ts';
+import type { CliIo, Env, SignalSource } from '../io.ts';
+
+export interface RunningServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The part of `@tessera/server` this command uses; injectable for tests. */
+export interface ServerApi {
+  loadConfig(input: { flags: Record<string, string | undefined>; env: Env; cwd: string }): unknown;
+  startServer(config: unknown): Promise<RunningServer>;
+  ConfigError: abstract new (...args: never[]) => Error;
+}
+
+interface ServeOptions {
+  dataDir?: string;
+  listen?: string;
+  issuer?: string;
+  database?: string;
+  config?: string;
+  masterKeyFile?: string;
+  logLevel?: string;
+  signingAlg?: string;
+}
+
+export function registerServeCommand(program: Command, io: CliIo): void {
+  program
+    .command('serve')
+    .description('run the Tessera server (defaults: ./.tessera data dir, https://127.0.0.1:8443)')
+    .option('--data-dir <dir>', 'database, CA, keys and bootstrap credential (default: ./.tessera)')
+    .option('--listen <url>', 'https://host:port or http://host:port (default: https://127.0.0.1:8443)')
+    .option('--issuer <url>', 'the iss of every token (default: the listen URL)')
+    .option('--database <url>', 'postgres://… instead of the embedded SQLite database')
+    .option('--config <file>', 'config file; flags and TESSERA_* variables override it')
+    .option('--master-key-file <file>', 'master key sealing private keys at rest')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .option('--signing-alg <alg>', 'token signing algorithm: ES256, EdDSA or RS256')
+    .addHelpText('after', '\nEach flag can also be set as TESSERA_<NAME> (e.g. TESSERA_DATA_DIR) or in the config file.')
+    .action(async (options: ServeOptions) => {
+      await serve(options, io);
+    });
+}
+
+async function serve(options: ServeOptions, io: CliIo): Promise<void> {
+  const server = await (io.loadServer ?? importServer)();
+  const flags: Record<string, string | undefined> = {
+    dataDir: options.dataDir,
+    listen: options.listen,
+    issuer: options.issuer,
+    database: options.database,
+    config: options.config,
+    masterKeyFile: options.masterKeyFile,
+    logLevel: options.logLevel,
+    signingAlg: options.signingAlg,
+  };
+  let running: RunningServer;
+  try {
+    running = await server.startServer(server.loadConfig({ flags, env: io.env, cwd: io.cwd }));
+  } catch (error) {
+    if (error instanceof server.ConfigError) throw new UsageError(error.message, { cause: error });
+    throw new CliError(`cannot start the server: ${describeError(error)}`, EXIT.failure, { cause: error });
+  }
+  await waitForSignal(io.signals ?? process);
+  try {
+    await running.close();
+  } catch (error) {
+    throw new CliError(`error while stopping the server: ${describeError(error)}`, EXIT.failure, { cause: error });
+  }
+}
+
+async function importServer(): Promise<ServerApi> {
+  // Loaded on demand: the server pulls in fastify, storage drivers and the CA, which the
+  // client commands never need.
+  return await import('@tessera/server');
+}
+
+/**
+ * Resolves on the first SIGINT or SIGTERM and removes both listeners, so a second signal
+ * during a slow shutdown gets Node's default behaviour and ends the process at once.
+ */
+function waitForSignal(signals: SignalSource): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = (): void => {
+      signals.off('SIGINT', stop);
+      signals.off('SIGTERM', stop);
+      resolve();
+    };
+    signals.once('SIGINT', stop);
+    signals.once('SIGTERM', stop);
+  });
+}

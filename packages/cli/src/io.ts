@@ -1,0 +1,30 @@
+// What a command may touch of the outside world. main.ts fills it from `process`; tests pass
+// their own, so they run the whole CLI in-process and read exactly what a user would see.
+
+import type { ServerApi } from './commands/serve.ts';
+
+export interface TextSink {
+  write(text: string): unknown;
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** The part of `process` that delivers SIGINT and SIGTERM. */
+export interface SignalSource {
+  once(signal: 'SIGINT' | 'SIGTERM', listener: () => void): unknown;
+  off(signal: 'SIGINT' | 'SIGTERM', listener: () => void): unknown;
+}
+
+export interface CliIo {
+  stdout: TextSink;
+  stderr: TextSink;
+  env: Env;
+  /** Relative paths in flags and the `./.tessera/…` defaults are resolved against this. */
+  cwd: string;
+  /** Milliseconds since the epoch; relative times such as `--since 1h` count from it. */
+  now?: () => number;
+  /** Defaults to `process`. */
+  signals?: SignalSource;
+  /** Defaults to importing `@tessera/server`; only `serve` loads it. */
+  loadServer?: () => Promise<ServerApi>;
+}

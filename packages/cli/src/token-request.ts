@@ -1,0 +1,57 @@
+// RFC 6749 §4.4 client credentials grant with client_secret_basic (§2.3.1). Shared by every
+// command that needs an access token from a client secret.
+
+import { CliError } from './errors.ts';
+import type { HttpClient } from './http-client.ts';
+
+export interface ClientSecretGrant {
+  tokenEndpoint: URL;
+  clientId: string;
+  clientSecret: string;
+  scope: string;
+  expiresIn?: number;
+}
+
+/** RFC 6749 §5.1 plus Tessera's optional ID token. */
+export interface TokenResponse {
+  access_token: string;
+  token_type: string;
+  expires_in?: number;
+  scope?: string;
+  id_token?: string;
+  [extra: string]: unknown;
+}
+
+export async function requestClientCredentialsToken(
+  http: HttpClient,
+  grant: ClientSecretGrant,
+): Promise<TokenResponse> {
+  const form: Record<string, string> = { grant_type: 'client_credentials', scope: grant.scope };
+  if (grant.expiresIn !== undefined) form.expires_in = String(grant.expiresIn);
+  const { body } = await http.send({
+    method: 'POST',
+    url: grant.tokenEndpoint,
+    headers: { authorization: basicAuthorization(grant.clientId, grant.clientSecret) },
+    form,
+    label: `token request to ${grant.tokenEndpoint.href}`,
+  });
+  const token = body as Partial<TokenResponse> | null;
+  if (typeof token?.access_token !== 'string' || token.access_token === '') {
+    throw new CliError(`token endpoint ${grant.tokenEndpoint.href} answered without an access_token`);
+  }
+  return token as TokenResponse;
+}
+
+/**
+ * RFC 6749 §2.3.1: id and secret are each form-urlencoded before being joined with ":" and
+ * base64-encoded, so a ":" or non-ASCII character in either survives the trip.
+ */
+export function basicAuthorization(clientId: string, clientSecret: string): string {
+  const pair = `${formUrlEncode(clientId)}:${formUrlEncode(clientSecret)}`;
+  return `Basic ${Buffer.from(pair, 'utf8').toString('base64')}`;
+}
+
+/** application/x-www-form-urlencoded as the WHATWG URL standard serialises it (space → "+"). */
+export function formUrlEncode(value: string): string {
+  return new URLSearchParams([['', value]]).toString().slice(1);
+}

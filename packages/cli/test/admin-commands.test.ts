@@ -1,0 +1,234 @@
+// Each `tessera admin` subcommand sends the SPEC §4.1 request and prints the answer.
+
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, beforeEach, describe, it } from 'node:test';
+
+import { makeWorkspace, runCli } from './helpers/cli.ts';
+import type { CliResult } from './helpers/cli.ts';
+import { startFakeTessera } from './helpers/fake-tessera.ts';
+import type { FakeTessera, RecordedRequest } from './helpers/fake-tessera.ts';
+
+const NOW = Date.parse('2030-01-01T00:00:00.000Z');
+
+describe('tessera admin subcommands', () => {
+  let server: FakeTessera;
+  let cwd: string;
+
+  before(async () => {
+    server = await startFakeTessera({ clientId: 'sys.auth.admin', clientSecret: 's3cret' });
+    cwd = await makeWorkspace({
+      clientId: 'sys.auth.admin',
+      clientSecret: 's3cret',
+      tokenEndpoint: `${server.url}/oauth2/token`,
+    });
+  });
+  after(async () => {
+    await server.close();
+    await rm(cwd, { recursive: true, force: true });
+  });
+  beforeEach(() => {
+    server.requests.length = 0;
+  });
+
+  const admin = (...argv: string[]): Promise<CliResult> => runCli(['admin', ...argv], { cwd, now: () => NOW });
+
+  /** Runs a command that must succeed and answers the one admin request it made. */
+  async function sent(...argv: string[]): Promise<RecordedRequest & { result: CliResult }> {
+    const result = await admin(...argv);
+    assert.equal(result.code, 0, `exit code 0 expected; stderr: ${result.stderr}`);
+    const requests = server.adminRequests();
+    assert.equal(requests.length, 1, 'exactly one admin request');
+    return { ...requests[0]!, result };
+  }
+
+  it('domain create posts the name and description', async () => {
+    const req = await sent('domain', 'create', 'payments', '--description', 'Payments team');
+    assert.equal(req.method, 'POST');
+    assert.equal(req.path, '/domains');
+    assert.deepEqual(req.body, { name: 'payments', description: 'Payments team' });
+  });
+
+  it('domain list, get and delete address the domain', async () => {
+    assert.deepEqual(pick(await sent('domain', 'list')), ['GET', '/domains', undefined]);
+    server.requests.length = 0;
+    assert.deepEqual(pick(await sent('domain', 'get', 'beta.jobs')), ['GET', '/domains/beta.jobs', undefined]);
+    server.requests.length = 0;
+    const deleted = await sent('domain', 'delete', 'beta');
+    assert.deepEqual(pick(deleted), ['DELETE', '/domains/beta', undefined]);
+    assert.equal(deleted.result.stdout, 'deleted domain beta\n');
+  });
+
+  it('service create sends every option, with public keys reduced to SPKI PEM', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    await writeFile(path.join(cwd, 'k1.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const req = await sent(
+      'service', 'create', 'sys.auth.deployer',
+      '--description', 'CD pipeline',
+      '--allowed-ips', '10.0.1.0/24, 2001:db8::/32',
+      '--expires-at', '90d',
+      '--public-key', 'k1=k1.pem',
+    );
+    assert.equal(req.method, 'POST');
+    assert.equal(req.path, '/domains/sys.auth/services');
+    assert.deepEqual(req.body, {
+      name: 'deployer',
+      description: 'CD pipeline',
+      allowedIps: ['10.0.1.0/24', '2001:db8::/32'],
+      expiresAt: '2030-04-01T00:00:00.000Z',
+      secret: true,
+      publicKeys: [{ kid: 'k1', pem: publicKey.export({ type: 'spki', format: 'pem' }) }],
+    });
+  });
+
+  it('service create --no-secret asks for no secret', async () => {
+    const req = await sent('service', 'create', 'alpha.api', '--no-secret');
+    assert.deepEqual(req.body, { name: 'api', secret: false });
+  });
+
+  it('service create prints the secret once and says so on stderr', async () => {
+    server.answer('POST /domains/alpha/services', {
+      status: 201,
+      body: { principal: 'alpha.api', clientId: 'alpha.api', clientSecret: 'tsc_abc', status: 'ACTIVE' },
+    });
+    const { result } = await sent('service', 'create', 'alpha.api');
+    assert.match(result.stdout, /^clientSecret: +tsc_abc$/m);
+    assert.match(result.stderr, /shown only this once/);
+  });
+
+  it('service update patches only the given fields; "never" clears the expiry', async () => {
+    const req = await sent('service', 'update', 'alpha.api', '--status', 'disabled', '--expires-at', 'never');
+    assert.equal(req.method, 'PATCH');
+    assert.equal(req.path, '/domains/alpha/services/api');
+    assert.deepEqual(req.body, { status: 'DISABLED', expiresAt: null });
+    server.requests.length = 0;
+    const ips = await sent('service', 'update', 'alpha.api', '--allowed-ips', '', '--description', 'API');
+    assert.deepEqual(ips.body, { allowedIps: [], description: 'API' });
+  });
+
+  it('service update with nothing to change is a usage error and sends nothing', async () => {
+    const result = await admin('service', 'update', 'alpha.api');
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^error: nothing to update/);
+    assert.equal(server.requests.length, 0);
+  });
+
+  it('service list, get and delete address the service', async () => {
+    assert.deepEqual(pick(await sent('service', 'list', 'alpha')), ['GET', '/domains/alpha/services', undefined]);
+    server.requests.length = 0;
+    assert.deepEqual(pick(await sent('service', 'get', 'sys.auth.admin')), [
+      'GET', '/domains/sys.auth/services/admin', undefined,
+    ]);
+    server.requests.length = 0;
+    assert.deepEqual(pick(await sent('service', 'delete', 'alpha.api')), [
+      'DELETE', '/domains/alpha/services/api', undefined,
+    ]);
+  });
+
+  it('secret rotate posts the grace period', async () => {
+    server.answer('POST /domains/alpha/services/api/secrets', { status: 201, body: { clientSecret: 'new', id: 's2' } });
+    const req = await sent('secret', 'rotate', 'alpha.api', '--grace-seconds', '300');
+    assert.deepEqual(pick(req), ['POST', '/domains/alpha/services/api/secrets', { graceSeconds: 300 }]);
+    assert.match(req.result.stdout, /^clientSecret: +new$/m);
+    assert.match(req.result.stderr, /shown only this once/);
+  });
+
+  it('key put sends the public PEM under the kid; key delete removes it', async () => {
+    const { publicKey } = generateKeyPairSync('ed25519');
+    const pem = publicKey.export({ type: 'spki', format: 'pem' });
+    await writeFile(path.join(cwd, 'pub.pem'), pem);
+    const put = await sent('key', 'put', 'alpha.api', 'key 1', 'pub.pem');
+    assert.deepEqual(pick(put), ['PUT', '/domains/alpha/services/api/keys/key%201', { pem }]);
+    server.requests.length = 0;
+    assert.deepEqual(pick(await sent('key', 'delete', 'alpha.api', 'k1')), [
+      'DELETE', '/domains/alpha/services/api/keys/k1', undefined,
+    ]);
+  });
+
+  it('key put refuses a file that holds no key, before connecting', async () => {
+    await writeFile(path.join(cwd, 'junk.pem'), 'not a key');
+    const result = await admin('key', 'put', 'alpha.api', 'k1', 'junk.pem');
+    assert.equal(result.code, 2);
+    assert.equal(result.stderr, 'error: key file junk.pem holds no PEM public or private key\n');
+    assert.equal(server.requests.length, 0);
+  });
+
+  it('role put sends members with optional expiry; get and delete address the role', async () => {
+    const put = await sent(
+      'role', 'put', 'beta:role.readers',
+      '--member', 'alpha.api',
+      '--member', 'gamma.jobs@2031-06-30T12:00:00Z',
+    );
+    assert.deepEqual(pick(put), [
+      'PUT', '/domains/beta/roles/readers',
+      { members: [{ principal: 'alpha.api' }, { principal: 'gamma.jobs', expiresAt: '2031-06-30T12:00:00.000Z' }] },
+    ]);
+    server.requests.length = 0;
+    assert.deepEqual(pick(await sent('role', 'get', 'beta:writers')), ['GET', '/domains/beta/roles/writers', undefined]);
+    server.requests.length = 0;
+    assert.deepEqual(pick(await sent('role', 'delete', 'sys.auth:role.admin')), [
+      'DELETE', '/domains/sys.auth/roles/admin', undefined,
+    ]);
+  });
+
+  it('member add and remove address one member', async () => {
+    const add = await sent('member', 'add', 'beta:role.readers', 'alpha.api', '--expires-at', '2030-02-01');
+    assert.deepEqual(pick(add), [
+      'PUT', '/domains/beta/roles/readers/members/alpha.api', { expiresAt: '2030-02-01T00:00:00.000Z' },
+    ]);
+    server.requests.length = 0;
+    const remove = await sent('member', 'remove', 'beta:role.readers', 'alpha.api');
+    assert.deepEqual(pick(remove), ['DELETE', '/domains/beta/roles/readers/members/alpha.api', undefined]);
+    assert.equal(remove.result.stdout, 'removed alpha.api from beta:role.readers\n');
+  });
+
+  it('signing-keys rotate posts to the rotation endpoint', async () => {
+    assert.deepEqual(pick(await sent('signing-keys', 'rotate')), ['POST', '/signing-keys/rotate', {}]);
+  });
+
+  it('audit list passes its filters as query parameters', async () => {
+    const req = await sent('audit', 'list', '--principal', 'alpha.api', '--type', 'service.create', '--since', '24h', '--limit', '5');
+    assert.equal(req.path, '/audit');
+    assert.deepEqual(Object.fromEntries(req.query), {
+      principal: 'alpha.api',
+      type: 'service.create',
+      since: '2029-12-31T00:00:00.000Z',
+      limit: '5',
+    });
+  });
+
+  it('prints lists as a table, and the raw answer with --json', async () => {
+    const domains = [
+      { name: 'alpha', description: 'Alpha team', createdAt: '2030-01-01T00:00:00.000Z', updatedAt: 'x' },
+      { name: 'sys.auth', description: null, createdAt: '2029-01-01T00:00:00.000Z', updatedAt: 'x' },
+    ];
+    server.answer('GET /domains', { status: 200, body: { domains } });
+    const table = await admin('domain', 'list');
+    assert.equal(
+      table.stdout,
+      [
+        'name      description  createdAt',
+        'alpha     Alpha team   2030-01-01T00:00:00.000Z',
+        'sys.auth  -            2029-01-01T00:00:00.000Z',
+        '',
+      ].join('\n'),
+    );
+    const json = await admin('domain', 'list', '--json');
+    assert.equal(json.code, 0);
+    assert.deepEqual(JSON.parse(json.stdout), { domains });
+  });
+
+  it('rejects a principal without a dot before connecting', async () => {
+    const result = await admin('service', 'get', 'nodot');
+    assert.equal(result.code, 2);
+    assert.equal(result.stderr.split('\n').length, 2, 'one line');
+    assert.match(result.stderr, /expected <domain>\.<service>/);
+    assert.equal(server.requests.length, 0);
+  });
+});
+
+function pick(req: RecordedRequest): [string, string, unknown] {
+  return [req.method, req.path, req.body];
+}

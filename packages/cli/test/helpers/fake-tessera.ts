@@ -1,0 +1,134 @@
+// A stand-in for a Tessera server over plain HTTP: it records every request and answers the
+// token endpoint and admin API the way SPEC §3.1 and §4.1 describe, or as a test scripts it.
+
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export const ACCESS_TOKEN = 'test-access-token';
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  headers: http.IncomingHttpHeaders;
+  rawBody: string;
+  /** Parsed JSON or form body; `undefined` when empty. */
+  body: unknown;
+}
+
+export interface Answer {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface FakeTessera {
+  /** Base URL, e.g. http://127.0.0.1:41234 */
+  url: string;
+  requests: RecordedRequest[];
+  /** Requests under /admin/v1, with that prefix cut from `path`. */
+  adminRequests(): RecordedRequest[];
+  /** Scripts the answer to `METHOD /admin/v1/path`, e.g. answer('GET /domains', {...}). */
+  answer(route: string, answer: Answer): void;
+  close(): Promise<void>;
+}
+
+export interface FakeTesseraOptions {
+  clientId: string;
+  clientSecret: string;
+  /** Path prefix the server is mounted under (behind a reverse proxy). */
+  prefix?: string;
+}
+
+export async function startFakeTessera(options: FakeTesseraOptions): Promise<FakeTessera> {
+  const requests: RecordedRequest[] = [];
+  const answers = new Map<string, Answer>();
+  const prefix = options.prefix ?? '';
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://fake');
+      const rawBody = Buffer.concat(chunks).toString('utf8');
+      const recorded: RecordedRequest = {
+        method: req.method ?? '',
+        path: url.pathname,
+        query: url.searchParams,
+        headers: req.headers,
+        rawBody,
+        body: parseBody(rawBody, req.headers['content-type']),
+      };
+      requests.push(recorded);
+      const answer = route(recorded);
+      res.writeHead(answer.status, {
+        ...(answer.body === undefined ? {} : { 'content-type': 'application/json; charset=utf-8' }),
+        ...answer.headers,
+      });
+      res.end(answer.body === undefined ? undefined : JSON.stringify(answer.body));
+    });
+  });
+
+  const route = (req: RecordedRequest): Answer => {
+    if (req.method === 'POST' && req.path === `${prefix}/oauth2/token`) return tokenAnswer(req, options);
+    const adminPrefix = `${prefix}/admin/v1`;
+    if (!req.path.startsWith(adminPrefix)) return { status: 404, body: { error: 'not_found', message: 'no such route' } };
+    if (req.headers.authorization !== `Bearer ${ACCESS_TOKEN}`) {
+      return { status: 401, body: { error: 'unauthorized', message: 'missing or invalid access token' } };
+    }
+    const key = `${req.method} ${req.path.slice(adminPrefix.length)}`;
+    return answers.get(key) ?? defaultAnswer(req.method);
+  };
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}${prefix}`,
+    requests,
+    adminRequests: () =>
+      requests
+        .filter((r) => r.path.startsWith(`${prefix}/admin/v1`))
+        .map((r) => ({ ...r, path: r.path.slice(`${prefix}/admin/v1`.length) })),
+    answer: (key, answer) => answers.set(key, answer),
+    close: () => new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve()))),
+  };
+}
+
+function tokenAnswer(req: RecordedRequest, options: FakeTesseraOptions): Answer {
+  const header = req.headers.authorization ?? '';
+  const [scheme = '', encoded = ''] = header.split(' ');
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  // RFC 6749 §2.3.1: each half is form-urlencoded, so "+" is a space.
+  const formDecode = (value: string): string => decodeURIComponent(value.replace(/\+/g, ' '));
+  const clientId = formDecode(decoded.slice(0, colon));
+  const clientSecret = formDecode(decoded.slice(colon + 1));
+  if (scheme !== 'Basic' || clientId !== options.clientId || clientSecret !== options.clientSecret) {
+    return {
+      status: 401,
+      headers: { 'www-authenticate': 'Basic realm="tessera"' },
+      body: { error: 'invalid_client', error_description: 'Client authentication failed', error_code: 'AUTH_101' },
+    };
+  }
+  const form = req.body as Record<string, string>;
+  return {
+    status: 200,
+    headers: { 'cache-control': 'no-store' },
+    body: { access_token: ACCESS_TOKEN, token_type: 'Bearer', expires_in: 3600, scope: form.scope },
+  };
+}
+
+function defaultAnswer(method: string): Answer {
+  if (method === 'DELETE') return { status: 204 };
+  if (method === 'POST') return { status: 201, body: {} };
+  return { status: 200, body: {} };
+}
+
+function parseBody(raw: string, contentType: string | undefined): unknown {
+  if (raw === '') return undefined;
+  if (contentType?.startsWith('application/json')) return JSON.parse(raw) as unknown;
+  if (contentType?.startsWith('application/x-www-form-urlencoded')) {
+    return Object.fromEntries(new URLSearchParams(raw));
+  }
+  return raw;
+}

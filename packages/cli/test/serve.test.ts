@@ -1,0 +1,115 @@
+// `tessera serve` with a stand-in server module: flags reach loadConfig, signals stop the
+// server gracefully, and configuration problems exit 2 in one line.
+
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { describe, it } from 'node:test';
+
+import type { ServerApi } from '../src/commands/serve.ts';
+import { runCli } from './helpers/cli.ts';
+
+class FakeConfigError extends Error {}
+
+interface Recorder {
+  loadConfigInputs: unknown[];
+  closed: number;
+}
+
+function fakeServer(recorder: Recorder, loadConfig?: () => unknown): ServerApi {
+  return {
+    loadConfig(input) {
+      recorder.loadConfigInputs.push(input);
+      return loadConfig === undefined ? { config: true } : loadConfig();
+    },
+    startServer: async () => ({
+      url: 'https://127.0.0.1:8443',
+      close: async () => {
+        recorder.closed += 1;
+      },
+    }),
+    ConfigError: FakeConfigError,
+  };
+}
+
+/** Emits `signal` once the server has started and is waiting. */
+function signalsThatSend(signal: 'SIGINT' | 'SIGTERM'): EventEmitter {
+  const signals = new EventEmitter();
+  signals.on('newListener', (event: string) => {
+    if (event === 'SIGTERM') setImmediate(() => signals.emit(signal));
+  });
+  return signals;
+}
+
+describe('tessera serve', () => {
+  it('passes flags, environment and cwd to loadConfig and closes on SIGTERM with exit 0', async () => {
+    const recorder: Recorder = { loadConfigInputs: [], closed: 0 };
+    const signals = signalsThatSend('SIGTERM');
+    const env = { TESSERA_LOG_LEVEL: 'debug' };
+    const result = await runCli(
+      ['serve', '--data-dir', '/var/lib/tessera', '--listen', 'http://127.0.0.1:8080', '--master-key-file', 'mk', '--signing-alg', 'EdDSA'],
+      { cwd: '/srv', env, signals, loadServer: async () => fakeServer(recorder) },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(recorder.loadConfigInputs, [
+      {
+        flags: {
+          dataDir: '/var/lib/tessera',
+          listen: 'http://127.0.0.1:8080',
+          issuer: undefined,
+          database: undefined,
+          config: undefined,
+          masterKeyFile: 'mk',
+          logLevel: undefined,
+          signingAlg: 'EdDSA',
+        },
+        env,
+        cwd: '/srv',
+      },
+    ]);
+    assert.equal(recorder.closed, 1);
+    assert.equal(signals.listenerCount('SIGINT') + signals.listenerCount('SIGTERM'), 0, 'signal handlers removed');
+  });
+
+  it('closes on SIGINT too', async () => {
+    const recorder: Recorder = { loadConfigInputs: [], closed: 0 };
+    const result = await runCli(['serve'], {
+      cwd: '/srv',
+      signals: signalsThatSend('SIGINT'),
+      loadServer: async () => fakeServer(recorder),
+    });
+    assert.equal(result.code, 0);
+    assert.equal(recorder.closed, 1);
+  });
+
+  it('reports a ConfigError on one line with exit 2', async () => {
+    const recorder: Recorder = { loadConfigInputs: [], closed: 0 };
+    const result = await runCli(['serve', '--listen', 'ftp://x'], {
+      cwd: '/srv',
+      signals: new EventEmitter(),
+      loadServer: async () =>
+        fakeServer(recorder, () => {
+          throw new FakeConfigError('--listen: expected http:// or https://\n--database: expected postgres://');
+        }),
+    });
+    assert.equal(result.code, 2);
+    assert.equal(
+      result.stderr,
+      'error: --listen: expected http:// or https://; --database: expected postgres://\n',
+    );
+  });
+
+  it('reports a failure to start with exit 1', async () => {
+    const result = await runCli(['serve'], {
+      cwd: '/srv',
+      signals: new EventEmitter(),
+      loadServer: async () => ({
+        ...fakeServer({ loadConfigInputs: [], closed: 0 }),
+        startServer: async () => {
+          throw Object.assign(new Error('listen EADDRINUSE: address already in use 127.0.0.1:8443'), { code: 'EADDRINUSE' });
+        },
+      }),
+    });
+    assert.equal(result.code, 1);
+    assert.equal(result.stderr, 'error: cannot start the server: listen EADDRINUSE: address already in use 127.0.0.1:8443\n');
+  });
+});

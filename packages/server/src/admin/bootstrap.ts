@@ -1,0 +1,57 @@
+// First start: the system domain, the bootstrap admin service `sys.auth.admin` with a secret,
+// and `sys.auth:role.admin` holding it. The credential goes to a 0600 file and nowhere else —
+// never to the log. With several instances on one database, the one whose insert wins writes
+// the file; the others find the admin already there.
+
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SecretHasher } from '../keys/client-secrets.ts';
+import { generateClientSecret, generateSecretId } from '../keys/client-secrets.ts';
+import { ConflictError } from '../storage/errors.ts';
+import type { Store } from '../storage/store.ts';
+import { ADMIN_ROLE, SYSTEM_DOMAIN } from './authz.ts';
+
+export const BOOTSTRAP_SERVICE = 'admin';
+export const BOOTSTRAP_PRINCIPAL = `${SYSTEM_DOMAIN}.${BOOTSTRAP_SERVICE}`;
+export const BOOTSTRAP_FILE = 'bootstrap-admin.json';
+const ACTOR = { actor: 'system' };
+
+export interface BootstrapResult {
+  /** Path of the credential file when this start created the admin; null when it existed. */
+  credentialFile: string | null;
+}
+
+export async function ensureBootstrapAdmin(store: Store, hasher: SecretHasher, dataDir: string, tokenEndpoint: string): Promise<BootstrapResult> {
+  if (await store.getService(BOOTSTRAP_PRINCIPAL)) return { credentialFile: null };
+  if (!(await store.getDomain(SYSTEM_DOMAIN))) {
+    await ignoreConflict(store.createDomain({ name: SYSTEM_DOMAIN, description: 'Tessera system domain' }, ACTOR));
+  }
+  const clientSecret = generateClientSecret();
+  try {
+    await store.createService(
+      { domain: SYSTEM_DOMAIN, name: BOOTSTRAP_SERVICE, description: 'Bootstrap administrator' },
+      { secret: { id: generateSecretId(), hash: hasher.hash(clientSecret) } },
+      ACTOR,
+    );
+  } catch (error) {
+    if (error instanceof ConflictError) return { credentialFile: null };
+    throw error;
+  }
+  if (!(await store.getRole(SYSTEM_DOMAIN, ADMIN_ROLE))) {
+    await store.putRole(SYSTEM_DOMAIN, ADMIN_ROLE, [{ principal: BOOTSTRAP_PRINCIPAL, expiresAt: null }], ACTOR);
+  } else {
+    await store.putRoleMember(SYSTEM_DOMAIN, ADMIN_ROLE, { principal: BOOTSTRAP_PRINCIPAL, expiresAt: null }, ACTOR);
+  }
+  const credentialFile = join(dataDir, BOOTSTRAP_FILE);
+  const body = JSON.stringify({ clientId: BOOTSTRAP_PRINCIPAL, clientSecret, tokenEndpoint }, null, 2);
+  await writeFile(credentialFile, `${body}\n`, { mode: 0o600 });
+  return { credentialFile };
+}
+
+async function ignoreConflict(pending: Promise<unknown>): Promise<void> {
+  try {
+    await pending;
+  } catch (error) {
+    if (!(error instanceof ConflictError)) throw error;
+  }
+}

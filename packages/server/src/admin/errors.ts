@@ -1,0 +1,15 @@
+// Admin API errors: JSON `{"error", "message"}` with 400/401/403/404/409.
+
+export class AdminError extends Error {
+  readonly status: number;
+  readonly error: string;
+  constructor(status: number, error: string, message: string) {
+    super(message);
+    this.status = status;
+    this.error = error;
+  }
+}
+
+export const badRequest = (message: string): AdminError => new AdminError(400, 'invalid_request', message);
+export const notFound = (message: string): AdminError => new AdminError(404, 'not_found', message);
+export const forbidden = (message: string): AdminError => new AdminError(403, 'forbidden', message);

@@ -1,0 +1,55 @@
+// The admin API under /admin/v1: every request is authenticated first (401 before any body
+// is looked at), then each route authorizes the caller for the domain it touches.
+
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { SecretHasher } from '../keys/client-secrets.ts';
+import { describeError } from '../http/errors.ts';
+import type { Store } from '../storage/store.ts';
+import { authenticateAdmin, type AdminAuthDeps, type AdminCaller } from './authz.ts';
+import { AdminError } from './errors.ts';
+import { domainRoutes } from './routes/domains.ts';
+import { roleRoutes } from './routes/roles.ts';
+import { serviceRoutes } from './routes/services.ts';
+import { systemRoutes } from './routes/system.ts';
+
+export const ADMIN_PREFIX = '/admin/v1';
+
+export interface AdminDeps extends AdminAuthDeps {
+  store: Store;
+  hasher: SecretHasher;
+  signingKeys: { rotate(actor: string): Promise<{ kid: string; activatesAt: number; created: boolean }> };
+}
+
+export interface AdminRouteDeps extends AdminDeps {
+  callerOf(request: FastifyRequest): AdminCaller;
+}
+
+export async function adminApi(app: FastifyInstance, deps: AdminDeps): Promise<void> {
+  const callers = new WeakMap<FastifyRequest, AdminCaller>();
+  const routeDeps: AdminRouteDeps = {
+    ...deps,
+    callerOf(request) {
+      const caller = callers.get(request);
+      if (!caller) throw new AdminError(401, 'invalid_token', 'not authenticated');
+      return caller;
+    },
+  };
+
+  await app.register(
+    async (scope) => {
+      scope.addHook('onRequest', async (request) => {
+        callers.set(request, await authenticateAdmin(request, deps));
+      });
+      scope.setErrorHandler((error, request, reply) => {
+        const answer = error instanceof AdminError ? { status: error.status, error: error.error, message: error.message } : describeError(error, request.log);
+        if (answer.status === 401) void reply.header('www-authenticate', 'Bearer realm="tessera", error="invalid_token"');
+        void reply.code(answer.status).send({ error: answer.error, message: answer.message });
+      });
+      domainRoutes(scope, routeDeps);
+      serviceRoutes(scope, routeDeps);
+      roleRoutes(scope, routeDeps);
+      systemRoutes(scope, routeDeps);
+    },
+    { prefix: ADMIN_PREFIX },
+  );
+}

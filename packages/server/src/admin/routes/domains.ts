@@ -1,0 +1,72 @@
+// /admin/v1/domains: the namespaces teams own.
+
+import type { FastifyInstance } from 'fastify';
+import { authorize, SYSTEM_DOMAIN } from '../authz.ts';
+import { AdminError, notFound } from '../errors.ts';
+import type { AdminRouteDeps } from '../index.ts';
+import { domainOut, errorResponses, requireName, schemas } from '../wire.ts';
+
+const domainParams = { type: 'object', properties: { domain: { type: 'string', maxLength: 256 } }, required: ['domain'] } as const;
+
+export function domainRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
+  const { store, callerOf } = deps;
+
+  app.post(
+    '/domains',
+    {
+      schema: {
+        summary: 'Create a domain',
+        tags: ['domains'],
+        security: [{ bearerAuth: [] }],
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['name'],
+          properties: { name: { type: 'string', maxLength: 256 }, description: schemas.description },
+        },
+        response: { 201: schemas.domain, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      authorize(callerOf(request));
+      const body = request.body as { name: string; description?: string | null };
+      const domain = await store.createDomain({ name: requireName('domain', body.name), description: body.description ?? null }, { actor: callerOf(request).principal });
+      return reply.code(201).send(domainOut(domain));
+    },
+  );
+
+  app.get(
+    '/domains',
+    { schema: { summary: 'List the domains the caller administers', tags: ['domains'], security: [{ bearerAuth: [] }], response: { 200: { type: 'object', properties: { domains: { type: 'array', items: schemas.domain } } }, ...errorResponses } } },
+    async (request) => {
+      const caller = callerOf(request);
+      const domains = await store.listDomains();
+      const visible = caller.isSystemAdmin ? domains : domains.filter((d) => caller.adminOf.has(d.name));
+      return { domains: visible.map(domainOut) };
+    },
+  );
+
+  app.get(
+    '/domains/:domain',
+    { schema: { summary: 'Get a domain', tags: ['domains'], security: [{ bearerAuth: [] }], params: domainParams, response: { 200: schemas.domain, ...errorResponses } } },
+    async (request) => {
+      const { domain: name } = request.params as { domain: string };
+      authorize(callerOf(request), name);
+      const domain = await store.getDomain(requireName('domain', name));
+      if (!domain) throw notFound(`domain "${name}" does not exist`);
+      return domainOut(domain);
+    },
+  );
+
+  app.delete(
+    '/domains/:domain',
+    { schema: { summary: 'Delete an empty domain', tags: ['domains'], security: [{ bearerAuth: [] }], params: domainParams, response: { 204: { type: 'null' }, ...errorResponses } } },
+    async (request, reply) => {
+      const { domain: name } = request.params as { domain: string };
+      authorize(callerOf(request));
+      if (name === SYSTEM_DOMAIN) throw new AdminError(409, 'conflict', `the system domain ${SYSTEM_DOMAIN} cannot be deleted`);
+      await store.deleteDomain(requireName('domain', name), { actor: callerOf(request).principal });
+      return reply.code(204).send();
+    },
+  );
+}

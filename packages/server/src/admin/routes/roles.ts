@@ -1,0 +1,121 @@
+// /admin/v1/domains/{domain}/roles: who may act in a domain. A role belongs to the domain that
+// protects the resource; its admins grant access by adding members.
+
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { RoleMember } from '../../storage/records.ts';
+import { authorize } from '../authz.ts';
+import { badRequest, notFound } from '../errors.ts';
+import type { AdminRouteDeps } from '../index.ts';
+import { errorResponses, readExpiry, requireName, roleOut, schemas } from '../wire.ts';
+
+const MAX_MEMBERS = 10_000;
+const roleParams = {
+  type: 'object',
+  properties: { domain: { type: 'string', maxLength: 256 }, role: { type: 'string', maxLength: 256 } },
+  required: ['domain', 'role'],
+} as const;
+const memberParams = { ...roleParams, properties: { ...roleParams.properties, principal: { type: 'string', maxLength: 256 } }, required: ['domain', 'role', 'principal'] } as const;
+const security = [{ bearerAuth: [] }];
+
+export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
+  const { store, callerOf } = deps;
+
+  const target = (request: FastifyRequest): { domain: string; role: string; actor: string } => {
+    const { domain, role } = request.params as { domain: string; role: string };
+    const caller = callerOf(request);
+    authorize(caller, domain);
+    return { domain: requireName('domain', domain), role: requireName('role', role), actor: caller.principal };
+  };
+
+  app.get(
+    '/domains/:domain/roles',
+    { schema: { summary: 'List the roles of a domain', tags: ['roles'], security, params: { type: 'object', properties: { domain: { type: 'string', maxLength: 256 } }, required: ['domain'] }, response: { 200: { type: 'object', properties: { roles: { type: 'array', items: schemas.role } } }, ...errorResponses } } },
+    async (request) => {
+      const { domain } = request.params as { domain: string };
+      authorize(callerOf(request), domain);
+      if (!(await store.getDomain(requireName('domain', domain)))) throw notFound(`domain "${domain}" does not exist`);
+      return { roles: (await store.listRoles(domain)).map(roleOut) };
+    },
+  );
+
+  app.put(
+    '/domains/:domain/roles/:role',
+    {
+      schema: {
+        summary: 'Create or replace a role',
+        description: 'With `members`, the member list is replaced; without, a new role starts empty and an existing one keeps its members.',
+        tags: ['roles'],
+        security,
+        params: roleParams,
+        body: { type: ['object', 'null'], additionalProperties: false, properties: { members: { type: 'array', maxItems: MAX_MEMBERS, items: schemas.member } } },
+        response: { '2xx': schemas.role, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { domain, role, actor } = target(request);
+      const body = (request.body ?? {}) as { members?: { principal: string; expiresAt?: string | null }[] };
+      const members = body.members?.map(readMember);
+      if (members && new Set(members.map((m) => m.principal)).size !== members.length) throw badRequest('members: each principal may appear once');
+      const result = await store.putRole(domain, role, members, { actor });
+      return reply.code(result.created ? 201 : 200).send(roleOut(result.role));
+    },
+  );
+
+  app.get(
+    '/domains/:domain/roles/:role',
+    { schema: { summary: 'Get a role and its members', tags: ['roles'], security, params: roleParams, response: { 200: schemas.role, ...errorResponses } } },
+    async (request) => {
+      const { domain, role } = target(request);
+      const found = await store.getRole(domain, role);
+      if (!found) throw notFound(`role ${domain}:role.${role} does not exist`);
+      return roleOut(found);
+    },
+  );
+
+  app.delete(
+    '/domains/:domain/roles/:role',
+    { schema: { summary: 'Delete a role', tags: ['roles'], security, params: roleParams, response: { 204: { type: 'null' }, ...errorResponses } } },
+    async (request, reply) => {
+      const { domain, role, actor } = target(request);
+      await store.deleteRole(domain, role, { actor });
+      return reply.code(204).send();
+    },
+  );
+
+  app.put(
+    '/domains/:domain/roles/:role/members/:principal',
+    {
+      schema: {
+        summary: 'Add a member to a role (or change its expiry)',
+        tags: ['roles'],
+        security,
+        params: memberParams,
+        body: { type: ['object', 'null'], additionalProperties: false, properties: { expiresAt: schemas.expiresAt } },
+        response: { '2xx': { type: 'object', properties: { principal: { type: 'string' }, expiresAt: { type: ['string', 'null'] }, created: { type: 'boolean' } } }, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { domain, role, actor } = target(request);
+      const { principal } = request.params as { principal: string };
+      const body = (request.body ?? {}) as { expiresAt?: string | null };
+      const member = readMember({ principal, expiresAt: body.expiresAt });
+      const { created } = await store.putRoleMember(domain, role, member, { actor });
+      return reply.code(created ? 201 : 200).send({ principal, expiresAt: member.expiresAt === null ? null : new Date(member.expiresAt).toISOString(), created });
+    },
+  );
+
+  app.delete(
+    '/domains/:domain/roles/:role/members/:principal',
+    { schema: { summary: 'Remove a member from a role', tags: ['roles'], security, params: memberParams, response: { 204: { type: 'null' }, ...errorResponses } } },
+    async (request, reply) => {
+      const { domain, role, actor } = target(request);
+      const { principal } = request.params as { principal: string };
+      await store.deleteRoleMember(domain, role, requireName('principal', principal), { actor });
+      return reply.code(204).send();
+    },
+  );
+}
+
+function readMember(input: { principal: string; expiresAt?: string | null }): RoleMember {
+  return { principal: requireName('principal', input.principal), expiresAt: readExpiry(input.expiresAt) ?? null };
+}

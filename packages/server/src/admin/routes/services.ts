@@ -1,0 +1,240 @@
+// /admin/v1/domains/{domain}/services: the identities (OAuth clients) of a domain, their
+// secrets and registered public keys. A secret is shown once, on creation; only its keyed hash
+// is stored.
+
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { generateClientSecret, generateSecretId } from '../../keys/client-secrets.ts';
+import { parsePublicKeyPem } from '../../policy/public-keys.ts';
+import type { ServiceStatus } from '../../storage/records.ts';
+import { authorize } from '../authz.ts';
+import { badRequest, notFound } from '../errors.ts';
+import type { AdminRouteDeps } from '../index.ts';
+import { errorResponses, readAllowedIps, readExpiry, requireName, schemas, serviceOut } from '../wire.ts';
+
+const KID = '^[A-Za-z0-9._-]{1,128}$';
+const MAX_GRACE_SECONDS = 30 * 86_400;
+const DEFAULT_GRACE_SECONDS = 3600;
+
+const serviceParams = {
+  type: 'object',
+  properties: { domain: { type: 'string', maxLength: 256 }, service: { type: 'string', maxLength: 256 } },
+  required: ['domain', 'service'],
+} as const;
+const keyParams = { ...serviceParams, properties: { ...serviceParams.properties, kid: { type: 'string', pattern: KID } }, required: ['domain', 'service', 'kid'] } as const;
+const pemBody = { type: 'object', additionalProperties: false, required: ['pem'], properties: { pem: { type: 'string', maxLength: 16_384 } } } as const;
+const security = [{ bearerAuth: [] }];
+
+export function serviceRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
+  const { store, callerOf, hasher, now } = deps;
+
+  /** Checks names and the caller's right to the domain; returns the principal. */
+  const target = (request: FastifyRequest): { domain: string; service: string; principal: string; actor: string } => {
+    const { domain, service } = request.params as { domain: string; service: string };
+    const caller = callerOf(request);
+    authorize(caller, domain);
+    requireName('domain', domain);
+    requireName('service', service);
+    return { domain, service, principal: `${domain}.${service}`, actor: caller.principal };
+  };
+
+  app.post(
+    '/domains/:domain/services',
+    {
+      schema: {
+        summary: 'Register a service',
+        description: 'Returns the client secret once (unless `secret: false`). Without `secret`, a secret is made unless public keys are given.',
+        tags: ['services'],
+        security,
+        params: { type: 'object', properties: { domain: { type: 'string', maxLength: 256 } }, required: ['domain'] },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['name'],
+          properties: {
+            name: { type: 'string', maxLength: 256 },
+            description: schemas.description,
+            allowedIps: schemas.allowedIps,
+            expiresAt: schemas.expiresAt,
+            secret: { type: 'boolean' },
+            publicKeys: {
+              type: 'array',
+              maxItems: 10,
+              items: { type: 'object', additionalProperties: false, required: ['kid', 'pem'], properties: { kid: { type: 'string', pattern: KID }, pem: { type: 'string', maxLength: 16_384 } } },
+            },
+          },
+        },
+        response: {
+          201: { ...schemas.service, properties: { ...schemas.service.properties, clientSecret: { type: 'string' }, secretId: { type: 'string' }, publicKeys: { type: 'array', items: { type: 'string' } } } },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { domain } = request.params as { domain: string };
+      const caller = callerOf(request);
+      authorize(caller, domain);
+      const body = request.body as {
+        name: string;
+        description?: string | null;
+        allowedIps?: string[];
+        expiresAt?: string | null;
+        secret?: boolean;
+        publicKeys?: { kid: string; pem: string }[];
+      };
+      requireName('domain', domain);
+      requireName('service', body.name);
+      const publicKeys = body.publicKeys ?? [];
+      for (const key of publicKeys) checkPem(key.pem, `publicKeys[${key.kid}]`);
+      if (new Set(publicKeys.map((k) => k.kid)).size !== publicKeys.length) throw badRequest('publicKeys: each kid must be unique');
+      const wantsSecret = body.secret ?? publicKeys.length === 0;
+      const clientSecret = wantsSecret ? generateClientSecret() : undefined;
+      const secretId = generateSecretId();
+      const service = await store.createService(
+        {
+          domain,
+          name: body.name,
+          description: body.description ?? null,
+          allowedIps: readAllowedIps(body.allowedIps) ?? [],
+          expiresAt: readExpiry(body.expiresAt) ?? null,
+        },
+        { secret: clientSecret ? { id: secretId, hash: hasher.hash(clientSecret) } : undefined, publicKeys },
+        { actor: caller.principal },
+      );
+      const created = { ...serviceOut(service), publicKeys: publicKeys.map((k) => k.kid) };
+      return reply.code(201).send(clientSecret ? { ...created, clientSecret, secretId } : created);
+    },
+  );
+
+  app.get(
+    '/domains/:domain/services',
+    { schema: { summary: 'List the services of a domain', tags: ['services'], security, params: { type: 'object', properties: { domain: { type: 'string', maxLength: 256 } }, required: ['domain'] }, response: { 200: { type: 'object', properties: { services: { type: 'array', items: schemas.service } } }, ...errorResponses } } },
+    async (request) => {
+      const { domain } = request.params as { domain: string };
+      authorize(callerOf(request), domain);
+      if (!(await store.getDomain(requireName('domain', domain)))) throw notFound(`domain "${domain}" does not exist`);
+      return { services: (await store.listServices(domain)).map(serviceOut) };
+    },
+  );
+
+  app.get(
+    '/domains/:domain/services/:service',
+    { schema: { summary: 'Get a service', tags: ['services'], security, params: serviceParams, response: { 200: schemas.service, ...errorResponses } } },
+    async (request) => {
+      const { principal } = target(request);
+      const service = await store.getService(principal);
+      if (!service) throw notFound(`service "${principal}" does not exist`);
+      return serviceOut(service);
+    },
+  );
+
+  app.patch(
+    '/domains/:domain/services/:service',
+    {
+      schema: {
+        summary: 'Change a service: status, description, allowedIps, expiresAt',
+        tags: ['services'],
+        security,
+        params: serviceParams,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          minProperties: 1,
+          properties: {
+            status: { type: 'string', enum: ['ACTIVE', 'DISABLED'] },
+            description: schemas.description,
+            allowedIps: schemas.allowedIps,
+            expiresAt: schemas.expiresAt,
+          },
+        },
+        response: { 200: schemas.service, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { principal, actor } = target(request);
+      const body = request.body as { status?: ServiceStatus; description?: string | null; allowedIps?: string[]; expiresAt?: string | null };
+      const service = await store.updateService(
+        principal,
+        { status: body.status, description: body.description, allowedIps: readAllowedIps(body.allowedIps), expiresAt: readExpiry(body.expiresAt) },
+        { actor },
+      );
+      return serviceOut(service);
+    },
+  );
+
+  app.delete(
+    '/domains/:domain/services/:service',
+    { schema: { summary: 'Delete a service, its credentials and its role memberships', tags: ['services'], security, params: serviceParams, response: { 204: { type: 'null' }, ...errorResponses } } },
+    async (request, reply) => {
+      const { principal, actor } = target(request);
+      await store.deleteService(principal, { actor });
+      return reply.code(204).send();
+    },
+  );
+
+  app.post(
+    '/domains/:domain/services/:service/secrets',
+    {
+      schema: {
+        summary: 'Add a client secret; older ones stop working after the grace period',
+        description: `At most two secrets are live at once. graceSeconds defaults to ${DEFAULT_GRACE_SECONDS}.`,
+        tags: ['services'],
+        security,
+        params: serviceParams,
+        body: { type: ['object', 'null'], additionalProperties: false, properties: { graceSeconds: { type: 'integer', minimum: 0, maximum: MAX_GRACE_SECONDS } } },
+        response: { 201: { type: 'object', properties: { id: { type: 'string' }, clientSecret: { type: 'string' }, previousSecretsExpireAt: { type: 'string' } } }, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { principal, actor } = target(request);
+      const body = (request.body ?? {}) as { graceSeconds?: number };
+      const clientSecret = generateClientSecret();
+      const id = generateSecretId();
+      const graceUntil = now() + (body.graceSeconds ?? DEFAULT_GRACE_SECONDS) * 1000;
+      await store.addClientSecret(principal, { id, hash: hasher.hash(clientSecret) }, graceUntil, { actor });
+      return reply.code(201).send({ id, clientSecret, previousSecretsExpireAt: new Date(graceUntil).toISOString() });
+    },
+  );
+
+  app.get(
+    '/domains/:domain/services/:service/keys',
+    { schema: { summary: 'List the public keys registered on a service', tags: ['services'], security, params: serviceParams, response: { 200: { type: 'object', properties: { keys: { type: 'array', items: { type: 'object', properties: { kid: { type: 'string' }, pem: { type: 'string' }, createdAt: { type: 'string' } } } } } }, ...errorResponses } } },
+    async (request) => {
+      const { principal } = target(request);
+      if (!(await store.getService(principal))) throw notFound(`service "${principal}" does not exist`);
+      const keys = await store.listPublicKeys(principal);
+      return { keys: keys.map((k) => ({ kid: k.kid, pem: k.pem, createdAt: new Date(k.createdAt).toISOString() })) };
+    },
+  );
+
+  app.put(
+    '/domains/:domain/services/:service/keys/:kid',
+    { schema: { summary: 'Register or replace a public key', tags: ['services'], security, params: keyParams, body: pemBody, response: { '2xx': { type: 'object', properties: { kid: { type: 'string' }, created: { type: 'boolean' } } }, ...errorResponses } } },
+    async (request, reply) => {
+      const { principal, actor } = target(request);
+      const { kid } = request.params as { kid: string };
+      const { pem } = request.body as { pem: string };
+      checkPem(pem, 'pem');
+      const { created } = await store.putPublicKey(principal, kid, pem, { actor });
+      return reply.code(created ? 201 : 200).send({ kid, created });
+    },
+  );
+
+  app.delete(
+    '/domains/:domain/services/:service/keys/:kid',
+    { schema: { summary: 'Remove a public key', tags: ['services'], security, params: keyParams, response: { 204: { type: 'null' }, ...errorResponses } } },
+    async (request, reply) => {
+      const { principal, actor } = target(request);
+      const { kid } = request.params as { kid: string };
+      await store.deletePublicKey(principal, kid, { actor });
+      return reply.code(204).send();
+    },
+  );
+}
+
+function checkPem(pem: string, field: string): void {
+  try {
+    parsePublicKeyPem(pem);
+  } catch (error) {
+    throw badRequest(`${field}: ${(error as Error).message}`);
+  }
+}

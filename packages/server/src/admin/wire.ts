@@ -1,0 +1,114 @@
+// Records as the admin API shows them (times as ISO 8601), the JSON schemas that describe them,
+// and readers for the inputs every route shares. The schemas serialise responses and feed
+// /openapi.json, so each shape is written once.
+
+import { cidrProblem } from '../oauth2/client-standing.ts';
+import { describeNameRule, isDomainName, isPrincipalName, isRoleName, isServiceName } from '../policy/names.ts';
+import type { Domain, Role, Service } from '../storage/records.ts';
+import { badRequest } from './errors.ts';
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
+
+export const domainOut = (d: Domain) => ({ name: d.name, description: d.description, createdAt: iso(d.createdAt), updatedAt: iso(d.updatedAt) });
+
+export const serviceOut = (s: Service) => ({
+  principal: s.principal,
+  domain: s.domain,
+  name: s.name,
+  clientId: s.clientId,
+  description: s.description,
+  status: s.status,
+  allowedIps: s.allowedIps,
+  expiresAt: isoOrNull(s.expiresAt),
+  createdAt: iso(s.createdAt),
+  updatedAt: iso(s.updatedAt),
+});
+
+export const roleOut = (r: Role) => ({
+  domain: r.domain,
+  name: r.name,
+  fullName: `${r.domain}:role.${r.name}`,
+  members: r.members.map((m) => ({ principal: m.principal, expiresAt: isoOrNull(m.expiresAt) })),
+  createdAt: iso(r.createdAt),
+  updatedAt: iso(r.updatedAt),
+});
+
+const str = { type: 'string' } as const;
+const nullableStr = { type: ['string', 'null'] } as const;
+const dateTime = { type: ['string', 'null'], format: 'date-time' } as const;
+
+export const schemas = {
+  error: { type: 'object', properties: { error: str, message: str }, required: ['error', 'message'] },
+  domain: {
+    type: 'object',
+    properties: { name: str, description: nullableStr, createdAt: str, updatedAt: str },
+  },
+  service: {
+    type: 'object',
+    properties: {
+      principal: str,
+      domain: str,
+      name: str,
+      clientId: str,
+      description: nullableStr,
+      status: { type: 'string', enum: ['ACTIVE', 'DISABLED'] },
+      allowedIps: { type: 'array', items: str },
+      expiresAt: nullableStr,
+      createdAt: str,
+      updatedAt: str,
+    },
+  },
+  role: {
+    type: 'object',
+    properties: {
+      domain: str,
+      name: str,
+      fullName: str,
+      members: { type: 'array', items: { type: 'object', properties: { principal: str, expiresAt: nullableStr } } },
+      createdAt: str,
+      updatedAt: str,
+    },
+  },
+  description: { type: ['string', 'null'], maxLength: 1024 },
+  expiresAt: { ...dateTime, description: 'ISO 8601 date-time, or null for never' },
+  allowedIps: { type: 'array', maxItems: 100, items: { type: 'string', maxLength: 64 }, description: 'CIDR blocks, IPv4 or IPv6' },
+  member: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['principal'],
+    properties: { principal: { type: 'string', maxLength: 256 }, expiresAt: dateTime },
+  },
+} as const;
+
+/** Responses every admin route can give besides its success. */
+export const errorResponses = { '4xx': schemas.error, '5xx': schemas.error } as const;
+
+type NameKind = 'domain' | 'service' | 'role' | 'principal';
+const CHECKS: Record<NameKind, (name: string) => boolean> = {
+  domain: isDomainName,
+  service: isServiceName,
+  role: isRoleName,
+  principal: isPrincipalName,
+};
+
+export function requireName(kind: NameKind, value: string): string {
+  if (!CHECKS[kind](value)) throw badRequest(`"${value.slice(0, 80)}" is not a valid ${kind} name: ${describeNameRule(kind)}`);
+  return value;
+}
+
+export function readExpiry(value: string | null | undefined, field = 'expiresAt'): number | null | undefined {
+  if (value === undefined || value === null) return value;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw badRequest(`${field} must be an ISO 8601 date-time such as 2030-01-01T00:00:00Z`);
+  return ms;
+}
+
+export function readAllowedIps(values: string[] | undefined): string[] | undefined {
+  if (values === undefined) return undefined;
+  for (const cidr of values) {
+    const problem = cidrProblem(cidr);
+    if (problem) throw badRequest(`allowedIps: ${problem}; use CIDR blocks such as 10.0.1.0/24 or 2001:db8::/32`);
+  }
+  return values;
+}

@@ -1,0 +1,60 @@
+// The one place the CA touches @peculiar/x509. It needs reflect-metadata loaded before it
+// (its ASN.1 schemas use decorators), and ES modules evaluate imports in order, so every CA
+// file imports the library from here rather than directly.
+//
+// Node's own WebCrypto is passed to each library call instead of being installed with
+// `x509.cryptoProvider.set`, so nothing here depends on library-global state.
+
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import { webcrypto } from 'node:crypto';
+
+export { x509 };
+
+// Without the DOM lib the WebCrypto types live under node:crypto's `webcrypto` namespace.
+export type CryptoKey = webcrypto.CryptoKey;
+export type CryptoKeyPair = webcrypto.CryptoKeyPair;
+
+export { webcrypto };
+
+const P256: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
+
+/** A fresh P-256 key pair; `extractable` only when the private key has to be sealed or handed out. */
+export async function generateP256KeyPair(extractable: boolean): Promise<CryptoKeyPair> {
+  return webcrypto.subtle.generateKey(P256, extractable, ['sign', 'verify']);
+}
+
+export async function importP256PrivateKey(pkcs8: Uint8Array): Promise<CryptoKey> {
+  return webcrypto.subtle.importKey('pkcs8', pkcs8, P256, false, ['sign']);
+}
+
+export async function exportPkcs8Pem(key: CryptoKey): Promise<string> {
+  const der = await webcrypto.subtle.exportKey('pkcs8', key);
+  return x509.PemConverter.encode(der, 'PRIVATE KEY');
+}
+
+/**
+ * A random serial as hex: 16 CSPRNG bytes with the top bit cleared (a positive INTEGER, so no
+ * 0x00 sign octet) and the next bit set (no leading zero octet for the encoder to drop). Every
+ * serial is thus exactly 16 octets with 126 random bits: above the CA/Browser Forum's 64, below
+ * RFC 5280's 20-octet ceiling.
+ */
+export function randomSerialNumber(): string {
+  const bytes = webcrypto.getRandomValues(new Uint8Array(16));
+  bytes[0] = ((bytes[0] ?? 0) & 0x3f) | 0x40;
+  return Buffer.from(bytes).toString('hex');
+}
+
+/** Certificates carry whole seconds; truncating here keeps reported times equal to encoded ones. */
+export function wholeSeconds(ms: number): Date {
+  return new Date(Math.floor(ms / 1000) * 1000);
+}
+
+/** Splits a PEM bundle into its certificates, in order. */
+export function certificatesFromPem(pem: string): x509.X509Certificate[] {
+  return x509.PemConverter.decode(pem).map((der) => new x509.X509Certificate(der));
+}
+
+export function toPem(certificate: x509.X509Certificate): string {
+  return `${certificate.toString('pem')}\n`;
+}

@@ -1,0 +1,191 @@
+// Builds the Config from, in rising precedence, DEFAULTS, the config file (`--config` or
+// TESSERA_CONFIG), TESSERA_* environment variables and command-line flags. Every problem is
+// collected before failing, so one start tells the operator everything there is to fix.
+
+import { dirname, join, resolve } from 'node:path';
+import type { Config } from './config.ts';
+import { readConfigFile } from './file.ts';
+import { defaultLayer, envLayer, flagLayer, MASTER_KEY_ENV, settingAndSource, sourceOf } from './sources.ts';
+import type { Layer, RawValue, SettingKey } from './sources.ts';
+import {
+  databaseParser,
+  durationParser,
+  formatDuration,
+  issuerParser,
+  listenPort,
+  oneOfParser,
+  parseByteCount,
+  parseListen,
+  parseMasterKeyValue,
+  parsePath,
+} from './values.ts';
+import type { Parsed } from './values.ts';
+
+export { describeConfig } from './describe.ts';
+export type { ConfigSummary } from './describe.ts';
+export { listenPort } from './values.ts';
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  /** One line per problem, each naming the setting, its source and what is expected. */
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export interface ConfigSources {
+  /** Options as commander gives them: camel-case keys, undefined when not given. */
+  flags: Record<string, string | undefined>;
+  env: Record<string, string | undefined>;
+  /** Relative paths from flags and the environment are resolved against this. */
+  cwd: string;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const SIGNING_ALGS = ['ES256', 'EdDSA', 'RS256'] as const;
+const HOSTS_FOR_EVERY_INTERFACE = new Set(['0.0.0.0', '[::]']);
+
+/** @throws {ConfigError} listing every invalid setting. */
+export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
+  const problems: string[] = [];
+
+  const configPath = flags.config ?? env.TESSERA_CONFIG;
+  const configPathSource = flags.config !== undefined ? '--config' : 'TESSERA_CONFIG';
+  let fileLayer: Layer = new Map();
+  if (configPath === '') problems.push(`${configPathSource}: expected the path of a JSON config file, got ""`);
+  else if (configPath !== undefined) fileLayer = readConfigFile(resolve(cwd, configPath), configPathSource, problems);
+
+  const defaults = defaultLayer();
+  const layers = [defaults, fileLayer, envLayer(env), flagLayer(flags)];
+  const pick = (key: SettingKey): RawValue | undefined => layers.findLast((layer) => layer.has(key))?.get(key);
+
+  /** A value parsed from its winning source; `valid` is false when it fell back to the default. */
+  const setting = <T>(key: SettingKey, parse: (value: unknown) => Parsed<T>) => {
+    const raw = pick(key);
+    const parsed = parse(raw?.value);
+    if ('value' in parsed) return { value: parsed.value, raw, valid: true };
+    if (raw !== undefined) problems.push(`${sourceOf(raw)}: ${parsed.problem}`);
+    const fallback = parse(defaults.get(key)?.value) as { value: T };
+    return { value: fallback.value, raw, valid: false };
+  };
+
+  // Paths written in the config file are relative to that file, so that a file and the data it
+  // names can move together; paths from flags and the environment are relative to cwd.
+  const absolutePath = (raw: RawValue | undefined, path: string): string =>
+    resolve(raw?.origin.kind === 'file' ? dirname(raw.origin.path) : cwd, path);
+
+  const dataDirSetting = setting('dataDir', parsePath);
+  const dataDir = absolutePath(dataDirSetting.raw, dataDirSetting.value);
+
+  const listen = setting('listen', parseListen).value;
+  const issuerRaw = pick('issuer');
+  const issuer =
+    issuerRaw === undefined ? defaultIssuer(listen) : setting('issuer', issuerParser(listen.protocol === 'http:')).value;
+
+  const database = setting('database', databaseParser(dataDir)).value;
+  const masterKey = resolveMasterKey(env, pick('masterKeyFile'), dataDir, absolutePath, problems);
+  if (database.kind === 'postgres' && masterKey.source === 'file' && masterKey.generate) {
+    problems.push(
+      `${sourceOf(pick('database')!)}: several instances sharing one database must share one master key: ` +
+        'set TESSERA_MASTER_KEY or --master-key-file (masterKeyFile in the config file)',
+    );
+  }
+
+  const positive = durationParser({ min: 1 });
+  // Zero is meaningful for these two: exact clocks in tests, and a JWKS verifiers must not cache.
+  const zeroOrMore = durationParser({ min: 0 });
+  const defaultLifetime = setting('tokens.defaultLifetime', positive);
+  const maxLifetime = setting('tokens.maxLifetime', positive);
+  const rotationInterval = setting('signing.rotationInterval', positive);
+  const prePublication = setting('signing.prePublication', positive);
+  const jwksMaxAge = setting('signing.jwksMaxAge', zeroOrMore);
+  // Node fires a timer longer than 2^31-1 ms after 1 ms instead, so longer checks would spin.
+  const checkInterval = setting(
+    'signing.checkInterval',
+    durationParser({ min: 1, max: { seconds: 24 * 86_400, why: 'the longest timer Node keeps' } }),
+  );
+
+  const versus = (a: typeof defaultLifetime, b: typeof maxLifetime): string =>
+    `${settingAndSource(a.raw!)} is ${formatDuration(a.value)} but ${settingAndSource(b.raw!)} is ${formatDuration(b.value)}`;
+  if (defaultLifetime.valid && maxLifetime.valid && defaultLifetime.value > maxLifetime.value) {
+    problems.push(`${versus(defaultLifetime, maxLifetime)}: the default token lifetime cannot exceed the maximum`);
+  }
+  if (prePublication.valid && jwksMaxAge.valid && prePublication.value < jwksMaxAge.value) {
+    problems.push(
+      `${versus(jwksMaxAge, prePublication)}: a new key must be published at least as long as verifiers may ` +
+        'cache the JWKS, or they reject tokens from a key they have not fetched yet',
+    );
+  }
+  if (rotationInterval.valid && prePublication.valid && rotationInterval.value <= prePublication.value) {
+    problems.push(
+      `${versus(prePublication, rotationInterval)}: the rotation interval must be longer, since each key is ` +
+        'published that long before it takes over from the previous one',
+    );
+  }
+
+  const config: Config = {
+    dataDir,
+    listen,
+    issuer,
+    database,
+    masterKey,
+    logLevel: setting('logLevel', oneOfParser(LOG_LEVELS)).value,
+    tokens: { defaultLifetime: defaultLifetime.value, maxLifetime: maxLifetime.value },
+    signing: {
+      alg: setting('signing.alg', oneOfParser(SIGNING_ALGS)).value,
+      rotationInterval: rotationInterval.value,
+      prePublication: prePublication.value,
+      jwksMaxAge: jwksMaxAge.value,
+      checkInterval: checkInterval.value,
+    },
+    clockSkew: setting('clockSkew', zeroOrMore).value,
+    bodyLimit: setting('bodyLimit', parseByteCount).value,
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/**
+ * The listen origin. A server listening on every interface has no name of its own to put in
+ * `iss`, and `https://0.0.0.0:8443` is no address a client can use, so `localhost` stands in:
+ * right for a developer's machine, and a production deployment sets --issuer anyway.
+ */
+function defaultIssuer(listen: URL): string {
+  if (!HOSTS_FOR_EVERY_INTERFACE.has(listen.hostname)) return listen.origin;
+  return `${listen.protocol}//localhost:${listenPort(listen)}`;
+}
+
+/**
+ * TESSERA_MASTER_KEY and a master-key file are one setting with two spellings: the one from the
+ * stronger source wins, and both in the environment at once is ambiguous, so an error.
+ */
+function resolveMasterKey(
+  env: Record<string, string | undefined>,
+  fileRaw: RawValue | undefined,
+  dataDir: string,
+  absolutePath: (raw: RawValue | undefined, path: string) => string,
+  problems: string[],
+): Config['masterKey'] {
+  const value = env[MASTER_KEY_ENV];
+  if (value !== undefined && fileRaw?.origin.kind === 'env') {
+    problems.push(`${MASTER_KEY_ENV} and ${fileRaw.origin.name}: both are set; set only one of them`);
+  }
+  const fileWins = fileRaw !== undefined && (value === undefined || fileRaw.origin.kind === 'flag');
+  if (value !== undefined && !fileWins) {
+    const parsed = parseMasterKeyValue(value);
+    if ('problem' in parsed) problems.push(`${MASTER_KEY_ENV}: ${parsed.problem}`);
+    return { source: 'env', value };
+  }
+  if (fileRaw !== undefined) {
+    const parsed = parsePath(fileRaw.value);
+    if ('value' in parsed) return { source: 'file', path: absolutePath(fileRaw, parsed.value), generate: false };
+    problems.push(`${sourceOf(fileRaw)}: ${parsed.problem}`);
+    // Not the generated default: that would add a misleading complaint about postgres.
+    return { source: 'file', path: '', generate: false };
+  }
+  return { source: 'file', path: join(dataDir, 'master.key'), generate: true };
+}

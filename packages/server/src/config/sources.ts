@@ -1,0 +1,112 @@
+// Every setting once, with the flag and environment variable that set it; the config-file key is
+// the setting's own dotted path (`tokens.maxLifetime` is `{"tokens": {"maxLifetime": …}}`).
+// Each source becomes a layer of raw values that remember where they came from, so that an
+// error can point at the exact flag, variable or file to fix.
+
+import { DEFAULTS } from './config.ts';
+
+export const SETTINGS = [
+  { key: 'dataDir', flag: 'dataDir', env: 'TESSERA_DATA_DIR' },
+  { key: 'listen', flag: 'listen', env: 'TESSERA_LISTEN' },
+  { key: 'issuer', flag: 'issuer', env: 'TESSERA_ISSUER' },
+  { key: 'database', flag: 'database', env: 'TESSERA_DATABASE' },
+  { key: 'masterKeyFile', flag: 'masterKeyFile', env: 'TESSERA_MASTER_KEY_FILE' },
+  { key: 'logLevel', flag: 'logLevel', env: 'TESSERA_LOG_LEVEL' },
+  { key: 'tokens.defaultLifetime', env: 'TESSERA_TOKEN_DEFAULT_LIFETIME' },
+  { key: 'tokens.maxLifetime', env: 'TESSERA_TOKEN_MAX_LIFETIME' },
+  { key: 'signing.alg', flag: 'signingAlg', env: 'TESSERA_SIGNING_ALG' },
+  { key: 'signing.rotationInterval', env: 'TESSERA_SIGNING_ROTATION_INTERVAL' },
+  { key: 'signing.prePublication', env: 'TESSERA_SIGNING_PRE_PUBLICATION' },
+  { key: 'signing.jwksMaxAge', env: 'TESSERA_JWKS_MAX_AGE' },
+  { key: 'signing.checkInterval', env: 'TESSERA_SIGNING_CHECK_INTERVAL' },
+  { key: 'clockSkew', env: 'TESSERA_CLOCK_SKEW' },
+  { key: 'bodyLimit', env: 'TESSERA_BODY_LIMIT' },
+] as const satisfies readonly { key: string; flag?: string; env: string }[];
+
+export type SettingKey = (typeof SETTINGS)[number]['key'];
+
+export const SETTING_KEYS: readonly SettingKey[] = SETTINGS.map((setting) => setting.key);
+
+/**
+ * The master key itself is read from the environment only: a flag would show it in `ps`, and
+ * config files get copied and committed.
+ */
+export const MASTER_KEY_ENV = 'TESSERA_MASTER_KEY';
+
+export type Origin =
+  | { kind: 'default' }
+  | { kind: 'file'; path: string }
+  | { kind: 'env'; name: string }
+  | { kind: 'flag'; name: string };
+
+export interface RawValue {
+  key: SettingKey;
+  value: unknown;
+  origin: Origin;
+}
+
+export type Layer = ReadonlyMap<SettingKey, RawValue>;
+
+export function flagName(camelCase: string): string {
+  return `--${camelCase.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
+}
+
+/** Where a value came from, as the user would type it: `--listen`, `TESSERA_LISTEN`, `<file>: listen`. */
+export function sourceOf(raw: RawValue): string {
+  switch (raw.origin.kind) {
+    case 'flag':
+      return flagName(raw.origin.name);
+    case 'env':
+      return raw.origin.name;
+    case 'file':
+      return `${raw.origin.path}: ${raw.key}`;
+    case 'default':
+      return `${raw.key} (default)`;
+  }
+}
+
+/** The setting and its source, for problems that involve two settings. */
+export function settingAndSource(raw: RawValue): string {
+  switch (raw.origin.kind) {
+    case 'flag':
+      return `${raw.key} (${flagName(raw.origin.name)})`;
+    case 'env':
+      return `${raw.key} (${raw.origin.name})`;
+    case 'file':
+      return `${raw.key} (${raw.origin.path})`;
+    case 'default':
+      return `${raw.key} (default)`;
+  }
+}
+
+export function defaultLayer(): Layer {
+  const layer = new Map<SettingKey, RawValue>();
+  for (const key of SETTING_KEYS) {
+    const value = key.split('.').reduce<unknown>(
+      (node, part) => (typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[part] : undefined),
+      DEFAULTS,
+    );
+    if (value !== undefined) layer.set(key, { key, value, origin: { kind: 'default' } });
+  }
+  return layer;
+}
+
+export function envLayer(env: Record<string, string | undefined>): Layer {
+  const layer = new Map<SettingKey, RawValue>();
+  for (const { key, env: name } of SETTINGS) {
+    const value = env[name];
+    if (value !== undefined) layer.set(key, { key, value, origin: { kind: 'env', name } });
+  }
+  return layer;
+}
+
+/** Flags other than Tessera's settings (a subcommand's own options) are not this loader's business. */
+export function flagLayer(flags: Record<string, string | undefined>): Layer {
+  const layer = new Map<SettingKey, RawValue>();
+  for (const setting of SETTINGS) {
+    if (!('flag' in setting)) continue;
+    const value = flags[setting.flag];
+    if (value !== undefined) layer.set(setting.key, { key: setting.key, value, origin: { kind: 'flag', name: setting.flag } });
+  }
+  return layer;
+}

@@ -1,0 +1,66 @@
+// Turning whatever a handler threw into an answer a client can act on. Two dialects share this:
+// the OAuth endpoints (RFC 6749 `error`/`error_description`) and the admin API
+// (`{"error", "message"}`). Unknown errors are logged and answered 500 without detail; storage
+// outages are 503 so callers retry instead of giving up.
+
+import type { FastifyBaseLogger, FastifyError } from 'fastify';
+import { ConflictError, NotFoundError, StorageUnavailableError } from '../storage/errors.ts';
+
+export interface ClientFacingError {
+  status: number;
+  /** Short machine-readable name. */
+  error: string;
+  message: string;
+}
+
+/** Fastify's own errors (parsing, validation, limits) and storage errors, as client-facing errors. */
+export function describeError(error: unknown, log: FastifyBaseLogger): ClientFacingError {
+  if (error instanceof NotFoundError) return { status: 404, error: 'not_found', message: error.message };
+  if (error instanceof ConflictError) return { status: 409, error: 'conflict', message: error.message };
+  if (error instanceof StorageUnavailableError) {
+    log.error({ err: error }, 'storage unavailable');
+    return { status: 503, error: 'temporarily_unavailable', message: 'storage is unavailable; retry shortly' };
+  }
+  const fastifyError = error as Partial<FastifyError> & { validation?: unknown; validationContext?: string };
+  if (fastifyError.validation) {
+    return { status: 400, error: 'invalid_request', message: validationMessage(fastifyError) };
+  }
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, error: 'invalid_request', message: `unsupported Content-Type; ${fastifyError.message ?? ''}`.trim() };
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, error: 'invalid_request', message: 'request body is too large' };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, error: 'invalid_request', message: 'the body is empty; send a JSON object' };
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { status: 400, error: 'invalid_request', message: fastifyError.message ?? 'malformed body' };
+  }
+  if (error instanceof SyntaxError) return { status: 400, error: 'invalid_request', message: `malformed JSON body: ${error.message}` };
+  const status = fastifyError.statusCode;
+  if (status !== undefined && status >= 400 && status < 500) {
+    return { status, error: 'invalid_request', message: fastifyError.message ?? 'bad request' };
+  }
+  log.error({ err: error }, 'unhandled error');
+  return { status: 500, error: 'server_error', message: 'internal error; the server log has details' };
+}
+
+function validationMessage(error: { message?: string; validationContext?: string; validation?: unknown }): string {
+  const issues = Array.isArray(error.validation) ? (error.validation as ValidationIssue[]) : [];
+  const context = error.validationContext ?? 'request';
+  const [first] = issues;
+  if (!first) return error.message ?? 'invalid request';
+  const where = `${context}${first.instancePath ? first.instancePath.replaceAll('/', '.') : ''}`;
+  if (first.keyword === 'additionalProperties') {
+    return `${where} has an unknown field "${String(first.params?.['additionalProperty'])}"; remove it`;
+  }
+  if (first.keyword === 'required') return `${where} is missing the required field "${String(first.params?.['missingProperty'])}"`;
+  return `${where} ${first.message ?? 'is invalid'}`;
+}
+
+interface ValidationIssue {
+  keyword: string;
+  instancePath?: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}

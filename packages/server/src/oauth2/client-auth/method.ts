@@ -1,0 +1,26 @@
+// One module per client authentication method (RFC 8414 names), each implementing this
+// interface; the token endpoint asks each whether the request carries its credentials and
+// refuses requests that carry none or several (RFC 6749 §2.3: exactly one method per request).
+
+import type { Service } from '../../storage/records.ts';
+import type { FormBody } from '../form.ts';
+
+export interface ClientAuthRequest {
+  form: FormBody;
+  authorization: string | undefined;
+  now: number;
+}
+
+export interface AuthenticatedClient {
+  service: Service;
+  method: string;
+}
+
+export interface ClientAuthMethod {
+  /** The RFC 8414 name advertised in discovery. */
+  readonly name: string;
+  /** Whether the request carries this method's credentials (it may still fail to authenticate). */
+  present(request: ClientAuthRequest): boolean;
+  /** Throws OAuthError invalid_client (AUTH_101) when the credentials do not prove the client. */
+  authenticate(request: ClientAuthRequest): Promise<AuthenticatedClient>;
+}

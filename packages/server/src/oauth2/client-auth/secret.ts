@@ -1,0 +1,28 @@
+// The check both secret-based methods share: look the client up, compare against its live
+// secrets. An unknown client still pays for one HMAC so both failures take the same time.
+
+import type { SecretHasher } from '../../keys/client-secrets.ts';
+import type { Service } from '../../storage/records.ts';
+import type { Store } from '../../storage/store.ts';
+import { invalidClient } from '../errors.ts';
+
+export interface SecretCheckDeps {
+  store: Pick<Store, 'getClientForAuth'>;
+  hasher: SecretHasher;
+}
+
+const NO_HASHES: readonly string[] = [''];
+
+export async function checkClientSecret(
+  deps: SecretCheckDeps,
+  clientId: string,
+  secret: string,
+  now: number,
+  usedBasic: boolean,
+): Promise<Service> {
+  const client = clientId === '' ? null : await deps.store.getClientForAuth(clientId, now);
+  const hashes = client && client.secrets.length > 0 ? client.secrets.map((s) => s.hash) : NO_HASHES;
+  const matches = deps.hasher.matches(secret, hashes);
+  if (!client || !matches || secret === '') throw invalidClient(usedBasic);
+  return client.service;
+}

@@ -1,0 +1,84 @@
+// RFC 6749 §4.4, the client credentials grant: the authenticated client asks for a scope and
+// gets an access token for the roles it holds (and, with `openid`, an ID token).
+
+import { GrantDeniedError, resolveGrant } from '../../policy/grant.ts';
+import { parseScope, ScopeSyntaxError, type ScopeRequest } from '../../policy/scope.ts';
+import type { Store } from '../../storage/store.ts';
+import type { AuthenticatedClient } from '../client-auth/index.ts';
+import { OAuthError, invalidRequest } from '../errors.ts';
+import type { FormBody } from '../form.ts';
+import { accessTokenClaims, signAccessToken, signIdToken, type SigningKey } from '../tokens.ts';
+
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  scope: string;
+  id_token?: string;
+}
+
+export interface ClientCredentialsDeps {
+  store: Pick<Store, 'rolesHeld' | 'getDomain'>;
+  issuer: string;
+  lifetimes: { defaultLifetime: number; maxLifetime: number };
+  signingKey: () => SigningKey;
+}
+
+export async function clientCredentialsGrant(
+  deps: ClientCredentialsDeps,
+  client: AuthenticatedClient,
+  form: FormBody,
+  now: number,
+): Promise<TokenResponse> {
+  const scope = readScope(form['scope']);
+  const lifetime = readLifetime(form['expires_in'], deps.lifetimes);
+  const principal = client.service.principal;
+
+  const grant = await resolveGrant(principal, scope, now, deps.store).catch((error: unknown) => {
+    if (error instanceof GrantDeniedError) {
+      throw new OAuthError(error.status, error.status === 404 ? 'invalid_scope' : 'access_denied', error.message);
+    }
+    throw error;
+  });
+
+  const issuedAt = Math.floor(now / 1000);
+  const key = deps.signingKey();
+  const claims = accessTokenClaims({
+    issuer: deps.issuer,
+    principal,
+    audience: grant.audience,
+    scp: grant.scp,
+    scope: grant.scope,
+    issuedAt,
+    lifetime,
+  });
+  const response: TokenResponse = {
+    access_token: await signAccessToken(claims, key),
+    token_type: 'Bearer',
+    expires_in: lifetime,
+    scope: grant.scope,
+  };
+  const idTokenAudience = scope.idTokenAudiences[0];
+  if (scope.openid && idTokenAudience !== undefined) {
+    response.id_token = await signIdToken({ issuer: deps.issuer, principal, audience: idTokenAudience, issuedAt, lifetime }, key);
+  }
+  return response;
+}
+
+function readScope(scope: string | undefined): ScopeRequest {
+  if (scope === undefined) throw new OAuthError(400, 'invalid_scope', 'scope is required, e.g. scope=beta:domain or scope=beta:role.readers');
+  try {
+    return parseScope(scope);
+  } catch (error) {
+    if (error instanceof ScopeSyntaxError) throw new OAuthError(400, 'invalid_scope', error.message);
+    throw error;
+  }
+}
+
+function readLifetime(expiresIn: string | undefined, lifetimes: ClientCredentialsDeps['lifetimes']): number {
+  if (expiresIn === undefined || expiresIn === '') return lifetimes.defaultLifetime;
+  if (!/^\d{1,9}$/.test(expiresIn) || Number(expiresIn) === 0) {
+    throw invalidRequest(`expires_in must be a positive whole number of seconds, got "${expiresIn.slice(0, 20)}"`);
+  }
+  return Math.min(Number(expiresIn), lifetimes.maxLifetime);
+}

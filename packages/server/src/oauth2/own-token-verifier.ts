@@ -1,0 +1,40 @@
+// Verifies access tokens Tessera itself issued (for the admin API now; introspection later)
+// against the keys it publishes, with the same rules a resource server applies: fixed algorithm
+// allow-list, `typ: at+jwt`, our issuer, bounded clock skew.
+
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import type { SigningAlg } from '../storage/records.ts';
+
+export interface OwnTokenVerifierDeps {
+  issuer: string;
+  jwksJson: () => string;
+  algorithms: readonly SigningAlg[];
+  clockSkew: number;
+  now: () => number;
+}
+
+export type OwnTokenVerifier = (token: string) => Promise<JWTPayload>;
+
+export function createOwnTokenVerifier(deps: OwnTokenVerifierDeps): OwnTokenVerifier {
+  let cachedJson = '';
+  let keySet: ReturnType<typeof createLocalJWKSet> | undefined;
+  const currentKeySet = (): ReturnType<typeof createLocalJWKSet> => {
+    const json = deps.jwksJson();
+    if (json !== cachedJson || !keySet) {
+      keySet = createLocalJWKSet(JSON.parse(json) as JSONWebKeySet);
+      cachedJson = json;
+    }
+    return keySet;
+  };
+  return async (token) => {
+    const { payload } = await jwtVerify(token, currentKeySet(), {
+      issuer: deps.issuer,
+      typ: 'at+jwt',
+      algorithms: [...deps.algorithms],
+      clockTolerance: deps.clockSkew,
+      currentDate: new Date(deps.now()),
+      requiredClaims: ['sub', 'exp', 'iat'],
+    });
+    return payload;
+  };
+}

@@ -1,0 +1,213 @@
+// The composition function: one Config in, one running Tessera out. Nothing here is global,
+// so a test can build as many servers as it likes, each with its own data dir and clock.
+//
+// Dependencies point inward: HTTP (oauth2/, admin/, http/) → policy/ and keys/ → storage/.
+
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { adminApi } from './admin/index.ts';
+import { ensureBootstrapAdmin } from './admin/bootstrap.ts';
+import { loadOrCreateCa, type CertificateAuthority } from './ca/index.ts';
+import { listenPort } from './config/load.ts';
+import type { Config } from './config/config.ts';
+import { healthRoutes } from './http/health.ts';
+import { describeError } from './http/errors.ts';
+import { openApiCollector, registerOpenApiRoute } from './http/openapi.ts';
+import { createSecretHasher } from './keys/client-secrets.ts';
+import { MasterKeyMismatchError, createSealer, generateMasterKey, parseMasterKey } from './keys/master-key.ts';
+import { rotationPolicy } from './keys/rotation.ts';
+import { SigningKeys } from './keys/signing-keys.ts';
+import { clientSecretBasic } from './oauth2/client-auth/client_secret_basic.ts';
+import { clientSecretPost } from './oauth2/client-auth/client_secret_post.ts';
+import { discoveryRoutes } from './oauth2/discovery.ts';
+import { createOwnTokenVerifier } from './oauth2/own-token-verifier.ts';
+import { TOKEN_PATHS, tokenEndpoint } from './oauth2/token-endpoint.ts';
+import { openStore } from './storage/open.ts';
+import type { SigningAlg } from './storage/records.ts';
+import type { Store } from './storage/store.ts';
+
+export interface ServerOptions {
+  /** Milliseconds since the epoch; tests move time with this. */
+  now?: () => number;
+}
+
+export interface TesseraServer {
+  readonly app: FastifyInstance;
+  readonly store: Store;
+  readonly signingKeys: SigningKeys;
+  readonly ca: CertificateAuthority;
+  readonly config: Config;
+  /** Set when this start created the bootstrap admin. */
+  readonly bootstrapCredentialFile: string | null;
+  /** Starts listening; resolves to the base URL (with the real port when the config said 0). */
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+const ALGORITHMS: readonly SigningAlg[] = ['ES256', 'EdDSA', 'RS256'];
+/** The server certificate is made at each start; a later issue renews it in place. */
+const SERVER_CERT_LIFETIME = 30 * 86_400;
+export const DEFAULT_TRUST_DOMAIN = 'tessera.local';
+
+export async function createServer(config: Config, options: ServerOptions = {}): Promise<TesseraServer> {
+  const now = options.now ?? Date.now;
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const masterKey = await readMasterKey(config);
+  const sealer = createSealer(masterKey);
+  const hasher = createSecretHasher(masterKey);
+
+  const store = await openStore(config.database);
+  try {
+    const fingerprint = await store.initMeta('master_key_fingerprint', sealer.fingerprint);
+    if (fingerprint !== sealer.fingerprint) {
+      throw new MasterKeyMismatchError('the master key differs from the one this database was created with; start with the original master key (TESSERA_MASTER_KEY or --master-key-file)');
+    }
+
+    const ca = await loadOrCreateCa(store, sealer, { now: now(), trustDomain: DEFAULT_TRUST_DOMAIN });
+    await writeFile(join(config.dataDir, 'ca.pem'), ca.bundlePem, { mode: 0o600 });
+
+    const app = Fastify({
+      logger: {
+        level: config.logLevel,
+        redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
+      },
+      bodyLimit: config.bodyLimit,
+      // A line per request costs more than the token itself at load; request lines come with debug.
+      logController: new LogController({ disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace' }),
+      https: config.listen.protocol === 'https:' ? await tlsOptions(config, ca, now()) : null,
+      ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
+    }) as unknown as FastifyInstance;
+
+    const signingKeys = new SigningKeys({
+      store,
+      sealer,
+      alg: config.signing.alg,
+      policy: rotationPolicy(config),
+      now,
+      checkIntervalMs: config.signing.checkInterval * 1000,
+      logger: app.log,
+    });
+    await signingKeys.refresh();
+
+    const tokenEndpointUrl = `${config.issuer}${TOKEN_PATHS[0]}`;
+    const bootstrap = await ensureBootstrapAdmin(store, hasher, config.dataDir, tokenEndpointUrl);
+    if (bootstrap.credentialFile) app.log.info({ file: bootstrap.credentialFile }, 'bootstrap admin credential written');
+
+    const metrics = new Registry();
+    collectDefaultMetrics({ register: metrics });
+    const tokenRequests = new Counter({ name: 'tessera_token_requests_total', help: 'Token requests by result', labelNames: ['result'], registers: [metrics] });
+
+    const openapi = openApiCollector({ title: 'Tessera', version: '0.1.0', description: 'Service-to-service authentication: tokens, keys and the admin API.' });
+    app.addHook('onRoute', openapi.onRoute);
+    app.setNotFoundHandler((request, reply) => {
+      void reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` });
+    });
+    app.setErrorHandler((error, request, reply) => {
+      const answer = describeError(error, request.log);
+      void reply.code(answer.status).send({ error: answer.error, message: answer.message });
+    });
+
+    const methods = [clientSecretBasic({ store, hasher }), clientSecretPost({ store, hasher })];
+    const jwksJson = (): string => signingKeys.jwksJson();
+    healthRoutes(app, { ping: () => store.ping(), keysLoaded: () => signingKeys.loaded, metrics });
+    discoveryRoutes(app, {
+      issuer: config.issuer,
+      jwksJson,
+      jwksMaxAge: config.signing.jwksMaxAge,
+      authMethods: () => methods.map((m) => m.name),
+      algorithms: ALGORITHMS,
+    });
+    await tokenEndpoint(app, {
+      store,
+      methods,
+      now,
+      bodyLimit: config.bodyLimit,
+      issuer: config.issuer,
+      lifetimes: config.tokens,
+      signingKey: () => signingKeys.current(),
+      onResult: (result) => tokenRequests.inc({ result }),
+    });
+    const verify = createOwnTokenVerifier({ issuer: config.issuer, jwksJson, algorithms: ALGORITHMS, clockSkew: config.clockSkew, now });
+    await adminApi(app, { store, hasher, verify, now, signingKeys: { rotate: (actor) => signingKeys.rotate({ actor }) } });
+    registerOpenApiRoute(app, openapi);
+    await app.ready();
+
+    let closed = false;
+    return {
+      app,
+      store,
+      signingKeys,
+      ca,
+      config,
+      bootstrapCredentialFile: bootstrap.credentialFile,
+      async listen() {
+        const host = config.listen.hostname.replace(/^\[|\]$/g, '');
+        await app.listen({ host, port: listenPort(config.listen) });
+        signingKeys.start();
+        const address = app.server.address();
+        const port = typeof address === 'object' && address ? address.port : Number(config.listen.port);
+        return `${config.listen.protocol}//${config.listen.hostname}:${port}`;
+      },
+      async close() {
+        if (closed) return;
+        closed = true;
+        await signingKeys.stop();
+        await app.close();
+        await store.close();
+      },
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+/** What the CLI's `serve` calls: build, listen, log where. */
+export async function startServer(config: Config, options: ServerOptions = {}): Promise<{ url: string; close(): Promise<void> }> {
+  const server = await createServer(config, options);
+  const url = await server.listen();
+  server.app.log.info({ url, issuer: config.issuer, storage: server.store.kind }, 'tessera is serving');
+  return { url, close: () => server.close() };
+}
+
+async function readMasterKey(config: Config): Promise<Buffer> {
+  const source = config.masterKey;
+  if (source.source === 'env') return parseMasterKey(source.value, 'TESSERA_MASTER_KEY');
+  try {
+    return parseMasterKey(await readFile(source.path, 'utf8'), source.path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !source.generate) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`master key file ${source.path} does not exist`);
+      throw error;
+    }
+  }
+  const key = generateMasterKey();
+  try {
+    // 'wx': if two starts race on one data dir, the second reads the first one's key.
+    await writeFile(source.path, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+    return key;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return parseMasterKey(await readFile(source.path, 'utf8'), source.path);
+    throw error;
+  }
+}
+
+async function tlsOptions(config: Config, ca: CertificateAuthority, now: number) {
+  const host = config.listen.hostname.replace(/^\[|\]$/g, '');
+  const wildcard = host === '0.0.0.0' || host === '::';
+  const isIp = /^[\d.]+$/.test(host) || host.includes(':');
+  const dnsNames = [...new Set(['localhost', ...(isIp ? [] : [host]), ...(wildcard ? [hostname()] : [])])];
+  const ipAddresses = [...new Set(['127.0.0.1', '::1', ...(isIp && !wildcard ? [host] : [])])];
+  const issued = await ca.issueServerCertificate({ dnsNames, ipAddresses, lifetimeSeconds: SERVER_CERT_LIFETIME, now });
+  return {
+    key: issued.keyPem,
+    cert: issued.certPem + issued.chainPem,
+    ca: ca.bundlePem,
+    // SPEC §2: client certificates are requested but optional; the mTLS issue verifies them.
+    requestCert: true,
+    rejectUnauthorized: false,
+  };
+}

@@ -1,0 +1,163 @@
+// PostgreSQL through a pg Pool, for deployments where several instances share one database.
+
+import pg from 'pg';
+import { ConflictError, StorageUnavailableError } from '../errors.ts';
+import { TransactionScope } from './driver.ts';
+import type { SqlDriver, SqlExecutor, SqlValue } from './driver.ts';
+
+// Without a bound, a query against an unreachable server waits forever for a connection.
+const CONNECT_TIMEOUT_MS = 5000;
+
+// SQLSTATE classes that mean the database cannot answer: connection exception, invalid
+// authorization, invalid catalog name, insufficient resources, operator intervention.
+const UNAVAILABLE_CLASSES = new Set(['08', '28', '3D', '53', '57']);
+const CONFLICT_CODES = new Set([
+  '23505', // unique_violation
+  '23503', // foreign_key_violation: a parent row vanished under a concurrent change
+]);
+
+type Queryable = Pick<pg.Pool, 'query'>;
+
+export function openPostgresDriver(url: string): SqlDriver {
+  // Times are BIGINT milliseconds, well inside Number's exact range. Per pool, so no other
+  // pg user in the process sees its BIGINTs change type.
+  const types = new pg.TypeOverrides();
+  types.setTypeParser(pg.types.builtins.INT8, Number);
+  const pool = new pg.Pool({ connectionString: url, types, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  // An idle connection the server drops emits 'error' on the pool; unhandled, it would end
+  // the process. The next query reports the outage instead.
+  pool.on('error', () => {});
+  return new PostgresDriver(pool);
+}
+
+class PostgresDriver implements SqlDriver {
+  readonly dialect = 'postgres';
+  private readonly pool: pg.Pool;
+  private readonly executor: Executor;
+  private readonly numbered = new Map<string, string>();
+
+  constructor(pool: pg.Pool) {
+    this.pool = pool;
+    this.executor = new Executor(pool, this.numbered);
+  }
+
+  all<T>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+    return this.executor.all<T>(sql, params);
+  }
+
+  get<T>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
+    return this.executor.get<T>(sql, params);
+  }
+
+  run(sql: string, params?: readonly SqlValue[]): Promise<{ changes: number }> {
+    return this.executor.run(sql, params);
+  }
+
+  exec(sql: string): Promise<void> {
+    return this.executor.exec(sql);
+  }
+
+  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect().catch((error: unknown) => {
+      throw translate(error);
+    });
+    const connection = new Executor(client, this.numbered);
+    const scope = new TransactionScope(connection);
+    let broken: Error | undefined;
+    try {
+      await connection.exec('BEGIN');
+      const result = await fn(scope);
+      const commit = await client.query('COMMIT').catch((error: unknown) => {
+        throw translate(error);
+      });
+      // PostgreSQL answers COMMIT of a transaction that hit an error with a rollback.
+      if (commit.command === 'ROLLBACK') throw new Error('transaction was rolled back after an error');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+        broken = rollbackError as Error;
+      });
+      throw error;
+    } finally {
+      scope.finished = true;
+      // A connection that could not roll back is destroyed rather than returned to the pool.
+      client.release(broken);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.pool.ended) await this.pool.end();
+  }
+}
+
+class Executor implements SqlExecutor {
+  private readonly target: Queryable;
+  /** SQL with `?` → SQL with `$n`, shared by the driver's executors. */
+  private readonly numbered: Map<string, string>;
+
+  constructor(target: Queryable, numbered: Map<string, string>) {
+    this.target = target;
+    this.numbered = numbered;
+  }
+
+  async all<T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
+    return (await this.query(sql, params)).rows as T[];
+  }
+
+  async get<T>(sql: string, params: readonly SqlValue[] = []): Promise<T | undefined> {
+    return (await this.query(sql, params)).rows[0] as T | undefined;
+  }
+
+  async run(sql: string, params: readonly SqlValue[] = []): Promise<{ changes: number }> {
+    return { changes: (await this.query(sql, params)).rowCount ?? 0 };
+  }
+
+  async exec(sql: string): Promise<void> {
+    // No parameters: the simple query protocol, which accepts several statements.
+    await this.target.query(sql).catch((error: unknown) => {
+      throw translate(error);
+    });
+  }
+
+  private query(sql: string, params: readonly SqlValue[]): Promise<pg.QueryResult> {
+    let text = this.numbered.get(sql);
+    if (text === undefined) {
+      text = numberPlaceholders(sql);
+      this.numbered.set(sql, text);
+    }
+    return this.target.query(text, [...params]).catch((error: unknown) => {
+      throw translate(error);
+    });
+  }
+}
+
+/** `?` → `$1..$n`, leaving quoted literals alone. */
+export function numberPlaceholders(sql: string): string {
+  let count = 0;
+  let quoted = false;
+  let out = '';
+  for (const char of sql) {
+    if (char === "'") quoted = !quoted;
+    out += char === '?' && !quoted ? `$${++count}` : char;
+  }
+  return out;
+}
+
+function translate(error: unknown): unknown {
+  if (error instanceof pg.DatabaseError) {
+    const code = error.code ?? '';
+    if (CONFLICT_CODES.has(code)) {
+      return new ConflictError(error.detail ?? error.message, { cause: error });
+    }
+    if (UNAVAILABLE_CLASSES.has(code.slice(0, 2))) {
+      return new StorageUnavailableError(`PostgreSQL: ${error.message}`, { cause: error });
+    }
+    return error;
+  }
+  // Anything pg raises that is not the server's answer is the connection failing: refused,
+  // reset, timed out, or the pool already closed.
+  if (error instanceof Error) {
+    return new StorageUnavailableError(`PostgreSQL unreachable: ${error.message}`, { cause: error });
+  }
+  return error;
+}

@@ -1,0 +1,163 @@
+// The schema, as numbered steps applied once each, in order, at start. A released step is
+// never edited: a change to the schema is a new step.
+//
+// Times are BIGINT milliseconds since the epoch; lists and free-form values are JSON text.
+
+import type { Dialect, SqlDriver } from './drivers/driver.ts';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sqlite: string;
+  postgres: string;
+}
+
+// Any constant works, as long as nothing else in the database takes this advisory lock.
+const MIGRATION_LOCK = 7_465_737_365;
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sqlite: initialSchema('INTEGER PRIMARY KEY AUTOINCREMENT'),
+    postgres: initialSchema('BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY'),
+  },
+];
+
+/** Brings the database up to the newest migration; safe to run from several instances at once. */
+export async function migrate(driver: SqlDriver, steps: readonly Migration[] = migrations): Promise<void> {
+  await driver.transaction(async (tx) => {
+    // Instances starting together queue here; each later one finds the work done. SQLite
+    // needs no lock: its transactions already exclude each other.
+    if (driver.dialect === 'postgres') await tx.exec(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
+    await tx.exec(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)',
+    );
+    const applied = new Set(
+      (await tx.all<{ version: number }>('SELECT version FROM schema_migrations')).map((row) => row.version),
+    );
+    const newest = Math.max(0, ...steps.map((step) => step.version));
+    const unknown = [...applied].filter((version) => version > newest);
+    if (unknown.length > 0) {
+      throw new Error(`database schema is at version ${Math.max(...unknown)}, newer than this Tessera (${newest})`);
+    }
+    for (const step of [...steps].sort((a, b) => a.version - b.version)) {
+      if (applied.has(step.version)) continue;
+      await tx.exec(sqlFor(step, driver.dialect));
+      await tx.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
+        step.version,
+        step.name,
+        Date.now(),
+      ]);
+    }
+  });
+}
+
+function sqlFor(step: Migration, dialect: Dialect): string {
+  return dialect === 'sqlite' ? step.sqlite : step.postgres;
+}
+
+function initialSchema(autoId: string): string {
+  return `
+    CREATE TABLE meta (
+      key TEXT PRIMARY KEY,
+      value TEXT NOT NULL
+    );
+
+    CREATE TABLE domains (
+      name TEXT PRIMARY KEY,
+      description TEXT,
+      created_at BIGINT NOT NULL,
+      updated_at BIGINT NOT NULL
+    );
+
+    CREATE TABLE services (
+      principal TEXT PRIMARY KEY,
+      domain TEXT NOT NULL REFERENCES domains (name),
+      name TEXT NOT NULL,
+      client_id TEXT NOT NULL UNIQUE,
+      description TEXT,
+      status TEXT NOT NULL CHECK (status IN ('ACTIVE', 'DISABLED')),
+      allowed_ips TEXT NOT NULL,
+      expires_at BIGINT,
+      created_at BIGINT NOT NULL,
+      updated_at BIGINT NOT NULL
+    );
+    CREATE INDEX services_by_domain ON services (domain, name);
+
+    CREATE TABLE client_secrets (
+      id TEXT PRIMARY KEY,
+      principal TEXT NOT NULL REFERENCES services (principal) ON DELETE CASCADE,
+      hash TEXT NOT NULL,
+      created_at BIGINT NOT NULL,
+      expires_at BIGINT
+    );
+    CREATE INDEX client_secrets_by_principal ON client_secrets (principal);
+
+    CREATE TABLE public_keys (
+      principal TEXT NOT NULL REFERENCES services (principal) ON DELETE CASCADE,
+      kid TEXT NOT NULL,
+      pem TEXT NOT NULL,
+      created_at BIGINT NOT NULL,
+      PRIMARY KEY (principal, kid)
+    );
+
+    CREATE TABLE roles (
+      domain TEXT NOT NULL REFERENCES domains (name),
+      name TEXT NOT NULL,
+      created_at BIGINT NOT NULL,
+      updated_at BIGINT NOT NULL,
+      PRIMARY KEY (domain, name)
+    );
+
+    -- No foreign key on principal: a role may name a service registered later.
+    CREATE TABLE role_members (
+      domain TEXT NOT NULL,
+      role TEXT NOT NULL,
+      principal TEXT NOT NULL,
+      expires_at BIGINT,
+      PRIMARY KEY (domain, role, principal),
+      FOREIGN KEY (domain, role) REFERENCES roles (domain, name) ON DELETE CASCADE
+    );
+    -- The token endpoint asks which roles one principal holds in a few domains.
+    CREATE INDEX role_members_by_principal ON role_members (principal, domain);
+
+    CREATE TABLE audit_events (
+      id ${autoId},
+      at BIGINT NOT NULL,
+      actor TEXT NOT NULL,
+      type TEXT NOT NULL,
+      target TEXT NOT NULL,
+      before_json TEXT NOT NULL,
+      after_json TEXT NOT NULL
+    );
+    CREATE INDEX audit_events_by_at ON audit_events (at);
+    CREATE INDEX audit_events_by_actor ON audit_events (actor);
+    CREATE INDEX audit_events_by_target ON audit_events (target);
+
+    CREATE TABLE signing_keys (
+      kid TEXT PRIMARY KEY,
+      alg TEXT NOT NULL,
+      state TEXT NOT NULL CHECK (state IN ('next', 'active', 'retired')),
+      public_jwk TEXT NOT NULL,
+      sealed_private_key TEXT NOT NULL,
+      created_at BIGINT NOT NULL,
+      activates_at BIGINT NOT NULL,
+      retired_at BIGINT,
+      remove_at BIGINT
+    );
+    -- At most one 'next' and one 'active' key: when instances race to take a rotation step,
+    -- the database lets exactly one of them win.
+    CREATE UNIQUE INDEX signing_keys_one_per_live_state ON signing_keys (state) WHERE state IN ('next', 'active');
+
+    CREATE TABLE ca (
+      id TEXT PRIMARY KEY,
+      state TEXT NOT NULL CHECK (state IN ('prepared', 'active', 'old')),
+      chain_pem TEXT NOT NULL,
+      root_pem TEXT NOT NULL,
+      sealed_private_key TEXT NOT NULL,
+      created_at BIGINT NOT NULL
+    );
+    CREATE UNIQUE INDEX ca_one_per_live_state ON ca (state) WHERE state IN ('prepared', 'active');
+  `;
+}

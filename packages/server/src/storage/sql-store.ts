@@ -1,0 +1,191 @@
+// The Store over any SqlDriver, so both databases share every rule. The rules live in
+// storage/sql/, one file per kind of record; this class only binds them to one database
+// and clock.
+//
+// Each change runs in one transaction together with its audit event.
+
+import type { SqlDriver } from './drivers/driver.ts';
+import { StorageUnavailableError } from './errors.ts';
+import type {
+  Actor,
+  AuditEvent,
+  AuditQuery,
+  CaRecord,
+  Domain,
+  HeldRole,
+  PublicKeyRecord,
+  Role,
+  RoleMember,
+  Service,
+  SigningKeyRecord,
+  SigningKeyState,
+} from './records.ts';
+import * as audit from './sql/audit.ts';
+import { createContext } from './sql/context.ts';
+import type { SqlContext } from './sql/context.ts';
+import * as credentials from './sql/credentials.ts';
+import * as domains from './sql/domains.ts';
+import * as keys from './sql/keys.ts';
+import * as roles from './sql/roles.ts';
+import * as services from './sql/services.ts';
+import type { ClientForAuth, NewSecret, NewService, ServicePatch, Store } from './store.ts';
+
+export interface SqlStoreOptions {
+  /** The clock for createdAt, updatedAt, audit times and secret expiry. */
+  now?: () => number;
+}
+
+export class SqlStore implements Store {
+  readonly kind: 'sqlite' | 'postgres';
+  private readonly ctx: SqlContext;
+
+  constructor(driver: SqlDriver, options: SqlStoreOptions = {}) {
+    this.kind = driver.dialect;
+    this.ctx = createContext(driver, options.now ?? Date.now);
+  }
+
+  close(): Promise<void> {
+    return this.ctx.db.close();
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.ctx.db.get('SELECT 1 AS ok');
+    } catch (error) {
+      if (error instanceof StorageUnavailableError) throw error;
+      throw new StorageUnavailableError(`storage did not answer: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  async initMeta(key: string, value: string): Promise<string> {
+    await this.ctx.db.run('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING', [key, value]);
+    const row = await this.ctx.db.get<{ value: string }>('SELECT value FROM meta WHERE key = ?', [key]);
+    if (!row) throw new Error(`meta ${key} vanished after it was set`);
+    return row.value;
+  }
+
+  createDomain(domain: { name: string; description?: string | null }, by: Actor): Promise<Domain> {
+    return domains.createDomain(this.ctx, domain, by);
+  }
+
+  getDomain(name: string): Promise<Domain | null> {
+    return domains.getDomain(this.ctx, name);
+  }
+
+  listDomains(): Promise<Domain[]> {
+    return domains.listDomains(this.ctx);
+  }
+
+  deleteDomain(name: string, by: Actor): Promise<void> {
+    return domains.deleteDomain(this.ctx, name, by);
+  }
+
+  createService(
+    service: NewService,
+    initial: { secret?: NewSecret; publicKeys?: { kid: string; pem: string }[] },
+    by: Actor,
+  ): Promise<Service> {
+    return services.createService(this.ctx, service, initial, by);
+  }
+
+  getService(principal: string): Promise<Service | null> {
+    return services.getService(this.ctx, principal);
+  }
+
+  listServices(domain: string): Promise<Service[]> {
+    return services.listServices(this.ctx, domain);
+  }
+
+  updateService(principal: string, patch: ServicePatch, by: Actor): Promise<Service> {
+    return services.updateService(this.ctx, principal, patch, by);
+  }
+
+  deleteService(principal: string, by: Actor): Promise<void> {
+    return services.deleteService(this.ctx, principal, by);
+  }
+
+  getClientForAuth(clientId: string, now: number): Promise<ClientForAuth | null> {
+    return services.getClientForAuth(this.ctx, clientId, now);
+  }
+
+  addClientSecret(principal: string, secret: NewSecret, graceUntil: number, by: Actor): Promise<void> {
+    return credentials.addClientSecret(this.ctx, principal, secret, graceUntil, by);
+  }
+
+  putPublicKey(principal: string, kid: string, pem: string, by: Actor): Promise<{ created: boolean }> {
+    return credentials.putPublicKey(this.ctx, principal, kid, pem, by);
+  }
+
+  deletePublicKey(principal: string, kid: string, by: Actor): Promise<void> {
+    return credentials.deletePublicKey(this.ctx, principal, kid, by);
+  }
+
+  listPublicKeys(principal: string): Promise<PublicKeyRecord[]> {
+    return credentials.listPublicKeys(this.ctx, principal);
+  }
+
+  putRole(domain: string, name: string, members: RoleMember[] | undefined, by: Actor): Promise<{ role: Role; created: boolean }> {
+    return roles.putRole(this.ctx, domain, name, members, by);
+  }
+
+  getRole(domain: string, name: string): Promise<Role | null> {
+    return roles.getRole(this.ctx, domain, name);
+  }
+
+  listRoles(domain: string): Promise<Role[]> {
+    return roles.listRoles(this.ctx, domain);
+  }
+
+  deleteRole(domain: string, name: string, by: Actor): Promise<void> {
+    return roles.deleteRole(this.ctx, domain, name, by);
+  }
+
+  putRoleMember(domain: string, role: string, member: RoleMember, by: Actor): Promise<{ created: boolean }> {
+    return roles.putRoleMember(this.ctx, domain, role, member, by);
+  }
+
+  deleteRoleMember(domain: string, role: string, principal: string, by: Actor): Promise<void> {
+    return roles.deleteRoleMember(this.ctx, domain, role, principal, by);
+  }
+
+  rolesHeld(principal: string, inDomains: string[], now: number): Promise<HeldRole[]> {
+    return roles.rolesHeld(this.ctx, principal, inDomains, now);
+  }
+
+  appendAudit(event: Omit<AuditEvent, 'id'>): Promise<void> {
+    return audit.appendAudit(this.ctx, event);
+  }
+
+  queryAudit(query: AuditQuery): Promise<AuditEvent[]> {
+    return audit.queryAudit(this.ctx, query);
+  }
+
+  listSigningKeys(): Promise<SigningKeyRecord[]> {
+    return keys.listSigningKeys(this.ctx);
+  }
+
+  insertSigningKey(key: SigningKeyRecord): Promise<boolean> {
+    return keys.insertSigningKey(this.ctx, key);
+  }
+
+  transitionSigningKey(
+    kid: string,
+    from: SigningKeyState,
+    to: SigningKeyState,
+    times: { retiredAt?: number; removeAt?: number },
+  ): Promise<boolean> {
+    return keys.transitionSigningKey(this.ctx, kid, from, to, times);
+  }
+
+  removeSigningKey(kid: string): Promise<boolean> {
+    return keys.removeSigningKey(this.ctx, kid);
+  }
+
+  getActiveCa(): Promise<CaRecord | null> {
+    return keys.getActiveCa(this.ctx);
+  }
+
+  initCa(ca: CaRecord): Promise<CaRecord> {
+    return keys.initCa(this.ctx, ca);
+  }
+}

@@ -1,0 +1,33 @@
+import type { SqlValue } from '../drivers/driver.ts';
+import type { AuditEvent, AuditQuery } from '../records.ts';
+import { insertAudit } from './context.ts';
+import type { SqlContext } from './context.ts';
+import { toAuditEvent } from './rows.ts';
+import type { AuditRow } from './rows.ts';
+
+export async function appendAudit(ctx: SqlContext, event: Omit<AuditEvent, 'id'>): Promise<void> {
+  await insertAudit(ctx.db, event);
+}
+
+export async function queryAudit(ctx: SqlContext, query: AuditQuery): Promise<AuditEvent[]> {
+  const where: string[] = [];
+  const params: SqlValue[] = [];
+  if (query.principal !== undefined) {
+    where.push('(actor = ? OR target = ?)');
+    params.push(query.principal, query.principal);
+  }
+  if (query.type !== undefined) {
+    where.push('type = ?');
+    params.push(query.type);
+  }
+  if (query.since !== undefined) {
+    where.push('at >= ?');
+    params.push(query.since);
+  }
+  const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+  const rows = await ctx.db.all<AuditRow>(`SELECT * FROM audit_events ${filter} ORDER BY at DESC, id DESC LIMIT ?`, [
+    ...params,
+    query.limit,
+  ]);
+  return rows.map(toAuditEvent);
+}

@@ -1,0 +1,92 @@
+// What every SqlStore operation works with, and the lookups and locks they share.
+//
+// On PostgreSQL, where instances change the same rows concurrently, a change first locks
+// the row it hangs off (the domain, service or role), so its checks still hold when it
+// writes. SQLite transactions run one at a time and need no locks.
+
+import type { SqlDriver, SqlExecutor, SqlValue } from '../drivers/driver.ts';
+import { NotFoundError } from '../errors.ts';
+import type { Actor, AuditEvent, Role } from '../records.ts';
+import { toRole } from './rows.ts';
+import type { DomainRow, MemberRow, RoleRow, ServiceRow } from './rows.ts';
+
+export interface SqlContext {
+  readonly db: SqlDriver;
+  readonly now: () => number;
+  /** Appended to a SELECT to lock the rows it reads against change (or '' where not needed). */
+  readonly forShare: string;
+  /** Appended to a SELECT to lock the rows it reads for change (or '' where not needed). */
+  readonly forUpdate: string;
+}
+
+export function createContext(db: SqlDriver, now: () => number): SqlContext {
+  const locking = db.dialect === 'postgres';
+  return { db, now, forShare: locking ? ' FOR SHARE' : '', forUpdate: locking ? ' FOR UPDATE' : '' };
+}
+
+/** The actor of changes no caller asked for: key rotation steps, the first CA. */
+export const SYSTEM: Actor = { actor: 'system' };
+
+/** Writes a change's audit event, inside the change's own transaction. */
+export function audit(
+  ctx: SqlContext,
+  tx: SqlExecutor,
+  by: Actor,
+  change: { type: string; target: string; before: unknown; after: unknown },
+): Promise<void> {
+  return insertAudit(tx, { at: ctx.now(), actor: by.actor, ...change });
+}
+
+export async function insertAudit(db: SqlExecutor, event: Omit<AuditEvent, 'id'>): Promise<void> {
+  await db.run('INSERT INTO audit_events (at, actor, type, target, before_json, after_json) VALUES (?, ?, ?, ?, ?, ?)', [
+    event.at,
+    event.actor,
+    event.type,
+    event.target,
+    JSON.stringify(event.before ?? null),
+    JSON.stringify(event.after ?? null),
+  ]);
+}
+
+export function roleTarget(domain: string, role: string): string {
+  return `${domain}:role.${role}`;
+}
+
+export async function count(db: SqlExecutor, sql: string, params: SqlValue[]): Promise<number> {
+  return (await db.get<{ n: number }>(sql, params))?.n ?? 0;
+}
+
+export function domainRow(db: SqlExecutor, name: string, lock = ''): Promise<DomainRow | undefined> {
+  return db.get<DomainRow>(`SELECT * FROM domains WHERE name = ?${lock}`, [name]);
+}
+
+/** Holds the domain in place (no delete) until the transaction ends. */
+export async function holdDomain(ctx: SqlContext, tx: SqlExecutor, name: string): Promise<DomainRow> {
+  const row = await domainRow(tx, name, ctx.forShare);
+  if (!row) throw new NotFoundError(`domain ${name} not found`);
+  return row;
+}
+
+export function serviceRow(db: SqlExecutor, principal: string, lock = ''): Promise<ServiceRow | undefined> {
+  return db.get<ServiceRow>(`SELECT * FROM services WHERE principal = ?${lock}`, [principal]);
+}
+
+export async function lockService(ctx: SqlContext, tx: SqlExecutor, principal: string): Promise<ServiceRow> {
+  const row = await serviceRow(tx, principal, ctx.forUpdate);
+  if (!row) throw new NotFoundError(`service ${principal} not found`);
+  return row;
+}
+
+export async function lockRole(ctx: SqlContext, tx: SqlExecutor, domain: string, name: string): Promise<RoleRow> {
+  const row = await tx.get<RoleRow>(`SELECT * FROM roles WHERE domain = ? AND name = ?${ctx.forUpdate}`, [domain, name]);
+  if (!row) throw new NotFoundError(`role ${roleTarget(domain, name)} not found`);
+  return row;
+}
+
+export async function loadRole(db: SqlExecutor, row: RoleRow): Promise<Role> {
+  const members = await db.all<MemberRow>('SELECT * FROM role_members WHERE domain = ? AND role = ? ORDER BY principal', [
+    row.domain,
+    row.name,
+  ]);
+  return toRole(row, members);
+}

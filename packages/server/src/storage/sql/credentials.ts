@@ -1,0 +1,89 @@
+// Client secrets and registered public keys. Audit events name a secret by its id only:
+// its hash never leaves the client_secrets table.
+
+import type { SqlExecutor } from '../drivers/driver.ts';
+import { NotFoundError } from '../errors.ts';
+import type { Actor, PublicKeyRecord } from '../records.ts';
+import type { NewSecret } from '../store.ts';
+import { audit, lockService } from './context.ts';
+import type { SqlContext } from './context.ts';
+import { toPublicKey } from './rows.ts';
+import type { PublicKeyRow, SecretRow } from './rows.ts';
+
+export function addClientSecret(ctx: SqlContext, principal: string, secret: NewSecret, graceUntil: number, by: Actor): Promise<void> {
+  return ctx.db.transaction(async (tx) => {
+    await lockService(ctx, tx, principal);
+    const now = ctx.now();
+    await tx.run('DELETE FROM client_secrets WHERE principal = ? AND expires_at <= ?', [principal, now]);
+    const live = await tx.all<SecretRow>('SELECT * FROM client_secrets WHERE principal = ? ORDER BY created_at DESC, id DESC', [
+      principal,
+    ]);
+    // The new secret takes one of the two places. The newest of the others keeps the second
+    // for its grace period; any older one stops now.
+    const [kept, ...revoked] = live;
+    const retiring: { id: string; expiresAt: number }[] = [];
+    if (kept) {
+      const expiresAt = Math.min(kept.expires_at ?? Infinity, graceUntil);
+      if (expiresAt > now) {
+        await tx.run('UPDATE client_secrets SET expires_at = ? WHERE id = ?', [expiresAt, kept.id]);
+        retiring.push({ id: kept.id, expiresAt });
+      } else {
+        revoked.push(kept);
+      }
+    }
+    for (const old of revoked) await tx.run('DELETE FROM client_secrets WHERE id = ?', [old.id]);
+    await insertSecret(tx, principal, secret, now);
+    await audit(ctx, tx, by, {
+      type: 'client-secret.add',
+      target: principal,
+      before: null,
+      after: { id: secret.id, retiring, revoked: revoked.map((old) => old.id) },
+    });
+  });
+}
+
+export async function insertSecret(tx: SqlExecutor, principal: string, secret: NewSecret, now: number): Promise<void> {
+  await tx.run('INSERT INTO client_secrets (id, principal, hash, created_at, expires_at) VALUES (?, ?, ?, ?, NULL)', [
+    secret.id,
+    principal,
+    secret.hash,
+    now,
+  ]);
+}
+
+export function putPublicKey(ctx: SqlContext, principal: string, kid: string, pem: string, by: Actor): Promise<{ created: boolean }> {
+  return ctx.db.transaction(async (tx) => {
+    await lockService(ctx, tx, principal);
+    const existing = await publicKeyRow(tx, principal, kid);
+    const now = ctx.now();
+    if (existing) {
+      await tx.run('UPDATE public_keys SET pem = ?, created_at = ? WHERE principal = ? AND kid = ?', [pem, now, principal, kid]);
+    } else {
+      await tx.run('INSERT INTO public_keys (principal, kid, pem, created_at) VALUES (?, ?, ?, ?)', [principal, kid, pem, now]);
+    }
+    const before = existing ? { kid, pem: existing.pem } : null;
+    await audit(ctx, tx, by, { type: 'public-key.put', target: principal, before, after: { kid, pem } });
+    return { created: !existing };
+  });
+}
+
+export function deletePublicKey(ctx: SqlContext, principal: string, kid: string, by: Actor): Promise<void> {
+  return ctx.db.transaction(async (tx) => {
+    await lockService(ctx, tx, principal);
+    const existing = await publicKeyRow(tx, principal, kid);
+    if (!existing) throw new NotFoundError(`public key ${kid} of ${principal} not found`);
+    await tx.run('DELETE FROM public_keys WHERE principal = ? AND kid = ?', [principal, kid]);
+    await audit(ctx, tx, by, { type: 'public-key.delete', target: principal, before: { kid, pem: existing.pem }, after: null });
+  });
+}
+
+export async function listPublicKeys(ctx: SqlContext, principal: string): Promise<PublicKeyRecord[]> {
+  const rows = await ctx.db.all<PublicKeyRow>('SELECT * FROM public_keys WHERE principal = ? ORDER BY created_at, kid', [
+    principal,
+  ]);
+  return rows.map(toPublicKey);
+}
+
+function publicKeyRow(db: SqlExecutor, principal: string, kid: string): Promise<PublicKeyRow | undefined> {
+  return db.get<PublicKeyRow>('SELECT * FROM public_keys WHERE principal = ? AND kid = ?', [principal, kid]);
+}

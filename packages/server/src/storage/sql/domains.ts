@@ -1,0 +1,47 @@
+import { ConflictError, NotFoundError } from '../errors.ts';
+import type { Actor, Domain } from '../records.ts';
+import { audit, count, domainRow } from './context.ts';
+import type { SqlContext } from './context.ts';
+import { toDomain } from './rows.ts';
+import type { DomainRow } from './rows.ts';
+
+export function createDomain(ctx: SqlContext, input: { name: string; description?: string | null }, by: Actor): Promise<Domain> {
+  return ctx.db.transaction(async (tx) => {
+    if (await domainRow(tx, input.name)) throw new ConflictError(`domain ${input.name} already exists`);
+    const now = ctx.now();
+    const domain: Domain = { name: input.name, description: input.description ?? null, createdAt: now, updatedAt: now };
+    await tx.run('INSERT INTO domains (name, description, created_at, updated_at) VALUES (?, ?, ?, ?)', [
+      domain.name,
+      domain.description,
+      now,
+      now,
+    ]);
+    await audit(ctx, tx, by, { type: 'domain.create', target: domain.name, before: null, after: domain });
+    return domain;
+  });
+}
+
+export async function getDomain(ctx: SqlContext, name: string): Promise<Domain | null> {
+  const row = await domainRow(ctx.db, name);
+  return row ? toDomain(row) : null;
+}
+
+export async function listDomains(ctx: SqlContext): Promise<Domain[]> {
+  return (await ctx.db.all<DomainRow>('SELECT * FROM domains ORDER BY name')).map(toDomain);
+}
+
+export function deleteDomain(ctx: SqlContext, name: string, by: Actor): Promise<void> {
+  return ctx.db.transaction(async (tx) => {
+    // The lock waits for changes that hold the domain (a service or role being added), so
+    // the counts below include them.
+    const row = await domainRow(tx, name, ctx.forUpdate);
+    if (!row) throw new NotFoundError(`domain ${name} not found`);
+    const services = await count(tx, 'SELECT COUNT(*) AS n FROM services WHERE domain = ?', [name]);
+    const roles = await count(tx, 'SELECT COUNT(*) AS n FROM roles WHERE domain = ?', [name]);
+    if (services > 0 || roles > 0) {
+      throw new ConflictError(`domain ${name} still holds ${services} services and ${roles} roles; delete them first`);
+    }
+    await tx.run('DELETE FROM domains WHERE name = ?', [name]);
+    await audit(ctx, tx, by, { type: 'domain.delete', target: name, before: toDomain(row), after: null });
+  });
+}

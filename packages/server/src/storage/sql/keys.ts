@@ -1,0 +1,105 @@
+// Token signing keys and the CA: the rows instances race for. Each step is a single
+// conditional statement, so the database picks exactly one winner, and only the winner
+// writes the audit event. Events never carry the sealed private keys.
+
+import { ConflictError } from '../errors.ts';
+import type { CaRecord, SigningKeyRecord, SigningKeyState } from '../records.ts';
+import { SYSTEM, audit } from './context.ts';
+import type { SqlContext } from './context.ts';
+import { toCa, toSigningKey } from './rows.ts';
+import type { CaRow, SigningKeyRow } from './rows.ts';
+
+const TRANSITION_EVENTS: Record<SigningKeyState, string> = {
+  next: 'signing-key.prepare',
+  active: 'signing-key.activate',
+  retired: 'signing-key.retire',
+};
+
+export async function listSigningKeys(ctx: SqlContext): Promise<SigningKeyRecord[]> {
+  return (await ctx.db.all<SigningKeyRow>('SELECT * FROM signing_keys ORDER BY created_at, kid')).map(toSigningKey);
+}
+
+export function insertSigningKey(ctx: SqlContext, key: SigningKeyRecord): Promise<boolean> {
+  return ctx.db.transaction(async (tx) => {
+    // No conflict target: the key yields to the one-per-state index as well as to its kid.
+    const { changes } = await tx.run(
+      `INSERT INTO signing_keys (kid, alg, state, public_jwk, sealed_private_key, created_at, activates_at, retired_at, remove_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      [key.kid, key.alg, key.state, key.publicJwk, key.sealedPrivateKey, key.createdAt, key.activatesAt, key.retiredAt, key.removeAt],
+    );
+    if (changes === 0) return false;
+    await audit(ctx, tx, SYSTEM, { type: 'signing-key.create', target: key.kid, before: null, after: describeSigningKey(key) });
+    return true;
+  });
+}
+
+export async function transitionSigningKey(
+  ctx: SqlContext,
+  kid: string,
+  from: SigningKeyState,
+  to: SigningKeyState,
+  times: { retiredAt?: number; removeAt?: number },
+): Promise<boolean> {
+  try {
+    return await ctx.db.transaction(async (tx) => {
+      const { changes } = await tx.run(
+        `UPDATE signing_keys SET state = ?, retired_at = COALESCE(?, retired_at), remove_at = COALESCE(?, remove_at)
+         WHERE kid = ? AND state = ?`,
+        [to, times.retiredAt ?? null, times.removeAt ?? null, kid, from],
+      );
+      if (changes === 0) return false;
+      const row = await tx.get<SigningKeyRow>('SELECT * FROM signing_keys WHERE kid = ?', [kid]);
+      const after = row ? describeSigningKey(toSigningKey(row)) : null;
+      await audit(ctx, tx, SYSTEM, { type: TRANSITION_EVENTS[to], target: kid, before: { state: from }, after });
+      return true;
+    });
+  } catch (error) {
+    // Another key already holds the state this one was moving to.
+    if (error instanceof ConflictError) return false;
+    throw error;
+  }
+}
+
+export function removeSigningKey(ctx: SqlContext, kid: string): Promise<boolean> {
+  return ctx.db.transaction(async (tx) => {
+    const { changes } = await tx.run("DELETE FROM signing_keys WHERE kid = ? AND state = 'retired'", [kid]);
+    if (changes === 0) return false;
+    await audit(ctx, tx, SYSTEM, { type: 'signing-key.remove', target: kid, before: { kid, state: 'retired' }, after: null });
+    return true;
+  });
+}
+
+export async function getActiveCa(ctx: SqlContext): Promise<CaRecord | null> {
+  const row = await ctx.db.get<CaRow>("SELECT * FROM ca WHERE state = 'active'");
+  return row ? toCa(row) : null;
+}
+
+export async function initCa(ctx: SqlContext, ca: CaRecord): Promise<CaRecord> {
+  if (ca.state !== 'active') throw new Error(`the first CA must be active, not ${ca.state}`);
+  return ctx.db.transaction(async (tx) => {
+    // The one-active index decides between instances that generated a CA at the same time.
+    const { changes } = await tx.run(
+      `INSERT INTO ca (id, state, chain_pem, root_pem, sealed_private_key, created_at)
+       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      [ca.id, ca.state, ca.chainPem, ca.rootPem, ca.sealedPrivateKey, ca.createdAt],
+    );
+    if (changes === 1) {
+      const after = { id: ca.id, state: ca.state, createdAt: ca.createdAt };
+      await audit(ctx, tx, SYSTEM, { type: 'ca.init', target: ca.id, before: null, after });
+    }
+    const row = await tx.get<CaRow>("SELECT * FROM ca WHERE state = 'active'");
+    if (!row) throw new Error('no active CA after initialising one');
+    return toCa(row);
+  });
+}
+
+function describeSigningKey(key: SigningKeyRecord): Record<string, unknown> {
+  return {
+    kid: key.kid,
+    alg: key.alg,
+    state: key.state,
+    activatesAt: key.activatesAt,
+    retiredAt: key.retiredAt,
+    removeAt: key.removeAt,
+  };
+}

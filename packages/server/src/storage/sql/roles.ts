@@ -1,0 +1,129 @@
+// Roles and their members. A member is any principal name: it need not be registered yet.
+
+import type { SqlExecutor } from '../drivers/driver.ts';
+import { NotFoundError } from '../errors.ts';
+import type { Actor, HeldRole, Role, RoleMember } from '../records.ts';
+import { audit, holdDomain, loadRole, lockRole, roleTarget } from './context.ts';
+import type { SqlContext } from './context.ts';
+import { toMember, toRole } from './rows.ts';
+import type { MemberRow, RoleRow } from './rows.ts';
+
+export function putRole(
+  ctx: SqlContext,
+  domain: string,
+  name: string,
+  members: RoleMember[] | undefined,
+  by: Actor,
+): Promise<{ role: Role; created: boolean }> {
+  return ctx.db.transaction(async (tx) => {
+    await holdDomain(ctx, tx, domain);
+    const now = ctx.now();
+    // DO NOTHING rather than a check first: when two instances create the same role at
+    // once, the later one becomes an update instead of failing.
+    const { changes } = await tx.run(
+      'INSERT INTO roles (domain, name, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (domain, name) DO NOTHING',
+      [domain, name, now, now],
+    );
+    const created = changes === 1;
+    let before: Role | null = null;
+    if (!created) {
+      before = await loadRole(tx, await lockRole(ctx, tx, domain, name));
+      await touchRole(ctx, tx, domain, name);
+    }
+    if (members) {
+      await tx.run('DELETE FROM role_members WHERE domain = ? AND role = ?', [domain, name]);
+      // A principal named twice is one member; the last entry wins.
+      const unique = new Map(members.map((member) => [member.principal, member]));
+      for (const member of unique.values()) await insertMember(tx, domain, name, member);
+    }
+    const role = await loadRole(tx, await lockRole(ctx, tx, domain, name));
+    await audit(ctx, tx, by, { type: 'role.put', target: roleTarget(domain, name), before, after: role });
+    return { role, created };
+  });
+}
+
+export async function getRole(ctx: SqlContext, domain: string, name: string): Promise<Role | null> {
+  const row = await ctx.db.get<RoleRow>('SELECT * FROM roles WHERE domain = ? AND name = ?', [domain, name]);
+  return row ? loadRole(ctx.db, row) : null;
+}
+
+export async function listRoles(ctx: SqlContext, domain: string): Promise<Role[]> {
+  const roles = await ctx.db.all<RoleRow>('SELECT * FROM roles WHERE domain = ? ORDER BY name', [domain]);
+  const members = await ctx.db.all<MemberRow>('SELECT * FROM role_members WHERE domain = ? ORDER BY role, principal', [domain]);
+  return roles.map((row) => toRole(row, members.filter((member) => member.role === row.name)));
+}
+
+export function deleteRole(ctx: SqlContext, domain: string, name: string, by: Actor): Promise<void> {
+  return ctx.db.transaction(async (tx) => {
+    const before = await loadRole(tx, await lockRole(ctx, tx, domain, name));
+    await tx.run('DELETE FROM role_members WHERE domain = ? AND role = ?', [domain, name]);
+    await tx.run('DELETE FROM roles WHERE domain = ? AND name = ?', [domain, name]);
+    await audit(ctx, tx, by, { type: 'role.delete', target: roleTarget(domain, name), before, after: null });
+  });
+}
+
+export function putRoleMember(ctx: SqlContext, domain: string, role: string, member: RoleMember, by: Actor): Promise<{ created: boolean }> {
+  return ctx.db.transaction(async (tx) => {
+    await lockRole(ctx, tx, domain, role);
+    const existing = await memberRow(tx, domain, role, member.principal);
+    if (existing) {
+      await tx.run('UPDATE role_members SET expires_at = ? WHERE domain = ? AND role = ? AND principal = ?', [
+        member.expiresAt,
+        domain,
+        role,
+        member.principal,
+      ]);
+    } else {
+      await insertMember(tx, domain, role, member);
+    }
+    await touchRole(ctx, tx, domain, role);
+    await audit(ctx, tx, by, {
+      type: 'role-member.put',
+      target: roleTarget(domain, role),
+      before: existing ? toMember(existing) : null,
+      after: { principal: member.principal, expiresAt: member.expiresAt },
+    });
+    return { created: !existing };
+  });
+}
+
+export function deleteRoleMember(ctx: SqlContext, domain: string, role: string, principal: string, by: Actor): Promise<void> {
+  return ctx.db.transaction(async (tx) => {
+    await lockRole(ctx, tx, domain, role);
+    const existing = await memberRow(tx, domain, role, principal);
+    if (!existing) throw new NotFoundError(`${principal} is not a member of ${roleTarget(domain, role)}`);
+    await tx.run('DELETE FROM role_members WHERE domain = ? AND role = ? AND principal = ?', [domain, role, principal]);
+    await touchRole(ctx, tx, domain, role);
+    await audit(ctx, tx, by, { type: 'role-member.delete', target: roleTarget(domain, role), before: toMember(existing), after: null });
+  });
+}
+
+// On the token endpoint's path: one lookup on role_members_by_principal.
+export async function rolesHeld(ctx: SqlContext, principal: string, domains: string[], now: number): Promise<HeldRole[]> {
+  const wanted = [...new Set(domains)];
+  if (wanted.length === 0) return [];
+  const rows = await ctx.db.all<HeldRole>(
+    `SELECT domain, role FROM role_members
+     WHERE principal = ? AND domain IN (${wanted.map(() => '?').join(', ')}) AND (expires_at IS NULL OR expires_at > ?)
+     ORDER BY domain, role`,
+    [principal, ...wanted, now],
+  );
+  return rows.map((row) => ({ domain: row.domain, role: row.role }));
+}
+
+function memberRow(db: SqlExecutor, domain: string, role: string, principal: string): Promise<MemberRow | undefined> {
+  return db.get<MemberRow>('SELECT * FROM role_members WHERE domain = ? AND role = ? AND principal = ?', [domain, role, principal]);
+}
+
+async function insertMember(tx: SqlExecutor, domain: string, role: string, member: RoleMember): Promise<void> {
+  await tx.run('INSERT INTO role_members (domain, role, principal, expires_at) VALUES (?, ?, ?, ?)', [
+    domain,
+    role,
+    member.principal,
+    member.expiresAt,
+  ]);
+}
+
+async function touchRole(ctx: SqlContext, tx: SqlExecutor, domain: string, name: string): Promise<void> {
+  await tx.run('UPDATE roles SET updated_at = ? WHERE domain = ? AND name = ?', [ctx.now(), domain, name]);
+}

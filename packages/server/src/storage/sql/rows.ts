@@ -1,0 +1,174 @@
+// Table rows as the drivers return them, and their mapping to the records in records.ts.
+
+import type {
+  AuditEvent,
+  CaRecord,
+  ClientSecretRecord,
+  Domain,
+  PublicKeyRecord,
+  Role,
+  RoleMember,
+  Service,
+  ServiceStatus,
+  SigningAlg,
+  SigningKeyRecord,
+  SigningKeyState,
+} from '../records.ts';
+
+export interface DomainRow {
+  name: string;
+  description: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ServiceRow {
+  principal: string;
+  domain: string;
+  name: string;
+  client_id: string;
+  description: string | null;
+  status: ServiceStatus;
+  allowed_ips: string;
+  expires_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SecretRow {
+  id: string;
+  principal: string;
+  hash: string;
+  created_at: number;
+  expires_at: number | null;
+}
+
+export interface PublicKeyRow {
+  principal: string;
+  kid: string;
+  pem: string;
+  created_at: number;
+}
+
+export interface RoleRow {
+  domain: string;
+  name: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface MemberRow {
+  domain: string;
+  role: string;
+  principal: string;
+  expires_at: number | null;
+}
+
+export interface AuditRow {
+  id: number;
+  at: number;
+  actor: string;
+  type: string;
+  target: string;
+  before_json: string;
+  after_json: string;
+}
+
+export interface SigningKeyRow {
+  kid: string;
+  alg: SigningAlg;
+  state: SigningKeyState;
+  public_jwk: string;
+  sealed_private_key: string;
+  created_at: number;
+  activates_at: number;
+  retired_at: number | null;
+  remove_at: number | null;
+}
+
+export interface CaRow {
+  id: string;
+  state: CaRecord['state'];
+  chain_pem: string;
+  root_pem: string;
+  sealed_private_key: string;
+  created_at: number;
+}
+
+export function toDomain(row: DomainRow): Domain {
+  return { name: row.name, description: row.description, createdAt: row.created_at, updatedAt: row.updated_at };
+}
+
+export function toService(row: ServiceRow): Service {
+  return {
+    principal: row.principal,
+    domain: row.domain,
+    name: row.name,
+    clientId: row.client_id,
+    description: row.description,
+    status: row.status,
+    allowedIps: JSON.parse(row.allowed_ips) as string[],
+    expiresAt: row.expires_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export function toSecret(row: SecretRow): ClientSecretRecord {
+  return { id: row.id, principal: row.principal, hash: row.hash, createdAt: row.created_at, expiresAt: row.expires_at };
+}
+
+export function toPublicKey(row: PublicKeyRow): PublicKeyRecord {
+  return { principal: row.principal, kid: row.kid, pem: row.pem, createdAt: row.created_at };
+}
+
+export function toMember(row: MemberRow): RoleMember {
+  return { principal: row.principal, expiresAt: row.expires_at };
+}
+
+export function toRole(row: RoleRow, members: MemberRow[]): Role {
+  return {
+    domain: row.domain,
+    name: row.name,
+    members: members.map(toMember),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export function toAuditEvent(row: AuditRow): AuditEvent {
+  return {
+    id: row.id,
+    at: row.at,
+    actor: row.actor,
+    type: row.type,
+    target: row.target,
+    before: JSON.parse(row.before_json),
+    after: JSON.parse(row.after_json),
+  };
+}
+
+export function toSigningKey(row: SigningKeyRow): SigningKeyRecord {
+  return {
+    kid: row.kid,
+    alg: row.alg,
+    state: row.state,
+    publicJwk: row.public_jwk,
+    sealedPrivateKey: row.sealed_private_key,
+    createdAt: row.created_at,
+    activatesAt: row.activates_at,
+    retiredAt: row.retired_at,
+    removeAt: row.remove_at,
+  };
+}
+
+export function toCa(row: CaRow): CaRecord {
+  return {
+    id: row.id,
+    state: row.state,
+    chainPem: row.chain_pem,
+    rootPem: row.root_pem,
+    sealedPrivateKey: row.sealed_private_key,
+    createdAt: row.created_at,
+  };
+}

@@ -1,0 +1,129 @@
+import { ConflictError } from '../errors.ts';
+import type { Actor, Service } from '../records.ts';
+import type { ClientForAuth, NewSecret, NewService, ServicePatch } from '../store.ts';
+import { audit, holdDomain, lockService, roleTarget, serviceRow } from './context.ts';
+import type { SqlContext } from './context.ts';
+import { insertSecret } from './credentials.ts';
+import { toMember, toSecret, toService } from './rows.ts';
+import type { MemberRow, SecretRow, ServiceRow } from './rows.ts';
+
+export function createService(
+  ctx: SqlContext,
+  input: NewService,
+  credentials: { secret?: NewSecret; publicKeys?: { kid: string; pem: string }[] },
+  by: Actor,
+): Promise<Service> {
+  const principal = `${input.domain}.${input.name}`;
+  const clientId = input.clientId ?? principal;
+  return ctx.db.transaction(async (tx) => {
+    await holdDomain(ctx, tx, input.domain);
+    if (await serviceRow(tx, principal)) throw new ConflictError(`service ${principal} already exists`);
+    if (await tx.get('SELECT 1 AS taken FROM services WHERE client_id = ?', [clientId])) {
+      throw new ConflictError(`client_id ${clientId} is already taken`);
+    }
+    const now = ctx.now();
+    const service: Service = {
+      principal,
+      domain: input.domain,
+      name: input.name,
+      clientId,
+      description: input.description ?? null,
+      status: 'ACTIVE',
+      allowedIps: input.allowedIps ?? [],
+      expiresAt: input.expiresAt ?? null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await tx.run(
+      `INSERT INTO services (principal, domain, name, client_id, description, status, allowed_ips, expires_at, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        principal,
+        service.domain,
+        service.name,
+        clientId,
+        service.description,
+        service.status,
+        JSON.stringify(service.allowedIps),
+        service.expiresAt,
+        now,
+        now,
+      ],
+    );
+    await audit(ctx, tx, by, { type: 'service.create', target: principal, before: null, after: service });
+    if (credentials.secret) {
+      await insertSecret(tx, principal, credentials.secret, now);
+      await audit(ctx, tx, by, { type: 'client-secret.add', target: principal, before: null, after: { id: credentials.secret.id } });
+    }
+    for (const { kid, pem } of credentials.publicKeys ?? []) {
+      await tx.run('INSERT INTO public_keys (principal, kid, pem, created_at) VALUES (?, ?, ?, ?)', [principal, kid, pem, now]);
+      await audit(ctx, tx, by, { type: 'public-key.put', target: principal, before: null, after: { kid, pem } });
+    }
+    return service;
+  });
+}
+
+export async function getService(ctx: SqlContext, principal: string): Promise<Service | null> {
+  const row = await serviceRow(ctx.db, principal);
+  return row ? toService(row) : null;
+}
+
+export async function listServices(ctx: SqlContext, domain: string): Promise<Service[]> {
+  const rows = await ctx.db.all<ServiceRow>('SELECT * FROM services WHERE domain = ? ORDER BY name', [domain]);
+  return rows.map(toService);
+}
+
+export function updateService(ctx: SqlContext, principal: string, patch: ServicePatch, by: Actor): Promise<Service> {
+  return ctx.db.transaction(async (tx) => {
+    const before = toService(await lockService(ctx, tx, principal));
+    // undefined keeps a field; null clears it.
+    const after: Service = {
+      ...before,
+      status: patch.status ?? before.status,
+      description: patch.description !== undefined ? patch.description : before.description,
+      allowedIps: patch.allowedIps ?? before.allowedIps,
+      expiresAt: patch.expiresAt !== undefined ? patch.expiresAt : before.expiresAt,
+      updatedAt: ctx.now(),
+    };
+    await tx.run(
+      'UPDATE services SET status = ?, description = ?, allowed_ips = ?, expires_at = ?, updated_at = ? WHERE principal = ?',
+      [after.status, after.description, JSON.stringify(after.allowedIps), after.expiresAt, after.updatedAt, principal],
+    );
+    await audit(ctx, tx, by, { type: 'service.update', target: principal, before, after });
+    return after;
+  });
+}
+
+export function deleteService(ctx: SqlContext, principal: string, by: Actor): Promise<void> {
+  return ctx.db.transaction(async (tx) => {
+    const service = toService(await lockService(ctx, tx, principal));
+    const memberships = await tx.all<MemberRow>('SELECT * FROM role_members WHERE principal = ? ORDER BY domain, role', [
+      principal,
+    ]);
+    await tx.run(
+      'UPDATE roles SET updated_at = ? WHERE (domain, name) IN (SELECT domain, role FROM role_members WHERE principal = ?)',
+      [ctx.now(), principal],
+    );
+    await tx.run('DELETE FROM role_members WHERE principal = ?', [principal]);
+    await tx.run('DELETE FROM client_secrets WHERE principal = ?', [principal]);
+    await tx.run('DELETE FROM public_keys WHERE principal = ?', [principal]);
+    await tx.run('DELETE FROM services WHERE principal = ?', [principal]);
+    await audit(ctx, tx, by, { type: 'service.delete', target: principal, before: service, after: null });
+    // Each role's own history shows the member leaving.
+    for (const membership of memberships) {
+      const target = roleTarget(membership.domain, membership.role);
+      await audit(ctx, tx, by, { type: 'role-member.delete', target, before: toMember(membership), after: null });
+    }
+  });
+}
+
+// On the token endpoint's path: two lookups, each on an index.
+export async function getClientForAuth(ctx: SqlContext, clientId: string, now: number): Promise<ClientForAuth | null> {
+  const row = await ctx.db.get<ServiceRow>('SELECT * FROM services WHERE client_id = ?', [clientId]);
+  if (!row) return null;
+  const secrets = await ctx.db.all<SecretRow>(
+    'SELECT * FROM client_secrets WHERE principal = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at DESC, id',
+    [row.principal, now],
+  );
+  return { service: toService(row), secrets: secrets.map(toSecret) };
+}

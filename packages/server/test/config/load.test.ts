@@ -1,0 +1,350 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { DEFAULTS } from '../../src/config/config.ts';
+import { listenPort } from '../../src/config/load.ts';
+import { configFile, KEY, load, problemOf, problemsOf } from './helpers.ts';
+
+void describe('loadConfig defaults', () => {
+  void it('serves the embedded setup from ./.tessera with no flags, env or file', () => {
+    const config = load({ cwd: '/srv/app' });
+    assert.equal(config.dataDir, '/srv/app/.tessera');
+    assert.equal(config.listen.href, 'https://127.0.0.1:8443/');
+    assert.equal(config.issuer, 'https://127.0.0.1:8443');
+    assert.deepEqual(config.database, { kind: 'sqlite', path: '/srv/app/.tessera/tessera.db' });
+    assert.deepEqual(config.masterKey, { source: 'file', path: '/srv/app/.tessera/master.key', generate: true });
+    assert.equal(config.logLevel, 'info');
+    assert.deepEqual(config.tokens, DEFAULTS.tokens);
+    assert.deepEqual(config.signing, DEFAULTS.signing);
+    assert.equal(config.clockSkew, DEFAULTS.clockSkew);
+    assert.equal(config.bodyLimit, DEFAULTS.bodyLimit);
+  });
+});
+
+void describe('loadConfig precedence', () => {
+  const file = configFile({ listen: 'https://127.0.0.1:1001', logLevel: 'debug', tokens: { maxLifetime: '2h' } });
+
+  void it('takes values from the config file over the defaults', () => {
+    const config = load({ flags: { config: file } });
+    assert.equal(config.listen.port, '1001');
+    assert.equal(config.logLevel, 'debug');
+    assert.equal(config.tokens.maxLifetime, 7200);
+    assert.equal(config.tokens.defaultLifetime, DEFAULTS.tokens.defaultLifetime);
+  });
+
+  void it('takes TESSERA_* variables over the config file', () => {
+    const config = load({
+      flags: { config: file },
+      env: { TESSERA_LISTEN: 'https://127.0.0.1:1002', TESSERA_TOKEN_MAX_LIFETIME: '3h' },
+    });
+    assert.equal(config.listen.port, '1002');
+    assert.equal(config.tokens.maxLifetime, 10_800);
+    assert.equal(config.logLevel, 'debug');
+  });
+
+  void it('takes flags over TESSERA_* variables', () => {
+    const config = load({
+      flags: { config: file, listen: 'https://127.0.0.1:1003', logLevel: 'warn', signingAlg: 'EdDSA' },
+      env: { TESSERA_LISTEN: 'https://127.0.0.1:1002', TESSERA_LOG_LEVEL: 'error', TESSERA_SIGNING_ALG: 'RS256' },
+    });
+    assert.equal(config.listen.port, '1003');
+    assert.equal(config.logLevel, 'warn');
+    assert.equal(config.signing.alg, 'EdDSA');
+  });
+
+  void it('ignores flags commander passes as undefined', () => {
+    const config = load({ flags: { listen: undefined }, env: { TESSERA_LISTEN: 'https://127.0.0.1:1002' } });
+    assert.equal(config.listen.port, '1002');
+  });
+
+  void it('finds the config file through TESSERA_CONFIG, and --config over it', () => {
+    const other = configFile({ logLevel: 'trace' });
+    assert.equal(load({ env: { TESSERA_CONFIG: file } }).logLevel, 'debug');
+    assert.equal(load({ flags: { config: other }, env: { TESSERA_CONFIG: file } }).logLevel, 'trace');
+  });
+
+  void it('reads every numeric setting from its environment variable', () => {
+    const config = load({
+      env: {
+        TESSERA_TOKEN_DEFAULT_LIFETIME: '10m',
+        TESSERA_TOKEN_MAX_LIFETIME: '1h',
+        TESSERA_SIGNING_ROTATION_INTERVAL: '7d',
+        TESSERA_SIGNING_PRE_PUBLICATION: '2h',
+        TESSERA_JWKS_MAX_AGE: '5m',
+        TESSERA_SIGNING_CHECK_INTERVAL: '10s',
+        TESSERA_CLOCK_SKEW: '0',
+        TESSERA_BODY_LIMIT: '1024',
+      },
+    });
+    assert.deepEqual(config.tokens, { defaultLifetime: 600, maxLifetime: 3600 });
+    assert.deepEqual(config.signing, {
+      alg: 'ES256',
+      rotationInterval: 604_800,
+      prePublication: 7200,
+      jwksMaxAge: 300,
+      checkInterval: 10,
+    });
+    assert.equal(config.clockSkew, 0);
+    assert.equal(config.bodyLimit, 1024);
+  });
+});
+
+void describe('loadConfig paths', () => {
+  void it('resolves --data-dir and TESSERA_DATA_DIR against cwd', () => {
+    assert.equal(load({ cwd: '/srv/app', flags: { dataDir: 'state' } }).dataDir, '/srv/app/state');
+    assert.equal(load({ cwd: '/srv/app', env: { TESSERA_DATA_DIR: '/var/lib/tessera' } }).dataDir, '/var/lib/tessera');
+  });
+
+  void it('resolves paths in the config file against the file’s directory', () => {
+    const file = configFile({ dataDir: 'state', masterKeyFile: 'secrets/master.key' });
+    const config = load({ cwd: '/srv/app', flags: { config: file } });
+    assert.equal(config.dataDir, join(file, '..', 'state'));
+    assert.deepEqual(config.masterKey, { source: 'file', path: join(file, '..', 'secrets/master.key'), generate: false });
+  });
+
+  void it('resolves the config file path itself against cwd', () => {
+    const file = configFile({ logLevel: 'warn' });
+    assert.equal(load({ cwd: join(file, '..'), flags: { config: 'tessera.json' } }).logLevel, 'warn');
+  });
+
+  void it('puts the embedded database and generated master key in the data dir', () => {
+    const config = load({ cwd: '/srv/app', flags: { dataDir: 'd', database: 'sqlite' } });
+    assert.deepEqual(config.database, { kind: 'sqlite', path: '/srv/app/d/tessera.db' });
+    assert.deepEqual(config.masterKey, { source: 'file', path: '/srv/app/d/master.key', generate: true });
+  });
+});
+
+void describe('loadConfig durations', () => {
+  const maxLifetime = (value: unknown): number =>
+    load({ flags: { config: configFile({ tokens: { maxLifetime: value, defaultLifetime: 1 } }) } }).tokens.maxLifetime;
+
+  for (const [value, seconds] of [
+    [7200, 7200],
+    ['7200', 7200],
+    ['90s', 90],
+    ['15m', 900],
+    ['1h', 3600],
+    ['30d', 2_592_000],
+  ] as const) {
+    void it(`reads ${JSON.stringify(value)} as ${seconds} seconds`, () => assert.equal(maxLifetime(value), seconds));
+  }
+
+  for (const value of ['1.5h', '10w', '1h30m', '', ' 60', '-5', 'soon']) {
+    void it(`rejects ${JSON.stringify(value)}`, () => {
+      assert.equal(
+        problemOf({ env: { TESSERA_TOKEN_MAX_LIFETIME: value } }),
+        `TESSERA_TOKEN_MAX_LIFETIME: expected a duration: whole seconds (3600) or a whole number with a unit s, m, h or d ("90s", "15m", "1h", "30d"), got ${JSON.stringify(value)}`,
+      );
+    });
+  }
+
+  void it('rejects a fractional or non-numeric duration in the config file', () => {
+    const file = configFile({ signing: { rotationInterval: 1.5 } });
+    assert.match(problemOf({ flags: { config: file } }), /: signing\.rotationInterval: expected a duration: .*got 1\.5$/);
+  });
+
+  void it('rejects zero and negative durations where a positive one is needed', () => {
+    assert.equal(
+      problemOf({ env: { TESSERA_TOKEN_DEFAULT_LIFETIME: '0s' } }),
+      'TESSERA_TOKEN_DEFAULT_LIFETIME: expected a duration of at least 1s, got "0s"',
+    );
+    const file = configFile({ tokens: { maxLifetime: -60 } });
+    assert.equal(problemOf({ flags: { config: file } }), `${file}: tokens.maxLifetime: expected a duration of at least 1s, got -60`);
+  });
+
+  void it('allows a JWKS max-age of zero, so verifiers do not cache', () => {
+    assert.equal(load({ env: { TESSERA_JWKS_MAX_AGE: '0' } }).signing.jwksMaxAge, 0);
+  });
+
+  void it('rejects a check interval longer than a Node timer can wait', () => {
+    assert.equal(
+      problemOf({ env: { TESSERA_SIGNING_CHECK_INTERVAL: '25d' } }),
+      'TESSERA_SIGNING_CHECK_INTERVAL: expected a duration of at most 24d (the longest timer Node keeps), got "25d"',
+    );
+  });
+});
+
+void describe('loadConfig listen and issuer', () => {
+  void it('names the flag, the expected form and the value for a listen that is not a URL', () => {
+    assert.equal(
+      problemOf({ flags: { listen: 'foo' } }),
+      '--listen: expected a URL like https://127.0.0.1:8443 or http://127.0.0.1:8080, got "foo"',
+    );
+  });
+
+  void it('rejects a listen URL with another scheme, a path or no port', () => {
+    assert.match(problemOf({ flags: { listen: 'ftp://127.0.0.1:21' } }), /\(only http and https can be served\)$/);
+    assert.match(problemOf({ flags: { listen: 'https://127.0.0.1:8443/auth' } }), /\(only a scheme, host and port: no path, query or user\)$/);
+    assert.match(problemOf({ env: { TESSERA_LISTEN: 'https://127.0.0.1' } }), /^TESSERA_LISTEN: .*\(the port is missing\)$/);
+    assert.match(problemOf({ flags: { listen: 'http://127.0.0.1:0' } }), /\(the port must be between 1 and 65535\)$/);
+  });
+
+  void it('accepts the scheme’s default port when written out', () => {
+    const config = load({ flags: { listen: 'https://auth.internal:443' } });
+    assert.equal(listenPort(config.listen), 443);
+    assert.equal(config.issuer, 'https://auth.internal');
+  });
+
+  void it('defaults the issuer to the listen origin', () => {
+    assert.equal(load({ flags: { listen: 'http://10.0.0.5:8080' } }).issuer, 'http://10.0.0.5:8080');
+  });
+
+  void it('defaults the issuer to localhost when listening on every interface', () => {
+    assert.equal(load({ flags: { listen: 'https://0.0.0.0:9443' } }).issuer, 'https://localhost:9443');
+    assert.equal(load({ flags: { listen: 'http://[::]:8080' } }).issuer, 'http://localhost:8080');
+  });
+
+  void it('keeps an explicit issuer as written', () => {
+    assert.equal(load({ flags: { issuer: 'https://auth.example.com/tenant' } }).issuer, 'https://auth.example.com/tenant');
+  });
+
+  void it('requires an https issuer unless listening on http', () => {
+    assert.equal(
+      problemOf({ env: { TESSERA_ISSUER: 'http://auth.example.com' } }),
+      'TESSERA_ISSUER: expected an https:// URL (http:// only when listening on http), got "http://auth.example.com"',
+    );
+    const config = load({ flags: { listen: 'http://127.0.0.1:8080', issuer: 'http://auth.test' } });
+    assert.equal(config.issuer, 'http://auth.test');
+  });
+
+  void it('rejects an issuer with a query or fragment', () => {
+    assert.match(problemOf({ flags: { issuer: 'https://auth.example.com?x=1' } }), /^--issuer: expected an https:\/\/ URL .*without query, fragment or user/);
+  });
+});
+
+void describe('loadConfig database and master key', () => {
+  const postgres = 'postgres://tessera:s3cret@db.internal:5432/tessera';
+
+  void it('switches to PostgreSQL for postgres:// and postgresql:// URLs', () => {
+    for (const url of [postgres, 'postgresql://db.internal/tessera']) {
+      assert.deepEqual(load({ flags: { database: url }, env: { TESSERA_MASTER_KEY: KEY } }).database, { kind: 'postgres', url });
+    }
+  });
+
+  void it('rejects other databases without showing the password', () => {
+    const problem = problemOf({ flags: { database: 'mysql://root:hunter2@db/tessera' } });
+    assert.equal(
+      problem,
+      '--database: expected "sqlite" or a URL like postgres://user:password@host:5432/tessera, got "mysql://root:***@db/tessera"',
+    );
+  });
+
+  void it('requires an explicit master key with PostgreSQL', () => {
+    assert.equal(
+      problemOf({ env: { TESSERA_DATABASE: postgres } }),
+      'TESSERA_DATABASE: several instances sharing one database must share one master key: set TESSERA_MASTER_KEY or --master-key-file (masterKeyFile in the config file)',
+    );
+  });
+
+  void it('takes the master key from TESSERA_MASTER_KEY', () => {
+    const config = load({ flags: { database: postgres }, env: { TESSERA_MASTER_KEY: KEY } });
+    assert.deepEqual(config.masterKey, { source: 'env', value: KEY });
+  });
+
+  void it('takes the master key from a file without generating it', () => {
+    const config = load({ cwd: '/srv/app', flags: { database: postgres, masterKeyFile: 'master.key' } });
+    assert.deepEqual(config.masterKey, { source: 'file', path: '/srv/app/master.key', generate: false });
+    const viaFile = load({ flags: { config: configFile({ database: postgres, masterKeyFile: '/run/secrets/key' }) } });
+    assert.deepEqual(viaFile.masterKey, { source: 'file', path: '/run/secrets/key', generate: false });
+  });
+
+  void it('lets a stronger source choose between the key and a key file', () => {
+    const file = configFile({ masterKeyFile: '/run/secrets/key' });
+    assert.equal(load({ flags: { config: file }, env: { TESSERA_MASTER_KEY: KEY } }).masterKey.source, 'env');
+    assert.deepEqual(load({ flags: { masterKeyFile: '/k' }, env: { TESSERA_MASTER_KEY: KEY } }).masterKey, {
+      source: 'file',
+      path: '/k',
+      generate: false,
+    });
+  });
+
+  void it('rejects both TESSERA_MASTER_KEY and TESSERA_MASTER_KEY_FILE', () => {
+    assert.equal(
+      problemOf({ env: { TESSERA_MASTER_KEY: KEY, TESSERA_MASTER_KEY_FILE: '/k' } }),
+      'TESSERA_MASTER_KEY and TESSERA_MASTER_KEY_FILE: both are set; set only one of them',
+    );
+  });
+
+  void it('rejects a master key that is not 32 bytes of base64, without echoing it', () => {
+    const problem = problemOf({ env: { TESSERA_MASTER_KEY: 'not-a-real-key-but-secret' } });
+    assert.match(problem, /^TESSERA_MASTER_KEY: expected 32 random bytes, base64-encoded/);
+    assert.doesNotMatch(problem, /not-a-real-key-but-secret/);
+  });
+
+  void it('accepts the key in base64url as well', () => {
+    const key = Buffer.alloc(32, 0xfb).toString('base64url');
+    assert.equal(load({ env: { TESSERA_MASTER_KEY: key } }).masterKey.source, 'env');
+  });
+});
+
+void describe('loadConfig enumerations', () => {
+  void it('rejects an unknown log level with a suggestion', () => {
+    assert.equal(
+      problemOf({ flags: { logLevel: 'warning' } }),
+      '--log-level: expected one of fatal, error, warn, info, debug, trace, silent, got "warning"',
+    );
+    assert.equal(
+      problemOf({ flags: { logLevel: 'INFO' } }),
+      '--log-level: expected one of fatal, error, warn, info, debug, trace, silent, got "INFO" (did you mean info?)',
+    );
+  });
+
+  void it('rejects an unknown signing algorithm', () => {
+    assert.equal(
+      problemOf({ env: { TESSERA_SIGNING_ALG: 'ES265' } }),
+      'TESSERA_SIGNING_ALG: expected one of ES256, EdDSA, RS256, got "ES265" (did you mean ES256?)',
+    );
+  });
+
+  void it('rejects a body limit that is not a positive number of bytes', () => {
+    assert.equal(problemOf({ env: { TESSERA_BODY_LIMIT: '64kb' } }), 'TESSERA_BODY_LIMIT: expected a positive whole number of bytes, got "64kb"');
+  });
+});
+
+void describe('loadConfig relations between settings', () => {
+  void it('rejects a default token lifetime above the maximum', () => {
+    assert.equal(
+      problemOf({ env: { TESSERA_TOKEN_DEFAULT_LIFETIME: '2d' } }),
+      'tokens.defaultLifetime (TESSERA_TOKEN_DEFAULT_LIFETIME) is 2d but tokens.maxLifetime (default) is 1d: the default token lifetime cannot exceed the maximum',
+    );
+  });
+
+  void it('rejects a pre-publication shorter than the JWKS cache time, and says why', () => {
+    assert.equal(
+      problemOf({ env: { TESSERA_SIGNING_PRE_PUBLICATION: '5m' } }),
+      'signing.jwksMaxAge (default) is 10m but signing.prePublication (TESSERA_SIGNING_PRE_PUBLICATION) is 5m: a new key must be published at least as long as verifiers may cache the JWKS, or they reject tokens from a key they have not fetched yet',
+    );
+  });
+
+  void it('rejects a rotation interval not longer than the pre-publication', () => {
+    const file = configFile({ signing: { rotationInterval: '1h' } });
+    assert.equal(
+      problemOf({ flags: { config: file } }),
+      `signing.prePublication (default) is 1h but signing.rotationInterval (${file}) is 1h: the rotation interval must be longer, since each key is published that long before it takes over from the previous one`,
+    );
+  });
+
+  void it('does not compare a setting that is itself invalid', () => {
+    assert.deepEqual(problemsOf({ env: { TESSERA_TOKEN_MAX_LIFETIME: 'x', TESSERA_TOKEN_DEFAULT_LIFETIME: '30d' } }), [
+      'TESSERA_TOKEN_MAX_LIFETIME: expected a duration: whole seconds (3600) or a whole number with a unit s, m, h or d ("90s", "15m", "1h", "30d"), got "x"',
+    ]);
+  });
+});
+
+void describe('loadConfig error reporting', () => {
+  void it('lists every problem at once, one per line', () => {
+    const problems = problemsOf({
+      flags: { listen: 'foo', logLevel: 'loud', database: 'oracle' },
+      env: { TESSERA_SIGNING_ALG: 'HS256', TESSERA_JWKS_MAX_AGE: 'long' },
+    });
+    assert.deepEqual(
+      problems.map((problem) => problem.split(':')[0]),
+      ['--listen', '--database', 'TESSERA_JWKS_MAX_AGE', '--log-level', 'TESSERA_SIGNING_ALG'],
+    );
+  });
+
+  void it('rejects empty values rather than treating them as unset', () => {
+    assert.equal(problemOf({ env: { TESSERA_DATA_DIR: '' } }), 'TESSERA_DATA_DIR: expected a file system path, got ""');
+    assert.equal(problemOf({ env: { TESSERA_CONFIG: '' } }), 'TESSERA_CONFIG: expected the path of a JSON config file, got ""');
+  });
+});

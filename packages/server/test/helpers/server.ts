@@ -1,0 +1,92 @@
+// Starts a real Tessera (HTTPS on a free loopback port, fresh data dir) for end-to-end tests.
+
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/load.ts';
+import type { Config } from '../../src/config/config.ts';
+import { createServer, type ServerOptions, type TesseraServer } from '../../src/server.ts';
+import { send, type TestRequest, type TestResponse } from './https.ts';
+
+export interface TestServer {
+  server: TesseraServer;
+  url: string;
+  ca: string;
+  dataDir: string;
+  admin: { clientId: string; clientSecret: string; tokenEndpoint: string };
+  /** A request to this server that trusts only its CA. */
+  send(path: string, options?: TestRequest): Promise<TestResponse>;
+  /** POST /oauth2/token with client_secret_basic. */
+  token(clientId: string, secret: string, params: Record<string, string>): Promise<TestResponse>;
+  /** An access token for the bootstrap admin (scope sys.auth:role.admin). */
+  adminToken(): Promise<string>;
+  /** JSON request to the admin API with the bootstrap admin's token. */
+  admin$(method: string, path: string, body?: unknown, token?: string): Promise<TestResponse>;
+  stop(options?: { keepData?: boolean }): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+export function basic(clientId: string, secret: string): string {
+  const encode = (value: string): string => encodeURIComponent(value).replaceAll('%20', '+');
+  return `Basic ${Buffer.from(`${encode(clientId)}:${encode(secret)}`).toString('base64')}`;
+}
+
+export async function startTestServer(
+  options: { flags?: Record<string, string>; env?: Record<string, string>; dataDir?: string; host?: string; edit?: (config: Config) => void } & ServerOptions = {},
+): Promise<TestServer> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'tessera-test-')));
+  const port = await freePort();
+  const config = loadConfig({
+    flags: { dataDir, listen: `https://${options.host ?? '127.0.0.1'}:${port}`, logLevel: 'silent', ...options.flags },
+    env: options.env ?? {},
+    cwd: dataDir,
+  });
+  options.edit?.(config);
+  const server = await createServer(config, options);
+  const url = await server.listen();
+  const ca = await readFile(join(dataDir, 'ca.pem'), 'utf8');
+  const admin = JSON.parse(await readFile(join(dataDir, 'bootstrap-admin.json'), 'utf8')) as TestServer['admin'];
+  const sendTo = (path: string, request: TestRequest = {}): Promise<TestResponse> => send(`${url}${path}`, { ca, ...request });
+  const token = (clientId: string, secret: string, params: Record<string, string>): Promise<TestResponse> =>
+    sendTo('/oauth2/token', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(clientId, secret) },
+      body: new URLSearchParams(params).toString(),
+    });
+  const adminToken = async (): Promise<string> => {
+    const res = await token(admin.clientId, admin.clientSecret, { grant_type: 'client_credentials', scope: 'sys.auth:role.admin' });
+    if (res.status !== 200) throw new Error(`admin token: ${res.status} ${res.text}`);
+    return res.json.access_token as string;
+  };
+  return {
+    server,
+    url,
+    ca,
+    dataDir,
+    admin,
+    send: sendTo,
+    token,
+    adminToken,
+    async admin$(method, path, body, bearer) {
+      const headers: Record<string, string> = { authorization: `Bearer ${bearer ?? (await adminToken())}` };
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      return sendTo(`/admin/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    },
+    async stop(stopOptions = {}) {
+      await server.close();
+      if (!stopOptions.keepData && !options.dataDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
