@@ -66,7 +66,7 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 // Admin answers are small; a larger body means we are not talking to Tessera.
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
-const TLS_TRUST_CODES = new Set([
+const TLS_TRUST_CODES: ReadonlySet<string> = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT',
   'SELF_SIGNED_CERT_IN_CHAIN',
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',

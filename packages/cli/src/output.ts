@@ -1,8 +1,9 @@
 // How commands print data: `--json` prints the server's answer untouched (for scripts);
 // otherwise lists become aligned tables and single objects `key: value` lines.
 
+/** How a list answer is shown. */
 export interface View {
-  /** Table columns for lists, in this order; columns no row has are dropped. */
+  /** Table columns, in this order; columns no row has are dropped. */
   columns: readonly string[];
 }
 
@@ -10,9 +11,10 @@ export function formatJson(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
 }
 
+/** With a `view` the answer is read as a list; without, as one object. */
 export function formatHuman(value: unknown, view?: View): string {
   if (value === null || value === undefined || value === '') return '';
-  const list = asList(value);
+  const list = view === undefined && !Array.isArray(value) ? undefined : asList(value);
   if (list !== undefined) {
     const table = formatTable(list.rows, view?.columns);
     const rest = Object.keys(list.rest).length > 0 ? formatFields(list.rest, '') : [];

@@ -31,6 +31,12 @@ describe('human output', () => {
     );
   });
 
+  it('reads an object as one item unless a list view is given', () => {
+    const role = { name: 'readers', members: [{ principal: 'a.b' }] };
+    assert.equal(formatHuman(role), 'name:     readers\nmembers:\n  principal\n  a.b\n');
+    assert.equal(formatHuman({ domains: [{ name: 'x' }], next: 'c' }, { columns: ['name'] }), 'name\nx\nnext:  c\n');
+  });
+
   it('prints a bare array as a table using the preferred columns', () => {
     const text = formatHuman([{ principal: 'a.b', status: 'ACTIVE', extra: 1 }], {
       columns: ['principal', 'status', 'missing'],
@@ -39,7 +45,7 @@ describe('human output', () => {
   });
 
   it('says (none) for an empty list and nothing for an empty answer', () => {
-    assert.equal(formatHuman({ services: [] }), '(none)\n');
+    assert.equal(formatHuman({ services: [] }, { columns: ['principal'] }), '(none)\n');
     assert.equal(formatHuman(null), '');
   });
 

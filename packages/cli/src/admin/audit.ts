@@ -32,6 +32,6 @@ export function registerAuditCommands(admin: Command, context: AdminContext): vo
       const events = await session.request('GET', '/audit', {
         query: { principal: options.principal, type: options.type, since: options.since, limit: options.limit },
       });
-      session.show(events, AUDIT_VIEW);
+      session.showList(events, AUDIT_VIEW);
     });
 }

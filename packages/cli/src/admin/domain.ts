@@ -25,7 +25,7 @@ export function registerDomainCommands(admin: Command, context: AdminContext): v
       const created = await session.request('POST', '/domains', {
         body: { name, description: options.description },
       });
-      session.show(created, DOMAIN_VIEW, `created domain ${name}`);
+      session.show(created, `created domain ${name}`);
     });
 
   domain
@@ -33,7 +33,7 @@ export function registerDomainCommands(admin: Command, context: AdminContext): v
     .description('list domains')
     .action(async (_options: unknown, command: Command) => {
       const session = await context.open(command);
-      session.show(await session.request('GET', '/domains'), DOMAIN_VIEW);
+      session.showList(await session.request('GET', '/domains'), DOMAIN_VIEW);
     });
 
   domain
@@ -42,7 +42,7 @@ export function registerDomainCommands(admin: Command, context: AdminContext): v
     .argument('<name>')
     .action(async (name: string, _options: unknown, command: Command) => {
       const session = await context.open(command);
-      session.show(await session.request('GET', domainPath(name)), DOMAIN_VIEW);
+      session.show(await session.request('GET', domainPath(name)));
     });
 
   domain
@@ -51,6 +51,6 @@ export function registerDomainCommands(admin: Command, context: AdminContext): v
     .argument('<name>')
     .action(async (name: string, _options: unknown, command: Command) => {
       const session = await context.open(command);
-      session.show(await session.request('DELETE', domainPath(name)), DOMAIN_VIEW, `deleted domain ${name}`);
+      session.show(await session.request('DELETE', domainPath(name)), `deleted domain ${name}`);
     });
 }

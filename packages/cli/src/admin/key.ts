@@ -22,7 +22,7 @@ export function registerKeyCommands(admin: Command, context: AdminContext): void
       const pem = await readPublicKeyPem(context.cwd, file);
       const session = await context.open(command);
       const answer = await session.request('PUT', keyPath(ref, kid), { body: { pem } });
-      session.show(answer, undefined, `registered key ${kid} on ${ref.domain}.${ref.service}`);
+      session.show(answer, `registered key ${kid} on ${ref.domain}.${ref.service}`);
     });
 
   key
@@ -33,6 +33,6 @@ export function registerKeyCommands(admin: Command, context: AdminContext): void
     .action(async (ref: ServiceRef, kid: string, _options: unknown, command: Command) => {
       const session = await context.open(command);
       const answer = await session.request('DELETE', keyPath(ref, kid));
-      session.show(answer, undefined, `deleted key ${kid} of ${ref.domain}.${ref.service}`);
+      session.show(answer, `deleted key ${kid} of ${ref.domain}.${ref.service}`);
     });
 }

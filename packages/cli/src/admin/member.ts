@@ -29,7 +29,7 @@ export function registerMemberCommands(admin: Command, context: AdminContext): v
       const answer = await session.request('PUT', memberPath(ref, principal), {
         body: { expiresAt: options.expiresAt },
       });
-      session.show(answer, undefined, `added ${principal} to ${ref.domain}:role.${ref.role}`);
+      session.show(answer, `added ${principal} to ${ref.domain}:role.${ref.role}`);
     });
 
   member
@@ -40,6 +40,6 @@ export function registerMemberCommands(admin: Command, context: AdminContext): v
     .action(async (ref: RoleRef, principal: string, _options: unknown, command: Command) => {
       const session = await context.open(command);
       const answer = await session.request('DELETE', memberPath(ref, principal));
-      session.show(answer, undefined, `removed ${principal} from ${ref.domain}:role.${ref.role}`);
+      session.show(answer, `removed ${principal} from ${ref.domain}:role.${ref.role}`);
     });
 }

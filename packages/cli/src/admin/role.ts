@@ -1,4 +1,4 @@
-// tessera admin role put|get|delete
+// tessera admin role list|put|get|delete
 
 import { Option } from 'commander';
 import type { Command } from 'commander';
@@ -6,10 +6,10 @@ import type { Command } from 'commander';
 import type { AdminContext } from './context.ts';
 import { collect, parseMember, parseRoleRef } from './arguments.ts';
 import type { MemberSpec, RoleRef } from './arguments.ts';
-import { rolePath } from './session.ts';
 import type { View } from '../output.ts';
+import { domainPath, rolePath } from './session.ts';
 
-export const ROLE_VIEW: View = { columns: ['domain', 'name', 'members', 'updatedAt'] };
+const ROLE_VIEW: View = { columns: ['fullName', 'members', 'updatedAt'] };
 
 const ROLE_ARGUMENT = ['<role>', 'the role, as <domain>:role.<name>, e.g. payments:role.readers'] as const;
 
@@ -19,6 +19,15 @@ interface PutOptions {
 
 export function registerRoleCommands(admin: Command, context: AdminContext): void {
   const role = admin.command('role').description("roles: a domain's sets of members");
+
+  role
+    .command('list')
+    .description("list a domain's roles and their members")
+    .argument('<domain>')
+    .action(async (domain: string, _options: unknown, command: Command) => {
+      const session = await context.open(command);
+      session.showList(await session.request('GET', `${domainPath(domain)}/roles`), ROLE_VIEW);
+    });
 
   role
     .command('put')
@@ -34,7 +43,7 @@ export function registerRoleCommands(admin: Command, context: AdminContext): voi
       const session = await context.open(command);
       const body = options.member === undefined ? {} : { members: options.member };
       const answer = await session.request('PUT', rolePath(ref), { body });
-      session.show(answer, ROLE_VIEW, `saved role ${ref.domain}:role.${ref.role}`);
+      session.show(answer, `saved role ${ref.domain}:role.${ref.role}`);
     });
 
   role
@@ -43,7 +52,7 @@ export function registerRoleCommands(admin: Command, context: AdminContext): voi
     .argument(...ROLE_ARGUMENT, parseRoleRef)
     .action(async (ref: RoleRef, _options: unknown, command: Command) => {
       const session = await context.open(command);
-      session.show(await session.request('GET', rolePath(ref)), ROLE_VIEW);
+      session.show(await session.request('GET', rolePath(ref)));
     });
 
   role
@@ -53,6 +62,6 @@ export function registerRoleCommands(admin: Command, context: AdminContext): voi
     .action(async (ref: RoleRef, _options: unknown, command: Command) => {
       const session = await context.open(command);
       const answer = await session.request('DELETE', rolePath(ref));
-      session.show(answer, ROLE_VIEW, `deleted role ${ref.domain}:role.${ref.role}`);
+      session.show(answer, `deleted role ${ref.domain}:role.${ref.role}`);
     });
 }

@@ -76,7 +76,7 @@ export function registerServiceCommands(admin: Command, context: AdminContext): 
           publicKeys: publicKeys.length > 0 ? publicKeys : undefined,
         },
       });
-      session.show(created, SERVICE_VIEW, `created service ${ref.domain}.${ref.service}`);
+      session.show(created, `created service ${ref.domain}.${ref.service}`);
       warnIfSecretShown(session, created);
     });
 
@@ -86,7 +86,7 @@ export function registerServiceCommands(admin: Command, context: AdminContext): 
     .argument('<domain>')
     .action(async (domain: string, _options: unknown, command: Command) => {
       const session = await context.open(command);
-      session.show(await session.request('GET', `${domainPath(domain)}/services`), SERVICE_VIEW);
+      session.showList(await session.request('GET', `${domainPath(domain)}/services`), SERVICE_VIEW);
     });
 
   service
@@ -95,7 +95,7 @@ export function registerServiceCommands(admin: Command, context: AdminContext): 
     .argument(...principal, parseServiceRef)
     .action(async (ref: ServiceRef, _options: unknown, command: Command) => {
       const session = await context.open(command);
-      session.show(await session.request('GET', servicePath(ref)), SERVICE_VIEW);
+      session.show(await session.request('GET', servicePath(ref)));
     });
 
   service
@@ -118,7 +118,7 @@ export function registerServiceCommands(admin: Command, context: AdminContext): 
       }
       const session = await context.open(command);
       const updated = await session.request('PATCH', servicePath(ref), { body: changes });
-      session.show(updated, SERVICE_VIEW, `updated service ${ref.domain}.${ref.service}`);
+      session.show(updated, `updated service ${ref.domain}.${ref.service}`);
     });
 
   service
@@ -128,7 +128,7 @@ export function registerServiceCommands(admin: Command, context: AdminContext): 
     .action(async (ref: ServiceRef, _options: unknown, command: Command) => {
       const session = await context.open(command);
       const answer = await session.request('DELETE', servicePath(ref));
-      session.show(answer, SERVICE_VIEW, `deleted service ${ref.domain}.${ref.service}`);
+      session.show(answer, `deleted service ${ref.domain}.${ref.service}`);
     });
 }
 

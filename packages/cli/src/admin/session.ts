@@ -26,8 +26,10 @@ export interface AdminRequest {
 export interface AdminSession {
   /** Calls `/admin/v1<path>` and answers the parsed body (`null` for an empty answer). */
   request(method: string, path: string, options?: AdminRequest): Promise<unknown>;
-  /** Prints an answer: raw with --json, else by `view`; `done` stands in for an empty answer. */
-  show(value: unknown, view?: View, done?: string): void;
+  /** Prints one object: raw with --json, else `key: value` lines; `done` stands in for an empty answer. */
+  show(value: unknown, done?: string): void;
+  /** Prints a list answer: raw with --json, else a table of the view's columns. */
+  showList(value: unknown, view: View): void;
   /** A remark for the person at the terminal, on stderr so stdout stays data. */
   note(text: string): void;
 }
@@ -56,6 +58,15 @@ export async function openAdminSession(flags: AdminFlags, io: CliIo): Promise<Ad
 }
 
 function createSession(http: HttpClient, server: URL, accessToken: string, json: boolean, io: CliIo): AdminSession {
+  const print = (value: unknown, view: View | undefined, done: string | undefined): void => {
+    if (json) {
+      if (value !== null && value !== '') io.stdout.write(formatJson(value));
+      return;
+    }
+    const text = formatHuman(value, view);
+    if (text !== '') io.stdout.write(text);
+    else if (done !== undefined) io.stdout.write(`${done}\n`);
+  };
   return {
     async request(method, path, options = {}) {
       const url = resolveUnder(server, `/admin/v1${path}`);
@@ -71,14 +82,11 @@ function createSession(http: HttpClient, server: URL, accessToken: string, json:
       });
       return response.body;
     },
-    show(value, view, done) {
-      if (json) {
-        if (value !== null && value !== '') io.stdout.write(formatJson(value));
-        return;
-      }
-      const text = formatHuman(value, view);
-      if (text !== '') io.stdout.write(text);
-      else if (done !== undefined) io.stdout.write(`${done}\n`);
+    show(value, done) {
+      print(value, undefined, done);
+    },
+    showList(value, view) {
+      print(value, view, undefined);
     },
     note(text) {
       io.stderr.write(`${text}\n`);

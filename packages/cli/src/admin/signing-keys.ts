@@ -13,6 +13,6 @@ export function registerSigningKeyCommands(admin: Command, context: AdminContext
     .action(async (_options: unknown, command: Command) => {
       const session = await context.open(command);
       const answer = await session.request('POST', '/signing-keys/rotate', { body: {} });
-      session.show(answer, undefined, 'signing key rotation started');
+      session.show(answer, 'signing key rotation started');
     });
 }

@@ -56,8 +56,6 @@ export class NoSigningKeyError extends Error {
   readonly code = 'NO_SIGNING_KEY';
 }
 
-/** Whoever performs scheduled rotation steps, in audit events. */
-export const SYSTEM_ACTOR = 'system';
 
 // A pass whose step another instance got to first reloads and plans again. Each lost race means
 // another instance made progress, so a few passes always settle; the bound only guards against
@@ -149,7 +147,6 @@ export class SigningKeys {
         }
         const record = await generateSigningKey(this.#alg, this.#sealer, { state: 'next', createdAt: now, activatesAt: plan.activatesAt });
         if (await this.#store.insertSigningKey(record)) {
-          await this.#auditCreated(by.actor, record, 'forced');
           const result = { kid: record.kid, activatesAt: record.activatesAt, created: true };
           await this.#audit(by.actor, 'signing-key.rotate', record.kid, null, result);
           await this.#load(await this.#store.listSigningKeys());
@@ -232,9 +229,7 @@ export class SigningKeys {
       case 'prepare-next': {
         const state = step.step === 'create-first' ? 'active' : 'next';
         const record = await generateSigningKey(this.#alg, this.#sealer, { state, createdAt: now, activatesAt: step.activatesAt });
-        if (!(await this.#store.insertSigningKey(record))) return false;
-        await this.#auditCreated(SYSTEM_ACTOR, record, step.step === 'create-first' ? 'first-start' : 'scheduled');
-        return true;
+        return this.#store.insertSigningKey(record);
       }
       case 'promote': {
         // Retire first: the store holds one active key at a time. Between the two calls,
@@ -248,28 +243,12 @@ export class SigningKeys {
           });
           if (!retired) return false;
         }
-        if (!(await this.#store.transitionSigningKey(step.kid, 'next', 'active', {}))) return false;
-        await this.#audit(SYSTEM_ACTOR, 'signing-key.promote', step.kid, { state: 'next' }, {
-          state: 'active',
-          retired: retire === null ? null : { kid: retire.kid, removeAt: retire.removeAt },
-        });
-        return true;
+        return this.#store.transitionSigningKey(step.kid, 'next', 'active', {});
       }
       case 'remove': {
-        if (!(await this.#store.removeSigningKey(step.kid))) return false;
-        await this.#audit(SYSTEM_ACTOR, 'signing-key.remove', step.kid, { state: 'retired', removeAt: step.removeAt }, null);
-        return true;
+        return this.#store.removeSigningKey(step.kid);
       }
     }
-  }
-
-  #auditCreated(actor: string, record: SigningKeyRecord, reason: 'first-start' | 'scheduled' | 'forced'): Promise<void> {
-    return this.#audit(actor, 'signing-key.create', record.kid, null, {
-      state: record.state,
-      alg: record.alg,
-      activatesAt: record.activatesAt,
-      reason,
-    });
   }
 
   // Key material never goes into an event: only kids, states, algorithms and times.

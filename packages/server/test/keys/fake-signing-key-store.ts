@@ -2,7 +2,8 @@
 // guarantees the real drivers give: one `next` and one `active` row at a time (insert answers
 // false otherwise), compare-and-set transitions, and removal that only one caller wins.
 // Every call yields to the event loop first, so two instances sharing it interleave the way
-// they would over a real database.
+// they would over a real database. Like the real store, each successful write records its own
+// audit event (actor `system`), so every step shows up exactly once.
 
 import type { AuditEvent, SigningKeyRecord, SigningKeyState } from '../../src/storage/records.ts';
 import type { SigningKeyStore } from '../../src/keys/signing-keys.ts';
@@ -27,6 +28,7 @@ export class FakeSigningKeyStore implements SigningKeyStore {
     const taken = this.keys.has(key.kid) || (key.state !== 'retired' && this.inState(key.state).length > 0);
     if (taken) return this.#lost();
     this.keys.set(key.kid, { ...key });
+    this.#record('signing-key.create', key.kid, null, { kid: key.kid, alg: key.alg, state: key.state, activatesAt: key.activatesAt });
     return true;
   }
 
@@ -46,6 +48,7 @@ export class FakeSigningKeyStore implements SigningKeyStore {
       retiredAt: times.retiredAt ?? key.retiredAt,
       removeAt: times.removeAt ?? key.removeAt,
     });
+    this.#record(to === 'active' ? 'signing-key.activate' : to === 'retired' ? 'signing-key.retire' : 'signing-key.prepare', kid, { state: from }, { state: to, ...times });
     return true;
   }
 
@@ -54,12 +57,17 @@ export class FakeSigningKeyStore implements SigningKeyStore {
     const key = this.keys.get(kid);
     if (key === undefined || key.state !== 'retired') return this.#lost();
     this.keys.delete(kid);
+    this.#record('signing-key.remove', kid, { kid, state: 'retired' }, null);
     return true;
   }
 
   async appendAudit(event: Omit<AuditEvent, 'id'>): Promise<void> {
     await tick();
     this.audit.push(event);
+  }
+
+  #record(type: string, target: string, before: unknown, after: unknown): void {
+    this.audit.push({ at: Date.now(), actor: 'system', type, target, before, after });
   }
 
   #lost(): false {

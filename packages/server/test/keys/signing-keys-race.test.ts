@@ -12,7 +12,7 @@ function counts(h: Harness): Record<string, number> {
   const by = (type: string) => h.store.eventsOfType(type).length;
   return {
     create: by('signing-key.create'),
-    promote: by('signing-key.promote'),
+    promote: by('signing-key.activate'),
     remove: by('signing-key.remove'),
   };
 }
@@ -97,7 +97,7 @@ void describe('SigningKeys on instances sharing a store', () => {
 
     h.clock.now = rotation.activatesAt;
     await Promise.all([a.refresh(), b.rotate({ actor: 'bob' }), a.refresh()]);
-    assert.equal(h.store.eventsOfType('signing-key.promote').length, 1);
+    assert.equal(h.store.eventsOfType('signing-key.activate').length, 1);
     assert.equal(h.store.inState('active')[0]?.kid, rotation.kid);
     // Bob's rotation, after the promotion, published the successor of the new key.
     assert.equal(h.store.inState('next').length, 1);

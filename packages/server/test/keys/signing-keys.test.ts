@@ -120,7 +120,7 @@ void describe('SigningKeys', () => {
         ['sys.auth.admin', rotation.kid],
       ],
     );
-    const forced = store.eventsOfType('signing-key.create').filter((event) => event.actor === 'sys.auth.admin');
+    const forced = store.eventsOfType('signing-key.create').filter((event) => event.target === rotation.kid);
     assert.equal(forced.length, 1);
   });
 
@@ -150,7 +150,7 @@ void describe('SigningKeys', () => {
     assert.equal(retired?.retiredAt, next.activatesAt);
     const removeAt = next.activatesAt + policy.retention;
     assert.equal(retired?.removeAt, removeAt);
-    assert.equal(store.eventsOfType('signing-key.promote').length, 1);
+    assert.equal(store.eventsOfType('signing-key.activate').length, 1);
 
     const tokenExpiry = (next.activatesAt - 1) + TOKEN_LIFETIME_S * 1000;
     clock.now = removeAt - 1;

@@ -10,14 +10,15 @@ import type { SqlContext } from './context.ts';
 import { toPublicKey } from './rows.ts';
 import type { PublicKeyRow, SecretRow } from './rows.ts';
 
+/** The current secret (no end set) first, then the others by age. */
+export const NEWEST_FIRST = '(expires_at IS NULL) DESC, created_at DESC, id DESC';
+
 export function addClientSecret(ctx: SqlContext, principal: string, secret: NewSecret, graceUntil: number, by: Actor): Promise<void> {
   return ctx.db.transaction(async (tx) => {
     await lockService(ctx, tx, principal);
     const now = ctx.now();
     await tx.run('DELETE FROM client_secrets WHERE principal = ? AND expires_at <= ?', [principal, now]);
-    const live = await tx.all<SecretRow>('SELECT * FROM client_secrets WHERE principal = ? ORDER BY created_at DESC, id DESC', [
-      principal,
-    ]);
+    const live = await tx.all<SecretRow>(`SELECT * FROM client_secrets WHERE principal = ? ORDER BY ${NEWEST_FIRST}`, [principal]);
     // The new secret takes one of the two places. The newest of the others keeps the second
     // for its grace period; any older one stops now.
     const [kept, ...revoked] = live;

@@ -3,7 +3,7 @@ import type { Actor, Service } from '../records.ts';
 import type { ClientForAuth, NewSecret, NewService, ServicePatch } from '../store.ts';
 import { audit, holdDomain, lockService, roleTarget, serviceRow } from './context.ts';
 import type { SqlContext } from './context.ts';
-import { insertSecret } from './credentials.ts';
+import { NEWEST_FIRST, insertSecret } from './credentials.ts';
 import { toMember, toSecret, toService } from './rows.ts';
 import type { MemberRow, SecretRow, ServiceRow } from './rows.ts';
 
@@ -100,10 +100,10 @@ export function deleteService(ctx: SqlContext, principal: string, by: Actor): Pr
     const memberships = await tx.all<MemberRow>('SELECT * FROM role_members WHERE principal = ? ORDER BY domain, role', [
       principal,
     ]);
-    await tx.run(
-      'UPDATE roles SET updated_at = ? WHERE (domain, name) IN (SELECT domain, role FROM role_members WHERE principal = ?)',
-      [ctx.now(), principal],
-    );
+    // Locked in a fixed order, so two deletions sharing roles cannot deadlock.
+    const held = '(domain, name) IN (SELECT domain, role FROM role_members WHERE principal = ?)';
+    await tx.all(`SELECT domain, name FROM roles WHERE ${held} ORDER BY domain, name${ctx.forUpdate}`, [principal]);
+    await tx.run(`UPDATE roles SET updated_at = ? WHERE ${held}`, [ctx.now(), principal]);
     await tx.run('DELETE FROM role_members WHERE principal = ?', [principal]);
     await tx.run('DELETE FROM client_secrets WHERE principal = ?', [principal]);
     await tx.run('DELETE FROM public_keys WHERE principal = ?', [principal]);
@@ -122,7 +122,7 @@ export async function getClientForAuth(ctx: SqlContext, clientId: string, now: n
   const row = await ctx.db.get<ServiceRow>('SELECT * FROM services WHERE client_id = ?', [clientId]);
   if (!row) return null;
   const secrets = await ctx.db.all<SecretRow>(
-    'SELECT * FROM client_secrets WHERE principal = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at DESC, id',
+    `SELECT * FROM client_secrets WHERE principal = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY ${NEWEST_FIRST}`,
     [row.principal, now],
   );
   return { service: toService(row), secrets: secrets.map(toSecret) };

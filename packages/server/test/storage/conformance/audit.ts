@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { describe } from 'node:test';
+import { ConflictError } from '../../../src/storage/errors.ts';
+import type { StoreHarness } from './harness.ts';
+import { admin, signingKey, storeTest } from './harness.ts';
+
+export function auditLog(harness: StoreHarness): void {
+  describe('audit log', () => {
+    storeTest(harness, 'records every change with its actor, type, target, before and after', async (store) => {
+      const other = { actor: 'alpha.admin' };
+      await store.createDomain({ name: 'alpha' }, admin);
+      const service = await store.createService({ domain: 'alpha', name: 'api' }, { secret: { id: 'sec-1', hash: 'h1' } }, admin);
+      const updated = await store.updateService('alpha.api', { status: 'DISABLED' }, other);
+      await store.addClientSecret('alpha.api', { id: 'sec-2', hash: 'h2' }, Date.now() + 1000, other);
+      await store.putPublicKey('alpha.api', 'k1', 'PEM', other);
+      await store.deletePublicKey('alpha.api', 'k1', other);
+      await store.putRole('alpha', 'readers', [{ principal: 'alpha.api', expiresAt: null }], other);
+      await store.putRoleMember('alpha', 'readers', { principal: 'beta.web', expiresAt: null }, other);
+      await store.deleteRoleMember('alpha', 'readers', 'beta.web', other);
+      await store.deleteService('alpha.api', other);
+      await store.deleteRole('alpha', 'readers', other);
+      await store.deleteDomain('alpha', admin);
+
+      const events = (await store.queryAudit({ limit: 100 })).reverse();
+      assert.deepEqual(
+        events.map(({ actor, type, target }) => `${actor} ${type} ${target}`),
+        [
+          'sys.auth.admin domain.create alpha',
+          'sys.auth.admin service.create alpha.api',
+          'sys.auth.admin client-secret.add alpha.api',
+          'alpha.admin service.update alpha.api',
+          'alpha.admin client-secret.add alpha.api',
+          'alpha.admin public-key.put alpha.api',
+          'alpha.admin public-key.delete alpha.api',
+          'alpha.admin role.put alpha:role.readers',
+          'alpha.admin role-member.put alpha:role.readers',
+          'alpha.admin role-member.delete alpha:role.readers',
+          'alpha.admin service.delete alpha.api',
+          'alpha.admin role-member.delete alpha:role.readers',
+          'alpha.admin role.delete alpha:role.readers',
+          'sys.auth.admin domain.delete alpha',
+        ],
+      );
+      const update = events.find((event) => event.type === 'service.update');
+      assert.deepEqual(update?.before, service);
+      assert.deepEqual(update?.after, updated);
+      assert.deepEqual(events.find((event) => event.type === 'role-member.put')?.after, { principal: 'beta.web', expiresAt: null });
+      assert.ok(events.every((event) => event.id > 0 && event.at > 0));
+    });
+
+    storeTest(harness, 'never records a secret hash or a private key', async (store) => {
+      await store.createDomain({ name: 'alpha' }, admin);
+      await store.createService({ domain: 'alpha', name: 'api' }, { secret: { id: 'sec-1', hash: 'HASH-ONE' } }, admin);
+      await store.addClientSecret('alpha.api', { id: 'sec-2', hash: 'HASH-TWO' }, Date.now() + 1000, admin);
+      await store.addClientSecret('alpha.api', { id: 'sec-3', hash: 'HASH-THREE' }, Date.now() + 1000, admin);
+      await store.deleteService('alpha.api', admin);
+      await store.insertSigningKey(signingKey('kid-1', 'active'));
+      await store.transitionSigningKey('kid-1', 'active', 'retired', { retiredAt: 1, removeAt: 2 });
+      await store.removeSigningKey('kid-1');
+      await store.initCa({ id: 'ca-1', state: 'active', chainPem: 'CHAIN', rootPem: 'ROOT', sealedPrivateKey: 'SEALED-CA-KEY', createdAt: 1 });
+
+      const log = JSON.stringify(await store.queryAudit({ limit: 100 }));
+      for (const secret of ['HASH-ONE', 'HASH-TWO', 'HASH-THREE', 'sealed-private-key-of-kid-1', 'SEALED-CA-KEY']) {
+        assert.ok(!log.includes(secret), `audit log contains ${secret}`);
+      }
+      assert.ok(log.includes('sec-2') && log.includes('sec-3'));
+    });
+
+    storeTest(harness, 'leaves no audit event for a change that failed', async (store) => {
+      await store.createDomain({ name: 'alpha' }, admin);
+      const before = await store.queryAudit({ limit: 100 });
+      // The service row and its audit event are written before the second key fails.
+      const duplicateKids = [
+        { kid: 'k1', pem: 'PEM-1' },
+        { kid: 'k1', pem: 'PEM-2' },
+      ];
+      await assert.rejects(store.createService({ domain: 'alpha', name: 'api' }, { publicKeys: duplicateKids }, admin), ConflictError);
+      assert.equal(await store.getService('alpha.api'), null);
+      assert.deepEqual(await store.queryAudit({ limit: 100 }), before);
+    });
+
+    storeTest(harness, 'filters by principal, type and time, newest first, up to the limit', async (store) => {
+      const events = [
+        { at: 1000, actor: 'alpha.admin', type: 'service.update', target: 'alpha.api' },
+        { at: 2000, actor: 'sys.auth.admin', type: 'service.update', target: 'alpha.admin' },
+        { at: 3000, actor: 'sys.auth.admin', type: 'domain.create', target: 'beta' },
+        { at: 4000, actor: 'system', type: 'signing-key.rotate', target: 'kid-9' },
+      ];
+      for (const event of events) await store.appendAudit({ ...event, before: null, after: { note: event.at } });
+
+      const types = async (query: Parameters<typeof store.queryAudit>[0]) => (await store.queryAudit(query)).map((event) => event.at);
+      assert.deepEqual(await types({ limit: 10 }), [4000, 3000, 2000, 1000]);
+      assert.deepEqual(await types({ limit: 2 }), [4000, 3000]);
+      assert.deepEqual(await types({ principal: 'alpha.admin', limit: 10 }), [2000, 1000]);
+      assert.deepEqual(await types({ type: 'service.update', limit: 10 }), [2000, 1000]);
+      assert.deepEqual(await types({ since: 2000, limit: 10 }), [4000, 3000, 2000]);
+      assert.deepEqual(await types({ principal: 'sys.auth.admin', type: 'domain.create', since: 1000, limit: 10 }), [3000]);
+      const [latest] = await store.queryAudit({ limit: 1 });
+      assert.deepEqual(latest?.after, { note: 4000 });
+    });
+  });
+}
