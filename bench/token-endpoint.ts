@@ -4,6 +4,7 @@
 //
 //   npm run bench                 # 10 s, 32 connections
 //   npm run bench -- --seconds 5 --connections 64
+//   npm run bench -- --cpu-prof /tmp/prof   # writes a .cpuprofile of the server process
 
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -18,7 +19,8 @@ const seconds = Math.min(Number(args.get('seconds') ?? 10), 60);
 const connections = Number(args.get('connections') ?? 32);
 
 const port = await freePort();
-const child = spawn(process.execPath, [join(import.meta.dirname, 'serve-for-bench.ts'), String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+const profile = args.has('cpu-prof') ? ['--cpu-prof', `--cpu-prof-dir=${args.get('cpu-prof')}`] : [];
+const child = spawn(process.execPath, [...profile, join(import.meta.dirname, 'serve-for-bench.ts'), String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
 const first = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
 const { url, dataDir } = JSON.parse(first) as { url: string; dataDir: string };
 

@@ -119,6 +119,13 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
       `${versus(jwksMaxAge, prePublication)}: a new key must be published at least as long as verifiers may ` +
         'cache the JWKS, or they reject tokens from a key they have not fetched yet',
     );
+  } else if (prePublication.valid && jwksMaxAge.valid && checkInterval.valid && prePublication.value < jwksMaxAge.value + checkInterval.value) {
+    // Another instance may serve its old JWKS for up to one check interval before it loads the new key.
+    problems.push(
+      `${settingAndSource(prePublication.raw!)} is ${formatDuration(prePublication.value)} but must be at least ` +
+        `signing.jwksMaxAge + signing.checkInterval (${formatDuration(jwksMaxAge.value + checkInterval.value)}): ` +
+        'instances load a new key up to one check interval late, and verifiers then cache that JWKS for jwksMaxAge',
+    );
   }
   if (rotationInterval.valid && prePublication.valid && rotationInterval.value <= prePublication.value) {
     problems.push(

@@ -316,6 +316,13 @@ void describe('loadConfig relations between settings', () => {
     );
   });
 
+  void it('rejects a pre-publication that does not also cover one key check interval', () => {
+    assert.equal(
+      problemOf({ env: { TESSERA_SIGNING_PRE_PUBLICATION: '10m', TESSERA_SIGNING_CHECK_INTERVAL: '1m' } }),
+      'signing.prePublication (TESSERA_SIGNING_PRE_PUBLICATION) is 10m but must be at least signing.jwksMaxAge + signing.checkInterval (11m): instances load a new key up to one check interval late, and verifiers then cache that JWKS for jwksMaxAge',
+    );
+  });
+
   void it('rejects a rotation interval not longer than the pre-publication', () => {
     const file = configFile({ signing: { rotationInterval: '1h' } });
     assert.equal(
