@@ -65,22 +65,28 @@ export function resolveUnder(base: URL, pathname: string): URL {
   return url;
 }
 
+/** A client certificate and its key (PEM), presented on the TLS connection (RFC 8705 mTLS). */
+export interface TlsIdentity {
+  cert: string;
+  key: string;
+}
+
 /**
  * An explicit --cacert is the only trust anchor, as with curl. The implicit ./.tessera/ca.pem
  * is added to Node's roots instead, so a leftover local CA file cannot break a public server.
  */
-export async function openHttpClient(flags: ConnectionFlags, io: CliIo): Promise<HttpClient> {
-  const timeoutMs = (flags.timeout ?? 10) * 1000;
+export async function openHttpClient(flags: ConnectionFlags, io: CliIo, identity?: TlsIdentity): Promise<HttpClient> {
+  const options = { timeoutMs: (flags.timeout ?? 10) * 1000, userAgent: 'tessera-cli', ...identity };
   if (flags.cacert !== undefined) {
     const ca = await readCaFile(io.cwd, flags.cacert);
-    return createHttpClient({ ca, timeoutMs, userAgent: 'tessera-cli' });
+    return createHttpClient({ ...options, ca });
   }
   const defaultCa = path.resolve(io.cwd, DEFAULT_CA_FILE);
   if (await fileExists(defaultCa)) {
     const ca = await readCaFile(io.cwd, defaultCa);
-    return createHttpClient({ ca: [...rootCertificates, ca], timeoutMs, userAgent: 'tessera-cli' });
+    return createHttpClient({ ...options, ca: [...rootCertificates, ca] });
   }
-  return createHttpClient({ timeoutMs, userAgent: 'tessera-cli' });
+  return createHttpClient(options);
 }
 
 async function readCaFile(cwd: string, file: string): Promise<string> {

@@ -12,6 +12,10 @@ import { CliError, EXIT, describeError, oneLine } from './errors.ts';
 export interface HttpClientOptions {
   /** PEM trust anchors for https URLs; Node's built-in roots when absent. */
   ca?: string | string[];
+  /** A client certificate (PEM, leaf first, then any intermediates) presented on https (mTLS). */
+  cert?: string;
+  /** The certificate's private key (PEM). */
+  key?: string;
   /** Whole-request deadline (connect, send, answer). */
   timeoutMs?: number;
   userAgent?: string;
@@ -107,7 +111,7 @@ function send(request: HttpRequest, options: HttpClientOptions): Promise<HttpRes
     const requestOptions = { method: request.method, headers, agent: false as const };
     const req =
       url.protocol === 'https:'
-        ? https.request(url, { ...requestOptions, ...(options.ca === undefined ? {} : { ca: options.ca }) })
+        ? https.request(url, { ...requestOptions, ...tlsOptions(options) })
         : http.request(url, requestOptions);
 
     const timer = setTimeout(() => {
@@ -142,6 +146,14 @@ function send(request: HttpRequest, options: HttpClientOptions): Promise<HttpRes
     });
     req.end(payload);
   });
+}
+
+function tlsOptions(options: HttpClientOptions): { ca?: string | string[]; cert?: string; key?: string } {
+  return {
+    ...(options.ca === undefined ? {} : { ca: options.ca }),
+    ...(options.cert === undefined ? {} : { cert: options.cert }),
+    ...(options.key === undefined ? {} : { key: options.key }),
+  };
 }
 
 function encodeBody(request: HttpRequest): { payload?: Buffer; contentType?: string } {

@@ -18,6 +18,8 @@ export interface SignalSource {
 export interface CliIo {
   stdout: TextSink;
   stderr: TextSink;
+  /** Read only when a command is told to (`tessera verify -`); absent means empty. */
+  stdin?: AsyncIterable<string | Uint8Array>;
   env: Env;
   /** Relative paths in flags and the `./.tessera/…` defaults are resolved against this. */
   cwd: string;

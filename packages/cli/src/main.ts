@@ -7,6 +7,8 @@ import { Command, CommanderError } from 'commander';
 
 import { registerAdminCommand } from './commands/admin.ts';
 import { registerServeCommand } from './commands/serve.ts';
+import { registerTokenCommand } from './commands/token.ts';
+import { registerVerifyCommand } from './commands/verify.ts';
 import { CliError, EXIT, describeError, oneLine } from './errors.ts';
 import type { CliIo } from './io.ts';
 
@@ -14,7 +16,12 @@ export type { CliIo } from './io.ts';
 export { EXIT } from './errors.ts';
 
 /** One entry per top-level command; each lives in src/commands/<name>.ts. */
-const COMMANDS: readonly ((program: Command, io: CliIo) => void)[] = [registerServeCommand, registerAdminCommand];
+const COMMANDS: readonly ((program: Command, io: CliIo) => void)[] = [
+  registerServeCommand,
+  registerAdminCommand,
+  registerTokenCommand,
+  registerVerifyCommand,
+];
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command('tessera')
@@ -79,5 +86,5 @@ function packageVersion(): string {
 
 /** The real world, for bin/tessera.ts. */
 export function processIo(): CliIo {
-  return { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
+  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd() };
 }

@@ -6,7 +6,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { adminApi } from './admin/index.ts';
 import { ensureBootstrapAdmin } from './admin/bootstrap.ts';
@@ -22,9 +22,16 @@ import { rotationPolicy } from './keys/rotation.ts';
 import { SigningKeys } from './keys/signing-keys.ts';
 import { clientSecretBasic } from './oauth2/client-auth/client_secret_basic.ts';
 import { clientSecretPost } from './oauth2/client-auth/client_secret_post.ts';
+import { PRIVATE_KEY_JWT_ALGORITHMS, privateKeyJwt } from './oauth2/client-auth/private_key_jwt.ts';
 import { discoveryRoutes } from './oauth2/discovery.ts';
+import { introspectionEndpoint } from './oauth2/introspect.ts';
 import { createOwnTokenVerifier } from './oauth2/own-token-verifier.ts';
+import { revocationEndpoint } from './oauth2/revoke.ts';
 import { TOKEN_PATHS, tokenEndpoint } from './oauth2/token-endpoint.ts';
+import { createTokenReuseCache } from './oauth2/token-reuse.ts';
+import { createTokenService, type TokenObserver } from './oauth2/token-service.ts';
+import { createTokenGuards } from './guards/index.ts';
+import { serviceAccountsApi } from './service-accounts/index.ts';
 import { openStore } from './storage/open.ts';
 import type { SigningAlg } from './storage/records.ts';
 import type { Store } from './storage/store.ts';
@@ -45,6 +52,8 @@ export interface TesseraServer {
   /** Starts listening; resolves to the base URL (with the real port when the config said 0). */
   listen(): Promise<string>;
   close(): Promise<void>;
+  /** Writes the buffered token-request audit now instead of within the next 500 ms. */
+  flushAudit(): Promise<void>;
 }
 
 const ALGORITHMS: readonly SigningAlg[] = ['ES256', 'EdDSA', 'RS256'];
@@ -59,7 +68,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const sealer = createSealer(masterKey);
   const hasher = createSecretHasher(masterKey);
 
-  const store = await openStore(config.database);
+  const store = await openStore(config.database, { now });
   try {
     const fingerprint = await store.initMeta('master_key_fingerprint', sealer.fingerprint);
     if (fingerprint !== sealer.fingerprint) {
@@ -75,10 +84,16 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
       },
       bodyLimit: config.bodyLimit,
+      // X-Forwarded-For is believed only from these peers; with none, request.ip is the TCP peer.
+      trustProxy: config.trustedProxies.length > 0 ? [...config.trustedProxies] : false,
       // A line per request costs more than the token itself at load; request lines come with debug.
       logController: new LogController({ disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace' }),
       https: config.listen.protocol === 'https:' ? await tlsOptions(config, ca, now()) : null,
       ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
+      // Errors fastify raises before routing (an undecodable path, say) in the API's own shape.
+      frameworkErrors: (error, _request, reply) => {
+        void (reply as unknown as FastifyReply).code(400).send({ error: 'invalid_request', message: `malformed request: ${error.message}` });
+      },
     }) as unknown as FastifyInstance;
 
     const signingKeys = new SigningKeys({
@@ -102,6 +117,19 @@ export async function createServer(config: Config, options: ServerOptions = {}):
 
     const openapi = openApiCollector({ title: 'Tessera', version: '0.1.0', description: 'Service-to-service authentication: tokens, keys and the admin API.' });
     app.addHook('onRoute', openapi.onRoute);
+    // An empty JSON body is no body, so routes whose body is optional accept `Content-Type: application/json` without one.
+    app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: config.bodyLimit }, (_request, body, done) => {
+      const text = body as string;
+      if (text.trim() === '') {
+        done(null, undefined);
+        return;
+      }
+      try {
+        done(null, JSON.parse(text) as unknown);
+      } catch (error) {
+        done(Object.assign(error as Error, { statusCode: 400 }), undefined);
+      }
+    });
     app.setNotFoundHandler((request, reply) => {
       void reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` });
     });
@@ -110,7 +138,11 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       void reply.code(answer.status).send({ error: answer.error, message: answer.message });
     });
 
-    const methods = [clientSecretBasic({ store, hasher }), clientSecretPost({ store, hasher })];
+    const methods = [
+      clientSecretBasic({ store, hasher }),
+      clientSecretPost({ store, hasher }),
+      privateKeyJwt({ store, audiences: [...TOKEN_PATHS.map((path) => `${config.issuer}${path}`), config.issuer], clockSkew: config.clockSkew }),
+    ];
     const jwksJson = (): string => signingKeys.jwksJson();
     healthRoutes(app, { ping: () => store.ping(), keysLoaded: () => signingKeys.loaded, metrics });
     discoveryRoutes(app, {
@@ -118,20 +150,28 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       jwksJson,
       jwksMaxAge: config.signing.jwksMaxAge,
       authMethods: () => methods.map((m) => m.name),
+      authSigningAlgorithms: PRIVATE_KEY_JWT_ALGORITHMS,
       algorithms: ALGORITHMS,
     });
-    await tokenEndpoint(app, {
+    const countOutcomes: TokenObserver = { observe: (outcome) => tokenRequests.inc({ result: outcome.result }) };
+    const guards = createTokenGuards({ config, store, log: app.log, metrics });
+    const tokens = createTokenService({
       store,
-      methods,
       now,
-      bodyLimit: config.bodyLimit,
       issuer: config.issuer,
       lifetimes: config.tokens,
       signingKey: () => signingKeys.current(),
-      onResult: (result) => tokenRequests.inc({ result }),
+      reuse: config.tokenReuse.enabled ? createTokenReuseCache(config.tokenReuse.window) : undefined,
+      gates: guards.gates,
+      observers: [countOutcomes, ...guards.observers],
     });
+    await tokenEndpoint(app, { tokens, methods, bodyLimit: config.bodyLimit });
     const verify = createOwnTokenVerifier({ issuer: config.issuer, jwksJson, algorithms: ALGORITHMS, clockSkew: config.clockSkew, now });
     await adminApi(app, { store, hasher, verify, now, signingKeys: { rotate: (actor) => signingKeys.rotate({ actor }) } });
+    const tokenChecks = { store, hasher, verify, now, methods, bodyLimit: config.bodyLimit };
+    await introspectionEndpoint(app, tokenChecks);
+    await revocationEndpoint(app, tokenChecks);
+    await serviceAccountsApi(app, { store, hasher, verify, now, tokens, domain: config.serviceAccounts.domain, jwksJson, jwksMaxAge: config.signing.jwksMaxAge });
     registerOpenApiRoute(app, openapi);
     await app.ready();
 
@@ -143,6 +183,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       ca,
       config,
       bootstrapCredentialFile: bootstrap.credentialFile,
+      flushAudit: () => guards.audit.flush(),
       async listen() {
         const host = config.listen.hostname.replace(/^\[|\]$/g, '');
         await app.listen({ host, port: listenPort(config.listen) });
@@ -156,6 +197,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         closed = true;
         await signingKeys.stop();
         await app.close();
+        await guards.close();
         await store.close();
       },
     };

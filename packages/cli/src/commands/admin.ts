@@ -5,6 +5,7 @@
 import { Option } from 'commander';
 import type { Command } from 'commander';
 
+import { registerApiKeyCommands } from '../admin/api-key.ts';
 import { registerAuditCommands } from '../admin/audit.ts';
 import type { AdminContext, RegisterResource } from '../admin/context.ts';
 import { registerDomainCommands } from '../admin/domain.ts';
@@ -25,6 +26,7 @@ const RESOURCES: readonly RegisterResource[] = [
   registerServiceCommands,
   registerSecretCommands,
   registerKeyCommands,
+  registerApiKeyCommands,
   registerRoleCommands,
   registerMemberCommands,
   registerSigningKeyCommands,

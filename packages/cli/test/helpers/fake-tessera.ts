@@ -2,7 +2,9 @@
 // token endpoint and admin API the way SPEC §3.1 and §4.1 describe, or as a test scripts it.
 
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 
 export const ACCESS_TOKEN = 'test-access-token';
 
@@ -14,6 +16,8 @@ export interface RecordedRequest {
   rawBody: string;
   /** Parsed JSON or form body; `undefined` when empty. */
   body: unknown;
+  /** Over HTTPS: the subject CN of the client certificate presented, if any. */
+  clientCertificateCn?: string;
 }
 
 export interface Answer {
@@ -30,6 +34,8 @@ export interface FakeTessera {
   adminRequests(): RecordedRequest[];
   /** Scripts the answer to `METHOD /admin/v1/path`, e.g. answer('GET /domains', {...}). */
   answer(route: string, answer: Answer): void;
+  /** Scripts the token endpoint's answer; `undefined` restores the built-in client_secret_basic check. */
+  answerToken(answer: Answer | ((req: RecordedRequest) => Answer) | undefined): void;
   close(): Promise<void>;
 }
 
@@ -38,14 +44,17 @@ export interface FakeTesseraOptions {
   clientSecret: string;
   /** Path prefix the server is mounted under (behind a reverse proxy). */
   prefix?: string;
+  /** Serve HTTPS with this certificate, asking for (not requiring) a client certificate from `ca`. */
+  tls?: { cert: string; key: string; ca: string };
 }
 
 export async function startFakeTessera(options: FakeTesseraOptions): Promise<FakeTessera> {
   const requests: RecordedRequest[] = [];
   const answers = new Map<string, Answer>();
   const prefix = options.prefix ?? '';
+  let scriptedToken: ((req: RecordedRequest) => Answer) | undefined;
 
-  const server = http.createServer((req, res) => {
+  const listener: http.RequestListener = (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -58,6 +67,7 @@ export async function startFakeTessera(options: FakeTesseraOptions): Promise<Fak
         headers: req.headers,
         rawBody,
         body: parseBody(rawBody, req.headers['content-type']),
+        ...clientCertificateOf(req),
       };
       requests.push(recorded);
       const answer = route(recorded);
@@ -67,10 +77,16 @@ export async function startFakeTessera(options: FakeTesseraOptions): Promise<Fak
       });
       res.end(answer.body === undefined ? undefined : JSON.stringify(answer.body));
     });
-  });
+  };
+  const server =
+    options.tls === undefined
+      ? http.createServer(listener)
+      : https.createServer({ ...options.tls, requestCert: true, rejectUnauthorized: false }, listener);
 
   const route = (req: RecordedRequest): Answer => {
-    if (req.method === 'POST' && req.path === `${prefix}/oauth2/token`) return tokenAnswer(req, options);
+    if (req.method === 'POST' && req.path === `${prefix}/oauth2/token`) {
+      return scriptedToken === undefined ? tokenAnswer(req, options) : scriptedToken(req);
+    }
     const adminPrefix = `${prefix}/admin/v1`;
     if (!req.path.startsWith(adminPrefix)) return { status: 404, body: { error: 'not_found', message: 'no such route' } };
     if (req.headers.authorization !== `Bearer ${ACCESS_TOKEN}`) {
@@ -83,13 +99,16 @@ export async function startFakeTessera(options: FakeTesseraOptions): Promise<Fak
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}${prefix}`,
+    url: `${options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}${prefix}`,
     requests,
     adminRequests: () =>
       requests
         .filter((r) => r.path.startsWith(`${prefix}/admin/v1`))
         .map((r) => ({ ...r, path: r.path.slice(`${prefix}/admin/v1`.length) })),
     answer: (key, answer) => answers.set(key, answer),
+    answerToken: (answer) => {
+      scriptedToken = answer === undefined || typeof answer === 'function' ? answer : () => answer;
+    },
     close: () => new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve()))),
   };
 }
@@ -116,6 +135,13 @@ function tokenAnswer(req: RecordedRequest, options: FakeTesseraOptions): Answer 
     headers: { 'cache-control': 'no-store' },
     body: { access_token: ACCESS_TOKEN, token_type: 'Bearer', expires_in: 3600, scope: form.scope },
   };
+}
+
+function clientCertificateOf(req: http.IncomingMessage): { clientCertificateCn?: string } {
+  const socket = req.socket as Partial<TLSSocket>;
+  if (typeof socket.getPeerCertificate !== 'function') return {};
+  const cn = socket.getPeerCertificate().subject?.CN;
+  return typeof cn === 'string' ? { clientCertificateCn: cn } : {};
 }
 
 function defaultAnswer(method: string): Answer {

@@ -7,6 +7,7 @@ import { describeError } from '../http/errors.ts';
 import type { Store } from '../storage/store.ts';
 import { authenticateAdmin, type AdminAuthDeps, type AdminCaller } from './authz.ts';
 import { AdminError } from './errors.ts';
+import { apiKeyRoutes } from './routes/api-keys.ts';
 import { domainRoutes } from './routes/domains.ts';
 import { roleRoutes } from './routes/roles.ts';
 import { serviceRoutes } from './routes/services.ts';
@@ -47,6 +48,7 @@ export async function adminApi(app: FastifyInstance, deps: AdminDeps): Promise<v
       });
       domainRoutes(scope, routeDeps);
       serviceRoutes(scope, routeDeps);
+      apiKeyRoutes(scope, routeDeps);
       roleRoutes(scope, routeDeps);
       systemRoutes(scope, routeDeps);
     },

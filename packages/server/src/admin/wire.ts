@@ -2,7 +2,7 @@
 // and readers for the inputs every route shares. The schemas serialise responses and feed
 // /openapi.json, so each shape is written once.
 
-import { cidrProblem } from '../oauth2/client-standing.ts';
+import { cidrProblem } from '../policy/ip-ranges.ts';
 import { describeNameRule, isDomainName, isPrincipalName, isRoleName, isServiceName } from '../policy/names.ts';
 import type { Domain, Role, Service } from '../storage/records.ts';
 import { badRequest } from './errors.ts';
@@ -10,7 +10,13 @@ import { badRequest } from './errors.ts';
 const iso = (ms: number): string => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
 
-export const domainOut = (d: Domain) => ({ name: d.name, description: d.description, createdAt: iso(d.createdAt), updatedAt: iso(d.updatedAt) });
+export const domainOut = (d: Domain) => ({
+  name: d.name,
+  description: d.description,
+  tokenMaxLifetime: d.tokenMaxLifetime,
+  createdAt: iso(d.createdAt),
+  updatedAt: iso(d.updatedAt),
+});
 
 export const serviceOut = (s: Service) => ({
   principal: s.principal,
@@ -18,6 +24,7 @@ export const serviceOut = (s: Service) => ({
   name: s.name,
   clientId: s.clientId,
   description: s.description,
+  accountId: s.accountId,
   status: s.status,
   allowedIps: s.allowedIps,
   expiresAt: isoOrNull(s.expiresAt),
@@ -30,19 +37,21 @@ export const roleOut = (r: Role) => ({
   name: r.name,
   fullName: `${r.domain}:role.${r.name}`,
   members: r.members.map((m) => ({ principal: m.principal, expiresAt: isoOrNull(m.expiresAt) })),
+  tokenMaxLifetime: r.tokenMaxLifetime,
   createdAt: iso(r.createdAt),
   updatedAt: iso(r.updatedAt),
 });
 
 const str = { type: 'string' } as const;
 const nullableStr = { type: ['string', 'null'] } as const;
+const nullableInt = { type: ['integer', 'null'], description: 'seconds; null when no limit is set' } as const;
 const dateTime = { type: ['string', 'null'], format: 'date-time' } as const;
 
 export const schemas = {
   error: { type: 'object', properties: { error: str, message: str }, required: ['error', 'message'] },
   domain: {
     type: 'object',
-    properties: { name: str, description: nullableStr, createdAt: str, updatedAt: str },
+    properties: { name: str, description: nullableStr, tokenMaxLifetime: nullableInt, createdAt: str, updatedAt: str },
   },
   service: {
     type: 'object',
@@ -52,6 +61,7 @@ export const schemas = {
       name: str,
       clientId: str,
       description: nullableStr,
+      accountId: { type: ['string', 'null'], description: 'set on accounts made through /auth/admin/service-accounts' },
       status: { type: 'string', enum: ['ACTIVE', 'DISABLED'] },
       allowedIps: { type: 'array', items: str },
       expiresAt: nullableStr,
@@ -66,6 +76,7 @@ export const schemas = {
       name: str,
       fullName: str,
       members: { type: 'array', items: { type: 'object', properties: { principal: str, expiresAt: nullableStr } } },
+      tokenMaxLifetime: nullableInt,
       createdAt: str,
       updatedAt: str,
     },

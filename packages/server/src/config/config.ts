@@ -41,6 +41,31 @@ export interface Config {
   };
   /** Allowed clock difference when checking times on presented tokens (seconds). */
   clockSkew: number;
+  /**
+   * Proxies (CIDR blocks) whose X-Forwarded-For is believed. Empty: the TCP peer is the caller,
+   * so a client cannot dodge allowedIps or rate limits by sending the header itself.
+   */
+  trustedProxies: string[];
+  /** Token-endpoint rate limits, token buckets per client and per source IP; rate 0 turns one off. */
+  rateLimits: {
+    client: { rate: number; burst: number };
+    ip: { rate: number; burst: number };
+  };
+  /** Bursts of failed client authentication raise an alert (audit event, warn log, webhook). */
+  alerts: {
+    /** This many failures from one client id or one IP within `failureWindow` raise an alert. */
+    failureThreshold: number;
+    failureWindow: number;
+    /** Optional http(s) URL that receives each alert as a JSON POST. */
+    webhookUrl: string | null;
+  };
+  /**
+   * Server-side token reuse: an identical request (same client, same granted scope, same
+   * binding) within `window` seconds of the first gets the same token instead of a new signature.
+   */
+  tokenReuse: { enabled: boolean; window: number };
+  /** The domain that holds accounts created through the seed-003 `/auth/admin/service-accounts` API. */
+  serviceAccounts: { domain: string };
   /** Largest request body the server reads (bytes). */
   bodyLimit: number;
 }
@@ -59,4 +84,9 @@ export const DEFAULTS = {
   },
   clockSkew: 60,
   bodyLimit: 64 * 1024,
+  trustedProxies: [] as string[],
+  rateLimits: { client: { rate: 50, burst: 100 }, ip: { rate: 200, burst: 400 } },
+  alerts: { failureThreshold: 10, failureWindow: 60 },
+  tokenReuse: { enabled: false, window: 30 },
+  serviceAccounts: { domain: 'service-accounts' },
 } as const;

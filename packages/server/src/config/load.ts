@@ -7,17 +7,23 @@ import type { Config } from './config.ts';
 import { readConfigFile } from './file.ts';
 import { defaultLayer, envLayer, flagLayer, MASTER_KEY_ENV, settingAndSource, sourceOf } from './sources.ts';
 import type { Layer, RawValue, SettingKey } from './sources.ts';
+import { cidrProblem } from '../policy/ip-ranges.ts';
 import {
+  cidrListParser,
   databaseParser,
+  domainNameParser,
   durationParser,
   formatDuration,
   issuerParser,
   listenPort,
   oneOfParser,
+  parseBoolean,
   parseByteCount,
   parseListen,
+  parseOptionalUrl,
   parseMasterKeyValue,
   parsePath,
+  wholeNumberParser,
 } from './values.ts';
 import type { Parsed } from './values.ts';
 
@@ -96,6 +102,7 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
   }
 
   const positive = durationParser({ min: 1 });
+  const wholeNumber = wholeNumberParser(0);
   // Zero is meaningful for these two: exact clocks in tests, and a JWKS verifiers must not cache.
   const zeroOrMore = durationParser({ min: 0 });
   const defaultLifetime = setting('tokens.defaultLifetime', positive);
@@ -151,7 +158,28 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
     },
     clockSkew: setting('clockSkew', zeroOrMore).value,
     bodyLimit: setting('bodyLimit', parseByteCount).value,
+    trustedProxies: setting('trustedProxies', cidrListParser(cidrProblem)).value,
+    rateLimits: {
+      client: { rate: setting('rateLimits.client.rate', wholeNumber).value, burst: setting('rateLimits.client.burst', wholeNumber).value },
+      ip: { rate: setting('rateLimits.ip.rate', wholeNumber).value, burst: setting('rateLimits.ip.burst', wholeNumber).value },
+    },
+    alerts: {
+      failureThreshold: setting('alerts.failureThreshold', wholeNumberParser(1)).value,
+      failureWindow: setting('alerts.failureWindow', positive).value,
+      webhookUrl: setting('alerts.webhookUrl', parseOptionalUrl).value,
+    },
+    tokenReuse: { enabled: setting('tokenReuse.enabled', parseBoolean).value, window: setting('tokenReuse.window', positive).value },
+    serviceAccounts: { domain: setting('serviceAccounts.domain', domainNameParser).value },
   };
+  for (const kind of ['client', 'ip'] as const) {
+    const { rate, burst } = config.rateLimits[kind];
+    if (rate > 0 && burst < rate) {
+      problems.push(`rateLimits.${kind}.burst is ${burst} but must be at least rateLimits.${kind}.rate (${rate}): a bucket smaller than one second of traffic refuses steady callers`);
+    }
+  }
+  if (config.tokenReuse.enabled && config.tokenReuse.window >= config.tokens.defaultLifetime) {
+    problems.push(`tokenReuse.window (${formatDuration(config.tokenReuse.window)}) must be shorter than tokens.defaultLifetime (${formatDuration(config.tokens.defaultLifetime)}): a reused token must still be fresh`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

@@ -21,6 +21,17 @@ export const SETTINGS = [
   { key: 'signing.checkInterval', env: 'TESSERA_SIGNING_CHECK_INTERVAL' },
   { key: 'clockSkew', env: 'TESSERA_CLOCK_SKEW' },
   { key: 'bodyLimit', env: 'TESSERA_BODY_LIMIT' },
+  { key: 'trustedProxies', env: 'TESSERA_TRUSTED_PROXIES' },
+  { key: 'rateLimits.client.rate', env: 'TESSERA_RATE_LIMIT_CLIENT' },
+  { key: 'rateLimits.client.burst', env: 'TESSERA_RATE_LIMIT_CLIENT_BURST' },
+  { key: 'rateLimits.ip.rate', env: 'TESSERA_RATE_LIMIT_IP' },
+  { key: 'rateLimits.ip.burst', env: 'TESSERA_RATE_LIMIT_IP_BURST' },
+  { key: 'alerts.failureThreshold', env: 'TESSERA_ALERT_FAILURE_THRESHOLD' },
+  { key: 'alerts.failureWindow', env: 'TESSERA_ALERT_FAILURE_WINDOW' },
+  { key: 'alerts.webhookUrl', env: 'TESSERA_ALERT_WEBHOOK_URL' },
+  { key: 'tokenReuse.enabled', env: 'TESSERA_TOKEN_REUSE' },
+  { key: 'tokenReuse.window', env: 'TESSERA_TOKEN_REUSE_WINDOW' },
+  { key: 'serviceAccounts.domain', env: 'TESSERA_SERVICE_ACCOUNTS_DOMAIN' },
 ] as const satisfies readonly { key: string; flag?: string; env: string }[];
 
 export type SettingKey = (typeof SETTINGS)[number]['key'];

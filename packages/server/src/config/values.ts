@@ -4,6 +4,7 @@
 
 import { join } from 'node:path';
 import { MASTER_KEY_BYTES } from '../keys/master-key.ts';
+import { describeNameRule, isDomainName } from '../policy/names.ts';
 import type { Config } from './config.ts';
 import { redactDatabaseUrl } from './describe.ts';
 import { closest } from './did-you-mean.ts';
@@ -115,6 +116,8 @@ export function issuerParser(allowHttp: boolean): (value: unknown) => Parsed<str
     if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
       return { problem: `expected ${expected} without query, fragment or user, ${got(value)}` };
     }
+    // Endpoint URLs are the issuer plus a path; a trailing slash would advertise `//oauth2/token`.
+    if ((value as string).endsWith('/')) return { problem: `expected ${expected} without a trailing slash, ${got(value)}` };
     return { value: value as string };
   };
 }
@@ -142,4 +145,49 @@ export function parseMasterKeyValue(value: string): Parsed<string> {
   return {
     problem: `expected ${MASTER_KEY_BYTES} random bytes, base64-encoded (as \`openssl rand -base64 ${MASTER_KEY_BYTES}\` prints); the value set is not (it is not shown, being a secret)`,
   };
+}
+
+/** A whole number from a number or a numeric string; `min` 0 lets a rate turn a limit off. */
+export function wholeNumberParser(min: number): (value: unknown) => Parsed<number> {
+  return (value) => {
+    const number = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+    if (typeof number === 'number' && Number.isSafeInteger(number) && number >= min) return { value: number };
+    return { problem: `expected a whole number of at least ${min}, ${got(value)}` };
+  };
+}
+
+export function parseBoolean(value: unknown): Parsed<boolean> {
+  if (value === true || value === 'true' || value === '1' || value === 'on') return { value: true };
+  if (value === false || value === 'false' || value === '0' || value === 'off') return { value: false };
+  return { problem: `expected true or false, ${got(value)}` };
+}
+
+/** CIDR blocks as a JSON array or, from the environment, a comma-separated list. */
+export function cidrListParser(check: (cidr: string) => string | null): (value: unknown) => Parsed<string[]> {
+  return (value) => {
+    const list = typeof value === 'string' ? value.split(',').map((item) => item.trim()).filter((item) => item !== '') : value;
+    if (!Array.isArray(list) || list.some((item) => typeof item !== 'string')) {
+      return { problem: `expected CIDR blocks such as ["10.0.0.0/8", "::1/128"] (comma-separated in the environment), ${got(value)}` };
+    }
+    for (const cidr of list as string[]) {
+      const problem = check(cidr);
+      if (problem !== null) return { problem: `expected CIDR blocks: ${problem}` };
+    }
+    return { value: list as string[] };
+  };
+}
+
+/** An optional http(s) URL; unset is null. */
+export function parseOptionalUrl(value: unknown): Parsed<string | null> {
+  if (value === undefined || value === null || value === '') return { value: null };
+  const url = typeof value === 'string' ? URL.parse(value) : null;
+  if (url === null || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+    return { problem: `expected an http(s) URL such as https://alerts.example.com/hook, ${got(value)}` };
+  }
+  return { value: url.toString() };
+}
+
+export function domainNameParser(value: unknown): Parsed<string> {
+  if (typeof value === 'string' && isDomainName(value)) return { value };
+  return { problem: `expected a domain name (${describeNameRule('domain')}), ${got(value)}` };
 }

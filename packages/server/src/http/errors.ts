@@ -4,7 +4,7 @@
 // outages are 503 so callers retry instead of giving up.
 
 import type { FastifyBaseLogger, FastifyError } from 'fastify';
-import { ConflictError, NotFoundError, StorageUnavailableError } from '../storage/errors.ts';
+import { ConflictError, InvalidValueError, NotFoundError, StorageUnavailableError } from '../storage/errors.ts';
 
 export interface ClientFacingError {
   status: number;
@@ -17,6 +17,9 @@ export interface ClientFacingError {
 export function describeError(error: unknown, log: FastifyBaseLogger): ClientFacingError {
   if (error instanceof NotFoundError) return { status: 404, error: 'not_found', message: error.message };
   if (error instanceof ConflictError) return { status: 409, error: 'conflict', message: error.message };
+  if (error instanceof InvalidValueError) {
+    return { status: 400, error: 'invalid_request', message: 'a value in the request cannot be stored (control characters such as NUL are not allowed)' };
+  }
   if (error instanceof StorageUnavailableError) {
     log.error({ err: error }, 'storage unavailable');
     return { status: 503, error: 'temporarily_unavailable', message: 'storage is unavailable; retry shortly' };

@@ -3,6 +3,8 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { SigningAlg } from '../storage/records.ts';
+import { INTROSPECTION_PATH } from './introspect.ts';
+import { REVOCATION_PATH } from './revoke.ts';
 import { TOKEN_PATHS } from './token-endpoint.ts';
 
 export const JWKS_PATHS = ['/oauth2/keys', '/.well-known/jwks.json'] as const;
@@ -13,6 +15,8 @@ export interface DiscoveryDeps {
   jwksJson: () => string;
   jwksMaxAge: number;
   authMethods: () => readonly string[];
+  /** Algorithms accepted on private_key_jwt client assertions. */
+  authSigningAlgorithms: readonly string[];
   algorithms: readonly SigningAlg[];
 }
 
@@ -34,6 +38,13 @@ export function discoveryRoutes(app: FastifyInstance, deps: DiscoveryDeps): void
     response_types_supported: ['token'],
     subject_types_supported: ['public'],
     token_endpoint_auth_methods_supported: deps.authMethods(),
+    token_endpoint_auth_signing_alg_values_supported: deps.authSigningAlgorithms,
+    introspection_endpoint: `${deps.issuer}${INTROSPECTION_PATH}`,
+    introspection_endpoint_auth_methods_supported: deps.authMethods(),
+    introspection_endpoint_auth_signing_alg_values_supported: deps.authSigningAlgorithms,
+    revocation_endpoint: `${deps.issuer}${REVOCATION_PATH}`,
+    revocation_endpoint_auth_methods_supported: deps.authMethods(),
+    revocation_endpoint_auth_signing_alg_values_supported: deps.authSigningAlgorithms,
     id_token_signing_alg_values_supported: deps.algorithms,
     access_token_signing_alg_values_supported: deps.algorithms,
     scopes_supported: ['openid'],

@@ -13,6 +13,8 @@ export interface Grant {
   scp: string[];
   /** Granted scope items, space-separated, in the form the caller asked for. */
   scope: string;
+  /** The smallest token lifetime limit (seconds) of the granted roles and their domains; null when none is set. */
+  maxLifetime: number | null;
 }
 
 export class GrantDeniedError extends Error {
@@ -30,14 +32,16 @@ export async function resolveGrant(
   store: Pick<Store, 'rolesHeld' | 'getDomain'>,
 ): Promise<Grant> {
   const held = await store.rolesHeld(principal, request.domains.map((d) => d.domain), now);
-  const heldByDomain = new Map<string, Set<string>>();
-  for (const { domain, role } of held) {
+  // domain → role → that role's lifetime limit (already the smaller of the role's and the domain's)
+  const heldByDomain = new Map<string, Map<string, number | null>>();
+  for (const { domain, role, maxLifetime } of held) {
     let roles = heldByDomain.get(domain);
-    if (!roles) heldByDomain.set(domain, (roles = new Set()));
-    roles.add(role);
+    if (!roles) heldByDomain.set(domain, (roles = new Map()));
+    roles.set(role, maxLifetime);
   }
 
   const granted: { domain: string; roles: string[]; items: string[] }[] = [];
+  let maxLifetime: number | null = null;
   for (const asked of request.domains) {
     const holds = heldByDomain.get(asked.domain);
     if (!holds) {
@@ -47,10 +51,12 @@ export async function resolveGrant(
       }
       continue;
     }
-    const roles = [...(asked.all ? holds : [...asked.roles.keys()].filter((r) => holds.has(r)))].sort();
+    const roles = (asked.all ? [...holds.keys()] : [...asked.roles.keys()].filter((r) => holds.has(r))).sort();
     if (roles.length === 0) continue;
     const items = roles.map((role) => (asked.roles.get(role) === 'short' ? `${asked.domain}:${role}` : `${asked.domain}:role.${role}`));
     granted.push({ domain: asked.domain, roles, items });
+    // Only roles that end up in the token limit its lifetime; a held but unrequested role does not.
+    for (const role of roles) maxLifetime = smaller(maxLifetime, holds.get(role) ?? null);
   }
 
   if (granted.length === 0) {
@@ -63,5 +69,12 @@ export async function resolveGrant(
     audience: multi || !only ? granted.map((g) => g.domain) : only.domain,
     scp: multi ? granted.flatMap((g) => g.roles.map((r) => `${g.domain}:${r}`)) : (only?.roles ?? []),
     scope: granted.flatMap((g) => g.items).join(' '),
+    maxLifetime,
   };
+}
+
+function smaller(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return Math.min(a, b);
 }

@@ -1,5 +1,5 @@
-// Storage errors the HTTP layer turns into 404 and 409. Anything else from storage is an
-// outage (503), never a client error.
+// Storage errors the HTTP layer turns into 400, 404 and 409. Anything else from storage is an
+// outage (503) or a bug (500).
 
 export class NotFoundError extends Error {
   readonly code = 'NOT_FOUND';
@@ -11,4 +11,9 @@ export class ConflictError extends Error {
 
 export class StorageUnavailableError extends Error {
   readonly code = 'STORAGE_UNAVAILABLE';
+}
+
+/** A value the database cannot hold (PostgreSQL refuses a NUL byte in text, for one). */
+export class InvalidValueError extends Error {
+  readonly code = 'INVALID_VALUE';
 }

@@ -22,6 +22,12 @@ export const migrations: readonly Migration[] = [
     sqlite: initialSchema('INTEGER PRIMARY KEY AUTOINCREMENT'),
     postgres: initialSchema('BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY'),
   },
+  {
+    version: 2,
+    name: 'token lifetimes, service accounts, API keys, revocation, assertion replay',
+    sqlite: tokenPolicySchema(),
+    postgres: tokenPolicySchema(),
+  },
 ];
 
 /** Brings the database up to the newest migration; safe to run from several instances at once. */
@@ -159,5 +165,47 @@ function initialSchema(autoId: string): string {
       created_at BIGINT NOT NULL
     );
     CREATE UNIQUE INDEX ca_one_per_live_state ON ca (state) WHERE state IN ('prepared', 'active');
+  `;
+}
+
+// One script for both databases: ADD COLUMN and partial indexes read the same in each.
+function tokenPolicySchema(): string {
+  return `
+    -- Seconds; NULL defers to the domain's, then the server's, maximum.
+    ALTER TABLE domains ADD COLUMN token_max_lifetime BIGINT CHECK (token_max_lifetime > 0);
+    ALTER TABLE roles ADD COLUMN token_max_lifetime BIGINT CHECK (token_max_lifetime > 0);
+
+    -- Set only on accounts made through the service-account API (SPEC 4.3).
+    ALTER TABLE services ADD COLUMN account_id TEXT;
+    CREATE UNIQUE INDEX services_by_account_id ON services (account_id) WHERE account_id IS NOT NULL;
+
+    CREATE TABLE api_keys (
+      id TEXT PRIMARY KEY,
+      principal TEXT NOT NULL REFERENCES services (principal) ON DELETE CASCADE,
+      hash TEXT NOT NULL,
+      description TEXT,
+      created_at BIGINT NOT NULL,
+      expires_at BIGINT,
+      revoked_at BIGINT
+    );
+    CREATE INDEX api_keys_by_principal ON api_keys (principal, created_at);
+
+    -- RFC 7009: a revoked token is remembered until it would have expired anyway.
+    CREATE TABLE revoked_tokens (
+      jti TEXT PRIMARY KEY,
+      principal TEXT NOT NULL,
+      expires_at BIGINT NOT NULL
+    );
+    CREATE INDEX revoked_tokens_by_expiry ON revoked_tokens (expires_at);
+
+    -- RFC 7523 section 3: a client's assertion jti is accepted once. The primary key is
+    -- what refuses a replay, also between instances sharing one database.
+    CREATE TABLE assertion_jtis (
+      client_id TEXT NOT NULL,
+      jti TEXT NOT NULL,
+      expires_at BIGINT NOT NULL,
+      PRIMARY KEY (client_id, jti)
+    );
+    CREATE INDEX assertion_jtis_by_expiry ON assertion_jtis (expires_at);
   `;
 }

@@ -6,6 +6,8 @@ export type ServiceStatus = 'ACTIVE' | 'DISABLED';
 export interface Domain {
   name: string;
   description: string | null;
+  /** Longest access token (seconds) for roles of this domain; null = the server's maximum. */
+  tokenMaxLifetime: number | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -17,6 +19,8 @@ export interface Service {
   name: string;
   clientId: string;
   description: string | null;
+  /** Set for accounts created through the seed-003 `/auth/admin/service-accounts` API. */
+  accountId: string | null;
   status: ServiceStatus;
   /** CIDR blocks (IPv4 or IPv6) the service may call from; empty means anywhere. */
   allowedIps: string[];
@@ -51,6 +55,8 @@ export interface Role {
   domain: string;
   name: string;
   members: RoleMember[];
+  /** Longest access token (seconds) granting this role; null = the domain's or server's maximum. */
+  tokenMaxLifetime: number | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -58,6 +64,32 @@ export interface Role {
 export interface HeldRole {
   domain: string;
   role: string;
+  /** The smaller of the role's and its domain's tokenMaxLifetime (seconds); null when neither is set. */
+  maxLifetime: number | null;
+}
+
+export interface Membership {
+  domain: string;
+  role: string;
+  expiresAt: number | null;
+}
+
+/** An API key (SPEC §3.6): shown once; only the keyed hash of its secret part is stored. */
+export interface ApiKeyRecord {
+  id: string;
+  principal: string;
+  hash: string;
+  description: string | null;
+  createdAt: number;
+  expiresAt: number | null;
+  revokedAt: number | null;
+}
+
+/** A revoked access token (RFC 7009), kept until the token would have expired anyway. */
+export interface RevokedToken {
+  jti: string;
+  principal: string;
+  expiresAt: number;
 }
 
 export interface AuditEvent {

@@ -8,24 +8,31 @@ import type { SqlDriver } from './drivers/driver.ts';
 import { StorageUnavailableError } from './errors.ts';
 import type {
   Actor,
+  ApiKeyRecord,
   AuditEvent,
   AuditQuery,
   CaRecord,
   Domain,
   HeldRole,
+  Membership,
   PublicKeyRecord,
+  RevokedToken,
   Role,
   RoleMember,
   Service,
   SigningKeyRecord,
   SigningKeyState,
 } from './records.ts';
+import * as apiKeys from './sql/api-keys.ts';
+import * as assertionJtis from './sql/assertion-jtis.ts';
+import type { PruneSchedule } from './sql/assertion-jtis.ts';
 import * as audit from './sql/audit.ts';
 import { createContext } from './sql/context.ts';
 import type { SqlContext } from './sql/context.ts';
 import * as credentials from './sql/credentials.ts';
 import * as domains from './sql/domains.ts';
 import * as keys from './sql/keys.ts';
+import * as revokedTokens from './sql/revoked-tokens.ts';
 import * as roles from './sql/roles.ts';
 import * as services from './sql/services.ts';
 import type { ClientForAuth, NewSecret, NewService, ServicePatch, Store } from './store.ts';
@@ -38,6 +45,7 @@ export interface SqlStoreOptions {
 export class SqlStore implements Store {
   readonly kind: 'sqlite' | 'postgres';
   private readonly ctx: SqlContext;
+  private readonly jtiPruning: PruneSchedule = { nextAt: Number.NEGATIVE_INFINITY };
 
   constructor(driver: SqlDriver, options: SqlStoreOptions = {}) {
     this.kind = driver.dialect;
@@ -64,8 +72,12 @@ export class SqlStore implements Store {
     return row.value;
   }
 
-  createDomain(domain: { name: string; description?: string | null }, by: Actor): Promise<Domain> {
+  createDomain(domain: { name: string; description?: string | null; tokenMaxLifetime?: number | null }, by: Actor): Promise<Domain> {
     return domains.createDomain(this.ctx, domain, by);
+  }
+
+  updateDomain(name: string, patch: { description?: string | null; tokenMaxLifetime?: number | null }, by: Actor): Promise<Domain> {
+    return domains.updateDomain(this.ctx, name, patch, by);
   }
 
   getDomain(name: string): Promise<Domain | null> {
@@ -90,6 +102,14 @@ export class SqlStore implements Store {
 
   getService(principal: string): Promise<Service | null> {
     return services.getService(this.ctx, principal);
+  }
+
+  getServiceByAccountId(accountId: string): Promise<Service | null> {
+    return services.getServiceByAccountId(this.ctx, accountId);
+  }
+
+  listServiceAccounts(): Promise<Service[]> {
+    return services.listServiceAccounts(this.ctx);
   }
 
   listServices(domain: string): Promise<Service[]> {
@@ -124,8 +144,14 @@ export class SqlStore implements Store {
     return credentials.listPublicKeys(this.ctx, principal);
   }
 
-  putRole(domain: string, name: string, members: RoleMember[] | undefined, by: Actor): Promise<{ role: Role; created: boolean }> {
-    return roles.putRole(this.ctx, domain, name, members, by);
+  putRole(
+    domain: string,
+    name: string,
+    members: RoleMember[] | undefined,
+    by: Actor,
+    settings?: { tokenMaxLifetime?: number | null },
+  ): Promise<{ role: Role; created: boolean }> {
+    return roles.putRole(this.ctx, domain, name, members, by, settings);
   }
 
   getRole(domain: string, name: string): Promise<Role | null> {
@@ -152,8 +178,44 @@ export class SqlStore implements Store {
     return roles.rolesHeld(this.ctx, principal, inDomains, now);
   }
 
+  membershipsOf(principal: string): Promise<Membership[]> {
+    return roles.membershipsOf(this.ctx, principal);
+  }
+
+  consumeAssertionJti(clientId: string, jti: string, expiresAt: number, now: number): Promise<boolean> {
+    return assertionJtis.consumeAssertionJti(this.ctx, this.jtiPruning, clientId, jti, expiresAt, now);
+  }
+
+  revokeToken(token: RevokedToken, by: Actor): Promise<void> {
+    return revokedTokens.revokeToken(this.ctx, token, by);
+  }
+
+  isTokenRevoked(jti: string, now: number): Promise<boolean> {
+    return revokedTokens.isTokenRevoked(this.ctx, jti, now);
+  }
+
+  createApiKey(key: Omit<ApiKeyRecord, 'createdAt' | 'revokedAt'>, by: Actor): Promise<ApiKeyRecord> {
+    return apiKeys.createApiKey(this.ctx, key, by);
+  }
+
+  listApiKeys(principal: string): Promise<ApiKeyRecord[]> {
+    return apiKeys.listApiKeys(this.ctx, principal);
+  }
+
+  getApiKey(id: string): Promise<ApiKeyRecord | null> {
+    return apiKeys.getApiKey(this.ctx, id);
+  }
+
+  revokeApiKey(principal: string, id: string, by: Actor): Promise<void> {
+    return apiKeys.revokeApiKey(this.ctx, principal, id, by);
+  }
+
   appendAudit(event: Omit<AuditEvent, 'id'>): Promise<void> {
     return audit.appendAudit(this.ctx, event);
+  }
+
+  appendAuditBatch(events: readonly Omit<AuditEvent, 'id'>[]): Promise<void> {
+    return audit.appendAuditBatch(this.ctx, events);
   }
 
   queryAudit(query: AuditQuery): Promise<AuditEvent[]> {

@@ -10,11 +10,14 @@ import type {
   Actor,
   AuditEvent,
   AuditQuery,
+  ApiKeyRecord,
   CaRecord,
   ClientSecretRecord,
   Domain,
   HeldRole,
+  Membership,
   PublicKeyRecord,
+  RevokedToken,
   Role,
   RoleMember,
   Service,
@@ -27,6 +30,7 @@ export interface NewService {
   domain: string;
   name: string;
   clientId?: string;
+  accountId?: string | null;
   description?: string | null;
   allowedIps?: string[];
   expiresAt?: number | null;
@@ -59,7 +63,9 @@ export interface Store {
   /** Sets `key` unless it is already set; returns the value that is stored (first writer wins). */
   initMeta(key: string, value: string): Promise<string>;
 
-  createDomain(domain: { name: string; description?: string | null }, by: Actor): Promise<Domain>;
+  createDomain(domain: { name: string; description?: string | null; tokenMaxLifetime?: number | null }, by: Actor): Promise<Domain>;
+  /** NotFoundError when missing. */
+  updateDomain(name: string, patch: { description?: string | null; tokenMaxLifetime?: number | null }, by: Actor): Promise<Domain>;
   getDomain(name: string): Promise<Domain | null>;
   listDomains(): Promise<Domain[]>;
   /** ConflictError while the domain still holds services or roles. */
@@ -71,9 +77,12 @@ export interface Store {
     by: Actor,
   ): Promise<Service>;
   getService(principal: string): Promise<Service | null>;
+  /** Seed-003 service accounts: lookup by serviceAccountId, and the list of all of them. */
+  getServiceByAccountId(accountId: string): Promise<Service | null>;
+  listServiceAccounts(): Promise<Service[]>;
   listServices(domain: string): Promise<Service[]>;
   updateService(principal: string, patch: ServicePatch, by: Actor): Promise<Service>;
-  /** Also removes its secrets, keys and role memberships. */
+  /** Also removes its secrets, public keys, API keys and role memberships. */
   deleteService(principal: string, by: Actor): Promise<void>;
   /** The token endpoint's lookup: the service by client_id and its live secrets. */
   getClientForAuth(clientId: string, now: number): Promise<ClientForAuth | null>;
@@ -88,8 +97,17 @@ export interface Store {
   deletePublicKey(principal: string, kid: string, by: Actor): Promise<void>;
   listPublicKeys(principal: string): Promise<PublicKeyRecord[]>;
 
-  /** Creates or replaces the role; `members` undefined keeps the current members. */
-  putRole(domain: string, name: string, members: RoleMember[] | undefined, by: Actor): Promise<{ role: Role; created: boolean }>;
+  /**
+   * Creates or replaces the role; `members` undefined keeps the current members, `settings`
+   * undefined keeps the current tokenMaxLifetime (null on a new role).
+   */
+  putRole(
+    domain: string,
+    name: string,
+    members: RoleMember[] | undefined,
+    by: Actor,
+    settings?: { tokenMaxLifetime?: number | null },
+  ): Promise<{ role: Role; created: boolean }>;
   getRole(domain: string, name: string): Promise<Role | null>;
   listRoles(domain: string): Promise<Role[]>;
   deleteRole(domain: string, name: string, by: Actor): Promise<void>;
@@ -97,9 +115,30 @@ export interface Store {
   deleteRoleMember(domain: string, role: string, principal: string, by: Actor): Promise<void>;
   /** Roles `principal` holds in `domains` at `now` (expired memberships excluded). */
   rolesHeld(principal: string, domains: string[], now: number): Promise<HeldRole[]>;
+  /** Every membership of `principal`, in every domain, expired ones included. */
+  membershipsOf(principal: string): Promise<Membership[]>;
+
+  /**
+   * Records a private_key_jwt assertion's jti (RFC 7523 §3 replay protection) until it expires.
+   * False when the same client already used this jti: a replay. Expired entries are pruned.
+   */
+  consumeAssertionJti(clientId: string, jti: string, expiresAt: number, now: number): Promise<boolean>;
+
+  /** RFC 7009: idempotent; kept until `expiresAt`, then pruned. */
+  revokeToken(token: RevokedToken, by: Actor): Promise<void>;
+  isTokenRevoked(jti: string, now: number): Promise<boolean>;
+
+  /** NotFoundError when the service is missing. */
+  createApiKey(key: Omit<ApiKeyRecord, 'createdAt' | 'revokedAt'>, by: Actor): Promise<ApiKeyRecord>;
+  listApiKeys(principal: string): Promise<ApiKeyRecord[]>;
+  getApiKey(id: string): Promise<ApiKeyRecord | null>;
+  /** Sets revokedAt (idempotent); NotFoundError when the key is not the principal's. */
+  revokeApiKey(principal: string, id: string, by: Actor): Promise<void>;
 
   /** Records an event that is not a stored change (e.g. a forced rotation request). */
   appendAudit(event: Omit<AuditEvent, 'id'>): Promise<void>;
+  /** Many events in one transaction: the token endpoint's audit is written in batches, off the hot path. */
+  appendAuditBatch(events: readonly Omit<AuditEvent, 'id'>[]): Promise<void>;
   queryAudit(query: AuditQuery): Promise<AuditEvent[]>;
 
   listSigningKeys(): Promise<SigningKeyRecord[]>;

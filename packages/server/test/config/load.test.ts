@@ -355,3 +355,45 @@ void describe('loadConfig error reporting', () => {
     assert.equal(problemOf({ env: { TESSERA_CONFIG: '' } }), 'TESSERA_CONFIG: expected the path of a JSON config file, got ""');
   });
 });
+
+void describe('loadConfig guards and reuse', () => {
+  void it('defaults: no trusted proxies, limits on, reuse off, accounts in service-accounts', () => {
+    const config = load({});
+    assert.deepEqual(config.trustedProxies, []);
+    assert.deepEqual(config.rateLimits, { client: { rate: 50, burst: 100 }, ip: { rate: 200, burst: 400 } });
+    assert.deepEqual(config.alerts, { failureThreshold: 10, failureWindow: 60, webhookUrl: null });
+    assert.deepEqual(config.tokenReuse, { enabled: false, window: 30 });
+    assert.equal(config.serviceAccounts.domain, 'service-accounts');
+  });
+
+  void it('reads lists, numbers, booleans and URLs from the environment', () => {
+    const config = load({
+      env: {
+        TESSERA_TRUSTED_PROXIES: '10.0.0.0/8, ::1/128',
+        TESSERA_RATE_LIMIT_CLIENT: '0',
+        TESSERA_RATE_LIMIT_IP: '20',
+        TESSERA_RATE_LIMIT_IP_BURST: '40',
+        TESSERA_TOKEN_REUSE: 'true',
+        TESSERA_TOKEN_REUSE_WINDOW: '10s',
+        TESSERA_ALERT_WEBHOOK_URL: 'http://127.0.0.1:9/hook',
+        TESSERA_SERVICE_ACCOUNTS_DOMAIN: 'accounts',
+      },
+    });
+    assert.deepEqual(config.trustedProxies, ['10.0.0.0/8', '::1/128']);
+    assert.equal(config.rateLimits.client.rate, 0);
+    assert.deepEqual(config.rateLimits.ip, { rate: 20, burst: 40 });
+    assert.deepEqual(config.tokenReuse, { enabled: true, window: 10 });
+    assert.equal(config.alerts.webhookUrl, 'http://127.0.0.1:9/hook');
+    assert.equal(config.serviceAccounts.domain, 'accounts');
+  });
+
+  void it('explains bad values', () => {
+    assert.match(problemOf({ env: { TESSERA_TRUSTED_PROXIES: '10.0.0.0/99' } }), /^TESSERA_TRUSTED_PROXIES: expected CIDR blocks: "10.0.0.0\/99" needs a prefix length from 0 to 32/);
+    assert.match(problemOf({ env: { TESSERA_RATE_LIMIT_CLIENT: 'lots' } }), /^TESSERA_RATE_LIMIT_CLIENT: expected a whole number/);
+    assert.match(problemOf({ env: { TESSERA_TOKEN_REUSE: 'maybe' } }), /^TESSERA_TOKEN_REUSE: expected true or false/);
+    assert.match(problemOf({ env: { TESSERA_ALERT_WEBHOOK_URL: 'ftp://x' } }), /^TESSERA_ALERT_WEBHOOK_URL: expected an http\(s\) URL/);
+    assert.match(problemOf({ env: { TESSERA_SERVICE_ACCOUNTS_DOMAIN: 'Bad Name' } }), /^TESSERA_SERVICE_ACCOUNTS_DOMAIN: expected a domain name/);
+    assert.match(problemOf({ env: { TESSERA_RATE_LIMIT_IP: '100', TESSERA_RATE_LIMIT_IP_BURST: '10' } }), /burst is 10 but must be at least rateLimits.ip.rate \(100\)/);
+    assert.match(problemOf({ env: { TESSERA_TOKEN_REUSE: 'on', TESSERA_TOKEN_REUSE_WINDOW: '2h' } }), /tokenReuse.window \(2h\) must be shorter than tokens.defaultLifetime/);
+  });
+});

@@ -6,6 +6,7 @@ import { StorageUnavailableError } from '../../src/storage/errors.ts';
 import { migrate, migrations } from '../../src/storage/migrations.ts';
 import { openStore } from '../../src/storage/open.ts';
 import { storeConformance } from './conformance/index.ts';
+import { assertUpgradesFromVersion1 } from './conformance/upgrade.ts';
 import { createTestDatabase } from './postgres-database.ts';
 import type { TestDatabase } from './postgres-database.ts';
 
@@ -50,6 +51,16 @@ describe('PostgreSQL store', () => {
     } finally {
       await driver.run('DELETE FROM schema_migrations WHERE version = 9999');
       await driver.close();
+    }
+  });
+
+  it('upgrades a version-1 database and keeps its data', async () => {
+    // A database of its own: the shared one is already at the newest version.
+    const old = await createTestDatabase();
+    try {
+      await assertUpgradesFromVersion1(openPostgresDriver(old.url));
+    } finally {
+      await old.drop();
     }
   });
 

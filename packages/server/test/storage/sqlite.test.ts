@@ -8,6 +8,7 @@ import { StorageUnavailableError } from '../../src/storage/errors.ts';
 import { migrate } from '../../src/storage/migrations.ts';
 import { openStore } from '../../src/storage/open.ts';
 import { storeConformance } from './conformance/index.ts';
+import { assertUpgradesFromVersion1 } from './conformance/upgrade.ts';
 
 describe('SQLite store', () => {
   let dir = '';
@@ -48,6 +49,10 @@ describe('SQLite store', () => {
     } finally {
       await second.close();
     }
+  });
+
+  it('upgrades a version-1 database and keeps its data', async () => {
+    await assertUpgradesFromVersion1(openSqliteDriver(join(dir, 'version-1.sqlite')));
   });
 
   it('reports a database it cannot open as StorageUnavailableError', async () => {

@@ -2,11 +2,27 @@
 
 import type { FastifyInstance } from 'fastify';
 import { authorize, SYSTEM_DOMAIN } from '../authz.ts';
-import { AdminError, notFound } from '../errors.ts';
+import { AdminError, badRequest, notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
 import { domainOut, errorResponses, requireName, schemas } from '../wire.ts';
 
 const domainParams = { type: 'object', properties: { domain: { type: 'string', maxLength: 256 } }, required: ['domain'] } as const;
+/** The shortest lifetime limit worth setting: below a minute, clients would spend more time fetching tokens than using them. */
+const MIN_TOKEN_LIFETIME = 60;
+
+/** The body field for a domain's or role's token lifetime limit; validated by readTokenMaxLifetime. */
+export const tokenMaxLifetimeSchema = {
+  type: ['number', 'null'],
+  description: `Longest access token granting this, in whole seconds (at least ${MIN_TOKEN_LIFETIME}); null removes the limit`,
+} as const;
+
+export function readTokenMaxLifetime(value: number | null | undefined): number | null | undefined {
+  if (value === undefined || value === null) return value;
+  if (!Number.isSafeInteger(value) || value < MIN_TOKEN_LIFETIME) {
+    throw badRequest(`tokenMaxLifetime must be a whole number of seconds, at least ${MIN_TOKEN_LIFETIME}, or null to remove the limit; got ${value}`);
+  }
+  return value;
+}
 
 export function domainRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
   const { store, callerOf } = deps;
@@ -54,6 +70,31 @@ export function domainRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
       authorize(callerOf(request), name);
       const domain = await store.getDomain(requireName('domain', name));
       if (!domain) throw notFound(`domain "${name}" does not exist`);
+      return domainOut(domain);
+    },
+  );
+
+  app.patch(
+    '/domains/:domain',
+    {
+      schema: {
+        summary: 'Change a domain',
+        description: 'Domain admins may change their own domain. `tokenMaxLifetime` caps every access token granting a role of this domain.',
+        tags: ['domains'],
+        security: [{ bearerAuth: [] }],
+        params: domainParams,
+        body: { type: 'object', additionalProperties: false, properties: { description: schemas.description, tokenMaxLifetime: tokenMaxLifetimeSchema } },
+        response: { 200: schemas.domain, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { domain: name } = request.params as { domain: string };
+      const caller = callerOf(request);
+      authorize(caller, name);
+      const body = request.body as { description?: string | null; tokenMaxLifetime?: number | null };
+      if (body.description === undefined && body.tokenMaxLifetime === undefined) throw badRequest('nothing to change: send description and/or tokenMaxLifetime');
+      const patch = { description: body.description, tokenMaxLifetime: readTokenMaxLifetime(body.tokenMaxLifetime) };
+      const domain = await store.updateDomain(requireName('domain', name), patch, { actor: caller.principal });
       return domainOut(domain);
     },
   );

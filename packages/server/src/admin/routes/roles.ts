@@ -6,6 +6,8 @@ import type { RoleMember } from '../../storage/records.ts';
 import { authorize } from '../authz.ts';
 import { badRequest, notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
+import { isSystemAdminRole, refuseLastAdminRemoval } from '../last-admin.ts';
+import { readTokenMaxLifetime, tokenMaxLifetimeSchema } from './domains.ts';
 import { errorResponses, readExpiry, requireName, roleOut, schemas } from '../wire.ts';
 
 const MAX_MEMBERS = 10_000;
@@ -18,7 +20,7 @@ const memberParams = { ...roleParams, properties: { ...roleParams.properties, pr
 const security = [{ bearerAuth: [] }];
 
 export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
-  const { store, callerOf } = deps;
+  const { store, callerOf, now } = deps;
 
   const target = (request: FastifyRequest): { domain: string; role: string; actor: string } => {
     const { domain, role } = request.params as { domain: string; role: string };
@@ -43,20 +45,28 @@ export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
     {
       schema: {
         summary: 'Create or replace a role',
-        description: 'With `members`, the member list is replaced; without, a new role starts empty and an existing one keeps its members.',
+        description:
+          'With `members`, the member list is replaced; without, a new role starts empty and an existing one keeps its members. ' +
+          '`tokenMaxLifetime` caps every access token granting this role; without it, an existing role keeps its limit.',
         tags: ['roles'],
         security,
         params: roleParams,
-        body: { type: ['object', 'null'], additionalProperties: false, properties: { members: { type: 'array', maxItems: MAX_MEMBERS, items: schemas.member } } },
+        body: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          properties: { members: { type: 'array', maxItems: MAX_MEMBERS, items: schemas.member }, tokenMaxLifetime: tokenMaxLifetimeSchema },
+        },
         response: { '2xx': schemas.role, ...errorResponses },
       },
     },
     async (request, reply) => {
       const { domain, role, actor } = target(request);
-      const body = (request.body ?? {}) as { members?: { principal: string; expiresAt?: string | null }[] };
+      const body = (request.body ?? {}) as { members?: { principal: string; expiresAt?: string | null }[]; tokenMaxLifetime?: number | null };
       const members = body.members?.map(readMember);
       if (members && new Set(members.map((m) => m.principal)).size !== members.length) throw badRequest('members: each principal may appear once');
-      const result = await store.putRole(domain, role, members, { actor });
+      const tokenMaxLifetime = readTokenMaxLifetime(body.tokenMaxLifetime);
+      if (members && isSystemAdminRole(domain, role)) await refuseLastAdminRemoval(store, now(), { members });
+      const result = await store.putRole(domain, role, members, { actor }, tokenMaxLifetime === undefined ? undefined : { tokenMaxLifetime });
       return reply.code(result.created ? 201 : 200).send(roleOut(result.role));
     },
   );
@@ -77,6 +87,7 @@ export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
     { schema: { summary: 'Delete a role', tags: ['roles'], security, params: roleParams, response: { 204: { type: 'null' }, ...errorResponses } } },
     async (request, reply) => {
       const { domain, role, actor } = target(request);
+      if (isSystemAdminRole(domain, role)) await refuseLastAdminRemoval(store, now(), { members: [] });
       await store.deleteRole(domain, role, { actor });
       return reply.code(204).send();
     },
@@ -99,6 +110,10 @@ export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
       const { principal } = request.params as { principal: string };
       const body = (request.body ?? {}) as { expiresAt?: string | null };
       const member = readMember({ principal, expiresAt: body.expiresAt });
+      if (member.expiresAt !== null && isSystemAdminRole(domain, role)) {
+        // An expiry may end the last admin's membership; judge the role as it will be then.
+        await refuseLastAdminRemoval(store, member.expiresAt, { without: principal });
+      }
       const { created } = await store.putRoleMember(domain, role, member, { actor });
       return reply.code(created ? 201 : 200).send({ principal, expiresAt: member.expiresAt === null ? null : new Date(member.expiresAt).toISOString(), created });
     },
@@ -110,6 +125,7 @@ export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
     async (request, reply) => {
       const { domain, role, actor } = target(request);
       const { principal } = request.params as { principal: string };
+      if (isSystemAdminRole(domain, role)) await refuseLastAdminRemoval(store, now(), { without: principal });
       await store.deleteRoleMember(domain, role, requireName('principal', principal), { actor });
       return reply.code(204).send();
     },

@@ -9,6 +9,7 @@ import type { ServiceStatus } from '../../storage/records.ts';
 import { authorize } from '../authz.ts';
 import { badRequest, notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
+import { refuseLastAdminRemoval } from '../last-admin.ts';
 import { errorResponses, readAllowedIps, readExpiry, requireName, schemas, serviceOut } from '../wire.ts';
 
 const KID = '^[A-Za-z0-9._-]{1,128}$';
@@ -152,9 +153,12 @@ export function serviceRoutes(app: FastifyInstance, deps: AdminRouteDeps): void 
     async (request) => {
       const { principal, actor } = target(request);
       const body = request.body as { status?: ServiceStatus; description?: string | null; allowedIps?: string[]; expiresAt?: string | null };
+      const expiresAt = readExpiry(body.expiresAt);
+      if (body.status === 'DISABLED') await refuseLastAdminRemoval(store, now(), { without: principal });
+      if (typeof expiresAt === 'number') await refuseLastAdminRemoval(store, expiresAt, { without: principal });
       const service = await store.updateService(
         principal,
-        { status: body.status, description: body.description, allowedIps: readAllowedIps(body.allowedIps), expiresAt: readExpiry(body.expiresAt) },
+        { status: body.status, description: body.description, allowedIps: readAllowedIps(body.allowedIps), expiresAt },
         { actor },
       );
       return serviceOut(service);
@@ -166,6 +170,7 @@ export function serviceRoutes(app: FastifyInstance, deps: AdminRouteDeps): void 
     { schema: { summary: 'Delete a service, its credentials and its role memberships', tags: ['services'], security, params: serviceParams, response: { 204: { type: 'null' }, ...errorResponses } } },
     async (request, reply) => {
       const { principal, actor } = target(request);
+      await refuseLastAdminRemoval(store, now(), { without: principal });
       await store.deleteService(principal, { actor });
       return reply.code(204).send();
     },

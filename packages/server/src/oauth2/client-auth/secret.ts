@@ -12,6 +12,8 @@ export interface SecretCheckDeps {
 }
 
 const NO_HASHES: readonly string[] = [''];
+/** Client ids are printable and short; anything else cannot be one, so it is not looked up. */
+const PLAUSIBLE_CLIENT_ID = /^[\x21-\x7e]{1,256}$/;
 
 export async function checkClientSecret(
   deps: SecretCheckDeps,
@@ -20,7 +22,7 @@ export async function checkClientSecret(
   now: number,
   usedBasic: boolean,
 ): Promise<Service> {
-  const client = clientId === '' ? null : await deps.store.getClientForAuth(clientId, now);
+  const client = PLAUSIBLE_CLIENT_ID.test(clientId) ? await deps.store.getClientForAuth(clientId, now) : null;
   const hashes = client && client.secrets.length > 0 ? client.secrets.map((s) => s.hash) : NO_HASHES;
   const matches = deps.hasher.matches(secret, hashes);
   if (!client || !matches || secret === '') throw invalidClient(usedBasic);

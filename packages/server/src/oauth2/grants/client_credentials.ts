@@ -6,7 +6,7 @@ import { parseScope, ScopeSyntaxError, type ScopeRequest } from '../../policy/sc
 import type { Store } from '../../storage/store.ts';
 import type { AuthenticatedClient } from '../client-auth/index.ts';
 import { OAuthError, invalidRequest } from '../errors.ts';
-import type { FormBody } from '../form.ts';
+import { reuseKey, type TokenReuseCache } from '../token-reuse.ts';
 import { accessTokenClaims, signAccessToken, signIdToken, type SigningKey } from '../tokens.ts';
 
 export interface TokenResponse {
@@ -18,20 +18,28 @@ export interface TokenResponse {
 }
 
 export interface ClientCredentialsDeps {
-  store: Pick<Store, 'rolesHeld' | 'getDomain'>;
+  store: Pick<Store, 'rolesHeld' | 'getDomain' | 'isTokenRevoked'>;
   issuer: string;
   lifetimes: { defaultLifetime: number; maxLifetime: number };
   signingKey: () => SigningKey;
+  /** Set when server-side token reuse is on (oauth2/token-reuse.ts). */
+  reuse?: TokenReuseCache;
+}
+
+export interface IssuedTokens {
+  response: TokenResponse;
+  jti: string;
+  reused: boolean;
 }
 
 export async function clientCredentialsGrant(
   deps: ClientCredentialsDeps,
   client: AuthenticatedClient,
-  form: FormBody,
+  params: { scope: string | undefined; expiresIn: string | undefined },
   now: number,
-): Promise<TokenResponse> {
-  const scope = readScope(form['scope']);
-  const lifetime = readLifetime(form['expires_in'], deps.lifetimes);
+): Promise<IssuedTokens> {
+  const scope = readScope(params.scope);
+  const requested = readLifetime(params.expiresIn, deps.lifetimes);
   const principal = client.service.principal;
 
   const grant = await resolveGrant(principal, scope, now, deps.store).catch((error: unknown) => {
@@ -40,6 +48,15 @@ export async function clientCredentialsGrant(
     }
     throw error;
   });
+  // SPEC §3.1: the server's, the domains' and the roles' maxima all apply; the smallest wins.
+  const lifetime = grant.maxLifetime === null ? requested : Math.min(requested, grant.maxLifetime);
+
+  const idTokenAudience = scope.openid ? scope.idTokenAudiences[0] : undefined;
+  const cacheKey = deps.reuse ? reuseKey({ principal, scope: grant.scope, audience: grant.audience, lifetime, idTokenAudience }) : '';
+  const cached = deps.reuse?.find(cacheKey, now);
+  if (cached && !(await deps.store.isTokenRevoked(cached.jti, now))) {
+    return { response: { ...cached.response, expires_in: Math.floor((cached.expiresAt - now) / 1000) }, jti: cached.jti, reused: true };
+  }
 
   const issuedAt = Math.floor(now / 1000);
   const key = deps.signingKey();
@@ -58,11 +75,11 @@ export async function clientCredentialsGrant(
     expires_in: lifetime,
     scope: grant.scope,
   };
-  const idTokenAudience = scope.idTokenAudiences[0];
-  if (scope.openid && idTokenAudience !== undefined) {
+  if (idTokenAudience !== undefined) {
     response.id_token = await signIdToken({ issuer: deps.issuer, principal, audience: idTokenAudience, issuedAt, lifetime }, key);
   }
-  return response;
+  deps.reuse?.remember(cacheKey, { response, jti: claims.jti, issuedAt: issuedAt * 1000, expiresAt: claims.exp * 1000 });
+  return { response, jti: claims.jti, reused: false };
 }
 
 function readScope(scope: string | undefined): ScopeRequest {

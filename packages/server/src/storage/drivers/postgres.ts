@@ -1,7 +1,7 @@
 // PostgreSQL through a pg Pool, for deployments where several instances share one database.
 
 import pg from 'pg';
-import { ConflictError, StorageUnavailableError } from '../errors.ts';
+import { ConflictError, InvalidValueError, StorageUnavailableError } from '../errors.ts';
 import { TransactionScope } from './driver.ts';
 import type { SqlDriver, SqlExecutor, SqlValue } from './driver.ts';
 
@@ -152,6 +152,8 @@ function translate(error: unknown): unknown {
     if (UNAVAILABLE_CLASSES.has(code.slice(0, 2))) {
       return new StorageUnavailableError(`PostgreSQL: ${error.message}`, { cause: error });
     }
+    // Class 22, data exception: the value sent cannot be stored (a NUL byte in text, say).
+    if (code.startsWith('22')) return new InvalidValueError(`a value cannot be stored: ${error.message}`, { cause: error });
     return error;
   }
   // Anything pg raises that is not the server's answer is the connection failing: refused,

@@ -1,12 +1,27 @@
 import type { SqlValue } from '../drivers/driver.ts';
 import type { AuditEvent, AuditQuery } from '../records.ts';
-import { insertAudit } from './context.ts';
+import { AUDIT_COLUMNS, auditValues, insertAudit } from './context.ts';
 import type { SqlContext } from './context.ts';
 import { toAuditEvent } from './rows.ts';
 import type { AuditRow } from './rows.ts';
 
 export async function appendAudit(ctx: SqlContext, event: Omit<AuditEvent, 'id'>): Promise<void> {
   await insertAudit(ctx.db, event);
+}
+
+// Rows per INSERT: 600 parameters, far below either database's limit, and every full chunk
+// reuses one prepared statement.
+const BATCH_ROWS = 100;
+
+export async function appendAuditBatch(ctx: SqlContext, events: readonly Omit<AuditEvent, 'id'>[]): Promise<void> {
+  if (events.length === 0) return;
+  await ctx.db.transaction(async (tx) => {
+    for (let start = 0; start < events.length; start += BATCH_ROWS) {
+      const chunk = events.slice(start, start + BATCH_ROWS);
+      const rows = chunk.map(() => '(?, ?, ?, ?, ?, ?)').join(', ');
+      await tx.run(`INSERT INTO audit_events ${AUDIT_COLUMNS} VALUES ${rows}`, chunk.flatMap(auditValues));
+    }
+  });
 }
 
 export async function queryAudit(ctx: SqlContext, query: AuditQuery): Promise<AuditEvent[]> {

@@ -38,14 +38,49 @@ export function audit(
 }
 
 export async function insertAudit(db: SqlExecutor, event: Omit<AuditEvent, 'id'>): Promise<void> {
-  await db.run('INSERT INTO audit_events (at, actor, type, target, before_json, after_json) VALUES (?, ?, ?, ?, ?, ?)', [
+  await db.run(`INSERT INTO audit_events ${AUDIT_COLUMNS} VALUES (?, ?, ?, ?, ?, ?)`, auditValues(event));
+}
+
+export const AUDIT_COLUMNS = '(at, actor, type, target, before_json, after_json)';
+
+/** An event's values in AUDIT_COLUMNS order. */
+export function auditValues(event: Omit<AuditEvent, 'id'>): SqlValue[] {
+  return [
     event.at,
     event.actor,
     event.type,
     event.target,
     JSON.stringify(event.before ?? null),
     JSON.stringify(event.after ?? null),
-  ]);
+  ];
+}
+
+/**
+ * A token lifetime limit is whole seconds above zero. Checked here rather than left to the
+ * column's CHECK, so both databases refuse the same values with the same error.
+ */
+export function checkLifetime(seconds: number | null | undefined): void {
+  if (seconds === undefined || seconds === null) return;
+  if (!Number.isSafeInteger(seconds) || seconds <= 0) {
+    throw new RangeError(`tokenMaxLifetime must be a whole number of seconds above zero, not ${seconds}`);
+  }
+}
+
+/**
+ * Deletes the rows of `table` whose expires_at is at or before `now`, oldest first, about
+ * `limit` at a time (rows sharing the last expiry go together), so one call's cost stays
+ * bounded however much has piled up. Returns how many went.
+ */
+export async function pruneExpired(db: SqlExecutor, table: string, now: number, limit: number): Promise<number> {
+  // A cut-off time rather than "key IN (oldest rows)": both databases then delete with one
+  // range scan of the expires_at index, where PostgreSQL would hash-join the whole table.
+  const { changes } = await db.run(
+    `DELETE FROM ${table} WHERE expires_at <= (
+       SELECT MAX(expires_at) FROM (SELECT expires_at FROM ${table} WHERE expires_at <= ? ORDER BY expires_at LIMIT ?) oldest
+     )`,
+    [now, limit],
+  );
+  return changes;
 }
 
 export function roleTarget(domain: string, role: string): string {

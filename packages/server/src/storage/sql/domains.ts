@@ -1,23 +1,64 @@
 import { ConflictError, NotFoundError } from '../errors.ts';
 import type { Actor, Domain } from '../records.ts';
-import { audit, count, domainRow } from './context.ts';
+import { audit, checkLifetime, count, domainRow } from './context.ts';
 import type { SqlContext } from './context.ts';
 import { toDomain } from './rows.ts';
 import type { DomainRow } from './rows.ts';
 
-export function createDomain(ctx: SqlContext, input: { name: string; description?: string | null }, by: Actor): Promise<Domain> {
+export async function createDomain(
+  ctx: SqlContext,
+  input: { name: string; description?: string | null; tokenMaxLifetime?: number | null },
+  by: Actor,
+): Promise<Domain> {
+  checkLifetime(input.tokenMaxLifetime);
   return ctx.db.transaction(async (tx) => {
     if (await domainRow(tx, input.name)) throw new ConflictError(`domain ${input.name} already exists`);
     const now = ctx.now();
-    const domain: Domain = { name: input.name, description: input.description ?? null, createdAt: now, updatedAt: now };
-    await tx.run('INSERT INTO domains (name, description, created_at, updated_at) VALUES (?, ?, ?, ?)', [
+    const domain: Domain = {
+      name: input.name,
+      description: input.description ?? null,
+      tokenMaxLifetime: input.tokenMaxLifetime ?? null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await tx.run('INSERT INTO domains (name, description, token_max_lifetime, created_at, updated_at) VALUES (?, ?, ?, ?, ?)', [
       domain.name,
       domain.description,
+      domain.tokenMaxLifetime,
       now,
       now,
     ]);
     await audit(ctx, tx, by, { type: 'domain.create', target: domain.name, before: null, after: domain });
     return domain;
+  });
+}
+
+export async function updateDomain(
+  ctx: SqlContext,
+  name: string,
+  patch: { description?: string | null; tokenMaxLifetime?: number | null },
+  by: Actor,
+): Promise<Domain> {
+  checkLifetime(patch.tokenMaxLifetime);
+  return ctx.db.transaction(async (tx) => {
+    const row = await domainRow(tx, name, ctx.forUpdate);
+    if (!row) throw new NotFoundError(`domain ${name} not found`);
+    const before = toDomain(row);
+    // undefined keeps a field; null clears it.
+    const after: Domain = {
+      ...before,
+      description: patch.description !== undefined ? patch.description : before.description,
+      tokenMaxLifetime: patch.tokenMaxLifetime !== undefined ? patch.tokenMaxLifetime : before.tokenMaxLifetime,
+      updatedAt: ctx.now(),
+    };
+    await tx.run('UPDATE domains SET description = ?, token_max_lifetime = ?, updated_at = ? WHERE name = ?', [
+      after.description,
+      after.tokenMaxLifetime,
+      after.updatedAt,
+      name,
+    ]);
+    await audit(ctx, tx, by, { type: 'domain.update', target: name, before, after });
+    return after;
   });
 }
 

@@ -2,33 +2,41 @@
 
 import type { SqlExecutor } from '../drivers/driver.ts';
 import { NotFoundError } from '../errors.ts';
-import type { Actor, HeldRole, Role, RoleMember } from '../records.ts';
-import { audit, holdDomain, loadRole, lockRole, roleTarget } from './context.ts';
+import type { Actor, HeldRole, Membership, Role, RoleMember } from '../records.ts';
+import { audit, checkLifetime, holdDomain, loadRole, lockRole, roleTarget } from './context.ts';
 import type { SqlContext } from './context.ts';
 import { toMember, toRole } from './rows.ts';
 import type { MemberRow, RoleRow } from './rows.ts';
 
-export function putRole(
+export async function putRole(
   ctx: SqlContext,
   domain: string,
   name: string,
   members: RoleMember[] | undefined,
   by: Actor,
+  settings: { tokenMaxLifetime?: number | null } = {},
 ): Promise<{ role: Role; created: boolean }> {
+  const { tokenMaxLifetime } = settings;
+  checkLifetime(tokenMaxLifetime);
   return ctx.db.transaction(async (tx) => {
     await holdDomain(ctx, tx, domain);
     const now = ctx.now();
     // DO NOTHING rather than a check first: when two instances create the same role at
     // once, the later one becomes an update instead of failing.
     const { changes } = await tx.run(
-      'INSERT INTO roles (domain, name, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (domain, name) DO NOTHING',
-      [domain, name, now, now],
+      `INSERT INTO roles (domain, name, token_max_lifetime, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (domain, name) DO NOTHING`,
+      [domain, name, tokenMaxLifetime ?? null, now, now],
     );
     const created = changes === 1;
     let before: Role | null = null;
     if (!created) {
       before = await loadRole(tx, await lockRole(ctx, tx, domain, name));
       await touchRole(ctx, tx, domain, name);
+      // undefined keeps the current limit; null clears it.
+      if (tokenMaxLifetime !== undefined) {
+        await tx.run('UPDATE roles SET token_max_lifetime = ? WHERE domain = ? AND name = ?', [tokenMaxLifetime, domain, name]);
+      }
     }
     if (members) {
       await tx.run('DELETE FROM role_members WHERE domain = ? AND role = ?', [domain, name]);
@@ -98,17 +106,34 @@ export function deleteRoleMember(ctx: SqlContext, domain: string, role: string, 
   });
 }
 
-// On the token endpoint's path: one lookup on role_members_by_principal.
+// On the token endpoint's path: one statement. role_members_by_principal finds the
+// memberships; each joins its role and domain by primary key for their lifetime limits.
 export async function rolesHeld(ctx: SqlContext, principal: string, domains: string[], now: number): Promise<HeldRole[]> {
   const wanted = [...new Set(domains)];
   if (wanted.length === 0) return [];
-  const rows = await ctx.db.all<HeldRole>(
-    `SELECT domain, role FROM role_members
-     WHERE principal = ? AND domain IN (${wanted.map(() => '?').join(', ')}) AND (expires_at IS NULL OR expires_at > ?)
-     ORDER BY domain, role`,
+  const rows = await ctx.db.all<{ domain: string; role: string; role_max: number | null; domain_max: number | null }>(
+    `SELECT m.domain, m.role, r.token_max_lifetime AS role_max, d.token_max_lifetime AS domain_max
+     FROM role_members m
+     JOIN roles r ON r.domain = m.domain AND r.name = m.role
+     JOIN domains d ON d.name = m.domain
+     WHERE m.principal = ? AND m.domain IN (${wanted.map(() => '?').join(', ')}) AND (m.expires_at IS NULL OR m.expires_at > ?)
+     ORDER BY m.domain, m.role`,
     [principal, ...wanted, now],
   );
-  return rows.map((row) => ({ domain: row.domain, role: row.role }));
+  return rows.map((row) => ({ domain: row.domain, role: row.role, maxLifetime: smallerLimit(row.role_max, row.domain_max) }));
+}
+
+export async function membershipsOf(ctx: SqlContext, principal: string): Promise<Membership[]> {
+  const rows = await ctx.db.all<MemberRow>('SELECT * FROM role_members WHERE principal = ? ORDER BY domain, role', [principal]);
+  return rows.map((row) => ({ domain: row.domain, role: row.role, expiresAt: row.expires_at }));
+}
+
+// In code rather than SQL: SQLite's MIN(a, b) is NULL when either is, PostgreSQL's LEAST
+// skips NULLs.
+function smallerLimit(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return Math.min(a, b);
 }
 
 function memberRow(db: SqlExecutor, domain: string, role: string, principal: string): Promise<MemberRow | undefined> {

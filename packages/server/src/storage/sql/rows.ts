@@ -1,6 +1,7 @@
 // Table rows as the drivers return them, and their mapping to the records in records.ts.
 
 import type {
+  ApiKeyRecord,
   AuditEvent,
   CaRecord,
   ClientSecretRecord,
@@ -18,6 +19,7 @@ import type {
 export interface DomainRow {
   name: string;
   description: string | null;
+  token_max_lifetime: number | null;
   created_at: number;
   updated_at: number;
 }
@@ -28,6 +30,7 @@ export interface ServiceRow {
   name: string;
   client_id: string;
   description: string | null;
+  account_id: string | null;
   status: ServiceStatus;
   allowed_ips: string;
   expires_at: number | null;
@@ -53,6 +56,7 @@ export interface PublicKeyRow {
 export interface RoleRow {
   domain: string;
   name: string;
+  token_max_lifetime: number | null;
   created_at: number;
   updated_at: number;
 }
@@ -62,6 +66,16 @@ export interface MemberRow {
   role: string;
   principal: string;
   expires_at: number | null;
+}
+
+export interface ApiKeyRow {
+  id: string;
+  principal: string;
+  hash: string;
+  description: string | null;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
 }
 
 export interface AuditRow {
@@ -96,7 +110,13 @@ export interface CaRow {
 }
 
 export function toDomain(row: DomainRow): Domain {
-  return { name: row.name, description: row.description, createdAt: row.created_at, updatedAt: row.updated_at };
+  return {
+    name: row.name,
+    description: row.description,
+    tokenMaxLifetime: row.token_max_lifetime,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
 }
 
 export function toService(row: ServiceRow): Service {
@@ -106,6 +126,7 @@ export function toService(row: ServiceRow): Service {
     name: row.name,
     clientId: row.client_id,
     description: row.description,
+    accountId: row.account_id,
     status: row.status,
     allowedIps: JSON.parse(row.allowed_ips) as string[],
     expiresAt: row.expires_at,
@@ -131,8 +152,21 @@ export function toRole(row: RoleRow, members: MemberRow[]): Role {
     domain: row.domain,
     name: row.name,
     members: members.map(toMember),
+    tokenMaxLifetime: row.token_max_lifetime,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+  };
+}
+
+export function toApiKey(row: ApiKeyRow): ApiKeyRecord {
+  return {
+    id: row.id,
+    principal: row.principal,
+    hash: row.hash,
+    description: row.description,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
   };
 }
 

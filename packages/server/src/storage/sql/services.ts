@@ -21,6 +21,11 @@ export function createService(
     if (await tx.get('SELECT 1 AS taken FROM services WHERE client_id = ?', [clientId])) {
       throw new ConflictError(`client_id ${clientId} is already taken`);
     }
+    const accountId = input.accountId ?? null;
+    // The unique index settles a race between two instances; this check names the problem.
+    if (accountId !== null && (await tx.get('SELECT 1 AS taken FROM services WHERE account_id = ?', [accountId]))) {
+      throw new ConflictError(`service account ${accountId} already exists`);
+    }
     const now = ctx.now();
     const service: Service = {
       principal,
@@ -28,6 +33,7 @@ export function createService(
       name: input.name,
       clientId,
       description: input.description ?? null,
+      accountId,
       status: 'ACTIVE',
       allowedIps: input.allowedIps ?? [],
       expiresAt: input.expiresAt ?? null,
@@ -35,14 +41,16 @@ export function createService(
       updatedAt: now,
     };
     await tx.run(
-      `INSERT INTO services (principal, domain, name, client_id, description, status, allowed_ips, expires_at, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO services
+         (principal, domain, name, client_id, description, account_id, status, allowed_ips, expires_at, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
         principal,
         service.domain,
         service.name,
         clientId,
         service.description,
+        accountId,
         service.status,
         JSON.stringify(service.allowedIps),
         service.expiresAt,
@@ -66,6 +74,16 @@ export function createService(
 export async function getService(ctx: SqlContext, principal: string): Promise<Service | null> {
   const row = await serviceRow(ctx.db, principal);
   return row ? toService(row) : null;
+}
+
+export async function getServiceByAccountId(ctx: SqlContext, accountId: string): Promise<Service | null> {
+  const row = await ctx.db.get<ServiceRow>('SELECT * FROM services WHERE account_id = ?', [accountId]);
+  return row ? toService(row) : null;
+}
+
+export async function listServiceAccounts(ctx: SqlContext): Promise<Service[]> {
+  const rows = await ctx.db.all<ServiceRow>('SELECT * FROM services WHERE account_id IS NOT NULL ORDER BY created_at, principal');
+  return rows.map(toService);
 }
 
 export async function listServices(ctx: SqlContext, domain: string): Promise<Service[]> {
@@ -107,6 +125,7 @@ export function deleteService(ctx: SqlContext, principal: string, by: Actor): Pr
     await tx.run('DELETE FROM role_members WHERE principal = ?', [principal]);
     await tx.run('DELETE FROM client_secrets WHERE principal = ?', [principal]);
     await tx.run('DELETE FROM public_keys WHERE principal = ?', [principal]);
+    await tx.run('DELETE FROM api_keys WHERE principal = ?', [principal]);
     await tx.run('DELETE FROM services WHERE principal = ?', [principal]);
     await audit(ctx, tx, by, { type: 'service.delete', target: principal, before: service, after: null });
     // Each role's own history shows the member leaving.

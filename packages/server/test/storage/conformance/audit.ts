@@ -58,9 +58,13 @@ export function auditLog(harness: StoreHarness): void {
       await store.transitionSigningKey('kid-1', 'active', 'retired', { retiredAt: 1, removeAt: 2 });
       await store.removeSigningKey('kid-1');
       await store.initCa({ id: 'ca-1', state: 'active', chainPem: 'CHAIN', rootPem: 'ROOT', sealedPrivateKey: 'SEALED-CA-KEY', createdAt: 1 });
+      await store.createService({ domain: 'alpha', name: 'web' }, {}, admin);
+      await store.createApiKey({ id: 'key-1', principal: 'alpha.web', hash: 'API-KEY-HASH', description: null, expiresAt: null }, admin);
+      await store.revokeApiKey('alpha.web', 'key-1', admin);
+      await store.deleteService('alpha.web', admin);
 
       const log = JSON.stringify(await store.queryAudit({ limit: 100 }));
-      for (const secret of ['HASH-ONE', 'HASH-TWO', 'HASH-THREE', 'sealed-private-key-of-kid-1', 'SEALED-CA-KEY']) {
+      for (const secret of ['HASH-ONE', 'HASH-TWO', 'HASH-THREE', 'sealed-private-key-of-kid-1', 'SEALED-CA-KEY', 'API-KEY-HASH']) {
         assert.ok(!log.includes(secret), `audit log contains ${secret}`);
       }
       assert.ok(log.includes('sec-2') && log.includes('sec-3'));
@@ -77,6 +81,35 @@ export function auditLog(harness: StoreHarness): void {
       await assert.rejects(store.createService({ domain: 'alpha', name: 'api' }, { publicKeys: duplicateKids }, admin), ConflictError);
       assert.equal(await store.getService('alpha.api'), null);
       assert.deepEqual(await store.queryAudit({ limit: 100 }), before);
+    });
+
+    storeTest(harness, 'appends a batch of events, in order, across several INSERTs', async (store) => {
+      const events = Array.from({ length: 250 }, (_, i) => ({
+        at: 1000 + i,
+        actor: `alpha.client${i % 7}`,
+        type: 'token.issue',
+        target: 'alpha',
+        before: null,
+        after: { n: i, scope: ['alpha:role.readers'] },
+      }));
+      await store.appendAuditBatch(events);
+      const stored = (await store.queryAudit({ limit: 1000 })).reverse();
+      assert.deepEqual(
+        stored.map(({ id: _id, ...event }) => event),
+        events,
+      );
+      assert.ok(stored.every((event, i) => i === 0 || event.id > stored[i - 1]!.id));
+    });
+
+    storeTest(harness, 'writes a batch in one transaction: all of it or none', async (store) => {
+      const good = (at: number) => ({ at, actor: 'system', type: 'token.issue', target: 'alpha', before: null, after: null });
+      const events = Array.from({ length: 230 }, (_, i) => good(1000 + i));
+      // The last chunk fails after the first two were written.
+      events[220] = { ...good(0), at: Number.NaN };
+      await assert.rejects(store.appendAuditBatch(events));
+      assert.deepEqual(await store.queryAudit({ limit: 1000 }), []);
+      await store.appendAuditBatch([]);
+      assert.deepEqual(await store.queryAudit({ limit: 1000 }), []);
     });
 
     storeTest(harness, 'filters by principal, type and time, newest first, up to the limit', async (store) => {

@@ -1,11 +1,15 @@
 // One suite, run against every backend: both must behave exactly alike.
 
+import { apiKeys } from './api-keys.ts';
 import { credentials } from './credentials.ts';
 import { lifecycleAndDomains, services } from './domains-services.ts';
 import { auditLog } from './audit.ts';
 import type { StoreHarness } from './harness.ts';
 import { keysAndCa } from './keys-ca.ts';
+import { revocation } from './revocation.ts';
 import { roles } from './roles.ts';
+import { serviceAccounts } from './service-accounts.ts';
+import { tokenLimits } from './token-limits.ts';
 import { transactions } from './transactions.ts';
 
 export type { StoreHarness } from './harness.ts';
@@ -14,7 +18,11 @@ export function storeConformance(harness: StoreHarness): void {
   lifecycleAndDomains(harness);
   services(harness);
   credentials(harness);
+  serviceAccounts(harness);
   roles(harness);
+  tokenLimits(harness);
+  apiKeys(harness);
+  revocation(harness);
   auditLog(harness);
   keysAndCa(harness);
   transactions(harness);

@@ -70,7 +70,7 @@ export function roles(harness: StoreHarness): void {
       await store.createDomain({ name: 'alpha' }, admin);
       await store.putRole('alpha', 'readers', [{ principal: 'later.service', expiresAt: null }], admin);
       await store.putRoleMember('alpha', 'readers', { principal: 'even.later', expiresAt: null }, admin);
-      assert.deepEqual(await store.rolesHeld('later.service', ['alpha'], Date.now()), [{ domain: 'alpha', role: 'readers' }]);
+      assert.deepEqual(await store.rolesHeld('later.service', ['alpha'], Date.now()), [{ domain: 'alpha', role: 'readers', maxLifetime: null }]);
     });
 
     storeTest(harness, 'leaves expired memberships and other domains out of rolesHeld', async (store) => {
@@ -83,12 +83,28 @@ export function roles(harness: StoreHarness): void {
       await store.putRole('gamma', 'readers', [{ principal: 'x.api', expiresAt: null }], admin);
 
       assert.deepEqual(await store.rolesHeld('x.api', ['alpha', 'beta'], now), [
-        { domain: 'alpha', role: 'readers' },
-        { domain: 'alpha', role: 'writers' },
+        { domain: 'alpha', role: 'readers', maxLifetime: null },
+        { domain: 'alpha', role: 'writers', maxLifetime: null },
       ]);
-      assert.deepEqual(await store.rolesHeld('x.api', ['alpha'], now + 1), [{ domain: 'alpha', role: 'readers' }]);
+      assert.deepEqual(await store.rolesHeld('x.api', ['alpha'], now + 1), [{ domain: 'alpha', role: 'readers', maxLifetime: null }]);
       assert.deepEqual(await store.rolesHeld('x.api', [], now), []);
       assert.deepEqual(await store.rolesHeld('y.api', ['alpha', 'gamma'], now), []);
+    });
+
+    storeTest(harness, 'lists every membership of a principal in every domain, expired ones included', async (store) => {
+      const now = Date.now();
+      for (const name of ['beta', 'alpha']) await store.createDomain({ name }, admin);
+      await store.putRole('beta', 'readers', [{ principal: 'x.api', expiresAt: null }], admin);
+      await store.putRole('alpha', 'writers', [{ principal: 'x.api', expiresAt: now - 1000 }], admin);
+      await store.putRole('alpha', 'readers', [{ principal: 'x.api', expiresAt: now + 1000 }, { principal: 'y.api', expiresAt: null }], admin);
+      await store.putRole('alpha', 'others', [{ principal: 'y.api', expiresAt: null }], admin);
+
+      assert.deepEqual(await store.membershipsOf('x.api'), [
+        { domain: 'alpha', role: 'readers', expiresAt: now + 1000 },
+        { domain: 'alpha', role: 'writers', expiresAt: now - 1000 },
+        { domain: 'beta', role: 'readers', expiresAt: null },
+      ]);
+      assert.deepEqual(await store.membershipsOf('nobody.at.all'), []);
     });
 
     storeTest(harness, "lists a domain's roles with their members", async (store) => {

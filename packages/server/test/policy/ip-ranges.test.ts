@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cidrProblem, ipAllowed } from '../../src/oauth2/client-standing.ts';
+import { cidrProblem, ipAllowed } from '../../src/policy/ip-ranges.ts';
 
 describe('allowedIps matching', () => {
   it('matches IPv4 CIDR blocks and single addresses', () => {

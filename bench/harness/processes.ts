@@ -1,0 +1,221 @@
+// Child processes of a benchmark run: the servers under test and the load generator. Each is
+// the leader of its own process group, so a cluster's workers go down with their primary,
+// and everything this run started is killed on exit, on Ctrl-C and when a row times out.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
+import { createInterface } from 'node:readline';
+
+/** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in these ticks. */
+const TICKS_PER_SECOND = 100;
+const STOP_GRACE_MS = 8000;
+const STDERR_KEPT = 4000;
+
+export interface Child {
+  readonly process: ChildProcess;
+  /** The last few kilobytes of stderr, to explain a failure. */
+  stderr(): string;
+  /** Resolves with each JSON line the child writes on stdout. */
+  lines: AsyncIterable<Record<string, unknown>>;
+  exited: Promise<number | null>;
+}
+
+export class Children {
+  private readonly live = new Set<ChildProcess>();
+  private readonly leftovers = new Set<() => Promise<void>>();
+
+  /** Cleanup (a data dir, a database) to run if the run is interrupted; returns its removal. */
+  leaveBehind(cleanup: () => Promise<void>): () => void {
+    this.leftovers.add(cleanup);
+    return () => this.leftovers.delete(cleanup);
+  }
+
+  /** After killAll on an interrupt: what the interrupted rows could not clean up, within `ms`. */
+  async cleanUp(ms: number): Promise<void> {
+    const tasks = [...this.leftovers].map((cleanup) => cleanup().catch(() => {}));
+    this.leftovers.clear();
+    await Promise.race([Promise.all(tasks), new Promise((resolve) => setTimeout(resolve, ms))]);
+  }
+
+  spawn(script: string, args: string[], options: { env?: NodeJS.ProcessEnv; nodeFlags?: string[] } = {}): Child {
+    const child = spawn(process.execPath, [...(options.nodeFlags ?? []), script, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      env: options.env ?? process.env,
+    });
+    this.live.add(child);
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_KEPT);
+    });
+    const exited = new Promise<number | null>((resolve) => {
+      child.once('exit', (code) => {
+        this.live.delete(child);
+        resolve(code);
+      });
+      child.once('error', () => {
+        this.live.delete(child);
+        resolve(null);
+      });
+    });
+    const lines = (async function* () {
+      for await (const line of createInterface({ input: child.stdout! })) {
+        if (line.startsWith('{')) yield JSON.parse(line) as Record<string, unknown>;
+      }
+    })();
+    return { process: child, stderr: () => stderr, lines, exited };
+  }
+
+  /** SIGTERM to the leader (a cluster primary stops its workers), then SIGKILL to the group. */
+  async stop(child: Child): Promise<void> {
+    if (!this.live.has(child.process)) return;
+    child.process.kill('SIGTERM');
+    const timer = setTimeout(() => killGroup(child.process, 'SIGKILL'), STOP_GRACE_MS);
+    await child.exited;
+    clearTimeout(timer);
+    killGroup(child.process, 'SIGKILL');
+  }
+
+  /** Synchronous, for exit handlers and timeouts: every group this run started, at once. */
+  killAll(): void {
+    for (const child of this.live) killGroup(child, 'SIGKILL');
+    this.live.clear();
+  }
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // The group is already gone.
+  }
+}
+
+/** The first line `{"ready":true,…}` a server prints, or the reason it never came. */
+export async function waitUntilReady(child: Child, timeoutMs: number): Promise<{ pids: number[] }> {
+  const iterator = child.lines[Symbol.asyncIterator]();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not ready within ${timeoutMs / 1000} s`)), timeoutMs);
+  });
+  try {
+    for (;;) {
+      const next = await Promise.race([iterator.next(), timeout]);
+      if (next.done) {
+        const code = await child.exited;
+        throw new Error(`exited with code ${code} before it was ready: ${child.stderr().trim().split('\n').slice(-5).join(' | ')}`);
+      }
+      if (next.value['ready'] === true) return { pids: next.value['pids'] as number[] };
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface ServerReport {
+  pid: number;
+  /** How late the event loop ran since the previous report. */
+  loopDelayMs: { p50: number; p99: number; max: number };
+  memoryMb: { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
+}
+
+/** Asks each serving process for its report (SIGUSR2, see servers/cluster.ts); what came within 3 s. */
+export async function requestReports(child: Child, pids: readonly number[], expected: number): Promise<ServerReport[]> {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGUSR2');
+    } catch {
+      // Gone: its report is missing, which the caller sees.
+    }
+  }
+  const iterator = child.lines[Symbol.asyncIterator]();
+  const reports: ServerReport[] = [];
+  const deadline = Date.now() + 3000;
+  while (reports.length < expected && Date.now() < deadline) {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - Date.now()));
+    });
+    const next = await Promise.race([iterator.next(), timeout]);
+    clearTimeout(timer);
+    if (next === 'timeout' || next.done) break;
+    if (next.value['report']) reports.push(next.value['report'] as ServerReport);
+  }
+  return reports;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** CPU seconds (user + system) a process has used so far; 0 once it is gone. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which may itself hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds the whole machine has been busy (all but idle and iowait), over every core. */
+export function machineBusySeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+  const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = ticks.reduce((sum, value) => sum + value, 0);
+  return (total - (ticks[3] ?? 0) - (ticks[4] ?? 0)) / TICKS_PER_SECOND;
+}
+
+function memoryKb(pid: number): { rss: number; hwm: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+    return { rss: field('VmRSS'), hwm: field('VmHWM') };
+  } catch {
+    return { rss: 0, hwm: 0 };
+  }
+}
+
+export interface MemoryPeak {
+  /** Largest sum of VmRSS over the processes, sampled every 100 ms. */
+  totalMb: number;
+  /** Largest VmHWM (the kernel's own peak) of any one process. */
+  processMb: number;
+}
+
+/** Samples the resident memory of a server's processes every 100 ms until stopped. */
+export function sampleMemory(pids: readonly number[]): { stop(): MemoryPeak } {
+  let total = 0;
+  const hwm = new Map<number, number>();
+  const sample = (): void => {
+    let sum = 0;
+    for (const pid of pids) {
+      const { rss, hwm: peak } = memoryKb(pid);
+      sum += rss;
+      if (peak > 0) hwm.set(pid, peak);
+    }
+    total = Math.max(total, sum);
+  };
+  sample();
+  const timer = setInterval(sample, 100);
+  return {
+    stop() {
+      sample();
+      clearInterval(timer);
+      const mb = (kb: number): number => Math.round(kb / 102.4) / 10;
+      return { totalMb: mb(total), processMb: mb(Math.max(0, ...hwm.values())) };
+    },
+  };
+}

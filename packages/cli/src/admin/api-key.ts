@@ -1,0 +1,61 @@
+// tessera admin api-key create|list|revoke: API keys for callers that cannot do OAuth (SPEC §3.6).
+
+import type { Command } from 'commander';
+
+import type { AdminContext } from './context.ts';
+import { parseServiceRef, parseTime } from './arguments.ts';
+import type { ServiceRef } from './arguments.ts';
+import { segment, servicePath } from './session.ts';
+import type { View } from '../output.ts';
+
+export const API_KEY_VIEW: View = { columns: ['id', 'description', 'createdAt', 'expiresAt', 'revokedAt'] };
+
+interface CreateOptions {
+  expiresAt?: string;
+  description?: string;
+}
+
+export function registerApiKeyCommands(admin: Command, context: AdminContext): void {
+  const apiKey = admin.command('api-key').description("a service's API keys (for callers that cannot do OAuth)");
+  const principal = ['<principal>', 'the service, as <domain>.<service>, e.g. alpha.api'] as const;
+  const apiKeysPath = (ref: ServiceRef): string => `${servicePath(ref)}/api-keys`;
+
+  apiKey
+    .command('create')
+    .description('issue an API key; it is printed once')
+    .argument(...principal, parseServiceRef)
+    .option('--expires-at <time>', 'ISO 8601 time or duration from now (90d); default: never', (value: string) =>
+      parseTime(value, context.now(), 'future'),
+    )
+    .option('--description <text>', 'who or what uses the key')
+    .action(async (ref: ServiceRef, options: CreateOptions, command: Command) => {
+      const session = await context.open(command);
+      const created = await session.request('POST', apiKeysPath(ref), {
+        body: { expiresAt: options.expiresAt, description: options.description },
+      });
+      session.show(created, `created an API key for ${ref.domain}.${ref.service}`);
+      if (created !== null && typeof created === 'object' && 'apiKey' in created) {
+        session.note('note: the API key is shown only this once; store it now');
+      }
+    });
+
+  apiKey
+    .command('list')
+    .description("list a service's API keys (never the keys themselves)")
+    .argument(...principal, parseServiceRef)
+    .action(async (ref: ServiceRef, _options: unknown, command: Command) => {
+      const session = await context.open(command);
+      session.showList(await session.request('GET', apiKeysPath(ref)), API_KEY_VIEW);
+    });
+
+  apiKey
+    .command('revoke')
+    .description('revoke an API key at once')
+    .argument(...principal, parseServiceRef)
+    .argument('<id>', 'the key id, as listed')
+    .action(async (ref: ServiceRef, id: string, _options: unknown, command: Command) => {
+      const session = await context.open(command);
+      const answer = await session.request('DELETE', `${apiKeysPath(ref)}/${segment(id)}`);
+      session.show(answer, `revoked API key ${id} of ${ref.domain}.${ref.service}`);
+    });
+}

@@ -1,0 +1,99 @@
+// tessera token: the `zts-accesstoken` job (SPEC §7). Gets an access token with the client
+// credentials grant and prints it alone on stdout, so `TOKEN=$(tessera token …)` works.
+
+import { Option } from 'commander';
+import type { Command } from 'commander';
+
+import { parsePositiveInteger } from '../admin/arguments.ts';
+import { authenticationFor, resolveClientAuth } from '../client-auth.ts';
+import type { ClientAuth, ClientAuthFlags } from '../client-auth.ts';
+import { DEFAULT_SERVER, addConnectionOptions, openHttpClient, resolveUnder } from '../connection.ts';
+import type { ConnectionFlags } from '../connection.ts';
+import { CliError, UsageError } from '../errors.ts';
+import type { CliIo } from '../io.ts';
+import { decodeUnverified } from '../jwt-display.ts';
+import { formatJson } from '../output.ts';
+import { requestToken } from '../token-request.ts';
+
+interface TokenOptions extends ConnectionFlags, ClientAuthFlags {
+  scope: string;
+  expiresIn?: number;
+  idToken?: boolean;
+  json?: boolean;
+  decode?: boolean;
+}
+
+export function registerTokenCommand(program: Command, io: CliIo): void {
+  const token = program
+    .command('token')
+    .description('get an access token (client credentials grant) and print it')
+    .requiredOption('--scope <scope>', 'what to ask for: <d>:domain, <d>:role.<r>, <d>:<r>, openid <d>:service.<s>')
+    .option('--client-id <id>', "the service's principal, e.g. alpha.api")
+    .option('--client-secret-file <file>', 'file holding the client secret (client_secret_basic)')
+    .option('--key <file>', 'PEM private key: signs a private_key_jwt assertion, or with --cert the TLS key')
+    .option('--kid <id>', 'the id the public key is registered under (with --key)')
+    .option('--cert <file>', 'PEM client certificate presented over TLS (tls_client_auth); the client id defaults to its CN')
+    .option('--credentials <file>', 'client credential file {"clientId","clientSecret","tokenEndpoint"?}')
+    .option('--expires-in <seconds>', 'ask for this lifetime (the server may cap it)', parsePositiveInteger)
+    .option('--id-token', 'print the ID token instead (needs openid and <d>:service.<s> in --scope)')
+    .addOption(new Option('--json', 'print the whole token response as JSON').conflicts('decode'))
+    .option('--decode', "print the token's header and claims as JSON (not verified)");
+  addConnectionOptions(token)
+    .addHelpText(
+      'after',
+      `
+Exactly one client credential:
+  --client-id I --client-secret-file F    client_secret_basic
+  --client-id I --key K --kid ID          private_key_jwt (key type picks ES256, ES384, EdDSA or RS256)
+  --cert C --key K [--client-id I]        tls_client_auth (mTLS)
+  --credentials F                         client_secret_basic from a credential file
+Without --server, the server is the credential file's tokenEndpoint, else ${DEFAULT_SERVER}.`,
+    )
+    .action(async (options: TokenOptions) => {
+      await getToken(options, io);
+    });
+}
+
+async function getToken(options: TokenOptions, io: CliIo): Promise<void> {
+  const scope = options.scope.trim().split(/\s+/).join(' ');
+  if (scope === '') throw new UsageError('--scope is empty; name what the token is for, e.g. --scope beta:domain');
+  if (options.idToken === true) requireIdTokenScope(scope);
+  const auth = await resolveClientAuth(options, io.cwd);
+  const tokenEndpoint = tokenEndpointFor(options, auth);
+  if (auth.method === 'tls_client_auth' && tokenEndpoint.protocol !== 'https:') {
+    throw new UsageError(`--cert needs an https:// server: the certificate is presented in the TLS handshake`);
+  }
+  const http = await openHttpClient(options, io, auth.method === 'tls_client_auth' ? auth.identity : undefined);
+  const response = await requestToken(http, {
+    tokenEndpoint,
+    scope,
+    expiresIn: options.expiresIn,
+    authentication: await authenticationFor(auth, tokenEndpoint, (io.now ?? Date.now)()),
+  });
+
+  const printed = options.idToken === true ? response.id_token : response.access_token;
+  if (typeof printed !== 'string' || printed === '') {
+    throw new CliError(`token endpoint ${tokenEndpoint.href} answered without an id_token for scope "${scope}"`);
+  }
+  if (options.json === true) io.stdout.write(formatJson(response));
+  else if (options.decode === true) io.stdout.write(formatJson(decodeUnverified(printed, options.idToken ? 'ID token' : 'access token')));
+  else io.stdout.write(`${printed}\n`);
+}
+
+/** SPEC §3.2: an ID token is issued for `openid` plus the service it is addressed to. */
+function requireIdTokenScope(scope: string): void {
+  const items = scope.split(' ');
+  if (!items.includes('openid') || !items.some((item) => /^[^:\s]+:service\.[^\s]+$/.test(item))) {
+    throw new UsageError(
+      '--id-token needs openid and <domain>:service.<name> (the ID token audience) in --scope, e.g. --scope "openid beta:service.api"',
+    );
+  }
+}
+
+/** --server, else the credential file's tokenEndpoint, else the SPEC §7 default server. */
+function tokenEndpointFor(options: TokenOptions, auth: ClientAuth): URL {
+  if (options.server === undefined && auth.method === 'client_secret_basic' && auth.tokenEndpoint !== undefined) {
+    return auth.tokenEndpoint;
+  }
+  return resolveUnder(new URL(options.server ?? DEFAULT_SERVER), '/oauth2/token');
+}

@@ -1,0 +1,142 @@
+// tessera verify TOKEN: checks a token the way a resource server would (SPEC §6.2, §7): the
+// signature against the server's published JWKS, then typ, iss, aud, exp/nbf and the required
+// scope items. Exit 0 and the claims when valid; exit 1 and one line saying why when not.
+
+import type { Command } from 'commander';
+import { createRemoteJWKSet, customFetch, jwtVerify } from 'jose';
+import type { FetchImplementation, JWTPayload } from 'jose';
+
+import { DEFAULT_SERVER, addConnectionOptions, openHttpClient, resolveUnder } from '../connection.ts';
+import type { ConnectionFlags } from '../connection.ts';
+import { CliError, UsageError } from '../errors.ts';
+import type { HttpClient } from '../http-client.ts';
+import type { CliIo } from '../io.ts';
+import { formatClaims } from '../jwt-display.ts';
+import { formatJson } from '../output.ts';
+import { explainRejection, missingScopeItems } from '../token-checks.ts';
+
+/** Tessera signs with one of these (SPEC §3.3); anything else is refused before key lookup. */
+export const ALLOWED_ALGORITHMS = ['ES256', 'EdDSA', 'RS256'];
+
+/** RFC 9068 §2.2 and OpenID Connect Core §2: a token without these is not one of Tessera's. */
+const REQUIRED_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'iat'];
+
+/** Bounded clock skew between this machine and the server, in seconds. */
+const CLOCK_TOLERANCE_SECONDS = 30;
+
+interface VerifyOptions extends ConnectionFlags {
+  audience?: string;
+  scope?: string;
+  issuer?: string;
+  idToken?: boolean;
+  json?: boolean;
+}
+
+interface Discovery {
+  issuer: string;
+  jwksUri: URL;
+}
+
+export function registerVerifyCommand(program: Command, io: CliIo): void {
+  const verify = program
+    .command('verify')
+    .description("check a token against the server's published keys and print its claims")
+    .argument('<token>', 'the JWT, or - to read it from stdin')
+    .option('--audience <aud>', 'require this audience (a domain for access tokens, <d>.<s> for ID tokens)')
+    .option('--scope <items>', "require every space-separated item in the token's scope, e.g. beta:role.readers")
+    .option('--issuer <url>', "require this issuer (default: the server's, from its discovery document)")
+    .option('--id-token', 'the token is an ID token (typ JWT) rather than an access token (typ at+jwt)')
+    .option('--json', 'print the claims as JSON');
+  addConnectionOptions(verify)
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 valid, 1 invalid (the reason on stderr) or the server unreachable, 2 usage.
+Role items match in either form: beta:readers and beta:role.readers are the same role.`,
+    )
+    .action(async (token: string, options: VerifyOptions) => {
+      await verifyToken(token, options, io);
+    });
+}
+
+async function verifyToken(argument: string, options: VerifyOptions, io: CliIo): Promise<void> {
+  if (options.idToken === true && options.scope !== undefined) {
+    throw new UsageError('--scope cannot be checked on an ID token, which carries no scope; drop --scope or --id-token');
+  }
+  const token = argument === '-' ? await readStdinToken(io) : argument.trim();
+  if (token === '') throw new UsageError('the token is empty');
+
+  const http = await openHttpClient(options, io);
+  const server = new URL(options.server ?? DEFAULT_SERVER);
+  const discovery = await discover(http, server);
+  const jwks = createRemoteJWKSet(discovery.jwksUri, {
+    [customFetch]: fetchThrough(http),
+    timeoutDuration: Math.round((options.timeout ?? 10) * 1000),
+  });
+  const expected = {
+    issuer: options.issuer ?? discovery.issuer,
+    audience: options.audience,
+    typ: options.idToken === true ? 'JWT' : 'at+jwt',
+  };
+
+  let claims: JWTPayload;
+  try {
+    ({ payload: claims } = await jwtVerify(token, jwks, {
+      ...expected,
+      algorithms: ALLOWED_ALGORITHMS,
+      requiredClaims: REQUIRED_CLAIMS,
+      clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      currentDate: new Date((io.now ?? Date.now)()),
+    }));
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    throw explainRejection(error, token, {
+      ...expected,
+      server: server.href.replace(/\/$/, ''),
+      jwksUri: discovery.jwksUri.href,
+    });
+  }
+
+  const missing = missingScopeItems(options.scope, claims.scope);
+  if (missing.length > 0) {
+    const has = typeof claims.scope === 'string' && claims.scope !== '' ? claims.scope : 'none';
+    throw new CliError(`invalid token: missing scope ${missing.join(' ')} (the token has: ${has})`);
+  }
+
+  io.stdout.write(options.json === true ? formatJson(claims) : formatClaims(claims));
+  if (options.audience === undefined) {
+    io.stderr.write('note: the audience was not checked; pass --audience to make sure the token is meant for you\n');
+  }
+}
+
+async function readStdinToken(io: CliIo): Promise<string> {
+  let text = '';
+  for await (const chunk of io.stdin ?? []) {
+    text += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+  }
+  return text.trim();
+}
+
+/** RFC 8414 / OpenID Connect Discovery: where the keys are and which issuer signs. */
+async function discover(http: HttpClient, server: URL): Promise<Discovery> {
+  const url = resolveUnder(server, '/.well-known/openid-configuration');
+  const { body } = await http.send({ method: 'GET', url, label: `discovery request to ${url.href}` });
+  const fields = body !== null && typeof body === 'object' ? (body as Record<string, unknown>) : {};
+  const { issuer, jwks_uri: jwksUri } = fields;
+  if (typeof issuer !== 'string' || issuer === '' || typeof jwksUri !== 'string' || !URL.canParse(jwksUri)) {
+    throw new CliError(`${url.href} is not a discovery document with an issuer and a jwks_uri; is --server a Tessera server?`);
+  }
+  return { issuer, jwksUri: new URL(jwksUri) };
+}
+
+/** jose fetches the JWKS through the CLI's client, so --cacert and --timeout apply to it too. */
+function fetchThrough(http: HttpClient): FetchImplementation {
+  return async (url) => {
+    const response = await http.send({ method: 'GET', url: new URL(url), label: `JWKS request to ${url}` });
+    const text = typeof response.body === 'string' ? response.body : JSON.stringify(response.body);
+    return new Response(response.status === 200 ? text : null, {
+      status: response.status,
+      headers: { 'content-type': 'application/json' },
+    });
+  };
+}

@@ -1,0 +1,33 @@
+// The admin API must never remove the last way back in: a change that would leave
+// `sys.auth:role.admin` without an active, unexpired member is refused, as Athenz refuses to
+// delete the last member of an admin role. (Two such changes racing on two instances could still
+// both pass; the bootstrap file and database access remain the way out in that case.)
+
+import type { RoleMember } from '../storage/records.ts';
+import type { Store } from '../storage/store.ts';
+import { ADMIN_ROLE, SYSTEM_DOMAIN } from './authz.ts';
+import { AdminError } from './errors.ts';
+
+export interface AdminChange {
+  /** A member leaving the role (member removed, or its service disabled, expired or deleted). */
+  without?: string;
+  /** The role's whole new member list (PUT), or [] when the role is deleted. */
+  members?: RoleMember[];
+}
+
+export async function refuseLastAdminRemoval(store: Pick<Store, 'getRole' | 'getService'>, now: number, change: AdminChange): Promise<void> {
+  const role = await store.getRole(SYSTEM_DOMAIN, ADMIN_ROLE);
+  if (!role) return;
+  const members = (change.members ?? role.members).filter((m) => (m.expiresAt === null || m.expiresAt > now) && m.principal !== change.without);
+  for (const member of members) {
+    const service = await store.getService(member.principal);
+    if (service && service.status === 'ACTIVE' && (service.expiresAt === null || service.expiresAt > now)) return;
+  }
+  throw new AdminError(
+    409,
+    'conflict',
+    `this would leave ${SYSTEM_DOMAIN}:role.${ADMIN_ROLE} without an active member, and nobody could administer Tessera; add another system admin first`,
+  );
+}
+
+export const isSystemAdminRole = (domain: string, role: string): boolean => domain === SYSTEM_DOMAIN && role === ADMIN_ROLE;

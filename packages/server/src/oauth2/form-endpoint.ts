@@ -1,0 +1,97 @@
+// The plumbing every OAuth endpoint that takes a form shares (token, introspection,
+// revocation): an application/x-www-form-urlencoded body parsed strictly (oauth2/form.ts), a
+// media-type check before the body schema runs, 405 for other methods, RFC 6749 §5.2 error
+// bodies with `Cache-Control: no-store`, and the Basic challenge on every 401 to a client that
+// used the Authorization header.
+
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { describeError } from '../http/errors.ts';
+import type { Service } from '../storage/records.ts';
+import { authenticateClient, type ClientAuthMethod } from './client-auth/index.ts';
+import { checkClientStanding } from './client-standing.ts';
+import { OAuthError, invalidRequest, type OAuthErrorName } from './errors.ts';
+import { parseForm, type FormBody } from './form.ts';
+
+export const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
+const FORM = 'application/x-www-form-urlencoded';
+const BASIC_CHALLENGE = 'Basic realm="tessera", charset="UTF-8"';
+
+export interface FormEndpoint {
+  /** The first path is documented in /openapi.json; the others are aliases. */
+  paths: readonly string[];
+  /** The RFC section that defines the request, for error messages. */
+  rfc: string;
+  schema: Record<string, unknown>;
+  bodyLimit: number;
+  /** The JSON answer, or undefined for an empty 200. */
+  handle(form: FormBody, request: FastifyRequest): Promise<object | undefined>;
+}
+
+export async function formEndpoint(app: FastifyInstance, endpoint: FormEndpoint): Promise<void> {
+  const mediaTypeProblem = `the request must be ${FORM} (${endpoint.rfc})`;
+  await app.register(async (scope) => {
+    scope.addContentTypeParser(FORM, { parseAs: 'string', bodyLimit: endpoint.bodyLimit }, (_request, body, done) => {
+      try {
+        done(null, parseForm(body as string));
+      } catch (error) {
+        done(error as Error, undefined);
+      }
+    });
+    scope.setErrorHandler((error, request, reply) => {
+      const oauth = error instanceof OAuthError ? error : fromGeneric(error, request.log, mediaTypeProblem);
+      const challenge = oauth.status === 401 && /^basic /i.test(request.headers.authorization ?? '') ? { 'www-authenticate': BASIC_CHALLENGE } : {};
+      void reply.code(oauth.status).headers({ ...NO_STORE, ...challenge, ...oauth.headers }).send(oauth.toBody());
+    });
+    // preValidation: before the body schema, so a JSON or empty body hears what to send instead.
+    const requireForm = async (request: FastifyRequest): Promise<void> => {
+      if (!request.headers['content-type']?.toLowerCase().startsWith(FORM)) throw invalidRequest(mediaTypeProblem);
+    };
+    endpoint.paths.forEach((path, index) => {
+      scope.post(path, { schema: { ...endpoint.schema, hide: index > 0 }, preValidation: requireForm }, async (request, reply: FastifyReply) => {
+        const answer = await endpoint.handle(request.body as FormBody, request);
+        return answer === undefined ? reply.headers(NO_STORE).code(200).send() : reply.headers(NO_STORE).send(answer);
+      });
+      scope.route({
+        method: ['GET', 'PUT', 'DELETE', 'PATCH'],
+        url: path,
+        schema: { hide: true },
+        handler: async () => {
+          throw new OAuthError(405, 'invalid_request', `${path} takes POST only (${endpoint.rfc})`, { headers: { allow: 'POST' } });
+        },
+      });
+    });
+  });
+}
+
+export interface ClientFormDeps {
+  methods: readonly ClientAuthMethod[];
+  bodyLimit: number;
+  now: () => number;
+}
+
+/** A form endpoint for an authenticated client in good standing (introspection, revocation). */
+export function clientFormEndpoint(
+  app: FastifyInstance,
+  deps: ClientFormDeps,
+  endpoint: Omit<FormEndpoint, 'handle' | 'bodyLimit'> & { handle(form: FormBody, caller: Service): Promise<object | undefined> },
+): Promise<void> {
+  return formEndpoint(app, {
+    ...endpoint,
+    bodyLimit: deps.bodyLimit,
+    async handle(form, request) {
+      const now = deps.now();
+      const { service } = await authenticateClient(deps.methods, { form, authorization: request.headers.authorization, now });
+      checkClientStanding(service, request.ip, now);
+      return endpoint.handle(form, service);
+    },
+  });
+}
+
+function fromGeneric(error: unknown, log: FastifyBaseLogger, mediaTypeProblem: string): OAuthError {
+  const described = describeError(error, log);
+  const name: OAuthErrorName =
+    described.status === 503 ? 'temporarily_unavailable' : described.status >= 500 ? 'server_error' : 'invalid_request';
+  // Fastify's 415 for an unknown media type is answered 400 invalid_request, as RFC 6749 §5.2 does.
+  if (described.status === 415) return new OAuthError(400, name, mediaTypeProblem);
+  return new OAuthError(described.status, name, described.message);
+}

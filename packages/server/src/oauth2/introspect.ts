@@ -1,0 +1,186 @@
+// POST /oauth2/introspect (RFC 7662): a resource server asks whether a token is active now.
+// The caller must authenticate as a client (any method the token endpoint accepts) and be in
+// good standing; every token that is not active gets the same `{"active": false}`, never a
+// reason, so the endpoint tells a stranger nothing about tokens it does not hold.
+//
+// Two kinds of token are recognised from their shape, so `token_type_hint` is accepted and
+// ignored (RFC 7662 §2.1 lets the server search every kind it knows):
+// - access tokens (JWT, `typ: at+jwt`, signed by a key this server publishes): active while
+//   unexpired, not revoked by jti, and while the subject service exists, is ACTIVE and
+//   unexpired. ID tokens (`typ: JWT`) are not access tokens (RFC 8725 §3.11), so inactive.
+// - API keys (keys/api-keys.ts): active while not revoked, unexpired, and the service is.
+//
+// The form plumbing and caller authentication are oauth2/form-endpoint.ts's.
+
+import type { FastifyInstance } from 'fastify';
+import type { JWTPayload } from 'jose';
+import { parseApiKey } from '../keys/api-keys.ts';
+import type { SecretHasher } from '../keys/client-secrets.ts';
+import type { ApiKeyRecord, Service } from '../storage/records.ts';
+import type { Store } from '../storage/store.ts';
+import { invalidRequest } from './errors.ts';
+import type { FormBody } from './form.ts';
+import { clientFormEndpoint, type ClientFormDeps } from './form-endpoint.ts';
+import type { OwnTokenVerifier } from './own-token-verifier.ts';
+
+export const INTROSPECTION_PATH = '/oauth2/introspect';
+
+/** Compared against when the key id is unknown, so both failures cost one HMAC. */
+const NO_HASHES: readonly string[] = [''];
+
+export interface TokenCheckDeps {
+  verify: OwnTokenVerifier;
+  store: Pick<Store, 'getService' | 'isTokenRevoked' | 'getApiKey' | 'membershipsOf'>;
+  hasher: SecretHasher;
+  now: () => number;
+}
+
+interface AccessTokenClaims extends JWTPayload {
+  sub: string;
+  jti: string;
+  exp: number;
+  iat: number;
+}
+
+/** A token this server issued, with its signature or hash checked; whether it is active is not yet asked. */
+export type RecognisedToken =
+  | { kind: 'access_token'; principal: string; claims: AccessTokenClaims }
+  | { kind: 'api_key'; principal: string; key: ApiKeyRecord };
+
+export async function recogniseToken(deps: TokenCheckDeps, token: string): Promise<RecognisedToken | null> {
+  const apiKey = parseApiKey(token);
+  if (apiKey) {
+    const key = await deps.store.getApiKey(apiKey.id);
+    const matches = deps.hasher.matches(token, key ? [key.hash] : NO_HASHES);
+    return key && matches ? { kind: 'api_key', principal: key.principal, key } : null;
+  }
+  let claims: JWTPayload;
+  try {
+    claims = await deps.verify(token);
+  } catch {
+    return null;
+  }
+  // RFC 9068 §2.2 makes jti required; a token without one could never be revoked.
+  if (typeof claims.sub !== 'string' || typeof claims.jti !== 'string' || typeof claims.exp !== 'number' || typeof claims.iat !== 'number') {
+    return null;
+  }
+  return { kind: 'access_token', principal: claims.sub, claims: claims as AccessTokenClaims };
+}
+
+export type IntrospectionAnswer = { active: false } | ({ active: true } & Record<string, unknown>);
+
+const INACTIVE: IntrospectionAnswer = { active: false };
+
+export async function introspectToken(deps: TokenCheckDeps, token: string): Promise<IntrospectionAnswer> {
+  const recognised = await recogniseToken(deps, token);
+  if (!recognised) return INACTIVE;
+  const now = deps.now();
+  if (recognised.kind === 'api_key') return apiKeyAnswer(deps, recognised.key, now);
+
+  const { claims } = recognised;
+  // The verifier allows clock skew for other instances' clocks; expiry is judged strictly here.
+  if (claims.exp * 1000 <= now) return INACTIVE;
+  const [service, revoked] = await Promise.all([deps.store.getService(claims.sub), deps.store.isTokenRevoked(claims.jti, now)]);
+  if (revoked || !serviceActive(service, now)) return INACTIVE;
+  // A service deleted and registered again under the same name must not inherit old tokens.
+  if ((claims.iat + 1) * 1000 <= service.createdAt) return INACTIVE;
+  const answer: { active: true } & Record<string, unknown> = { active: true };
+  for (const name of ['scope', 'client_id', 'sub', 'aud', 'iss', 'exp', 'iat', 'nbf', 'jti'] as const) {
+    if (claims[name] !== undefined) answer[name] = claims[name];
+  }
+  answer['token_type'] = 'Bearer';
+  for (const name of ['scp', 'uid', 'ver', 'cnf'] as const) {
+    if (claims[name] !== undefined) answer[name] = claims[name];
+  }
+  return answer;
+}
+
+async function apiKeyAnswer(deps: TokenCheckDeps, key: ApiKeyRecord, now: number): Promise<IntrospectionAnswer> {
+  if (key.revokedAt !== null || (key.expiresAt !== null && key.expiresAt <= now)) return INACTIVE;
+  const [service, memberships] = await Promise.all([deps.store.getService(key.principal), deps.store.membershipsOf(key.principal)]);
+  if (!serviceActive(service, now)) return INACTIVE;
+  // An API key carries no scope of its own: it stands for its service, with the roles held now.
+  const scope = memberships
+    .filter((m) => m.expiresAt === null || m.expiresAt > now)
+    .map((m) => `${m.domain}:role.${m.role}`)
+    .join(' ');
+  const answer: { active: true } & Record<string, unknown> = {
+    active: true,
+    client_id: service.clientId,
+    sub: key.principal,
+    token_type: 'api_key',
+    iat: Math.floor(key.createdAt / 1000),
+  };
+  if (key.expiresAt !== null) answer['exp'] = Math.floor(key.expiresAt / 1000);
+  if (scope !== '') answer['scope'] = scope;
+  return answer;
+}
+
+function serviceActive(service: Service | null, now: number): service is Service {
+  return service !== null && service.status === 'ACTIVE' && (service.expiresAt === null || service.expiresAt > now);
+}
+
+/** The `token` parameter both endpoints require (RFC 7662 §2.1, RFC 7009 §2.1). */
+export function tokenParameter(form: FormBody, purpose: string): string {
+  // parseForm drops empty parameters (RFC 6749 §3.2), so `token=` arrives here as missing.
+  const token = form['token'];
+  if (token === undefined) throw invalidRequest(`the token parameter is required: send token=<the token to ${purpose}>`);
+  return token;
+}
+
+// ---- the endpoint ----
+
+export interface IntrospectionDeps extends TokenCheckDeps, ClientFormDeps {}
+
+const str = { type: 'string' } as const;
+const int = { type: 'integer' } as const;
+
+const introspectionSchema = {
+  summary: 'Introspect a token (RFC 7662)',
+  description:
+    'The caller authenticates as a client. Answers {"active": false} for anything not active now: unknown, malformed, expired or revoked tokens, ID tokens, and tokens of disabled, expired or deleted services.',
+  tags: ['oauth2'],
+  consumes: ['application/x-www-form-urlencoded'],
+  body: {
+    type: 'object',
+    properties: {
+      token: { type: 'string', description: 'an access token (JWT) or an API key (tsk_…)' },
+      token_type_hint: { type: 'string', description: 'accepted and ignored: the kind is recognised from the token' },
+      client_id: str,
+      client_secret: str,
+    },
+  },
+  response: {
+    200: {
+      type: 'object',
+      required: ['active'],
+      properties: {
+        active: { type: 'boolean' },
+        scope: str,
+        client_id: str,
+        sub: str,
+        aud: { anyOf: [str, { type: 'array', items: str }] },
+        iss: str,
+        exp: int,
+        iat: int,
+        nbf: int,
+        jti: str,
+        token_type: { type: 'string', description: '"Bearer" for access tokens, "api_key" for API keys' },
+        scp: { type: 'array', items: str },
+        uid: str,
+        ver: int,
+        cnf: { type: 'object', properties: { 'x5t#S256': str } },
+      },
+    },
+    '4xx': { type: 'object', properties: { error: str, error_description: str, error_code: str } },
+  },
+} as const;
+
+export async function introspectionEndpoint(app: FastifyInstance, deps: IntrospectionDeps): Promise<void> {
+  await clientFormEndpoint(app, deps, {
+    paths: [INTROSPECTION_PATH],
+    rfc: 'RFC 7662 §2.1',
+    schema: introspectionSchema,
+    handle: (form) => introspectToken(deps, tokenParameter(form, 'introspect')),
+  });
+}

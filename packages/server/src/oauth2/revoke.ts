@@ -1,0 +1,72 @@
+// POST /oauth2/revoke (RFC 7009): a client withdraws one of its own tokens before it expires.
+//
+// - Access tokens: the jti is remembered until the token's own `exp` (store.revokeToken), so
+//   introspection answers inactive at once. Verifiers that check tokens offline keep accepting
+//   it until then; that is the trade JWTs make, and why lifetimes are short.
+// - API keys: revoked at once, as the admin API's DELETE does.
+//
+// The answer is an empty 200 whenever the caller is authenticated and sent a token: also for
+// a token that is unknown, malformed, expired or already revoked (RFC 7009 §2.2: the client
+// could do nothing useful with an error), and for a token issued to another client, which
+// is left alone. That last one is a choice: §2.1 lets the server refuse such a request with
+// an error, but answering it the same as an unknown token tells the caller nothing about a
+// token that is not its own. `token_type_hint` is accepted and ignored: the kind is
+// recognised from the token itself.
+
+import type { FastifyInstance } from 'fastify';
+import { NotFoundError } from '../storage/errors.ts';
+import type { Store } from '../storage/store.ts';
+import { clientFormEndpoint, type ClientFormDeps } from './form-endpoint.ts';
+import { recogniseToken, tokenParameter, type TokenCheckDeps } from './introspect.ts';
+
+export const REVOCATION_PATH = '/oauth2/revoke';
+
+export interface RevocationDeps extends ClientFormDeps, TokenCheckDeps {
+  store: TokenCheckDeps['store'] & Pick<Store, 'revokeToken' | 'revokeApiKey'>;
+}
+
+const revocationSchema = {
+  summary: 'Revoke one of the caller\'s own tokens (RFC 7009)',
+  description:
+    'The caller authenticates as a client. Answers an empty 200 for every token, including unknown ones and tokens of other clients (which are not revoked).',
+  tags: ['oauth2'],
+  consumes: ['application/x-www-form-urlencoded'],
+  body: {
+    type: 'object',
+    properties: {
+      token: { type: 'string', description: 'an access token (JWT) or an API key (tsk_…) of the calling client' },
+      token_type_hint: { type: 'string', description: 'accepted and ignored: the kind is recognised from the token' },
+      client_id: { type: 'string' },
+      client_secret: { type: 'string' },
+    },
+  },
+  response: {
+    200: { type: 'null', description: 'Revoked, or nothing to revoke' },
+    '4xx': { type: 'object', properties: { error: { type: 'string' }, error_description: { type: 'string' }, error_code: { type: 'string' } } },
+  },
+} as const;
+
+export async function revocationEndpoint(app: FastifyInstance, deps: RevocationDeps): Promise<void> {
+  await clientFormEndpoint(app, deps, {
+    paths: [REVOCATION_PATH],
+    rfc: 'RFC 7009 §2.1',
+    schema: revocationSchema,
+    async handle(form, caller) {
+      const recognised = await recogniseToken(deps, tokenParameter(form, 'revoke'));
+      if (!recognised || recognised.principal !== caller.principal) return undefined;
+      const by = { actor: caller.principal };
+      if (recognised.kind === 'access_token') {
+        const { jti, exp } = recognised.claims;
+        await deps.store.revokeToken({ jti, principal: recognised.principal, expiresAt: exp * 1000 }, by);
+        return undefined;
+      }
+      try {
+        await deps.store.revokeApiKey(recognised.principal, recognised.key.id, by);
+      } catch (error) {
+        // Deleted since it was looked up (with its service): there is nothing left to revoke.
+        if (!(error instanceof NotFoundError)) throw error;
+      }
+      return undefined;
+    },
+  });
+}

@@ -1,0 +1,79 @@
+// Seed 003's "Auth Service" dialect (SPEC §4.3), mounted under /auth: a JSON management API
+// for service accounts, a JSON token endpoint and the JWKS at the seed's path. It is a
+// translation layer only: accounts are Tessera services, scopes are role memberships, tokens
+// come from the shared TokenService, and admin callers are authenticated and authorized exactly
+// as on /admin/v1.
+
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { authenticateAdmin, type AdminAuthDeps, type AdminCaller } from '../admin/authz.ts';
+import { AdminError } from '../admin/errors.ts';
+import { describeError } from '../http/errors.ts';
+import type { SecretHasher } from '../keys/client-secrets.ts';
+import type { TokenService } from '../oauth2/token-service.ts';
+import type { Store } from '../storage/store.ts';
+import { accountRoutes } from './admin-routes.ts';
+import { tokenRoute } from './token-route.ts';
+
+export const SERVICE_ACCOUNTS_PREFIX = '/auth';
+
+export interface ServiceAccountsDeps extends AdminAuthDeps {
+  store: Store;
+  hasher: SecretHasher;
+  tokens: TokenService;
+  /** The domain that holds the accounts' principals (config `serviceAccounts.domain`). */
+  domain: string;
+  /** The serialized JWKS, the very bytes /oauth2/keys serves. */
+  jwksJson: () => string;
+  jwksMaxAge: number;
+}
+
+/**
+ * The seed's error names: AUTH_102 ("insufficient scope") is what a token without the admin
+ * role it needs gets; other refusals keep their short names.
+ */
+function dialectError(error: string, status: number): string {
+  return status === 403 ? 'AUTH_102' : error;
+}
+
+export async function serviceAccountsApi(app: FastifyInstance, deps: ServiceAccountsDeps): Promise<void> {
+  await app.register(
+    async (auth) => {
+      auth.get(
+        '/.well-known/jwks.json',
+        { schema: { summary: 'The token-signing public keys (JWKS), at seed 003\'s path', tags: ['service-accounts'] } },
+        async (_request, reply) =>
+          reply
+            .header('content-type', 'application/jwk-set+json; charset=utf-8')
+            .header('cache-control', `public, max-age=${deps.jwksMaxAge}`)
+            .send(deps.jwksJson()),
+      );
+
+      await tokenRoute(auth, { tokens: deps.tokens, store: deps.store, hasher: deps.hasher });
+
+      await auth.register(async (admin) => {
+        const callers = new WeakMap<FastifyRequest, AdminCaller>();
+        // 401 before any body is looked at, as on /admin/v1.
+        admin.addHook('onRequest', async (request) => {
+          callers.set(request, await authenticateAdmin(request, deps));
+        });
+        admin.setErrorHandler((error, request, reply) => {
+          const answer = error instanceof AdminError ? { status: error.status, error: error.error, message: error.message } : describeError(error, request.log);
+          if (answer.status === 401) void reply.header('www-authenticate', 'Bearer realm="tessera", error="invalid_token"');
+          void reply.code(answer.status).send({ error: dialectError(answer.error, answer.status), message: answer.message });
+        });
+        accountRoutes(admin, {
+          store: deps.store,
+          hasher: deps.hasher,
+          domain: deps.domain,
+          now: deps.now,
+          callerOf(request) {
+            const caller = callers.get(request);
+            if (!caller) throw new AdminError(401, 'invalid_token', 'not authenticated');
+            return caller;
+          },
+        });
+      });
+    },
+    { prefix: SERVICE_ACCOUNTS_PREFIX },
+  );
+}

@@ -1,0 +1,79 @@
+// Server-side token reuse: identical requests inside the window get the same token, and
+// nothing that decides whether a token may be issued is skipped.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+
+const readers = { grant_type: 'client_credentials', scope: 'beta:role.readers' };
+
+describe('token reuse, enabled', () => {
+  let t: TestServer;
+  let clock = Date.now();
+  let secret = '';
+
+  before(async () => {
+    t = await startTestServer({ now: () => clock, env: { TESSERA_TOKEN_REUSE: 'true', TESSERA_TOKEN_REUSE_WINDOW: '30s' } });
+    await t.admin$('POST', '/domains', { name: 'beta' });
+    secret = (await t.admin$('POST', '/domains/beta/services', { name: 'api' })).json.clientSecret;
+    await t.admin$('PUT', '/domains/beta/roles/readers', { members: [{ principal: 'beta.api' }] });
+    await t.admin$('PUT', '/domains/beta/roles/writers', { members: [{ principal: 'beta.api' }] });
+  });
+  after(() => t.stop());
+
+  it('hands out the same token within the window, counting down expires_in', async () => {
+    const first = await t.token('beta.api', secret, readers);
+    clock += 5000;
+    const second = await t.token('beta.api', secret, readers);
+    assert.equal(second.status, 200);
+    assert.equal(second.json.access_token, first.json.access_token);
+    assert.ok(second.json.expires_in <= first.json.expires_in - 4, `${second.json.expires_in} counts down from ${first.json.expires_in}`);
+  });
+
+  it('signs a new token once the window has passed', async () => {
+    const first = await t.token('beta.api', secret, readers);
+    clock += 31_000;
+    assert.notEqual((await t.token('beta.api', secret, readers)).json.access_token, first.json.access_token);
+  });
+
+  it('never reuses across a different scope, lifetime or grant', async () => {
+    const readersToken = (await t.token('beta.api', secret, readers)).json.access_token;
+    assert.notEqual((await t.token('beta.api', secret, { ...readers, scope: 'beta:domain' })).json.access_token, readersToken);
+    assert.notEqual((await t.token('beta.api', secret, { ...readers, expires_in: '600' })).json.access_token, readersToken);
+    const both = (await t.token('beta.api', secret, { ...readers, scope: 'beta:domain' })).json;
+    await t.admin$('DELETE', '/domains/beta/roles/writers/members/beta.api');
+    const after = (await t.token('beta.api', secret, { ...readers, scope: 'beta:domain' })).json;
+    assert.notEqual(after.access_token, both.access_token, 'a removed role changes the grant');
+    assert.equal(after.scope, 'beta:role.readers');
+  });
+
+  it('does not hand out a revoked token', async () => {
+    const first = await t.token('beta.api', secret, readers);
+    const claims = JSON.parse(Buffer.from(first.json.access_token.split('.')[1], 'base64url').toString()) as { jti: string; exp: number };
+    await t.server.store.revokeToken({ jti: claims.jti, principal: 'beta.api', expiresAt: claims.exp * 1000 }, { actor: 'test' });
+    assert.notEqual((await t.token('beta.api', secret, readers)).json.access_token, first.json.access_token);
+  });
+
+  it('still refuses a disabled client', async () => {
+    await t.token('beta.api', secret, readers);
+    await t.admin$('PATCH', '/domains/beta/services/api', { status: 'DISABLED' });
+    assert.equal((await t.token('beta.api', secret, readers)).json.error_code, 'AUTH_103');
+    await t.admin$('PATCH', '/domains/beta/services/api', { status: 'ACTIVE' });
+  });
+});
+
+describe('token reuse, disabled (the default)', () => {
+  it('signs every request afresh', async () => {
+    const t = await startTestServer();
+    try {
+      await t.admin$('POST', '/domains', { name: 'beta' });
+      const secret = (await t.admin$('POST', '/domains/beta/services', { name: 'api' })).json.clientSecret;
+      await t.admin$('PUT', '/domains/beta/roles/readers', { members: [{ principal: 'beta.api' }] });
+      const a = await t.token('beta.api', secret, readers);
+      const b = await t.token('beta.api', secret, readers);
+      assert.notEqual(a.json.access_token, b.json.access_token);
+    } finally {
+      await t.stop();
+    }
+  });
+});
