@@ -74,8 +74,7 @@ process.on('exit', () => children.killAll());
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     console.error(`\n${signal}: stopping every server and load generator this run started`);
-    children.killAll();
-    void children.cleanUp(5000).finally(() => process.exit(130));
+    void children.interrupt().finally(() => process.exit(130));
   });
 }
 
@@ -156,7 +155,9 @@ if (profileDir) {
   }
 }
 
-if (write) {
+const failed = rows.filter((row) => row.status === 'failed');
+if (write && failed.length > 0) console.log(`\nNothing written: ${failed.map((row) => row.label).join(', ')} failed, and a partial run would replace the last good one.`);
+if (write && failed.length === 0) {
   await mkdir(RESULTS, { recursive: true });
   const base = join(RESULTS, `${info.date}-${info.hostname}`);
   await writeFile(`${base}.json`, `${JSON.stringify(record, null, 2)}\n`);
@@ -164,7 +165,7 @@ if (write) {
   await writeFile(join(RESULTS, 'token-endpoint.svg'), chartSvg(rows, info));
   console.log(`\nWrote ${base}.json, ${base}.md and ${join(RESULTS, 'token-endpoint.svg')}`);
 }
-process.exit(rows.some((row) => row.status === 'failed') ? 1 : 0);
+process.exit(failed.length > 0 ? 1 : 0);
 
 /** One row under a hard deadline; on timeout every child of the run is killed. */
 async function runBounded(spec: RowSpec, cpuProfileDir: string | undefined): Promise<RowResult> {
@@ -180,6 +181,8 @@ async function runBounded(spec: RowSpec, cpuProfileDir: string | undefined): Pro
   try {
     return await Promise.race([runRow(spec, rowContext, load), deadline]);
   } catch (error) {
+    // An interrupted row fails on its way down; the run ends in the signal handler instead.
+    if (children.stopping) await new Promise(() => {});
     return { id: spec.id, label: spec.label, kind: spec.kind, processes: spec.processes, storage: spec.storage, status: 'failed', note: (error as Error).message };
   } finally {
     clearTimeout(timer);

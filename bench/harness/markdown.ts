@@ -23,7 +23,7 @@ export function markdownReport(record: RunRecord): string {
     `Machine: ${info.cpu}, ${info.cores} cores, ${info.memoryGb} GB, Linux ${info.kernel}, Node.js ${info.node}; load average ${info.loadAverage.map((l) => l.toFixed(2)).join(' ')} at start (a shared machine: compare rows within this run only).`,
     `Run: \`${info.command}\`: ${info.connections} keep-alive connections, ${info.warmupSeconds} s warm-up discarded, then ${info.seconds} s measured per row${info.rounds > 1 ? `, ${info.rounds} rounds back and forth through the rows, each row showing its median round` : ''}; plain HTTP on 127.0.0.1.`,
     '',
-    '"CPU ms/token" is the CPU time of the server processes (and, for PostgreSQL, of its backends for this database) per token issued: the figure a busy machine disturbs least. "Other" CPU is everything else the machine did meanwhile (other users, the harness).',
+    '"CPU ms/token" is the CPU time of the server processes (and, for PostgreSQL, of its backends for this database) per token issued: the figure a busy machine disturbs least, and the source of the "(CPU … ×)" ratios, which say what the tokens/s ratio would be with equal CPU. "Other" CPU is everything else the machine did meanwhile (other users, the harness).',
     '',
     markdownTable(tableRows(rows)),
     '',

@@ -31,7 +31,19 @@ export class Children {
     return () => this.leftovers.delete(cleanup);
   }
 
-  /** After killAll on an interrupt: what the interrupted rows could not clean up, within `ms`. */
+  /** Set once the run is interrupted: settles when everything is killed and cleaned up. */
+  stopping: Promise<void> | undefined;
+
+  /** Ctrl-C: every child killed, then what the interrupted rows could not clean up. */
+  interrupt(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.killAll();
+      await this.cleanUp(5000);
+    })();
+    return this.stopping;
+  }
+
+  /** After killAll: what the interrupted rows could not clean up, within `ms`. */
   async cleanUp(ms: number): Promise<void> {
     const tasks = [...this.leftovers].map((cleanup) => cleanup().catch(() => {}));
     this.leftovers.clear();
@@ -105,7 +117,7 @@ export async function waitUntilReady(child: Child, timeoutMs: number): Promise<{
       const next = await Promise.race([iterator.next(), timeout]);
       if (next.done) {
         const code = await child.exited;
-        throw new Error(`exited with code ${code} before it was ready: ${child.stderr().trim().split('\n').slice(-5).join(' | ')}`);
+        throw new Error(`exited with code ${code} before it was ready: ${lastWords(child.stderr())}`);
       }
       if (next.value['ready'] === true) return { pids: next.value['pids'] as number[] };
     }
@@ -144,6 +156,12 @@ export async function requestReports(child: Child, pids: readonly number[], expe
     if (next.value['report']) reports.push(next.value['report'] as ServerReport);
   }
   return reports;
+}
+
+/** The message lines of what a child printed last on stderr, without the stack frames. */
+export function lastWords(stderr: string): string {
+  const lines = stderr.split('\n').filter((line) => line.trim() !== '' && !/^\s+at /.test(line) && !line.startsWith('Node.js v') && !/^\s*\^+\s*$/.test(line));
+  return lines.slice(-3).join(' | ') || '(nothing on stderr)';
 }
 
 export async function freePort(): Promise<number> {

@@ -45,6 +45,25 @@ function ratio(a: RowResult | undefined, b: RowResult | undefined): number | und
   return Math.round((100 * a.tokensPerSecond) / b.tokensPerSecond) / 100;
 }
 
+/**
+ * The same ratio from CPU per token instead of tokens/s: what the ratio would be if both had
+ * the same CPU. On a shared machine a row that happened to get less CPU loses tokens/s but
+ * not CPU per token, so this is the steadier of the two.
+ */
+function cpuRatio(a: RowResult | undefined, b: RowResult | undefined): number | undefined {
+  const costA = a ? cpuPerToken(a) : undefined;
+  const costB = b ? cpuPerToken(b) : undefined;
+  if (!costA || !costB) return undefined;
+  return Math.round((100 * costB) / costA) / 100;
+}
+
+function ratioCell(a: RowResult, b: RowResult | undefined): string {
+  const byRate = ratio(a, b);
+  if (byRate === undefined) return '–';
+  const byCpu = cpuRatio(a, b);
+  return byCpu === undefined ? `${byRate.toFixed(2)} ×` : `${byRate.toFixed(2)} × (CPU ${byCpu.toFixed(2)} ×)`;
+}
+
 export function checkTargets(rows: readonly RowResult[]): TargetCheck[] {
   const checks: TargetCheck[] = [];
   const tessera = rows.filter((row) => row.kind === 'tessera');
@@ -56,7 +75,9 @@ export function checkTargets(rows: readonly RowResult[]): TargetCheck[] {
     }
     const met = value >= needed;
     const note = met ? undefined : `missed by ${Math.round((100 * (needed - value)) / needed)}%: needs ${Math.ceil(other!.tokensPerSecond! * needed)} tokens/s, has ${row.tokensPerSecond}`;
-    checks.push({ target, actual: `${value.toFixed(2)} × (${row.tokensPerSecond} vs ${other!.tokensPerSecond} tokens/s)`, met, note });
+    const byCpu = cpuRatio(row, other);
+    const steadier = byCpu === undefined ? '' : `; by CPU per token ${byCpu.toFixed(2)} ×`;
+    checks.push({ target, actual: `${value.toFixed(2)} × (${row.tokensPerSecond} vs ${other!.tokensPerSecond} tokens/s${steadier})`, met, note });
   };
   for (const row of tessera.filter((r) => !r.id.endsWith('reuse'))) {
     const { floor, oidc } = referencesOf(row, rows);
@@ -103,8 +124,8 @@ export function tableRows(rows: readonly RowResult[]): string[][] {
       num(cpuPerToken(row), 2),
       row.serverCpu === undefined ? '–' : `${num(row.serverCpu, 2)}${row.databaseCpu === undefined ? '' : ` (+${num(row.databaseCpu, 2)})`} / ${num(row.loadCpu, 2)} / ${num(row.otherCpu, 2)}`,
       rss,
-      row.kind === 'tessera' ? `${num(ratio(row, floor), 2)} ×` : '',
-      row.kind === 'tessera' ? `${num(ratio(row, oidc), 2)} ×` : '',
+      row.kind === 'tessera' ? ratioCell(row, floor) : '',
+      row.kind === 'tessera' ? ratioCell(row, oidc) : '',
     ];
   });
   return [header, ...body];
@@ -158,29 +179,39 @@ export function targetLines(checks: readonly TargetCheck[]): string[] {
 
 const COLOURS: Record<RowResult['kind'], string> = { floor: '#8a8f98', 'oidc-provider': '#e59b3c', tessera: '#2f6fde' };
 
-/** Horizontal bars of tokens/s, one per measured row, with p99 and peak RSS beside each. */
+/** Horizontal bars of tokens/s, one per measured row, with p99, CPU per token and peak RSS beside each. */
 export function chartSvg(rows: readonly RowResult[], info: RunInfo): string {
   const measured = rows.filter((row) => row.status === 'ok' && row.tokensPerSecond);
   const left = 230;
   const barMax = 420;
   const rowHeight = 30;
+  const groupGap = 12;
   const top = 56;
-  const width = left + barMax + 170;
-  const height = top + measured.length * rowHeight + 40;
+  // One process, then two, then the token-reuse row: a gap wherever the process count changes.
+  const ys: number[] = [];
+  let y = top;
+  measured.forEach((row, i) => {
+    if (i > 0 && row.processes !== measured[i - 1]!.processes) y += groupGap;
+    ys.push(y);
+    y += rowHeight;
+  });
+  const width = left + barMax + 330;
+  const height = y + 40;
   const max = Math.max(1, ...measured.map((row) => row.tokensPerSecond!));
   const escape = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="13">`,
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
     `<text x="16" y="24" font-size="16" font-weight="600">Token endpoint: tokens/s (higher is better)</text>`,
-    `<text x="16" y="43" fill="#555">${escape(`${info.date} · ${info.hostname} · ${info.cores} cores · ${info.node} · ${info.connections} connections, ${info.seconds} s per row`)}</text>`,
+    `<text x="16" y="43" fill="#555">${escape(`${info.date} · ${info.hostname} · ${info.cores} cores · Node.js ${info.node} · ${info.connections} connections, ${info.seconds} s per row${info.rounds > 1 ? `, median of ${info.rounds} rounds` : ''}`)}</text>`,
   ];
   measured.forEach((row, i) => {
-    const y = top + i * rowHeight;
+    const rowY = ys[i]!;
     const length = Math.max(2, Math.round((row.tokensPerSecond! / max) * barMax));
-    parts.push(`<text x="${left - 10}" y="${y + 19}" text-anchor="end">${escape(row.label)}</text>`);
-    parts.push(`<rect x="${left}" y="${y + 5}" width="${length}" height="${rowHeight - 10}" rx="3" fill="${COLOURS[row.kind]}"/>`);
-    parts.push(`<text x="${left + length + 8}" y="${y + 19}">${row.tokensPerSecond} <tspan fill="#666">· p99 ${num(row.p99Ms)} ms · ${num(row.memory?.totalMb)} MB</tspan></text>`);
+    const details = `p99 ${num(row.p99Ms)} ms · ${num(cpuPerToken(row), 2)} ms CPU/token · ${num(row.memory?.totalMb)} MB`;
+    parts.push(`<text x="${left - 10}" y="${rowY + 19}" text-anchor="end">${escape(row.label)}</text>`);
+    parts.push(`<rect x="${left}" y="${rowY + 5}" width="${length}" height="${rowHeight - 10}" rx="3" fill="${COLOURS[row.kind]}"/>`);
+    parts.push(`<text x="${left + length + 8}" y="${rowY + 19}">${row.tokensPerSecond} <tspan fill="#666">· ${escape(details)}</tspan></text>`);
   });
   const legendY = height - 14;
   let x = 16;

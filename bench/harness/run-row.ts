@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import type { LoadPlan, LoadResult } from './load.ts';
 import { probeAudit, probeIpCheck, probeTokenReuse, type Probe } from './features.ts';
-import { cpuSeconds, machineBusySeconds, requestReports, sampleMemory, type Children, type MemoryPeak, type ServerReport } from './processes.ts';
+import { cpuSeconds, lastWords, machineBusySeconds, requestReports, sampleMemory, type Children, type MemoryPeak, type ServerReport } from './processes.ts';
 import { launch, type LaunchContext, type Launched, type RowSpec } from './subjects.ts';
 import { verifyTokens, type TokenSample } from './verify.ts';
 
@@ -165,7 +165,7 @@ async function measure(children: Children, subject: Launched, settings: Omit<Loa
       };
     }
     const code = await child.exited;
-    throw new Error(`load generator exited with code ${code}: ${child.stderr().trim().split('\n').slice(-5).join(' | ')}`);
+    throw new Error(`load generator exited with code ${code}: ${lastWords(child.stderr())}`);
   } finally {
     await children.stop(child);
   }

@@ -15,6 +15,12 @@ export interface SignalSource {
   off(signal: 'SIGINT' | 'SIGTERM', listener: () => void): unknown;
 }
 
+/** Timers of the event loop; `tessera cert --watch` sleeps with these, tests pass fakes. */
+export interface Timers {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
 export interface CliIo {
   stdout: TextSink;
   stderr: TextSink;
@@ -27,6 +33,10 @@ export interface CliIo {
   now?: () => number;
   /** Defaults to `process`. */
   signals?: SignalSource;
+  /** Defaults to the global setTimeout and clearTimeout. */
+  timers?: Timers;
+  /** A number in [0, 1); defaults to Math.random. Spreads renewal times (jitter). */
+  random?: () => number;
   /** Defaults to importing `@tessera/server`; only `serve` loads it. */
   loadServer?: () => Promise<ServerApi>;
 }

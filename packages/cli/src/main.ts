@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 
 import { registerAdminCommand } from './commands/admin.ts';
+import { registerCertCommand } from './commands/cert.ts';
 import { registerServeCommand } from './commands/serve.ts';
 import { registerTokenCommand } from './commands/token.ts';
 import { registerVerifyCommand } from './commands/verify.ts';
@@ -20,6 +21,7 @@ const COMMANDS: readonly ((program: Command, io: CliIo) => void)[] = [
   registerServeCommand,
   registerAdminCommand,
   registerTokenCommand,
+  registerCertCommand,
   registerVerifyCommand,
 ];
 

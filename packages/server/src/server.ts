@@ -10,19 +10,25 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { adminApi } from './admin/index.ts';
 import { ensureBootstrapAdmin } from './admin/bootstrap.ts';
-import { loadOrCreateCa, type CertificateAuthority } from './ca/index.ts';
+import { caSettings, loadCertificateAuthority, writeBundleFile, type CertificateAuthority } from './ca/index.ts';
 import { listenPort } from './config/load.ts';
 import type { Config } from './config/config.ts';
+import { CERTIFICATES_PATH, caHttpApi, crlIssuerOf } from './ca/http/index.ts';
+import { createCertificateProofs } from './ca/proofs/index.ts';
+import { certLogin } from './cert-login/index.ts';
 import { healthRoutes } from './http/health.ts';
 import { describeError } from './http/errors.ts';
 import { openApiCollector, registerOpenApiRoute } from './http/openapi.ts';
 import { createSecretHasher } from './keys/client-secrets.ts';
 import { MasterKeyMismatchError, createSealer, generateMasterKey, parseMasterKey } from './keys/master-key.ts';
 import { rotationPolicy } from './keys/rotation.ts';
+import { compileMappings, createClientCertificates, readCaFiles, tesseraCaSource } from './mtls/index.ts';
 import { SigningKeys } from './keys/signing-keys.ts';
 import { clientSecretBasic } from './oauth2/client-auth/client_secret_basic.ts';
 import { clientSecretPost } from './oauth2/client-auth/client_secret_post.ts';
 import { PRIVATE_KEY_JWT_ALGORITHMS, privateKeyJwt } from './oauth2/client-auth/private_key_jwt.ts';
+import { selfSignedTlsClientAuth } from './oauth2/client-auth/self_signed_tls_client_auth.ts';
+import { tlsClientAuth } from './oauth2/client-auth/tls_client_auth.ts';
 import { discoveryRoutes } from './oauth2/discovery.ts';
 import { introspectionEndpoint } from './oauth2/introspect.ts';
 import { createOwnTokenVerifier } from './oauth2/own-token-verifier.ts';
@@ -59,6 +65,7 @@ export interface TesseraServer {
 const ALGORITHMS: readonly SigningAlg[] = ['ES256', 'EdDSA', 'RS256'];
 /** The server certificate is made at each start; a later issue renews it in place. */
 const SERVER_CERT_LIFETIME = 30 * 86_400;
+/** The default of `ca.trustDomain` (TESSERA_TRUST_DOMAIN); the server itself uses the configured one. */
 export const DEFAULT_TRUST_DOMAIN = 'tessera.local';
 
 export async function createServer(config: Config, options: ServerOptions = {}): Promise<TesseraServer> {
@@ -75,8 +82,10 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       throw new MasterKeyMismatchError('the master key differs from the one this database was created with; start with the original master key (TESSERA_MASTER_KEY or --master-key-file)');
     }
 
-    const ca = await loadOrCreateCa(store, sealer, { now: now(), trustDomain: DEFAULT_TRUST_DOMAIN });
-    await writeFile(join(config.dataDir, 'ca.pem'), ca.bundlePem, { mode: 0o600 });
+    const ca = await loadCertificateAuthority({ store, sealer, settings: caSettings(config), now, checkIntervalMs: config.signing.checkInterval * 1000 });
+    const bundleFile = join(config.dataDir, 'ca.pem');
+    await writeBundleFile(bundleFile, ca.bundlePem);
+    ca.onBundleChange((bundlePem) => writeBundleFile(bundleFile, bundlePem));
 
     const app = Fastify({
       logger: {
@@ -138,10 +147,25 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       void reply.code(answer.status).send({ error: answer.error, message: answer.message });
     });
 
-    const methods = [
+    const credentialMethods = [
       clientSecretBasic({ store, hasher }),
       clientSecretPost({ store, hasher }),
       privateKeyJwt({ store, audiences: [...TOKEN_PATHS.map((path) => `${config.issuer}${path}`), config.issuer], clockSkew: config.clockSkew }),
+    ];
+    const clientCertificates = createClientCertificates({
+      tesseraCas: await tesseraCaSource(ca, store),
+      trustDomain: ca.trustDomain,
+      externalCas: await readCaFiles(config.mtls.externalCas, 'mtls.externalCas'),
+      store,
+      trustedProxies: config.trustedProxies,
+      proxyCertHeader: config.mtls.proxyCertHeader,
+      now,
+    });
+    const certificateMapper = compileMappings(config.certLogin.mappings);
+    const methods = [
+      ...credentialMethods,
+      tlsClientAuth({ certificates: clientCertificates, store, mapper: certificateMapper }),
+      selfSignedTlsClientAuth({ certificates: clientCertificates, store }),
     ];
     const jwksJson = (): string => signingKeys.jwksJson();
     healthRoutes(app, { ping: () => store.ping(), keysLoaded: () => signingKeys.loaded, metrics });
@@ -166,12 +190,22 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       observers: [countOutcomes, ...guards.observers],
     });
     await tokenEndpoint(app, { tokens, methods, bodyLimit: config.bodyLimit });
+    await certLogin(app, { config: config.certLogin, certificates: clientCertificates, mapper: certificateMapper, store, tokens, credentialMethods, bodyLimit: config.bodyLimit });
     const verify = createOwnTokenVerifier({ issuer: config.issuer, jwksJson, algorithms: ALGORITHMS, clockSkew: config.clockSkew, now });
-    await adminApi(app, { store, hasher, verify, now, signingKeys: { rotate: (actor) => signingKeys.rotate({ actor }) } });
+    await adminApi(app, { store, hasher, verify, now, signingKeys: { rotate: (actor) => signingKeys.rotate({ actor }) }, joinTokens: config.joinTokens, ca });
     const tokenChecks = { store, hasher, verify, now, methods, bodyLimit: config.bodyLimit };
     await introspectionEndpoint(app, tokenChecks);
     await revocationEndpoint(app, tokenChecks);
     await serviceAccountsApi(app, { store, hasher, verify, now, tokens, domain: config.serviceAccounts.domain, jwksJson, jwksMaxAge: config.signing.jwksMaxAge });
+    await caHttpApi(app, {
+      ca,
+      store,
+      proofs: createCertificateProofs({ store, hasher, certificatesUrl: `${config.issuer}${CERTIFICATES_PATH}`, trustDomain: ca.trustDomain, oidcIssuers: config.oidcProofs, clockSkew: config.clockSkew }),
+      peerCertificate: (request) => clientCertificates.peerCertificate(request),
+      crlIssuer: crlIssuerOf({ ca, store, sealer, trustDomain: ca.trustDomain }),
+      now,
+      bodyLimit: config.bodyLimit,
+    });
     registerOpenApiRoute(app, openapi);
     await app.ready();
 
@@ -188,6 +222,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         const host = config.listen.hostname.replace(/^\[|\]$/g, '');
         await app.listen({ host, port: listenPort(config.listen) });
         signingKeys.start();
+        ca.start(app.log);
         const address = app.server.address();
         const port = typeof address === 'object' && address ? address.port : Number(config.listen.port);
         return `${config.listen.protocol}//${config.listen.hostname}:${port}`;
@@ -196,6 +231,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         if (closed) return;
         closed = true;
         await signingKeys.stop();
+        await ca.stop();
         await app.close();
         await guards.close();
         await store.close();

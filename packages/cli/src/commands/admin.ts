@@ -7,8 +7,10 @@ import type { Command } from 'commander';
 
 import { registerApiKeyCommands } from '../admin/api-key.ts';
 import { registerAuditCommands } from '../admin/audit.ts';
+import { registerCertificateCommands } from '../admin/certificate.ts';
 import type { AdminContext, RegisterResource } from '../admin/context.ts';
 import { registerDomainCommands } from '../admin/domain.ts';
+import { registerJoinTokenCommands } from '../admin/join-token.ts';
 import { registerKeyCommands } from '../admin/key.ts';
 import { registerMemberCommands } from '../admin/member.ts';
 import { registerRoleCommands } from '../admin/role.ts';
@@ -27,6 +29,8 @@ const RESOURCES: readonly RegisterResource[] = [
   registerSecretCommands,
   registerKeyCommands,
   registerApiKeyCommands,
+  registerJoinTokenCommands,
+  registerCertificateCommands,
   registerRoleCommands,
   registerMemberCommands,
   registerSigningKeyCommands,

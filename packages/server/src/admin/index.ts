@@ -8,7 +8,10 @@ import type { Store } from '../storage/store.ts';
 import { authenticateAdmin, type AdminAuthDeps, type AdminCaller } from './authz.ts';
 import { AdminError } from './errors.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
+import { caRoutes, type CaAdmin } from './routes/ca.ts';
+import { certificateRoutes } from './routes/certificates.ts';
 import { domainRoutes } from './routes/domains.ts';
+import { joinTokenRoutes, type JoinTokenLimits } from './routes/join-tokens.ts';
 import { roleRoutes } from './routes/roles.ts';
 import { serviceRoutes } from './routes/services.ts';
 import { systemRoutes } from './routes/system.ts';
@@ -19,6 +22,9 @@ export interface AdminDeps extends AdminAuthDeps {
   store: Store;
   hasher: SecretHasher;
   signingKeys: { rotate(actor: string): Promise<{ kid: string; activatesAt: number; created: boolean }> };
+  joinTokens: JoinTokenLimits;
+  /** The CA's rotation and generations (/admin/v1/ca); absent, those routes are not served. */
+  ca?: CaAdmin;
 }
 
 export interface AdminRouteDeps extends AdminDeps {
@@ -49,8 +55,11 @@ export async function adminApi(app: FastifyInstance, deps: AdminDeps): Promise<v
       domainRoutes(scope, routeDeps);
       serviceRoutes(scope, routeDeps);
       apiKeyRoutes(scope, routeDeps);
+      certificateRoutes(scope, routeDeps);
       roleRoutes(scope, routeDeps);
       systemRoutes(scope, routeDeps);
+      caRoutes(scope, routeDeps);
+      joinTokenRoutes(scope, routeDeps);
     },
     { prefix: ADMIN_PREFIX },
   );

@@ -1,157 +1,366 @@
-// The running CA: the active CA generation from storage with its issuing key opened. Built once
-// by the server's composition function; holds no state beyond what it was opened with.
+// The running CA of one instance: loads the CA generations from the store, advances rotation by
+// applying ca/rotation.ts's plan, and answers "which generation signs now" and "what is the
+// trust bundle". Built once by the server's composition function.
+//
+// Several instances may share one database. Every store write is a compare-and-set (or an
+// insert into a one-per-state slot), so for each step exactly one instance succeeds; the others
+// see `false`, reload, and plan again from what the winner did.
 
-import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { MasterKeyMismatchError } from '../keys/master-key.ts';
 import type { Sealer } from '../keys/master-key.ts';
-import type { CaRecord } from '../storage/records.ts';
+import type { Actor, CaRecord } from '../storage/records.ts';
 import type { Store } from '../storage/store.ts';
 import { createCa } from './create-ca.ts';
-import type { CreateCaOptions } from './create-ca.ts';
-import { InvalidCaRecordError, InvalidCertificateRequestError } from './errors.ts';
-import { issueLeafCertificate } from './issue-certificate.ts';
-import type { Issuer } from './issue-certificate.ts';
-import { canonicalDnsName, canonicalIpAddress, trustDomainId } from './names.ts';
-import { certificatesFromPem, exportPkcs8Pem, generateP256KeyPair, importP256PrivateKey, toPem, x509 } from './x509.ts';
-import type { CryptoKey } from './x509.ts';
+import { CaImportError, CaRotationRefusedError, InvalidCaRecordError } from './errors.ts';
+import { openGeneration } from './generation.ts';
+import type { Generation } from './generation.ts';
+import { adoptImportedCa, readAndSealImportedCa } from './import-ca.ts';
+import type { ImportedCa } from './import-ca.ts';
+import { activatesAt, newestFirst, planCaRotation, planForcedCaRotation, removeAt, signingGenerationAt } from './rotation.ts';
+import type { CaRotationPolicy, CaRotationStep } from './rotation.ts';
+import { issueServiceCertificate } from './service-certificate.ts';
+import type { IssuedServiceCertificate, ServiceCertificateRequest } from './service-certificate.ts';
+import { issueServerCertificate } from './server-certificate.ts';
+import type { IssuedCertificate, ServerCertificateRequest } from './server-certificate.ts';
+import { caRotationPolicy } from './settings.ts';
+import type { CaSettings } from './settings.ts';
 
 /** The part of the Store the CA needs; tests hand in a small in-memory object. */
-export type CaStore = Pick<Store, 'getActiveCa' | 'initCa'>;
+export type CaStore = Pick<
+  Store,
+  'getActiveCa' | 'initCa' | 'listCas' | 'insertPreparedCa' | 'transitionCa' | 'removeCa' | 'recordCertificate' | 'appendAudit'
+>;
 
-export interface ServerCertificateRequest {
-  /** Host names; the first one becomes the subject CN. */
-  dnsNames: string[];
-  /** IPv4 and IPv6 addresses, e.g. `127.0.0.1`, `::1`. */
-  ipAddresses: string[];
-  lifetimeSeconds: number;
-  /** Milliseconds since the epoch. */
-  now: number;
+/** The slice of a pino/fastify logger this needs. */
+export interface CaLogger {
+  error(details: object, message: string): void;
+  warn(details: object, message: string): void;
 }
 
-export interface IssuedCertificate {
-  certPem: string;
-  /** PKCS#8 PEM of the key made for this certificate alone. */
-  keyPem: string;
-  /** The intermediate then the root (SPEC §5). A TLS server presents `certPem + chainPem`; the root on the wire is redundant but harmless. */
-  chainPem: string;
+export interface CertificateAuthorityOptions {
+  store: CaStore;
+  sealer: Sealer;
+  settings: CaSettings;
   /** Milliseconds since the epoch. */
+  now: () => number;
+  /** How often start() reloads the generations and advances rotation. */
+  checkIntervalMs?: number;
+}
+
+export interface CaGenerationInfo {
+  id: string;
+  state: CaRecord['state'];
+  createdAt: number;
+  /** When it signs (signed) from. */
+  activatesAt: number;
+  /** When an old generation leaves the bundle; null for the others. */
+  removeAt: number | null;
+  /** The issuing certificate's subject and notAfter. */
+  subject: string;
   notAfter: number;
 }
 
+export interface ForcedCaRotationResult {
+  id: string;
+  activatesAt: number;
+  /** False when a successor was already prepared: that one is reported, none is added. */
+  created: boolean;
+}
+
 export interface CertificateAuthority {
-  /** The CaRecord id of the generation in use. */
+  /** The generation that signs now. */
   readonly id: string;
   readonly trustDomain: string;
-  /** The root(s) clients trust: what `<dataDir>/ca.pem` and `GET /ca/v1/bundle` hold. */
+  /** Every root of the prepared, active and old generations, newest first: `<dataDir>/ca.pem` and `GET /ca/v1/bundle`. */
   readonly bundlePem: string;
-  /** The issuing intermediate then the root. */
+  /** The chain of the generation that signs now: its issuing certificate(s), then the root. */
   readonly chainPem: string;
   issueServerCertificate(request: ServerCertificateRequest): Promise<IssuedCertificate>;
+  /** SPEC §5's service certificate from a CSR, recorded in the store. */
+  issueServiceCertificate(request: ServiceCertificateRequest): Promise<IssuedServiceCertificate>;
+  generations(): CaGenerationInfo[];
+  /** Called with the new bundle whenever a refresh changes it; returns an unsubscribe function. */
+  onBundleChange(listener: (bundlePem: string) => void | Promise<void>): () => void;
+  /** Reloads the generations and applies every rotation step that is due. */
+  refresh(): Promise<void>;
+  /** Forced rotation (admin API): prepares a successor that signs after the pre-publication window. */
+  rotate(by: Actor): Promise<ForcedCaRotationResult>;
+  /** Refreshes every checkIntervalMs until stop(); problems go to `logger`. */
+  start(logger: CaLogger): void;
+  stop(): Promise<void>;
 }
 
-/**
- * First start: creates a CA generation, seals its key and stores it. Several instances sharing
- * one database may race here; `initCa` keeps the first writer's CA and every instance uses
- * that one. Later starts open the stored CA.
- */
-export async function loadOrCreateCa(store: CaStore, sealer: Sealer, options: CreateCaOptions): Promise<CertificateAuthority> {
-  let record = await store.getActiveCa();
-  if (record === null) {
-    const created = await createCa(options);
-    const sealedPrivateKey = sealer.seal(created.issuingKeyPkcs8, created.record.id);
-    created.issuingKeyPkcs8.fill(0);
-    record = await store.initCa({ ...created.record, state: 'active', sealedPrivateKey });
+// A pass whose step another instance got to first reloads and plans again; a few passes always
+// settle, and the bound only guards against a store that keeps answering false.
+const MAX_PASSES = 4;
+
+/** Opens the CA: imports `settings.import` if it is new, creates a CA on first start, then refreshes. */
+export async function loadCertificateAuthority(options: CertificateAuthorityOptions): Promise<CertificateAuthority> {
+  const files = options.settings.import;
+  const imported = files === null ? null : await readAndSealImportedCa(files, options.sealer, options.now());
+  const authority = new Authority(options, imported);
+  await authority.refresh();
+  return authority;
+}
+
+interface Loaded {
+  generations: readonly Generation[];
+  bundlePem: string;
+}
+
+class Authority implements CertificateAuthority {
+  readonly #store: CaStore;
+  readonly #sealer: Sealer;
+  readonly #settings: CaSettings;
+  readonly #policy: CaRotationPolicy;
+  readonly #now: () => number;
+  readonly #checkIntervalMs: number;
+  readonly #listeners = new Set<(bundlePem: string) => void | Promise<void>>();
+  #logger: CaLogger | null = null;
+  #loaded: Loaded = { generations: [], bundlePem: '' };
+  #queue: Promise<unknown> = Promise.resolve();
+  #timer: NodeJS.Timeout | null = null;
+  #ticking = false;
+  readonly #imported: ImportedCa | null;
+  /** Until the first refresh succeeds, a problem with the import stops the start instead of being logged. */
+  #starting = true;
+  readonly #warned = new Set<string>();
+
+  constructor(options: CertificateAuthorityOptions, imported: ImportedCa | null) {
+    this.#imported = imported;
+    this.#store = options.store;
+    this.#sealer = options.sealer;
+    this.#settings = options.settings;
+    this.#policy = caRotationPolicy(options.settings);
+    this.#now = options.now;
+    this.#checkIntervalMs = options.checkIntervalMs ?? 30_000;
   }
-  // Always opened from the stored record, including right after creating it: the path every
-  // later start takes is the one exercised on the first.
-  return openCa(record, sealer, options.trustDomain);
-}
 
-export async function openCa(record: CaRecord, sealer: Sealer, trustDomain: string): Promise<CertificateAuthority> {
-  const chain = parseChain(record);
-  const [intermediate] = chain;
-  if (intermediate === undefined) throw new InvalidCaRecordError(`CA ${record.id}: its chain holds no certificate`);
-  checkTrustDomain(record.id, intermediate, trustDomain);
-  const issuer: Issuer = { certificate: intermediate, privateKey: await openIssuingKey(record, sealer, intermediate) };
+  get id(): string {
+    return this.#signing(this.#now()).id;
+  }
 
-  return {
-    id: record.id,
-    trustDomain,
-    bundlePem: record.rootPem,
-    chainPem: record.chainPem,
-    async issueServerCertificate(request) {
-      const dnsNames = unique(request.dnsNames.map(canonicalDnsName));
-      const ipAddresses = unique(request.ipAddresses.map(canonicalIpAddress));
-      const commonName = dnsNames[0] ?? ipAddresses[0];
-      if (commonName === undefined) {
-        throw new InvalidCertificateRequestError('a server certificate needs at least one DNS name or IP address');
+  get trustDomain(): string {
+    return this.#settings.trustDomain;
+  }
+
+  get bundlePem(): string {
+    return this.#loaded.bundlePem;
+  }
+
+  get chainPem(): string {
+    return this.#signing(this.#now()).chainPem;
+  }
+
+  issueServerCertificate(request: ServerCertificateRequest): Promise<IssuedCertificate> {
+    return issueServerCertificate(this.#signing(request.now), request);
+  }
+
+  issueServiceCertificate(request: ServiceCertificateRequest): Promise<IssuedServiceCertificate> {
+    return issueServiceCertificate(this.#signing(request.now), this.#settings, this.#store, request);
+  }
+
+  generations(): CaGenerationInfo[] {
+    const { generations } = this.#loaded;
+    return newestFirst(generations).map((generation) => ({
+      id: generation.id,
+      state: generation.state,
+      createdAt: generation.createdAt,
+      activatesAt: activatesAt(generation, this.#policy),
+      removeAt: generation.state === 'old' ? removeAt(generation, generations, this.#policy) : null,
+      subject: generation.chain[0]?.subject ?? '',
+      notAfter: generation.notAfter,
+    }));
+  }
+
+  onBundleChange(listener: (bundlePem: string) => void | Promise<void>): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  refresh(): Promise<void> {
+    return this.#serially(() => this.#refresh());
+  }
+
+  rotate(by: Actor): Promise<ForcedCaRotationResult> {
+    return this.#serially(async () => {
+      if (this.#settings.import !== null) {
+        throw new CaRotationRefusedError(
+          'the CA is imported (ca.import), so Tessera holds no key to make its successor: import the new issuing CA ' +
+            '(TESSERA_CA_KEY_FILE and TESSERA_CA_CHAIN_FILE) and restart; it is prepared and takes over after the pre-publication window',
+        );
       }
-      const keys = await generateP256KeyPair(true);
-      const certificate = await issueLeafCertificate(issuer, keys.publicKey, {
-        commonName,
-        dnsNames,
-        ipAddresses,
-        extendedKeyUsages: [x509.ExtendedKeyUsage.serverAuth],
-        lifetimeSeconds: request.lifetimeSeconds,
-        now: request.now,
+      for (let pass = 0; pass < MAX_PASSES; pass += 1) {
+        await this.#refresh();
+        const now = this.#now();
+        const plan = planForcedCaRotation(this.#loaded.generations, now, this.#policy);
+        if (plan.step === 'already-prepared') {
+          const result = { id: plan.id, activatesAt: plan.activatesAt, created: false };
+          await this.#store.appendAudit({ at: now, actor: by.actor, type: 'ca.rotate', target: plan.id, before: null, after: result });
+          return result;
+        }
+        if (await this.#perform({ step: 'prepare', activatesAt: plan.activatesAt }, now)) {
+          await this.#load(await this.#store.listCas());
+          const prepared = this.#loaded.generations.find((generation) => generation.state === 'prepared');
+          if (prepared === undefined) continue;
+          const result = { id: prepared.id, activatesAt: activatesAt(prepared, this.#policy), created: true };
+          await this.#store.appendAudit({ at: now, actor: by.actor, type: 'ca.rotate', target: prepared.id, before: null, after: result });
+          return result;
+        }
+      }
+      throw new Error(`forced CA rotation did not settle after ${MAX_PASSES} attempts`);
+    });
+  }
+
+  start(logger: CaLogger): void {
+    this.#logger = logger;
+    if (this.#timer !== null) return;
+    this.#timer = setInterval(() => this.#tick(), this.#checkIntervalMs);
+    this.#timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+    await this.#queue;
+  }
+
+  #tick(): void {
+    // A check that outlasts the interval (a slow database) is not queued up behind itself.
+    if (this.#ticking) return;
+    this.#ticking = true;
+    void this.refresh()
+      .catch((error: unknown) => this.#log('error', { err: error }, 'CA refresh failed; keeping the CA generations already loaded'))
+      .finally(() => {
+        this.#ticking = false;
       });
-      return {
-        certPem: toPem(certificate),
-        keyPem: await exportPkcs8Pem(keys.privateKey),
-        chainPem: record.chainPem,
-        notAfter: certificate.notAfter.getTime(),
-      };
-    },
-  };
-}
-
-function parseChain(record: CaRecord): x509.X509Certificate[] {
-  try {
-    return certificatesFromPem(record.chainPem);
-  } catch (cause) {
-    throw new InvalidCaRecordError(`CA ${record.id}: its certificate chain does not parse`, { cause });
   }
-}
 
-async function openIssuingKey(record: CaRecord, sealer: Sealer, intermediate: x509.X509Certificate): Promise<CryptoKey> {
-  let pkcs8: Buffer;
-  try {
-    pkcs8 = sealer.open(record.sealedPrivateKey, record.id);
-  } catch (cause) {
-    if (!(cause instanceof MasterKeyMismatchError)) throw cause;
-    throw new MasterKeyMismatchError(
-      `cannot open the private key of CA ${record.id}: the master key differs from the one it was sealed with ` +
-        '(start with the master key this data directory or database was created with)',
-      { cause },
-    );
-  }
-  try {
-    // A record whose key and certificate disagree would issue certificates that never verify;
-    // refuse it at start rather than at the first handshake.
-    const publicKey = createPublicKey(createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }));
-    const spki = publicKey.export({ type: 'spki', format: 'der' });
-    if (!spki.equals(Buffer.from(intermediate.publicKey.rawData))) {
-      throw new InvalidCaRecordError(`CA ${record.id}: the sealed private key does not match the issuing certificate`);
+  #log(level: 'error' | 'warn', details: object, message: string): void {
+    try {
+      this.#logger?.[level](details, message);
+    } catch {
+      // A failing logger must not turn into an unhandled rejection that ends the process.
     }
-    return await importP256PrivateKey(pkcs8);
-  } finally {
-    pkcs8.fill(0);
   }
-}
 
-/**
- * Certificates from one CA generation all name the trust domain it was created for. Starting
- * against a database made for another trust domain is a configuration mistake, not something
- * to paper over by issuing SPIFFE IDs the CA's own certificate contradicts.
- */
-function checkTrustDomain(id: string, intermediate: x509.X509Certificate, trustDomain: string): void {
-  const expected = trustDomainId(trustDomain);
-  const san = intermediate.getExtension(x509.SubjectAlternativeNameExtension);
-  const ids = san?.names.items.filter((name) => name.type === 'url' && name.value.startsWith('spiffe://')) ?? [];
-  if (ids.length > 0 && !ids.some((name) => name.value === expected)) {
-    throw new InvalidCaRecordError(
-      `CA ${id} was created for ${ids.map((name) => name.value).join(', ')}, but the configured trust domain is ${expected}`,
-    );
+  #serially<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(work, work);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  #signing(now: number): Generation & { issuer: NonNullable<Generation['issuer']> } {
+    const generation = signingGenerationAt(this.#loaded.generations, now, this.#policy);
+    if (generation === undefined || generation.issuer === null) throw new InvalidCaRecordError('no CA generation can sign: the CA has not been loaded');
+    return generation as Generation & { issuer: NonNullable<Generation['issuer']> };
+  }
+
+  async #refresh(): Promise<void> {
+    // Loading (and so opening every key that may sign) comes before any step: an instance started
+    // with the wrong master key must fail before it stores a CA the others cannot open.
+    let records = await this.#store.listCas();
+    await this.#load(records);
+    for (let pass = 0; pass < MAX_PASSES; pass += 1) {
+      // The import is tried on every pass: an activation in this very refresh may free the slot it waits for.
+      if (this.#imported !== null && (await this.#adoptImport(this.#imported, records))) {
+        records = await this.#store.listCas();
+        await this.#load(records);
+      }
+      this.#starting = false;
+      const now = this.#now();
+      const steps = planCaRotation(this.#loaded.generations, now, this.#policy).filter((step) => this.#canPerform(step));
+      if (steps.length === 0) return;
+      for (const step of steps) {
+        if (!(await this.#perform(step, now))) break;
+      }
+      records = await this.#store.listCas();
+      await this.#load(records);
+    }
+  }
+
+  /** One step towards storing the import; true when the store changed. */
+  async #adoptImport(imported: ImportedCa, records: readonly CaRecord[]): Promise<boolean> {
+    const { standing, generation } = await adoptImportedCa(this.#store, imported, records, this.#now());
+    if (standing === 'retired') {
+      const message = `${imported.files.chainFile}: this issuing CA was used and has been replaced (generation ${generation?.id ?? '?'}); import a new one`;
+      if (this.#starting) throw new CaImportError(message);
+      this.#warnOnce(`retired:${generation?.id ?? ''}`, { ca: generation?.id }, message);
+    } else if (standing === 'waiting' && generation !== null) {
+      this.#warnOnce(
+        `waiting:${generation.id}`,
+        { ca: generation.id, activatesAt: new Date(activatesAt(generation, this.#policy)).toISOString() },
+        'the imported CA waits for the pending CA rotation to complete; it is prepared as the next generation after that',
+      );
+    }
+    return standing === 'stored' && generation === null;
+  }
+
+  /** An imported CA cannot make its own successor: the operator imports one, and is told when. */
+  #canPerform(step: CaRotationStep): boolean {
+    if (step.step !== 'prepare' || this.#settings.import === null) return true;
+    const active = this.#loaded.generations.find((generation) => generation.state === 'active');
+    if (active !== undefined) {
+      this.#warnOnce(
+        `expiry:${active.id}`,
+        { ca: active.id, notAfter: new Date(active.notAfter).toISOString() },
+        'the imported CA nears its end; import its successor (TESSERA_CA_KEY_FILE and TESSERA_CA_CHAIN_FILE) and restart',
+      );
+    }
+    return false;
+  }
+
+  #warnOnce(key: string, details: object, message: string): void {
+    // Before start() there is no logger yet; the warning comes with the first timed refresh.
+    if (this.#logger === null || this.#warned.has(key)) return;
+    this.#warned.add(key);
+    this.#log('warn', details, message);
+  }
+
+  async #perform(step: CaRotationStep, now: number): Promise<boolean> {
+    switch (step.step) {
+      case 'create-first':
+      case 'prepare': {
+        if (this.#settings.import !== null) throw new CaImportError('no active CA, though ca.import is set; restart to import it again');
+        const state = step.step === 'create-first' ? 'active' : 'prepared';
+        const created = await createCa({ now, trustDomain: this.#settings.trustDomain });
+        const sealedPrivateKey = this.#sealer.seal(created.issuingKeyPkcs8, created.record.id);
+        created.issuingKeyPkcs8.fill(0);
+        const record: CaRecord = { ...created.record, state, sealedPrivateKey };
+        // initCa keeps the first writer's CA when instances race on an empty store.
+        if (state === 'active') return (await this.#store.initCa(record)).id === record.id;
+        return this.#store.insertPreparedCa(record);
+      }
+      case 'activate': {
+        // Retire first: the store holds one active CA at a time. Between the two calls every
+        // instance already signs with the prepared CA (its activation time has passed), and an
+        // instance that stops here leaves a state the next plan finishes.
+        if (step.retire !== null && !(await this.#store.transitionCa(step.retire, 'active', 'old'))) return false;
+        return this.#store.transitionCa(step.id, 'prepared', 'active');
+      }
+      case 'remove':
+        return this.#store.removeCa(step.id);
+    }
+  }
+
+  async #load(records: readonly CaRecord[]): Promise<void> {
+    const previous = new Map(this.#loaded.generations.map((generation) => [generation.id, generation]));
+    const generations: Generation[] = [];
+    for (const record of records) {
+      const known = previous.get(record.id);
+      generations.push(known?.state === record.state ? known : await openGeneration(record, this.#sealer, this.#settings.trustDomain));
+    }
+    // In an order every instance computes alike, so all serve the same bytes.
+    const bundlePem = unique(newestFirst(generations).map((generation) => generation.rootPem)).join('');
+    const changed = this.#loaded.bundlePem !== '' && this.#loaded.bundlePem !== bundlePem;
+    this.#loaded = { generations, bundlePem };
+    if (!changed) return;
+    for (const listener of this.#listeners) {
+      try {
+        await listener(bundlePem);
+      } catch (error) {
+        this.#log('error', { err: error }, 'a CA bundle listener failed');
+      }
+    }
   }
 }
 

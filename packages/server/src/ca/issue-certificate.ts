@@ -6,12 +6,14 @@
 import { InvalidCaRecordError, InvalidCertificateRequestError } from './errors.ts';
 import { MAX_COMMON_NAME } from './names.ts';
 import { randomSerialNumber, webcrypto, wholeSeconds, x509 } from './x509.ts';
-import type { CryptoKey } from './x509.ts';
+import type { CryptoKey, SigningKeyMaterial } from './x509.ts';
 
 /** The issuing CA: its certificate and the private key that matches it. */
 export interface Issuer {
   certificate: x509.X509Certificate;
   privateKey: CryptoKey;
+  /** Defaults to ECDSA with SHA-256, right for the generated P-256 CA. */
+  signingAlgorithm?: SigningKeyMaterial['signingAlgorithm'];
 }
 
 /** What a leaf certificate says. Names must already be canonical (see names.ts). */
@@ -45,10 +47,11 @@ export async function issueLeafCertificate(
   if (commonName.length === 0 || commonName.length > MAX_COMMON_NAME) {
     throw new InvalidCertificateRequestError(`common name must be 1 to ${MAX_COMMON_NAME} characters: ${JSON.stringify(commonName)}`);
   }
+  // URIs first: a service certificate's SPIFFE ID is its identity, the DNS name a convenience.
   const names: x509.JsonGeneralNames = [
+    ...(profile.uris ?? []).map((value) => ({ type: 'url' as const, value })),
     ...(profile.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
     ...(profile.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
-    ...(profile.uris ?? []).map((value) => ({ type: 'url' as const, value })),
   ];
   if (names.length === 0) {
     // Modern verifiers match names against SANs only and ignore the CN.
@@ -73,6 +76,7 @@ export async function issueLeafCertificate(
       notAfter,
       publicKey: subjectPublicKey,
       signingKey: issuer.privateKey,
+      signingAlgorithm: issuer.signingAlgorithm ?? { name: 'ECDSA', hash: 'SHA-256' },
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),

@@ -7,7 +7,7 @@
 
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { webcrypto } from 'node:crypto';
+import { createHash, createPrivateKey, webcrypto } from 'node:crypto';
 
 export { x509 };
 
@@ -24,8 +24,35 @@ export async function generateP256KeyPair(extractable: boolean): Promise<CryptoK
   return webcrypto.subtle.generateKey(P256, extractable, ['sign', 'verify']);
 }
 
-export async function importP256PrivateKey(pkcs8: Uint8Array): Promise<CryptoKey> {
-  return webcrypto.subtle.importKey('pkcs8', pkcs8, P256, false, ['sign']);
+/** A CA's private key ready to sign, with the signature algorithm its certificates get. */
+export interface SigningKeyMaterial {
+  privateKey: CryptoKey;
+  signingAlgorithm: webcrypto.EcdsaParams | webcrypto.RsaHashedImportParams | webcrypto.Algorithm;
+}
+
+/** The key types a CA may sign with: what Go's crypto/x509, OpenSSL and browsers all verify. */
+export const CA_KEY_TYPES = 'ECDSA P-256, ECDSA P-384 or RSA of 2048 to 8192 bits';
+
+/**
+ * Opens a CA's PKCS#8 key for signing. Generated CAs are P-256; an imported CA may also be
+ * P-384 (signing with SHA-384, its natural pair) or RSA (PKCS#1 v1.5 with SHA-256, which every
+ * TLS stack verifies). Returns null for any other key type.
+ */
+export async function importSigningKey(pkcs8: Uint8Array): Promise<SigningKeyMaterial | null> {
+  const key = createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' });
+  const details = key.asymmetricKeyDetails ?? {};
+  if (key.asymmetricKeyType === 'ec' && (details.namedCurve === 'prime256v1' || details.namedCurve === 'secp384r1')) {
+    const [namedCurve, hash] = details.namedCurve === 'prime256v1' ? ['P-256', 'SHA-256'] : ['P-384', 'SHA-384'];
+    const privateKey = await webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve }, false, ['sign']);
+    return { privateKey, signingAlgorithm: { name: 'ECDSA', hash } };
+  }
+  const bits = details.modulusLength ?? 0;
+  if (key.asymmetricKeyType === 'rsa' && bits >= 2048 && bits <= 8192) {
+    const algorithm = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+    const privateKey = await webcrypto.subtle.importKey('pkcs8', pkcs8, algorithm, false, ['sign']);
+    return { privateKey, signingAlgorithm: algorithm };
+  }
+  return null;
 }
 
 export async function exportPkcs8Pem(key: CryptoKey): Promise<string> {
@@ -57,4 +84,9 @@ export function certificatesFromPem(pem: string): x509.X509Certificate[] {
 
 export function toPem(certificate: x509.X509Certificate): string {
   return `${certificate.toString('pem')}\n`;
+}
+
+/** RFC 8705 §3.1 `x5t#S256`: base64url SHA-256 of the DER certificate. */
+export function thumbprintOf(certificate: x509.X509Certificate): string {
+  return createHash('sha256').update(Buffer.from(certificate.rawData)).digest('base64url');
 }

@@ -66,8 +66,78 @@ export interface Config {
   tokenReuse: { enabled: boolean; window: number };
   /** The domain that holds accounts created through the seed-003 `/auth/admin/service-accounts` API. */
   serviceAccounts: { domain: string };
+  /** The certificate authority for service identities (SPEC §5). */
+  ca: {
+    /** SPIFFE trust domain: service certificates carry `spiffe://<trustDomain>/<domain>/<service>`. */
+    trustDomain: string;
+    /** DNS SAN suffix: `<service>.<domain with dots as dashes>.<dnsSuffix>`. */
+    dnsSuffix: string;
+    /** Default service certificate lifetime (seconds). */
+    certLifetime: number;
+    /** Longest service certificate a request may ask for (seconds). */
+    maxCertLifetime: number;
+    /**
+     * How long a new CA generation's root is in the trust bundle before the CA signs (seconds):
+     * long enough for every verifier to fetch the bundle again.
+     */
+    prePublication: number;
+    /** An imported CA (PEM files) instead of the generated one; null = generate on first start. */
+    import: { keyFile: string; chainFile: string } | null;
+  };
+  /** Client certificates presented to Tessera (mutual TLS, RFC 8705). */
+  mtls: {
+    /** PEM files of external CAs whose client certificates `tls_client_auth` also accepts. */
+    externalCas: string[];
+    /**
+     * Header in which a TLS-terminating proxy passes the client certificate (URL-encoded PEM, as
+     * nginx's `$ssl_client_escaped_cert`); believed only from `trustedProxies`. Null = off.
+     */
+    proxyCertHeader: string | null;
+  };
+  /** One-time bootstrap tokens for a new instance's first certificate. */
+  joinTokens: { defaultTtl: number; maxTtl: number };
+  /** External OIDC issuers whose tokens prove a principal for a certificate (e.g. Kubernetes service accounts). */
+  oidcProofs: OidcProofIssuer[];
+  /** Certificate login (`POST /auth/x509/login`, the API Mediation Layer pattern of seed 004). Off by default. */
+  certLogin: {
+    enabled: boolean;
+    /** Refuse certificates without the clientAuth extended key usage. */
+    requireClientAuthEku: boolean;
+    /** PEM files of the external CAs whose certificates may log in (Tessera's own CA is always trusted). */
+    trustedCas: string[];
+    /** First match wins. */
+    mappings: CertLoginMapping[];
+  };
   /** Largest request body the server reads (bytes). */
   bodyLimit: number;
+}
+
+export interface OidcProofIssuer {
+  /** Exact `iss` of the tokens. */
+  issuer: string;
+  /** Where its JWKS is fetched. */
+  jwksUri: string;
+  /** The `aud` the tokens must carry. */
+  audience: string;
+  /** The claim that names the workload, e.g. `sub`. */
+  claim: string;
+  /**
+   * How the claim becomes a principal: a regular expression with named groups `domain` and
+   * `service` (e.g. `^system:serviceaccount:(?<domain>[^:]+):(?<service>[^:]+)$`), or an exact
+   * table from claim value to principal. At least one must be given.
+   */
+  pattern?: string;
+  principals?: Record<string, string>;
+}
+
+/** A certificate matches when every field given matches (exactly; subject as an RFC 4514 DN string). */
+export interface CertLoginMapping {
+  subject?: string;
+  /** A DNS, URI or email SAN value. */
+  san?: string;
+  /** SHA-256 of the DER certificate, hex (the loader accepts colons and either case, and stores lower-case hex without colons). */
+  fingerprint?: string;
+  principal: string;
 }
 
 export const DEFAULTS = {
@@ -89,4 +159,9 @@ export const DEFAULTS = {
   alerts: { failureThreshold: 10, failureWindow: 60 },
   tokenReuse: { enabled: false, window: 30 },
   serviceAccounts: { domain: 'service-accounts' },
+  ca: { trustDomain: 'tessera.local', dnsSuffix: 'svc.tessera.local', certLifetime: 86_400, maxCertLifetime: 7 * 86_400, prePublication: 86_400 },
+  mtls: { externalCas: [] as string[] },
+  joinTokens: { defaultTtl: 900, maxTtl: 86_400 },
+  oidcProofs: [] as OidcProofIssuer[],
+  certLogin: { enabled: false, requireClientAuthEku: true, trustedCas: [] as string[], mappings: [] as CertLoginMapping[] },
 } as const;

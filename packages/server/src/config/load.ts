@@ -3,6 +3,7 @@
 // collected before failing, so one start tells the operator everything there is to fix.
 
 import { dirname, join, resolve } from 'node:path';
+import { certificateSettings } from './certificate-settings.ts';
 import type { Config } from './config.ts';
 import { readConfigFile } from './file.ts';
 import { defaultLayer, envLayer, flagLayer, MASTER_KEY_ENV, settingAndSource, sourceOf } from './sources.ts';
@@ -141,24 +142,28 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
     );
   }
 
+  const logLevel = setting('logLevel', oneOfParser(LOG_LEVELS)).value;
+  const signing: Config['signing'] = {
+    alg: setting('signing.alg', oneOfParser(SIGNING_ALGS)).value,
+    rotationInterval: rotationInterval.value,
+    prePublication: prePublication.value,
+    jwksMaxAge: jwksMaxAge.value,
+    checkInterval: checkInterval.value,
+  };
+  const trustedProxies = setting('trustedProxies', cidrListParser(cidrProblem)).value;
+
   const config: Config = {
     dataDir,
     listen,
     issuer,
     database,
     masterKey,
-    logLevel: setting('logLevel', oneOfParser(LOG_LEVELS)).value,
+    logLevel,
     tokens: { defaultLifetime: defaultLifetime.value, maxLifetime: maxLifetime.value },
-    signing: {
-      alg: setting('signing.alg', oneOfParser(SIGNING_ALGS)).value,
-      rotationInterval: rotationInterval.value,
-      prePublication: prePublication.value,
-      jwksMaxAge: jwksMaxAge.value,
-      checkInterval: checkInterval.value,
-    },
+    signing,
     clockSkew: setting('clockSkew', zeroOrMore).value,
     bodyLimit: setting('bodyLimit', parseByteCount).value,
-    trustedProxies: setting('trustedProxies', cidrListParser(cidrProblem)).value,
+    trustedProxies,
     rateLimits: {
       client: { rate: setting('rateLimits.client.rate', wholeNumber).value, burst: setting('rateLimits.client.burst', wholeNumber).value },
       ip: { rate: setting('rateLimits.ip.rate', wholeNumber).value, burst: setting('rateLimits.ip.burst', wholeNumber).value },
@@ -170,6 +175,7 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
     },
     tokenReuse: { enabled: setting('tokenReuse.enabled', parseBoolean).value, window: setting('tokenReuse.window', positive).value },
     serviceAccounts: { domain: setting('serviceAccounts.domain', domainNameParser).value },
+    ...certificateSettings({ setting, pick, absolutePath, problems }, signing, trustedProxies),
   };
   for (const kind of ['client', 'ip'] as const) {
     const { rate, burst } = config.rateLimits[kind];

@@ -32,7 +32,25 @@ export const SETTINGS = [
   { key: 'tokenReuse.enabled', env: 'TESSERA_TOKEN_REUSE' },
   { key: 'tokenReuse.window', env: 'TESSERA_TOKEN_REUSE_WINDOW' },
   { key: 'serviceAccounts.domain', env: 'TESSERA_SERVICE_ACCOUNTS_DOMAIN' },
-] as const satisfies readonly { key: string; flag?: string; env: string }[];
+  { key: 'ca.trustDomain', env: 'TESSERA_TRUST_DOMAIN' },
+  { key: 'ca.dnsSuffix', env: 'TESSERA_CA_DNS_SUFFIX' },
+  { key: 'ca.certLifetime', env: 'TESSERA_CA_CERT_LIFETIME' },
+  { key: 'ca.maxCertLifetime', env: 'TESSERA_CA_MAX_CERT_LIFETIME' },
+  { key: 'ca.prePublication', env: 'TESSERA_CA_PRE_PUBLICATION' },
+  { key: 'ca.import.keyFile', env: 'TESSERA_CA_KEY_FILE' },
+  { key: 'ca.import.chainFile', env: 'TESSERA_CA_CHAIN_FILE' },
+  { key: 'mtls.externalCas', env: 'TESSERA_MTLS_EXTERNAL_CAS' },
+  { key: 'mtls.proxyCertHeader', env: 'TESSERA_MTLS_PROXY_CERT_HEADER' },
+  { key: 'joinTokens.defaultTtl', env: 'TESSERA_JOIN_TOKEN_TTL' },
+  { key: 'joinTokens.maxTtl', env: 'TESSERA_JOIN_TOKEN_MAX_TTL' },
+  // Lists of objects are read from the config file only: an environment variable is no place
+  // for structured rules that need their own error messages per field.
+  { key: 'oidcProofs' },
+  { key: 'certLogin.enabled', env: 'TESSERA_CERT_LOGIN' },
+  { key: 'certLogin.requireClientAuthEku' },
+  { key: 'certLogin.trustedCas' },
+  { key: 'certLogin.mappings' },
+] as const satisfies readonly { key: string; flag?: string; env?: string }[];
 
 export type SettingKey = (typeof SETTINGS)[number]['key'];
 
@@ -104,7 +122,9 @@ export function defaultLayer(): Layer {
 
 export function envLayer(env: Record<string, string | undefined>): Layer {
   const layer = new Map<SettingKey, RawValue>();
-  for (const { key, env: name } of SETTINGS) {
+  for (const setting of SETTINGS) {
+    if (!('env' in setting)) continue;
+    const { key, env: name } = setting;
     const value = env[name];
     if (value !== undefined) layer.set(key, { key, value, origin: { kind: 'env', name } });
   }

@@ -39,6 +39,8 @@ export function discoveryRoutes(app: FastifyInstance, deps: DiscoveryDeps): void
     subject_types_supported: ['public'],
     token_endpoint_auth_methods_supported: deps.authMethods(),
     token_endpoint_auth_signing_alg_values_supported: deps.authSigningAlgorithms,
+    // RFC 8705 §3.3; no mtls_endpoint_aliases: mutual TLS is optional on the one listener.
+    tls_client_certificate_bound_access_tokens: deps.authMethods().includes('tls_client_auth'),
     introspection_endpoint: `${deps.issuer}${INTROSPECTION_PATH}`,
     introspection_endpoint_auth_methods_supported: deps.authMethods(),
     introspection_endpoint_auth_signing_alg_values_supported: deps.authSigningAlgorithms,

@@ -80,7 +80,7 @@ export function clientFormEndpoint(
     bodyLimit: deps.bodyLimit,
     async handle(form, request) {
       const now = deps.now();
-      const { service } = await authenticateClient(deps.methods, { form, authorization: request.headers.authorization, now });
+      const { service } = await authenticateClient(deps.methods, { form, authorization: request.headers.authorization, now, http: request });
       checkClientStanding(service, request.ip, now);
       return endpoint.handle(form, service);
     },

@@ -59,7 +59,7 @@ export function tokenEndpoint(app: FastifyInstance, deps: TokenEndpointDeps): Pr
     handle(form, request) {
       const authorization = request.headers.authorization;
       return deps.tokens.issue({
-        authenticate: (now) => authenticateClient(deps.methods, { form, authorization, now }),
+        authenticate: (now) => authenticateClient(deps.methods, { form, authorization, now, http: request }),
         claimedClientId: form['client_id'] ?? basicClientId(authorization),
         grantType: form['grant_type'],
         scope: form['scope'],

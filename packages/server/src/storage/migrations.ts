@@ -28,6 +28,12 @@ export const migrations: readonly Migration[] = [
     sqlite: tokenPolicySchema(),
     postgres: tokenPolicySchema(),
   },
+  {
+    version: 3,
+    name: 'issued certificates and join tokens',
+    sqlite: certificateSchema(),
+    postgres: certificateSchema(),
+  },
 ];
 
 /** Brings the database up to the newest migration; safe to run from several instances at once. */
@@ -207,5 +213,44 @@ function tokenPolicySchema(): string {
       PRIMARY KEY (client_id, jti)
     );
     CREATE INDEX assertion_jtis_by_expiry ON assertion_jtis (expires_at);
+  `;
+}
+
+// CA generations need nothing new: version 1's ca table already allows one prepared and one
+// active row through ca_one_per_live_state.
+function certificateSchema(): string {
+  return `
+    -- Every certificate the CA issued. No foreign keys: a certificate outlives the service it
+    -- names (it stays revocable, and on the CRL, until it expires) and stays on record after
+    -- its CA generation is removed.
+    CREATE TABLE certificates (
+      serial TEXT PRIMARY KEY,
+      principal TEXT NOT NULL,
+      thumbprint TEXT NOT NULL,
+      ca_id TEXT NOT NULL,
+      not_before BIGINT NOT NULL,
+      not_after BIGINT NOT NULL,
+      issued_at BIGINT NOT NULL,
+      revoked_at BIGINT,
+      revocation_reason TEXT,
+      CHECK ((revoked_at IS NULL) = (revocation_reason IS NULL))
+    );
+    CREATE INDEX certificates_by_principal ON certificates (principal, not_after);
+    -- Whether an old CA generation still has live certificates (and, later, pruning by age).
+    CREATE INDEX certificates_by_not_after ON certificates (not_after);
+    -- The CRL: revoked certificates not yet expired, a small part of the table.
+    CREATE INDEX certificates_revoked_by_not_after ON certificates (not_after) WHERE revoked_at IS NOT NULL;
+
+    -- One-time join tokens; the hash is keyed, the token itself is never stored.
+    CREATE TABLE join_tokens (
+      id TEXT PRIMARY KEY,
+      principal TEXT NOT NULL REFERENCES services (principal) ON DELETE CASCADE,
+      hash TEXT NOT NULL,
+      created_at BIGINT NOT NULL,
+      expires_at BIGINT NOT NULL,
+      used_at BIGINT
+    );
+    CREATE INDEX join_tokens_by_principal ON join_tokens (principal);
+    CREATE INDEX join_tokens_by_expiry ON join_tokens (expires_at);
   `;
 }

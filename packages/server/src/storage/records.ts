@@ -148,3 +148,29 @@ export interface CaRecord {
   sealedPrivateKey: string;
   createdAt: number;
 }
+
+/** A certificate Tessera's CA issued: kept for renewal checks, revocation and the CRL. */
+export interface CertificateRecord {
+  /** Hex, lower-case, no leading zeros stripped: as the certificate carries it. */
+  serial: string;
+  principal: string;
+  /** SHA-256 of the DER certificate, base64url (the `x5t#S256` of RFC 8705). */
+  thumbprint: string;
+  caId: string;
+  notBefore: number;
+  notAfter: number;
+  issuedAt: number;
+  revokedAt: number | null;
+  /** RFC 5280 reason name, e.g. `keyCompromise`, `superseded`, `unspecified`. */
+  revocationReason: string | null;
+}
+
+/** A one-time join token (Athenz Copper Argos / SPIRE join_token); only its keyed hash is stored. */
+export interface JoinTokenRecord {
+  id: string;
+  principal: string;
+  hash: string;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+}

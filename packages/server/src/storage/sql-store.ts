@@ -12,8 +12,10 @@ import type {
   AuditEvent,
   AuditQuery,
   CaRecord,
+  CertificateRecord,
   Domain,
   HeldRole,
+  JoinTokenRecord,
   Membership,
   PublicKeyRecord,
   RevokedToken,
@@ -27,10 +29,13 @@ import * as apiKeys from './sql/api-keys.ts';
 import * as assertionJtis from './sql/assertion-jtis.ts';
 import type { PruneSchedule } from './sql/assertion-jtis.ts';
 import * as audit from './sql/audit.ts';
+import * as cas from './sql/ca.ts';
+import * as certificates from './sql/certificates.ts';
 import { createContext } from './sql/context.ts';
 import type { SqlContext } from './sql/context.ts';
 import * as credentials from './sql/credentials.ts';
 import * as domains from './sql/domains.ts';
+import * as joinTokens from './sql/join-tokens.ts';
 import * as keys from './sql/keys.ts';
 import * as revokedTokens from './sql/revoked-tokens.ts';
 import * as roles from './sql/roles.ts';
@@ -244,10 +249,50 @@ export class SqlStore implements Store {
   }
 
   getActiveCa(): Promise<CaRecord | null> {
-    return keys.getActiveCa(this.ctx);
+    return cas.getActiveCa(this.ctx);
   }
 
   initCa(ca: CaRecord): Promise<CaRecord> {
-    return keys.initCa(this.ctx, ca);
+    return cas.initCa(this.ctx, ca);
+  }
+
+  listCas(): Promise<CaRecord[]> {
+    return cas.listCas(this.ctx);
+  }
+
+  insertPreparedCa(ca: CaRecord): Promise<boolean> {
+    return cas.insertPreparedCa(this.ctx, ca);
+  }
+
+  transitionCa(id: string, from: CaRecord['state'], to: CaRecord['state']): Promise<boolean> {
+    return cas.transitionCa(this.ctx, id, from, to);
+  }
+
+  removeCa(id: string): Promise<boolean> {
+    return cas.removeCa(this.ctx, id);
+  }
+
+  recordCertificate(certificate: Omit<CertificateRecord, 'revokedAt' | 'revocationReason'>, by: Actor): Promise<void> {
+    return certificates.recordCertificate(this.ctx, certificate, by);
+  }
+
+  getCertificate(serial: string): Promise<CertificateRecord | null> {
+    return certificates.getCertificate(this.ctx, serial);
+  }
+
+  revokeCertificate(serial: string, reason: string, by: Actor): Promise<CertificateRecord> {
+    return certificates.revokeCertificate(this.ctx, serial, reason, by);
+  }
+
+  listRevokedCertificates(now: number): Promise<CertificateRecord[]> {
+    return certificates.listRevokedCertificates(this.ctx, now);
+  }
+
+  createJoinToken(token: Omit<JoinTokenRecord, 'createdAt' | 'usedAt'>, by: Actor): Promise<JoinTokenRecord> {
+    return joinTokens.createJoinToken(this.ctx, token, by);
+  }
+
+  consumeJoinToken(id: string, hash: string, now: number): Promise<{ principal: string } | null> {
+    return joinTokens.consumeJoinToken(this.ctx, id, hash, now);
   }
 }

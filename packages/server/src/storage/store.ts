@@ -12,7 +12,9 @@ import type {
   AuditQuery,
   ApiKeyRecord,
   CaRecord,
+  CertificateRecord,
   ClientSecretRecord,
+  JoinTokenRecord,
   Domain,
   HeldRole,
   Membership,
@@ -82,7 +84,7 @@ export interface Store {
   listServiceAccounts(): Promise<Service[]>;
   listServices(domain: string): Promise<Service[]>;
   updateService(principal: string, patch: ServicePatch, by: Actor): Promise<Service>;
-  /** Also removes its secrets, public keys, API keys and role memberships. */
+  /** Also removes its secrets, public keys, API keys, join tokens and role memberships (not its certificate records). */
   deleteService(principal: string, by: Actor): Promise<void>;
   /** The token endpoint's lookup: the service by client_id and its live secrets. */
   getClientForAuth(clientId: string, now: number): Promise<ClientForAuth | null>;
@@ -157,4 +159,38 @@ export interface Store {
   getActiveCa(): Promise<CaRecord | null>;
   /** Inserts the first CA unless one exists; returns the active CA either way. */
   initCa(ca: CaRecord): Promise<CaRecord>;
+  /** Every CA generation (prepared, active, old), newest first: the trust bundle is built from these. */
+  listCas(): Promise<CaRecord[]>;
+  /** Inserts a `prepared` CA; false when another instance already prepared one (one prepared at a time). */
+  insertPreparedCa(ca: CaRecord): Promise<boolean>;
+  /** Compare-and-set on state (prepared → active, active → old); true only for the caller that moved it. */
+  transitionCa(id: string, from: CaRecord['state'], to: CaRecord['state']): Promise<boolean>;
+  /**
+   * Deletes an `old` CA once nothing it signed is still valid; true only for the caller that
+   * deleted it. False too while a certificate recorded with this caId is unexpired.
+   */
+  removeCa(id: string): Promise<boolean>;
+
+  /**
+   * Records an issued certificate (audit `certificate.issue`: serial, principal, notAfter — never
+   * the key). ConflictError for a serial already recorded.
+   */
+  recordCertificate(certificate: Omit<CertificateRecord, 'revokedAt' | 'revocationReason'>, by: Actor): Promise<void>;
+  getCertificate(serial: string): Promise<CertificateRecord | null>;
+  /**
+   * Idempotent (the first reason and time stand; returns the record either way); NotFoundError
+   * for a serial Tessera never issued. Audit `certificate.revoke`, once.
+   */
+  revokeCertificate(serial: string, reason: string, by: Actor): Promise<CertificateRecord>;
+  /** Revoked certificates that have not yet expired at `now` (notAfter inclusive, RFC 5280): what the CRL lists. */
+  listRevokedCertificates(now: number): Promise<CertificateRecord[]>;
+
+  /** NotFoundError when the principal's service does not exist. Audit `join-token.create` (never the hash). */
+  createJoinToken(token: Omit<JoinTokenRecord, 'createdAt' | 'usedAt'>, by: Actor): Promise<JoinTokenRecord>;
+  /**
+   * Uses the token once: atomically marks it used if the id and hash match, it is unused and
+   * unexpired at `now`; returns its principal, or null (unknown, wrong, used or expired — the
+   * caller cannot and need not tell which). Audit `join-token.use`.
+   */
+  consumeJoinToken(id: string, hash: string, now: number): Promise<{ principal: string } | null>;
 }

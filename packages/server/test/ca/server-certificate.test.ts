@@ -7,15 +7,15 @@ import type { RequestOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { before, describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
-import { loadOrCreateCa } from '../../src/ca/authority.ts';
-import type { CertificateAuthority, IssuedCertificate, ServerCertificateRequest } from '../../src/ca/authority.ts';
-import { createSealer, generateMasterKey } from '../../src/keys/master-key.ts';
-import { memoryCaStore, openssl, opensslExtension, opensslText, tempDir, writeFiles } from './helpers.ts';
+import type { CertificateAuthority } from '../../src/ca/authority.ts';
+import type { IssuedCertificate, ServerCertificateRequest } from '../../src/ca/server-certificate.ts';
+import { MAX_SERVER_CERTIFICATE_LIFETIME_SECONDS } from '../../src/ca/settings.ts';
+import { newAuthority, openssl, opensslExtension, opensslText, tempDir, writeFiles } from './helpers.ts';
 
 const HOUR = 3600;
 
 async function newCa(): Promise<CertificateAuthority> {
-  return loadOrCreateCa(memoryCaStore(), createSealer(generateMasterKey()), { now: Date.now(), trustDomain: 'tessera.test' });
+  return (await newAuthority()).ca;
 }
 
 function request(overrides: Partial<ServerCertificateRequest> = {}): ServerCertificateRequest {
@@ -174,9 +174,16 @@ void describe('CertificateAuthority.issueServerCertificate', () => {
     assert.equal(certificate.notAfter, parsed.validToDate.getTime());
   });
 
+  void test('validity: at most 30 days, so an old CA generation’s retention covers it', async () => {
+    const now = Date.UTC(2030, 5, 1, 8, 0, 0);
+    const long = await ca.issueServerCertificate(request({ lifetimeSeconds: 365 * 24 * HOUR, now }));
+    assert.equal(long.notAfter, now + MAX_SERVER_CERTIFICATE_LIFETIME_SECONDS * 1000);
+  });
+
   void test('validity: never outlives the issuing intermediate; an expired intermediate issues nothing', async () => {
     const intermediate = new X509Certificate(intermediatePem(ca.chainPem));
-    const long = await ca.issueServerCertificate(request({ lifetimeSeconds: 20 * 365 * 24 * HOUR }));
+    const nearTheEnd = intermediate.validToDate.getTime() - 24 * HOUR * 1000;
+    const long = await ca.issueServerCertificate(request({ lifetimeSeconds: 20 * 24 * HOUR, now: nearTheEnd }));
     assert.equal(long.notAfter, intermediate.validToDate.getTime());
 
     const afterExpiry = intermediate.validToDate.getTime() + 1;

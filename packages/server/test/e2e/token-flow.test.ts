@@ -148,3 +148,20 @@ describe('token flow (seed 001 example)', () => {
     assert.match(metrics.text, /tessera_token_requests_total\{result="issued"\} \d+/);
   });
 });
+
+describe('ID token audience', () => {
+  it('is refused for a service of a domain where the caller was granted nothing', async () => {
+    const t = await startTestServer();
+    try {
+      for (const name of ['alpha', 'beta']) await t.admin$('POST', '/domains', { name });
+      const secret = (await t.admin$('POST', '/domains/alpha/services', { name: 'api' })).json.clientSecret as string;
+      await t.admin$('PUT', '/domains/alpha/roles/users', { members: [{ principal: 'alpha.api' }] });
+      const res = await t.token('alpha.api', secret, { grant_type: 'client_credentials', scope: 'openid beta:service.backend beta:domain alpha:domain' });
+      assert.equal(res.status, 403, res.text);
+      assert.equal(res.json.error, 'access_denied');
+      assert.match(res.json.error_description, /beta\.backend/);
+    } finally {
+      await t.stop();
+    }
+  });
+});

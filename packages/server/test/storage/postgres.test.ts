@@ -6,7 +6,7 @@ import { StorageUnavailableError } from '../../src/storage/errors.ts';
 import { migrate, migrations } from '../../src/storage/migrations.ts';
 import { openStore } from '../../src/storage/open.ts';
 import { storeConformance } from './conformance/index.ts';
-import { assertUpgradesFromVersion1 } from './conformance/upgrade.ts';
+import { assertUpgradesFromVersion1, assertUpgradesFromVersion2 } from './conformance/upgrade.ts';
 import { createTestDatabase } from './postgres-database.ts';
 import type { TestDatabase } from './postgres-database.ts';
 
@@ -24,6 +24,7 @@ describe('PostgreSQL store', () => {
       await migrate(driver);
       return driver;
     },
+    openPeer: () => openPostgresDriver(database.url),
   });
 
   it('migrates once when several instances start together', async () => {
@@ -59,6 +60,15 @@ describe('PostgreSQL store', () => {
     const old = await createTestDatabase();
     try {
       await assertUpgradesFromVersion1(openPostgresDriver(old.url));
+    } finally {
+      await old.drop();
+    }
+  });
+
+  it('upgrades a version-2 database and keeps its data', async () => {
+    const old = await createTestDatabase();
+    try {
+      await assertUpgradesFromVersion2(openPostgresDriver(old.url));
     } finally {
       await old.drop();
     }

@@ -2,6 +2,7 @@
 // interface; the token endpoint asks each whether the request carries its credentials and
 // refuses requests that carry none or several (RFC 6749 §2.3: exactly one method per request).
 
+import type { FastifyRequest } from 'fastify';
 import type { Service } from '../../storage/records.ts';
 import type { FormBody } from '../form.ts';
 
@@ -9,11 +10,15 @@ export interface ClientAuthRequest {
   form: FormBody;
   authorization: string | undefined;
   now: number;
+  /** The HTTP request, for methods that read the TLS connection (RFC 8705); absent where there is none. */
+  http?: Pick<FastifyRequest, 'raw' | 'headers'>;
 }
 
 export interface AuthenticatedClient {
   service: Service;
   method: string;
+  /** RFC 8705 §3: set when the client authenticated with a certificate; the token is bound to it (`cnf.x5t#S256`). */
+  certificateThumbprint?: string;
 }
 
 export interface ClientAuthMethod {

@@ -52,7 +52,14 @@ export async function clientCredentialsGrant(
   const lifetime = grant.maxLifetime === null ? requested : Math.min(requested, grant.maxLifetime);
 
   const idTokenAudience = scope.openid ? scope.idTokenAudiences[0] : undefined;
-  const cacheKey = deps.reuse ? reuseKey({ principal, scope: grant.scope, audience: grant.audience, lifetime, idTokenAudience }) : '';
+  if (idTokenAudience !== undefined) {
+    // Athenz: the ID token's service must belong to a domain the access token covers.
+    const domain = idTokenAudience.slice(0, idTokenAudience.lastIndexOf('.'));
+    if (!(Array.isArray(grant.audience) ? grant.audience : [grant.audience]).includes(domain)) {
+      throw new OAuthError(403, 'access_denied', `the ID token audience ${idTokenAudience} is a service of ${domain}, where ${principal} holds none of the requested roles`);
+    }
+  }
+  const cacheKey = deps.reuse ? reuseKey({ principal, scope: grant.scope, audience: grant.audience, lifetime, idTokenAudience, binding: client.certificateThumbprint }) : '';
   const cached = deps.reuse?.find(cacheKey, now);
   if (cached && !(await deps.store.isTokenRevoked(cached.jti, now))) {
     return { response: { ...cached.response, expires_in: Math.floor((cached.expiresAt - now) / 1000) }, jti: cached.jti, reused: true };
@@ -68,6 +75,7 @@ export async function clientCredentialsGrant(
     scope: grant.scope,
     issuedAt,
     lifetime,
+    certificateThumbprint: client.certificateThumbprint,
   });
   const response: TokenResponse = {
     access_token: await signAccessToken(claims, key),

@@ -1,13 +1,13 @@
-// Token signing keys and the CA: the rows instances race for. Each step is a single
-// conditional statement, so the database picks exactly one winner, and only the winner
-// writes the audit event. Events never carry the sealed private keys.
+// Token signing keys: rows instances race for. Each step is a single conditional statement,
+// so the database picks exactly one winner, and only the winner writes the audit event.
+// Events never carry the sealed private keys. (The CA's generations work alike: ca.ts.)
 
 import { ConflictError } from '../errors.ts';
-import type { CaRecord, SigningKeyRecord, SigningKeyState } from '../records.ts';
+import type { SigningKeyRecord, SigningKeyState } from '../records.ts';
 import { SYSTEM, audit } from './context.ts';
 import type { SqlContext } from './context.ts';
-import { toCa, toSigningKey } from './rows.ts';
-import type { CaRow, SigningKeyRow } from './rows.ts';
+import { toSigningKey } from './rows.ts';
+import type { SigningKeyRow } from './rows.ts';
 
 const TRANSITION_EVENTS: Record<SigningKeyState, string> = {
   next: 'signing-key.prepare',
@@ -66,30 +66,6 @@ export function removeSigningKey(ctx: SqlContext, kid: string): Promise<boolean>
     if (changes === 0) return false;
     await audit(ctx, tx, SYSTEM, { type: 'signing-key.remove', target: kid, before: { kid, state: 'retired' }, after: null });
     return true;
-  });
-}
-
-export async function getActiveCa(ctx: SqlContext): Promise<CaRecord | null> {
-  const row = await ctx.db.get<CaRow>("SELECT * FROM ca WHERE state = 'active'");
-  return row ? toCa(row) : null;
-}
-
-export async function initCa(ctx: SqlContext, ca: CaRecord): Promise<CaRecord> {
-  if (ca.state !== 'active') throw new Error(`the first CA must be active, not ${ca.state}`);
-  return ctx.db.transaction(async (tx) => {
-    // The one-active index decides between instances that generated a CA at the same time.
-    const { changes } = await tx.run(
-      `INSERT INTO ca (id, state, chain_pem, root_pem, sealed_private_key, created_at)
-       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-      [ca.id, ca.state, ca.chainPem, ca.rootPem, ca.sealedPrivateKey, ca.createdAt],
-    );
-    if (changes === 1) {
-      const after = { id: ca.id, state: ca.state, createdAt: ca.createdAt };
-      await audit(ctx, tx, SYSTEM, { type: 'ca.init', target: ca.id, before: null, after });
-    }
-    const row = await tx.get<CaRow>("SELECT * FROM ca WHERE state = 'active'");
-    if (!row) throw new Error('no active CA after initialising one');
-    return toCa(row);
   });
 }
 

@@ -4,8 +4,10 @@ import type {
   ApiKeyRecord,
   AuditEvent,
   CaRecord,
+  CertificateRecord,
   ClientSecretRecord,
   Domain,
+  JoinTokenRecord,
   PublicKeyRecord,
   Role,
   RoleMember,
@@ -109,6 +111,27 @@ export interface CaRow {
   created_at: number;
 }
 
+export interface CertificateRow {
+  serial: string;
+  principal: string;
+  thumbprint: string;
+  ca_id: string;
+  not_before: number;
+  not_after: number;
+  issued_at: number;
+  revoked_at: number | null;
+  revocation_reason: string | null;
+}
+
+export interface JoinTokenRow {
+  id: string;
+  principal: string;
+  hash: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
 export function toDomain(row: DomainRow): Domain {
   return {
     name: row.name,
@@ -204,5 +227,30 @@ export function toCa(row: CaRow): CaRecord {
     rootPem: row.root_pem,
     sealedPrivateKey: row.sealed_private_key,
     createdAt: row.created_at,
+  };
+}
+
+export function toCertificate(row: CertificateRow): CertificateRecord {
+  return {
+    serial: row.serial,
+    principal: row.principal,
+    thumbprint: row.thumbprint,
+    caId: row.ca_id,
+    notBefore: row.not_before,
+    notAfter: row.not_after,
+    issuedAt: row.issued_at,
+    revokedAt: row.revoked_at,
+    revocationReason: row.revocation_reason,
+  };
+}
+
+export function toJoinToken(row: JoinTokenRow): JoinTokenRecord {
+  return {
+    id: row.id,
+    principal: row.principal,
+    hash: row.hash,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    usedAt: row.used_at,
   };
 }

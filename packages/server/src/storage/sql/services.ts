@@ -126,6 +126,7 @@ export function deleteService(ctx: SqlContext, principal: string, by: Actor): Pr
     await tx.run('DELETE FROM client_secrets WHERE principal = ?', [principal]);
     await tx.run('DELETE FROM public_keys WHERE principal = ?', [principal]);
     await tx.run('DELETE FROM api_keys WHERE principal = ?', [principal]);
+    await tx.run('DELETE FROM join_tokens WHERE principal = ?', [principal]);
     await tx.run('DELETE FROM services WHERE principal = ?', [principal]);
     await audit(ctx, tx, by, { type: 'service.delete', target: principal, before: service, after: null });
     // Each role's own history shows the member leaving.

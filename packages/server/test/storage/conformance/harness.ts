@@ -4,10 +4,18 @@ import { it } from 'node:test';
 import type { SqlDriver, SqlExecutor, SqlValue } from '../../../src/storage/drivers/driver.ts';
 import type { Actor, SigningKeyRecord } from '../../../src/storage/records.ts';
 import { SqlStore } from '../../../src/storage/sql-store.ts';
+import type { SqlStoreOptions } from '../../../src/storage/sql-store.ts';
 
 export interface StoreHarness {
   /** A driver over an empty, migrated database. */
   openDriver(): Promise<SqlDriver>;
+  /**
+   * Another driver over the database openDriver last opened: a second instance sharing it.
+   * Only where instances may share one database (PostgreSQL): two SQLite drivers in one
+   * process would block each other, as node:sqlite waits for a lock synchronously, so the
+   * SQLite tests race several processes instead (sqlite.test.ts).
+   */
+  openPeer?(): SqlDriver;
 }
 
 export const admin: Actor = { actor: 'sys.auth.admin' };
@@ -24,6 +32,29 @@ export function storeTest(
     try {
       await fn(store, driver);
     } finally {
+      await store.close();
+    }
+  });
+}
+
+/**
+ * A test with two stores racing, as two instances sharing one database; without
+ * harness.openPeer, the second store shares the first one's driver.
+ */
+export function peerTest(
+  harness: StoreHarness,
+  name: string,
+  fn: (store: SqlStore, peer: SqlStore, driver: SqlDriver) => Promise<void>,
+  options: SqlStoreOptions = {},
+): void {
+  it(name, async () => {
+    const driver = await harness.openDriver();
+    const store = new SqlStore(driver, options);
+    const peer = harness.openPeer ? new SqlStore(harness.openPeer(), options) : null;
+    try {
+      await fn(store, peer ?? new SqlStore(driver, options), driver);
+    } finally {
+      await peer?.close();
       await store.close();
     }
   });

@@ -1,11 +1,15 @@
 // One suite, run against every backend: both must behave exactly alike.
 
 import { apiKeys } from './api-keys.ts';
+import { caGenerations } from './ca-generations.ts';
+import { certificates } from './certificates.ts';
 import { credentials } from './credentials.ts';
 import { lifecycleAndDomains, services } from './domains-services.ts';
 import { auditLog } from './audit.ts';
 import type { StoreHarness } from './harness.ts';
+import { joinTokens } from './join-tokens.ts';
 import { keysAndCa } from './keys-ca.ts';
+import { queryPlans } from './query-plans.ts';
 import { revocation } from './revocation.ts';
 import { roles } from './roles.ts';
 import { serviceAccounts } from './service-accounts.ts';
@@ -25,5 +29,9 @@ export function storeConformance(harness: StoreHarness): void {
   revocation(harness);
   auditLog(harness);
   keysAndCa(harness);
+  caGenerations(harness);
+  certificates(harness);
+  joinTokens(harness);
+  queryPlans(harness);
   transactions(harness);
 }

@@ -1,11 +1,11 @@
-// A database written by the first release must come through every later migration with its
-// data intact. Each backend test file runs this on a database of its own, never migrated.
+// A database written by an earlier release must come through every later migration with its
+// data intact. Each backend test file runs these on a database of its own, never migrated.
 
 import assert from 'node:assert/strict';
 import type { SqlDriver } from '../../../src/storage/drivers/driver.ts';
 import { migrate, migrations } from '../../../src/storage/migrations.ts';
 import { SqlStore } from '../../../src/storage/sql-store.ts';
-import { admin } from './harness.ts';
+import { admin, signingKey } from './harness.ts';
 
 export async function assertUpgradesFromVersion1(driver: SqlDriver): Promise<void> {
   const store = new SqlStore(driver);
@@ -37,6 +37,86 @@ export async function assertUpgradesFromVersion1(driver: SqlDriver): Promise<voi
     await store.createApiKey({ id: 'key-1', principal: 'alpha.api', hash: 'h', description: null, expiresAt: null }, admin);
     await store.updateDomain('alpha', { tokenMaxLifetime: 60 }, admin);
     assert.deepEqual(await store.rolesHeld('alpha.api', ['alpha'], at), [{ domain: 'alpha', role: 'readers', maxLifetime: 60 }]);
+  } finally {
+    await store.close();
+  }
+}
+
+export async function assertUpgradesFromVersion2(driver: SqlDriver): Promise<void> {
+  const at = 1_700_000_000_000;
+  const store = new SqlStore(driver, { now: () => at + 1000 });
+  try {
+    await migrate(driver, migrations.filter((step) => step.version <= 2));
+    // Rows as version 2 wrote them.
+    await driver.run('INSERT INTO domains (name, description, token_max_lifetime, created_at, updated_at) VALUES (?, ?, ?, ?, ?)', [
+      'alpha',
+      null,
+      600,
+      at,
+      at,
+    ]);
+    await driver.run(
+      `INSERT INTO services (principal, domain, name, client_id, description, account_id, status, allowed_ips, expires_at, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ['alpha.api', 'alpha', 'api', 'alpha.api', null, 'acct-1', 'ACTIVE', '[]', null, at, at],
+    );
+    await driver.run('INSERT INTO api_keys (id, principal, hash, description, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+      'key-1',
+      'alpha.api',
+      'h',
+      null,
+      at,
+      null,
+      null,
+    ]);
+    const key = signingKey('kid-1', 'active', at);
+    await driver.run(
+      `INSERT INTO signing_keys (kid, alg, state, public_jwk, sealed_private_key, created_at, activates_at, retired_at, remove_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [key.kid, key.alg, key.state, key.publicJwk, key.sealedPrivateKey, key.createdAt, key.activatesAt, null, null],
+    );
+    const ca = { id: 'ca-1', state: 'active', chainPem: 'CHAIN', rootPem: 'ROOT', sealedPrivateKey: 'SEALED', createdAt: at } as const;
+    await driver.run('INSERT INTO ca (id, state, chain_pem, root_pem, sealed_private_key, created_at) VALUES (?, ?, ?, ?, ?, ?)', [
+      ca.id,
+      ca.state,
+      ca.chainPem,
+      ca.rootPem,
+      ca.sealedPrivateKey,
+      ca.createdAt,
+    ]);
+
+    await migrate(driver);
+
+    const versions = await driver.all<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+    assert.deepEqual(
+      versions.map((row) => row.version),
+      migrations.map((step) => step.version),
+    );
+    assert.equal((await store.getDomain('alpha'))?.tokenMaxLifetime, 600);
+    assert.equal((await store.getServiceByAccountId('acct-1'))?.principal, 'alpha.api');
+    assert.equal((await store.getApiKey('key-1'))?.principal, 'alpha.api');
+    assert.deepEqual(await store.listSigningKeys(), [key]);
+    assert.deepEqual(await store.getActiveCa(), ca);
+    assert.deepEqual(await store.listCas(), [ca]);
+
+    // The new tables work alongside the old rows: the old CA rotates, its certificates and
+    // the old service's join tokens are recorded.
+    const certificate = { serial: '0a1b', principal: 'alpha.api', thumbprint: 't', caId: 'ca-1', notBefore: at, notAfter: at + 5000, issuedAt: at };
+    await store.recordCertificate(certificate, admin);
+    assert.equal((await store.revokeCertificate('0a1b', 'superseded', admin)).revocationReason, 'superseded');
+    assert.deepEqual(
+      (await store.listRevokedCertificates(at)).map((revoked) => revoked.serial),
+      ['0a1b'],
+    );
+    assert.equal(await store.insertPreparedCa({ ...ca, id: 'ca-2', state: 'prepared', createdAt: at + 1 }), true);
+    assert.equal(await store.transitionCa('ca-1', 'active', 'old'), true);
+    assert.equal(await store.transitionCa('ca-2', 'prepared', 'active'), true);
+    await store.createJoinToken({ id: 'jt-1', principal: 'alpha.api', hash: 'jh', expiresAt: at + 60_000 }, admin);
+    assert.deepEqual(await store.consumeJoinToken('jt-1', 'jh', at + 2000), { principal: 'alpha.api' });
+    await store.createJoinToken({ id: 'jt-2', principal: 'alpha.api', hash: 'jh', expiresAt: at + 60_000 }, admin);
+    await store.deleteService('alpha.api', admin);
+    assert.equal(await store.consumeJoinToken('jt-2', 'jh', at + 2000), null);
+    assert.equal((await store.getCertificate('0a1b'))?.principal, 'alpha.api');
   } finally {
     await store.close();
   }

@@ -2,23 +2,27 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { loadOrCreateCa } from '../../src/ca/authority.ts';
+import { loadCertificateAuthority } from '../../src/ca/authority.ts';
 import { createCa } from '../../src/ca/create-ca.ts';
 import { createSealer, generateMasterKey } from '../../src/keys/master-key.ts';
+import type { Sealer } from '../../src/keys/master-key.ts';
 import type { CaRecord } from '../../src/storage/records.ts';
-import { memoryCaStore } from './helpers.ts';
+import { TRUST_DOMAIN, memoryCaStore, newAuthority, testSettings } from './helpers.ts';
+import type { MemoryCaStore } from './helpers.ts';
 
-const trustDomain = 'tessera.test';
+const trustDomain = TRUST_DOMAIN;
 
 function serverRequest() {
   return { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], lifetimeSeconds: 3600, now: Date.now() };
 }
 
-void describe('loadOrCreateCa', () => {
+function load(store: MemoryCaStore, sealer: Sealer, settings: Parameters<typeof testSettings>[0] = {}) {
+  return loadCertificateAuthority({ store, sealer, settings: testSettings(settings), now: Date.now });
+}
+
+void describe('loadCertificateAuthority', () => {
   void test('creates, seals and stores an active CA on first start', async () => {
-    const store = memoryCaStore();
-    const sealer = createSealer(generateMasterKey());
-    const ca = await loadOrCreateCa(store, sealer, { now: Date.now(), trustDomain });
+    const { ca, store, sealer } = await newAuthority();
 
     assert.equal(store.records.length, 1);
     const [record] = store.records;
@@ -33,10 +37,8 @@ void describe('loadOrCreateCa', () => {
   });
 
   void test('a second start on the same store reuses the CA and can issue with its key', async () => {
-    const store = memoryCaStore();
-    const sealer = createSealer(generateMasterKey());
-    const first = await loadOrCreateCa(store, sealer, { now: Date.now(), trustDomain });
-    const second = await loadOrCreateCa(store, sealer, { now: Date.now() + 1000, trustDomain });
+    const { ca: first, store, sealer } = await newAuthority();
+    const second = await load(store, sealer);
 
     assert.equal(store.records.length, 1);
     assert.equal(second.id, first.id);
@@ -50,7 +52,7 @@ void describe('loadOrCreateCa', () => {
   void test('instances racing on an empty store all end up with the first writer’s CA', async () => {
     const store = memoryCaStore();
     const sealer = createSealer(generateMasterKey());
-    const cas = await Promise.all([1, 2, 3].map(() => loadOrCreateCa(store, sealer, { now: Date.now(), trustDomain })));
+    const cas = await Promise.all([1, 2, 3].map(() => load(store, sealer)));
 
     assert.equal(store.records.length, 1);
     for (const ca of cas) {
@@ -60,10 +62,9 @@ void describe('loadOrCreateCa', () => {
   });
 
   void test('fails clearly when started with a different master key', async () => {
-    const store = memoryCaStore();
-    const ca = await loadOrCreateCa(store, createSealer(generateMasterKey()), { now: Date.now(), trustDomain });
+    const { ca, store } = await newAuthority();
 
-    await assert.rejects(loadOrCreateCa(store, createSealer(generateMasterKey()), { now: Date.now(), trustDomain }), (error: Error) => {
+    await assert.rejects(load(store, createSealer(generateMasterKey())), (error: Error) => {
       assert.equal((error as Error & { code?: string }).code, 'MASTER_KEY_MISMATCH');
       assert.match(error.message, new RegExp(`private key of CA ${ca.id}: the master key differs`));
       return true;
@@ -72,16 +73,13 @@ void describe('loadOrCreateCa', () => {
 
   void test('refuses a sealed key moved onto another CA record', async () => {
     const sealer = createSealer(generateMasterKey());
-    const original = await loadOrCreateCa(memoryCaStore(), sealer, { now: Date.now(), trustDomain });
-    const store = memoryCaStore();
-    await loadOrCreateCa(store, sealer, { now: Date.now(), trustDomain });
+    const { ca: original } = await newAuthority({ sealer });
+    const { store } = await newAuthority({ sealer });
     const [stored] = store.records;
     assert.ok(stored);
     const moved: CaRecord = { ...stored, id: original.id };
 
-    await assert.rejects(loadOrCreateCa(memoryCaStore([moved]), sealer, { now: Date.now(), trustDomain }), {
-      code: 'MASTER_KEY_MISMATCH',
-    });
+    await assert.rejects(load(memoryCaStore([moved]), sealer), { code: 'MASTER_KEY_MISMATCH' });
   });
 
   void test('refuses a record whose key does not belong to its issuing certificate', async () => {
@@ -93,18 +91,16 @@ void describe('loadOrCreateCa', () => {
       sealedPrivateKey: sealer.seal(other.issuingKeyPkcs8, mine.record.id),
     };
 
-    await assert.rejects(loadOrCreateCa(memoryCaStore([mismatched]), sealer, { now: Date.now(), trustDomain }), {
+    await assert.rejects(load(memoryCaStore([mismatched]), sealer), {
       code: 'CA_RECORD_INVALID',
       message: /does not match the issuing certificate/,
     });
   });
 
   void test('refuses a stored CA made for another trust domain', async () => {
-    const store = memoryCaStore();
-    const sealer = createSealer(generateMasterKey());
-    await loadOrCreateCa(store, sealer, { now: Date.now(), trustDomain: 'one.test' });
+    const { store, sealer } = await newAuthority({ settings: { trustDomain: 'one.test' } });
 
-    await assert.rejects(loadOrCreateCa(store, sealer, { now: Date.now(), trustDomain: 'two.test' }), {
+    await assert.rejects(load(store, sealer, { trustDomain: 'two.test' }), {
       code: 'CA_RECORD_INVALID',
       message: /created for spiffe:\/\/one\.test, but the configured trust domain is spiffe:\/\/two\.test/,
     });
@@ -120,7 +116,7 @@ void describe('loadOrCreateCa', () => {
       sealedPrivateKey: sealer.seal(issuingKeyPkcs8, record.id),
     };
 
-    await assert.rejects(loadOrCreateCa(memoryCaStore([broken]), sealer, { now: Date.now(), trustDomain }), {
+    await assert.rejects(load(memoryCaStore([broken]), sealer), {
       code: 'CA_RECORD_INVALID',
       message: /certificate chain does not parse/,
     });

@@ -1,0 +1,90 @@
+// How a request for a first certificate proves the principal (SPEC §5): one kind per flag.
+// Renewal needs none of these: the current certificate, presented over mTLS, is the proof.
+
+import type { KeyObject } from 'node:crypto';
+
+import { signClientAssertion, signingAlgFor } from '../client-assertion.ts';
+import { UsageError } from '../errors.ts';
+import { readInputFile } from '../files.ts';
+
+export type ProofType = 'key-assertion' | 'join-token' | 'oidc-token';
+
+/** The `proof` member of `POST /ca/v1/certificates`. */
+export interface Proof {
+  type: ProofType;
+  value: string;
+}
+
+export interface ProofSource {
+  type: ProofType;
+  /** The flag it came from, for messages. */
+  flag: string;
+  /**
+   * Whether it can prove again later: a join token is spent by its first use, a registered key
+   * or a freshly read OIDC token file are not. `--watch` falls back to a repeatable proof when
+   * the certificate expired before it could be renewed.
+   */
+  repeatable: boolean;
+  /** The key the CSR must carry, when the proof is bound to one (the registered key). */
+  csrKey?: KeyObject;
+  /** `audience` is the certificate endpoint URL; `now` in milliseconds. */
+  make(audience: string, now: number): Promise<Proof>;
+}
+
+/**
+ * The `zts-svccert` proof: a short-lived JWT signed by the key registered on the service, with
+ * the same claims as a private_key_jwt client assertion (iss = sub = principal, aud = the
+ * certificate endpoint, exp 60 s, a fresh jti). The CSR must carry this very key.
+ */
+export function keyAssertionProof(principal: string, kid: string, key: KeyObject, file: string): ProofSource {
+  const alg = signingAlgFor(key);
+  if (alg === undefined) throw new UsageError(`key file ${file} holds a key that cannot sign; use a P-256, P-384, Ed25519 or RSA key`);
+  return {
+    type: 'key-assertion',
+    flag: '--key/--kid',
+    repeatable: true,
+    csrKey: key,
+    make: async (audience, now) => ({
+      type: 'key-assertion',
+      value: await signClientAssertion({ key, alg }, { clientId: principal, kid, audience, now }),
+    }),
+  };
+}
+
+export function joinTokenProof(token: string, flag: string): ProofSource {
+  const value = token.trim();
+  if (value === '') throw new UsageError(`${flag} is empty; pass the token from POST /admin/v1/join-tokens`);
+  return {
+    type: 'join-token',
+    flag,
+    repeatable: false,
+    make: () => Promise.resolve({ type: 'join-token', value }),
+  };
+}
+
+export async function readJoinTokenFile(cwd: string, file: string): Promise<ProofSource> {
+  return joinTokenProof(await readInputFile(cwd, file, 'join token file'), '--join-token-file');
+}
+
+/**
+ * Read at every use, not once: platforms such as Kubernetes rewrite a projected
+ * service-account token file before the token in it expires.
+ */
+export async function oidcTokenProof(cwd: string, file: string): Promise<ProofSource> {
+  await readOidcToken(cwd, file);
+  return {
+    type: 'oidc-token',
+    flag: '--oidc-token-file',
+    repeatable: true,
+    make: async () => ({ type: 'oidc-token', value: await readOidcToken(cwd, file) }),
+  };
+}
+
+async function readOidcToken(cwd: string, file: string): Promise<string> {
+  const token = (await readInputFile(cwd, file, 'OIDC token file')).trim();
+  if (token === '') throw new UsageError(`OIDC token file ${file} is empty`);
+  if (token.split('.').length !== 3) {
+    throw new UsageError(`OIDC token file ${file} does not hold a JWT (expected three base64url parts separated by dots)`);
+  }
+  return token;
+}

@@ -1,0 +1,48 @@
+// The token endpoint from the issuer's metadata: RFC 8414 first, OpenID Connect Discovery when
+// the server only has that. The metadata must name the same issuer (RFC 8414 §3.3), so a
+// misconfigured or hostile server cannot redirect the client's credentials elsewhere.
+
+import { TokenClientError } from './errors.ts';
+import { withRetries, type TokenRequestContext } from './token-request.ts';
+
+const METADATA_PATHS = ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration'];
+
+/** The `token_endpoint` of `issuer`'s metadata; throws ERR_DISCOVERY_FAILED with the reason. */
+export async function discoverTokenEndpoint(ctx: TokenRequestContext, issuer: string): Promise<string> {
+  const base = issuer.replace(/\/+$/, '');
+  let lastProblem = '';
+  for (const path of METADATA_PATHS) {
+    const url = `${base}${path}`;
+    let body: string;
+    try {
+      const { response } = await withRetries(ctx, `metadata request to ${url}`, () =>
+        ctx.transport.send(url, { method: 'GET', headers: { accept: 'application/json' }, signal: ctx.signal }),
+      );
+      body = response.body;
+    } catch (cause) {
+      if (!(cause instanceof TokenClientError) || cause.code === 'ERR_CLIENT_CLOSED') throw cause;
+      lastProblem = cause.message;
+      if (cause.status === 404) continue;
+      break;
+    }
+    let metadata: unknown;
+    try {
+      metadata = JSON.parse(body);
+    } catch {
+      lastProblem = `${url} did not answer JSON`;
+      break;
+    }
+    const record = (metadata ?? {}) as Record<string, unknown>;
+    if (record['issuer'] !== issuer && record['issuer'] !== base) {
+      lastProblem = `${url} names the issuer ${JSON.stringify(record['issuer'])}, not ${JSON.stringify(issuer)}`;
+      break;
+    }
+    const endpoint = record['token_endpoint'];
+    if (typeof endpoint !== 'string' || !/^https?:\/\//.test(endpoint)) {
+      lastProblem = `${url} names no http(s) token_endpoint`;
+      break;
+    }
+    return endpoint;
+  }
+  throw new TokenClientError(`cannot find the token endpoint of ${issuer}: ${lastProblem}; check the issuer URL or give tokenEndpoint`, { code: 'ERR_DISCOVERY_FAILED' });
+}

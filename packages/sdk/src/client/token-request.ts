@@ -1,0 +1,160 @@
+// One token request as the caller sees it: attempts, backoff and Retry-After inside, a parsed
+// token response or one TokenClientError out. Which answers are worth another attempt follows
+// RFC 6749 and RFC 9110: network failures, 408, 429 and 5xx are; any other 4xx is the server
+// refusing this client or this scope, which asking again cannot change.
+
+import { decodeJwt } from 'jose';
+import type { Authenticator, Proof } from './credentials.ts';
+import { TokenClientError, type TokenClientErrorCode } from './errors.ts';
+import { backoffDelay, parseRetryAfter, sleep, type RetryPolicy } from './retry.ts';
+import type { Transport, TransportResponse } from './transport.ts';
+
+/** A successful token response (RFC 6749 §5.1). */
+export interface TokenResponse {
+  accessToken: string;
+  /** Lifetime in seconds as granted. */
+  expiresIn: number;
+  scope: string | undefined;
+  idToken: string | undefined;
+}
+
+/** What a token request needs from the client that sends it. */
+export interface TokenRequestContext {
+  transport: Transport;
+  authenticator: Authenticator;
+  retry: RetryPolicy;
+  clock: () => number;
+  signal: AbortSignal;
+}
+
+/** A client_credentials token request, retried as the policy allows. */
+export async function requestToken(ctx: TokenRequestContext, tokenEndpoint: string, scope: string, expiresIn: number | undefined): Promise<TokenResponse> {
+  const form: Record<string, string> = { grant_type: 'client_credentials', scope };
+  if (expiresIn !== undefined) form['expires_in'] = String(expiresIn);
+  const res = await withRetries(ctx, `token request to ${tokenEndpoint}`, async () => {
+    let proof: Proof;
+    try {
+      proof = await ctx.authenticator.prove(tokenEndpoint, ctx.clock());
+    } catch (cause) {
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      throw new TokenClientError(`the credentials could not be used: ${reason}`, { code: 'ERR_CREDENTIALS_UNUSABLE', cause });
+    }
+    return ctx.transport.send(tokenEndpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...proof.headers },
+      body: new URLSearchParams({ ...form, ...proof.form }).toString(),
+      tls: proof.tls,
+      signal: ctx.signal,
+    });
+  });
+  return parseTokenResponse(res.response, tokenEndpoint, res.attempts);
+}
+
+/** A 2xx answer and how many attempts it took. */
+export interface RetriedResponse {
+  response: TransportResponse;
+  attempts: number;
+}
+
+/** Sends until a 2xx or a final answer; throws TokenClientError for everything else. */
+export async function withRetries(ctx: TokenRequestContext, what: string, send: () => Promise<TransportResponse>): Promise<RetriedResponse> {
+  const started = ctx.clock();
+  for (let attempt = 1; ; attempt++) {
+    let failure: TokenClientError;
+    let waitAtLeast = 0;
+    try {
+      const response = await send();
+      if (response.status >= 200 && response.status < 300) return { response, attempts: attempt };
+      failure = errorFromAnswer(response, what, attempt, ctx.clock());
+      if (failure.code === 'ERR_TOKEN_REJECTED') throw failure;
+      waitAtLeast = (failure.retryAfter ?? 0) * 1000;
+    } catch (cause) {
+      if (cause instanceof TokenClientError) throw cause;
+      if (ctx.signal.aborted) throw closedError(cause);
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      failure = new TokenClientError(`${what} failed after ${attempt} attempt(s): no answer (${reason})`, { code: 'ERR_TOKEN_NETWORK', attempts: attempt, cause });
+    }
+    const delay = Math.max(waitAtLeast, backoffDelay(ctx.retry, attempt));
+    const elapsed = ctx.clock() - started;
+    if (attempt >= ctx.retry.maxAttempts || elapsed + delay > ctx.retry.maxTotalMs) throw failure;
+    try {
+      await sleep(delay, ctx.signal);
+    } catch (cause) {
+      throw closedError(cause);
+    }
+  }
+}
+
+/** The error of calls cut short by `close()`. */
+export function closedError(cause?: unknown): TokenClientError {
+  return new TokenClientError('the token client was closed', { code: 'ERR_CLIENT_CLOSED', cause });
+}
+
+function errorFromAnswer(response: TransportResponse, what: string, attempts: number, now: number): TokenClientError {
+  const { status } = response;
+  let body: Record<string, unknown> = {};
+  try {
+    const parsed: unknown = JSON.parse(response.body);
+    if (parsed !== null && typeof parsed === 'object') body = parsed as Record<string, unknown>;
+  } catch {
+    // Not JSON (a proxy's HTML page, say): the status alone has to do.
+  }
+  const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+  const error = text(body['error']);
+  const errorDescription = text(body['error_description']) ?? text(body['message']);
+  const errorCode = text(body['error_code']);
+  const retryAfterMs = parseRetryAfter(response.header('retry-after'), now);
+  const retryAfter = retryAfterMs === undefined ? undefined : Math.ceil(retryAfterMs / 1000);
+  let code: TokenClientErrorCode;
+  if (status === 429) code = 'ERR_TOKEN_RATE_LIMITED';
+  else if (status >= 500 || status === 408) code = 'ERR_TOKEN_SERVER';
+  else code = 'ERR_TOKEN_REJECTED';
+  const said = [error, errorCode].filter(Boolean).join(' ');
+  const detail = `${status}${said ? ` ${said}` : ''}${errorDescription ? `: ${errorDescription}` : ''}`;
+  const message = code === 'ERR_TOKEN_REJECTED'
+    ? `${what} was refused (${detail})${hint(status)}`
+    : `${what} failed after ${attempts} attempt(s) (${detail})`;
+  return new TokenClientError(message, { code, status, error, errorDescription, errorCode, retryAfter, attempts });
+}
+
+function hint(status: number): string {
+  if (status === 401) return '; check the client id and its secret, key or certificate';
+  if (status === 403) return '; check that the service holds the requested roles and may call from this address';
+  if (status === 404) return '; check the scope\'s domain names and the token endpoint URL';
+  return '';
+}
+
+function parseTokenResponse(response: TransportResponse, tokenEndpoint: string, attempts: number): TokenResponse {
+  const invalid = (why: string): TokenClientError =>
+    new TokenClientError(`the answer of ${tokenEndpoint} is not a usable token response: ${why}`, { code: 'ERR_TOKEN_RESPONSE_INVALID', status: response.status, attempts });
+  let body: Record<string, unknown>;
+  try {
+    const parsed: unknown = JSON.parse(response.body);
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw invalid('it is not a JSON object');
+    body = parsed as Record<string, unknown>;
+  } catch (cause) {
+    if (cause instanceof TokenClientError) throw cause;
+    throw invalid('it is not JSON');
+  }
+  const accessToken = body['access_token'];
+  if (typeof accessToken !== 'string' || accessToken === '') throw invalid('access_token is missing');
+  const tokenType = body['token_type'];
+  if (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer') throw invalid(`token_type is ${JSON.stringify(tokenType)}, not "Bearer"`);
+  let expiresIn = body['expires_in'];
+  if (expiresIn === undefined) expiresIn = lifetimeFromJwt(accessToken);
+  if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn <= 0) throw invalid('expires_in is not a positive number of seconds');
+  const scope = typeof body['scope'] === 'string' ? body['scope'] : undefined;
+  const idToken = typeof body['id_token'] === 'string' ? body['id_token'] : undefined;
+  return { accessToken, expiresIn, scope, idToken };
+}
+
+/** RFC 6749 only recommends expires_in; a JWT access token still says when it ends. */
+function lifetimeFromJwt(token: string): number | undefined {
+  try {
+    const { exp, iat } = decodeJwt(token);
+    if (typeof exp !== 'number') return undefined;
+    return exp - (typeof iat === 'number' ? iat : Math.floor(Date.now() / 1000));
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,26 @@
+// @tessera/sdk: what a service needs to call others (a token client and an authenticated fetch)
+// and to receive calls (a verifier and middleware for Fastify, Express and node:http). Depends
+// on `jose` and Node built-ins only.
+
+export { createTokenClient } from './client/token-client.ts';
+export { TokenClientError, type TokenClientErrorCode, type TokenClientErrorDetails } from './client/errors.ts';
+export type {
+  AccessTokenRequest,
+  CertificateCredentials,
+  CertificateMaterial,
+  CertificateSource,
+  Credentials,
+  DomainRequest,
+  GetAccessTokenOptions,
+  PrivateKeyCredentials,
+  RetryOptions,
+  ScopeRequest,
+  SecretCredentials,
+  TokenClient,
+  TokenClientFetch,
+  TokenClientOptions,
+} from './client/options.ts';
+export { createAuthenticatedFetch, type AuthenticatedFetchOptions, type FetchFunction } from './fetch/authenticated-fetch.ts';
+
+export * from './verifier/index.ts';
+export * from './middleware/index.ts';

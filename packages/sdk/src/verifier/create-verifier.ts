@@ -1,0 +1,242 @@
+// createVerifier (SPEC §6.2): checks Tessera's access tokens offline, as RFC 9068 §4 and
+// RFC 8725 ask. The order matters and is fixed:
+//   1. size, before any parsing (a huge token costs nothing but a length check);
+//   2. the verified-token cache, keyed by the token's SHA-256;
+//   3. jose's jwtVerify with an algorithm allow-list from configuration (never from the token:
+//      `alg: none` and HMAC are refused before any key is looked up), keys only from the
+//      configured issuer's JWKS, then `typ` = at+jwt, iss, aud, exp and nbf with the skew;
+//   4. `iat` not in the future beyond the skew, claim types, the `cnf` binding's shape;
+//   5. per call, hit or miss: the caller's certificate against `cnf`, then required roles.
+
+import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jose';
+import { createApiKeyChecker, type ApiKeyChecker } from './api-keys.ts';
+import { boundThumbprint, certificateThumbprint, checkBinding } from './binding.ts';
+import { InvalidAudienceError, InvalidTokenError, VerifierError } from './errors.ts';
+import { httpsFetch } from './https-fetch.ts';
+import { createKeySource } from './key-source.ts';
+import { resolveOptions, type CertificateInput, type VerifierOptions } from './options.ts';
+import { compileRequirement, grantedRoles, type CompiledRequirement, type Requirement, type Roles } from './roles.ts';
+import { createTokenCache } from './token-cache.ts';
+
+/** Who called, as established by a verified access token or API key. Frozen. */
+export interface AuthContext {
+  kind: 'access_token' | 'api_key';
+  /** The calling service, `<domain>.<service>` (`sub`). */
+  principal: string;
+  clientId: string;
+  /** The token's audience(s); for an API key, this verifier's. */
+  audience: readonly string[];
+  /** Domain → granted roles, limited to the audience's domains. */
+  roles: Roles;
+  /** Granted scope items as the issuer wrote them. */
+  scope: readonly string[];
+  /** `exp` in seconds since the epoch; null for an API key without expiry. */
+  expiresAt: number | null;
+  /** `cnf.x5t#S256` when the token is certificate-bound (already checked against the caller). */
+  certificateThumbprint: string | null;
+  /** Every claim of the token (or the introspection answer for an API key). */
+  claims: Readonly<Record<string, unknown>>;
+}
+
+export interface VerifyOptions extends Requirement {
+  /** A requirement prepared once with `verifier.requirement(…)`; used instead of `scope`/`roles`. */
+  requirement?: CompiledRequirement;
+  /** The caller's TLS client certificate, or a function giving it (called only for bound tokens). */
+  peerCertificate?: CertificateInput | null | (() => CertificateInput | null | undefined);
+}
+
+export interface Verifier {
+  readonly issuer: string;
+  readonly audience: readonly string[];
+  /** Whether `verifyApiKey` is configured (options.apiKeys). */
+  readonly acceptsApiKeys: boolean;
+  /** Verifies an access token (the JWT alone, without "Bearer "). */
+  verify(token: string, options?: VerifyOptions): Promise<AuthContext>;
+  /** Checks an API key (`tsk_…`) through introspection. */
+  verifyApiKey(key: string, options?: VerifyOptions): Promise<AuthContext>;
+  /** Checks a route's requirement once, so a typo fails at startup. */
+  requirement(requirement: Requirement): CompiledRequirement;
+}
+
+interface Verified {
+  context: AuthContext;
+  bound: string | null;
+}
+
+const ACCESS_TOKEN_TYPE = 'at+jwt';
+
+export function createVerifier(verifierOptions: VerifierOptions): Verifier {
+  const options = resolveOptions(verifierOptions);
+  const fetchImpl = options.fetch ?? (options.ca ? httpsFetch(options.ca) : null);
+  const keys = createKeySource(options, fetchImpl);
+  const cache = createTokenCache<Verified>(options.cacheSize, options.clockSkew);
+  const apiKeys: ApiKeyChecker | null = options.apiKeys ? createApiKeyChecker({ ...options, apiKeys: options.apiKeys }, fetchImpl, keys.metadata) : null;
+  const accepted = options.audience.join(' or ');
+
+  const jwtOptions: JWTVerifyOptions = {
+    algorithms: options.algorithms as string[],
+    typ: ACCESS_TOKEN_TYPE,
+    issuer: options.issuer,
+    audience: options.audience as string[],
+    clockTolerance: options.clockSkew,
+    requiredClaims: ['exp', 'iat', 'sub'],
+  };
+  const realClock = options.now === Date.now;
+
+  const verifySignedToken = async (token: string, nowMs: number): Promise<Verified> => {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, keys.resolve, realClock ? jwtOptions : { ...jwtOptions, currentDate: new Date(nowMs) }));
+    } catch (error) {
+      throw refusal(error, token, options.algorithms, options.issuer, accepted);
+    }
+    const iat = payload.iat as number;
+    if (iat > nowMs / 1000 + options.clockSkew) {
+      throw new InvalidTokenError(
+        'issued_in_future',
+        `the token says it was issued at ${isoTime(iat)}, later than now plus the allowed clock skew of ${options.clockSkew} s; check the issuer's clock`,
+      );
+    }
+    if (typeof payload.sub !== 'string' || payload.sub === '') throw new InvalidTokenError('claims', 'the token\'s "sub" claim is not a principal name');
+    const audience = typeof payload.aud === 'string' ? [payload.aud] : (payload.aud as string[]);
+    const roles = grantedRoles({ scp: payload['scp'], scope: payload['scope'] }, audience);
+    if (!roles) throw new InvalidTokenError('claims', 'the token\'s "scp" must be an array of strings and "scope" a string');
+    const bound = boundThumbprint(payload.cnf);
+    const context: AuthContext = Object.freeze({
+      kind: 'access_token',
+      principal: payload.sub,
+      clientId: typeof payload['client_id'] === 'string' ? payload['client_id'] : payload.sub,
+      audience: Object.freeze(audience),
+      roles,
+      scope: Object.freeze(typeof payload['scope'] === 'string' ? payload['scope'].split(' ').filter((s) => s !== '') : []),
+      expiresAt: payload.exp as number,
+      certificateThumbprint: bound,
+      claims: deepFreeze(payload),
+    });
+    return { context, bound };
+  };
+
+  const requirementOf = (verifyOptions: VerifyOptions): CompiledRequirement =>
+    verifyOptions.requirement ?? compileRequirement(verifyOptions.scope || verifyOptions.roles ? verifyOptions : undefined);
+
+  return {
+    issuer: options.issuer,
+    audience: options.audience,
+    acceptsApiKeys: apiKeys !== null,
+    requirement: compileRequirement,
+
+    async verify(token, verifyOptions = {}) {
+      const requirement = requirementOf(verifyOptions);
+      if (typeof token !== 'string' || token === '') throw new InvalidTokenError('malformed', 'no access token was given');
+      if (token.length > options.maxTokenSize) {
+        throw new InvalidTokenError('too_large', `the token is ${token.length} characters long; tokens over ${options.maxTokenSize} are refused unread`);
+      }
+      const nowMs = options.now();
+      const key = options.cacheSize > 0 ? cache.keyOf(token) : null;
+      let verified = key === null ? undefined : cache.get(key, nowMs / 1000);
+      if (!verified) {
+        verified = await verifySignedToken(token, nowMs);
+        if (key !== null) cache.set(key, verified, verified.context.expiresAt as number);
+      }
+      checkBinding(verified.bound, peerThumbprint(verifyOptions.peerCertificate));
+      requirement.check(verified.context.roles);
+      return verified.context;
+    },
+
+    async verifyApiKey(key, verifyOptions = {}) {
+      const requirement = requirementOf(verifyOptions);
+      if (!apiKeys) throw new InvalidTokenError('malformed', 'this service does not accept API keys; send an access token as "Authorization: Bearer <token>"');
+      const answer = await apiKeys.check(key);
+      const roles = grantedRoles({ scope: typeof answer.scope === 'string' ? answer.scope : '' }, options.audience) as Roles;
+      const context: AuthContext = Object.freeze({
+        kind: 'api_key',
+        principal: answer.sub,
+        clientId: typeof answer.client_id === 'string' ? answer.client_id : answer.sub,
+        audience: options.audience,
+        roles,
+        scope: Object.freeze(typeof answer.scope === 'string' ? answer.scope.split(' ').filter((s) => s !== '') : []),
+        expiresAt: typeof answer.exp === 'number' ? answer.exp : null,
+        certificateThumbprint: null,
+        claims: deepFreeze({ ...answer }),
+      });
+      requirement.check(roles);
+      return context;
+    },
+  };
+}
+
+function peerThumbprint(peer: VerifyOptions['peerCertificate']): (() => string | null) | null {
+  if (peer === undefined || peer === null) return null;
+  return () => {
+    const certificate = typeof peer === 'function' ? peer() : peer;
+    return certificate ? certificateThumbprint(certificate) : null;
+  };
+}
+
+/** jose's error → ours, with a sentence that says what is wrong. */
+function refusal(error: unknown, token: string, algorithms: readonly string[], issuer: string, audience: string): Error {
+  if (error instanceof VerifierError) return error;
+  if (error instanceof errors.JOSEAlgNotAllowed) {
+    return new InvalidTokenError('algorithm', `the token's algorithm ${quote(headerAlg(token))} is not accepted here; accepted: ${algorithms.join(', ')}`, { cause: error });
+  }
+  if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) {
+    return new InvalidTokenError('key', 'the token\'s key id (kid) and algorithm match no key the issuer publishes; it was not signed by this issuer', { cause: error });
+  }
+  if (error instanceof errors.JOSENotSupported) {
+    return new InvalidTokenError('malformed', `the token uses something this verifier does not support: ${error.message}`, { cause: error });
+  }
+  if (error instanceof errors.JWSSignatureVerificationFailed) {
+    return new InvalidTokenError('signature', 'the token\'s signature does not verify against the issuer\'s published keys', { cause: error });
+  }
+  if (error instanceof errors.JWTExpired) {
+    const exp = error.payload['exp'];
+    return new InvalidTokenError('expired', `the token expired${typeof exp === 'number' ? ` at ${isoTime(exp)}` : ''}; get a new one`, { cause: error });
+  }
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    const value = error.payload[error.claim];
+    if (error.reason === 'missing') return new InvalidTokenError('claims', `the token has no "${error.claim}" claim, which an access token must carry (RFC 9068 section 2.2)`, { cause: error });
+    switch (error.claim) {
+      case 'typ':
+        return new InvalidTokenError('type', `the token's type (typ header) is not "${ACCESS_TOKEN_TYPE}": only access tokens (RFC 9068) are accepted here, not ID tokens or other JWTs`, { cause: error });
+      case 'iss':
+        return new InvalidTokenError('issuer', `the token was issued by ${quote(value)}, not by ${issuer}`, { cause: error });
+      case 'aud':
+        return new InvalidAudienceError(`the token's audience ${quote(value)} is not ${audience}; ask for a token for this service's domain`, { cause: error });
+      case 'nbf':
+        return new InvalidTokenError('not_yet_valid', `the token is not valid before ${typeof value === 'number' ? isoTime(value) : quote(value)}`, { cause: error });
+      default:
+        return new InvalidTokenError('claims', `the token's "${error.claim}" claim is not valid: ${error.message}`, { cause: error });
+    }
+  }
+  if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid) {
+    return new InvalidTokenError('malformed', `the token is not a well-formed signed JWT (three base64url parts: JSON header, JSON claims, signature): ${error.message}`, { cause: error });
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+function headerAlg(token: string): unknown {
+  try {
+    return decodeProtectedHeader(token).alg;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A value from the token, quoted and cut short: it came from the caller and goes into messages. */
+function quote(value: unknown): string {
+  const text = JSON.stringify(value) ?? 'nothing';
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+function isoTime(seconds: number): string {
+  const date = new Date(seconds * 1000);
+  return Number.isNaN(date.getTime()) ? String(seconds) : date.toISOString();
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}

@@ -1,0 +1,17 @@
+// The verifier's public surface (SPEC §6.2).
+
+export { createVerifier, type AuthContext, type Verifier, type VerifyOptions } from './create-verifier.ts';
+export {
+  InsufficientScopeError,
+  InvalidAudienceError,
+  InvalidRequestError,
+  InvalidTokenError,
+  MissingTokenError,
+  VerifierError,
+  VerifierUnavailableError,
+  type InvalidTokenReason,
+  type VerifierErrorCode,
+} from './errors.ts';
+export { certificateThumbprint } from './binding.ts';
+export { hasRole, type CompiledRequirement, type Requirement, type Roles } from './roles.ts';
+export type { ApiKeyOptions, CertificateInput, FetchLike, VerifierOptions } from './options.ts';

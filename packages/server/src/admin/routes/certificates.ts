@@ -1,0 +1,127 @@
+// /admin/v1/certificates/{serial}: the service certificates Tessera's CA issued, looked up and
+// revoked by serial. A revoked serial is refused at once wherever a certificate authenticates
+// (tls_client_auth, certificate login, renewal) and is listed in the CRL until it expires.
+// A system admin, or an admin of the domain the certificate's principal belongs to, may do this.
+
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { splitPrincipal } from '../../policy/names.ts';
+import type { CertificateRecord } from '../../storage/records.ts';
+import { authorize } from '../authz.ts';
+import { badRequest, notFound } from '../errors.ts';
+import type { AdminRouteDeps } from '../index.ts';
+import { errorResponses } from '../wire.ts';
+
+/**
+ * RFC 5280 §5.3.1 reasons that apply to a service certificate. `certificateHold` is left out
+ * because a revocation here is final, `cACompromise` because these are not CA certificates.
+ */
+export const REVOCATION_REASONS = ['unspecified', 'keyCompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'privilegeWithdrawn'] as const;
+
+const str = { type: 'string' } as const;
+const nullableStr = { type: ['string', 'null'] } as const;
+const security = [{ bearerAuth: [] }];
+
+const serialParams = {
+  type: 'object',
+  properties: { serial: { type: 'string', maxLength: 128, description: 'hex, as `openssl x509 -serial` prints it (colons and case do not matter)' } },
+  required: ['serial'],
+} as const;
+
+const certificateSchema = {
+  type: 'object',
+  properties: {
+    serial: str,
+    principal: str,
+    thumbprint: { type: 'string', description: 'x5t#S256: base64url SHA-256 of the DER certificate' },
+    caId: str,
+    notBefore: str,
+    notAfter: str,
+    issuedAt: str,
+    revokedAt: nullableStr,
+    revocationReason: nullableStr,
+  },
+} as const;
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+export const certificateOut = (c: CertificateRecord) => ({
+  serial: c.serial,
+  principal: c.principal,
+  thumbprint: c.thumbprint,
+  caId: c.caId,
+  notBefore: iso(c.notBefore),
+  notAfter: iso(c.notAfter),
+  issuedAt: iso(c.issuedAt),
+  revokedAt: c.revokedAt === null ? null : iso(c.revokedAt),
+  revocationReason: c.revocationReason,
+});
+
+export function certificateRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
+  const { store, callerOf } = deps;
+
+  /** The record, once the caller is known to administer its principal's domain. */
+  const authorizedRecord = async (request: FastifyRequest): Promise<{ record: CertificateRecord; actor: string }> => {
+    const caller = callerOf(request);
+    const serial = readSerial((request.params as { serial: string }).serial);
+    const record = await store.getCertificate(serial);
+    if (!record) throw notFound(`Tessera's CA issued no certificate with serial ${serial}`);
+    authorize(caller, splitPrincipal(record.principal)?.domain);
+    return { record, actor: caller.principal };
+  };
+
+  app.get(
+    '/certificates/:serial',
+    {
+      schema: {
+        summary: 'Get an issued certificate by serial',
+        tags: ['certificates'],
+        security,
+        params: serialParams,
+        response: { 200: certificateSchema, ...errorResponses },
+      },
+    },
+    async (request) => certificateOut((await authorizedRecord(request)).record),
+  );
+
+  app.post(
+    '/certificates/:serial/revoke',
+    {
+      schema: {
+        summary: 'Revoke an issued certificate',
+        description:
+          'Takes effect at once: the serial is refused for mutual TLS client authentication, certificate login and renewal, and appears in the CRL until it expires. ' +
+          'Idempotent: revoking a revoked certificate answers its record again.',
+        tags: ['certificates'],
+        security,
+        params: serialParams,
+        body: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          properties: { reason: { type: 'string', maxLength: 64, description: `RFC 5280 reason: ${REVOCATION_REASONS.join(', ')} (default unspecified)` } },
+        },
+        response: { 200: certificateSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const reason = readReason((request.body as { reason?: string } | null | undefined)?.reason);
+      const { record, actor } = await authorizedRecord(request);
+      return certificateOut(await store.revokeCertificate(record.serial, reason, { actor }));
+    },
+  );
+}
+
+function readSerial(text: string): string {
+  const serial = text.replaceAll(':', '').toLowerCase();
+  if (!/^[0-9a-f]{1,64}$/.test(serial)) {
+    throw badRequest(`"${text.slice(0, 80)}" is not a certificate serial; give it in hex, as openssl x509 -noout -serial prints it`);
+  }
+  return serial;
+}
+
+function readReason(reason: string | undefined): string {
+  if (reason === undefined) return 'unspecified';
+  if (!(REVOCATION_REASONS as readonly string[]).includes(reason)) {
+    throw badRequest(`reason "${reason.slice(0, 40)}" is not one Tessera records; use one of ${REVOCATION_REASONS.join(', ')}`);
+  }
+  return reason;
+}

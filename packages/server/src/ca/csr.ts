@@ -1,0 +1,219 @@
+// PKCS#10 certificate signing requests (RFC 2986), checked before the CA looks at them: one
+// well-formed request, a key type every TLS stack verifies, a signature that proves the requester
+// holds the private key. What the request *asks for* (names) is returned for the caller to hold
+// against the identity it proved; the CA never copies anything else from a CSR into a certificate.
+
+import { createPublicKey, verify } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
+import { InvalidCertificateRequestError } from './errors.ts';
+import { x509 } from './x509.ts';
+
+/** Larger than any honest CSR (an RSA-8192 request is under 3 KiB), small enough to parse blindly. */
+export const MAX_CSR_BYTES = 16 * 1024;
+
+/** The key types a service certificate may certify, as a phrase for messages. */
+export const ALLOWED_KEY_TYPES = 'ECDSA P-256 or P-384, Ed25519, or RSA of 2048 to 8192 bits';
+
+export interface RequestedNames {
+  /** Subject attributes in order, e.g. `{ type: 'CN', value: 'alpha.api' }` (unknown types as OIDs). */
+  subject: { type: string; value: string }[];
+  dnsNames: string[];
+  uris: string[];
+  /** Every other SAN (IP address, e-mail, UPN, …) as `<type>:<value>`: never allowed in a service certificate. */
+  otherNames: string[];
+}
+
+export interface CertificateRequest {
+  publicKey: KeyObject;
+  /** The SubjectPublicKeyInfo, for the certificate to carry byte for byte. */
+  subjectPublicKey: x509.PublicKey;
+  /** For messages and the audit trail, e.g. `ECDSA P-256`. */
+  keyType: string;
+  requestedNames: RequestedNames;
+}
+
+interface SignatureAlgorithm {
+  hash: 'sha256' | 'sha384' | 'sha512' | null;
+  keyType: 'ec' | 'rsa' | 'ed25519';
+}
+
+const SIGNATURE_ALGORITHMS: Record<string, SignatureAlgorithm> = {
+  '1.2.840.10045.4.3.2': { hash: 'sha256', keyType: 'ec' },
+  '1.2.840.10045.4.3.3': { hash: 'sha384', keyType: 'ec' },
+  '1.2.840.10045.4.3.4': { hash: 'sha512', keyType: 'ec' },
+  '1.2.840.113549.1.1.11': { hash: 'sha256', keyType: 'rsa' },
+  '1.2.840.113549.1.1.12': { hash: 'sha384', keyType: 'rsa' },
+  '1.2.840.113549.1.1.13': { hash: 'sha512', keyType: 'rsa' },
+  '1.3.101.112': { hash: null, keyType: 'ed25519' },
+};
+const SHA1_SIGNATURES = new Set(['1.2.840.113549.1.1.5', '1.2.840.10045.4.1']);
+
+const SAN_OID = '2.5.29.17';
+const NOT_A_CSR =
+  'the CSR is not a PKCS#10 certificate request (DER inside "-----BEGIN CERTIFICATE REQUEST-----"); make one with `openssl req -new` or `tessera cert`';
+const CSR_BLOCK = /-----BEGIN (?:NEW )?CERTIFICATE REQUEST-----([^-]*)-----END (?:NEW )?CERTIFICATE REQUEST-----/g;
+const ANY_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----/g;
+const BASE64 = /^[A-Za-z0-9+/\s]*={0,2}\s*$/;
+
+function refuse(message: string): never {
+  throw new InvalidCertificateRequestError(message);
+}
+
+/**
+ * Parses and checks a CSR given as PEM, as bare base64 DER (the EST body) or as DER bytes.
+ * @throws {InvalidCertificateRequestError} with a sentence that says what to fix.
+ */
+export function parseCsr(input: string | Uint8Array): CertificateRequest {
+  const size = typeof input === 'string' ? Buffer.byteLength(input) : input.byteLength;
+  if (size > MAX_CSR_BYTES) refuse(`the CSR is ${size} bytes; at most ${MAX_CSR_BYTES} are accepted (send one PKCS#10 request, nothing else)`);
+  const der = typeof input === 'string' ? decodeText(input) : Buffer.from(input);
+
+  let csr: x509.Pkcs10CertificateRequest;
+  let layout: CsrLayout;
+  try {
+    layout = csrLayout(der);
+    csr = new x509.Pkcs10CertificateRequest(der);
+  } catch (cause) {
+    if (cause instanceof InvalidCertificateRequestError) throw cause;
+    refuse(NOT_A_CSR);
+  }
+
+  const { publicKey, keyType } = checkKey(csr);
+  checkSignature(csr, layout, publicKey);
+  return { publicKey, subjectPublicKey: csr.publicKey, keyType, requestedNames: requestedNames(csr) };
+}
+
+function decodeText(text: string): Buffer {
+  const blocks = [...text.matchAll(CSR_BLOCK)];
+  const others = [...text.matchAll(ANY_BLOCK)].map((match) => match[1] ?? '').filter((label) => !/^(NEW )?CERTIFICATE REQUEST$/.test(label));
+  if (others.includes('PRIVATE KEY') || others.some((label) => label.endsWith(' PRIVATE KEY'))) {
+    refuse('the CSR text holds a private key; send only the certificate request (the private key never leaves the service)');
+  }
+  if (others.length > 0) refuse(`the CSR text holds a ${others[0]} block; send exactly one "CERTIFICATE REQUEST" block`);
+  if (blocks.length > 1) refuse(`the CSR text holds ${blocks.length} certificate requests; send exactly one`);
+  const body = blocks[0]?.[1] ?? (text.includes('-----') ? undefined : text);
+  if (body === undefined || !BASE64.test(body) || body.trim() === '') {
+    refuse('the CSR is neither PEM ("-----BEGIN CERTIFICATE REQUEST-----") nor base64 DER; send a PKCS#10 request');
+  }
+  return Buffer.from(body.replace(/\s+/g, ''), 'base64');
+}
+
+interface DerElement {
+  /** Offset of the value's first byte. */
+  start: number;
+  /** Offset just past the value. */
+  end: number;
+}
+
+/** The tag-length header of the DER element at `offset`; the CA reads only the outer layout of a CSR this way. */
+function derElement(der: Uint8Array, offset: number, tag: number): DerElement {
+  if (der[offset] !== tag) refuse(NOT_A_CSR);
+  const first = der[offset + 1] ?? 0;
+  let length = first;
+  let start = offset + 2;
+  if (first & 0x80) {
+    const octets = first & 0x7f;
+    if (octets === 0 || octets > 3) refuse(NOT_A_CSR);
+    length = 0;
+    for (let i = 0; i < octets; i += 1) length = length * 256 + (der[start + i] ?? 0);
+    start += octets;
+  }
+  if (start + length > der.length) refuse('the CSR is truncated; send the whole request');
+  return { start, end: start + length };
+}
+
+interface CsrLayout {
+  /** The DER of CertificationRequestInfo: the bytes the signature covers. */
+  signed: Uint8Array;
+  /** The DER of the signature's AlgorithmIdentifier. */
+  algorithm: Uint8Array;
+}
+
+/** The DER must be exactly one CertificationRequest: the parser would otherwise ignore bytes appended to it. */
+function csrLayout(der: Uint8Array): CsrLayout {
+  const outer = derElement(der, 0, 0x30);
+  if (outer.end !== der.length) {
+    refuse(`the CSR is not one DER certificate request: ${der.length - outer.end} bytes follow it; remove anything appended to the request`);
+  }
+  const info = derElement(der, outer.start, 0x30);
+  const algorithm = derElement(der, info.end, 0x30);
+  return { signed: der.subarray(outer.start, info.end), algorithm: der.subarray(info.end, algorithm.end) };
+}
+
+function checkKey(csr: x509.Pkcs10CertificateRequest): { publicKey: KeyObject; keyType: string } {
+  let publicKey: KeyObject;
+  try {
+    publicKey = createPublicKey({ key: Buffer.from(csr.publicKey.rawData), format: 'der', type: 'spki' });
+  } catch {
+    refuse(`the CSR's public key is of a type Tessera does not certify; use ${ALLOWED_KEY_TYPES}`);
+  }
+  const details = publicKey.asymmetricKeyDetails ?? {};
+  switch (publicKey.asymmetricKeyType) {
+    case 'ec':
+      if (details.namedCurve === 'prime256v1') return { publicKey, keyType: 'ECDSA P-256' };
+      if (details.namedCurve === 'secp384r1') return { publicKey, keyType: 'ECDSA P-384' };
+      // P-521 is refused too: BoringSSL (Chrome, Go's TLS peers built on it) and the CA/Browser
+      // Forum rules leave it out, so a P-521 certificate would fail at some peers.
+      return refuse(`the CSR's key is on curve ${details.namedCurve ?? 'unknown'}; use ${ALLOWED_KEY_TYPES}`);
+    case 'ed25519':
+      return { publicKey, keyType: 'Ed25519' };
+    case 'rsa': {
+      const bits = details.modulusLength ?? 0;
+      if (bits < 2048) return refuse(`the CSR's RSA key has ${bits} bits, which is too weak; use at least 2048 bits (or ECDSA P-256)`);
+      if (bits > 8192) return refuse(`the CSR's RSA key has ${bits} bits; at most 8192 are accepted`);
+      const exponent = details.publicExponent ?? 0n;
+      if (exponent < 65_537n || exponent % 2n === 0n) {
+        return refuse(`the CSR's RSA key has public exponent ${exponent}; use an odd exponent of at least 65537 (the usual 65537)`);
+      }
+      return { publicKey, keyType: `RSA ${bits}` };
+    }
+    default:
+      return refuse(`the CSR's key is ${publicKey.asymmetricKeyType ?? 'of an unknown type'}; use ${ALLOWED_KEY_TYPES}`);
+  }
+}
+
+function checkSignature(csr: x509.Pkcs10CertificateRequest, layout: CsrLayout, publicKey: KeyObject): void {
+  const oid = AsnConvert.parse(layout.algorithm, AlgorithmIdentifier).algorithm;
+  if (SHA1_SIGNATURES.has(oid)) refuse('the CSR is signed with SHA-1, which is broken; sign it with SHA-256 or stronger');
+  const algorithm = SIGNATURE_ALGORITHMS[oid];
+  if (algorithm === undefined) {
+    refuse(`the CSR's signature algorithm (${oid}) is not supported; sign it with ECDSA, Ed25519 or RSA PKCS#1 v1.5 and SHA-256 or stronger`);
+  }
+  if (algorithm.keyType !== publicKey.asymmetricKeyType) {
+    refuse(`the CSR's signature algorithm does not fit its ${publicKey.asymmetricKeyType ?? ''} key; the CSR must be signed by the key it carries`);
+  }
+  let valid = false;
+  try {
+    valid = verify(algorithm.hash, layout.signed, { key: publicKey, dsaEncoding: 'der' }, Buffer.from(csr.signature));
+  } catch {
+    valid = false;
+  }
+  if (!valid) refuse('the CSR signature does not verify with the key it carries; sign the CSR with the private key of that public key, and send it unmodified');
+}
+
+function requestedNames(csr: x509.Pkcs10CertificateRequest): RequestedNames {
+  const subject = csr.subjectName
+    .toJSON()
+    .flatMap((rdn) => Object.entries(rdn).flatMap(([type, values]) => values.map((value) => ({ type, value }))));
+  const names: RequestedNames = { subject, dnsNames: [], uris: [], otherNames: [] };
+
+  const extensions = csr.extensions;
+  const sans = extensions.filter((extension) => extension.type === SAN_OID);
+  if (sans.length > 1) refuse('the CSR requests subjectAltName twice; request it at most once');
+  const basic = extensions.find((extension) => extension.type === '2.5.29.19');
+  if (basic !== undefined && new x509.BasicConstraintsExtension(basic.rawData).ca) {
+    refuse('the CSR asks for a CA certificate (basicConstraints cA=true); service certificates are end-entity certificates, remove that extension');
+  }
+  const [san] = sans;
+  if (san === undefined) return names;
+  for (const name of new x509.SubjectAlternativeNameExtension(san.rawData).names.items) {
+    if (name.type === 'dns') names.dnsNames.push(name.value);
+    else if (name.type === 'url') names.uris.push(name.value);
+    else names.otherNames.push(`${SAN_LABELS[name.type] ?? name.type}:${name.value}`);
+  }
+  return names;
+}
+
+const SAN_LABELS: Record<string, string> = { ip: 'IP', email: 'email', upn: 'UPN', guid: 'GUID', id: 'registeredID' };

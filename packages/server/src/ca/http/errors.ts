@@ -1,0 +1,38 @@
+// The CA endpoints answer errors as the admin API does, JSON `{"error", "message"}`: 400
+// invalid_request (the body or CSR is wrong), 401 invalid_proof (the proof proves nothing), 403
+// forbidden (it proves a principal that may not have this certificate), 503
+// temporarily_unavailable (something the proof depends on did not answer; retry).
+
+import type { FastifyBaseLogger } from 'fastify';
+import { describeError, type ClientFacingError } from '../../http/errors.ts';
+import { ClientCertificateError } from '../../mtls/index.ts';
+import { InvalidCertificateRequestError } from '../errors.ts';
+import { ProofError } from '../proofs/index.ts';
+
+export class CaRequestError extends Error {
+  readonly status: number;
+  readonly error: string;
+  constructor(status: number, error: string, message: string) {
+    super(message);
+    this.status = status;
+    this.error = error;
+  }
+}
+
+export function caErrorAnswer(error: unknown, log: FastifyBaseLogger): ClientFacingError {
+  if (error instanceof CaRequestError) return { status: error.status, error: error.error, message: error.message };
+  if (error instanceof ProofError) {
+    if (error.status === 503) log.warn({ err: error.cause }, error.message);
+    return { status: error.status, error: error.error, message: error.message };
+  }
+  if (error instanceof InvalidCertificateRequestError) return { status: 400, error: 'invalid_request', message: error.message };
+  if (error instanceof ClientCertificateError) {
+    if (error.problem === 'expired' || error.problem === 'revoked') {
+      // "Renew it" is exactly what cannot work with this certificate: say how to start over.
+      const reason = error.message.replace(/;\s*(renew it|get a new certificate)\.?$/, '');
+      return { status: 401, error: 'invalid_proof', message: `${reason}; renewal needs a valid certificate, so bootstrap a new one with a join token or a registered key` };
+    }
+    return { status: 401, error: 'invalid_proof', message: `the client certificate was refused: ${error.message}` };
+  }
+  return describeError(error, log);
+}

@@ -1,0 +1,72 @@
+// The names a service certificate carries (SPEC §5), derived from the principal alone, and the
+// rule for what a CSR may ask for: nothing, or some of exactly these names. A request for any
+// other name is refused rather than dropped, so a client never believes it holds a name it
+// was not given.
+
+import { describeNameRule, splitPrincipal } from '../policy/names.ts';
+import type { RequestedNames } from './csr.ts';
+import { InvalidCertificateRequestError } from './errors.ts';
+import { MAX_COMMON_NAME, canonicalDnsName, trustDomainId } from './names.ts';
+
+export interface IdentityNaming {
+  /** SPIFFE trust domain, e.g. `tessera.local`. */
+  trustDomain: string;
+  /** e.g. `svc.tessera.local`. */
+  dnsSuffix: string;
+}
+
+export interface ServiceIdentity {
+  principal: string;
+  /** Subject CN: the principal. */
+  commonName: string;
+  /** `spiffe://<trust domain>/<domain>/<service>`. */
+  spiffeId: string;
+  /** `<service>.<domain with dots as dashes>.<dns suffix>`. */
+  dnsName: string;
+}
+
+export function serviceIdentity(principal: string, naming: IdentityNaming): ServiceIdentity {
+  const parts = splitPrincipal(principal);
+  if (parts === null) throw new InvalidCertificateRequestError(`not a principal name: ${JSON.stringify(principal)}; ${describeNameRule('principal')}`);
+  if (principal.length > MAX_COMMON_NAME) {
+    throw new InvalidCertificateRequestError(
+      `${principal} cannot get a certificate: its name is ${principal.length} characters and a certificate CN holds at most ${MAX_COMMON_NAME}; use a shorter domain or service name`,
+    );
+  }
+  const wanted = `${parts.service}.${parts.domain.replaceAll('.', '-')}.${naming.dnsSuffix}`;
+  let dnsName: string;
+  try {
+    dnsName = canonicalDnsName(wanted);
+  } catch {
+    throw new InvalidCertificateRequestError(
+      `${principal} cannot get a certificate: its DNS name ${wanted} is not a valid host name ` +
+        "(DNS labels are letters, digits and '-', at most 63 characters, not starting or ending with '-'; '_' is not allowed); rename the service or domain",
+    );
+  }
+  return { principal, commonName: principal, spiffeId: `${trustDomainId(naming.trustDomain)}/${parts.domain}/${parts.service}`, dnsName };
+}
+
+/** @throws {InvalidCertificateRequestError} naming the first name the CSR asks for that is not the identity's. */
+export function checkRequestedNames(requested: RequestedNames, identity: ServiceIdentity): void {
+  const own = `it may ask for CN=${identity.commonName}, URI:${identity.spiffeId} and DNS:${identity.dnsName}, or for no names at all`;
+  const foreign = requested.subject.find((attribute) => attribute.type !== 'CN');
+  if (foreign !== undefined) {
+    throw new InvalidCertificateRequestError(
+      `the CSR's subject holds ${foreign.type}=${foreign.value}; a service certificate's subject is only CN=${identity.commonName}: remove the other attributes (${own})`,
+    );
+  }
+  const commonNames = requested.subject.map((attribute) => attribute.value);
+  if (commonNames.length > 1) throw new InvalidCertificateRequestError(`the CSR's subject holds ${commonNames.length} CNs; ${own}`);
+  const [commonName] = commonNames;
+  if (commonName !== undefined && commonName !== identity.commonName) {
+    throw new InvalidCertificateRequestError(`the CSR asks for CN=${commonName}, but the identity proven is ${identity.principal}; ${own}`);
+  }
+  const [other] = requested.otherNames;
+  if (other !== undefined) {
+    throw new InvalidCertificateRequestError(`the CSR asks for ${other}; service certificates carry no IP addresses, e-mail addresses or other name types: ${own}`);
+  }
+  const dns = requested.dnsNames.find((name) => name.toLowerCase() !== identity.dnsName);
+  if (dns !== undefined) throw new InvalidCertificateRequestError(`the CSR asks for DNS:${dns}, which is not ${identity.principal}'s name; ${own}`);
+  const uri = requested.uris.find((name) => name !== identity.spiffeId);
+  if (uri !== undefined) throw new InvalidCertificateRequestError(`the CSR asks for URI:${uri}, which is not ${identity.principal}'s SPIFFE ID; ${own}`);
+}

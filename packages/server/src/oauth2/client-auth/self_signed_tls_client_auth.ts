@@ -1,0 +1,50 @@
+// self_signed_tls_client_auth (RFC 8705 §2.2): the client presents a self-signed certificate
+// whose public key is one registered on its service (the keys private_key_jwt uses). No CA is
+// involved, so `client_id` is required to know whose keys to compare, and only the
+// certificate's validity period is checked besides the key; TLS has already proved the client
+// holds the private half. When this method counts as present: see tls_client_auth.ts.
+
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { ClientCertificates } from '../../mtls/index.ts';
+import type { Store } from '../../storage/store.ts';
+import { invalidRequest } from '../errors.ts';
+import type { ClientAuthMethod } from './method.ts';
+import { certificateCheck, certificateOnly, certificateRejected, isSelfIssued, presentedOf } from './tls_client_auth.ts';
+
+export interface SelfSignedTlsClientAuthDeps {
+  certificates: ClientCertificates;
+  store: Pick<Store, 'getClientForAuth' | 'listPublicKeys'>;
+}
+
+/** One answer for an unknown client and an unregistered key, so client ids cannot be probed. */
+const NOT_REGISTERED = "unknown client, or the certificate's public key is not registered on it; register the key (PUT /admin/v1/domains/{d}/services/{s}/keys/{kid}) or present the certificate of a registered key";
+
+export function selfSignedTlsClientAuth(deps: SelfSignedTlsClientAuthDeps): ClientAuthMethod {
+  return {
+    name: 'self_signed_tls_client_auth',
+    present(request) {
+      const presented = certificateOnly(deps.certificates, request);
+      return presented !== null && presented !== 'unreadable' && isSelfIssued(presented.leaf);
+    },
+    async authenticate(request) {
+      const clientId = request.form['client_id'];
+      if (clientId === undefined) {
+        throw invalidRequest('self_signed_tls_client_auth needs client_id in the body (RFC 8705 §2): a self-signed certificate names no client');
+      }
+      const { certificate, thumbprint } = await certificateCheck(() => deps.certificates.checkSelfSigned(presentedOf(deps.certificates, request)));
+      const client = await deps.store.getClientForAuth(clientId, request.now);
+      if (!client) throw certificateRejected(NOT_REGISTERED);
+      const registered = await deps.store.listPublicKeys(client.service.principal);
+      if (!registered.some((record) => sameKey(certificate.publicKey, record.pem))) throw certificateRejected(NOT_REGISTERED);
+      return { service: client.service, method: 'self_signed_tls_client_auth', certificateThumbprint: thumbprint };
+    },
+  };
+}
+
+function sameKey(key: KeyObject, pem: string): boolean {
+  try {
+    return key.equals(createPublicKey(pem));
+  } catch {
+    return false;
+  }
+}

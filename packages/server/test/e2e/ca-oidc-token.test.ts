@@ -1,0 +1,182 @@
+// Certificates proven by an external OIDC token (SPEC §5 way 3) over real HTTPS, against a fake
+// Kubernetes issuer: a local HTTP server publishing a JWKS, whose service-account tokens
+// (`sub: system:serviceaccount:<namespace>:<name>`) map to principals `<namespace>.<name>`.
+
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { SignJWT, exportJWK, type JWTPayload } from 'jose';
+import type { TestResponse } from '../helpers/https.ts';
+import { csrFor, parseCertificate, serviceKey } from '../helpers/ca-client.ts';
+import { freePort, startTestServer, type TestServer } from '../helpers/server.ts';
+
+const KUBERNETES = 'https://kubernetes.default.svc.cluster.local';
+const CI = 'https://ci.example';
+const UNREACHABLE = 'https://unreachable.example';
+const LOOSE = 'https://loose.example';
+const AUDIENCE = 'tessera';
+
+function assertError(res: TestResponse, status: number, error: string, message: RegExp): void {
+  assert.equal(res.status, status, res.text);
+  assert.equal(res.json.error, error, res.text);
+  assert.match(res.json.message, message);
+}
+
+describe('certificates from an external OIDC token (proof oidc-token)', () => {
+  let t: TestServer;
+  let jwks: Server;
+  let jwksRequests = 0;
+  const kubernetesKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const ciKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const p384Key = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+  const strangerKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
+
+  const token = (issuer: string, claims: JWTPayload, options: { key?: KeyObject; alg?: string; kid?: string; lifetime?: number } = {}): Promise<string> => {
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({ iss: issuer, aud: AUDIENCE, iat: now, exp: now + (options.lifetime ?? 600), ...claims })
+      .setProtectedHeader({ alg: options.alg ?? 'RS256', kid: options.kid ?? 'k8s' })
+      .sign(options.key ?? kubernetesKey.privateKey);
+  };
+  const serviceAccount = (namespace: string, name: string, claims: JWTPayload = {}) => token(KUBERNETES, { sub: `system:serviceaccount:${namespace}:${name}`, ...claims });
+  const enroll = async (value: string, subject?: string): Promise<TestResponse> =>
+    t.send('/ca/v1/certificates', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ csr: await csrFor(await serviceKey('ec'), subject === undefined ? {} : { subject }), proof: { type: 'oidc-token', value } }),
+    });
+
+  before(async () => {
+    const keys = {
+      keys: [
+        { ...(await exportJWK(kubernetesKey.publicKey)), kid: 'k8s', alg: 'RS256', use: 'sig' },
+        { ...(await exportJWK(ciKey.publicKey)), kid: 'ci', alg: 'ES256', use: 'sig' },
+        { ...(await exportJWK(p384Key.publicKey)), kid: 'p384', alg: 'ES384', use: 'sig' },
+      ],
+    };
+    jwks = createServer((request, response) => {
+      jwksRequests += 1;
+      if (request.url !== '/openid/v1/jwks') {
+        response.writeHead(404).end();
+        return;
+      }
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(keys));
+    });
+    await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+    const jwksUri = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/openid/v1/jwks`;
+    const closedPort = await freePort();
+
+    t = await startTestServer({
+      edit: (config) => {
+        config.oidcProofs = [
+          { issuer: KUBERNETES, jwksUri, audience: AUDIENCE, claim: 'sub', pattern: '^system:serviceaccount:(?<domain>[a-z0-9-]+):(?<service>[a-z0-9-]+)$' },
+          { issuer: CI, jwksUri, audience: AUDIENCE, claim: 'repository', principals: { 'acme/billing': 'alpha.ci' } },
+          // Unanchored on purpose: the whole claim must match all the same.
+          { issuer: LOOSE, jwksUri, audience: AUDIENCE, claim: 'sub', pattern: 'serviceaccount:(?<domain>[a-z0-9-]+):(?<service>[a-z0-9-]+)' },
+          { issuer: UNREACHABLE, jwksUri: `http://127.0.0.1:${closedPort}/jwks`, audience: AUDIENCE, claim: 'sub', principals: { x: 'alpha.api' } },
+        ];
+      },
+    });
+    assert.equal((await t.admin$('POST', '/domains', { name: 'alpha' })).status, 201);
+    for (const name of ['api', 'ci', 'off']) assert.equal((await t.admin$('POST', '/domains/alpha/services', { name })).status, 201);
+    assert.equal((await t.admin$('PATCH', '/domains/alpha/services/off', { status: 'DISABLED' })).status, 200);
+  });
+  after(async () => {
+    await t.stop();
+    await new Promise((resolve) => jwks.close(resolve));
+  });
+
+  it('issues a certificate for the principal a Kubernetes service-account token maps to', async () => {
+    const res = await enroll(await serviceAccount('alpha', 'api'), 'CN=alpha.api');
+    assert.equal(res.status, 201, res.text);
+    assert.equal(res.json.principal, 'alpha.api');
+    assert.equal(parseCertificate(res.json.certificate).subject, 'CN=alpha.api');
+  });
+
+  it('maps a claim through the exact principals table (ES256 issuer)', async () => {
+    const res = await enroll(await token(CI, { repository: 'acme/billing', sub: 'repo:acme/billing' }, { key: ciKey.privateKey, alg: 'ES256', kid: 'ci' }));
+    assert.equal(res.status, 201, res.text);
+    assert.equal(res.json.principal, 'alpha.ci');
+  });
+
+  it('fetches the issuer keys once and reuses them', async () => {
+    const before = jwksRequests;
+    for (let i = 0; i < 3; i += 1) assert.equal((await enroll(await serviceAccount('alpha', 'api'))).status, 201);
+    assert.equal(jwksRequests, before);
+  });
+
+  it('refuses a token for another audience (401)', async () => {
+    assertError(await enroll(await serviceAccount('alpha', 'api', { aud: 'https://kubernetes.default.svc' })), 401, 'invalid_proof', /aud does not include "tessera"/);
+  });
+
+  it('refuses a token from an issuer that is not configured (401)', async () => {
+    const res = await enroll(await token('https://evil.example', { sub: 'system:serviceaccount:alpha:api' }));
+    assertError(res, 401, 'invalid_proof', /issuer "https:\/\/evil\.example" is not one this server trusts/);
+  });
+
+  it('refuses a token whose claim maps to no principal (403)', async () => {
+    const res = await enroll(await token(KUBERNETES, { sub: 'user:bob' }));
+    assertError(res, 403, 'forbidden', /sub "user:bob" of issuer .* maps to no principal/);
+  });
+
+  it('accepts a claim an unanchored pattern matches whole', async () => {
+    const res = await enroll(await token(LOOSE, { sub: 'serviceaccount:alpha:api' }));
+    assert.equal(res.status, 201, res.text);
+    assert.equal(res.json.principal, 'alpha.api');
+  });
+
+  it('refuses a claim that the pattern matches only in part (403)', async () => {
+    const res = await enroll(await token(LOOSE, { sub: 'system:serviceaccount:alpha:api:extra' }));
+    assertError(res, 403, 'forbidden', /maps to no principal/);
+  });
+
+  it('refuses a claim value the principals table does not list exactly (403)', async () => {
+    const res = await enroll(await token(CI, { repository: 'acme/billing-fork' }, { key: ciKey.privateKey, alg: 'ES256', kid: 'ci' }));
+    assertError(res, 403, 'forbidden', /maps to no principal/);
+  });
+
+  it('refuses a token without the configured claim (403)', async () => {
+    const res = await enroll(await token(CI, { sub: 'x' }, { key: ciKey.privateKey, alg: 'ES256', kid: 'ci' }));
+    assertError(res, 403, 'forbidden', /no string claim "repository"/);
+  });
+
+  it('refuses a token that maps to a service that does not exist (403)', async () => {
+    assertError(await enroll(await serviceAccount('alpha', 'ghost')), 403, 'forbidden', /service alpha\.ghost does not exist/);
+  });
+
+  it('refuses a token that maps to a disabled service (403)', async () => {
+    assertError(await enroll(await serviceAccount('alpha', 'off')), 403, 'forbidden', /service alpha\.off is disabled/);
+  });
+
+  it('refuses a token signed by a key the issuer does not publish (401)', async () => {
+    const res = await enroll(await token(KUBERNETES, { sub: 'system:serviceaccount:alpha:api' }, { key: strangerKey.privateKey }));
+    assertError(res, 401, 'invalid_proof', /signature verification failed/);
+  });
+
+  it('refuses an HMAC-signed token (401)', async () => {
+    const hmac = await new SignJWT({ iss: KUBERNETES, aud: AUDIENCE, sub: 'system:serviceaccount:alpha:api', exp: Math.floor(Date.now() / 1000) + 60 })
+      .setProtectedHeader({ alg: 'HS256', kid: 'k8s' })
+      .sign(randomBytes(32));
+    assertError(await enroll(hmac), 401, 'invalid_proof', /"alg" \(Algorithm\) Header Parameter value not allowed/);
+  });
+
+  it('refuses an algorithm outside RS256, ES256 and EdDSA (401)', async () => {
+    const res = await enroll(await token(KUBERNETES, { sub: 'system:serviceaccount:alpha:api' }, { key: p384Key.privateKey, alg: 'ES384', kid: 'p384' }));
+    assertError(res, 401, 'invalid_proof', /not allowed/);
+  });
+
+  it('refuses an expired token (401)', async () => {
+    const past = Math.floor(Date.now() / 1000) - 3600;
+    assertError(await enroll(await serviceAccount('alpha', 'api', { iat: past - 600, exp: past })), 401, 'invalid_proof', /"exp" claim timestamp check failed/);
+  });
+
+  it('refuses a value that is not a JWT (401)', async () => {
+    assertError(await enroll('eyJ.not.a-jwt'), 401, 'invalid_proof', /not a JWT/);
+  });
+
+  it('answers 503 when the issuer keys cannot be fetched', async () => {
+    const res = await enroll(await token(UNREACHABLE, { sub: 'x' }));
+    assertError(res, 503, 'temporarily_unavailable', /could not fetch the signing keys of issuer https:\/\/unreachable\.example/);
+  });
+});

@@ -1,0 +1,236 @@
+// What the mutual-TLS end-to-end tests share: certificates made on the spot (external CAs,
+// their leaves, self-signed certificates), a Tessera service certificate obtained the way a
+// service gets one (registered key → CSR + key assertion → POST /ca/v1/certificates), and an
+// HTTPS client that presents a client certificate.
+
+import { createHash, randomUUID, X509Certificate } from 'node:crypto';
+import { request as httpsRequest } from 'node:https';
+import { SignJWT, decodeJwt, type JWTPayload } from 'jose';
+import { exportPkcs8Pem, webcrypto, x509, type CryptoKeyPair } from '../../src/ca/x509.ts';
+import type { TestResponse } from '../helpers/https.ts';
+import type { TestServer } from '../helpers/server.ts';
+
+const P256 = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+const DAY = 86_400_000;
+
+export interface TestCa {
+  certPem: string;
+  certificate: x509.X509Certificate;
+  keys: CryptoKeyPair;
+}
+
+export interface ClientCertificate {
+  certPem: string;
+  keyPem: string;
+  /** base64url SHA-256 of the DER certificate: what `cnf.x5t#S256` must be. */
+  thumbprint: string;
+  /** Hex SHA-256 of the DER certificate, as `certLogin.mappings[].fingerprint` takes it. */
+  fingerprintHex: string;
+  serial: string;
+  /** The intermediates a client sends after its certificate. */
+  chainPem?: string;
+}
+
+export function newKeys(): Promise<CryptoKeyPair> {
+  return webcrypto.subtle.generateKey(P256, true, ['sign', 'verify']);
+}
+
+export async function publicKeyPem(keys: CryptoKeyPair): Promise<string> {
+  const spki = await webcrypto.subtle.exportKey('spki', keys.publicKey);
+  return x509.PemConverter.encode(spki, 'PUBLIC KEY');
+}
+
+export async function makeCa(name: string, options: { issuer?: TestCa; notBefore?: Date; notAfter?: Date; pathLength?: number } = {}): Promise<TestCa> {
+  const keys = await newKeys();
+  const now = Date.now();
+  const certificate = await x509.X509CertificateGenerator.create(
+    {
+      serialNumber: randomSerial(),
+      subject: `CN=${name}, O=Test CAs`,
+      issuer: options.issuer?.certificate.subject ?? `CN=${name}, O=Test CAs`,
+      notBefore: options.notBefore ?? new Date(now - DAY),
+      notAfter: options.notAfter ?? new Date(now + 365 * DAY),
+      publicKey: keys.publicKey,
+      signingKey: (options.issuer?.keys ?? keys).privateKey,
+      signingAlgorithm: P256,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, options.pathLength, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, webcrypto),
+        ...(options.issuer ? [await x509.AuthorityKeyIdentifierExtension.create(options.issuer.keys.publicKey, false, webcrypto)] : []),
+      ],
+    },
+    webcrypto,
+  );
+  return { certPem: `${certificate.toString('pem')}\n`, certificate, keys };
+}
+
+export interface LeafOptions {
+  subject?: string;
+  dns?: string[];
+  uris?: string[];
+  emails?: string[];
+  /** Extended key usage OIDs; null for no extension. Default: clientAuth. */
+  eku?: string[] | null;
+  notBefore?: Date;
+  notAfter?: Date;
+  keys?: CryptoKeyPair;
+  /** Intermediates the client sends along. */
+  chain?: TestCa[];
+}
+
+/** A leaf signed by `issuer`, or self-signed when `issuer` is null. */
+export async function makeLeaf(issuer: TestCa | null, options: LeafOptions = {}): Promise<ClientCertificate> {
+  const keys = options.keys ?? (await newKeys());
+  const now = Date.now();
+  const subject = options.subject ?? `CN=client-${randomUUID().slice(0, 8)}, O=Example Corp`;
+  const names: x509.JsonGeneralNames = [
+    ...(options.dns ?? []).map((value) => ({ type: 'dns' as const, value })),
+    ...(options.uris ?? []).map((value) => ({ type: 'url' as const, value })),
+    ...(options.emails ?? []).map((value) => ({ type: 'email' as const, value })),
+  ];
+  const eku = options.eku === undefined ? [x509.ExtendedKeyUsage.clientAuth] : options.eku;
+  const certificate = await x509.X509CertificateGenerator.create(
+    {
+      serialNumber: randomSerial(),
+      subject,
+      issuer: issuer?.certificate.subject ?? subject,
+      notBefore: options.notBefore ?? new Date(now - 60_000),
+      notAfter: options.notAfter ?? new Date(now + DAY),
+      publicKey: keys.publicKey,
+      signingKey: (issuer?.keys ?? keys).privateKey,
+      signingAlgorithm: P256,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        ...(eku === null ? [] : [new x509.ExtendedKeyUsageExtension(eku, false)]),
+        ...(names.length > 0 ? [new x509.SubjectAlternativeNameExtension(names, false)] : []),
+        ...(issuer ? [await x509.AuthorityKeyIdentifierExtension.create(issuer.keys.publicKey, false, webcrypto)] : []),
+      ],
+    },
+    webcrypto,
+  );
+  const certPem = `${certificate.toString('pem')}\n`;
+  return {
+    ...describe(certPem),
+    keyPem: await exportPkcs8Pem(keys.privateKey),
+    ...(options.chain && { chainPem: options.chain.map((ca) => ca.certPem).join('') }),
+  };
+}
+
+function describe(certPem: string): Omit<ClientCertificate, 'keyPem'> {
+  const der = new X509Certificate(certPem).raw;
+  return {
+    certPem,
+    thumbprint: createHash('sha256').update(der).digest('base64url'),
+    fingerprintHex: createHash('sha256').update(der).digest('hex'),
+    serial: new X509Certificate(certPem).serialNumber.toLowerCase(),
+  };
+}
+
+/**
+ * A Tessera service certificate for `principal`, the zts-svccert way: register a P-256 key on the
+ * service, send a CSR for it with an assertion signed by it.
+ */
+export async function tesseraCertificate(t: TestServer, principal: string, keys?: CryptoKeyPair): Promise<ClientCertificate> {
+  const pair = keys ?? (await newKeys());
+  const dot = principal.lastIndexOf('.');
+  const [domain, service] = [principal.slice(0, dot), principal.slice(dot + 1)];
+  const kid = `k-${randomUUID().slice(0, 8)}`;
+  const put = await t.admin$('PUT', `/domains/${domain}/services/${service}/keys/${kid}`, { pem: await publicKeyPem(pair) });
+  if (put.status !== 201 && put.status !== 200 && put.status !== 204) throw new Error(`register key: ${put.status} ${put.text}`);
+  const now = Math.floor(Date.now() / 1000);
+  const assertion = await new SignJWT({ jti: randomUUID() })
+    .setProtectedHeader({ alg: 'ES256', kid })
+    .setIssuer(principal)
+    .setSubject(principal)
+    .setAudience(`${t.url}/ca/v1/certificates`)
+    .setIssuedAt(now)
+    .setExpirationTime(now + 60)
+    .sign(pair.privateKey);
+  const res = await t.send('/ca/v1/certificates', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ csr: await csr(pair, principal), proof: { type: 'key-assertion', value: assertion } }),
+  });
+  if (res.status !== 201) throw new Error(`POST /ca/v1/certificates: ${res.status} ${res.text}`);
+  return { ...describe(res.json.certificate as string), keyPem: await exportPkcs8Pem(pair.privateKey) };
+}
+
+/** A PKCS#10 request for `keys`, named for `principal`. */
+export async function csr(keys: CryptoKeyPair, principal: string): Promise<string> {
+  const request = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=${principal}`, keys, signingAlgorithm: P256 }, webcrypto);
+  return request.toString('pem');
+}
+
+export interface MtlsRequest {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** The client certificate to present; none when absent. */
+  client?: ClientCertificate;
+  /** Source address, e.g. 127.0.0.2 (any 127/8 address works on loopback). */
+  localAddress?: string;
+}
+
+/** One request on its own connection, so each test's certificate is the one the server sees. */
+export function sendMtls(t: TestServer, path: string, options: MtlsRequest = {}): Promise<TestResponse> {
+  const url = new URL(`${t.url}${path}`);
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      url,
+      {
+        method: options.method ?? 'GET',
+        headers: options.headers,
+        ca: t.ca,
+        agent: false,
+        timeout: 10_000,
+        ...(options.client && { cert: options.client.certPem + (options.client.chainPem ?? ''), key: options.client.keyPem }),
+        ...(options.localAddress && { localAddress: options.localAddress }),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: unknown;
+          try {
+            json = text === '' ? undefined : JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`request to ${url.href} timed out`)));
+    req.on('error', reject);
+    if (options.body !== undefined) req.write(options.body);
+    req.end();
+  });
+}
+
+/** POST a form to `path` (default the token endpoint) over mutual TLS. */
+export function postForm(t: TestServer, params: Record<string, string>, options: Omit<MtlsRequest, 'body' | 'method'> & { path?: string } = {}): Promise<TestResponse> {
+  return sendMtls(t, options.path ?? '/oauth2/token', {
+    ...options,
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...options.headers },
+    body: new URLSearchParams(params).toString(),
+  });
+}
+
+export function claimsOf(res: TestResponse): JWTPayload & { cnf?: { 'x5t#S256'?: string } } {
+  return decodeJwt(res.json.access_token as string);
+}
+
+/** nginx's `$ssl_client_escaped_cert`: the PEM, URL-encoded. */
+export function escapedPem(pem: string): string {
+  return encodeURIComponent(pem);
+}
+
+function randomSerial(): string {
+  const bytes = webcrypto.getRandomValues(new Uint8Array(16));
+  bytes[0] = ((bytes[0] ?? 0) & 0x3f) | 0x40;
+  return Buffer.from(bytes).toString('hex');
+}
