@@ -21,6 +21,7 @@ export type {
   TokenClientOptions,
 } from './client/options.ts';
 export { createAuthenticatedFetch, type AuthenticatedFetchOptions, type FetchFunction } from './fetch/authenticated-fetch.ts';
+export * from './certificates/index.ts';
 
 export * from './verifier/index.ts';
 export * from './middleware/index.ts';

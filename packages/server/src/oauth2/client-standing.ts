@@ -1,11 +1,11 @@
 // After a client has proved who it is: may it get a token at all, from where it is calling?
 // These answers come only after authentication, so they reveal nothing to a stranger.
 
-import { ipAllowed } from '../policy/ip-ranges.ts';
+import { ipAllowed, type IpMatcher } from '../policy/ip-ranges.ts';
 import type { Service } from '../storage/records.ts';
 import { OAuthError } from './errors.ts';
 
-export function checkClientStanding(service: Service, clientIp: string, now: number): void {
+export function checkClientStanding(service: Service, clientIp: string, now: number, allowed: IpMatcher = ipAllowed): void {
   if (service.status !== 'ACTIVE') {
     throw new OAuthError(401, 'invalid_client', `service ${service.principal} is disabled`, { errorCode: 'AUTH_103' });
   }
@@ -14,7 +14,7 @@ export function checkClientStanding(service: Service, clientIp: string, now: num
       errorCode: 'AUTH_103',
     });
   }
-  if (service.allowedIps.length > 0 && !ipAllowed(service.allowedIps, clientIp)) {
+  if (service.allowedIps.length > 0 && !allowed(service.allowedIps, clientIp)) {
     throw new OAuthError(403, 'access_denied', `calls from ${clientIp} are not in the allowed IP ranges of ${service.principal}`, {
       errorCode: 'AUTH_104',
     });

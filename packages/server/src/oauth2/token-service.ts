@@ -3,6 +3,7 @@
 // either side of client authentication (rate limits), the client's standing, the grant, and
 // observers told of every outcome (audit, alerts, metrics). Endpoints only translate HTTP.
 
+import { cachedIpMatcher } from '../policy/ip-ranges.ts';
 import type { Store } from '../storage/store.ts';
 import type { AuthenticatedClient } from './client-auth/index.ts';
 import { checkClientStanding } from './client-standing.ts';
@@ -68,6 +69,7 @@ export interface TokenService {
 }
 
 export function createTokenService(deps: TokenServiceDeps): TokenService {
+  const ipMatcher = cachedIpMatcher();
   const tell = (outcome: TokenOutcome): void => {
     for (const observer of deps.observers) observer.observe(outcome);
   };
@@ -89,7 +91,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
         for (const gate of deps.gates) gate.beforeAuthentication?.({ clientIp: request.clientIp, claimedClientId: request.claimedClientId, now });
         client = await request.authenticate(now);
         for (const gate of deps.gates) gate.afterAuthentication?.({ clientIp: request.clientIp, principal: client.service.principal, now });
-        checkClientStanding(client.service, request.clientIp, now);
+        checkClientStanding(client.service, request.clientIp, now, ipMatcher);
         if (request.grantType === undefined) throw new OAuthError(400, 'invalid_request', 'grant_type is required: use grant_type=client_credentials');
         if (request.grantType !== 'client_credentials') {
           throw new OAuthError(400, 'unsupported_grant_type', `grant_type "${request.grantType.slice(0, 40)}" is not supported; use client_credentials`);

@@ -35,3 +35,17 @@ describe('allowedIps matching', () => {
     assert.match(cidrProblem('::1/129') ?? '', /0 to 128/);
   });
 });
+
+describe('cached allowedIps matching', () => {
+  it('answers as ipAllowed does, for each distinct range list, within its bound', async () => {
+    const { cachedIpMatcher } = await import('../../src/policy/ip-ranges.ts');
+    const allowed = cachedIpMatcher(2);
+    assert.equal(allowed(['10.0.1.0/24'], '10.0.1.77'), true);
+    assert.equal(allowed(['10.0.1.0/24'], '10.0.2.1'), false);
+    assert.equal(allowed(['2001:db8::/32'], '2001:db8:1::5'), true);
+    assert.equal(allowed(['127.0.0.0/8'], '::ffff:127.0.0.1'), true);
+    // A third list evicts the oldest; answers stay right.
+    assert.equal(allowed(['10.0.1.0/24'], '10.0.1.1'), true);
+    assert.equal(allowed(['10.0.0.0/8'], 'not-an-ip'), false);
+  });
+});

@@ -19,8 +19,14 @@ export interface SqlDriver extends SqlExecutor {
    * Runs `fn` in one transaction: committed when it resolves, rolled back when it throws.
    * Inside `fn`, use only `tx`: calling the driver itself from there may wait on the
    * transaction that is waiting for it.
+   *
+   * `relaxed` durability lets the commit return before it reaches the disk (SQLite
+   * `synchronous = NORMAL` in WAL, PostgreSQL `synchronous_commit = off`): it survives a crash of
+   * Tessera but not of the machine or database server. Only for records whose loss on power
+   * failure is acceptable and whose fsync would otherwise stall the token endpoint (the batched
+   * token-request audit).
    */
-  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, options?: { durability?: 'full' | 'relaxed' }): Promise<T>;
   close(): Promise<void>;
 }
 

@@ -1,5 +1,6 @@
 // PostgreSQL through a pg Pool, for deployments where several instances share one database.
 
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { ConflictError, InvalidValueError, StorageUnavailableError } from '../errors.ts';
 import { TransactionScope } from './driver.ts';
@@ -34,7 +35,7 @@ class PostgresDriver implements SqlDriver {
   readonly dialect = 'postgres';
   private readonly pool: pg.Pool;
   private readonly executor: Executor;
-  private readonly numbered = new Map<string, string>();
+  private readonly numbered = new Map<string, Prepared>();
 
   constructor(pool: pg.Pool) {
     this.pool = pool;
@@ -57,7 +58,7 @@ class PostgresDriver implements SqlDriver {
     return this.executor.exec(sql);
   }
 
-  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, options: { durability?: 'full' | 'relaxed' } = {}): Promise<T> {
     const client = await this.pool.connect().catch((error: unknown) => {
       throw translate(error);
     });
@@ -65,7 +66,7 @@ class PostgresDriver implements SqlDriver {
     const scope = new TransactionScope(connection);
     let broken: Error | undefined;
     try {
-      await connection.exec('BEGIN');
+      await connection.exec(options.durability === 'relaxed' ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN');
       const result = await fn(scope);
       const commit = await client.query('COMMIT').catch((error: unknown) => {
         throw translate(error);
@@ -90,12 +91,17 @@ class PostgresDriver implements SqlDriver {
   }
 }
 
+interface Prepared {
+  text: string;
+  name: string;
+}
+
 class Executor implements SqlExecutor {
   private readonly target: Queryable;
   /** SQL with `?` → SQL with `$n`, shared by the driver's executors. */
-  private readonly numbered: Map<string, string>;
+  private readonly numbered: Map<string, Prepared>;
 
-  constructor(target: Queryable, numbered: Map<string, string>) {
+  constructor(target: Queryable, numbered: Map<string, Prepared>) {
     this.target = target;
     this.numbered = numbered;
   }
@@ -120,12 +126,15 @@ class Executor implements SqlExecutor {
   }
 
   private query(sql: string, params: readonly SqlValue[]): Promise<pg.QueryResult> {
-    let text = this.numbered.get(sql);
-    if (text === undefined) {
-      text = numberPlaceholders(sql);
-      this.numbered.set(sql, text);
+    let prepared = this.numbered.get(sql);
+    if (prepared === undefined) {
+      const text = numberPlaceholders(sql);
+      // A named statement is parsed and planned once per connection, not on every call: the
+      // token endpoint sends the same few reads thousands of times a second.
+      prepared = { text, name: `t${createHash('sha256').update(text).digest('hex').slice(0, 20)}` };
+      this.numbered.set(sql, prepared);
     }
-    return this.target.query(text, [...params]).catch((error: unknown) => {
+    return this.target.query({ name: prepared.name, text: prepared.text, values: [...params] }).catch((error: unknown) => {
       throw translate(error);
     });
   }

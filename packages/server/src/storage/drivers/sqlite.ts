@@ -88,24 +88,34 @@ class SqliteDriver implements SqlDriver {
     return this.exclusive(() => this.writer.exec(sql));
   }
 
-  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, options: { durability?: 'full' | 'relaxed' } = {}): Promise<T> {
+    const relaxed = options.durability === 'relaxed';
     return this.exclusive(async () => {
-      // IMMEDIATE takes the write lock up front, so a transaction never fails half-way
-      // because another process started writing first.
-      await this.writer.exec('BEGIN IMMEDIATE');
-      const scope = new TransactionScope(this.writer);
+      if (relaxed) await this.writer.exec('PRAGMA synchronous = NORMAL');
       try {
-        const result = await fn(scope);
-        await this.writer.exec('COMMIT');
-        return result;
-      } catch (error) {
-        // Some errors (SQLITE_FULL, IOERR) already rolled the transaction back.
-        if (this.writer.db.isOpen && this.writer.db.isTransaction) this.writer.db.exec('ROLLBACK');
-        throw error;
+        return await this.inTransaction(fn);
       } finally {
-        scope.finished = true;
+        if (relaxed && this.writer.db.isOpen) this.writer.db.exec('PRAGMA synchronous = FULL');
       }
     });
+  }
+
+  private async inTransaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    // IMMEDIATE takes the write lock up front, so a transaction never fails half-way
+    // because another process started writing first.
+    await this.writer.exec('BEGIN IMMEDIATE');
+    const scope = new TransactionScope(this.writer);
+    try {
+      const result = await fn(scope);
+      await this.writer.exec('COMMIT');
+      return result;
+    } catch (error) {
+      // Some errors (SQLITE_FULL, IOERR) already rolled the transaction back.
+      if (this.writer.db.isOpen && this.writer.db.isTransaction) this.writer.db.exec('ROLLBACK');
+      throw error;
+    } finally {
+      scope.finished = true;
+    }
   }
 
   close(): Promise<void> {

@@ -72,7 +72,7 @@ export function countingDriver(driver: SqlDriver): { driver: SqlDriver; statemen
   const counted: SqlDriver = {
     ...wrap(driver),
     dialect: driver.dialect,
-    transaction: (fn) => driver.transaction((tx) => fn(wrap(tx))),
+    transaction: (fn, options) => driver.transaction((tx) => fn(wrap(tx)), options),
     close: () => driver.close(),
   };
   return { driver: counted, statements };

@@ -28,7 +28,7 @@ function recordingDriver(driver: SqlDriver): { driver: SqlDriver; statements: St
   const recorded: SqlDriver = {
     ...wrap(driver),
     dialect: driver.dialect,
-    transaction: (fn) => driver.transaction((tx) => fn(wrap(tx))),
+    transaction: (fn, options) => driver.transaction((tx) => fn(wrap(tx)), options),
     close: () => driver.close(),
   };
   return { driver: recorded, statements };

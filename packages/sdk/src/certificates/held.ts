@@ -1,0 +1,90 @@
+// What the refresher holds: a private key and the certificate Tessera issued for it, checked
+// before use. A certificate for another key, for another principal, or without its issuer in the
+// chain would leave the service with TLS material that cannot work, so it is refused here rather
+// than discovered at the first handshake.
+
+import { X509Certificate, createHash, type KeyObject } from 'node:crypto';
+import type { CertificateMaterial } from '../client/options.ts';
+import type { IssueAnswer } from './ca-client.ts';
+import { CertificateRefresherError } from './errors.ts';
+import { privateKeyPem } from './keys.ts';
+
+/** A key and its certificate, with what the schedule and the events need to know of it. */
+export interface Held {
+  key: KeyObject;
+  /** For the token client and TLS: `cert` is the leaf then its intermediates; `key` PKCS#8 PEM. */
+  material: CertificateMaterial & { cert: string; key: string };
+  /** The chain as the CA sent it: intermediates, then the root. */
+  chain: string;
+  /** The trust bundle: Tessera's roots. */
+  ca: string;
+  principal: string;
+  spiffeId: string | null;
+  serial: string;
+  notBefore: number;
+  notAfter: number;
+  thumbprint: string;
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+export function splitCertificates(pem: string): string[] {
+  return pem.match(PEM_CERTIFICATE) ?? [];
+}
+
+/** Checks a CA answer for `key` and `principal` and makes it what the refresher holds. */
+export function acceptIssued(answer: IssueAnswer, bundle: string, key: KeyObject, principal: string, now: number): Held {
+  const invalid = (why: string): CertificateRefresherError => new CertificateRefresherError(`the CA's answer cannot be used: ${why}`, { code: 'ERR_CA_ANSWER_INVALID' });
+  const leaf = parse(splitCertificates(answer.certificate)[0], () => invalid('"certificate" holds no PEM certificate'));
+  const chain = splitCertificates(answer.chain).map((pem) => ({ pem, certificate: parse(pem, () => invalid('"chain" holds a certificate that does not parse')) }));
+  if (!leaf.checkPrivateKey(key)) throw invalid('the certificate is not for the key of the CSR');
+  if (!chain.some(({ certificate }) => issued(leaf, certificate))) throw invalid('the chain holds no certificate that issued the leaf');
+  const held = describe(leaf, key, chain.map(({ pem }) => pem).join('\n'), bundle);
+  if (held.principal !== principal) throw invalid(`the certificate is for ${held.principal}, not ${principal}`);
+  if (held.notAfter <= now) throw invalid(`the certificate expired at ${new Date(held.notAfter).toISOString()}`);
+
+  const intermediates = chain.filter(({ certificate }) => !issued(certificate, certificate)).map(({ pem }) => pem);
+  const bundleRoots = new Set(splitCertificates(bundle).map((pem) => new X509Certificate(pem).fingerprint256));
+  // A root the answer's chain ends in but the bundle lacks (a CA rotation seen half-way) is
+  // trusted too: it came over the same authenticated connection as the bundle.
+  const missingRoots = chain.filter(({ certificate }) => issued(certificate, certificate) && !bundleRoots.has(certificate.fingerprint256)).map(({ pem }) => pem);
+  return {
+    ...held,
+    material: { cert: pemFile([leaf.toString(), ...intermediates]), key: held.material.key },
+    chain: pemFile(chain.map(({ pem }) => pem)),
+    ca: pemFile([...splitCertificates(bundle), ...missingRoots]),
+  };
+}
+
+/** A key and certificate read back (from `outDir`), described the same way. */
+export function describe(leaf: X509Certificate, key: KeyObject, chain: string, ca: string, certificatePem?: string, keyPem?: string): Held {
+  return {
+    key,
+    material: { cert: certificatePem ?? pemFile([leaf.toString()]), key: keyPem ?? privateKeyPem(key) },
+    chain,
+    ca,
+    principal: /^CN=(.+)$/m.exec(leaf.subject)?.[1] ?? '',
+    spiffeId: /(?:^|,\s*)URI:(spiffe:\/\/[^,\s]+)/.exec(leaf.subjectAltName ?? '')?.[1] ?? null,
+    serial: leaf.serialNumber.toLowerCase(),
+    notBefore: Date.parse(leaf.validFrom),
+    notAfter: Date.parse(leaf.validTo),
+    // RFC 8705 §3.1: base64url SHA-256 of the DER certificate.
+    thumbprint: createHash('sha256').update(leaf.raw).digest('base64url'),
+  };
+}
+
+function parse(pem: string | undefined, failure: () => CertificateRefresherError): X509Certificate {
+  try {
+    return new X509Certificate(pem ?? '');
+  } catch {
+    throw failure();
+  }
+}
+
+function issued(certificate: X509Certificate, issuer: X509Certificate): boolean {
+  return certificate.checkIssued(issuer) && certificate.verify(issuer.publicKey);
+}
+
+export function pemFile(pems: readonly string[]): string {
+  return `${pems.map((pem) => pem.trim()).join('\n')}\n`;
+}

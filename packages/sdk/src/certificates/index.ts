@@ -1,0 +1,20 @@
+// The certificate refresher's public surface (SPEC §5, §6.1).
+
+export { createCertificateRefresher } from './refresher.ts';
+export { CertificateRefresherError, type CertificateRefresherErrorCode, type CertificateRefresherErrorDetails } from './errors.ts';
+export type { KeyType } from './keys.ts';
+export type {
+  CertificateBootstrap,
+  CertificateInfo,
+  CertificateRefresher,
+  CertificateRefresherEvents,
+  CertificateRefresherOptions,
+  ExpiringEvent,
+  FailedEvent,
+  JoinTokenBootstrap,
+  OidcTokenBootstrap,
+  RegisteredKeyBootstrap,
+  RenewedEvent,
+  SecureContextTarget,
+  TlsMaterial,
+} from './options.ts';

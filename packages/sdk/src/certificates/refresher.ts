@@ -1,0 +1,302 @@
+// createCertificateRefresher: keeps a service certificate from Tessera's CA valid for as long as
+// the process runs, after SPIRE's agent and step-ca's `renew --daemon`. The first certificate
+// comes from the bootstrap proof (or from `outDir`, when a valid one is there); every later one
+// is a renewal over mutual TLS with the current certificate, at about two thirds of its life,
+// with jitter. A failed renewal is retried with backoff until the certificate expires; after
+// that only a proof that works again (a registered key, an OIDC token) can help. The private key
+// is made in this process and never sent anywhere: only CSRs signed with it are.
+
+import { EventEmitter } from 'node:events';
+import type { KeyObject } from 'node:crypto';
+import type { Agent } from 'node:https';
+import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
+import { httpsCaClient, type CaClient } from './ca-client.ts';
+import { buildCsr } from './csr.ts';
+import { CertificateRefresherError } from './errors.ts';
+import { prepareOutDir, readHeld, writeHeld } from './files.ts';
+import { acceptIssued, type Held } from './held.ts';
+import { generateKey } from './keys.ts';
+import type { CertificateInfo, CertificateRefresher, CertificateRefresherEvents, CertificateRefresherOptions, SecureContextTarget, TlsMaterial } from './options.ts';
+import { bootstrapProof } from './proofs.ts';
+import { expiringFrom, nextRenewal, renewalTime, retryDelay, MAX_TIMER_MS } from './schedule.ts';
+import { checkOptions, type Settings } from './settings.ts';
+import { closeIdleConnections, refreshingAgent, type Generation } from './tls.ts';
+
+/** A first certificate is asked for this many times when the CA does not answer, then start fails. */
+const BOOTSTRAP_ATTEMPTS = 4;
+
+/** What the refresher is built from besides its options: the CA and randomness, replaced in tests. */
+export interface RefresherDeps {
+  caClient(settings: Settings, signal: AbortSignal): CaClient;
+  random(): number;
+}
+
+const DEFAULT_DEPS: RefresherDeps = {
+  caClient: (settings, signal) => httpsCaClient({ server: settings.server, ca: settings.ca, timeoutMs: settings.requestTimeoutMs, signal }),
+  random: Math.random,
+};
+
+/**
+ * Obtains a service certificate and keeps it renewed. Resolves once a certificate is held.
+ *
+ * @example
+ * ```ts
+ * const refresher = await createCertificateRefresher({
+ *   server: 'https://tessera.internal:8443',
+ *   ca: await readFile('ca.pem', 'utf8'),
+ *   principal: 'alpha.api',
+ *   bootstrap: { joinToken: process.env.JOIN_TOKEN! },
+ *   outDir: '/var/run/alpha-api',
+ * });
+ * refresher.on('failed', ({ error, retryAt }) => log.warn(error.message, { retryAt }));
+ * const server = https.createServer({ ...refresher.tlsOptions(), requestCert: true }, handler);
+ * refresher.attach(server);
+ * ```
+ */
+export function createCertificateRefresher(options: CertificateRefresherOptions): Promise<CertificateRefresher> {
+  return startRefresher(options, DEFAULT_DEPS);
+}
+
+export async function startRefresher(options: CertificateRefresherOptions, deps: RefresherDeps): Promise<CertificateRefresher> {
+  const settings = checkOptions(options);
+  const proof = bootstrapProof(options.bootstrap);
+  const { clock, principal } = settings;
+  const aborter = new AbortController();
+  const ca = deps.caClient(settings, aborter.signal);
+  const emitter = new EventEmitter();
+  const agents = new Set<Agent>();
+  const servers = new Map<SecureContextTarget, SecureContextOptions | undefined>();
+
+  let closed = false;
+  let held: Held;
+  let info: CertificateInfo;
+  let generation: Generation;
+  let context: SecureContext | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let inflight: Promise<Held> | undefined;
+  let failures = 0;
+  let warnedExpiring = false;
+  /** Set when a renewal was refused (revoked, say): a repeatable proof is tried instead. */
+  let proveNext = false;
+
+  const closedError = (): CertificateRefresherError => new CertificateRefresherError('the certificate refresher was closed', { code: 'ERR_REFRESHER_CLOSED' });
+
+  /** One certificate request: with the bootstrap proof, or as a renewal with the current certificate. */
+  const obtain = async (renewal: boolean): Promise<Held> => {
+    let key: KeyObject;
+    if (renewal) key = settings.rotateKey ? await generateKey(settings.keyType) : held.key;
+    else key = proof.csrKey ?? (held !== undefined && !settings.rotateKey ? held.key : await generateKey(settings.keyType));
+    const csr = buildCsr(key, principal);
+    // The bundle first: if it cannot be had, nothing is spent (a join token works only once).
+    const bundle = await ca.bundle();
+    const answer = renewal
+      ? await ca.issue({ csr, tls: { cert: held.material.cert, key: held.material.key } })
+      : await ca.issue({ csr, proof: await proof.make(principal, ca.certificatesUrl, clock()) });
+    if (closed) throw closedError();
+    return acceptIssued(answer, bundle, key, principal, clock());
+  };
+
+  const describeHeld = (next: Held, renewAt: number): CertificateInfo =>
+    Object.freeze({
+      principal: next.principal,
+      spiffeId: next.spiffeId,
+      serial: next.serial,
+      notBefore: new Date(next.notBefore),
+      notAfter: new Date(next.notAfter),
+      thumbprint: next.thumbprint,
+      renewAt: new Date(renewAt),
+    });
+
+  /** Makes `next` the certificate in use, everywhere at once. */
+  const install = (next: Held, renewAt: number): void => {
+    held = next;
+    info = describeHeld(next, renewAt);
+    const material: TlsMaterial = Object.freeze({ key: next.material.key, cert: next.material.cert, ca: next.ca });
+    generation = { number: (generation?.number ?? 0) + 1, material };
+    context = undefined;
+    failures = 0;
+    warnedExpiring = false;
+    proveNext = false;
+  };
+
+  const emit = <E extends keyof CertificateRefresherEvents>(event: E, payload: CertificateRefresherEvents[E]): void => {
+    try {
+      emitter.emit(event, payload);
+    } catch {
+      // A throwing listener must not stop the renewals.
+    }
+  };
+
+  const schedule = (at: number): void => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (closed) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (clock() < at) schedule(at);
+      else attempt().catch(() => {}); // reported through `failed`
+    }, Math.min(MAX_TIMER_MS, Math.max(0, at - clock())));
+  };
+
+  const adopt = async (next: Held): Promise<void> => {
+    const previous = info;
+    const keyChanged = next.key !== held.key;
+    install(next, nextRenewal(next.notBefore, next.notAfter, clock(), settings.policy, deps.random()));
+    for (const [server, extra] of servers) server.setSecureContext({ ...extra, ...generation.material });
+    for (const agent of agents) closeIdleConnections(agent);
+    schedule(info.renewAt.getTime());
+    emit('renewed', { certificate: info, previous });
+    if (settings.outDir !== undefined) {
+      // The new certificate is in use whether or not the files can be written: it is valid,
+      // and the old one in them will only get older. The next renewal writes them again.
+      await writeHeld(settings.outDir, next, keyChanged).catch((error: unknown) => {
+        emit('failed', { error: error as CertificateRefresherError, attempt: 1, retryAt: info.renewAt });
+      });
+    }
+  };
+
+  const onFailure = (error: CertificateRefresherError, renewal: boolean): void => {
+    failures++;
+    const now = clock();
+    if (renewal && error.refused && proof.repeatable) proveNext = true;
+    const expired = now >= held.notAfter;
+    if (expired && !proof.repeatable) {
+      const final = new CertificateRefresherError(
+        `the certificate expired at ${info.notAfter.toISOString()} before it could be renewed (last failure: ${error.message}); ` +
+          'the join token was spent, so start again with a new one',
+        { code: 'ERR_CERTIFICATE_EXPIRED', cause: error },
+      );
+      emit('failed', { error: final, attempt: failures, retryAt: null });
+      return;
+    }
+    const delay = retryDelay(failures, deps.random(), held.notAfter - now, (error.retryAfter ?? 0) * 1000);
+    schedule(now + delay);
+    emit('failed', { error, attempt: failures, retryAt: new Date(now + delay) });
+    if (!warnedExpiring && !expired && now >= expiringFrom(held.notBefore, held.notAfter)) {
+      warnedExpiring = true;
+      emit('expiring', { certificate: info, remainingMs: held.notAfter - now, error });
+    }
+  };
+
+  /** One renewal (or re-bootstrap) attempt, shared by everyone who asks while it runs. */
+  const attempt = (): Promise<Held> => {
+    if (closed) return Promise.reject(closedError());
+    if (inflight) return inflight;
+    clearTimeout(timer);
+    timer = undefined;
+    const valid = clock() < held.notAfter;
+    const renewal = valid && !proveNext;
+    const run = async (): Promise<Held> => {
+      if (!renewal && !proof.repeatable) {
+        throw new CertificateRefresherError(`the certificate expired at ${info.notAfter.toISOString()}; renewal needs an unexpired certificate and the join token was spent, so start again with a new one`, { code: 'ERR_CERTIFICATE_EXPIRED' });
+      }
+      const next = await obtain(renewal);
+      await adopt(next);
+      return next;
+    };
+    const settled = run().then(
+      (next) => {
+        inflight = undefined;
+        return next;
+      },
+      (cause: unknown) => {
+        inflight = undefined;
+        const error = cause instanceof CertificateRefresherError ? cause : new CertificateRefresherError(`the certificate request failed: ${String(cause)}`, { code: 'ERR_CA_UNAVAILABLE', cause });
+        if (!closed) {
+          if (error.code === 'ERR_CERTIFICATE_EXPIRED') emit('failed', { error, attempt: ++failures, retryAt: null });
+          else onFailure(error, renewal);
+        }
+        throw error;
+      },
+    );
+    inflight = settled;
+    return settled;
+  };
+
+  /** The first certificate: from `outDir` when it holds a valid one, else proven, retrying a CA that does not answer. */
+  const start = async (): Promise<void> => {
+    if (settings.outDir !== undefined) {
+      await prepareOutDir(settings.outDir);
+      const existing = await readHeld(settings.outDir, principal, clock(), settings.caText);
+      if (existing !== undefined) {
+        install(existing, renewalTime(existing.notBefore, existing.notAfter, settings.policy, deps.random()));
+        return;
+      }
+    }
+    for (let n = 1; ; n++) {
+      try {
+        const first = await obtain(false);
+        install(first, nextRenewal(first.notBefore, first.notAfter, clock(), settings.policy, deps.random()));
+        if (settings.outDir !== undefined) await writeHeld(settings.outDir, first, true);
+        return;
+      } catch (error) {
+        if (!(error instanceof CertificateRefresherError) || error.code !== 'ERR_CA_UNAVAILABLE' || n >= BOOTSTRAP_ATTEMPTS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, retryDelay(n, deps.random(), 0, (error.retryAfter ?? 0) * 1000)));
+      }
+    }
+  };
+
+  try {
+    await start();
+  } catch (error) {
+    closed = true;
+    aborter.abort();
+    ca.close();
+    throw error;
+  }
+  schedule(info!.renewAt.getTime());
+
+  const refresher: CertificateRefresher = {
+    current: () => held.material,
+    info: () => info,
+    tlsOptions: () => generation.material,
+    secureContext() {
+      context ??= createSecureContext(generation.material);
+      return context;
+    },
+    createAgent(agentOptions) {
+      if (closed) throw closedError();
+      const agent = refreshingAgent(() => generation, agentOptions);
+      agents.add(agent);
+      return agent;
+    },
+    attach(server, extra) {
+      if (server === null || typeof server !== 'object' || typeof server.setSecureContext !== 'function') {
+        throw new TypeError('attach needs a TLS server with setSecureContext (a tls.Server or https.Server)');
+      }
+      servers.set(server, extra);
+      server.setSecureContext({ ...extra, ...generation.material });
+      return () => void servers.delete(server);
+    },
+    async renew() {
+      await attempt();
+      return info;
+    },
+    on(event, listener) {
+      emitter.on(event, listener);
+      return refresher;
+    },
+    once(event, listener) {
+      emitter.once(event, listener);
+      return refresher;
+    },
+    off(event, listener) {
+      emitter.off(event, listener);
+      return refresher;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearTimeout(timer);
+      timer = undefined;
+      aborter.abort();
+      if (inflight) await inflight.catch(() => {});
+      for (const agent of agents) agent.destroy();
+      agents.clear();
+      servers.clear();
+      ca.close();
+      emitter.removeAllListeners();
+    },
+  };
+  return refresher;
+}
