@@ -136,7 +136,7 @@ export interface SecureContextTarget {
  */
 export interface CertificateRefresher {
   /** The current certificate (leaf and intermediates) and key, as PEM; the same object until the next renewal. */
-  current(): CertificateMaterial;
+  current(): CertificateMaterial & { cert: string; key: string };
   info(): CertificateInfo;
   /** The current key, certificate and trust bundle, for TLS options. */
   tlsOptions(): TlsMaterial;

@@ -120,10 +120,14 @@ export async function startRefresher(options: CertificateRefresherOptions, deps:
   };
 
   const emit = <E extends keyof CertificateRefresherEvents>(event: E, payload: CertificateRefresherEvents[E]): void => {
-    try {
-      emitter.emit(event, payload);
-    } catch {
-      // A throwing listener must not stop the renewals.
+    // One by one: a throwing listener must neither stop the renewals nor keep the other
+    // listeners (the token client among them) from hearing of the new certificate.
+    for (const listener of emitter.rawListeners(event) as ((value: unknown) => void)[]) {
+      try {
+        listener(payload);
+      } catch {
+        // Ignored, as above.
+      }
     }
   };
 

@@ -43,7 +43,8 @@ export const MAX_RETRY_MS = 5 * 60_000;
 export function retryDelay(attempt: number, random: number, remainingMs: number, retryAfterMs = 0): number {
   const base = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.max(0, Math.min(attempt - 1, 30)));
   const backoff = Math.max(Math.round(base * (0.8 + 0.4 * random)), retryAfterMs);
-  return remainingMs > 0 ? Math.max(FIRST_RETRY_MS, Math.min(backoff, Math.floor(remainingMs / 2))) : backoff;
+  // The cap never goes below a second: attempts stay apart even in the last moments.
+  return remainingMs > 0 ? Math.min(backoff, Math.max(FIRST_RETRY_MS, Math.floor(remainingMs / 2))) : backoff;
 }
 
 /**
