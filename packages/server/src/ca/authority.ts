@@ -17,7 +17,7 @@ import { adoptImportedCa, readAndSealImportedCa } from './import-ca.ts';
 import type { ImportedCa } from './import-ca.ts';
 import { activatesAt, newestFirst, planCaRotation, planForcedCaRotation, removeAt, signingGenerationAt } from './rotation.ts';
 import type { CaRotationPolicy, CaRotationStep } from './rotation.ts';
-import { issueServiceCertificate } from './service-certificate.ts';
+import { createServiceCertificateIssuer, type ServiceCertificateIssuer } from './service-certificate.ts';
 import type { IssuedServiceCertificate, ServiceCertificateRequest } from './service-certificate.ts';
 import { issueServerCertificate } from './server-certificate.ts';
 import type { IssuedCertificate, ServerCertificateRequest } from './server-certificate.ts';
@@ -124,10 +124,12 @@ class Authority implements CertificateAuthority {
   /** Until the first refresh succeeds, a problem with the import stops the start instead of being logged. */
   #starting = true;
   readonly #warned = new Set<string>();
+  readonly #services: ServiceCertificateIssuer;
 
   constructor(options: CertificateAuthorityOptions, imported: ImportedCa | null) {
     this.#imported = imported;
     this.#store = options.store;
+    this.#services = createServiceCertificateIssuer(options.settings, options.store);
     this.#sealer = options.sealer;
     this.#settings = options.settings;
     this.#policy = caRotationPolicy(options.settings);
@@ -156,7 +158,7 @@ class Authority implements CertificateAuthority {
   }
 
   issueServiceCertificate(request: ServiceCertificateRequest): Promise<IssuedServiceCertificate> {
-    return issueServiceCertificate(this.#signing(request.now), this.#settings, this.#store, request);
+    return this.#services.issue(this.#signing(request.now), request);
   }
 
   generations(): CaGenerationInfo[] {

@@ -5,8 +5,10 @@
 
 import { createPublicKey, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import { CertificationRequest } from '@peculiar/asn1-csr';
 import { AsnConvert } from '@peculiar/asn1-schema';
-import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
+import { BasicConstraints, Extensions, SubjectAlternativeName, id_ce_basicConstraints, id_ce_subjectAltName } from '@peculiar/asn1-x509';
+import type { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { InvalidCertificateRequestError } from './errors.ts';
 import { x509 } from './x509.ts';
 
@@ -28,7 +30,7 @@ export interface RequestedNames {
 export interface CertificateRequest {
   publicKey: KeyObject;
   /** The SubjectPublicKeyInfo, for the certificate to carry byte for byte. */
-  subjectPublicKey: x509.PublicKey;
+  subjectPublicKeyInfo: SubjectPublicKeyInfo;
   /** For messages and the audit trail, e.g. `ECDSA P-256`. */
   keyType: string;
   requestedNames: RequestedNames;
@@ -50,7 +52,7 @@ const SIGNATURE_ALGORITHMS: Record<string, SignatureAlgorithm> = {
 };
 const SHA1_SIGNATURES = new Set(['1.2.840.113549.1.1.5', '1.2.840.10045.4.1']);
 
-const SAN_OID = '2.5.29.17';
+const EXTENSION_REQUEST_OID = '1.2.840.113549.1.9.14';
 const NOT_A_CSR =
   'the CSR is not a PKCS#10 certificate request (DER inside "-----BEGIN CERTIFICATE REQUEST-----"); make one with `openssl req -new` or `tessera cert`';
 const CSR_BLOCK = /-----BEGIN (?:NEW )?CERTIFICATE REQUEST-----([^-]*)-----END (?:NEW )?CERTIFICATE REQUEST-----/g;
@@ -70,19 +72,21 @@ export function parseCsr(input: string | Uint8Array): CertificateRequest {
   if (size > MAX_CSR_BYTES) refuse(`the CSR is ${size} bytes; at most ${MAX_CSR_BYTES} are accepted (send one PKCS#10 request, nothing else)`);
   const der = typeof input === 'string' ? decodeText(input) : Buffer.from(input);
 
-  let csr: x509.Pkcs10CertificateRequest;
+  // Parsed once, with the ASN.1 layer alone: the rest reads fields of this one structure, and
+  // the key and signature are checked by node:crypto on the raw bytes.
+  let csr: CertificationRequest;
   let layout: CsrLayout;
   try {
     layout = csrLayout(der);
-    csr = new x509.Pkcs10CertificateRequest(der);
+    csr = AsnConvert.parse(der, CertificationRequest);
   } catch (cause) {
     if (cause instanceof InvalidCertificateRequestError) throw cause;
     refuse(NOT_A_CSR);
   }
 
-  const { publicKey, keyType } = checkKey(csr);
-  checkSignature(csr, layout, publicKey);
-  return { publicKey, subjectPublicKey: csr.publicKey, keyType, requestedNames: requestedNames(csr) };
+  const { publicKey, keyType } = checkKey(layout.subjectPublicKeyInfo);
+  checkSignature(csr, publicKey, layout);
+  return { publicKey, subjectPublicKeyInfo: csr.certificationRequestInfo.subjectPKInfo, keyType, requestedNames: requestedNames(csr) };
 }
 
 function decodeText(text: string): Buffer {
@@ -127,8 +131,8 @@ function derElement(der: Uint8Array, offset: number, tag: number): DerElement {
 interface CsrLayout {
   /** The DER of CertificationRequestInfo: the bytes the signature covers. */
   signed: Uint8Array;
-  /** The DER of the signature's AlgorithmIdentifier. */
-  algorithm: Uint8Array;
+  /** The DER of the requester's SubjectPublicKeyInfo. */
+  subjectPublicKeyInfo: Uint8Array;
 }
 
 /** The DER must be exactly one CertificationRequest: the parser would otherwise ignore bytes appended to it. */
@@ -138,14 +142,17 @@ function csrLayout(der: Uint8Array): CsrLayout {
     refuse(`the CSR is not one DER certificate request: ${der.length - outer.end} bytes follow it; remove anything appended to the request`);
   }
   const info = derElement(der, outer.start, 0x30);
-  const algorithm = derElement(der, info.end, 0x30);
-  return { signed: der.subarray(outer.start, info.end), algorithm: der.subarray(info.end, algorithm.end) };
+  // CertificationRequestInfo ::= SEQUENCE { version INTEGER, subject Name, subjectPKInfo, … }
+  const version = derElement(der, info.start, 0x02);
+  const subject = derElement(der, version.end, 0x30);
+  const spki = derElement(der, subject.end, 0x30);
+  return { signed: der.subarray(outer.start, info.end), subjectPublicKeyInfo: der.subarray(subject.end, spki.end) };
 }
 
-function checkKey(csr: x509.Pkcs10CertificateRequest): { publicKey: KeyObject; keyType: string } {
+function checkKey(spki: Uint8Array): { publicKey: KeyObject; keyType: string } {
   let publicKey: KeyObject;
   try {
-    publicKey = createPublicKey({ key: Buffer.from(csr.publicKey.rawData), format: 'der', type: 'spki' });
+    publicKey = createPublicKey({ key: Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength), format: 'der', type: 'spki' });
   } catch {
     refuse(`the CSR's public key is of a type Tessera does not certify; use ${ALLOWED_KEY_TYPES}`);
   }
@@ -174,8 +181,8 @@ function checkKey(csr: x509.Pkcs10CertificateRequest): { publicKey: KeyObject; k
   }
 }
 
-function checkSignature(csr: x509.Pkcs10CertificateRequest, layout: CsrLayout, publicKey: KeyObject): void {
-  const oid = AsnConvert.parse(layout.algorithm, AlgorithmIdentifier).algorithm;
+function checkSignature(csr: CertificationRequest, publicKey: KeyObject, layout: CsrLayout): void {
+  const oid = csr.signatureAlgorithm.algorithm;
   if (SHA1_SIGNATURES.has(oid)) refuse('the CSR is signed with SHA-1, which is broken; sign it with SHA-256 or stronger');
   const algorithm = SIGNATURE_ALGORITHMS[oid];
   if (algorithm === undefined) {
@@ -193,27 +200,46 @@ function checkSignature(csr: x509.Pkcs10CertificateRequest, layout: CsrLayout, p
   if (!valid) refuse('the CSR signature does not verify with the key it carries; sign the CSR with the private key of that public key, and send it unmodified');
 }
 
-function requestedNames(csr: x509.Pkcs10CertificateRequest): RequestedNames {
-  const subject = csr.subjectName
+function requestedNames(csr: CertificationRequest): RequestedNames {
+  const subject = new x509.Name(csr.certificationRequestInfo.subject)
     .toJSON()
     .flatMap((rdn) => Object.entries(rdn).flatMap(([type, values]) => values.map((value) => ({ type, value }))));
   const names: RequestedNames = { subject, dnsNames: [], uris: [], otherNames: [] };
 
-  const extensions = csr.extensions;
-  const sans = extensions.filter((extension) => extension.type === SAN_OID);
+  const extensions = requestedExtensions(csr);
+  const sans = extensions.filter((extension) => extension.extnID === id_ce_subjectAltName);
   if (sans.length > 1) refuse('the CSR requests subjectAltName twice; request it at most once');
-  const basic = extensions.find((extension) => extension.type === '2.5.29.19');
-  if (basic !== undefined && new x509.BasicConstraintsExtension(basic.rawData).ca) {
+  const basic = extensions.find((extension) => extension.extnID === id_ce_basicConstraints);
+  if (basic !== undefined && parseExtension(basic.extnValue.buffer, BasicConstraints).cA) {
     refuse('the CSR asks for a CA certificate (basicConstraints cA=true); service certificates are end-entity certificates, remove that extension');
   }
   const [san] = sans;
   if (san === undefined) return names;
-  for (const name of new x509.SubjectAlternativeNameExtension(san.rawData).names.items) {
-    if (name.type === 'dns') names.dnsNames.push(name.value);
-    else if (name.type === 'url') names.uris.push(name.value);
-    else names.otherNames.push(`${SAN_LABELS[name.type] ?? name.type}:${name.value}`);
+  for (const name of parseExtension(san.extnValue.buffer, SubjectAlternativeName)) {
+    if (name.dNSName !== undefined) names.dnsNames.push(name.dNSName);
+    else if (name.uniformResourceIdentifier !== undefined) names.uris.push(name.uniformResourceIdentifier);
+    else {
+      // Rare and always refused: @peculiar/x509 words it as the messages always have.
+      const [other] = new x509.GeneralNames([name]).items;
+      if (other !== undefined) names.otherNames.push(`${SAN_LABELS[other.type] ?? other.type}:${other.value}`);
+    }
   }
   return names;
+}
+
+/** The extensions of the first extensionRequest attribute (PKCS#9), as @peculiar/x509 reads them. */
+function requestedExtensions(csr: CertificationRequest): Extensions {
+  const attribute = csr.certificationRequestInfo.attributes.find((item) => item.type === EXTENSION_REQUEST_OID);
+  const [value] = attribute?.values ?? [];
+  return value === undefined ? new Extensions() : parseExtension(value, Extensions);
+}
+
+function parseExtension<T>(der: ArrayBuffer, type: new () => T): T {
+  try {
+    return AsnConvert.parse(der, type);
+  } catch {
+    return refuse('the CSR carries a malformed extension request; make the CSR again with `openssl req -new` or `tessera cert`');
+  }
 }
 
 const SAN_LABELS: Record<string, string> = { ip: 'IP', email: 'email', upn: 'UPN', guid: 'GUID', id: 'registeredID' };

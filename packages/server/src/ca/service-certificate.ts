@@ -3,15 +3,16 @@
 // and revoked. Who may get a certificate for which principal is decided before this (the proofs);
 // this decides only what the certificate says.
 
+import { createHash } from 'node:crypto';
 import type { Store } from '../storage/store.ts';
 import { parseCsr } from './csr.ts';
 import type { CertificateRequest } from './csr.ts';
 import { InvalidCertificateRequestError } from './errors.ts';
-import { issueLeafCertificate } from './issue-certificate.ts';
-import type { Issuer } from './issue-certificate.ts';
+import { encodeLeafCertificate, leafTemplate } from './issue-certificate.ts';
+import type { Issuer, LeafTemplate } from './issue-certificate.ts';
 import { checkRequestedNames, serviceIdentity } from './service-identity.ts';
 import type { IdentityNaming } from './service-identity.ts';
-import { thumbprintOf, toPem, x509 } from './x509.ts';
+import { x509 } from './x509.ts';
 
 export interface ServiceCertificateRequest {
   /** The CSR as PEM, bare base64 DER (EST) or DER bytes. Or give `csr`, already parsed with parseCsr. */
@@ -58,51 +59,126 @@ export interface SigningGeneration {
   chainPem: string;
 }
 
-export async function issueServiceCertificate(
-  generation: SigningGeneration,
-  settings: ServiceCertificateSettings,
-  store: Pick<Store, 'recordCertificate'>,
-  request: ServiceCertificateRequest,
-): Promise<IssuedServiceCertificate> {
-  const identity = serviceIdentity(request.principal, settings);
-  const csr = request.csr ?? parseCsr(requireCsr(request.csrPem));
-  checkRequestedNames(csr.requestedNames, identity);
+export interface ServiceCertificateIssuer {
+  issue(generation: SigningGeneration, request: ServiceCertificateRequest): Promise<IssuedServiceCertificate>;
+}
 
-  const lifetimeSeconds = Math.min(request.lifetimeSeconds ?? settings.certLifetime, settings.maxCertLifetime);
-  const certificate = await issueLeafCertificate(generation.issuer, csr.subjectPublicKey, {
-    commonName: identity.commonName,
-    uris: [identity.spiffeId],
-    dnsNames: [identity.dnsName],
-    extendedKeyUsages: [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth],
-    lifetimeSeconds,
-    now: request.now,
-  });
-
-  const issued: IssuedServiceCertificate = {
-    certificatePem: toPem(certificate),
-    chainPem: generation.chainPem,
-    principal: identity.principal,
-    serial: certificate.serialNumber.toLowerCase(),
-    thumbprint: thumbprintOf(certificate),
-    notBefore: certificate.notBefore.getTime(),
-    expiresAt: certificate.notAfter.getTime(),
-    caId: generation.id,
+/**
+ * One per CertificateAuthority: it owns the two things worth keeping between requests — the
+ * encoded parts every certificate of a generation shares, and the records waiting for the
+ * next group commit — so nothing lives at module level.
+ */
+export function createServiceCertificateIssuer(settings: ServiceCertificateSettings, store: CertificateStore): ServiceCertificateIssuer {
+  // Keyed weakly by issuing key: a generation rotated away takes its template with it.
+  const templates = new WeakMap<Issuer, Promise<LeafTemplate>>();
+  const templateFor = (issuer: Issuer): Promise<LeafTemplate> => {
+    let template = templates.get(issuer);
+    if (template === undefined) {
+      template = leafTemplate(issuer, SERVICE_EKUS);
+      templates.set(issuer, template);
+    }
+    return template;
   };
-  // Recorded before it is handed out: a certificate the store does not know could be neither
-  // renewed nor revoked, so a failed write means no certificate.
-  await store.recordCertificate(
-    {
-      serial: issued.serial,
-      principal: issued.principal,
-      thumbprint: issued.thumbprint,
-      caId: issued.caId,
-      notBefore: issued.notBefore,
-      notAfter: issued.expiresAt,
-      issuedAt: request.now,
+
+  // Group commit: a commit is a synced write, by far the slowest step of issuing, so
+  // certificates issued in the same turn of the event loop share one transaction.
+  let pending: PendingRecord[] | undefined;
+  const record = (certificate: NewCertificate, by: Actor): Promise<void> => {
+    if (store.recordCertificates === undefined) return store.recordCertificate(certificate, by);
+    return new Promise((resolve, reject) => {
+      if (pending === undefined) {
+        const batch: PendingRecord[] = [];
+        pending = batch;
+        setImmediate(() => {
+          pending = undefined;
+          void flush(store, batch);
+        });
+      }
+      pending.push({ certificate, by, resolve, reject });
+    });
+  };
+
+  return {
+    async issue(generation, request) {
+      const identity = serviceIdentity(request.principal, settings);
+      const csr = request.csr ?? parseCsr(requireCsr(request.csrPem));
+      checkRequestedNames(csr.requestedNames, identity);
+
+      const lifetimeSeconds = Math.min(request.lifetimeSeconds ?? settings.certLifetime, settings.maxCertLifetime);
+      const certificate = encodeLeafCertificate(await templateFor(generation.issuer), csr.subjectPublicKeyInfo, {
+        commonName: identity.commonName,
+        uris: [identity.spiffeId],
+        dnsNames: [identity.dnsName],
+        extendedKeyUsages: SERVICE_EKUS,
+        lifetimeSeconds,
+        now: request.now,
+      });
+
+      const issued: IssuedServiceCertificate = {
+        certificatePem: `${x509.PemConverter.encode(certificate.der, 'CERTIFICATE')}\n`,
+        chainPem: generation.chainPem,
+        principal: identity.principal,
+        serial: certificate.serial,
+        thumbprint: createHash('sha256').update(certificate.der).digest('base64url'),
+        notBefore: certificate.notBefore.getTime(),
+        expiresAt: certificate.notAfter.getTime(),
+        caId: generation.id,
+      };
+      // Recorded before it is handed out: a certificate the store does not know could be neither
+      // renewed nor revoked, so a failed write means no certificate.
+      await record(
+        {
+          serial: issued.serial,
+          principal: issued.principal,
+          thumbprint: issued.thumbprint,
+          caId: issued.caId,
+          notBefore: issued.notBefore,
+          notAfter: issued.expiresAt,
+          issuedAt: request.now,
+        },
+        { actor: request.actor ?? identity.principal },
+      );
+      return issued;
     },
-    { actor: request.actor ?? identity.principal },
-  );
-  return issued;
+  };
+}
+
+const SERVICE_EKUS = [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth];
+
+/** recordCertificates is optional so that stores written before it (and test doubles) still work, one commit each. */
+export type CertificateStore = Pick<Store, 'recordCertificate'> & Partial<Pick<Store, 'recordCertificates'>>;
+type NewCertificate = Parameters<Store['recordCertificate']>[0];
+type Actor = Parameters<Store['recordCertificate']>[1];
+
+interface PendingRecord {
+  certificate: NewCertificate;
+  by: Actor;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+async function flush(store: CertificateStore, batch: readonly PendingRecord[]): Promise<void> {
+  try {
+    await store.recordCertificates!(batch.map(({ certificate, by }) => ({ certificate, by })));
+    for (const entry of batch) entry.resolve();
+  } catch (error) {
+    if (batch.length === 1) {
+      batch[0]!.reject(error);
+      return;
+    }
+    // One bad record must not cost the others their certificates: each is retried on its own
+    // and gets its own outcome.
+    await Promise.all(
+      batch.map(async (entry) => {
+        try {
+          await store.recordCertificate(entry.certificate, entry.by);
+          entry.resolve();
+        } catch (single) {
+          entry.reject(single);
+        }
+      }),
+    );
+  }
 }
 
 function requireCsr(csrPem: string | Uint8Array | undefined): string | Uint8Array {

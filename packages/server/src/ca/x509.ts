@@ -8,6 +8,7 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { createHash, createPrivateKey, webcrypto } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 
 export { x509 };
 
@@ -27,6 +28,8 @@ export async function generateP256KeyPair(extractable: boolean): Promise<CryptoK
 /** A CA's private key ready to sign, with the signature algorithm its certificates get. */
 export interface SigningKeyMaterial {
   privateKey: CryptoKey;
+  /** The same key for node:crypto's sign(), which the service-certificate encoder uses. */
+  signingKey: KeyObject;
   signingAlgorithm: webcrypto.EcdsaParams | webcrypto.RsaHashedImportParams | webcrypto.Algorithm;
 }
 
@@ -44,13 +47,13 @@ export async function importSigningKey(pkcs8: Uint8Array): Promise<SigningKeyMat
   if (key.asymmetricKeyType === 'ec' && (details.namedCurve === 'prime256v1' || details.namedCurve === 'secp384r1')) {
     const [namedCurve, hash] = details.namedCurve === 'prime256v1' ? ['P-256', 'SHA-256'] : ['P-384', 'SHA-384'];
     const privateKey = await webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve }, false, ['sign']);
-    return { privateKey, signingAlgorithm: { name: 'ECDSA', hash } };
+    return { privateKey, signingKey: key, signingAlgorithm: { name: 'ECDSA', hash } };
   }
   const bits = details.modulusLength ?? 0;
   if (key.asymmetricKeyType === 'rsa' && bits >= 2048 && bits <= 8192) {
     const algorithm = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
     const privateKey = await webcrypto.subtle.importKey('pkcs8', pkcs8, algorithm, false, ['sign']);
-    return { privateKey, signingAlgorithm: algorithm };
+    return { privateKey, signingKey: key, signingAlgorithm: algorithm };
   }
   return null;
 }

@@ -276,6 +276,10 @@ export class SqlStore implements Store {
     return certificates.recordCertificate(this.ctx, certificate, by);
   }
 
+  recordCertificates(entries: readonly { certificate: Omit<CertificateRecord, 'revokedAt' | 'revocationReason'>; by: Actor }[]): Promise<void> {
+    return certificates.recordCertificates(this.ctx, entries);
+  }
+
   getCertificate(serial: string): Promise<CertificateRecord | null> {
     return certificates.getCertificate(this.ctx, serial);
   }

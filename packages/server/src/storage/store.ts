@@ -176,6 +176,11 @@ export interface Store {
    * the key). ConflictError for a serial already recorded.
    */
   recordCertificate(certificate: Omit<CertificateRecord, 'revokedAt' | 'revocationReason'>, by: Actor): Promise<void>;
+  /**
+   * recordCertificate for several certificates in one transaction (one commit): all are recorded,
+   * or none and the error of the first that failed (ConflictError for a serial already recorded).
+   */
+  recordCertificates(entries: readonly { certificate: Omit<CertificateRecord, 'revokedAt' | 'revocationReason'>; by: Actor }[]): Promise<void>;
   getCertificate(serial: string): Promise<CertificateRecord | null>;
   /**
    * Idempotent (the first reason and time stand; returns the record either way); NotFoundError

@@ -20,22 +20,35 @@ export async function recordCertificate(
   certificate: Omit<CertificateRecord, 'revokedAt' | 'revocationReason'>,
   by: Actor,
 ): Promise<void> {
-  const { serial, principal } = certificate;
-  // The serial comes from the CA, not from a request: a bad one is a bug to surface.
-  if (!SERIAL.test(serial)) throw new RangeError(`a certificate serial is lower-case hex, not ${JSON.stringify(serial)}`);
+  await recordCertificates(ctx, [{ certificate, by }]);
+}
+
+/** All in one transaction: one commit (one fsync) for a group of certificates the CA issued together. */
+export async function recordCertificates(
+  ctx: SqlContext,
+  entries: readonly { certificate: Omit<CertificateRecord, 'revokedAt' | 'revocationReason'>; by: Actor }[],
+): Promise<void> {
+  for (const { certificate } of entries) {
+    // The serial comes from the CA, not from a request: a bad one is a bug to surface.
+    if (!SERIAL.test(certificate.serial)) throw new RangeError(`a certificate serial is lower-case hex, not ${JSON.stringify(certificate.serial)}`);
+  }
+  if (entries.length === 0) return;
   await ctx.db.transaction(async (tx) => {
-    const { changes } = await tx.run(
-      `INSERT INTO certificates (serial, principal, thumbprint, ca_id, not_before, not_after, issued_at, revoked_at, revocation_reason)
-       VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL) ON CONFLICT (serial) DO NOTHING`,
-      [serial, principal, certificate.thumbprint, certificate.caId, certificate.notBefore, certificate.notAfter, certificate.issuedAt],
-    );
-    if (changes === 0) throw new ConflictError(`a certificate with serial ${serial} is already recorded`);
-    await audit(ctx, tx, by, {
-      type: 'certificate.issue',
-      target: principal,
-      before: null,
-      after: { serial, principal, notAfter: certificate.notAfter },
-    });
+    for (const { certificate, by } of entries) {
+      const { serial, principal } = certificate;
+      const { changes } = await tx.run(
+        `INSERT INTO certificates (serial, principal, thumbprint, ca_id, not_before, not_after, issued_at, revoked_at, revocation_reason)
+         VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL) ON CONFLICT (serial) DO NOTHING`,
+        [serial, principal, certificate.thumbprint, certificate.caId, certificate.notBefore, certificate.notAfter, certificate.issuedAt],
+      );
+      if (changes === 0) throw new ConflictError(`a certificate with serial ${serial} is already recorded`);
+      await audit(ctx, tx, by, {
+        type: 'certificate.issue',
+        target: principal,
+        before: null,
+        after: { serial, principal, notAfter: certificate.notAfter },
+      });
+    }
   });
 }
 

@@ -39,6 +39,41 @@ export function certificates(harness: StoreHarness): void {
       assert.deepEqual(await store.queryAudit({ limit: 100 }), events);
     });
 
+    storeTest(harness, 'records several certificates in one call, each audited with its own actor', async (store) => {
+      await store.recordCertificates([
+        { certificate: certificate('0a'), by: { actor: 'alpha.api' } },
+        { certificate: certificate('0b', 'alpha.web'), by: admin },
+      ]);
+      assert.equal((await store.getCertificate('0a'))?.principal, 'alpha.api');
+      assert.equal((await store.getCertificate('0b'))?.principal, 'alpha.web');
+      const events = await store.queryAudit({ limit: 100 });
+      assert.deepEqual(
+        events.filter((event) => event.type === 'certificate.issue').map((event) => [event.actor, event.target]).sort(),
+        [['alpha.api', 'alpha.api'], [admin.actor, 'alpha.web']].sort(),
+      );
+      await store.recordCertificates([]);
+    });
+
+    storeTest(harness, 'records none of a group when one serial is already recorded', async (store) => {
+      await store.recordCertificate(certificate('0c'), admin);
+      const events = await store.queryAudit({ limit: 100 });
+      await assert.rejects(
+        store.recordCertificates([
+          { certificate: certificate('0d'), by: admin },
+          { certificate: certificate('0c', 'alpha.web'), by: admin },
+        ]),
+        (error: unknown) => {
+          assert.ok(error instanceof ConflictError);
+          assert.match(error.message, /serial 0c is already recorded/);
+          return true;
+        },
+      );
+      assert.equal(await store.getCertificate('0d'), null);
+      assert.equal((await store.getCertificate('0c'))?.principal, 'alpha.api');
+      assert.deepEqual(await store.queryAudit({ limit: 100 }), events);
+      await assert.rejects(store.recordCertificates([{ certificate: certificate('0E'), by: admin }]), RangeError);
+    });
+
     storeTest(harness, 'refuses a serial that is not lower-case hex', async (store) => {
       for (const serial of ['', '0A', '0x01', '01:02', 'zz']) {
         await assert.rejects(store.recordCertificate(certificate(serial), admin), RangeError);
