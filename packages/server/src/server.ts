@@ -99,6 +99,15 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       logController: new LogController({ disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace' }),
       https: config.listen.protocol === 'https:' ? await tlsOptions(config, ca, now()) : null,
       ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
+      // Requests Node's HTTP parser cannot read at all: answered in the API's own shape too.
+      clientErrorHandler: (error, socket) => {
+        if ((error as NodeJS.ErrnoException).code === 'ECONNRESET' || !socket.writable) {
+          socket.destroy();
+          return;
+        }
+        const body = JSON.stringify({ error: 'invalid_request', message: `malformed HTTP request: ${error.message}` });
+        socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      },
       // Errors fastify raises before routing (an undecodable path, say) in the API's own shape.
       frameworkErrors: (error, _request, reply) => {
         void (reply as unknown as FastifyReply).code(400).send({ error: 'invalid_request', message: `malformed request: ${error.message}` });

@@ -333,3 +333,28 @@ describe('admin authorization edges and malformed client authentication', () => 
     }
   });
 });
+
+describe('a request the HTTP parser cannot read', () => {
+  it('is answered 400 in the API\'s error shape', async () => {
+    const { connect } = await import('node:tls');
+    const t = await startTestServer();
+    try {
+      const url = new URL(t.url);
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect({ host: url.hostname, port: Number(url.port), ca: t.ca, servername: 'localhost' }, () => {
+          socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n');
+        });
+        let text = '';
+        socket.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+      assert.match(answer, /^HTTP\/1\.1 400 /);
+      const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { error: string; message: string };
+      assert.equal(body.error, 'invalid_request');
+      assert.match(body.message, /malformed HTTP request/);
+    } finally {
+      await t.stop();
+    }
+  });
+});
