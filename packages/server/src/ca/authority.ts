@@ -7,6 +7,7 @@
 // see `false`, reload, and plan again from what the winner did.
 
 import type { Sealer } from '../keys/master-key.ts';
+import { periodicCheck, type PeriodicCheck } from '../lib/periodic-check.ts';
 import type { Actor, CaRecord } from '../storage/records.ts';
 import type { Store } from '../storage/store.ts';
 import { createCa } from './create-ca.ts';
@@ -113,13 +114,11 @@ class Authority implements CertificateAuthority {
   readonly #settings: CaSettings;
   readonly #policy: CaRotationPolicy;
   readonly #now: () => number;
-  readonly #checkIntervalMs: number;
+  readonly #check: PeriodicCheck;
   readonly #listeners = new Set<(bundlePem: string) => void | Promise<void>>();
   #logger: CaLogger | null = null;
   #loaded: Loaded = { generations: [], bundlePem: '' };
   #queue: Promise<unknown> = Promise.resolve();
-  #timer: NodeJS.Timeout | null = null;
-  #ticking = false;
   readonly #imported: ImportedCa | null;
   /** Until the first refresh succeeds, a problem with the import stops the start instead of being logged. */
   #starting = true;
@@ -134,7 +133,9 @@ class Authority implements CertificateAuthority {
     this.#settings = options.settings;
     this.#policy = caRotationPolicy(options.settings);
     this.#now = options.now;
-    this.#checkIntervalMs = options.checkIntervalMs ?? 30_000;
+    this.#check = periodicCheck(() => this.refresh(), options.checkIntervalMs ?? 30_000, (error) =>
+      this.#log('error', { err: error }, 'CA refresh failed; keeping the CA generations already loaded'),
+    );
   }
 
   get id(): string {
@@ -215,26 +216,12 @@ class Authority implements CertificateAuthority {
 
   start(logger: CaLogger): void {
     this.#logger = logger;
-    if (this.#timer !== null) return;
-    this.#timer = setInterval(() => this.#tick(), this.#checkIntervalMs);
-    this.#timer.unref();
+    this.#check.start();
   }
 
   async stop(): Promise<void> {
-    if (this.#timer !== null) clearInterval(this.#timer);
-    this.#timer = null;
+    this.#check.stop();
     await this.#queue;
-  }
-
-  #tick(): void {
-    // A check that outlasts the interval (a slow database) is not queued up behind itself.
-    if (this.#ticking) return;
-    this.#ticking = true;
-    void this.refresh()
-      .catch((error: unknown) => this.#log('error', { err: error }, 'CA refresh failed; keeping the CA generations already loaded'))
-      .finally(() => {
-        this.#ticking = false;
-      });
   }
 
   #log(level: 'error' | 'warn', details: object, message: string): void {

@@ -9,6 +9,7 @@ import type { JSONWebKeySet } from 'jose';
 import type { Config } from '../config/config.ts';
 import type { Actor, AuditEvent, SigningAlg, SigningKeyRecord } from '../storage/records.ts';
 import type { Store } from '../storage/store.ts';
+import { periodicCheck, type PeriodicCheck } from '../lib/periodic-check.ts';
 import type { Sealer } from './master-key.ts';
 import { planForcedRotation, planRotation, rotationPolicy, signingKeyAt } from './rotation.ts';
 import type { RotationPolicy, RotationStep } from './rotation.ts';
@@ -78,15 +79,13 @@ export class SigningKeys {
   readonly #alg: SigningAlg;
   readonly #policy: RotationPolicy;
   readonly #now: () => number;
-  readonly #checkIntervalMs: number;
   readonly #logger: SigningKeysLogger;
 
   #loaded: Loaded | null = null;
   // Refreshes and rotations of one instance run one at a time, so a slow pass can never load an
   // older key set over a newer one.
   #queue: Promise<unknown> = Promise.resolve();
-  #timer: NodeJS.Timeout | null = null;
-  #ticking = false;
+  readonly #check: PeriodicCheck;
 
   constructor(options: SigningKeysOptions) {
     this.#store = options.store;
@@ -94,8 +93,10 @@ export class SigningKeys {
     this.#alg = options.alg;
     this.#policy = options.policy;
     this.#now = options.now;
-    this.#checkIntervalMs = options.checkIntervalMs;
     this.#logger = options.logger;
+    this.#check = periodicCheck(() => this.refresh(), options.checkIntervalMs, (error) =>
+      this.#logger.error({ err: error }, 'signing key refresh failed; keeping the keys already loaded'),
+    );
   }
 
   /** True once keys have been loaded (readiness). */
@@ -160,33 +161,13 @@ export class SigningKeys {
 
   /** Refreshes every checkIntervalMs until stop(). Call refresh() once first to fail fast at startup. */
   start(): void {
-    if (this.#timer !== null) return;
-    this.#timer = setInterval(() => this.#tick(), this.#checkIntervalMs);
-    this.#timer.unref();
+    this.#check.start();
   }
 
   /** Stops the timer and waits for a refresh or rotation in progress. */
   async stop(): Promise<void> {
-    if (this.#timer !== null) clearInterval(this.#timer);
-    this.#timer = null;
+    this.#check.stop();
     await this.#queue;
-  }
-
-  #tick(): void {
-    // A check that outlasts the interval (a slow database) is not queued up behind itself.
-    if (this.#ticking) return;
-    this.#ticking = true;
-    void this.refresh()
-      .catch((error: unknown) => {
-        try {
-          this.#logger.error({ err: error }, 'signing key refresh failed; keeping the keys already loaded');
-        } catch {
-          // A failing logger must not turn into an unhandled rejection that ends the process.
-        }
-      })
-      .finally(() => {
-        this.#ticking = false;
-      });
   }
 
   #serially<T>(work: () => Promise<T>): Promise<T> {
