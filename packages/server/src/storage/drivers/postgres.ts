@@ -8,6 +8,12 @@ import type { SqlDriver, SqlExecutor, SqlValue } from './driver.ts';
 
 // Without a bound, a query against an unreachable server waits forever for a connection.
 const CONNECT_TIMEOUT_MS = 5000;
+// And one sent on a connection whose server has hung, or whose network has gone silent,
+// waits forever for its answer: nothing closes the socket. A request-path statement takes
+// milliseconds; 5 s unanswered means the database is gone, and the caller gets a 503 well
+// inside an HTTP client's own timeout (the SDK's is 10 s). Scripts (`exec`: migrations and
+// their advisory-lock wait) are left unbounded: they may legitimately take longer.
+const QUERY_TIMEOUT_MS = 5000;
 
 // SQLSTATE classes that mean the database cannot answer: connection exception, invalid
 // authorization, invalid catalog name, insufficient resources, operator intervention.
@@ -18,6 +24,12 @@ const CONFLICT_CODES = new Set([
 ]);
 
 type Queryable = Pick<pg.Pool, 'query'>;
+/** pg reads `query_timeout` per query too; its types only declare it for the connection. */
+type BoundedQuery = pg.QueryConfig & { query_timeout: number };
+
+function bounded(text: string, more: Partial<pg.QueryConfig> = {}): BoundedQuery {
+  return { ...more, text, query_timeout: QUERY_TIMEOUT_MS };
+}
 
 export function openPostgresDriver(url: string): SqlDriver {
   // Times are BIGINT milliseconds, well inside Number's exact range. Per pool, so no other
@@ -62,26 +74,40 @@ class PostgresDriver implements SqlDriver {
     const client = await this.pool.connect().catch((error: unknown) => {
       throw translate(error);
     });
+    let broken: Error | undefined;
+    // Out of the pool, a client has no 'error' listener but ours: without it, a connection
+    // reset between two statements is an unhandled 'error' that ends the process.
+    const onError = (error: Error): void => {
+      broken = error;
+    };
+    client.on('error', onError);
     const connection = new Executor(client, this.numbered);
     const scope = new TransactionScope(connection);
-    let broken: Error | undefined;
     try {
-      await connection.exec(options.durability === 'relaxed' ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN');
+      await client.query(bounded(options.durability === 'relaxed' ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN')).catch((error: unknown) => {
+        throw translate(error);
+      });
       const result = await fn(scope);
-      const commit = await client.query('COMMIT').catch((error: unknown) => {
+      const commit = await client.query(bounded('COMMIT')).catch((error: unknown) => {
         throw translate(error);
       });
       // PostgreSQL answers COMMIT of a transaction that hit an error with a rollback.
       if (commit.command === 'ROLLBACK') throw new Error('transaction was rolled back after an error');
       return result;
     } catch (error) {
-      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
-        broken = rollbackError as Error;
-      });
+      // A connection that failed (reset, timed out) is not asked to roll back: closing it does
+      // that on the server, and asking a hung one would wait out a second timeout.
+      broken ??= lostConnection(error);
+      if (broken === undefined) {
+        await client.query(bounded('ROLLBACK')).catch((rollbackError: unknown) => {
+          broken = rollbackError as Error;
+        });
+      }
       throw error;
     } finally {
       scope.finished = true;
-      // A connection that could not roll back is destroyed rather than returned to the pool.
+      client.off('error', onError);
+      // A connection that failed or could not roll back is destroyed rather than returned to the pool.
       client.release(broken);
     }
   }
@@ -134,7 +160,7 @@ class Executor implements SqlExecutor {
       prepared = { text, name: `t${createHash('sha256').update(text).digest('hex').slice(0, 20)}` };
       this.numbered.set(sql, prepared);
     }
-    return this.target.query({ name: prepared.name, text: prepared.text, values: [...params] }).catch((error: unknown) => {
+    return this.target.query(bounded(prepared.text, { name: prepared.name, values: [...params] })).catch((error: unknown) => {
       throw translate(error);
     });
   }
@@ -150,6 +176,11 @@ export function numberPlaceholders(sql: string): string {
     out += char === '?' && !quoted ? `$${++count}` : char;
   }
   return out;
+}
+
+/** The error, when it says the connection itself failed rather than the server refusing a statement. */
+function lostConnection(error: unknown): Error | undefined {
+  return error instanceof StorageUnavailableError && !(error.cause instanceof pg.DatabaseError) ? error : undefined;
 }
 
 function translate(error: unknown): unknown {
