@@ -33,6 +33,8 @@ export interface TestIssuer {
   fetches: { discovery: number; jwks: number; attacker: number; introspection: number };
   /** Status the JWKS answers with (200 = the key set). */
   jwksStatus: number;
+  /** Cache-Control of the JWKS answer, when set. */
+  jwksCacheControl: string | undefined;
   /** Introspection answers, by token; unknown tokens are inactive. */
   introspection: Map<string, Record<string, unknown>>;
   introspectionStatus: number;
@@ -57,6 +59,7 @@ export async function startIssuer(): Promise<TestIssuer> {
     attacker,
     fetches: { discovery: 0, jwks: 0, attacker: 0, introspection: 0 },
     jwksStatus: 200,
+    jwksCacheControl: undefined,
     introspection: new Map(),
     introspectionStatus: 200,
     lastIntrospectionAuth: undefined,
@@ -102,6 +105,7 @@ export async function startIssuer(): Promise<TestIssuer> {
         case '/jwks':
           issuer.fetches.jwks++;
           if (issuer.jwksStatus !== 200) return json(res, issuer.jwksStatus, { error: 'down' });
+          if (issuer.jwksCacheControl) res.setHeader('cache-control', issuer.jwksCacheControl);
           return json(res, 200, { keys: issuer.published.map((k) => k.jwk) });
         case '/attacker/jwks':
           issuer.fetches.attacker++;

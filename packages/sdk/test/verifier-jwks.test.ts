@@ -147,6 +147,40 @@ describe('verifier: keys and discovery', () => {
     }
   });
 
+  it("follows the JWKS answer's max-age, so a key published that long before it signs is known in time, whatever the cooldown", async () => {
+    for (const cacheControl of ['public, max-age=1', undefined]) {
+      const local = await startIssuer();
+      try {
+        local.jwksCacheControl = cacheControl;
+        // A cooldown far longer than the test: only the issuer's max-age can bring the new key.
+        const verifier = createVerifier({ issuer: local.url, audience: 'beta', cooldown: 600 });
+        await verifier.verify(await local.sign());
+        const next = await signingKey('next');
+        local.published.push(next);
+        await sleep(1100);
+        const verified = verifier.verify(await local.sign({}, {}, next));
+        if (cacheControl) assert.equal((await verified).principal, 'alpha.api');
+        else await assert.rejects(verified, /key/, 'without a max-age the cached set lasts cacheMaxAge');
+        assert.equal(local.fetches.jwks, cacheControl ? 2 : 1);
+      } finally {
+        await local.close();
+      }
+    }
+  });
+
+  it('takes max-age=0 as one second: a burst of tokens costs one fetch, not one each', async () => {
+    const local = await startIssuer();
+    try {
+      local.jwksCacheControl = 'max-age=0';
+      const verifier = createVerifier({ issuer: local.url, audience: 'beta' });
+      const tokens = await Promise.all(Array.from({ length: 20 }, () => local.sign()));
+      for (const token of tokens) await verifier.verify(token);
+      assert.equal(local.fetches.jwks, 1);
+    } finally {
+      await local.close();
+    }
+  });
+
   it('uses the given fetch for discovery and the JWKS', async () => {
     const seen: string[] = [];
     const verifier = createVerifier({

@@ -1,10 +1,13 @@
 // Where the issuer's keys come from: its discovery document (when no jwksUri is configured)
 // and its JWKS, fetched and cached by jose's createRemoteJWKSet (refetch on an unknown `kid` at
-// most once per cooldown). Two additions around jose:
+// most once per cooldown). Three additions around jose:
 // - stale on error: when a refetch fails, the last good key set keeps verifying for a bounded
 //   time, so a short outage of the issuer does not take every resource server down with it;
 // - failure cooldown: after a failed fetch, no new fetch for `cooldown`, so a flood of tokens
-//   with unknown `kid`s cannot turn an outage into a request storm against the issuer.
+//   with unknown `kid`s cannot turn an outage into a request storm against the issuer;
+// - the issuer's Cache-Control max-age caps the cache age: Tessera publishes a new key for at
+//   least its JWKS max-age before signing with it, so a verifier that refetches by then knows the
+//   key before the first token it signs, whatever the unknown-`kid` cooldown.
 // Header parameters that name keys (`jku`, `x5u`, `jwk`, `x5c`) are never looked at: keys come
 // only from the configured issuer.
 
@@ -24,6 +27,9 @@ import { requireUrl, type FetchLike, type ResolvedOptions } from './options.ts';
 
 /** How long past its cache age a key set keeps verifying while the issuer cannot be reached. */
 const STALE_LIMIT_MS = 3600_000;
+
+/** An issuer's max-age shorter than this (0, say) is taken as this: tokens sent in a flood must not each cost a fetch. */
+const MIN_ISSUER_MAX_AGE_MS = 1000;
 
 export interface IssuerMetadata {
   issuer: string;
@@ -45,6 +51,14 @@ export function createKeySource(options: ResolvedOptions, fetchImpl: FetchLike |
   let stale: { uat: number; resolve: ReturnType<typeof createLocalJWKSet> } | null = null;
   let failedAt = -Infinity;
   let failure: unknown = null;
+  /** From the last JWKS answer's Cache-Control; jose keeps the set for options.cacheMaxAgeMs otherwise. */
+  let issuerMaxAgeMs = Infinity;
+
+  const fetchJwks: FetchLike = async (url, init) => {
+    const response = await (fetchImpl ?? fetch)(url, init);
+    if (response.status === 200) issuerMaxAgeMs = Math.max(MIN_ISSUER_MAX_AGE_MS, maxAgeMs(response.headers.get('cache-control')));
+    return response;
+  };
 
   const remoteKeys = async (): Promise<ReturnType<typeof createRemoteJWKSet>> => {
     if (remote) return remote;
@@ -53,9 +67,20 @@ export function createKeySource(options: ResolvedOptions, fetchImpl: FetchLike |
       cooldownDuration: options.cooldownMs,
       cacheMaxAge: options.cacheMaxAgeMs,
       [jwksCache]: cache as JWKSCacheInput,
-      ...(fetchImpl ? { [customFetch]: fetchImpl } : {}),
+      [customFetch]: fetchJwks,
     });
     return remote;
+  };
+
+  /** jose's own check only knows options.cacheMaxAgeMs; a shorter max-age from the issuer wins. */
+  const fromKeys = (
+    keys: ReturnType<typeof createRemoteJWKSet>,
+    header: Parameters<JWTVerifyGetKey>[0],
+    token: Parameters<JWTVerifyGetKey>[1],
+  ): ReturnType<JWTVerifyGetKey> => {
+    const expired = cache.uat !== undefined && Date.now() - cache.uat >= issuerMaxAgeMs;
+    const resolved = expired ? keys.reload().then(() => keys(header, token)) : keys(header, token);
+    return resolved.catch((error: unknown) => afterFailure(error, header, token));
   };
 
   const fromStale: JWTVerifyGetKey = (header, token) => {
@@ -78,13 +103,19 @@ export function createKeySource(options: ResolvedOptions, fetchImpl: FetchLike |
     metadata: discovery.get,
     resolve(header, token) {
       // The common case stays one promise deep: keys fetched, no recent failure.
-      if (remote && Date.now() - failedAt >= options.cooldownMs) return remote(header, token).catch((error: unknown) => afterFailure(error, header, token));
+      if (remote && Date.now() - failedAt >= options.cooldownMs) return fromKeys(remote, header, token);
       return remoteKeys().then((keys) => {
         if (Date.now() - failedAt < options.cooldownMs) return fromStale(header, token);
-        return keys(header, token).catch((error: unknown) => afterFailure(error, header, token));
+        return fromKeys(keys, header, token);
       });
     },
   };
+}
+
+/** `max-age` of a Cache-Control header in ms; Infinity when it has none (no limit of the issuer's). */
+function maxAgeMs(cacheControl: string | null): number {
+  const seconds = /(?:^|,)\s*max-age\s*=\s*"?(\d+)"?\s*(?:,|$)/i.exec(cacheControl ?? '')?.[1];
+  return seconds === undefined ? Infinity : Number(seconds) * 1000;
 }
 
 /** Errors about which key a token names, as opposed to failures to fetch the key set. */

@@ -35,7 +35,7 @@ export interface VerifierOptions {
   clockSkew?: number;
   /** Least time between two JWKS fetches caused by an unknown `kid` (seconds, default 30). */
   cooldown?: number;
-  /** How long a fetched JWKS is used before it is fetched again (seconds, default 600). */
+  /** How long a fetched JWKS is used before it is fetched again (seconds, default 600); the JWKS answer's `Cache-Control: max-age` shortens it. */
   cacheMaxAge?: number;
   /** PEM trust anchors for HTTPS to the issuer (e.g. Tessera's `ca.pem`); ignored when `fetch` is given. */
   ca?: string;
