@@ -8,6 +8,7 @@
 // costs audit records rather than memory. `close()` writes what is left, so a clean shutdown
 // loses nothing that was answered.
 
+import { InvalidValueError } from '../storage/errors.ts';
 import type { AuditEvent } from '../storage/records.ts';
 import type { Store } from '../storage/store.ts';
 
@@ -98,6 +99,9 @@ export function createAuditBatchWriter(options: AuditBatchWriterOptions): AuditB
       lastError = null;
       return true;
     } catch (error) {
+      // A value the store can never take would block every later event behind it, retried
+      // forever: write the batch's events one by one and drop only the ones refused.
+      if (error instanceof InvalidValueError) return writeOneByOne(batch);
       lastError = error;
       buffer = batch.concat(buffer);
       trim();
@@ -107,6 +111,24 @@ export function createAuditBatchWriter(options: AuditBatchWriterOptions): AuditB
       );
       return false;
     }
+  };
+
+  const writeOneByOne = async (batch: readonly NewAuditEvent[]): Promise<boolean> => {
+    for (const event of batch) {
+      try {
+        await options.store.appendAuditBatch([event]);
+      } catch (error) {
+        if (!(error instanceof InvalidValueError)) {
+          buffer = batch.slice(batch.indexOf(event)).concat(buffer);
+          lastError = error;
+          return false;
+        }
+        drop(1);
+        options.log.error({ err: error, type: event.type }, 'an audit event the store cannot take was dropped');
+      }
+    }
+    lastError = null;
+    return true;
   };
 
   const drain = (): Promise<void> => {

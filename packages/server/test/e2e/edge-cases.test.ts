@@ -185,6 +185,14 @@ describe('a NUL byte on PostgreSQL is a client error, never a 500', () => {
       body: 'grant_type=client_credentials&scope=alpha:domain',
     });
     assertOAuthError(viaBasic, 401, 'invalid_client', 'AUTH_101');
+    // Their audit events are stored too, the NUL replaced: one refused value would otherwise
+    // hold back every token audit event after it.
+    await t.server.flushAudit();
+    const refused = (await t.admin$('GET', '/audit?type=token.refused')).json.events as { actor: string }[];
+    assert.deepEqual(
+      refused.map((e) => e.actor),
+      ['alpha.a\uFFFDb', 'alpha.a\uFFFDb'],
+    );
   });
 
   it('admin API: NUL in a description or an audit filter is a client error, not a 500', async () => {

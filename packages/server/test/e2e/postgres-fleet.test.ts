@@ -1,6 +1,8 @@
 // Several instances on one PostgreSQL: they start together on an empty database (one
 // bootstrap admin, one CA, one first key), serve each other's clients, verify each other's
-// tokens, see each other's changes at once, and perform each rotation step exactly once.
+// tokens, see each other's changes at once (no cache between the store and a decision: the
+// bound is the next request), perform each rotation step exactly once, and rate-limit per
+// instance (the documented semantics: buckets live in each process).
 
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -16,6 +18,8 @@ import { createTestDatabase, type TestDatabase } from '../storage/postgres-datab
 
 const ISSUER = 'https://tessera.test';
 const MASTER_KEY = Buffer.alloc(32, 9).toString('base64');
+// Small enough to reach, large enough for the admin's and the other tests' own token requests.
+const CLIENT_BURST = 5;
 
 describe('a fleet of three instances on one PostgreSQL', () => {
   let database: TestDatabase;
@@ -46,16 +50,16 @@ describe('a fleet of three instances on one PostgreSQL', () => {
     dataDir = await mkdtemp(join(tmpdir(), 'tessera-fleet-'));
     const ports = await Promise.all([freePort(), freePort(), freePort()]);
     const servers = await Promise.all(
-      ports.map((port) =>
-        createServer(
-          loadConfig({
-            flags: { dataDir, listen: `https://127.0.0.1:${port}`, issuer: ISSUER, database: database.url, logLevel: 'silent' },
-            env: { TESSERA_MASTER_KEY: MASTER_KEY },
-            cwd: dataDir,
-          }),
-          { now: () => clock },
-        ),
-      ),
+      ports.map((port) => {
+        const config = loadConfig({
+          flags: { dataDir, listen: `https://127.0.0.1:${port}`, issuer: ISSUER, database: database.url, logLevel: 'silent' },
+          env: { TESSERA_MASTER_KEY: MASTER_KEY },
+          cwd: dataDir,
+        });
+        // The clock only moves when a test moves it, so buckets refill only then.
+        config.rateLimits.client = { rate: 1, burst: CLIENT_BURST };
+        return createServer(config, { now: () => clock });
+      }),
     );
     for (const server of servers) fleet.push({ server, url: await server.listen() });
     ca = await readFile(join(dataDir, 'ca.pem'), 'utf8');
@@ -91,6 +95,55 @@ describe('a fleet of three instances on one PostgreSQL', () => {
     // A disable on one instance is refused on the others at the next request.
     assert.equal((await adminCall(2, 'PATCH', '/domains/beta/services/api', { status: 'DISABLED' })).status, 200);
     for (const i of [0, 1]) assert.equal((await token(i, 'beta.api', secret, 'beta:domain')).json.error_code, 'AUTH_103');
+  });
+
+  it('a revocation or a disable on one instance is seen by introspection on every other at its next request', async () => {
+    assert.equal((await adminCall(0, 'POST', '/domains', { name: 'gamma' })).status, 201);
+    const client = async (name: string): Promise<{ id: string; secret: string }> => {
+      const res = await adminCall(1, 'POST', '/domains/gamma/services', { name });
+      assert.equal(res.status, 201, res.text);
+      return { id: `gamma.${name}`, secret: res.json.clientSecret as string };
+    };
+    const [api, rs] = [await client('api'), await client('rs')];
+    await adminCall(2, 'PUT', '/domains/gamma/roles/readers', { members: [{ principal: api.id }] });
+    const form = (i: number, path: string, as: { id: string; secret: string }, params: Record<string, string>): Promise<TestResponse> =>
+      call(i, path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(as.id, as.secret) },
+        body: new URLSearchParams(params).toString(),
+      });
+    const activeOn = async (i: number, accessToken: string): Promise<boolean> => {
+      const res = await form(i, '/oauth2/introspect', rs, { token: accessToken });
+      assert.equal(res.status, 200, res.text);
+      return res.json.active as boolean;
+    };
+    const issue = async (i: number): Promise<string> => {
+      const res = await token(i, api.id, api.secret, 'gamma:domain');
+      assert.equal(res.status, 200, res.text);
+      return res.json.access_token as string;
+    };
+
+    const revoked = await issue(0);
+    const kept = await issue(1);
+    for (const i of [0, 1, 2]) assert.equal(await activeOn(i, revoked), true);
+    assert.equal((await form(2, '/oauth2/revoke', api, { token: revoked })).status, 200);
+    for (const i of [0, 1, 2]) assert.equal(await activeOn(i, revoked), false, `revoked on instance 2, inactive on ${i}`);
+    for (const i of [0, 1, 2]) assert.equal(await activeOn(i, kept), true, 'only the revoked token');
+
+    assert.equal((await adminCall(0, 'PATCH', '/domains/gamma/services/api', { status: 'DISABLED' })).status, 200);
+    for (const i of [0, 1, 2]) assert.equal(await activeOn(i, kept), false, `disabled on instance 0, inactive on ${i}`);
+  });
+
+  it('rate-limits each client per instance: each allows the burst, so the fleet allows three times it', async () => {
+    const created = await adminCall(0, 'POST', '/domains/gamma/services', { name: 'limited' });
+    assert.equal(created.status, 201, created.text);
+    const secret = created.json.clientSecret as string;
+    await adminCall(0, 'PUT', '/domains/gamma/roles/readers', { members: [{ principal: 'gamma.limited' }] });
+    for (const i of [0, 1, 2]) {
+      const statuses: number[] = [];
+      for (let n = 0; n <= CLIENT_BURST; n += 1) statuses.push((await token(i, 'gamma.limited', secret, 'gamma:domain')).status);
+      assert.deepEqual(statuses, [...Array<number>(CLIENT_BURST).fill(200), 429], `instance ${i}: the burst, then 429`);
+    }
   });
 
   it('performs each rotation step exactly once across the fleet', async () => {

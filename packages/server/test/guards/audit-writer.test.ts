@@ -5,17 +5,21 @@ import assert from 'node:assert/strict';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import { createAuditBatchWriter, type GuardLog, type NewAuditEvent } from '../../src/guards/audit-writer.ts';
+import { InvalidValueError } from '../../src/storage/errors.ts';
 
 function fakeStore() {
   const batches: NewAuditEvent[][] = [];
   const store = {
     down: false,
+    /** Events the store can never take (as PostgreSQL refuses NUL in text). */
+    refuses: (e: NewAuditEvent): boolean => e.actor.includes('\u0000'),
     batches,
     get written(): NewAuditEvent[] {
       return batches.flat();
     },
     async appendAuditBatch(events: readonly NewAuditEvent[]): Promise<void> {
       if (store.down) throw new Error('connection refused');
+      if (events.some(store.refuses)) throw new InvalidValueError('a value cannot be stored');
       batches.push([...events]);
     },
   };
@@ -98,6 +102,22 @@ describe('audit batch writer', () => {
     await settle();
     assert.deepEqual(store.written, [event(1), event(2)]);
     assert.equal(writer.dropped, 0);
+  });
+
+  it('an event the store can never take is dropped alone, not retried forever in front of the rest', async () => {
+    const store = fakeStore();
+    const { log, lines } = fakeLog();
+    const writer = createAuditBatchWriter({ store, log, intervalMs: 500 });
+    const poison = { ...event(2), actor: 'a\u0000b' };
+    for (const e of [event(1), poison, event(3)]) writer.write(e);
+    await writer.flush();
+    assert.deepEqual(store.written, [event(1), event(3)]);
+    assert.equal(writer.buffered, 0);
+    assert.equal(writer.dropped, 1);
+    assert.ok(lines.some((l) => l.level === 'error' && /cannot take was dropped/.test(l.message)));
+    writer.write(event(4));
+    await writer.flush();
+    assert.deepEqual(store.written.at(-1), event(4), 'later events are written as usual');
   });
 
   it('holds at most maxBuffered events while the store is down, dropping and counting the oldest', async () => {

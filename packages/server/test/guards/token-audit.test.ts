@@ -79,6 +79,12 @@ describe('token audit events', () => {
     assert.match((event.after as { scope: string }).scope, /^s{1024}…$/);
   });
 
+  it('replaces control characters in caller text: NUL cannot be stored, a newline could forge a line', () => {
+    const event = tokenAuditEvent({ ...base, claimedClientId: 'alpha.a\u0000b\nforged', requestedScope: 'beta:domain\r\n\u001b[2J', clientIp: '192.0.2.1\u007f' });
+    assert.equal(event.actor, 'alpha.a\uFFFDb\uFFFDforged');
+    assert.deepEqual(event.after, { result: 'AUTH_101', status: 401, clientIp: '192.0.2.1\uFFFD', method: null, scope: 'beta:domain\uFFFD\uFFFD\uFFFD[2J' });
+  });
+
   it('the observer hands each outcome to the sink as it comes', () => {
     const written: NewAuditEvent[] = [];
     const observer = tokenAuditObserver({ write: (e) => written.push(e) });
