@@ -45,6 +45,8 @@ import type { Store } from './storage/store.ts';
 export interface ServerOptions {
   /** Milliseconds since the epoch; tests move time with this. */
   now?: () => number;
+  /** Where log lines go instead of stdout (a file, or a test collecting them). */
+  logStream?: { write(line: string): void };
 }
 
 export interface TesseraServer {
@@ -91,6 +93,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       logger: {
         level: config.logLevel,
         redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
+        ...(options.logStream ? { stream: options.logStream } : {}),
       },
       bodyLimit: config.bodyLimit,
       // X-Forwarded-For is believed only from these peers; with none, request.ip is the TCP peer.

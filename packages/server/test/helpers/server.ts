@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/config.ts';
 import { createServer, type ServerOptions, type TesseraServer } from '../../src/server.ts';
 import { send, type TestRequest, type TestResponse } from './https.ts';
+import { startLogCapture } from './log-capture.ts';
 
 export interface TestServer {
   server: TesseraServer;
@@ -48,17 +49,31 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'tessera-test-')));
   const port = await freePort();
+  const capture = await startLogCapture();
   const config = loadConfig({
-    flags: { dataDir, listen: `https://${options.host ?? '127.0.0.1'}:${port}`, logLevel: 'silent', ...options.flags },
+    flags: {
+      dataDir,
+      listen: `https://${options.host ?? '127.0.0.1'}:${port}`,
+      logLevel: 'silent',
+      ...options.flags,
+      ...(capture ? { logLevel: 'trace' } : {}),
+    },
     env: options.env ?? {},
     cwd: dataDir,
   });
   options.edit?.(config);
-  const server = await createServer(config, options);
+  const server = await createServer(config, capture ? { ...options, logStream: capture.logStream } : options);
   const url = await server.listen();
   const ca = await readFile(join(dataDir, 'ca.pem'), 'utf8');
   const admin = JSON.parse(await readFile(join(dataDir, 'bootstrap-admin.json'), 'utf8')) as TestServer['admin'];
-  const sendTo = (path: string, request: TestRequest = {}): Promise<TestResponse> => send(`${url}${path}`, { ca, ...request });
+  capture?.noteSecrets(admin);
+  const masterKey = capture ? (await readFile(join(dataDir, 'master.key'), 'utf8').catch(() => '')).trim() : '';
+  if (masterKey) capture?.noteSecret(masterKey);
+  const sendTo = async (path: string, request: TestRequest = {}): Promise<TestResponse> => {
+    const res = await send(`${url}${path}`, { ca, ...request });
+    if (capture && res.text.startsWith('{')) capture.noteSecrets(res.json);
+    return res;
+  };
   const token = (clientId: string, secret: string, params: Record<string, string>): Promise<TestResponse> =>
     sendTo('/oauth2/token', {
       method: 'POST',
@@ -85,7 +100,7 @@ export async function startTestServer(
       return sendTo(`/admin/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     },
     async stop(stopOptions = {}) {
-      await server.close();
+      await (capture ? capture.closeServer(server) : server.close());
       if (!stopOptions.keepData && !options.dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
