@@ -300,7 +300,7 @@ describe('certificate refresher against a real Tessera', () => {
       const stranger = createTestPki();
       cleanups.push(async () => stranger.dispose());
       for (const [server, ca] of [['https://127.0.0.1:1', t.ca], [t.url, stranger.ca.cert]] as const) {
-        const client = httpsCaClient({ server, ca, timeoutMs: 5000, signal: aborter.signal });
+        const client = httpsCaClient({ server, ca: () => ca, timeoutMs: 5000, signal: aborter.signal });
         await assert.rejects(client.bundle(), (error: CertificateRefresherError) => {
           assert.equal(error.code, 'ERR_CA_UNAVAILABLE');
           assert.match(error.message, /got no answer .*check the server URL and that ca holds Tessera's CA/);

@@ -4,8 +4,8 @@
 // Dependencies point inward: HTTP (oauth2/, admin/, http/) → policy/ and keys/ → storage/.
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
+import type { Server as TlsServer } from 'node:tls';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { adminApi } from './admin/index.ts';
@@ -19,6 +19,7 @@ import { certLogin } from './cert-login/index.ts';
 import { healthRoutes } from './http/health.ts';
 import { describeError } from './http/errors.ts';
 import { openApiCollector, registerOpenApiRoute } from './http/openapi.ts';
+import { serverTls } from './http/server-tls.ts';
 import { createSecretHasher } from './keys/client-secrets.ts';
 import { MasterKeyMismatchError, createSealer, generateMasterKey, parseMasterKey } from './keys/master-key.ts';
 import { rotationPolicy } from './keys/rotation.ts';
@@ -65,7 +66,7 @@ export interface TesseraServer {
 }
 
 const ALGORITHMS: readonly SigningAlg[] = ['ES256', 'EdDSA', 'RS256'];
-/** The server certificate is made at each start; a later issue renews it in place. */
+/** The server certificate is made at each start and renewed in place (http/server-tls.ts). */
 const SERVER_CERT_LIFETIME = 30 * 86_400;
 /** The default of `ca.trustDomain` (TESSERA_TRUST_DOMAIN); the server itself uses the configured one. */
 export const DEFAULT_TRUST_DOMAIN = 'tessera.local';
@@ -88,6 +89,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     const bundleFile = join(config.dataDir, 'ca.pem');
     await writeBundleFile(bundleFile, ca.bundlePem);
     ca.onBundleChange((bundlePem) => writeBundleFile(bundleFile, bundlePem));
+    const tls = config.listen.protocol === 'https:' ? await serverTls({ ca, listen: config.listen, lifetimeSeconds: SERVER_CERT_LIFETIME, now }) : null;
 
     const app = Fastify({
       logger: {
@@ -100,7 +102,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       trustProxy: config.trustedProxies.length > 0 ? [...config.trustedProxies] : false,
       // A line per request costs more than the token itself at load; request lines come with debug.
       logController: new LogController({ disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace' }),
-      https: config.listen.protocol === 'https:' ? await tlsOptions(config, ca, now()) : null,
+      https: tls?.options ?? null,
       ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
       // Requests Node's HTTP parser cannot read at all: answered in the API's own shape too.
       clientErrorHandler: (error, socket) => {
@@ -116,6 +118,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         void (reply as unknown as FastifyReply).code(400).send({ error: 'invalid_request', message: `malformed request: ${error.message}` });
       },
     }) as unknown as FastifyInstance;
+    tls?.keepFresh(app.server as unknown as TlsServer, app.log);
 
     const signingKeys = new SigningKeys({
       store,
@@ -283,21 +286,4 @@ async function readMasterKey(config: Config): Promise<Buffer> {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return parseMasterKey(await readFile(source.path, 'utf8'), source.path);
     throw error;
   }
-}
-
-async function tlsOptions(config: Config, ca: CertificateAuthority, now: number) {
-  const host = config.listen.hostname.replace(/^\[|\]$/g, '');
-  const wildcard = host === '0.0.0.0' || host === '::';
-  const isIp = /^[\d.]+$/.test(host) || host.includes(':');
-  const dnsNames = [...new Set(['localhost', ...(isIp ? [] : [host]), ...(wildcard ? [hostname()] : [])])];
-  const ipAddresses = [...new Set(['127.0.0.1', '::1', ...(isIp && !wildcard ? [host] : [])])];
-  const issued = await ca.issueServerCertificate({ dnsNames, ipAddresses, lifetimeSeconds: SERVER_CERT_LIFETIME, now });
-  return {
-    key: issued.keyPem,
-    cert: issued.certPem + issued.chainPem,
-    ca: ca.bundlePem,
-    // SPEC §2: client certificates are requested but optional; the mTLS issue verifies them.
-    requestCert: true,
-    rejectUnauthorized: false,
-  };
 }

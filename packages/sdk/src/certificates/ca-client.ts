@@ -41,7 +41,8 @@ export interface CaClient {
 
 export interface HttpsCaClientOptions {
   server: string;
-  ca: string | Buffer;
+  /** What Tessera's certificate must chain to, asked before each request (it grows with CA rotations). */
+  ca: () => string | Buffer | (string | Buffer)[];
   timeoutMs: number;
   /** Aborts requests under way: `close()` of the refresher. */
   signal: AbortSignal;
@@ -54,7 +55,7 @@ export function httpsCaClient(options: HttpsCaClientOptions): CaClient {
   const agent = new Agent({ keepAlive: false });
   const send = async (url: string, what: string, request: Parameters<typeof sendRequest>[1]): Promise<HttpResponse> => {
     try {
-      return await sendRequest(new URL(url), { ...request, ca: options.ca, agent, timeoutMs: options.timeoutMs, signal: options.signal });
+      return await sendRequest(new URL(url), { ...request, ca: options.ca(), agent, timeoutMs: options.timeoutMs, signal: options.signal });
     } catch (cause) {
       if (options.signal.aborted) throw new CertificateRefresherError('the certificate refresher was closed', { code: 'ERR_REFRESHER_CLOSED', cause });
       const reason = cause instanceof Error ? cause.message : String(cause);

@@ -27,12 +27,13 @@ const BOOTSTRAP_ATTEMPTS = 4;
 
 /** What the refresher is built from besides its options: the CA and randomness, replaced in tests. */
 export interface RefresherDeps {
-  caClient(settings: Settings, signal: AbortSignal): CaClient;
+  /** `trust`: what Tessera's own certificate may chain to, now. */
+  caClient(settings: Settings, signal: AbortSignal, trust: () => (string | Buffer)[]): CaClient;
   random(): number;
 }
 
 const DEFAULT_DEPS: RefresherDeps = {
-  caClient: (settings, signal) => httpsCaClient({ server: settings.server, ca: settings.ca, timeoutMs: settings.requestTimeoutMs, signal }),
+  caClient: (settings, signal, trust) => httpsCaClient({ server: settings.server, ca: trust, timeoutMs: settings.requestTimeoutMs, signal }),
   random: Math.random,
 };
 
@@ -62,7 +63,10 @@ export async function startRefresher(options: CertificateRefresherOptions, deps:
   const proof = bootstrapProof(options.bootstrap);
   const { clock, principal } = settings;
   const aborter = new AbortController();
-  const ca = deps.caClient(settings, aborter.signal);
+  // The configured CA, and the bundle last fetched (over a connection that CA vouched for): after
+  // a CA rotation Tessera's own certificate comes from the new generation, which only the
+  // bundle holds.
+  const ca = deps.caClient(settings, aborter.signal, () => (held === undefined ? [settings.ca] : [settings.ca, held.ca]));
   const emitter = new EventEmitter();
   const agents = new Set<Agent>();
   const servers = new Map<SecureContextTarget, SecureContextOptions | undefined>();

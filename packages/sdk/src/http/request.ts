@@ -20,7 +20,7 @@ export interface HttpRequestOptions {
   headers?: Record<string, string>;
   body?: string;
   /** PEM trust anchors replacing Node's default CA list. */
-  ca?: string | Buffer;
+  ca?: string | Buffer | (string | Buffer)[];
   /** TLS client certificate (PEM, leaf first) and its private key. */
   cert?: string | Buffer;
   key?: string | Buffer;

@@ -81,6 +81,8 @@ export interface CertificateAuthority {
   generations(): CaGenerationInfo[];
   /** Called with the new bundle whenever a refresh changes it; returns an unsubscribe function. */
   onBundleChange(listener: (bundlePem: string) => void | Promise<void>): () => void;
+  /** Called after every refresh, also one that failed (the generations already loaded stay in use); returns an unsubscribe function. */
+  onRefresh(listener: () => void | Promise<void>): () => void;
   /** Reloads the generations and applies every rotation step that is due. */
   refresh(): Promise<void>;
   /** Forced rotation (admin API): prepares a successor that signs after the pre-publication window. */
@@ -116,6 +118,7 @@ class Authority implements CertificateAuthority {
   readonly #now: () => number;
   readonly #check: PeriodicCheck;
   readonly #listeners = new Set<(bundlePem: string) => void | Promise<void>>();
+  readonly #refreshListeners = new Set<() => void | Promise<void>>();
   #logger: CaLogger | null = null;
   #loaded: Loaded = { generations: [], bundlePem: '' };
   #queue: Promise<unknown> = Promise.resolve();
@@ -180,8 +183,25 @@ class Authority implements CertificateAuthority {
     return () => this.#listeners.delete(listener);
   }
 
+  onRefresh(listener: () => void | Promise<void>): () => void {
+    this.#refreshListeners.add(listener);
+    return () => this.#refreshListeners.delete(listener);
+  }
+
   refresh(): Promise<void> {
-    return this.#serially(() => this.#refresh());
+    return this.#serially(async () => {
+      try {
+        await this.#refresh();
+      } finally {
+        for (const listener of this.#refreshListeners) {
+          try {
+            await listener();
+          } catch (error) {
+            this.#log('error', { err: error }, 'a CA refresh listener failed');
+          }
+        }
+      }
+    });
   }
 
   rotate(by: Actor): Promise<ForcedCaRotationResult> {

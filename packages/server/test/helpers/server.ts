@@ -13,7 +13,8 @@ import { startLogCapture } from './log-capture.ts';
 export interface TestServer {
   server: TesseraServer;
   url: string;
-  ca: string;
+  /** The trust bundle the server publishes now (its ca.pem): after a CA rotation its own certificate chains to the new root. */
+  readonly ca: string;
   dataDir: string;
   admin: { clientId: string; clientSecret: string; tokenEndpoint: string };
   /** A request to this server that trusts only its CA. */
@@ -64,13 +65,12 @@ export async function startTestServer(
   options.edit?.(config);
   const server = await createServer(config, capture ? { ...options, logStream: capture.logStream } : options);
   const url = await server.listen();
-  const ca = await readFile(join(dataDir, 'ca.pem'), 'utf8');
   const admin = JSON.parse(await readFile(join(dataDir, 'bootstrap-admin.json'), 'utf8')) as TestServer['admin'];
   capture?.noteSecrets(admin);
   const masterKey = capture ? (await readFile(join(dataDir, 'master.key'), 'utf8').catch(() => '')).trim() : '';
   if (masterKey) capture?.noteSecret(masterKey);
   const sendTo = async (path: string, request: TestRequest = {}): Promise<TestResponse> => {
-    const res = await send(`${url}${path}`, { ca, ...request });
+    const res = await send(`${url}${path}`, { ca: server.ca.bundlePem, ...request });
     if (capture && res.text.startsWith('{')) capture.noteSecrets(res.json);
     return res;
   };
@@ -88,7 +88,9 @@ export async function startTestServer(
   return {
     server,
     url,
-    ca,
+    get ca() {
+      return server.ca.bundlePem;
+    },
     dataDir,
     admin,
     send: sendTo,
