@@ -16,6 +16,9 @@ export interface PacedTarget {
   body: string;
 }
 
+/** How a request ended: when it was due, its status code or error name, and its body when it came with a length. */
+export type Settled = (due: number, outcome: string, body?: Buffer) => void;
+
 export interface PacedResult {
   latencies: number[];
   failures: Record<string, number>;
@@ -32,9 +35,16 @@ export class ConnectionPool {
   private readonly port: number;
   private readonly idle: Connection[] = [];
   private readonly waiting: number[] = [];
-  private onSettled: (due: number, outcome: string) => void = () => {};
+  private readonly maxWaitMs: number;
+  private onSettled: Settled = () => {};
 
-  constructor(target: PacedTarget, size: number) {
+  /**
+   * `maxWaitMs`: a request that waited this long for a free connection is not sent but settles
+   * as `queued too long`, as a client that gave up would; without it, a generator that fell
+   * behind would only ever send requests already given up on.
+   */
+  constructor(target: PacedTarget, size: number, maxWaitMs = Infinity) {
+    this.maxWaitMs = maxWaitMs;
     const url = new URL(target.url);
     this.host = url.hostname;
     this.port = Number(url.port || 80);
@@ -48,11 +58,13 @@ export class ConnectionPool {
   /** Sends the requests due at `due` times: now if a connection is free, else when one is. */
   send(due: number): void {
     const connection = this.idle.pop();
-    if (connection) connection.send(due);
-    else this.waiting.push(due);
+    if (!connection) this.waiting.push(due);
+    // The server closes a connection left idle past its keep-alive timeout; a request written
+    // to it would never settle.
+    else (connection.closed ? this.open() : connection).send(due);
   }
 
-  settle(handler: (due: number, outcome: string) => void): void {
+  settle(handler: Settled): void {
     this.onSettled = handler;
   }
 
@@ -60,12 +72,20 @@ export class ConnectionPool {
     for (const connection of this.idle) connection.socket.destroy();
   }
 
+  private nextQueued(): number | undefined {
+    for (let due = this.waiting.shift(); due !== undefined; due = this.waiting.shift()) {
+      if (performance.now() - due <= this.maxWaitMs) return due;
+      this.onSettled(due, 'queued too long');
+    }
+    return undefined;
+  }
+
   private open(): Connection {
-    const connection = new Connection(connect(this.port, this.host), this.request, (due, outcome, reusable) => {
-      this.onSettled(due, outcome);
+    const connection = new Connection(connect(this.port, this.host), this.request, (due, outcome, reusable, body) => {
+      this.onSettled(due, outcome, body);
       // A broken connection was busy, so it is in no list: a fresh one takes its place.
       const next = reusable ? connection : this.open();
-      const queued = this.waiting.shift();
+      const queued = this.nextQueued();
       if (queued !== undefined) next.send(queued);
       else this.idle.push(next);
     });
@@ -79,17 +99,17 @@ class Connection {
   private buffered: Buffer = Buffer.alloc(0);
   private due: number | undefined;
 
-  constructor(socket: Socket, request: Buffer, done: (due: number, outcome: string, reusable: boolean) => void) {
+  constructor(socket: Socket, request: Buffer, done: (due: number, outcome: string, reusable: boolean, body?: Buffer) => void) {
     this.socket = socket;
     this.request = request;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
       this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
-      const status = this.complete();
-      if (status === undefined || this.due === undefined) return;
+      const response = this.complete();
+      if (response === undefined || this.due === undefined) return;
       const due = this.due;
       this.due = undefined;
-      done(due, status, true);
+      done(due, response.status, true, response.body);
     });
     const broken = (reason: string): void => {
       socket.destroy();
@@ -102,35 +122,43 @@ class Connection {
     socket.on('close', () => broken('closed'));
   }
 
+  get closed(): boolean {
+    return this.socket.destroyed || !this.socket.writable;
+  }
+
   send(due: number): void {
     this.due = due;
     this.socket.write(this.request);
   }
 
-  /** The status code once a whole response is buffered (and consumed), else undefined. */
-  private complete(): string | undefined {
+  /**
+   * The status code once a whole response is buffered (and consumed), else undefined; with the
+   * body (a view, not a copy) when it came with a content-length.
+   */
+  private complete(): { status: string; body?: Buffer } | undefined {
     const headerEnd = this.buffered.indexOf(HEADER_END);
     if (headerEnd < 0) return undefined;
     const head = this.buffered.subarray(0, headerEnd).toString('latin1');
     const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
     let end: number;
+    let body: Buffer | undefined;
     if (length) {
       end = headerEnd + HEADER_END.length + Number(length[1]);
       if (this.buffered.length < end) return undefined;
+      body = this.buffered.subarray(headerEnd + HEADER_END.length, end);
     } else {
       const last = this.buffered.indexOf(LAST_CHUNK, headerEnd);
       if (last < 0) return undefined;
       end = last + LAST_CHUNK.length;
     }
     this.buffered = this.buffered.subarray(end);
-    return head.slice(9, 12);
+    return { status: head.slice(9, 12), body };
   }
 }
 
 /** `rate` requests per second for `seconds`, over `pool`; resolves once every one has settled. */
 export async function pacedRun(pool: ConnectionPool, rate: number, seconds: number): Promise<PacedResult> {
   const total = Math.round(rate * seconds);
-  const interval = 1000 / rate;
   const latencies: number[] = [];
   const failures: Record<string, number> = {};
   const start = performance.now();
@@ -142,13 +170,26 @@ export async function pacedRun(pool: ConnectionPool, rate: number, seconds: numb
       settled += 1;
       if (settled === total) resolve();
     });
+    void sendPaced(pool, rate, total, start);
+  });
+  return { latencies, failures, elapsedSeconds: (performance.now() - start) / 1000 };
+}
+
+/**
+ * Sends `total` requests over `pool`, due `1000 / rate` ms apart from `start` (a 1 ms tick sends
+ * whatever has fallen due); resolves once the last one is sent. The pool's settle handler sees
+ * the answers.
+ */
+export function sendPaced(pool: ConnectionPool, rate: number, total: number, start: number = performance.now()): Promise<void> {
+  const interval = 1000 / rate;
+  return new Promise((resolve) => {
     let sent = 0;
     const tick = (): void => {
       const due = Math.min(total, Math.floor((performance.now() - start) / interval) + 1);
       for (; sent < due; sent += 1) pool.send(start + sent * interval);
       if (sent < total) setTimeout(tick, 1);
+      else resolve();
     };
     tick();
   });
-  return { latencies, failures, elapsedSeconds: (performance.now() - start) / 1000 };
 }

@@ -13,17 +13,18 @@ export interface ThrowawayDatabase {
   drop(): Promise<void>;
 }
 
-export async function createDatabase(): Promise<ThrowawayDatabase> {
-  const admin = new pg.Client({ connectionString: POSTGRES_SERVER, connectionTimeoutMillis: 5000 });
+/** A fresh database on `server` (a postgres:// URL of any database there, used to create it). */
+export async function createDatabase(server: string = POSTGRES_SERVER): Promise<ThrowawayDatabase> {
+  const admin = new pg.Client({ connectionString: server, connectionTimeoutMillis: 5000 });
   try {
     await admin.connect();
   } catch (error) {
     await admin.end().catch(() => {});
-    throw new Error(`PostgreSQL at ${redact(POSTGRES_SERVER)} is not reachable (set TESSERA_BENCH_DATABASE_URL): ${(error as Error).message}`, { cause: error });
+    throw new Error(`PostgreSQL at ${redact(server)} is not reachable (set TESSERA_BENCH_DATABASE_URL): ${(error as Error).message}`, { cause: error });
   }
   const name = `tessera_bench_${randomBytes(6).toString('hex')}`;
   await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(POSTGRES_SERVER);
+  const url = new URL(server);
   url.pathname = `/${name}`;
   return {
     url: url.toString(),

@@ -196,7 +196,8 @@ export function machineBusySeconds(): number {
   return (total - (ticks[3] ?? 0) - (ticks[4] ?? 0)) / TICKS_PER_SECOND;
 }
 
-function memoryKb(pid: number): { rss: number; hwm: number } {
+/** VmRSS and VmHWM (peak) of a process, in kB; zeros once it is gone. */
+export function memoryKb(pid: number): { rss: number; hwm: number } {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);

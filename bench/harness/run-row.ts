@@ -127,7 +127,7 @@ interface Measured {
 }
 
 /** Runs the load generator against the subject; CPU use is counted over the measured part only. */
-async function measure(children: Children, subject: Launched, settings: Omit<LoadPlan, 'url' | 'headers' | 'body'>): Promise<Measured> {
+export async function measure(children: Children, subject: Launched, settings: Omit<LoadPlan, 'url' | 'headers' | 'body'>): Promise<Measured> {
   const plan: LoadPlan = { ...settings, url: subject.request.url, headers: subject.request.headers, body: subject.request.body };
   const child = children.spawn(LOAD_SCRIPT, [JSON.stringify(plan)]);
   const loadPid = child.process.pid ?? 0;

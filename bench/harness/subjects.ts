@@ -19,6 +19,8 @@ export interface RowSpec {
   kind: SubjectKind;
   processes: number;
   storage?: 'sqlite' | 'postgres';
+  /** Where the throwaway database of a PostgreSQL row is created; harness/postgres.ts's default otherwise. */
+  postgresServer?: string;
   /** Tessera with TESSERA_TOKEN_REUSE=true, loaded with one repeated identical request. */
   tokenReuse?: boolean;
   /** Also measure latency at half of the peak rate just measured. */
@@ -112,7 +114,7 @@ async function launchTessera(spec: RowSpec, context: LaunchContext): Promise<Lau
     await leftovers();
   };
   try {
-    if (spec.storage === 'postgres') database = await createDatabase();
+    if (spec.storage === 'postgres') database = await createDatabase(spec.postgresServer);
     const env = tesseraEnv({
       TESSERA_RATE_LIMIT_CLIENT: UNREFUSING_RATE,
       TESSERA_RATE_LIMIT_CLIENT_BURST: UNREFUSING_RATE,
