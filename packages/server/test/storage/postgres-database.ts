@@ -25,7 +25,12 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     );
   }
   const name = `tessera_test_${randomBytes(6).toString('hex')}`;
-  await server.query(`CREATE DATABASE ${name}`);
+  try {
+    await server.query(`CREATE DATABASE ${name}`);
+  } finally {
+    // Not held open until drop(): a restart of PostgreSQL under a test would break it.
+    await server.end();
+  }
   const url = new URL(SERVER_URL);
   url.pathname = `/${name}`;
   return {
@@ -45,10 +50,12 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       }
     },
     async drop() {
+      const client = new pg.Client({ connectionString: SERVER_URL, connectionTimeoutMillis: 5000 });
+      await client.connect();
       try {
-        await server.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       } finally {
-        await server.end();
+        await client.end();
       }
     },
   };
