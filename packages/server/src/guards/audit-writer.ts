@@ -120,6 +120,7 @@ export function createAuditBatchWriter(options: AuditBatchWriterOptions): AuditB
       } catch (error) {
         if (!(error instanceof InvalidValueError)) {
           buffer = batch.slice(batch.indexOf(event)).concat(buffer);
+          trim();
           lastError = error;
           return false;
         }

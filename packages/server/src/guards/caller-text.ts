@@ -11,9 +11,10 @@ export const MAX_KEY_LENGTH = 256;
 export const MAX_IP_LENGTH = 64;
 export const MAX_SCOPE_LENGTH = 1024;
 
-// C0 controls and DEL. Two literals: a global regex's test() would carry lastIndex between calls.
-const CONTROL = /[\u0000-\u001f\u007f]/;
-const CONTROLS = /[\u0000-\u001f\u007f]/g;
+// C0 and C1 controls, DEL, and the Unicode line and paragraph separators. Two literals: a
+// global regex's test() would carry lastIndex between calls.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 
 export function clip(text: string, max: number): string;
 export function clip(text: string | undefined, max: number): string | undefined;

@@ -41,7 +41,11 @@ export async function migrate(driver: SqlDriver, steps: readonly Migration[] = m
   await driver.transaction(async (tx) => {
     // Instances starting together queue here; each later one finds the work done. SQLite
     // needs no lock: its transactions already exclude each other.
-    if (driver.dialect === 'postgres') await tx.exec(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
+    if (driver.dialect === 'postgres') {
+      // A migration may wait for another instance's, and rewrite big tables: no 5 s limits here.
+      await tx.exec('SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0');
+      await tx.exec(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
+    }
     await tx.exec(
       'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)',
     );

@@ -8,16 +8,26 @@ import type { SqlDriver, SqlExecutor, SqlValue } from './driver.ts';
 
 // Without a bound, a query against an unreachable server waits forever for a connection.
 const CONNECT_TIMEOUT_MS = 5000;
-// And one sent on a connection whose server has hung, or whose network has gone silent,
-// waits forever for its answer: nothing closes the socket. A request-path statement takes
-// milliseconds; 5 s unanswered means the database is gone, and the caller gets a 503 well
-// inside an HTTP client's own timeout (the SDK's is 10 s). Scripts (`exec`: migrations and
-// their advisory-lock wait) are left unbounded: they may legitimately take longer.
-const QUERY_TIMEOUT_MS = 5000;
+// A request-path statement takes milliseconds; one that has not finished in 5 s (waiting for a
+// lock an operator's VACUUM FULL or a migration holds, say) is cancelled by the server itself,
+// so nothing is left running there, and the caller gets a 503 well inside an HTTP client's own
+// timeout (the SDK's is 10 s). Migrations lift both limits for their own transaction.
+const STATEMENT_TIMEOUT_MS = 5000;
+// A transaction whose client vanished (a dropped network says nothing to the server) would hold
+// its row locks until TCP keepalive notices, hours by default: the server ends it after this.
+// Tessera's transactions never wait on anything but the database between their statements.
+const IDLE_IN_TRANSACTION_TIMEOUT_MS = STATEMENT_TIMEOUT_MS;
+// A statement on a connection whose server has hung or whose network went silent waits forever
+// for its answer: nothing closes the socket. The client gives up a little after the server
+// would have cancelled, so a live server always answers first and keeps the connection.
+// Scripts (`exec`: migrations and their advisory-lock wait) are not bounded here.
+const QUERY_TIMEOUT_MS = STATEMENT_TIMEOUT_MS + 1000;
 
 // SQLSTATE classes that mean the database cannot answer: connection exception, invalid
 // authorization, invalid catalog name, insufficient resources, operator intervention.
 const UNAVAILABLE_CLASSES = new Set(['08', '28', '3D', '53', '57']);
+// Cancelled by statement_timeout (57014, in class 57 above) or lock_timeout: busy, not broken.
+const LOCK_NOT_AVAILABLE = '55P03';
 const CONFLICT_CODES = new Set([
   '23505', // unique_violation
   '23503', // foreign_key_violation: a parent row vanished under a concurrent change
@@ -36,7 +46,14 @@ export function openPostgresDriver(url: string): SqlDriver {
   // pg user in the process sees its BIGINTs change type.
   const types = new pg.TypeOverrides();
   types.setTypeParser(pg.types.builtins.INT8, Number);
-  const pool = new pg.Pool({ connectionString: url, types, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  const pool = new pg.Pool({
+    connectionString: url,
+    types,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    statement_timeout: STATEMENT_TIMEOUT_MS,
+    lock_timeout: STATEMENT_TIMEOUT_MS,
+    idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_TIMEOUT_MS,
+  });
   // An idle connection the server drops emits 'error' on the pool; unhandled, it would end
   // the process. The next query reports the outage instead.
   pool.on('error', () => {});
@@ -189,7 +206,7 @@ function translate(error: unknown): unknown {
     if (CONFLICT_CODES.has(code)) {
       return new ConflictError(error.detail ?? error.message, { cause: error });
     }
-    if (UNAVAILABLE_CLASSES.has(code.slice(0, 2))) {
+    if (UNAVAILABLE_CLASSES.has(code.slice(0, 2)) || code === LOCK_NOT_AVAILABLE) {
       return new StorageUnavailableError(`PostgreSQL: ${error.message}`, { cause: error });
     }
     // Class 22, data exception: the value sent cannot be stored (a NUL byte in text, say).
