@@ -92,8 +92,21 @@ export interface TokenClientOptions {
   /** The issuer; the token endpoint is read from its RFC 8414 metadata on first use. */
   issuer?: string;
   credentials: Credentials;
-  /** PEM trust anchors for the server's certificate (Tessera's `ca.pem`); Node's list otherwise. */
+  /**
+   * PEM trust anchors for the server's certificate (Tessera's `ca.pem`); Node's list otherwise.
+   * With an https server, the client also trusts Tessera's trust bundle (`/ca/v1/bundle`), fetched
+   * over a connection `ca` (or the last bundle) verified, so it keeps talking to Tessera after a
+   * CA rotation: see `bundleRefresh`.
+   */
   ca?: string | Buffer;
+  /**
+   * How often, at most, Tessera's trust bundle is fetched again when `ca` is given, in seconds
+   * (default 3,600). The fetch happens in the background of a request that needs the server, and a
+   * failed one keeps the trust it had. Keep it well under the server's `ca.prePublication`
+   * (24 h by default), the time a new CA root is published before Tessera's certificate chains to
+   * it. 0 trusts `ca` alone.
+   */
+  bundleRefresh?: number;
   /**
    * A `fetch` to send token requests with instead of the built-in node:https client. It cannot
    * present a client certificate, so it is refused with certificate credentials.

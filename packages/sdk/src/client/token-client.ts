@@ -5,6 +5,7 @@
 // concurrent misses share one request; a refresh that fails for a passing reason leaves the
 // still-valid token in service, and one the server refuses stops the refreshing.
 
+import { bundleRefreshSeconds } from '../http/trust-bundle.ts';
 import type { Authenticator, Identity } from './credentials.ts';
 import { createAuthenticator } from './credentials.ts';
 import { discoverTokenEndpoint } from './discovery.ts';
@@ -71,12 +72,13 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
   const { tokenEndpoint, issuer } = checkEndpoints(options);
   const rejectionTtlMs = options.rejectionTtlMs ?? 10_000;
   if (!Number.isFinite(rejectionTtlMs) || rejectionTtlMs < 0) throw new TypeError('rejectionTtlMs must be a number of milliseconds ≥ 0');
+  const bundleRefresh = bundleRefreshSeconds(options.bundleRefresh);
 
   const clock = options.clock ?? ((): number => Date.now());
   const aborter = new AbortController();
   const transport = options.fetch
     ? fetchTransport(options.fetch, options.requestTimeoutMs)
-    : nodeTransport({ ca: options.ca, agent: options.agent, timeoutMs: options.requestTimeoutMs });
+    : nodeTransport({ ca: options.ca, server: (issuer ?? tokenEndpoint)!, bundleRefresh, agent: options.agent, timeoutMs: options.requestTimeoutMs, clock });
   const ctx: TokenRequestContext = { transport, authenticator, retry: retryPolicy(options.retry), clock, signal: aborter.signal };
   const cache = new Map<string, Entry>();
   // Request → cache key, memoized so a cache hit neither re-parses the scope nor builds a new
@@ -316,7 +318,7 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
       aborter.abort(closedError());
       await Promise.allSettled(pending);
       if (discovering) await Promise.allSettled([discovering]);
-      transport.close();
+      await transport.close();
     },
   };
 }

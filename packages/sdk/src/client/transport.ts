@@ -1,9 +1,11 @@
-// How the token client reaches the server: the built-in node:http(s) client (private CA, client
-// certificates, its own keep-alive agents closed by `close()`), or a caller-supplied fetch.
+// How the token client reaches the server: the built-in node:http(s) client (private CA that
+// follows Tessera's trust bundle, client certificates, its own keep-alive agents closed by
+// `close()`), or a caller-supplied fetch.
 
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { sendRequest } from '../http/request.ts';
+import { followTrustBundle } from '../http/trust-bundle.ts';
 import type { TokenClientFetch } from './options.ts';
 
 /** One request as a transport sends it. */
@@ -26,14 +28,20 @@ export interface TransportResponse {
 export interface Transport {
   send(url: string, request: TransportRequest): Promise<TransportResponse>;
   /** Closes the sockets this transport opened; a caller's agent is left alone. */
-  close(): void;
+  close(): void | Promise<void>;
 }
 
 /** Trust, agent and timeout of the built-in node:http(s) transport. */
 export interface NodeTransportOptions {
   ca?: string | Buffer;
+  /** The server's URL: with `ca`, its trust bundle is followed (see http/trust-bundle.ts). */
+  server: string;
+  /** Seconds between refetches of the trust bundle; 0 trusts `ca` alone. */
+  bundleRefresh: number;
   agent?: HttpAgent;
   timeoutMs?: number;
+  /** Milliseconds since the epoch, for the refetch interval. */
+  clock?: () => number;
 }
 
 /** The built-in transport: node:http(s) with a private CA and client certificates. */
@@ -41,6 +49,9 @@ export function nodeTransport(options: NodeTransportOptions): Transport {
   // Keep-alive saves a TLS handshake per refresh; idle sockets do not hold the process open, and
   // close() destroys them.
   let own: { http?: HttpAgent; https?: HttpsAgent } = {};
+  // A new trust changes the agent's pool key, so new requests get new connections that verify
+  // against it; keep-alive sockets of the old trust are left to finish and idle out.
+  const trust = followTrustBundle({ ca: options.ca, server: options.server, refreshSeconds: options.bundleRefresh, agent: options.agent, timeoutMs: options.timeoutMs, now: options.clock });
   const agentFor = (url: URL): HttpAgent => {
     if (options.agent) return options.agent;
     if (url.protocol === 'https:') return (own.https ??= new HttpsAgent({ keepAlive: true }));
@@ -53,7 +64,7 @@ export function nodeTransport(options: NodeTransportOptions): Transport {
         method: request.method,
         headers: request.headers,
         body: request.body,
-        ca: options.ca,
+        ca: url.protocol === 'https:' ? trust.anchors() : undefined,
         cert: request.tls?.cert,
         key: request.tls?.key,
         agent: agentFor(url),
@@ -69,10 +80,11 @@ export function nodeTransport(options: NodeTransportOptions): Transport {
         body: res.body,
       };
     },
-    close() {
+    async close() {
       own.http?.destroy();
       own.https?.destroy();
       own = {};
+      await trust.close();
     },
   };
 }

@@ -9,6 +9,7 @@
 //   5. per call, hit or miss: the caller's certificate against `cnf`, then required roles.
 
 import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jose';
+import { followTrustBundle } from '../http/trust-bundle.ts';
 import { createApiKeyChecker, type ApiKeyChecker } from './api-keys.ts';
 import { boundThumbprint, certificateThumbprint, checkBinding } from './binding.ts';
 import { InvalidAudienceError, InvalidTokenError, VerifierError } from './errors.ts';
@@ -67,7 +68,9 @@ const ACCESS_TOKEN_TYPE = 'at+jwt';
 
 export function createVerifier(verifierOptions: VerifierOptions): Verifier {
   const options = resolveOptions(verifierOptions);
-  const fetchImpl = options.fetch ?? (options.ca ? httpsFetch(options.ca) : null);
+  // No close() to stop it: the trust bundle is fetched only from a request, never on a timer.
+  const trust = options.fetch || !options.ca ? null : followTrustBundle({ ca: options.ca, server: options.issuer, refreshSeconds: options.bundleRefresh });
+  const fetchImpl = options.fetch ?? (trust ? httpsFetch(trust.anchors) : null);
   const keys = createKeySource(options, fetchImpl);
   const cache = createTokenCache<Verified>(options.cacheSize, options.clockSkew);
   const apiKeys: ApiKeyChecker | null = options.apiKeys ? createApiKeyChecker({ ...options, apiKeys: options.apiKeys }, fetchImpl, keys.metadata) : null;

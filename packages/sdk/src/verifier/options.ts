@@ -2,6 +2,7 @@
 // nothing a token says (its `alg`, `jku`, `x5u`, `jwk`, `kid`) can widen what is accepted.
 
 import type { X509Certificate } from 'node:crypto';
+import { bundleRefreshSeconds } from '../http/trust-bundle.ts';
 
 /** A fetch implementation: the global `fetch` fits, and so does the private-CA one the verifier builds from `ca`. */
 export type FetchLike = (
@@ -37,8 +38,21 @@ export interface VerifierOptions {
   cooldown?: number;
   /** How long a fetched JWKS is used before it is fetched again (seconds, default 600); the JWKS answer's `Cache-Control: max-age` shortens it. */
   cacheMaxAge?: number;
-  /** PEM trust anchors for HTTPS to the issuer (e.g. Tessera's `ca.pem`); ignored when `fetch` is given. */
+  /**
+   * PEM trust anchors for HTTPS to the issuer (e.g. Tessera's `ca.pem`); ignored when `fetch` is
+   * given. With an https issuer, the verifier also trusts Tessera's trust bundle
+   * (`/ca/v1/bundle`), fetched over a connection `ca` (or the last bundle) verified, so it keeps
+   * fetching keys after a CA rotation: see `bundleRefresh`.
+   */
   ca?: string;
+  /**
+   * How often, at most, Tessera's trust bundle is fetched again when `ca` is given, in seconds
+   * (default 3,600). The fetch happens in the background of a discovery, JWKS or introspection
+   * request, and a failed one keeps the trust it had. Keep it well under the server's
+   * `ca.prePublication` (24 h by default), the time a new CA root is published before Tessera's
+   * certificate chains to it. 0 trusts `ca` alone.
+   */
+  bundleRefresh?: number;
   /** Custom fetch for discovery, JWKS and introspection. */
   fetch?: FetchLike;
   /** Tokens longer than this (characters) are refused before any parsing (default 8192). */
@@ -61,6 +75,7 @@ export interface ResolvedOptions {
   cacheMaxAgeMs: number;
   fetch: FetchLike | null;
   ca: string | null;
+  bundleRefresh: number;
   maxTokenSize: number;
   cacheSize: number;
   apiKeys: (Required<Omit<ApiKeyOptions, 'introspectionEndpoint'>> & { introspectionEndpoint: string | null }) | null;
@@ -128,6 +143,7 @@ export function resolveOptions(options: VerifierOptions): ResolvedOptions {
     cacheMaxAgeMs: seconds(options.cacheMaxAge, 600, 'cacheMaxAge') * 1000,
     fetch: options.fetch ?? null,
     ca: options.ca ?? null,
+    bundleRefresh: bundleRefreshSeconds(options.bundleRefresh),
     maxTokenSize,
     cacheSize: integer(options.cacheSize, 1000, 'cacheSize'),
     apiKeys,
