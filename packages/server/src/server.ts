@@ -66,6 +66,8 @@ export interface TesseraServer {
 }
 
 const ALGORITHMS: readonly SigningAlg[] = ['ES256', 'EdDSA', 'RS256'];
+/** Retry-After of a 503 (storage or a proof's dependency unavailable). */
+const RETRY_AFTER_SECONDS = 1;
 /** The server certificate is made at each start and renewed in place (http/server-tls.ts). */
 const SERVER_CERT_LIFETIME = 30 * 86_400;
 /** The default of `ca.trustDomain` (TESSERA_TRUST_DOMAIN); the server itself uses the configured one. */
@@ -141,6 +143,12 @@ export async function createServer(config: Config, options: ServerOptions = {}):
 
     const openapi = openApiCollector({ title: 'Tessera', version: '0.1.0', description: 'Service-to-service authentication: tokens, keys and the admin API.' });
     app.addHook('onRoute', openapi.onRoute);
+    // Every 503 says when to come back (RFC 9110 §10.2.3): a storage outage is retried in
+    // seconds, and clients that honour Retry-After (the SDK does) stop hammering meanwhile.
+    app.addHook('onSend', (_request, reply, payload, done) => {
+      if (reply.statusCode === 503 && !reply.hasHeader('retry-after')) void reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+      done(null, payload);
+    });
     // An empty JSON body is no body, so routes whose body is optional accept `Content-Type: application/json` without one.
     app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: config.bodyLimit }, (_request, body, done) => {
       const text = body as string;

@@ -121,6 +121,7 @@ describe('PostgreSQL going away under load', () => {
     for (const s of outage.samples.filter((x) => x.kind === 'admin')) assert.ok([200, 503].includes(s.status), `admin: ${s.status} ${s.res?.text}`);
     for (const s of outage.samples.filter((x) => x.kind === 'write')) assert.ok([201, 503].includes(s.status), `write: ${s.status} ${s.res?.text}`);
     for (const s of outage.samples.filter((x) => x.status === 503)) {
+      assert.equal(s.res?.headers['retry-after'], '1', `${s.kind}: a 503 says when to retry`);
       if (s.kind === 'token') {
         assert.equal(s.res?.json.error, 'temporarily_unavailable');
         assert.match(s.res?.json.error_description as string, /storage is unavailable/);
