@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { freePort, startTestServer, type TestServer } from '../helpers/server.ts';
 import type { TestResponse } from '../helpers/https.ts';
+import { createTestDatabase } from '../storage/postgres-database.ts';
 
 /** Runs per target: small by default so `npm test` stays fast; `npm run fuzz` sets it high. */
 export function fuzzRuns(fallback = 200): number {
@@ -14,9 +15,18 @@ export function fuzzRuns(fallback = 200): number {
 }
 
 /** Plain HTTP: TLS handshakes would dominate the time and are not what is being fuzzed. */
-export async function startFuzzServer(): Promise<TestServer> {
+export async function startFuzzServer(backend: 'sqlite' | 'postgres' = 'sqlite'): Promise<TestServer> {
   const port = await freePort();
-  return startTestServer({ flags: { listen: `http://127.0.0.1:${port}` } });
+  const listen = `http://127.0.0.1:${port}`;
+  if (backend === 'sqlite') return startTestServer({ flags: { listen } });
+  const database = await createTestDatabase();
+  const t = await startTestServer({ flags: { listen, database: database.url }, env: { TESSERA_MASTER_KEY: Buffer.alloc(32, 5).toString('base64') } });
+  const stop = t.stop.bind(t);
+  t.stop = async (options) => {
+    await stop(options);
+    await database.drop();
+  };
+  return t;
 }
 
 export function assertNot5xx(res: TestResponse, input: unknown): void {
