@@ -3,6 +3,7 @@
 
 import { Agent } from 'node:https';
 import { sendRequest, type HttpResponse } from '../http/request.ts';
+import { parseTrustBundle } from '../http/trust-bundle.ts';
 import { CertificateRefresherError } from './errors.ts';
 
 export const CERTIFICATES_PATH = '/ca/v1/certificates';
@@ -32,7 +33,7 @@ export interface IssueAnswer {
 export interface CaClient {
   /** `<server>/ca/v1/certificates`, which is also the audience of key assertions. */
   readonly certificatesUrl: string;
-  /** The PEM trust bundle. */
+  /** The PEM trust bundle: CA certificates and nothing else (a leaf or an error page is refused). */
   bundle(): Promise<string>;
   issue(request: IssueRequest): Promise<IssueAnswer>;
   /** Closes the sockets it opened. */
@@ -69,10 +70,12 @@ export function httpsCaClient(options: HttpsCaClientOptions): CaClient {
       const what = `trust bundle request to ${url}`;
       const res = await send(url, what, { headers: { accept: 'application/pem-certificate-chain, text/plain;q=0.9' } });
       if (res.status !== 200) throw errorFromAnswer(res, what);
-      if (!res.body.includes('-----BEGIN CERTIFICATE-----')) {
-        throw new CertificateRefresherError(`${what}: the answer holds no PEM certificate (is ${base} a Tessera server?)`, { code: 'ERR_CA_ANSWER_INVALID', status: res.status });
+      try {
+        return parseTrustBundle(res.body);
+      } catch (cause) {
+        const reason = cause instanceof Error ? cause.message : String(cause);
+        throw new CertificateRefresherError(`${what}: ${reason} (is ${base} a Tessera server?)`, { code: 'ERR_CA_ANSWER_INVALID', status: res.status, cause });
       }
-      return res.body;
     },
     async issue(request) {
       const what = `certificate request to ${certificatesUrl}`;

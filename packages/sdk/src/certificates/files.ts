@@ -44,13 +44,21 @@ export async function prepareOutDir(dir: string): Promise<void> {
  * Writes every file to a temp file first and renames them only once all are on disk, the key
  * first: a new certificate is never in place before its key. The key is skipped when unchanged.
  */
-export async function writeHeld(dir: string, held: Held, keyChanged: boolean): Promise<void> {
-  const files = [
+export function writeHeld(dir: string, held: Held, keyChanged: boolean): Promise<void> {
+  return replaceFiles(dir, [
     ...(keyChanged ? [{ name: NAMES.key, content: held.material.key, mode: KEY_MODE }] : []),
     { name: NAMES.certificate, content: held.material.cert, mode: CERTIFICATE_MODE },
     { name: NAMES.chain, content: held.chain, mode: CERTIFICATE_MODE },
     { name: NAMES.ca, content: held.ca, mode: CERTIFICATE_MODE },
-  ];
+  ]);
+}
+
+/** Replaces `ca.pem` alone: the trust bundle changed, the certificate did not. */
+export function writeTrust(dir: string, ca: string): Promise<void> {
+  return replaceFiles(dir, [{ name: NAMES.ca, content: ca, mode: CERTIFICATE_MODE }]);
+}
+
+async function replaceFiles(dir: string, files: { name: string; content: string; mode: number }[]): Promise<void> {
   const written: { temp: string; file: string }[] = [];
   try {
     for (const { name, content, mode } of files) {

@@ -44,16 +44,40 @@ export function acceptIssued(answer: IssueAnswer, bundle: string, key: KeyObject
   if (held.notAfter <= now) throw invalid(`the certificate expired at ${new Date(held.notAfter).toISOString()}`);
 
   const intermediates = chain.filter(({ certificate }) => !issued(certificate, certificate)).map(({ pem }) => pem);
-  const bundleRoots = new Set(splitCertificates(bundle).map((pem) => new X509Certificate(pem).fingerprint256));
-  // A root the answer's chain ends in but the bundle lacks (a CA rotation seen half-way) is
-  // trusted too: it came over the same authenticated connection as the bundle.
-  const missingRoots = chain.filter(({ certificate }) => issued(certificate, certificate) && !bundleRoots.has(certificate.fingerprint256)).map(({ pem }) => pem);
+  const chainPem = pemFile(chain.map(({ pem }) => pem));
   return {
     ...held,
     material: { cert: pemFile([leaf.toString(), ...intermediates]), key: held.material.key },
-    chain: pemFile(chain.map(({ pem }) => pem)),
-    ca: pemFile([...splitCertificates(bundle), ...missingRoots]),
+    chain: chainPem,
+    ca: trustFrom(bundle, chainPem),
   };
+}
+
+/**
+ * The roots to trust: the bundle's, and the root `chain` ends in when the bundle lacks it (a CA
+ * rotation seen half-way): that root came over the same authenticated connection as a bundle.
+ */
+export function trustFrom(bundle: string, chain: string): string {
+  const bundlePems = splitCertificates(bundle);
+  const bundleRoots = new Set(bundlePems.map((pem) => new X509Certificate(pem).fingerprint256));
+  const missingRoots = splitCertificates(chain).filter((pem) => {
+    let certificate: X509Certificate;
+    try {
+      certificate = new X509Certificate(pem);
+    } catch {
+      return false; // a chain.pem read back from outDir is not checked
+    }
+    return issued(certificate, certificate) && !bundleRoots.has(certificate.fingerprint256);
+  });
+  return pemFile([...bundlePems, ...missingRoots]);
+}
+
+/** Whether two PEM bundles hold the same certificates, in whatever order and layout. */
+export function sameCertificates(a: string, b: string): boolean {
+  const set = (pem: string): Set<string> => new Set(splitCertificates(pem).map((block) => block.replace(/\s+/g, '')));
+  const left = set(a);
+  const right = set(b);
+  return left.size === right.size && [...left].every((block) => right.has(block));
 }
 
 /** A key and certificate read back (from `outDir`), described the same way. */

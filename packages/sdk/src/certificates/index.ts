@@ -4,6 +4,7 @@ export { createCertificateRefresher } from './refresher.ts';
 export { CertificateRefresherError, type CertificateRefresherErrorCode, type CertificateRefresherErrorDetails } from './errors.ts';
 export type { KeyType } from './keys.ts';
 export type {
+  BundleEvent,
   CertificateBootstrap,
   CertificateInfo,
   CertificateRefresher,

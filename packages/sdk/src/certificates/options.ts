@@ -66,6 +66,16 @@ export interface CertificateRefresherOptions {
   clock?: () => number;
   /** Limit on one request to the CA, in ms (default 10,000). */
   requestTimeoutMs?: number;
+  /**
+   * Seconds between fetches of Tessera's trust bundle (`/ca/v1/bundle`) besides the one of every
+   * renewal (default 3,600). A CA rotation publishes its new root `ca.prePublication` (24 h by
+   * default) before it signs; a certificate renewed less often than that would otherwise leave
+   * the servers and agents of this refresher refusing peers of the new generation. A changed
+   * bundle is installed in {@link CertificateRefresher.tlsOptions}, attached servers, agents and
+   * `ca.pem`, and announced by `bundle`; a failed fetch keeps the bundle held. 0 fetches it only
+   * on renewal.
+   */
+  bundleRefresh?: number;
 }
 
 /** What the refresher holds now, for logs and health checks. */
@@ -106,11 +116,19 @@ export interface ExpiringEvent {
   error: CertificateRefresherError;
 }
 
+/** Payload of `bundle`: the trust bundle changed between renewals (a CA rotation was prepared or finished). */
+export interface BundleEvent {
+  /** PEM roots now trusted: {@link TlsMaterial.ca}. */
+  ca: string;
+  previous: string;
+}
+
 /** The refresher's events and their payloads. */
 export interface CertificateRefresherEvents {
   renewed: RenewedEvent;
   failed: FailedEvent;
   expiring: ExpiringEvent;
+  bundle: BundleEvent;
 }
 
 /** The TLS material for `https.request`, `https.createServer` or `tls.connect`. */
@@ -138,9 +156,9 @@ export interface CertificateRefresher {
   /** The current certificate (leaf and intermediates) and key, as PEM; the same object until the next renewal. */
   current(): CertificateMaterial & { cert: string; key: string };
   info(): CertificateInfo;
-  /** The current key, certificate and trust bundle, for TLS options. */
+  /** The current key, certificate and trust bundle, for TLS options; a new object after a renewal or a bundle change. */
   tlsOptions(): TlsMaterial;
-  /** A `tls.SecureContext` of {@link tlsOptions}, made once per certificate. */
+  /** A `tls.SecureContext` of {@link tlsOptions}, made once per certificate and trust bundle. */
   secureContext(): SecureContext;
   /**
    * An `https.Agent` that always presents the current certificate: connections made after a
@@ -150,7 +168,7 @@ export interface CertificateRefresher {
    */
   createAgent(options?: AgentOptions): Agent;
   /**
-   * Gives `server` the current certificate now and after every renewal. `extra` holds the
+   * Gives `server` the current certificate and trust bundle now and after every change. `extra` holds the
    * server's other context options (ciphers, minVersion, …), which `setSecureContext` would
    * otherwise drop. Returns a function that stops the updates.
    */
@@ -160,6 +178,6 @@ export interface CertificateRefresher {
   on<E extends keyof CertificateRefresherEvents>(event: E, listener: (payload: CertificateRefresherEvents[E]) => void): CertificateRefresher;
   once<E extends keyof CertificateRefresherEvents>(event: E, listener: (payload: CertificateRefresherEvents[E]) => void): CertificateRefresher;
   off<E extends keyof CertificateRefresherEvents>(event: E, listener: (payload: CertificateRefresherEvents[E]) => void): CertificateRefresher;
-  /** Stops every timer, aborts a renewal under way, destroys the agents it made; later `renew()` calls fail. */
+  /** Stops every timer, aborts a renewal or trust-bundle fetch under way, destroys the agents it made; later `renew()` calls fail. */
   close(): Promise<void>;
 }

@@ -4,7 +4,9 @@
 // is a renewal over mutual TLS with the current certificate, at about two thirds of its life,
 // with jitter. A failed renewal is retried with backoff until the certificate expires; after
 // that only a proof that works again (a registered key, an OIDC token) can help. The private key
-// is made in this process and never sent anywhere: only CSRs signed with it are.
+// is made in this process and never sent anywhere: only CSRs signed with it are. The trust bundle
+// is fetched again between renewals (`bundleRefresh`): a CA rotation publishes its new root a
+// while before it signs, and a certificate can live longer than that while.
 
 import { EventEmitter } from 'node:events';
 import type { KeyObject } from 'node:crypto';
@@ -13,8 +15,9 @@ import { createSecureContext, type SecureContext, type SecureContextOptions } fr
 import { httpsCaClient, type CaClient } from './ca-client.ts';
 import { buildCsr } from './csr.ts';
 import { CertificateRefresherError } from './errors.ts';
-import { prepareOutDir, readHeld, writeHeld } from './files.ts';
-import { acceptIssued, type Held } from './held.ts';
+import { RETRY_AFTER_FAILURE_MS } from '../http/trust-bundle.ts';
+import { prepareOutDir, readHeld, writeHeld, writeTrust } from './files.ts';
+import { acceptIssued, sameCertificates, trustFrom, type Held } from './held.ts';
 import { generateKey } from './keys.ts';
 import type { CertificateInfo, CertificateRefresher, CertificateRefresherEvents, CertificateRefresherOptions, SecureContextTarget, TlsMaterial } from './options.ts';
 import { bootstrapProof } from './proofs.ts';
@@ -78,6 +81,8 @@ export async function startRefresher(options: CertificateRefresherOptions, deps:
   let context: SecureContext | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let inflight: Promise<Held> | undefined;
+  let bundleTimer: ReturnType<typeof setTimeout> | undefined;
+  let bundleFetch: Promise<void> | undefined;
   let failures = 0;
   let warnedExpiring = false;
   /** Set when a renewal was refused (revoked, say): a repeatable proof is tried instead. */
@@ -111,13 +116,24 @@ export async function startRefresher(options: CertificateRefresherOptions, deps:
       renewAt: new Date(renewAt),
     });
 
-  /** Makes `next` the certificate in use, everywhere at once. */
-  const install = (next: Held, renewAt: number): void => {
+  /** A new generation of TLS material from `next`: agents and `secureContext()` make new contexts. */
+  const setMaterial = (next: Held): void => {
     held = next;
-    info = describeHeld(next, renewAt);
     const material: TlsMaterial = Object.freeze({ key: next.material.key, cert: next.material.cert, ca: next.ca });
     generation = { number: (generation?.number ?? 0) + 1, material };
     context = undefined;
+  };
+
+  /** Hands the current generation to attached servers; agents' pooled connections of an older one go. */
+  const spread = (): void => {
+    for (const [server, extra] of servers) server.setSecureContext({ ...extra, ...generation.material });
+    for (const agent of agents) closeIdleConnections(agent);
+  };
+
+  /** Makes `next` the certificate in use, everywhere at once. */
+  const install = (next: Held, renewAt: number): void => {
+    setMaterial(next);
+    info = describeHeld(next, renewAt);
     failures = 0;
     warnedExpiring = false;
     proveNext = false;
@@ -150,8 +166,7 @@ export async function startRefresher(options: CertificateRefresherOptions, deps:
     const previous = info;
     const keyChanged = next.key !== held.key;
     install(next, nextRenewal(next.notBefore, next.notAfter, clock(), settings.policy, deps.random()));
-    for (const [server, extra] of servers) server.setSecureContext({ ...extra, ...generation.material });
-    for (const agent of agents) closeIdleConnections(agent);
+    spread();
     schedule(info.renewAt.getTime());
     emit('renewed', { certificate: info, previous });
     if (settings.outDir !== undefined) {
@@ -221,14 +236,59 @@ export async function startRefresher(options: CertificateRefresherOptions, deps:
     return settled;
   };
 
-  /** The first certificate: from `outDir` when it holds a valid one, else proven, retrying a CA that does not answer. */
-  const start = async (): Promise<void> => {
+  /** The trust bundle fetched again; installed everywhere the refresher's trust is used when it changed. */
+  const refreshBundle = async (): Promise<void> => {
+    const base = held;
+    const fetched = await ca.bundle();
+    // A renewal that ended meanwhile installed a bundle of its own, as fresh as this one.
+    if (closed || held !== base) return;
+    const trust = trustFrom(fetched, held.chain);
+    if (sameCertificates(trust, held.ca)) return;
+    const previous = held.ca;
+    // The same certificate and key (`current()` stays the same object): only the trust changes.
+    setMaterial({ ...held, ca: trust });
+    spread();
+    emit('bundle', { ca: trust, previous });
+    if (settings.outDir !== undefined) {
+      await writeTrust(settings.outDir, trust).catch((error: unknown) => {
+        emit('failed', { error: error as CertificateRefresherError, attempt: 1, retryAt: info.renewAt });
+      });
+    }
+  };
+
+  const scheduleBundle = (at: number): void => {
+    clearTimeout(bundleTimer);
+    bundleTimer = undefined;
+    if (closed || settings.bundleRefreshMs === 0) return;
+    bundleTimer = setTimeout(() => {
+      bundleTimer = undefined;
+      if (clock() < at) return scheduleBundle(at);
+      // A failure keeps the bundle held: it still verifies what it did. Tried again sooner.
+      bundleFetch = refreshBundle()
+        .then(
+          () => settings.bundleRefreshMs,
+          () => Math.min(settings.bundleRefreshMs, RETRY_AFTER_FAILURE_MS),
+        )
+        .then((wait) => {
+          bundleFetch = undefined;
+          scheduleBundle(clock() + wait);
+        });
+    }, Math.min(MAX_TIMER_MS, Math.max(0, at - clock())));
+    // Renewals keep a process alive if anything does; a bundle fetch alone should not.
+    bundleTimer.unref();
+  };
+
+  /**
+   * The first certificate: from `outDir` when it holds a valid one, else proven, retrying a CA
+   * that does not answer. Resolves with whether it came from `outDir`.
+   */
+  const start = async (): Promise<boolean> => {
     if (settings.outDir !== undefined) {
       await prepareOutDir(settings.outDir);
       const existing = await readHeld(settings.outDir, principal, clock(), settings.caText);
       if (existing !== undefined) {
         install(existing, renewalTime(existing.notBefore, existing.notAfter, settings.policy, deps.random()));
-        return;
+        return true;
       }
     }
     for (let n = 1; ; n++) {
@@ -236,7 +296,7 @@ export async function startRefresher(options: CertificateRefresherOptions, deps:
         const first = await obtain(false);
         install(first, nextRenewal(first.notBefore, first.notAfter, clock(), settings.policy, deps.random()));
         if (settings.outDir !== undefined) await writeHeld(settings.outDir, first, true);
-        return;
+        return false;
       } catch (error) {
         if (!(error instanceof CertificateRefresherError) || error.code !== 'ERR_CA_UNAVAILABLE' || n >= BOOTSTRAP_ATTEMPTS) throw error;
         await new Promise((resolve) => setTimeout(resolve, retryDelay(n, deps.random(), 0, (error.retryAfter ?? 0) * 1000)));
@@ -244,8 +304,9 @@ export async function startRefresher(options: CertificateRefresherOptions, deps:
     }
   };
 
+  let fromFiles: boolean;
   try {
-    await start();
+    fromFiles = await start();
   } catch (error) {
     closed = true;
     aborter.abort();
@@ -253,6 +314,8 @@ export async function startRefresher(options: CertificateRefresherOptions, deps:
     throw error;
   }
   schedule(info!.renewAt.getTime());
+  // A bundle just fetched is current; the ca.pem of outDir is as old as its certificate.
+  scheduleBundle(fromFiles ? clock() : clock() + settings.bundleRefreshMs);
 
   const refresher: CertificateRefresher = {
     current: () => held.material,
@@ -297,8 +360,11 @@ export async function startRefresher(options: CertificateRefresherOptions, deps:
       closed = true;
       clearTimeout(timer);
       timer = undefined;
+      clearTimeout(bundleTimer);
+      bundleTimer = undefined;
       aborter.abort();
       if (inflight) await inflight.catch(() => {});
+      await bundleFetch;
       for (const agent of agents) agent.destroy();
       agents.clear();
       servers.clear();

@@ -2,6 +2,7 @@
 // with their defaults.
 
 import { resolve } from 'node:path';
+import { bundleRefreshSeconds } from '../http/trust-bundle.ts';
 import { KEY_TYPES, type KeyType } from './keys.ts';
 import type { CertificateRefresherOptions } from './options.ts';
 import { DEFAULT_POLICY, type RenewalPolicy } from './schedule.ts';
@@ -18,6 +19,8 @@ export interface Settings {
   policy: RenewalPolicy;
   clock: () => number;
   requestTimeoutMs: number;
+  /** 0: the bundle is fetched on renewal only. */
+  bundleRefreshMs: number;
 }
 
 /** `<domain>.<service>` after Athenz's rules, as Tessera names principals. */
@@ -55,6 +58,7 @@ export function checkOptions(options: CertificateRefresherOptions): Settings {
     policy,
     clock: options.clock ?? ((): number => Date.now()),
     requestTimeoutMs,
+    bundleRefreshMs: bundleRefreshSeconds(options.bundleRefresh) * 1000,
   };
 }
 

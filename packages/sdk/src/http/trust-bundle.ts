@@ -20,7 +20,7 @@ export const TRUST_BUNDLE_PATH = '/ca/v1/bundle';
 export const DEFAULT_BUNDLE_REFRESH_SECONDS = 3600;
 
 /** After a failed fetch the next one waits this long (or `bundleRefresh`, when shorter). */
-const RETRY_AFTER_FAILURE_MS = 30_000;
+export const RETRY_AFTER_FAILURE_MS = 30_000;
 const DEFAULT_TIMEOUT_MS = 10_000;
 /** A bundle holds a few roots (one per CA generation); anything near this is not one. */
 const MAX_BUNDLE_BYTES = 256 * 1024;
