@@ -7,7 +7,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Server as TlsServer } from 'node:tls';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { adminApi } from './admin/index.ts';
 import { ensureBootstrapAdmin } from './admin/bootstrap.ts';
 import { caSettings, loadCertificateAuthority, writeBundleFile, type CertificateAuthority } from './ca/index.ts';
@@ -39,6 +39,7 @@ import { createTokenReuseCache } from './oauth2/token-reuse.ts';
 import { createTokenService, type TokenObserver } from './oauth2/token-service.ts';
 import { createTokenGuards } from './guards/index.ts';
 import { serviceAccountsApi } from './service-accounts/index.ts';
+import { AvailabilityWatch } from './storage/availability.ts';
 import { openStore } from './storage/open.ts';
 import type { SigningAlg } from './storage/records.ts';
 import type { Store } from './storage/store.ts';
@@ -80,7 +81,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const sealer = createSealer(masterKey);
   const hasher = createSecretHasher(masterKey);
 
-  const store = await openStore(config.database, { now });
+  const availability = new AvailabilityWatch(now);
+  const store = await openStore(config.database, { now, availability });
   try {
     const fingerprint = await store.initMeta('master_key_fingerprint', sealer.fingerprint);
     if (fingerprint !== sealer.fingerprint) {
@@ -140,6 +142,25 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     const metrics = new Registry();
     collectDefaultMetrics({ register: metrics });
     const tokenRequests = new Counter({ name: 'tessera_token_requests_total', help: 'Token requests by result', labelNames: ['result'], registers: [metrics] });
+    const outages = new Counter({ name: 'tessera_storage_outages_total', help: 'Times storage stopped answering', registers: [metrics] });
+    new Gauge({
+      name: 'tessera_storage_up',
+      help: '1 while storage answers, 0 from a failed call until the next that succeeds',
+      registers: [metrics],
+      collect() {
+        this.set(availability.up ? 1 : 0);
+      },
+    });
+    // One line when storage goes and one when it is back: the requests in between answer 503
+    // and log at debug, so an outage under load does not flood the log.
+    availability.onChange((event) => {
+      if (event.up) {
+        app.log.info({ downMs: event.at - event.downSince, failedCalls: event.failedCalls }, 'storage is reachable again');
+      } else {
+        outages.inc();
+        app.log.error({ err: event.error }, 'storage is unavailable: requests that need it answer 503 until it is back');
+      }
+    });
 
     const openapi = openApiCollector({ title: 'Tessera', version: '0.1.0', description: 'Service-to-service authentication: tokens, keys and the admin API.' });
     app.addHook('onRoute', openapi.onRoute);

@@ -21,7 +21,8 @@ export function describeError(error: unknown, log: FastifyBaseLogger): ClientFac
     return { status: 400, error: 'invalid_request', message: 'a value in the request cannot be stored (control characters such as NUL are not allowed)' };
   }
   if (error instanceof StorageUnavailableError) {
-    log.error({ err: error }, 'storage unavailable');
+    // The outage itself is logged once, when it starts and when it ends (storage/availability.ts).
+    log.debug({ err: error }, 'storage unavailable');
     return { status: 503, error: 'temporarily_unavailable', message: 'storage is unavailable; retry shortly' };
   }
   const fastifyError = error as Partial<FastifyError> & { validation?: unknown; validationContext?: string };

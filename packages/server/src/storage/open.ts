@@ -3,6 +3,7 @@
 import type { SqlDriver } from './drivers/driver.ts';
 import { openPostgresDriver } from './drivers/postgres.ts';
 import { openSqliteDriver } from './drivers/sqlite.ts';
+import { watchedDriver, type AvailabilityWatch } from './availability.ts';
 import { migrate } from './migrations.ts';
 import { SqlStore } from './sql-store.ts';
 import type { SqlStoreOptions } from './sql-store.ts';
@@ -10,7 +11,12 @@ import type { Store } from './store.ts';
 
 export type DatabaseConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
 
-export async function openStore(database: DatabaseConfig, options: SqlStoreOptions = {}): Promise<Store> {
+export interface OpenStoreOptions extends SqlStoreOptions {
+  /** Told of every call's outcome once the schema is up to date (outages as events, not lines). */
+  availability?: AvailabilityWatch;
+}
+
+export async function openStore(database: DatabaseConfig, options: OpenStoreOptions = {}): Promise<Store> {
   const driver: SqlDriver = database.kind === 'sqlite' ? openSqliteDriver(database.path) : openPostgresDriver(database.url);
   try {
     await migrate(driver);
@@ -18,5 +24,5 @@ export async function openStore(database: DatabaseConfig, options: SqlStoreOptio
     await driver.close();
     throw error;
   }
-  return new SqlStore(driver, options);
+  return new SqlStore(options.availability ? watchedDriver(driver, options.availability) : driver, options);
 }

@@ -208,6 +208,12 @@ describe('PostgreSQL going away under load', () => {
     assert.deepEqual(kept.json.members.map((m: { principal: string }) => m.principal), ['outage.client0']);
     const written = await tessera.admin$('PUT', '/domains/outage/roles/after-cut', { members: [{ principal: 'outage.client1' }] }, adminToken);
     assert.equal(written.status, 201, written.text);
+
+    // The outage is counted as events, not per failed request (hundreds answered 503 above).
+    const metrics = (await tessera.send('/metrics')).text;
+    const outages = Number(/^tessera_storage_outages_total (\d+)$/m.exec(metrics)?.[1]);
+    assert.ok(outages >= 1 && outages <= 5, `tessera_storage_outages_total ${outages}`);
+    assert.match(metrics, /^tessera_storage_up 1$/m);
   });
 
   it('silent (hung server, dropped network): answers 503 within the driver bound instead of hanging', async () => {
