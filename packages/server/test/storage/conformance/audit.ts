@@ -131,5 +131,16 @@ export function auditLog(harness: StoreHarness): void {
       const [latest] = await store.queryAudit({ limit: 1 });
       assert.deepEqual(latest?.after, { note: 4000 });
     });
+
+    storeTest(harness, 'finds events of one type through an index, not a scan of the table', async (_store, driver) => {
+      const sql = 'SELECT * FROM audit_events WHERE type = ? ORDER BY at DESC, id DESC LIMIT ?';
+      if (driver.dialect === 'sqlite') {
+        const plan = await driver.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${sql}`, ['domain.create', 10]);
+        assert.match(plan.map((row) => row.detail).join('; '), /USING INDEX audit_events_by_type/);
+      } else {
+        const found = await driver.all<{ indexdef: string }>("SELECT indexdef FROM pg_indexes WHERE indexname = 'audit_events_by_type'");
+        assert.match(found[0]?.indexdef ?? '', /\(type, at\)/);
+      }
+    });
   });
 }
