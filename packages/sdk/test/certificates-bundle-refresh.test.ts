@@ -150,7 +150,7 @@ describe('certificate refresher trust bundle between renewals', () => {
     assert.deepEqual(renewals, []);
     // The bundle event is emitted before ca.pem is written; the write follows at once.
     const caPem = async (): Promise<string[]> => fingerprints(await readFile(join(outDir, 'ca.pem'), 'utf8'));
-    for (let i = 0; i < 50 && (await caPem()).length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let i = 0; i < 250 && (await caPem()).length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 20));
     assert.deepEqual(await caPem(), published, 'ca.pem holds both roots');
     assert.deepEqual(fingerprints(still.tlsOptions().ca), oldRoots, 'with bundleRefresh 0 nothing is fetched between renewals');
 

@@ -20,7 +20,8 @@ const SCOPE = 'beta:domain';
 /** The JWKS max-age: a verifier in use asks Tessera for its keys again after a second. */
 const WINDOWS = { TESSERA_JWKS_MAX_AGE: '1', TESSERA_SIGNING_PRE_PUBLICATION: '2', TESSERA_SIGNING_CHECK_INTERVAL: '1' };
 /** Long enough for a refetch started in the background to end on loopback. */
-const SETTLE_MS = 500;
+// Long enough for the background bundle fetch (a TLS handshake) on a loaded 2-core machine.
+const SETTLE_MS = 2000;
 
 interface AfterSwitch {
   /** The token client's first token request after the switch. */

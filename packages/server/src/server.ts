@@ -142,23 +142,25 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     const metrics = new Registry();
     collectDefaultMetrics({ register: metrics });
     const tokenRequests = new Counter({ name: 'tessera_token_requests_total', help: 'Token requests by result', labelNames: ['result'], registers: [metrics] });
-    const outages = new Counter({ name: 'tessera_storage_outages_total', help: 'Times storage stopped answering', registers: [metrics] });
+    const outages = new Counter({ name: 'tessera_storage_outages_total', help: 'Episodes of storage failures (one per outage, not per failed call)', registers: [metrics] });
     new Gauge({
       name: 'tessera_storage_up',
-      help: '1 while storage answers, 0 from a failed call until the next that succeeds',
+      help: '0 from a failed storage call until calls succeed again after 5 s without failures, else 1',
       registers: [metrics],
       collect() {
         this.set(availability.up ? 1 : 0);
       },
     });
-    // One line when storage goes and one when it is back: the requests in between answer 503
-    // and log at debug, so an outage under load does not flood the log.
+    // A line when storage starts failing, a summary at most every 30 s while it goes on, and one
+    // when it is back: the requests in between answer 503 and log at debug only.
     availability.onChange((event) => {
-      if (event.up) {
-        app.log.info({ downMs: event.at - event.downSince, failedCalls: event.failedCalls }, 'storage is reachable again');
-      } else {
+      if (event.state === 'failing') {
         outages.inc();
-        app.log.error({ err: event.error }, 'storage is unavailable: requests that need it answer 503 until it is back');
+        app.log.error({ err: event.error }, 'storage is failing: requests that need it answer 503 until it is back');
+      } else if (event.state === 'still-failing') {
+        app.log.error({ err: event.error, failedCalls: event.failedCalls, sinceMs: event.at - event.since }, 'storage is still failing');
+      } else {
+        app.log.info({ downMs: event.at - event.since, failedCalls: event.failedCalls }, 'storage is answering again');
       }
     });
 

@@ -4,8 +4,9 @@
 // the store writes their audit in the same transaction as the change.
 //
 // If the store is down the buffer keeps the events and retries; it holds at most `maxBuffered`,
-// dropping the oldest beyond that (counted, and logged with the next failure), so an outage
-// costs audit records rather than memory. `close()` writes what is left, so a clean shutdown
+// dropping the oldest beyond that (counted, and logged when the store answers again), so an
+// outage costs audit records rather than memory. One line when the store starts refusing and one
+// when it answers again, not one per retry. `close()` writes what is left, so a clean shutdown
 // loses nothing that was answered.
 
 import { InvalidValueError } from '../storage/errors.ts';
@@ -96,16 +97,19 @@ export function createAuditBatchWriter(options: AuditBatchWriterOptions): AuditB
     buffer = buffer.slice(batch.length);
     try {
       await options.store.appendAuditBatch(batch);
+      if (lastError !== null) options.log.warn({ buffered: buffer.length, dropped }, `audit store answering again: writing the ${buffer.length + batch.length} waiting token audit events (${dropped} dropped so far)`);
       lastError = null;
       return true;
     } catch (error) {
       // A value the store can never take would block every later event behind it, retried
       // forever: write the batch's events one by one and drop only the ones refused.
       if (error instanceof InvalidValueError) return writeOneByOne(batch);
+      // Logged when the store starts refusing, not at every retry (every `intervalMs`).
+      const first = lastError === null;
       lastError = error;
       buffer = batch.concat(buffer);
       trim();
-      options.log.warn(
+      if (first) options.log.warn(
         { err: error, buffered: buffer.length, dropped },
         `audit store unavailable: ${buffer.length} token audit events wait in memory (at most ${maxBuffered}; ${dropped} dropped so far)`,
       );

@@ -1,12 +1,20 @@
-// Storage outages as events: one when calls start failing, one when they succeed again, with
-// how long and how many failed; failures that are not outages (a conflict, a bad value) are
-// not one.
+// Storage failures as a few events: one when calls start failing, a summary at most every
+// `summaryMs` while they go on, one when calls succeed again after a quiet spell, with how long
+// and how many failed. Partial failures (a full disk: writes fail, reads answer) and a call that
+// answers after the failures began are one episode, not many; refused statements are none.
 
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
 import { AvailabilityWatch, watchedDriver, type AvailabilityEvent } from '../../src/storage/availability.ts';
 import type { SqlDriver } from '../../src/storage/drivers/driver.ts';
+import { openSqliteDriver } from '../../src/storage/drivers/sqlite.ts';
 import { ConflictError, StorageUnavailableError } from '../../src/storage/errors.ts';
+import { migrate } from '../../src/storage/migrations.ts';
+
+const TIMES = { quietMs: 1000, summaryMs: 10_000 };
 
 function fakeDriver(): SqlDriver & { failWith: Error | null } {
   const answer = <T>(value: T): Promise<T> => (driver.failWith ? Promise.reject(driver.failWith) : Promise.resolve(value));
@@ -24,9 +32,12 @@ function fakeDriver(): SqlDriver & { failWith: Error | null } {
 }
 
 describe('storage availability', () => {
-  it('reports an outage once when it starts and once when it ends, with its length and failed calls', async () => {
+  const dirs: string[] = [];
+  after(() => Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true }))));
+
+  it('reports failing once, summaries while it goes on, and recovery after a quiet spell', async () => {
     let clock = 1000;
-    const watch = new AvailabilityWatch(() => clock);
+    const watch = new AvailabilityWatch(() => clock, TIMES);
     const events: AvailabilityEvent[] = [];
     watch.onChange((event) => events.push(event));
     const inner = fakeDriver();
@@ -41,17 +52,68 @@ describe('storage availability', () => {
       await assert.rejects(call, StorageUnavailableError, 'the caller still gets the error');
     }
     assert.equal(watch.up, false);
-    assert.deepEqual(events, [{ up: false, at: 1000, error: down }], 'one event for five failed calls');
+    assert.deepEqual(events, [{ state: 'failing', at: 1000, error: down }], 'one event for five failed calls');
 
-    clock = 4500;
+    clock = 11_000;
+    await assert.rejects(driver.get('e'), StorageUnavailableError);
+    await assert.rejects(driver.get('f'), StorageUnavailableError);
+    assert.deepEqual(events.slice(1), [{ state: 'still-failing', at: 11_000, since: 1000, failedCalls: 6, error: down }], 'a summary, at most every summaryMs');
+
     inner.failWith = null;
+    clock = 11_500;
+    await driver.all('a');
+    assert.equal(watch.up, false, 'a success right after a failure does not end it');
+    clock = 12_000;
     await driver.all('a');
     await driver.all('a');
     assert.equal(watch.up, true);
-    assert.deepEqual(events.slice(1), [{ up: true, at: 4500, downSince: 1000, failedCalls: 5 }]);
+    assert.deepEqual(events.slice(2), [{ state: 'recovered', at: 12_000, since: 1000, failedCalls: 7 }]);
   });
 
-  it('a refused statement is not an outage', async () => {
+  it('a full SQLite disk (writes fail, reads answer) is one episode, not one per failed write', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-availability-'));
+    dirs.push(dir);
+    const inner = openSqliteDriver(join(dir, 'tessera.db'));
+    try {
+      await migrate(inner);
+      const watch = new AvailabilityWatch(Date.now, TIMES);
+      const events: AvailabilityEvent[] = [];
+      watch.onChange((event) => events.push(event));
+      const driver = watchedDriver(inner, watch);
+      // The database cannot grow by a page: what a full disk does to every write.
+      const { page_count: pages } = (await inner.get<{ page_count: number }>('PRAGMA page_count'))!;
+      await inner.exec(`PRAGMA max_page_count = ${pages}`);
+      for (let i = 0; i < 5; i++) {
+        await driver.get('SELECT value FROM meta WHERE key = ?', ['none']);
+        await assert.rejects(driver.run('INSERT INTO meta (key, value) VALUES (?, ?)', [`k${i}`, 'x'.repeat(64_000)]), StorageUnavailableError);
+      }
+      assert.deepEqual(events.map((e) => e.state), ['failing']);
+    } finally {
+      await inner.close();
+    }
+  });
+
+  it('a call that started before the failures and answers after them does not end them', async () => {
+    let clock = 0;
+    const watch = new AvailabilityWatch(() => clock, TIMES);
+    const events: string[] = [];
+    watch.onChange((event) => events.push(event.state));
+    let release!: () => void;
+    const slow = new Promise<void>((resolve) => (release = resolve));
+    const inner = fakeDriver();
+    inner.get = <T>() => slow.then(() => undefined as T);
+    const driver = watchedDriver(inner, watch);
+    const inFlight = driver.get('SELECT 1');
+    inner.failWith = new StorageUnavailableError('PostgreSQL unreachable: connect ECONNREFUSED');
+    await assert.rejects(driver.all('SELECT 2'), StorageUnavailableError);
+    clock = 10;
+    release();
+    await inFlight;
+    await assert.rejects(driver.all('SELECT 3'), StorageUnavailableError);
+    assert.deepEqual(events, ['failing']);
+  });
+
+  it('a refused statement is not a failure of storage', async () => {
     const watch = new AvailabilityWatch();
     const events: AvailabilityEvent[] = [];
     watch.onChange((event) => events.push(event));
