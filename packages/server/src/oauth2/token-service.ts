@@ -4,6 +4,7 @@
 // observers told of every outcome (audit, alerts, metrics). Endpoints only translate HTTP.
 
 import { cachedIpMatcher } from '../policy/ip-ranges.ts';
+import { StorageUnavailableError } from '../storage/errors.ts';
 import type { Store } from '../storage/store.ts';
 import type { AuthenticatedClient } from './client-auth/index.ts';
 import { checkClientStanding } from './client-standing.ts';
@@ -101,6 +102,8 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
         return issued.response;
       } catch (error) {
         if (error instanceof OAuthError) tell(outcome(error.errorCode ?? error.error, error.status));
+        // Storage down is what the client is told (503), not a server fault: audit and metrics agree.
+        else if (error instanceof StorageUnavailableError) tell(outcome('temporarily_unavailable', 503));
         else tell(outcome('server_error', 500));
         throw error;
       }

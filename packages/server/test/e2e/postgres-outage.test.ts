@@ -213,6 +213,10 @@ describe('PostgreSQL going away under load', () => {
     // ends once calls have succeeded for the quiet spell (5 s) without a failure.
     const metric = async (name: string): Promise<number> => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec((await tessera.send('/metrics')).text)?.[1]);
     assert.equal(await metric('tessera_storage_outages_total'), 1);
+    // The token requests refused meanwhile are counted (and audited) as what they were told: 503.
+    const counted = (await tessera.send('/metrics')).text;
+    assert.match(counted, /^tessera_token_requests_total\{result="temporarily_unavailable"\} [1-9]/m);
+    assert.doesNotMatch(counted, /result="server_error"/);
     const deadline = Date.now() + 10_000;
     while ((await metric('tessera_storage_up')) !== 1 && Date.now() < deadline) {
       await tessera.send('/readyz');
