@@ -10,13 +10,19 @@ export interface HealthDeps {
   metrics: Registry;
 }
 
+/**
+ * Readiness answers within this even when storage is silent: a load balancer's or Kubernetes'
+ * probe gives up after about a second, and a late "not ready" is no answer to it.
+ */
+export const READY_PING_TIMEOUT_MS = 1000;
+
 export function healthRoutes(app: FastifyInstance, deps: HealthDeps): void {
   app.get('/healthz', { schema: { summary: 'The process is up', tags: ['health'] } }, async () => ({ status: 'ok' }));
 
   app.get('/readyz', { schema: { summary: 'Storage is reachable and signing keys are loaded', tags: ['health'] } }, async (request, reply) => {
     const problems: string[] = [];
     try {
-      await deps.ping();
+      await withTimeout(deps.ping(), READY_PING_TIMEOUT_MS);
     } catch (error) {
       request.log.warn({ err: error }, 'readiness: storage unreachable');
       problems.push('storage is unreachable');
@@ -29,4 +35,13 @@ export function healthRoutes(app: FastifyInstance, deps: HealthDeps): void {
   app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['health'] } }, async (_request, reply) => {
     return reply.header('content-type', deps.metrics.contentType).send(await deps.metrics.metrics());
   });
+}
+
+/** `work`, or a rejection once `ms` have passed (the work itself goes on to its own bound). */
+function withTimeout(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`storage did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }

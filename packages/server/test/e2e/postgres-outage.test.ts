@@ -239,6 +239,11 @@ describe('PostgreSQL going away under load', () => {
     for (const kind of ['token', 'admin', 'write', 'readyz'] as const) {
       assert.ok(answeredWhileDown.some((s) => s.kind === kind && s.status === 503), `${kind} answered 503 while the database was silent`);
     }
+    // Readiness is a probe's answer: within its own bound (1 s), not the driver's.
+    const readyWhileSilent = outage.samples.filter((s) => s.kind === 'readyz' && s.start >= outage.downAt && s.end <= outage.upAt);
+    assert.ok(readyWhileSilent.length > 0);
+    const slowestReady = Math.max(...readyWhileSilent.map((s) => s.end - s.start));
+    assert.ok(slowestReady < 2500, `/readyz took ${slowestReady.toFixed(0)} ms while the database was silent`);
     assert.ok(outage.recoveryMs < 3000, `recovered ${outage.recoveryMs.toFixed(0)} ms after the database came back`);
     await assertRecovered(outage);
     assert.equal((await tessera.admin$('PUT', '/domains/outage/roles/after-silence', { members: [] }, adminToken)).status, 201);
