@@ -35,13 +35,14 @@ export async function authenticateAdmin(request: FastifyRequest, deps: AdminAuth
   const header = request.headers.authorization ?? '';
   const match = /^Bearer\s+([A-Za-z0-9._~+/-]+=*)\s*$/i.exec(header);
   if (!match?.[1]) throw unauthorized('send "Authorization: Bearer <access token>" with a token carrying sys.auth:role.admin or <domain>:role.admin');
+  const presentation = { as: 'credential', certificateThumbprint: () => deps.certificateThumbprint(request) } as const;
   let acceptance;
   try {
-    acceptance = await acceptAccessToken(deps, match[1], { as: 'credential', certificateThumbprint: () => deps.certificateThumbprint(request) });
+    acceptance = await acceptAccessToken(deps, match[1], presentation);
   } catch (error) {
     // Only a trusted proxy's certificate header that does not parse gets here.
-    if (error instanceof ClientCertificateError) throw unauthorized(`the client certificate could not be read: ${error.message}`);
-    throw error;
+    if (!(error instanceof ClientCertificateError)) throw error;
+    throw unauthorized(`the client certificate could not be read: ${error.message}`);
   }
   if (!acceptance.accepted) throw unauthorized(`the bearer token was rejected: ${acceptance.reason}`);
   const { claims, roles } = acceptance.token;

@@ -67,12 +67,19 @@ export type Acceptance = { accepted: true; token: AcceptedToken } | { accepted: 
 const refuse = (reason: string): Acceptance => ({ accepted: false, reason });
 
 /** Signature and claims only: a token Tessera issued, whether or not it is acceptable now. Null for anything else. */
-export async function readOwnAccessToken(verify: OwnTokenVerifier, token: string): Promise<OwnAccessTokenClaims | null> {
+export async function readOwnAccessToken(
+  verify: OwnTokenVerifier,
+  token: string,
+): Promise<OwnAccessTokenClaims | null> {
   const read = await checkedClaims(verify, token);
   return typeof read === 'string' ? null : read.claims;
 }
 
-export async function acceptAccessToken(deps: AcceptTokenDeps, token: string, presentation: Presentation): Promise<Acceptance> {
+export async function acceptAccessToken(
+  deps: AcceptTokenDeps,
+  token: string,
+  presentation: Presentation,
+): Promise<Acceptance> {
   const read = await checkedClaims(deps.verify, token);
   if (typeof read === 'string') return refuse(read);
   const { claims, roles } = read;
@@ -81,9 +88,13 @@ export async function acceptAccessToken(deps: AcceptTokenDeps, token: string, pr
   if (presentation.as === 'credential' && claims.cnf !== undefined) {
     const presented = presentation.certificateThumbprint();
     if (presented === null) {
-      return refuse('the token is bound to a client certificate (cnf x5t#S256): send it over mutual TLS with that certificate (RFC 8705 §3)');
+      return refuse(
+        'the token is bound to a client certificate (cnf x5t#S256): send it over mutual TLS with that certificate (RFC 8705 §3)',
+      );
     }
-    if (presented !== claims.cnf['x5t#S256']) return refuse('the client certificate on this request is not the one the token is bound to (RFC 8705 §3)');
+    if (presented !== claims.cnf['x5t#S256']) {
+      return refuse('the client certificate on this request is not the one the token is bound to (RFC 8705 §3)');
+    }
   }
 
   const domains = [...new Set(roles.map((r) => r.domain))];
@@ -95,14 +106,21 @@ export async function acceptAccessToken(deps: AcceptTokenDeps, token: string, pr
   if (revoked) return refuse('the token has been revoked');
   if (!isServiceActive(service, now)) return refuse(`${claims.sub} is not an active service`);
   // iat is in whole seconds: a service created after the second the token was issued in is not its subject.
-  if ((claims.iat + 1) * 1000 <= service.createdAt) return refuse(`the token was issued to an earlier service named ${claims.sub}, since deleted`);
+  if ((claims.iat + 1) * 1000 <= service.createdAt) {
+    return refuse(`the token was issued to an earlier service named ${claims.sub}, since deleted`);
+  }
   const holds = new Set(held.map((h) => `${h.domain}:${h.role}`));
   const lost = roles.find((r) => !holds.has(`${r.domain}:${r.role}`));
-  if (lost) return refuse(`${claims.sub} no longer holds ${lost.domain}:role.${lost.role}, which the token names; get a new token`);
+  if (lost) {
+    return refuse(`${claims.sub} no longer holds ${lost.domain}:role.${lost.role}, which the token names; get a new token`);
+  }
   return { accepted: true, token: { claims, service, roles } };
 }
 
-async function checkedClaims(verify: OwnTokenVerifier, token: string): Promise<{ claims: OwnAccessTokenClaims; roles: TokenRole[] } | string> {
+type CheckedClaims = { claims: OwnAccessTokenClaims; roles: TokenRole[] };
+
+/** The claims and the roles they name, or why the token is not one Tessera issued. */
+async function checkedClaims(verify: OwnTokenVerifier, token: string): Promise<CheckedClaims | string> {
   let payload: JWTPayload;
   try {
     payload = await verify(token);
@@ -115,9 +133,8 @@ async function checkedClaims(verify: OwnTokenVerifier, token: string): Promise<{
   }
   if (typeof payload.exp !== 'number' || typeof payload.iat !== 'number') return 'the token has no numeric exp and iat claims';
   const cnf = payload['cnf'];
-  if (cnf !== undefined && (typeof cnf !== 'object' || cnf === null || typeof (cnf as Record<string, unknown>)['x5t#S256'] !== 'string')) {
-    return 'the token has a cnf claim without an x5t#S256 thumbprint';
-  }
+  const thumbprint = typeof cnf === 'object' && cnf !== null ? (cnf as Record<string, unknown>)['x5t#S256'] : undefined;
+  if (cnf !== undefined && typeof thumbprint !== 'string') return 'the token has a cnf claim without an x5t#S256 thumbprint';
   const roles = rolesNamed(payload);
   if (roles === null) return 'the token does not name its roles in scp and aud';
   return { claims: payload as OwnAccessTokenClaims, roles };
@@ -131,7 +148,8 @@ async function checkedClaims(verify: OwnTokenVerifier, token: string): Promise<{
 function rolesNamed(payload: JWTPayload): TokenRole[] | null {
   const scp = payload['scp'];
   const aud = payload.aud;
-  if (!Array.isArray(scp) || scp.length === 0 || !scp.every((item) => typeof item === 'string' && item !== '')) return null;
+  const wellFormed = Array.isArray(scp) && scp.length > 0 && scp.every((item) => typeof item === 'string' && item !== '');
+  if (!wellFormed) return null;
   const items = scp as string[];
   if (typeof aud === 'string') {
     return items.every((role) => !role.includes(':')) ? items.map((role) => ({ domain: aud, role })) : null;
