@@ -45,7 +45,14 @@ describe('token acceptance: the admin API and introspection refuse what the othe
     sendMtls(t, `/admin/v1${path}`, { headers: { authorization: `Bearer ${token}` }, client });
 
   before(async () => {
-    t = await startTestServer({ now: () => Date.now() + offset });
+    t = await startTestServer({
+      now: () => Date.now() + offset,
+      edit: (config) => {
+        // 127.0.0.2 plays a TLS-terminating proxy that forwards the client certificate.
+        config.trustedProxies = ['127.0.0.2/32'];
+        config.mtls.proxyCertHeader = 'X-Client-Cert';
+      },
+    });
     for (const name of ['alpha', 'beta']) assert.equal((await t.admin$('POST', '/domains', { name })).status, 201);
     rs = await register('beta', 'rs');
   });
@@ -82,6 +89,14 @@ describe('token acceptance: the admin API and introspection refuse what the othe
     it('401 invalid_token with another trusted certificate', async () => {
       assertInvalidToken(await adminGet('/domains/alpha', boundToken, otherCert), /not the one the token is bound to/);
       assertInvalidToken(await seedAccounts(boundToken, otherCert), /not the one the token is bound to/);
+    });
+
+    it('behind a trusted proxy: accepted with the certificate in its header; 401 when the header does not parse', async () => {
+      const via = (value: string): Promise<TestResponse> =>
+        sendMtls(t, '/admin/v1/domains/alpha', { headers: { authorization: `Bearer ${boundToken}`, 'x-client-cert': value }, localAddress: '127.0.0.2' });
+      assert.equal((await via(encodeURIComponent(cert.certPem))).status, 200);
+      assertInvalidToken(await via(encodeURIComponent(otherCert.certPem)), /not the one the token is bound to/);
+      assertInvalidToken(await via('not%20a%20certificate'), /client certificate could not be read/);
     });
 
     it('introspection answers it active with its cnf, for the resource server to check', async () => {
