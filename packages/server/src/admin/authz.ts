@@ -1,11 +1,13 @@
-// Who may use the admin API. The bearer token must be one Tessera issued and must carry the
-// admin role being used (`sys.auth:role.admin` for everything, `<d>:role.admin` for domain d),
-// and that membership must still hold right now: removing an admin takes effect at once,
-// not when their token expires.
+// Who may use the admin API. The bearer token must be one Tessera accepts right now
+// (oauth2/accept-token.ts: not expired or revoked, its service active and the one it was issued
+// to, every role it names still held, and sent with the client certificate it is bound to, if
+// any), and must carry the admin role being used (`sys.auth:role.admin` for everything,
+// `<d>:role.admin` for domain d). Removing an admin takes effect at once, not when their token
+// expires.
 
 import type { FastifyRequest } from 'fastify';
-import type { OwnTokenVerifier } from '../oauth2/own-token-verifier.ts';
-import type { Store } from '../storage/store.ts';
+import { ClientCertificateError } from '../mtls/index.ts';
+import { acceptAccessToken, type AcceptTokenDeps } from '../oauth2/accept-token.ts';
 import { AdminError, forbidden } from './errors.ts';
 
 export const SYSTEM_DOMAIN = 'sys.auth';
@@ -18,10 +20,13 @@ export interface AdminCaller {
   adminOf: ReadonlySet<string>;
 }
 
-export interface AdminAuthDeps {
-  verify: OwnTokenVerifier;
-  store: Pick<Store, 'getService' | 'rolesHeld'>;
-  now: () => number;
+export interface AdminAuthDeps extends AcceptTokenDeps {
+  /**
+   * RFC 8705 `x5t#S256` of the client certificate sent with the request (TLS or a trusted
+   * proxy's header); null when none. Asked only for a certificate-bound token; throws
+   * ClientCertificateError when a proxy's header does not parse.
+   */
+  certificateThumbprint: (request: FastifyRequest) => string | null;
 }
 
 const unauthorized = (message: string): AdminError => new AdminError(401, 'invalid_token', message);
@@ -30,31 +35,19 @@ export async function authenticateAdmin(request: FastifyRequest, deps: AdminAuth
   const header = request.headers.authorization ?? '';
   const match = /^Bearer\s+([A-Za-z0-9._~+/-]+=*)\s*$/i.exec(header);
   if (!match?.[1]) throw unauthorized('send "Authorization: Bearer <access token>" with a token carrying sys.auth:role.admin or <domain>:role.admin');
-  let payload;
+  const presentation = { as: 'credential', certificateThumbprint: () => deps.certificateThumbprint(request) } as const;
+  let acceptance;
   try {
-    payload = await deps.verify(match[1]);
+    acceptance = await acceptAccessToken(deps, match[1], presentation);
   } catch (error) {
-    throw unauthorized(`the bearer token was rejected: ${(error as Error).message}`);
+    // Only a trusted proxy's certificate header that does not parse gets here.
+    if (!(error instanceof ClientCertificateError)) throw error;
+    throw unauthorized(`the client certificate could not be read: ${error.message}`);
   }
-  const principal = typeof payload.sub === 'string' ? payload.sub : '';
-  const claimed = adminDomainsInScope(typeof payload['scope'] === 'string' ? payload['scope'] : '');
-  const now = deps.now();
-  const [service, held] = await Promise.all([deps.store.getService(principal), deps.store.rolesHeld(principal, [...claimed], now)]);
-  if (!service || service.status !== 'ACTIVE' || (service.expiresAt !== null && service.expiresAt <= now)) {
-    throw unauthorized(`${principal} is not an active service`);
-  }
-  const adminOf = new Set(held.filter((h) => h.role === ADMIN_ROLE).map((h) => h.domain));
-  return { principal, isSystemAdmin: adminOf.has(SYSTEM_DOMAIN), adminOf };
-}
-
-function adminDomainsInScope(scope: string): Set<string> {
-  const domains = new Set<string>();
-  for (const item of scope.split(' ')) {
-    for (const suffix of [`:role.${ADMIN_ROLE}`, `:${ADMIN_ROLE}`]) {
-      if (item.endsWith(suffix)) domains.add(item.slice(0, -suffix.length));
-    }
-  }
-  return domains;
+  if (!acceptance.accepted) throw unauthorized(`the bearer token was rejected: ${acceptance.reason}`);
+  const { claims, roles } = acceptance.token;
+  const adminOf = new Set(roles.filter((r) => r.role === ADMIN_ROLE).map((r) => r.domain));
+  return { principal: claims.sub, isSystemAdmin: adminOf.has(SYSTEM_DOMAIN), adminOf };
 }
 
 /** Throws 403 unless the caller administers `domain` (or everything, for `domain` undefined). */

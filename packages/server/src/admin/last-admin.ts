@@ -3,6 +3,7 @@
 // delete the last member of an admin role. (Two such changes racing on two instances could still
 // both pass; the bootstrap file and database access remain the way out in that case.)
 
+import { isServiceActive } from '../policy/service-standing.ts';
 import type { RoleMember } from '../storage/records.ts';
 import type { Store } from '../storage/store.ts';
 import { ADMIN_ROLE, SYSTEM_DOMAIN } from './authz.ts';
@@ -20,8 +21,7 @@ export async function refuseLastAdminRemoval(store: Pick<Store, 'getRole' | 'get
   if (!role) return;
   const members = (change.members ?? role.members).filter((m) => (m.expiresAt === null || m.expiresAt > now) && m.principal !== change.without);
   for (const member of members) {
-    const service = await store.getService(member.principal);
-    if (service && service.status === 'ACTIVE' && (service.expiresAt === null || service.expiresAt > now)) return;
+    if (isServiceActive(await store.getService(member.principal), now)) return;
   }
   throw new AdminError(
     409,

@@ -2,15 +2,17 @@
 // These answers come only after authentication, so they reveal nothing to a stranger.
 
 import { ipAllowed, type IpMatcher } from '../policy/ip-ranges.ts';
+import { serviceStanding } from '../policy/service-standing.ts';
 import type { Service } from '../storage/records.ts';
 import { OAuthError } from './errors.ts';
 
 export function checkClientStanding(service: Service, clientIp: string, now: number, allowed: IpMatcher = ipAllowed): void {
-  if (service.status !== 'ACTIVE') {
+  const standing = serviceStanding(service, now);
+  if (standing === 'disabled') {
     throw new OAuthError(401, 'invalid_client', `service ${service.principal} is disabled`, { errorCode: 'AUTH_103' });
   }
-  if (service.expiresAt !== null && service.expiresAt <= now) {
-    throw new OAuthError(401, 'invalid_client', `service ${service.principal} expired at ${new Date(service.expiresAt).toISOString()}`, {
+  if (standing === 'expired') {
+    throw new OAuthError(401, 'invalid_client', `service ${service.principal} expired at ${new Date(service.expiresAt ?? now).toISOString()}`, {
       errorCode: 'AUTH_103',
     });
   }

@@ -6,45 +6,38 @@
 // Two kinds of token are recognised from their shape, so `token_type_hint` is accepted and
 // ignored (RFC 7662 §2.1 lets the server search every kind it knows):
 // - access tokens (JWT, `typ: at+jwt`, signed by a key this server publishes): active while
-//   unexpired, not revoked by jti, and while the subject service exists, is ACTIVE and
-//   unexpired. ID tokens (`typ: JWT`) are not access tokens (RFC 8725 §3.11), so inactive.
+//   oauth2/accept-token.ts accepts them (unexpired, not revoked, their service active and the
+//   same one they were issued to, every role they name still held). A certificate-bound token
+//   is reported with its `cnf`: the resource server that sees the client's certificate enforces
+//   it. ID tokens (`typ: JWT`) are not access tokens (RFC 8725 §3.11), so inactive.
 // - API keys (keys/api-keys.ts): active while not revoked, unexpired, and the service is.
 //
 // The form plumbing and caller authentication are oauth2/form-endpoint.ts's.
 
 import type { FastifyInstance } from 'fastify';
-import type { JWTPayload } from 'jose';
 import { parseApiKey } from '../keys/api-keys.ts';
 import type { SecretHasher } from '../keys/client-secrets.ts';
-import type { ApiKeyRecord, Service } from '../storage/records.ts';
+import { isServiceActive } from '../policy/service-standing.ts';
+import type { ApiKeyRecord } from '../storage/records.ts';
 import type { Store } from '../storage/store.ts';
+import { acceptAccessToken, readOwnAccessToken, type AcceptTokenDeps, type OwnAccessTokenClaims } from './accept-token.ts';
 import { invalidRequest } from './errors.ts';
 import type { FormBody } from './form.ts';
 import { clientFormEndpoint, type ClientFormDeps } from './form-endpoint.ts';
-import type { OwnTokenVerifier } from './own-token-verifier.ts';
 
 export const INTROSPECTION_PATH = '/oauth2/introspect';
 
 /** Compared against when the key id is unknown, so both failures cost one HMAC. */
 const NO_HASHES: readonly string[] = [''];
 
-export interface TokenCheckDeps {
-  verify: OwnTokenVerifier;
-  store: Pick<Store, 'getService' | 'isTokenRevoked' | 'getApiKey' | 'membershipsOf'>;
+export interface TokenCheckDeps extends AcceptTokenDeps {
+  store: AcceptTokenDeps['store'] & Pick<Store, 'getApiKey' | 'membershipsOf'>;
   hasher: SecretHasher;
-  now: () => number;
-}
-
-interface AccessTokenClaims extends JWTPayload {
-  sub: string;
-  jti: string;
-  exp: number;
-  iat: number;
 }
 
 /** A token this server issued, with its signature or hash checked; whether it is active is not yet asked. */
 export type RecognisedToken =
-  | { kind: 'access_token'; principal: string; claims: AccessTokenClaims }
+  | { kind: 'access_token'; principal: string; claims: OwnAccessTokenClaims }
   | { kind: 'api_key'; principal: string; key: ApiKeyRecord };
 
 export async function recogniseToken(deps: TokenCheckDeps, token: string): Promise<RecognisedToken | null> {
@@ -54,17 +47,8 @@ export async function recogniseToken(deps: TokenCheckDeps, token: string): Promi
     const matches = deps.hasher.matches(token, key ? [key.hash] : NO_HASHES);
     return key && matches ? { kind: 'api_key', principal: key.principal, key } : null;
   }
-  let claims: JWTPayload;
-  try {
-    claims = await deps.verify(token);
-  } catch {
-    return null;
-  }
-  // RFC 9068 §2.2 makes jti required; a token without one could never be revoked.
-  if (typeof claims.sub !== 'string' || typeof claims.jti !== 'string' || typeof claims.exp !== 'number' || typeof claims.iat !== 'number') {
-    return null;
-  }
-  return { kind: 'access_token', principal: claims.sub, claims: claims as AccessTokenClaims };
+  const claims = await readOwnAccessToken(deps.verify, token);
+  return claims && { kind: 'access_token', principal: claims.sub, claims };
 }
 
 export type IntrospectionAnswer = { active: false } | ({ active: true } & Record<string, unknown>);
@@ -72,18 +56,13 @@ export type IntrospectionAnswer = { active: false } | ({ active: true } & Record
 const INACTIVE: IntrospectionAnswer = { active: false };
 
 export async function introspectToken(deps: TokenCheckDeps, token: string): Promise<IntrospectionAnswer> {
-  const recognised = await recogniseToken(deps, token);
-  if (!recognised) return INACTIVE;
-  const now = deps.now();
-  if (recognised.kind === 'api_key') return apiKeyAnswer(deps, recognised.key, now);
-
-  const { claims } = recognised;
-  // The verifier allows clock skew for other instances' clocks; expiry is judged strictly here.
-  if (claims.exp * 1000 <= now) return INACTIVE;
-  const [service, revoked] = await Promise.all([deps.store.getService(claims.sub), deps.store.isTokenRevoked(claims.jti, now)]);
-  if (revoked || !serviceActive(service, now)) return INACTIVE;
-  // A service deleted and registered again under the same name must not inherit old tokens.
-  if ((claims.iat + 1) * 1000 <= service.createdAt) return INACTIVE;
+  if (parseApiKey(token)) {
+    const recognised = await recogniseToken(deps, token);
+    return recognised?.kind === 'api_key' ? apiKeyAnswer(deps, recognised.key, deps.now()) : INACTIVE;
+  }
+  const acceptance = await acceptAccessToken(deps, token, { as: 'introspection' });
+  if (!acceptance.accepted) return INACTIVE;
+  const { claims } = acceptance.token;
   const answer: { active: true } & Record<string, unknown> = { active: true };
   for (const name of ['scope', 'client_id', 'sub', 'aud', 'iss', 'exp', 'iat', 'nbf', 'jti'] as const) {
     if (claims[name] !== undefined) answer[name] = claims[name];
@@ -98,7 +77,7 @@ export async function introspectToken(deps: TokenCheckDeps, token: string): Prom
 async function apiKeyAnswer(deps: TokenCheckDeps, key: ApiKeyRecord, now: number): Promise<IntrospectionAnswer> {
   if (key.revokedAt !== null || (key.expiresAt !== null && key.expiresAt <= now)) return INACTIVE;
   const [service, memberships] = await Promise.all([deps.store.getService(key.principal), deps.store.membershipsOf(key.principal)]);
-  if (!serviceActive(service, now)) return INACTIVE;
+  if (!isServiceActive(service, now)) return INACTIVE;
   // An API key carries no scope of its own: it stands for its service, with the roles held now.
   const scope = memberships
     .filter((m) => m.expiresAt === null || m.expiresAt > now)
@@ -114,10 +93,6 @@ async function apiKeyAnswer(deps: TokenCheckDeps, key: ApiKeyRecord, now: number
   if (key.expiresAt !== null) answer['exp'] = Math.floor(key.expiresAt / 1000);
   if (scope !== '') answer['scope'] = scope;
   return answer;
-}
-
-function serviceActive(service: Service | null, now: number): service is Service {
-  return service !== null && service.status === 'ACTIVE' && (service.expiresAt === null || service.expiresAt > now);
 }
 
 /** The `token` parameter both endpoints require (RFC 7662 §2.1, RFC 7009 §2.1). */
@@ -138,7 +113,7 @@ const int = { type: 'integer' } as const;
 const introspectionSchema = {
   summary: 'Introspect a token (RFC 7662)',
   description:
-    'The caller authenticates as a client. Answers {"active": false} for anything not active now: unknown, malformed, expired or revoked tokens, ID tokens, and tokens of disabled, expired or deleted services.',
+    'The caller authenticates as a client. Answers {"active": false} for anything not active now: unknown, malformed, expired or revoked tokens, ID tokens, tokens of disabled, expired or deleted services, and tokens naming a role their service no longer holds. A certificate-bound token is answered with its cnf: the resource server checks it against the client certificate it sees.',
   tags: ['oauth2'],
   consumes: ['application/x-www-form-urlencoded'],
   body: {

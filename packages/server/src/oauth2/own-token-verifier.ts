@@ -1,6 +1,7 @@
-// Verifies access tokens Tessera itself issued (for the admin API now; introspection later)
-// against the keys it publishes, with the same rules a resource server applies: fixed algorithm
-// allow-list, `typ: at+jwt`, our issuer, bounded clock skew.
+// Verifies the signature of access tokens Tessera itself issued against the keys it publishes,
+// with the same rules a resource server applies: fixed algorithm allow-list, `typ: at+jwt`, our
+// issuer, bounded clock skew. Only the first step: whether such a token is acceptable now is
+// oauth2/accept-token.ts's to say, and every consumer asks there.
 
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import type { SigningAlg } from '../storage/records.ts';

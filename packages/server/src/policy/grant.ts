@@ -2,7 +2,12 @@
 // Role matching is exact (a set lookup, never prefix or suffix), and expired memberships are
 // already excluded by the store. Failures follow Athenz: an unknown domain is 404, holding none
 // of the requested roles is 403.
+//
+// A token must not outlive the memberships behind it, so the grant also says when the first of
+// them ends. Token times are whole seconds: a membership that ends before the next whole second
+// could only be honoured by a token that has already expired, so it grants nothing.
 
+import type { HeldRole } from '../storage/records.ts';
 import type { Store } from '../storage/store.ts';
 import type { ScopeRequest } from './scope.ts';
 
@@ -15,6 +20,8 @@ export interface Grant {
   scope: string;
   /** The smallest token lifetime limit (seconds) of the granted roles and their domains; null when none is set. */
   maxLifetime: number | null;
+  /** When the first membership behind a granted role ends (ms since the epoch); null when none ends. */
+  expiresAt: number | null;
 }
 
 export class GrantDeniedError extends Error {
@@ -31,17 +38,18 @@ export async function resolveGrant(
   now: number,
   store: Pick<Store, 'rolesHeld' | 'getDomain'>,
 ): Promise<Grant> {
-  const held = await store.rolesHeld(principal, request.domains.map((d) => d.domain), now);
-  // domain → role → that role's lifetime limit (already the smaller of the role's and the domain's)
-  const heldByDomain = new Map<string, Map<string, number | null>>();
-  for (const { domain, role, maxLifetime } of held) {
-    let roles = heldByDomain.get(domain);
-    if (!roles) heldByDomain.set(domain, (roles = new Map()));
-    roles.set(role, maxLifetime);
+  const held = await store.rolesHeld(principal, request.domains.map((d) => d.domain), lastMillisecondOfSecond(now));
+  // domain → role → the held role (its lifetime limit is already the smaller of the role's and the domain's)
+  const heldByDomain = new Map<string, Map<string, HeldRole>>();
+  for (const role of held) {
+    let roles = heldByDomain.get(role.domain);
+    if (!roles) heldByDomain.set(role.domain, (roles = new Map()));
+    roles.set(role.role, role);
   }
 
   const granted: { domain: string; roles: string[]; items: string[] }[] = [];
   let maxLifetime: number | null = null;
+  let expiresAt: number | null = null;
   for (const asked of request.domains) {
     const holds = heldByDomain.get(asked.domain);
     if (!holds) {
@@ -56,7 +64,10 @@ export async function resolveGrant(
     const items = roles.map((role) => (asked.roles.get(role) === 'short' ? `${asked.domain}:${role}` : `${asked.domain}:role.${role}`));
     granted.push({ domain: asked.domain, roles, items });
     // Only roles that end up in the token limit its lifetime; a held but unrequested role does not.
-    for (const role of roles) maxLifetime = smaller(maxLifetime, holds.get(role) ?? null);
+    for (const role of roles) {
+      maxLifetime = smaller(maxLifetime, holds.get(role)?.maxLifetime ?? null);
+      expiresAt = smaller(expiresAt, holds.get(role)?.expiresAt ?? null);
+    }
   }
 
   if (granted.length === 0) {
@@ -70,7 +81,13 @@ export async function resolveGrant(
     scp: multi ? granted.flatMap((g) => g.roles.map((r) => `${g.domain}:${r}`)) : (only?.roles ?? []),
     scope: granted.flatMap((g) => g.items).join(' '),
     maxLifetime,
+    expiresAt,
   };
+}
+
+/** Memberships still held at the end of `now`'s whole second are the ones a token issued now can honour. */
+function lastMillisecondOfSecond(now: number): number {
+  return Math.floor(now / 1000) * 1000 + 999;
 }
 
 function smaller(a: number | null, b: number | null): number | null {

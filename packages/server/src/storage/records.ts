@@ -66,6 +66,8 @@ export interface HeldRole {
   role: string;
   /** The smaller of the role's and its domain's tokenMaxLifetime (seconds); null when neither is set. */
   maxLifetime: number | null;
+  /** When the membership that grants the role ends (ms since the epoch); null when it does not. */
+  expiresAt: number | null;
 }
 
 export interface Membership {

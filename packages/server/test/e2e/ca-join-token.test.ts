@@ -98,6 +98,13 @@ describe('join tokens', () => {
       assertError(await t.admin$('POST', '/join-tokens', { principal: 'alpha.parked' }), 409, 'conflict', /is disabled/);
     });
 
+    it('refuses an expired service (409): its join token could never be used either', async () => {
+      assert.equal((await t.admin$('POST', '/domains/alpha/services', { name: 'lapsed' })).status, 201);
+      const past = new Date(Date.now() + offset - 1000).toISOString();
+      assert.equal((await t.admin$('PATCH', '/domains/alpha/services/lapsed', { expiresAt: past })).status, 200);
+      assertError(await t.admin$('POST', '/join-tokens', { principal: 'alpha.lapsed' }), 409, 'conflict', /has expired.*extend its expiresAt/);
+    });
+
     it('lets a domain admin make tokens for its own domain only (403 elsewhere)', async () => {
       const secret = await t.admin$('POST', '/domains/alpha/services/admin/secrets', {});
       assert.equal(secret.status, 201, secret.text);

@@ -54,6 +54,21 @@ describe('token reuse, enabled', () => {
     assert.notEqual((await t.token('beta.api', secret, readers)).json.access_token, first.json.access_token);
   });
 
+  it('does not hand out a token that would outlive a membership whose end was brought forward', async () => {
+    const first = (await t.token('beta.api', secret, readers)).json;
+    const end = clock + 10_000;
+    const put = await t.admin$('PUT', '/domains/beta/roles/readers/members/beta.api', { expiresAt: new Date(end).toISOString() });
+    assert.equal(put.status, 200, put.text);
+    clock += 1000;
+    const second = (await t.token('beta.api', secret, readers)).json;
+    assert.notEqual(second.access_token, first.access_token);
+    const exp = (JSON.parse(Buffer.from(second.access_token.split('.')[1], 'base64url').toString()) as { exp: number }).exp;
+    assert.ok(exp * 1000 <= end, `exp ${exp} ends with the membership`);
+    clock += 1000;
+    assert.equal((await t.token('beta.api', secret, readers)).json.access_token, second.access_token, 'that one is reused while it fits');
+    await t.admin$('PUT', '/domains/beta/roles/readers/members/beta.api', { expiresAt: null });
+  });
+
   it('still refuses a disabled client', async () => {
     await t.token('beta.api', secret, readers);
     await t.admin$('PATCH', '/domains/beta/services/api', { status: 'DISABLED' });

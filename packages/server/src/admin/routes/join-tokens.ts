@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { generateJoinToken } from '../../keys/join-tokens.ts';
 import { splitPrincipal } from '../../policy/names.ts';
+import { serviceStanding } from '../../policy/service-standing.ts';
 import { authorize } from '../authz.ts';
 import { AdminError, badRequest, notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
@@ -62,8 +63,12 @@ export function joinTokenRoutes(app: FastifyInstance, deps: AdminRouteDeps): voi
       }
       const service = await store.getService(principal);
       if (!service) throw notFound(`service "${principal}" does not exist; register it first (POST /admin/v1/domains/${domain}/services)`);
-      if (service.status !== 'ACTIVE') {
+      const standing = serviceStanding(service, now());
+      if (standing === 'disabled') {
         throw new AdminError(409, 'conflict', `service "${principal}" is disabled, so a join token for it could never be used; enable it first`);
+      }
+      if (standing === 'expired') {
+        throw new AdminError(409, 'conflict', `service "${principal}" has expired, so a join token for it could never be used; extend its expiresAt first`);
       }
       const { token, id } = generateJoinToken();
       const expiresAt = now() + ttl * 1000;

@@ -5,6 +5,7 @@
 // the certificate for the principal it returns, with the CSR's key.
 
 import type { KeyObject } from 'node:crypto';
+import { serviceStanding } from '../../policy/service-standing.ts';
 import type { Service } from '../../storage/records.ts';
 import type { Store } from '../../storage/store.ts';
 
@@ -64,9 +65,10 @@ export const forbidden = (message: string): ProofError => new ProofError(403, me
 export async function requireActiveService(store: Pick<Store, 'getService'>, principal: string, now: number): Promise<Service> {
   const service = await store.getService(principal);
   if (!service) throw forbidden(`service ${principal} does not exist; an administrator must register it first`);
-  if (service.status !== 'ACTIVE') throw forbidden(`service ${principal} is disabled; it gets no certificates until an administrator enables it`);
-  if (service.expiresAt !== null && service.expiresAt <= now) {
-    throw forbidden(`service ${principal} expired at ${new Date(service.expiresAt).toISOString()}; it gets no certificates`);
+  const standing = serviceStanding(service, now);
+  if (standing === 'disabled') throw forbidden(`service ${principal} is disabled; it gets no certificates until an administrator enables it`);
+  if (standing === 'expired') {
+    throw forbidden(`service ${principal} expired at ${new Date(service.expiresAt ?? now).toISOString()}; it gets no certificates`);
   }
   return service;
 }

@@ -49,7 +49,11 @@ export async function clientCredentialsGrant(
     throw error;
   });
   // SPEC §3.1: the server's, the domains' and the roles' maxima all apply; the smallest wins.
-  const lifetime = grant.maxLifetime === null ? requested : Math.min(requested, grant.maxLifetime);
+  const limit = grant.maxLifetime === null ? requested : Math.min(requested, grant.maxLifetime);
+  // And the token ends no later than the first membership behind its roles (resolveGrant keeps
+  // only memberships that last past this second, so this is at least 1).
+  const issuedAt = Math.floor(now / 1000);
+  const lifetime = grant.expiresAt === null ? limit : Math.min(limit, Math.floor(grant.expiresAt / 1000) - issuedAt);
 
   const idTokenAudience = scope.openid ? scope.idTokenAudiences[0] : undefined;
   if (idTokenAudience !== undefined) {
@@ -59,13 +63,17 @@ export async function clientCredentialsGrant(
       throw new OAuthError(403, 'access_denied', `the ID token audience ${idTokenAudience} is a service of ${domain}, where ${principal} holds none of the requested roles`);
     }
   }
-  const cacheKey = deps.reuse ? reuseKey({ principal, scope: grant.scope, audience: grant.audience, lifetime, idTokenAudience, binding: client.certificateThumbprint }) : '';
+  // Keyed by the lifetime asked for, not the one the memberships leave (that shrinks every second);
+  // a cached token is handed out again only while it still ends before the first membership does.
+  const cacheKey = deps.reuse
+    ? reuseKey({ principal, scope: grant.scope, audience: grant.audience, lifetime: limit, idTokenAudience, binding: client.certificateThumbprint })
+    : '';
   const cached = deps.reuse?.find(cacheKey, now);
-  if (cached && !(await deps.store.isTokenRevoked(cached.jti, now))) {
+  const cachedFits = cached !== undefined && (grant.expiresAt === null || cached.expiresAt <= grant.expiresAt);
+  if (cached && cachedFits && !(await deps.store.isTokenRevoked(cached.jti, now))) {
     return { response: { ...cached.response, expires_in: Math.floor((cached.expiresAt - now) / 1000) }, jti: cached.jti, reused: true };
   }
 
-  const issuedAt = Math.floor(now / 1000);
   const key = deps.signingKey();
   const claims = accessTokenClaims({
     issuer: deps.issuer,

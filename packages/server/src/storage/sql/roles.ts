@@ -111,8 +111,8 @@ export function deleteRoleMember(ctx: SqlContext, domain: string, role: string, 
 export async function rolesHeld(ctx: SqlContext, principal: string, domains: string[], now: number): Promise<HeldRole[]> {
   const wanted = [...new Set(domains)];
   if (wanted.length === 0) return [];
-  const rows = await ctx.db.all<{ domain: string; role: string; role_max: number | null; domain_max: number | null }>(
-    `SELECT m.domain, m.role, r.token_max_lifetime AS role_max, d.token_max_lifetime AS domain_max
+  const rows = await ctx.db.all<{ domain: string; role: string; role_max: number | null; domain_max: number | null; expires_at: number | null }>(
+    `SELECT m.domain, m.role, r.token_max_lifetime AS role_max, d.token_max_lifetime AS domain_max, m.expires_at
      FROM role_members m
      JOIN roles r ON r.domain = m.domain AND r.name = m.role
      JOIN domains d ON d.name = m.domain
@@ -120,7 +120,12 @@ export async function rolesHeld(ctx: SqlContext, principal: string, domains: str
      ORDER BY m.domain, m.role`,
     [principal, ...wanted, now],
   );
-  return rows.map((row) => ({ domain: row.domain, role: row.role, maxLifetime: smallerLimit(row.role_max, row.domain_max) }));
+  return rows.map((row) => ({
+    domain: row.domain,
+    role: row.role,
+    maxLifetime: smallerLimit(row.role_max, row.domain_max),
+    expiresAt: row.expires_at,
+  }));
 }
 
 export async function membershipsOf(ctx: SqlContext, principal: string): Promise<Membership[]> {

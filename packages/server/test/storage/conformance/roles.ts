@@ -70,10 +70,10 @@ export function roles(harness: StoreHarness): void {
       await store.createDomain({ name: 'alpha' }, admin);
       await store.putRole('alpha', 'readers', [{ principal: 'later.service', expiresAt: null }], admin);
       await store.putRoleMember('alpha', 'readers', { principal: 'even.later', expiresAt: null }, admin);
-      assert.deepEqual(await store.rolesHeld('later.service', ['alpha'], Date.now()), [{ domain: 'alpha', role: 'readers', maxLifetime: null }]);
+      assert.deepEqual(await store.rolesHeld('later.service', ['alpha'], Date.now()), [{ domain: 'alpha', role: 'readers', maxLifetime: null, expiresAt: null }]);
     });
 
-    storeTest(harness, 'leaves expired memberships and other domains out of rolesHeld', async (store) => {
+    storeTest(harness, 'leaves expired memberships and other domains out of rolesHeld, and gives each held role its membership\'s end', async (store) => {
       const now = Date.now();
       for (const name of ['alpha', 'beta', 'gamma']) await store.createDomain({ name }, admin);
       await store.putRole('alpha', 'writers', [{ principal: 'x.api', expiresAt: now + 1 }], admin);
@@ -83,10 +83,10 @@ export function roles(harness: StoreHarness): void {
       await store.putRole('gamma', 'readers', [{ principal: 'x.api', expiresAt: null }], admin);
 
       assert.deepEqual(await store.rolesHeld('x.api', ['alpha', 'beta'], now), [
-        { domain: 'alpha', role: 'readers', maxLifetime: null },
-        { domain: 'alpha', role: 'writers', maxLifetime: null },
+        { domain: 'alpha', role: 'readers', maxLifetime: null, expiresAt: null },
+        { domain: 'alpha', role: 'writers', maxLifetime: null, expiresAt: now + 1 },
       ]);
-      assert.deepEqual(await store.rolesHeld('x.api', ['alpha'], now + 1), [{ domain: 'alpha', role: 'readers', maxLifetime: null }]);
+      assert.deepEqual(await store.rolesHeld('x.api', ['alpha'], now + 1), [{ domain: 'alpha', role: 'readers', maxLifetime: null, expiresAt: null }]);
       assert.deepEqual(await store.rolesHeld('x.api', [], now), []);
       assert.deepEqual(await store.rolesHeld('y.api', ['alpha', 'gamma'], now), []);
     });

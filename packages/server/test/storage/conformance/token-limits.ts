@@ -103,18 +103,18 @@ export function tokenLimits(harness: StoreHarness): void {
 
       const now = Date.now();
       assert.deepEqual(await store.rolesHeld('x.api', ['alpha', 'beta'], now), [
-        { domain: 'alpha', role: 'long', maxLifetime: 3600 },
-        { domain: 'alpha', role: 'plain', maxLifetime: 3600 },
-        { domain: 'alpha', role: 'short', maxLifetime: 600 },
-        { domain: 'beta', role: 'capped', maxLifetime: 1200 },
-        { domain: 'beta', role: 'plain', maxLifetime: null },
+        { domain: 'alpha', role: 'long', maxLifetime: 3600, expiresAt: null },
+        { domain: 'alpha', role: 'plain', maxLifetime: 3600, expiresAt: null },
+        { domain: 'alpha', role: 'short', maxLifetime: 600, expiresAt: null },
+        { domain: 'beta', role: 'capped', maxLifetime: 1200, expiresAt: null },
+        { domain: 'beta', role: 'plain', maxLifetime: null, expiresAt: null },
       ]);
 
       await store.updateDomain('alpha', { tokenMaxLifetime: null }, admin);
       assert.deepEqual(await store.rolesHeld('x.api', ['alpha'], now), [
-        { domain: 'alpha', role: 'long', maxLifetime: 7200 },
-        { domain: 'alpha', role: 'plain', maxLifetime: null },
-        { domain: 'alpha', role: 'short', maxLifetime: 600 },
+        { domain: 'alpha', role: 'long', maxLifetime: 7200, expiresAt: null },
+        { domain: 'alpha', role: 'plain', maxLifetime: null, expiresAt: null },
+        { domain: 'alpha', role: 'short', maxLifetime: 600, expiresAt: null },
       ]);
     });
 

@@ -1,0 +1,166 @@
+// Whether an access token Tessera issued is acceptable right now. The one home of that rule:
+// the admin API (/admin/v1 and /auth/admin/*) and introspection ask here, and nothing else in
+// the server accepts Tessera's own access tokens. A signature that still verifies is not enough:
+//
+// - signature, `typ: at+jwt`, issuer and algorithm (own-token-verifier.ts), with the claims
+//   every token we issue carries (jti, sub, exp, iat, client_id, scp, aud);
+// - expiry judged strictly (the verifier allows clock skew for other instances' clocks);
+// - not revoked by jti (RFC 7009);
+// - the subject service exists, is active (policy/service-standing.ts), and is the service the
+//   token was issued to: one deleted and registered again under the same name does not inherit
+//   the old one's tokens;
+// - every role the token names (`scp` within `aud`) is still held: removing a member, or a
+//   membership reaching its end, ends the token at once. A token that lost any of its roles is
+//   refused as a whole rather than honoured with what is left (RFC 7662 allows either): its
+//   holder learns at the next call that it must ask for a new one, and no caller has to reason
+//   about a token whose scope says more than it is worth;
+// - the certificate binding (RFC 8705 §3, `cnf.x5t#S256`). It is enforced where the token is
+//   presented to Tessera as a credential: the request must come with the certificate the token
+//   is bound to. At introspection the token is presented by a resource server about someone
+//   else's request, and only the resource server sees the client's certificate: there the
+//   binding is reported (`cnf` in the answer) for the resource server to enforce.
+//
+// The three lookups run together: one round trip's wait on the admin API and introspection.
+
+import type { JWTPayload } from 'jose';
+import { isServiceActive } from '../policy/service-standing.ts';
+import type { Service } from '../storage/records.ts';
+import type { Store } from '../storage/store.ts';
+import type { OwnTokenVerifier } from './own-token-verifier.ts';
+
+export interface AcceptTokenDeps {
+  verify: OwnTokenVerifier;
+  store: Pick<Store, 'getService' | 'isTokenRevoked' | 'rolesHeld'>;
+  now: () => number;
+}
+
+export interface OwnAccessTokenClaims extends JWTPayload {
+  sub: string;
+  jti: string;
+  exp: number;
+  iat: number;
+  client_id: string;
+  cnf?: { 'x5t#S256': string };
+}
+
+export interface TokenRole {
+  domain: string;
+  role: string;
+}
+
+/** How the token reached us, which decides what its certificate binding asks of the request. */
+export type Presentation =
+  /** The bearer presents it to Tessera (the admin API): a bound token needs its certificate here. */
+  | { as: 'credential'; certificateThumbprint: () => string | null }
+  /** A resource server asks about it (introspection): the binding is reported, not enforced. */
+  | { as: 'introspection' };
+
+export interface AcceptedToken {
+  claims: OwnAccessTokenClaims;
+  service: Service;
+  /** The roles the token names, every one held now. */
+  roles: TokenRole[];
+}
+
+export type Acceptance = { accepted: true; token: AcceptedToken } | { accepted: false; reason: string };
+
+const refuse = (reason: string): Acceptance => ({ accepted: false, reason });
+
+/** Signature and claims only: a token Tessera issued, whether or not it is acceptable now. Null for anything else. */
+export async function readOwnAccessToken(
+  verify: OwnTokenVerifier,
+  token: string,
+): Promise<OwnAccessTokenClaims | null> {
+  const read = await checkedClaims(verify, token);
+  return typeof read === 'string' ? null : read.claims;
+}
+
+export async function acceptAccessToken(
+  deps: AcceptTokenDeps,
+  token: string,
+  presentation: Presentation,
+): Promise<Acceptance> {
+  const read = await checkedClaims(deps.verify, token);
+  if (typeof read === 'string') return refuse(read);
+  const { claims, roles } = read;
+  const now = deps.now();
+  if (claims.exp * 1000 <= now) return refuse('the token has expired');
+  if (presentation.as === 'credential' && claims.cnf !== undefined) {
+    const presented = presentation.certificateThumbprint();
+    if (presented === null) {
+      return refuse(
+        'the token is bound to a client certificate (cnf x5t#S256): send it over mutual TLS with that certificate (RFC 8705 §3)',
+      );
+    }
+    if (presented !== claims.cnf['x5t#S256']) {
+      return refuse('the client certificate on this request is not the one the token is bound to (RFC 8705 §3)');
+    }
+  }
+
+  const domains = [...new Set(roles.map((r) => r.domain))];
+  const [service, revoked, held] = await Promise.all([
+    deps.store.getService(claims.sub),
+    deps.store.isTokenRevoked(claims.jti, now),
+    deps.store.rolesHeld(claims.sub, domains, now),
+  ]);
+  if (revoked) return refuse('the token has been revoked');
+  if (!isServiceActive(service, now)) return refuse(`${claims.sub} is not an active service`);
+  // iat is in whole seconds: a service created after the second the token was issued in is not its subject.
+  if ((claims.iat + 1) * 1000 <= service.createdAt) {
+    return refuse(`the token was issued to an earlier service named ${claims.sub}, since deleted`);
+  }
+  const holds = new Set(held.map((h) => `${h.domain}:${h.role}`));
+  const lost = roles.find((r) => !holds.has(`${r.domain}:${r.role}`));
+  if (lost) {
+    return refuse(`${claims.sub} no longer holds ${lost.domain}:role.${lost.role}, which the token names; get a new token`);
+  }
+  return { accepted: true, token: { claims, service, roles } };
+}
+
+type CheckedClaims = { claims: OwnAccessTokenClaims; roles: TokenRole[] };
+
+/** The claims and the roles they name, or why the token is not one Tessera issued. */
+async function checkedClaims(verify: OwnTokenVerifier, token: string): Promise<CheckedClaims | string> {
+  let payload: JWTPayload;
+  try {
+    payload = await verify(token);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  // RFC 9068 §2.2 makes jti required; a token without one could never be revoked.
+  for (const name of ['sub', 'jti', 'client_id'] as const) {
+    if (typeof payload[name] !== 'string') return `the token has no ${name} claim`;
+  }
+  if (typeof payload.exp !== 'number' || typeof payload.iat !== 'number') return 'the token has no numeric exp and iat claims';
+  const cnf = payload['cnf'];
+  const thumbprint = typeof cnf === 'object' && cnf !== null ? (cnf as Record<string, unknown>)['x5t#S256'] : undefined;
+  if (cnf !== undefined && typeof thumbprint !== 'string') return 'the token has a cnf claim without an x5t#S256 thumbprint';
+  const roles = rolesNamed(payload);
+  if (roles === null) return 'the token does not name its roles in scp and aud';
+  return { claims: payload as OwnAccessTokenClaims, roles };
+}
+
+/**
+ * The roles a token names, from `scp` read with `aud` (tokens.ts): one domain has `aud` a string
+ * and bare role names; several have an array and `<domain>:<role>`. Domain and role names have
+ * no ':', so the reading is exact.
+ */
+function rolesNamed(payload: JWTPayload): TokenRole[] | null {
+  const scp = payload['scp'];
+  const aud = payload.aud;
+  const wellFormed = Array.isArray(scp) && scp.length > 0 && scp.every((item) => typeof item === 'string' && item !== '');
+  if (!wellFormed) return null;
+  const items = scp as string[];
+  if (typeof aud === 'string') {
+    return items.every((role) => !role.includes(':')) ? items.map((role) => ({ domain: aud, role })) : null;
+  }
+  if (!Array.isArray(aud)) return null;
+  const roles: TokenRole[] = [];
+  for (const item of items) {
+    const colon = item.indexOf(':');
+    const [domain, role] = [item.slice(0, colon), item.slice(colon + 1)];
+    if (colon <= 0 || role === '' || role.includes(':') || !aud.includes(domain)) return null;
+    roles.push({ domain, role });
+  }
+  return roles;
+}
