@@ -58,6 +58,12 @@ const createBody = {
   },
 } as const;
 
+interface CreateBody {
+  audience: string;
+  expiresAt?: string | null;
+  description?: string | null;
+}
+
 const iso = (ms: number): string => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
 
@@ -119,14 +125,16 @@ export function apiKeyRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
     },
     async (request, reply) => {
       const { principal, actor } = target(request);
-      const body = (request.body ?? null) as { audience: string; expiresAt?: string | null; description?: string | null } | null;
-      if (body === null) throw badRequest('send a JSON body naming the key\'s audience, the domain whose services will accept it: {"audience": "<domain>"}');
+      const body = (request.body ?? null) as CreateBody | null;
+      if (body === null) {
+        throw badRequest('send a JSON body naming the key\'s audience, the domain whose services will accept it: {"audience": "<domain>"}');
+      }
       const expiresAt = readExpiry(body.expiresAt) ?? null;
       if (expiresAt !== null && expiresAt <= now()) throw badRequest('expiresAt is in the past; give a future date-time, or leave it out for a key that does not expire');
       const audience = await readAudience(principal, body.audience);
       const { key, id } = generateApiKey();
-      const record = { id, principal, audience, hash: hasher.hash(key), description: body.description ?? null, expiresAt };
-      const created = await store.createApiKey(record, { actor });
+      const description = body.description ?? null;
+      const created = await store.createApiKey({ id, principal, audience, hash: hasher.hash(key), description, expiresAt }, { actor });
       return reply.code(201).send({ apiKey: key, ...apiKeyOut(created) });
     },
   );
