@@ -29,27 +29,34 @@ describe('tessera admin api-key', () => {
 
   const apiKey = (...argv: string[]): Promise<CliResult> => runCli(['admin', 'api-key', ...argv], { cwd, now: () => NOW });
 
-  it('create posts the expiry and description, prints the key and says it is shown once', async () => {
+  it('create posts the audience, expiry and description, prints the key and says it is shown once', async () => {
     server.answer('POST /domains/alpha/services/api/api-keys', {
       status: 201,
       body: { apiKey: 'tsk_0123456789abcdef_secret', id: '0123456789abcdef', description: 'cron', createdAt: 'c', expiresAt: null },
     });
-    const result = await apiKey('create', 'alpha.api', '--expires-at', '30d', '--description', 'cron');
+    const result = await apiKey('create', 'alpha.api', '--audience', 'beta', '--expires-at', '30d', '--description', 'cron');
     assert.equal(result.code, 0, result.stderr);
     const [req] = server.adminRequests();
     assert.equal(req?.method, 'POST');
     assert.equal(req.path, '/domains/alpha/services/api/api-keys');
-    assert.deepEqual(req.body, { expiresAt: '2030-01-31T00:00:00.000Z', description: 'cron' });
+    assert.deepEqual(req.body, { audience: 'beta', expiresAt: '2030-01-31T00:00:00.000Z', description: 'cron' });
     assert.match(result.stdout, /^apiKey: +tsk_0123456789abcdef_secret$/m);
     assert.equal(result.stderr, 'note: the API key is shown only this once; store it now\n');
   });
 
-  it('create without options sends an empty body', async () => {
-    const result = await apiKey('create', 'sys.auth.deployer');
+  it('create with only --audience sends the audience alone', async () => {
+    const result = await apiKey('create', 'sys.auth.deployer', '--audience', 'alpha');
     assert.equal(result.code, 0, result.stderr);
     const [req] = server.adminRequests();
     assert.equal(req?.path, '/domains/sys.auth/services/deployer/api-keys');
-    assert.deepEqual(req.body, {});
+    assert.deepEqual(req.body, { audience: 'alpha' });
+  });
+
+  it('create without --audience is refused before connecting', async () => {
+    const result = await apiKey('create', 'alpha.api');
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /required option '--audience <domain>' not specified/);
+    assert.equal(server.requests.length, 0);
   });
 
   it('list prints the keys as a table, never a secret', async () => {
@@ -57,17 +64,17 @@ describe('tessera admin api-key', () => {
       status: 200,
       body: {
         apiKeys: [
-          { id: '0123456789abcdef', description: 'cron', createdAt: '2030-01-01T00:00:00.000Z', expiresAt: null, revokedAt: null },
-          { id: 'fedcba9876543210', description: null, createdAt: '2029-01-01T00:00:00.000Z', expiresAt: null, revokedAt: '2029-06-01T00:00:00.000Z' },
+          { id: '0123456789abcdef', audience: 'beta', description: 'cron', createdAt: '2030-01-01T00:00:00.000Z', expiresAt: null, revokedAt: null },
+          { id: 'fedcba9876543210', audience: 'alpha', description: null, createdAt: '2029-01-01T00:00:00.000Z', expiresAt: null, revokedAt: '2029-06-01T00:00:00.000Z' },
         ],
       },
     });
     const result = await apiKey('list', 'alpha.api');
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, [
-      'id                description  createdAt                 expiresAt  revokedAt',
-      '0123456789abcdef  cron         2030-01-01T00:00:00.000Z  -          -',
-      'fedcba9876543210  -            2029-01-01T00:00:00.000Z  -          2029-06-01T00:00:00.000Z',
+      'id                audience  description  createdAt                 expiresAt  revokedAt',
+      '0123456789abcdef  beta      cron         2030-01-01T00:00:00.000Z  -          -',
+      'fedcba9876543210  alpha     -            2029-01-01T00:00:00.000Z  -          2029-06-01T00:00:00.000Z',
       '',
     ].join('\n'));
   });
@@ -93,7 +100,7 @@ describe('tessera admin api-key', () => {
   });
 
   it('rejects a bad expiry and a bad principal before connecting', async () => {
-    const expiry = await apiKey('create', 'alpha.api', '--expires-at', 'soon');
+    const expiry = await apiKey('create', 'alpha.api', '--audience', 'beta', '--expires-at', 'soon');
     assert.equal(expiry.code, 2);
     assert.match(expiry.stderr, /expected an ISO 8601 time/);
     const principal = await apiKey('list', 'alpha');

@@ -173,9 +173,10 @@ describe('tessera token and verify against a real server', () => {
   });
 
   it('admin api-key create, list and revoke against the real API', async () => {
-    const created = await admin('api-key', 'create', 'alpha.api', '--description', 'nightly job', '--expires-at', '30d', '--json');
-    const key = JSON.parse(created.stdout) as { apiKey: string; id: string };
+    const created = await admin('api-key', 'create', 'alpha.api', '--audience', 'beta', '--description', 'nightly job', '--expires-at', '30d', '--json');
+    const key = JSON.parse(created.stdout) as { apiKey: string; id: string; audience: string };
     assert.match(key.apiKey, /^tsk_/);
+    assert.equal(key.audience, 'beta');
     assert.match(created.stderr, /shown only this once/);
 
     const listed = await admin('api-key', 'list', 'alpha.api', '--json');
@@ -185,7 +186,7 @@ describe('tessera token and verify against a real server', () => {
 
     await admin('api-key', 'revoke', 'alpha.api', key.id);
     const table = await admin('api-key', 'list', 'alpha.api');
-    assert.match(table.stdout, new RegExp(`^${key.id}  nightly job .* \\d{4}-\\d{2}-\\d{2}T[\\d:.]+Z$`, 'm'));
+    assert.match(table.stdout, new RegExp(`^${key.id}  beta +nightly job .* \\d{4}-\\d{2}-\\d{2}T[\\d:.]+Z$`, 'm'));
   });
 
   it("fails with exit 1 without --cacert: the server certificate is from Tessera's own CA", async () => {

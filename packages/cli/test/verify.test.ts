@@ -164,6 +164,11 @@ describe('tessera verify', () => {
     await rejected(await verify(await issuer.sign(claims({ aud: undefined }))), 'it has no "aud" claim');
   });
 
+  it('rejects an access token without jti or client_id (RFC 9068 §2.2)', async () => {
+    await rejected(await verify(await issuer.sign(claims({ jti: undefined }))), 'it has no "jti" claim');
+    await rejected(await verify(await issuer.sign(claims({ client_id: undefined }))), 'it has no "client_id" claim');
+  });
+
   it('rejects a malformed token', async () => {
     await rejected(await verify('not-a-jwt'), /^error: invalid token: malformed token: /);
   });

@@ -104,13 +104,21 @@ export function middlewareContract(framework: string, start: StartApp): void {
 
     it('accepts an API key through introspection, and refuses an inactive one', async () => {
       const key = apiKey();
-      issuer.introspection.set(key, { active: true, sub: 'alpha.api', client_id: 'alpha.api', token_type: 'api_key', scope: 'beta:role.readers' });
+      const answer = { active: true, sub: 'alpha.api', client_id: 'alpha.api', aud: 'beta', token_type: 'api_key', scope: 'beta:role.readers' };
+      issuer.introspection.set(key, answer);
       const res = await get('/read', `ApiKey ${key}`);
       assert.equal(res.status, 200, JSON.stringify(res.json));
       assert.deepEqual(res.json, { principal: 'alpha.api', kind: 'api_key', roles: { beta: ['readers'] } });
       assertRefused(await get('/write', `ApiKey ${key}`), 403, 'insufficient_scope', 'AUTH_102', /beta:role.writers/);
       assertRefused(await get('/read', `ApiKey ${apiKey()}`), 401, 'invalid_token', 'AUTH_105', /not active/);
       assertRefused(await get('/read', 'ApiKey tsk_short'), 401, 'invalid_token', 'AUTH_105', /not a Tessera key/);
+    });
+
+    it('refuses an API key issued for another audience with AUTH_107, even where nothing is required', async () => {
+      const key = apiKey();
+      const answer = { active: true, sub: 'gamma.api', client_id: 'gamma.api', aud: 'gamma', token_type: 'api_key', scope: 'gamma:role.readers' };
+      issuer.introspection.set(key, answer);
+      assertRefused(await get('/any', `ApiKey ${key}`), 401, 'invalid_token', 'AUTH_107', /audience .gamma. is not beta/);
     });
 
     it('answers 503 VERIFIER_UNAVAILABLE with Retry-After when the issuer cannot be reached', async () => {

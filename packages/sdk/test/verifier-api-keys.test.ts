@@ -1,10 +1,18 @@
-// API keys through introspection against the stand-in issuer: the answer is cached briefly
-// (inactive ones too), never past the key's expiry; concurrent checks share one request; a
-// malformed key costs no request; and problems on this service's side are 503s, not the caller's.
+// API keys through introspection against the stand-in issuer: a key is accepted only for its
+// audience; the answer is cached briefly (inactive ones too), never past the key's expiry;
+// concurrent checks share one request; a malformed key costs no request; and problems on this
+// service's side are 503s, not the caller's.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createVerifier, InsufficientScopeError, InvalidTokenError, VerifierUnavailableError, type Verifier } from '../src/verifier/index.ts';
+import {
+  createVerifier,
+  InsufficientScopeError,
+  InvalidAudienceError,
+  InvalidTokenError,
+  VerifierUnavailableError,
+  type Verifier,
+} from '../src/verifier/index.ts';
 import { apiKey, startIssuer, type TestIssuer } from './verifier-fixtures.ts';
 
 describe('verifier: API keys', () => {
@@ -15,6 +23,7 @@ describe('verifier: API keys', () => {
     active: true,
     client_id: 'alpha.api',
     sub: 'alpha.api',
+    aud: 'beta',
     token_type: 'api_key',
     iat: Math.floor(now / 1000),
     scope: 'beta:role.readers gamma:role.admin',
@@ -40,6 +49,33 @@ describe('verifier: API keys', () => {
     // client_secret_basic, form-encoded before base64 (RFC 6749 §2.3.1).
     assert.equal(issuer.lastIntrospectionAuth, `Basic ${Buffer.from('beta.rs:s3cret%3A%2B%2F').toString('base64')}`);
     await assert.rejects(verifier.verifyApiKey(key, { scope: ['beta:writers'] }), InsufficientScopeError);
+  });
+
+  it('refuses a key issued for another audience, or for none, with AUTH_107 as it refuses such a token', async () => {
+    for (const aud of ['gamma', ['gamma', 'delta'], 'Beta', '', undefined, 42]) {
+      const key = apiKey();
+      issuer.introspection.set(key, active({ aud }));
+      await assert.rejects(verifier.verifyApiKey(key), (error: unknown) => {
+        assert.ok(error instanceof InvalidAudienceError, String(error));
+        assert.equal(error.code, 'AUTH_107');
+        assert.equal(error.status, 401);
+        assert.equal(error.error, 'invalid_token');
+        assert.match(error.message, aud === undefined ? /has no audience/ : /the API key's audience .* is not beta/);
+        assert.match(error.message, /ask for a key issued for this service's domain/);
+        return true;
+      });
+    }
+  });
+
+  it('takes the roles of the key\'s own audience only, when this verifier answers to several', async () => {
+    const apiKeys = { clientId: 'beta.rs', clientSecret: 's', cacheTtl: 0 };
+    const several = createVerifier({ issuer: issuer.url, audience: ['beta', 'gamma'], apiKeys });
+    const key = apiKey();
+    issuer.introspection.set(key, active({ aud: 'gamma' }));
+    const auth = await several.verifyApiKey(key);
+    assert.deepEqual(auth.audience, ['gamma']);
+    assert.deepEqual({ ...auth.roles }, { gamma: ['admin'] });
+    await assert.rejects(several.verifyApiKey(key, { scope: ['beta:readers'] }), InsufficientScopeError);
   });
 
   it('reuses an answer for cacheTtl, inactive ones included, then asks again', async () => {

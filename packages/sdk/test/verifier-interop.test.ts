@@ -109,7 +109,7 @@ describe('verifier against a real Tessera', () => {
   });
 
   it('checks an API key through Tessera\'s introspection, and refuses it once revoked', async () => {
-    const created = await t.admin$('POST', '/domains/alpha/services/api/api-keys', {});
+    const created = await t.admin$('POST', '/domains/alpha/services/api/api-keys', { audience: 'beta' });
     assert.equal(created.status, 201, created.text);
     const auth = await verifier.verifyApiKey(created.json.apiKey, { scope: ['beta:role.readers'] });
     assert.equal(auth.kind, 'api_key');
@@ -117,6 +117,17 @@ describe('verifier against a real Tessera', () => {
     assert.deepEqual({ ...auth.roles }, { beta: ['readers', 'writers'] });
     assert.equal((await t.admin$('DELETE', `/domains/alpha/services/api/api-keys/${created.json.id}`)).status, 204);
     await assert.rejects(verifier.verifyApiKey(created.json.apiKey), (error: unknown) => error instanceof InvalidTokenError && error.reason === 'inactive');
+  });
+
+  it("refuses a Tessera API key issued for another audience with AUTH_107, as it refuses that service's token", async () => {
+    const created = await t.admin$('POST', '/domains/alpha/services/api/api-keys', { audience: 'gamma' });
+    assert.equal(created.status, 201, created.text);
+    const apiKeys = { clientId: rs.id, clientSecret: rs.secret, cacheTtl: 0 };
+    const gamma = createVerifier({ issuer: t.url, audience: 'gamma', ca: t.ca, apiKeys });
+    assert.deepEqual({ ...(await gamma.verifyApiKey(created.json.apiKey)).roles }, { gamma: ['admin'] });
+    await assert.rejects(verifier.verifyApiKey(created.json.apiKey), InvalidAudienceError);
+    const { access_token: gammaToken } = await tokenFor(api, 'gamma:domain');
+    await assert.rejects(verifier.verify(gammaToken), InvalidAudienceError);
   });
 
   it('serves a node:http route with Tessera tokens: 200 for beta, 401 AUTH_107 for an admin token', async () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createVerifier, VerifierUnavailableError } from '../src/verifier/index.ts';
+import { createVerifier, InvalidTokenError, VerifierUnavailableError } from '../src/verifier/index.ts';
 import { signingKey, startIssuer, type TestIssuer } from './verifier-fixtures.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -142,6 +142,37 @@ describe('verifier: keys and discovery', () => {
       await sleep(250);
       assert.equal((await verifier.verify(await local.sign({}, {}, next))).principal, 'alpha.api');
       assert.equal(local.fetches.jwks, 2);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('refuses a cached token at its next use once a refetch shows its signing key gone from the JWKS', async () => {
+    const local = await startIssuer();
+    try {
+      const verifier = createVerifier({ issuer: local.url, audience: 'beta', cooldown: 0.2 });
+      const token = await local.sign();
+      // A token is admitted to the verified-token cache on its second verification.
+      await verifier.verify(token);
+      await verifier.verify(token);
+
+      // A rotation that keeps the old key published changes nothing for the cached token.
+      const next = await signingKey('next');
+      local.published.push(next);
+      await sleep(250);
+      await verifier.verify(await local.sign({}, {}, next));
+      assert.equal(local.fetches.jwks, 2);
+      assert.equal((await verifier.verify(token)).principal, 'alpha.api');
+
+      // The old key leaves the JWKS; a token of yet another key makes the verifier refetch.
+      const newest = await signingKey('newest');
+      local.published.splice(0, local.published.length, next, newest);
+      await sleep(250);
+      await verifier.verify(await local.sign({}, {}, newest));
+      assert.equal(local.fetches.jwks, 3);
+      const unknownKey = (error: unknown): boolean => error instanceof InvalidTokenError && error.reason === 'key';
+      await assert.rejects(verifier.verify(token), unknownKey);
+      await assert.rejects(verifier.verify(token), unknownKey, 'and again: nothing was cached');
     } finally {
       await local.close();
     }

@@ -169,6 +169,17 @@ describe('verifier: the negative suite', () => {
     await assertInvalid(verifier.verify(await issuer.sign({ scope: ['beta:role.readers'] })), 'claims');
   });
 
+  it('refuses a token without a jti or client_id, or with one that is not a non-empty string (RFC 9068 §2.2)', async () => {
+    for (const claim of ['jti', 'client_id']) {
+      const missing = new RegExp(`no "${claim}" claim, which an access token must carry \\(RFC 9068 section 2\\.2\\)`);
+      await assertInvalid(verifier.verify(await issuer.sign({ [claim]: undefined })), 'claims', missing);
+      for (const value of [42, '', ['alpha.api'], null]) {
+        const mistyped = new RegExp(`"${claim}" claim must be a non-empty string`);
+        await assertInvalid(verifier.verify(await issuer.sign({ [claim]: value })), 'claims', mistyped);
+      }
+    }
+  });
+
   it('refuses a valid token that lacks the required scope with AUTH_102 and names what is missing', async () => {
     const token = await issuer.sign({ scp: ['readers'], scope: 'beta:role.readers' });
     await assert.rejects(verifier.verify(token, { scope: ['beta:role.writers'] }), (error: unknown) => {

@@ -8,9 +8,10 @@ import type { ServiceRef } from './arguments.ts';
 import { segment, servicePath } from './session.ts';
 import type { View } from '../output.ts';
 
-export const API_KEY_VIEW: View = { columns: ['id', 'description', 'createdAt', 'expiresAt', 'revokedAt'] };
+export const API_KEY_VIEW: View = { columns: ['id', 'audience', 'description', 'createdAt', 'expiresAt', 'revokedAt'] };
 
 interface CreateOptions {
+  audience: string;
   expiresAt?: string;
   description?: string;
 }
@@ -24,6 +25,7 @@ export function registerApiKeyCommands(admin: Command, context: AdminContext): v
     .command('create')
     .description('issue an API key; it is printed once')
     .argument(...principal, parseServiceRef)
+    .requiredOption('--audience <domain>', "the domain whose services accept the key; the service must hold a role there")
     .option('--expires-at <time>', 'ISO 8601 time or duration from now (90d); default: never', (value: string) =>
       parseTime(value, context.now(), 'future'),
     )
@@ -31,7 +33,7 @@ export function registerApiKeyCommands(admin: Command, context: AdminContext): v
     .action(async (ref: ServiceRef, options: CreateOptions, command: Command) => {
       const session = await context.open(command);
       const created = await session.request('POST', apiKeysPath(ref), {
-        body: { expiresAt: options.expiresAt, description: options.description },
+        body: { audience: options.audience, expiresAt: options.expiresAt, description: options.description },
       });
       session.show(created, `created an API key for ${ref.domain}.${ref.service}`);
       if (created !== null && typeof created === 'object' && 'apiKey' in created) {

@@ -18,8 +18,9 @@ import { explainRejection, missingScopeItems } from '../token-checks.ts';
 /** Tessera signs with one of these (SPEC §3.3); anything else is refused before key lookup. */
 export const ALLOWED_ALGORITHMS = ['ES256', 'EdDSA', 'RS256'];
 
-/** RFC 9068 §2.2 and OpenID Connect Core §2: a token without these is not one of Tessera's. */
+/** A token without these is not one of Tessera's: OpenID Connect Core §2 (ID tokens), RFC 9068 §2.2 (access tokens). */
 const REQUIRED_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'iat'];
+const ACCESS_TOKEN_CLAIMS = [...REQUIRED_CLAIMS, 'client_id', 'jti'];
 
 /** Bounded clock skew between this machine and the server, in seconds. */
 const CLOCK_TOLERANCE_SECONDS = 30;
@@ -84,7 +85,7 @@ async function verifyToken(argument: string, options: VerifyOptions, io: CliIo):
     ({ payload: claims } = await jwtVerify(token, jwks, {
       ...expected,
       algorithms: ALLOWED_ALGORITHMS,
-      requiredClaims: REQUIRED_CLAIMS,
+      requiredClaims: options.idToken === true ? REQUIRED_CLAIMS : ACCESS_TOKEN_CLAIMS,
       clockTolerance: CLOCK_TOLERANCE_SECONDS,
       currentDate: new Date((io.now ?? Date.now)()),
     }));

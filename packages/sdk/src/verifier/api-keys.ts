@@ -13,6 +13,8 @@ import { requireUrl, type FetchLike, type ResolvedOptions } from './options.ts';
 export interface ApiKeyIntrospection {
   active: true;
   sub: string;
+  /** The domain the key was issued for; the verifier accepts it only when it is its own. */
+  aud?: string | string[];
   client_id?: string;
   scope?: string;
   exp?: number;

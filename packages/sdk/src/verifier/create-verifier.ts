@@ -1,12 +1,18 @@
 // createVerifier (SPEC §6.2): checks Tessera's access tokens offline, as RFC 9068 §4 and
 // RFC 8725 ask. The order matters and is fixed:
 //   1. size, before any parsing (a huge token costs nothing but a length check);
-//   2. the verified-token cache, keyed by the token's SHA-256;
+//   2. the verified-token cache, keyed by the token's SHA-256; a hit counts only while the key
+//      that signed the token is still in the issuer's key set as last fetched, so a key removed
+//      from the JWKS stops its tokens at their next use, cached or not;
 //   3. jose's jwtVerify with an algorithm allow-list from configuration (never from the token:
 //      `alg: none` and HMAC are refused before any key is looked up), keys only from the
-//      configured issuer's JWKS, then `typ` = at+jwt, iss, aud, exp and nbf with the skew;
+//      configured issuer's JWKS, then `typ` = at+jwt, iss, aud, exp and nbf with the skew, and
+//      the claims RFC 9068 §2.2 requires (exp, iat, sub, client_id, jti) present;
 //   4. `iat` not in the future beyond the skew, claim types, the `cnf` binding's shape;
 //   5. per call, hit or miss: the caller's certificate against `cnf`, then required roles.
+//
+// An API key is checked through introspection (api-keys.ts) and, like a token, only for this
+// verifier's audience: the answer's `aud` must be one of them.
 
 import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import { followTrustBundle } from '../http/trust-bundle.ts';
@@ -25,7 +31,7 @@ export interface AuthContext {
   /** The calling service, `<domain>.<service>` (`sub`). */
   principal: string;
   clientId: string;
-  /** The token's audience(s); for an API key, this verifier's. */
+  /** The token's audience(s), or the API key's. */
   audience: readonly string[];
   /** Domain → granted roles, limited to the audience's domains. */
   roles: Roles;
@@ -62,6 +68,9 @@ export interface Verifier {
 interface Verified {
   context: AuthContext;
   bound: string | null;
+  /** The token's `kid` and the published key(s) it named when the token was verified. */
+  kid: string;
+  signingKey: string;
 }
 
 const ACCESS_TOKEN_TYPE = 'at+jwt';
@@ -82,14 +91,18 @@ export function createVerifier(verifierOptions: VerifierOptions): Verifier {
     issuer: options.issuer,
     audience: options.audience as string[],
     clockTolerance: options.clockSkew,
-    requiredClaims: ['exp', 'iat', 'sub'],
+    requiredClaims: ['exp', 'iat', 'sub', 'client_id', 'jti'],
   };
   const realClock = options.now === Date.now;
 
   const verifySignedToken = async (token: string, nowMs: number): Promise<Verified> => {
     let payload: JWTPayload;
+    let kid: string | undefined;
     try {
-      ({ payload } = await jwtVerify(token, keys.resolve, realClock ? jwtOptions : { ...jwtOptions, currentDate: new Date(nowMs) }));
+      const verifyOptions = realClock ? jwtOptions : { ...jwtOptions, currentDate: new Date(nowMs) };
+      const result = await jwtVerify(token, keys.resolve, verifyOptions);
+      ({ payload } = result);
+      kid = result.protectedHeader.kid;
     } catch (error) {
       throw refusal(error, token, options.algorithms, options.issuer, accepted);
     }
@@ -101,6 +114,12 @@ export function createVerifier(verifierOptions: VerifierOptions): Verifier {
       );
     }
     if (typeof payload.sub !== 'string' || payload.sub === '') throw new InvalidTokenError('claims', 'the token\'s "sub" claim is not a principal name');
+    for (const claim of ['client_id', 'jti'] as const) {
+      const value = payload[claim];
+      if (typeof value !== 'string' || value === '') {
+        throw new InvalidTokenError('claims', `the token's "${claim}" claim must be a non-empty string (RFC 9068 section 2.2)`);
+      }
+    }
     const audience = typeof payload.aud === 'string' ? [payload.aud] : (payload.aud as string[]);
     const roles = grantedRoles({ scp: payload['scp'], scope: payload['scope'] }, audience);
     if (!roles) throw new InvalidTokenError('claims', 'the token\'s "scp" must be an array of strings and "scope" a string');
@@ -108,7 +127,7 @@ export function createVerifier(verifierOptions: VerifierOptions): Verifier {
     const context: AuthContext = Object.freeze({
       kind: 'access_token',
       principal: payload.sub,
-      clientId: typeof payload['client_id'] === 'string' ? payload['client_id'] : payload.sub,
+      clientId: payload['client_id'] as string,
       audience: Object.freeze(audience),
       roles,
       scope: Object.freeze(typeof payload['scope'] === 'string' ? payload['scope'].split(' ').filter((s) => s !== '') : []),
@@ -116,7 +135,7 @@ export function createVerifier(verifierOptions: VerifierOptions): Verifier {
       certificateThumbprint: bound,
       claims: deepFreeze(payload),
     });
-    return { context, bound };
+    return { context, bound, kid: kid ?? '', signingKey: kid === undefined ? '' : keys.publishedKey(kid) };
   };
 
   const requirementOf = (verifyOptions: VerifyOptions): CompiledRequirement =>
@@ -137,9 +156,15 @@ export function createVerifier(verifierOptions: VerifierOptions): Verifier {
       const nowMs = options.now();
       const key = options.cacheSize > 0 ? cache.keyOf(token) : null;
       let verified = key === null ? undefined : cache.get(key, nowMs / 1000);
+      if (verified && keys.publishedKey(verified.kid) !== verified.signingKey) {
+        // Its key left the JWKS (or changed under the same kid): verify again, which refuses it.
+        cache.delete(key as string);
+        verified = undefined;
+      }
       if (!verified) {
         verified = await verifySignedToken(token, nowMs);
-        if (key !== null) cache.set(key, verified, verified.context.expiresAt as number);
+        // Only a token whose key could be identified is cached, so that it can be dropped with it.
+        if (key !== null && verified.signingKey !== '') cache.set(key, verified, verified.context.expiresAt as number);
       }
       checkBinding(verified.bound, peerThumbprint(verifyOptions.peerCertificate));
       requirement.check(verified.context.roles);
@@ -150,12 +175,13 @@ export function createVerifier(verifierOptions: VerifierOptions): Verifier {
       const requirement = requirementOf(verifyOptions);
       if (!apiKeys) throw new InvalidTokenError('malformed', 'this service does not accept API keys; send an access token as "Authorization: Bearer <token>"');
       const answer = await apiKeys.check(key);
-      const roles = grantedRoles({ scope: typeof answer.scope === 'string' ? answer.scope : '' }, options.audience) as Roles;
+      const audience = keyAudience(answer.aud, options.audience, accepted);
+      const roles = grantedRoles({ scope: typeof answer.scope === 'string' ? answer.scope : '' }, audience) as Roles;
       const context: AuthContext = Object.freeze({
         kind: 'api_key',
         principal: answer.sub,
         clientId: typeof answer.client_id === 'string' ? answer.client_id : answer.sub,
-        audience: options.audience,
+        audience,
         roles,
         scope: Object.freeze(typeof answer.scope === 'string' ? answer.scope.split(' ').filter((s) => s !== '') : []),
         expiresAt: typeof answer.exp === 'number' ? answer.exp : null,
@@ -166,6 +192,18 @@ export function createVerifier(verifierOptions: VerifierOptions): Verifier {
       return context;
     },
   };
+}
+
+/**
+ * The API key's audience(s) that this verifier answers to, as a token's `aud` is checked: a key
+ * for another domain, or for none, is refused with the same AUTH_107.
+ */
+function keyAudience(aud: unknown, accepts: readonly string[], accepted: string): readonly string[] {
+  const audiences: unknown[] = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
+  const matching = audiences.filter((a): a is string => typeof a === 'string' && accepts.includes(a));
+  if (matching.length > 0) return Object.freeze(matching);
+  const problem = aud === undefined ? `the API key has no audience` : `the API key's audience ${quote(aud)} is not ${accepted}`;
+  throw new InvalidAudienceError(`${problem}; ask for a key issued for this service's domain`);
 }
 
 function peerThumbprint(peer: VerifyOptions['peerCertificate']): (() => string | null) | null {

@@ -42,6 +42,11 @@ export interface KeySource {
   resolve: JWTVerifyGetKey;
   /** The issuer's discovery document, fetched once. */
   metadata(): Promise<IssuerMetadata>;
+  /**
+   * The public key(s) published under `kid` in the key set last fetched (kty and key members, as
+   * a JWK thumbprint covers them), '' when none: compared before a cached token is used again.
+   */
+  publishedKey(kid: string): string;
 }
 
 export function createKeySource(options: ResolvedOptions, fetchImpl: FetchLike | null): KeySource {
@@ -53,6 +58,8 @@ export function createKeySource(options: ResolvedOptions, fetchImpl: FetchLike |
   let failure: unknown = null;
   /** From the last JWKS answer's Cache-Control; jose keeps the set for options.cacheMaxAgeMs otherwise. */
   let issuerMaxAgeMs = Infinity;
+  /** publishedKey's index of `cache.jwks`, rebuilt when jose stores a new set. */
+  let index: { jwks: unknown; byKid: Map<string, string> } = { jwks: undefined, byKid: new Map() };
 
   const fetchJwks: FetchLike = async (url, init) => {
     const response = await (fetchImpl ?? fetch)(url, init);
@@ -101,6 +108,10 @@ export function createKeySource(options: ResolvedOptions, fetchImpl: FetchLike |
 
   return {
     metadata: discovery.get,
+    publishedKey(kid) {
+      if (index.jwks !== cache.jwks) index = { jwks: cache.jwks, byKid: keysByKid(cache.jwks) };
+      return index.byKid.get(kid) ?? '';
+    },
     resolve(header, token) {
       // The common case stays one promise deep: keys fetched, no recent failure.
       if (remote && Date.now() - failedAt >= options.cooldownMs) return fromKeys(remote, header, token);
@@ -110,6 +121,18 @@ export function createKeySource(options: ResolvedOptions, fetchImpl: FetchLike |
       });
     },
   };
+}
+
+/** kid → its keys' members (sorted, so the key set's order does not matter). */
+function keysByKid(jwks: unknown): Map<string, string> {
+  const grouped = new Map<string, string[]>();
+  const keys = (jwks as { keys?: unknown } | undefined)?.keys;
+  for (const jwk of Array.isArray(keys) ? (keys as Record<string, unknown>[]) : []) {
+    if (typeof jwk?.['kid'] !== 'string') continue;
+    const members = JSON.stringify(['kty', 'crv', 'x', 'y', 'n', 'e'].map((name) => jwk[name] ?? null));
+    grouped.set(jwk['kid'], [...(grouped.get(jwk['kid']) ?? []), members]);
+  }
+  return new Map([...grouped].map(([kid, members]) => [kid, members.sort().join(' ')]));
 }
 
 /** `max-age` of a Cache-Control header in ms; Infinity when it has none (no limit of the issuer's). */

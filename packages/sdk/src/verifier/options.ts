@@ -59,7 +59,7 @@ export interface VerifierOptions {
   maxTokenSize?: number;
   /** Verified tokens remembered until their `exp` (entries, default 1000; 0 turns the cache off). */
   cacheSize?: number;
-  /** Accept `Authorization: ApiKey tsk_…`, checked through introspection. */
+  /** Accept `Authorization: ApiKey tsk_…`, checked through introspection; only keys issued for `audience` pass. */
   apiKeys?: ApiKeyOptions;
   /** Milliseconds since the epoch; for tests. */
   now?: () => number;

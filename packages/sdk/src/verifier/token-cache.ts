@@ -15,6 +15,7 @@ export interface TokenCache<V> {
   keyOf(token: string): string;
   get(key: string, nowSeconds: number): V | undefined;
   set(key: string, value: V, expiresAt: number): void;
+  delete(key: string): void;
   readonly size: number;
 }
 
@@ -44,6 +45,9 @@ export function createTokenCache<V>(maxEntries: number, clockSkew: number): Toke
       entries.delete(key);
       entries.set(key, { value, expiresAt });
       if (entries.size > maxEntries) entries.delete(entries.keys().next().value as string);
+    },
+    delete(key) {
+      entries.delete(key);
     },
     get size() {
       return entries.size;

@@ -10,7 +10,8 @@
 //   same one they were issued to, every role they name still held). A certificate-bound token
 //   is reported with its `cnf`: the resource server that sees the client's certificate enforces
 //   it. ID tokens (`typ: JWT`) are not access tokens (RFC 8725 §3.11), so inactive.
-// - API keys (keys/api-keys.ts): active while not revoked, unexpired, and the service is.
+// - API keys (keys/api-keys.ts): active while not revoked, unexpired, the service is, and it
+//   holds a role in the key's audience (the domain it was issued for, answered as `aud`).
 //
 // The form plumbing and caller authentication are oauth2/form-endpoint.ts's.
 
@@ -78,20 +79,24 @@ async function apiKeyAnswer(deps: TokenCheckDeps, key: ApiKeyRecord, now: number
   if (key.revokedAt !== null || (key.expiresAt !== null && key.expiresAt <= now)) return INACTIVE;
   const [service, memberships] = await Promise.all([deps.store.getService(key.principal), deps.store.membershipsOf(key.principal)]);
   if (!isServiceActive(service, now)) return INACTIVE;
-  // An API key carries no scope of its own: it stands for its service, with the roles held now.
+  // A key stands for its service toward its audience only, with the roles held there now. Like
+  // the token endpoint, which issues no token for a domain where the service holds no role, a
+  // key whose service holds none in its audience is not active.
   const scope = memberships
-    .filter((m) => m.expiresAt === null || m.expiresAt > now)
+    .filter((m) => m.domain === key.audience && (m.expiresAt === null || m.expiresAt > now))
     .map((m) => `${m.domain}:role.${m.role}`)
     .join(' ');
+  if (scope === '') return INACTIVE;
   const answer: { active: true } & Record<string, unknown> = {
     active: true,
     client_id: service.clientId,
     sub: key.principal,
+    aud: key.audience,
     token_type: 'api_key',
     iat: Math.floor(key.createdAt / 1000),
+    scope,
   };
   if (key.expiresAt !== null) answer['exp'] = Math.floor(key.expiresAt / 1000);
-  if (scope !== '') answer['scope'] = scope;
   return answer;
 }
 

@@ -40,6 +40,12 @@ export const migrations: readonly Migration[] = [
     sqlite: auditByTypeSchema(),
     postgres: auditByTypeSchema(),
   },
+  {
+    version: 5,
+    name: 'API key audiences',
+    sqlite: apiKeyAudienceSqlite(),
+    postgres: apiKeyAudiencePostgres(),
+  },
 ];
 
 /** Brings the database up to the newest migration; safe to run from several instances at once. */
@@ -270,5 +276,41 @@ function auditByTypeSchema(): string {
     -- GET /admin/v1/audit?type=…, newest first: without it a rare type scans the whole table,
     -- which under PostgreSQL's 5 s statement timeout answers 503 once the table is large.
     CREATE INDEX audit_events_by_type ON audit_events (type, at);
+  `;
+}
+
+// An API key stands for its service toward one audience (a domain), as an access token does.
+// Keys made before this step had none and were accepted by every resource server; each gets
+// its own service's domain, the one audience it can be taken to have meant. A domain deleted
+// takes with it the keys made toward it, so a domain later created under that name does not
+// inherit them. SQLite cannot add a NOT NULL foreign-key column, so there the table is rebuilt.
+function apiKeyAudienceSqlite(): string {
+  return `
+    CREATE TABLE api_keys_v5 (
+      id TEXT PRIMARY KEY,
+      principal TEXT NOT NULL REFERENCES services (principal) ON DELETE CASCADE,
+      audience TEXT NOT NULL REFERENCES domains (name) ON DELETE CASCADE,
+      hash TEXT NOT NULL,
+      description TEXT,
+      created_at BIGINT NOT NULL,
+      expires_at BIGINT,
+      revoked_at BIGINT
+    );
+    INSERT INTO api_keys_v5 (id, principal, audience, hash, description, created_at, expires_at, revoked_at)
+      SELECT k.id, k.principal, s.domain, k.hash, k.description, k.created_at, k.expires_at, k.revoked_at
+      FROM api_keys k JOIN services s ON s.principal = k.principal;
+    DROP TABLE api_keys;
+    ALTER TABLE api_keys_v5 RENAME TO api_keys;
+    CREATE INDEX api_keys_by_principal ON api_keys (principal, created_at);
+    CREATE INDEX api_keys_by_audience ON api_keys (audience);
+  `;
+}
+
+function apiKeyAudiencePostgres(): string {
+  return `
+    ALTER TABLE api_keys ADD COLUMN audience TEXT REFERENCES domains (name) ON DELETE CASCADE;
+    UPDATE api_keys SET audience = services.domain FROM services WHERE services.principal = api_keys.principal;
+    ALTER TABLE api_keys ALTER COLUMN audience SET NOT NULL;
+    CREATE INDEX api_keys_by_audience ON api_keys (audience);
   `;
 }

@@ -80,6 +80,8 @@ export interface Membership {
 export interface ApiKeyRecord {
   id: string;
   principal: string;
+  /** The domain whose resource servers accept the key: the `aud` introspection answers. */
+  audience: string;
   hash: string;
   description: string | null;
   createdAt: number;

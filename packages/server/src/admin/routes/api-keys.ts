@@ -2,6 +2,10 @@
 // cannot do OAuth. A key is shown once, on creation; only its keyed hash is stored, and the
 // list shows what an operator needs to find a leaked key (its id is part of the key) and
 // revoke it. Revocation takes effect at the next introspection.
+//
+// A key is issued for one audience, a domain, as an access token is: only that domain's
+// resource servers accept it, and only while the service holds a role there (the token
+// endpoint's rule), so a domain's admin cannot make keys that other tenants' services accept.
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { API_KEY_ID_PATTERN, generateApiKey } from '../../keys/api-keys.ts';
@@ -28,8 +32,37 @@ const keyParams = {
 
 const apiKeySchema = {
   type: 'object',
-  properties: { id: str, description: nullableStr, createdAt: str, expiresAt: nullableStr, revokedAt: nullableStr },
+  properties: {
+    id: str,
+    audience: { type: 'string', description: 'the domain whose resource servers accept the key' },
+    description: nullableStr,
+    createdAt: str,
+    expiresAt: nullableStr,
+    revokedAt: nullableStr,
+  },
 } as const;
+
+const createBody = {
+  // null lets a request without a body reach the handler, which says what to send.
+  type: ['object', 'null'],
+  additionalProperties: false,
+  required: ['audience'],
+  properties: {
+    audience: {
+      type: 'string',
+      maxLength: 256,
+      description: 'the domain whose resource servers will accept the key; the service must hold a role there',
+    },
+    expiresAt: schemas.expiresAt,
+    description: schemas.description,
+  },
+} as const;
+
+interface CreateBody {
+  audience: string;
+  expiresAt?: string | null;
+  description?: string | null;
+}
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
@@ -37,6 +70,7 @@ const isoOrNull = (ms: number | null): string | null => (ms === null ? null : is
 /** Never the hash: what the list and the audit trail may show. */
 const apiKeyOut = (k: ApiKeyRecord) => ({
   id: k.id,
+  audience: k.audience,
   description: k.description,
   createdAt: iso(k.createdAt),
   expiresAt: isoOrNull(k.expiresAt),
@@ -45,6 +79,22 @@ const apiKeyOut = (k: ApiKeyRecord) => ({
 
 export function apiKeyRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
   const { store, callerOf, hasher, now } = deps;
+
+  /** The audience a new key of `principal` may have: an existing domain where the service holds a role now. */
+  const readAudience = async (principal: string, audience: string): Promise<string> => {
+    requireName('domain', audience);
+    if (!(await store.getService(principal))) throw notFound(`service "${principal}" does not exist`);
+    if (!(await store.getDomain(audience))) {
+      throw badRequest(`audience "${audience}" is not a domain; name the domain whose services will accept the key`);
+    }
+    if ((await store.rolesHeld(principal, [audience], now())).length === 0) {
+      throw badRequest(
+        `${principal} holds no role in ${audience}, so ${audience}'s services would refuse the key; ` +
+          `ask ${audience}'s admin to add ${principal} to a role first`,
+      );
+    }
+    return audience;
+  };
 
   const target = (request: FastifyRequest): { principal: string; actor: string } => {
     const { domain, service } = request.params as { domain: string; service: string };
@@ -60,28 +110,31 @@ export function apiKeyRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
     {
       schema: {
         summary: 'Create an API key for a service',
-        description: 'Returns the key once; only its keyed hash is stored. Format: tsk_<16 hex id>_<43 base64url secret><6 base62 CRC-32 checksum>.',
+        description:
+          'Returns the key once; only its keyed hash is stored. Format: tsk_<16 hex id>_<43 base64url secret><6 base62 CRC-32 checksum>. ' +
+          'The key is accepted only by services of its audience domain, and only while the service holds a role there.',
         tags: ['api-keys'],
         security,
         params: serviceParams,
-        body: {
-          type: ['object', 'null'],
-          additionalProperties: false,
-          properties: { expiresAt: schemas.expiresAt, description: schemas.description },
-        },
+        body: createBody,
         response: {
-          201: { type: 'object', properties: { apiKey: str, id: str, description: nullableStr, expiresAt: nullableStr, createdAt: str } },
+          201: { type: 'object', properties: { apiKey: str, ...apiKeySchema.properties } },
           ...errorResponses,
         },
       },
     },
     async (request, reply) => {
       const { principal, actor } = target(request);
-      const body = (request.body ?? {}) as { expiresAt?: string | null; description?: string | null };
+      const body = (request.body ?? null) as CreateBody | null;
+      if (body === null) {
+        throw badRequest('send a JSON body naming the key\'s audience, the domain whose services will accept it: {"audience": "<domain>"}');
+      }
       const expiresAt = readExpiry(body.expiresAt) ?? null;
       if (expiresAt !== null && expiresAt <= now()) throw badRequest('expiresAt is in the past; give a future date-time, or leave it out for a key that does not expire');
+      const audience = await readAudience(principal, body.audience);
       const { key, id } = generateApiKey();
-      const created = await store.createApiKey({ id, principal, hash: hasher.hash(key), description: body.description ?? null, expiresAt }, { actor });
+      const description = body.description ?? null;
+      const created = await store.createApiKey({ id, principal, audience, hash: hasher.hash(key), description, expiresAt }, { actor });
       return reply.code(201).send({ apiKey: key, ...apiKeyOut(created) });
     },
   );

@@ -1,9 +1,9 @@
-// API keys (SPEC 3.6). Audit events name a key by its id, owner and expiry: its hash never
+// API keys (SPEC 3.6). Audit events name a key by its id, owner, audience and expiry: its hash never
 // leaves the api_keys table.
 
 import { NotFoundError } from '../errors.ts';
 import type { Actor, ApiKeyRecord } from '../records.ts';
-import { audit, lockService } from './context.ts';
+import { audit, holdDomain, lockService } from './context.ts';
 import type { SqlContext } from './context.ts';
 import { toApiKey } from './rows.ts';
 import type { ApiKeyRow } from './rows.ts';
@@ -11,9 +11,11 @@ import type { ApiKeyRow } from './rows.ts';
 export function createApiKey(ctx: SqlContext, key: Omit<ApiKeyRecord, 'createdAt' | 'revokedAt'>, by: Actor): Promise<ApiKeyRecord> {
   return ctx.db.transaction(async (tx) => {
     await lockService(ctx, tx, key.principal);
+    await holdDomain(ctx, tx, key.audience);
     const created: ApiKeyRecord = {
       id: key.id,
       principal: key.principal,
+      audience: key.audience,
       hash: key.hash,
       description: key.description,
       createdAt: ctx.now(),
@@ -21,15 +23,16 @@ export function createApiKey(ctx: SqlContext, key: Omit<ApiKeyRecord, 'createdAt
       revokedAt: null,
     };
     await tx.run(
-      `INSERT INTO api_keys (id, principal, hash, description, created_at, expires_at, revoked_at)
-       VALUES (?, ?, ?, ?, ?, ?, NULL)`,
-      [created.id, created.principal, created.hash, created.description, created.createdAt, created.expiresAt],
+      `INSERT INTO api_keys (id, principal, audience, hash, description, created_at, expires_at, revoked_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, NULL)`,
+      [created.id, created.principal, created.audience, created.hash, created.description, created.createdAt,
+        created.expiresAt],
     );
     await audit(ctx, tx, by, {
       type: 'api-key.create',
       target: key.principal,
       before: null,
-      after: { id: created.id, principal: created.principal, expiresAt: created.expiresAt },
+      after: { id: created.id, principal: created.principal, audience: created.audience, expiresAt: created.expiresAt },
     });
     return created;
   });
@@ -55,7 +58,7 @@ export function revokeApiKey(ctx: SqlContext, principal: string, id: string, by:
     if (row.revoked_at !== null) return;
     const revokedAt = ctx.now();
     await tx.run('UPDATE api_keys SET revoked_at = ? WHERE id = ?', [revokedAt, id]);
-    const described = { id, principal, expiresAt: row.expires_at };
+    const described = { id, principal, audience: row.audience, expiresAt: row.expires_at };
     await audit(ctx, tx, by, {
       type: 'api-key.revoke',
       target: principal,

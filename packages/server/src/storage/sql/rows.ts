@@ -73,6 +73,7 @@ export interface MemberRow {
 export interface ApiKeyRow {
   id: string;
   principal: string;
+  audience: string;
   hash: string;
   description: string | null;
   created_at: number;
@@ -185,6 +186,7 @@ export function toApiKey(row: ApiKeyRow): ApiKeyRecord {
   return {
     id: row.id,
     principal: row.principal,
+    audience: row.audience,
     hash: row.hash,
     description: row.description,
     createdAt: row.created_at,

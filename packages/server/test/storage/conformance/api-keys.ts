@@ -7,12 +7,18 @@ import type { Store } from '../../../src/storage/store.ts';
 import type { StoreHarness } from './harness.ts';
 import { admin, storeTest } from './harness.ts';
 
-function apiKey(id: string, principal = 'alpha.api', expiresAt: number | null = null): Omit<ApiKeyRecord, 'createdAt' | 'revokedAt'> {
-  return { id, principal, hash: `HASH-OF-${id}`, description: `key ${id}`, expiresAt };
+function apiKey(
+  id: string,
+  principal = 'alpha.api',
+  expiresAt: number | null = null,
+  audience = 'beta',
+): Omit<ApiKeyRecord, 'createdAt' | 'revokedAt'> {
+  return { id, principal, audience, hash: `HASH-OF-${id}`, description: `key ${id}`, expiresAt };
 }
 
 async function withServices(store: Store): Promise<void> {
   await store.createDomain({ name: 'alpha' }, admin);
+  await store.createDomain({ name: 'beta' }, admin);
   await store.createService({ domain: 'alpha', name: 'api' }, {}, admin);
   await store.createService({ domain: 'alpha', name: 'web' }, {}, admin);
 }
@@ -30,6 +36,7 @@ export function apiKeys(harness: StoreHarness): void {
       assert.deepEqual(first, {
         id: 'key-1',
         principal: 'alpha.api',
+        audience: 'beta',
         hash: 'HASH-OF-key-1',
         description: 'key key-1',
         createdAt: first.createdAt,
@@ -47,11 +54,12 @@ export function apiKeys(harness: StoreHarness): void {
       assert.deepEqual(await store.listApiKeys('alpha.ghost'), []);
     });
 
-    storeTest(harness, 'refuses a key for a missing service or with a used id, and records nothing', async (store) => {
+    storeTest(harness, 'refuses a key for a missing service, toward a missing domain or with a used id, and records nothing', async (store) => {
       await withServices(store);
       await store.createApiKey(apiKey('key-1'), admin);
       const events = await store.queryAudit({ limit: 100 });
       await assert.rejects(store.createApiKey(apiKey('key-2', 'alpha.ghost'), admin), NotFoundError);
+      await assert.rejects(store.createApiKey(apiKey('key-2', 'alpha.api', null, 'gamma'), admin), /domain gamma not found/);
       await assert.rejects(store.createApiKey(apiKey('key-1', 'alpha.web'), admin), ConflictError);
       assert.equal(await store.getApiKey('key-2'), null);
       assert.equal((await store.getApiKey('key-1'))?.principal, 'alpha.api');
@@ -76,8 +84,8 @@ export function apiKeys(harness: StoreHarness): void {
           {
             actor: 'alpha.admin',
             target: 'alpha.api',
-            before: { id: 'key-1', principal: 'alpha.api', expiresAt: 4_000_000_000_000, revokedAt: null },
-            after: { id: 'key-1', principal: 'alpha.api', expiresAt: 4_000_000_000_000, revokedAt: revoked.revokedAt },
+            before: { id: 'key-1', principal: 'alpha.api', audience: 'beta', expiresAt: 4_000_000_000_000, revokedAt: null },
+            after: { id: 'key-1', principal: 'alpha.api', audience: 'beta', expiresAt: 4_000_000_000_000, revokedAt: revoked.revokedAt },
           },
         ],
       );
@@ -108,9 +116,25 @@ export function apiKeys(harness: StoreHarness): void {
       const [created] = await store.queryAudit({ type: 'api-key.create', limit: 10 });
       assert.deepEqual(
         { actor: created?.actor, target: created?.target, before: created?.before, after: created?.after },
-        { actor: 'alpha.admin', target: 'alpha.api', before: null, after: { id: 'key-1', principal: 'alpha.api', expiresAt: 4_000_000_000_000 } },
+        { actor: 'alpha.admin', target: 'alpha.api', before: null, after: { id: 'key-1', principal: 'alpha.api', audience: 'beta', expiresAt: 4_000_000_000_000 } },
       );
       assert.ok(!JSON.stringify(await store.queryAudit({ limit: 100 })).includes('HASH-OF-key-1'));
+    });
+
+    storeTest(harness, 'deleting a domain deletes the keys made toward it, and a new domain of that name does not get them', async (store) => {
+      await withServices(store);
+      await store.createApiKey(apiKey('key-1'), admin);
+      await store.createApiKey(apiKey('key-2', 'alpha.api', null, 'alpha'), admin);
+      await store.deleteDomain('beta', admin);
+      assert.equal(await store.getApiKey('key-1'), null);
+      assert.equal((await store.getApiKey('key-2'))?.audience, 'alpha');
+
+      await store.createDomain({ name: 'beta' }, admin);
+      assert.equal(await store.getApiKey('key-1'), null);
+      assert.deepEqual(
+        (await store.listApiKeys('alpha.api')).map((key) => key.id),
+        ['key-2'],
+      );
     });
 
     storeTest(harness, "deleting a service deletes its keys, and a new service of that name does not get them back", async (store) => {

@@ -59,7 +59,7 @@ export function auditLog(harness: StoreHarness): void {
       await store.removeSigningKey('kid-1');
       await store.initCa({ id: 'ca-1', state: 'active', chainPem: 'CHAIN', rootPem: 'ROOT', sealedPrivateKey: 'SEALED-CA-KEY', createdAt: 1 });
       await store.createService({ domain: 'alpha', name: 'web' }, {}, admin);
-      await store.createApiKey({ id: 'key-1', principal: 'alpha.web', hash: 'API-KEY-HASH', description: null, expiresAt: null }, admin);
+      await store.createApiKey({ id: 'key-1', principal: 'alpha.web', audience: 'alpha', hash: 'API-KEY-HASH', description: null, expiresAt: null }, admin);
       await store.revokeApiKey('alpha.web', 'key-1', admin);
       await store.deleteService('alpha.web', admin);
 

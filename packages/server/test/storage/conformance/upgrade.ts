@@ -34,7 +34,7 @@ export async function assertUpgradesFromVersion1(driver: SqlDriver): Promise<voi
     assert.equal((await store.getRole('alpha', 'readers'))?.tokenMaxLifetime, null);
     assert.deepEqual(await store.rolesHeld('alpha.api', ['alpha'], at), [{ domain: 'alpha', role: 'readers', maxLifetime: null, expiresAt: null }]);
     // The new tables work alongside the old rows.
-    await store.createApiKey({ id: 'key-1', principal: 'alpha.api', hash: 'h', description: null, expiresAt: null }, admin);
+    await store.createApiKey({ id: 'key-1', principal: 'alpha.api', audience: 'alpha', hash: 'h', description: null, expiresAt: null }, admin);
     await store.updateDomain('alpha', { tokenMaxLifetime: 60 }, admin);
     assert.deepEqual(await store.rolesHeld('alpha.api', ['alpha'], at), [{ domain: 'alpha', role: 'readers', maxLifetime: 60, expiresAt: null }]);
   } finally {
@@ -94,7 +94,17 @@ export async function assertUpgradesFromVersion2(driver: SqlDriver): Promise<voi
     );
     assert.equal((await store.getDomain('alpha'))?.tokenMaxLifetime, 600);
     assert.equal((await store.getServiceByAccountId('acct-1'))?.principal, 'alpha.api');
-    assert.equal((await store.getApiKey('key-1'))?.principal, 'alpha.api');
+    // A key made before keys had an audience gets its own service's domain.
+    assert.deepEqual(await store.getApiKey('key-1'), {
+      id: 'key-1',
+      principal: 'alpha.api',
+      audience: 'alpha',
+      hash: 'h',
+      description: null,
+      createdAt: at,
+      expiresAt: null,
+      revokedAt: null,
+    });
     assert.deepEqual(await store.listSigningKeys(), [key]);
     assert.deepEqual(await store.getActiveCa(), ca);
     assert.deepEqual(await store.listCas(), [ca]);
