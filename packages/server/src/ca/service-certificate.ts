@@ -101,7 +101,8 @@ export function createServiceCertificateIssuer(settings: ServiceCertificateSetti
   return {
     async issue(generation, request) {
       const label = dnsLabelOfPrincipal(request.principal);
-      const identity = serviceIdentity(request.principal, settings, label === null ? null : await store.dnsLabelHolder(label));
+      const holder = label === null ? null : await store.dnsLabelHolder(label);
+      const identity = serviceIdentity(request.principal, settings, holder);
       const csr = request.csr ?? parseCsr(requireCsr(request.csrPem));
       checkRequestedNames(csr.requestedNames, identity);
 

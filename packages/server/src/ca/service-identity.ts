@@ -87,11 +87,14 @@ export function checkRequestedNames(requested: RequestedNames, identity: Service
   const foreignDns = requested.dnsNames.find((name) => name.toLowerCase() !== identity.dnsName);
   if (foreignDns !== undefined && identity.dnsNameHolder !== undefined) {
     throw new InvalidCertificateRequestError(
-      `the CSR asks for DNS:${foreignDns}, but that name belongs to domain ${identity.dnsNameHolder}, which has the same DNS label and is older; ` +
-        `${identity.principal}'s certificates carry no DNS name (move the service to a domain whose name differs in more than dots and dashes): ${own}`,
+      `the CSR asks for DNS:${foreignDns}, but that name belongs to domain ${identity.dnsNameHolder}, ` +
+        `which has the same DNS label and is older; ${identity.principal}'s certificates carry no DNS name ` +
+        `(move the service to a domain whose name differs in more than dots and dashes): ${own}`,
     );
   }
-  if (foreignDns !== undefined) throw new InvalidCertificateRequestError(`the CSR asks for DNS:${foreignDns}, which is not ${identity.principal}'s name; ${own}`);
+  if (foreignDns !== undefined) {
+    throw new InvalidCertificateRequestError(`the CSR asks for DNS:${foreignDns}, which is not ${identity.principal}'s name; ${own}`);
+  }
   const uri = requested.uris.find((name) => name !== identity.spiffeId);
   if (uri !== undefined) throw new InvalidCertificateRequestError(`the CSR asks for URI:${uri}, which is not ${identity.principal}'s SPIFFE ID; ${own}`);
 }

@@ -74,7 +74,10 @@ export function oidcTokenProof(deps: OidcTokenDeps): CertificateProof {
       const mapped = mapToPrincipal(issuer, claimValue);
       if (typeof mapped !== 'string') {
         const why = mapped.reason === undefined ? '' : `: ${mapped.reason}`;
-        throw forbidden(`${config.claim} "${claimValue.slice(0, 200)}" of issuer ${config.issuer} maps to no principal${why}; add it to the issuer's principals or pattern`);
+        throw forbidden(
+          `${config.claim} "${claimValue.slice(0, 200)}" of issuer ${config.issuer} maps to no principal${why}; ` +
+            "add it to the issuer's principals or pattern",
+        );
       }
       const principal = mapped;
       await requireActiveService(deps.store, principal, now);
@@ -109,8 +112,12 @@ function mapToPrincipal(issuer: TrustedIssuer, value: string): string | { reason
   const domain = groups?.['domain'];
   const service = groups?.['service'];
   if (!domain || !service) return {};
-  if (!isDomainName(domain)) return { reason: `its domain "${domain.slice(0, 80)}" is not a domain name (${describeNameRule('domain')})` };
-  if (!isServiceName(service)) return { reason: `its service "${service.slice(0, 80)}" is not a service name (${describeNameRule('service')})` };
+  if (!isDomainName(domain)) {
+    return { reason: `its domain "${domain.slice(0, 80)}" is not a domain name (${describeNameRule('domain')})` };
+  }
+  if (!isServiceName(service)) {
+    return { reason: `its service "${service.slice(0, 80)}" is not a service name (${describeNameRule('service')})` };
+  }
   const principal = `${domain}.${service}`;
   return isPrincipalName(principal) ? principal : { reason: `${principal} is longer than a principal may be` };
 }

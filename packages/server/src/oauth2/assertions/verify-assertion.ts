@@ -40,7 +40,10 @@ export interface AssertionChecks {
   audiences: readonly string[];
   /** Seconds of clock difference tolerated on exp, nbf and iat. */
   clockSkew: number;
-  /** For messages: what iss and sub must name (`the client_id`), what aud must name (`this token endpoint`) and what signs (`a registered key`). */
+  /**
+   * For messages: what iss and sub must name (`the client_id`), what aud must name (`this token
+   * endpoint`) and what signs (`a key registered for the client`).
+   */
   words: { caller: string; endpoint: string; key: string };
 }
 
@@ -68,7 +71,9 @@ export interface VerifiedAssertion {
 
 export async function verifyAssertion(checks: AssertionChecks, input: AssertionInput): Promise<VerifiedAssertion> {
   const { assertion } = input;
-  if (Buffer.byteLength(assertion, 'utf8') > MAX_ASSERTION_BYTES) invalid(`it is larger than ${MAX_ASSERTION_BYTES / 1024} KiB`);
+  if (Buffer.byteLength(assertion, 'utf8') > MAX_ASSERTION_BYTES) {
+    invalid(`it is larger than ${MAX_ASSERTION_BYTES / 1024} KiB`);
+  }
   const header = decodeHeader(assertion);
   const alg = checkHeader(header);
   const claims = checkClaims(decodeClaims(assertion), checks, Math.floor(input.now / 1000));
@@ -78,7 +83,8 @@ export async function verifyAssertion(checks: AssertionChecks, input: AssertionI
   const fitting = keys.filter((key) => jwsAlgorithmsFor(key).includes(alg));
   const algorithms = [...new Set(keys.flatMap((key) => jwsAlgorithmsFor(key)))].join(' or ');
   if (fitting.length === 0) {
-    const why = keys.length === 0 ? `${checks.words.key} is unknown` : `its alg ${alg} does not fit ${checks.words.key}; sign it with ${algorithms}`;
+    const why =
+      keys.length === 0 ? `${checks.words.key} is unknown` : `its alg ${alg} does not fit ${checks.words.key}; sign it with ${algorithms}`;
     throw new AssertionError('unsigned', why);
   }
   let verifiedBy: KeyObject | undefined;
@@ -103,12 +109,17 @@ export async function verifyAssertion(checks: AssertionChecks, input: AssertionI
       throw error;
     }
   }
-  if (verifiedBy === undefined) throw new AssertionError('unsigned', `it is not signed by ${checks.words.key}; sign it with its private key (${algorithms})`);
+  if (verifiedBy === undefined) {
+    throw new AssertionError('unsigned', `it is not signed by ${checks.words.key}; sign it with its private key (${algorithms})`);
+  }
 
   // Kept until the assertion could no longer pass the exp check, skew included.
   const keepUntil = (claims.exp + checks.clockSkew) * 1000;
   if (!(await input.consumeJti(claims.issuer, claims.jti, keepUntil))) {
-    throw new AssertionError('replayed', 'assertion already used (its jti was seen before); make a new assertion, with a new jti, for every request');
+    throw new AssertionError(
+      'replayed',
+      'assertion already used (its jti was seen before); make a new assertion, with a new jti, for every request',
+    );
   }
   return { ...claims, key: verifiedBy };
 }
@@ -140,11 +151,15 @@ function decodeClaims(assertion: string): JWTPayload {
 function checkHeader(header: ProtectedHeaderParameters): string {
   const { alg } = header;
   if (typeof alg !== 'string') invalid('its header has no alg');
-  if (alg.toLowerCase() === 'none') invalid('alg "none" is never accepted; sign the assertion with the private key of a registered public key');
+  if (alg.toLowerCase() === 'none') {
+    invalid('alg "none" is never accepted; sign the assertion with the private key of a registered public key');
+  }
   if (!JWS_ALGORITHMS.includes(alg)) {
     invalid(`alg "${alg.slice(0, 20)}" is not accepted; sign with the registered key's algorithm (${JWS_ALGORITHMS.join(', ')})`);
   }
-  if (header.crit !== undefined) invalid('its header marks parameters critical (crit) that Tessera does not understand; remove crit');
+  if (header.crit !== undefined) {
+    invalid('its header marks parameters critical (crit) that Tessera does not understand; remove crit');
+  }
   if (header.kid !== undefined && typeof header.kid !== 'string') invalid('kid must be a string');
   return alg;
 }
