@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import type { TestResponse } from '../helpers/https.ts';
-import { csrFor, parseCertificate, serviceKey, type ServiceKey } from '../helpers/ca-client.ts';
+import { csrFor, opensslVerify, parseCertificate, serviceKey, type ServiceKey } from '../helpers/ca-client.ts';
+import { buildGoVerifier } from '../ca/go-verify.ts';
+import { tempDir } from '../ca/helpers.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { x509 } from '../../src/ca/x509.ts';
 
@@ -40,6 +42,8 @@ describe('certificate DNS names are never shared by two domains', () => {
       body: JSON.stringify({ csr, proof: { type: 'join-token', value: token.json.token } }),
     });
   };
+
+  const bundleOf = (): Promise<TestResponse> => t.send('/ca/v1/bundle');
 
   before(async () => {
     key = await serviceKey('ec');
@@ -83,6 +87,21 @@ describe('certificate DNS names are never shared by two domains', () => {
     assert.equal(res.status, 201, res.text);
     assert.deepEqual(dnsNamesOf(res.json.certificate), []);
     assert.equal(parseCertificate(res.json.certificate).subject, 'CN=pay-prod.api');
+  });
+
+  it('makes that certificate one Go and OpenSSL accept for client use and Go refuses for the shared host', async (t) => {
+    const res = await certificateFor('pay-prod.api');
+    assert.equal(res.status, 201, res.text);
+    const bundle = (await bundleOf()).text;
+    assert.match(await opensslVerify(bundle, res.json.chain, res.json.certificate, 'sslclient'), /: OK/);
+    const go = await buildGoVerifier(t);
+    if (go === null) return;
+    const dnsName = `api.pay-prod.${SUFFIX}`;
+    const input = { bundlePem: bundle, intermediatesPem: res.json.chain, leafPem: res.json.certificate, at: Date.now(), dnsName };
+    const result = await go(await tempDir(t), input);
+    assert.equal(result.parseError, undefined);
+    assert.equal(result.clientAuth, 'ok');
+    assert.match(result.serverAuth, /certificate is not valid for any names, but wanted to match api\.pay-prod/);
   });
 
   it('refuses a CSR of the younger domain that asks for the shared DNS name (400)', async () => {
