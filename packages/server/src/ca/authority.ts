@@ -28,7 +28,7 @@ import type { CaSettings } from './settings.ts';
 /** The part of the Store the CA needs; tests hand in a small in-memory object. */
 export type CaStore = Pick<
   Store,
-  'getActiveCa' | 'initCa' | 'listCas' | 'insertPreparedCa' | 'transitionCa' | 'removeCa' | 'recordCertificate' | 'appendAudit'
+  'getActiveCa' | 'initCa' | 'listCas' | 'insertPreparedCa' | 'transitionCa' | 'removeCa' | 'recordCertificate' | 'appendAudit' | 'dnsLabelHolder'
 >;
 
 /** The slice of a pino/fastify logger this needs. */

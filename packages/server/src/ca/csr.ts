@@ -9,14 +9,12 @@ import { CertificationRequest } from '@peculiar/asn1-csr';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { BasicConstraints, Extensions, SubjectAlternativeName, id_ce_basicConstraints, id_ce_subjectAltName } from '@peculiar/asn1-x509';
 import type { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import { KEY_TYPES, isKeyType, keyTypeOf } from '../policy/key-types.ts';
 import { InvalidCertificateRequestError } from './errors.ts';
 import { x509 } from './x509.ts';
 
 /** Larger than any honest CSR (an RSA-8192 request is under 3 KiB), small enough to parse blindly. */
 export const MAX_CSR_BYTES = 16 * 1024;
-
-/** The key types a service certificate may certify, as a phrase for messages. */
-export const ALLOWED_KEY_TYPES = 'ECDSA P-256 or P-384, Ed25519, or RSA of 2048 to 8192 bits';
 
 export interface RequestedNames {
   /** Subject attributes in order, e.g. `{ type: 'CN', value: 'alpha.api' }` (unknown types as OIDs). */
@@ -154,31 +152,11 @@ function checkKey(spki: Uint8Array): { publicKey: KeyObject; keyType: string } {
   try {
     publicKey = createPublicKey({ key: Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength), format: 'der', type: 'spki' });
   } catch {
-    refuse(`the CSR's public key is of a type Tessera does not certify; use ${ALLOWED_KEY_TYPES}`);
+    refuse(`the CSR's public key is of a type Tessera does not certify; use ${KEY_TYPES}`);
   }
-  const details = publicKey.asymmetricKeyDetails ?? {};
-  switch (publicKey.asymmetricKeyType) {
-    case 'ec':
-      if (details.namedCurve === 'prime256v1') return { publicKey, keyType: 'ECDSA P-256' };
-      if (details.namedCurve === 'secp384r1') return { publicKey, keyType: 'ECDSA P-384' };
-      // P-521 is refused too: BoringSSL (Chrome, Go's TLS peers built on it) and the CA/Browser
-      // Forum rules leave it out, so a P-521 certificate would fail at some peers.
-      return refuse(`the CSR's key is on curve ${details.namedCurve ?? 'unknown'}; use ${ALLOWED_KEY_TYPES}`);
-    case 'ed25519':
-      return { publicKey, keyType: 'Ed25519' };
-    case 'rsa': {
-      const bits = details.modulusLength ?? 0;
-      if (bits < 2048) return refuse(`the CSR's RSA key has ${bits} bits, which is too weak; use at least 2048 bits (or ECDSA P-256)`);
-      if (bits > 8192) return refuse(`the CSR's RSA key has ${bits} bits; at most 8192 are accepted`);
-      const exponent = details.publicExponent ?? 0n;
-      if (exponent < 65_537n || exponent % 2n === 0n) {
-        return refuse(`the CSR's RSA key has public exponent ${exponent}; use an odd exponent of at least 65537 (the usual 65537)`);
-      }
-      return { publicKey, keyType: `RSA ${bits}` };
-    }
-    default:
-      return refuse(`the CSR's key is ${publicKey.asymmetricKeyType ?? 'of an unknown type'}; use ${ALLOWED_KEY_TYPES}`);
-  }
+  const type = keyTypeOf(publicKey);
+  if (!isKeyType(type)) refuse(`the CSR's key is ${type.problem}`);
+  return { publicKey, keyType: type.label };
 }
 
 function checkSignature(csr: CertificationRequest, publicKey: KeyObject, layout: CsrLayout): void {

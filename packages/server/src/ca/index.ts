@@ -9,7 +9,7 @@ export type { CaSettings } from './settings.ts';
 export { writeBundleFile } from './bundle-file.ts';
 export { createCa, INTERMEDIATE_LIFETIME_SECONDS, ROOT_LIFETIME_SECONDS } from './create-ca.ts';
 export type { CreateCaOptions, NewCa } from './create-ca.ts';
-export { ALLOWED_KEY_TYPES, MAX_CSR_BYTES, parseCsr } from './csr.ts';
+export { MAX_CSR_BYTES, parseCsr } from './csr.ts';
 export type { CertificateRequest, RequestedNames } from './csr.ts';
 export { CaImportError, CaRotationRefusedError, InvalidCaRecordError, InvalidCertificateRequestError } from './errors.ts';
 export type { IssuedServiceCertificate, ServiceCertificateRequest } from './service-certificate.ts';

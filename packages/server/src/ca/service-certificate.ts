@@ -10,7 +10,7 @@ import type { CertificateRequest } from './csr.ts';
 import { InvalidCertificateRequestError } from './errors.ts';
 import { encodeLeafCertificate, leafTemplate } from './issue-certificate.ts';
 import type { Issuer, LeafTemplate } from './issue-certificate.ts';
-import { checkRequestedNames, serviceIdentity } from './service-identity.ts';
+import { checkRequestedNames, dnsLabelOfPrincipal, serviceIdentity } from './service-identity.ts';
 import type { IdentityNaming } from './service-identity.ts';
 import { x509 } from './x509.ts';
 
@@ -100,7 +100,9 @@ export function createServiceCertificateIssuer(settings: ServiceCertificateSetti
 
   return {
     async issue(generation, request) {
-      const identity = serviceIdentity(request.principal, settings);
+      const label = dnsLabelOfPrincipal(request.principal);
+      const holder = label === null ? null : await store.dnsLabelHolder(label);
+      const identity = serviceIdentity(request.principal, settings, holder);
       const csr = request.csr ?? parseCsr(requireCsr(request.csrPem));
       checkRequestedNames(csr.requestedNames, identity);
 
@@ -108,7 +110,7 @@ export function createServiceCertificateIssuer(settings: ServiceCertificateSetti
       const certificate = encodeLeafCertificate(await templateFor(generation.issuer), csr.subjectPublicKeyInfo, {
         commonName: identity.commonName,
         uris: [identity.spiffeId],
-        dnsNames: [identity.dnsName],
+        dnsNames: identity.dnsName === null ? [] : [identity.dnsName],
         extendedKeyUsages: SERVICE_EKUS,
         lifetimeSeconds,
         now: request.now,
@@ -146,7 +148,7 @@ export function createServiceCertificateIssuer(settings: ServiceCertificateSetti
 const SERVICE_EKUS = [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth];
 
 /** recordCertificates is optional so that stores written before it (and test doubles) still work, one commit each. */
-export type CertificateStore = Pick<Store, 'recordCertificate'> & Partial<Pick<Store, 'recordCertificates'>>;
+export type CertificateStore = Pick<Store, 'recordCertificate' | 'dnsLabelHolder'> & Partial<Pick<Store, 'recordCertificates'>>;
 type NewCertificate = Parameters<Store['recordCertificate']>[0];
 type Actor = Parameters<Store['recordCertificate']>[1];
 

@@ -3,7 +3,7 @@
 // other name is refused rather than dropped, so a client never believes it holds a name it
 // was not given.
 
-import { describeNameRule, splitPrincipal } from '../policy/names.ts';
+import { describeNameRule, dnsLabelOf, splitPrincipal } from '../policy/names.ts';
 import type { RequestedNames } from './csr.ts';
 import { InvalidCertificateRequestError } from './errors.ts';
 import { MAX_COMMON_NAME, canonicalDnsName, trustDomainId } from './names.ts';
@@ -21,11 +21,19 @@ export interface ServiceIdentity {
   commonName: string;
   /** `spiffe://<trust domain>/<domain>/<service>`. */
   spiffeId: string;
-  /** `<service>.<domain with dots as dashes>.<dns suffix>`. */
-  dnsName: string;
+  /**
+   * `<service>.<domain with dots as dashes>.<dns suffix>`; null when an older domain holds that
+   * label (`pay.prod` before `pay-prod`), named in `dnsNameHolder`: a name belongs to one service.
+   */
+  dnsName: string | null;
+  dnsNameHolder?: string;
 }
 
-export function serviceIdentity(principal: string, naming: IdentityNaming): ServiceIdentity {
+/**
+ * @param dnsLabelHolder the domain that holds the principal's domain's DNS label (Store
+ *   dnsLabelHolder); null when none does.
+ */
+export function serviceIdentity(principal: string, naming: IdentityNaming, dnsLabelHolder: string | null): ServiceIdentity {
   const parts = splitPrincipal(principal);
   if (parts === null) throw new InvalidCertificateRequestError(`not a principal name: ${JSON.stringify(principal)}; ${describeNameRule('principal')}`);
   if (principal.length > MAX_COMMON_NAME) {
@@ -33,7 +41,7 @@ export function serviceIdentity(principal: string, naming: IdentityNaming): Serv
       `${principal} cannot get a certificate: its name is ${principal.length} characters and a certificate CN holds at most ${MAX_COMMON_NAME}; use a shorter domain or service name`,
     );
   }
-  const wanted = `${parts.service}.${parts.domain.replaceAll('.', '-')}.${naming.dnsSuffix}`;
+  const wanted = `${parts.service}.${dnsLabelOf(parts.domain)}.${naming.dnsSuffix}`;
   let dnsName: string;
   try {
     dnsName = canonicalDnsName(wanted);
@@ -43,12 +51,23 @@ export function serviceIdentity(principal: string, naming: IdentityNaming): Serv
         "(DNS labels are letters, digits and '-', at most 63 characters, not starting or ending with '-'; '_' is not allowed); rename the service or domain",
     );
   }
-  return { principal, commonName: principal, spiffeId: `${trustDomainId(naming.trustDomain)}/${parts.domain}/${parts.service}`, dnsName };
+  const spiffeId = `${trustDomainId(naming.trustDomain)}/${parts.domain}/${parts.service}`;
+  if (dnsLabelHolder !== null && dnsLabelHolder !== parts.domain) {
+    return { principal, commonName: principal, spiffeId, dnsName: null, dnsNameHolder: dnsLabelHolder };
+  }
+  return { principal, commonName: principal, spiffeId, dnsName };
+}
+
+/** The domain label of the principal's certificate DNS name, to look its holder up with. */
+export function dnsLabelOfPrincipal(principal: string): string | null {
+  const parts = splitPrincipal(principal);
+  return parts === null ? null : dnsLabelOf(parts.domain);
 }
 
 /** @throws {InvalidCertificateRequestError} naming the first name the CSR asks for that is not the identity's. */
 export function checkRequestedNames(requested: RequestedNames, identity: ServiceIdentity): void {
-  const own = `it may ask for CN=${identity.commonName}, URI:${identity.spiffeId} and DNS:${identity.dnsName}, or for no names at all`;
+  const dns = identity.dnsName === null ? '' : ` and DNS:${identity.dnsName}`;
+  const own = `it may ask for CN=${identity.commonName}, URI:${identity.spiffeId}${dns}, or for no names at all`;
   const foreign = requested.subject.find((attribute) => attribute.type !== 'CN');
   if (foreign !== undefined) {
     throw new InvalidCertificateRequestError(
@@ -65,8 +84,17 @@ export function checkRequestedNames(requested: RequestedNames, identity: Service
   if (other !== undefined) {
     throw new InvalidCertificateRequestError(`the CSR asks for ${other}; service certificates carry no IP addresses, e-mail addresses or other name types: ${own}`);
   }
-  const dns = requested.dnsNames.find((name) => name.toLowerCase() !== identity.dnsName);
-  if (dns !== undefined) throw new InvalidCertificateRequestError(`the CSR asks for DNS:${dns}, which is not ${identity.principal}'s name; ${own}`);
+  const foreignDns = requested.dnsNames.find((name) => name.toLowerCase() !== identity.dnsName);
+  if (foreignDns !== undefined && identity.dnsNameHolder !== undefined) {
+    throw new InvalidCertificateRequestError(
+      `the CSR asks for DNS:${foreignDns}, but that name belongs to domain ${identity.dnsNameHolder}, ` +
+        `which has the same DNS label and is older; ${identity.principal}'s certificates carry no DNS name ` +
+        `(move the service to a domain whose name differs in more than dots and dashes): ${own}`,
+    );
+  }
+  if (foreignDns !== undefined) {
+    throw new InvalidCertificateRequestError(`the CSR asks for DNS:${foreignDns}, which is not ${identity.principal}'s name; ${own}`);
+  }
   const uri = requested.uris.find((name) => name !== identity.spiffeId);
   if (uri !== undefined) throw new InvalidCertificateRequestError(`the CSR asks for URI:${uri}, which is not ${identity.principal}'s SPIFFE ID; ${own}`);
 }

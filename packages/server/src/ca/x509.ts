@@ -9,6 +9,7 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { createHash, createPrivateKey, webcrypto } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import { CA_KEY_TYPES, isKeyType, keyTypeOf } from '../policy/key-types.ts';
 
 export { x509 };
 
@@ -33,29 +34,19 @@ export interface SigningKeyMaterial {
   signingAlgorithm: webcrypto.EcdsaParams | webcrypto.RsaHashedImportParams | webcrypto.Algorithm;
 }
 
-/** The key types a CA may sign with: what Go's crypto/x509, OpenSSL and browsers all verify. */
-export const CA_KEY_TYPES = 'ECDSA P-256, ECDSA P-384 or RSA of 2048 to 8192 bits';
+export { CA_KEY_TYPES };
 
 /**
  * Opens a CA's PKCS#8 key for signing. Generated CAs are P-256; an imported CA may also be
  * P-384 (signing with SHA-384, its natural pair) or RSA (PKCS#1 v1.5 with SHA-256, which every
- * TLS stack verifies). Returns null for any other key type.
+ * TLS stack verifies): the key-type table's `caSignature`. Returns null for any other key type.
  */
 export async function importSigningKey(pkcs8: Uint8Array): Promise<SigningKeyMaterial | null> {
   const key = createPrivateKey({ key: Buffer.from(pkcs8), format: 'der', type: 'pkcs8' });
-  const details = key.asymmetricKeyDetails ?? {};
-  if (key.asymmetricKeyType === 'ec' && (details.namedCurve === 'prime256v1' || details.namedCurve === 'secp384r1')) {
-    const [namedCurve, hash] = details.namedCurve === 'prime256v1' ? ['P-256', 'SHA-256'] : ['P-384', 'SHA-384'];
-    const privateKey = await webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve }, false, ['sign']);
-    return { privateKey, signingKey: key, signingAlgorithm: { name: 'ECDSA', hash } };
-  }
-  const bits = details.modulusLength ?? 0;
-  if (key.asymmetricKeyType === 'rsa' && bits >= 2048 && bits <= 8192) {
-    const algorithm = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
-    const privateKey = await webcrypto.subtle.importKey('pkcs8', pkcs8, algorithm, false, ['sign']);
-    return { privateKey, signingKey: key, signingAlgorithm: algorithm };
-  }
-  return null;
+  const type = keyTypeOf(key);
+  if (!isKeyType(type) || type.caSignature === null || type.caImport === null) return null;
+  const privateKey = await webcrypto.subtle.importKey('pkcs8', pkcs8, type.caImport, false, ['sign']);
+  return { privateKey, signingKey: key, signingAlgorithm: type.caSignature };
 }
 
 export async function exportPkcs8Pem(key: CryptoKey): Promise<string> {

@@ -124,7 +124,8 @@ export interface OidcProofIssuer {
   /**
    * How the claim becomes a principal: a regular expression with named groups `domain` and
    * `service` (e.g. `^system:serviceaccount:(?<domain>[^:]+):(?<service>[^:]+)$`), or an exact
-   * table from claim value to principal. At least one must be given.
+   * table from claim value to principal. At least one must be given. Each group must hold a valid
+   * name on its own: a service with a dot (a Kubernetes account `auth.admin`) maps to no principal.
    */
   pattern?: string;
   principals?: Record<string, string>;

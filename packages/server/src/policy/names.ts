@@ -46,6 +46,15 @@ export function splitPrincipal(principal: string): { domain: string; service: st
   return { domain: principal.slice(0, dot), service: principal.slice(dot + 1) };
 }
 
+/**
+ * The label a domain takes in its services' certificate DNS names, `<service>.<label>.<suffix>`:
+ * its dots become dashes. Not one-to-one (`pay.prod` and `pay-prod` share `pay-prod`), so the
+ * store refuses a domain whose label another domain already has (storage/sql/domains.ts).
+ */
+export function dnsLabelOf(domain: string): string {
+  return domain.replaceAll('.', '-');
+}
+
 /** Why a name is refused, in a sentence that says what to fix. */
 export function describeNameRule(kind: 'domain' | 'service' | 'role' | 'principal'): string {
   switch (kind) {

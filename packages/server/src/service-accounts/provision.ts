@@ -61,7 +61,8 @@ export async function createAccount(deps: ProvisionDeps, caller: AdminCaller, re
   if (await store.getService(principal)) throw duplicate(request.name);
 
   for (const domain of missingDomains) {
-    await ignoreConflict(store.createDomain({ name: domain, description: domain === deps.domain ? 'Service accounts (/auth/admin/service-accounts)' : null }, by));
+    const description = domain === deps.domain ? 'Service accounts (/auth/admin/service-accounts)' : null;
+    await ignoreConflict(store.createDomain({ name: domain, description }, by), async () => (await store.getDomain(domain)) !== null);
   }
   // putRole without members keeps any a concurrent request added: creating a role is idempotent.
   for (const grant of missingRoles) await store.putRole(grant.domain, grant.role, undefined, by);
@@ -121,11 +122,12 @@ async function missing<T>(items: readonly T[], exists: (item: T) => Promise<bool
   return unique.filter((_, i) => !found[i]);
 }
 
-async function ignoreConflict(creation: Promise<unknown>): Promise<void> {
+async function ignoreConflict(creation: Promise<unknown>, created: () => Promise<boolean>): Promise<void> {
   try {
     await creation;
   } catch (error) {
-    // Another request created it first, which is all this wanted.
-    if (!(error instanceof ConflictError)) throw error;
+    // Another request created it first, which is all this wanted; any other conflict (a domain
+    // name whose certificate DNS label another domain has) is the caller's to fix.
+    if (!(error instanceof ConflictError) || !(await created())) throw error;
   }
 }

@@ -81,6 +81,10 @@ export class SqlStore implements Store {
     return domains.createDomain(this.ctx, domain, by);
   }
 
+  dnsLabelHolder(label: string): Promise<string | null> {
+    return domains.dnsLabelHolder(this.ctx.db, label);
+  }
+
   updateDomain(name: string, patch: { description?: string | null; tokenMaxLifetime?: number | null }, by: Actor): Promise<Domain> {
     return domains.updateDomain(this.ctx, name, patch, by);
   }

@@ -65,7 +65,13 @@ export interface Store {
   /** Sets `key` unless it is already set; returns the value that is stored (first writer wins). */
   initMeta(key: string, value: string): Promise<string>;
 
+  /** ConflictError when the domain exists, or another domain has its certificate DNS label (policy/names.ts dnsLabelOf). */
   createDomain(domain: { name: string; description?: string | null; tokenMaxLifetime?: number | null }, by: Actor): Promise<Domain>;
+  /**
+   * The domain whose services' certificates carry DNS label `label`: of the domains that map to it,
+   * the oldest (two can, if created before such domains were refused, or by a race between instances).
+   */
+  dnsLabelHolder(label: string): Promise<string | null>;
   /** NotFoundError when missing. */
   updateDomain(name: string, patch: { description?: string | null; tokenMaxLifetime?: number | null }, by: Actor): Promise<Domain>;
   getDomain(name: string): Promise<Domain | null>;

@@ -117,7 +117,7 @@ void describe('parseCsr refuses', () => {
   });
 
   void test('weak and unsupported keys: RSA 1024, P-521, secp256k1, Ed448, a small RSA exponent', async (t) => {
-    refuses((await makeCsr({ kind: 'rsa1024' })).pem, /RSA key has 1024 bits, which is too weak; use at least 2048 bits/);
+    refuses((await makeCsr({ kind: 'rsa1024' })).pem, /RSA with 1024 bits, which is too weak; use at least 2048 bits/);
     refuses((await makeCsr({ kind: 'p521' })).pem, /curve secp521r1; use ECDSA P-256 or P-384, Ed25519, or RSA/);
     const dir = await tempDir(t);
     refuses(await opensslCsr(dir, 'k1', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:secp256k1']), /curve secp256k1/);

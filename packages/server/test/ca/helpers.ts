@@ -79,6 +79,10 @@ export function memoryCaStore(initial: CaRecord[] = [], now: () => number = Date
     async appendAudit(event) {
       audit.push({ type: event.type, actor: event.actor, target: event.target });
     },
+    // No domains here: no other domain holds a principal's DNS label, so every certificate gets its name.
+    async dnsLabelHolder() {
+      return null;
+    },
   };
 }
 

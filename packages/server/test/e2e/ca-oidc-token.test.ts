@@ -16,6 +16,8 @@ const KUBERNETES = 'https://kubernetes.default.svc.cluster.local';
 const CI = 'https://ci.example';
 const UNREACHABLE = 'https://unreachable.example';
 const LOOSE = 'https://loose.example';
+/** Configured with the pattern the documentation recommends: `[^:]+` lets a dot into either group. */
+const DOCUMENTED = 'https://documented.example';
 const AUDIENCE = 'tessera';
 
 function assertError(res: TestResponse, status: number, error: string, message: RegExp): void {
@@ -74,6 +76,7 @@ describe('certificates from an external OIDC token (proof oidc-token)', () => {
           { issuer: CI, jwksUri, audience: AUDIENCE, claim: 'repository', principals: { 'acme/billing': 'alpha.ci' } },
           // Unanchored on purpose: the whole claim must match all the same.
           { issuer: LOOSE, jwksUri, audience: AUDIENCE, claim: 'sub', pattern: 'serviceaccount:(?<domain>[a-z0-9-]+):(?<service>[a-z0-9-]+)' },
+          { issuer: DOCUMENTED, jwksUri, audience: AUDIENCE, claim: 'sub', pattern: '^system:serviceaccount:(?<domain>[^:]+):(?<service>[^:]+)$' },
           { issuer: UNREACHABLE, jwksUri: `http://127.0.0.1:${closedPort}/jwks`, audience: AUDIENCE, claim: 'sub', principals: { x: 'alpha.api' } },
         ];
       },
@@ -129,6 +132,23 @@ describe('certificates from an external OIDC token (proof oidc-token)', () => {
   it('refuses a claim that the pattern matches only in part (403)', async () => {
     const res = await enroll(await token(LOOSE, { sub: 'system:serviceaccount:alpha:api:extra' }));
     assertError(res, 403, 'forbidden', /maps to no principal/);
+  });
+
+  it('refuses a service-account name with a dot, which would name a service of another domain (403)', async () => {
+    // Namespace "sys" + account "auth.admin" must not become the bootstrap admin sys.auth.admin.
+    const res = await enroll(await token(DOCUMENTED, { sub: 'system:serviceaccount:sys:auth.admin' }));
+    assertError(res, 403, 'forbidden', /maps to no principal: its service "auth\.admin" is not a service name/);
+  });
+
+  it('refuses a domain group that is not a domain name (403)', async () => {
+    const res = await enroll(await token(DOCUMENTED, { sub: 'system:serviceaccount:Alpha:api' }));
+    assertError(res, 403, 'forbidden', /maps to no principal: its domain "Alpha" is not a domain name/);
+  });
+
+  it('maps a dotted domain group when the pattern allows it, the service being the last part', async () => {
+    const res = await enroll(await token(DOCUMENTED, { sub: 'system:serviceaccount:alpha:api' }));
+    assert.equal(res.status, 201, res.text);
+    assert.equal(res.json.principal, 'alpha.api');
   });
 
   it('refuses a claim value the principals table does not list exactly (403)', async () => {

@@ -104,6 +104,13 @@ describe('seed 003 service accounts', () => {
       assert.equal((await t.admin$('GET', '/domains/other', undefined, root)).status, 404);
     });
 
+    it('409 for a scope whose new domain would share another domain\'s certificate DNS label', async () => {
+      assert.equal((await api.accounts('POST', '', { name: 'ops-a', scopes: ['pay-ops:read'] }, root)).status, 201);
+      const res = await api.accounts('POST', '', { name: 'ops-b', scopes: ['pay.ops:read'] }, root);
+      assertDialectError(res, 409, 'conflict', /domain pay\.ops would share the DNS label "pay-ops" .* with domain pay-ops/);
+      assert.equal((await t.admin$('GET', '/domains/pay.ops', undefined, root)).status, 404);
+    });
+
     it('400 for bad JSON, unknown fields, wrong types and missing names', async () => {
       const malformed = await t.send('/auth/admin/service-accounts', { method: 'POST', headers: { ...json, authorization: `Bearer ${root}` }, body: '{"name": "x",' });
       assertDialectError(malformed, 400, 'invalid_request');

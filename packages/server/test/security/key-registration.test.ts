@@ -35,4 +35,12 @@ describe('registering keys on unsupported or invalid curves', () => {
     assert.equal(res.json.error, 'invalid_request');
     assert.equal(typeof res.json.message, 'string');
   });
+
+  it('400 invalid_request for a key the CA would not certify either (RSA with exponent 3): one key-type table', async () => {
+    const pem = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 3 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const res = await t.admin$('PUT', '/domains/alpha/services/keyed/keys/k3', { pem }, root);
+    assert.equal(res.status, 400, res.text);
+    assert.equal(res.json.error, 'invalid_request');
+    assert.match(res.json.message, /public exponent 3; use an odd exponent of at least 65537/);
+  });
 });

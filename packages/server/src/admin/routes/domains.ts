@@ -32,6 +32,9 @@ export function domainRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
     {
       schema: {
         summary: 'Create a domain',
+        description:
+          'Its services\' certificates carry DNS names `<service>.<domain with dots as dashes>.<dns suffix>`, so a name that ' +
+          'another domain\'s matches once dots are read as dashes (`pay.prod` beside `pay-prod`) is refused with 409.',
         tags: ['domains'],
         security: [{ bearerAuth: [] }],
         body: {

@@ -10,7 +10,7 @@
 
 import { createRemoteJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
 import type { OidcProofIssuer } from '../../config/config.ts';
-import { isPrincipalName } from '../../policy/names.ts';
+import { describeNameRule, isDomainName, isPrincipalName, isServiceName } from '../../policy/names.ts';
 import type { Store } from '../../storage/store.ts';
 import { ProofError, forbidden, notProven, requireActiveService, type CertificateProof } from './proof.ts';
 
@@ -71,8 +71,15 @@ export function oidcTokenProof(deps: OidcTokenDeps): CertificateProof {
 
       const claimValue = payload[config.claim];
       if (typeof claimValue !== 'string') throw forbidden(`the OIDC token has no string claim "${config.claim}" to map to a principal`);
-      const principal = mapToPrincipal(issuer, claimValue);
-      if (principal === null) throw forbidden(`${config.claim} "${claimValue.slice(0, 200)}" of issuer ${config.issuer} maps to no principal; add it to the issuer's principals or pattern`);
+      const mapped = mapToPrincipal(issuer, claimValue);
+      if (typeof mapped !== 'string') {
+        const why = mapped.reason === undefined ? '' : `: ${mapped.reason}`;
+        throw forbidden(
+          `${config.claim} "${claimValue.slice(0, 200)}" of issuer ${config.issuer} maps to no principal${why}; ` +
+            "add it to the issuer's principals or pattern",
+        );
+      }
+      const principal = mapped;
       await requireActiveService(deps.store, principal, now);
       return { principal };
     },
@@ -90,17 +97,29 @@ function issuerOf(token: string): string {
   return claims.iss;
 }
 
-/** The exact table first, then the pattern; null when neither names a valid principal. */
-function mapToPrincipal(issuer: TrustedIssuer, value: string): string | null {
+/**
+ * The exact table first, then the pattern. Each group is checked on its own before they are
+ * joined: joined, `sys` + `auth.admin` would read as service `admin` of domain `sys.auth`, since a
+ * principal's service is whatever follows its last dot (Kubernetes allows dots in account names).
+ */
+function mapToPrincipal(issuer: TrustedIssuer, value: string): string | { reason?: string } {
   const listed = issuer.config.principals?.[value];
-  if (listed !== undefined) return isPrincipalName(listed) ? listed : null;
+  if (listed !== undefined) return isPrincipalName(listed) ? listed : {};
   const match = issuer.pattern?.exec(value);
   // The whole claim must match, anchored or not: a pattern that matched a part would let
   // `system:serviceaccount:a:b:extra` borrow a:b's identity.
   const groups = match?.[0] === value ? match.groups : undefined;
-  if (!groups?.['domain'] || !groups['service']) return null;
-  const principal = `${groups['domain']}.${groups['service']}`;
-  return isPrincipalName(principal) ? principal : null;
+  const domain = groups?.['domain'];
+  const service = groups?.['service'];
+  if (!domain || !service) return {};
+  if (!isDomainName(domain)) {
+    return { reason: `its domain "${domain.slice(0, 80)}" is not a domain name (${describeNameRule('domain')})` };
+  }
+  if (!isServiceName(service)) {
+    return { reason: `its service "${service.slice(0, 80)}" is not a service name (${describeNameRule('service')})` };
+  }
+  const principal = `${domain}.${service}`;
+  return isPrincipalName(principal) ? principal : { reason: `${principal} is longer than a principal may be` };
 }
 
 function compilePattern(config: OidcProofIssuer): RegExp | null {

@@ -1,7 +1,9 @@
+import { dnsLabelOf } from '../../policy/names.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import type { Actor, Domain } from '../records.ts';
 import { audit, checkLifetime, count, domainRow } from './context.ts';
 import type { SqlContext } from './context.ts';
+import type { SqlExecutor } from '../drivers/driver.ts';
 import { toDomain } from './rows.ts';
 import type { DomainRow } from './rows.ts';
 
@@ -13,6 +15,14 @@ export async function createDomain(
   checkLifetime(input.tokenMaxLifetime);
   return ctx.db.transaction(async (tx) => {
     if (await domainRow(tx, input.name)) throw new ConflictError(`domain ${input.name} already exists`);
+    const label = dnsLabelOf(input.name);
+    const holder = await dnsLabelHolder(tx, label);
+    if (holder !== null) {
+      throw new ConflictError(
+        `domain ${input.name} would share the DNS label "${label}" of its services' certificates (<service>.${label}.<dns suffix>) ` +
+          `with domain ${holder}; choose a name that differs from ${holder} in more than dots and dashes`,
+      );
+    }
     const now = ctx.now();
     const domain: Domain = {
       name: input.name,
@@ -60,6 +70,20 @@ export async function updateDomain(
     await audit(ctx, tx, by, { type: 'domain.update', target: name, before, after });
     return after;
   });
+}
+
+/**
+ * Dots become dashes in SQL exactly as in dnsLabelOf. The oldest domain holds the label, so every
+ * instance agrees on it even if two raced past the check in createDomain. A label without a dash
+ * can only be its own domain's name: the common case needs no scan.
+ */
+export async function dnsLabelHolder(db: SqlExecutor, label: string): Promise<string | null> {
+  if (!label.includes('-')) return (await domainRow(db, label)) ? label : null;
+  const row = await db.get<{ name: string }>(
+    "SELECT name FROM domains WHERE REPLACE(name, '.', '-') = ? ORDER BY created_at, name LIMIT 1",
+    [label],
+  );
+  return row?.name ?? null;
 }
 
 export async function getDomain(ctx: SqlContext, name: string): Promise<Domain | null> {

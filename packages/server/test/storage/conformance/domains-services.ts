@@ -41,6 +41,23 @@ export function lifecycleAndDomains(harness: StoreHarness): void {
       await assert.rejects(store.createDomain({ name: 'alpha' }, admin), ConflictError);
     });
 
+    storeTest(harness, 'refuses a domain whose certificate DNS label another domain has, in either order', async (store) => {
+      await store.createDomain({ name: 'pay.prod' }, admin);
+      await store.createDomain({ name: 'pay-qa' }, admin);
+      await assert.rejects(store.createDomain({ name: 'pay-prod' }, admin), (error: Error) => error instanceof ConflictError && /with domain pay\.prod/.test(error.message));
+      await assert.rejects(store.createDomain({ name: 'pay.qa' }, admin), (error: Error) => error instanceof ConflictError && /with domain pay-qa/.test(error.message));
+      assert.deepEqual((await store.listDomains()).map((domain) => domain.name), ['pay-qa', 'pay.prod']);
+    });
+
+    storeTest(harness, 'names the domain that holds a certificate DNS label', async (store) => {
+      await store.createDomain({ name: 'pay.prod.eu' }, admin);
+      await store.createDomain({ name: 'alpha' }, admin);
+      assert.equal(await store.dnsLabelHolder('pay-prod-eu'), 'pay.prod.eu');
+      assert.equal(await store.dnsLabelHolder('alpha'), 'alpha');
+      assert.equal(await store.dnsLabelHolder('pay-prod'), null);
+      assert.equal(await store.dnsLabelHolder('beta'), null);
+    });
+
     storeTest(harness, 'lets exactly one of two concurrent creations of a domain succeed', async (store) => {
       const results = await Promise.allSettled([
         store.createDomain({ name: 'alpha' }, admin),
