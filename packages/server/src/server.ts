@@ -207,7 +207,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       proxyCertHeader: config.mtls.proxyCertHeader,
       now,
     });
-    const certificateMapper = compileMappings(config.certLogin.mappings);
+    const certificateMapper = compileMappings(config.certLogin.mappings, { requireClientAuthEku: config.certLogin.requireClientAuthEku });
     const methods = [
       ...credentialMethods,
       tlsClientAuth({ certificates: clientCertificates, store, mapper: certificateMapper }),
