@@ -181,8 +181,8 @@ const MAPPING_FIELDS = ['cas', 'subject', 'san', 'fingerprint', 'principal'] as 
 const FINGERPRINT = /^[0-9a-f]{64}$/;
 
 const NAME_THE_CAS =
-  'name the CA files whose certificates this rule maps: add "cas": [...] with files from mtls.externalCas (the token endpoint) ' +
-  'or certLogin.trustedCas (certificate login)';
+  'name the CA files whose certificates this rule maps: add "cas": [...] with files from mtls.externalCas ' +
+  '(the token endpoint) or certLogin.trustedCas (certificate login)';
 
 /**
  * `certLogin.mappings`: client certificate → principal rules; every field given must match.
@@ -194,7 +194,9 @@ export function certLoginMappingsParser(resolvePath: ResolvePath): (value: unkno
 }
 
 function parseCertLoginMappings(value: unknown, resolvePath: ResolvePath): Parsed<CertLoginMapping[]> {
-  if (!Array.isArray(value)) return { problem: `expected a list of mappings [{"cas", "subject" or "san" or "fingerprint", "principal"}], ${got(value)}` };
+  if (!Array.isArray(value)) {
+    return { problem: `expected a list of mappings [{"cas", "subject" or "san" or "fingerprint", "principal"}], ${got(value)}` };
+  }
   const problems: string[] = [];
   const mappings: CertLoginMapping[] = [];
   value.forEach((item, index) => {
@@ -205,7 +207,8 @@ function parseCertLoginMappings(value: unknown, resolvePath: ResolvePath): Parse
     const cas = fields.cas;
     if (cas === undefined) problems.push(`${where}: ${NAME_THE_CAS}`);
     else if (!Array.isArray(cas) || cas.length === 0 || cas.some((file) => typeof file !== 'string' || file === '')) {
-      problems.push(`${where}.cas: expected a non-empty list of CA files such as ["/etc/tessera/partner-ca.pem"], ${got(cas)}`);
+      const example = '["/etc/tessera/partner-ca.pem"]';
+      problems.push(`${where}.cas: expected a non-empty list of CA files such as ${example}, ${got(cas)}`);
     } else mapping.cas = [...new Set((cas as string[]).map(resolvePath))];
     if (typeof fields.principal === 'string' && isPrincipalName(fields.principal)) mapping.principal = fields.principal;
     else problems.push(`${where}.principal: expected a principal name (${describeNameRule('principal')}), ${got(fields.principal)}`);

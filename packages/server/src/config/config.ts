@@ -86,7 +86,10 @@ export interface Config {
   };
   /** Client certificates presented to Tessera (mutual TLS, RFC 8705). */
   mtls: {
-    /** PEM files of external CAs whose client certificates `tls_client_auth` also accepts (mapped by the `certLogin.mappings` that name them). */
+    /**
+     * PEM files of external CAs whose client certificates `tls_client_auth` also accepts (mapped
+     * by the `certLogin.mappings` that name them).
+     */
     externalCas: string[];
     /**
      * Header in which a TLS-terminating proxy passes the client certificate (URL-encoded PEM, as

@@ -54,7 +54,9 @@ export function validatePath(leaf: X509Certificate, presented: readonly X509Cert
   const found = findPath(leaf, presented, anchors, now, true, []);
   if (found) {
     checkExtensions(leaf, 'the client certificate');
-    for (const certificate of found.intermediates) checkExtensions(certificate, `the issuing CA "${oneLine(certificate.subject)}"`);
+    for (const certificate of found.intermediates) {
+      checkExtensions(certificate, `the issuing CA "${oneLine(certificate.subject)}"`);
+    }
     return found;
   }
   // Said precisely when the only path runs through an expired CA: that needs a different fix.
@@ -121,10 +123,16 @@ export function extensionProblem(certificate: X509Certificate, what: string): st
   for (const extension of new x509.X509Certificate(certificate.raw).extensions) {
     const unenforced = UNENFORCED.get(extension.type);
     if (unenforced !== undefined && certificate.ca) {
-      return `${what} carries ${unenforced}, which Tessera does not enforce; use a CA without them, or configure a CA below it (without them) as the trust anchor`;
+      return (
+        `${what} carries ${unenforced}, which Tessera does not enforce; use a CA without them, ` +
+        'or configure a CA below it (without them) as the trust anchor'
+      );
     }
     if (extension.critical && unenforced === undefined && !PROCESSED.has(extension.type)) {
-      return `${what} carries the critical extension ${extension.type}, which Tessera does not understand (RFC 5280 §4.2); use a certificate without it`;
+      return (
+        `${what} carries the critical extension ${extension.type}, which Tessera does not understand ` +
+        '(RFC 5280 §4.2); use a certificate without it'
+      );
     }
   }
   return null;

@@ -16,7 +16,10 @@ import { checkExtendedKeyUsage, normalizeRdns, type ClientAuthEkuRule } from './
 import type { VerifiedClientCertificate } from './peer-certificate.ts';
 
 /** What a mapping reads of a verified certificate from an external CA. */
-export type MappedCertificate = Pick<VerifiedClientCertificate, 'certificate' | 'names' | 'caFile' | 'extendedKeyUsages'>;
+export type MappedCertificate = Pick<
+  VerifiedClientCertificate,
+  'certificate' | 'names' | 'caFile' | 'extendedKeyUsages'
+>;
 
 /**
  * The principal the first matching rule names, or undefined. Throws ClientCertificateError when
@@ -47,16 +50,21 @@ export function compileMappings(mappings: readonly CertLoginMapping[], options: 
 function compileRule(mapping: CertLoginMapping, where: string): { principal: string; tests: Test[] } {
   if (!isPrincipalName(mapping.principal)) throw new Error(`${where}.principal "${String(mapping.principal)}" is not a principal; write "<domain>.<service>"`);
   if (!Array.isArray(mapping.cas) || mapping.cas.length === 0) {
-    throw new Error(`${where} names no CA; add "cas": [...] with the files of mtls.externalCas or certLogin.trustedCas whose certificates it maps`);
+    throw new Error(
+      `${where} names no CA; add "cas": [...] with the files of mtls.externalCas or certLogin.trustedCas whose certificates it maps`,
+    );
   }
   const tests: Test[] = [];
   if (mapping.subject !== undefined) tests.push(subjectTest(mapping.subject, where));
   if (mapping.san !== undefined) tests.push(sanTest(mapping.san));
   if (mapping.fingerprint !== undefined) tests.push(fingerprintTest(mapping.fingerprint, where));
-  if (tests.length === 0) throw new Error(`${where} matches every certificate of its CAs; give at least one of subject, san or fingerprint`);
+  if (tests.length === 0) {
+    throw new Error(`${where} matches every certificate of its CAs; give at least one of subject, san or fingerprint`);
+  }
   const cas = new Set(mapping.cas);
   // First: of a CA the rule does not name, nothing else about the certificate counts.
-  return { principal: mapping.principal, tests: [(peer) => peer.caFile !== undefined && cas.has(peer.caFile), ...tests] };
+  const ofItsCas: Test = (peer) => peer.caFile !== undefined && cas.has(peer.caFile);
+  return { principal: mapping.principal, tests: [ofItsCas, ...tests] };
 }
 
 /** RFC 4514 strings list the most specific RDN first, certificates the reverse; either order is accepted. */

@@ -39,7 +39,13 @@ import {
   type ValidPath,
 } from './chain.ts';
 import { ClientCertificateError } from './errors.ts';
-import { certificateFacts, certificateThumbprint, checkExtendedKeyUsage, type CertificateFacts, type CertificateNames } from './identity.ts';
+import {
+  certificateFacts,
+  certificateThumbprint,
+  checkExtendedKeyUsage,
+  type CertificateFacts,
+  type CertificateNames,
+} from './identity.ts';
 import type { TesseraCa } from './tessera-cas.ts';
 
 /** The parts of a request this module reads. */

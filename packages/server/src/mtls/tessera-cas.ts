@@ -33,6 +33,8 @@ export async function tesseraCaSource(
 
 /** chainPem holds the issuing certificate first (CaRecord). */
 function issuingCa(record: Pick<CaRecord, 'id' | 'chainPem'>): TesseraCa {
-  const end = record.chainPem.indexOf('-----END CERTIFICATE-----');
-  return { caId: record.id, certificate: new X509Certificate(record.chainPem.slice(0, end + '-----END CERTIFICATE-----'.length)) };
+  const end = record.chainPem.indexOf(PEM_END) + PEM_END.length;
+  return { caId: record.id, certificate: new X509Certificate(record.chainPem.slice(0, end)) };
 }
+
+const PEM_END = '-----END CERTIFICATE-----';

@@ -48,8 +48,9 @@ export function renewalProof(deps: RenewalDeps): CertificateProof {
         throw notProven(`the client certificate expired at ${certificate.notAfter.toISOString()}; renewal needs an unexpired certificate, so bootstrap again with a join token or a registered key`);
       }
       if (now < certificate.notBefore.getTime()) throw notProven(`the client certificate is not valid before ${certificate.notBefore.toISOString()}`);
-      const uris = certificate.getExtension(x509.SubjectAlternativeNameExtension)?.names.items.filter((name) => name.type === 'url') ?? [];
-      const principal = principalOfSpiffeIds(uris.map((name) => name.value), deps.trustDomain);
+      const sans = certificate.getExtension(x509.SubjectAlternativeNameExtension)?.names.items ?? [];
+      const uris = sans.filter((name) => name.type === 'url').map((name) => name.value);
+      const principal = principalOfSpiffeIds(uris, deps.trustDomain);
       if (principal !== record.principal) {
         throw notProven(`the client certificate names ${principal ?? 'no principal'}, but it was issued to ${record.principal}`);
       }

@@ -49,7 +49,10 @@ export function tlsClientAuth(deps: TlsClientAuthDeps): ClientAuthMethod {
   };
 }
 
-/** The service a trusted certificate names: the recorded principal for Tessera's own, the first mapping rule for an external CA's. */
+/**
+ * The service a trusted certificate names: the recorded principal for one Tessera issued, the
+ * first mapping rule naming its CA for an external CA's.
+ */
 export async function serviceOfCertificate(deps: Pick<TlsClientAuthDeps, 'store' | 'mapper'>, peer: VerifiedClientCertificate): Promise<Service> {
   const principal = peer.source === 'tessera' ? peer.principal : await certificateCheck(() => deps.mapper(peer));
   if (principal === undefined) {
