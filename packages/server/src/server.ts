@@ -207,7 +207,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       proxyCertHeader: config.mtls.proxyCertHeader,
       now,
     });
-    const certificateMapper = compileMappings(config.certLogin.mappings);
+    const { mappings, requireClientAuthEku } = config.certLogin;
+    const certificateMapper = compileMappings(mappings, { requireClientAuthEku });
     const methods = [
       ...credentialMethods,
       tlsClientAuth({ certificates: clientCertificates, store, mapper: certificateMapper }),

@@ -64,6 +64,24 @@ export function dnsLabelOfPrincipal(principal: string): string | null {
   return parts === null ? null : dnsLabelOf(parts.domain);
 }
 
+/**
+ * The principal named by a certificate's SPIFFE ID, the inverse of serviceIdentity: the one
+ * `spiffe://<trust domain>/<domain>/<service>` among its URI SANs. Null when there is none, when
+ * there are several (any URI whose scheme is spiffe in any letter case counts, so a second ID
+ * cannot hide behind `SPIFFE://`), or when it has another shape or trust domain. There is no
+ * fallback to the subject CN: a certificate without a SPIFFE ID names no service.
+ */
+export function principalOfSpiffeIds(uris: readonly string[], trustDomain: string): string | null {
+  const ids = uris.filter((uri) => uri.slice(0, 'spiffe://'.length).toLowerCase() === 'spiffe://');
+  const [id] = ids;
+  const prefix = `${trustDomainId(trustDomain)}/`;
+  if (ids.length !== 1 || id === undefined || !id.startsWith(prefix)) return null;
+  const path = id.slice(prefix.length).split('/');
+  if (path.length !== 2) return null;
+  const [domain = '', service = ''] = path;
+  return splitPrincipal(`${domain}.${service}`)?.domain === domain ? `${domain}.${service}` : null;
+}
+
 /** @throws {InvalidCertificateRequestError} naming the first name the CSR asks for that is not the identity's. */
 export function checkRequestedNames(requested: RequestedNames, identity: ServiceIdentity): void {
   const dns = identity.dnsName === null ? '' : ` and DNS:${identity.dnsName}`;

@@ -4,7 +4,8 @@
 // credentials (Basic, client_secret, client_assertion) are tried first, with the token
 // endpoint's own methods, and the token is then not certificate-bound. Otherwise the TLS client
 // certificate, from Tessera's CA or one of `certLogin.trustedCas`, names the principal (its
-// SPIFFE ID, or the first `certLogin.mappings` rule) and the token is bound to it.
+// recorded principal for a certificate Tessera issued, or the first `certLogin.mappings` rule
+// naming its CA) and the token is bound to it.
 
 import { authenticateClient, type AuthenticatedClient, type ClientAuthMethod, type ClientAuthRequest } from '../oauth2/client-auth/index.ts';
 import { certificateCheck, certificateRejected, serviceOfCertificate, type TlsClientAuthDeps } from '../oauth2/client-auth/tls_client_auth.ts';
@@ -13,7 +14,6 @@ import { OAuthError } from '../oauth2/errors.ts';
 export interface LoginAuthDeps extends Pick<TlsClientAuthDeps, 'certificates' | 'store' | 'mapper'> {
   /** The token endpoint's methods that take explicit credentials (secrets, assertions). */
   credentialMethods: readonly ClientAuthMethod[];
-  requireClientAuthEku: boolean;
 }
 
 /** What audit and metrics see for a login by certificate (the same as at the token endpoint). */
@@ -22,9 +22,8 @@ export const CERTIFICATE_LOGIN_METHOD = 'tls_client_auth';
 export async function authenticateLogin(deps: LoginAuthDeps, request: ClientAuthRequest): Promise<AuthenticatedClient> {
   if (deps.credentialMethods.some((method) => method.present(request))) return authenticateClient(deps.credentialMethods, request);
 
-  const clientAuthEku = deps.requireClientAuthEku ? 'required' : 'if-present';
   const http = request.http;
-  const peer = http === undefined ? null : await certificateCheck(() => deps.certificates.peerCertificate(http, { clientAuthEku }));
+  const peer = http === undefined ? null : await certificateCheck(() => deps.certificates.peerCertificate(http));
   if (peer === null) {
     throw new OAuthError(401, 'invalid_client', 'certificate login needs a client certificate (connect with mutual TLS) or client credentials in the request', {
       errorCode: 'AUTH_101',

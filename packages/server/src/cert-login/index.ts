@@ -30,7 +30,7 @@ export interface CertLoginDeps {
   config: Config['certLogin'];
   /** Client certificate checks; this endpoint trusts Tessera's CA and `certLogin.trustedCas`. */
   certificates: ClientCertificates;
-  /** `certLogin.mappings`, compiled. */
+  /** `certLogin.mappings`, compiled (they apply here to certificates of `certLogin.trustedCas`). */
   mapper: CertificateMapper;
   store: Pick<Store, 'getService'>;
   tokens: TokenService;
@@ -80,7 +80,7 @@ export async function certLogin(app: FastifyInstance, deps: CertLoginDeps): Prom
     return;
   }
   const certificates = deps.certificates.trusting(await readCaFiles(deps.config.trustedCas, 'certLogin.trustedCas'));
-  const authDeps = { ...deps, certificates, requireClientAuthEku: deps.config.requireClientAuthEku };
+  const authDeps = { ...deps, certificates };
 
   await app.register(async (scope) => {
     scope.addContentTypeParser(FORM, { parseAs: 'string', bodyLimit: deps.bodyLimit }, (_request, body, done) => {

@@ -3,7 +3,14 @@
 // other one, and checked against each other.
 
 import type { Config } from './config.ts';
-import { parseCertLoginMappings, parseDnsSuffix, parseHeaderName, parseOidcProofs, parseTrustDomain, pemFileListParser } from './certificate-values.ts';
+import {
+  certLoginMappingsParser,
+  parseDnsSuffix,
+  parseHeaderName,
+  parseOidcProofs,
+  parseTrustDomain,
+  pemFileListParser,
+} from './certificate-values.ts';
 import { settingAndSource, sourceOf } from './sources.ts';
 import type { RawValue, SettingKey } from './sources.ts';
 import { durationParser, formatDuration, parseBoolean, parsePath } from './values.ts';
@@ -57,6 +64,23 @@ export function certificateSettings(reader: SettingReader, signing: Config['sign
     );
   }
 
+  const externalCas = pemFiles('mtls.externalCas');
+  const trustedCas = pemFiles('certLogin.trustedCas');
+  const mappingsParser = certLoginMappingsParser((path) => absolutePath(pick('certLogin.mappings'), path));
+  const mappings = setting('certLogin.mappings', mappingsParser);
+  if (mappings.valid) {
+    const known = new Set([...externalCas.value, ...trustedCas.value]);
+    mappings.value.forEach((mapping, index) => {
+      for (const file of mapping.cas.filter((ca) => !known.has(ca))) {
+        problems.push(
+          `${sourceOf(mappings.raw!)}[${index}].cas names ${file}, which is not a file of mtls.externalCas or ` +
+            'certLogin.trustedCas; a mapping applies only to certificates of a CA trusted there: list the file in one of ' +
+            'them, or name one that is',
+        );
+      }
+    });
+  }
+
   const ttl = durationParser({ min: 1 });
   const defaultTtl = setting('joinTokens.defaultTtl', ttl);
   const maxTtl = setting('joinTokens.maxTtl', ttl);
@@ -76,14 +100,14 @@ export function certificateSettings(reader: SettingReader, signing: Config['sign
       prePublication: prePublication.value,
       import: caImport(reader),
     },
-    mtls: { externalCas: pemFiles('mtls.externalCas').value, proxyCertHeader: proxyCertHeader.value },
+    mtls: { externalCas: externalCas.value, proxyCertHeader: proxyCertHeader.value },
     joinTokens: { defaultTtl: defaultTtl.value, maxTtl: maxTtl.value },
     oidcProofs: setting('oidcProofs', parseOidcProofs).value,
     certLogin: {
       enabled: setting('certLogin.enabled', parseBoolean).value,
       requireClientAuthEku: setting('certLogin.requireClientAuthEku', parseBoolean).value,
-      trustedCas: pemFiles('certLogin.trustedCas').value,
-      mappings: setting('certLogin.mappings', parseCertLoginMappings).value,
+      trustedCas: trustedCas.value,
+      mappings: mappings.value,
     },
   };
 }

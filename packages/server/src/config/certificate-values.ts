@@ -177,12 +177,26 @@ function checkPrincipals(value: unknown, where: string, problems: string[]): Rec
   return { ...(value as Record<string, string>) };
 }
 
-const MAPPING_FIELDS = ['subject', 'san', 'fingerprint', 'principal'] as const;
+const MAPPING_FIELDS = ['cas', 'subject', 'san', 'fingerprint', 'principal'] as const;
 const FINGERPRINT = /^[0-9a-f]{64}$/;
 
-/** `certLogin.mappings`: client certificate → principal rules; every field given must match. */
-export function parseCertLoginMappings(value: unknown): Parsed<CertLoginMapping[]> {
-  if (!Array.isArray(value)) return { problem: `expected a list of mappings [{"subject" or "san" or "fingerprint", "principal"}], ${got(value)}` };
+const NAME_THE_CAS =
+  'name the CA files whose certificates this rule maps: add "cas": [...] with files from mtls.externalCas ' +
+  '(the token endpoint) or certLogin.trustedCas (certificate login)';
+
+/**
+ * `certLogin.mappings`: client certificate → principal rules; every field given must match.
+ * `cas` (required) names the CA files the rule applies to, resolved like the CA file settings;
+ * certificateSettings checks that each is one of them.
+ */
+export function certLoginMappingsParser(resolvePath: ResolvePath): (value: unknown) => Parsed<CertLoginMapping[]> {
+  return (value) => parseCertLoginMappings(value, resolvePath);
+}
+
+function parseCertLoginMappings(value: unknown, resolvePath: ResolvePath): Parsed<CertLoginMapping[]> {
+  if (!Array.isArray(value)) {
+    return { problem: `expected a list of mappings [{"cas", "subject" or "san" or "fingerprint", "principal"}], ${got(value)}` };
+  }
   const problems: string[] = [];
   const mappings: CertLoginMapping[] = [];
   value.forEach((item, index) => {
@@ -190,6 +204,12 @@ export function parseCertLoginMappings(value: unknown): Parsed<CertLoginMapping[
     const fields = checkFields(item, where, MAPPING_FIELDS, problems);
     if (fields === null) return;
     const mapping: Partial<CertLoginMapping> = {};
+    const cas = fields.cas;
+    if (cas === undefined) problems.push(`${where}: ${NAME_THE_CAS}`);
+    else if (!Array.isArray(cas) || cas.length === 0 || cas.some((file) => typeof file !== 'string' || file === '')) {
+      const example = '["/etc/tessera/partner-ca.pem"]';
+      problems.push(`${where}.cas: expected a non-empty list of CA files such as ${example}, ${got(cas)}`);
+    } else mapping.cas = [...new Set((cas as string[]).map(resolvePath))];
     if (typeof fields.principal === 'string' && isPrincipalName(fields.principal)) mapping.principal = fields.principal;
     else problems.push(`${where}.principal: expected a principal name (${describeNameRule('principal')}), ${got(fields.principal)}`);
     if (fields.subject !== undefined) mapping.subject = nonEmptyString(fields.subject, `${where}.subject`, 'a subject DN such as "CN=api,O=Example"', problems);
@@ -202,7 +222,7 @@ export function parseCertLoginMappings(value: unknown): Parsed<CertLoginMapping[
     if (fields.subject === undefined && fields.san === undefined && fields.fingerprint === undefined) {
       problems.push(`${where}: give at least one of "subject", "san" or "fingerprint" to match certificates by`);
     }
-    if (mapping.principal !== undefined) mappings.push(mapping as CertLoginMapping);
+    if (mapping.principal !== undefined && mapping.cas !== undefined) mappings.push(mapping as CertLoginMapping);
   });
   return problems.length > 0 ? { problem: problems.join('; ') } : { value: mappings };
 }

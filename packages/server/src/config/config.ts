@@ -86,7 +86,10 @@ export interface Config {
   };
   /** Client certificates presented to Tessera (mutual TLS, RFC 8705). */
   mtls: {
-    /** PEM files of external CAs whose client certificates `tls_client_auth` also accepts. */
+    /**
+     * PEM files of external CAs whose client certificates `tls_client_auth` also accepts (mapped
+     * by the `certLogin.mappings` that name them).
+     */
     externalCas: string[];
     /**
      * Header in which a TLS-terminating proxy passes the client certificate (URL-encoded PEM, as
@@ -101,11 +104,11 @@ export interface Config {
   /** Certificate login (`POST /auth/x509/login`, the API Mediation Layer pattern of seed 004). Off by default. */
   certLogin: {
     enabled: boolean;
-    /** Refuse certificates without the clientAuth extended key usage. */
+    /** Refuse a mapped certificate (at the token endpoint too) without the clientAuth extended key usage. */
     requireClientAuthEku: boolean;
     /** PEM files of the external CAs whose certificates may log in (Tessera's own CA is always trusted). */
     trustedCas: string[];
-    /** First match wins. */
+    /** External certificates → principals, wherever their CA is trusted; first match wins. */
     mappings: CertLoginMapping[];
   };
   /** Largest request body the server reads (bytes). */
@@ -131,8 +134,17 @@ export interface OidcProofIssuer {
   principals?: Record<string, string>;
 }
 
-/** A certificate matches when every field given matches (exactly; subject as an RFC 4514 DN string). */
+/**
+ * A certificate matches when it chains to one of `cas` and every other field given matches
+ * (exactly; subject as an RFC 4514 DN string).
+ */
 export interface CertLoginMapping {
+  /**
+   * The CA files (absolute paths) whose certificates the rule maps, each one listed in
+   * `mtls.externalCas` (the rule then applies at the token endpoint) or `certLogin.trustedCas`
+   * (at certificate login, when it is enabled).
+   */
+  cas: string[];
   subject?: string;
   /** A DNS, URI or email SAN value. */
   san?: string;

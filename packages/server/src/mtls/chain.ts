@@ -11,6 +11,17 @@
 //
 // Every configured CA certificate is an anchor as it stands (OpenSSL's partial-chain mode):
 // an operator who configures an intermediate trusts what it signs, not what its root signs.
+// Tessera's own anchors are its generations' issuing certificates, never their roots: the root
+// of an imported CA is the operator's, and signs other intermediates too.
+//
+// RFC 5280 §4.2: a certificate with a critical extension the validator does not process is
+// refused. Processed here: basicConstraints, keyUsage, extKeyUsage, subjectAltName (and the key
+// identifiers). certificatePolicies and inhibitAnyPolicy are read as processed because Tessera
+// asks for no particular policy: without policyConstraints they cannot make a path invalid
+// (§6.1.5 succeeds while explicit_policy > 0). nameConstraints and policyConstraints would
+// narrow what a CA may sign; Tessera does not enforce them, so a CA carrying either is refused
+// outright (presented, or configured at start) rather than trusted more widely than its issuer
+// meant.
 
 import type { X509Certificate } from 'node:crypto';
 import { x509 } from '../ca/x509.ts';
@@ -24,6 +35,10 @@ export type CertificateSource = 'tessera' | 'external';
 export interface TrustAnchor {
   certificate: X509Certificate;
   source: CertificateSource;
+  /** The CA generation (Tessera's anchors): a certificate Tessera issued is recorded under it. */
+  caId?: string;
+  /** The configured PEM file (external anchors): what certificate mappings name. */
+  file?: string;
 }
 
 export interface ValidPath {
@@ -37,7 +52,13 @@ export function validatePath(leaf: X509Certificate, presented: readonly X509Cert
   if (leaf.ca) throw new ClientCertificateError('wrong-usage', 'a CA certificate cannot authenticate a client; present an end-entity certificate');
 
   const found = findPath(leaf, presented, anchors, now, true, []);
-  if (found) return found;
+  if (found) {
+    checkExtensions(leaf, 'the client certificate');
+    for (const certificate of found.intermediates) {
+      checkExtensions(certificate, `the issuing CA "${oneLine(certificate.subject)}"`);
+    }
+    return found;
+  }
   // Said precisely when the only path runs through an expired CA: that needs a different fix.
   const stale = findPath(leaf, presented, anchors, now, false, []);
   if (stale) {
@@ -62,6 +83,64 @@ export function checkValidity(certificate: X509Certificate, now: number, what: s
   if (certificate.validFromDate.getTime() > now) {
     throw new ClientCertificateError('not-yet-valid', `${what} is not valid before ${certificate.validFromDate.toISOString()}; check the clocks`);
   }
+}
+
+const EXTENSION = {
+  subjectKeyIdentifier: '2.5.29.14',
+  keyUsage: '2.5.29.15',
+  subjectAltName: '2.5.29.17',
+  basicConstraints: '2.5.29.19',
+  nameConstraints: '2.5.29.30',
+  certificatePolicies: '2.5.29.32',
+  authorityKeyIdentifier: '2.5.29.35',
+  policyConstraints: '2.5.29.36',
+  extKeyUsage: '2.5.29.37',
+  inhibitAnyPolicy: '2.5.29.54',
+} as const;
+
+const PROCESSED = new Set<string>([
+  EXTENSION.subjectKeyIdentifier,
+  EXTENSION.keyUsage,
+  EXTENSION.subjectAltName,
+  EXTENSION.basicConstraints,
+  EXTENSION.certificatePolicies,
+  EXTENSION.authorityKeyIdentifier,
+  EXTENSION.extKeyUsage,
+  EXTENSION.inhibitAnyPolicy,
+]);
+
+const UNENFORCED = new Map<string, string>([
+  [EXTENSION.nameConstraints, 'name constraints'],
+  [EXTENSION.policyConstraints, 'policy constraints'],
+]);
+
+/**
+ * Why `certificate` cannot be on a trusted path, or null: an unknown critical extension, or (for
+ * a CA) constraints Tessera does not enforce. `what` names it for the message ("the client
+ * certificate", `the issuing CA "…"`).
+ */
+export function extensionProblem(certificate: X509Certificate, what: string): string | null {
+  for (const extension of new x509.X509Certificate(certificate.raw).extensions) {
+    const unenforced = UNENFORCED.get(extension.type);
+    if (unenforced !== undefined && certificate.ca) {
+      return (
+        `${what} carries ${unenforced}, which Tessera does not enforce; use a CA without them, ` +
+        'or configure a CA below it (without them) as the trust anchor'
+      );
+    }
+    if (extension.critical && unenforced === undefined && !PROCESSED.has(extension.type)) {
+      return (
+        `${what} carries the critical extension ${extension.type}, which Tessera does not understand ` +
+        '(RFC 5280 §4.2); use a certificate without it'
+      );
+    }
+  }
+  return null;
+}
+
+function checkExtensions(certificate: X509Certificate, what: string): void {
+  const problem = extensionProblem(certificate, what);
+  if (problem !== null) throw new ClientCertificateError('untrusted', problem);
 }
 
 function findPath(

@@ -1,11 +1,12 @@
 // What a client certificate says about who holds it: the RFC 8705 thumbprint, the serial, the
-// names (subject DN and SANs), the extended key usages, and for Tessera's own certificates the
-// principal in the SPIFFE ID. Extensions are read with @peculiar/x509 (Node exposes SANs only
-// as display text, whose quoting is not meant to be parsed back).
+// names (subject DN and SANs) and the extended key usages (the SPIFFE ID of Tessera's own
+// certificates is read by ca/service-identity.ts, beside the code that writes it). Extensions
+// are read with @peculiar/x509 (Node exposes SANs only as display text, whose quoting is not
+// meant to be parsed back).
 
 import { createHash, type X509Certificate } from 'node:crypto';
-import { isDomainName, isServiceName } from '../policy/names.ts';
 import { x509 } from '../ca/x509.ts';
+import { ClientCertificateError } from './errors.ts';
 
 export const CLIENT_AUTH_EKU = '1.3.6.1.5.5.7.3.2';
 const ANY_EKU = '2.5.29.37.0';
@@ -51,19 +52,19 @@ export function allowsClientAuth(usages: readonly string[] | null): boolean {
 }
 
 /**
- * The principal of a Tessera service certificate: its one `spiffe://<trust-domain>/<domain>/<service>`
- * URI SAN. Undefined for anything else (a server certificate, another trust domain, two IDs).
+ * `if-present`: an extendedKeyUsage extension, when there is one, must allow clientAuth (what
+ * TLS stacks check). `required`: the extension must be there and allow it (a mapped certificate
+ * with `certLogin.requireClientAuthEku`).
  */
-export function spiffePrincipal(names: CertificateNames, trustDomain: string): string | undefined {
-  const ids = names.uris.filter((uri) => uri.toLowerCase().startsWith('spiffe://'));
-  if (ids.length !== 1) return undefined;
-  const prefix = `spiffe://${trustDomain}/`;
-  const id = ids[0] ?? '';
-  if (!id.startsWith(prefix)) return undefined;
-  const parts = id.slice(prefix.length).split('/');
-  if (parts.length !== 2) return undefined;
-  const [domain = '', service = ''] = parts;
-  return isDomainName(domain) && isServiceName(service) ? `${domain}.${service}` : undefined;
+export type ClientAuthEkuRule = 'if-present' | 'required';
+
+export function checkExtendedKeyUsage(usages: readonly string[] | null, rule: ClientAuthEkuRule): void {
+  if (rule === 'required' && usages === null) {
+    throw new ClientCertificateError('wrong-usage', `the client certificate has no extended key usage extension; it must allow clientAuth (${CLIENT_AUTH_EKU})`);
+  }
+  if (!allowsClientAuth(usages)) {
+    throw new ClientCertificateError('wrong-usage', `the client certificate's extended key usage does not include clientAuth (${CLIENT_AUTH_EKU}); use a certificate issued for TLS clients`);
+  }
 }
 
 /** Upper-case attribute names, values in a fixed order, so two spellings of one DN compare equal. */

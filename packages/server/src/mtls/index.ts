@@ -4,19 +4,19 @@
 
 export { createClientCertificates, readCaFiles } from './peer-certificate.ts';
 export { tesseraCaSource } from './tessera-cas.ts';
+export type { TesseraCa } from './tessera-cas.ts';
 export type {
-  ClientAuthEkuRule,
   ClientCertificates,
   ClientCertificatesDeps,
+  ExternalCa,
   PresentedCertificate,
   TlsRequest,
   VerifiedClientCertificate,
-  VerifyOptions,
 } from './peer-certificate.ts';
 export { ClientCertificateError } from './errors.ts';
 export type { ClientCertificateProblem } from './errors.ts';
 export type { CertificateSource } from './chain.ts';
 export { CLIENT_AUTH_EKU, certificateThumbprint, subjectText } from './identity.ts';
-export type { CertificateNames } from './identity.ts';
+export type { CertificateNames, ClientAuthEkuRule } from './identity.ts';
 export { compileMappings } from './mapping.ts';
 export type { CertificateMapper } from './mapping.ts';

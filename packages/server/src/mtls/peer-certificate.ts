@@ -11,10 +11,13 @@
 //   certificate, if any, is the proxy's, not the client's. From anyone else the header is
 //   ignored, so a client cannot name a certificate it does not hold.
 //
-// What "trusted" means: a path to Tessera's CA (every generation the caller hands in) or to one
-// of the configured external CAs (chain.ts), within its validity period, with a usable
-// extended key usage, and for Tessera's own certificates a serial that was not revoked. External
-// CAs are not checked for revocation: Tessera does not fetch their CRLs.
+// What "trusted" means: a path to Tessera's CA (the issuing certificate of every generation the
+// caller hands in) or to one of the configured external CAs (chain.ts), within its validity
+// period, with a usable extended key usage. A certificate on a path to Tessera's CA must
+// moreover be one Tessera issued: its serial recorded with this very thumbprint under that
+// generation, and not revoked. Only then does it name a Tessera principal (the record's, which
+// its SPIFFE ID must repeat). External CAs are not checked for revocation: Tessera does not
+// fetch their CRLs.
 
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -23,9 +26,27 @@ import { TLSSocket, type DetailedPeerCertificate } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
 import { ipAllowed } from '../policy/ip-ranges.ts';
 import type { Store } from '../storage/store.ts';
-import { MAX_INTERMEDIATES, checkValidity, recheckValidity, validatePath, type CertificateSource, type TrustAnchor, type ValidPath } from './chain.ts';
+import { principalOfSpiffeIds } from '../ca/service-identity.ts';
+import {
+  MAX_INTERMEDIATES,
+  checkValidity,
+  extensionProblem,
+  oneLine,
+  recheckValidity,
+  validatePath,
+  type CertificateSource,
+  type TrustAnchor,
+  type ValidPath,
+} from './chain.ts';
 import { ClientCertificateError } from './errors.ts';
-import { CLIENT_AUTH_EKU, allowsClientAuth, certificateFacts, certificateThumbprint, spiffePrincipal, type CertificateFacts, type CertificateNames } from './identity.ts';
+import {
+  certificateFacts,
+  certificateThumbprint,
+  checkExtendedKeyUsage,
+  type CertificateFacts,
+  type CertificateNames,
+} from './identity.ts';
+import type { TesseraCa } from './tessera-cas.ts';
 
 /** The parts of a request this module reads. */
 export type TlsRequest = Pick<FastifyRequest, 'raw' | 'headers'>;
@@ -42,8 +63,12 @@ export interface VerifiedClientCertificate {
   /** The DER certificate (the same bytes as `certificate.raw`). */
   raw: Buffer;
   source: CertificateSource;
-  /** From the SPIFFE URI SAN; only for Tessera's own certificates. */
+  /** Only for certificates Tessera issued: the principal recorded at issuance (and named by the SPIFFE ID). */
   principal?: string;
+  /** For an external CA's certificate: the configured file of the CA it chains to (what mappings name). */
+  caFile?: string;
+  /** null when the certificate has no extendedKeyUsage extension. */
+  extendedKeyUsages: readonly string[] | null;
   /** RFC 8705 `x5t#S256`: base64url SHA-256 of the DER certificate. */
   thumbprint: string;
   /** Lower-case hex. */
@@ -51,24 +76,19 @@ export interface VerifiedClientCertificate {
   names: CertificateNames;
 }
 
-/**
- * `if-present`: an extendedKeyUsage extension, when there is one, must allow clientAuth (what
- * TLS stacks check). `required`: the extension must be there and allow it (certificate login
- * with `requireClientAuthEku`).
- */
-export type ClientAuthEkuRule = 'if-present' | 'required';
-
-export interface VerifyOptions {
-  clientAuthEku?: ClientAuthEkuRule;
+/** A configured external CA certificate and the file it was read from. */
+export interface ExternalCa {
+  certificate: X509Certificate;
+  file: string;
 }
 
 export interface ClientCertificatesDeps {
-  /** PEM of every Tessera CA generation's certificates (intermediates and roots); re-read per request, parsed once per change. */
-  tesseraCas: () => string;
+  /** The issuing certificate of every Tessera CA generation; asked per request, a new array when they change. */
+  tesseraCas: () => readonly TesseraCa[];
   /** SPIFFE trust domain of Tessera's service certificates. */
   trustDomain: string;
   /** CA certificates whose client certificates are trusted besides Tessera's (see readCaFiles). */
-  externalCas: readonly X509Certificate[];
+  externalCas: readonly ExternalCa[];
   store: Pick<Store, 'getCertificate'>;
   /** CIDR blocks of TLS-terminating proxies (config `trustedProxies`). */
   trustedProxies: readonly string[];
@@ -81,13 +101,13 @@ export interface ClientCertificates {
   /** The certificate the client presented, unverified; null when none. Throws ClientCertificateError when a proxy header does not parse. */
   presented(request: TlsRequest): PresentedCertificate | null;
   /** Throws ClientCertificateError (401) unless the certificate is trusted (see the top of this file). */
-  verify(presented: PresentedCertificate, options?: VerifyOptions): Promise<VerifiedClientCertificate>;
+  verify(presented: PresentedCertificate): Promise<VerifiedClientCertificate>;
   /** The request's client certificate, verified; null when the client presented none. */
-  peerCertificate(request: TlsRequest, options?: VerifyOptions): Promise<VerifiedClientCertificate | null>;
+  peerCertificate(request: TlsRequest): Promise<VerifiedClientCertificate | null>;
   /** RFC 8705 §2.2: a self-signed certificate is not chain-validated, only dated; the caller matches its key. */
   checkSelfSigned(presented: PresentedCertificate): { certificate: X509Certificate; thumbprint: string };
   /** The same checks with another set of external CAs (certificate login trusts `certLogin.trustedCas`). */
-  trusting(externalCas: readonly X509Certificate[]): ClientCertificates;
+  trusting(externalCas: readonly ExternalCa[]): ClientCertificates;
 }
 
 type Presented = { value: PresentedCertificate | null } | { error: ClientCertificateError };
@@ -101,11 +121,11 @@ interface Analysis {
 const ANALYSIS_CACHE_SIZE = 1024;
 
 export function createClientCertificates(deps: ClientCertificatesDeps): ClientCertificates {
-  let tesseraPem: string | undefined;
+  let tesseraCas: readonly TesseraCa[] | undefined;
   let anchors: TrustAnchor[] = [];
   /** Bumped whenever the anchors change, so analyses made against the old ones are never used. */
   let anchorsVersion = 0;
-  const externalAnchors: TrustAnchor[] = deps.externalCas.map((certificate) => ({ certificate, source: 'external' }));
+  const externalAnchors: TrustAnchor[] = deps.externalCas.map(({ certificate, file }) => ({ certificate, source: 'external', file }));
   // present() of two client-auth methods and then authenticate() all ask; the answer is read once per request.
   const seen = new WeakMap<IncomingMessage, Presented>();
   // A service presents the same certificate for hours. Its path and extensions are worked out once
@@ -114,12 +134,12 @@ export function createClientCertificates(deps: ClientCertificatesDeps): ClientCe
   const analyses = new Map<string, Analysis>();
 
   const refreshAnchors = (): void => {
-    const pem = deps.tesseraCas();
-    if (pem === tesseraPem) return;
-    const unique = new Map(certificatesInPem(pem).map((certificate) => [certificate.fingerprint256, certificate]));
+    const current = deps.tesseraCas();
+    if (current === tesseraCas) return;
     // Tessera's first: a CA configured as external too still yields Tessera's principal and revocation check.
-    anchors = [...[...unique.values()].map((certificate): TrustAnchor => ({ certificate, source: 'tessera' })), ...externalAnchors];
-    tesseraPem = pem;
+    const own = current.map(({ caId, certificate }): TrustAnchor => ({ certificate, source: 'tessera', caId }));
+    anchors = [...own, ...externalAnchors];
+    tesseraCas = current;
     anchorsVersion += 1;
     analyses.clear();
   };
@@ -154,36 +174,48 @@ export function createClientCertificates(deps: ClientCertificatesDeps): ClientCe
     return answer.value;
   };
 
-  const verify = async (certificate: PresentedCertificate, options: VerifyOptions = {}): Promise<VerifiedClientCertificate> => {
+  const verify = async (certificate: PresentedCertificate): Promise<VerifiedClientCertificate> => {
     const { leaf } = certificate;
     const { path, facts, thumbprint } = analyse(certificate, deps.now());
-    checkExtendedKeyUsage(facts.extendedKeyUsages, options.clientAuthEku ?? 'if-present');
+    // What TLS stacks check; a mapping may demand more (certLogin.requireClientAuthEku, mapping.ts).
+    checkExtendedKeyUsage(facts.extendedKeyUsages, 'if-present');
     const { serial } = facts;
-    const source = path.anchor.source;
+    const { source, caId, file } = path.anchor;
+    let principal: string | undefined;
     if (source === 'tessera') {
+      // The one store read of the hot path: whether Tessera issued it, to whom, and whether it was revoked.
       const record = await deps.store.getCertificate(serial);
-      if (record?.revokedAt != null) {
+      if (record === null || record.thumbprint !== thumbprint || record.caId !== caId) {
+        throw new ClientCertificateError(
+          'untrusted',
+          `the client certificate chains to Tessera's CA but was not issued by Tessera (no record of serial ${serial} with this thumbprint ` +
+            'from that CA generation); use a certificate Tessera issued',
+        );
+      }
+      if (record.revokedAt !== null) {
         throw new ClientCertificateError('revoked', `the client certificate (serial ${serial}) was revoked at ${new Date(record.revokedAt).toISOString()}; get a new certificate`);
       }
+      if (principalOfSpiffeIds(facts.names.uris, deps.trustDomain) === record.principal) principal = record.principal;
     }
-    const principal = source === 'tessera' ? spiffePrincipal(facts.names, deps.trustDomain) : undefined;
     return {
       certificate: leaf,
       raw: leaf.raw,
       source,
       ...(principal !== undefined && { principal }),
+      ...(source === 'external' && file !== undefined && { caFile: file }),
       thumbprint,
       serial,
       names: facts.names,
+      extendedKeyUsages: facts.extendedKeyUsages,
     };
   };
 
   return {
     presented,
     verify,
-    async peerCertificate(request, options) {
+    async peerCertificate(request) {
       const certificate = presented(request);
-      return certificate === null ? null : verify(certificate, options);
+      return certificate === null ? null : verify(certificate);
     },
     checkSelfSigned({ leaf }) {
       checkValidity(leaf, deps.now(), 'the client certificate');
@@ -195,9 +227,13 @@ export function createClientCertificates(deps: ClientCertificatesDeps): ClientCe
   };
 }
 
-/** Reads CA certificates from PEM files at start; a file that is missing or holds no CA certificate stops the server. */
-export async function readCaFiles(paths: readonly string[], setting: string): Promise<X509Certificate[]> {
-  const certificates: X509Certificate[] = [];
+/**
+ * Reads CA certificates from PEM files at start. A file that is missing, holds no CA certificate,
+ * or a CA that cannot be a trust anchor here (chain.ts: an unknown critical extension, name or
+ * policy constraints) stops the server.
+ */
+export async function readCaFiles(paths: readonly string[], setting: string): Promise<ExternalCa[]> {
+  const cas: ExternalCa[] = [];
   for (const path of paths) {
     let pem: string;
     try {
@@ -213,10 +249,14 @@ export async function readCaFiles(paths: readonly string[], setting: string): Pr
     }
     if (found.length === 0) throw new Error(`${setting}: ${path} holds no PEM certificate`);
     const notCa = found.find((certificate) => !certificate.ca);
-    if (notCa) throw new Error(`${setting}: ${path} holds a certificate that is not a CA (${notCa.subject.split('\n').join(', ')}); list CA certificates only`);
-    certificates.push(...found);
+    if (notCa) throw new Error(`${setting}: ${path} holds a certificate that is not a CA (${oneLine(notCa.subject)}); list CA certificates only`);
+    for (const certificate of found) {
+      const problem = extensionProblem(certificate, `the CA "${oneLine(certificate.subject)}"`);
+      if (problem !== null) throw new Error(`${setting}: ${path}: ${problem}`);
+      cas.push({ certificate, file: path });
+    }
   }
-  return certificates;
+  return cas;
 }
 
 function readPresented(request: TlsRequest, deps: ClientCertificatesDeps): PresentedCertificate | null {
@@ -272,13 +312,4 @@ function certificatesInPem(pem: string): X509Certificate[] {
       throw new Error(`holds a PEM certificate (number ${index + 1}) that does not parse as X.509`);
     }
   });
-}
-
-function checkExtendedKeyUsage(usages: readonly string[] | null, rule: ClientAuthEkuRule): void {
-  if (rule === 'required' && usages === null) {
-    throw new ClientCertificateError('wrong-usage', `the client certificate has no extended key usage extension; it must allow clientAuth (${CLIENT_AUTH_EKU})`);
-  }
-  if (!allowsClientAuth(usages)) {
-    throw new ClientCertificateError('wrong-usage', `the client certificate's extended key usage does not include clientAuth (${CLIENT_AUTH_EKU}); use a certificate issued for TLS clients`);
-  }
 }

@@ -96,8 +96,8 @@ void describe('certificate settings: config file', () => {
           requireClientAuthEku: false,
           trustedCas: ['partner.pem'],
           mappings: [
-            { subject: 'CN=gateway,O=Partner', principal: 'partner.gateway' },
-            { fingerprint: `${'AB:'.repeat(31)}AB`, principal: 'partner.batch' },
+            { subject: 'CN=gateway,O=Partner', principal: 'partner.gateway', cas: ['partner.pem'] },
+            { fingerprint: `${'AB:'.repeat(31)}AB`, principal: 'partner.batch', cas: ['partner.pem', './partner.pem'] },
           ],
         },
       }),
@@ -117,8 +117,8 @@ void describe('certificate settings: config file', () => {
       requireClientAuthEku: false,
       trustedCas: [join(dir, 'partner.pem')],
       mappings: [
-        { subject: 'CN=gateway,O=Partner', principal: 'partner.gateway' },
-        { fingerprint: 'ab'.repeat(32), principal: 'partner.batch' },
+        { cas: [join(dir, 'partner.pem')], subject: 'CN=gateway,O=Partner', principal: 'partner.gateway' },
+        { cas: [join(dir, 'partner.pem')], fingerprint: 'ab'.repeat(32), principal: 'partner.batch' },
       ],
     });
   });
@@ -221,10 +221,10 @@ void describe('certificate settings: problems', () => {
         config: configFile({
           certLogin: {
             mappings: [
-              { subject: 'CN=x' },
-              { principal: 'alpha.api' },
-              { fingerprint: 'abc', principal: 'alpha.api' },
-              { san: 'x', principal: 'alpha.api', fingerprnt: 'x' },
+              { subject: 'CN=x', cas: ['/x.pem'] },
+              { principal: 'alpha.api', cas: ['/x.pem'] },
+              { fingerprint: 'abc', principal: 'alpha.api', cas: ['/x.pem'] },
+              { san: 'x', principal: 'alpha.api', fingerprnt: 'x', cas: ['/x.pem'] },
             ],
           },
         }),
@@ -247,5 +247,22 @@ void describe('certificate settings: problems', () => {
       'TESSERA_TRUST_DOMAIN',
       'ca.import.keyFile (TESSERA_CA_KEY_FILE) is set but ca.import.chainFile (TESSERA_CA_CHAIN_FILE) is not',
     ]);
+  });
+
+  void it('certificate-login mappings: each names the CA files it maps, from mtls.externalCas or certLogin.trustedCas', () => {
+    const dir = pemDir({ 'partner.pem': caPem, 'login.pem': caPem, 'stray.pem': caPem });
+    const fileProblem = (mappings: unknown[]): string =>
+      problemOf({
+        flags: { config: configFile({ mtls: { externalCas: [join(dir, 'partner.pem')] }, certLogin: { trustedCas: [join(dir, 'login.pem')], mappings } }) },
+      });
+    const missing = fileProblem([{ san: 'jobs.example.com', principal: 'alpha.jobs' }]);
+    assert.match(
+      missing,
+      /\[0\]: name the CA files whose certificates this rule maps: add "cas": \[\.\.\.\] with files from mtls.externalCas \(the token endpoint\) or certLogin.trustedCas \(certificate login\)/,
+    );
+    assert.match(fileProblem([{ san: 'x', principal: 'alpha.jobs', cas: [] }]), /\[0\]\.cas: expected a non-empty list of CA files such as \["\/etc\/tessera\/partner-ca.pem"\], got an array/);
+    const stray = fileProblem([{ san: 'x', principal: 'alpha.jobs', cas: [join(dir, 'login.pem'), join(dir, 'stray.pem')] }]);
+    assert.match(stray, /certLogin\.mappings\[0\]\.cas names .*stray\.pem, which is not a file of mtls\.externalCas or certLogin\.trustedCas; a mapping applies only to certificates of a CA trusted there/);
+    assert.doesNotMatch(stray, /login\.pem, which/);
   });
 });

@@ -91,10 +91,11 @@ describe('certificate login (mapping, EKU and precedence)', () => {
       edit: (config: Config) => {
         config.certLogin.enabled = true;
         config.certLogin.trustedCas = [join(dir, 'partner.pem')];
+        const cas = [join(dir, 'partner.pem')];
         config.certLogin.mappings = [
-          { subject: 'CN=Jane Operator,OU=Payments,O=Partner', principal: 'alpha.jane' },
-          { san: 'batch@partner.example', principal: 'alpha.batch' },
-          { fingerprint: certs.byFingerprint.fingerprintHex, principal: 'alpha.pinned' },
+          { subject: 'CN=Jane Operator,OU=Payments,O=Partner', principal: 'alpha.jane', cas },
+          { san: 'batch@partner.example', principal: 'alpha.batch', cas },
+          { fingerprint: certs.byFingerprint.fingerprintHex, principal: 'alpha.pinned', cas },
         ];
       },
     });
@@ -245,7 +246,7 @@ describe('certificate login with requireClientAuthEku off', () => {
         config.certLogin.enabled = true;
         config.certLogin.requireClientAuthEku = false;
         config.certLogin.trustedCas = [join(dir, 'partner.pem')];
-        config.certLogin.mappings = [{ san: 'legacy.partner.example', principal: 'alpha.legacy' }];
+        config.certLogin.mappings = [{ san: 'legacy.partner.example', principal: 'alpha.legacy', cas: [join(dir, 'partner.pem')] }];
       },
     });
     await withServices(t, ['legacy']);

@@ -1,5 +1,5 @@
 // Mutual TLS at the token endpoint with certificates Tessera did not issue: tls_client_auth with
-// a configured external CA (mapped to principals by certLogin.mappings), and
+// a configured external CA (mapped to principals by the certLogin.mappings that name it), and
 // self_signed_tls_client_auth with a registered key (RFC 8705 §2.1, §2.2). Every token from a
 // certificate is bound to it (`cnf.x5t#S256`, §3); every refusal is 401 invalid_client AUTH_101.
 
@@ -37,7 +37,7 @@ describe('mutual TLS with external CAs and self-signed certificates', () => {
   let intermediate: TestCa;
   let rogue: TestCa;
   const certs = {} as Record<
-    'bySubject' | 'bySubjectReversed' | 'bySan' | 'byFingerprint' | 'viaIntermediate' | 'unmapped' | 'serverOnly' | 'noEku' | 'expired' | 'rogue' | 'selfSigned' | 'selfUnregistered' | 'selfExpired' | 'proxied',
+    'bySubject' | 'bySubjectReversed' | 'bySan' | 'byFingerprint' | 'viaIntermediate' | 'unmapped' | 'loginRuleSan' | 'serverOnly' | 'noEku' | 'expired' | 'rogue' | 'selfSigned' | 'selfUnregistered' | 'selfExpired' | 'proxied',
     ClientCertificate
   >;
   let secretOfMixed: string;
@@ -48,6 +48,8 @@ describe('mutual TLS with external CAs and self-signed certificates', () => {
     intermediate = await makeCa('Example Issuing', { issuer: root });
     rogue = await makeCa('Rogue CA');
     await writeFile(join(dir, 'external.pem'), root.certPem);
+    // Trusted for certificate login only (which is off here): its mappings must not reach the token endpoint.
+    await writeFile(join(dir, 'login-only.pem'), (await makeCa('Login Partner Root')).certPem);
     const selfKeys = await newKeys();
     const day = 86_400_000;
     Object.assign(certs, {
@@ -57,6 +59,7 @@ describe('mutual TLS with external CAs and self-signed certificates', () => {
       byFingerprint: await makeLeaf(root),
       viaIntermediate: await makeLeaf(intermediate, { dns: ['inter.example.com'], chain: [intermediate] }),
       unmapped: await makeLeaf(root, { dns: ['nobody.example.com'] }),
+      loginRuleSan: await makeLeaf(root, { dns: ['partner-login.example.com'] }),
       serverOnly: await makeLeaf(root, { dns: ['reports.example.com'], eku: [x509.ExtendedKeyUsage.serverAuth] }),
       noEku: await makeLeaf(root, { dns: ['reports.example.com'], eku: null }),
       expired: await makeLeaf(root, { dns: ['reports.example.com'], notBefore: new Date(Date.now() - 2 * day), notAfter: new Date(Date.now() - day) }),
@@ -69,13 +72,16 @@ describe('mutual TLS with external CAs and self-signed certificates', () => {
 
     t = await startTestServer({
       edit: (config) => {
-        config.mtls.externalCas = [join(dir, 'external.pem')];
+        const cas = [join(dir, 'external.pem')];
+        config.mtls.externalCas = cas;
+        config.certLogin.trustedCas = [join(dir, 'login-only.pem')];
         config.certLogin.mappings = [
-          { subject: 'C=US,O=Example Corp,CN=billing', principal: 'alpha.billing' },
-          { subject: 'CN=ledger,O=Example Corp,C=US', principal: 'alpha.ledger' },
-          { san: 'reports.example.com', principal: 'alpha.reports' },
-          { fingerprint: certs.byFingerprint.fingerprintHex.toUpperCase().match(/../g)!.join(':'), principal: 'alpha.fp' },
-          { san: 'inter.example.com', principal: 'alpha.inter' },
+          { san: 'partner-login.example.com', principal: 'alpha.billing', cas: [join(dir, 'login-only.pem')] },
+          { subject: 'C=US,O=Example Corp,CN=billing', principal: 'alpha.billing', cas },
+          { subject: 'CN=ledger,O=Example Corp,C=US', principal: 'alpha.ledger', cas },
+          { san: 'reports.example.com', principal: 'alpha.reports', cas },
+          { fingerprint: certs.byFingerprint.fingerprintHex.toUpperCase().match(/../g)!.join(':'), principal: 'alpha.fp', cas },
+          { san: 'inter.example.com', principal: 'alpha.inter', cas },
         ];
         // 127.0.0.2 plays the TLS-terminating proxy; the tests connect from 127.0.0.1 otherwise.
         config.trustedProxies = ['127.0.0.2/32'];
@@ -123,6 +129,10 @@ describe('mutual TLS with external CAs and self-signed certificates', () => {
       assertRejected(await postForm(t, TOKEN, { client: certs.unmapped }), /no certLogin.mappings rule maps this certificate \(subject "O=Example Corp,CN=client-[0-9a-f]+"\)/);
     });
 
+    it('does not apply a mapping of a CA trusted for certificate login only (which is off) to a certificate of an external CA', async () => {
+      assertRejected(await postForm(t, TOKEN, { client: certs.loginRuleSan }), /no certLogin.mappings rule maps this certificate/);
+    });
+
     it('refuses a certificate from an unknown CA even when a mapping would match it', async () => {
       assertRejected(await postForm(t, TOKEN, { client: certs.rogue }), /does not chain to a CA Tessera trusts/);
     });
@@ -135,8 +145,8 @@ describe('mutual TLS with external CAs and self-signed certificates', () => {
       assertRejected(await postForm(t, TOKEN, { client: certs.serverOnly }), /extended key usage does not include clientAuth/);
     });
 
-    it('accepts a certificate without an extended key usage extension', async () => {
-      assertBound(await postForm(t, TOKEN, { client: certs.noEku }), 'alpha.reports', certs.noEku);
+    it('refuses a mapped certificate without an extended key usage extension (certLogin.requireClientAuthEku holds here too)', async () => {
+      assertRejected(await postForm(t, TOKEN, { client: certs.noEku }), /has no extended key usage extension; it must allow clientAuth/);
     });
 
     it('refuses a certificate whose intermediate was not sent', async () => {

@@ -40,7 +40,16 @@ export async function publicKeyPem(keys: CryptoKeyPair): Promise<string> {
   return x509.PemConverter.encode(spki, 'PUBLIC KEY');
 }
 
-export async function makeCa(name: string, options: { issuer?: TestCa; notBefore?: Date; notAfter?: Date; pathLength?: number } = {}): Promise<TestCa> {
+export interface CaOptions {
+  issuer?: TestCa;
+  notBefore?: Date;
+  notAfter?: Date;
+  pathLength?: number;
+  /** Added after the usual ones (e.g. name constraints, an unknown critical extension). */
+  extensions?: x509.Extension[];
+}
+
+export async function makeCa(name: string, options: CaOptions = {}): Promise<TestCa> {
   const keys = await newKeys();
   const now = Date.now();
   const certificate = await x509.X509CertificateGenerator.create(
@@ -58,6 +67,7 @@ export async function makeCa(name: string, options: { issuer?: TestCa; notBefore
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, webcrypto),
         ...(options.issuer ? [await x509.AuthorityKeyIdentifierExtension.create(options.issuer.keys.publicKey, false, webcrypto)] : []),
+        ...(options.extensions ?? []),
       ],
     },
     webcrypto,
@@ -77,6 +87,8 @@ export interface LeafOptions {
   keys?: CryptoKeyPair;
   /** Intermediates the client sends along. */
   chain?: TestCa[];
+  /** Added after the usual ones. */
+  extensions?: x509.Extension[];
 }
 
 /** A leaf signed by `issuer`, or self-signed when `issuer` is null. */
@@ -106,6 +118,7 @@ export async function makeLeaf(issuer: TestCa | null, options: LeafOptions = {})
         ...(eku === null ? [] : [new x509.ExtendedKeyUsageExtension(eku, false)]),
         ...(names.length > 0 ? [new x509.SubjectAlternativeNameExtension(names, false)] : []),
         ...(issuer ? [await x509.AuthorityKeyIdentifierExtension.create(issuer.keys.publicKey, false, webcrypto)] : []),
+        ...(options.extensions ?? []),
       ],
     },
     webcrypto,
@@ -227,6 +240,22 @@ export function claimsOf(res: TestResponse): JWTPayload & { cnf?: { 'x5t#S256'?:
 /** nginx's `$ssl_client_escaped_cert`: the PEM, URL-encoded. */
 export function escapedPem(pem: string): string {
   return encodeURIComponent(pem);
+}
+
+/** An extension no verifier knows (a private OID, DER NULL value). */
+export function unknownExtension(critical: boolean): x509.Extension {
+  return new x509.Extension('1.3.6.1.4.1.55555.7', critical, new Uint8Array([0x05, 0x00]));
+}
+
+/** RFC 5280 §4.2.1.10 nameConstraints permitting only dNSName `example.com`. */
+export function nameConstraintsExtension(): x509.Extension {
+  const der = [0x30, 0x11, 0xa0, 0x0f, 0x30, 0x0d, 0x82, 0x0b, ...Buffer.from('example.com')];
+  return new x509.Extension('2.5.29.30', true, new Uint8Array(der));
+}
+
+/** RFC 5280 §4.2.1.11 policyConstraints with requireExplicitPolicy 0. */
+export function policyConstraintsExtension(): x509.Extension {
+  return new x509.Extension('2.5.29.36', true, new Uint8Array([0x30, 0x03, 0x80, 0x01, 0x00]));
 }
 
 function randomSerial(): string {

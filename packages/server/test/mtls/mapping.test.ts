@@ -1,16 +1,28 @@
-// certLogin.mappings: how certificates from external CAs become principals, and the rules that
+// certLogin.mappings: how certificates from external CAs become principals (only those of the
+// CAs a rule names, and only with the clientAuth EKU when that is required), and the rules that
 // are refused at start because they could never mean what the operator wrote.
 
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { certificateFacts } from '../../src/mtls/identity.ts';
+import { ClientCertificateError } from '../../src/mtls/errors.ts';
 import { compileMappings } from '../../src/mtls/mapping.ts';
+import type { CertLoginMapping } from '../../src/config/config.ts';
+import { x509 } from '../../src/ca/x509.ts';
 import { makeCa, makeLeaf, type ClientCertificate } from '../e2e/mtls-support.ts';
 
-function mapWith(rules: Parameters<typeof compileMappings>[0], client: ClientCertificate): string | undefined {
+const CA_FILE = '/etc/tessera/partner.pem';
+type Rule = Omit<CertLoginMapping, 'cas'> & { cas?: string[] };
+
+function mapWith(rules: Rule[], client: ClientCertificate, options: { caFile?: string; requireClientAuthEku?: boolean } = {}): string | undefined {
   const certificate = new X509Certificate(client.certPem);
-  return compileMappings(rules)(certificate, certificateFacts(certificate).names);
+  const { names, extendedKeyUsages } = certificateFacts(certificate);
+  const mapper = compileMappings(
+    rules.map((rule) => ({ cas: [CA_FILE], ...rule })),
+    { requireClientAuthEku: options.requireClientAuthEku ?? true },
+  );
+  return mapper({ certificate, names, extendedKeyUsages, caFile: options.caFile ?? CA_FILE });
 }
 
 describe('certificate mappings', () => {
@@ -48,14 +60,34 @@ describe('certificate mappings', () => {
     assert.equal(mapWith([{ subject: 'CN=jobs,O=Example\\, Inc', principal: 'alpha.jobs' }], client), undefined);
   });
 
+  it('applies a rule only to certificates of a CA file it names', async () => {
+    const client = await makeLeaf(await makeCa('Root'), { dns: ['jobs.example.com'] });
+    const rules = [{ san: 'jobs.example.com', principal: 'alpha.jobs', cas: [CA_FILE, '/etc/tessera/other.pem'] }];
+    assert.equal(mapWith(rules, client), 'alpha.jobs');
+    assert.equal(mapWith(rules, client, { caFile: '/etc/tessera/other.pem' }), 'alpha.jobs');
+    assert.equal(mapWith(rules, client, { caFile: '/etc/tessera/corporate.pem' }), undefined, 'the same SAN from another trusted CA maps nothing');
+  });
+
+  it('holds a mapped certificate to the clientAuth extended key usage when that is required', async () => {
+    const ca = await makeCa('Root');
+    const rules = [{ san: 'jobs.example.com', principal: 'alpha.jobs' }];
+    const noEku = await makeLeaf(ca, { dns: ['jobs.example.com'], eku: null });
+    const serverOnly = await makeLeaf(ca, { dns: ['jobs.example.com'], eku: [x509.ExtendedKeyUsage.serverAuth] });
+    const refused = (message: RegExp) => (error: unknown) => error instanceof ClientCertificateError && error.problem === 'wrong-usage' && message.test(error.message);
+    assert.throws(() => mapWith(rules, noEku), refused(/has no extended key usage extension; it must allow clientAuth/));
+    assert.equal(mapWith(rules, noEku, { requireClientAuthEku: false }), 'alpha.jobs');
+    assert.throws(() => mapWith(rules, serverOnly, { requireClientAuthEku: false }), refused(/does not include clientAuth/));
+  });
+
   it('refuses rules that could never mean what was written', () => {
-    const cases: [Parameters<typeof compileMappings>[0][number], RegExp][] = [
-      [{ principal: 'alpha.any' }, /certLogin.mappings\[0\] matches every certificate; give at least one of subject, san or fingerprint/],
-      [{ san: 'x', principal: 'Alpha' }, /certLogin.mappings\[0\].principal "Alpha" is not a principal/],
-      [{ fingerprint: 'abc', principal: 'alpha.fp' }, /fingerprint must be the SHA-256 of the DER certificate in hex \(64 digits, colons optional\)/],
-      [{ subject: 'cn=lower', principal: 'alpha.dn' }, /subject "cn=lower" is not a distinguished name .*upper-case attribute names/],
-      [{ subject: 'garbage', principal: 'alpha.dn' }, /subject is empty; write a distinguished name/],
+    const cases: [CertLoginMapping, RegExp][] = [
+      [{ cas: [], san: 'x', principal: 'alpha.any' }, /certLogin.mappings\[0\] names no CA; add "cas": \[\.\.\.\] with the files of mtls.externalCas or certLogin.trustedCas/],
+      [{ cas: [CA_FILE], principal: 'alpha.any' }, /certLogin.mappings\[0\] matches every certificate of its CAs; give at least one of subject, san or fingerprint/],
+      [{ cas: [CA_FILE], san: 'x', principal: 'Alpha' }, /certLogin.mappings\[0\].principal "Alpha" is not a principal/],
+      [{ cas: [CA_FILE], fingerprint: 'abc', principal: 'alpha.fp' }, /fingerprint must be the SHA-256 of the DER certificate in hex \(64 digits, colons optional\)/],
+      [{ cas: [CA_FILE], subject: 'cn=lower', principal: 'alpha.dn' }, /subject "cn=lower" is not a distinguished name .*upper-case attribute names/],
+      [{ cas: [CA_FILE], subject: 'garbage', principal: 'alpha.dn' }, /subject is empty; write a distinguished name/],
     ];
-    for (const [rule, message] of cases) assert.throws(() => compileMappings([rule]), message);
+    for (const [rule, message] of cases) assert.throws(() => compileMappings([rule], { requireClientAuthEku: true }), message);
   });
 });

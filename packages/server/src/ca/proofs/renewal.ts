@@ -11,8 +11,8 @@
 // verified the certificate it is handed.
 
 import { createHash } from 'node:crypto';
-import { splitPrincipal } from '../../policy/names.ts';
 import type { Store } from '../../storage/store.ts';
+import { principalOfSpiffeIds } from '../service-identity.ts';
 import { x509 } from '../x509.ts';
 import { notProven, requireActiveService, type CertificateProof } from './proof.ts';
 
@@ -48,7 +48,9 @@ export function renewalProof(deps: RenewalDeps): CertificateProof {
         throw notProven(`the client certificate expired at ${certificate.notAfter.toISOString()}; renewal needs an unexpired certificate, so bootstrap again with a join token or a registered key`);
       }
       if (now < certificate.notBefore.getTime()) throw notProven(`the client certificate is not valid before ${certificate.notBefore.toISOString()}`);
-      const principal = identityOf(certificate, deps.trustDomain);
+      const sans = certificate.getExtension(x509.SubjectAlternativeNameExtension)?.names.items ?? [];
+      const uris = sans.filter((name) => name.type === 'url').map((name) => name.value);
+      const principal = principalOfSpiffeIds(uris, deps.trustDomain);
       if (principal !== record.principal) {
         throw notProven(`the client certificate names ${principal ?? 'no principal'}, but it was issued to ${record.principal}`);
       }
@@ -56,31 +58,4 @@ export function renewalProof(deps: RenewalDeps): CertificateProof {
       return { principal };
     },
   };
-}
-
-/**
- * The principal a service certificate names: its SPIFFE ID `spiffe://<trust domain>/<domain>/<service>`
- * when it has one, else its subject CN (a CA that sets only the CN). Null when it names none, or
- * several, or one outside this trust domain.
- */
-function identityOf(certificate: x509.X509Certificate, trustDomain: string): string | null {
-  const san = certificate.getExtension(x509.SubjectAlternativeNameExtension);
-  const ids = san?.names.items.filter((name) => name.type === 'url' && name.value.startsWith('spiffe://')).map((name) => name.value) ?? [];
-  if (ids.length > 0) {
-    const [id] = ids;
-    return ids.length === 1 && id !== undefined ? principalOfSpiffeId(id, trustDomain) : null;
-  }
-  const commonNames = certificate.subjectName.getField('CN');
-  const [commonName] = commonNames;
-  return commonNames.length === 1 && commonName !== undefined && splitPrincipal(commonName) !== null ? commonName : null;
-}
-
-/** `spiffe://<trust domain>/<domain>/<service>` → `<domain>.<service>`; null for any other shape or trust domain. */
-function principalOfSpiffeId(id: string, trustDomain: string): string | null {
-  const prefix = `spiffe://${trustDomain}/`;
-  if (!id.startsWith(prefix)) return null;
-  const path = id.slice(prefix.length).split('/');
-  if (path.length !== 2) return null;
-  const principal = `${path[0]}.${path[1]}`;
-  return splitPrincipal(principal)?.domain === path[0] ? principal : null;
 }

@@ -1,6 +1,6 @@
 // tls_client_auth (RFC 8705 §2.1): the client authenticates with a certificate from a CA
-// Tessera trusts. A certificate from Tessera's own CA names its principal in its SPIFFE ID; one
-// from a configured external CA is mapped to a principal by `certLogin.mappings`. `client_id`
+// Tessera trusts. A certificate Tessera issued names the principal it was issued to; one from a
+// configured external CA is mapped to a principal by the `certLogin.mappings` that name its CA. `client_id`
 // is optional here (the certificate names the client), but when sent it must be that client's.
 //
 // When the certificate methods count as present. RFC 8705 lets a client that holds a
@@ -26,7 +26,7 @@ import type { ClientAuthMethod, ClientAuthRequest } from './method.ts';
 export interface TlsClientAuthDeps {
   certificates: ClientCertificates;
   store: Pick<Store, 'getService'>;
-  /** Maps certificates from external CAs to principals (`certLogin.mappings`). */
+  /** Maps certificates from external CAs to principals (`certLogin.mappings`, with their EKU rule). */
   mapper: CertificateMapper;
 }
 
@@ -49,9 +49,12 @@ export function tlsClientAuth(deps: TlsClientAuthDeps): ClientAuthMethod {
   };
 }
 
-/** The service a trusted certificate names: its SPIFFE ID for Tessera's own, the first mapping rule for an external CA's. */
+/**
+ * The service a trusted certificate names: the recorded principal for one Tessera issued, the
+ * first mapping rule naming its CA for an external CA's.
+ */
 export async function serviceOfCertificate(deps: Pick<TlsClientAuthDeps, 'store' | 'mapper'>, peer: VerifiedClientCertificate): Promise<Service> {
-  const principal = peer.source === 'tessera' ? peer.principal : deps.mapper(peer.certificate, peer.names);
+  const principal = peer.source === 'tessera' ? peer.principal : await certificateCheck(() => deps.mapper(peer));
   if (principal === undefined) {
     throw certificateRejected(
       peer.source === 'tessera'
