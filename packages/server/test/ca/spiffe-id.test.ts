@@ -10,7 +10,7 @@ const TD = 'tessera.test';
 describe('reading a SPIFFE ID back into a principal', () => {
   it('reads what serviceIdentity writes, also for a domain with dots', () => {
     for (const principal of ['alpha.api', 'sys.auth.admin']) {
-      const { spiffeId } = serviceIdentity(principal, { trustDomain: TD, dnsSuffix: 'svc.tessera.test' });
+      const { spiffeId } = serviceIdentity(principal, { trustDomain: TD, dnsSuffix: 'svc.tessera.test' }, null);
       assert.equal(principalOfSpiffeIds([spiffeId, 'https://example.com/x'], TD), principal);
     }
   });
