@@ -116,11 +116,11 @@ describe('mutual TLS with external CAs and self-signed certificates', () => {
 
     it('accepts a matching client_id and refuses another one', async () => {
       assert.equal((await postForm(t, { ...TOKEN, client_id: 'alpha.reports' }, { client: certs.bySan })).status, 200);
-      assertRejected(await postForm(t, { ...TOKEN, client_id: 'alpha.billing' }, { client: certs.bySan }), /client_id "alpha.billing" is not the client the certificate names \(alpha.reports\)/);
+      assertRejected(await postForm(t, { ...TOKEN, client_id: 'alpha.billing' }, { client: certs.bySan }), /client_id 'alpha.billing' is not the client the certificate names \(alpha.reports\)/);
     });
 
     it('refuses a trusted certificate that no mapping rule names', async () => {
-      assertRejected(await postForm(t, TOKEN, { client: certs.unmapped }), /no certLogin.mappings rule maps this certificate \(subject "O=Example Corp,CN=client-[0-9a-f]+"\)/);
+      assertRejected(await postForm(t, TOKEN, { client: certs.unmapped }), /no certLogin.mappings rule maps this certificate \(subject 'O=Example Corp,CN=client-[0-9a-f]+'\)/);
     });
 
     it('refuses a certificate from an unknown CA even when a mapping would match it', async () => {
