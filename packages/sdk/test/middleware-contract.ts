@@ -30,6 +30,7 @@ export function middlewareContract(framework: string, start: StartApp): void {
       assert.equal(res.json.error, error);
       assert.equal(res.json.error_code, code);
       assert.match(res.json.error_description, description);
+      assert.match(res.json.error_description, /^[\x20-\x21\x23-\x5b\x5d-\x7e]+$/, 'RFC 6749 §5.2 characters only');
       assert.equal(res.headers['cache-control'], 'no-store');
       assert.match(String(res.headers['content-type']), /^application\/json/);
       const params = challenge(res.headers['www-authenticate']);
@@ -59,13 +60,13 @@ export function middlewareContract(framework: string, start: StartApp): void {
 
     it('answers a request without credentials 401 with a bare challenge (no error attribute, RFC 6750 §3.1)', async () => {
       const res = await get('/any');
-      assertRefused(res, 401, 'unauthorized', 'AUTH_105', /needs an access token: send "Authorization: Bearer <token>" or "Authorization: ApiKey <key>"/);
+      assertRefused(res, 401, 'unauthorized', 'AUTH_105', /needs an access token: send 'Authorization: Bearer <token>' or 'Authorization: ApiKey <key>'/);
       assert.equal(res.headers['www-authenticate'], 'Bearer realm="beta"');
     });
 
     it('answers another scheme like no credentials, saying which schemes work', async () => {
       const res = await get('/any', 'Basic YWxwaGEuYXBpOnNlY3JldA==');
-      assertRefused(res, 401, 'unauthorized', 'AUTH_105', /accepts "Authorization: Bearer <token>" .*the request used "Basic"/);
+      assertRefused(res, 401, 'unauthorized', 'AUTH_105', /accepts 'Authorization: Bearer <token>' .*the request used 'Basic'/);
       assert.equal(res.headers['www-authenticate'], 'Bearer realm="beta"');
     });
 
@@ -86,10 +87,13 @@ export function middlewareContract(framework: string, start: StartApp): void {
     });
 
     it('answers a token for another audience 401 invalid_token with AUTH_107', async () => {
-      const params = assertRefused(await get('/any', `Bearer ${await issuer.sign({ aud: 'gamma' })}`), 401, 'invalid_token', 'AUTH_107', /audience ["']gamma["'] is not beta/);
-      // Quotes in a description would break the challenge: they are replaced there, kept in the body.
+      const res = await get('/any', `Bearer ${await issuer.sign({ aud: 'gamma' })}`);
+      const params = assertRefused(res, 401, 'invalid_token', 'AUTH_107', /audience ["']gamma["'] is not beta/);
+      // Quotes in a description would break the challenge: they are replaced there, and in the body
+      // alike (RFC 6749 §5.2's grammar for error_description).
       assert.match(params['error_description'] ?? '', /audience 'gamma' is not beta/);
       assert.match(params['error_description'] ?? '', /^[\x20-\x21\x23-\x5b\x5d-\x7e]+$/);
+      assert.equal(res.json.error_description, params['error_description']);
     });
 
     it('answers a missing scope 403 insufficient_scope with AUTH_102 and the scope the route needs', async () => {

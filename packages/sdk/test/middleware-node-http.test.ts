@@ -72,7 +72,7 @@ describe('node:http middleware: the wrapper', () => {
     try {
       const res = await call(`${app.url}/`);
       assert.equal(res.headers['www-authenticate'], `Bearer realm="beta 'api'"`);
-      assert.match(res.json.error_description, /send "Authorization: Bearer <token>"$/);
+      assert.match(res.json.error_description, /send 'Authorization: Bearer <token>'$/);
     } finally {
       await app.close();
     }

@@ -94,11 +94,15 @@ export function refusal(error: VerifierError, realm: string): Refusal {
   return {
     status: error.status,
     headers,
-    body: { error: error.error ?? 'unauthorized', error_description: error.message, error_code: error.code },
+    body: { error: error.error ?? 'unauthorized', error_description: headerSafe(error.message), error_code: error.code },
   };
 }
 
-/** RFC 6750 §3: quoted values hold %x20-21 / %x23-5B / %x5D-7E only. */
+/**
+ * RFC 6750 §3 (and RFC 6749 §5.2 for error_description): quoted values hold %x20-21 / %x23-5B /
+ * %x5D-7E only; used for the challenge and the body alike. The server's errorDescription() keeps
+ * the same rule; the SDK has its own copy because it cannot depend on the server package.
+ */
 function headerSafe(text: string): string {
   const safe = text.replaceAll('"', "'").replaceAll('\\', '/').replace(/[^\x20-\x7e]/g, '?');
   return safe.length > 300 ? `${safe.slice(0, 297)}...` : safe;

@@ -1,5 +1,11 @@
 // Token endpoint errors: RFC 6749 §5.2 bodies (`error`, `error_description`) plus the
 // `error_code` of SPEC §4.2 where one applies. These codes are a public contract.
+//
+// RFC 6749 §5.2 allows only %x20-21 / %x23-5B / %x5D-7E in error_description (printable ASCII
+// without '"' and '\'), and descriptions echo what the caller sent. errorDescription() is that
+// rule's one home: every writer of an OAuth-style error text calls it (toBody() below, the JSON
+// /auth/token dialect), so no message needs to be written with the grammar in mind. The SDK's
+// RFC 6750 middleware keeps its own copy, as it cannot depend on the server.
 
 export type OAuthErrorName =
   | 'invalid_request'
@@ -35,10 +41,30 @@ export class OAuthError extends Error {
   }
 
   toBody(): { error: string; error_description: string; error_code?: string } {
+    const description = errorDescription(this.message);
     return this.errorCode
-      ? { error: this.error, error_description: this.message, error_code: this.errorCode }
-      : { error: this.error, error_description: this.message };
+      ? { error: this.error, error_description: description, error_code: this.errorCode }
+      : { error: this.error, error_description: description };
   }
+}
+
+/** Readable stand-ins for the excluded characters Tessera's own messages hold on purpose. */
+const SPELLED_OUT: Readonly<Record<string, string>> = {
+  '"': "'",
+  '\\': '/',
+  '§': 'section ',
+  '…': '...',
+  '—': '-',
+  '–': '-',
+  '‘': "'",
+  '’': "'",
+  '“': "'",
+  '”': "'",
+};
+
+/** `text` within RFC 6749 §5.2's error_description grammar; any other character becomes '?'. */
+export function errorDescription(text: string): string {
+  return text.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/gu, (character) => SPELLED_OUT[character] ?? '?');
 }
 
 export const invalidRequest = (description: string): OAuthError => new OAuthError(400, 'invalid_request', description);

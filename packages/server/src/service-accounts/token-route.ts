@@ -4,12 +4,13 @@
 // /oauth2/token would have issued.
 //
 // Errors keep the HTTP status of SPEC §4.2 and read `{"error": "AUTH_101", "message": …}`: the
-// AUTH_1xx code when one applies, else the OAuth error name.
+// AUTH_1xx code when one applies, else the OAuth error name; `message` is this dialect's
+// error_description and keeps to the same grammar (errorDescription).
 
-import type { FastifyInstance } from 'fastify';
-import { describeError } from '../http/errors.ts';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { describeError, type ClientFacingError } from '../http/errors.ts';
 import { checkClientSecret, type SecretCheckDeps } from '../oauth2/client-auth/secret.ts';
-import { OAuthError } from '../oauth2/errors.ts';
+import { OAuthError, errorDescription } from '../oauth2/errors.ts';
 import type { TokenService } from '../oauth2/token-service.ts';
 import { errorResponses } from './wire.ts';
 
@@ -55,8 +56,8 @@ const tokenSchema = {
 // The shared path words its errors in RFC 6749's parameter names; this dialect's callers sent
 // camelCase ones, and a message should name the field they can fix.
 const FIELD_NAMES: readonly [RegExp, string][] = [
-  [/\bgrant_type=([\w:.-]+)/g, '"grantType": "$1"'],
-  [/\bscope=([\w:.-]+)/g, '"scope": "$1"'],
+  [/\bgrant_type=([\w:.-]+)/g, "'grantType': '$1'"],
+  [/\bscope=([\w:.-]+)/g, "'scope': '$1'"],
   [/\bgrant_type\b/g, 'grantType'],
   [/\bexpires_in\b/g, 'expiresIn'],
   [/\bclient_id\b/g, 'clientId'],
@@ -70,15 +71,11 @@ export function dialectMessage(message: string): string {
 export async function tokenRoute(app: FastifyInstance, deps: TokenRouteDeps): Promise<void> {
   await app.register(async (scope) => {
     scope.setErrorHandler((error, request, reply) => {
-      if (error instanceof OAuthError) {
-        return reply
-          .code(error.status)
-          .headers({ ...NO_STORE, ...error.headers })
-          .send({ error: error.errorCode ?? error.error, message: dialectMessage(error.message) });
-      }
-      const described = describeError(error, request.log);
-      const message = described.status === 415 ? 'send the token request as JSON with Content-Type: application/json' : described.message;
-      return reply.code(described.status).headers(NO_STORE).send({ error: described.error, message });
+      const answer = dialectError(error, request.log);
+      return reply
+        .code(answer.status)
+        .headers({ ...NO_STORE, ...answer.headers })
+        .send({ error: answer.error, message: errorDescription(answer.message) });
     });
 
     scope.post('/token', { schema: tokenSchema }, async (request, reply) => {
@@ -105,4 +102,13 @@ export async function tokenRoute(app: FastifyInstance, deps: TokenRouteDeps): Pr
       });
     });
   });
+}
+
+function dialectError(error: unknown, log: FastifyBaseLogger): ClientFacingError & { headers?: Record<string, string> } {
+  if (error instanceof OAuthError) {
+    return { status: error.status, error: error.errorCode ?? error.error, message: dialectMessage(error.message), headers: error.headers };
+  }
+  const described = describeError(error, log);
+  if (described.status === 415) return { ...described, message: 'send the token request as JSON with Content-Type: application/json' };
+  return described;
 }

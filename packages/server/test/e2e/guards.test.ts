@@ -176,7 +176,7 @@ describe('rate limits against a stranger who names a client', () => {
     // The client limit still holds for the client itself.
     const limited = await t.token('alpha.api', secrets['api']!, ok);
     assertError(limited, 429, 'rate_limited', 'AUTH_106');
-    assert.match(limited.json.error_description, /client "alpha\.api"/);
+    assert.match(limited.json.error_description, /client 'alpha\.api'/);
   });
 
   it('still raises the auth-failure alerts for the named client and the address', async () => {

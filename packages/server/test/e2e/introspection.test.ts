@@ -264,7 +264,7 @@ describe('introspection and revocation of access tokens', () => {
         const token = await tokenFor(api, 'beta:domain');
         const res = await post(path, `token=${token}&token=${token}`);
         assertOAuthError(res, 400, 'invalid_request');
-        assert.match(res.json.error_description, /"token" is repeated/);
+        assert.match(res.json.error_description, /'token' is repeated/);
         assert.equal(await active(token), true);
       });
 

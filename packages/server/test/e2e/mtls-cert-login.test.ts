@@ -122,7 +122,7 @@ describe('certificate login (mapping, EKU and precedence)', () => {
 
   it('accepts a client_id naming the mapped service and refuses another', async () => {
     assertBound(await login(t, certs.bySan, { ...SCOPE, client_id: 'alpha.batch' }), 'alpha.batch', certs.bySan);
-    assertRejected(await login(t, certs.bySan, { ...SCOPE, client_id: 'alpha.jane' }), /client_id "alpha.jane" is not the client the certificate names \(alpha.batch\)/);
+    assertRejected(await login(t, certs.bySan, { ...SCOPE, client_id: 'alpha.jane' }), /client_id 'alpha.jane' is not the client the certificate names \(alpha.batch\)/);
   });
 
   it('maps by SHA-256 fingerprint', async () => {

@@ -122,11 +122,11 @@ describe('mutual TLS with external CAs and self-signed certificates', () => {
 
     it('accepts a matching client_id and refuses another one', async () => {
       assert.equal((await postForm(t, { ...TOKEN, client_id: 'alpha.reports' }, { client: certs.bySan })).status, 200);
-      assertRejected(await postForm(t, { ...TOKEN, client_id: 'alpha.billing' }, { client: certs.bySan }), /client_id "alpha.billing" is not the client the certificate names \(alpha.reports\)/);
+      assertRejected(await postForm(t, { ...TOKEN, client_id: 'alpha.billing' }, { client: certs.bySan }), /client_id 'alpha.billing' is not the client the certificate names \(alpha.reports\)/);
     });
 
     it('refuses a trusted certificate that no mapping rule names', async () => {
-      assertRejected(await postForm(t, TOKEN, { client: certs.unmapped }), /no certLogin.mappings rule maps this certificate \(subject "O=Example Corp,CN=client-[0-9a-f]+"\)/);
+      assertRejected(await postForm(t, TOKEN, { client: certs.unmapped }), /no certLogin.mappings rule maps this certificate \(subject 'O=Example Corp,CN=client-[0-9a-f]+'\)/);
     });
 
     it('does not apply a mapping of a CA trusted for certificate login only (which is off) to a certificate of an external CA', async () => {

@@ -60,7 +60,7 @@ describe('tls_client_auth with certificates from Tessera\'s CA', () => {
 
   it('accepts client_id when it names the certificate\'s service, and refuses another service\'s', async () => {
     assert.equal((await postForm(t, { ...TOKEN, client_id: 'alpha.api' }, { client: api })).status, 200);
-    assertRejected(await postForm(t, { ...TOKEN, client_id: 'alpha.other' }, { client: api }), /client_id "alpha.other" is not the client the certificate names \(alpha.api\)/);
+    assertRejected(await postForm(t, { ...TOKEN, client_id: 'alpha.other' }, { client: api }), /client_id 'alpha.other' is not the client the certificate names \(alpha.api\)/);
   });
 
   it('keeps tokens of two certificates of one service apart, also under token reuse', async () => {

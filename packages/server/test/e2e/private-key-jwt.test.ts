@@ -187,7 +187,7 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`private_key_jwt
       it(`refuses an unsigned assertion (alg "${alg}")`, async () => {
         const now = Math.floor(Date.now() / 1000);
         const claims = { iss: 'alpha.ec', sub: 'alpha.ec', aud: tokenEndpoint, iat: now, exp: now + 60, jti: randomUUID() };
-        assertRejected(await withAssertion(`${b64url({ alg, kid: 'ec1' })}.${b64url(claims)}.`), /alg "none" is never accepted/);
+        assertRejected(await withAssertion(`${b64url({ alg, kid: 'ec1' })}.${b64url(claims)}.`), /alg 'none' is never accepted/);
       });
     }
 
@@ -197,7 +197,7 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`private_key_jwt
       const jwt = await new SignJWT({ iss: 'alpha.ec', sub: 'alpha.ec', aud: tokenEndpoint, iat: now, exp: now + 60, jti: randomUUID() })
         .setProtectedHeader({ alg: 'HS256', kid: 'ec1' })
         .sign(secret);
-      assertRejected(await withAssertion(jwt), /alg "HS256" is not accepted/);
+      assertRejected(await withAssertion(jwt), /alg 'HS256' is not accepted/);
     });
 
     it('ignores a jwk header that carries the attacker\'s key: the registered key decides', async () => {

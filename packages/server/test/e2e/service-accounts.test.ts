@@ -298,7 +298,7 @@ describe('seed 003 service accounts', () => {
 
     it('400 for a missing or unsupported grantType, naming the JSON field', async () => {
       const missing = await api.token({ clientId: seed.clientId, clientSecret: seed.clientSecret, scope: 'workflow:read' });
-      assertDialectError(missing, 400, 'invalid_request', /grantType is required.*"grantType": "client_credentials"/);
+      assertDialectError(missing, 400, 'invalid_request', /grantType is required.*'grantType': 'client_credentials'/);
       const other = await api.token({ grantType: 'password', clientId: seed.clientId, clientSecret: seed.clientSecret, scope: 'workflow:read' });
       assertDialectError(other, 400, 'unsupported_grant_type', /client_credentials/);
     });

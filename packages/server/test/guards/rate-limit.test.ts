@@ -84,7 +84,9 @@ describe('rate-limit gate', () => {
     assert.equal(error.headers['retry-after'], '1');
     assert.match(error.message, /client "alpha\.api"/);
     assert.match(error.message, /retry after 1 s/);
-    assert.deepEqual(error.toBody(), { error: 'rate_limited', error_description: error.message, error_code: 'AUTH_106' });
+    // The body keeps to RFC 6749 §5.2: the quotes around the client id become single quotes.
+    const description = error.message.replaceAll('"', "'");
+    assert.deepEqual(error.toBody(), { error: 'rate_limited', error_description: description, error_code: 'AUTH_106' });
     assert.deepEqual(limited, ['client']);
   });
 

@@ -1,5 +1,5 @@
 // The check both secret-based methods share: look the client up, compare against its live
-// secrets. An unknown client still pays for one HMAC so both failures take the same time.
+// secrets. An unknown client still pays for one HMAC and one comparison, so both failures take the same time.
 
 import type { SecretHasher } from '../../keys/client-secrets.ts';
 import type { Service } from '../../storage/records.ts';
@@ -11,7 +11,13 @@ export interface SecretCheckDeps {
   hasher: SecretHasher;
 }
 
-const NO_HASHES: readonly string[] = [''];
+/**
+ * Compared against when the client is unknown or has no live secret: shaped like a stored hash
+ * (32 bytes, base64url), so the comparison decodes and compares as it would for a real one. No
+ * secret matches it (that would take finding an HMAC-SHA-256 preimage), and an unknown client
+ * fails whatever the comparison says.
+ */
+const NO_HASHES: readonly string[] = ['A'.repeat(43)];
 /** Client ids are printable and short; anything else cannot be one, so it is not looked up. */
 const PLAUSIBLE_CLIENT_ID = /^[\x21-\x7e]{1,256}$/;
 

@@ -10,8 +10,13 @@ import type { SqlContext } from './context.ts';
 import { toPublicKey } from './rows.ts';
 import type { PublicKeyRow, SecretRow } from './rows.ts';
 
-/** The current secret (no end set) first, then the others by age. */
-export const NEWEST_FIRST = '(expires_at IS NULL) DESC, created_at DESC, id DESC';
+/** The current secret (no end set) first, then the others by age; `table` qualifies the columns in a join. */
+export function newestFirst(table?: string): string {
+  const column = (name: string): string => (table ? `${table}.${name}` : name);
+  return `(${column('expires_at')} IS NULL) DESC, ${column('created_at')} DESC, ${column('id')} DESC`;
+}
+
+export const NEWEST_FIRST = newestFirst();
 
 export function addClientSecret(ctx: SqlContext, principal: string, secret: NewSecret, graceUntil: number, by: Actor): Promise<void> {
   return ctx.db.transaction(async (tx) => {

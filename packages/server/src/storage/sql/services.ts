@@ -1,11 +1,11 @@
 import { ConflictError } from '../errors.ts';
-import type { Actor, Service } from '../records.ts';
+import type { Actor, ClientSecretRecord, Service } from '../records.ts';
 import type { ClientForAuth, NewSecret, NewService, ServicePatch } from '../store.ts';
 import { audit, holdDomain, lockService, roleTarget, serviceRow } from './context.ts';
 import type { SqlContext } from './context.ts';
-import { NEWEST_FIRST, insertSecret } from './credentials.ts';
-import { toMember, toSecret, toService } from './rows.ts';
-import type { MemberRow, SecretRow, ServiceRow } from './rows.ts';
+import { insertSecret, newestFirst } from './credentials.ts';
+import { toMember, toService } from './rows.ts';
+import type { MemberRow, ServiceRow } from './rows.ts';
 
 export function createService(
   ctx: SqlContext,
@@ -143,13 +143,37 @@ export function deleteService(ctx: SqlContext, principal: string, by: Actor): Pr
   });
 }
 
-// On the token endpoint's path: two lookups, each on an index.
+// On the token endpoint's path, and shaped so that an unknown client id costs what a known one
+// costs: one statement either way (a second query for the secrets, sent only when the client
+// existed, made a wrong secret measurably slower than an unknown client id and so told a caller
+// which client ids exist: RFC 9700 §4), and always at least one row, the client's columns NULL
+// when there is no such client, so the database and the driver do alike.
+const CLIENT_WITH_LIVE_SECRETS = `
+  SELECT s.*,
+    c.id AS secret_id, c.hash AS secret_hash, c.created_at AS secret_created_at, c.expires_at AS secret_expires_at
+  FROM (SELECT 1 AS always) one_row
+  LEFT JOIN services s ON s.client_id = ?
+  LEFT JOIN client_secrets c ON c.principal = s.principal AND (c.expires_at IS NULL OR c.expires_at > ?)
+  ORDER BY ${newestFirst('c')}`;
+
+type Nullable<T> = { [K in keyof T]: T[K] | null };
+
+/** The service's columns are NULL when there is no such client; the secret's, when it has no live secret. */
+interface ClientWithSecretRow extends Nullable<ServiceRow> {
+  secret_id: string | null;
+  secret_hash: string | null;
+  secret_created_at: number | null;
+  secret_expires_at: number | null;
+}
+
 export async function getClientForAuth(ctx: SqlContext, clientId: string, now: number): Promise<ClientForAuth | null> {
-  const row = await ctx.db.get<ServiceRow>('SELECT * FROM services WHERE client_id = ?', [clientId]);
-  if (!row) return null;
-  const secrets = await ctx.db.all<SecretRow>(
-    `SELECT * FROM client_secrets WHERE principal = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY ${NEWEST_FIRST}`,
-    [row.principal, now],
-  );
-  return { service: toService(row), secrets: secrets.map(toSecret) };
+  const rows = await ctx.db.all<ClientWithSecretRow>(CLIENT_WITH_LIVE_SECRETS, [clientId, now]);
+  const [first] = rows;
+  if (!first || first.principal === null) return null;
+  const principal = first.principal;
+  const secrets: ClientSecretRecord[] = [];
+  for (const { secret_id: id, secret_hash: hash, secret_created_at: createdAt, secret_expires_at: expiresAt } of rows) {
+    if (id !== null && hash !== null && createdAt !== null) secrets.push({ id, principal, hash, createdAt, expiresAt });
+  }
+  return { service: toService(first as ServiceRow), secrets };
 }

@@ -99,7 +99,8 @@ export function transactions(harness: StoreHarness): void {
       }
     });
 
-    storeTest(harness, "serves the token endpoint's lookups with one query each for the client's service, secrets and roles", async (_store, driver) => {
+    const lookups = "serves the token endpoint's lookups with one query for the client and its secrets and one for its roles";
+    storeTest(harness, lookups, async (_store, driver) => {
       const counting = countingDriver(driver);
       const store = new SqlStore(counting.driver);
       await store.createDomain({ name: 'alpha' }, admin);
@@ -108,7 +109,10 @@ export function transactions(harness: StoreHarness): void {
 
       counting.statements.length = 0;
       assert.ok(await store.getClientForAuth('alpha.api', Date.now()));
-      assert.equal(counting.statements.length, 2);
+      assert.equal(counting.statements.length, 1);
+      counting.statements.length = 0;
+      assert.equal(await store.getClientForAuth('alpha.nobody', Date.now()), null);
+      assert.equal(counting.statements.length, 1, 'an unknown client costs the same one query');
       counting.statements.length = 0;
       assert.equal((await store.rolesHeld('alpha.api', ['alpha', 'beta'], Date.now())).length, 1);
       assert.equal(counting.statements.length, 1);
