@@ -36,7 +36,8 @@ import { createOwnTokenVerifier } from './oauth2/own-token-verifier.ts';
 import { revocationEndpoint } from './oauth2/revoke.ts';
 import { TOKEN_PATHS, tokenEndpoint } from './oauth2/token-endpoint.ts';
 import { createTokenReuseCache } from './oauth2/token-reuse.ts';
-import { createTokenService, type TokenObserver } from './oauth2/token-service.ts';
+import { createClientGuard, type TokenObserver } from './oauth2/client-guard.ts';
+import { createTokenService } from './oauth2/token-service.ts';
 import { createTokenGuards } from './guards/index.ts';
 import { serviceAccountsApi } from './service-accounts/index.ts';
 import { AvailabilityWatch } from './storage/availability.ts';
@@ -142,6 +143,12 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     const metrics = new Registry();
     collectDefaultMetrics({ register: metrics });
     const tokenRequests = new Counter({ name: 'tessera_token_requests_total', help: 'Token requests by result', labelNames: ['result'], registers: [metrics] });
+    const clientRequests = new Counter({
+      name: 'tessera_client_requests_total',
+      help: 'Introspection and revocation requests by endpoint and result',
+      labelNames: ['endpoint', 'result'],
+      registers: [metrics],
+    });
     const outages = new Counter({ name: 'tessera_storage_outages_total', help: 'Episodes of storage failures (one per outage, not per failed call)', registers: [metrics] });
     new Gauge({
       name: 'tessera_storage_up',
@@ -223,23 +230,27 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       authSigningAlgorithms: PRIVATE_KEY_JWT_ALGORITHMS,
       algorithms: ALGORITHMS,
     });
-    const countOutcomes: TokenObserver = { observe: (outcome) => tokenRequests.inc({ result: outcome.result }) };
+    const countOutcomes: TokenObserver = {
+      observe: (outcome) => {
+        if (outcome.endpoint === 'token') tokenRequests.inc({ result: outcome.result });
+        else clientRequests.inc({ endpoint: outcome.endpoint, result: outcome.result });
+      },
+    };
     const guards = createTokenGuards({ config, store, log: app.log, metrics });
+    const guard = createClientGuard({ now, gates: guards.gates, observers: [countOutcomes, ...guards.observers] });
     const tokens = createTokenService({
       store,
-      now,
       issuer: config.issuer,
       lifetimes: config.tokens,
       signingKey: () => signingKeys.current(),
       reuse: config.tokenReuse.enabled ? createTokenReuseCache(config.tokenReuse.window) : undefined,
-      gates: guards.gates,
-      observers: [countOutcomes, ...guards.observers],
+      guard,
     });
     await tokenEndpoint(app, { tokens, methods, bodyLimit: config.bodyLimit });
     await certLogin(app, { config: config.certLogin, certificates: clientCertificates, mapper: certificateMapper, store, tokens, credentialMethods, bodyLimit: config.bodyLimit });
     const verify = createOwnTokenVerifier({ issuer: config.issuer, jwksJson, algorithms: ALGORITHMS, clockSkew: config.clockSkew, now });
     await adminApi(app, { store, hasher, verify, now, signingKeys: { rotate: (actor) => signingKeys.rotate({ actor }) }, joinTokens: config.joinTokens, ca });
-    const tokenChecks = { store, hasher, verify, now, methods, bodyLimit: config.bodyLimit };
+    const tokenChecks = { store, hasher, verify, now, methods, bodyLimit: config.bodyLimit, guard };
     await introspectionEndpoint(app, tokenChecks);
     await revocationEndpoint(app, tokenChecks);
     await serviceAccountsApi(app, { store, hasher, verify, now, tokens, domain: config.serviceAccounts.domain, jwksJson, jwksMaxAge: config.signing.jwksMaxAge });

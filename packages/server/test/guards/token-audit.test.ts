@@ -8,6 +8,7 @@ import type { NewAuditEvent } from '../../src/guards/audit-writer.ts';
 import type { TokenOutcome } from '../../src/oauth2/token-service.ts';
 
 const base: TokenOutcome = {
+  endpoint: 'token',
   at: 1_700_000_000_000,
   clientIp: '192.0.2.1',
   claimedClientId: 'alpha.api',
