@@ -63,7 +63,7 @@ export interface TesseraServer {
   /** Starts listening; resolves to the base URL (with the real port when the config said 0). */
   listen(): Promise<string>;
   close(): Promise<void>;
-  /** Writes the buffered token-request audit now instead of within the next 500 ms. */
+  /** Writes the refusal summaries so far and the buffered token-request audit now, instead of within the next interval. */
   flushAudit(): Promise<void>;
 }
 
@@ -236,7 +236,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         else clientRequests.inc({ endpoint: outcome.endpoint, result: outcome.result });
       },
     };
-    const guards = createTokenGuards({ config, store, log: app.log, metrics });
+    const guards = createTokenGuards({ config, store, log: app.log, metrics, now });
     const guard = createClientGuard({ now, gates: guards.gates, observers: [countOutcomes, ...guards.observers] });
     const tokens = createTokenService({
       store,
@@ -274,12 +274,13 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       ca,
       config,
       bootstrapCredentialFile: bootstrap.credentialFile,
-      flushAudit: () => guards.audit.flush(),
+      flushAudit: () => guards.flush(),
       async listen() {
         const host = config.listen.hostname.replace(/^\[|\]$/g, '');
         await app.listen({ host, port: listenPort(config.listen) });
         signingKeys.start();
         ca.start(app.log);
+        guards.start();
         const address = app.server.address();
         const port = typeof address === 'object' && address ? address.port : Number(config.listen.port);
         return `${config.listen.protocol}//${config.listen.hostname}:${port}`;
