@@ -16,6 +16,7 @@ import type { Config } from './config/config.ts';
 import { CERTIFICATES_PATH, caHttpApi, crlIssuerOf } from './ca/http/index.ts';
 import { createCertificateProofs } from './ca/proofs/index.ts';
 import { certLogin } from './cert-login/index.ts';
+import { createConnectionGuard } from './http/connection-limits.ts';
 import { healthRoutes } from './http/health.ts';
 import { describeError } from './http/errors.ts';
 import { openApiCollector, registerOpenApiRoute } from './http/openapi.ts';
@@ -25,6 +26,7 @@ import { MasterKeyMismatchError, createSealer, generateMasterKey, parseMasterKey
 import { rotationPolicy } from './keys/rotation.ts';
 import { compileMappings, createClientCertificates, readCaFiles, tesseraCaSource } from './mtls/index.ts';
 import { SigningKeys } from './keys/signing-keys.ts';
+import { ipAllowed } from './policy/ip-ranges.ts';
 import { clientSecretBasic } from './oauth2/client-auth/client_secret_basic.ts';
 import { clientSecretPost } from './oauth2/client-auth/client_secret_post.ts';
 import { PRIVATE_KEY_JWT_ALGORITHMS, privateKeyJwt } from './oauth2/client-auth/private_key_jwt.ts';
@@ -96,6 +98,14 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     ca.onBundleChange((bundlePem) => writeBundleFile(bundleFile, bundlePem));
     const tls = config.listen.protocol === 'https:' ? await serverTls({ ca, listen: config.listen, lifetimeSeconds: SERVER_CERT_LIFETIME, now }) : null;
 
+    const metrics = new Registry();
+    collectDefaultMetrics({ register: metrics });
+    const connections = createConnectionGuard({
+      limits: config.connections,
+      exempt: (address) => config.trustedProxies.length > 0 && ipAllowed(config.trustedProxies, address),
+      log: { warn: (details, message) => app.log.warn(details, message) },
+      metrics,
+    });
     const app = Fastify({
       logger: {
         level: config.logLevel,
@@ -107,12 +117,23 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       trustProxy: config.trustedProxies.length > 0 ? [...config.trustedProxies] : false,
       // A line per request costs more than the token itself at load; request lines come with debug.
       logController: new LogController({ disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace' }),
-      https: tls?.options ?? null,
+      https: tls ? { ...tls.options, ...connections.listenerOptions, handshakeTimeout: connections.handshakeTimeout } : null,
+      ...(tls ? {} : { http: connections.listenerOptions }),
+      keepAliveTimeout: connections.listenerOptions.keepAliveTimeout,
+      requestTimeout: connections.listenerOptions.requestTimeout,
+      maxRequestsPerSocket: config.connections.maxRequestsPerSocket,
       ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
       // Requests Node's HTTP parser cannot read at all: answered in the API's own shape too.
       clientErrorHandler: (error, socket) => {
-        if ((error as NodeJS.ErrnoException).code === 'ECONNRESET' || !socket.writable) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ERR_HTTP_REQUEST_TIMEOUT') connections.refused('request_timeout', socket.remoteAddress);
+        if (code === 'ECONNRESET' || !socket.writable) {
           socket.destroy();
+          return;
+        }
+        if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+          const body = JSON.stringify({ error: 'request_timeout', message: 'the request did not arrive in time; send it whole within connections.requestTimeout' });
+          socket.end(`HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
           return;
         }
         const body = JSON.stringify({ error: 'invalid_request', message: `malformed HTTP request: ${error.message}` });
@@ -124,6 +145,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       },
     }) as unknown as FastifyInstance;
     tls?.keepFresh(app.server as unknown as TlsServer, app.log);
+    connections.watch(app.server);
 
     const signingKeys = new SigningKeys({
       store,
@@ -140,8 +162,6 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     const bootstrap = await ensureBootstrapAdmin(store, hasher, config.dataDir, tokenEndpointUrl);
     if (bootstrap.credentialFile) app.log.info({ file: bootstrap.credentialFile }, 'bootstrap admin credential written');
 
-    const metrics = new Registry();
-    collectDefaultMetrics({ register: metrics });
     const tokenRequests = new Counter({ name: 'tessera_token_requests_total', help: 'Token requests by result', labelNames: ['result'], registers: [metrics] });
     const clientRequests = new Counter({
       name: 'tessera_client_requests_total',
