@@ -16,6 +16,7 @@ import type { Config } from './config/config.ts';
 import { CERTIFICATES_PATH, caHttpApi, crlIssuerOf } from './ca/http/index.ts';
 import { createCertificateProofs } from './ca/proofs/index.ts';
 import { certLogin } from './cert-login/index.ts';
+import { createConnectionGuard } from './http/connection-limits.ts';
 import { healthRoutes } from './http/health.ts';
 import { describeError } from './http/errors.ts';
 import { openApiCollector, registerOpenApiRoute } from './http/openapi.ts';
@@ -25,6 +26,7 @@ import { MasterKeyMismatchError, createSealer, generateMasterKey, parseMasterKey
 import { rotationPolicy } from './keys/rotation.ts';
 import { certificateThumbprint as certificateThumbprintOf, compileMappings, createClientCertificates, readCaFiles, tesseraCaSource } from './mtls/index.ts';
 import { SigningKeys } from './keys/signing-keys.ts';
+import { ipAllowed } from './policy/ip-ranges.ts';
 import { clientSecretBasic } from './oauth2/client-auth/client_secret_basic.ts';
 import { clientSecretPost } from './oauth2/client-auth/client_secret_post.ts';
 import { PRIVATE_KEY_JWT_ALGORITHMS, privateKeyJwt } from './oauth2/client-auth/private_key_jwt.ts';
@@ -36,7 +38,8 @@ import { createOwnTokenVerifier } from './oauth2/own-token-verifier.ts';
 import { revocationEndpoint } from './oauth2/revoke.ts';
 import { TOKEN_PATHS, tokenEndpoint } from './oauth2/token-endpoint.ts';
 import { createTokenReuseCache } from './oauth2/token-reuse.ts';
-import { createTokenService, type TokenObserver } from './oauth2/token-service.ts';
+import { createClientGuard, type TokenObserver } from './oauth2/client-guard.ts';
+import { createTokenService } from './oauth2/token-service.ts';
 import { createTokenGuards } from './guards/index.ts';
 import { serviceAccountsApi } from './service-accounts/index.ts';
 import { AvailabilityWatch } from './storage/availability.ts';
@@ -62,7 +65,7 @@ export interface TesseraServer {
   /** Starts listening; resolves to the base URL (with the real port when the config said 0). */
   listen(): Promise<string>;
   close(): Promise<void>;
-  /** Writes the buffered token-request audit now instead of within the next 500 ms. */
+  /** Writes the refusal summaries so far and the buffered token-request audit now, instead of within the next interval. */
   flushAudit(): Promise<void>;
 }
 
@@ -95,6 +98,14 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     ca.onBundleChange((bundlePem) => writeBundleFile(bundleFile, bundlePem));
     const tls = config.listen.protocol === 'https:' ? await serverTls({ ca, listen: config.listen, lifetimeSeconds: SERVER_CERT_LIFETIME, now }) : null;
 
+    const metrics = new Registry();
+    collectDefaultMetrics({ register: metrics });
+    const connections = createConnectionGuard({
+      limits: config.connections,
+      exempt: (address) => config.trustedProxies.length > 0 && ipAllowed(config.trustedProxies, address),
+      log: { warn: (details, message) => app.log.warn(details, message) },
+      metrics,
+    });
     const app = Fastify({
       logger: {
         level: config.logLevel,
@@ -106,12 +117,23 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       trustProxy: config.trustedProxies.length > 0 ? [...config.trustedProxies] : false,
       // A line per request costs more than the token itself at load; request lines come with debug.
       logController: new LogController({ disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace' }),
-      https: tls?.options ?? null,
+      https: tls ? { ...tls.options, ...connections.listenerOptions, handshakeTimeout: connections.handshakeTimeout } : null,
+      ...(tls ? {} : { http: connections.listenerOptions }),
+      keepAliveTimeout: connections.listenerOptions.keepAliveTimeout,
+      requestTimeout: connections.listenerOptions.requestTimeout,
+      maxRequestsPerSocket: config.connections.maxRequestsPerSocket,
       ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
       // Requests Node's HTTP parser cannot read at all: answered in the API's own shape too.
       clientErrorHandler: (error, socket) => {
-        if ((error as NodeJS.ErrnoException).code === 'ECONNRESET' || !socket.writable) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ERR_HTTP_REQUEST_TIMEOUT') connections.refused('request_timeout', socket.remoteAddress);
+        if (code === 'ECONNRESET' || !socket.writable) {
           socket.destroy();
+          return;
+        }
+        if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+          const body = JSON.stringify({ error: 'request_timeout', message: 'the request did not arrive in time; send it whole within connections.requestTimeout' });
+          socket.end(`HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
           return;
         }
         const body = JSON.stringify({ error: 'invalid_request', message: `malformed HTTP request: ${error.message}` });
@@ -123,6 +145,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       },
     }) as unknown as FastifyInstance;
     tls?.keepFresh(app.server as unknown as TlsServer, app.log);
+    connections.watch(app.server);
 
     const signingKeys = new SigningKeys({
       store,
@@ -139,9 +162,13 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     const bootstrap = await ensureBootstrapAdmin(store, hasher, config.dataDir, tokenEndpointUrl);
     if (bootstrap.credentialFile) app.log.info({ file: bootstrap.credentialFile }, 'bootstrap admin credential written');
 
-    const metrics = new Registry();
-    collectDefaultMetrics({ register: metrics });
     const tokenRequests = new Counter({ name: 'tessera_token_requests_total', help: 'Token requests by result', labelNames: ['result'], registers: [metrics] });
+    const clientRequests = new Counter({
+      name: 'tessera_client_requests_total',
+      help: 'Introspection and revocation requests by endpoint and result',
+      labelNames: ['endpoint', 'result'],
+      registers: [metrics],
+    });
     const outages = new Counter({ name: 'tessera_storage_outages_total', help: 'Episodes of storage failures (one per outage, not per failed call)', registers: [metrics] });
     new Gauge({
       name: 'tessera_storage_up',
@@ -224,17 +251,21 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       authSigningAlgorithms: PRIVATE_KEY_JWT_ALGORITHMS,
       algorithms: ALGORITHMS,
     });
-    const countOutcomes: TokenObserver = { observe: (outcome) => tokenRequests.inc({ result: outcome.result }) };
-    const guards = createTokenGuards({ config, store, log: app.log, metrics });
+    const countOutcomes: TokenObserver = {
+      observe: (outcome) => {
+        if (outcome.endpoint === 'token') tokenRequests.inc({ result: outcome.result });
+        else clientRequests.inc({ endpoint: outcome.endpoint, result: outcome.result });
+      },
+    };
+    const guards = createTokenGuards({ config, store, log: app.log, metrics, now });
+    const guard = createClientGuard({ now, gates: guards.gates, observers: [countOutcomes, ...guards.observers] });
     const tokens = createTokenService({
       store,
-      now,
       issuer: config.issuer,
       lifetimes: config.tokens,
       signingKey: () => signingKeys.current(),
       reuse: config.tokenReuse.enabled ? createTokenReuseCache(config.tokenReuse.window) : undefined,
-      gates: guards.gates,
-      observers: [countOutcomes, ...guards.observers],
+      guard,
     });
     await tokenEndpoint(app, { tokens, methods, bodyLimit: config.bodyLimit });
     await certLogin(app, { config: config.certLogin, certificates: clientCertificates, mapper: certificateMapper, store, tokens, credentialMethods, bodyLimit: config.bodyLimit });
@@ -246,7 +277,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       return presented === null ? null : certificateThumbprintOf(presented.leaf);
     };
     await adminApi(app, { store, hasher, verify, now, certificateThumbprint, signingKeys: { rotate: (actor) => signingKeys.rotate({ actor }) }, joinTokens: config.joinTokens, ca });
-    const tokenChecks = { store, hasher, verify, now, methods, bodyLimit: config.bodyLimit };
+    const tokenChecks = { store, hasher, verify, now, methods, bodyLimit: config.bodyLimit, guard };
     await introspectionEndpoint(app, tokenChecks);
     await revocationEndpoint(app, tokenChecks);
     await serviceAccountsApi(app, { store, hasher, verify, now, certificateThumbprint, tokens, domain: config.serviceAccounts.domain, jwksJson, jwksMaxAge: config.signing.jwksMaxAge });
@@ -270,12 +301,13 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       ca,
       config,
       bootstrapCredentialFile: bootstrap.credentialFile,
-      flushAudit: () => guards.audit.flush(),
+      flushAudit: () => guards.flush(),
       async listen() {
         const host = config.listen.hostname.replace(/^\[|\]$/g, '');
         await app.listen({ host, port: listenPort(config.listen) });
         signingKeys.start();
         ca.start(app.log);
+        guards.start();
         const address = app.server.address();
         const port = typeof address === 'object' && address ? address.port : Number(config.listen.port);
         return `${config.listen.protocol}//${config.listen.hostname}:${port}`;

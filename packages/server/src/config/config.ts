@@ -113,6 +113,37 @@ export interface Config {
   };
   /** Largest request body the server reads (bytes). */
   bodyLimit: number;
+  /** How long audit events are kept, and how refusals before authentication are summed up. */
+  audit: {
+    /** Seconds each kind of event is kept (0: forever); older ones are pruned in the background. */
+    retention: {
+      /** Individual token requests (issued, refused after authentication) and introspection/revocation refusals. */
+      tokenEvents: number;
+      /** `token.refused.summary` rows and `alert.*` events. */
+      summaries: number;
+      /** Everything else: admin changes, rotations, certificates. */
+      adminEvents: number;
+    };
+    /** Requests refused before authentication are counted per address and reason over this many seconds, one row each. */
+    summaryInterval: number;
+  };
+  /** Limits on the listener's connections, so idle or slow connections cannot exhaust file descriptors. */
+  connections: {
+    /** Open connections at most, over all addresses (keep below the process's descriptor limit). */
+    max: number;
+    /** Open connections at most from one address (trusted proxies exempt). */
+    maxPerAddress: number;
+    /** Seconds for the TLS handshake. */
+    handshakeTimeout: number;
+    /** Seconds from connecting (or the end of the last response) to the end of the request headers. */
+    headersTimeout: number;
+    /** Seconds for a whole request, body included. */
+    requestTimeout: number;
+    /** Seconds an idle keep-alive connection is kept open. */
+    keepAliveTimeout: number;
+    /** Requests served over one connection before it is closed (0: no limit). */
+    maxRequestsPerSocket: number;
+  };
 }
 
 export interface OidcProofIssuer {
@@ -167,6 +198,16 @@ export const DEFAULTS = {
   },
   clockSkew: 60,
   bodyLimit: 64 * 1024,
+  audit: { retention: { tokenEvents: 30 * 86_400, summaries: 90 * 86_400, adminEvents: 400 * 86_400 }, summaryInterval: 60 },
+  connections: {
+    max: 4096,
+    maxPerAddress: 256,
+    handshakeTimeout: 10,
+    headersTimeout: 10,
+    requestTimeout: 30,
+    keepAliveTimeout: 5,
+    maxRequestsPerSocket: 1000,
+  },
   trustedProxies: [] as string[],
   rateLimits: { client: { rate: 50, burst: 100 }, ip: { rate: 200, burst: 400 } },
   alerts: { failureThreshold: 10, failureWindow: 60 },

@@ -15,6 +15,7 @@ import {
   domainNameParser,
   durationParser,
   formatDuration,
+  got,
   issuerParser,
   listenPort,
   oneOfParser,
@@ -106,6 +107,16 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
   const wholeNumber = wholeNumberParser(0);
   // Zero is meaningful for these two: exact clocks in tests, and a JWKS verifiers must not cache.
   const zeroOrMore = durationParser({ min: 0 });
+  // 0 keeps events forever; anything shorter than a day is a typo for a retention.
+  const keepFor = (value: unknown): Parsed<number> => {
+    const parsed = zeroOrMore(value);
+    if ('value' in parsed && parsed.value > 0 && parsed.value < 86_400) {
+      return { problem: `expected a retention of at least 1d, or 0 to keep events forever, ${got(value)}` };
+    }
+    return parsed;
+  };
+  // Node's timers give up beyond 2^31-1 ms; a timeout of hours only keeps a stuck connection.
+  const timeout = durationParser({ min: 1, max: { seconds: 3600, why: 'an hour' } });
   const defaultLifetime = setting('tokens.defaultLifetime', positive);
   const maxLifetime = setting('tokens.maxLifetime', positive);
   const rotationInterval = setting('signing.rotationInterval', positive);
@@ -176,7 +187,31 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
     tokenReuse: { enabled: setting('tokenReuse.enabled', parseBoolean).value, window: setting('tokenReuse.window', positive).value },
     serviceAccounts: { domain: setting('serviceAccounts.domain', domainNameParser).value },
     ...certificateSettings({ setting, pick, absolutePath, problems }, signing, trustedProxies),
+    audit: {
+      retention: {
+        tokenEvents: setting('audit.retention.tokenEvents', keepFor).value,
+        summaries: setting('audit.retention.summaries', keepFor).value,
+        adminEvents: setting('audit.retention.adminEvents', keepFor).value,
+      },
+      summaryInterval: setting('audit.summaryInterval', durationParser({ min: 1, max: { seconds: 86_400, why: 'a day' } })).value,
+    },
+    connections: {
+      max: setting('connections.max', wholeNumberParser(1)).value,
+      maxPerAddress: setting('connections.maxPerAddress', wholeNumberParser(1)).value,
+      handshakeTimeout: setting('connections.handshakeTimeout', timeout).value,
+      headersTimeout: setting('connections.headersTimeout', timeout).value,
+      requestTimeout: setting('connections.requestTimeout', timeout).value,
+      keepAliveTimeout: setting('connections.keepAliveTimeout', timeout).value,
+      maxRequestsPerSocket: setting('connections.maxRequestsPerSocket', wholeNumber).value,
+    },
   };
+  const { connections } = config;
+  if (connections.maxPerAddress > connections.max) {
+    problems.push(`connections.maxPerAddress is ${connections.maxPerAddress} but connections.max is ${connections.max}: one address cannot hold more than all of them`);
+  }
+  if (connections.headersTimeout > connections.requestTimeout) {
+    problems.push(`connections.headersTimeout (${formatDuration(connections.headersTimeout)}) must not exceed connections.requestTimeout (${formatDuration(connections.requestTimeout)}): the headers are part of the request`);
+  }
   for (const kind of ['client', 'ip'] as const) {
     const { rate, burst } = config.rateLimits[kind];
     if (rate > 0 && burst < rate) {

@@ -50,6 +50,17 @@ export const SETTINGS = [
   { key: 'certLogin.requireClientAuthEku' },
   { key: 'certLogin.trustedCas' },
   { key: 'certLogin.mappings' },
+  { key: 'audit.retention.tokenEvents', env: 'TESSERA_AUDIT_RETENTION_TOKEN_EVENTS' },
+  { key: 'audit.retention.summaries', env: 'TESSERA_AUDIT_RETENTION_SUMMARIES' },
+  { key: 'audit.retention.adminEvents', env: 'TESSERA_AUDIT_RETENTION_ADMIN_EVENTS' },
+  { key: 'audit.summaryInterval', env: 'TESSERA_AUDIT_SUMMARY_INTERVAL' },
+  { key: 'connections.max', env: 'TESSERA_MAX_CONNECTIONS' },
+  { key: 'connections.maxPerAddress', env: 'TESSERA_MAX_CONNECTIONS_PER_ADDRESS' },
+  { key: 'connections.handshakeTimeout', env: 'TESSERA_HANDSHAKE_TIMEOUT' },
+  { key: 'connections.headersTimeout', env: 'TESSERA_HEADERS_TIMEOUT' },
+  { key: 'connections.requestTimeout', env: 'TESSERA_REQUEST_TIMEOUT' },
+  { key: 'connections.keepAliveTimeout', env: 'TESSERA_KEEP_ALIVE_TIMEOUT' },
+  { key: 'connections.maxRequestsPerSocket', env: 'TESSERA_MAX_REQUESTS_PER_CONNECTION' },
 ] as const satisfies readonly { key: string; flag?: string; env?: string }[];
 
 export type SettingKey = (typeof SETTINGS)[number]['key'];

@@ -137,7 +137,11 @@ export function createAuditBatchWriter(options: AuditBatchWriterOptions): AuditB
   };
 
   const drain = (): Promise<void> => {
-    draining ??= (async () => {
+    if (draining !== null) return draining;
+    // With nothing to write, the body below would finish (and clear `draining`) before the
+    // assignment, leaving a settled promise behind: every later write would wait on it forever.
+    if (buffer.length === 0) return Promise.resolve();
+    draining = (async () => {
       try {
         while (buffer.length > 0 && (await writeBatch()));
       } finally {

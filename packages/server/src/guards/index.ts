@@ -1,31 +1,39 @@
-// The token endpoint's guards, built from the Config: rate limits (a gate, per address before
-// client authentication and per proven client after it), the audit of every token request and
-// the auth-failure alerts (observers), and the metrics that show them working. server.ts plugs
-// these into the token service and closes them on shutdown, after the last request and before
-// the store.
+// The guards of every client request (token, introspection, revocation), built from the Config:
+// rate limits (a gate, per address before client authentication and per proven client after
+// it), the audit (each proven client's request, summaries of the refusals before
+// authentication) and the auth-failure alerts (observers), the audit's retention, and the
+// metrics that show them working. server.ts plugs these into the client guard and closes them
+// on shutdown, after the last request and before the store.
 
 import { Counter, type Registry } from 'prom-client';
 import type { Config } from '../config/config.ts';
-import type { TokenGate, TokenObserver } from '../oauth2/token-service.ts';
+import type { TokenGate, TokenObserver } from '../oauth2/client-guard.ts';
 import type { Store } from '../storage/store.ts';
 import { createAuditBatchWriter, type AuditBatchWriter, type GuardLog } from './audit-writer.ts';
+import { createAuditRetention } from './audit-retention.ts';
 import { createAuthFailureAlerts } from './auth-failures.ts';
 import { createRateLimitGate } from './rate-limit.ts';
+import { createRefusalSummaries } from './refusal-summary.ts';
 import { tokenAuditObserver } from './token-audit.ts';
 
 export interface TokenGuards {
   gates: TokenGate[];
   observers: TokenObserver[];
-  /** The batch writer behind the token audit (tests flush it before reading the audit). */
+  /** The batch writer behind the token audit. */
   audit: AuditBatchWriter;
-  /** Waits for alert webhooks in flight, then writes the buffered audit. Never rejects. */
+  /** Writes the refusal summaries so far and the buffered audit now (tests, before reading the audit). */
+  flush(): Promise<void>;
+  /** Starts pruning the audit past its retention (when the server starts listening). */
+  start(): void;
+  /** Stops pruning, waits for alert webhooks in flight, then writes the summaries and the buffered audit. Never rejects. */
   close(): Promise<void>;
 }
 
 export interface TokenGuardDeps {
-  config: Pick<Config, 'rateLimits' | 'alerts' | 'issuer'>;
-  store: Pick<Store, 'appendAuditBatch'>;
-  log: GuardLog;
+  config: Pick<Config, 'rateLimits' | 'alerts' | 'issuer' | 'audit'>;
+  store: Pick<Store, 'appendAuditBatch' | 'pruneAudit'>;
+  log: GuardLog & { info(details: object, message: string): void };
+  now: () => number;
   metrics: Registry;
 }
 
@@ -45,12 +53,21 @@ export function createTokenGuards(deps: TokenGuardDeps): TokenGuards {
   const audit = createAuditBatchWriter({ store: deps.store, log: deps.log, onDrop: (count) => auditDropped.inc(count) });
   const alerts = createAuthFailureAlerts({ ...deps.config.alerts, audit, log: deps.log, source: deps.config.issuer });
   const rateLimit = createRateLimitGate(deps.config.rateLimits, { onLimited: (limit) => rateLimited.inc({ limit }) });
+  const summaries = createRefusalSummaries({ audit, intervalMs: deps.config.audit.summaryInterval * 1000 });
+  const retention = createAuditRetention({ store: deps.store, retention: deps.config.audit.retention, now: deps.now, log: deps.log });
   return {
     gates: rateLimit ? [rateLimit] : [],
-    observers: [tokenAuditObserver(audit), alerts],
+    observers: [tokenAuditObserver(audit), summaries, alerts],
     audit,
+    async flush() {
+      summaries.flush();
+      await audit.flush();
+    },
+    start: () => retention.start(),
     async close() {
+      await retention.stop();
       await alerts.close();
+      summaries.close();
       await audit.close();
     },
   };

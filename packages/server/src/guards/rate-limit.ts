@@ -116,7 +116,7 @@ function rateLimited(subject: string, limit: BucketLimit, waitMs: number): OAuth
   return new OAuthError(
     429,
     'rate_limited',
-    `too many token requests for ${subject} (at most ${limit.rate} per second, bursts of ${limit.burst}); retry after ${retryAfter} s, or reuse the token you have until it nears expiry`,
+    `too many requests for ${subject} (at most ${limit.rate} per second, bursts of ${limit.burst}); retry after ${retryAfter} s, or reuse the token you have until it nears expiry`,
     { errorCode: 'AUTH_106', headers: { 'retry-after': String(retryAfter) } },
   );
 }

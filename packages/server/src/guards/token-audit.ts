@@ -1,14 +1,28 @@
-// Every token request leaves an audit event, issued or refused: who asked (the proven principal,
-// else the client id it claimed, else `anonymous`), from where, for what, and what it got. The
-// outcome never holds a secret or a token, only the token's jti. Events go through the batch
-// writer, so the request itself only appends to a buffer.
+// Token requests leave audit events: each issued token, and each request refused after the
+// client proved who it is (its standing, its scope, its own rate limit), at the token endpoint
+// or at introspection and revocation: who asked (the proven principal), from where, for what,
+// and what it got. Refusals before authentication are a stranger's to multiply, so they are
+// summed up instead (guards/refusal-summary.ts). A successful introspection is counted in the
+// metrics only, and a revocation is audited by the store as the change it makes (`token.revoke`).
+// The outcome never holds a secret or a token, only the token's jti. Events go through the
+// batch writer, so the request itself only appends to a buffer.
 
-import type { TokenObserver, TokenOutcome } from '../oauth2/token-service.ts';
+import type { TokenObserver, TokenOutcome } from '../oauth2/client-guard.ts';
 import type { AuditSink, NewAuditEvent } from './audit-writer.ts';
 import { MAX_IP_LENGTH, MAX_KEY_LENGTH, MAX_SCOPE_LENGTH, clip } from './caller-text.ts';
+import { refusedBeforeAuthentication } from './refusal-summary.ts';
+
+/** The types of the events written one per request (what `audit.retention.tokenEvents` keeps). */
+export const TOKEN_EVENT_TYPES = ['token.issued', 'token.refused', 'introspect.refused', 'revoke.refused'] as const;
 
 export function tokenAuditObserver(sink: AuditSink): TokenObserver {
-  return { observe: (outcome) => sink.write(tokenAuditEvent(outcome)) };
+  return {
+    observe(outcome) {
+      if (refusedBeforeAuthentication(outcome)) return;
+      if (outcome.endpoint !== 'token' && outcome.status === 200) return;
+      sink.write(tokenAuditEvent(outcome));
+    },
+  };
 }
 
 export function tokenAuditEvent(outcome: TokenOutcome): NewAuditEvent {
@@ -17,7 +31,7 @@ export function tokenAuditEvent(outcome: TokenOutcome): NewAuditEvent {
   return {
     at: outcome.at,
     actor: who,
-    type: issued ? 'token.issued' : 'token.refused',
+    type: issued ? 'token.issued' : `${outcome.endpoint}.refused`,
     target: who,
     before: null,
     after: {

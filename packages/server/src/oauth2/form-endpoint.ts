@@ -8,7 +8,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest }
 import { describeError } from '../http/errors.ts';
 import type { Service } from '../storage/records.ts';
 import { authenticateClient, type ClientAuthMethod } from './client-auth/index.ts';
-import { checkClientStanding } from './client-standing.ts';
+import type { ClientEndpoint, ClientGuard } from './client-guard.ts';
 import { OAuthError, invalidRequest, type OAuthErrorName } from './errors.ts';
 import { parseForm, type FormBody } from './form.ts';
 
@@ -66,25 +66,53 @@ export async function formEndpoint(app: FastifyInstance, endpoint: FormEndpoint)
 export interface ClientFormDeps {
   methods: readonly ClientAuthMethod[];
   bodyLimit: number;
-  now: () => number;
+  /** The token endpoint's gates and observers: a client request here passes the same ones. */
+  guard: ClientGuard;
 }
 
 /** A form endpoint for an authenticated client in good standing (introspection, revocation). */
 export function clientFormEndpoint(
   app: FastifyInstance,
   deps: ClientFormDeps,
-  endpoint: Omit<FormEndpoint, 'handle' | 'bodyLimit'> & { handle(form: FormBody, caller: Service): Promise<object | undefined> },
+  endpoint: Omit<FormEndpoint, 'handle' | 'bodyLimit'> & {
+    name: Exclude<ClientEndpoint, 'token'>;
+    handle(form: FormBody, caller: Service): Promise<object | undefined>;
+  },
 ): Promise<void> {
+  const result = endpoint.name === 'introspect' ? 'answered' : 'revoked';
   return formEndpoint(app, {
     ...endpoint,
     bodyLimit: deps.bodyLimit,
-    async handle(form, request) {
-      const now = deps.now();
-      const { service } = await authenticateClient(deps.methods, { form, authorization: request.headers.authorization, now, http: request });
-      checkClientStanding(service, request.ip, now);
-      return endpoint.handle(form, service);
+    handle(form, request) {
+      const authorization = request.headers.authorization;
+      return deps.guard.run(
+        {
+          endpoint: endpoint.name,
+          authenticate: (now) => authenticateClient(deps.methods, { form, authorization, now, http: request }),
+          claimedClientId: claimedClientId(form, authorization),
+          clientIp: request.ip,
+        },
+        async (client) => ({ answer: await endpoint.handle(form, client.service), result }),
+      );
     },
   });
+}
+
+/** The client id a request names, unproven (form or Basic header), for limits, alerts and audit; undefined when unreadable. */
+export function claimedClientId(form: FormBody, authorization: string | undefined): string | undefined {
+  return form['client_id'] ?? basicClientId(authorization);
+}
+
+function basicClientId(authorization: string | undefined): string | undefined {
+  if (!authorization || !/^basic /i.test(authorization)) return undefined;
+  const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  try {
+    return decodeURIComponent(decoded.slice(0, colon).replaceAll('+', ' '));
+  } catch {
+    return undefined;
+  }
 }
 
 function fromGeneric(error: unknown, log: FastifyBaseLogger, mediaTypeProblem: string): OAuthError {

@@ -158,6 +158,7 @@ const introspectionSchema = {
 
 export async function introspectionEndpoint(app: FastifyInstance, deps: IntrospectionDeps): Promise<void> {
   await clientFormEndpoint(app, deps, {
+    name: 'introspect',
     paths: [INTROSPECTION_PATH],
     rfc: 'RFC 7662 §2.1',
     schema: introspectionSchema,

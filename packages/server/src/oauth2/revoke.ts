@@ -48,6 +48,7 @@ const revocationSchema = {
 
 export async function revocationEndpoint(app: FastifyInstance, deps: RevocationDeps): Promise<void> {
   await clientFormEndpoint(app, deps, {
+    name: 'revoke',
     paths: [REVOCATION_PATH],
     rfc: 'RFC 7009 §2.1',
     schema: revocationSchema,

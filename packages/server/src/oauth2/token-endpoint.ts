@@ -4,7 +4,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import { authenticateClient, type ClientAuthMethod } from './client-auth/index.ts';
-import { formEndpoint } from './form-endpoint.ts';
+import { claimedClientId, formEndpoint } from './form-endpoint.ts';
 import type { TokenService } from './token-service.ts';
 
 export const TOKEN_PATHS = ['/oauth2/token', '/zts/v1/oauth2/token'] as const;
@@ -60,7 +60,7 @@ export function tokenEndpoint(app: FastifyInstance, deps: TokenEndpointDeps): Pr
       const authorization = request.headers.authorization;
       return deps.tokens.issue({
         authenticate: (now) => authenticateClient(deps.methods, { form, authorization, now, http: request }),
-        claimedClientId: form['client_id'] ?? basicClientId(authorization),
+        claimedClientId: claimedClientId(form, authorization),
         grantType: form['grant_type'],
         scope: form['scope'],
         expiresIn: form['expires_in'],
@@ -68,17 +68,4 @@ export function tokenEndpoint(app: FastifyInstance, deps: TokenEndpointDeps): Pr
       });
     },
   });
-}
-
-/** The client id of a Basic header, unproven, for limits and audit; undefined when unreadable. */
-function basicClientId(authorization: string | undefined): string | undefined {
-  if (!authorization || !/^basic /i.test(authorization)) return undefined;
-  const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 0) return undefined;
-  try {
-    return decodeURIComponent(decoded.slice(0, colon).replaceAll('+', ' '));
-  } catch {
-    return undefined;
-  }
 }

@@ -117,6 +117,9 @@ export interface AuditQuery {
   limit: number;
 }
 
+/** Which audit events a retention rule applies to: these types, or every type but these. */
+export type AuditSelection = { types: readonly string[] } | { allBut: readonly string[] };
+
 /** Who is making a change: every mutating store call records an audit event for it. */
 export interface Actor {
   actor: string;

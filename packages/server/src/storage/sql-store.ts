@@ -11,6 +11,7 @@ import type {
   ApiKeyRecord,
   AuditEvent,
   AuditQuery,
+  AuditSelection,
   CaRecord,
   CertificateRecord,
   Domain,
@@ -229,6 +230,10 @@ export class SqlStore implements Store {
 
   queryAudit(query: AuditQuery): Promise<AuditEvent[]> {
     return audit.queryAudit(this.ctx, query);
+  }
+
+  pruneAudit(selection: AuditSelection, before: number, limit: number): Promise<number> {
+    return audit.pruneAudit(this.ctx, selection, before, limit);
   }
 
   listSigningKeys(): Promise<SigningKeyRecord[]> {

@@ -10,6 +10,7 @@ import type {
   Actor,
   AuditEvent,
   AuditQuery,
+  AuditSelection,
   ApiKeyRecord,
   CaRecord,
   CertificateRecord,
@@ -148,6 +149,12 @@ export interface Store {
   /** Many events in one transaction: the token endpoint's audit is written in batches, off the hot path. */
   appendAuditBatch(events: readonly Omit<AuditEvent, 'id'>[]): Promise<void>;
   queryAudit(query: AuditQuery): Promise<AuditEvent[]>;
+  /**
+   * Deletes events of `selection` older than `before`, oldest first, about `limit` at a time
+   * (events sharing the last time go together); returns how many went. Safe to run from
+   * several instances at once.
+   */
+  pruneAudit(selection: AuditSelection, before: number, limit: number): Promise<number>;
 
   listSigningKeys(): Promise<SigningKeyRecord[]>;
   /** False when another instance already holds the slot (one `next`, one `active` at a time). */

@@ -397,3 +397,33 @@ void describe('loadConfig guards and reuse', () => {
     assert.match(problemOf({ env: { TESSERA_TOKEN_REUSE: 'on', TESSERA_TOKEN_REUSE_WINDOW: '2h' } }), /tokenReuse.window \(2h\) must be shorter than tokens.defaultLifetime/);
   });
 });
+
+void describe('audit retention and connection settings', () => {
+  void it('defaults: 30 d / 90 d / 400 d retention, 60 s summaries, connection caps and timeouts of seconds', () => {
+    const config = load();
+    assert.deepEqual(config.audit, { retention: { tokenEvents: 30 * 86_400, summaries: 90 * 86_400, adminEvents: 400 * 86_400 }, summaryInterval: 60 });
+    assert.deepEqual(config.connections, {
+      max: 4096, maxPerAddress: 256, handshakeTimeout: 10, headersTimeout: 10, requestTimeout: 30, keepAliveTimeout: 5, maxRequestsPerSocket: 1000,
+    });
+  });
+
+  void it('takes them from TESSERA_* variables, 0 keeping a kind of event forever', () => {
+    const config = load({
+      env: { TESSERA_AUDIT_RETENTION_TOKEN_EVENTS: '7d', TESSERA_AUDIT_RETENTION_ADMIN_EVENTS: '0', TESSERA_MAX_CONNECTIONS_PER_ADDRESS: '50', TESSERA_HANDSHAKE_TIMEOUT: '3s' },
+    });
+    assert.equal(config.audit.retention.tokenEvents, 7 * 86_400);
+    assert.equal(config.audit.retention.adminEvents, 0);
+    assert.equal(config.connections.maxPerAddress, 50);
+    assert.equal(config.connections.handshakeTimeout, 3);
+  });
+
+  void it('reports a retention under a day, a per-address cap above the overall one and a zero timeout, all at once', () => {
+    const problems = problemsOf({
+      env: { TESSERA_AUDIT_RETENTION_SUMMARIES: '1h', TESSERA_MAX_CONNECTIONS: '10', TESSERA_MAX_CONNECTIONS_PER_ADDRESS: '20', TESSERA_HEADERS_TIMEOUT: '0' },
+    });
+    assert.equal(problems.length, 3, problems.join('\n'));
+    assert.match(problems[0]!, /^TESSERA_AUDIT_RETENTION_SUMMARIES: expected a retention of at least 1d, or 0 to keep events forever/);
+    assert.match(problems[1]!, /^TESSERA_HEADERS_TIMEOUT: expected a duration of at least 1s/);
+    assert.match(problems[2]!, /connections\.maxPerAddress is 20 but connections\.max is 10/);
+  });
+});

@@ -87,6 +87,18 @@ describe('audit batch writer', () => {
     assert.deepEqual(store.written, [event(1)]);
   });
 
+  it('a flush with nothing buffered leaves the writer working: later events are written and flushed', async () => {
+    const store = fakeStore();
+    const writer = createAuditBatchWriter({ store, log: fakeLog().log });
+    await writer.flush();
+    writer.write(event(1));
+    await writer.flush();
+    writer.write(event(2));
+    mock.timers.tick(500);
+    await settle();
+    assert.deepEqual(store.written, [event(1), event(2)]);
+  });
+
   it('keeps events while the store is down and writes them when it is back', async () => {
     const store = fakeStore();
     const { log, lines } = fakeLog();

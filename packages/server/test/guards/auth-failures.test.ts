@@ -11,7 +11,7 @@ import type { TokenOutcome } from '../../src/oauth2/token-service.ts';
 const T0 = 1_700_000_000_000;
 
 function failure(claimedClientId: string | undefined, at = T0, clientIp = '192.0.2.1'): TokenOutcome {
-  return { at, clientIp, claimedClientId, principal: undefined, method: undefined, requestedScope: 'beta:domain', result: 'AUTH_101', status: 401 };
+  return { endpoint: 'token', at, clientIp, claimedClientId, principal: undefined, method: undefined, requestedScope: 'beta:domain', result: 'AUTH_101', status: 401 };
 }
 
 interface Received {

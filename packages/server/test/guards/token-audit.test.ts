@@ -8,6 +8,7 @@ import type { NewAuditEvent } from '../../src/guards/audit-writer.ts';
 import type { TokenOutcome } from '../../src/oauth2/token-service.ts';
 
 const base: TokenOutcome = {
+  endpoint: 'token',
   at: 1_700_000_000_000,
   clientIp: '192.0.2.1',
   claimedClientId: 'alpha.api',
@@ -85,14 +86,20 @@ describe('token audit events', () => {
     assert.deepEqual(event.after, { result: 'AUTH_101', status: 401, clientIp: '192.0.2.1\uFFFD', method: null, scope: 'beta:domain\uFFFD\uFFFD\uFFFD[2J' });
   });
 
-  it('the observer hands each outcome to the sink as it comes', () => {
+  it('the observer writes issued tokens and refusals after authentication, and leaves refusals before it to the summaries', () => {
     const written: NewAuditEvent[] = [];
     const observer = tokenAuditObserver({ write: (e) => written.push(e) });
+    const proven = { ...base, principal: 'alpha.api', method: 'client_secret_basic' };
     observer.observe(base);
     observer.observe({ ...base, result: 'AUTH_106', status: 429 });
+    observer.observe({ ...proven, result: 'issued', status: 200 });
+    observer.observe({ ...proven, result: 'AUTH_106', status: 429 });
+    observer.observe({ ...proven, endpoint: 'introspect', result: 'answered', status: 200 });
+    observer.observe({ ...proven, endpoint: 'introspect', result: 'AUTH_103', status: 401 });
+    observer.observe({ ...proven, endpoint: 'revoke', result: 'revoked', status: 200 });
     assert.deepEqual(
-      written.map((e) => (e.after as { result: string }).result),
-      ['AUTH_101', 'AUTH_106'],
+      written.map((e) => `${e.type} ${(e.after as { result: string }).result}`),
+      ['token.issued issued', 'token.refused AUTH_106', 'introspect.refused AUTH_103'],
     );
   });
 });

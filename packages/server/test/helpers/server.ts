@@ -63,7 +63,9 @@ export async function startTestServer(
     cwd: dataDir,
   });
   options.edit?.(config);
-  const server = await createServer(config, capture ? { ...options, logStream: capture.logStream } : options);
+  // Both the capture and the test's own stream see every line when both are set.
+  const tee = capture && options.logStream ? { write: (line: string) => (capture.logStream.write(line), options.logStream!.write(line)) } : null;
+  const server = await createServer(config, capture ? { ...options, logStream: tee ?? capture.logStream } : options);
   const url = await server.listen();
   const admin = JSON.parse(await readFile(join(dataDir, 'bootstrap-admin.json'), 'utf8')) as TestServer['admin'];
   capture?.noteSecrets(admin);

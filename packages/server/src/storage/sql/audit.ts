@@ -1,5 +1,5 @@
 import type { SqlValue } from '../drivers/driver.ts';
-import type { AuditEvent, AuditQuery } from '../records.ts';
+import type { AuditEvent, AuditQuery, AuditSelection } from '../records.ts';
 import { AUDIT_COLUMNS, auditValues, insertAudit } from './context.ts';
 import type { SqlContext } from './context.ts';
 import { toAuditEvent } from './rows.ts';
@@ -50,4 +50,32 @@ export async function queryAudit(ctx: SqlContext, query: AuditQuery): Promise<Au
     query.limit,
   ]);
   return rows.map(toAuditEvent);
+}
+
+export async function pruneAudit(ctx: SqlContext, selection: AuditSelection, before: number, limit: number): Promise<number> {
+  if ('allBut' in selection) return pruneOldest(ctx, notAmong(selection.allBut), selection.allBut, before, limit);
+  let pruned = 0;
+  // One type at a time, each through the (type, at) index.
+  for (const type of selection.types) {
+    if (pruned >= limit) break;
+    pruned += await pruneOldest(ctx, 'type = ?', [type], before, limit - pruned);
+  }
+  return pruned;
+}
+
+function notAmong(types: readonly string[]): string {
+  return types.length === 0 ? '1 = 1' : `type NOT IN (${types.map(() => '?').join(', ')})`;
+}
+
+// A cut-off time rather than "id IN (oldest rows)", as in pruneExpired (sql/context.ts): one
+// range scan of an index on both databases, where PostgreSQL would hash-join the whole table.
+// Several instances may run this at once: a row the other deleted first is simply skipped.
+async function pruneOldest(ctx: SqlContext, filter: string, params: readonly SqlValue[], before: number, limit: number): Promise<number> {
+  const { changes } = await ctx.db.run(
+    `DELETE FROM audit_events WHERE ${filter} AND at <= (
+       SELECT MAX(at) FROM (SELECT at FROM audit_events WHERE ${filter} AND at < ? ORDER BY at LIMIT ?) oldest
+     )`,
+    [...params, ...params, before, limit],
+  );
+  return changes;
 }

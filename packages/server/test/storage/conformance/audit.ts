@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe } from 'node:test';
 import { ConflictError } from '../../../src/storage/errors.ts';
 import type { StoreHarness } from './harness.ts';
-import { admin, signingKey, storeTest } from './harness.ts';
+import { admin, peerTest, signingKey, storeTest } from './harness.ts';
 
 export function auditLog(harness: StoreHarness): void {
   describe('audit log', () => {
@@ -141,6 +141,51 @@ export function auditLog(harness: StoreHarness): void {
         const found = await driver.all<{ indexdef: string }>("SELECT indexdef FROM pg_indexes WHERE indexname = 'audit_events_by_type'");
         assert.match(found[0]?.indexdef ?? '', /\(type, at\)/);
       }
+    });
+
+    const event = (type: string, at: number) => ({ at, actor: 'system', type, target: 't', before: null, after: { at } });
+    const remaining = async (store: { queryAudit: (q: { limit: number }) => Promise<{ type: string; at: number }[]> }) =>
+      (await store.queryAudit({ limit: 10_000 })).map((e) => `${e.type}@${e.at}`).sort();
+
+    storeTest(harness, 'prunes events of the given types older than the cut-off, oldest first, about the limit at a time', async (store) => {
+      const events = [
+        ...Array.from({ length: 30 }, (_, i) => event('token.issued', 1000 + i)),
+        ...Array.from({ length: 5 }, (_, i) => event('token.refused', 1000 + i)),
+        event('token.issued', 5000),
+        event('domain.create', 1000),
+      ];
+      await store.appendAuditBatch(events);
+      const selection = { types: ['token.issued', 'token.refused'] };
+      assert.equal(await store.pruneAudit(selection, 2000, 10), 10, 'one batch: the ten oldest token.issued');
+      assert.ok(!(await remaining(store)).includes('token.issued@1009'));
+      assert.ok((await remaining(store)).includes('token.issued@1010'));
+      let pruned = 10;
+      for (let batch = 0; batch < 10; batch++) pruned += await store.pruneAudit(selection, 2000, 10);
+      assert.equal(pruned, 35);
+      assert.deepEqual(await remaining(store), ['domain.create@1000', 'token.issued@5000']);
+      assert.equal(await store.pruneAudit(selection, 2000, 10), 0);
+    });
+
+    storeTest(harness, 'prunes every type but the given ones', async (store) => {
+      await store.appendAuditBatch([event('domain.create', 1000), event('service.update', 1500), event('token.issued', 1000), event('role.put', 3000)]);
+      assert.equal(await store.pruneAudit({ allBut: ['token.issued'] }, 2000, 100), 2);
+      assert.deepEqual(await remaining(store), ['role.put@3000', 'token.issued@1000']);
+    });
+
+    peerTest(harness, 'two instances pruning at once delete every due event once, and nothing else', async (store, peer) => {
+      const events = [...Array.from({ length: 400 }, (_, i) => event('token.issued', 1000 + i)), event('token.issued', 9000)];
+      await store.appendAuditBatch(events);
+      const prune = async (s: typeof store) => {
+        let total = 0;
+        for (;;) {
+          const count = await s.pruneAudit({ types: ['token.issued'] }, 2000, 25);
+          total += count;
+          if (count === 0) return total;
+        }
+      };
+      const [a, b] = await Promise.all([prune(store), prune(peer)]);
+      assert.equal(a + b, 400);
+      assert.deepEqual(await remaining(store), ['token.issued@9000']);
     });
   });
 }
