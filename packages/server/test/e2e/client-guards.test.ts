@@ -108,7 +108,7 @@ describe('introspection and revocation of a proven client over its limit', () =>
     const third = await post(t, '/oauth2/introspect', 'alpha.rs', secret, { token: 'x' });
     assert.equal(third.status, 429, third.text);
     assert.equal(third.json.error_code, 'AUTH_106');
-    assert.match(third.json.error_description, /client "alpha\.rs"/);
+    assert.match(third.json.error_description, /client 'alpha\.rs'/);
     const metrics = (await t.send('/metrics')).text;
     assert.match(metrics, /^tessera_token_rate_limited_total\{limit="client"\} 1$/m);
     assert.match(metrics, /^tessera_client_requests_total\{endpoint="revoke",result="revoked"\} 1$/m);
