@@ -141,7 +141,12 @@ export interface Config {
     requestTimeout: number;
     /** Seconds an idle keep-alive connection is kept open. */
     keepAliveTimeout: number;
-    /** Requests served over one connection before it is closed (0: no limit). */
+    /**
+     * Requests served over one connection before it is closed (0: no limit, the default). Node
+     * answers 503 to requests a client sends on the connection after the last one allowed, so a
+     * busy client that pipelines or reuses its connection sees 503s: set it only behind a proxy
+     * that opens its own connections.
+     */
     maxRequestsPerSocket: number;
   };
 }
@@ -206,7 +211,7 @@ export const DEFAULTS = {
     headersTimeout: 10,
     requestTimeout: 30,
     keepAliveTimeout: 5,
-    maxRequestsPerSocket: 1000,
+    maxRequestsPerSocket: 0,
   },
   trustedProxies: [] as string[],
   rateLimits: { client: { rate: 50, burst: 100 }, ip: { rate: 200, burst: 400 } },

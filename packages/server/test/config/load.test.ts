@@ -403,7 +403,7 @@ void describe('audit retention and connection settings', () => {
     const config = load();
     assert.deepEqual(config.audit, { retention: { tokenEvents: 30 * 86_400, summaries: 90 * 86_400, adminEvents: 400 * 86_400 }, summaryInterval: 60 });
     assert.deepEqual(config.connections, {
-      max: 4096, maxPerAddress: 256, handshakeTimeout: 10, headersTimeout: 10, requestTimeout: 30, keepAliveTimeout: 5, maxRequestsPerSocket: 1000,
+      max: 4096, maxPerAddress: 256, handshakeTimeout: 10, headersTimeout: 10, requestTimeout: 30, keepAliveTimeout: 5, maxRequestsPerSocket: 0,
     });
   });
 
