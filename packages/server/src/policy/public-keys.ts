@@ -19,3 +19,40 @@ export function parsePublicKeyPem(pem: string): KeyObject {
   if (!isKeyType(type)) throw new Error(`unsupported key type: the key is ${type.problem}`);
   return key;
 }
+
+export interface RegisteredKey {
+  principal: string;
+  kid: string;
+  pem: string;
+}
+
+/** Registered keys parsed once and kept: parsing a PEM costs more than the lookup that found it. */
+export interface PublicKeyCache {
+  /** The key of the record, parsed once per (principal, kid, pem); null for a key Tessera cannot use. */
+  keyOf(record: RegisteredKey): KeyObject | null;
+}
+
+/** Holds at most `size` keys, forgetting the least recently added first. */
+export function publicKeyCache(size = 1024): PublicKeyCache {
+  const keys = new Map<string, { pem: string; key: KeyObject | null }>();
+  return {
+    keyOf(record) {
+      const id = `${record.principal}\n${record.kid}`;
+      const cached = keys.get(id);
+      if (cached?.pem === record.pem) return cached.key;
+      let key: KeyObject | null;
+      try {
+        key = parsePublicKeyPem(record.pem);
+      } catch {
+        key = null;
+      }
+      keys.delete(id);
+      if (keys.size >= size) {
+        const oldest = keys.keys().next();
+        if (!oldest.done) keys.delete(oldest.value);
+      }
+      keys.set(id, { pem: record.pem, key });
+      return key;
+    },
+  };
+}

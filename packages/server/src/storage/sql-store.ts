@@ -41,7 +41,7 @@ import * as keys from './sql/keys.ts';
 import * as revokedTokens from './sql/revoked-tokens.ts';
 import * as roles from './sql/roles.ts';
 import * as services from './sql/services.ts';
-import type { ClientForAuth, NewSecret, NewService, ServicePatch, Store } from './store.ts';
+import type { ClientForAuth, ClientWithKeys, NewSecret, NewService, ServicePatch, Store } from './store.ts';
 
 export interface SqlStoreOptions {
   /** The clock for createdAt, updatedAt, audit times and secret expiry. */
@@ -136,6 +136,10 @@ export class SqlStore implements Store {
 
   getClientForAuth(clientId: string, now: number): Promise<ClientForAuth | null> {
     return services.getClientForAuth(this.ctx, clientId, now);
+  }
+
+  getClientWithKeys(clientId: string): Promise<ClientWithKeys | null> {
+    return services.getClientWithKeys(this.ctx, clientId);
   }
 
   addClientSecret(principal: string, secret: NewSecret, graceUntil: number, by: Actor): Promise<void> {

@@ -57,6 +57,12 @@ export interface ClientForAuth {
   secrets: ClientSecretRecord[];
 }
 
+export interface ClientWithKeys {
+  service: Service;
+  /** Every key registered on the service, oldest first. */
+  publicKeys: PublicKeyRecord[];
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   close(): Promise<void>;
@@ -95,6 +101,8 @@ export interface Store {
   deleteService(principal: string, by: Actor): Promise<void>;
   /** The token endpoint's lookup: the service by client_id and its live secrets. */
   getClientForAuth(clientId: string, now: number): Promise<ClientForAuth | null>;
+  /** The key-based methods' lookup (private_key_jwt, self_signed_tls_client_auth): the service by client_id and its keys. */
+  getClientWithKeys(clientId: string): Promise<ClientWithKeys | null>;
 
   /**
    * Adds a secret. Secrets that were live keep working until `graceUntil`; if that would leave

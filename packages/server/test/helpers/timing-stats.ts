@@ -3,6 +3,9 @@
 // sample moves a mean by any amount, a median hardly at all. Paired differences, not the
 // difference of two medians: load that slows a moment slows both samples of its pair.
 
+import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
+
 export interface TimingDifference {
   pairs: number;
   medianA: number;
@@ -56,4 +59,54 @@ export function pairedTimingDifference(a: readonly number[], b: readonly number[
   const differences = a.map((value, i) => value - b[i]!);
   const interval = bootstrapMedianInterval(differences);
   return { pairs: a.length, medianA: median(a), medianB: median(b), median: median(differences), ...interval };
+}
+
+/**
+ * Times two attempts that must both fail, in back-to-back pairs with the order alternating (so
+ * load from other processes hits both sides of a pair alike), after a warm-up (prepared
+ * statements, JIT, connection pools). Microseconds; `a` − `b`.
+ */
+export async function timeFailuresInPairs(
+  a: () => Promise<unknown>,
+  b: () => Promise<unknown>,
+  pairs: number,
+): Promise<TimingDifference> {
+  const once = async (attempt: () => Promise<unknown>): Promise<number> => {
+    const start = performance.now();
+    const failed = await attempt().then(() => false, () => true);
+    const took = (performance.now() - start) * 1000;
+    if (!failed) throw new Error('a timed attempt succeeded; both sides must fail');
+    return took;
+  };
+  for (let i = 0; i < Math.min(pairs, 500); i++) {
+    await once(a);
+    await once(b);
+  }
+  const first: number[] = [];
+  const second: number[] = [];
+  for (let i = 0; i < pairs; i++) {
+    if (i % 2 === 0) {
+      first.push(await once(a));
+      second.push(await once(b));
+    } else {
+      second.push(await once(b));
+      first.push(await once(a));
+    }
+  }
+  return pairedTimingDifference(first, second);
+}
+
+/**
+ * Passes when the bootstrap interval of the paired difference lies within ±`maxShare` of the
+ * `b` median: a share, so a busier machine, slower at both, widens the bound alike. Logs the figures.
+ */
+export function assertSameTime(label: string, result: TimingDifference, maxShare: number): void {
+  const bound = maxShare * result.medianB;
+  const figures =
+    `${label}: ${result.medianA.toFixed(1)} µs against ${result.medianB.toFixed(1)} µs, ` +
+    `paired median difference ${result.median.toFixed(2)} µs ` +
+    `(95 % CI ${result.low.toFixed(2)} … ${result.high.toFixed(2)}), ` +
+    `bound ±${bound.toFixed(2)} µs over ${result.pairs} pairs`;
+  console.log(`# ${figures}`);
+  assert.ok(result.low > -bound && result.high < bound, `both must take the same time; ${figures}`);
 }

@@ -20,7 +20,6 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { after, describe, it } from 'node:test';
 import { createSecretHasher, generateClientSecret, generateSecretId } from '../../src/keys/client-secrets.ts';
 import type { SecretHasher } from '../../src/keys/client-secrets.ts';
@@ -33,11 +32,12 @@ import { migrate } from '../../src/storage/migrations.ts';
 import { SqlStore } from '../../src/storage/sql-store.ts';
 import { countingDriver } from '../storage/conformance/harness.ts';
 import { createTestDatabase } from '../storage/postgres-database.ts';
-import { pairedTimingDifference, type TimingDifference } from '../helpers/timing-stats.ts';
+import { assertSameTime, timeFailuresInPairs, type TimingDifference } from '../helpers/timing-stats.ts';
 
 const KNOWN = 'alpha.api';
 const UNKNOWN = 'alpha.nobody';
 const WRONG_SECRET = generateClientSecret();
+const RIGHT_SECRET = generateClientSecret();
 /** Largest difference tolerated, as a share of the unknown-client time. */
 const MAX_SHARE = 0.45;
 
@@ -59,51 +59,19 @@ async function storeWithClient(driver: SqlDriver, hasher: SecretHasher): Promise
   const store = new SqlStore(driver);
   const by = { actor: 'test' };
   await store.createDomain({ name: 'alpha' }, by);
-  const secret = { id: generateSecretId(), hash: hasher.hash(generateClientSecret()) };
+  const secret = { id: generateSecretId(), hash: hasher.hash(RIGHT_SECRET) };
   await store.createService({ domain: 'alpha', name: 'api' }, { secret }, by);
   return store;
 }
 
 /** Times checkClientSecret for a known client with a wrong secret against an unknown client. */
-async function measure(deps: SecretCheckDeps, pairs: number): Promise<TimingDifference> {
-  const once = async (clientId: string): Promise<number> => {
-    const start = performance.now();
-    const attempt = checkClientSecret(deps, clientId, WRONG_SECRET, Date.now(), true);
-    const failed = await attempt.then(() => false, () => true);
-    const took = (performance.now() - start) * 1000;
-    assert.ok(failed, `${clientId} with a wrong secret must fail`);
-    return took;
-  };
-  // Warm-up: prepared statements, JIT, the connection pool.
-  for (let i = 0; i < Math.min(pairs, 500); i++) {
-    await once(KNOWN);
-    await once(UNKNOWN);
-  }
-  const known: number[] = [];
-  const unknown: number[] = [];
-  for (let i = 0; i < pairs; i++) {
-    if (i % 2 === 0) {
-      known.push(await once(KNOWN));
-      unknown.push(await once(UNKNOWN));
-    } else {
-      unknown.push(await once(UNKNOWN));
-      known.push(await once(KNOWN));
-    }
-  }
-  return pairedTimingDifference(known, unknown);
+function measure(deps: SecretCheckDeps, pairs: number): Promise<TimingDifference> {
+  const attempt = (clientId: string) => () => checkClientSecret(deps, clientId, WRONG_SECRET, Date.now(), true);
+  return timeFailuresInPairs(attempt(KNOWN), attempt(UNKNOWN), pairs);
 }
 
-function assertSameTime(backend: string, result: TimingDifference): void {
-  const bound = MAX_SHARE * result.medianB;
-  const figures =
-    `${backend}: known ${result.medianA.toFixed(1)} µs, unknown ${result.medianB.toFixed(1)} µs, ` +
-    `paired median difference ${result.median.toFixed(2)} µs ` +
-    `(95 % CI ${result.low.toFixed(2)} … ${result.high.toFixed(2)}), ` +
-    `bound ±${bound.toFixed(2)} µs over ${result.pairs} pairs`;
-  console.log(`# ${figures}`);
-  const within = result.low > -bound && result.high < bound;
-  assert.ok(within, `a known client and an unknown one must take the same time; ${figures}`);
-}
+const sameTime = (backend: string, result: TimingDifference): void =>
+  assertSameTime(`${backend}: known client with a wrong secret against an unknown client`, result, MAX_SHARE);
 
 describe('a known client with a wrong secret costs what an unknown client costs', () => {
   it('an unknown client and a wrong secret both run exactly one comparison over one hash and fail alike', async () => {
@@ -134,18 +102,21 @@ describe('a known client with a wrong secret costs what an unknown client costs'
     return storeWithClient(driverOf(openSqliteDriver(join(dir, 'tessera.db'))), hasher);
   };
 
-  it('sends the database the same single statement for a known client as for an unknown one', async () => {
+  it('sends the database the same single statement for a known client as for an unknown one, and for the right secret', async () => {
     let counted: ReturnType<typeof countingDriver> | undefined;
     const store = await sqliteStore((driver) => (counted = countingDriver(driver)).driver);
     try {
-      const statementsOf = async (clientId: string): Promise<string[]> => {
+      const statementsOf = async (clientId: string, secret = WRONG_SECRET): Promise<string[]> => {
         counted!.statements.length = 0;
-        await checkClientSecret({ store, hasher }, clientId, WRONG_SECRET, Date.now(), true).catch(() => {});
+        await checkClientSecret({ store, hasher }, clientId, secret, Date.now(), true).catch(() => {});
         return [...counted!.statements];
       };
       const known = await statementsOf(KNOWN);
       assert.equal(known.length, 1, `one statement for a known client, not ${known.length}`);
       assert.deepEqual(await statementsOf(UNKNOWN), known);
+      // The token endpoint's hot path: a successful authentication is that one statement too.
+      assert.deepEqual(await statementsOf(KNOWN, RIGHT_SECRET), known);
+      assert.equal((await checkClientSecret({ store, hasher }, KNOWN, RIGHT_SECRET, Date.now(), true)).principal, KNOWN);
     } finally {
       await store.close();
     }
@@ -154,7 +125,7 @@ describe('a known client with a wrong secret costs what an unknown client costs'
   it('takes the same wall-clock time for a wrong secret as for an unknown client (SQLite)', async () => {
     const store = await sqliteStore();
     try {
-      assertSameTime('SQLite', await measure({ store, hasher }, 6000));
+      sameTime('SQLite', await measure({ store, hasher }, 6000));
     } finally {
       await store.close();
     }
@@ -164,7 +135,7 @@ describe('a known client with a wrong secret costs what an unknown client costs'
     const database = await createTestDatabase();
     const store = await storeWithClient(openPostgresDriver(database.url), hasher);
     try {
-      assertSameTime('PostgreSQL', await measure({ store, hasher }, 3000));
+      sameTime('PostgreSQL', await measure({ store, hasher }, 3000));
     } finally {
       await store.close();
       await database.drop();

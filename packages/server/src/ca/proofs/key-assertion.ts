@@ -8,9 +8,9 @@
 // `<issuer>/ca/v1/certificates`, exp at most 5 minutes out, iat not in the future, and a jti that
 // is accepted once (shared with private_key_jwt's replay store, so it holds across instances).
 
-import { createPublicKey } from 'node:crypto';
 import { AssertionError, verifyAssertion, type AssertionChecks } from '../../oauth2/assertions/verify-assertion.ts';
 import { isPrincipalName } from '../../policy/names.ts';
+import { publicKeyCache } from '../../policy/public-keys.ts';
 import type { Store } from '../../storage/store.ts';
 import { forbidden, notProven, requireActiveService, type CertificateProof } from './proof.ts';
 
@@ -23,6 +23,7 @@ export interface KeyAssertionDeps {
 }
 
 export function keyAssertionProof(deps: KeyAssertionDeps): CertificateProof {
+  const keys = publicKeyCache();
   const checks: AssertionChecks = {
     audiences: [deps.audience],
     clockSkew: deps.clockSkew,
@@ -32,7 +33,6 @@ export function keyAssertionProof(deps: KeyAssertionDeps): CertificateProof {
     type: 'key-assertion',
     async prove({ value, csrPublicKey, now }) {
       if (value === undefined || value === '') throw notProven('proof.value must be a JWT signed by the CSR\'s key (a registered key of the service)');
-      const csrSpki = csrPublicKey.export({ type: 'spki', format: 'der' });
       let principal: string;
       try {
         ({ issuer: principal } = await verifyAssertion(checks, {
@@ -44,11 +44,11 @@ export function keyAssertionProof(deps: KeyAssertionDeps): CertificateProof {
             }
           },
           // The CSR's key is the only one that may have signed, and it must be registered. One
-          // answer for an unknown service and an unregistered key: the endpoint does not say
-          // which services exist.
+          // answer for an unknown service and an unregistered key, in the same time (one
+          // statement, keys parsed once): the endpoint does not say which services exist.
           keysFor: async (issuer) => {
             const registered = await deps.store.listPublicKeys(issuer);
-            if (!registered.some((record) => sameKey(record.pem, csrSpki))) {
+            if (!registered.some((record) => keys.keyOf(record)?.equals(csrPublicKey) === true)) {
               throw forbidden(
                 `the CSR's public key is not a key registered on ${issuer}; make the CSR with a registered key, ` +
                   'or register its public key first (PUT /admin/v1/domains/{d}/services/{s}/keys/{kid})',
@@ -66,12 +66,4 @@ export function keyAssertionProof(deps: KeyAssertionDeps): CertificateProof {
       return { principal };
     },
   };
-}
-
-function sameKey(pem: string, spki: Buffer): boolean {
-  try {
-    return createPublicKey({ key: pem, format: 'pem' }).export({ type: 'spki', format: 'der' }).equals(spki);
-  } catch {
-    return false;
-  }
 }

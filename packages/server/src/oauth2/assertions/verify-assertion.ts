@@ -11,10 +11,13 @@
 // key's type (policy/key-types.ts), never `none`, never HMAC; header parameters that point at
 // other keys (`jwk`, `jku`, `x5u`, `x5c`) are ignored, and an unknown `crit` is refused. Cheap
 // checks run before any database or signature work; the jti is spent only once the signature holds.
+// One signature check runs whether or not a registered key fits (stand-in-keys.ts), so an unknown
+// caller or kid takes as long as a bad signature (RFC 9700 §4).
 
 import type { KeyObject } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import { JWS_ALGORITHMS, jwsAlgorithmsFor } from '../../policy/key-types.ts';
+import { standInKey } from './stand-in-keys.ts';
 
 export const MAX_ASSERTION_BYTES = 8 * 1024;
 /** An assertion proves one request; a long-lived one is a bearer credential in disguise. */
@@ -83,32 +86,14 @@ export async function verifyAssertion(checks: AssertionChecks, input: AssertionI
   const fitting = keys.filter((key) => jwsAlgorithmsFor(key).includes(alg));
   const algorithms = [...new Set(keys.flatMap((key) => jwsAlgorithmsFor(key)))].join(' or ');
   if (fitting.length === 0) {
+    // No registered key fits (an unknown caller or kid): the signature is still checked, against
+    // a stand-in, so this costs what a bad signature costs and the time does not tell them apart.
+    await signedBy(assertion, [standInKey(alg)], alg, claims.issuer, checks, input.now).catch(() => undefined);
     const why =
       keys.length === 0 ? `${checks.words.key} is unknown` : `its alg ${alg} does not fit ${checks.words.key}; sign it with ${algorithms}`;
     throw new AssertionError('unsigned', why);
   }
-  let verifiedBy: KeyObject | undefined;
-  for (const key of fitting) {
-    try {
-      // The claims were checked above; jose checks them again on the parse it verifies.
-      await jwtVerify(assertion, key, {
-        algorithms: [alg],
-        issuer: claims.issuer,
-        subject: claims.issuer,
-        audience: [...checks.audiences],
-        requiredClaims: ['exp', 'jti'],
-        clockTolerance: checks.clockSkew,
-        currentDate: new Date(input.now),
-      });
-      verifiedBy = key;
-      break;
-    } catch (error) {
-      // Without a kid several keys are tried; only a signature mismatch moves on to the next.
-      if (error instanceof errors.JWSSignatureVerificationFailed) continue;
-      if (error instanceof errors.JOSEError) invalid(error.message, error);
-      throw error;
-    }
-  }
+  const verifiedBy = await signedBy(assertion, fitting, alg, claims.issuer, checks, input.now);
   if (verifiedBy === undefined) {
     throw new AssertionError('unsigned', `it is not signed by ${checks.words.key}; sign it with its private key (${algorithms})`);
   }
@@ -122,6 +107,38 @@ export async function verifyAssertion(checks: AssertionChecks, input: AssertionI
     );
   }
   return { ...claims, key: verifiedBy };
+}
+
+/** The first of `keys` whose signature the assertion carries; undefined when none. */
+async function signedBy(
+  assertion: string,
+  keys: readonly KeyObject[],
+  alg: string,
+  issuer: string,
+  checks: AssertionChecks,
+  now: number,
+): Promise<KeyObject | undefined> {
+  for (const key of keys) {
+    try {
+      // The claims were checked above; jose checks them again on the parse it verifies.
+      await jwtVerify(assertion, key, {
+        algorithms: [alg],
+        issuer,
+        subject: issuer,
+        audience: [...checks.audiences],
+        requiredClaims: ['exp', 'jti'],
+        clockTolerance: checks.clockSkew,
+        currentDate: new Date(now),
+      });
+      return key;
+    } catch (error) {
+      // Without a kid several keys are tried; only a signature mismatch moves on to the next.
+      if (error instanceof errors.JWSSignatureVerificationFailed) continue;
+      if (error instanceof errors.JOSEError) invalid(error.message, error);
+      throw error;
+    }
+  }
+  return undefined;
 }
 
 function invalid(message: string, cause?: unknown): never {

@@ -4,13 +4,11 @@
 // The assertion itself is checked by the one RFC 7523 verifier (oauth2/assertions), which the
 // CA's key-assertion proof shares; this module adds what belongs to the token endpoint: the form
 // parameters, the client lookup, the registered keys chosen by `kid`, and one answer for an
-// unknown client, an unknown kid and a bad signature alike.
+// unknown client, an unknown kid and a bad signature alike, given in the same time.
 
-import type { KeyObject } from 'node:crypto';
 import { JWS_ALGORITHMS } from '../../policy/key-types.ts';
-import { parsePublicKeyPem } from '../../policy/public-keys.ts';
-import type { PublicKeyRecord } from '../../storage/records.ts';
-import type { Store } from '../../storage/store.ts';
+import { publicKeyCache } from '../../policy/public-keys.ts';
+import type { ClientWithKeys, Store } from '../../storage/store.ts';
 import { AssertionError, verifyAssertion, type AssertionChecks } from '../assertions/verify-assertion.ts';
 import { OAuthError, invalidRequest } from '../errors.ts';
 import type { ClientAuthMethod } from './method.ts';
@@ -20,19 +18,12 @@ export const JWT_BEARER_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion
 /** What discovery advertises as token_endpoint_auth_signing_alg_values_supported. */
 export const PRIVATE_KEY_JWT_ALGORITHMS: readonly string[] = JWS_ALGORITHMS;
 
-const KEY_CACHE_SIZE = 1024;
-
 export interface PrivateKeyJwtDeps {
-  store: Pick<Store, 'getClientForAuth' | 'listPublicKeys' | 'consumeAssertionJti'>;
+  store: Pick<Store, 'getClientWithKeys' | 'consumeAssertionJti'>;
   /** Values `aud` may hold: the token endpoint URLs and the issuer. The first is named in errors. */
   audiences: readonly string[];
   /** Seconds of clock difference tolerated on exp, nbf and iat. */
   clockSkew: number;
-}
-
-interface CachedKey {
-  pem: string;
-  key: KeyObject;
 }
 
 /**
@@ -46,7 +37,7 @@ function rejected(why: string): OAuthError {
 }
 
 export function privateKeyJwt(deps: PrivateKeyJwtDeps): ClientAuthMethod {
-  const keys = new Map<string, CachedKey>();
+  const keys = publicKeyCache();
   const checks: AssertionChecks = {
     audiences: deps.audiences,
     clockSkew: deps.clockSkew,
@@ -60,7 +51,7 @@ export function privateKeyJwt(deps: PrivateKeyJwtDeps): ClientAuthMethod {
       const assertion = readAssertion(request.form['client_assertion_type'], request.form['client_assertion']);
       const formClientId = request.form['client_id'];
       // Set by the key lookup: the client the assertion names, once it is known to exist.
-      const found: { client?: NonNullable<Awaited<ReturnType<Store['getClientForAuth']>>> } = {};
+      const found: { client?: ClientWithKeys } = {};
       try {
         await verifyAssertion(checks, {
           assertion,
@@ -70,13 +61,14 @@ export function privateKeyJwt(deps: PrivateKeyJwtDeps): ClientAuthMethod {
               throw new AssertionError('invalid', `iss and sub ("${clientId.slice(0, 80)}") differ from the client_id parameter ("${formClientId.slice(0, 80)}")`);
             }
           },
+          // One statement whether or not the client exists, and no fitting key (an unknown
+          // client or kid) still costs a signature check: the time tells nothing (RFC 9700 §4).
           keysFor: async (clientId, kid) => {
-            const client = await deps.store.getClientForAuth(clientId, request.now);
+            const client = await deps.store.getClientWithKeys(clientId);
             if (!client) return [];
             found.client = client;
-            const records = await deps.store.listPublicKeys(client.service.principal);
-            const chosen = kid === undefined ? records : records.filter((record) => record.kid === kid);
-            return chosen.map((record) => importKey(keys, record)).filter((key): key is KeyObject => key !== null);
+            const chosen = kid === undefined ? client.publicKeys : client.publicKeys.filter((record) => record.kid === kid);
+            return chosen.map((record) => keys.keyOf(record)).filter((key) => key !== null);
           },
           consumeJti: (_clientId, jti, keepUntil) =>
             found.client ? deps.store.consumeAssertionJti(found.client.service.clientId, jti, keepUntil, request.now) : Promise.resolve(false),
@@ -98,24 +90,4 @@ function readAssertion(type: string | undefined, assertion: string | undefined):
   }
   if (assertion === undefined || assertion === '') throw invalidRequest('client_assertion_type was sent without client_assertion; send the signed JWT as client_assertion');
   return assertion;
-}
-
-/** The registered key, imported once per (principal, kid, pem); null for a key Tessera cannot use. */
-function importKey(cache: Map<string, CachedKey>, record: PublicKeyRecord): KeyObject | null {
-  const id = `${record.principal}\n${record.kid}`;
-  const cached = cache.get(id);
-  if (cached?.pem === record.pem) return cached.key;
-  let key: KeyObject;
-  try {
-    key = parsePublicKeyPem(record.pem);
-  } catch {
-    return null;
-  }
-  cache.delete(id);
-  if (cache.size >= KEY_CACHE_SIZE) {
-    const oldest = cache.keys().next();
-    if (!oldest.done) cache.delete(oldest.value);
-  }
-  cache.set(id, { pem: record.pem, key });
-  return key;
 }

@@ -4,8 +4,8 @@
 // certificate's validity period is checked besides the key; TLS has already proved the client
 // holds the private half. When this method counts as present: see tls_client_auth.ts.
 
-import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { ClientCertificates } from '../../mtls/index.ts';
+import { publicKeyCache } from '../../policy/public-keys.ts';
 import type { Store } from '../../storage/store.ts';
 import { invalidRequest } from '../errors.ts';
 import type { ClientAuthMethod } from './method.ts';
@@ -13,13 +13,14 @@ import { certificateCheck, certificateOnly, certificateRejected, isSelfIssued, p
 
 export interface SelfSignedTlsClientAuthDeps {
   certificates: ClientCertificates;
-  store: Pick<Store, 'getClientForAuth' | 'listPublicKeys'>;
+  store: Pick<Store, 'getClientWithKeys'>;
 }
 
 /** One answer for an unknown client and an unregistered key, so client ids cannot be probed. */
 const NOT_REGISTERED = "unknown client, or the certificate's public key is not registered on it; register the key (PUT /admin/v1/domains/{d}/services/{s}/keys/{kid}) or present the certificate of a registered key";
 
 export function selfSignedTlsClientAuth(deps: SelfSignedTlsClientAuthDeps): ClientAuthMethod {
+  const keys = publicKeyCache();
   return {
     name: 'self_signed_tls_client_auth',
     present(request) {
@@ -32,19 +33,15 @@ export function selfSignedTlsClientAuth(deps: SelfSignedTlsClientAuthDeps): Clie
         throw invalidRequest('self_signed_tls_client_auth needs client_id in the body (RFC 8705 §2): a self-signed certificate names no client');
       }
       const { certificate, thumbprint } = await certificateCheck(() => deps.certificates.checkSelfSigned(presentedOf(deps.certificates, request)));
-      const client = await deps.store.getClientForAuth(clientId, request.now);
-      if (!client) throw certificateRejected(NOT_REGISTERED);
-      const registered = await deps.store.listPublicKeys(client.service.principal);
-      if (!registered.some((record) => sameKey(certificate.publicKey, record.pem))) throw certificateRejected(NOT_REGISTERED);
+      // One statement whether or not the client exists, registered keys parsed once, and the
+      // certificate's key read once (each read parses it again) whether or not there is anything
+      // to compare it with: a known client costs what an unknown one costs (RFC 9700 §4).
+      const presentedKey = certificate.publicKey;
+      const client = await deps.store.getClientWithKeys(clientId);
+      const registered = client?.publicKeys ?? [];
+      const matches = registered.some((record) => keys.keyOf(record)?.equals(presentedKey) === true);
+      if (!client || !matches) throw certificateRejected(NOT_REGISTERED);
       return { service: client.service, method: 'self_signed_tls_client_auth', certificateThumbprint: thumbprint };
     },
   };
-}
-
-function sameKey(key: KeyObject, pem: string): boolean {
-  try {
-    return key.equals(createPublicKey(pem));
-  } catch {
-    return false;
-  }
 }

@@ -1,6 +1,6 @@
 import { ConflictError } from '../errors.ts';
-import type { Actor, ClientSecretRecord, Service } from '../records.ts';
-import type { ClientForAuth, NewSecret, NewService, ServicePatch } from '../store.ts';
+import type { Actor, ClientSecretRecord, PublicKeyRecord, Service } from '../records.ts';
+import type { ClientForAuth, ClientWithKeys, NewSecret, NewService, ServicePatch } from '../store.ts';
 import { audit, holdDomain, lockService, roleTarget, serviceRow } from './context.ts';
 import type { SqlContext } from './context.ts';
 import { insertSecret, newestFirst } from './credentials.ts';
@@ -144,7 +144,7 @@ export function deleteService(ctx: SqlContext, principal: string, by: Actor): Pr
 }
 
 // On the token endpoint's path, and shaped so that an unknown client id costs what a known one
-// costs: one statement either way (a second query for the secrets, sent only when the client
+// costs (both lookups below): one statement either way (a second query for the secrets, sent only when the client
 // existed, made a wrong secret measurably slower than an unknown client id and so told a caller
 // which client ids exist: RFC 9700 §4), and always at least one row, the client's columns NULL
 // when there is no such client, so the database and the driver do alike.
@@ -176,4 +176,31 @@ export async function getClientForAuth(ctx: SqlContext, clientId: string, now: n
     if (id !== null && hash !== null && createdAt !== null) secrets.push({ id, principal, hash, createdAt, expiresAt });
   }
   return { service: toService(first as ServiceRow), secrets };
+}
+
+/** The same shape for the key-based methods: the client and every key registered on it. */
+const CLIENT_WITH_KEYS = `
+  SELECT s.*, k.kid AS key_kid, k.pem AS key_pem, k.created_at AS key_created_at
+  FROM (SELECT 1 AS always) one_row
+  LEFT JOIN services s ON s.client_id = ?
+  LEFT JOIN public_keys k ON k.principal = s.principal
+  ORDER BY k.created_at, k.kid`;
+
+/** The service's columns are NULL when there is no such client; the key's, when it has no key. */
+interface ClientWithKeyRow extends Nullable<ServiceRow> {
+  key_kid: string | null;
+  key_pem: string | null;
+  key_created_at: number | null;
+}
+
+export async function getClientWithKeys(ctx: SqlContext, clientId: string): Promise<ClientWithKeys | null> {
+  const rows = await ctx.db.all<ClientWithKeyRow>(CLIENT_WITH_KEYS, [clientId]);
+  const [first] = rows;
+  if (!first || first.principal === null) return null;
+  const principal = first.principal;
+  const publicKeys: PublicKeyRecord[] = [];
+  for (const { key_kid: kid, key_pem: pem, key_created_at: createdAt } of rows) {
+    if (kid !== null && pem !== null && createdAt !== null) publicKeys.push({ principal, kid, pem, createdAt });
+  }
+  return { service: toService(first as ServiceRow), publicKeys };
 }

@@ -96,5 +96,25 @@ export function credentials(harness: StoreHarness): void {
       await assert.rejects(store.putPublicKey('alpha.ghost', 'k1', 'PEM', admin), NotFoundError);
       assert.deepEqual(await store.listPublicKeys('alpha.ghost'), []);
     });
+
+    storeTest(harness, 'reads a client and its keys by client_id in one lookup, null for an unknown client', async (store) => {
+      await withService(store);
+      const keyless = await store.getClientWithKeys('alpha.api');
+      assert.equal(keyless?.service.principal, 'alpha.api');
+      assert.deepEqual(keyless?.publicKeys, []);
+      await store.putPublicKey('alpha.api', 'k2', 'PEM-2', admin);
+      await store.putPublicKey('alpha.api', 'k1', 'PEM-1', admin);
+      const client = await store.getClientWithKeys('alpha.api');
+      assert.deepEqual(client?.service, await store.getService('alpha.api'));
+      assert.deepEqual(
+        client?.publicKeys.map(({ principal, kid, pem }) => ({ principal, kid, pem })).sort((a, b) => a.kid.localeCompare(b.kid)),
+        [
+          { principal: 'alpha.api', kid: 'k1', pem: 'PEM-1' },
+          { principal: 'alpha.api', kid: 'k2', pem: 'PEM-2' },
+        ],
+      );
+      assert.deepEqual(client?.publicKeys, await store.listPublicKeys('alpha.api'));
+      assert.equal(await store.getClientWithKeys('alpha.ghost'), null);
+    });
   });
 }
