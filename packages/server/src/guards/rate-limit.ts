@@ -19,7 +19,7 @@
 // shared through the store is a later issue.
 
 import { OAuthError } from '../oauth2/errors.ts';
-import type { TokenGate } from '../oauth2/token-service.ts';
+import type { ClientEndpoint, TokenGate } from '../oauth2/client-guard.ts';
 import { MAX_IP_LENGTH, clip } from './caller-text.ts';
 import { RecentKeys } from './recent-keys.ts';
 
@@ -101,22 +101,26 @@ export function createRateLimitGate(limits: Record<LimitKind, BucketLimit>, opti
       options.onLimited?.('ip');
       throw rateLimited(`address ${clip(clientIp, MAX_IP_LENGTH)}`, limits.ip, waitMs);
     },
-    afterAuthentication({ principal, now }) {
-      const waitMs = client?.take(principal, now) ?? 0;
+    // A proven client has a budget per endpoint: a resource server's introspections do not
+    // spend the tokens it may ask for. The address budget above is one for all of them, which is
+    // what bounds guessing.
+    afterAuthentication({ principal, endpoint, now }) {
+      const waitMs = client?.take(endpoint === 'token' ? principal : `${endpoint} ${principal}`, now) ?? 0;
       if (waitMs === 0) return;
       options.onLimited?.('client');
-      throw rateLimited(`client ${JSON.stringify(principal)}`, limits.client, waitMs);
+      const what = endpoint === 'token' ? 'client' : `${endpoint} requests of client`;
+      throw rateLimited(`${what} ${JSON.stringify(principal)}`, limits.client, waitMs, endpoint);
     },
   };
 }
 
-function rateLimited(subject: string, limit: BucketLimit, waitMs: number): OAuthError {
+function rateLimited(subject: string, limit: BucketLimit, waitMs: number, endpoint?: ClientEndpoint): OAuthError {
   // RFC 9110 §10.2.3: Retry-After in whole seconds, rounded up so a caller that obeys it succeeds.
   const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
   return new OAuthError(
     429,
     'rate_limited',
-    `too many requests for ${subject} (at most ${limit.rate} per second, bursts of ${limit.burst}); retry after ${retryAfter} s, or reuse the token you have until it nears expiry`,
+    `too many requests for ${subject} (at most ${limit.rate} per second, bursts of ${limit.burst}); retry after ${retryAfter} s${endpoint === 'token' ? ', or reuse the token you have until it nears expiry' : ''}`,
     { errorCode: 'AUTH_106', headers: { 'retry-after': String(retryAfter) } },
   );
 }

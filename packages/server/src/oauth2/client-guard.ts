@@ -54,7 +54,7 @@ export interface TokenGate {
   /** Before client authentication: the address is known, the client id only claimed. */
   beforeAuthentication?(request: { clientIp: string; claimedClientId: string | undefined; now: number }): void;
   /** Right after authentication succeeded, before the client's standing is checked. */
-  afterAuthentication?(request: { clientIp: string; principal: string; now: number }): void;
+  afterAuthentication?(request: { clientIp: string; principal: string; endpoint: ClientEndpoint; now: number }): void;
 }
 
 export interface TokenObserver {
@@ -103,7 +103,7 @@ export function createClientGuard(deps: ClientGuardDeps): ClientGuard {
       try {
         for (const gate of deps.gates) gate.beforeAuthentication?.({ clientIp: request.clientIp, claimedClientId: request.claimedClientId, now });
         client = await request.authenticate(now);
-        for (const gate of deps.gates) gate.afterAuthentication?.({ clientIp: request.clientIp, principal: client.service.principal, now });
+        for (const gate of deps.gates) gate.afterAuthentication?.({ clientIp: request.clientIp, principal: client.service.principal, endpoint: request.endpoint, now });
         checkClientStanding(client.service, request.clientIp, now, ipMatcher);
         const served = await serve(client, now);
         tell({ ...outcome(served.result, 200), ...served.details });

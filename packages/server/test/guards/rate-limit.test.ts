@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { OAuthError } from '../../src/oauth2/errors.ts';
 import { TokenBuckets, createRateLimitGate, type LimitKind } from '../../src/guards/rate-limit.ts';
 import { MAX_KEY_LENGTH } from '../../src/guards/caller-text.ts';
+import type { ClientEndpoint } from '../../src/oauth2/client-guard.ts';
 
 const T0 = 1_700_000_000_000;
 const off = { rate: 0, burst: 0 };
@@ -70,7 +71,7 @@ describe('TokenBuckets', () => {
 
 describe('rate-limit gate', () => {
   const claimed = (claimedClientId: string | undefined, now = T0, clientIp = '192.0.2.1') => ({ clientIp, claimedClientId, now });
-  const proven = (principal: string, now = T0, clientIp = '192.0.2.1') => ({ clientIp, principal, now });
+  const proven = (principal: string, now = T0, clientIp = '192.0.2.1', endpoint: ClientEndpoint = 'token') => ({ clientIp, principal, endpoint, now });
 
   it('answers 429 rate_limited AUTH_106 with a Retry-After in whole seconds once a proven client spends its burst', () => {
     const limited: LimitKind[] = [];
@@ -88,6 +89,16 @@ describe('rate-limit gate', () => {
     const description = error.message.replaceAll('"', "'");
     assert.deepEqual(error.toBody(), { error: 'rate_limited', error_description: description, error_code: 'AUTH_106' });
     assert.deepEqual(limited, ['client']);
+  });
+
+  it('gives a proven client one budget per endpoint: introspections do not spend its tokens', () => {
+    const gate = createRateLimitGate({ client: { rate: 1, burst: 1 }, ip: off })!;
+    gate.afterAuthentication(proven('alpha.rs', T0, '192.0.2.1', 'introspect'));
+    const error = refusal(() => gate.afterAuthentication(proven('alpha.rs', T0, '192.0.2.1', 'introspect')));
+    assert.match(error.message, /too many requests for introspect requests of client "alpha\.rs"/);
+    assert.doesNotMatch(error.message, /reuse the token/);
+    assert.doesNotThrow(() => gate.afterAuthentication(proven('alpha.rs', T0, '192.0.2.1', 'token')));
+    assert.doesNotThrow(() => gate.afterAuthentication(proven('alpha.rs', T0, '192.0.2.1', 'revoke')));
   });
 
   it('rounds Retry-After up, so a caller that waits that long gets through', () => {
