@@ -11,17 +11,10 @@ import { after, before, describe, it } from 'node:test';
 import { x509 } from '../../src/ca/x509.ts';
 import type { TestResponse } from '../helpers/https.ts';
 import { basic, startTestServer, type TestServer } from '../helpers/server.ts';
-import { claimsOf, makeCa, makeLeaf, newKeys, postForm, publicKeyPem, sendMtls, type ClientCertificate, type TestCa } from './mtls-support.ts';
+import { assertRejected, claimsOf, makeCa, makeLeaf, newKeys, postForm, publicKeyPem, sendMtls, type ClientCertificate, type TestCa } from './mtls-support.ts';
 
 const TOKEN = { grant_type: 'client_credentials', scope: 'beta:domain' };
 
-function assertRejected(res: TestResponse, description: RegExp): void {
-  assert.equal(res.status, 401, res.text);
-  assert.equal(res.json.error, 'invalid_client', res.text);
-  assert.equal(res.json.error_code, 'AUTH_101', res.text);
-  assert.match(res.json.error_description, description);
-  assert.equal(res.headers['cache-control'], 'no-store');
-}
 
 function assertBound(res: TestResponse, principal: string, client: ClientCertificate): void {
   assert.equal(res.status, 200, res.text);

@@ -10,7 +10,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { TestResponse } from '../helpers/https.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { makeCa as makeOperatorCa, operatorPki, type IssuedCa } from '../ca/operator-pki.ts';
 import {
@@ -26,6 +25,7 @@ import {
   sendMtls,
   tesseraCertificate,
   unknownExtension,
+  assertRejected,
   type ClientCertificate,
   type TestCa,
 } from './mtls-support.ts';
@@ -33,12 +33,6 @@ import {
 const ADMIN_TOKEN = { grant_type: 'client_credentials', scope: 'sys.auth:role.admin' };
 const TOKEN = { grant_type: 'client_credentials', scope: 'beta:domain' };
 
-function assertRejected(res: TestResponse, description: RegExp): void {
-  assert.equal(res.status, 401, res.text);
-  assert.equal(res.json.error, 'invalid_client', res.text);
-  assert.equal(res.json.error_code, 'AUTH_101', res.text);
-  assert.match(res.json.error_description, description);
-}
 
 /**
  * The certificate (and chain) as a trusted TLS-terminating proxy forwards it. Over a direct TLS

@@ -3,6 +3,7 @@
 // service gets one (registered key → CSR + key assertion → POST /ca/v1/certificates), and an
 // HTTPS client that presents a client certificate.
 
+import assert from 'node:assert/strict';
 import { createHash, randomUUID, X509Certificate } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
 import { SignJWT, decodeJwt, type JWTPayload } from 'jose';
@@ -231,6 +232,15 @@ export function postForm(t: TestServer, params: Record<string, string>, options:
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...options.headers },
     body: new URLSearchParams(params).toString(),
   });
+}
+
+/** The token endpoint's refusal of a client certificate: 401 invalid_client AUTH_101, never cached. */
+export function assertRejected(res: TestResponse, description: RegExp): void {
+  assert.equal(res.status, 401, res.text);
+  assert.equal(res.json.error, 'invalid_client', res.text);
+  assert.equal(res.json.error_code, 'AUTH_101', res.text);
+  assert.match(res.json.error_description, description);
+  assert.equal(res.headers['cache-control'], 'no-store');
 }
 
 export function claimsOf(res: TestResponse): JWTPayload & { cnf?: { 'x5t#S256'?: string } } {

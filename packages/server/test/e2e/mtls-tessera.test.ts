@@ -9,18 +9,11 @@ import { X509Certificate, createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { x509 } from '../../src/ca/x509.ts';
 import type { Config } from '../../src/config/config.ts';
-import type { TestResponse } from '../helpers/https.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { claimsOf, postForm, tesseraCertificate, type ClientCertificate } from './mtls-support.ts';
+import { assertRejected, claimsOf, postForm, tesseraCertificate, type ClientCertificate } from './mtls-support.ts';
 
 const TOKEN = { grant_type: 'client_credentials', scope: 'beta:domain' };
 
-function assertRejected(res: TestResponse, description: RegExp): void {
-  assert.equal(res.status, 401, res.text);
-  assert.equal(res.json.error, 'invalid_client', res.text);
-  assert.equal(res.json.error_code, 'AUTH_101', res.text);
-  assert.match(res.json.error_description, description);
-}
 
 describe('tls_client_auth with certificates from Tessera\'s CA', () => {
   let t: TestServer;
