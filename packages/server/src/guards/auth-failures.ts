@@ -1,8 +1,8 @@
 // Alerts on bursts of failed client authentication (AUTH_101): someone guessing secrets, or a
 // service deployed with a stale one. Failures are counted per claimed client id and per source
-// address (an IPv6 one by its /64, as every per-address limit counts it) in a fixed window that opens at the first failure; reaching the threshold within it raises
-// one alert for that key and window, as an audit event, a warn log line and, when configured, a
-// JSON POST to a webhook.
+// address (an IPv6 one by its /64, as every per-address limit counts it) in a fixed window that
+// opens at the first failure; reaching the threshold within it raises one alert for that key and
+// window, as an audit event, a warn log line and, when configured, a JSON POST to a webhook.
 //
 // The observer runs on the token path, so everything slow happens later: the audit event goes
 // into the batch writer's buffer, and the webhook is posted from a later turn of the event

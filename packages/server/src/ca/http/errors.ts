@@ -22,8 +22,10 @@ export class CaRequestError extends Error {
   }
 }
 
-export function caErrorAnswer(error: unknown, log: FastifyBaseLogger): ClientFacingError & { headers?: Readonly<Record<string, string>> } {
-  if (error instanceof CaRequestError) return { status: error.status, error: error.error, message: error.message, headers: error.headers };
+export function caErrorAnswer(error: unknown, log: FastifyBaseLogger): ClientFacingError & { headers?: CaRequestError['headers'] } {
+  if (error instanceof CaRequestError) {
+    return { status: error.status, error: error.error, message: error.message, headers: error.headers };
+  }
   if (error instanceof ProofError) {
     if (error.status === 503) log.warn({ err: error.cause }, error.message);
     return { status: error.status, error: error.error, message: error.message };

@@ -74,7 +74,9 @@ export async function requireActiveService(
   const { clientIp, now } = caller;
   const service = await store.getService(principal);
   const standing = callerStanding(service, clientIp, now);
-  if (service === null || standing === 'missing') throw forbidden(`service ${principal} does not exist; an administrator must register it first`);
+  if (service === null || standing === 'missing') {
+    throw forbidden(`service ${principal} does not exist; an administrator must register it first`);
+  }
   if (standing === 'disabled') throw forbidden(`service ${principal} is disabled; it gets no certificates until an administrator enables it`);
   if (standing === 'expired') {
     throw forbidden(`service ${principal} expired at ${new Date(service.expiresAt ?? now).toISOString()}; it gets no certificates`);
