@@ -286,6 +286,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       store,
       proofs: createCertificateProofs({ store, hasher, certificatesUrl: `${config.issuer}${CERTIFICATES_PATH}`, trustDomain: ca.trustDomain, oidcIssuers: config.oidcProofs, clockSkew: config.clockSkew }),
       peerCertificate: (request) => clientCertificates.peerCertificate(request),
+      gates: guards.gates,
       crlIssuer: crlIssuerOf({ ca, store, sealer, trustDomain: ca.trustDomain }),
       now,
       bodyLimit: config.bodyLimit,

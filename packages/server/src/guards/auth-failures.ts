@@ -1,8 +1,8 @@
 // Alerts on bursts of failed client authentication (AUTH_101): someone guessing secrets, or a
 // service deployed with a stale one. Failures are counted per claimed client id and per source
-// IP in a fixed window that opens at the first failure; reaching the threshold within it raises
-// one alert for that key and window, as an audit event, a warn log line and, when configured, a
-// JSON POST to a webhook.
+// address (an IPv6 one by its /64, as every per-address limit counts it) in a fixed window that
+// opens at the first failure; reaching the threshold within it raises one alert for that key and
+// window, as an audit event, a warn log line and, when configured, a JSON POST to a webhook.
 //
 // The observer runs on the token path, so everything slow happens later: the audit event goes
 // into the batch writer's buffer, and the webhook is posted from a later turn of the event
@@ -10,6 +10,7 @@
 
 import type { TokenObserver, TokenOutcome } from '../oauth2/token-service.ts';
 import type { AuditSink, GuardLog } from './audit-writer.ts';
+import { addressKey } from '../policy/ip-ranges.ts';
 import { MAX_IP_LENGTH, MAX_KEY_LENGTH, clip } from './caller-text.ts';
 import { RecentKeys } from './recent-keys.ts';
 
@@ -41,7 +42,7 @@ export interface AuthFailureAlert {
   type: typeof ALERT_TYPE;
   source: string;
   at: string;
-  /** The client id, or `ip:<address>`. */
+  /** The client id, or `ip:<address>` (for an IPv6 caller, `ip:<its /64>`, e.g. `ip:2001:db8:1:2::/64`). */
   target: string;
   count: number;
   /** Seconds. */
@@ -128,7 +129,8 @@ export function createAuthFailureAlerts(options: AuthFailureAlertOptions): AuthF
         if (outcome.claimedClientId !== undefined && count(byClient, outcome.claimedClientId, outcome.at)) {
           raise(outcome, clip(outcome.claimedClientId, MAX_KEY_LENGTH), clientIp);
         }
-        if (count(byIp, clientIp, outcome.at)) raise(outcome, `ip:${clientIp}`, undefined);
+        const source = addressKey(clientIp);
+        if (count(byIp, source, outcome.at)) raise(outcome, `ip:${source}`, undefined);
       } catch (error) {
         // An observer must never turn a refusal into a server error.
         options.log.error({ err: error }, 'auth-failure alert could not be raised');

@@ -14,12 +14,16 @@
 // its source is right; and the client is told to wait by Retry-After, which an honest client
 // obeys, so it does not go on draining its address.
 //
+// An address is counted by policy/ip-ranges.ts addressKey: an IPv6 caller by its /64, which one
+// host commonly holds whole, so rotating through it does not buy a fresh bucket per address.
+//
 // The buckets live in this process's memory: with several instances behind a load balancer,
 // each instance allows the configured rate, so the fleet allows up to N times as much. A limit
 // shared through the store is a later issue.
 
 import { OAuthError } from '../oauth2/errors.ts';
 import type { ClientEndpoint, TokenGate } from '../oauth2/client-guard.ts';
+import { addressKey } from '../policy/ip-ranges.ts';
 import { MAX_IP_LENGTH, clip } from './caller-text.ts';
 import { RecentKeys } from './recent-keys.ts';
 
@@ -96,10 +100,11 @@ export function createRateLimitGate(limits: Record<LimitKind, BucketLimit>, opti
       return { client: client?.trackedKeys ?? 0, ip: ip?.trackedKeys ?? 0 };
     },
     beforeAuthentication({ clientIp, now }) {
-      const waitMs = ip?.take(clientIp, now) ?? 0;
+      const key = addressKey(clientIp);
+      const waitMs = ip?.take(key, now) ?? 0;
       if (waitMs === 0) return;
       options.onLimited?.('ip');
-      throw rateLimited(`address ${clip(clientIp, MAX_IP_LENGTH)}`, limits.ip, waitMs);
+      throw rateLimited(`${key.includes('/') ? 'addresses in' : 'address'} ${clip(key, MAX_IP_LENGTH)}`, limits.ip, waitMs);
     },
     // A proven client has a budget per endpoint: a resource server's introspections do not
     // spend the tokens it may ask for. The address budget above is one for all of them, which is

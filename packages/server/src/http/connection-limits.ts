@@ -3,7 +3,8 @@
 // included, fails with nothing logged). Four bounds, each answering one way to hold a socket:
 // - an overall cap (`connections.max`), kept below the descriptor limit: the last defence;
 // - a cap per address (`connections.maxPerAddress`), so one client cannot starve the others
-//   (trusted proxies are exempt: every client behind them shares their address);
+//   (trusted proxies are exempt: every client behind them shares their address); an IPv6
+//   address is counted by its /64 (policy/ip-ranges.ts addressKey), which one host may hold whole;
 // - timeouts for the TLS handshake, the request headers, the whole request and an idle
 //   keep-alive connection, in seconds rather than Node's minutes;
 // - a bound on requests per connection.
@@ -15,6 +16,7 @@
 import type { Server as NetServer, Socket } from 'node:net';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Config } from '../config/config.ts';
+import { addressKey } from '../policy/ip-ranges.ts';
 
 export type RefusalReason = 'total' | 'per_address' | 'handshake_timeout' | 'request_timeout';
 
@@ -83,16 +85,17 @@ export function createConnectionGuard(deps: ConnectionGuardDeps): ConnectionGuar
     );
   };
 
-  const release = (address: string): void => {
+  const release = (key: string): void => {
     open -= 1;
-    const left = (byAddress.get(address) ?? 1) - 1;
-    if (left === 0) byAddress.delete(address);
-    else byAddress.set(address, left);
+    const left = (byAddress.get(key) ?? 1) - 1;
+    if (left === 0) byAddress.delete(key);
+    else byAddress.set(key, left);
   };
 
   const admit = (socket: Socket): void => {
-    const address = normalise(socket.remoteAddress);
-    const held = byAddress.get(address) ?? 0;
+    const address = socket.remoteAddress ?? 'unknown';
+    const key = addressKey(address);
+    const held = byAddress.get(key) ?? 0;
     const reason: RefusalReason | null =
       open >= limits.max ? 'total' : held >= limits.maxPerAddress && !deps.exempt(address) ? 'per_address' : null;
     if (reason !== null) {
@@ -101,8 +104,8 @@ export function createConnectionGuard(deps: ConnectionGuardDeps): ConnectionGuar
       return;
     }
     open += 1;
-    byAddress.set(address, held + 1);
-    socket.once('close', () => release(address));
+    byAddress.set(key, held + 1);
+    socket.once('close', () => release(key));
   };
 
   const seconds = (value: number): number => value * 1000;
@@ -119,7 +122,7 @@ export function createConnectionGuard(deps: ConnectionGuardDeps): ConnectionGuar
     watch(server) {
       server.on('connection', admit);
       server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-        if (error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') refused('handshake_timeout', normalise(socket.remoteAddress));
+        if (error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') refused('handshake_timeout', socket.remoteAddress);
         socket.destroy();
       });
     },
@@ -128,10 +131,4 @@ export function createConnectionGuard(deps: ConnectionGuardDeps): ConnectionGuar
       return open;
     },
   };
-}
-
-/** `::ffff:10.0.0.1` and `10.0.0.1` are one address. */
-function normalise(address: string | undefined): string {
-  if (address === undefined) return 'unknown';
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
 }

@@ -1,4 +1,5 @@
-// IP ranges: a service's `allowedIps`, and the proxies whose X-Forwarded-For is believed.
+// IP ranges: a service's `allowedIps`, the proxies whose X-Forwarded-For is believed, and the
+// block a per-address limit counts a caller by.
 
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 
@@ -52,4 +53,38 @@ export function cidrProblem(cidr: string): string | null {
   if (max === 0) return `"${cidr}" does not start with an IPv4 or IPv6 address`;
   if (bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > max)) return `"${cidr}" needs a prefix length from 0 to ${max}`;
   return null;
+}
+
+/**
+ * The key every per-address limit counts a caller by (the rate limit, the connection cap, the
+ * failed-authentication alerts): an IPv4 address as it is, an IPv4-mapped IPv6 address as its
+ * IPv4 address, any other IPv6 address by its /64. One host is commonly given a whole /64
+ * (RFC 4291 §2.5.4, RFC 8273), so keyed by the full address a single caller could rotate through
+ * 2^64 addresses and never meet a limit. Anything that is not an address is its own key.
+ */
+export function addressKey(address: string): string {
+  if (isIPv4(address)) return address;
+  const groups = ipv6Groups(address);
+  if (groups === null) return address;
+  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
+    const [high = 0, low = 0] = groups.slice(6);
+    return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
+  }
+  return `${groups.slice(0, 4).map((group) => group.toString(16)).join(':')}::/64`;
+}
+
+/** The eight 16-bit groups of an IPv6 address (a zone index dropped, an IPv4 tail read), or null. */
+function ipv6Groups(address: string): number[] | null {
+  let text = address.split('%', 1)[0] ?? '';
+  if (!isIPv6(text)) return null;
+  const ipv4Tail = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (ipv4Tail) {
+    const [a, b, c, d] = ipv4Tail.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, ipv4Tail.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const parse = (part: string): number[] => (part === '' ? [] : part.split(':').map((group) => parseInt(group, 16)));
+  const [head = '', tail] = text.split('::');
+  if (tail === undefined) return parse(head);
+  const [before, after] = [parse(head), parse(tail)];
+  return [...before, ...new Array<number>(8 - before.length - after.length).fill(0), ...after];
 }

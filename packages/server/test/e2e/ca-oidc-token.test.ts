@@ -84,6 +84,7 @@ describe('certificates from an external OIDC token (proof oidc-token)', () => {
     assert.equal((await t.admin$('POST', '/domains', { name: 'alpha' })).status, 201);
     for (const name of ['api', 'ci', 'off']) assert.equal((await t.admin$('POST', '/domains/alpha/services', { name })).status, 201);
     assert.equal((await t.admin$('PATCH', '/domains/alpha/services/off', { status: 'DISABLED' })).status, 200);
+    assert.equal((await t.admin$('POST', '/domains/alpha/services', { name: 'fenced', allowedIps: ['10.9.9.0/24'] })).status, 201);
   });
   after(async () => {
     await t.stop();
@@ -95,6 +96,11 @@ describe('certificates from an external OIDC token (proof oidc-token)', () => {
     assert.equal(res.status, 201, res.text);
     assert.equal(res.json.principal, 'alpha.api');
     assert.equal(parseCertificate(res.json.certificate).subject, 'CN=alpha.api');
+  });
+
+  it('refuses a service whose allowedIps leave out the caller\'s address (403), as the token endpoint does', async () => {
+    const res = await enroll(await serviceAccount('alpha', 'fenced'));
+    assertError(res, 403, 'forbidden', /127\.0\.0\.1 is not in the allowed IP ranges of alpha\.fenced \(10\.9\.9\.0\/24\)/);
   });
 
   it('maps a claim through the exact principals table (ES256 issuer)', async () => {

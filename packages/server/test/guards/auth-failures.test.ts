@@ -98,6 +98,15 @@ describe('auth-failure alerts', () => {
     );
   });
 
+  it('counts an address block: failures rotating through one IPv6 /64 raise one alert for ip:<prefix>/64', () => {
+    const { alerts, audit } = harness();
+    for (let i = 1; i <= 3; i++) alerts.observe(failure(`alpha.guess${i}`, T0 + i, `2001:db8:1:2::${i.toString(16)}`));
+    assert.deepEqual(
+      audit.map((e) => [e.target, e.after]),
+      [['ip:2001:db8:1:2::/64', { count: 3, window: 60 }]],
+    );
+  });
+
   it('raises again in the next window, not before', () => {
     const { alerts, audit } = harness();
     const at = (s: number) => failure('alpha.api', T0 + s * 1000, `198.51.100.${s}`);

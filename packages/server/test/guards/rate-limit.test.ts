@@ -164,6 +164,23 @@ describe('rate-limit gate', () => {
     assert.doesNotThrow(() => gate.afterAuthentication(proven('a.two', T0, '198.51.100.2')));
   });
 
+  it('counts a whole IPv6 /64 as one address, so a caller rotating through it meets the limit', () => {
+    const gate = createRateLimitGate({ client: off, ip: { rate: 1, burst: 2 } })!;
+    gate.beforeAuthentication(claimed(undefined, T0, '2001:db8:1:2::1'));
+    gate.beforeAuthentication(claimed(undefined, T0, '2001:db8:1:2:9f3e:11aa:4c2d:7'));
+    const error = refusal(() => gate.beforeAuthentication(claimed(undefined, T0, '2001:db8:1:2:ffff::3')));
+    assert.equal(error.status, 429);
+    assert.match(error.message, /too many requests for addresses in 2001:db8:1:2::\/64 /);
+    assert.doesNotThrow(() => gate.beforeAuthentication(claimed(undefined, T0, '2001:db8:1:3::1')), 'the next /64 has its own budget');
+  });
+
+  it('counts an IPv4-mapped IPv6 caller as its IPv4 address', () => {
+    const gate = createRateLimitGate({ client: off, ip: { rate: 1, burst: 1 } })!;
+    gate.beforeAuthentication(claimed(undefined, T0, '192.0.2.7'));
+    const error = refusal(() => gate.beforeAuthentication(claimed(undefined, T0, '::ffff:192.0.2.7')));
+    assert.match(error.message, /address 192\.0\.2\.7 /);
+  });
+
   it('is absent when both rates are 0, and checks only the other limit when one is', () => {
     assert.equal(createRateLimitGate({ client: off, ip: off }), null);
     const ipOnly = createRateLimitGate({ client: off, ip: { rate: 1, burst: 1 } })!;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cidrProblem, ipAllowed } from '../../src/policy/ip-ranges.ts';
+import { addressKey, cidrProblem, ipAllowed } from '../../src/policy/ip-ranges.ts';
 
 describe('allowedIps matching', () => {
   it('matches IPv4 CIDR blocks and single addresses', () => {
@@ -47,5 +47,39 @@ describe('cached allowedIps matching', () => {
     // A third list evicts the oldest; answers stay right.
     assert.equal(allowed(['10.0.1.0/24'], '10.0.1.1'), true);
     assert.equal(allowed(['10.0.0.0/8'], 'not-an-ip'), false);
+  });
+});
+
+describe('the key a per-address limit counts a caller by', () => {
+  it('keeps an IPv4 address as it is', () => {
+    assert.equal(addressKey('203.0.113.9'), '203.0.113.9');
+    assert.notEqual(addressKey('203.0.113.9'), addressKey('203.0.113.10'));
+  });
+
+  it('counts an IPv4-mapped IPv6 address as its IPv4 address, in either spelling', () => {
+    assert.equal(addressKey('::ffff:203.0.113.9'), '203.0.113.9');
+    assert.equal(addressKey('::ffff:cb00:7109'), '203.0.113.9');
+    assert.equal(addressKey('0:0:0:0:0:FFFF:203.0.113.9'), '203.0.113.9');
+  });
+
+  it('counts every address of one IPv6 /64 as one key, however it is written', () => {
+    const key = addressKey('2001:db8:1:2::1');
+    assert.equal(key, '2001:db8:1:2::/64');
+    for (const address of ['2001:db8:1:2:ffff:ffff:ffff:ffff', '2001:0DB8:0001:0002:abcd::7', '2001:db8:1:2:0:0:1.2.3.4', '2001:db8:1:2::9%eth0']) {
+      assert.equal(addressKey(address), key, address);
+    }
+  });
+
+  it('keeps neighbouring /64s apart', () => {
+    assert.equal(addressKey('2001:db8:1:3::1'), '2001:db8:1:3::/64');
+    assert.equal(addressKey('2001:db8::1'), '2001:db8:0:0::/64');
+    assert.equal(addressKey('::1'), '0:0:0:0::/64');
+    assert.equal(addressKey('fe80::1'), 'fe80:0:0:0::/64');
+  });
+
+  it('keeps what is not an address as its own key', () => {
+    assert.equal(addressKey('unknown'), 'unknown');
+    assert.equal(addressKey('1::2::3'), '1::2::3');
+    assert.equal(addressKey(''), '');
   });
 });

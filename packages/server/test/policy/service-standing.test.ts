@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isServiceActive, serviceStanding } from '../../src/policy/service-standing.ts';
+import { callerStanding, isServiceActive, serviceStanding } from '../../src/policy/service-standing.ts';
 import type { Service } from '../../src/storage/records.ts';
 
 const NOW = 1_800_000_000_000;
@@ -38,5 +38,28 @@ describe('whether a service is active now', () => {
     for (const candidate of [null, service({ status: 'DISABLED' }), service({ expiresAt: NOW })]) {
       assert.equal(isServiceActive(candidate, NOW), false);
     }
+  });
+});
+
+describe('the standing of a caller that proved it is the service', () => {
+  it('an empty allowedIps allows every address', () => {
+    assert.equal(callerStanding(service(), '203.0.113.9', NOW), 'active');
+  });
+
+  it('allowedIps that include the address leave it active, IPv4-mapped IPv6 included', () => {
+    const ranged = service({ allowedIps: ['10.9.9.0/24', '2001:db8::/32'] });
+    assert.equal(callerStanding(ranged, '10.9.9.7', NOW), 'active');
+    assert.equal(callerStanding(ranged, '::ffff:10.9.9.7', NOW), 'active');
+    assert.equal(callerStanding(ranged, '2001:db8::1', NOW), 'active');
+  });
+
+  it('allowedIps that leave out the address answer outside-ranges', () => {
+    assert.equal(callerStanding(service({ allowedIps: ['10.9.9.0/24'] }), '127.0.0.1', NOW), 'outside-ranges');
+  });
+
+  it('a disabled, expired or missing service answers that first, wherever it calls from', () => {
+    assert.equal(callerStanding(service({ status: 'DISABLED', allowedIps: ['10.9.9.0/24'] }), '127.0.0.1', NOW), 'disabled');
+    assert.equal(callerStanding(service({ expiresAt: NOW, allowedIps: ['10.9.9.0/24'] }), '127.0.0.1', NOW), 'expired');
+    assert.equal(callerStanding(null, '127.0.0.1', NOW), 'missing');
   });
 });

@@ -18,7 +18,9 @@ export const caErrorSchema = {
   type: 'object',
   properties: { error: str, message: str },
   required: ['error', 'message'],
-  description: '400 invalid_request (bad body or CSR), 401 invalid_proof (the proof proves nothing), 403 forbidden (proven, but not for this), 503 temporarily_unavailable',
+  description:
+    '400 invalid_request (bad body or CSR), 401 invalid_proof (the proof proves nothing), 403 forbidden (proven, but not for this, ' +
+    'e.g. from outside the service\'s allowedIps), 429 rate_limited (with Retry-After), 503 temporarily_unavailable',
 } as const;
 export const caErrorResponses = { '4xx': caErrorSchema, '5xx': caErrorSchema } as const;
 

@@ -1,11 +1,16 @@
 // The one path every certificate request takes, whatever door it came in by (the JSON API or
-// EST): read the CSR, run the proof it names (renewal over mTLS when it names none), then ask
-// the CA to issue for the proven principal. The CSR is read before the proof runs, so a
-// malformed CSR never spends a one-time join token or assertion. What the CSR may ask for is
+// EST): pass the gates the token endpoint's callers pass before they authenticate (the
+// per-address rate limit), read the CSR, run the proof it names (renewal over mTLS when it names
+// none) with the caller's address, then ask the CA to issue for the proven principal. The gates
+// and the CSR come before the proof, so neither a flood nor a malformed CSR spends a one-time
+// join token or assertion. What the CSR may ask for is
 // the CA's rule (ca/service-identity.ts): a CSR naming anyone but the proven principal is refused.
 
 import type { FastifyRequest } from 'fastify';
+import type { TokenGate } from '../../oauth2/client-guard.ts';
+import { OAuthError } from '../../oauth2/errors.ts';
 import { parseCsr } from '../csr.ts';
+import { CaRequestError } from './errors.ts';
 import { ProofError, type CertificateProofs, type PeerCertificate, type ProofType } from '../proofs/index.ts';
 import type { IssuedServiceCertificate, ServiceCertificateRequest } from '../service-certificate.ts';
 
@@ -29,6 +34,8 @@ export interface EnrollDeps {
    * presented; throws (code CLIENT_CERTIFICATE_REJECTED) when one was presented and refused.
    */
   peerCertificate(request: FastifyRequest): Promise<PeerCertificate | null>;
+  /** The token endpoint's gates (guards/): their checks before authentication hold back a flood from one address. */
+  gates: readonly TokenGate[];
   now(): number;
 }
 
@@ -42,13 +49,15 @@ export interface EnrollRequest {
 }
 
 export async function enroll(deps: EnrollDeps, request: FastifyRequest, body: EnrollRequest): Promise<IssuedServiceCertificate> {
-  const csr = parseCsr(body.csrPem);
   const now = deps.now();
+  const clientIp = request.ip;
+  passGates(deps.gates, clientIp, now);
+  const csr = parseCsr(body.csrPem);
   const type: ProofType = body.proof?.type ?? 'renewal';
   const proof = deps.proofs.get(type);
   if (!proof) throw new ProofError(401, `proof type "${type}" is not enabled on this server`);
   const peer = type === 'renewal' ? ((await deps.peerCertificate(request)) ?? undefined) : undefined;
-  const { principal } = await proof.prove({ value: body.proof?.value, csrPublicKey: csr.publicKey, peer, now });
+  const { principal } = await proof.prove({ value: body.proof?.value, csrPublicKey: csr.publicKey, peer, clientIp, now });
 
   if (body.expectedPrincipal !== undefined && body.expectedPrincipal !== principal) {
     throw new ProofError(403, `the request names ${body.expectedPrincipal.slice(0, 200)}, but the join token is for ${principal}`);
@@ -56,4 +65,14 @@ export async function enroll(deps: EnrollDeps, request: FastifyRequest, body: En
   const issued = await deps.ca.issueServiceCertificate({ csr, principal, now });
   request.log.info({ principal, serial: issued.serial, proof: type, notAfter: new Date(issued.expiresAt).toISOString() }, 'service certificate issued');
   return issued;
+}
+
+/** The gates speak OAuth (429 rate_limited, Retry-After); the CA answers in its own shape with the same headers. */
+function passGates(gates: readonly TokenGate[], clientIp: string, now: number): void {
+  try {
+    for (const gate of gates) gate.beforeAuthentication?.({ clientIp, claimedClientId: undefined, now });
+  } catch (error) {
+    if (error instanceof OAuthError) throw new CaRequestError(error.status, error.error, error.message, error.headers);
+    throw error;
+  }
 }

@@ -1,7 +1,8 @@
 // The CA endpoints answer errors as the admin API does, JSON `{"error", "message"}`: 400
 // invalid_request (the body or CSR is wrong), 401 invalid_proof (the proof proves nothing), 403
 // forbidden (it proves a principal that may not have this certificate), 503
-// temporarily_unavailable (something the proof depends on did not answer; retry).
+// temporarily_unavailable (something the proof depends on did not answer; retry), and 429
+// rate_limited with Retry-After when one address sends too many requests.
 
 import type { FastifyBaseLogger } from 'fastify';
 import { describeError, type ClientFacingError } from '../../http/errors.ts';
@@ -12,15 +13,19 @@ import { ProofError } from '../proofs/index.ts';
 export class CaRequestError extends Error {
   readonly status: number;
   readonly error: string;
-  constructor(status: number, error: string, message: string) {
+  readonly headers: Readonly<Record<string, string>>;
+  constructor(status: number, error: string, message: string, headers: Readonly<Record<string, string>> = {}) {
     super(message);
     this.status = status;
     this.error = error;
+    this.headers = headers;
   }
 }
 
-export function caErrorAnswer(error: unknown, log: FastifyBaseLogger): ClientFacingError {
-  if (error instanceof CaRequestError) return { status: error.status, error: error.error, message: error.message };
+export function caErrorAnswer(error: unknown, log: FastifyBaseLogger): ClientFacingError & { headers?: CaRequestError['headers'] } {
+  if (error instanceof CaRequestError) {
+    return { status: error.status, error: error.error, message: error.message, headers: error.headers };
+  }
   if (error instanceof ProofError) {
     if (error.status === 503) log.warn({ err: error.cause }, error.message);
     return { status: error.status, error: error.error, message: error.message };

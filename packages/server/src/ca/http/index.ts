@@ -33,7 +33,10 @@ export async function caHttpApi(app: FastifyInstance, deps: CaHttpDeps): Promise
         // RFC 7030 §3.2.3: the challenge tells an EST client how to authenticate.
         void reply.header('www-authenticate', 'Basic realm="tessera-est", Bearer realm="tessera-est"');
       }
-      void reply.code(answer.status).send({ error: answer.error, message: answer.message });
+      void reply
+        .code(answer.status)
+        .headers({ ...answer.headers })
+        .send({ error: answer.error, message: answer.message });
     });
     certificateRoutes(scope, deps);
     estRoutes(scope, deps);

@@ -20,7 +20,7 @@ export interface JoinTokenDeps {
 export function joinTokenProof(deps: JoinTokenDeps): CertificateProof {
   return {
     type: 'join-token',
-    async prove({ value, now }) {
+    async prove({ value, now, clientIp }) {
       const parsed = value === undefined ? null : parseJoinToken(value);
       if (value === undefined || parsed === null) {
         throw notProven('proof.value is not a join token (tsj_<16 hex>_<43 base64url>, as POST /admin/v1/join-tokens returns it)');
@@ -28,7 +28,7 @@ export function joinTokenProof(deps: JoinTokenDeps): CertificateProof {
       // Unknown, wrong, used and expired look the same to the store, and need the same fix.
       const consumed = await deps.store.consumeJoinToken(parsed.id, deps.hasher.hash(value), now);
       if (consumed === null) throw notProven('the join token is unknown, already used or expired; ask an administrator for a new one');
-      await requireActiveService(deps.store, consumed.principal, now);
+      await requireActiveService(deps.store, consumed.principal, { clientIp, now });
       return { principal: consumed.principal };
     },
   };

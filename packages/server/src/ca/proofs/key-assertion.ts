@@ -31,7 +31,7 @@ export function keyAssertionProof(deps: KeyAssertionDeps): CertificateProof {
   };
   return {
     type: 'key-assertion',
-    async prove({ value, csrPublicKey, now }) {
+    async prove({ value, csrPublicKey, now, clientIp }) {
       if (value === undefined || value === '') throw notProven('proof.value must be a JWT signed by the CSR\'s key (a registered key of the service)');
       let principal: string;
       try {
@@ -62,7 +62,7 @@ export function keyAssertionProof(deps: KeyAssertionDeps): CertificateProof {
         if (error instanceof AssertionError) throw notProven(`the key assertion was rejected: ${error.message}`, { cause: error });
         throw error;
       }
-      await requireActiveService(deps.store, principal, now);
+      await requireActiveService(deps.store, principal, { clientIp, now });
       return { principal };
     },
   };

@@ -40,7 +40,7 @@ export function oidcTokenProof(deps: OidcTokenDeps): CertificateProof {
 
   return {
     type: 'oidc-token',
-    async prove({ value, now }) {
+    async prove({ value, now, clientIp }) {
       if (value === undefined || value === '') throw notProven('proof.value must be a token (JWT) from a configured OIDC issuer');
       if (value.length > MAX_TOKEN_BYTES) throw notProven(`the OIDC token is larger than ${MAX_TOKEN_BYTES / 1024} KiB`);
       const issuer = trusted.get(issuerOf(value));
@@ -80,7 +80,7 @@ export function oidcTokenProof(deps: OidcTokenDeps): CertificateProof {
         );
       }
       const principal = mapped;
-      await requireActiveService(deps.store, principal, now);
+      await requireActiveService(deps.store, principal, { clientIp, now });
       return { principal };
     },
   };

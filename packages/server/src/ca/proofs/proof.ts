@@ -5,7 +5,7 @@
 // the certificate for the principal it returns, with the CSR's key.
 
 import type { KeyObject } from 'node:crypto';
-import { serviceStanding } from '../../policy/service-standing.ts';
+import { callerStanding } from '../../policy/service-standing.ts';
 import type { Service } from '../../storage/records.ts';
 import type { Store } from '../../storage/store.ts';
 
@@ -28,6 +28,8 @@ export interface ProofInput {
   /** The CSR's public key: the key the certificate will certify. */
   csrPublicKey: KeyObject;
   peer?: PeerCertificate;
+  /** The caller's address (fastify's request.ip, which believes X-Forwarded-For only from trustedProxies). */
+  clientIp: string;
   /** Milliseconds since the epoch. */
   now: number;
 }
@@ -60,15 +62,30 @@ export const forbidden = (message: string): ProofError => new ProofError(403, me
 
 /**
  * Every proof ends here: a certificate is an identity for the service, so a disabled or expired
- * service gets none, however the request proved who it is.
+ * service gets none, however the request proved who it is; nor does a caller outside the
+ * service's allowedIps, the rule the token endpoint applies (policy/service-standing.ts), or a
+ * stolen key or certificate would go on minting identities from anywhere.
  */
-export async function requireActiveService(store: Pick<Store, 'getService'>, principal: string, now: number): Promise<Service> {
+export async function requireActiveService(
+  store: Pick<Store, 'getService'>,
+  principal: string,
+  caller: Pick<ProofInput, 'clientIp' | 'now'>,
+): Promise<Service> {
+  const { clientIp, now } = caller;
   const service = await store.getService(principal);
-  if (!service) throw forbidden(`service ${principal} does not exist; an administrator must register it first`);
-  const standing = serviceStanding(service, now);
+  const standing = callerStanding(service, clientIp, now);
+  if (service === null || standing === 'missing') {
+    throw forbidden(`service ${principal} does not exist; an administrator must register it first`);
+  }
   if (standing === 'disabled') throw forbidden(`service ${principal} is disabled; it gets no certificates until an administrator enables it`);
   if (standing === 'expired') {
     throw forbidden(`service ${principal} expired at ${new Date(service.expiresAt ?? now).toISOString()}; it gets no certificates`);
+  }
+  if (standing === 'outside-ranges') {
+    throw forbidden(
+      `${clientIp} is not in the allowed IP ranges of ${principal} (${service.allowedIps.join(', ')}); ` +
+        'request certificates from an allowed address, or ask an administrator to change allowedIps',
+    );
   }
   return service;
 }

@@ -25,7 +25,7 @@ export interface RenewalDeps {
 export function renewalProof(deps: RenewalDeps): CertificateProof {
   return {
     type: 'renewal',
-    async prove({ peer, now }) {
+    async prove({ peer, now, clientIp }) {
       if (!peer) {
         throw notProven('no proof was sent and no client certificate was presented: send proof {"type", "value"}, or renew over mutual TLS with the current certificate');
       }
@@ -54,7 +54,7 @@ export function renewalProof(deps: RenewalDeps): CertificateProof {
       if (principal !== record.principal) {
         throw notProven(`the client certificate names ${principal ?? 'no principal'}, but it was issued to ${record.principal}`);
       }
-      await requireActiveService(deps.store, principal, now);
+      await requireActiveService(deps.store, principal, { clientIp, now });
       return { principal };
     },
   };
