@@ -43,7 +43,8 @@ export async function authenticateAdmin(request: FastifyRequest, deps: AdminAuth
   const header = request.headers.authorization ?? '';
   const match = /^Bearer\s+([A-Za-z0-9._~+/-]+=*)\s*$/i.exec(header);
   if (!match?.[1]) throw unauthorized('send "Authorization: Bearer <access token>" with a token carrying sys.auth:role.admin or <domain>:role.admin');
-  const presentation = { as: 'credential', certificate: () => requestCertificate(deps.boundCertificates, request) } as const;
+  const certificate = (): RequestCertificate | null => requestCertificate(deps.boundCertificates, request);
+  const presentation = { as: 'credential', certificate } as const;
   let acceptance;
   try {
     acceptance = await acceptAccessToken(deps, match[1], presentation);
@@ -66,8 +67,11 @@ export function authorize(caller: AdminCaller, domain?: string): void {
   throw forbidden(`${caller.principal} may not do this: the token needs ${needs}, held now`);
 }
 
-/** The request's client certificate for acceptAccessToken; throws ClientCertificateError when a proxy's header does not parse. */
-function requestCertificate(certificates: AdminAuthDeps['boundCertificates'], request: FastifyRequest): RequestCertificate | null {
+/** The request's client certificate; throws ClientCertificateError when a proxy's header does not parse. */
+function requestCertificate(
+  certificates: AdminAuthDeps['boundCertificates'],
+  request: FastifyRequest,
+): RequestCertificate | null {
   const presented = certificates.presented(request);
   if (presented === null) return null;
   return {

@@ -8,7 +8,13 @@
 // naming its CA) and the token is bound to it.
 
 import { authenticateClient, type AuthenticatedClient, type ClientAuthMethod, type ClientAuthRequest } from '../oauth2/client-auth/index.ts';
-import { boundTo, certificateCheck, certificateRejected, serviceOfCertificate, type TlsClientAuthDeps } from '../oauth2/client-auth/tls_client_auth.ts';
+import {
+  boundTo,
+  certificateCheck,
+  certificateRejected,
+  serviceOfCertificate,
+  type TlsClientAuthDeps,
+} from '../oauth2/client-auth/tls_client_auth.ts';
 import { OAuthError } from '../oauth2/errors.ts';
 
 export interface LoginAuthDeps extends Pick<TlsClientAuthDeps, 'certificates' | 'store' | 'mapper'> {

@@ -145,17 +145,15 @@ export async function acceptAccessToken(
   return { accepted: true, token: { claims, service, roles } };
 }
 
-/** Why a certificate Tessera issued no longer vouches for the tokens bound to it, or null. notAfter is inclusive (RFC 5280). */
+/** Why a certificate Tessera issued no longer vouches for the tokens bound to it, or null (notAfter is inclusive, RFC 5280). */
 function certificateEnded(certificate: CertificateRecord, now: number): string | null {
   const { serial, revokedAt, revocationReason, notAfter } = certificate;
+  const which = `the client certificate the token is bound to (serial ${serial})`;
   if (revokedAt !== null) {
-    return `the client certificate the token is bound to (serial ${serial}) was revoked at ${new Date(revokedAt).toISOString()} ` +
-      `(${revocationReason ?? 'unspecified'}); get a new certificate, then a new token`;
+    const reason = revocationReason ?? 'unspecified';
+    return `${which} was revoked at ${new Date(revokedAt).toISOString()} (${reason}); get a new certificate, then a new token`;
   }
-  if (notAfter < now) {
-    return `the client certificate the token is bound to (serial ${serial}) expired at ${new Date(notAfter).toISOString()}; ` +
-      'renew it, then get a new token';
-  }
+  if (notAfter < now) return `${which} expired at ${new Date(notAfter).toISOString()}; renew it, then get a new token`;
   return null;
 }
 

@@ -32,7 +32,8 @@ export function selfSignedTlsClientAuth(deps: SelfSignedTlsClientAuthDeps): Clie
       if (clientId === undefined) {
         throw invalidRequest('self_signed_tls_client_auth needs client_id in the body (RFC 8705 §2): a self-signed certificate names no client');
       }
-      const checked = await certificateCheck(() => deps.certificates.checkSelfSigned(presentedOf(deps.certificates, request)));
+      const { certificates } = deps;
+      const checked = await certificateCheck(() => certificates.checkSelfSigned(presentedOf(certificates, request)));
       // One statement whether or not the client exists, registered keys parsed once, and the
       // certificate's key read once (each read parses it again) whether or not there is anything
       // to compare it with: a known client costs what an unknown one costs (RFC 9700 §4).
