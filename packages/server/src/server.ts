@@ -6,7 +6,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Server as TlsServer } from 'node:tls';
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { adminApi } from './admin/index.ts';
 import { ensureBootstrapAdmin } from './admin/bootstrap.ts';
@@ -24,7 +24,7 @@ import { serverTls } from './http/server-tls.ts';
 import { createSecretHasher } from './keys/client-secrets.ts';
 import { MasterKeyMismatchError, createSealer, generateMasterKey, parseMasterKey } from './keys/master-key.ts';
 import { rotationPolicy } from './keys/rotation.ts';
-import { certificateThumbprint as certificateThumbprintOf, compileMappings, createClientCertificates, readCaFiles, tesseraCaSource } from './mtls/index.ts';
+import { compileMappings, createClientCertificates, readCaFiles, tesseraCaSource } from './mtls/index.ts';
 import { SigningKeys } from './keys/signing-keys.ts';
 import { ipAllowed } from './policy/ip-ranges.ts';
 import { clientSecretBasic } from './oauth2/client-auth/client_secret_basic.ts';
@@ -225,10 +225,12 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       clientSecretPost({ store, hasher }),
       privateKeyJwt({ store, audiences: [...TOKEN_PATHS.map((path) => `${config.issuer}${path}`), config.issuer], clockSkew: config.clockSkew }),
     ];
+    const externalCas = await readCaFiles(config.mtls.externalCas, 'mtls.externalCas');
+    const loginCas = config.certLogin.enabled ? await readCaFiles(config.certLogin.trustedCas, 'certLogin.trustedCas') : [];
     const clientCertificates = createClientCertificates({
       tesseraCas: await tesseraCaSource(ca, store),
       trustDomain: ca.trustDomain,
-      externalCas: await readCaFiles(config.mtls.externalCas, 'mtls.externalCas'),
+      externalCas,
       store,
       trustedProxies: config.trustedProxies,
       proxyCertHeader: config.mtls.proxyCertHeader,
@@ -268,19 +270,17 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       guard,
     });
     await tokenEndpoint(app, { tokens, methods, bodyLimit: config.bodyLimit });
-    await certLogin(app, { config: config.certLogin, certificates: clientCertificates, mapper: certificateMapper, store, tokens, credentialMethods, bodyLimit: config.bodyLimit });
+    const loginCertificates = clientCertificates.trusting(loginCas);
+    await certLogin(app, { config: config.certLogin, certificates: loginCertificates, mapper: certificateMapper, store, tokens, credentialMethods, bodyLimit: config.bodyLimit });
     const verify = createOwnTokenVerifier({ issuer: config.issuer, jwksJson, algorithms: ALGORITHMS, clockSkew: config.clockSkew, now });
     // RFC 8705 §3: a bound token's certificate is the one on the connection (or a trusted proxy's
-    // header); the TLS handshake proved its key, so only the thumbprint is compared.
-    const certificateThumbprint = (request: FastifyRequest): string | null => {
-      const presented = clientCertificates.presented(request);
-      return presented === null ? null : certificateThumbprintOf(presented.leaf);
-    };
-    await adminApi(app, { store, hasher, verify, now, certificateThumbprint, signingKeys: { rotate: (actor) => signingKeys.rotate({ actor }) }, joinTokens: config.joinTokens, ca });
+    // header), trusted now as it was at issuance, by the token endpoint or certificate login.
+    const boundCertificates = clientCertificates.trusting([...externalCas, ...loginCas]);
+    await adminApi(app, { store, hasher, verify, now, boundCertificates, signingKeys: { rotate: (actor) => signingKeys.rotate({ actor }) }, joinTokens: config.joinTokens, ca });
     const tokenChecks = { store, hasher, verify, now, methods, bodyLimit: config.bodyLimit, guard };
     await introspectionEndpoint(app, tokenChecks);
     await revocationEndpoint(app, tokenChecks);
-    await serviceAccountsApi(app, { store, hasher, verify, now, certificateThumbprint, tokens, domain: config.serviceAccounts.domain, jwksJson, jwksMaxAge: config.signing.jwksMaxAge });
+    await serviceAccountsApi(app, { store, hasher, verify, now, boundCertificates, tokens, domain: config.serviceAccounts.domain, jwksJson, jwksMaxAge: config.signing.jwksMaxAge });
     await caHttpApi(app, {
       ca,
       store,

@@ -1,13 +1,20 @@
 // Who may use the admin API. The bearer token must be one Tessera accepts right now
 // (oauth2/accept-token.ts: not expired or revoked, its service active and the one it was issued
 // to, every role it names still held, and sent with the client certificate it is bound to, if
-// any), and must carry the admin role being used (`sys.auth:role.admin` for everything,
-// `<d>:role.admin` for domain d). Removing an admin takes effect at once, not when their token
-// expires.
+// any, that certificate trusted now), and must carry the admin role being used
+// (`sys.auth:role.admin` for everything, `<d>:role.admin` for domain d). Removing an admin takes
+// effect at once, not when their token expires.
+//
+// The certificate a bound token comes with is held to what it was held to when the token was
+// issued, checked again on every request: a self-issued one (self_signed_tls_client_auth) only
+// dated, any other verified in full (chain to Tessera's CA or a configured external CA, validity,
+// and for Tessera's own its record and revocation). Matching the thumbprint alone would let a
+// revoked or expired certificate keep the tokens it got.
 
 import type { FastifyRequest } from 'fastify';
-import { ClientCertificateError } from '../mtls/index.ts';
-import { acceptAccessToken, type AcceptTokenDeps } from '../oauth2/accept-token.ts';
+import { ClientCertificateError, certificateThumbprint, type ClientCertificates } from '../mtls/index.ts';
+import { acceptAccessToken, type AcceptTokenDeps, type RequestCertificate } from '../oauth2/accept-token.ts';
+import { isSelfIssued } from '../oauth2/client-auth/tls_client_auth.ts';
 import { AdminError, forbidden } from './errors.ts';
 
 export const SYSTEM_DOMAIN = 'sys.auth';
@@ -22,11 +29,12 @@ export interface AdminCaller {
 
 export interface AdminAuthDeps extends AcceptTokenDeps {
   /**
-   * RFC 8705 `x5t#S256` of the client certificate sent with the request (TLS or a trusted
-   * proxy's header); null when none. Asked only for a certificate-bound token; throws
-   * ClientCertificateError when a proxy's header does not parse.
+   * The client certificate of a request (TLS or a trusted proxy's header) and its checks,
+   * trusting every CA a bound token's certificate may come from: Tessera's, `mtls.externalCas`
+   * and, when certificate login is on, `certLogin.trustedCas`. Asked only for a
+   * certificate-bound token.
    */
-  certificateThumbprint: (request: FastifyRequest) => string | null;
+  boundCertificates: Pick<ClientCertificates, 'presented' | 'verify' | 'checkSelfSigned'>;
 }
 
 const unauthorized = (message: string): AdminError => new AdminError(401, 'invalid_token', message);
@@ -35,7 +43,8 @@ export async function authenticateAdmin(request: FastifyRequest, deps: AdminAuth
   const header = request.headers.authorization ?? '';
   const match = /^Bearer\s+([A-Za-z0-9._~+/-]+=*)\s*$/i.exec(header);
   if (!match?.[1]) throw unauthorized('send "Authorization: Bearer <access token>" with a token carrying sys.auth:role.admin or <domain>:role.admin');
-  const presentation = { as: 'credential', certificateThumbprint: () => deps.certificateThumbprint(request) } as const;
+  const certificate = (): RequestCertificate | null => requestCertificate(deps.boundCertificates, request);
+  const presentation = { as: 'credential', certificate } as const;
   let acceptance;
   try {
     acceptance = await acceptAccessToken(deps, match[1], presentation);
@@ -56,4 +65,26 @@ export function authorize(caller: AdminCaller, domain?: string): void {
   if (domain !== undefined && domain !== SYSTEM_DOMAIN && caller.adminOf.has(domain)) return;
   const needs = domain === undefined ? `${SYSTEM_DOMAIN}:role.${ADMIN_ROLE}` : `${SYSTEM_DOMAIN}:role.${ADMIN_ROLE} or ${domain}:role.${ADMIN_ROLE}`;
   throw forbidden(`${caller.principal} may not do this: the token needs ${needs}, held now`);
+}
+
+/** The request's client certificate; throws ClientCertificateError when a proxy's header does not parse. */
+function requestCertificate(
+  certificates: AdminAuthDeps['boundCertificates'],
+  request: FastifyRequest,
+): RequestCertificate | null {
+  const presented = certificates.presented(request);
+  if (presented === null) return null;
+  return {
+    thumbprint: certificateThumbprint(presented.leaf),
+    async verify() {
+      try {
+        if (isSelfIssued(presented.leaf)) certificates.checkSelfSigned(presented);
+        else await certificates.verify(presented);
+        return null;
+      } catch (error) {
+        if (!(error instanceof ClientCertificateError)) throw error;
+        return error.message;
+      }
+    },
+  };
 }

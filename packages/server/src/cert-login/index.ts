@@ -13,7 +13,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/config.ts';
 import { describeError } from '../http/errors.ts';
 import type { CertificateMapper, ClientCertificates } from '../mtls/index.ts';
-import { readCaFiles } from '../mtls/index.ts';
 import type { ClientAuthMethod } from '../oauth2/client-auth/index.ts';
 import { OAuthError, invalidRequest } from '../oauth2/errors.ts';
 import { NO_STORE } from '../oauth2/form-endpoint.ts';
@@ -28,7 +27,7 @@ const MEDIA_TYPES = `send the body as ${FORM} or application/json, or send none`
 
 export interface CertLoginDeps {
   config: Config['certLogin'];
-  /** Client certificate checks; this endpoint trusts Tessera's CA and `certLogin.trustedCas`. */
+  /** Client certificate checks trusting Tessera's CA and `certLogin.trustedCas` (server.ts reads them). */
   certificates: ClientCertificates;
   /** `certLogin.mappings`, compiled (they apply here to certificates of `certLogin.trustedCas`). */
   mapper: CertificateMapper;
@@ -79,8 +78,6 @@ export async function certLogin(app: FastifyInstance, deps: CertLoginDeps): Prom
     app.post(CERT_LOGIN_PATH, { schema: { hide: true }, onRequest: off }, async () => undefined);
     return;
   }
-  const certificates = deps.certificates.trusting(await readCaFiles(deps.config.trustedCas, 'certLogin.trustedCas'));
-  const authDeps = { ...deps, certificates };
 
   await app.register(async (scope) => {
     scope.addContentTypeParser(FORM, { parseAs: 'string', bodyLimit: deps.bodyLimit }, (_request, body, done) => {
@@ -107,7 +104,7 @@ export async function certLogin(app: FastifyInstance, deps: CertLoginDeps): Prom
       const form = readBody(request.body);
       const authorization = request.headers.authorization;
       const response = await deps.tokens.issue({
-        authenticate: (now) => authenticateLogin(authDeps, { form, authorization, now, http: request }),
+        authenticate: (now) => authenticateLogin(deps, { form, authorization, now, http: request }),
         claimedClientId: form['client_id'],
         grantType: 'client_credentials',
         scope: form['scope'],

@@ -16,21 +16,34 @@
 //   about a token whose scope says more than it is worth;
 // - the certificate binding (RFC 8705 §3, `cnf.x5t#S256`). It is enforced where the token is
 //   presented to Tessera as a credential: the request must come with the certificate the token
-//   is bound to. At introspection the token is presented by a resource server about someone
-//   else's request, and only the resource server sees the client's certificate: there the
-//   binding is reported (`cnf` in the answer) for the resource server to enforce.
+//   is bound to, and that certificate must be trusted now as it was when the token was issued
+//   (chain, validity, revocation: the caller's `verify`, see admin/authz.ts). At introspection
+//   the token is presented by a resource server about someone else's request, and only the
+//   resource server sees the client's certificate: there the binding is reported (`cnf` in the
+//   answer) for the resource server to enforce;
+// - the bound certificate's standing, wherever the token is presented: when Tessera issued the
+//   certificate with that thumbprint, a revoked or expired one ends the token, at the admin API
+//   and at introspection alike. Revoking a stolen certificate (keyCompromise) thus ends the
+//   tokens the thief got with it. A token bound to a certificate Tessera has no record of (one
+//   from a configured external CA, or a self-signed one) is judged by the certificate itself
+//   where it is presented: at the admin API the certificate on the request is verified in full
+//   (an external CA's is not checked for revocation: Tessera does not fetch their CRLs). At
+//   introspection nothing more can be known about such a certificate; the token is answered
+//   active with its `cnf`, and a resource server that verifies the client's certificate (its
+//   validity, and its CA's CRL) refuses what Tessera cannot. No token outlives its certificate
+//   in any case: a bound token's `exp` is at most the certificate's notAfter (grants/client_credentials.ts).
 //
-// The three lookups run together: one round trip's wait on the admin API and introspection.
+// The lookups run together: one round trip's wait on the admin API and introspection.
 
 import type { JWTPayload } from 'jose';
 import { isServiceActive } from '../policy/service-standing.ts';
-import type { Service } from '../storage/records.ts';
+import type { CertificateRecord, Service } from '../storage/records.ts';
 import type { Store } from '../storage/store.ts';
 import type { OwnTokenVerifier } from './own-token-verifier.ts';
 
 export interface AcceptTokenDeps {
   verify: OwnTokenVerifier;
-  store: Pick<Store, 'getService' | 'isTokenRevoked' | 'rolesHeld'>;
+  store: Pick<Store, 'getService' | 'isTokenRevoked' | 'rolesHeld' | 'getCertificateByThumbprint'>;
   now: () => number;
 }
 
@@ -48,10 +61,18 @@ export interface TokenRole {
   role: string;
 }
 
+/** The client certificate that came with a request. */
+export interface RequestCertificate {
+  /** RFC 8705 `x5t#S256`: base64url SHA-256 of the DER certificate. */
+  thumbprint: string;
+  /** Why the certificate is not trusted now (chain, validity, revocation), or null when it is. */
+  verify(): Promise<string | null>;
+}
+
 /** How the token reached us, which decides what its certificate binding asks of the request. */
 export type Presentation =
-  /** The bearer presents it to Tessera (the admin API): a bound token needs its certificate here. */
-  | { as: 'credential'; certificateThumbprint: () => string | null }
+  /** The bearer presents it to Tessera (the admin API): a bound token needs its certificate here, trusted now. */
+  | { as: 'credential'; certificate: () => RequestCertificate | null }
   /** A resource server asks about it (introspection): the binding is reported, not enforced. */
   | { as: 'introspection' };
 
@@ -85,25 +106,32 @@ export async function acceptAccessToken(
   const { claims, roles } = read;
   const now = deps.now();
   if (claims.exp * 1000 <= now) return refuse('the token has expired');
-  if (presentation.as === 'credential' && claims.cnf !== undefined) {
-    const presented = presentation.certificateThumbprint();
+  const bound = claims.cnf?.['x5t#S256'];
+  let presented: RequestCertificate | null = null;
+  if (presentation.as === 'credential' && bound !== undefined) {
+    presented = presentation.certificate();
     if (presented === null) {
       return refuse(
         'the token is bound to a client certificate (cnf x5t#S256): send it over mutual TLS with that certificate (RFC 8705 §3)',
       );
     }
-    if (presented !== claims.cnf['x5t#S256']) {
+    if (presented.thumbprint !== bound) {
       return refuse('the client certificate on this request is not the one the token is bound to (RFC 8705 §3)');
     }
   }
 
   const domains = [...new Set(roles.map((r) => r.domain))];
-  const [service, revoked, held] = await Promise.all([
+  const [service, revoked, held, issued, untrusted] = await Promise.all([
     deps.store.getService(claims.sub),
     deps.store.isTokenRevoked(claims.jti, now),
     deps.store.rolesHeld(claims.sub, domains, now),
+    bound === undefined ? null : deps.store.getCertificateByThumbprint(bound),
+    presented === null ? null : presented.verify(),
   ]);
   if (revoked) return refuse('the token has been revoked');
+  const ended = issued === null ? null : certificateEnded(issued, now);
+  if (ended !== null) return refuse(ended);
+  if (untrusted !== null) return refuse(`the client certificate the token is bound to is not trusted now: ${untrusted}`);
   if (!isServiceActive(service, now)) return refuse(`${claims.sub} is not an active service`);
   // iat is in whole seconds: a service created after the second the token was issued in is not its subject.
   if ((claims.iat + 1) * 1000 <= service.createdAt) {
@@ -115,6 +143,18 @@ export async function acceptAccessToken(
     return refuse(`${claims.sub} no longer holds ${lost.domain}:role.${lost.role}, which the token names; get a new token`);
   }
   return { accepted: true, token: { claims, service, roles } };
+}
+
+/** Why a certificate Tessera issued no longer vouches for the tokens bound to it, or null (notAfter is inclusive, RFC 5280). */
+function certificateEnded(certificate: CertificateRecord, now: number): string | null {
+  const { serial, revokedAt, revocationReason, notAfter } = certificate;
+  const which = `the client certificate the token is bound to (serial ${serial})`;
+  if (revokedAt !== null) {
+    const reason = revocationReason ?? 'unspecified';
+    return `${which} was revoked at ${new Date(revokedAt).toISOString()} (${reason}); get a new certificate, then a new token`;
+  }
+  if (notAfter < now) return `${which} expired at ${new Date(notAfter).toISOString()}; renew it, then get a new token`;
+  return null;
 }
 
 type CheckedClaims = { claims: OwnAccessTokenClaims; roles: TokenRole[] };

@@ -8,8 +8,9 @@
 //   authentication, status, expiry and allowedIps, rate limits, and role resolution. Only the
 //   signature is skipped, and the key includes the granted scope, so a changed grant (a role
 //   removed, a membership expired) never matches an older token. A token ends no later than the
-//   first membership behind its roles; a hit that would now outlive one (its end was brought
-//   forward since) is not handed out, and a fresh token is signed instead.
+//   first membership behind its roles, nor than the certificate it is bound to; a hit that would
+//   now outlive either (a membership's end was brought forward since) is not handed out, and a
+//   fresh token is signed instead (grants/client_credentials.ts).
 // - The reused token carries its original `iat`, `exp` and `jti`; `expires_in` counts down the
 //   time it really has left, so client caches stay correct.
 // - Revoking the token (RFC 7009) revokes it for every request that received it — they are all

@@ -46,6 +46,12 @@ export const migrations: readonly Migration[] = [
     sqlite: apiKeyAudienceSqlite(),
     postgres: apiKeyAudiencePostgres(),
   },
+  {
+    version: 6,
+    name: 'certificates by thumbprint',
+    sqlite: certificateThumbprintSchema(),
+    postgres: certificateThumbprintSchema(),
+  },
 ];
 
 /** Brings the database up to the newest migration; safe to run from several instances at once. */
@@ -312,5 +318,13 @@ function apiKeyAudiencePostgres(): string {
     UPDATE api_keys SET audience = services.domain FROM services WHERE services.principal = api_keys.principal;
     ALTER TABLE api_keys ALTER COLUMN audience SET NOT NULL;
     CREATE INDEX api_keys_by_audience ON api_keys (audience);
+  `;
+}
+
+// A certificate-bound token names its certificate by thumbprint (RFC 8705 `x5t#S256`), and every
+// use of such a token asks whether Tessera issued that certificate and revoked it since.
+function certificateThumbprintSchema(): string {
+  return `
+    CREATE INDEX certificates_by_thumbprint ON certificates (thumbprint);
   `;
 }

@@ -305,6 +305,10 @@ export class SqlStore implements Store {
     return certificates.listRevokedCertificates(this.ctx, now);
   }
 
+  getCertificateByThumbprint(thumbprint: string): Promise<CertificateRecord | null> {
+    return certificates.getCertificateByThumbprint(this.ctx, thumbprint);
+  }
+
   createJoinToken(token: Omit<JoinTokenRecord, 'createdAt' | 'usedAt'>, by: Actor): Promise<JoinTokenRecord> {
     return joinTokens.createJoinToken(this.ctx, token, by);
   }

@@ -210,6 +210,8 @@ export interface Store {
   revokeCertificate(serial: string, reason: string, by: Actor): Promise<CertificateRecord>;
   /** Revoked certificates that have not yet expired at `now` (notAfter inclusive, RFC 5280): what the CRL lists. */
   listRevokedCertificates(now: number): Promise<CertificateRecord[]>;
+  /** The certificate Tessera issued with this `x5t#S256` (base64url SHA-256 of the DER); null if it issued none. */
+  getCertificateByThumbprint(thumbprint: string): Promise<CertificateRecord | null>;
 
   /** NotFoundError when the principal's service does not exist. Audit `join-token.create` (never the hash). */
   createJoinToken(token: Omit<JoinTokenRecord, 'createdAt' | 'usedAt'>, by: Actor): Promise<JoinTokenRecord>;

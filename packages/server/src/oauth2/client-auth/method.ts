@@ -17,8 +17,16 @@ export interface ClientAuthRequest {
 export interface AuthenticatedClient {
   service: Service;
   method: string;
-  /** RFC 8705 §3: set when the client authenticated with a certificate; the token is bound to it (`cnf.x5t#S256`). */
-  certificateThumbprint?: string;
+  /** RFC 8705 §3: set when the client authenticated with a certificate; the token is bound to it. */
+  certificate?: BoundCertificate;
+}
+
+/** The certificate a token is bound to: its `x5t#S256`, and its notAfter, past which the token ends too. */
+export interface BoundCertificate {
+  /** base64url SHA-256 of the DER certificate. */
+  thumbprint: string;
+  /** Milliseconds since the epoch, inclusive (RFC 5280). */
+  notAfter: number;
 }
 
 export interface ClientAuthMethod {

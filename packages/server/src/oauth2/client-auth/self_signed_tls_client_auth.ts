@@ -9,7 +9,7 @@ import { publicKeyCache } from '../../policy/public-keys.ts';
 import type { Store } from '../../storage/store.ts';
 import { invalidRequest } from '../errors.ts';
 import type { ClientAuthMethod } from './method.ts';
-import { certificateCheck, certificateOnly, certificateRejected, isSelfIssued, presentedOf } from './tls_client_auth.ts';
+import { boundTo, certificateCheck, certificateOnly, certificateRejected, isSelfIssued, presentedOf } from './tls_client_auth.ts';
 
 export interface SelfSignedTlsClientAuthDeps {
   certificates: ClientCertificates;
@@ -32,16 +32,17 @@ export function selfSignedTlsClientAuth(deps: SelfSignedTlsClientAuthDeps): Clie
       if (clientId === undefined) {
         throw invalidRequest('self_signed_tls_client_auth needs client_id in the body (RFC 8705 §2): a self-signed certificate names no client');
       }
-      const { certificate, thumbprint } = await certificateCheck(() => deps.certificates.checkSelfSigned(presentedOf(deps.certificates, request)));
+      const { certificates } = deps;
+      const checked = await certificateCheck(() => certificates.checkSelfSigned(presentedOf(certificates, request)));
       // One statement whether or not the client exists, registered keys parsed once, and the
       // certificate's key read once (each read parses it again) whether or not there is anything
       // to compare it with: a known client costs what an unknown one costs (RFC 9700 §4).
-      const presentedKey = certificate.publicKey;
+      const presentedKey = checked.certificate.publicKey;
       const client = await deps.store.getClientWithKeys(clientId);
       const registered = client?.publicKeys ?? [];
       const matches = registered.some((record) => keys.keyOf(record)?.equals(presentedKey) === true);
       if (!client || !matches) throw certificateRejected(NOT_REGISTERED);
-      return { service: client.service, method: 'self_signed_tls_client_auth', certificateThumbprint: thumbprint };
+      return { service: client.service, method: 'self_signed_tls_client_auth', certificate: boundTo(checked) };
     },
   };
 }

@@ -21,7 +21,7 @@ import {
 import type { Service } from '../../storage/records.ts';
 import type { Store } from '../../storage/store.ts';
 import { OAuthError } from '../errors.ts';
-import type { ClientAuthMethod, ClientAuthRequest } from './method.ts';
+import type { BoundCertificate, ClientAuthMethod, ClientAuthRequest } from './method.ts';
 
 export interface TlsClientAuthDeps {
   certificates: ClientCertificates;
@@ -44,7 +44,7 @@ export function tlsClientAuth(deps: TlsClientAuthDeps): ClientAuthMethod {
       if (clientId !== undefined && clientId !== service.clientId) {
         throw certificateRejected(`client_id "${clientId.slice(0, 80)}" is not the client the certificate names (${service.clientId}); send that client_id or none`);
       }
-      return { service, method: 'tls_client_auth', certificateThumbprint: peer.thumbprint };
+      return { service, method: 'tls_client_auth', certificate: boundTo(peer) };
     },
   };
 }
@@ -65,6 +65,11 @@ export async function serviceOfCertificate(deps: Pick<TlsClientAuthDeps, 'store'
   const service = await deps.store.getService(principal);
   if (!service) throw certificateRejected(`the certificate names ${principal}, which is not a registered service`);
   return service;
+}
+
+/** What a token issued on the strength of this certificate is bound to. */
+export function boundTo(peer: { certificate: X509Certificate; thumbprint: string }): BoundCertificate {
+  return { thumbprint: peer.thumbprint, notAfter: peer.certificate.validToDate.getTime() };
 }
 
 /**

@@ -5,6 +5,7 @@ import { GrantDeniedError, resolveGrant } from '../../policy/grant.ts';
 import { parseScope, ScopeSyntaxError, type ScopeRequest } from '../../policy/scope.ts';
 import type { Store } from '../../storage/store.ts';
 import type { AuthenticatedClient } from '../client-auth/index.ts';
+import { certificateRejected } from '../client-auth/tls_client_auth.ts';
 import { OAuthError, invalidRequest } from '../errors.ts';
 import { reuseKey, type TokenReuseCache } from '../token-reuse.ts';
 import { accessTokenClaims, signAccessToken, signIdToken, type SigningKey } from '../tokens.ts';
@@ -51,9 +52,15 @@ export async function clientCredentialsGrant(
   // SPEC §3.1: the server's, the domains' and the roles' maxima all apply; the smallest wins.
   const limit = grant.maxLifetime === null ? requested : Math.min(requested, grant.maxLifetime);
   // And the token ends no later than the first membership behind its roles (resolveGrant keeps
-  // only memberships that last past this second, so this is at least 1).
+  // only memberships that last past this second), nor than the certificate it is bound to (RFC
+  // 8705 §3: the binding is worth what the certificate is; client authentication found it valid now).
   const issuedAt = Math.floor(now / 1000);
-  const lifetime = grant.expiresAt === null ? limit : Math.min(limit, Math.floor(grant.expiresAt / 1000) - issuedAt);
+  const bound = client.certificate;
+  const endsBy = Math.min(grant.expiresAt ?? Infinity, bound?.notAfter ?? Infinity);
+  const lifetime = Math.min(limit, Math.floor(endsBy / 1000) - issuedAt);
+  if (lifetime < 1) {
+    throw certificateRejected('it expires within this second; renew it');
+  }
 
   const idTokenAudience = scope.openid ? scope.idTokenAudiences[0] : undefined;
   if (idTokenAudience !== undefined) {
@@ -63,13 +70,14 @@ export async function clientCredentialsGrant(
       throw new OAuthError(403, 'access_denied', `the ID token audience ${idTokenAudience} is a service of ${domain}, where ${principal} holds none of the requested roles`);
     }
   }
-  // Keyed by the lifetime asked for, not the one the memberships leave (that shrinks every second);
-  // a cached token is handed out again only while it still ends before the first membership does.
+  // Keyed by the lifetime asked for, not the one the memberships and certificate leave (that
+  // shrinks every second); a cached token is handed out again only while it still ends before the
+  // first membership and the certificate do.
   const cacheKey = deps.reuse
-    ? reuseKey({ principal, scope: grant.scope, audience: grant.audience, lifetime: limit, idTokenAudience, binding: client.certificateThumbprint })
+    ? reuseKey({ principal, scope: grant.scope, audience: grant.audience, lifetime: limit, idTokenAudience, binding: bound?.thumbprint })
     : '';
   const cached = deps.reuse?.find(cacheKey, now);
-  const cachedFits = cached !== undefined && (grant.expiresAt === null || cached.expiresAt <= grant.expiresAt);
+  const cachedFits = cached !== undefined && cached.expiresAt <= endsBy;
   if (cached && cachedFits && !(await deps.store.isTokenRevoked(cached.jti, now))) {
     return { response: { ...cached.response, expires_in: Math.floor((cached.expiresAt - now) / 1000) }, jti: cached.jti, reused: true };
   }
@@ -83,7 +91,7 @@ export async function clientCredentialsGrant(
     scope: grant.scope,
     issuedAt,
     lifetime,
-    certificateThumbprint: client.certificateThumbprint,
+    certificateThumbprint: bound?.thumbprint,
   });
   const response: TokenResponse = {
     access_token: await signAccessToken(claims, key),

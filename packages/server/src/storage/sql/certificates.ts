@@ -90,3 +90,13 @@ export async function listRevokedCertificates(ctx: SqlContext, now: number): Pro
   );
   return rows.map(toCertificate);
 }
+
+// The thumbprint is a hash of the whole certificate, serial included: one row at most, but for
+// rows a test wrote by hand; then the lowest serial, so the answer is the same every time.
+export async function getCertificateByThumbprint(ctx: SqlContext, thumbprint: string): Promise<CertificateRecord | null> {
+  const row = await ctx.db.get<CertificateRow>(
+    'SELECT * FROM certificates WHERE thumbprint = ? ORDER BY serial LIMIT 1',
+    [thumbprint],
+  );
+  return row ? toCertificate(row) : null;
+}

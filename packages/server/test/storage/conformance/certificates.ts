@@ -172,5 +172,16 @@ export function certificates(harness: StoreHarness): void {
       await store.revokeCertificate('20', 'keyCompromise', admin);
       assert.equal((await store.getCertificate('20'))?.revocationReason, 'cessationOfOperation');
     });
+
+    storeTest(harness, 'finds a certificate by its thumbprint (x5t#S256), revoked or not; null for one never issued', async (store) => {
+      await store.recordCertificate(certificate('30'), admin);
+      await store.recordCertificate(certificate('31'), admin);
+      assert.deepEqual(await store.getCertificateByThumbprint('THUMB-31'), { ...certificate('31'), revokedAt: null, revocationReason: null });
+      const revoked = await store.revokeCertificate('30', 'keyCompromise', admin);
+      assert.deepEqual(await store.getCertificateByThumbprint('THUMB-30'), revoked);
+      // Matched exactly: base64url is case-sensitive.
+      assert.equal(await store.getCertificateByThumbprint('thumb-30'), null);
+      assert.equal(await store.getCertificateByThumbprint('THUMB-3'), null);
+    });
   });
 }

@@ -92,6 +92,7 @@ export function queryPlans(harness: StoreHarness): void {
         admin,
       );
       await store.getCertificate('01');
+      await store.getCertificateByThumbprint('t');
       await store.revokeCertificate('01', 'keyCompromise', admin);
       await store.listRevokedCertificates(now);
       await store.transitionCa('ca-1', 'active', 'old');
@@ -103,8 +104,8 @@ export function queryPlans(harness: StoreHarness): void {
       const checked = recording.statements.filter(
         ({ sql }) => /\b(certificates|join_tokens)\b/.test(sql) && !/^\s*INSERT\b/i.test(sql),
       );
-      // The lookups, the revocation, the CRL, the CA's check, the use, the prune, the delete.
-      assert.ok(checked.length >= 8, `only ${checked.length} statements checked`);
+      // The lookups (by serial, by thumbprint), the revocation, the CRL, the CA's check, the use, the prune, the delete.
+      assert.ok(checked.length >= 9, `only ${checked.length} statements checked`);
       for (const statement of checked) {
         assert.deepEqual(await fullReads(driver, statement), [], statement.sql);
       }
