@@ -46,6 +46,12 @@ export const migrations: readonly Migration[] = [
     sqlite: apiKeyAudienceSqlite(),
     postgres: apiKeyAudiencePostgres(),
   },
+  {
+    version: 7,
+    name: 'certificate renewal lineage, a service\'s certificates newest first',
+    sqlite: certificateLineageSchema(),
+    postgres: certificateLineageSchema(),
+  },
 ];
 
 /** Brings the database up to the newest migration; safe to run from several instances at once. */
@@ -312,5 +318,17 @@ function apiKeyAudiencePostgres(): string {
     UPDATE api_keys SET audience = services.domain FROM services WHERE services.principal = api_keys.principal;
     ALTER TABLE api_keys ALTER COLUMN audience SET NOT NULL;
     CREATE INDEX api_keys_by_audience ON api_keys (audience);
+  `;
+}
+
+function certificateLineageSchema(): string {
+  return `
+    -- The serial a certificate was renewed from (NULL when it was bootstrapped): revoking a
+    -- certificate revokes what was renewed from it, found by walking this column down.
+    -- No foreign key, as for the rest of this table.
+    ALTER TABLE certificates ADD COLUMN renewed_from TEXT;
+    CREATE INDEX certificates_by_renewed_from ON certificates (renewed_from);
+    -- GET /admin/v1/domains/{d}/services/{s}/certificates: newest first, a page at a time.
+    CREATE INDEX certificates_by_principal_issued ON certificates (principal, issued_at, serial);
   `;
 }

@@ -13,6 +13,7 @@ import type {
   AuditQuery,
   AuditSelection,
   CaRecord,
+  CertificateListQuery,
   CertificateRecord,
   Domain,
   HeldRole,
@@ -297,12 +298,20 @@ export class SqlStore implements Store {
     return certificates.getCertificate(this.ctx, serial);
   }
 
-  revokeCertificate(serial: string, reason: string, by: Actor): Promise<CertificateRecord> {
+  revokeCertificate(serial: string, reason: string, by: Actor): Promise<{ certificate: CertificateRecord; descendantsRevoked: number }> {
     return certificates.revokeCertificate(this.ctx, serial, reason, by);
   }
 
   listRevokedCertificates(now: number): Promise<CertificateRecord[]> {
     return certificates.listRevokedCertificates(this.ctx, now);
+  }
+
+  listCertificates(principal: string, query: CertificateListQuery): Promise<CertificateRecord[]> {
+    return certificates.listCertificates(this.ctx, principal, query);
+  }
+
+  revokeServiceCertificates(principal: string, reason: string, by: Actor): Promise<number> {
+    return certificates.revokeServiceCertificates(this.ctx, principal, reason, by);
   }
 
   createJoinToken(token: Omit<JoinTokenRecord, 'createdAt' | 'usedAt'>, by: Actor): Promise<JoinTokenRecord> {
