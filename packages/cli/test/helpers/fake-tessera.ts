@@ -32,7 +32,10 @@ export interface FakeTessera {
   requests: RecordedRequest[];
   /** Requests under /admin/v1, with that prefix cut from `path`. */
   adminRequests(): RecordedRequest[];
-  /** Scripts the answer to `METHOD /admin/v1/path`, e.g. answer('GET /domains', {...}); a function sees the request (its query). */
+  /**
+   * Scripts the answer to `METHOD /admin/v1/path`, e.g. answer('GET /domains', {...}); a function
+   * answers from the request (its query, say).
+   */
   answer(route: string, answer: Answer | ((req: RecordedRequest) => Answer)): void;
   /** Scripts the token endpoint's answer; `undefined` restores the built-in client_secret_basic check. */
   answerToken(answer: Answer | ((req: RecordedRequest) => Answer) | undefined): void;

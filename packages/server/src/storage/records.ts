@@ -174,6 +174,12 @@ export interface CertificateRecord {
   renewedFrom: string | null;
 }
 
+/** What a revocation changed: the certificate, and how many renewed from it (transitively) it revoked too. */
+export interface RevokedCertificate {
+  certificate: CertificateRecord;
+  descendantsRevoked: number;
+}
+
 /** `active`: neither revoked nor expired; `revoked`, expired or not; `expired` and never revoked. */
 export type CertificateStatus = 'active' | 'revoked' | 'expired';
 

@@ -15,6 +15,7 @@ import type {
   CaRecord,
   CertificateListQuery,
   CertificateRecord,
+  RevokedCertificate,
   Domain,
   HeldRole,
   JoinTokenRecord,
@@ -298,7 +299,7 @@ export class SqlStore implements Store {
     return certificates.getCertificate(this.ctx, serial);
   }
 
-  revokeCertificate(serial: string, reason: string, by: Actor): Promise<{ certificate: CertificateRecord; descendantsRevoked: number }> {
+  revokeCertificate(serial: string, reason: string, by: Actor): Promise<RevokedCertificate> {
     return certificates.revokeCertificate(this.ctx, serial, reason, by);
   }
 

@@ -15,6 +15,7 @@ import type {
   CaRecord,
   CertificateListQuery,
   CertificateRecord,
+  RevokedCertificate,
   ClientSecretRecord,
   JoinTokenRecord,
   Domain,
@@ -210,7 +211,7 @@ export interface Store {
    * Idempotent (the first reason and time stand); NotFoundError for a serial Tessera never
    * issued. Audit `certificate.revoke`, once, naming descendantsRevoked.
    */
-  revokeCertificate(serial: string, reason: string, by: Actor): Promise<{ certificate: CertificateRecord; descendantsRevoked: number }>;
+  revokeCertificate(serial: string, reason: string, by: Actor): Promise<RevokedCertificate>;
   /** Revoked certificates that have not yet expired at `now` (notAfter inclusive, RFC 5280): what the CRL lists. */
   listRevokedCertificates(now: number): Promise<CertificateRecord[]>;
   /** A page of the service's certificates, newest first. */

@@ -40,7 +40,10 @@ export const certificateSchema = {
     issuedAt: str,
     revokedAt: nullableStr,
     revocationReason: nullableStr,
-    renewedFrom: { type: ['string', 'null'], description: 'serial of the certificate this one renewed; null when bootstrapped' },
+    renewedFrom: {
+      type: ['string', 'null'],
+      description: 'serial of the certificate this one renewed; null when bootstrapped',
+    },
   },
 } as const;
 
@@ -48,7 +51,10 @@ const revokedSchema = {
   type: 'object',
   properties: {
     ...certificateSchema.properties,
-    descendantsRevoked: { type: 'integer', description: 'certificates renewed from this one (transitively) that this call revoked' },
+    descendantsRevoked: {
+      type: 'integer',
+      description: 'certificates renewed from this one (transitively) that this call revoked',
+    },
   },
 } as const;
 

@@ -19,7 +19,11 @@ const listQuery = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    limit: { type: 'string', maxLength: 16, description: `certificates per page, 1 to ${MAX_LIMIT} (default ${DEFAULT_LIMIT})` },
+    limit: {
+      type: 'string',
+      maxLength: 16,
+      description: `certificates per page, 1 to ${MAX_LIMIT} (default ${DEFAULT_LIMIT})`,
+    },
     cursor: { type: 'string', maxLength: 256, description: 'nextCursor of the previous page, unchanged' },
     status: {
       type: 'string',
@@ -52,7 +56,9 @@ export function serviceCertificateRoutes(app: FastifyInstance, deps: AdminRouteD
     {
       schema: {
         summary: 'List the certificates issued to a service, newest first',
-        description: 'Paginated: follow `nextCursor` until it is null. Each renewal names the serial it renewed (`renewedFrom`).',
+        description:
+          'Paginated: follow `nextCursor` until it is null. ' +
+          'Each renewal names the serial it renewed (`renewedFrom`).',
         tags: ['certificates'],
         security,
         params: serviceParams,
@@ -65,10 +71,11 @@ export function serviceCertificateRoutes(app: FastifyInstance, deps: AdminRouteD
       const limit = readLimit(query.limit);
       const after = query.cursor === undefined ? undefined : readCursor(query.cursor);
       const { principal } = await existingService(request);
-      const rows = await store.listCertificates(principal, { limit: limit + 1, after, status: query.status, now: now() });
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
-      return { certificates: page.map(certificateOut), nextCursor: rows.length > limit && last ? cursorOf(last) : null };
+      const page = { limit: limit + 1, after, status: query.status, now: now() };
+      const rows = await store.listCertificates(principal, page);
+      const shown = rows.slice(0, limit);
+      const last = shown.at(-1);
+      return { certificates: shown.map(certificateOut), nextCursor: rows.length > limit && last ? cursorOf(last) : null };
     },
   );
 
@@ -78,8 +85,9 @@ export function serviceCertificateRoutes(app: FastifyInstance, deps: AdminRouteD
       schema: {
         summary: 'Revoke every live certificate of a service',
         description:
-          'Every certificate of the service that is neither revoked nor expired is revoked at once, with the reason given; ' +
-          'the service may still get new certificates with a join token or a registered key. Answers how many were revoked.',
+          'Every certificate of the service that is neither revoked nor expired is revoked at once, ' +
+          'with the reason given; the service may still get new certificates with a join token or a ' +
+          'registered key. Answers how many were revoked.',
         tags: ['certificates'],
         security,
         params: serviceParams,
@@ -110,7 +118,12 @@ function cursorOf(certificate: CertificateRecord): string {
 }
 
 function readCursor(cursor: string): { issuedAt: number; serial: string } {
-  const position = /^[A-Za-z0-9_-]+$/.test(cursor) ? /^(\d{1,16})\.([0-9a-f]{1,64})$/.exec(Buffer.from(cursor, 'base64url').toString()) : null;
-  if (!position) throw badRequest('cursor is not one this list gave out; pass the nextCursor of the previous page unchanged, or leave it out to start over');
+  const text = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString() : '';
+  const position = /^(\d{1,16})\.([0-9a-f]{1,64})$/.exec(text);
+  if (!position) {
+    throw badRequest(
+      'cursor is not one this list gave out; pass the nextCursor of the previous page unchanged, or leave it out to start over',
+    );
+  }
   return { issuedAt: Number(position[1]), serial: position[2]! };
 }

@@ -13,7 +13,7 @@
 
 import { ConflictError, NotFoundError } from '../errors.ts';
 import type { SqlExecutor, SqlValue } from '../drivers/driver.ts';
-import type { Actor, CertificateListQuery, CertificateRecord, CertificateStatus } from '../records.ts';
+import type { Actor, CertificateListQuery, CertificateRecord, CertificateStatus, RevokedCertificate } from '../records.ts';
 import { audit, lockService, serviceRow } from './context.ts';
 import type { SqlContext } from './context.ts';
 import { toCertificate } from './rows.ts';
@@ -48,7 +48,8 @@ export async function recordCertificates(
       if (renewedFrom !== null) await requireLiveParent(ctx, tx, certificate);
       const { changes } = await tx.run(
         `INSERT INTO certificates
-           (serial, principal, thumbprint, ca_id, not_before, not_after, issued_at, revoked_at, revocation_reason, renewed_from)
+           (serial, principal, thumbprint, ca_id, not_before, not_after, issued_at,
+            revoked_at, revocation_reason, renewed_from)
          VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?) ON CONFLICT (serial) DO NOTHING`,
         [
           serial,
@@ -84,11 +85,12 @@ async function requireLiveParent(ctx: SqlContext, tx: SqlExecutor, certificate: 
   const parent = await tx.get<CertificateRow>('SELECT * FROM certificates WHERE serial = ?', [renewedFrom]);
   // renewedFrom comes from the CA, which found the parent: a missing or foreign one is a bug.
   if (!parent || parent.principal !== principal) {
-    throw new RangeError(`certificate ${serial} renews ${String(renewedFrom)}, which is not a certificate of ${principal}`);
+    throw new RangeError(`certificate ${serial} renews ${String(renewedFrom)}, not a certificate of ${principal}`);
   }
   if (parent.revoked_at !== null) {
     throw new ConflictError(
-      `certificate ${parent.serial} was revoked while it was being renewed; bootstrap a new one with a join token or a registered key`,
+      `certificate ${parent.serial} was revoked while it was being renewed; ` +
+        'bootstrap a new one with a join token or a registered key',
     );
   }
 }
@@ -102,12 +104,7 @@ export async function getCertificate(ctx: SqlContext, serial: string): Promise<C
  * Revokes the certificate and every certificate renewed from it, transitively, with its reason
  * and time. Idempotent: a second call changes nothing, and the first reason and time stand.
  */
-export function revokeCertificate(
-  ctx: SqlContext,
-  serial: string,
-  reason: string,
-  by: Actor,
-): Promise<{ certificate: CertificateRecord; descendantsRevoked: number }> {
+export function revokeCertificate(ctx: SqlContext, serial: string, reason: string, by: Actor): Promise<RevokedCertificate> {
   return ctx.db.transaction(async (tx) => {
     const before = await tx.get<CertificateRow>('SELECT * FROM certificates WHERE serial = ?', [serial]);
     if (!before) throw new NotFoundError(`no certificate with serial ${serial} was issued by this CA`);
@@ -119,7 +116,8 @@ export function revokeCertificate(
       'UPDATE certificates SET revoked_at = ?, revocation_reason = ? WHERE serial = ? AND revoked_at IS NULL',
       [ctx.now(), reason, serial],
     );
-    const revoked = toCertificate((await tx.get<CertificateRow>('SELECT * FROM certificates WHERE serial = ?', [serial]))!);
+    const row = await tx.get<CertificateRow>('SELECT * FROM certificates WHERE serial = ?', [serial]);
+    const revoked = toCertificate(row!);
     // The descendants carry the revocation that stands, whichever call made it.
     const descendants = await tx.run(
       `WITH RECURSIVE lineage (serial) AS (
@@ -158,16 +156,27 @@ export async function listRevokedCertificates(ctx: SqlContext, now: number): Pro
  * Revokes every certificate of `principal` that is unrevoked and unexpired at `now`; returns how
  * many. Inside the caller's transaction, which holds the service row (lockService).
  */
-export async function revokeLiveCertificatesOf(tx: SqlExecutor, principal: string, reason: string, now: number): Promise<number> {
+export async function revokeLiveCertificatesOf(
+  tx: SqlExecutor,
+  principal: string,
+  reason: string,
+  now: number,
+): Promise<number> {
   const { changes } = await tx.run(
-    'UPDATE certificates SET revoked_at = ?, revocation_reason = ? WHERE principal = ? AND revoked_at IS NULL AND not_after >= ?',
+    `UPDATE certificates SET revoked_at = ?, revocation_reason = ?
+     WHERE principal = ? AND revoked_at IS NULL AND not_after >= ?`,
     [now, reason, principal, now],
   );
   return changes;
 }
 
 /** Incident response: every live certificate of the service at once. Audit `certificate.revoke-all`. */
-export function revokeServiceCertificates(ctx: SqlContext, principal: string, reason: string, by: Actor): Promise<number> {
+export function revokeServiceCertificates(
+  ctx: SqlContext,
+  principal: string,
+  reason: string,
+  by: Actor,
+): Promise<number> {
   return ctx.db.transaction(async (tx) => {
     await lockService(ctx, tx, principal);
     const revokedAt = ctx.now();
@@ -190,7 +199,11 @@ const STATUS_CONDITIONS: Record<CertificateStatus, string> = {
 };
 
 /** A page of the service's certificates, newest first (issuedAt, then serial, descending). */
-export async function listCertificates(ctx: SqlContext, principal: string, query: CertificateListQuery): Promise<CertificateRecord[]> {
+export async function listCertificates(
+  ctx: SqlContext,
+  principal: string,
+  query: CertificateListQuery,
+): Promise<CertificateRecord[]> {
   const conditions = ['principal = ?'];
   const params: SqlValue[] = [principal];
   if (query.after !== undefined) {
