@@ -1,5 +1,6 @@
-// `tessera admin join-token create` and `tessera admin certificate get|revoke` send the SPEC
-// §4.1 requests and print the answers; bad arguments are usage errors before any request.
+// `tessera admin join-token create` and `tessera admin certificate get|revoke|list|revoke-all`
+// send the admin API's requests and print the answers; bad arguments are usage errors before
+// any request.
 
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
@@ -91,5 +92,76 @@ describe('tessera admin join-token and certificate', () => {
     assert.equal(result.code, 1);
     assert.deepEqual(server.adminRequests()[0]?.body, {});
     assert.equal(result.stderr, "error: POST /admin/v1/certificates/ff/revoke: HTTP 404 not_found: Tessera's CA issued no certificate with serial ff\n");
+  });
+
+  const listed = (serial: string, renewedFrom: string | null = null) => ({
+    serial,
+    principal: 'alpha.api',
+    issuedAt: '2030-01-01T00:00:00.000Z',
+    notAfter: '2030-01-02T00:00:00.000Z',
+    revokedAt: null,
+    revocationReason: null,
+    renewedFrom,
+  });
+
+  it('certificate list follows nextCursor to the last page and prints one table, newest first', async () => {
+    server.answer('GET /domains/alpha/services/api/certificates', (req) =>
+      req.query.get('cursor') === null
+        ? { status: 200, body: { certificates: [listed('0c', '0b'), listed('0b', '0a')], nextCursor: 'page-2' } }
+        : { status: 200, body: { certificates: [listed('0a')], nextCursor: null } },
+    );
+    const result = await admin('certificate', 'list', 'alpha.api');
+    assert.equal(result.code, 0, result.stderr);
+    const requests = server.adminRequests();
+    assert.deepEqual(requests.map((req) => [req.method, req.path, req.query.toString()]), [
+      ['GET', '/domains/alpha/services/api/certificates', 'limit=1000'],
+      ['GET', '/domains/alpha/services/api/certificates', 'limit=1000&cursor=page-2'],
+    ]);
+    const lines = result.stdout.trimEnd().split('\n');
+    assert.match(lines[0] ?? '', /^serial +issuedAt +notAfter +revokedAt +revocationReason +renewedFrom$/);
+    assert.deepEqual(lines.slice(1).map((line) => line.split(/ +/)[0]), ['0c', '0b', '0a']);
+    assert.match(lines[1] ?? '', / 0b$/);
+    assert.doesNotMatch(result.stdout, /nextCursor|page-2/);
+  });
+
+  it('certificate list --json prints every page as one list; --status is sent as a filter', async () => {
+    server.answer('GET /domains/alpha/services/api/certificates', { status: 200, body: { certificates: [listed('0a')], nextCursor: null } });
+    const result = await admin('certificate', 'list', 'alpha.api', '--status', 'revoked', '--json');
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(server.adminRequests()[0]?.query.get('status'), 'revoked');
+    assert.deepEqual(JSON.parse(result.stdout), { certificates: [listed('0a')] });
+  });
+
+  for (const [what, argv, message] of [
+    ['a principal without a dot', ['list', 'alpha'], /expected <domain>\.<service>/],
+    ['an unknown --status', ['list', 'alpha.api', '--status', 'live'], /argument 'live' is invalid\. Allowed choices are active, revoked, expired/],
+    ['a principal without a dot', ['revoke-all', 'alpha'], /expected <domain>\.<service>/],
+  ] as const) {
+    it(`certificate ${argv[0]} refuses ${what} (exit 2, nothing sent)`, async () => {
+      const result = await admin('certificate', ...argv);
+      assert.equal(result.code, 2);
+      assert.match(result.stderr, message);
+      assert.equal(server.requests.length, 0);
+    });
+  }
+
+  it('certificate revoke-all posts the reason to the service and prints how many were revoked', async () => {
+    server.answer('POST /domains/alpha/services/api/certificates/revoke', { status: 200, body: { revoked: 3 } });
+    const result = await admin('certificate', 'revoke-all', 'alpha.api', '--reason', 'keyCompromise');
+    assert.equal(result.code, 0, result.stderr);
+    const [req] = server.adminRequests();
+    assert.deepEqual([req?.method, req?.path, req?.body], ['POST', '/domains/alpha/services/api/certificates/revoke', { reason: 'keyCompromise' }]);
+    assert.match(result.stdout, /^revoked: +3$/m);
+  });
+
+  it('certificate revoke-all without --reason sends an empty body; an unknown service is exit 1', async () => {
+    server.answer('POST /domains/alpha/services/nope/certificates/revoke', {
+      status: 404,
+      body: { error: 'not_found', message: 'service "alpha.nope" does not exist' },
+    });
+    const result = await admin('certificate', 'revoke-all', 'alpha.nope');
+    assert.equal(result.code, 1);
+    assert.deepEqual(server.adminRequests()[0]?.body, {});
+    assert.equal(result.stderr, 'error: POST /admin/v1/domains/alpha/services/nope/certificates/revoke: HTTP 404 not_found: service "alpha.nope" does not exist\n');
   });
 });

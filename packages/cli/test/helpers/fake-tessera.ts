@@ -32,8 +32,11 @@ export interface FakeTessera {
   requests: RecordedRequest[];
   /** Requests under /admin/v1, with that prefix cut from `path`. */
   adminRequests(): RecordedRequest[];
-  /** Scripts the answer to `METHOD /admin/v1/path`, e.g. answer('GET /domains', {...}). */
-  answer(route: string, answer: Answer): void;
+  /**
+   * Scripts the answer to `METHOD /admin/v1/path`, e.g. answer('GET /domains', {...}); a function
+   * answers from the request (its query, say).
+   */
+  answer(route: string, answer: Answer | ((req: RecordedRequest) => Answer)): void;
   /** Scripts the token endpoint's answer; `undefined` restores the built-in client_secret_basic check. */
   answerToken(answer: Answer | ((req: RecordedRequest) => Answer) | undefined): void;
   close(): Promise<void>;
@@ -50,7 +53,7 @@ export interface FakeTesseraOptions {
 
 export async function startFakeTessera(options: FakeTesseraOptions): Promise<FakeTessera> {
   const requests: RecordedRequest[] = [];
-  const answers = new Map<string, Answer>();
+  const answers = new Map<string, (req: RecordedRequest) => Answer>();
   const prefix = options.prefix ?? '';
   let scriptedToken: ((req: RecordedRequest) => Answer) | undefined;
 
@@ -93,7 +96,7 @@ export async function startFakeTessera(options: FakeTesseraOptions): Promise<Fak
       return { status: 401, body: { error: 'unauthorized', message: 'missing or invalid access token' } };
     }
     const key = `${req.method} ${req.path.slice(adminPrefix.length)}`;
-    return answers.get(key) ?? defaultAnswer(req.method);
+    return answers.get(key)?.(req) ?? defaultAnswer(req.method);
   };
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -105,7 +108,7 @@ export async function startFakeTessera(options: FakeTesseraOptions): Promise<Fak
       requests
         .filter((r) => r.path.startsWith(`${prefix}/admin/v1`))
         .map((r) => ({ ...r, path: r.path.slice(`${prefix}/admin/v1`.length) })),
-    answer: (key, answer) => answers.set(key, answer),
+    answer: (key, answer) => answers.set(key, typeof answer === 'function' ? answer : () => answer),
     answerToken: (answer) => {
       scriptedToken = answer === undefined || typeof answer === 'function' ? answer : () => answer;
     },

@@ -13,6 +13,7 @@ import { certificateRoutes } from './routes/certificates.ts';
 import { domainRoutes } from './routes/domains.ts';
 import { joinTokenRoutes, type JoinTokenLimits } from './routes/join-tokens.ts';
 import { roleRoutes } from './routes/roles.ts';
+import { serviceCertificateRoutes } from './routes/service-certificates.ts';
 import { serviceRoutes } from './routes/services.ts';
 import { systemRoutes } from './routes/system.ts';
 
@@ -56,6 +57,7 @@ export async function adminApi(app: FastifyInstance, deps: AdminDeps): Promise<v
       serviceRoutes(scope, routeDeps);
       apiKeyRoutes(scope, routeDeps);
       certificateRoutes(scope, routeDeps);
+      serviceCertificateRoutes(scope, routeDeps);
       roleRoutes(scope, routeDeps);
       systemRoutes(scope, routeDeps);
       caRoutes(scope, routeDeps);

@@ -26,6 +26,8 @@ export interface ServiceCertificateRequest {
   now: number;
   /** Who asked, for the audit trail: the principal itself unless an administrator issued it. */
   actor?: string;
+  /** The serial of the certificate this one renews, when it is a renewal: its lineage. */
+  renewedFrom?: string;
 }
 
 export interface IssuedServiceCertificate {
@@ -137,6 +139,7 @@ export function createServiceCertificateIssuer(settings: ServiceCertificateSetti
           notBefore: issued.notBefore,
           notAfter: issued.expiresAt,
           issuedAt: request.now,
+          renewedFrom: request.renewedFrom ?? null,
         },
         { actor: request.actor ?? identity.principal },
       );

@@ -58,6 +58,9 @@ function validationMessage(error: { message?: string; validationContext?: string
   if (first.keyword === 'additionalProperties') {
     return `${where} has an unknown field "${String(first.params?.['additionalProperty'])}"; remove it`;
   }
+  if (first.keyword === 'enum' && Array.isArray(first.params?.['allowedValues'])) {
+    return `${where} must be one of ${(first.params['allowedValues'] as unknown[]).join(', ')}`;
+  }
   if (first.keyword === 'required') return `${where} is missing the required field "${String(first.params?.['missingProperty'])}"`;
   return `${where} ${first.message ?? 'is invalid'}`;
 }

@@ -52,6 +52,12 @@ export const migrations: readonly Migration[] = [
     sqlite: certificateThumbprintSchema(),
     postgres: certificateThumbprintSchema(),
   },
+  {
+    version: 7,
+    name: 'certificate renewal lineage, a service\'s certificates newest first',
+    sqlite: certificateLineageSchema(),
+    postgres: certificateLineageSchema(),
+  },
 ];
 
 /** Brings the database up to the newest migration; safe to run from several instances at once. */
@@ -326,5 +332,17 @@ function apiKeyAudiencePostgres(): string {
 function certificateThumbprintSchema(): string {
   return `
     CREATE INDEX certificates_by_thumbprint ON certificates (thumbprint);
+  `;
+}
+
+function certificateLineageSchema(): string {
+  return `
+    -- The serial a certificate was renewed from (NULL when it was bootstrapped): revoking a
+    -- certificate revokes what was renewed from it, found by walking this column down.
+    -- No foreign key, as for the rest of this table.
+    ALTER TABLE certificates ADD COLUMN renewed_from TEXT;
+    CREATE INDEX certificates_by_renewed_from ON certificates (renewed_from);
+    -- GET /admin/v1/domains/{d}/services/{s}/certificates: newest first, a page at a time.
+    CREATE INDEX certificates_by_principal_issued ON certificates (principal, issued_at, serial);
   `;
 }

@@ -170,6 +170,28 @@ export interface CertificateRecord {
   revokedAt: number | null;
   /** RFC 5280 reason name, e.g. `keyCompromise`, `superseded`, `unspecified`. */
   revocationReason: string | null;
+  /** The serial of the certificate this one renewed; null when it was bootstrapped (join token, key, OIDC). */
+  renewedFrom: string | null;
+}
+
+/** What a revocation changed: the certificate, and how many renewed from it (transitively) it revoked too. */
+export interface RevokedCertificate {
+  certificate: CertificateRecord;
+  descendantsRevoked: number;
+}
+
+/** `active`: neither revoked nor expired; `revoked`, expired or not; `expired` and never revoked. */
+export type CertificateStatus = 'active' | 'revoked' | 'expired';
+
+/** One page of a service's certificates, newest first. */
+export interface CertificateListQuery {
+  /** Rows to return, at most. */
+  limit: number;
+  /** Only certificates after this one in the order (issuedAt, then serial, descending). */
+  after?: { issuedAt: number; serial: string };
+  status?: CertificateStatus;
+  /** What `active` and `expired` are judged at, in milliseconds since the epoch. */
+  now: number;
 }
 
 /** A one-time join token (Athenz Copper Argos / SPIRE join_token); only its keyed hash is stored. */

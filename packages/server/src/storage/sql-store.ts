@@ -13,7 +13,9 @@ import type {
   AuditQuery,
   AuditSelection,
   CaRecord,
+  CertificateListQuery,
   CertificateRecord,
+  RevokedCertificate,
   Domain,
   HeldRole,
   JoinTokenRecord,
@@ -297,7 +299,7 @@ export class SqlStore implements Store {
     return certificates.getCertificate(this.ctx, serial);
   }
 
-  revokeCertificate(serial: string, reason: string, by: Actor): Promise<CertificateRecord> {
+  revokeCertificate(serial: string, reason: string, by: Actor): Promise<RevokedCertificate> {
     return certificates.revokeCertificate(this.ctx, serial, reason, by);
   }
 
@@ -307,6 +309,14 @@ export class SqlStore implements Store {
 
   getCertificateByThumbprint(thumbprint: string): Promise<CertificateRecord | null> {
     return certificates.getCertificateByThumbprint(this.ctx, thumbprint);
+  }
+
+  listCertificates(principal: string, query: CertificateListQuery): Promise<CertificateRecord[]> {
+    return certificates.listCertificates(this.ctx, principal, query);
+  }
+
+  revokeServiceCertificates(principal: string, reason: string, by: Actor): Promise<number> {
+    return certificates.revokeServiceCertificates(this.ctx, principal, reason, by);
   }
 
   createJoinToken(token: Omit<JoinTokenRecord, 'createdAt' | 'usedAt'>, by: Actor): Promise<JoinTokenRecord> {

@@ -13,7 +13,9 @@ import type {
   AuditSelection,
   ApiKeyRecord,
   CaRecord,
+  CertificateListQuery,
   CertificateRecord,
+  RevokedCertificate,
   ClientSecretRecord,
   JoinTokenRecord,
   Domain,
@@ -204,14 +206,23 @@ export interface Store {
   recordCertificates(entries: readonly { certificate: Omit<CertificateRecord, 'revokedAt' | 'revocationReason'>; by: Actor }[]): Promise<void>;
   getCertificate(serial: string): Promise<CertificateRecord | null>;
   /**
-   * Idempotent (the first reason and time stand; returns the record either way); NotFoundError
-   * for a serial Tessera never issued. Audit `certificate.revoke`, once.
+   * Revokes the certificate and, with the same reason and time, every certificate renewed from
+   * it, transitively; returns the record and how many descendants this call revoked.
+   * Idempotent (the first reason and time stand); NotFoundError for a serial Tessera never
+   * issued. Audit `certificate.revoke`, once, naming descendantsRevoked.
    */
-  revokeCertificate(serial: string, reason: string, by: Actor): Promise<CertificateRecord>;
+  revokeCertificate(serial: string, reason: string, by: Actor): Promise<RevokedCertificate>;
   /** Revoked certificates that have not yet expired at `now` (notAfter inclusive, RFC 5280): what the CRL lists. */
   listRevokedCertificates(now: number): Promise<CertificateRecord[]>;
   /** The certificate Tessera issued with this `x5t#S256` (base64url SHA-256 of the DER); null if it issued none. */
   getCertificateByThumbprint(thumbprint: string): Promise<CertificateRecord | null>;
+  /** A page of the service's certificates, newest first. */
+  listCertificates(principal: string, query: CertificateListQuery): Promise<CertificateRecord[]>;
+  /**
+   * Revokes every unrevoked, unexpired certificate of the service; returns how many.
+   * NotFoundError for an unknown service. Audit `certificate.revoke-all`, always.
+   */
+  revokeServiceCertificates(principal: string, reason: string, by: Actor): Promise<number>;
 
   /** NotFoundError when the principal's service does not exist. Audit `join-token.create` (never the hash). */
   createJoinToken(token: Omit<JoinTokenRecord, 'createdAt' | 'usedAt'>, by: Actor): Promise<JoinTokenRecord>;

@@ -68,9 +68,10 @@ void describe('CertificateAuthority.issueServiceCertificate', () => {
     assert.equal(issued.principal, 'alpha.api');
   });
 
-  void test('every certificate is recorded before it is returned, with the principal or the admin who asked as actor', async () => {
+  void test('every certificate is recorded before it is returned, with the principal or the admin who asked as actor, and its lineage', async () => {
     const mine = await ca.issueServiceCertificate({ csrPem, principal: 'alpha.api', now: Date.now() });
     const byAdmin = await ca.issueServiceCertificate({ csrPem, principal: 'alpha.api', now: Date.now(), actor: 'sys.auth.admin' });
+    const renewal = await ca.issueServiceCertificate({ csrPem, principal: 'alpha.api', now: Date.now(), renewedFrom: mine.serial });
     const record = store.certificates.find((certificate) => certificate.serial === mine.serial);
     assert.deepEqual(record, {
       serial: mine.serial,
@@ -80,7 +81,9 @@ void describe('CertificateAuthority.issueServiceCertificate', () => {
       notBefore: mine.notBefore,
       notAfter: mine.expiresAt,
       issuedAt: record?.issuedAt,
+      renewedFrom: null,
     });
+    assert.equal(store.certificates.find((certificate) => certificate.serial === renewal.serial)?.renewedFrom, mine.serial);
     assert.deepEqual(store.audit.filter((event) => [mine.serial, byAdmin.serial].includes(event.target)).map((event) => event.actor), ['alpha.api', 'sys.auth.admin']);
   });
 

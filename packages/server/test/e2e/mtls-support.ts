@@ -171,6 +171,27 @@ export async function tesseraCertificate(t: TestServer, principal: string, keys?
   return { ...describe(res.json.certificate as string), keyPem: await exportPkcs8Pem(pair.privateKey) };
 }
 
+/**
+ * Renewal over mutual TLS (POST /ca/v1/certificates without a proof): presents `held` and asks
+ * for a certificate for `keys` (new ones when absent). `renewed` is the new certificate on 201.
+ */
+export async function renewOverMtls(
+  t: TestServer,
+  held: ClientCertificate,
+  principal: string,
+  keys?: CryptoKeyPair,
+): Promise<{ res: TestResponse; renewed?: ClientCertificate }> {
+  const pair = keys ?? (await newKeys());
+  const res = await sendMtls(t, '/ca/v1/certificates', {
+    method: 'POST',
+    client: held,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ csr: await csr(pair, principal) }),
+  });
+  if (res.status !== 201) return { res };
+  return { res, renewed: { ...describe(res.json.certificate as string), keyPem: await exportPkcs8Pem(pair.privateKey) } };
+}
+
 /** A PKCS#10 request for `keys`, named for `principal`. */
 export async function csr(keys: CryptoKeyPair, principal: string): Promise<string> {
   const request = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=${principal}`, keys, signingAlgorithm: P256 }, webcrypto);

@@ -2,6 +2,7 @@
 // revoked by serial. A revoked serial is refused at once wherever a certificate authenticates
 // (tls_client_auth, certificate login, renewal) and is listed in the CRL until it expires.
 // A system admin, or an admin of the domain the certificate's principal belongs to, may do this.
+// A service's certificates, listed and revoked all at once, are in service-certificates.ts.
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { splitPrincipal } from '../../policy/names.ts';
@@ -27,7 +28,7 @@ const serialParams = {
   required: ['serial'],
 } as const;
 
-const certificateSchema = {
+export const certificateSchema = {
   type: 'object',
   properties: {
     serial: str,
@@ -39,7 +40,29 @@ const certificateSchema = {
     issuedAt: str,
     revokedAt: nullableStr,
     revocationReason: nullableStr,
+    renewedFrom: {
+      type: ['string', 'null'],
+      description: 'serial of the certificate this one renewed; null when bootstrapped',
+    },
   },
+} as const;
+
+const revokedSchema = {
+  type: 'object',
+  properties: {
+    ...certificateSchema.properties,
+    descendantsRevoked: {
+      type: 'integer',
+      description: 'certificates renewed from this one (transitively) that this call revoked',
+    },
+  },
+} as const;
+
+/** The `reason` a revocation body may carry. */
+export const reasonProperty = {
+  type: 'string',
+  maxLength: 64,
+  description: `RFC 5280 reason: ${REVOCATION_REASONS.join(', ')} (default unspecified)`,
 } as const;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -54,6 +77,7 @@ export const certificateOut = (c: CertificateRecord) => ({
   issuedAt: iso(c.issuedAt),
   revokedAt: c.revokedAt === null ? null : iso(c.revokedAt),
   revocationReason: c.revocationReason,
+  renewedFrom: c.renewedFrom,
 });
 
 export function certificateRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
@@ -90,6 +114,8 @@ export function certificateRoutes(app: FastifyInstance, deps: AdminRouteDeps): v
         summary: 'Revoke an issued certificate',
         description:
           'Takes effect at once: the serial is refused for mutual TLS client authentication, certificate login and renewal, and appears in the CRL until it expires. ' +
+          'Every certificate renewed from it, transitively, is revoked with it, with the same reason; ' +
+          '`descendantsRevoked` says how many this call revoked. ' +
           'Idempotent: revoking a revoked certificate answers its record again.',
         tags: ['certificates'],
         security,
@@ -97,15 +123,16 @@ export function certificateRoutes(app: FastifyInstance, deps: AdminRouteDeps): v
         body: {
           type: ['object', 'null'],
           additionalProperties: false,
-          properties: { reason: { type: 'string', maxLength: 64, description: `RFC 5280 reason: ${REVOCATION_REASONS.join(', ')} (default unspecified)` } },
+          properties: { reason: reasonProperty },
         },
-        response: { 200: certificateSchema, ...errorResponses },
+        response: { 200: revokedSchema, ...errorResponses },
       },
     },
     async (request) => {
       const reason = readReason((request.body as { reason?: string } | null | undefined)?.reason);
       const { record, actor } = await authorizedRecord(request);
-      return certificateOut(await store.revokeCertificate(record.serial, reason, { actor }));
+      const { certificate, descendantsRevoked } = await store.revokeCertificate(record.serial, reason, { actor });
+      return { ...certificateOut(certificate), descendantsRevoked };
     },
   );
 }
@@ -118,7 +145,7 @@ function readSerial(text: string): string {
   return serial;
 }
 
-function readReason(reason: string | undefined): string {
+export function readReason(reason: string | undefined): string {
   if (reason === undefined) return 'unspecified';
   if (!(REVOCATION_REASONS as readonly string[]).includes(reason)) {
     throw badRequest(`reason "${reason.slice(0, 40)}" is not one Tessera records; use one of ${REVOCATION_REASONS.join(', ')}`);

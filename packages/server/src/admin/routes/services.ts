@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { generateClientSecret, generateSecretId } from '../../keys/client-secrets.ts';
 import { parsePublicKeyPem } from '../../policy/public-keys.ts';
 import type { ServiceStatus } from '../../storage/records.ts';
-import { authorize } from '../authz.ts';
+import { authorize, type AdminCaller } from '../authz.ts';
 import { badRequest, notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
 import { refuseLastAdminRemoval } from '../last-admin.ts';
@@ -16,7 +16,7 @@ const KID = '^[A-Za-z0-9._-]{1,128}$';
 const MAX_GRACE_SECONDS = 30 * 86_400;
 const DEFAULT_GRACE_SECONDS = 3600;
 
-const serviceParams = {
+export const serviceParams = {
   type: 'object',
   properties: { domain: { type: 'string', maxLength: 256 }, service: { type: 'string', maxLength: 256 } },
   required: ['domain', 'service'],
@@ -28,15 +28,7 @@ const security = [{ bearerAuth: [] }];
 export function serviceRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
   const { store, callerOf, hasher, now } = deps;
 
-  /** Checks names and the caller's right to the domain; returns the principal. */
-  const target = (request: FastifyRequest): { domain: string; service: string; principal: string; actor: string } => {
-    const { domain, service } = request.params as { domain: string; service: string };
-    const caller = callerOf(request);
-    authorize(caller, domain);
-    requireName('domain', domain);
-    requireName('service', service);
-    return { domain, service, principal: `${domain}.${service}`, actor: caller.principal };
-  };
+  const target = (request: FastifyRequest): ServiceTarget => serviceTarget(callerOf(request), request);
 
   app.post(
     '/domains/:domain/services',
@@ -234,6 +226,22 @@ export function serviceRoutes(app: FastifyInstance, deps: AdminRouteDeps): void 
       return reply.code(204).send();
     },
   );
+}
+
+export interface ServiceTarget {
+  domain: string;
+  service: string;
+  principal: string;
+  actor: string;
+}
+
+/** Checks the caller's right to the domain (403), then the names (400); returns the principal. */
+export function serviceTarget(caller: AdminCaller, request: FastifyRequest): ServiceTarget {
+  const { domain, service } = request.params as { domain: string; service: string };
+  authorize(caller, domain);
+  requireName('domain', domain);
+  requireName('service', service);
+  return { domain, service, principal: `${domain}.${service}`, actor: caller.principal };
 }
 
 function checkPem(pem: string, field: string): void {

@@ -36,8 +36,11 @@ export interface ProofInput {
 
 export interface CertificateProof {
   readonly type: ProofType;
-  /** The principal the request proved, or a ProofError saying what failed. */
-  prove(input: ProofInput): Promise<{ principal: string }>;
+  /**
+   * The principal the request proved, or a ProofError saying what failed. A renewal also names
+   * the serial it renews, recorded as the new certificate's lineage.
+   */
+  prove(input: ProofInput): Promise<{ principal: string; renewedFrom?: string }>;
 }
 
 /**

@@ -55,7 +55,7 @@ export function renewalProof(deps: RenewalDeps): CertificateProof {
         throw notProven(`the client certificate names ${principal ?? 'no principal'}, but it was issued to ${record.principal}`);
       }
       await requireActiveService(deps.store, principal, { clientIp, now });
-      return { principal };
+      return { principal, renewedFrom: serial };
     },
   };
 }

@@ -122,6 +122,7 @@ export interface CertificateRow {
   issued_at: number;
   revoked_at: number | null;
   revocation_reason: string | null;
+  renewed_from: string | null;
 }
 
 export interface JoinTokenRow {
@@ -243,6 +244,7 @@ export function toCertificate(row: CertificateRow): CertificateRecord {
     issuedAt: row.issued_at,
     revokedAt: row.revoked_at,
     revocationReason: row.revocation_reason,
+    renewedFrom: row.renewed_from,
   };
 }
 

@@ -1,6 +1,7 @@
 import { ConflictError } from '../errors.ts';
 import type { Actor, ClientSecretRecord, PublicKeyRecord, Service } from '../records.ts';
 import type { ClientForAuth, ClientWithKeys, NewSecret, NewService, ServicePatch } from '../store.ts';
+import { revokeLiveCertificatesOf } from './certificates.ts';
 import { audit, holdDomain, lockService, roleTarget, serviceRow } from './context.ts';
 import type { SqlContext } from './context.ts';
 import { insertSecret, newestFirst } from './credentials.ts';
@@ -129,10 +130,7 @@ export function deleteService(ctx: SqlContext, principal: string, by: Actor): Pr
     await tx.run('DELETE FROM join_tokens WHERE principal = ?', [principal]);
     // Its unexpired certificates are revoked, not just forgotten: a service registered again
     // under the same name must not be reachable with the old one's certificates.
-    await tx.run(
-      "UPDATE certificates SET revoked_at = ?, revocation_reason = 'cessationOfOperation' WHERE principal = ? AND revoked_at IS NULL AND not_after >= ?",
-      [ctx.now(), principal, ctx.now()],
-    );
+    await revokeLiveCertificatesOf(tx, principal, 'cessationOfOperation', ctx.now());
     await tx.run('DELETE FROM services WHERE principal = ?', [principal]);
     await audit(ctx, tx, by, { type: 'service.delete', target: principal, before: service, after: null });
     // Each role's own history shows the member leaving.

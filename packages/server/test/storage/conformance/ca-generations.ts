@@ -108,7 +108,7 @@ export function caGenerations(harness: StoreHarness): void {
       const store = new SqlStore(driver, { now: () => clock });
       await store.initCa(generation('ca-1', 'active', clock));
       await store.recordCertificate(
-        { serial: '01', principal: 'alpha.api', thumbprint: 't', caId: 'ca-1', notBefore: clock, notAfter: clock + HOUR, issuedAt: clock },
+        { serial: '01', principal: 'alpha.api', thumbprint: 't', caId: 'ca-1', notBefore: clock, notAfter: clock + HOUR, issuedAt: clock, renewedFrom: null },
         admin,
       );
       await store.insertPreparedCa(generation('ca-2', 'prepared', clock));
@@ -119,7 +119,7 @@ export function caGenerations(harness: StoreHarness): void {
       await store.transitionCa('ca-2', 'prepared', 'active');
       // Still in the trust bundle while its certificate is valid; the new CA's are no obstacle.
       await store.recordCertificate(
-        { serial: '02', principal: 'alpha.api', thumbprint: 't', caId: 'ca-2', notBefore: clock, notAfter: clock + 2 * HOUR, issuedAt: clock },
+        { serial: '02', principal: 'alpha.api', thumbprint: 't', caId: 'ca-2', notBefore: clock, notAfter: clock + 2 * HOUR, issuedAt: clock, renewedFrom: null },
         admin,
       );
       // notAfter is inclusive: at that very moment the certificate is still valid.

@@ -14,7 +14,7 @@ const DAY = 86_400_000;
 type NewCertificate = Omit<CertificateRecord, 'revokedAt' | 'revocationReason'>;
 
 function certificate(serial: string, principal = 'alpha.api', notAfter = T0 + DAY): NewCertificate {
-  return { serial, principal, thumbprint: `THUMB-${serial}`, caId: 'ca-1', notBefore: T0 - 60_000, notAfter, issuedAt: T0 };
+  return { serial, principal, thumbprint: `THUMB-${serial}`, caId: 'ca-1', notBefore: T0 - 60_000, notAfter, issuedAt: T0, renewedFrom: null };
 }
 
 export function certificates(harness: StoreHarness): void {
@@ -95,8 +95,8 @@ export function certificates(harness: StoreHarness): void {
       const store = new SqlStore(driver, { now: () => clock });
       await store.recordCertificate(certificate('03'), admin);
       const revoked = await store.revokeCertificate('03', 'keyCompromise', { actor: 'alpha.admin' });
-      assert.deepEqual(revoked, { ...certificate('03'), revokedAt: T0, revocationReason: 'keyCompromise' });
-      assert.deepEqual(await store.getCertificate('03'), revoked);
+      assert.deepEqual(revoked, { certificate: { ...certificate('03'), revokedAt: T0, revocationReason: 'keyCompromise' }, descendantsRevoked: 0 });
+      assert.deepEqual(await store.getCertificate('03'), revoked.certificate);
 
       clock += 1000;
       assert.deepEqual(await store.revokeCertificate('03', 'superseded', admin), revoked);
@@ -108,7 +108,7 @@ export function certificates(harness: StoreHarness): void {
             actor: 'alpha.admin',
             target: 'alpha.api',
             before: { serial: '03', principal: 'alpha.api', revokedAt: null, revocationReason: null },
-            after: { serial: '03', principal: 'alpha.api', revokedAt: T0, revocationReason: 'keyCompromise' },
+            after: { serial: '03', principal: 'alpha.api', revokedAt: T0, revocationReason: 'keyCompromise', descendantsRevoked: 0 },
           },
         ],
       );
@@ -117,7 +117,7 @@ export function certificates(harness: StoreHarness): void {
     peerTest(harness, 'revokes exactly once when instances race', async (store, peer) => {
       await store.recordCertificate(certificate('04'), admin);
       const results = await Promise.all(
-        Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? store : peer).revokeCertificate('04', `reason-${i}`, admin)),
+        Array.from({ length: 6 }, async (_, i) => (await (i % 2 === 0 ? store : peer).revokeCertificate('04', `reason-${i}`, admin)).certificate),
       );
       // Every caller sees the one revocation that won.
       const [winner] = results;
@@ -144,8 +144,8 @@ export function certificates(harness: StoreHarness): void {
       await store.recordCertificate(certificate('11', 'alpha.api', T0 + DAY), admin);
       await store.recordCertificate(certificate('12', 'alpha.web', T0 + DAY), admin);
       await store.recordCertificate(certificate('13', 'alpha.web', T0 - 1), admin);
-      const first = await store.revokeCertificate('10', 'superseded', admin);
-      const second = await store.revokeCertificate('12', 'keyCompromise', admin);
+      const { certificate: first } = await store.revokeCertificate('10', 'superseded', admin);
+      const { certificate: second } = await store.revokeCertificate('12', 'keyCompromise', admin);
       await store.revokeCertificate('13', 'keyCompromise', admin);
 
       assert.deepEqual(

@@ -2,6 +2,7 @@
 
 import { apiKeys } from './api-keys.ts';
 import { caGenerations } from './ca-generations.ts';
+import { certificateLineage } from './certificate-lineage.ts';
 import { certificates } from './certificates.ts';
 import { credentials } from './credentials.ts';
 import { lifecycleAndDomains, services } from './domains-services.ts';
@@ -31,6 +32,7 @@ export function storeConformance(harness: StoreHarness): void {
   keysAndCa(harness);
   caGenerations(harness);
   certificates(harness);
+  certificateLineage(harness);
   joinTokens(harness);
   queryPlans(harness);
   transactions(harness);

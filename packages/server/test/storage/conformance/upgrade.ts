@@ -111,9 +111,9 @@ export async function assertUpgradesFromVersion2(driver: SqlDriver): Promise<voi
 
     // The new tables work alongside the old rows: the old CA rotates, its certificates and
     // the old service's join tokens are recorded.
-    const certificate = { serial: '0a1b', principal: 'alpha.api', thumbprint: 't', caId: 'ca-1', notBefore: at, notAfter: at + 5000, issuedAt: at };
+    const certificate = { serial: '0a1b', principal: 'alpha.api', thumbprint: 't', caId: 'ca-1', notBefore: at, notAfter: at + 5000, issuedAt: at, renewedFrom: null };
     await store.recordCertificate(certificate, admin);
-    assert.equal((await store.revokeCertificate('0a1b', 'superseded', admin)).revocationReason, 'superseded');
+    assert.equal((await store.revokeCertificate('0a1b', 'superseded', admin)).certificate.revocationReason, 'superseded');
     assert.deepEqual(
       (await store.listRevokedCertificates(at)).map((revoked) => revoked.serial),
       ['0a1b'],
