@@ -328,10 +328,11 @@ function apiKeyAudiencePostgres(): string {
 }
 
 // A certificate-bound token names its certificate by thumbprint (RFC 8705 `x5t#S256`), and every
-// use of such a token asks whether Tessera issued that certificate and revoked it since.
+// use of such a token asks whether Tessera issued that certificate and revoked it since. The
+// serial follows, so the lookup (ordered by serial, for rows a test wrote twice) stays in it.
 function certificateThumbprintSchema(): string {
   return `
-    CREATE INDEX certificates_by_thumbprint ON certificates (thumbprint);
+    CREATE INDEX certificates_by_thumbprint ON certificates (thumbprint, serial);
   `;
 }
 

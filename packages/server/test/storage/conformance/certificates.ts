@@ -177,7 +177,7 @@ export function certificates(harness: StoreHarness): void {
       await store.recordCertificate(certificate('30'), admin);
       await store.recordCertificate(certificate('31'), admin);
       assert.deepEqual(await store.getCertificateByThumbprint('THUMB-31'), { ...certificate('31'), revokedAt: null, revocationReason: null });
-      const revoked = await store.revokeCertificate('30', 'keyCompromise', admin);
+      const { certificate: revoked } = await store.revokeCertificate('30', 'keyCompromise', admin);
       assert.deepEqual(await store.getCertificateByThumbprint('THUMB-30'), revoked);
       // Matched exactly: base64url is case-sensitive.
       assert.equal(await store.getCertificateByThumbprint('thumb-30'), null);
