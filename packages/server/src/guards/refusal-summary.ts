@@ -5,10 +5,14 @@
 // minute instead of a row per request, while an operator still sees who hammered what
 // (`GET /admin/v1/audit?type=token.refused.summary`, or `principal=ip:<address>`).
 //
-// Memory is bounded too: past `maxKeys` addresses in one interval, the rest are summed under
-// the address `*`, so made-up X-Forwarded-For values from a trusted proxy cannot grow it.
+// Addresses are counted as every per-address limit counts them (policy/ip-ranges.ts
+// `addressKey`): an IPv6 caller by its /64, so one that rotates through its prefix still makes
+// one row, which holds a few of the addresses seen. Memory is bounded too: past `maxKeys`
+// addresses in one interval, the rest are summed under the address `*`, so made-up
+// X-Forwarded-For values from a trusted proxy cannot grow it.
 
 import type { TokenObserver, TokenOutcome } from '../oauth2/client-guard.ts';
+import { addressKey } from '../policy/ip-ranges.ts';
 import type { AuditSink } from './audit-writer.ts';
 import { MAX_IP_LENGTH, MAX_KEY_LENGTH, clip } from './caller-text.ts';
 
@@ -16,7 +20,7 @@ export const SUMMARY_TYPE = 'token.refused.summary';
 /** The address under which refusals beyond `maxKeys` addresses in one interval are summed. */
 export const OTHER_ADDRESSES = '*';
 
-export const REFUSAL_SUMMARY_DEFAULTS = { maxKeys: 10_000, sampleClientIds: 3 } as const;
+export const REFUSAL_SUMMARY_DEFAULTS = { maxKeys: 1_000, samples: 3 } as const;
 
 export interface RefusalSummaryOptions {
   audit: AuditSink;
@@ -35,7 +39,10 @@ export interface RefusalSummaries extends TokenObserver {
 
 interface Summary {
   endpoint: TokenOutcome['endpoint'];
+  /** The address as the limits count it: an IPv4 address, or an IPv6 /64. */
   clientIp: string;
+  /** A few of the addresses seen under it. */
+  addresses: string[];
   result: string;
   status: number;
   count: number;
@@ -76,7 +83,7 @@ export function createRefusalSummaries(options: RefusalSummaryOptions): RefusalS
     },
     observe(outcome) {
       if (!refusedBeforeAuthentication(outcome)) return;
-      let clientIp = clip(outcome.clientIp, MAX_IP_LENGTH);
+      let clientIp = clip(addressKey(outcome.clientIp), MAX_IP_LENGTH);
       let key = `${outcome.endpoint} ${outcome.result} ${clientIp}`;
       if (!summaries.has(key) && summaries.size >= maxKeys) {
         clientIp = OTHER_ADDRESSES;
@@ -85,16 +92,14 @@ export function createRefusalSummaries(options: RefusalSummaryOptions): RefusalS
       let summary = summaries.get(key);
       if (summary === undefined) {
         const { endpoint, result, status, at } = outcome;
-        summary = { endpoint, clientIp, result, status, count: 0, from: at, to: at, clientIds: [] };
+        summary = { endpoint, clientIp, addresses: [], result, status, count: 0, from: at, to: at, clientIds: [] };
         summaries.set(key, summary);
       }
       summary.count += 1;
       summary.from = Math.min(summary.from, outcome.at);
       summary.to = Math.max(summary.to, outcome.at);
-      const claimed = clip(outcome.claimedClientId, MAX_KEY_LENGTH);
-      if (claimed !== undefined && summary.clientIds.length < REFUSAL_SUMMARY_DEFAULTS.sampleClientIds && !summary.clientIds.includes(claimed)) {
-        summary.clientIds.push(claimed);
-      }
+      addSample(summary.addresses, clip(outcome.clientIp, MAX_IP_LENGTH));
+      addSample(summary.clientIds, clip(outcome.claimedClientId, MAX_KEY_LENGTH));
     },
     flush,
     close() {
@@ -102,4 +107,8 @@ export function createRefusalSummaries(options: RefusalSummaryOptions): RefusalS
       flush();
     },
   };
+}
+
+function addSample(samples: string[], value: string | undefined): void {
+  if (value !== undefined && samples.length < REFUSAL_SUMMARY_DEFAULTS.samples && !samples.includes(value)) samples.push(value);
 }

@@ -42,14 +42,14 @@ describe('refusal summaries', () => {
       written.map((e) => [e.type, e.actor, e.target, e.at, e.after]),
       [
         [SUMMARY_TYPE, 'system', 'ip:192.0.2.1', T0 + 999, {
-          endpoint: 'token', clientIp: '192.0.2.1', result: 'AUTH_101', status: 401, count: 1000, from: T0, to: T0 + 999,
+          endpoint: 'token', clientIp: '192.0.2.1', addresses: ['192.0.2.1'], result: 'AUTH_101', status: 401, count: 1000, from: T0, to: T0 + 999,
           clientIds: ['alpha.guess0', 'alpha.guess1', 'alpha.guess2'],
         }],
         [SUMMARY_TYPE, 'system', 'ip:192.0.2.1', T0, {
-          endpoint: 'token', clientIp: '192.0.2.1', result: 'AUTH_106', status: 429, count: 20, from: T0, to: T0, clientIds: [],
+          endpoint: 'token', clientIp: '192.0.2.1', addresses: ['192.0.2.1'], result: 'AUTH_106', status: 429, count: 20, from: T0, to: T0, clientIds: [],
         }],
         [SUMMARY_TYPE, 'system', 'ip:198.51.100.7', T0, {
-          endpoint: 'introspect', clientIp: '198.51.100.7', result: 'AUTH_101', status: 401, count: 1, from: T0, to: T0, clientIds: ['alpha.api'],
+          endpoint: 'introspect', clientIp: '198.51.100.7', addresses: ['198.51.100.7'], result: 'AUTH_101', status: 401, count: 1, from: T0, to: T0, clientIds: ['alpha.api'],
         }],
       ],
     );
@@ -70,6 +70,21 @@ describe('refusal summaries', () => {
     summary.observe(refused({ at: T0 + 60_000 }));
     summary.close();
     assert.deepEqual(written.map((e) => (e.after as { count: number; from: number }).from), [T0, T0 + 60_000]);
+  });
+
+  it('counts an IPv6 caller by its /64, as the limits do: rotating through the prefix makes one row', () => {
+    const { summary, written } = summaries();
+    for (let i = 1; i <= 300; i++) summary.observe(refused({ clientIp: `2001:db8:0:1::${i.toString(16)}`, result: 'AUTH_106', status: 429 }));
+    summary.observe(refused({ clientIp: '::ffff:192.0.2.9' }));
+    assert.equal(summary.trackedKeys, 2);
+    summary.close();
+    assert.deepEqual(
+      written.map((e) => [e.target, (e.after as { count: number }).count, (e.after as { addresses: string[] }).addresses]),
+      [
+        ['ip:2001:db8:0:1::/64', 300, ['2001:db8:0:1::1', '2001:db8:0:1::2', '2001:db8:0:1::3']],
+        ['ip:192.0.2.9', 1, ['::ffff:192.0.2.9']],
+      ],
+    );
   });
 
   it('sums addresses beyond maxKeys under "*", so made-up addresses cannot grow memory or rows', () => {
