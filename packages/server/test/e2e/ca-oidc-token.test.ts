@@ -100,7 +100,7 @@ describe('certificates from an external OIDC token (proof oidc-token)', () => {
 
   it('refuses a service whose allowedIps leave out the caller\'s address (403), as the token endpoint does', async () => {
     const res = await enroll(await serviceAccount('alpha', 'fenced'));
-    assertError(res, 403, 'forbidden', /127\.0\.0\.1 is not in the allowed IP ranges of alpha\.fenced \(10\.9\.9\.0\/24\)/);
+    assertError(res, 403, 'forbidden', /127\.0\.0\.1 is not in the allowed IP ranges of alpha\.fenced;/);
   });
 
   it('maps a claim through the exact principals table (ES256 issuer)', async () => {

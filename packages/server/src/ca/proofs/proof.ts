@@ -86,7 +86,8 @@ export async function requireActiveService(
   }
   if (standing === 'outside-ranges') {
     throw forbidden(
-      `${clientIp} is not in the allowed IP ranges of ${principal} (${service.allowedIps.join(', ')}); ` +
+      // The ranges are not named, as at the token endpoint: they map the service's network for whoever holds its credential.
+      `${clientIp} is not in the allowed IP ranges of ${principal}; ` +
         'request certificates from an allowed address, or ask an administrator to change allowedIps',
     );
   }
