@@ -8,9 +8,10 @@ import { before, describe, it } from 'node:test';
 import { makeCa, type IssuedCa } from '../../server/test/ca/operator-pki.ts';
 import { issuingCas, tesseraTrust } from '../src/http/anchors.ts';
 
-const names = (certificates: readonly X509Certificate[]): string[] => certificates.map((certificate) => /CN=([^\n]+)/.exec(certificate.subject)?.[1] ?? '');
-const anchorsOf = (pem: string): string[] =>
-  names((pem.match(/-----BEGIN (?:TRUSTED )?CERTIFICATE-----[\s\S]+?-----END (?:TRUSTED )?CERTIFICATE-----/g) ?? []).map((block) => new X509Certificate(block)));
+const PEM_BLOCK = /-----BEGIN (?:TRUSTED )?CERTIFICATE-----[\s\S]+?-----END (?:TRUSTED )?CERTIFICATE-----/g;
+const names = (certificates: readonly X509Certificate[]): string[] =>
+  certificates.map((certificate) => /CN=([^\n]+)/.exec(certificate.subject)?.[1] ?? '');
+const anchorsOf = (pem: string): string[] => names((pem.match(PEM_BLOCK) ?? []).map((block) => new X509Certificate(block)));
 
 describe('trust anchors of a bundle', () => {
   let root: IssuedCa;
@@ -34,7 +35,8 @@ describe('trust anchors of a bundle', () => {
   });
 
   it('is both issuing CAs during a rotation (two generations), and two imported issuing CAs under one root', () => {
-    assert.deepEqual(names(issuingCas(otherIssuing.pem + otherRoot.pem + issuing.pem + middle.pem + root.pem)), ['Other Issuing', 'Issuing']);
+    const twoRoots = otherIssuing.pem + otherRoot.pem + issuing.pem + middle.pem + root.pem;
+    assert.deepEqual(names(issuingCas(twoRoots)), ['Other Issuing', 'Issuing']);
     assert.deepEqual(names(issuingCas(next.pem + root.pem + issuing.pem + middle.pem)), ['Next Issuing', 'Issuing']);
   });
 
@@ -53,11 +55,13 @@ describe('trust anchors of a bundle', () => {
 
   it('reads the configured ca on its own: a CA of the user\'s alone in ca stays a full anchor next to the bundle\'s issuing CAs', () => {
     assert.deepEqual(anchorsOf(tesseraTrust(root.pem, issuing.pem + middle.pem + root.pem).ca), ['Root', 'Issuing']);
-    assert.deepEqual(anchorsOf(tesseraTrust(issuing.pem + middle.pem + root.pem, next.pem + root.pem + issuing.pem + middle.pem).ca), ['Issuing', 'Next Issuing']);
+    const rotated = next.pem + root.pem + issuing.pem + middle.pem;
+    assert.deepEqual(anchorsOf(tesseraTrust(issuing.pem + middle.pem + root.pem, rotated).ca), ['Issuing', 'Next Issuing']);
   });
 
   it('leaves a ca that is not plain PEM certificates for Node to read', () => {
-    for (const ca of ['not a certificate', '-----BEGIN TRUSTED CERTIFICATE-----\nAAAA\n-----END TRUSTED CERTIFICATE-----\n' + root.pem]) {
+    const trusted = '-----BEGIN TRUSTED CERTIFICATE-----\nAAAA\n-----END TRUSTED CERTIFICATE-----\n';
+    for (const ca of ['not a certificate', trusted + root.pem]) {
       assert.equal(tesseraTrust(ca).ca, `${ca.trim()}\n`);
     }
   });

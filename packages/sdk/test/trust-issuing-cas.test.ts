@@ -36,13 +36,16 @@ const WEB = 'spiffe://tessera.local/alpha/web';
 const TLS_REFUSAL = /unable to get local issuer certificate|unable to verify|certificate/i;
 
 function certificatesIn(pem: string): X509Certificate[] {
-  return (pem.match(/-----BEGIN (?:TRUSTED )?CERTIFICATE-----[\s\S]+?-----END (?:TRUSTED )?CERTIFICATE-----/g) ?? []).map((block) => new X509Certificate(block));
+  const blocks = pem.match(/-----BEGIN (?:TRUSTED )?CERTIFICATE-----[\s\S]+?-----END (?:TRUSTED )?CERTIFICATE-----/g) ?? [];
+  return blocks.map((block) => new X509Certificate(block));
 }
 
 /** A leaf signed by `issuer` for 127.0.0.1, usable by a TLS server and client alike. */
 function leafFrom(issuer: TestCa, uris: string[] = []): Promise<ClientCertificate> {
-  const san = new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: '127.0.0.1' }, ...uris.map((value) => ({ type: 'url' as const, value }))], false);
-  return makeLeaf(issuer, { subject: 'CN=127.0.0.1', eku: [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth], extensions: [san], chain: [issuer] });
+  const names = [{ type: 'ip' as const, value: '127.0.0.1' }, ...uris.map((value) => ({ type: 'url' as const, value }))];
+  const san = new x509.SubjectAlternativeNameExtension(names, false);
+  const eku = [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth];
+  return makeLeaf(issuer, { subject: 'CN=127.0.0.1', eku, extensions: [san], chain: [issuer] });
 }
 
 interface Impostor {
@@ -59,7 +62,8 @@ async function startImpostor(leaf: ClientCertificate, jwk: object): Promise<Impo
     state.requests.push(req.url ?? '');
     res.setHeader('content-type', 'application/json');
     if (req.url === '/.well-known/openid-configuration') {
-      res.end(JSON.stringify({ issuer: state.url, jwks_uri: `${state.url}/oauth2/keys`, token_endpoint: `${state.url}/oauth2/token` }));
+      const { url } = state;
+      res.end(JSON.stringify({ issuer: url, jwks_uri: `${url}/oauth2/keys`, token_endpoint: `${url}/oauth2/token` }));
     } else if (req.url === '/oauth2/keys') {
       res.end(JSON.stringify({ keys: [jwk] }));
     } else {

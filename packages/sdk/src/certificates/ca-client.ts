@@ -57,7 +57,8 @@ export function httpsCaClient(options: HttpsCaClientOptions): CaClient {
   const agent = new Agent({ keepAlive: false });
   const send = async (url: string, what: string, request: Parameters<typeof sendRequest>[1]): Promise<HttpResponse> => {
     try {
-      return await sendRequest(new URL(url), { ...request, trust: options.trust(), agent, timeoutMs: options.timeoutMs, signal: options.signal });
+      const { timeoutMs, signal } = options;
+      return await sendRequest(new URL(url), { ...request, trust: options.trust(), agent, timeoutMs, signal });
     } catch (cause) {
       if (options.signal.aborted) throw new CertificateRefresherError('the certificate refresher was closed', { code: 'ERR_REFRESHER_CLOSED', cause });
       const reason = cause instanceof Error ? cause.message : String(cause);

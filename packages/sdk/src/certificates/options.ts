@@ -118,7 +118,7 @@ export interface ExpiringEvent {
 
 /** Payload of `bundle`: the trust bundle changed between renewals (a CA rotation was prepared or finished). */
 export interface BundleEvent {
-  /** Tessera's trust bundle now held (issuing CAs and roots, as `ca.pem`); {@link TlsMaterial.ca} holds its issuing CAs. */
+  /** Tessera's trust bundle now held (issuing CAs and roots, as `ca.pem`); {@link TlsMaterial.ca} has its issuing CAs. */
   ca: string;
   previous: string;
 }

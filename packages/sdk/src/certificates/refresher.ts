@@ -122,7 +122,8 @@ export async function startRefresher(options: CertificateRefresherOptions, deps:
     held = next;
     // Peers are checked against Tessera's issuing CAs alone, as Tessera checks its clients.
     const { ca: anchors, allowPartialTrustChain } = tesseraTrust(next.ca);
-    const material: TlsMaterial = Object.freeze({ key: next.material.key, cert: next.material.cert, ca: anchors, allowPartialTrustChain });
+    const { key, cert } = next.material;
+    const material: TlsMaterial = Object.freeze({ key, cert, ca: anchors, allowPartialTrustChain });
     generation = { number: (generation?.number ?? 0) + 1, material };
     context = undefined;
   };

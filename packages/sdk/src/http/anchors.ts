@@ -43,8 +43,9 @@ export function issuingCas(pem: string): X509Certificate[] {
   const blocks = pem.match(PEM_CERTIFICATE) ?? [];
   const parsed = blocks.map((block) => new X509Certificate(block));
   const cas = parsed.filter((certificate) => certificate.ca);
-  const issuedAnother = (issuer: X509Certificate): boolean =>
-    cas.some((other) => other !== issuer && !isSelfSigned(other) && other.checkIssued(issuer) && other.verify(issuer.publicKey));
+  const issued = (other: X509Certificate, issuer: X509Certificate): boolean =>
+    other !== issuer && !isSelfSigned(other) && other.checkIssued(issuer) && other.verify(issuer.publicKey);
+  const issuedAnother = (issuer: X509Certificate): boolean => cas.some((other) => issued(other, issuer));
   return parsed.filter((certificate) => !(certificate.ca && issuedAnother(certificate)));
 }
 

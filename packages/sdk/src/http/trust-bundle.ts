@@ -75,11 +75,14 @@ export function bundleRefreshSeconds(value: unknown): number {
 export function followTrustBundle(options: TrustBundleOptions): TrustSource {
   const { ca } = options;
   const url = new URL(TRUST_BUNDLE_PATH, options.server);
-  if (ca === undefined) return { anchors: () => undefined, settled: () => Promise.resolve(), close: () => Promise.resolve() };
+  const fixed = (trust: TlsTrust | undefined): TrustSource => ({
+    anchors: () => trust,
+    settled: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+  });
+  if (ca === undefined) return fixed(undefined);
   const configured = tesseraTrust(ca);
-  if (options.refreshSeconds === 0 || url.protocol !== 'https:') {
-    return { anchors: () => configured, settled: () => Promise.resolve(), close: () => Promise.resolve() };
-  }
+  if (options.refreshSeconds === 0 || url.protocol !== 'https:') return fixed(configured);
   const refreshMs = options.refreshSeconds * 1000;
   const now = options.now ?? Date.now;
   const aborter = new AbortController();

@@ -20,7 +20,8 @@ export function httpsFetch(trust: () => TlsTrust | undefined): FetchLike {
       const headers = init.headers instanceof Headers ? Object.fromEntries(init.headers) : { ...init.headers };
       if (init.body !== undefined) headers['content-length'] = String(Buffer.byteLength(init.body));
       const anchors = target.protocol === 'https:' ? trust() : undefined;
-      const req = requester(target, { method: init.method, headers, ...anchors, timeout: DEFAULT_TIMEOUT_MS, signal: init.signal }, (res) => {
+      const options = { method: init.method, headers, ...anchors, timeout: DEFAULT_TIMEOUT_MS, signal: init.signal };
+      const req = requester(target, options, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {
