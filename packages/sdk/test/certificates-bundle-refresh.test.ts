@@ -27,7 +27,12 @@ const HOUR = 3_600_000;
 const BUNDLE_REFRESH = 0.2;
 
 function certificatesIn(pem: string): X509Certificate[] {
-  return (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((block) => new X509Certificate(block));
+  return (pem.match(/-----BEGIN (?:TRUSTED )?CERTIFICATE-----[\s\S]+?-----END (?:TRUSTED )?CERTIFICATE-----/g) ?? []).map((block) => new X509Certificate(block));
+}
+
+/** The issuing CAs of a bundle (Tessera's CAs are root → issuing CA): what the refresher's TLS anchors on. */
+function issuingIn(pem: string): string[] {
+  return certificatesIn(pem).filter((certificate) => !certificate.checkIssued(certificate)).map((certificate) => certificate.fingerprint256).sort();
 }
 
 function fingerprints(pem: string): string[] {
@@ -129,9 +134,11 @@ describe('certificate refresher trust bundle between renewals', () => {
     const still = await start('static', { bundleRefresh: 0 });
     const first = following.info();
     const held = following.current();
-    const oldRoots = fingerprints(t.ca);
-    assert.equal(oldRoots.length, 1);
-    assert.deepEqual(fingerprints(following.tlsOptions().ca), oldRoots);
+    const oldBundle = fingerprints(t.ca);
+    const oldIssuing = issuingIn(t.ca);
+    assert.equal(oldBundle.length, 2, 'the bundle holds the issuing CA and its root');
+    assert.equal(oldIssuing.length, 1);
+    assert.deepEqual(fingerprints(following.tlsOptions().ca), oldIssuing, 'TLS anchors on the issuing CA alone');
     assert.ok(first.renewAt.getTime() > Date.now() + 12 * HOUR, `no renewal planned during the test (${first.renewAt.toISOString()})`);
     const renewals: unknown[] = [];
     following.on('renewed', (event) => renewals.push(event));
@@ -142,21 +149,21 @@ describe('certificate refresher trust bundle between renewals', () => {
     const rotate = await t.admin$('POST', '/ca/rotate');
     assert.equal(rotate.status, 202, rotate.text);
     const published = fingerprints(t.ca);
-    assert.equal(published.length, 2, 'the new root is published next to the old one');
+    assert.equal(published.length, 4, 'the new generation is published next to the old one');
 
     const event = await learnt;
     assert.deepEqual(fingerprints(event.ca), published);
-    assert.deepEqual(fingerprints(event.previous), oldRoots);
-    assert.deepEqual(fingerprints(following.tlsOptions().ca), published, 'tlsOptions().ca holds both roots');
+    assert.deepEqual(fingerprints(event.previous), oldBundle);
+    assert.deepEqual(fingerprints(following.tlsOptions().ca), issuingIn(t.ca), 'tlsOptions().ca holds both issuing CAs');
     assert.equal(following.tlsOptions().cert, held.cert, 'the same certificate…');
     assert.equal(following.current(), held, '…not renewed');
     assert.deepEqual(following.info(), first);
     assert.deepEqual(renewals, []);
     // The bundle event is emitted before ca.pem is written; the write follows at once.
     const caPem = async (): Promise<string[]> => fingerprints(await readFile(join(outDir, 'ca.pem'), 'utf8'));
-    for (let i = 0; i < 250 && (await caPem()).length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 20));
-    assert.deepEqual(await caPem(), published, 'ca.pem holds both roots');
-    assert.deepEqual(fingerprints(still.tlsOptions().ca), oldRoots, 'with bundleRefresh 0 nothing is fetched between renewals');
+    for (let i = 0; i < 250 && (await caPem()).length < 4; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(await caPem(), published, 'ca.pem holds both generations, roots included');
+    assert.deepEqual(fingerprints(still.tlsOptions().ca), oldIssuing, 'with bundleRefresh 0 nothing is fetched between renewals');
 
     // The new generation signs: a service started now gets a certificate of it.
     clock = Date.parse(rotate.json.activatesAt as string);
@@ -190,7 +197,7 @@ describe('certificate refresher trust bundle between renewals', () => {
       { server: t.url, ca: t.ca, principal: 'alpha.probe', bootstrap: await joinToken('probe'), bundleRefresh: BUNDLE_REFRESH },
       {
         caClient: (settings, signal, trust) => {
-          const real = httpsCaClient({ server: settings.server, ca: trust, timeoutMs: settings.requestTimeoutMs, signal });
+          const real = httpsCaClient({ server: settings.server, trust, timeoutMs: settings.requestTimeoutMs, signal });
           return {
             ...real,
             bundle: async () => {
@@ -205,7 +212,7 @@ describe('certificate refresher trust bundle between renewals', () => {
       },
     );
     cleanups.push(() => refresher.close());
-    // Held before this test's rotation: one root fewer than the bundle will list.
+    // Held before this test's rotation: one issuing CA fewer than the bundle will list.
     const before = refresher.tlsOptions();
     const rotate = await t.admin$('POST', '/ca/rotate');
     assert.equal(rotate.status, 202, rotate.text);

@@ -19,6 +19,7 @@ import { decodeJwt } from 'jose';
 import { opensslVerify } from '../../server/test/helpers/ca-client.ts';
 import { startTestServer, type TestServer } from '../../server/test/helpers/server.ts';
 import { httpsCaClient } from '../src/certificates/ca-client.ts';
+import { tesseraTrust } from '../src/http/anchors.ts';
 import { createTestPki } from './helpers/certificates.ts';
 import {
   createCertificateRefresher,
@@ -37,7 +38,7 @@ function next<E extends keyof CertificateRefresherEvents>(refresher: Certificate
 }
 
 function certificatesIn(pem: string): X509Certificate[] {
-  return (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((block) => new X509Certificate(block));
+  return (pem.match(/-----BEGIN (?:TRUSTED )?CERTIFICATE-----[\s\S]+?-----END (?:TRUSTED )?CERTIFICATE-----/g) ?? []).map((block) => new X509Certificate(block));
 }
 
 function assertRefused(status: number, error: string, description: RegExp) {
@@ -117,10 +118,12 @@ describe('certificate refresher against a real Tessera', () => {
       assert.equal(info.notAfter.getTime(), Date.parse(leaf!.validTo));
       assert.equal(intermediates.length, 1, 'cert holds the leaf and its intermediate');
       assert.ok(leaf!.checkPrivateKey(createPrivateKey(r.current().key)), 'the key is the certificate\'s');
-      const { ca, cert } = r.tlsOptions();
-      assert.ok(certificatesIn(t.ca).every((root) => certificatesIn(ca).some((held) => held.fingerprint256 === root.fingerprint256)), 'the bundle is trusted');
+      const { ca, cert, allowPartialTrustChain } = r.tlsOptions();
+      const issuing = certificatesIn(t.ca).filter((certificate) => !certificate.checkIssued(certificate));
+      assert.deepEqual(certificatesIn(ca).map((held) => held.fingerprint256), issuing.map((certificate) => certificate.fingerprint256), 'TLS anchors on the bundle\'s issuing CA');
+      assert.equal(allowPartialTrustChain, true);
       for (const purpose of ['sslclient', 'sslserver'] as const) {
-        assert.match(await opensslVerify(ca, cert, leaf!.toString(), purpose), /: OK/);
+        assert.match(await opensslVerify(t.ca, cert, leaf!.toString(), purpose), /: OK/);
       }
     });
 
@@ -139,7 +142,7 @@ describe('certificate refresher against a real Tessera', () => {
       assert.equal((await stat(join(out, 'key.pem'))).mode & 0o777, 0o600);
       assert.equal(await readFile(join(out, 'key.pem'), 'utf8'), r.current().key);
       assert.equal(await readFile(join(out, 'cert.pem'), 'utf8'), r.current().cert);
-      assert.equal(await readFile(join(out, 'ca.pem'), 'utf8'), r.tlsOptions().ca);
+      assert.equal(await readFile(join(out, 'ca.pem'), 'utf8'), t.ca, 'ca.pem is Tessera\'s bundle, roots included');
       assert.equal(certificatesIn(await readFile(join(out, 'chain.pem'), 'utf8')).length, 2, 'intermediate and root');
     });
 
@@ -300,7 +303,7 @@ describe('certificate refresher against a real Tessera', () => {
       const stranger = createTestPki();
       cleanups.push(async () => stranger.dispose());
       for (const [server, ca] of [['https://127.0.0.1:1', t.ca], [t.url, stranger.ca.cert]] as const) {
-        const client = httpsCaClient({ server, ca: () => ca, timeoutMs: 5000, signal: aborter.signal });
+        const client = httpsCaClient({ server, trust: () => tesseraTrust(ca), timeoutMs: 5000, signal: aborter.signal });
         await assert.rejects(client.bundle(), (error: CertificateRefresherError) => {
           assert.equal(error.code, 'ERR_CA_UNAVAILABLE');
           assert.match(error.message, /got no answer .*check the server URL and that ca holds Tessera's CA/);

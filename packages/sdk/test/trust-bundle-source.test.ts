@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { Agent, createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
+import { tesseraTrust } from '../src/http/anchors.ts';
 import { sendRequest } from '../src/http/request.ts';
 import { bundleRefreshSeconds, followTrustBundle, parseTrustBundle, type TrustSource } from '../src/http/trust-bundle.ts';
 import { createTokenClient, createVerifier } from '../src/index.ts';
@@ -105,23 +106,23 @@ describe('trust bundle', () => {
 
   it('trusts ca alone for the first interval, then ca plus the bundle fetched in the background', async () => {
     const trust = follow();
-    assert.equal(trust.anchors(), oldCa.ca.cert);
+    assert.deepEqual(trust.anchors(), tesseraTrust(oldCa.ca.cert));
     await advance(trust, HOUR - 1);
     assert.equal(tessera.requests.length, 0, 'no fetch within the first interval');
     clock += 1;
-    assert.equal(trust.anchors(), oldCa.ca.cert, 'the request that starts a fetch does not wait for it');
+    assert.deepEqual(trust.anchors(), tesseraTrust(oldCa.ca.cert), 'the request that starts a fetch does not wait for it');
     await trust.settled();
     assert.deepEqual(tessera.requests, ['/ca/v1/bundle'], 'read from the server origin');
     const anchors = trust.anchors();
-    assert.deepEqual(anchors, [oldCa.ca.cert, parseTrustBundle(both())]);
+    assert.deepEqual(anchors, tesseraTrust(oldCa.ca.cert, parseTrustBundle(both())));
     assert.equal(trust.anchors(), anchors, 'the same value while nothing changed');
 
     switchTo(newCa);
     tessera.server.closeAllConnections();
     const fresh = new Agent({ keepAlive: false });
-    const answer = await sendRequest(new URL(`${tessera.url}/healthz`), { ca: trust.anchors(), agent: fresh });
+    const answer = await sendRequest(new URL(`${tessera.url}/healthz`), { trust: trust.anchors(), agent: fresh });
     assert.equal(answer.status, 200, 'the new root verifies the switched certificate');
-    await assert.rejects(sendRequest(new URL(`${tessera.url}/healthz`), { ca: oldCa.ca.cert, agent: fresh }), /certificate/);
+    await assert.rejects(sendRequest(new URL(`${tessera.url}/healthz`), { trust: tesseraTrust(oldCa.ca.cert), agent: fresh }), /certificate/);
     fresh.destroy();
   });
 
@@ -163,7 +164,7 @@ describe('trust bundle', () => {
     tessera.answer = { status: 200, body: newCa.ca.cert };
     await advance(trust, 1);
     assert.equal(tessera.requests.length, requests + 1);
-    assert.deepEqual(trust.anchors(), [oldCa.ca.cert, parseTrustBundle(newCa.ca.cert)]);
+    assert.deepEqual(trust.anchors(), tesseraTrust(oldCa.ca.cert, parseTrustBundle(newCa.ca.cert)));
   });
 
   it('takes a bundle only from a server the current trust verifies', async () => {
@@ -174,28 +175,29 @@ describe('trust bundle', () => {
     assert.equal(tessera.requests.length, 0, 'the handshake failed before any request');
     await sleep(20);
     assert.equal(tessera.failedHandshakes, handshakes + 1);
-    assert.equal(trust.anchors(), oldCa.ca.cert);
+    assert.deepEqual(trust.anchors(), tesseraTrust(oldCa.ca.cert));
   });
 
   it('follows a rotation: the new root is learned before the switch, and later bundles come over the new chain', async () => {
     tessera.answer = { status: 200, body: oldCa.ca.cert };
     const trust = follow();
+    const configured = trust.anchors();
     await advance(trust, HOUR);
-    assert.equal(trust.anchors(), oldCa.ca.cert, 'a bundle that says what ca says changes nothing');
+    assert.equal(trust.anchors(), configured, 'a bundle that says what ca says changes nothing');
     tessera.answer = { status: 200, body: both() }; // the new root is pre-published
     await advance(trust, HOUR);
     switchTo(newCa);
     tessera.server.closeAllConnections();
     tessera.answer = { status: 200, body: newCa.ca.cert }; // the old generation has left the bundle
     await advance(trust, HOUR);
-    assert.deepEqual(trust.anchors(), [oldCa.ca.cert, parseTrustBundle(newCa.ca.cert)]);
+    assert.deepEqual(trust.anchors(), tesseraTrust(oldCa.ca.cert, parseTrustBundle(newCa.ca.cert)));
     assert.equal(tessera.requests.length, 3);
   });
 
   it('leaves ca alone without ca, for an http server, or with bundleRefresh 0', async () => {
     const cases = [follow({ ca: undefined }), follow({ server: tessera.url.replace('https:', 'http:') }), follow({ refreshSeconds: 0 })];
     clock += 10 * HOUR;
-    assert.deepEqual(cases.map((trust) => trust.anchors()), [undefined, oldCa.ca.cert, oldCa.ca.cert]);
+    assert.deepEqual(cases.map((trust) => trust.anchors()), [undefined, tesseraTrust(oldCa.ca.cert), tesseraTrust(oldCa.ca.cert)]);
     await Promise.all(cases.map((trust) => trust.settled()));
     assert.equal(tessera.requests.length, 0);
   });

@@ -2,6 +2,7 @@
 // SDK's node:https client, which can present the current certificate for renewal over mTLS.
 
 import { Agent } from 'node:https';
+import type { TlsTrust } from '../http/anchors.ts';
 import { sendRequest, type HttpResponse } from '../http/request.ts';
 import { parseTrustBundle } from '../http/trust-bundle.ts';
 import { CertificateRefresherError } from './errors.ts';
@@ -43,7 +44,7 @@ export interface CaClient {
 export interface HttpsCaClientOptions {
   server: string;
   /** What Tessera's certificate must chain to, asked before each request (it grows with CA rotations). */
-  ca: () => string | Buffer | (string | Buffer)[];
+  trust: () => TlsTrust;
   timeoutMs: number;
   /** Aborts requests under way: `close()` of the refresher. */
   signal: AbortSignal;
@@ -56,7 +57,8 @@ export function httpsCaClient(options: HttpsCaClientOptions): CaClient {
   const agent = new Agent({ keepAlive: false });
   const send = async (url: string, what: string, request: Parameters<typeof sendRequest>[1]): Promise<HttpResponse> => {
     try {
-      return await sendRequest(new URL(url), { ...request, ca: options.ca(), agent, timeoutMs: options.timeoutMs, signal: options.signal });
+      const { timeoutMs, signal } = options;
+      return await sendRequest(new URL(url), { ...request, trust: options.trust(), agent, timeoutMs, signal });
     } catch (cause) {
       if (options.signal.aborted) throw new CertificateRefresherError('the certificate refresher was closed', { code: 'ERR_REFRESHER_CLOSED', cause });
       const reason = cause instanceof Error ? cause.message : String(cause);

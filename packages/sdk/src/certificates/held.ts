@@ -16,7 +16,7 @@ export interface Held {
   material: CertificateMaterial & { cert: string; key: string };
   /** The chain as the CA sent it: intermediates, then the root. */
   chain: string;
-  /** The trust bundle: Tessera's roots. */
+  /** Tessera's trust bundle: its issuing CAs and roots (TLS uses the issuing CAs, http/anchors.ts). */
   ca: string;
   principal: string;
   spiffeId: string | null;

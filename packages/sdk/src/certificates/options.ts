@@ -118,7 +118,7 @@ export interface ExpiringEvent {
 
 /** Payload of `bundle`: the trust bundle changed between renewals (a CA rotation was prepared or finished). */
 export interface BundleEvent {
-  /** PEM roots now trusted: {@link TlsMaterial.ca}. */
+  /** Tessera's trust bundle now held (issuing CAs and roots, as `ca.pem`); {@link TlsMaterial.ca} has its issuing CAs. */
   ca: string;
   previous: string;
 }
@@ -137,8 +137,14 @@ export interface TlsMaterial {
   key: string;
   /** PEM leaf certificate, then its intermediates. */
   cert: string;
-  /** PEM roots of Tessera's CA (its trust bundle): what peers' certificates are checked against. */
+  /**
+   * PEM issuing CAs of Tessera's trust bundle, never a root above them: what peers' certificates
+   * are checked against. An imported CA's root is the operator's and may sign other CAs, whose
+   * certificates must not pass as Tessera's; the full bundle is `ca.pem` in `outDir`.
+   */
   ca: string;
+  /** Lets the issuing CAs in `ca` end a chain (Node ≥ 22.9): keep it next to `ca`. */
+  allowPartialTrustChain: true;
 }
 
 /** A TLS server whose certificate can be replaced while it runs (`tls.Server`, `https.Server`). */
@@ -163,8 +169,8 @@ export interface CertificateRefresher {
   /**
    * An `https.Agent` that always presents the current certificate: connections made after a
    * renewal use the new one, idle connections of the old one are closed, and TLS sessions are
-   * not resumed (a resumed session would carry the old certificate). It trusts Tessera's CA
-   * bundle unless `options.ca` says otherwise. `close()` destroys it.
+   * not resumed (a resumed session would carry the old certificate). It trusts Tessera's issuing
+   * CAs ({@link TlsMaterial.ca}) unless `options.ca` says otherwise. `close()` destroys it.
    */
   createAgent(options?: AgentOptions): Agent;
   /**

@@ -15,6 +15,7 @@ import { createSecureContext, type SecureContext, type SecureContextOptions } fr
 import { httpsCaClient, type CaClient } from './ca-client.ts';
 import { buildCsr } from './csr.ts';
 import { CertificateRefresherError } from './errors.ts';
+import { tesseraTrust, type TlsTrust } from '../http/anchors.ts';
 import { RETRY_AFTER_FAILURE_MS } from '../http/trust-bundle.ts';
 import { prepareOutDir, readHeld, writeHeld, writeTrust } from './files.ts';
 import { acceptIssued, sameCertificates, trustFrom, type Held } from './held.ts';
@@ -31,12 +32,12 @@ const BOOTSTRAP_ATTEMPTS = 4;
 /** What the refresher is built from besides its options: the CA and randomness, replaced in tests. */
 export interface RefresherDeps {
   /** `trust`: what Tessera's own certificate may chain to, now. */
-  caClient(settings: Settings, signal: AbortSignal, trust: () => (string | Buffer)[]): CaClient;
+  caClient(settings: Settings, signal: AbortSignal, trust: () => TlsTrust): CaClient;
   random(): number;
 }
 
 const DEFAULT_DEPS: RefresherDeps = {
-  caClient: (settings, signal, trust) => httpsCaClient({ server: settings.server, ca: trust, timeoutMs: settings.requestTimeoutMs, signal }),
+  caClient: (settings, signal, trust) => httpsCaClient({ server: settings.server, trust, timeoutMs: settings.requestTimeoutMs, signal }),
   random: Math.random,
 };
 
@@ -69,7 +70,7 @@ export async function startRefresher(options: CertificateRefresherOptions, deps:
   // The configured CA, and the bundle last fetched (over a connection that CA vouched for): after
   // a CA rotation Tessera's own certificate comes from the new generation, which only the
   // bundle holds.
-  const ca = deps.caClient(settings, aborter.signal, () => (held === undefined ? [settings.ca] : [settings.ca, held.ca]));
+  const ca = deps.caClient(settings, aborter.signal, () => tesseraTrust(settings.ca, held?.ca));
   const emitter = new EventEmitter();
   const agents = new Set<Agent>();
   const servers = new Map<SecureContextTarget, SecureContextOptions | undefined>();
@@ -119,7 +120,10 @@ export async function startRefresher(options: CertificateRefresherOptions, deps:
   /** A new generation of TLS material from `next`: agents and `secureContext()` make new contexts. */
   const setMaterial = (next: Held): void => {
     held = next;
-    const material: TlsMaterial = Object.freeze({ key: next.material.key, cert: next.material.cert, ca: next.ca });
+    // Peers are checked against Tessera's issuing CAs alone, as Tessera checks its clients.
+    const { ca: anchors, allowPartialTrustChain } = tesseraTrust(next.ca);
+    const { key, cert } = next.material;
+    const material: TlsMaterial = Object.freeze({ key, cert, ca: anchors, allowPartialTrustChain });
     generation = { number: (generation?.number ?? 0) + 1, material };
     context = undefined;
   };

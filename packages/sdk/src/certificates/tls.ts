@@ -23,8 +23,12 @@ export function refreshingAgent(current: () => Generation, options: AgentOptions
   let made: { number: number; context: SecureContext } | undefined;
   const contextFor = (generation: Generation): SecureContext => {
     if (made?.number !== generation.number) {
-      const { key, cert, ca } = generation.material;
-      made = { number: generation.number, context: createSecureContext({ ...options, key, cert, ca: options.ca ?? ca }) };
+      const { key, cert, ca, allowPartialTrustChain } = generation.material;
+      // A caller's own `ca` is theirs, partial chains included only when they say so.
+      const trust = options.ca === undefined
+        ? { ca, allowPartialTrustChain }
+        : { ca: options.ca, allowPartialTrustChain: options.allowPartialTrustChain };
+      made = { number: generation.number, context: createSecureContext({ ...options, key, cert, ...trust }) };
     }
     return made.context;
   };

@@ -64,7 +64,7 @@ export function nodeTransport(options: NodeTransportOptions): Transport {
         method: request.method,
         headers: request.headers,
         body: request.body,
-        ca: url.protocol === 'https:' ? trust.anchors() : undefined,
+        trust: url.protocol === 'https:' ? trust.anchors() : undefined,
         cert: request.tls?.cert,
         key: request.tls?.key,
         agent: agentFor(url),

@@ -5,6 +5,7 @@
 import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { TlsTrust } from './anchors.ts';
 
 /** An answer read in full. */
 export interface HttpResponse {
@@ -14,13 +15,13 @@ export interface HttpResponse {
   body: string;
 }
 
-/** A request; `ca`, `cert` and `key` apply to `https:` URLs only. */
+/** A request; `trust`, `cert` and `key` apply to `https:` URLs only. */
 export interface HttpRequestOptions {
   method?: string;
   headers?: Record<string, string>;
   body?: string;
-  /** PEM trust anchors replacing Node's default CA list. */
-  ca?: string | Buffer | (string | Buffer)[];
+  /** Trust anchors replacing Node's default CA list (http/anchors.ts). */
+  trust?: TlsTrust;
   /** TLS client certificate (PEM, leaf first) and its private key. */
   cert?: string | Buffer;
   key?: string | Buffer;
@@ -62,7 +63,7 @@ export function sendRequest(url: URL, options: HttpRequestOptions = {}): Promise
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
     };
     const req = isHttps
-      ? httpsRequest(url, { ...common, ca: options.ca, cert: options.cert, key: options.key }, onResponse)
+      ? httpsRequest(url, { ...common, ...options.trust, cert: options.cert, key: options.key }, onResponse)
       : httpRequest(url, common, onResponse);
     req.setTimeout(timeoutMs, () => {
       req.destroy(Object.assign(new Error(`no answer from ${url.origin} within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));

@@ -1,9 +1,10 @@
-// What the SDK's own calls to Tessera trust: the configured `ca` plus Tessera's trust bundle
-// (`GET /ca/v1/bundle`), refetched now and then. When a CA rotation activates, Tessera's HTTPS
-// certificate switches to the new generation, whose root a deployed ca.pem does not hold. Tessera
-// publishes that root in the bundle `ca.prePublication` (24 h by default) before it signs, so a
-// client that refetches the bundle well within that window, over a connection its current trust
-// verified, trusts the new root before it is needed.
+// What the SDK's own calls to Tessera trust: the issuing CAs of the configured `ca` plus those of
+// Tessera's trust bundle (`GET /ca/v1/bundle`), refetched now and then (http/anchors.ts says why
+// issuing CAs and not roots). When a CA rotation activates, Tessera's HTTPS certificate switches
+// to the new generation, which a deployed ca.pem does not hold. Tessera publishes that generation
+// in the bundle `ca.prePublication` (24 h by default) before it signs, so a client that refetches
+// the bundle well within that window, over a connection its current trust verified, trusts the
+// new issuing CA before it is needed.
 //
 // The refetch is periodic, not on failure: once Tessera presents a chain the client cannot
 // verify, the bundle request fails on the same TLS handshake, so a chain error cannot be repaired
@@ -12,6 +13,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { Agent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { tesseraTrust, type TlsTrust } from './anchors.ts';
 import { sendRequest } from './request.ts';
 
 export const TRUST_BUNDLE_PATH = '/ca/v1/bundle';
@@ -22,21 +24,18 @@ export const DEFAULT_BUNDLE_REFRESH_SECONDS = 3600;
 /** After a failed fetch the next one waits this long (or `bundleRefresh`, when shorter). */
 export const RETRY_AFTER_FAILURE_MS = 30_000;
 const DEFAULT_TIMEOUT_MS = 10_000;
-/** A bundle holds a few roots (one per CA generation); anything near this is not one. */
+/** A bundle holds a few CAs (two or three per CA generation); anything near this is not one. */
 const MAX_BUNDLE_BYTES = 256 * 1024;
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----/g;
-
-/** Trust anchors as node:tls takes them (`ca`). */
-export type TrustAnchors = string | Buffer | (string | Buffer)[];
 
 /** Where the trust for requests to Tessera comes from. */
 export interface TrustSource {
   /**
-   * The anchors to verify Tessera's certificate with now (undefined: Node's default list). The
+   * The trust to verify Tessera's certificate with now (undefined: Node's default list). The
    * same value until the trust changes, so keep-alive pools keyed by it stay put. Starts a refetch
    * in the background when one is due and never waits for it.
    */
-  anchors(): TrustAnchors | undefined;
+  anchors(): TlsTrust | undefined;
   /** Resolves once no refetch is under way; for tests. */
   settled(): Promise<void>;
   /** Aborts a refetch under way and resolves once its socket is closed; later `anchors()` start none. */
@@ -44,7 +43,10 @@ export interface TrustSource {
 }
 
 export interface TrustBundleOptions {
-  /** The configured trust anchors (Tessera's ca.pem); without them Node's list is used and no bundle is fetched. */
+  /**
+   * The configured trust anchors (Tessera's ca.pem, or the CA of an operator's own server
+   * certificate); without them Node's list is used and no bundle is fetched.
+   */
   ca: string | Buffer | undefined;
   /** A URL of the Tessera server (issuer, token endpoint); the bundle is read from its origin. */
   server: string;
@@ -73,14 +75,19 @@ export function bundleRefreshSeconds(value: unknown): number {
 export function followTrustBundle(options: TrustBundleOptions): TrustSource {
   const { ca } = options;
   const url = new URL(TRUST_BUNDLE_PATH, options.server);
-  if (ca === undefined || options.refreshSeconds === 0 || url.protocol !== 'https:') {
-    return { anchors: () => ca, settled: () => Promise.resolve(), close: () => Promise.resolve() };
-  }
+  const fixed = (trust: TlsTrust | undefined): TrustSource => ({
+    anchors: () => trust,
+    settled: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+  });
+  if (ca === undefined) return fixed(undefined);
+  const configured = tesseraTrust(ca);
+  if (options.refreshSeconds === 0 || url.protocol !== 'https:') return fixed(configured);
   const refreshMs = options.refreshSeconds * 1000;
   const now = options.now ?? Date.now;
   const aborter = new AbortController();
   const agent = options.agent ?? new HttpsAgent({ keepAlive: false });
-  let anchors: TrustAnchors = ca;
+  let anchors: TlsTrust = configured;
   // A bundle that says what `ca` says changes nothing, not even the agents' pool key.
   let fetched = sameAsCa(ca);
   // The configured ca is as current as a bundle fetched now would be, give or take what a
@@ -91,7 +98,7 @@ export function followTrustBundle(options: TrustBundleOptions): TrustSource {
   const refetch = async (): Promise<void> => {
     const res = await sendRequest(url, {
       headers: { accept: 'application/pem-certificate-chain' },
-      ca: anchors, // only a server the current trust vouches for may extend it
+      trust: anchors, // only a server the current trust vouches for may extend it
       agent,
       timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       maxBodyBytes: MAX_BUNDLE_BYTES,
@@ -101,7 +108,7 @@ export function followTrustBundle(options: TrustBundleOptions): TrustSource {
     const bundle = parseTrustBundle(res.body);
     if (aborter.signal.aborted || bundle === fetched) return;
     fetched = bundle;
-    anchors = [ca, bundle];
+    anchors = tesseraTrust(ca, bundle);
   };
 
   return {

@@ -1,26 +1,27 @@
-// A fetch over node:https that trusts the given CA bundle, asked for before each request (it
-// follows Tessera's trust bundle): the global fetch cannot be given a private CA without undici,
-// which is not a dependency. Only what the verifier needs: GET and POST, no redirects (a JWKS or
+// A fetch over node:https that trusts the given anchors (http/anchors.ts), asked for before each
+// request (they follow Tessera's trust bundle): the global fetch cannot be given a private CA
+// without undici, which is not a dependency. Only what the verifier needs: GET and POST, no redirects (a JWKS or
 // introspection answer must come from the configured URL), a bounded body, and the caller's
 // AbortSignal.
 
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { TrustAnchors } from '../http/trust-bundle.ts';
+import type { TlsTrust } from '../http/anchors.ts';
 import type { FetchLike } from './options.ts';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 5000;
 
-export function httpsFetch(trust: () => TrustAnchors | undefined): FetchLike {
+export function httpsFetch(trust: () => TlsTrust | undefined): FetchLike {
   return (url, init) =>
     new Promise<Response>((resolve, reject) => {
       const target = new URL(url);
       const requester = target.protocol === 'http:' ? httpRequest : httpsRequest;
       const headers = init.headers instanceof Headers ? Object.fromEntries(init.headers) : { ...init.headers };
       if (init.body !== undefined) headers['content-length'] = String(Buffer.byteLength(init.body));
-      const ca = target.protocol === 'https:' ? trust() : undefined;
-      const req = requester(target, { method: init.method, headers, ca, timeout: DEFAULT_TIMEOUT_MS, signal: init.signal }, (res) => {
+      const anchors = target.protocol === 'https:' ? trust() : undefined;
+      const options = { method: init.method, headers, ...anchors, timeout: DEFAULT_TIMEOUT_MS, signal: init.signal };
+      const req = requester(target, options, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {

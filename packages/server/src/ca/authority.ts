@@ -24,6 +24,7 @@ import { issueServerCertificate } from './server-certificate.ts';
 import type { IssuedCertificate, ServerCertificateRequest } from './server-certificate.ts';
 import { caRotationPolicy } from './settings.ts';
 import type { CaSettings } from './settings.ts';
+import { toPem } from './x509.ts';
 
 /** The part of the Store the CA needs; tests hand in a small in-memory object. */
 export type CaStore = Pick<
@@ -71,7 +72,10 @@ export interface CertificateAuthority {
   /** The generation that signs now. */
   readonly id: string;
   readonly trustDomain: string;
-  /** Every root of the prepared, active and old generations, newest first: `<dataDir>/ca.pem` and `GET /ca/v1/bundle`. */
+  /**
+   * The chains of the prepared, active and old generations (issuing CA up to root), newest first,
+   * each certificate once: `<dataDir>/ca.pem` and `GET /ca/v1/bundle`.
+   */
   readonly bundlePem: string;
   /** The chain of the generation that signs now: its issuing certificate(s), then the root. */
   readonly chainPem: string;
@@ -359,7 +363,7 @@ class Authority implements CertificateAuthority {
       generations.push(known?.state === record.state ? known : await openGeneration(record, this.#sealer, this.#settings.trustDomain));
     }
     // In an order every instance computes alike, so all serve the same bytes.
-    const bundlePem = unique(newestFirst(generations).map((generation) => generation.rootPem)).join('');
+    const bundlePem = trustBundle(generations);
     const changed = this.#loaded.bundlePem !== '' && this.#loaded.bundlePem !== bundlePem;
     this.#loaded = { generations, bundlePem };
     if (!changed) return;
@@ -371,6 +375,17 @@ class Authority implements CertificateAuthority {
       }
     }
   }
+}
+
+/**
+ * Each generation's issuing certificate and its issuers up to the root, newest generation first,
+ * each certificate once. The issuing CAs let a client anchor on Tessera's own CAs alone (the SDK
+ * does: an imported CA's root is the operator's and may sign other CAs too); the roots serve
+ * clients that need a self-signed anchor (curl, openssl). A new imported issuing CA under the
+ * same root thus changes the bundle.
+ */
+function trustBundle(generations: readonly Generation[]): string {
+  return unique(newestFirst(generations).flatMap((generation) => generation.chain.map(toPem))).join('');
 }
 
 function unique(values: string[]): string[] {

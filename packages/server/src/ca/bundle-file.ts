@@ -1,4 +1,5 @@
-// `<dataDir>/ca.pem`: the trust bundle on disk for local clients (`curl --cacert`, the CLI).
+// `<dataDir>/ca.pem`: the trust bundle on disk for local clients (`curl --cacert`, the CLI) and
+// the SDK's `ca`: each CA generation's issuing CA and its issuers up to the root (authority.ts).
 // Rewritten whenever rotation changes the bundle, through a temporary file and a rename, so a
 // reader never sees half a bundle.
 

@@ -3,8 +3,8 @@
 // keeps authenticating until it expires, also when its holder sends it without its chain (curl
 // --cert with the leaf alone); a certificate that some other CA under the same root signed (the
 // root of an imported CA is the operator's) does not chain to Tessera at all. Reloaded from the
-// store after a CA refresh that saw a generation come or go (not only when the bundle of roots
-// changes: a new imported issuing CA under the same root leaves the bundle as it was).
+// store after a CA refresh that saw a generation come or go. The SDK anchors its services'
+// mTLS on the same issuing certificates (packages/sdk/src/http/anchors.ts).
 
 import { X509Certificate } from 'node:crypto';
 import type { CertificateAuthority } from '../ca/index.ts';

@@ -17,8 +17,13 @@ import { firstPem, memoryCaStore, newAuthority, opensslVerify, tempDir, testSett
 const DAY = 86_400_000;
 const T0 = Date.UTC(2031, 0, 1);
 
-function roots(bundlePem: string): string[] {
+function certificates(bundlePem: string): string[] {
   return bundlePem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+}
+
+/** The self-signed certificates of a bundle; the others are the generations' issuing CAs. */
+function roots(bundlePem: string): string[] {
+  return certificates(bundlePem).filter((pem) => new X509Certificate(pem).checkIssued(new X509Certificate(pem)));
 }
 
 async function issue(ca: CertificateAuthority, now: number, lifetimeSeconds?: number): Promise<IssuedServiceCertificate> {
@@ -43,7 +48,9 @@ void describe('CA rotation', () => {
     assert.equal(rotation.created, true);
     assert.equal(rotation.activatesAt, T0 + DAY, 'signs after the whole pre-publication window');
     assert.equal(roots(ca.bundlePem).length, 2, 'the prepared root is in the bundle before it signs');
-    assert.equal(roots(ca.bundlePem)[0], roots(store.records.find((record) => record.state === 'prepared')!.rootPem)[0], 'newest first');
+    const prepared = store.records.find((record) => record.state === 'prepared')!;
+    assert.equal(roots(ca.bundlePem)[0], roots(prepared.rootPem)[0], 'newest first');
+    assert.deepEqual(certificates(ca.bundlePem), [...certificates(prepared.chainPem), ...certificates(oldChain)], 'each generation\'s issuing CA, then its root');
     assert.equal(ca.id, oldId, 'the prepared CA does not sign yet');
     assert.ok(signedBy(await issue(ca, clock), oldChain));
 

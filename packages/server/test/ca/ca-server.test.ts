@@ -15,8 +15,11 @@ import { importFiles, makeCa, operatorPki, pkcs8Pem } from './operator-pki.ts';
 
 const DAY = 86_400_000;
 
+/** The self-signed certificates in a bundle; next to each is its generation's issuing CA. */
 function roots(bundlePem: string): number {
-  return bundlePem.match(/BEGIN CERTIFICATE/g)?.length ?? 0;
+  const certificates = (bundlePem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []).map((pem) => new X509Certificate(pem));
+  assert.equal(certificates.length % 2, 0, 'each root comes with its issuing CA');
+  return certificates.filter((certificate) => certificate.checkIssued(certificate)).length;
 }
 
 void describe('the CA in a running server', () => {
@@ -103,12 +106,14 @@ void describe('the CA in a running server', () => {
 });
 
 void describe('an imported CA in a running server', () => {
-  void test('serves TLS from the operator’s CA, writes its root to ca.pem, and refuses a forced rotation with 409', async (t) => {
-    const { root, files } = await operatorPki(await tempDir(t));
+  void test('serves TLS from the operator’s CA, writes its issuing CA and root to ca.pem, and refuses a forced rotation with 409', async (t) => {
+    const { root, issuing, files } = await operatorPki(await tempDir(t));
     const server = await startTestServer({ edit: (config) => (config.ca.import = files) });
     t.after(() => server.stop());
-    assert.equal(server.ca, root.pem, 'ca.pem is the operator root; the test client trusts only it');
+    assert.equal(server.ca, issuing.pem + root.pem, 'ca.pem is the imported issuing CA, then the operator root');
+    assert.equal(await readFile(join(server.dataDir, 'ca.pem'), 'utf8'), server.ca);
     assert.equal((await server.send('/healthz')).status, 200);
+    assert.equal((await server.send('/healthz', { ca: root.pem })).status, 200, 'a client that trusts the root alone (curl) still connects');
 
     const rotate = await server.admin$('POST', '/ca/rotate');
     assert.equal(rotate.status, 409);

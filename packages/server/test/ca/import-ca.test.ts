@@ -32,7 +32,7 @@ void describe('an imported CA', () => {
     assert.equal(store.records.length, 1);
     assert.equal(store.records[0]?.state, 'active');
     assert.doesNotMatch(store.records[0]?.sealedPrivateKey ?? '', /PRIVATE KEY/, 'sealed like a generated key');
-    assert.equal(ca.bundlePem, root.pem);
+    assert.equal(ca.bundlePem, issuing.pem + middle.pem + root.pem, 'the bundle holds the issuing CA up to the root');
     assert.equal(ca.chainPem, issuing.pem + middle.pem + root.pem);
 
     const now = Date.now();
@@ -69,12 +69,12 @@ void describe('an imported CA', () => {
   void test('imported onto a running generated CA, it is prepared first and takes over after the pre-publication window', async (t) => {
     let clock = Date.now();
     const { ca: generated, store, sealer } = await newAuthority({ now: () => clock });
-    const { root, files } = await operatorPki(await tempDir(t));
+    const { root, issuing, files } = await operatorPki(await tempDir(t));
     clock += 1000;
     const ca = await loadCertificateAuthority({ store, sealer, settings: testSettings({ import: files }), now: () => clock });
 
     assert.equal(ca.id, generated.id, 'the generated CA still signs');
-    assert.equal(ca.bundlePem, root.pem + generated.bundlePem, 'the operator root is in the bundle before it signs');
+    assert.equal(ca.bundlePem, issuing.pem + root.pem + generated.bundlePem, 'the imported CA and its root are in the bundle before it signs');
     const imported = ca.generations().find((generation) => generation.state === 'prepared');
     assert.ok(imported);
     clock = imported.activatesAt;

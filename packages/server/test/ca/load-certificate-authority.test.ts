@@ -28,7 +28,7 @@ void describe('loadCertificateAuthority', () => {
     const [record] = store.records;
     assert.equal(record?.id, ca.id);
     assert.equal(record?.state, 'active');
-    assert.equal(ca.bundlePem, record?.rootPem);
+    assert.equal(ca.bundlePem, record?.chainPem, 'the bundle holds the issuing CA and its root');
     assert.equal(ca.chainPem, record?.chainPem);
     assert.equal(ca.trustDomain, trustDomain);
     assert.ok(new X509Certificate(ca.bundlePem).ca);
@@ -57,7 +57,7 @@ void describe('loadCertificateAuthority', () => {
     assert.equal(store.records.length, 1);
     for (const ca of cas) {
       assert.equal(ca.id, store.records[0]?.id);
-      assert.equal(ca.bundlePem, store.records[0]?.rootPem);
+      assert.equal(ca.bundlePem, store.records[0]?.chainPem);
     }
   });
 

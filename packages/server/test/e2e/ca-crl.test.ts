@@ -41,12 +41,15 @@ describe('CA bundle and CRL', () => {
     await scratch.remove();
   });
 
-  it('serves the trust bundle as PEM, the same roots as the data dir ca.pem', async () => {
+  it('serves the trust bundle as PEM, the issuing CA then its root, the same as the data dir ca.pem', async () => {
     const res = await t.send('/ca/v1/bundle');
     assert.equal(res.status, 200, res.text);
     assert.equal(res.headers['content-type'], 'application/pem-certificate-chain');
     assert.equal(res.text, t.ca);
-    assert.match(await command('openssl', ['x509', '-noout', '-subject', '-in', await scratch.file('bundle.pem', res.text)]), /CN = Tessera Root CA/);
+    const bundle = await scratch.file('bundle.pem', res.text);
+    const pkcs7 = await scratch.file('bundle.p7b', await command('openssl', ['crl2pkcs7', '-nocrl', '-certfile', bundle]));
+    const subjects = await command('openssl', ['pkcs7', '-print_certs', '-noout', '-in', pkcs7]);
+    assert.deepEqual([...subjects.matchAll(/^subject=.*CN ?= ?(.+)$/gm)].map((match) => match[1]), ['Tessera Intermediate CA', 'Tessera Root CA']);
   });
 
   it('publishes an empty CRL signed by the issuing CA, with nextUpdate, CRL number and AKI', async () => {

@@ -44,7 +44,7 @@ function get(url: string, agent: Agent): Promise<{ status: number; reused: boole
   });
 }
 
-/** How many CA names the server lists in its client-certificate request: one per root of the bundle it trusts. */
+/** How many CA names the server lists in its client-certificate request: one per certificate of the bundle it trusts. */
 async function acceptableCaNames(url: string): Promise<number> {
   const { host } = new URL(url);
   const run = promisify(execFile)('openssl', ['s_client', '-connect', host], { timeout: 10_000 });
@@ -103,19 +103,19 @@ describe('server certificate renewal', () => {
   });
 
   it('after a CA rotation, presents a certificate of the new generation and trusts its root for client certificates', async () => {
-    assert.equal(await acceptableCaNames(t.url), 1);
+    assert.equal(await acceptableCaNames(t.url), 2, 'the issuing CA and its root');
     const before = await presented(t.url, startup);
 
     const rotate = await t.admin$('POST', '/ca/rotate');
     assert.equal(rotate.status, 202, rotate.text);
     const bundle = await t.send('/ca/v1/bundle');
     assert.equal(bundle.status, 200);
-    const newRoots = pems(bundle.text).filter((pem) => !pems(startup).includes(pem));
-    assert.equal(newRoots.length, 1, 'the bundle holds the new root next to the old one');
-    const newRoot = newRoots[0]!;
+    const newGeneration = pems(bundle.text).filter((pem) => !pems(startup).includes(pem));
+    assert.equal(newGeneration.length, 2, 'the bundle holds the new issuing CA and root next to the old ones');
+    const newRoot = newGeneration.join('\n');
 
     // In the listener's trust bundle at once; the old generation still signs until activation.
-    assert.equal(await acceptableCaNames(t.url), 2);
+    assert.equal(await acceptableCaNames(t.url), 4);
     assert.equal((await presented(t.url, startup)).serialNumber, before.serialNumber);
 
     clock = Date.parse(rotate.json.activatesAt);
@@ -126,7 +126,7 @@ describe('server certificate renewal', () => {
     assert.notEqual(after.issuerCertificate.fingerprint256, before.issuerCertificate.fingerprint256, 'issued by the new intermediate');
     await assert.rejects(presented(t.url, startup), /certificate/i, 'the startup bundle does not verify the new chain');
     assert.equal((await presented(t.url, bundle.text)).serialNumber, after.serialNumber);
-    assert.equal(await acceptableCaNames(t.url), 2);
+    assert.equal(await acceptableCaNames(t.url), 4);
     // A client that re-reads the published bundle (t.ca, as ca.pem) goes on talking to the server.
     assert.equal(t.ca, bundle.text);
     assert.equal((await t.admin$('GET', '/ca/generations')).status, 200);

@@ -30,8 +30,8 @@ export function caRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
       schema: {
         summary: 'Start a CA rotation',
         description:
-          'Creates the next CA generation (a new root and intermediate) and adds its root to the trust bundle now; it ' +
-          'starts signing after the pre-publication window (ca.prePublication), so verifiers hold the new root before ' +
+          'Creates the next CA generation (a new root and intermediate) and adds both to the trust bundle now; it ' +
+          'starts signing after the pre-publication window (ca.prePublication), so verifiers hold the new CA before ' +
           'they see a certificate from it. The current CA then stays in the bundle until everything it signed has ' +
           'expired. A rotation already pending is reported, not shortened. An imported CA cannot be rotated here (409).',
         tags: ['ca'],

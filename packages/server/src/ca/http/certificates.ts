@@ -86,8 +86,11 @@ export function certificateRoutes(app: FastifyInstance, deps: CaHttpDeps): void 
     BUNDLE_PATH,
     {
       schema: {
-        summary: 'The CA trust bundle (PEM roots)',
-        description: 'Every root a Tessera certificate may chain to, including one being rotated in: what clients and servers should trust.',
+        summary: 'The CA trust bundle (PEM issuing CAs and roots)',
+        description:
+          'Every CA a Tessera certificate may chain to, including one being rotated in: each generation\'s issuing CA, ' +
+          'then its issuers up to the root. The issuing CAs are the ones to anchor on (the SDK does); the roots are ' +
+          'there for clients that need a self-signed anchor.',
         tags: ['ca'],
         response: { 200: { content: { [PEM_CHAIN]: { schema: { type: 'string' } } } } },
       },

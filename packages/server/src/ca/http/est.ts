@@ -42,7 +42,9 @@ export function estRoutes(app: FastifyInstance, deps: CaHttpDeps): void {
     {
       schema: {
         summary: 'EST: the CA certificates (RFC 7030 §4.1)',
-        description: 'The issuing intermediate and every root of the trust bundle, as a base64 certs-only PKCS#7.',
+        description:
+          'The chain of the CA that signs now, then the rest of the trust bundle (every issuing CA and root), ' +
+          'as a base64 certs-only PKCS#7.',
         tags: ['est'],
         response: pkcs7Response,
       },
