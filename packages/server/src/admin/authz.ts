@@ -5,6 +5,16 @@
 // (`sys.auth:role.admin` for everything, `<d>:role.admin` for domain d). Removing an admin takes
 // effect at once, not when their token expires.
 //
+// A service acts with every role it holds, so whoever can mint it a credential or restore its
+// standing acts as it. When a service holds `<x>:role.admin` for a domain x other than its own,
+// registering it under that name, adding a secret, registering a key, creating a join token or an
+// API key, rotating its service-account secret, changing its status, allowedIps or expiresAt, and
+// deleting it (which takes it out of x's admin role) need x's admin rights too (for sys.auth, a
+// system admin's): authorizeServiceChange. Otherwise alpha's admin could become beta's, or a system
+// admin, through a service of alpha that beta's admins trusted. Reading it, changing its
+// description and taking credentials away (removing a key, revoking an API key or certificates)
+// stay with its own domain's admins.
+//
 // The certificate a bound token comes with is held to what it was held to when the token was
 // issued, checked again on every request: a self-issued one (self_signed_tls_client_auth) only
 // dated, any other verified in full (chain to Tessera's CA or a configured external CA, validity,
@@ -15,6 +25,8 @@ import type { FastifyRequest } from 'fastify';
 import { ClientCertificateError, certificateThumbprint, type ClientCertificates } from '../mtls/index.ts';
 import { acceptAccessToken, type AcceptTokenDeps, type RequestCertificate } from '../oauth2/accept-token.ts';
 import { isSelfIssued } from '../oauth2/client-auth/tls_client_auth.ts';
+import { splitPrincipal } from '../policy/names.ts';
+import type { Store } from '../storage/store.ts';
 import { AdminError, forbidden } from './errors.ts';
 
 export const SYSTEM_DOMAIN = 'sys.auth';
@@ -65,6 +77,32 @@ export function authorize(caller: AdminCaller, domain?: string): void {
   if (domain !== undefined && domain !== SYSTEM_DOMAIN && caller.adminOf.has(domain)) return;
   const needs = domain === undefined ? `${SYSTEM_DOMAIN}:role.${ADMIN_ROLE}` : `${SYSTEM_DOMAIN}:role.${ADMIN_ROLE} or ${domain}:role.${ADMIN_ROLE}`;
   throw forbidden(`${caller.principal} may not do this: the token needs ${needs}, held now`);
+}
+
+/**
+ * Throws 403 unless the caller may give `principal` a credential or change its standing: besides
+ * its own domain (checked by `authorize` first), every other domain whose admin role it holds now.
+ * One read; none for a system admin.
+ */
+export async function authorizeServiceChange(
+  store: Pick<Store, 'membershipsOf'>,
+  caller: AdminCaller,
+  principal: string,
+  now: number,
+): Promise<void> {
+  if (caller.isSystemAdmin) return;
+  const own = splitPrincipal(principal)?.domain;
+  const held = (await store.membershipsOf(principal)).filter(
+    (m) => m.role === ADMIN_ROLE && m.domain !== own && (m.expiresAt === null || m.expiresAt > now),
+  );
+  // A caller that is not a system admin never holds sys.auth's admin role.
+  const missing = new Set(held.map((m) => m.domain).filter((domain) => !caller.adminOf.has(domain)));
+  if (missing.size === 0) return;
+  const roles = [...missing].map((domain) => `${domain}:role.${ADMIN_ROLE}`).join(' and ');
+  throw forbidden(
+    `${principal} holds ${roles}; giving it a credential or changing its standing needs ${roles} too, ` +
+      'as whoever can act as the service acts with its roles: ask an admin who holds it',
+  );
 }
 
 /** The request's client certificate; throws ClientCertificateError when a proxy's header does not parse. */

@@ -2,8 +2,7 @@
 // already authenticated (index.ts); each route authorizes it for the account's domain.
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { AdminCaller } from '../admin/authz.ts';
-import { authorize } from '../admin/authz.ts';
+import { authorize, authorizeServiceChange, type AdminCaller } from '../admin/authz.ts';
 import { notFound } from '../admin/errors.ts';
 import { readAllowedIps, readExpiry, requireName, schemas as adminSchemas } from '../admin/wire.ts';
 import type { Service } from '../storage/records.ts';
@@ -12,7 +11,6 @@ import { createAccount, newClientSecret, type ProvisionDeps } from './provision.
 import { accountOut, errorResponses, isoSeconds, readScopes, schemas, scopeOf, scopesHeld } from './wire.ts';
 
 export interface AccountRouteDeps extends ProvisionDeps {
-  now: () => number;
   callerOf(request: FastifyRequest): AdminCaller;
 }
 
@@ -37,6 +35,12 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRouteDeps): voi
     if (!service) throw notFound(`service account "${id.slice(0, 64)}" does not exist; list them with GET /auth/admin/service-accounts`);
     authorize(caller, service.domain);
     return { service, actor: caller.principal };
+  };
+  /** As target, for a change to the account's credentials or standing (admin/authz.ts). */
+  const changeTarget = async (request: FastifyRequest): Promise<{ service: Service; actor: string }> => {
+    const found = await target(request);
+    await authorizeServiceChange(store, callerOf(request), found.service.principal, now());
+    return found;
   };
 
   app.post(
@@ -122,7 +126,7 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRouteDeps): voi
         },
       },
       async (request) => {
-        const { service, actor } = await target(request);
+        const { service, actor } = await changeTarget(request);
         return view(service.status === status ? service : await store.updateService(service.principal, { status }, { actor }));
       },
     );
@@ -132,7 +136,7 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRouteDeps): voi
     '/admin/service-accounts/:id',
     { schema: { summary: 'Delete a service account, its secrets and its role memberships', tags, security, params: idParams, response: { 204: { type: 'null' }, ...errorResponses } } },
     async (request, reply) => {
-      const { service, actor } = await target(request);
+      const { service, actor } = await changeTarget(request);
       await store.deleteService(service.principal, { actor });
       return reply.code(204).send();
     },
@@ -152,7 +156,7 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRouteDeps): voi
       },
     },
     async (request) => {
-      const { service, actor } = await target(request);
+      const { service, actor } = await changeTarget(request);
       const { graceSeconds = DEFAULT_GRACE_SECONDS } = (request.body ?? {}) as { graceSeconds?: number };
       const clientSecret = newClientSecret();
       const graceUntil = now() + graceSeconds * 1000;

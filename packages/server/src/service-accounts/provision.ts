@@ -8,11 +8,13 @@
 // - each granted scope `<d>:<r>` also needs admin rights on `d`: a domain's admins decide who
 //   holds its roles, here as in the admin API;
 // - a missing domain or role (the accounts' domain included) is created only for a system
-//   admin; a domain admin gets 403 and creates the role first (PUT /admin/v1/domains/{d}/roles/{r}).
+//   admin; a domain admin gets 403 and creates the role first (PUT /admin/v1/domains/{d}/roles/{r});
+// - a name already listed in another domain's admin role needs that domain's admin rights too
+//   (admin/authz.ts, authorizeServiceChange): the new account would hold the role.
 // Every right is checked before anything is written, so a refused request changes nothing.
 
 import { randomBytes } from 'node:crypto';
-import { SYSTEM_DOMAIN, authorize, type AdminCaller } from '../admin/authz.ts';
+import { SYSTEM_DOMAIN, authorize, authorizeServiceChange, type AdminCaller } from '../admin/authz.ts';
 import { AdminError, forbidden } from '../admin/errors.ts';
 import { generateClientSecret, generateSecretId, type SecretHasher } from '../keys/client-secrets.ts';
 import { ConflictError } from '../storage/errors.ts';
@@ -25,6 +27,7 @@ export interface ProvisionDeps {
   hasher: SecretHasher;
   /** The domain that holds the accounts' principals (config `serviceAccounts.domain`). */
   domain: string;
+  now: () => number;
 }
 
 export interface AccountRequest {
@@ -59,6 +62,8 @@ export async function createAccount(deps: ProvisionDeps, caller: AdminCaller, re
   }
   const principal = `${deps.domain}.${request.name}`;
   if (await store.getService(principal)) throw duplicate(request.name);
+  // The name may already be a member of another domain's admin role; the new account would hold it.
+  await authorizeServiceChange(store, caller, principal, deps.now());
 
   for (const domain of missingDomains) {
     const description = domain === deps.domain ? 'Service accounts (/auth/admin/service-accounts)' : null;

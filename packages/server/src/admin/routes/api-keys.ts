@@ -10,7 +10,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { API_KEY_ID_PATTERN, generateApiKey } from '../../keys/api-keys.ts';
 import type { ApiKeyRecord } from '../../storage/records.ts';
-import { authorize } from '../authz.ts';
+import { authorize, authorizeServiceChange } from '../authz.ts';
 import { badRequest, notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
 import { errorResponses, readExpiry, requireName, schemas } from '../wire.ts';
@@ -125,6 +125,7 @@ export function apiKeyRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
     },
     async (request, reply) => {
       const { principal, actor } = target(request);
+      await authorizeServiceChange(store, callerOf(request), principal, now());
       const body = (request.body ?? null) as CreateBody | null;
       if (body === null) {
         throw badRequest('send a JSON body naming the key\'s audience, the domain whose services will accept it: {"audience": "<domain>"}');

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { generateJoinToken } from '../../keys/join-tokens.ts';
 import { splitPrincipal } from '../../policy/names.ts';
 import { serviceStanding } from '../../policy/service-standing.ts';
-import { authorize } from '../authz.ts';
+import { authorize, authorizeServiceChange } from '../authz.ts';
 import { AdminError, badRequest, notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
 import { errorResponses, requireName } from '../wire.ts';
@@ -57,6 +57,7 @@ export function joinTokenRoutes(app: FastifyInstance, deps: AdminRouteDeps): voi
       const principal = requireName('principal', body.principal);
       const { domain } = splitPrincipal(principal) ?? { domain: '' };
       authorize(caller, domain);
+      await authorizeServiceChange(store, caller, principal, now());
       const ttl = body.ttlSeconds ?? joinTokens.defaultTtl;
       if (ttl > joinTokens.maxTtl) {
         throw badRequest(`ttlSeconds is ${ttl}, more than the ${joinTokens.maxTtl} s this server allows (joinTokens.maxTtl); ask for a shorter lifetime`);

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { generateClientSecret, generateSecretId } from '../../keys/client-secrets.ts';
 import { parsePublicKeyPem } from '../../policy/public-keys.ts';
 import type { ServiceStatus } from '../../storage/records.ts';
-import { authorize, type AdminCaller } from '../authz.ts';
+import { authorize, authorizeServiceChange, type AdminCaller } from '../authz.ts';
 import { badRequest, notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
 import { refuseLastAdminRemoval } from '../last-admin.ts';
@@ -29,6 +29,12 @@ export function serviceRoutes(app: FastifyInstance, deps: AdminRouteDeps): void 
   const { store, callerOf, hasher, now } = deps;
 
   const target = (request: FastifyRequest): ServiceTarget => serviceTarget(callerOf(request), request);
+  /** As target, for a change to the service's credentials or standing (authz.ts). */
+  const changeTarget = async (request: FastifyRequest): Promise<ServiceTarget> => {
+    const found = target(request);
+    await authorizeServiceChange(store, callerOf(request), found.principal, now());
+    return found;
+  };
 
   app.post(
     '/domains/:domain/services',
@@ -76,6 +82,8 @@ export function serviceRoutes(app: FastifyInstance, deps: AdminRouteDeps): void 
       };
       requireName('domain', domain);
       requireName('service', body.name);
+      // A name may already be a member of another domain's admin role; the new service would hold it.
+      await authorizeServiceChange(store, caller, `${domain}.${body.name}`, now());
       const publicKeys = body.publicKeys ?? [];
       for (const key of publicKeys) checkPem(key.pem, `publicKeys[${key.kid}]`);
       if (new Set(publicKeys.map((k) => k.kid)).size !== publicKeys.length) throw badRequest('publicKeys: each kid must be unique');
@@ -143,8 +151,9 @@ export function serviceRoutes(app: FastifyInstance, deps: AdminRouteDeps): void 
       },
     },
     async (request) => {
-      const { principal, actor } = target(request);
       const body = request.body as { status?: ServiceStatus; description?: string | null; allowedIps?: string[]; expiresAt?: string | null };
+      const onlyDescription = Object.keys(body).every((field) => field === 'description');
+      const { principal, actor } = onlyDescription ? target(request) : await changeTarget(request);
       const expiresAt = readExpiry(body.expiresAt);
       if (body.status === 'DISABLED') await refuseLastAdminRemoval(store, now(), { without: principal });
       if (typeof expiresAt === 'number') await refuseLastAdminRemoval(store, expiresAt, { without: principal });
@@ -161,7 +170,7 @@ export function serviceRoutes(app: FastifyInstance, deps: AdminRouteDeps): void 
     '/domains/:domain/services/:service',
     { schema: { summary: 'Delete a service, its credentials and its role memberships', tags: ['services'], security, params: serviceParams, response: { 204: { type: 'null' }, ...errorResponses } } },
     async (request, reply) => {
-      const { principal, actor } = target(request);
+      const { principal, actor } = await changeTarget(request);
       await refuseLastAdminRemoval(store, now(), { without: principal });
       await store.deleteService(principal, { actor });
       return reply.code(204).send();
@@ -182,7 +191,7 @@ export function serviceRoutes(app: FastifyInstance, deps: AdminRouteDeps): void 
       },
     },
     async (request, reply) => {
-      const { principal, actor } = target(request);
+      const { principal, actor } = await changeTarget(request);
       const body = (request.body ?? {}) as { graceSeconds?: number };
       const clientSecret = generateClientSecret();
       const id = generateSecretId();
@@ -207,7 +216,7 @@ export function serviceRoutes(app: FastifyInstance, deps: AdminRouteDeps): void 
     '/domains/:domain/services/:service/keys/:kid',
     { schema: { summary: 'Register or replace a public key', tags: ['services'], security, params: keyParams, body: pemBody, response: { '2xx': { type: 'object', properties: { kid: { type: 'string' }, created: { type: 'boolean' } } }, ...errorResponses } } },
     async (request, reply) => {
-      const { principal, actor } = target(request);
+      const { principal, actor } = await changeTarget(request);
       const { kid } = request.params as { kid: string };
       const { pem } = request.body as { pem: string };
       checkPem(pem, 'pem');
