@@ -148,9 +148,11 @@ function send(request: HttpRequest, options: HttpClientOptions): Promise<HttpRes
   });
 }
 
-function tlsOptions(options: HttpClientOptions): { ca?: string | string[]; cert?: string; key?: string } {
+function tlsOptions(options: HttpClientOptions): { ca?: string | string[]; allowPartialTrustChain?: boolean; cert?: string; key?: string } {
   return {
-    ...(options.ca === undefined ? {} : { ca: options.ca }),
+    // A CA given need not be a root: an issuing CA alone is an anchor (as curl takes it), so an
+    // operator whose Tessera CA sits under a shared root can trust Tessera without that root.
+    ...(options.ca === undefined ? {} : { ca: options.ca, allowPartialTrustChain: true }),
     ...(options.cert === undefined ? {} : { cert: options.cert }),
     ...(options.key === undefined ? {} : { key: options.key }),
   };

@@ -3,8 +3,8 @@
 // accepts them for the right audience and scope and rejects everything else with exit 1.
 
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { X509Certificate, generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -187,6 +187,15 @@ describe('tessera token and verify against a real server', () => {
     await admin('api-key', 'revoke', 'alpha.api', key.id);
     const table = await admin('api-key', 'list', 'alpha.api');
     assert.match(table.stdout, new RegExp(`^${key.id}  beta +nightly job .* \\d{4}-\\d{2}-\\d{2}T[\\d:.]+Z$`, 'm'));
+  });
+
+  it('takes --cacert holding the issuing CA alone, without its root (an imported CA under a shared root)', async () => {
+    const bundle = await readFile(path.join(dataDir, 'ca.pem'), 'utf8');
+    const issuing = new X509Certificate(bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/)![0]);
+    assert.notEqual(issuing.subject, issuing.issuer, 'the bundle starts with the issuing CA, not a root');
+    await writeFile(path.join(cwd, 'issuing-ca.pem'), issuing.toString());
+    const res = await runCli(['token', '--server', url, '--cacert', path.join(cwd, 'issuing-ca.pem'), '--scope', 'beta:domain', ...secret], { cwd });
+    assert.equal(res.code, 0, res.stderr);
   });
 
   it("fails with exit 1 without --cacert: the server certificate is from Tessera's own CA", async () => {
