@@ -40,7 +40,8 @@ export function endedByKeyRemoval(service: KeyHistory & Pick<Service, 'principal
   const removedAt = service.keyRemovedAt;
   if (removedAt === null || iat * 1000 > removedAt) return null;
   return (
-    `a public key registered on ${service.principal} was removed or replaced at ${new Date(removedAt).toISOString()}, ` +
+    `a public key registered on ${service.principal} was removed or replaced ` +
+    `at ${new Date(removedAt).toISOString()}, ` +
     'after the token was issued: the certificate it is bound to may be one that key vouched for; get a new token'
   );
 }

@@ -74,5 +74,6 @@ export interface ReuseKeyParts {
 export function reuseKey(parts: ReuseKeyParts): string {
   const { principal, createdAt, keyRemovedAt } = parts.service;
   const { scope, audience, lifetime, idTokenAudience, binding } = parts;
-  return JSON.stringify([principal, createdAt, keyRemovedAt, scope, audience, lifetime, idTokenAudience ?? '', binding ?? '']);
+  const request = [scope, audience, lifetime, idTokenAudience ?? '', binding ?? ''];
+  return JSON.stringify([principal, createdAt, keyRemovedAt, ...request]);
 }

@@ -69,7 +69,7 @@ describe('token reuse, enabled', () => {
     await t.admin$('PUT', '/domains/beta/roles/readers/members/beta.api', { expiresAt: null });
   });
 
-  it('gives a service deleted and registered again under the same name a token of its own, which introspects active', async () => {
+  it('gives a service deleted and registered again under its name a token of its own, which introspects active', async () => {
     const rs = (await t.admin$('POST', '/domains/beta/services', { name: 'rs' })).json.clientSecret as string;
     const introspect = async (token: string): Promise<unknown> =>
       (await t.send('/oauth2/introspect', {

@@ -193,7 +193,8 @@ describe('a certificate-bound token ends with its certificate', () => {
   describe('removing a registered key ends the tokens bound to its self-signed certificates (RFC 8705 §2.2)', () => {
     const KEY_GONE = /a public key registered on alpha\.\w+ was removed or replaced at .*get a new token/;
     /** An admin service with key `kid` registered, a self-signed certificate of that key, and a token bound to it. */
-    const selfSignedAdmin = async (name: string, kid = 'k1'): Promise<{ cert: ClientCertificate; token: string; pem: string }> => {
+    type SelfSigned = { cert: ClientCertificate; token: string; pem: string };
+    const selfSignedAdmin = async (name: string, kid = 'k1'): Promise<SelfSigned> => {
       await adminService(name);
       const keys = await newKeys();
       const pem = await publicKeyPem(keys);
@@ -247,13 +248,14 @@ describe('a certificate-bound token ends with its certificate', () => {
         assert.notEqual(fresh, token);
         assert.equal((await createService(fresh, 'keytwo-new', cert)).status, 201);
         assert.equal((await introspect(fresh))['active'], true);
-        assert.equal((await boundToken(cert, { client_id: 'alpha.keytwo' })).json.access_token, fresh, 'and that one is reused');
+        const reused = (await boundToken(cert, { client_id: 'alpha.keytwo' })).json.access_token;
+        assert.equal(reused, fresh, 'and that one is reused');
       } finally {
         pinned = null;
       }
     });
 
-    it("a Tessera-issued certificate's token survives the removal (its record decides); an external CA's does not", async () => {
+    it("a Tessera-issued certificate's token survives the removal; an external CA's does not", async () => {
       await adminService('keyca');
       const cert = await tesseraCertificate(t, 'alpha.keyca');
       const token = (await boundToken(cert)).json.access_token as string;

@@ -90,7 +90,7 @@ export function credentials(harness: StoreHarness): void {
       );
     });
 
-    storeTest(harness, 'dates on the service when a key was last removed or replaced, never moving it back', async (_store, driver) => {
+    storeTest(harness, 'dates when a key was last removed or replaced, never moving it back', async (_store, driver) => {
       let clock = 1_000_000;
       const store = new SqlStore(driver, { now: () => clock });
       const removedAt = async (): Promise<number | null> => (await store.getService('alpha.api'))!.keyRemovedAt;
