@@ -25,7 +25,9 @@
 //   certificate with that thumbprint, a revoked or expired one ends the token, at the admin API
 //   and at introspection alike. Revoking a stolen certificate (keyCompromise) thus ends the
 //   tokens the thief got with it. A token bound to a certificate Tessera has no record of (one
-//   from a configured external CA, or a self-signed one) is judged by the certificate itself
+//   from a configured external CA, or a self-signed one) ends, at both, when the service loses a
+//   registered key after the token was issued (key-removal.ts: deleting a stolen key is what
+//   revoking is to a self-signed certificate), and is otherwise judged by the certificate itself
 //   where it is presented: at the admin API the certificate on the request is verified in full
 //   (an external CA's is not checked for revocation: Tessera does not fetch their CRLs). At
 //   introspection nothing more can be known about such a certificate; the token is answered
@@ -37,6 +39,7 @@
 
 import type { JWTPayload } from 'jose';
 import { isServiceActive } from '../policy/service-standing.ts';
+import { endedByKeyRemoval } from './key-removal.ts';
 import type { CertificateRecord, Service } from '../storage/records.ts';
 import type { Store } from '../storage/store.ts';
 import type { OwnTokenVerifier } from './own-token-verifier.ts';
@@ -137,6 +140,8 @@ export async function acceptAccessToken(
   if ((claims.iat + 1) * 1000 <= service.createdAt) {
     return refuse(`the token was issued to an earlier service named ${claims.sub}, since deleted`);
   }
+  const keyRemoved = bound !== undefined && issued === null ? endedByKeyRemoval(service, claims.iat) : null;
+  if (keyRemoved !== null) return refuse(keyRemoved);
   const holds = new Set(held.map((h) => `${h.domain}:${h.role}`));
   const lost = roles.find((r) => !holds.has(`${r.domain}:${r.role}`));
   if (lost) {

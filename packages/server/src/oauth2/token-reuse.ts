@@ -11,12 +11,17 @@
 //   first membership behind its roles, nor than the certificate it is bound to; a hit that would
 //   now outlive either (a membership's end was brought forward since) is not handed out, and a
 //   fresh token is signed instead (grants/client_credentials.ts).
+// - The key names the service record, not only the principal: a service deleted and registered
+//   again under the same name (its `createdAt`), or one that has lost a registered key since
+//   (`keyRemovedAt`), never gets a token signed before, which acceptance would refuse
+//   (accept-token.ts) and whose other holder may be the one the change was meant to shut out.
 // - The reused token carries its original `iat`, `exp` and `jti`; `expires_in` counts down the
 //   time it really has left, so client caches stay correct.
 // - Revoking the token (RFC 7009) revokes it for every request that received it — they are all
 //   the same client. A hit is checked against the revocation list before it is handed out.
 // - The cache is per instance and bounded; several instances each sign once per window.
 
+import type { Service } from '../storage/records.ts';
 import type { TokenResponse } from './grants/client_credentials.ts';
 
 export interface ReusableToken {
@@ -56,6 +61,19 @@ export function createTokenReuseCache(windowSeconds: number, maxEntries = MAX_RE
   };
 }
 
-export function reuseKey(parts: { principal: string; scope: string; audience: string | string[]; lifetime: number; idTokenAudience?: string; binding?: string }): string {
-  return JSON.stringify([parts.principal, parts.scope, parts.audience, parts.lifetime, parts.idTokenAudience ?? '', parts.binding ?? '']);
+export interface ReuseKeyParts {
+  /** The service record the token is issued to, not only its name (see the top of this file). */
+  service: Pick<Service, 'principal' | 'createdAt' | 'keyRemovedAt'>;
+  scope: string;
+  audience: string | string[];
+  lifetime: number;
+  idTokenAudience?: string;
+  binding?: string;
+}
+
+export function reuseKey(parts: ReuseKeyParts): string {
+  const { principal, createdAt, keyRemovedAt } = parts.service;
+  const { scope, audience, lifetime, idTokenAudience, binding } = parts;
+  const request = [scope, audience, lifetime, idTokenAudience ?? '', binding ?? ''];
+  return JSON.stringify([principal, createdAt, keyRemovedAt, ...request]);
 }

@@ -58,6 +58,12 @@ export const migrations: readonly Migration[] = [
     sqlite: certificateLineageSchema(),
     postgres: certificateLineageSchema(),
   },
+  {
+    version: 8,
+    name: 'when a service last lost a registered key',
+    sqlite: keyRemovedSchema(),
+    postgres: keyRemovedSchema(),
+  },
 ];
 
 /** Brings the database up to the newest migration; safe to run from several instances at once. */
@@ -345,5 +351,14 @@ function certificateLineageSchema(): string {
     CREATE INDEX certificates_by_renewed_from ON certificates (renewed_from);
     -- GET /admin/v1/domains/{d}/services/{s}/certificates: newest first, a page at a time.
     CREATE INDEX certificates_by_principal_issued ON certificates (principal, issued_at, serial);
+  `;
+}
+
+// A self-signed certificate (RFC 8705 §2.2) is trusted for the registered key it carries, and
+// Tessera keeps no record of it: a token bound to one is ended by the removal of keys, which
+// this column dates (oauth2/key-removal.ts). NULL for a service that never lost a key.
+function keyRemovedSchema(): string {
+  return `
+    ALTER TABLE services ADD COLUMN key_removed_at BIGINT;
   `;
 }

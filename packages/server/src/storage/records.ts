@@ -27,6 +27,11 @@ export interface Service {
   expiresAt: number | null;
   createdAt: number;
   updatedAt: number;
+  /**
+   * When a registered public key was last removed or replaced by another PEM; null when never.
+   * Ends the tokens bound to a certificate Tessera has no record of, issued until then (oauth2/key-removal.ts).
+   */
+  keyRemovedAt: number | null;
 }
 
 export interface ClientSecretRecord {

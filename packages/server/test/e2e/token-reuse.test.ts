@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { basic, startTestServer, type TestServer } from '../helpers/server.ts';
 
 const readers = { grant_type: 'client_credentials', scope: 'beta:role.readers' };
 
@@ -67,6 +67,29 @@ describe('token reuse, enabled', () => {
     clock += 1000;
     assert.equal((await t.token('beta.api', secret, readers)).json.access_token, second.access_token, 'that one is reused while it fits');
     await t.admin$('PUT', '/domains/beta/roles/readers/members/beta.api', { expiresAt: null });
+  });
+
+  it('gives a service deleted and registered again under its name a token of its own, which introspects active', async () => {
+    const rs = (await t.admin$('POST', '/domains/beta/services', { name: 'rs' })).json.clientSecret as string;
+    const introspect = async (token: string): Promise<unknown> =>
+      (await t.send('/oauth2/introspect', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic('beta.rs', rs) },
+        body: new URLSearchParams({ token }).toString(),
+      })).json.active;
+    const register = async (): Promise<string> => {
+      const created = await t.admin$('POST', '/domains/beta/services', { name: 'again' });
+      assert.equal(created.status, 201, created.text);
+      await t.admin$('PUT', '/domains/beta/roles/readers/members/beta.again', {});
+      return created.json.clientSecret as string;
+    };
+    const old = (await t.token('beta.again', await register(), readers)).json.access_token as string;
+    clock += 2000;
+    assert.equal((await t.admin$('DELETE', '/domains/beta/services/again')).status, 204);
+    const fresh = (await t.token('beta.again', await register(), readers)).json.access_token as string;
+    assert.notEqual(fresh, old, "the predecessor's token is not handed to the new service");
+    assert.equal(await introspect(fresh), true);
+    assert.equal(await introspect(old), false);
   });
 
   it('still refuses a disabled client', async () => {

@@ -18,6 +18,7 @@ function service(patch: Partial<Service> = {}): Service {
     expiresAt: null,
     createdAt: NOW - 1000,
     updatedAt: NOW - 1000,
+    keyRemovedAt: null,
     ...patch,
   };
 }

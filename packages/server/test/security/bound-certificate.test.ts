@@ -190,6 +190,90 @@ describe('a certificate-bound token ends with its certificate', () => {
     assert.equal((await seedAccounts(token, partnerCert)).status, 200);
   });
 
+  describe('removing a registered key ends the tokens bound to its self-signed certificates (RFC 8705 §2.2)', () => {
+    const KEY_GONE = /a public key registered on alpha\.\w+ was removed or replaced at .*get a new token/;
+    /** An admin service with key `kid` registered, a self-signed certificate of that key, and a token bound to it. */
+    type SelfSigned = { cert: ClientCertificate; token: string; pem: string };
+    const selfSignedAdmin = async (name: string, kid = 'k1'): Promise<SelfSigned> => {
+      await adminService(name);
+      const keys = await newKeys();
+      const pem = await publicKeyPem(keys);
+      assert.equal((await t.admin$('PUT', `/domains/alpha/services/${name}/keys/${kid}`, { pem })).status, 201);
+      const cert = await makeLeaf(null, { subject: `CN=alpha.${name}`, keys, notAfter: new Date(Date.now() + 300_000) });
+      const token = (await boundToken(cert, { client_id: `alpha.${name}` })).json.access_token as string;
+      return { cert, token, pem };
+    };
+    const assertEnded = async (token: string, cert: ClientCertificate, name: string): Promise<void> => {
+      assertInvalidToken(await createService(token, name, cert), KEY_GONE);
+      assertInvalidToken(await seedAccounts(token, cert), KEY_GONE);
+      assert.deepEqual(await introspect(token), { active: false });
+    };
+
+    it('deleting the key ends its token at /admin/v1, /auth/admin and introspection, at once', async () => {
+      const { cert, token } = await selfSignedAdmin('keydel');
+      assert.equal((await createService(token, 'keydel-before', cert)).status, 201);
+      assert.equal((await seedAccounts(token, cert)).status, 200);
+      assert.equal((await introspect(token))['active'], true);
+
+      assert.equal((await t.admin$('DELETE', '/domains/alpha/services/keydel/keys/k1')).status, 204);
+      assertRejected(await postForm(t, { client_id: 'alpha.keydel', scope: ADMIN_SCOPE }, { client: cert }), /not registered/);
+      await assertEnded(token, cert, 'keydel-after');
+      assert.equal((await t.admin$('GET', '/domains/alpha/services/keydel-after')).status, 404, 'the token wrote nothing');
+    });
+
+    it('replacing the key (PUT of its kid with another PEM) ends its token; the same PEM again does not', async () => {
+      const { cert, token, pem } = await selfSignedAdmin('keyput');
+      assert.equal((await t.admin$('PUT', '/domains/alpha/services/keyput/keys/k1', { pem })).status, 200);
+      assert.equal((await createService(token, 'keyput-same', cert)).status, 201);
+      assert.equal((await introspect(token))['active'], true);
+
+      const other = await publicKeyPem(await newKeys());
+      assert.equal((await t.admin$('PUT', '/domains/alpha/services/keyput/keys/k1', { pem: other })).status, 200);
+      await assertEnded(token, cert, 'keyput-after');
+    });
+
+    it('the holder of a key still registered gets a new token at once (not the reused one), which works', async () => {
+      const { cert, token } = await selfSignedAdmin('keytwo', 'kept');
+      const gone = await publicKeyPem(await newKeys());
+      assert.equal((await t.admin$('PUT', '/domains/alpha/services/keytwo/keys/gone', { pem: gone })).status, 201);
+      const again = (await boundToken(cert, { client_id: 'alpha.keytwo' })).json.access_token as string;
+      assert.equal(again, token, 'token reuse is on: the same token until a key goes');
+
+      // The clock held still: the new token is asked for within the second of the removal.
+      pinned = Date.now() + offset;
+      try {
+        assert.equal((await t.admin$('DELETE', '/domains/alpha/services/keytwo/keys/gone')).status, 204);
+        await assertEnded(token, cert, 'keytwo-old');
+        const fresh = (await boundToken(cert, { client_id: 'alpha.keytwo' })).json.access_token as string;
+        assert.notEqual(fresh, token);
+        assert.equal((await createService(fresh, 'keytwo-new', cert)).status, 201);
+        assert.equal((await introspect(fresh))['active'], true);
+        const reused = (await boundToken(cert, { client_id: 'alpha.keytwo' })).json.access_token;
+        assert.equal(reused, fresh, 'and that one is reused');
+      } finally {
+        pinned = null;
+      }
+    });
+
+    it("a Tessera-issued certificate's token survives the removal; an external CA's does not", async () => {
+      await adminService('keyca');
+      const cert = await tesseraCertificate(t, 'alpha.keyca');
+      const token = (await boundToken(cert)).json.access_token as string;
+      const res = await postForm(t, { scope: ADMIN_SCOPE }, { client: partnerCert, path: '/auth/x509/login' });
+      assert.equal(res.status, 200, res.text);
+      const partnerToken = res.json.access_token as string;
+      for (const principal of ['keyca', 'partner']) {
+        const pem = await publicKeyPem(await newKeys());
+        assert.equal((await t.admin$('PUT', `/domains/alpha/services/${principal}/keys/spare`, { pem })).status, 201);
+        assert.equal((await t.admin$('DELETE', `/domains/alpha/services/${principal}/keys/spare`)).status, 204);
+      }
+      assert.equal((await createService(token, 'keyca-after', cert)).status, 201);
+      assert.equal((await introspect(token))['active'], true);
+      // A thumbprint does not say whether a certificate is self-signed: see oauth2/key-removal.ts.
+      await assertEnded(partnerToken, partnerCert, 'partner-after');
+    });
+  });
+
   describe('no bound token outlives its certificate', () => {
     it('the token endpoint (tls_client_auth): exp and expires_in stop at notAfter, the ID token too, and a reused token', async () => {
       await adminService('short');

@@ -2,7 +2,8 @@
 // whose public key is one registered on its service (the keys private_key_jwt uses). No CA is
 // involved, so `client_id` is required to know whose keys to compare, and only the
 // certificate's validity period is checked besides the key; TLS has already proved the client
-// holds the private half. When this method counts as present: see tls_client_auth.ts.
+// holds the private half. The tokens it gets end when the key is removed or replaced
+// (oauth2/key-removal.ts). When this method counts as present: see tls_client_auth.ts.
 
 import type { ClientCertificates } from '../../mtls/index.ts';
 import { publicKeyCache } from '../../policy/public-keys.ts';

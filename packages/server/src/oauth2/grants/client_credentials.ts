@@ -7,6 +7,7 @@ import type { Store } from '../../storage/store.ts';
 import type { AuthenticatedClient } from '../client-auth/index.ts';
 import { certificateRejected } from '../client-auth/tls_client_auth.ts';
 import { OAuthError, invalidRequest } from '../errors.ts';
+import { boundTokenIssuedAt } from '../key-removal.ts';
 import { reuseKey, type TokenReuseCache } from '../token-reuse.ts';
 import { accessTokenClaims, signAccessToken, signIdToken, type SigningKey } from '../tokens.ts';
 
@@ -54,8 +55,9 @@ export async function clientCredentialsGrant(
   // And the token ends no later than the first membership behind its roles (resolveGrant keeps
   // only memberships that last past this second), nor than the certificate it is bound to (RFC
   // 8705 §3: the binding is worth what the certificate is; client authentication found it valid now).
-  const issuedAt = Math.floor(now / 1000);
   const bound = client.certificate;
+  // A bound token is never dated in the second a registered key was removed, which would end it (key-removal.ts).
+  const issuedAt = bound === undefined ? Math.floor(now / 1000) : boundTokenIssuedAt(client.service, now);
   const endsBy = Math.min(grant.expiresAt ?? Infinity, bound?.notAfter ?? Infinity);
   const lifetime = Math.min(limit, Math.floor(endsBy / 1000) - issuedAt);
   if (lifetime < 1) {
@@ -74,7 +76,14 @@ export async function clientCredentialsGrant(
   // shrinks every second); a cached token is handed out again only while it still ends before the
   // first membership and the certificate do.
   const cacheKey = deps.reuse
-    ? reuseKey({ principal, scope: grant.scope, audience: grant.audience, lifetime: limit, idTokenAudience, binding: bound?.thumbprint })
+    ? reuseKey({
+        service: client.service,
+        scope: grant.scope,
+        audience: grant.audience,
+        lifetime: limit,
+        idTokenAudience,
+        binding: bound?.thumbprint,
+      })
     : '';
   const cached = deps.reuse?.find(cacheKey, now);
   const cachedFits = cached !== undefined && cached.expiresAt <= endsBy;

@@ -64,6 +64,8 @@ export function putPublicKey(ctx: SqlContext, principal: string, kid: string, pe
     const now = ctx.now();
     if (existing) {
       await tx.run('UPDATE public_keys SET pem = ?, created_at = ? WHERE principal = ? AND kid = ?', [pem, now, principal, kid]);
+      // Another key under the same kid removes the old one; the same PEM again changes nothing.
+      if (existing.pem !== pem) await keyRemoved(tx, principal, now);
     } else {
       await tx.run('INSERT INTO public_keys (principal, kid, pem, created_at) VALUES (?, ?, ?, ?)', [principal, kid, pem, now]);
     }
@@ -79,6 +81,7 @@ export function deletePublicKey(ctx: SqlContext, principal: string, kid: string,
     const existing = await publicKeyRow(tx, principal, kid);
     if (!existing) throw new NotFoundError(`public key ${kid} of ${principal} not found`);
     await tx.run('DELETE FROM public_keys WHERE principal = ? AND kid = ?', [principal, kid]);
+    await keyRemoved(tx, principal, ctx.now());
     await audit(ctx, tx, by, { type: 'public-key.delete', target: principal, before: { kid, pem: existing.pem }, after: null });
   });
 }
@@ -88,6 +91,15 @@ export async function listPublicKeys(ctx: SqlContext, principal: string): Promis
     principal,
   ]);
   return rows.map(toPublicKey);
+}
+
+/**
+ * Dates the removal: the tokens bound to certificates Tessera has no record of, issued until now,
+ * end (oauth2/key-removal.ts). Never moved back, which would bring ended tokens back.
+ */
+async function keyRemoved(tx: SqlExecutor, principal: string, now: number): Promise<void> {
+  const later = 'CASE WHEN key_removed_at IS NULL OR key_removed_at < ? THEN ? ELSE key_removed_at END';
+  await tx.run(`UPDATE services SET key_removed_at = ${later} WHERE principal = ?`, [now, now, principal]);
 }
 
 function publicKeyRow(db: SqlExecutor, principal: string, kid: string): Promise<PublicKeyRow | undefined> {

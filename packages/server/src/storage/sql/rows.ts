@@ -38,6 +38,7 @@ export interface ServiceRow {
   expires_at: number | null;
   created_at: number;
   updated_at: number;
+  key_removed_at: number | null;
 }
 
 export interface SecretRow {
@@ -157,6 +158,7 @@ export function toService(row: ServiceRow): Service {
     expiresAt: row.expires_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    keyRemovedAt: row.key_removed_at,
   };
 }
 

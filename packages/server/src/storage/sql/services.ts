@@ -40,6 +40,7 @@ export function createService(
       expiresAt: input.expiresAt ?? null,
       createdAt: now,
       updatedAt: now,
+      keyRemovedAt: null,
     };
     await tx.run(
       `INSERT INTO services

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
 import { ConflictError, NotFoundError } from '../../../src/storage/errors.ts';
+import { SqlStore } from '../../../src/storage/sql-store.ts';
 import type { Store } from '../../../src/storage/store.ts';
 import type { StoreHarness } from './harness.ts';
 import { admin, storeTest } from './harness.ts';
@@ -87,6 +88,30 @@ export function credentials(harness: StoreHarness): void {
         (await store.listPublicKeys('alpha.api')).map((key) => key.kid),
         ['k2'],
       );
+    });
+
+    storeTest(harness, 'dates when a key was last removed or replaced, never moving it back', async (_store, driver) => {
+      let clock = 1_000_000;
+      const store = new SqlStore(driver, { now: () => clock });
+      const removedAt = async (): Promise<number | null> => (await store.getService('alpha.api'))!.keyRemovedAt;
+      await withService(store);
+      assert.equal(await removedAt(), null, 'a new service never lost a key');
+      await store.putPublicKey('alpha.api', 'k1', 'PEM-1', admin);
+      await store.putPublicKey('alpha.api', 'k2', 'PEM-2', admin);
+      clock = 2_000_000;
+      await store.putPublicKey('alpha.api', 'k1', 'PEM-1', admin);
+      assert.equal(await removedAt(), null, 'adding keys, or the same PEM again, removes none');
+      await store.putPublicKey('alpha.api', 'k1', 'PEM-1b', admin);
+      assert.equal(await removedAt(), 2_000_000, 'another PEM under the same kid replaces the old key');
+      clock = 3_000_000;
+      await store.deletePublicKey('alpha.api', 'k2', admin);
+      assert.equal(await removedAt(), 3_000_000);
+      assert.equal((await store.getClientWithKeys('alpha.api'))?.service.keyRemovedAt, 3_000_000);
+      clock = 2_500_000;
+      await store.deletePublicKey('alpha.api', 'k1', admin);
+      assert.equal(await removedAt(), 3_000_000, 'a clock behind the last removal does not bring its tokens back');
+      await assert.rejects(store.deletePublicKey('alpha.api', 'k1', admin), NotFoundError);
+      assert.equal(await removedAt(), 3_000_000);
     });
 
     storeTest(harness, 'reports a missing key or service', async (store) => {
