@@ -26,12 +26,12 @@ import type { FastifyRequest } from 'fastify';
 import { ClientCertificateError, certificateThumbprint, type ClientCertificates } from '../mtls/index.ts';
 import { acceptAccessToken, type AcceptTokenDeps, type RequestCertificate } from '../oauth2/accept-token.ts';
 import { isSelfIssued } from '../oauth2/client-auth/tls_client_auth.ts';
-import { splitPrincipal } from '../policy/names.ts';
+import { ADMIN_ROLE, isForeignAdminRole } from '../policy/names.ts';
 import type { Store } from '../storage/store.ts';
 import { AdminError, forbidden } from './errors.ts';
 
 export const SYSTEM_DOMAIN = 'sys.auth';
-export const ADMIN_ROLE = 'admin';
+export { ADMIN_ROLE };
 
 export interface AdminCaller {
   principal: string;
@@ -92,9 +92,8 @@ export async function authorizeServiceChange(
   now: number,
 ): Promise<void> {
   if (caller.isSystemAdmin) return;
-  const own = splitPrincipal(principal)?.domain;
   const held = (await store.membershipsOf(principal)).filter(
-    (m) => m.role === ADMIN_ROLE && m.domain !== own && (m.expiresAt === null || m.expiresAt > now),
+    (m) => isForeignAdminRole(principal, m.domain, m.role) && (m.expiresAt === null || m.expiresAt > now),
   );
   // A caller that is not a system admin never holds sys.auth's admin role.
   const missing = new Set(held.map((m) => m.domain).filter((domain) => !caller.adminOf.has(domain)));

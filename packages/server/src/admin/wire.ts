@@ -92,6 +92,20 @@ export const schemas = {
   },
 } as const;
 
+/** Paginated lists: entries per page when `?limit=` is absent, and the most it may ask for. */
+export const DEFAULT_PAGE_LIMIT = 100;
+export const MAX_PAGE_LIMIT = 1000;
+
+/** A list's `?limit=`: 1 to MAX_PAGE_LIMIT, DEFAULT_PAGE_LIMIT when absent. */
+export function readPageLimit(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_PAGE_LIMIT;
+  const limit = /^[0-9]{1,4}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(limit >= 1 && limit <= MAX_PAGE_LIMIT)) {
+    throw badRequest(`limit must be a whole number from 1 to ${MAX_PAGE_LIMIT}, not "${text.slice(0, 20)}"`);
+  }
+  return limit;
+}
+
 /** Responses every admin route can give besides its success. */
 export const errorResponses = { '4xx': schemas.error, '5xx': schemas.error } as const;
 

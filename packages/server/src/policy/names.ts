@@ -40,6 +40,17 @@ export function isPrincipalName(name: string): boolean {
 }
 
 /** Splits `a.b.api` into domain `a.b` and service `api`; null when not a principal name. */
+/** The role that makes its members a domain's admins (`<d>:role.admin`; `sys.auth`'s makes system admins). */
+export const ADMIN_ROLE = 'admin';
+
+/**
+ * Whether membership of `<domain>:role.<role>` makes `principal` an admin of a domain other than its
+ * own: whoever can act as the principal then administers that domain too (admin/authz.ts).
+ */
+export function isForeignAdminRole(principal: string, domain: string, role: string): boolean {
+  return role === ADMIN_ROLE && splitPrincipal(principal)?.domain !== domain;
+}
+
 export function splitPrincipal(principal: string): { domain: string; service: string } | null {
   if (!isPrincipalName(principal)) return null;
   const dot = principal.lastIndexOf('.');

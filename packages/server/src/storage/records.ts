@@ -208,3 +208,14 @@ export interface JoinTokenRecord {
   expiresAt: number;
   usedAt: number | null;
 }
+
+/** What an admin may see of an outstanding join token: never the token or its hash. */
+export type JoinTokenInfo = Pick<JoinTokenRecord, 'id' | 'principal' | 'createdAt' | 'expiresAt'>;
+
+export interface JoinTokenListQuery {
+  limit: number;
+  /** Only tokens after this one in the order (createdAt, then id, ascending). */
+  after?: { createdAt: number; id: string };
+  /** What outstanding (unused, unexpired) is judged at, in milliseconds since the epoch. */
+  now: number;
+}

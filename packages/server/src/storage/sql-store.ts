@@ -18,6 +18,8 @@ import type {
   RevokedCertificate,
   Domain,
   HeldRole,
+  JoinTokenInfo,
+  JoinTokenListQuery,
   JoinTokenRecord,
   Membership,
   PublicKeyRecord,
@@ -166,7 +168,7 @@ export class SqlStore implements Store {
     members: RoleMember[] | undefined,
     by: Actor,
     settings?: { tokenMaxLifetime?: number | null },
-  ): Promise<{ role: Role; created: boolean }> {
+  ): Promise<{ role: Role; created: boolean; joinTokensVoided: number }> {
     return roles.putRole(this.ctx, domain, name, members, by, settings);
   }
 
@@ -182,7 +184,7 @@ export class SqlStore implements Store {
     return roles.deleteRole(this.ctx, domain, name, by);
   }
 
-  putRoleMember(domain: string, role: string, member: RoleMember, by: Actor): Promise<{ created: boolean }> {
+  putRoleMember(domain: string, role: string, member: RoleMember, by: Actor): Promise<{ created: boolean; joinTokensVoided: number }> {
     return roles.putRoleMember(this.ctx, domain, role, member, by);
   }
 
@@ -325,5 +327,17 @@ export class SqlStore implements Store {
 
   consumeJoinToken(id: string, hash: string, now: number): Promise<{ principal: string } | null> {
     return joinTokens.consumeJoinToken(this.ctx, id, hash, now);
+  }
+
+  listJoinTokens(principal: string, query: JoinTokenListQuery): Promise<JoinTokenInfo[]> {
+    return joinTokens.listJoinTokens(this.ctx, principal, query);
+  }
+
+  getJoinToken(id: string, now: number): Promise<JoinTokenInfo | null> {
+    return joinTokens.getJoinToken(this.ctx, id, now);
+  }
+
+  deleteJoinToken(principal: string, id: string, by: Actor): Promise<void> {
+    return joinTokens.deleteJoinToken(this.ctx, principal, id, by);
   }
 }

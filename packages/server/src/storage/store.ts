@@ -17,6 +17,8 @@ import type {
   CertificateRecord,
   RevokedCertificate,
   ClientSecretRecord,
+  JoinTokenInfo,
+  JoinTokenListQuery,
   JoinTokenRecord,
   Domain,
   HeldRole,
@@ -126,11 +128,16 @@ export interface Store {
     members: RoleMember[] | undefined,
     by: Actor,
     settings?: { tokenMaxLifetime?: number | null },
-  ): Promise<{ role: Role; created: boolean }>;
+  ): Promise<{ role: Role; created: boolean; joinTokensVoided: number }>;
   getRole(domain: string, name: string): Promise<Role | null>;
   listRoles(domain: string): Promise<Role[]>;
   deleteRole(domain: string, name: string, by: Actor): Promise<void>;
-  putRoleMember(domain: string, role: string, member: RoleMember, by: Actor): Promise<{ created: boolean }>;
+  /**
+   * Both putRole (with members) and putRoleMember: a member who becomes an admin of a domain other
+   * than its own (newly, or renewed after its membership expired) loses its outstanding join
+   * tokens in the same transaction (audit `join-token.void`); `joinTokensVoided` says how many.
+   */
+  putRoleMember(domain: string, role: string, member: RoleMember, by: Actor): Promise<{ created: boolean; joinTokensVoided: number }>;
   deleteRoleMember(domain: string, role: string, principal: string, by: Actor): Promise<void>;
   /** Roles `principal` holds in `domains` at `now` (expired memberships excluded). */
   rolesHeld(principal: string, domains: string[], now: number): Promise<HeldRole[]>;
@@ -232,4 +239,10 @@ export interface Store {
    * caller cannot and need not tell which). Audit `join-token.use`.
    */
   consumeJoinToken(id: string, hash: string, now: number): Promise<{ principal: string } | null>;
+  /** A page of the principal's outstanding (unused, unexpired at `query.now`) join tokens, oldest first. */
+  listJoinTokens(principal: string, query: JoinTokenListQuery): Promise<JoinTokenInfo[]>;
+  /** The join token with this id if it is outstanding at `now`; null otherwise. */
+  getJoinToken(id: string, now: number): Promise<JoinTokenInfo | null>;
+  /** NotFoundError unless the principal has an outstanding join token with this id. Audit `join-token.delete`. */
+  deleteJoinToken(principal: string, id: string, by: Actor): Promise<void>;
 }

@@ -6,11 +6,13 @@
 import type { FastifyInstance } from 'fastify';
 import { generateJoinToken } from '../../keys/join-tokens.ts';
 import { splitPrincipal } from '../../policy/names.ts';
+import { NotFoundError } from '../../storage/errors.ts';
 import { serviceStanding } from '../../policy/service-standing.ts';
 import { authorize, authorizeServiceChange } from '../authz.ts';
+import type { JoinTokenInfo } from '../../storage/records.ts';
 import { AdminError, badRequest, notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
-import { errorResponses, requireName } from '../wire.ts';
+import { DEFAULT_PAGE_LIMIT as DEFAULT_LIMIT, MAX_PAGE_LIMIT as MAX_LIMIT, errorResponses, readPageLimit, requireName } from '../wire.ts';
 
 export interface JoinTokenLimits {
   /** Lifetime when the request names none (seconds). */
@@ -21,6 +23,23 @@ export interface JoinTokenLimits {
 
 const str = { type: 'string' } as const;
 const security = [{ bearerAuth: [] }];
+const ID_PATTERN = /^[0-9a-f]{16}$/;
+
+const joinTokenSchema = {
+  type: 'object',
+  properties: { id: str, principal: str, createdAt: str, expiresAt: str },
+} as const;
+
+const listQuery = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['principal'],
+  properties: {
+    principal: { type: 'string', maxLength: 256, description: '`<domain>.<service>` whose join tokens to list' },
+    limit: { type: 'string', maxLength: 16, description: `join tokens per page, 1 to ${MAX_LIMIT} (default ${DEFAULT_LIMIT})` },
+    cursor: { type: 'string', maxLength: 256, description: 'nextCursor of the previous page, unchanged' },
+  },
+} as const;
 
 export function joinTokenRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
   const { store, callerOf, hasher, now, joinTokens } = deps;
@@ -77,4 +96,93 @@ export function joinTokenRoutes(app: FastifyInstance, deps: AdminRouteDeps): voi
       return reply.code(201).send({ token, id, principal, expiresAt: new Date(expiresAt).toISOString() });
     },
   );
+
+  app.get(
+    '/join-tokens',
+    {
+      schema: {
+        summary: 'List the outstanding join tokens of a service, oldest first',
+        description:
+          'Only tokens neither used nor expired; never the token or its hash. Paginated: follow `nextCursor` until it is null. ' +
+          'The caller must administer the principal\'s domain.',
+        tags: ['join-tokens'],
+        security,
+        querystring: listQuery,
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              joinTokens: { type: 'array', items: joinTokenSchema },
+              nextCursor: { type: ['string', 'null'], description: 'pass as ?cursor= for the next page; null on the last page' },
+            },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const query = request.query as { principal: string; limit?: string; cursor?: string };
+      const principal = requireName('principal', query.principal);
+      authorize(callerOf(request), splitPrincipal(principal)?.domain ?? '');
+      const limit = readPageLimit(query.limit);
+      const after = query.cursor === undefined ? undefined : readCursor(query.cursor);
+      const rows = await store.listJoinTokens(principal, { limit: limit + 1, after, now: now() });
+      const shown = rows.slice(0, limit);
+      const last = shown.at(-1);
+      return { joinTokens: shown.map(joinTokenOut), nextCursor: rows.length > limit && last ? cursorOf(last) : null };
+    },
+  );
+
+  app.delete(
+    '/join-tokens/:id',
+    {
+      schema: {
+        summary: 'Revoke an outstanding join token',
+        description: 'The token can no longer be used. The caller must administer the domain of the token\'s principal.',
+        tags: ['join-tokens'],
+        security,
+        params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } }, required: ['id'] },
+        response: { 204: { type: 'null' }, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const caller = callerOf(request);
+      const unknown = (): AdminError => notFound(`there is no outstanding join token "${id.slice(0, 64)}"; list them with GET /admin/v1/join-tokens?principal=<principal>`);
+      const found = ID_PATTERN.test(id) ? await store.getJoinToken(id, now()) : null;
+      if (!found) throw unknown();
+      authorize(caller, splitPrincipal(found.principal)?.domain ?? '');
+      try {
+        await store.deleteJoinToken(found.principal, id, { actor: caller.principal });
+      } catch (error) {
+        // Used or expired between the two reads.
+        if (error instanceof NotFoundError) throw unknown();
+        throw error;
+      }
+      return reply.code(204).send();
+    },
+  );
+}
+
+const joinTokenOut = (t: JoinTokenInfo) => ({
+  id: t.id,
+  principal: t.principal,
+  createdAt: new Date(t.createdAt).toISOString(),
+  expiresAt: new Date(t.expiresAt).toISOString(),
+});
+
+// Opaque to clients: the position of the last token of the page, in the list's order.
+function cursorOf(token: JoinTokenInfo): string {
+  return Buffer.from(`${token.createdAt}.${token.id}`).toString('base64url');
+}
+
+function readCursor(cursor: string): { createdAt: number; id: string } {
+  const text = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString() : '';
+  const position = /^(\d{1,16})\.([0-9a-f]{16})$/.exec(text);
+  if (!position) {
+    throw badRequest(
+      'cursor is not one this list gave out; pass the nextCursor of the previous page unchanged, or leave it out to start over',
+    );
+  }
+  return { createdAt: Number(position[1]), id: position[2]! };
 }

@@ -18,6 +18,13 @@ const roleParams = {
 } as const;
 const memberParams = { ...roleParams, properties: { ...roleParams.properties, principal: { type: 'string', maxLength: 256 } }, required: ['domain', 'role', 'principal'] } as const;
 const security = [{ bearerAuth: [] }];
+const joinTokensVoided = {
+  type: 'integer',
+  description:
+    'outstanding join tokens of the member voided by this change: granting a service another domain\'s admin role ' +
+    'voids the join tokens made for it before',
+} as const;
+const roleAnswer = { ...schemas.role, properties: { ...schemas.role.properties, joinTokensVoided } } as const;
 
 export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
   const { store, callerOf, now } = deps;
@@ -47,7 +54,8 @@ export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
         summary: 'Create or replace a role',
         description:
           'With `members`, the member list is replaced; without, a new role starts empty and an existing one keeps its members. ' +
-          '`tokenMaxLifetime` caps every access token granting this role; without it, an existing role keeps its limit.',
+          '`tokenMaxLifetime` caps every access token granting this role; without it, an existing role keeps its limit. ' +
+          'A member that becomes an admin of a domain other than its own loses its outstanding join tokens (`joinTokensVoided`).',
         tags: ['roles'],
         security,
         params: roleParams,
@@ -56,7 +64,7 @@ export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
           additionalProperties: false,
           properties: { members: { type: 'array', maxItems: MAX_MEMBERS, items: schemas.member }, tokenMaxLifetime: tokenMaxLifetimeSchema },
         },
-        response: { '2xx': schemas.role, ...errorResponses },
+        response: { '2xx': roleAnswer, ...errorResponses },
       },
     },
     async (request, reply) => {
@@ -67,7 +75,8 @@ export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
       const tokenMaxLifetime = readTokenMaxLifetime(body.tokenMaxLifetime);
       if (members && isSystemAdminRole(domain, role)) await refuseLastAdminRemoval(store, now(), { members });
       const result = await store.putRole(domain, role, members, { actor }, tokenMaxLifetime === undefined ? undefined : { tokenMaxLifetime });
-      return reply.code(result.created ? 201 : 200).send(roleOut(result.role));
+      const answer = { ...roleOut(result.role), joinTokensVoided: result.joinTokensVoided };
+      return reply.code(result.created ? 201 : 200).send(answer);
     },
   );
 
@@ -98,11 +107,20 @@ export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
     {
       schema: {
         summary: 'Add a member to a role (or change its expiry)',
+        description:
+          'Granting a service another domain\'s admin role (or renewing it after it expired) voids the join tokens made ' +
+          'for it before (`joinTokensVoided`); rotate its other credentials too, as their holders now act as that admin.',
         tags: ['roles'],
         security,
         params: memberParams,
         body: { type: ['object', 'null'], additionalProperties: false, properties: { expiresAt: schemas.expiresAt } },
-        response: { '2xx': { type: 'object', properties: { principal: { type: 'string' }, expiresAt: { type: ['string', 'null'] }, created: { type: 'boolean' } } }, ...errorResponses },
+        response: {
+          '2xx': {
+            type: 'object',
+            properties: { principal: { type: 'string' }, expiresAt: { type: ['string', 'null'] }, created: { type: 'boolean' }, joinTokensVoided },
+          },
+          ...errorResponses,
+        },
       },
     },
     async (request, reply) => {
@@ -114,8 +132,9 @@ export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
         // An expiry may end the last admin's membership; judge the role as it will be then.
         await refuseLastAdminRemoval(store, member.expiresAt, { without: principal });
       }
-      const { created } = await store.putRoleMember(domain, role, member, { actor });
-      return reply.code(created ? 201 : 200).send({ principal, expiresAt: member.expiresAt === null ? null : new Date(member.expiresAt).toISOString(), created });
+      const { created, joinTokensVoided: voided } = await store.putRoleMember(domain, role, member, { actor });
+      const expiresAt = member.expiresAt === null ? null : new Date(member.expiresAt).toISOString();
+      return reply.code(created ? 201 : 200).send({ principal, expiresAt, created, joinTokensVoided: voided });
     },
   );
 

@@ -6,12 +6,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CertificateRecord, CertificateStatus } from '../../storage/records.ts';
 import { badRequest, notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
-import { errorResponses } from '../wire.ts';
+import { DEFAULT_PAGE_LIMIT as DEFAULT_LIMIT, MAX_PAGE_LIMIT as MAX_LIMIT, errorResponses, readPageLimit } from '../wire.ts';
 import { certificateOut, certificateSchema, readReason, reasonProperty } from './certificates.ts';
 import { serviceParams, serviceTarget, type ServiceTarget } from './services.ts';
 
-const DEFAULT_LIMIT = 100;
-const MAX_LIMIT = 1000;
 const STATUSES = ['active', 'revoked', 'expired'] as const;
 const security = [{ bearerAuth: [] }];
 
@@ -68,7 +66,7 @@ export function serviceCertificateRoutes(app: FastifyInstance, deps: AdminRouteD
     },
     async (request) => {
       const query = request.query as { limit?: string; cursor?: string; status?: CertificateStatus };
-      const limit = readLimit(query.limit);
+      const limit = readPageLimit(query.limit);
       const after = query.cursor === undefined ? undefined : readCursor(query.cursor);
       const { principal } = await existingService(request);
       const page = { limit: limit + 1, after, status: query.status, now: now() };
@@ -101,15 +99,6 @@ export function serviceCertificateRoutes(app: FastifyInstance, deps: AdminRouteD
       return { revoked: await store.revokeServiceCertificates(principal, reason, { actor }) };
     },
   );
-}
-
-function readLimit(text: string | undefined): number {
-  if (text === undefined) return DEFAULT_LIMIT;
-  const limit = /^[0-9]{1,4}$/.test(text) ? Number(text) : Number.NaN;
-  if (!(limit >= 1 && limit <= MAX_LIMIT)) {
-    throw badRequest(`limit must be a whole number from 1 to ${MAX_LIMIT}, not "${text.slice(0, 20)}"`);
-  }
-  return limit;
 }
 
 // Opaque to clients: the position of the last certificate of the page, in the list's order.

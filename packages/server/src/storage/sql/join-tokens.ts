@@ -2,8 +2,9 @@
 // principal, a new instance trades it once for its first certificate. Only the token's keyed
 // hash is stored, and no audit event carries even that.
 
-import { ConflictError } from '../errors.ts';
-import type { Actor, JoinTokenRecord } from '../records.ts';
+import type { SqlExecutor } from '../drivers/driver.ts';
+import { ConflictError, NotFoundError } from '../errors.ts';
+import type { Actor, JoinTokenInfo, JoinTokenListQuery, JoinTokenRecord } from '../records.ts';
 import { audit, lockService, pruneExpired } from './context.ts';
 import type { SqlContext } from './context.ts';
 
@@ -55,4 +56,83 @@ export function consumeJoinToken(ctx: SqlContext, id: string, hash: string, now:
     await audit(ctx, tx, { actor: principal }, { type: 'join-token.use', target: principal, before: null, after: { id, principal, usedAt: now } });
     return { principal };
   });
+}
+
+/**
+ * Voids the principal's outstanding (unused, unexpired) join tokens, inside the caller's
+ * transaction: a grant of another domain's admin role calls it (roles.ts writeMember), as whoever
+ * made those tokens may not have been trusted with that role. Audit `join-token.void` when any went.
+ */
+export async function voidJoinTokens(
+  ctx: SqlContext,
+  tx: SqlExecutor,
+  principal: string,
+  grantedRole: string,
+  by: Actor,
+): Promise<number> {
+  const rows = await tx.all<{ id: string }>(
+    'DELETE FROM join_tokens WHERE principal = ? AND used_at IS NULL AND expires_at > ? RETURNING id',
+    [principal, ctx.now()],
+  );
+  if (rows.length === 0) return 0;
+  const ids = rows.map((row) => row.id).sort();
+  await audit(ctx, tx, by, {
+    type: 'join-token.void',
+    target: principal,
+    before: null,
+    after: { principal, grantedRole, joinTokensVoided: ids.length, ids },
+  });
+  return ids.length;
+}
+
+const OUTSTANDING = 'used_at IS NULL AND expires_at > ?';
+
+/** A page of the principal's outstanding join tokens, oldest first (createdAt, then id). */
+export async function listJoinTokens(ctx: SqlContext, principal: string, query: JoinTokenListQuery): Promise<JoinTokenInfo[]> {
+  const after = query.after ? ' AND (created_at > ? OR (created_at = ? AND id > ?))' : '';
+  const position = query.after ? [query.after.createdAt, query.after.createdAt, query.after.id] : [];
+  const rows = await ctx.db.all<JoinTokenRow>(
+    `SELECT id, principal, created_at, expires_at, used_at FROM join_tokens
+     WHERE principal = ? AND ${OUTSTANDING}${after} ORDER BY created_at, id LIMIT ?`,
+    [principal, query.now, ...position, query.limit],
+  );
+  return rows.map(toInfo);
+}
+
+/** The join token with this id, outstanding at `now`; null otherwise. */
+export async function getJoinToken(ctx: SqlContext, id: string, now: number): Promise<JoinTokenInfo | null> {
+  const row = await ctx.db.get<JoinTokenRow>(
+    `SELECT id, principal, created_at, expires_at, used_at FROM join_tokens WHERE id = ? AND ${OUTSTANDING}`,
+    [id, now],
+  );
+  return row ? toInfo(row) : null;
+}
+
+/** Deletes the principal's outstanding join token; NotFoundError when it has none with this id. Audit `join-token.delete`. */
+export function deleteJoinToken(ctx: SqlContext, principal: string, id: string, by: Actor): Promise<void> {
+  return ctx.db.transaction(async (tx) => {
+    const row = await tx.get<{ expires_at: number }>(
+      `DELETE FROM join_tokens WHERE id = ? AND principal = ? AND ${OUTSTANDING} RETURNING expires_at`,
+      [id, principal, ctx.now()],
+    );
+    if (!row) throw new NotFoundError(`${principal} has no outstanding join token ${id}`);
+    await audit(ctx, tx, by, {
+      type: 'join-token.delete',
+      target: principal,
+      before: { id, principal, expiresAt: Number(row.expires_at) },
+      after: null,
+    });
+  });
+}
+
+interface JoinTokenRow {
+  id: string;
+  principal: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+function toInfo(row: JoinTokenRow): JoinTokenInfo {
+  return { id: row.id, principal: row.principal, createdAt: Number(row.created_at), expiresAt: Number(row.expires_at) };
 }

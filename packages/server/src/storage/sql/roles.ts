@@ -1,10 +1,12 @@
 // Roles and their members. A member is any principal name: it need not be registered yet.
 
 import type { SqlExecutor } from '../drivers/driver.ts';
+import { isForeignAdminRole } from '../../policy/names.ts';
 import { NotFoundError } from '../errors.ts';
 import type { Actor, HeldRole, Membership, Role, RoleMember } from '../records.ts';
 import { audit, checkLifetime, holdDomain, loadRole, lockRole, roleTarget } from './context.ts';
 import type { SqlContext } from './context.ts';
+import { voidJoinTokens } from './join-tokens.ts';
 import { toMember, toRole } from './rows.ts';
 import type { MemberRow, RoleRow } from './rows.ts';
 
@@ -15,7 +17,7 @@ export async function putRole(
   members: RoleMember[] | undefined,
   by: Actor,
   settings: { tokenMaxLifetime?: number | null } = {},
-): Promise<{ role: Role; created: boolean }> {
+): Promise<{ role: Role; created: boolean; joinTokensVoided: number }> {
   const { tokenMaxLifetime } = settings;
   checkLifetime(tokenMaxLifetime);
   return ctx.db.transaction(async (tx) => {
@@ -38,15 +40,22 @@ export async function putRole(
         await tx.run('UPDATE roles SET token_max_lifetime = ? WHERE domain = ? AND name = ?', [tokenMaxLifetime, domain, name]);
       }
     }
+    let joinTokensVoided = 0;
     if (members) {
-      await tx.run('DELETE FROM role_members WHERE domain = ? AND role = ?', [domain, name]);
       // A principal named twice is one member; the last entry wins.
       const unique = new Map(members.map((member) => [member.principal, member]));
-      for (const member of unique.values()) await insertMember(tx, domain, name, member);
+      const previous = await memberRows(tx, domain, name);
+      for (const row of previous.values()) {
+        if (unique.has(row.principal)) continue;
+        await tx.run('DELETE FROM role_members WHERE domain = ? AND role = ? AND principal = ?', [domain, name, row.principal]);
+      }
+      for (const member of unique.values()) {
+        joinTokensVoided += await writeMember(ctx, tx, { domain, role: name, member, previous: previous.get(member.principal) }, by);
+      }
     }
     const role = await loadRole(tx, await lockRole(ctx, tx, domain, name));
     await audit(ctx, tx, by, { type: 'role.put', target: roleTarget(domain, name), before, after: role });
-    return { role, created };
+    return { role, created, joinTokensVoided };
   });
 }
 
@@ -70,20 +79,17 @@ export function deleteRole(ctx: SqlContext, domain: string, name: string, by: Ac
   });
 }
 
-export function putRoleMember(ctx: SqlContext, domain: string, role: string, member: RoleMember, by: Actor): Promise<{ created: boolean }> {
+export function putRoleMember(
+  ctx: SqlContext,
+  domain: string,
+  role: string,
+  member: RoleMember,
+  by: Actor,
+): Promise<{ created: boolean; joinTokensVoided: number }> {
   return ctx.db.transaction(async (tx) => {
     await lockRole(ctx, tx, domain, role);
     const existing = await memberRow(tx, domain, role, member.principal);
-    if (existing) {
-      await tx.run('UPDATE role_members SET expires_at = ? WHERE domain = ? AND role = ? AND principal = ?', [
-        member.expiresAt,
-        domain,
-        role,
-        member.principal,
-      ]);
-    } else {
-      await insertMember(tx, domain, role, member);
-    }
+    const joinTokensVoided = await writeMember(ctx, tx, { domain, role, member, previous: existing }, by);
     await touchRole(ctx, tx, domain, role);
     await audit(ctx, tx, by, {
       type: 'role-member.put',
@@ -91,7 +97,7 @@ export function putRoleMember(ctx: SqlContext, domain: string, role: string, mem
       before: existing ? toMember(existing) : null,
       after: { principal: member.principal, expiresAt: member.expiresAt },
     });
-    return { created: !existing };
+    return { created: !existing, joinTokensVoided };
   });
 }
 
@@ -145,13 +151,45 @@ function memberRow(db: SqlExecutor, domain: string, role: string, principal: str
   return db.get<MemberRow>('SELECT * FROM role_members WHERE domain = ? AND role = ? AND principal = ?', [domain, role, principal]);
 }
 
-async function insertMember(tx: SqlExecutor, domain: string, role: string, member: RoleMember): Promise<void> {
-  await tx.run('INSERT INTO role_members (domain, role, principal, expires_at) VALUES (?, ?, ?, ?)', [
-    domain,
-    role,
-    member.principal,
-    member.expiresAt,
-  ]);
+async function memberRows(tx: SqlExecutor, domain: string, role: string): Promise<Map<string, MemberRow>> {
+  const rows = await tx.all<MemberRow>('SELECT * FROM role_members WHERE domain = ? AND role = ?', [domain, role]);
+  return new Map(rows.map((row) => [row.principal, row]));
+}
+
+/**
+ * The one place a membership is written (added, or its expiry changed). When it makes the member
+ * an admin of a domain other than its own that it was not before (a new membership, or an expired
+ * one renewed), the member's outstanding join tokens are voided in the same transaction: whoever
+ * made them was trusted with the service as it was, not with that role. Returns how many went.
+ */
+async function writeMember(
+  ctx: SqlContext,
+  tx: SqlExecutor,
+  change: { domain: string; role: string; member: RoleMember; previous: MemberRow | undefined },
+  by: Actor,
+): Promise<number> {
+  const { domain, role, member, previous } = change;
+  if (previous) {
+    await tx.run('UPDATE role_members SET expires_at = ? WHERE domain = ? AND role = ? AND principal = ?', [
+      member.expiresAt,
+      domain,
+      role,
+      member.principal,
+    ]);
+  } else {
+    await tx.run('INSERT INTO role_members (domain, role, principal, expires_at) VALUES (?, ?, ?, ?)', [
+      domain,
+      role,
+      member.principal,
+      member.expiresAt,
+    ]);
+  }
+  if (!isForeignAdminRole(member.principal, domain, role)) return 0;
+  const now = ctx.now();
+  const heldBefore = previous !== undefined && (previous.expires_at === null || Number(previous.expires_at) > now);
+  const heldAfter = member.expiresAt === null || member.expiresAt > now;
+  if (heldBefore || !heldAfter) return 0;
+  return voidJoinTokens(ctx, tx, member.principal, roleTarget(domain, role), by);
 }
 
 async function touchRole(ctx: SqlContext, tx: SqlExecutor, domain: string, name: string): Promise<void> {

@@ -159,5 +159,47 @@ export function joinTokens(harness: StoreHarness): void {
         ['long', 'new'],
       );
     });
+
+    tokenTest(harness, 'voids a service\'s outstanding tokens when it gains another domain\'s admin role, in either write', async (store) => {
+      await withServices(store);
+      await store.createDomain({ name: 'beta' }, admin);
+      await store.putRole('beta', 'admin', [], admin);
+      for (const id of ['a-1', 'a-2', 'spent']) await store.createJoinToken(joinToken(id), admin);
+      await store.createJoinToken(joinToken('w-1', 'alpha.web'), admin);
+      await store.consumeJoinToken('spent', 'HASH-OF-spent', T0);
+      assert.equal((await store.putRoleMember('beta', 'admin', { principal: 'alpha.api', expiresAt: null }, admin)).joinTokensVoided, 2);
+      assert.equal(await store.consumeJoinToken('a-1', 'HASH-OF-a-1', T0), null);
+      assert.deepEqual(await store.listJoinTokens('alpha.api', { limit: 10, now: T0 }), []);
+      const [event] = await store.queryAudit({ type: 'join-token.void', limit: 5 });
+      assert.deepEqual(event?.after, { principal: 'alpha.api', grantedRole: 'beta:role.admin', joinTokensVoided: 2, ids: ['a-1', 'a-2'] });
+      const replaced = await store.putRole('beta', 'admin', [{ principal: 'alpha.api', expiresAt: null }, { principal: 'alpha.web', expiresAt: null }], admin);
+      assert.equal(replaced.joinTokensVoided, 1);
+      assert.equal(await store.getJoinToken('w-1', T0), null);
+    });
+
+    tokenTest(harness, 'keeps tokens through its own domain\'s admin role and other roles', async (store) => {
+      await withServices(store);
+      await store.createJoinToken(joinToken('a-1'), admin);
+      await store.putRole('alpha', 'admin', [{ principal: 'alpha.api', expiresAt: null }], admin);
+      await store.putRole('alpha', 'readers', [], admin);
+      assert.equal((await store.putRoleMember('alpha', 'readers', { principal: 'alpha.api', expiresAt: null }, admin)).joinTokensVoided, 0);
+      assert.deepEqual(await store.getJoinToken('a-1', T0), { id: 'a-1', principal: 'alpha.api', createdAt: T0, expiresAt: T0 + 10 * MINUTE });
+    });
+
+    tokenTest(harness, 'lists outstanding tokens a page at a time, and deletes one of the principal\'s only', async (store) => {
+      await withServices(store);
+      for (const id of ['b', 'a', 'c']) await store.createJoinToken(joinToken(id), admin);
+      await store.createJoinToken(joinToken('old', 'alpha.api', T0 + 1), admin);
+      const first = await store.listJoinTokens('alpha.api', { limit: 2, now: T0 + 1 });
+      assert.deepEqual(first.map((t) => t.id), ['a', 'b']);
+      const rest = await store.listJoinTokens('alpha.api', { limit: 2, now: T0 + 1, after: { createdAt: T0, id: 'b' } });
+      assert.deepEqual(rest.map((t) => t.id), ['c']);
+      await assert.rejects(store.deleteJoinToken('alpha.web', 'a', admin), NotFoundError);
+      await store.deleteJoinToken('alpha.api', 'a', admin);
+      await assert.rejects(store.deleteJoinToken('alpha.api', 'a', admin), NotFoundError);
+      assert.equal(await store.consumeJoinToken('a', 'HASH-OF-a', T0), null);
+      const [event] = await store.queryAudit({ type: 'join-token.delete', limit: 5 });
+      assert.deepEqual(event?.before, { id: 'a', principal: 'alpha.api', expiresAt: T0 + 10 * MINUTE });
+    });
   });
 }

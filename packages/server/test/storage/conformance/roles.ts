@@ -47,9 +47,10 @@ export function roles(harness: StoreHarness): void {
     storeTest(harness, 'adds, updates and removes one member', async (store) => {
       await store.createDomain({ name: 'alpha' }, admin);
       await store.putRole('alpha', 'readers', [], admin);
-      assert.deepEqual(await store.putRoleMember('alpha', 'readers', { principal: 'beta.web', expiresAt: null }, admin), { created: true });
+      assert.deepEqual(await store.putRoleMember('alpha', 'readers', { principal: 'beta.web', expiresAt: null }, admin), { created: true, joinTokensVoided: 0 });
       assert.deepEqual(await store.putRoleMember('alpha', 'readers', { principal: 'beta.web', expiresAt: 4_000_000_000_000 }, admin), {
         created: false,
+        joinTokensVoided: 0,
       });
       assert.deepEqual((await store.getRole('alpha', 'readers'))?.members, [{ principal: 'beta.web', expiresAt: 4_000_000_000_000 }]);
       await store.deleteRoleMember('alpha', 'readers', 'beta.web', admin);
