@@ -13,7 +13,7 @@ import type { CaStore, CertificateAuthority } from '../../src/ca/authority.ts';
 import type { CaSettings } from '../../src/ca/settings.ts';
 import { createSealer, generateMasterKey } from '../../src/keys/master-key.ts';
 import type { Sealer } from '../../src/keys/master-key.ts';
-import type { CaRecord, CertificateRecord, NewCertificate } from '../../src/storage/records.ts';
+import type { CaRecord, NewCertificate } from '../../src/storage/records.ts';
 
 const run = promisify(execFile);
 

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
+import type { CryptoKeyPair } from '../../src/ca/x509.ts';
 import type { TestResponse } from '../helpers/https.ts';
 import { basic, startTestServer, type TestServer } from '../helpers/server.ts';
 import {

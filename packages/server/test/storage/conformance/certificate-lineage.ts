@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
 import { ConflictError, NotFoundError } from '../../../src/storage/errors.ts';
-import type { CertificateRecord, NewCertificate } from '../../../src/storage/records.ts';
+import type { NewCertificate } from '../../../src/storage/records.ts';
 import { SqlStore } from '../../../src/storage/sql-store.ts';
 import type { StoreHarness } from './harness.ts';
 import { admin, peerTest, storeTest } from './harness.ts';
