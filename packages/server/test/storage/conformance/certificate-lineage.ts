@@ -13,7 +13,6 @@ import { admin, peerTest, storeTest } from './harness.ts';
 const T0 = 1_700_000_000_000;
 const DAY = 86_400_000;
 
-
 function certificate(serial: string, renewedFrom: string | null = null, extra: Partial<NewCertificate> = {}): NewCertificate {
   return {
     serial,

@@ -94,7 +94,7 @@ export function certificates(harness: StoreHarness): void {
       const store = new SqlStore(driver, { now: () => clock });
       await store.recordCertificate(certificate('03'), admin);
       const revoked = await store.revokeCertificate('03', 'keyCompromise', { actor: 'alpha.admin' });
-      assert.deepEqual(revoked, { certificate: { ...certificate('03'), revokedAt: T0, revocationReason: 'keyCompromise' }, descendantsRevoked: 0 });
+      assert.deepEqual(revoked, { certificate: { ...certificate('03'), revokedAt: T0, revocationReason: 'keyCompromise', provedByKey: null }, descendantsRevoked: 0 });
       assert.deepEqual(await store.getCertificate('03'), revoked.certificate);
 
       clock += 1000;
@@ -106,7 +106,7 @@ export function certificates(harness: StoreHarness): void {
           {
             actor: 'alpha.admin',
             target: 'alpha.api',
-            before: { serial: '03', principal: 'alpha.api', revokedAt: null, revocationReason: null, provedByKey: null },
+            before: { serial: '03', principal: 'alpha.api', revokedAt: null, revocationReason: null },
             after: { serial: '03', principal: 'alpha.api', revokedAt: T0, revocationReason: 'keyCompromise', descendantsRevoked: 0 },
           },
         ],
