@@ -145,7 +145,7 @@ describe('removing a registered key ends every token of the service issued until
     await t.stop();
   });
 
-  it('the review race: tokens of k1 (self-signed, private_key_jwt, secret) die with a removal in their second; none is issued after it', async () => {
+  it('the review race: tokens of k1 (self-signed, private_key_jwt, secret) die with a removal in their second; none issued after', async () => {
     const a = await adminService('race');
     await inOneSecond(async () => {
       const held = await tokensOf(a);
@@ -191,6 +191,10 @@ describe('removing a registered key ends every token of the service issued until
     const other = await tesseraCertificate(t, 'alpha.proved');
     const keys = (await t.admin$('GET', '/domains/alpha/services/proved/keys')).json.keys as { kid: string }[];
     const provingKid = keys.map((k) => k.kid).find((kid) => kid.startsWith('k-'))!;
+    const listed = await t.admin$('GET', '/domains/alpha/services/proved/certificates');
+    const bySerial = new Map((listed.json.certificates as { serial: string; provedByKey: string | null }[]).map((c) => [c.serial, c]));
+    assert.equal(bySerial.get(proved.serial)?.provedByKey, provingKid, listed.text);
+    assert.equal(bySerial.get(renewed.serial)?.provedByKey, null, 'a renewal is proved by the certificate it renews');
     const tls = (cert: ClientCertificate): Promise<TestResponse> =>
       postForm(t, { grant_type: 'client_credentials', scope: ADMIN_SCOPE }, { client: cert });
     for (const cert of [proved, renewed, other]) assert.equal((await tls(cert)).status, 200);
