@@ -29,7 +29,7 @@ export interface Service {
   updatedAt: number;
   /**
    * When a registered public key was last removed or replaced by another PEM; null when never.
-   * Ends the tokens bound to a certificate Tessera has no record of, issued until then (oauth2/key-removal.ts).
+   * Ends every token of the service issued up to and including that second (oauth2/key-removal.ts).
    */
   keyRemovedAt: number | null;
 }

@@ -59,7 +59,8 @@ describe('removing a registered key ends every token of the service issued until
       const put = await t.admin$('PUT', `/domains/alpha/services/${name}/keys/${kid}`, { pem: await publicKeyPem(keys[kid]) });
       assert.equal(put.status, 201, put.text);
     }
-    const selfSigned = await makeLeaf(null, { subject: `CN=alpha.${name}`, keys: keys.k1, notAfter: new Date(Date.now() + 300_000) });
+    const notAfter = new Date(Date.now() + 300_000);
+    const selfSigned = await makeLeaf(null, { subject: `CN=alpha.${name}`, keys: keys.k1, notAfter });
     return { name, secret: res.json.clientSecret as string, keys, selfSigned };
   };
   const clientAssertion = async (a: Admin, kid: 'k1' | 'k2'): Promise<string> => {
@@ -76,7 +77,11 @@ describe('removing a registered key ends every token of the service issued until
   };
   const asks = {
     selfSigned: (a: Admin) =>
-      postForm(t, { grant_type: 'client_credentials', scope: ADMIN_SCOPE, client_id: `alpha.${a.name}` }, { client: a.selfSigned }),
+      postForm(
+        t,
+        { grant_type: 'client_credentials', scope: ADMIN_SCOPE, client_id: `alpha.${a.name}` },
+        { client: a.selfSigned },
+      ),
     privateKeyJwt: async (a: Admin) =>
       postForm(t, {
         grant_type: 'client_credentials',
@@ -145,7 +150,7 @@ describe('removing a registered key ends every token of the service issued until
     await t.stop();
   });
 
-  it('the review race: tokens of k1 (self-signed, private_key_jwt, secret) die with a removal in their second; none issued after', async () => {
+  it('tokens of the service (self-signed, private_key_jwt, secret) die with a removal in their second; none issued after', async () => {
     const a = await adminService('race');
     await inOneSecond(async () => {
       const held = await tokensOf(a);
@@ -183,7 +188,7 @@ describe('removing a registered key ends every token of the service issued until
     for (const h of held) await assertEnded(h);
   });
 
-  it('a certificate the deleted key proved, and its renewal with a new key, are revoked; tls_client_auth refuses them', async () => {
+  it('a certificate the deleted key proved and its renewal with a new key are revoked; tls_client_auth refuses them', async () => {
     await adminService('proved');
     const proved = await tesseraCertificate(t, 'alpha.proved');
     const { renewed } = await renewOverMtls(t, proved, 'alpha.proved');
@@ -192,7 +197,8 @@ describe('removing a registered key ends every token of the service issued until
     const keys = (await t.admin$('GET', '/domains/alpha/services/proved/keys')).json.keys as { kid: string }[];
     const provingKid = keys.map((k) => k.kid).find((kid) => kid.startsWith('k-'))!;
     const listed = await t.admin$('GET', '/domains/alpha/services/proved/certificates');
-    const bySerial = new Map((listed.json.certificates as { serial: string; provedByKey: string | null }[]).map((c) => [c.serial, c]));
+    const listedCertificates = listed.json.certificates as { serial: string; provedByKey: string | null }[];
+    const bySerial = new Map(listedCertificates.map((c) => [c.serial, c]));
     assert.equal(bySerial.get(proved.serial)?.provedByKey, provingKid, listed.text);
     assert.equal(bySerial.get(renewed.serial)?.provedByKey, null, 'a renewal is proved by the certificate it renews');
     const tls = (cert: ClientCertificate): Promise<TestResponse> =>
@@ -222,10 +228,12 @@ describe('removing a registered key ends every token of the service issued until
     const same = await t.admin$('PUT', `/domains/alpha/services/same/keys/${kid}`, { pem: await publicKeyPem(pair) });
     assert.deepEqual(same.json, { kid, created: false, certificatesRevoked: 0 });
     for (const h of held) await assertWorks(h);
-    const tls = (): Promise<TestResponse> => postForm(t, { grant_type: 'client_credentials', scope: ADMIN_SCOPE }, { client: cert });
+    const tls = (): Promise<TestResponse> =>
+      postForm(t, { grant_type: 'client_credentials', scope: ADMIN_SCOPE }, { client: cert });
     assert.equal((await tls()).status, 200);
 
-    const replaced = await t.admin$('PUT', `/domains/alpha/services/same/keys/${kid}`, { pem: await publicKeyPem(await newKeys()) });
+    const otherPem = await publicKeyPem(await newKeys());
+    const replaced = await t.admin$('PUT', `/domains/alpha/services/same/keys/${kid}`, { pem: otherPem });
     assert.deepEqual(replaced.json, { kid, created: false, certificatesRevoked: 1 });
     for (const h of held) await assertEnded(h);
     await new Promise((resolve) => setTimeout(resolve, 1000));
