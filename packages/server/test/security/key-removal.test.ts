@@ -11,6 +11,7 @@ import { SignJWT } from 'jose';
 import type { CryptoKeyPair } from '../../src/ca/x509.ts';
 import type { TestResponse } from '../helpers/https.ts';
 import { basic, startTestServer, type TestServer } from '../helpers/server.ts';
+import { createTokenClient } from '../../../sdk/src/index.ts';
 import {
   assertRejected,
   makeLeaf,
@@ -177,6 +178,21 @@ describe('removing a registered key ends every token of the service issued until
       nextSecond();
       for (const h of await tokensOf(a)) await assertWorks(h);
     });
+  });
+
+  it('the SDK token client asked in the removal\'s second waits out Retry-After and gets a token that works', async () => {
+    const a = await adminService('sdk');
+    const client = createTokenClient({ issuer: t.url, ca: t.ca, credentials: { clientId: 'alpha.sdk', clientSecret: a.secret } });
+    try {
+      // Real time: the request lands in the removal's second (503), the retry in the next.
+      assert.equal((await t.admin$('DELETE', '/domains/alpha/services/sdk/keys/k2')).status, 204);
+      const started = Date.now();
+      const token = await client.getAccessToken({ scope: ADMIN_SCOPE });
+      assert.ok(Date.now() - started < 5000);
+      await assertWorks({ token });
+    } finally {
+      await client.close();
+    }
   });
 
   it('a private_key_jwt token and a client_secret token of the service end when a key is deleted later', async () => {
