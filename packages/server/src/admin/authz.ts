@@ -17,7 +17,7 @@
 //
 // The certificate a bound token comes with is held to what it was held to when the token was
 // issued, checked again on every request: a self-issued one (self_signed_tls_client_auth) is
-// dated here, and its registered key's removal ends its tokens in accept-token.ts; any other is
+// dated here, and a registered key's removal ends the service's tokens in accept-token.ts; any other is
 // verified in full (chain to Tessera's CA or a configured external CA, validity, and for
 // Tessera's own its record and revocation). Matching the thumbprint alone would let a revoked or
 // expired certificate keep the tokens it got.

@@ -4,6 +4,7 @@
 // this decides only what the certificate says.
 
 import { createHash } from 'node:crypto';
+import type { ProvingKey } from '../storage/records.ts';
 import type { Store } from '../storage/store.ts';
 import { parseCsr } from './csr.ts';
 import type { CertificateRequest } from './csr.ts';
@@ -28,6 +29,8 @@ export interface ServiceCertificateRequest {
   actor?: string;
   /** The serial of the certificate this one renews, when it is a renewal: its lineage. */
   renewedFrom?: string;
+  /** The registered key that proved the request (key-assertion): removing it revokes the certificate. */
+  provedBy?: ProvingKey;
 }
 
 export interface IssuedServiceCertificate {
@@ -140,6 +143,7 @@ export function createServiceCertificateIssuer(settings: ServiceCertificateSetti
           notAfter: issued.expiresAt,
           issuedAt: request.now,
           renewedFrom: request.renewedFrom ?? null,
+          provedBy: request.provedBy ?? null,
         },
         { actor: request.actor ?? identity.principal },
       );

@@ -9,6 +9,9 @@
 // - the subject service exists, is active (policy/service-standing.ts), and is the service the
 //   token was issued to: one deleted and registered again under the same name does not inherit
 //   the old one's tokens;
+// - the service has not lost a registered key since (key-removal.ts): removing or replacing one
+//   ends every token of the service issued up to and including the removal's second, bound or
+//   not, whatever the client authenticated with;
 // - every role the token names (`scp` within `aud`) is still held: removing a member, or a
 //   membership reaching its end, ends the token at once. A token that lost any of its roles is
 //   refused as a whole rather than honoured with what is left (RFC 7662 allows either): its
@@ -25,9 +28,7 @@
 //   certificate with that thumbprint, a revoked or expired one ends the token, at the admin API
 //   and at introspection alike. Revoking a stolen certificate (keyCompromise) thus ends the
 //   tokens the thief got with it. A token bound to a certificate Tessera has no record of (one
-//   from a configured external CA, or a self-signed one) ends, at both, when the service loses a
-//   registered key after the token was issued (key-removal.ts: deleting a stolen key is what
-//   revoking is to a self-signed certificate), and is otherwise judged by the certificate itself
+//   from a configured external CA, or a self-signed one) is judged by the certificate itself
 //   where it is presented: at the admin API the certificate on the request is verified in full
 //   (an external CA's is not checked for revocation: Tessera does not fetch their CRLs). At
 //   introspection nothing more can be known about such a certificate; the token is answered
@@ -140,7 +141,7 @@ export async function acceptAccessToken(
   if ((claims.iat + 1) * 1000 <= service.createdAt) {
     return refuse(`the token was issued to an earlier service named ${claims.sub}, since deleted`);
   }
-  const keyRemoved = bound !== undefined && issued === null ? endedByKeyRemoval(service, claims.iat) : null;
+  const keyRemoved = endedByKeyRemoval(service, claims.iat);
   if (keyRemoved !== null) return refuse(keyRemoved);
   const holds = new Set(held.map((h) => `${h.domain}:${h.role}`));
   const lost = roles.find((r) => !holds.has(`${r.domain}:${r.role}`));

@@ -1,53 +1,62 @@
-// Removing a registered key ends the tokens bound to the certificates it vouched for.
+// Removing a registered key ends every token of the service issued up to and including the
+// removal's second: bound or not, whatever the client authenticated with (a secret,
+// private_key_jwt, a certificate of any kind).
 //
-// A self-signed certificate (self_signed_tls_client_auth, RFC 8705 §2.2) is trusted for one
-// reason: its public key is registered on the service. Deleting the key (the answer to a stolen
-// one) or replacing it (PUT of the same kid with another PEM) takes that reason away, so the
-// tokens bound to such a certificate (`cnf.x5t#S256`) must end with it, at the admin API and at
-// introspection alike (accept-token.ts), as revoking a certificate Tessera issued ends its tokens.
+// Why so wide. A key is deleted (or replaced: PUT of its kid with another PEM) because it can no
+// longer be trusted, and whoever held it may hold any token the service was issued: tokens it
+// got with private_key_jwt signed by that key, tokens bound to self-signed certificates of it,
+// tokens asked for with a certificate the key got from the CA (ca/proofs/key-assertion.ts; those
+// certificates are revoked with the key, storage/sql/credentials.ts). Neither a token nor
+// introspection tells which key stood behind a token: an unbound token names no key, a thumbprint
+// does not say whether its certificate is self-signed, and a new claim would change the token
+// format resource servers read. So the rule is per service, with no exception that an attacker
+// could slip a token through: the service's every client simply asks again, and gets a new token
+// at once. Removing a key is rare and deliberate; a token that outlives a compromised key is
+// worse than one a client must renew. Resource servers that verify tokens offline learn only at
+// `exp`, as for every revocation; those that introspect learn at once.
 //
-// How the link is made. Tessera keeps no record of a self-signed certificate (a client may make
-// any number from one key), and introspection sees only the token, never the certificate: the
-// thumbprint cannot be traced back to a key there. So the service records when it last lost a
-// key (`keyRemovedAt`, set in the store's deletePublicKey/putPublicKey transaction and read with
-// the service, which acceptance reads anyway: no further query), and a bound token whose
-// certificate Tessera has no record of, issued until that moment, is refused. Checking the
-// request's certificate against the registered keys would cover the admin API only, and a new
-// token claim naming the key would change the token format resource servers read.
-//
-// What that costs, decided deliberately:
-// - it ends every such token of the service, not only those of the removed key: the holder of
-//   a key still registered asks again and gets a new token at once. Tokens bound to
-//   certificates from a configured external CA (tls_client_auth, certificate login) are among
-//   them, since a thumbprint does not tell them apart; Tessera-issued certificates have their
-//   own record and revocation and are not touched. Removing a key is rare and deliberate, and
-//   a token that outlives a compromised key is worse than one the client must renew.
-// - `iat` counts whole seconds, so a token of the removal's own second may come before it or
-//   after it: it is refused. The token endpoint never issues such a token: a bound token asked
-//   for within that second is stamped with the next one (`boundTokenIssuedAt`), a fraction of
-//   a second ahead, well inside any verifier's clock skew. Without that, a client could be
-//   handed a token that is dead on arrival, and token reuse would hand it out again.
+// How. The store dates the removal (`keyRemovedAt`, set in the deletePublicKey/putPublicKey
+// transaction and read with the service, which acceptance reads anyway: no further query), and
+// acceptance (accept-token.ts) refuses a token whose `iat` is at or before the removal's second.
+// `iat` counts whole seconds, so a token of the removal's own second may come before it or after
+// it: it is refused, and the token endpoint issues none in that second (503 with Retry-After: 1),
+// rather than hand out a token dead on arrival or stamp it with a later second (which made a
+// token asked for between two removals in one second outlive the second). A removal that commits
+// while a token is being issued dates itself at or after the token's second, which ends it.
 
 import type { Service } from '../storage/records.ts';
+import { OAuthError } from './errors.ts';
 
-type KeyHistory = Pick<Service, 'keyRemovedAt'>;
+type KeyHistory = Pick<Service, 'principal' | 'keyRemovedAt'>;
 
-/**
- * Why a token bound to a certificate Tessera has no record of was ended by a key removal
- * (iat in seconds), or null when it was issued after the service last lost a key.
- */
-export function endedByKeyRemoval(service: KeyHistory & Pick<Service, 'principal'>, iat: number): string | null {
-  const removedAt = service.keyRemovedAt;
-  if (removedAt === null || iat * 1000 > removedAt) return null;
+/** The second (as `iat` counts) of the service's last key removal, or null when it never lost one. */
+function removalSecond(service: KeyHistory): number | null {
+  return service.keyRemovedAt === null ? null : Math.floor(service.keyRemovedAt / 1000);
+}
+
+/** Why a token of the service issued at `iat` (seconds) was ended by a key removal, or null. */
+export function endedByKeyRemoval(service: KeyHistory, iat: number): string | null {
+  const removed = removalSecond(service);
+  if (removed === null || iat > removed) return null;
   return (
     `a public key registered on ${service.principal} was removed or replaced ` +
-    `at ${new Date(removedAt).toISOString()}, ` +
-    'after the token was issued: the certificate it is bound to may be one that key vouched for; get a new token'
+    `at ${new Date(service.keyRemovedAt!).toISOString()}, ` +
+    'which ends every token the service was issued until then; get a new token'
   );
 }
 
-/** The `iat` (seconds) of a bound token asked for at `now`: past the second the service last lost a key. */
-export function boundTokenIssuedAt(service: KeyHistory, now: number): number {
-  const second = Math.floor(now / 1000);
-  return service.keyRemovedAt === null ? second : Math.max(second, Math.floor(service.keyRemovedAt / 1000) + 1);
+/**
+ * Refuses to issue a token in the second the service lost a key, which would end it at once:
+ * 503 temporarily_unavailable with Retry-After: 1, which the SDK's token client obeys.
+ */
+export function refuseIssuanceInRemovalSecond(service: KeyHistory, now: number): void {
+  const removed = removalSecond(service);
+  if (removed === null || Math.floor(now / 1000) > removed) return;
+  throw new OAuthError(
+    503,
+    'temporarily_unavailable',
+    `a public key registered on ${service.principal} was just removed or replaced, which ends the tokens ` +
+      'of this second; retry in a second',
+    { headers: { 'retry-after': '1' } },
+  );
 }

@@ -64,6 +64,12 @@ export const migrations: readonly Migration[] = [
     sqlite: keyRemovedSchema(),
     postgres: keyRemovedSchema(),
   },
+  {
+    version: 9,
+    name: 'the registered key that proved a certificate',
+    sqlite: provedByKeySchema(),
+    postgres: provedByKeySchema(),
+  },
 ];
 
 /** Brings the database up to the newest migration; safe to run from several instances at once. */
@@ -360,5 +366,15 @@ function certificateLineageSchema(): string {
 function keyRemovedSchema(): string {
   return `
     ALTER TABLE services ADD COLUMN key_removed_at BIGINT;
+  `;
+}
+
+// A certificate issued through the key-assertion proof (ca/proofs/key-assertion.ts) names the kid
+// of the registered key that proved it (NULL for every other way, and for those issued before
+// this step): removing or replacing that key revokes it and its renewals
+// (storage/sql/credentials.ts). The certificates_by_principal index finds a service's rows.
+function provedByKeySchema(): string {
+  return `
+    ALTER TABLE certificates ADD COLUMN proved_by_key TEXT;
   `;
 }

@@ -29,7 +29,7 @@ export interface Service {
   updatedAt: number;
   /**
    * When a registered public key was last removed or replaced by another PEM; null when never.
-   * Ends the tokens bound to a certificate Tessera has no record of, issued until then (oauth2/key-removal.ts).
+   * Ends every token of the service issued up to and including that second (oauth2/key-removal.ts).
    */
   keyRemovedAt: number | null;
 }
@@ -177,6 +177,22 @@ export interface CertificateRecord {
   revocationReason: string | null;
   /** The serial of the certificate this one renewed; null when it was bootstrapped (join token, key, OIDC). */
   renewedFrom: string | null;
+  /**
+   * The kid of the service's registered key that proved the certificate (the key-assertion
+   * proof); null for any other way. Removing or replacing that key revokes it and its renewals.
+   */
+  provedByKey: string | null;
+}
+
+/** A certificate about to be recorded; `provedBy` names the registered key as the proof found it. */
+export type NewCertificate = Omit<CertificateRecord, 'revokedAt' | 'revocationReason' | 'provedByKey'> & {
+  provedBy?: ProvingKey | null;
+};
+
+/** A registered key as a proof found it: recorded only while it is still registered so. */
+export interface ProvingKey {
+  kid: string;
+  pem: string;
 }
 
 /** What a revocation changed: the certificate, and how many renewed from it (transitively) it revoked too. */

@@ -15,6 +15,7 @@ import type {
   CaRecord,
   CertificateListQuery,
   CertificateRecord,
+  NewCertificate,
   RevokedCertificate,
   Domain,
   HeldRole,
@@ -45,7 +46,7 @@ import * as keys from './sql/keys.ts';
 import * as revokedTokens from './sql/revoked-tokens.ts';
 import * as roles from './sql/roles.ts';
 import * as services from './sql/services.ts';
-import type { ClientForAuth, ClientWithKeys, NewSecret, NewService, ServicePatch, Store } from './store.ts';
+import type { ClientForAuth, ClientWithKeys, DeleteKeyResult, NewSecret, NewService, PutKeyResult, ServicePatch, Store } from './store.ts';
 
 export interface SqlStoreOptions {
   /** The clock for createdAt, updatedAt, audit times and secret expiry. */
@@ -150,11 +151,11 @@ export class SqlStore implements Store {
     return credentials.addClientSecret(this.ctx, principal, secret, graceUntil, by);
   }
 
-  putPublicKey(principal: string, kid: string, pem: string, by: Actor): Promise<{ created: boolean }> {
+  putPublicKey(principal: string, kid: string, pem: string, by: Actor): Promise<PutKeyResult> {
     return credentials.putPublicKey(this.ctx, principal, kid, pem, by);
   }
 
-  deletePublicKey(principal: string, kid: string, by: Actor): Promise<void> {
+  deletePublicKey(principal: string, kid: string, by: Actor): Promise<DeleteKeyResult> {
     return credentials.deletePublicKey(this.ctx, principal, kid, by);
   }
 
@@ -289,11 +290,11 @@ export class SqlStore implements Store {
     return cas.removeCa(this.ctx, id);
   }
 
-  recordCertificate(certificate: Omit<CertificateRecord, 'revokedAt' | 'revocationReason'>, by: Actor): Promise<void> {
+  recordCertificate(certificate: NewCertificate, by: Actor): Promise<void> {
     return certificates.recordCertificate(this.ctx, certificate, by);
   }
 
-  recordCertificates(entries: readonly { certificate: Omit<CertificateRecord, 'revokedAt' | 'revocationReason'>; by: Actor }[]): Promise<void> {
+  recordCertificates(entries: readonly { certificate: NewCertificate; by: Actor }[]): Promise<void> {
     return certificates.recordCertificates(this.ctx, entries);
   }
 

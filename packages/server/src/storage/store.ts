@@ -15,6 +15,7 @@ import type {
   CaRecord,
   CertificateListQuery,
   CertificateRecord,
+  NewCertificate,
   RevokedCertificate,
   ClientSecretRecord,
   JoinTokenInfo,
@@ -114,8 +115,17 @@ export interface Store {
    */
   addClientSecret(principal: string, secret: NewSecret, graceUntil: number, by: Actor): Promise<void>;
 
-  putPublicKey(principal: string, kid: string, pem: string, by: Actor): Promise<{ created: boolean }>;
-  deletePublicKey(principal: string, kid: string, by: Actor): Promise<void>;
+  /**
+   * Registers key `kid`, or replaces it. Another PEM under a kid removes the old key, as deleting
+   * it does; the same PEM again changes nothing.
+   */
+  putPublicKey(principal: string, kid: string, pem: string, by: Actor): Promise<PutKeyResult>;
+  /**
+   * Removes key `kid` (NotFoundError when it is not registered). A removal dates
+   * `keyRemovedAt` (never moved back) and revokes (`superseded`), with their renewals, the live
+   * certificates the key proved; audit `public-key.delete`/`public-key.put` name how many.
+   */
+  deletePublicKey(principal: string, kid: string, by: Actor): Promise<DeleteKeyResult>;
   listPublicKeys(principal: string): Promise<PublicKeyRecord[]>;
 
   /**
@@ -205,12 +215,12 @@ export interface Store {
    * Records an issued certificate (audit `certificate.issue`: serial, principal, notAfter — never
    * the key). ConflictError for a serial already recorded.
    */
-  recordCertificate(certificate: Omit<CertificateRecord, 'revokedAt' | 'revocationReason'>, by: Actor): Promise<void>;
+  recordCertificate(certificate: NewCertificate, by: Actor): Promise<void>;
   /**
    * recordCertificate for several certificates in one transaction (one commit): all are recorded,
    * or none and the error of the first that failed (ConflictError for a serial already recorded).
    */
-  recordCertificates(entries: readonly { certificate: Omit<CertificateRecord, 'revokedAt' | 'revocationReason'>; by: Actor }[]): Promise<void>;
+  recordCertificates(entries: readonly { certificate: NewCertificate; by: Actor }[]): Promise<void>;
   getCertificate(serial: string): Promise<CertificateRecord | null>;
   /**
    * Revokes the certificate and, with the same reason and time, every certificate renewed from
@@ -245,4 +255,13 @@ export interface Store {
   getJoinToken(id: string, now: number): Promise<JoinTokenInfo | null>;
   /** NotFoundError unless the principal has an outstanding join token with this id. Audit `join-token.delete`. */
   deleteJoinToken(principal: string, id: string, by: Actor): Promise<void>;
+}
+
+export interface DeleteKeyResult {
+  /** Live certificates the removed key proved, and their renewals, revoked with it. */
+  certificatesRevoked: number;
+}
+
+export interface PutKeyResult extends DeleteKeyResult {
+  created: boolean;
 }

@@ -13,7 +13,7 @@ import type { CaStore, CertificateAuthority } from '../../src/ca/authority.ts';
 import type { CaSettings } from '../../src/ca/settings.ts';
 import { createSealer, generateMasterKey } from '../../src/keys/master-key.ts';
 import type { Sealer } from '../../src/keys/master-key.ts';
-import type { CaRecord, CertificateRecord } from '../../src/storage/records.ts';
+import type { CaRecord, NewCertificate } from '../../src/storage/records.ts';
 
 const run = promisify(execFile);
 
@@ -21,7 +21,7 @@ export const TRUST_DOMAIN = 'tessera.test';
 
 export interface MemoryCaStore extends CaStore {
   readonly records: CaRecord[];
-  readonly certificates: Omit<CertificateRecord, 'revokedAt' | 'revocationReason'>[];
+  readonly certificates: NewCertificate[];
   readonly audit: { type: string; actor: string; target: string }[];
 }
 

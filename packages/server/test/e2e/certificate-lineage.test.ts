@@ -124,7 +124,7 @@ describe('certificate lineage and a service\'s certificates', () => {
     assert.deepEqual(seen, order, 'newest first');
 
     const item = seen.find((c) => c.serial === issued[6]!.serial)!;
-    assert.deepEqual(Object.keys(item).sort(), ['caId', 'issuedAt', 'notAfter', 'notBefore', 'principal', 'renewedFrom', 'revocationReason', 'revokedAt', 'serial', 'thumbprint']);
+    assert.deepEqual(Object.keys(item).sort(), ['caId', 'issuedAt', 'notAfter', 'notBefore', 'principal', 'provedByKey', 'renewedFrom', 'revocationReason', 'revokedAt', 'serial', 'thumbprint']);
     assert.equal(item.principal, 'alpha.lister');
     assert.equal(item.thumbprint, issued[6]!.thumbprint);
     assert.equal(item.renewedFrom, issued[0]!.serial);

@@ -44,6 +44,10 @@ export const certificateSchema = {
       type: ['string', 'null'],
       description: 'serial of the certificate this one renewed; null when bootstrapped',
     },
+    provedByKey: {
+      type: ['string', 'null'],
+      description: 'kid of the registered key that proved it (key assertion), whose removal revokes it; else null',
+    },
   },
 } as const;
 
@@ -78,6 +82,7 @@ export const certificateOut = (c: CertificateRecord) => ({
   revokedAt: c.revokedAt === null ? null : iso(c.revokedAt),
   revocationReason: c.revocationReason,
   renewedFrom: c.renewedFrom,
+  provedByKey: c.provedByKey,
 });
 
 export function certificateRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {

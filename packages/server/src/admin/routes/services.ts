@@ -214,14 +214,14 @@ export function serviceRoutes(app: FastifyInstance, deps: AdminRouteDeps): void 
 
   app.put(
     '/domains/:domain/services/:service/keys/:kid',
-    { schema: { summary: 'Register or replace a public key', tags: ['services'], security, params: keyParams, body: pemBody, response: { '2xx': { type: 'object', properties: { kid: { type: 'string' }, created: { type: 'boolean' } } }, ...errorResponses } } },
+    { schema: { summary: 'Register or replace a public key', tags: ['services'], security, params: keyParams, body: pemBody, response: { '2xx': { type: 'object', properties: { kid: { type: 'string' }, created: { type: 'boolean' }, certificatesRevoked: { type: 'integer' } } }, ...errorResponses } } },
     async (request, reply) => {
       const { principal, actor } = await changeTarget(request);
       const { kid } = request.params as { kid: string };
       const { pem } = request.body as { pem: string };
       checkPem(pem, 'pem');
-      const { created } = await store.putPublicKey(principal, kid, pem, { actor });
-      return reply.code(created ? 201 : 200).send({ kid, created });
+      const { created, certificatesRevoked } = await store.putPublicKey(principal, kid, pem, { actor });
+      return reply.code(created ? 201 : 200).send({ kid, created, certificatesRevoked });
     },
   );
 

@@ -57,12 +57,12 @@ export async function enroll(deps: EnrollDeps, request: FastifyRequest, body: En
   const proof = deps.proofs.get(type);
   if (!proof) throw new ProofError(401, `proof type "${type}" is not enabled on this server`);
   const peer = type === 'renewal' ? ((await deps.peerCertificate(request)) ?? undefined) : undefined;
-  const { principal, renewedFrom } = await proof.prove({ value: body.proof?.value, csrPublicKey: csr.publicKey, peer, clientIp, now });
+  const { principal, renewedFrom, provedBy } = await proof.prove({ value: body.proof?.value, csrPublicKey: csr.publicKey, peer, clientIp, now });
 
   if (body.expectedPrincipal !== undefined && body.expectedPrincipal !== principal) {
     throw new ProofError(403, `the request names ${body.expectedPrincipal.slice(0, 200)}, but the join token is for ${principal}`);
   }
-  const issued = await deps.ca.issueServiceCertificate({ csr, principal, now, renewedFrom });
+  const issued = await deps.ca.issueServiceCertificate({ csr, principal, now, renewedFrom, provedBy });
   request.log.info({ principal, serial: issued.serial, proof: type, notAfter: new Date(issued.expiresAt).toISOString() }, 'service certificate issued');
   return issued;
 }

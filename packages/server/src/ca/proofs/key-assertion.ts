@@ -7,10 +7,14 @@
 // (oauth2/assertions), with this endpoint as audience: iss = sub = the principal, aud =
 // `<issuer>/ca/v1/certificates`, exp at most 5 minutes out, iat not in the future, and a jti that
 // is accepted once (shared with private_key_jwt's replay store, so it holds across instances).
+//
+// The certificate records which registered key proved it: removing or replacing that key
+// revokes it and its renewals, as a stolen key must not leave behind the certificates it got.
 
 import { AssertionError, verifyAssertion, type AssertionChecks } from '../../oauth2/assertions/verify-assertion.ts';
 import { isPrincipalName } from '../../policy/names.ts';
 import { publicKeyCache } from '../../policy/public-keys.ts';
+import type { ProvingKey } from '../../storage/records.ts';
 import type { Store } from '../../storage/store.ts';
 import { forbidden, notProven, requireActiveService, type CertificateProof } from './proof.ts';
 
@@ -34,6 +38,7 @@ export function keyAssertionProof(deps: KeyAssertionDeps): CertificateProof {
     async prove({ value, csrPublicKey, now, clientIp }) {
       if (value === undefined || value === '') throw notProven('proof.value must be a JWT signed by the CSR\'s key (a registered key of the service)');
       let principal: string;
+      let provedBy: ProvingKey | undefined;
       try {
         ({ issuer: principal } = await verifyAssertion(checks, {
           assertion: value,
@@ -48,12 +53,15 @@ export function keyAssertionProof(deps: KeyAssertionDeps): CertificateProof {
           // statement, keys parsed once): the endpoint does not say which services exist.
           keysFor: async (issuer) => {
             const registered = await deps.store.listPublicKeys(issuer);
-            if (!registered.some((record) => keys.keyOf(record)?.equals(csrPublicKey) === true)) {
+            const match = registered.find((record) => keys.keyOf(record)?.equals(csrPublicKey) === true);
+            if (match === undefined) {
               throw forbidden(
                 `the CSR's public key is not a key registered on ${issuer}; make the CSR with a registered key, ` +
                   'or register its public key first (PUT /admin/v1/domains/{d}/services/{s}/keys/{kid})',
               );
             }
+            // Recorded on the certificate: removing this key revokes it (storage/sql/credentials.ts).
+            provedBy = { kid: match.kid, pem: match.pem };
             return [csrPublicKey];
           },
           consumeJti: (issuer, jti, keepUntil) => deps.store.consumeAssertionJti(issuer, jti, keepUntil, now),
@@ -63,7 +71,7 @@ export function keyAssertionProof(deps: KeyAssertionDeps): CertificateProof {
         throw error;
       }
       await requireActiveService(deps.store, principal, { clientIp, now });
-      return { principal };
+      return { principal, provedBy };
     },
   };
 }

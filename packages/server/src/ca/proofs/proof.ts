@@ -6,7 +6,7 @@
 
 import type { KeyObject } from 'node:crypto';
 import { callerStanding } from '../../policy/service-standing.ts';
-import type { Service } from '../../storage/records.ts';
+import type { ProvingKey, Service } from '../../storage/records.ts';
 import type { Store } from '../../storage/store.ts';
 
 export type ProofType = 'key-assertion' | 'join-token' | 'oidc-token' | 'renewal';
@@ -34,13 +34,20 @@ export interface ProofInput {
   now: number;
 }
 
+export interface ProvenIdentity {
+  principal: string;
+  renewedFrom?: string;
+  provedBy?: ProvingKey;
+}
+
 export interface CertificateProof {
   readonly type: ProofType;
   /**
    * The principal the request proved, or a ProofError saying what failed. A renewal also names
-   * the serial it renews, recorded as the new certificate's lineage.
+   * the serial it renews, recorded as the new certificate's lineage; a key assertion names the
+   * registered key that proved it, whose removal revokes the certificate.
    */
-  prove(input: ProofInput): Promise<{ principal: string; renewedFrom?: string }>;
+  prove(input: ProofInput): Promise<ProvenIdentity>;
 }
 
 /**

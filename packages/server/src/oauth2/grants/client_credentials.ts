@@ -7,7 +7,7 @@ import type { Store } from '../../storage/store.ts';
 import type { AuthenticatedClient } from '../client-auth/index.ts';
 import { certificateRejected } from '../client-auth/tls_client_auth.ts';
 import { OAuthError, invalidRequest } from '../errors.ts';
-import { boundTokenIssuedAt } from '../key-removal.ts';
+import { refuseIssuanceInRemovalSecond } from '../key-removal.ts';
 import { reuseKey, type TokenReuseCache } from '../token-reuse.ts';
 import { accessTokenClaims, signAccessToken, signIdToken, type SigningKey } from '../tokens.ts';
 
@@ -43,6 +43,8 @@ export async function clientCredentialsGrant(
   const scope = readScope(params.scope);
   const requested = readLifetime(params.expiresIn, deps.lifetimes);
   const principal = client.service.principal;
+  // A token of the second the service lost a key would be ended at once (key-removal.ts).
+  refuseIssuanceInRemovalSecond(client.service, now);
 
   const grant = await resolveGrant(principal, scope, now, deps.store).catch((error: unknown) => {
     if (error instanceof GrantDeniedError) {
@@ -56,8 +58,7 @@ export async function clientCredentialsGrant(
   // only memberships that last past this second), nor than the certificate it is bound to (RFC
   // 8705 §3: the binding is worth what the certificate is; client authentication found it valid now).
   const bound = client.certificate;
-  // A bound token is never dated in the second a registered key was removed, which would end it (key-removal.ts).
-  const issuedAt = bound === undefined ? Math.floor(now / 1000) : boundTokenIssuedAt(client.service, now);
+  const issuedAt = Math.floor(now / 1000);
   const endsBy = Math.min(grant.expiresAt ?? Infinity, bound?.notAfter ?? Infinity);
   const lifetime = Math.min(limit, Math.floor(endsBy / 1000) - issuedAt);
   if (lifetime < 1) {

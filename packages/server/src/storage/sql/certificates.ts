@@ -13,13 +13,18 @@
 
 import { ConflictError, NotFoundError } from '../errors.ts';
 import type { SqlExecutor, SqlValue } from '../drivers/driver.ts';
-import type { Actor, CertificateListQuery, CertificateRecord, CertificateStatus, RevokedCertificate } from '../records.ts';
+import type {
+  Actor,
+  CertificateListQuery,
+  CertificateRecord,
+  CertificateStatus,
+  NewCertificate,
+  RevokedCertificate,
+} from '../records.ts';
 import { audit, lockService, serviceRow } from './context.ts';
 import type { SqlContext } from './context.ts';
 import { toCertificate } from './rows.ts';
 import type { CertificateRow } from './rows.ts';
-
-type NewCertificate = Omit<CertificateRecord, 'revokedAt' | 'revocationReason'>;
 
 // As the certificate carries it, so a lookup by the serial read from a certificate matches.
 const SERIAL = /^[0-9a-f]+$/;
@@ -45,12 +50,14 @@ export async function recordCertificates(
   await ctx.db.transaction(async (tx) => {
     for (const { certificate, by } of entries) {
       const { serial, principal, renewedFrom } = certificate;
+      const provedBy = certificate.provedBy ?? null;
       if (renewedFrom !== null) await requireLiveParent(ctx, tx, certificate);
+      if (provedBy !== null) await requireProvingKey(ctx, tx, certificate);
       const { changes } = await tx.run(
         `INSERT INTO certificates
            (serial, principal, thumbprint, ca_id, not_before, not_after, issued_at,
-            revoked_at, revocation_reason, renewed_from)
-         VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?) ON CONFLICT (serial) DO NOTHING`,
+            revoked_at, revocation_reason, renewed_from, proved_by_key)
+         VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?) ON CONFLICT (serial) DO NOTHING`,
         [
           serial,
           principal,
@@ -60,6 +67,7 @@ export async function recordCertificates(
           certificate.notAfter,
           certificate.issuedAt,
           renewedFrom,
+          provedBy?.kid ?? null,
         ],
       );
       if (changes === 0) throw new ConflictError(`a certificate with serial ${serial} is already recorded`);
@@ -93,6 +101,51 @@ async function requireLiveParent(ctx: SqlContext, tx: SqlExecutor, certificate: 
         'bootstrap a new one with a join token or a registered key',
     );
   }
+}
+
+/**
+ * A certificate a registered key proved is recorded only while that key is still registered as
+ * the proof found it: a removal that committed since has revoked what the key proved, and would
+ * miss this one. The service row is held, as removals lock it (credentials.ts).
+ */
+async function requireProvingKey(ctx: SqlContext, tx: SqlExecutor, certificate: NewCertificate): Promise<void> {
+  const { principal, provedBy } = certificate;
+  await serviceRow(tx, principal, ctx.forShare);
+  const key = await tx.get<{ pem: string }>('SELECT pem FROM public_keys WHERE principal = ? AND kid = ?', [
+    principal,
+    provedBy!.kid,
+  ]);
+  if (key?.pem !== provedBy!.pem) {
+    throw new ConflictError(
+      `the public key ${provedBy!.kid} of ${principal} that proved this request was removed or replaced ` +
+        'while the certificate was being issued; prove it again with a key registered now',
+    );
+  }
+}
+
+/**
+ * Revokes every live certificate of `principal` that key `kid` proved (key-assertion), and the
+ * renewals descending from any certificate it proved, live or expired; returns how many. Inside
+ * the caller's transaction, which holds the service row (lockService), so no renewal slips in.
+ */
+export async function revokeCertificatesProvedBy(
+  tx: SqlExecutor,
+  principal: string,
+  kid: string,
+  reason: string,
+  now: number,
+): Promise<number> {
+  const { changes } = await tx.run(
+    `WITH RECURSIVE lineage (serial) AS (
+       SELECT serial FROM certificates WHERE principal = ? AND proved_by_key = ?
+       UNION
+       SELECT c.serial FROM certificates c JOIN lineage l ON c.renewed_from = l.serial
+     )
+     UPDATE certificates SET revoked_at = ?, revocation_reason = ?
+     WHERE revoked_at IS NULL AND not_after >= ? AND serial IN (SELECT serial FROM lineage)`,
+    [principal, kid, now, reason, now],
+  );
+  return changes;
 }
 
 export async function getCertificate(ctx: SqlContext, serial: string): Promise<CertificateRecord | null> {

@@ -4,7 +4,9 @@
 import type { SqlExecutor } from '../drivers/driver.ts';
 import { NotFoundError } from '../errors.ts';
 import type { Actor, PublicKeyRecord } from '../records.ts';
+import type { DeleteKeyResult, PutKeyResult } from '../store.ts';
 import type { NewSecret } from '../store.ts';
+import { revokeCertificatesProvedBy } from './certificates.ts';
 import { audit, lockService } from './context.ts';
 import type { SqlContext } from './context.ts';
 import { toPublicKey } from './rows.ts';
@@ -57,32 +59,36 @@ export async function insertSecret(tx: SqlExecutor, principal: string, secret: N
   ]);
 }
 
-export function putPublicKey(ctx: SqlContext, principal: string, kid: string, pem: string, by: Actor): Promise<{ created: boolean }> {
+export function putPublicKey(ctx: SqlContext, principal: string, kid: string, pem: string, by: Actor): Promise<PutKeyResult> {
   return ctx.db.transaction(async (tx) => {
     await lockService(ctx, tx, principal);
     const existing = await publicKeyRow(tx, principal, kid);
     const now = ctx.now();
+    let certificatesRevoked = 0;
     if (existing) {
       await tx.run('UPDATE public_keys SET pem = ?, created_at = ? WHERE principal = ? AND kid = ?', [pem, now, principal, kid]);
       // Another key under the same kid removes the old one; the same PEM again changes nothing.
-      if (existing.pem !== pem) await keyRemoved(tx, principal, now);
+      if (existing.pem !== pem) certificatesRevoked = await keyRemoved(tx, principal, kid, now);
     } else {
       await tx.run('INSERT INTO public_keys (principal, kid, pem, created_at) VALUES (?, ?, ?, ?)', [principal, kid, pem, now]);
     }
     const before = existing ? { kid, pem: existing.pem } : null;
-    await audit(ctx, tx, by, { type: 'public-key.put', target: principal, before, after: { kid, pem } });
-    return { created: !existing };
+    const after = { kid, pem, ...(certificatesRevoked > 0 && { certificatesRevoked }) };
+    await audit(ctx, tx, by, { type: 'public-key.put', target: principal, before, after });
+    return { created: !existing, certificatesRevoked };
   });
 }
 
-export function deletePublicKey(ctx: SqlContext, principal: string, kid: string, by: Actor): Promise<void> {
+export function deletePublicKey(ctx: SqlContext, principal: string, kid: string, by: Actor): Promise<DeleteKeyResult> {
   return ctx.db.transaction(async (tx) => {
     await lockService(ctx, tx, principal);
     const existing = await publicKeyRow(tx, principal, kid);
     if (!existing) throw new NotFoundError(`public key ${kid} of ${principal} not found`);
     await tx.run('DELETE FROM public_keys WHERE principal = ? AND kid = ?', [principal, kid]);
-    await keyRemoved(tx, principal, ctx.now());
-    await audit(ctx, tx, by, { type: 'public-key.delete', target: principal, before: { kid, pem: existing.pem }, after: null });
+    const certificatesRevoked = await keyRemoved(tx, principal, kid, ctx.now());
+    const before = { kid, pem: existing.pem, certificatesRevoked };
+    await audit(ctx, tx, by, { type: 'public-key.delete', target: principal, before, after: null });
+    return { certificatesRevoked };
   });
 }
 
@@ -94,12 +100,16 @@ export async function listPublicKeys(ctx: SqlContext, principal: string): Promis
 }
 
 /**
- * Dates the removal: the tokens bound to certificates Tessera has no record of, issued until now,
- * end (oauth2/key-removal.ts). Never moved back, which would bring ended tokens back.
+ * Key `kid` of the service is gone (deleted, or replaced by another PEM). Dates the removal: every
+ * token of the service issued until now ends (oauth2/key-removal.ts); never moved back, which
+ * would bring ended tokens back. And revokes the live certificates the key proved (key-assertion)
+ * with their renewals; returns how many. Reason `superseded`, not keyCompromise: a key is removed
+ * when it is stolen but also when it is simply retired, and the removal does not say which.
  */
-async function keyRemoved(tx: SqlExecutor, principal: string, now: number): Promise<void> {
+async function keyRemoved(tx: SqlExecutor, principal: string, kid: string, now: number): Promise<number> {
   const later = 'CASE WHEN key_removed_at IS NULL OR key_removed_at < ? THEN ? ELSE key_removed_at END';
   await tx.run(`UPDATE services SET key_removed_at = ${later} WHERE principal = ?`, [now, now, principal]);
+  return revokeCertificatesProvedBy(tx, principal, kid, 'superseded', now);
 }
 
 function publicKeyRow(db: SqlExecutor, principal: string, kid: string): Promise<PublicKeyRow | undefined> {

@@ -124,6 +124,7 @@ export interface CertificateRow {
   revoked_at: number | null;
   revocation_reason: string | null;
   renewed_from: string | null;
+  proved_by_key: string | null;
 }
 
 export interface JoinTokenRow {
@@ -247,6 +248,7 @@ export function toCertificate(row: CertificateRow): CertificateRecord {
     revokedAt: row.revoked_at,
     revocationReason: row.revocation_reason,
     renewedFrom: row.renewed_from,
+    provedByKey: row.proved_by_key,
   };
 }
 

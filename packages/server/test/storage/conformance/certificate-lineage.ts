@@ -5,15 +5,13 @@
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
 import { ConflictError, NotFoundError } from '../../../src/storage/errors.ts';
-import type { CertificateRecord } from '../../../src/storage/records.ts';
+import type { NewCertificate } from '../../../src/storage/records.ts';
 import { SqlStore } from '../../../src/storage/sql-store.ts';
 import type { StoreHarness } from './harness.ts';
 import { admin, peerTest, storeTest } from './harness.ts';
 
 const T0 = 1_700_000_000_000;
 const DAY = 86_400_000;
-
-type NewCertificate = Omit<CertificateRecord, 'revokedAt' | 'revocationReason'>;
 
 function certificate(serial: string, renewedFrom: string | null = null, extra: Partial<NewCertificate> = {}): NewCertificate {
   return {

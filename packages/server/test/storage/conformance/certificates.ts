@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
 import { ConflictError, NotFoundError } from '../../../src/storage/errors.ts';
-import type { CertificateRecord } from '../../../src/storage/records.ts';
+import type { NewCertificate } from '../../../src/storage/records.ts';
 import { SqlStore } from '../../../src/storage/sql-store.ts';
 import type { StoreHarness } from './harness.ts';
 import { admin, peerTest, storeTest } from './harness.ts';
@@ -11,7 +11,6 @@ import { admin, peerTest, storeTest } from './harness.ts';
 const T0 = 1_700_000_000_000;
 const DAY = 86_400_000;
 
-type NewCertificate = Omit<CertificateRecord, 'revokedAt' | 'revocationReason'>;
 
 function certificate(serial: string, principal = 'alpha.api', notAfter = T0 + DAY): NewCertificate {
   return { serial, principal, thumbprint: `THUMB-${serial}`, caId: 'ca-1', notBefore: T0 - 60_000, notAfter, issuedAt: T0, renewedFrom: null };
@@ -21,7 +20,7 @@ export function certificates(harness: StoreHarness): void {
   describe('issued certificates', () => {
     storeTest(harness, 'records a certificate and reads it back by serial', async (store) => {
       await store.recordCertificate(certificate('00c0ffee'), admin);
-      assert.deepEqual(await store.getCertificate('00c0ffee'), { ...certificate('00c0ffee'), revokedAt: null, revocationReason: null });
+      assert.deepEqual(await store.getCertificate('00c0ffee'), { ...certificate('00c0ffee'), revokedAt: null, revocationReason: null, provedByKey: null });
       // The serial is matched exactly, leading zeros and all.
       assert.equal(await store.getCertificate('c0ffee'), null);
       assert.equal(await store.getCertificate('00C0FFEE'), null);
@@ -95,7 +94,7 @@ export function certificates(harness: StoreHarness): void {
       const store = new SqlStore(driver, { now: () => clock });
       await store.recordCertificate(certificate('03'), admin);
       const revoked = await store.revokeCertificate('03', 'keyCompromise', { actor: 'alpha.admin' });
-      assert.deepEqual(revoked, { certificate: { ...certificate('03'), revokedAt: T0, revocationReason: 'keyCompromise' }, descendantsRevoked: 0 });
+      assert.deepEqual(revoked, { certificate: { ...certificate('03'), revokedAt: T0, revocationReason: 'keyCompromise', provedByKey: null }, descendantsRevoked: 0 });
       assert.deepEqual(await store.getCertificate('03'), revoked.certificate);
 
       clock += 1000;
@@ -176,7 +175,7 @@ export function certificates(harness: StoreHarness): void {
     storeTest(harness, 'finds a certificate by its thumbprint (x5t#S256), revoked or not; null for one never issued', async (store) => {
       await store.recordCertificate(certificate('30'), admin);
       await store.recordCertificate(certificate('31'), admin);
-      assert.deepEqual(await store.getCertificateByThumbprint('THUMB-31'), { ...certificate('31'), revokedAt: null, revocationReason: null });
+      assert.deepEqual(await store.getCertificateByThumbprint('THUMB-31'), { ...certificate('31'), revokedAt: null, revocationReason: null, provedByKey: null });
       const { certificate: revoked } = await store.revokeCertificate('30', 'keyCompromise', admin);
       assert.deepEqual(await store.getCertificateByThumbprint('THUMB-30'), revoked);
       // Matched exactly: base64url is case-sensitive.

@@ -73,9 +73,9 @@ export function credentials(harness: StoreHarness): void {
   describe('public keys', () => {
     storeTest(harness, 'puts, replaces, lists and deletes public keys', async (store) => {
       await withService(store);
-      assert.deepEqual(await store.putPublicKey('alpha.api', 'k1', 'PEM-1', admin), { created: true });
-      assert.deepEqual(await store.putPublicKey('alpha.api', 'k2', 'PEM-2', admin), { created: true });
-      assert.deepEqual(await store.putPublicKey('alpha.api', 'k1', 'PEM-1b', admin), { created: false });
+      assert.deepEqual(await store.putPublicKey('alpha.api', 'k1', 'PEM-1', admin), { created: true, certificatesRevoked: 0 });
+      assert.deepEqual(await store.putPublicKey('alpha.api', 'k2', 'PEM-2', admin), { created: true, certificatesRevoked: 0 });
+      assert.deepEqual(await store.putPublicKey('alpha.api', 'k1', 'PEM-1b', admin), { created: false, certificatesRevoked: 0 });
       const keys = await store.listPublicKeys('alpha.api');
       assert.deepEqual(keys.map(({ kid, pem }) => ({ kid, pem })).sort((a, b) => a.kid.localeCompare(b.kid)), [
         { kid: 'k1', pem: 'PEM-1b' },

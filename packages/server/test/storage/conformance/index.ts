@@ -4,6 +4,7 @@ import { apiKeys } from './api-keys.ts';
 import { caGenerations } from './ca-generations.ts';
 import { certificateLineage } from './certificate-lineage.ts';
 import { certificates } from './certificates.ts';
+import { certificatesProved } from './certificates-proved.ts';
 import { credentials } from './credentials.ts';
 import { lifecycleAndDomains, services } from './domains-services.ts';
 import { auditLog } from './audit.ts';
@@ -33,6 +34,7 @@ export function storeConformance(harness: StoreHarness): void {
   caGenerations(harness);
   certificates(harness);
   certificateLineage(harness);
+  certificatesProved(harness);
   joinTokens(harness);
   queryPlans(harness);
   transactions(harness);
