@@ -82,6 +82,7 @@ void describe('CertificateAuthority.issueServiceCertificate', () => {
       notAfter: mine.expiresAt,
       issuedAt: record?.issuedAt,
       renewedFrom: null,
+      provedBy: null,
     });
     assert.equal(store.certificates.find((certificate) => certificate.serial === renewal.serial)?.renewedFrom, mine.serial);
     assert.deepEqual(store.audit.filter((event) => [mine.serial, byAdmin.serial].includes(event.target)).map((event) => event.actor), ['alpha.api', 'sys.auth.admin']);
