@@ -360,9 +360,9 @@ function certificateLineageSchema(): string {
   `;
 }
 
-// A self-signed certificate (RFC 8705 §2.2) is trusted for the registered key it carries, and
-// Tessera keeps no record of it: a token bound to one is ended by the removal of keys, which
-// this column dates (oauth2/key-removal.ts). NULL for a service that never lost a key.
+// When the service last lost a registered key (deleted, or replaced by another PEM): every token
+// of the service issued up to that second is ended by it (oauth2/key-removal.ts). NULL for a
+// service that never lost a key.
 function keyRemovedSchema(): string {
   return `
     ALTER TABLE services ADD COLUMN key_removed_at BIGINT;
