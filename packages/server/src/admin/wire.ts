@@ -106,6 +106,36 @@ export function readPageLimit(text: string | undefined): number {
   return limit;
 }
 
+/** Where a page of a list ends, in the list's order: a time, then an id that breaks ties. */
+export interface PagePosition {
+  at: number;
+  id: string;
+}
+
+/**
+ * One page of `rows`, which were read with `limit + 1` so the extra row tells whether a next page
+ * exists; `nextCursor` is opaque to clients and read back by readCursor.
+ */
+export function pageOf<T>(rows: readonly T[], limit: number, position: (row: T) => PagePosition): { items: T[]; nextCursor: string | null } {
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  if (rows.length <= limit || last === undefined) return { items, nextCursor: null };
+  const { at, id } = position(last);
+  return { items, nextCursor: Buffer.from(`${at}.${id}`).toString('base64url') };
+}
+
+/** The position a `nextCursor` of pageOf names; `id` is the shape the list's ids have. */
+export function readCursor(cursor: string, id: RegExp): PagePosition {
+  const text = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString() : '';
+  const position = /^(\d{1,16})\.(.+)$/.exec(text);
+  if (!position || !id.test(position[2]!)) {
+    throw badRequest(
+      'cursor is not one this list gave out; pass the nextCursor of the previous page unchanged, or leave it out to start over',
+    );
+  }
+  return { at: Number(position[1]), id: position[2]! };
+}
+
 /** Responses every admin route can give besides its success. */
 export const errorResponses = { '4xx': schemas.error, '5xx': schemas.error } as const;
 

@@ -12,7 +12,7 @@ import { authorize, authorizeServiceChange } from '../authz.ts';
 import type { JoinTokenInfo } from '../../storage/records.ts';
 import { AdminError, badRequest, notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
-import { DEFAULT_PAGE_LIMIT as DEFAULT_LIMIT, MAX_PAGE_LIMIT as MAX_LIMIT, errorResponses, readPageLimit, requireName } from '../wire.ts';
+import { DEFAULT_PAGE_LIMIT as DEFAULT_LIMIT, MAX_PAGE_LIMIT as MAX_LIMIT, errorResponses, pageOf, readCursor, readPageLimit, requireName } from '../wire.ts';
 
 export interface JoinTokenLimits {
   /** Lifetime when the request names none (seconds). */
@@ -125,11 +125,11 @@ export function joinTokenRoutes(app: FastifyInstance, deps: AdminRouteDeps): voi
       const principal = requireName('principal', query.principal);
       authorize(callerOf(request), splitPrincipal(principal)?.domain ?? '');
       const limit = readPageLimit(query.limit);
-      const after = query.cursor === undefined ? undefined : readCursor(query.cursor);
+      const cursor = query.cursor === undefined ? undefined : readCursor(query.cursor, ID_PATTERN);
+      const after = cursor && { createdAt: cursor.at, id: cursor.id };
       const rows = await store.listJoinTokens(principal, { limit: limit + 1, after, now: now() });
-      const shown = rows.slice(0, limit);
-      const last = shown.at(-1);
-      return { joinTokens: shown.map(joinTokenOut), nextCursor: rows.length > limit && last ? cursorOf(last) : null };
+      const { items, nextCursor } = pageOf(rows, limit, (token) => ({ at: token.createdAt, id: token.id }));
+      return { joinTokens: items.map(joinTokenOut), nextCursor };
     },
   );
 
@@ -170,19 +170,3 @@ const joinTokenOut = (t: JoinTokenInfo) => ({
   createdAt: new Date(t.createdAt).toISOString(),
   expiresAt: new Date(t.expiresAt).toISOString(),
 });
-
-// Opaque to clients: the position of the last token of the page, in the list's order.
-function cursorOf(token: JoinTokenInfo): string {
-  return Buffer.from(`${token.createdAt}.${token.id}`).toString('base64url');
-}
-
-function readCursor(cursor: string): { createdAt: number; id: string } {
-  const text = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString() : '';
-  const position = /^(\d{1,16})\.([0-9a-f]{16})$/.exec(text);
-  if (!position) {
-    throw badRequest(
-      'cursor is not one this list gave out; pass the nextCursor of the previous page unchanged, or leave it out to start over',
-    );
-  }
-  return { createdAt: Number(position[1]), id: position[2]! };
-}

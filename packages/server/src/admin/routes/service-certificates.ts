@@ -3,12 +3,15 @@
 // response: a stolen key, or a service retired in a hurry). Who may: as for the service itself.
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { CertificateRecord, CertificateStatus } from '../../storage/records.ts';
-import { badRequest, notFound } from '../errors.ts';
+import type { CertificateStatus } from '../../storage/records.ts';
+import { notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
-import { DEFAULT_PAGE_LIMIT as DEFAULT_LIMIT, MAX_PAGE_LIMIT as MAX_LIMIT, errorResponses, readPageLimit } from '../wire.ts';
+import { DEFAULT_PAGE_LIMIT as DEFAULT_LIMIT, MAX_PAGE_LIMIT as MAX_LIMIT, errorResponses, pageOf, readCursor, readPageLimit } from '../wire.ts';
 import { certificateOut, certificateSchema, readReason, reasonProperty } from './certificates.ts';
 import { serviceParams, serviceTarget, type ServiceTarget } from './services.ts';
+
+/** A serial as the CA records it: lower-case hex. */
+const SERIAL = /^[0-9a-f]{1,64}$/;
 
 const STATUSES = ['active', 'revoked', 'expired'] as const;
 const security = [{ bearerAuth: [] }];
@@ -67,13 +70,13 @@ export function serviceCertificateRoutes(app: FastifyInstance, deps: AdminRouteD
     async (request) => {
       const query = request.query as { limit?: string; cursor?: string; status?: CertificateStatus };
       const limit = readPageLimit(query.limit);
-      const after = query.cursor === undefined ? undefined : readCursor(query.cursor);
+      const cursor = query.cursor === undefined ? undefined : readCursor(query.cursor, SERIAL);
+      const after = cursor && { issuedAt: cursor.at, serial: cursor.id };
       const { principal } = await existingService(request);
       const page = { limit: limit + 1, after, status: query.status, now: now() };
       const rows = await store.listCertificates(principal, page);
-      const shown = rows.slice(0, limit);
-      const last = shown.at(-1);
-      return { certificates: shown.map(certificateOut), nextCursor: rows.length > limit && last ? cursorOf(last) : null };
+      const { items, nextCursor } = pageOf(rows, limit, (certificate) => ({ at: certificate.issuedAt, id: certificate.serial }));
+      return { certificates: items.map(certificateOut), nextCursor };
     },
   );
 
@@ -99,20 +102,4 @@ export function serviceCertificateRoutes(app: FastifyInstance, deps: AdminRouteD
       return { revoked: await store.revokeServiceCertificates(principal, reason, { actor }) };
     },
   );
-}
-
-// Opaque to clients: the position of the last certificate of the page, in the list's order.
-function cursorOf(certificate: CertificateRecord): string {
-  return Buffer.from(`${certificate.issuedAt}.${certificate.serial}`).toString('base64url');
-}
-
-function readCursor(cursor: string): { issuedAt: number; serial: string } {
-  const text = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString() : '';
-  const position = /^(\d{1,16})\.([0-9a-f]{1,64})$/.exec(text);
-  if (!position) {
-    throw badRequest(
-      'cursor is not one this list gave out; pass the nextCursor of the previous page unchanged, or leave it out to start over',
-    );
-  }
-  return { issuedAt: Number(position[1]), serial: position[2]! };
 }
