@@ -16,13 +16,16 @@
 // `exp`, as for every revocation; those that introspect learn at once.
 //
 // How. The store dates the removal (`keyRemovedAt`, set in the deletePublicKey/putPublicKey
-// transaction and read with the service, which acceptance reads anyway: no further query), and
-// acceptance (accept-token.ts) refuses a token whose `iat` is at or before the removal's second.
+// transaction and again just after its commit; read with the service, which acceptance reads
+// anyway: no further query), and acceptance (accept-token.ts) refuses a token whose `iat` is at
+// or before the removal's second.
 // `iat` counts whole seconds, so a token of the removal's own second may come before it or after
 // it: it is refused, and the token endpoint issues none in that second (503 with Retry-After: 1),
 // rather than hand out a token dead on arrival or stamp it with a later second (which made a
-// token asked for between two removals in one second outlive the second). A removal that commits
-// while a token is being issued dates itself at or after the token's second, which ends it.
+// token asked for between two removals in one second outlive the second). A token request that
+// read the key before the removal committed began before the commit, so before the date set
+// after it: its second is at or before the removal's, which ends it. (Across instances the
+// comparison is only as good as their clocks agree.)
 
 import type { Service } from '../storage/records.ts';
 import { OAuthError } from './errors.ts';

@@ -59,8 +59,8 @@ export async function insertSecret(tx: SqlExecutor, principal: string, secret: N
   ]);
 }
 
-export function putPublicKey(ctx: SqlContext, principal: string, kid: string, pem: string, by: Actor): Promise<PutKeyResult> {
-  return ctx.db.transaction(async (tx) => {
+export async function putPublicKey(ctx: SqlContext, principal: string, kid: string, pem: string, by: Actor): Promise<PutKeyResult> {
+  const result = await ctx.db.transaction(async (tx) => {
     await lockService(ctx, tx, principal);
     const existing = await publicKeyRow(tx, principal, kid);
     const now = ctx.now();
@@ -75,12 +75,14 @@ export function putPublicKey(ctx: SqlContext, principal: string, kid: string, pe
     const before = existing ? { kid, pem: existing.pem } : null;
     const after = { kid, pem, ...(certificatesRevoked > 0 && { certificatesRevoked }) };
     await audit(ctx, tx, by, { type: 'public-key.put', target: principal, before, after });
-    return { created: !existing, certificatesRevoked };
+    return { created: !existing, certificatesRevoked, removed: existing !== undefined && existing.pem !== pem };
   });
+  if (result.removed) await dateKeyRemoval(ctx.db, principal, ctx.now());
+  return { created: result.created, certificatesRevoked: result.certificatesRevoked };
 }
 
-export function deletePublicKey(ctx: SqlContext, principal: string, kid: string, by: Actor): Promise<DeleteKeyResult> {
-  return ctx.db.transaction(async (tx) => {
+export async function deletePublicKey(ctx: SqlContext, principal: string, kid: string, by: Actor): Promise<DeleteKeyResult> {
+  const result = await ctx.db.transaction(async (tx) => {
     await lockService(ctx, tx, principal);
     const existing = await publicKeyRow(tx, principal, kid);
     if (!existing) throw new NotFoundError(`public key ${kid} of ${principal} not found`);
@@ -90,6 +92,8 @@ export function deletePublicKey(ctx: SqlContext, principal: string, kid: string,
     await audit(ctx, tx, by, { type: 'public-key.delete', target: principal, before, after: null });
     return { certificatesRevoked };
   });
+  await dateKeyRemoval(ctx.db, principal, ctx.now());
+  return result;
 }
 
 export async function listPublicKeys(ctx: SqlContext, principal: string): Promise<PublicKeyRecord[]> {
@@ -107,9 +111,21 @@ export async function listPublicKeys(ctx: SqlContext, principal: string): Promis
  * when it is stolen but also when it is simply retired, and the removal does not say which.
  */
 async function keyRemoved(tx: SqlExecutor, principal: string, kid: string, now: number): Promise<number> {
-  const later = 'CASE WHEN key_removed_at IS NULL OR key_removed_at < ? THEN ? ELSE key_removed_at END';
-  await tx.run(`UPDATE services SET key_removed_at = ${later} WHERE principal = ?`, [now, now, principal]);
+  await dateKeyRemoval(tx, principal, now);
   return revokeCertificatesProvedBy(tx, principal, kid, 'superseded', now);
+}
+
+/**
+ * Moves the service's key removal to `now` unless it is later already. Called inside the
+ * removal's transaction (so a crash right after the commit still ends the tokens issued before)
+ * and once more after the commit: a token request that read the key before the commit began
+ * before the commit, and so before this second date. Dated only inside, a transaction that
+ * crossed a second boundary (PostgreSQL runs requests beside it) would leave tokens of the next
+ * second, made with the removed key, alive.
+ */
+async function dateKeyRemoval(db: SqlExecutor, principal: string, now: number): Promise<void> {
+  const later = 'CASE WHEN key_removed_at IS NULL OR key_removed_at < ? THEN ? ELSE key_removed_at END';
+  await db.run(`UPDATE services SET key_removed_at = ${later} WHERE principal = ?`, [now, now, principal]);
 }
 
 function publicKeyRow(db: SqlExecutor, principal: string, kid: string): Promise<PublicKeyRow | undefined> {

@@ -114,6 +114,22 @@ export function credentials(harness: StoreHarness): void {
       assert.equal(await removedAt(), 3_000_000);
     });
 
+    storeTest(harness, 'dates a removal again once it has committed, so a request that read the key before the commit is ended', async (_store, driver) => {
+      // Each reading of the clock is 400 ms later: the removal's transaction spans a second boundary.
+      let clock = 4_000_000;
+      const store = new SqlStore(driver, { now: () => (clock += 400) });
+      await withService(store);
+      await store.putPublicKey('alpha.api', 'k1', 'PEM-1', admin);
+      await store.putPublicKey('alpha.api', 'k2', 'PEM-2', admin);
+      await store.deletePublicKey('alpha.api', 'k1', admin);
+      const afterDelete = clock;
+      assert.equal((await store.getService('alpha.api'))!.keyRemovedAt, afterDelete, 'the date is the last reading, after the commit');
+      await store.putPublicKey('alpha.api', 'k2', 'PEM-2b', admin);
+      assert.equal((await store.getService('alpha.api'))!.keyRemovedAt, clock, 'a replacement too');
+      await store.putPublicKey('alpha.api', 'k3', 'PEM-3', admin);
+      assert.ok((await store.getService('alpha.api'))!.keyRemovedAt! < clock, 'adding a key dates nothing');
+    });
+
     storeTest(harness, 'reports a missing key or service', async (store) => {
       await withService(store);
       await assert.rejects(store.deletePublicKey('alpha.api', 'k9', admin), NotFoundError);
