@@ -322,8 +322,12 @@ export class SqlStore implements Store {
     return certificates.revokeServiceCertificates(this.ctx, principal, reason, by);
   }
 
-  createJoinToken(token: Omit<JoinTokenRecord, 'createdAt' | 'usedAt'>, by: Actor): Promise<JoinTokenRecord> {
-    return joinTokens.createJoinToken(this.ctx, token, by);
+  createJoinToken(
+    token: Omit<JoinTokenRecord, 'createdAt' | 'usedAt'>,
+    by: Actor,
+    mayAdminister?: (domain: string) => boolean,
+  ): Promise<JoinTokenRecord> {
+    return joinTokens.createJoinToken(this.ctx, token, by, mayAdminister);
   }
 
   consumeJoinToken(id: string, hash: string, now: number): Promise<{ principal: string } | null> {

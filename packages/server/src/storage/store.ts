@@ -241,8 +241,16 @@ export interface Store {
    */
   revokeServiceCertificates(principal: string, reason: string, by: Actor): Promise<number>;
 
-  /** NotFoundError when the principal's service does not exist. Audit `join-token.create` (never the hash). */
-  createJoinToken(token: Omit<JoinTokenRecord, 'createdAt' | 'usedAt'>, by: Actor): Promise<JoinTokenRecord>;
+  /**
+   * NotFoundError when the principal's service does not exist. ConflictError when, checked under
+   * the service's lock, it holds another domain's admin role for which `mayAdminister` (the
+   * maker's rights; default: any) says no. Audit `join-token.create` (never the hash).
+   */
+  createJoinToken(
+    token: Omit<JoinTokenRecord, 'createdAt' | 'usedAt'>,
+    by: Actor,
+    mayAdminister?: (domain: string) => boolean,
+  ): Promise<JoinTokenRecord>;
   /**
    * Uses the token once: atomically marks it used if the id and hash match, it is unused and
    * unexpired at `now`; returns its principal, or null (unknown, wrong, used or expired — the

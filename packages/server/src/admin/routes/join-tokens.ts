@@ -92,7 +92,9 @@ export function joinTokenRoutes(app: FastifyInstance, deps: AdminRouteDeps): voi
       }
       const { token, id } = generateJoinToken();
       const expiresAt = now() + ttl * 1000;
-      await store.createJoinToken({ id, principal, hash: hasher.hash(token), expiresAt }, { actor: caller.principal });
+      // Checked again under the service's lock: a grant of another domain's admin role may commit meanwhile.
+      const mayAdminister = (other: string): boolean => caller.isSystemAdmin || caller.adminOf.has(other);
+      await store.createJoinToken({ id, principal, hash: hasher.hash(token), expiresAt }, { actor: caller.principal }, mayAdminister);
       return reply.code(201).send({ token, id, principal, expiresAt: new Date(expiresAt).toISOString() });
     },
   );

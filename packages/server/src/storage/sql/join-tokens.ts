@@ -2,11 +2,32 @@
 // principal, a new instance trades it once for its first certificate. Only the token's keyed
 // hash is stored, and no audit event carries even that.
 
+import { ADMIN_ROLE, splitPrincipal } from '../../policy/names.ts';
 import type { SqlExecutor } from '../drivers/driver.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import type { Actor, JoinTokenInfo, JoinTokenListQuery, JoinTokenRecord } from '../records.ts';
 import { audit, lockService, pruneExpired } from './context.ts';
 import type { SqlContext } from './context.ts';
+
+/** ConflictError when `principal` holds another domain's admin role, now, that the maker does not administer. */
+async function refuseForeignAdmin(
+  tx: SqlExecutor,
+  principal: string,
+  now: number,
+  mayAdminister: (domain: string) => boolean,
+): Promise<void> {
+  const own = splitPrincipal(principal)?.domain ?? '';
+  const held = await tx.all<{ domain: string }>(
+    'SELECT domain FROM role_members WHERE principal = ? AND role = ? AND domain <> ? AND (expires_at IS NULL OR expires_at > ?)',
+    [principal, ADMIN_ROLE, own, now],
+  );
+  const missing = held.map((row) => row.domain).filter((domain) => !mayAdminister(domain));
+  if (missing.length === 0) return;
+  const roles = missing.map((domain) => `${domain}:role.${ADMIN_ROLE}`).join(' and ');
+  throw new ConflictError(
+    `${principal} was given ${roles} while this join token was being made; a join token for it now needs ${roles} too`,
+  );
+}
 
 // Tokens live minutes, and creating one is an admin's act: each creation clears out the
 // expired ones, in a bounded batch, so the table holds little beyond the live tokens.
@@ -16,11 +37,16 @@ export function createJoinToken(
   ctx: SqlContext,
   token: Omit<JoinTokenRecord, 'createdAt' | 'usedAt'>,
   by: Actor,
+  mayAdminister: (domain: string) => boolean = () => true,
 ): Promise<JoinTokenRecord> {
   return ctx.db.transaction(async (tx) => {
-    // Held until commit, so the service cannot be deleted under its new token.
+    // Held until commit, so the service cannot be deleted under its new token, nor given another
+    // domain's admin role beside it: a grant locks the service too (roles.ts writeMember) and voids
+    // the tokens it finds, so a token is either made before the grant, and voided by it, or after,
+    // and refused here unless its maker administers that domain too.
     await lockService(ctx, tx, token.principal);
     const createdAt = ctx.now();
+    await refuseForeignAdmin(tx, token.principal, createdAt, mayAdminister);
     await pruneExpired(tx, 'join_tokens', createdAt, PRUNE_LIMIT);
     const { changes } = await tx.run(
       `INSERT INTO join_tokens (id, principal, hash, created_at, expires_at, used_at)

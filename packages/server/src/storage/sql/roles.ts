@@ -4,7 +4,7 @@ import type { SqlExecutor } from '../drivers/driver.ts';
 import { isForeignAdminRole } from '../../policy/names.ts';
 import { NotFoundError } from '../errors.ts';
 import type { Actor, HeldRole, Membership, Role, RoleMember } from '../records.ts';
-import { audit, checkLifetime, holdDomain, loadRole, lockRole, roleTarget } from './context.ts';
+import { audit, checkLifetime, holdDomain, loadRole, lockRole, roleTarget, serviceRow } from './context.ts';
 import type { SqlContext } from './context.ts';
 import { voidJoinTokens } from './join-tokens.ts';
 import { toMember, toRole } from './rows.ts';
@@ -189,6 +189,9 @@ async function writeMember(
   const heldBefore = previous !== undefined && (previous.expires_at === null || Number(previous.expires_at) > now);
   const heldAfter = member.expiresAt === null || member.expiresAt > now;
   if (heldBefore || !heldAfter) return 0;
+  // The service's row, locked as join tokens are made under it (join-tokens.ts createJoinToken):
+  // one made while this grant commits either comes first and is voided here, or waits and sees it.
+  await serviceRow(tx, member.principal, ctx.forUpdate);
   return voidJoinTokens(ctx, tx, member.principal, roleTarget(domain, role), by);
 }
 

@@ -177,6 +177,43 @@ export function joinTokens(harness: StoreHarness): void {
       assert.equal(await store.getJoinToken('w-1', T0), null);
     });
 
+    tokenTest(harness, 'refuses, under the service\'s lock, a token whose maker does not administer a domain whose admin role the service holds', async (store) => {
+      await withServices(store);
+      await store.createDomain({ name: 'beta' }, admin);
+      await store.putRole('beta', 'admin', [{ principal: 'alpha.api', expiresAt: null }], admin);
+      const alphaOnly = (domain: string): boolean => domain === 'alpha';
+      await assert.rejects(store.createJoinToken(joinToken('t-1'), admin, alphaOnly), (error: unknown) => {
+        assert.ok(error instanceof ConflictError);
+        assert.match(error.message, /alpha\.api was given beta:role\.admin while this join token was being made/);
+        return true;
+      });
+      assert.deepEqual(await store.listJoinTokens('alpha.api', { limit: 10, now: T0 }), []);
+      await store.createJoinToken(joinToken('t-2'), admin, (domain) => domain === 'beta');
+      await store.createJoinToken(joinToken('w-1', 'alpha.web'), admin, alphaOnly);
+      assert.equal((await store.listJoinTokens('alpha.api', { limit: 10, now: T0 })).length, 1);
+    });
+
+    tokenTest(harness, 'leaves no token behind when tokens are made while the grant commits', async (store) => {
+      await withServices(store);
+      await store.createDomain({ name: 'beta' }, admin);
+      await store.putRole('beta', 'admin', [], admin);
+      const alphaOnly = (domain: string): boolean => domain === 'alpha';
+      const make = (i: number): Promise<string> =>
+        store.createJoinToken(joinToken(`r-${i}`), admin, alphaOnly).then(
+          () => 'made',
+          (error: unknown) => (error instanceof ConflictError ? 'refused' : Promise.reject(error)),
+        );
+      // Makers before, beside and after the grant, all in flight at once (on PostgreSQL, on
+      // several connections): each token is either voided by the grant or refused after it.
+      const before = Array.from({ length: 15 }, (_, i) => make(i));
+      const grant = store.putRoleMember('beta', 'admin', { principal: 'alpha.api', expiresAt: null }, admin);
+      const after = Array.from({ length: 15 }, (_, i) => make(15 + i));
+      const outcomes = await Promise.all([...before, ...after]);
+      await grant;
+      assert.deepEqual(await store.listJoinTokens('alpha.api', { limit: 100, now: T0 }), [], 'every token made before the grant was voided by it');
+      assert.ok(outcomes.includes('refused'), `some maker came after the grant: ${outcomes.join(' ')}`);
+    });
+
     tokenTest(harness, 'keeps tokens through its own domain\'s admin role and other roles', async (store) => {
       await withServices(store);
       await store.createJoinToken(joinToken('a-1'), admin);
