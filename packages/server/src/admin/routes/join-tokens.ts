@@ -153,7 +153,13 @@ export function joinTokenRoutes(app: FastifyInstance, deps: AdminRouteDeps): voi
       const unknown = (): AdminError => notFound(`there is no outstanding join token "${id.slice(0, 64)}"; list them with GET /admin/v1/join-tokens?principal=<principal>`);
       const found = ID_PATTERN.test(id) ? await store.getJoinToken(id, now()) : null;
       if (!found) throw unknown();
-      authorize(caller, splitPrincipal(found.principal)?.domain ?? '');
+      try {
+        authorize(caller, splitPrincipal(found.principal)?.domain ?? '');
+      } catch (error) {
+        // Another domain's token is answered as an unknown one: a 403 would tell that the id exists.
+        if (error instanceof AdminError && error.status === 403) throw unknown();
+        throw error;
+      }
       try {
         await store.deleteJoinToken(found.principal, id, { actor: caller.principal });
       } catch (error) {
