@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { checksum, parseApiKey } from '../../src/keys/api-keys.ts';
 import type { TestResponse } from '../helpers/https.ts';
-import { basic, startTestServer, type TestServer } from '../helpers/server.ts';
+import { basic, introspectAs, startTestServer, type TestServer } from '../helpers/server.ts';
 
 interface Client {
   id: string;
@@ -34,15 +34,7 @@ describe('API keys', () => {
   let owner: Client;
   const keysPath = '/domains/alpha/services/api/api-keys';
 
-  const introspect = async (token: string): Promise<TestResponse> => {
-    const res = await t.send('/oauth2/introspect', {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(rs.id, rs.secret) },
-      body: new URLSearchParams({ token }).toString(),
-    });
-    assert.equal(res.status, 200, res.text);
-    return res;
-  };
+  const introspect = (token: string): Promise<TestResponse> => introspectAs(t, rs, token);
   const active = async (key: string): Promise<boolean> => (await introspect(key)).json.active as boolean;
   const assertInactive = async (key: string): Promise<void> => assert.deepEqual((await introspect(key)).json, { active: false });
   const createKey = async (path = keysPath, body: unknown = { audience: 'beta' }): Promise<{ apiKey: string; id: string }> => {

@@ -1,5 +1,6 @@
 // Starts a real Tessera (HTTPS on a free loopback port, fresh data dir) for end-to-end tests.
 
+import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -43,6 +44,17 @@ export async function freePort(): Promise<number> {
 export function basic(clientId: string, secret: string): string {
   const encode = (value: string): string => encodeURIComponent(value).replaceAll('%20', '+');
   return `Basic ${Buffer.from(`${encode(clientId)}:${encode(secret)}`).toString('base64')}`;
+}
+
+/** POST /oauth2/introspect (RFC 7662) as the resource server `as`, with client_secret_basic; asserts the 200. */
+export async function introspectAs(t: Pick<TestServer, 'send'>, as: { id: string; secret: string }, token: string): Promise<TestResponse> {
+  const res = await t.send('/oauth2/introspect', {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(as.id, as.secret) },
+    body: new URLSearchParams({ token }).toString(),
+  });
+  assert.equal(res.status, 200, res.text);
+  return res;
 }
 
 export async function startTestServer(

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { accessTokenClaims, signAccessToken } from '../../src/oauth2/tokens.ts';
 import type { TestResponse } from '../helpers/https.ts';
-import { basic, startTestServer, type TestServer } from '../helpers/server.ts';
+import { introspectAs, startTestServer, type TestServer } from '../helpers/server.ts';
 import {
   assertRejected,
   makeCa,
@@ -58,15 +58,8 @@ describe('a certificate-bound token ends with its certificate', () => {
     });
   const seedAccounts = (token: string, client?: ClientCertificate): Promise<TestResponse> =>
     sendMtls(t, '/auth/admin/service-accounts', { headers: bearer(token), client });
-  const introspect = async (token: string): Promise<Record<string, unknown>> => {
-    const res = await t.send('/oauth2/introspect', {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(rs.id, rs.secret) },
-      body: new URLSearchParams({ token }).toString(),
-    });
-    assert.equal(res.status, 200, res.text);
-    return res.json as Record<string, unknown>;
-  };
+  const introspect = async (token: string): Promise<Record<string, unknown>> =>
+    (await introspectAs(t, rs, token)).json as Record<string, unknown>;
   const boundToken = async (cert: ClientCertificate, params: Record<string, string> = {}): Promise<TestResponse> => {
     const res = await postForm(t, { grant_type: 'client_credentials', scope: ADMIN_SCOPE, ...params }, { client: cert });
     assert.equal(res.status, 200, res.text);

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import type { CryptoKeyPair } from '../../src/ca/x509.ts';
 import type { TestResponse } from '../helpers/https.ts';
-import { basic, startTestServer, type TestServer } from '../helpers/server.ts';
+import { introspectAs, startTestServer, type TestServer } from '../helpers/server.ts';
 import { createTokenClient } from '../../../sdk/src/index.ts';
 import {
   assertRejected,
@@ -34,15 +34,8 @@ describe('removing a registered key ends every token of the service issued until
   let rs: { id: string; secret: string };
 
   const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
-  const introspect = async (token: string): Promise<Record<string, unknown>> => {
-    const res = await t.send('/oauth2/introspect', {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(rs.id, rs.secret) },
-      body: new URLSearchParams({ token }).toString(),
-    });
-    assert.equal(res.status, 200, res.text);
-    return res.json as Record<string, unknown>;
-  };
+  const introspect = async (token: string): Promise<Record<string, unknown>> =>
+    (await introspectAs(t, rs, token)).json as Record<string, unknown>;
   const adminCall = (token: string, cert?: ClientCertificate): Promise<TestResponse> =>
     sendMtls(t, '/admin/v1/domains/alpha/services', { headers: bearer(token), client: cert });
   const authAdminCall = (token: string, cert?: ClientCertificate): Promise<TestResponse> =>
