@@ -3,7 +3,7 @@
 // and everything this run started is killed on exit, on Ctrl-C and when a row times out.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import { createInterface } from 'node:readline';
 
@@ -237,4 +237,55 @@ export function sampleMemory(pids: readonly number[]): { stop(): MemoryPeak } {
       return { totalMb: mb(total), processMb: mb(Math.max(0, ...hwm.values())) };
     },
   };
+}
+
+/** The fields of /proc/<pid>/stat after the command name (state is [0], ppid [1], utime [11]); undefined once it is gone. */
+function statFields(pid: number | string): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+function commandName(pid: string): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU seconds of every PostgreSQL process on this machine (the server, its background workers and
+ * every backend, whoever's), with what exited children left to their parent (cutime + cstime), so
+ * a backend that ends between two readings still counts. Only a local server is seen.
+ */
+export function postgresCpuSeconds(): number {
+  let ticks = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid) || commandName(pid) !== 'postgres') continue;
+    const fields = statFields(pid);
+    if (fields) ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+  }
+  return ticks / TICKS_PER_SECOND;
+}
+
+/** Every live descendant of `pid` (children, grandchildren…), e.g. a cluster's workers. */
+export function descendants(pid: number): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const fields = statFields(entry);
+    if (fields && fields[0] !== 'Z') parents.set(Number(entry), Number(fields[1]));
+  }
+  const found: number[] = [];
+  let frontier = [pid];
+  while (frontier.length > 0) {
+    const next = [...parents].filter(([, parent]) => frontier.includes(parent)).map(([child]) => child);
+    found.push(...next);
+    frontier = next;
+  }
+  return found;
 }

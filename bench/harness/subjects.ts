@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { JWK } from 'jose';
 import { createDatabase, type ThrowawayDatabase } from './postgres.ts';
 import { freePort, waitUntilReady, type Child, type Children } from './processes.ts';
+import { startTessera, type TesseraInstance } from './tessera-cli.ts';
 import type { TokenExpectations, TokenRequestShape } from './verify.ts';
 
 export type SubjectKind = 'floor' | 'oidc-provider' | 'tessera';
@@ -25,6 +26,13 @@ export interface RowSpec {
   tokenReuse?: boolean;
   /** Also measure latency at half of the peak rate just measured. */
   halfRate?: boolean;
+  /**
+   * Tessera through `tessera serve --workers <n>` ('auto': the flag left out, every core), or the
+   * bench server's own cluster where the build has no such flag. Unset: the bench server.
+   */
+  workers?: number | 'auto';
+  /** Separate Tessera instances on one database, each on its own port; the load is split among them. */
+  instances?: number;
 }
 
 export interface Launched {
@@ -32,6 +40,16 @@ export interface Launched {
   pids: number[];
   request: TokenRequestShape;
   expect: TokenExpectations;
+  /** With several instances: every instance's token request and expectations (the first is request/expect). */
+  instances?: { request: TokenRequestShape; expect: TokenExpectations }[];
+  /** Whether every process answers SIGUSR2 with a report (not `tessera serve`, which SIGUSR2 would end). */
+  reportable?: boolean;
+  /** /metrics of every instance, when each is one process, so that the scrapes see every counter. */
+  metricsUrls?: string[];
+  /** Whether PostgreSQL's CPU counts for this subject. */
+  postgres?: boolean;
+  /** How the subject was started, when that differs from what its row says. */
+  note?: string;
   /** PostgreSQL backends serving a Tessera on PostgreSQL. */
   databasePids?: () => Promise<number[]>;
   /** Admin API calls, for Tessera only. */
@@ -98,11 +116,9 @@ export function tesseraEnv(settings: Record<string, string>): NodeJS.ProcessEnv 
 }
 
 async function launchTessera(spec: RowSpec, context: LaunchContext): Promise<Launched> {
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
   const dataDir = await mkdtemp(join(tmpdir(), 'tessera-bench-'));
   let database: ThrowawayDatabase | undefined;
-  let child: Child | undefined;
+  const started: TesseraInstance[] = [];
   const leftovers = async (): Promise<void> => {
     await database?.drop();
     await rm(dataDir, { recursive: true, force: true });
@@ -110,7 +126,7 @@ async function launchTessera(spec: RowSpec, context: LaunchContext): Promise<Lau
   const forget = context.children.leaveBehind(leftovers);
   const cleanup = async (): Promise<void> => {
     forget();
-    if (child) await context.children.stop(child);
+    for (const instance of started) await context.children.stop(instance.child);
     await leftovers();
   };
   try {
@@ -124,20 +140,41 @@ async function launchTessera(spec: RowSpec, context: LaunchContext): Promise<Lau
       // Several instances on one database must share the master key; one key per row.
       ...(database ? { TESSERA_MASTER_KEY: randomBytes(32).toString('base64') } : {}),
     });
-    const args = { port, processes: spec.processes, dataDir, database: database?.url };
-    child = context.children.spawn(join(SERVERS, 'tessera.ts'), [JSON.stringify(args)], { env, nodeFlags: context.nodeFlags });
-    const { pids } = await waitUntilReady(child, context.startTimeoutMs);
-    const admin = await adminClient(origin, dataDir);
+    // One after another, so that the first alone creates the schema.
+    for (let i = 0; i < (spec.instances ?? 1); i += 1) {
+      started.push(
+        await startTessera({
+          children: context.children,
+          dataDir,
+          database: database?.url,
+          workers: spec.workers ?? spec.processes,
+          env,
+          nodeFlags: context.nodeFlags,
+          timeoutMs: context.startTimeoutMs,
+          benchServer: spec.workers === undefined,
+        }),
+      );
+    }
+    const admin = await adminClient(started[0]!.origin, dataDir);
     const secret = await registerBenchClient(admin);
-    return {
-      child,
-      pids,
+    const instances = started.map(({ origin }) => ({
       request: {
         url: `${origin}/oauth2/token`,
         headers: { ...FORM, authorization: basic(CLIENT_ID, secret) },
         body: new URLSearchParams({ grant_type: 'client_credentials', scope: `${AUDIENCE}:domain` }).toString(),
       },
       expect: { jwksUrl: `${origin}/oauth2/keys`, issuer: origin, audience: AUDIENCE, clientId: CLIENT_ID, roles: ROLES },
+    }));
+    const singleProcess = started.every((instance) => instance.pids.length === 1 || (instance.pids.length === 2 && spec.workers === 1));
+    return {
+      child: started[0]!.child,
+      pids: started.flatMap((instance) => instance.pids),
+      ...instances[0]!,
+      instances: instances.length > 1 ? instances : undefined,
+      reportable: started.every((instance) => instance.reportable) && started.length === 1,
+      metricsUrls: singleProcess ? started.map(({ origin }) => `${origin}/metrics`) : undefined,
+      postgres: database !== undefined,
+      note: started[0]!.note,
       admin,
       databasePids: database ? () => database!.backendPids() : undefined,
       cleanup,
@@ -148,9 +185,9 @@ async function launchTessera(spec: RowSpec, context: LaunchContext): Promise<Lau
   }
 }
 
-type AdminCall = NonNullable<Launched['admin']>;
+export type AdminCall = NonNullable<Launched['admin']>;
 
-async function adminClient(origin: string, dataDir: string): Promise<AdminCall> {
+export async function adminClient(origin: string, dataDir: string): Promise<AdminCall> {
   const credential = JSON.parse(await readFile(join(dataDir, 'bootstrap-admin.json'), 'utf8')) as { clientId: string; clientSecret: string };
   const res = await fetch(`${origin}/oauth2/token`, {
     method: 'POST',
@@ -169,7 +206,7 @@ async function adminClient(origin: string, dataDir: string): Promise<AdminCall> 
 }
 
 /** `alpha.api`, fenced to loopback, holding both roles of `beta`; returns its secret. */
-async function registerBenchClient(admin: AdminCall): Promise<string> {
+export async function registerBenchClient(admin: AdminCall): Promise<string> {
   const must = async (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
     const { status, json } = await admin(method, path, body);
     if (status >= 300) throw new Error(`${method} ${path}: ${status} ${JSON.stringify(json)}`);
