@@ -12,15 +12,12 @@
 //   npm run bench:propagation -- --services 10 --storage postgres
 //   npm run bench:propagation -- --max-seconds 60           # the whole run ends within about this
 
-import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { cpus, hostname, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { createDatabase, type ThrowawayDatabase } from './harness/postgres.ts';
-import { Children } from './harness/processes.ts';
-import { markdownTable, textTable } from './harness/report.ts';
-import { adminClient, AUDIENCE, basic, registerBenchClient, tesseraEnv, type AdminCall } from './harness/subjects.ts';
+import { runChildren } from './harness/processes.ts';
+import { textTable } from './harness/report.ts';
+import { writeSmallReport } from './harness/results-file.ts';
+import { adminClient, AUDIENCE, basic, registerBenchClient, tesseraScratch, type AdminCall } from './harness/subjects.ts';
 import { serveHasWorkers, startTessera, type TesseraInstance } from './harness/tessera-cli.ts';
 
 const TARGET_MS = 1000;
@@ -44,14 +41,7 @@ const storages = storagesToRun(options.storage);
 const full = options.storage === undefined && services === DEFAULT_SERVICES && !options['no-write'];
 const runEndsAt = Date.now() + maxSeconds * 1000;
 
-const children = new Children();
-process.on('exit', () => children.killAll());
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    console.error(`\n${signal}: stopping every server this run started`);
-    void children.interrupt().finally(() => process.exit(130));
-  });
-}
+const children = runChildren();
 
 interface Delays {
   /** ms from A's answer until B refused (disable) or issued again (enable); undefined: not within --wait-seconds. */
@@ -75,11 +65,11 @@ if (!hasWorkers && options.storage === undefined) {
 for (const storage of storages) {
   process.stdout.write(`${storage}: `);
   try {
-    const delays = await run(storage);
+    // Setting up, then the capped rounds, then one last round's two waits.
+    const delays = await children.withDeadline(() => run(storage), (maxSeconds + 120) * 1000 + 2 * waitMs);
     results.push({ storage, status: 'ok', delays });
     console.log(' done');
   } catch (error) {
-    if (children.stopping) await new Promise(() => {});
     results.push({ storage, status: 'failed', note: (error as Error).message });
     console.log(` failed: ${(error as Error).message}`);
   }
@@ -112,48 +102,25 @@ console.log(`\n${textTable(table)}\n\nTargets (issue 11):\n${targets.join('\n')}
 
 const failed = results.some((result) => result.status === 'failed');
 if (full && !failed) {
-  const dir = join(import.meta.dirname, 'results');
-  const base = join(dir, `propagation-${new Date().toISOString().slice(0, 10)}-${hostname()}`);
-  await mkdir(dir, { recursive: true });
-  const command = ['npm run bench:propagation', ...process.argv.slice(2)].join(' ');
-  const info = { date: new Date().toISOString(), hostname: hostname(), cpu: cpus()[0]?.model.trim(), cores: cpus().length, node: process.version, loadAverage: loadavg(), services, command };
-  await writeFile(`${base}.json`, `${JSON.stringify({ info, results, targets }, null, 2)}\n`);
-  const md = [
-    `# Cross-instance propagation, ${info.date.slice(0, 10)} on ${info.hostname}`,
-    '',
-    `Machine: ${info.cpu}, ${info.cores} cores, Node.js ${info.node}; load average ${info.loadAverage.map((l) => l.toFixed(2)).join(' ')} at start. Run: \`${command}\`.`,
-    '',
-    "Two Tessera instances on one storage. Per service: B issues it a token; A disables it through the admin API; B's token endpoint is asked again and again (one request at a time) until it refuses with AUTH_103; A enables it again; B is asked until it issues. Delays count from A's answer to the admin call.",
-    '',
-    markdownTable(table),
-    '',
-    '## Targets (issue 11)',
-    '',
-    ...targets.map((line) => `- ${line}`),
-  ];
-  await writeFile(`${base}.md`, `${md.join('\n')}\n`);
-  console.log(`\nWrote ${base}.json and ${base}.md`);
+  await writeSmallReport({
+    name: 'propagation',
+    title: 'Cross-instance propagation',
+    script: 'npm run bench:propagation',
+    how:
+      "Two Tessera instances on one storage. Per service: B issues it a token; A disables it through the admin API; B's token endpoint is asked again and again " +
+      "(one request at a time) until it refuses with AUTH_103; A enables it again; B is asked until it issues. Delays count from A's answer to the admin call.",
+    table,
+    targets,
+    data: { services, results },
+  });
 }
 process.exit(failed ? 1 : 0);
 
 async function run(storage: 'sqlite' | 'postgres'): Promise<Delays> {
-  const dataDir = await mkdtemp(join(tmpdir(), `tessera-bench-propagation-${storage}-`));
-  let database: ThrowawayDatabase | undefined;
+  const scratch = await tesseraScratch(children, { name: `propagation-${storage}`, storage });
+  const { dataDir, database, env } = scratch;
   const started: TesseraInstance[] = [];
-  const leftovers = async (): Promise<void> => {
-    await database?.drop();
-    await rm(dataDir, { recursive: true, force: true });
-  };
-  const forget = children.leaveBehind(leftovers);
   try {
-    if (storage === 'postgres') database = await createDatabase();
-    const env = tesseraEnv({
-      TESSERA_RATE_LIMIT_CLIENT: '1000000',
-      TESSERA_RATE_LIMIT_CLIENT_BURST: '1000000',
-      TESSERA_RATE_LIMIT_IP: '1000000',
-      TESSERA_RATE_LIMIT_IP_BURST: '1000000',
-      TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
-    });
     // One after another, so that the first alone creates the schema.
     for (let i = 0; i < 2; i += 1) {
       started.push(await startTessera({ children, dataDir, database: database?.url, workers: 1, env, nodeFlags: [], timeoutMs: 60_000 }));
@@ -186,9 +153,8 @@ async function run(storage: 'sqlite' | 'postgres'): Promise<Delays> {
     }
     return { samples };
   } finally {
-    forget();
     for (const instance of started) await children.stop(instance.child);
-    await leftovers();
+    await scratch.dispose();
   }
 }
 

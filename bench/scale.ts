@@ -17,17 +17,15 @@
 //   npm run bench:scale -- --storage postgres --seconds 5
 //   npm run bench:scale -- --only baseline,crowd
 
-import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { cpus, hostname, loadavg, tmpdir } from 'node:os';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createDatabase, type ThrowawayDatabase } from './harness/postgres.ts';
-import { Children, sampleMemory } from './harness/processes.ts';
-import { textTable, markdownTable } from './harness/report.ts';
+import { runChildren, sampleMemory } from './harness/processes.ts';
+import { textTable } from './harness/report.ts';
+import { writeSmallReport } from './harness/results-file.ts';
 import { measure } from './harness/run-row.ts';
 import { CROWD_DOMAIN, CROWD_ROLE, seedPostgres, seedSqlite, type RegistrySize, type SeedPlan } from './harness/seed.ts';
-import { adminClient, AUDIENCE, basic, CLIENT_ID, registerBenchClient, ROLES, tesseraEnv, type Launched } from './harness/subjects.ts';
+import { adminClient, AUDIENCE, basic, CLIENT_ID, registerBenchClient, ROLES, tesseraScratch, type Launched } from './harness/subjects.ts';
 import { serveHasWorkers, startTessera, type TesseraInstance } from './harness/tessera-cli.ts';
 import { fetchToken, verifyTokens } from './harness/verify.ts';
 
@@ -73,14 +71,7 @@ if (unknown.length > 0) usage(`unknown scenario ${unknown.join(', ')}; scenarios
 const selected = SCENARIOS.filter((name) => !only || only.includes(name));
 const full = !only && !options['no-write'] && plan.services === DEFAULTS.services && plan.members === DEFAULTS.members && plan.roleMembers === DEFAULTS.roleMembers;
 
-const children = new Children();
-process.on('exit', () => children.killAll());
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    console.error(`\n${signal}: stopping every server and load generator this run started`);
-    void children.interrupt().finally(() => process.exit(130));
-  });
-}
+const children = runChildren();
 
 interface ScenarioResult {
   scenario: Scenario;
@@ -161,27 +152,17 @@ console.log(`\n${textTable(table)}\n\nTargets (issue 11):\n${targets.join('\n')}
 
 const failed = results.some((result) => result.status === 'failed');
 if (full && !failed) {
-  const dir = join(import.meta.dirname, 'results');
-  const base = join(dir, `scale-${new Date().toISOString().slice(0, 10)}-${hostname()}-${storage}`);
-  await mkdir(dir, { recursive: true });
-  const command = ['npm run bench:scale', ...process.argv.slice(2)].join(' ');
-  const info = { date: new Date().toISOString(), hostname: hostname(), cpu: cpus()[0]?.model.trim(), cores: cpus().length, node: process.version, loadAverage: loadavg(), storage, via, ...load, plan, command };
-  await writeFile(`${base}.json`, `${JSON.stringify({ info, results, targets }, null, 2)}\n`);
-  const md = [
-    `# Registry size benchmark, ${info.date.slice(0, 10)} on ${info.hostname} (${storage})`,
-    '',
-    `Machine: ${info.cpu}, ${info.cores} cores, Node.js ${info.node}; load average ${info.loadAverage.map((l) => l.toFixed(2)).join(' ')} at start. Run: \`${command}\`; Tessera via ${via}; ${load.connections} keep-alive connections, ${load.warmupSeconds} s warm-up discarded, ${load.seconds} s measured per registry; plain HTTP on 127.0.0.1.`,
-    '',
-    'The large registries are written straight into the database of a stopped Tessera, which then starts again: "ready" is spawn → /readyz 200, "first token" spawn → the first token answered.',
-    '',
-    markdownTable(table),
-    '',
-    '## Targets (issue 11)',
-    '',
-    ...targets.map((line) => `- ${line}`),
-  ];
-  await writeFile(`${base}.md`, `${md.join('\n')}\n`);
-  console.log(`\nWrote ${base}.json and ${base}.md`);
+  await writeSmallReport({
+    name: `scale-${storage}`,
+    title: `Registry size benchmark (${storage})`,
+    script: 'npm run bench:scale',
+    how:
+      `Tessera via ${via}; ${load.connections} keep-alive connections, ${load.warmupSeconds} s warm-up discarded, ${load.seconds} s measured per registry; plain HTTP on 127.0.0.1. ` +
+      'The large registries are written straight into the database of a stopped Tessera, which then starts again: "ready" is spawn → /readyz 200, "first token" spawn → the first token answered.',
+    table,
+    targets,
+    data: { storage, via, load, plan, results },
+  });
 }
 process.exit(failed ? 1 : 0);
 
@@ -193,41 +174,18 @@ function describe(scenario: Scenario): string {
 
 async function runBounded(scenario: Scenario): Promise<ScenarioResult> {
   const budget = (load.warmupSeconds + load.seconds) * 1000 + SCENARIO_SLACK_MS;
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      children.killAll();
-      void children.cleanUp(5000).finally(() => reject(new Error(`timed out after ${budget / 1000} s`)));
-    }, budget);
-  });
   try {
-    return await Promise.race([runScenario(scenario), deadline]);
+    return await children.withDeadline(() => runScenario(scenario), budget);
   } catch (error) {
-    if (children.stopping) await new Promise(() => {});
     return { scenario, registry: describe(scenario), status: 'failed', note: (error as Error).message };
-  } finally {
-    clearTimeout(timer);
   }
 }
 
 async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
-  const dataDir = await mkdtemp(join(tmpdir(), `tessera-bench-scale-${scenario}-`));
-  let database: ThrowawayDatabase | undefined;
+  const scratch = await tesseraScratch(children, { name: `scale-${scenario}`, storage });
+  const { dataDir, database, env } = scratch;
   let instance: TesseraInstance | undefined;
-  const leftovers = async (): Promise<void> => {
-    await database?.drop();
-    await rm(dataDir, { recursive: true, force: true });
-  };
-  const forget = children.leaveBehind(leftovers);
   try {
-    if (storage === 'postgres') database = await createDatabase();
-    const env = tesseraEnv({
-      TESSERA_RATE_LIMIT_CLIENT: '1000000',
-      TESSERA_RATE_LIMIT_CLIENT_BURST: '1000000',
-      TESSERA_RATE_LIMIT_IP: '1000000',
-      TESSERA_RATE_LIMIT_IP_BURST: '1000000',
-      TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
-    });
     const start = (): Promise<TesseraInstance> =>
       startTessera({ children, dataDir, database: database?.url, workers, env, nodeFlags: [], timeoutMs: 120_000 });
 
@@ -247,13 +205,10 @@ async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
       memberships: scenario === 'large' ? plan.members : 0,
       crowd: scenario === 'crowd' ? plan.roleMembers : 0,
     };
-    let seedSeconds: number | undefined;
-    let size: RegistrySize | undefined;
-    if (scenario !== 'baseline') {
-      const began = performance.now();
-      size = database ? await seedPostgres(database.url, seed) : seedSqlite(join(dataDir, 'tessera.db'), seed);
-      seedSeconds = (performance.now() - began) / 1000;
-    } else size = database ? await seedPostgres(database.url, seed) : seedSqlite(join(dataDir, 'tessera.db'), seed);
+    // The baseline goes through it too (nothing to add), for the same ANALYZE and checkpoint.
+    const began = performance.now();
+    const size = database ? await seedPostgres(database.url, seed) : seedSqlite(join(dataDir, 'tessera.db'), seed);
+    const seedSeconds = scenario === 'baseline' ? undefined : (performance.now() - began) / 1000;
 
     // Second start, timed: the registry as it will be measured.
     instance = await start();
@@ -290,9 +245,8 @@ async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
       peakRssMb: rss.processMb,
     };
   } finally {
-    forget();
     if (instance) await children.stop(instance.child);
-    await leftovers();
+    await scratch.dispose();
   }
 }
 

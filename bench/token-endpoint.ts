@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { exportJWK, generateKeyPair } from 'jose';
 import { probeRateLimits, type Probe } from './harness/features.ts';
 import { markdownReport, type RunRecord } from './harness/markdown.ts';
-import { Children } from './harness/processes.ts';
+import { runChildren } from './harness/processes.ts';
 import { formatProfile, summarizeProfiles } from './harness/profile.ts';
 import {
   chartSvg,
@@ -91,14 +91,7 @@ const selected = ROWS.filter((row) => !only || only.includes(row.id));
 const profileDir = options['cpu-prof'];
 const write = !only && !profileDir && !options['no-write'] && !options['node-flags'];
 
-const children = new Children();
-process.on('exit', () => children.killAll());
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    console.error(`\n${signal}: stopping every server and load generator this run started`);
-    void children.interrupt().finally(() => process.exit(130));
-  });
-}
+const children = runChildren();
 
 const { privateKey } = await generateKeyPair('ES256', { extractable: true });
 const context: LaunchContext = {
@@ -203,21 +196,10 @@ process.exit(failed.length > 0 ? 1 : 0);
 async function runBounded(spec: RowSpec, cpuProfileDir: string | undefined): Promise<RowResult> {
   const rowContext: LaunchContext = cpuProfileDir ? { ...context, nodeFlags: [...context.nodeFlags, '--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] } : context;
   const budget = (load.warmupSeconds + load.seconds * (spec.halfRate ? 2 : 1)) * 1000 + ROW_SLACK_MS;
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      children.killAll();
-      void children.cleanUp(5000).finally(() => reject(new Error(`timed out after ${budget / 1000} s`)));
-    }, budget);
-  });
   try {
-    return await Promise.race([runRow(spec, rowContext, load), deadline]);
+    return await children.withDeadline(() => runRow(spec, rowContext, load), budget);
   } catch (error) {
-    // An interrupted row fails on its way down; the run ends in the signal handler instead.
-    if (children.stopping) await new Promise(() => {});
     return { id: spec.id, label: spec.label, kind: spec.kind, processes: spec.processes, storage: spec.storage, status: 'failed', note: (error as Error).message };
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -50,6 +50,29 @@ export class Children {
     await Promise.race([Promise.all(tasks), new Promise((resolve) => setTimeout(resolve, ms))]);
   }
 
+  /**
+   * `work` under a hard deadline: past `budgetMs` every child of the run is killed, what was left
+   * behind is cleaned up and the promise rejects. When the run is interrupted meanwhile, it never
+   * settles: the signal handler ends the run instead.
+   */
+  async withDeadline<T>(work: () => Promise<T>, budgetMs: number): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.killAll();
+        void this.cleanUp(5000).finally(() => reject(new Error(`timed out after ${budgetMs / 1000} s`)));
+      }, budgetMs);
+    });
+    try {
+      return await Promise.race([work(), deadline]);
+    } catch (error) {
+      if (this.stopping) await new Promise(() => {});
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   spawn(script: string, args: string[], options: { env?: NodeJS.ProcessEnv; nodeFlags?: string[] } = {}): Child {
     const child = spawn(process.execPath, [...(options.nodeFlags ?? []), script, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -94,6 +117,19 @@ export class Children {
     for (const child of this.live) killGroup(child, 'SIGKILL');
     this.live.clear();
   }
+}
+
+/** The children of a whole run: killed when it exits, and on Ctrl-C or SIGTERM with what they left behind cleaned up. */
+export function runChildren(): Children {
+  const children = new Children();
+  process.on('exit', () => children.killAll());
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      console.error(`\n${signal}: stopping every server and load generator this run started`);
+      void children.interrupt().finally(() => process.exit(130));
+    });
+  }
+  return children;
 }
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {

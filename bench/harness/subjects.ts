@@ -115,31 +115,68 @@ export function tesseraEnv(settings: Record<string, string>): NodeJS.ProcessEnv 
   return { ...env, NODE_ENV: 'production', ...settings };
 }
 
-async function launchTessera(spec: RowSpec, context: LaunchContext): Promise<Launched> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'tessera-bench-'));
+export interface Scratch {
+  dataDir: string;
+  database?: ThrowawayDatabase;
+  /** The TESSERA_* settings of a benchmark: rate limits that never refuse, one master key for every instance. */
+  env: NodeJS.ProcessEnv;
+  /** Removes the data dir and drops the database (also done if the run is interrupted first). */
+  dispose(): Promise<void>;
+}
+
+/** A throwaway data dir, and for PostgreSQL a throwaway database, for Tessera instances. */
+export async function tesseraScratch(
+  children: Children,
+  options: { name: string; storage?: 'sqlite' | 'postgres'; postgresServer?: string; settings?: Record<string, string> },
+): Promise<Scratch> {
+  const dataDir = await mkdtemp(join(tmpdir(), `tessera-bench-${options.name}-`));
   let database: ThrowawayDatabase | undefined;
-  const started: TesseraInstance[] = [];
   const leftovers = async (): Promise<void> => {
     await database?.drop();
     await rm(dataDir, { recursive: true, force: true });
   };
-  const forget = context.children.leaveBehind(leftovers);
-  const cleanup = async (): Promise<void> => {
+  const forget = children.leaveBehind(leftovers);
+  try {
+    if (options.storage === 'postgres') database = await createDatabase(options.postgresServer);
+  } catch (error) {
     forget();
-    for (const instance of started) await context.children.stop(instance.child);
     await leftovers();
+    throw error;
+  }
+  const env = tesseraEnv({
+    TESSERA_RATE_LIMIT_CLIENT: UNREFUSING_RATE,
+    TESSERA_RATE_LIMIT_CLIENT_BURST: UNREFUSING_RATE,
+    TESSERA_RATE_LIMIT_IP: UNREFUSING_RATE,
+    TESSERA_RATE_LIMIT_IP_BURST: UNREFUSING_RATE,
+    // Several instances on one database must share the master key.
+    TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
+    ...options.settings,
+  });
+  return {
+    dataDir,
+    database,
+    env,
+    async dispose() {
+      forget();
+      await leftovers();
+    },
+  };
+}
+
+async function launchTessera(spec: RowSpec, context: LaunchContext): Promise<Launched> {
+  const scratch = await tesseraScratch(context.children, {
+    name: spec.id,
+    storage: spec.storage,
+    postgresServer: spec.postgresServer,
+    settings: { TESSERA_TOKEN_REUSE: spec.tokenReuse ? 'true' : 'false' },
+  });
+  const { dataDir, database, env } = scratch;
+  const started: TesseraInstance[] = [];
+  const cleanup = async (): Promise<void> => {
+    for (const instance of started) await context.children.stop(instance.child);
+    await scratch.dispose();
   };
   try {
-    if (spec.storage === 'postgres') database = await createDatabase(spec.postgresServer);
-    const env = tesseraEnv({
-      TESSERA_RATE_LIMIT_CLIENT: UNREFUSING_RATE,
-      TESSERA_RATE_LIMIT_CLIENT_BURST: UNREFUSING_RATE,
-      TESSERA_RATE_LIMIT_IP: UNREFUSING_RATE,
-      TESSERA_RATE_LIMIT_IP_BURST: UNREFUSING_RATE,
-      TESSERA_TOKEN_REUSE: spec.tokenReuse ? 'true' : 'false',
-      // Several instances on one database must share the master key; one key per row.
-      ...(database ? { TESSERA_MASTER_KEY: randomBytes(32).toString('base64') } : {}),
-    });
     // One after another, so that the first alone creates the schema.
     for (let i = 0; i < (spec.instances ?? 1); i += 1) {
       started.push(
