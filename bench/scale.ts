@@ -225,7 +225,7 @@ async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
     await verifyTokens(request, expect, 3);
 
     const running = instance;
-    const subject: Launched = { child: running.child, pids: running.pids, request, expect, reportable: false, cleanup: () => children.stop(running.child) };
+    const subject: Launched = { child: running.child, pids: running.pids, request, expect, reporters: [], cleanup: () => children.stop(running.child) };
     const memory = sampleMemory(running.pids);
     const peak = await measure(children, subject, { mode: 'closed', ...load });
     const rss = memory.stop();

@@ -96,7 +96,12 @@ export async function runRow(spec: RowSpec, context: LaunchContext, load: LoadSe
         postgresCpu: peak.postgresCpu,
         sql: peak.sql,
       });
-      const reports = async (): Promise<ServerReport[]> => (subject.reportable === false ? [] : requestReports(subject.child, subject.pids, spec.processes));
+      const reports = async (): Promise<ServerReport[]> => {
+        if (!subject.reporters) return requestReports(subject.child, subject.pids, spec.processes);
+        // A cluster's primary (the first pid) only hands connections to its workers: it has nothing to report.
+        const each = subject.reporters.map(({ child, pids }) => requestReports(child, pids, Math.max(1, pids.length - 1)));
+        return (await Promise.all(each)).flat();
+      };
       row.afterPeak = await reports();
       if (peak.result.failed > 0) row.note = `${row.note ? `${row.note}; ` : ''}${peak.result.failed} requests failed: ${JSON.stringify(peak.result.failures)}`;
       if (spec.halfRate && row.tokensPerSecond) {

@@ -42,8 +42,11 @@ export interface Launched {
   expect: TokenExpectations;
   /** With several instances: every instance's token request and expectations (the first is request/expect). */
   instances?: { request: TokenRequestShape; expect: TokenExpectations }[];
-  /** Whether every process answers SIGUSR2 with a report (not `tessera serve`, which SIGUSR2 would end). */
-  reportable?: boolean;
+  /**
+   * Which processes to ask for a report (SIGUSR2), per instance: none for `tessera serve`, which
+   * SIGUSR2 would end. Unset: every pid, through `child`.
+   */
+  reporters?: { child: Child; pids: number[] }[];
   /** /metrics of every instance, when each is one process, so that the scrapes see every counter. */
   metricsUrls?: string[];
   /** Whether PostgreSQL's CPU counts for this subject. */
@@ -208,7 +211,7 @@ async function launchTessera(spec: RowSpec, context: LaunchContext): Promise<Lau
       pids: started.flatMap((instance) => instance.pids),
       ...instances[0]!,
       instances: instances.length > 1 ? instances : undefined,
-      reportable: started.every((instance) => instance.reportable) && started.length === 1,
+      reporters: started.every((instance) => instance.reportable) ? started.map(({ child, pids }) => ({ child, pids })) : [],
       metricsUrls: singleProcess ? started.map(({ origin }) => `${origin}/metrics`) : undefined,
       postgres: database !== undefined,
       note: started[0]!.note,

@@ -117,10 +117,13 @@ async function waitForReadyz(child: Child, origin: string, timeoutMs: number): P
   throw new Error(`not ready within ${timeoutMs / 1000} s (${last}): ${lastWords(child.stderr())}`);
 }
 
+/** A cluster's workers are up within this after /readyz answers, or never will be. */
+const WORKERS_WAIT_MS = 15_000;
+
 /** The primary and, with more than one worker, its workers once all of them are up. */
 async function waitForWorkers(child: Child, workers: number, timeoutMs: number): Promise<number[]> {
   const primary = child.process.pid ?? 0;
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + Math.min(timeoutMs, WORKERS_WAIT_MS);
   for (;;) {
     const pids = [primary, ...descendants(primary)];
     if (workers <= 1 || pids.length > workers || Date.now() > deadline) return pids;
