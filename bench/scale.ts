@@ -110,8 +110,15 @@ for (const scenario of selected) {
 const baseline = results.find((result) => result.scenario === 'baseline' && result.status === 'ok');
 const ratioOf = (result: ScenarioResult): number | undefined =>
   baseline?.tokensPerSecond && result.tokensPerSecond ? Math.round((100 * result.tokensPerSecond) / baseline.tokensPerSecond) / 100 : undefined;
+/** Server CPU per token: the figure a busy machine disturbs least. */
+const cpuPerToken = (result: ScenarioResult): number | undefined => (result.serverCpu && result.tokensPerSecond ? (result.serverCpu * 1000) / result.tokensPerSecond : undefined);
+/** What the tokens/s ratio would be with equal CPU. */
+const cpuRatioOf = (result: ScenarioResult): string => {
+  const [base, cost] = [baseline && cpuPerToken(baseline), cpuPerToken(result)];
+  return base && cost ? ` (CPU ${(base / cost).toFixed(2)} ×)` : '';
+};
 const table = [
-  ['registry', 'services / memberships', 'seeded in s', 'ready ms', 'first token ms', 'tokens/s', 'p50 ms', 'p99 ms', 'server CPU cores', 'peak RSS MB', 'vs baseline'],
+  ['registry', 'services / memberships', 'seeded in s', 'ready ms', 'first token ms', 'tokens/s', 'p50 ms', 'p99 ms', 'server CPU cores', 'CPU ms/token', 'peak RSS MB', 'vs baseline'],
   ...results.map((result) =>
     result.status === 'ok'
       ? [
@@ -124,10 +131,11 @@ const table = [
           String(result.p50Ms),
           String(result.p99Ms),
           String(result.serverCpu),
+          cpuPerToken(result)?.toFixed(2) ?? '–',
           String(result.peakRssMb),
-          result.scenario === 'baseline' ? '' : (ratioOf(result)?.toFixed(2) ?? '–') + ' ×',
+          result.scenario === 'baseline' ? '' : `${ratioOf(result)?.toFixed(2) ?? '–'} ×${cpuRatioOf(result)}`,
         ]
-      : [`${result.scenario}: ${result.registry}`, result.note ?? 'failed', '', '', '', '', '', '', '', '', ''],
+      : [`${result.scenario}: ${result.registry}`, result.note ?? 'failed', '', '', '', '', '', '', '', '', '', ''],
   ),
 ];
 const targets: string[] = [];
@@ -136,7 +144,11 @@ for (const result of results.filter((r) => r.scenario !== 'baseline')) {
   const ratio = ratioOf(result);
   targets.push(
     `${mark(ratio === undefined ? undefined : ratio >= THROUGHPUT_SHARE)}  ${result.scenario}: tokens/s ≥ ${THROUGHPUT_SHARE} × baseline: ${
-      ratio === undefined ? (result.status === 'ok' ? 'no baseline' : (result.note ?? 'failed')) : `${ratio.toFixed(2)} × (${result.tokensPerSecond} vs ${baseline!.tokensPerSecond})`
+      ratio === undefined
+        ? result.status === 'ok'
+          ? 'no baseline'
+          : (result.note ?? 'failed')
+        : `${ratio.toFixed(2)} × (${result.tokensPerSecond} vs ${baseline!.tokensPerSecond})${cpuRatioOf(result)}`
     }`,
   );
   if (result.scenario === 'large') {
