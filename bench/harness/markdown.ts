@@ -2,7 +2,7 @@
 
 import type { Probe } from './features.ts';
 import { formatProfile, type ProfileSummary } from './profile.ts';
-import { halfRateTable, markdownTable, memoryTable, tableRows, targetLines, type RunInfo, type TargetCheck } from './report.ts';
+import { halfRateTable, markdownTable, memoryTable, storageTable, tableRows, targetLines, type RunInfo, type TargetCheck } from './report.ts';
 import type { RowResult } from './run-row.ts';
 
 export interface RunRecord {
@@ -41,7 +41,13 @@ export function markdownReport(record: RunRecord): string {
     '',
     markdownTable(memoryTable(rows)),
     '',
-    '## Targets (issue 3)',
+    '## Storage work',
+    '',
+    "SQL statements per token request: Tessera's `tessera_sql_statements_total` over its `tessera_token_requests_total`, both read from /metrics when the measured part starts and ends; only on rows whose instances are one process each (`--workers 1`), because with several workers a scrape reaches one of them. PostgreSQL CPU: utime + stime (with what exited children left) of every `postgres` process on the machine, before and after; \"this database\" is only the backends connected to the row's database.",
+    '',
+    markdownTable(storageTable(rows)),
+    '',
+    '## Targets (issue 11)',
     '',
     ...targetLines(targets).map((line) => `- ${line}`),
     '',
@@ -59,7 +65,7 @@ export function markdownReport(record: RunRecord): string {
     '## How it is measured',
     '',
     '- Each server runs in its own process group; the load generator runs in another process, so neither shares an event loop with the server or with the harness. Peak: autocannon, closed loop. Half of peak: an open-loop pacer on raw keep-alive sockets (autocannon\'s `overallRate` sends each connection\'s quota for the second back to back, which is full concurrency for part of every second). On two cores the generator still competes for CPU: its share is the "load gen" column.',
-    '- Two processes: node:cluster, round-robin (the primary accepts connections and hands them to two workers), for all three servers. Tessera on two processes uses PostgreSQL (one SQLite file has a single writer), with a throwaway database per row and one shared master key.',
+    '- Two processes: node:cluster, round-robin (the primary accepts connections and hands them to two workers), for the floor and oidc-provider. Tessera runs as `tessera serve` (`--workers 1`, or no flag: one worker per core) when the build has `--workers`, else through the same bench cluster wrapper. "2 instances on one PostgreSQL" are two separate `--workers 1` processes on their own ports, sharing a throwaway database and master key; the load generator splits its connections between them (p99 is the worse of the two).',
     '- The floor: node:http, form parsing, one SHA-256 secret check, one ES256 signature (jose). oidc-provider 9: client_credentials, client_secret_basic, JWT access tokens (ES256) for resource `beta`, its in-memory adapter (nothing is stored for JWT access tokens).',
     '- Tessera: rate limits on at 1,000,000/s per client and per IP (every request goes through the buckets, none is refused), `allowedIps` 127.0.0.0/8 on the client, scope `beta:domain` resolved to two roles, audit as the build does it.',
     '- Peak RSS: VmRSS of every server process summed, sampled every 100 ms (with a cluster, the primary counts too), and the largest VmHWM of one process. The target is per process.',

@@ -156,8 +156,38 @@ class Connection {
   }
 }
 
+/** What the pacer needs of a pool: one origin's ConnectionPool, or several taking turns. */
+export interface Pool {
+  send(due: number): void;
+  settle(handler: Settled): void;
+  close(): void;
+}
+
+/** Several origins (separate server instances), each request going to the next in turn. */
+export class RoundRobin implements Pool {
+  private readonly pools: ConnectionPool[];
+  private next = 0;
+
+  constructor(pools: ConnectionPool[]) {
+    this.pools = pools;
+  }
+
+  send(due: number): void {
+    this.pools[this.next]!.send(due);
+    this.next = (this.next + 1) % this.pools.length;
+  }
+
+  settle(handler: Settled): void {
+    for (const pool of this.pools) pool.settle(handler);
+  }
+
+  close(): void {
+    for (const pool of this.pools) pool.close();
+  }
+}
+
 /** `rate` requests per second for `seconds`, over `pool`; resolves once every one has settled. */
-export async function pacedRun(pool: ConnectionPool, rate: number, seconds: number): Promise<PacedResult> {
+export async function pacedRun(pool: Pool, rate: number, seconds: number): Promise<PacedResult> {
   const total = Math.round(rate * seconds);
   const latencies: number[] = [];
   const failures: Record<string, number> = {};
@@ -180,7 +210,7 @@ export async function pacedRun(pool: ConnectionPool, rate: number, seconds: numb
  * whatever has fallen due); resolves once the last one is sent. The pool's settle handler sees
  * the answers.
  */
-export function sendPaced(pool: ConnectionPool, rate: number, total: number, start: number = performance.now()): Promise<void> {
+export function sendPaced(pool: Pool, rate: number, total: number, start: number = performance.now()): Promise<void> {
   const interval = 1000 / rate;
   return new Promise((resolve) => {
     let sent = 0;

@@ -3,7 +3,7 @@
 // and everything this run started is killed on exit, on Ctrl-C and when a row times out.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import { createInterface } from 'node:readline';
 
@@ -50,6 +50,29 @@ export class Children {
     await Promise.race([Promise.all(tasks), new Promise((resolve) => setTimeout(resolve, ms))]);
   }
 
+  /**
+   * `work` under a hard deadline: past `budgetMs` every child of the run is killed, what was left
+   * behind is cleaned up and the promise rejects. When the run is interrupted meanwhile, it never
+   * settles: the signal handler ends the run instead.
+   */
+  async withDeadline<T>(work: () => Promise<T>, budgetMs: number): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.killAll();
+        void this.cleanUp(5000).finally(() => reject(new Error(`timed out after ${budgetMs / 1000} s`)));
+      }, budgetMs);
+    });
+    try {
+      return await Promise.race([work(), deadline]);
+    } catch (error) {
+      if (this.stopping) await new Promise(() => {});
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   spawn(script: string, args: string[], options: { env?: NodeJS.ProcessEnv; nodeFlags?: string[] } = {}): Child {
     const child = spawn(process.execPath, [...(options.nodeFlags ?? []), script, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -94,6 +117,19 @@ export class Children {
     for (const child of this.live) killGroup(child, 'SIGKILL');
     this.live.clear();
   }
+}
+
+/** The children of a whole run: killed when it exits, and on Ctrl-C or SIGTERM with what they left behind cleaned up. */
+export function runChildren(): Children {
+  const children = new Children();
+  process.on('exit', () => children.killAll());
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      console.error(`\n${signal}: stopping every server and load generator this run started`);
+      void children.interrupt().finally(() => process.exit(130));
+    });
+  }
+  return children;
 }
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
@@ -237,4 +273,55 @@ export function sampleMemory(pids: readonly number[]): { stop(): MemoryPeak } {
       return { totalMb: mb(total), processMb: mb(Math.max(0, ...hwm.values())) };
     },
   };
+}
+
+/** The fields of /proc/<pid>/stat after the command name (state is [0], ppid [1], utime [11]); undefined once it is gone. */
+function statFields(pid: number | string): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+function commandName(pid: string): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU seconds of every PostgreSQL process on this machine (the server, its background workers and
+ * every backend, whoever's), with what exited children left to their parent (cutime + cstime), so
+ * a backend that ends between two readings still counts. Only a local server is seen.
+ */
+export function postgresCpuSeconds(): number {
+  let ticks = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid) || commandName(pid) !== 'postgres') continue;
+    const fields = statFields(pid);
+    if (fields) ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+  }
+  return ticks / TICKS_PER_SECOND;
+}
+
+/** Every live descendant of `pid` (children, grandchildren…), e.g. a cluster's workers. */
+export function descendants(pid: number): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const fields = statFields(entry);
+    if (fields && fields[0] !== 'Z') parents.set(Number(entry), Number(fields[1]));
+  }
+  const found: number[] = [];
+  let frontier = [pid];
+  while (frontier.length > 0) {
+    const next = [...parents].filter(([, parent]) => frontier.includes(parent)).map(([child]) => child);
+    found.push(...next);
+    frontier = next;
+  }
+  return found;
 }

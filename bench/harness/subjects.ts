@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { JWK } from 'jose';
 import { createDatabase, type ThrowawayDatabase } from './postgres.ts';
 import { freePort, waitUntilReady, type Child, type Children } from './processes.ts';
+import { startTessera, type TesseraInstance } from './tessera-cli.ts';
 import type { TokenExpectations, TokenRequestShape } from './verify.ts';
 
 export type SubjectKind = 'floor' | 'oidc-provider' | 'tessera';
@@ -25,6 +26,13 @@ export interface RowSpec {
   tokenReuse?: boolean;
   /** Also measure latency at half of the peak rate just measured. */
   halfRate?: boolean;
+  /**
+   * Tessera through `tessera serve --workers <n>` ('auto': the flag left out, every core), or the
+   * bench server's own cluster where the build has no such flag. Unset: the bench server.
+   */
+  workers?: number | 'auto';
+  /** Separate Tessera instances on one database, each on its own port; the load is split among them. */
+  instances?: number;
 }
 
 export interface Launched {
@@ -32,6 +40,19 @@ export interface Launched {
   pids: number[];
   request: TokenRequestShape;
   expect: TokenExpectations;
+  /** With several instances: every instance's token request and expectations (the first is request/expect). */
+  instances?: { request: TokenRequestShape; expect: TokenExpectations }[];
+  /**
+   * Which processes to ask for a report (SIGUSR2), per instance: none for `tessera serve`, which
+   * SIGUSR2 would end. Unset: every pid, through `child`.
+   */
+  reporters?: { child: Child; pids: number[] }[];
+  /** /metrics of every instance, when each is one process, so that the scrapes see every counter. */
+  metricsUrls?: string[];
+  /** Whether PostgreSQL's CPU counts for this subject. */
+  postgres?: boolean;
+  /** How the subject was started, when that differs from what its row says. */
+  note?: string;
   /** PostgreSQL backends serving a Tessera on PostgreSQL. */
   databasePids?: () => Promise<number[]>;
   /** Admin API calls, for Tessera only. */
@@ -97,47 +118,103 @@ export function tesseraEnv(settings: Record<string, string>): NodeJS.ProcessEnv 
   return { ...env, NODE_ENV: 'production', ...settings };
 }
 
-async function launchTessera(spec: RowSpec, context: LaunchContext): Promise<Launched> {
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
-  const dataDir = await mkdtemp(join(tmpdir(), 'tessera-bench-'));
+export interface Scratch {
+  dataDir: string;
+  database?: ThrowawayDatabase;
+  /** The TESSERA_* settings of a benchmark: rate limits that never refuse, one master key for every instance. */
+  env: NodeJS.ProcessEnv;
+  /** Removes the data dir and drops the database (also done if the run is interrupted first). */
+  dispose(): Promise<void>;
+}
+
+/** A throwaway data dir, and for PostgreSQL a throwaway database, for Tessera instances. */
+export async function tesseraScratch(
+  children: Children,
+  options: { name: string; storage?: 'sqlite' | 'postgres'; postgresServer?: string; settings?: Record<string, string> },
+): Promise<Scratch> {
+  const dataDir = await mkdtemp(join(tmpdir(), `tessera-bench-${options.name}-`));
   let database: ThrowawayDatabase | undefined;
-  let child: Child | undefined;
   const leftovers = async (): Promise<void> => {
     await database?.drop();
     await rm(dataDir, { recursive: true, force: true });
   };
-  const forget = context.children.leaveBehind(leftovers);
-  const cleanup = async (): Promise<void> => {
+  const forget = children.leaveBehind(leftovers);
+  try {
+    if (options.storage === 'postgres') database = await createDatabase(options.postgresServer);
+  } catch (error) {
     forget();
-    if (child) await context.children.stop(child);
     await leftovers();
+    throw error;
+  }
+  const env = tesseraEnv({
+    TESSERA_RATE_LIMIT_CLIENT: UNREFUSING_RATE,
+    TESSERA_RATE_LIMIT_CLIENT_BURST: UNREFUSING_RATE,
+    TESSERA_RATE_LIMIT_IP: UNREFUSING_RATE,
+    TESSERA_RATE_LIMIT_IP_BURST: UNREFUSING_RATE,
+    // Several instances on one database must share the master key.
+    TESSERA_MASTER_KEY: randomBytes(32).toString('base64'),
+    ...options.settings,
+  });
+  return {
+    dataDir,
+    database,
+    env,
+    async dispose() {
+      forget();
+      await leftovers();
+    },
+  };
+}
+
+async function launchTessera(spec: RowSpec, context: LaunchContext): Promise<Launched> {
+  const scratch = await tesseraScratch(context.children, {
+    name: spec.id,
+    storage: spec.storage,
+    postgresServer: spec.postgresServer,
+    settings: { TESSERA_TOKEN_REUSE: spec.tokenReuse ? 'true' : 'false' },
+  });
+  const { dataDir, database, env } = scratch;
+  const started: TesseraInstance[] = [];
+  const cleanup = async (): Promise<void> => {
+    for (const instance of started) await context.children.stop(instance.child);
+    await scratch.dispose();
   };
   try {
-    if (spec.storage === 'postgres') database = await createDatabase(spec.postgresServer);
-    const env = tesseraEnv({
-      TESSERA_RATE_LIMIT_CLIENT: UNREFUSING_RATE,
-      TESSERA_RATE_LIMIT_CLIENT_BURST: UNREFUSING_RATE,
-      TESSERA_RATE_LIMIT_IP: UNREFUSING_RATE,
-      TESSERA_RATE_LIMIT_IP_BURST: UNREFUSING_RATE,
-      TESSERA_TOKEN_REUSE: spec.tokenReuse ? 'true' : 'false',
-      // Several instances on one database must share the master key; one key per row.
-      ...(database ? { TESSERA_MASTER_KEY: randomBytes(32).toString('base64') } : {}),
-    });
-    const args = { port, processes: spec.processes, dataDir, database: database?.url };
-    child = context.children.spawn(join(SERVERS, 'tessera.ts'), [JSON.stringify(args)], { env, nodeFlags: context.nodeFlags });
-    const { pids } = await waitUntilReady(child, context.startTimeoutMs);
-    const admin = await adminClient(origin, dataDir);
+    // One after another, so that the first alone creates the schema.
+    for (let i = 0; i < (spec.instances ?? 1); i += 1) {
+      started.push(
+        await startTessera({
+          children: context.children,
+          dataDir,
+          database: database?.url,
+          workers: spec.workers ?? spec.processes,
+          env,
+          nodeFlags: context.nodeFlags,
+          timeoutMs: context.startTimeoutMs,
+          benchServer: spec.workers === undefined,
+        }),
+      );
+    }
+    const admin = await adminClient(started[0]!.origin, dataDir);
     const secret = await registerBenchClient(admin);
-    return {
-      child,
-      pids,
+    const instances = started.map(({ origin }) => ({
       request: {
         url: `${origin}/oauth2/token`,
         headers: { ...FORM, authorization: basic(CLIENT_ID, secret) },
         body: new URLSearchParams({ grant_type: 'client_credentials', scope: `${AUDIENCE}:domain` }).toString(),
       },
       expect: { jwksUrl: `${origin}/oauth2/keys`, issuer: origin, audience: AUDIENCE, clientId: CLIENT_ID, roles: ROLES },
+    }));
+    const singleProcess = started.every((instance) => instance.pids.length === 1 || (instance.pids.length === 2 && spec.workers === 1));
+    return {
+      child: started[0]!.child,
+      pids: started.flatMap((instance) => instance.pids),
+      ...instances[0]!,
+      instances: instances.length > 1 ? instances : undefined,
+      reporters: started.every((instance) => instance.reportable) ? started.map(({ child, pids }) => ({ child, pids })) : [],
+      metricsUrls: singleProcess ? started.map(({ origin }) => `${origin}/metrics`) : undefined,
+      postgres: database !== undefined,
+      note: started[0]!.note,
       admin,
       databasePids: database ? () => database!.backendPids() : undefined,
       cleanup,
@@ -148,9 +225,9 @@ async function launchTessera(spec: RowSpec, context: LaunchContext): Promise<Lau
   }
 }
 
-type AdminCall = NonNullable<Launched['admin']>;
+export type AdminCall = NonNullable<Launched['admin']>;
 
-async function adminClient(origin: string, dataDir: string): Promise<AdminCall> {
+export async function adminClient(origin: string, dataDir: string): Promise<AdminCall> {
   const credential = JSON.parse(await readFile(join(dataDir, 'bootstrap-admin.json'), 'utf8')) as { clientId: string; clientSecret: string };
   const res = await fetch(`${origin}/oauth2/token`, {
     method: 'POST',
@@ -169,7 +246,7 @@ async function adminClient(origin: string, dataDir: string): Promise<AdminCall> 
 }
 
 /** `alpha.api`, fenced to loopback, holding both roles of `beta`; returns its secret. */
-async function registerBenchClient(admin: AdminCall): Promise<string> {
+export async function registerBenchClient(admin: AdminCall): Promise<string> {
   const must = async (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
     const { status, json } = await admin(method, path, body);
     if (status >= 300) throw new Error(`${method} ${path}: ${status} ${JSON.stringify(json)}`);
