@@ -44,6 +44,10 @@ export async function queryAudit(ctx: SqlContext, query: AuditQuery): Promise<Au
     where.push('at >= ?');
     params.push(query.since);
   }
+  if (query.after !== undefined) {
+    where.push('(at < ? OR (at = ? AND id < ?))');
+    params.push(query.after.at, query.after.at, query.after.id);
+  }
   const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
   const rows = await ctx.db.all<AuditRow>(`SELECT * FROM audit_events ${filter} ORDER BY at DESC, id DESC LIMIT ?`, [
     ...params,
