@@ -181,8 +181,8 @@ export function pageParameters(what: string, defaultLimit = DEFAULT_PAGE_LIMIT) 
 }
 
 /** A list's querystring schema: limit, cursor and `extra` parameters. */
-export function pageQuerystring<P extends object>(what: string, extra?: P) {
-  return { type: 'object', additionalProperties: false, properties: { ...pageParameters(what), ...extra } } as const;
+export function pageQuerystring<P extends object>(what: string, defaultLimit = DEFAULT_PAGE_LIMIT, extra?: P) {
+  return { type: 'object', additionalProperties: false, properties: { ...pageParameters(what, defaultLimit), ...extra } } as const;
 }
 
 export const nextCursorSchema = { type: ['string', 'null'], description: 'pass as ?cursor= for the next page; null on the last page' } as const;

@@ -70,6 +70,12 @@ export const migrations: readonly Migration[] = [
     sqlite: provedByKeySchema(),
     postgres: provedByKeySchema(),
   },
+  {
+    version: 11,
+    name: 'service accounts oldest first, a page at a time',
+    sqlite: accountPagesSchema(),
+    postgres: accountPagesSchema(),
+  },
 ];
 
 /** Brings the database up to the newest migration; safe to run from several instances at once. */
@@ -376,5 +382,13 @@ function keyRemovedSchema(): string {
 function provedByKeySchema(): string {
   return `
     ALTER TABLE certificates ADD COLUMN proved_by_key TEXT;
+  `;
+}
+
+// GET /auth/admin/service-accounts lists the accounts oldest first, a page at a time: each page
+// starts in this index after the previous page's last (created_at, principal).
+function accountPagesSchema(): string {
+  return `
+    CREATE INDEX services_accounts_by_created ON services (created_at, principal) WHERE account_id IS NOT NULL;
   `;
 }
