@@ -156,7 +156,7 @@ export function readPage(
   const [tag, ...key] = parts ?? [];
   if (tag !== listTag(list) || key.length !== shape.length || !shape.every((fits, i) => fits(key[i]))) {
     throw badRequest(
-      'cursor is not one this list gave out; pass the nextCursor of the previous page of this same list unchanged, or leave it out to start over',
+      'cursor is not one this list gave out; pass the nextCursor of the previous page unchanged, or leave it out to start over',
     );
   }
   return { limit, after: key as (string | number)[] };

@@ -9,7 +9,7 @@ import {
   nameKey,
   nextCursorSchema,
   pageOf,
-  pageQuerystring,
+  pageParameters,
   readAllowedIps,
   readExpiry,
   readPage,
@@ -109,7 +109,8 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRouteDeps): voi
           'follow `nextCursor` until it is null. `count` is the number on this page.',
         tags,
         security,
-        querystring: pageQuerystring('accounts', MAX_PAGE_LIMIT),
+        // Other parameters are let through, as before this list had pages.
+        querystring: { type: 'object', properties: pageParameters('accounts', MAX_PAGE_LIMIT) },
         response: {
           200: {
             type: 'object',

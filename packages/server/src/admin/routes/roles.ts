@@ -114,6 +114,7 @@ export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
   app.put(
     '/domains/:domain/roles/:role',
     {
+      bodyLimit: memberListBodyLimit(MAX_MEMBERS),
       schema: {
         summary: 'Create or replace a role',
         description:
@@ -124,7 +125,6 @@ export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
           'To add members without replacing the others, POST .../members.',
         tags: ['roles'],
         security,
-        bodyLimit: memberListBodyLimit(MAX_MEMBERS),
         params: roleParams,
         body: {
           type: ['object', 'null'],
@@ -194,6 +194,7 @@ export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
   app.post(
     '/domains/:domain/roles/:role/members',
     {
+      bodyLimit: memberListBodyLimit(MAX_BULK_MEMBERS),
       schema: {
         summary: 'Add members to a role (or change their expiry), keeping the others',
         description:
@@ -202,7 +203,6 @@ export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
           'domain\'s admin role (or renewed after it expired) loses the join tokens made for it before (`joinTokensVoided`).',
         tags: ['roles'],
         security,
-        bodyLimit: memberListBodyLimit(MAX_BULK_MEMBERS),
         params: roleParams,
         body: {
           type: 'object',
