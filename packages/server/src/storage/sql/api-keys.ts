@@ -40,7 +40,7 @@ export function createApiKey(ctx: SqlContext, key: Omit<ApiKeyRecord, 'createdAt
 
 /** The service's API keys, newest first: all, or a page of them. */
 export async function listApiKeys(ctx: SqlContext, principal: string, page?: CreatedPageQuery): Promise<ApiKeyRecord[]> {
-  const after = page?.after === undefined ? '' : ' AND (created_at < ? OR (created_at = ? AND id < ?))';
+  const after = page?.after === undefined ? '' : ' AND created_at <= ? AND (created_at < ? OR id < ?)';
   const position = page?.after === undefined ? [] : [page.after.createdAt, page.after.createdAt, page.after.id];
   const limit = page === undefined ? '' : ' LIMIT ?';
   const rows = await ctx.db.all<ApiKeyRow>(`SELECT * FROM api_keys WHERE principal = ?${after} ORDER BY created_at DESC, id DESC${limit}`, [

@@ -45,7 +45,8 @@ export async function queryAudit(ctx: SqlContext, query: AuditQuery): Promise<Au
     params.push(query.since);
   }
   if (query.after !== undefined) {
-    where.push('(at < ? OR (at = ? AND id < ?))');
+    // The page's start as a range on `at`, which the indexes on at, (type, at) seek to.
+    where.push('at <= ? AND (at < ? OR id < ?)');
     params.push(query.after.at, query.after.at, query.after.id);
   }
   const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';

@@ -98,7 +98,7 @@ export async function deletePublicKey(ctx: SqlContext, principal: string, kid: s
 
 /** The service's keys, oldest first: all, or a page of them. */
 export async function listPublicKeys(ctx: SqlContext, principal: string, page?: CreatedPageQuery): Promise<PublicKeyRecord[]> {
-  const after = page?.after === undefined ? '' : ' AND (created_at > ? OR (created_at = ? AND kid > ?))';
+  const after = page?.after === undefined ? '' : ' AND created_at >= ? AND (created_at > ? OR kid > ?)';
   const position = page?.after === undefined ? [] : [page.after.createdAt, page.after.createdAt, page.after.id];
   const limit = page === undefined ? '' : ' LIMIT ?';
   const rows = await ctx.db.all<PublicKeyRow>(`SELECT * FROM public_keys WHERE principal = ?${after} ORDER BY created_at, kid${limit}`, [

@@ -94,7 +94,7 @@ export async function listServiceAccounts(ctx: SqlContext, page?: CreatedPageQue
     params.push(...page.domains);
   }
   if (page?.after !== undefined) {
-    where.push('(created_at > ? OR (created_at = ? AND principal > ?))');
+    where.push('created_at >= ? AND (created_at > ? OR principal > ?)');
     params.push(page.after.createdAt, page.after.createdAt, page.after.id);
   }
   const limit = page === undefined ? '' : ' LIMIT ?';
