@@ -72,9 +72,9 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 11,
-    name: 'service accounts oldest first, a page at a time',
-    sqlite: accountPagesSchema(),
-    postgres: accountPagesSchema(),
+    name: 'indexes for the admin lists\' pages',
+    sqlite: listPagesSchema(),
+    postgres: listPagesSchema(),
   },
 ];
 
@@ -385,10 +385,15 @@ function provedByKeySchema(): string {
   `;
 }
 
-// GET /auth/admin/service-accounts lists the accounts oldest first, a page at a time: each page
-// starts in this index after the previous page's last (created_at, principal).
-function accountPagesSchema(): string {
+// The admin API's lists read a page at a time, each page starting in an index after the
+// previous page's last row: service accounts oldest first by (created_at, principal), a service's
+// API keys newest first by (created_at, id) (the old index lacked the id that orders keys made in
+// the same millisecond), its public keys oldest first by (created_at, kid).
+function listPagesSchema(): string {
   return `
     CREATE INDEX services_accounts_by_created ON services (created_at, principal) WHERE account_id IS NOT NULL;
+    DROP INDEX api_keys_by_principal;
+    CREATE INDEX api_keys_by_principal ON api_keys (principal, created_at, id);
+    CREATE INDEX public_keys_by_created ON public_keys (principal, created_at, kid);
   `;
 }

@@ -16,6 +16,12 @@ const FILLER_MEMBERS = `
   WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
   SELECT 'big', 'readers', 'm.s' || i, NULL FROM n`;
 
+// 20,000 audit events of 10 types: the audit log is the longest list.
+const FILLER_AUDIT = `
+  INSERT INTO audit_events (at, actor, type, target, before_json, after_json)
+  WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+  SELECT i, 'filler', 'filler.' || (i % 10), 'x', 'null', 'null' FROM n`;
+
 /** SQLite's plan of the statement, one line a step. */
 async function sqlitePlan(driver: SqlDriver, statement: Statement): Promise<string[]> {
   const plan = await driver.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${statement.sql}`, statement.params);
@@ -72,11 +78,19 @@ export function listPlans(harness: StoreHarness): void {
             // The members are the outer loop: no step before them scans another table.
             assert.ok(!plan.some((step) => /^SCAN /.test(step)), plan.join('\n'));
           } else {
+            // PostgreSQL, whose plans follow its statistics: each read of role_members is keyed by
+            // the principal, through its index or as a point lookup of the primary key (a role
+            // and principal of a domain), never a walk of a domain's range.
             const nodes = await postgresPlan(driver, statement);
             const onMembers = nodes.filter((node) => node['Relation Name'] === 'role_members' || /^role_members/.test(node['Index Name'] ?? ''));
-            const described = JSON.stringify(nodes.map((node) => [node['Node Type'], node['Relation Name'], node['Index Name']]));
-            assert.ok(!onMembers.some((node) => node['Node Type'] === 'Seq Scan'), described);
-            assert.ok(onMembers.some((node) => node['Index Name'] === 'role_members_by_principal'), described);
+            const described = JSON.stringify(nodes.map((node) => [node['Node Type'], node['Index Name'], node['Index Cond']]));
+            assert.ok(onMembers.length > 0, described);
+            for (const node of onMembers) {
+              if (node['Node Type'] === 'Bitmap Heap Scan') continue;
+              const cond = node['Index Cond'] ?? '';
+              const keyed = node['Index Name'] === 'role_members_by_principal' ? /\(principal = / : /\(role = .*\(principal = /;
+              assert.match(cond, keyed, described);
+            }
           }
         }
       }
@@ -87,6 +101,7 @@ export function listPlans(harness: StoreHarness): void {
       await store.putRole('big', 'readers', undefined, admin);
       await store.createService({ domain: 'big', name: 'api', accountId: 'svc_api' }, {}, admin);
       await driver.exec(FILLER_MEMBERS);
+      await driver.exec(FILLER_AUDIT);
       await driver.exec('ANALYZE');
       const now = Date.now();
       const pages = [
@@ -97,18 +112,18 @@ export function listPlans(harness: StoreHarness): void {
         (s: SqlStore) => s.getRole('big', 'readers', 101),
         (s: SqlStore) => s.listRoleMembers('big', 'readers', { limit: 101, after: 'm.s5000' }),
         (s: SqlStore) => s.listApiKeys('big.api', { limit: 101, after: { createdAt: now, id: 'k' } }),
+        (s: SqlStore) => s.listCertificates('big.api', { limit: 101, after: { issuedAt: now, serial: '05' }, now }),
         (s: SqlStore) => s.listServiceAccounts({ limit: 101, after: { createdAt: now, id: 'big.api' } }),
-        (s: SqlStore) => s.queryAudit({ limit: 101, after: { at: now, id: 5 } }),
-        (s: SqlStore) => s.queryAudit({ limit: 101, type: 'role.put', after: { at: now, id: 5 } }),
+        (s: SqlStore) => s.queryAudit({ limit: 101, after: { at: 15_000, id: 15_003 } }),
+        (s: SqlStore) => s.queryAudit({ limit: 101, type: 'filler.3', after: { at: 15_000, id: 15_003 } }),
       ];
       for (const page of pages) {
         for (const statement of await statementsOf(driver, page)) {
           if (driver.dialect === 'sqlite') {
             const plan = await sqlitePlan(driver, statement);
-            // A whole sort reads every matching row before the first is returned; a table scan reads them all.
-            assert.ok(!plan.some((step) => /USE TEMP B-TREE FOR ORDER BY|^SCAN \w+$/.test(step)), `${statement.sql}\n${plan.join('\n')}`);
-            // The page starts where the last ended: a search with the key bounded, or an ordered walk of an index from the start.
-            assert.ok(plan.some((step) => /^SEARCH .*[<>]|^SEARCH .*=\?\)$|^SCAN \w+ USING .*INDEX/.test(step)), `${statement.sql}\n${plan.join('\n')}`);
+            // A whole sort reads every matching row before the first is returned; a SCAN, even of
+            // an index in order, starts at the list's beginning rather than where the page does.
+            assert.ok(!plan.some((step) => /USE TEMP B-TREE FOR ORDER BY|^SCAN /.test(step)), `${statement.sql}\n${plan.join('\n')}`);
           } else {
             await driver.transaction(async (tx) => {
               await tx.exec('SET LOCAL enable_seqscan = off');
