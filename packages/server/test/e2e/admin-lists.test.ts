@@ -97,6 +97,33 @@ describe('admin lists and role members', () => {
     }
   });
 
+  it('documents limit, cursor and nextCursor for every list in /openapi.json', async () => {
+    const paths = (await t.send('/openapi.json')).json.paths;
+    const lists: [string, string][] = [
+      ['/admin/v1/domains', 'domains'],
+      ['/admin/v1/domains/{domain}/services', 'services'],
+      ['/admin/v1/domains/{domain}/roles', 'roles'],
+      ['/admin/v1/domains/{domain}/roles/{role}/members', 'members'],
+      ['/admin/v1/domains/{domain}/services/{service}/keys', 'keys'],
+      ['/admin/v1/domains/{domain}/services/{service}/api-keys', 'apiKeys'],
+      ['/admin/v1/domains/{domain}/services/{service}/certificates', 'certificates'],
+      ['/admin/v1/join-tokens', 'joinTokens'],
+      ['/admin/v1/audit', 'events'],
+      ['/auth/admin/service-accounts', 'serviceAccounts'],
+    ];
+    for (const [path, field] of lists) {
+      const listing = paths[path]?.get;
+      assert.ok(listing, path);
+      const query = listing.parameters.filter((p: { in: string }) => p.in === 'query').map((p: { name: string }) => p.name);
+      assert.ok(query.includes('limit') && query.includes('cursor'), `${path}: ${query}`);
+      const page = listing.responses['200'].content['application/json'].schema;
+      assert.ok(page.properties.nextCursor && page.properties[field], path);
+    }
+    const role = paths['/admin/v1/domains/{domain}/roles/{role}'].get.responses['200'].content['application/json'].schema;
+    assert.ok(role.properties.membersNextCursor);
+    assert.ok(paths['/admin/v1/domains/{domain}/roles/{role}/members'].post);
+  });
+
   it('gives 100 entries by default and at most 1,000', async () => {
     const first = await admin$('GET', '/domains/many/services');
     assert.equal(first.status, 200, first.text);
@@ -244,7 +271,8 @@ describe('admin lists and role members', () => {
   it('holds a bulk addition to the single-member rules: who may, join tokens voided, the last system admin', async () => {
     // Who may: alpha's admin, in alpha only.
     assertError(await bulk('beta', 'huge', [{ principal: 'alpha.x' }], alphaAdmin), 403, 'forbidden', /needs sys\.auth:role\.admin or beta:role\.admin/);
-    const mine = await bulk('alpha', 'bulk', [{ principal: 'alpha.y' }], alphaAdmin);
+    assert.equal((await admin$('PUT', '/domains/alpha/roles/rules', {})).status, 201);
+    const mine = await bulk('alpha', 'rules', [{ principal: 'alpha.y' }], alphaAdmin);
     assert.equal(mine.status, 200, mine.text);
 
     // A service granted another domain's admin role loses the join tokens made for it before.
