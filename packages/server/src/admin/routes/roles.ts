@@ -64,7 +64,6 @@ function roleShown(role: Role) {
   return { ...roleOut({ ...role, members: items }), membersNextCursor: nextCursor };
 }
 
-
 export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
   const { store, callerOf, now } = deps;
 
