@@ -9,26 +9,14 @@ import { execFileSync } from 'node:child_process';
 import { X509Certificate, createHash, createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createServer, loadConfig } from '@tessera/server';
 import type { TesseraServer } from '@tessera/server';
 
-import { runCli } from './helpers/cli.ts';
+import { freePort, runCli } from './helpers/cli.ts';
 import type { CliResult } from './helpers/cli.ts';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 /**
  * Lifetime of the certificates in this test: short enough for --watch to renew within seconds.

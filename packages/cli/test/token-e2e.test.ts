@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { X509Certificate, generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -13,19 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import { createServer, loadConfig } from '@tessera/server';
 import type { TesseraServer } from '@tessera/server';
 
-import { runCli } from './helpers/cli.ts';
+import { freePort, runCli } from './helpers/cli.ts';
 import type { CliResult } from './helpers/cli.ts';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 describe('tessera token and verify against a real server', () => {
   let server: TesseraServer;

@@ -3,9 +3,9 @@
 import type { Command } from 'commander';
 
 import type { AdminContext } from './context.ts';
-import { parseServiceRef, parseTime } from './arguments.ts';
+import { parsePositiveInteger, parseServiceRef, parseTime } from './arguments.ts';
 import type { ServiceRef } from './arguments.ts';
-import { segment, servicePath } from './session.ts';
+import { LIMIT_OPTION, listAll, segment, servicePath } from './session.ts';
 import type { View } from '../output.ts';
 
 export const API_KEY_VIEW: View = { columns: ['id', 'audience', 'description', 'createdAt', 'expiresAt', 'revokedAt'] };
@@ -45,9 +45,10 @@ export function registerApiKeyCommands(admin: Command, context: AdminContext): v
     .command('list')
     .description("list a service's API keys (never the keys themselves)")
     .argument(...principal, parseServiceRef)
-    .action(async (ref: ServiceRef, _options: unknown, command: Command) => {
+    .option(...LIMIT_OPTION, parsePositiveInteger)
+    .action(async (ref: ServiceRef, options: { limit?: number }, command: Command) => {
       const session = await context.open(command);
-      session.showList(await session.request('GET', apiKeysPath(ref)), API_KEY_VIEW);
+      session.showList({ apiKeys: await listAll(session, apiKeysPath(ref), 'apiKeys', { max: options.limit }) }, API_KEY_VIEW);
     });
 
   apiKey

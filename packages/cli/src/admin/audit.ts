@@ -4,7 +4,11 @@ import type { Command } from 'commander';
 
 import type { AdminContext } from './context.ts';
 import { parsePositiveInteger, parseTime } from './arguments.ts';
+import { listAll } from './session.ts';
 import type { View } from '../output.ts';
+
+/** The audit log grows without end: without --limit, the newest this many. */
+const DEFAULT_EVENTS = 100;
 
 export const AUDIT_VIEW: View = { columns: ['at', 'actor', 'type', 'target'] };
 
@@ -26,12 +30,11 @@ export function registerAuditCommands(admin: Command, context: AdminContext): vo
     .option('--since <time>', 'ISO 8601 time or duration before now (24h)', (value: string) =>
       parseTime(value, context.now(), 'past'),
     )
-    .option('--limit <n>', 'at most this many events', parsePositiveInteger)
+    .option('--limit <n>', `at most this many events, the newest (default ${DEFAULT_EVENTS}; more than 1,000 are fetched a page at a time)`, parsePositiveInteger)
     .action(async (options: ListOptions, command: Command) => {
       const session = await context.open(command);
-      const events = await session.request('GET', '/audit', {
-        query: { principal: options.principal, type: options.type, since: options.since, limit: options.limit },
-      });
-      session.showList(events, AUDIT_VIEW);
+      const query = { principal: options.principal, type: options.type, since: options.since };
+      const events = await listAll(session, '/audit', 'events', { query, max: options.limit ?? DEFAULT_EVENTS });
+      session.showList({ events }, AUDIT_VIEW);
     });
 }

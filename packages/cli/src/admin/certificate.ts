@@ -9,15 +9,11 @@ import type { View } from '../output.ts';
 import { parseServiceRef } from './arguments.ts';
 import type { ServiceRef } from './arguments.ts';
 import type { AdminContext } from './context.ts';
-import { segment, servicePath } from './session.ts';
-import type { AdminSession } from './session.ts';
+import { listAll, segment, servicePath } from './session.ts';
 
 const CERTIFICATE_VIEW: View = {
   columns: ['serial', 'issuedAt', 'notAfter', 'revokedAt', 'revocationReason', 'renewedFrom'],
 };
-
-/** The largest page the server gives; the list follows nextCursor until the last one. */
-const PAGE = 1000;
 
 interface RevokeOptions {
   reason?: string;
@@ -63,7 +59,8 @@ export function registerCertificateCommands(admin: Command, context: AdminContex
     )
     .action(async (ref: ServiceRef, options: ListOptions, command: Command) => {
       const session = await context.open(command);
-      session.showList({ certificates: await listAll(session, ref, options.status) }, CERTIFICATE_VIEW);
+      const query = { status: options.status };
+      session.showList({ certificates: await listAll(session, `${servicePath(ref)}/certificates`, 'certificates', { query }) }, CERTIFICATE_VIEW);
     });
 
   certificate
@@ -76,20 +73,4 @@ export function registerCertificateCommands(admin: Command, context: AdminContex
       const body = options.reason === undefined ? {} : { reason: options.reason };
       session.show(await session.request('POST', `${servicePath(ref)}/certificates/revoke`, { body }));
     });
-}
-
-/** Every page, in the server's order (newest first), followed by nextCursor. */
-async function listAll(session: AdminSession, ref: ServiceRef, status: ListOptions['status']): Promise<unknown[]> {
-  const certificates: unknown[] = [];
-  let cursor: string | undefined;
-  do {
-    const query = { limit: PAGE, cursor, status };
-    const page = (await session.request('GET', `${servicePath(ref)}/certificates`, { query })) as {
-      certificates: unknown[];
-      nextCursor: string | null;
-    };
-    certificates.push(...page.certificates);
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor !== undefined);
-  return certificates;
 }

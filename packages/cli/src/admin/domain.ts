@@ -3,7 +3,8 @@
 import type { Command } from 'commander';
 
 import type { AdminContext } from './context.ts';
-import { domainPath } from './session.ts';
+import { parsePositiveInteger } from './arguments.ts';
+import { LIMIT_OPTION, domainPath, listAll } from './session.ts';
 import type { View } from '../output.ts';
 
 export const DOMAIN_VIEW: View = { columns: ['name', 'description', 'createdAt'] };
@@ -31,9 +32,10 @@ export function registerDomainCommands(admin: Command, context: AdminContext): v
   domain
     .command('list')
     .description('list domains')
-    .action(async (_options: unknown, command: Command) => {
+    .option(...LIMIT_OPTION, parsePositiveInteger)
+    .action(async (options: { limit?: number }, command: Command) => {
       const session = await context.open(command);
-      session.showList(await session.request('GET', '/domains'), DOMAIN_VIEW);
+      session.showList({ domains: await listAll(session, '/domains', 'domains', { max: options.limit }) }, DOMAIN_VIEW);
     });
 
   domain

@@ -1,16 +1,29 @@
-// tessera admin key put|delete: public keys registered on a service, used for
+// tessera admin key list|put|delete: public keys registered on a service, used for
 // private_key_jwt client authentication and for certificates from a CSR.
 
 import type { Command } from 'commander';
 
 import type { AdminContext } from './context.ts';
-import { parseServiceRef, readPublicKeyPem } from './arguments.ts';
+import { parsePositiveInteger, parseServiceRef, readPublicKeyPem } from './arguments.ts';
 import type { ServiceRef } from './arguments.ts';
-import { segment, servicePath } from './session.ts';
+import { LIMIT_OPTION, listAll, segment, servicePath } from './session.ts';
+import type { View } from '../output.ts';
+
+const KEY_VIEW: View = { columns: ['kid', 'createdAt'] };
 
 export function registerKeyCommands(admin: Command, context: AdminContext): void {
   const key = admin.command('key').description("a service's registered public keys");
   const keyPath = (ref: ServiceRef, kid: string): string => `${servicePath(ref)}/keys/${segment(kid)}`;
+
+  key
+    .command('list')
+    .description("list a service's registered public keys, oldest first")
+    .argument('<principal>', 'the service, as <domain>.<service>', parseServiceRef)
+    .option(...LIMIT_OPTION, parsePositiveInteger)
+    .action(async (ref: ServiceRef, options: { limit?: number }, command: Command) => {
+      const session = await context.open(command);
+      session.showList({ keys: await listAll(session, `${servicePath(ref)}/keys`, 'keys', { max: options.limit }) }, KEY_VIEW);
+    });
 
   key
     .command('put')

@@ -1,14 +1,26 @@
-// tessera admin member add|remove: one member of a role, leaving the others alone.
+// tessera admin member add|add-many|list|remove: members of a role, leaving the others alone.
 
 import type { Command } from 'commander';
 
 import type { AdminContext } from './context.ts';
-import { parseRoleRef, parseTime } from './arguments.ts';
-import type { RoleRef } from './arguments.ts';
-import { rolePath, segment } from './session.ts';
+import { parseMember, parsePositiveInteger, parseRoleRef, parseTime } from './arguments.ts';
+import type { MemberSpec, RoleRef } from './arguments.ts';
+import { LIMIT_OPTION, listAll, rolePath, segment } from './session.ts';
+import { UsageError } from '../errors.ts';
+import { readInputFile } from '../files.ts';
+import type { View } from '../output.ts';
+
+/** Members the server takes in one bulk addition. */
+const BULK_MEMBERS = 1000;
+
+const MEMBER_VIEW: View = { columns: ['principal', 'expiresAt'] };
 
 interface AddOptions {
   expiresAt?: string;
+}
+
+interface AddManyOptions {
+  file?: string;
 }
 
 export function registerMemberCommands(admin: Command, context: AdminContext): void {
@@ -30,6 +42,48 @@ export function registerMemberCommands(admin: Command, context: AdminContext): v
         body: { expiresAt: options.expiresAt },
       });
       session.show(answer, `added ${principal} to ${ref.domain}:role.${ref.role}`);
+    });
+
+  member
+    .command('add-many')
+    .description(
+      `add many principals to a role (or change their expiry), keeping its other members; sent ${BULK_MEMBERS} a request, ` +
+        'each request all or nothing',
+    )
+    .argument('<role>', 'the role, as <domain>:role.<name>', parseRoleRef)
+    .argument('[members...]', 'members as <principal>[@<expiresAt>] (ISO 8601 or duration from now)')
+    .option('--file <path>', 'read members from a file too, one <principal>[@<expiresAt>] a line (# starts a comment)')
+    .action(async (ref: RoleRef, given: string[], options: AddManyOptions, command: Command) => {
+      const lines = options.file === undefined ? [] : (await readInputFile(context.cwd, options.file, 'member file')).split('\n');
+      const specs = [...given, ...lines.map((line) => line.replace(/#.*/, '').trim()).filter((line) => line !== '')];
+      if (specs.length === 0) throw new UsageError('no members given: name them as arguments or with --file');
+      const members: MemberSpec[] = specs.map((spec) => {
+        try {
+          return parseMember(spec, context.now());
+        } catch (error) {
+          throw new UsageError(`member "${spec.slice(0, 80)}": ${(error as Error).message}`, { cause: error });
+        }
+      });
+      const session = await context.open(command);
+      const total = { created: 0, updated: 0, joinTokensVoided: 0 };
+      for (let i = 0; i < members.length; i += BULK_MEMBERS) {
+        const body = { members: members.slice(i, i + BULK_MEMBERS) };
+        const answer = (await session.request('POST', `${rolePath(ref)}/members`, { body })) as Partial<typeof total> | null;
+        total.created += answer?.created ?? 0;
+        total.updated += answer?.updated ?? 0;
+        total.joinTokensVoided += answer?.joinTokensVoided ?? 0;
+      }
+      session.show(total);
+    });
+
+  member
+    .command('list')
+    .description("list a role's members")
+    .argument('<role>', 'the role, as <domain>:role.<name>', parseRoleRef)
+    .option(...LIMIT_OPTION, parsePositiveInteger)
+    .action(async (ref: RoleRef, options: { limit?: number }, command: Command) => {
+      const session = await context.open(command);
+      session.showList({ members: await listAll(session, `${rolePath(ref)}/members`, 'members', { max: options.limit }) }, MEMBER_VIEW);
     });
 
   member

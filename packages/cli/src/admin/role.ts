@@ -4,10 +4,11 @@ import { Option } from 'commander';
 import type { Command } from 'commander';
 
 import type { AdminContext } from './context.ts';
-import { collect, parseMember, parseRoleRef } from './arguments.ts';
+import { collect, parseMember, parsePositiveInteger, parseRoleRef } from './arguments.ts';
 import type { MemberSpec, RoleRef } from './arguments.ts';
 import type { View } from '../output.ts';
-import { domainPath, rolePath } from './session.ts';
+import { LIMIT_OPTION, domainPath, listAll, rolePath } from './session.ts';
+import type { AdminSession } from './session.ts';
 
 const ROLE_VIEW: View = { columns: ['fullName', 'members', 'updatedAt'] };
 
@@ -24,9 +25,13 @@ export function registerRoleCommands(admin: Command, context: AdminContext): voi
     .command('list')
     .description("list a domain's roles and their members")
     .argument('<domain>')
-    .action(async (domain: string, _options: unknown, command: Command) => {
+    .option(...LIMIT_OPTION, parsePositiveInteger)
+    .action(async (domain: string, options: { limit?: number }, command: Command) => {
       const session = await context.open(command);
-      session.showList(await session.request('GET', `${domainPath(domain)}/roles`), ROLE_VIEW);
+      const roles = await listAll(session, `${domainPath(domain)}/roles`, 'roles', { max: options.limit });
+      const whole = [];
+      for (const found of roles) whole.push(await withAllMembers(session, found));
+      session.showList({ roles: whole }, ROLE_VIEW);
     });
 
   role
@@ -52,7 +57,7 @@ export function registerRoleCommands(admin: Command, context: AdminContext): voi
     .argument(...ROLE_ARGUMENT, parseRoleRef)
     .action(async (ref: RoleRef, _options: unknown, command: Command) => {
       const session = await context.open(command);
-      session.show(await session.request('GET', rolePath(ref)));
+      session.show(await withAllMembers(session, await session.request('GET', rolePath(ref))));
     });
 
   role
@@ -64,4 +69,17 @@ export function registerRoleCommands(admin: Command, context: AdminContext): voi
       const answer = await session.request('DELETE', rolePath(ref));
       session.show(answer, `deleted role ${ref.domain}:role.${ref.role}`);
     });
+}
+
+/**
+ * A role as the server shows it gives its first members and `membersNextCursor` for the rest:
+ * here the rest are fetched too, so that the role is shown whole.
+ */
+async function withAllMembers(session: AdminSession, shown: unknown): Promise<unknown> {
+  const role = shown as { domain?: string; name?: string; members?: unknown[]; membersNextCursor?: string | null } | null;
+  if (typeof role?.membersNextCursor !== 'string' || role.domain === undefined || role.name === undefined) return shown;
+  const { membersNextCursor, ...rest } = role;
+  const path = `${rolePath({ domain: role.domain, role: role.name })}/members`;
+  const more = await listAll(session, path, 'members', { start: membersNextCursor });
+  return { ...rest, members: [...(role.members ?? []), ...more] };
 }

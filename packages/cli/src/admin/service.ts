@@ -9,13 +9,14 @@ import {
   collect,
   parseExpiry,
   parseIpList,
+  parsePositiveInteger,
   parsePublicKeySpec,
   parseServiceRef,
   parseStatus,
   readPublicKeyPem,
 } from './arguments.ts';
 import type { PublicKeySpec, ServiceRef } from './arguments.ts';
-import { domainPath, servicePath } from './session.ts';
+import { LIMIT_OPTION, domainPath, listAll, servicePath } from './session.ts';
 import type { AdminSession } from './session.ts';
 import { UsageError } from '../errors.ts';
 import type { View } from '../output.ts';
@@ -84,9 +85,11 @@ export function registerServiceCommands(admin: Command, context: AdminContext): 
     .command('list')
     .description("list a domain's services")
     .argument('<domain>')
-    .action(async (domain: string, _options: unknown, command: Command) => {
+    .option(...LIMIT_OPTION, parsePositiveInteger)
+    .action(async (domain: string, options: { limit?: number }, command: Command) => {
       const session = await context.open(command);
-      session.showList(await session.request('GET', `${domainPath(domain)}/services`), SERVICE_VIEW);
+      const services = await listAll(session, `${domainPath(domain)}/services`, 'services', { max: options.limit });
+      session.showList({ services }, SERVICE_VIEW);
     });
 
   service

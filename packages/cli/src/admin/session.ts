@@ -94,6 +94,34 @@ function createSession(http: HttpClient, server: URL, accessToken: string, json:
   };
 }
 
+/** The largest page the server gives. */
+export const PAGE_LIMIT = 1000;
+
+/**
+ * The entries (under `field`) of every page of a list, following nextCursor to the last page; with
+ * `max`, the first `max` entries only, asking for no more than that; with `start`, from that cursor on.
+ */
+export async function listAll(
+  session: AdminSession,
+  path: string,
+  field: string,
+  options: { query?: Record<string, string | number | undefined>; max?: number; start?: string } = {},
+): Promise<unknown[]> {
+  const entries: unknown[] = [];
+  let cursor = options.start;
+  do {
+    const limit = Math.min(PAGE_LIMIT, (options.max ?? Number.POSITIVE_INFINITY) - entries.length);
+    const page = (await session.request('GET', path, { query: { ...options.query, limit, cursor } })) as Record<string, unknown> | null;
+    const found = page?.[field];
+    if (Array.isArray(found)) entries.push(...(found as unknown[]));
+    cursor = typeof page?.['nextCursor'] === 'string' ? page['nextCursor'] : undefined;
+  } while (cursor !== undefined && entries.length < (options.max ?? Number.POSITIVE_INFINITY));
+  return entries;
+}
+
+/** `--limit <n>` of list commands: fetch only the first n entries (default: every page). */
+export const LIMIT_OPTION = ['--limit <n>', 'only the first n entries (default: all of them, a page of 1,000 at a time)'] as const;
+
 export function segment(value: string): string {
   return encodeURIComponent(value);
 }

@@ -14,12 +14,16 @@ export interface AdminChange {
   without?: string;
   /** The role's whole new member list (PUT), or [] when the role is deleted. */
   members?: RoleMember[];
+  /** Members added or given a new expiry, the others staying (PUT or POST of members). */
+  writing?: readonly RoleMember[];
 }
 
 export async function refuseLastAdminRemoval(store: Pick<Store, 'getRole' | 'getService'>, now: number, change: AdminChange): Promise<void> {
   const role = await store.getRole(SYSTEM_DOMAIN, ADMIN_ROLE);
   if (!role) return;
-  const members = (change.members ?? role.members).filter((m) => (m.expiresAt === null || m.expiresAt > now) && m.principal !== change.without);
+  const written = new Map((change.writing ?? []).map((m) => [m.principal, m]));
+  const current = (change.members ?? role.members).filter((m) => !written.has(m.principal));
+  const members = [...current, ...written.values()].filter((m) => (m.expiresAt === null || m.expiresAt > now) && m.principal !== change.without);
   for (const member of members) {
     if (isServiceActive(await store.getService(member.principal), now)) return;
   }

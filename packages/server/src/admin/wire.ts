@@ -2,6 +2,7 @@
 // and readers for the inputs every route shares. The schemas serialise responses and feed
 // /openapi.json, so each shape is written once.
 
+import { createHash } from 'node:crypto';
 import { cidrProblem } from '../policy/ip-ranges.ts';
 import { describeNameRule, isDomainName, isPrincipalName, isRoleName, isServiceName } from '../policy/names.ts';
 import type { Domain, Role, Service } from '../storage/records.ts';
@@ -97,8 +98,8 @@ export const DEFAULT_PAGE_LIMIT = 100;
 export const MAX_PAGE_LIMIT = 1000;
 
 /** A list's `?limit=`: 1 to MAX_PAGE_LIMIT, DEFAULT_PAGE_LIMIT when absent. */
-export function readPageLimit(text: string | undefined): number {
-  if (text === undefined) return DEFAULT_PAGE_LIMIT;
+export function readPageLimit(text: string | undefined, fallback = DEFAULT_PAGE_LIMIT): number {
+  if (text === undefined) return fallback;
   const limit = /^[0-9]{1,4}$/.test(text) ? Number(text) : Number.NaN;
   if (!(limit >= 1 && limit <= MAX_PAGE_LIMIT)) {
     throw badRequest(`limit must be a whole number from 1 to ${MAX_PAGE_LIMIT}, not "${text.slice(0, 20)}"`);
@@ -106,34 +107,89 @@ export function readPageLimit(text: string | undefined): number {
   return limit;
 }
 
-/** Where a page of a list ends, in the list's order: a time, then an id that breaks ties. */
-export interface PagePosition {
-  at: number;
-  id: string;
-}
+/**
+ * Where a page of a list ends: the sort key of its last entry (times in ms, names, ids), the
+ * store's keyset query starts after it.
+ */
+export type PageKey = readonly (string | number)[];
+/** What each part of a list's key must be, checked when a cursor is read back. */
+export type KeyShape = readonly ((part: unknown) => boolean)[];
+
+export const timeKey = (part: unknown): boolean => typeof part === 'number' && Number.isSafeInteger(part) && part >= 0;
+export const textKey =
+  (pattern: RegExp) =>
+  (part: unknown): boolean =>
+    typeof part === 'string' && pattern.test(part);
+export const nameKey =
+  (kind: NameKind) =>
+  (part: unknown): boolean =>
+    typeof part === 'string' && CHECKS[kind](part);
+
+/**
+ * A cursor names its list (`list`: the route and what narrows it, such as the domain or a filter)
+ * by a short hash, so that a cursor of another list, or of the same list in another domain, is
+ * refused rather than read as a position in this one.
+ */
+const listTag = (list: string): string => createHash('sha256').update(list).digest('base64url').slice(0, 12);
 
 /**
  * One page of `rows`, which were read with `limit + 1` so the extra row tells whether a next page
- * exists; `nextCursor` is opaque to clients and read back by readCursor.
+ * exists; `nextCursor` is opaque to clients and read back by readPage with the same `list`.
  */
-export function pageOf<T>(rows: readonly T[], limit: number, position: (row: T) => PagePosition): { items: T[]; nextCursor: string | null } {
+export function pageOf<T>(rows: readonly T[], limit: number, list: string, key: (row: T) => PageKey): { items: T[]; nextCursor: string | null } {
   const items = rows.slice(0, limit);
   const last = items.at(-1);
   if (rows.length <= limit || last === undefined) return { items, nextCursor: null };
-  const { at, id } = position(last);
-  return { items, nextCursor: Buffer.from(`${at}.${id}`).toString('base64url') };
+  return { items, nextCursor: Buffer.from(JSON.stringify([listTag(list), ...key(last)])).toString('base64url') };
 }
 
-/** The position a `nextCursor` of pageOf names; `id` is the shape the list's ids have. */
-export function readCursor(cursor: string, id: RegExp): PagePosition {
-  const text = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString() : '';
-  const position = /^(\d{1,16})\.(.+)$/.exec(text);
-  if (!position || !id.test(position[2]!)) {
+/** A list request's `?limit=` and `?cursor=`: the page size, and the key the page starts after (undefined: the start). */
+export function readPage(
+  query: { limit?: string; cursor?: string },
+  list: string,
+  shape: KeyShape,
+  defaultLimit = DEFAULT_PAGE_LIMIT,
+): { limit: number; after: (string | number)[] | undefined } {
+  const limit = readPageLimit(query.limit, defaultLimit);
+  if (query.cursor === undefined) return { limit, after: undefined };
+  const parts = cursorParts(query.cursor);
+  const [tag, ...key] = parts ?? [];
+  if (tag !== listTag(list) || key.length !== shape.length || !shape.every((fits, i) => fits(key[i]))) {
     throw badRequest(
       'cursor is not one this list gave out; pass the nextCursor of the previous page unchanged, or leave it out to start over',
     );
   }
-  return { at: Number(position[1]), id: position[2]! };
+  return { limit, after: key as (string | number)[] };
+}
+
+function cursorParts(cursor: string): unknown[] | null {
+  if (!/^[A-Za-z0-9_-]{1,1024}$/.test(cursor)) return null;
+  try {
+    const parts: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString());
+    return Array.isArray(parts) ? parts : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The `?limit=` and `?cursor=` of a list's querystring schema; `what` names its entries. */
+export function pageParameters(what: string, defaultLimit = DEFAULT_PAGE_LIMIT) {
+  return {
+    limit: { type: 'string', maxLength: 16, description: `${what} per page, 1 to ${MAX_PAGE_LIMIT} (default ${defaultLimit})` },
+    cursor: { type: 'string', maxLength: 1024, description: 'nextCursor of the previous page, unchanged; absent for the first page' },
+  } as const;
+}
+
+/** A list's querystring schema: limit, cursor and `extra` parameters. */
+export function pageQuerystring<P extends object>(what: string, defaultLimit = DEFAULT_PAGE_LIMIT, extra?: P) {
+  return { type: 'object', additionalProperties: false, properties: { ...pageParameters(what, defaultLimit), ...extra } } as const;
+}
+
+export const nextCursorSchema = { type: ['string', 'null'], description: 'pass as ?cursor= for the next page; null on the last page' } as const;
+
+/** A list answer's schema: the entries under `name`, then nextCursor. */
+export function pageSchema(name: string, item: object) {
+  return { type: 'object', properties: { [name]: { type: 'array', items: item }, nextCursor: nextCursorSchema } } as const;
 }
 
 /** Responses every admin route can give besides its success. */

@@ -4,7 +4,19 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authorize, authorizeServiceChange, type AdminCaller } from '../admin/authz.ts';
 import { notFound } from '../admin/errors.ts';
-import { readAllowedIps, readExpiry, requireName, schemas as adminSchemas } from '../admin/wire.ts';
+import {
+  MAX_PAGE_LIMIT,
+  nameKey,
+  nextCursorSchema,
+  pageOf,
+  pageParameters,
+  readAllowedIps,
+  readExpiry,
+  readPage,
+  requireName,
+  schemas as adminSchemas,
+  timeKey,
+} from '../admin/wire.ts';
 import type { Service } from '../storage/records.ts';
 import { generateSecretId } from '../keys/client-secrets.ts';
 import { createAccount, newClientSecret, type ProvisionDeps } from './provision.ts';
@@ -91,19 +103,34 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRouteDeps): voi
     '/admin/service-accounts',
     {
       schema: {
-        summary: 'List service accounts',
-        description: 'The accounts in every domain the caller administers.',
+        summary: 'List service accounts, oldest first',
+        description:
+          `The accounts in every domain the caller administers, ${MAX_PAGE_LIMIT} at most a page (\`?limit=\` asks for fewer); ` +
+          'follow `nextCursor` until it is null. `count` is the number on this page.',
         tags,
         security,
-        response: { 200: { type: 'object', properties: { serviceAccounts: { type: 'array', items: schemas.account }, count: { type: 'integer' } } }, ...errorResponses },
+        // Other parameters are let through, as before this list had pages.
+        querystring: { type: 'object', properties: pageParameters('accounts', MAX_PAGE_LIMIT) },
+        response: {
+          200: {
+            type: 'object',
+            properties: { serviceAccounts: { type: 'array', items: schemas.account }, count: { type: 'integer' }, nextCursor: nextCursorSchema },
+          },
+          ...errorResponses,
+        },
       },
     },
     async (request) => {
       const caller = callerOf(request);
       authorize(caller, deps.domain);
-      const visible = (await store.listServiceAccounts()).filter((s) => caller.isSystemAdmin || caller.adminOf.has(s.domain));
-      const serviceAccounts = await Promise.all(visible.map(view));
-      return { serviceAccounts, count: serviceAccounts.length };
+      const list = 'service-accounts';
+      // The largest page by default: clients of this dialect knew no pages, and a page this size holds most installations.
+      const { limit, after } = readPage(request.query as { limit?: string; cursor?: string }, list, [timeKey, nameKey('principal')], MAX_PAGE_LIMIT);
+      const page = { limit: limit + 1, after: after && { createdAt: after[0] as number, id: after[1] as string } };
+      const rows = await store.listServiceAccounts({ ...page, domains: caller.isSystemAdmin ? undefined : [...caller.adminOf] });
+      const { items, nextCursor } = pageOf(rows, limit, list, (service) => [service.createdAt, service.principal]);
+      const serviceAccounts = await Promise.all(items.map(view));
+      return { serviceAccounts, count: serviceAccounts.length, nextCursor };
     },
   );
 

@@ -70,6 +70,12 @@ export const migrations: readonly Migration[] = [
     sqlite: provedByKeySchema(),
     postgres: provedByKeySchema(),
   },
+  {
+    version: 11,
+    name: 'indexes for the admin lists\' pages',
+    sqlite: listPagesSchema(),
+    postgres: listPagesSchema(),
+  },
 ];
 
 /** Brings the database up to the newest migration; safe to run from several instances at once. */
@@ -376,5 +382,18 @@ function keyRemovedSchema(): string {
 function provedByKeySchema(): string {
   return `
     ALTER TABLE certificates ADD COLUMN proved_by_key TEXT;
+  `;
+}
+
+// The admin API's lists read a page at a time, each page starting in an index after the
+// previous page's last row: service accounts oldest first by (created_at, principal), a service's
+// API keys newest first by (created_at, id) (the old index lacked the id that orders keys made in
+// the same millisecond), its public keys oldest first by (created_at, kid).
+function listPagesSchema(): string {
+  return `
+    CREATE INDEX services_accounts_by_created ON services (created_at, principal) WHERE account_id IS NOT NULL;
+    DROP INDEX api_keys_by_principal;
+    CREATE INDEX api_keys_by_principal ON api_keys (principal, created_at, id);
+    CREATE INDEX public_keys_by_created ON public_keys (principal, created_at, kid);
   `;
 }

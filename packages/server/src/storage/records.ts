@@ -120,6 +120,20 @@ export interface AuditQuery {
   type?: string;
   since?: number;
   limit: number;
+  /** Only events after this one in the order (at, then id, descending): the next page. */
+  after?: { at: number; id: number };
+}
+
+/** A page of a list ordered by name (or principal): at most `limit` rows, those after `after`. */
+export interface NamePageQuery {
+  limit: number;
+  after?: string;
+}
+
+/** A page of a list ordered by creation time, then id: at most `limit` rows, those after `after`. */
+export interface CreatedPageQuery {
+  limit: number;
+  after?: { createdAt: number; id: string };
 }
 
 /** Which audit events a retention rule applies to: these types, or every type but these. */

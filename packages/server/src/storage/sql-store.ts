@@ -15,6 +15,7 @@ import type {
   CaRecord,
   CertificateListQuery,
   CertificateRecord,
+  CreatedPageQuery,
   NewCertificate,
   RevokedCertificate,
   Domain,
@@ -23,6 +24,7 @@ import type {
   JoinTokenListQuery,
   JoinTokenRecord,
   Membership,
+  NamePageQuery,
   PublicKeyRecord,
   RevokedToken,
   Role,
@@ -99,8 +101,8 @@ export class SqlStore implements Store {
     return domains.getDomain(this.ctx, name);
   }
 
-  listDomains(): Promise<Domain[]> {
-    return domains.listDomains(this.ctx);
+  listDomains(page?: NamePageQuery & { names?: readonly string[] }): Promise<Domain[]> {
+    return domains.listDomains(this.ctx, page);
   }
 
   deleteDomain(name: string, by: Actor): Promise<void> {
@@ -123,12 +125,12 @@ export class SqlStore implements Store {
     return services.getServiceByAccountId(this.ctx, accountId);
   }
 
-  listServiceAccounts(): Promise<Service[]> {
-    return services.listServiceAccounts(this.ctx);
+  listServiceAccounts(page?: CreatedPageQuery & { domains?: readonly string[] }): Promise<Service[]> {
+    return services.listServiceAccounts(this.ctx, page);
   }
 
-  listServices(domain: string): Promise<Service[]> {
-    return services.listServices(this.ctx, domain);
+  listServices(domain: string, page?: NamePageQuery): Promise<Service[]> {
+    return services.listServices(this.ctx, domain, page);
   }
 
   updateService(principal: string, patch: ServicePatch, by: Actor): Promise<Service> {
@@ -159,8 +161,8 @@ export class SqlStore implements Store {
     return credentials.deletePublicKey(this.ctx, principal, kid, by);
   }
 
-  listPublicKeys(principal: string): Promise<PublicKeyRecord[]> {
-    return credentials.listPublicKeys(this.ctx, principal);
+  listPublicKeys(principal: string, page?: CreatedPageQuery): Promise<PublicKeyRecord[]> {
+    return credentials.listPublicKeys(this.ctx, principal, page);
   }
 
   putRole(
@@ -173,12 +175,16 @@ export class SqlStore implements Store {
     return roles.putRole(this.ctx, domain, name, members, by, settings);
   }
 
-  getRole(domain: string, name: string): Promise<Role | null> {
-    return roles.getRole(this.ctx, domain, name);
+  getRole(domain: string, name: string, memberLimit?: number): Promise<Role | null> {
+    return roles.getRole(this.ctx, domain, name, memberLimit);
   }
 
-  listRoles(domain: string): Promise<Role[]> {
-    return roles.listRoles(this.ctx, domain);
+  listRoles(domain: string, page?: NamePageQuery & { memberLimit?: number }): Promise<Role[]> {
+    return roles.listRoles(this.ctx, domain, page);
+  }
+
+  listRoleMembers(domain: string, role: string, page: NamePageQuery): Promise<RoleMember[]> {
+    return roles.listRoleMembers(this.ctx, domain, role, page);
   }
 
   deleteRole(domain: string, name: string, by: Actor): Promise<void> {
@@ -187,6 +193,15 @@ export class SqlStore implements Store {
 
   putRoleMember(domain: string, role: string, member: RoleMember, by: Actor): Promise<{ created: boolean; joinTokensVoided: number }> {
     return roles.putRoleMember(this.ctx, domain, role, member, by);
+  }
+
+  putRoleMembers(
+    domain: string,
+    role: string,
+    members: readonly RoleMember[],
+    by: Actor,
+  ): Promise<{ created: number; updated: number; joinTokensVoided: number }> {
+    return roles.putRoleMembers(this.ctx, domain, role, members, by);
   }
 
   deleteRoleMember(domain: string, role: string, principal: string, by: Actor): Promise<void> {
@@ -217,8 +232,8 @@ export class SqlStore implements Store {
     return apiKeys.createApiKey(this.ctx, key, by);
   }
 
-  listApiKeys(principal: string): Promise<ApiKeyRecord[]> {
-    return apiKeys.listApiKeys(this.ctx, principal);
+  listApiKeys(principal: string, page?: CreatedPageQuery): Promise<ApiKeyRecord[]> {
+    return apiKeys.listApiKeys(this.ctx, principal, page);
   }
 
   getApiKey(id: string): Promise<ApiKeyRecord | null> {

@@ -15,6 +15,7 @@ import type {
   CaRecord,
   CertificateListQuery,
   CertificateRecord,
+  CreatedPageQuery,
   NewCertificate,
   RevokedCertificate,
   ClientSecretRecord,
@@ -24,6 +25,7 @@ import type {
   Domain,
   HeldRole,
   Membership,
+  NamePageQuery,
   PublicKeyRecord,
   RevokedToken,
   Role,
@@ -87,7 +89,11 @@ export interface Store {
   /** NotFoundError when missing. */
   updateDomain(name: string, patch: { description?: string | null; tokenMaxLifetime?: number | null }, by: Actor): Promise<Domain>;
   getDomain(name: string): Promise<Domain | null>;
-  listDomains(): Promise<Domain[]>;
+  /**
+   * Domains by name. The admin API's lists pass a page (keyset: those after `page.after`, at most
+   * `page.limit`; only `page.names` when given); without one, all of them.
+   */
+  listDomains(page?: NamePageQuery & { names?: readonly string[] }): Promise<Domain[]>;
   /** ConflictError while the domain still holds services or roles. */
   deleteDomain(name: string, by: Actor): Promise<void>;
 
@@ -97,10 +103,11 @@ export interface Store {
     by: Actor,
   ): Promise<Service>;
   getService(principal: string): Promise<Service | null>;
-  /** Seed-003 service accounts: lookup by serviceAccountId, and the list of all of them. */
+  /** Service accounts: lookup by serviceAccountId, and the list (oldest first; a page of those of `page.domains`, or all). */
   getServiceByAccountId(accountId: string): Promise<Service | null>;
-  listServiceAccounts(): Promise<Service[]>;
-  listServices(domain: string): Promise<Service[]>;
+  listServiceAccounts(page?: CreatedPageQuery & { domains?: readonly string[] }): Promise<Service[]>;
+  /** The domain's services by name: a page, or all of them. */
+  listServices(domain: string, page?: NamePageQuery): Promise<Service[]>;
   updateService(principal: string, patch: ServicePatch, by: Actor): Promise<Service>;
   /** Also removes its secrets, public keys, API keys, join tokens and role memberships (not its certificate records). */
   deleteService(principal: string, by: Actor): Promise<void>;
@@ -126,7 +133,8 @@ export interface Store {
    * certificates the key proved; audit `public-key.delete`/`public-key.put` name how many.
    */
   deletePublicKey(principal: string, kid: string, by: Actor): Promise<DeleteKeyResult>;
-  listPublicKeys(principal: string): Promise<PublicKeyRecord[]>;
+  /** Oldest first: a page (`after.id` is a kid), or all of them. */
+  listPublicKeys(principal: string, page?: CreatedPageQuery): Promise<PublicKeyRecord[]>;
 
   /**
    * Creates or replaces the role; `members` undefined keeps the current members, `settings`
@@ -139,8 +147,12 @@ export interface Store {
     by: Actor,
     settings?: { tokenMaxLifetime?: number | null },
   ): Promise<{ role: Role; created: boolean; joinTokensVoided: number }>;
-  getRole(domain: string, name: string): Promise<Role | null>;
-  listRoles(domain: string): Promise<Role[]>;
+  /** The role with all its members, or (with `memberLimit`) the first so many by principal. */
+  getRole(domain: string, name: string, memberLimit?: number): Promise<Role | null>;
+  /** The domain's roles by name: a page, each with its first `page.memberLimit` members (all without it), or all of them. */
+  listRoles(domain: string, page?: NamePageQuery & { memberLimit?: number }): Promise<Role[]>;
+  /** A page of the role's members by principal (`page.after` a principal); [] for an unknown role. */
+  listRoleMembers(domain: string, role: string, page: NamePageQuery): Promise<RoleMember[]>;
   deleteRole(domain: string, name: string, by: Actor): Promise<void>;
   /**
    * Both putRole (with members) and putRoleMember: a member who becomes an admin of a domain other
@@ -148,6 +160,17 @@ export interface Store {
    * tokens in the same transaction (audit `join-token.void`); `joinTokensVoided` says how many.
    */
   putRoleMember(domain: string, role: string, member: RoleMember, by: Actor): Promise<{ created: boolean; joinTokensVoided: number }>;
+  /**
+   * putRoleMember for several members in one transaction, by the same rules (join tokens voided
+   * alike); other members stay. NotFoundError for an unknown role. One audit event
+   * `role-member.put-many` with the counts and the members.
+   */
+  putRoleMembers(
+    domain: string,
+    role: string,
+    members: readonly RoleMember[],
+    by: Actor,
+  ): Promise<{ created: number; updated: number; joinTokensVoided: number }>;
   deleteRoleMember(domain: string, role: string, principal: string, by: Actor): Promise<void>;
   /** Roles `principal` holds in `domains` at `now` (expired memberships excluded). */
   rolesHeld(principal: string, domains: string[], now: number): Promise<HeldRole[]>;
@@ -166,7 +189,8 @@ export interface Store {
 
   /** NotFoundError when the service is missing. */
   createApiKey(key: Omit<ApiKeyRecord, 'createdAt' | 'revokedAt'>, by: Actor): Promise<ApiKeyRecord>;
-  listApiKeys(principal: string): Promise<ApiKeyRecord[]>;
+  /** Newest first: a page (`after`: the last key of the previous one), or all of them. */
+  listApiKeys(principal: string, page?: CreatedPageQuery): Promise<ApiKeyRecord[]>;
   getApiKey(id: string): Promise<ApiKeyRecord | null>;
   /** Sets revokedAt (idempotent); NotFoundError when the key is not the principal's. */
   revokeApiKey(principal: string, id: string, by: Actor): Promise<void>;

@@ -236,6 +236,25 @@ describe('seed 003 service accounts', () => {
       assert.ok(!names.includes('boss'), 'services made with the admin API are not service accounts');
     });
 
+    it('lists at most 1,000 a page, oldest first: ?limit= asks for fewer and nextCursor follows on', async () => {
+      const all = await api.accounts('GET', '', undefined, root);
+      assert.equal(all.json.nextCursor, null, 'a page of 1,000 by default holds them all');
+      const ids = all.json.serviceAccounts.map((a: { serviceAccountId: string }) => a.serviceAccountId);
+      assert.ok(ids.length >= 3);
+      const walked: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const res: TestResponse = await api.accounts('GET', `?limit=2${cursor === null ? '' : `&cursor=${cursor}`}`, undefined, root);
+        assert.equal(res.status, 200, res.text);
+        assert.equal(res.json.count, res.json.serviceAccounts.length);
+        walked.push(...res.json.serviceAccounts.map((a: { serviceAccountId: string }) => a.serviceAccountId));
+        cursor = res.json.nextCursor as string | null;
+      } while (cursor !== null);
+      assert.deepEqual(walked, ids);
+      assertDialectError(await api.accounts('GET', '?limit=1001', undefined, root), 400, 'invalid_request', /limit must be a whole number from 1 to 1000/);
+      assertDialectError(await api.accounts('GET', '?cursor=nope', undefined, root), 400, 'invalid_request', /cursor is not one this list gave out/);
+    });
+
     it('404 for an unknown serviceAccountId on every route', async () => {
       for (const [method, path] of [
         ['GET', ''],

@@ -13,7 +13,7 @@ import type { ApiKeyRecord } from '../../storage/records.ts';
 import { authorize, authorizeServiceChange } from '../authz.ts';
 import { badRequest, notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
-import { errorResponses, readExpiry, requireName, schemas } from '../wire.ts';
+import { errorResponses, pageOf, pageQuerystring, pageSchema, readExpiry, readPage, requireName, schemas, textKey, timeKey } from '../wire.ts';
 
 const str = { type: 'string' } as const;
 const nullableStr = { type: ['string', 'null'] } as const;
@@ -144,17 +144,23 @@ export function apiKeyRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
     '/domains/:domain/services/:service/api-keys',
     {
       schema: {
-        summary: 'List the API keys of a service (never the keys themselves)',
+        summary: 'List the API keys of a service, newest first (never the keys themselves)',
+        description: 'Paginated: follow `nextCursor` until it is null.',
         tags: ['api-keys'],
         security,
         params: serviceParams,
-        response: { 200: { type: 'object', properties: { apiKeys: { type: 'array', items: apiKeySchema } } }, ...errorResponses },
+        querystring: pageQuerystring('API keys'),
+        response: { 200: pageSchema('apiKeys', apiKeySchema), ...errorResponses },
       },
     },
     async (request) => {
       const { principal } = target(request);
       if (!(await store.getService(principal))) throw notFound(`service "${principal}" does not exist`);
-      return { apiKeys: (await store.listApiKeys(principal)).map(apiKeyOut) };
+      const list = `api-keys ${principal}`;
+      const { limit, after } = readPage(request.query as { limit?: string; cursor?: string }, list, [timeKey, textKey(new RegExp(API_KEY_ID_PATTERN))]);
+      const page = { limit: limit + 1, after: after && { createdAt: after[0] as number, id: after[1] as string } };
+      const { items, nextCursor } = pageOf(await store.listApiKeys(principal, page), limit, list, (key) => [key.createdAt, key.id]);
+      return { apiKeys: items.map(apiKeyOut), nextCursor };
     },
   );
 

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { authorize, SYSTEM_DOMAIN } from '../authz.ts';
 import { AdminError, badRequest, notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
-import { domainOut, errorResponses, requireName, schemas } from '../wire.ts';
+import { domainOut, errorResponses, nameKey, pageOf, pageQuerystring, pageSchema, readPage, requireName, schemas } from '../wire.ts';
 
 const domainParams = { type: 'object', properties: { domain: { type: 'string', maxLength: 256 } }, required: ['domain'] } as const;
 /** The shortest lifetime limit worth setting: below a minute, clients would spend more time fetching tokens than using them. */
@@ -56,12 +56,23 @@ export function domainRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
 
   app.get(
     '/domains',
-    { schema: { summary: 'List the domains the caller administers', tags: ['domains'], security: [{ bearerAuth: [] }], response: { 200: { type: 'object', properties: { domains: { type: 'array', items: schemas.domain } } }, ...errorResponses } } },
+    {
+      schema: {
+        summary: 'List the domains the caller administers, by name',
+        description: 'Paginated: follow `nextCursor` until it is null.',
+        tags: ['domains'],
+        security: [{ bearerAuth: [] }],
+        querystring: pageQuerystring('domains'),
+        response: { 200: pageSchema('domains', schemas.domain), ...errorResponses },
+      },
+    },
     async (request) => {
       const caller = callerOf(request);
-      const domains = await store.listDomains();
-      const visible = caller.isSystemAdmin ? domains : domains.filter((d) => caller.adminOf.has(d.name));
-      return { domains: visible.map(domainOut) };
+      const { limit, after } = readPage(request.query as { limit?: string; cursor?: string }, 'domains', [nameKey('domain')]);
+      const names = caller.isSystemAdmin ? undefined : [...caller.adminOf];
+      const rows = await store.listDomains({ limit: limit + 1, after: after?.[0] as string | undefined, names });
+      const { items, nextCursor } = pageOf(rows, limit, 'domains', (domain) => [domain.name]);
+      return { domains: items.map(domainOut), nextCursor };
     },
   );
 

@@ -12,7 +12,7 @@ import { authorize, authorizeServiceChange } from '../authz.ts';
 import type { JoinTokenInfo } from '../../storage/records.ts';
 import { AdminError, badRequest, notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
-import { DEFAULT_PAGE_LIMIT as DEFAULT_LIMIT, MAX_PAGE_LIMIT as MAX_LIMIT, errorResponses, pageOf, readCursor, readPageLimit, requireName } from '../wire.ts';
+import { errorResponses, pageOf, pageParameters, pageSchema, readPage, requireName, textKey, timeKey } from '../wire.ts';
 
 export interface JoinTokenLimits {
   /** Lifetime when the request names none (seconds). */
@@ -36,8 +36,7 @@ const listQuery = {
   required: ['principal'],
   properties: {
     principal: { type: 'string', maxLength: 256, description: '`<domain>.<service>` whose join tokens to list' },
-    limit: { type: 'string', maxLength: 16, description: `join tokens per page, 1 to ${MAX_LIMIT} (default ${DEFAULT_LIMIT})` },
-    cursor: { type: 'string', maxLength: 256, description: 'nextCursor of the previous page, unchanged' },
+    ...pageParameters('join tokens'),
   },
 } as const;
 
@@ -111,13 +110,7 @@ export function joinTokenRoutes(app: FastifyInstance, deps: AdminRouteDeps): voi
         security,
         querystring: listQuery,
         response: {
-          200: {
-            type: 'object',
-            properties: {
-              joinTokens: { type: 'array', items: joinTokenSchema },
-              nextCursor: { type: ['string', 'null'], description: 'pass as ?cursor= for the next page; null on the last page' },
-            },
-          },
+          200: pageSchema('joinTokens', joinTokenSchema),
           ...errorResponses,
         },
       },
@@ -126,11 +119,11 @@ export function joinTokenRoutes(app: FastifyInstance, deps: AdminRouteDeps): voi
       const query = request.query as { principal: string; limit?: string; cursor?: string };
       const principal = requireName('principal', query.principal);
       authorize(callerOf(request), splitPrincipal(principal)?.domain ?? '');
-      const limit = readPageLimit(query.limit);
-      const cursor = query.cursor === undefined ? undefined : readCursor(query.cursor, ID_PATTERN);
-      const after = cursor && { createdAt: cursor.at, id: cursor.id };
+      const list = `join-tokens ${principal}`;
+      const { limit, after: key } = readPage(query, list, [timeKey, textKey(ID_PATTERN)]);
+      const after = key && { createdAt: key[0] as number, id: key[1] as string };
       const rows = await store.listJoinTokens(principal, { limit: limit + 1, after, now: now() });
-      const { items, nextCursor } = pageOf(rows, limit, (token) => ({ at: token.createdAt, id: token.id }));
+      const { items, nextCursor } = pageOf(rows, limit, list, (token) => [token.createdAt, token.id]);
       return { joinTokens: items.map(joinTokenOut), nextCursor };
     },
   );

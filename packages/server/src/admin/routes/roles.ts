@@ -2,15 +2,39 @@
 // protects the resource; its admins grant access by adding members.
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { RoleMember } from '../../storage/records.ts';
+import type { Role, RoleMember } from '../../storage/records.ts';
 import { authorize } from '../authz.ts';
 import { badRequest, notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
 import { isSystemAdminRole, refuseLastAdminRemoval } from '../last-admin.ts';
 import { readTokenMaxLifetime, tokenMaxLifetimeSchema } from './domains.ts';
-import { errorResponses, readExpiry, requireName, roleOut, schemas } from '../wire.ts';
+import {
+  DEFAULT_PAGE_LIMIT,
+  errorResponses,
+  nameKey,
+  pageOf,
+  pageQuerystring,
+  pageSchema,
+  readExpiry,
+  readPage,
+  requireName,
+  roleOut,
+  schemas,
+} from '../wire.ts';
 
 const MAX_MEMBERS = 10_000;
+/** Members one bulk addition (POST .../members) may carry. */
+const MAX_BULK_MEMBERS = 1000;
+/**
+ * The most bytes one member takes in a request body: `{"principal":"` (14), a principal of the
+ * longest allowed (256), `","expiresAt":"` (15), a date-time with fraction and offset (35), `"},`
+ * (3): 323, rounded up to leave room for indentation. Routes taking member lists accept bodies of
+ * that many bytes a member, plus 4 KiB for the rest, above the server's general body limit.
+ */
+const MEMBER_JSON_BYTES = 384;
+const memberListBodyLimit = (members: number): number => members * MEMBER_JSON_BYTES + 4096;
+/** Members a role shows where it is shown whole (GET, PUT, the list of roles); the rest through GET .../members. */
+const MEMBERS_SHOWN = DEFAULT_PAGE_LIMIT;
 const roleParams = {
   type: 'object',
   properties: { domain: { type: 'string', maxLength: 256 }, role: { type: 'string', maxLength: 256 } },
@@ -24,10 +48,35 @@ const joinTokensVoided = {
     'outstanding join tokens of the member voided by this change: granting a service another domain\'s admin role ' +
     'voids the join tokens made for it before',
 } as const;
-const roleAnswer = { ...schemas.role, properties: { ...schemas.role.properties, joinTokensVoided } } as const;
+const membersNextCursor = {
+  type: ['string', 'null'],
+  description:
+    `members are shown by principal, the first ${MEMBERS_SHOWN}; when there are more, the cursor for GET .../roles/{role}/members?cursor= ` +
+    'that lists the rest (null when all are shown)',
+} as const;
+const roleSchema = { ...schemas.role, properties: { ...schemas.role.properties, membersNextCursor } } as const;
+const roleAnswer = { ...roleSchema, properties: { ...roleSchema.properties, joinTokensVoided } } as const;
+const memberList = (domain: string, role: string): string => `members ${domain} ${role}`;
+
+/** The role as shown: its first MEMBERS_SHOWN members, read with one more to tell whether there are others. */
+function roleShown(role: Role) {
+  const { items, nextCursor } = pageOf(role.members, MEMBERS_SHOWN, memberList(role.domain, role.name), (member) => [member.principal]);
+  return { ...roleOut({ ...role, members: items }), membersNextCursor: nextCursor };
+}
 
 export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
   const { store, callerOf, now } = deps;
+
+  /**
+   * Members given an expiry may end the last system admin's membership: the role is judged as it
+   * will be at the latest expiry set, with these members written (for one member, whether anyone
+   * else is an admin when it expires).
+   */
+  const refuseLastAdminExpiry = async (domain: string, role: string, members: readonly RoleMember[]): Promise<void> => {
+    if (!isSystemAdminRole(domain, role)) return;
+    const latest = Math.max(...members.map((m) => m.expiresAt ?? Number.NEGATIVE_INFINITY));
+    if (latest !== Number.NEGATIVE_INFINITY) await refuseLastAdminRemoval(store, latest, { writing: members });
+  };
 
   const target = (request: FastifyRequest): { domain: string; role: string; actor: string } => {
     const { domain, role } = request.params as { domain: string; role: string };
@@ -38,24 +87,41 @@ export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
 
   app.get(
     '/domains/:domain/roles',
-    { schema: { summary: 'List the roles of a domain', tags: ['roles'], security, params: { type: 'object', properties: { domain: { type: 'string', maxLength: 256 } }, required: ['domain'] }, response: { 200: { type: 'object', properties: { roles: { type: 'array', items: schemas.role } } }, ...errorResponses } } },
+    {
+      schema: {
+        summary: 'List the roles of a domain, by name',
+        description: `Paginated: follow \`nextCursor\` until it is null. Each role shows its first ${MEMBERS_SHOWN} members (see membersNextCursor).`,
+        tags: ['roles'],
+        security,
+        params: { type: 'object', properties: { domain: { type: 'string', maxLength: 256 } }, required: ['domain'] },
+        querystring: pageQuerystring('roles'),
+        response: { 200: pageSchema('roles', roleSchema), ...errorResponses },
+      },
+    },
     async (request) => {
       const { domain } = request.params as { domain: string };
       authorize(callerOf(request), domain);
       if (!(await store.getDomain(requireName('domain', domain)))) throw notFound(`domain "${domain}" does not exist`);
-      return { roles: (await store.listRoles(domain)).map(roleOut) };
+      const list = `roles ${domain}`;
+      const { limit, after } = readPage(request.query as { limit?: string; cursor?: string }, list, [nameKey('role')]);
+      const rows = await store.listRoles(domain, { limit: limit + 1, after: after?.[0] as string | undefined, memberLimit: MEMBERS_SHOWN + 1 });
+      const { items, nextCursor } = pageOf(rows, limit, list, (role) => [role.name]);
+      return { roles: items.map(roleShown), nextCursor };
     },
   );
 
   app.put(
     '/domains/:domain/roles/:role',
     {
+      bodyLimit: memberListBodyLimit(MAX_MEMBERS),
       schema: {
         summary: 'Create or replace a role',
         description:
           'With `members`, the member list is replaced; without, a new role starts empty and an existing one keeps its members. ' +
           '`tokenMaxLifetime` caps every access token granting this role; without it, an existing role keeps its limit. ' +
-          'A member that becomes an admin of a domain other than its own loses its outstanding join tokens (`joinTokensVoided`).',
+          'A member that becomes an admin of a domain other than its own loses its outstanding join tokens (`joinTokensVoided`). ' +
+          `Up to ${MAX_MEMBERS} members; the body may be larger than the server's general limit, up to ${memberListBodyLimit(MAX_MEMBERS)} bytes. ` +
+          'To add members without replacing the others, POST .../members.',
         tags: ['roles'],
         security,
         params: roleParams,
@@ -75,19 +141,93 @@ export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
       const tokenMaxLifetime = readTokenMaxLifetime(body.tokenMaxLifetime);
       if (members && isSystemAdminRole(domain, role)) await refuseLastAdminRemoval(store, now(), { members });
       const result = await store.putRole(domain, role, members, { actor }, tokenMaxLifetime === undefined ? undefined : { tokenMaxLifetime });
-      const answer = { ...roleOut(result.role), joinTokensVoided: result.joinTokensVoided };
+      const answer = { ...roleShown(result.role), joinTokensVoided: result.joinTokensVoided };
       return reply.code(result.created ? 201 : 200).send(answer);
     },
   );
 
   app.get(
     '/domains/:domain/roles/:role',
-    { schema: { summary: 'Get a role and its members', tags: ['roles'], security, params: roleParams, response: { 200: schemas.role, ...errorResponses } } },
+    {
+      schema: {
+        summary: 'Get a role and its first members',
+        description: `The first ${MEMBERS_SHOWN} members by principal; when there are more, \`membersNextCursor\` pages on through GET .../members.`,
+        tags: ['roles'],
+        security,
+        params: roleParams,
+        response: { 200: roleSchema, ...errorResponses },
+      },
+    },
     async (request) => {
       const { domain, role } = target(request);
-      const found = await store.getRole(domain, role);
+      const found = await store.getRole(domain, role, MEMBERS_SHOWN + 1);
       if (!found) throw notFound(`role ${domain}:role.${role} does not exist`);
-      return roleOut(found);
+      return roleShown(found);
+    },
+  );
+
+  app.get(
+    '/domains/:domain/roles/:role/members',
+    {
+      schema: {
+        summary: 'List the members of a role, by principal',
+        description: 'Paginated: follow `nextCursor` until it is null.',
+        tags: ['roles'],
+        security,
+        params: roleParams,
+        querystring: pageQuerystring('members'),
+        response: { 200: pageSchema('members', schemas.role.properties.members.items), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { domain, role } = target(request);
+      const list = memberList(domain, role);
+      const { limit, after } = readPage(request.query as { limit?: string; cursor?: string }, list, [nameKey('principal')]);
+      if (!(await store.getRole(domain, role, 0))) throw notFound(`role ${domain}:role.${role} does not exist`);
+      const rows = await store.listRoleMembers(domain, role, { limit: limit + 1, after: after?.[0] as string | undefined });
+      const { items, nextCursor } = pageOf(rows, limit, list, (member) => [member.principal]);
+      return { members: items.map((m) => ({ principal: m.principal, expiresAt: m.expiresAt === null ? null : new Date(m.expiresAt).toISOString() })), nextCursor };
+    },
+  );
+
+  app.post(
+    '/domains/:domain/roles/:role/members',
+    {
+      bodyLimit: memberListBodyLimit(MAX_BULK_MEMBERS),
+      schema: {
+        summary: 'Add members to a role (or change their expiry), keeping the others',
+        description:
+          `Up to ${MAX_BULK_MEMBERS} members a call, each principal once; all are written or none, with one audit event ` +
+          '(`role-member.put-many`). Each member is added as PUT .../members/{principal} adds one: a service granted another ' +
+          'domain\'s admin role (or renewed after it expired) loses the join tokens made for it before (`joinTokensVoided`).',
+        tags: ['roles'],
+        security,
+        params: roleParams,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['members'],
+          properties: { members: { type: 'array', minItems: 1, maxItems: MAX_BULK_MEMBERS, items: schemas.member } },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              created: { type: 'integer', description: 'members that were not members before' },
+              updated: { type: 'integer', description: 'members whose expiry was set anew' },
+              joinTokensVoided,
+            },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const { domain, role, actor } = target(request);
+      const members = (request.body as { members: { principal: string; expiresAt?: string | null }[] }).members.map(readMember);
+      if (new Set(members.map((m) => m.principal)).size !== members.length) throw badRequest('members: each principal may appear once');
+      await refuseLastAdminExpiry(domain, role, members);
+      return store.putRoleMembers(domain, role, members, { actor });
     },
   );
 
@@ -128,10 +268,7 @@ export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
       const { principal } = request.params as { principal: string };
       const body = (request.body ?? {}) as { expiresAt?: string | null };
       const member = readMember({ principal, expiresAt: body.expiresAt });
-      if (member.expiresAt !== null && isSystemAdminRole(domain, role)) {
-        // An expiry may end the last admin's membership; judge the role as it will be then.
-        await refuseLastAdminRemoval(store, member.expiresAt, { without: principal });
-      }
+      await refuseLastAdminExpiry(domain, role, [member]);
       const { created, joinTokensVoided: voided } = await store.putRoleMember(domain, role, member, { actor });
       const expiresAt = member.expiresAt === null ? null : new Date(member.expiresAt).toISOString();
       return reply.code(created ? 201 : 200).send({ principal, expiresAt, created, joinTokensVoided: voided });

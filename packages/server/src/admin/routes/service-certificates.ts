@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CertificateStatus } from '../../storage/records.ts';
 import { notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
-import { DEFAULT_PAGE_LIMIT as DEFAULT_LIMIT, MAX_PAGE_LIMIT as MAX_LIMIT, errorResponses, pageOf, readCursor, readPageLimit } from '../wire.ts';
+import { errorResponses, pageOf, pageParameters, pageSchema, readPage, textKey, timeKey } from '../wire.ts';
 import { certificateOut, certificateSchema, readReason, reasonProperty } from './certificates.ts';
 import { serviceParams, serviceTarget, type ServiceTarget } from './services.ts';
 
@@ -20,12 +20,7 @@ const listQuery = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    limit: {
-      type: 'string',
-      maxLength: 16,
-      description: `certificates per page, 1 to ${MAX_LIMIT} (default ${DEFAULT_LIMIT})`,
-    },
-    cursor: { type: 'string', maxLength: 256, description: 'nextCursor of the previous page, unchanged' },
+    ...pageParameters('certificates'),
     status: {
       type: 'string',
       enum: STATUSES,
@@ -34,13 +29,7 @@ const listQuery = {
   },
 } as const;
 
-const listSchema = {
-  type: 'object',
-  properties: {
-    certificates: { type: 'array', items: certificateSchema },
-    nextCursor: { type: ['string', 'null'], description: 'pass as ?cursor= for the next page; null on the last page' },
-  },
-} as const;
+const listSchema = pageSchema('certificates', certificateSchema);
 
 export function serviceCertificateRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
   const { store, callerOf, now } = deps;
@@ -69,13 +58,13 @@ export function serviceCertificateRoutes(app: FastifyInstance, deps: AdminRouteD
     },
     async (request) => {
       const query = request.query as { limit?: string; cursor?: string; status?: CertificateStatus };
-      const limit = readPageLimit(query.limit);
-      const cursor = query.cursor === undefined ? undefined : readCursor(query.cursor, SERIAL);
-      const after = cursor && { issuedAt: cursor.at, serial: cursor.id };
       const { principal } = await existingService(request);
+      const list = `certificates ${principal} ${query.status ?? ''}`;
+      const { limit, after: key } = readPage(query, list, [timeKey, textKey(SERIAL)]);
+      const after = key && { issuedAt: key[0] as number, serial: key[1] as string };
       const page = { limit: limit + 1, after, status: query.status, now: now() };
       const rows = await store.listCertificates(principal, page);
-      const { items, nextCursor } = pageOf(rows, limit, (certificate) => ({ at: certificate.issuedAt, id: certificate.serial }));
+      const { items, nextCursor } = pageOf(rows, limit, list, (certificate) => [certificate.issuedAt, certificate.serial]);
       return { certificates: items.map(certificateOut), nextCursor };
     },
   );

@@ -10,7 +10,21 @@ import { authorize, authorizeServiceChange, type AdminCaller } from '../authz.ts
 import { badRequest, notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
 import { refuseLastAdminRemoval } from '../last-admin.ts';
-import { errorResponses, readAllowedIps, readExpiry, requireName, schemas, serviceOut } from '../wire.ts';
+import {
+  errorResponses,
+  nameKey,
+  pageOf,
+  pageQuerystring,
+  pageSchema,
+  readAllowedIps,
+  readExpiry,
+  readPage,
+  requireName,
+  schemas,
+  serviceOut,
+  textKey,
+  timeKey,
+} from '../wire.ts';
 
 const KID = '^[A-Za-z0-9._-]{1,128}$';
 const MAX_GRACE_SECONDS = 30 * 86_400;
@@ -108,12 +122,26 @@ export function serviceRoutes(app: FastifyInstance, deps: AdminRouteDeps): void 
 
   app.get(
     '/domains/:domain/services',
-    { schema: { summary: 'List the services of a domain', tags: ['services'], security, params: { type: 'object', properties: { domain: { type: 'string', maxLength: 256 } }, required: ['domain'] }, response: { 200: { type: 'object', properties: { services: { type: 'array', items: schemas.service } } }, ...errorResponses } } },
+    {
+      schema: {
+        summary: 'List the services of a domain, by name',
+        description: 'Paginated: follow `nextCursor` until it is null.',
+        tags: ['services'],
+        security,
+        params: { type: 'object', properties: { domain: { type: 'string', maxLength: 256 } }, required: ['domain'] },
+        querystring: pageQuerystring('services'),
+        response: { 200: pageSchema('services', schemas.service), ...errorResponses },
+      },
+    },
     async (request) => {
       const { domain } = request.params as { domain: string };
       authorize(callerOf(request), domain);
       if (!(await store.getDomain(requireName('domain', domain)))) throw notFound(`domain "${domain}" does not exist`);
-      return { services: (await store.listServices(domain)).map(serviceOut) };
+      const list = `services ${domain}`;
+      const { limit, after } = readPage(request.query as { limit?: string; cursor?: string }, list, [nameKey('service')]);
+      const rows = await store.listServices(domain, { limit: limit + 1, after: after?.[0] as string | undefined });
+      const { items, nextCursor } = pageOf(rows, limit, list, (service) => [service.name]);
+      return { services: items.map(serviceOut), nextCursor };
     },
   );
 
@@ -203,12 +231,28 @@ export function serviceRoutes(app: FastifyInstance, deps: AdminRouteDeps): void 
 
   app.get(
     '/domains/:domain/services/:service/keys',
-    { schema: { summary: 'List the public keys registered on a service', tags: ['services'], security, params: serviceParams, response: { 200: { type: 'object', properties: { keys: { type: 'array', items: { type: 'object', properties: { kid: { type: 'string' }, pem: { type: 'string' }, createdAt: { type: 'string' } } } } } }, ...errorResponses } } },
+    {
+      schema: {
+        summary: 'List the public keys registered on a service, oldest first',
+        description: 'Paginated: follow `nextCursor` until it is null.',
+        tags: ['services'],
+        security,
+        params: serviceParams,
+        querystring: pageQuerystring('keys'),
+        response: {
+          200: pageSchema('keys', { type: 'object', properties: { kid: { type: 'string' }, pem: { type: 'string' }, createdAt: { type: 'string' } } }),
+          ...errorResponses,
+        },
+      },
+    },
     async (request) => {
       const { principal } = target(request);
       if (!(await store.getService(principal))) throw notFound(`service "${principal}" does not exist`);
-      const keys = await store.listPublicKeys(principal);
-      return { keys: keys.map((k) => ({ kid: k.kid, pem: k.pem, createdAt: new Date(k.createdAt).toISOString() })) };
+      const list = `keys ${principal}`;
+      const { limit, after } = readPage(request.query as { limit?: string; cursor?: string }, list, [timeKey, textKey(new RegExp(KID))]);
+      const page = { limit: limit + 1, after: after && { createdAt: after[0] as number, id: after[1] as string } };
+      const { items, nextCursor } = pageOf(await store.listPublicKeys(principal, page), limit, list, (key) => [key.createdAt, key.kid]);
+      return { keys: items.map((k) => ({ kid: k.kid, pem: k.pem, createdAt: new Date(k.createdAt).toISOString() })), nextCursor };
     },
   );
 

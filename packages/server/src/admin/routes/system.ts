@@ -2,11 +2,9 @@
 
 import type { FastifyInstance } from 'fastify';
 import { authorize } from '../authz.ts';
-import { badRequest } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
-import { errorResponses } from '../wire.ts';
+import { errorResponses, pageOf, pageQuerystring, pageSchema, readPage, timeKey } from '../wire.ts';
 
-const MAX_AUDIT_LIMIT = 1000;
 const security = [{ bearerAuth: [] }];
 
 export function systemRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
@@ -70,45 +68,35 @@ export function systemRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
         summary: 'Audit events, newest first',
         tags: ['audit'],
         security,
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            principal: { type: 'string', maxLength: 256 },
-            type: { type: 'string', maxLength: 64 },
-            since: { type: 'string', format: 'date-time' },
-            limit: { type: 'string', pattern: '^[0-9]{1,4}$' },
-          },
-        },
+        description: 'Paginated: follow `nextCursor` until it is null; `since` and the filters stay as on the first page.',
+        querystring: pageQuerystring('events', undefined, {
+          principal: { type: 'string', maxLength: 256 },
+          type: { type: 'string', maxLength: 64 },
+          since: { type: 'string', format: 'date-time' },
+        }),
         response: {
-          200: {
+          200: pageSchema('events', {
             type: 'object',
-            properties: {
-              events: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  properties: { id: { type: 'integer' }, at: { type: 'string' }, actor: { type: 'string' }, type: { type: 'string' }, target: { type: 'string' }, before: {}, after: {} },
-                },
-              },
-            },
-          },
+            properties: { id: { type: 'integer' }, at: { type: 'string' }, actor: { type: 'string' }, type: { type: 'string' }, target: { type: 'string' }, before: {}, after: {} },
+          }),
           ...errorResponses,
         },
       },
     },
     async (request) => {
       authorize(callerOf(request));
-      const query = request.query as { principal?: string; type?: string; since?: string; limit?: string };
-      const limit = query.limit === undefined ? 100 : Number(query.limit);
-      if (limit < 1 || limit > MAX_AUDIT_LIMIT) throw badRequest(`limit must be between 1 and ${MAX_AUDIT_LIMIT}`);
-      const events = await store.queryAudit({
+      const query = request.query as { principal?: string; type?: string; since?: string; limit?: string; cursor?: string };
+      const list = `audit ${JSON.stringify([query.principal, query.type, query.since])}`;
+      const { limit, after } = readPage(query, list, [timeKey, timeKey]);
+      const rows = await store.queryAudit({
         principal: query.principal,
         type: query.type,
         since: query.since === undefined ? undefined : Date.parse(query.since),
-        limit,
+        limit: limit + 1,
+        after: after && { at: after[0] as number, id: after[1] as number },
       });
-      return { events: events.map((e) => ({ ...e, at: new Date(e.at).toISOString() })) };
+      const { items, nextCursor } = pageOf(rows, limit, list, (event) => [event.at, event.id]);
+      return { events: items.map((e) => ({ ...e, at: new Date(e.at).toISOString() })), nextCursor };
     },
   );
 }

@@ -2,7 +2,7 @@
 // leaves the api_keys table.
 
 import { NotFoundError } from '../errors.ts';
-import type { Actor, ApiKeyRecord } from '../records.ts';
+import type { Actor, ApiKeyRecord, CreatedPageQuery } from '../records.ts';
 import { audit, holdDomain, lockService } from './context.ts';
 import type { SqlContext } from './context.ts';
 import { toApiKey } from './rows.ts';
@@ -38,9 +38,15 @@ export function createApiKey(ctx: SqlContext, key: Omit<ApiKeyRecord, 'createdAt
   });
 }
 
-export async function listApiKeys(ctx: SqlContext, principal: string): Promise<ApiKeyRecord[]> {
-  const rows = await ctx.db.all<ApiKeyRow>('SELECT * FROM api_keys WHERE principal = ? ORDER BY created_at DESC, id DESC', [
+/** The service's API keys, newest first: all, or a page of them. */
+export async function listApiKeys(ctx: SqlContext, principal: string, page?: CreatedPageQuery): Promise<ApiKeyRecord[]> {
+  const after = page?.after === undefined ? '' : ' AND created_at <= ? AND (created_at < ? OR id < ?)';
+  const position = page?.after === undefined ? [] : [page.after.createdAt, page.after.createdAt, page.after.id];
+  const limit = page === undefined ? '' : ' LIMIT ?';
+  const rows = await ctx.db.all<ApiKeyRow>(`SELECT * FROM api_keys WHERE principal = ?${after} ORDER BY created_at DESC, id DESC${limit}`, [
     principal,
+    ...position,
+    ...(page === undefined ? [] : [page.limit]),
   ]);
   return rows.map(toApiKey);
 }

@@ -44,6 +44,11 @@ export async function queryAudit(ctx: SqlContext, query: AuditQuery): Promise<Au
     where.push('at >= ?');
     params.push(query.since);
   }
+  if (query.after !== undefined) {
+    // The page's start as a range on `at`, which the indexes on at, (type, at) seek to.
+    where.push('at <= ? AND (at < ? OR id < ?)');
+    params.push(query.after.at, query.after.at, query.after.id);
+  }
   const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
   const rows = await ctx.db.all<AuditRow>(`SELECT * FROM audit_events ${filter} ORDER BY at DESC, id DESC LIMIT ?`, [
     ...params,

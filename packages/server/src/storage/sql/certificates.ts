@@ -270,7 +270,7 @@ export async function listCertificates(
   const conditions = ['principal = ?'];
   const params: SqlValue[] = [principal];
   if (query.after !== undefined) {
-    conditions.push('(issued_at < ? OR (issued_at = ? AND serial < ?))');
+    conditions.push('issued_at <= ? AND (issued_at < ? OR serial < ?)');
     params.push(query.after.issuedAt, query.after.issuedAt, query.after.serial);
   }
   if (query.status !== undefined) {

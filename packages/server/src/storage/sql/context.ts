@@ -118,10 +118,13 @@ export async function lockRole(ctx: SqlContext, tx: SqlExecutor, domain: string,
   return row;
 }
 
-export async function loadRole(db: SqlExecutor, row: RoleRow): Promise<Role> {
-  const members = await db.all<MemberRow>('SELECT * FROM role_members WHERE domain = ? AND role = ? ORDER BY principal', [
+/** The role of `row` with its members by principal: all of them, or the first `memberLimit`. */
+export async function loadRole(db: SqlExecutor, row: RoleRow, memberLimit?: number): Promise<Role> {
+  const limit = memberLimit === undefined ? '' : ' LIMIT ?';
+  const members = await db.all<MemberRow>(`SELECT * FROM role_members WHERE domain = ? AND role = ? ORDER BY principal${limit}`, [
     row.domain,
     row.name,
+    ...(memberLimit === undefined ? [] : [memberLimit]),
   ]);
   return toRole(row, members);
 }

@@ -3,7 +3,7 @@
 
 import type { SqlExecutor } from '../drivers/driver.ts';
 import { NotFoundError } from '../errors.ts';
-import type { Actor, PublicKeyRecord } from '../records.ts';
+import type { Actor, CreatedPageQuery, PublicKeyRecord } from '../records.ts';
 import type { DeleteKeyResult, PutKeyResult } from '../store.ts';
 import type { NewSecret } from '../store.ts';
 import { revokeCertificatesProvedBy } from './certificates.ts';
@@ -96,9 +96,15 @@ export async function deletePublicKey(ctx: SqlContext, principal: string, kid: s
   return result;
 }
 
-export async function listPublicKeys(ctx: SqlContext, principal: string): Promise<PublicKeyRecord[]> {
-  const rows = await ctx.db.all<PublicKeyRow>('SELECT * FROM public_keys WHERE principal = ? ORDER BY created_at, kid', [
+/** The service's keys, oldest first: all, or a page of them. */
+export async function listPublicKeys(ctx: SqlContext, principal: string, page?: CreatedPageQuery): Promise<PublicKeyRecord[]> {
+  const after = page?.after === undefined ? '' : ' AND created_at >= ? AND (created_at > ? OR kid > ?)';
+  const position = page?.after === undefined ? [] : [page.after.createdAt, page.after.createdAt, page.after.id];
+  const limit = page === undefined ? '' : ' LIMIT ?';
+  const rows = await ctx.db.all<PublicKeyRow>(`SELECT * FROM public_keys WHERE principal = ?${after} ORDER BY created_at, kid${limit}`, [
     principal,
+    ...position,
+    ...(page === undefined ? [] : [page.limit]),
   ]);
   return rows.map(toPublicKey);
 }

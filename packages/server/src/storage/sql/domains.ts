@@ -1,9 +1,9 @@
 import { dnsLabelOf } from '../../policy/names.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
-import type { Actor, Domain } from '../records.ts';
+import type { Actor, Domain, NamePageQuery } from '../records.ts';
 import { audit, checkLifetime, count, domainRow } from './context.ts';
 import type { SqlContext } from './context.ts';
-import type { SqlExecutor } from '../drivers/driver.ts';
+import type { SqlExecutor, SqlValue } from '../drivers/driver.ts';
 import { toDomain } from './rows.ts';
 import type { DomainRow } from './rows.ts';
 
@@ -91,8 +91,22 @@ export async function getDomain(ctx: SqlContext, name: string): Promise<Domain |
   return row ? toDomain(row) : null;
 }
 
-export async function listDomains(ctx: SqlContext): Promise<Domain[]> {
-  return (await ctx.db.all<DomainRow>('SELECT * FROM domains ORDER BY name')).map(toDomain);
+/** Domains by name: all, or a page of them (only those in `names`, when given). */
+export async function listDomains(ctx: SqlContext, page?: NamePageQuery & { names?: readonly string[] }): Promise<Domain[]> {
+  if (page === undefined) return (await ctx.db.all<DomainRow>('SELECT * FROM domains ORDER BY name')).map(toDomain);
+  const where: string[] = [];
+  const params: SqlValue[] = [];
+  if (page.names !== undefined) {
+    if (page.names.length === 0) return [];
+    where.push(`name IN (${page.names.map(() => '?').join(', ')})`);
+    params.push(...page.names);
+  }
+  if (page.after !== undefined) {
+    where.push('name > ?');
+    params.push(page.after);
+  }
+  const filter = where.length > 0 ? `WHERE ${where.join(' AND ')} ` : '';
+  return (await ctx.db.all<DomainRow>(`SELECT * FROM domains ${filter}ORDER BY name LIMIT ?`, [...params, page.limit])).map(toDomain);
 }
 
 export function deleteDomain(ctx: SqlContext, name: string, by: Actor): Promise<void> {

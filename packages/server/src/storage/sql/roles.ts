@@ -3,7 +3,7 @@
 import type { SqlExecutor } from '../drivers/driver.ts';
 import { isForeignAdminRole } from '../../policy/names.ts';
 import { NotFoundError } from '../errors.ts';
-import type { Actor, HeldRole, Membership, Role, RoleMember } from '../records.ts';
+import type { Actor, HeldRole, Membership, NamePageQuery, Role, RoleMember } from '../records.ts';
 import { audit, checkLifetime, holdDomain, loadRole, lockRole, roleTarget, serviceRow } from './context.ts';
 import type { SqlContext } from './context.ts';
 import { voidJoinTokens } from './join-tokens.ts';
@@ -59,15 +59,41 @@ export async function putRole(
   });
 }
 
-export async function getRole(ctx: SqlContext, domain: string, name: string): Promise<Role | null> {
+/** The role with its first `memberLimit` members (by principal), or all of them. */
+export async function getRole(ctx: SqlContext, domain: string, name: string, memberLimit?: number): Promise<Role | null> {
   const row = await ctx.db.get<RoleRow>('SELECT * FROM roles WHERE domain = ? AND name = ?', [domain, name]);
-  return row ? loadRole(ctx.db, row) : null;
+  return row ? loadRole(ctx.db, row, memberLimit) : null;
 }
 
-export async function listRoles(ctx: SqlContext, domain: string): Promise<Role[]> {
-  const roles = await ctx.db.all<RoleRow>('SELECT * FROM roles WHERE domain = ? ORDER BY name', [domain]);
-  const members = await ctx.db.all<MemberRow>('SELECT * FROM role_members WHERE domain = ? ORDER BY role, principal', [domain]);
-  return roles.map((row) => toRole(row, members.filter((member) => member.role === row.name)));
+/** A page of the domain's roles by name, each with its first `memberLimit` members (or all of them). */
+export async function listRoles(ctx: SqlContext, domain: string, page?: NamePageQuery & { memberLimit?: number }): Promise<Role[]> {
+  if (page === undefined) {
+    const roles = await ctx.db.all<RoleRow>('SELECT * FROM roles WHERE domain = ? ORDER BY name', [domain]);
+    const members = await ctx.db.all<MemberRow>('SELECT * FROM role_members WHERE domain = ? ORDER BY role, principal', [domain]);
+    return roles.map((row) => toRole(row, members.filter((member) => member.role === row.name)));
+  }
+  const after = page.after === undefined ? '' : ' AND name > ?';
+  const rows = await ctx.db.all<RoleRow>(`SELECT * FROM roles WHERE domain = ?${after} ORDER BY name LIMIT ?`, [
+    domain,
+    ...(page.after === undefined ? [] : [page.after]),
+    page.limit,
+  ]);
+  const roles: Role[] = [];
+  // One bounded read a role: a role of many members costs no more than its page.
+  for (const row of rows) roles.push(await loadRole(ctx.db, row, page.memberLimit));
+  return roles;
+}
+
+/** A page of the role's members, by principal. */
+export async function listRoleMembers(ctx: SqlContext, domain: string, role: string, page: NamePageQuery): Promise<RoleMember[]> {
+  const after = page.after === undefined ? '' : ' AND principal > ?';
+  const rows = await ctx.db.all<MemberRow>(`SELECT * FROM role_members WHERE domain = ? AND role = ?${after} ORDER BY principal LIMIT ?`, [
+    domain,
+    role,
+    ...(page.after === undefined ? [] : [page.after]),
+    page.limit,
+  ]);
+  return rows.map(toMember);
 }
 
 export function deleteRole(ctx: SqlContext, domain: string, name: string, by: Actor): Promise<void> {
@@ -101,6 +127,37 @@ export function putRoleMember(
   });
 }
 
+/**
+ * Adds or updates several members in one transaction, each through writeMember as putRoleMember
+ * does (join tokens voided by the same rule), leaving the role's other members as they are.
+ * One audit event `role-member.put-many` names the counts and the principals.
+ */
+export function putRoleMembers(
+  ctx: SqlContext,
+  domain: string,
+  role: string,
+  members: readonly RoleMember[],
+  by: Actor,
+): Promise<{ created: number; updated: number; joinTokensVoided: number }> {
+  return ctx.db.transaction(async (tx) => {
+    await lockRole(ctx, tx, domain, role);
+    let created = 0;
+    let joinTokensVoided = 0;
+    // A principal named twice is one member; the last entry wins.
+    const unique = new Map(members.map((member) => [member.principal, member]));
+    for (const member of unique.values()) {
+      const existing = await memberRow(tx, domain, role, member.principal);
+      if (!existing) created += 1;
+      joinTokensVoided += await writeMember(ctx, tx, { domain, role, member, previous: existing }, by);
+    }
+    await touchRole(ctx, tx, domain, role);
+    const counts = { created, updated: unique.size - created, joinTokensVoided };
+    const after = { ...counts, members: [...unique.values()].map((m) => ({ principal: m.principal, expiresAt: m.expiresAt })) };
+    await audit(ctx, tx, by, { type: 'role-member.put-many', target: roleTarget(domain, role), before: null, after });
+    return counts;
+  });
+}
+
 export function deleteRoleMember(ctx: SqlContext, domain: string, role: string, principal: string, by: Actor): Promise<void> {
   return ctx.db.transaction(async (tx) => {
     await lockRole(ctx, tx, domain, role);
@@ -113,19 +170,27 @@ export function deleteRoleMember(ctx: SqlContext, domain: string, role: string, 
 }
 
 // On the token endpoint's path: one statement. role_members_by_principal finds the
-// memberships; each joins its role and domain by primary key for their lifetime limits.
+// memberships; each joins its role and domain by primary key for their lifetime limits. The
+// rows are few and sorted here: an ORDER BY m.domain, m.role would make the primary key
+// (domain, role, principal) look attractive to both planners, as it yields that order, and
+// for a domain of many members walking its range costs a read per member. On SQLite the plan
+// is forced besides (INDEXED BY, and CROSS JOIN to keep the members outermost), as its
+// planner would still walk that range, or scan roles, as its statistics (or their absence)
+// suggest.
 export async function rolesHeld(ctx: SqlContext, principal: string, domains: string[], now: number): Promise<HeldRole[]> {
   const wanted = [...new Set(domains)];
   if (wanted.length === 0) return [];
+  const sqlite = ctx.db.dialect === 'sqlite';
+  const join = sqlite ? 'CROSS JOIN' : 'JOIN';
   const rows = await ctx.db.all<{ domain: string; role: string; role_max: number | null; domain_max: number | null; expires_at: number | null }>(
     `SELECT m.domain, m.role, r.token_max_lifetime AS role_max, d.token_max_lifetime AS domain_max, m.expires_at
-     FROM role_members m
-     JOIN roles r ON r.domain = m.domain AND r.name = m.role
-     JOIN domains d ON d.name = m.domain
-     WHERE m.principal = ? AND m.domain IN (${wanted.map(() => '?').join(', ')}) AND (m.expires_at IS NULL OR m.expires_at > ?)
-     ORDER BY m.domain, m.role`,
+     FROM role_members m${sqlite ? ' INDEXED BY role_members_by_principal' : ''}
+     ${join} roles r ON r.domain = m.domain AND r.name = m.role
+     ${join} domains d ON d.name = m.domain
+     WHERE m.principal = ? AND m.domain IN (${wanted.map(() => '?').join(', ')}) AND (m.expires_at IS NULL OR m.expires_at > ?)`,
     [principal, ...wanted, now],
   );
+  rows.sort((a, b) => compareText(a.domain, b.domain) || compareText(a.role, b.role));
   return rows.map((row) => ({
     domain: row.domain,
     role: row.role,
@@ -137,6 +202,12 @@ export async function rolesHeld(ctx: SqlContext, principal: string, domains: str
 export async function membershipsOf(ctx: SqlContext, principal: string): Promise<Membership[]> {
   const rows = await ctx.db.all<MemberRow>('SELECT * FROM role_members WHERE principal = ? ORDER BY domain, role', [principal]);
   return rows.map((row) => ({ domain: row.domain, role: row.role, expiresAt: row.expires_at }));
+}
+
+/** Code-point order, as both databases sort these names (ASCII only). */
+function compareText(a: string, b: string): number {
+  if (a === b) return 0;
+  return a < b ? -1 : 1;
 }
 
 // In code rather than SQL: SQLite's MIN(a, b) is NULL when either is, PostgreSQL's LEAST

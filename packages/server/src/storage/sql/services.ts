@@ -1,5 +1,6 @@
+import type { SqlValue } from '../drivers/driver.ts';
 import { ConflictError } from '../errors.ts';
-import type { Actor, ClientSecretRecord, PublicKeyRecord, Service } from '../records.ts';
+import type { Actor, ClientSecretRecord, CreatedPageQuery, NamePageQuery, PublicKeyRecord, Service } from '../records.ts';
 import type { ClientForAuth, ClientWithKeys, NewSecret, NewService, ServicePatch } from '../store.ts';
 import { revokeLiveCertificatesOf } from './certificates.ts';
 import { audit, holdDomain, lockService, roleTarget, serviceRow } from './context.ts';
@@ -83,13 +84,36 @@ export async function getServiceByAccountId(ctx: SqlContext, accountId: string):
   return row ? toService(row) : null;
 }
 
-export async function listServiceAccounts(ctx: SqlContext): Promise<Service[]> {
-  const rows = await ctx.db.all<ServiceRow>('SELECT * FROM services WHERE account_id IS NOT NULL ORDER BY created_at, principal');
+/** Service accounts, oldest first: all, or a page of them (only those of `domains`, when given). */
+export async function listServiceAccounts(ctx: SqlContext, page?: CreatedPageQuery & { domains?: readonly string[] }): Promise<Service[]> {
+  const where = ['account_id IS NOT NULL'];
+  const params: SqlValue[] = [];
+  if (page?.domains !== undefined) {
+    if (page.domains.length === 0) return [];
+    where.push(`domain IN (${page.domains.map(() => '?').join(', ')})`);
+    params.push(...page.domains);
+  }
+  if (page?.after !== undefined) {
+    where.push('created_at >= ? AND (created_at > ? OR principal > ?)');
+    params.push(page.after.createdAt, page.after.createdAt, page.after.id);
+  }
+  const limit = page === undefined ? '' : ' LIMIT ?';
+  const rows = await ctx.db.all<ServiceRow>(`SELECT * FROM services WHERE ${where.join(' AND ')} ORDER BY created_at, principal${limit}`, [
+    ...params,
+    ...(page === undefined ? [] : [page.limit]),
+  ]);
   return rows.map(toService);
 }
 
-export async function listServices(ctx: SqlContext, domain: string): Promise<Service[]> {
-  const rows = await ctx.db.all<ServiceRow>('SELECT * FROM services WHERE domain = ? ORDER BY name', [domain]);
+/** The domain's services by name: all, or a page of them. */
+export async function listServices(ctx: SqlContext, domain: string, page?: NamePageQuery): Promise<Service[]> {
+  if (page === undefined) return (await ctx.db.all<ServiceRow>('SELECT * FROM services WHERE domain = ? ORDER BY name', [domain])).map(toService);
+  const after = page.after === undefined ? '' : ' AND name > ?';
+  const rows = await ctx.db.all<ServiceRow>(`SELECT * FROM services WHERE domain = ?${after} ORDER BY name LIMIT ?`, [
+    domain,
+    ...(page.after === undefined ? [] : [page.after]),
+    page.limit,
+  ]);
   return rows.map(toService);
 }
 

@@ -11,6 +11,8 @@ import { auditLog } from './audit.ts';
 import type { StoreHarness } from './harness.ts';
 import { joinTokens } from './join-tokens.ts';
 import { keysAndCa } from './keys-ca.ts';
+import { listPlans } from './list-plans.ts';
+import { pages } from './pages.ts';
 import { queryPlans } from './query-plans.ts';
 import { revocation } from './revocation.ts';
 import { roles } from './roles.ts';
@@ -36,6 +38,8 @@ export function storeConformance(harness: StoreHarness): void {
   certificateLineage(harness);
   certificatesProved(harness);
   joinTokens(harness);
+  pages(harness);
+  listPlans(harness);
   queryPlans(harness);
   transactions(harness);
 }

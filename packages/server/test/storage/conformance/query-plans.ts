@@ -10,7 +10,7 @@ import { SqlStore } from '../../../src/storage/sql-store.ts';
 import type { StoreHarness } from './harness.ts';
 import { admin, storeTest } from './harness.ts';
 
-interface Statement {
+export interface Statement {
   sql: string;
   params: readonly SqlValue[];
 }
@@ -23,7 +23,7 @@ const FILLER_CERTIFICATES = `
 
 const GROWING_TABLES = /^(certificates|join_tokens)$/;
 
-function recordingDriver(driver: SqlDriver): { driver: SqlDriver; statements: Statement[] } {
+export function recordingDriver(driver: SqlDriver): { driver: SqlDriver; statements: Statement[] } {
   const statements: Statement[] = [];
   const wrap = (executor: SqlExecutor): SqlExecutor => ({
     all: <T>(sql: string, params: readonly SqlValue[] = []) => (statements.push({ sql, params }), executor.all<T>(sql, params)),
@@ -59,7 +59,7 @@ function fullReads(driver: SqlDriver, statement: Statement): Promise<string[]> {
   });
 }
 
-interface PlanNode {
+export interface PlanNode {
   'Node Type': string;
   'Relation Name'?: string;
   'Index Name'?: string;
@@ -67,7 +67,7 @@ interface PlanNode {
   Plans?: PlanNode[];
 }
 
-function planNodes(node: PlanNode): PlanNode[] {
+export function planNodes(node: PlanNode): PlanNode[] {
   return [node, ...(node.Plans ?? []).flatMap(planNodes)];
 }
 
