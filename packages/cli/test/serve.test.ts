@@ -61,6 +61,7 @@ describe('tessera serve', () => {
           masterKeyFile: 'mk',
           logLevel: undefined,
           signingAlg: 'EdDSA',
+          workers: undefined,
         },
         env,
         cwd: '/srv',
