@@ -10,11 +10,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { claimsOf, postForm, tesseraCertificate } from '../../server/test/e2e/mtls-support.ts';
+import { freePort } from '../../server/test/helpers/server.ts';
 import { addressesByWorker, startCluster, type Cluster } from './serve-cluster-support.ts';
 
 const RATE_BURST = 10;
+const BIN = join(import.meta.dirname, '..', 'bin', 'tessera.ts');
 
 describe('tessera serve --workers 2 (SQLite)', () => {
   let dataDir: string;
@@ -162,6 +166,33 @@ describe('tessera serve --workers 2 (SQLite)', () => {
     for (const address of [byWorker.get(0)![2]!, byWorker.get(1)![2]!]) await tokenFrom(address, clientId, clientSecret);
   });
 
+  it('backs off when a worker keeps dying young, and logs it', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 1200)); // the audit of acknowledged requests is written first
+    for (let round = 0; round < 2; round += 1) {
+      const pids = await cluster.workerPids();
+      const young = pids.at(-1)!; // the newest worker, started less than 10 s ago
+      process.kill(young, 'SIGKILL');
+      const started = Date.now();
+      for (;;) {
+        const now = await cluster.workerPids();
+        if (now.length === 2 && !now.includes(young)) break;
+        assert.ok(Date.now() - started < 30_000, 'the worker is back within 30 s');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    const loop = cluster.lines().filter((line) => String(line['msg']).includes('keeps exiting soon after it starts'));
+    assert.ok(loop.length >= 1, 'a crash loop is logged');
+    assert.ok((loop.at(-1)!['restartInMs'] as number) >= 500, 'with a growing delay');
+    assert.equal(loop.at(-1)!['level'], 50);
+    const back = Date.now();
+    for (;;) {
+      const workers = new Set(await Promise.all([byWorker.get(0)![0]!, byWorker.get(1)![0]!].map((address) => cluster.workerOf(address))));
+      if (workers.size === 2) break;
+      assert.ok(Date.now() - back < 30_000, 'both workers answer again');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  });
+
   it('takes concurrent token requests on both workers (their audit batches share the database)', async () => {
     const { clientId, clientSecret } = cluster.admin;
     const addresses = [...byWorker.get(0)!, ...byWorker.get(1)!];
@@ -183,5 +214,43 @@ describe('tessera serve --workers 2 (SQLite)', () => {
     } finally {
       db.close();
     }
+  });
+});
+
+describe('tessera serve --workers 2, other settings', () => {
+  const dirs: string[] = [];
+  after(async () => {
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('deals connections round robin behind trusted proxies (every caller then shares a proxy\'s address)', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'tessera-cluster-proxies-'));
+    dirs.push(dataDir);
+    const cluster = await startCluster({ dataDir, args: ['--workers', '2'], env: { TESSERA_TRUSTED_PROXIES: '127.0.0.0/8', TESSERA_LOG_LEVEL: 'warn' } });
+    try {
+      assert.equal(cluster.lines().find((line) => String(line['msg']).startsWith('tessera is serving'))?.['distribution'], 'round robin');
+      const seen = new Set<number>();
+      for (let i = 0; i < 4; i += 1) seen.add(await cluster.workerOf('127.0.0.1'));
+      assert.deepEqual([...seen].sort(), [0, 1]);
+    } finally {
+      assert.equal(await cluster.stop(), 0);
+    }
+  });
+
+  it('exits 1 with the reason when worker 0 cannot start (a master key that is not the data dir\'s)', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'tessera-cluster-key-'));
+    dirs.push(dataDir);
+    const first = await startCluster({ dataDir, args: ['--workers', '2'], env: { TESSERA_LOG_LEVEL: 'warn' } });
+    assert.equal(await first.stop(), 0);
+    const port = await freePort();
+    const child = spawn(process.execPath, [BIN, 'serve', '--data-dir', dataDir, '--listen', `https://127.0.0.1:${port}`, '--workers', '2'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, TESSERA_MASTER_KEY: Buffer.alloc(32, 1).toString('base64'), TESSERA_LOG_LEVEL: 'silent' },
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 1);
+    assert.match(stderr, /^error: cannot start the server: the master key differs from the one this database was created with/);
   });
 });

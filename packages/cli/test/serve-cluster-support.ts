@@ -33,8 +33,8 @@ export interface Cluster {
   /** Verifies a token against the JWKS served to `address`. */
   verify(token: string, address: string): Promise<JWTPayload>;
   workerPids(): Promise<number[]>;
-  /** SIGTERM; resolves to the exit code. */
-  stop(): Promise<number | null>;
+  /** SIGTERM to the primary, or `group` SIGINT to the whole process group (Ctrl-C); resolves to the exit code. */
+  stop(how?: 'SIGTERM' | 'group SIGINT'): Promise<number | null>;
 }
 
 export async function startCluster(options: { dataDir: string; args?: string[]; env?: Record<string, string> }): Promise<Cluster> {
@@ -42,7 +42,8 @@ export async function startCluster(options: { dataDir: string; args?: string[]; 
   const child = spawn(
     process.execPath,
     [BIN, 'serve', '--data-dir', options.dataDir, '--listen', `https://127.0.0.1:${port}`, '--log-level', 'info', ...(options.args ?? [])],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } },
+    // Its own process group, so that a test can send SIGINT to all of it, as Ctrl-C in a terminal does.
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env }, detached: true },
   );
   const parsed: Record<string, unknown>[] = [];
   const issued: string[] = [];
@@ -125,9 +126,10 @@ export async function startCluster(options: { dataDir: string; args?: string[]; 
       return payload;
     },
     workerPids: () => childrenOf(child.pid!),
-    async stop() {
+    async stop(how = 'SIGTERM') {
       if (child.exitCode !== null) return child.exitCode;
-      child.kill('SIGTERM');
+      if (how === 'SIGTERM') child.kill('SIGTERM');
+      else process.kill(-child.pid!, 'SIGINT');
       const [code] = await exited;
       return code;
     },
