@@ -15,10 +15,24 @@ import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { claimsOf, postForm, tesseraCertificate } from '../../server/test/e2e/mtls-support.ts';
 import { freePort } from '../../server/test/helpers/server.ts';
-import { addressesByWorker, startCluster, type Cluster } from './serve-cluster-support.ts';
+import { addressesByWorker, serviceWithRole, startCluster, type Cluster } from './serve-cluster-support.ts';
 
 const RATE_BURST = 10;
 const BIN = join(import.meta.dirname, '..', 'bin', 'tessera.ts');
+
+/** Polls `check` every 100 ms for up to 30 s. */
+async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  const started = Date.now();
+  while (!(await check())) {
+    assert.ok(Date.now() - started < 30_000, `${what} within 30 s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Two workers again, `gone` not among them. */
+function replaced(pids: number[], gone: number): boolean {
+  return pids.length === 2 && !pids.includes(gone);
+}
 
 describe('tessera serve --workers 2 (SQLite)', () => {
   let dataDir: string;
@@ -43,6 +57,8 @@ describe('tessera serve --workers 2 (SQLite)', () => {
     });
     byWorker = await addressesByWorker(cluster);
   });
+  /** The first address of each worker. */
+  const firsts = (): string[] => [byWorker.get(0)![0]!, byWorker.get(1)![0]!];
   after(async () => {
     cluster.child.kill('SIGKILL');
     await rm(dataDir, { recursive: true, force: true });
@@ -79,12 +95,8 @@ describe('tessera serve --workers 2 (SQLite)', () => {
   });
 
   it('serves the admin API on either worker: a service made through worker 0 gets a token through worker 1', async () => {
-    const zero = cluster.from(byWorker.get(0)![0]!);
-    assert.equal((await zero.admin$('POST', '/domains', { name: 'alpha' })).status, 201);
-    const service = await zero.admin$('POST', '/domains/alpha/services', { name: 'api' });
-    assert.equal(service.status, 201, service.text);
-    assert.equal((await zero.admin$('PUT', '/domains/alpha/roles/users', { members: [{ principal: 'alpha.api' }] })).status, 201);
-    const token = await tokenFrom(byWorker.get(1)![0]!, 'alpha.api', service.json.clientSecret as string, 'alpha:domain');
+    const secret = await serviceWithRole(cluster.from(byWorker.get(0)![0]!), 'alpha.api', 'users');
+    const token = await tokenFrom(byWorker.get(1)![0]!, 'alpha.api', secret, 'alpha:domain');
     const claims = await cluster.verify(token, byWorker.get(0)![0]!);
     assert.equal(claims.sub, 'alpha.api');
     assert.deepEqual(claims['scp'], ['users']);
@@ -144,24 +156,12 @@ describe('tessera serve --workers 2 (SQLite)', () => {
     while ((await cluster.workerPids()).includes(before[1]!)) await new Promise((resolve) => setTimeout(resolve, 20));
     await new Promise((resolve) => setTimeout(resolve, 100));
     for (const address of [...byWorker.get(0)!, ...byWorker.get(1)!]) assert.equal((await cluster.from(address).send('/healthz')).status, 200);
-    const started = Date.now();
-    for (;;) {
-      const now = await cluster.workerPids();
-      if (now.length === 2 && !now.includes(before[1]!)) break;
-      assert.ok(Date.now() - started < 30_000, 'the worker is back within 30 s');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await until(async () => replaced(await cluster.workerPids(), before[1]!), 'the worker is back');
     while (cluster.lines().filter((line) => line['msg'] === 'worker 1 exited; restarting it' || line['msg'] === 'worker 0 exited; restarting it').length === 0) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     // Once the new one is ready, its addresses go back to it.
-    const back = Date.now();
-    for (;;) {
-      const workers = new Set(await Promise.all([byWorker.get(0)![0]!, byWorker.get(1)![0]!].map((address) => cluster.workerOf(address))));
-      if (workers.size === 2) break;
-      assert.ok(Date.now() - back < 30_000, 'both workers answer again');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await until(async () => new Set(await Promise.all(firsts().map((address) => cluster.workerOf(address)))).size === 2, 'both workers answer again');
     const { clientId, clientSecret } = cluster.admin;
     for (const address of [byWorker.get(0)![2]!, byWorker.get(1)![2]!]) await tokenFrom(address, clientId, clientSecret);
   });
@@ -172,25 +172,13 @@ describe('tessera serve --workers 2 (SQLite)', () => {
       const pids = await cluster.workerPids();
       const young = pids.at(-1)!; // the newest worker, started less than 10 s ago
       process.kill(young, 'SIGKILL');
-      const started = Date.now();
-      for (;;) {
-        const now = await cluster.workerPids();
-        if (now.length === 2 && !now.includes(young)) break;
-        assert.ok(Date.now() - started < 30_000, 'the worker is back within 30 s');
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await until(async () => replaced(await cluster.workerPids(), young), 'the worker is back');
     }
     const loop = cluster.lines().filter((line) => String(line['msg']).includes('keeps exiting soon after it starts'));
     assert.ok(loop.length >= 1, 'a crash loop is logged');
     assert.ok((loop.at(-1)!['restartInMs'] as number) >= 500, 'with a growing delay');
     assert.equal(loop.at(-1)!['level'], 50);
-    const back = Date.now();
-    for (;;) {
-      const workers = new Set(await Promise.all([byWorker.get(0)![0]!, byWorker.get(1)![0]!].map((address) => cluster.workerOf(address))));
-      if (workers.size === 2) break;
-      assert.ok(Date.now() - back < 30_000, 'both workers answer again');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await until(async () => new Set(await Promise.all(firsts().map((address) => cluster.workerOf(address)))).size === 2, 'both workers answer again');
   });
 
   it('takes concurrent token requests on both workers (their audit batches share the database)', async () => {

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { decodeProtectedHeader } from 'jose';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../server/test/storage/postgres-database.ts';
-import { addressesByWorker, startCluster, type Cluster } from './serve-cluster-support.ts';
+import { addressesByWorker, serviceWithRole, startCluster, type Cluster } from './serve-cluster-support.ts';
 
 const ROTATION_S = 4;
 const CHECK_S = 1;
@@ -68,12 +68,8 @@ describe('tessera serve --workers 2 (PostgreSQL)', () => {
   });
 
   it('serves the admin API on either worker: a service made through worker 1 gets a token through worker 0', async () => {
-    const one = cluster.from(byWorker.get(1)![0]!);
-    assert.equal((await one.admin$('POST', '/domains', { name: 'beta' })).status, 201);
-    const service = await one.admin$('POST', '/domains/beta/services', { name: 'batch' });
-    assert.equal(service.status, 201, service.text);
-    assert.equal((await one.admin$('PUT', '/domains/beta/roles/jobs', { members: [{ principal: 'beta.batch' }] })).status, 201);
-    const res = await cluster.token(byWorker.get(0)![0]!, 'beta.batch', service.json.clientSecret as string, 'beta:domain');
+    const secret = await serviceWithRole(cluster.from(byWorker.get(1)![0]!), 'beta.batch', 'jobs');
+    const res = await cluster.token(byWorker.get(0)![0]!, 'beta.batch', secret, 'beta:domain');
     assert.equal(res.status, 200, res.text);
     assert.deepEqual((await cluster.verify(res.json.access_token as string, byWorker.get(1)![0]!))['scp'], ['jobs']);
   });

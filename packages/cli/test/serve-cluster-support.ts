@@ -159,3 +159,13 @@ export async function addressesByWorker(cluster: Cluster): Promise<Map<number, s
   }
   return byWorker;
 }
+
+/** Through the admin API of `view`: a domain, a service in it and a role it holds; returns the service's secret. */
+export async function serviceWithRole(view: TestServer, principal: string, role: string): Promise<string> {
+  const [domain, name] = principal.split('.') as [string, string];
+  assert.equal((await view.admin$('POST', '/domains', { name: domain })).status, 201);
+  const service = await view.admin$('POST', `/domains/${domain}/services`, { name });
+  assert.equal(service.status, 201, service.text);
+  assert.equal((await view.admin$('PUT', `/domains/${domain}/roles/${role}`, { members: [{ principal }] })).status, 201);
+  return service.json.clientSecret as string;
+}
