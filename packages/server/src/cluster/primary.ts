@@ -33,7 +33,7 @@ import { configToWire, isMessage, type FromWorker, type ToWorker } from './messa
 
 export interface ClusterOptions {
   logStream?: { write(line: string): void };
-  /** How long a worker may take to drain and stop before it is killed (ms). */
+  /** How long a worker may take to drain and stop before it is killed (ms; default connections.requestTimeout + 15 s). */
   stopTimeoutMs?: number;
 }
 
@@ -130,10 +130,10 @@ export async function startCluster(config: Config, options: ClusterOptions = {})
     const first = byAddress ? slotOf(addressKey(socket.remoteAddress ?? ''), slots.length) : next++ % slots.length;
     // While the chosen worker restarts, its addresses go to the next ready one.
     for (let offset = 0; offset < slots.length; offset += 1) {
-      const worker = slots[(first + offset) % slots.length]!;
-      if (!worker.ready || worker.worker === null || !worker.worker.isConnected()) continue;
+      const { ready, worker } = slots[(first + offset) % slots.length]!;
+      if (!ready || worker === null || !worker.isConnected()) continue;
       const message: ToWorker = { type: 'connection' };
-      worker.worker.send(message, socket, { keepOpen: false }, (error) => {
+      worker.send(message, socket, { keepOpen: false }, (error) => {
         if (error) socket.destroy();
       });
       return;
@@ -145,7 +145,8 @@ export async function startCluster(config: Config, options: ClusterOptions = {})
   listener.on('connection', (socket: Socket) => socket.on('error', () => socket.destroy()));
 
   const stopWorkers = async (): Promise<void> => {
-    const timeoutMs = options.stopTimeoutMs ?? 30_000;
+    // A worker waits up to connections.requestTimeout for requests in flight, then writes its audit.
+    const timeoutMs = options.stopTimeoutMs ?? (config.connections.requestTimeout + 15) * 1000;
     await Promise.all(
       slots.map(async (slot) => {
         if (slot.restartTimer) clearTimeout(slot.restartTimer);
@@ -168,6 +169,8 @@ export async function startCluster(config: Config, options: ClusterOptions = {})
     const host = config.listen.hostname.replace(/^\[|\]$/g, '');
     listener.listen({ host, port: listenPort(config.listen) });
     await once(listener, 'listening');
+    // Accept errors (EMFILE, say) are the listener's to report, not the end of the primary.
+    listener.on('error', (error) => log.error({ err: { message: error.message, code: (error as NodeJS.ErrnoException).code } }, 'accepting a connection failed'));
   } catch (error) {
     stopping = true;
     listener.close();
