@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import type { TestResponse } from '../../server/test/helpers/https.ts';
 import type { TestServer } from '../../server/test/helpers/server.ts';
-import { basic, freePort } from '../../server/test/helpers/server.ts';
+import { freePort, tokenRequest } from '../../server/test/helpers/server.ts';
 import { sendMtls, type MtlsRequest } from '../../server/test/e2e/mtls-support.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'tessera.ts');
@@ -74,12 +74,8 @@ export async function startCluster(options: { dataDir: string; args?: string[]; 
       if (path === '/oauth2/token' && res.status === 200) issued.push(address);
       return res;
     };
-    const token = async (clientId: string, secret: string, params: Record<string, string>): Promise<TestResponse> =>
-      send('/oauth2/token', {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(clientId, secret) },
-        body: new URLSearchParams(params).toString(),
-      });
+    const token = (clientId: string, secret: string, params: Record<string, string>): Promise<TestResponse> =>
+      send('/oauth2/token', tokenRequest(clientId, secret, params));
     const adminToken = async (): Promise<string> => {
       const res = await token(admin.clientId, admin.clientSecret, { grant_type: 'client_credentials', scope: 'sys.auth:role.admin' });
       assert.equal(res.status, 200, res.text);
