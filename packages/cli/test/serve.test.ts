@@ -61,6 +61,7 @@ describe('tessera serve', () => {
           masterKeyFile: 'mk',
           logLevel: undefined,
           signingAlg: 'EdDSA',
+          workers: undefined,
         },
         env,
         cwd: '/srv',
@@ -111,5 +112,23 @@ describe('tessera serve', () => {
     });
     assert.equal(result.code, 1);
     assert.equal(result.stderr, 'error: cannot start the server: listen EADDRINUSE: address already in use 127.0.0.1:8443\n');
+  });
+
+  for (const value of ['0', '-1', 'abc', '10000']) {
+    it(`refuses --workers ${value} with exit 2 and says what it takes, before starting anything`, async () => {
+      // The real server module: its loadConfig refuses the value before any process is started.
+      const result = await runCli(['serve', '--workers', value, '--data-dir', '/nonexistent/tessera'], { cwd: '/srv', signals: new EventEmitter() });
+      assert.equal(result.code, 2);
+      assert.equal(
+        result.stderr,
+        `error: --workers: expected "auto" (one worker process per core) or a whole number of worker processes from 1 to 256, got "${value}"\n`,
+      );
+    });
+  }
+
+  it('refuses a bad TESSERA_WORKERS the same way', async () => {
+    const result = await runCli(['serve'], { cwd: '/srv', env: { TESSERA_WORKERS: 'many' }, signals: new EventEmitter() });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^error: TESSERA_WORKERS: expected "auto" .* got "many"\n$/);
   });
 });

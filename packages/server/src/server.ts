@@ -52,6 +52,13 @@ export interface ServerOptions {
   now?: () => number;
   /** Where log lines go instead of stdout (a file, or a test collecting them). */
   logStream?: { write(line: string): void };
+  /**
+   * False in the cluster workers after the first (cluster/worker.ts): they leave signing-key and
+   * CA rotation, `ca.pem` and audit pruning to worker 0, and only load what it did. Default true.
+   */
+  ownsTimers?: boolean;
+  /** The cluster worker this is (cluster/worker.ts): shown in /metrics as `tessera_worker{worker}`. */
+  worker?: number;
 }
 
 export interface TesseraServer {
@@ -64,6 +71,11 @@ export interface TesseraServer {
   readonly bootstrapCredentialFile: string | null;
   /** Starts listening; resolves to the base URL (with the real port when the config said 0). */
   listen(): Promise<string>;
+  /**
+   * Starts the background work (key and CA refresh or rotation, audit pruning) without listening:
+   * a cluster worker, whose connections the primary hands over. listen() calls it.
+   */
+  start(): void;
   close(): Promise<void>;
   /** Writes the refusal summaries so far and the buffered token-request audit now, instead of within the next interval. */
   flushAudit(): Promise<void>;
@@ -79,6 +91,7 @@ export const DEFAULT_TRUST_DOMAIN = 'tessera.local';
 
 export async function createServer(config: Config, options: ServerOptions = {}): Promise<TesseraServer> {
   const now = options.now ?? Date.now;
+  const ownsTimers = options.ownsTimers ?? true;
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const masterKey = await readMasterKey(config);
   const sealer = createSealer(masterKey);
@@ -92,14 +105,30 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       throw new MasterKeyMismatchError('the master key differs from the one this database was created with; start with the original master key (TESSERA_MASTER_KEY or --master-key-file)');
     }
 
-    const ca = await loadCertificateAuthority({ store, sealer, settings: caSettings(config), now, checkIntervalMs: config.signing.checkInterval * 1000 });
-    const bundleFile = join(config.dataDir, 'ca.pem');
-    await writeBundleFile(bundleFile, ca.bundlePem);
-    ca.onBundleChange((bundlePem) => writeBundleFile(bundleFile, bundlePem));
+    const ca = await loadCertificateAuthority({
+      store,
+      sealer,
+      settings: caSettings(config),
+      now,
+      checkIntervalMs: config.signing.checkInterval * 1000,
+      rotates: ownsTimers,
+    });
+    if (ownsTimers) {
+      const bundleFile = join(config.dataDir, 'ca.pem');
+      await writeBundleFile(bundleFile, ca.bundlePem);
+      ca.onBundleChange((bundlePem) => writeBundleFile(bundleFile, bundlePem));
+    }
     const tls = config.listen.protocol === 'https:' ? await serverTls({ ca, listen: config.listen, lifetimeSeconds: SERVER_CERT_LIFETIME, now }) : null;
 
     const metrics = new Registry();
     collectDefaultMetrics({ register: metrics });
+    if (options.worker !== undefined) {
+      // Each worker has its own metrics: a scrape sees the worker its address is sent to.
+      new Gauge({ name: 'tessera_worker', help: 'The cluster worker that answered this scrape (1)', labelNames: ['worker'], registers: [metrics] }).set(
+        { worker: String(options.worker) },
+        1,
+      );
+    }
     const connections = createConnectionGuard({
       limits: config.connections,
       exempt: (address) => config.trustedProxies.length > 0 && ipAllowed(config.trustedProxies, address),
@@ -155,6 +184,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       now,
       checkIntervalMs: config.signing.checkInterval * 1000,
       logger: app.log,
+      rotates: ownsTimers,
     });
     await signingKeys.refresh();
 
@@ -295,6 +325,14 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     await app.ready();
 
     let closed = false;
+    let started = false;
+    const start = (): void => {
+      if (started) return;
+      started = true;
+      signingKeys.start();
+      ca.start(app.log);
+      if (ownsTimers) guards.start();
+    };
     return {
       app,
       store,
@@ -306,13 +344,12 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       async listen() {
         const host = config.listen.hostname.replace(/^\[|\]$/g, '');
         await app.listen({ host, port: listenPort(config.listen) });
-        signingKeys.start();
-        ca.start(app.log);
-        guards.start();
+        start();
         const address = app.server.address();
         const port = typeof address === 'object' && address ? address.port : Number(config.listen.port);
         return `${config.listen.protocol}//${config.listen.hostname}:${port}`;
       },
+      start,
       async close() {
         if (closed) return;
         closed = true;

@@ -27,6 +27,7 @@ interface ServeOptions {
   masterKeyFile?: string;
   logLevel?: string;
   signingAlg?: string;
+  workers?: string;
 }
 
 export function registerServeCommand(program: Command, io: CliIo): void {
@@ -41,6 +42,7 @@ export function registerServeCommand(program: Command, io: CliIo): void {
     .option('--master-key-file <file>', 'master key sealing private keys at rest')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
     .option('--signing-alg <alg>', 'token signing algorithm: ES256, EdDSA or RS256')
+    .option('--workers <n|auto>', 'processes that serve requests: auto (one per core, the default) or a number; 1 serves from this process')
     .addHelpText('after', '\nEach flag can also be set as TESSERA_<NAME> (e.g. TESSERA_DATA_DIR) or in the config file.')
     .action(async (options: ServeOptions) => {
       await serve(options, io);
@@ -58,6 +60,7 @@ async function serve(options: ServeOptions, io: CliIo): Promise<void> {
     masterKeyFile: options.masterKeyFile,
     logLevel: options.logLevel,
     signingAlg: options.signingAlg,
+    workers: options.workers,
   };
   let running: RunningServer;
   try {
@@ -76,8 +79,9 @@ async function serve(options: ServeOptions, io: CliIo): Promise<void> {
 
 async function importServer(): Promise<ServerApi> {
   // Loaded on demand: the server pulls in fastify, storage drivers and the CA, which the
-  // client commands never need.
-  return await import('@tessera/server');
+  // client commands never need. This entry loads them only in the process that serves: with
+  // several workers, not in this one.
+  return await import('@tessera/server/serve');
 }
 
 /**

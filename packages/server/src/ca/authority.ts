@@ -46,6 +46,12 @@ export interface CertificateAuthorityOptions {
   now: () => number;
   /** How often start() reloads the generations and advances rotation. */
   checkIntervalMs?: number;
+  /**
+   * False in every cluster worker but the first: refresh() then only loads the generations the
+   * owner of the rotation stored (and adopts no import), so each step is taken by one process.
+   * The signing generation is still picked by activation time. Default true.
+   */
+  rotates?: boolean;
 }
 
 export interface CaGenerationInfo {
@@ -103,7 +109,7 @@ const MAX_PASSES = 4;
 /** Opens the CA: imports `settings.import` if it is new, creates a CA on first start, then refreshes. */
 export async function loadCertificateAuthority(options: CertificateAuthorityOptions): Promise<CertificateAuthority> {
   const files = options.settings.import;
-  const imported = files === null ? null : await readAndSealImportedCa(files, options.sealer, options.now());
+  const imported = files === null || options.rotates === false ? null : await readAndSealImportedCa(files, options.sealer, options.now());
   const authority = new Authority(options, imported);
   await authority.refresh();
   return authority;
@@ -131,6 +137,7 @@ class Authority implements CertificateAuthority {
   #starting = true;
   readonly #warned = new Set<string>();
   readonly #services: ServiceCertificateIssuer;
+  readonly #rotates: boolean;
 
   constructor(options: CertificateAuthorityOptions, imported: ImportedCa | null) {
     this.#imported = imported;
@@ -140,6 +147,7 @@ class Authority implements CertificateAuthority {
     this.#settings = options.settings;
     this.#policy = caRotationPolicy(options.settings);
     this.#now = options.now;
+    this.#rotates = options.rotates ?? true;
     this.#check = periodicCheck(() => this.refresh(), options.checkIntervalMs ?? 30_000, (error) =>
       this.#log('error', { err: error }, 'CA refresh failed; keeping the CA generations already loaded'),
     );
@@ -273,6 +281,10 @@ class Authority implements CertificateAuthority {
     // with the wrong master key must fail before it stores a CA the others cannot open.
     let records = await this.#store.listCas();
     await this.#load(records);
+    if (!this.#rotates) {
+      this.#starting = false;
+      return;
+    }
     for (let pass = 0; pass < MAX_PASSES; pass += 1) {
       // The import is tried on every pass: an activation in this very refresh may free the slot it waits for.
       if (this.#imported !== null && (await this.#adoptImport(this.#imported, records))) {

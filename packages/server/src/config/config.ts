@@ -19,6 +19,11 @@ export interface Config {
    */
   masterKey: { source: 'env'; value: string } | { source: 'file'; path: string; generate: boolean };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /**
+   * Processes that serve requests (`--workers`, TESSERA_WORKERS, `workers`): a whole number, or
+   * `auto` (the default) for one per core. 1 serves from the process itself, as a library does.
+   */
+  workers: number;
   tokens: {
     /** Access token lifetime when the request has no `expires_in` (seconds). */
     defaultLifetime: number;
@@ -193,6 +198,7 @@ export const DEFAULTS = {
   listen: 'https://127.0.0.1:8443',
   dataDir: '.tessera',
   logLevel: 'info',
+  workers: 'auto',
   tokens: { defaultLifetime: 3600, maxLifetime: 86_400 },
   signing: {
     alg: 'ES256',

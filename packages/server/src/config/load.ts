@@ -2,6 +2,7 @@
 // TESSERA_CONFIG), TESSERA_* environment variables and command-line flags. Every problem is
 // collected before failing, so one start tells the operator everything there is to fix.
 
+import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { certificateSettings } from './certificate-settings.ts';
 import type { Config } from './config.ts';
@@ -26,6 +27,7 @@ import {
   parseMasterKeyValue,
   parsePath,
   wholeNumberParser,
+  workersParser,
 } from './values.ts';
 import type { Parsed } from './values.ts';
 
@@ -170,6 +172,7 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
     database,
     masterKey,
     logLevel,
+    workers: setting('workers', workersParser(availableParallelism)).value,
     tokens: { defaultLifetime: defaultLifetime.value, maxLifetime: maxLifetime.value },
     signing,
     clockSkew: setting('clockSkew', zeroOrMore).value,

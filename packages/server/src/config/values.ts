@@ -156,6 +156,21 @@ export function wholeNumberParser(min: number): (value: unknown) => Parsed<numbe
   };
 }
 
+/** More workers than this is a typo: each holds its own database connections and memory. */
+export const MAX_WORKERS = 256;
+
+/** `auto` (one per core, as `os.availableParallelism()` counts them) or a whole number from 1 to MAX_WORKERS. */
+export function workersParser(cores: () => number): (value: unknown) => Parsed<number> {
+  return (value) => {
+    if (value === 'auto') return { value: Math.min(Math.max(1, cores()), MAX_WORKERS) };
+    const number = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+    if (typeof number === 'number' && Number.isSafeInteger(number) && number >= 1 && number <= MAX_WORKERS) return { value: number };
+    return {
+      problem: `expected "auto" (one worker process per core) or a whole number of worker processes from 1 to ${MAX_WORKERS}, ${got(value)}`,
+    };
+  };
+}
+
 export function parseBoolean(value: unknown): Parsed<boolean> {
   if (value === true || value === 'true' || value === '1' || value === 'on') return { value: true };
   if (value === false || value === 'false' || value === '0' || value === 'off') return { value: false };

@@ -37,6 +37,13 @@ export interface SigningKeysOptions {
   /** How often start() reloads keys and advances rotation. */
   checkIntervalMs: number;
   logger: SigningKeysLogger;
+  /**
+   * False in every cluster worker but the first: refresh() then only loads what the owner of the
+   * rotation did, so that each step is taken (and logged) by one process. current() still picks
+   * the key by its activation time, so a follower signs with a new key as soon as the owner would.
+   * Forced rotation (rotate()) works either way. Default true.
+   */
+  rotates?: boolean;
 }
 
 /** The options that come from configuration (which counts in seconds). */
@@ -80,6 +87,7 @@ export class SigningKeys {
   readonly #policy: RotationPolicy;
   readonly #now: () => number;
   readonly #logger: SigningKeysLogger;
+  readonly #rotates: boolean;
 
   #loaded: Loaded | null = null;
   // Refreshes and rotations of one instance run one at a time, so a slow pass can never load an
@@ -94,6 +102,7 @@ export class SigningKeys {
     this.#policy = options.policy;
     this.#now = options.now;
     this.#logger = options.logger;
+    this.#rotates = options.rotates ?? true;
     this.#check = periodicCheck(() => this.refresh(), options.checkIntervalMs, (error) =>
       this.#logger.error({ err: error }, 'signing key refresh failed; keeping the keys already loaded'),
     );
@@ -186,6 +195,7 @@ export class SigningKeys {
     // with the wrong master key must fail before it stores a key the others cannot open.
     let records = await this.#store.listSigningKeys();
     await this.#load(records);
+    if (!this.#rotates) return records;
     for (let pass = 0; pass < MAX_PASSES; pass += 1) {
       const steps = planRotation(records, this.#now(), this.#policy);
       if (steps.length === 0) return records;

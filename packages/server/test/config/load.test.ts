@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { describe, it } from 'node:test';
 import { DEFAULTS } from '../../src/config/config.ts';
 import { listenPort } from '../../src/config/load.ts';
@@ -425,5 +426,34 @@ void describe('audit retention and connection settings', () => {
     assert.match(problems[0]!, /^TESSERA_AUDIT_RETENTION_SUMMARIES: expected a retention of at least 1d, or 0 to keep events forever/);
     assert.match(problems[1]!, /^TESSERA_HEADERS_TIMEOUT: expected a duration of at least 1s/);
     assert.match(problems[2]!, /connections\.maxPerAddress is 20 but connections\.max is 10/);
+  });
+});
+
+void describe('loadConfig workers', () => {
+  const expected = (got: string): string =>
+    `expected "auto" (one worker process per core) or a whole number of worker processes from 1 to 256, got ${got}`;
+
+  void it('defaults to one worker per core', () => {
+    assert.equal(load().workers, Math.min(availableParallelism(), 256));
+    assert.equal(load({ flags: { workers: 'auto' } }).workers, Math.min(availableParallelism(), 256));
+  });
+
+  void it('reads a number from --workers, TESSERA_WORKERS and the config file, flag first', () => {
+    const file = configFile({ workers: 3 });
+    assert.equal(load({ flags: { config: file } }).workers, 3);
+    assert.equal(load({ flags: { config: file }, env: { TESSERA_WORKERS: '1' } }).workers, 1);
+    assert.equal(load({ flags: { config: file, workers: '4' }, env: { TESSERA_WORKERS: '1' } }).workers, 4);
+  });
+
+  for (const value of ['0', '-1', 'abc', '10000', '1.5', '', ' 2']) {
+    void it(`rejects --workers ${JSON.stringify(value)}`, () => {
+      assert.equal(problemOf({ flags: { workers: value } }), `--workers: ${expected(JSON.stringify(value))}`);
+    });
+  }
+
+  void it('names the variable or the file key that holds a bad value', () => {
+    assert.equal(problemOf({ env: { TESSERA_WORKERS: 'many' } }), `TESSERA_WORKERS: ${expected('"many"')}`);
+    const file = configFile({ workers: 0 });
+    assert.equal(problemOf({ flags: { config: file } }), `${file}: workers: ${expected('0')}`);
   });
 });

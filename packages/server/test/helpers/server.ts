@@ -46,6 +46,15 @@ export function basic(clientId: string, secret: string): string {
   return `Basic ${Buffer.from(`${encode(clientId)}:${encode(secret)}`).toString('base64')}`;
 }
 
+/** POST /oauth2/token's request with client_secret_basic. */
+export function tokenRequest(clientId: string, secret: string, params: Record<string, string>): { method: string; headers: Record<string, string>; body: string } {
+  return {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(clientId, secret) },
+    body: new URLSearchParams(params).toString(),
+  };
+}
+
 /** POST /oauth2/introspect (RFC 7662) as the resource server `as`, with client_secret_basic; asserts the 200. */
 export async function introspectAs(t: Pick<TestServer, 'send'>, as: { id: string; secret: string }, token: string): Promise<TestResponse> {
   const res = await t.send('/oauth2/introspect', {
@@ -89,11 +98,7 @@ export async function startTestServer(
     return res;
   };
   const token = (clientId: string, secret: string, params: Record<string, string>): Promise<TestResponse> =>
-    sendTo('/oauth2/token', {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(clientId, secret) },
-      body: new URLSearchParams(params).toString(),
-    });
+    sendTo('/oauth2/token', tokenRequest(clientId, secret, params));
   const adminToken = async (): Promise<string> => {
     const res = await token(admin.clientId, admin.clientSecret, { grant_type: 'client_credentials', scope: 'sys.auth:role.admin' });
     if (res.status !== 200) throw new Error(`admin token: ${res.status} ${res.text}`);

@@ -21,7 +21,7 @@ export interface Harness {
   clock: Clock;
   store: FakeSigningKeyStore;
   sealer: Sealer;
-  instance(options?: { alg?: SigningAlg; sealer?: Sealer; store?: SigningKeyStore; logger?: SigningKeysLogger; checkIntervalMs?: number }): SigningKeys;
+  instance(options?: { alg?: SigningAlg; sealer?: Sealer; store?: SigningKeyStore; logger?: SigningKeysLogger; checkIntervalMs?: number; rotates?: boolean }): SigningKeys;
 }
 
 export function harness(): Harness {
@@ -41,6 +41,7 @@ export function harness(): Harness {
         now: () => clock.now,
         checkIntervalMs: options.checkIntervalMs ?? 30_000,
         logger: options.logger ?? { error: () => undefined },
+        ...(options.rotates === undefined ? {} : { rotates: options.rotates }),
       });
     },
   };

@@ -1,0 +1,212 @@
+// `tessera serve --workers N` (N > 1): this process accepts the connections and hands each one to
+// a worker process (cluster/worker.ts) that runs the whole server. It loads neither fastify nor
+// the storage drivers, so it stays small and has little that can crash it.
+//
+// Start: worker 0 first. It initializes the data dir (master key, migrations, CA, signing keys,
+// bootstrap admin) and owns what must run once: signing-key and CA rotation, `ca.pem`, audit
+// pruning. The others start when it is ready, and only load what it stores.
+//
+// Connections: the rate limits, connection caps and auth-failure alerts live in each worker's
+// memory, keyed by the caller's address (policy/ip-ranges.ts addressKey). So the primary sends
+// every connection from one address to one worker, picked by a hash of that key: an address's
+// budget is exactly the configured one, whatever the worker count. (node:cluster's own round
+// robin would give a caller with many connections N times its budget.) Behind trusted proxies
+// every connection comes from a proxy's address, and hashing would put all traffic on one
+// worker: connections are then dealt round robin, and the per-address budgets hold per worker
+// (the proxy is expected to limit callers). A client's own budget (rateLimits.client, keyed by
+// the authenticated client) is per worker in either case, since one client may call from several
+// addresses; the token endpoint's 429s thus start at up to N times rateLimits.client for a client
+// that spreads over addresses.
+//
+// Failures: a worker that exits is started again (worker 0 owns the timers again), after a
+// delay that doubles while it keeps dying young. close() (SIGTERM, SIGINT) stops accepting, lets
+// each worker drain its connections and write its buffered audit, and resolves when all exited.
+
+import cluster, { type Worker } from 'node:cluster';
+import { once } from 'node:events';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { listenPort } from '../config/values.ts';
+import type { Config } from '../config/config.ts';
+import { addressKey } from '../policy/ip-ranges.ts';
+import { primaryLog } from './log.ts';
+import { configToWire, isMessage, type FromWorker, type ToWorker } from './messages.ts';
+
+export interface ClusterOptions {
+  logStream?: { write(line: string): void };
+  /** How long a worker may take to drain and stop before it is killed (ms; default connections.requestTimeout + 15 s). */
+  stopTimeoutMs?: number;
+}
+
+export interface RunningCluster {
+  url: string;
+  close(): Promise<void>;
+}
+
+const WORKER_SCRIPT = new URL('./worker.ts', import.meta.url).pathname;
+/** A worker that ran this long before exiting is restarted at once; younger ones back off. */
+const HEALTHY_RUN_MS = 10_000;
+const FIRST_BACKOFF_MS = 250;
+const MAX_BACKOFF_MS = 30_000;
+
+interface Slot {
+  readonly index: number;
+  worker: Worker | null;
+  ready: boolean;
+  startedAt: number;
+  /** Exits in a row of a worker that died young. */
+  quickExits: number;
+  restartTimer: NodeJS.Timeout | null;
+}
+
+export async function startCluster(config: Config, options: ClusterOptions = {}): Promise<RunningCluster> {
+  const log = primaryLog(config.logLevel, options.logStream);
+  const wire = configToWire(config);
+  const slots: Slot[] = Array.from({ length: config.workers }, (_, index) => ({
+    index,
+    worker: null,
+    ready: false,
+    startedAt: 0,
+    quickExits: 0,
+    restartTimer: null,
+  }));
+  let stopping = false;
+  /** Until every worker of the first start is ready, a failure fails the start instead of being retried. */
+  let started = false;
+
+  cluster.setupPrimary({ exec: WORKER_SCRIPT, args: [], silent: false });
+
+  /** Starts the slot's worker; resolves when it is ready, rejects when it fails or exits first. */
+  const fork = (slot: Slot): Promise<void> => {
+    slot.startedAt = Date.now();
+    const worker = cluster.fork();
+    slot.worker = worker;
+    slot.ready = false;
+    worker.send({ type: 'start', config: wire, worker: slot.index, ownsTimers: slot.index === 0 } satisfies ToWorker);
+    const ready = new Promise<void>((resolve, reject) => {
+      worker.on('message', (message: unknown) => {
+        if (!isMessage<FromWorker>(message)) return;
+        if (message.type === 'ready') {
+          slot.ready = true;
+          if (started && slot.index === 0) log.info({ worker: 0 }, 'worker 0 is back and owns key and CA rotation again');
+          resolve();
+        } else if (message.type === 'failed') {
+          log.error({ worker: slot.index, error: message.message }, `worker ${slot.index} could not start`);
+          reject(new Error(message.message));
+        }
+      });
+      worker.on('exit', (code, signal) => {
+        reject(new Error(`worker ${slot.index} exited (${signal ?? `code ${code}`}) before it was ready`));
+        onExit(slot, worker, code, signal);
+      });
+    });
+    // A restart's failure is logged and retried by onExit; only the first start's is the caller's.
+    ready.catch(() => undefined);
+    return ready;
+  };
+
+  const onExit = (slot: Slot, worker: Worker, code: number | null, signal: string | null): void => {
+    if (slot.worker !== worker) return;
+    slot.worker = null;
+    slot.ready = false;
+    if (stopping || !started) return;
+    const ranMs = Date.now() - slot.startedAt;
+    slot.quickExits = ranMs >= HEALTHY_RUN_MS ? 0 : slot.quickExits + 1;
+    const delayMs = slot.quickExits === 0 ? 0 : Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (slot.quickExits - 1));
+    log.error(
+      { worker: slot.index, code, signal, ranMs, restartInMs: delayMs, exitsInARow: slot.quickExits },
+      slot.quickExits > 1
+        ? `worker ${slot.index} keeps exiting soon after it starts; restarting it in ${delayMs} ms`
+        : `worker ${slot.index} exited; restarting it`,
+    );
+    slot.restartTimer = setTimeout(() => {
+      slot.restartTimer = null;
+      if (!stopping) void fork(slot);
+    }, delayMs);
+  };
+
+  const byAddress = config.trustedProxies.length === 0;
+  let next = 0;
+  const route = (socket: Socket): void => {
+    const first = byAddress ? slotOf(addressKey(socket.remoteAddress ?? ''), slots.length) : next++ % slots.length;
+    // While the chosen worker restarts, its addresses go to the next ready one.
+    for (let offset = 0; offset < slots.length; offset += 1) {
+      const { ready, worker } = slots[(first + offset) % slots.length]!;
+      if (!ready || worker === null || !worker.isConnected()) continue;
+      const message: ToWorker = { type: 'connection' };
+      worker.send(message, socket, { keepOpen: false }, (error) => {
+        if (error) socket.destroy();
+      });
+      return;
+    }
+    socket.destroy();
+  };
+  const listener: NetServer = createNetServer({ pauseOnConnect: true }, route);
+  // An accepted socket that errors before it is handed over must not end the primary.
+  listener.on('connection', (socket: Socket) => socket.on('error', () => socket.destroy()));
+
+  const stopWorkers = async (): Promise<void> => {
+    // A worker waits up to connections.requestTimeout for requests in flight, then writes its audit.
+    const timeoutMs = options.stopTimeoutMs ?? (config.connections.requestTimeout + 15) * 1000;
+    await Promise.all(
+      slots.map(async (slot) => {
+        if (slot.restartTimer) clearTimeout(slot.restartTimer);
+        const worker = slot.worker;
+        if (worker === null || worker.isDead()) return;
+        const exited = once(worker, 'exit');
+        if (worker.isConnected()) worker.send({ type: 'shutdown' } satisfies ToWorker);
+        else worker.process.kill('SIGTERM');
+        const timer = setTimeout(() => worker.process.kill('SIGKILL'), timeoutMs);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
+  };
+
+  try {
+    await fork(slots[0]!);
+    await Promise.all(slots.slice(1).map(fork));
+    started = true;
+    const host = config.listen.hostname.replace(/^\[|\]$/g, '');
+    listener.listen({ host, port: listenPort(config.listen) });
+    await once(listener, 'listening');
+    // Accept errors (EMFILE, say) are the listener's to report, not the end of the primary.
+    listener.on('error', (error) => log.error({ err: { message: error.message, code: (error as NodeJS.ErrnoException).code } }, 'accepting a connection failed'));
+  } catch (error) {
+    stopping = true;
+    listener.close();
+    await stopWorkers();
+    throw error;
+  }
+
+  const address = listener.address();
+  const port = typeof address === 'object' && address ? address.port : Number(config.listen.port);
+  const url = `${config.listen.protocol}//${config.listen.hostname}:${port}`;
+  log.info(
+    { url, issuer: config.issuer, storage: config.database.kind, workers: slots.length, distribution: byAddress ? 'by address' : 'round robin' },
+    `tessera is serving with ${slots.length} worker processes`,
+  );
+
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    close() {
+      closing ??= (async () => {
+        stopping = true;
+        listener.close();
+        await stopWorkers();
+        log.info({ workers: slots.length }, `tessera stopped: ${slots.length} worker processes drained and exited`);
+      })();
+      return closing;
+    },
+  };
+}
+
+/** FNV-1a of the address key: the same address always lands on the same worker. */
+export function slotOf(key: string, slots: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i += 1) {
+    hash ^= key.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % slots;
+}
