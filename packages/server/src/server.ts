@@ -45,7 +45,7 @@ import { serviceAccountsApi } from './service-accounts/index.ts';
 import { AvailabilityWatch } from './storage/availability.ts';
 import { openStore } from './storage/open.ts';
 import { sqlStatements } from './storage/drivers/statements.ts';
-import { RegistryCache } from './storage/registry-cache.ts';
+import { RegistryCache, type RegistryCacheOptions } from './storage/registry-cache.ts';
 import type { SigningAlg } from './storage/records.ts';
 import type { Store } from './storage/store.ts';
 
@@ -54,6 +54,8 @@ export interface ServerOptions {
   now?: () => number;
   /** Where log lines go instead of stdout (a file, or a test collecting them). */
   logStream?: { write(line: string): void };
+  /** Overrides of the registry cache's bounds and intervals (tests). */
+  registryCache?: Omit<RegistryCacheOptions, 'listenUrl' | 'now' | 'onEvent'>;
 }
 
 export interface TesseraServer {
@@ -94,6 +96,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   let logRegistry: (event: { kind: string; error?: unknown }) => void = () => {};
   const registry = new RegistryCache(store, {
     maxClients: config.registryCache.maxClients,
+    ...options.registryCache,
     listenUrl: config.database.kind === 'postgres' ? config.database.url : undefined,
     now,
     onEvent: (event) => logRegistry(event),
