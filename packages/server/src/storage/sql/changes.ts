@@ -83,8 +83,13 @@ export function changesOfAudit(event: { type: string; target: string; before: un
     case 'join-token.delete':
     case 'ca.init':
     case 'ca.prepare':
+    case 'ca.activate':
+    case 'ca.retire':
     case 'ca.remove':
     case 'signing-key.create':
+    case 'signing-key.prepare':
+    case 'signing-key.activate':
+    case 'signing-key.retire':
     case 'signing-key.remove':
       return [];
     default:

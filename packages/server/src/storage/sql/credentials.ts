@@ -132,8 +132,9 @@ async function dateKeyRemoval(db: SqlExecutor, principal: string, now: number): 
 /** dateKeyRemoval after the commit, as a change of its own: caches of the service reload it. */
 function dateKeyRemovalAgain(ctx: SqlContext, principal: string): Promise<void> {
   return ctx.db.transaction(async (tx) => {
-    await dateKeyRemoval(tx, principal, ctx.now());
     await recordChanges(ctx, tx, [{ scope: 'service', key: principal }]);
+    // The clock read last, as late as it can be.
+    await dateKeyRemoval(tx, principal, ctx.now());
   });
 }
 
