@@ -53,6 +53,8 @@ export interface RegistryCacheOptions {
   maxStaleMs?: number;
   /** How long feed rows are kept. */
   keepChangesMs?: number;
+  /** PostgreSQL: how long after losing its LISTEN connection it tries again. */
+  listenRetryMs?: number;
   /** PostgreSQL: the database to LISTEN on (absent: poll only). */
   listenUrl?: string;
   /** The clock of records (revoked tokens' expiry, feed row times). */
@@ -68,6 +70,7 @@ export const REGISTRY_CACHE_DEFAULTS = {
   sqlitePollMs: 200,
   postgresPollMs: 250,
   safetyPollMs: 1000,
+  listenRetryMs: 1000,
   maxStaleMs: 5000,
   keepChangesMs: 3_600_000,
 } as const;
@@ -94,6 +97,7 @@ export class RegistryCache implements TokenPathStore {
   readonly #maxStaleMs: number;
   readonly #keepChangesMs: number;
   readonly #listenUrl: string | undefined;
+  readonly #listenRetryMs: number;
   readonly #onEvent: NonNullable<RegistryCacheOptions['onEvent']>;
 
   /** principal → what the token endpoint reads about it, in LRU order (oldest first). */
@@ -137,6 +141,7 @@ export class RegistryCache implements TokenPathStore {
     this.#maxStaleMs = options.maxStaleMs ?? REGISTRY_CACHE_DEFAULTS.maxStaleMs;
     this.#keepChangesMs = options.keepChangesMs ?? REGISTRY_CACHE_DEFAULTS.keepChangesMs;
     this.#listenUrl = store.kind === 'postgres' ? options.listenUrl : undefined;
+    this.#listenRetryMs = options.listenRetryMs ?? REGISTRY_CACHE_DEFAULTS.listenRetryMs;
     this.#onEvent = options.onEvent ?? (() => {});
   }
 
@@ -174,7 +179,7 @@ export class RegistryCache implements TokenPathStore {
           this.#schedule();
           this.#onEvent({ kind: 'listen-down', error });
         },
-      });
+      }, this.#listenRetryMs);
     }
     this.#schedule();
     this.#pruneTimer = setInterval(() => void this.#prune(), PRUNE_EVERY_MS);
