@@ -15,9 +15,12 @@
 //   milliseconds; the counter is also read every second in case the connection died silently,
 //   and every 250 ms while it is known to be down (it is reconnected every second, and the whole
 //   cache is flushed when it is back): a change is seen within about 1 s whatever happens.
-// - A feed that cannot be read (the database is unreachable) is not trusted for long: after
-//   `maxStaleMs` (5 s) without a successful read, every read goes to the database again, which
-//   answers or fails (503) as it did before there was a cache.
+// - A feed that cannot be read is not trusted: from a failed read, or `maxStaleMs` (1 s on
+//   SQLite, 3 s on PostgreSQL, for a connection gone silent) without a successful one, every
+//   read goes to the database again, which answers or fails (503) as it did before there was a
+//   cache, until the feed is read again. The token endpoint thus keeps answering 503 during a
+//   database outage, at most one poll after it began (a partitioned instance cannot go on
+//   issuing tokens from what it last knew).
 // - A load that overlaps an eviction is used for its own request but not kept: each eviction
 //   moves the epoch, and a load is stored only if the epoch did not move while it ran.
 // - Feed rows are pruned after an hour; a reader whose position is older than the oldest row
@@ -71,7 +74,8 @@ export const REGISTRY_CACHE_DEFAULTS = {
   postgresPollMs: 250,
   safetyPollMs: 1000,
   listenRetryMs: 1000,
-  maxStaleMs: 5000,
+  sqliteMaxStaleMs: 1000,
+  postgresMaxStaleMs: 3000,
   keepChangesMs: 3_600_000,
 } as const;
 
@@ -138,7 +142,8 @@ export class RegistryCache implements TokenPathStore {
     const defaultPoll = store.kind === 'sqlite' ? REGISTRY_CACHE_DEFAULTS.sqlitePollMs : REGISTRY_CACHE_DEFAULTS.postgresPollMs;
     this.#pollMs = options.pollMs ?? defaultPoll;
     this.#safetyPollMs = options.safetyPollMs ?? REGISTRY_CACHE_DEFAULTS.safetyPollMs;
-    this.#maxStaleMs = options.maxStaleMs ?? REGISTRY_CACHE_DEFAULTS.maxStaleMs;
+    const defaultStale = store.kind === 'sqlite' ? REGISTRY_CACHE_DEFAULTS.sqliteMaxStaleMs : REGISTRY_CACHE_DEFAULTS.postgresMaxStaleMs;
+    this.#maxStaleMs = options.maxStaleMs ?? defaultStale;
     this.#keepChangesMs = options.keepChangesMs ?? REGISTRY_CACHE_DEFAULTS.keepChangesMs;
     this.#listenUrl = store.kind === 'postgres' ? options.listenUrl : undefined;
     this.#listenRetryMs = options.listenRetryMs ?? REGISTRY_CACHE_DEFAULTS.listenRetryMs;
@@ -178,6 +183,8 @@ export class RegistryCache implements TokenPathStore {
           this.#listening = false;
           this.#schedule();
           this.#onEvent({ kind: 'listen-down', error });
+          // Whether the database itself is gone: if so, the cache stops answering at once.
+          this.#syncInBackground();
         },
       }, this.#listenRetryMs);
     }
@@ -263,6 +270,10 @@ export class RegistryCache implements TokenPathStore {
           this.#syncAgain = false;
           await this.#syncOnce();
         } while (this.#syncAgain && !this.#closed);
+      } catch (error) {
+        // A feed that cannot be read vouches for nothing: reads go to the database until it can.
+        this.#syncedAt = Number.NEGATIVE_INFINITY;
+        throw error;
       } finally {
         this.#syncing = null;
       }

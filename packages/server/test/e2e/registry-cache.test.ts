@@ -62,7 +62,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
           TESSERA_RATE_LIMIT_CLIENT: '100000',
           TESSERA_RATE_LIMIT_CLIENT_BURST: '100000',
         },
-        registryCache: { pollMs: 60_000, safetyPollMs: 60_000 },
+        registryCache: { pollMs: 60_000, safetyPollMs: 60_000, maxStaleMs: 3_600_000 },
       });
       for (const name of ['alpha', 'beta']) assert.equal((await t.admin$('POST', '/domains', { name })).status, 201);
       assert.equal((await t.admin$('PUT', '/domains/beta/roles/readers', { members: [] })).status, 201);

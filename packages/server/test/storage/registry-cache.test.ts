@@ -14,7 +14,7 @@ import { changesOfAudit } from '../../src/storage/sql/changes.ts';
 
 const admin = { actor: 'test' };
 /** Reads of the feed only when a test asks (sync), never on a timer. */
-const QUIET = { pollMs: 3_600_000, safetyPollMs: 3_600_000 };
+const QUIET = { pollMs: 3_600_000, safetyPollMs: 3_600_000, maxStaleMs: 3_600_000 };
 
 describe('the registry cache', () => {
   let dir = '';
@@ -182,6 +182,23 @@ describe('the registry cache', () => {
     assert.equal(await cache.isTokenRevoked('late', now), true);
     await store.revokeToken({ jti: 'own', principal: 'alpha.s0', expiresAt: now + 60_000 }, admin);
     assert.equal(await cache.isTokenRevoked('own', now), true, 'this instance\'s own revocation at once');
+  });
+
+  it('reads the database again from a failed feed read until one succeeds', async () => {
+    const { path, store } = await setup();
+    const cache = await cacheOf(store);
+    const other = await openStore({ kind: 'sqlite', path });
+    stores.push(other);
+    assert.equal((await cache.getService('alpha.s0'))?.status, 'ACTIVE');
+    const counter = store.changeCounter.bind(store);
+    store.changeCounter = () => Promise.reject(new Error('unreachable'));
+    await assert.rejects(cache.sync(), /unreachable/);
+    await other.updateService('alpha.s0', { status: 'DISABLED' }, admin);
+    assert.equal((await cache.getService('alpha.s0'))?.status, 'DISABLED', 'read from the database');
+    store.changeCounter = counter;
+    await other.updateService('alpha.s0', { status: 'ACTIVE' }, admin);
+    await cache.sync();
+    assert.equal((await cache.getService('alpha.s0'))?.status, 'ACTIVE');
   });
 
   it('reads the database again once the feed could not be read for maxStaleMs', async () => {
