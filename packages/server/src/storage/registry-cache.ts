@@ -113,6 +113,8 @@ export class RegistryCache implements TokenPathStore {
   readonly #domains = new Map<string, Domain | null>();
   /** jti → expiry (ms) of every revoked token not yet expired. */
   readonly #revoked = new Map<string, number>();
+  /** Feed rows of this instance's own changes, evicted when they committed, not yet passed by the cursor. */
+  readonly #ownSeqs = new Set<number>();
   /** Moves at every eviction: a load that saw it move is not kept. */
   #epoch = 0;
   /** The last feed row applied. */
@@ -162,7 +164,12 @@ export class RegistryCache implements TokenPathStore {
 
   /** Reads the feed's position and the revoked tokens, then starts hearing of changes. Reads before this go to the database. */
   async start(): Promise<void> {
-    this.#unsubscribe = this.#source.onChanges((changes) => this.#evict(changes, true));
+    this.#unsubscribe = this.#source.onChanges((changes, committed) => {
+      this.#evict(changes, true);
+      // Evicted already: the feed need not evict them again (which would cost a reload). Only
+      // when committed: a number rolled back is taken by the next change, maybe another instance's.
+      if (committed) for (const { seq } of changes) if (seq > this.#cursor) this.#ownSeqs.add(seq);
+    });
     this.#cursor = await this.#source.changeCounter();
     this.#mergeRevoked(await this.#source.liveRevokedTokens(this.#now()));
     this.#syncedAt = performance.now();
@@ -294,6 +301,7 @@ export class RegistryCache implements TokenPathStore {
     this.#clear();
     this.#mergeRevoked(await this.#source.liveRevokedTokens(this.#now()));
     this.#cursor = counter;
+    for (const seq of this.#ownSeqs) if (seq <= counter) this.#ownSeqs.delete(seq);
     this.#syncedAt = performance.now();
   }
 
@@ -322,12 +330,15 @@ export class RegistryCache implements TokenPathStore {
         await this.#flush();
         return;
       }
-      this.#evict(rows, false);
-      for (const row of rows) if (row.scope === 'token') tokens.push(row.key);
+      const others = rows.filter((row) => !this.#ownSeqs.delete(row.seq));
+      if (others.length > 0) this.#evict(others, false);
+      for (const row of others) if (row.scope === 'token') tokens.push(row.key);
       after = rows[rows.length - 1]!.seq;
     }
     if (tokens.length > 0) this.#mergeRevoked(await this.#source.liveRevokedTokens(this.#now(), tokens));
     this.#cursor = after;
+    // One told of after this read passed it (its commit and the read crossed).
+    for (const seq of this.#ownSeqs) if (seq <= after) this.#ownSeqs.delete(seq);
     this.#syncedAt = performance.now();
   }
 

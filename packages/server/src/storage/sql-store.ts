@@ -47,7 +47,8 @@ import * as revokedTokens from './sql/revoked-tokens.ts';
 import * as roles from './sql/roles.ts';
 import * as services from './sql/services.ts';
 import * as changes from './sql/changes.ts';
-import type { FeedRow, RegistryChange } from './sql/changes.ts';
+import type { FeedRow } from './sql/changes.ts';
+import type { ChangeListener } from './sql/context.ts';
 import { liveRevokedTokens, loadRegistryRecord } from './sql/registry.ts';
 import type { RegistryRecord } from './sql/registry.ts';
 import type { ClientForAuth, ClientWithKeys, DeleteKeyResult, NewSecret, NewService, PutKeyResult, ServicePatch, Store } from './store.ts';
@@ -67,7 +68,7 @@ export interface RegistrySource {
   /** Deletes changes recorded before `before`. */
   pruneChanges(before: number): Promise<number>;
   /** Told of the changes each of this store's transactions recorded, once it has ended; returns an unsubscribe function. */
-  onChanges(listener: (changes: RegistryChange[]) => void): () => void;
+  onChanges(listener: ChangeListener): () => void;
   loadRegistryRecord(by: 'client_id' | 'principal', value: string): Promise<RegistryRecord>;
   liveRevokedTokens(now: number, jtis?: readonly string[]): Promise<{ jti: string; expiresAt: number }[]>;
 }
@@ -98,7 +99,7 @@ export class SqlStore implements Store, RegistrySource {
     return changes.pruneChanges(this.ctx.db, before);
   }
 
-  onChanges(listener: (recorded: RegistryChange[]) => void): () => void {
+  onChanges(listener: ChangeListener): () => void {
     this.ctx.changeListeners.add(listener);
     return () => this.ctx.changeListeners.delete(listener);
   }

@@ -115,6 +115,22 @@ describe('the registry cache', () => {
     assert.equal((await cache.getService('alpha.s0'))?.status, 'DISABLED');
   });
 
+  it('leaves to the feed a change of its own whose transaction failed: its number goes to the next change, maybe another process\'s', async () => {
+    const { path, store } = await setup();
+    const cache = await cacheOf(store);
+    const other = await openStore({ kind: 'sqlite', path });
+    stores.push(other);
+    assert.equal((await cache.getService('alpha.s0'))?.status, 'ACTIVE');
+    const before = await store.changeCounter();
+    // The service's change is recorded, then the second key under the same kid fails the transaction.
+    const keys = [{ kid: 'k', pem: 'A' }, { kid: 'k', pem: 'B' }];
+    await assert.rejects(store.createService({ domain: 'alpha', name: 'failed' }, { publicKeys: keys }, admin));
+    assert.equal(await store.changeCounter(), before, 'the number was rolled back');
+    await other.updateService('alpha.s0', { status: 'DISABLED' }, admin);
+    await cache.sync();
+    assert.equal((await cache.getService('alpha.s0'))?.status, 'DISABLED');
+  });
+
   it('holds at most maxClients clients, and unknown client ids apart from them', async () => {
     const { store } = await setup(5);
     const cache = await cacheOf(store, { maxClients: 3, maxUnknown: 2 });

@@ -116,8 +116,8 @@ function domainOfRole(target: string): string {
   return target.slice(0, colon);
 }
 
-/** Per transaction: the changes already recorded (one row per scope and key is enough) and told to the listeners after commit. */
-export const pendingChanges = new WeakMap<SqlExecutor, Map<string, RegistryChange>>();
+/** Per transaction: the changes already recorded (one row per scope and key is enough), told to the listeners when it ends. */
+export const pendingChanges = new WeakMap<SqlExecutor, Map<string, FeedRow>>();
 
 /** Records `changes` in the transaction `tx` (with the feed's number, and on PostgreSQL a notification sent at commit). */
 export async function recordChanges(ctx: SqlContext, tx: SqlExecutor, changes: readonly RegistryChange[]): Promise<void> {
@@ -130,14 +130,15 @@ export async function recordChanges(ctx: SqlContext, tx: SqlExecutor, changes: r
   for (const change of changes) {
     const id = `${change.scope}\u0000${change.key}`;
     if (pending.has(id)) continue;
-    pending.set(id, change);
     // An upsert rather than a plain UPDATE, so an emptied table (an operator's TRUNCATE) starts again.
     const next = await tx.get<{ seq: number }>(
       `INSERT INTO registry_change_counter (id, seq) VALUES (1, 1)
        ON CONFLICT (id) DO UPDATE SET seq = registry_change_counter.seq + 1 RETURNING seq`,
     );
     if (next === undefined) throw new Error('the registry change counter did not answer');
-    await tx.run('INSERT INTO registry_changes (seq, at, scope, key) VALUES (?, ?, ?, ?)', [Number(next.seq), ctx.now(), change.scope, change.key]);
+    const seq = Number(next.seq);
+    await tx.run('INSERT INTO registry_changes (seq, at, scope, key) VALUES (?, ?, ?, ?)', [seq, ctx.now(), change.scope, change.key]);
+    pending.set(id, { seq, scope: change.scope, key: change.key });
     // Identical notifications in one transaction are sent once, at commit.
     if (ctx.db.dialect === 'postgres') await tx.get('SELECT pg_notify(?, ?) AS sent', [CHANGE_CHANNEL, '']);
   }

@@ -8,7 +8,10 @@ import type { SqlDriver, SqlExecutor, SqlValue } from '../drivers/driver.ts';
 import { NotFoundError } from '../errors.ts';
 import type { Actor, AuditEvent, Role } from '../records.ts';
 import { changesOfAudit, pendingChanges, recordChanges } from './changes.ts';
-import type { RegistryChange } from './changes.ts';
+import type { FeedRow } from './changes.ts';
+
+/** Told of a transaction's registry changes when it ends; `committed` false when it failed (it may or may not have committed). */
+export type ChangeListener = (changes: FeedRow[], committed: boolean) => void;
 import { toRole } from './rows.ts';
 import type { DomainRow, MemberRow, RoleRow, ServiceRow } from './rows.ts';
 
@@ -20,12 +23,12 @@ export interface SqlContext {
   /** Appended to a SELECT to lock the rows it reads for change (or '' where not needed). */
   readonly forUpdate: string;
   /** Told, as soon as each transaction has ended, of the registry changes it recorded (storage/registry-cache.ts evicts them). */
-  readonly changeListeners: Set<(changes: RegistryChange[]) => void>;
+  readonly changeListeners: Set<ChangeListener>;
 }
 
 export function createContext(driver: SqlDriver, now: () => number): SqlContext {
   const locking = driver.dialect === 'postgres';
-  const changeListeners = new Set<(changes: RegistryChange[]) => void>();
+  const changeListeners = new Set<ChangeListener>();
   return { db: telling(driver, changeListeners), now, forShare: locking ? ' FOR SHARE' : '', forUpdate: locking ? ' FOR UPDATE' : '', changeListeners };
 }
 
@@ -35,7 +38,7 @@ export function createContext(driver: SqlDriver, now: () => number): SqlContext 
  * changes take effect in its cache at once. Told after a failure too (the commit may have
  * happened): evicting what did not change costs only a reload.
  */
-function telling(driver: SqlDriver, listeners: Set<(changes: RegistryChange[]) => void>): SqlDriver {
+function telling(driver: SqlDriver, listeners: Set<ChangeListener>): SqlDriver {
   return {
     dialect: driver.dialect,
     all: (sql, params) => driver.all(sql, params),
@@ -44,14 +47,17 @@ function telling(driver: SqlDriver, listeners: Set<(changes: RegistryChange[]) =
     exec: (sql) => driver.exec(sql),
     close: () => driver.close(),
     async transaction(fn, options) {
-      const recorded = new Map<string, RegistryChange>();
+      const recorded = new Map<string, FeedRow>();
+      let committed = false;
       try {
-        return await driver.transaction((tx) => {
+        const result = await driver.transaction((tx) => {
           pendingChanges.set(tx, recorded);
           return fn(tx);
         }, options);
+        committed = true;
+        return result;
       } finally {
-        if (recorded.size > 0) for (const listener of listeners) listener([...recorded.values()]);
+        if (recorded.size > 0) for (const listener of listeners) listener([...recorded.values()], committed);
       }
     },
   };
