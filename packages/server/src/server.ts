@@ -253,7 +253,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       tesseraCas: await tesseraCaSource(ca, store),
       trustDomain: ca.trustDomain,
       externalCas,
-      store,
+      store: registry,
       trustedProxies: config.trustedProxies,
       proxyCertHeader: config.mtls.proxyCertHeader,
       now,

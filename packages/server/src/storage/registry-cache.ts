@@ -26,20 +26,26 @@
 // - Feed rows are pruned after an hour; a reader whose position is older than the oldest row
 //   kept flushes its whole cache.
 //
-// Bounds: at most `maxClients` clients (100,000) in LRU order; client ids that named no client
+// Also the records of certificates Tessera issued (tls_client_auth asks whether one was revoked),
+// dropped all together at any change of a service (revocations are recorded as such).
+//
+// Bounds: at most `maxClients` clients (100,000) in LRU order, and `maxCertificates` (100,000); client ids that named no client
 // are remembered apart (`maxUnknown`, 10,000), so random ids cannot evict real clients, and are
 // forgotten whenever any service changes (one may have been created under them); as are the
 // domain names asked about (`maxDomains`, 10,000).
 
 import { listenForNotices, type NoticeListener } from './drivers/postgres.ts';
-import type { ClientSecretRecord, Domain, HeldRole, PublicKeyRecord, Service } from './records.ts';
+import type { CertificateRecord, ClientSecretRecord, Domain, HeldRole, PublicKeyRecord, Service } from './records.ts';
 import type { RegistrySource } from './sql-store.ts';
 import { CHANGE_CHANNEL, type RegistryChange } from './sql/changes.ts';
 import type { RegistryRecord } from './sql/registry.ts';
 import type { ClientForAuth, ClientWithKeys, Store } from './store.ts';
 
 /** The reads served from memory. */
-export type CachedReads = Pick<Store, 'getClientForAuth' | 'getClientWithKeys' | 'getService' | 'rolesHeld' | 'getDomain' | 'isTokenRevoked'>;
+export type CachedReads = Pick<
+  Store,
+  'getClientForAuth' | 'getClientWithKeys' | 'getService' | 'rolesHeld' | 'getDomain' | 'isTokenRevoked' | 'getCertificate'
+>;
 
 /** What the token endpoint reads and writes through the cache: the cached reads, and the assertion jti check. */
 export type TokenPathStore = CachedReads & Pick<Store, 'consumeAssertionJti'>;
@@ -48,6 +54,7 @@ export interface RegistryCacheOptions {
   maxClients?: number;
   maxUnknown?: number;
   maxDomains?: number;
+  maxCertificates?: number;
   /** How often the feed's counter is read: SQLite always, PostgreSQL while its LISTEN connection is down. */
   pollMs?: number;
   /** PostgreSQL: how often the counter is read while the LISTEN connection is up. */
@@ -70,6 +77,7 @@ export const REGISTRY_CACHE_DEFAULTS = {
   maxClients: 100_000,
   maxUnknown: 10_000,
   maxDomains: 10_000,
+  maxCertificates: 100_000,
   sqlitePollMs: 200,
   postgresPollMs: 250,
   safetyPollMs: 1000,
@@ -96,6 +104,7 @@ export class RegistryCache implements TokenPathStore {
   readonly #maxClients: number;
   readonly #maxUnknown: number;
   readonly #maxDomains: number;
+  readonly #maxCertificates: number;
   readonly #pollMs: number;
   readonly #safetyPollMs: number;
   readonly #maxStaleMs: number;
@@ -111,6 +120,8 @@ export class RegistryCache implements TokenPathStore {
   /** Client ids that named no client, in LRU order. */
   readonly #unknown = new Set<string>();
   readonly #domains = new Map<string, Domain | null>();
+  /** serial → the record of a certificate Tessera issued (never a serial it has no record of: one may be recorded any moment). */
+  readonly #certificates = new Map<string, CertificateRecord>();
   /** jti → expiry (ms) of every revoked token not yet expired. */
   readonly #revoked = new Map<string, number>();
   /** Feed rows of this instance's own changes, evicted when they committed, not yet passed by the cursor. */
@@ -141,6 +152,7 @@ export class RegistryCache implements TokenPathStore {
     this.#maxClients = options.maxClients ?? REGISTRY_CACHE_DEFAULTS.maxClients;
     this.#maxUnknown = options.maxUnknown ?? REGISTRY_CACHE_DEFAULTS.maxUnknown;
     this.#maxDomains = options.maxDomains ?? REGISTRY_CACHE_DEFAULTS.maxDomains;
+    this.#maxCertificates = options.maxCertificates ?? REGISTRY_CACHE_DEFAULTS.maxCertificates;
     const defaultPoll = store.kind === 'sqlite' ? REGISTRY_CACHE_DEFAULTS.sqlitePollMs : REGISTRY_CACHE_DEFAULTS.postgresPollMs;
     this.#pollMs = options.pollMs ?? defaultPoll;
     this.#safetyPollMs = options.safetyPollMs ?? REGISTRY_CACHE_DEFAULTS.safetyPollMs;
@@ -248,6 +260,19 @@ export class RegistryCache implements TokenPathStore {
       this.#domains.set(name, domain === null ? null : Object.freeze(domain));
     }
     return domain;
+  }
+
+  async getCertificate(serial: string): Promise<CertificateRecord | null> {
+    if (!this.#trusted()) return this.#store.getCertificate(serial);
+    const known = this.#certificates.get(serial);
+    if (known !== undefined) return known;
+    const epoch = this.#epoch;
+    const certificate = await this.#store.getCertificate(serial);
+    if (certificate !== null && epoch === this.#epoch) {
+      if (this.#certificates.size >= this.#maxCertificates) this.#certificates.delete(this.#certificates.keys().next().value!);
+      this.#certificates.set(serial, Object.freeze(certificate));
+    }
+    return certificate;
   }
 
   async isTokenRevoked(jti: string, now: number): Promise<boolean> {
@@ -372,6 +397,10 @@ export class RegistryCache implements TokenPathStore {
       if (scope === 'service') {
         this.#drop(key);
         this.#unknown.clear();
+        // Certificates are revoked under their service's change (one by one, all of them, with a
+        // removed key, with the service): a renewal's lineage is followed by serial, whatever it
+        // names, so every certificate held is dropped, not only this service's.
+        this.#certificates.clear();
       } else if (scope === 'member') {
         this.#drop(key);
       } else if (scope === 'domain') {
@@ -403,6 +432,7 @@ export class RegistryCache implements TokenPathStore {
     this.#clientIds.clear();
     this.#unknown.clear();
     this.#domains.clear();
+    this.#certificates.clear();
   }
 
   async #byClientId(clientId: string): Promise<Entry | null> {

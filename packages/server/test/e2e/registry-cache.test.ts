@@ -11,6 +11,7 @@ import { sqlStatements } from '../../src/storage/drivers/statements.ts';
 import type { TestResponse } from '../helpers/https.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { createTestDatabase, type TestDatabase } from '../storage/postgres-database.ts';
+import { postForm, tesseraCertificate } from './mtls-support.ts';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const MASTER_KEY = Buffer.alloc(32, 5).toString('base64');
@@ -111,6 +112,37 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       }
       const metrics = await t.send('/metrics');
       assert.match(metrics.text, new RegExp(`tessera_sql_statements_total\\{backend="${backend}"\\} \\d+`));
+    });
+
+    it('sends no SQL statement per tls_client_auth token in steady state, and refuses a certificate revoked at the next request', async () => {
+      const client = await newClient();
+      const certificate = await tesseraCertificate(t, client.id);
+      // Its key was registered in this second: tokens of a removal's second are not issued, so keep clear of it.
+      const form = { grant_type: 'client_credentials', scope: 'beta:domain' };
+      assert.equal((await postForm(t, form, { client: certificate })).status, 200);
+      await t.server.flushAudit();
+      const start = await statementsSent(backend);
+      const store = t.server.store;
+      const append = store.appendAuditBatch.bind(store);
+      let auditStatements = 0;
+      store.appendAuditBatch = async (events) => {
+        const before = await statementsSent(backend);
+        await append(events);
+        auditStatements += (await statementsSent(backend)) - before;
+      };
+      try {
+        for (let i = 0; i < 50; i += 1) {
+          const res = await postForm(t, { ...form, scope: i % 2 === 0 ? 'beta:domain' : 'beta:role.readers' }, { client: certificate });
+          assert.equal(res.status, 200, res.text);
+        }
+        await t.server.flushAudit();
+      } finally {
+        store.appendAuditBatch = append;
+      }
+      assert.equal((await statementsSent(backend)) - start - auditStatements, 0, 'tls_client_auth: no statement but the audit');
+      const revoked = await t.admin$('POST', `/certificates/${certificate.serial}/revoke`, { reason: 'keyCompromise' });
+      assert.equal(revoked.status, 200, revoked.text);
+      assert.equal((await postForm(t, form, { client: certificate })).status, 401);
     });
 
     it('refuses a service disabled, expired or moved outside its allowed IPs at the next request', async () => {
