@@ -302,7 +302,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     const tokenChecks = { store, hasher, verify, now, methods, bodyLimit: config.bodyLimit, guard };
     await introspectionEndpoint(app, tokenChecks);
     await revocationEndpoint(app, tokenChecks);
-    await serviceAccountsApi(app, { store, hasher, verify, now, boundCertificates, tokens, domain: config.serviceAccounts.domain, jwksJson, jwksMaxAge: config.signing.jwksMaxAge });
+    await serviceAccountsApi(app, { store, clients: registry, hasher, verify, now, boundCertificates, tokens, domain: config.serviceAccounts.domain, jwksJson, jwksMaxAge: config.signing.jwksMaxAge });
     await caHttpApi(app, {
       ca,
       store,
