@@ -121,7 +121,7 @@ export class RegistryCache implements TokenPathStore {
   readonly #unknown = new Set<string>();
   readonly #domains = new Map<string, Domain | null>();
   /** serial → the record of a certificate Tessera issued (never a serial it has no record of: one may be recorded any moment). */
-  readonly #certificates = new Map<string, CertificateRecord>();
+  readonly #certificates = new Map<string, CertificateRecord | null>();
   /** jti → expiry (ms) of every revoked token not yet expired. */
   readonly #revoked = new Map<string, number>();
   /** Feed rows of this instance's own changes, evicted when they committed, not yet passed by the cursor. */
@@ -251,28 +251,32 @@ export class RegistryCache implements TokenPathStore {
 
   async getDomain(name: string): Promise<Domain | null> {
     if (!this.#trusted()) return this.#store.getDomain(name);
-    const known = this.#domains.get(name);
-    if (known !== undefined) return known;
-    const epoch = this.#epoch;
-    const domain = await this.#store.getDomain(name);
-    if (epoch === this.#epoch) {
-      if (this.#domains.size >= this.#maxDomains) this.#domains.delete(this.#domains.keys().next().value!);
-      this.#domains.set(name, domain === null ? null : Object.freeze(domain));
-    }
-    return domain;
+    // An unknown name is remembered too: creating the domain records its change.
+    return this.#remembered(this.#domains, this.#maxDomains, name, () => this.#store.getDomain(name), true);
   }
 
   async getCertificate(serial: string): Promise<CertificateRecord | null> {
     if (!this.#trusted()) return this.#store.getCertificate(serial);
-    const known = this.#certificates.get(serial);
+    return this.#remembered(this.#certificates, this.#maxCertificates, serial, () => this.#store.getCertificate(serial), false);
+  }
+
+  /** `key`'s value in `map` (a bounded LRU-by-insertion), loaded and kept unless an eviction overlapped the load; null kept only if `keepNull`. */
+  async #remembered<T extends object>(
+    map: Map<string, T | null>,
+    max: number,
+    key: string,
+    load: () => Promise<T | null>,
+    keepNull: boolean,
+  ): Promise<T | null> {
+    const known = map.get(key);
     if (known !== undefined) return known;
     const epoch = this.#epoch;
-    const certificate = await this.#store.getCertificate(serial);
-    if (certificate !== null && epoch === this.#epoch) {
-      if (this.#certificates.size >= this.#maxCertificates) this.#certificates.delete(this.#certificates.keys().next().value!);
-      this.#certificates.set(serial, Object.freeze(certificate));
+    const value = await load();
+    if ((value !== null || keepNull) && epoch === this.#epoch) {
+      if (map.size >= max) map.delete(map.keys().next().value!);
+      map.set(key, value === null ? null : Object.freeze(value));
     }
-    return certificate;
+    return value;
   }
 
   async isTokenRevoked(jti: string, now: number): Promise<boolean> {

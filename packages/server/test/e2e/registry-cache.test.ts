@@ -23,6 +23,19 @@ export async function statementsSent(backend: 'sqlite' | 'postgres'): Promise<nu
   return values.find((value) => value.labels['backend'] === backend)?.value ?? 0;
 }
 
+/** Counts the statements the server's batched audit sends, to tell them from the token path's own; `restore` ends it. */
+function countAudit(t: TestServer, backend: 'sqlite' | 'postgres'): { statements: () => number; restore: () => void } {
+  const store = t.server.store;
+  const append = store.appendAuditBatch.bind(store);
+  let statements = 0;
+  store.appendAuditBatch = async (events) => {
+    const before = await statementsSent(backend);
+    await append(events);
+    statements += (await statementsSent(backend)) - before;
+  };
+  return { statements: () => statements, restore: () => void (store.appendAuditBatch = append) };
+}
+
 for (const backend of ['sqlite', 'postgres'] as const) {
   describe(`the registry cache on the token path (${backend})`, () => {
     let t: TestServer;
@@ -78,18 +91,10 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal((await secretToken(client.id, client.secret)).status, 200);
       assert.equal((await jwtToken(client.id)).status, 200);
       // Statements of the batched audit are counted apart: they are the accepted cost.
-      const store = t.server.store;
-      const append = store.appendAuditBatch.bind(store);
-      let auditStatements = 0;
-      store.appendAuditBatch = async (events) => {
-        const before = await statementsSent(backend);
-        await append(events);
-        auditStatements += (await statementsSent(backend)) - before;
-      };
+      await t.server.flushAudit();
+      let audit = countAudit(t, backend);
       try {
         const tokens = 100;
-        await t.server.flushAudit();
-        auditStatements = 0;
         let start = await statementsSent(backend);
         for (let i = 0; i < tokens; i += 1) {
           // Another scope each time, so server-side reuse does not answer for the grant.
@@ -97,18 +102,19 @@ for (const backend of ['sqlite', 'postgres'] as const) {
           assert.equal(res.status, 200, res.text);
         }
         await t.server.flushAudit();
-        assert.equal((await statementsSent(backend)) - start - auditStatements, 0, 'client_secret_basic: no statement but the audit');
+        assert.equal((await statementsSent(backend)) - start - audit.statements(), 0, 'client_secret_basic: no statement but the audit');
+        audit.restore();
 
-        auditStatements = 0;
+        audit = countAudit(t, backend);
         start = await statementsSent(backend);
         for (let i = 0; i < tokens; i += 1) assert.equal((await jwtToken(client.id)).status, 200);
         await t.server.flushAudit();
-        const jwtStatements = (await statementsSent(backend)) - start - auditStatements;
+        const jwtStatements = (await statementsSent(backend)) - start - audit.statements();
         // One INSERT of the assertion's jti per token (replay protection across instances), and
         // at most one pruning of expired ones. (One may overlap an audit batch and be counted with it.)
         assert.ok(jwtStatements >= tokens - 5 && jwtStatements <= tokens + 1, `private_key_jwt: ${jwtStatements} statements for ${tokens} tokens`);
       } finally {
-        store.appendAuditBatch = append;
+        audit.restore();
       }
       const metrics = await t.send('/metrics');
       assert.match(metrics.text, new RegExp(`tessera_sql_statements_total\\{backend="${backend}"\\} \\d+`));
@@ -122,14 +128,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal((await postForm(t, form, { client: certificate })).status, 200);
       await t.server.flushAudit();
       const start = await statementsSent(backend);
-      const store = t.server.store;
-      const append = store.appendAuditBatch.bind(store);
-      let auditStatements = 0;
-      store.appendAuditBatch = async (events) => {
-        const before = await statementsSent(backend);
-        await append(events);
-        auditStatements += (await statementsSent(backend)) - before;
-      };
+      const audit = countAudit(t, backend);
       try {
         for (let i = 0; i < 50; i += 1) {
           const res = await postForm(t, { ...form, scope: i % 2 === 0 ? 'beta:domain' : 'beta:role.readers' }, { client: certificate });
@@ -137,9 +136,9 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         }
         await t.server.flushAudit();
       } finally {
-        store.appendAuditBatch = append;
+        audit.restore();
       }
-      assert.equal((await statementsSent(backend)) - start - auditStatements, 0, 'tls_client_auth: no statement but the audit');
+      assert.equal((await statementsSent(backend)) - start - audit.statements(), 0, 'tls_client_auth: no statement but the audit');
       const revoked = await t.admin$('POST', `/certificates/${certificate.serial}/revoke`, { reason: 'keyCompromise' });
       assert.equal(revoked.status, 200, revoked.text);
       assert.equal((await postForm(t, form, { client: certificate })).status, 401);

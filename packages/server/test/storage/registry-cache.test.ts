@@ -46,6 +46,30 @@ describe('the registry cache', () => {
     return { path, store };
   }
 
+  /** Another process's store on the same file. */
+  async function peer(path: string): Promise<SqlStore> {
+    const store = await openStore({ kind: 'sqlite', path });
+    stores.push(store);
+    return store;
+  }
+
+  /** The store's next load waits, after reading, until the returned function is called. */
+  function slowFirstLoad(store: SqlStore): () => void {
+    const load = store.loadRegistryRecord.bind(store);
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let slow = true;
+    store.loadRegistryRecord = async (by, value) => {
+      const record = await load(by, value);
+      if (slow) {
+        slow = false;
+        await gate;
+      }
+      return record;
+    };
+    return () => release();
+  }
+
   async function cacheOf(store: SqlStore, options: ConstructorParameters<typeof RegistryCache>[1] = {}): Promise<RegistryCache> {
     const cache = new RegistryCache(store, { ...QUIET, ...options });
     caches.push(cache);
@@ -57,18 +81,7 @@ describe('the registry cache', () => {
     const { store } = await setup();
     const cache = await cacheOf(store);
     // The load waits, after reading, until the change has committed.
-    const load = store.loadRegistryRecord.bind(store);
-    let release: () => void = () => {};
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let slow = true;
-    store.loadRegistryRecord = async (by, value) => {
-      const record = await load(by, value);
-      if (slow) {
-        slow = false;
-        await gate;
-      }
-      return record;
-    };
+    const release = slowFirstLoad(store);
     const pending = cache.getClientForAuth('alpha.s0', Date.now());
     await new Promise((resolve) => setTimeout(resolve, 20));
     await store.updateService('alpha.s0', { status: 'DISABLED' }, admin);
@@ -80,20 +93,8 @@ describe('the registry cache', () => {
   it('does not keep a load that a change read from the feed overlapped', async () => {
     const { path, store } = await setup();
     const cache = await cacheOf(store);
-    const other = await openStore({ kind: 'sqlite', path });
-    stores.push(other);
-    const load = store.loadRegistryRecord.bind(store);
-    let release: () => void = () => {};
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let slow = true;
-    store.loadRegistryRecord = async (by, value) => {
-      const record = await load(by, value);
-      if (slow) {
-        slow = false;
-        await gate;
-      }
-      return record;
-    };
+    const other = await peer(path);
+    const release = slowFirstLoad(store);
     const pending = cache.rolesHeld('alpha.s0', ['beta'], Date.now());
     await new Promise((resolve) => setTimeout(resolve, 20));
     await other.deleteRoleMember('beta', 'readers', 'alpha.s0', admin);
@@ -106,8 +107,7 @@ describe('the registry cache', () => {
   it('serves from memory once loaded, and sees another process\'s change at its next feed read', async () => {
     const { path, store } = await setup();
     const cache = await cacheOf(store);
-    const other = await openStore({ kind: 'sqlite', path });
-    stores.push(other);
+    const other = await peer(path);
     assert.equal((await cache.getService('alpha.s0'))?.status, 'ACTIVE');
     await other.updateService('alpha.s0', { status: 'DISABLED' }, admin);
     assert.equal((await cache.getService('alpha.s0'))?.status, 'ACTIVE', 'not read again before the feed says so');
@@ -118,8 +118,7 @@ describe('the registry cache', () => {
   it('leaves to the feed a change of its own whose transaction failed: its number goes to the next change, maybe another process\'s', async () => {
     const { path, store } = await setup();
     const cache = await cacheOf(store);
-    const other = await openStore({ kind: 'sqlite', path });
-    stores.push(other);
+    const other = await peer(path);
     assert.equal((await cache.getService('alpha.s0'))?.status, 'ACTIVE');
     const before = await store.changeCounter();
     // The service's change is recorded, then the second key under the same kid fails the transaction.
@@ -172,8 +171,7 @@ describe('the registry cache', () => {
   it('starts over when the feed rows it had not read were pruned', async () => {
     const { path, store } = await setup();
     const cache = await cacheOf(store);
-    const other = await openStore({ kind: 'sqlite', path });
-    stores.push(other);
+    const other = await peer(path);
     assert.equal((await cache.getService('alpha.s0'))?.status, 'ACTIVE');
     await other.updateService('alpha.s0', { status: 'DISABLED' }, admin);
     await other.updateService('alpha.s0', { description: 'later' }, admin);
@@ -190,8 +188,7 @@ describe('the registry cache', () => {
     const cache = await cacheOf(store);
     assert.equal(await cache.isTokenRevoked('early', now), true);
     assert.equal(await cache.isTokenRevoked('early', now + 60_000), false, 'not after it expired');
-    const other = await openStore({ kind: 'sqlite', path });
-    stores.push(other);
+    const other = await peer(path);
     await other.revokeToken({ jti: 'late', principal: 'alpha.s0', expiresAt: now + 60_000 }, admin);
     assert.equal(await cache.isTokenRevoked('late', now), false);
     await cache.sync();
@@ -203,8 +200,7 @@ describe('the registry cache', () => {
   it('reads the database again from a failed feed read until one succeeds', async () => {
     const { path, store } = await setup();
     const cache = await cacheOf(store);
-    const other = await openStore({ kind: 'sqlite', path });
-    stores.push(other);
+    const other = await peer(path);
     assert.equal((await cache.getService('alpha.s0'))?.status, 'ACTIVE');
     const counter = store.changeCounter.bind(store);
     store.changeCounter = () => Promise.reject(new Error('unreachable'));
@@ -220,8 +216,7 @@ describe('the registry cache', () => {
   it('reads the database again once the feed could not be read for maxStaleMs', async () => {
     const { path, store } = await setup();
     const cache = await cacheOf(store, { maxStaleMs: 50 });
-    const other = await openStore({ kind: 'sqlite', path });
-    stores.push(other);
+    const other = await peer(path);
     assert.equal((await cache.getService('alpha.s0'))?.status, 'ACTIVE');
     await other.updateService('alpha.s0', { status: 'DISABLED' }, admin);
     await new Promise((resolve) => setTimeout(resolve, 80));
