@@ -3,7 +3,7 @@
 // itself: each audit type maps to what it changed, and rows are numbered without gaps.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -246,6 +246,21 @@ describe('the registry change feed', () => {
     assert.deepEqual(of('role.put', 'beta:role.r', role([], null), role([], 300)), ['domain:beta'], 'a new lifetime limit');
     assert.deepEqual(of('join-token.use', 'alpha.api'), []);
     assert.throws(() => of('service.rename', 'alpha.api'), /no registry change mapping/);
+  });
+
+  it('has a mapping for every audit type the store writes', () => {
+    const dir = new URL('../../src/storage/sql/', import.meta.url);
+    const types = new Set<string>();
+    for (const file of readdirSync(dir).filter((name) => name.endsWith('.ts'))) {
+      for (const [, type] of readFileSync(new URL(file, dir), 'utf8').matchAll(/'((?:[a-z]+-)*[a-z]+\.[a-z]+(?:-[a-z]+)*)'/g)) {
+        if (!/^(changes|registry|rows|context)\./.test(type!) && !type!.endsWith('.ts')) types.add(type!);
+      }
+    }
+    assert.ok(types.has('service.update') && types.has('signing-key.retire') && types.has('ca.activate'), [...types].join(' '));
+    for (const type of types) {
+      const event = { type, target: 'beta:role.r', before: { principal: 'p', members: [] }, after: { principal: 'p', jti: 'j', members: [] } };
+      assert.doesNotThrow(() => changesOfAudit(event), type);
+    }
   });
 
   it('numbers changes without gaps, a failed change taking no number', async () => {
