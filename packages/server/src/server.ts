@@ -293,7 +293,15 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     });
     await tokenEndpoint(app, { tokens, methods, bodyLimit: config.bodyLimit });
     const loginCertificates = clientCertificates.trusting(loginCas);
-    await certLogin(app, { config: config.certLogin, certificates: loginCertificates, mapper: certificateMapper, store: registry, tokens, credentialMethods, bodyLimit: config.bodyLimit });
+    await certLogin(app, {
+      config: config.certLogin,
+      certificates: loginCertificates,
+      mapper: certificateMapper,
+      store: registry,
+      tokens,
+      credentialMethods,
+      bodyLimit: config.bodyLimit,
+    });
     const verify = createOwnTokenVerifier({ issuer: config.issuer, jwksJson, algorithms: ALGORITHMS, clockSkew: config.clockSkew, now });
     // RFC 8705 §3: a bound token's certificate is the one on the connection (or a trusted proxy's
     // header), trusted now as it was at issuance, by the token endpoint or certificate login.
@@ -302,7 +310,18 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     const tokenChecks = { store, hasher, verify, now, methods, bodyLimit: config.bodyLimit, guard };
     await introspectionEndpoint(app, tokenChecks);
     await revocationEndpoint(app, tokenChecks);
-    await serviceAccountsApi(app, { store, clients: registry, hasher, verify, now, boundCertificates, tokens, domain: config.serviceAccounts.domain, jwksJson, jwksMaxAge: config.signing.jwksMaxAge });
+    await serviceAccountsApi(app, {
+      store,
+      clients: registry,
+      hasher,
+      verify,
+      now,
+      boundCertificates,
+      tokens,
+      domain: config.serviceAccounts.domain,
+      jwksJson,
+      jwksMaxAge: config.signing.jwksMaxAge,
+    });
     await caHttpApi(app, {
       ca,
       store,

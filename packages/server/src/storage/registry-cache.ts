@@ -29,10 +29,13 @@
 // Also the records of certificates Tessera issued (tls_client_auth asks whether one was revoked),
 // dropped all together at any change of a service (revocations are recorded as such).
 //
-// Bounds: at most `maxClients` clients (100,000) in LRU order, and `maxCertificates` (100,000); client ids that named no client
-// are remembered apart (`maxUnknown`, 10,000), so random ids cannot evict real clients, and are
-// forgotten whenever any service changes (one may have been created under them); as are the
-// domain names asked about (`maxDomains`, 10,000).
+// Bounds: at most `maxClients` clients (100,000) in LRU order, and `maxCertificates` (100,000).
+// Client ids that named no client are remembered apart (`maxUnknown`, 10,000), so random ids
+// cannot evict real clients, and are forgotten whenever any service changes (one may have been
+// created under them); as are the domain names asked about (`maxDomains`, 10,000). Revoked
+// tokens are all held until they expire (they are few: each one is an owner's deliberate act).
+//
+// Introspection and the admin API do not read through this cache: they ask the database.
 
 import { listenForNotices, type NoticeListener } from './drivers/postgres.ts';
 import type { CertificateRecord, ClientSecretRecord, Domain, HeldRole, PublicKeyRecord, Service } from './records.ts';

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import { sqlStatements } from '../../src/storage/drivers/statements.ts';
 import type { TestResponse } from '../helpers/https.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { basic, startTestServer, type TestServer } from '../helpers/server.ts';
 import { createTestDatabase, type TestDatabase } from '../storage/postgres-database.ts';
 import { postForm, tesseraCertificate } from './mtls-support.ts';
 
@@ -60,7 +60,12 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       return t.send('/oauth2/token', {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'beta:domain', client_assertion_type: JWT_BEARER, client_assertion: assertion }).toString(),
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          scope: 'beta:domain',
+          client_assertion_type: JWT_BEARER,
+          client_assertion: assertion,
+        }).toString(),
       });
     };
 
@@ -214,7 +219,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal((await secretToken(client.id, client.secret)).json.access_token, first.json.access_token, 'reused');
       const revoked = await t.send('/oauth2/revoke', {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}` },
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(client.id, client.secret) },
         body: new URLSearchParams({ token: first.json.access_token as string }).toString(),
       });
       assert.equal(revoked.status, 200, revoked.text);

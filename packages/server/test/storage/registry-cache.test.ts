@@ -228,7 +228,9 @@ describe('the registry change feed', () => {
   it('maps each change to the service, member, domain or token it concerns', () => {
     const of = (type: string, target: string, before: unknown = null, after: unknown = null): string[] =>
       changesOfAudit({ type, target, before, after }).map((c) => `${c.scope}:${c.key}`);
-    for (const type of ['service.create', 'service.update', 'service.delete', 'client-secret.add', 'public-key.put', 'public-key.delete', 'certificate.revoke-all']) {
+    const ofService = ['service.create', 'service.update', 'service.delete', 'client-secret.add', 'public-key.put', 'public-key.delete'];
+    ofService.push('api-key.create', 'api-key.revoke', 'certificate.revoke', 'certificate.revoke-all');
+    for (const type of ofService) {
       assert.deepEqual(of(type, 'alpha.api'), ['service:alpha.api'], type);
     }
     assert.deepEqual(of('role-member.put', 'beta:role.r', null, { principal: 'alpha.api', expiresAt: null }), ['member:alpha.api']);
@@ -236,7 +238,8 @@ describe('the registry change feed', () => {
     assert.deepEqual(of('role.delete', 'beta:role.r'), ['domain:beta']);
     assert.deepEqual(of('domain.update', 'beta'), ['domain:beta']);
     assert.deepEqual(of('token.revoke', 'alpha.api', null, { jti: 'j1', expiresAt: 1 }), ['token:j1']);
-    const role = (members: { principal: string; expiresAt: number | null }[], tokenMaxLifetime: number | null = null): unknown => ({ members, tokenMaxLifetime });
+    type Member = { principal: string; expiresAt: number | null };
+    const role = (members: Member[], tokenMaxLifetime: number | null = null): unknown => ({ members, tokenMaxLifetime });
     assert.deepEqual(
       of('role.put', 'beta:role.r', role([{ principal: 'a', expiresAt: null }, { principal: 'b', expiresAt: 5 }, { principal: 'c', expiresAt: null }]),
         role([{ principal: 'a', expiresAt: null }, { principal: 'b', expiresAt: 6 }, { principal: 'd', expiresAt: null }])),
