@@ -44,6 +44,8 @@ import { createTokenGuards } from './guards/index.ts';
 import { serviceAccountsApi } from './service-accounts/index.ts';
 import { AvailabilityWatch } from './storage/availability.ts';
 import { openStore } from './storage/open.ts';
+import { sqlStatements } from './storage/drivers/statements.ts';
+import { RegistryCache, type RegistryCacheOptions } from './storage/registry-cache.ts';
 import type { SigningAlg } from './storage/records.ts';
 import type { Store } from './storage/store.ts';
 
@@ -59,11 +61,15 @@ export interface ServerOptions {
   ownsTimers?: boolean;
   /** The cluster worker this is (cluster/worker.ts): shown in /metrics as `tessera_worker{worker}`. */
   worker?: number;
+  /** Overrides of the registry cache's bounds and intervals (tests). */
+  registryCache?: Omit<RegistryCacheOptions, 'listenUrl' | 'now' | 'onEvent'>;
 }
 
 export interface TesseraServer {
   readonly app: FastifyInstance;
   readonly store: Store;
+  /** The token endpoint's reads of the registry, from memory (storage/registry-cache.ts). */
+  readonly registry: RegistryCache;
   readonly signingKeys: SigningKeys;
   readonly ca: CertificateAuthority;
   readonly config: Config;
@@ -99,7 +105,17 @@ export async function createServer(config: Config, options: ServerOptions = {}):
 
   const availability = new AvailabilityWatch(now);
   const store = await openStore(config.database, { now, availability });
+  // Its events are logged once the logger exists; until then there is nothing to say.
+  let logRegistry: (event: { kind: string; error?: unknown }) => void = () => {};
+  const registry = new RegistryCache(store, {
+    maxClients: config.registryCache.maxClients,
+    ...options.registryCache,
+    listenUrl: config.database.kind === 'postgres' ? config.database.url : undefined,
+    now,
+    onEvent: (event) => logRegistry(event),
+  });
   try {
+    await registry.start();
     const fingerprint = await store.initMeta('master_key_fingerprint', sealer.fingerprint);
     if (fingerprint !== sealer.fingerprint) {
       throw new MasterKeyMismatchError('the master key differs from the one this database was created with; start with the original master key (TESSERA_MASTER_KEY or --master-key-file)');
@@ -129,6 +145,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         1,
       );
     }
+    metrics.registerMetric(sqlStatements);
     const connections = createConnectionGuard({
       limits: config.connections,
       exempt: (address) => config.trustedProxies.length > 0 && ipAllowed(config.trustedProxies, address),
@@ -174,6 +191,11 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       },
     }) as unknown as FastifyInstance;
     tls?.keepFresh(app.server as unknown as TlsServer, app.log);
+    logRegistry = (event) => {
+      if (event.kind === 'listen-down') app.log.warn({ err: event.error }, 'registry change notifications lost: polling every 250 ms until they are back');
+      else if (event.kind === 'listen-up') app.log.debug('registry change notifications are heard');
+      else app.log.debug({ err: event.error }, 'the registry change feed could not be read');
+    };
     connections.watch(app.server);
 
     const signingKeys = new SigningKeys({
@@ -251,9 +273,9 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     });
 
     const credentialMethods = [
-      clientSecretBasic({ store, hasher }),
-      clientSecretPost({ store, hasher }),
-      privateKeyJwt({ store, audiences: [...TOKEN_PATHS.map((path) => `${config.issuer}${path}`), config.issuer], clockSkew: config.clockSkew }),
+      clientSecretBasic({ store: registry, hasher }),
+      clientSecretPost({ store: registry, hasher }),
+      privateKeyJwt({ store: registry, audiences: [...TOKEN_PATHS.map((path) => `${config.issuer}${path}`), config.issuer], clockSkew: config.clockSkew }),
     ];
     const externalCas = await readCaFiles(config.mtls.externalCas, 'mtls.externalCas');
     const loginCas = config.certLogin.enabled ? await readCaFiles(config.certLogin.trustedCas, 'certLogin.trustedCas') : [];
@@ -261,7 +283,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       tesseraCas: await tesseraCaSource(ca, store),
       trustDomain: ca.trustDomain,
       externalCas,
-      store,
+      store: registry,
       trustedProxies: config.trustedProxies,
       proxyCertHeader: config.mtls.proxyCertHeader,
       now,
@@ -270,8 +292,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     const certificateMapper = compileMappings(mappings, { requireClientAuthEku });
     const methods = [
       ...credentialMethods,
-      tlsClientAuth({ certificates: clientCertificates, store, mapper: certificateMapper }),
-      selfSignedTlsClientAuth({ certificates: clientCertificates, store }),
+      tlsClientAuth({ certificates: clientCertificates, store: registry, mapper: certificateMapper }),
+      selfSignedTlsClientAuth({ certificates: clientCertificates, store: registry }),
     ];
     const jwksJson = (): string => signingKeys.jwksJson();
     healthRoutes(app, { ping: () => store.ping(), keysLoaded: () => signingKeys.loaded, metrics });
@@ -292,7 +314,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     const guards = createTokenGuards({ config, store, log: app.log, metrics, now });
     const guard = createClientGuard({ now, gates: guards.gates, observers: [countOutcomes, ...guards.observers] });
     const tokens = createTokenService({
-      store,
+      store: registry,
       issuer: config.issuer,
       lifetimes: config.tokens,
       signingKey: () => signingKeys.current(),
@@ -301,7 +323,15 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     });
     await tokenEndpoint(app, { tokens, methods, bodyLimit: config.bodyLimit });
     const loginCertificates = clientCertificates.trusting(loginCas);
-    await certLogin(app, { config: config.certLogin, certificates: loginCertificates, mapper: certificateMapper, store, tokens, credentialMethods, bodyLimit: config.bodyLimit });
+    await certLogin(app, {
+      config: config.certLogin,
+      certificates: loginCertificates,
+      mapper: certificateMapper,
+      store: registry,
+      tokens,
+      credentialMethods,
+      bodyLimit: config.bodyLimit,
+    });
     const verify = createOwnTokenVerifier({ issuer: config.issuer, jwksJson, algorithms: ALGORITHMS, clockSkew: config.clockSkew, now });
     // RFC 8705 §3: a bound token's certificate is the one on the connection (or a trusted proxy's
     // header), trusted now as it was at issuance, by the token endpoint or certificate login.
@@ -310,7 +340,18 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     const tokenChecks = { store, hasher, verify, now, methods, bodyLimit: config.bodyLimit, guard };
     await introspectionEndpoint(app, tokenChecks);
     await revocationEndpoint(app, tokenChecks);
-    await serviceAccountsApi(app, { store, hasher, verify, now, boundCertificates, tokens, domain: config.serviceAccounts.domain, jwksJson, jwksMaxAge: config.signing.jwksMaxAge });
+    await serviceAccountsApi(app, {
+      store,
+      clients: registry,
+      hasher,
+      verify,
+      now,
+      boundCertificates,
+      tokens,
+      domain: config.serviceAccounts.domain,
+      jwksJson,
+      jwksMaxAge: config.signing.jwksMaxAge,
+    });
     await caHttpApi(app, {
       ca,
       store,
@@ -336,6 +377,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     return {
       app,
       store,
+      registry,
       signingKeys,
       ca,
       config,
@@ -357,10 +399,12 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         await ca.stop();
         await app.close();
         await guards.close();
+        await registry.close();
         await store.close();
       },
     };
   } catch (error) {
+    await registry.close();
     await store.close();
     throw error;
   }

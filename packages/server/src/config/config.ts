@@ -69,6 +69,8 @@ export interface Config {
    * binding) within `window` seconds of the first gets the same token instead of a new signature.
    */
   tokenReuse: { enabled: boolean; window: number };
+  /** The token endpoint's in-memory copy of the registry (storage/registry-cache.ts): how many clients it holds at most. */
+  registryCache: { maxClients: number };
   /** The domain that holds accounts created through the seed-003 `/auth/admin/service-accounts` API. */
   serviceAccounts: { domain: string };
   /** The certificate authority for service identities (SPEC §5). */
@@ -223,6 +225,7 @@ export const DEFAULTS = {
   rateLimits: { client: { rate: 50, burst: 100 }, ip: { rate: 200, burst: 400 } },
   alerts: { failureThreshold: 10, failureWindow: 60 },
   tokenReuse: { enabled: false, window: 30 },
+  registryCache: { maxClients: 100_000 },
   serviceAccounts: { domain: 'service-accounts' },
   ca: { trustDomain: 'tessera.local', dnsSuffix: 'svc.tessera.local', certLifetime: 86_400, maxCertLifetime: 7 * 86_400, prePublication: 86_400 },
   mtls: { externalCas: [] as string[] },

@@ -32,6 +32,7 @@ export const SETTINGS = [
   { key: 'alerts.webhookUrl', env: 'TESSERA_ALERT_WEBHOOK_URL' },
   { key: 'tokenReuse.enabled', env: 'TESSERA_TOKEN_REUSE' },
   { key: 'tokenReuse.window', env: 'TESSERA_TOKEN_REUSE_WINDOW' },
+  { key: 'registryCache.maxClients', env: 'TESSERA_REGISTRY_CACHE_MAX_CLIENTS' },
   { key: 'serviceAccounts.domain', env: 'TESSERA_SERVICE_ACCOUNTS_DOMAIN' },
   { key: 'ca.trustDomain', env: 'TESSERA_TRUST_DOMAIN' },
   { key: 'ca.dnsSuffix', env: 'TESSERA_CA_DNS_SUFFIX' },

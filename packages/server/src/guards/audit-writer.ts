@@ -86,7 +86,7 @@ export function createAuditBatchWriter(options: AuditBatchWriterOptions): AuditB
     // must not run inside the request that filled the batch.
     timer = setTimeout(() => {
       timer = null;
-      drain().catch(() => undefined);
+      drain(false).catch(() => undefined);
     }, delayMs);
     timer.unref();
   };
@@ -136,14 +136,19 @@ export function createAuditBatchWriter(options: AuditBatchWriterOptions): AuditB
     return true;
   };
 
-  const drain = (): Promise<void> => {
+  /**
+   * Writes batches until the buffer is empty, or (`all` false: the timer's drain) until fewer
+   * than a batch wait: those wait for the next interval rather than follow at once, so a busy
+   * token endpoint writes a few full batches a second, not one small batch per commit.
+   */
+  const drain = (all = true): Promise<void> => {
     if (draining !== null) return draining;
     // With nothing to write, the body below would finish (and clear `draining`) before the
     // assignment, leaving a settled promise behind: every later write would wait on it forever.
     if (buffer.length === 0) return Promise.resolve();
     draining = (async () => {
       try {
-        while (buffer.length > 0 && (await writeBatch()));
+        while (buffer.length > 0 && (await writeBatch()) && (all || buffer.length >= batchSize));
       } finally {
         draining = null;
         if (buffer.length > 0) arm(intervalMs);

@@ -25,7 +25,12 @@
 // token asked for between two removals in one second outlive the second). A token request that
 // read the key before the removal committed began before the commit, so before the date set
 // after it: its second is at or before the removal's, which ends it. (Across instances the
-// comparison is only as good as their clocks agree.)
+// comparison is only as good as their clocks agree.) The token endpoint reads keys from the
+// registry cache (storage/registry-cache.ts): the instance the removal went through sees it at
+// once, but another one only within the cache's propagation bound (milliseconds on PostgreSQL
+// with LISTEN, up to 250 ms on SQLite shared by processes, about 1 s on PostgreSQL without
+// notifications): a token it issues with the removed key in that window, in a later second than
+// the removal, is not ended by it. The window is of the order of the clock difference above.
 
 import type { Service } from '../storage/records.ts';
 import { OAuthError } from './errors.ts';

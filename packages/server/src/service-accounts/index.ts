@@ -18,6 +18,8 @@ export const SERVICE_ACCOUNTS_PREFIX = '/auth';
 
 export interface ServiceAccountsDeps extends AdminAuthDeps {
   store: Store;
+  /** Where `/auth/token` looks its client up: the token endpoint's registry cache (storage/registry-cache.ts). */
+  clients?: Pick<Store, 'getClientForAuth'>;
   hasher: SecretHasher;
   tokens: TokenService;
   /** The domain that holds the accounts' principals (config `serviceAccounts.domain`). */
@@ -48,7 +50,7 @@ export async function serviceAccountsApi(app: FastifyInstance, deps: ServiceAcco
             .send(deps.jwksJson()),
       );
 
-      await tokenRoute(auth, { tokens: deps.tokens, store: deps.store, hasher: deps.hasher });
+      await tokenRoute(auth, { tokens: deps.tokens, store: deps.clients ?? deps.store, hasher: deps.hasher });
 
       await auth.register(async (admin) => {
         const callers = new WeakMap<FastifyRequest, AdminCaller>();

@@ -71,6 +71,12 @@ export const migrations: readonly Migration[] = [
     postgres: provedByKeySchema(),
   },
   {
+    version: 10,
+    name: 'the registry change feed',
+    sqlite: registryChangesSchema(),
+    postgres: registryChangesSchema(),
+  },
+  {
     version: 11,
     name: 'indexes for the admin lists\' pages',
     sqlite: listPagesSchema(),
@@ -382,6 +388,28 @@ function keyRemovedSchema(): string {
 function provedByKeySchema(): string {
   return `
     ALTER TABLE certificates ADD COLUMN proved_by_key TEXT;
+  `;
+}
+
+// Every change that can alter a token decision (a service, its credentials, a membership, a role
+// or domain, a revoked token) leaves a row here in its own transaction, numbered by the single
+// counter row: the counter's row lock is held to commit, so numbers become visible in commit
+// order and without gaps (a rolled-back change rolls its number back too). Each instance keeps
+// its cache of the registry (storage/registry-cache.ts) by reading the rows after the last it saw.
+function registryChangesSchema(): string {
+  return `
+    CREATE TABLE registry_change_counter (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      seq BIGINT NOT NULL
+    );
+    INSERT INTO registry_change_counter (id, seq) VALUES (1, 0);
+    CREATE TABLE registry_changes (
+      seq BIGINT PRIMARY KEY,
+      at BIGINT NOT NULL,
+      scope TEXT NOT NULL,
+      key TEXT NOT NULL
+    );
+    CREATE INDEX registry_changes_by_at ON registry_changes (at);
   `;
 }
 

@@ -7,7 +7,6 @@ import { watchedDriver, type AvailabilityWatch } from './availability.ts';
 import { migrate } from './migrations.ts';
 import { SqlStore } from './sql-store.ts';
 import type { SqlStoreOptions } from './sql-store.ts';
-import type { Store } from './store.ts';
 
 export type DatabaseConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
 
@@ -16,7 +15,7 @@ export interface OpenStoreOptions extends SqlStoreOptions {
   availability?: AvailabilityWatch;
 }
 
-export async function openStore(database: DatabaseConfig, options: OpenStoreOptions = {}): Promise<Store> {
+export async function openStore(database: DatabaseConfig, options: OpenStoreOptions = {}): Promise<SqlStore> {
   const driver: SqlDriver = database.kind === 'sqlite' ? openSqliteDriver(database.path) : openPostgresDriver(database.url);
   try {
     await migrate(driver);

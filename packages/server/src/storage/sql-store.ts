@@ -48,6 +48,11 @@ import * as keys from './sql/keys.ts';
 import * as revokedTokens from './sql/revoked-tokens.ts';
 import * as roles from './sql/roles.ts';
 import * as services from './sql/services.ts';
+import * as changes from './sql/changes.ts';
+import type { FeedRow } from './sql/changes.ts';
+import type { ChangeListener } from './sql/context.ts';
+import { liveRevokedTokens, loadRegistryRecord } from './sql/registry.ts';
+import type { RegistryRecord } from './sql/registry.ts';
 import type { ClientForAuth, ClientWithKeys, DeleteKeyResult, NewSecret, NewService, PutKeyResult, ServicePatch, Store } from './store.ts';
 
 export interface SqlStoreOptions {
@@ -55,7 +60,22 @@ export interface SqlStoreOptions {
   now?: () => number;
 }
 
-export class SqlStore implements Store {
+/** The change feed and the loads a cache of the registry needs (storage/registry-cache.ts). */
+export interface RegistrySource {
+  readonly kind: 'sqlite' | 'postgres';
+  /** The newest change number committed. */
+  changeCounter(): Promise<number>;
+  /** Up to `limit` changes after `after`, in order (numbers have no gaps). */
+  readChanges(after: number, limit: number): Promise<FeedRow[]>;
+  /** Deletes changes recorded before `before`. */
+  pruneChanges(before: number): Promise<number>;
+  /** Told of the changes each of this store's transactions recorded, once it has ended; returns an unsubscribe function. */
+  onChanges(listener: ChangeListener): () => void;
+  loadRegistryRecord(by: 'client_id' | 'principal', value: string): Promise<RegistryRecord>;
+  liveRevokedTokens(now: number, jtis?: readonly string[]): Promise<{ jti: string; expiresAt: number }[]>;
+}
+
+export class SqlStore implements Store, RegistrySource {
   readonly kind: 'sqlite' | 'postgres';
   private readonly ctx: SqlContext;
   private readonly jtiPruning: PruneSchedule = { nextAt: Number.NEGATIVE_INFINITY };
@@ -67,6 +87,31 @@ export class SqlStore implements Store {
 
   close(): Promise<void> {
     return this.ctx.db.close();
+  }
+
+  changeCounter(): Promise<number> {
+    return changes.changeCounter(this.ctx.db);
+  }
+
+  readChanges(after: number, limit: number): Promise<FeedRow[]> {
+    return changes.readChanges(this.ctx.db, after, limit);
+  }
+
+  pruneChanges(before: number): Promise<number> {
+    return changes.pruneChanges(this.ctx.db, before);
+  }
+
+  onChanges(listener: ChangeListener): () => void {
+    this.ctx.changeListeners.add(listener);
+    return () => this.ctx.changeListeners.delete(listener);
+  }
+
+  loadRegistryRecord(by: 'client_id' | 'principal', value: string): Promise<RegistryRecord> {
+    return loadRegistryRecord(this.ctx, by, value);
+  }
+
+  liveRevokedTokens(now: number, jtis?: readonly string[]): Promise<{ jti: string; expiresAt: number }[]> {
+    return liveRevokedTokens(this.ctx, now, jtis);
   }
 
   async ping(): Promise<void> {

@@ -62,7 +62,7 @@ describe('audit batch writer', () => {
     assert.equal(writer.buffered, 0);
   });
 
-  it('writes at once when a full batch is waiting, without waiting for the interval', async () => {
+  it('writes at once when a full batch is waiting, without waiting for the interval; the rest waits for it', async () => {
     const store = fakeStore();
     const writer = createAuditBatchWriter({ store, log: fakeLog().log, batchSize: 10, intervalMs: 500 });
     for (let i = 0; i < 25; i++) writer.write(event(i));
@@ -71,7 +71,15 @@ describe('audit batch writer', () => {
     await settle();
     assert.deepEqual(
       store.batches.map((b) => b.length),
+      [10, 10],
+      'full batches at once',
+    );
+    mock.timers.tick(500);
+    await settle();
+    assert.deepEqual(
+      store.batches.map((b) => b.length),
       [10, 10, 5],
+      'the partial batch at the next interval, not right behind them',
     );
     assert.deepEqual(
       store.written.map((e) => e.at),

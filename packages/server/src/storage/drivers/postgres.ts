@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { ConflictError, InvalidValueError, StorageUnavailableError } from '../errors.ts';
 import { TransactionScope } from './driver.ts';
+import { postgresStatements } from './statements.ts';
 import type { SqlDriver, SqlExecutor, SqlValue } from './driver.ts';
 
 // Without a bound, a query against an unreachable server waits forever for a connection.
@@ -101,10 +102,12 @@ class PostgresDriver implements SqlDriver {
     const connection = new Executor(client, this.numbered);
     const scope = new TransactionScope(connection);
     try {
+      postgresStatements.inc();
       await client.query(bounded(options.durability === 'relaxed' ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN')).catch((error: unknown) => {
         throw translate(error);
       });
       const result = await fn(scope);
+      postgresStatements.inc();
       const commit = await client.query(bounded('COMMIT')).catch((error: unknown) => {
         throw translate(error);
       });
@@ -116,6 +119,7 @@ class PostgresDriver implements SqlDriver {
       // that on the server, and asking a hung one would wait out a second timeout.
       broken ??= lostConnection(error);
       if (broken === undefined) {
+        postgresStatements.inc();
         await client.query(bounded('ROLLBACK')).catch((rollbackError: unknown) => {
           broken = rollbackError as Error;
         });
@@ -163,6 +167,7 @@ class Executor implements SqlExecutor {
 
   async exec(sql: string): Promise<void> {
     // No parameters: the simple query protocol, which accepts several statements.
+    postgresStatements.inc();
     await this.target.query(sql).catch((error: unknown) => {
       throw translate(error);
     });
@@ -177,6 +182,7 @@ class Executor implements SqlExecutor {
       prepared = { text, name: `t${createHash('sha256').update(text).digest('hex').slice(0, 20)}` };
       this.numbered.set(sql, prepared);
     }
+    postgresStatements.inc();
     return this.target.query(bounded(prepared.text, { name: prepared.name, values: [...params] })).catch((error: unknown) => {
       throw translate(error);
     });
@@ -219,4 +225,79 @@ function translate(error: unknown): unknown {
     return new StorageUnavailableError(`PostgreSQL unreachable: ${error.message}`, { cause: error });
   }
   return error;
+}
+
+export interface NoticeHandlers {
+  /** A notification arrived on the channel. */
+  notified(): void;
+  /** The connection listens (at first, and after each reconnection). */
+  up(): void;
+  /** The connection failed or ended; it is tried again every `retryMs`. */
+  down(error: Error): void;
+}
+
+export interface NoticeListener {
+  /** The listening connection's server process id; null while it is down. */
+  readonly backendPid: number | null;
+  close(): Promise<void>;
+}
+
+/**
+ * A dedicated connection that LISTENs on `channel` (outside the pool: a pooled connection is
+ * shared, and LISTEN belongs to one session). When it drops it says so and reconnects every
+ * `retryMs` until it is back.
+ */
+export function listenForNotices(url: string, channel: string, handlers: NoticeHandlers, retryMs = 1000): NoticeListener {
+  let client: pg.Client | null = null;
+  let pid: number | null = null;
+  let closed = false;
+  let retry: NodeJS.Timeout | undefined;
+
+  const lost = (current: pg.Client, error: Error): void => {
+    if (client !== current) return;
+    client = null;
+    pid = null;
+    current.removeAllListeners('notification');
+    current.on('error', () => {});
+    void current.end().catch(() => {});
+    if (closed) return;
+    handlers.down(error);
+    retry = setTimeout(connect, retryMs);
+  };
+
+  function connect(): void {
+    if (closed) return;
+    const current = new pg.Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, application_name: 'tessera-change-listener' });
+    client = current;
+    current.on('error', (error) => lost(current, error));
+    current.on('end', () => lost(current, new Error('the listening connection ended')));
+    current.on('notification', () => handlers.notified());
+    postgresStatements.inc();
+    current
+      .connect()
+      .then(() => current.query(`LISTEN ${channel}`))
+      .then(() => {
+        if (client !== current) return;
+        pid = (current as unknown as { processID: number | null }).processID ?? null;
+        handlers.up();
+      })
+      .catch((error: unknown) => lost(current, error instanceof Error ? error : new Error(String(error))));
+  }
+
+  connect();
+  return {
+    get backendPid() {
+      return pid;
+    },
+    async close() {
+      closed = true;
+      clearTimeout(retry);
+      const current = client;
+      client = null;
+      if (current) {
+        current.on('error', () => {});
+        await current.end().catch(() => {});
+      }
+    },
+  };
 }

@@ -8,6 +8,7 @@ import { DatabaseSync } from 'node:sqlite';
 import type { StatementSync } from 'node:sqlite';
 import { ConflictError, StorageUnavailableError } from '../errors.ts';
 import { TransactionScope } from './driver.ts';
+import { sqliteStatements } from './statements.ts';
 import type { SqlDriver, SqlExecutor, SqlValue } from './driver.ts';
 
 const BUSY_TIMEOUT_MS = 5000;
@@ -169,6 +170,7 @@ class Connection implements SqlExecutor {
 }
 
 function attempt<T>(fn: () => T): T {
+  sqliteStatements.inc();
   try {
     return fn();
   } catch (error) {

@@ -7,6 +7,11 @@
 import type { SqlDriver, SqlExecutor, SqlValue } from '../drivers/driver.ts';
 import { NotFoundError } from '../errors.ts';
 import type { Actor, AuditEvent, Role } from '../records.ts';
+import { changesOfAudit, pendingChanges, recordChanges } from './changes.ts';
+import type { FeedRow } from './changes.ts';
+
+/** Told of a transaction's registry changes when it ends; `committed` false when it failed (it may or may not have committed). */
+export type ChangeListener = (changes: FeedRow[], committed: boolean) => void;
 import { toRole } from './rows.ts';
 import type { DomainRow, MemberRow, RoleRow, ServiceRow } from './rows.ts';
 
@@ -17,24 +22,59 @@ export interface SqlContext {
   readonly forShare: string;
   /** Appended to a SELECT to lock the rows it reads for change (or '' where not needed). */
   readonly forUpdate: string;
+  /** Told, as soon as each transaction has ended, of the registry changes it recorded (storage/registry-cache.ts evicts them). */
+  readonly changeListeners: Set<ChangeListener>;
 }
 
-export function createContext(db: SqlDriver, now: () => number): SqlContext {
-  const locking = db.dialect === 'postgres';
-  return { db, now, forShare: locking ? ' FOR SHARE' : '', forUpdate: locking ? ' FOR UPDATE' : '' };
+export function createContext(driver: SqlDriver, now: () => number): SqlContext {
+  const locking = driver.dialect === 'postgres';
+  const changeListeners = new Set<ChangeListener>();
+  return { db: telling(driver, changeListeners), now, forShare: locking ? ' FOR SHARE' : '', forUpdate: locking ? ' FOR UPDATE' : '', changeListeners };
+}
+
+/**
+ * `driver`, whose transactions collect the registry changes they record and tell `listeners` of
+ * them once the transaction has ended, before its caller hears back: this instance's own
+ * changes take effect in its cache at once. Told after a failure too (the commit may have
+ * happened): evicting what did not change costs only a reload.
+ */
+function telling(driver: SqlDriver, listeners: Set<ChangeListener>): SqlDriver {
+  return {
+    dialect: driver.dialect,
+    all: (sql, params) => driver.all(sql, params),
+    get: (sql, params) => driver.get(sql, params),
+    run: (sql, params) => driver.run(sql, params),
+    exec: (sql) => driver.exec(sql),
+    close: () => driver.close(),
+    async transaction(fn, options) {
+      const recorded = new Map<string, FeedRow>();
+      let committed = false;
+      try {
+        const result = await driver.transaction((tx) => {
+          pendingChanges.set(tx, recorded);
+          return fn(tx);
+        }, options);
+        committed = true;
+        return result;
+      } finally {
+        if (recorded.size > 0) for (const listener of listeners) listener([...recorded.values()], committed);
+      }
+    },
+  };
 }
 
 /** The actor of changes no caller asked for: key rotation steps, the first CA. */
 export const SYSTEM: Actor = { actor: 'system' };
 
-/** Writes a change's audit event, inside the change's own transaction. */
-export function audit(
+/** Writes a change's audit event, and the registry changes it stands for (sql/changes.ts), inside the change's own transaction. */
+export async function audit(
   ctx: SqlContext,
   tx: SqlExecutor,
   by: Actor,
   change: { type: string; target: string; before: unknown; after: unknown },
 ): Promise<void> {
-  return insertAudit(tx, { at: ctx.now(), actor: by.actor, ...change });
+  await insertAudit(tx, { at: ctx.now(), actor: by.actor, ...change });
+  await recordChanges(ctx, tx, changesOfAudit(change));
 }
 
 export async function insertAudit(db: SqlExecutor, event: Omit<AuditEvent, 'id'>): Promise<void> {

@@ -7,6 +7,7 @@ import type { Actor, CreatedPageQuery, PublicKeyRecord } from '../records.ts';
 import type { DeleteKeyResult, PutKeyResult } from '../store.ts';
 import type { NewSecret } from '../store.ts';
 import { revokeCertificatesProvedBy } from './certificates.ts';
+import { recordChanges } from './changes.ts';
 import { audit, lockService } from './context.ts';
 import type { SqlContext } from './context.ts';
 import { toPublicKey } from './rows.ts';
@@ -77,7 +78,7 @@ export async function putPublicKey(ctx: SqlContext, principal: string, kid: stri
     await audit(ctx, tx, by, { type: 'public-key.put', target: principal, before, after });
     return { created: !existing, certificatesRevoked, removed: existing !== undefined && existing.pem !== pem };
   });
-  if (result.removed) await dateKeyRemoval(ctx.db, principal, ctx.now());
+  if (result.removed) await dateKeyRemovalAgain(ctx, principal);
   return { created: result.created, certificatesRevoked: result.certificatesRevoked };
 }
 
@@ -92,7 +93,7 @@ export async function deletePublicKey(ctx: SqlContext, principal: string, kid: s
     await audit(ctx, tx, by, { type: 'public-key.delete', target: principal, before, after: null });
     return { certificatesRevoked };
   });
-  await dateKeyRemoval(ctx.db, principal, ctx.now());
+  await dateKeyRemovalAgain(ctx, principal);
   return result;
 }
 
@@ -132,6 +133,15 @@ async function keyRemoved(tx: SqlExecutor, principal: string, kid: string, now: 
 async function dateKeyRemoval(db: SqlExecutor, principal: string, now: number): Promise<void> {
   const later = 'CASE WHEN key_removed_at IS NULL OR key_removed_at < ? THEN ? ELSE key_removed_at END';
   await db.run(`UPDATE services SET key_removed_at = ${later} WHERE principal = ?`, [now, now, principal]);
+}
+
+/** dateKeyRemoval after the commit, as a change of its own: caches of the service reload it. */
+function dateKeyRemovalAgain(ctx: SqlContext, principal: string): Promise<void> {
+  return ctx.db.transaction(async (tx) => {
+    await recordChanges(ctx, tx, [{ scope: 'service', key: principal }]);
+    // The clock read last, as late as it can be.
+    await dateKeyRemoval(tx, principal, ctx.now());
+  });
 }
 
 function publicKeyRow(db: SqlExecutor, principal: string, kid: string): Promise<PublicKeyRow | undefined> {

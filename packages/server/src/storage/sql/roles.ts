@@ -212,7 +212,7 @@ function compareText(a: string, b: string): number {
 
 // In code rather than SQL: SQLite's MIN(a, b) is NULL when either is, PostgreSQL's LEAST
 // skips NULLs.
-function smallerLimit(a: number | null, b: number | null): number | null {
+export function smallerLimit(a: number | null, b: number | null): number | null {
   if (a === null) return b;
   if (b === null) return a;
   return Math.min(a, b);

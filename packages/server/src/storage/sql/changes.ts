@@ -1,0 +1,170 @@
+// The registry change feed (migration 10): what each change did, in terms a cache can evict by.
+//
+// Every stored change writes its audit event through context.ts `audit`, which records here the
+// changes that event stands for, in the same transaction: a change cannot commit without its
+// feed rows. Each audit type is mapped below; a type with no mapping is refused, so a new kind of
+// change cannot slip past the caches unnoticed.
+//
+// Scopes and keys:
+// - `service` principal: the service row (standing, allowedIps, expiry, key removal date,
+//   creation, deletion), its secrets, keys, API keys and certificates;
+// - `member` principal: the principal's memberships (one added, removed, or its expiry changed);
+// - `domain` name: the domain row (created, changed, deleted) or one of its roles' lifetime
+//   limits, or a role deleted: anything that can change what many principals hold;
+// - `token` jti: an access token revoked.
+
+import type { SqlExecutor } from '../drivers/driver.ts';
+import type { SqlContext } from './context.ts';
+
+export type ChangeScope = 'service' | 'member' | 'domain' | 'token';
+
+export interface RegistryChange {
+  scope: ChangeScope;
+  key: string;
+}
+
+export interface FeedRow extends RegistryChange {
+  seq: number;
+}
+
+/** The PostgreSQL channel told of each commit that changed the registry (its payload is empty). */
+export const CHANGE_CHANNEL = 'tessera_registry_changes';
+
+interface MemberLike {
+  principal: string;
+  expiresAt: number | null;
+}
+
+interface RoleLike {
+  members?: MemberLike[];
+  tokenMaxLifetime?: number | null;
+}
+
+/** The changes an audit event stands for. Throws for an audit type it does not know. */
+export function changesOfAudit(event: { type: string; target: string; before: unknown; after: unknown }): RegistryChange[] {
+  const { type, target } = event;
+  switch (type) {
+    case 'service.create':
+    case 'service.update':
+    case 'service.delete':
+    case 'client-secret.add':
+    case 'public-key.put':
+    case 'public-key.delete':
+    case 'api-key.create':
+    case 'api-key.revoke':
+    case 'certificate.revoke':
+    case 'certificate.revoke-all':
+      return [{ scope: 'service', key: target }];
+    case 'role-member.put':
+    case 'role-member.delete': {
+      const principal = (event.after as MemberLike | null)?.principal ?? (event.before as MemberLike | null)?.principal;
+      if (principal === undefined) throw new Error(`audit ${type} of ${target} names no member`);
+      return [{ scope: 'member', key: principal }];
+    }
+    case 'role-member.put-many': {
+      const members = (event.after as { members?: MemberLike[] } | null)?.members;
+      if (!Array.isArray(members)) throw new Error(`audit ${type} of ${target} names no members`);
+      return members.map((member) => ({ scope: 'member', key: member.principal }));
+    }
+    case 'role.put':
+      return roleChanges(domainOfRole(target), event.before as RoleLike | null, event.after as RoleLike | null);
+    case 'role.delete':
+      return [{ scope: 'domain', key: domainOfRole(target) }];
+    case 'domain.create':
+    case 'domain.update':
+    case 'domain.delete':
+      return [{ scope: 'domain', key: target }];
+    case 'token.revoke': {
+      const jti = (event.after as { jti?: unknown } | null)?.jti;
+      if (typeof jti !== 'string') throw new Error('audit token.revoke names no jti');
+      return [{ scope: 'token', key: jti }];
+    }
+    // Not read by any token decision a cache holds: certificates are issued under new serials,
+    // join tokens, CA generations and signing keys have their own refresh.
+    case 'certificate.issue':
+    case 'join-token.create':
+    case 'join-token.use':
+    case 'join-token.void':
+    case 'join-token.delete':
+    case 'ca.init':
+    case 'ca.prepare':
+    case 'ca.activate':
+    case 'ca.retire':
+    case 'ca.remove':
+    case 'signing-key.create':
+    case 'signing-key.prepare':
+    case 'signing-key.activate':
+    case 'signing-key.retire':
+    case 'signing-key.remove':
+      return [];
+    default:
+      throw new Error(`audit type ${type} has no registry change mapping (storage/sql/changes.ts)`);
+  }
+}
+
+/** A role.put: each member added, removed or with a new expiry, and the domain when the role's lifetime limit changed. */
+function roleChanges(domain: string, before: RoleLike | null, after: RoleLike | null): RegistryChange[] {
+  const changes: RegistryChange[] = [];
+  if ((before?.tokenMaxLifetime ?? null) !== (after?.tokenMaxLifetime ?? null)) changes.push({ scope: 'domain', key: domain });
+  const was = new Map((before?.members ?? []).map((m) => [m.principal, m.expiresAt]));
+  const now = new Map((after?.members ?? []).map((m) => [m.principal, m.expiresAt]));
+  for (const principal of new Set([...was.keys(), ...now.keys()])) {
+    if (was.get(principal) !== now.get(principal) || was.has(principal) !== now.has(principal)) changes.push({ scope: 'member', key: principal });
+  }
+  return changes;
+}
+
+/** `<domain>:role.<name>` (context.ts roleTarget); domain names hold no ':'. */
+function domainOfRole(target: string): string {
+  const colon = target.indexOf(':');
+  if (colon <= 0) throw new Error(`role target ${target} names no domain`);
+  return target.slice(0, colon);
+}
+
+/** Per transaction: the changes already recorded (one row per scope and key is enough), told to the listeners when it ends. */
+export const pendingChanges = new WeakMap<SqlExecutor, Map<string, FeedRow>>();
+
+/** Records `changes` in the transaction `tx` (with the feed's number, and on PostgreSQL a notification sent at commit). */
+export async function recordChanges(ctx: SqlContext, tx: SqlExecutor, changes: readonly RegistryChange[]): Promise<void> {
+  let pending = pendingChanges.get(tx);
+  if (pending === undefined) {
+    // A transaction not opened through the context's driver (none today): recorded all the same.
+    pending = new Map();
+    pendingChanges.set(tx, pending);
+  }
+  for (const change of changes) {
+    const id = `${change.scope}\u0000${change.key}`;
+    if (pending.has(id)) continue;
+    // An upsert rather than a plain UPDATE, so an emptied table (an operator's TRUNCATE) starts again.
+    const next = await tx.get<{ seq: number }>(
+      `INSERT INTO registry_change_counter (id, seq) VALUES (1, 1)
+       ON CONFLICT (id) DO UPDATE SET seq = registry_change_counter.seq + 1 RETURNING seq`,
+    );
+    if (next === undefined) throw new Error('the registry change counter did not answer');
+    const seq = Number(next.seq);
+    await tx.run('INSERT INTO registry_changes (seq, at, scope, key) VALUES (?, ?, ?, ?)', [seq, ctx.now(), change.scope, change.key]);
+    pending.set(id, { seq, scope: change.scope, key: change.key });
+    // Identical notifications in one transaction are sent once, at commit.
+    if (ctx.db.dialect === 'postgres') await tx.get('SELECT pg_notify(?, ?) AS sent', [CHANGE_CHANNEL, '']);
+  }
+}
+
+/** The newest change number committed. */
+export async function changeCounter(db: SqlExecutor): Promise<number> {
+  const row = await db.get<{ seq: number }>('SELECT seq FROM registry_change_counter WHERE id = 1');
+  return Number(row?.seq ?? 0);
+}
+
+/** Up to `limit` changes after `after`, in order. */
+export async function readChanges(db: SqlExecutor, after: number, limit: number): Promise<FeedRow[]> {
+  const rows = await db.all<{ seq: number; scope: string; key: string }>(
+    'SELECT seq, scope, key FROM registry_changes WHERE seq > ? ORDER BY seq LIMIT ?',
+    [after, limit],
+  );
+  return rows.map((row) => ({ seq: Number(row.seq), scope: row.scope as ChangeScope, key: row.key }));
+}
+
+/** Deletes changes recorded before `before`; returns how many went. */
+export async function pruneChanges(db: SqlExecutor, before: number): Promise<number> {
+  return (await db.run('DELETE FROM registry_changes WHERE at < ?', [before])).changes;
+}
