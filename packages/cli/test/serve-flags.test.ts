@@ -1,0 +1,105 @@
+// `tessera serve` re-executes itself with a small V8 young generation (src/serve-flags.ts); no
+// other command does, and a flag the operator gave wins.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { SERVE_NODE_FLAGS, restartWithServeFlags, serveFlagsToAdd, type ExecveProcess } from '../src/serve-flags.ts';
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'tessera.ts');
+
+void describe('serveFlagsToAdd', () => {
+  void it('adds the young-generation flag to serve, also after global options', () => {
+    assert.deepEqual(serveFlagsToAdd(['serve', '--data-dir', 'x'], [], undefined), ['--max-semi-space-size=1']);
+    assert.deepEqual(serveFlagsToAdd(['--verbose', 'serve'], ['--enable-source-maps'], ''), ['--max-semi-space-size=1']);
+  });
+
+  void it('adds nothing to other commands, nor to no command', () => {
+    for (const args of [['token', 'serve'], ['admin', 'domains', 'list'], ['--help'], []]) assert.deepEqual(serveFlagsToAdd(args, [], undefined), []);
+  });
+
+  void it('leaves a semi-space size the operator set, on the command line or in NODE_OPTIONS, in either spelling', () => {
+    assert.deepEqual(serveFlagsToAdd(['serve'], ['--max-semi-space-size=16'], undefined), []);
+    assert.deepEqual(serveFlagsToAdd(['serve'], ['--max_semi_space_size=16'], undefined), []);
+    assert.deepEqual(serveFlagsToAdd(['serve'], [], '--enable-source-maps --max-semi-space-size=8'), []);
+  });
+});
+
+void describe('restartWithServeFlags', () => {
+  const proc = (argv: string[], execve?: ExecveProcess['execve']): ExecveProcess => ({
+    argv,
+    execArgv: ['--no-warnings'],
+    execPath: '/usr/bin/node',
+    env: { PATH: '/bin' },
+    ...(execve ? { execve } : {}),
+  });
+
+  void it('execs node again with its own flags, the added ones, the script and the arguments, in the same environment', () => {
+    const calls: unknown[][] = [];
+    const execve = ((...call: unknown[]) => void calls.push(call)) as unknown as ExecveProcess['execve'];
+    restartWithServeFlags(proc(['/usr/bin/node', '/opt/tessera.ts', 'serve', '--listen', 'http://127.0.0.1:1'], execve));
+    assert.deepEqual(calls, [
+      ['/usr/bin/node', ['/usr/bin/node', '--no-warnings', ...SERVE_NODE_FLAGS, '/opt/tessera.ts', 'serve', '--listen', 'http://127.0.0.1:1'], { PATH: '/bin' }],
+    ]);
+  });
+
+  void it('returns without exec for other commands, and where execve does not exist', () => {
+    const execve = (() => assert.fail('no exec expected')) as unknown as ExecveProcess['execve'];
+    restartWithServeFlags(proc(['/usr/bin/node', '/opt/tessera.ts', 'token'], execve));
+    restartWithServeFlags(proc(['/usr/bin/node', '/opt/tessera.ts', 'serve']));
+  });
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** Starts `tessera serve` (plain HTTP), waits for /healthz, returns the serving process's command line. */
+async function servedCommandLine(env: NodeJS.ProcessEnv): Promise<string[]> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'tessera-serve-flags-'));
+  const port = await freePort();
+  const child = spawn(process.execPath, [BIN, 'serve', '--data-dir', dataDir, '--listen', `http://127.0.0.1:${port}`, '--log-level', 'warn'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env,
+  });
+  try {
+    const started = Date.now();
+    for (;;) {
+      const up = await fetch(`http://127.0.0.1:${port}/healthz`).then((res) => res.ok, () => false);
+      if (up) break;
+      if (Date.now() - started > 30_000) throw new Error('tessera serve did not answer /healthz within 30 s');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // The PID spawned is the PID serving: execve replaced the process rather than starting another.
+    return (await readFile(`/proc/${child.pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
+  } finally {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+void describe('tessera serve, as its own process', { skip: process.platform !== 'linux' && 'reads /proc' }, () => {
+  void it('serves from the process it was started as, now running with the young-generation flag', async () => {
+    const commandLine = await servedCommandLine({ ...process.env, NODE_OPTIONS: '' });
+    assert.ok(commandLine.includes('--max-semi-space-size=1'), commandLine.join(' '));
+    assert.equal(commandLine.filter((arg) => arg === 'serve').length, 1);
+  });
+
+  void it('does not re-execute when NODE_OPTIONS already sets the semi-space size', async () => {
+    const commandLine = await servedCommandLine({ ...process.env, NODE_OPTIONS: '--max-semi-space-size=4' });
+    assert.ok(!commandLine.some((arg) => arg.startsWith('--max-semi-space-size')), commandLine.join(' '));
+  });
+});
