@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { freePort } from '../../server/test/helpers/server.ts';
 import { SERVE_NODE_FLAGS, restartWithServeFlags, serveFlagsToAdd, type ExecveProcess } from '../src/serve-flags.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'tessera.ts');
@@ -53,17 +53,6 @@ void describe('restartWithServeFlags', () => {
     restartWithServeFlags(proc(['/usr/bin/node', '/opt/tessera.ts', 'serve']));
   });
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 /** Starts `tessera serve` (plain HTTP), waits for /healthz, returns the serving process's command line. */
 async function servedCommandLine(env: NodeJS.ProcessEnv): Promise<string[]> {
