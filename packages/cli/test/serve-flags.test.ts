@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { freePort } from '../../server/test/helpers/server.ts';
-import { SERVE_NODE_FLAGS, restartWithServeFlags, serveFlagsToAdd, type ExecveProcess } from '../src/serve-flags.ts';
+import { SERVE_NODE_FLAGS, restartWithServeFlags, serveEnvToAdd, serveFlagsToAdd, type ExecveProcess } from '../src/serve-flags.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'tessera.ts');
 
@@ -29,6 +29,14 @@ void describe('serveFlagsToAdd', () => {
   });
 });
 
+void describe('serveEnvToAdd', () => {
+  void it('sets two malloc arenas for serve unless MALLOC_ARENA_MAX is set, and nothing for other commands', () => {
+    assert.deepEqual(serveEnvToAdd(['serve'], { PATH: '/bin' }), { MALLOC_ARENA_MAX: '2' });
+    assert.deepEqual(serveEnvToAdd(['serve'], { MALLOC_ARENA_MAX: '8' }), {});
+    assert.deepEqual(serveEnvToAdd(['token'], {}), {});
+  });
+});
+
 void describe('restartWithServeFlags', () => {
   const proc = (argv: string[], execve?: ExecveProcess['execve']): ExecveProcess => ({
     argv,
@@ -43,8 +51,22 @@ void describe('restartWithServeFlags', () => {
     const execve = ((...call: unknown[]) => void calls.push(call)) as unknown as ExecveProcess['execve'];
     restartWithServeFlags(proc(['/usr/bin/node', '/opt/tessera.ts', 'serve', '--listen', 'http://127.0.0.1:1'], execve));
     assert.deepEqual(calls, [
-      ['/usr/bin/node', ['/usr/bin/node', '--no-warnings', ...SERVE_NODE_FLAGS, '/opt/tessera.ts', 'serve', '--listen', 'http://127.0.0.1:1'], { PATH: '/bin' }],
+      [
+        '/usr/bin/node',
+        ['/usr/bin/node', '--no-warnings', ...SERVE_NODE_FLAGS, '/opt/tessera.ts', 'serve', '--listen', 'http://127.0.0.1:1'],
+        { PATH: '/bin', MALLOC_ARENA_MAX: '2' },
+      ],
     ]);
+  });
+
+  void it('re-executes for what is missing only, and not at all once nothing is', () => {
+    const calls: unknown[][] = [];
+    const execve = ((...call: unknown[]) => void calls.push(call)) as unknown as ExecveProcess['execve'];
+    const flagged = { ...proc(['/usr/bin/node', '/opt/tessera.ts', 'serve'], execve), execArgv: [...SERVE_NODE_FLAGS] };
+    restartWithServeFlags(flagged);
+    assert.deepEqual(calls, [['/usr/bin/node', ['/usr/bin/node', ...SERVE_NODE_FLAGS, '/opt/tessera.ts', 'serve'], { PATH: '/bin', MALLOC_ARENA_MAX: '2' }]]);
+    restartWithServeFlags({ ...flagged, env: { MALLOC_ARENA_MAX: '2' } });
+    assert.equal(calls.length, 1);
   });
 
   void it('returns without exec for other commands, and where execve does not exist', () => {
@@ -54,8 +76,8 @@ void describe('restartWithServeFlags', () => {
   });
 });
 
-/** Starts `tessera serve` (plain HTTP), waits for /healthz, returns the serving process's command line. */
-async function servedCommandLine(env: NodeJS.ProcessEnv): Promise<string[]> {
+/** Starts `tessera serve` (plain HTTP), waits for /healthz, returns the serving process's command line and environment. */
+async function served(env: NodeJS.ProcessEnv): Promise<{ commandLine: string[]; environment: string[] }> {
   const dataDir = await mkdtemp(join(tmpdir(), 'tessera-serve-flags-'));
   const port = await freePort();
   const child = spawn(process.execPath, [BIN, 'serve', '--data-dir', dataDir, '--listen', `http://127.0.0.1:${port}`, '--log-level', 'warn'], {
@@ -71,7 +93,8 @@ async function servedCommandLine(env: NodeJS.ProcessEnv): Promise<string[]> {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     // The PID spawned is the PID serving: execve replaced the process rather than starting another.
-    return (await readFile(`/proc/${child.pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
+    const read = async (file: string): Promise<string[]> => (await readFile(`/proc/${child.pid}/${file}`, 'utf8')).split('\0').filter(Boolean);
+    return { commandLine: await read('cmdline'), environment: await read('environ') };
   } finally {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
@@ -81,14 +104,20 @@ async function servedCommandLine(env: NodeJS.ProcessEnv): Promise<string[]> {
 }
 
 void describe('tessera serve, as its own process', { skip: process.platform !== 'linux' && 'reads /proc' }, () => {
-  void it('serves from the process it was started as, now running with the young-generation flag', async () => {
-    const commandLine = await servedCommandLine({ ...process.env, NODE_OPTIONS: '' });
+  const inherited = { ...process.env };
+  delete inherited['MALLOC_ARENA_MAX'];
+
+  void it('serves from the process it was started as, now running with the young-generation flag and two arenas', async () => {
+    const { commandLine, environment } = await served({ ...inherited, NODE_OPTIONS: '' });
     assert.ok(commandLine.includes('--max-semi-space-size=1'), commandLine.join(' '));
     assert.equal(commandLine.filter((arg) => arg === 'serve').length, 1);
+    assert.ok(environment.includes('MALLOC_ARENA_MAX=2'));
   });
 
-  void it('does not re-execute when NODE_OPTIONS already sets the semi-space size', async () => {
-    const commandLine = await servedCommandLine({ ...process.env, NODE_OPTIONS: '--max-semi-space-size=4' });
+  void it('keeps the semi-space size and arena count the operator set', async () => {
+    const { commandLine, environment } = await served({ ...inherited, NODE_OPTIONS: '--max-semi-space-size=4', MALLOC_ARENA_MAX: '4' });
     assert.ok(!commandLine.some((arg) => arg.startsWith('--max-semi-space-size')), commandLine.join(' '));
+    assert.ok(environment.includes('MALLOC_ARENA_MAX=4'));
+    assert.ok(!environment.includes('MALLOC_ARENA_MAX=2'));
   });
 });
