@@ -7,6 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JWK } from 'jose';
+import { serveEnvToAdd, serveFlagsToAdd } from '../../packages/cli/src/serve-flags.ts';
 import { createDatabase, type ThrowawayDatabase } from './postgres.ts';
 import { freePort, waitUntilReady, type Child, type Children } from './processes.ts';
 import type { TokenExpectations, TokenRequestShape } from './verify.ts';
@@ -125,7 +126,10 @@ async function launchTessera(spec: RowSpec, context: LaunchContext): Promise<Lau
       ...(database ? { TESSERA_MASTER_KEY: randomBytes(32).toString('base64') } : {}),
     });
     const args = { port, processes: spec.processes, dataDir, database: database?.url };
-    child = context.children.spawn(join(SERVERS, 'tessera.ts'), [JSON.stringify(args)], { env, nodeFlags: context.nodeFlags });
+    // The V8 flags and environment `tessera serve` gives itself (unless --node-flags sets them).
+    const nodeFlags = [...serveFlagsToAdd(['serve'], context.nodeFlags, env['NODE_OPTIONS']), ...context.nodeFlags];
+    const serveEnv = { ...env, ...serveEnvToAdd(['serve'], env) };
+    child = context.children.spawn(join(SERVERS, 'tessera.ts'), [JSON.stringify(args)], { env: serveEnv, nodeFlags });
     const { pids } = await waitUntilReady(child, context.startTimeoutMs);
     const admin = await adminClient(origin, dataDir);
     const secret = await registerBenchClient(admin);
