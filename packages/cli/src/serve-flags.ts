@@ -2,8 +2,9 @@
 // each semi-space grow to 32 MB under load, and a busy token endpoint makes it do so; glibc gives
 // each thread that allocates (V8's GC helpers among them) an arena of its own. Against V8's and
 // glibc's defaults, 1 MB semi-spaces and two arenas take `tessera serve` from ~157 to ~121 MB idle
-// and from ~200-210 to ~135-145 MB at peak under token load (32 connections), for the same tokens
-// per CPU-second: the short-lived objects of one request die young either way.
+// and from ~195-210 to ~133-150 MB at peak under token load (32 connections). The price is more
+// frequent young-generation GCs: 2-12 % fewer tokens per CPU-second in alternating runs;
+// NODE_OPTIONS=--max-semi-space-size=4 buys that back for ~152-160 MB.
 //
 // Both are read when the process starts, so neither can be set from inside it
 // (v8.setFlagsFromString comes too late for the heap's layout). The bin re-executes itself before
