@@ -7,6 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JWK } from 'jose';
+import { serveEnvToAdd, serveFlagsToAdd } from '../../packages/cli/src/serve-flags.ts';
 import { createDatabase, type ThrowawayDatabase } from './postgres.ts';
 import { freePort, waitUntilReady, type Child, type Children } from './processes.ts';
 import { startTessera, type TesseraInstance } from './tessera-cli.ts';
@@ -180,6 +181,10 @@ async function launchTessera(spec: RowSpec, context: LaunchContext): Promise<Lau
     await scratch.dispose();
   };
   try {
+    // The V8 flags and environment `tessera serve` gives itself (unless --node-flags sets them):
+    // the bench's own server gets them too, so every row runs as `tessera serve` would.
+    const nodeFlags = [...serveFlagsToAdd(['serve'], context.nodeFlags, env['NODE_OPTIONS']), ...context.nodeFlags];
+    const serveEnv = { ...env, ...serveEnvToAdd(['serve'], env) };
     // One after another, so that the first alone creates the schema.
     for (let i = 0; i < (spec.instances ?? 1); i += 1) {
       started.push(
@@ -188,8 +193,8 @@ async function launchTessera(spec: RowSpec, context: LaunchContext): Promise<Lau
           dataDir,
           database: database?.url,
           workers: spec.workers ?? spec.processes,
-          env,
-          nodeFlags: context.nodeFlags,
+          env: serveEnv,
+          nodeFlags,
           timeoutMs: context.startTimeoutMs,
           benchServer: spec.workers === undefined,
         }),

@@ -5,11 +5,11 @@
 
 import { createPublicKey, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { CertificationRequest } from '@peculiar/asn1-csr';
 import { AsnConvert } from '@peculiar/asn1-schema';
-import { BasicConstraints, Extensions, SubjectAlternativeName, id_ce_basicConstraints, id_ce_subjectAltName } from '@peculiar/asn1-x509';
-import type { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import { GeneralName } from '@peculiar/asn1-x509';
 import { KEY_TYPES, isKeyType, keyTypeOf } from '../policy/key-types.ts';
+import { DER, DerError, childrenOf, elementBytes, expectElement, readBitString, readElement, readOid, valueOf } from './der.ts';
+import type { DerElement } from './der.ts';
 import { InvalidCertificateRequestError } from './errors.ts';
 import { x509 } from './x509.ts';
 
@@ -27,8 +27,8 @@ export interface RequestedNames {
 
 export interface CertificateRequest {
   publicKey: KeyObject;
-  /** The SubjectPublicKeyInfo, for the certificate to carry byte for byte. */
-  subjectPublicKeyInfo: SubjectPublicKeyInfo;
+  /** The SubjectPublicKeyInfo's DER, for the certificate to carry byte for byte. */
+  subjectPublicKeyInfo: Uint8Array;
   /** For messages and the audit trail, e.g. `ECDSA P-256`. */
   keyType: string;
   requestedNames: RequestedNames;
@@ -51,6 +51,14 @@ const SIGNATURE_ALGORITHMS: Record<string, SignatureAlgorithm> = {
 const SHA1_SIGNATURES = new Set(['1.2.840.113549.1.1.5', '1.2.840.10045.4.1']);
 
 const EXTENSION_REQUEST_OID = '1.2.840.113549.1.9.14';
+const COMMON_NAME_OID = '2.5.4.3';
+const SUBJECT_ALT_NAME_OID = '2.5.29.17';
+const BASIC_CONSTRAINTS_OID = '2.5.29.19';
+/** GeneralName's dNSName [2] and uniformResourceIdentifier [6], IA5String IMPLICIT. */
+const DNS_NAME_TAG = 0x82;
+const URI_TAG = 0x86;
+/** CertificationRequestInfo's attributes, [0] IMPLICIT SET OF Attribute. */
+const ATTRIBUTES_TAG = 0xa0;
 const NOT_A_CSR =
   'the CSR is not a PKCS#10 certificate request (DER inside "-----BEGIN CERTIFICATE REQUEST-----"); make one with `openssl req -new` or `tessera cert`';
 const CSR_BLOCK = /-----BEGIN (?:NEW )?CERTIFICATE REQUEST-----([^-]*)-----END (?:NEW )?CERTIFICATE REQUEST-----/g;
@@ -70,21 +78,20 @@ export function parseCsr(input: string | Uint8Array): CertificateRequest {
   if (size > MAX_CSR_BYTES) refuse(`the CSR is ${size} bytes; at most ${MAX_CSR_BYTES} are accepted (send one PKCS#10 request, nothing else)`);
   const der = typeof input === 'string' ? decodeText(input) : Buffer.from(input);
 
-  // Parsed once, with the ASN.1 layer alone: the rest reads fields of this one structure, and
-  // the key and signature are checked by node:crypto on the raw bytes.
-  let csr: CertificationRequest;
+  // Read once with the strict DER reader (der.ts): the outline here, the names and the extension
+  // request only once the signature has proved the requester holds the key. The key and the
+  // signature are checked by node:crypto on the raw bytes.
   let layout: CsrLayout;
   try {
     layout = csrLayout(der);
-    csr = AsnConvert.parse(der, CertificationRequest);
   } catch (cause) {
-    if (cause instanceof InvalidCertificateRequestError) throw cause;
-    refuse(NOT_A_CSR);
+    if (cause instanceof DerError) refuse(cause.truncated ? 'the CSR is truncated; send the whole request' : NOT_A_CSR);
+    throw cause;
   }
 
   const { publicKey, keyType } = checkKey(layout.subjectPublicKeyInfo);
-  checkSignature(csr, publicKey, layout);
-  return { publicKey, subjectPublicKeyInfo: csr.certificationRequestInfo.subjectPKInfo, keyType, requestedNames: requestedNames(csr) };
+  checkSignature(layout, publicKey);
+  return { publicKey, subjectPublicKeyInfo: layout.subjectPublicKeyInfo, keyType, requestedNames: requestedNames(der, layout) };
 }
 
 function decodeText(text: string): Buffer {
@@ -102,49 +109,86 @@ function decodeText(text: string): Buffer {
   return Buffer.from(body.replace(/\s+/g, ''), 'base64');
 }
 
-interface DerElement {
-  /** Offset of the value's first byte. */
-  start: number;
-  /** Offset just past the value. */
-  end: number;
-}
-
-/** The tag-length header of the DER element at `offset`; the CA reads only the outer layout of a CSR this way. */
-function derElement(der: Uint8Array, offset: number, tag: number): DerElement {
-  if (der[offset] !== tag) refuse(NOT_A_CSR);
-  const first = der[offset + 1] ?? 0;
-  let length = first;
-  let start = offset + 2;
-  if (first & 0x80) {
-    const octets = first & 0x7f;
-    if (octets === 0 || octets > 3) refuse(NOT_A_CSR);
-    length = 0;
-    for (let i = 0; i < octets; i += 1) length = length * 256 + (der[start + i] ?? 0);
-    start += octets;
-  }
-  if (start + length > der.length) refuse('the CSR is truncated; send the whole request');
-  return { start, end: start + length };
-}
-
 interface CsrLayout {
   /** The DER of CertificationRequestInfo: the bytes the signature covers. */
   signed: Uint8Array;
   /** The DER of the requester's SubjectPublicKeyInfo. */
   subjectPublicKeyInfo: Uint8Array;
+  /** The subject Name, and its attributes (type and value element) in order. */
+  subject: DerElement;
+  subjectAttributes: { type: string; value: DerElement }[];
+  /** The value of the first extensionRequest attribute (PKCS#9), if any. */
+  extensionRequest: DerElement | undefined;
+  signatureAlgorithm: string;
+  signature: Uint8Array;
 }
 
-/** The DER must be exactly one CertificationRequest: the parser would otherwise ignore bytes appended to it. */
+/**
+ * RFC 2986 §4: CertificationRequest ::= SEQUENCE { certificationRequestInfo, signatureAlgorithm,
+ * signature BIT STRING }, and nothing after it: a lax parser would ignore bytes appended to it.
+ */
 function csrLayout(der: Uint8Array): CsrLayout {
-  const outer = derElement(der, 0, 0x30);
+  // The tag first: something that is not a SEQUENCE is no CSR, rather than a truncated one.
+  if (der[0] !== DER.SEQUENCE) throw new DerError('not a SEQUENCE');
+  const outer = readElement(der, 0);
   if (outer.end !== der.length) {
     refuse(`the CSR is not one DER certificate request: ${der.length - outer.end} bytes follow it; remove anything appended to the request`);
   }
-  const info = derElement(der, outer.start, 0x30);
-  // CertificationRequestInfo ::= SEQUENCE { version INTEGER, subject Name, subjectPKInfo, … }
-  const version = derElement(der, info.start, 0x02);
-  const subject = derElement(der, version.end, 0x30);
-  const spki = derElement(der, subject.end, 0x30);
-  return { signed: der.subarray(outer.start, info.end), subjectPublicKeyInfo: der.subarray(subject.end, spki.end) };
+  const [info, algorithm, signature, ...extra] = childrenOf(der, outer);
+  if (info?.tag !== DER.SEQUENCE || algorithm?.tag !== DER.SEQUENCE || signature === undefined || extra.length > 0) {
+    throw new DerError('not a CertificationRequest');
+  }
+  // CertificationRequestInfo ::= SEQUENCE { version INTEGER, subject Name, subjectPKInfo, attributes [0] OPTIONAL }
+  const [version, subject, spki, attributes, ...rest] = childrenOf(der, info);
+  if (version?.tag !== DER.INTEGER || subject?.tag !== DER.SEQUENCE || spki?.tag !== DER.SEQUENCE || rest.length > 0) {
+    throw new DerError('not a CertificationRequestInfo');
+  }
+  if (attributes !== undefined && attributes.tag !== ATTRIBUTES_TAG) throw new DerError('not a CertificationRequestInfo');
+
+  // AlgorithmIdentifier ::= SEQUENCE { algorithm OID, parameters ANY OPTIONAL }
+  // The OID alone picks how the signature is checked (SIGNATURE_ALGORITHMS); parameters are not read.
+  const [oid, , ...more] = childrenOf(der, algorithm);
+  if (oid === undefined || more.length > 0) throw new DerError('not an AlgorithmIdentifier');
+
+  return {
+    signed: elementBytes(der, info),
+    subjectPublicKeyInfo: elementBytes(der, spki),
+    subject,
+    subjectAttributes: nameAttributes(der, subject),
+    extensionRequest: attributes === undefined ? undefined : extensionRequestOf(der, attributes),
+    signatureAlgorithm: readOid(der, oid),
+    signature: readBitString(der, signature),
+  };
+}
+
+/** Name ::= SEQUENCE OF SET OF AttributeTypeAndValue ::= SEQUENCE { type OID, value ANY }. */
+function nameAttributes(der: Uint8Array, name: DerElement): CsrLayout['subjectAttributes'] {
+  const attributes: CsrLayout['subjectAttributes'] = [];
+  for (const rdn of childrenOf(der, name)) {
+    if (rdn.tag !== DER.SET) throw new DerError('not a RelativeDistinguishedName');
+    const members = childrenOf(der, rdn);
+    if (members.length === 0) throw new DerError('an empty RelativeDistinguishedName');
+    for (const member of members) {
+      const [type, value, ...rest] = member.tag === DER.SEQUENCE ? childrenOf(der, member) : [];
+      if (type === undefined || value === undefined || rest.length > 0) throw new DerError('not an AttributeTypeAndValue');
+      attributes.push({ type: readOid(der, type), value });
+    }
+  }
+  return attributes;
+}
+
+/** Attribute ::= SEQUENCE { type OID, values SET OF ANY }: the first value of the first extensionRequest. */
+function extensionRequestOf(der: Uint8Array, attributes: DerElement): DerElement | undefined {
+  let seen = false;
+  let found: DerElement | undefined;
+  for (const attribute of childrenOf(der, attributes)) {
+    const [type, values, ...rest] = attribute.tag === DER.SEQUENCE ? childrenOf(der, attribute) : [];
+    if (type === undefined || values?.tag !== DER.SET || rest.length > 0) throw new DerError('not an Attribute');
+    const [first] = childrenOf(der, values);
+    // The first extensionRequest counts, even with no value (then no extensions are requested).
+    if (!seen && readOid(der, type) === EXTENSION_REQUEST_OID) [seen, found] = [true, first];
+  }
+  return found;
 }
 
 function checkKey(spki: Uint8Array): { publicKey: KeyObject; keyType: string } {
@@ -159,8 +203,8 @@ function checkKey(spki: Uint8Array): { publicKey: KeyObject; keyType: string } {
   return { publicKey, keyType: type.label };
 }
 
-function checkSignature(csr: CertificationRequest, publicKey: KeyObject, layout: CsrLayout): void {
-  const oid = csr.signatureAlgorithm.algorithm;
+function checkSignature(layout: CsrLayout, publicKey: KeyObject): void {
+  const oid = layout.signatureAlgorithm;
   if (SHA1_SIGNATURES.has(oid)) refuse('the CSR is signed with SHA-1, which is broken; sign it with SHA-256 or stronger');
   const algorithm = SIGNATURE_ALGORITHMS[oid];
   if (algorithm === undefined) {
@@ -171,52 +215,95 @@ function checkSignature(csr: CertificationRequest, publicKey: KeyObject, layout:
   }
   let valid = false;
   try {
-    valid = verify(algorithm.hash, layout.signed, { key: publicKey, dsaEncoding: 'der' }, Buffer.from(csr.signature));
+    valid = verify(algorithm.hash, layout.signed, { key: publicKey, dsaEncoding: 'der' }, layout.signature);
   } catch {
     valid = false;
   }
   if (!valid) refuse('the CSR signature does not verify with the key it carries; sign the CSR with the private key of that public key, and send it unmodified');
 }
 
-function requestedNames(csr: CertificationRequest): RequestedNames {
-  const subject = new x509.Name(csr.certificationRequestInfo.subject)
-    .toJSON()
-    .flatMap((rdn) => Object.entries(rdn).flatMap(([type, values]) => values.map((value) => ({ type, value }))));
-  const names: RequestedNames = { subject, dnsNames: [], uris: [], otherNames: [] };
-
-  const extensions = requestedExtensions(csr);
-  const sans = extensions.filter((extension) => extension.extnID === id_ce_subjectAltName);
-  if (sans.length > 1) refuse('the CSR requests subjectAltName twice; request it at most once');
-  const basic = extensions.find((extension) => extension.extnID === id_ce_basicConstraints);
-  if (basic !== undefined && parseExtension(basic.extnValue.buffer, BasicConstraints).cA) {
-    refuse('the CSR asks for a CA certificate (basicConstraints cA=true); service certificates are end-entity certificates, remove that extension');
-  }
-  const [san] = sans;
-  if (san === undefined) return names;
-  for (const name of parseExtension(san.extnValue.buffer, SubjectAlternativeName)) {
-    if (name.dNSName !== undefined) names.dnsNames.push(name.dNSName);
-    else if (name.uniformResourceIdentifier !== undefined) names.uris.push(name.uniformResourceIdentifier);
-    else {
-      // Rare and always refused: @peculiar/x509 words it as the messages always have.
-      const [other] = new x509.GeneralNames([name]).items;
-      if (other !== undefined) names.otherNames.push(`${SAN_LABELS[other.type] ?? other.type}:${other.value}`);
+function requestedNames(der: Uint8Array, layout: CsrLayout): RequestedNames {
+  const names: RequestedNames = { subject: subjectOf(der, layout), dnsNames: [], uris: [], otherNames: [] };
+  const MALFORMED = 'the CSR carries a malformed extension request; make the CSR again with `openssl req -new` or `tessera cert`';
+  try {
+    const extensions = layout.extensionRequest === undefined ? [] : extensionsOf(der, layout.extensionRequest);
+    const sans = extensions.filter((extension) => extension.id === SUBJECT_ALT_NAME_OID);
+    if (sans.length > 1) refuse('the CSR requests subjectAltName twice; request it at most once');
+    const basic = extensions.find((extension) => extension.id === BASIC_CONSTRAINTS_OID);
+    if (basic !== undefined && isCa(der, basic.value)) {
+      refuse('the CSR asks for a CA certificate (basicConstraints cA=true); service certificates are end-entity certificates, remove that extension');
     }
+    const [san] = sans;
+    if (san !== undefined) addAltNames(der, san.value, names);
+  } catch (cause) {
+    if (cause instanceof InvalidCertificateRequestError) throw cause;
+    refuse(MALFORMED);
   }
   return names;
 }
 
-/** The extensions of the first extensionRequest attribute (PKCS#9), as @peculiar/x509 reads them. */
-function requestedExtensions(csr: CertificationRequest): Extensions {
-  const attribute = csr.certificationRequestInfo.attributes.find((item) => item.type === EXTENSION_REQUEST_OID);
-  const [value] = attribute?.values ?? [];
-  return value === undefined ? new Extensions() : parseExtension(value, Extensions);
+/**
+ * The subject's attributes as `{ type, value }`. A subject of CNs in ASCII PrintableString or
+ * UTF8String (all a service's CSR may hold) is read here; anything else is refused by the caller,
+ * and @peculiar/x509 words it (short names, other string types) as the messages always have.
+ */
+function subjectOf(der: Uint8Array, layout: CsrLayout): RequestedNames['subject'] {
+  const plain = layout.subjectAttributes.every(
+    ({ type, value }) => type === COMMON_NAME_OID && (value.tag === DER.PRINTABLE_STRING || value.tag === DER.UTF8_STRING) && isAscii(valueOf(der, value)),
+  );
+  if (plain) return layout.subjectAttributes.map(({ value }) => ({ type: 'CN', value: Buffer.from(valueOf(der, value)).toString('latin1') }));
+  try {
+    return new x509.Name(elementBytes(der, layout.subject))
+      .toJSON()
+      .flatMap((rdn) => Object.entries(rdn).flatMap(([type, values]) => values.map((value) => ({ type, value }))));
+  } catch {
+    return refuse(NOT_A_CSR);
+  }
 }
 
-function parseExtension<T>(der: ArrayBuffer, type: new () => T): T {
-  try {
-    return AsnConvert.parse(der, type);
-  } catch {
-    return refuse('the CSR carries a malformed extension request; make the CSR again with `openssl req -new` or `tessera cert`');
+function isAscii(bytes: Uint8Array): boolean {
+  for (const byte of bytes) if (byte >= 0x80) return false;
+  return true;
+}
+
+/** Extensions ::= SEQUENCE OF Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }. */
+function extensionsOf(der: Uint8Array, request: DerElement): { id: string; value: DerElement }[] {
+  if (request.tag !== DER.SEQUENCE) throw new DerError('not Extensions');
+  return childrenOf(der, request).map((extension) => {
+    const parts = extension.tag === DER.SEQUENCE ? childrenOf(der, extension) : [];
+    const [id, critical, value] = parts.length === 2 ? [parts[0], undefined, parts[1]] : parts;
+    if (id === undefined || value?.tag !== DER.OCTET_STRING || parts.length > 3 || (critical !== undefined && critical.tag !== DER.BOOLEAN)) {
+      throw new DerError('not an Extension');
+    }
+    return { id: readOid(der, id), value };
+  });
+}
+
+/** BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER OPTIONAL }. */
+function isCa(der: Uint8Array, extnValue: DerElement): boolean {
+  const constraints = expectElement(der, extnValue.start, DER.SEQUENCE, extnValue.end);
+  if (constraints.end !== extnValue.end) throw new DerError('bytes after BasicConstraints');
+  const [first, second, ...rest] = childrenOf(der, constraints);
+  if (rest.length > 0 || (second !== undefined && second.tag !== DER.INTEGER)) throw new DerError('not BasicConstraints');
+  if (first === undefined || first.tag === DER.INTEGER) return false;
+  if (first.tag !== DER.BOOLEAN || first.end - first.start !== 1) throw new DerError('not BasicConstraints');
+  // Any non-zero octet is read as true: the stricter reading would let a CA request through.
+  return der[first.start] !== 0;
+}
+
+/** GeneralNames ::= SEQUENCE OF GeneralName: DNS names and URIs read here, any other kind worded by @peculiar/x509. */
+function addAltNames(der: Uint8Array, extnValue: DerElement, names: RequestedNames): void {
+  const generalNames = expectElement(der, extnValue.start, DER.SEQUENCE, extnValue.end);
+  if (generalNames.end !== extnValue.end) throw new DerError('bytes after GeneralNames');
+  for (const name of childrenOf(der, generalNames)) {
+    // IA5String, read octet for octet as asn1js reads it.
+    if (name.tag === DNS_NAME_TAG) names.dnsNames.push(Buffer.from(valueOf(der, name)).toString('latin1'));
+    else if (name.tag === URI_TAG) names.uris.push(Buffer.from(valueOf(der, name)).toString('latin1'));
+    else {
+      // Rare and always refused: @peculiar/x509 words it as the messages always have.
+      const [other] = new x509.GeneralNames([AsnConvert.parse(elementBytes(der, name), GeneralName)]).items;
+      if (other !== undefined) names.otherNames.push(`${SAN_LABELS[other.type] ?? other.type}:${other.value}`);
+    }
   }
 }
 

@@ -5,22 +5,10 @@
 
 import { createHash, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
-import {
-  AlgorithmIdentifier,
-  AttributeTypeAndValue,
-  AttributeValue,
-  Extension,
-  GeneralName,
-  Name,
-  RelativeDistinguishedName,
-  SubjectAlternativeName,
-  SubjectKeyIdentifier,
-  Validity,
-  id_ce_subjectAltName,
-  id_ce_subjectKeyIdentifier,
-} from '@peculiar/asn1-x509';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import type { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import { DER, DerError, childrenOf, derElement, expectElement, readBitString } from './der.ts';
 import { InvalidCaRecordError, InvalidCertificateRequestError } from './errors.ts';
 import { MAX_COMMON_NAME } from './names.ts';
 import { randomSerialNumber, webcrypto, wholeSeconds, x509 } from './x509.ts';
@@ -55,7 +43,6 @@ export interface LeafProfile {
  */
 export const BACKDATE_SECONDS = 60;
 
-const COMMON_NAME_OID = '2.5.4.3';
 /** version [0] EXPLICIT INTEGER v3(2). */
 const V3 = Buffer.of(0xa0, 0x03, 0x02, 0x01, 0x02);
 
@@ -189,11 +176,21 @@ export async function leafTemplate(issuer: Issuer, extendedKeyUsages: readonly s
   };
 }
 
+/** Encoded OBJECT IDENTIFIERs (tag, length, value) of the parts written per certificate. */
+const OIDS = {
+  commonName: Buffer.of(0x06, 0x03, 0x55, 0x04, 0x03),
+  subjectAltName: Buffer.of(0x06, 0x03, 0x55, 0x1d, 0x11),
+  subjectKeyIdentifier: Buffer.of(0x06, 0x03, 0x55, 0x1d, 0x0e),
+};
+/** GeneralName's dNSName [2] and uniformResourceIdentifier [6], IA5String IMPLICIT. */
+const DNS_NAME_TAG = 0x82;
+const URI_TAG = 0x86;
+
 /**
  * The same certificate issueLeafCertificate builds (names: URIs then DNS names; no IP
- * addresses), from a template and the subject's parsed SubjectPublicKeyInfo.
+ * addresses), from a template and the subject's SubjectPublicKeyInfo (DER, or as parsed).
  */
-export function encodeLeafCertificate(template: LeafTemplate, spki: SubjectPublicKeyInfo, profile: LeafProfile): EncodedLeaf {
+export function encodeLeafCertificate(template: LeafTemplate, spki: SubjectPublicKeyInfo | Uint8Array, profile: LeafProfile): EncodedLeaf {
   const { uris = [], dnsNames = [] } = profile;
   if ((profile.ipAddresses ?? []).length > 0) throw new InvalidCertificateRequestError('IP address SANs are not issued through a leaf template');
   if (uris.length + dnsNames.length === 0) {
@@ -201,63 +198,70 @@ export function encodeLeafCertificate(template: LeafTemplate, spki: SubjectPubli
   }
   const { notBefore, notAfter } = leafValidity(template.issuerNotAfter, profile);
   const serial = randomSerialNumber();
+  const spkiDer = spki instanceof Uint8Array ? spki : new Uint8Array(AsnConvert.serialize(spki));
 
-  const names = new SubjectAlternativeName([
-    ...uris.map((value) => new GeneralName({ uniformResourceIdentifier: value })),
-    ...dnsNames.map((value) => new GeneralName({ dNSName: value })),
-  ]);
-  const keyId = createHash('sha1').update(new Uint8Array(spki.subjectPublicKey)).digest();
-  // TBSCertificate (RFC 5280 §4.1) assembled from DER parts: only what differs per certificate
-  // goes through the ASN.1 serialiser. The encoder tests hold it byte-equal to the generator's.
-  const serialBytes = Buffer.from(serial, 'hex');
+  // TBSCertificate (RFC 5280 §4.1) assembled from DER parts, each written here in a few lines of
+  // DER: no ASN.1 serialiser on the path. The encoder tests hold it byte-equal to the generator's.
+  const names = derElement(DER.SEQUENCE, ...uris.map((uri) => derElement(URI_TAG, ia5(uri))), ...dnsNames.map((dns) => derElement(DNS_NAME_TAG, ia5(dns))));
+  // RFC 5280 §4.2.1.2 method (1): the SHA-1 of the subjectPublicKey BIT STRING's bits.
+  const keyId = createHash('sha1').update(subjectPublicKeyOf(spkiDer)).digest();
   const extensions = Buffer.concat([
     template.leading,
-    Buffer.from(AsnConvert.serialize(extension(id_ce_subjectAltName, names))),
-    Buffer.from(AsnConvert.serialize(extension(id_ce_subjectKeyIdentifier, new SubjectKeyIdentifier(toArrayBuffer(keyId))))),
+    derElement(DER.SEQUENCE, OIDS.subjectAltName, derElement(DER.OCTET_STRING, names)),
+    derElement(DER.SEQUENCE, OIDS.subjectKeyIdentifier, derElement(DER.OCTET_STRING, derElement(DER.OCTET_STRING, keyId))),
     template.authorityKeyIdentifier,
   ]);
-  const extensionsSequence = Buffer.concat([derHeader(0x30, extensions.length), extensions]);
-  const tbsBody = Buffer.concat([
+  const extensionsSequence = derElement(DER.SEQUENCE, extensions);
+  const serialBytes = Buffer.from(serial, 'hex');
+  const tbsDer = derElement(
+    DER.SEQUENCE,
     V3,
-    derHeader(0x02, serialBytes.length),
-    serialBytes,
+    derElement(DER.INTEGER, serialBytes),
     template.signatureAlgorithm,
     template.issuerName,
-    Buffer.from(AsnConvert.serialize(new Validity({ notBefore, notAfter }))),
-    Buffer.from(AsnConvert.serialize(commonNameOnly(profile.commonName))),
-    Buffer.from(AsnConvert.serialize(spki)),
-    derHeader(0xa3, extensionsSequence.length),
-    extensionsSequence,
-  ]);
-  const tbsDer = Buffer.concat([derHeader(0x30, tbsBody.length), tbsBody]);
+    derElement(DER.SEQUENCE, derTime(notBefore), derTime(notAfter)),
+    commonNameOnly(profile.commonName),
+    spkiDer,
+    derElement(0xa3, extensionsSequence),
+  );
   const signature = sign(template.hash, tbsDer, { key: template.signingKey, dsaEncoding: 'der' });
   // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }:
   // assembled from the parts already encoded rather than serialising the TBS a second time.
-  const signatureValue = Buffer.concat([derHeader(0x03, signature.length + 1), Buffer.of(0), signature]);
-  const body = Buffer.concat([tbsDer, template.signatureAlgorithm, signatureValue]);
-  return { der: Buffer.concat([derHeader(0x30, body.length), body]), serial, notBefore, notAfter };
+  const der = derElement(DER.SEQUENCE, tbsDer, template.signatureAlgorithm, derElement(DER.BIT_STRING, Buffer.of(0), signature));
+  return { der, serial, notBefore, notAfter };
 }
 
-/** A DER tag and definite length (X.690 §8.1.3). */
-function derHeader(tag: number, length: number): Buffer {
-  if (length < 0x80) return Buffer.of(tag, length);
-  const octets: number[] = [];
-  for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) octets.unshift(rest % 256);
-  return Buffer.of(tag, 0x80 | octets.length, ...octets);
+/** SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier, subjectPublicKey BIT STRING }: the key's bits. */
+function subjectPublicKeyOf(spki: Uint8Array): Uint8Array {
+  try {
+    const [algorithm, key, ...rest] = childrenOf(spki, expectElement(spki, 0, DER.SEQUENCE));
+    if (algorithm?.tag !== DER.SEQUENCE || key === undefined || rest.length > 0) throw new DerError('not a SubjectPublicKeyInfo');
+    return readBitString(spki, key);
+  } catch (cause) {
+    if (!(cause instanceof DerError)) throw cause;
+    throw new InvalidCertificateRequestError('the subject public key is not a DER SubjectPublicKeyInfo');
+  }
 }
 
-function extension(extnID: string, value: object): Extension {
-  return new Extension({ extnID, critical: false, extnValue: new OctetString(AsnConvert.serialize(value)) });
+/** RFC 5280 §4.1.2.5: UTCTime for 1950 to 2049, GeneralizedTime otherwise; whole seconds, in UTC. */
+function derTime(date: Date): Buffer {
+  const year = date.getUTCFullYear();
+  const iso = date.toISOString();
+  const digits = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
+  return year >= 1950 && year < 2050 ? derElement(DER.UTC_TIME, Buffer.from(digits.slice(2), 'latin1'))
+    : derElement(DER.GENERALIZED_TIME, Buffer.from(digits, 'latin1'));
+}
+
+/** IA5String octets (names are canonical ASCII by now; see names.ts). */
+function ia5(value: string): Buffer {
+  if (!/^[\x00-\x7f]*$/.test(value)) throw new InvalidCertificateRequestError(`a certificate name must be ASCII: ${JSON.stringify(value)}`);
+  return Buffer.from(value, 'latin1');
 }
 
 /** As @peculiar/x509's Name does it: PrintableString when the value allows, else UTF8String. */
-function commonNameOnly(commonName: string): Name {
+function commonNameOnly(commonName: string): Buffer {
   const value = /^[A-Za-z0-9 '()+,\-./:=?]*$/.test(commonName)
-    ? new AttributeValue({ printableString: commonName })
-    : new AttributeValue({ utf8String: commonName });
-  return new Name([new RelativeDistinguishedName([new AttributeTypeAndValue({ type: COMMON_NAME_OID, value })])]);
-}
-
-function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
-  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    ? derElement(DER.PRINTABLE_STRING, Buffer.from(commonName, 'latin1'))
+    : derElement(DER.UTF8_STRING, Buffer.from(commonName, 'utf8'));
+  return derElement(DER.SEQUENCE, derElement(DER.SET, derElement(DER.SEQUENCE, OIDS.commonName, value)));
 }

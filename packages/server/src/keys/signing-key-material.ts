@@ -1,9 +1,11 @@
 // The key material behind a SigningKeyRecord: generating a key pair, sealing its private half
-// under the master key, opening it again, and the public JWK the JWKS publishes. All JOSE work
-// goes through jose.
+// under the master key, opening it again, and the public JWK the JWKS publishes. Keys are made
+// and published with jose; an opened key is a node:crypto KeyObject with its JWS headers
+// encoded once, which oauth2/tokens.ts signs Tessera's own tokens with.
 
-import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, importPKCS8 } from 'jose';
-import type { CryptoKey, GenerateKeyPairOptions, JWK } from 'jose';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair } from 'jose';
+import type { GenerateKeyPairOptions, JWK } from 'jose';
 import type { SigningAlg, SigningKeyRecord, SigningKeyState } from '../storage/records.ts';
 import type { Sealer } from './master-key.ts';
 
@@ -30,11 +32,15 @@ export interface PublicSigningJwk extends JWK {
   use: 'sig';
 }
 
-/** An opened key, ready for jose's SignJWT. */
+/** The two kinds of token Tessera signs, by their JWS `typ`. */
+export type TokenTyp = 'at+jwt' | 'JWT';
+
+/** An opened key: the private KeyObject and, per token kind, its JWS protected header, base64url-encoded. */
 export interface SigningKey {
   kid: string;
   alg: SigningAlg;
-  privateKey: CryptoKey;
+  privateKey: KeyObject;
+  headers: Readonly<Record<TokenTyp, string>>;
 }
 
 export class SigningKeyIntegrityError extends Error {
@@ -83,14 +89,36 @@ export async function generateSigningKey(alg: SigningAlg, sealer: Sealer, times:
   }
 }
 
-/** Opens the private key; MasterKeyMismatchError when another master key sealed it. */
-export async function openSigningKey(record: SigningKeyRecord, sealer: Sealer): Promise<SigningKey> {
+/**
+ * Opens the private key; MasterKeyMismatchError when another master key sealed it,
+ * SigningKeyIntegrityError when what it holds is not a key of the record's algorithm.
+ */
+export function openSigningKey(record: SigningKeyRecord, sealer: Sealer): SigningKey {
   const pkcs8 = sealer.open(record.sealedPrivateKey, sealBinding(record.kid));
+  let privateKey: KeyObject;
   try {
-    const privateKey = await importPKCS8(pkcs8.toString('utf8'), record.alg, { extractable: false });
-    return { kid: record.kid, alg: record.alg, privateKey };
+    privateKey = createPrivateKey({ key: pkcs8, format: 'pem' });
+  } catch {
+    throw new SigningKeyIntegrityError(`signing key ${record.kid}: the sealed private key is not a PKCS #8 key`);
   } finally {
     pkcs8.fill(0);
+  }
+  if (!fitsAlg(privateKey, record.alg)) {
+    throw new SigningKeyIntegrityError(`signing key ${record.kid}: the sealed private key is not a ${record.alg} key`);
+  }
+  const header = (typ: TokenTyp): string => Buffer.from(JSON.stringify({ alg: record.alg, kid: record.kid, typ })).toString('base64url');
+  return { kid: record.kid, alg: record.alg, privateKey, headers: { 'at+jwt': header('at+jwt'), JWT: header('JWT') } };
+}
+
+/** The key types jose's importPKCS8 accepts for each algorithm. */
+function fitsAlg(key: KeyObject, alg: SigningAlg): boolean {
+  switch (alg) {
+    case 'ES256':
+      return key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1';
+    case 'EdDSA':
+      return key.asymmetricKeyType === 'ed25519';
+    case 'RS256':
+      return key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048;
   }
 }
 

@@ -253,7 +253,7 @@ export class SigningKeys {
     const signers = new Map<string, SigningKey>();
     for (const record of records) {
       if (record.state === 'retired') continue;
-      signers.set(record.kid, previous?.signers.get(record.kid) ?? (await openSigningKey(record, this.#sealer)));
+      signers.set(record.kid, previous?.signers.get(record.kid) ?? openSigningKey(record, this.#sealer));
     }
 
     const publishedKids = records.map((record) => record.kid).sort().join(' ');

@@ -1,0 +1,79 @@
+// Tessera builds the JWS of its own tokens itself (oauth2/tokens.ts); for every signing
+// algorithm, jose must verify the access and ID tokens against the published JWKS, with the
+// exact protected header and claims.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+
+/** Signature length in bytes: ES256 is R || S (RFC 7518 §3.4), not DER; RS256 is the 3072-bit modulus. */
+const SIGNATURE_BYTES = { ES256: 64, EdDSA: 64, RS256: 384 } as const;
+
+for (const alg of ['ES256', 'EdDSA', 'RS256'] as const) {
+  void describe(`tokens signed with ${alg}`, () => {
+    let t: TestServer;
+    let secret: string;
+    let jwks: JSONWebKeySet;
+
+    before(async () => {
+      t = await startTestServer({ flags: { signingAlg: alg } });
+      for (const name of ['alpha', 'beta']) assert.equal((await t.admin$('POST', '/domains', { name })).status, 201);
+      const created = await t.admin$('POST', '/domains/alpha/services', { name: 'api' });
+      assert.equal(created.status, 201, created.text);
+      secret = created.json.clientSecret;
+      const role = await t.admin$('PUT', '/domains/beta/roles/readers', { members: [{ principal: 'alpha.api' }] });
+      assert.equal(role.status, 201, role.text);
+      const keys = await t.send('/oauth2/keys');
+      assert.equal(keys.status, 200, keys.text);
+      jwks = keys.json as JSONWebKeySet;
+    });
+    after(() => t.stop());
+
+    void it('verifies the access token and ID token with jose against the published JWKS', async () => {
+      const res = await t.token('alpha.api', secret, { grant_type: 'client_credentials', scope: 'openid beta:service.backend beta:domain' });
+      assert.equal(res.status, 200, res.text);
+      const { access_token: accessToken, id_token: idToken } = res.json as { access_token: string; id_token: string };
+      const [published, ...others] = jwks.keys;
+      assert.equal(others.length, 0);
+      assert.equal(published?.alg, alg);
+
+      const access = await jwtVerify(accessToken, createLocalJWKSet(jwks), { issuer: t.url, audience: 'beta', typ: 'at+jwt', algorithms: [alg] });
+      assert.deepEqual(access.protectedHeader, { alg, kid: published.kid, typ: 'at+jwt' });
+      const iat = access.payload.iat!;
+      assert.deepEqual(access.payload, {
+        ver: 1,
+        iss: t.url,
+        aud: 'beta',
+        sub: 'alpha.api',
+        uid: 'alpha.api',
+        client_id: 'alpha.api',
+        iat,
+        nbf: iat,
+        exp: iat + 3600,
+        jti: access.payload.jti,
+        scp: ['readers'],
+        scope: 'beta:role.readers',
+      });
+      assert.match(access.payload.jti!, /^[0-9a-f-]{36}$/);
+
+      const id = await jwtVerify(idToken, createLocalJWKSet(jwks), { issuer: t.url, audience: 'beta.backend', typ: 'JWT', algorithms: [alg] });
+      assert.deepEqual(id.protectedHeader, { alg, kid: published.kid, typ: 'JWT' });
+      assert.deepEqual(id.payload, { ver: 1, iss: t.url, aud: 'beta.backend', sub: 'alpha.api', iat, auth_time: iat, exp: iat + 3600 });
+
+      for (const token of [accessToken, idToken]) {
+        assert.equal(Buffer.from(token.split('.')[2]!, 'base64url').length, SIGNATURE_BYTES[alg]);
+        assert.deepEqual(Object.keys(decodeProtectedHeader(token)), ['alg', 'kid', 'typ']);
+      }
+    });
+
+    void it('refuses a token whose claims were changed after signing', async () => {
+      const res = await t.token('alpha.api', secret, { grant_type: 'client_credentials', scope: 'beta:domain' });
+      assert.equal(res.status, 200, res.text);
+      const [header, payload, signature] = (res.json.access_token as string).split('.');
+      const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>;
+      const forged = Buffer.from(JSON.stringify({ ...claims, sub: 'beta.admin' })).toString('base64url');
+      await assert.rejects(jwtVerify(`${header}.${forged}.${signature}`, createLocalJWKSet(jwks)), { code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' });
+    });
+  });
+}
