@@ -1,5 +1,5 @@
-// Building and signing the two token kinds. Claims follow SPEC §3.3 (access token, RFC 9068
-// profile with Athenz's ver/uid/scp) and §3.4 (ID token); all JWS work is jose's.
+// Building and signing the two token kinds. Claims follow docs/tokens.md (the access token is the
+// RFC 9068 profile with Athenz's ver/uid/scp, and the ID token); all JWS work is jose's.
 
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
