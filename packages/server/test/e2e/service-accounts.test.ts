@@ -1,4 +1,4 @@
-// Seed 003's "Auth Service" dialect (SPEC §4.3) over real HTTPS: the service-account API under
+// The service-account JSON dialect (docs/http-api.md) over real HTTPS: the service-account API under
 // /auth/admin, the JSON token endpoint /auth/token and the JWKS at /auth/.well-known/jwks.json,
 // with every refusal's status, `error` and `message`.
 
@@ -33,11 +33,11 @@ function dialect(t: TestServer) {
   return { accounts, token, tokenFor };
 }
 
-describe('seed 003 service accounts', () => {
+describe('service-account JSON dialect: service accounts', () => {
   let t: TestServer;
   let api: ReturnType<typeof dialect>;
   let root: string;
-  /** The seed's own example account. */
+  /** The dialect's own example account. */
   let seed: { serviceAccountId: string; clientId: string; clientSecret: string };
 
   before(async () => {
@@ -48,7 +48,7 @@ describe('seed 003 service accounts', () => {
   after(() => t.stop());
 
   describe('creating an account', () => {
-    it('answers the seed example with exactly the seed response shape, and creates what its scopes name', async () => {
+    it('answers the example request with exactly the response shape of the dialect, and creates what its scopes name', async () => {
       const res = await api.accounts(
         'POST',
         '',
@@ -269,7 +269,7 @@ describe('seed 003 service accounts', () => {
   });
 
   describe('POST /auth/token', () => {
-    it('answers the seed request with the seed response, through the shared token path', async () => {
+    it('answers the example token request with the dialect\'s response, through the shared token path', async () => {
       const res = await api.tokenFor(seed, 'workflow:read validation:write');
       assert.equal(res.status, 200, res.text);
       assert.deepEqual(Object.keys(res.json).sort(), ['accessToken', 'expiresIn', 'scope', 'tokenType']);
@@ -425,7 +425,7 @@ describe('seed 003 service accounts', () => {
   });
 });
 
-describe('seed 003 rotate-secret grace period', () => {
+describe('service-account JSON dialect: rotate-secret grace period', () => {
   let clock = Date.now();
   let t: TestServer;
 
