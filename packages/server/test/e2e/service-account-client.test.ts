@@ -133,7 +133,7 @@ describe("the service-account JSON dialect's Node.js ServiceAuthClient against T
     assert.match(report.otherAudience.error!, /audience invalid/);
   });
 
-  it('getAccessToken() rejects with the dialect's error AUTH_101 for a wrong secret', () => {
+  it('getAccessToken() rejects with the dialect error AUTH_101 for a wrong secret', () => {
     assert.equal(report.wrongSecret?.status, 401);
     assert.deepEqual(report.wrongSecret?.data, { error: 'AUTH_101', message: 'client authentication failed: unknown client or wrong credentials' });
   });
