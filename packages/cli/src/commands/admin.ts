@@ -40,7 +40,7 @@ const RESOURCES: readonly RegisterResource[] = [
 export function registerAdminCommand(program: Command, io: CliIo): void {
   const admin = program
     .command('admin')
-    .description('administer domains, services, roles and keys through the admin API')
+    .description('administer domains, services, roles and keys')
     .addHelpText(
       'after',
       `
