@@ -1,4 +1,4 @@
-// Which client credential `tessera token` authenticates with (SPEC §3.1, §7): exactly one of a
+// Which client credential `tessera token` authenticates with (docs/cli.md): exactly one of a
 // client secret (client_secret_basic), a registered private key (private_key_jwt) or a
 // certificate (tls_client_auth). Resolved from the flags before anything goes on the wire.
 

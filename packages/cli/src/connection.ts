@@ -1,4 +1,4 @@
-// The flags every client command shares (SPEC §7): which server, which CA to trust, how long
+// The flags every client command shares (docs/cli.md): which server, which CA to trust, how long
 // to wait. Resolved here once so `admin`, `token`, `cert` and `verify` agree on the defaults.
 
 import path from 'node:path';

@@ -1,5 +1,5 @@
 // Client credential files: the bootstrap admin's `bootstrap-admin.json` written by
-// `tessera serve` (SPEC §2), or any file of the same shape for another client.
+// `tessera serve`, or any file of the same shape for another client.
 
 import path from 'node:path';
 
@@ -64,7 +64,7 @@ function parseTokenEndpoint(value: unknown, file: string): URL {
   return url;
 }
 
-// Both token paths of SPEC §3.1; whatever precedes them is the server's base URL.
+// Both token paths (OAuth's and Athenz's, docs/http-api.md); whatever precedes them is the server's base URL.
 const TOKEN_PATHS = ['/zts/v1/oauth2/token', '/oauth2/token'];
 
 /**

@@ -76,7 +76,7 @@ function explainClaim(
 
 /**
  * The --scope items the token's `scope` claim lacks. Role items compare in one form, so
- * `beta:readers` and `beta:role.readers` are the same requirement (SPEC §3.2).
+ * `beta:readers` and `beta:role.readers` are the same requirement (docs/tokens.md, Scopes).
  */
 export function missingScopeItems(required: string | undefined, granted: unknown): string[] {
   if (required === undefined) return [];

@@ -1,4 +1,4 @@
-// `tessera admin api-key create|list|revoke` send the SPEC §4.1 requests and print the answers.
+// `tessera admin api-key create|list|revoke` send the admin API requests and print the answers.
 
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';

@@ -1,4 +1,4 @@
-// Each `tessera admin` subcommand sends the SPEC §4.1 request and prints the answer.
+// Each `tessera admin` subcommand sends its admin API request and prints the answer.
 
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';

@@ -1,4 +1,4 @@
-// `tessera cert` against a fake CA that really signs: each proof sends what SPEC §5 says, the
+// `tessera cert` against a fake CA that really signs: each proof sends what docs/certificates.md says, the
 // CSR carries the right key and name, the four files land atomically with the right modes,
 // renewal goes over mTLS, and every mistake is one line with the right exit code.
 

@@ -1,4 +1,4 @@
-// tessera admin api-key create|list|revoke: API keys for callers that cannot do OAuth (SPEC §3.6).
+// tessera admin api-key create|list|revoke: API keys for callers that cannot do OAuth (docs/http-api.md, API keys).
 
 import type { Command } from 'commander';
 

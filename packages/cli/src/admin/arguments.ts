@@ -1,5 +1,5 @@
 // Parsers for the values admin commands take: principals, role names, times, IP lists, role
-// members and public keys. Each turns shell text into the wire shape of SPEC §4.1 or throws
+// members and public keys. Each turns shell text into the wire shape of the admin API (docs/http-api.md) or throws
 // commander's InvalidArgumentError, which becomes a one-line usage error.
 
 import { createPublicKey } from 'node:crypto';
@@ -37,7 +37,7 @@ export function parseServiceRef(value: string): ServiceRef {
   return { domain: value.slice(0, dot), service: value.slice(dot + 1) };
 }
 
-/** `<domain>:role.<name>` (the SPEC's role name) or the short `<domain>:<name>`. */
+/** `<domain>:role.<name>` (the full role name) or the short `<domain>:<name>`. */
 export function parseRoleRef(value: string): RoleRef {
   const colon = value.indexOf(':');
   const domain = value.slice(0, colon);

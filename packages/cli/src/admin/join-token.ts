@@ -1,5 +1,5 @@
 // tessera admin join-token create: a one-time bootstrap token for a new instance of a service
-// (SPEC §4.1, §5), which `tessera cert --join-token` trades for the first certificate.
+// (docs/certificates.md, Join token), which `tessera cert --join-token` trades for the first certificate.
 
 import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';

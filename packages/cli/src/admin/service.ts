@@ -135,7 +135,7 @@ export function registerServiceCommands(admin: Command, context: AdminContext): 
     });
 }
 
-/** Secrets are returned once (SPEC §4.1); say so where the person reading will see it. */
+/** The admin API returns a secret once, never again; say so where the person reading will see it. */
 export function warnIfSecretShown(session: AdminSession, answer: unknown): void {
   if (answer !== null && typeof answer === 'object' && 'clientSecret' in answer) {
     session.note('note: the client secret is shown only this once; store it now');

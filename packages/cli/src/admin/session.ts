@@ -36,7 +36,7 @@ export interface AdminSession {
 
 /**
  * The server is --server when given, else the one the credential file's tokenEndpoint
- * belongs to, else the SPEC §7 default: a bootstrap-admin.json from any data dir then works
+ * belongs to, else the default server (docs/cli.md): a bootstrap-admin.json from any data dir then works
  * without repeating where its server listens.
  */
 export async function openAdminSession(flags: AdminFlags, io: CliIo): Promise<AdminSession> {

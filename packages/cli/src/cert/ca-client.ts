@@ -1,4 +1,4 @@
-// Talks to Tessera's CA (SPEC §5): `GET /ca/v1/bundle` and `POST /ca/v1/certificates`. The
+// Talks to Tessera's CA: `GET /ca/v1/bundle` and `POST /ca/v1/certificates`. The
 // answer is checked before anything is written: a certificate for another key, or a chain
 // that does not hold its issuer, would leave the service with files that cannot work.
 

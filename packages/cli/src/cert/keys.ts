@@ -42,7 +42,7 @@ export function keyTypeOf(key: KeyObject): KeyType | undefined {
   return undefined;
 }
 
-/** The CA takes P-256, P-384, Ed25519 and RSA of 2048 bits or more (SPEC §5); refused here first. */
+/** The CA takes P-256, P-384, Ed25519 and RSA of 2048 bits or more (docs/certificates.md); refused here first. */
 export function requireCertificateKey(key: KeyObject, file: string): void {
   if (keyTypeOf(key) !== undefined) return;
   const details = key.asymmetricKeyDetails;
@@ -77,7 +77,7 @@ function csrAlgorithm(key: KeyObject): SigningAlgorithm {
 
 /**
  * A PEM CSR whose subject is `CN=<principal>`. No SANs: the CA derives every name from the
- * proven identity (SPEC §5) and would ignore or refuse requested ones.
+ * proven identity (docs/certificates.md, Service certificate profile) and would ignore or refuse requested ones.
  */
 export async function buildCsr(key: KeyObject, principal: string): Promise<string> {
   const algorithm = csrAlgorithm(key);

@@ -1,4 +1,4 @@
-// How a request for a first certificate proves the principal (SPEC §5): one kind per flag.
+// How a request for a first certificate proves the principal (docs/certificates.md): one kind per flag.
 // Renewal needs none of these: the current certificate, presented over mTLS, is the proof.
 
 import type { KeyObject } from 'node:crypto';

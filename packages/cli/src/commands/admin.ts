@@ -1,4 +1,4 @@
-// tessera admin <resource> <verb> …: SPEC §4.1 from the shell. The admin flags below are
+// tessera admin <resource> <verb> …: the admin API (docs/http-api.md) from the shell. The admin flags below are
 // recognised anywhere on the line (`tessera admin domain list --json`); each resource's verbs
 // live in src/admin/<resource>.ts.
 
@@ -40,7 +40,7 @@ const RESOURCES: readonly RegisterResource[] = [
 export function registerAdminCommand(program: Command, io: CliIo): void {
   const admin = program
     .command('admin')
-    .description('administer domains, services, roles and keys (SPEC §4.1)')
+    .description('administer domains, services, roles and keys')
     .addHelpText(
       'after',
       `

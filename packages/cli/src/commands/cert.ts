@@ -1,4 +1,4 @@
-// tessera cert: the `zts-svccert` job (SPEC §5, §7). Makes a key and a CSR (or uses --key),
+// tessera cert: the `zts-svccert` job (docs/cli.md, docs/certificates.md). Makes a key and a CSR (or uses --key),
 // gets a certificate with one proof or renews the current one over mTLS, and replaces key.pem,
 // cert.pem, chain.pem and ca.pem in --out-dir atomically. --watch keeps renewing.
 

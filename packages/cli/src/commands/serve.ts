@@ -1,4 +1,4 @@
-// tessera serve: SPEC §2. Flags go to the server's loadConfig untouched (undefined when not
+// tessera serve (docs/cli.md). Flags go to the server's loadConfig untouched (undefined when not
 // given) so it can layer them over the config file and TESSERA_* variables itself.
 
 import type { Command } from 'commander';

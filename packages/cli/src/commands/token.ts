@@ -1,4 +1,4 @@
-// tessera token: the `zts-accesstoken` job (SPEC §7). Gets an access token with the client
+// tessera token: the `zts-accesstoken` job (docs/cli.md). Gets an access token with the client
 // credentials grant and prints it alone on stdout, so `TOKEN=$(tessera token …)` works.
 
 import { Option } from 'commander';
@@ -80,7 +80,7 @@ async function getToken(options: TokenOptions, io: CliIo): Promise<void> {
   else io.stdout.write(`${printed}\n`);
 }
 
-/** SPEC §3.2: an ID token is issued for `openid` plus the service it is addressed to. */
+/** An ID token is issued for `openid` plus the service it is addressed to. */
 function requireIdTokenScope(scope: string): void {
   const items = scope.split(' ');
   if (!items.includes('openid') || !items.some((item) => /^[^:\s]+:service\.[^\s]+$/.test(item))) {
@@ -90,7 +90,7 @@ function requireIdTokenScope(scope: string): void {
   }
 }
 
-/** --server, else the credential file's tokenEndpoint, else the SPEC §7 default server. */
+/** --server, else the credential file's tokenEndpoint, else the default server. */
 function tokenEndpointFor(options: TokenOptions, auth: ClientAuth): URL {
   if (options.server === undefined && auth.method === 'client_secret_basic' && auth.tokenEndpoint !== undefined) {
     return auth.tokenEndpoint;

@@ -1,4 +1,4 @@
-// tessera verify TOKEN: checks a token the way a resource server would (SPEC §6.2, §7): the
+// tessera verify TOKEN: checks a token the way a resource server would (docs/tokens.md, Verifying a token): the
 // signature against the server's published JWKS, then typ, iss, aud, exp/nbf and the required
 // scope items. Exit 0 and the claims when valid; exit 1 and one line saying why when not.
 
@@ -15,7 +15,7 @@ import { formatClaims } from '../jwt-display.ts';
 import { formatJson } from '../output.ts';
 import { explainRejection, missingScopeItems } from '../token-checks.ts';
 
-/** Tessera signs with one of these (SPEC §3.3); anything else is refused before key lookup. */
+/** Tessera signs with one of these (docs/tokens.md); anything else is refused before key lookup. */
 export const ALLOWED_ALGORITHMS = ['ES256', 'EdDSA', 'RS256'];
 
 /** A token without these is not one of Tessera's: OpenID Connect Core §2 (ID tokens), RFC 9068 §2.2 (access tokens). */

@@ -1,4 +1,4 @@
-// A stand-in for Tessera's CA over HTTPS (SPEC §5): a real root and intermediate made with
+// A stand-in for Tessera's CA over HTTPS: a real root and intermediate made with
 // @peculiar/x509, `GET /ca/v1/bundle`, and `POST /ca/v1/certificates` that signs the CSR it is
 // sent (or answers as a test scripts it). It asks for, but does not require, a client
 // certificate and records whether the one presented chains to its root, so renewal over mTLS

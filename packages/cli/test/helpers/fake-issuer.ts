@@ -1,4 +1,4 @@
-// A stand-in for the verifying side of Tessera: discovery document and JWKS (SPEC §3.5) over
+// A stand-in for the verifying side of Tessera: discovery document and JWKS over
 // HTTP or HTTPS, plus a signer for tokens under the published key.
 
 import http from 'node:http';

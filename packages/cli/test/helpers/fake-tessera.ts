@@ -1,5 +1,5 @@
 // A stand-in for a Tessera server over plain HTTP: it records every request and answers the
-// token endpoint and admin API the way SPEC §3.1 and §4.1 describe, or as a test scripts it.
+// token endpoint and admin API the way docs/http-api.md describes them, or as a test scripts it.
 
 import http from 'node:http';
 import https from 'node:https';

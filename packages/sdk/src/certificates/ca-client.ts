@@ -1,4 +1,4 @@
-// Talks to Tessera's CA (SPEC §5): `GET /ca/v1/bundle` and `POST /ca/v1/certificates`, over the
+// Talks to Tessera's CA: `GET /ca/v1/bundle` and `POST /ca/v1/certificates`, over the
 // SDK's node:https client, which can present the current certificate for renewal over mTLS.
 
 import { Agent } from 'node:https';

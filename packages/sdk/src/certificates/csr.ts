@@ -10,7 +10,7 @@
 //     signature           BIT STRING }          -- over the DER of certificationRequestInfo
 //
 // No subjectAltName is requested: Tessera's CA derives every name (SPIFFE URI, DNS) from the
-// proven identity and refuses a CSR that asks for others (SPEC §5), so the CN alone says who
+// proven identity and refuses a CSR that asks for others (docs/certificates.md), so the CN alone says who
 // the request is for.
 
 import { createPublicKey, sign, type KeyObject } from 'node:crypto';

@@ -1,4 +1,4 @@
-// The certificate refresher's public surface (SPEC §5, §6.1).
+// The certificate refresher's public surface (docs/certificates.md).
 
 export { createCertificateRefresher } from './refresher.ts';
 export { CertificateRefresherError, type CertificateRefresherErrorCode, type CertificateRefresherErrorDetails } from './errors.ts';

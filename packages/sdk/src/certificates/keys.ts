@@ -1,5 +1,5 @@
 // The service's private keys: made here, kept in the process (and in `outDir` when asked), never
-// sent anywhere. Only the key types Tessera's CA certifies (SPEC §5) are offered.
+// sent anywhere. Only the key types Tessera's CA certifies are offered.
 
 import { generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';

@@ -1,4 +1,4 @@
-// How the first certificate is proven (SPEC §5 ways 1 to 3), one kind per bootstrap option.
+// How the first certificate is proven (key assertion, join token or OIDC token; docs/certificates.md), one kind per bootstrap option.
 // Renewal needs none of these: the current certificate, presented over mTLS, is the proof.
 
 import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';

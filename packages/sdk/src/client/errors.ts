@@ -1,5 +1,5 @@
 // The token client's one error class. Callers branch on `code` (stable, documented) and, when the
-// server answered, on its OAuth `error` and Tessera `errorCode` (SPEC §4.2).
+// server answered, on its OAuth `error` and Tessera `errorCode` (docs/errors.md).
 
 /**
  * Why a token could not be obtained:

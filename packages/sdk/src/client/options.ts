@@ -129,7 +129,7 @@ export interface TokenClientOptions {
   onRefreshError?: (error: TokenClientError, scope: string) => void;
 }
 
-/** Ask for explicit scope items (SPEC §3.2), e.g. `beta:domain` or `beta:role.readers gamma:write`. */
+/** Ask for explicit scope items (docs/tokens.md, Scopes), e.g. `beta:domain` or `beta:role.readers gamma:write`. */
 export interface ScopeRequest {
   scope: string;
   /** Requested lifetime in seconds; the server may grant less. */

@@ -1,6 +1,6 @@
 // Turns what a caller asks for into the scope string sent to the server and the part of the cache
 // key that identifies it. Equivalent requests share one cache entry: item order and repeats do
-// not matter, and the short form `<d>:<r>` is the same item as `<d>:role.<r>` (SPEC §3.2). The
+// not matter, and the short form `<d>:<r>` is the same item as `<d>:role.<r>` (docs/tokens.md, Scopes). The
 // audience is the set of domains in the scope, so the scope set fixes it too.
 
 import type { AccessTokenRequest } from './options.ts';

@@ -1,4 +1,4 @@
-// Middleware answering RFC 6750 errors (SPEC §6.2, §4.2) for Fastify, Express and node:http.
+// Middleware answering RFC 6750 errors (docs/errors.md, Resource servers) for Fastify, Express and node:http.
 
 export { createAuthenticator, refusal, type AuthOptions, type Authenticator, type Refusal } from './authenticate.ts';
 export { expressAuth, type ExpressMiddleware } from './express.ts';

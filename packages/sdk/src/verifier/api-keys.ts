@@ -1,4 +1,4 @@
-// API keys (`Authorization: ApiKey tsk_…`, SPEC §3.6) checked through the issuer's RFC 7662
+// API keys (`Authorization: ApiKey tsk_…`; docs/http-api.md, API keys) checked through the issuer's RFC 7662
 // introspection endpoint, authenticated as this service (client_secret_basic). Answers are
 // reused for a short time (`cacheTtl`, never past the key's expiry), inactive ones included, so
 // a busy caller costs one introspection per TTL; concurrent checks of one key share a request.

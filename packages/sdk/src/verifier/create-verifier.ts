@@ -1,4 +1,4 @@
-// createVerifier (SPEC §6.2): checks Tessera's access tokens offline, as RFC 9068 §4 and
+// createVerifier (docs/tokens.md, Verifying a token): checks Tessera's access tokens offline, as RFC 9068 §4 and
 // RFC 8725 ask. The order matters and is fixed:
 //   1. size, before any parsing (a huge token costs nothing but a length check);
 //   2. the verified-token cache, keyed by the token's SHA-256; a hit counts only while the key

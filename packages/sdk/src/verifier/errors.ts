@@ -1,4 +1,4 @@
-// The verifier's errors: classes with a stable `code` a caller branches on (SPEC §4.2), and the
+// The verifier's errors: classes with a stable `code` a caller branches on (docs/errors.md), and the
 // RFC 6750 answer each one becomes (`status`, `error`). The mapping is a public contract:
 //
 // | class                     | code                 | status | error                    |

@@ -1,4 +1,4 @@
-// The verifier's public surface (SPEC §6.2).
+// The verifier's public surface (docs/tokens.md, Verifying a token).
 
 export { createVerifier, type AuthContext, type Verifier, type VerifyOptions } from './create-verifier.ts';
 export {

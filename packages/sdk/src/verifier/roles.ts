@@ -1,4 +1,4 @@
-// What a token grants, as domain → roles, read from both claims Tessera issues (SPEC §3.3):
+// What a token grants, as domain → roles, read from both claims Tessera issues (docs/tokens.md, Access token):
 //   scp    bare role names when the token covers one domain (the domain is `aud`), `<d>:<r>`
 //          when it covers several;
 //   scope  space-separated items `<d>:role.<r>` or `<d>:<r>`.

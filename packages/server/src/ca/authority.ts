@@ -86,7 +86,7 @@ export interface CertificateAuthority {
   /** The chain of the generation that signs now: its issuing certificate(s), then the root. */
   readonly chainPem: string;
   issueServerCertificate(request: ServerCertificateRequest): Promise<IssuedCertificate>;
-  /** SPEC §5's service certificate from a CSR, recorded in the store. */
+  /** A service certificate (docs/certificates.md, Service certificate profile) from a CSR, recorded in the store. */
   issueServiceCertificate(request: ServiceCertificateRequest): Promise<IssuedServiceCertificate>;
   generations(): CaGenerationInfo[];
   /** Called with the new bundle whenever a refresh changes it; returns an unsubscribe function. */

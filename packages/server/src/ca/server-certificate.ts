@@ -23,7 +23,7 @@ export interface IssuedCertificate {
   certPem: string;
   /** PKCS#8 PEM of the key made for this certificate alone. */
   keyPem: string;
-  /** The issuing CA then the root (SPEC §5). A TLS server presents `certPem + chainPem`. */
+  /** The issuing CA then the root. A TLS server presents `certPem + chainPem`. */
   chainPem: string;
   /** Milliseconds since the epoch. */
   notAfter: number;

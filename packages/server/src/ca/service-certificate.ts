@@ -1,4 +1,4 @@
-// A service (SPIFFE X.509-SVID) certificate from a CSR: SPEC §5's profile, and a record of it in
+// A service (SPIFFE X.509-SVID) certificate from a CSR: the profile of docs/certificates.md, and a record of it in
 // the store before anyone sees it, so every certificate in circulation can be looked up, renewed
 // and revoked. Who may get a certificate for which principal is decided before this (the proofs);
 // this decides only what the certificate says.

@@ -1,4 +1,4 @@
-// The names a service certificate carries (SPEC §5), derived from the principal alone, and the
+// The names a service certificate carries (docs/certificates.md, Service certificate profile), derived from the principal alone, and the
 // rule for what a CSR may ask for: nothing, or some of exactly these names. A request for any
 // other name is refused rather than dropped, so a client never believes it holds a name it
 // was not given.

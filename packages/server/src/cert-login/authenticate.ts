@@ -1,11 +1,10 @@
-// Who a certificate login is for. Seed 004 (the API Mediation Layer): "when providing
-// credentials during a login request with a client certificate on the same login request, the
-// credentials take precedence and the client certificate is ignored" — so explicit client
-// credentials (Basic, client_secret, client_assertion) are tried first, with the token
-// endpoint's own methods, and the token is then not certificate-bound. Otherwise the TLS client
-// certificate, from Tessera's CA or one of `certLogin.trustedCas`, names the principal (its
-// recorded principal for a certificate Tessera issued, or the first `certLogin.mappings` rule
-// naming its CA) and the token is bound to it.
+// Who a certificate login is for. As in the API Mediation Layer pattern, credentials given in a
+// login request that also carries a client certificate take precedence and the certificate is
+// ignored: explicit client credentials (Basic, client_secret, client_assertion) are tried first,
+// with the token endpoint's own methods, and the token is then not certificate-bound. Otherwise
+// the TLS client certificate, from Tessera's CA or one of `certLogin.trustedCas`, names the
+// principal (its recorded principal for a certificate Tessera issued, or the first
+// `certLogin.mappings` rule naming its CA) and the token is bound to it.
 
 import { authenticateClient, type AuthenticatedClient, type ClientAuthMethod, type ClientAuthRequest } from '../oauth2/client-auth/index.ts';
 import {

@@ -1,4 +1,4 @@
-// POST /auth/x509/login: certificate login (SPEC §5, seed 004's API Mediation Layer pattern).
+// POST /auth/x509/login: certificate login (docs/http-api.md), the API Mediation Layer pattern.
 // A client connects with mutual TLS and gets an access token for the principal its certificate
 // maps to (authenticate.ts decides who that is). Off unless `certLogin.enabled`.
 //

@@ -1,4 +1,4 @@
-// The certificate sections of the Config (SPEC §5): `ca`, `mtls`, `joinTokens`, `oidcProofs` and
+// The certificate sections of the Config (docs/configuration.md): `ca`, `mtls`, `joinTokens`, `oidcProofs` and
 // `certLogin`, read through load.ts's setting reader so their problems are reported with every
 // other one, and checked against each other.
 

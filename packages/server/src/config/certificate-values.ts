@@ -1,4 +1,4 @@
-// Parsers for the certificate settings (SPEC §5): the CA's names, PEM files of other CAs, the
+// Parsers for the certificate settings (docs/configuration.md): the CA's names, PEM files of other CAs, the
 // proxy header, and the structured lists read from the config file only (external OIDC issuers,
 // certificate-login mappings). Each returns the value or every problem found, phrased as what to
 // fix; load.ts prefixes where the value came from.
@@ -117,7 +117,7 @@ function urlString(value: unknown, where: string, schemes: readonly string[], pr
 
 const OIDC_FIELDS = ['issuer', 'jwksUri', 'audience', 'claim', 'pattern', 'principals'] as const;
 
-/** `oidcProofs`: trusted external OIDC issuers (SPEC §5, way 3). */
+/** `oidcProofs`: trusted external OIDC issuers (the `oidc-token` proof). */
 export function parseOidcProofs(value: unknown): Parsed<OidcProofIssuer[]> {
   if (!Array.isArray(value)) return { problem: `expected a list of OIDC issuers [{"issuer", "jwksUri", "audience", "claim", "pattern" or "principals"}], ${got(value)}` };
   const problems: string[] = [];

@@ -71,9 +71,9 @@ export interface Config {
   tokenReuse: { enabled: boolean; window: number };
   /** The token endpoint's in-memory copy of the registry (storage/registry-cache.ts): how many clients it holds at most. */
   registryCache: { maxClients: number };
-  /** The domain that holds accounts created through the seed-003 `/auth/admin/service-accounts` API. */
+  /** The domain that holds accounts created through the service-account JSON dialect (`/auth/admin/service-accounts`). */
   serviceAccounts: { domain: string };
-  /** The certificate authority for service identities (SPEC §5). */
+  /** The certificate authority for service identities (docs/certificates.md). */
   ca: {
     /** SPIFFE trust domain: service certificates carry `spiffe://<trustDomain>/<domain>/<service>`. */
     trustDomain: string;
@@ -108,7 +108,7 @@ export interface Config {
   joinTokens: { defaultTtl: number; maxTtl: number };
   /** External OIDC issuers whose tokens prove a principal for a certificate (e.g. Kubernetes service accounts). */
   oidcProofs: OidcProofIssuer[];
-  /** Certificate login (`POST /auth/x509/login`, the API Mediation Layer pattern of seed 004). Off by default. */
+  /** Certificate login (`POST /auth/x509/login`, the API Mediation Layer pattern). Off by default. */
   certLogin: {
     enabled: boolean;
     /** Refuse a mapped certificate (at the token endpoint too) without the clientAuth extended key usage. */

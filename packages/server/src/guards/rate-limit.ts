@@ -1,4 +1,4 @@
-// Token-endpoint rate limits (SPEC §4.2 AUTH_106, RFC 6585 §4): a token bucket per source IP
+// Token-endpoint rate limits (AUTH_106, RFC 6585 §4): a token bucket per source IP
 // and one per client. A request spends one token from each bucket that applies; a bucket holds
 // at most `burst` tokens and refills at `rate` per second.
 //

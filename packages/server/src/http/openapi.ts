@@ -1,4 +1,4 @@
-// The OpenAPI 3.1 document of SPEC §4.1, generated from the fastify route schemas so that the
+// The OpenAPI 3.1 document served at GET /openapi.json, generated from the fastify route schemas so that the
 // schema which validates a request is the one that documents it. The composition function adds
 // `collector.onRoute` as an onRoute hook before it registers any route, then calls
 // registerOpenApiRoute.

@@ -59,7 +59,7 @@ export async function serverTls(deps: ServerTlsDeps): Promise<ServerTls> {
     key: current.keyPem,
     cert: current.certPem + current.chainPem,
     ca: bundlePem,
-    // SPEC §2: client certificates are requested but optional; the mTLS issue verifies them.
+    // Client certificates are requested but optional; the mTLS issue verifies them.
     requestCert: true,
     rejectUnauthorized: false,
   });

@@ -1,4 +1,4 @@
-// API keys (SPEC §3.6), for callers that cannot do OAuth. The format, fixed-length so that a
+// API keys (docs/http-api.md, API keys), for callers that cannot do OAuth. The format, fixed-length so that a
 // secret scanner can match it exactly, is 70 characters:
 //
 //   tsk_<id>_<secret><checksum>

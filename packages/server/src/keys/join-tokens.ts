@@ -1,4 +1,4 @@
-// Join tokens (SPEC §5, the Athenz "Copper Argos" / SPIRE `join_token` bootstrap): a one-time,
+// Join tokens (docs/certificates.md; the Athenz "Copper Argos" / SPIRE `join_token` bootstrap): a one-time,
 // short-lived credential an operator hands a new instance so it can get its first certificate.
 // The format, fixed-length so that a secret scanner can match it exactly, is 64 characters:
 //

@@ -18,7 +18,7 @@
 // refused. Processed here: basicConstraints, keyUsage, extKeyUsage, subjectAltName (and the key
 // identifiers). certificatePolicies and inhibitAnyPolicy are read as processed because Tessera
 // asks for no particular policy: without policyConstraints they cannot make a path invalid
-// (§6.1.5 succeeds while explicit_policy > 0). nameConstraints and policyConstraints would
+// (RFC 5280 §6.1.5 succeeds while explicit_policy > 0). nameConstraints and policyConstraints would
 // narrow what a CA may sign; Tessera does not enforce them, so a CA carrying either is refused
 // outright (presented, or configured at start) rather than trusted more widely than its issuer
 // meant.

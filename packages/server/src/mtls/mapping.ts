@@ -1,5 +1,5 @@
 // Certificates from external CAs name no Tessera principal, so operators map them
-// (`certLogin.mappings`, the API Mediation Layer pattern of seed 004): by subject DN, by a SAN
+// (`certLogin.mappings`, for certificate login and mutual TLS client authentication): by subject DN, by a SAN
 // value, or by the certificate's SHA-256 fingerprint. A rule matches when the certificate chains
 // to one of the CA files the rule names (`cas`) and every other field it gives matches; the
 // first matching rule wins. A rule thus applies only where its CA is trusted: at the token

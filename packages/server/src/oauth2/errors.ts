@@ -1,5 +1,5 @@
 // Token endpoint errors: RFC 6749 §5.2 bodies (`error`, `error_description`) plus the
-// `error_code` of SPEC §4.2 where one applies. These codes are a public contract.
+// Tessera `error_code` (AUTH_1xx, docs/errors.md) where one applies. These codes are a public contract.
 //
 // RFC 6749 §5.2 allows only %x20-21 / %x23-5B / %x5D-7E in error_description (printable ASCII
 // without '"' and '\'), and descriptions echo what the caller sent. errorDescription() is that

@@ -1,5 +1,5 @@
 // The one path every token request takes, whatever dialect it arrived in (the form-encoded
-// OAuth endpoint, Athenz's path, or seed 003's JSON `/auth/token`): the client guard
+// OAuth endpoint, Athenz's path, or the service-account JSON dialect's `/auth/token`): the client guard
 // (oauth2/client-guard.ts: gates on either side of client authentication, the client's
 // standing, observers told of every outcome), then the grant. Endpoints only translate HTTP.
 

@@ -1,5 +1,5 @@
-// Building and signing the two token kinds. The access token follows RFC 9068 with Athenz's
-// ver/uid/scp claims; the ID token is an OpenID Connect one.
+// Building and signing the two token kinds. Claims follow docs/tokens.md: the access token is the
+// RFC 9068 profile with Athenz's ver/uid/scp claims; the ID token is an OpenID Connect one.
 //
 // These are the token endpoint's hot path, so the compact JWS is built here rather than with
 // jose's SignJWT: the protected header is the key's, encoded once when it was opened

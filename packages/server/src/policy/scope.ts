@@ -1,4 +1,5 @@
-// The scope grammar of SPEC §3.2 (Athenz's, plus the short `<d>:<r>` form of seed 003):
+// The scope grammar (docs/tokens.md, Scopes): Athenz's, plus the short `<d>:<r>` form of the
+// service-account JSON dialect:
 //   <d>:domain          every role the caller holds in d
 //   <d>:role.<r>        role r of d
 //   <d>:<r>             the same, short form

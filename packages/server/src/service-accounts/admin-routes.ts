@@ -1,4 +1,4 @@
-// /auth/admin/service-accounts: seed 003's management API over Tessera services. The caller is
+// /auth/admin/service-accounts: the service-account JSON dialect's management API over Tessera services. The caller is
 // already authenticated (index.ts); each route authorizes it for the account's domain.
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -59,7 +59,7 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRouteDeps): voi
     '/admin/service-accounts',
     {
       schema: {
-        summary: 'Create a service account (seed 003 dialect)',
+        summary: 'Create a service account (service-account JSON dialect)',
         description:
           'Returns the client secret once. Each scope `<domain>:<role>` becomes a role membership of the account; a missing domain or role is created when the caller is a system admin.',
         tags,
@@ -93,7 +93,7 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRouteDeps): voi
         expiresAt: readExpiry(body.expiresAt) ?? null,
       });
       const { serviceAccountId, name, status, clientId, createdAt, expiresAt } = accountOut(service, []);
-      // The scopes as asked (in the seed's form, each once), in the order asked, as the seed echoes them.
+      // The scopes as asked (in the dialect's form, each once), in the order asked, as the dialect echoes them.
       const scopes = grants.map(scopeOf);
       return reply.code(201).send({ serviceAccountId, name, status, clientId, clientSecret, scopes, createdAt, expiresAt, message: CREATED_MESSAGE });
     },

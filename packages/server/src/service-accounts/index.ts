@@ -1,5 +1,5 @@
-// Seed 003's "Auth Service" dialect (SPEC §4.3), mounted under /auth: a JSON management API
-// for service accounts, a JSON token endpoint and the JWKS at the seed's path. It is a
+// The service-account JSON dialect (docs/http-api.md), mounted under /auth: a JSON management API
+// for service accounts, a JSON token endpoint and the JWKS at the dialect's path. It is a
 // translation layer only: accounts are Tessera services, scopes are role memberships, tokens
 // come from the shared TokenService, and admin callers are authenticated and authorized exactly
 // as on /admin/v1.
@@ -30,7 +30,7 @@ export interface ServiceAccountsDeps extends AdminAuthDeps {
 }
 
 /**
- * The seed's error names: AUTH_102 ("insufficient scope") is what a token without the admin
+ * The dialect's error names: AUTH_102 ("insufficient scope") is what a token without the admin
  * role it needs gets; other refusals keep their short names.
  */
 function dialectError(error: string, status: number): string {
@@ -42,7 +42,7 @@ export async function serviceAccountsApi(app: FastifyInstance, deps: ServiceAcco
     async (auth) => {
       auth.get(
         '/.well-known/jwks.json',
-        { schema: { summary: 'The token-signing public keys (JWKS), at seed 003\'s path', tags: ['service-accounts'] } },
+        { schema: { summary: 'The token-signing public keys (JWKS), at the service-account JSON dialect\'s path', tags: ['service-accounts'] } },
         async (_request, reply) =>
           reply
             .header('content-type', 'application/jwk-set+json; charset=utf-8')

@@ -1,4 +1,4 @@
-// Creating a seed-003 service account: a Tessera service `<serviceAccounts.domain>.<name>`
+// Creating a service account of the JSON dialect: a Tessera service `<serviceAccounts.domain>.<name>`
 // with a generated serviceAccountId and an opaque clientId, whose `scopes` become role
 // memberships of its principal.
 //
@@ -38,7 +38,7 @@ export interface AccountRequest {
   expiresAt: number | null;
 }
 
-/** The seed shows secrets as `cs_…`; the prefix lets secret scanners recognise a leaked one. */
+/** The dialect shows secrets as `cs_…`; the prefix lets secret scanners recognise a leaked one. */
 export const newClientSecret = (): string => `cs_${generateClientSecret()}`;
 
 /** A clientId or serviceAccountId that collides is drawn again; more than this many in a row is not chance. */
@@ -111,7 +111,7 @@ async function createService(deps: ProvisionDeps, request: AccountRequest, clien
   }
 }
 
-/** `val_svc_client_a1b2c3` for `validation-service`, as in the seed. Never contains a dot, so it never equals a principal. */
+/** `val_svc_client_a1b2c3` for `validation-service`, as the dialect's clients expect. Never contains a dot, so it never equals a principal. */
 function clientIdFor(name: string): string {
   const prefix = name.replace(/[^a-z0-9]/g, '').slice(0, 3) || 'svc';
   return `${prefix}_svc_client_${randomBytes(3).toString('hex')}`;

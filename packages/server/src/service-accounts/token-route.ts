@@ -1,9 +1,9 @@
-// POST /auth/token: seed 003's JSON token request. Only the dialect is translated here; the
+// POST /auth/token: the service-account JSON dialect's token request. Only the dialect is translated here; the
 // request takes the one token path every endpoint shares (TokenService: gates, client
 // authentication, standing, the grant, observers), so a token from here is the token
 // /oauth2/token would have issued.
 //
-// Errors keep the HTTP status of SPEC §4.2 and read `{"error": "AUTH_101", "message": …}`: the
+// Errors keep the HTTP status of the token endpoint (docs/errors.md) and read `{"error": "AUTH_101", "message": …}`: the
 // AUTH_1xx code when one applies, else the OAuth error name; `message` is this dialect's
 // error_description and keeps to the same grammar (errorDescription).
 
@@ -31,7 +31,7 @@ const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
 const METHOD = 'client_secret_json';
 
 const tokenSchema = {
-  summary: 'Get an access token (client credentials, seed 003 JSON dialect)',
+  summary: 'Get an access token (client credentials, service-account JSON dialect)',
   tags: ['service-accounts'],
   body: {
     type: 'object',

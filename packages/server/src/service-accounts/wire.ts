@@ -1,4 +1,4 @@
-// Seed 003's JSON dialect: service accounts as its clients see them (camelCase, times as
+// The service-account JSON dialect: service accounts as its clients see them (camelCase, times as
 // ISO 8601 without milliseconds, `scopes` as `<domain>:<role>`), the JSON schemas that
 // validate and document each shape, and the reader for the `scopes` a caller asks to grant.
 
@@ -6,7 +6,7 @@ import { badRequest } from '../admin/errors.ts';
 import { isDomainName, isRoleName } from '../policy/names.ts';
 import type { Membership, Service } from '../storage/records.ts';
 
-/** `2023-09-01T10:15:00Z`, as the seed writes times. */
+/** `2023-09-01T10:15:00Z`, as the dialect writes times. */
 export const isoSeconds = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 const isoOrNull = (ms: number | null): string | null => (ms === null ? null : isoSeconds(ms));
 
@@ -19,7 +19,7 @@ export interface ScopeGrant {
 export const scopeOf = (grant: ScopeGrant): string => `${grant.domain}:${grant.role}`;
 
 /**
- * Reads `<domain>:<role>` (the seed's form) or `<domain>:role.<role>` (Athenz's); both name the
+ * Reads `<domain>:<role>` (the dialect's form) or `<domain>:role.<role>` (Athenz's); both name the
  * same role, so a role asked for twice is granted once. Anything else (`<d>:domain`, `openid`)
  * asks for more than one role or none, and is refused rather than guessed at.
  */
@@ -41,7 +41,7 @@ export function readScopes(values: readonly string[]): ScopeGrant[] {
   return [...grants.values()];
 }
 
-/** The roles an account holds now, in the seed's `<domain>:<role>` form (expired memberships grant nothing). */
+/** The roles an account holds now, in the dialect's `<domain>:<role>` form (expired memberships grant nothing). */
 export function scopesHeld(memberships: readonly Membership[], now: number): string[] {
   return memberships.filter((m) => m.expiresAt === null || m.expiresAt > now).map((m) => scopeOf(m));
 }

@@ -233,7 +233,7 @@ function tokenPolicySchema(): string {
     ALTER TABLE domains ADD COLUMN token_max_lifetime BIGINT CHECK (token_max_lifetime > 0);
     ALTER TABLE roles ADD COLUMN token_max_lifetime BIGINT CHECK (token_max_lifetime > 0);
 
-    -- Set only on accounts made through the service-account API (SPEC 4.3).
+    -- Set only on accounts made through the service-account JSON dialect's API.
     ALTER TABLE services ADD COLUMN account_id TEXT;
     CREATE UNIQUE INDEX services_by_account_id ON services (account_id) WHERE account_id IS NOT NULL;
 

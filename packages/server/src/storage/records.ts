@@ -19,7 +19,7 @@ export interface Service {
   name: string;
   clientId: string;
   description: string | null;
-  /** Set for accounts created through the seed-003 `/auth/admin/service-accounts` API. */
+  /** Set for accounts created through the service-account JSON dialect (`/auth/admin/service-accounts`). */
   accountId: string | null;
   status: ServiceStatus;
   /** CIDR blocks (IPv4 or IPv6) the service may call from; empty means anywhere. */
@@ -81,7 +81,7 @@ export interface Membership {
   expiresAt: number | null;
 }
 
-/** An API key (SPEC §3.6): shown once; only the keyed hash of its secret part is stored. */
+/** An API key: shown once; only the keyed hash of its secret part is stored. */
 export interface ApiKeyRecord {
   id: string;
   principal: string;

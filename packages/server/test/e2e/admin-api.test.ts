@@ -1,5 +1,5 @@
 // The admin API over real HTTPS: authorization (system admin, domain admin, strangers), every
-// resource of SPEC §4.1 this server covers, bad input, audit, and the OpenAPI document.
+// resource of the admin API (docs/http-api.md), bad input, audit, and the OpenAPI document.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

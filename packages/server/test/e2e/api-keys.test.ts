@@ -1,4 +1,4 @@
-// API keys (SPEC §3.6) end to end over HTTPS: the admin routes, introspection of a key (its
+// API keys end to end over HTTPS: the admin routes, introspection of a key (its
 // audience and the roles its service holds there), revocation by an admin and by the owning
 // service, expiry (with a clock the tests move), authorization, and an audit trail that never
 // holds a key.

@@ -1,4 +1,4 @@
-// Join tokens (SPEC §4.1, §5: Athenz "Copper Argos" / SPIRE join_token) over real HTTPS: an
+// Join tokens (Athenz "Copper Argos" / SPIRE join_token) over real HTTPS: an
 // administrator makes a one-time, short-lived token for one principal; a new instance trades it
 // for its first certificate, once and never twice.
 

@@ -1,4 +1,4 @@
-// Certificates proven by an external OIDC token (SPEC §5 way 3) over real HTTPS, against a fake
+// Certificates proven by an external OIDC token over real HTTPS, against a fake
 // Kubernetes issuer: a local HTTP server publishing a JWKS, whose service-account tokens
 // (`sub: system:serviceaccount:<namespace>:<name>`) map to principals `<namespace>.<name>`.
 

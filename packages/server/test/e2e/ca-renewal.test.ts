@@ -1,4 +1,4 @@
-// Renewal over mutual TLS (SPEC §5 way 4: POST /ca/v1/certificates without a proof): a service
+// Renewal over mutual TLS (POST /ca/v1/certificates without a proof): a service
 // presents its current Tessera certificate as the TLS client certificate and gets a new one for
 // the same identity. Expired, revoked, foreign and disabled are refused.
 

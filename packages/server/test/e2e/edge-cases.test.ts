@@ -43,7 +43,7 @@ async function seed(t: TestServer): Promise<Record<string, string>> {
   return secrets;
 }
 
-describe('token endpoint details of RFC 6749 and SPEC §4.2', () => {
+describe('token endpoint details of RFC 6749 and docs/errors.md', () => {
   let t: TestServer;
   let secrets: Record<string, string>;
   const post = (body: string | undefined, headers: Record<string, string> = {}): Promise<TestResponse> =>
@@ -96,7 +96,7 @@ describe('token endpoint details of RFC 6749 and SPEC §4.2', () => {
   });
 });
 
-describe('rate limit (SPEC §4.2 AUTH_106)', () => {
+describe('rate limit (AUTH_106, RFC 6585 §4)', () => {
   let t: TestServer;
   let secrets: Record<string, string>;
   before(async () => {

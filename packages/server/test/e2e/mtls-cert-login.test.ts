@@ -1,4 +1,4 @@
-// Certificate login, POST /auth/x509/login (SPEC §5, seed 004): a client certificate from a
+// Certificate login, POST /auth/x509/login (docs/http-api.md): a client certificate from a
 // trusted external CA (certLogin.trustedCas) is mapped to a principal and exchanged for a
 // certificate-bound access token through the token endpoint's own path. Off by default;
 // explicit credentials in the same request win over the certificate.

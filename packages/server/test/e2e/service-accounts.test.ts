@@ -1,4 +1,4 @@
-// Seed 003's "Auth Service" dialect (SPEC §4.3) over real HTTPS: the service-account API under
+// The service-account JSON dialect (docs/http-api.md) over real HTTPS: the service-account API under
 // /auth/admin, the JSON token endpoint /auth/token and the JWKS at /auth/.well-known/jwks.json,
 // with every refusal's status, `error` and `message`.
 
@@ -33,12 +33,12 @@ function dialect(t: TestServer) {
   return { accounts, token, tokenFor };
 }
 
-describe('seed 003 service accounts', () => {
+describe('service-account JSON dialect: service accounts', () => {
   let t: TestServer;
   let api: ReturnType<typeof dialect>;
   let root: string;
-  /** The seed's own example account. */
-  let seed: { serviceAccountId: string; clientId: string; clientSecret: string };
+  /** The dialect's own example account. */
+  let example: { serviceAccountId: string; clientId: string; clientSecret: string };
 
   before(async () => {
     t = await startTestServer();
@@ -48,7 +48,7 @@ describe('seed 003 service accounts', () => {
   after(() => t.stop());
 
   describe('creating an account', () => {
-    it('answers the seed example with exactly the seed response shape, and creates what its scopes name', async () => {
+    it('answers the example request with exactly the response shape of the dialect, and creates what its scopes name', async () => {
       const res = await api.accounts(
         'POST',
         '',
@@ -71,12 +71,12 @@ describe('seed 003 service accounts', () => {
       assert.match(res.json.createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
       assert.equal(res.json.expiresAt, null);
       assert.equal(res.json.message, SEED_MESSAGE);
-      seed = res.json;
+      example = res.json;
 
       // A Tessera service in the configured domain (default service-accounts), created on first use.
       const service = await t.admin$('GET', '/domains/service-accounts/services/validation-service', undefined, root);
       assert.equal(service.status, 200, service.text);
-      assert.equal(service.json.clientId, seed.clientId);
+      assert.equal(service.json.clientId, example.clientId);
       assert.deepEqual(service.json.allowedIps, ['127.0.0.0/8', '::1/128']);
       const role = await t.admin$('GET', '/domains/workflow/roles/read', undefined, root);
       assert.equal(role.status, 200, role.text);
@@ -173,7 +173,7 @@ describe('seed 003 service accounts', () => {
     it('403 AUTH_102 for a valid token without an admin role, before its body is read', async () => {
       assertDialectError(await api.accounts('GET', '', undefined, plain), 403, 'AUTH_102', /sys\.auth:role\.admin/);
       assertDialectError(await api.accounts('POST', '', { name: 'Not Valid' }, plain), 403, 'AUTH_102');
-      assertDialectError(await api.accounts('GET', `/${seed.serviceAccountId}`, undefined, plain), 403, 'AUTH_102');
+      assertDialectError(await api.accounts('GET', `/${example.serviceAccountId}`, undefined, plain), 403, 'AUTH_102');
     });
 
     it('a domain admin grants existing roles of domains it administers', async () => {
@@ -203,16 +203,16 @@ describe('seed 003 service accounts', () => {
 
   describe('reading accounts', () => {
     it('gets an account by serviceAccountId, with its scopes as role memberships now', async () => {
-      const res = await api.accounts('GET', `/${seed.serviceAccountId}`, undefined, root);
+      const res = await api.accounts('GET', `/${example.serviceAccountId}`, undefined, root);
       assert.equal(res.status, 200, res.text);
       assert.deepEqual(res.json, {
         ...res.json,
-        serviceAccountId: seed.serviceAccountId,
+        serviceAccountId: example.serviceAccountId,
         name: 'validation-service',
         description: 'Service account for the Validation Service',
         principal: 'service-accounts.validation-service',
         status: 'ACTIVE',
-        clientId: seed.clientId,
+        clientId: example.clientId,
         scopes: ['validation:write', 'workflow:read'],
         allowedIps: ['127.0.0.0/8', '::1/128'],
         expiresAt: null,
@@ -223,7 +223,7 @@ describe('seed 003 service accounts', () => {
       const member = (expiresAt: string | null) => ({ members: [{ principal: 'service-accounts.validation-service', expiresAt }] });
       assert.equal((await t.admin$('PUT', '/domains/workflow/roles/write', member(null), root)).status, 201);
       assert.equal((await t.admin$('PUT', '/domains/workflow/roles/old', member('2001-01-01T00:00:00Z'), root)).status, 201);
-      const after = await api.accounts('GET', `/${seed.serviceAccountId}`, undefined, root);
+      const after = await api.accounts('GET', `/${example.serviceAccountId}`, undefined, root);
       assert.deepEqual(after.json.scopes, ['validation:write', 'workflow:read', 'workflow:write']);
     });
 
@@ -269,8 +269,8 @@ describe('seed 003 service accounts', () => {
   });
 
   describe('POST /auth/token', () => {
-    it('answers the seed request with the seed response, through the shared token path', async () => {
-      const res = await api.tokenFor(seed, 'workflow:read validation:write');
+    it('answers the example token request with the dialect\'s response, through the shared token path', async () => {
+      const res = await api.tokenFor(example, 'workflow:read validation:write');
       assert.equal(res.status, 200, res.text);
       assert.deepEqual(Object.keys(res.json).sort(), ['accessToken', 'expiresIn', 'scope', 'tokenType']);
       assert.equal(res.json.tokenType, 'Bearer');
@@ -292,7 +292,7 @@ describe('seed 003 service accounts', () => {
     });
 
     it('honours expiresIn, capped like expires_in', async () => {
-      const res = await api.token({ grantType: 'client_credentials', clientId: seed.clientId, clientSecret: seed.clientSecret, scope: 'workflow:read', expiresIn: 600 });
+      const res = await api.token({ grantType: 'client_credentials', clientId: example.clientId, clientSecret: example.clientSecret, scope: 'workflow:read', expiresIn: 600 });
       assert.equal(res.status, 200, res.text);
       assert.equal(res.json.expiresIn, 600);
       const claims = decodeJwt(res.json.accessToken);
@@ -300,35 +300,35 @@ describe('seed 003 service accounts', () => {
     });
 
     it('the opaque clientId also works on /oauth2/token', async () => {
-      const res = await t.token(seed.clientId, seed.clientSecret, { grant_type: 'client_credentials', scope: 'workflow:domain' });
+      const res = await t.token(example.clientId, example.clientSecret, { grant_type: 'client_credentials', scope: 'workflow:domain' });
       assert.equal(res.status, 200, res.text);
       assert.equal(decodeJwt(res.json.access_token).sub, 'service-accounts.validation-service');
     });
 
     it('AUTH_101 for a wrong secret, an unknown clientId and missing credentials, all alike', async () => {
       const scope = 'workflow:read';
-      const wrong = await api.tokenFor({ clientId: seed.clientId, clientSecret: 'cs_wrong' }, scope);
+      const wrong = await api.tokenFor({ clientId: example.clientId, clientSecret: 'cs_wrong' }, scope);
       assertDialectError(wrong, 401, 'AUTH_101', /client authentication failed/);
       assert.equal(wrong.headers['cache-control'], 'no-store');
       assert.deepEqual((await api.tokenFor({ clientId: 'nobody_svc_client_000000', clientSecret: 'x' }, scope)).json, wrong.json);
-      assertDialectError(await api.token({ grantType: 'client_credentials', clientId: seed.clientId, scope }), 401, 'AUTH_101', /clientId and clientSecret/);
+      assertDialectError(await api.token({ grantType: 'client_credentials', clientId: example.clientId, scope }), 401, 'AUTH_101', /clientId and clientSecret/);
       assertDialectError(await api.token({ grantType: 'client_credentials', scope }), 401, 'AUTH_101');
     });
 
     it('400 for a missing or unsupported grantType, naming the JSON field', async () => {
-      const missing = await api.token({ clientId: seed.clientId, clientSecret: seed.clientSecret, scope: 'workflow:read' });
+      const missing = await api.token({ clientId: example.clientId, clientSecret: example.clientSecret, scope: 'workflow:read' });
       assertDialectError(missing, 400, 'invalid_request', /grantType is required.*'grantType': 'client_credentials'/);
-      const other = await api.token({ grantType: 'password', clientId: seed.clientId, clientSecret: seed.clientSecret, scope: 'workflow:read' });
+      const other = await api.token({ grantType: 'password', clientId: example.clientId, clientSecret: example.clientSecret, scope: 'workflow:read' });
       assertDialectError(other, 400, 'unsupported_grant_type', /client_credentials/);
     });
 
     it('scope failures follow Athenz: 400 malformed, 404 unknown domain, 403 no role held', async () => {
-      const ask = (scope?: string) => api.token({ grantType: 'client_credentials', clientId: seed.clientId, clientSecret: seed.clientSecret, scope });
+      const ask = (scope?: string) => api.token({ grantType: 'client_credentials', clientId: example.clientId, clientSecret: example.clientSecret, scope });
       assertDialectError(await ask(undefined), 400, 'invalid_scope', /scope is required/);
       assertDialectError(await ask('Workflow:read'), 400, 'invalid_scope');
       assertDialectError(await ask('nowhere:read'), 404, 'invalid_scope');
       assertDialectError(await ask('reports:publish'), 403, 'access_denied');
-      assertDialectError(await api.token({ grantType: 'client_credentials', clientId: seed.clientId, clientSecret: seed.clientSecret, scope: 'workflow:read', expiresIn: 0 }), 400, 'invalid_request', /expiresIn/);
+      assertDialectError(await api.token({ grantType: 'client_credentials', clientId: example.clientId, clientSecret: example.clientSecret, scope: 'workflow:read', expiresIn: 0 }), 400, 'invalid_request', /expiresIn/);
     });
 
     it('400 for bad JSON and wrong types, 415 for a form body, each with no-store', async () => {
@@ -363,42 +363,42 @@ describe('seed 003 service accounts', () => {
 
   describe('account lifecycle', () => {
     it('disable refuses tokens with AUTH_103 at once; enable lets them through again', async () => {
-      const disabled = await api.accounts('POST', `/${seed.serviceAccountId}/disable`, undefined, root);
+      const disabled = await api.accounts('POST', `/${example.serviceAccountId}/disable`, undefined, root);
       assert.equal(disabled.status, 200, disabled.text);
       assert.equal(disabled.json.status, 'DISABLED');
-      assertDialectError(await api.tokenFor(seed, 'workflow:read'), 401, 'AUTH_103', /disabled/);
-      assert.equal((await api.accounts('GET', `/${seed.serviceAccountId}`, undefined, root)).json.status, 'DISABLED');
-      assert.equal((await api.accounts('POST', `/${seed.serviceAccountId}/disable`, undefined, root)).status, 200, 'disabling twice is harmless');
+      assertDialectError(await api.tokenFor(example, 'workflow:read'), 401, 'AUTH_103', /disabled/);
+      assert.equal((await api.accounts('GET', `/${example.serviceAccountId}`, undefined, root)).json.status, 'DISABLED');
+      assert.equal((await api.accounts('POST', `/${example.serviceAccountId}/disable`, undefined, root)).status, 200, 'disabling twice is harmless');
 
-      const enabled = await api.accounts('POST', `/${seed.serviceAccountId}/enable`, undefined, root);
+      const enabled = await api.accounts('POST', `/${example.serviceAccountId}/enable`, undefined, root);
       assert.equal(enabled.status, 200, enabled.text);
       assert.equal(enabled.json.status, 'ACTIVE');
-      assert.equal((await api.tokenFor(seed, 'workflow:read')).status, 200);
+      assert.equal((await api.tokenFor(example, 'workflow:read')).status, 200);
     });
 
     it('rotate-secret shows a new secret once; with no grace the old one stops at once', async () => {
-      const res = await api.accounts('POST', `/${seed.serviceAccountId}/rotate-secret`, { graceSeconds: 0 }, root);
+      const res = await api.accounts('POST', `/${example.serviceAccountId}/rotate-secret`, { graceSeconds: 0 }, root);
       assert.equal(res.status, 200, res.text);
       assert.deepEqual(Object.keys(res.json).sort(), ['clientId', 'clientSecret', 'message', 'previousSecretExpiresAt', 'serviceAccountId']);
-      assert.equal(res.json.clientId, seed.clientId);
+      assert.equal(res.json.clientId, example.clientId);
       assert.match(res.json.clientSecret, /^cs_/);
-      assert.notEqual(res.json.clientSecret, seed.clientSecret);
+      assert.notEqual(res.json.clientSecret, example.clientSecret);
       assert.match(res.json.message, /won't be shown again/);
-      assertDialectError(await api.tokenFor(seed, 'workflow:read'), 401, 'AUTH_101');
-      assert.equal((await api.tokenFor({ clientId: seed.clientId, clientSecret: res.json.clientSecret }, 'workflow:read')).status, 200);
-      seed = { ...seed, clientSecret: res.json.clientSecret };
+      assertDialectError(await api.tokenFor(example, 'workflow:read'), 401, 'AUTH_101');
+      assert.equal((await api.tokenFor({ clientId: example.clientId, clientSecret: res.json.clientSecret }, 'workflow:read')).status, 200);
+      example = { ...example, clientSecret: res.json.clientSecret };
     });
 
     it('400 for a bad graceSeconds', async () => {
       for (const body of [{ graceSeconds: -1 }, { graceSeconds: 'soon' }, { grace: 5 }]) {
-        assertDialectError(await api.accounts('POST', `/${seed.serviceAccountId}/rotate-secret`, body, root), 400, 'invalid_request');
+        assertDialectError(await api.accounts('POST', `/${example.serviceAccountId}/rotate-secret`, body, root), 400, 'invalid_request');
       }
     });
 
     it('delete removes the account: 204, then 404, and its clientId gets AUTH_101', async () => {
-      assert.equal((await api.accounts('DELETE', `/${seed.serviceAccountId}`, undefined, root)).status, 204);
-      assertDialectError(await api.accounts('GET', `/${seed.serviceAccountId}`, undefined, root), 404, 'not_found');
-      assertDialectError(await api.tokenFor(seed, 'workflow:read'), 401, 'AUTH_101');
+      assert.equal((await api.accounts('DELETE', `/${example.serviceAccountId}`, undefined, root)).status, 204);
+      assertDialectError(await api.accounts('GET', `/${example.serviceAccountId}`, undefined, root), 404, 'not_found');
+      assertDialectError(await api.tokenFor(example, 'workflow:read'), 401, 'AUTH_101');
       const role = await t.admin$('GET', '/domains/workflow/roles/read', undefined, root);
       assert.ok(!role.json.members.some((m: { principal: string }) => m.principal === 'service-accounts.validation-service'), 'its memberships went too');
       // The name is free again.
@@ -425,7 +425,7 @@ describe('seed 003 service accounts', () => {
   });
 });
 
-describe('seed 003 rotate-secret grace period', () => {
+describe('service-account JSON dialect: rotate-secret grace period', () => {
   let clock = Date.now();
   let t: TestServer;
 

@@ -1,4 +1,4 @@
-// Every token endpoint error of SPEC §4.2 this server covers, each with status, `error` and
+// Every token endpoint error of docs/errors.md, each with status, `error` and
 // `error_code`, and `Cache-Control: no-store` on every answer.
 
 import assert from 'node:assert/strict';

@@ -7,7 +7,7 @@ import { createRemoteJWKSet, customFetch, decodeProtectedHeader, jwtVerify } fro
 import { fetchWithCa } from '../helpers/https.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
-describe('token flow (seed 001 example)', () => {
+describe('token flow (alpha.api gets a token for beta)', () => {
   let t: TestServer;
   let secret: string;
 
@@ -27,7 +27,7 @@ describe('token flow (seed 001 example)', () => {
   });
   after(() => t.stop());
 
-  it('issues an access token whose claims are exactly those of SPEC §3.3', async () => {
+  it('issues an access token whose claims are exactly those of docs/tokens.md', async () => {
     const res = await t.token('alpha.api', secret, { grant_type: 'client_credentials', scope: 'beta:domain' });
     assert.equal(res.status, 200, res.text);
     assert.equal(res.headers['cache-control'], 'no-store');

@@ -1,4 +1,4 @@
-// Access token lifetimes (SPEC §3.1): capped by the server's maximum, the maxima of the domains
+// Access token lifetimes (docs/tokens.md, Lifetimes): capped by the server's maximum, the maxima of the domains
 // the token covers and of the roles it grants; the smallest wins, with or without expires_in.
 // Domain and role maxima are set through the admin API.
 

@@ -1,5 +1,5 @@
 // Tokens never outlive the memberships that granted their roles: the token endpoint (every
-// dialect: OAuth, Athenz's path, seed 003's /auth/token) ends a token no later than the first
+// dialect: OAuth, Athenz's path, the service-account JSON dialect's /auth/token) ends a token no later than the first
 // of them, and introspection re-checks them at every call. Over real HTTPS, with a server clock
 // the tests move.
 
@@ -69,7 +69,7 @@ describe('tokens and the memberships behind them', () => {
       }
     });
 
-    it('seed 003\'s /auth/token takes the same path', async () => {
+    it('the service-account JSON dialect\'s /auth/token takes the same path', async () => {
       const end = clock + 5 * SECOND;
       await setMember('beta', 'temps', 'alpha.api', end);
       const res = await t.send('/auth/token', {

@@ -1,5 +1,5 @@
 // Property-based fuzzing of the HTTP surface over a real in-process server: the OAuth token
-// endpoint, seed 003's /auth endpoints and the admin API. Whatever arrives, the answer is never
+// endpoint, the service-account JSON dialect's /auth endpoints and the admin API. Whatever arrives, the answer is never
 // a 5xx, the heap stays bounded and refused requests leave stored data as it was.
 
 import assert from 'node:assert/strict';

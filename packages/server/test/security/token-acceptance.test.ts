@@ -1,5 +1,5 @@
 // One rule for accepting Tessera's own access tokens (oauth2/accept-token.ts), checked where
-// tokens are accepted: the admin API (/admin/v1 and the seed-003 /auth/admin/*) and
+// tokens are accepted: the admin API (/admin/v1 and the service-account JSON dialect's /auth/admin/*) and
 // introspection. Over real HTTPS, with a server clock the tests move.
 
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// /admin/v1/domains/{domain}/services/{service}/api-keys: API keys (SPEC §3.6) for callers that
+// /admin/v1/domains/{domain}/services/{service}/api-keys: API keys for callers that
 // cannot do OAuth. A key is shown once, on creation; only its keyed hash is stored, and the
 // list shows what an operator needs to find a leaked key (its id is part of the key) and
 // revoke it. Revocation takes effect at the next introspection.

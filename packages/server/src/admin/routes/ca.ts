@@ -1,4 +1,4 @@
-// /admin/v1/ca: the CA's generations and forced rotation (SPEC §5). System admins only: the CA
+// /admin/v1/ca: the CA's generations and forced rotation (docs/certificates.md). System admins only: the CA
 // signs for every domain.
 
 import type { FastifyInstance } from 'fastify';

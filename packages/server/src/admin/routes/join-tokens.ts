@@ -1,4 +1,4 @@
-// /admin/v1/join-tokens: one-time bootstrap tokens (SPEC §4.1, §5). An operator makes one for a
+// /admin/v1/join-tokens: one-time bootstrap tokens (docs/certificates.md, Join token). An operator makes one for a
 // principal and hands it to a new instance, which trades it once for its first certificate
 // (proof type `join-token`, or EST simpleenroll). The token is shown once; only its keyed hash is
 // stored (format in keys/join-tokens.ts).

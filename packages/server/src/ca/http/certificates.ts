@@ -1,4 +1,4 @@
-// The CA's own JSON API (SPEC §5): POST /ca/v1/certificates issues a service certificate from a
+// The CA's own JSON API (docs/http-api.md, Certificate authority): POST /ca/v1/certificates issues a service certificate from a
 // CSR and a proof; GET /ca/v1/bundle is the PEM trust bundle; GET /ca/v1/crl the DER CRL.
 
 import type { FastifyInstance } from 'fastify';

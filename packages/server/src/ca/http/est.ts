@@ -6,7 +6,7 @@
 //
 // Requests carry a base64 DER PKCS#10 CSR (`Content-Type: application/pkcs10`); answers are a
 // base64 "certs-only" PKCS#7 (`application/pkcs7-mime; smime-type=certs-only`,
-// `Content-Transfer-Encoding: base64`), as §4.1.3 and §4.2.3 describe.
+// `Content-Transfer-Encoding: base64`), as RFC 7030 §4.1.3 and §4.2.3 describe.
 //
 // simpleenroll authenticates with a join token (POST /admin/v1/join-tokens), sent either as
 // `Authorization: Bearer <token>` or, for clients that only speak HTTP Basic as RFC 7030 §3.2.3

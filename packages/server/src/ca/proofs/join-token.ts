@@ -1,4 +1,4 @@
-// Proof `join-token` (SPEC §5 way 2, Athenz "Copper Argos" / SPIRE `join_token`): a one-time
+// Proof `join-token` (docs/certificates.md, Join token; Athenz "Copper Argos" / SPIRE `join_token`): a one-time
 // token an administrator made for one principal (POST /admin/v1/join-tokens). The store consumes
 // it atomically, so it works once across every instance sharing the database, and the first
 // presentation spends it even if the request is refused afterwards: a token that has been shown

@@ -1,4 +1,4 @@
-// Proof `key-assertion` (SPEC §5 way 1, Athenz's `zts-svccert` flow): the CSR's public key is a
+// Proof `key-assertion` (docs/certificates.md, Key assertion; Athenz's `zts-svccert` flow): the CSR's public key is a
 // key registered on the service, and the request carries a JWT signed by that very key. Holding
 // the private key of a registered key is what proves the principal; the CSR then certifies that
 // same key, never another one.

@@ -1,4 +1,4 @@
-// Proof `oidc-token` (SPEC §5 way 3): a token from a configured external OIDC issuer, typically a
+// Proof `oidc-token` (docs/certificates.md, OIDC token): a token from a configured external OIDC issuer, typically a
 // Kubernetes projected service-account token, whose claim names the workload. Only configured
 // issuers count, each with its own JWKS URL, audience and claim-to-principal mapping; the issuer
 // is picked by the token's `iss` and then verified against that issuer's keys alone, so one

@@ -1,4 +1,4 @@
-// Proof `renewal` (SPEC §5 way 4; the request has no `proof`): the client presents, over mutual
+// Proof `renewal` (docs/certificates.md, Renewal; the request has no `proof`): the client presents, over mutual
 // TLS, its current certificate from Tessera's CA, and gets a new one for the same identity. The
 // TLS handshake proved that the client holds that certificate's private key; what is checked
 // here is that Tessera issued exactly this certificate (serial and SHA-256 thumbprint as

@@ -52,7 +52,7 @@ export async function clientCredentialsGrant(
     }
     throw error;
   });
-  // SPEC §3.1: the server's, the domains' and the roles' maxima all apply; the smallest wins.
+  // The server's, the domains' and the roles' maxima (docs/tokens.md, Lifetimes) all apply; the smallest wins.
   const limit = grant.maxLifetime === null ? requested : Math.min(requested, grant.maxLifetime);
   // And the token ends no later than the first membership behind its roles (resolveGrant keeps
   // only memberships that last past this second), nor than the certificate it is bound to (RFC

@@ -1,4 +1,4 @@
-// API keys (SPEC 3.6). Audit events name a key by its id, owner, audience and expiry: its hash never
+// API keys. Audit events name a key by its id, owner, audience and expiry: its hash never
 // leaves the api_keys table.
 
 import { NotFoundError } from '../errors.ts';

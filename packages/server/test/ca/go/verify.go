@@ -1,4 +1,4 @@
-// Parses a certificate with Go's crypto/x509 (one of the strict parsers SPEC §5 names) and
+// Parses a certificate with Go's crypto/x509 (a strict parser the service certificate profile must satisfy) and
 // verifies it against a trust bundle for TLS server and client use. The Node tests run it and
 // read the JSON it prints.
 //

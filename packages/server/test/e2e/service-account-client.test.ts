@@ -1,5 +1,5 @@
-// SPEC §4.3: seed 003's own Node.js client code works against Tessera with only its URL, issuer
-// and audience values changed. The seed's ServiceAuthClient (test/fixtures/seed-003-client.cjs,
+// The service-account JSON dialect's own Node.js client code works against Tessera with only its
+// URL, issuer and audience values changed. Its ServiceAuthClient (test/fixtures/service-account-client.cjs,
 // verbatim but for those values) runs in a child process that trusts Tessera's CA through
 // NODE_EXTRA_CA_CERTS, against a real Tessera over HTTPS, and calls a small resource server
 // here that checks its bearer token independently, with jose.
@@ -15,7 +15,7 @@ import { fetchWithCa } from '../helpers/https.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 const ISSUER = 'https://auth.tessera.test';
-const RUNNER = join(import.meta.dirname, '..', 'fixtures', 'seed-003-run.cjs');
+const RUNNER = join(import.meta.dirname, '..', 'fixtures', 'service-account-client-run.cjs');
 const WORKFLOWS = {
   workflows: [
     { id: 'wf_123', name: 'Purchase Approval', status: 'ACTIVE', version: '1.0.0' },
@@ -35,7 +35,7 @@ interface SeedReport {
   wrongSecret: { message: string; status: number; data: unknown } | null;
 }
 
-/** The seed's workflow service: answers only a bearer token Tessera signed for it with workflow:read. */
+/** The example's workflow service: answers only a bearer token Tessera signed for it with workflow:read. */
 function workflowService(t: TestServer): { server: Server; seen: JWTPayload[]; refused: string[] } {
   const jwks = createRemoteJWKSet(new URL(`${t.url}/auth/.well-known/jwks.json`), { [customFetch]: fetchWithCa(t.ca) });
   const seen: JWTPayload[] = [];
@@ -59,7 +59,7 @@ function workflowService(t: TestServer): { server: Server; seen: JWTPayload[]; r
   return { server: createServer((req, res) => void handle(req, res)), seen, refused };
 }
 
-describe("seed 003's Node.js ServiceAuthClient against Tessera", () => {
+describe("the service-account JSON dialect's Node.js ServiceAuthClient against Tessera", () => {
   let t: TestServer;
   let resource: ReturnType<typeof workflowService>;
   let resourceUrl: string;
@@ -90,10 +90,10 @@ describe("seed 003's Node.js ServiceAuthClient against Tessera", () => {
       env: {
         ...process.env,
         NODE_EXTRA_CA_CERTS: join(t.dataDir, 'ca.pem'),
-        SEED_AUTH_SERVICE_URL: `${t.url}/auth`,
-        SEED_CLIENT_ID: account.clientId,
-        SEED_CLIENT_SECRET: account.clientSecret,
-        SEED_RESOURCE_URL: resourceUrl,
+        DIALECT_AUTH_SERVICE_URL: `${t.url}/auth`,
+        DIALECT_CLIENT_ID: account.clientId,
+        DIALECT_CLIENT_SECRET: account.clientSecret,
+        DIALECT_RESOURCE_URL: resourceUrl,
       },
       timeout: 60_000,
     });
@@ -133,7 +133,7 @@ describe("seed 003's Node.js ServiceAuthClient against Tessera", () => {
     assert.match(report.otherAudience.error!, /audience invalid/);
   });
 
-  it('getAccessToken() rejects with the seed error AUTH_101 for a wrong secret', () => {
+  it('getAccessToken() rejects with the dialect error AUTH_101 for a wrong secret', () => {
     assert.equal(report.wrongSecret?.status, 401);
     assert.deepEqual(report.wrongSecret?.data, { error: 'AUTH_101', message: 'client authentication failed: unknown client or wrong credentials' });
   });
