@@ -42,7 +42,7 @@ describe('tessera serve --workers 2 (PostgreSQL)', () => {
     dataDir = await mkdtemp(join(tmpdir(), 'tessera-cluster-pg-'));
     cluster = await startCluster({
       dataDir,
-      args: ['--workers', '2', '--database', database.url],
+      args: ['--workers', '2', '--worker-distribution', 'by-address', '--database', database.url],
       env: {
         TESSERA_MASTER_KEY: Buffer.alloc(32, 9).toString('base64'),
         TESSERA_SIGNING_ROTATION_INTERVAL: String(ROTATION_S),
