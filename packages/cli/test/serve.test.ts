@@ -128,7 +128,8 @@ describe('tessera serve', () => {
   }
 
   it('refuses a bad --worker-distribution with exit 2, says what it takes and what was meant', async () => {
-    const result = await runCli(['serve', '--worker-distribution', 'by-adress', '--data-dir', '/nonexistent/tessera'], { cwd: '/srv', signals: new EventEmitter() });
+    const args = ['serve', '--worker-distribution', 'by-adress', '--data-dir', '/nonexistent/tessera'];
+    const result = await runCli(args, { cwd: '/srv', signals: new EventEmitter() });
     assert.equal(result.code, 2);
     assert.equal(result.stderr, 'error: --worker-distribution: expected one of round-robin, by-address, got "by-adress" (did you mean by-address?)\n');
   });
@@ -143,7 +144,10 @@ describe('tessera serve', () => {
       signals: new EventEmitter(),
     });
     assert.equal(proxies.code, 2);
-    assert.match(proxies.stderr, /^error: workerDistribution \(--worker-distribution\) is by-address but trustedProxies is set: .* use round-robin \(the default\)\n$/);
+    assert.match(
+      proxies.stderr,
+      /^error: workerDistribution \(--worker-distribution\) is by-address but trustedProxies is set: .* use round-robin \(the default\)\n$/,
+    );
   });
 
   it('refuses a bad TESSERA_WORKERS the same way', async () => {

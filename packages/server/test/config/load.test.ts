@@ -482,7 +482,10 @@ void describe('loadConfig workerDistribution', () => {
 
   void it('rejects a misspelt value and suggests the one meant', () => {
     assert.equal(problemOf({ flags: { workerDistribution: 'by_address' } }), `--worker-distribution: ${expected('"by_address"')} (did you mean by-address?)`);
-    assert.equal(problemOf({ env: { TESSERA_WORKER_DISTRIBUTION: 'roundrobin' } }), `TESSERA_WORKER_DISTRIBUTION: ${expected('"roundrobin"')} (did you mean round-robin?)`);
+    assert.equal(
+      problemOf({ env: { TESSERA_WORKER_DISTRIBUTION: 'roundrobin' } }),
+      `TESSERA_WORKER_DISTRIBUTION: ${expected('"roundrobin"')} (did you mean round-robin?)`,
+    );
   });
 
   for (const value of ['', 'hash', 'ip', 'random']) {
