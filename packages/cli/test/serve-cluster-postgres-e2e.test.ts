@@ -1,7 +1,9 @@
-// `tessera serve --workers 2` on PostgreSQL, as its own process, with signing keys rotating every
-// few seconds: tokens from either worker verify against either's JWKS through the rotations,
-// worker 0 alone takes the rotation steps (one new key per step), killing it brings it back as
-// the owner, and Ctrl-C exits 0 with every acknowledged token request in the audit.
+// `tessera serve --workers 2 --worker-distribution by-address` on PostgreSQL (by address, so
+// that a test can reach a chosen worker from a chosen loopback address), as its own process,
+// with signing keys rotating every few seconds: tokens from either worker verify against
+// either's JWKS through the rotations, worker 0 alone takes the rotation steps (one new key per
+// step), killing it brings it back as the owner, and Ctrl-C exits 0 with every acknowledged
+// token request in the audit.
 
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
