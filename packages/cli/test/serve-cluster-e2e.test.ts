@@ -1,8 +1,11 @@
-// `tessera serve --workers 2` on the embedded SQLite database, as its own process: each loopback
-// address lands on one worker, tokens from either worker verify against either's JWKS, the
-// admin API and mutual TLS work through the handed-over connections, an address's rate limit
-// holds its configured budget over many connections, slow requests still time out, a killed
-// worker comes back, and SIGTERM exits 0 with every acknowledged token request in the audit.
+// `tessera serve --workers 2` on the embedded SQLite database, as its own process. By default
+// connections are dealt round robin: one address's connections reach both workers, and the
+// address and client budgets, split between the workers, add up to the configured ones. With
+// `--worker-distribution by-address` each loopback address lands on one worker, tokens from
+// either worker verify against either's JWKS, the admin API and mutual TLS work through the
+// handed-over connections, an address's rate limit holds its configured budget over many
+// connections, slow requests still time out, a killed worker comes back, and SIGTERM exits 0
+// with every acknowledged token request in the audit. `--workers 1` keeps whole budgets.
 
 import assert from 'node:assert/strict';
 import { connect, type ConnectionOptions } from 'node:tls';
@@ -14,6 +17,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { claimsOf, postForm, tesseraCertificate } from '../../server/test/e2e/mtls-support.ts';
+import type { TestResponse } from '../../server/test/helpers/https.ts';
 import { freePort } from '../../server/test/helpers/server.ts';
 import { addressesByWorker, serviceWithRole, startCluster, type Cluster } from './serve-cluster-support.ts';
 
@@ -34,7 +38,114 @@ function replaced(pids: number[], gone: number): boolean {
   return pids.length === 2 && !pids.includes(gone);
 }
 
-describe('tessera serve --workers 2 (SQLite)', () => {
+/**
+ * Sends `count` token requests one after the other, each over a fresh connection; answers how many were not refused
+ * (429), the seconds they took, and the last refusal.
+ */
+async function admittedOf(
+  count: number,
+  request: (i: number) => Promise<TestResponse>,
+): Promise<{ admitted: number; seconds: number; refusal?: TestResponse }> {
+  const started = Date.now();
+  let admitted = 0;
+  let refusal: TestResponse | undefined;
+  for (let i = 0; i < count; i += 1) {
+    const res = await request(i);
+    if (res.status !== 429) admitted += 1;
+    else refusal = res;
+  }
+  return { admitted, seconds: (Date.now() - started) / 1000, ...(refusal === undefined ? {} : { refusal }) };
+}
+
+describe('tessera serve --workers 2, round robin (the default)', () => {
+  // Odd budgets, so that they do not split evenly: 5 + 4 back to back, refilled at 1/s in all.
+  const IP_BURST = 9;
+  const CLIENT_BURST = 7;
+  let dataDir: string;
+  let cluster: Cluster;
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'tessera-cluster-rr-'));
+    cluster = await startCluster({
+      dataDir,
+      args: ['--workers', '2'],
+      env: {
+        TESSERA_RATE_LIMIT_IP: '1',
+        TESSERA_RATE_LIMIT_IP_BURST: String(IP_BURST),
+        TESSERA_RATE_LIMIT_CLIENT: '1',
+        TESSERA_RATE_LIMIT_CLIENT_BURST: String(CLIENT_BURST),
+        TESSERA_ALERT_FAILURE_THRESHOLD: '4',
+      },
+    });
+  });
+  after(async () => {
+    cluster.child.kill('SIGKILL');
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('logs the distribution on the serving line', () => {
+    const serving = cluster.lines().find((line) => String(line['msg']).startsWith('tessera is serving'));
+    assert.equal(serving?.['distribution'], 'round-robin');
+    assert.equal(serving?.['workers'], 2);
+  });
+
+  it('uses both workers for the connections of one address', async () => {
+    const seen: number[] = [];
+    for (let i = 0; i < 6; i += 1) seen.push(await cluster.workerOf('127.0.0.1'));
+    assert.deepEqual([...new Set(seen)].sort(), [0, 1], `workers seen: ${seen.join(', ')}`);
+  });
+
+  it('gives an address its configured burst in all over many connections, split between the workers, never more', async () => {
+    // 127.0.0.2 is used by no other test here. Each worker holds its share of the burst (5 and 4)
+    // and of the rate (0.5/s each); the connections alternate, so both shares run out.
+    const { admitted, seconds, refusal } = await admittedOf(3 * IP_BURST, () => cluster.token('127.0.0.2', 'nobody.here', 'wrong'));
+    console.log(`# round robin address budget: ${admitted} of ${3 * IP_BURST} admitted (burst ${IP_BURST}, ${seconds} s of refill at 1/s in all)`);
+    assert.ok(admitted >= IP_BURST, `the whole burst is admitted (${admitted})`);
+    // Each worker refills at 0.5/s: in t seconds the two add at most floor(t) whole tokens.
+    assert.ok(admitted <= IP_BURST + Math.floor(seconds), `at most the configured budget: ${admitted} admitted in ${seconds} s`);
+    // The refusal names the configured budget, which the caller never gets more of, not a worker's share.
+    assert.equal(refusal?.json.error_description, 'too many requests for address 127.0.0.2 (at most 1 per second, bursts of 9); retry after 2 s');
+    assert.equal(refusal?.headers['retry-after'], '2');
+  });
+
+  it('gives a client its configured burst in all, split between the workers, however many addresses it calls from', async () => {
+    // One address per request, so that no address budget bites: only the admin client's own one.
+    const { clientId, clientSecret } = cluster.admin;
+    const { admitted, seconds } = await admittedOf(3 * CLIENT_BURST, (i) => cluster.token(`127.0.1.${i + 1}`, clientId, clientSecret, 'sys.auth:role.admin'));
+    console.log(`# round robin client budget: ${admitted} of ${3 * CLIENT_BURST} admitted (burst ${CLIENT_BURST}, ${seconds} s of refill at 1/s in all)`);
+    assert.ok(admitted >= CLIENT_BURST, `the whole burst is admitted (${admitted})`);
+    assert.ok(admitted <= CLIENT_BURST + Math.floor(seconds), `at most the configured budget: ${admitted} admitted in ${seconds} s`);
+  });
+
+  it('raises the failed-authentication alert by the time an address\'s failures dealt to both workers reach the threshold', async () => {
+    // Threshold 4: each worker alerts at its share, 2; four connections in a row give each worker two.
+    for (let i = 0; i < 4; i += 1) assert.equal((await cluster.token('127.0.0.3', 'guess.er', 'wrong')).status, 401);
+    const alerted = (target: string): boolean => cluster.lines().some((line) => line['alert'] === 'alert.auth-failures' && line['target'] === target);
+    await until(async () => alerted('ip:127.0.0.3') && alerted('guess.er'), 'the alerts are logged');
+    assert.equal(cluster.lines().find((line) => line['target'] === 'ip:127.0.0.3')?.['count'], 2);
+  });
+
+  it('exits 0 on SIGTERM', async () => {
+    assert.equal(await cluster.stop(), 0);
+  });
+});
+
+describe('tessera serve --workers 1', () => {
+  it('keeps the whole address budget in its one process', async () => {
+    const burst = 6;
+    const dataDir = await mkdtemp(join(tmpdir(), 'tessera-cluster-one-'));
+    const cluster = await startCluster({ dataDir, args: ['--workers', '1'], env: { TESSERA_RATE_LIMIT_IP: '1', TESSERA_RATE_LIMIT_IP_BURST: String(burst) } });
+    try {
+      const { admitted, seconds } = await admittedOf(3 * burst, () => cluster.token('127.0.0.1', 'nobody.here', 'wrong'));
+      assert.ok(admitted >= burst && admitted <= burst + Math.floor(seconds), `the configured budget: ${admitted} admitted (burst ${burst}, ${seconds} s)`);
+    } finally {
+      assert.equal(await cluster.stop(), 0);
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('tessera serve --workers 2 --worker-distribution by-address (SQLite)', () => {
   let dataDir: string;
   let cluster: Cluster;
   let byWorker: Map<number, string[]>;
@@ -48,7 +159,7 @@ describe('tessera serve --workers 2 (SQLite)', () => {
     dataDir = await mkdtemp(join(tmpdir(), 'tessera-cluster-'));
     cluster = await startCluster({
       dataDir,
-      args: ['--workers', '2'],
+      args: ['--workers', '2', '--worker-distribution', 'by-address'],
       env: {
         TESSERA_RATE_LIMIT_IP: '1',
         TESSERA_RATE_LIMIT_IP_BURST: String(RATE_BURST),
@@ -68,7 +179,7 @@ describe('tessera serve --workers 2 (SQLite)', () => {
     const serving = cluster.lines().filter((line) => String(line['msg']).startsWith('tessera is serving'));
     assert.equal(serving.length, 1);
     assert.equal(serving[0]!['workers'], 2);
-    assert.equal(serving[0]!['distribution'], 'by address');
+    assert.equal(serving[0]!['distribution'], 'by-address');
     assert.equal(serving[0]!['url'], cluster.url);
     assert.equal(cluster.lines().filter((line) => line['msg'] === 'bootstrap admin credential written').length, 1);
   });
@@ -114,13 +225,8 @@ describe('tessera serve --workers 2 (SQLite)', () => {
 
   it('gives an address its configured budget, not one per worker, however many connections it opens', async () => {
     // 127.0.0.1 is used by no other test here: its bucket is full (RATE_BURST), refilling at 1/s.
-    const started = Date.now();
-    let admitted = 0;
-    for (let i = 0; i < 3 * RATE_BURST; i += 1) {
-      const res = await cluster.token('127.0.0.1', 'nobody.here', 'wrong');
-      if (res.status !== 429) admitted += 1;
-    }
-    const refilled = Math.ceil((Date.now() - started) / 1000);
+    const { admitted, seconds } = await admittedOf(3 * RATE_BURST, () => cluster.token('127.0.0.1', 'nobody.here', 'wrong'));
+    const refilled = Math.ceil(seconds);
     console.log(`# address budget: ${admitted} of ${3 * RATE_BURST} requests admitted (burst ${RATE_BURST}, ${refilled} s of refill at 1/s)`);
     assert.ok(admitted >= RATE_BURST, `the whole burst is admitted (${admitted})`);
     assert.ok(admitted <= RATE_BURST + refilled, `at most one budget: ${admitted} admitted`);
@@ -216,7 +322,7 @@ describe('tessera serve --workers 2, other settings', () => {
     dirs.push(dataDir);
     const cluster = await startCluster({ dataDir, args: ['--workers', '2'], env: { TESSERA_TRUSTED_PROXIES: '127.0.0.0/8', TESSERA_LOG_LEVEL: 'warn' } });
     try {
-      assert.equal(cluster.lines().find((line) => String(line['msg']).startsWith('tessera is serving'))?.['distribution'], 'round robin');
+      assert.equal(cluster.lines().find((line) => String(line['msg']).startsWith('tessera is serving'))?.['distribution'], 'round-robin');
       const seen = new Set<number>();
       for (let i = 0; i < 4; i += 1) seen.add(await cluster.workerOf('127.0.0.1'));
       assert.deepEqual([...seen].sort(), [0, 1]);

@@ -1,7 +1,9 @@
-// `tessera serve --workers 2` on PostgreSQL, as its own process, with signing keys rotating every
-// few seconds: tokens from either worker verify against either's JWKS through the rotations,
-// worker 0 alone takes the rotation steps (one new key per step), killing it brings it back as
-// the owner, and Ctrl-C exits 0 with every acknowledged token request in the audit.
+// `tessera serve --workers 2 --worker-distribution by-address` on PostgreSQL (by address, so
+// that a test can reach a chosen worker from a chosen loopback address), as its own process,
+// with signing keys rotating every few seconds: tokens from either worker verify against
+// either's JWKS through the rotations, worker 0 alone takes the rotation steps (one new key per
+// step), killing it brings it back as the owner, and Ctrl-C exits 0 with every acknowledged
+// token request in the audit.
 
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -42,7 +44,7 @@ describe('tessera serve --workers 2 (PostgreSQL)', () => {
     dataDir = await mkdtemp(join(tmpdir(), 'tessera-cluster-pg-'));
     cluster = await startCluster({
       dataDir,
-      args: ['--workers', '2', '--database', database.url],
+      args: ['--workers', '2', '--worker-distribution', 'by-address', '--database', database.url],
       env: {
         TESSERA_MASTER_KEY: Buffer.alloc(32, 9).toString('base64'),
         TESSERA_SIGNING_ROTATION_INTERVAL: String(ROTATION_S),

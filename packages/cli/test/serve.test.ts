@@ -62,6 +62,7 @@ describe('tessera serve', () => {
           logLevel: undefined,
           signingAlg: 'EdDSA',
           workers: undefined,
+          workerDistribution: undefined,
         },
         env,
         cwd: '/srv',
@@ -125,6 +126,29 @@ describe('tessera serve', () => {
       );
     });
   }
+
+  it('refuses a bad --worker-distribution with exit 2, says what it takes and what was meant', async () => {
+    const args = ['serve', '--worker-distribution', 'by-adress', '--data-dir', '/nonexistent/tessera'];
+    const result = await runCli(args, { cwd: '/srv', signals: new EventEmitter() });
+    assert.equal(result.code, 2);
+    assert.equal(result.stderr, 'error: --worker-distribution: expected one of round-robin, by-address, got "by-adress" (did you mean by-address?)\n');
+  });
+
+  it('refuses a bad TESSERA_WORKER_DISTRIBUTION, and by-address behind trusted proxies, with exit 2', async () => {
+    const bad = await runCli(['serve'], { cwd: '/srv', env: { TESSERA_WORKER_DISTRIBUTION: 'hash' }, signals: new EventEmitter() });
+    assert.equal(bad.code, 2);
+    assert.equal(bad.stderr, 'error: TESSERA_WORKER_DISTRIBUTION: expected one of round-robin, by-address, got "hash"\n');
+    const proxies = await runCli(['serve', '--worker-distribution', 'by-address'], {
+      cwd: '/srv',
+      env: { TESSERA_TRUSTED_PROXIES: '10.0.0.0/8' },
+      signals: new EventEmitter(),
+    });
+    assert.equal(proxies.code, 2);
+    assert.match(
+      proxies.stderr,
+      /^error: workerDistribution \(--worker-distribution\) is by-address but trustedProxies is set: .* use round-robin \(the default\)\n$/,
+    );
+  });
 
   it('refuses a bad TESSERA_WORKERS the same way', async () => {
     const result = await runCli(['serve'], { cwd: '/srv', env: { TESSERA_WORKERS: 'many' }, signals: new EventEmitter() });

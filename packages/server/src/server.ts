@@ -311,7 +311,9 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         else clientRequests.inc({ endpoint: outcome.endpoint, result: outcome.result });
       },
     };
-    const guards = createTokenGuards({ config, store, log: app.log, metrics, now });
+    // A worker of a round-robin cluster sees a share of each caller's requests: it enforces a share of the budgets.
+    const slot = options.worker !== undefined && config.workerDistribution === 'round-robin' ? { worker: options.worker, workers: config.workers } : undefined;
+    const guards = createTokenGuards({ config, store, log: app.log, metrics, now, slot });
     const guard = createClientGuard({ now, gates: guards.gates, observers: [countOutcomes, ...guards.observers] });
     const tokens = createTokenService({
       store: registry,

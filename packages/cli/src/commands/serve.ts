@@ -28,6 +28,7 @@ interface ServeOptions {
   logLevel?: string;
   signingAlg?: string;
   workers?: string;
+  workerDistribution?: string;
 }
 
 export function registerServeCommand(program: Command, io: CliIo): void {
@@ -43,6 +44,10 @@ export function registerServeCommand(program: Command, io: CliIo): void {
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
     .option('--signing-alg <alg>', 'token signing algorithm: ES256, EdDSA or RS256')
     .option('--workers <n|auto>', 'processes that serve requests: auto (one per core, the default) or a number; 1 serves from this process')
+    .option(
+      '--worker-distribution <how>',
+      'round-robin (the default: every worker used, each enforcing its share of the rate limits) or by-address (an address stays on one worker)',
+    )
     .addHelpText('after', '\nEach flag can also be set as TESSERA_<NAME> (e.g. TESSERA_DATA_DIR) or in the config file.')
     .action(async (options: ServeOptions) => {
       await serve(options, io);
@@ -61,6 +66,7 @@ async function serve(options: ServeOptions, io: CliIo): Promise<void> {
     logLevel: options.logLevel,
     signingAlg: options.signingAlg,
     workers: options.workers,
+    workerDistribution: options.workerDistribution,
   };
   let running: RunningServer;
   try {

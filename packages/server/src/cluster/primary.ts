@@ -6,17 +6,21 @@
 // bootstrap admin) and owns what must run once: signing-key and CA rotation, `ca.pem`, audit
 // pruning. The others start when it is ready, and only load what it stores.
 //
-// Connections: the rate limits, connection caps and auth-failure alerts live in each worker's
-// memory, keyed by the caller's address (policy/ip-ranges.ts addressKey). So the primary sends
-// every connection from one address to one worker, picked by a hash of that key: an address's
-// budget is exactly the configured one, whatever the worker count. (node:cluster's own round
-// robin would give a caller with many connections N times its budget.) Behind trusted proxies
-// every connection comes from a proxy's address, and hashing would put all traffic on one
-// worker: connections are then dealt round robin, and the per-address budgets hold per worker
-// (the proxy is expected to limit callers). A client's own budget (rateLimits.client, keyed by
-// the authenticated client) is per worker in either case, since one client may call from several
-// addresses; the token endpoint's 429s thus start at up to N times rateLimits.client for a client
-// that spreads over addresses.
+// Connections (`workerDistribution`): by default they are dealt round robin, so every worker is
+// used whatever the callers' addresses (a NAT, a Kubernetes Service that SNATs, an L4 load
+// balancer or a benchmark all come from one address). The rate limits live in each worker's
+// memory, so each worker enforces its share of them (guards/worker-share.ts: rate and burst of
+// the per-address and per-client buckets split between the workers, adding up to the configured
+// ones, and the auth-failure alert threshold divided): a caller whose connections are dealt to
+// every worker gets about its configured budget in all and never more; one on a single
+// keep-alive connection gets one worker's share (stricter, never looser). With `by-address`,
+// every connection from one address goes to one worker, picked by a hash of the address as the
+// limits count it (policy/ip-ranges.ts addressKey): the per-address budgets are then whole and
+// exact, but one busy address uses one core; a client's own budget stays per worker there, since
+// a client may call from several addresses. `by-address` is refused with trustedProxies (every
+// connection would come from a proxy's address). The connection caps (`connections.max*`) and
+// the refusal summaries stay per worker in both cases: they bound one process's descriptors and
+// audit rows.
 //
 // Failures: a worker that exits is started again (worker 0 owns the timers again), after a
 // delay that doubles while it keeps dying young. close() (SIGTERM, SIGINT) stops accepting, lets
@@ -124,7 +128,7 @@ export async function startCluster(config: Config, options: ClusterOptions = {})
     }, delayMs);
   };
 
-  const byAddress = config.trustedProxies.length === 0;
+  const byAddress = config.workerDistribution === 'by-address';
   let next = 0;
   const route = (socket: Socket): void => {
     const first = byAddress ? slotOf(addressKey(socket.remoteAddress ?? ''), slots.length) : next++ % slots.length;
@@ -182,7 +186,7 @@ export async function startCluster(config: Config, options: ClusterOptions = {})
   const port = typeof address === 'object' && address ? address.port : Number(config.listen.port);
   const url = `${config.listen.protocol}//${config.listen.hostname}:${port}`;
   log.info(
-    { url, issuer: config.issuer, storage: config.database.kind, workers: slots.length, distribution: byAddress ? 'by address' : 'round robin' },
+    { url, issuer: config.issuer, storage: config.database.kind, workers: slots.length, distribution: config.workerDistribution },
     `tessera is serving with ${slots.length} worker processes`,
   );
 

@@ -4,6 +4,9 @@
 
 import type { SigningAlg } from '../storage/records.ts';
 
+export const WORKER_DISTRIBUTIONS = ['round-robin', 'by-address'] as const;
+export type WorkerDistribution = (typeof WORKER_DISTRIBUTIONS)[number];
+
 export interface Config {
   /** Where the embedded database, master key, CA bundle and bootstrap credential live. */
   dataDir: string;
@@ -24,6 +27,14 @@ export interface Config {
    * `auto` (the default) for one per core. 1 serves from the process itself, as a library does.
    */
   workers: number;
+  /**
+   * How the workers share the connections (`--worker-distribution`, TESSERA_WORKER_DISTRIBUTION,
+   * `workerDistribution`). `round-robin` (the default) deals them in turn, so every worker is
+   * used whatever the callers' addresses, and each worker enforces its share of the per-address
+   * and per-client budgets. `by-address` sends every connection of one address to one worker,
+   * whose budgets are then whole and exact per address; it cannot go with `trustedProxies`.
+   */
+  workerDistribution: WorkerDistribution;
   tokens: {
     /** Access token lifetime when the request has no `expires_in` (seconds). */
     defaultLifetime: number;
@@ -201,6 +212,7 @@ export const DEFAULTS = {
   dataDir: '.tessera',
   logLevel: 'info',
   workers: 'auto',
+  workerDistribution: 'round-robin',
   tokens: { defaultLifetime: 3600, maxLifetime: 86_400 },
   signing: {
     alg: 'ES256',

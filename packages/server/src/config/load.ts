@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { certificateSettings } from './certificate-settings.ts';
-import type { Config } from './config.ts';
+import { WORKER_DISTRIBUTIONS, type Config } from './config.ts';
 import { readConfigFile } from './file.ts';
 import { defaultLayer, envLayer, flagLayer, MASTER_KEY_ENV, settingAndSource, sourceOf } from './sources.ts';
 import type { Layer, RawValue, SettingKey } from './sources.ts';
@@ -164,6 +164,16 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
     checkInterval: checkInterval.value,
   };
   const trustedProxies = setting('trustedProxies', cidrListParser(cidrProblem)).value;
+  const workerDistribution = setting('workerDistribution', oneOfParser(WORKER_DISTRIBUTIONS));
+  // Behind proxies every connection comes from a proxy's address, not the caller's: hashing it
+  // would put all traffic on a worker or two, and the per-address budgets (kept by the callers'
+  // forwarded addresses) would not be exact anyway.
+  if (workerDistribution.valid && workerDistribution.value === 'by-address' && trustedProxies.length > 0) {
+    problems.push(
+      `${settingAndSource(workerDistribution.raw!)} is by-address but trustedProxies is set: behind proxies every connection comes ` +
+        "from a proxy's address, so by-address would put all traffic on a few workers; use round-robin (the default)",
+    );
+  }
 
   const config: Config = {
     dataDir,
@@ -173,6 +183,7 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
     masterKey,
     logLevel,
     workers: setting('workers', workersParser(availableParallelism)).value,
+    workerDistribution: workerDistribution.value,
     tokens: { defaultLifetime: defaultLifetime.value, maxLifetime: maxLifetime.value },
     signing,
     clockSkew: setting('clockSkew', zeroOrMore).value,

@@ -13,6 +13,7 @@ export const SETTINGS = [
   { key: 'masterKeyFile', flag: 'masterKeyFile', env: 'TESSERA_MASTER_KEY_FILE' },
   { key: 'logLevel', flag: 'logLevel', env: 'TESSERA_LOG_LEVEL' },
   { key: 'workers', flag: 'workers', env: 'TESSERA_WORKERS' },
+  { key: 'workerDistribution', flag: 'workerDistribution', env: 'TESSERA_WORKER_DISTRIBUTION' },
   { key: 'tokens.defaultLifetime', env: 'TESSERA_TOKEN_DEFAULT_LIFETIME' },
   { key: 'tokens.maxLifetime', env: 'TESSERA_TOKEN_MAX_LIFETIME' },
   { key: 'signing.alg', flag: 'signingAlg', env: 'TESSERA_SIGNING_ALG' },

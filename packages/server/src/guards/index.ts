@@ -15,6 +15,7 @@ import { createAuthFailureAlerts } from './auth-failures.ts';
 import { createRateLimitGate } from './rate-limit.ts';
 import { createRefusalSummaries } from './refusal-summary.ts';
 import { tokenAuditObserver } from './token-audit.ts';
+import { workerShare, type WorkerSlot } from './worker-share.ts';
 
 export interface TokenGuards {
   gates: TokenGate[];
@@ -35,6 +36,8 @@ export interface TokenGuardDeps {
   log: GuardLog & { info(details: object, message: string): void };
   now: () => number;
   metrics: Registry;
+  /** Set in a worker of a round-robin cluster: it enforces its share of the budgets (guards/worker-share.ts). */
+  slot?: WorkerSlot;
 }
 
 export function createTokenGuards(deps: TokenGuardDeps): TokenGuards {
@@ -51,8 +54,12 @@ export function createTokenGuards(deps: TokenGuardDeps): TokenGuards {
   });
 
   const audit = createAuditBatchWriter({ store: deps.store, log: deps.log, onDrop: (count) => auditDropped.inc(count) });
-  const alerts = createAuthFailureAlerts({ ...deps.config.alerts, audit, log: deps.log, source: deps.config.issuer });
-  const rateLimit = createRateLimitGate(deps.config.rateLimits, { onLimited: (limit) => rateLimited.inc({ limit }) });
+  const share = workerShare(deps.config, deps.slot);
+  const alerts = createAuthFailureAlerts({ ...share.alerts, audit, log: deps.log, source: deps.config.issuer });
+  const rateLimit = createRateLimitGate(share.rateLimits, {
+    onLimited: (limit) => rateLimited.inc({ limit }),
+    announced: deps.config.rateLimits,
+  });
   const summaries = createRefusalSummaries({ audit, intervalMs: deps.config.audit.summaryInterval * 1000 });
   const retention = createAuditRetention({ store: deps.store, retention: deps.config.audit.retention, now: deps.now, log: deps.log });
   return {

@@ -19,7 +19,9 @@
 //
 // The buckets live in this process's memory: with several instances behind a load balancer,
 // each instance allows the configured rate, so the fleet allows up to N times as much. A limit
-// shared through the store is a later issue.
+// shared through the store is a later issue. The worker processes of one `tessera serve` each
+// enforce a share of the budget instead (guards/worker-share.ts), and their 429s name the
+// configured budget (`announced`), which the caller never gets more of.
 
 import { OAuthError } from '../oauth2/errors.ts';
 import type { ClientEndpoint, TokenGate } from '../oauth2/client-guard.ts';
@@ -88,6 +90,8 @@ export interface RateLimitOptions {
   maxKeys?: number;
   /** Told of each refused request and which limit refused it (for metrics). */
   onLimited?: (kind: LimitKind) => void;
+  /** The limits a 429 names, when `limits` is this worker's share of them; default `limits`. */
+  announced?: Record<LimitKind, BucketLimit>;
 }
 
 /** Null when both limits are off (rate 0), so the token path pays nothing for them. */
@@ -95,6 +99,7 @@ export function createRateLimitGate(limits: Record<LimitKind, BucketLimit>, opti
   const client = limits.client.rate > 0 ? new TokenBuckets(limits.client, options) : null;
   const ip = limits.ip.rate > 0 ? new TokenBuckets(limits.ip, options) : null;
   if (!client && !ip) return null;
+  const announced = options.announced ?? limits;
   return {
     get trackedKeys() {
       return { client: client?.trackedKeys ?? 0, ip: ip?.trackedKeys ?? 0 };
@@ -104,7 +109,7 @@ export function createRateLimitGate(limits: Record<LimitKind, BucketLimit>, opti
       const waitMs = ip?.take(key, now) ?? 0;
       if (waitMs === 0) return;
       options.onLimited?.('ip');
-      throw rateLimited(`${key.includes('/') ? 'addresses in' : 'address'} ${clip(key, MAX_IP_LENGTH)}`, limits.ip, waitMs);
+      throw rateLimited(`${key.includes('/') ? 'addresses in' : 'address'} ${clip(key, MAX_IP_LENGTH)}`, announced.ip, waitMs);
     },
     // A proven client has a budget per endpoint: a resource server's introspections do not
     // spend the tokens it may ask for. The address budget above is one for all of them, which is
@@ -114,7 +119,7 @@ export function createRateLimitGate(limits: Record<LimitKind, BucketLimit>, opti
       if (waitMs === 0) return;
       options.onLimited?.('client');
       const what = endpoint === 'token' ? 'client' : `${endpoint} requests of client`;
-      throw rateLimited(`${what} ${JSON.stringify(principal)}`, limits.client, waitMs, endpoint);
+      throw rateLimited(`${what} ${JSON.stringify(principal)}`, announced.client, waitMs, endpoint);
     },
   };
 }

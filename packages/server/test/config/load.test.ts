@@ -461,3 +461,49 @@ void describe('loadConfig workers', () => {
     assert.equal(problemOf({ flags: { config: file } }), `${file}: workers: ${expected('0')}`);
   });
 });
+
+void describe('loadConfig workerDistribution', () => {
+  const expected = (got: string): string => `expected one of round-robin, by-address, got ${got}`;
+
+  void it('defaults to round-robin', () => {
+    assert.equal(load().workerDistribution, 'round-robin');
+    assert.equal(load({ env: { TESSERA_TRUSTED_PROXIES: '10.0.0.0/8' } }).workerDistribution, 'round-robin');
+  });
+
+  void it('reads by-address from --worker-distribution, TESSERA_WORKER_DISTRIBUTION and the config file, flag first', () => {
+    const file = configFile({ workerDistribution: 'by-address' });
+    assert.equal(load({ flags: { config: file } }).workerDistribution, 'by-address');
+    assert.equal(load({ flags: { config: file }, env: { TESSERA_WORKER_DISTRIBUTION: 'round-robin' } }).workerDistribution, 'round-robin');
+    assert.equal(
+      load({ flags: { config: file, workerDistribution: 'by-address' }, env: { TESSERA_WORKER_DISTRIBUTION: 'round-robin' } }).workerDistribution,
+      'by-address',
+    );
+  });
+
+  void it('rejects a misspelt value and suggests the one meant', () => {
+    assert.equal(problemOf({ flags: { workerDistribution: 'by_address' } }), `--worker-distribution: ${expected('"by_address"')} (did you mean by-address?)`);
+    assert.equal(
+      problemOf({ env: { TESSERA_WORKER_DISTRIBUTION: 'roundrobin' } }),
+      `TESSERA_WORKER_DISTRIBUTION: ${expected('"roundrobin"')} (did you mean round-robin?)`,
+    );
+  });
+
+  for (const value of ['', 'hash', 'ip', 'random']) {
+    void it(`rejects --worker-distribution ${JSON.stringify(value)}`, () => {
+      assert.equal(problemOf({ flags: { workerDistribution: value } }), `--worker-distribution: ${expected(JSON.stringify(value))}`);
+    });
+  }
+
+  void it('names the file key that holds a bad value', () => {
+    const file = configFile({ workerDistribution: 2 });
+    assert.equal(problemOf({ flags: { config: file } }), `${file}: workerDistribution: ${expected('2')}`);
+  });
+
+  void it('refuses by-address together with trustedProxies, naming where each comes from', () => {
+    assert.equal(
+      problemOf({ flags: { workerDistribution: 'by-address' }, env: { TESSERA_TRUSTED_PROXIES: '10.0.0.0/8' } }),
+      "workerDistribution (--worker-distribution) is by-address but trustedProxies is set: behind proxies every connection comes from a proxy's " +
+        'address, so by-address would put all traffic on a few workers; use round-robin (the default)',
+    );
+  });
+});
