@@ -4,7 +4,8 @@
 //
 // Start: worker 0 first. It initializes the data dir (master key, migrations, CA, signing keys,
 // bootstrap admin) and owns what must run once: signing-key and CA rotation, `ca.pem`, audit
-// pruning. The others start when it is ready, and only load what it stores.
+// pruning. The others are forked with it and load their modules meanwhile, but start when it is
+// ready, and only load what it stores.
 //
 // Connections (`workerDistribution`): by default they are dealt round robin, so every worker is
 // used whatever the callers' addresses (a NAT, a Kubernetes Service that SNATs, an L4 load
@@ -79,13 +80,24 @@ export async function startCluster(config: Config, options: ClusterOptions = {})
 
   cluster.setupPrimary({ exec: WORKER_SCRIPT, args: [], silent: false });
 
-  /** Starts the slot's worker; resolves when it is ready, rejects when it fails or exits first. */
-  const fork = (slot: Slot): Promise<void> => {
+  /**
+   * Starts the slot's worker; resolves when it is ready, rejects when it fails or exits first.
+   * The process is forked at once and loads its modules (most of a start's time), but is told to
+   * start only once `after` resolved: the others wait for worker 0 to set up the data dir.
+   */
+  const fork = (slot: Slot, after: Promise<void> = Promise.resolve()): Promise<void> => {
     slot.startedAt = Date.now();
     const worker = cluster.fork();
     slot.worker = worker;
     slot.ready = false;
-    worker.send({ type: 'start', config: wire, worker: slot.index, ownsTimers: slot.index === 0 } satisfies ToWorker);
+    after.then(
+      () => {
+        if (slot.worker === worker && worker.isConnected()) {
+          worker.send({ type: 'start', config: wire, worker: slot.index, ownsTimers: slot.index === 0 } satisfies ToWorker);
+        }
+      },
+      () => undefined,
+    );
     const ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (message: unknown) => {
         if (!isMessage<FromWorker>(message)) return;
@@ -167,8 +179,10 @@ export async function startCluster(config: Config, options: ClusterOptions = {})
   };
 
   try {
-    await fork(slots[0]!);
-    await Promise.all(slots.slice(1).map(fork));
+    const first = fork(slots[0]!);
+    const others = slots.slice(1).map((slot) => fork(slot, first));
+    await first;
+    await Promise.all(others);
     started = true;
     const host = config.listen.hostname.replace(/^\[|\]$/g, '');
     listener.listen({ host, port: listenPort(config.listen) });
