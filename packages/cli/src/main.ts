@@ -88,5 +88,13 @@ function packageVersion(): string {
 
 /** The real world, for bin/tessera.ts. */
 export function processIo(): CliIo {
+  // A reader that stops early (`tessera --help | head`) closes the pipe: what is left to print has
+  // no one to read it, which is no failure of the command. Without a listener Node throws EPIPE.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.ok);
+      throw error;
+    });
+  }
   return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd() };
 }
