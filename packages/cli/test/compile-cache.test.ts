@@ -33,7 +33,7 @@ describe('compile cache', () => {
     const failed = useCompileCache({ env }, '/home/u', () => ({ status: constants.compileCacheStatus.FAILED, message: 'read-only' }));
     assert.equal(failed, undefined);
     assert.equal(env['NODE_COMPILE_CACHE'], undefined);
-    const enabled = useCompileCache({ env }, '/home/u', (dir) => ({ status: constants.compileCacheStatus.ENABLED, directory: dir }));
+    const enabled = useCompileCache({ env }, '/home/u', () => ({ status: constants.compileCacheStatus.ENABLED, directory: '/home/u/.cache/tessera/node-compile-cache' }));
     assert.equal(enabled, '/home/u/.cache/tessera/node-compile-cache');
     assert.equal(env['NODE_COMPILE_CACHE'], enabled);
   });
@@ -41,10 +41,8 @@ describe('compile cache', () => {
   it('fills the cache on a first run of the CLI, and leaves it empty with NODE_DISABLE_COMPILE_CACHE', async () => {
     const home = await mkdtemp(join(tmpdir(), 'tessera-cc-'));
     made.push(home);
-    const env = { ...process.env, HOME: home, XDG_CACHE_HOME: '', NODE_COMPILE_CACHE: '', NODE_DISABLE_COMPILE_CACHE: '' };
-    delete env.NODE_COMPILE_CACHE;
-    delete env.NODE_DISABLE_COMPILE_CACHE;
-    delete env.XDG_CACHE_HOME;
+    const env: Record<string, string | undefined> = { ...process.env, HOME: home };
+    for (const name of ['NODE_COMPILE_CACHE', 'NODE_DISABLE_COMPILE_CACHE', 'XDG_CACHE_HOME']) delete env[name];
     const off = await run(process.execPath, [BIN, '--version'], { env: { ...env, NODE_DISABLE_COMPILE_CACHE: '1' } });
     assert.match(off.stdout, /^\d+\.\d+\.\d+/);
     await assert.rejects(readdir(join(home, '.cache')), { code: 'ENOENT' });

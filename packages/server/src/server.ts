@@ -415,6 +415,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
 /** What the CLI's `serve` calls: build, listen, log where. */
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<{ url: string; close(): Promise<void> }> {
   const server = await createServer(config, options);
+  for (const warning of config.warnings ?? []) server.app.log.warn(warning);
   const url = await server.listen();
   server.app.log.info({ url, issuer: config.issuer, storage: server.store.kind }, 'tessera is serving');
   return { url, close: () => server.close() };

@@ -65,6 +65,7 @@ interface Slot {
 
 export async function startCluster(config: Config, options: ClusterOptions = {}): Promise<RunningCluster> {
   const log = primaryLog(config.logLevel, options.logStream);
+  for (const warning of config.warnings ?? []) log.warn({}, warning);
   const wire = configToWire(config);
   const slots: Slot[] = Array.from({ length: config.workers }, (_, index) => ({
     index,

@@ -8,6 +8,8 @@ export const WORKER_DISTRIBUTIONS = ['round-robin', 'by-address'] as const;
 export type WorkerDistribution = (typeof WORKER_DISTRIBUTIONS)[number];
 
 export interface Config {
+  /** Things worth telling the operator at start that do not stop it (a mistyped TESSERA_* variable). */
+  warnings?: readonly string[];
   /** Where the embedded database, master key, CA bundle and bootstrap credential live. */
   dataDir: string;
   /** `https://host:port` (default `https://127.0.0.1:8443`) or `http://host:port`. */

@@ -7,7 +7,8 @@ import { dirname, join, resolve } from 'node:path';
 import { certificateSettings } from './certificate-settings.ts';
 import { WORKER_DISTRIBUTIONS, type Config } from './config.ts';
 import { readConfigFile } from './file.ts';
-import { defaultLayer, envLayer, flagLayer, MASTER_KEY_ENV, settingAndSource, sourceOf } from './sources.ts';
+import { closest } from './did-you-mean.ts';
+import { defaultLayer, envLayer, flagLayer, MASTER_KEY_ENV, SETTINGS, settingAndSource, sourceOf } from './sources.ts';
 import type { Layer, RawValue, SettingKey } from './sources.ts';
 import { cidrProblem } from '../policy/ip-ranges.ts';
 import {
@@ -237,7 +238,28 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
     problems.push(`tokenReuse.window (${formatDuration(config.tokenReuse.window)}) must be shorter than tokens.defaultLifetime (${formatDuration(config.tokens.defaultLifetime)}): a reused token must still be fresh`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return config;
+  const warnings = unknownEnvironment(env);
+  return warnings.length > 0 ? { ...config, warnings } : config;
+}
+
+/** TESSERA_* variables read outside the server's settings: the CLI, the examples, the test suite. */
+const READ_ELSEWHERE = new Set(['TESSERA_CONFIG', MASTER_KEY_ENV, 'TESSERA_DEBUG', 'TESSERA_CA']);
+const TOOLING = /^TESSERA_(TEST|BENCH|REQUIRE|FUZZ)_/;
+
+/**
+ * A warning for each TESSERA_* variable that is no setting (a typo such as TESSERA_DATADIR would
+ * otherwise be ignored without a word), with the setting it most likely meant.
+ */
+export function unknownEnvironment(env: Readonly<Record<string, string | undefined>>): string[] {
+  const settings = SETTINGS.flatMap((setting) => ('env' in setting ? [setting.env] : []));
+  const known = [...new Set([...settings, ...READ_ELSEWHERE])];
+  return Object.keys(env)
+    .filter((name) => name.startsWith('TESSERA_') && env[name] !== undefined && !known.includes(name) && !TOOLING.test(name))
+    .sort()
+    .map((name) => {
+      const meant = closest(name, known);
+      return `${name} is not a Tessera setting and is ignored${meant ? `; did you mean ${meant}?` : ' (the settings are listed in docs/configuration.md)'}`;
+    });
 }
 
 /**

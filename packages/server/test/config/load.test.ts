@@ -507,3 +507,25 @@ void describe('loadConfig workerDistribution', () => {
     );
   });
 });
+
+void describe('loadConfig unknown TESSERA_* variables', () => {
+  void it('warns of each TESSERA_* variable that is no setting, with the setting it most likely meant', () => {
+    const config = load({ cwd: '/srv/app', env: { TESSERA_DATADIR: '/data', TESSERA_LOGLEVEL: 'debug', TESSERA_FROBNICATE: '1' } });
+    assert.deepEqual(config.warnings, [
+      'TESSERA_DATADIR is not a Tessera setting and is ignored; did you mean TESSERA_DATA_DIR?',
+      'TESSERA_FROBNICATE is not a Tessera setting and is ignored (the settings are listed in docs/configuration.md)',
+      'TESSERA_LOGLEVEL is not a Tessera setting and is ignored; did you mean TESSERA_LOG_LEVEL?',
+    ]);
+    // Ignored indeed: the defaults stand.
+    assert.equal(config.dataDir, '/srv/app/.tessera');
+    assert.equal(config.logLevel, 'info');
+  });
+
+  void it('says nothing of settings, of variables the CLI and examples read, or of the test suite\'s', () => {
+    const config = load({
+      cwd: '/srv/app',
+      env: { TESSERA_DATA_DIR: '/data', TESSERA_CONFIG: undefined, TESSERA_DEBUG: '1', TESSERA_CA: 'ca.pem', TESSERA_TEST_LOG_DIR: 'x', TESSERA_REQUIRE_GO: '1', HOME: '/root' },
+    });
+    assert.equal(config.warnings, undefined);
+  });
+});
