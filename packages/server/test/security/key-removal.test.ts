@@ -6,11 +6,15 @@
 
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import type { CryptoKeyPair } from '../../src/ca/x509.ts';
 import type { TestResponse } from '../helpers/https.ts';
 import { introspectAs, startTestServer, type TestServer } from '../helpers/server.ts';
+import { REACH_SECONDS } from '../../src/oauth2/key-removal.ts';
 import { createTokenClient } from '../../../sdk/src/index.ts';
 import {
   assertRejected,
@@ -108,11 +112,12 @@ describe('removing a registered key ends every token of the service issued until
     }
     assert.deepEqual(await introspect(token), { active: false });
   };
-  const assertJustRemoved = (res: TestResponse): void => {
+  /** Refused with the seconds left until the removal's reach has passed (REACH_SECONDS + 1 in the removal's own second). */
+  const assertJustRemoved = (res: TestResponse, wait = REACH_SECONDS + 1): void => {
     assert.equal(res.status, 503, res.text);
     assert.equal(res.json.error, 'temporarily_unavailable', res.text);
-    assert.match(res.json.error_description, /a public key registered on alpha\.\w+ was just removed .*retry in a second/);
-    assert.equal(res.headers['retry-after'], '1');
+    assert.match(res.json.error_description, new RegExp(`a public key registered on alpha\\.\\w+ was just removed .*retry in ${wait} seconds?$`));
+    assert.equal(res.headers['retry-after'], String(wait));
   };
   /** Runs `body` with the server clock held at 100 ms into the next whole second. */
   const inOneSecond = async (body: () => Promise<void>): Promise<void> => {
@@ -123,9 +128,12 @@ describe('removing a registered key ends every token of the service issued until
       pinned = null;
     }
   };
-  const nextSecond = (): void => {
-    pinned = (Math.floor(pinned! / 1000) + 1) * 1000;
+  /** The clock moved `seconds` whole seconds on. */
+  const secondsOn = (seconds: number): void => {
+    pinned = (Math.floor(pinned! / 1000) + seconds) * 1000;
   };
+  /** The first second past the removal's reach. */
+  const pastReach = (): void => secondsOn(REACH_SECONDS + 1);
 
   before(async () => {
     t = await startTestServer({
@@ -156,32 +164,34 @@ describe('removing a registered key ends every token of the service issued until
       assertJustRemoved(await asks.privateKeyJwt(a));
       assertJustRemoved(await asks.secret(a));
       assert.equal((await t.admin$('DELETE', '/domains/alpha/services/race/keys/k1')).status, 204);
-      nextSecond();
+      pastReach();
       assertRejected(await asks.selfSigned(a), /not registered/);
       assert.equal((await asks.privateKeyJwt(a)).status, 401);
     });
   });
 
-  it('no token in the removal\'s second (503, Retry-After: 1); the next second a token that works', async () => {
+  it('no token until the removal\'s reach has passed (503, Retry-After: the seconds left); then a token that works', async () => {
     const a = await adminService('retry');
     await inOneSecond(async () => {
       assert.equal((await t.admin$('DELETE', '/domains/alpha/services/retry/keys/k2')).status, 204);
       assertJustRemoved(await asks.selfSigned(a));
       assertJustRemoved(await asks.privateKeyJwt(a));
-      nextSecond();
+      secondsOn(REACH_SECONDS);
+      assertJustRemoved(await asks.secret(a), 1);
+      secondsOn(1);
       for (const h of await tokensOf(a)) await assertWorks(h);
     });
   });
 
-  it('the SDK token client asked in the removal\'s second waits out Retry-After and gets a token that works', async () => {
+  it('the SDK token client asked right after a removal waits out Retry-After and gets a token that works', async () => {
     const a = await adminService('sdk');
     const client = createTokenClient({ issuer: t.url, ca: t.ca, credentials: { clientId: 'alpha.sdk', clientSecret: a.secret } });
     try {
-      // Real time: the request lands in the removal's second (503), the retry in the next.
+      // Real time: the request lands within the removal's reach (503), the retry after it.
       assert.equal((await t.admin$('DELETE', '/domains/alpha/services/sdk/keys/k2')).status, 204);
       const started = Date.now();
       const token = await client.getAccessToken({ scope: ADMIN_SCOPE });
-      assert.ok(Date.now() - started < 5000);
+      assert.ok(Date.now() - started < 5000 + REACH_SECONDS * 1000);
       await assertWorks({ token });
     } finally {
       await client.close();
@@ -218,7 +228,7 @@ describe('removing a registered key ends every token of the service issued until
     assert.equal((await t.admin$('DELETE', `/domains/alpha/services/proved/keys/${provingKid}`)).status, 204);
     for (const cert of [proved, renewed]) assertRejected(await tls(cert), /revoked/);
     assert.equal((await renewOverMtls(t, renewed, 'alpha.proved')).res.status, 401);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await new Promise((resolve) => setTimeout(resolve, (REACH_SECONDS + 1) * 1000));
     assert.equal((await tls(other)).status, 200, 'a certificate another key proved stands');
     const audit = await t.admin$('GET', '/audit?principal=alpha.proved&type=public-key.delete&limit=5');
     assert.equal(audit.status, 200, audit.text);
@@ -247,5 +257,63 @@ describe('removing a registered key ends every token of the service issued until
     for (const h of held) await assertEnded(h);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     assertRejected(await tls(), /revoked/);
+  });
+});
+
+const ISSUER = 'https://tessera.test:8443';
+
+describe('a key removed through one instance ends the tokens another issues before it hears of the removal', () => {
+  let a: TestServer;
+  let b: TestServer;
+  let dataDir: string;
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'tessera-key-reach-'));
+    // One issuer for both, as behind one load balancer: each accepts the other's tokens.
+    const env = { TESSERA_MASTER_KEY: Buffer.alloc(32, 9).toString('base64'), TESSERA_ISSUER: ISSUER };
+    a = await startTestServer({ dataDir, env });
+    // B reads the change feed once a minute: it stands for an instance within the propagation bound.
+    b = await startTestServer({ dataDir, env, registryCache: { pollMs: 60_000, safetyPollMs: 60_000, maxStaleMs: 3_600_000 } });
+    for (const name of ['alpha', 'beta']) assert.equal((await a.admin$('POST', '/domains', { name })).status, 201);
+  });
+  after(async () => {
+    await b.stop();
+    await a.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('a private_key_jwt token B issues with the removed key a second later is inactive at introspection and refused by the admin API', async () => {
+    const keys = await newKeys();
+    const made = await a.admin$('POST', '/domains/alpha/services', { name: 'api', publicKeys: [{ kid: 'k1', pem: await publicKeyPem(keys) }] });
+    assert.equal(made.status, 201, made.text);
+    assert.equal((await a.admin$('PUT', '/domains/alpha/roles/admin', { members: [{ principal: 'alpha.api' }] })).status < 300, true);
+    const rs = await a.admin$('POST', '/domains/beta/services', { name: 'rs' });
+    const ask = async (): Promise<TestResponse> => {
+      const now = Math.floor(Date.now() / 1000);
+      const assertion = await new SignJWT({ jti: randomUUID() })
+        .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+        .setIssuer('alpha.api')
+        .setSubject('alpha.api')
+        .setAudience(`${ISSUER}/oauth2/token`)
+        .setIssuedAt(now)
+        .setExpirationTime(now + 60)
+        .sign(keys.privateKey);
+      return postForm(b, { grant_type: 'client_credentials', scope: 'alpha:role.admin', client_assertion_type: JWT_BEARER, client_assertion: assertion });
+    };
+    const fresh = await ask();
+    assert.equal(fresh.status, 200, 'B holds the key in its cache');
+    // A accepts B's tokens: what ends the stale one below is the removal, nothing else.
+    assert.equal((await introspectAs(a, { id: 'beta.rs', secret: rs.json.clientSecret as string }, fresh.json.access_token as string)).json['active'], true);
+    assert.equal((await a.admin$('DELETE', '/domains/alpha/services/api/keys/k1')).status, 204);
+    // Into the next second: a token of B's is no longer of the removal's own second.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const stale = await ask();
+    assert.equal(stale.status, 200, 'B has not heard of the removal');
+    const token = stale.json.access_token as string;
+    const answer = await introspectAs(a, { id: 'beta.rs', secret: rs.json.clientSecret as string }, token);
+    assert.deepEqual(answer.json, { active: false });
+    const admin = await a.send('/admin/v1/domains/alpha/services', { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(admin.status, 401, admin.text);
+    assert.match(admin.json.message as string, KEY_GONE);
   });
 });
