@@ -23,8 +23,8 @@
 //   issuing tokens from what it last knew).
 // - A load that overlaps an eviction is used for its own request but not kept: each eviction
 //   moves the epoch, and a load is stored only if the epoch did not move while it ran.
-// - Feed rows are pruned after an hour; a reader whose position is older than the oldest row
-//   kept flushes its whole cache.
+// - Feed rows are pruned after an hour (only the oldest, by number); a reader that finds any
+//   number missing after its position (pruned before it read it) flushes its whole cache.
 //
 // Also the records of certificates Tessera issued (tls_client_auth asks whether one was revoked),
 // dropped all together at any change of a service (revocations are recorded as such).
@@ -357,8 +357,9 @@ export class RegistryCache implements TokenPathStore {
     let after = this.#cursor;
     while (after < counter) {
       const rows = await this.#source.readChanges(after, FEED_PAGE);
-      if (rows[0]?.seq !== after + 1) {
-        // Rows this instance never read were pruned.
+      if (rows.length === 0 || !rows.every((row, i) => row.seq === after + 1 + i)) {
+        // Numbers are committed without gaps: a missing one is a row this instance never read
+        // that was pruned (from the start, or from the middle by a writer whose clock lags).
         await this.#flush();
         return;
       }

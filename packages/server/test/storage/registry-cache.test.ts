@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import { openStore } from '../../src/storage/open.ts';
 import { RegistryCache } from '../../src/storage/registry-cache.ts';
@@ -181,6 +182,25 @@ describe('the registry cache', () => {
     assert.equal((await cache.getService('alpha.s0'))?.status, 'DISABLED');
   });
 
+  it('starts over when a feed row in the middle of those it had not read is missing', async () => {
+    const { path, store } = await setup();
+    const cache = await cacheOf(store);
+    const other = await peer(path);
+    assert.equal((await cache.getService('alpha.s0'))?.status, 'ACTIVE');
+    await other.createDomain({ name: 'gamma' }, admin);
+    await other.updateService('alpha.s0', { status: 'DISABLED' }, admin);
+    const missing = await other.changeCounter();
+    await other.createDomain({ name: 'delta' }, admin);
+    const raw = new DatabaseSync(path);
+    try {
+      assert.equal(raw.prepare('DELETE FROM registry_changes WHERE seq = ?').run(missing).changes, 1);
+    } finally {
+      raw.close();
+    }
+    await cache.sync();
+    assert.equal((await cache.getService('alpha.s0'))?.status, 'DISABLED');
+  });
+
   it('knows the revoked tokens at start, and those revoked later by another process', async () => {
     const { path, store } = await setup();
     const now = Date.now();
@@ -263,6 +283,27 @@ describe('the registry change feed', () => {
     for (const type of types) {
       const event = { type, target: 'beta:role.r', before: { principal: 'p', members: [] }, after: { principal: 'p', jti: 'j', members: [] } };
       assert.doesNotThrow(() => changesOfAudit(event), type);
+    }
+  });
+
+  it('prunes only the oldest rows: one whose writer\'s clock lags stays while a row before it is younger', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-feed-'));
+    const path = join(dir, 'feed.sqlite');
+    const store = await openStore({ kind: 'sqlite', path });
+    const behind = await openStore({ kind: 'sqlite', path }, { now: () => Date.now() - 2 * 3_600_000 });
+    try {
+      await behind.createDomain({ name: 'old' }, admin);
+      const start = await store.changeCounter();
+      await store.createDomain({ name: 'alpha' }, admin);
+      await behind.createDomain({ name: 'lagging' }, admin);
+      await store.createDomain({ name: 'beta' }, admin);
+      assert.equal(await store.pruneChanges(Date.now() - 3_600_000), 1, 'only the row before every younger one');
+      assert.deepEqual((await store.readChanges(0, 100)).map((row) => row.seq), [start + 1, start + 2, start + 3]);
+      assert.equal(await store.pruneChanges(Date.now() + 1), 3, 'all of them once all are old');
+    } finally {
+      await behind.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

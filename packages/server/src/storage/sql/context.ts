@@ -3,6 +3,14 @@
 // On PostgreSQL, where instances change the same rows concurrently, a change first locks
 // the row it hangs off (the domain, service or role), so its checks still hold when it
 // writes. SQLite transactions run one at a time and need no locks.
+//
+// Lock order (PostgreSQL), so that two changes never wait for each other:
+// 1. the rows the change hangs off: domain (FOR SHARE to add under it, FOR UPDATE to change it),
+//    then the service (lockService) or the role (lockRole), then the rows they own;
+// 2. last, the registry change counter, which `audit` (through sql/changes.ts recordChanges)
+//    updates and holds until commit. Every change takes it, so a change that took a row lock
+//    after it would deadlock with any change of that row: no statement that locks or writes a
+//    row another change may hold comes after the first `audit` of a transaction.
 
 import type { SqlDriver, SqlExecutor, SqlValue } from '../drivers/driver.ts';
 import { NotFoundError } from '../errors.ts';
