@@ -31,11 +31,17 @@ describe('tessera serve on PostgreSQL when its port is taken', () => {
     await db.drop();
   });
 
-  it('exits non-zero instead of lingering with its database connections', async () => {
+  for (const workers of ['1', '2']) {
+    it(`exits non-zero instead of lingering with its database connections (--workers ${workers})`, async () => {
+      await refusedToListen(workers);
+    });
+  }
+
+  async function refusedToListen(workers: string): Promise<void> {
     const port = (busy.address() as { port: number }).port;
     const child = spawn(
       process.execPath,
-      [BIN, 'serve', '--workers', '1', '--data-dir', dataDir, '--database', db.url, '--listen', `http://127.0.0.1:${port}`, '--log-level', 'silent'],
+      [BIN, 'serve', '--workers', workers, '--data-dir', dataDir, '--database', db.url, '--listen', `http://127.0.0.1:${port}`, '--log-level', 'silent'],
       { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TESSERA_MASTER_KEY: Buffer.alloc(32, 9).toString('base64') } },
     );
     let stderr = '';
@@ -47,5 +53,5 @@ describe('tessera serve on PostgreSQL when its port is taken', () => {
     assert.match(stderr, /EADDRINUSE/);
     assert.notEqual(outcome, 'still running', `still running 20 s after: ${stderr.trim()}`);
     assert.notEqual(outcome[0], 0);
-  });
+  }
 });

@@ -416,7 +416,14 @@ export async function createServer(config: Config, options: ServerOptions = {}):
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<{ url: string; close(): Promise<void> }> {
   const server = await createServer(config, options);
   for (const warning of config.warnings ?? []) server.app.log.warn(warning);
-  const url = await server.listen();
+  let url: string;
+  try {
+    url = await server.listen();
+  } catch (error) {
+    // Closed, or its database connections (the registry cache's LISTEN among them) would keep the process alive.
+    await server.close().catch((closeError: unknown) => server.app.log.warn({ err: closeError }, 'closing the server that could not listen failed'));
+    throw error;
+  }
   server.app.log.info({ url, issuer: config.issuer, storage: server.store.kind }, 'tessera is serving');
   return { url, close: () => server.close() };
 }
