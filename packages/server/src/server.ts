@@ -109,6 +109,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   let logRegistry: (event: { kind: string; error?: unknown }) => void = () => {};
   const registry = new RegistryCache(store, {
     maxClients: config.registryCache.maxClients,
+    // Only token reuse asks whether a token was revoked on the token endpoint's path.
+    ...(config.tokenReuse.enabled ? {} : { maxRevoked: 0 }),
     ...options.registryCache,
     listenUrl: config.database.kind === 'postgres' ? config.database.url : undefined,
     now,

@@ -217,6 +217,41 @@ describe('the registry cache', () => {
     assert.equal(await cache.isTokenRevoked('own', now), true, 'this instance\'s own revocation at once');
   });
 
+  it('holds no revoked tokens when maxRevoked is 0: each question goes to the database', async () => {
+    const { path, store } = await setup();
+    const cache = await cacheOf(store, { maxRevoked: 0 });
+    const now = Date.now();
+    const other = await peer(path);
+    await other.revokeToken({ jti: 'elsewhere', principal: 'alpha.s0', expiresAt: now + 60_000 }, admin);
+    assert.equal(await cache.isTokenRevoked('elsewhere', now), true, 'known before any feed read');
+    assert.equal(await cache.isTokenRevoked('never', now), false);
+  });
+
+  it('holds no revoked tokens while they are more than maxRevoked, and holds them again once they fit', async () => {
+    const { path, store } = await setup();
+    let clock = Date.now();
+    const soon = clock + 10_000;
+    for (const jti of ['a', 'b', 'c']) await store.revokeToken({ jti, principal: 'alpha.s0', expiresAt: soon }, admin);
+    const cache = await cacheOf(store, { maxRevoked: 2, now: () => clock, pruneEveryMs: 30 });
+    const other = await peer(path);
+    await other.revokeToken({ jti: 'late', principal: 'alpha.s0', expiresAt: clock + 3_600_000 }, admin);
+    assert.equal(await cache.isTokenRevoked('late', clock), true, 'three at start: none held, the database asked');
+    clock = soon + 1;
+    // The next prune reloads them: only 'late' is live.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await cache.sync();
+    await other.revokeToken({ jti: 'later', principal: 'alpha.s0', expiresAt: clock + 3_600_000 }, admin);
+    assert.equal(await cache.isTokenRevoked('late', clock), true);
+    assert.equal(await cache.isTokenRevoked('later', clock), false, 'held again: the feed not read yet');
+    await cache.sync();
+    assert.equal(await cache.isTokenRevoked('later', clock), true);
+    // Two held; a third, this instance's own, goes past the bound.
+    await store.revokeToken({ jti: 'own', principal: 'alpha.s0', expiresAt: clock + 3_600_000 }, admin);
+    await other.revokeToken({ jti: 'unread', principal: 'alpha.s0', expiresAt: clock + 3_600_000 }, admin);
+    assert.equal(await cache.isTokenRevoked('own', clock), true);
+    assert.equal(await cache.isTokenRevoked('unread', clock), true, 'past the bound: the database asked');
+  });
+
   it('reads the database again from a failed feed read until one succeeds', async () => {
     const { path, store } = await setup();
     const cache = await cacheOf(store);
