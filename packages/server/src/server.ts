@@ -41,6 +41,7 @@ import { createTokenReuseCache } from './oauth2/token-reuse.ts';
 import { createClientGuard, type TokenObserver } from './oauth2/client-guard.ts';
 import { createTokenService } from './oauth2/token-service.ts';
 import { createTokenGuards } from './guards/index.ts';
+import { databaseConnections, databasePoolShare } from './guards/worker-share.ts';
 import { serviceAccountsApi } from './service-accounts/index.ts';
 import { AvailabilityWatch } from './storage/availability.ts';
 import { openStore } from './storage/open.ts';
@@ -104,7 +105,9 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const hasher = createSecretHasher(masterKey);
 
   const availability = new AvailabilityWatch(now);
-  const store = await openStore(config.database, { now, availability });
+  // A worker's pool is its share of the instance's (guards/worker-share.ts); the LISTEN connection comes on top.
+  const poolSize = databasePoolShare(config.databasePoolSize, options.worker === undefined ? 1 : config.workers);
+  const store = await openStore(config.database, { now, availability, poolSize });
   // Its events are logged once the logger exists; until then there is nothing to say.
   let logRegistry: (event: { kind: string; error?: unknown }) => void = () => {};
   const registry = new RegistryCache(store, {
@@ -426,7 +429,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     await server.close().catch((closeError: unknown) => server.app.log.warn({ err: closeError }, 'closing the server that could not listen failed'));
     throw error;
   }
-  server.app.log.info({ url, issuer: config.issuer, storage: server.store.kind }, 'tessera is serving');
+  const connections = server.store.kind === 'postgres' ? { databaseConnections: databaseConnections(config.databasePoolSize, 1) } : {};
+  server.app.log.info({ url, issuer: config.issuer, storage: server.store.kind, ...connections }, 'tessera is serving');
   return { url, close: () => server.close() };
 }
 
