@@ -64,3 +64,32 @@ describe('tessera serve --workers 2: auth-failure alerts', () => {
     assert.equal(raised[0]!.after.count, SHARE, 'the alert names the worker\'s share');
   });
 });
+
+// Review finding: a burst smaller than the worker count once made each worker's share 0, and the
+// token buckets refused it (RangeError): no worker started. Each share is at least 1.
+describe('tessera serve --workers 2 with a burst of 1', () => {
+  let dataDir: string;
+  let cluster: Cluster;
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'tessera-cluster-burst-'));
+    cluster = await startCluster({
+      dataDir,
+      args: ['--workers', '2'],
+      env: { TESSERA_RATE_LIMIT_IP_BURST: '1', TESSERA_RATE_LIMIT_CLIENT_BURST: '1', TESSERA_RATE_LIMIT_IP: '1', TESSERA_RATE_LIMIT_CLIENT: '1' },
+    });
+  });
+  after(async () => {
+    cluster.child.kill('SIGKILL');
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('starts both workers and serves, each allowing one request back to back', async () => {
+    // Connections are dealt in turn: the first two land on different workers, the third on the first's again.
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      statuses.push((await cluster.token('127.0.0.1', cluster.admin.clientId, cluster.admin.clientSecret, 'sys.auth:role.admin')).status);
+    }
+    assert.deepEqual(statuses, [200, 200, 429]);
+  });
+});
