@@ -8,9 +8,10 @@
 // 1. the rows the change hangs off: domain (FOR SHARE to add under it, FOR UPDATE to change it),
 //    then the service (lockService) or the role (lockRole), then the rows they own;
 // 2. last, the registry change counter, which `audit` (through sql/changes.ts recordChanges)
-//    updates and holds until commit. Every change takes it, so a change that took a row lock
+//    updates and holds until commit. Every registry change takes it, so one that took a row lock
 //    after it would deadlock with any change of that row: no statement that locks or writes a
-//    row another change may hold comes after the first `audit` of a transaction.
+//    row another change may hold comes after the first `audit` that records a registry change
+//    (the audit types sql/changes.ts maps to none, such as certificate.issue, take no counter).
 
 import type { SqlDriver, SqlExecutor, SqlValue } from '../drivers/driver.ts';
 import { NotFoundError } from '../errors.ts';
