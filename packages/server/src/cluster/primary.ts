@@ -210,8 +210,8 @@ export async function startCluster(config: Config, options: ClusterOptions = {})
     { url, issuer: config.issuer, storage: config.database.kind, workers: slots.length, distribution: config.workerDistribution, ...connections },
     `tessera is serving with ${slots.length} worker processes` +
       (config.database.kind === 'postgres'
-        ? `, holding up to ${connections.databaseConnections} PostgreSQL connections (${databasePoolShare(config.databasePoolSize, slots.length)} ` +
-          'in each worker\'s pool and its LISTEN connection)'
+        ? `, holding up to ${connections.databaseConnections} PostgreSQL connections ` +
+          `(each worker a pool of ${databasePoolShare(config.databasePoolSize, slots.length)} and one LISTEN connection)`
         : ''),
   );
 
