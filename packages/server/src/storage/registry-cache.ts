@@ -336,7 +336,7 @@ export class RegistryCache implements TokenPathStore {
     return this.#syncing;
   }
 
-  /** Forgets every client and domain held, at the next feed read (revoked tokens are re-read, never forgotten before they expire). */
+  /** Forgets every client and domain held, at the next feed read, and reads the revoked tokens again. */
   flush(): Promise<void> {
     this.#flushPending = true;
     return this.sync();
