@@ -7,8 +7,8 @@
 import type { SqlDriver, SqlExecutor, SqlValue } from '../drivers/driver.ts';
 import { NotFoundError } from '../errors.ts';
 import type { Actor, AuditEvent, Role } from '../records.ts';
-import { changesOfAudit, pendingChanges, recordChanges } from './changes.ts';
-import type { FeedRow } from './changes.ts';
+import { changesOfAudit, pendingChanges, recordChanges, writeChanges } from './changes.ts';
+import type { FeedRow, RegistryChange } from './changes.ts';
 
 /** Told of a transaction's registry changes when it ends; `committed` false when it failed (it may or may not have committed). */
 export type ChangeListener = (changes: FeedRow[], committed: boolean) => void;
@@ -29,7 +29,7 @@ export interface SqlContext {
 export function createContext(driver: SqlDriver, now: () => number): SqlContext {
   const locking = driver.dialect === 'postgres';
   const changeListeners = new Set<ChangeListener>();
-  return { db: telling(driver, changeListeners), now, forShare: locking ? ' FOR SHARE' : '', forUpdate: locking ? ' FOR UPDATE' : '', changeListeners };
+  return { db: telling(driver, changeListeners, now), now, forShare: locking ? ' FOR SHARE' : '', forUpdate: locking ? ' FOR UPDATE' : '', changeListeners };
 }
 
 /**
@@ -38,7 +38,7 @@ export function createContext(driver: SqlDriver, now: () => number): SqlContext 
  * changes take effect in its cache at once. Told after a failure too (the commit may have
  * happened): evicting what did not change costs only a reload.
  */
-function telling(driver: SqlDriver, listeners: Set<ChangeListener>): SqlDriver {
+function telling(driver: SqlDriver, listeners: Set<ChangeListener>, now: () => number): SqlDriver {
   return {
     dialect: driver.dialect,
     all: (sql, params) => driver.all(sql, params),
@@ -50,9 +50,12 @@ function telling(driver: SqlDriver, listeners: Set<ChangeListener>): SqlDriver {
       const recorded = new Map<string, FeedRow>();
       let committed = false;
       try {
-        const result = await driver.transaction((tx) => {
+        const result = await driver.transaction(async (tx) => {
           pendingChanges.set(tx, recorded);
-          return fn(tx);
+          const value = await fn(tx);
+          // Last, so the change counter's row is held from here to the commit only.
+          await writeChanges(tx, driver.dialect, now(), recorded);
+          return value;
         }, options);
         committed = true;
         return result;
@@ -66,15 +69,20 @@ function telling(driver: SqlDriver, listeners: Set<ChangeListener>): SqlDriver {
 /** The actor of changes no caller asked for: key rotation steps, the first CA. */
 export const SYSTEM: Actor = { actor: 'system' };
 
-/** Writes a change's audit event, and the registry changes it stands for (sql/changes.ts), inside the change's own transaction. */
+/**
+ * Writes a change's audit event, and the registry changes it stands for, inside the change's own
+ * transaction: `feed` when given (a change of many members, whose audit names only some of them),
+ * else those sql/changes.ts reads from the event.
+ */
 export async function audit(
   ctx: SqlContext,
   tx: SqlExecutor,
   by: Actor,
   change: { type: string; target: string; before: unknown; after: unknown },
+  feed?: readonly RegistryChange[],
 ): Promise<void> {
   await insertAudit(tx, { at: ctx.now(), actor: by.actor, ...change });
-  await recordChanges(ctx, tx, changesOfAudit(change));
+  await recordChanges(ctx, tx, feed ?? changesOfAudit(change));
 }
 
 export async function insertAudit(db: SqlExecutor, event: Omit<AuditEvent, 'id'>): Promise<void> {
