@@ -155,12 +155,19 @@ export async function recordChanges(ctx: SqlContext, tx: SqlExecutor, changes: r
   const now = pending === undefined;
   // A transaction not opened through the context's driver (none today): written at once.
   pending ??= new Map();
+  const at = ctx.now();
   for (const change of changes) {
     const id = `${change.scope}\u0000${change.key}`;
-    if (!pending.has(id)) pending.set(id, { seq: 0, scope: change.scope, key: change.key });
+    if (pending.has(id)) continue;
+    const row = { seq: 0, scope: change.scope, key: change.key };
+    pending.set(id, row);
+    recordedAt.set(row, at);
   }
-  if (now) await writeChanges(tx, ctx.db.dialect, ctx.now(), pending);
+  if (now) await writeChanges(tx, ctx.db.dialect, pending);
 }
+
+/** When each pending change was recorded: the time its row carries (by which the feed is pruned). */
+const recordedAt = new WeakMap<FeedRow, number>();
 
 /** Rows of registry_changes one INSERT writes: 4,000 parameters, far below either database's limit (PostgreSQL 65,535; SQLite 32,766). */
 const CHANGE_ROWS = 1000;
@@ -169,7 +176,7 @@ const CHANGE_ROWS = 1000;
  * Numbers and writes the changes of `pending` not written yet: the counter taken once for all of
  * them, the rows inserted 1,000 a statement, and on PostgreSQL one notification (sent at commit).
  */
-export async function writeChanges(tx: SqlExecutor, dialect: 'sqlite' | 'postgres', at: number, pending: Map<string, FeedRow>): Promise<void> {
+export async function writeChanges(tx: SqlExecutor, dialect: 'sqlite' | 'postgres', pending: Map<string, FeedRow>): Promise<void> {
   const rows = [...pending.values()].filter((row) => row.seq === 0);
   if (rows.length === 0) return;
   // An upsert rather than a plain UPDATE, so an emptied table (an operator's TRUNCATE) starts again.
@@ -185,7 +192,7 @@ export async function writeChanges(tx: SqlExecutor, dialect: 'sqlite' | 'postgre
     const chunk = rows.slice(start, start + CHANGE_ROWS);
     await tx.run(
       `INSERT INTO registry_changes (seq, at, scope, key) VALUES ${chunk.map(() => '(?, ?, ?, ?)').join(', ')}`,
-      chunk.flatMap((row) => [row.seq, at, row.scope, row.key]),
+      chunk.flatMap((row) => [row.seq, recordedAt.get(row) ?? 0, row.scope, row.key]),
     );
   }
   if (dialect === 'postgres') await tx.get('SELECT pg_notify(?, ?) AS sent', [CHANGE_CHANNEL, '']);

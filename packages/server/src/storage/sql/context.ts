@@ -29,7 +29,7 @@ export interface SqlContext {
 export function createContext(driver: SqlDriver, now: () => number): SqlContext {
   const locking = driver.dialect === 'postgres';
   const changeListeners = new Set<ChangeListener>();
-  return { db: telling(driver, changeListeners, now), now, forShare: locking ? ' FOR SHARE' : '', forUpdate: locking ? ' FOR UPDATE' : '', changeListeners };
+  return { db: telling(driver, changeListeners), now, forShare: locking ? ' FOR SHARE' : '', forUpdate: locking ? ' FOR UPDATE' : '', changeListeners };
 }
 
 /**
@@ -38,7 +38,7 @@ export function createContext(driver: SqlDriver, now: () => number): SqlContext 
  * changes take effect in its cache at once. Told after a failure too (the commit may have
  * happened): evicting what did not change costs only a reload.
  */
-function telling(driver: SqlDriver, listeners: Set<ChangeListener>, now: () => number): SqlDriver {
+function telling(driver: SqlDriver, listeners: Set<ChangeListener>): SqlDriver {
   return {
     dialect: driver.dialect,
     all: (sql, params) => driver.all(sql, params),
@@ -54,7 +54,7 @@ function telling(driver: SqlDriver, listeners: Set<ChangeListener>, now: () => n
           pendingChanges.set(tx, recorded);
           const value = await fn(tx);
           // Last, so the change counter's row is held from here to the commit only.
-          await writeChanges(tx, driver.dialect, now(), recorded);
+          await writeChanges(tx, driver.dialect, recorded);
           return value;
         }, options);
         committed = true;
@@ -93,14 +93,20 @@ export const AUDIT_COLUMNS = '(at, actor, type, target, before_json, after_json)
 
 /** An event's values in AUDIT_COLUMNS order. */
 export function auditValues(event: Omit<AuditEvent, 'id'>): SqlValue[] {
-  return [
-    event.at,
-    event.actor,
-    event.type,
-    event.target,
-    JSON.stringify(event.before ?? null),
-    JSON.stringify(event.after ?? null),
-  ];
+  return [event.at, event.actor, event.type, event.target, auditJson(event.before), auditJson(event.after)];
+}
+
+/**
+ * The most characters an event's `before` or `after` is stored with. No event the store writes
+ * comes near (lists of members name at most 100 of them); one that would is stored as a marker
+ * saying so, so a page of the audit log stays readable.
+ */
+export const AUDIT_JSON_MAX = 128 * 1024;
+
+function auditJson(value: unknown): string {
+  const json = JSON.stringify(value ?? null);
+  if (json.length <= AUDIT_JSON_MAX) return json;
+  return JSON.stringify({ truncated: true, characters: json.length, note: `over ${AUDIT_JSON_MAX} characters: not stored` });
 }
 
 /**
