@@ -7,7 +7,11 @@ import type { AdminRouteDeps } from '../index.ts';
 import { errorResponses, pageOf, pageQuerystring, pageSchema, readPage, timeKey } from '../wire.ts';
 
 const security = [{ bearerAuth: [] }];
-/** Audit events read from the store at a time. */
+/**
+ * Audit events read from the store at a time: 10 first, then up to 100. Events written before
+ * their size was bounded may hold megabytes each.
+ */
+const AUDIT_FIRST_READ = 10;
 const AUDIT_READ = 100;
 /** Characters of `before` and `after` after which a page of the audit log ends early (its nextCursor goes on). */
 export const AUDIT_PAGE_CHARS = 4 * 1024 * 1024;
@@ -102,12 +106,17 @@ export function systemRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
       let chars = 0;
       let from = after && { at: after[0] as number, id: after[1] as number };
       let cut = false;
+      // The first read is small; the next ones hold as many events as the largest so far leaves room for.
+      let largest = 0;
+      let batch = AUDIT_FIRST_READ;
       for (;;) {
-        const want = Math.min(AUDIT_READ, limit + 1 - rows.length);
+        const want = Math.min(batch, limit + 1 - rows.length);
         const read = await store.queryAudit({ ...filter, limit: want, after: from });
         for (const row of read) {
           rows.push(row);
-          chars += JSON.stringify(row.before ?? null).length + JSON.stringify(row.after ?? null).length;
+          const size = JSON.stringify(row.before ?? null).length + JSON.stringify(row.after ?? null).length;
+          chars += size;
+          largest = Math.max(largest, size);
           if (chars >= AUDIT_PAGE_CHARS && rows.length <= limit) {
             cut = true;
             break;
@@ -116,6 +125,7 @@ export function systemRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
         const last = rows.at(-1);
         if (cut || read.length < want || rows.length > limit || last === undefined) break;
         from = { at: last.at, id: last.id };
+        batch = Math.max(1, Math.min(AUDIT_READ, Math.ceil((AUDIT_PAGE_CHARS - chars) / Math.max(largest, 1))));
       }
       const keyOf = (event: AuditEvent): [number, number] => [event.at, event.id];
       // Cut: the page ends with the last event read, and its cursor goes on from there.

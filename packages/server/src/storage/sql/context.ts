@@ -51,6 +51,7 @@ function telling(driver: SqlDriver, listeners: Set<ChangeListener>): SqlDriver {
       let committed = false;
       try {
         const result = await driver.transaction(async (tx) => {
+          recorded.clear();
           pendingChanges.set(tx, recorded);
           const value = await fn(tx);
           // Last, so the change counter's row is held from here to the commit only.
