@@ -8,12 +8,15 @@
 // A service acts with every role it holds, so whoever can mint it a credential or restore its
 // standing acts as it. When a service holds `<x>:role.admin` for a domain x other than its own,
 // registering it under that name, adding a secret, registering a key, creating a join token or an
-// API key, rotating its service-account secret, changing its status, allowedIps or expiresAt, and
-// deleting it (which takes it out of x's admin role) need x's admin rights too (for sys.auth, a
-// system admin's): authorizeServiceChange. Otherwise alpha's admin could become beta's, or a system
-// admin, through a service of alpha that beta's admins trusted. Reading it, changing its
-// description and taking credentials away (removing a key, revoking an API key or certificates)
-// stay with its own domain's admins.
+// API key, rotating its service-account secret, enabling it, removing or moving out its expiry
+// and widening its allowedIps need x's admin rights too (for sys.auth, a system admin's):
+// authorizeServiceChange. Otherwise alpha's admin could become beta's, or a system admin, through
+// a service of alpha that beta's admins trusted. Reading it, changing its description and taking
+// its standing or credentials away stay with its own domain's admins, whoever made it an admin
+// elsewhere: disabling it, deleting it, an expiry no later than its own, allowedIps within its
+// own (onlyTakesStandingAway), removing a key, revoking an API key or certificates, deleting a
+// join token. Any domain's admin may name any service in its admin role, so otherwise one domain
+// could stop another containing its own compromised service.
 //
 // The certificate a bound token comes with is held to what it was held to when the token was
 // issued, checked again on every request: a self-issued one (self_signed_tls_client_auth) is
@@ -26,7 +29,9 @@ import type { FastifyRequest } from 'fastify';
 import { ClientCertificateError, certificateThumbprint, type ClientCertificates } from '../mtls/index.ts';
 import { acceptAccessToken, type AcceptTokenDeps, type RequestCertificate } from '../oauth2/accept-token.ts';
 import { isSelfIssued } from '../oauth2/client-auth/tls_client_auth.ts';
+import { allowedIpsWithin } from '../policy/ip-ranges.ts';
 import { ADMIN_ROLE, isForeignAdminRole } from '../policy/names.ts';
+import type { Service, ServiceStatus } from '../storage/records.ts';
 import type { Store } from '../storage/store.ts';
 import { AdminError, forbidden } from './errors.ts';
 
@@ -103,6 +108,27 @@ export async function authorizeServiceChange(
     `${principal} holds ${roles}; giving it a credential or changing its standing needs ${roles} too, ` +
       'as whoever can act as the service acts with its roles: ask an admin who holds it',
   );
+}
+
+/** A change of a service's standing, its fields as they will be written (undefined: unchanged). */
+export interface StandingChange {
+  status?: ServiceStatus;
+  expiresAt?: number | null;
+  allowedIps?: readonly string[];
+}
+
+/**
+ * Whether `change` can only take standing away from `service`, so that its own domain's admins may
+ * make it without authorizeServiceChange: disabling it, an expiry no later than the one it has (any,
+ * when it has none), allowedIps within the ones it has. Enabling it (even when it is enabled: a
+ * PATCH is judged by what it asks), removing its expiry, a later one, and allowedIps reaching an
+ * address it could not call from are not.
+ */
+export function onlyTakesStandingAway(service: Pick<Service, 'expiresAt' | 'allowedIps'>, change: StandingChange): boolean {
+  if (change.status !== undefined && change.status !== 'DISABLED') return false;
+  if (change.expiresAt === null) return false;
+  if (change.expiresAt !== undefined && service.expiresAt !== null && change.expiresAt > service.expiresAt) return false;
+  return change.allowedIps === undefined || allowedIpsWithin(change.allowedIps, service.allowedIps);
 }
 
 /** The request's client certificate; throws ClientCertificateError when a proxy's header does not parse. */

@@ -1,11 +1,14 @@
 // The admin API under /admin/v1: every request is authenticated first (401 before any body
-// is looked at), then each route authorizes the caller for the domain it touches.
+// is looked at), then each route authorizes the caller for the domain it touches. A route whose
+// path names a domain (`/domains/:domain/...`) is authorized for that domain here too, before its
+// body is read: a caller that does not administer the domain gets its 403 without the server
+// parsing a role's member list of megabytes. The routes still authorize (some need more).
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { SecretHasher } from '../keys/client-secrets.ts';
 import { describeError } from '../http/errors.ts';
 import type { Store } from '../storage/store.ts';
-import { authenticateAdmin, type AdminAuthDeps, type AdminCaller } from './authz.ts';
+import { authenticateAdmin, authorize, type AdminAuthDeps, type AdminCaller } from './authz.ts';
 import { AdminError } from './errors.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { caRoutes, type CaAdmin } from './routes/ca.ts';
@@ -46,7 +49,10 @@ export async function adminApi(app: FastifyInstance, deps: AdminDeps): Promise<v
   await app.register(
     async (scope) => {
       scope.addHook('onRequest', async (request) => {
-        callers.set(request, await authenticateAdmin(request, deps));
+        const caller = await authenticateAdmin(request, deps);
+        callers.set(request, caller);
+        const { domain } = (request.params ?? {}) as { domain?: unknown };
+        if (typeof domain === 'string') authorize(caller, domain);
       });
       scope.setErrorHandler((error, request, reply) => {
         const answer = error instanceof AdminError ? { status: error.status, error: error.error, message: error.message } : describeError(error, request.log);

@@ -34,4 +34,23 @@ export async function refuseLastAdminRemoval(store: Pick<Store, 'getRole' | 'get
   );
 }
 
+/**
+ * For a change writing members of `domain:role.role` (a PUT of the role's whole list, or members
+ * added or given a new expiry): refused when it would leave `sys.auth:role.admin` without an
+ * active member, judged at the latest expiry written or now, whichever is later (an expiry already
+ * past ends the membership now; one in the future ends it then).
+ */
+export async function refuseLastAdminWrite(
+  store: Pick<Store, 'getRole' | 'getService'>,
+  now: number,
+  target: { domain: string; role: string },
+  change: { members: RoleMember[] } | { writing: readonly RoleMember[] },
+): Promise<void> {
+  if (!isSystemAdminRole(target.domain, target.role)) return;
+  const written = 'members' in change ? change.members : change.writing;
+  let at = now;
+  for (const member of written) if (member.expiresAt !== null && member.expiresAt > at) at = member.expiresAt;
+  await refuseLastAdminRemoval(store, at, change);
+}
+
 export const isSystemAdminRole = (domain: string, role: string): boolean => domain === SYSTEM_DOMAIN && role === ADMIN_ROLE;

@@ -51,6 +51,8 @@ const SIGNATURE_ALGORITHMS: Record<string, SignatureAlgorithm> = {
 const SHA1_SIGNATURES = new Set(['1.2.840.113549.1.1.5', '1.2.840.10045.4.1']);
 
 const EXTENSION_REQUEST_OID = '1.2.840.113549.1.9.14';
+/** id-ecPublicKey (RFC 5480 §2.1.1). */
+const EC_PUBLIC_KEY_OID = '1.2.840.10045.2.1';
 const COMMON_NAME_OID = '2.5.4.3';
 const SUBJECT_ALT_NAME_OID = '2.5.29.17';
 const BASIC_CONSTRAINTS_OID = '2.5.29.19';
@@ -200,7 +202,33 @@ function checkKey(spki: Uint8Array): { publicKey: KeyObject; keyType: string } {
   }
   const type = keyTypeOf(publicKey);
   if (!isKeyType(type)) refuse(`the CSR's key is ${type.problem}`);
+  // The certificate carries these bytes as sent (the CSR's signature covers them), so they must be
+  // the key's one DER encoding: node:crypto reads BER inside them (a long-form length), explicit EC
+  // parameters and compressed points, all of which Go, rustls/webpki and Python cryptography
+  // refuse in a certificate (RFC 5480 §2.1.1: namedCurve only; RFC 5280 §4.1: DER). The key is
+  // encoded again from its numbers alone (JWK), which yields exactly that encoding.
+  const canonical = createPublicKey({ key: publicKey.export({ format: 'jwk' }), format: 'jwk' }).export({ type: 'spki', format: 'der' });
+  if (!canonical.equals(spki)) refuse(`the CSR's public key is not encoded as a certificate must carry it: ${encodingProblem(spki)}`);
   return { publicKey, keyType: type.label };
+}
+
+/** Why an SPKI node:crypto reads is not the key's DER encoding, as the end of a sentence saying what to fix. */
+function encodingProblem(spki: Uint8Array): string {
+  const DER_ONLY = 'its SubjectPublicKeyInfo is not DER; make the CSR again with `openssl req -new` or `tessera cert`';
+  try {
+    const [algorithm, key] = childrenOf(spki, expectElement(spki, 0, DER.SEQUENCE));
+    if (algorithm === undefined || key === undefined) return DER_ONLY;
+    const [oid, parameters] = childrenOf(spki, algorithm);
+    if (oid === undefined || readOid(spki, oid) !== EC_PUBLIC_KEY_OID) return DER_ONLY;
+    if (parameters?.tag !== DER.OID) {
+      return 'its EC key gives the curve as explicit parameters, which RFC 5480 forbids; use a named curve (P-256 or P-384), e.g. `openssl ecparam -name prime256v1 -genkey`';
+    }
+    const point = readBitString(spki, key);
+    if (point[0] === 0x02 || point[0] === 0x03) return 'its EC point is compressed; send the key with its point uncompressed (`openssl ec -conv_form uncompressed`)';
+  } catch (cause) {
+    if (!(cause instanceof DerError)) throw cause;
+  }
+  return DER_ONLY;
 }
 
 function checkSignature(layout: CsrLayout, publicKey: KeyObject): void {

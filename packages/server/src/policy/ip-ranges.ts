@@ -56,6 +56,46 @@ export function cidrProblem(cidr: string): string | null {
 }
 
 /**
+ * Whether every address the `inner` list allows, the `outer` list allows too (an empty list allows
+ * every address): each block of `inner` must lie inside one block of `outer` of its own family. A
+ * block covered only by several outer blocks together, or given in the other family (an
+ * IPv4-mapped IPv6 block for an IPv4 one), or with a zone index, counts as not inside.
+ */
+export function allowedIpsWithin(inner: readonly string[], outer: readonly string[]): boolean {
+  if (outer.length === 0) return true;
+  if (inner.length === 0) return false;
+  const outerBlocks = outer.map(blockBits);
+  return inner.every((cidr) => {
+    const block = blockBits(cidr);
+    return block !== null && outerBlocks.some((around) => around !== null && contains(around, block));
+  });
+}
+
+interface BlockBits {
+  width: 32 | 128;
+  prefix: number;
+  address: bigint;
+}
+
+function contains(outer: BlockBits, inner: BlockBits): boolean {
+  if (outer.width !== inner.width || outer.prefix > inner.prefix) return false;
+  const shift = BigInt(outer.width - outer.prefix);
+  return outer.address >> shift === inner.address >> shift;
+}
+
+/** An allowedIps entry as its family's width, prefix length and address; null for one cidrProblem refuses or with a zone index. */
+function blockBits(cidr: string): BlockBits | null {
+  if (cidrProblem(cidr) !== null || cidr.includes('%')) return null;
+  const [address = '', bits] = cidr.split('/');
+  const v4 = isIPv4(address);
+  const parts = v4 ? address.split('.').map(Number) : ipv6Groups(address);
+  if (parts === null) return null;
+  const width = v4 ? 32 : 128;
+  const partBits = BigInt(v4 ? 8 : 16);
+  return { width, prefix: bits === undefined ? width : Number(bits), address: parts.reduce((sum, part) => (sum << partBits) | BigInt(part), 0n) };
+}
+
+/**
  * The key every per-address limit counts a caller by (the rate limit, the connection cap, the
  * failed-authentication alerts): an IPv4 address as it is, an IPv4-mapped IPv6 address as its
  * IPv4 address, any other IPv6 address by its /64. One host is commonly given a whole /64

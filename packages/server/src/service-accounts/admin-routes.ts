@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authorize, authorizeServiceChange, type AdminCaller } from '../admin/authz.ts';
 import { notFound } from '../admin/errors.ts';
+import { refuseLastAdminRemoval } from '../admin/last-admin.ts';
 import {
   MAX_PAGE_LIMIT,
   nameKey,
@@ -153,8 +154,11 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRouteDeps): voi
         },
       },
       async (request) => {
-        const { service, actor } = await changeTarget(request);
-        return view(service.status === status ? service : await store.updateService(service.principal, { status }, { actor }));
+        // Disabling takes standing away: open to the account's own domain's admins (admin/authz.ts); enabling is not.
+        const { service, actor } = status === 'DISABLED' ? await target(request) : await changeTarget(request);
+        if (service.status === status) return view(service);
+        if (status === 'DISABLED') await refuseLastAdminRemoval(store, now(), { without: service.principal });
+        return view(await store.updateService(service.principal, { status }, { actor }));
       },
     );
   }
@@ -163,7 +167,9 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRouteDeps): voi
     '/admin/service-accounts/:id',
     { schema: { summary: 'Delete a service account, its secrets and its role memberships', tags, security, params: idParams, response: { 204: { type: 'null' }, ...errorResponses } } },
     async (request, reply) => {
-      const { service, actor } = await changeTarget(request);
+      // Taking standing away: open to the account's own domain's admins (admin/authz.ts).
+      const { service, actor } = await target(request);
+      await refuseLastAdminRemoval(store, now(), { without: service.principal });
       await store.deleteService(service.principal, { actor });
       return reply.code(204).send();
     },

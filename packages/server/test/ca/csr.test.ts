@@ -1,6 +1,8 @@
 // `void`: node:test's describe/test return promises the runner itself awaits.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { MAX_CSR_BYTES, parseCsr } from '../../src/ca/csr.ts';
 import { webcrypto, x509 } from '../../src/ca/x509.ts';
@@ -91,6 +93,20 @@ void describe('parseCsr refuses', () => {
     assert.ok(big.pem.length > MAX_CSR_BYTES);
     refuses(big.pem, new RegExp(`at most ${MAX_CSR_BYTES} are accepted`));
     refuses(big.der, new RegExp(`at most ${MAX_CSR_BYTES} are accepted`));
+  });
+
+  void test('a key openssl wrote with explicit curve parameters or a compressed point (what `openssl req` signs as given)', async (t) => {
+    const dir = await tempDir(t);
+    const named = join(dir, 'named.key');
+    execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', named], { stdio: 'ignore' });
+    for (const [name, option] of [['explicit', ['-param_enc', 'explicit']], ['compressed', ['-conv_form', 'compressed']]] as const) {
+      const key = join(dir, `${name}.key`);
+      execFileSync('openssl', ['ec', '-in', named, ...option, '-out', key], { stdio: 'ignore' });
+      const pem = execFileSync('openssl', ['req', '-new', '-key', key, '-subj', '/CN=alpha.api'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+      refuses(pem, name === 'explicit' ? /explicit parameters, which RFC 5480 forbids/ : /its EC point is compressed/);
+    }
+    // The same key with a named curve and an uncompressed point is accepted.
+    assert.equal(parseCsr(await opensslCsr(dir, 'named', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'])).keyType, 'ECDSA P-256');
   });
 
   void test('bytes appended to the DER, and a truncated DER', async () => {

@@ -63,6 +63,23 @@ describe('admin API', () => {
       assertAdminError(await t.admin$('GET', '/domains/alpha', undefined, token), 401, 'invalid_token');
     });
 
+    it('authorizes the domain in the path before reading the body: 403 for another domain, 400 for its own', async () => {
+      const svc = await t.admin$('POST', '/domains/alpha/services', { name: 'early' }, root);
+      await t.admin$('PUT', '/domains/alpha/roles/admin/members/alpha.early', {}, root);
+      const token = (await t.token('alpha.early', svc.json.clientSecret, { grant_type: 'client_credentials', scope: 'alpha:role.admin' })).json.access_token;
+      const send = (bearer: string, path: string, method = 'PATCH'): Promise<TestResponse> =>
+        t.send(`/admin/v1${path}`, { method, headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }, body: '{"description": ' });
+      // Every route with a domain in its path, not only those taking large bodies.
+      for (const [path, method] of [['/domains/beta', 'PATCH'], ['/domains/beta/services', 'POST'], ['/domains/sys.auth/roles/admin/members', 'POST']]) {
+        assertAdminError(await send(token, path!, method), 403, 'forbidden');
+      }
+      // The domain it administers, and a system admin anywhere: on to the body, refused as bad JSON.
+      assertAdminError(await send(token, '/domains/alpha'), 400, 'invalid_request');
+      assertAdminError(await send(root, '/domains/beta'), 400, 'invalid_request');
+      // Authentication still comes first.
+      assertAdminError(await send('not-a-token', '/domains/beta'), 401, 'invalid_token');
+    });
+
     it('a disabled admin is locked out at once', async () => {
       const svc = await t.admin$('POST', '/domains/beta/services', { name: 'boss' }, root);
       await t.admin$('PUT', '/domains/beta/roles/admin', { members: [{ principal: 'beta.boss' }] }, root);

@@ -309,4 +309,21 @@ describe('admin lists and role members', () => {
     const single = await admin$('PUT', `/domains/sys.auth/roles/admin/members/${bootstrap!.principal}`, { expiresAt: soon });
     assertError(single, 409, 'conflict', /without an active member/);
   });
+
+  it('ends an audit page early once it holds about 4 MB of events, and keeps no event side over 128 KiB', async () => {
+    const type = 'test.large';
+    const at = Date.now();
+    const big = (i: number) => ({ i, text: 'x'.repeat(100 * 1024) });
+    await t.server.store.appendAuditBatch(Array.from({ length: 50 }, (_, i) => ({ at: at + i, actor: 'test', type, target: `t${i}`, before: big(i), after: null })));
+    await t.server.store.appendAudit({ at: at + 50, actor: 'test', type, target: 'huge', before: { text: 'y'.repeat(200 * 1024) }, after: null });
+    const first = await admin$('GET', `/audit?type=${type}&limit=1000`);
+    assert.equal(first.status, 200, first.text.slice(0, 200));
+    const events = first.json.events as { target: string; before: unknown }[];
+    assert.ok(events.length > 30 && events.length < 45, `${events.length} events on the first page`);
+    assert.ok(first.text.length < 5 * 1024 * 1024, `${first.text.length} characters`);
+    assert.notEqual(first.json.nextCursor, null);
+    assert.deepEqual(events[0]?.before, { truncated: true, characters: 200 * 1024 + 11, note: 'over 131072 characters: not stored' });
+    const all = (await walk(`/audit?type=${type}`, 'events', 1000)) as { target: string }[];
+    assert.deepEqual(all.map((e) => e.target), ['huge', ...Array.from({ length: 50 }, (_, i) => `t${49 - i}`)], 'each event once, in order');
+  });
 });

@@ -4,6 +4,7 @@
 // malformed (BER where DER is required), or well formed and forged.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { TestResponse } from '../helpers/https.ts';
@@ -128,6 +129,27 @@ describe('malformed and forged CSRs at POST /ca/v1/certificates', () => {
     await refused(csrOf(key, { subject: overrun }), /not a PKCS#10 certificate request|truncated/);
     // Something after the attributes inside CertificationRequestInfo.
     await refused(csrOf(key, { info: tlv(0x30, body, hex('0500')) }), /not a PKCS#10 certificate request/);
+  });
+
+  // The certificate carries the CSR's SubjectPublicKeyInfo as sent: node:crypto reads each of these
+  // keys, and Go, rustls/webpki and Python cryptography refuse a certificate carrying it.
+  it('refuses a public key that is not the key\'s DER: BER inside it, explicit EC parameters, a compressed point', async () => {
+    const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
+    const openssl = (...args: string[]): Buffer =>
+      execFileSync('openssl', ['ec', '-pubin', '-inform', 'DER', '-outform', 'DER', ...args], { input: spki, stdio: ['pipe', 'pipe', 'ignore'] });
+    // 30 59 30 13 06 07 <id-ecPublicKey>: the first OID's length in long form.
+    const ber = Buffer.concat([hex('30 5a 30 14 06 81 07'), spki.subarray(6)]);
+    await refused(csrOf(key, { spki: ber }), /public key is not encoded as a certificate must carry it: its SubjectPublicKeyInfo is not DER/);
+    await refused(csrOf(key, { spki: openssl('-param_enc', 'explicit') }), /explicit parameters, which RFC 5480 forbids; use a named curve/);
+    await refused(csrOf(key, { spki: openssl('-conv_form', 'compressed') }), /its EC point is compressed; send the key with its point uncompressed/);
+    // RSA without the NULL parameters RFC 3279 §2.3.1 requires.
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    const rsaSpki = createPublicKey(rsa).export({ type: 'spki', format: 'der' });
+    assert.equal(rsaSpki.subarray(4, 19).toString('hex'), '300d06092a864886f70d0101010500');
+    const noNull = tlv(0x30, tlv(0x30, hex('06092a864886f70d010101')), rsaSpki.subarray(19));
+    const info = tlv(0x30, hex('020100'), subjectCn('alpha.api'), noNull, tlv(0xa0));
+    const rsaCsr = tlv(0x30, info, RSA_SHA256, tlv(0x03, Buffer.of(0), sign('sha256', info, rsa)));
+    await refused(rsaCsr, /its SubjectPublicKeyInfo is not DER/);
   });
 
   it('refuses a malformed extension request, a CA request and two subjectAltNames, each signed', async () => {

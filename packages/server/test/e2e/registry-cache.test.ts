@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
+import { REACH_SECONDS } from '../../src/oauth2/key-removal.ts';
 import { sqlStatements } from '../../src/storage/drivers/statements.ts';
 import type { TestResponse } from '../helpers/https.ts';
 import { basic, startTestServer, type TestServer } from '../helpers/server.ts';
@@ -174,10 +175,12 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       const client = await newClient();
       assert.equal((await jwtToken(client.id)).status, 200);
       assert.equal((await t.admin$('PUT', `/domains/alpha/services/${client.name}/keys/k2`, { pem })).status < 300, true);
-      // The key was added in this second: tokens of the removal's second are not issued, so wait it out below.
+      // Tokens of the removal's second and of its reach are not issued (oauth2/key-removal.ts), so wait them out below.
       assert.equal((await t.admin$('DELETE', `/domains/alpha/services/${client.name}/keys/k1`)).status, 204);
       assert.equal((await jwtToken(client.id, 'k1')).status, 401);
-      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const refused = await jwtToken(client.id, 'k2');
+      assert.equal(refused.status, 503, refused.text);
+      await new Promise((resolve) => setTimeout(resolve, (REACH_SECONDS + 1) * 1000 + 100));
       assert.equal((await jwtToken(client.id, 'k2')).status, 200);
     });
 

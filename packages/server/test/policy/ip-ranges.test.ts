@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { addressKey, cidrProblem, ipAllowed } from '../../src/policy/ip-ranges.ts';
+import { addressKey, allowedIpsWithin, cidrProblem, ipAllowed } from '../../src/policy/ip-ranges.ts';
 
 describe('allowedIps matching', () => {
   it('matches IPv4 CIDR blocks and single addresses', () => {
@@ -33,6 +33,34 @@ describe('allowedIps matching', () => {
     assert.match(cidrProblem('example.com/8') ?? '', /IPv4 or IPv6/);
     assert.match(cidrProblem('10.0.0.0/8/8') ?? '', /more than one/);
     assert.match(cidrProblem('::1/129') ?? '', /0 to 128/);
+  });
+});
+
+describe('one allowedIps list within another', () => {
+  it('holds when each block lies inside one block of the other, of its family', () => {
+    assert.equal(allowedIpsWithin(['10.1.2.0/24', '10.9.0.0/16'], ['10.0.0.0/8']), true);
+    assert.equal(allowedIpsWithin(['10.1.2.3'], ['10.1.2.0/24']), true);
+    assert.equal(allowedIpsWithin(['10.1.2.0/24'], ['10.1.2.0/24']), true);
+    assert.equal(allowedIpsWithin(['2001:db8:1::/48', '::1'], ['2001:db8::/32', '::1/128']), true);
+    // Host bits of the outer block do not count, as they do not when matching.
+    assert.equal(allowedIpsWithin(['10.1.0.0/16'], ['10.200.3.4/8']), true);
+  });
+
+  it('holds for any list inside the empty list (anywhere), and for the empty list only inside itself', () => {
+    assert.equal(allowedIpsWithin(['10.0.0.0/8'], []), true);
+    assert.equal(allowedIpsWithin([], []), true);
+    assert.equal(allowedIpsWithin([], ['0.0.0.0/0']), false);
+  });
+
+  it('fails for a wider or disjoint block, the other family, a block covered only by two, and a zone index', () => {
+    assert.equal(allowedIpsWithin(['10.0.0.0/7'], ['10.0.0.0/8']), false);
+    assert.equal(allowedIpsWithin(['11.0.0.0/8'], ['10.0.0.0/8']), false);
+    assert.equal(allowedIpsWithin(['10.0.0.0/8', '12.0.0.0/8'], ['10.0.0.0/8']), false);
+    assert.equal(allowedIpsWithin(['::ffff:10.0.0.0/104'], ['10.0.0.0/8']), false);
+    assert.equal(allowedIpsWithin(['10.0.0.0/8'], ['::/0']), false);
+    assert.equal(allowedIpsWithin(['10.0.0.0/8'], ['10.0.0.0/9', '10.128.0.0/9']), false);
+    assert.equal(allowedIpsWithin(['fe80::1%eth0'], ['fe80::/10']), false);
+    assert.equal(allowedIpsWithin(['2001:db9::/32'], ['2001:db8::/32']), false);
   });
 });
 

@@ -26,6 +26,8 @@ interface Change {
   run(target: Target, token: string): Promise<TestResponse>;
 }
 
+/** The targets' allowedIps: the test server is called over loopback. */
+const LOOPBACK = ['127.0.0.0/8', '::1/128'];
 const pem = (): string => generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
 
 function assertRefused(res: TestResponse, holder: string, role: string): void {
@@ -70,7 +72,7 @@ describe('a domain admin cannot reach another domain\'s admin role through a ser
     // Created by a system admin, as the review's reproduction does.
     const made = { ops: ['sys.auth:admin', 'sys.auth'], ops2: ['beta:admin', 'beta'], plain: ['alpha:reader', 'alpha'] } as const;
     for (const [name, [scope, audience]] of Object.entries(made) as [keyof typeof targets, readonly [string, string]][]) {
-      const res = await accounts('POST', '', { name, scopes: [scope] }, root);
+      const res = await accounts('POST', '', { name, scopes: [scope], allowedIps: LOOPBACK }, root);
       assert.equal(res.status, 201, res.text);
       const { serviceAccountId: accountId, clientId, clientSecret } = res.json;
       targets[name] = { name, principal: `alpha.${name}`, accountId, clientId, clientSecret, audience };
@@ -94,11 +96,11 @@ describe('a domain admin cannot reach another domain\'s admin role through a ser
     },
     { what: 'PATCHing its status', ok: 200, run: (s, token) => t.admin$('PATCH', service(s), { status: 'ACTIVE' }, token) },
     {
-      what: 'PATCHing its allowedIps',
+      what: 'widening its allowedIps',
       ok: 200,
-      run: (s, token) => t.admin$('PATCH', service(s), { allowedIps: ['127.0.0.0/8', '::1/128'] }, token),
+      run: (s, token) => t.admin$('PATCH', service(s), { allowedIps: [...LOOPBACK, '10.0.0.0/8'] }, token),
     },
-    { what: 'PATCHing its expiresAt', ok: 200, run: (s, token) => t.admin$('PATCH', service(s), { expiresAt: null }, token) },
+    { what: 'removing its expiresAt', ok: 200, run: (s, token) => t.admin$('PATCH', service(s), { expiresAt: null }, token) },
     {
       what: 'rotating its service-account secret',
       ok: 200,
@@ -148,13 +150,96 @@ describe('a domain admin cannot reach another domain\'s admin role through a ser
     assert.equal(domain.status, 201, domain.text);
   });
 
-  it('403 for alpha\'s admin disabling or deleting a service that holds another domain\'s admin role', async () => {
-    assertRefused(await t.admin$('PATCH', service(targets.ops), { status: 'DISABLED' }, alphaAdmin), 'alpha.ops', 'sys.auth:role.admin');
-    assertRefused(await accounts('POST', `/${targets.ops2.accountId}/disable`, {}, alphaAdmin), 'alpha.ops2', 'beta:role.admin');
-    assertRefused(await t.admin$('DELETE', service(targets.ops2), undefined, alphaAdmin), 'alpha.ops2', 'beta:role.admin');
-    assertRefused(await accounts('DELETE', `/${targets.ops.accountId}`, undefined, alphaAdmin), 'alpha.ops', 'sys.auth:role.admin');
-    assert.equal((await t.admin$('GET', service(targets.ops), undefined, root)).json.status, 'ACTIVE');
-    assert.equal((await t.admin$('GET', service(targets.ops2), undefined, root)).status, 200);
+  describe('taking its standing away stays with alpha\'s admin, giving it back does not', () => {
+    const day = 86_400_000;
+    const at = (ms: number): string => new Date(ms).toISOString();
+    /** A service of alpha made by a system admin, holding `role` and given `fields`. */
+    const holding = async (role: 'sys.auth' | 'beta', fields: Record<string, unknown> = {}): Promise<{ name: string; path: string; principal: string }> => {
+      const name = `held-${Math.random().toString(36).slice(2, 10)}`;
+      const created = await t.admin$('POST', '/domains/alpha/services', { name, allowedIps: LOOPBACK, ...fields }, root);
+      assert.equal(created.status, 201, created.text);
+      assert.equal((await t.admin$('PUT', `/domains/${role}/roles/admin/members/alpha.${name}`, {}, root)).status, 201);
+      return { name, path: `/domains/alpha/services/${name}`, principal: `alpha.${name}` };
+    };
+    const patch = (path: string, body: unknown): Promise<TestResponse> => t.admin$('PATCH', path, body, alphaAdmin);
+
+    it('disables it (PATCH and the dialect\'s disable), and the service can no longer get a token', async () => {
+      for (const role of ['sys.auth', 'beta'] as const) {
+        const held = await holding(role);
+        const res = await patch(held.path, { status: 'DISABLED', description: 'contained' });
+        assert.equal(res.status, 200, res.text);
+        assert.equal(res.json.status, 'DISABLED');
+      }
+      const secret = await t.admin$('POST', '/domains/alpha/services/ops2/secrets', { graceSeconds: 0 }, root);
+      assert.equal(secret.status, 201, secret.text);
+      const disabled = await accounts('POST', `/${targets.ops2.accountId}/disable`, {}, alphaAdmin);
+      assert.equal(disabled.status, 200, disabled.text);
+      assert.equal(disabled.json.status, 'DISABLED');
+      const token = await t.token(targets.ops2.clientId, secret.json.clientSecret, { grant_type: 'client_credentials', scope: 'beta:role.admin' });
+      assert.notEqual(token.status, 200, token.text);
+      // Enabling it again is giving its standing back: beta's admin rights needed, as for the dialect's enable above.
+      assertRefused(await patch('/domains/alpha/services/ops2', { status: 'ACTIVE' }), 'alpha.ops2', 'beta:role.admin');
+      assertRefused(await accounts('POST', `/${targets.ops2.accountId}/enable`, {}, alphaAdmin), 'alpha.ops2', 'beta:role.admin');
+      assert.equal((await accounts('POST', `/${targets.ops2.accountId}/enable`, {}, bothAdmin)).status, 200);
+    });
+
+    it('deletes it (DELETE and the dialect\'s delete), which takes it out of the other domain\'s admin role', async () => {
+      const held = await holding('beta');
+      assert.equal((await t.admin$('DELETE', held.path, undefined, alphaAdmin)).status, 204);
+      const role = await t.admin$('GET', '/domains/beta/roles/admin', undefined, root);
+      assert.ok(!role.json.members.some((m: { principal: string }) => m.principal === held.principal), role.text);
+      const made = await accounts('POST', '', { name: 'doomed', scopes: ['sys.auth:admin'] }, root);
+      assert.equal(made.status, 201, made.text);
+      const deleted = await accounts('DELETE', `/${made.json.serviceAccountId}`, undefined, alphaAdmin);
+      assert.equal(deleted.status, 204, deleted.text);
+    });
+
+    it('sets an expiry no later than its own (any, when it has none); a later one, or none, needs the other domain\'s rights', async () => {
+      const open = await holding('sys.auth');
+      const soon = Date.now() + day;
+      const set = await patch(open.path, { expiresAt: at(soon) });
+      assert.equal(set.status, 200, set.text);
+      assert.equal(Date.parse(set.json.expiresAt), soon);
+      assert.equal((await patch(open.path, { expiresAt: at(soon) })).status, 200, 'the same expiry again');
+      assert.equal((await patch(open.path, { expiresAt: at(soon - 3_600_000) })).status, 200);
+      assertRefused(await patch(open.path, { expiresAt: at(soon) }), open.principal, 'sys.auth:role.admin');
+      assertRefused(await patch(open.path, { expiresAt: null }), open.principal, 'sys.auth:role.admin');
+      assert.equal((await t.admin$('GET', open.path, undefined, root)).json.expiresAt, at(soon - 3_600_000));
+    });
+
+    it('narrows its allowedIps; widening them, or [] (anywhere), needs the other domain\'s rights', async () => {
+      const held = await holding('beta');
+      assert.equal((await patch(held.path, { allowedIps: ['127.0.0.1', '::1'] })).status, 200);
+      assert.equal((await patch(held.path, { allowedIps: ['127.0.0.1/32'] })).status, 200);
+      assertRefused(await patch(held.path, { allowedIps: ['127.0.0.0/8'] }), held.principal, 'beta:role.admin');
+      assertRefused(await patch(held.path, { allowedIps: [] }), held.principal, 'beta:role.admin');
+      assert.deepEqual((await t.admin$('GET', held.path, undefined, root)).json.allowedIps, ['127.0.0.1/32']);
+      // A service that may call from anywhere may be narrowed to any list.
+      const anywhere = await holding('beta', { allowedIps: [] });
+      assert.equal((await patch(anywhere.path, { allowedIps: ['10.0.0.0/8'] })).status, 200);
+    });
+
+    it('refuses a PATCH that takes away and gives back at once, and changes nothing then', async () => {
+      const held = await holding('sys.auth', { expiresAt: at(Date.now() + day) });
+      const mixed: Record<string, unknown>[] = [
+        { status: 'DISABLED', expiresAt: at(Date.now() + 2 * day) },
+        { status: 'DISABLED', expiresAt: null },
+        { status: 'DISABLED', allowedIps: ['0.0.0.0/0'] },
+        { expiresAt: at(Date.now() + 3_600_000), allowedIps: [...LOOPBACK, '10.0.0.0/8'] },
+      ];
+      for (const body of mixed) assertRefused(await patch(held.path, body), held.principal, 'sys.auth:role.admin');
+      const after = await t.admin$('GET', held.path, undefined, root);
+      assert.equal(after.json.status, 'ACTIVE');
+      assert.deepEqual(after.json.allowedIps, LOOPBACK);
+    });
+
+    it('deletes a join token made for it by the other domain\'s admin', async () => {
+      const held = await holding('beta');
+      const made = await t.admin$('POST', '/join-tokens', { principal: held.principal }, bothAdmin);
+      assert.equal(made.status, 201, made.text);
+      assert.equal((await t.admin$('DELETE', `/join-tokens/${made.json.id}`, undefined, alphaAdmin)).status, 204);
+      assertRefused(await t.admin$('POST', '/join-tokens', { principal: held.principal }, alphaAdmin), held.principal, 'beta:role.admin');
+    });
   });
 
   it('reading such a service, and changing its description, stay open to alpha\'s admin', async () => {
@@ -217,5 +302,53 @@ describe('a domain admin cannot reach another domain\'s admin role through a ser
     }
     const role = await t.admin$('GET', '/domains/beta/roles/admin', undefined, root);
     assert.ok(!role.json.members.some((m: { principal: string }) => m.principal === 'alpha.plain'), role.text);
+  });
+});
+
+// Its own server: here an alpha service is the only system admin.
+describe('a domain admin taking standing away still cannot leave Tessera without a system admin', () => {
+  let t: TestServer;
+  let alphaAdmin: string;
+  let accountId: string;
+  const solo = '/domains/alpha/services/solo';
+
+  before(async () => {
+    t = await startTestServer({ env: { TESSERA_SERVICE_ACCOUNTS_DOMAIN: 'alpha' } });
+    const root = await t.adminToken();
+    assert.equal((await t.admin$('POST', '/domains', { name: 'alpha' }, root)).status, 201);
+    const admin = await t.admin$('POST', '/domains/alpha/services', { name: 'admin' }, root);
+    assert.equal(admin.status, 201, admin.text);
+    assert.equal((await t.admin$('PUT', '/domains/alpha/roles/admin', { members: [{ principal: 'alpha.admin' }] }, root)).status, 201);
+    const account = await t.send('/auth/admin/service-accounts', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${root}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'solo', scopes: ['sys.auth:admin'] }),
+    });
+    assert.equal(account.status, 201, account.text);
+    accountId = account.json.serviceAccountId as string;
+    const left = await t.admin$('DELETE', `/domains/sys.auth/roles/admin/members/${t.admin.clientId}`, undefined, root);
+    assert.equal(left.status, 204, left.text);
+    const token = await t.token('alpha.admin', admin.json.clientSecret as string, { grant_type: 'client_credentials', scope: 'alpha:role.admin' });
+    assert.equal(token.status, 200, token.text);
+    alphaAdmin = token.json.access_token as string;
+  });
+  after(() => t.stop());
+
+  it('409 for disabling, expiring or deleting the last system admin, through either API', async () => {
+    const accounts = (method: string, path: string): Promise<TestResponse> =>
+      t.send(`/auth/admin/service-accounts/${accountId}${path}`, { method, headers: { authorization: `Bearer ${alphaAdmin}` } });
+    const answers = [
+      await t.admin$('PATCH', solo, { status: 'DISABLED' }, alphaAdmin),
+      await t.admin$('PATCH', solo, { expiresAt: new Date(Date.now() + 3_600_000).toISOString() }, alphaAdmin),
+      await t.admin$('DELETE', solo, undefined, alphaAdmin),
+      await accounts('POST', '/disable'),
+      await accounts('DELETE', ''),
+    ];
+    for (const [i, res] of answers.entries()) {
+      assert.equal(res.status, 409, `${i}: ${res.text}`);
+      assert.match(res.json.message ?? res.json.error_description ?? res.text, /without an active member/);
+    }
+    const still = await accounts('GET', '');
+    assert.equal(still.json.status, 'ACTIVE', still.text);
   });
 });

@@ -293,15 +293,17 @@ describe('the registry change feed', () => {
     assert.deepEqual(of('role.delete', 'beta:role.r'), ['domain:beta']);
     assert.deepEqual(of('domain.update', 'beta'), ['domain:beta']);
     assert.deepEqual(of('token.revoke', 'alpha.api', null, { jti: 'j1', expiresAt: 1 }), ['token:j1']);
-    type Member = { principal: string; expiresAt: number | null };
-    const role = (members: Member[], tokenMaxLifetime: number | null = null): unknown => ({ members, tokenMaxLifetime });
+    const diff = { added: [{ principal: 'd', expiresAt: null }], addedCount: 1, removed: ['c'], removedCount: 1 };
+    const changed = { expiryChanged: [{ principal: 'b', expiresAt: 6, previousExpiresAt: 5 }], expiryChangedCount: 1 };
     assert.deepEqual(
-      of('role.put', 'beta:role.r', role([{ principal: 'a', expiresAt: null }, { principal: 'b', expiresAt: 5 }, { principal: 'c', expiresAt: null }]),
-        role([{ principal: 'a', expiresAt: null }, { principal: 'b', expiresAt: 6 }, { principal: 'd', expiresAt: null }])),
-      ['member:b', 'member:c', 'member:d'],
+      of('role.put', 'beta:role.r', { tokenMaxLifetime: null, memberCount: 3 }, { tokenMaxLifetime: null, memberCount: 3, ...diff, ...changed }),
+      ['member:d', 'member:c', 'member:b'],
       'the members changed, not the others',
     );
-    assert.deepEqual(of('role.put', 'beta:role.r', role([], null), role([], 300)), ['domain:beta'], 'a new lifetime limit');
+    assert.deepEqual(of('role.put', 'beta:role.r', { tokenMaxLifetime: null }, { tokenMaxLifetime: 300 }), ['domain:beta'], 'a new lifetime limit');
+    assert.throws(() => of('role.put', 'beta:role.r', null, { ...diff, addedCount: 101 }), /names only some members/, 'a capped audit is no feed');
+    const many = { created: 101, updated: 0, members: [{ principal: 'd', expiresAt: null }] };
+    assert.throws(() => of('role-member.put-many', 'beta:role.r', null, many), /names only some members/);
     assert.deepEqual(of('join-token.use', 'alpha.api'), []);
     assert.throws(() => of('service.rename', 'alpha.api'), /no registry change mapping/);
   });

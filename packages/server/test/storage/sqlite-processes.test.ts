@@ -48,3 +48,50 @@ void describe('SQLite shared by processes', () => {
     }
   });
 });
+
+/** Holds the write lock of the database at `path` for `ms` in a process of its own; resolves once it holds it. */
+async function holdWriteLock(path: string, ms: number): Promise<{ released: Promise<void> }> {
+  const script = `
+    const { DatabaseSync } = require('node:sqlite');
+    const db = new DatabaseSync(process.argv[1]);
+    db.exec('BEGIN IMMEDIATE');
+    process.stdout.write('held\\n');
+    setTimeout(() => { db.exec('COMMIT'); db.close(); }, Number(process.argv[2]));`;
+  const child = execFile(process.execPath, ['-e', script, path, String(ms)]);
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('held')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`the lock holder exited (${code}) before it held the lock`)));
+  });
+  return { released: new Promise((resolve) => child.once('exit', () => resolve())) };
+}
+
+void describe('SQLite write lock held by another process', () => {
+  void it('is waited for without stopping the event loop, and the write then succeeds', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-sqlite-lock-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const path = join(dir, 'tessera.db');
+    const store = await openStore({ kind: 'sqlite', path });
+    try {
+      const holder = await holdWriteLock(path, 600);
+      let ticks = 0;
+      const ticker = setInterval(() => (ticks += 1), 10);
+      const started = Date.now();
+      try {
+        await store.appendAudit({ at: Date.now(), actor: 'sys.auth.admin', type: 'domain.create', target: 'waited', before: null, after: {} });
+      } finally {
+        clearInterval(ticker);
+      }
+      const waited = Date.now() - started;
+      await holder.released;
+      assert.ok(waited >= 300, `the write went through while another process held the lock (${waited} ms)`);
+      // A busy handler sleeping on the event loop would leave no tick in that time.
+      assert.ok(ticks >= waited / 10 / 3, `${ticks} ticks of 10 ms in ${waited} ms`);
+      const events = await store.queryAudit({ type: 'domain.create', limit: 10 });
+      assert.deepEqual(events.map((event) => event.target), ['waited']);
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -6,7 +6,7 @@ import type { Role, RoleMember } from '../../storage/records.ts';
 import { authorize } from '../authz.ts';
 import { badRequest, notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
-import { isSystemAdminRole, refuseLastAdminRemoval } from '../last-admin.ts';
+import { isSystemAdminRole, refuseLastAdminRemoval, refuseLastAdminWrite } from '../last-admin.ts';
 import { readTokenMaxLifetime, tokenMaxLifetimeSchema } from './domains.ts';
 import {
   DEFAULT_PAGE_LIMIT,
@@ -66,17 +66,6 @@ function roleShown(role: Role) {
 
 export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
   const { store, callerOf, now } = deps;
-
-  /**
-   * Members given an expiry may end the last system admin's membership: the role is judged as it
-   * will be at the latest expiry set, with these members written (for one member, whether anyone
-   * else is an admin when it expires).
-   */
-  const refuseLastAdminExpiry = async (domain: string, role: string, members: readonly RoleMember[]): Promise<void> => {
-    if (!isSystemAdminRole(domain, role)) return;
-    const latest = Math.max(...members.map((m) => m.expiresAt ?? Number.NEGATIVE_INFINITY));
-    if (latest !== Number.NEGATIVE_INFINITY) await refuseLastAdminRemoval(store, latest, { writing: members });
-  };
 
   const target = (request: FastifyRequest): { domain: string; role: string; actor: string } => {
     const { domain, role } = request.params as { domain: string; role: string };
@@ -139,7 +128,7 @@ export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
       const members = body.members?.map(readMember);
       if (members && new Set(members.map((m) => m.principal)).size !== members.length) throw badRequest('members: each principal may appear once');
       const tokenMaxLifetime = readTokenMaxLifetime(body.tokenMaxLifetime);
-      if (members && isSystemAdminRole(domain, role)) await refuseLastAdminRemoval(store, now(), { members });
+      if (members) await refuseLastAdminWrite(store, now(), { domain, role }, { members });
       const result = await store.putRole(domain, role, members, { actor }, tokenMaxLifetime === undefined ? undefined : { tokenMaxLifetime });
       const answer = { ...roleShown(result.role), joinTokensVoided: result.joinTokensVoided };
       return reply.code(result.created ? 201 : 200).send(answer);
@@ -226,7 +215,7 @@ export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
       const { domain, role, actor } = target(request);
       const members = (request.body as { members: { principal: string; expiresAt?: string | null }[] }).members.map(readMember);
       if (new Set(members.map((m) => m.principal)).size !== members.length) throw badRequest('members: each principal may appear once');
-      await refuseLastAdminExpiry(domain, role, members);
+      await refuseLastAdminWrite(store, now(), { domain, role }, { writing: members });
       return store.putRoleMembers(domain, role, members, { actor });
     },
   );
@@ -268,7 +257,7 @@ export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
       const { principal } = request.params as { principal: string };
       const body = (request.body ?? {}) as { expiresAt?: string | null };
       const member = readMember({ principal, expiresAt: body.expiresAt });
-      await refuseLastAdminExpiry(domain, role, [member]);
+      await refuseLastAdminWrite(store, now(), { domain, role }, { writing: [member] });
       const { created, joinTokensVoided: voided } = await store.putRoleMember(domain, role, member, { actor });
       const expiresAt = member.expiresAt === null ? null : new Date(member.expiresAt).toISOString();
       return reply.code(created ? 201 : 200).send({ principal, expiresAt, created, joinTokensVoided: voided });

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { generateClientSecret, generateSecretId } from '../../keys/client-secrets.ts';
 import { parsePublicKeyPem } from '../../policy/public-keys.ts';
 import type { ServiceStatus } from '../../storage/records.ts';
-import { authorize, authorizeServiceChange, type AdminCaller } from '../authz.ts';
+import { authorize, authorizeServiceChange, onlyTakesStandingAway, type AdminCaller } from '../authz.ts';
 import { badRequest, notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
 import { refuseLastAdminRemoval } from '../last-admin.ts';
@@ -180,16 +180,15 @@ export function serviceRoutes(app: FastifyInstance, deps: AdminRouteDeps): void 
     },
     async (request) => {
       const body = request.body as { status?: ServiceStatus; description?: string | null; allowedIps?: string[]; expiresAt?: string | null };
-      const onlyDescription = Object.keys(body).every((field) => field === 'description');
-      const { principal, actor } = onlyDescription ? target(request) : await changeTarget(request);
-      const expiresAt = readExpiry(body.expiresAt);
+      const { principal, actor } = target(request);
+      const standing = { status: body.status, expiresAt: readExpiry(body.expiresAt), allowedIps: readAllowedIps(body.allowedIps) };
+      // Taking standing away stays with the service's own domain's admins (authz.ts); a missing service is the 404 of updateService.
+      const current = await store.getService(principal);
+      if (!current || !onlyTakesStandingAway(current, standing)) await authorizeServiceChange(store, callerOf(request), principal, now());
+      const { expiresAt } = standing;
       if (body.status === 'DISABLED') await refuseLastAdminRemoval(store, now(), { without: principal });
       if (typeof expiresAt === 'number') await refuseLastAdminRemoval(store, expiresAt, { without: principal });
-      const service = await store.updateService(
-        principal,
-        { status: body.status, description: body.description, allowedIps: readAllowedIps(body.allowedIps), expiresAt },
-        { actor },
-      );
+      const service = await store.updateService(principal, { ...standing, description: body.description }, { actor });
       return serviceOut(service);
     },
   );
@@ -198,7 +197,8 @@ export function serviceRoutes(app: FastifyInstance, deps: AdminRouteDeps): void 
     '/domains/:domain/services/:service',
     { schema: { summary: 'Delete a service, its credentials and its role memberships', tags: ['services'], security, params: serviceParams, response: { 204: { type: 'null' }, ...errorResponses } } },
     async (request, reply) => {
-      const { principal, actor } = await changeTarget(request);
+      // Taking standing away: open to the service's own domain's admins even when it holds another domain's admin role (authz.ts).
+      const { principal, actor } = target(request);
       await refuseLastAdminRemoval(store, now(), { without: principal });
       await store.deleteService(principal, { actor });
       return reply.code(204).send();

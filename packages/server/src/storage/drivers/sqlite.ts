@@ -12,6 +12,9 @@ import { sqliteStatements } from './statements.ts';
 import type { SqlDriver, SqlExecutor, SqlValue } from './driver.ts';
 
 const BUSY_TIMEOUT_MS = 5000;
+/** The longest pause between two tries for the write lock another process holds. */
+const MAX_LOCK_RETRY_MS = 20;
+const SQLITE_BUSY = 5;
 
 // Extended result codes (https://sqlite.org/rescode.html).
 const CONSTRAINT_CODES = new Set([
@@ -41,8 +44,11 @@ export function openSqliteDriver(path: string): SqlDriver {
       throw new Error(`cannot switch ${path} to WAL mode`);
     }
     // FULL: a commit returns only after the WAL is on disk, so an acknowledged write
-    // survives a crash of the process or the machine.
-    writer.exec(`PRAGMA synchronous = FULL; PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON;`);
+    // survives a crash of the process or the machine. No busy timeout on the writer: SQLite's
+    // busy handler sleeps on the calling thread, which here is the event loop, so a worker whose
+    // sibling process holds the write lock (an audit batch, say) would stop answering every
+    // request meanwhile. The write lock is waited for here instead (writeLocked), asynchronously.
+    writer.exec('PRAGMA synchronous = FULL; PRAGMA busy_timeout = 0; PRAGMA foreign_keys = ON;');
     const reader = new DatabaseSync(path);
     reader.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA query_only = ON;`);
     return new SqliteDriver(new Connection(reader), new Connection(writer));
@@ -82,11 +88,11 @@ class SqliteDriver implements SqlDriver {
   }
 
   run(sql: string, params?: readonly SqlValue[]): Promise<{ changes: number }> {
-    return this.exclusive(() => this.writer.run(sql, params));
+    return this.exclusive(() => writeLocked(() => this.writer.run(sql, params)));
   }
 
   exec(sql: string): Promise<void> {
-    return this.exclusive(() => this.writer.exec(sql));
+    return this.exclusive(() => writeLocked(() => this.writer.exec(sql)));
   }
 
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, options: { durability?: 'full' | 'relaxed' } = {}): Promise<T> {
@@ -104,7 +110,7 @@ class SqliteDriver implements SqlDriver {
   private async inTransaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     // IMMEDIATE takes the write lock up front, so a transaction never fails half-way
     // because another process started writing first.
-    await this.writer.exec('BEGIN IMMEDIATE');
+    await writeLocked(() => this.writer.exec('BEGIN IMMEDIATE'));
     const scope = new TransactionScope(this.writer);
     try {
       const result = await fn(scope);
@@ -166,6 +172,26 @@ class Connection implements SqlExecutor {
       this.statements.set(sql, statement);
     }
     return statement;
+  }
+}
+
+/**
+ * Runs `fn`, which takes the database's write lock, trying again while another process holds it
+ * (SQLITE_BUSY), with pauses growing to MAX_LOCK_RETRY_MS, for up to BUSY_TIMEOUT_MS in all; then
+ * the BUSY error stands (503). The event loop goes on serving meanwhile. Only statements that
+ * take the lock (BEGIN IMMEDIATE, a write outside a transaction) come here: inside a transaction
+ * that holds it, WAL mode gives no BUSY.
+ */
+async function writeLocked<T>(fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  for (let pause = 1; ; pause = Math.min(pause * 2, MAX_LOCK_RETRY_MS)) {
+    try {
+      return await fn();
+    } catch (error) {
+      const busy = error instanceof StorageUnavailableError && ((error.cause as { errcode?: number } | undefined)?.errcode ?? 0) % 256 === SQLITE_BUSY;
+      if (!busy || Date.now() + pause > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
   }
 }
 

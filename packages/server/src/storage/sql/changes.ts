@@ -36,8 +36,17 @@ interface MemberLike {
 }
 
 interface RoleLike {
-  members?: MemberLike[];
   tokenMaxLifetime?: number | null;
+}
+
+/** A role.put's `after`: the role, and its members added, removed (principals) and given a new expiry. */
+interface RoleDiffLike extends RoleLike {
+  added?: MemberLike[];
+  addedCount?: number;
+  removed?: string[];
+  removedCount?: number;
+  expiryChanged?: MemberLike[];
+  expiryChangedCount?: number;
 }
 
 /** The changes an audit event stands for. Throws for an audit type it does not know. */
@@ -61,13 +70,17 @@ export function changesOfAudit(event: { type: string; target: string; before: un
       if (principal === undefined) throw new Error(`audit ${type} of ${target} names no member`);
       return [{ scope: 'member', key: principal }];
     }
+    // These two name at most 100 members of each kind (roles.ts AUDIT_MEMBERS): roles.ts passes
+    // their whole changes to `audit` itself. Read from the event only when it names them all.
     case 'role-member.put-many': {
-      const members = (event.after as { members?: MemberLike[] } | null)?.members;
+      const after = event.after as { members?: MemberLike[]; created?: number; updated?: number } | null;
+      const members = after?.members;
       if (!Array.isArray(members)) throw new Error(`audit ${type} of ${target} names no members`);
+      if ((after?.created ?? 0) + (after?.updated ?? 0) > members.length) throw new Error(`audit ${type} of ${target} names only some members`);
       return members.map((member) => ({ scope: 'member', key: member.principal }));
     }
     case 'role.put':
-      return roleChanges(domainOfRole(target), event.before as RoleLike | null, event.after as RoleLike | null);
+      return roleChanges(domainOfRole(target), event.before as RoleLike | null, event.after as RoleDiffLike | null);
     case 'role.delete':
       return [{ scope: 'domain', key: domainOfRole(target) }];
     case 'domain.create':
@@ -103,13 +116,17 @@ export function changesOfAudit(event: { type: string; target: string; before: un
 }
 
 /** A role.put: each member added, removed or with a new expiry, and the domain when the role's lifetime limit changed. */
-function roleChanges(domain: string, before: RoleLike | null, after: RoleLike | null): RegistryChange[] {
+function roleChanges(domain: string, before: RoleLike | null, after: RoleDiffLike | null): RegistryChange[] {
   const changes: RegistryChange[] = [];
   if ((before?.tokenMaxLifetime ?? null) !== (after?.tokenMaxLifetime ?? null)) changes.push({ scope: 'domain', key: domain });
-  const was = new Map((before?.members ?? []).map((m) => [m.principal, m.expiresAt]));
-  const now = new Map((after?.members ?? []).map((m) => [m.principal, m.expiresAt]));
-  for (const principal of new Set([...was.keys(), ...now.keys()])) {
-    if (was.get(principal) !== now.get(principal) || was.has(principal) !== now.has(principal)) changes.push({ scope: 'member', key: principal });
+  const lists: [readonly (MemberLike | string)[] | undefined, number | undefined][] = [
+    [after?.added, after?.addedCount],
+    [after?.removed, after?.removedCount],
+    [after?.expiryChanged, after?.expiryChangedCount],
+  ];
+  for (const [list = [], count = 0] of lists) {
+    if (count > list.length) throw new Error(`audit role.put of ${domain} names only some members`);
+    for (const item of list) changes.push({ scope: 'member', key: typeof item === 'string' ? item : item.principal });
   }
   return changes;
 }
@@ -121,32 +138,64 @@ function domainOfRole(target: string): string {
   return target.slice(0, colon);
 }
 
-/** Per transaction: the changes already recorded (one row per scope and key is enough), told to the listeners when it ends. */
+/**
+ * Per transaction: the changes recorded so far (one row per scope and key is enough), numbered and
+ * written when the transaction's work is done (writeChanges), and told to the listeners when it ends.
+ * Numbered 0 until then.
+ */
 export const pendingChanges = new WeakMap<SqlExecutor, Map<string, FeedRow>>();
 
-/** Records `changes` in the transaction `tx` (with the feed's number, and on PostgreSQL a notification sent at commit). */
+/**
+ * Records `changes` in the transaction `tx`. They are written at its end, all at once
+ * (writeChanges): the change counter, whose row every change of every tenant takes, is then
+ * held from there to the commit only, however many changes the transaction made.
+ */
 export async function recordChanges(ctx: SqlContext, tx: SqlExecutor, changes: readonly RegistryChange[]): Promise<void> {
   let pending = pendingChanges.get(tx);
-  if (pending === undefined) {
-    // A transaction not opened through the context's driver (none today): recorded all the same.
-    pending = new Map();
-    pendingChanges.set(tx, pending);
-  }
+  const now = pending === undefined;
+  // A transaction not opened through the context's driver (none today): written at once.
+  pending ??= new Map();
+  const at = ctx.now();
   for (const change of changes) {
     const id = `${change.scope}\u0000${change.key}`;
     if (pending.has(id)) continue;
-    // An upsert rather than a plain UPDATE, so an emptied table (an operator's TRUNCATE) starts again.
-    const next = await tx.get<{ seq: number }>(
-      `INSERT INTO registry_change_counter (id, seq) VALUES (1, 1)
-       ON CONFLICT (id) DO UPDATE SET seq = registry_change_counter.seq + 1 RETURNING seq`,
-    );
-    if (next === undefined) throw new Error('the registry change counter did not answer');
-    const seq = Number(next.seq);
-    await tx.run('INSERT INTO registry_changes (seq, at, scope, key) VALUES (?, ?, ?, ?)', [seq, ctx.now(), change.scope, change.key]);
-    pending.set(id, { seq, scope: change.scope, key: change.key });
-    // Identical notifications in one transaction are sent once, at commit.
-    if (ctx.db.dialect === 'postgres') await tx.get('SELECT pg_notify(?, ?) AS sent', [CHANGE_CHANNEL, '']);
+    const row = { seq: 0, scope: change.scope, key: change.key };
+    pending.set(id, row);
+    recordedAt.set(row, at);
   }
+  if (now) await writeChanges(tx, ctx.db.dialect, pending);
+}
+
+/** When each pending change was recorded: the time its row carries (by which the feed is pruned). */
+const recordedAt = new WeakMap<FeedRow, number>();
+
+/** Rows of registry_changes one INSERT writes: 4,000 parameters, far below either database's limit (PostgreSQL 65,535; SQLite 32,766). */
+const CHANGE_ROWS = 1000;
+
+/**
+ * Numbers and writes the changes of `pending` not written yet: the counter taken once for all of
+ * them, the rows inserted 1,000 a statement, and on PostgreSQL one notification (sent at commit).
+ */
+export async function writeChanges(tx: SqlExecutor, dialect: 'sqlite' | 'postgres', pending: Map<string, FeedRow>): Promise<void> {
+  const rows = [...pending.values()].filter((row) => row.seq === 0);
+  if (rows.length === 0) return;
+  // An upsert rather than a plain UPDATE, so an emptied table (an operator's TRUNCATE) starts again.
+  const next = await tx.get<{ seq: number }>(
+    `INSERT INTO registry_change_counter (id, seq) VALUES (1, ?)
+     ON CONFLICT (id) DO UPDATE SET seq = registry_change_counter.seq + ? RETURNING seq`,
+    [rows.length, rows.length],
+  );
+  if (next === undefined) throw new Error('the registry change counter did not answer');
+  let seq = Number(next.seq) - rows.length;
+  for (const row of rows) row.seq = ++seq;
+  for (let start = 0; start < rows.length; start += CHANGE_ROWS) {
+    const chunk = rows.slice(start, start + CHANGE_ROWS);
+    await tx.run(
+      `INSERT INTO registry_changes (seq, at, scope, key) VALUES ${chunk.map(() => '(?, ?, ?, ?)').join(', ')}`,
+      chunk.flatMap((row) => [row.seq, recordedAt.get(row) ?? 0, row.scope, row.key]),
+    );
+  }
+  if (dialect === 'postgres') await tx.get('SELECT pg_notify(?, ?) AS sent', [CHANGE_CHANNEL, '']);
 }
 
 /** The newest change number committed. */

@@ -7,17 +7,17 @@
 // Lock order (PostgreSQL), so that two changes never wait for each other:
 // 1. the rows the change hangs off: domain (FOR SHARE to add under it, FOR UPDATE to change it),
 //    then the service (lockService) or the role (lockRole), then the rows they own;
-// 2. last, the registry change counter, which `audit` (through sql/changes.ts recordChanges)
-//    updates and holds until commit. Every registry change takes it, so one that took a row lock
-//    after it would deadlock with any change of that row: no statement that locks or writes a
-//    row another change may hold comes after the first `audit` that records a registry change
-//    (the audit types sql/changes.ts maps to none, such as certificate.issue, take no counter).
+// 2. last, the registry change counter: every registry change takes it, and holds it to the
+//    commit. `audit` only collects a transaction's changes (sql/changes.ts recordChanges); the
+//    transaction below writes them (writeChanges) once its function has returned, so the counter
+//    comes after every other lock of the change. Nothing else may take the counter's row, nor
+//    lock a row after it: either would deadlock with any change of that row.
 
 import type { SqlDriver, SqlExecutor, SqlValue } from '../drivers/driver.ts';
 import { NotFoundError } from '../errors.ts';
 import type { Actor, AuditEvent, Role } from '../records.ts';
-import { changesOfAudit, pendingChanges, recordChanges } from './changes.ts';
-import type { FeedRow } from './changes.ts';
+import { changesOfAudit, pendingChanges, recordChanges, writeChanges } from './changes.ts';
+import type { FeedRow, RegistryChange } from './changes.ts';
 
 /** Told of a transaction's registry changes when it ends; `committed` false when it failed (it may or may not have committed). */
 export type ChangeListener = (changes: FeedRow[], committed: boolean) => void;
@@ -59,9 +59,13 @@ function telling(driver: SqlDriver, listeners: Set<ChangeListener>): SqlDriver {
       const recorded = new Map<string, FeedRow>();
       let committed = false;
       try {
-        const result = await driver.transaction((tx) => {
+        const result = await driver.transaction(async (tx) => {
+          recorded.clear();
           pendingChanges.set(tx, recorded);
-          return fn(tx);
+          const value = await fn(tx);
+          // Last, so the change counter's row is held from here to the commit only.
+          await writeChanges(tx, driver.dialect, recorded);
+          return value;
         }, options);
         committed = true;
         return result;
@@ -75,15 +79,20 @@ function telling(driver: SqlDriver, listeners: Set<ChangeListener>): SqlDriver {
 /** The actor of changes no caller asked for: key rotation steps, the first CA. */
 export const SYSTEM: Actor = { actor: 'system' };
 
-/** Writes a change's audit event, and the registry changes it stands for (sql/changes.ts), inside the change's own transaction. */
+/**
+ * Writes a change's audit event, and the registry changes it stands for, inside the change's own
+ * transaction: `feed` when given (a change of many members, whose audit names only some of them),
+ * else those sql/changes.ts reads from the event.
+ */
 export async function audit(
   ctx: SqlContext,
   tx: SqlExecutor,
   by: Actor,
   change: { type: string; target: string; before: unknown; after: unknown },
+  feed?: readonly RegistryChange[],
 ): Promise<void> {
   await insertAudit(tx, { at: ctx.now(), actor: by.actor, ...change });
-  await recordChanges(ctx, tx, changesOfAudit(change));
+  await recordChanges(ctx, tx, feed ?? changesOfAudit(change));
 }
 
 export async function insertAudit(db: SqlExecutor, event: Omit<AuditEvent, 'id'>): Promise<void> {
@@ -94,14 +103,20 @@ export const AUDIT_COLUMNS = '(at, actor, type, target, before_json, after_json)
 
 /** An event's values in AUDIT_COLUMNS order. */
 export function auditValues(event: Omit<AuditEvent, 'id'>): SqlValue[] {
-  return [
-    event.at,
-    event.actor,
-    event.type,
-    event.target,
-    JSON.stringify(event.before ?? null),
-    JSON.stringify(event.after ?? null),
-  ];
+  return [event.at, event.actor, event.type, event.target, auditJson(event.before), auditJson(event.after)];
+}
+
+/**
+ * The most characters an event's `before` or `after` is stored with. No event the store writes
+ * comes near (lists of members name at most 100 of them); one that would is stored as a marker
+ * saying so, so a page of the audit log stays readable.
+ */
+export const AUDIT_JSON_MAX = 128 * 1024;
+
+function auditJson(value: unknown): string {
+  const json = JSON.stringify(value ?? null);
+  if (json.length <= AUDIT_JSON_MAX) return json;
+  return JSON.stringify({ truncated: true, characters: json.length, note: `over ${AUDIT_JSON_MAX} characters: not stored` });
 }
 
 /**

@@ -85,31 +85,43 @@ export function consumeJoinToken(ctx: SqlContext, id: string, hash: string, now:
 }
 
 /**
- * Voids the principal's outstanding (unused, unexpired) join tokens, inside the caller's
- * transaction: a grant of another domain's admin role calls it (roles.ts writeMember), as whoever
- * made those tokens may not have been trusted with that role. Audit `join-token.void` when any went.
+ * Voids the outstanding (unused, unexpired) join tokens of `principals`, inside the caller's
+ * transaction: a grant of another domain's admin role calls it (roles.ts writeMembers), as whoever
+ * made those tokens may not have been trusted with that role. One audit `join-token.void` for each
+ * principal that had any. Returns how many went in all.
  */
 export async function voidJoinTokens(
   ctx: SqlContext,
   tx: SqlExecutor,
-  principal: string,
+  principals: readonly string[],
   grantedRole: string,
   by: Actor,
 ): Promise<number> {
-  const rows = await tx.all<{ id: string }>(
-    'DELETE FROM join_tokens WHERE principal = ? AND used_at IS NULL AND expires_at > ? RETURNING id',
-    [principal, ctx.now()],
-  );
-  if (rows.length === 0) return 0;
-  const ids = rows.map((row) => row.id).sort();
-  await audit(ctx, tx, by, {
-    type: 'join-token.void',
-    target: principal,
-    before: null,
-    after: { principal, grantedRole, joinTokensVoided: ids.length, ids },
-  });
-  return ids.length;
+  const voided = new Map<string, string[]>();
+  for (let start = 0; start < principals.length; start += IN_LIST) {
+    const chunk = principals.slice(start, start + IN_LIST);
+    const rows = await tx.all<{ id: string; principal: string }>(
+      `DELETE FROM join_tokens WHERE principal IN (${chunk.map(() => '?').join(', ')}) AND used_at IS NULL AND expires_at > ? RETURNING id, principal`,
+      [...chunk, ctx.now()],
+    );
+    for (const row of rows) voided.set(row.principal, [...(voided.get(row.principal) ?? []), row.id]);
+  }
+  let total = 0;
+  for (const principal of [...voided.keys()].sort()) {
+    const ids = voided.get(principal)!.sort();
+    total += ids.length;
+    await audit(ctx, tx, by, {
+      type: 'join-token.void',
+      target: principal,
+      before: null,
+      after: { principal, grantedRole, joinTokensVoided: ids.length, ids },
+    });
+  }
+  return total;
 }
+
+/** Names one `IN (...)` list carries: 1,000, far below either database's parameter limit. */
+export const IN_LIST = 1000;
 
 const OUTSTANDING = 'used_at IS NULL AND expires_at > ?';
 

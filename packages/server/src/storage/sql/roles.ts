@@ -4,9 +4,10 @@ import type { SqlExecutor } from '../drivers/driver.ts';
 import { isForeignAdminRole } from '../../policy/names.ts';
 import { NotFoundError } from '../errors.ts';
 import type { Actor, HeldRole, Membership, NamePageQuery, Role, RoleMember } from '../records.ts';
-import { audit, checkLifetime, holdDomain, loadRole, lockRole, roleTarget, serviceRow } from './context.ts';
+import type { RegistryChange } from './changes.ts';
+import { audit, checkLifetime, holdDomain, loadRole, lockRole, roleTarget } from './context.ts';
 import type { SqlContext } from './context.ts';
-import { voidJoinTokens } from './join-tokens.ts';
+import { IN_LIST, voidJoinTokens } from './join-tokens.ts';
 import { toMember, toRole } from './rows.ts';
 import type { MemberRow, RoleRow } from './rows.ts';
 
@@ -41,20 +42,26 @@ export async function putRole(
       }
     }
     let joinTokensVoided = 0;
+    const diff: MemberDiff = { added: [], removed: [], changed: [] };
     if (members) {
       // A principal named twice is one member; the last entry wins.
       const unique = new Map(members.map((member) => [member.principal, member]));
       const previous = await memberRows(tx, domain, name);
-      for (const row of previous.values()) {
-        if (unique.has(row.principal)) continue;
-        await tx.run('DELETE FROM role_members WHERE domain = ? AND role = ? AND principal = ?', [domain, name, row.principal]);
-      }
-      for (const member of unique.values()) {
-        joinTokensVoided += await writeMember(ctx, tx, { domain, role: name, member, previous: previous.get(member.principal) }, by);
-      }
+      for (const row of previous.values()) if (!unique.has(row.principal)) diff.removed.push(toMember(row));
+      await deleteMembers(tx, domain, name, diff.removed.map((m) => m.principal));
+      const writes = diffWrites(unique.values(), previous, diff);
+      joinTokensVoided = await writeMembers(ctx, tx, { domain, role: name, writes }, by);
     }
     const role = await loadRole(tx, await lockRole(ctx, tx, domain, name));
-    await audit(ctx, tx, by, { type: 'role.put', target: roleTarget(domain, name), before, after: role });
+    const limitChanged = (before?.tokenMaxLifetime ?? null) !== role.tokenMaxLifetime;
+    const feed = [...(limitChanged ? [{ scope: 'domain' as const, key: domain }] : []), ...memberChanges(diff)];
+    await audit(
+      ctx,
+      tx,
+      by,
+      { type: 'role.put', target: roleTarget(domain, name), before: before && roleSummary(before), after: { ...roleSummary(role), ...diffAudit(diff) } },
+      feed,
+    );
     return { role, created, joinTokensVoided };
   });
 }
@@ -101,7 +108,8 @@ export function deleteRole(ctx: SqlContext, domain: string, name: string, by: Ac
     const before = await loadRole(tx, await lockRole(ctx, tx, domain, name));
     await tx.run('DELETE FROM role_members WHERE domain = ? AND role = ?', [domain, name]);
     await tx.run('DELETE FROM roles WHERE domain = ? AND name = ?', [domain, name]);
-    await audit(ctx, tx, by, { type: 'role.delete', target: roleTarget(domain, name), before, after: null });
+    const shown = { ...roleSummary(before), members: before.members.slice(0, AUDIT_MEMBERS) };
+    await audit(ctx, tx, by, { type: 'role.delete', target: roleTarget(domain, name), before: shown, after: null });
   });
 }
 
@@ -115,7 +123,7 @@ export function putRoleMember(
   return ctx.db.transaction(async (tx) => {
     await lockRole(ctx, tx, domain, role);
     const existing = await memberRow(tx, domain, role, member.principal);
-    const joinTokensVoided = await writeMember(ctx, tx, { domain, role, member, previous: existing }, by);
+    const joinTokensVoided = await writeMembers(ctx, tx, { domain, role, writes: [{ member, previous: existing }] }, by);
     await touchRole(ctx, tx, domain, role);
     await audit(ctx, tx, by, {
       type: 'role-member.put',
@@ -128,7 +136,7 @@ export function putRoleMember(
 }
 
 /**
- * Adds or updates several members in one transaction, each through writeMember as putRoleMember
+ * Adds or updates several members in one transaction, through writeMembers as putRoleMember
  * does (join tokens voided by the same rule), leaving the role's other members as they are.
  * One audit event `role-member.put-many` names the counts and the principals.
  */
@@ -141,19 +149,23 @@ export function putRoleMembers(
 ): Promise<{ created: number; updated: number; joinTokensVoided: number }> {
   return ctx.db.transaction(async (tx) => {
     await lockRole(ctx, tx, domain, role);
-    let created = 0;
-    let joinTokensVoided = 0;
     // A principal named twice is one member; the last entry wins.
     const unique = new Map(members.map((member) => [member.principal, member]));
-    for (const member of unique.values()) {
-      const existing = await memberRow(tx, domain, role, member.principal);
-      if (!existing) created += 1;
-      joinTokensVoided += await writeMember(ctx, tx, { domain, role, member, previous: existing }, by);
-    }
+    const previous = await memberRows(tx, domain, role, [...unique.keys()]);
+    const diff: MemberDiff = { added: [], removed: [], changed: [] };
+    const writes = diffWrites(unique.values(), previous, diff);
+    const joinTokensVoided = await writeMembers(ctx, tx, { domain, role, writes }, by);
     await touchRole(ctx, tx, domain, role);
+    const created = diff.added.length;
     const counts = { created, updated: unique.size - created, joinTokensVoided };
-    const after = { ...counts, members: [...unique.values()].map((m) => ({ principal: m.principal, expiresAt: m.expiresAt })) };
-    await audit(ctx, tx, by, { type: 'role-member.put-many', target: roleTarget(domain, role), before: null, after });
+    // The previous expiry of each member updated, and the members written: the first AUDIT_MEMBERS of each.
+    const updated = [...unique.keys()].flatMap((principal) => {
+      const row = previous.get(principal);
+      return row ? [toMember(row)] : [];
+    });
+    const before = { members: updated.slice(0, AUDIT_MEMBERS) };
+    const after = { ...counts, members: [...unique.values()].slice(0, AUDIT_MEMBERS).map((m) => ({ principal: m.principal, expiresAt: m.expiresAt })) };
+    await audit(ctx, tx, by, { type: 'role-member.put-many', target: roleTarget(domain, role), before, after }, memberChanges(diff));
     return counts;
   });
 }
@@ -222,48 +234,133 @@ function memberRow(db: SqlExecutor, domain: string, role: string, principal: str
   return db.get<MemberRow>('SELECT * FROM role_members WHERE domain = ? AND role = ? AND principal = ?', [domain, role, principal]);
 }
 
-async function memberRows(tx: SqlExecutor, domain: string, role: string): Promise<Map<string, MemberRow>> {
-  const rows = await tx.all<MemberRow>('SELECT * FROM role_members WHERE domain = ? AND role = ?', [domain, role]);
-  return new Map(rows.map((row) => [row.principal, row]));
+/** The role's member rows by principal: all of them, or those of `principals`. */
+async function memberRows(tx: SqlExecutor, domain: string, role: string, principals?: readonly string[]): Promise<Map<string, MemberRow>> {
+  if (principals === undefined) {
+    const rows = await tx.all<MemberRow>('SELECT * FROM role_members WHERE domain = ? AND role = ?', [domain, role]);
+    return new Map(rows.map((row) => [row.principal, row]));
+  }
+  const found = new Map<string, MemberRow>();
+  for (let start = 0; start < principals.length; start += IN_LIST) {
+    const chunk = principals.slice(start, start + IN_LIST);
+    const rows = await tx.all<MemberRow>(
+      `SELECT * FROM role_members WHERE domain = ? AND role = ? AND principal IN (${chunk.map(() => '?').join(', ')})`,
+      [domain, role, ...chunk],
+    );
+    for (const row of rows) found.set(row.principal, row);
+  }
+  return found;
 }
 
-/**
- * The one place a membership is written (added, or its expiry changed). When it makes the member
- * an admin of a domain other than its own that it was not before (a new membership, or an expired
- * one renewed), the member's outstanding join tokens are voided in the same transaction: whoever
- * made them was trusted with the service as it was, not with that role. Returns how many went.
- */
-async function writeMember(
-  ctx: SqlContext,
-  tx: SqlExecutor,
-  change: { domain: string; role: string; member: RoleMember; previous: MemberRow | undefined },
-  by: Actor,
-): Promise<number> {
-  const { domain, role, member, previous } = change;
-  if (previous) {
-    await tx.run('UPDATE role_members SET expires_at = ? WHERE domain = ? AND role = ? AND principal = ?', [
-      member.expiresAt,
+async function deleteMembers(tx: SqlExecutor, domain: string, role: string, principals: readonly string[]): Promise<void> {
+  for (let start = 0; start < principals.length; start += IN_LIST) {
+    const chunk = principals.slice(start, start + IN_LIST);
+    await tx.run(`DELETE FROM role_members WHERE domain = ? AND role = ? AND principal IN (${chunk.map(() => '?').join(', ')})`, [
       domain,
       role,
-      member.principal,
-    ]);
-  } else {
-    await tx.run('INSERT INTO role_members (domain, role, principal, expires_at) VALUES (?, ?, ?, ?)', [
-      domain,
-      role,
-      member.principal,
-      member.expiresAt,
+      ...chunk,
     ]);
   }
-  if (!isForeignAdminRole(member.principal, domain, role)) return 0;
+}
+
+/** What a change did to a role's members: each added, removed, or given another expiry. */
+interface MemberDiff {
+  added: RoleMember[];
+  removed: RoleMember[];
+  changed: (RoleMember & { previousExpiresAt: number | null })[];
+}
+
+/** The writes of `members` (those new or with another expiry than in `previous`), noted in `diff`. */
+function diffWrites(members: Iterable<RoleMember>, previous: Map<string, MemberRow>, diff: MemberDiff): MemberWrite[] {
+  const writes: MemberWrite[] = [];
+  for (const member of members) {
+    const row = previous.get(member.principal);
+    if (row === undefined) {
+      diff.added.push(member);
+    } else {
+      const previousExpiresAt = toMember(row).expiresAt;
+      if (previousExpiresAt === member.expiresAt) continue;
+      diff.changed.push({ ...member, previousExpiresAt });
+    }
+    writes.push({ member, previous: row });
+  }
+  return writes;
+}
+
+/** The registry changes of `diff`: one for each principal whose memberships changed. */
+function memberChanges(diff: MemberDiff): RegistryChange[] {
+  return [...diff.added, ...diff.removed, ...diff.changed].map((m) => ({ scope: 'member', key: m.principal }));
+}
+
+/** Principals an audit event names of each list of members; the counts say how many there were in all. */
+export const AUDIT_MEMBERS = 100;
+
+/** The audit of `diff`: the first AUDIT_MEMBERS of each list, and how many each held. */
+function diffAudit(diff: MemberDiff) {
+  return {
+    added: diff.added.slice(0, AUDIT_MEMBERS),
+    addedCount: diff.added.length,
+    removed: diff.removed.slice(0, AUDIT_MEMBERS).map((m) => m.principal),
+    removedCount: diff.removed.length,
+    expiryChanged: diff.changed.slice(0, AUDIT_MEMBERS),
+    expiryChangedCount: diff.changed.length,
+  };
+}
+
+/** A role as audited: its settings and how many members it has, not the members themselves. */
+function roleSummary(role: Role) {
+  const { members, ...rest } = role;
+  return { ...rest, memberCount: members.length };
+}
+
+interface MemberWrite {
+  member: RoleMember;
+  previous: MemberRow | undefined;
+}
+
+/** Rows of role_members one INSERT writes (4 parameters each). */
+const MEMBER_ROWS = 1000;
+
+/**
+ * The one place memberships are written (added, or their expiry changed), 1,000 a statement. When
+ * one makes its member an admin of a domain other than its own that it was not before (a new
+ * membership, or an expired one renewed), the member's outstanding join tokens are voided in the
+ * same transaction: whoever made them was trusted with the service as it was, not with that role.
+ * Returns how many went.
+ */
+async function writeMembers(
+  ctx: SqlContext,
+  tx: SqlExecutor,
+  change: { domain: string; role: string; writes: readonly MemberWrite[] },
+  by: Actor,
+): Promise<number> {
+  const { domain, role, writes } = change;
+  for (let start = 0; start < writes.length; start += MEMBER_ROWS) {
+    const chunk = writes.slice(start, start + MEMBER_ROWS);
+    await tx.run(
+      `INSERT INTO role_members (domain, role, principal, expires_at) VALUES ${chunk.map(() => '(?, ?, ?, ?)').join(', ')}
+       ON CONFLICT (domain, role, principal) DO UPDATE SET expires_at = excluded.expires_at`,
+      chunk.flatMap(({ member }) => [domain, role, member.principal, member.expiresAt]),
+    );
+  }
   const now = ctx.now();
-  const heldBefore = previous !== undefined && (previous.expires_at === null || Number(previous.expires_at) > now);
-  const heldAfter = member.expiresAt === null || member.expiresAt > now;
-  if (heldBefore || !heldAfter) return 0;
-  // The service's row, locked as join tokens are made under it (join-tokens.ts createJoinToken):
+  const granted = writes
+    .filter(({ member, previous }) => {
+      if (!isForeignAdminRole(member.principal, domain, role)) return false;
+      const heldBefore = previous !== undefined && (previous.expires_at === null || Number(previous.expires_at) > now);
+      const heldAfter = member.expiresAt === null || member.expiresAt > now;
+      return !heldBefore && heldAfter;
+    })
+    .map(({ member }) => member.principal)
+    .sort();
+  if (granted.length === 0) return 0;
+  // The services' rows, locked as join tokens are made under them (join-tokens.ts createJoinToken):
   // one made while this grant commits either comes first and is voided here, or waits and sees it.
-  await serviceRow(tx, member.principal, ctx.forUpdate);
-  return voidJoinTokens(ctx, tx, member.principal, roleTarget(domain, role), by);
+  for (let start = 0; start < granted.length; start += IN_LIST) {
+    const chunk = granted.slice(start, start + IN_LIST);
+    await tx.all(`SELECT principal FROM services WHERE principal IN (${chunk.map(() => '?').join(', ')}) ORDER BY principal${ctx.forUpdate}`, chunk);
+  }
+  return voidJoinTokens(ctx, tx, granted, roleTarget(domain, role), by);
 }
 
 async function touchRole(ctx: SqlContext, tx: SqlExecutor, domain: string, name: string): Promise<void> {
