@@ -51,6 +51,8 @@ describe('tessera serve --workers 2 (PostgreSQL)', () => {
         TESSERA_SIGNING_PRE_PUBLICATION: '2',
         TESSERA_JWKS_MAX_AGE: '0',
         TESSERA_SIGNING_CHECK_INTERVAL: String(CHECK_S),
+        // 2 connections for each worker's pool.
+        TESSERA_DATABASE_POOL_SIZE: '4',
       },
     });
     byWorker = await addressesByWorker(cluster);
@@ -67,6 +69,24 @@ describe('tessera serve --workers 2 (PostgreSQL)', () => {
     assert.equal(serving?.['workers'], 2);
     assert.equal(cluster.lines().filter((line) => line['msg'] === 'bootstrap admin credential written').length, 1);
     assert.ok((byWorker.get(0)?.length ?? 0) >= 1 && (byWorker.get(1)?.length ?? 0) >= 1);
+  });
+
+  it('holds at most its databasePoolSize in the workers\' pools, and says how many connections it holds in all', async () => {
+    const serving = cluster.lines().find((line) => String(line['msg']).startsWith('tessera is serving'));
+    assert.equal(serving?.['databaseConnections'], 6, '2 workers, each a pool of 2 and its LISTEN connection');
+    const tokens = await Promise.all([byWorker.get(0)![0]!, byWorker.get(1)![0]!].map((address) => adminToken(address)));
+    // Many admin reads at once on both workers: each pool grows to its bound (idle connections stay 10 s).
+    const reads = [0, 1].flatMap((worker) =>
+      Array.from({ length: 60 }, (_, i) => cluster.from(byWorker.get(worker)![0]!).admin$('GET', `/domains?limit=${1 + (i % 5)}`, undefined, tokens[worker])),
+    );
+    for (const res of await Promise.all(reads)) assert.equal(res.status, 200, res.text);
+    const [afterwards] = await query<{ pool: string; listen: string }>(
+      `SELECT count(*) FILTER (WHERE application_name <> 'tessera-change-listener') AS pool,
+              count(*) FILTER (WHERE application_name = 'tessera-change-listener') AS listen
+       FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+    );
+    assert.equal(Number(afterwards!.listen), 2);
+    assert.ok(Number(afterwards!.pool) <= 4, `${afterwards!.pool} pool connections`);
   });
 
   it('serves the admin API on either worker: a service made through worker 1 gets a token through worker 0', async () => {

@@ -41,6 +41,7 @@ import { createTokenReuseCache } from './oauth2/token-reuse.ts';
 import { createClientGuard, type TokenObserver } from './oauth2/client-guard.ts';
 import { createTokenService } from './oauth2/token-service.ts';
 import { createTokenGuards } from './guards/index.ts';
+import { databaseConnections, databasePoolShare } from './guards/worker-share.ts';
 import { serviceAccountsApi } from './service-accounts/index.ts';
 import { AvailabilityWatch } from './storage/availability.ts';
 import { openStore } from './storage/open.ts';
@@ -104,11 +105,15 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const hasher = createSecretHasher(masterKey);
 
   const availability = new AvailabilityWatch(now);
-  const store = await openStore(config.database, { now, availability });
+  // A worker's pool is its share of the instance's (guards/worker-share.ts); the LISTEN connection comes on top.
+  const poolSize = databasePoolShare(config.databasePoolSize, options.worker === undefined ? 1 : config.workers);
+  const store = await openStore(config.database, { now, availability, poolSize });
   // Its events are logged once the logger exists; until then there is nothing to say.
   let logRegistry: (event: { kind: string; error?: unknown }) => void = () => {};
   const registry = new RegistryCache(store, {
     maxClients: config.registryCache.maxClients,
+    // Only token reuse asks whether a token was revoked on the token endpoint's path.
+    ...(config.tokenReuse.enabled ? {} : { maxRevoked: 0 }),
     ...options.registryCache,
     listenUrl: config.database.kind === 'postgres' ? config.database.url : undefined,
     now,
@@ -416,8 +421,16 @@ export async function createServer(config: Config, options: ServerOptions = {}):
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<{ url: string; close(): Promise<void> }> {
   const server = await createServer(config, options);
   for (const warning of config.warnings ?? []) server.app.log.warn(warning);
-  const url = await server.listen();
-  server.app.log.info({ url, issuer: config.issuer, storage: server.store.kind }, 'tessera is serving');
+  let url: string;
+  try {
+    url = await server.listen();
+  } catch (error) {
+    // Closed, or its database connections (the registry cache's LISTEN among them) would keep the process alive.
+    await server.close().catch((closeError: unknown) => server.app.log.warn({ err: closeError }, 'closing the server that could not listen failed'));
+    throw error;
+  }
+  const connections = server.store.kind === 'postgres' ? { databaseConnections: databaseConnections(config.databasePoolSize, 1) } : {};
+  server.app.log.info({ url, issuer: config.issuer, storage: server.store.kind, ...connections }, 'tessera is serving');
   return { url, close: () => server.close() };
 }
 

@@ -9,19 +9,23 @@
 //
 // Connections (`workerDistribution`): by default they are dealt round robin, so every worker is
 // used whatever the callers' addresses (a NAT, a Kubernetes Service that SNATs, an L4 load
-// balancer or a benchmark all come from one address). The rate limits live in each worker's
-// memory, so each worker enforces its share of them (guards/worker-share.ts: rate and burst of
-// the per-address and per-client buckets split between the workers, adding up to the configured
-// ones, and the auth-failure alert threshold divided): a caller whose connections are dealt to
-// every worker gets about its configured budget in all and never more; one on a single
-// keep-alive connection gets one worker's share (stricter, never looser). With `by-address`,
-// every connection from one address goes to one worker, picked by a hash of the address as the
-// limits count it (policy/ip-ranges.ts addressKey): the per-address budgets are then whole and
-// exact, but one busy address uses one core; a client's own budget stays per worker there, since
-// a client may call from several addresses. `by-address` is refused with trustedProxies (every
-// connection would come from a proxy's address). The connection caps (`connections.max*`) and
-// the refusal summaries stay per worker in both cases: they bound one process's descriptors and
-// audit rows.
+// balancer or a benchmark all come from one address). The rate limits and the auth-failure
+// counters live in each worker's memory, so each worker enforces its share of them
+// (guards/worker-share.ts): rate and burst of the per-address and per-client buckets split
+// between the workers, adding up to the configured ones, and the auth-failure alert threshold
+// divided, rounded up. A caller whose connections are dealt to every worker gets about its
+// configured budget in all and never more; one on a single keep-alive connection gets one
+// worker's share (stricter, never looser). Alerts are counted per claimed client id and per
+// address, each worker counting the failures it saw: one is raised by the worker whose own count
+// reaches its share (failures spread evenly raise one by the time they reach the threshold in
+// all; several workers may each raise one per window). With `by-address`, every connection from
+// one address goes to one worker, picked by a hash of the address as the limits count it
+// (policy/ip-ranges.ts addressKey): the per-address budgets and alerts are then whole and exact,
+// but one busy address uses one core; a client's own budget and its alerts per client id stay per
+// worker there (each against the whole configured value), since a client may call from several
+// addresses. `by-address` is refused with trustedProxies (every connection would come from a
+// proxy's address). The connection caps (`connections.max*`) and the refusal summaries stay per
+// worker in both cases: they bound one process's descriptors and audit rows.
 //
 // Failures: a worker that exits is started again (worker 0 owns the timers again), after a
 // delay that doubles while it keeps dying young. close() (SIGTERM, SIGINT) stops accepting, lets
@@ -32,6 +36,7 @@ import { once } from 'node:events';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { listenPort } from '../config/values.ts';
 import type { Config } from '../config/config.ts';
+import { databaseConnections, databasePoolShare } from '../guards/worker-share.ts';
 import { addressKey } from '../policy/ip-ranges.ts';
 import { primaryLog } from './log.ts';
 import { configToWire, isMessage, type FromWorker, type ToWorker } from './messages.ts';
@@ -200,9 +205,14 @@ export async function startCluster(config: Config, options: ClusterOptions = {})
   const address = listener.address();
   const port = typeof address === 'object' && address ? address.port : Number(config.listen.port);
   const url = `${config.listen.protocol}//${config.listen.hostname}:${port}`;
+  const connections = config.database.kind === 'postgres' ? { databaseConnections: databaseConnections(config.databasePoolSize, slots.length) } : {};
   log.info(
-    { url, issuer: config.issuer, storage: config.database.kind, workers: slots.length, distribution: config.workerDistribution },
-    `tessera is serving with ${slots.length} worker processes`,
+    { url, issuer: config.issuer, storage: config.database.kind, workers: slots.length, distribution: config.workerDistribution, ...connections },
+    `tessera is serving with ${slots.length} worker processes` +
+      (config.database.kind === 'postgres'
+        ? `, holding up to ${connections.databaseConnections} PostgreSQL connections ` +
+          `(each worker a pool of ${databasePoolShare(config.databasePoolSize, slots.length)} and one LISTEN connection)`
+        : ''),
   );
 
   let closing: Promise<void> | null = null;

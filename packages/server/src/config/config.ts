@@ -19,6 +19,12 @@ export interface Config {
   /** `sqlite` (embedded, in dataDir) or a `postgres://` URL. */
   database: { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
   /**
+   * PostgreSQL: connections the instance's request pools hold at most, in all its processes
+   * (`databasePoolSize`, TESSERA_DATABASE_POOL_SIZE): each of N workers gets this divided by N,
+   * at least 2. Each process also holds one LISTEN connection for the registry cache.
+   */
+  databasePoolSize: number;
+  /**
    * Where the master key comes from: TESSERA_MASTER_KEY (base64), a file, or (embedded default)
    * `<dataDir>/master.key`, generated on first start.
    */
@@ -240,6 +246,7 @@ export const DEFAULTS = {
   alerts: { failureThreshold: 10, failureWindow: 60 },
   tokenReuse: { enabled: false, window: 30 },
   registryCache: { maxClients: 100_000 },
+  databasePoolSize: 10,
   serviceAccounts: { domain: 'service-accounts' },
   ca: { trustDomain: 'tessera.local', dnsSuffix: 'svc.tessera.local', certLifetime: 86_400, maxCertLifetime: 7 * 86_400, prePublication: 86_400 },
   mtls: { externalCas: [] as string[] },

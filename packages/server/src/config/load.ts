@@ -201,6 +201,7 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
     },
     tokenReuse: { enabled: setting('tokenReuse.enabled', parseBoolean).value, window: setting('tokenReuse.window', positive).value },
     registryCache: { maxClients: setting('registryCache.maxClients', wholeNumberParser(1)).value },
+    databasePoolSize: setting('databasePoolSize', wholeNumberParser(1)).value,
     serviceAccounts: { domain: setting('serviceAccounts.domain', domainNameParser).value },
     ...certificateSettings({ setting, pick, absolutePath, problems }, signing, trustedProxies),
     audit: {

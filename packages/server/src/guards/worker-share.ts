@@ -35,6 +35,20 @@ export function workerShare(config: SharedBudgets, slot: WorkerSlot | undefined)
   };
 }
 
+/**
+ * PostgreSQL connections a process's request pool holds at most: the configured total, divided
+ * between the workers (at least 2 each, so a transaction never waits behind a lone read).
+ */
+export function databasePoolShare(total: number, workers: number): number {
+  return workers <= 1 ? total : Math.max(2, Math.floor(total / workers));
+}
+
+/** What the instance holds at most on PostgreSQL, in all its processes: each pool and each one's LISTEN connection. */
+export function databaseConnections(total: number, workers: number): number {
+  const processes = Math.max(1, workers);
+  return processes * (databasePoolShare(total, processes) + 1);
+}
+
 export function bucketShare(limit: BucketLimit, { worker, workers }: WorkerSlot): BucketLimit {
   if (limit.rate === 0) return limit;
   const burst = Math.floor(limit.burst / workers) + (worker < limit.burst % workers ? 1 : 0);

@@ -11,12 +11,14 @@ import type { SqlStoreOptions } from './sql-store.ts';
 export type DatabaseConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
 
 export interface OpenStoreOptions extends SqlStoreOptions {
+  /** PostgreSQL: connections the pool holds at most (10). */
+  poolSize?: number;
   /** Told of every call's outcome once the schema is up to date (outages as events, not lines). */
   availability?: AvailabilityWatch;
 }
 
 export async function openStore(database: DatabaseConfig, options: OpenStoreOptions = {}): Promise<SqlStore> {
-  const driver: SqlDriver = database.kind === 'sqlite' ? openSqliteDriver(database.path) : openPostgresDriver(database.url);
+  const driver: SqlDriver = database.kind === 'sqlite' ? openSqliteDriver(database.path) : openPostgresDriver(database.url, { max: options.poolSize });
   try {
     await migrate(driver);
   } catch (error) {

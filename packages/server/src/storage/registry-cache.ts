@@ -1,8 +1,9 @@
 // The token endpoint's reads of the registry, from memory: in steady state a token costs no
 // database read. Per client, loaded on first use: the service, every secret with its validity
 // window, the registered keys and the memberships (with their roles' and domains' lifetime
-// limits); which domains exist; and every revoked token not yet expired. Secrets and
-// memberships are filtered by `now` at each read, as the database would.
+// limits); which domains exist; and, when the token endpoint asks (token reuse on), the revoked
+// tokens not yet expired. Secrets and memberships are filtered by `now` at each read, as the
+// database would.
 //
 // Freshness. Every change that can alter a token decision records a row in the registry change
 // feed in its own transaction (storage/sql/changes.ts), numbered in commit order.
@@ -23,8 +24,8 @@
 //   issuing tokens from what it last knew).
 // - A load that overlaps an eviction is used for its own request but not kept: each eviction
 //   moves the epoch, and a load is stored only if the epoch did not move while it ran.
-// - Feed rows are pruned after an hour; a reader whose position is older than the oldest row
-//   kept flushes its whole cache.
+// - Feed rows are pruned after an hour (only the oldest, by number); a reader that finds any
+//   number missing after its position (pruned before it read it) flushes its whole cache.
 //
 // Also the records of certificates Tessera issued (tls_client_auth asks whether one was revoked),
 // dropped all together at any change of a service (revocations are recorded as such).
@@ -33,7 +34,10 @@
 // Client ids that named no client are remembered apart (`maxUnknown`, 10,000), so random ids
 // cannot evict real clients, and are forgotten whenever any service changes (one may have been
 // created under them); as are the domain names asked about (`maxDomains`, 10,000). Revoked
-// tokens are all held until they expire (they are few: each one is an owner's deliberate act).
+// tokens (`maxRevoked`, 100,000; 0 when token reuse is off, the only path that asks) are held
+// only while every live one fits: any client can revoke its own tokens, as many as it can get,
+// so past the bound none is held and each question goes to the database (one lookup by key),
+// until a reload (each minute, and at every flush) finds them back under the bound.
 //
 // Introspection and the admin API do not read through this cache: they ask the database.
 
@@ -58,6 +62,8 @@ export interface RegistryCacheOptions {
   maxUnknown?: number;
   maxDomains?: number;
   maxCertificates?: number;
+  /** Revoked tokens held while every live one fits; beyond it (or 0) isTokenRevoked asks the database. */
+  maxRevoked?: number;
   /** How often the feed's counter is read: SQLite always, PostgreSQL while its LISTEN connection is down. */
   pollMs?: number;
   /** PostgreSQL: how often the counter is read while the LISTEN connection is up. */
@@ -66,6 +72,8 @@ export interface RegistryCacheOptions {
   maxStaleMs?: number;
   /** How long feed rows are kept. */
   keepChangesMs?: number;
+  /** How often old feed rows and expired revoked tokens are pruned (a minute). */
+  pruneEveryMs?: number;
   /** PostgreSQL: how long after losing its LISTEN connection it tries again. */
   listenRetryMs?: number;
   /** PostgreSQL: the database to LISTEN on (absent: poll only). */
@@ -81,6 +89,7 @@ export const REGISTRY_CACHE_DEFAULTS = {
   maxUnknown: 10_000,
   maxDomains: 10_000,
   maxCertificates: 100_000,
+  maxRevoked: 100_000,
   sqlitePollMs: 200,
   postgresPollMs: 250,
   safetyPollMs: 1000,
@@ -88,9 +97,9 @@ export const REGISTRY_CACHE_DEFAULTS = {
   sqliteMaxStaleMs: 1000,
   postgresMaxStaleMs: 3000,
   keepChangesMs: 3_600_000,
+  pruneEveryMs: 60_000,
 } as const;
 
-const PRUNE_EVERY_MS = 60_000;
 const FEED_PAGE = 1000;
 
 interface Entry {
@@ -108,10 +117,12 @@ export class RegistryCache implements TokenPathStore {
   readonly #maxUnknown: number;
   readonly #maxDomains: number;
   readonly #maxCertificates: number;
+  readonly #maxRevoked: number;
   readonly #pollMs: number;
   readonly #safetyPollMs: number;
   readonly #maxStaleMs: number;
   readonly #keepChangesMs: number;
+  readonly #pruneEveryMs: number;
   readonly #listenUrl: string | undefined;
   readonly #listenRetryMs: number;
   readonly #onEvent: NonNullable<RegistryCacheOptions['onEvent']>;
@@ -125,8 +136,10 @@ export class RegistryCache implements TokenPathStore {
   readonly #domains = new Map<string, Domain | null>();
   /** serial → the record of a certificate Tessera issued (never a serial it has no record of: one may be recorded any moment). */
   readonly #certificates = new Map<string, CertificateRecord | null>();
-  /** jti → expiry (ms) of every revoked token not yet expired. */
-  readonly #revoked = new Map<string, number>();
+  /** jti → expiry (ms) of every revoked token not yet expired; null when they are more than maxRevoked (or it is 0). */
+  #revoked: Map<string, number> | null = null;
+  /** Set when the revoked tokens are to be read again at the next feed read (they were over the bound). */
+  #revokedReloadPending = false;
   /** Feed rows of this instance's own changes, evicted when they committed, not yet passed by the cursor. */
   readonly #ownSeqs = new Set<number>();
   /** Moves at every eviction: a load that saw it move is not kept. */
@@ -156,12 +169,14 @@ export class RegistryCache implements TokenPathStore {
     this.#maxUnknown = options.maxUnknown ?? REGISTRY_CACHE_DEFAULTS.maxUnknown;
     this.#maxDomains = options.maxDomains ?? REGISTRY_CACHE_DEFAULTS.maxDomains;
     this.#maxCertificates = options.maxCertificates ?? REGISTRY_CACHE_DEFAULTS.maxCertificates;
+    this.#maxRevoked = options.maxRevoked ?? REGISTRY_CACHE_DEFAULTS.maxRevoked;
     const defaultPoll = store.kind === 'sqlite' ? REGISTRY_CACHE_DEFAULTS.sqlitePollMs : REGISTRY_CACHE_DEFAULTS.postgresPollMs;
     this.#pollMs = options.pollMs ?? defaultPoll;
     this.#safetyPollMs = options.safetyPollMs ?? REGISTRY_CACHE_DEFAULTS.safetyPollMs;
     const defaultStale = store.kind === 'sqlite' ? REGISTRY_CACHE_DEFAULTS.sqliteMaxStaleMs : REGISTRY_CACHE_DEFAULTS.postgresMaxStaleMs;
     this.#maxStaleMs = options.maxStaleMs ?? defaultStale;
     this.#keepChangesMs = options.keepChangesMs ?? REGISTRY_CACHE_DEFAULTS.keepChangesMs;
+    this.#pruneEveryMs = options.pruneEveryMs ?? REGISTRY_CACHE_DEFAULTS.pruneEveryMs;
     this.#listenUrl = store.kind === 'postgres' ? options.listenUrl : undefined;
     this.#listenRetryMs = options.listenRetryMs ?? REGISTRY_CACHE_DEFAULTS.listenRetryMs;
     this.#onEvent = options.onEvent ?? (() => {});
@@ -186,7 +201,7 @@ export class RegistryCache implements TokenPathStore {
       if (committed) for (const { seq } of changes) if (seq > this.#cursor) this.#ownSeqs.add(seq);
     });
     this.#cursor = await this.#source.changeCounter();
-    this.#mergeRevoked(await this.#source.liveRevokedTokens(this.#now()));
+    await this.#loadRevoked();
     this.#syncedAt = performance.now();
     this.#ready = true;
     if (this.#listenUrl !== undefined) {
@@ -211,7 +226,7 @@ export class RegistryCache implements TokenPathStore {
       }, this.#listenRetryMs);
     }
     this.#schedule();
-    this.#pruneTimer = setInterval(() => void this.#prune(), PRUNE_EVERY_MS);
+    this.#pruneTimer = setInterval(() => void this.#prune(), this.#pruneEveryMs);
     this.#pruneTimer.unref();
   }
 
@@ -283,7 +298,7 @@ export class RegistryCache implements TokenPathStore {
   }
 
   async isTokenRevoked(jti: string, now: number): Promise<boolean> {
-    if (!this.#trusted()) return this.#store.isTokenRevoked(jti, now);
+    if (!this.#trusted() || this.#revoked === null) return this.#store.isTokenRevoked(jti, now);
     const until = this.#revoked.get(jti);
     return until !== undefined && until > now;
   }
@@ -321,7 +336,7 @@ export class RegistryCache implements TokenPathStore {
     return this.#syncing;
   }
 
-  /** Forgets every client and domain held, at the next feed read (revoked tokens are re-read, never forgotten before they expire). */
+  /** Forgets every client and domain held, at the next feed read, and reads the revoked tokens again. */
   flush(): Promise<void> {
     this.#flushPending = true;
     return this.sync();
@@ -331,7 +346,7 @@ export class RegistryCache implements TokenPathStore {
     // The position first: whatever commits after it is read from the feed again.
     const counter = await this.#source.changeCounter();
     this.#clear();
-    this.#mergeRevoked(await this.#source.liveRevokedTokens(this.#now()));
+    await this.#loadRevoked();
     this.#cursor = counter;
     for (const seq of this.#ownSeqs) if (seq <= counter) this.#ownSeqs.delete(seq);
     this.#syncedAt = performance.now();
@@ -353,12 +368,18 @@ export class RegistryCache implements TokenPathStore {
       await this.#flush();
       return;
     }
+    if (this.#revokedReloadPending) {
+      // Before the rows past the cursor: a revocation that commits after this read is among them.
+      this.#revokedReloadPending = false;
+      await this.#loadRevoked();
+    }
     const tokens: string[] = [];
     let after = this.#cursor;
     while (after < counter) {
       const rows = await this.#source.readChanges(after, FEED_PAGE);
-      if (rows[0]?.seq !== after + 1) {
-        // Rows this instance never read were pruned.
+      if (rows.length === 0 || !rows.every((row, i) => row.seq === after + 1 + i)) {
+        // Numbers are committed without gaps: a missing one is a row this instance never read
+        // that was pruned (from the start, or from the middle by a writer whose clock lags).
         await this.#flush();
         return;
       }
@@ -388,12 +409,27 @@ export class RegistryCache implements TokenPathStore {
 
   async #prune(): Promise<void> {
     const now = this.#now();
-    for (const [jti, until] of this.#revoked) if (until <= now) this.#revoked.delete(jti);
+    if (this.#revoked !== null) {
+      for (const [jti, until] of this.#revoked) if (until <= now) this.#revoked.delete(jti);
+    } else if (this.#maxRevoked > 0) {
+      // Over the bound until now: maybe under it again as they expire.
+      this.#revokedReloadPending = true;
+      this.#syncInBackground();
+    }
     await this.#source.pruneChanges(now - this.#keepChangesMs).catch((error: unknown) => this.#onEvent({ kind: 'feed-failed', error }));
   }
 
+  /** Every live revoked token, if they number at most maxRevoked; none otherwise (isTokenRevoked then asks the database). */
+  async #loadRevoked(): Promise<void> {
+    if (this.#maxRevoked === 0) return;
+    const tokens = await this.#source.liveRevokedTokens(this.#now(), undefined, this.#maxRevoked + 1);
+    this.#revoked = tokens.length > this.#maxRevoked ? null : new Map(tokens.map(({ jti, expiresAt }) => [jti, expiresAt]));
+  }
+
   #mergeRevoked(tokens: readonly { jti: string; expiresAt: number }[]): void {
+    if (this.#revoked === null) return;
     for (const { jti, expiresAt } of tokens) this.#revoked.set(jti, expiresAt);
+    if (this.#revoked.size > this.#maxRevoked) this.#revoked = null;
   }
 
   /** Drops whatever `changes` name. `own`: this instance's, just ended (a revoked token counts as revoked until its expiry is read). */
@@ -413,11 +449,12 @@ export class RegistryCache implements TokenPathStore {
       } else if (scope === 'domain') {
         this.#domains.delete(key);
         for (const [principal, entry] of this.#entries) if (entry.memberships.some((held) => held.domain === key)) this.#drop(principal);
-      } else if (scope === 'token' && own) {
+      } else if (scope === 'token' && own && this.#revoked !== null) {
         if (!this.#revoked.has(key)) this.#revoked.set(key, Number.POSITIVE_INFINITY);
         ownRevoked.push(key);
       }
     }
+    if (this.#revoked !== null && this.#revoked.size > this.#maxRevoked) this.#revoked = null;
     if (ownRevoked.length > 0) {
       void this.#source
         .liveRevokedTokens(this.#now(), ownRevoked)

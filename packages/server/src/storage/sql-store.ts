@@ -72,7 +72,8 @@ export interface RegistrySource {
   /** Told of the changes each of this store's transactions recorded, once it has ended; returns an unsubscribe function. */
   onChanges(listener: ChangeListener): () => void;
   loadRegistryRecord(by: 'client_id' | 'principal', value: string): Promise<RegistryRecord>;
-  liveRevokedTokens(now: number, jtis?: readonly string[]): Promise<{ jti: string; expiresAt: number }[]>;
+  /** Revoked tokens not yet expired at `now`: all of them (at most `limit`), or those of `jtis`. */
+  liveRevokedTokens(now: number, jtis?: readonly string[], limit?: number): Promise<{ jti: string; expiresAt: number }[]>;
 }
 
 export class SqlStore implements Store, RegistrySource {
@@ -110,8 +111,8 @@ export class SqlStore implements Store, RegistrySource {
     return loadRegistryRecord(this.ctx, by, value);
   }
 
-  liveRevokedTokens(now: number, jtis?: readonly string[]): Promise<{ jti: string; expiresAt: number }[]> {
-    return liveRevokedTokens(this.ctx, now, jtis);
+  liveRevokedTokens(now: number, jtis?: readonly string[], limit?: number): Promise<{ jti: string; expiresAt: number }[]> {
+    return liveRevokedTokens(this.ctx, now, jtis, limit);
   }
 
   async ping(): Promise<void> {

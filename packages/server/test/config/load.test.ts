@@ -379,9 +379,12 @@ void describe('loadConfig guards and reuse', () => {
         TESSERA_ALERT_WEBHOOK_URL: 'http://127.0.0.1:9/hook',
         TESSERA_SERVICE_ACCOUNTS_DOMAIN: 'accounts',
         TESSERA_REGISTRY_CACHE_MAX_CLIENTS: '5000',
+        TESSERA_DATABASE_POOL_SIZE: '40',
       },
     });
     assert.deepEqual(config.registryCache, { maxClients: 5000 });
+    assert.equal(config.databasePoolSize, 40);
+    assert.equal(load().databasePoolSize, 10, 'the default');
     assert.deepEqual(load().registryCache, { maxClients: 100_000 }, 'the default');
     assert.deepEqual(config.trustedProxies, ['10.0.0.0/8', '::1/128']);
     assert.equal(config.rateLimits.client.rate, 0);
@@ -396,6 +399,7 @@ void describe('loadConfig guards and reuse', () => {
     assert.match(problemOf({ env: { TESSERA_RATE_LIMIT_CLIENT: 'lots' } }), /^TESSERA_RATE_LIMIT_CLIENT: expected a whole number/);
     assert.match(problemOf({ env: { TESSERA_TOKEN_REUSE: 'maybe' } }), /^TESSERA_TOKEN_REUSE: expected true or false/);
     assert.match(problemOf({ env: { TESSERA_REGISTRY_CACHE_MAX_CLIENTS: '0' } }), /^TESSERA_REGISTRY_CACHE_MAX_CLIENTS: expected a whole number/);
+    assert.match(problemOf({ env: { TESSERA_DATABASE_POOL_SIZE: '0' } }), /^TESSERA_DATABASE_POOL_SIZE: expected a whole number/);
     assert.match(problemOf({ env: { TESSERA_ALERT_WEBHOOK_URL: 'ftp://x' } }), /^TESSERA_ALERT_WEBHOOK_URL: expected an http\(s\) URL/);
     assert.match(problemOf({ env: { TESSERA_SERVICE_ACCOUNTS_DOMAIN: 'Bad Name' } }), /^TESSERA_SERVICE_ACCOUNTS_DOMAIN: expected a domain name/);
     assert.match(problemOf({ env: { TESSERA_RATE_LIMIT_IP: '100', TESSERA_RATE_LIMIT_IP_BURST: '10' } }), /burst is 10 but must be at least rateLimits.ip.rate \(100\)/);

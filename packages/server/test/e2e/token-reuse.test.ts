@@ -2,6 +2,9 @@
 // nothing that decides whether a token may be issued is skipped.
 
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { basic, startTestServer, type TestServer } from '../helpers/server.ts';
 
@@ -113,5 +116,40 @@ describe('token reuse, disabled (the default)', () => {
     } finally {
       await t.stop();
     }
+  });
+});
+
+describe('token reuse with more revoked tokens than the registry cache holds', () => {
+  let a: TestServer;
+  let b: TestServer;
+  let dataDir = '';
+  let secret = '';
+  const revoke = (jti: string, expiresAt: number): Promise<void> =>
+    b.server.store.revokeToken({ jti, principal: 'beta.api', expiresAt }, { actor: 'test' });
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'tessera-reuse-revoked-'));
+    const env = { TESSERA_MASTER_KEY: Buffer.alloc(32, 9).toString('base64'), TESSERA_TOKEN_REUSE: 'true' };
+    b = await startTestServer({ dataDir, env });
+    await b.admin$('POST', '/domains', { name: 'beta' });
+    secret = (await b.admin$('POST', '/domains/beta/services', { name: 'api' })).json.clientSecret;
+    await b.admin$('PUT', '/domains/beta/roles/readers', { members: [{ principal: 'beta.api' }] });
+    for (const jti of ['one', 'two']) await revoke(jti, Date.now() + 3_600_000);
+    // A reads the change feed once a minute, and holds at most one revoked token: it holds none.
+    a = await startTestServer({ dataDir, env, registryCache: { pollMs: 60_000, safetyPollMs: 60_000, maxStaleMs: 3_600_000, maxRevoked: 1 } });
+  });
+  after(async () => {
+    await a.stop();
+    await b.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('asks the database, so a token revoked through another instance is not handed out again', async () => {
+    const first = await a.token('beta.api', secret, readers);
+    assert.equal(first.status, 200, first.text);
+    assert.equal((await a.token('beta.api', secret, readers)).json.access_token, first.json.access_token, 'reused');
+    const claims = JSON.parse(Buffer.from(first.json.access_token.split('.')[1], 'base64url').toString()) as { jti: string; exp: number };
+    await revoke(claims.jti, claims.exp * 1000);
+    assert.notEqual((await a.token('beta.api', secret, readers)).json.access_token, first.json.access_token);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bucketShare, workerShare, type SharedBudgets } from '../../src/guards/worker-share.ts';
+import { bucketShare, databaseConnections, databasePoolShare, workerShare, type SharedBudgets } from '../../src/guards/worker-share.ts';
 
 const config: SharedBudgets = {
   rateLimits: { client: { rate: 50, burst: 100 }, ip: { rate: 9, burst: 9 } },
@@ -40,5 +40,22 @@ void describe('workerShare', () => {
     assert.deepEqual(workerShare(config, { worker: 0, workers: 3 }).alerts, { failureThreshold: 4, failureWindow: 60, webhookUrl: null });
     assert.equal(workerShare(config, { worker: 1, workers: 2 }).alerts.failureThreshold, 5);
     assert.equal(workerShare(config, { worker: 5, workers: 16 }).alerts.failureThreshold, 1);
+  });
+});
+
+void describe('databasePoolShare', () => {
+  void it('gives a single process the whole pool, and each of N workers the pool divided by N, at least 2', () => {
+    assert.equal(databasePoolShare(10, 1), 10);
+    assert.equal(databasePoolShare(1, 1), 1);
+    assert.equal(databasePoolShare(10, 2), 5);
+    assert.equal(databasePoolShare(10, 3), 3);
+    assert.equal(databasePoolShare(10, 10), 2);
+    assert.equal(databasePoolShare(40, 16), 2);
+  });
+
+  void it('counts every connection the instance may hold: each process\'s pool and its LISTEN connection', () => {
+    assert.equal(databaseConnections(10, 1), 11);
+    assert.equal(databaseConnections(10, 2), 12);
+    assert.equal(databaseConnections(10, 10), 30);
   });
 });

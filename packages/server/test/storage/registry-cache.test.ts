@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import { openStore } from '../../src/storage/open.ts';
 import { RegistryCache } from '../../src/storage/registry-cache.ts';
@@ -181,6 +182,25 @@ describe('the registry cache', () => {
     assert.equal((await cache.getService('alpha.s0'))?.status, 'DISABLED');
   });
 
+  it('starts over when a feed row in the middle of those it had not read is missing', async () => {
+    const { path, store } = await setup();
+    const cache = await cacheOf(store);
+    const other = await peer(path);
+    assert.equal((await cache.getService('alpha.s0'))?.status, 'ACTIVE');
+    await other.createDomain({ name: 'gamma' }, admin);
+    await other.updateService('alpha.s0', { status: 'DISABLED' }, admin);
+    const missing = await other.changeCounter();
+    await other.createDomain({ name: 'delta' }, admin);
+    const raw = new DatabaseSync(path);
+    try {
+      assert.equal(raw.prepare('DELETE FROM registry_changes WHERE seq = ?').run(missing).changes, 1);
+    } finally {
+      raw.close();
+    }
+    await cache.sync();
+    assert.equal((await cache.getService('alpha.s0'))?.status, 'DISABLED');
+  });
+
   it('knows the revoked tokens at start, and those revoked later by another process', async () => {
     const { path, store } = await setup();
     const now = Date.now();
@@ -195,6 +215,41 @@ describe('the registry cache', () => {
     assert.equal(await cache.isTokenRevoked('late', now), true);
     await store.revokeToken({ jti: 'own', principal: 'alpha.s0', expiresAt: now + 60_000 }, admin);
     assert.equal(await cache.isTokenRevoked('own', now), true, 'this instance\'s own revocation at once');
+  });
+
+  it('holds no revoked tokens when maxRevoked is 0: each question goes to the database', async () => {
+    const { path, store } = await setup();
+    const cache = await cacheOf(store, { maxRevoked: 0 });
+    const now = Date.now();
+    const other = await peer(path);
+    await other.revokeToken({ jti: 'elsewhere', principal: 'alpha.s0', expiresAt: now + 60_000 }, admin);
+    assert.equal(await cache.isTokenRevoked('elsewhere', now), true, 'known before any feed read');
+    assert.equal(await cache.isTokenRevoked('never', now), false);
+  });
+
+  it('holds no revoked tokens while they are more than maxRevoked, and holds them again once they fit', async () => {
+    const { path, store } = await setup();
+    let clock = Date.now();
+    const soon = clock + 10_000;
+    for (const jti of ['a', 'b', 'c']) await store.revokeToken({ jti, principal: 'alpha.s0', expiresAt: soon }, admin);
+    const cache = await cacheOf(store, { maxRevoked: 2, now: () => clock, pruneEveryMs: 30 });
+    const other = await peer(path);
+    await other.revokeToken({ jti: 'late', principal: 'alpha.s0', expiresAt: clock + 3_600_000 }, admin);
+    assert.equal(await cache.isTokenRevoked('late', clock), true, 'three at start: none held, the database asked');
+    clock = soon + 1;
+    // The next prune reloads them: only 'late' is live.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await cache.sync();
+    await other.revokeToken({ jti: 'later', principal: 'alpha.s0', expiresAt: clock + 3_600_000 }, admin);
+    assert.equal(await cache.isTokenRevoked('late', clock), true);
+    assert.equal(await cache.isTokenRevoked('later', clock), false, 'held again: the feed not read yet');
+    await cache.sync();
+    assert.equal(await cache.isTokenRevoked('later', clock), true);
+    // Two held; a third, this instance's own, goes past the bound.
+    await store.revokeToken({ jti: 'own', principal: 'alpha.s0', expiresAt: clock + 3_600_000 }, admin);
+    await other.revokeToken({ jti: 'unread', principal: 'alpha.s0', expiresAt: clock + 3_600_000 }, admin);
+    assert.equal(await cache.isTokenRevoked('own', clock), true);
+    assert.equal(await cache.isTokenRevoked('unread', clock), true, 'past the bound: the database asked');
   });
 
   it('reads the database again from a failed feed read until one succeeds', async () => {
@@ -265,6 +320,27 @@ describe('the registry change feed', () => {
     for (const type of types) {
       const event = { type, target: 'beta:role.r', before: { principal: 'p', members: [] }, after: { principal: 'p', jti: 'j', members: [] } };
       assert.doesNotThrow(() => changesOfAudit(event), type);
+    }
+  });
+
+  it('prunes only the oldest rows: one whose writer\'s clock lags stays while a row before it is younger', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-feed-'));
+    const path = join(dir, 'feed.sqlite');
+    const store = await openStore({ kind: 'sqlite', path });
+    const behind = await openStore({ kind: 'sqlite', path }, { now: () => Date.now() - 2 * 3_600_000 });
+    try {
+      await behind.createDomain({ name: 'old' }, admin);
+      const start = await store.changeCounter();
+      await store.createDomain({ name: 'alpha' }, admin);
+      await behind.createDomain({ name: 'lagging' }, admin);
+      await store.createDomain({ name: 'beta' }, admin);
+      assert.equal(await store.pruneChanges(Date.now() - 3_600_000), 1, 'only the row before every younger one');
+      assert.deepEqual((await store.readChanges(0, 100)).map((row) => row.seq), [start + 1, start + 2, start + 3]);
+      assert.equal(await store.pruneChanges(Date.now() + 1), 3, 'all of them once all are old');
+    } finally {
+      await behind.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -7,6 +7,8 @@ import { TransactionScope } from './driver.ts';
 import { postgresStatements } from './statements.ts';
 import type { SqlDriver, SqlExecutor, SqlValue } from './driver.ts';
 
+// pg's own default: the most connections one pool holds (databasePoolSize sets it per process).
+const DEFAULT_POOL_SIZE = 10;
 // Without a bound, a query against an unreachable server waits forever for a connection.
 const CONNECT_TIMEOUT_MS = 5000;
 // A request-path statement takes milliseconds; one that has not finished in 5 s (waiting for a
@@ -42,7 +44,7 @@ function bounded(text: string, more: Partial<pg.QueryConfig> = {}): BoundedQuery
   return { ...more, text, query_timeout: QUERY_TIMEOUT_MS };
 }
 
-export function openPostgresDriver(url: string): SqlDriver {
+export function openPostgresDriver(url: string, options: { max?: number | undefined } = {}): SqlDriver {
   // Times are BIGINT milliseconds, well inside Number's exact range. Per pool, so no other
   // pg user in the process sees its BIGINTs change type.
   const types = new pg.TypeOverrides();
@@ -50,6 +52,7 @@ export function openPostgresDriver(url: string): SqlDriver {
   const pool = new pg.Pool({
     connectionString: url,
     types,
+    max: options.max ?? DEFAULT_POOL_SIZE,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     statement_timeout: STATEMENT_TIMEOUT_MS,
     lock_timeout: STATEMENT_TIMEOUT_MS,

@@ -213,7 +213,17 @@ export async function readChanges(db: SqlExecutor, after: number, limit: number)
   return rows.map((row) => ({ seq: Number(row.seq), scope: row.scope as ChangeScope, key: row.key }));
 }
 
-/** Deletes changes recorded before `before`; returns how many went. */
+/**
+ * Deletes the oldest changes: those recorded before `before` and numbered below every change
+ * recorded since, so only a prefix of the feed goes, never rows in its middle (a row's time is
+ * its writer's clock, which may lag behind the others'). Returns how many went. A reader still
+ * checks that the rows it reads follow on from its position (registry-cache.ts).
+ */
 export async function pruneChanges(db: SqlExecutor, before: number): Promise<number> {
-  return (await db.run('DELETE FROM registry_changes WHERE at < ?', [before])).changes;
+  const { changes } = await db.run(
+    `DELETE FROM registry_changes
+     WHERE at < ? AND seq < COALESCE((SELECT MIN(seq) FROM registry_changes WHERE at >= ?), ?)`,
+    [before, before, Number.MAX_SAFE_INTEGER],
+  );
+  return changes;
 }

@@ -3,6 +3,15 @@
 // On PostgreSQL, where instances change the same rows concurrently, a change first locks
 // the row it hangs off (the domain, service or role), so its checks still hold when it
 // writes. SQLite transactions run one at a time and need no locks.
+//
+// Lock order (PostgreSQL), so that two changes never wait for each other:
+// 1. the rows the change hangs off: domain (FOR SHARE to add under it, FOR UPDATE to change it),
+//    then the service (lockService) or the role (lockRole), then the rows they own;
+// 2. last, the registry change counter: every registry change takes it, and holds it to the
+//    commit. `audit` only collects a transaction's changes (sql/changes.ts recordChanges); the
+//    transaction below writes them (writeChanges) once its function has returned, so the counter
+//    comes after every other lock of the change. Nothing else may take the counter's row, nor
+//    lock a row after it: either would deadlock with any change of that row.
 
 import type { SqlDriver, SqlExecutor, SqlValue } from '../drivers/driver.ts';
 import { NotFoundError } from '../errors.ts';

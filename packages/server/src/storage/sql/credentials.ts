@@ -8,7 +8,7 @@ import type { DeleteKeyResult, PutKeyResult } from '../store.ts';
 import type { NewSecret } from '../store.ts';
 import { revokeCertificatesProvedBy } from './certificates.ts';
 import { recordChanges } from './changes.ts';
-import { audit, lockService } from './context.ts';
+import { audit, lockService, serviceRow } from './context.ts';
 import type { SqlContext } from './context.ts';
 import { toPublicKey } from './rows.ts';
 import type { PublicKeyRow, SecretRow } from './rows.ts';
@@ -135,9 +135,14 @@ async function dateKeyRemoval(db: SqlExecutor, principal: string, now: number): 
   await db.run(`UPDATE services SET key_removed_at = ${later} WHERE principal = ?`, [now, now, principal]);
 }
 
-/** dateKeyRemoval after the commit, as a change of its own: caches of the service reload it. */
+/**
+ * dateKeyRemoval after the commit, as a change of its own: caches of the service reload it. The
+ * service row first, then the change counter, the order of every change (context.ts); a service
+ * deleted in between needs no date.
+ */
 function dateKeyRemovalAgain(ctx: SqlContext, principal: string): Promise<void> {
   return ctx.db.transaction(async (tx) => {
+    if (!(await serviceRow(tx, principal, ctx.forUpdate))) return;
     await recordChanges(ctx, tx, [{ scope: 'service', key: principal }]);
     // The clock read last, as late as it can be.
     await dateKeyRemoval(tx, principal, ctx.now());

@@ -54,13 +54,20 @@ export async function loadRegistryRecord(ctx: SqlContext, by: By, value: string)
   };
 }
 
-/** Revoked tokens not yet expired at `now`: all of them, or those of `jtis`. */
-export async function liveRevokedTokens(ctx: SqlContext, now: number, jtis?: readonly string[]): Promise<{ jti: string; expiresAt: number }[]> {
+/** Revoked tokens not yet expired at `now`: all of them (at most `limit` when given), or those of `jtis`. */
+export async function liveRevokedTokens(
+  ctx: SqlContext,
+  now: number,
+  jtis?: readonly string[],
+  limit?: number,
+): Promise<{ jti: string; expiresAt: number }[]> {
   if (jtis !== undefined && jtis.length === 0) return [];
   const only = jtis === undefined ? '' : ` AND jti IN (${jtis.map(() => '?').join(', ')})`;
-  const rows = await ctx.db.all<{ jti: string; expires_at: number }>(`SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > ?${only}`, [
+  const bound = limit === undefined ? '' : ' LIMIT ?';
+  const rows = await ctx.db.all<{ jti: string; expires_at: number }>(`SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > ?${only}${bound}`, [
     now,
     ...(jtis ?? []),
+    ...(limit === undefined ? [] : [limit]),
   ]);
   return rows.map((row) => ({ jti: row.jti, expiresAt: Number(row.expires_at) }));
 }

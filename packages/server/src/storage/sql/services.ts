@@ -61,13 +61,16 @@ export function createService(
         now,
       ],
     );
+    if (credentials.secret) await insertSecret(tx, principal, credentials.secret, now);
+    for (const { kid, pem } of credentials.publicKeys ?? []) {
+      await tx.run('INSERT INTO public_keys (principal, kid, pem, created_at) VALUES (?, ?, ?, ?)', [principal, kid, pem, now]);
+    }
+    // Every write first, the audit events (and so the change counter) last: context.ts lock order.
     await audit(ctx, tx, by, { type: 'service.create', target: principal, before: null, after: service });
     if (credentials.secret) {
-      await insertSecret(tx, principal, credentials.secret, now);
       await audit(ctx, tx, by, { type: 'client-secret.add', target: principal, before: null, after: { id: credentials.secret.id } });
     }
     for (const { kid, pem } of credentials.publicKeys ?? []) {
-      await tx.run('INSERT INTO public_keys (principal, kid, pem, created_at) VALUES (?, ?, ?, ?)', [principal, kid, pem, now]);
       await audit(ctx, tx, by, { type: 'public-key.put', target: principal, before: null, after: { kid, pem } });
     }
     return service;
