@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { REACH_SECONDS } from '../../src/oauth2/key-removal.ts';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT, exportJWK, type JWTPayload } from 'jose';
@@ -237,14 +238,15 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`private_key_jwt
       assert.equal((await withAssertion(await old())).status, 200);
       assert.equal((await t.admin$('PUT', '/domains/alpha/services/rotating/keys/r1', { pem: pemOf(next.publicKey) })).status, 200);
       assertRejected(await withAssertion(await old()), NOT_PROVEN);
-      // A key removal ends the service's tokens of its second: none is issued in it (oauth2/key-removal.ts).
+      // A key removal ends the service's tokens of its second and of the REACH_SECONDS after it: none
+      // is issued then (oauth2/key-removal.ts); Retry-After says how long is left.
       let res = await withAssertion(await fresh());
-      if (res.status === 503) {
-        assert.equal(res.json.error, 'temporarily_unavailable', res.text);
-        assert.equal(res.headers['retry-after'], '1');
-        await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 5));
-        res = await withAssertion(await fresh());
-      }
+      assert.equal(res.status, 503, res.text);
+      assert.equal(res.json.error, 'temporarily_unavailable', res.text);
+      const wait = Number(res.headers['retry-after']);
+      assert.ok(wait >= REACH_SECONDS && wait <= REACH_SECONDS + 1, `Retry-After: ${String(res.headers['retry-after'])}`);
+      await new Promise((resolve) => setTimeout(resolve, wait * 1000 - (Date.now() % 1000) + 5));
+      res = await withAssertion(await fresh());
       assert.equal(res.status, 200, res.text);
       assert.equal((await t.admin$('DELETE', '/domains/alpha/services/rotating/keys/r1')).status, 204);
       assertRejected(await withAssertion(await fresh()), NOT_PROVEN);
