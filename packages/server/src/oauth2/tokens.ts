@@ -3,7 +3,8 @@
 //
 // These are the token endpoint's hot path, so the compact JWS is built here rather than with
 // jose's SignJWT: the protected header is the key's, encoded once when it was opened
-// (keys/signing-key-material.ts), and the signature is one node:crypto sign() on the KeyObject.
+// (keys/signing-key-material.ts), and the signature is one node:crypto sign() on the KeyObject,
+// run on the thread pool.
 // The tests verify every algorithm's tokens with jose against the published JWKS.
 
 import { randomUUID, sign } from 'node:crypto';
@@ -57,27 +58,36 @@ export function accessTokenClaims(input: AccessTokenInput): AccessTokenClaims {
   return claims;
 }
 
-/** RFC 7515 §7.1 compact serialization, signed as RFC 7518 §3.3/§3.4 and RFC 8037 §3.1 say for the key's alg. */
-function compactJws(key: SigningKey, typ: TokenTyp, claims: object): string {
+/**
+ * RFC 7515 §7.1 compact serialization, signed as RFC 7518 §3.3/§3.4 and RFC 8037 §3.1 say for the
+ * key's alg. The signature is computed on libuv's thread pool (node:crypto's sign with a
+ * callback), not on the event loop: the private-key operation is most of a token's cost, and
+ * off the main thread it runs on another core while the loop parses the next request.
+ */
+function compactJws(key: SigningKey, typ: TokenTyp, claims: object): Promise<string> {
   const signingInput = `${key.headers[typ]}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
   const data = Buffer.from(signingInput);
-  let signature: Buffer;
-  switch (key.alg) {
-    case 'ES256':
-      // JWS wants R || S, 32 bytes each, not the DER SEQUENCE node:crypto gives by default.
-      signature = sign('sha256', data, { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
-      break;
-    case 'EdDSA':
-      signature = sign(null, data, key.privateKey);
-      break;
-    case 'RS256':
-      signature = sign('sha256', data, key.privateKey);
-      break;
-  }
-  return `${signingInput}.${signature.toString('base64url')}`;
+  return new Promise((resolve, reject) => {
+    const done = (error: Error | null, signature: Buffer): void => {
+      if (error) reject(error);
+      else resolve(`${signingInput}.${signature.toString('base64url')}`);
+    };
+    switch (key.alg) {
+      case 'ES256':
+        // JWS wants R || S, 32 bytes each, not the DER SEQUENCE node:crypto gives by default.
+        sign('sha256', data, { key: key.privateKey, dsaEncoding: 'ieee-p1363' }, done);
+        break;
+      case 'EdDSA':
+        sign(null, data, key.privateKey, done);
+        break;
+      case 'RS256':
+        sign('sha256', data, key.privateKey, done);
+        break;
+    }
+  });
 }
 
-export function signAccessToken(claims: AccessTokenClaims, key: SigningKey): string {
+export function signAccessToken(claims: AccessTokenClaims, key: SigningKey): Promise<string> {
   return compactJws(key, 'at+jwt', claims);
 }
 
@@ -87,7 +97,7 @@ export const ID_TOKEN_MAX_LIFETIME = 12 * 3600;
 export function signIdToken(
   input: { issuer: string; principal: string; audience: string; issuedAt: number; lifetime: number },
   key: SigningKey,
-): string {
+): Promise<string> {
   const lifetime = Math.min(input.lifetime, ID_TOKEN_MAX_LIFETIME);
   const claims = {
     ver: 1,

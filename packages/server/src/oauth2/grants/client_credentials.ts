@@ -104,13 +104,13 @@ export async function clientCredentialsGrant(
     certificateThumbprint: bound?.thumbprint,
   });
   const response: TokenResponse = {
-    access_token: signAccessToken(claims, key),
+    access_token: await signAccessToken(claims, key),
     token_type: 'Bearer',
     expires_in: lifetime,
     scope: grant.scope,
   };
   if (idTokenAudience !== undefined) {
-    response.id_token = signIdToken({ issuer: deps.issuer, principal, audience: idTokenAudience, issuedAt, lifetime }, key);
+    response.id_token = await signIdToken({ issuer: deps.issuer, principal, audience: idTokenAudience, issuedAt, lifetime }, key);
   }
   deps.reuse?.remember(cacheKey, { response, jti: claims.jti, issuedAt: issuedAt * 1000, expiresAt: claims.exp * 1000 });
   return { response, jti: claims.jti, reused: false };
