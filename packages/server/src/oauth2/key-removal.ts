@@ -63,7 +63,7 @@ export function endedByKeyRemoval(service: KeyHistory, iat: number): string | nu
  * Refuses to issue a token the service's last key removal would end at once: 503
  * temporarily_unavailable with Retry-After (the seconds left), which the SDK's token client obeys.
  */
-export function refuseIssuanceInRemovalSecond(service: KeyHistory, now: number): void {
+export function refuseIssuanceWithinRemovalReach(service: KeyHistory, now: number): void {
   const last = lastEndedSecond(service);
   const second = Math.floor(now / 1000);
   if (last === null || second > last) return;

@@ -14,7 +14,8 @@ void describe('openSigningKey', () => {
     const decode = (header: string): unknown => JSON.parse(Buffer.from(header, 'base64url').toString());
     assert.deepEqual(decode(key.headers['at+jwt']), { alg: 'EdDSA', kid: record.kid, typ: 'at+jwt' });
     assert.deepEqual(decode(key.headers.JWT), { alg: 'EdDSA', kid: record.kid, typ: 'JWT' });
-    assert.equal(key.privateKey.asymmetricKeyType, 'ed25519');
+    assert.equal(key.signer.algorithm.name, 'Ed25519');
+    assert.equal(key.signer.extractable, false);
   });
 
   for (const [sealedAs, claimed] of [

@@ -17,7 +17,7 @@ function signToken(keys: SigningKeys, clock: Clock): Promise<string> {
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
     .setIssuedAt(iat)
     .setExpirationTime(iat + TOKEN_LIFETIME_S)
-    .sign(key.privateKey);
+    .sign(key.signer);
 }
 
 function verifyAt(token: string, keys: SigningKeys, at: number) {

@@ -7,7 +7,7 @@ import type { Store } from '../../storage/store.ts';
 import type { AuthenticatedClient } from '../client-auth/index.ts';
 import { certificateRejected } from '../client-auth/tls_client_auth.ts';
 import { OAuthError, invalidRequest } from '../errors.ts';
-import { refuseIssuanceInRemovalSecond } from '../key-removal.ts';
+import { refuseIssuanceWithinRemovalReach } from '../key-removal.ts';
 import { reuseKey, type TokenReuseCache } from '../token-reuse.ts';
 import { accessTokenClaims, signAccessToken, signIdToken, type SigningKey } from '../tokens.ts';
 
@@ -43,8 +43,8 @@ export async function clientCredentialsGrant(
   const scope = readScope(params.scope);
   const requested = readLifetime(params.expiresIn, deps.lifetimes);
   const principal = client.service.principal;
-  // A token of the second the service lost a key would be ended at once (key-removal.ts).
-  refuseIssuanceInRemovalSecond(client.service, now);
+  // A token of the seconds a key removal reaches would be ended at once (key-removal.ts).
+  refuseIssuanceWithinRemovalReach(client.service, now);
 
   const grant = await resolveGrant(principal, scope, now, deps.store).catch((error: unknown) => {
     if (error instanceof GrantDeniedError) {
