@@ -22,7 +22,8 @@ import { describeError } from './http/errors.ts';
 import { openApiCollector, registerOpenApiRoute } from './http/openapi.ts';
 import { serverTls } from './http/server-tls.ts';
 import { createSecretHasher } from './keys/client-secrets.ts';
-import { MasterKeyMismatchError, createSealer, generateMasterKey, parseMasterKey } from './keys/master-key.ts';
+import { MasterKeyMismatchError, createSealer } from './keys/master-key.ts';
+import { readMasterKey } from './keys/master-key-source.ts';
 import { rotationPolicy } from './keys/rotation.ts';
 import { compileMappings, createClientCertificates, readCaFiles, tesseraCaSource } from './mtls/index.ts';
 import { SigningKeys } from './keys/signing-keys.ts';
@@ -100,7 +101,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const now = options.now ?? Date.now;
   const ownsTimers = options.ownsTimers ?? true;
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  const masterKey = await readMasterKey(config);
+  const masterKey = await readMasterKey(config.masterKey, { generate: true });
   const sealer = createSealer(masterKey);
   const hasher = createSecretHasher(masterKey);
 
@@ -218,6 +219,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     const tokenEndpointUrl = `${config.issuer}${TOKEN_PATHS[0]}`;
     const bootstrap = await ensureBootstrapAdmin(store, hasher, config.dataDir, tokenEndpointUrl);
     if (bootstrap.credentialFile) app.log.info({ file: bootstrap.credentialFile }, 'bootstrap admin credential written');
+    if (bootstrap.retired) app.log.info('the bootstrap admin was deleted and is not made again; `tessera recover-admin` makes a new admin credential');
 
     const tokenRequests = new Counter({ name: 'tessera_token_requests_total', help: 'Token requests by result', labelNames: ['result'], registers: [metrics] });
     const clientRequests = new Counter({
@@ -432,26 +434,4 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const connections = server.store.kind === 'postgres' ? { databaseConnections: databaseConnections(config.databasePoolSize, 1) } : {};
   server.app.log.info({ url, issuer: config.issuer, storage: server.store.kind, ...connections }, 'tessera is serving');
   return { url, close: () => server.close() };
-}
-
-async function readMasterKey(config: Config): Promise<Buffer> {
-  const source = config.masterKey;
-  if (source.source === 'env') return parseMasterKey(source.value, 'TESSERA_MASTER_KEY');
-  try {
-    return parseMasterKey(await readFile(source.path, 'utf8'), source.path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !source.generate) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`master key file ${source.path} does not exist`);
-      throw error;
-    }
-  }
-  const key = generateMasterKey();
-  try {
-    // 'wx': if two starts race on one data dir, the second reads the first one's key.
-    await writeFile(source.path, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
-    return key;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return parseMasterKey(await readFile(source.path, 'utf8'), source.path);
-    throw error;
-  }
 }

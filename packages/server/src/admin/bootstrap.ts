@@ -2,6 +2,10 @@
 // and `sys.auth:role.admin` holding it. The credential goes to a 0600 file and nowhere else —
 // never to the log. With several instances on one database, the one whose insert wins writes
 // the file; the others find the admin already there.
+//
+// Only ever once per database: an operator who retired the bootstrap admin (disabled or deleted
+// it once named admins exist) must not find it back with a fresh credential after a restart. The
+// meta row below records that it was made; `tessera recover-admin` (recover.ts) is the way back in.
 
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -19,10 +23,19 @@ const ACTOR = { actor: 'system' };
 export interface BootstrapResult {
   /** Path of the credential file when this start created the admin; null when it existed. */
   credentialFile: string | null;
+  /** True when the bootstrap admin was made by an earlier start and has since been deleted. */
+  retired: boolean;
 }
 
+/** Set once the bootstrap admin exists; its absence afterwards means it was deleted on purpose. */
+export const BOOTSTRAP_META = 'bootstrap_admin_created';
+
 export async function ensureBootstrapAdmin(store: Store, hasher: SecretHasher, dataDir: string, tokenEndpoint: string): Promise<BootstrapResult> {
-  if (await store.getService(BOOTSTRAP_PRINCIPAL)) return { credentialFile: null };
+  if (await store.getService(BOOTSTRAP_PRINCIPAL)) {
+    await store.initMeta(BOOTSTRAP_META, 'yes');
+    return { credentialFile: null, retired: false };
+  }
+  if ((await store.getMeta(BOOTSTRAP_META)) !== null) return { credentialFile: null, retired: true };
   if (!(await store.getDomain(SYSTEM_DOMAIN))) {
     await ignoreConflict(store.createDomain({ name: SYSTEM_DOMAIN, description: 'Tessera system domain' }, ACTOR));
   }
@@ -34,9 +47,10 @@ export async function ensureBootstrapAdmin(store: Store, hasher: SecretHasher, d
       ACTOR,
     );
   } catch (error) {
-    if (error instanceof ConflictError) return { credentialFile: null };
+    if (error instanceof ConflictError) return { credentialFile: null, retired: false };
     throw error;
   }
+  await store.initMeta(BOOTSTRAP_META, 'yes');
   if (!(await store.getRole(SYSTEM_DOMAIN, ADMIN_ROLE))) {
     await store.putRole(SYSTEM_DOMAIN, ADMIN_ROLE, [{ principal: BOOTSTRAP_PRINCIPAL, expiresAt: null }], ACTOR);
   } else {
@@ -45,7 +59,7 @@ export async function ensureBootstrapAdmin(store: Store, hasher: SecretHasher, d
   const credentialFile = join(dataDir, BOOTSTRAP_FILE);
   const body = JSON.stringify({ clientId: BOOTSTRAP_PRINCIPAL, clientSecret, tokenEndpoint }, null, 2);
   await writeFile(credentialFile, `${body}\n`, { mode: 0o600 });
-  return { credentialFile };
+  return { credentialFile, retired: false };
 }
 
 async function ignoreConflict(pending: Promise<unknown>): Promise<void> {

@@ -131,6 +131,11 @@ export class SqlStore implements Store, RegistrySource {
     return row.value;
   }
 
+  async getMeta(key: string): Promise<string | null> {
+    const row = await this.ctx.db.get<{ value: string }>('SELECT value FROM meta WHERE key = ?', [key]);
+    return row?.value ?? null;
+  }
+
   createDomain(domain: { name: string; description?: string | null; tokenMaxLifetime?: number | null }, by: Actor): Promise<Domain> {
     return domains.createDomain(this.ctx, domain, by);
   }

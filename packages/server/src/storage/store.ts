@@ -78,6 +78,8 @@ export interface Store {
 
   /** Sets `key` unless it is already set; returns the value that is stored (first writer wins). */
   initMeta(key: string, value: string): Promise<string>;
+  /** The value stored under `key`, or null when it was never set. */
+  getMeta(key: string): Promise<string | null>;
 
   /** ConflictError when the domain exists, or another domain has its certificate DNS label (policy/names.ts dnsLabelOf). */
   createDomain(domain: { name: string; description?: string | null; tokenMaxLifetime?: number | null }, by: Actor): Promise<Domain>;

@@ -21,6 +21,12 @@ export function lifecycleAndDomains(harness: StoreHarness): void {
       const raced = await Promise.all(['a', 'b', 'c', 'd'].map((value) => store.initMeta('raced', value)));
       assert.equal(new Set(raced).size, 1);
     });
+
+    storeTest(harness, 'getMeta reads what initMeta stored, and null for a key never set', async (store) => {
+      assert.equal(await store.getMeta('installation'), null);
+      await store.initMeta('installation', 'first');
+      assert.equal(await store.getMeta('installation'), 'first');
+    });
   });
 
   describe('domains', () => {
