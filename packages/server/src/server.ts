@@ -3,7 +3,7 @@
 //
 // Dependencies point inward: HTTP (oauth2/, admin/, http/) → policy/ and keys/ → storage/.
 
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Server as TlsServer } from 'node:tls';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
