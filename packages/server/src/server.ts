@@ -437,7 +437,10 @@ export async function createServer(config: Config, options: ServerOptions = {}):
 }
 
 /** What the CLI's `serve` calls: build, listen, log where. */
-export async function startServer(config: Config, options: ServerOptions = {}): Promise<{ url: string; close(): Promise<void> }> {
+export async function startServer(
+  config: Config,
+  options: ServerOptions = {},
+): Promise<{ url: string; close(): Promise<void>; reloadTls(): Promise<void> }> {
   const server = await createServer(config, options);
   for (const warning of config.warnings ?? []) server.app.log.warn(warning);
   let url: string;
@@ -450,7 +453,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   }
   const connections = server.store.kind === 'postgres' ? { databaseConnections: databaseConnections(config.databasePoolSize, 1) } : {};
   server.app.log.info({ url, issuer: config.issuer, storage: server.store.kind, ...connections }, 'tessera is serving');
-  return { url, close: () => server.close() };
+  return { url, close: () => server.close(), reloadTls: () => server.reloadTls() };
 }
 
 async function readMasterKey(config: Config): Promise<Buffer> {
