@@ -1,10 +1,11 @@
 // `tessera serve --workers 2 --tls-cert … --tls-key …`: every worker serves the operator's
 // certificate, and every worker serves the new one after the files are rewritten and the primary
-// gets a SIGHUP (each also polls the files on its own). Connections are dealt round robin, so
-// consecutive handshakes reach both workers.
+// gets a SIGHUP. Each worker also polls the files on its own; the rewrite here keeps their inode,
+// size and modification time, so that only the SIGHUP can be what reloads them. Connections are
+// dealt round robin, so consecutive handshakes reach both workers.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -37,10 +38,14 @@ describe('tessera serve --workers 2 with the operator’s certificate', () => {
   let cluster: Cluster;
   const certFile = (): string => join(dir, 'server.pem');
   const keyFile = (): string => join(dir, 'server.key');
+  /** Writes in place and sets a fixed modification time: the poll sees no change when the sizes stay. */
   const install = async (leaf: ClientCertificate): Promise<void> => {
     await writeFile(keyFile(), leaf.keyPem);
     await writeFile(certFile(), leaf.certPem + issuing.certPem);
+    for (const file of [keyFile(), certFile()]) await utimes(file, 1_700_000_000, 1_700_000_000);
   };
+  const signature = async (): Promise<string> =>
+    (await Promise.all([certFile(), keyFile()].map(stat))).map((info) => `${info.ino}:${info.size}:${info.mtimeMs}`).join('|');
   const leaf = () => makeLeaf(issuing, { dns: [NAME], eku: [x509.ExtendedKeyUsage.serverAuth] });
 
   before(async () => {
@@ -61,8 +66,14 @@ describe('tessera serve --workers 2 with the operator’s certificate', () => {
     for (let i = 0; i < 4; i += 1) seen.push(await fingerprint(cluster.url, root.certPem));
     assert.deepEqual(seen, Array(4).fill(colonHex(first)));
 
-    const second = await leaf();
+    // ECDSA signatures vary in length by a byte or two: a leaf of the same length keeps the size.
+    let second = await leaf();
+    for (let tries = 0; second.certPem.length !== first.certPem.length && tries < 50; tries += 1) second = await leaf();
+    const before = await signature();
     await install(second);
+    assert.equal(await signature(), before, 'the rewrite is invisible to the poll');
+    await new Promise((resolve) => setTimeout(resolve, 2500)); // past one poll interval
+    assert.equal(await fingerprint(cluster.url, root.certPem), colonHex(first), 'not reloaded without SIGHUP');
     process.kill(cluster.child.pid!, 'SIGHUP');
     const deadline = Date.now() + 5000;
     for (;;) {
