@@ -31,7 +31,7 @@ interface ServeOptions {
   signingAlg?: string;
   workers?: string;
   workerDistribution?: string;
-  tlsName: string[];
+  tlsName?: string[];
   tlsCert?: string;
   tlsKey?: string;
 }
@@ -46,8 +46,7 @@ export function registerServeCommand(program: Command, io: CliIo): void {
     .option(
       '--tls-name <name>',
       'a further DNS name or IP address the self-issued server certificate covers (repeatable)',
-      (name: string, names: string[]) => [...names, name],
-      [] as string[],
+      (name: string, names: string[] | undefined) => [...(names ?? []), name],
     )
     .option('--tls-cert <file>', "serve this certificate (PEM: the certificate, then its chain) instead of one from Tessera's CA; reloaded when it changes or on SIGHUP")
     .option('--tls-key <file>', 'the private key (PEM) of --tls-cert')
@@ -61,7 +60,11 @@ export function registerServeCommand(program: Command, io: CliIo): void {
       '--worker-distribution <how>',
       'round-robin (the default: every worker used, each enforcing its share of the rate limits) or by-address (an address stays on one worker)',
     )
-    .addHelpText('after', '\nEach flag can also be set as TESSERA_<NAME> (e.g. TESSERA_DATA_DIR) or in the config file.')
+    .addHelpText(
+      'after',
+      '\nEach flag can also be set as TESSERA_<NAME> (e.g. TESSERA_DATA_DIR; TESSERA_TLS_NAMES, comma-separated, for --tls-name) or in the config file.\n' +
+        'SIGHUP reads the --tls-cert and --tls-key files again.',
+    )
     .action(async (options: ServeOptions) => {
       await serve(options, io);
     });
@@ -81,7 +84,7 @@ async function serve(options: ServeOptions, io: CliIo): Promise<void> {
     workers: options.workers,
     workerDistribution: options.workerDistribution,
     // Host names and addresses hold no comma, so the list travels as TESSERA_TLS_NAMES spells it.
-    tlsName: options.tlsName.length > 0 ? options.tlsName.join(',') : undefined,
+    tlsName: options.tlsName?.join(','),
     tlsCert: options.tlsCert,
     tlsKey: options.tlsKey,
   };

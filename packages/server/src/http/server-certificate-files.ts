@@ -37,27 +37,27 @@ const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE
 /** @throws {ServerCertificateFileError} naming the file and what is wrong with it. */
 export async function readOwnCertificate(files: ServerCertificateFiles, now: number): Promise<OwnCertificate> {
   const [certPem, keyPem] = await Promise.all([
-    readPem(files.certFile, 'tls.certFile'),
-    readPem(files.keyFile, 'tls.keyFile'),
+    readPem(files.certFile, '--tls-cert, tls.certFile'),
+    readPem(files.keyFile, '--tls-key, tls.keyFile'),
   ]);
   const block = PEM_CERTIFICATE.exec(certPem)?.[0];
   if (block === undefined) {
     throw new ServerCertificateFileError(
-      `${files.certFile} (tls.certFile) holds no PEM certificate; put the server certificate there (-----BEGIN CERTIFICATE-----), followed by its chain`,
+      `${files.certFile} (--tls-cert, tls.certFile) holds no PEM certificate; put the server certificate there (-----BEGIN CERTIFICATE-----), followed by its chain`,
     );
   }
   let leaf: X509Certificate;
   try {
     leaf = new X509Certificate(block);
   } catch (error) {
-    throw new ServerCertificateFileError(`the first certificate in ${files.certFile} (tls.certFile) cannot be read: ${(error as Error).message}`);
+    throw new ServerCertificateFileError(`the first certificate in ${files.certFile} (--tls-cert, tls.certFile) cannot be read: ${(error as Error).message}`);
   }
   let key: KeyObject;
   try {
     key = createPrivateKey(keyPem);
   } catch {
     throw new ServerCertificateFileError(
-      `${files.keyFile} (tls.keyFile) holds no PEM private key that can be read (an encrypted key is not supported); put the certificate's unencrypted private key there`,
+      `${files.keyFile} (--tls-key, tls.keyFile) holds no PEM private key that can be read (an encrypted key is not supported); put the certificate's unencrypted private key there`,
     );
   }
   if (!leaf.checkPrivateKey(key)) {

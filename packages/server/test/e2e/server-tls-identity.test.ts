@@ -227,7 +227,9 @@ describe('the operator’s own server certificate: refused at start', () => {
     const keyFile = join(dir, 'good.key');
     await writeFile(keyFile, good.keyPem);
     const error = await startTestServer({ flags: { issuer: 'https://byo.example.internal:8446', tlsCert: join(dir, 'missing.pem'), tlsKey: keyFile } }).catch((e: unknown) => e);
-    assert.match(String(error), /cannot read the server certificate file .*missing\.pem \(tls\.certFile\): no such file/);
+    assert.match(String(error), /cannot read the server certificate file .*missing\.pem \(--tls-cert, tls\.certFile\): no such file/);
+    const directory = await startTestServer({ flags: { issuer: 'https://byo.example.internal:8446', tlsCert: keyFile, tlsKey: dir } }).catch((e: unknown) => e);
+    assert.match(String(directory), /cannot read the server certificate file .* \(--tls-key, tls\.keyFile\): it is a directory/);
   });
 
   it('a file without a certificate, and one without a key', async () => {
