@@ -45,7 +45,7 @@ describe('tessera serve --workers 2 with the operator’s certificate', () => {
     for (const file of [keyFile(), certFile()]) await utimes(file, 1_700_000_000, 1_700_000_000);
   };
   const signature = async (): Promise<string> =>
-    (await Promise.all([certFile(), keyFile()].map(stat))).map((info) => `${info.ino}:${info.size}:${info.mtimeMs}`).join('|');
+    (await Promise.all([certFile(), keyFile()].map((file) => stat(file)))).map((info) => `${info.ino}:${info.size}:${info.mtimeMs}`).join('|');
   const leaf = () => makeLeaf(issuing, { dns: [NAME], eku: [x509.ExtendedKeyUsage.serverAuth] });
 
   before(async () => {
