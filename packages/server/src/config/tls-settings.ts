@@ -18,11 +18,18 @@ export function tlsSettings(reader: SettingReader, listen: URL): Config['tls'] {
   const { setting, pick, problems } = reader;
   const names = setting('tls.names', parseTlsNames);
   const files = ownFiles(reader);
+  const extraNames = names.value.length > 0 ? names.raw : undefined;
   if (listen.protocol !== 'https:') {
-    for (const raw of [names.value.length > 0 ? names.raw : undefined, pick('tls.certFile') ?? pick('tls.keyFile')]) {
+    for (const raw of [extraNames, pick('tls.certFile') ?? pick('tls.keyFile')]) {
       if (raw === undefined) continue;
       problems.push(`${sourceOf(raw)}: only an https:// listener has a certificate, and the listen URL is ${listen.origin}; unset it, or listen on https://`);
     }
+  } else if (extraNames !== undefined && files !== null) {
+    // Silently ignored, they would leave the operator believing the certificate covers them.
+    problems.push(
+      `${sourceOf(extraNames)}: names are added to the self-issued certificate only, and ${settingAndSource(pick('tls.certFile')!)} is set: ` +
+        'put the names in your certificate and unset them here, or unset the certificate files',
+    );
   }
   return { names: names.value, files };
 }
