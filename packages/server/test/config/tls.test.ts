@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULTS } from '../../src/config/config.ts';
-import { configFile, load, problemOf, problemsOf } from './helpers.ts';
+import { configFile, load, problemOf } from './helpers.ts';
 
 void describe('tls settings', () => {
   void it('default to no extra names and the self-issued certificate', () => {
