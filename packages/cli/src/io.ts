@@ -9,10 +9,11 @@ export interface TextSink {
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-/** The part of `process` that delivers SIGINT and SIGTERM. */
+/** The part of `process` that delivers SIGINT and SIGTERM, and SIGHUP to `serve` (it reloads the server certificate files). */
 export interface SignalSource {
   once(signal: 'SIGINT' | 'SIGTERM', listener: () => void): unknown;
-  off(signal: 'SIGINT' | 'SIGTERM', listener: () => void): unknown;
+  off(signal: 'SIGINT' | 'SIGTERM' | 'SIGHUP', listener: () => void): unknown;
+  on?(signal: 'SIGHUP', listener: () => void): unknown;
 }
 
 /** Timers of the event loop; `tessera cert --watch` sleeps with these, tests pass fakes. */

@@ -63,6 +63,9 @@ describe('tessera serve', () => {
           signingAlg: 'EdDSA',
           workers: undefined,
           workerDistribution: undefined,
+          tlsName: undefined,
+          tlsCert: undefined,
+          tlsKey: undefined,
         },
         env,
         cwd: '/srv',
@@ -70,6 +73,57 @@ describe('tessera serve', () => {
     ]);
     assert.equal(recorder.closed, 1);
     assert.equal(signals.listenerCount('SIGINT') + signals.listenerCount('SIGTERM'), 0, 'signal handlers removed');
+  });
+
+  it('passes every --tls-name, joined with commas, and the certificate files', async () => {
+    const recorder: Recorder = { loadConfigInputs: [], closed: 0 };
+    const args = ['serve', '--tls-name', 'auth.example.internal', '--tls-name', '10.0.0.5', '--tls-cert', 'c.pem', '--tls-key', 'k.pem'];
+    const result = await runCli(args, { cwd: '/srv', signals: signalsThatSend('SIGTERM'), loadServer: async () => fakeServer(recorder) });
+    assert.equal(result.code, 0, result.stderr);
+    const { flags } = recorder.loadConfigInputs[0] as { flags: Record<string, unknown> };
+    assert.deepEqual([flags.tlsName, flags.tlsCert, flags.tlsKey], ['auth.example.internal,10.0.0.5', 'c.pem', 'k.pem']);
+  });
+
+  it('reloads the server certificate files on SIGHUP, and stops listening for it at exit', async () => {
+    const signals = new EventEmitter();
+    let reloads = 0;
+    const server: ServerApi = {
+      ...fakeServer({ loadConfigInputs: [], closed: 0 }),
+      startServer: async () => {
+        setImmediate(() => {
+          signals.emit('SIGHUP');
+          signals.emit('SIGHUP');
+          setImmediate(() => signals.emit('SIGTERM'));
+        });
+        return { url: 'https://127.0.0.1:8443', close: async () => undefined, reloadTls: async () => void (reloads += 1) };
+      },
+    };
+    const result = await runCli(['serve'], { cwd: '/srv', signals, loadServer: async () => server });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(reloads, 2);
+    assert.equal(signals.listenerCount('SIGHUP'), 0);
+  });
+
+  it('lists the TLS flags in its help', async () => {
+    const result = await runCli(['serve', '--help'], { cwd: '/srv' });
+    assert.equal(result.code, 0);
+    for (const flag of ['--tls-name <name>', '--tls-cert <file>', '--tls-key <file>']) assert.ok(result.stdout.includes(flag), `${flag} in:\n${result.stdout}`);
+    assert.match(result.stdout, /required when listening on 0\.0\.0\.0 or \[::\]/);
+  });
+
+  it('refuses to listen on every interface without an issuer, with exit 2 and the fix', async () => {
+    const result = await runCli(['serve', '--listen', 'https://0.0.0.0:8445', '--data-dir', '/nonexistent/tessera'], { cwd: '/srv', signals: new EventEmitter() });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^error: --listen: 0\.0\.0\.0:8445 listens on every interface.* pass --issuer https:\/\/<the name clients use>:8445 /);
+  });
+
+  it('refuses a certificate without its key, and a bad --tls-name, with exit 2', async () => {
+    const only = await runCli(['serve', '--tls-cert', 'c.pem', '--data-dir', '/nonexistent/tessera'], { cwd: '/srv', signals: new EventEmitter() });
+    assert.equal(only.code, 2);
+    assert.match(only.stderr, /^error: tls\.certFile \(--tls-cert\) is set but tls\.keyFile \(--tls-key, TESSERA_TLS_KEY\) is not/);
+    const bad = await runCli(['serve', '--tls-name', 'ok.example', '--tls-name', 'not a name', '--data-dir', '/nonexistent/tessera'], { cwd: '/srv', signals: new EventEmitter() });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^error: --tls-name: "not a name" is neither a DNS name/);
   });
 
   it('closes on SIGINT too', async () => {

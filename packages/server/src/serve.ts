@@ -10,6 +10,8 @@ export type { Config } from './config/config.ts';
 export interface RunningServer {
   url: string;
   close(): Promise<void>;
+  /** Reads the operator's server certificate files again now, in every process (SIGHUP). */
+  reloadTls(): Promise<void>;
 }
 
 export async function startServer(config: Config, options: { logStream?: { write(line: string): void } } = {}): Promise<RunningServer> {

@@ -20,7 +20,7 @@ import { createConnectionGuard } from './http/connection-limits.ts';
 import { healthRoutes } from './http/health.ts';
 import { describeError } from './http/errors.ts';
 import { openApiCollector, registerOpenApiRoute } from './http/openapi.ts';
-import { serverTls } from './http/server-tls.ts';
+import { serverCertificateNames, serverTls, type TlsWatch } from './http/server-tls.ts';
 import { createSecretHasher } from './keys/client-secrets.ts';
 import { MasterKeyMismatchError, createSealer } from './keys/master-key.ts';
 import { readMasterKey } from './keys/master-key-source.ts';
@@ -63,6 +63,8 @@ export interface ServerOptions {
   ownsTimers?: boolean;
   /** The cluster worker this is (cluster/worker.ts): shown in /metrics as `tessera_worker{worker}`. */
   worker?: number;
+  /** How often the operator's certificate files (`tls.certFile`, `tls.keyFile`) are checked for a change (ms; default 2000). */
+  tlsFilePollMs?: number;
   /** Overrides of the registry cache's bounds and intervals (tests). */
   registryCache?: Omit<RegistryCacheOptions, 'listenUrl' | 'now' | 'onEvent'>;
 }
@@ -84,6 +86,8 @@ export interface TesseraServer {
    * a cluster worker, whose connections the primary hands over. listen() calls it.
    */
   start(): void;
+  /** Reads the operator's certificate files again now (SIGHUP); a bad pair is logged and the one in use kept. */
+  reloadTls(): Promise<void>;
   close(): Promise<void>;
   /** Writes the refusal summaries so far and the buffered token-request audit now, instead of within the next interval. */
   flushAudit(): Promise<void>;
@@ -120,6 +124,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     now,
     onEvent: (event) => logRegistry(event),
   });
+  let tlsWatch: TlsWatch | null = null;
   try {
     await registry.start();
     const fingerprint = await store.initMeta('master_key_fingerprint', sealer.fingerprint);
@@ -140,7 +145,18 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       await writeBundleFile(bundleFile, ca.bundlePem);
       ca.onBundleChange((bundlePem) => writeBundleFile(bundleFile, bundlePem));
     }
-    const tls = config.listen.protocol === 'https:' ? await serverTls({ ca, listen: config.listen, lifetimeSeconds: SERVER_CERT_LIFETIME, now }) : null;
+    const tls =
+      config.listen.protocol === 'https:'
+        ? await serverTls({
+            ca,
+            names: serverCertificateNames(config.listen, config.issuer, config.tls.names),
+            files: config.tls.files,
+            issuerHost: new URL(config.issuer).hostname,
+            lifetimeSeconds: SERVER_CERT_LIFETIME,
+            now,
+            pollMs: options.tlsFilePollMs,
+          })
+        : null;
 
     const metrics = new Registry();
     collectDefaultMetrics({ register: metrics });
@@ -196,7 +212,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         void (reply as unknown as FastifyReply).code(400).send({ error: 'invalid_request', message: `malformed request: ${error.message}` });
       },
     }) as unknown as FastifyInstance;
-    tls?.keepFresh(app.server as unknown as TlsServer, app.log);
+    tlsWatch = tls?.keepFresh(app.server as unknown as TlsServer, app.log) ?? null;
     logRegistry = (event) => {
       if (event.kind === 'listen-down') app.log.warn({ err: event.error }, 'registry change notifications lost: polling every 250 ms until they are back');
       else if (event.kind === 'listen-up') app.log.debug('registry change notifications are heard');
@@ -401,9 +417,11 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         return `${config.listen.protocol}//${config.listen.hostname}:${port}`;
       },
       start,
+      reloadTls: () => tlsWatch?.reload() ?? Promise.resolve(),
       async close() {
         if (closed) return;
         closed = true;
+        tlsWatch?.stop();
         await signingKeys.stop();
         await ca.stop();
         await app.close();
@@ -413,6 +431,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       },
     };
   } catch (error) {
+    tlsWatch?.stop();
     await registry.close();
     await store.close();
     throw error;
@@ -420,7 +439,10 @@ export async function createServer(config: Config, options: ServerOptions = {}):
 }
 
 /** What the CLI's `serve` calls: build, listen, log where. */
-export async function startServer(config: Config, options: ServerOptions = {}): Promise<{ url: string; close(): Promise<void> }> {
+export async function startServer(
+  config: Config,
+  options: ServerOptions = {},
+): Promise<{ url: string; close(): Promise<void>; reloadTls(): Promise<void> }> {
   const server = await createServer(config, options);
   for (const warning of config.warnings ?? []) server.app.log.warn(warning);
   let url: string;
@@ -433,5 +455,5 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   }
   const connections = server.store.kind === 'postgres' ? { databaseConnections: databaseConnections(config.databasePoolSize, 1) } : {};
   server.app.log.info({ url, issuer: config.issuer, storage: server.store.kind, ...connections }, 'tessera is serving');
-  return { url, close: () => server.close() };
+  return { url, close: () => server.close(), reloadTls: () => server.reloadTls() };
 }

@@ -9,6 +9,8 @@ import type { CliIo, Env, SignalSource } from '../io.ts';
 export interface RunningServer {
   url: string;
   close(): Promise<void>;
+  /** Reads the operator's server certificate files again (SIGHUP). */
+  reloadTls?(): Promise<void>;
 }
 
 /** The part of `@tessera/server` this command uses; injectable for tests. */
@@ -29,6 +31,9 @@ interface ServeOptions {
   signingAlg?: string;
   workers?: string;
   workerDistribution?: string;
+  tlsName?: string[];
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 export function registerServeCommand(program: Command, io: CliIo): void {
@@ -37,7 +42,14 @@ export function registerServeCommand(program: Command, io: CliIo): void {
     .description('run the Tessera server (defaults: ./.tessera data dir, https://127.0.0.1:8443)')
     .option('--data-dir <dir>', 'database, CA, keys and bootstrap credential (default: ./.tessera)')
     .option('--listen <url>', 'https://host:port or http://host:port (default: https://127.0.0.1:8443)')
-    .option('--issuer <url>', 'the iss of every token (default: the listen URL)')
+    .option('--issuer <url>', 'the iss of every token, a name the server certificate covers (default: the listen URL; required when listening on 0.0.0.0 or [::])')
+    .option(
+      '--tls-name <name>',
+      'a further DNS name or IP address the self-issued server certificate covers (repeatable)',
+      (name: string, names: string[] | undefined) => [...(names ?? []), name],
+    )
+    .option('--tls-cert <file>', "serve this certificate (PEM: the certificate, then its chain) instead of one from Tessera's CA; reloaded when it changes or on SIGHUP")
+    .option('--tls-key <file>', 'the private key (PEM) of --tls-cert')
     .option('--database <url>', 'postgres://… instead of the embedded SQLite database')
     .option('--config <file>', 'config file; flags and TESSERA_* variables override it')
     .option('--master-key-file <file>', 'master key sealing private keys at rest')
@@ -48,7 +60,11 @@ export function registerServeCommand(program: Command, io: CliIo): void {
       '--worker-distribution <how>',
       'round-robin (the default: every worker used, each enforcing its share of the rate limits) or by-address (an address stays on one worker)',
     )
-    .addHelpText('after', '\nEach flag can also be set as TESSERA_<NAME> (e.g. TESSERA_DATA_DIR) or in the config file.')
+    .addHelpText(
+      'after',
+      '\nEach flag can also be set as TESSERA_<NAME> (e.g. TESSERA_DATA_DIR; TESSERA_TLS_NAMES, comma-separated, for --tls-name) or in the config file.\n' +
+        'SIGHUP reads the --tls-cert and --tls-key files again.',
+    )
     .action(async (options: ServeOptions) => {
       await serve(options, io);
     });
@@ -67,6 +83,10 @@ async function serve(options: ServeOptions, io: CliIo): Promise<void> {
     signingAlg: options.signingAlg,
     workers: options.workers,
     workerDistribution: options.workerDistribution,
+    // Host names and addresses hold no comma, so the list travels as TESSERA_TLS_NAMES spells it.
+    tlsName: options.tlsName?.join(','),
+    tlsCert: options.tlsCert,
+    tlsKey: options.tlsKey,
   };
   let running: RunningServer;
   try {
@@ -75,11 +95,19 @@ async function serve(options: ServeOptions, io: CliIo): Promise<void> {
     if (error instanceof server.ConfigError) throw new UsageError(error.message, { cause: error });
     throw new CliError(`cannot start the server: ${describeError(error)}`, EXIT.failure, { cause: error });
   }
-  await waitForSignal(io.signals ?? process);
+  const signals = io.signals ?? process;
+  const reload = (): void => {
+    void running.reloadTls?.();
+  };
+  signals.on?.('SIGHUP', reload);
+  await waitForSignal(signals);
   try {
     await running.close();
   } catch (error) {
     throw new CliError(`error while stopping the server: ${describeError(error)}`, EXIT.failure, { cause: error });
+  } finally {
+    // Kept until the server is closed: a SIGHUP without a listener would end the process mid-drain.
+    signals.off('SIGHUP', reload);
   }
 }
 

@@ -17,6 +17,8 @@ export function configFromWire(wire: WireConfig): Config {
 export type ToWorker =
   | { type: 'start'; config: WireConfig; worker: number; ownsTimers: boolean }
   | { type: 'connection' }
+  /** Read the server certificate files again now (SIGHUP to the primary). */
+  | { type: 'reload-tls' }
   | { type: 'shutdown' };
 
 /** Worker → primary. */

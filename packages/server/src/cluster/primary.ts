@@ -50,6 +50,8 @@ export interface ClusterOptions {
 export interface RunningCluster {
   url: string;
   close(): Promise<void>;
+  /** Tells every worker to read the server certificate files again (each also polls them). */
+  reloadTls(): Promise<void>;
 }
 
 const WORKER_SCRIPT = new URL('./worker.ts', import.meta.url).pathname;
@@ -218,6 +220,11 @@ export async function startCluster(config: Config, options: ClusterOptions = {})
   let closing: Promise<void> | null = null;
   return {
     url,
+    async reloadTls() {
+      for (const { worker } of slots) {
+        if (worker !== null && worker.isConnected()) worker.send({ type: 'reload-tls' } satisfies ToWorker);
+      }
+    },
     close() {
       closing ??= (async () => {
         stopping = true;

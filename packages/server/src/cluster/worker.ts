@@ -21,7 +21,11 @@ process.on('message', (message: unknown, handle: unknown) => {
   if (message.type === 'connection') accept(handle as Socket | undefined);
   else if (message.type === 'start') void start(message);
   else if (message.type === 'shutdown') void stop();
+  else if (message.type === 'reload-tls') void server?.reloadTls();
 });
+// Each worker serves TLS itself and watches the certificate files on its own; a SIGHUP sent to
+// the whole process group (the primary also tells every worker) must not end it.
+process.on('SIGHUP', () => void server?.reloadTls());
 // Ctrl-C reaches the whole process group: the primary decides, and tells each worker to drain.
 process.on('SIGINT', () => undefined);
 // A worker stopped on its own drains like at shutdown; the primary starts it again.

@@ -14,8 +14,24 @@ export interface Config {
   dataDir: string;
   /** `https://host:port` (default `https://127.0.0.1:8443`) or `http://host:port`. */
   listen: URL;
-  /** The `iss` of every token; defaults to the listen URL's origin. */
+  /**
+   * The `iss` of every token; defaults to the listen URL's origin. A listener on every interface
+   * (`0.0.0.0`, `[::]`) has no such origin, so there it must be set.
+   */
   issuer: string;
+  /** The HTTPS listener's own certificate (docs/certificates.md, "The server's own certificate"). */
+  tls: {
+    /**
+     * DNS names and IP addresses the self-issued certificate covers besides loopback, the listen
+     * host and the issuer's host (`--tls-name`, TESSERA_TLS_NAMES, `tls.names`).
+     */
+    names: string[];
+    /**
+     * The operator's certificate (leaf first, then its chain) and private key, PEM files, served
+     * instead of a certificate from Tessera's CA and reloaded when they change. Null: self-issued.
+     */
+    files: { certFile: string; keyFile: string } | null;
+  };
   /** `sqlite` (embedded, in dataDir) or a `postgres://` URL. */
   database: { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
   /**
@@ -221,6 +237,7 @@ export const DEFAULTS = {
   logLevel: 'info',
   workers: 'auto',
   workerDistribution: 'round-robin',
+  tls: { names: [] as string[] },
   tokens: { defaultLifetime: 3600, maxLifetime: 86_400 },
   signing: {
     alg: 'ES256',

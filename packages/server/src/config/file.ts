@@ -84,7 +84,8 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function readFailure(error: unknown): string {
+/** Why a file could not be read, in a few words (`no such file`). */
+export function readFailure(error: unknown): string {
   switch ((error as NodeJS.ErrnoException).code) {
     case 'ENOENT':
       return 'no such file';

@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { certificateSettings } from './certificate-settings.ts';
+import { tlsSettings } from './tls-settings.ts';
 import { WORKER_DISTRIBUTIONS, type Config } from './config.ts';
 import { readConfigFile } from './file.ts';
 import { closest } from './did-you-mean.ts';
@@ -92,10 +93,11 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
   const dataDirSetting = setting('dataDir', parsePath);
   const dataDir = absolutePath(dataDirSetting.raw, dataDirSetting.value);
 
-  const listen = setting('listen', parseListen).value;
+  const listenSetting = setting('listen', parseListen);
+  const listen = listenSetting.value;
   const issuerRaw = pick('issuer');
   const issuer =
-    issuerRaw === undefined ? defaultIssuer(listen) : setting('issuer', issuerParser(listen.protocol === 'http:')).value;
+    issuerRaw === undefined ? defaultIssuer(listenSetting, problems) : setting('issuer', issuerParser(listen.protocol === 'http:')).value;
 
   const database = setting('database', databaseParser(dataDir)).value;
   const masterKey = resolveMasterKey(env, pick('masterKeyFile'), dataDir, absolutePath, problems);
@@ -180,6 +182,7 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
     dataDir,
     listen,
     issuer,
+    tls: tlsSettings({ setting, pick, absolutePath, problems }, listen),
     database,
     masterKey,
     logLevel,
@@ -265,12 +268,19 @@ export function unknownEnvironment(env: Readonly<Record<string, string | undefin
 
 /**
  * The listen origin. A server listening on every interface has no name of its own to put in
- * `iss`, and `https://0.0.0.0:8443` is no address a client can use, so `localhost` stands in:
- * right for a developer's machine, and a production deployment sets --issuer anyway.
+ * `iss`: `https://0.0.0.0:8443` is no address a client can use, and any stand-in (`localhost`)
+ * gives tokens an issuer that clients elsewhere reject and a certificate they cannot verify.
  */
-function defaultIssuer(listen: URL): string {
-  if (!HOSTS_FOR_EVERY_INTERFACE.has(listen.hostname)) return listen.origin;
-  return `${listen.protocol}//localhost:${listenPort(listen)}`;
+function defaultIssuer(listen: { value: URL; raw: RawValue | undefined }, problems: string[]): string {
+  const url = listen.value;
+  if (!HOSTS_FOR_EVERY_INTERFACE.has(url.hostname)) return url.origin;
+  const scheme = url.protocol.slice(0, -1);
+  problems.push(
+    `${listen.raw === undefined ? 'listen' : sourceOf(listen.raw)}: ${url.host} listens on every interface, so it names no host for ` +
+      "the tokens' issuer or the server certificate; pass --issuer " +
+      `${scheme}://<the name clients use>:${listenPort(url)} (TESSERA_ISSUER, or issuer in the config file)`,
+  );
+  return `${scheme}://localhost:${listenPort(url)}`;
 }
 
 /**

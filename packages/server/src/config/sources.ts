@@ -9,6 +9,10 @@ export const SETTINGS = [
   { key: 'dataDir', flag: 'dataDir', env: 'TESSERA_DATA_DIR' },
   { key: 'listen', flag: 'listen', env: 'TESSERA_LISTEN' },
   { key: 'issuer', flag: 'issuer', env: 'TESSERA_ISSUER' },
+  // `--tls-name` is repeatable; the CLI joins its values with commas, as the environment lists them.
+  { key: 'tls.names', flag: 'tlsName', env: 'TESSERA_TLS_NAMES' },
+  { key: 'tls.certFile', flag: 'tlsCert', env: 'TESSERA_TLS_CERT' },
+  { key: 'tls.keyFile', flag: 'tlsKey', env: 'TESSERA_TLS_KEY' },
   { key: 'database', flag: 'database', env: 'TESSERA_DATABASE' },
   { key: 'databasePoolSize', env: 'TESSERA_DATABASE_POOL_SIZE' },
   { key: 'masterKeyFile', flag: 'masterKeyFile', env: 'TESSERA_MASTER_KEY_FILE' },

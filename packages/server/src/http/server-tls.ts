@@ -1,12 +1,20 @@
-// Tessera's own HTTPS listener: a server certificate from its CA, renewed in place at 2/3 of its
-// life or as soon as a CA rotation hands signing to another generation, and the trust bundle for
-// client certificates kept equal to the CA's. setSecureContext applies to new handshakes only, so
-// open connections keep theirs and nothing restarts.
+// Tessera's own HTTPS listener. Its certificate comes from one of two sources:
+// - self-issued (the default): from Tessera's CA, for loopback, the listen host, the issuer's host
+//   and `tls.names`; renewed in place at 2/3 of its life or as soon as a CA rotation hands signing
+//   to another generation;
+// - the operator's files (`tls.certFile`, `tls.keyFile`): read at start, then again whenever they
+//   change (polled) or reload() is called (SIGHUP); a pair that fails its checks is logged and the
+//   one in use kept. Tessera's CA then issues nothing for the listener.
+// Either way the trust bundle for client certificates is kept equal to the CA's. setSecureContext
+// applies to new handshakes only, so open connections keep theirs and nothing restarts.
 
 import { X509Certificate } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import type { SecureContextOptions } from 'node:tls';
 import type { CertificateAuthority } from '../ca/index.ts';
+import { certificateCovers, readOwnCertificate, type ServerCertificateFiles } from './server-certificate-files.ts';
 
 export interface ListenerTlsOptions {
   key: string;
@@ -19,91 +27,202 @@ export interface ListenerTlsOptions {
 /** The slice of a pino/fastify logger this needs. */
 export interface ServerTlsLogger {
   info(details: object, message: string): void;
+  warn(details: object, message: string): void;
   error(details: object, message: string): void;
+}
+
+export interface CertificateNames {
+  dnsNames: string[];
+  ipAddresses: string[];
+}
+
+export interface TlsWatch {
+  /** Reads the operator's files now (SIGHUP); nothing for a self-issued certificate. Never rejects. */
+  reload(): Promise<void>;
+  /** Stops watching the files and the CA. */
+  stop(): void;
 }
 
 export interface ServerTls {
   /** The listener's options at start. */
   readonly options: ListenerTlsOptions;
-  /** From now on, renews on `server` (`app.server`) whenever the CA refreshes or its bundle changes. */
-  keepFresh(server: { setSecureContext(options: SecureContextOptions): void }, logger: ServerTlsLogger): void;
+  /** From now on, keeps the context of `server` (`app.server`) current. */
+  keepFresh(server: { setSecureContext(options: SecureContextOptions): void }, logger: ServerTlsLogger): TlsWatch;
 }
 
 export interface ServerTlsDeps {
   ca: Pick<CertificateAuthority, 'id' | 'bundlePem' | 'issueServerCertificate' | 'onBundleChange' | 'onRefresh'>;
-  listen: URL;
+  /** What the self-issued certificate covers (serverCertificateNames). */
+  names: CertificateNames;
+  /** The operator's certificate and key instead of a self-issued one. */
+  files: ServerCertificateFiles | null;
+  /** The issuer's host: an operator's certificate that does not cover it is warned about. */
+  issuerHost: string;
   lifetimeSeconds: number;
   /** Milliseconds since the epoch. */
   now: () => number;
+  /** How often the operator's files are checked for a change (ms, default 2000). */
+  pollMs?: number;
 }
 
-interface Current {
+interface Pair {
   keyPem: string;
+  /** What the listener presents: the certificate, then its chain. */
   certPem: string;
-  chainPem: string;
-  /** The CA generation that signed it. */
-  signer: string;
-  issuedAt: number;
-  notAfter: number;
 }
+
+type Event = 'refresh' | 'bundle' | 'files';
+
+interface CertificateSource {
+  readonly initial: Pair;
+  /** The pair to serve after `event`: `current` itself when it stays. Rejects when a new one is unusable. */
+  next(event: Event, current: Pair, logger: ServerTlsLogger): Promise<Pair>;
+  /** Logged when next() rejects. */
+  readonly failure: string;
+  /** Called once the logger exists. */
+  announce(logger: ServerTlsLogger): void;
+  /** Calls `changed` when the source may have something new; returns the stop. */
+  watch(changed: () => void): () => void;
+}
+
+const DEFAULT_POLL_MS = 2000;
 
 export async function serverTls(deps: ServerTlsDeps): Promise<ServerTls> {
-  const { ca, now } = deps;
-  const names = listenerNames(deps.listen);
-  const issue = async (at: number): Promise<Current> => {
-    const signer = ca.id;
-    const issued = await ca.issueServerCertificate({ ...names, lifetimeSeconds: deps.lifetimeSeconds, now: at });
-    return { keyPem: issued.keyPem, certPem: issued.certPem, chainPem: issued.chainPem, signer, issuedAt: at, notAfter: issued.notAfter };
-  };
-  const contextOf = (current: Current, bundlePem: string): ListenerTlsOptions => ({
-    key: current.keyPem,
-    cert: current.certPem + current.chainPem,
+  const { ca } = deps;
+  const source = deps.files === null ? await selfIssued(deps) : await ownFiles(deps, deps.files);
+  const contextOf = (pair: Pair, bundlePem: string): ListenerTlsOptions => ({
+    key: pair.keyPem,
+    cert: pair.certPem,
     ca: bundlePem,
     // Client certificates are requested but optional; the mTLS issue verifies them.
     requestCert: true,
     rejectUnauthorized: false,
   });
 
-  let current = await issue(now());
+  let current = source.initial;
   let bundlePem = ca.bundlePem;
-  const options = contextOf(current, bundlePem);
-
   return {
-    options,
+    options: contextOf(current, bundlePem),
     keepFresh(server, logger) {
-      const check = async (): Promise<void> => {
+      source.announce(logger);
+      let stopped = false;
+      const check = async (event: Event): Promise<void> => {
+        if (stopped) return;
         try {
-          const at = now();
-          const renew = at >= current.issuedAt + ((current.notAfter - current.issuedAt) * 2) / 3 || ca.id !== current.signer;
-          if (!renew && ca.bundlePem === bundlePem) return;
-          const next = renew ? await issue(at) : current;
+          const next = await source.next(event, current, logger);
+          if (next === current && ca.bundlePem === bundlePem) return;
           server.setSecureContext(contextOf(next, ca.bundlePem));
           current = next;
           bundlePem = ca.bundlePem;
-          if (renew) {
-            const serial = new X509Certificate(next.certPem).serialNumber;
-            logger.info({ serial, notAfter: new Date(next.notAfter).toISOString(), ca: next.signer }, 'server certificate renewed');
-          }
         } catch (error) {
-          logger.error({ err: error }, 'server certificate renewal failed; the listener keeps its current certificate');
+          logger.error({ err: error, message: (error as Error).message }, source.failure);
         }
       };
-      // One check at a time, whichever of the two events asks.
+      // One check at a time, whichever event asks.
       let queue = Promise.resolve();
-      const enqueue = (): Promise<void> => (queue = queue.then(check));
-      ca.onRefresh(enqueue);
-      ca.onBundleChange(enqueue);
+      const enqueue = (event: Event) => (): Promise<void> => (queue = queue.then(() => check(event)));
+      const unsubscribe = [ca.onRefresh(enqueue('refresh')), ca.onBundleChange(enqueue('bundle')), source.watch(enqueue('files'))];
+      return {
+        reload: enqueue('files'),
+        stop() {
+          stopped = true;
+          for (const stop of unsubscribe) stop();
+        },
+      };
     },
   };
 }
 
-/** Names the certificate is valid for: loopback always, the listen host, and this host's name when listening on every interface. */
-function listenerNames(listen: URL): { dnsNames: string[]; ipAddresses: string[] } {
-  const host = listen.hostname.replace(/^\[|\]$/g, '');
-  const wildcard = host === '0.0.0.0' || host === '::';
-  const isIp = /^[\d.]+$/.test(host) || host.includes(':');
+async function selfIssued(deps: ServerTlsDeps): Promise<CertificateSource> {
+  const { ca, now } = deps;
+  type Issued = Pair & { signer: string; issuedAt: number; notAfter: number };
+  const issue = async (at: number): Promise<Issued> => {
+    const signer = ca.id;
+    const issued = await ca.issueServerCertificate({ ...deps.names, lifetimeSeconds: deps.lifetimeSeconds, now: at });
+    return { keyPem: issued.keyPem, certPem: issued.certPem + issued.chainPem, signer, issuedAt: at, notAfter: issued.notAfter };
+  };
   return {
-    dnsNames: [...new Set(['localhost', ...(isIp ? [] : [host]), ...(wildcard ? [hostname()] : [])])],
-    ipAddresses: [...new Set(['127.0.0.1', '::1', ...(isIp && !wildcard ? [host] : [])])],
+    initial: await issue(now()),
+    async next(event, current, logger) {
+      const pair = current as Issued;
+      const at = now();
+      const renew = at >= pair.issuedAt + ((pair.notAfter - pair.issuedAt) * 2) / 3 || ca.id !== pair.signer;
+      if (event === 'files' || !renew) return current;
+      const next = await issue(at);
+      const serial = new X509Certificate(next.certPem).serialNumber;
+      logger.info({ serial, notAfter: new Date(next.notAfter).toISOString(), ca: next.signer }, 'server certificate renewed');
+      return next;
+    },
+    failure: 'server certificate renewal failed; the listener keeps its current certificate',
+    announce: () => undefined,
+    watch: () => () => undefined,
+  };
+}
+
+async function ownFiles(deps: ServerTlsDeps, files: ServerCertificateFiles): Promise<CertificateSource> {
+  // Taken before the read: a change while reading is then seen by the first poll.
+  let seen = await signature(files);
+  const first = await readOwnCertificate(files, deps.now());
+  const uncovered = (leaf: X509Certificate): boolean => !certificateCovers(leaf, deps.issuerHost);
+  const coverageWarning =
+    `the server certificate in ${files.certFile} does not cover the issuer host ${deps.issuerHost}: clients that follow ` +
+    'the issuer will fail their host-name check; add the name to the certificate, or set --issuer to a name it covers';
+  return {
+    initial: { keyPem: first.keyPem, certPem: first.certPem },
+    async next(event, current, logger) {
+      if (event !== 'files') return current;
+      const read = await readOwnCertificate(files, deps.now());
+      if (read.certPem === current.certPem && read.keyPem === current.keyPem) return current;
+      logger.info({ certFile: files.certFile, fingerprint: read.fingerprint, notAfter: new Date(read.notAfter).toISOString() }, 'server certificate reloaded');
+      if (uncovered(read.leaf)) logger.warn({ certFile: files.certFile, issuerHost: deps.issuerHost }, coverageWarning);
+      return { keyPem: read.keyPem, certPem: read.certPem };
+    },
+    failure: 'server certificate files could not be reloaded; the listener keeps its current certificate',
+    announce(logger) {
+      logger.info({ certFile: files.certFile, fingerprint: first.fingerprint, notAfter: new Date(first.notAfter).toISOString() }, 'serving the server certificate from files');
+      if (uncovered(first.leaf)) logger.warn({ certFile: files.certFile, issuerHost: deps.issuerHost }, coverageWarning);
+    },
+    watch(changed) {
+      // A poll rather than fs.watch: it also sees a file replaced by rename and a Kubernetes
+      // secret volume swapping its symlink, and costs two stat calls per interval.
+      const timer = setInterval(() => {
+        void signature(files).then((now) => {
+          if (now === seen) return;
+          seen = now;
+          changed();
+        });
+      }, deps.pollMs ?? DEFAULT_POLL_MS);
+      timer.unref();
+      return () => clearInterval(timer);
+    },
+  };
+}
+
+/** What changes when either file is written or replaced; a missing file is a state of its own. */
+async function signature(files: ServerCertificateFiles): Promise<string> {
+  const parts = await Promise.all(
+    [files.certFile, files.keyFile].map((path) =>
+      stat(path).then(
+        (info) => `${info.ino}:${info.size}:${info.mtimeMs}`,
+        () => 'missing',
+      ),
+    ),
+  );
+  return parts.join('|');
+}
+
+/**
+ * Names the self-issued certificate is valid for: loopback always, the listen host, the
+ * issuer's host (the name clients following the issuer dial), the operator's extra names, and
+ * this host's name when listening on every interface.
+ */
+export function serverCertificateNames(listen: URL, issuer: string, extra: readonly string[]): CertificateNames {
+  const bare = (host: string): string => host.replace(/^\[|\]$/g, '');
+  const listenHost = bare(listen.hostname);
+  const wildcard = listenHost === '0.0.0.0' || listenHost === '::';
+  const hosts = [...(wildcard ? [hostname()] : [listenHost]), bare(new URL(issuer).hostname), ...extra];
+  return {
+    dnsNames: [...new Set(['localhost', ...hosts.filter((host) => isIP(host) === 0).map((host) => host.toLowerCase())])],
+    ipAddresses: [...new Set(['127.0.0.1', '::1', ...hosts.filter((host) => isIP(host) !== 0)])],
   };
 }

@@ -20,11 +20,11 @@ void describe('describeConfig', () => {
   });
 
   void it('shows everything else that took effect', () => {
-    const summary = describeConfig(load({ cwd: '/srv/app', flags: { listen: 'https://0.0.0.0:8443' } }));
+    const summary = describeConfig(load({ cwd: '/srv/app', flags: { listen: 'https://0.0.0.0:8443', issuer: 'https://auth.example.internal:8443' } }));
     assert.deepEqual(summary, {
       dataDir: '/srv/app/.tessera',
       listen: 'https://0.0.0.0:8443/',
-      issuer: 'https://localhost:8443',
+      issuer: 'https://auth.example.internal:8443',
       database: 'sqlite /srv/app/.tessera/tessera.db',
       masterKey: 'file /srv/app/.tessera/master.key (generated if missing)',
       logLevel: 'info',
