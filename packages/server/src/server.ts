@@ -18,6 +18,7 @@ import { createCertificateProofs } from './ca/proofs/index.ts';
 import { certLogin } from './cert-login/index.ts';
 import { createConnectionGuard } from './http/connection-limits.ts';
 import { healthRoutes } from './http/health.ts';
+import { logDestination } from './lib/log-format.ts';
 import { describeError } from './http/errors.ts';
 import { openApiCollector, registerOpenApiRoute } from './http/openapi.ts';
 import { serverTls } from './http/server-tls.ts';
@@ -43,6 +44,7 @@ import { createTokenService } from './oauth2/token-service.ts';
 import { createTokenGuards } from './guards/index.ts';
 import { databaseConnections, databasePoolShare } from './guards/worker-share.ts';
 import { serviceAccountsApi } from './service-accounts/index.ts';
+import { adminCredentialLine, servingLine, stoppedLine } from './startup-lines.ts';
 import { AvailabilityWatch } from './storage/availability.ts';
 import { openStore } from './storage/open.ts';
 import { sqlStatements } from './storage/drivers/statements.ts';
@@ -161,7 +163,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       logger: {
         level: config.logLevel,
         redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
-        ...(options.logStream ? { stream: options.logStream } : {}),
+        ...logDestination(config, options.logStream),
       },
       bodyLimit: config.bodyLimit,
       // X-Forwarded-For is believed only from these peers; with none, request.ip is the TCP peer.
@@ -418,7 +420,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
 }
 
 /** What the CLI's `serve` calls: build, listen, log where. */
-export async function startServer(config: Config, options: ServerOptions = {}): Promise<{ url: string; close(): Promise<void> }> {
+export async function startServer(config: Config, options: ServerOptions = {}): Promise<{ url: string; close(signal?: string): Promise<void> }> {
   const server = await createServer(config, options);
   for (const warning of config.warnings ?? []) server.app.log.warn(warning);
   let url: string;
@@ -430,8 +432,21 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     throw error;
   }
   const connections = server.store.kind === 'postgres' ? { databaseConnections: databaseConnections(config.databasePoolSize, 1) } : {};
-  server.app.log.info({ url, issuer: config.issuer, storage: server.store.kind, ...connections }, 'tessera is serving');
-  return { url, close: () => server.close() };
+  const serving = servingLine(config, url, 1, { storage: server.store.kind, ...connections });
+  server.app.log.info(serving.details, serving.message);
+  if (server.bootstrapCredentialFile === null) {
+    const credential = adminCredentialLine(config);
+    server.app.log.info(credential.details, credential.message);
+  }
+  return {
+    url,
+    async close(signal?: string) {
+      const since = Date.now();
+      await server.close();
+      const stopped = stoppedLine(signal, since, Date.now(), 1);
+      server.app.log.info(stopped.details, stopped.message);
+    },
+  };
 }
 
 async function readMasterKey(config: Config): Promise<Buffer> {

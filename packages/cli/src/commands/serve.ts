@@ -8,7 +8,8 @@ import type { CliIo, Env, SignalSource } from '../io.ts';
 
 export interface RunningServer {
   url: string;
-  close(): Promise<void>;
+  /** `signal`: what asked the server to stop, for its last log line. */
+  close(signal?: string): Promise<void>;
 }
 
 /** The part of `@tessera/server` this command uses; injectable for tests. */
@@ -26,6 +27,7 @@ interface ServeOptions {
   config?: string;
   masterKeyFile?: string;
   logLevel?: string;
+  logFormat?: string;
   signingAlg?: string;
   workers?: string;
   workerDistribution?: string;
@@ -42,6 +44,7 @@ export function registerServeCommand(program: Command, io: CliIo): void {
     .option('--config <file>', 'config file; flags and TESSERA_* variables override it')
     .option('--master-key-file <file>', 'master key sealing private keys at rest')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .option('--log-format <format>', 'pretty (time, level, message, key=value), json, or auto (the default: pretty on a terminal)')
     .option('--signing-alg <alg>', 'token signing algorithm: ES256, EdDSA or RS256')
     .option('--workers <n|auto>', 'processes that serve requests: auto (one per core, the default) or a number; 1 serves from this process')
     .option(
@@ -64,6 +67,7 @@ async function serve(options: ServeOptions, io: CliIo): Promise<void> {
     config: options.config,
     masterKeyFile: options.masterKeyFile,
     logLevel: options.logLevel,
+    logFormat: options.logFormat,
     signingAlg: options.signingAlg,
     workers: options.workers,
     workerDistribution: options.workerDistribution,
@@ -75,9 +79,9 @@ async function serve(options: ServeOptions, io: CliIo): Promise<void> {
     if (error instanceof server.ConfigError) throw new UsageError(error.message, { cause: error });
     throw new CliError(`cannot start the server: ${describeError(error)}`, EXIT.failure, { cause: error });
   }
-  await waitForSignal(io.signals ?? process);
+  const signal = await waitForSignal(io.signals ?? process);
   try {
-    await running.close();
+    await running.close(signal);
   } catch (error) {
     throw new CliError(`error while stopping the server: ${describeError(error)}`, EXIT.failure, { cause: error });
   }
@@ -94,14 +98,15 @@ async function importServer(): Promise<ServerApi> {
  * Resolves on the first SIGINT or SIGTERM and removes both listeners, so a second signal
  * during a slow shutdown gets Node's default behaviour and ends the process at once.
  */
-function waitForSignal(signals: SignalSource): Promise<void> {
+function waitForSignal(signals: SignalSource): Promise<string> {
   return new Promise((resolve) => {
-    const stop = (): void => {
-      signals.off('SIGINT', stop);
-      signals.off('SIGTERM', stop);
-      resolve();
+    const listeners = { SIGINT: (): void => stop('SIGINT'), SIGTERM: (): void => stop('SIGTERM') };
+    const stop = (signal: string): void => {
+      signals.off('SIGINT', listeners.SIGINT);
+      signals.off('SIGTERM', listeners.SIGTERM);
+      resolve(signal);
     };
-    signals.once('SIGINT', stop);
-    signals.once('SIGTERM', stop);
+    signals.once('SIGINT', listeners.SIGINT);
+    signals.once('SIGTERM', listeners.SIGTERM);
   });
 }

@@ -2,6 +2,7 @@
 // TESSERA_* environment variables and command-line flags (later sources win) and validates it;
 // everything else receives a finished Config and never reads the environment itself.
 
+import type { LogFormat } from '../lib/log-format.ts';
 import type { SigningAlg } from '../storage/records.ts';
 
 export const WORKER_DISTRIBUTIONS = ['round-robin', 'by-address'] as const;
@@ -30,6 +31,11 @@ export interface Config {
    */
   masterKey: { source: 'env'; value: string } | { source: 'file'; path: string; generate: boolean };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /**
+   * `json` (one JSON object per line), `pretty` (time, level, message, then key=value fields) or
+   * `auto` (the default): pretty when stdout is a terminal, JSON otherwise. Absent is JSON.
+   */
+  logFormat?: LogFormat;
   /**
    * Processes that serve requests (`--workers`, TESSERA_WORKERS, `workers`): a whole number, or
    * `auto` (the default) for one per core. 1 serves from the process itself, as a library does.
@@ -219,6 +225,7 @@ export const DEFAULTS = {
   listen: 'https://127.0.0.1:8443',
   dataDir: '.tessera',
   logLevel: 'info',
+  logFormat: 'auto',
   workers: 'auto',
   workerDistribution: 'round-robin',
   tokens: { defaultLifetime: 3600, maxLifetime: 86_400 },

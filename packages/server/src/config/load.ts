@@ -10,6 +10,7 @@ import { readConfigFile } from './file.ts';
 import { closest } from './did-you-mean.ts';
 import { defaultLayer, envLayer, flagLayer, MASTER_KEY_ENV, SETTINGS, settingAndSource, sourceOf } from './sources.ts';
 import type { Layer, RawValue, SettingKey } from './sources.ts';
+import { LOG_FORMATS } from '../lib/log-format.ts';
 import { cidrProblem } from '../policy/ip-ranges.ts';
 import {
   cidrListParser,
@@ -157,6 +158,7 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
   }
 
   const logLevel = setting('logLevel', oneOfParser(LOG_LEVELS)).value;
+  const logFormat = setting('logFormat', oneOfParser(LOG_FORMATS)).value;
   const signing: Config['signing'] = {
     alg: setting('signing.alg', oneOfParser(SIGNING_ALGS)).value,
     rotationInterval: rotationInterval.value,
@@ -183,6 +185,7 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
     database,
     masterKey,
     logLevel,
+    logFormat,
     workers: setting('workers', workersParser(availableParallelism)).value,
     workerDistribution: workerDistribution.value,
     tokens: { defaultLifetime: defaultLifetime.value, maxLifetime: maxLifetime.value },

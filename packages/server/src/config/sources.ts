@@ -13,6 +13,7 @@ export const SETTINGS = [
   { key: 'databasePoolSize', env: 'TESSERA_DATABASE_POOL_SIZE' },
   { key: 'masterKeyFile', flag: 'masterKeyFile', env: 'TESSERA_MASTER_KEY_FILE' },
   { key: 'logLevel', flag: 'logLevel', env: 'TESSERA_LOG_LEVEL' },
+  { key: 'logFormat', flag: 'logFormat', env: 'TESSERA_LOG_FORMAT' },
   { key: 'workers', flag: 'workers', env: 'TESSERA_WORKERS' },
   { key: 'workerDistribution', flag: 'workerDistribution', env: 'TESSERA_WORKER_DISTRIBUTION' },
   { key: 'tokens.defaultLifetime', env: 'TESSERA_TOKEN_DEFAULT_LIFETIME' },

@@ -1,0 +1,66 @@
+// What an operator sees of `tessera serve`, as its own process: the log in the pretty format
+// (the cluster workers' lines too), the lines at start and stop, and where the admin credential is.
+
+import assert from 'node:assert/strict';
+import { rm, mkdtemp, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { serveProcess, type ServeProcess } from './helpers/serve-process.ts';
+
+describe('tessera serve tells the operator', () => {
+  const dirs: string[] = [];
+  const running: ServeProcess[] = [];
+  after(async () => {
+    for (const serve of running) await serve.stop();
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('in the pretty format, from the primary and the workers: where it serves, and the credential on first start; the signal and drain on stop', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'tessera-operator-'));
+    dirs.push(dataDir);
+    const serve = await serveProcess({ dataDir, args: ['--workers', '2', '--log-format', 'pretty'] });
+    running.push(serve);
+    const time = String.raw`\d\d:\d\d:\d\d\.\d{3}`;
+    // Written by worker 0 (pino), through the same formatter as the primary's lines.
+    assert.match(serve.output(), new RegExp(`^${time} INFO  bootstrap admin credential written file=${join(dataDir, 'bootstrap-admin.json')}$`, 'm'));
+    const serving = serve.output().split('\n').find((line) => line.includes('tessera is serving'))!;
+    assert.match(serving, new RegExp(`^${time} INFO  tessera is serving at ${serve.url} with 2 worker processes `));
+    for (const field of [
+      `version=0.1.0`,
+      `issuer=${serve.url}`,
+      `jwks=${serve.url}/.well-known/jwks.json`,
+      `caBundle=${join(dataDir, 'ca.pem')}`,
+      `signingAlg=ES256`,
+      `dataDir=${dataDir}`,
+      `database="sqlite ${join(dataDir, 'tessera.db')}"`,
+      `workers=2`,
+    ]) {
+      assert.ok(serving.includes(` ${field}`), `${field} in ${serving}`);
+    }
+    assert.doesNotMatch(serve.output(), /^\{/m, 'no JSON line');
+    assert.equal(await serve.stop('SIGTERM'), 0);
+    assert.match(serve.output(), new RegExp(`^${time} INFO  tessera stopped on SIGTERM: 2 worker processes drained in \\d+ ms signal=SIGTERM workers=2 tookMs=\\d+$`, 'm'));
+  });
+
+  it('in JSON when stdout is no terminal, and on a restart where the credential still is, then that it was removed', async () => {
+    const dataDir = dirs[0]!;
+    const first = await serveProcess({ dataDir, args: ['--workers', '1'] });
+    running.push(first);
+    const lines = first.jsonLines();
+    const credential = lines.find((line) => line['file'] === join(dataDir, 'bootstrap-admin.json'));
+    assert.match(String(credential?.['msg']), /^the bootstrap admin credential is still in .*bootstrap-admin\.json; store it elsewhere, then delete the file$/);
+    assert.equal(lines.find((line) => String(line['msg']).startsWith('tessera is serving'))?.['workers'], 1);
+    assert.equal(await first.stop('SIGINT'), 0);
+    assert.equal(first.jsonLines().at(-1)?.['msg'], `tessera stopped on SIGINT: requests in flight drained in ${String(first.jsonLines().at(-1)?.['tookMs'])} ms`);
+
+    await unlink(join(dataDir, 'bootstrap-admin.json'));
+    const second = await serveProcess({ dataDir, args: ['--workers', '2'] });
+    running.push(second);
+    assert.ok(
+      second.jsonLines().some((line) => String(line['msg']).startsWith(`no bootstrap admin credential file at ${join(dataDir, 'bootstrap-admin.json')} (removed`)),
+      second.output(),
+    );
+    assert.equal(await second.stop('SIGTERM'), 0);
+  });
+});
