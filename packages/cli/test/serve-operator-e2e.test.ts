@@ -6,6 +6,7 @@ import { rm, mkdtemp, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { rawExchange } from '../../server/test/helpers/raw-http.ts';
 import { serveProcess, type ServeProcess } from './helpers/serve-process.ts';
 
 describe('tessera serve tells the operator', () => {
@@ -39,6 +40,10 @@ describe('tessera serve tells the operator', () => {
       assert.ok(serving.includes(` ${field}`), `${field} in ${serving}`);
     }
     assert.doesNotMatch(serve.output(), /^\{/m, 'no JSON line');
+    // Plain HTTP to the HTTPS port: the workers answer it (the primary hands them the TCP connection).
+    for (let i = 0; i < 2; i += 1) {
+      assert.match(await rawExchange(serve.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n'), new RegExp(`^HTTP/1\\.1 400 Bad Request\r\n[^]*send the request to ${serve.url}/`));
+    }
     assert.equal(await serve.stop('SIGTERM'), 0);
     assert.match(serve.output(), new RegExp(`^${time} INFO  tessera stopped on SIGTERM: 2 worker processes drained in \\d+ ms signal=SIGTERM workers=2 tookMs=\\d+$`, 'm'));
   });
