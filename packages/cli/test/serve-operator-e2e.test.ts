@@ -2,11 +2,12 @@
 // (the cluster workers' lines too), the lines at start and stop, and where the admin credential is.
 
 import assert from 'node:assert/strict';
-import { rm, mkdtemp, unlink } from 'node:fs/promises';
+import { copyFile, rm, mkdtemp, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { rawExchange } from '../../server/test/helpers/raw-http.ts';
+import { runCli } from './helpers/cli.ts';
 import { serveProcess, type ServeProcess } from './helpers/serve-process.ts';
 
 describe('tessera serve tells the operator', () => {
@@ -44,6 +45,15 @@ describe('tessera serve tells the operator', () => {
     for (let i = 0; i < 2; i += 1) {
       assert.match(await rawExchange(serve.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n'), new RegExp(`^HTTP/1\\.1 400 Bad Request\r\n[^]*send the request to ${serve.url}/`));
     }
+    // The client trusts the ca.pem beside the credential file it is given, from any directory.
+    const credentials = join(dataDir, 'bootstrap-admin.json');
+    const listed = await runCli(['admin', 'domain', 'list', '--credentials', credentials], { cwd: tmpdir() });
+    assert.equal(listed.code, 0, listed.stderr);
+    const elsewhere = await mkdtemp(join(tmpdir(), 'tessera-operator-'));
+    dirs.push(elsewhere);
+    await copyFile(credentials, join(elsewhere, 'admin.json'));
+    const untrusted = await runCli(['admin', 'domain', 'list', '--credentials', join(elsewhere, 'admin.json')], { cwd: tmpdir() });
+    assert.equal(untrusted.code, 1, 'no ca.pem beside this copy: the server certificate is not trusted');
     assert.equal(await serve.stop('SIGTERM'), 0);
     assert.match(serve.output(), new RegExp(`^${time} INFO  tessera stopped on SIGTERM: 2 worker processes drained in \\d+ ms signal=SIGTERM workers=2 tookMs=\\d+$`, 'm'));
   });

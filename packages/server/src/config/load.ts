@@ -247,7 +247,7 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
 }
 
 /** TESSERA_* variables read outside the server's settings: the CLI, the examples, the test suite. */
-const READ_ELSEWHERE = new Set(['TESSERA_CONFIG', MASTER_KEY_ENV, 'TESSERA_DEBUG', 'TESSERA_CA']);
+const READ_ELSEWHERE = new Set(['TESSERA_CONFIG', MASTER_KEY_ENV, 'TESSERA_DEBUG', 'TESSERA_CA', 'TESSERA_SERVER', 'TESSERA_CACERT', 'TESSERA_CREDENTIALS']);
 const TOOLING = /^TESSERA_(TEST|BENCH|REQUIRE|FUZZ)_/;
 
 /**
