@@ -78,4 +78,27 @@ describe('tessera serve tells the operator', () => {
     );
     assert.equal(await second.stop('SIGTERM'), 0);
   });
+
+  it('refuses a second tessera serve on the same SQLite data dir, naming the first; serves it with --shared-data-dir; takes over after a crash', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'tessera-operator-lock-'));
+    dirs.push(dataDir);
+    const first = await serveProcess({ dataDir, args: ['--workers', '2'] });
+    running.push(first);
+    const second = await serveProcess({ dataDir, args: ['--workers', '1'], waitServing: false });
+    assert.equal(await second.exited, 1);
+    assert.equal(
+      second.output(),
+      `error: cannot start the server: the data dir ${dataDir} is in use by another tessera serve (pid ${first.child.pid}, serving at ${first.url}): ` +
+        'stop it first, or give this one another --data-dir. To run several instances on this one SQLite file on purpose, pass --shared-data-dir (TESSERA_SHARED_DATA_DIR=1) to each\n',
+    );
+    const shared = await serveProcess({ dataDir, args: ['--workers', '1', '--shared-data-dir'] });
+    running.push(shared);
+    assert.equal(await shared.stop(), 0);
+    // Killed: its lock stays, with a pid that is gone; the next start takes it over.
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const after = await serveProcess({ dataDir, args: ['--workers', '1'] });
+    running.push(after);
+    assert.equal(await after.stop(), 0);
+  });
 });

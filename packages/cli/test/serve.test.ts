@@ -67,6 +67,7 @@ describe('tessera serve', () => {
           signingAlg: 'EdDSA',
           workers: undefined,
           workerDistribution: undefined,
+          sharedDataDir: undefined,
         },
         env,
         cwd: '/srv',

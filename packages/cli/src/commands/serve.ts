@@ -31,6 +31,7 @@ interface ServeOptions {
   signingAlg?: string;
   workers?: string;
   workerDistribution?: string;
+  sharedDataDir?: boolean;
 }
 
 export function registerServeCommand(program: Command, io: CliIo): void {
@@ -51,6 +52,7 @@ export function registerServeCommand(program: Command, io: CliIo): void {
       '--worker-distribution <how>',
       'round-robin (the default: every worker used, each enforcing its share of the rate limits) or by-address (an address stays on one worker)',
     )
+    .option('--shared-data-dir', 'let several instances on this host share one SQLite data dir (changes seen within 200 ms); without it a second one is refused')
     .addHelpText('after', '\nEach flag can also be set as TESSERA_<NAME> (e.g. TESSERA_DATA_DIR) or in the config file.')
     .action(async (options: ServeOptions) => {
       await serve(options, io);
@@ -71,6 +73,7 @@ async function serve(options: ServeOptions, io: CliIo): Promise<void> {
     signingAlg: options.signingAlg,
     workers: options.workers,
     workerDistribution: options.workerDistribution,
+    sharedDataDir: options.sharedDataDir === true ? 'true' : undefined,
   };
   let running: RunningServer;
   try {

@@ -20,6 +20,12 @@ export interface Config {
   /** `sqlite` (embedded, in dataDir) or a `postgres://` URL. */
   database: { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
   /**
+   * SQLite: several `tessera serve` on this one data dir on purpose (`--shared-data-dir`,
+   * TESSERA_SHARED_DATA_DIR). Without it a second one is refused while the first runs
+   * (lib/data-dir-lock.ts). Absent is false.
+   */
+  sharedDataDir?: boolean;
+  /**
    * PostgreSQL: connections the instance's request pools hold at most, in all its processes
    * (`databasePoolSize`, TESSERA_DATABASE_POOL_SIZE): each of N workers gets this divided by N,
    * at least 2. Each process also holds one LISTEN connection for the registry cache.
@@ -226,6 +232,7 @@ export const DEFAULTS = {
   dataDir: '.tessera',
   logLevel: 'info',
   logFormat: 'auto',
+  sharedDataDir: false,
   workers: 'auto',
   workerDistribution: 'round-robin',
   tokens: { defaultLifetime: 3600, maxLifetime: 86_400 },

@@ -186,6 +186,7 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
     masterKey,
     logLevel,
     logFormat,
+    sharedDataDir: setting('sharedDataDir', parseBoolean).value,
     workers: setting('workers', workersParser(availableParallelism)).value,
     workerDistribution: workerDistribution.value,
     tokens: { defaultLifetime: defaultLifetime.value, maxLifetime: maxLifetime.value },

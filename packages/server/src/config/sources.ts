@@ -10,6 +10,7 @@ export const SETTINGS = [
   { key: 'listen', flag: 'listen', env: 'TESSERA_LISTEN' },
   { key: 'issuer', flag: 'issuer', env: 'TESSERA_ISSUER' },
   { key: 'database', flag: 'database', env: 'TESSERA_DATABASE' },
+  { key: 'sharedDataDir', flag: 'sharedDataDir', env: 'TESSERA_SHARED_DATA_DIR' },
   { key: 'databasePoolSize', env: 'TESSERA_DATABASE_POOL_SIZE' },
   { key: 'masterKeyFile', flag: 'masterKeyFile', env: 'TESSERA_MASTER_KEY_FILE' },
   { key: 'logLevel', flag: 'logLevel', env: 'TESSERA_LOG_LEVEL' },
