@@ -26,3 +26,22 @@ describe('the lines at start and stop', () => {
     assert.equal(stoppedLine(undefined, 0, 5, 1).message, 'tessera stopped: requests in flight drained in 5 ms');
   });
 });
+
+describe('the log format and shared data dir settings', () => {
+  it('name the variable and what it takes when the value is wrong', () => {
+    assert.throws(
+      () => loadConfig({ flags: {}, env: { TESSERA_LOG_FORMAT: 'prety', TESSERA_SHARED_DATA_DIR: 'yes' }, cwd: '/srv' }),
+      (error: Error & { problems?: string[] }) => {
+        assert.deepEqual(error.problems, [
+          'TESSERA_LOG_FORMAT: expected one of auto, pretty, json, got "prety" (did you mean pretty?)',
+          'TESSERA_SHARED_DATA_DIR: expected true or false, got "yes"',
+        ]);
+        return true;
+      },
+    );
+    const config = loadConfig({ flags: { logFormat: 'json', sharedDataDir: 'true' }, env: {}, cwd: '/srv' });
+    assert.equal(config.logFormat, 'json');
+    assert.equal(config.sharedDataDir, true);
+    assert.equal(loadConfig({ flags: {}, env: {}, cwd: '/srv' }).logFormat, 'auto');
+  });
+});
