@@ -122,8 +122,10 @@ async function run(storage: 'sqlite' | 'postgres'): Promise<Delays> {
   const started: TesseraInstance[] = [];
   try {
     // One after another, so that the first alone creates the schema.
+    // Two instances on one SQLite file on purpose: without the opt-in the second is refused.
+    const sharedEnv = { ...env, TESSERA_SHARED_DATA_DIR: '1' };
     for (let i = 0; i < 2; i += 1) {
-      started.push(await startTessera({ children, dataDir, database: database?.url, workers: 1, env, nodeFlags: [], timeoutMs: 60_000 }));
+      started.push(await startTessera({ children, dataDir, database: database?.url, workers: 1, env: sharedEnv, nodeFlags: [], timeoutMs: 60_000 }));
     }
     const [a, b] = started as [TesseraInstance, TesseraInstance];
     const admin = await adminClient(a.origin, dataDir);

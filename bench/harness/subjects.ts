@@ -184,7 +184,8 @@ async function launchTessera(spec: RowSpec, context: LaunchContext): Promise<Lau
     // The V8 flags and environment `tessera serve` gives itself (unless --node-flags sets them):
     // the bench's own server gets them too, so every row runs as `tessera serve` would.
     const nodeFlags = [...serveFlagsToAdd(['serve'], context.nodeFlags, env['NODE_OPTIONS']), ...context.nodeFlags];
-    const serveEnv = { ...env, ...serveEnvToAdd(['serve'], env) };
+    // Several instances on one SQLite file are an opt-in (without it the second is refused).
+    const serveEnv = { ...env, ...serveEnvToAdd(['serve'], env), ...((spec.instances ?? 1) > 1 ? { TESSERA_SHARED_DATA_DIR: '1' } : {}) };
     // One after another, so that the first alone creates the schema.
     for (let i = 0; i < (spec.instances ?? 1); i += 1) {
       started.push(

@@ -19,6 +19,8 @@ export interface ConnectionFlags {
   server?: string;
   cacert?: string;
   timeout?: number;
+  /** A `ca.pem` found beside the credential file (client-defaults.ts): trusted like ./.tessera/ca.pem. */
+  impliedCacert?: string;
 }
 
 export function addConnectionOptions(command: Command): Command {
@@ -81,7 +83,7 @@ export async function openHttpClient(flags: ConnectionFlags, io: CliIo, identity
     const ca = await readCaFile(io.cwd, flags.cacert);
     return createHttpClient({ ...options, ca });
   }
-  const defaultCa = path.resolve(io.cwd, DEFAULT_CA_FILE);
+  const defaultCa = flags.impliedCacert ?? path.resolve(io.cwd, DEFAULT_CA_FILE);
   if (await fileExists(defaultCa)) {
     const ca = await readCaFile(io.cwd, defaultCa);
     return createHttpClient({ ...options, ca: [...rootCertificates, ca] });

@@ -10,7 +10,9 @@ import { registerCertCommand } from './commands/cert.ts';
 import { registerServeCommand } from './commands/serve.ts';
 import { registerTokenCommand } from './commands/token.ts';
 import { registerVerifyCommand } from './commands/verify.ts';
+import { applyClientDefaults } from './client-defaults.ts';
 import { CliError, EXIT, describeError, oneLine } from './errors.ts';
+import { addExamples, optionDescription } from './help-examples.ts';
 import type { CliIo } from './io.ts';
 
 export type { CliIo } from './io.ts';
@@ -36,8 +38,12 @@ export function buildProgram(io: CliIo): Command {
       writeErr: (text) => io.stderr.write(text),
       outputError: (text, write) => write(`${oneLine(text)}\n`),
     })
-    .configureHelp({ showGlobalOptions: true, sortSubcommands: false });
+    .configureHelp({ showGlobalOptions: true, sortSubcommands: false, optionDescription });
   for (const register of COMMANDS) register(program, io);
+  addExamples(program);
+  // Server, CA bundle and credential file from TESSERA_SERVER, TESSERA_CACERT, TESSERA_CREDENTIALS
+  // or the profile, for the options the command line left out (client-defaults.ts).
+  program.hook('preAction', (_program, command) => applyClientDefaults(command, io));
   return program;
 }
 

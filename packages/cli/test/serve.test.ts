@@ -13,6 +13,8 @@ class FakeConfigError extends Error {}
 interface Recorder {
   loadConfigInputs: unknown[];
   closed: number;
+  /** The signal each close() was given. */
+  closedOn?: (string | undefined)[];
 }
 
 function fakeServer(recorder: Recorder, loadConfig?: () => unknown): ServerApi {
@@ -23,8 +25,9 @@ function fakeServer(recorder: Recorder, loadConfig?: () => unknown): ServerApi {
     },
     startServer: async () => ({
       url: 'https://127.0.0.1:8443',
-      close: async () => {
+      close: async (signal?: string) => {
         recorder.closed += 1;
+        (recorder.closedOn ??= []).push(signal);
       },
     }),
     ConfigError: FakeConfigError,
@@ -60,18 +63,21 @@ describe('tessera serve', () => {
           config: undefined,
           masterKeyFile: 'mk',
           logLevel: undefined,
+          logFormat: undefined,
           signingAlg: 'EdDSA',
           workers: undefined,
           workerDistribution: undefined,
           tlsName: undefined,
           tlsCert: undefined,
           tlsKey: undefined,
+          sharedDataDir: undefined,
         },
         env,
         cwd: '/srv',
       },
     ]);
     assert.equal(recorder.closed, 1);
+    assert.deepEqual(recorder.closedOn, ['SIGTERM'], 'the signal goes to the line that says the server stopped');
     assert.equal(signals.listenerCount('SIGINT') + signals.listenerCount('SIGTERM'), 0, 'signal handlers removed');
   });
 

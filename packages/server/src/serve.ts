@@ -3,22 +3,48 @@
 // cluster's primary never loads fastify, the storage drivers or the CA.
 
 import type { Config } from './config/config.ts';
+import { lockDataDir } from './lib/data-dir-lock.ts';
+import { resolveLogFormat } from './lib/log-format.ts';
 
 export { loadConfig, ConfigError } from './config/load.ts';
 export type { Config } from './config/config.ts';
 
 export interface RunningServer {
   url: string;
-  close(): Promise<void>;
+  /** Drains and stops; `signal` (what asked for it) goes on the line that says it stopped. */
+  close(signal?: string): Promise<void>;
   /** Reads the operator's server certificate files again now, in every process (SIGHUP). */
   reloadTls(): Promise<void>;
 }
 
-export async function startServer(config: Config, options: { logStream?: { write(line: string): void } } = {}): Promise<RunningServer> {
-  if (config.workers > 1) {
-    const { startCluster } = await import('./cluster/primary.ts');
-    return startCluster(config, options);
+export async function startServer(given: Config, options: { logStream?: { write(line: string): void } } = {}): Promise<RunningServer> {
+  // Decided here, once: a cluster's workers write to the same stdout, but are told, not left to guess.
+  const config: Config = { ...given, logFormat: resolveLogFormat(given.logFormat, options.logStream === undefined ? process.stdout.isTTY : false) };
+  // The process that serves holds the embedded data dir; its cluster workers are its own.
+  const lock = config.database.kind === 'sqlite' && config.sharedDataDir !== true ? await lockDataDir(config.dataDir, config.listen.href) : null;
+  let running: RunningServer;
+  try {
+    if (config.workers > 1) {
+      const { startCluster } = await import('./cluster/primary.ts');
+      running = await startCluster(config, options);
+    } else {
+      const single = await import('./server.ts');
+      running = await single.startServer(config, options);
+    }
+  } catch (error) {
+    await lock?.release();
+    throw error;
   }
-  const single = await import('./server.ts');
-  return single.startServer(config, options);
+  await lock?.serving(running.url);
+  return {
+    url: running.url,
+    async close(signal) {
+      try {
+        await running.close(signal);
+      } finally {
+        await lock?.release();
+      }
+    },
+    reloadTls: () => running.reloadTls(),
+  };
 }

@@ -18,6 +18,7 @@ import { createCertificateProofs } from './ca/proofs/index.ts';
 import { certLogin } from './cert-login/index.ts';
 import { createConnectionGuard } from './http/connection-limits.ts';
 import { healthRoutes } from './http/health.ts';
+import { logDestination } from './lib/log-format.ts';
 import { describeError } from './http/errors.ts';
 import { openApiCollector, registerOpenApiRoute } from './http/openapi.ts';
 import { serverCertificateNames, serverTls, type TlsWatch } from './http/server-tls.ts';
@@ -44,6 +45,7 @@ import { createTokenService } from './oauth2/token-service.ts';
 import { createTokenGuards } from './guards/index.ts';
 import { databaseConnections, databasePoolShare } from './guards/worker-share.ts';
 import { serviceAccountsApi } from './service-accounts/index.ts';
+import { adminCredentialLine, servingLine, stoppedLine } from './startup-lines.ts';
 import { AvailabilityWatch } from './storage/availability.ts';
 import { openStore } from './storage/open.ts';
 import { sqlStatements } from './storage/drivers/statements.ts';
@@ -178,7 +180,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       logger: {
         level: config.logLevel,
         redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
-        ...(options.logStream ? { stream: options.logStream } : {}),
+        ...logDestination(config, options.logStream),
       },
       bodyLimit: config.bodyLimit,
       // X-Forwarded-For is believed only from these peers; with none, request.ip is the TCP peer.
@@ -442,7 +444,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
 export async function startServer(
   config: Config,
   options: ServerOptions = {},
-): Promise<{ url: string; close(): Promise<void>; reloadTls(): Promise<void> }> {
+): Promise<{ url: string; close(signal?: string): Promise<void>; reloadTls(): Promise<void> }> {
   const server = await createServer(config, options);
   for (const warning of config.warnings ?? []) server.app.log.warn(warning);
   let url: string;
@@ -454,6 +456,20 @@ export async function startServer(
     throw error;
   }
   const connections = server.store.kind === 'postgres' ? { databaseConnections: databaseConnections(config.databasePoolSize, 1) } : {};
-  server.app.log.info({ url, issuer: config.issuer, storage: server.store.kind, ...connections }, 'tessera is serving');
-  return { url, close: () => server.close(), reloadTls: () => server.reloadTls() };
+  const serving = servingLine(config, url, 1, { storage: server.store.kind, ...connections });
+  server.app.log.info(serving.details, serving.message);
+  if (server.bootstrapCredentialFile === null) {
+    const credential = adminCredentialLine(config);
+    server.app.log.info(credential.details, credential.message);
+  }
+  return {
+    url,
+    async close(signal?: string) {
+      const since = Date.now();
+      await server.close();
+      const stopped = stoppedLine(signal, since, Date.now(), 1);
+      server.app.log.info(stopped.details, stopped.message);
+    },
+    reloadTls: () => server.reloadTls(),
+  };
 }

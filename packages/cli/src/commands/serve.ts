@@ -8,7 +8,8 @@ import type { CliIo, Env, SignalSource } from '../io.ts';
 
 export interface RunningServer {
   url: string;
-  close(): Promise<void>;
+  /** `signal`: what asked the server to stop, for its last log line. */
+  close(signal?: string): Promise<void>;
   /** Reads the operator's server certificate files again (SIGHUP). */
   reloadTls?(): Promise<void>;
 }
@@ -28,12 +29,14 @@ interface ServeOptions {
   config?: string;
   masterKeyFile?: string;
   logLevel?: string;
+  logFormat?: string;
   signingAlg?: string;
   workers?: string;
   workerDistribution?: string;
   tlsName?: string[];
   tlsCert?: string;
   tlsKey?: string;
+  sharedDataDir?: boolean;
 }
 
 export function registerServeCommand(program: Command, io: CliIo): void {
@@ -54,12 +57,14 @@ export function registerServeCommand(program: Command, io: CliIo): void {
     .option('--config <file>', 'config file; flags and TESSERA_* variables override it')
     .option('--master-key-file <file>', 'master key sealing private keys at rest')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .option('--log-format <format>', 'pretty (time, level, message, key=value), json, or auto (the default: pretty on a terminal)')
     .option('--signing-alg <alg>', 'token signing algorithm: ES256, EdDSA or RS256')
     .option('--workers <n|auto>', 'processes that serve requests: auto (one per core, the default) or a number; 1 serves from this process')
     .option(
       '--worker-distribution <how>',
       'round-robin (the default: every worker used, each enforcing its share of the rate limits) or by-address (an address stays on one worker)',
     )
+    .option('--shared-data-dir', 'let several instances on this host share one SQLite data dir (changes seen within 200 ms); without it a second one is refused')
     .addHelpText(
       'after',
       '\nEach flag can also be set as TESSERA_<NAME> (e.g. TESSERA_DATA_DIR; TESSERA_TLS_NAMES, comma-separated, for --tls-name) or in the config file.\n' +
@@ -80,6 +85,7 @@ async function serve(options: ServeOptions, io: CliIo): Promise<void> {
     config: options.config,
     masterKeyFile: options.masterKeyFile,
     logLevel: options.logLevel,
+    logFormat: options.logFormat,
     signingAlg: options.signingAlg,
     workers: options.workers,
     workerDistribution: options.workerDistribution,
@@ -87,6 +93,7 @@ async function serve(options: ServeOptions, io: CliIo): Promise<void> {
     tlsName: options.tlsName?.join(','),
     tlsCert: options.tlsCert,
     tlsKey: options.tlsKey,
+    sharedDataDir: options.sharedDataDir === true ? 'true' : undefined,
   };
   let running: RunningServer;
   try {
@@ -100,9 +107,9 @@ async function serve(options: ServeOptions, io: CliIo): Promise<void> {
     void running.reloadTls?.();
   };
   signals.on?.('SIGHUP', reload);
-  await waitForSignal(signals);
+  const signal = await waitForSignal(signals);
   try {
-    await running.close();
+    await running.close(signal);
   } catch (error) {
     throw new CliError(`error while stopping the server: ${describeError(error)}`, EXIT.failure, { cause: error });
   } finally {
@@ -122,14 +129,15 @@ async function importServer(): Promise<ServerApi> {
  * Resolves on the first SIGINT or SIGTERM and removes both listeners, so a second signal
  * during a slow shutdown gets Node's default behaviour and ends the process at once.
  */
-function waitForSignal(signals: SignalSource): Promise<void> {
+function waitForSignal(signals: SignalSource): Promise<string> {
   return new Promise((resolve) => {
-    const stop = (): void => {
-      signals.off('SIGINT', stop);
-      signals.off('SIGTERM', stop);
-      resolve();
+    const listeners = { SIGINT: (): void => stop('SIGINT'), SIGTERM: (): void => stop('SIGTERM') };
+    const stop = (signal: string): void => {
+      signals.off('SIGINT', listeners.SIGINT);
+      signals.off('SIGTERM', listeners.SIGTERM);
+      resolve(signal);
     };
-    signals.once('SIGINT', stop);
-    signals.once('SIGTERM', stop);
+    signals.once('SIGINT', listeners.SIGINT);
+    signals.once('SIGTERM', listeners.SIGTERM);
   });
 }

@@ -14,10 +14,11 @@ import { generateClientSecret, generateSecretId } from '../keys/client-secrets.t
 import { ConflictError } from '../storage/errors.ts';
 import type { Store } from '../storage/store.ts';
 import { ADMIN_ROLE, SYSTEM_DOMAIN } from './authz.ts';
+import { BOOTSTRAP_FILE } from './bootstrap-file.ts';
 
 export const BOOTSTRAP_SERVICE = 'admin';
 export const BOOTSTRAP_PRINCIPAL = `${SYSTEM_DOMAIN}.${BOOTSTRAP_SERVICE}`;
-export const BOOTSTRAP_FILE = 'bootstrap-admin.json';
+export { BOOTSTRAP_FILE };
 const ACTOR = { actor: 'system' };
 
 export interface BootstrapResult {

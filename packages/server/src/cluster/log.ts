@@ -3,6 +3,7 @@
 
 import { hostname } from 'node:os';
 import type { Config } from '../config/config.ts';
+import { prettyStream } from '../lib/log-format.ts';
 
 const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity } as const;
 
@@ -12,7 +13,8 @@ export interface PrimaryLog {
   error(details: object, message: string): void;
 }
 
-export function primaryLog(level: Config['logLevel'], stream: { write(line: string): void } = process.stdout): PrimaryLog {
+export function primaryLog(level: Config['logLevel'], output: { write(line: string): void } = process.stdout, format: Config['logFormat'] = 'json'): PrimaryLog {
+  const stream = format === 'pretty' ? prettyStream(output) : output;
   const threshold = LEVELS[level];
   const host = hostname();
   const line = (value: number) => (details: object, message: string): void => {

@@ -22,7 +22,7 @@ export type ToWorker =
   | { type: 'shutdown' };
 
 /** Worker → primary. */
-export type FromWorker = { type: 'ready' } | { type: 'failed'; message: string };
+export type FromWorker = { type: 'ready'; wroteBootstrapCredential: boolean } | { type: 'failed'; message: string };
 
 export function isMessage<T extends { type: string }>(value: unknown): value is T {
   return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';

@@ -38,6 +38,7 @@ import { listenPort } from '../config/values.ts';
 import type { Config } from '../config/config.ts';
 import { databaseConnections, databasePoolShare } from '../guards/worker-share.ts';
 import { addressKey } from '../policy/ip-ranges.ts';
+import { adminCredentialLine, servingLine, stoppedLine } from '../startup-lines.ts';
 import { primaryLog } from './log.ts';
 import { configToWire, isMessage, type FromWorker, type ToWorker } from './messages.ts';
 
@@ -49,7 +50,8 @@ export interface ClusterOptions {
 
 export interface RunningCluster {
   url: string;
-  close(): Promise<void>;
+  /** Drains and stops the workers; `signal` (what asked for it) goes on the line that says it stopped. */
+  close(signal?: string): Promise<void>;
   /** Tells every worker to read the server certificate files again (each also polls them). */
   reloadTls(): Promise<void>;
 }
@@ -71,7 +73,7 @@ interface Slot {
 }
 
 export async function startCluster(config: Config, options: ClusterOptions = {}): Promise<RunningCluster> {
-  const log = primaryLog(config.logLevel, options.logStream);
+  const log = primaryLog(config.logLevel, options.logStream, config.logFormat);
   for (const warning of config.warnings ?? []) log.warn({}, warning);
   const wire = configToWire(config);
   const slots: Slot[] = Array.from({ length: config.workers }, (_, index) => ({
@@ -83,6 +85,8 @@ export async function startCluster(config: Config, options: ClusterOptions = {})
     restartTimer: null,
   }));
   let stopping = false;
+  /** Whether worker 0's first start created the bootstrap admin (it then logged where the credential is). */
+  let wroteBootstrapCredential = false;
   /** Until every worker of the first start is ready, a failure fails the start instead of being retried. */
   let started = false;
 
@@ -111,6 +115,7 @@ export async function startCluster(config: Config, options: ClusterOptions = {})
         if (!isMessage<FromWorker>(message)) return;
         if (message.type === 'ready') {
           slot.ready = true;
+          if (!started && message.wroteBootstrapCredential) wroteBootstrapCredential = true;
           if (started && slot.index === 0) log.info({ worker: 0 }, 'worker 0 is back and owns key and CA rotation again');
           resolve();
         } else if (message.type === 'failed') {
@@ -208,14 +213,22 @@ export async function startCluster(config: Config, options: ClusterOptions = {})
   const port = typeof address === 'object' && address ? address.port : Number(config.listen.port);
   const url = `${config.listen.protocol}//${config.listen.hostname}:${port}`;
   const connections = config.database.kind === 'postgres' ? { databaseConnections: databaseConnections(config.databasePoolSize, slots.length) } : {};
-  log.info(
-    { url, issuer: config.issuer, storage: config.database.kind, workers: slots.length, distribution: config.workerDistribution, ...connections },
-    `tessera is serving with ${slots.length} worker processes` +
+  const serving = servingLine(
+    config,
+    url,
+    slots.length,
+    { storage: config.database.kind, distribution: config.workerDistribution, ...connections },
+    ` with ${slots.length} worker processes` +
       (config.database.kind === 'postgres'
         ? `, holding up to ${connections.databaseConnections} PostgreSQL connections ` +
           `(each worker a pool of ${databasePoolShare(config.databasePoolSize, slots.length)} and one LISTEN connection)`
         : ''),
   );
+  log.info(serving.details, serving.message);
+  if (!wroteBootstrapCredential) {
+    const credential = adminCredentialLine(config);
+    log.info(credential.details, credential.message);
+  }
 
   let closing: Promise<void> | null = null;
   return {
@@ -225,12 +238,14 @@ export async function startCluster(config: Config, options: ClusterOptions = {})
         if (worker !== null && worker.isConnected()) worker.send({ type: 'reload-tls' } satisfies ToWorker);
       }
     },
-    close() {
+    close(signal?: string) {
       closing ??= (async () => {
+        const since = Date.now();
         stopping = true;
         listener.close();
         await stopWorkers();
-        log.info({ workers: slots.length }, `tessera stopped: ${slots.length} worker processes drained and exited`);
+        const stopped = stoppedLine(signal, since, Date.now(), slots.length);
+        log.info(stopped.details, stopped.message);
       })();
       return closing;
     },

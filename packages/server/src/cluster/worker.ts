@@ -38,7 +38,7 @@ async function start(message: Extract<ToWorker, { type: 'start' }>): Promise<voi
     // one never does, so it is told it did (the primary holds the real listening socket).
     server.app.server.emit('listening');
     server.start();
-    send({ type: 'ready' });
+    send({ type: 'ready', wroteBootstrapCredential: server.bootstrapCredentialFile !== null });
   } catch (error) {
     const failed: FromWorker = { type: 'failed', message: error instanceof Error ? error.message : String(error) };
     if (process.send) process.send(failed, () => process.exit(1));

@@ -2,6 +2,7 @@
 // TESSERA_* environment variables and command-line flags (later sources win) and validates it;
 // everything else receives a finished Config and never reads the environment itself.
 
+import type { LogFormat } from '../lib/log-format.ts';
 import type { SigningAlg } from '../storage/records.ts';
 
 export const WORKER_DISTRIBUTIONS = ['round-robin', 'by-address'] as const;
@@ -35,6 +36,12 @@ export interface Config {
   /** `sqlite` (embedded, in dataDir) or a `postgres://` URL. */
   database: { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
   /**
+   * SQLite: several `tessera serve` on this one data dir on purpose (`--shared-data-dir`,
+   * TESSERA_SHARED_DATA_DIR). Without it a second one is refused while the first runs
+   * (lib/data-dir-lock.ts). Absent is false.
+   */
+  sharedDataDir?: boolean;
+  /**
    * PostgreSQL: connections the instance's request pools hold at most, in all its processes
    * (`databasePoolSize`, TESSERA_DATABASE_POOL_SIZE): each of N workers gets this divided by N,
    * at least 2. Each process also holds one LISTEN connection for the registry cache.
@@ -46,6 +53,11 @@ export interface Config {
    */
   masterKey: { source: 'env'; value: string } | { source: 'file'; path: string; generate: boolean };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /**
+   * `json` (one JSON object per line), `pretty` (time, level, message, then key=value fields) or
+   * `auto` (the default): pretty when stdout is a terminal, JSON otherwise. Absent is JSON.
+   */
+  logFormat?: LogFormat;
   /**
    * Processes that serve requests (`--workers`, TESSERA_WORKERS, `workers`): a whole number, or
    * `auto` (the default) for one per core. 1 serves from the process itself, as a library does.
@@ -235,6 +247,8 @@ export const DEFAULTS = {
   listen: 'https://127.0.0.1:8443',
   dataDir: '.tessera',
   logLevel: 'info',
+  logFormat: 'auto',
+  sharedDataDir: false,
   workers: 'auto',
   workerDistribution: 'round-robin',
   tls: { names: [] as string[] },

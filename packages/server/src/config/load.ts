@@ -11,6 +11,7 @@ import { readConfigFile } from './file.ts';
 import { closest } from './did-you-mean.ts';
 import { defaultLayer, envLayer, flagLayer, MASTER_KEY_ENV, SETTINGS, settingAndSource, sourceOf } from './sources.ts';
 import type { Layer, RawValue, SettingKey } from './sources.ts';
+import { LOG_FORMATS } from '../lib/log-format.ts';
 import { cidrProblem } from '../policy/ip-ranges.ts';
 import {
   cidrListParser,
@@ -159,6 +160,7 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
   }
 
   const logLevel = setting('logLevel', oneOfParser(LOG_LEVELS)).value;
+  const logFormat = setting('logFormat', oneOfParser(LOG_FORMATS)).value;
   const signing: Config['signing'] = {
     alg: setting('signing.alg', oneOfParser(SIGNING_ALGS)).value,
     rotationInterval: rotationInterval.value,
@@ -186,6 +188,8 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
     database,
     masterKey,
     logLevel,
+    logFormat,
+    sharedDataDir: setting('sharedDataDir', parseBoolean).value,
     workers: setting('workers', workersParser(availableParallelism)).value,
     workerDistribution: workerDistribution.value,
     tokens: { defaultLifetime: defaultLifetime.value, maxLifetime: maxLifetime.value },
@@ -247,7 +251,7 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
 }
 
 /** TESSERA_* variables read outside the server's settings: the CLI, the examples, the test suite. */
-const READ_ELSEWHERE = new Set(['TESSERA_CONFIG', MASTER_KEY_ENV, 'TESSERA_DEBUG', 'TESSERA_CA']);
+const READ_ELSEWHERE = new Set(['TESSERA_CONFIG', MASTER_KEY_ENV, 'TESSERA_DEBUG', 'TESSERA_CA', 'TESSERA_SERVER', 'TESSERA_CACERT', 'TESSERA_CREDENTIALS']);
 const TOOLING = /^TESSERA_(TEST|BENCH|REQUIRE|FUZZ)_/;
 
 /**

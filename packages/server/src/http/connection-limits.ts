@@ -17,14 +17,16 @@ import type { Server as NetServer, Socket } from 'node:net';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Config } from '../config/config.ts';
 import { addressKey } from '../policy/ip-ranges.ts';
+import { PLAIN_HTTP_ERROR, answerPlainHttp } from './plain-http.ts';
 
-export type RefusalReason = 'total' | 'per_address' | 'handshake_timeout' | 'request_timeout';
+export type RefusalReason = 'total' | 'per_address' | 'handshake_timeout' | 'request_timeout' | 'plain_http';
 
 const WHY: Record<RefusalReason, string> = {
   total: 'the listener holds connections.max connections: new connections are closed at once',
   per_address: 'an address holds connections.maxPerAddress connections: its new connections are closed at once',
   handshake_timeout: 'connections that did not finish the TLS handshake within connections.handshakeTimeout were closed',
   request_timeout: 'connections that did not send a whole request in time (connections.headersTimeout, requestTimeout) were closed',
+  plain_http: 'connections sent plain HTTP to this HTTPS port were answered 400 and closed: the client must use an https:// URL',
 };
 
 export interface ConnectionGuardDeps {
@@ -55,7 +57,7 @@ export function createConnectionGuard(deps: ConnectionGuardDeps): ConnectionGuar
   let open = 0;
   const refusedTotal = new Counter({
     name: 'tessera_connections_refused_total',
-    help: 'Connections closed by a connection bound, by reason (total, per_address, handshake_timeout, request_timeout)',
+    help: 'Connections closed by a connection bound, by reason (total, per_address, handshake_timeout, request_timeout, plain_http)',
     labelNames: ['reason'],
     registers: [deps.metrics],
   });
@@ -123,6 +125,10 @@ export function createConnectionGuard(deps: ConnectionGuardDeps): ConnectionGuar
       server.on('connection', admit);
       server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: Socket) => {
         if (error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') refused('handshake_timeout', socket.remoteAddress);
+        if (error.code === PLAIN_HTTP_ERROR) {
+          refused('plain_http', socket.remoteAddress);
+          if (answerPlainHttp(socket)) return;
+        }
         socket.destroy();
       });
     },

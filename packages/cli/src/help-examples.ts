@@ -1,0 +1,88 @@
+// An example or two for every command's --help, in one table so that a test can check that no
+// command lacks them, and a new command cannot be added without thinking of one.
+
+import { Help } from 'commander';
+import type { Command, Option } from 'commander';
+
+export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
+  serve: ['tessera serve', 'tessera serve --listen https://0.0.0.0:8443 --issuer https://tessera.internal:8443 --workers 4', 'tessera serve --log-format json --data-dir /var/lib/tessera'],
+  admin: ['tessera admin domain list', 'tessera admin --credentials /var/lib/tessera/bootstrap-admin.json service list alpha'],
+  'admin domain': ['tessera admin domain create alpha --description "the alpha team"', 'tessera admin domain list'],
+  'admin domain create': ['tessera admin domain create alpha --description "the alpha team"'],
+  'admin domain list': ['tessera admin domain list', 'tessera admin domain list --json'],
+  'admin domain get': ['tessera admin domain get alpha'],
+  'admin domain delete': ['tessera admin domain delete alpha'],
+  'admin service': ['tessera admin service create alpha.api', 'tessera admin service list alpha'],
+  'admin service create': ['tessera admin service create alpha.api --description "alpha\'s API"', 'tessera admin service create alpha.worker --no-secret --public-key k1=worker-public.pem'],
+  'admin service list': ['tessera admin service list alpha'],
+  'admin service get': ['tessera admin service get alpha.api'],
+  'admin service update': ['tessera admin service update alpha.api --status DISABLED', 'tessera admin service update alpha.api --allowed-ips 10.0.0.0/8,192.168.1.0/24'],
+  'admin service delete': ['tessera admin service delete alpha.api'],
+  'admin secret': ['tessera admin secret rotate alpha.api --grace-seconds 3600'],
+  'admin secret rotate': ['tessera admin secret rotate alpha.api', 'tessera admin secret rotate alpha.api --grace-seconds 3600'],
+  'admin key': ['tessera admin key put alpha.worker k1 worker-public.pem', 'tessera admin key list alpha.worker'],
+  'admin key list': ['tessera admin key list alpha.worker'],
+  'admin key put': ['tessera admin key put alpha.worker k1 worker-public.pem'],
+  'admin key delete': ['tessera admin key delete alpha.worker k1'],
+  'admin api-key': ['tessera admin api-key create alpha.api --audience beta', 'tessera admin api-key list alpha.api'],
+  'admin api-key create': ['tessera admin api-key create alpha.api --audience beta --expires-at 90d'],
+  'admin api-key list': ['tessera admin api-key list alpha.api'],
+  'admin api-key revoke': ['tessera admin api-key revoke alpha.api <id from api-key list>'],
+  'admin join-token': ['tessera admin join-token create alpha.api --ttl 15m'],
+  'admin join-token create': ['tessera admin join-token create alpha.api', 'tessera admin join-token create alpha.api --ttl 2h'],
+  'admin certificate': ['tessera admin certificate list alpha.api', 'tessera admin certificate revoke <serial> --reason keyCompromise'],
+  'admin certificate get': ['tessera admin certificate get <serial>'],
+  'admin certificate revoke': ['tessera admin certificate revoke <serial> --reason keyCompromise'],
+  'admin certificate list': ['tessera admin certificate list alpha.api --status active'],
+  'admin certificate revoke-all': ['tessera admin certificate revoke-all alpha.api --reason cessationOfOperation'],
+  'admin role': ['tessera admin role list beta', 'tessera admin member add beta:role.readers alpha.api'],
+  'admin role list': ['tessera admin role list beta'],
+  'admin role put': [
+    'tessera admin role put beta:role.readers            # create the role, empty',
+    'tessera admin role put beta:readers --member alpha.api --member alpha.batch@30d   # replaces every member',
+  ],
+  'admin role get': ['tessera admin role get beta:role.readers'],
+  'admin role delete': ['tessera admin role delete beta:role.readers'],
+  'admin member': ['tessera admin member add beta:role.readers alpha.api', 'tessera admin member list beta:readers'],
+  'admin member add': ['tessera admin member add beta:role.readers alpha.api', 'tessera admin member add beta:readers alpha.batch --expires-at 30d'],
+  'admin member add-many': ['tessera admin member add-many beta:readers alpha.api alpha.batch@30d', 'tessera admin member add-many beta:readers --file members.txt'],
+  'admin member list': ['tessera admin member list beta:role.readers'],
+  'admin member remove': ['tessera admin member remove beta:role.readers alpha.api'],
+  'admin signing-keys': ['tessera admin signing-keys rotate'],
+  'admin signing-keys rotate': ['tessera admin signing-keys rotate'],
+  'admin audit': ['tessera admin audit list --since 24h'],
+  'admin audit list': ['tessera admin audit list --since 24h', 'tessera admin audit list --principal alpha.api --type service.update --limit 20'],
+  token: [
+    'tessera token --client-id alpha.api --client-secret-file alpha.secret --scope beta:role.readers',
+    'tessera token --client-id alpha.worker --key worker.pem --kid k1 --scope beta:domain',
+    'tessera token --cert cert.pem --key key.pem --scope beta:role.readers --decode',
+  ],
+  cert: [
+    'tessera cert --principal alpha.api --join-token-file join.token --out-dir /etc/alpha/tls',
+    'tessera cert --renew --out-dir /etc/alpha/tls --watch',
+  ],
+  verify: ['tessera verify "$TOKEN" --audience beta --scope beta:role.readers', 'tessera verify "$ID_TOKEN" --id-token --audience alpha.api --json'],
+};
+
+/** A command's path below the program: `admin member add`. */
+export function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let current: Command | null = command; current?.parent; current = current.parent) names.unshift(current.name());
+  return names.join(' ');
+}
+
+/** Adds the examples of EXAMPLES to every command of the tree under `program`. */
+export function addExamples(program: Command): void {
+  const visit = (command: Command): void => {
+    const examples = EXAMPLES[commandPath(command)];
+    if (examples !== undefined) command.addHelpText('after', `\nExamples:\n${examples.map((line) => `  $ ${line}`).join('\n')}`);
+    for (const sub of command.commands) visit(sub);
+  };
+  for (const command of program.commands) visit(command);
+}
+
+/** Option descriptions that say `(required)` for the options a command cannot run without. */
+export function optionDescription(this: Help, option: Option): string {
+  const text = Help.prototype.optionDescription.call(this, option);
+  return option.mandatory ? `(required) ${text}` : text;
+}
