@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 
 import { registerAdminCommand } from './commands/admin.ts';
+import { registerBackupCommand } from './commands/backup.ts';
 import { registerCertCommand } from './commands/cert.ts';
+import { registerRestoreCommand } from './commands/restore.ts';
 import { registerServeCommand } from './commands/serve.ts';
 import { registerTokenCommand } from './commands/token.ts';
 import { registerVerifyCommand } from './commands/verify.ts';
@@ -23,6 +25,8 @@ const COMMANDS: readonly ((program: Command, io: CliIo) => void)[] = [
   registerTokenCommand,
   registerCertCommand,
   registerVerifyCommand,
+  registerBackupCommand,
+  registerRestoreCommand,
 ];
 
 export function buildProgram(io: CliIo): Command {
