@@ -3,12 +3,14 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmod, copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { chmod, copyFile, mkdir, mkdtemp, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 
+import { ArchiveWriter, listEntries, readEntry } from '../../server/src/backup/archive.ts';
 import { startTestServer, type TestServer } from '../../server/test/helpers/server.ts';
 import { runCli } from './helpers/cli.ts';
 
@@ -185,6 +187,33 @@ describe('tessera backup and restore', () => {
       await writeFile(join(work, 'truncated.tar'), archive.subarray(0, Math.floor(archive.length / 2)));
       await refused(['restore', '--from', join(work, 'truncated.tar'), '--data-dir', target], /is not a usable Tessera backup: .*truncated/);
       assert.equal(await exists(target), false, 'nothing was written');
+    });
+
+    it('restore: a tar archive of something else, and a backup from a newer Tessera', async () => {
+      const target = join(work, 'never-either');
+      await writeFile(join(work, 'other.txt'), 'hello');
+      execFileSync('tar', ['cf', join(work, 'other.tar'), '-C', work, 'other.txt']);
+      await refused(['restore', '--from', join(work, 'other.tar'), '--data-dir', target], /other\.tar is not a usable Tessera backup: it does not begin with tessera-backup\.json/);
+
+      // The manifest carries no checksum of its own: rewrite it with a schema from the future.
+      const handle = await open(plain, 'r');
+      const entries = await listEntries(handle);
+      const newer = join(work, 'newer.tar');
+      const out = await open(newer, 'w');
+      const writer = new ArchiveWriter(out);
+      for (const entry of entries) {
+        let data = await readEntry(handle, entry);
+        if (entry.name === 'tessera-backup.json') data = Buffer.from(JSON.stringify({ ...JSON.parse(data.toString('utf8')), schemaVersion: 999 }));
+        await writer.addBytes(entry.name, data, new Date());
+      }
+      await writer.finish();
+      await out.close();
+      await handle.close();
+      await refused(
+        ['restore', '--from', newer, '--data-dir', target, '--master-key-file', join(source.dataDir, 'master.key')],
+        /newer\.tar holds a database at schema version 999, newer than this Tessera's \(\d+\): restore it with the Tessera release that made it, or a newer one/,
+      );
+      assert.equal(await exists(target), false);
     });
 
     it('restore: a wrong master key is refused before anything is written', async () => {
