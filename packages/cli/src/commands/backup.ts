@@ -2,6 +2,7 @@
 // server runs. The data dir, database and master key are found as `serve` finds them (flags,
 // TESSERA_* variables, the config file), so the same settings back up what serve runs on.
 
+import { setPriority } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type * as BackupModule from '@tessera/server/backup';
@@ -46,6 +47,7 @@ async function backup(flags: BackupFlags, io: CliIo): Promise<void> {
   const api = await import('@tessera/server/backup');
   const config = loadSettings(api, { dataDir: flags.dataDir, config: flags.config, masterKeyFile: flags.masterKeyFile }, io);
   const out = path.resolve(io.cwd, flags.out);
+  lowerPriority();
   let result: Awaited<ReturnType<typeof api.createBackup>>;
   try {
     result = await api.createBackup({ config, out, force: flags.force, includeMasterKey: flags.includeMasterKey, now: io.now });
@@ -71,6 +73,18 @@ async function backup(flags: BackupFlags, io: CliIo): Promise<void> {
     );
   }
   io.stdout.write(flags.json ? formatJson(summary) : formatHuman(summary));
+}
+
+/**
+ * The copy competes with the server it copies for CPU; at the lowest priority it takes what the
+ * server leaves. Where the priority cannot be changed the copy just runs at the normal one.
+ */
+function lowerPriority(): void {
+  try {
+    setPriority(19);
+  } catch {
+    // Not permitted here (some containers): no harm beyond a copy that competes a little more.
+  }
 }
 
 type BackupApi = typeof BackupModule;
