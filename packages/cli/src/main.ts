@@ -3,6 +3,7 @@
 // and at most one line on stderr.
 
 import { readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { Command, CommanderError } from 'commander';
 
 import { registerAdminCommand } from './commands/admin.ts';
@@ -100,5 +101,12 @@ export function processIo(): CliIo {
       throw error;
     });
   }
-  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd() };
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    cwd: process.cwd(),
+    setPriority: (priority) => setPriority(priority),
+  };
 }

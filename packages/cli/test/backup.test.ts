@@ -68,9 +68,11 @@ describe('tessera backup and restore', () => {
 
   it('backs up a running server without its master key, and restores with the key given apart', async () => {
     const out = join(work, 'plain.tar');
-    const backup = await runCli(['backup', '--data-dir', source.dataDir, '--out', out, '--json'], { cwd: work });
+    const priorities: number[] = [];
+    const backup = await runCli(['backup', '--data-dir', source.dataDir, '--out', out, '--json'], { cwd: work, setPriority: (p) => priorities.push(p) });
     assert.equal(backup.code, 0, backup.stderr);
     assert.equal(backup.stderr, '');
+    assert.deepEqual(priorities, [19], 'the copy yields the CPU to the server');
     const summary = JSON.parse(backup.stdout) as BackupSummary;
     assert.equal(summary.masterKeyIncluded, false);
     assert.deepEqual(

@@ -2,7 +2,6 @@
 // server runs. The data dir, database and master key are found as `serve` finds them (flags,
 // TESSERA_* variables, the config file), so the same settings back up what serve runs on.
 
-import { setPriority } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type * as BackupModule from '@tessera/server/backup';
@@ -47,7 +46,7 @@ async function backup(flags: BackupFlags, io: CliIo): Promise<void> {
   const api = await import('@tessera/server/backup');
   const config = loadSettings(api, { dataDir: flags.dataDir, config: flags.config, masterKeyFile: flags.masterKeyFile }, io);
   const out = path.resolve(io.cwd, flags.out);
-  lowerPriority();
+  lowerPriority(io);
   let result: Awaited<ReturnType<typeof api.createBackup>>;
   try {
     result = await api.createBackup({ config, out, force: flags.force, includeMasterKey: flags.includeMasterKey, now: io.now });
@@ -76,12 +75,12 @@ async function backup(flags: BackupFlags, io: CliIo): Promise<void> {
 }
 
 /**
- * The copy competes with the server it copies for CPU; at the lowest priority it takes what the
- * server leaves. Where the priority cannot be changed the copy just runs at the normal one.
+ * The copy competes with the server it copies for CPU; at the lowest priority (nice 19) it takes
+ * what the server leaves. Where the priority cannot be changed the copy runs at the normal one.
  */
-function lowerPriority(): void {
+function lowerPriority(io: CliIo): void {
   try {
-    setPriority(19);
+    io.setPriority?.(19);
   } catch {
     // Not permitted here (some containers): no harm beyond a copy that competes a little more.
   }
