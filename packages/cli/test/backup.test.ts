@@ -112,9 +112,13 @@ describe('tessera backup and restore', () => {
     assert.deepEqual(summary.files.map((file) => file.name).sort(), ['bootstrap-admin.json', 'master.key', 'tessera.db']);
 
     const target = join(work, 'restored-with-key');
-    const restore = await runCli(['restore', '--from', out, '--data-dir', target], { cwd: work });
+    const restore = await runCli(['restore', '--from', out, '--data-dir', target, '--json'], { cwd: work });
     assert.equal(restore.code, 0, restore.stderr);
-    assert.match(restore.stdout, /masterKey: +from the backup, written to /);
+    const restoredSummary = JSON.parse(restore.stdout) as { masterKey: string; masterKeyFingerprint: string; next: string; counts: Record<string, number> };
+    assert.match(restoredSummary.masterKey, /^from the backup, written to .*master\.key$/);
+    assert.equal(restoredSummary.masterKeyFingerprint, summary.masterKeyFingerprint);
+    assert.equal(restoredSummary.next, `tessera serve --data-dir ${target}`);
+    assert.deepEqual(restoredSummary.counts, summary.counts);
     assert.deepEqual((await readdir(target)).sort(), ['bootstrap-admin.json', 'master.key', 'tessera.db']);
     assert.equal((await readFile(join(target, 'master.key'), 'utf8')).trim(), (await readFile(join(source.dataDir, 'master.key'), 'utf8')).trim());
     assert.equal((await stat(join(target, 'master.key'))).mode & 0o777, 0o600);
@@ -247,6 +251,12 @@ describe('tessera backup and restore', () => {
       await refused(['restore', '--from', withKey, '--data-dir', cluttered], /^error: .*cluttered is not empty \(notes\): restore into a new or empty data dir \(it may hold only master\.key\)/);
       assert.deepEqual(await readdir(cluttered), ['notes']);
       await refused(['restore', '--from', withKey, '--data-dir', plain], /^error: .*refusals\.tar is not a directory: give a new or empty data dir/);
+      await refused(
+        ['restore', '--from', withKey, '--data-dir', join(work, 'pg-target')],
+        /^error: the database is configured as PostgreSQL, and tessera restore writes an embedded SQLite data dir: restore PostgreSQL with pg_restore/,
+        { TESSERA_DATABASE: 'postgres://postgres@127.0.0.1:5432/postgres', TESSERA_MASTER_KEY: randomBytes(32).toString('base64') },
+      );
+      assert.equal(await exists(join(work, 'pg-target')), false);
     });
 
     it('restore into an existing empty dir that holds the right master.key works', async () => {
