@@ -31,6 +31,23 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
+/** A copy of `backup` with fields of its manifest replaced. */
+async function rewriteManifest(backup: string, name: string, fields: Record<string, unknown>): Promise<string> {
+  const handle = await open(backup, 'r');
+  const copy = join(backup, '..', name);
+  const out = await open(copy, 'w');
+  const writer = new ArchiveWriter(out);
+  for (const entry of await listEntries(handle)) {
+    let data = await readEntry(handle, entry);
+    if (entry.name === 'tessera-backup.json') data = Buffer.from(JSON.stringify({ ...JSON.parse(data.toString('utf8')), ...fields }));
+    await writer.addBytes(entry.name, data, new Date());
+  }
+  await writer.finish();
+  await out.close();
+  await handle.close();
+  return copy;
+}
+
 describe('tessera backup and restore', () => {
   let work: string;
   let source: TestServer;
@@ -202,23 +219,13 @@ describe('tessera backup and restore', () => {
       await refused(['restore', '--from', join(work, 'other.tar'), '--data-dir', target], /other\.tar is not a usable Tessera backup: it does not begin with tessera-backup\.json/);
 
       // The manifest carries no checksum of its own: rewrite it with a schema from the future.
-      const handle = await open(plain, 'r');
-      const entries = await listEntries(handle);
-      const newer = join(work, 'newer.tar');
-      const out = await open(newer, 'w');
-      const writer = new ArchiveWriter(out);
-      for (const entry of entries) {
-        let data = await readEntry(handle, entry);
-        if (entry.name === 'tessera-backup.json') data = Buffer.from(JSON.stringify({ ...JSON.parse(data.toString('utf8')), schemaVersion: 999 }));
-        await writer.addBytes(entry.name, data, new Date());
-      }
-      await writer.finish();
-      await out.close();
-      await handle.close();
+      const newer = await rewriteManifest(plain, 'newer.tar', { schemaVersion: 999 });
       await refused(
         ['restore', '--from', newer, '--data-dir', target, '--master-key-file', join(source.dataDir, 'master.key')],
         /newer\.tar holds a database at schema version 999, newer than this Tessera's \(\d+\): restore it with the Tessera release that made it, or a newer one/,
       );
+      const future = await rewriteManifest(plain, 'future-format.tar', { formatVersion: 2 });
+      await refused(['restore', '--from', future, '--data-dir', target], /future-format\.tar is not a usable Tessera backup: it is in backup format version 2, and this Tessera reads version 1/);
       assert.equal(await exists(target), false);
     });
 
