@@ -170,6 +170,7 @@ describe('tessera backup and restore', () => {
       const before = await readFile(plain);
       await refused(['backup', '--data-dir', source.dataDir, '--out', plain], /^error: .*refusals\.tar already exists: choose another --out, or add --force to replace it/);
       assert.deepEqual(await readFile(plain), before, 'untouched');
+      await refused(['backup', '--data-dir', source.dataDir, '--out', join(work, 'no-such-dir', 'x.tar')], /^error: cannot write beside .*no-such-dir\/x\.tar: no such file/);
       const forced = await runCli(['backup', '--data-dir', source.dataDir, '--out', plain, '--force'], { cwd: work });
       assert.equal(forced.code, 0, forced.stderr);
       await refused(

@@ -82,7 +82,6 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       const bootstrap = entries.get(BOOTSTRAP_ENTRY);
       if (bootstrap) await writePrivate(join(config.dataDir, BOOTSTRAP_FILE), await readEntry(handle, bootstrap), written);
       await rename(staged, config.database.path);
-      written[0] = config.database.path;
     } catch (error) {
       for (const path of written) await rm(path, { force: true });
       if (createdDir) await rmdir(config.dataDir).catch(() => undefined);
