@@ -38,6 +38,8 @@ export interface CliIo {
   timers?: Timers;
   /** A number in [0, 1); defaults to Math.random. Spreads renewal times (jitter). */
   random?: () => number;
+  /** Sets this process's CPU priority (os.setPriority); absent in tests, whose process is shared. `backup` lowers it. */
+  setPriority?: (priority: number) => void;
   /** Defaults to importing `@tessera/server`; only `serve` loads it. */
   loadServer?: () => Promise<ServerApi>;
 }

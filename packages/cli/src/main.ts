@@ -3,10 +3,13 @@
 // and at most one line on stderr.
 
 import { readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { Command, CommanderError } from 'commander';
 
 import { registerAdminCommand } from './commands/admin.ts';
+import { registerBackupCommand } from './commands/backup.ts';
 import { registerCertCommand } from './commands/cert.ts';
+import { registerRestoreCommand } from './commands/restore.ts';
 import { registerServeCommand } from './commands/serve.ts';
 import { registerTokenCommand } from './commands/token.ts';
 import { registerVerifyCommand } from './commands/verify.ts';
@@ -25,6 +28,8 @@ const COMMANDS: readonly ((program: Command, io: CliIo) => void)[] = [
   registerTokenCommand,
   registerCertCommand,
   registerVerifyCommand,
+  registerBackupCommand,
+  registerRestoreCommand,
 ];
 
 export function buildProgram(io: CliIo): Command {
@@ -102,5 +107,12 @@ export function processIo(): CliIo {
       throw error;
     });
   }
-  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd() };
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    cwd: process.cwd(),
+    setPriority: (priority) => setPriority(priority),
+  };
 }
