@@ -44,7 +44,7 @@ export function adminCredentialLine(config: Config): LogLine {
   if (existsSync(file)) return { details: { file }, message: `the bootstrap admin credential is still in ${file}; store it elsewhere, then delete the file` };
   return {
     details: { file },
-    message: `no bootstrap admin credential file at ${file} (removed, or written by another instance sharing the database): use an admin credential you keep elsewhere, or make a new one with `tessera recover-admin`,
+    message: `no bootstrap admin credential file at ${file} (removed, or written by another instance sharing the database): use an admin credential you keep elsewhere, or make a new one with 'tessera recover-admin'`,
   };
 }
 
