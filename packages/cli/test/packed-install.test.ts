@@ -9,12 +9,14 @@
 
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from './helpers/cli.ts';
@@ -68,7 +70,7 @@ async function waitReady(dataDir: string, port: number, server: ChildProcess, lo
     const ready =
       ca !== undefined &&
       (await new Promise<boolean>((resolve) => {
-        const req = request({ host: '127.0.0.1', port, path: '/readyz', ca, checkServerIdentity: () => undefined, timeout: 1000 }, (res) => {
+        const req = request({ host: '127.0.0.1', port, path: '/readyz', ca, checkServerIdentity: () => undefined, timeout: 1000, agent: false }, (res) => {
           res.resume();
           resolve(res.statusCode === 200);
         });
@@ -193,8 +195,10 @@ describe('the packages packed and installed from their tarballs', { timeout: 100
     assert.deepEqual(result.roles, { 'sys.auth': ['admin'] });
     assert.match(result.elsewhere, /ERR_TLS_CERT_ALTNAME_INVALID/, `a name the certificate does not cover is refused: ${result.elsewhere}`);
 
+    const exited = once(server, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     server.kill('SIGTERM');
-    const [code] = (await Promise.race([new Promise((resolve) => server.once('exit', (c) => resolve([c]))), new Promise((resolve) => setTimeout(() => resolve(['timeout']), 15_000))])) as [unknown];
+    // An unref'd timer: the test's process must not wait for it once the server has stopped.
+    const [code] = await Promise.race([exited, sleep(15_000, ['still running after 15 s'] as const, { ref: false })]);
     assert.equal(code, 0, `tessera serve stops cleanly on SIGTERM:\n${log}`);
   });
 
