@@ -91,7 +91,8 @@ function isSet(value: string | undefined): boolean {
 }
 
 function packageVersion(): string {
-  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  // By the package's own name: src/main.ts in the repository, dist/src/main.js when installed.
+  const manifest = JSON.parse(readFileSync(new URL(import.meta.resolve('@tessera/cli/package.json')), 'utf8')) as {
     version?: string;
   };
   return manifest.version ?? '0.0.0';

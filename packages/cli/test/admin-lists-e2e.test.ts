@@ -6,8 +6,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createServer, loadConfig } from '@tessera/server';
-import type { TesseraServer } from '@tessera/server';
+import { createServer, loadConfig } from '../../server/src/index.ts';
+import type { TesseraServer } from '../../server/src/index.ts';
 
 import { freePort, runCli } from './helpers/cli.ts';
 import type { CliResult } from './helpers/cli.ts';

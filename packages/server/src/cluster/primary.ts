@@ -34,6 +34,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { listenPort } from '../config/values.ts';
 import type { Config } from '../config/config.ts';
 import { databaseConnections, databasePoolShare } from '../guards/worker-share.ts';
@@ -56,7 +57,9 @@ export interface RunningCluster {
   reloadTls(): Promise<void>;
 }
 
-const WORKER_SCRIPT = new URL('./worker.ts', import.meta.url).pathname;
+// worker.ts beside this file in the repository, worker.js once built into dist/ (tsc rewrites
+// import specifiers, not this string).
+const WORKER_SCRIPT = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url));
 /** A worker that ran this long before exiting is restarted at once; younger ones back off. */
 const HEALTHY_RUN_MS = 10_000;
 const FIRST_BACKOFF_MS = 250;
