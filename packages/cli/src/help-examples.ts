@@ -61,6 +61,9 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
     'tessera cert --principal alpha.api --join-token-file join.token --out-dir /etc/alpha/tls',
     'tessera cert --renew --out-dir /etc/alpha/tls --watch',
   ],
+  backup: ['tessera backup --data-dir /var/lib/tessera --out /var/backups/tessera.tar', 'tessera backup --config /etc/tessera/tessera.json --out tessera.tar --json'],
+  restore: ['tessera restore --from /var/backups/tessera.tar --data-dir /var/lib/tessera-restored --master-key-file /etc/tessera/master.key'],
+  'recover-admin': ['tessera recover-admin --data-dir /var/lib/tessera', 'tessera recover-admin --config /etc/tessera/tessera.json --out /root/admin.json'],
   verify: ['tessera verify "$TOKEN" --audience beta --scope beta:role.readers', 'tessera verify "$ID_TOKEN" --id-token --audience alpha.api --json'],
 };
 
