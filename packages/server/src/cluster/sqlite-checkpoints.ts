@@ -11,8 +11,9 @@
 // own threshold to SAFETY_AUTOCHECKPOINT_PAGES, so that the log stays bounded (~40 MB) even if
 // the primary's checkpoints fail.
 //
-// Imports nothing but node:sqlite: the primary stays small (cluster/primary.ts).
+// Imports nothing but node:sqlite and node:fs: the primary stays small (cluster/primary.ts).
 
+import { existsSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 
 /** A worker's own checkpoint threshold while the primary checkpoints (pages of 4 KiB). */
@@ -37,6 +38,8 @@ export function startSqliteCheckpoints(path: string, log: CheckpointLog, interva
     try {
       // Opened on first use: the file exists once worker 0 has migrated it.
       if (db === null) {
+        // Never created here: SQLite would make an empty database with the process's umask.
+        if (!existsSync(path)) throw new Error(`${path} does not exist`);
         db = new DatabaseSync(path);
         // Never wait on the event loop for a lock (SQLite's busy handler sleeps): PASSIVE takes
         // none that a writer holds long, and a checkpoint skipped is done at the next tick.

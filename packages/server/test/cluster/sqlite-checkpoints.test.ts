@@ -87,6 +87,11 @@ void describe('SQLite checkpoints run by the cluster primary', () => {
       assert.match(log.lines[0]!.message, /SQLite checkpoints failed: the workers checkpoint the database themselves past 10000 pages/);
 
       rmSync(path);
+      // A database that is gone is not created again by the checkpoints.
+      assert.equal(checkpoints.checkpoint(), false);
+      assert.throws(() => statSync(path), { code: 'ENOENT' });
+      assert.equal(log.lines.length, 1);
+
       const driver = openSqliteDriver(path);
       void driver.close();
       assert.equal(checkpoints.checkpoint(), true);
