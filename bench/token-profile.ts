@@ -72,6 +72,13 @@ try {
 
   const closed = (duration: number): Promise<autocannon.Result> =>
     autocannon({ url: request.url, method: 'POST', headers: request.headers, body: request.body, connections, duration });
+  // Memory before any token load (set up, one admin client registered), to tell what load adds.
+  signal(pids);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  for (const pid of servers) {
+    const idle = (await readProbes(probeDir)).get(pid)?.at(-1);
+    if (idle) console.log(`  pid ${pid} before load: memory ${JSON.stringify(idle['memoryMb'])}`);
+  }
   if (warmup > 0) await closed(warmup);
 
   const window = async (label: string, run: () => Promise<{ ok: number; failed: number; p50: number; p99: number; max: number }>): Promise<number> => {
