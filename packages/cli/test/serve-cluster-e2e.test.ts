@@ -9,7 +9,7 @@
 
 import assert from 'node:assert/strict';
 import { connect, type ConnectionOptions } from 'node:tls';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -291,6 +291,29 @@ describe('tessera serve --workers 2 --worker-distribution by-address (SQLite)', 
     const { clientId, clientSecret } = cluster.admin;
     const addresses = [...byWorker.get(0)!, ...byWorker.get(1)!];
     await Promise.all(addresses.flatMap((address) => [0, 1].map(() => tokenFrom(address, clientId, clientSecret))));
+  });
+
+  it('checkpoints the database in the primary: a change reaches the database file itself, short of the workers\' own threshold', async () => {
+    // What the database file alone holds (a copy without its write-ahead log) is what was checkpointed.
+    const checkpointed = async (domain: string): Promise<boolean> => {
+      const copy = join(dataDir, 'checkpointed-copy.db');
+      await copyFile(join(dataDir, 'tessera.db'), copy);
+      try {
+        const db = new DatabaseSync(copy, { readOnly: true });
+        try {
+          return db.prepare('SELECT 1 FROM domains WHERE name = ?').get(domain) !== undefined;
+        } finally {
+          db.close();
+        }
+      } catch {
+        return false;
+      } finally {
+        await rm(copy, { force: true });
+      }
+    };
+    const view = cluster.from(firsts()[0]!);
+    assert.equal((await view.admin$('POST', '/domains', { name: 'checkpointed' })).status, 201);
+    await until(() => checkpointed('checkpointed'), 'the new domain in the database file');
   });
 
   it('exits 0 on SIGTERM with every acknowledged token request in the audit, from the client\'s own address', async () => {

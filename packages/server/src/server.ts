@@ -11,6 +11,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { adminApi } from './admin/index.ts';
 import { ensureBootstrapAdmin } from './admin/bootstrap.ts';
 import { caSettings, loadCertificateAuthority, writeBundleFile, type CertificateAuthority } from './ca/index.ts';
+import { SAFETY_AUTOCHECKPOINT_PAGES } from './cluster/sqlite-checkpoints.ts';
 import { listenPort } from './config/load.ts';
 import type { Config } from './config/config.ts';
 import { CERTIFICATES_PATH, caHttpApi, crlIssuerOf } from './ca/http/index.ts';
@@ -114,7 +115,9 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const availability = new AvailabilityWatch(now);
   // A worker's pool is its share of the instance's (guards/worker-share.ts); the LISTEN connection comes on top.
   const poolSize = databasePoolShare(config.databasePoolSize, options.worker === undefined ? 1 : config.workers);
-  const store = await openStore(config.database, { now, availability, poolSize });
+  // A cluster's primary checkpoints the SQLite log: the workers only past a safety threshold.
+  const sqliteAutocheckpointPages = options.worker === undefined ? undefined : SAFETY_AUTOCHECKPOINT_PAGES;
+  const store = await openStore(config.database, { now, availability, poolSize, sqliteAutocheckpointPages });
   // Its events are logged once the logger exists; until then there is nothing to say.
   let logRegistry: (event: { kind: string; error?: unknown }) => void = () => {};
   const registry = new RegistryCache(store, {

@@ -27,6 +27,9 @@
 // proxy's address). The connection caps (`connections.max*`) and the refusal summaries stay per
 // worker in both cases: they bound one process's descriptors and audit rows.
 //
+// SQLite: the primary runs the database's WAL checkpoints (cluster/sqlite-checkpoints.ts), whose
+// fsyncs would otherwise stop a worker's event loop from inside one of its commits.
+//
 // Failures: a worker that exits is started again (worker 0 owns the timers again), after a
 // delay that doubles while it keeps dying young. close() (SIGTERM, SIGINT) stops accepting, lets
 // each worker drain its connections and write its buffered audit, and resolves when all exited.
@@ -42,6 +45,7 @@ import { addressKey } from '../policy/ip-ranges.ts';
 import { adminCredentialLine, servingLine, stoppedLine } from '../startup-lines.ts';
 import { primaryLog } from './log.ts';
 import { configToWire, isMessage, type FromWorker, type ToWorker } from './messages.ts';
+import { startSqliteCheckpoints, type SqliteCheckpointer } from './sqlite-checkpoints.ts';
 
 export interface ClusterOptions {
   logStream?: { write(line: string): void };
@@ -90,6 +94,7 @@ export async function startCluster(config: Config, options: ClusterOptions = {})
   let stopping = false;
   /** Whether worker 0's first start created the bootstrap admin (it then logged where the credential is). */
   let wroteBootstrapCredential = false;
+  let checkpoints: SqliteCheckpointer | null = null;
   /** Until every worker of the first start is ready, a failure fails the start instead of being retried. */
   let started = false;
 
@@ -198,6 +203,9 @@ export async function startCluster(config: Config, options: ClusterOptions = {})
     const first = fork(slots[0]!);
     const others = slots.slice(1).map((slot) => fork(slot, first));
     await first;
+    // Worker 0 has migrated the database: from now on its log is checkpointed here, off the
+    // workers' event loops (cluster/sqlite-checkpoints.ts).
+    if (config.database.kind === 'sqlite') checkpoints = startSqliteCheckpoints(config.database.path, log);
     await Promise.all(others);
     started = true;
     const host = config.listen.hostname.replace(/^\[|\]$/g, '');
@@ -209,6 +217,7 @@ export async function startCluster(config: Config, options: ClusterOptions = {})
     stopping = true;
     listener.close();
     await stopWorkers();
+    checkpoints?.close();
     throw error;
   }
 
@@ -247,6 +256,7 @@ export async function startCluster(config: Config, options: ClusterOptions = {})
         stopping = true;
         listener.close();
         await stopWorkers();
+        checkpoints?.close();
         const stopped = stoppedLine(signal, since, Date.now(), slots.length);
         log.info(stopped.details, stopped.message);
       })();

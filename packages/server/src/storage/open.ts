@@ -15,10 +15,12 @@ export interface OpenStoreOptions extends SqlStoreOptions {
   poolSize?: number;
   /** Told of every call's outcome once the schema is up to date (outages as events, not lines). */
   availability?: AvailabilityWatch;
+  /** SQLite: the writer's checkpoint threshold (storage/drivers/sqlite.ts). */
+  sqliteAutocheckpointPages?: number;
 }
 
 export async function openStore(database: DatabaseConfig, options: OpenStoreOptions = {}): Promise<SqlStore> {
-  const driver: SqlDriver = database.kind === 'sqlite' ? openSqliteDriver(database.path) : openPostgresDriver(database.url, { max: options.poolSize });
+  const driver: SqlDriver = database.kind === 'sqlite' ? openSqliteDriver(database.path, { autocheckpointPages: options.sqliteAutocheckpointPages }) : openPostgresDriver(database.url, { max: options.poolSize });
   try {
     await migrate(driver);
   } catch (error) {

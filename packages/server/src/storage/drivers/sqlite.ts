@@ -34,7 +34,15 @@ const UNAVAILABLE_CODES = new Set([
   26, // SQLITE_NOTADB
 ]);
 
-export function openSqliteDriver(path: string): SqlDriver {
+export interface SqliteDriverOptions {
+  /**
+   * The writer's `wal_autocheckpoint` (pages; SQLite's default 1000): raised in a cluster's
+   * workers, whose log the primary checkpoints off their event loops (cluster/sqlite-checkpoints.ts).
+   */
+  autocheckpointPages?: number;
+}
+
+export function openSqliteDriver(path: string, options: SqliteDriverOptions = {}): SqlDriver {
   try {
     createPrivateFile(path);
     const writer = new DatabaseSync(path);
@@ -49,6 +57,7 @@ export function openSqliteDriver(path: string): SqlDriver {
     // sibling process holds the write lock (an audit batch, say) would stop answering every
     // request meanwhile. The write lock is waited for here instead (writeLocked), asynchronously.
     writer.exec('PRAGMA synchronous = FULL; PRAGMA busy_timeout = 0; PRAGMA foreign_keys = ON;');
+    if (options.autocheckpointPages !== undefined) writer.exec(`PRAGMA wal_autocheckpoint = ${Math.trunc(options.autocheckpointPages)}`);
     const reader = new DatabaseSync(path);
     reader.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}; PRAGMA query_only = ON;`);
     return new SqliteDriver(new Connection(reader), new Connection(writer));
