@@ -67,6 +67,9 @@ async function recover(flags: RecoverFlags, io: CliIo): Promise<void> {
     }
     throw new CliError(`recover-admin failed: ${describeError(error)}`, EXIT.failure, { cause: error });
   }
-  const summary = { principal: result.principal, credentialFile: result.file, changes: result.changes };
+  const summary = { principal: result.principal, credentialFile: result.file, changes: result.changes, otherSystemAdmins: result.otherAdmins };
+  if (result.otherAdmins.length > 0 && !flags.json) {
+    io.stderr.write(`note: recovery left the other system admins as they are; review them: ${result.otherAdmins.join(', ')}\n`);
+  }
   io.stdout.write(flags.json ? formatJson(summary) : formatHuman(summary));
 }

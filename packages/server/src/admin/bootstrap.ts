@@ -37,6 +37,12 @@ export async function ensureBootstrapAdmin(store: Store, hasher: SecretHasher, d
     return { credentialFile: null, retired: false };
   }
   if ((await store.getMeta(BOOTSTRAP_META)) !== null) return { credentialFile: null, retired: true };
+  // A database from before the meta row: the admin role is made after the admin, so a role without
+  // it means the admin was bootstrapped, then deleted.
+  if (await store.getRole(SYSTEM_DOMAIN, ADMIN_ROLE, 1)) {
+    await store.initMeta(BOOTSTRAP_META, 'yes');
+    return { credentialFile: null, retired: true };
+  }
   if (!(await store.getDomain(SYSTEM_DOMAIN))) {
     await ignoreConflict(store.createDomain({ name: SYSTEM_DOMAIN, description: 'Tessera system domain' }, ACTOR));
   }

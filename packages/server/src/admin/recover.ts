@@ -13,6 +13,7 @@ import { readMasterKey } from '../keys/master-key-source.ts';
 import { ConflictError } from '../storage/errors.ts';
 import { TOKEN_PATHS } from '../oauth2/token-endpoint.ts';
 import { openStore } from '../storage/open.ts';
+import type { SqlDriver } from '../storage/drivers/driver.ts';
 import type { Store } from '../storage/store.ts';
 import { ADMIN_ROLE, SYSTEM_DOMAIN } from './authz.ts';
 import { BOOTSTRAP_FILE, BOOTSTRAP_META, BOOTSTRAP_PRINCIPAL, BOOTSTRAP_SERVICE } from './bootstrap.ts';
@@ -34,6 +35,8 @@ export interface RecoverAdminResult {
   file: string;
   /** What had to change, in words, for the report. */
   changes: string[];
+  /** The other members of the system admin role: recovery leaves them as they are, so the operator should review them. */
+  otherAdmins: string[];
 }
 
 export async function recoverAdmin(config: Config, options: RecoverAdminOptions = {}): Promise<RecoverAdminResult> {
@@ -52,13 +55,10 @@ export async function recoverAdmin(config: Config, options: RecoverAdminOptions 
   if (!options.force && (await exists(file))) {
     throw new RecoverAdminError(`${file} exists; pass --force to replace it, or --out to write the credential elsewhere`);
   }
-  const store = await openStore(config.database, { now });
+  // The key is checked against the database as it is, before openStore migrates it: a wrong key
+  // (or a newer CLI beside an older server) must change nothing, not even the schema.
+  const store = await openStore(config.database, { now, beforeMigrating: (driver) => checkFingerprint(driver, sealer.fingerprint) });
   try {
-    const fingerprint = await store.getMeta('master_key_fingerprint');
-    if (fingerprint === null) throw new RecoverAdminError('this database was never started by `tessera serve`: there is no admin to recover; start the server instead');
-    if (fingerprint !== sealer.fingerprint) {
-      throw new MasterKeyMismatchError('the master key differs from the one this database was created with; give the original (TESSERA_MASTER_KEY or --master-key-file)');
-    }
     const clientSecret = generateClientSecret();
     const tokenEndpoint = `${config.issuer}${TOKEN_PATHS[0]}`;
     const body = JSON.stringify({ clientId: BOOTSTRAP_PRINCIPAL, clientSecret, tokenEndpoint }, null, 2);
@@ -74,9 +74,24 @@ export async function recoverAdmin(config: Config, options: RecoverAdminOptions 
       throw error;
     }
     await rename(temporary, file);
-    return { principal: BOOTSTRAP_PRINCIPAL, file, changes };
+    const role = await store.getRole(SYSTEM_DOMAIN, ADMIN_ROLE);
+    const otherAdmins = (role?.members ?? []).map((member) => member.principal).filter((principal) => principal !== BOOTSTRAP_PRINCIPAL);
+    return { principal: BOOTSTRAP_PRINCIPAL, file, changes, otherAdmins };
   } finally {
     await store.close();
+  }
+}
+
+async function checkFingerprint(driver: SqlDriver, expected: string): Promise<void> {
+  let row: { value: string } | undefined;
+  try {
+    row = await driver.get<{ value: string }>('SELECT value FROM meta WHERE key = ?', ['master_key_fingerprint']);
+  } catch {
+    row = undefined;
+  }
+  if (row === undefined) throw new RecoverAdminError('this database was never started by `tessera serve`: there is no admin to recover; start the server instead');
+  if (row.value !== expected) {
+    throw new MasterKeyMismatchError('the master key differs from the one this database was created with; give the original (TESSERA_MASTER_KEY or --master-key-file)');
   }
 }
 
@@ -95,6 +110,18 @@ async function restoreAdmin(store: Store, secretHash: string, now: number): Prom
     // A grace of zero: whoever holds an older secret of this admin loses it now.
     await store.addClientSecret(BOOTSTRAP_PRINCIPAL, secret, now, ACTOR);
     changes.push(`gave ${BOOTSTRAP_PRINCIPAL} a new secret (its older secrets stopped working)`);
+    // Recovery may follow a leak: nothing the intruder could have added to this admin survives.
+    for (const key of await store.listPublicKeys(BOOTSTRAP_PRINCIPAL)) {
+      await store.deletePublicKey(BOOTSTRAP_PRINCIPAL, key.kid, ACTOR);
+      changes.push(`removed its registered key ${key.kid}`);
+    }
+    for (const apiKey of await store.listApiKeys(BOOTSTRAP_PRINCIPAL)) {
+      if (apiKey.revokedAt !== null) continue;
+      await store.revokeApiKey(BOOTSTRAP_PRINCIPAL, apiKey.id, ACTOR);
+      changes.push(`revoked its API key ${apiKey.id}`);
+    }
+    await store.endServiceTokens(BOOTSTRAP_PRINCIPAL, ACTOR);
+    changes.push('ended every token it was issued until now');
     const blocked = service.status !== 'ACTIVE' || service.expiresAt !== null || service.allowedIps.length > 0;
     if (blocked) {
       await store.updateService(BOOTSTRAP_PRINCIPAL, { status: 'ACTIVE', expiresAt: null, allowedIps: [] }, ACTOR);

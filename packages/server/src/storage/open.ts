@@ -17,11 +17,14 @@ export interface OpenStoreOptions extends SqlStoreOptions {
   availability?: AvailabilityWatch;
   /** SQLite: the writer's checkpoint threshold (storage/drivers/sqlite.ts). */
   sqliteAutocheckpointPages?: number;
+  /** Runs on the database as it is, before any migration: a refusal here changes nothing. */
+  beforeMigrating?: (driver: SqlDriver) => Promise<void>;
 }
 
 export async function openStore(database: DatabaseConfig, options: OpenStoreOptions = {}): Promise<SqlStore> {
   const driver: SqlDriver = database.kind === 'sqlite' ? openSqliteDriver(database.path, { autocheckpointPages: options.sqliteAutocheckpointPages }) : openPostgresDriver(database.url, { max: options.poolSize });
   try {
+    await options.beforeMigrating?.(driver);
     await migrate(driver);
   } catch (error) {
     await driver.close();

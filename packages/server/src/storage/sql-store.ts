@@ -212,6 +212,10 @@ export class SqlStore implements Store, RegistrySource {
     return credentials.deletePublicKey(this.ctx, principal, kid, by);
   }
 
+  endServiceTokens(principal: string, by: Actor): Promise<void> {
+    return credentials.endServiceTokens(this.ctx, principal, by);
+  }
+
   listPublicKeys(principal: string, page?: CreatedPageQuery): Promise<PublicKeyRecord[]> {
     return credentials.listPublicKeys(this.ctx, principal, page);
   }

@@ -135,6 +135,8 @@ export interface Store {
    * certificates the key proved; audit `public-key.delete`/`public-key.put` name how many.
    */
   deletePublicKey(principal: string, kid: string, by: Actor): Promise<DeleteKeyResult>;
+  /** Ends every token of the service issued until now, as a key removal does, removing nothing (NotFoundError when unknown). */
+  endServiceTokens(principal: string, by: Actor): Promise<void>;
   /** Oldest first: a page (`after.id` is a kid), or all of them. */
   listPublicKeys(principal: string, page?: CreatedPageQuery): Promise<PublicKeyRecord[]>;
 

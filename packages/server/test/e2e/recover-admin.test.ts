@@ -8,6 +8,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { DatabaseSync } from 'node:sqlite';
 import { recoverAdmin, RecoverAdminError } from '../../src/admin/recover.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { MasterKeyMismatchError } from '../../src/keys/master-key.ts';
@@ -73,11 +74,33 @@ describe('the bootstrap admin and recover-admin', () => {
     }
   });
 
+  it('does not make it again on a database from before the once-only rule, whose admin was deleted', async () => {
+    const dataDir = await newDir();
+    const first = await startTestServer({ dataDir, flags: { issuer: 'https://tessera.test' } });
+    const opsSecret = await addOpsAdmin(first);
+    assert.equal((await first.admin$('DELETE', '/domains/sys.auth/services/admin', undefined, await opsToken(first, opsSecret))).status, 204);
+    await first.stop();
+    // Such a database has no record that the bootstrap admin was made.
+    const db = new DatabaseSync(join(dataDir, 'tessera.db'));
+    db.prepare('DELETE FROM meta WHERE key = ?').run('bootstrap_admin_created');
+    db.close();
+
+    const second = await startTestServer({ dataDir, flags: { issuer: 'https://tessera.test' } });
+    try {
+      assert.equal(second.server.bootstrapCredentialFile, null);
+      const admin = await second.admin$('GET', '/domains/sys.auth/services/admin', undefined, await opsToken(second, opsSecret));
+      assert.equal(admin.status, 404);
+    } finally {
+      await second.stop();
+    }
+  });
+
   it('gives a running server a working admin credential and ends the lost one', async () => {
     const dataDir = await newDir();
     const t = await startTestServer({ dataDir, flags: { issuer: 'https://tessera.test' } });
     try {
       const lost = t.admin.clientSecret;
+      const stolenToken = await t.adminToken();
       const out = join(dataDir, 'recovered.json');
       const result = await recoverAdmin(configFor(dataDir), { out });
       assert.equal(result.principal, 'sys.auth.admin');
@@ -89,6 +112,9 @@ describe('the bootstrap admin and recover-admin', () => {
       assert.notEqual(credential.clientSecret, lost);
       await eventually(t, credential.clientId, credential.clientSecret, 200);
       await eventually(t, 'sys.auth.admin', lost, 401);
+      const withStolen = await t.admin$('GET', '/domains', undefined, stolenToken);
+      assert.equal(withStolen.status, 401, `a token got with the lost secret before the recovery ends with it: ${withStolen.text}`);
+      assert.ok(result.changes.includes('ended every token it was issued until now'), result.changes.join('; '));
 
       const recovered = await t.token(credential.clientId, credential.clientSecret, ADMIN_SCOPE);
       const events = await t.admin$('GET', '/audit?principal=sys.auth.admin', undefined, recovered.json.access_token as string);

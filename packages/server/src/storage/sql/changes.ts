@@ -56,6 +56,7 @@ export function changesOfAudit(event: { type: string; target: string; before: un
     case 'service.create':
     case 'service.update':
     case 'service.delete':
+    case 'service.tokens-end':
     case 'client-secret.add':
     case 'public-key.put':
     case 'public-key.delete':

@@ -97,6 +97,21 @@ export async function deletePublicKey(ctx: SqlContext, principal: string, kid: s
   return result;
 }
 
+/**
+ * Ends every token of the service issued until now, as a key removal does (the same date,
+ * oauth2/key-removal.ts), without removing a key: for a credential reset after a leak, where a
+ * stolen secret may have got tokens that must not outlive it. NotFoundError for an unknown service.
+ */
+export async function endServiceTokens(ctx: SqlContext, principal: string, by: Actor): Promise<void> {
+  await ctx.db.transaction(async (tx) => {
+    await lockService(ctx, tx, principal);
+    const now = ctx.now();
+    await dateKeyRemoval(tx, principal, now);
+    await audit(ctx, tx, by, { type: 'service.tokens-end', target: principal, before: null, after: { endedAt: new Date(now).toISOString() } });
+  });
+  await dateKeyRemovalAgain(ctx, principal);
+}
+
 /** The service's keys, oldest first: all, or a page of them. */
 export async function listPublicKeys(ctx: SqlContext, principal: string, page?: CreatedPageQuery): Promise<PublicKeyRecord[]> {
   const after = page?.after === undefined ? '' : ' AND created_at >= ? AND (created_at > ? OR kid > ?)';

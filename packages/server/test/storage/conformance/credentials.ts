@@ -114,6 +114,23 @@ export function credentials(harness: StoreHarness): void {
       assert.equal(await removedAt(), 3_000_000);
     });
 
+    storeTest(harness, 'endServiceTokens dates the end of every token so far without removing a key, never moving it back', async (_store, driver) => {
+      let clock = 5_000_000;
+      const store = new SqlStore(driver, { now: () => clock });
+      await withService(store);
+      await store.putPublicKey('alpha.api', 'k1', 'PEM-1', admin);
+      await store.endServiceTokens('alpha.api', admin);
+      assert.equal((await store.getService('alpha.api'))!.keyRemovedAt, 5_000_000);
+      assert.deepEqual((await store.listPublicKeys('alpha.api')).map((key) => key.kid), ['k1'], 'the keys stay');
+      clock = 4_000_000;
+      await store.endServiceTokens('alpha.api', admin);
+      assert.equal((await store.getService('alpha.api'))!.keyRemovedAt, 5_000_000, 'a clock behind does not bring tokens back');
+      const events = await store.queryAudit({ type: 'service.tokens-end', limit: 10 });
+      assert.equal(events.length, 2);
+      assert.equal(events[0]!.target, 'alpha.api');
+      await assert.rejects(store.endServiceTokens('alpha.nobody', admin), NotFoundError);
+    });
+
     storeTest(harness, 'dates a removal again once it has committed, so a request that read the key before the commit is ended', async (_store, driver) => {
       // Each reading of the clock is 400 ms later: the removal's transaction spans a second boundary.
       let clock = 4_000_000;
