@@ -23,7 +23,7 @@ const FORBIDDEN: ReadonlyArray<readonly [string, RegExp]> = [
 
 /** Directories and files scanned, relative to the repository root; directories recursively. */
 function scannedFiles(): string[] {
-  const roots = ['docs', 'bench', 'examples', 'README.md', 'eslint.config.js', 'tsconfig.json'];
+  const roots = ['docs', 'deploy', 'bench', 'examples', 'README.md', 'eslint.config.js', 'tsconfig.json'];
   for (const pkg of readdirSync(join(ROOT, 'packages'))) {
     for (const part of ['src', 'bin', 'test', 'README.md']) roots.push(join('packages', pkg, part));
   }
