@@ -1,6 +1,6 @@
 // Token-signing keys as slots of the one rotation engine (rotation/plan.ts): the policy from
 // configuration, and the storage edge. The database keeps the states it always stored (`next`,
-// `active`, `retired`) and the JWKS and admin API show them; only code speaks of prepared and old.
+// `active`, `retired`), and the admin API shows them; only the engine speaks of prepared and old.
 //
 // A key has no end of its own, so it rotates after `signing.rotationInterval`. Its removal time
 // is fixed when it retires (`removeAt` = retirement + retention) and read back from the record:

@@ -44,10 +44,8 @@ export interface RotationRunnerOptions {
   /** How often start() refreshes. */
   checkIntervalMs: number;
   /**
-   * False in every cluster worker but the first (`ownsTimers`): a refresh then only loads what
-   * the owner of the rotation stored, so that each step is taken (and logged) by one process.
-   * Followers still sign by activation time, so they switch when the owner would. Forced
-   * rotation works either way.
+   * False in every cluster worker but the first (`ownsTimers`): a refresh then only loads, so each
+   * step is taken (and logged) by one process. Forced rotation works either way.
    */
   rotates: boolean;
   /** What is rotated, for errors: "signing key", "CA". */
