@@ -1,13 +1,12 @@
-// The running CA of one instance: loads the CA generations from the store, advances rotation by
-// applying ca/rotation.ts's plan, and answers "which generation signs now" and "what is the
-// trust bundle". Built once by the server's composition function.
-//
-// Several instances may share one database. Every store write is a compare-and-set (or an
-// insert into a one-per-state slot), so for each step exactly one instance succeeds; the others
-// see `false`, reload, and plan again from what the winner did.
+// The running CA of one instance: the rotation engine (rotation/runner.ts) configured for CA
+// generations, and the answers to "which generation signs now" and "what is the trust bundle".
+// Each step is stored here with the store's compare-and-set calls (or an insert into a
+// one-per-state slot). Built once by the server's composition function.
 
 import type { Sealer } from '../keys/master-key.ts';
-import { periodicCheck, type PeriodicCheck } from '../lib/periodic-check.ts';
+import type { RotationPolicy, RotationStep, Slot } from '../rotation/plan.ts';
+import { signingSlotAt } from '../rotation/plan.ts';
+import { RotationRunner } from '../rotation/runner.ts';
 import type { Actor, CaRecord } from '../storage/records.ts';
 import type { Store } from '../storage/store.ts';
 import { createCa } from './create-ca.ts';
@@ -16,8 +15,7 @@ import { openGeneration } from './generation.ts';
 import type { Generation } from './generation.ts';
 import { adoptImportedCa, readAndSealImportedCa } from './import-ca.ts';
 import type { ImportedCa } from './import-ca.ts';
-import { activatesAt, newestFirst, planCaRotation, planForcedCaRotation, removeAt, signingGenerationAt } from './rotation.ts';
-import type { CaRotationPolicy, CaRotationStep } from './rotation.ts';
+import { activatesAt, caSlots, newestFirst, removeAt } from './rotation.ts';
 import { createServiceCertificateIssuer, type ServiceCertificateIssuer } from './service-certificate.ts';
 import type { IssuedServiceCertificate, ServiceCertificateRequest } from './service-certificate.ts';
 import { issueServerCertificate } from './server-certificate.ts';
@@ -102,10 +100,6 @@ export interface CertificateAuthority {
   stop(): Promise<void>;
 }
 
-// A pass whose step another instance got to first reloads and plans again; a few passes always
-// settle, and the bound only guards against a store that keeps answering false.
-const MAX_PASSES = 4;
-
 /** Opens the CA: imports `settings.import` if it is new, creates a CA on first start, then refreshes. */
 export async function loadCertificateAuthority(options: CertificateAuthorityOptions): Promise<CertificateAuthority> {
   const files = options.settings.import;
@@ -117,6 +111,8 @@ export async function loadCertificateAuthority(options: CertificateAuthorityOpti
 
 interface Loaded {
   generations: readonly Generation[];
+  /** The generations as the planner sees them, in the same order. */
+  slots: readonly Slot[];
   bundlePem: string;
 }
 
@@ -124,20 +120,19 @@ class Authority implements CertificateAuthority {
   readonly #store: CaStore;
   readonly #sealer: Sealer;
   readonly #settings: CaSettings;
-  readonly #policy: CaRotationPolicy;
+  readonly #policy: RotationPolicy;
   readonly #now: () => number;
-  readonly #check: PeriodicCheck;
+  readonly #runner: RotationRunner;
   readonly #listeners = new Set<(bundlePem: string) => void | Promise<void>>();
   readonly #refreshListeners = new Set<() => void | Promise<void>>();
   #logger: CaLogger | null = null;
-  #loaded: Loaded = { generations: [], bundlePem: '' };
-  #queue: Promise<unknown> = Promise.resolve();
+  #records: readonly CaRecord[] = [];
+  #loaded: Loaded = { generations: [], slots: [], bundlePem: '' };
   readonly #imported: ImportedCa | null;
   /** Until the first refresh succeeds, a problem with the import stops the start instead of being logged. */
   #starting = true;
   readonly #warned = new Set<string>();
   readonly #services: ServiceCertificateIssuer;
-  readonly #rotates: boolean;
 
   constructor(options: CertificateAuthorityOptions, imported: ImportedCa | null) {
     this.#imported = imported;
@@ -147,10 +142,21 @@ class Authority implements CertificateAuthority {
     this.#settings = options.settings;
     this.#policy = caRotationPolicy(options.settings);
     this.#now = options.now;
-    this.#rotates = options.rotates ?? true;
-    this.#check = periodicCheck(() => this.refresh(), options.checkIntervalMs ?? 30_000, (error) =>
-      this.#log('error', { err: error }, 'CA refresh failed; keeping the CA generations already loaded'),
-    );
+    this.#runner = new RotationRunner({
+      target: {
+        load: () => this.#load(),
+        perform: (step, now) => this.#perform(step, now),
+        beforePlan: () => this.#beforePlan(),
+        accepts: (step) => this.#canPerform(step),
+        afterRefresh: () => this.#afterRefresh(),
+      },
+      policy: this.#policy,
+      now: options.now,
+      checkIntervalMs: options.checkIntervalMs ?? 30_000,
+      rotates: options.rotates ?? true,
+      subject: 'CA',
+      onError: (error) => this.#log('error', { err: error }, 'CA refresh failed; keeping the CA generations already loaded'),
+    });
   }
 
   get id(): string {
@@ -201,59 +207,28 @@ class Authority implements CertificateAuthority {
   }
 
   refresh(): Promise<void> {
-    return this.#serially(async () => {
-      try {
-        await this.#refresh();
-      } finally {
-        for (const listener of this.#refreshListeners) {
-          try {
-            await listener();
-          } catch (error) {
-            this.#log('error', { err: error }, 'a CA refresh listener failed');
-          }
-        }
-      }
-    });
+    return this.#runner.refresh();
   }
 
-  rotate(by: Actor): Promise<ForcedCaRotationResult> {
-    return this.#serially(async () => {
-      if (this.#settings.import !== null) {
-        throw new CaRotationRefusedError(
-          'the CA is imported (ca.import), so Tessera holds no key to make its successor: import the new issuing CA ' +
-            '(TESSERA_CA_KEY_FILE and TESSERA_CA_CHAIN_FILE) and restart; it is prepared and takes over after the pre-publication window',
-        );
-      }
-      for (let pass = 0; pass < MAX_PASSES; pass += 1) {
-        await this.#refresh();
-        const now = this.#now();
-        const plan = planForcedCaRotation(this.#loaded.generations, now, this.#policy);
-        if (plan.step === 'already-prepared') {
-          const result = { id: plan.id, activatesAt: plan.activatesAt, created: false };
-          await this.#store.appendAudit({ at: now, actor: by.actor, type: 'ca.rotate', target: plan.id, before: null, after: result });
-          return result;
-        }
-        if (await this.#perform({ step: 'prepare', activatesAt: plan.activatesAt }, now)) {
-          await this.#load(await this.#store.listCas());
-          const prepared = this.#loaded.generations.find((generation) => generation.state === 'prepared');
-          if (prepared === undefined) continue;
-          const result = { id: prepared.id, activatesAt: activatesAt(prepared, this.#policy), created: true };
-          await this.#store.appendAudit({ at: now, actor: by.actor, type: 'ca.rotate', target: prepared.id, before: null, after: result });
-          return result;
-        }
-      }
-      throw new Error(`forced CA rotation did not settle after ${MAX_PASSES} attempts`);
-    });
+  async rotate(by: Actor): Promise<ForcedCaRotationResult> {
+    if (this.#settings.import !== null) {
+      throw new CaRotationRefusedError(
+        'the CA is imported (ca.import), so Tessera holds no key to make its successor: import the new issuing CA ' +
+          '(TESSERA_CA_KEY_FILE and TESSERA_CA_CHAIN_FILE) and restart; it is prepared and takes over after the pre-publication window',
+      );
+    }
+    return this.#runner.rotate((result, now) =>
+      this.#store.appendAudit({ at: now, actor: by.actor, type: 'ca.rotate', target: result.id, before: null, after: result }),
+    );
   }
 
   start(logger: CaLogger): void {
     this.#logger = logger;
-    this.#check.start();
+    this.#runner.start();
   }
 
-  async stop(): Promise<void> {
-    this.#check.stop();
-    await this.#queue;
+  stop(): Promise<void> {
+    return this.#runner.stop();
   }
 
   #log(level: 'error' | 'warn', details: object, message: string): void {
@@ -264,43 +239,30 @@ class Authority implements CertificateAuthority {
     }
   }
 
-  #serially<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(work, work);
-    this.#queue = run.catch(() => undefined);
-    return run;
-  }
-
   #signing(now: number): Generation & { issuer: NonNullable<Generation['issuer']> } {
-    const generation = signingGenerationAt(this.#loaded.generations, now, this.#policy);
+    const { generations, slots } = this.#loaded;
+    const slot = signingSlotAt(slots, now);
+    // Slots stand in the generations' order.
+    const generation = slot === undefined ? undefined : generations[slots.indexOf(slot)];
     if (generation === undefined || generation.issuer === null) throw new InvalidCaRecordError('no CA generation can sign: the CA has not been loaded');
     return generation as Generation & { issuer: NonNullable<Generation['issuer']> };
   }
 
-  async #refresh(): Promise<void> {
-    // Loading (and so opening every key that may sign) comes before any step: an instance started
-    // with the wrong master key must fail before it stores a CA the others cannot open.
-    let records = await this.#store.listCas();
-    await this.#load(records);
-    if (!this.#rotates) {
-      this.#starting = false;
-      return;
-    }
-    for (let pass = 0; pass < MAX_PASSES; pass += 1) {
-      // The import is tried on every pass: an activation in this very refresh may free the slot it waits for.
-      if (this.#imported !== null && (await this.#adoptImport(this.#imported, records))) {
-        records = await this.#store.listCas();
-        await this.#load(records);
+  async #afterRefresh(): Promise<void> {
+    for (const listener of this.#refreshListeners) {
+      try {
+        await listener();
+      } catch (error) {
+        this.#log('error', { err: error }, 'a CA refresh listener failed');
       }
-      this.#starting = false;
-      const now = this.#now();
-      const steps = planCaRotation(this.#loaded.generations, now, this.#policy).filter((step) => this.#canPerform(step));
-      if (steps.length === 0) return;
-      for (const step of steps) {
-        if (!(await this.#perform(step, now))) break;
-      }
-      records = await this.#store.listCas();
-      await this.#load(records);
     }
+  }
+
+  /** The import is tried before every planning pass: an activation in this very refresh may free the slot it waits for. */
+  async #beforePlan(): Promise<boolean> {
+    const changed = this.#imported !== null && (await this.#adoptImport(this.#imported, this.#records));
+    this.#starting = false;
+    return changed;
   }
 
   /** One step towards storing the import; true when the store changed. */
@@ -321,7 +283,7 @@ class Authority implements CertificateAuthority {
   }
 
   /** An imported CA cannot make its own successor: the operator imports one, and is told when. */
-  #canPerform(step: CaRotationStep): boolean {
+  #canPerform(step: RotationStep): boolean {
     if (step.step !== 'prepare' || this.#settings.import === null) return true;
     const active = this.#loaded.generations.find((generation) => generation.state === 'active');
     if (active !== undefined) {
@@ -341,11 +303,12 @@ class Authority implements CertificateAuthority {
     this.#log('warn', details, message);
   }
 
-  async #perform(step: CaRotationStep, now: number): Promise<boolean> {
+  async #perform(step: RotationStep, now: number): Promise<boolean> {
     switch (step.step) {
       case 'create-first':
       case 'prepare': {
         if (this.#settings.import !== null) throw new CaImportError('no active CA, though ca.import is set; restart to import it again');
+        // A generation's activation time follows from its state and creation time (ca/rotation.ts).
         const state = step.step === 'create-first' ? 'active' : 'prepared';
         const created = await createCa({ now, trustDomain: this.#settings.trustDomain });
         const sealedPrivateKey = this.#sealer.seal(created.issuingKeyPkcs8, created.record.id);
@@ -358,8 +321,9 @@ class Authority implements CertificateAuthority {
       case 'activate': {
         // Retire first: the store holds one active CA at a time. Between the two calls every
         // instance already signs with the prepared CA (its activation time has passed), and an
-        // instance that stops here leaves a state the next plan finishes.
-        if (step.retire !== null && !(await this.#store.transitionCa(step.retire, 'active', 'old'))) return false;
+        // instance that stops here leaves a state the next plan finishes. A CA record keeps no
+        // retirement time: its successor's creation dates it (ca/rotation.ts).
+        if (step.retire !== null && !(await this.#store.transitionCa(step.retire.id, 'active', 'old'))) return false;
         return this.#store.transitionCa(step.id, 'prepared', 'active');
       }
       case 'remove':
@@ -367,7 +331,9 @@ class Authority implements CertificateAuthority {
     }
   }
 
-  async #load(records: readonly CaRecord[]): Promise<void> {
+  async #load(): Promise<readonly Slot[]> {
+    const records = await this.#store.listCas();
+    this.#records = records;
     const previous = new Map(this.#loaded.generations.map((generation) => [generation.id, generation]));
     const generations: Generation[] = [];
     for (const record of records) {
@@ -377,15 +343,18 @@ class Authority implements CertificateAuthority {
     // In an order every instance computes alike, so all serve the same bytes.
     const bundlePem = trustBundle(generations);
     const changed = this.#loaded.bundlePem !== '' && this.#loaded.bundlePem !== bundlePem;
-    this.#loaded = { generations, bundlePem };
-    if (!changed) return;
-    for (const listener of this.#listeners) {
-      try {
-        await listener(bundlePem);
-      } catch (error) {
-        this.#log('error', { err: error }, 'a CA bundle listener failed');
+    const slots = caSlots(generations, this.#policy);
+    this.#loaded = { generations, slots, bundlePem };
+    if (changed) {
+      for (const listener of this.#listeners) {
+        try {
+          await listener(bundlePem);
+        } catch (error) {
+          this.#log('error', { err: error }, 'a CA bundle listener failed');
+        }
       }
     }
+    return slots;
   }
 }
 

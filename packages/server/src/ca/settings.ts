@@ -2,7 +2,7 @@
 
 import type { Config } from '../config/config.ts';
 import type { CaImportFiles } from './import-ca.ts';
-import type { CaRotationPolicy } from './rotation.ts';
+import type { RotationPolicy } from '../rotation/plan.ts';
 import type { ServiceCertificateSettings } from './service-certificate.ts';
 
 /** Tessera's own TLS certificate lasts at most this long, so an old CA's retention covers it too. */
@@ -21,7 +21,7 @@ export function caSettings(config: Pick<Config, 'ca' | 'clockSkew'>): CaSettings
   return { trustDomain, dnsSuffix, certLifetime, maxCertLifetime, prePublication, clockSkew: config.clockSkew, import: config.ca.import };
 }
 
-export function caRotationPolicy(settings: CaSettings): CaRotationPolicy {
+export function caRotationPolicy(settings: CaSettings): RotationPolicy {
   const longestLeaf = Math.max(settings.maxCertLifetime, MAX_SERVER_CERTIFICATE_LIFETIME_SECONDS);
   return { prePublication: settings.prePublication * 1000, retention: (longestLeaf + settings.clockSkew) * 1000 };
 }

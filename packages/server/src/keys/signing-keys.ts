@@ -1,18 +1,17 @@
-// The token-signing keys of one instance: loads them from the store, advances rotation by
-// applying keys/rotation.ts's plan, and answers "which key signs now" and "what is the JWKS".
-//
-// Several instances may share one database. Every store write is a compare-and-set (or an
-// insert into a one-per-state slot), so for each step exactly one instance succeeds and writes
-// the audit event; the others see `false`, reload, and plan again from what the winner did.
+// The token-signing keys of one instance: the rotation engine (rotation/runner.ts) configured
+// for keys, and the answers to "which key signs now" and "what is the JWKS". Each step is stored
+// here with the store's compare-and-set calls, in the states the database has always held.
 
 import type { JSONWebKeySet } from 'jose';
 import type { Config } from '../config/config.ts';
-import type { Actor, AuditEvent, SigningAlg, SigningKeyRecord } from '../storage/records.ts';
+import type { RotationStep, Slot } from '../rotation/plan.ts';
+import { signingSlotAt } from '../rotation/plan.ts';
+import { RotationRunner } from '../rotation/runner.ts';
+import type { Actor, AuditEvent, SigningAlg } from '../storage/records.ts';
 import type { Store } from '../storage/store.ts';
-import { periodicCheck, type PeriodicCheck } from '../lib/periodic-check.ts';
 import type { Sealer } from './master-key.ts';
-import { planForcedRotation, planRotation, rotationPolicy, signingKeyAt } from './rotation.ts';
-import type { RotationPolicy, RotationStep } from './rotation.ts';
+import { keySlot, rotationPolicy } from './rotation.ts';
+import type { KeyRotationPolicy } from './rotation.ts';
 import { generateSigningKey, openSigningKey, publicJwkOf } from './signing-key-material.ts';
 import type { SigningKey } from './signing-key-material.ts';
 
@@ -31,7 +30,7 @@ export interface SigningKeysOptions {
   sealer: Sealer;
   /** Algorithm of keys created from now on; a stored key keeps the algorithm it was made for. */
   alg: SigningAlg;
-  policy: RotationPolicy;
+  policy: KeyRotationPolicy;
   /** Milliseconds since the epoch. */
   now: () => number;
   /** How often start() reloads keys and advances rotation. */
@@ -64,14 +63,8 @@ export class NoSigningKeyError extends Error {
   readonly code = 'NO_SIGNING_KEY';
 }
 
-
-// A pass whose step another instance got to first reloads and plans again. Each lost race means
-// another instance made progress, so a few passes always settle; the bound only guards against
-// a store that keeps answering false.
-const MAX_PASSES = 4;
-
 interface Loaded {
-  records: readonly SigningKeyRecord[];
+  slots: readonly Slot[];
   /** Opened private keys of next and active keys; retired keys never sign again. */
   signers: ReadonlyMap<string, SigningKey>;
   /** The published kids, sorted: the JWKS is rebuilt only when this changes. */
@@ -84,28 +77,24 @@ export class SigningKeys {
   readonly #store: SigningKeyStore;
   readonly #sealer: Sealer;
   readonly #alg: SigningAlg;
-  readonly #policy: RotationPolicy;
   readonly #now: () => number;
-  readonly #logger: SigningKeysLogger;
-  readonly #rotates: boolean;
-
+  readonly #runner: RotationRunner;
   #loaded: Loaded | null = null;
-  // Refreshes and rotations of one instance run one at a time, so a slow pass can never load an
-  // older key set over a newer one.
-  #queue: Promise<unknown> = Promise.resolve();
-  readonly #check: PeriodicCheck;
 
   constructor(options: SigningKeysOptions) {
     this.#store = options.store;
     this.#sealer = options.sealer;
     this.#alg = options.alg;
-    this.#policy = options.policy;
     this.#now = options.now;
-    this.#logger = options.logger;
-    this.#rotates = options.rotates ?? true;
-    this.#check = periodicCheck(() => this.refresh(), options.checkIntervalMs, (error) =>
-      this.#logger.error({ err: error }, 'signing key refresh failed; keeping the keys already loaded'),
-    );
+    this.#runner = new RotationRunner({
+      target: { load: () => this.#load(), perform: (step, now) => this.#perform(step, now) },
+      policy: options.policy,
+      now: options.now,
+      checkIntervalMs: options.checkIntervalMs,
+      rotates: options.rotates ?? true,
+      subject: 'signing key',
+      onError: (error) => options.logger.error({ err: error }, 'signing key refresh failed; keeping the keys already loaded'),
+    });
   }
 
   /** True once keys have been loaded (readiness). */
@@ -115,17 +104,15 @@ export class SigningKeys {
 
   /** Loads the keys and applies every rotation step that is due. */
   refresh(): Promise<void> {
-    return this.#serially(async () => {
-      await this.#refresh();
-    });
+    return this.#runner.refresh();
   }
 
   /** The key to sign with right now. */
   current(): SigningKey {
     const loaded = this.#loaded;
     if (loaded === null) throw new NoSigningKeyError('signing keys have not been loaded yet');
-    const record = signingKeyAt(loaded.records, this.#now());
-    const key = record === undefined ? undefined : loaded.signers.get(record.kid);
+    const slot = signingSlotAt(loaded.slots, this.#now());
+    const key = slot === undefined ? undefined : loaded.signers.get(slot.id);
     if (key === undefined) throw new NoSigningKeyError('no signing key is active');
     return key;
   }
@@ -144,45 +131,22 @@ export class SigningKeys {
    * Forced rotation (admin API): publishes a successor that signs after the full pre-publication
    * window, or reports the successor already published.
    */
-  rotate(by: Actor): Promise<ForcedRotationResult> {
-    return this.#serially(async () => {
-      for (let pass = 0; pass < MAX_PASSES; pass += 1) {
-        const records = await this.#refresh();
-        const now = this.#now();
-        const plan = planForcedRotation(records, now, this.#policy);
-        if (plan.step === 'already-prepared') {
-          const result = { kid: plan.kid, activatesAt: plan.activatesAt, created: false };
-          await this.#audit(by.actor, 'signing-key.rotate', plan.kid, null, result);
-          return result;
-        }
-        const record = await generateSigningKey(this.#alg, this.#sealer, { state: 'next', createdAt: now, activatesAt: plan.activatesAt });
-        if (await this.#store.insertSigningKey(record)) {
-          const result = { kid: record.kid, activatesAt: record.activatesAt, created: true };
-          await this.#audit(by.actor, 'signing-key.rotate', record.kid, null, result);
-          await this.#load(await this.#store.listSigningKeys());
-          return result;
-        }
-        // Another instance published a successor first; the next pass reports it.
-      }
-      throw new Error(`forced rotation did not settle after ${MAX_PASSES} attempts`);
+  async rotate(by: Actor): Promise<ForcedRotationResult> {
+    const { id, activatesAt, created } = await this.#runner.rotate(async (rotation) => {
+      const result = { kid: rotation.id, activatesAt: rotation.activatesAt, created: rotation.created };
+      await this.#audit(by.actor, 'signing-key.rotate', rotation.id, null, result);
     });
+    return { kid: id, activatesAt, created };
   }
 
   /** Refreshes every checkIntervalMs until stop(). Call refresh() once first to fail fast at startup. */
   start(): void {
-    this.#check.start();
+    this.#runner.start();
   }
 
   /** Stops the timer and waits for a refresh or rotation in progress. */
-  async stop(): Promise<void> {
-    this.#check.stop();
-    await this.#queue;
-  }
-
-  #serially<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(work, work);
-    this.#queue = run.catch(() => undefined);
-    return run;
+  stop(): Promise<void> {
+    return this.#runner.stop();
   }
 
   #requireLoaded(): Loaded {
@@ -190,55 +154,28 @@ export class SigningKeys {
     return this.#loaded;
   }
 
-  async #refresh(): Promise<readonly SigningKeyRecord[]> {
-    // Loading (and so opening every signing key) comes before any step: an instance started
-    // with the wrong master key must fail before it stores a key the others cannot open.
-    let records = await this.#store.listSigningKeys();
-    await this.#load(records);
-    if (!this.#rotates) return records;
-    for (let pass = 0; pass < MAX_PASSES; pass += 1) {
-      const steps = planRotation(records, this.#now(), this.#policy);
-      if (steps.length === 0) return records;
-      await this.#apply(steps);
-      records = await this.#store.listSigningKeys();
-      await this.#load(records);
-    }
-    return records;
-  }
-
-  /** Applies steps in order, stopping at the first one another instance performed first. */
-  async #apply(steps: readonly RotationStep[]): Promise<void> {
-    for (const step of steps) {
-      if (!(await this.#perform(step))) return;
-    }
-  }
-
-  async #perform(step: RotationStep): Promise<boolean> {
-    const now = this.#now();
+  async #perform(step: RotationStep, now: number): Promise<boolean> {
     switch (step.step) {
       case 'create-first':
-      case 'prepare-next': {
+      case 'prepare': {
+        // The storage edge: a prepared key is stored as `next`, an old one as `retired`.
         const state = step.step === 'create-first' ? 'active' : 'next';
         const record = await generateSigningKey(this.#alg, this.#sealer, { state, createdAt: now, activatesAt: step.activatesAt });
         return this.#store.insertSigningKey(record);
       }
-      case 'promote': {
+      case 'activate': {
         // Retire first: the store holds one active key at a time. Between the two calls,
         // current() already picks the next key everywhere (its activatesAt has passed), and an
-        // instance that stops here leaves a state the next plan finishes (promote, nothing to retire).
+        // instance that stops here leaves a state the next plan finishes (activate, nothing to retire).
         const { retire } = step;
         if (retire !== null) {
-          const retired = await this.#store.transitionSigningKey(retire.kid, 'active', 'retired', {
-            retiredAt: retire.retiredAt,
-            removeAt: retire.removeAt,
-          });
-          if (!retired) return false;
+          const times = { retiredAt: retire.at, removeAt: retire.notAfter };
+          if (!(await this.#store.transitionSigningKey(retire.id, 'active', 'retired', times))) return false;
         }
-        return this.#store.transitionSigningKey(step.kid, 'next', 'active', {});
+        return this.#store.transitionSigningKey(step.id, 'next', 'active', {});
       }
-      case 'remove': {
-        return this.#store.removeSigningKey(step.kid);
-      }
+      case 'remove':
+        return this.#store.removeSigningKey(step.id);
     }
   }
 
@@ -248,7 +185,8 @@ export class SigningKeys {
     return this.#store.appendAudit(event);
   }
 
-  async #load(records: readonly SigningKeyRecord[]): Promise<void> {
+  async #load(): Promise<readonly Slot[]> {
+    const records = await this.#store.listSigningKeys();
     const previous = this.#loaded;
     const signers = new Map<string, SigningKey>();
     for (const record of records) {
@@ -264,6 +202,8 @@ export class SigningKeys {
       jwks = { keys: await Promise.all(ordered.map(publicJwkOf)) };
       jwksJson = JSON.stringify(jwks);
     }
-    this.#loaded = { records: [...records], signers, publishedKids, jwks, jwksJson };
+    const slots = records.map(keySlot);
+    this.#loaded = { slots, signers, publishedKids, jwks, jwksJson };
+    return slots;
   }
 }

@@ -1,5 +1,5 @@
-// A background check that runs every `intervalMs`: the shape shared by signing-key rotation
-// and CA rotation. A run that outlasts the interval (a slow database) is not queued up behind
+// A background check that runs every `intervalMs`: the shape shared by the rotation runner
+// (signing keys, CA generations) and audit retention. A run that outlasts the interval (a slow database) is not queued up behind
 // itself, the timer never keeps the process alive, and a failure goes to `onError` — which
 // must not throw, and if it does, is swallowed rather than ending the process.
 

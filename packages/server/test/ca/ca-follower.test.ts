@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { loadCertificateAuthority } from '../../src/ca/authority.ts';
 import { caRotationPolicy } from '../../src/ca/settings.ts';
-import { successorDueAt } from '../../src/ca/rotation.ts';
+import { successorDueAt } from '../../src/rotation/plan.ts';
 import { memoryCaStore, newAuthority, testSettings } from './helpers.ts';
 import { createSealer, generateMasterKey } from '../../src/keys/master-key.ts';
 

@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import { loadCertificateAuthority } from '../../src/ca/authority.ts';
 import type { CertificateAuthority } from '../../src/ca/authority.ts';
 import { caRotationPolicy } from '../../src/ca/settings.ts';
-import { successorDueAt } from '../../src/ca/rotation.ts';
+import { successorDueAt } from '../../src/rotation/plan.ts';
 import type { IssuedServiceCertificate } from '../../src/ca/service-certificate.ts';
 import { makeCsr } from './csr-fixtures.ts';
 import { firstPem, memoryCaStore, newAuthority, opensslVerify, tempDir, testSettings } from './helpers.ts';

@@ -1,8 +1,10 @@
 // The CA rotation planner on its own: pure functions of the generations and the clock.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { activatesAt, planCaRotation, planForcedCaRotation, removeAt, signingGenerationAt, successorDueAt } from '../../src/ca/rotation.ts';
-import type { CaRotationPolicy, GenerationTimes } from '../../src/ca/rotation.ts';
+import { activatesAt, removeAt } from '../../src/ca/rotation.ts';
+import type { GenerationTimes } from '../../src/ca/rotation.ts';
+import { planCaRotation, planForcedCaRotation, signingGenerationAt, caSuccessorDueAt as successorDueAt } from '../rotation/legacy-planners.ts';
+import type { CaRotationPolicy } from '../rotation/legacy-planners.ts';
 
 const DAY = 86_400_000;
 const YEAR = 365 * DAY;

@@ -2,7 +2,7 @@
 
 import { createSealer, generateMasterKey } from '../../src/keys/master-key.ts';
 import type { Sealer } from '../../src/keys/master-key.ts';
-import type { RotationPolicy } from '../../src/keys/rotation.ts';
+import type { KeyRotationPolicy } from '../../src/keys/rotation.ts';
 import { SigningKeys } from '../../src/keys/signing-keys.ts';
 import type { SigningKeyStore, SigningKeysLogger } from '../../src/keys/signing-keys.ts';
 import type { SigningAlg } from '../../src/storage/records.ts';
@@ -11,7 +11,7 @@ import { FakeSigningKeyStore } from './fake-signing-key-store.ts';
 export const HOUR = 3_600_000;
 export const DAY = 24 * HOUR;
 export const T0 = Date.UTC(2030, 0, 1);
-export const policy: RotationPolicy = { rotationInterval: 30 * DAY, prePublication: HOUR, retention: 25 * HOUR };
+export const policy: KeyRotationPolicy = { rotationInterval: 30 * DAY, prePublication: HOUR, retention: 25 * HOUR };
 
 export interface Clock {
   now: number;

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { planForcedRotation, planRotation, rotationPolicy, signingKeyAt, successorDueAt } from '../../src/keys/rotation.ts';
-import type { RotationPolicy } from '../../src/keys/rotation.ts';
+import { rotationPolicy } from '../../src/keys/rotation.ts';
+import { planForcedRotation, planRotation, signingKeyAt, successorDueAt } from '../rotation/legacy-planners.ts';
+import type { RotationPolicy } from '../rotation/legacy-planners.ts';
 import { signingKeysSettings } from '../../src/keys/signing-keys.ts';
 import type { SigningKeyRecord, SigningKeyState } from '../../src/storage/records.ts';
 
