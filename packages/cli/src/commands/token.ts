@@ -48,7 +48,7 @@ Exactly one client credential:
   --client-id I --key K --kid ID          private_key_jwt (key type picks ES256, ES384, EdDSA or RS256)
   --cert C --key K [--client-id I]        tls_client_auth (mTLS)
   --credentials F                         client_secret_basic from a credential file
-Without --server, the server is the credential file's tokenEndpoint, else ${DEFAULT_SERVER}.`,
+Without --server (TESSERA_SERVER, profile), the server is the credential file's tokenEndpoint, else ${DEFAULT_SERVER}.`,
     )
     .action(async (options: TokenOptions) => {
       await getToken(options, io);
