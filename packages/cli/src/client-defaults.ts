@@ -6,16 +6,19 @@
 //
 // A credential only goes where the operator said: to the server of a flag, a variable or the
 // profile, else to the credential file's own tokenEndpoint (the server that wrote it), else to
-// the loopback default. Nothing here guesses a server from anywhere else.
+// the loopback default (credentials.ts: credentialTarget). Nothing here guesses a server from
+// anywhere else.
 //
 // And the bootstrap credential lives in the data dir beside the server's `ca.pem`: when a
 // credential file is named and no CA bundle is, a `ca.pem` beside the credential file is trusted
-// (in addition to the system roots, as `./.tessera/ca.pem` is).
+// (in addition to the system roots, as `./.tessera/ca.pem` is), for that file's own server only
+// and only when no one else could have put it there (connection.ts: mayTrustImpliedCa).
 
 import path from 'node:path';
 import type { Command } from 'commander';
 
-import { parseServerUrl } from './connection.ts';
+import { mayTrustImpliedCa, parseServerUrl } from './connection.ts';
+import { loadCredentials } from './credentials.ts';
 import { UsageError } from './errors.ts';
 import type { CliIo } from './io.ts';
 import { fileExists as exists, readInputFile } from './files.ts';
@@ -67,9 +70,24 @@ export async function applyClientDefaults(command: Command, io: CliIo): Promise<
   const credentials = credentialsHolder?.getOptionValue('credentials') as string | undefined;
   const cacertHolder = holderOf(command, 'cacert');
   if (credentials !== undefined && cacertHolder !== undefined && cacertHolder.getOptionValue('cacert') === undefined) {
-    const beside = path.join(path.dirname(path.resolve(io.cwd, credentials)), 'ca.pem');
-    if (await exists(beside)) cacertHolder.setOptionValue('impliedCacert', beside);
+    const beside = await besideCa(credentials, holderOf(command, 'server')?.getOptionValue('server') as string | undefined, io);
+    if (beside !== undefined) cacertHolder.setOptionValue('impliedCacert', beside);
   }
+}
+
+/**
+ * The ca.pem beside the credential file, when it vouches for the server the file belongs to (the
+ * origin of its tokenEndpoint: the CA of the data dir it came from says nothing about another
+ * server) and passes mayTrustImpliedCa.
+ */
+async function besideCa(credentials: string, server: string | undefined, io: CliIo): Promise<string | undefined> {
+  const beside = path.join(path.dirname(path.resolve(io.cwd, credentials)), 'ca.pem');
+  if (!(await exists(beside))) return undefined;
+  // A file that cannot be read or parsed is the command's to report, when it reads it.
+  const tokenEndpoint = (await loadCredentials(credentials, io.cwd).catch(() => undefined))?.tokenEndpoint;
+  if (tokenEndpoint === undefined) return undefined;
+  if (server !== undefined && new URL(server).origin !== tokenEndpoint.origin) return undefined;
+  return (await mayTrustImpliedCa(beside, `${beside} (beside the credential file)`, io)) ? beside : undefined;
 }
 
 /** The command on the path from `command` up that declares `--<name>` (admin's options sit on `admin`). */

@@ -1,6 +1,7 @@
 // The flags every client command shares (docs/cli.md): which server, which CA to trust, how long
 // to wait. Resolved here once so `admin`, `token`, `cert` and `verify` agree on the defaults.
 
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { InvalidArgumentError, Option } from 'commander';
@@ -19,7 +20,7 @@ export interface ConnectionFlags {
   server?: string;
   cacert?: string;
   timeout?: number;
-  /** A `ca.pem` found beside the credential file (client-defaults.ts): trusted like ./.tessera/ca.pem. */
+  /** A `ca.pem` found beside the credential file (client-defaults.ts), already checked: trusted like ./.tessera/ca.pem. */
   impliedCacert?: string;
 }
 
@@ -83,12 +84,51 @@ export async function openHttpClient(flags: ConnectionFlags, io: CliIo, identity
     const ca = await readCaFile(io.cwd, flags.cacert);
     return createHttpClient({ ...options, ca });
   }
-  const defaultCa = flags.impliedCacert ?? path.resolve(io.cwd, DEFAULT_CA_FILE);
-  if (await fileExists(defaultCa)) {
+  const localCa = path.resolve(io.cwd, DEFAULT_CA_FILE);
+  const defaultCa =
+    flags.impliedCacert ?? ((await fileExists(localCa)) && (await mayTrustImpliedCa(localCa, `./${DEFAULT_CA_FILE}`, io)) ? localCa : undefined);
+  if (defaultCa !== undefined) {
     const ca = await readCaFile(io.cwd, defaultCa);
     return createHttpClient({ ...options, ca: [...rootCertificates, ca] });
   }
   return createHttpClient(options);
+}
+
+/**
+ * A CA file nobody named (./.tessera/ca.pem, a ca.pem beside the credential file) is trusted only
+ * when no one but this user (or root) could have put it there: a ca.pem dropped into a shared
+ * directory such as /tmp would otherwise let its author impersonate the server. Else one warning
+ * line, and the caller goes on without it. Without POSIX owners (Windows) there is nothing to check.
+ */
+export async function mayTrustImpliedCa(file: string, shown: string, io: CliIo): Promise<boolean> {
+  const problem = await impliedCaProblem(file);
+  if (problem === undefined) return true;
+  io.stderr.write(`warning: not trusting ${shown}: ${problem}; if you trust it, pass it as --cacert ${file}\n`);
+  return false;
+}
+
+async function impliedCaProblem(file: string): Promise<string | undefined> {
+  if (process.getuid === undefined) return undefined;
+  const uid = process.getuid();
+  // The directory the name is in, and where a symlink leads: whoever can write either can swap the file.
+  let real: string;
+  try {
+    real = await realpath(file);
+  } catch (error) {
+    return `it cannot be examined (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
+  }
+  const checks = [...new Set([file, path.dirname(file), real, path.dirname(real)])];
+  for (const entry of checks) {
+    const info = await stat(entry).catch(() => undefined);
+    if (info === undefined) return `${entry} cannot be examined`;
+    const what = entry === file || entry === real ? 'it' : `its directory ${entry}`;
+    if (info.uid !== uid && info.uid !== 0) return `${what} is owned by uid ${info.uid}, not by you or root`;
+    if ((info.mode & 0o022) !== 0) {
+      const who = (info.mode & 0o002) !== 0 ? 'anyone' : 'its group';
+      return `${what} can be written by ${who} (mode ${(info.mode & 0o7777).toString(8).padStart(4, '0')})`;
+    }
+  }
+  return undefined;
 }
 
 async function readCaFile(cwd: string, file: string): Promise<string> {

@@ -1,10 +1,13 @@
 // Client credential files: the bootstrap admin's `bootstrap-admin.json` written by
 // `tessera serve`, or any file of the same shape for another client.
 
+import { isIP } from 'node:net';
 import path from 'node:path';
 
+import { DEFAULT_SERVER, resolveUnder } from './connection.ts';
 import { UsageError } from './errors.ts';
 import { fileExists, readInputFile } from './files.ts';
+import type { CliIo } from './io.ts';
 
 export const DEFAULT_CREDENTIALS_FILE = path.join('.tessera', 'bootstrap-admin.json');
 
@@ -69,11 +72,56 @@ const TOKEN_PATHS = ['/zts/v1/oauth2/token', '/oauth2/token'];
 
 /**
  * The server a credential file belongs to: its tokenEndpoint without the token path, so a
- * server behind a path prefix keeps it. Used when --server is not given.
+ * server behind a path prefix keeps it. Used when no server is configured.
  */
 export function serverFromTokenEndpoint(tokenEndpoint: URL): URL {
   const base = new URL(tokenEndpoint.origin);
   const suffix = TOKEN_PATHS.find((p) => tokenEndpoint.pathname.endsWith(p));
   if (suffix !== undefined) base.pathname = tokenEndpoint.pathname.slice(0, -suffix.length) || '/';
   return base;
+}
+
+/**
+ * Where a credential file's secret goes, and the server it is for (docs/cli.md). A server the
+ * operator configured (`configured`: --server, TESSERA_SERVER or the profile) wins, with its own
+ * `/oauth2/token`: a tokenEndpoint in the file on another origin is ignored with a warning, so a
+ * file copied off another machine (whose endpoint may be http://127.0.0.1:8080, here anyone's
+ * port) cannot send the secret elsewhere. Only with no server configured is the file's endpoint
+ * used, and then over https, or plain http to a loopback address (where `tessera serve --listen
+ * http://…` writes it); plain http to another host would carry the secret in clear.
+ */
+export function credentialTarget(
+  configured: string | undefined,
+  fileEndpoint: URL | undefined,
+  io: Pick<CliIo, 'stderr'>,
+): { server: URL; tokenEndpoint: URL } {
+  if (configured !== undefined) {
+    const server = new URL(configured);
+    const tokenEndpoint = resolveUnder(server, '/oauth2/token');
+    if (fileEndpoint !== undefined && fileEndpoint.origin !== server.origin) {
+      io.stderr.write(
+        `warning: ignoring the credential file's tokenEndpoint ${fileEndpoint.href}: it is not on the server given ` +
+          `(--server, TESSERA_SERVER or the profile); asking ${tokenEndpoint.href} instead\n`,
+      );
+    }
+    return { server, tokenEndpoint };
+  }
+  if (fileEndpoint === undefined) {
+    const server = new URL(DEFAULT_SERVER);
+    return { server, tokenEndpoint: resolveUnder(server, '/oauth2/token') };
+  }
+  if (fileEndpoint.protocol !== 'https:' && !isLoopback(fileEndpoint.hostname)) {
+    throw new UsageError(
+      `the credential file's tokenEndpoint ${fileEndpoint.href} is plain http to a host that is not loopback: ` +
+        'the secret would cross the network in clear; give the https:// server with --server (or TESSERA_SERVER)',
+    );
+  }
+  return { server: serverFromTokenEndpoint(fileEndpoint), tokenEndpoint: fileEndpoint };
+}
+
+/** 127.0.0.0/8, ::1 and `localhost`: traffic that never leaves the machine. */
+export function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (host === 'localhost' || host === '::1') return true;
+  return isIP(host) === 4 && host.startsWith('127.');
 }

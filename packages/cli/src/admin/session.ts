@@ -1,9 +1,9 @@
 // One admin invocation's connection: the credential file's client gets an access token
 // (client_secret_basic), then every call goes to `<server>/admin/v1/…` with it.
 
-import { DEFAULT_SERVER, openHttpClient, resolveUnder } from '../connection.ts';
+import { openHttpClient, resolveUnder } from '../connection.ts';
 import type { ConnectionFlags } from '../connection.ts';
-import { loadCredentials, serverFromTokenEndpoint } from '../credentials.ts';
+import { credentialTarget, loadCredentials } from '../credentials.ts';
 import type { HttpClient } from '../http-client.ts';
 import type { CliIo } from '../io.ts';
 import { formatHuman, formatJson } from '../output.ts';
@@ -35,21 +35,17 @@ export interface AdminSession {
 }
 
 /**
- * The server is --server when given, else the one the credential file's tokenEndpoint
- * belongs to, else the default server (docs/cli.md): a bootstrap-admin.json from any data dir then works
- * without repeating where its server listens.
+ * The server is the configured one (--server, TESSERA_SERVER, the profile), token endpoint and
+ * all; else the one the credential file's tokenEndpoint belongs to; else the default server
+ * (docs/cli.md): a bootstrap-admin.json from any data dir then works without repeating where its
+ * server listens, and a configured server never has the secret sent past it.
  */
 export async function openAdminSession(flags: AdminFlags, io: CliIo): Promise<AdminSession> {
   const credentials = await loadCredentials(flags.credentials, io.cwd);
-  const server =
-    flags.server !== undefined
-      ? new URL(flags.server)
-      : credentials.tokenEndpoint !== undefined
-        ? serverFromTokenEndpoint(credentials.tokenEndpoint)
-        : new URL(DEFAULT_SERVER);
+  const { server, tokenEndpoint } = credentialTarget(flags.server, credentials.tokenEndpoint, io);
   const http = await openHttpClient(flags, io);
   const token = await requestClientCredentialsToken(http, {
-    tokenEndpoint: credentials.tokenEndpoint ?? resolveUnder(server, '/oauth2/token'),
+    tokenEndpoint,
     clientId: credentials.clientId,
     clientSecret: credentials.clientSecret,
     scope: flags.scope ?? DEFAULT_ADMIN_SCOPE,

@@ -44,8 +44,8 @@ export function registerAdminCommand(program: Command, io: CliIo): void {
     .addHelpText(
       'after',
       `
-Without --server, the server is the one the credential file's tokenEndpoint belongs to,
-else https://127.0.0.1:8443. Times are ISO 8601 (UTC unless a zone is given) or durations
+The server is --server, TESSERA_SERVER or the profile's (its /oauth2/token gets the secret);
+else the one the credential file's tokenEndpoint belongs to, else https://127.0.0.1:8443. Times are ISO 8601 (UTC unless a zone is given) or durations
 such as 30m, 12h, 90d.`,
     );
   addConnectionOptions(admin)

@@ -6,9 +6,10 @@ import type { Command } from 'commander';
 
 import { parsePositiveInteger } from '../admin/arguments.ts';
 import { authenticationFor, resolveClientAuth } from '../client-auth.ts';
-import type { ClientAuth, ClientAuthFlags } from '../client-auth.ts';
-import { DEFAULT_SERVER, addConnectionOptions, openHttpClient, resolveUnder } from '../connection.ts';
+import type { ClientAuthFlags } from '../client-auth.ts';
+import { DEFAULT_SERVER, addConnectionOptions, openHttpClient } from '../connection.ts';
 import type { ConnectionFlags } from '../connection.ts';
+import { credentialTarget } from '../credentials.ts';
 import { CliError, UsageError } from '../errors.ts';
 import type { CliIo } from '../io.ts';
 import { decodeUnverified } from '../jwt-display.ts';
@@ -47,7 +48,7 @@ Exactly one client credential:
   --client-id I --key K --kid ID          private_key_jwt (key type picks ES256, ES384, EdDSA or RS256)
   --cert C --key K [--client-id I]        tls_client_auth (mTLS)
   --credentials F                         client_secret_basic from a credential file
-Without --server, the server is the credential file's tokenEndpoint, else ${DEFAULT_SERVER}.`,
+Without --server (TESSERA_SERVER, profile), the server is the credential file's tokenEndpoint, else ${DEFAULT_SERVER}.`,
     )
     .action(async (options: TokenOptions) => {
       await getToken(options, io);
@@ -59,7 +60,7 @@ async function getToken(options: TokenOptions, io: CliIo): Promise<void> {
   if (scope === '') throw new UsageError('--scope is empty; name what the token is for, e.g. --scope beta:domain');
   if (options.idToken === true) requireIdTokenScope(scope);
   const auth = await resolveClientAuth(options, io.cwd);
-  const tokenEndpoint = tokenEndpointFor(options, auth);
+  const { tokenEndpoint } = credentialTarget(options.server, auth.method === 'client_secret_basic' ? auth.tokenEndpoint : undefined, io);
   if (auth.method === 'tls_client_auth' && tokenEndpoint.protocol !== 'https:') {
     throw new UsageError(`--cert needs an https:// server: the certificate is presented in the TLS handshake`);
   }
@@ -88,12 +89,4 @@ function requireIdTokenScope(scope: string): void {
       '--id-token needs openid and <domain>:service.<name> (the ID token audience) in --scope, e.g. --scope "openid beta:service.api"',
     );
   }
-}
-
-/** --server, else the credential file's tokenEndpoint, else the default server. */
-function tokenEndpointFor(options: TokenOptions, auth: ClientAuth): URL {
-  if (options.server === undefined && auth.method === 'client_secret_basic' && auth.tokenEndpoint !== undefined) {
-    return auth.tokenEndpoint;
-  }
-  return resolveUnder(new URL(options.server ?? DEFAULT_SERVER), '/oauth2/token');
 }
