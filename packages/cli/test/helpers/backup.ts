@@ -13,6 +13,8 @@ export interface Rewrite {
   fields?: Record<string, unknown>;
   /** Entries to replace, or to add after the others. */
   entries?: Record<string, Buffer>;
+  /** Entries to leave out. */
+  drop?: string[];
   /** Recompute the manifest's MAC under this master key, as only the key's holder can. */
   key?: Buffer;
 }
@@ -24,6 +26,7 @@ export async function rewriteBackup(backup: string, name: string, rewrite: Rewri
   for (const entry of await listEntries(handle)) data.set(entry.name, await readEntry(handle, entry));
   await handle.close();
   for (const [entry, bytes] of Object.entries(rewrite.entries ?? {})) data.set(entry, bytes);
+  for (const entry of rewrite.drop ?? []) data.delete(entry);
   const files = [...data].filter(([entry]) => entry !== 'tessera-backup.json' && entry !== 'tessera-backup.mac');
   const manifest = {
     ...(JSON.parse(data.get('tessera-backup.json')!.toString('utf8')) as Record<string, unknown>),

@@ -59,7 +59,7 @@ export async function verifyBackup(handle: FileHandle, from: string, masterKey: 
   for (const name of [MASTER_KEY_ENTRY, BOOTSTRAP_ENTRY]) {
     const entry = entries.get(name);
     if (entry !== undefined && entry.size > SMALL_ENTRY_MAX_BYTES) {
-      throw invalid(`its ${name} is ${entry.size} bytes, and a real one is under ${SMALL_ENTRY_MAX_BYTES} bytes`);
+      throw invalid(`its ${name} is ${entry.size} bytes, more than the ${SMALL_ENTRY_MAX_BYTES} this Tessera reads for it (a real one is under 1 KiB)`);
     }
   }
 
