@@ -1,17 +1,18 @@
 // tessera backup and tessera restore against a real server's data dir: a round trip with and
 // without the master key in the backup, and every refusal, each of which writes nothing.
+// (backup-attacks.test.ts: crafted and edited archives, and the data dir's lock.)
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { chmod, copyFile, mkdir, mkdtemp, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 
-import { ArchiveWriter, listEntries, readEntry } from '../../server/src/backup/archive.ts';
 import { startTestServer, type TestServer } from '../../server/test/helpers/server.ts';
+import { rewriteBackup } from './helpers/backup.ts';
 import { runCli } from './helpers/cli.ts';
 
 interface BackupSummary {
@@ -29,23 +30,6 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-/** A copy of `backup` with fields of its manifest replaced. */
-async function rewriteManifest(backup: string, name: string, fields: Record<string, unknown>): Promise<string> {
-  const handle = await open(backup, 'r');
-  const copy = join(backup, '..', name);
-  const out = await open(copy, 'w');
-  const writer = new ArchiveWriter(out);
-  for (const entry of await listEntries(handle)) {
-    let data = await readEntry(handle, entry);
-    if (entry.name === 'tessera-backup.json') data = Buffer.from(JSON.stringify({ ...JSON.parse(data.toString('utf8')), ...fields }));
-    await writer.addBytes(entry.name, data, new Date());
-  }
-  await writer.finish();
-  await out.close();
-  await handle.close();
-  return copy;
 }
 
 describe('tessera backup and restore', () => {
@@ -207,9 +191,10 @@ describe('tessera backup and restore', () => {
       const middle = Math.floor(damaged.length / 2) + 100; // inside the database, by far the largest entry
       damaged[middle] = (damaged[middle]! + 1) % 256;
       await writeFile(join(work, 'damaged.tar'), damaged);
-      await refused(['restore', '--from', join(work, 'damaged.tar'), '--data-dir', target], /is not a usable Tessera backup: tessera\.db is damaged \(its SHA-256 differs from the manifest's\)/);
+      const keyFlag = ['--master-key-file', join(source.dataDir, 'master.key')];
+      await refused(['restore', '--from', join(work, 'damaged.tar'), '--data-dir', target, ...keyFlag], /is not a usable Tessera backup: tessera\.db is damaged \(its SHA-256 differs from the manifest's\)/);
       await writeFile(join(work, 'truncated.tar'), archive.subarray(0, Math.floor(archive.length / 2)));
-      await refused(['restore', '--from', join(work, 'truncated.tar'), '--data-dir', target], /is not a usable Tessera backup: .*truncated/);
+      await refused(['restore', '--from', join(work, 'truncated.tar'), '--data-dir', target, ...keyFlag], /is not a usable Tessera backup: .*truncated/);
       assert.equal(await exists(target), false, 'nothing was written');
     });
 
@@ -219,14 +204,15 @@ describe('tessera backup and restore', () => {
       execFileSync('tar', ['cf', join(work, 'other.tar'), '-C', work, 'other.txt']);
       await refused(['restore', '--from', join(work, 'other.tar'), '--data-dir', target], /other\.tar is not a usable Tessera backup: it does not begin with tessera-backup\.json/);
 
-      // The manifest carries no checksum of its own: rewrite it with a schema from the future.
-      const newer = await rewriteManifest(plain, 'newer.tar', { schemaVersion: 999 });
+      // Made by the key's holder (the MAC checks out), with a schema from the future.
+      const key = Buffer.from((await readFile(join(source.dataDir, 'master.key'), 'utf8')).trim(), 'base64url');
+      const newer = await rewriteBackup(plain, 'newer.tar', { fields: { schemaVersion: 999 }, key });
       await refused(
         ['restore', '--from', newer, '--data-dir', target, '--master-key-file', join(source.dataDir, 'master.key')],
         /newer\.tar holds a database at schema version 999, newer than this Tessera's \(\d+\): restore it with the Tessera release that made it, or a newer one/,
       );
-      const future = await rewriteManifest(plain, 'future-format.tar', { formatVersion: 2 });
-      await refused(['restore', '--from', future, '--data-dir', target], /future-format\.tar is not a usable Tessera backup: it is in backup format version 2, and this Tessera reads version 1/);
+      const future = await rewriteBackup(plain, 'future-format.tar', { fields: { formatVersion: 3 } });
+      await refused(['restore', '--from', future, '--data-dir', target], /future-format\.tar is not a usable Tessera backup: it is in backup format version 3, and this Tessera reads version 2/);
       assert.equal(await exists(target), false);
     });
 

@@ -9,6 +9,10 @@
 //
 // The archive is written beside its destination and renamed into place, so a reader never sees
 // half a backup, and it is owner-only from its first byte.
+//
+// A backup needs the master key even when it does not carry it: its manifest is authenticated
+// with an HMAC under a key derived from the master key (manifest.ts), so that whoever can edit
+// stored backups but lacks the key cannot make restore accept an edited database.
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -20,7 +24,7 @@ import { BOOTSTRAP_FILE } from '../admin/bootstrap.ts';
 import { ArchiveWriter } from './archive.ts';
 import { BackupError, describeFsError } from './errors.ts';
 import { fingerprintOf, inspectDatabase, readConfiguredKey } from './inspect.ts';
-import { BOOTSTRAP_ENTRY, DATABASE_ENTRY, MANIFEST_NAME, MASTER_KEY_ENTRY, buildManifest } from './manifest.ts';
+import { BOOTSTRAP_ENTRY, DATABASE_ENTRY, MAC_ENTRY, MANIFEST_NAME, MASTER_KEY_ENTRY, buildManifest, manifestMac } from './manifest.ts';
 import type { Manifest, ManifestFile } from './manifest.ts';
 
 /** How long the copy waits for SQLite's rare reader locks (WAL recovery after a crash). */
@@ -60,9 +64,13 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
   if (!options.force && (await exists(out))) {
     throw new BackupError('BACKUP_OUT_EXISTS', `${out} already exists: choose another --out, or add --force to replace it`);
   }
-  const key = options.includeMasterKey ? await readConfiguredKey(config.masterKey) : null;
-  if (options.includeMasterKey && key === null) {
-    throw new BackupError('BACKUP_MASTER_KEY_MISSING', `--include-master-key: there is no master key file at ${describeKeyPlace(config.masterKey)}`);
+  const key = await readConfiguredKey(config.masterKey);
+  if (key === null) {
+    throw new BackupError(
+      'BACKUP_MASTER_KEY_MISSING',
+      `there is no master key file at ${describeKeyPlace(config.masterKey)}, and a backup needs the key to authenticate its manifest: ` +
+        'give the key tessera serve uses (--master-key-file FILE or TESSERA_MASTER_KEY); it goes into the backup only with --include-master-key',
+    );
   }
 
   let scratch: string;
@@ -81,7 +89,7 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
     if (facts.masterKeyFingerprint === null) {
       throw new BackupError('BACKUP_NO_DATABASE', `${databasePath} has not been through a first start of tessera serve yet: there is nothing to back up`);
     }
-    if (key !== null && fingerprintOf(key.key) !== facts.masterKeyFingerprint) {
+    if (fingerprintOf(key.key) !== facts.masterKeyFingerprint) {
       throw new BackupError(
         'BACKUP_MASTER_KEY_MISMATCH',
         `the master key from ${key.source} is not the one this database was created with: give the right one (--master-key-file or TESSERA_MASTER_KEY)`,
@@ -89,7 +97,7 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
     }
 
     const extras: { name: string; data: Buffer }[] = [];
-    if (key !== null) {
+    if (options.includeMasterKey) {
       extras.push({ name: MASTER_KEY_ENTRY, data: Buffer.from(`${key.key.toString('base64')}\n`) });
       // The bootstrap admin's secret is no safer than the key, so it travels only with it.
       const bootstrap = await readOptional(join(config.dataDir, BOOTSTRAP_FILE));
@@ -105,13 +113,15 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
       createdAt: createdAt.toISOString(),
       schemaVersion: facts.schemaVersion,
       masterKeyFingerprint: facts.masterKeyFingerprint,
-      masterKeyIncluded: key !== null,
+      masterKeyIncluded: options.includeMasterKey === true,
       counts: facts.counts,
       files,
     });
 
+    const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
     const bytes = await writeArchive(out, options.force ?? false, async (archive) => {
-      await archive.addBytes(MANIFEST_NAME, Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), createdAt);
+      await archive.addBytes(MANIFEST_NAME, manifestBytes, createdAt);
+      await archive.addBytes(MAC_ENTRY, Buffer.from(`${manifestMac(key.key, manifestBytes)}\n`), createdAt);
       await archive.addFile(DATABASE_ENTRY, snapshot, size, createdAt);
       for (const { name, data } of extras) await archive.addBytes(name, data, createdAt);
     });

@@ -8,23 +8,30 @@
 // Several instances on one SQLite file on one host do work (each sees the others' changes within
 // 200 ms), and the propagation benchmark and some tests rely on it: `sharedDataDir` opts in.
 // PostgreSQL needs no lock: sharing the database is how instances scale there.
+// `tessera restore` takes the same lock while it writes a data dir, so that a serve started on
+// the dir meanwhile refuses rather than opening a database the restore then replaces.
 
 import { mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export const LOCK_FILE = 'tessera.lock';
 
-export class DataDirInUseError extends Error {
-  readonly code = 'DATA_DIR_IN_USE';
-  constructor(message: string) {
-    super(message);
-    this.name = 'DataDirInUseError';
-  }
-}
-
 interface LockContent {
   pid: number;
   url?: string;
+  /** Which command holds the dir; absent means `tessera serve`. */
+  command?: string;
+}
+
+export class DataDirInUseError extends Error {
+  readonly code = 'DATA_DIR_IN_USE';
+  /** The live process holding the dir, when the lock could be read. */
+  readonly holder: LockContent | null;
+  constructor(message: string, holder: LockContent | null = null) {
+    super(message);
+    this.name = 'DataDirInUseError';
+    this.holder = holder;
+  }
 }
 
 export interface DataDirLock {
@@ -35,10 +42,11 @@ export interface DataDirLock {
 }
 
 /** @throws {DataDirInUseError} naming the pid (and URL) of the live process that holds `dataDir`. */
-export async function lockDataDir(dataDir: string, listen: string, pid = process.pid): Promise<DataDirLock> {
+export async function lockDataDir(dataDir: string, listen: string, pid = process.pid, command = 'tessera serve'): Promise<DataDirLock> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const file = join(dataDir, LOCK_FILE);
-  const write = (content: LockContent, flag: 'wx' | 'w'): Promise<void> => writeFile(file, `${JSON.stringify(content)}\n`, { mode: 0o600, flag });
+  const extra = command === 'tessera serve' ? {} : { command };
+  const write = (content: LockContent, flag: 'wx' | 'w'): Promise<void> => writeFile(file, `${JSON.stringify({ ...content, ...extra })}\n`, { mode: 0o600, flag });
   // Twice at most: a stale lock is removed once, then the dir is someone else's if it reappeared.
   for (let attempt = 0; ; attempt += 1) {
     try {
@@ -50,14 +58,15 @@ export async function lockDataDir(dataDir: string, listen: string, pid = process
     const holder = await readLock(file);
     if (holder !== null && holder.pid !== pid && isAlive(holder.pid)) {
       throw new DataDirInUseError(
-        `the data dir ${dataDir} is in use by another tessera serve (pid ${holder.pid}${holder.url ? `, serving at ${holder.url}` : ''}): ` +
+        `the data dir ${dataDir} is in use by another ${holder.command ?? 'tessera serve'} (pid ${holder.pid}${holder.url ? `, serving at ${holder.url}` : ''}): ` +
           'stop it first, or give this one another --data-dir. To run several instances on this one SQLite file on purpose, ' +
           'pass --shared-data-dir (TESSERA_SHARED_DATA_DIR=1) to each',
+        holder,
       );
     }
     // An empty or half-written lock a moment old is another start writing it, not a stale one.
     if (attempt > 0 || (holder === null && (await ageMs(file)) < 2000)) {
-      throw new DataDirInUseError(`the data dir ${dataDir} is being locked by another tessera serve at this moment (${file}): try again`);
+      throw new DataDirInUseError(`the data dir ${dataDir} is being locked by another tessera serve at this moment (${file}): try again`, holder);
     }
     // Stale (its process is gone), unreadable, or this very process's from an earlier start.
     await unlink(file).catch((error: NodeJS.ErrnoException) => {
@@ -85,7 +94,8 @@ async function ageMs(file: string): Promise<number> {
 async function readLock(file: string): Promise<LockContent | null> {
   try {
     const value = JSON.parse(await readFile(file, 'utf8')) as Partial<LockContent>;
-    return typeof value.pid === 'number' && Number.isInteger(value.pid) && value.pid > 0 ? { pid: value.pid, ...(typeof value.url === 'string' ? { url: value.url } : {}) } : null;
+    if (typeof value.pid !== 'number' || !Number.isInteger(value.pid) || value.pid <= 0) return null;
+    return { pid: value.pid, ...(typeof value.url === 'string' ? { url: value.url } : {}), ...(typeof value.command === 'string' ? { command: value.command } : {}) };
   } catch {
     return null;
   }

@@ -44,6 +44,19 @@ describe('the data dir lock', () => {
     await second.release();
   });
 
+  it('names tessera restore to a serve that starts while a restore holds the dir', async () => {
+    const dataDir = await dir();
+    const restore = await lockDataDir(dataDir, '', process.pid, 'tessera restore');
+    await assert.rejects(lockDataDir(dataDir, 'https://127.0.0.1:8445/', process.pid + 1_000_000), (error: unknown) => {
+      assert.ok(error instanceof DataDirInUseError);
+      assert.match(error.message, new RegExp(`^the data dir ${dataDir} is in use by another tessera restore \\(pid ${process.pid}\\): stop it first`));
+      assert.deepEqual(error.holder, { pid: process.pid, url: '', command: 'tessera restore' });
+      return true;
+    });
+    await restore.release();
+    await (await lockDataDir(dataDir, 'https://127.0.0.1:8445/', process.pid + 1_000_000)).release();
+  });
+
   it('takes over a lock whose process is gone, and an unreadable one that is not fresh', async () => {
     const dataDir = await dir();
     await writeFile(join(dataDir, LOCK_FILE), JSON.stringify({ pid: deadPid(), url: 'https://old' }));
