@@ -9,11 +9,12 @@
 import assert from 'node:assert/strict';
 import { X509Certificate, createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { x509 } from '../../src/ca/x509.ts';
+import type { Config } from '../../src/config/config.ts';
 import { findNginx, nginxConf, nginxDir, startNginx, substituteOnce, type NginxBinary, type RunningNginx } from '../helpers/nginx.ts';
 import { freePort, startTestServer, tokenRequest, type TestServer } from '../helpers/server.ts';
 import type { TestResponse } from '../helpers/https.ts';
@@ -36,10 +37,10 @@ async function registerServices(t: TestServer): Promise<void> {
 }
 
 /** The access token of a 200, verified against Tessera's JWKS (fetched from Tessera itself). */
-async function verifiedClaims(t: TestServer, res: TestResponse): Promise<JWTPayload & { cnf?: { 'x5t#S256'?: string } }> {
+async function verifiedClaims(t: TestServer, res: TestResponse, at = new Date()): Promise<JWTPayload & { cnf?: { 'x5t#S256'?: string } }> {
   assert.equal(res.status, 200, res.text);
   const jwks = createLocalJWKSet((await t.send('/oauth2/keys')).json as JSONWebKeySet);
-  const { payload } = await jwtVerify(res.json.access_token as string, jwks, { issuer: t.url, typ: 'at+jwt', algorithms: ['ES256'] });
+  const { payload } = await jwtVerify(res.json.access_token as string, jwks, { issuer: t.url, typ: 'at+jwt', algorithms: ['ES256'], currentDate: at });
   return payload;
 }
 
@@ -49,6 +50,9 @@ function thumbprintOf(client: ClientCertificate): string {
 }
 
 describe('TLS termination in nginx (deploy/nginx/terminate.conf)', { skip }, () => {
+  // Moved ahead to the CA rotation's activation below: with a 30 s pre-publication the
+  // certificates Tessera then issues (backdated 60 s) are already valid at the real time nginx uses.
+  let ahead = 0;
   let t: TestServer;
   let nginx: RunningNginx;
   let proxy: { url: string; ca: string };
@@ -56,7 +60,13 @@ describe('TLS termination in nginx (deploy/nginx/terminate.conf)', { skip }, () 
   let worker: ClientCertificate;
 
   before(async () => {
-    t = await startTestServer({ env: { TESSERA_TRUSTED_PROXIES: `${PROXY_ADDRESS}/32`, TESSERA_MTLS_PROXY_CERT_HEADER: HEADER } });
+    t = await startTestServer({
+      now: () => Date.now() + ahead,
+      env: { TESSERA_TRUSTED_PROXIES: `${PROXY_ADDRESS}/32`, TESSERA_MTLS_PROXY_CERT_HEADER: HEADER },
+      edit: (config: Config) => {
+        config.ca.prePublication = 30;
+      },
+    });
     await registerServices(t);
     api = await tesseraCertificate(t, 'alpha.api');
     worker = await tesseraCertificate(t, 'alpha.worker');
@@ -120,6 +130,29 @@ describe('TLS termination in nginx (deploy/nginx/terminate.conf)', { skip }, () 
     // From the proxy's address the header is believed: what nginx's overwrite protects.
     const fromProxy = await verifiedClaims(t, await postForm(t, TOKEN, { headers: forged, localAddress: PROXY_ADDRESS }));
     assert.equal(fromProxy.sub, 'alpha.api');
+  });
+
+  it('after a CA rotation, nginx verifies Tessera\'s renewed server certificate only once reloaded', async () => {
+    const rotate = await t.admin$('POST', '/ca/rotate');
+    assert.equal(rotate.status, 202, rotate.text);
+    ahead = Date.parse(rotate.json.activatesAt as string) - Date.now();
+    await t.server.ca.refresh();
+    const bundleFile = join(t.dataDir, 'ca.pem');
+    const deadline = Date.now() + 5_000;
+    while ((await readFile(bundleFile, 'utf8')) !== t.ca && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(await readFile(bundleFile, 'utf8'), t.ca, 'ca.pem holds the new generation');
+
+    // nginx read proxy_ssl_trusted_certificate when it started: the new generation is not in it.
+    const stale = await postForm(proxy, TOKEN, { client: api });
+    assert.equal(stale.status, 502, stale.text);
+    assert.match(await nginx.errorLog(), /upstream SSL certificate verify error/);
+
+    await nginx.reload();
+    const fresh = await postForm(proxy, TOKEN, { client: api });
+    assert.equal(fresh.status, 200, await nginx.errorLog());
+    const claims = await verifiedClaims(t, fresh, new Date(Date.now() + ahead));
+    assert.equal(claims.sub, 'alpha.api');
+    assert.deepEqual(claims.cnf, { 'x5t#S256': thumbprintOf(api) });
   });
 });
 

@@ -24,6 +24,8 @@ export interface NginxBinary {
 export interface RunningNginx {
   dir: string;
   errorLog(): Promise<string>;
+  /** `nginx -s reload`: re-reads the configuration and the files it names; resolves once the old worker has exited. */
+  reload(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -105,6 +107,17 @@ export async function startNginx(binary: NginxBinary, dir: string, conf: string,
   return {
     dir,
     errorLog,
+    async reload() {
+      // Done when the old worker has exited: until then it may still accept connections.
+      const exits = (log: string): number => log.match(/worker process \d+ exited/g)?.length ?? 0;
+      const before = exits(await errorLog());
+      child.kill('SIGHUP');
+      const deadline = Date.now() + STARTUP_MS;
+      while (exits(await errorLog()) === before) {
+        if (Date.now() > deadline) throw new Error(`nginx did not reload:\n${await errorLog()}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
     async stop() {
       await stop(child, exited);
       await rm(dir, { recursive: true, force: true });
