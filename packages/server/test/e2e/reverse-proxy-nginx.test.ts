@@ -3,8 +3,10 @@
 // certificate-bound tokens work through either, an empty certificate header means "no
 // certificate", and a client cannot pass a certificate it does not hold in the proxy's header,
 // neither through nginx (which overwrites it) nor straight to Tessera (which believes it only from
-// the proxy's address). nginx connects to Tessera from 127.0.0.2, the only trusted proxy, so the
-// test's own connections from 127.0.0.1 are an untrusted client's.
+// the proxy's address). The caller's address Tessera sees is the client's, not nginx's, and
+// after a CA rotation nginx must be reloaded to verify Tessera's renewed certificate. nginx
+// connects to Tessera from 127.0.0.2, the only trusted proxy, so the test's own connections from
+// 127.0.0.1 are an untrusted client's.
 
 import assert from 'node:assert/strict';
 import { X509Certificate, createHash } from 'node:crypto';
@@ -130,6 +132,27 @@ describe('TLS termination in nginx (deploy/nginx/terminate.conf)', { skip }, () 
     // From the proxy's address the header is believed: what nginx's overwrite protects.
     const fromProxy = await verifiedClaims(t, await postForm(t, TOKEN, { headers: forged, localAddress: PROXY_ADDRESS }));
     assert.equal(fromProxy.sub, 'alpha.api');
+  });
+
+  it('the caller\'s address is the client\'s, from nginx\'s X-Forwarded-For, and a client cannot forge it', async () => {
+    const allow = async (ranges: string[]): Promise<void> => {
+      const res = await t.admin$('PATCH', '/domains/alpha/services/api', { allowedIps: ranges });
+      assert.equal(res.status, 200, res.text);
+    };
+    const refused = (res: TestResponse): void => {
+      assert.equal(res.status, 403, res.text);
+      assert.equal(res.json.error_code, 'AUTH_104', res.text);
+    };
+    try {
+      await allow(['127.0.0.1/32']);
+      assert.equal((await postForm(proxy, TOKEN, { client: api })).status, 200);
+      const forged = { 'x-forwarded-for': '127.0.0.1' };
+      refused(await postForm(proxy, TOKEN, { client: api, localAddress: '127.0.0.3', headers: forged }));
+      await allow([`${PROXY_ADDRESS}/32`]);
+      refused(await postForm(proxy, TOKEN, { client: api }));
+    } finally {
+      await allow([]);
+    }
   });
 
   it('after a CA rotation, nginx verifies Tessera\'s renewed server certificate only once reloaded', async () => {
