@@ -81,6 +81,7 @@ export interface LeafOptions {
   dns?: string[];
   uris?: string[];
   emails?: string[];
+  ips?: string[];
   /** Extended key usage OIDs; null for no extension. Default: clientAuth. */
   eku?: string[] | null;
   notBefore?: Date;
@@ -101,6 +102,7 @@ export async function makeLeaf(issuer: TestCa | null, options: LeafOptions = {})
     ...(options.dns ?? []).map((value) => ({ type: 'dns' as const, value })),
     ...(options.uris ?? []).map((value) => ({ type: 'url' as const, value })),
     ...(options.emails ?? []).map((value) => ({ type: 'email' as const, value })),
+    ...(options.ips ?? []).map((value) => ({ type: 'ip' as const, value })),
   ];
   const eku = options.eku === undefined ? [x509.ExtendedKeyUsage.clientAuth] : options.eku;
   const certificate = await x509.X509CertificateGenerator.create(
@@ -208,8 +210,8 @@ export interface MtlsRequest {
   localAddress?: string;
 }
 
-/** One request on its own connection, so each test's certificate is the one the server sees. */
-export function sendMtls(t: TestServer, path: string, options: MtlsRequest = {}): Promise<TestResponse> {
+/** One request on its own connection, so each test's certificate is the one the server sees. `t` may be a proxy in front of Tessera. */
+export function sendMtls(t: Pick<TestServer, 'url' | 'ca'>, path: string, options: MtlsRequest = {}): Promise<TestResponse> {
   const url = new URL(`${t.url}${path}`);
   return new Promise((resolve, reject) => {
     const req = httpsRequest(
@@ -246,7 +248,7 @@ export function sendMtls(t: TestServer, path: string, options: MtlsRequest = {})
 }
 
 /** POST a form to `path` (default the token endpoint) over mutual TLS. */
-export function postForm(t: TestServer, params: Record<string, string>, options: Omit<MtlsRequest, 'body' | 'method'> & { path?: string } = {}): Promise<TestResponse> {
+export function postForm(t: Pick<TestServer, 'url' | 'ca'>, params: Record<string, string>, options: Omit<MtlsRequest, 'body' | 'method'> & { path?: string } = {}): Promise<TestResponse> {
   return sendMtls(t, options.path ?? '/oauth2/token', {
     ...options,
     method: 'POST',
