@@ -35,13 +35,16 @@ export async function startServer(given: Config, options: { logStream?: { write(
     await lock?.release();
     throw error;
   }
-  await lock?.serving(running.url);
+  // Not awaited: the URL in the lock only informs a second start's message, and the caller sets
+  // up its signal handlers once this returns. Release waits for it, so the two never cross.
+  const recorded = lock?.serving(running.url).catch(() => undefined);
   return {
     url: running.url,
     async close(signal) {
       try {
         await running.close(signal);
       } finally {
+        await recorded;
         await lock?.release();
       }
     },

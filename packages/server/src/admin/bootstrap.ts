@@ -7,7 +7,8 @@
 // it once named admins exist) must not find it back with a fresh credential after a restart. The
 // meta row below records that it was made; `tessera recover-admin` (recover.ts) is the way back in.
 
-import { writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SecretHasher } from '../keys/client-secrets.ts';
 import { generateClientSecret, generateSecretId } from '../keys/client-secrets.ts';
@@ -65,8 +66,25 @@ export async function ensureBootstrapAdmin(store: Store, hasher: SecretHasher, d
   }
   const credentialFile = join(dataDir, BOOTSTRAP_FILE);
   const body = JSON.stringify({ clientId: BOOTSTRAP_PRINCIPAL, clientSecret, tokenEndpoint }, null, 2);
-  await writeFile(credentialFile, `${body}\n`, { mode: 0o600 });
+  await writeCredentialFile(credentialFile, `${body}\n`);
   return { credentialFile, retired: false };
+}
+
+/**
+ * The admin was created a moment ago, so whatever is at the file's path is stale. Writing in
+ * place would follow a symlink planted there (the secret lands wherever it points) and keep an
+ * old file's permissions; a new file written exclusively and renamed over the path replaces
+ * either, and is never seen half-written.
+ */
+async function writeCredentialFile(path: string, text: string): Promise<void> {
+  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}`;
+  try {
+    await writeFile(temp, text, { mode: 0o600, flag: 'wx' });
+    await rename(temp, path);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
 }
 
 async function ignoreConflict(pending: Promise<unknown>): Promise<void> {

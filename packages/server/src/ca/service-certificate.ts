@@ -51,6 +51,13 @@ export interface IssuedServiceCertificate {
 }
 
 export interface ServiceCertificateSettings extends IdentityNaming {
+  /**
+   * Tessera's own host names (its server certificate's DNS names, lower-case). A service whose
+   * name is one of them is refused: its serverAuth certificate from the CA clients trust for
+   * Tessera would let it answer as Tessera. Config loading keeps them out of ca.dnsSuffix; this
+   * holds the line for the ones it cannot see then (the machine's host name).
+   */
+  reservedDnsNames?: readonly string[];
   /** Seconds. */
   certLifetime: number;
   /** Seconds. */
@@ -74,6 +81,7 @@ export interface ServiceCertificateIssuer {
  * next group commit — so nothing lives at module level.
  */
 export function createServiceCertificateIssuer(settings: ServiceCertificateSettings, store: CertificateStore): ServiceCertificateIssuer {
+  const reserved = new Set((settings.reservedDnsNames ?? []).map((name) => name.toLowerCase()));
   // Keyed weakly by issuing key: a generation rotated away takes its template with it.
   const templates = new WeakMap<Issuer, Promise<LeafTemplate>>();
   const templateFor = (issuer: Issuer): Promise<LeafTemplate> => {
@@ -108,6 +116,13 @@ export function createServiceCertificateIssuer(settings: ServiceCertificateSetti
       const label = dnsLabelOfPrincipal(request.principal);
       const holder = label === null ? null : await store.dnsLabelHolder(label);
       const identity = serviceIdentity(request.principal, settings, holder);
+      if (identity.dnsName !== null && reserved.has(identity.dnsName)) {
+        throw new InvalidCertificateRequestError(
+          `${identity.principal} cannot get a certificate: its DNS name ${identity.dnsName} is one of Tessera's own host names, and a ` +
+            'certificate for it would let the service answer as Tessera to every client that trusts its CA; rename the service or ' +
+            "its domain, or set ca.dnsSuffix to a zone none of Tessera's names are in",
+        );
+      }
       const csr = request.csr ?? parseCsr(requireCsr(request.csrPem));
       checkRequestedNames(csr.requestedNames, identity);
 

@@ -1,6 +1,7 @@
 // The CA's settings, taken from the Config once, and the rotation timings derived from them.
 
 import type { Config } from '../config/config.ts';
+import { serverCertificateNames } from '../config/own-names.ts';
 import type { CaImportFiles } from './import-ca.ts';
 import type { RotationPolicy } from '../rotation/plan.ts';
 import type { ServiceCertificateSettings } from './service-certificate.ts';
@@ -16,9 +17,13 @@ export interface CaSettings extends ServiceCertificateSettings {
   import: CaImportFiles | null;
 }
 
-export function caSettings(config: Pick<Config, 'ca' | 'clockSkew'>): CaSettings {
+export function caSettings(config: Pick<Config, 'ca' | 'clockSkew'> & Partial<Pick<Config, 'listen' | 'issuer' | 'tls'>>): CaSettings {
   const { trustDomain, dnsSuffix, certLifetime, maxCertLifetime, prePublication } = config.ca;
-  return { trustDomain, dnsSuffix, certLifetime, maxCertLifetime, prePublication, clockSkew: config.clockSkew, import: config.ca.import };
+  // Tessera's own names are reserved whoever serves its certificate (self-issued or the
+  // operator's files): clients dial them either way, and may trust the CA for them.
+  const reservedDnsNames =
+    config.listen === undefined || config.issuer === undefined ? [] : serverCertificateNames(config.listen, config.issuer, config.tls?.names ?? []).dnsNames;
+  return { trustDomain, dnsSuffix, certLifetime, maxCertLifetime, prePublication, clockSkew: config.clockSkew, import: config.ca.import, reservedDnsNames };
 }
 
 export function caRotationPolicy(settings: CaSettings): RotationPolicy {

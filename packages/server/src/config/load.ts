@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { certificateSettings } from './certificate-settings.ts';
+import { listensOnEveryInterface, ownNameProblems } from './own-names.ts';
 import { tlsSettings } from './tls-settings.ts';
 import { WORKER_DISTRIBUTIONS, type Config } from './config.ts';
 import { readConfigFile } from './file.ts';
@@ -60,7 +61,6 @@ export interface ConfigSources {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const SIGNING_ALGS = ['ES256', 'EdDSA', 'RS256'] as const;
-const HOSTS_FOR_EVERY_INTERFACE = new Set(['0.0.0.0', '[::]']);
 
 /** @throws {ConfigError} listing every invalid setting. */
 export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
@@ -245,6 +245,15 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
   if (config.tokenReuse.enabled && config.tokenReuse.window >= config.tokens.defaultLifetime) {
     problems.push(`tokenReuse.window (${formatDuration(config.tokenReuse.window)}) must be shorter than tokens.defaultLifetime (${formatDuration(config.tokens.defaultLifetime)}): a reused token must still be fresh`);
   }
+  problems.push(
+    ...ownNameProblems({
+      listen,
+      issuer,
+      tlsNames: config.tls.names,
+      dnsSuffix: config.ca.dnsSuffix,
+      raw: { listen: listenSetting.raw, issuer: issuerRaw, tlsNames: pick('tls.names'), dnsSuffix: pick('ca.dnsSuffix') },
+    }),
+  );
   if (problems.length > 0) throw new ConfigError(problems);
   const warnings = unknownEnvironment(env);
   return warnings.length > 0 ? { ...config, warnings } : config;
@@ -277,7 +286,7 @@ export function unknownEnvironment(env: Readonly<Record<string, string | undefin
  */
 function defaultIssuer(listen: { value: URL; raw: RawValue | undefined }, problems: string[]): string {
   const url = listen.value;
-  if (!HOSTS_FOR_EVERY_INTERFACE.has(url.hostname)) return url.origin;
+  if (!listensOnEveryInterface(url.hostname)) return url.origin;
   const scheme = url.protocol.slice(0, -1);
   problems.push(
     `${listen.raw === undefined ? 'listen' : sourceOf(listen.raw)}: ${url.host} listens on every interface, so it names no host for ` +

@@ -12,6 +12,8 @@ import { got, parsePath } from './values.ts';
 import type { Parsed } from './values.ts';
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** What the URL standard reads as a number in the last label of a host, making it an IPv4 address. */
+const NUMERIC_LABEL = /^(\d+|0x[0-9a-f]*)$/;
 const NAMES_EXAMPLE = 'a list of DNS names or IP addresses such as ["auth.example.internal", "10.0.0.5"] (comma-separated in the environment)';
 
 export function tlsSettings(reader: SettingReader, listen: URL): Config['tls'] {
@@ -45,6 +47,14 @@ export function parseTlsNames(value: unknown): Parsed<string[]> {
   const names: string[] = [];
   for (const item of list as string[]) {
     const name = item.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+    const zone = name.indexOf('%');
+    if (zone !== -1) {
+      return {
+        problem:
+          `${JSON.stringify(item)} has a zone id (${name.slice(zone)}): a zone names an interface of one machine, and a certificate ` +
+          'names addresses only; write the address without it',
+      };
+    }
     if (isIP(name) !== 0) {
       names.push(new URL(`http://${isIP(name) === 6 ? `[${name}]` : name}`).hostname.replace(/^\[|\]$/g, ''));
     } else if (name.startsWith('*.')) {
@@ -53,6 +63,8 @@ export function parseTlsNames(value: unknown): Parsed<string[]> {
           `${JSON.stringify(item)} is a wildcard: the self-issued certificate covers named hosts only (a wildcard's key answers ` +
           'for every name under the domain); list each name, or bring a certificate with --tls-cert and --tls-key',
       };
+    } else if (NUMERIC_LABEL.test(name.slice(name.lastIndexOf('.') + 1))) {
+      return { problem: numericName(item, name) };
     } else if (name.length > 253 || !name.split('.').every((label) => DNS_LABEL.test(label))) {
       return {
         problem: `${JSON.stringify(item)} is neither a DNS name (letters, digits and hyphens in dot-separated labels) nor an IP address; fix or remove it`,
@@ -62,6 +74,18 @@ export function parseTlsNames(value: unknown): Parsed<string[]> {
     }
   }
   return { value: [...new Set(names)] };
+}
+
+/**
+ * A name whose last label is a number is an IPv4 address to URL parsers (`127.1`, `0x7f.0.0.1`)
+ * or to none at all (`1.2.3.4.5`): clients would dial an address, never match a DNS name.
+ */
+function numericName(item: string, name: string): string {
+  const address = URL.parse(`http://${name}`)?.hostname;
+  if (address !== undefined && isIP(address) === 4) {
+    return `${JSON.stringify(item)} is the IPv4 address ${address} in a short or hex form, which clients do not all read alike; write ${address}`;
+  }
+  return `${JSON.stringify(item)} ends in an all-numeric label, which no host name does (clients read such a name as an IPv4 address); fix or remove it`;
 }
 
 /** The certificate and its key are one setting in two files: either alone cannot serve TLS. */

@@ -10,10 +10,9 @@
 
 import { X509Certificate } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { isIP } from 'node:net';
-import { hostname } from 'node:os';
 import type { SecureContextOptions } from 'node:tls';
 import type { CertificateAuthority } from '../ca/index.ts';
+import type { CertificateNames } from '../config/own-names.ts';
 import { certificateCovers, readOwnCertificate, type ServerCertificateFiles } from './server-certificate-files.ts';
 
 export interface ListenerTlsOptions {
@@ -31,10 +30,7 @@ export interface ServerTlsLogger {
   error(details: object, message: string): void;
 }
 
-export interface CertificateNames {
-  dnsNames: string[];
-  ipAddresses: string[];
-}
+export { serverCertificateNames, type CertificateNames } from '../config/own-names.ts';
 
 export interface TlsWatch {
   /** Reads the operator's files now (SIGHUP); nothing for a self-issued certificate. Never rejects. */
@@ -209,20 +205,4 @@ async function signature(files: ServerCertificateFiles): Promise<string> {
     ),
   );
   return parts.join('|');
-}
-
-/**
- * Names the self-issued certificate is valid for: loopback always, the listen host, the
- * issuer's host (the name clients following the issuer dial), the operator's extra names, and
- * this host's name when listening on every interface.
- */
-export function serverCertificateNames(listen: URL, issuer: string, extra: readonly string[]): CertificateNames {
-  const bare = (host: string): string => host.replace(/^\[|\]$/g, '');
-  const listenHost = bare(listen.hostname);
-  const wildcard = listenHost === '0.0.0.0' || listenHost === '::';
-  const hosts = [...(wildcard ? [hostname()] : [listenHost]), bare(new URL(issuer).hostname), ...extra];
-  return {
-    dnsNames: [...new Set(['localhost', ...hosts.filter((host) => isIP(host) === 0).map((host) => host.toLowerCase())])],
-    ipAddresses: [...new Set(['127.0.0.1', '::1', ...hosts.filter((host) => isIP(host) !== 0)])],
-  };
 }

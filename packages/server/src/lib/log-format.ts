@@ -40,22 +40,28 @@ export function prettyStream(out: LineStream): LineStream {
   };
 }
 
-/** One JSON log line in the pretty layout; a line that is not JSON is passed on as it is. */
+/**
+ * One JSON log line in the pretty layout; a line that is not JSON is passed on as it is. Log
+ * lines carry request data (a client_id, a host name) to a terminal: every control character in
+ * them is printed escaped, so a caller can neither send the terminal commands (ESC, the C1 CSI)
+ * nor start a line of its own (CR, LF, U+2028).
+ */
 export function prettyLine(line: string): string {
   let entry: unknown;
   try {
     entry = JSON.parse(line);
   } catch {
-    return line;
+    return escapeControls(line);
   }
-  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return line;
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return escapeControls(line);
   const record = entry as Record<string, unknown>;
   const time = typeof record.time === 'number' ? clock(record.time) : '';
   const level = typeof record.level === 'number' ? (LEVEL_NAMES[record.level] ?? String(record.level)) : String(record.level ?? '');
   const fields = Object.entries(record)
     .filter(([key, value]) => !LEFT_OUT.has(key) && value !== undefined)
-    .map(([key, value]) => `${key}=${fieldText(value)}`);
-  return [time, level.padEnd(5), typeof record.msg === 'string' ? record.msg : '', ...fields].filter((part) => part !== '').join(' ');
+    .map(([key, value]) => `${escapeControls(key)}=${fieldText(value)}`);
+  const message = typeof record.msg === 'string' ? escapeControls(record.msg) : '';
+  return [time, escapeControls(level.padEnd(5)), message, ...fields].filter((part) => part !== '').join(' ');
 }
 
 function clock(epochMs: number): string {
@@ -68,8 +74,8 @@ function fieldText(value: unknown): string {
   // An error (pino's serialised `err`) is its message: the stack is in the JSON format.
   if (isErrorLike(value)) return quoted(value.code === undefined ? value.message : `${value.message} (${String(value.code)})`);
   if (typeof value === 'string') return quoted(value);
-  if (typeof value === 'object' && value !== null) return JSON.stringify(value);
-  return String(value);
+  if (typeof value === 'object' && value !== null) return escapeControls(JSON.stringify(value));
+  return escapeControls(String(value));
 }
 
 function isErrorLike(value: unknown): value is { message: string; code?: unknown } {
@@ -78,7 +84,17 @@ function isErrorLike(value: unknown): value is { message: string; code?: unknown
 
 /** Quoted only when it has to be, so that `key=value` still splits on spaces. */
 function quoted(text: string): string {
-  return text === '' || /[\s"=]/.test(text) ? JSON.stringify(text) : text;
+  return text === '' || /[\s"=]/.test(text) || CONTROL.test(text) ? escapeControls(JSON.stringify(text)) : text;
+}
+
+/** C0 and C1 controls, DEL, and the line and paragraph separators. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+const CONTROLS = new RegExp(CONTROL.source, 'g');
+const SHORT: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** Each control character as its JSON escape (`\n`, `\u001b`); JSON.stringify leaves DEL, C1 and U+2028/9 as they are. */
+function escapeControls(text: string): string {
+  return text.replace(CONTROLS, (char) => SHORT[char] ?? `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** The logger's `stream` option: the given stream or stdout, through the pretty layout when asked. */

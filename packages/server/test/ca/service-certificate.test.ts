@@ -154,6 +154,20 @@ void describe('CertificateAuthority.issueServiceCertificate', () => {
     await refused(ca, { csrPem: pem, principal: 'no-dot', now: Date.now() }, /not a principal name: "no-dot"/);
     await refused(ca, { principal: 'alpha.api', now: Date.now() }, /needs a CSR/);
   });
+
+  void test('refuses a service whose DNS name is one of Tessera’s own host names, asked for or not', async () => {
+    const { ca: own, store: ownStore } = await newAuthority({ settings: { reservedDnsNames: ['localhost', 'tessera.platform.svc.tessera.test'] } });
+    for (const csr of [await makeCsr(), await makeCsr({ sans: [{ type: 'dns', value: 'Tessera.Platform.svc.tessera.test' }] })]) {
+      await refused(
+        own,
+        { csrPem: csr.pem, principal: 'platform.tessera', now: Date.now() },
+        /platform\.tessera cannot get a certificate: its DNS name tessera\.platform\.svc\.tessera\.test is one of Tessera's own host names, .*answer as Tessera.*rename the service or its domain, or set ca\.dnsSuffix/,
+      );
+    }
+    assert.equal(ownStore.certificates.length, 0);
+    // Another service of the same domain is not affected.
+    await own.issueServiceCertificate({ csrPem: (await makeCsr()).pem, principal: 'platform.api', now: Date.now() });
+  });
 });
 
 void describe('service certificates pass strict external verifiers', () => {
