@@ -4,6 +4,7 @@
 
 import { X509Certificate, createHash, createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
 import { SignJWT } from 'jose';
+import { ACCEPTED_KEYS, assertionAlgorithm, describeKey, keyTypeOf } from '../certificates/keys.ts';
 import type { CertificateCredentials, CertificateMaterial, CertificateSource, Credentials, PrivateKeyCredentials, SecretCredentials } from './options.ts';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -73,7 +74,8 @@ function privateKeyAuthenticator(credentials: PrivateKeyCredentials): Authentica
     throw new TypeError('credentials.privateKey is not a readable PEM private key', { cause });
   }
   if (key?.type !== 'private') throw new TypeError('credentials.privateKey must be a private key (a KeyObject of type "private" or its PEM)');
-  const alg = credentials.alg ?? defaultAlgorithm(key);
+  const keyAlg = defaultAlgorithm(key);
+  const alg = credentials.alg ?? keyAlg;
   const header = { alg, kid: credentials.kid };
   const identity = { principal: clientId, binding: '' };
   return {
@@ -96,22 +98,16 @@ function privateKeyAuthenticator(credentials: PrivateKeyCredentials): Authentica
   };
 }
 
+/**
+ * The assertion's algorithm follows from the key. Only keys Tessera registers are taken: an
+ * assertion signed by any other (a P-521 key, say) could never be checked by the server.
+ */
 function defaultAlgorithm(key: KeyObject): string {
-  switch (key.asymmetricKeyType) {
-    case 'ec': {
-      const curve = key.asymmetricKeyDetails?.namedCurve;
-      if (curve === 'prime256v1') return 'ES256';
-      if (curve === 'secp384r1') return 'ES384';
-      if (curve === 'secp521r1') return 'ES512';
-      throw new TypeError(`EC curve ${String(curve)} has no JWS algorithm: use P-256, P-384 or P-521`);
-    }
-    case 'ed25519':
-      return 'EdDSA';
-    case 'rsa':
-      return 'RS256';
-    default:
-      throw new TypeError(`cannot sign assertions with a ${String(key.asymmetricKeyType)} key: use EC, Ed25519 or RSA, or set credentials.alg`);
+  const type = keyTypeOf(key);
+  if (type === undefined) {
+    throw new TypeError(`credentials.privateKey is ${describeKey(key)}, which Tessera does not register: use ${ACCEPTED_KEYS}`);
   }
+  return assertionAlgorithm(type);
 }
 
 interface CertificateState extends Identity {
