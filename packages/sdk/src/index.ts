@@ -3,6 +3,7 @@
 // on `jose` and Node built-ins only.
 
 export { createTokenClient } from './client/token-client.ts';
+export { CLIENT_ASSERTION_TYPE, signClientAssertion, type ClientAssertionClaims } from './client/assertion.ts';
 export { TokenClientError, type TokenClientErrorCode, type TokenClientErrorDetails } from './client/errors.ts';
 export type {
   AccessTokenRequest,

@@ -8,7 +8,7 @@ import type { KeyObject } from 'node:crypto';
 import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
-import { parsePrivateKey } from '../client-assertion.ts';
+import { parsePrivateKey } from '../private-key.ts';
 import { commonNameOf } from '../client-certificate.ts';
 import { CliError, UsageError, describeError } from '../errors.ts';
 import { fileExists, readInputFile } from '../files.ts';

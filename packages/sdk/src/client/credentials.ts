@@ -2,13 +2,10 @@
 // client's identity, which principal the cache is for, and (for certificates) the binding that
 // keeps tokens of one certificate apart from those of the next.
 
-import { X509Certificate, createHash, createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
-import { SignJWT } from 'jose';
+import { X509Certificate, createHash, createPrivateKey, type KeyObject } from 'node:crypto';
 import { ACCEPTED_KEYS, assertionAlgorithm, describeKey, keyTypeOf } from '../certificates/keys.ts';
+import { CLIENT_ASSERTION_TYPE, signClientAssertion } from './assertion.ts';
 import type { CertificateCredentials, CertificateMaterial, CertificateSource, Credentials, PrivateKeyCredentials, SecretCredentials } from './options.ts';
-
-const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
-const ASSERTION_LIFETIME_SECONDS = 60;
 
 /** What one attempt of a token request adds to prove who is asking. */
 export interface Proof {
@@ -74,25 +71,15 @@ function privateKeyAuthenticator(credentials: PrivateKeyCredentials): Authentica
     throw new TypeError('credentials.privateKey is not a readable PEM private key', { cause });
   }
   if (key?.type !== 'private') throw new TypeError('credentials.privateKey must be a private key (a KeyObject of type "private" or its PEM)');
-  const keyAlg = defaultAlgorithm(key);
+  const keyAlg = assertionAlgorithmOf(key);
   const alg = credentials.alg ?? keyAlg;
-  const header = { alg, kid: credentials.kid };
   const identity = { principal: clientId, binding: '' };
   return {
     usesTls: false,
     identity: () => identity,
     async prove(tokenEndpoint, nowMs) {
-      const now = Math.floor(nowMs / 1000);
-      const assertion = await new SignJWT({})
-        .setProtectedHeader(header)
-        .setIssuer(clientId)
-        .setSubject(clientId)
-        .setAudience(tokenEndpoint)
-        .setIssuedAt(now)
-        .setExpirationTime(now + ASSERTION_LIFETIME_SECONDS)
-        .setJti(randomUUID())
-        .sign(key);
-      return { headers: {}, form: { client_assertion_type: JWT_BEARER, client_assertion: assertion } };
+      const assertion = await signClientAssertion(key, { clientId, kid: credentials.kid, audience: tokenEndpoint, alg, now: nowMs });
+      return { headers: {}, form: { client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: assertion } };
     },
     watch: () => () => {},
   };
@@ -102,7 +89,7 @@ function privateKeyAuthenticator(credentials: PrivateKeyCredentials): Authentica
  * The assertion's algorithm follows from the key. Only keys Tessera registers are taken: an
  * assertion signed by any other (a P-521 key, say) could never be checked by the server.
  */
-function defaultAlgorithm(key: KeyObject): string {
+function assertionAlgorithmOf(key: KeyObject): string {
   const type = keyTypeOf(key);
   if (type === undefined) {
     throw new TypeError(`credentials.privateKey is ${describeKey(key)}, which Tessera does not register: use ${ACCEPTED_KEYS}`);
