@@ -18,18 +18,25 @@ if (import.meta.url.endsWith('.ts')) {
 }
 
 export const {
+  CERTIFICATE_FILES,
+  CERTIFICATE_MODE,
   CLIENT_ASSERTION_TYPE,
   DEFAULT_POLICY,
   KEY_TYPES,
   MAX_RETRY_MS,
   MAX_TIMER_MS,
+  KEY_MODE,
+  TEMP_FILE,
   assertionAlgorithm,
   buildCsr,
+  checkIssuedCertificate,
   generateKey,
   keyTypeOf,
   nextRenewal,
   privateKeyPem,
   renewalTime,
+  replaceCertificateFiles,
   retryDelay,
+  splitCertificates,
   signClientAssertion,
 } = await import('@tessera/sdk');
