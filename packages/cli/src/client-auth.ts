@@ -2,7 +2,7 @@
 // client secret (client_secret_basic), a registered private key (private_key_jwt) or a
 // certificate (tls_client_auth). Resolved from the flags before anything goes on the wire.
 
-import { CLIENT_ASSERTION_TYPE, signClientAssertion } from './sdk.ts';
+import { CLIENT_ASSERTION_TYPE, basicAuthorization, signClientAssertion } from './sdk.ts';
 
 import { readClientCertificate } from './client-certificate.ts';
 import type { TlsIdentity } from './connection.ts';
@@ -11,7 +11,6 @@ import { UsageError } from './errors.ts';
 import { readInputFile } from './files.ts';
 import { readSigningKey } from './private-key.ts';
 import type { SigningKey } from './private-key.ts';
-import { basicAuthorization } from './token-request.ts';
 import type { ClientAuthentication } from './token-request.ts';
 
 export interface ClientAuthFlags {

@@ -28,6 +28,7 @@ export const {
   KEY_MODE,
   TEMP_FILE,
   assertionAlgorithm,
+  basicAuthorization,
   buildCsr,
   checkIssuedCertificate,
   generateKey,

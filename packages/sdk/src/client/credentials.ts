@@ -5,6 +5,7 @@
 import { X509Certificate, createHash, createPrivateKey, type KeyObject } from 'node:crypto';
 import { ACCEPTED_KEYS, assertionAlgorithm, describeKey, keyTypeOf } from '../certificates/keys.ts';
 import { CLIENT_ASSERTION_TYPE, signClientAssertion } from './assertion.ts';
+import { basicAuthorization } from './basic-auth.ts';
 import type { CertificateCredentials, CertificateMaterial, CertificateSource, Credentials, PrivateKeyCredentials, SecretCredentials } from './options.ts';
 
 /** What one attempt of a token request adds to prove who is asking. */
@@ -51,9 +52,7 @@ function secretAuthenticator(credentials: SecretCredentials): Authenticator {
   if (typeof credentials.clientSecret !== 'string' || credentials.clientSecret === '') throw new TypeError('credentials.clientSecret must be a non-empty string');
   const method = credentials.method ?? 'client_secret_basic';
   if (method !== 'client_secret_basic' && method !== 'client_secret_post') throw new TypeError(`credentials.method must be client_secret_basic or client_secret_post, not ${String(method)}`);
-  // RFC 6749 §2.3.1: both halves are form-urlencoded before Base64.
-  const encode = (value: string): string => encodeURIComponent(value).replaceAll('%20', '+');
-  const basic = `Basic ${Buffer.from(`${encode(clientId)}:${encode(credentials.clientSecret)}`).toString('base64')}`;
+  const basic = basicAuthorization(clientId, credentials.clientSecret);
   const proof: Proof = method === 'client_secret_basic'
     ? { headers: { authorization: basic }, form: {} }
     : { headers: {}, form: { client_id: clientId, client_secret: credentials.clientSecret } };
