@@ -19,7 +19,11 @@ export interface SigningKey {
 export async function readSigningKey(cwd: string, file: string): Promise<SigningKey> {
   const key = parsePrivateKey(await readInputFile(cwd, file, 'key file'), file);
   const type = keyTypeOf(key);
-  if (type === undefined) throw new UsageError(`key file ${file} holds a ${keyKind(key)} key; use a P-256, P-384, Ed25519 or RSA key`);
+  if (type === undefined) {
+    // An RSA key is refused for its size: say which sizes are taken.
+    const use = key.asymmetricKeyType === 'rsa' ? 'an RSA key of 2048 to 8192 bits, or a P-256, P-384 or Ed25519 key' : 'a P-256, P-384, Ed25519 or RSA key';
+    throw new UsageError(`key file ${file} holds a ${keyKind(key)} key; use ${use}`);
+  }
   return { key, alg: assertionAlgorithm(type) };
 }
 
