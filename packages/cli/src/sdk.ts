@@ -36,6 +36,7 @@ export const {
   nextRenewal,
   privateKeyPem,
   renewalTime,
+  scopeItemRole,
   replaceCertificateFiles,
   retryDelay,
   splitCertificates,

@@ -19,6 +19,7 @@ import {
   checkIssuedCertificate,
   keyTypeOf,
   replaceCertificateFiles,
+  scopeItemRole,
   signClientAssertion,
 } from '../src/index.ts';
 import { createTestPki, type TestPki } from './helpers/certificates.ts';
@@ -64,6 +65,16 @@ describe('basicAuthorization', () => {
     const header = basicAuthorization("svc:odd id", "p@ss word/+!'()~*");
     const decoded = Buffer.from(header.replace(/^Basic /, ''), 'base64').toString();
     assert.equal(decoded, 'svc%3Aodd+id:p%40ss+word%2F%2B%21%27%28%29%7E*');
+  });
+});
+
+describe('scopeItemRole', () => {
+  it('reads <d>:role.<r> and the short <d>:<r> as a role, and nothing else', () => {
+    assert.deepEqual(scopeItemRole('beta:role.readers'), { domain: 'beta', role: 'readers' });
+    assert.deepEqual(scopeItemRole('beta:readers'), { domain: 'beta', role: 'readers' });
+    for (const item of ['beta:domain', 'beta:service.api', 'openid', ':readers', 'beta:', 'beta:role.']) {
+      assert.equal(scopeItemRole(item), null, item);
+    }
   });
 });
 
