@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { SignJWT, importPKCS8 } from 'jose';
-import { buildCsr, generateKey } from '../packages/cli/src/cert/keys.ts';
+import { buildCsr, generateKey } from '../packages/sdk/src/index.ts';
 import { createServer, loadConfig, type TesseraServer } from '../packages/server/src/index.ts';
 import { formatProfile, summarizeProfiles, type ProfileSummary } from './harness/profile.ts';
 
@@ -122,7 +122,7 @@ try {
 
   process.stdout.write(`making ${csrCount} P-256 keys and CSRs … `);
   const csrs: string[] = [];
-  for (let i = 0; i < csrCount; i += 1) csrs.push(await buildCsr(await generateKey('p256'), PRINCIPAL));
+  for (let i = 0; i < csrCount; i += 1) csrs.push(buildCsr(await generateKey('p256'), PRINCIPAL));
   console.log('done');
 
   const rows: Row[] = [];
@@ -131,7 +131,7 @@ try {
   console.log(describeRow(rows[0]!));
 
   process.stdout.write('(b) POST /ca/v1/certificates over HTTPS, key-assertion proof … ');
-  rows.push(await httpRow(url, server, registered.export({ type: 'pkcs8', format: 'pem' }).toString(), await buildCsr(registered, PRINCIPAL)));
+  rows.push(await httpRow(url, server, registered.export({ type: 'pkcs8', format: 'pem' }).toString(), buildCsr(registered, PRINCIPAL)));
   console.log(describeRow(rows[1]!));
 
   console.log(`\n${table(rows)}`);

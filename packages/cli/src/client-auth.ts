@@ -2,14 +2,15 @@
 // client secret (client_secret_basic), a registered private key (private_key_jwt) or a
 // certificate (tls_client_auth). Resolved from the flags before anything goes on the wire.
 
-import { CLIENT_ASSERTION_TYPE, readSigningKey, signClientAssertion } from './client-assertion.ts';
-import type { SigningKey } from './client-assertion.ts';
+import { CLIENT_ASSERTION_TYPE, basicAuthorization, signClientAssertion } from './sdk.ts';
+
 import { readClientCertificate } from './client-certificate.ts';
 import type { TlsIdentity } from './connection.ts';
 import { loadCredentials } from './credentials.ts';
 import { UsageError } from './errors.ts';
 import { readInputFile } from './files.ts';
-import { basicAuthorization } from './token-request.ts';
+import { readSigningKey } from './private-key.ts';
+import type { SigningKey } from './private-key.ts';
 import type { ClientAuthentication } from './token-request.ts';
 
 export interface ClientAuthFlags {
@@ -92,12 +93,8 @@ export async function authenticationFor(auth: ClientAuth, tokenEndpoint: URL, no
     case 'client_secret_basic':
       return { headers: { authorization: basicAuthorization(auth.clientId, auth.clientSecret) } };
     case 'private_key_jwt': {
-      const assertion = await signClientAssertion(auth.signing, {
-        clientId: auth.clientId,
-        kid: auth.kid,
-        audience: tokenEndpoint.href,
-        now,
-      });
+      const { key, alg } = auth.signing;
+      const assertion = await signClientAssertion(key, { clientId: auth.clientId, kid: auth.kid, audience: tokenEndpoint.href, alg, now });
       return {
         form: { client_id: auth.clientId, client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: assertion },
       };

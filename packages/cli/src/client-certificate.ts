@@ -4,7 +4,7 @@
 
 import { X509Certificate } from 'node:crypto';
 
-import { parsePrivateKey } from './client-assertion.ts';
+import { parsePrivateKey } from './private-key.ts';
 import type { TlsIdentity } from './connection.ts';
 import { UsageError } from './errors.ts';
 import { readInputFile } from './files.ts';

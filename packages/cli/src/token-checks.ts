@@ -5,6 +5,7 @@ import { decodeProtectedHeader, errors } from 'jose';
 import type { JWTPayload } from 'jose';
 
 import { CliError, describeError } from './errors.ts';
+import { scopeItemRole } from './sdk.ts';
 
 export interface Expectations {
   issuer: string;
@@ -88,12 +89,10 @@ export function missingScopeItems(required: string | undefined, granted: unknown
     .filter((item) => item !== '' && !have.has(canonicalScopeItem(item)));
 }
 
+/** A role item in its long form (the SDK's reading of the scope grammar); any other item as it is. */
 export function canonicalScopeItem(item: string): string {
-  const colon = item.indexOf(':');
-  if (colon <= 0) return item;
-  const rest = item.slice(colon + 1);
-  if (rest === 'domain' || rest.startsWith('role.') || rest.startsWith('service.')) return item;
-  return `${item.slice(0, colon)}:role.${rest}`;
+  const granted = scopeItemRole(item);
+  return granted === null ? item : `${granted.domain}:role.${granted.role}`;
 }
 
 function headerOf(token: string): { alg?: unknown; kid?: unknown; typ?: unknown } {

@@ -2,6 +2,7 @@
 // `admin` with a client secret, `token` with any client authentication method.
 
 import { CliError } from './errors.ts';
+import { basicAuthorization } from './sdk.ts';
 import type { HttpClient } from './http-client.ts';
 
 export interface ClientSecretGrant {
@@ -59,18 +60,4 @@ export async function requestToken(http: HttpClient, grant: TokenGrant): Promise
     throw new CliError(`token endpoint ${grant.tokenEndpoint.href} answered without an access_token`);
   }
   return token as TokenResponse;
-}
-
-/**
- * RFC 6749 §2.3.1: id and secret are each form-urlencoded before being joined with ":" and
- * base64-encoded, so a ":" or non-ASCII character in either survives the trip.
- */
-export function basicAuthorization(clientId: string, clientSecret: string): string {
-  const pair = `${formUrlEncode(clientId)}:${formUrlEncode(clientSecret)}`;
-  return `Basic ${Buffer.from(pair, 'utf8').toString('base64')}`;
-}
-
-/** application/x-www-form-urlencoded as the WHATWG URL standard serialises it (space → "+"). */
-export function formUrlEncode(value: string): string {
-  return new URLSearchParams([['', value]]).toString().slice(1);
 }

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 
 import { parseMember, parseRoleRef, parseServiceRef, parseTime } from '../src/admin/arguments.ts';
 import { parseCredentials, serverFromTokenEndpoint } from '../src/credentials.ts';
-import { formUrlEncode } from '../src/token-request.ts';
+import { formUrlEncode } from '../../sdk/src/client/basic-auth.ts';
 
 const NOW = Date.parse('2030-01-01T00:00:00Z');
 

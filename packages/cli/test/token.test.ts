@@ -143,6 +143,14 @@ describe('tessera token', () => {
       assert.equal(server.requests.length, 0);
     });
 
+    it('refuses an RSA key under 2048 bits, which the server does not register (the SDK key table)', async () => {
+      const file = await keyFile('rsa1024.pem', generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey);
+      const result = await token('--scope', 'beta:domain', '--client-id', 'alpha.api', '--key', file, '--kid', 'k1');
+      assert.equal(result.code, 2);
+      assert.equal(result.stderr, 'error: key file rsa1024.pem holds a 1024-bit RSA key; use an RSA key of 2048 to 8192 bits, or a P-256, P-384 or Ed25519 key\n');
+      assert.equal(server.requests.length, 0);
+    });
+
     it('refuses a public key file: signing needs the private key', async () => {
       const { publicKey } = generateKeyPairSync('ed25519');
       await writeFile(path.join(cwd, 'public.pem'), publicKey.export({ type: 'spki', format: 'pem' }));

@@ -3,6 +3,8 @@
 // on `jose` and Node built-ins only.
 
 export { createTokenClient } from './client/token-client.ts';
+export { CLIENT_ASSERTION_TYPE, signClientAssertion, type ClientAssertionClaims } from './client/assertion.ts';
+export { basicAuthorization } from './client/basic-auth.ts';
 export { TokenClientError, type TokenClientErrorCode, type TokenClientErrorDetails } from './client/errors.ts';
 export type {
   AccessTokenRequest,

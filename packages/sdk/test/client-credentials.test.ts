@@ -160,6 +160,10 @@ describe('token client credentials', () => {
       ['an unreadable private key', { ...base, credentials: { clientId: 'a.b', privateKey: 'not a key', kid: 'k' } }, /privateKey is not a readable PEM private key/],
       ['a public key as private key', { ...base, credentials: { clientId: 'a.b', privateKey: generateKeyPairSync('ed25519').publicKey, kid: 'k' } }, /must be a private key/],
       ['a private key without kid', { ...base, credentials: { clientId: 'a.b', privateKey: generateKeyPairSync('ed25519').privateKey } }, /kid must name the registered key/],
+      // The server registers P-256, P-384, Ed25519 and RSA of 2048 to 8192 bits: an assertion of any other key is never accepted.
+      ['a P-521 key, which Tessera does not register', { ...base, credentials: { clientId: 'a.b', privateKey: generateKeyPairSync('ec', { namedCurve: 'P-521' }).privateKey, kid: 'k' } }, /privateKey is an EC key on secp521r1, which Tessera does not register: use a P-256, P-384, Ed25519 or RSA \(2048 to 8192 bits\) key/],
+      ['a P-521 key even with an explicit alg', { ...base, credentials: { clientId: 'a.b', privateKey: generateKeyPairSync('ec', { namedCurve: 'P-521' }).privateKey, kid: 'k', alg: 'ES512' } }, /secp521r1, which Tessera does not register/],
+      ['a 1024-bit RSA key', { ...base, credentials: { clientId: 'a.b', privateKey: generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey, kid: 'k' } }, /a 1024-bit RSA key, which Tessera does not register/],
       ['a certificate without key', { ...base, credentials: { certificate: '-----BEGIN CERTIFICATE-----' } }, /credentials.key is required with a fixed certificate/],
       ['a certificate that is not PEM', { ...base, credentials: { certificate: 'nope', key: 'nope' } }, /the client certificate is not a readable PEM certificate/],
       ['a bad retry bound', { ...base, retry: { maxAttempts: 0 } }, /retry.maxAttempts must be a whole number ≥ 1/],

@@ -9,7 +9,7 @@ import { resolveUnder } from '../connection.ts';
 import { CliError } from '../errors.ts';
 import type { HttpClient } from '../http-client.ts';
 import type { Proof } from './proofs.ts';
-import { splitCertificates } from './out-dir.ts';
+import { checkIssuedCertificate, splitCertificates } from '../sdk.ts';
 
 export const CERTIFICATES_PATH = '/ca/v1/certificates';
 export const BUNDLE_PATH = '/ca/v1/bundle';
@@ -52,7 +52,8 @@ export async function obtainCertificate(http: HttpClient, request: CertificateRe
   return checkAnswer(response.body, bundle, request, url);
 }
 
-async function fetchBundle(http: HttpClient, server: URL): Promise<ParsedCertificate[]> {
+/** The PEM trust bundle, each certificate of it parsed. */
+async function fetchBundle(http: HttpClient, server: URL): Promise<string> {
   const url = resolveUnder(server, BUNDLE_PATH);
   const response = await http.send({
     method: 'GET',
@@ -63,60 +64,26 @@ async function fetchBundle(http: HttpClient, server: URL): Promise<ParsedCertifi
   const certificates = typeof response.body === 'string' ? splitCertificates(response.body) : [];
   const fail = (reason: string): CliError => new CliError(`trust bundle request to ${url.href}: ${reason}`);
   if (certificates.length === 0) throw fail('the answer holds no PEM certificate');
-  return certificates.map((pem) => ({ pem, certificate: parseCertificate(pem, () => fail('the answer holds a certificate that does not parse')) }));
+  if (!certificates.every(parses)) throw fail('the answer holds a certificate that does not parse');
+  return certificates.join('\n');
 }
 
-interface ParsedCertificate {
-  pem: string;
-  certificate: X509Certificate;
+function parses(pem: string): boolean {
+  try {
+    return new X509Certificate(pem).raw.length > 0;
+  } catch {
+    return false;
+  }
 }
 
-function checkAnswer(body: unknown, bundle: readonly ParsedCertificate[], request: CertificateRequest, url: URL): IssuedCertificate {
+/** The SDK's checks (those of the certificate refresher), each failure named after this request. */
+function checkAnswer(body: unknown, bundle: string, request: CertificateRequest, url: URL): IssuedCertificate {
   const fail = (reason: string): CliError => new CliError(`certificate request to ${url.href}: ${reason}`);
   const fields = body !== null && typeof body === 'object' ? (body as Record<string, unknown>) : {};
   if (typeof fields.certificate !== 'string' || typeof fields.chain !== 'string') {
     throw fail('the answer lacks "certificate" or "chain" (is --server a Tessera server?)');
   }
-  const leaf = parseCertificate(splitCertificates(fields.certificate)[0], () => fail('"certificate" holds no PEM certificate'));
-  const chain: ParsedCertificate[] = splitCertificates(fields.chain).map((pem) => ({
-    pem,
-    certificate: parseCertificate(pem, () => fail('"chain" holds a certificate that does not parse')),
-  }));
-  if (!leaf.checkPrivateKey(request.key)) throw fail('the certificate is not for the key of the CSR');
-  if (!chain.some(({ certificate }) => isIssuedBy(leaf, certificate))) {
-    throw fail('the chain holds no certificate that issued the leaf');
-  }
-  if (leaf.validToDate.getTime() <= request.now) throw fail(`the certificate expired at ${leaf.validToDate.toISOString()}`);
-
-  const intermediates = chain.filter(({ certificate }) => !isSelfSigned(certificate)).map(({ pem }) => pem);
-  const bundleFingerprints = new Set(bundle.map(({ certificate }) => certificate.fingerprint256));
-  const missingRoots = chain
-    .filter(({ certificate }) => isSelfSigned(certificate) && !bundleFingerprints.has(certificate.fingerprint256))
-    .map(({ pem }) => pem);
-  return {
-    leaf,
-    certificatePem: pemFile([leaf.toString(), ...intermediates]),
-    chainPem: pemFile(chain.map(({ pem }) => pem)),
-    caPem: pemFile([...bundle.map(({ pem }) => pem), ...missingRoots]),
-  };
-}
-
-function parseCertificate(pem: string | undefined, failure: () => CliError): X509Certificate {
-  try {
-    return new X509Certificate(pem ?? '');
-  } catch {
-    throw failure();
-  }
-}
-
-function isIssuedBy(certificate: X509Certificate, issuer: X509Certificate): boolean {
-  return certificate.checkIssued(issuer) && certificate.verify(issuer.publicKey);
-}
-
-function isSelfSigned(certificate: X509Certificate): boolean {
-  return isIssuedBy(certificate, certificate);
-}
-
-function pemFile(pems: readonly string[]): string {
-  return `${pems.map((pem) => pem.trim()).join('\n')}\n`;
+  const checked = checkIssuedCertificate({ certificate: fields.certificate, chain: fields.chain }, bundle, request.key, request.now);
+  if ('problem' in checked) throw fail(checked.problem);
+  return { leaf: checked.leaf, certificatePem: checked.certificate, chainPem: checked.chain, caPem: checked.ca };
 }

@@ -4,6 +4,8 @@
 
 import type { KeyObject } from 'node:crypto';
 import path from 'node:path';
+import { buildCsr, generateKey, keyTypeOf, privateKeyPem } from '../sdk.ts';
+import type { KeyType } from '@tessera/sdk';
 
 import { DEFAULT_CA_FILE, openHttpClient } from '../connection.ts';
 import type { ConnectionFlags, TlsIdentity } from '../connection.ts';
@@ -13,8 +15,7 @@ import type { HttpClient } from '../http-client.ts';
 import type { CliIo } from '../io.ts';
 import { certificateEndpoint, obtainCertificate } from './ca-client.ts';
 import type { IssuedCertificate } from './ca-client.ts';
-import { DEFAULT_KEY_TYPE, buildCsr, generateKey, keyTypeOf, privateKeyPem } from './keys.ts';
-import type { KeyType } from './keys.ts';
+import { DEFAULT_KEY_TYPE } from './keys.ts';
 import { CERTIFICATE_MODE, KEY_MODE, describeCertificate, readCurrentCertificate, replaceFiles, shownPath } from './out-dir.ts';
 import type { CertificatePaths, CurrentCertificate, FileContent } from './out-dir.ts';
 import type { ProofSource } from './proofs.ts';
@@ -51,7 +52,7 @@ export interface Outcome {
 export async function obtainWithProof(plan: CertPlan, proof: ProofSource, ctx: CertContext): Promise<Outcome> {
   const principal = requirePrincipal(plan);
   const key = proof.csrKey ?? plan.key ?? (await generateKey(plan.keyType ?? DEFAULT_KEY_TYPE));
-  const csr = await buildCsr(key, principal);
+  const csr = buildCsr(key, principal);
   const http = await clientFor(plan, ctx.io);
   const issued = await obtainCertificate(http, {
     server: plan.server,
@@ -68,7 +69,7 @@ export async function renewOverMtls(plan: CertPlan, current: CurrentCertificate,
   const principal = plan.principal ?? current.principal;
   if (principal === undefined) throw new CliError(`${plan.paths.certificate} has no subject CN; pass --principal`);
   const key = plan.rotateKey ? await generateKey(plan.keyType ?? keyTypeOf(current.key) ?? DEFAULT_KEY_TYPE) : current.key;
-  const csr = await buildCsr(key, principal);
+  const csr = buildCsr(key, principal);
   const identity: TlsIdentity = { cert: current.certificatePem, key: current.keyPem };
   const http = await clientFor(plan, ctx.io, identity);
   const issued = await obtainCertificate(http, { server: plan.server, csr, key, now: ctx.now() });

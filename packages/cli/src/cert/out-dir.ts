@@ -1,17 +1,17 @@
-// The files `tessera cert` keeps in --out-dir, and how they are replaced: each through a temp
-// file in the same directory, flushed to disk, then renamed over the old one. A rename within
-// one file system is atomic, so a reader (or a crash, or kill -9) sees the old file or the new
-// one, never a half-written one.
+// The files `tessera cert` keeps in --out-dir: the names, modes and atomic replacement of the
+// SDK's certificate refresher (each file through a flushed temp file renamed over the old one),
+// so the command and a service's refresher can take turns on one directory.
 
-import { X509Certificate, randomBytes } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
-import { parsePrivateKey } from '../client-assertion.ts';
+import { parsePrivateKey } from '../private-key.ts';
 import { commonNameOf } from '../client-certificate.ts';
 import { CliError, UsageError, describeError } from '../errors.ts';
 import { fileExists, readInputFile } from '../files.ts';
+import { CERTIFICATE_FILES, CERTIFICATE_MODE, KEY_MODE, TEMP_FILE, replaceCertificateFiles, splitCertificates } from '../sdk.ts';
 
 /** Absolute paths of the files in --out-dir. */
 export interface CertificatePaths {
@@ -25,8 +25,7 @@ export interface CertificatePaths {
   ca: string;
 }
 
-const NAMES = { key: 'key.pem', certificate: 'cert.pem', chain: 'chain.pem', ca: 'ca.pem' } as const;
-const TEMP_FILE = /^\.(?:key|cert|chain|ca)\.pem\.[0-9a-f]{12}\.tmp$/;
+const NAMES = CERTIFICATE_FILES;
 
 export function certificatePaths(outDir: string): CertificatePaths {
   return {
@@ -43,9 +42,7 @@ export interface FileContent {
   mode: number;
 }
 
-export const KEY_MODE = 0o600;
-// Certificates are public; the umask may still narrow this.
-export const CERTIFICATE_MODE = 0o644;
+export { CERTIFICATE_MODE, KEY_MODE };
 
 /**
  * Makes --out-dir (0700: it holds a private key) unless told not to, and removes temp files a
@@ -63,44 +60,13 @@ export async function prepareOutDir(outDir: string, create: boolean): Promise<vo
   }
 }
 
-/**
- * Writes every file to a temp file first and renames them only once all are on disk, so a
- * failure while writing leaves the old set untouched. The directory is flushed last so the
- * renames themselves survive a power cut.
- */
+/** All files together, the first renamed first (the key, when it changed): the SDK's replaceCertificateFiles. */
 export async function replaceFiles(files: readonly FileContent[]): Promise<void> {
-  const written: { temp: string; file: string }[] = [];
+  const dir = path.dirname(files[0]?.file ?? '.');
   try {
-    for (const { file, content, mode } of files) {
-      const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-      // 'wx': never follow or reuse a file someone else put at the temp name.
-      const handle = await open(temp, 'wx', mode);
-      written.push({ temp, file });
-      try {
-        await handle.writeFile(content);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-    }
-    for (const { temp, file } of written) await rename(temp, file);
+    await replaceCertificateFiles(dir, files.map(({ file, content, mode }) => ({ name: path.basename(file), content, mode })));
   } catch (error) {
-    await Promise.all(written.map(({ temp }) => unlink(temp).catch(ignoreMissing)));
-    throw new CliError(`cannot write ${files.map(({ file }) => path.basename(file)).join(', ')}: ${describeError(error)}`, undefined, { cause: error });
-  }
-  await syncDirectories(files.map(({ file }) => path.dirname(file)));
-}
-
-async function syncDirectories(dirs: readonly string[]): Promise<void> {
-  for (const dir of new Set(dirs)) {
-    const handle = await open(dir, 'r');
-    try {
-      await handle.sync();
-    } catch {
-      // Some file systems cannot fsync a directory; the renames are done either way.
-    } finally {
-      await handle.close();
-    }
+    throw new CliError(describeError(error), undefined, { cause: error });
   }
 }
 
@@ -123,12 +89,6 @@ export interface CurrentCertificate {
   serial: string;
   notBefore: number;
   notAfter: number;
-}
-
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-
-export function splitCertificates(pem: string): string[] {
-  return pem.match(PEM_CERTIFICATE) ?? [];
 }
 
 /** Reads cert.pem and key.pem; a missing, foreign or mismatched file is a usage error. */

@@ -3,7 +3,8 @@
 
 import type { KeyObject } from 'node:crypto';
 
-import { signClientAssertion, signingAlgFor } from '../client-assertion.ts';
+import { assertionAlgorithm, keyTypeOf, signClientAssertion } from '../sdk.ts';
+
 import { UsageError } from '../errors.ts';
 import { readInputFile } from '../files.ts';
 
@@ -37,8 +38,9 @@ export interface ProofSource {
  * certificate endpoint, exp 60 s, a fresh jti). The CSR must carry this very key.
  */
 export function keyAssertionProof(principal: string, kid: string, key: KeyObject, file: string): ProofSource {
-  const alg = signingAlgFor(key);
-  if (alg === undefined) throw new UsageError(`key file ${file} holds a key that cannot sign; use a P-256, P-384, Ed25519 or RSA key`);
+  const type = keyTypeOf(key);
+  if (type === undefined) throw new UsageError(`key file ${file} holds a key that cannot sign; use a P-256, P-384, Ed25519 or RSA key`);
+  const alg = assertionAlgorithm(type);
   return {
     type: 'key-assertion',
     flag: '--key/--kid',
@@ -46,7 +48,7 @@ export function keyAssertionProof(principal: string, kid: string, key: KeyObject
     csrKey: key,
     make: async (audience, now) => ({
       type: 'key-assertion',
-      value: await signClientAssertion({ key, alg }, { clientId: principal, kid, audience, now }),
+      value: await signClientAssertion(key, { clientId: principal, kid, audience, alg, now }),
     }),
   };
 }

@@ -1,49 +1,34 @@
-// When `tessera cert --watch` acts: renewal at about two thirds of a certificate's lifetime,
-// spread by jitter so a fleet started together does not renew together, and retries that back
-// off. Time comes from the injected clock and timers, so tests move it by hand.
+// When `tessera cert --watch` acts: the SDK's certificate refresher's schedule (renewal at about
+// two thirds of a certificate's lifetime, spread by jitter; retries that back off), with its
+// default policy, so the command and the library renew alike. What is the CLI's own is the
+// waiting: on the injected clock and timers (tests move them by hand), ended by SIGINT/SIGTERM.
 
 import type { SignalSource, Timers } from '../io.ts';
+import { DEFAULT_POLICY, MAX_RETRY_MS, MAX_TIMER_MS, retryDelay as sdkRetryDelay, nextRenewal as sdkNextRenewal, renewalTime as sdkRenewalTime } from '../sdk.ts';
 
-/** Renew once this share of the lifetime has passed: a third is left to ride out an outage. */
-export const RENEWAL_POINT = 2 / 3;
-/** The renewal point moves by up to this share of itself, either way: [0.6, 0.733…] of the lifetime. */
-export const RENEWAL_JITTER = 0.1;
+export { MAX_RETRY_MS, MAX_TIMER_MS };
 
 /** `random` in [0, 1); times in milliseconds since the epoch. */
 export function renewalTime(notBefore: number, notAfter: number, random: number): number {
-  const lifetime = Math.max(0, notAfter - notBefore);
-  const share = RENEWAL_POINT * (1 + RENEWAL_JITTER * (2 * random - 1));
-  return notBefore + Math.round(lifetime * share);
+  return sdkRenewalTime(notBefore, notAfter, DEFAULT_POLICY, random);
 }
 
-/**
- * The least time between a certificate arriving and its renewal. A certificate already past
- * its renewal point when it arrives (the CA capped it at its own expiry, or the clocks
- * disagree) would otherwise be renewed again at once, in a loop against the server.
- */
-export const MIN_RENEWAL_GAP_MS = 60_000;
-
-/** renewalTime for a certificate that has just arrived at `now`. */
+/** renewalTime for a certificate that has just arrived at `now`, never less than a minute out (or half of what is left). */
 export function nextRenewal(notBefore: number, notAfter: number, now: number, random: number): number {
-  const floor = now + Math.min(MIN_RENEWAL_GAP_MS, Math.max(0, notAfter - now) / 2);
-  return Math.max(renewalTime(notBefore, notAfter, random), Math.round(floor));
-}
-
-export const FIRST_RETRY_MS = 1_000;
-export const MAX_RETRY_MS = 5 * 60_000;
-
-/** Doubling from 1 s up to 5 min, each wait spread by ±20 % so failing clients do not retry in step. */
-export function retryDelay(attempt: number, random: number): number {
-  const base = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.max(0, Math.min(attempt - 1, 30)));
-  return Math.round(base * (0.8 + 0.4 * random));
+  return sdkNextRenewal(notBefore, notAfter, now, DEFAULT_POLICY, random);
 }
 
 /**
- * Waits are cut into pieces of at most this long, and the clock is read again after each: a
- * timer does not run while the machine sleeps, so one long timer would renew late after a
- * suspend. (It also stays below setTimeout's 2^31 ms limit.)
+ * The wait after failed attempt `attempt`: doubling from 1 s up to 5 min, ±20 %. With
+ * `remainingMs` (what is left of the certificate) at most half of that, so attempts get denser as
+ * its end nears; with `retryAfterMs` never shorter than the server asked.
  */
-export const MAX_TIMER_MS = 60 * 60_000;
+export function retryDelay(attempt: number, random: number, remainingMs = 0, retryAfterMs = 0): number {
+  return sdkRetryDelay(attempt, random, remainingMs, retryAfterMs);
+}
+
+// Waits are cut into pieces of at most MAX_TIMER_MS and the clock is read again after each: a
+// timer does not run while the machine sleeps, so one long timer would renew late after a suspend.
 
 export interface Sleeper {
   /** True once SIGINT or SIGTERM arrived. */

@@ -27,7 +27,7 @@ export async function watchCertificate(plan: CertPlan, ctx: CertContext, announc
     while (current !== undefined && !sleeper.stopped) {
       const certificate: Watched = current;
       if (!(await sleeper.sleepUntil(certificate.renewAt))) break;
-      const outcome = await retrying('renewal', () => renewOnce(plan, certificate, ctx), (error) => !(error instanceof CannotRenewError), sleeper, ctx, log);
+      const outcome = await retrying('renewal', () => renewOnce(plan, certificate, ctx), (error) => !(error instanceof CannotRenewError), sleeper, ctx, log, certificate.notAfter);
       current = outcome === undefined ? undefined : planned(outcome, ctx, announce);
     }
     if (sleeper.signal !== undefined) log(`${sleeper.signal}: stopped watching ${shownPath(plan.paths.certificate, io.cwd)}`);
@@ -64,7 +64,7 @@ async function startingCertificate(
   const proof = plan.proof;
   if (proof === undefined) return undefined;
   // Only failures that may pass are retried; a refused proof will be refused again.
-  const outcome = await retrying('certificate request', () => obtainWithProof(plan, proof, ctx), isTransient, sleeper, ctx, log);
+  const outcome = await retrying('certificate request', () => obtainWithProof(plan, proof, ctx), isTransient, sleeper, ctx, log, undefined);
   return outcome === undefined ? undefined : planned(outcome, ctx, announce);
 }
 
@@ -108,6 +108,8 @@ async function retrying(
   sleeper: Sleeper,
   ctx: CertContext,
   log: (line: string) => void,
+  /** The end of the certificate being renewed: retries get denser as it nears, as in the SDK's refresher. */
+  notAfter: number | undefined,
 ): Promise<Outcome | undefined> {
   for (let n = 1; ; n += 1) {
     try {
@@ -115,7 +117,7 @@ async function retrying(
     } catch (error) {
       if (!retryable(error)) throw error;
       if (sleeper.stopped) return undefined;
-      const delay = retryDelay(n, ctx.random());
+      const delay = retryDelay(n, ctx.random(), notAfter === undefined ? 0 : notAfter - ctx.now());
       log(`${what} failed (attempt ${n}): ${oneLine(describeError(error))}; retrying in ${formatDelay(delay)}`);
       if (!(await sleeper.sleep(delay))) return undefined;
     }

@@ -6,17 +6,18 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
+import { KEY_TYPES } from '../sdk.ts';
+import type { KeyType } from '@tessera/sdk';
 
 import { parseServiceRef } from '../admin/arguments.ts';
-import { parsePrivateKey } from '../client-assertion.ts';
+import { parsePrivateKey } from '../private-key.ts';
 import { DEFAULT_SERVER, addConnectionOptions } from '../connection.ts';
 import type { ConnectionFlags } from '../connection.ts';
 import { UsageError } from '../errors.ts';
 import { readInputFile } from '../files.ts';
 import type { CliIo } from '../io.ts';
 import { formatJson } from '../output.ts';
-import { KEY_TYPES, requireCertificateKey } from '../cert/keys.ts';
-import type { KeyType } from '../cert/keys.ts';
+import { requireCertificateKey } from '../cert/keys.ts';
 import { currentForRenewal, obtainWithProof, outcomeJson, outcomeLine, renewOverMtls } from '../cert/operations.ts';
 import type { CertContext, CertPlan, Outcome } from '../cert/operations.ts';
 import { certificatePaths, prepareOutDir } from '../cert/out-dir.ts';
@@ -54,7 +55,7 @@ export function registerCertCommand(program: Command, io: CliIo): void {
     .option('--oidc-token-file <file>', 'prove the request with an OIDC token from a trusted issuer (read at each use)')
     .option('--renew', 'renew the certificate in --out-dir over mTLS (same identity)')
     .option('--rotate-key', 'make a new key at renewal instead of keeping the current one')
-    .addOption(new Option('--key-type <type>', `type of a new key (default: p256)`).choices(KEY_TYPES))
+    .addOption(new Option('--key-type <type>', `type of a new key (default: p256)`).choices([...KEY_TYPES]))
     .option('--watch', 'keep running and renew at about 2/3 of each lifetime')
     .option('--json', 'print {principal, serial, notBefore, notAfter, files} (one line per certificate with --watch)');
   addConnectionOptions(cert)

@@ -10,15 +10,25 @@ import { CertificateRefresherError } from './errors.ts';
 import { describe, splitCertificates, type Held } from './held.ts';
 import { keyTypeOf } from './keys.ts';
 
-const NAMES = { key: 'key.pem', certificate: 'cert.pem', chain: 'chain.pem', ca: 'ca.pem' } as const;
-const TEMP_FILE = /^\.(?:key|cert|chain|ca)\.pem\.[0-9a-f]{12}\.tmp$/;
-const KEY_MODE = 0o600;
+/** The files of `outDir`, as `tessera cert --out-dir` names them too. */
+export const CERTIFICATE_FILES = { key: 'key.pem', certificate: 'cert.pem', chain: 'chain.pem', ca: 'ca.pem' } as const;
+const NAMES = CERTIFICATE_FILES;
+/** The temp files {@link replaceCertificateFiles} makes; one a killed run left may be removed. */
+export const TEMP_FILE = /^\.(?:key|cert|chain|ca)\.pem\.[0-9a-f]{12}\.tmp$/;
+export const KEY_MODE = 0o600;
 // Certificates are public; the umask may still narrow this.
-const CERTIFICATE_MODE = 0o644;
+export const CERTIFICATE_MODE = 0o644;
 
-function filesError(message: string, cause: unknown): CertificateRefresherError {
+/** One file for {@link replaceCertificateFiles}: a name in the directory, its content and mode. */
+export interface CertificateFile {
+  name: string;
+  content: string;
+  mode: number;
+}
+
+function filesError(message: string, cause: unknown, where = ''): CertificateRefresherError {
   const reason = cause instanceof Error ? cause.message : String(cause);
-  return new CertificateRefresherError(`${message}: ${reason}`, { code: 'ERR_FILES', cause });
+  return new CertificateRefresherError(`${message}: ${reason}${where}`, { code: 'ERR_FILES', cause });
 }
 
 /**
@@ -45,7 +55,7 @@ export async function prepareOutDir(dir: string): Promise<void> {
  * first: a new certificate is never in place before its key. The key is skipped when unchanged.
  */
 export function writeHeld(dir: string, held: Held, keyChanged: boolean): Promise<void> {
-  return replaceFiles(dir, [
+  return replaceCertificateFiles(dir, [
     ...(keyChanged ? [{ name: NAMES.key, content: held.material.key, mode: KEY_MODE }] : []),
     { name: NAMES.certificate, content: held.material.cert, mode: CERTIFICATE_MODE },
     { name: NAMES.chain, content: held.chain, mode: CERTIFICATE_MODE },
@@ -55,10 +65,16 @@ export function writeHeld(dir: string, held: Held, keyChanged: boolean): Promise
 
 /** Replaces `ca.pem` alone: the trust bundle changed, the certificate did not. */
 export function writeTrust(dir: string, ca: string): Promise<void> {
-  return replaceFiles(dir, [{ name: NAMES.ca, content: ca, mode: CERTIFICATE_MODE }]);
+  return replaceCertificateFiles(dir, [{ name: NAMES.ca, content: ca, mode: CERTIFICATE_MODE }]);
 }
 
-async function replaceFiles(dir: string, files: { name: string; content: string; mode: number }[]): Promise<void> {
+/**
+ * Replaces files of `dir` all together: each is written to a temp file and flushed, and only once
+ * all are on disk are they renamed over the old ones, in order (put the key first: a new
+ * certificate is then never in place before its key). A failure leaves the old set untouched and
+ * throws a CertificateRefresherError with code `ERR_FILES`.
+ */
+export async function replaceCertificateFiles(dir: string, files: readonly CertificateFile[]): Promise<void> {
   const written: { temp: string; file: string }[] = [];
   try {
     for (const { name, content, mode } of files) {
@@ -76,7 +92,7 @@ async function replaceFiles(dir: string, files: { name: string; content: string;
     for (const { temp, file } of written) await rename(temp, file);
   } catch (cause) {
     await Promise.all(written.map(({ temp }) => unlink(temp).catch(() => {})));
-    throw filesError(`cannot write ${files.map(({ name }) => name).join(', ')} in ${dir}`, cause);
+    throw filesError(`cannot write ${files.map(({ name }) => name).join(', ')}`, cause, ` (in ${dir})`);
   }
   // The renames themselves survive a power cut only once the directory is flushed.
   const handle = await open(dir, 'r');

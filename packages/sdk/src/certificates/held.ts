@@ -32,25 +32,55 @@ export function splitCertificates(pem: string): string[] {
   return pem.match(PEM_CERTIFICATE) ?? [];
 }
 
-/** Checks a CA answer for `key` and `principal` and makes it what the refresher holds. */
-export function acceptIssued(answer: IssueAnswer, bundle: string, key: KeyObject, principal: string, now: number): Held {
-  const invalid = (why: string): CertificateRefresherError => new CertificateRefresherError(`the CA's answer cannot be used: ${why}`, { code: 'ERR_CA_ANSWER_INVALID' });
-  const leaf = parse(splitCertificates(answer.certificate)[0], () => invalid('"certificate" holds no PEM certificate'));
-  const chain = splitCertificates(answer.chain).map((pem) => ({ pem, certificate: parse(pem, () => invalid('"chain" holds a certificate that does not parse')) }));
-  if (!leaf.checkPrivateKey(key)) throw invalid('the certificate is not for the key of the CSR');
-  if (!chain.some(({ certificate }) => issued(leaf, certificate))) throw invalid('the chain holds no certificate that issued the leaf');
-  const held = describe(leaf, key, chain.map(({ pem }) => pem).join('\n'), bundle);
-  if (held.principal !== principal) throw invalid(`the certificate is for ${held.principal}, not ${principal}`);
-  if (held.notAfter <= now) throw invalid(`the certificate expired at ${new Date(held.notAfter).toISOString()}`);
+/** A CA answer, checked and laid out as the files of `outDir` (and of `tessera cert --out-dir`). */
+export interface IssuedCertificate {
+  leaf: X509Certificate;
+  /** `cert.pem`: the leaf, then the intermediates of the chain. */
+  certificate: string;
+  /** `chain.pem`: the chain as the CA sent it. */
+  chain: string;
+  /** `ca.pem`: the trust bundle, plus any root of the chain it lacks. */
+  ca: string;
+}
+
+/**
+ * Checks a CA answer (`POST /ca/v1/certificates`) before anything uses it: the certificate must
+ * parse, be for `key`, be issued by a certificate of the chain, be for `principal` (when given)
+ * and not be expired at `now`. A `problem` says what is wrong, in words that complete "the
+ * answer cannot be used: …", so each caller phrases the error its own way.
+ */
+export function checkIssuedCertificate(
+  answer: IssueAnswer,
+  bundle: string,
+  key: KeyObject,
+  now: number,
+  principal?: string,
+): IssuedCertificate | { problem: string } {
+  const leaf = parse(splitCertificates(answer.certificate)[0]);
+  if (leaf === undefined) return { problem: '"certificate" holds no PEM certificate' };
+  const chain: { pem: string; certificate: X509Certificate }[] = [];
+  for (const pem of splitCertificates(answer.chain)) {
+    const certificate = parse(pem);
+    if (certificate === undefined) return { problem: '"chain" holds a certificate that does not parse' };
+    chain.push({ pem, certificate });
+  }
+  if (!leaf.checkPrivateKey(key)) return { problem: 'the certificate is not for the key of the CSR' };
+  if (!chain.some(({ certificate }) => issued(leaf, certificate))) return { problem: 'the chain holds no certificate that issued the leaf' };
+  const cn = commonName(leaf);
+  if (principal !== undefined && cn !== principal) return { problem: `the certificate is for ${cn}, not ${principal}` };
+  if (Date.parse(leaf.validTo) <= now) return { problem: `the certificate expired at ${new Date(leaf.validTo).toISOString()}` };
 
   const intermediates = chain.filter(({ certificate }) => !issued(certificate, certificate)).map(({ pem }) => pem);
   const chainPem = pemFile(chain.map(({ pem }) => pem));
-  return {
-    ...held,
-    material: { cert: pemFile([leaf.toString(), ...intermediates]), key: held.material.key },
-    chain: chainPem,
-    ca: trustFrom(bundle, chainPem),
-  };
+  return { leaf, certificate: pemFile([leaf.toString(), ...intermediates]), chain: chainPem, ca: trustFrom(bundle, chainPem) };
+}
+
+/** Checks a CA answer for `key` and `principal` and makes it what the refresher holds. */
+export function acceptIssued(answer: IssueAnswer, bundle: string, key: KeyObject, principal: string, now: number): Held {
+  const checked = checkIssuedCertificate(answer, bundle, key, now, principal);
+  if ('problem' in checked) throw new CertificateRefresherError(`the CA's answer cannot be used: ${checked.problem}`, { code: 'ERR_CA_ANSWER_INVALID' });
+  const held = describe(checked.leaf, key, checked.chain, checked.ca);
+  return { ...held, material: { cert: checked.certificate, key: held.material.key }, chain: checked.chain, ca: checked.ca };
 }
 
 /**
@@ -87,7 +117,7 @@ export function describe(leaf: X509Certificate, key: KeyObject, chain: string, c
     material: { cert: certificatePem ?? pemFile([leaf.toString()]), key: keyPem ?? privateKeyPem(key) },
     chain,
     ca,
-    principal: /^CN=(.+)$/m.exec(leaf.subject)?.[1] ?? '',
+    principal: commonName(leaf),
     spiffeId: /(?:^|,\s*)URI:(spiffe:\/\/[^,\s]+)/.exec(leaf.subjectAltName ?? '')?.[1] ?? null,
     serial: leaf.serialNumber.toLowerCase(),
     notBefore: Date.parse(leaf.validFrom),
@@ -97,12 +127,16 @@ export function describe(leaf: X509Certificate, key: KeyObject, chain: string, c
   };
 }
 
-function parse(pem: string | undefined, failure: () => CertificateRefresherError): X509Certificate {
+function parse(pem: string | undefined): X509Certificate | undefined {
   try {
     return new X509Certificate(pem ?? '');
   } catch {
-    throw failure();
+    return undefined;
   }
+}
+
+function commonName(leaf: X509Certificate): string {
+  return /^CN=(.+)$/m.exec(leaf.subject)?.[1] ?? '';
 }
 
 function issued(certificate: X509Certificate, issuer: X509Certificate): boolean {

@@ -1,5 +1,8 @@
 // The service's private keys: made here, kept in the process (and in `outDir` when asked), never
-// sent anywhere. Only the key types Tessera's CA certifies are offered.
+// sent anywhere. One table for the whole SDK: the keys Tessera registers on a service (for
+// private_key_jwt and key assertions) are the keys its CA certifies, so a key the SDK signs with
+// is one the server accepts. P-521 is not among them (the server refuses it: BoringSSL-based
+// peers do not take it), nor RSA above 8,192 bits.
 
 import { generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -25,7 +28,13 @@ export async function generateKey(type: KeyType): Promise<KeyObject> {
   }
 }
 
-/** The key type of an existing key, or undefined when Tessera would not certify it. */
+/** RSA sizes Tessera registers and certifies. */
+const RSA_BITS = { min: 2048, max: 8192 } as const;
+
+/** The accepted key types, as a phrase for messages. */
+export const ACCEPTED_KEYS = 'a P-256, P-384, Ed25519 or RSA (2048 to 8192 bits) key';
+
+/** The key type of an existing key, or undefined when Tessera would not register or certify it. */
 export function keyTypeOf(key: KeyObject): KeyType | undefined {
   const details = key.asymmetricKeyDetails;
   switch (key.asymmetricKeyType) {
@@ -36,7 +45,7 @@ export function keyTypeOf(key: KeyObject): KeyType | undefined {
     case 'ed25519':
       return 'ed25519';
     case 'rsa':
-      return (details?.modulusLength ?? 0) >= 2048 ? 'rsa2048' : undefined;
+      return (details?.modulusLength ?? 0) >= RSA_BITS.min && (details?.modulusLength ?? 0) <= RSA_BITS.max ? 'rsa2048' : undefined;
     default:
       return undefined;
   }
@@ -58,4 +67,12 @@ export function assertionAlgorithm(type: KeyType): string {
 
 export function privateKeyPem(key: KeyObject): string {
   return key.export({ type: 'pkcs8', format: 'pem' }).toString();
+}
+
+/** What kind of key it is, for a message that says why it is refused: `an EC key on secp521r1`. */
+export function describeKey(key: KeyObject): string {
+  const details = key.asymmetricKeyDetails;
+  if (key.asymmetricKeyType === 'ec') return `an EC key on ${details?.namedCurve ?? 'an unknown curve'}`;
+  if (key.asymmetricKeyType === 'rsa') return `a ${details?.modulusLength ?? 0}-bit RSA key`;
+  return `a ${key.asymmetricKeyType ?? 'secret'} key`;
 }

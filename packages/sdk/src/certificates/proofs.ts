@@ -1,15 +1,12 @@
 // How the first certificate is proven (key assertion, join token or OIDC token; docs/certificates.md), one kind per bootstrap option.
 // Renewal needs none of these: the current certificate, presented over mTLS, is the proof.
 
-import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
-import { SignJWT } from 'jose';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { signClientAssertion } from '../client/assertion.ts';
 import type { Proof } from './ca-client.ts';
 import { CertificateRefresherError } from './errors.ts';
 import { assertionAlgorithm, keyTypeOf } from './keys.ts';
 import type { CertificateBootstrap } from './options.ts';
-
-/** A key assertion proves one request; the CA accepts at most 5 minutes. */
-const ASSERTION_LIFETIME_SECONDS = 60;
 
 export interface BootstrapProof {
   /**
@@ -74,21 +71,12 @@ function registeredKeyProof(privateKey: KeyObject | string, kid: string): Bootst
   if (key?.type !== 'private') throw new TypeError('bootstrap.privateKey must be a private key (a KeyObject of type "private" or its PEM)');
   const type = keyTypeOf(key);
   if (type === undefined) throw new TypeError('bootstrap.privateKey must be a P-256, P-384, Ed25519 or RSA (2048 bits or more) key: Tessera certifies only those');
-  const header = { alg: assertionAlgorithm(type), kid };
+  const alg = assertionAlgorithm(type);
   return {
     repeatable: true,
     csrKey: key,
     async make(principal, audience, nowMs) {
-      const now = Math.floor(nowMs / 1000);
-      const value = await new SignJWT({})
-        .setProtectedHeader(header)
-        .setIssuer(principal)
-        .setSubject(principal)
-        .setAudience(audience)
-        .setIssuedAt(now)
-        .setExpirationTime(now + ASSERTION_LIFETIME_SECONDS)
-        .setJti(randomUUID())
-        .sign(key);
+      const value = await signClientAssertion(key, { clientId: principal, kid, audience, alg, now: nowMs });
       return { type: 'key-assertion', value };
     },
   };

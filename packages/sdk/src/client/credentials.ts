@@ -2,12 +2,11 @@
 // client's identity, which principal the cache is for, and (for certificates) the binding that
 // keeps tokens of one certificate apart from those of the next.
 
-import { X509Certificate, createHash, createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
-import { SignJWT } from 'jose';
+import { X509Certificate, createHash, createPrivateKey, type KeyObject } from 'node:crypto';
+import { ACCEPTED_KEYS, assertionAlgorithm, describeKey, keyTypeOf } from '../certificates/keys.ts';
+import { CLIENT_ASSERTION_TYPE, signClientAssertion } from './assertion.ts';
+import { basicAuthorization } from './basic-auth.ts';
 import type { CertificateCredentials, CertificateMaterial, CertificateSource, Credentials, PrivateKeyCredentials, SecretCredentials } from './options.ts';
-
-const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
-const ASSERTION_LIFETIME_SECONDS = 60;
 
 /** What one attempt of a token request adds to prove who is asking. */
 export interface Proof {
@@ -53,9 +52,7 @@ function secretAuthenticator(credentials: SecretCredentials): Authenticator {
   if (typeof credentials.clientSecret !== 'string' || credentials.clientSecret === '') throw new TypeError('credentials.clientSecret must be a non-empty string');
   const method = credentials.method ?? 'client_secret_basic';
   if (method !== 'client_secret_basic' && method !== 'client_secret_post') throw new TypeError(`credentials.method must be client_secret_basic or client_secret_post, not ${String(method)}`);
-  // RFC 6749 §2.3.1: both halves are form-urlencoded before Base64.
-  const encode = (value: string): string => encodeURIComponent(value).replaceAll('%20', '+');
-  const basic = `Basic ${Buffer.from(`${encode(clientId)}:${encode(credentials.clientSecret)}`).toString('base64')}`;
+  const basic = basicAuthorization(clientId, credentials.clientSecret);
   const proof: Proof = method === 'client_secret_basic'
     ? { headers: { authorization: basic }, form: {} }
     : { headers: {}, form: { client_id: clientId, client_secret: credentials.clientSecret } };
@@ -73,45 +70,30 @@ function privateKeyAuthenticator(credentials: PrivateKeyCredentials): Authentica
     throw new TypeError('credentials.privateKey is not a readable PEM private key', { cause });
   }
   if (key?.type !== 'private') throw new TypeError('credentials.privateKey must be a private key (a KeyObject of type "private" or its PEM)');
-  const alg = credentials.alg ?? defaultAlgorithm(key);
-  const header = { alg, kid: credentials.kid };
+  const keyAlg = assertionAlgorithmOf(key);
+  const alg = credentials.alg ?? keyAlg;
   const identity = { principal: clientId, binding: '' };
   return {
     usesTls: false,
     identity: () => identity,
     async prove(tokenEndpoint, nowMs) {
-      const now = Math.floor(nowMs / 1000);
-      const assertion = await new SignJWT({})
-        .setProtectedHeader(header)
-        .setIssuer(clientId)
-        .setSubject(clientId)
-        .setAudience(tokenEndpoint)
-        .setIssuedAt(now)
-        .setExpirationTime(now + ASSERTION_LIFETIME_SECONDS)
-        .setJti(randomUUID())
-        .sign(key);
-      return { headers: {}, form: { client_assertion_type: JWT_BEARER, client_assertion: assertion } };
+      const assertion = await signClientAssertion(key, { clientId, kid: credentials.kid, audience: tokenEndpoint, alg, now: nowMs });
+      return { headers: {}, form: { client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: assertion } };
     },
     watch: () => () => {},
   };
 }
 
-function defaultAlgorithm(key: KeyObject): string {
-  switch (key.asymmetricKeyType) {
-    case 'ec': {
-      const curve = key.asymmetricKeyDetails?.namedCurve;
-      if (curve === 'prime256v1') return 'ES256';
-      if (curve === 'secp384r1') return 'ES384';
-      if (curve === 'secp521r1') return 'ES512';
-      throw new TypeError(`EC curve ${String(curve)} has no JWS algorithm: use P-256, P-384 or P-521`);
-    }
-    case 'ed25519':
-      return 'EdDSA';
-    case 'rsa':
-      return 'RS256';
-    default:
-      throw new TypeError(`cannot sign assertions with a ${String(key.asymmetricKeyType)} key: use EC, Ed25519 or RSA, or set credentials.alg`);
+/**
+ * The assertion's algorithm follows from the key. Only keys Tessera registers are taken: an
+ * assertion signed by any other (a P-521 key, say) could never be checked by the server.
+ */
+function assertionAlgorithmOf(key: KeyObject): string {
+  const type = keyTypeOf(key);
+  if (type === undefined) {
+    throw new TypeError(`credentials.privateKey is ${describeKey(key)}, which Tessera does not register: use ${ACCEPTED_KEYS}`);
   }
+  return assertionAlgorithm(type);
 }
 
 interface CertificateState extends Identity {

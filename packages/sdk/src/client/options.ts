@@ -23,8 +23,9 @@ export interface PrivateKeyCredentials {
   /** The `kid` the public key was registered under. */
   kid: string;
   /**
-   * JWS algorithm of the assertion. Defaults from the key: ES256/ES384/ES512 for EC P-256/384/521,
-   * EdDSA for Ed25519, RS256 for RSA.
+   * JWS algorithm of the assertion. Defaults from the key: ES256/ES384 for EC P-256/384, EdDSA
+   * for Ed25519, RS256 for RSA. The key must be one Tessera registers: P-256, P-384, Ed25519 or
+   * RSA of 2048 to 8192 bits (a P-521 key is refused, as the server refuses it).
    */
   alg?: string;
 }

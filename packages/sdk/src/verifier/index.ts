@@ -13,5 +13,5 @@ export {
   type VerifierErrorCode,
 } from './errors.ts';
 export { certificateThumbprint } from './binding.ts';
-export { hasRole, type CompiledRequirement, type Requirement, type Roles } from './roles.ts';
+export { hasRole, scopeItemRole, type CompiledRequirement, type Requirement, type Roles } from './roles.ts';
 export type { ApiKeyOptions, CertificateInput, FetchLike, VerifierOptions } from './options.ts';

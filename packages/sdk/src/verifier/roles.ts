@@ -94,25 +94,29 @@ export function grantedRoles(claims: { scp?: unknown; scope?: unknown }, audienc
   return Object.freeze(Object.fromEntries(entries));
 }
 
+/**
+ * The role a scope item grants, in Tessera's scope grammar (docs/tokens.md, Scopes): `<d>:role.<r>`
+ * and the short `<d>:<r>` → `{ domain, role }`; `<d>:domain`, `<d>:service.<s>`, `openid` and
+ * anything else → null. The one reading of role items, for verifiers and the `tessera` CLI.
+ */
+export function scopeItemRole(item: string): { domain: string; role: string } | null {
+  const colon = item.indexOf(':');
+  if (colon <= 0) return null;
+  const rest = item.slice(colon + 1);
+  const role = rest.startsWith('role.') ? rest.slice('role.'.length) : rest === 'domain' || rest.startsWith('service.') ? '' : rest;
+  return role === '' ? null : { domain: item.slice(0, colon), role };
+}
+
 /** Adds the role of a `<d>:role.<r>` or `<d>:<r>` item; `<d>:domain`, `<d>:service.<s>` and `openid` grant no role. */
 function addItem(item: string, add: (domain: string, role: string) => void): void {
-  const colon = item.indexOf(':');
-  if (colon <= 0) return;
-  const rest = item.slice(colon + 1);
-  const role = rest.startsWith('role.') ? rest.slice(5) : rest === 'domain' || rest.startsWith('service.') ? '' : rest;
-  if (role !== '') add(item.slice(0, colon), role);
+  const granted = scopeItemRole(item);
+  if (granted !== null) add(granted.domain, granted.role);
 }
 
 /** `<d>:role.<r>` or `<d>:<r>` → its parts, for requirements; anything else → null. */
 function parseScopeItem(item: string): { domain: string; role: string } | null {
-  const colon = item.indexOf(':');
-  if (colon <= 0) return null;
-  const domain = item.slice(0, colon);
-  let role = item.slice(colon + 1);
-  if (role.startsWith('role.')) role = role.slice('role.'.length);
-  else if (role === 'domain' || role.startsWith('service.')) return null;
-  if (!ROLE_PART.test(domain) || !ROLE_PART.test(role)) return null;
-  return { domain, role };
+  const parsed = scopeItemRole(item);
+  return parsed !== null && ROLE_PART.test(parsed.domain) && ROLE_PART.test(parsed.role) ? parsed : null;
 }
 
 function list(items: readonly string[]): string {
