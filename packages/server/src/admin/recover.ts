@@ -120,6 +120,15 @@ async function restoreAdmin(store: Store, secretHash: string, now: number): Prom
       await store.revokeApiKey(BOOTSTRAP_PRINCIPAL, apiKey.id, ACTOR);
       changes.push(`revoked its API key ${apiKey.id}`);
     }
+    // A certificate or join token of this admin would get admin tokens through tls_client_auth.
+    const revoked = await store.revokeServiceCertificates(BOOTSTRAP_PRINCIPAL, 'keyCompromise', ACTOR);
+    if (revoked > 0) changes.push(`revoked its ${revoked} live certificate${revoked === 1 ? '' : 's'}`);
+    for (;;) {
+      const page = await store.listJoinTokens(BOOTSTRAP_PRINCIPAL, { limit: 100, now });
+      for (const joinToken of page) await store.deleteJoinToken(BOOTSTRAP_PRINCIPAL, joinToken.id, ACTOR);
+      if (page.length > 0) changes.push(`deleted ${page.length} outstanding join token${page.length === 1 ? '' : 's'}`);
+      if (page.length < 100) break;
+    }
     await store.endServiceTokens(BOOTSTRAP_PRINCIPAL, ACTOR);
     changes.push('ended every token it was issued until now');
     const blocked = service.status !== 'ACTIVE' || service.expiresAt !== null || service.allowedIps.length > 0;
