@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { createServer, loadConfig } from '../../server/src/index.ts';
 import type { TesseraServer } from '../../server/src/index.ts';
 
-import { freePort, runCli } from './helpers/cli.ts';
+import { runCli } from './helpers/cli.ts';
+import { freePort } from '@tessera/testkit/port';
 import type { CliResult } from './helpers/cli.ts';
 
 const names = (n: number, prefix: string): string[] => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(4, '0')}`);

@@ -15,7 +15,8 @@ import { after, before, describe, it } from 'node:test';
 import { createServer, loadConfig } from '../../server/src/index.ts';
 import type { TesseraServer } from '../../server/src/index.ts';
 
-import { freePort, runCli } from './helpers/cli.ts';
+import { runCli } from './helpers/cli.ts';
+import { freePort } from '@tessera/testkit/port';
 import type { CliResult } from './helpers/cli.ts';
 
 /**

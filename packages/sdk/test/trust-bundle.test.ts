@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { decodeProtectedHeader } from 'jose';
-import { send } from '../../server/test/helpers/https.ts';
+import { send } from '@tessera/testkit/https';
 import { startTestServer, type TestServer } from '../../server/test/helpers/server.ts';
 import { createTokenClient, createVerifier, InvalidTokenError, TokenClientError, type AuthContext } from '../src/index.ts';
 import { sleep } from './helpers/load.ts';

@@ -9,7 +9,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import * as oidc from 'openid-client';
-import { send } from '../../server/test/helpers/https.ts';
+import { send } from '@tessera/testkit/https';
 import { startTestServer, type TestServer } from '../../server/test/helpers/server.ts';
 import { claimsOf, postForm, tesseraCertificate } from '../../server/test/e2e/mtls-support.ts';
 import { nodeAuth } from '../src/middleware/index.ts';

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { TestResponse } from '../helpers/https.ts';
+import type { TestResponse } from '@tessera/testkit/https';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 function assertAdminError(res: TestResponse, status: number, error: string): void {

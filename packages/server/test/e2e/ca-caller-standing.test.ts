@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { TestResponse } from '../helpers/https.ts';
+import type { TestResponse } from '@tessera/testkit/https';
 import { csrFor, keyAssertion, sendMtls, serviceKey, type ServiceKey } from '../helpers/ca-client.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 

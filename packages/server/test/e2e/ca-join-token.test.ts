@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { JOIN_TOKEN_PATTERN } from '../../src/keys/join-tokens.ts';
-import type { TestResponse } from '../helpers/https.ts';
+import type { TestResponse } from '@tessera/testkit/https';
 import { csrFor, parseCertificate, serviceKey, type ServiceKey } from '../helpers/ca-client.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { createTestDatabase, type TestDatabase } from '../storage/postgres-database.ts';

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { TestResponse } from '../helpers/https.ts';
+import type { TestResponse } from '@tessera/testkit/https';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { assertRejected, csr, newKeys, postForm, renewOverMtls, sendMtls, tesseraCertificate, type ClientCertificate } from './mtls-support.ts';
 

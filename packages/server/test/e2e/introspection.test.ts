@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
-import type { TestResponse } from '../helpers/https.ts';
+import type { TestResponse } from '@tessera/testkit/https';
 import { basic, startTestServer, type TestServer } from '../helpers/server.ts';
 
 const FORM = 'application/x-www-form-urlencoded';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { x509 } from '../../src/ca/x509.ts';
-import type { TestResponse } from '../helpers/https.ts';
+import type { TestResponse } from '@tessera/testkit/https';
 import { basic, startTestServer, type TestServer } from '../helpers/server.ts';
 import { assertRejected, claimsOf, makeCa, makeLeaf, newKeys, postForm, publicKeyPem, sendMtls, type ClientCertificate, type TestCa } from './mtls-support.ts';
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { createRemoteJWKSet, customFetch, jwtVerify, type JWTPayload } from 'jose';
-import { fetchWithCa } from '../helpers/https.ts';
+import { fetchWithCa } from '@tessera/testkit/https';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 const ISSUER = 'https://auth.tessera.test';

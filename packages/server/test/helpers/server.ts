@@ -2,13 +2,13 @@
 
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/config.ts';
 import { createServer, type ServerOptions, type TesseraServer } from '../../src/server.ts';
-import { send, type TestRequest, type TestResponse } from './https.ts';
+import { freePort } from '@tessera/testkit/port';
+import { send, type TestRequest, type TestResponse } from '@tessera/testkit/https';
 import { startLogCapture } from './log-capture.ts';
 
 export interface TestServer {
@@ -27,18 +27,6 @@ export interface TestServer {
   /** JSON request to the admin API with the bootstrap admin's token. */
   admin$(method: string, path: string, body?: unknown, token?: string): Promise<TestResponse>;
   stop(options?: { keepData?: boolean }): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 export function basic(clientId: string, secret: string): string {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { TestResponse } from '../helpers/https.ts';
+import type { TestResponse } from '@tessera/testkit/https';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 interface Target {
