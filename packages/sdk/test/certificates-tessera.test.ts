@@ -20,7 +20,7 @@ import { opensslVerify } from '../../server/test/helpers/ca-client.ts';
 import { startTestServer, type TestServer } from '../../server/test/helpers/server.ts';
 import { httpsCaClient } from '../src/certificates/ca-client.ts';
 import { tesseraTrust } from '../src/http/anchors.ts';
-import { createTestPki } from './helpers/certificates.ts';
+import { createTestPki } from '@tessera/testkit/pki';
 import {
   createCertificateRefresher,
   createTokenClient,

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { createTestPki, type TestPki } from './helpers/certificates.ts';
+import { createTestPki, type TestPki } from '@tessera/testkit/pki';
 import { startFakeHttpServer, tokenAnswer, type FakeHttpServer } from './helpers/fake-token-server.ts';
 
 const SDK = fileURLToPath(new URL('../src/index.ts', import.meta.url));
