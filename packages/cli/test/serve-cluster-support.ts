@@ -9,8 +9,8 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import type { TestResponse } from '@tessera/testkit/https';
-import type { TestServer } from '../../server/test/helpers/server.ts';
-import { tokenRequest } from '../../server/test/helpers/server.ts';
+import type { TestServer } from '@tessera/testkit/server';
+import { tokenRequest } from '@tessera/testkit/server';
 import { freePort } from '@tessera/testkit/port';
 import { sendMtls, type MtlsRequest } from '../../server/test/e2e/mtls-support.ts';
 

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import * as oidc from 'openid-client';
 import { send } from '@tessera/testkit/https';
-import { startTestServer, type TestServer } from '../../server/test/helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 import { claimsOf, postForm, tesseraCertificate } from '../../server/test/e2e/mtls-support.ts';
 import { nodeAuth } from '../src/middleware/index.ts';
 import { createVerifier, InsufficientScopeError, InvalidAudienceError, InvalidTokenError, type Verifier } from '../src/verifier/index.ts';

@@ -9,7 +9,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyO
 import { after, before, describe, it } from 'node:test';
 import type { TestResponse } from '@tessera/testkit/https';
 import { keyAssertion, serviceKey, type ServiceKey } from '../helpers/ca-client.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 
 /** DER tag-length-value (short and long definite lengths). */
 function tlv(tag: number, ...parts: Uint8Array[]): Buffer {

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { SignJWT, exportJWK, type JWTPayload } from 'jose';
 import type { TestResponse } from '@tessera/testkit/https';
 import { csrFor, parseCertificate, serviceKey } from '../helpers/ca-client.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 import { freePort } from '@tessera/testkit/port';
 
 const KUBERNETES = 'https://kubernetes.default.svc.cluster.local';

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { basic, startTestServer, type TestServer } from '../helpers/server.ts';
+import { basic, startTestServer, type TestServer } from '@tessera/testkit/server';
 import { freePort } from '@tessera/testkit/port';
 import { send, type TestResponse } from '@tessera/testkit/https';
 

@@ -8,7 +8,7 @@ import { createHash, randomUUID, X509Certificate } from 'node:crypto';
 import { SignJWT, decodeJwt, type JWTPayload } from 'jose';
 import { exportPkcs8Pem, webcrypto, x509, type CryptoKeyPair } from '../../src/ca/x509.ts';
 import { send, type TestResponse } from '@tessera/testkit/https';
-import type { TestServer } from '../helpers/server.ts';
+import type { TestServer } from '@tessera/testkit/server';
 
 const P256 = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const DAY = 86_400_000;

@@ -13,7 +13,7 @@ import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { send, type TestResponse } from '@tessera/testkit/https';
-import { basic } from '../helpers/server.ts';
+import { basic } from '@tessera/testkit/server';
 import { freePort } from '@tessera/testkit/port';
 import { createTestDatabase, type TestDatabase } from '../storage/postgres-database.ts';
 

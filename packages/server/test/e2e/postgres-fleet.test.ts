@@ -13,7 +13,7 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet
 import { loadConfig } from '../../src/config/load.ts';
 import { createServer, type TesseraServer } from '../../src/server.ts';
 import { send, type TestResponse } from '@tessera/testkit/https';
-import { basic } from '../helpers/server.ts';
+import { basic } from '@tessera/testkit/server';
 import { freePort } from '@tessera/testkit/port';
 import { createTestDatabase, type TestDatabase } from '../storage/postgres-database.ts';
 

@@ -10,7 +10,7 @@ import { SignJWT } from 'jose';
 import { REACH_SECONDS } from '../../src/oauth2/key-removal.ts';
 import { sqlStatements } from '../../src/storage/drivers/statements.ts';
 import type { TestResponse } from '@tessera/testkit/https';
-import { basic, startTestServer, type TestServer } from '../helpers/server.ts';
+import { basic, startTestServer, type TestServer } from '@tessera/testkit/server';
 import { createTestDatabase, type TestDatabase } from '../storage/postgres-database.ts';
 import { postForm, tesseraCertificate } from './mtls-support.ts';
 

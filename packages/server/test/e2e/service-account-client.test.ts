@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { createRemoteJWKSet, customFetch, jwtVerify, type JWTPayload } from 'jose';
 import { fetchWithCa } from '@tessera/testkit/https';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 
 const ISSUER = 'https://auth.tessera.test';
 const RUNNER = join(import.meta.dirname, '..', 'fixtures', 'service-account-client-run.cjs');

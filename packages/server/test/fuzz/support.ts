@@ -2,7 +2,7 @@
 // target must keep (no 5xx, bounded heap, stored data untouched by refused requests).
 
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 import { freePort } from '@tessera/testkit/port';
 import type { TestResponse } from '@tessera/testkit/https';
 import { createTestDatabase } from '../storage/postgres-database.ts';

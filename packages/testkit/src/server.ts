@@ -1,15 +1,16 @@
-// Starts a real Tessera (HTTPS on a free loopback port, fresh data dir) for end-to-end tests.
+// Starts a real Tessera (HTTPS on a free loopback port, fresh data dir) for end-to-end tests of
+// the server, the CLI and the SDK, and for the benchmarks that measure one in-process server.
+// The server is imported by path, not as '@tessera/server': the benchmarks run under plain
+// `node`, without the tessera-source condition that points the package at its sources.
 
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/config/load.ts';
-import type { Config } from '../../src/config/config.ts';
-import { createServer, type ServerOptions, type TesseraServer } from '../../src/server.ts';
-import { freePort } from '@tessera/testkit/port';
-import { send, type TestRequest, type TestResponse } from '@tessera/testkit/https';
+import { createServer, loadConfig, type Config, type ServerOptions, type TesseraServer } from '../../server/src/index.ts';
+import { send, type TestRequest, type TestResponse } from './https.ts';
 import { startLogCapture } from './log-capture.ts';
+import { freePort } from './port.ts';
 
 export interface TestServer {
   server: TesseraServer;
