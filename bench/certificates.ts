@@ -21,7 +21,6 @@ import { createPublicKey, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import { Session } from 'node:inspector/promises';
-import { createServer as createNetServer } from 'node:net';
 import { cpus, hostname, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -29,6 +28,7 @@ import { parseArgs } from 'node:util';
 import { SignJWT, importPKCS8 } from 'jose';
 import { buildCsr, generateKey } from '../packages/sdk/src/index.ts';
 import { createServer, loadConfig, type TesseraServer } from '../packages/server/src/index.ts';
+import { freePort } from '@tessera/testkit/port';
 import { formatProfile, summarizeProfiles, type ProfileSummary } from './harness/profile.ts';
 
 const TARGET_PER_CORE = 2000;
@@ -315,18 +315,6 @@ function call(base: string, ca: string, method: string, path: string, headers: R
     });
     req.on('error', reject);
     req.end(body);
-  });
-}
-
-/** A port picked up front: the issuer, and so the audience of key assertions, names it. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
   });
 }
 

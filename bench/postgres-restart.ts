@@ -5,7 +5,7 @@
 
 import { execSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startTestServer } from '../packages/server/test/helpers/server.ts';
+import { startTestServer } from '@tessera/testkit/server';
 import { createTestDatabase } from '../packages/server/test/storage/postgres-database.ts';
 
 if (!process.argv.includes('--stop-the-real-postgres')) {

@@ -7,7 +7,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import pg from 'pg';
-import { basic, startTestServer } from '../packages/server/test/helpers/server.ts';
+import { basic, startTestServer } from '@tessera/testkit/server';
 import { createTestDatabase } from '../packages/server/test/storage/postgres-database.ts';
 
 const seconds = Number(process.argv.slice(2).find((arg) => /^\d+$/.test(arg)) ?? 20);

@@ -5,7 +5,7 @@
 //   node bench/sql-per-token.ts [tokens]
 
 import { sqlStatements } from '../packages/server/src/storage/drivers/statements.ts';
-import { startTestServer } from '../packages/server/test/helpers/server.ts';
+import { startTestServer } from '@tessera/testkit/server';
 import { createTestDatabase } from '../packages/server/test/storage/postgres-database.ts';
 
 const TOKENS = Number(process.argv[2] ?? 2000);

@@ -6,17 +6,16 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createServer, loadConfig } from '../../server/src/index.ts';
-import type { TesseraServer } from '../../server/src/index.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 
-import { freePort, runCli } from './helpers/cli.ts';
+import { runCli } from './helpers/cli.ts';
 import type { CliResult } from './helpers/cli.ts';
 
 const names = (n: number, prefix: string): string[] => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(4, '0')}`);
 const by = { actor: 'test' };
 
 describe('tessera admin lists against a real server', () => {
-  let server: TesseraServer;
+  let t: TestServer;
   let dataDir: string;
   let cwd: string;
   let connection: string[];
@@ -30,20 +29,17 @@ describe('tessera admin lists against a real server', () => {
   };
 
   before(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'tessera-lists-e2e-'));
+    t = await startTestServer();
+    dataDir = t.dataDir;
     cwd = await mkdtemp(path.join(tmpdir(), 'tessera-lists-e2e-cwd-'));
-    const config = loadConfig({ flags: { dataDir, listen: `https://127.0.0.1:${await freePort()}`, logLevel: 'silent' }, env: {}, cwd: dataDir });
-    server = await createServer(config);
-    const url = await server.listen();
-    connection = ['--server', url, '--cacert', path.join(dataDir, 'ca.pem')];
+    connection = ['--server', t.url, '--cacert', path.join(dataDir, 'ca.pem')];
     // More than two pages of the server's default 100, made straight in the store.
-    for (const name of names(230, 'd')) await server.store.createDomain({ name }, by);
-    for (const name of names(1100, 's')) await server.store.createService({ domain: 'd0000', name }, {}, by);
-    for (const name of names(150, 'r')) await server.store.putRole('d0000', name, undefined, by);
+    for (const name of names(230, 'd')) await t.server.store.createDomain({ name }, by);
+    for (const name of names(1100, 's')) await t.server.store.createService({ domain: 'd0000', name }, {}, by);
+    for (const name of names(150, 'r')) await t.server.store.putRole('d0000', name, undefined, by);
   });
   after(async () => {
-    await server?.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await t?.stop();
     await rm(cwd, { recursive: true, force: true });
   });
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 
-import { startTestServer, type TestServer } from '../../server/test/helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 import { rewriteBackup } from './helpers/backup.ts';
 import { runCli } from './helpers/cli.ts';
 

@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 
-import { freePort, runCli } from './helpers/cli.ts';
+import { runCli } from './helpers/cli.ts';
+import { freePort } from '@tessera/testkit/port';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'tessera.ts');
 /** Load before the backup begins, and after it ends. */

@@ -12,10 +12,9 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createServer, loadConfig } from '../../server/src/index.ts';
-import type { TesseraServer } from '../../server/src/index.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 
-import { freePort, runCli } from './helpers/cli.ts';
+import { runCli } from './helpers/cli.ts';
 import type { CliResult } from './helpers/cli.ts';
 
 /**
@@ -26,7 +25,7 @@ import type { CliResult } from './helpers/cli.ts';
 const CERT_LIFETIME = 30;
 
 describe('tessera cert against a real server', () => {
-  let server: TesseraServer;
+  let t: TestServer;
   let url: string;
   let dataDir: string;
   let cwd: string;
@@ -62,16 +61,9 @@ describe('tessera cert against a real server', () => {
   }
 
   before(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'tessera-cert-e2e-'));
+    t = await startTestServer({ edit: (config) => void (config.ca.certLifetime = CERT_LIFETIME) });
+    ({ dataDir, url } = t);
     cwd = await mkdtemp(path.join(tmpdir(), 'tessera-cert-e2e-cwd-'));
-    const config = loadConfig({
-      flags: { dataDir, listen: `https://127.0.0.1:${await freePort()}`, logLevel: 'silent' },
-      env: {},
-      cwd: dataDir,
-    });
-    config.ca.certLifetime = CERT_LIFETIME;
-    server = await createServer(config);
-    url = await server.listen();
     connection = ['--server', url, '--cacert', path.join(dataDir, 'ca.pem')];
 
     await admin('domain', 'create', 'alpha');
@@ -80,8 +72,7 @@ describe('tessera cert against a real server', () => {
     await admin('service', 'create', 'alpha.worker', '--no-secret', '--public-key', 'k1=worker.pem');
   });
   after(async () => {
-    await server?.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await t?.stop();
     await rm(cwd, { recursive: true, force: true });
   });
 

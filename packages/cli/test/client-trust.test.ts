@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { credentialTarget, isLoopback } from '../src/credentials.ts';
 import { makeWorkspace, runCli } from './helpers/cli.ts';
 import { startFakeTessera, type FakeTessera } from './helpers/fake-tessera.ts';
-import { makeTestPki, type TestPki } from './helpers/tls.ts';
+import { createTestPki, type TestPki } from '@tessera/testkit/pki';
 
 const ID = 'sys.auth.admin';
 const SECRET = 'trust-secret';
@@ -24,12 +24,12 @@ after(async () => {
 });
 let pki: TestPki;
 before(async () => {
-  pki = await makeTestPki();
-  cleanup.push(() => pki.dispose());
+  pki = createTestPki();
+  cleanup.push(async () => pki.dispose());
 });
 
 async function fake(tls = false): Promise<FakeTessera> {
-  const server = await startFakeTessera({ clientId: ID, clientSecret: SECRET, ...(tls ? { tls: { ...pki.server, ca: pki.ca } } : {}) });
+  const server = await startFakeTessera({ clientId: ID, clientSecret: SECRET, ...(tls ? { tls: { ...pki.server, ca: pki.ca.cert } } : {}) });
   cleanup.push(() => server.close());
   return server;
 }
@@ -45,7 +45,7 @@ async function workspace(options: { endpoint?: string; ca?: boolean; caMode?: nu
   await writeFile(file, JSON.stringify({ clientId: ID, clientSecret: SECRET, ...(options.endpoint ? { tokenEndpoint: options.endpoint } : {}) }), { mode: 0o600 });
   const ca = path.join(dir, 'ca.pem');
   if (options.ca === true) {
-    await writeFile(ca, pki.ca);
+    await writeFile(ca, pki.ca.cert);
     await chmod(ca, options.caMode ?? 0o644);
   }
   return { cwd, dir, file, ca };
@@ -166,7 +166,7 @@ describe('a ca.pem nobody named', () => {
     const shared = path.join(cwd, 'shared');
     await mkdir(shared);
     await chmod(shared, 0o1777);
-    await writeFile(path.join(shared, 'real-ca.pem'), pki.ca, { mode: 0o644 });
+    await writeFile(path.join(shared, 'real-ca.pem'), pki.ca.cert, { mode: 0o644 });
     await symlink(path.join(shared, 'real-ca.pem'), ca);
     const result = await runCli([...LIST, '--credentials', file], { cwd });
     assert.equal(result.code, 1);
@@ -179,7 +179,7 @@ describe('a ca.pem nobody named', () => {
     const { cwd, dir, file, ca } = await workspace({ endpoint: `${server.url}/oauth2/token`, dirMode: 0o1777 });
     const safe = path.join(cwd, 'safe');
     await mkdir(safe, { mode: 0o700 });
-    await writeFile(path.join(safe, 'ca.pem'), pki.ca, { mode: 0o644 });
+    await writeFile(path.join(safe, 'ca.pem'), pki.ca.cert, { mode: 0o644 });
     await symlink(path.join(safe, 'ca.pem'), ca);
     const result = await runCli([...LIST, '--credentials', file], { cwd });
     assert.equal(result.code, 1);
@@ -211,7 +211,7 @@ describe('a ca.pem nobody named', () => {
     const { cwd, file } = await workspace({ endpoint: `${server.url}/oauth2/token` });
     await mkdir(path.join(cwd, '.tessera'), { mode: 0o700 });
     const local = path.join(cwd, '.tessera', 'ca.pem');
-    await writeFile(local, pki.ca);
+    await writeFile(local, pki.ca.cert);
     await chmod(local, 0o644);
     const trusted = await runCli([...LIST, '--credentials', file], { cwd });
     assert.equal(trusted.code, 0, trusted.stderr);

@@ -19,7 +19,7 @@ import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { freePort } from './helpers/cli.ts';
+import { freePort } from '@tessera/testkit/port';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const PACKAGES = ['@tessera/server', '@tessera/cli', '@tessera/sdk'] as const;

@@ -17,8 +17,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { claimsOf, postForm, tesseraCertificate } from '../../server/test/e2e/mtls-support.ts';
-import type { TestResponse } from '../../server/test/helpers/https.ts';
-import { freePort } from '../../server/test/helpers/server.ts';
+import type { TestResponse } from '@tessera/testkit/https';
+import { freePort } from '@tessera/testkit/port';
 import { addressesByWorker, serviceWithRole, startCluster, type Cluster } from './serve-cluster-support.ts';
 
 const RATE_BURST = 10;

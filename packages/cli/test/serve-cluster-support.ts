@@ -8,9 +8,10 @@ import { readFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
-import type { TestResponse } from '../../server/test/helpers/https.ts';
-import type { TestServer } from '../../server/test/helpers/server.ts';
-import { freePort, tokenRequest } from '../../server/test/helpers/server.ts';
+import type { TestResponse } from '@tessera/testkit/https';
+import type { TestServer } from '@tessera/testkit/server';
+import { tokenRequest } from '@tessera/testkit/server';
+import { freePort } from '@tessera/testkit/port';
 import { sendMtls, type MtlsRequest } from '../../server/test/e2e/mtls-support.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'tessera.ts');

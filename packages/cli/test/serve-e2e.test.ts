@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { run, type CliIo } from '../src/main.ts';
-import { freePort } from './helpers/cli.ts';
+import { freePort } from '@tessera/testkit/port';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'tessera.ts');
 

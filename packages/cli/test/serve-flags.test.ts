@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { freePort } from '../../server/test/helpers/server.ts';
+import { freePort } from '@tessera/testkit/port';
 import { SERVE_NODE_FLAGS, restartWithServeFlags, serveEnvToAdd, serveFlagsToAdd, type ExecveProcess } from '../src/serve-flags.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'tessera.ts');

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { freePort } from './helpers/cli.ts';
+import { freePort } from '@tessera/testkit/port';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'tessera.ts');
 

@@ -9,14 +9,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { createServer, loadConfig } from '../../server/src/index.ts';
-import type { TesseraServer } from '../../server/src/index.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 
-import { freePort, runCli } from './helpers/cli.ts';
+import { runCli } from './helpers/cli.ts';
 import type { CliResult } from './helpers/cli.ts';
 
 describe('tessera token and verify against a real server', () => {
-  let server: TesseraServer;
+  let t: TestServer;
   let url: string;
   let dataDir: string;
   let cwd: string;
@@ -42,15 +41,9 @@ describe('tessera token and verify against a real server', () => {
   };
 
   before(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'tessera-token-e2e-'));
+    t = await startTestServer();
+    ({ dataDir, url } = t);
     cwd = await mkdtemp(path.join(tmpdir(), 'tessera-token-e2e-cwd-'));
-    const config = loadConfig({
-      flags: { dataDir, listen: `https://127.0.0.1:${await freePort()}`, logLevel: 'silent' },
-      env: {},
-      cwd: dataDir,
-    });
-    server = await createServer(config);
-    url = await server.listen();
     connection = ['--server', url, '--cacert', path.join(dataDir, 'ca.pem')];
 
     await admin('domain', 'create', 'alpha');
@@ -70,8 +63,7 @@ describe('tessera token and verify against a real server', () => {
     await admin('role', 'put', 'beta:role.writers', '--member', 'alpha.api');
   });
   after(async () => {
-    await server?.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await t?.stop();
     await rm(cwd, { recursive: true, force: true });
   });
 

@@ -13,8 +13,7 @@ import { makeWorkspace, runCli } from './helpers/cli.ts';
 import type { CliResult } from './helpers/cli.ts';
 import { ACCESS_TOKEN, startFakeTessera } from './helpers/fake-tessera.ts';
 import type { FakeTessera, RecordedRequest } from './helpers/fake-tessera.ts';
-import { makeTestPki } from './helpers/tls.ts';
-import type { TestPki } from './helpers/tls.ts';
+import { createTestPki, type TestPki } from '@tessera/testkit/pki';
 
 const NOW = Date.parse('2030-01-01T00:00:00.000Z');
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -174,17 +173,17 @@ describe('tessera token', () => {
     let mtls: FakeTessera;
 
     before(async () => {
-      pki = await makeTestPki();
-      mtls = await startFakeTessera({ clientId: 'x', clientSecret: 'x', tls: { ...pki.server, ca: pki.ca } });
+      pki = createTestPki();
+      mtls = await startFakeTessera({ clientId: 'x', clientSecret: 'x', tls: { ...pki.server, ca: pki.ca.cert } });
       mtls.answerToken(acceptAnything);
-      const client = await pki.client('alpha.api');
+      const client = pki.client('alpha.api');
       await writeFile(path.join(cwd, 'client.pem'), client.cert);
       await writeFile(path.join(cwd, 'client.key'), client.key);
-      await writeFile(path.join(cwd, 'ca.pem'), pki.ca);
+      await writeFile(path.join(cwd, 'ca.pem'), pki.ca.cert);
     });
     after(async () => {
       await mtls.close();
-      await pki.dispose();
+      pki.dispose();
     });
     beforeEach(() => {
       mtls.requests.length = 0;

@@ -13,8 +13,7 @@ import { makeWorkspace, runCli } from './helpers/cli.ts';
 import type { CliResult } from './helpers/cli.ts';
 import { startFakeIssuer } from './helpers/fake-issuer.ts';
 import type { FakeIssuer } from './helpers/fake-issuer.ts';
-import { makeTestPki } from './helpers/tls.ts';
-import type { TestPki } from './helpers/tls.ts';
+import { createTestPki, type TestPki } from '@tessera/testkit/pki';
 
 const NOW = Date.parse('2030-01-01T00:00:00.000Z');
 const IAT = NOW / 1000;
@@ -206,13 +205,13 @@ describe('tessera verify', () => {
     let secure: FakeIssuer;
 
     before(async () => {
-      pki = await makeTestPki();
+      pki = createTestPki();
       secure = await startFakeIssuer({ tls: pki.server });
-      await writeFile(path.join(cwd, 'ca.pem'), pki.ca);
+      await writeFile(path.join(cwd, 'ca.pem'), pki.ca.cert);
     });
     after(async () => {
       await secure.close();
-      await pki.dispose();
+      pki.dispose();
     });
 
     it('fetches discovery and JWKS trusting --cacert', async () => {

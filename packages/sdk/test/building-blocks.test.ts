@@ -22,7 +22,7 @@ import {
   scopeItemRole,
   signClientAssertion,
 } from '../src/index.ts';
-import { createTestPki, type TestPki } from './helpers/certificates.ts';
+import { createTestPki, type TestPki } from '@tessera/testkit/pki';
 
 describe('key types', () => {
   it('takes the keys the server registers and picks their JWS algorithm', () => {

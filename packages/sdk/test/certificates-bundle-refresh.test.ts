@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import { startTestServer, type TestServer } from '../../server/test/helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 import { httpsCaClient } from '../src/certificates/ca-client.ts';
 import { startRefresher } from '../src/certificates/refresher.ts';
 import { createCertificateRefresher, type BundleEvent, type CertificateRefresher, type CertificateRefresherOptions } from '../src/index.ts';

@@ -17,10 +17,10 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { opensslVerify } from '../../server/test/helpers/ca-client.ts';
-import { startTestServer, type TestServer } from '../../server/test/helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 import { httpsCaClient } from '../src/certificates/ca-client.ts';
 import { tesseraTrust } from '../src/http/anchors.ts';
-import { createTestPki } from './helpers/certificates.ts';
+import { createTestPki } from '@tessera/testkit/pki';
 import {
   createCertificateRefresher,
   createTokenClient,

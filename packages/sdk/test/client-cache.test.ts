@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import { createTokenClient, type TokenClient, type TokenClientError, type TokenClientOptions } from '../src/index.ts';
-import { ENDPOINT, fakeFetchServer, flush, tokenAnswer, type FakeFetchServer } from './helpers/fake-token-server.ts';
+import { ENDPOINT, fakeFetchServer, tokenAnswer, type FakeFetchServer } from '@tessera/testkit/token-server';
+import { flush } from './helpers/turns.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
 const SCOPE = { scope: 'beta:domain' };

@@ -6,8 +6,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { createTestPki, type TestPki } from './helpers/certificates.ts';
-import { startFakeHttpServer, tokenAnswer, type FakeHttpServer } from './helpers/fake-token-server.ts';
+import { createTestPki, type TestPki } from '@tessera/testkit/pki';
+import { startFakeHttpServer, tokenAnswer, type FakeHttpServer } from '@tessera/testkit/token-server';
 
 const SDK = fileURLToPath(new URL('../src/index.ts', import.meta.url));
 

@@ -6,7 +6,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { afterEach, describe, it } from 'node:test';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 import { createTokenClient, type TokenClient, type TokenClientError, type TokenClientOptions } from '../src/index.ts';
-import { ENDPOINT, fakeFetchServer, tokenAnswer, type FakeFetchServer } from './helpers/fake-token-server.ts';
+import { ENDPOINT, fakeFetchServer, tokenAnswer, type FakeFetchServer } from '@tessera/testkit/token-server';
 
 const SCOPE = { scope: 'beta:domain' };
 

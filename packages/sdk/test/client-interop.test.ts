@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT, createRemoteJWKSet, customFetch, decodeJwt, jwtVerify, type JWTPayload } from 'jose';
 import * as oidc from 'openid-client';
-import { send } from '../../server/test/helpers/https.ts';
-import { startTestServer, type TestServer } from '../../server/test/helpers/server.ts';
+import { send } from '@tessera/testkit/https';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 import { createTokenClient, type TokenClient, type TokenClientError, type TokenClientOptions } from '../src/index.ts';
 
 /** A fetch for jose and openid-client that trusts only the test server's CA. */

@@ -7,8 +7,9 @@ import { EventEmitter } from 'node:events';
 import { X509Certificate } from 'node:crypto';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { createTokenClient, type CertificateMaterial, type TokenClient, type TokenClientError, type TokenClientOptions } from '../src/index.ts';
-import { createTestPki, type Pem, type TestPki } from './helpers/certificates.ts';
-import { startFakeHttpServer, waitFor, tokenAnswer, type FakeHttpServer } from './helpers/fake-token-server.ts';
+import { createTestPki, type Pem, type TestPki } from '@tessera/testkit/pki';
+import { startFakeHttpServer, tokenAnswer, type FakeHttpServer } from '@tessera/testkit/token-server';
+import { waitFor } from './helpers/turns.ts';
 
 const SCOPE = { scope: 'beta:domain' };
 

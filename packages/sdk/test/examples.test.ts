@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { startTestServer, type TestServer } from '../../server/test/helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const CALLEE = join(ROOT, 'examples', 'callee', 'server.ts');

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { createAuthenticatedFetch, createTokenClient, type FetchFunction, type TokenClient, type TokenClientError } from '../src/index.ts';
 import { saysInvalidToken } from '../src/fetch/authenticated-fetch.ts';
-import { ENDPOINT, fakeFetchServer, startFakeHttpServer, type FakeFetchServer, type FakeHttpServer } from './helpers/fake-token-server.ts';
+import { ENDPOINT, fakeFetchServer, startFakeHttpServer, type FakeFetchServer, type FakeHttpServer } from '@tessera/testkit/token-server';
 
 const INVALID = { 'www-authenticate': 'Bearer realm="beta", error="invalid_token", error_description="signature verification failed"' };
 

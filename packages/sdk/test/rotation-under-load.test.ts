@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { basic, startTestServer, type TestServer } from '../../server/test/helpers/server.ts';
+import { basic, startTestServer, type TestServer } from '@tessera/testkit/server';
 import { createCertificateRefresher, createVerifier, InvalidTokenError, type CertificateRefresher, type Verifier } from '../src/index.ts';
 import { Tally, errorCode, httpsCall, poll, runUntil, sleep, sleepUntil } from './helpers/load.ts';
 

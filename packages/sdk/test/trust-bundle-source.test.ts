@@ -12,7 +12,7 @@ import { tesseraTrust } from '../src/http/anchors.ts';
 import { sendRequest } from '../src/http/request.ts';
 import { bundleRefreshSeconds, followTrustBundle, parseTrustBundle, type TrustSource } from '../src/http/trust-bundle.ts';
 import { createTokenClient, createVerifier } from '../src/index.ts';
-import { createTestPki, type TestPki } from './helpers/certificates.ts';
+import { createTestPki, type TestPki } from '@tessera/testkit/pki';
 import { sleep } from './helpers/load.ts';
 
 const HOUR = 3600_000;

@@ -10,8 +10,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { decodeProtectedHeader } from 'jose';
-import { send } from '../../server/test/helpers/https.ts';
-import { startTestServer, type TestServer } from '../../server/test/helpers/server.ts';
+import { send } from '@tessera/testkit/https';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 import { createTokenClient, createVerifier, InvalidTokenError, TokenClientError, type AuthContext } from '../src/index.ts';
 import { sleep } from './helpers/load.ts';
 

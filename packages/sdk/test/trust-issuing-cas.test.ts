@@ -19,7 +19,7 @@ import { after, before, describe, it } from 'node:test';
 import { SignJWT, exportJWK } from 'jose';
 import { makeCa, operatorPki, type IssuedCa } from '../../server/test/ca/operator-pki.ts';
 import { makeLeaf, type ClientCertificate, type TestCa } from '../../server/test/e2e/mtls-support.ts';
-import { startTestServer, type TestServer } from '../../server/test/helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 import { x509 } from '../../server/src/ca/x509.ts';
 import {
   createCertificateRefresher,

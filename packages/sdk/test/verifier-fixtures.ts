@@ -6,12 +6,12 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
+import { send } from '@tessera/testkit/https';
+import { startFakeHttpServer, type FakeAnswer } from '@tessera/testkit/token-server';
 
 export interface SigningKeyPair {
   kid: string;
@@ -88,42 +88,33 @@ export async function startIssuer(): Promise<TestIssuer> {
     async sign(overrides = {}, header = {}, signer = key) {
       return new SignJWT(issuer.claims(overrides)).setProtectedHeader({ alg: 'ES256', kid: signer.kid, typ: 'at+jwt', ...header }).sign(signer.privateKey);
     },
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () => server.close(),
   };
 
-  const json = (res: ServerResponse, status: number, body: unknown): void => {
-    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-  };
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      switch (req.url) {
-        case '/.well-known/openid-configuration':
-          issuer.fetches.discovery++;
-          return json(res, 200, { issuer: issuer.url, jwks_uri: `${issuer.url}/jwks`, introspection_endpoint: `${issuer.url}/introspect` });
-        case '/jwks':
-          issuer.fetches.jwks++;
-          if (issuer.jwksStatus !== 200) return json(res, issuer.jwksStatus, { error: 'down' });
-          if (issuer.jwksCacheControl) res.setHeader('cache-control', issuer.jwksCacheControl);
-          return json(res, 200, { keys: issuer.published.map((k) => k.jwk) });
-        case '/attacker/jwks':
-          issuer.fetches.attacker++;
-          return json(res, 200, { keys: [attacker.jwk] });
-        case '/introspect': {
-          issuer.fetches.introspection++;
-          issuer.lastIntrospectionAuth = req.headers.authorization;
-          if (issuer.introspectionStatus !== 200) return json(res, issuer.introspectionStatus, { error: 'invalid_client' });
-          const token = new URLSearchParams(Buffer.concat(chunks).toString()).get('token') ?? '';
-          return json(res, 200, issuer.introspection.get(token) ?? { active: false });
-        }
-        default:
-          return json(res, 404, { error: 'not_found' });
+  const json = (status: number, body: unknown, headers: Record<string, string> = {}): FakeAnswer => ({ status, headers, body });
+  const server = await startFakeHttpServer((req) => {
+    switch (req.url) {
+      case '/.well-known/openid-configuration':
+        issuer.fetches.discovery++;
+        return json(200, { issuer: issuer.url, jwks_uri: `${issuer.url}/jwks`, introspection_endpoint: `${issuer.url}/introspect` });
+      case '/jwks':
+        issuer.fetches.jwks++;
+        if (issuer.jwksStatus !== 200) return json(issuer.jwksStatus, { error: 'down' });
+        return json(200, { keys: issuer.published.map((k) => k.jwk) }, issuer.jwksCacheControl ? { 'cache-control': issuer.jwksCacheControl } : {});
+      case '/attacker/jwks':
+        issuer.fetches.attacker++;
+        return json(200, { keys: [attacker.jwk] });
+      case '/introspect': {
+        issuer.fetches.introspection++;
+        issuer.lastIntrospectionAuth = req.headers.authorization;
+        if (issuer.introspectionStatus !== 200) return json(issuer.introspectionStatus, { error: 'invalid_client' });
+        return json(200, issuer.introspection.get(req.form.get('token') ?? '') ?? { active: false });
       }
-    });
+      default:
+        return json(404, { error: 'not_found' });
+    }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  issuer.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  issuer.url = server.url;
   return issuer;
 }
 
@@ -186,27 +177,10 @@ export interface Answer {
   json: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON shapes
 }
 
-/** A request over HTTP or HTTPS (optionally with a client certificate), read in full. */
+/** A request over HTTP or HTTPS (optionally with a client certificate) on its own connection; `json` is the text when it is not JSON. */
 export async function call(url: string, options: { headers?: Record<string, string>; ca?: string; cert?: string; key?: string } = {}): Promise<Answer> {
-  const { request } = url.startsWith('https:') ? await import('node:https') : await import('node:http');
-  return new Promise((resolve, reject) => {
-    const req = request(url, { headers: options.headers, ca: options.ca, cert: options.cert, key: options.key, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString();
-        let body: unknown = text;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          // not JSON: keep the text
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, json: body });
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  const res = await send(url, { ...options, agent: false });
+  return { status: res.status, headers: res.headers, json: res.json === undefined ? res.text : res.json };
 }
 
 /** The parameters of a `Bearer` challenge. */

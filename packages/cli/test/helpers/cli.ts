@@ -36,6 +36,3 @@ export async function makeWorkspace(credentials?: Record<string, string>): Promi
   }
   return dir;
 }
-
-/** A TCP port free on the loopback address now, for a real server to listen on: the server tests' own. */
-export { freePort } from '../../../server/test/helpers/server.ts';

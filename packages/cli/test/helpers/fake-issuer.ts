@@ -1,11 +1,9 @@
-// A stand-in for the verifying side of Tessera: discovery document and JWKS over
-// HTTP or HTTPS, plus a signer for tokens under the published key.
+// A stand-in for the verifying side of Tessera: discovery document and JWKS over HTTP or HTTPS
+// (on the testkit's fake server), plus a signer for tokens under the published key.
 
-import http from 'node:http';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import type { CryptoKey, JWTPayload } from 'jose';
+import { startFakeHttpServer } from '@tessera/testkit/token-server';
 
 export interface FakeIssuer {
   url: string;
@@ -26,17 +24,12 @@ export async function startFakeIssuer(options: { tls?: { cert: string; key: stri
   const requests: string[] = [];
   const state: { discovery: Record<string, unknown> | null } = { discovery: null };
 
-  const handler: http.RequestListener = (req, res) => {
-    const path = new URL(req.url ?? '/', 'http://fake').pathname;
-    requests.push(path);
-    const body =
-      path === '/.well-known/openid-configuration' ? state.discovery : path === '/oauth2/keys' ? jwks : null;
-    res.writeHead(body === null ? 404 : 200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(body ?? { error: 'not_found', message: 'no such route' }));
-  };
-  const server = options.tls === undefined ? http.createServer(handler) : https.createServer(options.tls, handler);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `${options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const server = await startFakeHttpServer((req) => {
+    requests.push(req.path);
+    const body = req.path === '/.well-known/openid-configuration' ? state.discovery : req.path === '/oauth2/keys' ? jwks : null;
+    return { status: body === null ? 404 : 200, body: body ?? { error: 'not_found', message: 'no such route' } };
+  }, options.tls);
+  const url = server.url;
   state.discovery = { issuer: url, jwks_uri: `${url}/oauth2/keys`, token_endpoint: `${url}/oauth2/token` };
 
   return {
@@ -50,10 +43,6 @@ export async function startFakeIssuer(options: { tls?: { cert: string; key: stri
     },
     sign: (claims, header = {}, key = privateKey) =>
       new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: KID, typ: 'at+jwt', ...header } as { alg: string }).sign(key),
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((error) => (error ? reject(error) : resolve()));
-      }),
+    close: () => server.close(),
   };
 }

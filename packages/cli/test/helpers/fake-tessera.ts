@@ -1,24 +1,13 @@
-// A stand-in for a Tessera server over plain HTTP: it records every request and answers the
-// token endpoint and admin API the way docs/http-api.md describes them, or as a test scripts it.
+// A stand-in for a Tessera server over HTTP or HTTPS, on the testkit's fake token server: it
+// records every request and answers the token endpoint and admin API the way docs/http-api.md
+// describes them, or as a test scripts it.
 
-import http from 'node:http';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import { startFakeHttpServer, type SeenRequest } from '@tessera/testkit/token-server';
 
 export const ACCESS_TOKEN = 'test-access-token';
 
-export interface RecordedRequest {
-  method: string;
-  path: string;
-  query: URLSearchParams;
-  headers: http.IncomingHttpHeaders;
-  rawBody: string;
-  /** Parsed JSON or form body; `undefined` when empty. */
-  body: unknown;
-  /** Over HTTPS: the subject CN of the client certificate presented, if any. */
-  clientCertificateCn?: string;
-}
+/** A request as the fake saw it: `path`, `query`, `headers`, `rawBody`, `body` (parsed by content type), `clientCertificateCn`. */
+export type RecordedRequest = SeenRequest;
 
 export interface Answer {
   status: number;
@@ -52,39 +41,9 @@ export interface FakeTesseraOptions {
 }
 
 export async function startFakeTessera(options: FakeTesseraOptions): Promise<FakeTessera> {
-  const requests: RecordedRequest[] = [];
   const answers = new Map<string, (req: RecordedRequest) => Answer>();
   const prefix = options.prefix ?? '';
   let scriptedToken: ((req: RecordedRequest) => Answer) | undefined;
-
-  const listener: http.RequestListener = (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://fake');
-      const rawBody = Buffer.concat(chunks).toString('utf8');
-      const recorded: RecordedRequest = {
-        method: req.method ?? '',
-        path: url.pathname,
-        query: url.searchParams,
-        headers: req.headers,
-        rawBody,
-        body: parseBody(rawBody, req.headers['content-type']),
-        ...clientCertificateOf(req),
-      };
-      requests.push(recorded);
-      const answer = route(recorded);
-      res.writeHead(answer.status, {
-        ...(answer.body === undefined ? {} : { 'content-type': 'application/json; charset=utf-8' }),
-        ...answer.headers,
-      });
-      res.end(answer.body === undefined ? undefined : JSON.stringify(answer.body));
-    });
-  };
-  const server =
-    options.tls === undefined
-      ? http.createServer(listener)
-      : https.createServer({ ...options.tls, requestCert: true, rejectUnauthorized: false }, listener);
 
   const route = (req: RecordedRequest): Answer => {
     if (req.method === 'POST' && req.path === `${prefix}/oauth2/token`) {
@@ -99,20 +58,30 @@ export async function startFakeTessera(options: FakeTesseraOptions): Promise<Fak
     return answers.get(key)?.(req) ?? defaultAnswer(req.method);
   };
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const server = await startFakeHttpServer(
+    (req) => {
+      const answer = route(req);
+      // As the real server answers: JSON in UTF-8, the body always serialized as JSON.
+      return {
+        status: answer.status,
+        headers: { ...(answer.body !== undefined && { 'content-type': 'application/json; charset=utf-8' }), ...answer.headers },
+        ...(answer.body !== undefined && { body: JSON.stringify(answer.body) }),
+      };
+    },
+    options.tls === undefined ? undefined : { ...options.tls, requestCert: true, rejectUnauthorized: false },
+  );
   return {
-    url: `${options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}${prefix}`,
-    requests,
+    url: `${server.url}${prefix}`,
+    requests: server.requests,
     adminRequests: () =>
-      requests
+      server.requests
         .filter((r) => r.path.startsWith(`${prefix}/admin/v1`))
         .map((r) => ({ ...r, path: r.path.slice(`${prefix}/admin/v1`.length) })),
     answer: (key, answer) => answers.set(key, typeof answer === 'function' ? answer : () => answer),
     answerToken: (answer) => {
       scriptedToken = answer === undefined || typeof answer === 'function' ? answer : () => answer;
     },
-    close: () => new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve()))),
+    close: () => server.close(),
   };
 }
 
@@ -140,24 +109,8 @@ function tokenAnswer(req: RecordedRequest, options: FakeTesseraOptions): Answer 
   };
 }
 
-function clientCertificateOf(req: http.IncomingMessage): { clientCertificateCn?: string } {
-  const socket = req.socket as Partial<TLSSocket>;
-  if (typeof socket.getPeerCertificate !== 'function') return {};
-  const cn = socket.getPeerCertificate().subject?.CN;
-  return typeof cn === 'string' ? { clientCertificateCn: cn } : {};
-}
-
 function defaultAnswer(method: string): Answer {
   if (method === 'DELETE') return { status: 204 };
   if (method === 'POST') return { status: 201, body: {} };
   return { status: 200, body: {} };
-}
-
-function parseBody(raw: string, contentType: string | undefined): unknown {
-  if (raw === '') return undefined;
-  if (contentType?.startsWith('application/json')) return JSON.parse(raw) as unknown;
-  if (contentType?.startsWith('application/x-www-form-urlencoded')) {
-    return Object.fromEntries(new URLSearchParams(raw));
-  }
-  return raw;
 }

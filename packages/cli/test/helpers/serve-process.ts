@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { freePort } from './cli.ts';
+import { freePort } from '@tessera/testkit/port';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'tessera.ts');
 

@@ -9,7 +9,7 @@ import { after, describe, it } from 'node:test';
 
 import { makeWorkspace, runCli } from '../helpers/cli.ts';
 import { startFakeTessera, type FakeTessera } from '../helpers/fake-tessera.ts';
-import { makeTestPki } from '../helpers/tls.ts';
+import { createTestPki } from '@tessera/testkit/pki';
 
 const ID = 'sys.auth.admin';
 const SECRET = 'review4-admin-secret';
@@ -53,9 +53,9 @@ describe('review4: a ca.pem beside the credential file', () => {
   it('is not trusted when anyone else could have planted it (a world-writable directory)', async () => {
     // An attacker with a CA of their own (the PKI) runs the "server" the victim dials; the victim
     // keeps a credential file in a shared directory (say /tmp/handoff) where the attacker drops ca.pem.
-    const attacker = await makeTestPki();
-    cleanup.push(() => attacker.dispose());
-    const mitm = await startFakeTessera({ clientId: ID, clientSecret: SECRET, tls: { ...attacker.server, ca: attacker.ca } });
+    const attacker = createTestPki();
+    cleanup.push(async () => attacker.dispose());
+    const mitm = await startFakeTessera({ clientId: ID, clientSecret: SECRET, tls: { ...attacker.server, ca: attacker.ca.cert } });
     cleanup.push(() => mitm.close());
     const cwd = await makeWorkspace();
     cleanup.push(() => rm(cwd, { recursive: true, force: true }));
@@ -64,7 +64,7 @@ describe('review4: a ca.pem beside the credential file', () => {
     await chmod(shared, 0o1777);
     const credentials = path.join(shared, 'svc.json');
     await writeFile(credentials, JSON.stringify({ clientId: ID, clientSecret: SECRET }), { mode: 0o600 });
-    await writeFile(path.join(shared, 'ca.pem'), attacker.ca, { mode: 0o666 });
+    await writeFile(path.join(shared, 'ca.pem'), attacker.ca.cert, { mode: 0o666 });
     await chmod(path.join(shared, 'ca.pem'), 0o666);
     const result = await runCli(['token', '--credentials', credentials, '--server', mitm.url, '--scope', 'x'], { cwd, env: {} });
     assert.equal(

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, it } from 'node:test';
 import { createServer } from '../../src/server.ts';
-import { startTestServer } from '../helpers/server.ts';
+import { startTestServer } from '@tessera/testkit/server';
 
 const DAY_MS = 86_400_000;
 

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { checksum, parseApiKey } from '../../src/keys/api-keys.ts';
-import type { TestResponse } from '../helpers/https.ts';
-import { basic, introspectAs, startTestServer, type TestServer } from '../helpers/server.ts';
+import type { TestResponse } from '@tessera/testkit/https';
+import { basic, introspectAs, startTestServer, type TestServer } from '@tessera/testkit/server';
 
 interface Client {
   id: string;

@@ -8,7 +8,7 @@ import { lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { startTestServer } from '../helpers/server.ts';
+import { startTestServer } from '@tessera/testkit/server';
 
 async function withDataDir(prepare: (dataDir: string) => Promise<void>, check: (dataDir: string) => Promise<void>): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'tessera-bootstrap-file-'));

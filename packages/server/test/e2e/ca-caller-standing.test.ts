@@ -7,9 +7,9 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { TestResponse } from '../helpers/https.ts';
+import type { TestResponse } from '@tessera/testkit/https';
 import { csrFor, keyAssertion, sendMtls, serviceKey, type ServiceKey } from '../helpers/ca-client.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 
 const ELSEWHERE = ['10.9.9.0/24', '2001:db8::/32'];
 const LOOPBACK = ['10.9.9.0/24', '127.0.0.0/8'];

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { command, csrFor, scratchDir, sendMtls, serviceKey } from '../helpers/ca-client.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 
 describe('CA bundle and CRL', () => {
   let t: TestServer;

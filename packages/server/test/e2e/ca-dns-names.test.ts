@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
-import type { TestResponse } from '../helpers/https.ts';
+import type { TestResponse } from '@tessera/testkit/https';
 import { csrFor, opensslVerify, parseCertificate, serviceKey, type ServiceKey } from '../helpers/ca-client.ts';
 import { buildGoVerifier } from '../ca/go-verify.ts';
 import { tempDir } from '../ca/helpers.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 import { x509 } from '../../src/ca/x509.ts';
 
 const SUFFIX = 'svc.tessera.local';

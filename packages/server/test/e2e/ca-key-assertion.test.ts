@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { createPublicKey } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { TestResponse } from '../helpers/https.ts';
+import type { TestResponse } from '@tessera/testkit/https';
 import { csrFor, keyAssertion, opensslVerify, parseCertificate, serviceKey, type ServiceKey } from '../helpers/ca-client.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 
 function assertCaError(res: TestResponse, status: number, error: string, message: RegExp): void {
   assert.equal(res.status, status, res.text);

@@ -8,9 +8,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT, exportJWK, type JWTPayload } from 'jose';
-import type { TestResponse } from '../helpers/https.ts';
+import type { TestResponse } from '@tessera/testkit/https';
 import { csrFor, parseCertificate, serviceKey } from '../helpers/ca-client.ts';
-import { freePort, startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
+import { freePort } from '@tessera/testkit/port';
 
 const KUBERNETES = 'https://kubernetes.default.svc.cluster.local';
 const CI = 'https://ci.example';

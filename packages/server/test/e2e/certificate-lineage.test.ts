@@ -4,8 +4,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { TestResponse } from '../helpers/https.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import type { TestResponse } from '@tessera/testkit/https';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 import { assertRejected, csr, newKeys, postForm, renewOverMtls, sendMtls, tesseraCertificate, type ClientCertificate } from './mtls-support.ts';
 
 const TOKEN = { grant_type: 'client_credentials', scope: 'beta:domain' };

@@ -5,8 +5,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { TestResponse } from '../helpers/https.ts';
-import { basic, startTestServer, type TestServer } from '../helpers/server.ts';
+import type { TestResponse } from '@tessera/testkit/https';
+import { basic, startTestServer, type TestServer } from '@tessera/testkit/server';
 import { createTestDatabase, type TestDatabase } from '../storage/postgres-database.ts';
 
 const form = 'application/x-www-form-urlencoded';

@@ -12,8 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { basic, freePort, startTestServer, type TestServer } from '../helpers/server.ts';
-import { send, type TestResponse } from '../helpers/https.ts';
+import { basic, startTestServer, type TestServer } from '@tessera/testkit/server';
+import { freePort } from '@tessera/testkit/port';
+import { send, type TestResponse } from '@tessera/testkit/https';
 
 const form = 'application/x-www-form-urlencoded';
 const ok = { grant_type: 'client_credentials', scope: 'beta:domain' };

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { x509 } from '../../src/ca/x509.ts';
 import type { Config } from '../../src/config/config.ts';
-import type { TestResponse } from '../helpers/https.ts';
-import { basic, startTestServer, type TestServer } from '../helpers/server.ts';
+import type { TestResponse } from '@tessera/testkit/https';
+import { basic, startTestServer, type TestServer } from '@tessera/testkit/server';
 import { claimsOf, makeCa, makeLeaf, postForm, sendMtls, type ClientCertificate, type TestCa } from './mtls-support.ts';
 
 const LOGIN = '/auth/x509/login';

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { x509 } from '../../src/ca/x509.ts';
-import type { TestResponse } from '../helpers/https.ts';
-import { basic, startTestServer, type TestServer } from '../helpers/server.ts';
+import type { TestResponse } from '@tessera/testkit/https';
+import { basic, startTestServer, type TestServer } from '@tessera/testkit/server';
 import { assertRejected, claimsOf, makeCa, makeLeaf, newKeys, postForm, publicKeyPem, sendMtls, type ClientCertificate, type TestCa } from './mtls-support.ts';
 
 const TOKEN = { grant_type: 'client_credentials', scope: 'beta:domain' };

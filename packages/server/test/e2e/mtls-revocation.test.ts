@@ -4,8 +4,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { TestResponse } from '../helpers/https.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import type { TestResponse } from '@tessera/testkit/https';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 import { createTestDatabase, type TestDatabase } from '../storage/postgres-database.ts';
 import { csr, newKeys, postForm, sendMtls, tesseraCertificate } from './mtls-support.ts';
 

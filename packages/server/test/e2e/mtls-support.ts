@@ -5,11 +5,10 @@
 
 import assert from 'node:assert/strict';
 import { createHash, randomUUID, X509Certificate } from 'node:crypto';
-import { request as httpsRequest } from 'node:https';
 import { SignJWT, decodeJwt, type JWTPayload } from 'jose';
 import { exportPkcs8Pem, webcrypto, x509, type CryptoKeyPair } from '../../src/ca/x509.ts';
-import type { TestResponse } from '../helpers/https.ts';
-import type { TestServer } from '../helpers/server.ts';
+import { send, type TestResponse } from '@tessera/testkit/https';
+import type { TestServer } from '@tessera/testkit/server';
 
 const P256 = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const DAY = 86_400_000;
@@ -212,38 +211,12 @@ export interface MtlsRequest {
 
 /** One request on its own connection, so each test's certificate is the one the server sees. `t` may be a proxy in front of Tessera. */
 export function sendMtls(t: Pick<TestServer, 'url' | 'ca'>, path: string, options: MtlsRequest = {}): Promise<TestResponse> {
-  const url = new URL(`${t.url}${path}`);
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      url,
-      {
-        method: options.method ?? 'GET',
-        headers: options.headers,
-        ca: t.ca,
-        agent: false,
-        timeout: 10_000,
-        ...(options.client && { cert: options.client.certPem + (options.client.chainPem ?? ''), key: options.client.keyPem }),
-        ...(options.localAddress && { localAddress: options.localAddress }),
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown;
-          try {
-            json = text === '' ? undefined : JSON.parse(text);
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`request to ${url.href} timed out`)));
-    req.on('error', reject);
-    if (options.body !== undefined) req.write(options.body);
-    req.end();
+  const { client, ...request } = options;
+  return send(`${t.url}${path}`, {
+    ...request,
+    ca: t.ca,
+    agent: false,
+    ...(client && { cert: client.certPem + (client.chainPem ?? ''), key: client.keyPem }),
   });
 }
 

@@ -9,7 +9,7 @@ import { X509Certificate, createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { x509 } from '../../src/ca/x509.ts';
 import type { Config } from '../../src/config/config.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 import { assertRejected, claimsOf, postForm, tesseraCertificate, type ClientCertificate } from './mtls-support.ts';
 
 const TOKEN = { grant_type: 'client_credentials', scope: 'beta:domain' };

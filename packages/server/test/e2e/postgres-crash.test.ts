@@ -12,8 +12,9 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
-import { send, type TestResponse } from '../helpers/https.ts';
-import { basic, freePort } from '../helpers/server.ts';
+import { send, type TestResponse } from '@tessera/testkit/https';
+import { basic } from '@tessera/testkit/server';
+import { freePort } from '@tessera/testkit/port';
 import { createTestDatabase, type TestDatabase } from '../storage/postgres-database.ts';
 
 const BIN = join(import.meta.dirname, '..', '..', '..', 'cli', 'bin', 'tessera.ts');

@@ -12,8 +12,9 @@ import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { loadConfig } from '../../src/config/load.ts';
 import { createServer, type TesseraServer } from '../../src/server.ts';
-import { send, type TestResponse } from '../helpers/https.ts';
-import { basic, freePort } from '../helpers/server.ts';
+import { send, type TestResponse } from '@tessera/testkit/https';
+import { basic } from '@tessera/testkit/server';
+import { freePort } from '@tessera/testkit/port';
 import { createTestDatabase, type TestDatabase } from '../storage/postgres-database.ts';
 
 const ISSUER = 'https://tessera.test';

@@ -15,8 +15,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { SqlDriver } from '../../src/storage/drivers/driver.ts';
 import { openPostgresDriver } from '../../src/storage/drivers/postgres.ts';
 import { StorageUnavailableError } from '../../src/storage/errors.ts';
-import type { TestResponse } from '../helpers/https.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import type { TestResponse } from '@tessera/testkit/https';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 import { SERVER_URL, createTestDatabase, type TestDatabase } from '../storage/postgres-database.ts';
 

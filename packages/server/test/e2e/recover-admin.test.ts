@@ -12,7 +12,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { recoverAdmin, RecoverAdminError } from '../../src/admin/recover.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { MasterKeyMismatchError } from '../../src/keys/master-key.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 
 const ADMIN_SCOPE = { grant_type: 'client_credentials', scope: 'sys.auth:role.admin' };
 

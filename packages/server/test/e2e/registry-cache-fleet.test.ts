@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 import { createTestDatabase, type TestDatabase } from '../storage/postgres-database.ts';
 
 const MASTER_KEY = Buffer.alloc(32, 6).toString('base64');

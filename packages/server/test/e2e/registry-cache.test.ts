@@ -9,8 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import { REACH_SECONDS } from '../../src/oauth2/key-removal.ts';
 import { sqlStatements } from '../../src/storage/drivers/statements.ts';
-import type { TestResponse } from '../helpers/https.ts';
-import { basic, startTestServer, type TestServer } from '../helpers/server.ts';
+import type { TestResponse } from '@tessera/testkit/https';
+import { basic, startTestServer, type TestServer } from '@tessera/testkit/server';
 import { createTestDatabase, type TestDatabase } from '../storage/postgres-database.ts';
 import { postForm, tesseraCertificate } from './mtls-support.ts';
 

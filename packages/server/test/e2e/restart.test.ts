@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { startTestServer } from '../helpers/server.ts';
+import { startTestServer } from '@tessera/testkit/server';
 
 describe('restart on the same data dir', () => {
   let dataDir = '';

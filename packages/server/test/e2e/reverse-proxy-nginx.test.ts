@@ -18,8 +18,9 @@ import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } fro
 import { x509 } from '../../src/ca/x509.ts';
 import type { Config } from '../../src/config/config.ts';
 import { findNginx, nginxConf, nginxDir, startNginx, substituteOnce, type NginxBinary, type RunningNginx } from '../helpers/nginx.ts';
-import { freePort, startTestServer, tokenRequest, type TestServer } from '../helpers/server.ts';
-import type { TestResponse } from '../helpers/https.ts';
+import { startTestServer, tokenRequest, type TestServer } from '@tessera/testkit/server';
+import { freePort } from '@tessera/testkit/port';
+import type { TestResponse } from '@tessera/testkit/https';
 import { assertRejected, escapedPem, makeCa, makeLeaf, postForm, sendMtls, tesseraCertificate, type ClientCertificate } from './mtls-support.ts';
 
 const DEPLOY = join(import.meta.dirname, '..', '..', '..', '..', 'deploy', 'nginx');

@@ -11,7 +11,7 @@ import { Agent, request } from 'node:https';
 import { connect, type DetailedPeerCertificate, type TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 
 const DAY = 86_400_000;
 const LIFETIME = 30 * DAY;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { checkServerIdentity, connect, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { x509 } from '../../src/ca/x509.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 import { makeCa, makeLeaf, type ClientCertificate, type TestCa } from './mtls-support.ts';
 
 const DAY = 86_400_000;

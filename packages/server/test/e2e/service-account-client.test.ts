@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { createRemoteJWKSet, customFetch, jwtVerify, type JWTPayload } from 'jose';
-import { fetchWithCa } from '../helpers/https.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { fetchWithCa } from '@tessera/testkit/https';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 
 const ISSUER = 'https://auth.tessera.test';
 const RUNNER = join(import.meta.dirname, '..', 'fixtures', 'service-account-client-run.cjs');

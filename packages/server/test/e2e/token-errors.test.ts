@@ -3,8 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { basic, startTestServer, type TestServer } from '../helpers/server.ts';
-import type { TestResponse } from '../helpers/https.ts';
+import { basic, startTestServer, type TestServer } from '@tessera/testkit/server';
+import type { TestResponse } from '@tessera/testkit/https';
 
 const form = 'application/x-www-form-urlencoded';
 

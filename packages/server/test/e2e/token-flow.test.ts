@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, customFetch, decodeProtectedHeader, jwtVerify } from 'jose';
-import { fetchWithCa } from '../helpers/https.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { fetchWithCa } from '@tessera/testkit/https';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 
 describe('token flow (alpha.api gets a token for beta)', () => {
   let t: TestServer;

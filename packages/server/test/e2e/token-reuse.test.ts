@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { basic, startTestServer, type TestServer } from '../helpers/server.ts';
+import { basic, startTestServer, type TestServer } from '@tessera/testkit/server';
 
 const readers = { grant_type: 'client_credentials', scope: 'beta:role.readers' };
 

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 
 /** Signature length in bytes: ES256 is R || S (RFC 7518 §3.4), not DER; RS256 is the 3072-bit modulus. */
 const SIGNATURE_BYTES = { ES256: 64, EdDSA: 64, RS256: 384 } as const;

@@ -14,8 +14,9 @@ import fc from 'fast-check';
 import { CERT_LOGIN_PATH } from '../../src/cert-login/index.ts';
 import { JWT_BEARER_ASSERTION_TYPE } from '../../src/oauth2/client-auth/private_key_jwt.ts';
 import { makeCa } from '../e2e/mtls-support.ts';
-import type { TestResponse } from '../helpers/https.ts';
-import { basic, freePort, startTestServer, type TestServer } from '../helpers/server.ts';
+import type { TestResponse } from '@tessera/testkit/https';
+import { basic, startTestServer, type TestServer } from '@tessera/testkit/server';
+import { freePort } from '@tessera/testkit/port';
 import { assertNot5xx, fuzzRuns, tally } from './support.ts';
 
 const NQSCHAR = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/;

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { basic, type TestServer } from '../helpers/server.ts';
-import type { TestResponse } from '../helpers/https.ts';
+import { basic, type TestServer } from '@tessera/testkit/server';
+import type { TestResponse } from '@tessera/testkit/https';
 import { assertNot5xx, fuzzRuns, HEAP_BOUND_BYTES, heapUsed, snapshot, startFuzzServer, tally } from './support.ts';
 
 const PARAM_NAMES = ['grant_type', 'scope', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type', 'resource', 'audience', 'token'];

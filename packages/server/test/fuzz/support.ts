@@ -2,8 +2,9 @@
 // target must keep (no 5xx, bounded heap, stored data untouched by refused requests).
 
 import assert from 'node:assert/strict';
-import { freePort, startTestServer, type TestServer } from '../helpers/server.ts';
-import type { TestResponse } from '../helpers/https.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
+import { freePort } from '@tessera/testkit/port';
+import type { TestResponse } from '@tessera/testkit/https';
 import { createTestDatabase } from '../storage/postgres-database.ts';
 
 /** Runs per target: small by default so `npm test` stays fast; `npm run fuzz` sets it high. */

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { decodeJwt } from 'jose';
 import { createVerifier, VerifierError, type Verifier } from '../../../sdk/src/verifier/index.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 import { fuzzRuns, HEAP_BOUND_BYTES, heapUsed, tally } from './support.ts';
 
 async function refused(verifier: Verifier, token: string): Promise<void> {

@@ -5,14 +5,13 @@
 import { execFile } from 'node:child_process';
 import { randomUUID, webcrypto } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { SignJWT } from 'jose';
-import type { TestResponse } from './https.ts';
+import { send, type TestRequest, type TestResponse } from '@tessera/testkit/https';
 
 const run = promisify(execFile);
 const { subtle } = webcrypto;
@@ -91,43 +90,11 @@ export async function keyAssertion(
     .sign(key.keys.privateKey);
 }
 
-export interface MtlsRequest {
-  method?: string;
-  headers?: Record<string, string>;
-  body?: string | Buffer;
-  ca: string;
-  /** Client certificate chain (PEM) and its key; none for a plain TLS request. */
-  cert?: string;
-  key?: string;
-}
+export type MtlsRequest = Omit<TestRequest, 'agent' | 'localAddress'> & { ca: string };
 
-/** An HTTPS request that may present a client certificate. */
-export function sendMtls(url: string, options: MtlsRequest): Promise<TestResponse & { body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      url,
-      { method: options.method ?? 'GET', headers: options.headers, ca: options.ca, cert: options.cert, key: options.key, timeout: 10_000, agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          const body = Buffer.concat(chunks);
-          const text = body.toString('utf8');
-          let json: unknown;
-          try {
-            json = text === '' ? undefined : JSON.parse(text);
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json, body });
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`request to ${url} timed out`)));
-    req.on('error', reject);
-    if (options.body !== undefined) req.write(options.body);
-    req.end();
-  });
+/** An HTTPS request that may present a client certificate (`cert`, `key`), on a connection of its own. */
+export function sendMtls(url: string, options: MtlsRequest): Promise<TestResponse> {
+  return send(url, { ...options, agent: false });
 }
 
 /** Runs a command; resolves to its stdout, rejects with its stderr. */

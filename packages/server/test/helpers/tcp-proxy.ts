@@ -8,7 +8,7 @@
 //   restore()   forwards again; connections made before are not revived.
 
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { freePort } from './server.ts';
+import { freePort } from '@tessera/testkit/port';
 
 export interface TcpProxy {
   readonly port: number;

@@ -1,4 +1,4 @@
-// Reads what the test servers left in TESSERA_TEST_LOG_DIR (see ../helpers/log-capture.ts) and
+// Reads what the test servers left in TESSERA_TEST_LOG_DIR (see packages/testkit/src/log-capture.ts) and
 // reports every log line or audit record that holds a secret: one the tests were handed
 // (exact match), or anything shaped like a credential (patterns), so a secret the helper never
 // saw is caught too.

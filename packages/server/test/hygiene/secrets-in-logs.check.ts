@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { describe, it } from 'node:test';
-import { LOG_DIR_VARIABLE } from '../helpers/log-capture.ts';
+import { LOG_DIR_VARIABLE } from '@tessera/testkit/log-capture';
 import { scanEvidence } from './scan.ts';
 
 describe('secrets hygiene of the end-to-end suites', () => {

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { TestResponse } from '../helpers/https.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import type { TestResponse } from '@tessera/testkit/https';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 
 interface Target {
   name: string;

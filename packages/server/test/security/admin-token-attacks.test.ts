@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createPublicKey } from 'node:crypto';
 import { SignJWT } from 'jose';
-import type { TestResponse } from '../helpers/https.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import type { TestResponse } from '@tessera/testkit/https';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 
 const b64 = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
 

@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { accessTokenClaims, signAccessToken } from '../../src/oauth2/tokens.ts';
-import type { TestResponse } from '../helpers/https.ts';
-import { introspectAs, startTestServer, type TestServer } from '../helpers/server.ts';
+import type { TestResponse } from '@tessera/testkit/https';
+import { introspectAs, startTestServer, type TestServer } from '@tessera/testkit/server';
 import {
   assertRejected,
   makeCa,

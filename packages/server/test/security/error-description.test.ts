@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { OAuthError, errorDescription } from '../../src/oauth2/errors.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 
 const NQSCHAR = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/;
 

@@ -5,9 +5,9 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { TestResponse } from '../helpers/https.ts';
+import type { TestResponse } from '@tessera/testkit/https';
 import { csrFor, serviceKey } from '../helpers/ca-client.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 
 describe('granting another domain\'s admin role voids the service\'s outstanding join tokens', () => {
   let t: TestServer;

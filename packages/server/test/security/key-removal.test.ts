@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import type { CryptoKeyPair } from '../../src/ca/x509.ts';
-import type { TestResponse } from '../helpers/https.ts';
-import { introspectAs, startTestServer, type TestServer } from '../helpers/server.ts';
+import type { TestResponse } from '@tessera/testkit/https';
+import { introspectAs, startTestServer, type TestServer } from '@tessera/testkit/server';
 import { REACH_SECONDS } from '../../src/oauth2/key-removal.ts';
 import { createTokenClient } from '../../../sdk/src/index.ts';
 import {

@@ -7,8 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { derElement } from '../../src/ca/der.ts';
-import type { TestResponse } from '../helpers/https.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import type { TestResponse } from '@tessera/testkit/https';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 
 const tlv = derElement;
 const hex = (text: string): Buffer => Buffer.from(text.replace(/\s+/g, ''), 'hex');

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import { ArchiveWriter, listEntries, readEntry } from '../../src/backup/archive.ts';
 import { createBackup, loadConfig, restoreBackup } from '../../src/backup/index.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 

@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { createServer, connect } from 'node:tls';
 import { csrFor, serviceKey } from '../helpers/ca-client.ts';
-import { freePort, startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
+import { freePort } from '@tessera/testkit/port';
 
 describe('review4: a service certificate for the issuer host', () => {
   let t: TestServer | undefined;

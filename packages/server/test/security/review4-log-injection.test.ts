@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { prettyLine } from '../../src/lib/log-format.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 
 // ESC and BEL; no whitespace, quote or '=' so that the quoting rule does not apply.
 const OSC52 = '\u001b]52;c;cm0gLXJmIH4K\u0007';

@@ -10,7 +10,7 @@ import { after, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import { recoverAdmin } from '../../src/admin/recover.ts';
 import { loadConfig } from '../../src/config/load.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 

@@ -4,8 +4,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { TestResponse } from '../helpers/https.ts';
-import { basic, startTestServer, type TestServer } from '../helpers/server.ts';
+import type { TestResponse } from '@tessera/testkit/https';
+import { basic, startTestServer, type TestServer } from '@tessera/testkit/server';
 import { postForm, sendMtls, tesseraCertificate, type ClientCertificate } from '../e2e/mtls-support.ts';
 
 const FORM = 'application/x-www-form-urlencoded';

@@ -1,5 +1,6 @@
-// A throwaway PKI for TLS tests, made with the openssl command: a CA, a server certificate for
-// 127.0.0.1 and client certificates with a given CN.
+// A throwaway PKI for TLS tests, made with the openssl command (an outsider's tool, not the code
+// under test): a CA, a server certificate for 127.0.0.1 and client certificates with a given CN,
+// for fake HTTPS servers that ask for a client certificate and for trust-bundle tests.
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,7 +21,7 @@ export interface TestPki {
 }
 
 export function createTestPki(): TestPki {
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-sdk-pki-'));
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-test-pki-'));
   const openssl = (...args: string[]): void => {
     execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   };
@@ -28,7 +29,7 @@ export function createTestPki(): TestPki {
   const ecKey = (name: string): void => openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', name);
 
   ecKey('ca.key');
-  openssl('req', '-x509', '-new', '-key', 'ca.key', '-subj', '/CN=SDK Test CA', '-days', '2', '-out', 'ca.pem',
+  openssl('req', '-x509', '-new', '-key', 'ca.key', '-subj', '/CN=Test CA', '-days', '2', '-out', 'ca.pem',
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
   let serial = 1;
   const issue = (name: string, cn: string, extensions: string): Pem => {

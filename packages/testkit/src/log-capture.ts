@@ -9,7 +9,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { join, resolve } from 'node:path';
-import type { TesseraServer } from '../../src/server.ts';
+import type { TesseraServer } from '../../server/src/index.ts';
 
 export const LOG_DIR_VARIABLE = 'TESSERA_TEST_LOG_DIR';
 

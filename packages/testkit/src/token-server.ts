@@ -1,6 +1,7 @@
-// Fake token servers for the token client's tests: one that lives inside a `fetch` function (for
-// tests that drive time with mock timers and must not wait on sockets), and one that listens on
-// loopback over HTTP or HTTPS (for single flight over real sockets, mTLS and child processes).
+// Fake token servers for the clients' tests (the SDK's token client, the CLI's commands): one that
+// lives inside a `fetch` function (for tests that drive time with mock timers and must not wait on
+// sockets), and one that listens on loopback over HTTP or HTTPS (for real sockets, mTLS and child
+// processes). Both record every request and answer it with a handler the test may replace.
 
 import { once } from 'node:events';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -13,11 +14,20 @@ export interface SeenRequest {
   n: number;
   at: number;
   method: string;
+  /** Path and query, as sent. */
   url: string;
+  path: string;
+  query: URLSearchParams;
   headers: Record<string, string>;
+  rawBody: string;
+  /** The body as a form (whatever its content type). */
   form: URLSearchParams;
+  /** The body parsed by its content type: JSON, a form as an object, else the text; `undefined` when empty. */
+  body: unknown;
   /** SHA-256 fingerprint of the TLS client certificate, when one was presented. */
   clientCertificate?: string;
+  /** Subject CN of the TLS client certificate, when one was presented. */
+  clientCertificateCn?: string;
 }
 
 /** What the fake answers; `body` objects are sent as JSON. */
@@ -51,7 +61,7 @@ export function fakeFetchServer(handler: Handler = (request) => tokenAnswer(requ
     async fetch(input, init) {
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(init.headers)) headers[name.toLowerCase()] = value;
-      const seen: SeenRequest = { n: server.requests.length + 1, at: Date.now(), method: init.method, url: input, headers, form: new URLSearchParams(init.body ?? '') };
+      const seen = seenRequest(server.requests.length + 1, init.method, input, headers, init.body ?? '');
       server.requests.push(seen);
       const answer = await abortable(Promise.resolve(server.handler(seen)), init.signal);
       if (answer instanceof Error) throw answer;
@@ -59,6 +69,22 @@ export function fakeFetchServer(handler: Handler = (request) => tokenAnswer(requ
     },
   };
   return server;
+}
+
+function seenRequest(n: number, method: string, url: string, headers: Record<string, string>, rawBody: string): SeenRequest {
+  const parsed = new URL(url, 'http://fake');
+  return { n, at: Date.now(), method, url, path: parsed.pathname, query: parsed.searchParams, headers, rawBody, form: new URLSearchParams(rawBody), body: parseBody(rawBody, headers['content-type']) };
+}
+
+function parseBody(raw: string, contentType: string | undefined): unknown {
+  if (raw === '') return undefined;
+  if (contentType?.startsWith('application/x-www-form-urlencoded')) return Object.fromEntries(new URLSearchParams(raw));
+  if (!contentType?.startsWith('application/json')) return raw;
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    return raw; // a client's malformed JSON is for the test to see, not to crash the fake
+  }
 }
 
 /** Like a real fetch, gives up when the signal aborts. */
@@ -86,7 +112,7 @@ export interface FakeHttpServer {
   close(): Promise<void>;
 }
 
-/** A token server on a free loopback port; HTTPS when `tls` is given. */
+/** A token server on a free loopback port; HTTPS when `tls` is given (with `requestCert`, it sees client certificates). */
 export async function startFakeHttpServer(handler: Handler = (request) => tokenAnswer(request), tls?: HttpsServerOptions): Promise<FakeHttpServer> {
   const state: FakeHttpServer = { url: '', requests: [], handler, close: async () => {} };
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
@@ -96,14 +122,11 @@ export async function startFakeHttpServer(handler: Handler = (request) => tokenA
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers[name] = value;
       const peer = (req.socket as Partial<TLSSocket>).getPeerCertificate?.();
+      const cn = peer?.subject?.CN;
       const seen: SeenRequest = {
-        n: state.requests.length + 1,
-        at: Date.now(),
-        method: req.method ?? 'GET',
-        url: req.url ?? '/',
-        headers,
-        form: new URLSearchParams(Buffer.concat(chunks).toString('utf8')),
+        ...seenRequest(state.requests.length + 1, req.method ?? 'GET', req.url ?? '/', headers, Buffer.concat(chunks).toString('utf8')),
         ...(peer && peer.fingerprint256 ? { clientCertificate: peer.fingerprint256 } : {}),
+        ...(typeof cn === 'string' ? { clientCertificateCn: cn } : {}),
       };
       state.requests.push(seen);
       void Promise.resolve(state.handler(seen)).then((answer) => {
@@ -111,8 +134,8 @@ export async function startFakeHttpServer(handler: Handler = (request) => tokenA
           res.socket?.destroy();
           return;
         }
-        const body = answer.body === undefined ? '' : typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
-        res.writeHead(answer.status ?? 200, { 'content-type': 'application/json', ...answer.headers });
+        const body = answer.body === undefined ? undefined : typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
+        res.writeHead(answer.status ?? 200, { ...(body !== undefined && { 'content-type': 'application/json' }), ...answer.headers });
         res.end(body);
       });
     });
@@ -127,18 +150,4 @@ export async function startFakeHttpServer(handler: Handler = (request) => tokenA
     await new Promise<void>((resolve) => server.close(() => resolve()));
   };
   return state;
-}
-
-/** Lets pending promise callbacks and I/O run; mock timers leave setImmediate alone. */
-export async function flush(turns = 5): Promise<void> {
-  for (let i = 0; i < turns; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-}
-
-/** Polls `condition` on real time (not for use under mock timers) until it holds. */
-export async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
 }

@@ -1,21 +1,33 @@
-// A small HTTPS client for tests: Node's fetch cannot be given a private CA, and the tests
-// must trust only Tessera's own CA bundle, as a real client would.
+// The tests' HTTP(S) client: Node's fetch cannot be given a private CA, and the tests must trust
+// only the CA a test names (Tessera's own bundle, a test PKI's), as a real client would. It may
+// present a client certificate, and reads every answer whole, as text and (when it parses) JSON.
 
+import type { Agent as HttpAgent } from 'node:http';
 import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { request as httpsRequest, type Agent as HttpsAgent } from 'node:https';
 
 export interface TestResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   text: string;
   json: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON shapes
+  /** The body's bytes (a DER or PKCS#7 answer is not text). */
+  body: Buffer;
 }
 
 export interface TestRequest {
   method?: string;
   headers?: Record<string, string>;
   body?: string | Buffer;
+  /** The only CA trusted for the server's certificate (PEM). */
   ca?: string;
+  /** A client certificate (PEM, chain after the leaf) and its key, to present. */
+  cert?: string;
+  key?: string;
+  /** `false`: a connection of its own, so the server sees this request's certificate and nothing is reused. */
+  agent?: HttpAgent | HttpsAgent | false;
+  /** Source address, e.g. 127.0.0.2 (any 127/8 address works on loopback). */
+  localAddress?: string;
 }
 
 export function send(url: string, options: TestRequest = {}): Promise<TestResponse> {
@@ -24,19 +36,29 @@ export function send(url: string, options: TestRequest = {}): Promise<TestRespon
   return new Promise((resolve, reject) => {
     const req = requester(
       target,
-      { method: options.method ?? 'GET', headers: options.headers, ca: options.ca, timeout: 10_000 },
+      {
+        method: options.method ?? 'GET',
+        headers: options.headers,
+        ca: options.ca,
+        timeout: 10_000,
+        ...(options.cert !== undefined && { cert: options.cert }),
+        ...(options.key !== undefined && { key: options.key }),
+        ...(options.agent !== undefined && { agent: options.agent }),
+        ...(options.localAddress !== undefined && { localAddress: options.localAddress }),
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
+          const body = Buffer.concat(chunks);
+          const text = body.toString('utf8');
           let json: unknown;
           try {
             json = text === '' ? undefined : JSON.parse(text);
           } catch {
             json = undefined;
           }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json, body });
         });
       },
     );

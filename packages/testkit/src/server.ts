@@ -1,15 +1,16 @@
-// Starts a real Tessera (HTTPS on a free loopback port, fresh data dir) for end-to-end tests.
+// Starts a real Tessera (HTTPS on a free loopback port, fresh data dir) for end-to-end tests of
+// the server, the CLI and the SDK, and for the benchmarks that measure one in-process server.
+// The server is imported by path, not as '@tessera/server': the benchmarks run under plain
+// `node`, without the tessera-source condition that points the package at its sources.
 
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/config/load.ts';
-import type { Config } from '../../src/config/config.ts';
-import { createServer, type ServerOptions, type TesseraServer } from '../../src/server.ts';
+import { createServer, loadConfig, type Config, type ServerOptions, type TesseraServer } from '../../server/src/index.ts';
 import { send, type TestRequest, type TestResponse } from './https.ts';
 import { startLogCapture } from './log-capture.ts';
+import { freePort } from './port.ts';
 
 export interface TestServer {
   server: TesseraServer;
@@ -27,18 +28,6 @@ export interface TestServer {
   /** JSON request to the admin API with the bootstrap admin's token. */
   admin$(method: string, path: string, body?: unknown, token?: string): Promise<TestResponse>;
   stop(options?: { keepData?: boolean }): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 export function basic(clientId: string, secret: string): string {
