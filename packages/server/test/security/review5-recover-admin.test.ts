@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { recoverAdmin } from '../../src/admin/recover.ts';
 import { loadConfig } from '../../src/config/load.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 import { csr, newKeys, postForm, type ClientCertificate } from '../e2e/mtls-support.ts';
 import { exportPkcs8Pem, x509 } from '../../src/ca/x509.ts';
 import { createHash } from 'node:crypto';
