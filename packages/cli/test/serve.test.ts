@@ -110,6 +110,35 @@ describe('tessera serve', () => {
     assert.equal(signals.listenerCount('SIGHUP'), 0);
   });
 
+  it('drains a server that was asked to stop while it was still starting, and leaves no handler when the start fails', async () => {
+    const signals = new EventEmitter();
+    const recorder: Recorder = { loadConfigInputs: [], closed: 0 };
+    const slow: ServerApi = {
+      ...fakeServer(recorder),
+      startServer: async () => {
+        // The supervisor's SIGTERM arrives before the start has returned.
+        signals.emit('SIGTERM');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return { url: 'https://127.0.0.1:8443', close: async (signal?: string) => void (recorder.closed += 1, (recorder.closedOn ??= []).push(signal)) };
+      },
+    };
+    const result = await runCli(['serve'], { cwd: '/srv', signals, loadServer: async () => slow });
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(recorder.closedOn, ['SIGTERM']);
+    assert.equal(signals.listenerCount('SIGINT') + signals.listenerCount('SIGTERM') + signals.listenerCount('SIGHUP'), 0);
+
+    const failing: ServerApi = {
+      ...fakeServer(recorder),
+      startServer: async () => {
+        throw new Error('address in use');
+      },
+    };
+    const failed = await runCli(['serve'], { cwd: '/srv', signals, loadServer: async () => failing });
+    assert.equal(failed.code, 1);
+    assert.match(failed.stderr, /cannot start the server: address in use/);
+    assert.equal(signals.listenerCount('SIGINT') + signals.listenerCount('SIGTERM') + signals.listenerCount('SIGHUP'), 0);
+  });
+
   it('lists the TLS flags in its help', async () => {
     const result = await runCli(['serve', '--help'], { cwd: '/srv' });
     assert.equal(result.code, 0);

@@ -95,23 +95,29 @@ async function serve(options: ServeOptions, io: CliIo): Promise<void> {
     tlsKey: options.tlsKey,
     sharedDataDir: options.sharedDataDir === true ? 'true' : undefined,
   };
-  let running: RunningServer;
-  try {
-    running = await server.startServer(server.loadConfig({ flags, env: io.env, cwd: io.cwd }));
-  } catch (error) {
-    if (error instanceof server.ConfigError) throw new UsageError(error.message, { cause: error });
-    throw new CliError(`cannot start the server: ${describeError(error)}`, EXIT.failure, { cause: error });
-  }
+  // Listening for the stop signals before the server starts: a SIGTERM sent as soon as the server
+  // says it serves (a supervisor's stop, a test) must drain it, not kill the process.
   const signals = io.signals ?? process;
+  const stop = listenForStop(signals);
+  let running: RunningServer | undefined;
   const reload = (): void => {
-    void running.reloadTls?.();
+    void running?.reloadTls?.();
   };
   signals.on?.('SIGHUP', reload);
-  const signal = await waitForSignal(signals);
   try {
-    await running.close(signal);
-  } catch (error) {
-    throw new CliError(`error while stopping the server: ${describeError(error)}`, EXIT.failure, { cause: error });
+    try {
+      running = await server.startServer(server.loadConfig({ flags, env: io.env, cwd: io.cwd }));
+    } catch (error) {
+      stop.cancel();
+      if (error instanceof server.ConfigError) throw new UsageError(error.message, { cause: error });
+      throw new CliError(`cannot start the server: ${describeError(error)}`, EXIT.failure, { cause: error });
+    }
+    const signal = await stop.signal;
+    try {
+      await running.close(signal);
+    } catch (error) {
+      throw new CliError(`error while stopping the server: ${describeError(error)}`, EXIT.failure, { cause: error });
+    }
   } finally {
     // Kept until the server is closed: a SIGHUP without a listener would end the process mid-drain.
     signals.off('SIGHUP', reload);
@@ -129,15 +135,20 @@ async function importServer(): Promise<ServerApi> {
  * Resolves on the first SIGINT or SIGTERM and removes both listeners, so a second signal
  * during a slow shutdown gets Node's default behaviour and ends the process at once.
  */
-function waitForSignal(signals: SignalSource): Promise<string> {
-  return new Promise((resolve) => {
+function listenForStop(signals: SignalSource): { signal: Promise<string>; cancel(): void } {
+  let cancel = (): void => {};
+  const signal = new Promise<string>((resolve) => {
     const listeners = { SIGINT: (): void => stop('SIGINT'), SIGTERM: (): void => stop('SIGTERM') };
-    const stop = (signal: string): void => {
+    cancel = (): void => {
       signals.off('SIGINT', listeners.SIGINT);
       signals.off('SIGTERM', listeners.SIGTERM);
-      resolve(signal);
+    };
+    const stop = (name: string): void => {
+      cancel();
+      resolve(name);
     };
     signals.once('SIGINT', listeners.SIGINT);
     signals.once('SIGTERM', listeners.SIGTERM);
   });
+  return { signal, cancel };
 }
