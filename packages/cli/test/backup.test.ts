@@ -97,6 +97,7 @@ describe('tessera backup and restore', () => {
     const keyFile = join(source.dataDir, 'master.key');
     const restore = await runCli(['restore', '--from', out, '--data-dir', target, '--master-key-file', keyFile], { cwd: work });
     assert.equal(restore.code, 0, restore.stderr);
+    assert.equal(restore.stderr, '', 'a restore checked with the operator’s own key has nothing to warn about');
     assert.match(restore.stdout, new RegExp(`next: +tessera serve --data-dir ${target} --master-key-file ${keyFile}`));
     assert.deepEqual((await readdir(target)).sort(), ['tessera.db'], 'the key stays where it was kept');
     assert.equal((await stat(join(target, 'tessera.db'))).mode & 0o777, 0o600);
@@ -118,6 +119,11 @@ describe('tessera backup and restore', () => {
     const restoredSummary = JSON.parse(restore.stdout) as { masterKey: string; masterKeyFingerprint: string; next: string; counts: Record<string, number> };
     assert.match(restoredSummary.masterKey, /^from the backup, written to .*master\.key$/);
     assert.equal(restoredSummary.masterKeyFingerprint, summary.masterKeyFingerprint);
+    assert.equal(
+      restore.stderr,
+      `warning: the backup's MAC was checked with the master key the backup itself carries (fingerprint ${summary.masterKeyFingerprint}): ` +
+        'nothing proves the backup is yours. Compare that fingerprint with your own key’s (tessera backup prints it) before serving this data dir\n',
+    );
     assert.equal(restoredSummary.next, `tessera serve --data-dir ${target}`);
     assert.deepEqual(restoredSummary.counts, summary.counts);
     assert.deepEqual((await readdir(target)).sort(), ['bootstrap-admin.json', 'master.key', 'tessera.db']);

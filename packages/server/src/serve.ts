@@ -3,7 +3,7 @@
 // cluster's primary never loads fastify, the storage drivers or the CA.
 
 import type { Config } from './config/config.ts';
-import { lockDataDir } from './lib/data-dir-lock.ts';
+import { DataDirInUseError, holderOf, lockDataDir } from './lib/data-dir-lock.ts';
 import { resolveLogFormat } from './lib/log-format.ts';
 
 export { loadConfig, ConfigError } from './config/load.ts';
@@ -22,6 +22,14 @@ export async function startServer(given: Config, options: { logStream?: { write(
   const config: Config = { ...given, logFormat: resolveLogFormat(given.logFormat, options.logStream === undefined ? process.stdout.isTTY : false) };
   // The process that serves holds the embedded data dir; its cluster workers are its own.
   const lock = config.database.kind === 'sqlite' && config.sharedDataDir !== true ? await lockDataDir(config.dataDir, config.listen.href) : null;
+  // A shared dir takes no lock, but a restore's lock still keeps it out: the restore renames its
+  // database into place under whatever a serve has opened meanwhile.
+  if (config.database.kind === 'sqlite' && config.sharedDataDir === true) {
+    const holder = await holderOf(config.dataDir);
+    if (holder?.command === 'tessera restore') {
+      throw new DataDirInUseError(`the data dir ${config.dataDir} is being restored by tessera restore (pid ${holder.pid}): start serve once the restore has finished`, holder);
+    }
+  }
   let running: RunningServer;
   try {
     if (config.workers > 1) {

@@ -48,6 +48,14 @@ async function restore(flags: RestoreFlags, io: CliIo): Promise<void> {
     throw asCliError(api, error, 'restore failed');
   }
   const { manifest } = result;
+  // Checked with the key the file itself carries, the MAC shows the file is whole, not whose it is:
+  // anyone can make such a backup with a Tessera and a key of their own (and an admin key of theirs in it).
+  if (result.masterKeySource === 'the backup') {
+    io.stderr.write(
+      `warning: the backup's MAC was checked with the master key the backup itself carries (fingerprint ${manifest.masterKeyFingerprint}): ` +
+        'nothing proves the backup is yours. Compare that fingerprint with your own key’s (tessera backup prints it) before serving this data dir\n',
+    );
+  }
   const keyFlag = config.masterKey.source === 'file' && !config.masterKey.generate ? ` --master-key-file ${config.masterKey.path}` : '';
   const summary = {
     dataDir: result.dataDir,

@@ -8,7 +8,7 @@
 // last and through a rename, so a restore that fails half-way never leaves a database that
 // `serve` would start on.
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { open, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import type { Config } from '../config/config.ts';
 import { BOOTSTRAP_FILE } from '../admin/bootstrap.ts';
 import { DataDirInUseError, LOCK_FILE, lockDataDir } from '../lib/data-dir-lock.ts';
 import type { DataDirLock } from '../lib/data-dir-lock.ts';
-import { readEntry, streamEntry } from './archive.ts';
+import { streamEntry } from './archive.ts';
 import type { ArchiveEntry } from './archive.ts';
 import { BackupError, describeFsError } from './errors.ts';
 import { NEWEST_SCHEMA, inspectDatabase } from './inspect.ts';
@@ -63,7 +63,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   try {
     // The target first: the key serve would read may live in it (`<dataDir>/master.key`).
     const createdDir = await checkTarget(config.dataDir);
-    const { manifest, entries, included, configured } = await verifyBackup(handle, from, config.masterKey);
+    const { manifest, entries, included, configured, small } = await verifyBackup(handle, from, config.masterKey);
     if (manifest.schemaVersion > NEWEST_SCHEMA) {
       throw new BackupError(
         'BACKUP_SCHEMA_TOO_NEW',
@@ -79,7 +79,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       await checkTarget(config.dataDir);
       const staged = join(config.dataDir, `.${DATABASE_ENTRY}.${randomBytes(6).toString('hex')}.restoring`);
       written.push(staged);
-      await extract(handle, entries.get(DATABASE_ENTRY)!, staged);
+      await extract(handle, entries.get(DATABASE_ENTRY)!, staged, manifest, from);
       const facts = inspectDatabase(staged);
       if (facts.masterKeyFingerprint !== manifest.masterKeyFingerprint) {
         throw new BackupError('BACKUP_INVALID', `${from} is not a consistent backup: its database was made with another master key than its manifest names`);
@@ -91,8 +91,8 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
         );
       }
       if (writeKey) await writePrivate(join(config.dataDir, MASTER_KEY_ENTRY), Buffer.from(`${included!.toString('base64')}\n`), written);
-      const bootstrap = entries.get(BOOTSTRAP_ENTRY);
-      if (bootstrap) await writePrivate(join(config.dataDir, BOOTSTRAP_FILE), await readEntry(handle, bootstrap), written);
+      const bootstrap = small.get(BOOTSTRAP_ENTRY);
+      if (bootstrap) await writePrivate(join(config.dataDir, BOOTSTRAP_FILE), bootstrap, written);
       await rename(staged, config.database.path);
     } catch (error) {
       for (const path of written) await rm(path, { force: true });
@@ -152,17 +152,28 @@ async function checkTarget(dataDir: string): Promise<boolean> {
   return false;
 }
 
-async function extract(handle: FileHandle, entry: ArchiveEntry, path: string): Promise<void> {
+/**
+ * Copies the database entry to `path`, hashing the bytes it copies: verify-backup.ts hashed an
+ * earlier read, and a writer on the backup store may have changed the file since. The staged copy
+ * is used only if what was copied is what the MACed manifest names.
+ */
+async function extract(handle: FileHandle, entry: ArchiveEntry, path: string, manifest: Manifest, from: string): Promise<void> {
+  const expected = manifest.files.find((file) => file.name === entry.name)!;
+  const hash = createHash('sha256');
   const out = await open(path, 'wx', 0o600);
   try {
     let position = 0;
     await streamEntry(handle, entry, async (chunk) => {
+      hash.update(chunk);
       for (let done = 0; done < chunk.length; ) {
         const { bytesWritten } = await out.write(chunk, done, chunk.length - done, position + done);
         done += bytesWritten;
       }
       position += chunk.length;
     });
+    if (position !== expected.bytes || hash.digest('hex') !== expected.sha256) {
+      throw new BackupError('BACKUP_INVALID', `${from} changed while it was restored: ${entry.name} no longer matches its manifest (is something writing to the backup?); nothing was restored`);
+    }
     await out.sync();
   } finally {
     await out.close();

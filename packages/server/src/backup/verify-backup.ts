@@ -33,6 +33,11 @@ export interface VerifiedBackup {
   included: Buffer | null;
   /** The key configured for serve (flag, variable or `<dataDir>/master.key`), if there is one. */
   configured: ConfiguredKey | null;
+  /**
+   * The small entries (master key, bootstrap file) as read once and hashed: restore writes these
+   * bytes, never a second read of the archive, which a writer on the backup store could have changed.
+   */
+  small: Map<string, Buffer>;
 }
 
 export async function verifyBackup(handle: FileHandle, from: string, masterKey: Config['masterKey']): Promise<VerifiedBackup> {
@@ -56,19 +61,22 @@ export async function verifyBackup(handle: FileHandle, from: string, masterKey: 
   const entries = new Map(list.slice(2).map((entry) => [entry.name, entry]));
   if (entries.size !== list.length - 2) throw invalid('it holds an entry twice');
   // Read whole below (the key before its MAC is checked), so bounded first.
+  const small = new Map<string, Buffer>();
   for (const name of [MASTER_KEY_ENTRY, BOOTSTRAP_ENTRY]) {
     const entry = entries.get(name);
-    if (entry !== undefined && entry.size > SMALL_ENTRY_MAX_BYTES) {
+    if (entry === undefined) continue;
+    if (entry.size > SMALL_ENTRY_MAX_BYTES) {
       throw invalid(`its ${name} is ${entry.size} bytes, more than the ${SMALL_ENTRY_MAX_BYTES} this Tessera reads for it (a real one is under 1 KiB)`);
     }
+    small.set(name, await readEntry(handle, entry));
   }
 
   const configured = await readConfiguredKey(masterKey);
-  const includedEntry = entries.get(MASTER_KEY_ENTRY);
+  const includedBytes = small.get(MASTER_KEY_ENTRY);
   let included: Buffer | null = null;
-  if (includedEntry !== undefined) {
+  if (includedBytes !== undefined) {
     try {
-      included = parseMasterKey((await readEntry(handle, includedEntry)).toString('utf8'), MASTER_KEY_ENTRY);
+      included = parseMasterKey(includedBytes.toString('utf8'), MASTER_KEY_ENTRY);
     } catch (error) {
       throw invalid((error as Error).message, error);
     }
@@ -94,14 +102,16 @@ export async function verifyBackup(handle: FileHandle, from: string, masterKey: 
     const entry = entries.get(file.name);
     if (entry === undefined || entry.size !== file.bytes) throw invalid(`${file.name} is missing or of the wrong size`);
     const hash = createHash('sha256');
-    await streamEntry(handle, entry, (chunk) => void hash.update(chunk));
+    const held = small.get(file.name);
+    if (held === undefined) await streamEntry(handle, entry, (chunk) => void hash.update(chunk));
+    else hash.update(held);
     if (hash.digest('hex') !== file.sha256) throw invalid(`${file.name} is damaged (its SHA-256 differs from the manifest's)`);
   }
   if (included !== null && fingerprintOf(included) !== manifest.masterKeyFingerprint) {
     throw new BackupError('BACKUP_INVALID', 'the backup is not consistent: the master key it holds is not the one its database was made with');
   }
   if (configured !== null && fingerprintOf(configured.key) !== manifest.masterKeyFingerprint) throw keyMismatch(configured, manifest.masterKeyFingerprint);
-  return { manifest, entries, included, configured };
+  return { manifest, entries, included, configured, small };
 }
 
 function keyMismatch(configured: ConfiguredKey, fingerprint: string): BackupError {

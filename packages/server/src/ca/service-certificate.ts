@@ -9,6 +9,7 @@ import type { Store } from '../storage/store.ts';
 import { parseCsr } from './csr.ts';
 import type { CertificateRequest } from './csr.ts';
 import { InvalidCertificateRequestError } from './errors.ts';
+import { normalizeDnsName } from '../config/own-names.ts';
 import { encodeLeafCertificate, leafTemplate } from './issue-certificate.ts';
 import type { Issuer, LeafTemplate } from './issue-certificate.ts';
 import { checkRequestedNames, dnsLabelOfPrincipal, serviceIdentity } from './service-identity.ts';
@@ -81,7 +82,8 @@ export interface ServiceCertificateIssuer {
  * next group commit — so nothing lives at module level.
  */
 export function createServiceCertificateIssuer(settings: ServiceCertificateSettings, store: CertificateStore): ServiceCertificateIssuer {
-  const reserved = new Set((settings.reservedDnsNames ?? []).map((name) => name.toLowerCase()));
+  // Normalised as the names it is compared with are: a trailing-dot spelling reserves the same host.
+  const reserved = new Set((settings.reservedDnsNames ?? []).map(normalizeDnsName));
   // Keyed weakly by issuing key: a generation rotated away takes its template with it.
   const templates = new WeakMap<Issuer, Promise<LeafTemplate>>();
   const templateFor = (issuer: Issuer): Promise<LeafTemplate> => {

@@ -17,6 +17,14 @@ export interface CertificateNames {
 const bare = (host: string): string => host.replace(/^\[|\]$/g, '');
 
 /**
+ * A DNS name as compared: lower case, without the one trailing dot of an absolute name
+ * (`host.example.` and `host.example` are the same host to a resolver and to TLS name checks).
+ */
+export function normalizeDnsName(name: string): string {
+  return name.toLowerCase().replace(/\.$/, '');
+}
+
+/**
  * True for every spelling of "all interfaces" once parsed: the all-zero IPv4 address, the
  * all-zero IPv6 address, and the IPv4-mapped all-zero address (`::ffff:0.0.0.0`, on which Node
  * listens on every interface too). The URL parser has already folded `0`, `[::0]` and the like
@@ -38,14 +46,14 @@ export function serverCertificateNames(listen: URL, issuer: string, extra: reado
   const listenHost = bare(listen.hostname);
   const hosts = [...(listensOnEveryInterface(listenHost) ? [hostname()] : [listenHost]), bare(new URL(issuer).hostname), ...extra];
   return {
-    dnsNames: [...new Set(['localhost', ...hosts.filter((host) => isIP(host) === 0).map((host) => host.toLowerCase())])],
+    dnsNames: [...new Set(['localhost', ...hosts.filter((host) => isIP(host) === 0).map(normalizeDnsName)])],
     ipAddresses: [...new Set(['127.0.0.1', '::1', ...hosts.filter((host) => isIP(host) !== 0)])],
   };
 }
 
 /** True when `name` is `suffix` or a name under it (label-wise: `notexample.internal` is not under `example.internal`). */
 export function isInZone(name: string, suffix: string): boolean {
-  const lower = name.toLowerCase();
+  const lower = normalizeDnsName(name);
   return lower === suffix || lower.endsWith(`.${suffix}`);
 }
 
@@ -74,9 +82,15 @@ export function ownNameProblems({ listen, issuer, tlsNames, dnsSuffix, raw }: Ow
   const seen = new Set<string>();
   const problems: string[] = [];
   for (const { name, what, source } of candidates) {
-    const lower = name.toLowerCase();
-    if (isIP(lower) !== 0 || seen.has(lower) || !isInZone(lower, dnsSuffix)) continue;
-    seen.add(lower);
+    if (isIP(name) !== 0 || seen.has(name.toLowerCase())) continue;
+    seen.add(name.toLowerCase());
+    // Refused rather than folded: clients differ on whether `host.` matches a certificate for
+    // `host`, and a name that some clients dial with the dot would slip past checks written without it.
+    if (name.endsWith('.')) {
+      problems.push(`${source}: ${what} ${name} ends with a dot (an absolute DNS name): write it without the trailing dot (${name.slice(0, -1)})`);
+    }
+    const lower = normalizeDnsName(name);
+    if (!isInZone(lower, dnsSuffix)) continue;
     problems.push(
       `${source}: ${what} ${lower} is inside ${zone}, the zone where Tessera's CA names services (<service>.<domain>.${dnsSuffix}): ` +
         `a service${exampleService(lower, dnsSuffix)} could get a certificate for Tessera's own host and answer as Tessera to every ` +

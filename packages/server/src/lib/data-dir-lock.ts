@@ -12,11 +12,16 @@
 // PostgreSQL needs no lock: sharing the database is how instances scale there.
 // `tessera restore` takes the same lock while it writes a data dir, so that a serve started on
 // the dir meanwhile refuses rather than opening a database the restore then replaces.
+//
+// A pid names a process only within its pid namespace: two containers on one volume each run
+// serve as pid 1. The lock records the holder's namespace; one from another namespace cannot be
+// checked by pid, so it is live while its holder keeps touching it (every HEARTBEAT_MS), and
+// stale once it has not for FOREIGN_STALE_MS (the other container stopped or was killed).
 
 import { createHash, randomBytes } from 'node:crypto';
-import { link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bootId, processStartedAt, processStartTicks } from './process-identity.ts';
+import { bootId, pidNamespace, processStartedAt, processStartTicks } from './process-identity.ts';
 
 export const LOCK_FILE = 'tessera.lock';
 
@@ -31,7 +36,7 @@ export class DataDirInUseError extends Error {
   }
 }
 
-interface LockContent {
+export interface LockContent {
   pid: number;
   url?: string;
   /** Which command holds the dir; absent means `tessera serve`. */
@@ -40,6 +45,8 @@ interface LockContent {
   start?: string;
   /** The boot the holder ran in (Linux): a lock from another boot is stale whatever process has its pid now. */
   boot?: string;
+  /** The holder's pid namespace (Linux, `pid:[…]`): from another one, `pid` says nothing here. */
+  ns?: string;
   /** Makes every lock's text unique, so that a takeover can tell the stale lock it judged from a fresh one. */
   id?: string;
 }
@@ -59,6 +66,10 @@ const CLAIM_LEVELS = 8;
 const CONTENDED_WAIT_MS = 25;
 /** How much later than the lock's last write its holder may seem to have started (the boot time is to the second). */
 const START_SLACK_MS = 2000;
+/** How often the holder touches the lock, so that another pid namespace can tell it is alive. */
+const HEARTBEAT_MS = 15_000;
+/** A lock from another pid namespace untouched this long is stale: its holder would have touched it four times. */
+const FOREIGN_STALE_MS = 60_000;
 
 /**
  * Takes the lock of `dataDir`, taking over a stale one. Of several starts racing for the same
@@ -71,9 +82,9 @@ const START_SLACK_MS = 2000;
 export async function lockDataDir(dataDir: string, listen: string, pid = process.pid, command = 'tessera serve'): Promise<DataDirLock> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const file = join(dataDir, LOCK_FILE);
-  const [start, boot] = await Promise.all([processStartTicks(pid), bootId()]);
+  const [start, boot, ns] = await Promise.all([processStartTicks(pid), bootId(), pidNamespace()]);
   const content = (url: string): string =>
-    `${JSON.stringify({ pid, url, ...(command === 'tessera serve' ? {} : { command }), ...(start === null ? {} : { start }), ...(boot === null ? {} : { boot }), id: randomBytes(8).toString('hex') })}\n`;
+    `${JSON.stringify({ pid, url, ...(command === 'tessera serve' ? {} : { command }), ...(start === null ? {} : { start }), ...(boot === null ? {} : { boot }), ...(ns === null ? {} : { ns }), id: randomBytes(8).toString('hex') })}\n`;
   const busy = (): DataDirInUseError => new DataDirInUseError(`the data dir ${dataDir} is being locked by another tessera serve at this moment (${file}): try again`);
 
   const temp = await writeTemp(file, content(listen));
@@ -83,7 +94,17 @@ export async function lockDataDir(dataDir: string, listen: string, pid = process
       const seen = await readLockText(file);
       if (seen === null) continue; // removed since: try to create it again
       const holder = parseLock(seen.text);
-      if (holder !== null && holder.pid !== pid && (await holderAlive(holder, seen.mtimeMs))) {
+      // Only a holder in this namespace with this pid is this process from an earlier start.
+      const foreign = holder !== null && isForeign(holder, ns);
+      if (holder !== null && (foreign || holder.pid !== pid) && (await holderAlive(holder, seen.mtimeMs))) {
+        if (foreign) {
+          throw new DataDirInUseError(
+            `the data dir ${dataDir} is in use by a ${holder.command ?? 'tessera serve'} in another pid namespace (pid ${holder.pid} there${holder.url ? `, serving at ${holder.url}` : ''}), ` +
+              `most likely another container on the same volume, whose process cannot be checked from here: give each container a data dir of its own. ` +
+              `If no other container uses this dir, delete ${file}; a lock its holder has not touched for ${FOREIGN_STALE_MS / 1000} s is taken over by itself`,
+            holder,
+          );
+        }
         throw new DataDirInUseError(
           `the data dir ${dataDir} is in use by another ${holder.command ?? 'tessera serve'} (pid ${holder.pid}${holder.url ? `, serving at ${holder.url}` : ''}): ` +
             'stop it first, or give this one another --data-dir. To run several instances on this one SQLite file on purpose, ' +
@@ -151,6 +172,15 @@ function heldLock(file: string, pid: number, content: (url: string) => string): 
     const seen = await readLockText(file);
     return seen !== null && parseLock(seen.text)?.pid === pid;
   };
+  // Unref'd: the lock never keeps a process alive. A failed touch is retried at the next beat.
+  const heartbeat = setInterval(() => {
+    void own()
+      .then(async (mine) => {
+        if (mine) await utimes(file, new Date(), new Date());
+      })
+      .catch(() => undefined);
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
   return {
     async serving(url) {
       if (!(await own())) return;
@@ -162,6 +192,7 @@ function heldLock(file: string, pid: number, content: (url: string) => string): 
       });
     },
     async release() {
+      clearInterval(heartbeat);
       if (await own()) await unlink(file).catch(() => undefined);
     },
   };
@@ -204,6 +235,7 @@ function parseLock(text: string): LockContent | null {
     if (typeof value.command === 'string') lock.command = value.command;
     if (typeof value.start === 'string') lock.start = value.start;
     if (typeof value.boot === 'string') lock.boot = value.boot;
+    if (typeof value.ns === 'string') lock.ns = value.ns;
     return lock;
   } catch {
     return null;
@@ -216,15 +248,32 @@ function parseLock(text: string): LockContent | null {
  * a process started before the lock was last written. Without /proc only the pid is known.
  */
 async function holderAlive(holder: LockContent, writtenAtMs: number): Promise<boolean> {
-  if (!isAlive(holder.pid)) return false;
-  const boot = await bootId();
+  const [boot, ns] = await Promise.all([bootId(), pidNamespace()]);
   if (holder.boot !== undefined && boot !== null && holder.boot !== boot) return false;
+  if (isForeign(holder, ns)) return Date.now() - writtenAtMs < FOREIGN_STALE_MS;
+  if (!isAlive(holder.pid)) return false;
   if (holder.start !== undefined) {
     const start = await processStartTicks(holder.pid);
     return start === null || start === holder.start;
   }
   const startedAt = await processStartedAt(holder.pid);
   return startedAt === null || startedAt <= writtenAtMs + START_SLACK_MS;
+}
+
+/** True when the lock was written in another pid namespace than `ns` (this process's), where its pid cannot be checked. */
+function isForeign(holder: LockContent, ns: string | null): boolean {
+  return holder.ns !== undefined && ns !== null && holder.ns !== ns;
+}
+
+/**
+ * The live process holding `dataDir`, or null when none does (no lock, a stale one, or one that
+ * cannot be read). Takes nothing: for a serve that shares the dir and so takes no lock, but must
+ * still not start on a dir a restore is writing.
+ */
+export async function holderOf(dataDir: string): Promise<LockContent | null> {
+  const seen = await readLockText(join(dataDir, LOCK_FILE)).catch(() => null);
+  const holder = seen === null ? null : parseLock(seen.text);
+  return holder !== null && seen !== null && (await holderAlive(holder, seen.mtimeMs)) ? holder : null;
 }
 
 /** Signal 0 checks that the process exists; EPERM means it does, as another user's. */

@@ -3,7 +3,7 @@
 // with that process's start time and the boot it ran in. Read from /proc on Linux; elsewhere
 // these are null and a pid is all there is to go by.
 
-import { readFile } from 'node:fs/promises';
+import { readFile, readlink } from 'node:fs/promises';
 
 /**
  * Clock ticks per second of /proc/<pid>/stat's start time: USER_HZ, which Linux fixes at 100 for
@@ -15,6 +15,18 @@ const TICKS_PER_SECOND = 100;
 export async function bootId(): Promise<string | null> {
   try {
     return (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * This process's pid namespace (`pid:[4026531836]`); null off Linux. Two containers each have
+ * their own, and a pid means nothing across them: pid 1 here and pid 1 there are two processes.
+ */
+export async function pidNamespace(): Promise<string | null> {
+  try {
+    return (await readlink('/proc/self/ns/pid')) || null;
   } catch {
     return null;
   }

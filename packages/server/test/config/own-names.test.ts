@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { hostname } from 'node:os';
 import { caSettings } from '../../src/ca/settings.ts';
 import { listensOnEveryInterface, serverCertificateNames } from '../../src/config/own-names.ts';
-import { load, problemOf } from './helpers.ts';
+import { load, problemOf, problemsOf } from './helpers.ts';
 
 void describe('Tessera’s own names and ca.dnsSuffix', () => {
   void it('refuses an issuer host inside ca.dnsSuffix, naming both settings and the fix', () => {
@@ -40,6 +40,25 @@ void describe('Tessera’s own names and ca.dnsSuffix', () => {
     assert.equal(config.issuer, 'https://tessera.example.internal');
     assert.equal(load({ flags: { tlsName: 'tessera.notsvc.tessera.local' } }).tls.names[0], 'tessera.notsvc.tessera.local');
     assert.equal(load({ flags: { issuer: 'https://10.1.2.3:8443' }, env: { TESSERA_CA_DNS_SUFFIX: '3' } }).issuer, 'https://10.1.2.3:8443');
+  });
+});
+
+void describe('own names written with a trailing dot', () => {
+  void it('refuses an issuer, listen host or tls.names entry ending with a dot, outside the zone too, with the spelling to use', () => {
+    assert.match(problemOf({ flags: { issuer: 'https://auth.example.internal.:8443' } }), /^--issuer: the issuer host auth\.example\.internal\. ends with a dot \(an absolute DNS name\): write it without the trailing dot \(auth\.example\.internal\)/);
+    assert.match(problemOf({ flags: { listen: 'https://auth.example.internal.:8443' } }), /^--listen: the listen host auth\.example\.internal\. ends with a dot/);
+    assert.match(problemOf({ flags: { tlsName: 'alt.example.internal.' } }), /^--tls-name: "alt\.example\.internal\." is neither a DNS name/);
+  });
+
+  void it('also names the zone when the dotted name is inside ca.dnsSuffix', () => {
+    const problem = problemsOf({ flags: { issuer: 'https://api.alpha.svc.tessera.local.:8443' } }).join('\n');
+    assert.match(problem, /ends with a dot/);
+    assert.match(problem, /the issuer host api\.alpha\.svc\.tessera\.local is inside ca\.dnsSuffix svc\.tessera\.local/);
+  });
+
+  void it('are reserved without the dot, the spelling certificates carry', () => {
+    const names = serverCertificateNames(new URL('https://Auth.Example.Internal.:1'), 'https://tessera.example.internal.', ['alt.example.internal.']);
+    assert.deepEqual([...names.dnsNames].sort(), ['alt.example.internal', 'auth.example.internal', 'localhost', 'tessera.example.internal']);
   });
 });
 
