@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 
-import { startTestServer } from '../../../server/test/helpers/server.ts';
+import { startTestServer } from '@tessera/testkit/server';
 import { credentialTarget } from '../../src/credentials.ts';
 import { makeWorkspace, runCli } from '../helpers/cli.ts';
 import { startFakeTessera } from '../helpers/fake-tessera.ts';

@@ -12,7 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { freePort } from '../helpers/cli.ts';
+import { freePort } from '@tessera/testkit/port';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'tessera.ts');
 const canUnshare = spawnSync('unshare', ['-Upf', '--map-root-user', '--mount-proc', 'true']).status === 0 || spawnSync('unshare', ['-pf', '--mount-proc', 'true']).status === 0;

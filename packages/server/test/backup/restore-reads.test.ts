@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { listEntries } from '../../src/backup/archive.ts';
 import type { ArchiveEntry } from '../../src/backup/archive.ts';
 import { createBackup, loadConfig, restoreBackup } from '../../src/backup/index.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 
 type Read = (...args: unknown[]) => Promise<unknown>;
 

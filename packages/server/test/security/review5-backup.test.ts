@@ -12,7 +12,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import { listEntries, readEntry } from '../../src/backup/archive.ts';
 import { createBackup, loadConfig, restoreBackup } from '../../src/backup/index.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
 
 describe('review5: backup bytes verified vs bytes used', () => {
   let work: string;

@@ -13,7 +13,7 @@ import { after, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/load.ts';
 import { lockDataDir } from '../../src/lib/data-dir-lock.ts';
 import { startServer } from '../../src/serve.ts';
-import { freePort } from '../helpers/server.ts';
+import { freePort } from '@tessera/testkit/port';
 
 describe('review5: serve --shared-data-dir and a restore holding the dir', () => {
   const cleanup: (() => Promise<void> | void)[] = [];

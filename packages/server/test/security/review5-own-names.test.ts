@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { checkServerIdentity } from 'node:tls';
 import { after, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/load.ts';
-import { startTestServer, tokenRequest, type TestServer } from '../helpers/server.ts';
-import { send, type TestRequest, type TestResponse } from '../helpers/https.ts';
+import { startTestServer, tokenRequest, type TestServer } from '@tessera/testkit/server';
+import { send, type TestRequest, type TestResponse } from '@tessera/testkit/https';
 import { csr, newKeys, publicKeyPem } from '../e2e/mtls-support.ts';
 
 const refused = (flags: Record<string, string>, env: Record<string, string> = {}): boolean => {
