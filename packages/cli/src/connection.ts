@@ -2,6 +2,7 @@
 // to wait. Resolved here once so `admin`, `token`, `cert` and `verify` agree on the defaults.
 
 import { realpath, stat } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { InvalidArgumentError, Option } from 'commander';
@@ -76,7 +77,8 @@ export interface TlsIdentity {
 
 /**
  * An explicit --cacert is the only trust anchor, as with curl. The implicit ./.tessera/ca.pem
- * is added to Node's roots instead, so a leftover local CA file cannot break a public server.
+ * (for a loopback server only) is added to Node's roots instead, so a leftover local CA file
+ * cannot break a public server.
  */
 export async function openHttpClient(flags: ConnectionFlags, io: CliIo, identity?: TlsIdentity): Promise<HttpClient> {
   const options = { timeoutMs: (flags.timeout ?? 10) * 1000, userAgent: 'tessera-cli', ...identity };
@@ -84,14 +86,38 @@ export async function openHttpClient(flags: ConnectionFlags, io: CliIo, identity
     const ca = await readCaFile(io.cwd, flags.cacert);
     return createHttpClient({ ...options, ca });
   }
-  const localCa = path.resolve(io.cwd, DEFAULT_CA_FILE);
-  const defaultCa =
-    flags.impliedCacert ?? ((await fileExists(localCa)) && (await mayTrustImpliedCa(localCa, `./${DEFAULT_CA_FILE}`, io)) ? localCa : undefined);
+  const defaultCa = flags.impliedCacert ?? (await workingDirectoryCa(flags, io));
   if (defaultCa !== undefined) {
     const ca = await readCaFile(io.cwd, defaultCa);
     return createHttpClient({ ...options, ca: [...rootCertificates, ca] });
   }
   return createHttpClient(options);
+}
+
+/**
+ * ./.tessera/ca.pem vouches only for the server `tessera serve` made it for: the default one, or
+ * another on this machine. Any directory can hold such a file (a cloned repository's is the
+ * user's own, mode 0644), so for a remote server it would let its author read the credentials.
+ */
+async function workingDirectoryCa(flags: ConnectionFlags, io: CliIo): Promise<string | undefined> {
+  const localCa = path.resolve(io.cwd, DEFAULT_CA_FILE);
+  if (!(await fileExists(localCa))) return undefined;
+  const server = new URL(flags.server ?? DEFAULT_SERVER);
+  if (!isLoopback(server.hostname)) {
+    io.stderr.write(
+      `warning: not trusting ./${DEFAULT_CA_FILE} for ${server.origin}: it vouches only for a server on this machine; ` +
+        `if it is this server's CA, pass it as --cacert ${localCa}\n`,
+    );
+    return undefined;
+  }
+  return (await mayTrustImpliedCa(localCa, `./${DEFAULT_CA_FILE}`, io)) ? localCa : undefined;
+}
+
+/** 127.0.0.0/8, ::1 and `localhost`: traffic that never leaves the machine. */
+export function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (host === 'localhost' || host === '::1') return true;
+  return isIP(host) === 4 && host.startsWith('127.');
 }
 
 /**

@@ -1,13 +1,14 @@
 // Client credential files: the bootstrap admin's `bootstrap-admin.json` written by
 // `tessera serve`, or any file of the same shape for another client.
 
-import { isIP } from 'node:net';
 import path from 'node:path';
 
-import { DEFAULT_SERVER, resolveUnder } from './connection.ts';
+import { DEFAULT_SERVER, isLoopback, resolveUnder } from './connection.ts';
 import { UsageError } from './errors.ts';
 import { fileExists, readInputFile } from './files.ts';
 import type { CliIo } from './io.ts';
+
+export { isLoopback } from './connection.ts';
 
 export const DEFAULT_CREDENTIALS_FILE = path.join('.tessera', 'bootstrap-admin.json');
 
@@ -119,9 +120,3 @@ export function credentialTarget(
   return { server: serverFromTokenEndpoint(fileEndpoint), tokenEndpoint: fileEndpoint };
 }
 
-/** 127.0.0.0/8, ::1 and `localhost`: traffic that never leaves the machine. */
-export function isLoopback(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (host === 'localhost' || host === '::1') return true;
-  return isIP(host) === 4 && host.startsWith('127.');
-}

@@ -20,8 +20,8 @@ export async function readSigningKey(cwd: string, file: string): Promise<Signing
   const key = parsePrivateKey(await readInputFile(cwd, file, 'key file'), file);
   const type = keyTypeOf(key);
   if (type === undefined) {
-    // An RSA key is refused for its size: say which sizes are taken.
-    const use = key.asymmetricKeyType === 'rsa' ? 'an RSA key of 2048 to 8192 bits, or a P-256, P-384 or Ed25519 key' : 'a P-256, P-384, Ed25519 or RSA key';
+    // An RSA key is refused for its size or exponent: say which are taken.
+    const use = key.asymmetricKeyType === 'rsa' ? 'an RSA key of 2048 to 8192 bits with public exponent 65537, or a P-256, P-384 or Ed25519 key' : 'a P-256, P-384, Ed25519 or RSA key';
     throw new UsageError(`key file ${file} holds a ${keyKind(key)} key; use ${use}`);
   }
   return { key, alg: assertionAlgorithm(type) };
@@ -41,6 +41,11 @@ export function parsePrivateKey(pem: string, file: string): KeyObject {
 /** `secp521r1`, `1024-bit RSA`, `x448`: what a refused key is, for the message that refuses it. */
 export function keyKind(key: KeyObject): string {
   const details = key.asymmetricKeyDetails;
-  if (key.asymmetricKeyType === 'rsa') return `${details?.modulusLength ?? 0}-bit RSA`;
+  if (key.asymmetricKeyType === 'rsa') {
+    // The exponent only when it is why the key is refused (Tessera takes an odd one ≥ 65537).
+    const exponent = details?.publicExponent ?? 65_537n;
+    const odd = exponent < 65_537n || exponent % 2n === 0n ? ` (public exponent ${exponent})` : '';
+    return `${details?.modulusLength ?? 0}-bit RSA${odd}`;
+  }
   return details?.namedCurve ?? key.asymmetricKeyType ?? 'unknown';
 }

@@ -146,7 +146,15 @@ describe('tessera token', () => {
       const file = await keyFile('rsa1024.pem', generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey);
       const result = await token('--scope', 'beta:domain', '--client-id', 'alpha.api', '--key', file, '--kid', 'k1');
       assert.equal(result.code, 2);
-      assert.equal(result.stderr, 'error: key file rsa1024.pem holds a 1024-bit RSA key; use an RSA key of 2048 to 8192 bits, or a P-256, P-384 or Ed25519 key\n');
+      assert.equal(result.stderr, 'error: key file rsa1024.pem holds a 1024-bit RSA key; use an RSA key of 2048 to 8192 bits with public exponent 65537, or a P-256, P-384 or Ed25519 key\n');
+      assert.equal(server.requests.length, 0);
+    });
+
+    it('refuses an RSA key with public exponent 3, which the server does not register (the SDK key table)', async () => {
+      const file = await keyFile('rsa-e3.pem', generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 3 }).privateKey);
+      const result = await token('--scope', 'beta:domain', '--client-id', 'alpha.api', '--key', file, '--kid', 'k1');
+      assert.equal(result.code, 2);
+      assert.equal(result.stderr, 'error: key file rsa-e3.pem holds a 2048-bit RSA (public exponent 3) key; use an RSA key of 2048 to 8192 bits with public exponent 65537, or a P-256, P-384 or Ed25519 key\n');
       assert.equal(server.requests.length, 0);
     });
 

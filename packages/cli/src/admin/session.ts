@@ -43,7 +43,8 @@ export interface AdminSession {
 export async function openAdminSession(flags: AdminFlags, io: CliIo): Promise<AdminSession> {
   const credentials = await loadCredentials(flags.credentials, io.cwd);
   const { server, tokenEndpoint } = credentialTarget(flags.server, credentials.tokenEndpoint, io);
-  const http = await openHttpClient(flags, io);
+  // The server the secret goes to, which may be the credential file's: ./.tessera/ca.pem is trusted only for a loopback one.
+  const http = await openHttpClient({ ...flags, server: server.href }, io);
   const token = await requestClientCredentialsToken(http, {
     tokenEndpoint,
     clientId: credentials.clientId,

@@ -64,7 +64,8 @@ async function getToken(options: TokenOptions, io: CliIo): Promise<void> {
   if (auth.method === 'tls_client_auth' && tokenEndpoint.protocol !== 'https:') {
     throw new UsageError(`--cert needs an https:// server: the certificate is presented in the TLS handshake`);
   }
-  const http = await openHttpClient(options, io, auth.method === 'tls_client_auth' ? auth.identity : undefined);
+  // The server the credential goes to, which may be the credential file's: ./.tessera/ca.pem is trusted only for a loopback one.
+  const http = await openHttpClient({ ...options, server: tokenEndpoint.href }, io, auth.method === 'tls_client_auth' ? auth.identity : undefined);
   const response = await requestToken(http, {
     tokenEndpoint,
     scope,

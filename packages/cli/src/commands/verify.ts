@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { createRemoteJWKSet, customFetch, jwtVerify } from 'jose';
 import type { FetchImplementation, JWTPayload } from 'jose';
 
-import { DEFAULT_SERVER, addConnectionOptions, openHttpClient, resolveUnder } from '../connection.ts';
+import { DEFAULT_SERVER, addConnectionOptions, isLoopback, openHttpClient, resolveUnder } from '../connection.ts';
 import type { ConnectionFlags } from '../connection.ts';
 import { CliError, UsageError } from '../errors.ts';
 import type { HttpClient } from '../http-client.ts';
@@ -29,6 +29,7 @@ interface VerifyOptions extends ConnectionFlags {
   audience?: string;
   scope?: string;
   issuer?: string;
+  jwksUri?: string;
   idToken?: boolean;
   json?: boolean;
 }
@@ -46,6 +47,7 @@ export function registerVerifyCommand(program: Command, io: CliIo): void {
     .option('--audience <aud>', 'require this audience (a domain for access tokens, <d>.<s> for ID tokens)')
     .option('--scope <items>', "require every space-separated item in the token's scope, e.g. beta:role.readers")
     .option('--issuer <url>', "require this issuer (default: the server's, from its discovery document)")
+    .option('--jwks-uri <url>', "fetch the signing keys here (default: the discovery document's jwks_uri, on the server's or the issuer's origin)")
     .option('--id-token', 'the token is an ID token (typ JWT) rather than an access token (typ at+jwt)')
     .option('--json', 'print the claims as JSON');
   addConnectionOptions(verify)
@@ -67,10 +69,15 @@ async function verifyToken(argument: string, options: VerifyOptions, io: CliIo):
   const token = argument === '-' ? await readStdinToken(io) : argument.trim();
   if (token === '') throw new UsageError('the token is empty');
 
-  const http = await openHttpClient(options, io);
   const server = new URL(options.server ?? DEFAULT_SERVER);
+  if (!fetchableInClear(server)) {
+    throw new UsageError(`verify needs an https:// server (http only to localhost, 127.x.x.x or [::1]), got ${server.href}: a discovery document and keys read in clear could be anyone's`);
+  }
+  const given = options.jwksUri === undefined ? undefined : parseJwksUri(options.jwksUri);
+  const http = await openHttpClient(options, io);
   const discovery = await discover(http, server);
-  const jwks = createRemoteJWKSet(discovery.jwksUri, {
+  const jwksUri = given ?? checkedJwksUri(discovery, server, options.issuer);
+  const jwks = createRemoteJWKSet(jwksUri, {
     [customFetch]: fetchThrough(http),
     timeoutDuration: Math.round((options.timeout ?? 10) * 1000),
   });
@@ -94,7 +101,7 @@ async function verifyToken(argument: string, options: VerifyOptions, io: CliIo):
     throw explainRejection(error, token, {
       ...expected,
       server: server.href.replace(/\/$/, ''),
-      jwksUri: discovery.jwksUri.href,
+      jwksUri: jwksUri.href,
     });
   }
 
@@ -128,6 +135,43 @@ async function discover(http: HttpClient, server: URL): Promise<Discovery> {
     throw new CliError(`${url.href} is not a discovery document with an issuer and a jwks_uri; is --server a Tessera server?`);
   }
   return { issuer, jwksUri: new URL(jwksUri) };
+}
+
+/** https, or http that never leaves the machine: keys fetched in clear elsewhere could be swapped on the way. */
+function fetchableInClear(url: URL): boolean {
+  return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname));
+}
+
+function parseJwksUri(value: string): URL {
+  if (!URL.canParse(value)) throw new UsageError(`--jwks-uri is not a URL: ${JSON.stringify(value)}`);
+  const url = new URL(value);
+  if (!fetchableInClear(url)) {
+    throw new UsageError(`--jwks-uri must be https:// (http only to localhost, 127.x.x.x or [::1]), got ${url.href}: keys read in clear could be anyone's`);
+  }
+  return url;
+}
+
+/**
+ * The discovery document's jwks_uri, when it is where the server's keys would be: https (or http
+ * on this machine), on the origin of the server asked or of the issuer. Elsewhere, whoever
+ * answers there would vouch for tokens; --jwks-uri names such a place on purpose.
+ */
+function checkedJwksUri(discovery: Discovery, server: URL, issuer: string | undefined): URL {
+  const { jwksUri } = discovery;
+  const named = `the discovery document of ${server.origin} names the jwks_uri ${jwksUri.href}`;
+  if (!fetchableInClear(jwksUri)) {
+    throw new CliError(`${named}, plain http to a host that is not this machine: keys read in clear could be anyone's; refusing to verify against them`);
+  }
+  const origins = new Set([server.origin]);
+  for (const candidate of [discovery.issuer, issuer]) {
+    if (candidate !== undefined && URL.canParse(candidate)) origins.add(new URL(candidate).origin);
+  }
+  if (!origins.has(jwksUri.origin)) {
+    throw new CliError(
+      `${named}, which is on neither the server's nor the issuer's origin (${[...origins].join(', ')}); if the keys are really there, pass --jwks-uri ${jwksUri.href}`,
+    );
+  }
+  return jwksUri;
 }
 
 /** jose fetches the JWKS through the CLI's client, so --cacert and --timeout apply to it too. */

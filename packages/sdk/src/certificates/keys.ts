@@ -2,7 +2,7 @@
 // sent anywhere. One table for the whole SDK: the keys Tessera registers on a service (for
 // private_key_jwt and key assertions) are the keys its CA certifies, so a key the SDK signs with
 // is one the server accepts. P-521 is not among them (the server refuses it: BoringSSL-based
-// peers do not take it), nor RSA above 8,192 bits.
+// peers do not take it), nor RSA above 8,192 bits or with a public exponent below 65537 (or even).
 
 import { generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -32,7 +32,13 @@ export async function generateKey(type: KeyType): Promise<KeyObject> {
 const RSA_BITS = { min: 2048, max: 8192 } as const;
 
 /** The accepted key types, as a phrase for messages. */
-export const ACCEPTED_KEYS = 'a P-256, P-384, Ed25519 or RSA (2048 to 8192 bits) key';
+export const ACCEPTED_KEYS = 'a P-256, P-384, Ed25519 or RSA (2048 to 8192 bits, public exponent 65537) key';
+
+/** The RSA public exponents the server takes: odd and at least 65537 (small ones invite padding attacks). */
+function rsaExponentAccepted(key: KeyObject): boolean {
+  const exponent = key.asymmetricKeyDetails?.publicExponent ?? 65_537n;
+  return exponent >= 65_537n && exponent % 2n === 1n;
+}
 
 /** The key type of an existing key, or undefined when Tessera would not register or certify it. */
 export function keyTypeOf(key: KeyObject): KeyType | undefined {
@@ -44,8 +50,10 @@ export function keyTypeOf(key: KeyObject): KeyType | undefined {
       return undefined;
     case 'ed25519':
       return 'ed25519';
-    case 'rsa':
-      return (details?.modulusLength ?? 0) >= RSA_BITS.min && (details?.modulusLength ?? 0) <= RSA_BITS.max ? 'rsa2048' : undefined;
+    case 'rsa': {
+      const bits = details?.modulusLength ?? 0;
+      return bits >= RSA_BITS.min && bits <= RSA_BITS.max && rsaExponentAccepted(key) ? 'rsa2048' : undefined;
+    }
     default:
       return undefined;
   }
@@ -73,6 +81,9 @@ export function privateKeyPem(key: KeyObject): string {
 export function describeKey(key: KeyObject): string {
   const details = key.asymmetricKeyDetails;
   if (key.asymmetricKeyType === 'ec') return `an EC key on ${details?.namedCurve ?? 'an unknown curve'}`;
-  if (key.asymmetricKeyType === 'rsa') return `a ${details?.modulusLength ?? 0}-bit RSA key`;
+  if (key.asymmetricKeyType === 'rsa') {
+    const exponent = rsaExponentAccepted(key) ? '' : ` with public exponent ${details?.publicExponent ?? 0n}`;
+    return `a ${details?.modulusLength ?? 0}-bit RSA key${exponent}`;
+  }
   return `a ${key.asymmetricKeyType ?? 'secret'} key`;
 }

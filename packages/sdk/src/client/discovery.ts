@@ -2,6 +2,7 @@
 // the server only has that. The metadata must name the same issuer (RFC 8414 §3.3), so a
 // misconfigured or hostile server cannot redirect the client's credentials elsewhere.
 
+import { requireUrl } from '../verifier/options.ts';
 import { TokenClientError } from './errors.ts';
 import { withRetries, type TokenRequestContext } from './token-request.ts';
 
@@ -40,6 +41,13 @@ export async function discoverTokenEndpoint(ctx: TokenRequestContext, issuer: st
     const endpoint = record['token_endpoint'];
     if (typeof endpoint !== 'string' || !/^https?:\/\//.test(endpoint)) {
       lastProblem = `${url} names no http(s) token_endpoint`;
+      break;
+    }
+    // The secret goes where this points: not in the clear across the network, whoever wrote it.
+    try {
+      requireUrl(endpoint, 'token_endpoint');
+    } catch {
+      lastProblem = `${url} names the token_endpoint ${endpoint}, plain http to a host that is not loopback, where the client's secret or assertion would cross the network in clear`;
       break;
     }
     return endpoint;

@@ -3,8 +3,9 @@
 
 /**
  * Why a token could not be obtained:
- * - `ERR_TOKEN_REJECTED`: the server refused the request (4xx except 408/429); not retried, and
- *   the entry is no longer refreshed.
+ * - `ERR_TOKEN_REJECTED`: the server refused the request (4xx except 408/429), or answered with a
+ *   redirect (3xx, never followed: the request carries credentials); not retried, and the entry is
+ *   no longer refreshed.
  * - `ERR_TOKEN_RATE_LIMITED`: 429 until the retries ran out; see `retryAfter`.
  * - `ERR_TOKEN_SERVER`: 5xx or 408 until the retries ran out.
  * - `ERR_TOKEN_NETWORK`: no answer (refused, reset, TLS failure, timeout) until the retries ran out.

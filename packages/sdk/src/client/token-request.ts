@@ -109,6 +109,12 @@ function errorFromAnswer(response: TransportResponse, what: string, attempts: nu
   if (status === 429) code = 'ERR_TOKEN_RATE_LIMITED';
   else if (status >= 500 || status === 408) code = 'ERR_TOKEN_SERVER';
   else code = 'ERR_TOKEN_REJECTED';
+  if (status >= 300 && status < 400) {
+    // Neither transport follows redirects: the request carries the client's credentials.
+    const location = response.header('location');
+    const message = `${what} was answered with a redirect (${status}${location ? ` to ${location}` : ''}), which is not followed because the request carries the client's credentials; configure the final URL as tokenEndpoint or issuer`;
+    return new TokenClientError(message, { code: 'ERR_TOKEN_REJECTED', status, attempts });
+  }
   const said = [error, errorCode].filter(Boolean).join(' ');
   const detail = `${status}${said ? ` ${said}` : ''}${errorDescription ? `: ${errorDescription}` : ''}`;
   const message = code === 'ERR_TOKEN_REJECTED'

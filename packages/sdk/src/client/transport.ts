@@ -89,13 +89,16 @@ export function nodeTransport(options: NodeTransportOptions): Transport {
   };
 }
 
-/** A transport over a caller's fetch (no client certificates); each attempt ends after `timeoutMs`. */
+/** A transport over a caller's fetch (no client certificates, redirects not followed); each attempt ends after `timeoutMs`. */
 export function fetchTransport(fetchImpl: TokenClientFetch, timeoutMs = 10_000): Transport {
   return {
     async send(url, request) {
       const signal = AbortSignal.any([request.signal, AbortSignal.timeout(timeoutMs)]);
-      const res = await fetchImpl(url, { method: request.method, headers: request.headers, body: request.body, signal });
+      // Not followed: a 307/308 would send the same body (a secret, an assertion) wherever it points.
+      const res = await fetchImpl(url, { method: request.method, headers: request.headers, body: request.body, signal, redirect: 'manual' });
       const body = await res.text();
+      // A fetch that followed anyway has sent the credentials on; its answer is not the server's.
+      if (res.redirected) return { status: 307, header: () => undefined, body: '' };
       return { status: res.status, header: (name) => res.headers.get(name) ?? undefined, body };
     },
     close() {},
