@@ -1,12 +1,10 @@
 // Admin API errors: JSON `{"error", "message"}` with 400/401/403/404/409.
 
-export class AdminError extends Error {
-  readonly status: number;
-  readonly error: string;
+import { HttpError } from '../http/errors.ts';
+
+export class AdminError extends HttpError {
   constructor(status: number, error: string, message: string) {
-    super(message);
-    this.status = status;
-    this.error = error;
+    super(status, error, message);
   }
 }
 

@@ -6,6 +6,32 @@
 import type { FastifyBaseLogger, FastifyError } from 'fastify';
 import { ConflictError, InvalidValueError, NotFoundError, StorageUnavailableError } from '../storage/errors.ts';
 
+/**
+ * An error thrown on purpose with the answer it deserves: an HTTP status, a short
+ * machine-readable `error` name, the Tessera `code` (AUTH_1xx, docs/errors.md) where one applies,
+ * and headers the answer must carry (Retry-After, a challenge). Each API words it in its own
+ * dialect; the subclasses only say which names their API uses.
+ */
+export class HttpError extends Error {
+  readonly status: number;
+  readonly error: string;
+  readonly code: string | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(
+    status: number,
+    error: string,
+    message: string,
+    options: { code?: string | undefined; headers?: Readonly<Record<string, string>>; cause?: unknown } = {},
+  ) {
+    super(message, 'cause' in options ? { cause: options.cause } : undefined);
+    this.status = status;
+    this.error = error;
+    this.code = options.code;
+    this.headers = options.headers ?? {};
+  }
+}
+
 export interface ClientFacingError {
   status: number;
   /** Short machine-readable name. */

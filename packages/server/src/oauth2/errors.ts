@@ -7,6 +7,8 @@
 // /auth/token dialect), so no message needs to be written with the grammar in mind. The SDK's
 // RFC 6750 middleware keeps its own copy, as it cannot depend on the server.
 
+import { HttpError } from '../http/errors.ts';
+
 export type OAuthErrorName =
   | 'invalid_request'
   | 'invalid_client'
@@ -21,11 +23,9 @@ export type OAuthErrorName =
 
 export type AuthErrorCode = 'AUTH_101' | 'AUTH_103' | 'AUTH_104' | 'AUTH_106';
 
-export class OAuthError extends Error {
-  readonly status: number;
-  readonly error: OAuthErrorName;
-  readonly errorCode: AuthErrorCode | undefined;
-  readonly headers: Record<string, string>;
+export class OAuthError extends HttpError {
+  declare readonly error: OAuthErrorName;
+  declare readonly code: AuthErrorCode | undefined;
 
   constructor(
     status: number,
@@ -33,11 +33,11 @@ export class OAuthError extends Error {
     description: string,
     options: { errorCode?: AuthErrorCode; headers?: Record<string, string> } = {},
   ) {
-    super(description);
-    this.status = status;
-    this.error = error;
-    this.errorCode = options.errorCode;
-    this.headers = options.headers ?? {};
+    super(status, error, description, { code: options.errorCode, headers: options.headers ?? {} });
+  }
+
+  get errorCode(): AuthErrorCode | undefined {
+    return this.code;
   }
 
   toBody(): { error: string; error_description: string; error_code?: string } {

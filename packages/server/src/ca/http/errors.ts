@@ -5,20 +5,14 @@
 // rate_limited with Retry-After when one address sends too many requests.
 
 import type { FastifyBaseLogger } from 'fastify';
-import { describeError, type ClientFacingError } from '../../http/errors.ts';
+import { HttpError, describeError, type ClientFacingError } from '../../http/errors.ts';
 import { ClientCertificateError } from '../../mtls/index.ts';
 import { InvalidCertificateRequestError } from '../errors.ts';
 import { ProofError } from '../proofs/index.ts';
 
-export class CaRequestError extends Error {
-  readonly status: number;
-  readonly error: string;
-  readonly headers: Readonly<Record<string, string>>;
+export class CaRequestError extends HttpError {
   constructor(status: number, error: string, message: string, headers: Readonly<Record<string, string>> = {}) {
-    super(message);
-    this.status = status;
-    this.error = error;
-    this.headers = headers;
+    super(status, error, message, { headers });
   }
 }
 
