@@ -6,6 +6,7 @@
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { SecretHasher } from '../keys/client-secrets.ts';
+import { BEARER_CHALLENGE } from '../http/authorization.ts';
 import { describeError } from '../http/errors.ts';
 import type { Store } from '../storage/store.ts';
 import { authenticateAdmin, authorize, type AdminAuthDeps, type AdminCaller } from './authz.ts';
@@ -56,7 +57,7 @@ export async function adminApi(app: FastifyInstance, deps: AdminDeps): Promise<v
       });
       scope.setErrorHandler((error, request, reply) => {
         const answer = error instanceof AdminError ? { status: error.status, error: error.error, message: error.message } : describeError(error, request.log);
-        if (answer.status === 401) void reply.header('www-authenticate', 'Bearer realm="tessera", error="invalid_token"');
+        if (answer.status === 401) void reply.header('www-authenticate', BEARER_CHALLENGE);
         void reply.code(answer.status).send({ error: answer.error, message: answer.message });
       });
       domainRoutes(scope, routeDeps);

@@ -7,6 +7,7 @@
 // /auth/token dialect), so no message needs to be written with the grammar in mind. The SDK's
 // RFC 6750 middleware keeps its own copy, as it cannot depend on the server.
 
+import { BASIC_CHALLENGE } from '../http/authorization.ts';
 import { HttpError } from '../http/errors.ts';
 
 export type OAuthErrorName =
@@ -76,6 +77,6 @@ export const invalidRequest = (description: string): OAuthError => new OAuthErro
 export function invalidClient(usedBasic: boolean): OAuthError {
   return new OAuthError(401, 'invalid_client', 'client authentication failed: unknown client or wrong credentials', {
     errorCode: 'AUTH_101',
-    headers: usedBasic ? { 'www-authenticate': 'Basic realm="tessera", charset="UTF-8"' } : {},
+    headers: usedBasic ? { 'www-authenticate': BASIC_CHALLENGE } : {},
   });
 }

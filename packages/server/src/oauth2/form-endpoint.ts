@@ -5,6 +5,7 @@
 // used the Authorization header.
 
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { BASIC_CHALLENGE, basicCredentials, formDecode, isBasic } from '../http/authorization.ts';
 import { describeError } from '../http/errors.ts';
 import type { Service } from '../storage/records.ts';
 import { authenticateClient, type ClientAuthMethod } from './client-auth/index.ts';
@@ -14,7 +15,6 @@ import { parseForm, type FormBody } from './form.ts';
 
 export const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
 const FORM = 'application/x-www-form-urlencoded';
-const BASIC_CHALLENGE = 'Basic realm="tessera", charset="UTF-8"';
 
 export interface FormEndpoint {
   /** The first path is documented in /openapi.json; the others are aliases. */
@@ -39,7 +39,7 @@ export async function formEndpoint(app: FastifyInstance, endpoint: FormEndpoint)
     });
     scope.setErrorHandler((error, request, reply) => {
       const oauth = error instanceof OAuthError ? error : fromGeneric(error, request.log, mediaTypeProblem);
-      const challenge = oauth.status === 401 && /^basic /i.test(request.headers.authorization ?? '') ? { 'www-authenticate': BASIC_CHALLENGE } : {};
+      const challenge = oauth.status === 401 && isBasic(request.headers.authorization) ? { 'www-authenticate': BASIC_CHALLENGE } : {};
       void reply.code(oauth.status).headers({ ...NO_STORE, ...challenge, ...oauth.headers }).send(oauth.toBody());
     });
     // preValidation: before the body schema, so a JSON or empty body hears what to send instead.
@@ -104,15 +104,8 @@ export function claimedClientId(form: FormBody, authorization: string | undefine
 }
 
 function basicClientId(authorization: string | undefined): string | undefined {
-  if (!authorization || !/^basic /i.test(authorization)) return undefined;
-  const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 0) return undefined;
-  try {
-    return decodeURIComponent(decoded.slice(0, colon).replaceAll('+', ' '));
-  } catch {
-    return undefined;
-  }
+  const basic = basicCredentials(authorization);
+  return typeof basic === 'object' ? formDecode(basic.user) : undefined;
 }
 
 function fromGeneric(error: unknown, log: FastifyBaseLogger, mediaTypeProblem: string): OAuthError {

@@ -7,6 +7,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authenticateAdmin, type AdminAuthDeps, type AdminCaller } from '../admin/authz.ts';
 import { AdminError } from '../admin/errors.ts';
+import { BEARER_CHALLENGE } from '../http/authorization.ts';
 import { describeError } from '../http/errors.ts';
 import type { SecretHasher } from '../keys/client-secrets.ts';
 import type { TokenService } from '../oauth2/token-service.ts';
@@ -60,7 +61,7 @@ export async function serviceAccountsApi(app: FastifyInstance, deps: ServiceAcco
         });
         admin.setErrorHandler((error, request, reply) => {
           const answer = error instanceof AdminError ? { status: error.status, error: error.error, message: error.message } : describeError(error, request.log);
-          if (answer.status === 401) void reply.header('www-authenticate', 'Bearer realm="tessera", error="invalid_token"');
+          if (answer.status === 401) void reply.header('www-authenticate', BEARER_CHALLENGE);
           void reply.code(answer.status).send({ error: dialectError(answer.error, answer.status), message: answer.message });
         });
         accountRoutes(admin, {

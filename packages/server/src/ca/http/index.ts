@@ -3,6 +3,7 @@
 // certificate says is the authority's (ca/authority.ts), and what was issued is the store's.
 
 import type { FastifyInstance } from 'fastify';
+import { EST_CHALLENGE } from '../../http/authorization.ts';
 import type { Store } from '../../storage/store.ts';
 import { certificateRoutes } from './certificates.ts';
 import type { CrlIssuer } from './crl.ts';
@@ -31,7 +32,7 @@ export async function caHttpApi(app: FastifyInstance, deps: CaHttpDeps): Promise
       const answer = caErrorAnswer(error, request.log);
       if (answer.status === 401 && request.url.startsWith('/.well-known/est/')) {
         // RFC 7030 §3.2.3: the challenge tells an EST client how to authenticate.
-        void reply.header('www-authenticate', 'Basic realm="tessera-est", Bearer realm="tessera-est"');
+        void reply.header('www-authenticate', EST_CHALLENGE);
       }
       void reply
         .code(answer.status)

@@ -1,6 +1,7 @@
 // Picks the one client authentication method a request uses. Adding a method means adding a
 // module to the list the server is composed with, not growing a switch here.
 
+import { BASIC_CHALLENGE } from '../../http/authorization.ts';
 import { OAuthError, invalidRequest } from '../errors.ts';
 import type { AuthenticatedClient, ClientAuthMethod, ClientAuthRequest } from './method.ts';
 
@@ -13,7 +14,7 @@ export async function authenticateClient(methods: readonly ClientAuthMethod[], r
   if (!method) {
     throw new OAuthError(401, 'invalid_client', `no client authentication: use one of ${methods.map((m) => m.name).join(', ')}`, {
       errorCode: 'AUTH_101',
-      headers: { 'www-authenticate': 'Basic realm="tessera", charset="UTF-8"' },
+      headers: { 'www-authenticate': BASIC_CHALLENGE },
     });
   }
   return method.authenticate(request);

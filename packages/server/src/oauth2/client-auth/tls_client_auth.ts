@@ -18,6 +18,7 @@ import {
   type PresentedCertificate,
   type VerifiedClientCertificate,
 } from '../../mtls/index.ts';
+import { isBasic } from '../../http/authorization.ts';
 import type { Service } from '../../storage/records.ts';
 import type { Store } from '../../storage/store.ts';
 import { OAuthError } from '../errors.ts';
@@ -113,5 +114,5 @@ export function isSelfIssued(certificate: X509Certificate): boolean {
 
 function carriesOtherCredentials(request: ClientAuthRequest): boolean {
   const { form } = request;
-  return /^basic /i.test(request.authorization ?? '') || form['client_secret'] !== undefined || form['client_assertion'] !== undefined || form['client_assertion_type'] !== undefined;
+  return isBasic(request.authorization) || form['client_secret'] !== undefined || form['client_assertion'] !== undefined || form['client_assertion_type'] !== undefined;
 }
