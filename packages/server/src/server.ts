@@ -20,7 +20,7 @@ import { certLogin } from './cert-login/index.ts';
 import { createConnectionGuard } from './http/connection-limits.ts';
 import { healthRoutes } from './http/health.ts';
 import { logDestination } from './lib/log-format.ts';
-import { describeError } from './http/errors.ts';
+import { errorHandler, jsonDialect } from './http/errors.ts';
 import { openApiCollector, registerOpenApiRoute } from './http/openapi.ts';
 import { serverCertificateNames, serverTls, type TlsWatch } from './http/server-tls.ts';
 import { createSecretHasher } from './keys/client-secrets.ts';
@@ -295,10 +295,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     app.setNotFoundHandler((request, reply) => {
       void reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` });
     });
-    app.setErrorHandler((error, request, reply) => {
-      const answer = describeError(error, request.log);
-      void reply.code(answer.status).send({ error: answer.error, message: answer.message });
-    });
+    app.setErrorHandler(errorHandler(jsonDialect()));
 
     const credentialMethods = [
       clientSecretBasic({ store: registry, hasher }),

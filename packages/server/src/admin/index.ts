@@ -6,10 +6,10 @@
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { SecretHasher } from '../keys/client-secrets.ts';
-import { describeError } from '../http/errors.ts';
+import { errorHandler } from '../http/errors.ts';
 import type { Store } from '../storage/store.ts';
 import { authenticateAdmin, authorize, type AdminAuthDeps, type AdminCaller } from './authz.ts';
-import { AdminError } from './errors.ts';
+import { AdminError, adminDialect } from './errors.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { caRoutes, type CaAdmin } from './routes/ca.ts';
 import { certificateRoutes } from './routes/certificates.ts';
@@ -54,11 +54,7 @@ export async function adminApi(app: FastifyInstance, deps: AdminDeps): Promise<v
         const { domain } = (request.params ?? {}) as { domain?: unknown };
         if (typeof domain === 'string') authorize(caller, domain);
       });
-      scope.setErrorHandler((error, request, reply) => {
-        const answer = error instanceof AdminError ? { status: error.status, error: error.error, message: error.message } : describeError(error, request.log);
-        if (answer.status === 401) void reply.header('www-authenticate', 'Bearer realm="tessera", error="invalid_token"');
-        void reply.code(answer.status).send({ error: answer.error, message: answer.message });
-      });
+      scope.setErrorHandler(errorHandler(adminDialect));
       domainRoutes(scope, routeDeps);
       serviceRoutes(scope, routeDeps);
       apiKeyRoutes(scope, routeDeps);

@@ -11,11 +11,10 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/config.ts';
-import { describeError } from '../http/errors.ts';
+import { errorHandler } from '../http/errors.ts';
 import type { CertificateMapper, ClientCertificates } from '../mtls/index.ts';
 import type { ClientAuthMethod } from '../oauth2/client-auth/index.ts';
-import { OAuthError, invalidRequest } from '../oauth2/errors.ts';
-import { NO_STORE } from '../oauth2/form-endpoint.ts';
+import { NO_STORE, invalidRequest, oauthDialect } from '../oauth2/errors.ts';
 import { parseForm, type FormBody } from '../oauth2/form.ts';
 import type { TokenService } from '../oauth2/token-service.ts';
 import type { Store } from '../storage/store.ts';
@@ -87,13 +86,9 @@ export async function certLogin(app: FastifyInstance, deps: CertLoginDeps): Prom
         done(error as Error, undefined);
       }
     });
-    scope.setErrorHandler((error, request, reply) => {
-      if (error instanceof OAuthError) return sendError(reply, error);
-      const described = describeError(error, request.log);
-      const name = described.status >= 500 ? (described.status === 503 ? 'temporarily_unavailable' : 'server_error') : 'invalid_request';
-      const message = described.status === 415 ? MEDIA_TYPES : described.message;
-      return sendError(reply, new OAuthError(described.status === 415 ? 400 : described.status, name, message));
-    });
+    // The token endpoint's dialect, but no Basic challenge added to every 401: only a failed
+    // client_secret_basic carries one here.
+    scope.setErrorHandler(errorHandler(oauthDialect({ mediaTypeProblem: MEDIA_TYPES, basicChallenge: false })));
 
     // preValidation: before the body schema, so a text body hears which media types to use.
     const requireKnownMediaType = async (request: FastifyRequest): Promise<void> => {
@@ -127,11 +122,4 @@ function readBody(body: unknown): FormBody {
     else throw invalidRequest(`"${name.slice(0, 40)}" must be a string`);
   }
   return params;
-}
-
-function sendError(reply: FastifyReply, error: OAuthError): FastifyReply {
-  return reply
-    .code(error.status)
-    .headers({ ...NO_STORE, ...error.headers })
-    .send(error.toBody());
 }

@@ -1,20 +1,111 @@
-// Turning whatever a handler threw into an answer a client can act on. Two dialects share this:
-// the OAuth endpoints (RFC 6749 `error`/`error_description`) and the admin API
-// (`{"error", "message"}`). Unknown errors are logged and answered 500 without detail; storage
-// outages are 503 so callers retry instead of giving up.
+// Turning whatever a handler threw into an answer a client can act on. One mapping
+// (errorAnswer): an HttpError answers as it was thrown; anything else is described here.
+// Unknown errors are logged and answered 500 without detail; storage outages are 503 so callers
+// retry instead of giving up. Each API then words the answer in its dialect (an ErrorDialect):
+// the admin-style `{"error", "message"}` below, the OAuth endpoints' RFC 6749 §5.2 body
+// (oauth2/errors.ts), the service-account JSON token dialect (service-accounts/token-route.ts).
 
-import type { FastifyBaseLogger, FastifyError } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ConflictError, InvalidValueError, NotFoundError, StorageUnavailableError } from '../storage/errors.ts';
 
-export interface ClientFacingError {
+/**
+ * An error thrown on purpose with the answer it deserves: an HTTP status, a short
+ * machine-readable `error` name, the Tessera `code` (AUTH_1xx, docs/errors.md) where one applies,
+ * and headers the answer must carry (Retry-After, a challenge). Each API words it in its own
+ * dialect; the subclasses only say which names their API uses.
+ */
+export class HttpError extends Error {
+  readonly status: number;
+  readonly error: string;
+  readonly code: string | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(
+    status: number,
+    error: string,
+    message: string,
+    options: { code?: string | undefined; headers?: Readonly<Record<string, string>>; cause?: unknown } = {},
+  ) {
+    super(message, 'cause' in options ? { cause: options.cause } : undefined);
+    this.status = status;
+    this.error = error;
+    this.code = options.code;
+    this.headers = options.headers ?? {};
+  }
+}
+
+interface ClientFacingError {
   status: number;
   /** Short machine-readable name. */
   error: string;
   message: string;
 }
 
+/** What an error answers, before a dialect words it. */
+export interface ErrorAnswer extends ClientFacingError {
+  code: string | undefined;
+  headers: Readonly<Record<string, string>>;
+  /** True when the server described an error nobody threw as an answer (Fastify's, storage's, a bug). */
+  generic: boolean;
+}
+
+/** An answer as it goes on the wire. */
+export interface WireAnswer {
+  status: number;
+  headers: Readonly<Record<string, string>>;
+  body: object;
+}
+
+/** What a dialect may look at in the request: the challenge of a 401 depends on what was sent. */
+export type DialectRequest = Pick<FastifyRequest, 'url' | 'headers'>;
+
+/** One API's words for an answer. */
+export type ErrorDialect = (answer: ErrorAnswer, request: DialectRequest) => WireAnswer;
+
+/** The one mapping from a thrown error to its answer. */
+export function errorAnswer(error: unknown, log: FastifyBaseLogger): ErrorAnswer {
+  if (error instanceof HttpError) {
+    // Something the answer depends on did not answer (an OIDC issuer's keys): the client is told
+    // to retry, the operator needs the cause.
+    if (error.status >= 500 && error.cause !== undefined) log.warn({ err: error.cause }, error.message);
+    const { status, error: name, code, message, headers } = error;
+    return { status, error: name, code, message, headers, generic: false };
+  }
+  return { ...describeError(error, log), code: undefined, headers: {}, generic: true };
+}
+
+/**
+ * The error handler of a scope that speaks `dialect`. `translate` turns the scope's own domain
+ * errors into HttpErrors first (the CA's refusals of a CSR or a client certificate).
+ */
+export function errorHandler(dialect: ErrorDialect, translate: (error: unknown) => unknown = (error) => error) {
+  return (error: unknown, request: FastifyRequest, reply: FastifyReply): void => {
+    const wire = dialect(errorAnswer(translate(error), request.log), request);
+    void reply.code(wire.status).headers(wire.headers).send(wire.body);
+  };
+}
+
+/**
+ * `{"error", "message"}`, the dialect of the admin API, the CA (its JSON API and EST), the
+ * service-account management API and of every route no other dialect claims. A 401 carries the
+ * challenge the scope names, if any; `name` rewords the error name (the service-account API
+ * calls a 403 AUTH_102).
+ */
+export function jsonDialect(
+  options: { challenge?: (request: DialectRequest) => string | undefined; name?: (answer: ErrorAnswer) => string } = {},
+): ErrorDialect {
+  return (answer, request) => {
+    const challenge = answer.status === 401 ? options.challenge?.(request) : undefined;
+    return {
+      status: answer.status,
+      headers: challenge === undefined ? answer.headers : { 'www-authenticate': challenge, ...answer.headers },
+      body: { error: options.name?.(answer) ?? answer.error, message: answer.message },
+    };
+  };
+}
+
 /** Fastify's own errors (parsing, validation, limits) and storage errors, as client-facing errors. */
-export function describeError(error: unknown, log: FastifyBaseLogger): ClientFacingError {
+function describeError(error: unknown, log: FastifyBaseLogger): ClientFacingError {
   if (error instanceof NotFoundError) return { status: 404, error: 'not_found', message: error.message };
   if (error instanceof ConflictError) return { status: 409, error: 'conflict', message: error.message };
   if (error instanceof InvalidValueError) {

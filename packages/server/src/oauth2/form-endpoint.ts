@@ -4,17 +4,16 @@
 // bodies with `Cache-Control: no-store`, and the Basic challenge on every 401 to a client that
 // used the Authorization header.
 
-import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { describeError } from '../http/errors.ts';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { basicCredentials, formDecode } from '../http/authorization.ts';
+import { errorHandler } from '../http/errors.ts';
 import type { Service } from '../storage/records.ts';
 import { authenticateClient, type ClientAuthMethod } from './client-auth/index.ts';
 import type { ClientEndpoint, ClientGuard } from './client-guard.ts';
-import { OAuthError, invalidRequest, type OAuthErrorName } from './errors.ts';
+import { NO_STORE, OAuthError, invalidRequest, oauthDialect } from './errors.ts';
 import { parseForm, type FormBody } from './form.ts';
 
-export const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
 const FORM = 'application/x-www-form-urlencoded';
-const BASIC_CHALLENGE = 'Basic realm="tessera", charset="UTF-8"';
 
 export interface FormEndpoint {
   /** The first path is documented in /openapi.json; the others are aliases. */
@@ -37,11 +36,7 @@ export async function formEndpoint(app: FastifyInstance, endpoint: FormEndpoint)
         done(error as Error, undefined);
       }
     });
-    scope.setErrorHandler((error, request, reply) => {
-      const oauth = error instanceof OAuthError ? error : fromGeneric(error, request.log, mediaTypeProblem);
-      const challenge = oauth.status === 401 && /^basic /i.test(request.headers.authorization ?? '') ? { 'www-authenticate': BASIC_CHALLENGE } : {};
-      void reply.code(oauth.status).headers({ ...NO_STORE, ...challenge, ...oauth.headers }).send(oauth.toBody());
-    });
+    scope.setErrorHandler(errorHandler(oauthDialect({ mediaTypeProblem, basicChallenge: true })));
     // preValidation: before the body schema, so a JSON or empty body hears what to send instead.
     const requireForm = async (request: FastifyRequest): Promise<void> => {
       if (!request.headers['content-type']?.toLowerCase().startsWith(FORM)) throw invalidRequest(mediaTypeProblem);
@@ -104,22 +99,6 @@ export function claimedClientId(form: FormBody, authorization: string | undefine
 }
 
 function basicClientId(authorization: string | undefined): string | undefined {
-  if (!authorization || !/^basic /i.test(authorization)) return undefined;
-  const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 0) return undefined;
-  try {
-    return decodeURIComponent(decoded.slice(0, colon).replaceAll('+', ' '));
-  } catch {
-    return undefined;
-  }
-}
-
-function fromGeneric(error: unknown, log: FastifyBaseLogger, mediaTypeProblem: string): OAuthError {
-  const described = describeError(error, log);
-  const name: OAuthErrorName =
-    described.status === 503 ? 'temporarily_unavailable' : described.status >= 500 ? 'server_error' : 'invalid_request';
-  // Fastify's 415 for an unknown media type is answered 400 invalid_request, as RFC 6749 §5.2 does.
-  if (described.status === 415) return new OAuthError(400, name, mediaTypeProblem);
-  return new OAuthError(described.status, name, described.message);
+  const basic = basicCredentials(authorization);
+  return typeof basic === 'object' ? formDecode(basic.user) : undefined;
 }

@@ -7,7 +7,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authenticateAdmin, type AdminAuthDeps, type AdminCaller } from '../admin/authz.ts';
 import { AdminError } from '../admin/errors.ts';
-import { describeError } from '../http/errors.ts';
+import { BEARER_CHALLENGE } from '../http/authorization.ts';
+import { errorHandler, jsonDialect, type ErrorDialect } from '../http/errors.ts';
 import type { SecretHasher } from '../keys/client-secrets.ts';
 import type { TokenService } from '../oauth2/token-service.ts';
 import type { Store } from '../storage/store.ts';
@@ -30,12 +31,13 @@ export interface ServiceAccountsDeps extends AdminAuthDeps {
 }
 
 /**
- * The dialect's error names: AUTH_102 ("insufficient scope") is what a token without the admin
+ * The admin API's answers, but AUTH_102 ("insufficient scope") is what a token without the admin
  * role it needs gets; other refusals keep their short names.
  */
-function dialectError(error: string, status: number): string {
-  return status === 403 ? 'AUTH_102' : error;
-}
+export const accountsDialect: ErrorDialect = jsonDialect({
+  challenge: () => BEARER_CHALLENGE,
+  name: (answer) => (answer.status === 403 ? 'AUTH_102' : answer.error),
+});
 
 export async function serviceAccountsApi(app: FastifyInstance, deps: ServiceAccountsDeps): Promise<void> {
   await app.register(
@@ -58,11 +60,7 @@ export async function serviceAccountsApi(app: FastifyInstance, deps: ServiceAcco
         admin.addHook('onRequest', async (request) => {
           callers.set(request, await authenticateAdmin(request, deps));
         });
-        admin.setErrorHandler((error, request, reply) => {
-          const answer = error instanceof AdminError ? { status: error.status, error: error.error, message: error.message } : describeError(error, request.log);
-          if (answer.status === 401) void reply.header('www-authenticate', 'Bearer realm="tessera", error="invalid_token"');
-          void reply.code(answer.status).send({ error: dialectError(answer.error, answer.status), message: answer.message });
-        });
+        admin.setErrorHandler(errorHandler(accountsDialect));
         accountRoutes(admin, {
           store: deps.store,
           hasher: deps.hasher,

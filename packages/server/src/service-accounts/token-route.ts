@@ -7,10 +7,10 @@
 // AUTH_1xx code when one applies, else the OAuth error name; `message` is this dialect's
 // error_description and keeps to the same grammar (errorDescription).
 
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import { describeError, type ClientFacingError } from '../http/errors.ts';
+import type { FastifyInstance } from 'fastify';
+import { errorHandler, type ErrorDialect } from '../http/errors.ts';
 import { checkClientSecret, type SecretCheckDeps } from '../oauth2/client-auth/secret.ts';
-import { OAuthError, errorDescription } from '../oauth2/errors.ts';
+import { NO_STORE, OAuthError, errorDescription } from '../oauth2/errors.ts';
 import type { TokenService } from '../oauth2/token-service.ts';
 import { errorResponses } from './wire.ts';
 
@@ -26,7 +26,6 @@ interface TokenBody {
   expiresIn?: number;
 }
 
-const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
 /** The method name observers and audit see for this dialect's credentials. */
 const METHOD = 'client_secret_json';
 
@@ -70,13 +69,7 @@ export function dialectMessage(message: string): string {
 
 export async function tokenRoute(app: FastifyInstance, deps: TokenRouteDeps): Promise<void> {
   await app.register(async (scope) => {
-    scope.setErrorHandler((error, request, reply) => {
-      const answer = dialectError(error, request.log);
-      return reply
-        .code(answer.status)
-        .headers({ ...NO_STORE, ...answer.headers })
-        .send({ error: answer.error, message: errorDescription(answer.message) });
-    });
+    scope.setErrorHandler(errorHandler(tokenDialect));
 
     scope.post('/token', { schema: tokenSchema }, async (request, reply) => {
       const body = request.body as TokenBody;
@@ -104,11 +97,20 @@ export async function tokenRoute(app: FastifyInstance, deps: TokenRouteDeps): Pr
   });
 }
 
-function dialectError(error: unknown, log: FastifyBaseLogger): ClientFacingError & { headers?: Record<string, string> } {
-  if (error instanceof OAuthError) {
-    return { status: error.status, error: error.errorCode ?? error.error, message: dialectMessage(error.message), headers: error.headers };
-  }
-  const described = describeError(error, log);
-  if (described.status === 415) return { ...described, message: 'send the token request as JSON with Content-Type: application/json' };
-  return described;
-}
+/**
+ * The token endpoint's answer in this dialect: the AUTH_1xx code as `error` where there is one,
+ * the message with this dialect's field names (a message the server described, e.g. a schema
+ * violation, already names the JSON fields).
+ */
+export const tokenDialect: ErrorDialect = (answer) => {
+  const message = !answer.generic
+    ? dialectMessage(answer.message)
+    : answer.status === 415
+      ? 'send the token request as JSON with Content-Type: application/json'
+      : answer.message;
+  return {
+    status: answer.status,
+    headers: { ...NO_STORE, ...answer.headers },
+    body: { error: answer.code ?? answer.error, message: errorDescription(message) },
+  };
+};

@@ -15,6 +15,7 @@
 // presenting its current Tessera certificate is treated as a re-enrollment.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { decodeBasic } from '../../http/authorization.ts';
 import { x509 } from '../x509.ts';
 import { caErrorResponses } from './certificates.ts';
 import { enroll, type EnrollRequest } from './enroll.ts';
@@ -100,9 +101,8 @@ function joinTokenAuth(request: FastifyRequest): Pick<EnrollRequest, 'proof' | '
   const [scheme = '', credentials = ''] = header.trim().split(/\s+/, 2);
   if (scheme.toLowerCase() === 'bearer' && credentials !== '') return { proof: { type: 'join-token', value: credentials } };
   if (scheme.toLowerCase() === 'basic' && credentials !== '') {
-    const decoded = Buffer.from(credentials, 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    if (colon > 0) return { proof: { type: 'join-token', value: decoded.slice(colon + 1) }, expectedPrincipal: decoded.slice(0, colon) };
+    const basic = decodeBasic(credentials);
+    if (basic !== undefined && basic.user !== '') return { proof: { type: 'join-token', value: basic.password }, expectedPrincipal: basic.user };
   }
   throw new CaRequestError(401, 'invalid_proof', 'send the join token as "Authorization: Bearer <token>", or as HTTP Basic with the principal as user name and the token as password');
 }

@@ -3,11 +3,12 @@
 // certificate says is the authority's (ca/authority.ts), and what was issued is the store's.
 
 import type { FastifyInstance } from 'fastify';
+import { errorHandler } from '../../http/errors.ts';
 import type { Store } from '../../storage/store.ts';
 import { certificateRoutes } from './certificates.ts';
 import type { CrlIssuer } from './crl.ts';
 import type { EnrollDeps } from './enroll.ts';
-import { caErrorAnswer } from './errors.ts';
+import { caDialect, caRefusal } from './errors.ts';
 import { PKCS10_MEDIA_TYPE, estRoutes } from './est.ts';
 
 export { BUNDLE_PATH, CERTIFICATES_PATH, CRL_PATH } from './certificates.ts';
@@ -27,17 +28,7 @@ export async function caHttpApi(app: FastifyInstance, deps: CaHttpDeps): Promise
   await app.register(async (scope) => {
     // EST bodies are base64 text; the route decodes them.
     scope.addContentTypeParser(PKCS10_MEDIA_TYPE, { parseAs: 'string', bodyLimit: deps.bodyLimit }, (_request, body, done) => done(null, body));
-    scope.setErrorHandler((error, request, reply) => {
-      const answer = caErrorAnswer(error, request.log);
-      if (answer.status === 401 && request.url.startsWith('/.well-known/est/')) {
-        // RFC 7030 §3.2.3: the challenge tells an EST client how to authenticate.
-        void reply.header('www-authenticate', 'Basic realm="tessera-est", Bearer realm="tessera-est"');
-      }
-      void reply
-        .code(answer.status)
-        .headers({ ...answer.headers })
-        .send({ error: answer.error, message: answer.message });
-    });
+    scope.setErrorHandler(errorHandler(caDialect, caRefusal));
     certificateRoutes(scope, deps);
     estRoutes(scope, deps);
   });

@@ -5,6 +5,7 @@
 // the certificate for the principal it returns, with the CSR's key.
 
 import type { KeyObject } from 'node:crypto';
+import { HttpError } from '../../http/errors.ts';
 import { callerStanding } from '../../policy/service-standing.ts';
 import type { ProvingKey, Service } from '../../storage/records.ts';
 import type { Store } from '../../storage/store.ts';
@@ -57,13 +58,12 @@ export interface CertificateProof {
  * 503 `temporarily_unavailable`: the proof could not be checked now (an OIDC issuer's keys could
  * not be fetched); the same request may work on a retry.
  */
-export class ProofError extends Error {
-  readonly status: 401 | 403 | 503;
-  readonly error: 'invalid_proof' | 'forbidden' | 'temporarily_unavailable';
+export class ProofError extends HttpError {
+  declare readonly status: 401 | 403 | 503;
+  declare readonly error: 'invalid_proof' | 'forbidden' | 'temporarily_unavailable';
   constructor(status: 401 | 403 | 503, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.status = status;
-    this.error = status === 401 ? 'invalid_proof' : status === 403 ? 'forbidden' : 'temporarily_unavailable';
+    const error = status === 401 ? 'invalid_proof' : status === 403 ? 'forbidden' : 'temporarily_unavailable';
+    super(status, error, message, options === undefined || !('cause' in options) ? {} : { cause: options.cause });
   }
 }
 

@@ -1,6 +1,7 @@
 // client_secret_basic (RFC 6749 §2.3.1): HTTP Basic with the client id and secret, each
 // form-urlencoded before being joined by ':' and base64-encoded.
 
+import { basicCredentials, formDecode, isBasic } from '../../http/authorization.ts';
 import { invalidClient, invalidRequest } from '../errors.ts';
 import type { ClientAuthMethod } from './method.ts';
 import { checkClientSecret, type SecretCheckDeps } from './secret.ts';
@@ -8,18 +9,13 @@ import { checkClientSecret, type SecretCheckDeps } from './secret.ts';
 export function clientSecretBasic(deps: SecretCheckDeps): ClientAuthMethod {
   return {
     name: 'client_secret_basic',
-    present: (request) => /^basic /i.test(request.authorization ?? ''),
+    present: (request) => isBasic(request.authorization),
     async authenticate(request) {
-      const encoded = (request.authorization ?? '').slice('basic '.length).trim();
-      const decoded = Buffer.from(encoded, 'base64').toString('utf8');
-      const colon = decoded.indexOf(':');
-      if (colon < 0) throw invalidClient(true);
-      let clientId: string;
-      let secret: string;
-      try {
-        clientId = decodeURIComponent(decoded.slice(0, colon).replaceAll('+', ' '));
-        secret = decodeURIComponent(decoded.slice(colon + 1).replaceAll('+', ' '));
-      } catch {
+      const basic = basicCredentials(request.authorization);
+      if (typeof basic !== 'object') throw invalidClient(true);
+      const clientId = formDecode(basic.user);
+      const secret = formDecode(basic.password);
+      if (clientId === undefined || secret === undefined) {
         throw invalidRequest('the Basic credentials are not form-urlencoded as RFC 6749 §2.3.1 requires');
       }
       const bodyId = request.form['client_id'];

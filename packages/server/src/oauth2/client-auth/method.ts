@@ -32,6 +32,11 @@ export interface BoundCertificate {
 export interface ClientAuthMethod {
   /** The RFC 8414 name advertised in discovery. */
   readonly name: string;
+  /**
+   * True when the credentials come with the connection rather than in the request (a TLS client
+   * certificate): they count only when no other method is present (authenticateClient).
+   */
+  readonly ambient?: boolean;
   /** Whether the request carries this method's credentials (it may still fail to authenticate). */
   present(request: ClientAuthRequest): boolean;
   /** Throws OAuthError invalid_client (AUTH_101) when the credentials do not prove the client. */

@@ -3,14 +3,15 @@
 // involved, so `client_id` is required to know whose keys to compare, and only the
 // certificate's validity period is checked besides the key; TLS has already proved the client
 // holds the private half. The tokens it gets end when the key is removed or replaced
-// (oauth2/key-removal.ts). When this method counts as present: see tls_client_auth.ts.
+// (oauth2/key-removal.ts). Like tls_client_auth it is ambient: it counts only when the request
+// carries no explicit credentials (client-auth/index.ts).
 
 import type { ClientCertificates } from '../../mtls/index.ts';
 import { publicKeyCache } from '../../policy/public-keys.ts';
 import type { Store } from '../../storage/store.ts';
 import { invalidRequest } from '../errors.ts';
 import type { ClientAuthMethod } from './method.ts';
-import { boundTo, certificateCheck, certificateOnly, certificateRejected, isSelfIssued, presentedOf } from './tls_client_auth.ts';
+import { boundTo, certificateCheck, certificateRejected, isSelfIssued, presentedCertificate, presentedOf } from './tls_client_auth.ts';
 
 export interface SelfSignedTlsClientAuthDeps {
   certificates: ClientCertificates;
@@ -24,8 +25,9 @@ export function selfSignedTlsClientAuth(deps: SelfSignedTlsClientAuthDeps): Clie
   const keys = publicKeyCache();
   return {
     name: 'self_signed_tls_client_auth',
+    ambient: true,
     present(request) {
-      const presented = certificateOnly(deps.certificates, request);
+      const presented = presentedCertificate(deps.certificates, request);
       return presented !== null && presented !== 'unreadable' && isSelfIssued(presented.leaf);
     },
     async authenticate(request) {

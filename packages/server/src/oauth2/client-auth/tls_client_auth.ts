@@ -3,11 +3,9 @@
 // configured external CA is mapped to a principal by the `certLogin.mappings` that name its CA. `client_id`
 // is optional here (the certificate names the client), but when sent it must be that client's.
 //
-// When the certificate methods count as present. RFC 8705 lets a client that holds a
-// certificate still authenticate another way, and RFC 6749 §2.3 allows one method per request,
-// so a client certificate counts only when the request carries no other credentials (no
-// Authorization: Basic, client_secret or client_assertion). Then the certificate decides which
-// of the two it is: a self-issued one is self_signed_tls_client_auth, any other tls_client_auth.
+// Both certificate methods are ambient: they count only when the request carries no explicit
+// credentials (authenticateClient decides). Then the certificate decides which of the two it
+// is: a self-issued one is self_signed_tls_client_auth, any other tls_client_auth.
 
 import type { X509Certificate } from 'node:crypto';
 import {
@@ -33,8 +31,9 @@ export interface TlsClientAuthDeps {
 export function tlsClientAuth(deps: TlsClientAuthDeps): ClientAuthMethod {
   return {
     name: 'tls_client_auth',
+    ambient: true,
     present(request) {
-      const presented = certificateOnly(deps.certificates, request);
+      const presented = presentedCertificate(deps.certificates, request);
       return presented === 'unreadable' || (presented !== null && !isSelfIssued(presented.leaf));
     },
     async authenticate(request) {
@@ -73,11 +72,11 @@ export function boundTo(peer: { certificate: X509Certificate; thumbprint: string
 }
 
 /**
- * The presented certificate when the request carries no other credentials; 'unreadable' when a
- * proxy's certificate header does not parse (authenticate then says why); null otherwise.
+ * The presented certificate; 'unreadable' when a proxy's certificate header does not parse
+ * (authenticate then says why); null when there is none.
  */
-export function certificateOnly(certificates: ClientCertificates, request: ClientAuthRequest): PresentedCertificate | 'unreadable' | null {
-  if (request.http === undefined || carriesOtherCredentials(request)) return null;
+export function presentedCertificate(certificates: ClientCertificates, request: ClientAuthRequest): PresentedCertificate | 'unreadable' | null {
+  if (request.http === undefined) return null;
   try {
     return certificates.presented(request.http);
   } catch (error) {
@@ -109,9 +108,4 @@ export function certificateRejected(why: string): OAuthError {
 /** RFC 5280 §3.2 self-issued: subject and issuer are the same name (checkIssued would also demand keyCertSign). */
 export function isSelfIssued(certificate: X509Certificate): boolean {
   return certificate.subject === certificate.issuer;
-}
-
-function carriesOtherCredentials(request: ClientAuthRequest): boolean {
-  const { form } = request;
-  return /^basic /i.test(request.authorization ?? '') || form['client_secret'] !== undefined || form['client_assertion'] !== undefined || form['client_assertion_type'] !== undefined;
 }
