@@ -15,6 +15,7 @@ import { errorHandler } from '../http/errors.ts';
 import type { CertificateMapper, ClientCertificates } from '../mtls/index.ts';
 import type { ClientAuthMethod } from '../oauth2/client-auth/index.ts';
 import { NO_STORE, invalidRequest, oauthDialect } from '../oauth2/errors.ts';
+import { claimedClientId } from '../oauth2/form-endpoint.ts';
 import { parseForm, type FormBody } from '../oauth2/form.ts';
 import type { TokenService } from '../oauth2/token-service.ts';
 import type { Store } from '../storage/store.ts';
@@ -100,7 +101,8 @@ export async function certLogin(app: FastifyInstance, deps: CertLoginDeps): Prom
       const authorization = request.headers.authorization;
       const response = await deps.tokens.issue({
         authenticate: (now) => authenticateLogin(deps, { form, authorization, now, http: request }),
-        claimedClientId: form['client_id'],
+        // The Basic user too, as at the token endpoint: failures against one client raise its alert.
+        claimedClientId: claimedClientId(form, authorization),
         grantType: 'client_credentials',
         scope: form['scope'],
         expiresIn: form['expires_in'],
