@@ -1,21 +1,23 @@
 // `tessera serve` runs with a small V8 young generation and few malloc arenas. By default V8 lets
 // each semi-space grow to 32 MB under load, and a busy token endpoint makes it do so; glibc gives
 // each thread that allocates (V8's GC helpers among them) an arena of its own. Against V8's and
-// glibc's defaults, 1 MB semi-spaces and two arenas take `tessera serve` from ~157 to ~121 MB idle
-// and from ~195-210 to ~133-150 MB at peak under token load (32 connections). The price is more
-// frequent young-generation GCs: 2-12 % fewer tokens per CPU-second in alternating runs;
-// NODE_OPTIONS=--max-semi-space-size=4 buys that back for ~152-160 MB.
+// glibc's defaults, small semi-spaces and two arenas take `tessera serve` from ~157 to ~110 MB idle
+// and from ~195-210 to ~134-145 MB at peak under token load (32 connections).
+// Why 2 MB (bench/token-profile.ts, --workers auto, idle machine, 2026-12-05, two runs each):
+// 1 MB semi-spaces collected so often that CPU per token rose (0.207-0.234 vs 0.201-0.211 ms),
+// p99 at half of peak doubled (16-22 vs 10-11 ms) and freed ArrayBuffers piled up between major
+// GCs (peak RSS 139-222 vs 134-145 MB); 4 MB gave no more tokens for ~20 MB more per process.
 //
 // Both are read when the process starts, so neither can be set from inside it
 // (v8.setFlagsFromString comes too late for the heap's layout). The bin re-executes itself before
 // loading anything else: process.execve replaces the process image, so the server keeps the PID
 // it was started with, and supervisors' signals reach it directly. Where execve is not available
-// (Windows), the server runs with the defaults; NODE_OPTIONS=--max-semi-space-size=1 sets the flag.
+// (Windows), the server runs with the defaults; NODE_OPTIONS=--max-semi-space-size=2 sets the flag.
 // A semi-space size or MALLOC_ARENA_MAX the operator set is left as it is.
 //
 // Imports nothing: the bin calls this before the CLI is loaded, so a re-execution costs no work.
 
-export const SERVE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1'];
+export const SERVE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
 /** glibc's tunable; other C libraries ignore it. */
 export const SERVE_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
 

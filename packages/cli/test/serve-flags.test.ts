@@ -14,8 +14,8 @@ const BIN = join(import.meta.dirname, '..', 'bin', 'tessera.ts');
 
 void describe('serveFlagsToAdd', () => {
   void it('adds the young-generation flag to serve, also after global options', () => {
-    assert.deepEqual(serveFlagsToAdd(['serve', '--data-dir', 'x'], [], undefined), ['--max-semi-space-size=1']);
-    assert.deepEqual(serveFlagsToAdd(['--verbose', 'serve'], ['--enable-source-maps'], ''), ['--max-semi-space-size=1']);
+    assert.deepEqual(serveFlagsToAdd(['serve', '--data-dir', 'x'], [], undefined), ['--max-semi-space-size=2']);
+    assert.deepEqual(serveFlagsToAdd(['--verbose', 'serve'], ['--enable-source-maps'], ''), ['--max-semi-space-size=2']);
   });
 
   void it('adds nothing to other commands, nor to no command', () => {
@@ -109,7 +109,7 @@ void describe('tessera serve, as its own process', { skip: process.platform !== 
 
   void it('serves from the process it was started as, now running with the young-generation flag and two arenas', async () => {
     const { commandLine, environment } = await served({ ...inherited, NODE_OPTIONS: '' });
-    assert.ok(commandLine.includes('--max-semi-space-size=1'), commandLine.join(' '));
+    assert.ok(commandLine.includes('--max-semi-space-size=2'), commandLine.join(' '));
     assert.equal(commandLine.filter((arg) => arg === 'serve').length, 1);
     assert.ok(environment.includes('MALLOC_ARENA_MAX=2'));
   });
