@@ -187,9 +187,20 @@ describe('tessera serve on PostgreSQL, killed with -9 mid-load', () => {
     assert.deepEqual((await admin$('GET', '/signing-keys')).json, keysBefore, 'the signing keys and their states are unchanged');
 
     // Every acknowledged write, whole: the service, its secret, the role holding it.
-    const listedServices = new Set(((await admin$('GET', '/domains/crash/services')).json.services as { name: string }[]).map((s) => s.name));
+    // Every page: a fast run acknowledges more than one page (100) of services before the kill.
+    const everyPage = async <T>(path: string, key: string): Promise<T[]> => {
+      const items: T[] = [];
+      for (let cursor: string | null = null; ; ) {
+        const page = await admin$('GET', `${path}?limit=1000${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`);
+        assert.equal(page.status, 200, page.text);
+        items.push(...(page.json[key] as T[]));
+        cursor = (page.json.nextCursor as string | null | undefined) ?? null;
+        if (cursor === null) return items;
+      }
+    };
+    const listedServices = new Set((await everyPage<{ name: string }>('/domains/crash/services', 'services')).map((s) => s.name));
     const listedRoles = new Map(
-      ((await admin$('GET', '/domains/crash/roles')).json.roles as { name: string; members: { principal: string }[] }[]).map((r) => [r.name, r.members.map((m) => m.principal)]),
+      (await everyPage<{ name: string; members: { principal: string }[] }>('/domains/crash/roles', 'roles')).map((r) => [r.name, r.members.map((m) => m.principal)]),
     );
     const lostServices = [...services.keys()].filter((name) => !listedServices.has(name));
     const lostRoles = roles.filter((name) => !listedRoles.has(`r-${name}`));
