@@ -1,5 +1,5 @@
-// The machinery every end-entity certificate goes through: TLS server certificates now, service
-// (SPIFFE) certificates from CSRs later. A caller describes the names and purposes; the
+// The machinery every end-entity certificate goes through: Tessera's own TLS server certificate
+// and the service (SPIFFE) certificates issued from CSRs. A caller describes the names and purposes; the
 // invariants (cA=false, keyUsage digitalSignature, SKI/AKI, random serial, backdating, never
 // outliving the issuer) are enforced here once.
 
