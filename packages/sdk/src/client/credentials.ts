@@ -1,4 +1,4 @@
-// One authenticator per kind of credential: what each token request carries to prove the
+// One prover per kind of credential: what each token request carries to prove the
 // client's identity, which principal the cache is for, and (for certificates) the binding that
 // keeps tokens of one certificate apart from those of the next.
 
@@ -23,7 +23,7 @@ export interface Identity {
 }
 
 /** Proves the client's identity on token requests, for one kind of credential. */
-export interface Authenticator {
+export interface ClientProver {
   readonly usesTls: boolean;
   /** Cheap on repeat calls: the cache consults it on every `getAccessToken`. */
   identity(): Identity;
@@ -33,12 +33,12 @@ export interface Authenticator {
   watch(listener: () => void): () => void;
 }
 
-/** The authenticator for the given credentials; throws a TypeError that says what is wrong with them. */
-export function createAuthenticator(credentials: Credentials): Authenticator {
+/** The prover for the given credentials; throws a TypeError that says what is wrong with them. */
+export function createClientProver(credentials: Credentials): ClientProver {
   if (credentials === null || typeof credentials !== 'object') throw new TypeError('credentials are required: a secret, a private key or a certificate');
-  if ('clientSecret' in credentials) return secretAuthenticator(credentials);
-  if ('privateKey' in credentials) return privateKeyAuthenticator(credentials);
-  if ('certificate' in credentials) return certificateAuthenticator(credentials);
+  if ('clientSecret' in credentials) return secretProver(credentials);
+  if ('privateKey' in credentials) return privateKeyProver(credentials);
+  if ('certificate' in credentials) return certificateProver(credentials);
   throw new TypeError('credentials must hold { clientId, clientSecret }, { clientId, privateKey, kid } or { certificate, key }');
 }
 
@@ -47,7 +47,7 @@ function requireClientId(clientId: unknown): string {
   return clientId;
 }
 
-function secretAuthenticator(credentials: SecretCredentials): Authenticator {
+function secretProver(credentials: SecretCredentials): ClientProver {
   const clientId = requireClientId(credentials.clientId);
   if (typeof credentials.clientSecret !== 'string' || credentials.clientSecret === '') throw new TypeError('credentials.clientSecret must be a non-empty string');
   const method = credentials.method ?? 'client_secret_basic';
@@ -60,7 +60,7 @@ function secretAuthenticator(credentials: SecretCredentials): Authenticator {
   return { usesTls: false, identity: () => identity, prove: async () => proof, watch: () => () => {} };
 }
 
-function privateKeyAuthenticator(credentials: PrivateKeyCredentials): Authenticator {
+function privateKeyProver(credentials: PrivateKeyCredentials): ClientProver {
   const clientId = requireClientId(credentials.clientId);
   if (typeof credentials.kid !== 'string' || credentials.kid === '') throw new TypeError('credentials.kid must name the registered key (non-empty string)');
   let key: KeyObject;
@@ -100,7 +100,7 @@ interface CertificateState extends Identity {
   material: CertificateMaterial;
 }
 
-function certificateAuthenticator(credentials: CertificateCredentials): Authenticator {
+function certificateProver(credentials: CertificateCredentials): ClientProver {
   const source = credentials.certificate;
   if (credentials.clientId !== undefined) requireClientId(credentials.clientId);
   let read: () => CertificateMaterial;

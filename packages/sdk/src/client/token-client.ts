@@ -6,8 +6,8 @@
 // still-valid token in service, and one the server refuses stops the refreshing.
 
 import { bundleRefreshSeconds } from '../http/trust-bundle.ts';
-import type { Authenticator, Identity } from './credentials.ts';
-import { createAuthenticator } from './credentials.ts';
+import type { ClientProver, Identity } from './credentials.ts';
+import { createClientProver } from './credentials.ts';
 import { discoverTokenEndpoint } from './discovery.ts';
 import { TokenClientError } from './errors.ts';
 import type { AccessTokenRequest, GetAccessTokenOptions, TokenClient, TokenClientOptions } from './options.ts';
@@ -67,8 +67,8 @@ interface Entry {
  */
 export function createTokenClient(options: TokenClientOptions): TokenClient {
   if (options === null || typeof options !== 'object') throw new TypeError('createTokenClient needs an options object');
-  const authenticator: Authenticator = createAuthenticator(options.credentials);
-  if (authenticator.usesTls && options.fetch) throw new TypeError('certificate credentials need the built-in HTTPS client: remove the fetch option (a fetch cannot present a client certificate)');
+  const prover: ClientProver = createClientProver(options.credentials);
+  if (prover.usesTls && options.fetch) throw new TypeError('certificate credentials need the built-in HTTPS client: remove the fetch option (a fetch cannot present a client certificate)');
   const { tokenEndpoint, issuer } = checkEndpoints(options);
   const rejectionTtlMs = options.rejectionTtlMs ?? 10_000;
   if (!Number.isFinite(rejectionTtlMs) || rejectionTtlMs < 0) throw new TypeError('rejectionTtlMs must be a number of milliseconds ≥ 0');
@@ -79,7 +79,7 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
   const transport = options.fetch
     ? fetchTransport(options.fetch, options.requestTimeoutMs)
     : nodeTransport({ ca: options.ca, server: (issuer ?? tokenEndpoint)!, bundleRefresh, agent: options.agent, timeoutMs: options.requestTimeoutMs, clock });
-  const ctx: TokenRequestContext = { transport, authenticator, retry: retryPolicy(options.retry), clock, signal: aborter.signal };
+  const ctx: TokenRequestContext = { transport, prover, retry: retryPolicy(options.retry), clock, signal: aborter.signal };
   const cache = new Map<string, Entry>();
   // Request → cache key, memoized so a cache hit neither re-parses the scope nor builds a new
   // key string (whose hash a Map lookup would compute again): keyed by the caller's own scope
@@ -91,7 +91,7 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
   let closed = false;
   let endpoint: string | undefined = tokenEndpoint;
   let discovering: Promise<string> | undefined;
-  let identity: Identity = authenticator.identity();
+  let identity: Identity = prover.identity();
   let prefix = keyPrefix(identity);
 
   const resolveEndpoint = async (): Promise<string> => {
@@ -266,7 +266,7 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
   const checkIdentity = (): void => {
     let next: Identity;
     try {
-      next = authenticator.identity();
+      next = prover.identity();
     } catch (cause) {
       const reason = cause instanceof Error ? cause.message : String(cause);
       throw new TokenClientError(`the credentials could not be used: ${reason}`, { code: 'ERR_CREDENTIALS_UNUSABLE', cause });
@@ -274,7 +274,7 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
     if (next.binding !== identity.binding || next.principal !== identity.principal) rebind(next);
   };
 
-  const unwatch = authenticator.watch(() => {
+  const unwatch = prover.watch(() => {
     if (closed) return;
     try {
       checkIdentity();
@@ -286,7 +286,7 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
   return {
     async getAccessToken(request, getOptions) {
       if (closed) throw closedError();
-      if (authenticator.usesTls) checkIdentity();
+      if (prover.usesTls) checkIdentity();
       const resolved = resolve(request);
       const entry = cache.get(resolved.entryKey);
       const now = clock();

@@ -4,7 +4,7 @@
 // refusing this client or this scope, which asking again cannot change.
 
 import { decodeJwt } from 'jose';
-import type { Authenticator, Proof } from './credentials.ts';
+import type { ClientProver, Proof } from './credentials.ts';
 import { TokenClientError, type TokenClientErrorCode } from './errors.ts';
 import { backoffDelay, parseRetryAfter, sleep, type RetryPolicy } from './retry.ts';
 import type { Transport, TransportResponse } from './transport.ts';
@@ -21,7 +21,7 @@ export interface TokenResponse {
 /** What a token request needs from the client that sends it. */
 export interface TokenRequestContext {
   transport: Transport;
-  authenticator: Authenticator;
+  prover: ClientProver;
   retry: RetryPolicy;
   clock: () => number;
   signal: AbortSignal;
@@ -34,7 +34,7 @@ export async function requestToken(ctx: TokenRequestContext, tokenEndpoint: stri
   const res = await withRetries(ctx, `token request to ${tokenEndpoint}`, async () => {
     let proof: Proof;
     try {
-      proof = await ctx.authenticator.prove(tokenEndpoint, ctx.clock());
+      proof = await ctx.prover.prove(tokenEndpoint, ctx.clock());
     } catch (cause) {
       const reason = cause instanceof Error ? cause.message : String(cause);
       throw new TokenClientError(`the credentials could not be used: ${reason}`, { code: 'ERR_CREDENTIALS_UNUSABLE', cause });
