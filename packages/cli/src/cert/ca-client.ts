@@ -8,7 +8,7 @@ import type { KeyObject } from 'node:crypto';
 import { resolveUnder } from '../connection.ts';
 import { CliError } from '../errors.ts';
 import type { HttpClient } from '../http-client.ts';
-import type { Proof } from './proofs.ts';
+import type { CertificateProof } from './proofs.ts';
 import { checkIssuedCertificate, splitCertificates } from '../sdk.ts';
 
 export const CERTIFICATES_PATH = '/ca/v1/certificates';
@@ -32,7 +32,7 @@ export interface CertificateRequest {
   server: URL;
   csr: string;
   /** Absent for renewal: the client certificate on the connection proves the identity. */
-  proof?: Proof;
+  proof?: CertificateProof;
   /** The private key of the CSR: the certificate must be for its public half. */
   key: KeyObject;
   /** Milliseconds since the epoch. */

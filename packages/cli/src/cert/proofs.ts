@@ -11,7 +11,7 @@ import { readInputFile } from '../files.ts';
 export type ProofType = 'key-assertion' | 'join-token' | 'oidc-token';
 
 /** The `proof` member of `POST /ca/v1/certificates`. */
-export interface Proof {
+export interface CertificateProof {
   type: ProofType;
   value: string;
 }
@@ -29,7 +29,7 @@ export interface ProofSource {
   /** The key the CSR must carry, when the proof is bound to one (the registered key). */
   csrKey?: KeyObject;
   /** `audience` is the certificate endpoint URL; `now` in milliseconds. */
-  make(audience: string, now: number): Promise<Proof>;
+  make(audience: string, now: number): Promise<CertificateProof>;
 }
 
 /**

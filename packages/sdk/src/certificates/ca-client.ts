@@ -11,7 +11,7 @@ export const CERTIFICATES_PATH = '/ca/v1/certificates';
 export const BUNDLE_PATH = '/ca/v1/bundle';
 
 /** The `proof` member of a certificate request; absent for renewal over mTLS. */
-export interface Proof {
+export interface CertificateProof {
   type: 'join-token' | 'key-assertion' | 'oidc-token';
   value: string;
 }
@@ -19,7 +19,7 @@ export interface Proof {
 export interface IssueRequest {
   /** PEM PKCS#10 request. */
   csr: string;
-  proof?: Proof;
+  proof?: CertificateProof;
   /** The current certificate and key, presented as the TLS client certificate: the renewal proof. */
   tls?: { cert: string; key: string };
 }

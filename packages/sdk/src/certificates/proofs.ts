@@ -3,7 +3,7 @@
 
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { signClientAssertion } from '../client/assertion.ts';
-import type { Proof } from './ca-client.ts';
+import type { CertificateProof } from './ca-client.ts';
 import { CertificateRefresherError } from './errors.ts';
 import { assertionAlgorithm, keyTypeOf } from './keys.ts';
 import type { CertificateBootstrap } from './options.ts';
@@ -18,7 +18,7 @@ export interface BootstrapProof {
   /** The key the CSR must carry, when the proof is bound to one (the registered key). */
   csrKey?: KeyObject;
   /** `audience` is the certificate endpoint's URL; `now` in milliseconds. */
-  make(principal: string, audience: string, now: number): Promise<Proof>;
+  make(principal: string, audience: string, now: number): Promise<CertificateProof>;
 }
 
 /** The proof for the bootstrap option; throws a TypeError that says what is wrong with it. */

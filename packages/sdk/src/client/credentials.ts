@@ -9,7 +9,7 @@ import { basicAuthorization } from './basic-auth.ts';
 import type { CertificateCredentials, CertificateMaterial, CertificateSource, Credentials, PrivateKeyCredentials, SecretCredentials } from './options.ts';
 
 /** What one attempt of a token request adds to prove who is asking. */
-export interface Proof {
+export interface RequestProof {
   headers: Record<string, string>;
   form: Record<string, string>;
   tls?: { cert: string | Buffer; key: string | Buffer };
@@ -28,7 +28,7 @@ export interface ClientProver {
   /** Cheap on repeat calls: the cache consults it on every `getAccessToken`. */
   identity(): Identity;
   /** A fresh proof per attempt (private_key_jwt assertions are single-use). */
-  prove(tokenEndpoint: string, nowMs: number): Promise<Proof>;
+  prove(tokenEndpoint: string, nowMs: number): Promise<RequestProof>;
   /** Calls `listener` when a certificate source reports a renewal. Returns a detach function. */
   watch(listener: () => void): () => void;
 }
@@ -53,7 +53,7 @@ function secretProver(credentials: SecretCredentials): ClientProver {
   const method = credentials.method ?? 'client_secret_basic';
   if (method !== 'client_secret_basic' && method !== 'client_secret_post') throw new TypeError(`credentials.method must be client_secret_basic or client_secret_post, not ${String(method)}`);
   const basic = basicAuthorization(clientId, credentials.clientSecret);
-  const proof: Proof = method === 'client_secret_basic'
+  const proof: RequestProof = method === 'client_secret_basic'
     ? { headers: { authorization: basic }, form: {} }
     : { headers: {}, form: { client_id: clientId, client_secret: credentials.clientSecret } };
   const identity = { principal: clientId, binding: '' };

@@ -4,7 +4,7 @@
 // refusing this client or this scope, which asking again cannot change.
 
 import { decodeJwt } from 'jose';
-import type { ClientProver, Proof } from './credentials.ts';
+import type { ClientProver, RequestProof } from './credentials.ts';
 import { TokenClientError, type TokenClientErrorCode } from './errors.ts';
 import { backoffDelay, parseRetryAfter, sleep, type RetryPolicy } from './retry.ts';
 import type { Transport, TransportResponse } from './transport.ts';
@@ -32,7 +32,7 @@ export async function requestToken(ctx: TokenRequestContext, tokenEndpoint: stri
   const form: Record<string, string> = { grant_type: 'client_credentials', scope };
   if (expiresIn !== undefined) form['expires_in'] = String(expiresIn);
   const res = await withRetries(ctx, `token request to ${tokenEndpoint}`, async () => {
-    let proof: Proof;
+    let proof: RequestProof;
     try {
       proof = await ctx.prover.prove(tokenEndpoint, ctx.clock());
     } catch (cause) {
