@@ -5,22 +5,15 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 
 import { startTestServer, type TestServer } from '@tessera/testkit/server';
-import { rewriteBackup } from './helpers/backup.ts';
+import { exists, rewriteBackup } from './helpers/backup.ts';
 import { runCli } from './helpers/cli.ts';
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
 
 describe('tessera restore of a backup changed after it was written', () => {
   let work: string;

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 
 import { startTestServer, type TestServer } from '@tessera/testkit/server';
-import { rewriteBackup } from './helpers/backup.ts';
+import { exists, rewriteBackup } from './helpers/backup.ts';
 import { runCli } from './helpers/cli.ts';
 
 interface BackupSummary {
@@ -23,13 +23,6 @@ interface BackupSummary {
   schemaVersion: number;
   files: { name: string; bytes: number }[];
   counts: Record<string, number>;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
 }
 
 describe('tessera backup and restore', () => {

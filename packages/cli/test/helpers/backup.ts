@@ -2,7 +2,7 @@
 // could make of one, with or without the master key.
 
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { ArchiveWriter, listEntries, readEntry } from '../../../server/src/backup/archive.ts';
@@ -44,3 +44,10 @@ export async function rewriteBackup(backup: string, name: string, rewrite: Rewri
   return copy;
 }
 
+/** Whether something is at `path` (the refusals' tests check that nothing was written). */
+export async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}

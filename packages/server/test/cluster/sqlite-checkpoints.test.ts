@@ -15,6 +15,17 @@ interface Logged {
   message: string;
 }
 
+/** Writes ~2,000 pages of log (40 commits of 50 rows of 4 KB) into a new table `filler`. */
+async function fillLog(driver: ReturnType<typeof openSqliteDriver>): Promise<void> {
+  await driver.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
+  const body = 'x'.repeat(4000);
+  for (let commit = 0; commit < 40; commit += 1) {
+    await driver.transaction(async (tx) => {
+      for (let row = 0; row < 50; row += 1) await tx.run('INSERT INTO filler (body) VALUES (?)', [body]);
+    });
+  }
+}
+
 function collectingLog(): { lines: Logged[]; warn(details: object, message: string): void; info(details: object, message: string): void } {
   const lines: Logged[] = [];
   return { lines, warn: (_details, message) => lines.push({ level: 'warn', message }), info: (_details, message) => lines.push({ level: 'info', message }) };
@@ -33,14 +44,8 @@ void describe('SQLite checkpoints run by the cluster primary', () => {
     const log = collectingLog();
     const checkpoints = startSqliteCheckpoints(path, log, 60_000);
     try {
-      await driver.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
       // ~2,000 pages of log in 40 commits: SQLite's default threshold would have checkpointed twice.
-      const body = 'x'.repeat(4000);
-      for (let commit = 0; commit < 40; commit += 1) {
-        await driver.transaction(async (tx) => {
-          for (let row = 0; row < 50; row += 1) await tx.run('INSERT INTO filler (body) VALUES (?)', [body]);
-        });
-      }
+      await fillLog(driver);
       const before = statSync(path).size;
       assert.ok(statSync(`${path}-wal`).size > 1000 * 4096, 'the log holds more than the default threshold');
       assert.ok(before < 1_000_000, `the database file was left alone by the writer (${before} bytes)`);
@@ -61,13 +66,7 @@ void describe('SQLite checkpoints run by the cluster primary', () => {
     const path = join(dir, 'single.sqlite');
     const driver = openSqliteDriver(path);
     try {
-      await driver.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
-      const body = 'x'.repeat(4000);
-      for (let commit = 0; commit < 40; commit += 1) {
-        await driver.transaction(async (tx) => {
-          for (let row = 0; row < 50; row += 1) await tx.run('INSERT INTO filler (body) VALUES (?)', [body]);
-        });
-      }
+      await fillLog(driver);
       assert.ok(statSync(path).size > 1000 * 4000, 'the writer checkpointed on its own');
     } finally {
       await driver.close();
