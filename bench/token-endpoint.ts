@@ -39,7 +39,7 @@ import {
   TWO_INSTANCES_ROW,
   type RunInfo,
 } from './harness/report.ts';
-import { serveHasWorkers } from './harness/tessera-cli.ts';
+import { serveHasWorkers, useBuiltCli } from './harness/tessera-cli.ts';
 import { runRow, type LoadSettings, type RowResult } from './harness/run-row.ts';
 import type { LaunchContext, RowSpec } from './harness/subjects.ts';
 
@@ -73,6 +73,8 @@ const { values: options } = parseArgs({
     'no-write': { type: 'boolean', default: false },
     'no-profile': { type: 'boolean', default: false },
     'node-flags': { type: 'string', default: '' },
+    // The Tessera rows run the built JavaScript, as installed packages do; this runs the sources instead.
+    'from-source': { type: 'boolean', default: false },
   },
 });
 const load: LoadSettings = {
@@ -118,6 +120,9 @@ console.log(`${info.cpu}, ${info.cores} cores, Node.js ${info.node}; ${load.conn
 
 const features: Record<string, Probe> = {};
 if (selected.some((row) => row.kind === 'tessera')) {
+  features['builtJavaScript'] = options['from-source']
+    ? { on: false, evidence: '--from-source: Tessera rows run the TypeScript sources through type stripping' }
+    : { on: true, evidence: `Tessera rows run ${await useBuiltCli()}` };
   const workers = await serveHasWorkers();
   features['serveWorkers'] = {
     on: workers,

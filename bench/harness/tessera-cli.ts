@@ -9,14 +9,30 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { descendants, freePort, lastWords, waitUntilReady, type Child, type Children } from './processes.ts';
 
-export const CLI = join(import.meta.dirname, '..', '..', 'packages', 'cli', 'bin', 'tessera.ts');
+const ROOT = join(import.meta.dirname, '..', '..');
+const SOURCE_CLI = join(ROOT, 'packages', 'cli', 'bin', 'tessera.ts');
+const BUILT_CLI = join(ROOT, 'packages', 'cli', 'dist', 'bin', 'tessera.js');
 const BENCH_SERVER = join(import.meta.dirname, '..', 'servers', 'tessera.ts');
+
+/** The command the Tessera rows start: its TypeScript sources until useBuiltCli() is called. */
+let cli = SOURCE_CLI;
+
+/**
+ * Production runs the JavaScript that `npm run build` puts in dist/ (what the packages install),
+ * not the sources through type stripping, which hold more memory: builds it (incrementally, a few
+ * seconds) and starts that from then on. Returns how the rows run, for the report.
+ */
+export async function useBuiltCli(): Promise<string> {
+  await promisify(execFile)('npm', ['run', 'build'], { cwd: ROOT, timeout: 300_000 });
+  cli = BUILT_CLI;
+  return 'built JavaScript (`npm run build`, packages/cli/dist/bin/tessera.js), as the installed packages run';
+}
 
 let workersFlag: Promise<boolean> | undefined;
 
 /** Whether `tessera serve` in this checkout accepts `--workers` (asked once, from its help). */
 export function serveHasWorkers(): Promise<boolean> {
-  workersFlag ??= promisify(execFile)(process.execPath, [CLI, 'serve', '--help'], { timeout: 30_000 }).then(
+  workersFlag ??= promisify(execFile)(process.execPath, [cli, 'serve', '--help'], { timeout: 30_000 }).then(
     ({ stdout }) => /--workers\b/.test(stdout),
     () => false,
   );
@@ -60,7 +76,7 @@ export async function startTessera(start: TesseraStart): Promise<TesseraInstance
     const args = ['serve', '--data-dir', start.dataDir, '--listen', origin, '--log-level', 'warn'];
     if (start.database) args.push('--database', start.database);
     if (start.workers !== 'auto') args.push('--workers', String(start.workers));
-    const child = start.children.spawn(CLI, args, { env: start.env, nodeFlags: start.nodeFlags });
+    const child = start.children.spawn(cli, args, { env: start.env, nodeFlags: start.nodeFlags });
     drain(child);
     try {
       await waitForReadyz(child, origin, start.timeoutMs);
