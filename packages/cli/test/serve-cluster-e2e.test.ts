@@ -104,8 +104,11 @@ describe('tessera serve --workers 2, round robin (the default)', () => {
     // Each worker refills at 0.5/s: in t seconds the two add at most floor(t) whole tokens.
     assert.ok(admitted <= IP_BURST + Math.floor(seconds), `at most the configured budget: ${admitted} admitted in ${seconds} s`);
     // The refusal names the configured budget, which the caller never gets more of, not a worker's share.
-    assert.equal(refusal?.json.error_description, 'too many requests for address 127.0.0.2 (at most 1 per second, bursts of 9); retry after 2 s');
-    assert.equal(refusal?.headers['retry-after'], '2');
+    // A worker refills at 0.5/s, so the wait is up to 2 s: less when time has already refilled part
+    // of a token (a slow machine takes long between requests). Header and sentence agree.
+    const wait = refusal?.headers['retry-after'];
+    assert.ok(wait === '1' || wait === '2', `Retry-After ${wait}`);
+    assert.equal(refusal?.json.error_description, `too many requests for address 127.0.0.2 (at most 1 per second, bursts of 9); retry after ${wait} s`);
   });
 
   it('gives a client its configured burst in all, split between the workers, however many addresses it calls from', async () => {
