@@ -90,9 +90,16 @@ describe('federated client assertions (external issuers at the token endpoint)',
       options,
     );
   };
-  /** A JWT-SVID as SPIRE makes it with jwt_issuer set: sub, aud, exp, iat; no jti. */
-  const svid = (path: string, claims: JWTPayload = {}, options: TokenOptions = {}): Promise<string> =>
-    sign({ iss: SPIRE, sub: `spiffe://example.org${path}`, aud: [t.url], exp: now() + 300, iat: now(), ...claims }, { key: keys.spire.privateKey, alg: 'ES256', kid: 'spire-1', ...options });
+  /**
+   * A JWT-SVID as SPIRE makes it with jwt_issuer set: sub, aud, exp, iat; no jti. Without a jti two
+   * made in the same second are one token to the replay check: each gets its own iat here.
+   */
+  let svids = 0;
+  const svid = (path: string, claims: JWTPayload = {}, options: TokenOptions = {}): Promise<string> => {
+    svids += 1;
+    const claimSet = { iss: SPIRE, sub: `spiffe://example.org${path}`, aud: [t.url], exp: now() + 300, iat: now() - svids, ...claims };
+    return sign(claimSet, { key: keys.spire.privateKey, alg: 'ES256', kid: 'spire-1', ...options });
+  };
   const ciToken = (claims: JWTPayload = {}): Promise<string> =>
     sign(
       { iss: CI, sub: 'repo:acme/billing:ref:refs/heads/main', repository: 'acme/billing', ref: 'refs/heads/main', aud: tokenEndpoint, exp: now() + 300, iat: now(), jti: randomUUID(), ...claims },
@@ -243,6 +250,24 @@ describe('federated client assertions (external issuers at the token endpoint)',
       assertRejected(await withAssertion(jwt), /assertion already used \(this exact token was seen before\)/);
     });
 
+    it('refuses the same JWT-SVID with its signature encoded otherwise (spare base64url bits, ECDSA s → n − s)', async () => {
+      const jwt = await svid('/ns/alpha/sa/worker');
+      assertIssuedTo(await withAssertion(jwt), 'alpha.worker');
+      const [head, body, signature] = jwt.split('.') as [string, string, string];
+      // 64 bytes make 86 characters, the last carrying 2 bits and 4 spare ones.
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      const last = alphabet.indexOf(signature.at(-1)!);
+      const respelt = `${signature.slice(0, -1)}${alphabet[last | 0b0101]}`;
+      assert.notEqual(respelt, signature);
+      assert.deepEqual(Buffer.from(respelt, 'base64url'), Buffer.from(signature, 'base64url'));
+      assertRejected(await withAssertion(`${head}.${body}.${respelt}`), /assertion already used \(this exact token was seen before\)/);
+      const bytes = Buffer.from(signature, 'base64url');
+      const n = BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551');
+      const highS = (n - BigInt(`0x${bytes.subarray(32).toString('hex')}`)).toString(16).padStart(64, '0');
+      const malleated = Buffer.concat([bytes.subarray(0, 32), Buffer.from(highS, 'hex')]).toString('base64url');
+      assertRejected(await withAssertion(`${head}.${body}.${malleated}`), /assertion already used|not signed by a key/);
+    });
+
     it('refuses a token without jti from an issuer that refuses replays by jti', async () => {
       assertRejected(await withAssertion(await kubernetesToken('alpha', 'api', {}, { omit: ['jti'] })), /jti is required: issuer https:\/\/kubernetes\.default\.svc\.cluster\.local is configured to refuse replays by jti/);
     });
@@ -287,7 +312,7 @@ describe('federated client assertions (external issuers at the token endpoint)',
     });
 
     it('honours a shorter maxLifetime configured for an issuer', async () => {
-      assertRejected(await withAssertion(await svid('/ns/alpha/sa/worker', { exp: now() + 900 })), /it is valid for 900 s, longer than the 600 s/);
+      assertRejected(await withAssertion(await svid('/ns/alpha/sa/worker', { iat: now(), exp: now() + 900 })), /it is valid for 900 s, longer than the 600 s/);
     });
 
     it('refuses a token not valid yet, or issued in the future', async () => {

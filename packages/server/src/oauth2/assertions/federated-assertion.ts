@@ -10,15 +10,24 @@
 // certificate proof takes (3), so a token minted for another service, or for the certificate
 // proof, does not authenticate a client here; exp is required (4), and the validity (exp − iat,
 // or exp − now without iat) is at most the issuer's maxLifetime; nbf is honoured (5); an iat in
-// the future is refused (6); each token is accepted once (7): by its jti, or by its SHA-256 for
-// issuers whose tokens carry none (`replay: "token-hash"`); and the signature must verify with an
+// the future is refused (6); each token is accepted once (7): by its jti, or by the SHA-256 of its
+// signed part for issuers whose tokens carry none (`replay: "token-hash"`); and the signature must verify with an
 // asymmetric algorithm (9): never `none`, never HMAC. Cheap checks run before the key set is
 // asked; the replay record is written last, once the caller has checked the mapped client.
 //
 // The issuer's keys not being available is not the client's fault: the caller answers 503.
 
 import { createHash } from 'node:crypto';
-import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
+import {
+  createRemoteJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  errors,
+  jwtVerify,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  type ProtectedHeaderParameters,
+} from 'jose';
 import type { OidcProofIssuer } from '../../config/config.ts';
 import { AssertionError } from './verify-assertion.ts';
 import { mapToPrincipal, principalMapping, type PrincipalMapping } from './principal-mapping.ts';
@@ -84,7 +93,8 @@ export class UnmappedSubjectError extends AssertionError {
 
 interface TrustedIssuer extends PrincipalMapping {
   config: OidcProofIssuer;
-  keys: ReturnType<typeof createRemoteJWKSet>;
+  /** The issuer's remote key set, its failures to answer with keys made IssuerKeysUnavailableError. */
+  keyFor: JWTVerifyGetKey;
   maxLifetime: number;
   replay: 'jti' | 'token-hash';
 }
@@ -98,7 +108,7 @@ export function federatedAssertions(deps: FederatedAssertionDeps): FederatedAsse
       {
         ...principalMapping(config),
         config,
-        keys: createRemoteJWKSet(new URL(config.jwksUri)),
+        keyFor: keysOf(config.issuer, createRemoteJWKSet(new URL(config.jwksUri))),
         maxLifetime: config.maxLifetime ?? DEFAULT_FEDERATED_LIFETIME,
         replay: config.replay ?? 'jti',
       },
@@ -119,7 +129,7 @@ export function federatedAssertions(deps: FederatedAssertionDeps): FederatedAsse
 
       let payload: JWTPayload;
       try {
-        ({ payload } = await jwtVerify(assertion, issuer.keys, {
+        ({ payload } = await jwtVerify(assertion, issuer.keyFor, {
           algorithms: [alg],
           issuer: issuer.config.issuer,
           audience: [...deps.audiences],
@@ -135,10 +145,8 @@ export function federatedAssertions(deps: FederatedAssertionDeps): FederatedAsse
             { cause: error },
           );
         }
-        if (!(error instanceof errors.JOSEError) || error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid || error.code === 'ERR_JOSE_GENERIC') {
-          throw new IssuerKeysUnavailableError(issuer.config.issuer, { cause: error });
-        }
-        return invalid(error.message, error);
+        if (error instanceof IssuerKeysUnavailableError) throw error;
+        return invalid(error instanceof Error ? error.message : String(error), error);
       }
 
       const claim = issuer.config.claim;
@@ -154,7 +162,11 @@ export function federatedAssertions(deps: FederatedAssertionDeps): FederatedAsse
 
       // Kept until the assertion could no longer pass the exp check, skew included.
       const keepUntil = (exp + skew) * 1000;
-      const replayKey = issuer.replay === 'jti' ? `jti:${jti}` : `sha256:${createHash('sha256').update(assertion).digest('base64url')}`;
+      // By hash, of the signed part only: the signature's encoding can be varied without
+      // breaking it (spare bits of its last base64url character; ECDSA's s or n − s), the
+      // signed part cannot.
+      const signed = assertion.slice(0, assertion.lastIndexOf('.'));
+      const replayKey = issuer.replay === 'jti' ? `jti:${jti}` : `sha256:${createHash('sha256').update(signed).digest('base64url')}`;
       return {
         issuer: issuer.config.issuer,
         principal: mapped,
@@ -172,6 +184,22 @@ export function federatedAssertions(deps: FederatedAssertionDeps): FederatedAsse
         },
       };
     },
+  };
+}
+
+/**
+ * The key set as jwtVerify asks it, telling the issuer's fault (no answer, an error status, not a
+ * key set, a key that does not import) from the token's: only no key matching the token's kid and
+ * alg is the token's (jose tries each of several matching keys itself).
+ */
+function keysOf(issuer: string, keys: ReturnType<typeof createRemoteJWKSet>): JWTVerifyGetKey {
+  return async (header, token) => {
+    try {
+      return await keys(header, token);
+    } catch (error) {
+      if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) throw error;
+      throw new IssuerKeysUnavailableError(issuer, { cause: error });
+    }
   };
 }
 
