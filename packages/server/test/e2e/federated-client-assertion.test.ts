@@ -14,6 +14,7 @@ import type { TestResponse } from '@tessera/testkit/https';
 import { freePort } from '@tessera/testkit/port';
 import { startTestServer, type TestServer } from '@tessera/testkit/server';
 import { csrFor, serviceKey } from '../helpers/ca-client.ts';
+import { createTestDatabase, type TestDatabase } from '../storage/postgres-database.ts';
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const KUBERNETES = 'https://kubernetes.default.svc.cluster.local';
@@ -42,8 +43,9 @@ function assertRejected(res: TestResponse, description: RegExp): void {
 
 const claimsOf = (jwt: string): JWTPayload => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as JWTPayload;
 
-describe('federated client assertions (external issuers at the token endpoint)', () => {
+for (const backend of ['sqlite', 'postgres'] as const) describe(`federated client assertions (external issuers at the token endpoint, ${backend})`, () => {
   let t: TestServer;
+  let database: TestDatabase | undefined;
   let jwks: Server;
   let tokenEndpoint: string;
   const keys: Record<'k8s' | 'spire' | 'ci' | 'stranger', KeyPair> = {
@@ -136,7 +138,9 @@ describe('federated client assertions (external issuers at the token endpoint)',
     const base = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}`;
     const closedPort = await freePort();
 
+    if (backend === 'postgres') database = await createTestDatabase();
     t = await startTestServer({
+      ...(database ? { flags: { database: database.url }, env: { TESSERA_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') } } : {}),
       edit: (config) => {
         const both = ['certificates', 'client-assertions'] as ('certificates' | 'client-assertions')[];
         const clients = ['client-assertions'] as 'client-assertions'[];
@@ -186,6 +190,7 @@ describe('federated client assertions (external issuers at the token endpoint)',
   });
   after(async () => {
     await t.stop();
+    await database?.drop();
     await new Promise((resolve) => jwks.close(resolve));
   });
 
