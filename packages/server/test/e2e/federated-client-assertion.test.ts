@@ -407,6 +407,8 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`federated clien
     it('refuses a token without the configured claim', async () => {
       assertRejected(await withAssertion(await ciToken({ repository: undefined })), /it has no string claim 'repository'/);
       assertRejected(await withAssertion(await ciToken({ repository: 'acme/billing-fork' })), NOT_MAPPED);
+      // Names every object has are not entries of the table.
+      for (const repository of ['constructor', '__proto__', 'toString']) assertRejected(await withAssertion(await ciToken({ repository })), NOT_MAPPED);
     });
 
     it('refuses a mapped principal with no service, as it refuses an unmapped subject', async () => {
