@@ -395,7 +395,14 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     await caHttpApi(app, {
       ca,
       store,
-      proofs: createCertificateProofs({ store, hasher, certificatesUrl: `${config.issuer}${CERTIFICATES_PATH}`, trustDomain: ca.trustDomain, oidcIssuers: oidcIssuersFor(config.oidcProofs, 'certificates'), clockSkew: config.clockSkew }),
+      proofs: createCertificateProofs({
+        store,
+        hasher,
+        certificatesUrl: `${config.issuer}${CERTIFICATES_PATH}`,
+        trustDomain: ca.trustDomain,
+        oidcIssuers: oidcIssuersFor(config.oidcProofs, 'certificates'),
+        clockSkew: config.clockSkew,
+      }),
       peerCertificate: (request) => clientCertificates.peerCertificate(request),
       gates: guards.gates,
       crlIssuer: crlIssuerOf({ ca, store, sealer, trustDomain: ca.trustDomain }),

@@ -104,7 +104,17 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`federated clien
   };
   const ciToken = (claims: JWTPayload = {}): Promise<string> =>
     sign(
-      { iss: CI, sub: 'repo:acme/billing:ref:refs/heads/main', repository: 'acme/billing', ref: 'refs/heads/main', aud: tokenEndpoint, exp: now() + 300, iat: now(), jti: randomUUID(), ...claims },
+      {
+        iss: CI,
+        sub: 'repo:acme/billing:ref:refs/heads/main',
+        repository: 'acme/billing',
+        ref: 'refs/heads/main',
+        aud: tokenEndpoint,
+        exp: now() + 300,
+        iat: now(),
+        jti: randomUUID(),
+        ...claims,
+      },
       { key: keys.ci.privateKey, kid: 'ci-1' },
     );
 
@@ -165,7 +175,14 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`federated clien
             replay: 'token-hash',
             maxLifetime: 600,
           },
-          { issuer: CI, jwksUri: `${base}/ci/.well-known/jwks`, audience: 'tessera', claim: 'repository', principals: { 'acme/billing': 'alpha.billing' }, uses: clients },
+          {
+            issuer: CI,
+            jwksUri: `${base}/ci/.well-known/jwks`,
+            audience: 'tessera',
+            claim: 'repository',
+            principals: { 'acme/billing': 'alpha.billing' },
+            uses: clients,
+          },
           { issuer: CERTIFICATES_ONLY, jwksUri: `${base}/k8s/openid/v1/jwks`, audience: 'tessera', claim: 'sub', pattern: K8S_PATTERN },
           { issuer: DOWN, jwksUri: `http://127.0.0.1:${closedPort}/jwks`, audience: 'tessera', claim: 'sub', pattern: K8S_PATTERN, uses: clients },
           { issuer: BROKEN, jwksUri: `${base}/broken`, audience: 'tessera', claim: 'sub', pattern: K8S_PATTERN, uses: clients },
@@ -274,7 +291,10 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`federated clien
     });
 
     it('refuses a token without jti from an issuer that refuses replays by jti', async () => {
-      assertRejected(await withAssertion(await kubernetesToken('alpha', 'api', {}, { omit: ['jti'] })), /jti is required: issuer https:\/\/kubernetes\.default\.svc\.cluster\.local is configured to refuse replays by jti/);
+      assertRejected(
+        await withAssertion(await kubernetesToken('alpha', 'api', {}, { omit: ['jti'] })),
+        /jti is required: issuer https:\/\/kubernetes\.default\.svc\.cluster\.local is configured to refuse replays by jti/,
+      );
     });
 
     it('does not spend the token when it is refused before the end (a wrong client_id)', async () => {
@@ -286,18 +306,27 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`federated clien
 
   describe('audience and time', () => {
     it('refuses a token minted for the certificate proof\'s audience', async () => {
-      assertRejected(await withAssertion(await kubernetesToken('alpha', 'api', { aud: 'tessera' })), /aud must name this server: its token endpoint https:\/\/127\.0\.0\.1:\d+\/oauth2\/token or its issuer/);
+      assertRejected(
+        await withAssertion(await kubernetesToken('alpha', 'api', { aud: 'tessera' })),
+        /aud must name this server: its token endpoint https:\/\/127\.0\.0\.1:\d+\/oauth2\/token or its issuer/,
+      );
     });
 
     it('refuses a token minted for another service', async () => {
-      assertRejected(await withAssertion(await kubernetesToken('alpha', 'api', { aud: ['https://vault.example', 'https://kubernetes.default.svc'] })), /aud must name this server/);
+      assertRejected(
+        await withAssertion(await kubernetesToken('alpha', 'api', { aud: ['https://vault.example', 'https://kubernetes.default.svc'] })),
+        /aud must name this server/,
+      );
       assertRejected(await withAssertion(await kubernetesToken('alpha', 'api', { aud: `${t.url}/oauth2/introspect` })), /aud must name this server/);
       assertRejected(await withAssertion(await kubernetesToken('alpha', 'api', {}, { omit: ['aud'] })), /aud must name this server/);
     });
 
     it('refuses an expired token', async () => {
       const past = now() - 7200;
-      assertRejected(await withAssertion(await kubernetesToken('alpha', 'api', { iat: past, nbf: past, exp: past + 3600 })), /it expired at .*; present a fresh token from the issuer/);
+      assertRejected(
+        await withAssertion(await kubernetesToken('alpha', 'api', { iat: past, nbf: past, exp: past + 3600 })),
+        /it expired at .*; present a fresh token from the issuer/,
+      );
     });
 
     it('refuses a token without exp', async () => {
@@ -342,7 +371,10 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`federated clien
       const res = await t.send('/ca/v1/certificates', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ csr: await csrFor(await serviceKey('ec')), proof: { type: 'oidc-token', value: await kubernetesToken('alpha', 'api', { iss: CERTIFICATES_ONLY, aud: 'tessera' }) } }),
+        body: JSON.stringify({
+          csr: await csrFor(await serviceKey('ec')),
+          proof: { type: 'oidc-token', value: await kubernetesToken('alpha', 'api', { iss: CERTIFICATES_ONLY, aud: 'tessera' }) },
+        }),
       });
       assert.equal(res.status, 201, res.text);
     });
@@ -351,15 +383,24 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`federated clien
       const res = await t.send('/ca/v1/certificates', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ csr: await csrFor(await serviceKey('ec')), proof: { type: 'oidc-token', value: await svid('/ns/alpha/sa/worker', { aud: 'tessera' }) } }),
+        body: JSON.stringify({
+          csr: await csrFor(await serviceKey('ec')),
+          proof: { type: 'oidc-token', value: await svid('/ns/alpha/sa/worker', { aud: 'tessera' }) },
+        }),
       });
       assert.equal(res.status, 401, res.text);
       assert.match(res.json.message, /not one this server trusts for certificates/);
     });
 
     it('refuses a token signed by a key the issuer does not publish, under its kid or another', async () => {
-      assertRejected(await withAssertion(await kubernetesToken('alpha', 'api', {}, { key: keys.stranger.privateKey })), /it is not signed by a key that issuer https:\/\/kubernetes\.default\.svc\.cluster\.local publishes/);
-      assertRejected(await withAssertion(await kubernetesToken('alpha', 'api', {}, { key: keys.stranger.privateKey, kid: 'other' })), /it is not signed by a key that issuer/);
+      assertRejected(
+        await withAssertion(await kubernetesToken('alpha', 'api', {}, { key: keys.stranger.privateKey })),
+        /it is not signed by a key that issuer https:\/\/kubernetes\.default\.svc\.cluster\.local publishes/,
+      );
+      assertRejected(
+        await withAssertion(await kubernetesToken('alpha', 'api', {}, { key: keys.stranger.privateKey, kid: 'other' })),
+        /it is not signed by a key that issuer/,
+      );
     });
 
     it('refuses a token claiming one issuer but signed by another issuer\'s key', async () => {
@@ -367,7 +408,10 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`federated clien
       const forged = await kubernetesToken('alpha', 'api', {}, { key: keys.spire.privateKey, alg: 'ES256', kid: 'spire-1' });
       assertRejected(await withAssertion(forged), /it is not signed by a key that issuer https:\/\/kubernetes\.default\.svc\.cluster\.local publishes/);
       // And the other way round: the Kubernetes issuer's key does not sign for SPIRE.
-      assertRejected(await withAssertion(await svid('/ns/alpha/sa/worker', {}, { key: keys.k8s.privateKey, alg: 'RS256', kid: 'k8s-1' })), /not signed by a key that issuer https:\/\/oidc\.spire/);
+      assertRejected(
+        await withAssertion(await svid('/ns/alpha/sa/worker', {}, { key: keys.k8s.privateKey, alg: 'RS256', kid: 'k8s-1' })),
+        /not signed by a key that issuer https:\/\/oidc\.spire/,
+      );
     });
 
     it('refuses alg none and HMAC', async () => {
@@ -391,7 +435,8 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`federated clien
     });
 
     it('refuses SPIFFE IDs with path tricks', async () => {
-      for (const path of ['/ns/alpha/sa/worker/../../ns/sys/sa/admin', '/ns/alpha/sa/worker/extra', '/ns/../sa/worker', '/ns/alpha%2Fx/sa/worker', '/ns/alpha/sa/']) {
+      const tricks = ['/ns/alpha/sa/worker/../../ns/sys/sa/admin', '/ns/alpha/sa/worker/extra', '/ns/../sa/worker', '/ns/alpha%2Fx/sa/worker', '/ns/alpha/sa/'];
+      for (const path of tricks) {
         assertRejected(await withAssertion(await svid(path)), NOT_MAPPED);
       }
       // Another trust domain that starts like ours.
@@ -414,13 +459,22 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`federated clien
     it('refuses a mapped principal with no service, as it refuses an unmapped subject', async () => {
       const res = await withAssertion(await kubernetesToken('alpha', 'ghost'));
       assertRejected(res, NOT_MAPPED);
-      assert.match(res.json.error_description, /sub 'system:serviceaccount:alpha:ghost' of issuer https:\/\/kubernetes\.default\.svc\.cluster\.local is not mapped/);
+      assert.match(
+        res.json.error_description,
+        /sub 'system:serviceaccount:alpha:ghost' of issuer https:\/\/kubernetes\.default\.svc\.cluster\.local is not mapped/,
+      );
       assert.doesNotMatch(res.json.error_description, /exist|disabled/);
     });
 
     it('refuses a client_id parameter other than the mapped client, the same whether that service exists or not', async () => {
-      assertRejected(await withAssertion(await kubernetesToken('alpha', 'api'), { client_id: 'alpha.billing' }), /the client_id parameter \('alpha\.billing'\) is not the client the assertion maps to \(alpha\.api\)/);
-      assertRejected(await withAssertion(await kubernetesToken('alpha', 'ghost'), { client_id: 'alpha.api' }), /is not the client the assertion maps to \(alpha\.ghost\)/);
+      assertRejected(
+        await withAssertion(await kubernetesToken('alpha', 'api'), { client_id: 'alpha.billing' }),
+        /the client_id parameter \('alpha\.billing'\) is not the client the assertion maps to \(alpha\.api\)/,
+      );
+      assertRejected(
+        await withAssertion(await kubernetesToken('alpha', 'ghost'), { client_id: 'alpha.api' }),
+        /is not the client the assertion maps to \(alpha\.ghost\)/,
+      );
     });
 
     it('checks the mapped service\'s standing: disabled is AUTH_103, outside its allowedIps AUTH_104', async () => {
@@ -445,7 +499,10 @@ for (const backend of ['sqlite', 'postgres'] as const) describe(`federated clien
         assert.equal(res.status, 503, res.text);
         assert.equal(res.json.error, 'temporarily_unavailable');
         assert.equal(res.headers['retry-after'], '10');
-        assert.match(res.json.error_description, new RegExp(`could not fetch the signing keys of issuer ${issuer.replaceAll('.', '\\.')}; this is not the client's fault, retry shortly`));
+        assert.match(
+          res.json.error_description,
+          new RegExp(`could not fetch the signing keys of issuer ${issuer.replaceAll('.', '\\.')}; this is not the client's fault, retry shortly`),
+        );
         assert.doesNotMatch(res.json.error_description, /127\.0\.0\.1/);
       });
     }

@@ -231,7 +231,9 @@ function checkHeader(header: ProtectedHeaderParameters): string {
   if (typeof alg !== 'string') invalid('its header has no alg');
   if (alg.toLowerCase() === 'none') invalid('alg "none" is never accepted; present a token signed by its issuer');
   if (/^HS\d+$/i.test(alg)) invalid(`alg "${alg.slice(0, 20)}" (HMAC) is never accepted from an external issuer; its tokens must be signed with a private key`);
-  if (!FEDERATED_ALGORITHMS.includes(alg)) invalid(`alg "${alg.slice(0, 20)}" is not accepted; the issuer must sign with one of ${FEDERATED_ALGORITHMS.join(', ')}`);
+  if (!FEDERATED_ALGORITHMS.includes(alg)) {
+    invalid(`alg "${alg.slice(0, 20)}" is not accepted; the issuer must sign with one of ${FEDERATED_ALGORITHMS.join(', ')}`);
+  }
   if (header.crit !== undefined) invalid('its header marks parameters critical (crit) that Tessera does not understand');
   if (header.kid !== undefined && typeof header.kid !== 'string') invalid('kid must be a string');
   return alg;

@@ -122,7 +122,10 @@ function issuerOf(assertion: string): string {
 const NOT_A_CLIENT = "check the issuer's principals or pattern in oidcProofs, and that the service is registered";
 
 function untrustedIssuer(issuer: string): string {
-  return `its issuer "${issuer.slice(0, 200)}" is not trusted for client authentication; an operator must list it in oidcProofs with "client-assertions" in its uses`;
+  return (
+    `its issuer "${issuer.slice(0, 200)}" is not trusted for client authentication; ` +
+    'an operator must list it in oidcProofs with "client-assertions" in its uses'
+  );
 }
 
 async function authenticateFederated(
@@ -145,7 +148,8 @@ async function authenticateFederated(
       );
     }
     if (service === null) {
-      throw new AssertionError('invalid', `${verified.claim} "${verified.subject.slice(0, 200)}" of issuer ${verified.issuer} is not mapped to a client of this server; ${NOT_A_CLIENT}`);
+      const named = `${verified.claim} "${verified.subject.slice(0, 200)}" of issuer ${verified.issuer}`;
+      throw new AssertionError('invalid', `${named} is not mapped to a client of this server; ${NOT_A_CLIENT}`);
     }
     await verified.spend();
     return service;
