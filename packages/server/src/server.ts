@@ -13,7 +13,7 @@ import { ensureBootstrapAdmin } from './admin/bootstrap.ts';
 import { caSettings, loadCertificateAuthority, writeBundleFile, type CertificateAuthority } from './ca/index.ts';
 import { SAFETY_AUTOCHECKPOINT_PAGES } from './cluster/sqlite-checkpoints.ts';
 import { listenPort } from './config/load.ts';
-import type { Config } from './config/config.ts';
+import { oidcIssuersFor, type Config } from './config/config.ts';
 import { CERTIFICATES_PATH, caHttpApi, crlIssuerOf } from './ca/http/index.ts';
 import { createCertificateProofs } from './ca/proofs/index.ts';
 import { certLogin } from './cert-login/index.ts';
@@ -32,6 +32,7 @@ import { SigningKeys } from './keys/signing-keys.ts';
 import { ipAllowed } from './policy/ip-ranges.ts';
 import { clientSecretBasic } from './oauth2/client-auth/client_secret_basic.ts';
 import { clientSecretPost } from './oauth2/client-auth/client_secret_post.ts';
+import { federatedAssertions } from './oauth2/assertions/federated-assertion.ts';
 import { PRIVATE_KEY_JWT_ALGORITHMS, privateKeyJwt } from './oauth2/client-auth/private_key_jwt.ts';
 import { selfSignedTlsClientAuth } from './oauth2/client-auth/self_signed_tls_client_auth.ts';
 import { tlsClientAuth } from './oauth2/client-auth/tls_client_auth.ts';
@@ -297,10 +298,22 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     });
     app.setErrorHandler(errorHandler(jsonDialect()));
 
+    const assertionAudiences = [...TOKEN_PATHS.map((path) => `${config.issuer}${path}`), config.issuer];
+    // Made whenever external issuers are configured, even none for client assertions, so a token
+    // of an issuer trusted for certificates only is told so rather than read as a client id.
+    const federated =
+      config.oidcProofs.length === 0
+        ? undefined
+        : federatedAssertions({
+            issuers: oidcIssuersFor(config.oidcProofs, 'client-assertions'),
+            audiences: assertionAudiences,
+            clockSkew: config.clockSkew,
+            consumeJti: (issuer, key, keepUntil, at) => registry.consumeAssertionJti(issuer, key, keepUntil, at),
+          });
     const credentialMethods = [
       clientSecretBasic({ store: registry, hasher }),
       clientSecretPost({ store: registry, hasher }),
-      privateKeyJwt({ store: registry, audiences: [...TOKEN_PATHS.map((path) => `${config.issuer}${path}`), config.issuer], clockSkew: config.clockSkew }),
+      privateKeyJwt({ store: registry, audiences: assertionAudiences, clockSkew: config.clockSkew, ...(federated === undefined ? {} : { federated }) }),
     ];
     const externalCas = await readCaFiles(config.mtls.externalCas, 'mtls.externalCas');
     const loginCas = config.certLogin.enabled ? await readCaFiles(config.certLogin.trustedCas, 'certLogin.trustedCas') : [];
@@ -382,7 +395,14 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     await caHttpApi(app, {
       ca,
       store,
-      proofs: createCertificateProofs({ store, hasher, certificatesUrl: `${config.issuer}${CERTIFICATES_PATH}`, trustDomain: ca.trustDomain, oidcIssuers: config.oidcProofs, clockSkew: config.clockSkew }),
+      proofs: createCertificateProofs({
+        store,
+        hasher,
+        certificatesUrl: `${config.issuer}${CERTIFICATES_PATH}`,
+        trustDomain: ca.trustDomain,
+        oidcIssuers: oidcIssuersFor(config.oidcProofs, 'certificates'),
+        clockSkew: config.clockSkew,
+      }),
       peerCertificate: (request) => clientCertificates.peerCertificate(request),
       gates: guards.gates,
       crlIssuer: crlIssuerOf({ ca, store, sealer, trustDomain: ca.trustDomain }),

@@ -7,9 +7,9 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { canonicalDnsName, checkTrustDomain } from '../ca/names.ts';
 import { describeNameRule, isPrincipalName } from '../policy/names.ts';
-import type { CertLoginMapping, OidcProofIssuer } from './config.ts';
+import { OIDC_ISSUER_USES, type CertLoginMapping, type OidcIssuerUse, type OidcProofIssuer } from './config.ts';
 import { closest } from './did-you-mean.ts';
-import { got } from './values.ts';
+import { durationParser, got } from './values.ts';
 import type { Parsed } from './values.ts';
 
 export function parseTrustDomain(value: unknown): Parsed<string> {
@@ -115,7 +115,10 @@ function urlString(value: unknown, where: string, schemes: readonly string[], pr
   return undefined;
 }
 
-const OIDC_FIELDS = ['issuer', 'jwksUri', 'audience', 'claim', 'pattern', 'principals'] as const;
+const OIDC_FIELDS = ['issuer', 'jwksUri', 'audience', 'claim', 'pattern', 'principals', 'uses', 'replay', 'maxLifetime'] as const;
+/** The longest client assertion an issuer may be configured to accept: a day, the longest a Kubernetes kubelet keeps one token. */
+const MAX_CLIENT_ASSERTION_LIFETIME = 86_400;
+const parseMaxLifetime = durationParser({ min: 60, max: { seconds: MAX_CLIENT_ASSERTION_LIFETIME, why: 'a client assertion is a short-lived credential' } });
 
 /** `oidcProofs`: trusted external OIDC issuers (the `oidc-token` proof). */
 export function parseOidcProofs(value: unknown): Parsed<OidcProofIssuer[]> {
@@ -136,12 +139,50 @@ export function parseOidcProofs(value: unknown): Parsed<OidcProofIssuer[]> {
     if (fields.pattern === undefined && fields.principals === undefined) {
       problems.push(`${where}: give "pattern" (a regular expression with named groups domain and service) or "principals" (claim value → principal), or both`);
     }
+    const uses = fields.uses === undefined ? undefined : checkUses(fields.uses, `${where}.uses`, problems);
+    const clientAssertions = uses?.includes('client-assertions') === true;
+    let replay: OidcProofIssuer['replay'];
+    if (fields.replay !== undefined) {
+      if (fields.replay === 'jti' || fields.replay === 'token-hash') replay = fields.replay;
+      else problems.push(`${where}.replay: expected "jti" or "token-hash", ${got(fields.replay)}`);
+    }
+    let maxLifetime: number | undefined;
+    if (fields.maxLifetime !== undefined) {
+      const parsed = parseMaxLifetime(fields.maxLifetime);
+      if ('value' in parsed) maxLifetime = parsed.value;
+      else problems.push(`${where}.maxLifetime: ${parsed.problem}`);
+    }
+    for (const name of ['replay', 'maxLifetime'] as const) {
+      if (fields[name] !== undefined && !clientAssertions) {
+        problems.push(`${where}.${name}: applies to client assertions only; add "client-assertions" to "uses", or remove ${name}`);
+      }
+    }
     if (issuer !== undefined && seen.has(issuer)) problems.push(`${where}.issuer: ${issuer} is listed twice; merge the two entries`);
     if (issuer !== undefined) seen.add(issuer);
     if (issuer === undefined || jwksUri === undefined || audience === undefined || claim === undefined) return;
-    issuers.push({ issuer, jwksUri, audience, claim, ...(pattern === undefined ? {} : { pattern }), ...(principals === undefined ? {} : { principals }) });
+    issuers.push({
+      issuer,
+      jwksUri,
+      audience,
+      claim,
+      ...(pattern === undefined ? {} : { pattern }),
+      ...(principals === undefined ? {} : { principals }),
+      ...(uses === undefined ? {} : { uses }),
+      ...(replay === undefined ? {} : { replay }),
+      ...(maxLifetime === undefined ? {} : { maxLifetime }),
+    });
   });
   return problems.length > 0 ? { problem: problems.join('; ') } : { value: issuers };
+}
+
+function checkUses(value: unknown, where: string, problems: string[]): OidcIssuerUse[] | undefined {
+  const known = (item: unknown): item is OidcIssuerUse => typeof item === 'string' && (OIDC_ISSUER_USES as readonly string[]).includes(item);
+  if (!Array.isArray(value) || value.length === 0 || !value.every(known) || new Set(value).size !== value.length) {
+    const list = OIDC_ISSUER_USES.map((use) => `"${use}"`).join(', ');
+    problems.push(`${where}: expected a non-empty list of distinct uses out of ${list}, e.g. ["certificates", "client-assertions"], ${got(value)}`);
+    return undefined;
+  }
+  return [...value];
 }
 
 function checkPattern(value: unknown, where: string, problems: string[]): string | undefined {

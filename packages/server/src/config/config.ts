@@ -222,6 +222,27 @@ export interface OidcProofIssuer {
    */
   pattern?: string;
   principals?: Record<string, string>;
+  /**
+   * What the issuer's tokens may prove; absent means `['certificates']` (the `oidc-token` proof
+   * only). `client-assertions` lets them authenticate clients at the token endpoint (RFC 7523).
+   */
+  uses?: OidcIssuerUse[];
+  /**
+   * Client assertions only: how a second use is refused. `jti` (the default): each token must
+   * carry a jti, accepted once; `token-hash`: for issuers whose tokens carry none, each token is
+   * accepted once, known by its SHA-256.
+   */
+  replay?: 'jti' | 'token-hash';
+  /** Client assertions only: the longest validity (exp − iat, or exp − now) accepted, in seconds; absent means 3600. */
+  maxLifetime?: number;
+}
+
+export type OidcIssuerUse = 'certificates' | 'client-assertions';
+export const OIDC_ISSUER_USES: readonly OidcIssuerUse[] = ['certificates', 'client-assertions'];
+
+/** The issuers whose tokens may prove `use` (no `uses` means certificates only). */
+export function oidcIssuersFor(issuers: readonly OidcProofIssuer[], use: OidcIssuerUse): OidcProofIssuer[] {
+  return issuers.filter((issuer) => (issuer.uses ?? ['certificates']).includes(use));
 }
 
 /**

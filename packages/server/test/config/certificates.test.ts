@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { createCa } from '../../src/ca/create-ca.ts';
-import { DEFAULTS } from '../../src/config/config.ts';
+import { DEFAULTS, oidcIssuersFor } from '../../src/config/config.ts';
 import { configFile, load, problemOf, problemsOf, tempDir } from './helpers.ts';
 
 let caPem: string;
@@ -213,6 +213,55 @@ void describe('certificate settings: problems', () => {
       assert.ok(problem.includes(expected), `missing ${JSON.stringify(expected)} in:\n${problem}`);
     }
     assert.match(fileProblem([OIDC, OIDC]), /\[1\]\.issuer: https:\/\/kubernetes\.default\.svc is listed twice; merge the two entries/);
+  });
+
+  void it('OIDC issuers for client assertions: uses, replay and maxLifetime read, certificates only by default', () => {
+    const config = load({
+      flags: {
+        config: configFile({
+          oidcProofs: [
+            { ...OIDC, uses: ['certificates', 'client-assertions'], replay: 'token-hash', maxLifetime: '10m' },
+            { ...OIDC, issuer: 'https://ci.example', uses: ['client-assertions'] },
+            { ...OIDC, issuer: 'https://certs.example' },
+          ],
+        }),
+      },
+    });
+    assert.deepEqual(config.oidcProofs.map(({ issuer, uses, replay, maxLifetime }) => ({ issuer, uses, replay, maxLifetime })), [
+      { issuer: OIDC.issuer, uses: ['certificates', 'client-assertions'], replay: 'token-hash', maxLifetime: 600 },
+      { issuer: 'https://ci.example', uses: ['client-assertions'], replay: undefined, maxLifetime: undefined },
+      { issuer: 'https://certs.example', uses: undefined, replay: undefined, maxLifetime: undefined },
+    ]);
+    assert.deepEqual(oidcIssuersFor(config.oidcProofs, 'client-assertions').map(({ issuer }) => issuer), [OIDC.issuer, 'https://ci.example']);
+    assert.deepEqual(oidcIssuersFor(config.oidcProofs, 'certificates').map(({ issuer }) => issuer), [OIDC.issuer, 'https://certs.example']);
+  });
+
+  void it('OIDC issuers for client assertions: every problem named', () => {
+    const fileProblem = (oidcProofs: unknown): string => problemOf({ flags: { config: configFile({ oidcProofs }) } });
+    const clients = ['client-assertions'];
+    const problem = fileProblem([
+      { ...OIDC, uses: [] },
+      { ...OIDC, issuer: 'https://b.example', uses: ['client-assertion'] },
+      { ...OIDC, issuer: 'https://c.example', uses: ['certificates', 'certificates'] },
+      { ...OIDC, issuer: 'https://d.example', uses: clients, replay: 'none' },
+      { ...OIDC, issuer: 'https://e.example', uses: clients, maxLifetime: '2d' },
+      { ...OIDC, issuer: 'https://f.example', uses: clients, maxLifetime: 'an hour' },
+      { ...OIDC, issuer: 'https://g.example', replay: 'jti', maxLifetime: '5m' },
+      { ...OIDC, issuer: 'https://h.example', use: clients },
+    ]);
+    for (const expected of [
+      '[0].uses: expected a non-empty list of distinct uses out of "certificates", "client-assertions"',
+      '[1].uses: expected a non-empty list of distinct uses',
+      '[2].uses: expected a non-empty list of distinct uses',
+      '[3].replay: expected "jti" or "token-hash", got "none"',
+      '[4].maxLifetime: expected a duration of at most 1d (a client assertion is a short-lived credential), got "2d"',
+      '[5].maxLifetime: expected a duration',
+      '[6].replay: applies to client assertions only; add "client-assertions" to "uses", or remove replay',
+      '[6].maxLifetime: applies to client assertions only',
+      '[7]: unknown field "use" (did you mean "uses"?)',
+    ]) {
+      assert.ok(problem.includes(expected), `missing ${JSON.stringify(expected)} in:\n${problem}`);
+    }
   });
 
   void it('certificate-login mappings: a principal and at least one thing to match by', () => {

@@ -10,7 +10,7 @@
 
 import { createRemoteJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
 import type { OidcProofIssuer } from '../../config/config.ts';
-import { describeNameRule, isDomainName, isPrincipalName, isServiceName } from '../../policy/names.ts';
+import { mapToPrincipal, principalMapping, type PrincipalMapping } from '../../oauth2/assertions/principal-mapping.ts';
 import type { Store } from '../../storage/store.ts';
 import { ProofError, forbidden, notProven, requireActiveService, type CertificateProof } from './proof.ts';
 
@@ -25,9 +25,8 @@ export interface OidcTokenDeps {
   clockSkew: number;
 }
 
-interface TrustedIssuer {
+interface TrustedIssuer extends PrincipalMapping {
   config: OidcProofIssuer;
-  pattern: RegExp | null;
   keys: ReturnType<typeof createRemoteJWKSet>;
 }
 
@@ -35,7 +34,7 @@ export function oidcTokenProof(deps: OidcTokenDeps): CertificateProof {
   // One remote key set per issuer, made at start: jose caches the keys and rate-limits
   // refetches (on an unknown kid) per key set, so a flood of bad tokens cannot flood the issuer.
   const trusted = new Map<string, TrustedIssuer>(
-    deps.issuers.map((config) => [config.issuer, { config, pattern: compilePattern(config), keys: createRemoteJWKSet(new URL(config.jwksUri)) }]),
+    deps.issuers.map((config) => [config.issuer, { ...principalMapping(config), config, keys: createRemoteJWKSet(new URL(config.jwksUri)) }]),
   );
 
   return {
@@ -95,46 +94,4 @@ function issuerOf(token: string): string {
   }
   if (typeof claims.iss !== 'string') throw notProven('the OIDC token has no iss claim');
   return claims.iss;
-}
-
-/**
- * The exact table first, then the pattern. Each group is checked on its own before they are
- * joined: joined, `sys` + `auth.admin` would read as service `admin` of domain `sys.auth`, since a
- * principal's service is whatever follows its last dot (Kubernetes allows dots in account names).
- */
-function mapToPrincipal(issuer: TrustedIssuer, value: string): string | { reason?: string } {
-  const listed = issuer.config.principals?.[value];
-  if (listed !== undefined) return isPrincipalName(listed) ? listed : {};
-  const match = issuer.pattern?.exec(value);
-  // The whole claim must match, anchored or not: a pattern that matched a part would let
-  // `system:serviceaccount:a:b:extra` borrow a:b's identity.
-  const groups = match?.[0] === value ? match.groups : undefined;
-  const domain = groups?.['domain'];
-  const service = groups?.['service'];
-  if (!domain || !service) return {};
-  if (!isDomainName(domain)) {
-    return { reason: `its domain "${domain.slice(0, 80)}" is not a domain name (${describeNameRule('domain')})` };
-  }
-  if (!isServiceName(service)) {
-    return { reason: `its service "${service.slice(0, 80)}" is not a service name (${describeNameRule('service')})` };
-  }
-  const principal = `${domain}.${service}`;
-  return isPrincipalName(principal) ? principal : { reason: `${principal} is longer than a principal may be` };
-}
-
-function compilePattern(config: OidcProofIssuer): RegExp | null {
-  if (config.pattern === undefined) {
-    if (config.principals === undefined) throw new Error(`oidcProofs issuer ${config.issuer}: give a pattern, a principals table, or both`);
-    return null;
-  }
-  let pattern: RegExp;
-  try {
-    pattern = new RegExp(config.pattern);
-  } catch (cause) {
-    throw new Error(`oidcProofs issuer ${config.issuer}: pattern is not a valid regular expression`, { cause });
-  }
-  if (!config.pattern.includes('(?<domain>') || !config.pattern.includes('(?<service>')) {
-    throw new Error(`oidcProofs issuer ${config.issuer}: pattern needs the named groups (?<domain>…) and (?<service>…)`);
-  }
-  return pattern;
 }
