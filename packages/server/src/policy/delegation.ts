@@ -21,6 +21,9 @@ export const MAX_ROLE_ACTORS = 100;
 /** The default of `tokenExchange.maxDepth`: actors in a delegated token's chain, at most. */
 export const DEFAULT_MAX_DELEGATION_DEPTH = 4;
 
+/** The deepest `tokenExchange.maxDepth` the configuration accepts. */
+export const MAX_CONFIGURABLE_DEPTH = 16;
+
 /** A chain deeper than this is never read (a token that claims one is malformed): well above any configurable depth. */
 export const MAX_READABLE_DEPTH = 32;
 
