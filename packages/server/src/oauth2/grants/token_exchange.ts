@@ -28,7 +28,6 @@ import { actClaim, holderOf, mayActOf, roleAllows, type ActingMode } from '../..
 import { GrantDeniedError, resolveGrant } from '../../policy/grant.ts';
 import { splitPrincipal } from '../../policy/names.ts';
 import { parseScope, ScopeSyntaxError, type ScopeRequest } from '../../policy/scope.ts';
-import type { Store } from '../../storage/store.ts';
 import { acceptAccessToken, type AcceptTokenDeps, type OwnAccessTokenClaims } from '../accept-token.ts';
 import type { AuthenticatedClient } from '../client-auth/index.ts';
 import { certificateRejected } from '../client-auth/tls_client_auth.ts';
