@@ -144,7 +144,9 @@ export async function acceptAccessToken(
   ]);
   if (revoked) return refuse('the token has been revoked');
   if (ancestorsRevoked.includes(true)) return refuse('a token it was exchanged from has been revoked');
-  if (holder.mode !== null && !isServiceActive(holderService, now)) return refuse(`${claims.client_id}, which the token was issued to, is not an active service`);
+  if (holder.mode !== null && !isServiceActive(holderService, now)) {
+    return refuse(`${claims.client_id}, which the token was issued to, is not an active service`);
+  }
   const ended = issued === null ? null : certificateEnded(issued, now);
   if (ended !== null) return refuse(ended);
   if (untrusted !== null) return refuse(`the client certificate the token is bound to is not trusted now: ${untrusted}`);

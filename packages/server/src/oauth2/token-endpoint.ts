@@ -31,7 +31,10 @@ const tokenSchema = {
       grant_type: { type: 'string', description: `client_credentials or ${TOKEN_EXCHANGE_GRANT}` },
       scope: { type: 'string', description: '<d>:domain, <d>:role.<r>, <d>:<r>, openid + <d>:service.<s>' },
       expires_in: { type: 'string', description: 'requested lifetime in seconds (capped by the server)' },
-      proxy_for_principal: { type: 'string', description: 'client_credentials: the principal to get a token for (Athenz); the client must be in the roles\' actors' },
+      proxy_for_principal: {
+        type: 'string',
+        description: 'client_credentials: the principal to get a token for (Athenz); the client must be in the roles\' actors',
+      },
       subject_token: { type: 'string', description: 'token exchange: a Tessera access token sent to the client\'s domain' },
       subject_token_type: { type: 'string', description: `token exchange: ${ACCESS_TOKEN_TYPE}` },
       actor_token: { type: 'string', description: 'token exchange, optional: an access token of the client itself' },

@@ -53,7 +53,9 @@ export function createTokenService(deps: TokenServiceDeps): TokenService {
         const supported = exchange ? SUPPORTED : 'client_credentials';
         if (request.grantType === undefined) throw new OAuthError(400, 'invalid_request', `grant_type is required: use grant_type=${supported}`);
         if (request.grantType === TOKEN_EXCHANGE_GRANT && exchange) {
-          if (request.proxyForPrincipal !== undefined) throw invalidRequest('proxy_for_principal goes with client_credentials; a token exchange names its subject with subject_token');
+          if (request.proxyForPrincipal !== undefined) {
+            throw invalidRequest('proxy_for_principal goes with client_credentials; a token exchange names its subject with subject_token');
+          }
           const exchanged = await tokenExchangeGrant({ ...deps, ...deps.exchange! }, client, { ...exchange, scope, expiresIn: request.expiresIn }, now);
           return {
             answer: exchanged.response,

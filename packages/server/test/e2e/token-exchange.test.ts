@@ -16,6 +16,8 @@ import { postForm, tesseraCertificate } from './mtls-support.ts';
 const GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const AT = 'urn:ietf:params:oauth:token-type:access_token';
 const ID = 'urn:ietf:params:oauth:token-type:id_token';
+const SAML = 'urn:ietf:params:oauth:token-type:saml2';
+const REFRESH = 'urn:ietf:params:oauth:token-type:refresh_token';
 const A = 'app.web';
 const B = 'gw.edge';
 const C = 'mid.svc';
@@ -146,7 +148,8 @@ describe('token exchange (RFC 8693) and proxy_for_principal', () => {
       assert.equal(d.json.scope, 'orders:role.readers', 'writers does not list mid.svc, audit does not list gw.edge, direct lists gw.edge only');
 
       const jwks = createRemoteJWKSet(new URL(`${t.url}/oauth2/keys`), { [customFetch]: fetchTrusting(t.ca) });
-      const { payload, protectedHeader } = await jwtVerify(d.json.access_token, jwks, { issuer: t.url, audience: 'orders', typ: 'at+jwt', algorithms: ['ES256'] });
+      const options = { issuer: t.url, audience: 'orders', typ: 'at+jwt', algorithms: ['ES256'] };
+      const { payload, protectedHeader } = await jwtVerify(d.json.access_token, jwks, options);
       assert.equal(protectedHeader.typ, 'at+jwt');
       assert.equal(payload.sub, A);
       assert.equal(payload['uid'], A);
@@ -203,8 +206,9 @@ describe('token exchange (RFC 8693) and proxy_for_principal', () => {
       const a = await tokenOf(A, 'gw:domain');
       const own = await tokenOf(B, 'gw:domain');
       assert.equal((await exchange(B, a, { scope: 'orders:role.readers', actor_token: own, actor_token_type: AT })).status, 200);
-      assertError(await exchange(B, a, { scope: 'orders:role.readers', actor_token: a, actor_token_type: AT }), 400, 'invalid_grant', /actor_token is app.web's, not a token of gw.edge/);
-      assertError(await exchange(B, a, { scope: 'orders:role.readers', actor_token: 'x.y.z', actor_token_type: AT }), 400, 'invalid_grant', /actor_token is not acceptable/);
+      const withActor = (actorToken: string) => exchange(B, a, { scope: 'orders:role.readers', actor_token: actorToken, actor_token_type: AT });
+      assertError(await withActor(a), 400, 'invalid_grant', /actor_token is app.web's, not a token of gw.edge/);
+      assertError(await withActor('x.y.z'), 400, 'invalid_grant', /actor_token is not acceptable/);
     });
 
     it('binds the token to the actor\'s certificate when the actor authenticates with one, and ends it by the certificate\'s notAfter', async () => {
@@ -309,7 +313,8 @@ describe('token exchange (RFC 8693) and proxy_for_principal', () => {
 
     it('refuses a token stolen from elsewhere: its audience is not the actor\'s domain, even where a role lists the actor', async () => {
       const a = await tokenOf(A, 'gw:domain');
-      assertError(await exchange('other.thief', a, { scope: 'orders:role.stolen' }), 400, 'invalid_grant', /issued for gw, not for other: other.thief may exchange only tokens sent to its domain/);
+      const res = await exchange('other.thief', a, { scope: 'orders:role.stolen' });
+      assertError(res, 400, 'invalid_grant', /issued for gw, not for other: other.thief may exchange only tokens sent to its domain/);
     });
 
     it('refuses an actor exchanging its own token (no fresh lifetime that way)', async () => {
@@ -320,7 +325,8 @@ describe('token exchange (RFC 8693) and proxy_for_principal', () => {
     it('refuses to act for a disabled subject service', async () => {
       const token = await tokenOf('app.down', 'gw:domain');
       assert.equal((await t.admin$('PATCH', '/domains/app/services/down', { status: 'DISABLED' })).status, 200);
-      assertError(await exchange(B, token, { scope: 'orders:role.held' }), 400, 'invalid_grant', /subject_token is not acceptable: app.down is not an active service/);
+      const res = await exchange(B, token, { scope: 'orders:role.held' });
+      assertError(res, 400, 'invalid_grant', /subject_token is not acceptable: app.down is not an active service/);
     });
 
     it('honours may_act: only the principal it names may act', async () => {
@@ -400,25 +406,45 @@ describe('token exchange (RFC 8693) and proxy_for_principal', () => {
     before(async () => {
       a = await tokenOf(A, 'gw:domain');
     });
+    /** The subject token parameters, and `extra`. */
+    const withSubject = (extra: Record<string, string>): Record<string, string> => ({ subject_token: a, subject_token_type: AT, ...extra });
     const cases: [string, () => Record<string, string>, number, string, RegExp][] = [
-      ['no subject_token', () => ({ subject_token_type: AT, scope: 'orders:domain' }), 400, 'invalid_request', /subject_token is required/],
-      ['no subject_token_type', () => ({ subject_token: a, scope: 'orders:domain' }), 400, 'invalid_request', /subject_token_type is required/],
-      ['an unsupported subject_token_type', () => ({ subject_token: a, subject_token_type: 'urn:ietf:params:oauth:token-type:saml2', scope: 'orders:domain' }), 400, 'invalid_request', /subject_token_type .* is not supported/],
-      ['actor_token without its type', () => ({ subject_token: a, subject_token_type: AT, actor_token: a, scope: 'orders:domain' }), 400, 'invalid_request', /actor_token and actor_token_type go together/],
-      ['actor_token_type without a token', () => ({ subject_token: a, subject_token_type: AT, actor_token_type: AT, scope: 'orders:domain' }), 400, 'invalid_request', /go together/],
-      ['an unsupported actor_token_type', () => ({ subject_token: a, subject_token_type: AT, actor_token: a, actor_token_type: ID, scope: 'orders:domain' }), 400, 'invalid_request', /actor_token_type .* is not supported/],
-      ['an unsupported requested_token_type', () => ({ subject_token: a, subject_token_type: AT, requested_token_type: 'urn:ietf:params:oauth:token-type:refresh_token', scope: 'orders:domain' }), 400, 'invalid_request', /requested_token_type .* is not supported/],
-      ['a resource', () => ({ subject_token: a, subject_token_type: AT, resource: 'https://orders.example/api', scope: 'orders:domain' }), 400, 'invalid_target', /resource is not supported/],
-      ['no target', () => ({ subject_token: a, subject_token_type: AT }), 400, 'invalid_request', /name the target/],
-      ['a malformed scope', () => ({ subject_token: a, subject_token_type: AT, scope: 'Orders:domain' }), 400, 'invalid_scope', /scope item/],
-      ['openid in the scope', () => ({ subject_token: a, subject_token_type: AT, scope: 'orders:domain openid orders:service.api' }), 400, 'invalid_scope', /access tokens only/],
-      ['an unknown target domain', () => ({ subject_token: a, subject_token_type: AT, scope: 'nowhere:domain' }), 400, 'invalid_target', /domain 'nowhere' does not exist/],
-      ['an unknown audience', () => ({ subject_token: a, subject_token_type: AT, audience: 'nowhere' }), 400, 'invalid_target', /domain 'nowhere' does not exist/],
-      ['an audience that is not the scope\'s domain', () => ({ subject_token: a, subject_token_type: AT, audience: 'mid', scope: 'orders:domain' }), 400, 'invalid_target', /audience mid is not the one domain/],
-      ['an audience that is no domain name', () => ({ subject_token: a, subject_token_type: AT, audience: 'Not A Domain' }), 400, 'invalid_target', /is not a domain name/],
-      ['a bad impersonation value', () => ({ subject_token: a, subject_token_type: AT, scope: 'orders:domain', impersonation: 'yes' }), 400, 'invalid_request', /impersonation must be 'true' or 'false'/],
-      ['a bad expires_in', () => ({ subject_token: a, subject_token_type: AT, scope: 'orders:domain', expires_in: '-1' }), 400, 'invalid_request', /expires_in must be/],
-      ['proxy_for_principal', () => ({ subject_token: a, subject_token_type: AT, scope: 'orders:domain', proxy_for_principal: A }), 400, 'invalid_request', /proxy_for_principal goes with client_credentials/],
+      ['no subject_token', () => ({ subject_token_type: AT, scope: 'orders:domain' }), 400, 'invalid_request',
+        /subject_token is required/],
+      ['no subject_token_type', () => ({ subject_token: a, scope: 'orders:domain' }), 400, 'invalid_request',
+        /subject_token_type is required/],
+      ['an unsupported subject_token_type', () => ({ subject_token: a, subject_token_type: SAML, scope: 'orders:domain' }), 400, 'invalid_request',
+        /subject_token_type .* is not supported/],
+      ['actor_token without its type', () => withSubject({ actor_token: a, scope: 'orders:domain' }), 400, 'invalid_request',
+        /actor_token and actor_token_type go together/],
+      ['actor_token_type without a token', () => withSubject({ actor_token_type: AT, scope: 'orders:domain' }), 400, 'invalid_request',
+        /go together/],
+      ['an unsupported actor_token_type', () => withSubject({ actor_token: a, actor_token_type: ID, scope: 'orders:domain' }), 400, 'invalid_request',
+        /actor_token_type .* is not supported/],
+      ['an unsupported requested_token_type', () => withSubject({ requested_token_type: REFRESH, scope: 'orders:domain' }), 400, 'invalid_request',
+        /requested_token_type .* is not supported/],
+      ['a resource', () => withSubject({ resource: 'https://orders.example/api', scope: 'orders:domain' }), 400, 'invalid_target',
+        /resource is not supported/],
+      ['no target', () => withSubject({}), 400, 'invalid_request',
+        /name the target/],
+      ['a malformed scope', () => withSubject({ scope: 'Orders:domain' }), 400, 'invalid_scope',
+        /scope item/],
+      ['openid in the scope', () => withSubject({ scope: 'orders:domain openid orders:service.api' }), 400, 'invalid_scope',
+        /access tokens only/],
+      ['an unknown target domain', () => withSubject({ scope: 'nowhere:domain' }), 400, 'invalid_target',
+        /domain 'nowhere' does not exist/],
+      ['an unknown audience', () => withSubject({ audience: 'nowhere' }), 400, 'invalid_target',
+        /domain 'nowhere' does not exist/],
+      ['an audience that is not the scope\'s domain', () => withSubject({ audience: 'mid', scope: 'orders:domain' }), 400, 'invalid_target',
+        /audience mid is not the one domain/],
+      ['an audience that is no domain name', () => withSubject({ audience: 'Not A Domain' }), 400, 'invalid_target',
+        /is not a domain name/],
+      ['a bad impersonation value', () => withSubject({ scope: 'orders:domain', impersonation: 'yes' }), 400, 'invalid_request',
+        /impersonation must be 'true' or 'false'/],
+      ['a bad expires_in', () => withSubject({ scope: 'orders:domain', expires_in: '-1' }), 400, 'invalid_request',
+        /expires_in must be/],
+      ['proxy_for_principal', () => withSubject({ scope: 'orders:domain', proxy_for_principal: A }), 400, 'invalid_request',
+        /proxy_for_principal goes with client_credentials/],
     ];
     for (const [name, params, status, error, description] of cases) {
       it(`answers ${name} with ${status} ${error}`, async () => {
@@ -454,7 +480,8 @@ describe('token exchange (RFC 8693) and proxy_for_principal', () => {
 
     it('refuses a proxy that no role lists (403 access_denied)', async () => {
       await putRole('orders', 'readers', { members: [{ principal: A }, { principal: B }, { principal: 'other.thief' }] });
-      const res = await t.token('other.thief', secrets.get('other.thief')!, { grant_type: 'client_credentials', scope: 'orders:domain', proxy_for_principal: A });
+      const params = { grant_type: 'client_credentials', scope: 'orders:domain', proxy_for_principal: A };
+      const res = await t.token('other.thief', secrets.get('other.thief')!, params);
       assertError(res, 403, 'access_denied', /other.thief may not act for app.web in any requested role/);
     });
 

@@ -313,7 +313,8 @@ function readPrincipalList(field: 'actors' | 'impersonators', values: string[] |
 }
 
 function principalListSchema(description: string) {
-  return { type: 'array', maxItems: MAX_ROLE_ACTORS, items: { type: 'string', maxLength: 256 }, description: `${description}; at most ${MAX_ROLE_ACTORS}` } as const;
+  const items = { type: 'string', maxLength: 256 } as const;
+  return { type: 'array', maxItems: MAX_ROLE_ACTORS, items, description: `${description}; at most ${MAX_ROLE_ACTORS}` } as const;
 }
 
 function readMember(input: { principal: string; expiresAt?: string | null }): RoleMember {

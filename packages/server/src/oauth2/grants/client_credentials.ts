@@ -125,7 +125,8 @@ export async function clientCredentialsGrant(
     response.id_token = await signIdToken({ issuer: deps.issuer, principal, audience: idTokenAudience, issuedAt, lifetime }, key);
   }
   if (proxy === null) deps.reuse?.remember(cacheKey, { response, jti: claims.jti, issuedAt: issuedAt * 1000, expiresAt: claims.exp * 1000 });
-  return { response, jti: claims.jti, reused: false, ...(proxy && { actingFor: { subject: principal, actors: [client.service.principal], mode: 'proxy' as const } }) };
+  const actingFor: ActingFor | undefined = proxy ? { subject: principal, actors: [client.service.principal], mode: 'proxy' } : undefined;
+  return { response, jti: claims.jti, reused: false, ...(actingFor && { actingFor }) };
 }
 
 interface ProxyGrant {
@@ -142,9 +143,13 @@ interface ProxyGrant {
  */
 async function proxyFor(deps: ClientCredentialsDeps, client: AuthenticatedClient, principal: string, scope: ScopeRequest, now: number): Promise<ProxyGrant> {
   const proxy = client.service.principal;
-  if (!isPrincipalName(principal)) throw invalidRequest(`proxy_for_principal "${principal.slice(0, 80)}" is not a principal name: ${describeNameRule('principal')}`);
+  if (!isPrincipalName(principal)) {
+    throw invalidRequest(`proxy_for_principal "${principal.slice(0, 80)}" is not a principal name: ${describeNameRule('principal')}`);
+  }
   if (principal === proxy) throw invalidRequest('proxy_for_principal names the client itself: leave it out to get a token of your own');
-  if (scope.openid) throw new OAuthError(400, 'invalid_scope', 'proxy_for_principal issues access tokens only: leave openid and <domain>:service.<service> out of the scope');
+  if (scope.openid) {
+    throw new OAuthError(400, 'invalid_scope', 'proxy_for_principal issues access tokens only: leave openid and <domain>:service.<service> out of the scope');
+  }
   const service = await deps.store.getService(principal);
   const standing = serviceStanding(service, now);
   if (standing !== 'active' || service === null) {

@@ -82,7 +82,12 @@ export interface ExchangedTokens {
 
 const invalidGrant = (description: string): OAuthError => new OAuthError(400, 'invalid_grant', description);
 
-export async function tokenExchangeGrant(deps: TokenExchangeDeps, client: AuthenticatedClient, params: TokenExchangeParams, now: number): Promise<ExchangedTokens> {
+export async function tokenExchangeGrant(
+  deps: TokenExchangeDeps,
+  client: AuthenticatedClient,
+  params: TokenExchangeParams,
+  now: number,
+): Promise<ExchangedTokens> {
   const actor = client.service.principal;
   const request = readRequest(params);
   const requested = readLifetime(params.expiresIn, deps.lifetimes);
@@ -97,7 +102,9 @@ export async function tokenExchangeGrant(deps: TokenExchangeDeps, client: Authen
   const holder = holderOf(claims);
   if (holder === null) throw invalidGrant('the subject_token names its actors inconsistently (act and client_id disagree)');
   if (holder.mode === 'impersonation') {
-    throw invalidGrant(`the subject_token is an impersonation token (held by ${claims.client_id}); only tokens its subject or a delegation chain holds can be exchanged`);
+    throw invalidGrant(
+      `the subject_token is an impersonation token (held by ${claims.client_id}); only tokens its subject or a delegation chain holds can be exchanged`,
+    );
   }
   if (claims.sub === actor) {
     throw invalidGrant(`the subject_token is ${actor}'s own token: exchanging it changes nothing; ask for a new token with grant_type=client_credentials`);
@@ -105,7 +112,8 @@ export async function tokenExchangeGrant(deps: TokenExchangeDeps, client: Authen
   const mayAct = mayActOf(claims['may_act']);
   if (mayAct === null) throw invalidGrant('the subject_token has a may_act claim without a sub');
   if (mayAct !== undefined && mayAct !== actor) {
-    throw new OAuthError(403, 'access_denied', `the subject_token allows only ${mayAct} to act for ${claims.sub} (may_act, RFC 8693 section 4.4), not ${actor}`);
+    const allowed = `the subject_token allows only ${mayAct} to act for ${claims.sub} (may_act, RFC 8693 section 4.4), not ${actor}`;
+    throw new OAuthError(403, 'access_denied', allowed);
   }
   const actorDomain = splitPrincipal(actor)?.domain ?? '';
   if (!audiences(claims).includes(actorDomain)) {
@@ -121,7 +129,8 @@ export async function tokenExchangeGrant(deps: TokenExchangeDeps, client: Authen
   const actors = mode === 'impersonation' ? [actor] : [actor, ...holder.actors];
   if (actors.length > deps.maxDepth) {
     throw invalidGrant(
-      `the delegation chain would be ${actors.length} actors deep (${actors.join(' <- ')}); this server allows at most ${deps.maxDepth} (tokenExchange.maxDepth)`,
+      `the delegation chain would be ${actors.length} actors deep (${actors.join(' <- ')}); ` +
+        `this server allows at most ${deps.maxDepth} (tokenExchange.maxDepth)`,
     );
   }
 
@@ -226,7 +235,9 @@ function readTarget(scope: string | undefined, audience: string | undefined): Sc
     if (scope === undefined) throw new OAuthError(400, 'invalid_target', `audience "${(audience ?? '').slice(0, 80)}" is not a domain name`);
     throw new OAuthError(400, 'invalid_scope', error.message);
   }
-  if (request.openid) throw new OAuthError(400, 'invalid_scope', 'a token exchange issues access tokens only: leave openid and <domain>:service.<service> out of the scope');
+  if (request.openid) {
+    throw new OAuthError(400, 'invalid_scope', 'a token exchange issues access tokens only: leave openid and <domain>:service.<service> out of the scope');
+  }
   const domains = request.domains.map((d) => d.domain);
   if (audience !== undefined && (domains.length !== 1 || domains[0] !== audience)) {
     throw new OAuthError(400, 'invalid_target', `audience ${audience.slice(0, 80)} is not the one domain the scope asks roles of (${domains.join(', ')})`);
