@@ -513,6 +513,17 @@ describe('token exchange (RFC 8693) and proxy_for_principal', () => {
       assert.deepEqual(list.json.roles.find((role: { name: string }) => role.name === 'readers').actors, [D, B, C].sort());
     });
 
+    it('refuses a token acting for an admin at the admin API, even where the admin role lists the actor', async () => {
+      await putRole('orders', 'admin', { members: [{ principal: A }], actors: [B] });
+      const a = await tokenOf(A, 'gw:domain');
+      const delegated = await exchanged(B, a, 'orders:role.admin');
+      assert.equal((await introspect(delegated))['active'], true);
+      const res = await t.admin$('GET', '/domains/orders/roles', undefined, delegated);
+      assert.equal(res.status, 401, res.text);
+      assert.match(res.json.message, /acts for app.web on behalf of gw.edge; the admin API takes a service's own token only/);
+      assert.equal((await t.admin$('GET', '/domains/orders/roles', undefined, await tokenOf(A, 'orders:role.admin'))).status, 200);
+    });
+
     it('refuses a domain admin naming actors on another domain\'s role', async () => {
       const token = await tokenOf('other.admin', 'other:role.admin');
       const res = await t.admin$('PUT', '/domains/orders/roles/readers', { actors: ['other.admin'] }, token);
