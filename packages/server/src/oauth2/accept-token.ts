@@ -21,7 +21,9 @@
 //   policy/delegation.ts): the holder (`client_id`) is an active service, every role the token
 //   names still lists every actor of its `act` chain (or, for an impersonation token, the
 //   holder among its impersonators), and no token it was exchanged from (`exchanged_from`) has
-//   been revoked: revoking a subject token ends every token exchanged from it, however far down;
+//   been revoked: revoking a subject token ends every token exchanged from it, however far down.
+//   A proxy_for_principal token (an act chain exchanged from nothing) also needs its proxy to
+//   hold every role it names, as at issuance;
 // - the certificate binding (RFC 8705 §3, `cnf.x5t#S256`). It is enforced where the token is
 //   presented to Tessera as a credential: the request must come with the certificate the token
 //   is bound to, and that certificate must be trusted now as it was when the token was issued
@@ -133,7 +135,9 @@ export async function acceptAccessToken(
   }
 
   const domains = [...new Set(roles.map((r) => r.domain))];
-  const [service, revoked, held, issued, untrusted, ancestorsRevoked, holderService] = await Promise.all([
+  // A proxy_for_principal token (an act chain, exchanged from nothing) stands on its proxy's roles too.
+  const proxied = holder.mode === 'delegation' && exchangedFrom.length === 0;
+  const [service, revoked, held, issued, untrusted, ancestorsRevoked, holderService, proxyHeld] = await Promise.all([
     deps.store.getService(claims.sub),
     deps.store.isTokenRevoked(claims.jti, now),
     deps.store.rolesHeld(claims.sub, domains, now),
@@ -141,6 +145,7 @@ export async function acceptAccessToken(
     presented === null ? null : presented.verify(),
     Promise.all(exchangedFrom.map((jti) => deps.store.isTokenRevoked(jti, now))),
     holder.mode === null ? null : deps.store.getService(claims.client_id),
+    proxied ? deps.store.rolesHeld(claims.client_id, domains, now) : null,
   ]);
   if (revoked) return refuse('the token has been revoked');
   if (ancestorsRevoked.includes(true)) return refuse('a token it was exchanged from has been revoked');
@@ -168,6 +173,13 @@ export async function acceptAccessToken(
     if (disallowed) {
       const list = mode === 'impersonation' ? 'impersonators' : 'actors';
       return refuse(`${disallowed.domain}:role.${disallowed.role} no longer lists ${holder.actors.join(', ')} in its ${list}; get a new token`);
+    }
+  }
+  if (proxyHeld !== null) {
+    const proxyHolds = new Set(proxyHeld.map((h) => `${h.domain}:${h.role}`));
+    const dropped = roles.find((r) => !proxyHolds.has(`${r.domain}:${r.role}`));
+    if (dropped) {
+      return refuse(`${claims.client_id}, the proxy, no longer holds ${dropped.domain}:role.${dropped.role}, which the token names; get a new token`);
     }
   }
   return { accepted: true, token: { claims, service, roles } };

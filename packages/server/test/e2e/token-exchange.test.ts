@@ -478,6 +478,15 @@ describe('token exchange (RFC 8693) and proxy_for_principal', () => {
       assert.deepEqual([event?.after['acting'], event?.after['actors']], ['proxy', [B]]);
     });
 
+    it('ends the token at introspection when the proxy loses a role it names', async () => {
+      await putRole('orders', 'shared', { members: [{ principal: A }, { principal: B }], actors: [B] });
+      const res = await t.token(B, secrets.get(B)!, { grant_type: 'client_credentials', scope: 'orders:role.shared', proxy_for_principal: A });
+      assert.equal(res.status, 200, res.text);
+      assert.equal((await introspect(res.json.access_token))['active'], true);
+      assert.equal((await t.admin$('DELETE', `/domains/orders/roles/shared/members/${B}`)).status, 204);
+      assert.deepEqual(await introspect(res.json.access_token), { active: false });
+    });
+
     it('refuses a proxy that no role lists (403 access_denied)', async () => {
       await putRole('orders', 'readers', { members: [{ principal: A }, { principal: B }, { principal: 'other.thief' }] });
       const params = { grant_type: 'client_credentials', scope: 'orders:domain', proxy_for_principal: A };
