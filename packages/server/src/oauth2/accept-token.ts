@@ -18,7 +18,8 @@
 //   holder learns at the next call that it must ask for a new one, and no caller has to reason
 //   about a token whose scope says more than it is worth;
 // - a token held by another principal than its subject (token exchange, proxy_for_principal;
-//   policy/delegation.ts): the holder (`client_id`) is an active service, every role the token
+//   policy/delegation.ts): the holder (`client_id`) is an active service that has not lost a
+//   registered key since (as for the subject), every role the token
 //   names still lists every actor of its `act` chain (or, for an impersonation token, the
 //   holder among its impersonators), and no token it was exchanged from (`exchanged_from`) has
 //   been revoked: revoking a subject token ends every token exchanged from it, however far down.
@@ -162,6 +163,9 @@ export async function acceptAccessToken(
   }
   const keyRemoved = endedByKeyRemoval(service, claims.iat);
   if (keyRemoved !== null) return refuse(keyRemoved);
+  // The holder's lost key ends what it holds for others too: whoever had the key may have got them.
+  const holderKeyRemoved = holderService === null ? null : endedByKeyRemoval(holderService, claims.iat);
+  if (holderKeyRemoved !== null) return refuse(`${claims.client_id}, which holds the token: ${holderKeyRemoved}`);
   const holds = new Map(held.map((h) => [`${h.domain}:${h.role}`, h]));
   const lost = roles.find((r) => !holds.has(`${r.domain}:${r.role}`));
   if (lost) {

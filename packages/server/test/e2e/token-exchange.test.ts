@@ -11,7 +11,7 @@ import * as oidc from 'openid-client';
 import { accessTokenClaims, signAccessToken } from '../../src/oauth2/tokens.ts';
 import { send, type TestResponse } from '@tessera/testkit/https';
 import { basic, introspectAs, startTestServer, type TestServer } from '@tessera/testkit/server';
-import { postForm, tesseraCertificate } from './mtls-support.ts';
+import { newKeys, postForm, publicKeyPem, tesseraCertificate } from './mtls-support.ts';
 
 const GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const AT = 'urn:ietf:params:oauth:token-type:access_token';
@@ -299,6 +299,17 @@ describe('token exchange (RFC 8693) and proxy_for_principal', () => {
       assert.deepEqual([got.json.actors, got.json.members.length], [[], 1], 'the members stay');
       await putRole('orders', 'direct', { actors: [B] });
       assert.equal((await exchange(B, a, { scope: 'orders:role.direct' })).status, 200);
+    });
+
+    it('ends the tokens an actor holds for others when the actor loses a registered key', async () => {
+      await createService('gw.keyed');
+      await putRole('orders', 'keyed', { members: [{ principal: A }], actors: ['gw.keyed'] });
+      const put = await t.admin$('PUT', '/domains/gw/services/keyed/keys/k1', { pem: await publicKeyPem(await newKeys()) });
+      assert.ok(put.status < 300, put.text);
+      const held = await exchanged('gw.keyed', await tokenOf(A, 'gw:domain'), 'orders:role.keyed');
+      assert.equal((await introspect(held))['active'], true);
+      assert.equal((await t.admin$('DELETE', '/domains/gw/services/keyed/keys/k1')).status, 204);
+      assert.deepEqual(await introspect(held), { active: false });
     });
 
     it('refuses a chain deeper than tokenExchange.maxDepth (invalid_grant)', async () => {
