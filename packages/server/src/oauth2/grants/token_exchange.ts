@@ -155,8 +155,9 @@ export async function tokenExchangeGrant(
   const endsBy = Math.min(grant.expiresAt ?? Infinity, bound?.notAfter ?? Infinity, claims.exp * 1000);
   const lifetime = Math.min(limit, Math.floor(endsBy / 1000) - issuedAt);
   if (lifetime < 1) {
-    if (bound !== undefined && bound.notAfter <= claims.exp * 1000) throw certificateRejected('it expires within this second; renew it');
-    throw invalidGrant('the subject_token expires within this second');
+    if (bound !== undefined && bound.notAfter === endsBy) throw certificateRejected('it expires within this second; renew it');
+    if (claims.exp * 1000 === endsBy) throw invalidGrant('the subject_token expires within this second');
+    throw new OAuthError(403, 'access_denied', `the memberships of ${claims.sub} behind the requested roles end within this second`);
   }
   const exchangedFrom = [claims.jti, ...(Array.isArray(claims['exchanged_from']) ? (claims['exchanged_from'] as string[]) : [])];
   const tokenClaims = accessTokenClaims({
