@@ -353,6 +353,16 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     const slot = options.worker !== undefined && config.workerDistribution === 'round-robin' ? { worker: options.worker, workers: config.workers } : undefined;
     const guards = createTokenGuards({ config, store, log: app.log, metrics, now, slot });
     const guard = createClientGuard({ now, gates: guards.gates, observers: [countOutcomes, ...guards.observers] });
+    // Token exchange judges the subject token as introspection does, with the registry's reads
+    // from the cache; only a bound subject token's certificate record comes from the database.
+    const exchangeStore = {
+      getService: (principal: string) => registry.getService(principal),
+      rolesHeld: (principal: string, domains: string[], at: number) => registry.rolesHeld(principal, domains, at),
+      isTokenRevoked: (jti: string, at: number) => registry.isTokenRevoked(jti, at),
+      getDomain: (name: string) => registry.getDomain(name),
+      getCertificateByThumbprint: (thumbprint: string) => store.getCertificateByThumbprint(thumbprint),
+    };
+    const ownTokens = createOwnTokenVerifier({ issuer: config.issuer, jwksJson, algorithms: ALGORITHMS, clockSkew: config.clockSkew, now });
     const tokens = createTokenService({
       store: registry,
       issuer: config.issuer,
@@ -360,6 +370,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       signingKey: () => signingKeys.current(),
       reuse: config.tokenReuse.enabled ? createTokenReuseCache(config.tokenReuse.window) : undefined,
       guard,
+      exchange: { verify: ownTokens, maxDepth: config.tokenExchange.maxDepth, store: exchangeStore },
     });
     await tokenEndpoint(app, { tokens, methods, bodyLimit: config.bodyLimit });
     const loginCertificates = clientCertificates.trusting(loginCas);
@@ -372,7 +383,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       credentialMethods,
       bodyLimit: config.bodyLimit,
     });
-    const verify = createOwnTokenVerifier({ issuer: config.issuer, jwksJson, algorithms: ALGORITHMS, clockSkew: config.clockSkew, now });
+    const verify = ownTokens;
     // RFC 8705 §3: a bound token's certificate is the one on the connection (or a trusted proxy's
     // header), trusted now as it was at issuance, by the token endpoint or certificate login.
     const boundCertificates = clientCertificates.trusting([...externalCas, ...loginCas]);

@@ -1,7 +1,8 @@
 // Who may use the admin API. The bearer token must be one Tessera accepts right now
 // (oauth2/accept-token.ts: not expired or revoked, its service active and the one it was issued
 // to, every role it names still held, and sent with the client certificate it is bound to, if
-// any, that certificate trusted now), and must carry the admin role being used
+// any, that certificate trusted now), held by its own subject (never a token from a token
+// exchange or proxy_for_principal), and must carry the admin role being used
 // (`sys.auth:role.admin` for everything, `<d>:role.admin` for domain d). Removing an admin takes
 // effect at once, not when their token expires.
 //
@@ -73,6 +74,11 @@ export async function authenticateAdmin(request: FastifyRequest, deps: AdminAuth
   }
   if (!acceptance.accepted) throw unauthorized(`the bearer token was rejected: ${acceptance.reason}`);
   const { claims, roles } = acceptance.token;
+  // A token another client holds for its subject (token exchange, proxy_for_principal) would make
+  // changes audited as the subject's, the actor out of sight: administration is done in person.
+  if (claims.client_id !== claims.sub) {
+    throw unauthorized(`the bearer token acts for ${claims.sub} on behalf of ${claims.client_id}; the admin API takes a service's own token only`);
+  }
   const adminOf = new Set(roles.filter((r) => r.role === ADMIN_ROLE).map((r) => r.domain));
   return { principal: claims.sub, isSystemAdmin: adminOf.has(SYSTEM_DOMAIN), adminOf };
 }

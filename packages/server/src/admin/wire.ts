@@ -39,6 +39,8 @@ export const roleOut = (r: Role) => ({
   fullName: `${r.domain}:role.${r.name}`,
   members: r.members.map((m) => ({ principal: m.principal, expiresAt: isoOrNull(m.expiresAt) })),
   tokenMaxLifetime: r.tokenMaxLifetime,
+  actors: r.actors,
+  impersonators: r.impersonators,
   createdAt: iso(r.createdAt),
   updatedAt: iso(r.updatedAt),
 });
@@ -78,6 +80,16 @@ export const schemas = {
       fullName: str,
       members: { type: 'array', items: { type: 'object', properties: { principal: str, expiresAt: nullableStr } } },
       tokenMaxLifetime: nullableInt,
+      actors: {
+        type: 'array',
+        items: str,
+        description: 'principals that may act for a member (token exchange, proxy_for_principal): their tokens carry the role with an act claim naming them',
+      },
+      impersonators: {
+        type: 'array',
+        items: str,
+        description: 'principals that may impersonate a member when they ask for it (impersonation=true): tokens without act',
+      },
       createdAt: str,
       updatedAt: str,
     },

@@ -116,6 +116,8 @@ export interface Config {
    * binding) within `window` seconds of the first gets the same token instead of a new signature.
    */
   tokenReuse: { enabled: boolean; window: number };
+  /** RFC 8693 token exchange: the most actors a delegated token's act chain may name (docs/tokens.md). */
+  tokenExchange: { maxDepth: number };
   /** The token endpoint's in-memory copy of the registry (storage/registry-cache.ts): how many clients it holds at most. */
   registryCache: { maxClients: number };
   /** The domain that holds accounts created through the service-account JSON dialect (`/auth/admin/service-accounts`). */
@@ -297,6 +299,7 @@ export const DEFAULTS = {
   rateLimits: { client: { rate: 50, burst: 100 }, ip: { rate: 200, burst: 400 } },
   alerts: { failureThreshold: 10, failureWindow: 60 },
   tokenReuse: { enabled: false, window: 30 },
+  tokenExchange: { maxDepth: 4 },
   registryCache: { maxClients: 100_000 },
   databasePoolSize: 10,
   serviceAccounts: { domain: 'service-accounts' },

@@ -13,6 +13,7 @@ import { closest } from './did-you-mean.ts';
 import { defaultLayer, envLayer, flagLayer, MASTER_KEY_ENV, SETTINGS, settingAndSource, sourceOf } from './sources.ts';
 import type { Layer, RawValue, SettingKey } from './sources.ts';
 import { LOG_FORMATS } from '../lib/log-format.ts';
+import { MAX_CONFIGURABLE_DEPTH } from '../policy/delegation.ts';
 import { cidrProblem } from '../policy/ip-ranges.ts';
 import {
   cidrListParser,
@@ -123,6 +124,12 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
   };
   // Node's timers give up beyond 2^31-1 ms; a timeout of hours only keeps a stuck connection.
   const timeout = durationParser({ min: 1, max: { seconds: 3600, why: 'an hour' } });
+  // Each actor adds a nested act claim and a jti to every token down the chain: a few are plenty.
+  const delegationDepth = (value: unknown): Parsed<number> => {
+    const parsed = wholeNumberParser(1)(value);
+    if ('value' in parsed && parsed.value > MAX_CONFIGURABLE_DEPTH) return { problem: `expected at most ${MAX_CONFIGURABLE_DEPTH} actors, ${got(value)}` };
+    return parsed;
+  };
   const defaultLifetime = setting('tokens.defaultLifetime', positive);
   const maxLifetime = setting('tokens.maxLifetime', positive);
   const rotationInterval = setting('signing.rotationInterval', positive);
@@ -207,6 +214,7 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
       webhookUrl: setting('alerts.webhookUrl', parseOptionalUrl).value,
     },
     tokenReuse: { enabled: setting('tokenReuse.enabled', parseBoolean).value, window: setting('tokenReuse.window', positive).value },
+    tokenExchange: { maxDepth: setting('tokenExchange.maxDepth', delegationDepth).value },
     registryCache: { maxClients: setting('registryCache.maxClients', wholeNumberParser(1)).value },
     databasePoolSize: setting('databasePoolSize', wholeNumberParser(1)).value,
     serviceAccounts: { domain: setting('serviceAccounts.domain', domainNameParser).value },

@@ -40,6 +40,7 @@ export const SETTINGS = [
   { key: 'alerts.webhookUrl', env: 'TESSERA_ALERT_WEBHOOK_URL' },
   { key: 'tokenReuse.enabled', env: 'TESSERA_TOKEN_REUSE' },
   { key: 'tokenReuse.window', env: 'TESSERA_TOKEN_REUSE_WINDOW' },
+  { key: 'tokenExchange.maxDepth', env: 'TESSERA_TOKEN_EXCHANGE_MAX_DEPTH' },
   { key: 'registryCache.maxClients', env: 'TESSERA_REGISTRY_CACHE_MAX_CLIENTS' },
   { key: 'serviceAccounts.domain', env: 'TESSERA_SERVICE_ACCOUNTS_DOMAIN' },
   { key: 'ca.trustDomain', env: 'TESSERA_TRUST_DOMAIN' },

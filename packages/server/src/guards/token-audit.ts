@@ -32,7 +32,8 @@ export function tokenAuditEvent(outcome: TokenOutcome): NewAuditEvent {
     at: outcome.at,
     actor: who,
     type: issued ? 'token.issued' : `${outcome.endpoint}.refused`,
-    target: who,
+    // A token acting for another principal is about that principal: a search by either finds it.
+    target: issued && outcome.actingFor ? outcome.actingFor.subject : who,
     before: null,
     after: {
       result: outcome.result,
@@ -42,6 +43,10 @@ export function tokenAuditEvent(outcome: TokenOutcome): NewAuditEvent {
       method: outcome.method ?? null,
       scope: clip(outcome.requestedScope, MAX_SCOPE_LENGTH) ?? null,
       ...(issued ? { grantedScope: outcome.grantedScope ?? null, jti: outcome.jti ?? null, reused: outcome.reused ?? false } : {}),
+      // A token that acts for another principal: for whom, and the actor chain (current actor first).
+      ...(issued && outcome.actingFor
+        ? { subject: outcome.actingFor.subject, actors: outcome.actingFor.actors, acting: outcome.actingFor.mode }
+        : {}),
     },
   };
 }

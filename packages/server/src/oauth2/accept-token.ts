@@ -17,6 +17,14 @@
 //   refused as a whole rather than honoured with what is left (RFC 7662 allows either): its
 //   holder learns at the next call that it must ask for a new one, and no caller has to reason
 //   about a token whose scope says more than it is worth;
+// - a token held by another principal than its subject (token exchange, proxy_for_principal;
+//   policy/delegation.ts): the holder (`client_id`) is an active service that has not lost a
+//   registered key since (as for the subject), every role the token
+//   names still lists every actor of its `act` chain (or, for an impersonation token, the
+//   holder among its impersonators), and no token it was exchanged from (`exchanged_from`) has
+//   been revoked: revoking a subject token ends every token exchanged from it, however far down.
+//   A proxy_for_principal token (an act chain exchanged from nothing) also needs its proxy to
+//   hold every role it names, as at issuance;
 // - the certificate binding (RFC 8705 §3, `cnf.x5t#S256`). It is enforced where the token is
 //   presented to Tessera as a credential: the request must come with the certificate the token
 //   is bound to, and that certificate must be trusted now as it was when the token was issued
@@ -39,6 +47,7 @@
 // The lookups run together: one round trip's wait on the admin API and introspection.
 
 import type { JWTPayload } from 'jose';
+import { exchangedFromOf, holderOf, roleAllows, type ActClaim, type ActingMode } from '../policy/delegation.ts';
 import { isServiceActive } from '../policy/service-standing.ts';
 import { endedByKeyRemoval } from './key-removal.ts';
 import type { CertificateRecord, Service } from '../storage/records.ts';
@@ -58,6 +67,8 @@ export interface OwnAccessTokenClaims extends JWTPayload {
   iat: number;
   client_id: string;
   cnf?: { 'x5t#S256': string };
+  act?: ActClaim;
+  exchanged_from?: string[];
 }
 
 export interface TokenRole {
@@ -107,7 +118,7 @@ export async function acceptAccessToken(
 ): Promise<Acceptance> {
   const read = await checkedClaims(deps.verify, token);
   if (typeof read === 'string') return refuse(read);
-  const { claims, roles } = read;
+  const { claims, roles, holder, exchangedFrom } = read;
   const now = deps.now();
   if (claims.exp * 1000 <= now) return refuse('the token has expired');
   const bound = claims.cnf?.['x5t#S256'];
@@ -125,14 +136,23 @@ export async function acceptAccessToken(
   }
 
   const domains = [...new Set(roles.map((r) => r.domain))];
-  const [service, revoked, held, issued, untrusted] = await Promise.all([
+  // A proxy_for_principal token (an act chain, exchanged from nothing) stands on its proxy's roles too.
+  const proxied = holder.mode === 'delegation' && exchangedFrom.length === 0;
+  const [service, revoked, held, issued, untrusted, ancestorsRevoked, holderService, proxyHeld] = await Promise.all([
     deps.store.getService(claims.sub),
     deps.store.isTokenRevoked(claims.jti, now),
     deps.store.rolesHeld(claims.sub, domains, now),
     bound === undefined ? null : deps.store.getCertificateByThumbprint(bound),
     presented === null ? null : presented.verify(),
+    Promise.all(exchangedFrom.map((jti) => deps.store.isTokenRevoked(jti, now))),
+    holder.mode === null ? null : deps.store.getService(claims.client_id),
+    proxied ? deps.store.rolesHeld(claims.client_id, domains, now) : null,
   ]);
   if (revoked) return refuse('the token has been revoked');
+  if (ancestorsRevoked.includes(true)) return refuse('a token it was exchanged from has been revoked');
+  if (holder.mode !== null && !isServiceActive(holderService, now)) {
+    return refuse(`${claims.client_id}, which the token was issued to, is not an active service`);
+  }
   const ended = issued === null ? null : certificateEnded(issued, now);
   if (ended !== null) return refuse(ended);
   if (untrusted !== null) return refuse(`the client certificate the token is bound to is not trusted now: ${untrusted}`);
@@ -143,10 +163,28 @@ export async function acceptAccessToken(
   }
   const keyRemoved = endedByKeyRemoval(service, claims.iat);
   if (keyRemoved !== null) return refuse(keyRemoved);
-  const holds = new Set(held.map((h) => `${h.domain}:${h.role}`));
+  // The holder's lost key ends what it holds for others too: whoever had the key may have got them.
+  const holderKeyRemoved = holderService === null ? null : endedByKeyRemoval(holderService, claims.iat);
+  if (holderKeyRemoved !== null) return refuse(`${claims.client_id}, which holds the token: ${holderKeyRemoved}`);
+  const holds = new Map(held.map((h) => [`${h.domain}:${h.role}`, h]));
   const lost = roles.find((r) => !holds.has(`${r.domain}:${r.role}`));
   if (lost) {
     return refuse(`${claims.sub} no longer holds ${lost.domain}:role.${lost.role}, which the token names; get a new token`);
+  }
+  const { mode } = holder;
+  if (mode !== null) {
+    const disallowed = roles.find((r) => !roleAllows(holds.get(`${r.domain}:${r.role}`)!, holder.actors, mode));
+    if (disallowed) {
+      const list = mode === 'impersonation' ? 'impersonators' : 'actors';
+      return refuse(`${disallowed.domain}:role.${disallowed.role} no longer lists ${holder.actors.join(', ')} in its ${list}; get a new token`);
+    }
+  }
+  if (proxyHeld !== null) {
+    const proxyHolds = new Set(proxyHeld.map((h) => `${h.domain}:${h.role}`));
+    const dropped = roles.find((r) => !proxyHolds.has(`${r.domain}:${r.role}`));
+    if (dropped) {
+      return refuse(`${claims.client_id}, the proxy, no longer holds ${dropped.domain}:role.${dropped.role}, which the token names; get a new token`);
+    }
   }
   return { accepted: true, token: { claims, service, roles } };
 }
@@ -163,7 +201,13 @@ function certificateEnded(certificate: CertificateRecord, now: number): string |
   return null;
 }
 
-type CheckedClaims = { claims: OwnAccessTokenClaims; roles: TokenRole[] };
+type CheckedClaims = {
+  claims: OwnAccessTokenClaims;
+  roles: TokenRole[];
+  /** Who holds the token for its subject (policy/delegation.ts): mode null when the subject does. */
+  holder: { actors: string[]; mode: ActingMode | null };
+  exchangedFrom: string[];
+};
 
 /** The claims and the roles they name, or why the token is not one Tessera issued. */
 async function checkedClaims(verify: OwnTokenVerifier, token: string): Promise<CheckedClaims | string> {
@@ -183,7 +227,12 @@ async function checkedClaims(verify: OwnTokenVerifier, token: string): Promise<C
   if (cnf !== undefined && typeof thumbprint !== 'string') return 'the token has a cnf claim without an x5t#S256 thumbprint';
   const roles = rolesNamed(payload);
   if (roles === null) return 'the token does not name its roles in scp and aud';
-  return { claims: payload as OwnAccessTokenClaims, roles };
+  const claims = payload as OwnAccessTokenClaims;
+  const holder = holderOf(claims);
+  if (holder === null) return 'the token names its actors inconsistently (act and client_id disagree)';
+  const exchangedFrom = exchangedFromOf(payload['exchanged_from']);
+  if (exchangedFrom === null) return 'the token has a malformed exchanged_from claim';
+  return { claims, roles, holder, exchangedFrom };
 }
 
 /**

@@ -10,6 +10,7 @@ import { StorageUnavailableError } from '../storage/errors.ts';
 import type { AuthenticatedClient } from './client-auth/index.ts';
 import { checkClientStanding } from './client-standing.ts';
 import { OAuthError } from './errors.ts';
+import type { ActingFor } from './grants/token_exchange.ts';
 
 /** The endpoints whose callers authenticate as OAuth clients. */
 export type ClientEndpoint = 'token' | 'introspect' | 'revoke';
@@ -42,6 +43,8 @@ export interface TokenOutcome {
   jti?: string;
   /** True when an earlier identical token was handed out again (token reuse). */
   reused?: boolean;
+  /** Set when the token acts for another principal (token exchange, proxy_for_principal): the subject and the actor chain. */
+  actingFor?: ActingFor;
 }
 
 /**
@@ -66,7 +69,7 @@ export interface TokenObserver {
 export interface Served<T> {
   answer: T;
   result: string;
-  details?: Pick<TokenOutcome, 'grantedScope' | 'jti' | 'reused'>;
+  details?: Pick<TokenOutcome, 'grantedScope' | 'jti' | 'reused' | 'actingFor'>;
 }
 
 export interface ClientGuard {

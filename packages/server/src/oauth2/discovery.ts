@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { SigningAlg } from '../storage/records.ts';
 import { INTROSPECTION_PATH } from './introspect.ts';
 import { REVOCATION_PATH } from './revoke.ts';
+import { TOKEN_EXCHANGE_GRANT } from './grants/token_exchange.ts';
 import { TOKEN_PATHS } from './token-endpoint.ts';
 
 export const JWKS_PATHS = ['/oauth2/keys', '/.well-known/jwks.json'] as const;
@@ -34,7 +35,7 @@ export function discoveryRoutes(app: FastifyInstance, deps: DiscoveryDeps): void
     issuer: deps.issuer,
     token_endpoint: `${deps.issuer}${TOKEN_PATHS[0]}`,
     jwks_uri: `${deps.issuer}${JWKS_PATHS[0]}`,
-    grant_types_supported: ['client_credentials'],
+    grant_types_supported: ['client_credentials', TOKEN_EXCHANGE_GRANT],
     response_types_supported: ['token'],
     subject_types_supported: ['public'],
     token_endpoint_auth_methods_supported: deps.authMethods(),
@@ -50,7 +51,7 @@ export function discoveryRoutes(app: FastifyInstance, deps: DiscoveryDeps): void
     id_token_signing_alg_values_supported: deps.algorithms,
     access_token_signing_alg_values_supported: deps.algorithms,
     scopes_supported: ['openid'],
-    claims_supported: ['ver', 'iss', 'aud', 'sub', 'uid', 'client_id', 'iat', 'nbf', 'exp', 'jti', 'scp', 'scope', 'cnf', 'auth_time'],
+    claims_supported: ['ver', 'iss', 'aud', 'sub', 'uid', 'client_id', 'iat', 'nbf', 'exp', 'jti', 'scp', 'scope', 'cnf', 'act', 'auth_time'],
   });
   for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']) {
     app.get(path, { schema: { summary: 'Authorization server metadata (RFC 8414)', tags: ['keys'] } }, async (_request, reply) => {

@@ -21,6 +21,7 @@ export type OAuthErrorName =
   | 'unsupported_grant_type'
   | 'invalid_scope'
   | 'access_denied'
+  | 'invalid_target'
   | 'rate_limited'
   | 'temporarily_unavailable'
   | 'server_error';

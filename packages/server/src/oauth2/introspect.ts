@@ -69,7 +69,7 @@ export async function introspectToken(deps: TokenCheckDeps, token: string): Prom
     if (claims[name] !== undefined) answer[name] = claims[name];
   }
   answer['token_type'] = 'Bearer';
-  for (const name of ['scp', 'uid', 'ver', 'cnf'] as const) {
+  for (const name of ['scp', 'uid', 'ver', 'cnf', 'act'] as const) {
     if (claims[name] !== undefined) answer[name] = claims[name];
   }
   return answer;
@@ -150,6 +150,11 @@ const introspectionSchema = {
         uid: str,
         ver: int,
         cnf: { type: 'object', properties: { 'x5t#S256': str } },
+        act: {
+          type: 'object',
+          additionalProperties: true,
+          description: 'RFC 8693 section 4.1: the actor (sub) the token was exchanged for, with earlier actors nested in act',
+        },
       },
     },
     '4xx': { type: 'object', properties: { error: str, error_description: str, error_code: str } },

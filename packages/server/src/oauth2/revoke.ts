@@ -1,7 +1,9 @@
 // POST /oauth2/revoke (RFC 7009): a client withdraws one of its own tokens before it expires.
 //
 // - Access tokens: the jti is remembered until the token's own `exp` (store.revokeToken), so
-//   introspection answers inactive at once. Verifiers that check tokens offline keep accepting
+//   introspection answers inactive at once, for it and for every token exchanged from it (they
+//   carry its jti in `exchanged_from`). Its subject may revoke it, and so may the client that
+//   holds it for its subject (token exchange, proxy_for_principal). Verifiers that check tokens offline keep accepting
 //   it until then; that is the trade JWTs make, and why lifetimes are short.
 // - API keys: revoked at once, as the admin API's DELETE does.
 //
@@ -17,7 +19,7 @@ import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../storage/errors.ts';
 import type { Store } from '../storage/store.ts';
 import { clientFormEndpoint, type ClientFormDeps } from './form-endpoint.ts';
-import { recogniseToken, tokenParameter, type TokenCheckDeps } from './introspect.ts';
+import { recogniseToken, tokenParameter, type RecognisedToken, type TokenCheckDeps } from './introspect.ts';
 
 export const REVOCATION_PATH = '/oauth2/revoke';
 
@@ -54,7 +56,7 @@ export async function revocationEndpoint(app: FastifyInstance, deps: RevocationD
     schema: revocationSchema,
     async handle(form, caller) {
       const recognised = await recogniseToken(deps, tokenParameter(form, 'revoke'));
-      if (!recognised || recognised.principal !== caller.principal) return undefined;
+      if (!recognised || !revocableBy(recognised, caller.principal)) return undefined;
       const by = { actor: caller.principal };
       if (recognised.kind === 'access_token') {
         const { jti, exp } = recognised.claims;
@@ -70,4 +72,13 @@ export async function revocationEndpoint(app: FastifyInstance, deps: RevocationD
       return undefined;
     },
   });
+}
+
+/**
+ * Whose token it is to revoke: its subject's, and, for a token another client holds for its
+ * subject (token exchange, proxy_for_principal), also that client's (RFC 7009 §2.1: the client
+ * it was issued to).
+ */
+function revocableBy(token: RecognisedToken, caller: string): boolean {
+  return token.principal === caller || (token.kind === 'access_token' && token.claims.client_id === caller);
 }

@@ -9,6 +9,7 @@
 
 import { randomUUID, webcrypto } from 'node:crypto';
 import type { SigningKey, TokenTyp } from '../keys/signing-key-material.ts';
+import type { ActClaim } from '../policy/delegation.ts';
 
 export type { SigningKey };
 
@@ -26,6 +27,10 @@ export interface AccessTokenClaims {
   scp: string[];
   scope: string;
   cnf?: { 'x5t#S256': string };
+  /** RFC 8693 §4.1: who acts for `sub`, the current actor outermost (policy/delegation.ts). */
+  act?: ActClaim;
+  /** The jtis of the tokens this one was exchanged from, nearest first: revoking any of them ends it (accept-token.ts). */
+  exchanged_from?: string[];
 }
 
 export interface AccessTokenInput {
@@ -37,6 +42,10 @@ export interface AccessTokenInput {
   issuedAt: number;
   lifetime: number;
   certificateThumbprint?: string;
+  /** The client the token is issued to when it is not `principal` (token exchange, proxy_for_principal). */
+  clientId?: string;
+  act?: ActClaim;
+  exchangedFrom?: string[];
 }
 
 export function accessTokenClaims(input: AccessTokenInput): AccessTokenClaims {
@@ -46,7 +55,7 @@ export function accessTokenClaims(input: AccessTokenInput): AccessTokenClaims {
     aud: input.audience,
     sub: input.principal,
     uid: input.principal,
-    client_id: input.principal,
+    client_id: input.clientId ?? input.principal,
     iat: input.issuedAt,
     nbf: input.issuedAt,
     exp: input.issuedAt + input.lifetime,
@@ -55,6 +64,8 @@ export function accessTokenClaims(input: AccessTokenInput): AccessTokenClaims {
     scope: input.scope,
   };
   if (input.certificateThumbprint) claims.cnf = { 'x5t#S256': input.certificateThumbprint };
+  if (input.act) claims.act = input.act;
+  if (input.exchangedFrom && input.exchangedFrom.length > 0) claims.exchanged_from = input.exchangedFrom;
   return claims;
 }
 

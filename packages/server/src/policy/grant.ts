@@ -32,13 +32,21 @@ export class GrantDeniedError extends Error {
   }
 }
 
+/** Narrows a grant to the held roles `allows` keeps (policy/delegation.ts); `refusal` says why when it keeps none the caller holds. */
+export interface GrantFilter {
+  allows(held: HeldRole): boolean;
+  refusal: string;
+}
+
 export async function resolveGrant(
   principal: string,
   request: ScopeRequest,
   now: number,
   store: Pick<Store, 'rolesHeld' | 'getDomain'>,
+  filter?: GrantFilter,
 ): Promise<Grant> {
-  const held = await store.rolesHeld(principal, request.domains.map((d) => d.domain), lastMillisecondOfSecond(now));
+  const all = await store.rolesHeld(principal, request.domains.map((d) => d.domain), lastMillisecondOfSecond(now));
+  const held = filter ? all.filter((role) => filter.allows(role)) : all;
   // domain → role → the held role (its lifetime limit is already the smaller of the role's and the domain's)
   const heldByDomain = new Map<string, Map<string, HeldRole>>();
   for (const role of held) {
@@ -72,6 +80,9 @@ export async function resolveGrant(
 
   if (granted.length === 0) {
     const where = request.domains.map((d) => d.domain).join(', ');
+    // Whether the filter left out a requested role the caller holds: then it, not the holding, refused.
+    const asked = (role: HeldRole): boolean => request.domains.some((d) => d.domain === role.domain && (d.all || d.roles.has(role.role)));
+    if (filter && all.some(asked)) throw new GrantDeniedError(403, filter.refusal);
     throw new GrantDeniedError(403, `${principal} holds none of the requested roles in ${where}`);
   }
   const multi = granted.length > 1;

@@ -82,6 +82,12 @@ export const migrations: readonly Migration[] = [
     sqlite: listPagesSchema(),
     postgres: listPagesSchema(),
   },
+  {
+    version: 12,
+    name: 'role actors and impersonators (token exchange)',
+    sqlite: roleDelegationSchema(),
+    postgres: roleDelegationSchema(),
+  },
 ];
 
 /** Brings the database up to the newest migration; safe to run from several instances at once. */
@@ -423,5 +429,16 @@ function listPagesSchema(): string {
     DROP INDEX api_keys_by_principal;
     CREATE INDEX api_keys_by_principal ON api_keys (principal, created_at, id);
     CREATE INDEX public_keys_by_created ON public_keys (principal, created_at, kid);
+  `;
+}
+
+// Who may act for a role's members (RFC 8693 token exchange, Athenz proxy_for_principal): the
+// principals a role lists as `actors` may get tokens that carry the role for a member, with the
+// `act` chain naming them; those it lists as `impersonators` may get them without it. JSON arrays
+// of principal names, as services.allowed_ips is; '[]' for every role made before this step.
+function roleDelegationSchema(): string {
+  return `
+    ALTER TABLE roles ADD COLUMN actors TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE roles ADD COLUMN impersonators TEXT NOT NULL DEFAULT '[]';
   `;
 }

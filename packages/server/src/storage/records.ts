@@ -62,8 +62,18 @@ export interface Role {
   members: RoleMember[];
   /** Longest access token (seconds) granting this role; null = the domain's or server's maximum. */
   tokenMaxLifetime: number | null;
+  /** Principals that may act for a member (token exchange, proxy_for_principal): the token names them in `act`. */
+  actors: string[];
+  /** Principals that may impersonate a member: a token without `act`, asked for explicitly. */
+  impersonators: string[];
   createdAt: number;
   updatedAt: number;
+}
+
+/** Who may act for a role's members (Role.actors, Role.impersonators); absent from a HeldRole when both are empty. */
+export interface RoleDelegation {
+  actors: readonly string[];
+  impersonators: readonly string[];
 }
 
 export interface HeldRole {
@@ -73,6 +83,8 @@ export interface HeldRole {
   maxLifetime: number | null;
   /** When the membership that grants the role ends (ms since the epoch); null when it does not. */
   expiresAt: number | null;
+  /** The role's actors and impersonators; absent when the role names neither. */
+  delegation?: RoleDelegation;
 }
 
 export interface Membership {

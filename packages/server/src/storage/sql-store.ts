@@ -225,7 +225,7 @@ export class SqlStore implements Store, RegistrySource {
     name: string,
     members: RoleMember[] | undefined,
     by: Actor,
-    settings?: { tokenMaxLifetime?: number | null },
+    settings?: { tokenMaxLifetime?: number | null; actors?: readonly string[]; impersonators?: readonly string[] },
   ): Promise<{ role: Role; created: boolean; joinTokensVoided: number }> {
     return roles.putRole(this.ctx, domain, name, members, by, settings);
   }

@@ -141,15 +141,17 @@ export interface Store {
   listPublicKeys(principal: string, page?: CreatedPageQuery): Promise<PublicKeyRecord[]>;
 
   /**
-   * Creates or replaces the role; `members` undefined keeps the current members, `settings`
-   * undefined keeps the current tokenMaxLifetime (null on a new role).
+   * Creates or replaces the role; `members` undefined keeps the current members; each of
+   * `settings` left undefined keeps its current value (tokenMaxLifetime null, actors and
+   * impersonators [] on a new role). RangeError for more than 100 actors or impersonators or a
+   * name that is not a principal's.
    */
   putRole(
     domain: string,
     name: string,
     members: RoleMember[] | undefined,
     by: Actor,
-    settings?: { tokenMaxLifetime?: number | null },
+    settings?: { tokenMaxLifetime?: number | null; actors?: readonly string[]; impersonators?: readonly string[] },
   ): Promise<{ role: Role; created: boolean; joinTokensVoided: number }>;
   /** The role with all its members, or (with `memberLimit`) the first so many by principal. */
   getRole(domain: string, name: string, memberLimit?: number): Promise<Role | null>;

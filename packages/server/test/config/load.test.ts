@@ -389,6 +389,14 @@ void describe('loadConfig guards and reuse', () => {
     assert.equal(config.serviceAccounts.domain, 'accounts');
   });
 
+  void it('reads tokenExchange.maxDepth: 4 actors by default, 1 to 16', () => {
+    assert.deepEqual(load().tokenExchange, { maxDepth: 4 }, 'the default');
+    assert.deepEqual(load({ env: { TESSERA_TOKEN_EXCHANGE_MAX_DEPTH: '2' } }).tokenExchange, { maxDepth: 2 });
+    assert.deepEqual(load({ env: { TESSERA_TOKEN_EXCHANGE_MAX_DEPTH: '16' } }).tokenExchange, { maxDepth: 16 });
+    assert.match(problemOf({ env: { TESSERA_TOKEN_EXCHANGE_MAX_DEPTH: '0' } }), /^TESSERA_TOKEN_EXCHANGE_MAX_DEPTH: expected a whole number of at least 1/);
+    assert.match(problemOf({ env: { TESSERA_TOKEN_EXCHANGE_MAX_DEPTH: '17' } }), /^TESSERA_TOKEN_EXCHANGE_MAX_DEPTH: expected at most 16 actors/);
+  });
+
   void it('explains bad values', () => {
     assert.match(problemOf({ env: { TESSERA_TRUSTED_PROXIES: '10.0.0.0/99' } }), /^TESSERA_TRUSTED_PROXIES: expected CIDR blocks: "10.0.0.0\/99" needs a prefix length from 0 to 32/);
     assert.match(problemOf({ env: { TESSERA_RATE_LIMIT_CLIENT: 'lots' } }), /^TESSERA_RATE_LIMIT_CLIENT: expected a whole number/);

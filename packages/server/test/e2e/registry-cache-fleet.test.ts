@@ -109,6 +109,35 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       while ((await tokenOn(b)) !== 200) assert.ok(performance.now() - start < 2 * (BOUND_MS[backend] + MARGIN_MS), 'membership not seen in time');
     });
 
+    it('sees a role\'s actors changed on the other instance (token exchange)', async () => {
+      const gw = await a.admin$('POST', '/domains/alpha/services', { name: 'gw' });
+      assert.equal(gw.status, 201, gw.text);
+      assert.equal((await a.admin$('PUT', '/domains/alpha/roles/callers', { members: [{ principal: 'alpha.api' }] })).status, 201);
+      // Each test instance is its own issuer: the subject token is B's, once B sees the membership behind it.
+      const seen = performance.now();
+      const subjectOn = (): ReturnType<TestServer['token']> => b.token('alpha.api', secret, { grant_type: 'client_credentials', scope: 'alpha:domain' });
+      let subject = await subjectOn();
+      while (subject.status !== 200) {
+        assert.ok(performance.now() - seen < BOUND_MS[backend] + MARGIN_MS, 'membership not seen in time');
+        subject = await subjectOn();
+      }
+      const exchangeOn = (server: TestServer): Promise<number> =>
+        server
+          .token('alpha.gw', gw.json.clientSecret as string, {
+            grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+            subject_token: subject.json.access_token as string,
+            subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+            scope: 'beta:role.readers',
+          })
+          .then((res) => res.status);
+      assert.equal(await exchangeOn(b), 403, 'the role lists no actor');
+      assert.equal((await a.admin$('PUT', '/domains/beta/roles/readers', { actors: ['alpha.gw'] })).status, 200);
+      const start = performance.now();
+      while ((await exchangeOn(b)) !== 200) assert.ok(performance.now() - start < BOUND_MS[backend] + MARGIN_MS, 'new actors not seen in time');
+      assert.equal((await a.admin$('PUT', '/domains/beta/roles/readers', { actors: [] })).status, 200);
+      while ((await exchangeOn(b)) !== 403) assert.ok(performance.now() - start < 2 * (BOUND_MS[backend] + MARGIN_MS), 'actors removed not seen in time');
+    });
+
     if (backend === 'postgres') {
       it('falls back to polling when its LISTEN connection is killed, and recovers', async (t) => {
         const pid = b.server.registry.listenerPid;

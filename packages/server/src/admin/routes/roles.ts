@@ -2,7 +2,9 @@
 // protects the resource; its admins grant access by adding members.
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { describeNameRule, isPrincipalName } from '../../policy/names.ts';
 import type { Role, RoleMember } from '../../storage/records.ts';
+import { MAX_ROLE_ACTORS } from '../../policy/delegation.ts';
 import { authorize } from '../authz.ts';
 import { badRequest, notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
@@ -108,6 +110,8 @@ export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
         description:
           'With `members`, the member list is replaced; without, a new role starts empty and an existing one keeps its members. ' +
           '`tokenMaxLifetime` caps every access token granting this role; without it, an existing role keeps its limit. ' +
+          '`actors` (and `impersonators`) name who may get tokens carrying this role for a member (docs/tokens.md, Token exchange); ' +
+          'without them, an existing role keeps its lists. ' +
           'A member that becomes an admin of a domain other than its own loses its outstanding join tokens (`joinTokensVoided`). ' +
           `Up to ${MAX_MEMBERS} members; the body may be larger than the server's general limit, up to ${memberListBodyLimit(MAX_MEMBERS)} bytes. ` +
           'To add members without replacing the others, POST .../members.',
@@ -117,19 +121,36 @@ export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
         body: {
           type: ['object', 'null'],
           additionalProperties: false,
-          properties: { members: { type: 'array', maxItems: MAX_MEMBERS, items: schemas.member }, tokenMaxLifetime: tokenMaxLifetimeSchema },
+          properties: {
+            members: { type: 'array', maxItems: MAX_MEMBERS, items: schemas.member },
+            tokenMaxLifetime: tokenMaxLifetimeSchema,
+            actors: principalListSchema('principals that may act for a member of this role (token exchange, proxy_for_principal)'),
+            impersonators: principalListSchema('principals that may impersonate a member of this role, when they ask for it explicitly'),
+          },
         },
         response: { '2xx': roleAnswer, ...errorResponses },
       },
     },
     async (request, reply) => {
       const { domain, role, actor } = target(request);
-      const body = (request.body ?? {}) as { members?: { principal: string; expiresAt?: string | null }[]; tokenMaxLifetime?: number | null };
+      const body = (request.body ?? {}) as {
+        members?: { principal: string; expiresAt?: string | null }[];
+        tokenMaxLifetime?: number | null;
+        actors?: string[];
+        impersonators?: string[];
+      };
       const members = body.members?.map(readMember);
       if (members && new Set(members.map((m) => m.principal)).size !== members.length) throw badRequest('members: each principal may appear once');
       const tokenMaxLifetime = readTokenMaxLifetime(body.tokenMaxLifetime);
+      const actors = readPrincipalList('actors', body.actors);
+      const impersonators = readPrincipalList('impersonators', body.impersonators);
       if (members) await refuseLastAdminWrite(store, now(), { domain, role }, { members });
-      const result = await store.putRole(domain, role, members, { actor }, tokenMaxLifetime === undefined ? undefined : { tokenMaxLifetime });
+      const settings = {
+        ...(tokenMaxLifetime === undefined ? {} : { tokenMaxLifetime }),
+        ...(actors === undefined ? {} : { actors }),
+        ...(impersonators === undefined ? {} : { impersonators }),
+      };
+      const result = await store.putRole(domain, role, members, { actor }, settings);
       const answer = { ...roleShown(result.role), joinTokensVoided: result.joinTokensVoided };
       return reply.code(result.created ? 201 : 200).send(answer);
     },
@@ -275,6 +296,25 @@ export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
       return reply.code(204).send();
     },
   );
+}
+
+/**
+ * A role's actors or impersonators: principal names, each once. A principal of any domain may be
+ * named, as a member may: the role's own domain admins decide who may act on its resources, and
+ * only they can change the role (authorize, above).
+ */
+function readPrincipalList(field: 'actors' | 'impersonators', values: string[] | undefined): string[] | undefined {
+  if (values === undefined) return undefined;
+  for (const value of values) {
+    if (!isPrincipalName(value)) throw badRequest(`${field}: "${value.slice(0, 80)}" is not a valid principal name: ${describeNameRule('principal')}`);
+  }
+  if (new Set(values).size !== values.length) throw badRequest(`${field}: each principal may appear once`);
+  return values;
+}
+
+function principalListSchema(description: string) {
+  const items = { type: 'string', maxLength: 256 } as const;
+  return { type: 'array', maxItems: MAX_ROLE_ACTORS, items, description: `${description}; at most ${MAX_ROLE_ACTORS}` } as const;
 }
 
 function readMember(input: { principal: string; expiresAt?: string | null }): RoleMember {

@@ -10,7 +10,8 @@
 //   creation, deletion), its secrets, keys, API keys and certificates;
 // - `member` principal: the principal's memberships (one added, removed, or its expiry changed);
 // - `domain` name: the domain row (created, changed, deleted) or one of its roles' lifetime
-//   limits, or a role deleted: anything that can change what many principals hold;
+//   limits, actors or impersonators, or a role deleted: anything that can change what many
+//   principals hold;
 // - `token` jti: an access token revoked.
 
 import type { SqlExecutor } from '../drivers/driver.ts';
@@ -37,6 +38,8 @@ interface MemberLike {
 
 interface RoleLike {
   tokenMaxLifetime?: number | null;
+  actors?: string[];
+  impersonators?: string[];
 }
 
 /** A role.put's `after`: the role, and its members added, removed (principals) and given a new expiry. */
@@ -119,7 +122,10 @@ export function changesOfAudit(event: { type: string; target: string; before: un
 /** A role.put: each member added, removed or with a new expiry, and the domain when the role's lifetime limit changed. */
 function roleChanges(domain: string, before: RoleLike | null, after: RoleDiffLike | null): RegistryChange[] {
   const changes: RegistryChange[] = [];
-  if ((before?.tokenMaxLifetime ?? null) !== (after?.tokenMaxLifetime ?? null)) changes.push({ scope: 'domain', key: domain });
+  const listChanged = (name: 'actors' | 'impersonators'): boolean => JSON.stringify(before?.[name] ?? []) !== JSON.stringify(after?.[name] ?? []);
+  // A role's actors and impersonators are read with each of its memberships (HeldRole.delegation), as its lifetime limit is.
+  const roleChanged = (before?.tokenMaxLifetime ?? null) !== (after?.tokenMaxLifetime ?? null) || listChanged('actors') || listChanged('impersonators');
+  if (roleChanged) changes.push({ scope: 'domain', key: domain });
   const lists: [readonly (MemberLike | string)[] | undefined, number | undefined][] = [
     [after?.added, after?.addedCount],
     [after?.removed, after?.removedCount],

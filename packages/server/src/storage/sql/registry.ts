@@ -4,7 +4,7 @@
 import type { SqlExecutor } from '../drivers/driver.ts';
 import type { ClientSecretRecord, HeldRole, PublicKeyRecord, Service } from '../records.ts';
 import type { SqlContext } from './context.ts';
-import { smallerLimit } from './roles.ts';
+import { toHeldRole, type HeldRow } from './roles.ts';
 import { toPublicKey, toSecret, toService } from './rows.ts';
 import type { PublicKeyRow, SecretRow, ServiceRow } from './rows.ts';
 
@@ -32,8 +32,8 @@ export async function loadRegistryRecord(ctx: SqlContext, by: By, value: string)
   const owner = by === 'principal' ? 'x.principal = ?' : 'x.principal IN (SELECT principal FROM services WHERE client_id = ?)';
   const secrets = await db.all<SecretRow>(`SELECT x.* FROM client_secrets x WHERE ${owner}`, [value]);
   const keys = await db.all<PublicKeyRow>(`SELECT x.* FROM public_keys x WHERE ${owner} ORDER BY x.created_at, x.kid`, [value]);
-  const memberships = await db.all<{ domain: string; role: string; role_max: number | null; domain_max: number | null; expires_at: number | null }>(
-    `SELECT x.domain, x.role, r.token_max_lifetime AS role_max, d.token_max_lifetime AS domain_max, x.expires_at
+  const memberships = await db.all<HeldRow>(
+    `SELECT x.domain, x.role, r.token_max_lifetime AS role_max, d.token_max_lifetime AS domain_max, x.expires_at, r.actors, r.impersonators
      FROM role_members x
      JOIN roles r ON r.domain = x.domain AND r.name = x.role
      JOIN domains d ON d.name = x.domain
@@ -45,12 +45,7 @@ export async function loadRegistryRecord(ctx: SqlContext, by: By, value: string)
     service: service ? toService(service) : null,
     secrets: secrets.map(toSecret),
     publicKeys: keys.map(toPublicKey),
-    memberships: memberships.map((row) => ({
-      domain: row.domain,
-      role: row.role,
-      maxLifetime: smallerLimit(row.role_max, row.domain_max),
-      expiresAt: row.expires_at === null ? null : Number(row.expires_at),
-    })),
+    memberships: memberships.map(toHeldRole),
   };
 }
 

@@ -1,14 +1,15 @@
 // Roles and their members. A member is any principal name: it need not be registered yet.
 
 import type { SqlExecutor } from '../drivers/driver.ts';
-import { isForeignAdminRole } from '../../policy/names.ts';
+import { MAX_ROLE_ACTORS } from '../../policy/delegation.ts';
+import { isForeignAdminRole, isPrincipalName } from '../../policy/names.ts';
 import { NotFoundError } from '../errors.ts';
 import type { Actor, HeldRole, Membership, NamePageQuery, Role, RoleMember } from '../records.ts';
 import type { RegistryChange } from './changes.ts';
 import { audit, checkLifetime, holdDomain, loadRole, lockRole, roleTarget } from './context.ts';
 import type { SqlContext } from './context.ts';
 import { IN_LIST, voidJoinTokens } from './join-tokens.ts';
-import { toMember, toRole } from './rows.ts';
+import { delegationOf, toMember, toRole } from './rows.ts';
 import type { MemberRow, RoleRow } from './rows.ts';
 
 export async function putRole(
@@ -17,19 +18,21 @@ export async function putRole(
   name: string,
   members: RoleMember[] | undefined,
   by: Actor,
-  settings: { tokenMaxLifetime?: number | null } = {},
+  settings: RoleSettings = {},
 ): Promise<{ role: Role; created: boolean; joinTokensVoided: number }> {
-  const { tokenMaxLifetime } = settings;
+  const { tokenMaxLifetime, actors, impersonators } = settings;
   checkLifetime(tokenMaxLifetime);
+  const actorsJson = actors === undefined ? undefined : principalsJson(actors);
+  const impersonatorsJson = impersonators === undefined ? undefined : principalsJson(impersonators);
   return ctx.db.transaction(async (tx) => {
     await holdDomain(ctx, tx, domain);
     const now = ctx.now();
     // DO NOTHING rather than a check first: when two instances create the same role at
     // once, the later one becomes an update instead of failing.
     const { changes } = await tx.run(
-      `INSERT INTO roles (domain, name, token_max_lifetime, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+      `INSERT INTO roles (domain, name, token_max_lifetime, actors, impersonators, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (domain, name) DO NOTHING`,
-      [domain, name, tokenMaxLifetime ?? null, now, now],
+      [domain, name, tokenMaxLifetime ?? null, actorsJson ?? '[]', impersonatorsJson ?? '[]', now, now],
     );
     const created = changes === 1;
     let before: Role | null = null;
@@ -39,6 +42,11 @@ export async function putRole(
       // undefined keeps the current limit; null clears it.
       if (tokenMaxLifetime !== undefined) {
         await tx.run('UPDATE roles SET token_max_lifetime = ? WHERE domain = ? AND name = ?', [tokenMaxLifetime, domain, name]);
+      }
+      // undefined keeps the current lists; [] clears one.
+      if (actorsJson !== undefined) await tx.run('UPDATE roles SET actors = ? WHERE domain = ? AND name = ?', [actorsJson, domain, name]);
+      if (impersonatorsJson !== undefined) {
+        await tx.run('UPDATE roles SET impersonators = ? WHERE domain = ? AND name = ?', [impersonatorsJson, domain, name]);
       }
     }
     let joinTokensVoided = 0;
@@ -54,7 +62,10 @@ export async function putRole(
     }
     const role = await loadRole(tx, await lockRole(ctx, tx, domain, name));
     const limitChanged = (before?.tokenMaxLifetime ?? null) !== role.tokenMaxLifetime;
-    const feed = [...(limitChanged ? [{ scope: 'domain' as const, key: domain }] : []), ...memberChanges(diff)];
+    // Who may act for the role's members is read with each membership (HeldRole.delegation), by
+    // every cache holding a member: a change to it is the domain's, as a lifetime limit's is.
+    const delegationChanged = !samePrincipals(before?.actors ?? [], role.actors) || !samePrincipals(before?.impersonators ?? [], role.impersonators);
+    const feed = [...(limitChanged || delegationChanged ? [{ scope: 'domain' as const, key: domain }] : []), ...memberChanges(diff)];
     await audit(
       ctx,
       tx,
@@ -194,8 +205,8 @@ export async function rolesHeld(ctx: SqlContext, principal: string, domains: str
   if (wanted.length === 0) return [];
   const sqlite = ctx.db.dialect === 'sqlite';
   const join = sqlite ? 'CROSS JOIN' : 'JOIN';
-  const rows = await ctx.db.all<{ domain: string; role: string; role_max: number | null; domain_max: number | null; expires_at: number | null }>(
-    `SELECT m.domain, m.role, r.token_max_lifetime AS role_max, d.token_max_lifetime AS domain_max, m.expires_at
+  const rows = await ctx.db.all<HeldRow>(
+    `SELECT m.domain, m.role, r.token_max_lifetime AS role_max, d.token_max_lifetime AS domain_max, m.expires_at, r.actors, r.impersonators
      FROM role_members m${sqlite ? ' INDEXED BY role_members_by_principal' : ''}
      ${join} roles r ON r.domain = m.domain AND r.name = m.role
      ${join} domains d ON d.name = m.domain
@@ -203,12 +214,51 @@ export async function rolesHeld(ctx: SqlContext, principal: string, domains: str
     [principal, ...wanted, now],
   );
   rows.sort((a, b) => compareText(a.domain, b.domain) || compareText(a.role, b.role));
-  return rows.map((row) => ({
+  return rows.map(toHeldRole);
+}
+
+/** A membership as rolesHeld and the registry record read it: with its role's and domain's limits and the role's delegation. */
+export interface HeldRow {
+  domain: string;
+  role: string;
+  role_max: number | null;
+  domain_max: number | null;
+  expires_at: number | null;
+  actors: string | null;
+  impersonators: string | null;
+}
+
+export function toHeldRole(row: HeldRow): HeldRole {
+  const held: HeldRole = {
     domain: row.domain,
     role: row.role,
     maxLifetime: smallerLimit(row.role_max, row.domain_max),
-    expiresAt: row.expires_at,
-  }));
+    expiresAt: row.expires_at === null ? null : Number(row.expires_at),
+  };
+  const delegation = delegationOf(row.actors, row.impersonators);
+  if (delegation !== undefined) held.delegation = delegation;
+  return held;
+}
+
+/** What putRole may set besides the members: undefined keeps the current value. */
+export interface RoleSettings {
+  tokenMaxLifetime?: number | null;
+  actors?: readonly string[];
+  impersonators?: readonly string[];
+}
+
+/** A list of principals as stored: unique, sorted, JSON. */
+function principalsJson(principals: readonly string[]): string {
+  const unique = [...new Set(principals)].sort(compareText);
+  if (unique.length > MAX_ROLE_ACTORS) throw new RangeError(`a role names at most ${MAX_ROLE_ACTORS} actors or impersonators, not ${unique.length}`);
+  for (const principal of unique) {
+    if (!isPrincipalName(principal)) throw new RangeError(`"${principal.slice(0, 80)}" is not a principal name`);
+  }
+  return JSON.stringify(unique);
+}
+
+function samePrincipals(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((principal, i) => principal === b[i]);
 }
 
 export async function membershipsOf(ctx: SqlContext, principal: string): Promise<Membership[]> {

@@ -10,6 +10,7 @@ import type {
   JoinTokenRecord,
   PublicKeyRecord,
   Role,
+  RoleDelegation,
   RoleMember,
   Service,
   ServiceStatus,
@@ -60,6 +61,9 @@ export interface RoleRow {
   domain: string;
   name: string;
   token_max_lifetime: number | null;
+  /** JSON arrays of principals (migration 12). */
+  actors: string;
+  impersonators: string;
   created_at: number;
   updated_at: number;
 }
@@ -181,6 +185,8 @@ export function toRole(row: RoleRow, members: MemberRow[]): Role {
     name: row.name,
     members: members.map(toMember),
     tokenMaxLifetime: row.token_max_lifetime,
+    actors: principalList(row.actors),
+    impersonators: principalList(row.impersonators),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -261,4 +267,18 @@ export function toJoinToken(row: JoinTokenRow): JoinTokenRecord {
     expiresAt: row.expires_at,
     usedAt: row.used_at,
   };
+}
+
+/** A JSON array of principals as stored (roles.actors, roles.impersonators); '[]' or NULL is none. */
+export function principalList(json: string | null | undefined): string[] {
+  if (json === null || json === undefined || json === '' || json === '[]') return [];
+  const value: unknown = JSON.parse(json);
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+}
+
+/** A HeldRole's delegation from its role's stored lists: undefined when both are empty (the common case). */
+export function delegationOf(actors: string | null | undefined, impersonators: string | null | undefined): RoleDelegation | undefined {
+  const a = principalList(actors);
+  const i = principalList(impersonators);
+  return a.length === 0 && i.length === 0 ? undefined : { actors: Object.freeze(a), impersonators: Object.freeze(i) };
 }

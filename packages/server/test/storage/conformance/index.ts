@@ -15,6 +15,7 @@ import { listPlans } from './list-plans.ts';
 import { pages } from './pages.ts';
 import { queryPlans } from './query-plans.ts';
 import { revocation } from './revocation.ts';
+import { roleDelegation } from './role-delegation.ts';
 import { roles } from './roles.ts';
 import { serviceAccounts } from './service-accounts.ts';
 import { tokenLimits } from './token-limits.ts';
@@ -28,6 +29,7 @@ export function storeConformance(harness: StoreHarness): void {
   credentials(harness);
   serviceAccounts(harness);
   roles(harness);
+  roleDelegation(harness);
   tokenLimits(harness);
   apiKeys(harness);
   revocation(harness);
