@@ -96,3 +96,15 @@ export function exchangedFromOf(value: unknown): string[] | null {
   if (!Array.isArray(value) || value.length > MAX_READABLE_DEPTH) return null;
   return value.every((jti) => typeof jti === 'string' && jti !== '') ? (value as string[]) : null;
 }
+
+/**
+ * The roles an access token of Tessera's carries, as `<domain>:<role>`: its `scp` names them bare
+ * when `aud` is one domain, `<d>:<r>` when it is several (docs/tokens.md). Empty when malformed.
+ */
+export function rolesCarried(claims: { aud?: unknown; scp?: unknown }): string[] {
+  const { aud, scp } = claims;
+  if (!Array.isArray(scp) || !scp.every((role) => typeof role === 'string')) return [];
+  if (typeof aud === 'string') return scp.map((role: string) => `${aud}:${role}`);
+  if (Array.isArray(aud) && aud.length === 1 && typeof aud[0] === 'string') return scp.map((role: string) => `${aud[0]}:${role}`);
+  return Array.isArray(aud) ? scp.filter((role: string) => aud.includes(role.slice(0, role.lastIndexOf(':')))) : [];
+}

@@ -23,6 +23,8 @@ const B = 'gw.edge';
 const C = 'mid.svc';
 const D = 'back.svc';
 const E = 'back.extra';
+/** A gateway: in front of orders, in a domain of its own. */
+const G = 'edge.gate';
 
 /** A fetch for jose and openid-client that trusts only the test server's CA. */
 function fetchTrusting(ca: string) {
@@ -107,15 +109,15 @@ describe('token exchange (RFC 8693) and proxy_for_principal', () => {
         config.tokenReuse = { enabled: true, window: 30 };
       },
     });
-    for (const name of ['app', 'gw', 'mid', 'back', 'orders', 'other']) assert.equal((await t.admin$('POST', '/domains', { name })).status, 201);
-    for (const principal of [A, B, C, D, E, 'app.rs', 'app.down', 'other.thief', 'other.admin', 'orders.api']) await createService(principal);
+    for (const name of ['app', 'gw', 'mid', 'back', 'orders', 'other', 'edge']) assert.equal((await t.admin$('POST', '/domains', { name })).status, 201);
+    for (const principal of [A, B, C, D, E, G, 'app.rs', 'app.down', 'other.thief', 'other.admin', 'orders.api']) await createService(principal);
     rs.secret = secrets.get('app.rs')!;
     const members = (...principals: string[]) => principals.map((principal) => ({ principal }));
     await putRole('gw', 'callers', { members: members(A, B, 'app.down') });
     await putRole('mid', 'callers', { members: members(A), actors: [B] });
     await putRole('back', 'callers', { members: members(A), actors: [B, C, D] });
-    await putRole('orders', 'readers', { members: members(A, B), actors: [B, C, D] });
-    await putRole('orders', 'writers', { members: members(A), actors: [B, D] });
+    await putRole('orders', 'readers', { members: members(A, B), actors: [B, C, D, G] });
+    await putRole('orders', 'writers', { members: members(A), actors: [B, D, G] });
     await putRole('orders', 'audit', { members: members(A), actors: [C, D] });
     await putRole('orders', 'direct', { members: members(A), actors: [B] });
     await putRole('orders', 'stolen', { members: members(A), actors: ['other.thief'] });
@@ -325,7 +327,23 @@ describe('token exchange (RFC 8693) and proxy_for_principal', () => {
     it('refuses a token stolen from elsewhere: its audience is not the actor\'s domain, even where a role lists the actor', async () => {
       const a = await tokenOf(A, 'gw:domain');
       const res = await exchange('other.thief', a, { scope: 'orders:role.stolen' });
-      assertError(res, 400, 'invalid_grant', /issued for gw, not for other: other.thief may exchange only tokens sent to its domain/);
+      assertError(res, 400, 'invalid_grant', /issued for gw: other.thief may exchange only tokens sent to its domain \(other\), or toward the domains the token was sent to, not toward orders/);
+    });
+
+    it('lets an actor in front of the token\'s audience (a gateway) exchange it toward that audience, for no role the token did not carry', async () => {
+      // A's token for orders carries readers; A also holds writers, and both roles list the gateway.
+      const callers = await tokenOf(A, 'orders:role.readers');
+      const fronted = decodeJwt(await exchanged(G, callers, 'orders:domain'));
+      assert.equal(fronted.sub, A);
+      assert.deepEqual(fronted['act'], { sub: G });
+      assert.deepEqual(fronted['scp'], ['readers'], 'writers is held and lists the gateway, but the caller\'s token did not carry it');
+      assertError(await exchange(G, callers, { scope: 'orders:role.writers' }), 403, 'access_denied', /only roles it carries: orders:readers/);
+      // Toward a domain the token was not sent to, being in front of orders is no reason.
+      assertError(await exchange(G, callers, { scope: 'back:domain' }), 400, 'invalid_grant', /sent to its domain \(edge\), or toward .* not toward back/);
+      assertError(await exchange(G, callers, { scope: 'orders:domain back:domain' }), 400, 'invalid_grant', /not toward back/);
+      // A token sent to the actor's own domain is judged by the roles' actors alone, as before.
+      const b = decodeJwt(await exchanged(B, await tokenOf(A, 'gw:domain'), 'orders:domain'));
+      assert.deepEqual(b['scp'], ['direct', 'readers', 'writers']);
     });
 
     it('refuses an actor exchanging its own token (no fresh lifetime that way)', async () => {
@@ -530,7 +548,7 @@ describe('token exchange (RFC 8693) and proxy_for_principal', () => {
       const many = await t.admin$('PUT', '/domains/orders/roles/imp', { actors: Array.from({ length: 101 }, (_, i) => `gw.s${i}`) });
       assert.equal(many.status, 400, many.text);
       const list = await t.admin$('GET', '/domains/orders/roles');
-      assert.deepEqual(list.json.roles.find((role: { name: string }) => role.name === 'readers').actors, [D, B, C].sort());
+      assert.deepEqual(list.json.roles.find((role: { name: string }) => role.name === 'readers').actors, [D, B, C, G].sort());
     });
 
     it('refuses a token acting for an admin at the admin API, even where the admin role lists the actor', async () => {

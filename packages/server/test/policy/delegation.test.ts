@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { actClaim, actorsOf, exchangedFromOf, holderOf, mayActOf, roleAllows } from '../../src/policy/delegation.ts';
+import { actClaim, actorsOf, exchangedFromOf, holderOf, mayActOf, roleAllows, rolesCarried } from '../../src/policy/delegation.ts';
 import type { HeldRole } from '../../src/storage/records.ts';
 
 const held = (actors: string[], impersonators: string[] = []): HeldRole => ({
@@ -61,5 +61,18 @@ describe('roleAllows', () => {
     assert.equal(roleAllows(held([], ['b.x']), ['b.x'], 'delegation'), false, 'an impersonator is no actor');
     assert.equal(roleAllows(held([], ['b.x']), ['b.x'], 'impersonation'), true);
     assert.equal(roleAllows(held([], ['b.x', 'c.x']), ['c.x', 'b.x'], 'impersonation'), false);
+  });
+});
+
+describe('rolesCarried', () => {
+  it('names the roles of a one-domain token with its domain, and keeps those of a several-domain token that name one of its domains', () => {
+    assert.deepEqual(rolesCarried({ aud: 'orders', scp: ['readers', 'writers'] }), ['orders:readers', 'orders:writers']);
+    assert.deepEqual(rolesCarried({ aud: ['orders'], scp: ['readers'] }), ['orders:readers']);
+    assert.deepEqual(rolesCarried({ aud: ['orders', 'back'], scp: ['orders:readers', 'back:callers', 'elsewhere:x'] }), ['orders:readers', 'back:callers']);
+  });
+  it('carries nothing for claims that are not a token of Tessera\'s', () => {
+    assert.deepEqual(rolesCarried({ aud: 'orders', scp: 'readers' }), []);
+    assert.deepEqual(rolesCarried({ aud: 'orders', scp: [1] }), []);
+    assert.deepEqual(rolesCarried({ scp: ['readers'] }), []);
   });
 });

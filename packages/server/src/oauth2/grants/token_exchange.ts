@@ -13,9 +13,15 @@
 // - a chain no deeper than `tokenExchange.maxDepth` actors.
 // The subject token is judged as introspection judges it (accept-token.ts: signature, our issuer,
 // `typ: at+jwt`, unexpired, not revoked, nor any token it was itself exchanged from, its service
-// active and the same, its roles still held), and besides it must have been meant for the actor:
-// its `aud` names the actor's domain. A token taken from elsewhere (a log, another service) thus
-// cannot be exchanged by a service it was never sent to, even one a role lists as an actor.
+// active and the same, its roles still held), and besides it must have been meant for the actor,
+// in one of two ways:
+// - its `aud` names the actor's domain: the actor was called with it (the chain's hops);
+// - or its `aud` names every target domain: the actor stands in front of the audience the token
+//   was sent to (a gateway exchanging a caller's token for the upstream it guards). Then the new
+//   token carries none but the roles the subject token already carried there: a front door adds
+//   `act`, and never a role the caller's token did not hold.
+// A token taken from elsewhere (a log, another service) thus cannot be exchanged by a service it
+// was never sent to, even one a role lists as an actor, nor toward a domain it was not sent to.
 //
 // The new token carries `exchanged_from`, the jtis of the tokens it derives from (nearest first),
 // so revoking any of them ends it at introspection and the admin API (accept-token.ts) without a
@@ -24,10 +30,11 @@
 // Exchanged tokens never come from the token reuse cache: its key knows nothing of the subject.
 
 import type { JWTPayload } from 'jose';
-import { actClaim, holderOf, mayActOf, roleAllows, type ActingMode } from '../../policy/delegation.ts';
+import { actClaim, holderOf, mayActOf, roleAllows, rolesCarried, type ActingMode } from '../../policy/delegation.ts';
 import { GrantDeniedError, resolveGrant } from '../../policy/grant.ts';
 import { splitPrincipal } from '../../policy/names.ts';
 import { parseScope, ScopeSyntaxError, type ScopeRequest } from '../../policy/scope.ts';
+import type { HeldRole } from '../../storage/records.ts';
 import { acceptAccessToken, type AcceptTokenDeps, type OwnAccessTokenClaims } from '../accept-token.ts';
 import type { AuthenticatedClient } from '../client-auth/index.ts';
 import { certificateRejected } from '../client-auth/tls_client_auth.ts';
@@ -116,10 +123,18 @@ export async function tokenExchangeGrant(
     throw new OAuthError(403, 'access_denied', allowed);
   }
   const actorDomain = splitPrincipal(actor)?.domain ?? '';
-  if (!audiences(claims).includes(actorDomain)) {
-    throw invalidGrant(
-      `the subject_token was issued for ${audiences(claims).join(', ')}, not for ${actorDomain}: ${actor} may exchange only tokens sent to its domain`,
-    );
+  const sentTo = audiences(claims);
+  const targets = request.scope.domains.map((asked) => asked.domain);
+  /** In front of the token's audience: the roles (`<d>:<r>`) the subject token carries, the most the new one may. */
+  let carried: Set<string> | undefined;
+  if (!sentTo.includes(actorDomain)) {
+    if (!targets.every((domain) => sentTo.includes(domain))) {
+      throw invalidGrant(
+        `the subject_token was issued for ${sentTo.join(', ')}: ${actor} may exchange only tokens sent to its domain (${actorDomain}), ` +
+          `or toward the domains the token was sent to, not toward ${targets.filter((domain) => !sentTo.includes(domain)).join(', ')}`,
+      );
+    }
+    carried = new Set(rolesCarried(claims));
   }
 
   const mode: ActingMode = request.impersonation ? 'impersonation' : 'delegation';
@@ -134,11 +149,13 @@ export async function tokenExchangeGrant(
     );
   }
 
+  const carriedOnly = carried === undefined ? '' : ` (and, the token having been sent to ${sentTo.join(', ')}, only roles it carries: ${[...carried].join(', ')})`;
   const refusal =
     mode === 'impersonation'
-      ? `${actor} may not impersonate ${claims.sub} in any requested role: a role allows it only by listing ${actor} in its impersonators`
-      : `${actor} may not act for ${claims.sub} in any requested role: a role allows it only by listing ${actors.join(', ')} in its actors`;
-  const grant = await resolveGrant(claims.sub, request.scope, now, deps.store, { allows: (held) => roleAllows(held, actors, mode), refusal }).catch(
+      ? `${actor} may not impersonate ${claims.sub} in any requested role: a role allows it only by listing ${actor} in its impersonators${carriedOnly}`
+      : `${actor} may not act for ${claims.sub} in any requested role: a role allows it only by listing ${actors.join(', ')} in its actors${carriedOnly}`;
+  const allows = (held: HeldRole): boolean => roleAllows(held, actors, mode) && (carried === undefined || carried.has(`${held.domain}:${held.role}`));
+  const grant = await resolveGrant(claims.sub, request.scope, now, deps.store, { allows, refusal }).catch(
     (error: unknown) => {
       if (error instanceof GrantDeniedError) {
         throw error.status === 404 ? new OAuthError(400, 'invalid_target', error.message) : new OAuthError(403, 'access_denied', error.message);
