@@ -15,3 +15,11 @@ export interface SchemaTypes extends FastifyTypeProvider {
 
 /** The request of a route whose `params` schema is `Schema`: for helpers that several such routes share. */
 export type RequestWithParams<Schema extends JSONSchema> = FastifyRequest<{ Params: FromSchema<Schema> }>;
+
+/**
+ * A body that may be absent (its schema allows `null`, or no body was sent) as an object whose
+ * fields are all optional: `{}` when there is none.
+ */
+export function optionalBody<Body extends object>(body: Body | null | undefined): Partial<Body> {
+  return body ?? {};
+}
