@@ -96,7 +96,7 @@ export interface TesseraServer {
 }
 
 const ALGORITHMS: readonly SigningAlg[] = ['ES256', 'EdDSA', 'RS256'];
-/** The server certificate is made at each start and renewed in place (http/server-tls.ts). */
+/** The self-issued server certificate's: made at each start and renewed in place (http/server-tls.ts); not the operator's files. */
 const SERVER_CERT_LIFETIME = 30 * 86_400;
 /** The default of `ca.trustDomain` (TESSERA_TRUST_DOMAIN); the server itself uses the configured one. */
 export const DEFAULT_TRUST_DOMAIN = 'tessera.local';
@@ -327,7 +327,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   }
 }
 
-/** What the CLI's `serve` calls: build, listen, log where. */
+/** `tessera serve` in one process (serve.ts, `workers` 1): build, log the config's warnings, listen, log where it serves. */
 export async function startServer(
   config: Config,
   options: ServerOptions = {},
