@@ -1,13 +1,13 @@
 // The composition function: one Config in, one running Tessera out. Nothing here is global,
-// so a test can build as many servers as it likes, each with its own data dir and clock.
+// so a test can build as many servers as it likes, each with its own data dir and clock. It
+// only puts the parts together: the fastify instance and what every route shares are made in
+// http/app.ts and http/plumbing.ts, the metrics and the storage log lines in observability/.
 //
 // Dependencies point inward: HTTP (oauth2/, admin/, http/) → policy/ and keys/ → storage/.
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Server as TlsServer } from 'node:tls';
-import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { FastifyInstance } from 'fastify';
 import { adminApi } from './admin/index.ts';
 import { ensureBootstrapAdmin } from './admin/bootstrap.ts';
 import { caSettings, loadCertificateAuthority, writeBundleFile, type CertificateAuthority } from './ca/index.ts';
@@ -17,11 +17,10 @@ import { oidcIssuersFor, type Config } from './config/config.ts';
 import { CERTIFICATES_PATH, caHttpApi, crlIssuerOf } from './ca/http/index.ts';
 import { createCertificateProofs } from './ca/proofs/index.ts';
 import { certLogin } from './cert-login/index.ts';
-import { createConnectionGuard } from './http/connection-limits.ts';
+import { createHttpApp } from './http/app.ts';
 import { healthRoutes } from './http/health.ts';
-import { logDestination } from './lib/log-format.ts';
-import { errorHandler, jsonDialect } from './http/errors.ts';
 import { openApiCollector, registerOpenApiRoute } from './http/openapi.ts';
+import { installPlumbing } from './http/plumbing.ts';
 import { serverCertificateNames, serverTls, type TlsWatch } from './http/server-tls.ts';
 import { createSecretHasher } from './keys/client-secrets.ts';
 import { MasterKeyMismatchError, createSealer } from './keys/master-key.ts';
@@ -29,7 +28,6 @@ import { readMasterKey } from './keys/master-key-source.ts';
 import { rotationPolicy } from './keys/rotation.ts';
 import { compileMappings, createClientCertificates, readCaFiles, tesseraCaSource } from './mtls/index.ts';
 import { SigningKeys } from './keys/signing-keys.ts';
-import { ipAllowed } from './policy/ip-ranges.ts';
 import { clientSecretBasic } from './oauth2/client-auth/client_secret_basic.ts';
 import { clientSecretPost } from './oauth2/client-auth/client_secret_post.ts';
 import { federatedAssertions } from './oauth2/assertions/federated-assertion.ts';
@@ -42,15 +40,16 @@ import { createOwnTokenVerifier } from './oauth2/own-token-verifier.ts';
 import { revocationEndpoint } from './oauth2/revoke.ts';
 import { TOKEN_PATHS, tokenEndpoint } from './oauth2/token-endpoint.ts';
 import { createTokenReuseCache } from './oauth2/token-reuse.ts';
-import { createClientGuard, type TokenObserver } from './oauth2/client-guard.ts';
+import { createClientGuard } from './oauth2/client-guard.ts';
 import { createTokenService } from './oauth2/token-service.ts';
 import { createTokenGuards } from './guards/index.ts';
 import { databaseConnections, databasePoolShare } from './guards/worker-share.ts';
+import { createMetricsRegistry, registerRequestMetrics } from './observability/metrics.ts';
+import { logStorageOutages, registryEventLogger } from './observability/storage-log.ts';
 import { serviceAccountsApi } from './service-accounts/index.ts';
 import { adminCredentialLine, servingLine, stoppedLine } from './startup-lines.ts';
 import { AvailabilityWatch } from './storage/availability.ts';
 import { openStore } from './storage/open.ts';
-import { sqlStatements } from './storage/drivers/statements.ts';
 import { RegistryCache, type RegistryCacheOptions } from './storage/registry-cache.ts';
 import type { SigningAlg } from './storage/records.ts';
 import type { Store } from './storage/store.ts';
@@ -98,9 +97,7 @@ export interface TesseraServer {
 }
 
 const ALGORITHMS: readonly SigningAlg[] = ['ES256', 'EdDSA', 'RS256'];
-/** Retry-After of a 503 (storage or a proof's dependency unavailable). */
-const RETRY_AFTER_SECONDS = 1;
-/** The server certificate is made at each start and renewed in place (http/server-tls.ts). */
+/** The self-issued server certificate's: made at each start and renewed in place (http/server-tls.ts); not the operator's files. */
 const SERVER_CERT_LIFETIME = 30 * 86_400;
 /** The default of `ca.trustDomain` (TESSERA_TRUST_DOMAIN); the server itself uses the configured one. */
 export const DEFAULT_TRUST_DOMAIN = 'tessera.local';
@@ -119,8 +116,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   // A cluster's primary checkpoints the SQLite log: the workers only past a safety threshold.
   const sqliteAutocheckpointPages = options.worker === undefined ? undefined : SAFETY_AUTOCHECKPOINT_PAGES;
   const store = await openStore(config.database, { now, availability, poolSize, sqliteAutocheckpointPages });
-  // Its events are logged once the logger exists; until then there is nothing to say.
-  let logRegistry: (event: { kind: string; error?: unknown }) => void = () => {};
+  // Its events are logged once the logger exists (createHttpApp, below); one before then goes unlogged.
+  let logRegistry: NonNullable<RegistryCacheOptions['onEvent']> = () => {};
   const registry = new RegistryCache(store, {
     maxClients: config.registryCache.maxClients,
     // Only token reuse asks whether a token was revoked on the token endpoint's path.
@@ -164,67 +161,11 @@ export async function createServer(config: Config, options: ServerOptions = {}):
           })
         : null;
 
-    const metrics = new Registry();
-    collectDefaultMetrics({ register: metrics });
-    if (options.worker !== undefined) {
-      // Each worker has its own metrics: a scrape sees the worker its address is sent to.
-      new Gauge({ name: 'tessera_worker', help: 'The cluster worker that answered this scrape (1)', labelNames: ['worker'], registers: [metrics] }).set(
-        { worker: String(options.worker) },
-        1,
-      );
-    }
-    metrics.registerMetric(sqlStatements);
-    const connections = createConnectionGuard({
-      limits: config.connections,
-      exempt: (address) => config.trustedProxies.length > 0 && ipAllowed(config.trustedProxies, address),
-      log: { warn: (details, message) => app.log.warn(details, message) },
-      metrics,
-    });
-    const app = Fastify({
-      logger: {
-        level: config.logLevel,
-        redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
-        ...logDestination(config, options.logStream),
-      },
-      bodyLimit: config.bodyLimit,
-      // X-Forwarded-For is believed only from these peers; with none, request.ip is the TCP peer.
-      trustProxy: config.trustedProxies.length > 0 ? [...config.trustedProxies] : false,
-      // A line per request costs more than the token itself at load; request lines come with debug.
-      logController: new LogController({ disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace' }),
-      https: tls ? { ...tls.options, ...connections.listenerOptions, handshakeTimeout: connections.handshakeTimeout } : null,
-      ...(tls ? {} : { http: connections.listenerOptions }),
-      keepAliveTimeout: connections.listenerOptions.keepAliveTimeout,
-      requestTimeout: connections.listenerOptions.requestTimeout,
-      maxRequestsPerSocket: config.connections.maxRequestsPerSocket,
-      ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
-      // Requests Node's HTTP parser cannot read at all: answered in the API's own shape too.
-      clientErrorHandler: (error, socket) => {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === 'ERR_HTTP_REQUEST_TIMEOUT') connections.refused('request_timeout', socket.remoteAddress);
-        if (code === 'ECONNRESET' || !socket.writable) {
-          socket.destroy();
-          return;
-        }
-        if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-          const body = JSON.stringify({ error: 'request_timeout', message: 'the request did not arrive in time; send it whole within connections.requestTimeout' });
-          socket.end(`HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-          return;
-        }
-        const body = JSON.stringify({ error: 'invalid_request', message: `malformed HTTP request: ${error.message}` });
-        socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-      },
-      // Errors fastify raises before routing (an undecodable path, say) in the API's own shape.
-      frameworkErrors: (error, _request, reply) => {
-        void (reply as unknown as FastifyReply).code(400).send({ error: 'invalid_request', message: `malformed request: ${error.message}` });
-      },
-    }) as unknown as FastifyInstance;
-    tlsWatch = tls?.keepFresh(app.server as unknown as TlsServer, app.log) ?? null;
-    logRegistry = (event) => {
-      if (event.kind === 'listen-down') app.log.warn({ err: event.error }, 'registry change notifications lost: polling every 250 ms until they are back');
-      else if (event.kind === 'listen-up') app.log.debug('registry change notifications are heard');
-      else app.log.debug({ err: event.error }, 'the registry change feed could not be read');
-    };
-    connections.watch(app.server);
+    const metrics = createMetricsRegistry({ worker: options.worker });
+    const http = createHttpApp({ config, logStream: options.logStream, tls, metrics });
+    const { app } = http;
+    tlsWatch = http.tlsWatch;
+    logRegistry = registryEventLogger(app.log);
 
     const signingKeys = new SigningKeys({
       store,
@@ -243,60 +184,12 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     if (bootstrap.credentialFile) app.log.info({ file: bootstrap.credentialFile }, 'bootstrap admin credential written');
     if (bootstrap.retired) app.log.info('the bootstrap admin was deleted and is not made again; `tessera recover-admin` makes a new admin credential');
 
-    const tokenRequests = new Counter({ name: 'tessera_token_requests_total', help: 'Token requests by result', labelNames: ['result'], registers: [metrics] });
-    const clientRequests = new Counter({
-      name: 'tessera_client_requests_total',
-      help: 'Introspection and revocation requests by endpoint and result',
-      labelNames: ['endpoint', 'result'],
-      registers: [metrics],
-    });
-    const outages = new Counter({ name: 'tessera_storage_outages_total', help: 'Episodes of storage failures (one per outage, not per failed call)', registers: [metrics] });
-    new Gauge({
-      name: 'tessera_storage_up',
-      help: '0 from a failed storage call until calls succeed again after 5 s without failures, else 1',
-      registers: [metrics],
-      collect() {
-        this.set(availability.up ? 1 : 0);
-      },
-    });
-    // A line when storage starts failing, a summary at most every 30 s while it goes on, and one
-    // when it is back: the requests in between answer 503 and log at debug only.
-    availability.onChange((event) => {
-      if (event.state === 'failing') {
-        outages.inc();
-        app.log.error({ err: event.error }, 'storage is failing: requests that need it answer 503 until it is back');
-      } else if (event.state === 'still-failing') {
-        app.log.error({ err: event.error, failedCalls: event.failedCalls, sinceMs: event.at - event.since }, 'storage is still failing');
-      } else {
-        app.log.info({ downMs: event.at - event.since, failedCalls: event.failedCalls }, 'storage is answering again');
-      }
-    });
+    const requestMetrics = registerRequestMetrics(metrics, availability);
+    logStorageOutages(availability, app.log, requestMetrics.outage);
 
     const openapi = openApiCollector({ title: 'Tessera', version: '0.1.0', description: 'Service-to-service authentication: tokens, keys and the admin API.' });
     app.addHook('onRoute', openapi.onRoute);
-    // Every 503 says when to come back (RFC 9110 §10.2.3): a storage outage is retried in
-    // seconds, and clients that honour Retry-After (the SDK does) stop hammering meanwhile.
-    app.addHook('onSend', (_request, reply, payload, done) => {
-      if (reply.statusCode === 503 && !reply.hasHeader('retry-after')) void reply.header('retry-after', String(RETRY_AFTER_SECONDS));
-      done(null, payload);
-    });
-    // An empty JSON body is no body, so routes whose body is optional accept `Content-Type: application/json` without one.
-    app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: config.bodyLimit }, (_request, body, done) => {
-      const text = body as string;
-      if (text.trim() === '') {
-        done(null, undefined);
-        return;
-      }
-      try {
-        done(null, JSON.parse(text) as unknown);
-      } catch (error) {
-        done(Object.assign(error as Error, { statusCode: 400 }), undefined);
-      }
-    });
-    app.setNotFoundHandler((request, reply) => {
-      void reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` });
-    });
-    app.setErrorHandler(errorHandler(jsonDialect()));
+    installPlumbing(app, { bodyLimit: config.bodyLimit });
 
     const assertionAudiences = [...TOKEN_PATHS.map((path) => `${config.issuer}${path}`), config.issuer];
     // Made whenever external issuers are configured, even none for client assertions, so a token
@@ -343,16 +236,10 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       authSigningAlgorithms: PRIVATE_KEY_JWT_ALGORITHMS,
       algorithms: ALGORITHMS,
     });
-    const countOutcomes: TokenObserver = {
-      observe: (outcome) => {
-        if (outcome.endpoint === 'token') tokenRequests.inc({ result: outcome.result });
-        else clientRequests.inc({ endpoint: outcome.endpoint, result: outcome.result });
-      },
-    };
     // A worker of a round-robin cluster sees a share of each caller's requests: it enforces a share of the budgets.
     const slot = options.worker !== undefined && config.workerDistribution === 'round-robin' ? { worker: options.worker, workers: config.workers } : undefined;
     const guards = createTokenGuards({ config, store, log: app.log, metrics, now, slot });
-    const guard = createClientGuard({ now, gates: guards.gates, observers: [countOutcomes, ...guards.observers] });
+    const guard = createClientGuard({ now, gates: guards.gates, observers: [requestMetrics.outcomes, ...guards.observers] });
     // Token exchange judges the subject token as introspection does, with the registry's reads
     // from the cache; only a bound subject token's certificate record comes from the database.
     const exchangeStore = {
@@ -471,7 +358,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   }
 }
 
-/** What the CLI's `serve` calls: build, listen, log where. */
+/** `tessera serve` in one process (serve.ts, `workers` 1): build, log the config's warnings, listen, log where it serves. */
 export async function startServer(
   config: Config,
   options: ServerOptions = {},

@@ -46,6 +46,16 @@ export interface AdminCaller {
   adminOf: ReadonlySet<string>;
 }
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * Who is calling the admin API (/admin/v1, /auth/admin): decorated as null in those scopes and
+     * set by their onRequest hook, before any body is read; absent elsewhere. Read it with adminCallerOf.
+     */
+    adminCaller?: AdminCaller | null;
+  }
+}
+
 export interface AdminAuthDeps extends AcceptTokenDeps {
   /**
    * The client certificate of a request (TLS or a trusted proxy's header) and its checks,
@@ -57,6 +67,12 @@ export interface AdminAuthDeps extends AcceptTokenDeps {
 }
 
 const unauthorized = (message: string): AdminError => new AdminError(401, 'invalid_token', message);
+
+/** The caller the admin scope's onRequest hook authenticated (request.adminCaller); 401 when there is none. */
+export function adminCallerOf(request: FastifyRequest): AdminCaller {
+  if (!request.adminCaller) throw unauthorized('not authenticated');
+  return request.adminCaller;
+}
 
 export async function authenticateAdmin(request: FastifyRequest, deps: AdminAuthDeps): Promise<AdminCaller> {
   const header = request.headers.authorization ?? '';

@@ -8,8 +8,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { SecretHasher } from '../keys/client-secrets.ts';
 import { errorHandler } from '../http/errors.ts';
 import type { Store } from '../storage/store.ts';
-import { authenticateAdmin, authorize, type AdminAuthDeps, type AdminCaller } from './authz.ts';
-import { AdminError, adminDialect } from './errors.ts';
+import { adminCallerOf, authenticateAdmin, authorize, type AdminAuthDeps, type AdminCaller } from './authz.ts';
+import { adminDialect } from './errors.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { caRoutes, type CaAdmin } from './routes/ca.ts';
 import { certificateRoutes } from './routes/certificates.ts';
@@ -36,22 +36,16 @@ export interface AdminRouteDeps extends AdminDeps {
 }
 
 export async function adminApi(app: FastifyInstance, deps: AdminDeps): Promise<void> {
-  const callers = new WeakMap<FastifyRequest, AdminCaller>();
-  const routeDeps: AdminRouteDeps = {
-    ...deps,
-    callerOf(request) {
-      const caller = callers.get(request);
-      if (!caller) throw new AdminError(401, 'invalid_token', 'not authenticated');
-      return caller;
-    },
-  };
+  const routeDeps: AdminRouteDeps = { ...deps, callerOf: adminCallerOf };
 
   await app.register(
     async (scope) => {
+      scope.decorateRequest('adminCaller', null);
       scope.addHook('onRequest', async (request) => {
         const caller = await authenticateAdmin(request, deps);
-        callers.set(request, caller);
-        const { domain } = (request.params ?? {}) as { domain?: unknown };
+        request.adminCaller = caller;
+        const params: unknown = request.params;
+        const domain = typeof params === 'object' && params !== null && 'domain' in params ? params.domain : undefined;
         if (typeof domain === 'string') authorize(caller, domain);
       });
       scope.setErrorHandler(errorHandler(adminDialect));

@@ -193,8 +193,10 @@ export function pageParameters(what: string, defaultLimit = DEFAULT_PAGE_LIMIT) 
 }
 
 /** A list's querystring schema: limit, cursor and `extra` parameters. */
-export function pageQuerystring<P extends object>(what: string, defaultLimit = DEFAULT_PAGE_LIMIT, extra?: P) {
-  return { type: 'object', additionalProperties: false, properties: { ...pageParameters(what, defaultLimit), ...extra } } as const;
+export function pageQuerystring<const P extends object = Record<never, never>>(what: string, defaultLimit = DEFAULT_PAGE_LIMIT, extra?: P) {
+  // Object.assign, not a spread: its type keeps `extra`'s properties, so the handler's request.query has them (http/route-types.ts).
+  const properties = Object.assign(pageParameters(what, defaultLimit), extra);
+  return { type: 'object', additionalProperties: false, properties } as const;
 }
 
 export const nextCursorSchema = { type: ['string', 'null'], description: 'pass as ?cursor= for the next page; null on the last page' } as const;

@@ -14,7 +14,7 @@ export const PLAIN_HTTP_ERROR = 'ERR_SSL_HTTP_REQUEST';
 export function answerPlainHttp(tlsSocket: Socket): boolean {
   // Node's TLSSocket keeps the socket it wraps as `_parent` (not public API: without it, the
   // connection is closed as before, and the refusal is still counted and logged).
-  const raw = (tlsSocket as unknown as { _parent?: unknown })._parent;
+  const raw: unknown = Reflect.get(tlsSocket, '_parent');
   if (!isWritableSocket(raw)) return false;
   const host = raw.localAddress?.includes(':') ? `[${raw.localAddress}]` : (raw.localAddress ?? 'localhost');
   const url = `https://${host}:${raw.localPort ?? 443}/`;

@@ -3,7 +3,7 @@
 // login, certificate renewal), so what counts as a trusted certificate is decided once.
 //
 // Where the certificate comes from:
-// - the TLS connection (the listener requests a certificate and accepts any, see server.ts;
+// - the TLS connection (the listener requests a certificate and accepts any, see http/server-tls.ts;
 //   TLS itself has proved the client holds the key);
 // - or, behind a TLS-terminating proxy, the header named by `mtls.proxyCertHeader` (URL-encoded
 //   PEM, as nginx's `$ssl_client_escaped_cert`), believed only when the TCP peer is one of

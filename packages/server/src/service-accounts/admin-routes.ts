@@ -18,6 +18,7 @@ import {
   schemas as adminSchemas,
   timeKey,
 } from '../admin/wire.ts';
+import { optionalBody, type RequestWithParams, type SchemaTypes } from '../http/route-types.ts';
 import type { Service } from '../storage/records.ts';
 import { generateSecretId } from '../keys/client-secrets.ts';
 import { createAccount, newClientSecret, type ProvisionDeps } from './provision.ts';
@@ -35,14 +36,15 @@ const tags = ['service-accounts'];
 const security = [{ bearerAuth: [] }];
 const idParams = { type: 'object', properties: { id: { type: 'string', maxLength: 64, description: 'the serviceAccountId, e.g. svc_7f9e51c3ad654b28' } }, required: ['id'] } as const;
 
-export function accountRoutes(app: FastifyInstance, deps: AccountRouteDeps): void {
+export function accountRoutes(scope: FastifyInstance, deps: AccountRouteDeps): void {
+  const app = scope.withTypeProvider<SchemaTypes>();
   const { store, callerOf, now } = deps;
 
   const view = async (service: Service) => accountOut(service, scopesHeld(await store.membershipsOf(service.principal), now()));
 
   /** The account named in the path, once the caller is known to administer its domain. */
-  const target = async (request: FastifyRequest): Promise<{ service: Service; actor: string }> => {
-    const { id } = request.params as { id: string };
+  const target = async (request: RequestWithParams<typeof idParams>): Promise<{ service: Service; actor: string }> => {
+    const { id } = request.params;
     const caller = callerOf(request);
     const service = await store.getServiceByAccountId(id);
     if (!service) throw notFound(`service account "${id.slice(0, 64)}" does not exist; list them with GET /auth/admin/service-accounts`);
@@ -50,7 +52,7 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRouteDeps): voi
     return { service, actor: caller.principal };
   };
   /** As target, for a change to the account's credentials or standing (admin/authz.ts). */
-  const changeTarget = async (request: FastifyRequest): Promise<{ service: Service; actor: string }> => {
+  const changeTarget = async (request: RequestWithParams<typeof idParams>): Promise<{ service: Service; actor: string }> => {
     const found = await target(request);
     await authorizeServiceChange(store, callerOf(request), found.service.principal, now());
     return found;
@@ -84,7 +86,7 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRouteDeps): voi
       const caller = callerOf(request);
       // 403 before 400: a caller without rights learns nothing from how its body is read.
       authorize(caller, deps.domain);
-      const body = request.body as { name: string; description?: string | null; scopes?: string[]; allowedIps?: string[]; expiresAt?: string | null };
+      const body = request.body;
       const grants = readScopes(body.scopes ?? []);
       const { service, clientSecret } = await createAccount(deps, caller, {
         name: requireName('service', body.name),
@@ -126,7 +128,7 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRouteDeps): voi
       authorize(caller, deps.domain);
       const list = 'service-accounts';
       // The largest page by default: clients of this dialect knew no pages, and a page this size holds most installations.
-      const { limit, after } = readPage(request.query as { limit?: string; cursor?: string }, list, [timeKey, nameKey('principal')], MAX_PAGE_LIMIT);
+      const { limit, after } = readPage(request.query, list, [timeKey, nameKey('principal')], MAX_PAGE_LIMIT);
       const page = { limit: limit + 1, after: after && { createdAt: after[0] as number, id: after[1] as string } };
       const rows = await store.listServiceAccounts({ ...page, domains: caller.isSystemAdmin ? undefined : [...caller.adminOf] });
       const { items, nextCursor } = pageOf(rows, limit, list, (service) => [service.createdAt, service.principal]);
@@ -190,7 +192,7 @@ export function accountRoutes(app: FastifyInstance, deps: AccountRouteDeps): voi
     },
     async (request) => {
       const { service, actor } = await changeTarget(request);
-      const { graceSeconds = DEFAULT_GRACE_SECONDS } = (request.body ?? {}) as { graceSeconds?: number };
+      const { graceSeconds = DEFAULT_GRACE_SECONDS } = optionalBody(request.body);
       const clientSecret = newClientSecret();
       const graceUntil = now() + graceSeconds * 1000;
       await store.addClientSecret(service.principal, { id: generateSecretId(), hash: deps.hasher.hash(clientSecret) }, graceUntil, { actor });

@@ -4,9 +4,8 @@
 // come from the shared TokenService, and admin callers are authenticated and authorized exactly
 // as on /admin/v1.
 
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { authenticateAdmin, type AdminAuthDeps, type AdminCaller } from '../admin/authz.ts';
-import { AdminError } from '../admin/errors.ts';
+import type { FastifyInstance } from 'fastify';
+import { adminCallerOf, authenticateAdmin, type AdminAuthDeps } from '../admin/authz.ts';
 import { BEARER_CHALLENGE } from '../http/authorization.ts';
 import { errorHandler, jsonDialect, type ErrorDialect } from '../http/errors.ts';
 import type { SecretHasher } from '../keys/client-secrets.ts';
@@ -55,10 +54,10 @@ export async function serviceAccountsApi(app: FastifyInstance, deps: ServiceAcco
       await tokenRoute(auth, { tokens: deps.tokens, store: deps.clients ?? deps.store, hasher: deps.hasher });
 
       await auth.register(async (admin) => {
-        const callers = new WeakMap<FastifyRequest, AdminCaller>();
+        admin.decorateRequest('adminCaller', null);
         // 401 before any body is looked at, as on /admin/v1.
         admin.addHook('onRequest', async (request) => {
-          callers.set(request, await authenticateAdmin(request, deps));
+          request.adminCaller = await authenticateAdmin(request, deps);
         });
         admin.setErrorHandler(errorHandler(accountsDialect));
         accountRoutes(admin, {
@@ -66,11 +65,7 @@ export async function serviceAccountsApi(app: FastifyInstance, deps: ServiceAcco
           hasher: deps.hasher,
           domain: deps.domain,
           now: deps.now,
-          callerOf(request) {
-            const caller = callers.get(request);
-            if (!caller) throw new AdminError(401, 'invalid_token', 'not authenticated');
-            return caller;
-          },
+          callerOf: adminCallerOf,
         });
       });
     },

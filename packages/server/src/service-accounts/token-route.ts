@@ -9,6 +9,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import { errorHandler, type ErrorDialect } from '../http/errors.ts';
+import type { SchemaTypes } from '../http/route-types.ts';
 import { checkClientSecret, type SecretCheckDeps } from '../oauth2/client-auth/secret.ts';
 import { NO_STORE, OAuthError, errorDescription } from '../oauth2/errors.ts';
 import type { TokenService } from '../oauth2/token-service.ts';
@@ -16,14 +17,6 @@ import { errorResponses } from './wire.ts';
 
 export interface TokenRouteDeps extends SecretCheckDeps {
   tokens: TokenService;
-}
-
-interface TokenBody {
-  grantType?: string;
-  clientId?: string;
-  clientSecret?: string;
-  scope?: string;
-  expiresIn?: number;
 }
 
 /** The method name observers and audit see for this dialect's credentials. */
@@ -71,8 +64,8 @@ export async function tokenRoute(app: FastifyInstance, deps: TokenRouteDeps): Pr
   await app.register(async (scope) => {
     scope.setErrorHandler(errorHandler(tokenDialect));
 
-    scope.post('/token', { schema: tokenSchema }, async (request, reply) => {
-      const body = request.body as TokenBody;
+    scope.withTypeProvider<SchemaTypes>().post('/token', { schema: tokenSchema }, async (request, reply) => {
+      const body = request.body;
       const response = await deps.tokens.issue({
         async authenticate(now) {
           if (body.clientId === undefined || body.clientSecret === undefined) {

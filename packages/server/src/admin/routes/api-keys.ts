@@ -7,7 +7,8 @@
 // resource servers accept it, and only while the service holds a role there (the token
 // endpoint's rule), so a domain's admin cannot make keys that other tenants' services accept.
 
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import type { RequestWithParams, SchemaTypes } from '../../http/route-types.ts';
 import { API_KEY_ID_PATTERN, generateApiKey } from '../../keys/api-keys.ts';
 import type { ApiKeyRecord } from '../../storage/records.ts';
 import { authorize, authorizeServiceChange } from '../authz.ts';
@@ -58,12 +59,6 @@ const createBody = {
   },
 } as const;
 
-interface CreateBody {
-  audience: string;
-  expiresAt?: string | null;
-  description?: string | null;
-}
-
 const iso = (ms: number): string => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
 
@@ -77,7 +72,8 @@ const apiKeyOut = (k: ApiKeyRecord) => ({
   revokedAt: isoOrNull(k.revokedAt),
 });
 
-export function apiKeyRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
+export function apiKeyRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
+  const app = scope.withTypeProvider<SchemaTypes>();
   const { store, callerOf, hasher, now } = deps;
 
   /** The audience a new key of `principal` may have: an existing domain where the service holds a role now. */
@@ -96,8 +92,8 @@ export function apiKeyRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
     return audience;
   };
 
-  const target = (request: FastifyRequest): { principal: string; actor: string } => {
-    const { domain, service } = request.params as { domain: string; service: string };
+  const target = (request: RequestWithParams<typeof serviceParams>): { principal: string; actor: string } => {
+    const { domain, service } = request.params;
     const caller = callerOf(request);
     authorize(caller, domain);
     requireName('domain', domain);
@@ -126,7 +122,7 @@ export function apiKeyRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
     async (request, reply) => {
       const { principal, actor } = target(request);
       await authorizeServiceChange(store, callerOf(request), principal, now());
-      const body = (request.body ?? null) as CreateBody | null;
+      const body = request.body ?? null;
       if (body === null) {
         throw badRequest('send a JSON body naming the key\'s audience, the domain whose services will accept it: {"audience": "<domain>"}');
       }
@@ -157,7 +153,7 @@ export function apiKeyRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
       const { principal } = target(request);
       if (!(await store.getService(principal))) throw notFound(`service "${principal}" does not exist`);
       const list = `api-keys ${principal}`;
-      const { limit, after } = readPage(request.query as { limit?: string; cursor?: string }, list, [timeKey, textKey(new RegExp(API_KEY_ID_PATTERN))]);
+      const { limit, after } = readPage(request.query, list, [timeKey, textKey(new RegExp(API_KEY_ID_PATTERN))]);
       const page = { limit: limit + 1, after: after && { createdAt: after[0] as number, id: after[1] as string } };
       const { items, nextCursor } = pageOf(await store.listApiKeys(principal, page), limit, list, (key) => [key.createdAt, key.id]);
       return { apiKeys: items.map(apiKeyOut), nextCursor };
@@ -178,7 +174,7 @@ export function apiKeyRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
     },
     async (request, reply) => {
       const { principal, actor } = target(request);
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       await store.revokeApiKey(principal, id, { actor });
       return reply.code(204).send();
     },

@@ -4,7 +4,8 @@
 // A system admin, or an admin of the domain the certificate's principal belongs to, may do this.
 // A service's certificates, listed and revoked all at once, are in service-certificates.ts.
 
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import type { RequestWithParams, SchemaTypes } from '../../http/route-types.ts';
 import { splitPrincipal } from '../../policy/names.ts';
 import type { CertificateRecord } from '../../storage/records.ts';
 import { authorize } from '../authz.ts';
@@ -85,13 +86,14 @@ export const certificateOut = (c: CertificateRecord) => ({
   provedByKey: c.provedByKey,
 });
 
-export function certificateRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
+export function certificateRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
+  const app = scope.withTypeProvider<SchemaTypes>();
   const { store, callerOf } = deps;
 
   /** The record, once the caller is known to administer its principal's domain. */
-  const authorizedRecord = async (request: FastifyRequest): Promise<{ record: CertificateRecord; actor: string }> => {
+  const authorizedRecord = async (request: RequestWithParams<typeof serialParams>): Promise<{ record: CertificateRecord; actor: string }> => {
     const caller = callerOf(request);
-    const serial = readSerial((request.params as { serial: string }).serial);
+    const serial = readSerial(request.params.serial);
     const record = await store.getCertificate(serial);
     if (!record) throw notFound(`Tessera's CA issued no certificate with serial ${serial}`);
     authorize(caller, splitPrincipal(record.principal)?.domain);
@@ -134,7 +136,7 @@ export function certificateRoutes(app: FastifyInstance, deps: AdminRouteDeps): v
       },
     },
     async (request) => {
-      const reason = readReason((request.body as { reason?: string } | null | undefined)?.reason);
+      const reason = readReason(request.body?.reason);
       const { record, actor } = await authorizedRecord(request);
       const { certificate, descendantsRevoked } = await store.revokeCertificate(record.serial, reason, { actor });
       return { ...certificateOut(certificate), descendantsRevoked };

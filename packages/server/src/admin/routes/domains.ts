@@ -1,6 +1,7 @@
 // /admin/v1/domains: the namespaces teams own.
 
 import type { FastifyInstance } from 'fastify';
+import type { SchemaTypes } from '../../http/route-types.ts';
 import { authorize, SYSTEM_DOMAIN } from '../authz.ts';
 import { AdminError, badRequest, notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
@@ -24,7 +25,8 @@ export function readTokenMaxLifetime(value: number | null | undefined): number |
   return value;
 }
 
-export function domainRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
+export function domainRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
+  const app = scope.withTypeProvider<SchemaTypes>();
   const { store, callerOf } = deps;
 
   app.post(
@@ -48,7 +50,7 @@ export function domainRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
     },
     async (request, reply) => {
       authorize(callerOf(request));
-      const body = request.body as { name: string; description?: string | null };
+      const body = request.body;
       const domain = await store.createDomain({ name: requireName('domain', body.name), description: body.description ?? null }, { actor: callerOf(request).principal });
       return reply.code(201).send(domainOut(domain));
     },
@@ -68,7 +70,7 @@ export function domainRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
     },
     async (request) => {
       const caller = callerOf(request);
-      const { limit, after } = readPage(request.query as { limit?: string; cursor?: string }, 'domains', [nameKey('domain')]);
+      const { limit, after } = readPage(request.query, 'domains', [nameKey('domain')]);
       const names = caller.isSystemAdmin ? undefined : [...caller.adminOf];
       const rows = await store.listDomains({ limit: limit + 1, after: after?.[0] as string | undefined, names });
       const { items, nextCursor } = pageOf(rows, limit, 'domains', (domain) => [domain.name]);
@@ -80,7 +82,7 @@ export function domainRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
     '/domains/:domain',
     { schema: { summary: 'Get a domain', tags: ['domains'], security: [{ bearerAuth: [] }], params: domainParams, response: { 200: schemas.domain, ...errorResponses } } },
     async (request) => {
-      const { domain: name } = request.params as { domain: string };
+      const { domain: name } = request.params;
       authorize(callerOf(request), name);
       const domain = await store.getDomain(requireName('domain', name));
       if (!domain) throw notFound(`domain "${name}" does not exist`);
@@ -102,10 +104,10 @@ export function domainRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
       },
     },
     async (request) => {
-      const { domain: name } = request.params as { domain: string };
+      const { domain: name } = request.params;
       const caller = callerOf(request);
       authorize(caller, name);
-      const body = request.body as { description?: string | null; tokenMaxLifetime?: number | null };
+      const body = request.body;
       if (body.description === undefined && body.tokenMaxLifetime === undefined) throw badRequest('nothing to change: send description and/or tokenMaxLifetime');
       const patch = { description: body.description, tokenMaxLifetime: readTokenMaxLifetime(body.tokenMaxLifetime) };
       const domain = await store.updateDomain(requireName('domain', name), patch, { actor: caller.principal });
@@ -117,7 +119,7 @@ export function domainRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
     '/domains/:domain',
     { schema: { summary: 'Delete an empty domain', tags: ['domains'], security: [{ bearerAuth: [] }], params: domainParams, response: { 204: { type: 'null' }, ...errorResponses } } },
     async (request, reply) => {
-      const { domain: name } = request.params as { domain: string };
+      const { domain: name } = request.params;
       authorize(callerOf(request));
       if (name === SYSTEM_DOMAIN) throw new AdminError(409, 'conflict', `the system domain ${SYSTEM_DOMAIN} cannot be deleted`);
       await store.deleteDomain(requireName('domain', name), { actor: callerOf(request).principal });

@@ -4,6 +4,7 @@
 // stored (format in keys/join-tokens.ts).
 
 import type { FastifyInstance } from 'fastify';
+import type { SchemaTypes } from '../../http/route-types.ts';
 import { generateJoinToken } from '../../keys/join-tokens.ts';
 import { splitPrincipal } from '../../policy/names.ts';
 import { NotFoundError } from '../../storage/errors.ts';
@@ -40,7 +41,8 @@ const listQuery = {
   },
 } as const;
 
-export function joinTokenRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
+export function joinTokenRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
+  const app = scope.withTypeProvider<SchemaTypes>();
   const { store, callerOf, hasher, now, joinTokens } = deps;
 
   app.post(
@@ -70,7 +72,7 @@ export function joinTokenRoutes(app: FastifyInstance, deps: AdminRouteDeps): voi
       },
     },
     async (request, reply) => {
-      const body = request.body as { principal: string; ttlSeconds?: number };
+      const body = request.body;
       const caller = callerOf(request);
       const principal = requireName('principal', body.principal);
       const { domain } = splitPrincipal(principal) ?? { domain: '' };
@@ -116,7 +118,7 @@ export function joinTokenRoutes(app: FastifyInstance, deps: AdminRouteDeps): voi
       },
     },
     async (request) => {
-      const query = request.query as { principal: string; limit?: string; cursor?: string };
+      const { query } = request;
       const principal = requireName('principal', query.principal);
       authorize(callerOf(request), splitPrincipal(principal)?.domain ?? '');
       const list = `join-tokens ${principal}`;
@@ -141,7 +143,7 @@ export function joinTokenRoutes(app: FastifyInstance, deps: AdminRouteDeps): voi
       },
     },
     async (request, reply) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       const caller = callerOf(request);
       const unknown = (): AdminError => notFound(`there is no outstanding join token "${id.slice(0, 64)}"; list them with GET /admin/v1/join-tokens?principal=<principal>`);
       const found = ID_PATTERN.test(id) ? await store.getJoinToken(id, now()) : null;

@@ -1,7 +1,8 @@
 // /admin/v1/domains/{domain}/roles: who may act in a domain. A role belongs to the domain that
 // protects the resource; its admins grant access by adding members.
 
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { optionalBody, type RequestWithParams, type SchemaTypes } from '../../http/route-types.ts';
 import { describeNameRule, isPrincipalName } from '../../policy/names.ts';
 import type { Role, RoleMember } from '../../storage/records.ts';
 import { MAX_ROLE_ACTORS } from '../../policy/delegation.ts';
@@ -66,11 +67,12 @@ function roleShown(role: Role) {
   return { ...roleOut({ ...role, members: items }), membersNextCursor: nextCursor };
 }
 
-export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
+export function roleRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
+  const app = scope.withTypeProvider<SchemaTypes>();
   const { store, callerOf, now } = deps;
 
-  const target = (request: FastifyRequest): { domain: string; role: string; actor: string } => {
-    const { domain, role } = request.params as { domain: string; role: string };
+  const target = (request: RequestWithParams<typeof roleParams>): { domain: string; role: string; actor: string } => {
+    const { domain, role } = request.params;
     const caller = callerOf(request);
     authorize(caller, domain);
     return { domain: requireName('domain', domain), role: requireName('role', role), actor: caller.principal };
@@ -90,11 +92,11 @@ export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
       },
     },
     async (request) => {
-      const { domain } = request.params as { domain: string };
+      const { domain } = request.params;
       authorize(callerOf(request), domain);
       if (!(await store.getDomain(requireName('domain', domain)))) throw notFound(`domain "${domain}" does not exist`);
       const list = `roles ${domain}`;
-      const { limit, after } = readPage(request.query as { limit?: string; cursor?: string }, list, [nameKey('role')]);
+      const { limit, after } = readPage(request.query, list, [nameKey('role')]);
       const rows = await store.listRoles(domain, { limit: limit + 1, after: after?.[0] as string | undefined, memberLimit: MEMBERS_SHOWN + 1 });
       const { items, nextCursor } = pageOf(rows, limit, list, (role) => [role.name]);
       return { roles: items.map(roleShown), nextCursor };
@@ -133,12 +135,7 @@ export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
     },
     async (request, reply) => {
       const { domain, role, actor } = target(request);
-      const body = (request.body ?? {}) as {
-        members?: { principal: string; expiresAt?: string | null }[];
-        tokenMaxLifetime?: number | null;
-        actors?: string[];
-        impersonators?: string[];
-      };
+      const body = optionalBody(request.body);
       const members = body.members?.map(readMember);
       if (members && new Set(members.map((m) => m.principal)).size !== members.length) throw badRequest('members: each principal may appear once');
       const tokenMaxLifetime = readTokenMaxLifetime(body.tokenMaxLifetime);
@@ -192,7 +189,7 @@ export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
     async (request) => {
       const { domain, role } = target(request);
       const list = memberList(domain, role);
-      const { limit, after } = readPage(request.query as { limit?: string; cursor?: string }, list, [nameKey('principal')]);
+      const { limit, after } = readPage(request.query, list, [nameKey('principal')]);
       if (!(await store.getRole(domain, role, 0))) throw notFound(`role ${domain}:role.${role} does not exist`);
       const rows = await store.listRoleMembers(domain, role, { limit: limit + 1, after: after?.[0] as string | undefined });
       const { items, nextCursor } = pageOf(rows, limit, list, (member) => [member.principal]);
@@ -234,7 +231,7 @@ export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
     },
     async (request) => {
       const { domain, role, actor } = target(request);
-      const members = (request.body as { members: { principal: string; expiresAt?: string | null }[] }).members.map(readMember);
+      const members = request.body.members.map(readMember);
       if (new Set(members.map((m) => m.principal)).size !== members.length) throw badRequest('members: each principal may appear once');
       await refuseLastAdminWrite(store, now(), { domain, role }, { writing: members });
       return store.putRoleMembers(domain, role, members, { actor });
@@ -275,8 +272,8 @@ export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
     },
     async (request, reply) => {
       const { domain, role, actor } = target(request);
-      const { principal } = request.params as { principal: string };
-      const body = (request.body ?? {}) as { expiresAt?: string | null };
+      const { principal } = request.params;
+      const body = optionalBody(request.body);
       const member = readMember({ principal, expiresAt: body.expiresAt });
       await refuseLastAdminWrite(store, now(), { domain, role }, { writing: [member] });
       const { created, joinTokensVoided: voided } = await store.putRoleMember(domain, role, member, { actor });
@@ -290,7 +287,7 @@ export function roleRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
     { schema: { summary: 'Remove a member from a role', tags: ['roles'], security, params: memberParams, response: { 204: { type: 'null' }, ...errorResponses } } },
     async (request, reply) => {
       const { domain, role, actor } = target(request);
-      const { principal } = request.params as { principal: string };
+      const { principal } = request.params;
       if (isSystemAdminRole(domain, role)) await refuseLastAdminRemoval(store, now(), { without: principal });
       await store.deleteRoleMember(domain, role, requireName('principal', principal), { actor });
       return reply.code(204).send();

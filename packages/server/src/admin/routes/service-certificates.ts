@@ -2,13 +2,13 @@
 // issued to one service, listed a page at a time, and all revoked in one call (incident
 // response: a stolen key, or a service retired in a hurry). Who may: as for the service itself.
 
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { CertificateStatus } from '../../storage/records.ts';
+import type { FastifyInstance } from 'fastify';
+import type { SchemaTypes } from '../../http/route-types.ts';
 import { notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
 import { errorResponses, pageOf, pageParameters, pageSchema, readPage, textKey, timeKey } from '../wire.ts';
 import { certificateOut, certificateSchema, readReason, reasonProperty } from './certificates.ts';
-import { serviceParams, serviceTarget, type ServiceTarget } from './services.ts';
+import { serviceParams, serviceTarget, type ServiceRequest, type ServiceTarget } from './services.ts';
 
 /** A serial as the CA records it: lower-case hex. */
 const SERIAL = /^[0-9a-f]{1,64}$/;
@@ -31,11 +31,12 @@ const listQuery = {
 
 const listSchema = pageSchema('certificates', certificateSchema);
 
-export function serviceCertificateRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
+export function serviceCertificateRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
+  const app = scope.withTypeProvider<SchemaTypes>();
   const { store, callerOf, now } = deps;
 
   /** The service, once the caller may administer it; 404 when it does not exist. */
-  const existingService = async (request: FastifyRequest): Promise<ServiceTarget> => {
+  const existingService = async (request: ServiceRequest): Promise<ServiceTarget> => {
     const target = serviceTarget(callerOf(request), request);
     if (!(await store.getService(target.principal))) throw notFound(`service "${target.principal}" does not exist`);
     return target;
@@ -57,7 +58,7 @@ export function serviceCertificateRoutes(app: FastifyInstance, deps: AdminRouteD
       },
     },
     async (request) => {
-      const query = request.query as { limit?: string; cursor?: string; status?: CertificateStatus };
+      const { query } = request;
       const { principal } = await existingService(request);
       const list = `certificates ${principal} ${query.status ?? ''}`;
       const { limit, after: key } = readPage(query, list, [timeKey, textKey(SERIAL)]);
@@ -86,7 +87,7 @@ export function serviceCertificateRoutes(app: FastifyInstance, deps: AdminRouteD
       },
     },
     async (request) => {
-      const reason = readReason((request.body as { reason?: string } | null | undefined)?.reason);
+      const reason = readReason(request.body?.reason);
       const { principal, actor } = await existingService(request);
       return { revoked: await store.revokeServiceCertificates(principal, reason, { actor }) };
     },

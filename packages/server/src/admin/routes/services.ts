@@ -2,10 +2,10 @@
 // secrets and registered public keys. A secret is shown once, on creation; only its keyed hash
 // is stored.
 
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import type { RequestWithParams, SchemaTypes } from '../../http/route-types.ts';
 import { generateClientSecret, generateSecretId } from '../../keys/client-secrets.ts';
 import { parsePublicKeyPem } from '../../policy/public-keys.ts';
-import type { ServiceStatus } from '../../storage/records.ts';
 import { authorize, authorizeServiceChange, onlyTakesStandingAway, type AdminCaller } from '../authz.ts';
 import { badRequest, notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
@@ -39,12 +39,13 @@ const keyParams = { ...serviceParams, properties: { ...serviceParams.properties,
 const pemBody = { type: 'object', additionalProperties: false, required: ['pem'], properties: { pem: { type: 'string', maxLength: 16_384 } } } as const;
 const security = [{ bearerAuth: [] }];
 
-export function serviceRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
+export function serviceRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
+  const app = scope.withTypeProvider<SchemaTypes>();
   const { store, callerOf, hasher, now } = deps;
 
-  const target = (request: FastifyRequest): ServiceTarget => serviceTarget(callerOf(request), request);
+  const target = (request: ServiceRequest): ServiceTarget => serviceTarget(callerOf(request), request);
   /** As target, for a change to the service's credentials or standing (authz.ts). */
-  const changeTarget = async (request: FastifyRequest): Promise<ServiceTarget> => {
+  const changeTarget = async (request: ServiceRequest): Promise<ServiceTarget> => {
     const found = target(request);
     await authorizeServiceChange(store, callerOf(request), found.principal, now());
     return found;
@@ -83,17 +84,10 @@ export function serviceRoutes(app: FastifyInstance, deps: AdminRouteDeps): void 
       },
     },
     async (request, reply) => {
-      const { domain } = request.params as { domain: string };
+      const { domain } = request.params;
       const caller = callerOf(request);
       authorize(caller, domain);
-      const body = request.body as {
-        name: string;
-        description?: string | null;
-        allowedIps?: string[];
-        expiresAt?: string | null;
-        secret?: boolean;
-        publicKeys?: { kid: string; pem: string }[];
-      };
+      const body = request.body;
       requireName('domain', domain);
       requireName('service', body.name);
       // A name may already be a member of another domain's admin role; the new service would hold it.
@@ -134,11 +128,11 @@ export function serviceRoutes(app: FastifyInstance, deps: AdminRouteDeps): void 
       },
     },
     async (request) => {
-      const { domain } = request.params as { domain: string };
+      const { domain } = request.params;
       authorize(callerOf(request), domain);
       if (!(await store.getDomain(requireName('domain', domain)))) throw notFound(`domain "${domain}" does not exist`);
       const list = `services ${domain}`;
-      const { limit, after } = readPage(request.query as { limit?: string; cursor?: string }, list, [nameKey('service')]);
+      const { limit, after } = readPage(request.query, list, [nameKey('service')]);
       const rows = await store.listServices(domain, { limit: limit + 1, after: after?.[0] as string | undefined });
       const { items, nextCursor } = pageOf(rows, limit, list, (service) => [service.name]);
       return { services: items.map(serviceOut), nextCursor };
@@ -179,7 +173,7 @@ export function serviceRoutes(app: FastifyInstance, deps: AdminRouteDeps): void 
       },
     },
     async (request) => {
-      const body = request.body as { status?: ServiceStatus; description?: string | null; allowedIps?: string[]; expiresAt?: string | null };
+      const body = request.body;
       const { principal, actor } = target(request);
       const standing = { status: body.status, expiresAt: readExpiry(body.expiresAt), allowedIps: readAllowedIps(body.allowedIps) };
       // Taking standing away stays with the service's own domain's admins (authz.ts); a missing service is the 404 of updateService.
@@ -220,10 +214,9 @@ export function serviceRoutes(app: FastifyInstance, deps: AdminRouteDeps): void 
     },
     async (request, reply) => {
       const { principal, actor } = await changeTarget(request);
-      const body = (request.body ?? {}) as { graceSeconds?: number };
       const clientSecret = generateClientSecret();
       const id = generateSecretId();
-      const graceUntil = now() + (body.graceSeconds ?? DEFAULT_GRACE_SECONDS) * 1000;
+      const graceUntil = now() + (request.body?.graceSeconds ?? DEFAULT_GRACE_SECONDS) * 1000;
       await store.addClientSecret(principal, { id, hash: hasher.hash(clientSecret) }, graceUntil, { actor });
       return reply.code(201).send({ id, clientSecret, previousSecretsExpireAt: new Date(graceUntil).toISOString() });
     },
@@ -249,7 +242,7 @@ export function serviceRoutes(app: FastifyInstance, deps: AdminRouteDeps): void 
       const { principal } = target(request);
       if (!(await store.getService(principal))) throw notFound(`service "${principal}" does not exist`);
       const list = `keys ${principal}`;
-      const { limit, after } = readPage(request.query as { limit?: string; cursor?: string }, list, [timeKey, textKey(new RegExp(KID))]);
+      const { limit, after } = readPage(request.query, list, [timeKey, textKey(new RegExp(KID))]);
       const page = { limit: limit + 1, after: after && { createdAt: after[0] as number, id: after[1] as string } };
       const { items, nextCursor } = pageOf(await store.listPublicKeys(principal, page), limit, list, (key) => [key.createdAt, key.kid]);
       return { keys: items.map((k) => ({ kid: k.kid, pem: k.pem, createdAt: new Date(k.createdAt).toISOString() })), nextCursor };
@@ -261,8 +254,8 @@ export function serviceRoutes(app: FastifyInstance, deps: AdminRouteDeps): void 
     { schema: { summary: 'Register or replace a public key', tags: ['services'], security, params: keyParams, body: pemBody, response: { '2xx': { type: 'object', properties: { kid: { type: 'string' }, created: { type: 'boolean' }, certificatesRevoked: { type: 'integer' } } }, ...errorResponses } } },
     async (request, reply) => {
       const { principal, actor } = await changeTarget(request);
-      const { kid } = request.params as { kid: string };
-      const { pem } = request.body as { pem: string };
+      const { kid } = request.params;
+      const { pem } = request.body;
       checkPem(pem, 'pem');
       const { created, certificatesRevoked } = await store.putPublicKey(principal, kid, pem, { actor });
       return reply.code(created ? 201 : 200).send({ kid, created, certificatesRevoked });
@@ -274,12 +267,15 @@ export function serviceRoutes(app: FastifyInstance, deps: AdminRouteDeps): void 
     { schema: { summary: 'Remove a public key', tags: ['services'], security, params: keyParams, response: { 204: { type: 'null' }, ...errorResponses } } },
     async (request, reply) => {
       const { principal, actor } = target(request);
-      const { kid } = request.params as { kid: string };
+      const { kid } = request.params;
       await store.deletePublicKey(principal, kid, { actor });
       return reply.code(204).send();
     },
   );
 }
+
+/** A request to a route under /domains/:domain/services/:service. */
+export type ServiceRequest = RequestWithParams<typeof serviceParams>;
 
 export interface ServiceTarget {
   domain: string;
@@ -289,8 +285,8 @@ export interface ServiceTarget {
 }
 
 /** Checks the caller's right to the domain (403), then the names (400); returns the principal. */
-export function serviceTarget(caller: AdminCaller, request: FastifyRequest): ServiceTarget {
-  const { domain, service } = request.params as { domain: string; service: string };
+export function serviceTarget(caller: AdminCaller, request: ServiceRequest): ServiceTarget {
+  const { domain, service } = request.params;
   authorize(caller, domain);
   requireName('domain', domain);
   requireName('service', service);

@@ -1,6 +1,7 @@
 // /admin/v1 system resources: signing-key rotation and the audit log. System admins only.
 
 import type { FastifyInstance } from 'fastify';
+import type { SchemaTypes } from '../../http/route-types.ts';
 import { authorize } from '../authz.ts';
 import type { AuditEvent } from '../../storage/records.ts';
 import type { AdminRouteDeps } from '../index.ts';
@@ -16,7 +17,8 @@ const AUDIT_READ = 100;
 /** Characters of `before` and `after` after which a page of the audit log ends early (its nextCursor goes on). */
 export const AUDIT_PAGE_CHARS = 4 * 1024 * 1024;
 
-export function systemRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
+export function systemRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
+  const app = scope.withTypeProvider<SchemaTypes>();
   const { store, callerOf, signingKeys } = deps;
 
   app.post(
@@ -96,7 +98,7 @@ export function systemRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
     },
     async (request) => {
       authorize(callerOf(request));
-      const query = request.query as { principal?: string; type?: string; since?: string; limit?: string; cursor?: string };
+      const { query } = request;
       const list = `audit ${JSON.stringify([query.principal, query.type, query.since])}`;
       const { limit, after } = readPage(query, list, [timeKey, timeKey]);
       const filter = { principal: query.principal, type: query.type, since: query.since === undefined ? undefined : Date.parse(query.since) };

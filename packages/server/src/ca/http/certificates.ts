@@ -2,7 +2,8 @@
 // CSR and a proof; GET /ca/v1/bundle is the PEM trust bundle; GET /ca/v1/crl the DER CRL.
 
 import type { FastifyInstance } from 'fastify';
-import { REQUEST_PROOF_TYPES, type ProofType } from '../proofs/index.ts';
+import type { SchemaTypes } from '../../http/route-types.ts';
+import { REQUEST_PROOF_TYPES } from '../proofs/index.ts';
 import { CRL_MEDIA_TYPE, CRL_VALIDITY_SECONDS, buildCrl } from './crl.ts';
 import { enroll } from './enroll.ts';
 import type { CaHttpDeps } from './index.ts';
@@ -24,7 +25,8 @@ export const caErrorSchema = {
 } as const;
 export const caErrorResponses = { '4xx': caErrorSchema, '5xx': caErrorSchema } as const;
 
-export function certificateRoutes(app: FastifyInstance, deps: CaHttpDeps): void {
+export function certificateRoutes(scope: FastifyInstance, deps: CaHttpDeps): void {
+  const app = scope.withTypeProvider<SchemaTypes>();
   app.post(
     CERTIFICATES_PATH,
     {
@@ -67,7 +69,7 @@ export function certificateRoutes(app: FastifyInstance, deps: CaHttpDeps): void 
       },
     },
     async (request, reply) => {
-      const body = request.body as { csr: string; proof?: { type: Exclude<ProofType, 'renewal'>; value: string } };
+      const body = request.body;
       const issued = await enroll(deps, request, { csrPem: body.csr, proof: body.proof });
       return reply
         .code(201)

@@ -281,7 +281,9 @@ export function listenForNotices(url: string, channel: string, handlers: NoticeH
       .then(() => current.query(`LISTEN ${channel}`))
       .then(() => {
         if (client !== current) return;
-        pid = (current as unknown as { processID: number | null }).processID ?? null;
+        // pg sets processID from the server's BackendKeyData; its types do not declare it.
+        const processID: unknown = Reflect.get(current, 'processID');
+        pid = typeof processID === 'number' ? processID : null;
         handlers.up();
       })
       .catch((error: unknown) => lost(current, error instanceof Error ? error : new Error(String(error))));
