@@ -4,17 +4,12 @@
 import type { KeyObject } from 'node:crypto';
 
 import { assertionAlgorithm, keyTypeOf, signClientAssertion } from '../sdk.ts';
+import type { CertificateBootstrap, CertificateProof } from '@tessera/sdk';
 
 import { UsageError } from '../errors.ts';
 import { readInputFile } from '../files.ts';
 
-export type ProofType = 'key-assertion' | 'join-token' | 'oidc-token';
-
-/** The `proof` member of `POST /ca/v1/certificates`. */
-export interface CertificateProof {
-  type: ProofType;
-  value: string;
-}
+export type ProofType = CertificateProof['type'];
 
 export interface ProofSource {
   type: ProofType;
@@ -30,6 +25,8 @@ export interface ProofSource {
   csrKey?: KeyObject;
   /** `audience` is the certificate endpoint URL; `now` in milliseconds. */
   make(audience: string, now: number): Promise<CertificateProof>;
+  /** The same proof for the SDK's certificate refresher (`--watch`). */
+  bootstrap: CertificateBootstrap;
 }
 
 /**
@@ -46,6 +43,7 @@ export function keyAssertionProof(principal: string, kid: string, key: KeyObject
     flag: '--key/--kid',
     repeatable: true,
     csrKey: key,
+    bootstrap: { privateKey: key, kid },
     make: async (audience, now) => ({
       type: 'key-assertion',
       value: await signClientAssertion(key, { clientId: principal, kid, audience, alg, now }),
@@ -60,6 +58,7 @@ export function joinTokenProof(token: string, flag: string): ProofSource {
     type: 'join-token',
     flag,
     repeatable: false,
+    bootstrap: { joinToken: value },
     make: () => Promise.resolve({ type: 'join-token', value }),
   };
 }
@@ -78,6 +77,7 @@ export async function oidcTokenProof(cwd: string, file: string): Promise<ProofSo
     type: 'oidc-token',
     flag: '--oidc-token-file',
     repeatable: true,
+    bootstrap: { oidcToken: () => readOidcToken(cwd, file) },
     make: async () => ({ type: 'oidc-token', value: await readOidcToken(cwd, file) }),
   };
 }
