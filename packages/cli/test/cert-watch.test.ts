@@ -284,6 +284,22 @@ describe('tessera cert --watch', () => {
     await stop(watching);
   });
 
+  it('proves again with a repeatable proof after the server refused a renewal (the SDK refresher)', async () => {
+    await writeFile(path.join(cwd, 'sa.token'), 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln');
+    const watching = watch('--principal', 'alpha.api', '--oidc-token-file', 'sa.token');
+    await watching.nextTimer();
+    ca.scripted.push({ status: 403, body: { error: 'forbidden', message: 'certificate revoked' } });
+    clock.fire();
+    assert.equal((await watching.nextTimer()).ms, 1000);
+    clock.fire();
+    await watching.nextTimer();
+    const [, refused, proven] = ca.certificateRequests();
+    assert.equal((refused?.body as { proof?: unknown }).proof, undefined, 'the renewal');
+    assert.equal((proven?.body as { proof?: { type: string } }).proof?.type, 'oidc-token');
+    const result = await stop(watching);
+    assert.match(result.stderr, /renewal failed \(attempt 1\): certificate request to \S+: HTTP 403 forbidden: certificate revoked; retrying in 1s/);
+  });
+
   it('--rotate-key makes a new key at each renewal', async () => {
     const watching = watch('--principal', 'alpha.api', '--join-token', 'jt', '--rotate-key', '--key-type', 'ed25519');
     await watching.nextTimer();

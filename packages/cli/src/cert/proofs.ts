@@ -15,12 +15,6 @@ export interface ProofSource {
   type: ProofType;
   /** The flag it came from, for messages. */
   flag: string;
-  /**
-   * Whether it can prove again later: a join token is spent by its first use, a registered key
-   * or a freshly read OIDC token file are not. `--watch` falls back to a repeatable proof when
-   * the certificate expired before it could be renewed.
-   */
-  repeatable: boolean;
   /** The key the CSR must carry, when the proof is bound to one (the registered key). */
   csrKey?: KeyObject;
   /** `audience` is the certificate endpoint URL; `now` in milliseconds. */
@@ -41,7 +35,6 @@ export function keyAssertionProof(principal: string, kid: string, key: KeyObject
   return {
     type: 'key-assertion',
     flag: '--key/--kid',
-    repeatable: true,
     csrKey: key,
     bootstrap: { privateKey: key, kid },
     make: async (audience, now) => ({
@@ -57,7 +50,6 @@ export function joinTokenProof(token: string, flag: string): ProofSource {
   return {
     type: 'join-token',
     flag,
-    repeatable: false,
     bootstrap: { joinToken: value },
     make: () => Promise.resolve({ type: 'join-token', value }),
   };
@@ -76,7 +68,6 @@ export async function oidcTokenProof(cwd: string, file: string): Promise<ProofSo
   return {
     type: 'oidc-token',
     flag: '--oidc-token-file',
-    repeatable: true,
     bootstrap: { oidcToken: () => readOidcToken(cwd, file) },
     make: async () => ({ type: 'oidc-token', value: await readOidcToken(cwd, file) }),
   };

@@ -1,7 +1,7 @@
-// When `tessera cert --watch` acts: the SDK's certificate refresher's schedule (renewal at about
-// two thirds of a certificate's lifetime, spread by jitter; retries that back off), with its
-// default policy, so the command and the library renew alike. What is the CLI's own is the
-// waiting: on the injected clock and timers (tests move them by hand), ended by SIGINT/SIGTERM.
+// The renewal schedule `tessera cert --watch` had before it ran the SDK's certificate refresher
+// (cert/watch.ts), which now schedules, retries and waits on the injected timers itself. No
+// command uses this file any more: the "renewal schedule" tests of cert-watch.test.ts still pin
+// these functions, and it goes with them (the SDK's certificates-schedule tests cover the same).
 
 import type { SignalSource, Timers } from '../io.ts';
 import { DEFAULT_POLICY, MAX_RETRY_MS, MAX_TIMER_MS, retryDelay as sdkRetryDelay, nextRenewal as sdkNextRenewal, renewalTime as sdkRenewalTime } from '../sdk.ts';

@@ -16,7 +16,6 @@ import { clientFor, currentForRenewal, expiredError } from './operations.ts';
 import type { CertContext, CertPlan, Outcome } from './operations.ts';
 import { hasCurrentCertificate, readCurrentCertificate, shownPath } from './out-dir.ts';
 import type { CurrentCertificate } from './out-dir.ts';
-import { realTimers } from './schedule.ts';
 
 /** Called for every certificate written, with the time its renewal is planned for. */
 export type Announce = (outcome: Outcome, renewAt: number) => void;
@@ -64,7 +63,7 @@ export async function watchCertificate(plan: CertPlan, ctx: CertContext, announc
       bundleRefresh: 0,
       clock: ctx.now,
       random: ctx.random,
-      timers: io.timers ?? realTimers,
+      timers: io.timers,
       signal: aborter.signal,
       listeners: {
         failed: ({ error, attempt, retryAt }) => {
@@ -172,7 +171,7 @@ function cliError(error: unknown, url: URL): CliError {
 }
 
 /** No answer, or an answer that says "later": 408, 429 and 5xx. */
-export function isTransient(error: unknown): boolean {
+function isTransient(error: unknown): boolean {
   if (error instanceof ConnectionError) return true;
   return error instanceof HttpStatusError && (error.status === 408 || error.status === 429 || error.status >= 500);
 }
