@@ -8,7 +8,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 
-import { MAX_RETRY_MS, MAX_TIMER_MS, createSleeper, nextRenewal, renewalTime, retryDelay } from '../src/cert/schedule.ts';
+import { MAX_RETRY_MS, MAX_TIMER_MS, createSleeper, nextRenewal, renewalTime, retryDelay } from './helpers/schedule.ts';
 import { makeWorkspace, runCli } from './helpers/cli.ts';
 import type { CliResult } from './helpers/cli.ts';
 import { startFakeCa } from './helpers/fake-ca.ts';

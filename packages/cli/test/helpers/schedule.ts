@@ -1,10 +1,11 @@
-// The renewal schedule `tessera cert --watch` had before it ran the SDK's certificate refresher
-// (cert/watch.ts), which now schedules, retries and waits on the injected timers itself. No
-// command uses this file any more: the "renewal schedule" tests of cert-watch.test.ts still pin
-// these functions, and it goes with them (the SDK's certificates-schedule tests cover the same).
+// What src/cert/schedule.ts was before `tessera cert --watch` ran the SDK's certificate refresher,
+// which now schedules, retries and waits on the CLI's timers itself: the SDK's schedule with its
+// default policy, and the CLI's old sleeper. Moved here unchanged because the "renewal schedule"
+// tests of cert-watch.test.ts pin it; no command uses it, and it can go with those tests (the
+// SDK's certificates-schedule tests cover the schedule).
 
-import type { SignalSource, Timers } from '../io.ts';
-import { DEFAULT_POLICY, MAX_RETRY_MS, MAX_TIMER_MS, retryDelay as sdkRetryDelay, nextRenewal as sdkNextRenewal, renewalTime as sdkRenewalTime } from '../sdk.ts';
+import type { SignalSource, Timers } from '../../src/io.ts';
+import { DEFAULT_POLICY, MAX_RETRY_MS, MAX_TIMER_MS, retryDelay as sdkRetryDelay, nextRenewal as sdkNextRenewal, renewalTime as sdkRenewalTime } from '@tessera/sdk';
 
 export { MAX_RETRY_MS, MAX_TIMER_MS };
 
