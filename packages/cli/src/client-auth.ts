@@ -8,7 +8,7 @@ import type { RequestProof, TokenEndpointResponse, TokenTransport } from '@tesse
 import { readClientCertificate } from './client-certificate.ts';
 import type { TlsIdentity } from './connection.ts';
 import { loadCredentials } from './credentials.ts';
-import { CliError, UsageError } from './errors.ts';
+import { CliError, UsageError, describeError } from './errors.ts';
 import { readInputFile } from './files.ts';
 import type { HttpClient } from './http-client.ts';
 import { readSigningKey } from './private-key.ts';
@@ -119,7 +119,7 @@ export async function requestToken(http: HttpClient, grant: TokenGrant): Promise
     if (error instanceof TokenClientError && error.code === 'ERR_TOKEN_RESPONSE_INVALID') {
       throw new CliError(`token endpoint ${tokenEndpoint.href} answered without an access_token`, undefined, { cause: error });
     }
-    throw error;
+    throw new CliError(describeError(error), undefined, { cause: error });
   }
 }
 
