@@ -2,16 +2,17 @@
 // client secret (client_secret_basic), a registered private key (private_key_jwt) or a
 // certificate (tls_client_auth). Resolved from the flags before anything goes on the wire.
 
-import { CLIENT_ASSERTION_TYPE, basicAuthorization, signClientAssertion } from './sdk.ts';
+import { CLIENT_ASSERTION_TYPE, TokenClientError, basicAuthorization, requestTokenResponse, signClientAssertion } from './sdk.ts';
+import type { RequestProof, TokenEndpointResponse, TokenTransport } from '@tessera/sdk';
 
 import { readClientCertificate } from './client-certificate.ts';
 import type { TlsIdentity } from './connection.ts';
 import { loadCredentials } from './credentials.ts';
-import { UsageError } from './errors.ts';
+import { CliError, UsageError, describeError } from './errors.ts';
 import { readInputFile } from './files.ts';
+import type { HttpClient } from './http-client.ts';
 import { readSigningKey } from './private-key.ts';
 import type { SigningKey } from './private-key.ts';
-import type { ClientAuthentication } from './token-request.ts';
 
 export interface ClientAuthFlags {
   clientId?: string;
@@ -87,20 +88,72 @@ function rejectKid(flags: ClientAuthFlags, flag: string): void {
   if (flags.kid !== undefined) throw new UsageError(`--kid is for --key without --cert (private_key_jwt), not for ${flag}`);
 }
 
+export interface TokenGrant {
+  tokenEndpoint: URL;
+  scope: string;
+  expiresIn?: number;
+  auth: ClientAuth;
+  /** Milliseconds since the epoch, for a private_key_jwt assertion. */
+  now: () => number;
+}
+
+/**
+ * RFC 6749 §4.4 client credentials grant, for `admin` (a client secret) and `token` (any method):
+ * the SDK's one-shot request, sent by the CLI's HTTP client (its --cacert, --timeout and TLS
+ * identity), so a failure reads as every other request of the CLI does.
+ */
+export async function requestToken(http: HttpClient, grant: TokenGrant): Promise<TokenEndpointResponse> {
+  const { tokenEndpoint } = grant;
+  try {
+    return await requestTokenResponse({
+      tokenEndpoint: tokenEndpoint.href,
+      scope: grant.scope,
+      expiresIn: grant.expiresIn,
+      prove: (audience, now) => authenticationFor(grant.auth, audience, now),
+      transport: transportOver(http),
+      clock: grant.now,
+    });
+  } catch (error) {
+    // The CLI's own failures (HTTP status, no answer) come back as the cause, in its words already.
+    if (error instanceof TokenClientError && error.cause instanceof CliError) throw error.cause;
+    if (error instanceof TokenClientError && error.code === 'ERR_TOKEN_RESPONSE_INVALID') {
+      throw new CliError(`token endpoint ${tokenEndpoint.href} answered without an access_token`, undefined, { cause: error });
+    }
+    throw new CliError(describeError(error), undefined, { cause: error });
+  }
+}
+
+function transportOver(http: HttpClient): TokenTransport {
+  return {
+    async send(url, request) {
+      const { status, headers, text } = await http.send({
+        method: request.method,
+        url: new URL(url),
+        headers: request.headers,
+        body: request.body,
+        label: `token request to ${url}`,
+      });
+      return { status, header: (name) => [headers[name.toLowerCase()] ?? []].flat().join(', ') || undefined, body: text };
+    },
+    close() {},
+  };
+}
+
 /** The headers and form parameters that authenticate one token request. */
-export async function authenticationFor(auth: ClientAuth, tokenEndpoint: URL, now: number): Promise<ClientAuthentication> {
+async function authenticationFor(auth: ClientAuth, tokenEndpoint: string, now: number): Promise<RequestProof> {
   switch (auth.method) {
     case 'client_secret_basic':
-      return { headers: { authorization: basicAuthorization(auth.clientId, auth.clientSecret) } };
+      return { headers: { authorization: basicAuthorization(auth.clientId, auth.clientSecret) }, form: {} };
     case 'private_key_jwt': {
       const { key, alg } = auth.signing;
-      const assertion = await signClientAssertion(key, { clientId: auth.clientId, kid: auth.kid, audience: tokenEndpoint.href, alg, now });
+      const assertion = await signClientAssertion(key, { clientId: auth.clientId, kid: auth.kid, audience: tokenEndpoint, alg, now });
       return {
+        headers: {},
         form: { client_id: auth.clientId, client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: assertion },
       };
     }
     case 'tls_client_auth':
       // RFC 8705 §2: the certificate authenticates; client_id says which client it is for.
-      return { form: { client_id: auth.clientId } };
+      return { headers: {}, form: { client_id: auth.clientId } };
   }
 }

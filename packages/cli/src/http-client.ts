@@ -29,6 +29,8 @@ export interface HttpRequest {
   json?: unknown;
   /** Sent as `application/x-www-form-urlencoded`. */
   form?: Record<string, string>;
+  /** Sent as it is, with the content-type of `headers`. */
+  body?: string;
   /** Names the request in error messages, e.g. "token request"; defaults to method and path. */
   label?: string;
 }
@@ -38,6 +40,8 @@ export interface HttpResponse {
   headers: IncomingHttpHeaders;
   /** Parsed JSON when the server said so, the text otherwise, `null` when empty. */
   body: unknown;
+  /** The body as it came. */
+  text: string;
 }
 
 export interface HttpClient {
@@ -137,9 +141,10 @@ function send(request: HttpRequest, options: HttpClientOptions): Promise<HttpRes
       res.on('error', fail);
       res.on('end', () => {
         const status = res.statusCode ?? 0;
-        const body = decodeBody(Buffer.concat(chunks).toString('utf8'), res.headers['content-type']);
+        const text = Buffer.concat(chunks).toString('utf8');
+        const body = decodeBody(text, res.headers['content-type']);
         finish(() => {
-          if (status >= 200 && status < 300) resolve({ status, headers: res.headers, body });
+          if (status >= 200 && status < 300) resolve({ status, headers: res.headers, body, text });
           else reject(new HttpStatusError(label, status, body));
         });
       });
@@ -159,6 +164,7 @@ function tlsOptions(options: HttpClientOptions): { ca?: string | string[]; allow
 }
 
 function encodeBody(request: HttpRequest): { payload?: Buffer; contentType?: string } {
+  if (request.body !== undefined) return { payload: Buffer.from(request.body) };
   if (request.form !== undefined) {
     return {
       payload: Buffer.from(new URLSearchParams(request.form).toString()),

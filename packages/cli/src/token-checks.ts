@@ -1,11 +1,12 @@
-// Why a token was rejected, in one line a person can act on, and the scope check `tessera
-// verify --scope` adds on top of jose's checks. jose's stable error codes drive the wording.
+// Why the SDK's verifier refused a token, in one line a person can act on, and the scope check
+// `tessera verify --scope` adds on top. The verifier keeps jose's error as the cause of its own,
+// and jose's stable error codes drive the wording.
 
 import { decodeProtectedHeader, errors } from 'jose';
 import type { JWTPayload } from 'jose';
 
 import { CliError, describeError } from './errors.ts';
-import { scopeItemRole } from './sdk.ts';
+import { InvalidTokenError, VerifierError, scopeItemRole } from './sdk.ts';
 
 export interface Expectations {
   issuer: string;
@@ -15,8 +16,15 @@ export interface Expectations {
   jwksUri: string;
 }
 
-/** Turns a jose failure into `invalid token: <reason>`; JWKS trouble is a server problem instead. */
-export function explainRejection(error: unknown, token: string, expected: Expectations): CliError {
+/** Turns a verifier failure into `invalid token: <reason>`; JWKS trouble is a server problem instead. */
+export function explainRejection(failure: unknown, token: string, expected: Expectations): CliError {
+  // A failure of the CLI's own client (fetching the keys) is already in its words.
+  const error = failure instanceof VerifierError && failure.cause !== undefined ? failure.cause : failure;
+  if (error instanceof CliError) return error;
+  if (failure instanceof InvalidTokenError && !(error instanceof errors.JOSEError)) {
+    const iat = failure.reason === 'issued_in_future' ? decodedClaim(token, 'iat') : undefined;
+    return new CliError(`invalid token: ${iat === undefined ? failure.message : `issued in the future (iat ${timeOf(iat)})`}`, undefined, { cause: failure });
+  }
   if (!(error instanceof errors.JOSEError)) {
     return new CliError(`cannot verify the token: ${describeError(error)}`, undefined, { cause: error });
   }
@@ -100,6 +108,14 @@ function headerOf(token: string): { alg?: unknown; kid?: unknown; typ?: unknown 
     return decodeProtectedHeader(token);
   } catch {
     return {};
+  }
+}
+
+function decodedClaim(token: string, claim: string): unknown {
+  try {
+    return (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>)[claim];
+  } catch {
+    return undefined;
   }
 }
 

@@ -8,7 +8,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 
-import { MAX_RETRY_MS, MAX_TIMER_MS, createSleeper, nextRenewal, renewalTime, retryDelay } from '../src/cert/schedule.ts';
+import { MAX_RETRY_MS, MAX_TIMER_MS, createSleeper, nextRenewal, renewalTime, retryDelay } from './helpers/schedule.ts';
 import { makeWorkspace, runCli } from './helpers/cli.ts';
 import type { CliResult } from './helpers/cli.ts';
 import { startFakeCa } from './helpers/fake-ca.ts';
@@ -282,6 +282,22 @@ describe('tessera cert --watch', () => {
     assert.equal((again?.body as { proof?: { type: string } }).proof?.type, 'oidc-token');
     assert.equal(ca.certificateRequests().length, 2);
     await stop(watching);
+  });
+
+  it('proves again with a repeatable proof after the server refused a renewal (the SDK refresher)', async () => {
+    await writeFile(path.join(cwd, 'sa.token'), 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln');
+    const watching = watch('--principal', 'alpha.api', '--oidc-token-file', 'sa.token');
+    await watching.nextTimer();
+    ca.scripted.push({ status: 403, body: { error: 'forbidden', message: 'certificate revoked' } });
+    clock.fire();
+    assert.equal((await watching.nextTimer()).ms, 1000);
+    clock.fire();
+    await watching.nextTimer();
+    const [, refused, proven] = ca.certificateRequests();
+    assert.equal((refused?.body as { proof?: unknown }).proof, undefined, 'the renewal');
+    assert.equal((proven?.body as { proof?: { type: string } }).proof?.type, 'oidc-token');
+    const result = await stop(watching);
+    assert.match(result.stderr, /renewal failed \(attempt 1\): certificate request to \S+: HTTP 403 forbidden: certificate revoked; retrying in 1s/);
   });
 
   it('--rotate-key makes a new key at each renewal', async () => {

@@ -116,6 +116,10 @@ describe('tessera verify', () => {
     await rejected(await verify(await issuer.sign(claims({ nbf: IAT + 600 }))), 'not valid before 2030-01-01T00:10:00.000Z');
   });
 
+  it('rejects a token issued in the future beyond the skew (the SDK verifier checks iat)', async () => {
+    await rejected(await verify(await issuer.sign(claims({ iat: IAT + 600 }))), 'issued in the future (iat 2030-01-01T00:10:00.000Z)');
+  });
+
   it('rejects a tampered token: bad signature', async () => {
     const [header, , signature] = (await issuer.sign(claims())).split('.');
     const forged = Buffer.from(JSON.stringify(claims({ scope: 'beta:role.admin' }))).toString('base64url');

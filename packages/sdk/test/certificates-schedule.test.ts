@@ -5,11 +5,22 @@
 
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import type { CaClient, IssueRequest } from '../src/certificates/ca-client.ts';
 import { bitString, contextSpecific, element, integer, octetString, oid, pem, sequence, set, utf8String } from '../src/certificates/der.ts';
-import { CertificateRefresherError, type CertificateRefresher, type CertificateRefresherEvents, type CertificateRefresherOptions } from '../src/index.ts';
+import {
+  CertificateRefresherError,
+  createCertificateRefresher,
+  type CertificateRefresher,
+  type CertificateRefresherEvents,
+  type CertificateRefresherOptions,
+  type FailedEvent,
+  type RefresherTimers,
+} from '../src/index.ts';
 import { startRefresher } from '../src/certificates/refresher.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -433,5 +444,160 @@ describe('certificate refresher schedule', () => {
       await assert.rejects(renewal, { code: 'ERR_REFRESHER_CLOSED' });
       assert.ok(ca.signal?.aborted);
     });
+  });
+});
+
+/** Timers a test runs by hand on its own clock: a timer fires only when `fire()` runs it. */
+function handTimers(start: number): RefresherTimers & { now: () => number; pending: () => { ms: number; at: number }[]; fire: () => void } {
+  let time = start;
+  let id = 0;
+  const timers = new Map<number, { ms: number; at: number; callback: () => void }>();
+  const earliest = (): [number, { ms: number; at: number; callback: () => void }] | undefined => [...timers].sort(([, a], [, b]) => a.at - b.at)[0];
+  return {
+    now: () => time,
+    setTimeout(callback, ms) {
+      timers.set(++id, { ms, at: time + ms, callback });
+      return id;
+    },
+    clearTimeout: (handle) => void timers.delete(handle as number),
+    pending: () => [...timers.values()].map(({ ms, at }) => ({ ms, at })),
+    fire() {
+      const [key, timer] = earliest() ?? assert.fail('no timer is pending');
+      timers.delete(key);
+      time = Math.max(time, timer.at);
+      timer.callback();
+    },
+  };
+}
+
+describe('certificate refresher options for tools (tessera cert --watch)', () => {
+  let ca: FakeCa;
+  let timers: ReturnType<typeof handTimers>;
+  const refreshers: CertificateRefresher[] = [];
+  const dirs: string[] = [];
+  const start = async (options: Partial<CertificateRefresherOptions> = {}): Promise<CertificateRefresher> => {
+    const r = await createCertificateRefresher({
+      server: 'https://tessera.test',
+      principal: PRINCIPAL,
+      bootstrap: { joinToken: 'tsj_test' },
+      caClient: ca,
+      timers,
+      clock: timers.now,
+      random: () => 0.5,
+      bundleRefresh: 0,
+      ...options,
+    });
+    refreshers.push(r);
+    return r;
+  };
+  const scratch = async (): Promise<string> => {
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-refresher-options-'));
+    dirs.push(dir);
+    return dir;
+  };
+
+  beforeEach(() => {
+    timers = handTimers(Date.now());
+    ca = fakeCa(timers.now);
+  });
+  afterEach(async () => {
+    for (const r of refreshers.splice(0)) await r.close();
+    for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('talks to the CA through caClient, needing no ca, and waits on the timers it is given', async () => {
+    const r = await start();
+    assert.equal(ca.requests.length, 1);
+    assert.deepEqual(timers.pending(), [{ ms: r.info().renewAt.getTime() - timers.now(), at: r.info().renewAt.getTime() }]);
+    const renewed = next(r, 'renewed');
+    timers.fire();
+    await renewed;
+    assert.equal(ca.requests.length, 2);
+    assert.ok(ca.requests[1]?.tls, 'the renewal presents the certificate');
+  });
+
+  it('keeps trying the first certificate with bootstrapAttempts: Infinity, telling listeners of each failure', async () => {
+    let failures = 0;
+    ca.answer = () => (++failures <= 6 ? unavailable() : undefined);
+    const heard: FailedEvent[] = [];
+    const startedAt = timers.now();
+    const starting = start({ bootstrapAttempts: Infinity, listeners: { failed: (event) => heard.push(event) } });
+    for (let n = 1; n <= 6; n++) {
+      await until(() => timers.pending().length === 1);
+      assert.equal(timers.pending()[0]?.ms, Math.min(1000 * 2 ** (n - 1), 300_000), `the wait after attempt ${n}`);
+      timers.fire();
+    }
+    const r = await starting;
+    assert.equal(r.info().principal, PRINCIPAL);
+    assert.deepEqual(heard.map((event) => [event.attempt, event.error.code]), [1, 2, 3, 4, 5, 6].map((n) => [n, 'ERR_CA_UNAVAILABLE']));
+    assert.equal(heard[0]?.retryAt?.getTime(), startedAt + 1000);
+  });
+
+  it('gives up on the first certificate after the default four attempts', async () => {
+    ca.answer = () => unavailable();
+    const starting = start();
+    for (let n = 1; n <= 3; n++) {
+      await until(() => timers.pending().length === 1);
+      timers.fire();
+    }
+    await assert.rejects(starting, { code: 'ERR_CA_UNAVAILABLE' });
+    assert.equal(ca.requests.length, 4);
+    assert.deepEqual(timers.pending(), []);
+  });
+
+  it('ends a start that is still retrying when its signal is aborted, leaving no timer', async () => {
+    ca.answer = () => unavailable();
+    const aborter = new AbortController();
+    const starting = start({ bootstrapAttempts: Infinity, signal: aborter.signal });
+    await until(() => timers.pending().length === 1);
+    aborter.abort();
+    await assert.rejects(starting, { code: 'ERR_REFRESHER_CLOSED' });
+    assert.deepEqual(timers.pending(), []);
+    await assert.rejects(start({ signal: AbortSignal.abort() }), { code: 'ERR_REFRESHER_CLOSED' });
+  });
+
+  it('closes when its signal is aborted after start', async () => {
+    const aborter = new AbortController();
+    const r = await start({ signal: aborter.signal });
+    aborter.abort();
+    await r.close();
+    assert.deepEqual(timers.pending(), []);
+    await assert.rejects(r.renew(), { code: 'ERR_REFRESHER_CLOSED' });
+  });
+
+  it('puts the key option in the first request only: a renewal with rotateKey makes a new one', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const r = await start({ key: privateKey, rotateKey: true });
+    assert.ok(csrPublicKey(ca.requests[0]!.csr).equals(publicKey));
+    const renewed = next(r, 'renewed');
+    timers.fire();
+    await renewed;
+    assert.ok(!csrPublicKey(ca.requests[1]!.csr).equals(publicKey));
+    await assert.rejects(start({ key: generateKeyPairSync('ec', { namedCurve: 'P-521' }).privateKey }), /key must be a P-256, P-384, Ed25519 or RSA/);
+  });
+
+  it('goes without a bootstrap when outDir holds a valid certificate, renewing at once when its time is past', async () => {
+    const outDir = await scratch();
+    const first = await start({ outDir });
+    const serial = first.info().serial;
+    await first.close();
+    const again = await start({ outDir, bootstrap: undefined });
+    assert.equal(again.info().serial, serial, 'the certificate in outDir');
+    assert.equal(ca.requests.length, 1, 'nothing asked at start');
+
+    // Past the renewal point: renewed at once, with no timer in between.
+    await again.close();
+    ca.requests.length = 0;
+    timers = handTimers(first.info().renewAt.getTime() + 1);
+    const renewed = new Promise((resolve) => void start({ outDir, bootstrap: undefined, listeners: { renewed: resolve } }));
+    await renewed;
+    assert.equal(ca.requests.length, 1);
+    assert.ok(ca.requests[0]?.tls, 'a renewal over mTLS');
+  });
+
+  it('fails to start without a bootstrap when outDir holds nothing usable, and needs outDir to go without one', async () => {
+    await assert.rejects(start({ outDir: await scratch(), bootstrap: undefined }), { code: 'ERR_PROOF_UNAVAILABLE', message: /holds no valid certificate for alpha\.api, and no bootstrap was given/ });
+    await assert.rejects(start({ bootstrap: undefined }), /bootstrap is required/);
+    assert.equal(ca.requests.length, 0);
   });
 });

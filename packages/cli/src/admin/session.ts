@@ -8,7 +8,7 @@ import type { HttpClient } from '../http-client.ts';
 import type { CliIo } from '../io.ts';
 import { formatHuman, formatJson } from '../output.ts';
 import type { View } from '../output.ts';
-import { requestClientCredentialsToken } from '../token-request.ts';
+import { requestToken } from '../client-auth.ts';
 
 export const DEFAULT_ADMIN_SCOPE = 'sys.auth:role.admin';
 
@@ -45,11 +45,11 @@ export async function openAdminSession(flags: AdminFlags, io: CliIo): Promise<Ad
   const { server, tokenEndpoint } = credentialTarget(flags.server, credentials.tokenEndpoint, io);
   // The server the secret goes to, which may be the credential file's: ./.tessera/ca.pem is trusted only for a loopback one.
   const http = await openHttpClient({ ...flags, server: server.href }, io);
-  const token = await requestClientCredentialsToken(http, {
+  const token = await requestToken(http, {
     tokenEndpoint,
-    clientId: credentials.clientId,
-    clientSecret: credentials.clientSecret,
+    auth: { method: 'client_secret_basic', clientId: credentials.clientId, clientSecret: credentials.clientSecret },
     scope: flags.scope ?? DEFAULT_ADMIN_SCOPE,
+    now: io.now ?? Date.now,
   });
   return createSession(http, server, token.access_token, flags.json === true, io);
 }

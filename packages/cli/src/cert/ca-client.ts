@@ -8,7 +8,7 @@ import type { KeyObject } from 'node:crypto';
 import { resolveUnder } from '../connection.ts';
 import { CliError } from '../errors.ts';
 import type { HttpClient } from '../http-client.ts';
-import type { CertificateProof } from './proofs.ts';
+import type { CertificateProof, IssueAnswer } from '@tessera/sdk';
 import { checkIssuedCertificate, splitCertificates } from '../sdk.ts';
 
 export const CERTIFICATES_PATH = '/ca/v1/certificates';
@@ -43,17 +43,34 @@ export interface CertificateRequest {
 export async function obtainCertificate(http: HttpClient, request: CertificateRequest): Promise<IssuedCertificate> {
   const bundle = await fetchBundle(http, request.server);
   const url = certificateEndpoint(request.server);
+  const answer = await postCertificateRequest(http, url, request.csr, request.proof);
+  const checked = checkIssuedCertificate(answer, bundle, request.key, request.now);
+  if ('problem' in checked) throw answerError(url, checked.problem);
+  return { leaf: checked.leaf, certificatePem: checked.certificate, chainPem: checked.chain, caPem: checked.ca };
+}
+
+/** `POST /ca/v1/certificates`: the answer's certificate and chain, not yet checked. */
+export async function postCertificateRequest(http: HttpClient, url: URL, csr: string, proof: CertificateProof | undefined): Promise<IssueAnswer> {
   const response = await http.send({
     method: 'POST',
     url,
-    json: { csr: request.csr, ...(request.proof === undefined ? {} : { proof: request.proof }) },
+    json: { csr, ...(proof === undefined ? {} : { proof }) },
     label: `certificate request to ${url.href}`,
   });
-  return checkAnswer(response.body, bundle, request, url);
+  const fields = response.body !== null && typeof response.body === 'object' ? (response.body as Record<string, unknown>) : {};
+  if (typeof fields.certificate !== 'string' || typeof fields.chain !== 'string') {
+    throw answerError(url, 'the answer lacks "certificate" or "chain" (is --server a Tessera server?)');
+  }
+  return { certificate: fields.certificate, chain: fields.chain };
+}
+
+/** What is wrong with an answer (the SDK's checks, those of the certificate refresher), named after the request. */
+export function answerError(url: URL, problem: string): CliError {
+  return new CliError(`certificate request to ${url.href}: ${problem}`);
 }
 
 /** The PEM trust bundle, each certificate of it parsed. */
-async function fetchBundle(http: HttpClient, server: URL): Promise<string> {
+export async function fetchBundle(http: HttpClient, server: URL): Promise<string> {
   const url = resolveUnder(server, BUNDLE_PATH);
   const response = await http.send({
     method: 'GET',
@@ -74,16 +91,4 @@ function parses(pem: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** The SDK's checks (those of the certificate refresher), each failure named after this request. */
-function checkAnswer(body: unknown, bundle: string, request: CertificateRequest, url: URL): IssuedCertificate {
-  const fail = (reason: string): CliError => new CliError(`certificate request to ${url.href}: ${reason}`);
-  const fields = body !== null && typeof body === 'object' ? (body as Record<string, unknown>) : {};
-  if (typeof fields.certificate !== 'string' || typeof fields.chain !== 'string') {
-    throw fail('the answer lacks "certificate" or "chain" (is --server a Tessera server?)');
-  }
-  const checked = checkIssuedCertificate({ certificate: fields.certificate, chain: fields.chain }, bundle, request.key, request.now);
-  if ('problem' in checked) throw fail(checked.problem);
-  return { leaf: checked.leaf, certificatePem: checked.certificate, chainPem: checked.chain, caPem: checked.ca };
 }

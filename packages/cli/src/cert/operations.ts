@@ -45,7 +45,7 @@ export interface CertContext {
 
 export interface Outcome {
   how: 'issued' | 'renewed';
-  certificate: CurrentCertificate;
+  certificate: Pick<CurrentCertificate, 'principal' | 'serial' | 'notBefore' | 'notAfter'>;
 }
 
 /** A first certificate (or one after the last expired), proven with the plan's proof. */
@@ -89,13 +89,13 @@ export async function currentForRenewal(plan: CertPlan, ctx: CertContext): Promi
       `${shownPath(plan.paths.certificate, ctx.io.cwd)} is for ${current.principal ?? 'no CN'}, not ${plan.principal}: renewal keeps the identity`,
     );
   }
-  if (current.notAfter <= ctx.now()) throw expiredError(plan, current, ctx.io.cwd);
+  if (current.notAfter <= ctx.now()) throw expiredError(plan, current.notAfter, ctx.io.cwd);
   return current;
 }
 
-export function expiredError(plan: CertPlan, current: CurrentCertificate, cwd: string): CliError {
+export function expiredError(plan: CertPlan, notAfter: number, cwd: string): CliError {
   return new CliError(
-    `${shownPath(plan.paths.certificate, cwd)} expired at ${new Date(current.notAfter).toISOString()}; ` +
+    `${shownPath(plan.paths.certificate, cwd)} expired at ${new Date(notAfter).toISOString()}; ` +
       'renewal needs an unexpired certificate: get a new one with --key/--kid, --join-token or --oidc-token-file',
   );
 }
@@ -109,7 +109,7 @@ function requirePrincipal(plan: CertPlan): string {
  * The trust anchor for Tessera's own TLS certificate: --cacert, else ./.tessera/ca.pem (as for
  * every command), else the bundle an earlier run wrote to --out-dir, which is Tessera's CA too.
  */
-async function clientFor(plan: CertPlan, io: CliIo, identity?: TlsIdentity): Promise<HttpClient> {
+export async function clientFor(plan: CertPlan, io: CliIo, identity?: TlsIdentity): Promise<HttpClient> {
   const useOutDirCa =
     plan.connection.cacert === undefined &&
     !(await fileExists(path.resolve(io.cwd, DEFAULT_CA_FILE))) &&

@@ -4,32 +4,23 @@
 import type { KeyObject } from 'node:crypto';
 
 import { assertionAlgorithm, keyTypeOf, signClientAssertion } from '../sdk.ts';
+import type { CertificateBootstrap, CertificateProof } from '@tessera/sdk';
 
 import { UsageError } from '../errors.ts';
 import { readInputFile } from '../files.ts';
 
-export type ProofType = 'key-assertion' | 'join-token' | 'oidc-token';
-
-/** The `proof` member of `POST /ca/v1/certificates`. */
-export interface CertificateProof {
-  type: ProofType;
-  value: string;
-}
+export type ProofType = CertificateProof['type'];
 
 export interface ProofSource {
   type: ProofType;
   /** The flag it came from, for messages. */
   flag: string;
-  /**
-   * Whether it can prove again later: a join token is spent by its first use, a registered key
-   * or a freshly read OIDC token file are not. `--watch` falls back to a repeatable proof when
-   * the certificate expired before it could be renewed.
-   */
-  repeatable: boolean;
   /** The key the CSR must carry, when the proof is bound to one (the registered key). */
   csrKey?: KeyObject;
   /** `audience` is the certificate endpoint URL; `now` in milliseconds. */
   make(audience: string, now: number): Promise<CertificateProof>;
+  /** The same proof for the SDK's certificate refresher (`--watch`). */
+  bootstrap: CertificateBootstrap;
 }
 
 /**
@@ -44,8 +35,8 @@ export function keyAssertionProof(principal: string, kid: string, key: KeyObject
   return {
     type: 'key-assertion',
     flag: '--key/--kid',
-    repeatable: true,
     csrKey: key,
+    bootstrap: { privateKey: key, kid },
     make: async (audience, now) => ({
       type: 'key-assertion',
       value: await signClientAssertion(key, { clientId: principal, kid, audience, alg, now }),
@@ -59,7 +50,7 @@ export function joinTokenProof(token: string, flag: string): ProofSource {
   return {
     type: 'join-token',
     flag,
-    repeatable: false,
+    bootstrap: { joinToken: value },
     make: () => Promise.resolve({ type: 'join-token', value }),
   };
 }
@@ -77,7 +68,7 @@ export async function oidcTokenProof(cwd: string, file: string): Promise<ProofSo
   return {
     type: 'oidc-token',
     flag: '--oidc-token-file',
-    repeatable: true,
+    bootstrap: { oidcToken: () => readOidcToken(cwd, file) },
     make: async () => ({ type: 'oidc-token', value: await readOidcToken(cwd, file) }),
   };
 }

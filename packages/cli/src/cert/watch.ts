@@ -1,71 +1,115 @@
-// `tessera cert --watch`: keep a valid certificate in --out-dir for as long as the process runs.
-// The first certificate comes from the proof, unless --out-dir already holds a valid one for
-// the principal (a restarted agent must not spend a one-time join token again); every later
-// one is a renewal over mTLS. SIGINT or SIGTERM ends the wait at once and leaves no timer.
+// `tessera cert --watch`: keep a valid certificate in --out-dir for as long as the process runs,
+// with the SDK's certificate refresher (its schedule, retries and files), which talks to the CA
+// through the CLI's HTTP client (--cacert, --timeout) and waits on the CLI's clock and timers. The
+// first certificate comes from the proof, unless --out-dir already holds a valid one for the
+// principal (a restarted agent must not spend a one-time join token again); every later one is
+// a renewal over mTLS. SIGINT or SIGTERM ends the wait at once and leaves no timer.
+
+import { CertificateRefresherError, createCertificateRefresher, keyTypeOf } from '../sdk.ts';
+import type { CaClient, CertificateInfo, CertificateRefresher } from '@tessera/sdk';
 
 import { CliError, describeError, oneLine } from '../errors.ts';
 import { ConnectionError, HttpStatusError } from '../http-client.ts';
-import { currentForRenewal, expiredError, obtainWithProof, renewOverMtls } from './operations.ts';
+import { answerError, certificateEndpoint, fetchBundle, postCertificateRequest } from './ca-client.ts';
+import { DEFAULT_KEY_TYPE } from './keys.ts';
+import { clientFor, currentForRenewal, expiredError } from './operations.ts';
 import type { CertContext, CertPlan, Outcome } from './operations.ts';
 import { hasCurrentCertificate, readCurrentCertificate, shownPath } from './out-dir.ts';
 import type { CurrentCertificate } from './out-dir.ts';
-import { createSleeper, nextRenewal, realTimers, renewalTime, retryDelay } from './schedule.ts';
-import type { Sleeper } from './schedule.ts';
 
 /** Called for every certificate written, with the time its renewal is planned for. */
 export type Announce = (outcome: Outcome, renewAt: number) => void;
 
-/** Renewal can never succeed again: the certificate expired and the proof was spent. */
-class CannotRenewError extends CliError {}
-
 export async function watchCertificate(plan: CertPlan, ctx: CertContext, announce: Announce): Promise<void> {
   const { io } = ctx;
-  const sleeper = createSleeper(io.signals ?? process, io.timers ?? realTimers, ctx.now);
   const log = (line: string): void => void io.stderr.write(`${new Date(ctx.now()).toISOString()} ${line}\n`);
-  try {
-    let current = await startingCertificate(plan, ctx, sleeper, log, announce);
-    while (current !== undefined && !sleeper.stopped) {
-      const certificate: Watched = current;
-      if (!(await sleeper.sleepUntil(certificate.renewAt))) break;
-      const outcome = await retrying('renewal', () => renewOnce(plan, certificate, ctx), (error) => !(error instanceof CannotRenewError), sleeper, ctx, log, certificate.notAfter);
-      current = outcome === undefined ? undefined : planned(outcome, ctx, announce);
-    }
-    if (sleeper.signal !== undefined) log(`${sleeper.signal}: stopped watching ${shownPath(plan.paths.certificate, io.cwd)}`);
-  } finally {
-    sleeper.dispose();
-  }
-}
-
-type Watched = CurrentCertificate & { renewAt: number };
-
-function planned(outcome: Outcome, ctx: CertContext, announce: Announce): Watched {
-  const { certificate } = outcome;
-  const renewAt = nextRenewal(certificate.notBefore, certificate.notAfter, ctx.now(), ctx.random());
-  announce(outcome, renewAt);
-  return { ...certificate, renewAt };
-}
-
-async function startingCertificate(
-  plan: CertPlan,
-  ctx: CertContext,
-  sleeper: Sleeper,
-  log: (line: string) => void,
-  announce: Announce,
-): Promise<Watched | undefined> {
   const existing = plan.proof === undefined ? await currentForRenewal(plan, ctx) : await usableExisting(plan, ctx, log);
-  if (existing !== undefined) {
-    const renewAt = renewalTime(existing.notBefore, existing.notAfter, ctx.random());
-    log(
-      `watching the certificate for ${existing.principal ?? plan.principal ?? '?'} in ${shownPath(plan.outDir, ctx.io.cwd)}: ` +
-        `serial ${existing.serial}, valid until ${new Date(existing.notAfter).toISOString()}; next renewal around ${new Date(renewAt).toISOString()}`,
-    );
-    return { ...existing, renewAt };
+  const principal = plan.principal ?? existing?.principal;
+  if (principal === undefined) throw new CliError(`${plan.paths.certificate} has no subject CN; pass --principal`);
+  const url = certificateEndpoint(plan.server);
+  // A new key (--rotate-key) is of the type asked for, else of the current key's.
+  const currentKey = existing?.key ?? plan.proof?.csrKey ?? plan.key;
+
+  const signals = io.signals ?? process;
+  const aborter = new AbortController();
+  let signal: string | undefined;
+  let fatal: CliError | undefined;
+  let started = false;
+  let end = (): void => {};
+  const ended = new Promise<void>((resolve) => (end = resolve));
+  const stopOn = (name: 'SIGINT' | 'SIGTERM') => (): void => {
+    signal ??= name;
+    aborter.abort();
+    end();
+  };
+  const onInt = stopOn('SIGINT');
+  const onTerm = stopOn('SIGTERM');
+  signals.once('SIGINT', onInt);
+  signals.once('SIGTERM', onTerm);
+
+  let refresher: CertificateRefresher | undefined;
+  try {
+    refresher = await createCertificateRefresher({
+      server: plan.server.href,
+      principal,
+      outDir: plan.outDir,
+      bootstrap: plan.proof?.bootstrap,
+      key: plan.key,
+      keyType: plan.keyType ?? (currentKey === undefined ? undefined : keyTypeOf(currentKey)) ?? DEFAULT_KEY_TYPE,
+      rotateKey: plan.rotateKey,
+      caClient: caClientFor(plan, ctx, url),
+      // Retried until it works or a signal ends it; renewals keep their own bundle fetch.
+      bootstrapAttempts: Infinity,
+      bundleRefresh: 0,
+      clock: ctx.now,
+      random: ctx.random,
+      timers: io.timers,
+      signal: aborter.signal,
+      listeners: {
+        failed: ({ error, attempt, retryAt }) => {
+          if (retryAt === null) {
+            // Expired, and the proof cannot be used again: only a new one can help.
+            fatal = expiredError(plan, refresher?.info().notAfter.getTime() ?? ctx.now(), io.cwd);
+            end();
+            return;
+          }
+          const what = started ? 'renewal' : 'certificate request';
+          log(`${what} failed (attempt ${attempt}): ${oneLine(cliError(error, url).message)}; retrying in ${formatDelay(retryAt.getTime() - ctx.now())}`);
+        },
+        renewed: ({ certificate, previous }) => {
+          // Once the previous certificate expired, the new one came from the proof again.
+          const how = previous.notAfter.getTime() <= ctx.now() ? 'issued' : 'renewed';
+          announce({ how, certificate: summary(certificate) }, certificate.renewAt.getTime());
+        },
+      },
+    });
+  } catch (error) {
+    signals.off('SIGINT', onInt);
+    signals.off('SIGTERM', onTerm);
+    if (signal === undefined) throw cliError(error, url);
   }
-  const proof = plan.proof;
-  if (proof === undefined) return undefined;
-  // Only failures that may pass are retried; a refused proof will be refused again.
-  const outcome = await retrying('certificate request', () => obtainWithProof(plan, proof, ctx), isTransient, sleeper, ctx, log, undefined);
-  return outcome === undefined ? undefined : planned(outcome, ctx, announce);
+  if (refresher !== undefined) {
+    started = true;
+    const info = refresher.info();
+    if (existing !== undefined && info.serial === existing.serial) {
+      log(
+        `watching the certificate for ${info.principal} in ${shownPath(plan.outDir, io.cwd)}: ` +
+          `serial ${info.serial}, valid until ${info.notAfter.toISOString()}; next renewal around ${info.renewAt.toISOString()}`,
+      );
+    } else {
+      announce({ how: 'issued', certificate: summary(info) }, info.renewAt.getTime());
+    }
+    await ended;
+    await refresher.close();
+    signals.off('SIGINT', onInt);
+    signals.off('SIGTERM', onTerm);
+  }
+  if (fatal !== undefined) throw fatal;
+  if (signal !== undefined) log(`${signal}: stopped watching ${shownPath(plan.paths.certificate, io.cwd)}`);
+}
+
+function summary(info: CertificateInfo): Outcome['certificate'] {
+  return { principal: info.principal, serial: info.serial, notBefore: info.notBefore.getTime(), notAfter: info.notAfter.getTime() };
 }
 
 /** A valid certificate already in --out-dir for this principal, or undefined (saying why not). */
@@ -91,41 +135,43 @@ async function usableExisting(plan: CertPlan, ctx: CertContext, log: (line: stri
 }
 
 /**
- * Over mTLS while the certificate is valid. Once it has expired (the machine was off, the
- * server unreachable for a third of the lifetime) only a proof that works again can help.
+ * The refresher's CA, reached through the CLI's HTTP client with the trust of every other
+ * `tessera cert` request. Failures keep the CLI's wording; only those that may pass (no answer,
+ * 408, 429, 5xx) are worth another attempt at the first certificate.
  */
-async function renewOnce(plan: CertPlan, current: CurrentCertificate, ctx: CertContext): Promise<Outcome> {
-  if (current.notAfter > ctx.now()) return renewOverMtls(plan, current, ctx);
-  if (plan.proof?.repeatable === true) return obtainWithProof(plan, plan.proof, ctx);
-  const expired = expiredError(plan, current, ctx.io.cwd);
-  throw new CannotRenewError(expired.message);
+function caClientFor(plan: CertPlan, ctx: CertContext, url: URL): CaClient {
+  const refresherError = (error: unknown): Error => {
+    const code = isTransient(error) ? 'ERR_CA_UNAVAILABLE' : error instanceof HttpStatusError ? 'ERR_CA_REFUSED' : 'ERR_CA_ANSWER_INVALID';
+    const status = error instanceof HttpStatusError ? error.status : undefined;
+    return new CertificateRefresherError(describeError(error), { code, status, cause: error });
+  };
+  const wrapped = async <T>(run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (error) {
+      throw refresherError(error);
+    }
+  };
+  return {
+    certificatesUrl: url.href,
+    bundle: () => wrapped(async () => fetchBundle(await clientFor(plan, ctx.io), plan.server)),
+    issue: (request) => wrapped(async () => postCertificateRequest(await clientFor(plan, ctx.io, request.tls), url, request.csr, request.proof)),
+    close() {},
+  };
 }
 
-async function retrying(
-  what: string,
-  attempt: () => Promise<Outcome>,
-  retryable: (error: unknown) => boolean,
-  sleeper: Sleeper,
-  ctx: CertContext,
-  log: (line: string) => void,
-  /** The end of the certificate being renewed: retries get denser as it nears, as in the SDK's refresher. */
-  notAfter: number | undefined,
-): Promise<Outcome | undefined> {
-  for (let n = 1; ; n += 1) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (!retryable(error)) throw error;
-      if (sleeper.stopped) return undefined;
-      const delay = retryDelay(n, ctx.random(), notAfter === undefined ? 0 : notAfter - ctx.now());
-      log(`${what} failed (attempt ${n}): ${oneLine(describeError(error))}; retrying in ${formatDelay(delay)}`);
-      if (!(await sleeper.sleep(delay))) return undefined;
-    }
-  }
+/** A refresher failure in the CLI's words: the CLI's own error when it came from its client. */
+function cliError(error: unknown, url: URL): CliError {
+  if (error instanceof CliError) return error;
+  if (!(error instanceof CertificateRefresherError)) return new CliError(describeError(error), undefined, { cause: error });
+  if (error.cause instanceof CliError) return error.cause;
+  const invalid = /^the CA's answer cannot be used: (.*)$/s.exec(error.message);
+  if (error.code === 'ERR_CA_ANSWER_INVALID' && invalid !== null) return answerError(url, invalid[1] ?? '');
+  return new CliError(error.message, undefined, { cause: error });
 }
 
 /** No answer, or an answer that says "later": 408, 429 and 5xx. */
-export function isTransient(error: unknown): boolean {
+function isTransient(error: unknown): boolean {
   if (error instanceof ConnectionError) return true;
   return error instanceof HttpStatusError && (error.status === 408 || error.status === 429 || error.status >= 500);
 }

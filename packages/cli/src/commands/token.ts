@@ -5,7 +5,7 @@ import { Option } from 'commander';
 import type { Command } from 'commander';
 
 import { parsePositiveInteger } from '../admin/arguments.ts';
-import { authenticationFor, resolveClientAuth } from '../client-auth.ts';
+import { requestToken, resolveClientAuth } from '../client-auth.ts';
 import type { ClientAuthFlags } from '../client-auth.ts';
 import { DEFAULT_SERVER, addConnectionOptions, openHttpClient } from '../connection.ts';
 import type { ConnectionFlags } from '../connection.ts';
@@ -14,7 +14,6 @@ import { CliError, UsageError } from '../errors.ts';
 import type { CliIo } from '../io.ts';
 import { decodeUnverified } from '../jwt-display.ts';
 import { formatJson } from '../output.ts';
-import { requestToken } from '../token-request.ts';
 
 interface TokenOptions extends ConnectionFlags, ClientAuthFlags {
   scope: string;
@@ -70,7 +69,8 @@ async function getToken(options: TokenOptions, io: CliIo): Promise<void> {
     tokenEndpoint,
     scope,
     expiresIn: options.expiresIn,
-    authentication: await authenticationFor(auth, tokenEndpoint, (io.now ?? Date.now)()),
+    auth,
+    now: io.now ?? Date.now,
   });
 
   const printed = options.idToken === true ? response.id_token : response.access_token;

@@ -1,10 +1,10 @@
-// tessera verify TOKEN: checks a token the way a resource server would (docs/tokens.md, Verifying a token): the
-// signature against the server's published JWKS, then typ, iss, aud, exp/nbf and the required
-// scope items. Exit 0 and the claims when valid; exit 1 and one line saying why when not.
+// tessera verify TOKEN: checks a token the way a resource server would (docs/tokens.md, Verifying a token), with
+// the SDK's verifier: the signature against the server's published JWKS, then typ, iss, aud,
+// exp/nbf and the required scope items. Exit 0 and the claims when valid; exit 1 and one line
+// saying why when not.
 
 import type { Command } from 'commander';
-import { createRemoteJWKSet, customFetch, jwtVerify } from 'jose';
-import type { FetchImplementation, JWTPayload } from 'jose';
+import type { FetchLike } from '@tessera/sdk';
 
 import { DEFAULT_SERVER, addConnectionOptions, isLoopback, openHttpClient, resolveUnder } from '../connection.ts';
 import type { ConnectionFlags } from '../connection.ts';
@@ -13,14 +13,11 @@ import type { HttpClient } from '../http-client.ts';
 import type { CliIo } from '../io.ts';
 import { formatClaims } from '../jwt-display.ts';
 import { formatJson } from '../output.ts';
+import { createVerifier } from '../sdk.ts';
 import { explainRejection, missingScopeItems } from '../token-checks.ts';
 
 /** Tessera signs with one of these (docs/tokens.md); anything else is refused before key lookup. */
 export const ALLOWED_ALGORITHMS = ['ES256', 'EdDSA', 'RS256'];
-
-/** A token without these is not one of Tessera's: OpenID Connect Core §2 (ID tokens), RFC 9068 §2.2 (access tokens). */
-const REQUIRED_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'iat'];
-const ACCESS_TOKEN_CLAIMS = [...REQUIRED_CLAIMS, 'client_id', 'jti'];
 
 /** Bounded clock skew between this machine and the server, in seconds. */
 const CLOCK_TOLERANCE_SECONDS = 30;
@@ -77,32 +74,32 @@ async function verifyToken(argument: string, options: VerifyOptions, io: CliIo):
   const http = await openHttpClient(options, io);
   const discovery = await discover(http, server);
   const jwksUri = given ?? checkedJwksUri(discovery, server, options.issuer);
-  const jwks = createRemoteJWKSet(jwksUri, {
-    [customFetch]: fetchThrough(http),
-    timeoutDuration: Math.round((options.timeout ?? 10) * 1000),
-  });
   const expected = {
     issuer: options.issuer ?? discovery.issuer,
     audience: options.audience,
     typ: options.idToken === true ? 'JWT' : 'at+jwt',
   };
+  const explained = { ...expected, server: server.href.replace(/\/$/, ''), jwksUri: jwksUri.href };
 
-  let claims: JWTPayload;
+  let claims: Readonly<Record<string, unknown>>;
   try {
-    ({ payload: claims } = await jwtVerify(token, jwks, {
-      ...expected,
-      algorithms: ALLOWED_ALGORITHMS,
-      requiredClaims: options.idToken === true ? REQUIRED_CLAIMS : ACCESS_TOKEN_CLAIMS,
-      clockTolerance: CLOCK_TOLERANCE_SECONDS,
-      currentDate: new Date((io.now ?? Date.now)()),
-    }));
-  } catch (error) {
-    if (error instanceof CliError) throw error;
-    throw explainRejection(error, token, {
-      ...expected,
-      server: server.href.replace(/\/$/, ''),
+    // The required claims, typ and algorithms are the verifier's (tokenType); the audience is
+    // compared only when given. No cache and no size limit: one token, shown whatever it is.
+    const verifier = createVerifier({
+      issuer: expected.issuer,
+      ...(options.audience === undefined ? { anyAudience: true } : { audience: options.audience }),
+      tokenType: options.idToken === true ? 'id_token' : 'access_token',
       jwksUri: jwksUri.href,
+      fetch: fetchThrough(http),
+      algorithms: ALLOWED_ALGORITHMS,
+      clockSkew: CLOCK_TOLERANCE_SECONDS,
+      cacheSize: 0,
+      maxTokenSize: Number.MAX_SAFE_INTEGER,
+      now: io.now ?? Date.now,
     });
+    ({ claims } = await verifier.verify(token));
+  } catch (error) {
+    throw explainRejection(error, token, explained);
   }
 
   const missing = missingScopeItems(options.scope, claims.scope);
@@ -174,8 +171,8 @@ function checkedJwksUri(discovery: Discovery, server: URL, issuer: string | unde
   return jwksUri;
 }
 
-/** jose fetches the JWKS through the CLI's client, so --cacert and --timeout apply to it too. */
-function fetchThrough(http: HttpClient): FetchImplementation {
+/** The verifier fetches the JWKS through the CLI's client, so --cacert and --timeout apply to it too. */
+function fetchThrough(http: HttpClient): FetchLike {
   return async (url) => {
     const response = await http.send({ method: 'GET', url: new URL(url), label: `JWKS request to ${url}` });
     const text = typeof response.body === 'string' ? response.body : JSON.stringify(response.body);

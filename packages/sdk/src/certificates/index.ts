@@ -3,6 +3,7 @@
 export { createCertificateRefresher } from './refresher.ts';
 export { CertificateRefresherError, type CertificateRefresherErrorCode, type CertificateRefresherErrorDetails } from './errors.ts';
 export type { KeyType } from './keys.ts';
+export type { CaClient, CertificateProof, IssueAnswer, IssueRequest } from './ca-client.ts';
 
 // Building blocks of the refresher, public for tools that keep certificates their own way (the
 // `tessera cert` command): the same keys, CSRs and renewal schedule as the refresher.
@@ -22,6 +23,7 @@ export type {
   FailedEvent,
   JoinTokenBootstrap,
   OidcTokenBootstrap,
+  RefresherTimers,
   RegisteredKeyBootstrap,
   RenewedEvent,
   SecureContextTarget,

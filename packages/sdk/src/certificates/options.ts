@@ -5,6 +5,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Agent, AgentOptions } from 'node:https';
 import type { SecureContext, SecureContextOptions } from 'node:tls';
 import type { CertificateMaterial } from '../client/options.ts';
+import type { CaClient } from './ca-client.ts';
 import type { CertificateRefresherError } from './errors.ts';
 import type { KeyType } from './keys.ts';
 
@@ -39,11 +40,37 @@ export type CertificateBootstrap = JoinTokenBootstrap | RegisteredKeyBootstrap |
 export interface CertificateRefresherOptions {
   /** Tessera's URL, which is also its issuer, e.g. `https://tessera.internal:8443`. */
   server: string;
-  /** PEM trust anchors for Tessera's TLS certificate (its `ca.pem`). */
-  ca: string | Buffer;
+  /** PEM trust anchors for Tessera's TLS certificate (its `ca.pem`); optional with `caClient`. */
+  ca?: string | Buffer;
   /** The service the certificate is for, `<domain>.<service>`. */
   principal: string;
-  bootstrap: CertificateBootstrap;
+  /**
+   * How the first certificate is proven. May be left out with `outDir` holding a valid
+   * certificate for `principal`: the refresher then only renews it, and fails to start without it.
+   */
+  bootstrap?: CertificateBootstrap;
+  /**
+   * Talks to Tessera's CA instead of the built-in HTTPS client (`server` and `ca` then only name
+   * the certificate endpoint): for a tool with an HTTPS client of its own. Its errors should be
+   * CertificateRefresherErrors: `ERR_CA_UNAVAILABLE` is retried, anything else is final at start.
+   */
+  caClient?: CaClient;
+  /** The private key of the first certificate request, instead of a new one (with `joinToken` or `oidcToken`). */
+  key?: KeyObject | string;
+  /**
+   * Attempts at the first certificate while the CA does not answer (`ERR_CA_UNAVAILABLE`) before
+   * start fails (default 4); `Infinity` keeps trying until it works or `signal` aborts. Each
+   * failed attempt is a `failed` event (see `listeners`).
+   */
+  bootstrapAttempts?: number;
+  /** Listeners added before start, so they also hear of failed attempts at the first certificate. */
+  listeners?: { [E in keyof CertificateRefresherEvents]?: (payload: CertificateRefresherEvents[E]) => void };
+  /** Aborting it is `close()`; before start has resolved, start rejects with `ERR_REFRESHER_CLOSED`. */
+  signal?: AbortSignal;
+  /** The timers it waits with (default the global setTimeout and clearTimeout); for tests and tools with a clock of their own. */
+  timers?: RefresherTimers;
+  /** A number in [0, 1) for the jitter and backoff (default Math.random). */
+  random?: () => number;
   /**
    * Where to keep `key.pem` (0600), `cert.pem` (leaf and intermediates), `chain.pem` and `ca.pem`,
    * each replaced atomically; the layout of `tessera cert`. A valid certificate found there at
@@ -76,6 +103,12 @@ export interface CertificateRefresherOptions {
    * on renewal.
    */
   bundleRefresh?: number;
+}
+
+/** Timers as the refresher uses them; a handle's `unref()` is called when it has one. */
+export interface RefresherTimers {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
 }
 
 /** What the refresher holds now, for logs and health checks. */

@@ -9,7 +9,7 @@
 // while before it signs, and a certificate can live longer than that while.
 
 import { EventEmitter } from 'node:events';
-import type { KeyObject } from 'node:crypto';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import type { Agent } from 'node:https';
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import { httpsCaClient, type CaClient } from './ca-client.ts';
@@ -19,15 +19,12 @@ import { tesseraTrust, type TlsTrust } from '../http/anchors.ts';
 import { RETRY_AFTER_FAILURE_MS } from '../http/trust-bundle.ts';
 import { prepareOutDir, readHeld, writeHeld, writeTrust } from './files.ts';
 import { acceptIssued, sameCertificates, trustFrom, type Held } from './held.ts';
-import { generateKey } from './keys.ts';
-import type { CertificateInfo, CertificateRefresher, CertificateRefresherEvents, CertificateRefresherOptions, SecureContextTarget, TlsMaterial } from './options.ts';
-import { bootstrapProof } from './proofs.ts';
+import { generateKey, keyTypeOf } from './keys.ts';
+import type { CertificateInfo, CertificateRefresher, CertificateRefresherEvents, CertificateRefresherOptions, RefresherTimers, SecureContextTarget, TlsMaterial } from './options.ts';
+import { bootstrapProof, type BootstrapProof } from './proofs.ts';
 import { expiringFrom, nextRenewal, renewalTime, retryDelay, MAX_TIMER_MS } from './schedule.ts';
 import { checkOptions, type Settings } from './settings.ts';
 import { closeIdleConnections, refreshingAgent, type Generation } from './tls.ts';
-
-/** A first certificate is asked for this many times when the CA does not answer, then start fails. */
-const BOOTSTRAP_ATTEMPTS = 4;
 
 /** What the refresher is built from besides its options: the CA and randomness, replaced in tests. */
 export interface RefresherDeps {
@@ -40,6 +37,32 @@ const DEFAULT_DEPS: RefresherDeps = {
   caClient: (settings, signal, trust) => httpsCaClient({ server: settings.server, trust, timeoutMs: settings.requestTimeoutMs, signal }),
   random: Math.random,
 };
+
+const GLOBAL_TIMERS: RefresherTimers = {
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+/** Without a bootstrap (`outDir` only): nothing proves the principal but a valid certificate. */
+const NO_PROOF: BootstrapProof = {
+  repeatable: false,
+  make: () => Promise.reject(new CertificateRefresherError('no bootstrap was given to prove the principal', { code: 'ERR_PROOF_UNAVAILABLE' })),
+};
+
+/** The `key` option: a private key of a type Tessera certifies. */
+function firstKeyOf(key: KeyObject | string | undefined): KeyObject | undefined {
+  if (key === undefined) return undefined;
+  let parsed: KeyObject;
+  try {
+    parsed = typeof key === 'string' ? createPrivateKey(key) : key;
+  } catch (cause) {
+    throw new TypeError('key is not a readable PEM private key', { cause });
+  }
+  if (parsed?.type !== 'private' || keyTypeOf(parsed) === undefined) {
+    throw new TypeError('key must be a P-256, P-384, Ed25519 or RSA (2048 bits or more) private key: Tessera certifies only those');
+  }
+  return parsed;
+}
 
 /**
  * Obtains a service certificate and keeps it renewed. Resolves once a certificate is held.
@@ -64,14 +87,21 @@ export function createCertificateRefresher(options: CertificateRefresherOptions)
 
 export async function startRefresher(options: CertificateRefresherOptions, deps: RefresherDeps): Promise<CertificateRefresher> {
   const settings = checkOptions(options);
-  const proof = bootstrapProof(options.bootstrap);
+  const proof = options.bootstrap === undefined ? NO_PROOF : bootstrapProof(options.bootstrap);
+  const firstKey = firstKeyOf(options.key);
+  const spent = options.bootstrap === undefined ? 'no bootstrap proof was given, so get a new certificate another way' : 'the join token was spent, so start again with a new one';
   const { clock, principal } = settings;
+  const timers = options.timers ?? GLOBAL_TIMERS;
+  const random = options.random ?? deps.random;
   const aborter = new AbortController();
   // The configured CA, and the bundle last fetched (over a connection that CA vouched for): after
   // a CA rotation Tessera's own certificate comes from the new generation, which only the
   // bundle holds.
-  const ca = deps.caClient(settings, aborter.signal, () => tesseraTrust(settings.ca, held?.ca));
+  const ca = options.caClient ?? deps.caClient(settings, aborter.signal, () => tesseraTrust(settings.ca, held?.ca));
   const emitter = new EventEmitter();
+  for (const [event, listener] of Object.entries(options.listeners ?? {})) {
+    if (typeof listener === 'function') emitter.on(event, listener);
+  }
   const agents = new Set<Agent>();
   const servers = new Map<SecureContextTarget, SecureContextOptions | undefined>();
 
@@ -80,9 +110,9 @@ export async function startRefresher(options: CertificateRefresherOptions, deps:
   let info: CertificateInfo;
   let generation: Generation;
   let context: SecureContext | undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: unknown;
   let inflight: Promise<Held> | undefined;
-  let bundleTimer: ReturnType<typeof setTimeout> | undefined;
+  let bundleTimer: unknown;
   let bundleFetch: Promise<void> | undefined;
   let failures = 0;
   let warnedExpiring = false;
@@ -95,7 +125,7 @@ export async function startRefresher(options: CertificateRefresherOptions, deps:
   const obtain = async (renewal: boolean): Promise<Held> => {
     let key: KeyObject;
     if (renewal) key = settings.rotateKey ? await generateKey(settings.keyType) : held.key;
-    else key = proof.csrKey ?? (held !== undefined && !settings.rotateKey ? held.key : await generateKey(settings.keyType));
+    else key = proof.csrKey ?? (held === undefined ? firstKey : settings.rotateKey ? undefined : held.key) ?? (await generateKey(settings.keyType));
     const csr = buildCsr(key, principal);
     // The bundle first: if it cannot be had, nothing is spent (a join token works only once).
     const bundle = await ca.bundle();
@@ -156,23 +186,26 @@ export async function startRefresher(options: CertificateRefresherOptions, deps:
   };
 
   const schedule = (at: number): void => {
-    clearTimeout(timer);
+    timers.clearTimeout(timer);
     timer = undefined;
     if (closed) return;
-    timer = setTimeout(() => {
+    // A time already past (a certificate read from outDir after its renewal point) is now, not a timer away.
+    if (at <= clock()) {
+      attempt().catch(() => {}); // reported through `failed`
+      return;
+    }
+    timer = timers.setTimeout(() => {
       timer = undefined;
       if (clock() < at) schedule(at);
       else attempt().catch(() => {}); // reported through `failed`
-    }, Math.min(MAX_TIMER_MS, Math.max(0, at - clock())));
+    }, Math.min(MAX_TIMER_MS, at - clock()));
   };
 
   const adopt = async (next: Held): Promise<void> => {
     const previous = info;
     const keyChanged = next.key !== held.key;
-    install(next, nextRenewal(next.notBefore, next.notAfter, clock(), settings.policy, deps.random()));
+    install(next, nextRenewal(next.notBefore, next.notAfter, clock(), settings.policy, random()));
     spread();
-    schedule(info.renewAt.getTime());
-    emit('renewed', { certificate: info, previous });
     if (settings.outDir !== undefined) {
       // The new certificate is in use whether or not the files can be written: it is valid,
       // and the old one in them will only get older. The next renewal writes them again.
@@ -180,6 +213,9 @@ export async function startRefresher(options: CertificateRefresherOptions, deps:
         emit('failed', { error: error as CertificateRefresherError, attempt: 1, retryAt: info.renewAt });
       });
     }
+    // Announced (and the next renewal planned) once the files hold it, as `tessera cert --watch` reports it.
+    schedule(info.renewAt.getTime());
+    emit('renewed', { certificate: info, previous });
   };
 
   const onFailure = (error: CertificateRefresherError, renewal: boolean): void => {
@@ -189,14 +225,13 @@ export async function startRefresher(options: CertificateRefresherOptions, deps:
     const expired = now >= held.notAfter;
     if (expired && !proof.repeatable) {
       const final = new CertificateRefresherError(
-        `the certificate expired at ${info.notAfter.toISOString()} before it could be renewed (last failure: ${error.message}); ` +
-          'the join token was spent, so start again with a new one',
+        `the certificate expired at ${info.notAfter.toISOString()} before it could be renewed (last failure: ${error.message}); ${spent}`,
         { code: 'ERR_CERTIFICATE_EXPIRED', cause: error },
       );
       emit('failed', { error: final, attempt: failures, retryAt: null });
       return;
     }
-    const delay = retryDelay(failures, deps.random(), held.notAfter - now, (error.retryAfter ?? 0) * 1000);
+    const delay = retryDelay(failures, random(), held.notAfter - now, (error.retryAfter ?? 0) * 1000);
     schedule(now + delay);
     emit('failed', { error, attempt: failures, retryAt: new Date(now + delay) });
     if (!warnedExpiring && !expired && now >= expiringFrom(held.notBefore, held.notAfter)) {
@@ -209,13 +244,13 @@ export async function startRefresher(options: CertificateRefresherOptions, deps:
   const attempt = (): Promise<Held> => {
     if (closed) return Promise.reject(closedError());
     if (inflight) return inflight;
-    clearTimeout(timer);
+    timers.clearTimeout(timer);
     timer = undefined;
     const valid = clock() < held.notAfter;
     const renewal = valid && !proveNext;
     const run = async (): Promise<Held> => {
       if (!renewal && !proof.repeatable) {
-        throw new CertificateRefresherError(`the certificate expired at ${info.notAfter.toISOString()}; renewal needs an unexpired certificate and the join token was spent, so start again with a new one`, { code: 'ERR_CERTIFICATE_EXPIRED' });
+        throw new CertificateRefresherError(`the certificate expired at ${info.notAfter.toISOString()}; renewal needs an unexpired certificate and ${spent}`, { code: 'ERR_CERTIFICATE_EXPIRED' });
       }
       const next = await obtain(renewal);
       await adopt(next);
@@ -261,10 +296,10 @@ export async function startRefresher(options: CertificateRefresherOptions, deps:
   };
 
   const scheduleBundle = (at: number): void => {
-    clearTimeout(bundleTimer);
+    timers.clearTimeout(bundleTimer);
     bundleTimer = undefined;
     if (closed || settings.bundleRefreshMs === 0) return;
-    bundleTimer = setTimeout(() => {
+    bundleTimer = timers.setTimeout(() => {
       bundleTimer = undefined;
       if (clock() < at) return scheduleBundle(at);
       // A failure keeps the bundle held: it still verifies what it did. Tried again sooner.
@@ -279,41 +314,77 @@ export async function startRefresher(options: CertificateRefresherOptions, deps:
         });
     }, Math.min(MAX_TIMER_MS, Math.max(0, at - clock())));
     // Renewals keep a process alive if anything does; a bundle fetch alone should not.
-    bundleTimer.unref();
+    (bundleTimer as { unref?: () => void } | undefined)?.unref?.();
   };
 
   /**
    * The first certificate: from `outDir` when it holds a valid one, else proven, retrying a CA
    * that does not answer. Resolves with whether it came from `outDir`.
    */
+  /** Waits `ms` on the refresher's timers; `close()` (or `signal`) ends the wait at once. */
+  const pause = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      const wake = (): void => {
+        timers.clearTimeout(handle);
+        resolve();
+      };
+      const handle = timers.setTimeout(() => {
+        aborter.signal.removeEventListener('abort', wake);
+        resolve();
+      }, ms);
+      aborter.signal.addEventListener('abort', wake, { once: true });
+    });
+
   const start = async (): Promise<boolean> => {
     if (settings.outDir !== undefined) {
       await prepareOutDir(settings.outDir);
       const existing = await readHeld(settings.outDir, principal, clock(), settings.caText);
       if (existing !== undefined) {
-        install(existing, renewalTime(existing.notBefore, existing.notAfter, settings.policy, deps.random()));
+        install(existing, renewalTime(existing.notBefore, existing.notAfter, settings.policy, random()));
         return true;
+      }
+      if (options.bootstrap === undefined) {
+        throw new CertificateRefresherError(`${settings.outDir} holds no valid certificate for ${principal}, and no bootstrap was given to get one`, { code: 'ERR_PROOF_UNAVAILABLE' });
       }
     }
     for (let n = 1; ; n++) {
+      if (closed) throw closedError();
       try {
         const first = await obtain(false);
-        install(first, nextRenewal(first.notBefore, first.notAfter, clock(), settings.policy, deps.random()));
+        install(first, nextRenewal(first.notBefore, first.notAfter, clock(), settings.policy, random()));
         if (settings.outDir !== undefined) await writeHeld(settings.outDir, first, true);
         return false;
       } catch (error) {
-        if (!(error instanceof CertificateRefresherError) || error.code !== 'ERR_CA_UNAVAILABLE' || n >= BOOTSTRAP_ATTEMPTS) throw error;
-        await new Promise((resolve) => setTimeout(resolve, retryDelay(n, deps.random(), 0, (error.retryAfter ?? 0) * 1000)));
+        if (closed) throw closedError();
+        if (!(error instanceof CertificateRefresherError) || error.code !== 'ERR_CA_UNAVAILABLE' || n >= settings.bootstrapAttempts) throw error;
+        const delay = retryDelay(n, random(), 0, (error.retryAfter ?? 0) * 1000);
+        emit('failed', { error, attempt: n, retryAt: new Date(clock() + delay) });
+        await pause(delay);
       }
     }
   };
 
+  let started = false;
+  const onAbort = (): void => {
+    if (started) {
+      close().catch(() => {});
+    } else {
+      closed = true;
+      aborter.abort();
+    }
+  };
+  if (options.signal?.aborted === true) throw closedError();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+
   let fromFiles: boolean;
   try {
     fromFiles = await start();
+    // Aborted while the last step of start (writing outDir) ran.
+    if (closed) throw closedError();
   } catch (error) {
     closed = true;
     aborter.abort();
+    options.signal?.removeEventListener('abort', onAbort);
     ca.close();
     throw error;
   }
@@ -321,7 +392,27 @@ export async function startRefresher(options: CertificateRefresherOptions, deps:
   // A bundle just fetched is current; the ca.pem of outDir is as old as its certificate.
   scheduleBundle(fromFiles ? clock() : clock() + settings.bundleRefreshMs);
 
-  const refresher: CertificateRefresher = {
+  /** Every call of close() (and `signal`) shares this one. */
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => (closing ??= shutDown());
+  const shutDown = async (): Promise<void> => {
+    closed = true;
+    options.signal?.removeEventListener('abort', onAbort);
+    timers.clearTimeout(timer);
+    timer = undefined;
+    timers.clearTimeout(bundleTimer);
+    bundleTimer = undefined;
+    aborter.abort();
+    if (inflight) await inflight.catch(() => {});
+    await bundleFetch;
+    for (const agent of agents) agent.destroy();
+    agents.clear();
+    servers.clear();
+    ca.close();
+    emitter.removeAllListeners();
+  };
+
+  const live: CertificateRefresher = {
     current: () => held.material,
     info: () => info,
     tlsOptions: () => generation.material,
@@ -349,32 +440,18 @@ export async function startRefresher(options: CertificateRefresherOptions, deps:
     },
     on(event, listener) {
       emitter.on(event, listener);
-      return refresher;
+      return live;
     },
     once(event, listener) {
       emitter.once(event, listener);
-      return refresher;
+      return live;
     },
     off(event, listener) {
       emitter.off(event, listener);
-      return refresher;
+      return live;
     },
-    async close() {
-      if (closed) return;
-      closed = true;
-      clearTimeout(timer);
-      timer = undefined;
-      clearTimeout(bundleTimer);
-      bundleTimer = undefined;
-      aborter.abort();
-      if (inflight) await inflight.catch(() => {});
-      await bundleFetch;
-      for (const agent of agents) agent.destroy();
-      agents.clear();
-      servers.clear();
-      ca.close();
-      emitter.removeAllListeners();
-    },
+    close,
   };
-  return refresher;
+  started = true;
+  return live;
 }

@@ -12,6 +12,7 @@ export interface Settings {
   server: string;
   ca: string | Buffer;
   caText: string;
+  bootstrapAttempts: number;
   principal: string;
   outDir: string | undefined;
   keyType: KeyType;
@@ -29,13 +30,28 @@ const PRINCIPAL = /^[a-z0-9_][a-z0-9_-]*(?:\.[a-z0-9_][a-z0-9_-]*)*\.[a-z0-9_][a
 export function checkOptions(options: CertificateRefresherOptions): Settings {
   if (options === null || typeof options !== 'object') throw new TypeError('createCertificateRefresher needs an options object with server, ca, principal and bootstrap');
   const server = checkServer(options.server);
-  const { ca } = options;
+  const ca = options.ca ?? '';
   const caText = typeof ca === 'string' ? ca : Buffer.isBuffer(ca) ? ca.toString('utf8') : '';
-  if (!caText.includes('-----BEGIN CERTIFICATE-----')) throw new TypeError('ca must be PEM text (string or Buffer) holding Tessera\'s CA certificate, e.g. the contents of .tessera/ca.pem');
+  if (options.caClient !== undefined && (options.caClient === null || typeof options.caClient.issue !== 'function' || typeof options.caClient.bundle !== 'function')) {
+    throw new TypeError('caClient must have certificatesUrl, bundle(), issue(request) and close()');
+  }
+  if ((options.caClient === undefined || options.ca !== undefined) && !caText.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new TypeError('ca must be PEM text (string or Buffer) holding Tessera\'s CA certificate, e.g. the contents of .tessera/ca.pem');
+  }
   if (typeof options.principal !== 'string' || !PRINCIPAL.test(options.principal)) {
     throw new TypeError(`principal must be a service name "<domain>.<service>" such as "alpha.api"; got ${JSON.stringify(options.principal)}`);
   }
-  if (options.bootstrap === undefined) throw new TypeError('bootstrap is required: { joinToken }, { privateKey, kid } or { oidcToken }');
+  if (options.bootstrap === undefined && options.outDir === undefined) {
+    throw new TypeError('bootstrap is required: { joinToken }, { privateKey, kid } or { oidcToken } (only a refresher with an outDir can go without)');
+  }
+  const bootstrapAttempts = options.bootstrapAttempts ?? 4;
+  if (!(bootstrapAttempts === Infinity || (Number.isSafeInteger(bootstrapAttempts) && bootstrapAttempts >= 1))) {
+    throw new TypeError(`bootstrapAttempts must be a whole number ≥ 1 or Infinity; got ${String(bootstrapAttempts)}`);
+  }
+  if (options.random !== undefined && typeof options.random !== 'function') throw new TypeError('random must be a function returning a number in [0, 1)');
+  if (options.timers !== undefined && (typeof options.timers?.setTimeout !== 'function' || typeof options.timers.clearTimeout !== 'function')) {
+    throw new TypeError('timers must have setTimeout(callback, ms) and clearTimeout(handle)');
+  }
   if (options.outDir !== undefined && (typeof options.outDir !== 'string' || options.outDir === '')) throw new TypeError('outDir must be a directory path (a non-empty string)');
   const keyType = options.keyType ?? 'p256';
   if (!KEY_TYPES.includes(keyType)) throw new TypeError(`keyType must be one of ${KEY_TYPES.join(', ')}; got ${JSON.stringify(keyType)}`);
@@ -51,6 +67,7 @@ export function checkOptions(options: CertificateRefresherOptions): Settings {
     server,
     ca,
     caText,
+    bootstrapAttempts,
     principal: options.principal,
     outDir: options.outDir === undefined ? undefined : resolve(options.outDir),
     keyType,

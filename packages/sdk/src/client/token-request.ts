@@ -4,13 +4,14 @@
 // refusing this client or this scope, which asking again cannot change.
 
 import { decodeJwt } from 'jose';
-import type { ClientProver, RequestProof } from './credentials.ts';
+import { createClientProver, type ClientProver, type RequestProof } from './credentials.ts';
 import { TokenClientError, type TokenClientErrorCode } from './errors.ts';
+import type { Credentials } from './options.ts';
 import { backoffDelay, parseRetryAfter, sleep, type RetryPolicy } from './retry.ts';
-import type { Transport, TransportResponse } from './transport.ts';
+import { nodeTransport, type Transport, type TransportResponse } from './transport.ts';
 
-/** A successful token response (RFC 6749 §5.1). */
-export interface TokenResponse {
+/** A successful token response as the token client caches it: checked, camelCase, lifetime always known. */
+export interface IssuedToken {
   accessToken: string;
   /** Lifetime in seconds as granted. */
   expiresIn: number;
@@ -21,17 +22,23 @@ export interface TokenResponse {
 /** What a token request needs from the client that sends it. */
 export interface TokenRequestContext {
   transport: Transport;
-  prover: ClientProver;
+  prover: Pick<ClientProver, 'prove'>;
   retry: RetryPolicy;
   clock: () => number;
   signal: AbortSignal;
 }
 
 /** A client_credentials token request, retried as the policy allows. */
-export async function requestToken(ctx: TokenRequestContext, tokenEndpoint: string, scope: string, expiresIn: number | undefined): Promise<TokenResponse> {
+export async function requestToken(ctx: TokenRequestContext, tokenEndpoint: string, scope: string, expiresIn: number | undefined): Promise<IssuedToken> {
+  const res = await sendTokenRequest(ctx, tokenEndpoint, scope, expiresIn);
+  return parseTokenResponse(res.response, tokenEndpoint, res.attempts);
+}
+
+/** The form of a client_credentials request, proven afresh for every attempt. */
+function sendTokenRequest(ctx: TokenRequestContext, tokenEndpoint: string, scope: string, expiresIn: number | undefined): Promise<RetriedResponse> {
   const form: Record<string, string> = { grant_type: 'client_credentials', scope };
   if (expiresIn !== undefined) form['expires_in'] = String(expiresIn);
-  const res = await withRetries(ctx, `token request to ${tokenEndpoint}`, async () => {
+  return withRetries(ctx, `token request to ${tokenEndpoint}`, async () => {
     let proof: RequestProof;
     try {
       proof = await ctx.prover.prove(tokenEndpoint, ctx.clock());
@@ -47,7 +54,6 @@ export async function requestToken(ctx: TokenRequestContext, tokenEndpoint: stri
       signal: ctx.signal,
     });
   });
-  return parseTokenResponse(res.response, tokenEndpoint, res.attempts);
 }
 
 /** A 2xx answer and how many attempts it took. */
@@ -130,9 +136,14 @@ function hint(status: number): string {
   return '';
 }
 
-function parseTokenResponse(response: TransportResponse, tokenEndpoint: string, attempts: number): TokenResponse {
-  const invalid = (why: string): TokenClientError =>
+function responseError(response: TransportResponse, tokenEndpoint: string, attempts: number): (why: string) => TokenClientError {
+  return (why) =>
     new TokenClientError(`the answer of ${tokenEndpoint} is not a usable token response: ${why}`, { code: 'ERR_TOKEN_RESPONSE_INVALID', status: response.status, attempts });
+}
+
+/** The answer's JSON object, with a non-empty access_token; nothing else is checked. */
+function parseTokenEndpointResponse(response: TransportResponse, tokenEndpoint: string, attempts: number): TokenEndpointResponse {
+  const invalid = responseError(response, tokenEndpoint, attempts);
   let body: Record<string, unknown>;
   try {
     const parsed: unknown = JSON.parse(response.body);
@@ -144,6 +155,13 @@ function parseTokenResponse(response: TransportResponse, tokenEndpoint: string, 
   }
   const accessToken = body['access_token'];
   if (typeof accessToken !== 'string' || accessToken === '') throw invalid('access_token is missing');
+  return body as TokenEndpointResponse;
+}
+
+function parseTokenResponse(response: TransportResponse, tokenEndpoint: string, attempts: number): IssuedToken {
+  const invalid = responseError(response, tokenEndpoint, attempts);
+  const body = parseTokenEndpointResponse(response, tokenEndpoint, attempts);
+  const accessToken = body.access_token;
   const tokenType = body['token_type'];
   if (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer') throw invalid(`token_type is ${JSON.stringify(tokenType)}, not "Bearer"`);
   let expiresIn = body['expires_in'];
@@ -162,5 +180,80 @@ function lifetimeFromJwt(token: string): number | undefined {
     return exp - (typeof iat === 'number' ? iat : Math.floor(Date.now() / 1000));
   } catch {
     return undefined;
+  }
+}
+
+/** A token endpoint's answer as it was sent (RFC 6749 §5.1, plus Tessera's `id_token`): what {@link requestTokenResponse} returns. */
+export interface TokenEndpointResponse {
+  access_token: string;
+  token_type: string;
+  /** Seconds; RFC 6749 only recommends it. */
+  expires_in?: number;
+  scope?: string;
+  /** With `openid` and `<d>:service.<s>` in the scope. */
+  id_token?: string;
+  [member: string]: unknown;
+}
+
+/** Options of {@link requestTokenResponse}: one client_credentials request, sent once. */
+export interface TokenEndpointRequestOptions {
+  /** The token endpoint's URL, used as given (no discovery). */
+  tokenEndpoint: string;
+  /** Space-separated scope items, sent as given. */
+  scope: string;
+  /** Lifetime to ask for, in seconds (the server may cap it). */
+  expiresIn?: number;
+  /** The client's credentials, as for the token client. Exactly one of `credentials` and `prove`. */
+  credentials?: Credentials;
+  /** Or the proof itself: headers and form parameters (and a TLS identity) for the request. */
+  prove?: (tokenEndpoint: string, nowMs: number) => RequestProof | Promise<RequestProof>;
+  /**
+   * Sends the request: a transport of your own (an HTTPS client with its own trust, say). Its
+   * errors reach the caller as the `cause` of an `ERR_TOKEN_NETWORK` TokenClientError. Without
+   * it, the built-in node:http(s) client with `ca` is used and closed afterwards.
+   */
+  transport?: Transport;
+  /** PEM trust anchors for the built-in client (the trust bundle is not followed: one request). */
+  ca?: string | Buffer;
+  /** Limit on the request of the built-in client, in ms (default 10,000). */
+  requestTimeoutMs?: number;
+  /** Milliseconds since the epoch, for assertions; `Date.now` by default. */
+  clock?: () => number;
+  signal?: AbortSignal;
+}
+
+/** One attempt, no retry: a tool that runs once reports the failure instead. */
+const ONE_ATTEMPT: RetryPolicy = { maxAttempts: 1, baseDelayMs: 0, maxDelayMs: 0, maxTotalMs: 0 };
+
+/**
+ * One client_credentials token request, sent once and not cached, resolving with the whole
+ * token response (access_token, token_type, expires_in, scope, id_token, …) as the server sent
+ * it; for tools such as `tessera token`. Services use {@link createTokenClient}, which caches and
+ * refreshes. Failures reject with a TokenClientError, as the token client's do.
+ */
+export async function requestTokenResponse(options: TokenEndpointRequestOptions): Promise<TokenEndpointResponse> {
+  if (options === null || typeof options !== 'object') throw new TypeError('requestTokenResponse needs an options object with tokenEndpoint, scope and credentials');
+  const { tokenEndpoint, scope, expiresIn } = options;
+  if (typeof tokenEndpoint !== 'string' || !URL.canParse(tokenEndpoint)) throw new TypeError(`tokenEndpoint must be a URL; got ${JSON.stringify(tokenEndpoint)}`);
+  if (typeof scope !== 'string' || scope.trim() === '') throw new TypeError('scope must name what the token is for, e.g. "beta:domain"');
+  if (expiresIn !== undefined && (!Number.isSafeInteger(expiresIn) || expiresIn <= 0)) throw new TypeError('expiresIn must be a whole number of seconds > 0');
+  if ((options.credentials === undefined) === (options.prove === undefined)) throw new TypeError('give exactly one of credentials and prove');
+  if (options.prove !== undefined && typeof options.prove !== 'function') throw new TypeError('prove must be a function returning { headers, form }');
+  if (options.transport !== undefined && typeof options.transport?.send !== 'function') throw new TypeError('transport must have send(url, request)');
+  const prove = options.prove;
+  const prover = prove === undefined ? createClientProver(options.credentials as Credentials) : { prove: async (url: string, now: number) => prove(url, now) };
+  const transport = options.transport ?? nodeTransport({ ca: options.ca, server: tokenEndpoint, bundleRefresh: 0, timeoutMs: options.requestTimeoutMs });
+  const ctx: TokenRequestContext = {
+    transport,
+    prover,
+    retry: ONE_ATTEMPT,
+    clock: options.clock ?? ((): number => Date.now()),
+    signal: options.signal ?? new AbortController().signal,
+  };
+  try {
+    const res = await sendTokenRequest(ctx, tokenEndpoint, scope, expiresIn);
+    return parseTokenEndpointResponse(res.response, tokenEndpoint, res.attempts);
+  } finally {
+    if (options.transport === undefined) await transport.close();
   }
 }

@@ -27,9 +27,11 @@ import { createTokenCache } from './token-cache.ts';
 
 /** Who called, as established by a verified access token or API key. Frozen. */
 export interface AuthContext {
-  kind: 'access_token' | 'api_key';
+  /** `id_token` only from a verifier made with `tokenType: 'id_token'`. */
+  kind: 'access_token' | 'api_key' | 'id_token';
   /** The calling service, `<domain>.<service>` (`sub`). */
   principal: string;
+  /** `client_id`; for an ID token its `azp`, else `sub`. */
   clientId: string;
   /** The token's audience(s), or the API key's. */
   audience: readonly string[];
@@ -74,6 +76,7 @@ interface Verified {
 }
 
 const ACCESS_TOKEN_TYPE = 'at+jwt';
+const ID_TOKEN_TYPE = 'JWT';
 
 export function createVerifier(verifierOptions: VerifierOptions): Verifier {
   const options = resolveOptions(verifierOptions);
@@ -84,14 +87,16 @@ export function createVerifier(verifierOptions: VerifierOptions): Verifier {
   const cache = createTokenCache<Verified>(options.cacheSize, options.clockSkew);
   const apiKeys: ApiKeyChecker | null = options.apiKeys ? createApiKeyChecker({ ...options, apiKeys: options.apiKeys }, fetchImpl, keys.metadata) : null;
   const accepted = options.audience.join(' or ');
+  const idTokens = options.tokenType === 'id_token';
 
   const jwtOptions: JWTVerifyOptions = {
     algorithms: options.algorithms as string[],
-    typ: ACCESS_TOKEN_TYPE,
+    typ: idTokens ? ID_TOKEN_TYPE : ACCESS_TOKEN_TYPE,
     issuer: options.issuer,
-    audience: options.audience as string[],
+    audience: options.anyAudience ? undefined : (options.audience as string[]),
     clockTolerance: options.clockSkew,
-    requiredClaims: ['exp', 'iat', 'sub', 'client_id', 'jti'],
+    // `aud` is checked for presence even where any audience is accepted (anyAudience).
+    requiredClaims: idTokens ? ['iss', 'sub', 'aud', 'exp', 'iat'] : ['aud', 'exp', 'iat', 'sub', 'client_id', 'jti'],
   };
   const realClock = options.now === Date.now;
 
@@ -104,7 +109,7 @@ export function createVerifier(verifierOptions: VerifierOptions): Verifier {
       ({ payload } = result);
       kid = result.protectedHeader.kid;
     } catch (error) {
-      throw refusal(error, token, options.algorithms, options.issuer, accepted);
+      throw refusal(error, token, options.algorithms, options.issuer, accepted, idTokens);
     }
     const iat = payload.iat as number;
     if (iat > nowMs / 1000 + options.clockSkew) {
@@ -114,6 +119,7 @@ export function createVerifier(verifierOptions: VerifierOptions): Verifier {
       );
     }
     if (typeof payload.sub !== 'string' || payload.sub === '') throw new InvalidTokenError('claims', 'the token\'s "sub" claim is not a principal name');
+    if (idTokens) return verifiedIdToken(payload, kid);
     for (const claim of ['client_id', 'jti'] as const) {
       const value = payload[claim];
       if (typeof value !== 'string' || value === '') {
@@ -136,6 +142,23 @@ export function createVerifier(verifierOptions: VerifierOptions): Verifier {
       claims: deepFreeze(payload),
     });
     return { context, bound, kid: kid ?? '', signingKey: kid === undefined ? '' : keys.publishedKey(kid) };
+  };
+
+  /** An ID token grants no roles: it says who the subject is, to the service in `aud`. */
+  const verifiedIdToken = (payload: JWTPayload, kid: string | undefined): Verified => {
+    const audience = typeof payload.aud === 'string' ? [payload.aud] : (payload.aud as string[]);
+    const context: AuthContext = Object.freeze({
+      kind: 'id_token',
+      principal: payload.sub as string,
+      clientId: typeof payload['azp'] === 'string' ? payload['azp'] : (payload.sub as string),
+      audience: Object.freeze(audience),
+      roles: Object.freeze({}),
+      scope: Object.freeze([]),
+      expiresAt: payload.exp as number,
+      certificateThumbprint: null,
+      claims: deepFreeze(payload),
+    });
+    return { context, bound: null, kid: kid ?? '', signingKey: kid === undefined ? '' : keys.publishedKey(kid) };
   };
 
   const requirementOf = (verifyOptions: VerifyOptions): CompiledRequirement =>
@@ -215,7 +238,7 @@ function peerThumbprint(peer: VerifyOptions['peerCertificate']): (() => string |
 }
 
 /** jose's error → ours, with a sentence that says what is wrong. */
-function refusal(error: unknown, token: string, algorithms: readonly string[], issuer: string, audience: string): Error {
+function refusal(error: unknown, token: string, algorithms: readonly string[], issuer: string, audience: string, idTokens: boolean): Error {
   if (error instanceof VerifierError) return error;
   if (error instanceof errors.JOSEAlgNotAllowed) {
     return new InvalidTokenError('algorithm', `the token's algorithm ${quote(headerAlg(token))} is not accepted here; accepted: ${algorithms.join(', ')}`, { cause: error });
@@ -235,9 +258,13 @@ function refusal(error: unknown, token: string, algorithms: readonly string[], i
   }
   if (error instanceof errors.JWTClaimValidationFailed) {
     const value = error.payload[error.claim];
-    if (error.reason === 'missing') return new InvalidTokenError('claims', `the token has no "${error.claim}" claim, which an access token must carry (RFC 9068 section 2.2)`, { cause: error });
+    if (error.reason === 'missing') {
+      const carry = idTokens ? 'an ID token must carry (OpenID Connect Core section 2)' : 'an access token must carry (RFC 9068 section 2.2)';
+      return new InvalidTokenError('claims', `the token has no "${error.claim}" claim, which ${carry}`, { cause: error });
+    }
     switch (error.claim) {
       case 'typ':
+        if (idTokens) return new InvalidTokenError('type', `the token's type (typ header) is not "${ID_TOKEN_TYPE}": only ID tokens are accepted here, not access tokens`, { cause: error });
         return new InvalidTokenError('type', `the token's type (typ header) is not "${ACCESS_TOKEN_TYPE}": only access tokens (RFC 9068) are accepted here, not ID tokens or other JWTs`, { cause: error });
       case 'iss':
         return new InvalidTokenError('issuer', `the token was issued by ${quote(value)}, not by ${issuer}`, { cause: error });

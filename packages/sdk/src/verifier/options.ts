@@ -28,8 +28,20 @@ export interface VerifierOptions {
   issuer: string;
   /** JWKS URL; default: `jwks_uri` from `<issuer>/.well-known/openid-configuration`. */
   jwksUri?: string;
-  /** The audience(s) this resource server answers to; `aud` must contain at least one. */
-  audience: string | readonly string[];
+  /** The audience(s) this resource server answers to; `aud` must contain at least one. Required unless `anyAudience`. */
+  audience?: string | readonly string[];
+  /**
+   * Accept a token for any audience (`aud` must still be present): for tools that inspect tokens,
+   * such as `tessera verify` without `--audience`, never for a service, which would then accept
+   * tokens meant for others. Goes without `audience` and `apiKeys`.
+   */
+  anyAudience?: boolean;
+  /**
+   * What is verified (default `'access_token'`): access tokens (RFC 9068: `typ` at+jwt, with
+   * `client_id` and `jti`), or `'id_token'`: Tessera's ID tokens (`typ` JWT, `aud` the
+   * `<domain>.<service>` they are addressed to, `iss`, `sub`, `exp` and `iat`), which grant no roles.
+   */
+  tokenType?: 'access_token' | 'id_token';
   /** Accepted signature algorithms (default `['ES256']`); `none` and HMAC are refused. */
   algorithms?: readonly string[];
   /** Allowed clock difference for `exp`, `nbf` and `iat` (seconds, default 30, at most 300). */
@@ -69,6 +81,8 @@ export interface ResolvedOptions {
   issuer: string;
   jwksUri: string | null;
   audience: readonly string[];
+  anyAudience: boolean;
+  tokenType: 'access_token' | 'id_token';
   algorithms: readonly string[];
   clockSkew: number;
   cooldownMs: number;
@@ -103,10 +117,17 @@ const MAX_API_KEY_CACHE_TTL = 300;
 export function resolveOptions(options: VerifierOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw new TypeError('createVerifier needs an options object with at least issuer and audience');
   const issuer = requireUrl(options.issuer, 'issuer');
+  const anyAudience = options.anyAudience === true;
+  if (options.anyAudience !== undefined && typeof options.anyAudience !== 'boolean') throw new TypeError('"anyAudience" must be true or false');
+  if (anyAudience && (options.audience !== undefined || options.apiKeys)) {
+    throw new TypeError('"anyAudience" accepts every audience: drop "audience" and "apiKeys", or drop "anyAudience"');
+  }
   const audience = typeof options.audience === 'string' ? [options.audience] : [...(options.audience ?? [])];
-  if (audience.length === 0 || audience.some((a) => typeof a !== 'string' || a === '')) {
+  if (!anyAudience && (audience.length === 0 || audience.some((a) => typeof a !== 'string' || a === ''))) {
     throw new TypeError('"audience" must be a non-empty string or array of strings: the audience(s) this service answers to');
   }
+  const tokenType = options.tokenType ?? 'access_token';
+  if (tokenType !== 'access_token' && tokenType !== 'id_token') throw new TypeError(`"tokenType" is "access_token" or "id_token"; got ${JSON.stringify(tokenType)}`);
   const algorithms = [...(options.algorithms ?? ['ES256'])];
   if (algorithms.length === 0) throw new TypeError('"algorithms" must name at least one algorithm, e.g. ["ES256"]');
   for (const alg of algorithms) {
@@ -137,6 +158,8 @@ export function resolveOptions(options: VerifierOptions): ResolvedOptions {
     issuer,
     jwksUri: options.jwksUri === undefined ? null : requireUrl(options.jwksUri, 'jwksUri'),
     audience,
+    anyAudience,
+    tokenType,
     algorithms,
     clockSkew,
     cooldownMs: seconds(options.cooldown, 30, 'cooldown') * 1000,

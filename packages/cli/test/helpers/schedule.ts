@@ -1,10 +1,11 @@
-// When `tessera cert --watch` acts: the SDK's certificate refresher's schedule (renewal at about
-// two thirds of a certificate's lifetime, spread by jitter; retries that back off), with its
-// default policy, so the command and the library renew alike. What is the CLI's own is the
-// waiting: on the injected clock and timers (tests move them by hand), ended by SIGINT/SIGTERM.
+// What src/cert/schedule.ts was before `tessera cert --watch` ran the SDK's certificate refresher,
+// which now schedules, retries and waits on the CLI's timers itself: the SDK's schedule with its
+// default policy, and the CLI's old sleeper. Moved here unchanged because the "renewal schedule"
+// tests of cert-watch.test.ts pin it; no command uses it, and it can go with those tests (the
+// SDK's certificates-schedule tests cover the schedule).
 
-import type { SignalSource, Timers } from '../io.ts';
-import { DEFAULT_POLICY, MAX_RETRY_MS, MAX_TIMER_MS, retryDelay as sdkRetryDelay, nextRenewal as sdkNextRenewal, renewalTime as sdkRenewalTime } from '../sdk.ts';
+import type { SignalSource, Timers } from '../../src/io.ts';
+import { DEFAULT_POLICY, MAX_RETRY_MS, MAX_TIMER_MS, retryDelay as sdkRetryDelay, nextRenewal as sdkNextRenewal, renewalTime as sdkRenewalTime } from '@tessera/sdk';
 
 export { MAX_RETRY_MS, MAX_TIMER_MS };
 
