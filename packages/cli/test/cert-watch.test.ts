@@ -8,7 +8,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 
-import { MAX_RETRY_MS, MAX_TIMER_MS, createSleeper, nextRenewal, renewalTime, retryDelay } from './helpers/schedule.ts';
+import { DEFAULT_POLICY, renewalTime as sdkRenewalTime } from '../../sdk/src/certificates/schedule.ts';
 import { makeWorkspace, runCli } from './helpers/cli.ts';
 import type { CliResult } from './helpers/cli.ts';
 import { startFakeCa } from './helpers/fake-ca.ts';
@@ -17,57 +17,9 @@ import { fakeClock } from './helpers/fake-clock.ts';
 import type { FakeClock, PendingTimer } from './helpers/fake-clock.ts';
 
 const HOUR = 3_600_000;
+/** Where the SDK's refresher, which the command runs, plans a renewal (its schedule is tested in the SDK). */
+const renewalTime = (notBefore: number, notAfter: number, random: number): number => sdkRenewalTime(notBefore, notAfter, DEFAULT_POLICY, random);
 const DAY = 24 * HOUR;
-
-describe('renewal schedule', () => {
-  it('renews at 2/3 of the lifetime, moved by at most ±10 % of that point', () => {
-    const notBefore = Date.parse('2030-01-01T00:00:00Z');
-    const notAfter = notBefore + DAY;
-    assert.equal(renewalTime(notBefore, notAfter, 0.5), notBefore + 16 * HOUR);
-    assert.equal(renewalTime(notBefore, notAfter, 0), notBefore + 0.6 * DAY);
-    assert.ok(Math.abs(renewalTime(notBefore, notAfter, 1 - 1e-12) - (notBefore + (2 / 3) * 1.1 * DAY)) < 1);
-    for (let i = 0; i < 1000; i += 1) {
-      const at = renewalTime(notBefore, notAfter, Math.random());
-      assert.ok(at >= notBefore + 0.6 * DAY && at < notBefore + (2 / 3) * 1.1 * DAY + 1, `${at - notBefore} ms`);
-    }
-  });
-
-  it('never plans the renewal of a certificate that just arrived less than a minute out', () => {
-    const now = Date.parse('2030-01-01T12:00:00Z');
-    // Capped by an expiring CA: the 2/3 point is already past when the certificate arrives.
-    assert.equal(nextRenewal(now - 11 * HOUR, now + HOUR, now, 0.5), now + 60_000);
-    // Less than two minutes left: half of what is left.
-    assert.equal(nextRenewal(now - HOUR, now + 30_000, now, 0.5), now + 15_000);
-    // The usual case is untouched.
-    assert.equal(nextRenewal(now - 60_000, now - 60_000 + DAY, now, 0.5), renewalTime(now - 60_000, now - 60_000 + DAY, 0.5));
-  });
-
-  it('backs off from 1 s, doubling up to 5 min, each wait within ±20 %', () => {
-    assert.deepEqual([1, 2, 3, 4].map((attempt) => retryDelay(attempt, 0.5)), [1000, 2000, 4000, 8000]);
-    assert.equal(retryDelay(9, 0.5), 256_000);
-    assert.equal(retryDelay(10, 0.5), MAX_RETRY_MS);
-    assert.equal(retryDelay(1000, 0.5), MAX_RETRY_MS);
-    assert.equal(retryDelay(1, 0), 800);
-    assert.equal(retryDelay(10, 0.999999), Math.round(MAX_RETRY_MS * 1.2));
-  });
-
-  it('waits in pieces of at most an hour, reading the clock after each, and stops at a signal', async () => {
-    const clock = fakeClock(0);
-    const sleeper = createSleeper(clock.signals, clock.timers, clock.now);
-    const done = sleeper.sleepUntil(2 * HOUR);
-    assert.equal((await clock.nextTimer()).ms, MAX_TIMER_MS);
-    // The machine slept for 1.5 h: the clock moved on while the timer stood still.
-    clock.advance(1.5 * HOUR);
-    clock.fire();
-    assert.equal((await clock.nextTimer()).ms, 0.5 * HOUR, 'what is left by the clock, not another hour');
-    clock.signals.send('SIGTERM');
-    assert.equal(await done, false);
-    assert.deepEqual(clock.pending(), []);
-    assert.equal(sleeper.signal, 'SIGTERM');
-    sleeper.dispose();
-    assert.equal(clock.signals.listenerCount(), 0);
-  });
-});
 
 describe('tessera cert --watch', () => {
   // Near the real time: the TLS handshake checks the client certificate against the real clock.

@@ -22,10 +22,10 @@
 // - The cache is per instance and bounded; several instances each sign once per window.
 
 import type { Service } from '../storage/records.ts';
-import type { TokenResponse } from './grants/client_credentials.ts';
+import type { GrantResponse } from './grants/client_credentials.ts';
 
 export interface ReusableToken {
-  response: TokenResponse;
+  response: GrantResponse;
   jti: string;
   /** Milliseconds since the epoch. */
   issuedAt: number;

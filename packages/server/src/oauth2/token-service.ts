@@ -6,7 +6,7 @@
 import type { AuthenticatedClient } from './client-auth/index.ts';
 import type { ClientGuard } from './client-guard.ts';
 import { OAuthError, invalidRequest } from './errors.ts';
-import { clientCredentialsGrant, type ClientCredentialsDeps, type TokenResponse } from './grants/client_credentials.ts';
+import { clientCredentialsGrant, type ClientCredentialsDeps, type GrantResponse } from './grants/client_credentials.ts';
 import {
   TOKEN_EXCHANGE_GRANT,
   tokenExchangeGrant,
@@ -39,7 +39,7 @@ export interface TokenServiceDeps extends ClientCredentialsDeps {
 }
 
 export interface TokenService {
-  issue(request: TokenRequest): Promise<TokenResponse | ExchangeResponse>;
+  issue(request: TokenRequest): Promise<GrantResponse | ExchangeResponse>;
 }
 
 const SUPPORTED = `client_credentials or ${TOKEN_EXCHANGE_GRANT}`;

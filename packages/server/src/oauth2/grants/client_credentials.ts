@@ -17,7 +17,7 @@ import { reuseKey, type TokenReuseCache } from '../token-reuse.ts';
 import { accessTokenClaims, signAccessToken, signIdToken, type SigningKey } from '../tokens.ts';
 import type { ActingFor } from './token_exchange.ts';
 
-export interface TokenResponse {
+export interface GrantResponse {
   access_token: string;
   token_type: 'Bearer';
   expires_in: number;
@@ -35,7 +35,7 @@ export interface ClientCredentialsDeps {
 }
 
 export interface IssuedTokens {
-  response: TokenResponse;
+  response: GrantResponse;
   jti: string;
   reused: boolean;
   /** Set for a proxy_for_principal token: for whom and by whom, for the audit. */
@@ -115,7 +115,7 @@ export async function clientCredentialsGrant(
     clientId: client.service.principal,
     act: proxy === null ? undefined : actClaim([client.service.principal]),
   });
-  const response: TokenResponse = {
+  const response: GrantResponse = {
     access_token: await signAccessToken(claims, key),
     token_type: 'Bearer',
     expires_in: lifetime,

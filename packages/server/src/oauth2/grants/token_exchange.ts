@@ -42,7 +42,7 @@ import { OAuthError, invalidRequest } from '../errors.ts';
 import { refuseIssuanceWithinRemovalReach } from '../key-removal.ts';
 import type { OwnTokenVerifier } from '../own-token-verifier.ts';
 import { accessTokenClaims, signAccessToken } from '../tokens.ts';
-import { readLifetime, type ClientCredentialsDeps, type TokenResponse } from './client_credentials.ts';
+import { readLifetime, type ClientCredentialsDeps, type GrantResponse } from './client_credentials.ts';
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
@@ -69,7 +69,7 @@ export interface TokenExchangeParams {
   impersonation: string | undefined;
 }
 
-export interface ExchangeResponse extends TokenResponse {
+export interface ExchangeResponse extends GrantResponse {
   issued_token_type: typeof ACCESS_TOKEN_TYPE;
 }
 
