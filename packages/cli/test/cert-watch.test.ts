@@ -19,7 +19,6 @@ import type { FakeClock, PendingTimer } from './helpers/fake-clock.ts';
 const HOUR = 3_600_000;
 /** Where the SDK's refresher, which the command runs, plans a renewal (its schedule is tested in the SDK). */
 const renewalTime = (notBefore: number, notAfter: number, random: number): number => sdkRenewalTime(notBefore, notAfter, DEFAULT_POLICY, random);
-const DAY = 24 * HOUR;
 
 describe('tessera cert --watch', () => {
   // Near the real time: the TLS handshake checks the client certificate against the real clock.
