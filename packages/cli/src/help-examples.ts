@@ -40,6 +40,7 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   'admin role put': [
     'tessera admin role put beta:role.readers            # create the role, empty',
     'tessera admin role put beta:readers --member alpha.api --member alpha.batch@30d   # replaces every member',
+    'tessera admin role put orders:readers --actors edge.gateway   # edge.gateway may act for its members (token exchange)',
   ],
   'admin role get': ['tessera admin role get beta:role.readers'],
   'admin role delete': ['tessera admin role delete beta:role.readers'],

@@ -173,6 +173,15 @@ describe('tessera admin subcommands', () => {
     ]);
   });
 
+  it('role put sends actors and impersonators, each replacing its list, and "" empties one', async () => {
+    const put = await sent('role', 'put', 'orders:readers', '--actors', 'edge.gateway, mid.svc', '--impersonators', '');
+    assert.deepEqual(pick(put), ['PUT', '/domains/orders/roles/readers', { actors: ['edge.gateway', 'mid.svc'], impersonators: [] }]);
+    server.requests.length = 0;
+    assert.deepEqual(pick(await sent('role', 'put', 'orders:readers', '--member', 'app.web')), [
+      'PUT', '/domains/orders/roles/readers', { members: [{ principal: 'app.web' }] },
+    ], 'lists not named are left as they are');
+  });
+
   it('member add and remove address one member', async () => {
     const add = await sent('member', 'add', 'beta:role.readers', 'alpha.api', '--expires-at', '2030-02-01');
     assert.deepEqual(pick(add), [

@@ -95,6 +95,15 @@ export function parseMember(value: string, now: number): MemberSpec {
 
 /** `a,b,c`; an empty value is the empty list (on update: callable from anywhere). */
 export function parseIpList(value: string): string[] {
+  return parseCommaList(value);
+}
+
+/** `a,b,c` of principals; an empty value is the empty list (the server checks each name). */
+export function parsePrincipalList(value: string): string[] {
+  return parseCommaList(value);
+}
+
+function parseCommaList(value: string): string[] {
   return value
     .split(',')
     .map((item) => item.trim())

@@ -4,7 +4,7 @@ import { Option } from 'commander';
 import type { Command } from 'commander';
 
 import type { AdminContext } from './context.ts';
-import { collect, parseMember, parsePositiveInteger, parseRoleRef } from './arguments.ts';
+import { collect, parseMember, parsePositiveInteger, parsePrincipalList, parseRoleRef } from './arguments.ts';
 import type { MemberSpec, RoleRef } from './arguments.ts';
 import type { View } from '../output.ts';
 import { LIMIT_OPTION, domainPath, listAll, rolePath } from './session.ts';
@@ -16,6 +16,8 @@ const ROLE_ARGUMENT = ['<role>', 'the role, as <domain>:role.<name>, e.g. paymen
 
 interface PutOptions {
   member?: MemberSpec[];
+  actors?: string[];
+  impersonators?: string[];
 }
 
 export function registerRoleCommands(admin: Command, context: AdminContext): void {
@@ -44,9 +46,15 @@ export function registerRoleCommands(admin: Command, context: AdminContext): voi
         'a member, optionally expiring (ISO 8601 or duration); repeatable, replaces the member list',
       ).argParser(collect((value) => parseMember(value, context.now()))),
     )
+    .option('--actors <principals>', 'comma-separated principals that may act for its members (token exchange); replaces the list, "" empties it', parsePrincipalList)
+    .option('--impersonators <principals>', 'comma-separated principals that may impersonate its members when they ask; replaces the list, "" empties it', parsePrincipalList)
     .action(async (ref: RoleRef, options: PutOptions, command: Command) => {
       const session = await context.open(command);
-      const body = options.member === undefined ? {} : { members: options.member };
+      const body = {
+        ...(options.member === undefined ? {} : { members: options.member }),
+        ...(options.actors === undefined ? {} : { actors: options.actors }),
+        ...(options.impersonators === undefined ? {} : { impersonators: options.impersonators }),
+      };
       const answer = await session.request('PUT', rolePath(ref), { body });
       session.show(answer, `saved role ${ref.domain}:role.${ref.role}`);
     });
