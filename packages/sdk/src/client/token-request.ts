@@ -130,7 +130,7 @@ function hint(status: number): string {
   return '';
 }
 
-function parseTokenResponse(response: TransportResponse, tokenEndpoint: string, attempts: number): TokenResponse {
+export function parseTokenResponse(response: TransportResponse, tokenEndpoint: string, attempts: number): TokenResponse {
   const invalid = (why: string): TokenClientError =>
     new TokenClientError(`the answer of ${tokenEndpoint} is not a usable token response: ${why}`, { code: 'ERR_TOKEN_RESPONSE_INVALID', status: response.status, attempts });
   let body: Record<string, unknown>;
