@@ -77,6 +77,13 @@ export async function startUpstream(options: { issuer: string; jwksUri: string; 
         res.end(JSON.stringify({ bytes, sha256: hash.digest('hex') }));
         return;
       }
+      if (url.pathname === '/orders/drip') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('first\n');
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        res.end('last\n');
+        return;
+      }
       if (url.pathname.startsWith('/orders/slow')) {
         await new Promise((resolve) => setTimeout(resolve, Number(url.searchParams.get('ms') ?? 2000)));
       }

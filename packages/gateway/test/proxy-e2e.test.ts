@@ -1,0 +1,205 @@
+// The proxying itself, end to end through `tessera gateway`: bodies of 20 MB streamed both ways
+// (and seen flowing before they end), WebSocket upgrades, 502 and 504, Tessera unreachable (503),
+// an API key refused soon after it is revoked, and the authorization endpoint for nginx and Envoy.
+
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { createVerifier } from '@tessera/sdk';
+import { send, type TestRequest, type TestResponse } from '@tessera/testkit/https';
+import { GATEWAY, spawnGateway, startWorld, type RunningGateway, type World } from './helpers/world.ts';
+
+const MB = 1024 * 1024;
+
+describe('gateway proxying, end to end', () => {
+  let world: World;
+  let gw: RunningGateway;
+  let bearer: string;
+  const call = (path: string, options: TestRequest = {}): Promise<TestResponse> =>
+    send(`${gw.url}${path}`, { ca: world.pki.ca.cert, agent: false, ...options, headers: { authorization: `Bearer ${bearer}`, ...options.headers } });
+
+  before(async () => {
+    world = await startWorld();
+    gw = await spawnGateway(world.config());
+    bearer = await world.token('carol', 'orders:domain');
+  });
+  after(async () => {
+    await gw?.stop();
+    await world?.close();
+  });
+
+  describe('streaming', () => {
+    it('passes 20 MB down from the upstream, intact', async () => {
+      const res = await call(`/orders/download?bytes=${20 * MB}`);
+      assert.equal(res.status, 200);
+      assert.equal(res.body.length, 20 * MB);
+      assert.ok(res.body.every((byte) => byte === 7));
+    });
+
+    it('passes 20 MB up to the upstream, intact, with its hash', async () => {
+      const body = randomBytes(20 * MB);
+      const res = await call('/orders/upload', { method: 'POST', body, headers: { 'content-type': 'application/octet-stream' } });
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.json.bytes, 20 * MB);
+      assert.equal(res.json.sha256, createHash('sha256').update(body).digest('hex'));
+    });
+
+    it('hands on the first bytes of an answer before the upstream has finished it', async () => {
+      const started = performance.now();
+      const firstChunkAt = await new Promise<number>((resolve, reject) => {
+        const req = httpsRequest(`${gw.url}/orders/drip`, { ca: world.pki.ca.cert, agent: false, headers: { authorization: `Bearer ${bearer}` } }, (res) => {
+          res.once('data', () => resolve(performance.now() - started));
+          res.resume();
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      assert.ok(firstChunkAt < 1200, `the first chunk came after ${Math.round(firstChunkAt)} ms; the upstream waits 1500 ms before the rest`);
+    });
+
+    it('hands on a request body while the caller is still sending it', async () => {
+      const req = httpsRequest(`${gw.url}/orders/upload?streaming`, { method: 'PUT', ca: world.pki.ca.cert, agent: false, headers: { authorization: `Bearer ${bearer}` } });
+      const answer = new Promise<string>((resolve, reject) => {
+        req.on('response', (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve(Buffer.concat(chunks).toString()));
+        });
+        req.on('error', reject);
+      });
+      req.write(Buffer.alloc(MB, 1));
+      const deadline = Date.now() + 5000;
+      while (!world.upstream.seen.some((s) => s.url === '/orders/upload?streaming')) {
+        assert.ok(Date.now() < deadline, 'the upstream never saw the request while its body was still being sent');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      req.end(Buffer.alloc(MB, 2));
+      assert.equal(JSON.parse(await answer).bytes, 2 * MB);
+    });
+  });
+
+  describe('WebSocket', () => {
+    const upgrade = (headers: Record<string, string>): Promise<{ status: number; socket?: Socket; headers: Record<string, unknown> }> =>
+      new Promise((resolve, reject) => {
+        const req = httpsRequest(`${gw.url}/orders/live`, {
+          ca: world.pki.ca.cert, agent: false,
+          headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64'), ...headers },
+        });
+        req.on('upgrade', (res, socket) => resolve({ status: res.statusCode!, socket: socket as Socket, headers: res.headers }));
+        req.on('response', (res) => {
+          res.resume();
+          resolve({ status: res.statusCode!, headers: res.headers });
+        });
+        req.on('error', reject);
+        req.end();
+      });
+
+    it('upgrades an authenticated caller and joins the sockets both ways', async () => {
+      const { status, socket, headers } = await upgrade({ authorization: `Bearer ${bearer}` });
+      assert.equal(status, 101);
+      assert.equal(headers['x-upstream-principal'], 'carol.api');
+      socket!.write('hello through the gateway');
+      const [echo] = (await new Promise<Buffer[]>((resolve) => socket!.once('data', (data: Buffer) => resolve([data])))) as [Buffer];
+      assert.equal(echo.toString(), 'hello through the gateway');
+      socket!.destroy();
+    });
+
+    it('refuses an upgrade without credentials, as any request', async () => {
+      const { status, headers } = await upgrade({});
+      assert.equal(status, 401);
+      assert.equal(headers['www-authenticate'], 'Bearer realm="tessera-gateway"');
+    });
+  });
+
+  describe('upstream failures', () => {
+    it('answers 502 with a JSON body when the upstream cannot be reached', async () => {
+      const res = await call('/dead/x');
+      assert.equal(res.status, 502);
+      assert.equal(res.json.error, 'bad_gateway');
+      assert.match(res.json.error_description, /route 'dead' could not be reached \(ECONNREFUSED\)/);
+    });
+
+    it('answers 504 when the upstream is slower than the route allows', async () => {
+      const started = performance.now();
+      const res = await call('/orders/slow?ms=3000');
+      assert.equal(res.status, 504);
+      assert.equal(res.json.error, 'gateway_timeout');
+      assert.match(res.json.error_description, /within 500 ms/);
+      assert.ok(performance.now() - started < 2500);
+    });
+
+    it('answers 503 with Retry-After when Tessera cannot be reached for a token', async () => {
+      const fresh = await world.token('alpha', 'orders:domain');
+      world.fake.down = true;
+      try {
+        const res = await call('/orders/1', { headers: { authorization: `Bearer ${fresh}` } });
+        assert.equal(res.status, 503);
+        assert.equal(res.json.error, 'temporarily_unavailable');
+        assert.equal(res.headers['retry-after'], '5');
+      } finally {
+        world.fake.down = false;
+      }
+    });
+  });
+
+  describe('API keys after revocation', () => {
+    it('refuses a revoked key once its cached introspection answer (apiKeyCacheTtl) has run out', async () => {
+      const created = await world.tessera.admin$('POST', '/domains/alpha/services/api/api-keys', { audience: 'orders' });
+      assert.equal(created.status, 201, created.text);
+      const key = created.json.apiKey as string;
+      const withKey = { headers: { authorization: `ApiKey ${key}` } };
+      assert.equal((await call('/orders/k', withKey)).status, 200);
+      const revoked = await world.tessera.admin$('DELETE', `/domains/alpha/services/api/api-keys/${created.json.id as string}`);
+      assert.equal(revoked.status, 204);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const res = await call('/orders/k', withKey);
+      assert.equal(res.status, 401);
+      assert.equal(res.json.error, 'invalid_token');
+      assert.match(res.json.error_description, /not active/);
+    });
+  });
+
+  describe('the authorization endpoint', () => {
+    const upstreamVerifier = () => createVerifier({ issuer: world.fake.url, jwksUri: world.fake.jwksUri, audience: 'orders' });
+
+    it('nginx auth_request: judges X-Original-Method and X-Original-URI, and answers the principal and the upstream token', async () => {
+      const res = await call('/authz', { headers: { 'x-original-method': 'POST', 'x-original-uri': '/orders/5?x=1' } });
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.headers['x-tessera-principal'], 'carol.api');
+      const token = res.headers['x-tessera-token'] as string;
+      assert.equal(res.headers['authorization'], `Bearer ${token}`);
+      const context = await upstreamVerifier().verify(token, { scope: ['orders:role.writers'], delegation: { required: true, allowedActors: [GATEWAY] } });
+      assert.equal(context.principal, 'carol.api');
+      assert.deepEqual(context.actors, [GATEWAY]);
+    });
+
+    it('Envoy ext_authz: the original path after /authz, the method of the request itself', async () => {
+      const res = await call('/authz/orders/5', { method: 'PUT' });
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.headers['x-tessera-principal'], 'carol.api');
+    });
+
+    it('refuses as the proxy would: missing role, no credential, no route, a confusing path', async () => {
+      const alpha = await world.token('alpha', 'orders:domain');
+      const write = await call('/authz', { headers: { authorization: `Bearer ${alpha}`, 'x-original-method': 'POST', 'x-original-uri': '/orders/5' } });
+      assert.equal(write.status, 403);
+      assert.equal(write.json.error, 'insufficient_scope');
+      assert.equal(write.headers['x-tessera-token'], undefined);
+      const none = await send(`${gw.url}/authz`, { ca: world.pki.ca.cert, headers: { 'x-original-uri': '/orders/5' } });
+      assert.equal(none.status, 401);
+      const unrouted = await call('/authz', { headers: { 'x-original-uri': '/admin' } });
+      assert.equal(unrouted.status, 404);
+      const dots = await call('/authz', { headers: { 'x-original-uri': '/orders/../admin' } });
+      assert.equal(dots.status, 400);
+    });
+
+    it('answers only the proxies in authz.allowFrom', async () => {
+      const res = await call('/authz', { localAddress: '127.0.0.2', headers: { 'x-original-uri': '/orders/5' } });
+      assert.equal(res.status, 403);
+      assert.equal(res.json.error, 'forbidden');
+      assert.equal(res.headers['x-tessera-token'], undefined);
+    });
+  });
+});
