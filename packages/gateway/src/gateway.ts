@@ -153,7 +153,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       res.end();
       access({ started, kind: 'authz', method: original.method, path, route, caller, status: 200 });
     } catch (error) {
-      const refusal = asGatewayError(error);
+      let refusal = asGatewayError(error);
+      // nginx's auth_request passes 401 and 403 on and turns any other status into a 500: a
+      // request the gateway cannot route or read is one it does not allow.
+      if (original.via === 'nginx' && (refusal.status === 400 || refusal.status === 404)) refusal = new GatewayError(403, 'forbidden', refusal.message);
       sendError(res, refusal);
       access({ started, kind: 'authz', method: original.method, path, route: (error as { route?: RouteConfig }).route, caller: (error as { caller?: Caller }).caller, status: refusal.status, error: refusal });
     }
