@@ -27,8 +27,8 @@ export interface Upstream {
   close(): Promise<void>;
 }
 
-export async function startUpstream(options: { issuer: string; jwksUri: string; gateway: string }): Promise<Upstream> {
-  const verifier = createVerifier({ issuer: options.issuer, jwksUri: options.jwksUri, audience: 'orders' });
+export async function startUpstream(options: { issuer: string; jwksUri: string; gateway: string; ca?: string }): Promise<Upstream> {
+  const verifier = createVerifier({ issuer: options.issuer, jwksUri: options.jwksUri, audience: 'orders', ...(options.ca !== undefined && { ca: options.ca }) });
   const seen: Seen[] = [];
   const authenticate = async (req: IncomingMessage): Promise<AuthContext | string> => {
     const header = req.headers.authorization ?? '';
