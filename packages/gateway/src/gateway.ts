@@ -170,6 +170,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     let granted: { route: RouteConfig; caller: Caller; token: string };
     try {
       if (isAuthzTarget(req.url)) throw new GatewayError(400, 'invalid_request', `${AUTHZ_PATH} does not upgrade`);
+      // Only WebSocket: an h2c (or other) upgrade would open a tunnel whose later requests no route checks.
+      if (String(req.headers.upgrade ?? '').trim().toLowerCase() !== 'websocket') {
+        throw new GatewayError(400, 'invalid_request', 'only WebSocket upgrades (Upgrade: websocket) are passed');
+      }
       granted = await authorize(req.method ?? 'GET', req.url, req, state);
       if (!granted.route.websocket) throw new GatewayError(403, 'forbidden', `route "${granted.route.name}" does not pass WebSocket upgrades (websocket: false)`);
     } catch (error) {

@@ -171,12 +171,13 @@ describe('tessera gateway, end to end', () => {
           authorization: `Bearer ${token}`,
           'x-tessera-principal': 'sys.auth.admin', 'x-tessera-token': 'forged', 'x-ssl-client-cert': 'forged', 'x-forwarded-client-cert': 'By=x',
           'x-forwarded-for': '10.9.9.9', 'x-forwarded-host': 'evil.example', forwarded: 'for=10.9.9.9', 'x-original-url': '/admin', 'x-remote-user': 'root',
-          connection: 'x-drop-me', 'x-drop-me': 'hop', 'x-app': 'kept',
+          connection: 'x-drop-me', 'x-drop-me': 'hop', 'x-app': 'kept', x_tessera_principal: 'sys.auth.admin', x_forwarded_for: '10.1.1.1',
         },
       });
       assert.equal(res.status, 200, res.text);
       const headers = res.json.headers as Record<string, string>;
-      for (const name of ['x-tessera-principal', 'x-tessera-token', 'x-ssl-client-cert', 'x-forwarded-client-cert', 'forwarded', 'x-original-url', 'x-remote-user', 'x-drop-me']) {
+      for (const name of ['x-tessera-principal', 'x-tessera-token', 'x-ssl-client-cert', 'x-forwarded-client-cert', 'forwarded', 'x-original-url', 'x-remote-user', 'x-drop-me',
+        'x_tessera_principal', 'x_forwarded_for']) {
         assert.equal(headers[name], undefined, name);
       }
       assert.notEqual(headers['authorization'], `Bearer ${token}`);

@@ -106,6 +106,12 @@ describe('gateway proxying, end to end', () => {
       socket!.destroy();
     });
 
+    it('refuses any upgrade but WebSocket: an h2c tunnel would carry requests no route checks', async () => {
+      const { status } = await upgrade({ authorization: `Bearer ${bearer}`, upgrade: 'h2c', 'http2-settings': 'AAMAAABkAARAAAAAAAIAAAAA' });
+      assert.equal(status, 400);
+      assert.ok(!world.upstream.seen.some((s) => s.headers.upgrade === 'h2c'));
+    });
+
     it('refuses an upgrade without credentials, as any request', async () => {
       const { status, headers } = await upgrade({});
       assert.equal(status, 401);

@@ -3,7 +3,7 @@
 // itself (Authorization, client-certificate headers of nginx, Envoy, RFC 9440 and others, any
 // X-Tessera-* header, forwarding headers, URL-override headers some frameworks obey). Set: the
 // gateway's own Authorization, Host (the upstream's), and X-Forwarded-For/-Proto/-Host from what
-// the gateway itself saw.
+// the gateway itself saw. Names are compared with underscores read as dashes.
 
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 
@@ -38,8 +38,11 @@ export function upstreamHeaders(incoming: IncomingHttpHeaders, token: string, up
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined) continue;
-    if (HOP_BY_HOP.has(name) || named.has(name) || IDENTITY_HEADERS.has(name) || name.startsWith('x-tessera-') || name.startsWith('x-envoy-') || extraStrip.includes(name)) continue;
-    if (name === 'host') continue;
+    // CGI, WSGI and PHP read `X_Tessera_Principal` and `X-Tessera-Principal` as one variable
+    // (HTTP_X_TESSERA_PRINCIPAL): a name is judged with its underscores read as dashes.
+    const dashed = name.replaceAll('_', '-');
+    if (HOP_BY_HOP.has(dashed) || named.has(name) || named.has(dashed) || IDENTITY_HEADERS.has(dashed) || dashed.startsWith('x-tessera-') || dashed.startsWith('x-envoy-')) continue;
+    if (extraStrip.includes(name) || extraStrip.includes(dashed) || dashed === 'host') continue;
     out[name] = value;
   }
   out['host'] = upstreamHost;
