@@ -148,6 +148,44 @@ describe('tessera gateway, end to end', () => {
     });
   });
 
+  describe('what is refused before any credential is read', () => {
+    it('a path outside every route is 404; a path the upstream could read differently is 400', async () => {
+      const token = await world.token('carol', 'orders:domain');
+      const auth = { headers: { authorization: `Bearer ${token}` } };
+      const unrouted = await call('/ordersX', auth);
+      assert.equal(unrouted.status, 404);
+      assert.equal(unrouted.json.error, 'not_found');
+      // Written by hand: an HTTP client resolves dot segments (even encoded ones) before sending.
+      for (const path of ['/orders/%2e%2e/admin', '/orders/../admin', '/orders//audit', '/orders%2faudit', '/orders/..;/admin', '/orders/.%2E/admin']) {
+        const raw = await rawRequest(gw.url, world.pki.ca.cert, `GET ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
+        assert.match(raw, /^HTTP\/1.1 400 /, path);
+        assert.match(raw, /"error":"invalid_request"/, path);
+      }
+      // An encoded path is judged decoded: /orders/%61udit is the auditors' route, which carol cannot use.
+      assert.equal((await call('/orders/%61udit', auth)).status, 403);
+      assert.ok(!world.upstream.seen.some((s) => /admin|%61udit|ordersX/.test(s.url)), 'none of them reached the upstream');
+    });
+  });
+
+  describe('what Tessera answers is checked before use', () => {
+    it('a token for someone else is never sent on (502); one granting less than the route needs is 403', async () => {
+      const pem = world.certificate(world.pki.ca, 'x', 'spiffe://tessera.local/carol/api');
+      world.fake.tamper = (claims) => (claims['sub'] = 'sys.auth.admin');
+      try {
+        const res = await call('/orders/t1', pem);
+        assert.equal(res.status, 502);
+        assert.equal(res.json.error, 'bad_gateway');
+        world.fake.tamper = (claims) => (claims['scope'] = 'orders:role.readers');
+        const write = await call('/orders/t2', { ...pem, method: 'POST', body: '{}' });
+        assert.equal(write.status, 403);
+        assert.equal(write.json.error, 'insufficient_scope');
+      } finally {
+        world.fake.tamper = undefined;
+      }
+      assert.ok(!world.upstream.seen.some((s) => s.url.startsWith('/orders/t')));
+    });
+  });
+
   describe('callers by API key', () => {
     it('checks the key through introspection and gets a token on the caller\'s behalf', async () => {
       const res = await call('/orders/3', { headers: { authorization: `ApiKey ${world.apiKeys.alpha}` } });

@@ -25,6 +25,8 @@ export interface FakeExchange {
   policy: Policy;
   /** While set, the token endpoint answers 503 (Tessera down). */
   down: boolean;
+  /** While set, changes the claims of the tokens it signs (a misbehaving issuer). */
+  tamper: ((claims: Record<string, unknown>) => void) | undefined;
   close(): Promise<void>;
 }
 
@@ -38,7 +40,7 @@ export async function startFakeExchange(options: { tesseraUrl: string; tesseraCa
     if (!v) verifiers.set(audience, (v = createVerifier({ issuer: options.tesseraUrl, audience, ca: options.tesseraCa })));
     return v;
   };
-  const state: FakeExchange = { url: '', tokenEndpoint: '', jwksUri: '', requests: [], policy: options.policy, down: false, close: async () => {} };
+  const state: FakeExchange = { url: '', tokenEndpoint: '', jwksUri: '', requests: [], policy: options.policy, down: false, tamper: undefined, close: async () => {} };
   const expected = `Basic ${Buffer.from(`${options.gateway.id}:${options.gateway.secret}`).toString('base64')}`;
 
   const answer = (res: ServerResponse, status: number, body: unknown): void => {
@@ -81,10 +83,12 @@ export async function startFakeExchange(options: { tesseraUrl: string; tesseraCa
     });
     if (granted.length === 0) return answer(res, 403, { error: 'access_denied', error_description: `${subject} holds none of ${scope.join(' ')} with ${options.gateway.id} among the actors` });
     const lifetime = options.lifetime ?? 300;
-    const jwt = await sign(privateKey, kid, {
+    const claims: Record<string, unknown> = {
       ver: 1, iss: state.url, aud: audience, sub: subject, uid: subject, client_id: options.gateway.id, act: { sub: options.gateway.id },
       jti: randomUUID(), scp: granted.map((item) => item.split('role.')[1]), scope: granted.join(' '),
-    }, lifetime);
+    };
+    state.tamper?.(claims);
+    const jwt = await sign(privateKey, kid, claims, lifetime);
     answer(res, 200, { access_token: jwt, token_type: 'Bearer', expires_in: lifetime, scope: granted.join(' '), issued_token_type: 'urn:ietf:params:oauth:token-type:access_token' });
   };
 
