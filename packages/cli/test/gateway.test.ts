@@ -1,6 +1,6 @@
 // `tessera gateway` as a command (the gateway itself is tested in packages/gateway): the config
 // file from --config or TESSERA_GATEWAY_CONFIG, a config it cannot use is exit 2 with one line
-// naming the setting, and a started gateway stops on SIGTERM after serving.
+// naming the setting, and a started gateway stops on SIGTERM after serving (503 while Tessera is unreachable).
 
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
@@ -57,6 +57,13 @@ describe('tessera gateway', () => {
     const refused = await send(`${url}/orders`);
     assert.equal(refused.status, 401);
     assert.equal(refused.headers['www-authenticate'], 'Bearer realm="tessera-gateway"');
+    // Tessera (here: nothing listening) cannot be asked for keys or about an API key: 503, not a refusal.
+    const header = Buffer.from(JSON.stringify({ alg: 'ES256', kid: 'k1', typ: 'at+jwt' })).toString('base64url');
+    const body = Buffer.from(JSON.stringify({ sub: 'alpha.api' })).toString('base64url');
+    const unavailable = await send(`${url}/orders`, { headers: { authorization: `Bearer ${header}.${body}.${'A'.repeat(86)}` } });
+    assert.equal(unavailable.status, 503, unavailable.text);
+    assert.equal(unavailable.json.error, 'temporarily_unavailable');
+    assert.equal(unavailable.headers['retry-after'], '5');
     signals.emit('SIGTERM');
     assert.equal(await done, 0);
   });

@@ -161,6 +161,9 @@ describe('tessera gateway, end to end', () => {
         assert.match(raw, /^HTTP\/1.1 400 /, path);
         assert.match(raw, /"error":"invalid_request"/, path);
       }
+      // An absolute-form target would let the caller name a host beside the Host header.
+      const absolute = await rawRequest(gw.url, world.pki.ca.cert, `GET http://internal.example/orders/1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
+      assert.match(absolute, /^HTTP\/1.1 400 /);
       // An encoded path is judged decoded: /orders/%61udit is the auditors' route, which carol cannot use.
       assert.equal((await call('/orders/%61udit', auth)).status, 403);
       assert.ok(!world.upstream.seen.some((s) => /admin|%61udit|ordersX/.test(s.url)), 'none of them reached the upstream');
