@@ -208,6 +208,17 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     handleUpgrade(req, socket, head).catch(() => socket.destroy());
   });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    // A caller that went away: nothing to say.
+    if (error.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    // Body bytes after an answer that ended the connection: the answer is on its way; leave the
+    // socket to finish it (destroying it now could reset the connection before the caller reads it).
+    if (error.code === 'HPE_CLOSED_CONNECTION') {
+      setTimeout(() => socket.destroy(), 5000).unref();
+      return;
+    }
     if ((socket as Socket).writable && !(socket as TLSSocket).destroyed) {
       writeErrorToSocket(socket, new GatewayError(400, 'invalid_request', `the request could not be parsed (${error.code ?? 'bad request'})`));
     } else {

@@ -127,6 +127,12 @@ describe('gateway proxying, end to end', () => {
       assert.match(res.json.error_description, /route 'dead' could not be reached \(ECONNREFUSED\)/);
     });
 
+    it('answers 502 to a request with a body, too', async () => {
+      const res = await call('/dead/upload', { method: 'GET', body: Buffer.alloc(256 * 1024, 3), headers: { 'content-type': 'application/octet-stream' } });
+      assert.equal(res.status, 502, res.text);
+      assert.equal(res.json.error, 'bad_gateway');
+    });
+
     it('answers 504 when the upstream is slower than the route allows', async () => {
       const started = performance.now();
       const res = await call('/orders/slow?ms=3000');

@@ -78,9 +78,9 @@ export function createForwarder(): Forwarder {
           if (answered) return;
           answered = true;
           const refusal = failure(route, timedOut, error);
-          // The caller may still be sending its body: stop reading it, answer, and close.
+          // The caller may still be sending its body: it is read and dropped, so the answer reaches it.
           req.unpipe(upstreamReq);
-          res.setHeader('connection', 'close');
+          req.resume();
           sendError(res, refusal);
           resolve({ status: refusal.status, failure: timedOut ? 'timeout' : 'connect' });
         });
@@ -88,9 +88,10 @@ export function createForwarder(): Forwarder {
         res.on('close', () => {
           if (!res.writableFinished) upstreamReq.destroy();
         });
-        pipeline(req, upstreamReq, () => {
-          // Errors surface on upstreamReq's 'error' or as the caller's close.
-        });
+        // pipe, not pipeline: a failing upstream must not tear down the caller's connection
+        // before the 502 or 504 is written to it.
+        req.pipe(upstreamReq);
+        req.on('error', () => upstreamReq.destroy());
       });
     },
 
