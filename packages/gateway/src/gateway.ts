@@ -195,12 +195,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   };
   let server: Server;
   if (config.tls) {
-    const cas = [...config.tls.clientCa, ...config.tls.externalCas].map((cert) => cert.toString());
-    server = createHttpsServer({
-      cert: config.tls.cert,
-      key: config.tls.key,
-      ...(cas.length > 0 && { ca: cas, requestCert: true, rejectUnauthorized: false }),
-    }, listener);
+    server = createHttpsServer({ ...secureOptions(config.tls), rejectUnauthorized: false }, listener);
   } else {
     server = createHttpServer(listener);
   }
@@ -255,7 +250,24 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       return false;
     }
     const restartOnly = changedRestartSettings(live.config, next);
-    live = { config: { ...live.config, routes: next.routes, certificateMappings: next.certificateMappings, accessLog: next.accessLog, stripHeaders: next.stripHeaders, authz: next.authz }, table: createRouteTable(next.routes), trust: live.trust && { ...live.trust, mappings: next.certificateMappings } };
+    let tls = live.config.tls;
+    if (tls && next.tls && tlsChanged(tls, next.tls)) {
+      // New connections get the renewed certificate and CAs; open ones keep theirs.
+      try {
+        (server as ReturnType<typeof createHttpsServer>).setSecureContext(secureOptions(next.tls));
+        tls = next.tls;
+      } catch (error) {
+        metrics.reload('refused');
+        log({ level: 'error', msg: 'config reload refused; the running configuration is kept', file: live.config.file, error: `tls: ${(error as Error).message}` });
+        return false;
+      }
+    }
+    const trust = tls && { tessera: tls.clientCa, external: tls.externalCas, trustDomain: tls.trustDomain, mappings: next.certificateMappings };
+    live = {
+      config: { ...live.config, tls, routes: next.routes, certificateMappings: next.certificateMappings, accessLog: next.accessLog, stripHeaders: next.stripHeaders, authz: next.authz },
+      table: createRouteTable(next.routes),
+      trust,
+    };
     metrics.reload('applied');
     log({ level: 'info', msg: 'config reloaded', routes: next.routes.length, ...(restartOnly.length > 0 && { notApplied: restartOnly, note: 'these settings take effect at the next start' }) });
     return true;
@@ -263,14 +275,24 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   let watcher: FSWatcher | undefined;
   let debounce: ReturnType<typeof setTimeout> | undefined;
+  const watchers: FSWatcher[] = [];
   if (options.watchConfig !== false) {
-    // The directory, not the file: editors and config managers replace the file by renaming.
-    watcher = watch(dirname(config.file), (_event, name) => {
-      if (name !== null && name !== basename(config.file)) return;
-      clearTimeout(debounce);
-      debounce = setTimeout(() => reload(), 200);
-    });
-    watcher.unref();
+    // Directories, not files: editors, config managers and `tessera cert` replace files by renaming.
+    const byDirectory = new Map<string, Set<string>>();
+    for (const file of [config.file, ...(config.tls?.files ?? [])]) {
+      const names = byDirectory.get(dirname(file)) ?? new Set<string>();
+      names.add(basename(file));
+      byDirectory.set(dirname(file), names);
+    }
+    for (const [directory, names] of byDirectory) {
+      watcher = watch(directory, (_event, name) => {
+        if (name !== null && !names.has(name)) return;
+        clearTimeout(debounce);
+        debounce = setTimeout(() => reload(), 200);
+      });
+      watcher.unref();
+      watchers.push(watcher);
+    }
   }
 
   log({ level: 'info', msg: 'gateway listening', url, routes: config.routes.length, ...(metricsUrl && { metrics: metricsUrl }) });
@@ -279,7 +301,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     metricsUrl,
     reload,
     async close() {
-      watcher?.close();
+      for (const w of watchers) w.close();
       clearTimeout(debounce);
       await Promise.all([closeServer(server), metricsServer && closeServer(metricsServer)]);
       forwarder.close();
@@ -302,9 +324,21 @@ function changedRestartSettings(a: GatewayConfig, b: GatewayConfig): string[] {
   const changed: string[] = [];
   if (a.listen.url !== b.listen.url) changed.push('listen');
   if (JSON.stringify(a.tessera) !== JSON.stringify(b.tessera)) changed.push('tessera');
-  if (a.tls?.cert !== b.tls?.cert || a.tls?.key !== b.tls?.key || String(a.tls?.clientCa) !== String(b.tls?.clientCa) || String(a.tls?.externalCas) !== String(b.tls?.externalCas)) changed.push('tls');
   if (JSON.stringify(a.metricsListen) !== JSON.stringify(b.metricsListen)) changed.push('metricsListen');
+  if ((a.tls === undefined) !== (b.tls === undefined)) changed.push('tls');
   return changed;
+}
+
+type Tls = NonNullable<GatewayConfig['tls']>;
+
+function secureOptions(tls: Tls): { cert: string; key: string; ca?: string[]; requestCert?: boolean } {
+  const cas = [...tls.clientCa, ...tls.externalCas].map((cert) => cert.toString());
+  return { cert: tls.cert, key: tls.key, ...(cas.length > 0 && { ca: cas, requestCert: true }) };
+}
+
+function tlsChanged(a: Tls, b: Tls): boolean {
+  const fingerprints = (certs: readonly { fingerprint256: string }[]): string => certs.map((c) => c.fingerprint256).join(',');
+  return a.cert !== b.cert || a.key !== b.key || a.trustDomain !== b.trustDomain || fingerprints(a.clientCa) !== fingerprints(b.clientCa) || fingerprints(a.externalCas) !== fingerprints(b.externalCas);
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

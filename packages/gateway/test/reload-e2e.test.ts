@@ -3,7 +3,10 @@
 // refused with a log line and the running routes kept.
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from 'node:tls';
 import { Agent } from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import { send } from '@tessera/testkit/https';
@@ -70,7 +73,33 @@ describe('gateway reload', () => {
     const metrics = await send(gw.metricsUrl!);
     assert.match(metrics.text, /tessera_gateway_config_reloads_total\{result="refused"\} [1-9]/);
   });
+
+  it('serves a renewed server certificate to new connections once its files change, without a restart', async () => {
+    const renewed = world.certificate(world.pki.ca, '127.0.0.1', undefined, 'server');
+    const applied = reloads('config reloaded');
+    // As `tessera cert` writes them: new files renamed over the old ones.
+    writeFileSync(join(world.dir, 'gw.pem.new'), renewed.cert);
+    writeFileSync(join(world.dir, 'gw.key.new'), renewed.key, { mode: 0o600 });
+    renameSync(join(world.dir, 'gw.key.new'), join(world.dir, 'gw.key'));
+    renameSync(join(world.dir, 'gw.pem.new'), join(world.dir, 'gw.pem'));
+    await waitUntil(() => reloads('config reloaded') > applied);
+    const expected = new X509Certificate(renewed.cert).fingerprint256;
+    await waitUntil(async () => (await peerFingerprint(gw.url, world.pki.ca.cert)) === expected);
+    assert.equal((await get('/orders/after-renewal')).status, 200);
+  });
 });
+
+function peerFingerprint(url: string, ca: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port), ca }, () => {
+      const fingerprint = socket.getPeerX509Certificate()?.fingerprint256 ?? '';
+      socket.destroy();
+      resolve(fingerprint);
+    });
+    socket.on('error', reject);
+  });
+}
 
 async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -53,6 +53,8 @@ export interface GatewayConfig {
     /** Other CAs, whose certificates name a principal only through `certificateMappings`. */
     externalCas: X509Certificate[];
     trustDomain: string;
+    /** The files read for the above, watched for changes (a renewed certificate). */
+    files: string[];
   } | undefined;
   tessera: {
     url: string;
@@ -135,7 +137,8 @@ export function parseConfig(raw: Json, context: { base: string; env: Readonly<Re
     const clientCa = t['clientCa'] === undefined ? [] : certificates(read(t['clientCa'], 'tls.clientCa'), 'tls.clientCa');
     const externalCas = list(t['externalCas'] ?? [], 'tls.externalCas').flatMap((file, i) => certificates(read(file, `tls.externalCas[${i}]`), `tls.externalCas[${i}]`));
     const trustDomain = t['trustDomain'] === undefined ? 'tessera.local' : str(t['trustDomain'], 'tls.trustDomain');
-    tls = { cert: read(t['cert'], 'tls.cert'), key: read(t['key'], 'tls.key'), clientCa, externalCas, trustDomain };
+    const files = [t['cert'], t['key'], t['clientCa'], ...list(t['externalCas'] ?? [], 'tls.externalCas')].filter((f): f is string => typeof f === 'string').map(path);
+    tls = { cert: read(t['cert'], 'tls.cert'), key: read(t['key'], 'tls.key'), clientCa, externalCas, trustDomain, files };
   } else {
     if (raw['tls'] !== undefined) throw new GatewayConfigError('"tls" is set but listen is http://; listen on https:// or remove "tls"');
     if (!isLoopback(listen.host)) throw new GatewayConfigError(`listen is plain http on ${listen.host}: http is allowed on loopback only (behind a TLS terminator on the same host); listen on https:// otherwise`);

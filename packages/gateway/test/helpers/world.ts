@@ -38,8 +38,8 @@ export interface World {
   apiKeys: { alpha: string; alphaId: string };
   /** A real Tessera token for `who` with `scope`. */
   token(who: 'alpha' | 'carol', scope: string): Promise<string>;
-  /** A client certificate from `ca`, with subject CN `cn` and (optionally) one URI SAN. */
-  certificate(ca: Pem, cn: string, uri?: string): Pem;
+  /** A client certificate from `ca`, with subject CN `cn` and (optionally) one URI SAN; or a server certificate for 127.0.0.1. */
+  certificate(ca: Pem, cn: string, uri?: string, kind?: 'client' | 'server'): Pem;
   /** Writes a config file (the default one changed by `edit`) and answers its path. */
   config(edit?: (config: Record<string, any>) => void, name?: string): string; // eslint-disable-line @typescript-eslint/no-explicit-any -- a JSON document under test
   close(): Promise<void>;
@@ -99,12 +99,13 @@ export async function startWorld(): Promise<World> {
       assert.equal(res.status, 200, res.text);
       return res.json.access_token as string;
     },
-    certificate(ca, cn, uri) {
+    certificate(ca, cn, uri, kind = 'client') {
       const work = mkdtempSync(join(dir, 'cert-'));
       const run = (...args: string[]): void => void execFileSync('openssl', args, { cwd: work, stdio: 'pipe' });
       writeFileSync(join(work, 'ca.pem'), ca.cert);
       writeFileSync(join(work, 'ca.key'), ca.key, { mode: 0o600 });
-      writeFileSync(join(work, 'ext'), `extendedKeyUsage=clientAuth\n${uri ? `subjectAltName=URI:${uri}\n` : ''}`);
+      const ext = kind === 'server' ? 'extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n' : `extendedKeyUsage=clientAuth\n${uri ? `subjectAltName=URI:${uri}\n` : ''}`;
+      writeFileSync(join(work, 'ext'), ext);
       run('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'key.pem');
       run('req', '-new', '-key', 'key.pem', '-subj', `/CN=${cn}`, '-out', 'csr.pem');
       run('x509', '-req', '-in', 'csr.pem', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', String(serial++), '-days', '1', '-extfile', 'ext', '-out', 'cert.pem');
