@@ -5,13 +5,44 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
-import type { Socket } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createVerifier } from '@tessera/sdk';
 import { send, type TestRequest, type TestResponse } from '@tessera/testkit/https';
 import { GATEWAY, spawnGateway, startWorld, type RunningGateway, type World } from './helpers/world.ts';
 
 const MB = 1024 * 1024;
+
+/** An upstream that answers the first request of each connection and closes it at the second, without an answer. */
+async function startFlakyUpstream(): Promise<{ url: string; connections: number; close(): Promise<void> }> {
+  const state = { url: '', connections: 0, close: async () => {} };
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    state.connections++;
+    sockets.add(socket);
+    let seen = '';
+    let served = 0;
+    socket.on('data', (chunk: Buffer) => {
+      seen += chunk.toString('latin1');
+      while (seen.includes('\r\n\r\n')) {
+        const head = seen.slice(0, seen.indexOf('\r\n\r\n'));
+        const length = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+        seen = seen.slice(head.length + 4 + length);
+        if (served++ === 0) socket.write('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\nok');
+        else socket.destroy();
+      }
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  state.close = async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return state;
+}
 
 describe('gateway proxying, end to end', () => {
   let world: World;
@@ -20,13 +51,19 @@ describe('gateway proxying, end to end', () => {
   const call = (path: string, options: TestRequest = {}): Promise<TestResponse> =>
     send(`${gw.url}${path}`, { ca: world.pki.ca.cert, agent: false, ...options, headers: { authorization: `Bearer ${bearer}`, ...options.headers } });
 
+  let flaky: { url: string; connections: number; close(): Promise<void> };
+
   before(async () => {
     world = await startWorld();
-    gw = await spawnGateway(world.config());
+    flaky = await startFlakyUpstream();
+    gw = await spawnGateway(world.config((c) => {
+      c.routes.push({ name: 'flaky', pathPrefix: '/flaky', methods: ['GET', 'POST'], upstream: flaky.url, audience: 'orders', require: { scope: ['orders:role.readers'] } });
+    }));
     bearer = await world.token('carol', 'orders:domain');
   });
   after(async () => {
     await gw?.stop();
+    await flaky?.close();
     await world?.close();
   });
 
@@ -131,6 +168,16 @@ describe('gateway proxying, end to end', () => {
       const res = await call('/dead/upload', { method: 'GET', body: Buffer.alloc(256 * 1024, 3), headers: { 'content-type': 'application/octet-stream' } });
       assert.equal(res.status, 502, res.text);
       assert.equal(res.json.error, 'bad_gateway');
+    });
+
+    it('sends a bodiless GET once more when the upstream closed the kept-alive connection it reused; never a POST', async () => {
+      assert.equal((await call('/flaky/1')).status, 200);
+      const again = await call('/flaky/2');
+      assert.equal(again.status, 200, again.text);
+      assert.equal(flaky.connections, 2, 'the second GET was sent again on a new connection');
+      const post = await call('/flaky/3', { method: 'POST', body: 'x' });
+      assert.equal(post.status, 502, 'a POST is not sent twice');
+      assert.equal(post.json.error, 'bad_gateway');
     });
 
     it('answers 504 when the upstream is slower than the route allows', async () => {

@@ -1,8 +1,9 @@
 // Streaming the request to the upstream and its answer back: bodies flow through with
 // backpressure in both directions and are never held whole. The route's `timeoutMs` bounds the
 // wait for the upstream's response headers (504) and any later silence of the connection; an
-// upstream that cannot be reached is 502. WebSocket upgrades are authenticated like any request,
-// then the two sockets are joined.
+// upstream that cannot be reached is 502. A bodiless GET, HEAD or OPTIONS whose kept-alive
+// connection the upstream had just closed is sent once more on a new connection. WebSocket
+// upgrades are authenticated like any request, then the two sockets are joined.
 
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage, type ServerResponse, type ClientRequest } from 'node:http';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
@@ -11,6 +12,8 @@ import { pipeline } from 'node:stream';
 import type { RouteConfig } from '../config/config.ts';
 import { GatewayError, sendError, writeErrorToSocket } from '../http/errors.ts';
 import { downstreamHeaders, upstreamHeaders, type ForwardedFrom } from './headers.ts';
+
+const REPLAYABLE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export interface ForwardOutcome {
   status: number;
@@ -49,49 +52,63 @@ export function createForwarder(): Forwarder {
 
   return {
     forward(req, res, route, token, from, strip) {
+      const headers = upstreamHeaders(req.headers, token, route.upstream.host, from, strip);
+      // A request that is safe to send twice and has no body to replay.
+      const replayable = REPLAYABLE.has(req.method ?? '') && req.headers['transfer-encoding'] === undefined && (req.headers['content-length'] ?? '0') === '0';
       return new Promise<ForwardOutcome>((resolve) => {
-        const upstreamReq = open(route, req, upstreamHeaders(req.headers, token, route.upstream.host, from, strip));
         let answered = false;
         let timedOut = false;
-        const timer = setTimeout(() => {
+        let current: ClientRequest | undefined;
+        const expire = (): void => {
           timedOut = true;
-          upstreamReq.destroy(new Error('timeout'));
-        }, route.timeoutMs);
-        upstreamReq.setTimeout(route.timeoutMs, () => {
-          timedOut = true;
-          upstreamReq.destroy(new Error('timeout'));
-        });
-        upstreamReq.on('response', (upstreamRes) => {
-          answered = true;
-          clearTimeout(timer);
-          res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, downstreamHeaders(upstreamRes.headers));
-          pipeline(upstreamRes, res, (error) => {
-            if (error) {
-              upstreamReq.destroy();
-              res.destroy();
-            }
-            resolve({ status: upstreamRes.statusCode ?? 502 });
+          current?.destroy(new Error('timeout'));
+        };
+        const timer = setTimeout(expire, route.timeoutMs);
+        const send = (retried: boolean): void => {
+          const upstreamReq = (current = open(route, req, headers));
+          upstreamReq.setTimeout(route.timeoutMs, expire);
+          upstreamReq.on('response', (upstreamRes) => {
+            answered = true;
+            clearTimeout(timer);
+            res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, downstreamHeaders(upstreamRes.headers));
+            pipeline(upstreamRes, res, (error) => {
+              if (error) {
+                upstreamReq.destroy();
+                res.destroy();
+              }
+              resolve({ status: upstreamRes.statusCode ?? 502 });
+            });
           });
-        });
-        upstreamReq.on('error', (error) => {
-          clearTimeout(timer);
-          if (answered) return;
-          answered = true;
-          const refusal = failure(route, timedOut, error);
-          // The caller may still be sending its body: it is read and dropped, so the answer reaches it.
-          req.unpipe(upstreamReq);
-          req.resume();
-          sendError(res, refusal);
-          resolve({ status: refusal.status, failure: timedOut ? 'timeout' : 'connect' });
-        });
+          upstreamReq.on('error', (error: NodeJS.ErrnoException) => {
+            if (answered) return;
+            // A kept-alive connection the upstream closed just as it was reused: once more on a new one.
+            if (!retried && !timedOut && replayable && upstreamReq.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE')) {
+              send(true);
+              return;
+            }
+            clearTimeout(timer);
+            answered = true;
+            const refusal = failure(route, timedOut, error);
+            // The caller may still be sending its body: it is read and dropped, so the answer reaches it.
+            req.unpipe(upstreamReq);
+            req.resume();
+            sendError(res, refusal);
+            resolve({ status: refusal.status, failure: timedOut ? 'timeout' : 'connect' });
+          });
+          if (replayable) {
+            upstreamReq.end();
+          } else {
+            // pipe, not pipeline: a failing upstream must not tear down the caller's connection
+            // before the 502 or 504 is written to it.
+            req.pipe(upstreamReq);
+            req.on('error', () => upstreamReq.destroy());
+          }
+        };
         // The caller went away: so does the upstream request.
         res.on('close', () => {
-          if (!res.writableFinished) upstreamReq.destroy();
+          if (!res.writableFinished) current?.destroy();
         });
-        // pipe, not pipeline: a failing upstream must not tear down the caller's connection
-        // before the 502 or 504 is written to it.
-        req.pipe(upstreamReq);
-        req.on('error', () => upstreamReq.destroy());
+        send(false);
       });
     },
 
