@@ -243,6 +243,12 @@ describe('tessera gateway, end to end', () => {
       assert.equal(entry['status'], 200);
       assert.equal(typeof entry['durationMs'], 'number');
       assert.ok(!JSON.stringify(gw.logs).includes(token), 'tokens never logged');
+      await call('/orders/refused-for-log', { method: 'POST', body: '{}', headers: { authorization: `Bearer ${token}` } });
+      const refused = await gw.waitForLog((e) => e['msg'] === 'access' && e['path'] === '/orders/refused-for-log');
+      assert.equal(refused['status'], 403);
+      assert.equal(refused['route'], 'orders-write');
+      assert.equal(refused['principal'], 'alpha.api', 'the log says who was refused');
+      assert.equal(refused['error'], 'insufficient_scope');
       const metrics = await send(gw.metricsUrl!);
       assert.match(metrics.text, /tessera_gateway_requests_total\{route="orders-read",status="200"\} \d+/);
       assert.match(metrics.text, /tessera_gateway_request_duration_seconds_count\{route="orders-read"\} \d+/);

@@ -203,6 +203,17 @@ describe('gateway proxying, end to end', () => {
     });
   });
 
+  describe('metrics of failures', () => {
+    it('counts unreachable and slow upstreams per route', async () => {
+      const metrics = await send(gw.metricsUrl!);
+      assert.match(metrics.text, /tessera_gateway_upstream_failures_total\{route="dead",kind="connect"\} [1-9]/);
+      assert.match(metrics.text, /tessera_gateway_upstream_failures_total\{route="orders-slow",kind="timeout"\} [1-9]/);
+      assert.match(metrics.text, /tessera_gateway_requests_total\{route="dead",status="502"\} [1-9]/);
+      assert.equal((await send(gw.metricsUrl!.replace('/metrics', '/elsewhere'))).status, 404);
+      assert.equal((await call('/metrics')).status, 404, 'never on the proxy\'s listener');
+    });
+  });
+
   describe('API keys after revocation', () => {
     it('refuses a revoked key once its cached introspection answer (apiKeyCacheTtl) has run out', async () => {
       const created = await world.tessera.admin$('POST', '/domains/alpha/services/api/api-keys', { audience: 'orders' });

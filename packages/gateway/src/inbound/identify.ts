@@ -7,7 +7,7 @@
 
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { createVerifier, InsufficientScopeError, VerifierError, type Verifier } from '@tessera/sdk';
+import { createVerifier, InsufficientScopeError, VerifierError, type AuthContext, type CompiledRequirement, type Verifier } from '@tessera/sdk';
 import type { GatewayConfig, RouteConfig } from '../config/config.ts';
 import { GatewayError } from '../http/errors.ts';
 import { certificatePrincipal, type CertificateTrust } from './certificate.ts';
@@ -43,6 +43,13 @@ export function createIdentifier(tessera: GatewayConfig['tessera'], trust: () =>
     return verifier;
   };
 
+  const requirements = new WeakMap<RouteConfig, CompiledRequirement>();
+  const requirementFor = (verifier: Verifier, route: RouteConfig): CompiledRequirement => {
+    let requirement = requirements.get(route);
+    if (!requirement) requirements.set(route, (requirement = verifier.requirement({ scope: route.require })));
+    return requirement;
+  };
+
   return {
     async identify(request, route) {
       const socket = request.socket as TLSSocket;
@@ -64,17 +71,25 @@ export function createIdentifier(tessera: GatewayConfig['tessera'], trust: () =>
         throw new GatewayError(400, 'invalid_request', `the Authorization header must be "${scheme === 'bearer' ? 'Bearer' : 'ApiKey'}" followed by one space and the credential alone`);
       }
       const verifier = verifierFor(route.audience);
+      let context: AuthContext;
       try {
         if (scheme === 'bearer') {
           const peer = typeof socket.getPeerX509Certificate === 'function' ? () => socket.getPeerX509Certificate() ?? null : null;
-          const context = await verifier.verify(credential, { scope: route.require, peerCertificate: peer });
-          return { principal: context.principal, via: 'bearer', subjectToken: credential };
+          context = await verifier.verify(credential, { peerCertificate: peer });
+        } else {
+          context = await verifier.verifyApiKey(credential);
         }
-        const context = await verifier.verifyApiKey(credential, { scope: route.require });
-        return { principal: context.principal, via: 'api_key' };
       } catch (error) {
         throw fromVerifier(error, route);
       }
+      const caller: Caller = scheme === 'bearer' ? { principal: context.principal, via: 'bearer', subjectToken: credential } : { principal: context.principal, via: 'api_key' };
+      try {
+        // Checked apart from the credential, so a refusal still knows (and logs) who was refused.
+        requirementFor(verifier, route).check(context.roles);
+      } catch (error) {
+        throw Object.assign(fromVerifier(error, route), { caller: { principal: caller.principal, via: caller.via } });
+      }
+      return caller;
     },
   };
 }
