@@ -47,11 +47,15 @@ describe('tessera gateway, end to end', () => {
       assert.deepEqual(Object.fromEntries(last), { grant_type: 'client_credentials', scope: 'orders:role.readers', proxy_for_principal: 'alpha.api' });
     });
 
-    it('maps a partner certificate by its subject, and only a certificate of that partner CA', async () => {
+    it('maps a partner certificate by its subject or SAN, and only a certificate of that partner CA', async () => {
       const billing = world.certificate(world.partner.ca, 'billing');
       const res = await call('/orders/1', billing);
       assert.equal(res.status, 200, res.text);
       assert.equal(res.json.principal, 'partner.billing');
+      const ci = await call('/orders/1', world.certificate(world.partner.ca, 'runner-7', 'https://ci.partner.example/runner'));
+      assert.equal(ci.status, 200, ci.text);
+      assert.equal(ci.json.principal, 'partner.ci');
+      assert.equal((await call('/orders/1', world.certificate(world.partner.ca, 'runner-7', 'https://ci.partner.example/other'))).status, 401);
       // The same subject from Tessera's CA names no one: no SPIFFE SAN, and mappings are the partner CA's.
       const impostor = await call('/orders/1', world.certificate(world.pki.ca, 'billing'));
       assert.equal(impostor.status, 401);

@@ -123,6 +123,17 @@ describe('exchange client', () => {
     assert.equal(error.code, 'ERR_TOKEN_NETWORK');
   });
 
+  it('finds the token endpoint in the issuer\'s metadata, once', async () => {
+    server.handler = (request) =>
+      request.path === '/.well-known/oauth-authorization-server'
+        ? { body: { issuer: 'https://tessera.test', token_endpoint: 'https://tessera.test/oauth2/token-here' } }
+        : tokenAnswer(request);
+    const c = start({ tokenEndpoint: undefined, issuer: 'https://tessera.test' });
+    assert.equal(await c.exchange({ subjectToken: 'a.b.c', scope: 'orders:domain' }), 'token-2');
+    assert.equal(await c.onBehalfOf({ principal: 'alpha.api', scope: 'orders:domain' }), 'token-3');
+    assert.deepEqual(server.requests.map((r) => r.path), ['/.well-known/oauth-authorization-server', '/oauth2/token-here', '/oauth2/token-here']);
+  });
+
   it('refuses bad arguments before any request', async () => {
     const c = start();
     await assert.rejects(c.exchange({ subjectToken: '', scope: 'orders:domain' }), /subjectToken must be/);

@@ -19,7 +19,7 @@ export const ROOT = join(import.meta.dirname, '..', '..', '..', '..');
 export const GATEWAY = 'edge.gw';
 
 export const POLICY: Policy = {
-  'orders:role.readers': { members: ['alpha.api', 'carol.api', 'partner.billing'], actors: [GATEWAY] },
+  'orders:role.readers': { members: ['alpha.api', 'carol.api', 'partner.billing', 'partner.ci'], actors: [GATEWAY] },
   'orders:role.writers': { members: ['carol.api'], actors: [GATEWAY] },
   // alpha.api holds it, but the gateway may not act for its holders.
   'orders:role.auditors': { members: ['alpha.api'], actors: [] },
@@ -78,7 +78,10 @@ export async function startWorld(): Promise<World> {
     listen: 'https://127.0.0.1:0',
     tls: { cert: 'gw.pem', key: 'gw.key', clientCa: 'client-ca.pem', externalCas: ['partner-ca.pem'], trustDomain: 'tessera.local' },
     tessera: { url: tessera.url, ca: 'tessera-ca.pem', clientId: GATEWAY, clientSecretFile: 'gw.secret', tokenEndpoint: fake.tokenEndpoint, apiKeyCacheTtl: 1 },
-    certificateMappings: [{ cas: ['partner-ca.pem'], subject: 'CN=billing', principal: 'partner.billing' }],
+    certificateMappings: [
+      { cas: ['partner-ca.pem'], subject: 'CN=billing', principal: 'partner.billing' },
+      { cas: ['partner-ca.pem'], san: 'https://ci.partner.example/runner', principal: 'partner.ci' },
+    ],
     metricsListen: 'http://127.0.0.1:0',
     routes: [
       { name: 'orders-read', pathPrefix: '/orders', methods: ['GET', 'HEAD'], upstream: upstream.url, audience: 'orders', require: { scope: ['orders:role.readers'] } },
