@@ -40,6 +40,8 @@ describe('gateway config', () => {
     assert.equal(config.routes[0]!.name, '* /orders');
     assert.deepEqual(config.routes[0]!.require, ['orders:role.readers']);
     assert.equal(config.routes[0]!.timeoutMs, 30_000);
+    assert.equal(config.tessera.issuer, 'https://tessera.example:8443');
+    assert.equal(config.tessera.jwksUri, 'https://tessera.example:8443/oauth2/keys');
   });
 
   it('takes settings from the environment over the file', () => {
@@ -69,6 +71,7 @@ describe('gateway config', () => {
     refused((c) => (c.listen = 'http://0.0.0.0:9443'), /loopback only/);
     refused((c) => (c.listen = 'https://127.0.0.1:9443'), /give "tls"/);
     refused((c) => (c.tessera.url = 'http://tessera.example'), /must be https/);
+    refused((c) => (c.tessera.jwksUri = 'http://keys.example/jwks'), /tessera.jwksUri must be https/);
     refused((c) => (c.tessera.clientSecretFile = 'missing.secret'), /cannot read/);
     refused((c) => (c.tessera.clientSecretFile = 'empty.secret'), /is empty/);
     refused((c) => (c.tessera.clientId = 'gw'), /not a principal/);

@@ -58,6 +58,9 @@ export interface GatewayConfig {
   } | undefined;
   tessera: {
     url: string;
+    /** `iss` of callers' tokens: `tessera.issuer`, by default the URL. */
+    issuer: string;
+    jwksUri: string;
     ca: string | undefined;
     clientId: string;
     clientSecret: string;
@@ -159,12 +162,16 @@ export function parseConfig(raw: Json, context: { base: string; env: Readonly<Re
   checkUrl(introspectionEndpoint, 'tessera.introspectionEndpoint');
   const algorithms = t['algorithms'] === undefined ? ['ES256', 'EdDSA', 'RS256'] : list(t['algorithms'], 'tessera.algorithms');
   const apiKeyCacheTtl = t['apiKeyCacheTtl'] === undefined ? 10 : num(t['apiKeyCacheTtl'], 'tessera.apiKeyCacheTtl', 0, 300);
+  const issuer = t['issuer'] === undefined ? url : str(t['issuer'], 'tessera.issuer');
+  checkUrl(issuer, 'tessera.issuer');
+  const jwksUri = t['jwksUri'] === undefined ? `${url}/oauth2/keys` : str(t['jwksUri'], 'tessera.jwksUri');
+  checkUrl(jwksUri, 'tessera.jwksUri');
   const tessera = {
-    url, ca: caFile === undefined ? undefined : read(caFile, 'tessera.ca'), clientId, clientSecret, tokenEndpoint, introspectionEndpoint, algorithms, apiKeyCacheTtl,
+    url, issuer, jwksUri, ca: caFile === undefined ? undefined : read(caFile, 'tessera.ca'), clientId, clientSecret, tokenEndpoint, introspectionEndpoint, algorithms, apiKeyCacheTtl,
   };
   // The SDK checks the verifier's settings (URLs, algorithms) the same way it will use them.
   try {
-    createVerifier({ issuer: url, audience: 'check', algorithms, ca: tessera.ca, apiKeys: { clientId, clientSecret, cacheTtl: apiKeyCacheTtl } });
+    createVerifier({ issuer, jwksUri, audience: 'check', algorithms, ca: tessera.ca, apiKeys: { clientId, clientSecret, cacheTtl: apiKeyCacheTtl } });
   } catch (error) {
     throw new GatewayConfigError(`tessera: ${(error as Error).message}`);
   }

@@ -32,7 +32,8 @@ export function createIdentifier(tessera: GatewayConfig['tessera'], trust: () =>
     let verifier = verifiers.get(audience);
     if (!verifier) {
       verifier = createVerifier({
-        issuer: tessera.url,
+        issuer: tessera.issuer,
+        jwksUri: tessera.jwksUri,
         audience,
         algorithms: tessera.algorithms,
         ...(tessera.ca !== undefined && { ca: tessera.ca }),
