@@ -168,6 +168,13 @@ describe('tessera gateway, end to end', () => {
       // An absolute-form target would let the caller name a host beside the Host header.
       const absolute = await rawRequest(gw.url, world.pki.ca.cert, `GET http://internal.example/orders/1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
       assert.match(absolute, /^HTTP\/1.1 400 /);
+      // A route bound to a host: by the Host header alone (any case, port or trailing dot), never X-Forwarded-Host.
+      const viaHost = async (host: string, extra = ''): Promise<string> =>
+        rawRequest(gw.url, world.pki.ca.cert, `GET /internal/x HTTP/1.1\r\nHost: ${host}\r\n${extra}Authorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
+      for (const host of ['internal.example', 'INTERNAL.example:9443', 'internal.example.']) assert.match(await viaHost(host), /^HTTP\/1.1 200 /, host);
+      assert.match(await viaHost('public.example'), /^HTTP\/1.1 404 /);
+      assert.match(await viaHost('public.example', 'X-Forwarded-Host: internal.example\r\n'), /^HTTP\/1.1 404 /);
+      assert.match(await viaHost('internal.example\r\nHost: public.example'), /^HTTP\/1.1 400 /, 'two Host headers');
       // An encoded path is judged decoded: /orders/%61udit is the auditors' route, which carol cannot use.
       assert.equal((await call('/orders/%61udit', auth)).status, 403);
       assert.ok(!world.upstream.seen.some((s) => /admin|%61udit|ordersX/.test(s.url)), 'none of them reached the upstream');

@@ -88,6 +88,7 @@ export async function startWorld(): Promise<World> {
       { name: 'orders-write', pathPrefix: '/orders', methods: ['POST', 'PUT'], upstream: upstream.url, audience: 'orders', require: { scope: ['orders:role.writers'] } },
       { name: 'orders-audit', pathPrefix: '/orders/audit', methods: ['GET'], upstream: upstream.url, audience: 'orders', require: { scope: ['orders:role.auditors'] } },
       { name: 'orders-slow', pathPrefix: '/orders/slow', methods: ['GET'], upstream: upstream.url, audience: 'orders', require: { scope: ['orders:readers'] }, timeoutMs: 500 },
+      { name: 'internal', host: 'internal.example', pathPrefix: '/internal', methods: ['GET'], upstream: upstream.url, audience: 'orders', require: { scope: ['orders:readers'] } },
       { name: 'dead', pathPrefix: '/dead', methods: ['GET'], upstream: 'http://127.0.0.1:9', audience: 'orders', require: { scope: ['orders:readers'] } },
     ],
   });
