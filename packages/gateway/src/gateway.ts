@@ -273,7 +273,6 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     return true;
   };
 
-  let watcher: FSWatcher | undefined;
   let debounce: ReturnType<typeof setTimeout> | undefined;
   const watchers: FSWatcher[] = [];
   if (options.watchConfig !== false) {
@@ -285,7 +284,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       byDirectory.set(dirname(file), names);
     }
     for (const [directory, names] of byDirectory) {
-      watcher = watch(directory, (_event, name) => {
+      const watcher = watch(directory, (_event, name) => {
         if (name !== null && !names.has(name)) return;
         clearTimeout(debounce);
         debounce = setTimeout(() => reload(), 200);
