@@ -52,6 +52,30 @@ interface Live {
 }
 
 const UNMATCHED = '(no route)';
+const RELOAD_REFUSED = 'config reload refused; the running configuration is kept';
+
+interface Granted {
+  route: RouteConfig;
+  caller: Caller;
+  token: string;
+}
+
+interface AccessEntry {
+  started: number;
+  method: string;
+  path: string;
+  route?: RouteConfig;
+  caller?: Caller;
+  status: number;
+  error?: GatewayError;
+  kind?: string;
+}
+
+/** The route and caller a refusal carries, when it got that far. */
+function context(error: unknown): { route?: RouteConfig; caller?: Caller } {
+  const { route, caller } = error as { route?: RouteConfig; caller?: Caller };
+  return { ...(route && { route }), ...(caller && { caller }) };
+}
 
 export async function startGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
   const log = options.log ?? ((entry: LogEntry): void => void process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`));
@@ -69,14 +93,16 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   });
 
   /** route, caller and token for a request, or the GatewayError that refuses it. */
-  const authorize = async (method: string, target: string | undefined, req: IncomingMessage, state: Live): Promise<{ route: RouteConfig; caller: Caller; token: string }> => {
+  const authorize = async (method: string, target: string | undefined, req: IncomingMessage, state: Live): Promise<Granted> => {
     const read = readTarget(target);
     if (!read.ok) throw new GatewayError(400, 'invalid_request', `${read.reason}`);
     const hosts = req.headersDistinct['host'];
     if (hosts !== undefined && hosts.length > 1) throw new GatewayError(400, 'invalid_request', 'the request carries more than one Host header');
     const host = hostName(hosts?.[0]);
     const route = state.table.match(host, method, read.path);
-    if (!route) throw new GatewayError(404, 'not_found', `no route for ${method} ${read.path}${host ? ` on ${host}` : ''}; the gateway forwards configured routes only`);
+    if (!route) {
+      throw new GatewayError(404, 'not_found', `no route for ${method} ${read.path}${host ? ` on ${host}` : ''}; the gateway forwards configured routes only`);
+    }
     const caller = await identifier.identify(req, route).catch((error: unknown) => {
       throw Object.assign(asGatewayError(error), { route });
     });
@@ -86,7 +112,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     return { route, caller, token };
   };
 
-  const access = (entry: { started: number; method: string; path: string; route?: RouteConfig; caller?: Caller; status: number; error?: GatewayError; kind?: string }): void => {
+  const access = (entry: AccessEntry): void => {
     const seconds = (performance.now() - entry.started) / 1000;
     const routeName = entry.route?.name ?? UNMATCHED;
     metrics.request(routeName, entry.status, seconds);
@@ -113,13 +139,13 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       await handleAuthz(req, res, state, started);
       return;
     }
-    let granted: { route: RouteConfig; caller: Caller; token: string };
+    let granted: Granted;
     try {
       granted = await authorize(req.method ?? 'GET', req.url, req, state);
     } catch (error) {
       const refusal = asGatewayError(error);
       sendError(res, refusal);
-      access({ started, method: req.method ?? '', path, route: (error as { route?: RouteConfig }).route, caller: (error as { caller?: Caller }).caller, status: refusal.status, error: refusal });
+      access({ started, method: req.method ?? '', path, ...context(error), status: refusal.status, error: refusal });
       return;
     }
     const outcome = await forwarder.forward(req, res, granted.route, granted.token, fromOf(req), state.config.stripHeaders);
@@ -158,7 +184,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       // request the gateway cannot route or read is one it does not allow.
       if (original.via === 'nginx' && (refusal.status === 400 || refusal.status === 404)) refusal = new GatewayError(403, 'forbidden', refusal.message);
       sendError(res, refusal);
-      access({ started, kind: 'authz', method: original.method, path, route: (error as { route?: RouteConfig }).route, caller: (error as { caller?: Caller }).caller, status: refusal.status, error: refusal });
+      access({ started, kind: 'authz', method: original.method, path, ...context(error), status: refusal.status, error: refusal });
     }
   };
 
@@ -167,7 +193,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const state = live;
     const path = (req.url ?? '').split('?')[0]!;
     socket.on('error', () => socket.destroy());
-    let granted: { route: RouteConfig; caller: Caller; token: string };
+    let granted: Granted;
     try {
       if (isAuthzTarget(req.url)) throw new GatewayError(400, 'invalid_request', `${AUTHZ_PATH} does not upgrade`);
       // Only WebSocket: an h2c (or other) upgrade would open a tunnel whose later requests no route checks.
@@ -175,11 +201,13 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         throw new GatewayError(400, 'invalid_request', 'only WebSocket upgrades (Upgrade: websocket) are passed');
       }
       granted = await authorize(req.method ?? 'GET', req.url, req, state);
-      if (!granted.route.websocket) throw new GatewayError(403, 'forbidden', `route "${granted.route.name}" does not pass WebSocket upgrades (websocket: false)`);
+      if (!granted.route.websocket) {
+        throw new GatewayError(403, 'forbidden', `route "${granted.route.name}" does not pass WebSocket upgrades (websocket: false)`);
+      }
     } catch (error) {
       const refusal = asGatewayError(error);
       writeErrorToSocket(socket, refusal);
-      access({ started, kind: 'upgrade', method: req.method ?? '', path, route: (error as { route?: RouteConfig }).route, caller: (error as { caller?: Caller }).caller, status: refusal.status, error: refusal });
+      access({ started, kind: 'upgrade', method: req.method ?? '', path, ...context(error), status: refusal.status, error: refusal });
       return;
     }
     const outcome = await forwarder.upgrade(req, socket, head, granted.route, granted.token, fromOf(req), state.config.stripHeaders);
@@ -246,7 +274,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       next = loadConfig(live.config.file, options.env ?? {});
     } catch (error) {
       metrics.reload('refused');
-      log({ level: 'error', msg: 'config reload refused; the running configuration is kept', file: live.config.file, error: error instanceof GatewayConfigError ? error.message : String(error) });
+      const why = error instanceof GatewayConfigError ? error.message : String(error);
+      log({ level: 'error', msg: RELOAD_REFUSED, file: live.config.file, error: why });
       return false;
     }
     const restartOnly = changedRestartSettings(live.config, next);
@@ -258,18 +287,22 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         tls = next.tls;
       } catch (error) {
         metrics.reload('refused');
-        log({ level: 'error', msg: 'config reload refused; the running configuration is kept', file: live.config.file, error: `tls: ${(error as Error).message}` });
+        log({ level: 'error', msg: RELOAD_REFUSED, file: live.config.file, error: `tls: ${(error as Error).message}` });
         return false;
       }
     }
     const trust = tls && { tessera: tls.clientCa, external: tls.externalCas, trustDomain: tls.trustDomain, mappings: next.certificateMappings };
     live = {
-      config: { ...live.config, tls, routes: next.routes, certificateMappings: next.certificateMappings, accessLog: next.accessLog, stripHeaders: next.stripHeaders, authz: next.authz },
+      config: {
+        ...live.config, tls, routes: next.routes, certificateMappings: next.certificateMappings,
+        accessLog: next.accessLog, stripHeaders: next.stripHeaders, authz: next.authz,
+      },
       table: createRouteTable(next.routes),
       trust,
     };
     metrics.reload('applied');
-    log({ level: 'info', msg: 'config reloaded', routes: next.routes.length, ...(restartOnly.length > 0 && { notApplied: restartOnly, note: 'these settings take effect at the next start' }) });
+    const pending = restartOnly.length > 0 && { notApplied: restartOnly, note: 'these settings take effect at the next start' };
+    log({ level: 'info', msg: 'config reloaded', routes: next.routes.length, ...pending });
     return true;
   };
 
@@ -337,7 +370,8 @@ function secureOptions(tls: Tls): { cert: string; key: string; ca?: string[]; re
 
 function tlsChanged(a: Tls, b: Tls): boolean {
   const fingerprints = (certs: readonly { fingerprint256: string }[]): string => certs.map((c) => c.fingerprint256).join(',');
-  return a.cert !== b.cert || a.key !== b.key || a.trustDomain !== b.trustDomain || fingerprints(a.clientCa) !== fingerprints(b.clientCa) || fingerprints(a.externalCas) !== fingerprints(b.externalCas);
+  return a.cert !== b.cert || a.key !== b.key || a.trustDomain !== b.trustDomain
+    || fingerprints(a.clientCa) !== fingerprints(b.clientCa) || fingerprints(a.externalCas) !== fingerprints(b.externalCas);
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

@@ -17,7 +17,8 @@ const run = promisify(execFile);
 describe('tessera gateway, end to end', () => {
   let world: World;
   let gw: RunningGateway;
-  const call = (path: string, options: TestRequest = {}): Promise<TestResponse> => send(`${gw.url}${path}`, { ca: world.pki.ca.cert, agent: false, ...options });
+  const call = (path: string, options: TestRequest = {}): Promise<TestResponse> =>
+    send(`${gw.url}${path}`, { ca: world.pki.ca.cert, agent: false, ...options });
 
   before(async () => {
     world = await startWorld();
@@ -34,8 +35,10 @@ describe('tessera gateway, end to end', () => {
       writeFileSync(join(world.dir, 'alpha.pem'), pem.cert);
       writeFileSync(join(world.dir, 'alpha.key'), pem.key, { mode: 0o600 });
       writeFileSync(join(world.dir, 'gw-ca.pem'), world.pki.ca.cert);
-      const { stdout } = await run('curl', ['-sS', '--cacert', join(world.dir, 'gw-ca.pem'), '--cert', join(world.dir, 'alpha.pem'), '--key', join(world.dir, 'alpha.key'),
-        '-w', '\n%{http_code}', `${gw.url}/orders/7`]);
+      const { stdout } = await run('curl', [
+        '-sS', '--cacert', join(world.dir, 'gw-ca.pem'), '--cert', join(world.dir, 'alpha.pem'), '--key', join(world.dir, 'alpha.key'),
+        '-w', '\n%{http_code}', `${gw.url}/orders/7`,
+      ]);
       const [body, status] = stdout.split('\n');
       assert.equal(status, '200', body);
       const seen = JSON.parse(body!) as { principal: string; actors: string[]; url: string; scope: string[] };
@@ -102,7 +105,9 @@ describe('tessera gateway, end to end', () => {
         subject_token_type: 'urn:ietf:params:oauth:token-type:access_token', scope: 'orders:role.writers',
       });
       // A steady stream costs no further round trip.
-      for (let i = 0; i < 5; i++) assert.equal((await call('/orders/9', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: '{}' })).status, 200);
+      for (let i = 0; i < 5; i++) {
+        assert.equal((await call('/orders/9', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: '{}' })).status, 200);
+      }
       assert.equal(world.fake.requests.length, before + 1);
     });
 
@@ -144,7 +149,8 @@ describe('tessera gateway, end to end', () => {
 
     it('refuses two Authorization headers and an unknown scheme', async () => {
       const token = await world.token('alpha', 'orders:domain');
-      const raw = await rawRequest(gw.url, world.pki.ca.cert, `GET /orders/1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nAuthorization: Bearer junk\r\nConnection: close\r\n\r\n`);
+      const raw = await rawRequest(gw.url, world.pki.ca.cert,
+          `GET /orders/1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nAuthorization: Bearer junk\r\nConnection: close\r\n\r\n`);
       assert.match(raw, /^HTTP\/1.1 400/);
       const basic = await call('/orders/1', { headers: { authorization: 'Basic YTpi' } });
       assert.equal(basic.status, 401);
@@ -161,16 +167,19 @@ describe('tessera gateway, end to end', () => {
       assert.equal(unrouted.json.error, 'not_found');
       // Written by hand: an HTTP client resolves dot segments (even encoded ones) before sending.
       for (const path of ['/orders/%2e%2e/admin', '/orders/../admin', '/orders//audit', '/orders%2faudit', '/orders/..;/admin', '/orders/.%2E/admin']) {
-        const raw = await rawRequest(gw.url, world.pki.ca.cert, `GET ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
+        const raw = await rawRequest(gw.url, world.pki.ca.cert,
+            `GET ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
         assert.match(raw, /^HTTP\/1.1 400 /, path);
         assert.match(raw, /"error":"invalid_request"/, path);
       }
       // An absolute-form target would let the caller name a host beside the Host header.
-      const absolute = await rawRequest(gw.url, world.pki.ca.cert, `GET http://internal.example/orders/1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
+      const absolute = await rawRequest(gw.url, world.pki.ca.cert,
+          `GET http://internal.example/orders/1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
       assert.match(absolute, /^HTTP\/1.1 400 /);
       // A route bound to a host: by the Host header alone (any case, port or trailing dot), never X-Forwarded-Host.
       const viaHost = async (host: string, extra = ''): Promise<string> =>
-        rawRequest(gw.url, world.pki.ca.cert, `GET /internal/x HTTP/1.1\r\nHost: ${host}\r\n${extra}Authorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
+        rawRequest(gw.url, world.pki.ca.cert,
+            `GET /internal/x HTTP/1.1\r\nHost: ${host}\r\n${extra}Authorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
       for (const host of ['internal.example', 'INTERNAL.example:9443', 'internal.example.']) assert.match(await viaHost(host), /^HTTP\/1.1 200 /, host);
       assert.match(await viaHost('public.example'), /^HTTP\/1.1 404 /);
       assert.match(await viaHost('public.example', 'X-Forwarded-Host: internal.example\r\n'), /^HTTP\/1.1 404 /);
@@ -228,7 +237,8 @@ describe('tessera gateway, end to end', () => {
       });
       assert.equal(res.status, 200, res.text);
       const headers = res.json.headers as Record<string, string>;
-      for (const name of ['x-tessera-principal', 'x-tessera-token', 'x-ssl-client-cert', 'x-forwarded-client-cert', 'forwarded', 'x-original-url', 'x-remote-user', 'x-drop-me',
+      for (const name of ['x-tessera-principal', 'x-tessera-token', 'x-ssl-client-cert', 'x-forwarded-client-cert', 'forwarded', 'x-original-url',
+          'x-remote-user', 'x-drop-me',
         'x_tessera_principal', 'x_forwarded_for']) {
         assert.equal(headers[name], undefined, name);
       }

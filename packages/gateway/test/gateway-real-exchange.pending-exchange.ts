@@ -55,7 +55,8 @@ describe('gateway with the real Tessera exchange (pending the server side)', () 
     upstream = await startUpstream({ issuer: tessera.url, jwksUri: `${tessera.url}/oauth2/keys`, gateway: GATEWAY, ca: tessera.ca });
     pki = createTestPki();
     dir = mkdtempSync(join(tmpdir(), 'tessera-gateway-real-'));
-    const files: Record<string, string> = { 'gw.pem': pki.server.cert, 'gw.key': pki.server.key, 'client-ca.pem': pki.ca.cert, 'tessera-ca.pem': tessera.ca, 'gw.secret': secrets[GATEWAY]! };
+    const files: Record<string, string> = { 'gw.pem': pki.server.cert, 'gw.key': pki.server.key, 'client-ca.pem': pki.ca.cert, 'tessera-ca.pem': tessera.ca,
+        'gw.secret': secrets[GATEWAY]! };
     for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content, { mode: 0o600 });
     const config = {
       listen: 'https://127.0.0.1:0',
@@ -64,7 +65,8 @@ describe('gateway with the real Tessera exchange (pending the server side)', () 
       routes: [
         { name: 'read', pathPrefix: '/orders', methods: ['GET'], upstream: upstream.url, audience: 'orders', require: { scope: ['orders:role.readers'] } },
         { name: 'write', pathPrefix: '/orders', methods: ['POST'], upstream: upstream.url, audience: 'orders', require: { scope: ['orders:role.writers'] } },
-        { name: 'audit', pathPrefix: '/orders/audit', methods: ['GET'], upstream: upstream.url, audience: 'orders', require: { scope: ['orders:role.auditors'] } },
+        { name: 'audit', pathPrefix: '/orders/audit', methods: ['GET'], upstream: upstream.url, audience: 'orders',
+            require: { scope: ['orders:role.auditors'] } },
       ],
     };
     writeFileSync(join(dir, 'gateway.json'), JSON.stringify(config));

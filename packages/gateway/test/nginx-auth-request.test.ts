@@ -50,7 +50,8 @@ describe('nginx auth_request in front of an upstream (deploy/nginx/gateway-auth-
 
   it('lets an allowed caller through with the gateway\'s token in place of its own credentials', async () => {
     const token = await world.token('carol', 'orders:domain');
-    const res = await send(`${url}/orders/42?q=1`, { method: 'POST', body: '{}', headers: { authorization: `Bearer ${token}`, 'x-tessera-principal': 'sys.auth.admin', 'x-tessera-token': 'forged' } });
+    const res = await send(`${url}/orders/42?q=1`, { method: 'POST', body: '{}', headers: { authorization: `Bearer ${token}`,
+        'x-tessera-principal': 'sys.auth.admin', 'x-tessera-token': 'forged' } });
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json.principal, 'carol.api');
     assert.deepEqual(res.json.actors, [GATEWAY]);

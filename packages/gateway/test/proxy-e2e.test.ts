@@ -57,7 +57,8 @@ describe('gateway proxying, end to end', () => {
     world = await startWorld();
     flaky = await startFlakyUpstream();
     gw = await spawnGateway(world.config((c) => {
-      c.routes.push({ name: 'flaky', pathPrefix: '/flaky', methods: ['GET', 'POST'], upstream: flaky.url, audience: 'orders', require: { scope: ['orders:role.readers'] } });
+      c.routes.push({ name: 'flaky', pathPrefix: '/flaky', methods: ['GET', 'POST'], upstream: flaky.url, audience: 'orders',
+          require: { scope: ['orders:role.readers'] } });
     }));
     bearer = await world.token('carol', 'orders:domain');
   });
@@ -97,7 +98,8 @@ describe('gateway proxying, end to end', () => {
     });
 
     it('hands on a request body while the caller is still sending it', async () => {
-      const req = httpsRequest(`${gw.url}/orders/upload?streaming`, { method: 'PUT', ca: world.pki.ca.cert, agent: false, headers: { authorization: `Bearer ${bearer}` } });
+      const req = httpsRequest(`${gw.url}/orders/upload?streaming`, { method: 'PUT', ca: world.pki.ca.cert, agent: false,
+          headers: { authorization: `Bearer ${bearer}` } });
       const answer = new Promise<string>((resolve, reject) => {
         req.on('response', (res) => {
           const chunks: Buffer[] = [];
@@ -122,7 +124,8 @@ describe('gateway proxying, end to end', () => {
       new Promise((resolve, reject) => {
         const req = httpsRequest(`${gw.url}/orders/live`, {
           ca: world.pki.ca.cert, agent: false,
-          headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64'), ...headers },
+          headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64'),
+              ...headers },
         });
         req.on('upgrade', (res, socket) => resolve({ status: res.statusCode!, socket: socket as Socket, headers: res.headers }));
         req.on('response', (res) => {

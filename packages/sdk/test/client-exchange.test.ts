@@ -16,7 +16,8 @@ describe('exchange client', () => {
   let server: FakeFetchServer;
   let client: ExchangeClient | undefined;
   const start = (options: Partial<ExchangeClientOptions> = {}): ExchangeClient => {
-    client = createExchangeClient({ tokenEndpoint: ENDPOINT, credentials: { clientId: 'edge.gw', clientSecret: 'gw-secret' }, fetch: server.fetch, ...options });
+    client = createExchangeClient({ tokenEndpoint: ENDPOINT, credentials: { clientId: 'edge.gw', clientSecret: 'gw-secret' }, fetch: server.fetch,
+        ...options });
     return client;
   };
   const jumpTo = (ms: number): void => mock.timers.setTime(T0 + ms);
@@ -51,7 +52,8 @@ describe('exchange client', () => {
     assert.equal(token, 'token-1');
     const [seen] = server.requests;
     assert.equal(seen!.headers['authorization'], BASIC);
-    assert.deepEqual(Object.fromEntries(seen!.form), { grant_type: 'client_credentials', scope: 'orders:domain', proxy_for_principal: 'alpha.api', expires_in: '600' });
+    assert.deepEqual(Object.fromEntries(seen!.form), { grant_type: 'client_credentials', scope: 'orders:domain', proxy_for_principal: 'alpha.api',
+        expires_in: '600' });
   });
 
   it('serves a cached token while a quarter of its life remains, refreshing it in the background past half-life', async () => {
@@ -148,6 +150,7 @@ describe('exchange client', () => {
   it('fails calls after close()', async () => {
     const c = start();
     await c.close();
-    await assert.rejects(c.exchange({ subjectToken: 'a.b.c', scope: 'orders:domain' }), (e: unknown) => e instanceof TokenClientError && e.code === 'ERR_CLIENT_CLOSED');
+    await assert.rejects(c.exchange({ subjectToken: 'a.b.c', scope: 'orders:domain' }),
+        (e: unknown) => e instanceof TokenClientError && e.code === 'ERR_CLIENT_CLOSED');
   });
 });

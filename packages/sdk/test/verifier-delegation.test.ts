@@ -29,7 +29,8 @@ describe('verifier: delegation', () => {
 
   it('refuses a malformed act claim', async () => {
     for (const act of ['edge.gw', { sub: 7 }, { sub: '' }, [{ sub: 'edge.gw' }], { sub: 'a', act: null }]) {
-      await assert.rejects(verifier.verify(await issuer.sign({ act })), (e: unknown) => e instanceof InvalidTokenError && e.reason === 'claims' && /"act"/.test(e.message));
+      await assert.rejects(verifier.verify(await issuer.sign({ act })),
+          (e: unknown) => e instanceof InvalidTokenError && e.reason === 'claims' && /"act"/.test(e.message));
     }
     let deep: Record<string, unknown> = { sub: 'x' };
     for (let i = 0; i < 20; i++) deep = { sub: `a${i}`, act: deep };
@@ -45,7 +46,8 @@ describe('verifier: delegation', () => {
     const two = await issuer.sign({ act: { sub: 'edge.gw', act: { sub: 'mesh.proxy' } } });
     await verifier.verify(two, { delegation: { maxDepth: 2 } });
     await assert.rejects(verifier.verify(two, { delegation: { maxDepth: 1 } }), delegationRefusal(/2 actor\(s\).*at most 1/));
-    await assert.rejects(verifier.verify(await issuer.sign({ act: { sub: 'edge.gw' } }), { delegation: { maxDepth: 0 } }), delegationRefusal(/no delegated token/));
+    await assert.rejects(verifier.verify(await issuer.sign({ act: { sub: 'edge.gw' } }), { delegation: { maxDepth: 0 } }),
+        delegationRefusal(/no delegated token/));
     await verifier.verify(await issuer.sign(), { delegation: { maxDepth: 0 } });
   });
 
@@ -53,7 +55,8 @@ describe('verifier: delegation', () => {
     const policy = { allowedActors: ['edge.gw'] };
     await verifier.verify(await issuer.sign({ act: { sub: 'edge.gw' } }), { delegation: policy });
     await assert.rejects(verifier.verify(await issuer.sign({ act: { sub: 'rogue.svc' } }), { delegation: policy }), delegationRefusal(/"rogue.svc"/));
-    await assert.rejects(verifier.verify(await issuer.sign({ act: { sub: 'edge.gw', act: { sub: 'rogue.svc' } } }), { delegation: policy }), delegationRefusal(/"rogue.svc"/));
+    await assert.rejects(verifier.verify(await issuer.sign({ act: { sub: 'edge.gw', act: { sub: 'rogue.svc' } } }), { delegation: policy }),
+        delegationRefusal(/"rogue.svc"/));
   });
 
   it('refuses a malformed policy with a TypeError', async () => {

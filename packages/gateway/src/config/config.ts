@@ -131,20 +131,29 @@ export function parseConfig(raw: Json, context: { base: string; env: Readonly<Re
     }
   };
   const known = new Set(['listen', 'tls', 'tessera', 'routes', 'certificateMappings', 'metricsListen', 'accessLog', 'stripHeaders', 'authz', '$comment']);
-  for (const key of Object.keys(raw)) if (!known.has(key)) throw new GatewayConfigError(`unknown setting "${key}"; the settings are ${[...known].filter((k) => k !== '$comment').join(', ')}`);
+  for (const key of Object.keys(raw)) {
+    if (!known.has(key)) {
+      throw new GatewayConfigError(`unknown setting "${key}"; the settings are ${[...known].filter((k) => k !== '$comment').join(', ')}`);
+    }
+  }
 
   const listen = parseListen(env['TESSERA_GATEWAY_LISTEN'] ?? raw['listen']);
   let tls: GatewayConfig['tls'];
   if (listen.protocol === 'https:') {
     const t = obj(raw['tls'], 'tls', 'listen is https: give "tls": { "cert", "key", "clientCa" }');
     const clientCa = t['clientCa'] === undefined ? [] : certificates(read(t['clientCa'], 'tls.clientCa'), 'tls.clientCa');
-    const externalCas = list(t['externalCas'] ?? [], 'tls.externalCas').flatMap((file, i) => certificates(read(file, `tls.externalCas[${i}]`), `tls.externalCas[${i}]`));
+    const externalFiles = list(t['externalCas'] ?? [], 'tls.externalCas');
+    const externalCas = externalFiles.flatMap((file, i) => certificates(read(file, `tls.externalCas[${i}]`), `tls.externalCas[${i}]`));
     const trustDomain = t['trustDomain'] === undefined ? 'tessera.local' : str(t['trustDomain'], 'tls.trustDomain');
-    const files = [t['cert'], t['key'], t['clientCa'], ...list(t['externalCas'] ?? [], 'tls.externalCas')].filter((f): f is string => typeof f === 'string').map(path);
+    const files = [t['cert'], t['key'], t['clientCa'], ...externalFiles].filter((f): f is string => typeof f === 'string').map(path);
     tls = { cert: read(t['cert'], 'tls.cert'), key: read(t['key'], 'tls.key'), clientCa, externalCas, trustDomain, files };
   } else {
     if (raw['tls'] !== undefined) throw new GatewayConfigError('"tls" is set but listen is http://; listen on https:// or remove "tls"');
-    if (!isLoopback(listen.host)) throw new GatewayConfigError(`listen is plain http on ${listen.host}: http is allowed on loopback only (behind a TLS terminator on the same host); listen on https:// otherwise`);
+    if (!isLoopback(listen.host)) {
+      throw new GatewayConfigError(
+        `listen is plain http on ${listen.host}: http is allowed on loopback only (behind a TLS terminator on the same host); listen on https:// otherwise`,
+      );
+    }
   }
 
   const t = obj(raw['tessera'], 'tessera', 'give "tessera": { "url", "clientId", "clientSecretFile" }');
@@ -158,7 +167,9 @@ export function parseConfig(raw: Json, context: { base: string; env: Readonly<Re
   if (!PRINCIPAL.test(clientId)) throw new GatewayConfigError(`tessera.clientId "${clientId}" is not a principal; write "<domain>.<service>", e.g. "edge.gw"`);
   const tokenEndpoint = t['tokenEndpoint'] === undefined ? `${url}/oauth2/token` : str(t['tokenEndpoint'], 'tessera.tokenEndpoint');
   checkUrl(tokenEndpoint, 'tessera.tokenEndpoint');
-  const introspectionEndpoint = t['introspectionEndpoint'] === undefined ? `${url}/oauth2/introspect` : str(t['introspectionEndpoint'], 'tessera.introspectionEndpoint');
+  const introspectionEndpoint = t['introspectionEndpoint'] === undefined
+    ? `${url}/oauth2/introspect`
+    : str(t['introspectionEndpoint'], 'tessera.introspectionEndpoint');
   checkUrl(introspectionEndpoint, 'tessera.introspectionEndpoint');
   const algorithms = t['algorithms'] === undefined ? ['ES256', 'EdDSA', 'RS256'] : list(t['algorithms'], 'tessera.algorithms');
   const apiKeyCacheTtl = t['apiKeyCacheTtl'] === undefined ? 10 : num(t['apiKeyCacheTtl'], 'tessera.apiKeyCacheTtl', 0, 300);
@@ -167,7 +178,8 @@ export function parseConfig(raw: Json, context: { base: string; env: Readonly<Re
   const jwksUri = t['jwksUri'] === undefined ? `${url}/oauth2/keys` : str(t['jwksUri'], 'tessera.jwksUri');
   checkUrl(jwksUri, 'tessera.jwksUri');
   const tessera = {
-    url, issuer, jwksUri, ca: caFile === undefined ? undefined : read(caFile, 'tessera.ca'), clientId, clientSecret, tokenEndpoint, introspectionEndpoint, algorithms, apiKeyCacheTtl,
+    url, issuer, jwksUri, ca: caFile === undefined ? undefined : read(caFile, 'tessera.ca'),
+    clientId, clientSecret, tokenEndpoint, introspectionEndpoint, algorithms, apiKeyCacheTtl,
   };
   // The SDK checks the verifier's settings (URLs, algorithms) the same way it will use them.
   try {
@@ -185,7 +197,9 @@ export function parseConfig(raw: Json, context: { base: string; env: Readonly<Re
     const externalFiles = list((raw['tls'] as Json | undefined)?.['externalCas'] ?? [], 'tls.externalCas').map(path);
     const fingerprints = new Set<string>();
     for (const file of cas) {
-      if (!externalFiles.includes(path(file))) throw new GatewayConfigError(`${where}.cas names ${file}, which is not in tls.externalCas; a rule maps certificates of external CAs only`);
+      if (!externalFiles.includes(path(file))) {
+        throw new GatewayConfigError(`${where}.cas names ${file}, which is not in tls.externalCas; a rule maps certificates of external CAs only`);
+      }
       const certs = externalByFile.get(path(file)) ?? certificates(read(file, `${where}.cas`), `${where}.cas`);
       externalByFile.set(path(file), certs);
       for (const cert of certs) fingerprints.add(fingerprintOf(cert));
@@ -197,7 +211,9 @@ export function parseConfig(raw: Json, context: { base: string; env: Readonly<Re
     let fingerprint: string | undefined;
     if (m['fingerprint'] !== undefined) {
       fingerprint = str(m['fingerprint'], `${where}.fingerprint`).replaceAll(':', '').toLowerCase();
-      if (!/^[0-9a-f]{64}$/.test(fingerprint)) throw new GatewayConfigError(`${where}.fingerprint must be the SHA-256 of the DER certificate in hex (64 digits, colons allowed)`);
+      if (!/^[0-9a-f]{64}$/.test(fingerprint)) {
+        throw new GatewayConfigError(`${where}.fingerprint must be the SHA-256 of the DER certificate in hex (64 digits, colons allowed)`);
+      }
     }
     if (subject === undefined && san === undefined && fingerprint === undefined) {
       throw new GatewayConfigError(`${where} would map every certificate of its CAs; give at least one of subject, san or fingerprint`);
@@ -213,7 +229,10 @@ export function parseConfig(raw: Json, context: { base: string; env: Readonly<Re
     for (const method of route.methods ?? ['*']) {
       const key = `${route.host ?? '*'} ${method} ${route.pathPrefix}`;
       const other = seen.get(key);
-      if (other !== undefined) throw new GatewayConfigError(`routes "${other}" and "${route.name}" both match ${method} ${route.pathPrefix}${route.host ? ` on ${route.host}` : ''}; merge them`);
+      if (other !== undefined) {
+        const on = route.host ? ` on ${route.host}` : '';
+        throw new GatewayConfigError(`routes "${other}" and "${route.name}" both match ${method} ${route.pathPrefix}${on}; merge them`);
+      }
       seen.set(key, route.name);
     }
   }
@@ -233,7 +252,9 @@ export function parseConfig(raw: Json, context: { base: string; env: Readonly<Re
     const enabled = a['enabled'] === undefined ? true : bool(a['enabled'], 'authz.enabled');
     const allowFrom = a['allowFrom'] === undefined ? ['127.0.0.1', '::1'] : list(a['allowFrom'], 'authz.allowFrom');
     for (const address of allowFrom) {
-      if (address !== '*' && !isIP(address)) throw new GatewayConfigError(`authz.allowFrom: "${address}" is not an IP address (or "*" for any, which lets every caller mint upstream tokens)`);
+      if (address !== '*' && !isIP(address)) {
+        throw new GatewayConfigError(`authz.allowFrom: "${address}" is not an IP address (or "*" for any, which lets every caller mint upstream tokens)`);
+      }
     }
     authz = enabled ? { allowFrom: allowFrom.includes('*') ? 'any' : new Set(allowFrom) } : null;
   }
@@ -243,7 +264,11 @@ export function parseConfig(raw: Json, context: { base: string; env: Readonly<Re
 function parseRoute(entry: unknown, where: string): RouteConfig {
   const r = obj(entry, where, 'a route is { "pathPrefix", "methods", "upstream", "audience", "require": { "scope": [...] } }');
   const known = new Set(['name', 'host', 'pathPrefix', 'methods', 'upstream', 'audience', 'require', 'timeoutMs', 'websocket']);
-  for (const key of Object.keys(r)) if (!known.has(key)) throw new GatewayConfigError(`${where}: unknown setting "${key}"; a route has ${[...known].join(', ')}`);
+  for (const key of Object.keys(r)) {
+    if (!known.has(key)) {
+      throw new GatewayConfigError(`${where}: unknown setting "${key}"; a route has ${[...known].join(', ')}`);
+    }
+  }
   const prefix = str(r['pathPrefix'], `${where}.pathPrefix`);
   if (!prefix.startsWith('/')) throw new GatewayConfigError(`${where}.pathPrefix "${prefix}" must start with "/"`);
   const segments = prefix.split('/').slice(1);
@@ -269,24 +294,36 @@ function parseRoute(entry: unknown, where: string): RouteConfig {
     throw new GatewayConfigError(`${where}.upstream "${upstreamText}" is not a URL; write e.g. "http://127.0.0.1:7001"`);
   }
   if (upstream.protocol !== 'http:' && upstream.protocol !== 'https:') throw new GatewayConfigError(`${where}.upstream must be http:// or https://`);
-  if (upstream.search || upstream.hash || upstream.username || upstream.password) throw new GatewayConfigError(`${where}.upstream may hold a scheme, host, port and path only`);
+  if (upstream.search || upstream.hash || upstream.username || upstream.password) {
+    throw new GatewayConfigError(`${where}.upstream may hold a scheme, host, port and path only`);
+  }
   const audience = str(r['audience'], `${where}.audience`);
   if (!DOMAIN.test(audience)) throw new GatewayConfigError(`${where}.audience "${audience}" is not a Tessera domain name`);
   const req = obj(r['require'], `${where}.require`, 'give "require": { "scope": ["<domain>:role.<role>", ...] }');
   const scope = list(req['scope'], `${where}.require.scope`);
-  if (scope.length === 0) throw new GatewayConfigError(`${where}.require.scope is empty; name the role(s) a caller must hold, e.g. ["${audience}:role.readers"]`);
+  if (scope.length === 0) {
+    throw new GatewayConfigError(`${where}.require.scope is empty; name the role(s) a caller must hold, e.g. ["${audience}:role.readers"]`);
+  }
   const require = scope.map((item) => {
     const match = ROLE_ITEM.exec(item);
     if (!match) throw new GatewayConfigError(`${where}.require.scope: "${item}" is not "<domain>:role.<role>" or "<domain>:<role>"`);
-    if (match[1] !== audience) throw new GatewayConfigError(`${where}.require.scope: "${item}" is a role of ${match[1]}, but the route's audience is ${audience}; a caller's token for ${audience} carries roles of ${audience} only`);
+    if (match[1] !== audience) {
+      throw new GatewayConfigError(
+        `${where}.require.scope: "${item}" is a role of ${match[1]}, but the route's audience is ${audience}; ` +
+          `a caller's token for ${audience} carries roles of ${audience} only`,
+      );
+    }
     return `${match[1]}:role.${match[2]}`;
   });
   const host = r['host'] === undefined ? undefined : str(r['host'], `${where}.host`).toLowerCase().replace(/\.$/, '');
-  if (host !== undefined && !/^[a-z0-9.-]+$|^\[[0-9a-f:.]+\]$/.test(host)) throw new GatewayConfigError(`${where}.host "${host}" must be a host name without port`);
+  if (host !== undefined && !/^[a-z0-9.-]+$|^\[[0-9a-f:.]+\]$/.test(host)) {
+    throw new GatewayConfigError(`${where}.host "${host}" must be a host name without port`);
+  }
   const timeoutMs = r['timeoutMs'] === undefined ? DEFAULT_TIMEOUT_MS : num(r['timeoutMs'], `${where}.timeoutMs`, 1, 3_600_000);
   const websocket = r['websocket'] === undefined ? true : bool(r['websocket'], `${where}.websocket`);
   const name = r['name'] === undefined ? `${host ?? '*'} ${pathPrefix}` : str(r['name'], `${where}.name`);
-  return { name, host, pathPrefix, methods, upstream, audience, require: [...new Set(require)], southboundScope: [...new Set(require)].sort().join(' '), timeoutMs, websocket };
+  const required = [...new Set(require)];
+  return { name, host, pathPrefix, methods, upstream, audience, require: required, southboundScope: [...required].sort().join(' '), timeoutMs, websocket };
 }
 
 function parseListen(value: unknown, where = 'listen'): GatewayConfig['listen'] {
@@ -322,9 +359,15 @@ function checkUrl(value: string, where: string): void {
 
 /** RFC 4514 `CN=billing,O=Partner` → ['CN=billing', 'O=Partner']; multi-valued RDNs and escapes are not supported. */
 function parseDn(text: string, where: string): string[] {
-  if (/[+\\"]/.test(text)) throw new GatewayConfigError(`${where}: multi-valued RDNs ("+"), escapes and quotes are not supported; match such a certificate by san or fingerprint`);
+  if (/[+\\"]/.test(text)) {
+    throw new GatewayConfigError(`${where}: multi-valued RDNs ("+"), escapes and quotes are not supported; match such a certificate by san or fingerprint`);
+  }
   const rdns = text.split(',').map((part) => part.trim());
-  for (const rdn of rdns) if (!/^[A-Za-z][A-Za-z0-9.-]*=.+$/.test(rdn)) throw new GatewayConfigError(`${where} "${text}" is not a distinguished name; write e.g. "CN=billing,O=Example Corp"`);
+  for (const rdn of rdns) {
+    if (!/^[A-Za-z][A-Za-z0-9.-]*=.+$/.test(rdn)) {
+      throw new GatewayConfigError(`${where} "${text}" is not a distinguished name; write e.g. "CN=billing,O=Example Corp"`);
+    }
+  }
   return rdns.map((rdn) => {
     const eq = rdn.indexOf('=');
     return `${rdn.slice(0, eq).toUpperCase()}=${rdn.slice(eq + 1)}`;
@@ -360,7 +403,9 @@ function str(value: unknown, where: string): string {
 }
 
 function num(value: unknown, where: string, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) throw new GatewayConfigError(`${where} must be a number from ${min} to ${max}`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new GatewayConfigError(`${where} must be a number from ${min} to ${max}`);
+  }
   return value;
 }
 

@@ -71,8 +71,13 @@ export function writeErrorToSocket(socket: Duplex, error: GatewayError): void {
   socket.end(`${head}\r\n\r\n${body}`);
 }
 
+const STATUS_TEXT: Readonly<Record<number, string>> = {
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error',
+  502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
+};
+
 function statusText(status: number): string {
-  return ({ 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' } as Record<number, string>)[status] ?? 'Error';
+  return STATUS_TEXT[status] ?? 'Error';
 }
 
 /** RFC 6750 §3 quoted-string content: %x20-21 / %x23-5B / %x5D-7E, cut short. */

@@ -36,23 +36,30 @@ export function certificatePrincipal(socket: TLSSocket, trust: CertificateTrust 
   const peer = socket.getPeerCertificate(true);
   if (!peer || !peer.raw) return undefined;
   if (!socket.authorized) {
-    throw GatewayError.invalidToken(`the client certificate is not trusted (${String(socket.authorizationError ?? 'unknown reason')}): it must chain to a CA the gateway trusts`);
+    const why = String(socket.authorizationError ?? 'unknown reason');
+    throw GatewayError.invalidToken(`the client certificate is not trusted (${why}): it must chain to a CA the gateway trusts`);
   }
   const leaf = new X509Certificate(peer.raw);
   const eku = leaf.keyUsage;
-  if (eku !== undefined && !eku.includes(CLIENT_AUTH)) throw GatewayError.invalidToken('the client certificate may not be used for client authentication (no clientAuth extended key usage)');
+  if (eku !== undefined && !eku.includes(CLIENT_AUTH)) {
+    throw GatewayError.invalidToken('the client certificate may not be used for client authentication (no clientAuth extended key usage)');
+  }
   const chain = [leaf, ...intermediates(peer)];
   if (anchoredIn(chain, trust.tessera)) {
     const principal = spiffePrincipal(leaf, trust.trustDomain);
     if (principal === undefined) {
-      throw GatewayError.invalidToken(`the client certificate from Tessera's CA names no principal: it needs one URI SAN spiffe://${trust.trustDomain}/<domain>/<service>`);
+      throw GatewayError.invalidToken(
+        `the client certificate from Tessera's CA names no principal: it needs one URI SAN spiffe://${trust.trustDomain}/<domain>/<service>`,
+      );
     }
     return { principal, certificate: leaf };
   }
   const anchor = anchoredIn(chain, trust.external);
   if (anchor) {
     const principal = mapped(leaf, fingerprintOf(anchor), trust.mappings);
-    if (principal === undefined) throw GatewayError.invalidToken('the client certificate is from an external CA, and no certificateMappings rule for that CA matches it');
+    if (principal === undefined) {
+      throw GatewayError.invalidToken('the client certificate is from an external CA, and no certificateMappings rule for that CA matches it');
+    }
     return { principal, certificate: leaf };
   }
   throw GatewayError.invalidToken('the client certificate chains to no CA the gateway maps certificates of');
@@ -97,7 +104,7 @@ function mapped(cert: X509Certificate, caFingerprint: string, mappings: readonly
   for (const rule of mappings) {
     if (!rule.cas.has(caFingerprint)) continue;
     if (rule.subject && !(same(rule.subject, subject) || same([...rule.subject].reverse(), subject))) continue;
-    if (rule.san !== undefined && !names.some((san) => sanValue(san) === rule.san || (san.startsWith('DNS:') && sanValue(san).toLowerCase() === rule.san!.toLowerCase()))) continue;
+    if (rule.san !== undefined && !names.some((san) => sanMatches(san, rule.san!))) continue;
     if (rule.fingerprint !== undefined && rule.fingerprint !== fingerprint) continue;
     return rule.principal;
   }
@@ -110,6 +117,12 @@ function same(a: readonly string[], b: readonly string[]): boolean {
 
 function sans(cert: X509Certificate): string[] {
   return (cert.subjectAltName ?? '').split(/,\s*/).filter((s) => s !== '');
+}
+
+/** URI and e-mail SANs match exactly, DNS names in any case. */
+function sanMatches(san: string, wanted: string): boolean {
+  const value = sanValue(san);
+  return value === wanted || (san.startsWith('DNS:') && value.toLowerCase() === wanted.toLowerCase());
 }
 
 function sanValue(san: string): string {

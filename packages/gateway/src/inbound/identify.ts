@@ -37,7 +37,12 @@ export function createIdentifier(tessera: GatewayConfig['tessera'], trust: () =>
         audience,
         algorithms: tessera.algorithms,
         ...(tessera.ca !== undefined && { ca: tessera.ca }),
-        apiKeys: { clientId: tessera.clientId, clientSecret: tessera.clientSecret, cacheTtl: tessera.apiKeyCacheTtl, introspectionEndpoint: tessera.introspectionEndpoint },
+        apiKeys: {
+          clientId: tessera.clientId,
+          clientSecret: tessera.clientSecret,
+          cacheTtl: tessera.apiKeyCacheTtl,
+          introspectionEndpoint: tessera.introspectionEndpoint,
+        },
       });
       verifiers.set(audience, verifier);
     }
@@ -66,10 +71,12 @@ export function createIdentifier(tessera: GatewayConfig['tessera'], trust: () =>
       const scheme = (space < 0 ? header : header.slice(0, space)).toLowerCase();
       const credential = space < 0 ? '' : header.slice(space).trim();
       if (scheme !== 'bearer' && scheme !== 'apikey') {
-        throw GatewayError.missing(`the gateway accepts "Authorization: Bearer <token>" or "Authorization: ApiKey <key>", not the ${JSON.stringify(header.slice(0, 20).split(/\s/)[0])} scheme`);
+        const used = JSON.stringify(header.slice(0, 20).split(/\s/)[0]);
+        throw GatewayError.missing(`the gateway accepts "Authorization: Bearer <token>" or "Authorization: ApiKey <key>", not the ${used} scheme`);
       }
       if (credential === '' || !B64TOKEN.test(credential)) {
-        throw new GatewayError(400, 'invalid_request', `the Authorization header must be "${scheme === 'bearer' ? 'Bearer' : 'ApiKey'}" followed by one space and the credential alone`);
+        const name = scheme === 'bearer' ? 'Bearer' : 'ApiKey';
+        throw new GatewayError(400, 'invalid_request', `the Authorization header must be "${name}" followed by one space and the credential alone`);
       }
       const verifier = verifierFor(route.audience);
       let context: AuthContext;
@@ -83,7 +90,9 @@ export function createIdentifier(tessera: GatewayConfig['tessera'], trust: () =>
       } catch (error) {
         throw fromVerifier(error, route);
       }
-      const caller: Caller = scheme === 'bearer' ? { principal: context.principal, via: 'bearer', subjectToken: credential } : { principal: context.principal, via: 'api_key' };
+      const caller: Caller = scheme === 'bearer'
+        ? { principal: context.principal, via: 'bearer', subjectToken: credential }
+        : { principal: context.principal, via: 'api_key' };
       try {
         // Checked apart from the credential, so a refusal still knows (and logs) who was refused.
         requirementFor(verifier, route).check(context.roles);
@@ -97,7 +106,8 @@ export function createIdentifier(tessera: GatewayConfig['tessera'], trust: () =>
 
 function fromVerifier(error: unknown, route: RouteConfig): GatewayError {
   if (!(error instanceof VerifierError)) return GatewayError.unavailable(`the credential could not be checked: ${(error as Error)?.message ?? String(error)}`);
-  if (error instanceof InsufficientScopeError) return GatewayError.insufficientScope(`${error.message}; route "${route.name}" needs ${route.require.join(' ')}`, route.require.join(' '));
+  const needed = route.require.join(' ');
+  if (error instanceof InsufficientScopeError) return GatewayError.insufficientScope(`${error.message}; route "${route.name}" needs ${needed}`, needed);
   if (error.status === 503) return GatewayError.unavailable(`Tessera could not be reached to check the credential: ${error.message}`);
   if (error.status === 400) return new GatewayError(400, 'invalid_request', error.message);
   return GatewayError.invalidToken(error.message, 'reason' in error ? String(error.reason) : undefined);

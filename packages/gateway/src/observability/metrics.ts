@@ -44,16 +44,24 @@ export function createMetrics(): Metrics {
       const lines: string[] = [];
       lines.push('# HELP tessera_gateway_requests_total Requests answered, by route and status.', '# TYPE tessera_gateway_requests_total counter');
       for (const [labels, value] of requests) lines.push(`tessera_gateway_requests_total{${labels}} ${value}`);
-      lines.push('# HELP tessera_gateway_request_duration_seconds Time from request to the end of the answer, by route.', '# TYPE tessera_gateway_request_duration_seconds histogram');
+      lines.push(
+        '# HELP tessera_gateway_request_duration_seconds Time from request to the end of the answer, by route.',
+        '# TYPE tessera_gateway_request_duration_seconds histogram',
+      );
       for (const [route, h] of durations) {
         const r = label(route);
         BUCKETS.forEach((le, i) => lines.push(`tessera_gateway_request_duration_seconds_bucket{route="${r}",le="${le}"} ${h.counts[i]}`));
         lines.push(`tessera_gateway_request_duration_seconds_bucket{route="${r}",le="+Inf"} ${h.count}`);
-        lines.push(`tessera_gateway_request_duration_seconds_sum{route="${r}"} ${h.sum}`, `tessera_gateway_request_duration_seconds_count{route="${r}"} ${h.count}`);
+        lines.push(`tessera_gateway_request_duration_seconds_sum{route="${r}"} ${h.sum}`);
+        lines.push(`tessera_gateway_request_duration_seconds_count{route="${r}"} ${h.count}`);
       }
-      lines.push('# HELP tessera_gateway_upstream_failures_total Upstreams unreachable (connect) or too slow (timeout), by route.', '# TYPE tessera_gateway_upstream_failures_total counter');
+      lines.push(
+        '# HELP tessera_gateway_upstream_failures_total Upstreams unreachable (connect) or too slow (timeout), by route.',
+        '# TYPE tessera_gateway_upstream_failures_total counter',
+      );
       for (const [labels, value] of failures) lines.push(`tessera_gateway_upstream_failures_total{${labels}} ${value}`);
-      lines.push('# HELP tessera_gateway_config_reloads_total Configuration reloads, applied or refused.', '# TYPE tessera_gateway_config_reloads_total counter');
+      lines.push('# HELP tessera_gateway_config_reloads_total Configuration reloads, applied or refused.');
+      lines.push('# TYPE tessera_gateway_config_reloads_total counter');
       for (const [result, value] of reloads) lines.push(`tessera_gateway_config_reloads_total{result="${result}"} ${value}`);
       return `${lines.join('\n')}\n`;
     },

@@ -23,8 +23,14 @@ export interface ForwardOutcome {
 
 export interface Forwarder {
   forward(req: IncomingMessage, res: ServerResponse, route: RouteConfig, token: string, from: ForwardedFrom, strip: readonly string[]): Promise<ForwardOutcome>;
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, route: RouteConfig, token: string, from: ForwardedFrom, strip: readonly string[]): Promise<ForwardOutcome>;
+  upgrade(
+    req: IncomingMessage, socket: Duplex, head: Buffer, route: RouteConfig, token: string, from: ForwardedFrom, strip: readonly string[],
+  ): Promise<ForwardOutcome>;
   close(): void;
+}
+
+function reasonOf(error: Error | undefined): string {
+  return (error as NodeJS.ErrnoException | undefined)?.code ?? error?.message ?? 'connection failed';
 }
 
 export function createForwarder(): Forwarder {
@@ -48,7 +54,7 @@ export function createForwarder(): Forwarder {
   const failure = (route: RouteConfig, timedOut: boolean, error: Error | undefined): GatewayError =>
     timedOut
       ? new GatewayError(504, 'gateway_timeout', `the upstream of route "${route.name}" did not answer within ${route.timeoutMs} ms`)
-      : new GatewayError(502, 'bad_gateway', `the upstream of route "${route.name}" could not be reached (${(error as NodeJS.ErrnoException | undefined)?.code ?? error?.message ?? 'connection failed'})`);
+      : new GatewayError(502, 'bad_gateway', `the upstream of route "${route.name}" could not be reached (${reasonOf(error)})`);
 
   return {
     forward(req, res, route, token, from, strip) {

@@ -7,7 +7,9 @@
 
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 
-export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+export const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+]);
 
 /** Caller-sent headers that could pass for an identity, a certificate or a different URL. */
 export const IDENTITY_HEADERS = new Set([
@@ -28,7 +30,9 @@ export interface ForwardedFrom {
 }
 
 /** The caller's headers as the upstream receives them, with the gateway's Authorization. */
-export function upstreamHeaders(incoming: IncomingHttpHeaders, token: string, upstreamHost: string, from: ForwardedFrom, extraStrip: readonly string[], upgrade = false): OutgoingHttpHeaders {
+export function upstreamHeaders(
+  incoming: IncomingHttpHeaders, token: string, upstreamHost: string, from: ForwardedFrom, extraStrip: readonly string[], upgrade = false,
+): OutgoingHttpHeaders {
   const named = new Set(
     String(incoming['connection'] ?? '')
       .split(',')
@@ -41,7 +45,8 @@ export function upstreamHeaders(incoming: IncomingHttpHeaders, token: string, up
     // CGI, WSGI and PHP read `X_Tessera_Principal` and `X-Tessera-Principal` as one variable
     // (HTTP_X_TESSERA_PRINCIPAL): a name is judged with its underscores read as dashes.
     const dashed = name.replaceAll('_', '-');
-    if (HOP_BY_HOP.has(dashed) || named.has(name) || named.has(dashed) || IDENTITY_HEADERS.has(dashed) || dashed.startsWith('x-tessera-') || dashed.startsWith('x-envoy-')) continue;
+    if (HOP_BY_HOP.has(dashed) || named.has(name) || named.has(dashed) || IDENTITY_HEADERS.has(dashed)) continue;
+    if (dashed.startsWith('x-tessera-') || dashed.startsWith('x-envoy-')) continue;
     if (extraStrip.includes(name) || extraStrip.includes(dashed) || dashed === 'host') continue;
     out[name] = value;
   }

@@ -57,7 +57,8 @@ export function createRouteTable(routes: readonly RouteConfig[]): RouteTable {
   // Longest prefix first; at equal length a route naming the host first; then the file's order.
   const ordered = routes
     .map((route, index) => ({ route, index }))
-    .sort((a, b) => b.route.pathPrefix.length - a.route.pathPrefix.length || Number(b.route.host !== undefined) - Number(a.route.host !== undefined) || a.index - b.index)
+    .sort((a, b) =>
+      b.route.pathPrefix.length - a.route.pathPrefix.length || Number(b.route.host !== undefined) - Number(a.route.host !== undefined) || a.index - b.index)
     .map(({ route }) => route);
   return {
     routes,

@@ -72,7 +72,8 @@ function checkGranted(token: string, caller: Caller, route: RouteConfig, gateway
   const granted = new Set(String(claims['scope'] ?? '').split(' ').map((item) => item.replace(/^([^:]+):(?!role\.|domain$)/, '$1:role.')));
   const missing = route.require.filter((item) => !granted.has(item));
   if (missing.length > 0) {
-    throw GatewayError.insufficientScope(`${caller.principal} does not hold ${missing.join(' ')} (route "${route.name}" needs ${route.require.join(' ')})`, route.require.join(' '));
+    const needed = route.require.join(' ');
+    throw GatewayError.insufficientScope(`${caller.principal} does not hold ${missing.join(' ')} (route "${route.name}" needs ${needed})`, needed);
   }
 }
 
@@ -93,7 +94,8 @@ function refusal(error: unknown, caller: Caller, route: RouteConfig, gateway: st
     }
     if (error.status === 403 || error.status === 404 || error.error === 'invalid_scope' || error.error === 'access_denied') {
       return GatewayError.insufficientScope(
-        `Tessera granted ${caller.principal} no token for ${route.southboundScope} through ${gateway}${said}; the caller must hold the role, and the role must list ${gateway} among its actors`,
+        `Tessera granted ${caller.principal} no token for ${route.southboundScope} through ${gateway}${said}; ` +
+          `the caller must hold the role, and the role must list ${gateway} among its actors`,
         route.southboundScope,
       );
     }

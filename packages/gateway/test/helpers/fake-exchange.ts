@@ -30,7 +30,15 @@ export interface FakeExchange {
   close(): Promise<void>;
 }
 
-export async function startFakeExchange(options: { tesseraUrl: string; tesseraCa: string; gateway: { id: string; secret: string }; policy: Policy; lifetime?: number }): Promise<FakeExchange> {
+export interface FakeExchangeOptions {
+  tesseraUrl: string;
+  tesseraCa: string;
+  gateway: { id: string; secret: string };
+  policy: Policy;
+  lifetime?: number;
+}
+
+export async function startFakeExchange(options: FakeExchangeOptions): Promise<FakeExchange> {
   const { privateKey, publicKey } = await generateKeyPair('ES256');
   const kid = 'fake-exchange-1';
   const jwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
@@ -40,7 +48,8 @@ export async function startFakeExchange(options: { tesseraUrl: string; tesseraCa
     if (!v) verifiers.set(audience, (v = createVerifier({ issuer: options.tesseraUrl, audience, ca: options.tesseraCa })));
     return v;
   };
-  const state: FakeExchange = { url: '', tokenEndpoint: '', jwksUri: '', requests: [], policy: options.policy, down: false, tamper: undefined, close: async () => {} };
+  const state: FakeExchange = { url: '', tokenEndpoint: '', jwksUri: '', requests: [], policy: options.policy, down: false, tamper: undefined,
+      close: async () => {} };
   const expected = `Basic ${Buffer.from(`${options.gateway.id}:${options.gateway.secret}`).toString('base64')}`;
 
   const answer = (res: ServerResponse, status: number, body: unknown): void => {
@@ -61,8 +70,10 @@ export async function startFakeExchange(options: { tesseraUrl: string; tesseraCa
     let allowed: Set<string> | undefined;
     if (grant === 'urn:ietf:params:oauth:grant-type:token-exchange') {
       const known = new Set(['grant_type', 'subject_token', 'subject_token_type', 'scope']);
-      if ([...form.keys()].some((k) => !known.has(k))) return answer(res, 400, { error: 'invalid_request', error_description: `unexpected parameters: ${[...form.keys()].join(',')}` });
-      if (form.get('subject_token_type') !== 'urn:ietf:params:oauth:token-type:access_token') return answer(res, 400, { error: 'invalid_request', error_description: 'subject_token_type' });
+      if ([...form.keys()].some((k) => !known.has(k))) return answer(res, 400, { error: 'invalid_request',
+          error_description: `unexpected parameters: ${[...form.keys()].join(',')}` });
+      if (form.get('subject_token_type') !== 'urn:ietf:params:oauth:token-type:access_token') return answer(res, 400, { error: 'invalid_request',
+          error_description: 'subject_token_type' });
       try {
         const context = await subjectVerifier(audience).verify(form.get('subject_token') ?? '');
         subject = context.principal;
@@ -72,16 +83,19 @@ export async function startFakeExchange(options: { tesseraUrl: string; tesseraCa
       }
     } else if (grant === 'client_credentials' && form.has('proxy_for_principal')) {
       const known = new Set(['grant_type', 'proxy_for_principal', 'scope']);
-      if ([...form.keys()].some((k) => !known.has(k))) return answer(res, 400, { error: 'invalid_request', error_description: `unexpected parameters: ${[...form.keys()].join(',')}` });
+      if ([...form.keys()].some((k) => !known.has(k))) return answer(res, 400, { error: 'invalid_request',
+          error_description: `unexpected parameters: ${[...form.keys()].join(',')}` });
       subject = form.get('proxy_for_principal')!;
     } else {
-      return answer(res, 400, { error: 'unsupported_grant_type', error_description: `this fake answers token exchange and proxy_for_principal only, not ${grant}` });
+      return answer(res, 400, { error: 'unsupported_grant_type',
+          error_description: `this fake answers token exchange and proxy_for_principal only, not ${grant}` });
     }
     const granted = scope.map(long).filter((item) => {
       const role = state.policy[item];
       return role && role.members.includes(subject) && role.actors.includes(options.gateway.id) && (!allowed || allowed.has(item));
     });
-    if (granted.length === 0) return answer(res, 403, { error: 'access_denied', error_description: `${subject} holds none of ${scope.join(' ')} with ${options.gateway.id} among the actors` });
+    if (granted.length === 0) return answer(res, 403, { error: 'access_denied',
+        error_description: `${subject} holds none of ${scope.join(' ')} with ${options.gateway.id} among the actors` });
     const lifetime = options.lifetime ?? 300;
     const claims: Record<string, unknown> = {
       ver: 1, iss: state.url, aud: audience, sub: subject, uid: subject, client_id: options.gateway.id, act: { sub: options.gateway.id },
@@ -89,7 +103,8 @@ export async function startFakeExchange(options: { tesseraUrl: string; tesseraCa
     };
     state.tamper?.(claims);
     const jwt = await sign(privateKey, kid, claims, lifetime);
-    answer(res, 200, { access_token: jwt, token_type: 'Bearer', expires_in: lifetime, scope: granted.join(' '), issued_token_type: 'urn:ietf:params:oauth:token-type:access_token' });
+    answer(res, 200, { access_token: jwt, token_type: 'Bearer', expires_in: lifetime, scope: granted.join(' '),
+        issued_token_type: 'urn:ietf:params:oauth:token-type:access_token' });
   };
 
   const server = createServer((req, res) => {
@@ -124,5 +139,6 @@ function long(item: string): string {
 
 async function sign(key: CryptoKey, kid: string, claims: Record<string, unknown>, lifetime: number): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid, typ: 'at+jwt' }).setIssuedAt(now).setNotBefore(now).setExpirationTime(now + lifetime).sign(key);
+  return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid,
+      typ: 'at+jwt' }).setIssuedAt(now).setNotBefore(now).setExpirationTime(now + lifetime).sign(key);
 }

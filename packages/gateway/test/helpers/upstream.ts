@@ -28,7 +28,8 @@ export interface Upstream {
 }
 
 export async function startUpstream(options: { issuer: string; jwksUri: string; gateway: string; ca?: string }): Promise<Upstream> {
-  const verifier = createVerifier({ issuer: options.issuer, jwksUri: options.jwksUri, audience: 'orders', ...(options.ca !== undefined && { ca: options.ca }) });
+  const verifier = createVerifier({ issuer: options.issuer, jwksUri: options.jwksUri, audience: 'orders',
+      ...(options.ca !== undefined && { ca: options.ca }) });
   const seen: Seen[] = [];
   const authenticate = async (req: IncomingMessage): Promise<AuthContext | string> => {
     const header = req.headers.authorization ?? '';
@@ -101,7 +102,8 @@ export async function startUpstream(options: { issuer: string; jwksUri: string; 
       }
       const key = String(req.headers['sec-websocket-key'] ?? '');
       const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC11B65`).digest('base64');
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nX-Upstream-Principal: ${auth.principal}\r\n\r\n`);
+      const head101 = ['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${accept}`];
+      socket.write(`${[...head101, `X-Upstream-Principal: ${auth.principal}`].join('\r\n')}\r\n\r\n`);
       if (head.length > 0) socket.write(head);
       socket.pipe(socket);
     });

@@ -41,7 +41,8 @@ export interface World {
   /** A client certificate from `ca`, with subject CN `cn` and (optionally) one URI SAN; or a server certificate for 127.0.0.1. */
   certificate(ca: Pem, cn: string, uri?: string, kind?: 'client' | 'server'): Pem;
   /** Writes a config file (the default one changed by `edit`) and answers its path. */
-  config(edit?: (config: Record<string, any>) => void, name?: string): string; // eslint-disable-line @typescript-eslint/no-explicit-any -- a JSON document under test
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a JSON document under test
+  config(edit?: (config: Record<string, any>) => void, name?: string): string;
   close(): Promise<void>;
 }
 
@@ -77,18 +78,24 @@ export async function startWorld(): Promise<World> {
   const base = (): Record<string, unknown> => ({
     listen: 'https://127.0.0.1:0',
     tls: { cert: 'gw.pem', key: 'gw.key', clientCa: 'client-ca.pem', externalCas: ['partner-ca.pem'], trustDomain: 'tessera.local' },
-    tessera: { url: tessera.url, ca: 'tessera-ca.pem', clientId: GATEWAY, clientSecretFile: 'gw.secret', tokenEndpoint: fake.tokenEndpoint, apiKeyCacheTtl: 1 },
+    tessera: { url: tessera.url, ca: 'tessera-ca.pem', clientId: GATEWAY, clientSecretFile: 'gw.secret', tokenEndpoint: fake.tokenEndpoint,
+        apiKeyCacheTtl: 1 },
     certificateMappings: [
       { cas: ['partner-ca.pem'], subject: 'CN=billing', principal: 'partner.billing' },
       { cas: ['partner-ca.pem'], san: 'https://ci.partner.example/runner', principal: 'partner.ci' },
     ],
     metricsListen: 'http://127.0.0.1:0',
     routes: [
-      { name: 'orders-read', pathPrefix: '/orders', methods: ['GET', 'HEAD'], upstream: upstream.url, audience: 'orders', require: { scope: ['orders:role.readers'] } },
-      { name: 'orders-write', pathPrefix: '/orders', methods: ['POST', 'PUT'], upstream: upstream.url, audience: 'orders', require: { scope: ['orders:role.writers'] } },
-      { name: 'orders-audit', pathPrefix: '/orders/audit', methods: ['GET'], upstream: upstream.url, audience: 'orders', require: { scope: ['orders:role.auditors'] } },
-      { name: 'orders-slow', pathPrefix: '/orders/slow', methods: ['GET'], upstream: upstream.url, audience: 'orders', require: { scope: ['orders:readers'] }, timeoutMs: 500 },
-      { name: 'internal', host: 'internal.example', pathPrefix: '/internal', methods: ['GET'], upstream: upstream.url, audience: 'orders', require: { scope: ['orders:readers'] } },
+      { name: 'orders-read', pathPrefix: '/orders', methods: ['GET', 'HEAD'], upstream: upstream.url, audience: 'orders',
+          require: { scope: ['orders:role.readers'] } },
+      { name: 'orders-write', pathPrefix: '/orders', methods: ['POST', 'PUT'], upstream: upstream.url, audience: 'orders',
+          require: { scope: ['orders:role.writers'] } },
+      { name: 'orders-audit', pathPrefix: '/orders/audit', methods: ['GET'], upstream: upstream.url, audience: 'orders',
+          require: { scope: ['orders:role.auditors'] } },
+      { name: 'orders-slow', pathPrefix: '/orders/slow', methods: ['GET'], upstream: upstream.url, audience: 'orders',
+          require: { scope: ['orders:readers'] }, timeoutMs: 500 },
+      { name: 'internal', host: 'internal.example', pathPrefix: '/internal', methods: ['GET'], upstream: upstream.url, audience: 'orders',
+          require: { scope: ['orders:readers'] } },
       { name: 'dead', pathPrefix: '/dead', methods: ['GET'], upstream: 'http://127.0.0.1:9', audience: 'orders', require: { scope: ['orders:readers'] } },
     ],
   });
@@ -108,11 +115,14 @@ export async function startWorld(): Promise<World> {
       const run = (...args: string[]): void => void execFileSync('openssl', args, { cwd: work, stdio: 'pipe' });
       writeFileSync(join(work, 'ca.pem'), ca.cert);
       writeFileSync(join(work, 'ca.key'), ca.key, { mode: 0o600 });
-      const ext = kind === 'server' ? 'extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n' : `extendedKeyUsage=clientAuth\n${uri ? `subjectAltName=URI:${uri}\n` : ''}`;
+      const ext = kind === 'server'
+        ? 'extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n'
+        : `extendedKeyUsage=clientAuth\n${uri ? `subjectAltName=URI:${uri}\n` : ''}`;
       writeFileSync(join(work, 'ext'), ext);
       run('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'key.pem');
       run('req', '-new', '-key', 'key.pem', '-subj', `/CN=${cn}`, '-out', 'csr.pem');
-      run('x509', '-req', '-in', 'csr.pem', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', String(serial++), '-days', '1', '-extfile', 'ext', '-out', 'cert.pem');
+      run('x509', '-req', '-in', 'csr.pem', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', String(serial++), '-days', '1', '-extfile', 'ext', '-out',
+          'cert.pem');
       const read = (name: string): string => execFileSync('cat', [join(work, name)]).toString();
       return { cert: read('cert.pem'), key: read('key.pem') };
     },

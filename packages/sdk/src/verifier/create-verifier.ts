@@ -130,7 +130,9 @@ export function createVerifier(verifierOptions: VerifierOptions): Verifier {
     if (!roles) throw new InvalidTokenError('claims', 'the token\'s "scp" must be an array of strings and "scope" a string');
     const bound = boundThumbprint(payload.cnf);
     const actors = delegationChain(payload['act']);
-    if (!actors) throw new InvalidTokenError('claims', 'the token\'s "act" claim must be an object with a "sub" principal, optionally nesting earlier actors (RFC 8693 section 4.1)');
+    if (!actors) {
+      throw new InvalidTokenError('claims', 'the token\'s "act" claim must be an object with a "sub" principal, nesting any earlier actor (RFC 8693 section 4.1)');
+    }
     const context: AuthContext = Object.freeze({
       kind: 'access_token',
       principal: payload.sub,

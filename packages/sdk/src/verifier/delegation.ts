@@ -50,7 +50,10 @@ export function checkDelegation(actors: readonly string[], policy: DelegationPol
   if (policy === undefined) return;
   checkDelegationPolicy(policy);
   if (policy.required && actors.length === 0) {
-    throw new InvalidTokenError('delegation', 'the token was issued to the caller itself, but this route accepts only calls made on someone\'s behalf (an "act" claim)');
+    throw new InvalidTokenError(
+      'delegation',
+      'the token was issued to the caller itself, but this route accepts only calls made on someone\'s behalf (an "act" claim)',
+    );
   }
   if (policy.maxDepth !== undefined && actors.length > policy.maxDepth) {
     const what = policy.maxDepth === 0 ? 'accepts no delegated token' : `accepts at most ${policy.maxDepth} actor(s)`;
@@ -58,6 +61,8 @@ export function checkDelegation(actors: readonly string[], policy: DelegationPol
   }
   if (policy.allowedActors !== undefined) {
     const stranger = actors.find((actor) => !policy.allowedActors!.includes(actor));
-    if (stranger !== undefined) throw new InvalidTokenError('delegation', `the token was obtained through ${JSON.stringify(stranger)}, which may not act for callers of this route`);
+    if (stranger !== undefined) {
+      throw new InvalidTokenError('delegation', `the token was obtained through ${JSON.stringify(stranger)}, which may not act for callers of this route`);
+    }
   }
 }
