@@ -65,6 +65,7 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   backup: ['tessera backup --data-dir /var/lib/tessera --out /var/backups/tessera.tar', 'tessera backup --config /etc/tessera/tessera.json --out tessera.tar --json'],
   restore: ['tessera restore --from /var/backups/tessera.tar --data-dir /var/lib/tessera-restored --master-key-file /etc/tessera/master.key'],
   'recover-admin': ['tessera recover-admin --data-dir /var/lib/tessera', 'tessera recover-admin --config /etc/tessera/tessera.json --out /root/admin.json'],
+  gateway: ['tessera gateway --config /etc/tessera-gateway/gateway.json', 'TESSERA_GATEWAY_CONFIG=gateway.json tessera gateway'],
   verify: ['tessera verify "$TOKEN" --audience beta --scope beta:role.readers', 'tessera verify "$ID_TOKEN" --id-token --audience alpha.api --json'],
 };
 

@@ -9,6 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAdminCommand } from './commands/admin.ts';
 import { registerBackupCommand } from './commands/backup.ts';
 import { registerCertCommand } from './commands/cert.ts';
+import { registerGatewayCommand } from './commands/gateway.ts';
 import { registerRecoverAdminCommand } from './commands/recover-admin.ts';
 import { registerRestoreCommand } from './commands/restore.ts';
 import { registerServeCommand } from './commands/serve.ts';
@@ -32,6 +33,7 @@ const COMMANDS: readonly ((program: Command, io: CliIo) => void)[] = [
   registerBackupCommand,
   registerRestoreCommand,
   registerRecoverAdminCommand,
+  registerGatewayCommand,
 ];
 
 export function buildProgram(io: CliIo): Command {

@@ -22,7 +22,7 @@ import { after, before, describe, it } from 'node:test';
 import { freePort } from '@tessera/testkit/port';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
-const PACKAGES = ['@tessera/server', '@tessera/cli', '@tessera/sdk'] as const;
+const PACKAGES = ['@tessera/server', '@tessera/cli', '@tessera/sdk', '@tessera/gateway'] as const;
 const HOSTS_PRELOAD = pathToFileURL(join(import.meta.dirname, 'helpers', 'test-hosts.ts')).href;
 /** The Node.js versions the launcher (bin/tessera.js) accepts; the server's and CLI's engines must say the same. */
 const ENGINES = /const ENGINES = '([^']+)'/.exec(readFileSync(join(ROOT, 'packages', 'cli', 'bin', 'tessera.js'), 'utf8'))?.[1];

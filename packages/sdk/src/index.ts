@@ -30,3 +30,12 @@ export * from './certificates/index.ts';
 
 export * from './verifier/index.ts';
 export * from './middleware/index.ts';
+export {
+  ACCESS_TOKEN_TYPE_URN,
+  TOKEN_EXCHANGE_GRANT,
+  createExchangeClient,
+  type ExchangeClient,
+  type ExchangeClientOptions,
+  type ExchangeRequest,
+  type OnBehalfOfRequest,
+} from './client/exchange.ts';

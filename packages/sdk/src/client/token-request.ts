@@ -158,7 +158,7 @@ function parseTokenEndpointResponse(response: TransportResponse, tokenEndpoint: 
   return body as TokenEndpointResponse;
 }
 
-function parseTokenResponse(response: TransportResponse, tokenEndpoint: string, attempts: number): IssuedToken {
+export function parseTokenResponse(response: TransportResponse, tokenEndpoint: string, attempts: number): IssuedToken {
   const invalid = responseError(response, tokenEndpoint, attempts);
   const body = parseTokenEndpointResponse(response, tokenEndpoint, attempts);
   const accessToken = body.access_token;

@@ -18,6 +18,7 @@ import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVeri
 import { followTrustBundle } from '../http/trust-bundle.ts';
 import { createApiKeyChecker, type ApiKeyChecker } from './api-keys.ts';
 import { boundThumbprint, certificateThumbprint, checkBinding } from './binding.ts';
+import { checkDelegation, delegationChain, type DelegationPolicy } from './delegation.ts';
 import { InvalidAudienceError, InvalidTokenError, VerifierError } from './errors.ts';
 import { httpsFetch } from './https-fetch.ts';
 import { createKeySource } from './key-source.ts';
@@ -45,6 +46,8 @@ export interface AuthContext {
   certificateThumbprint: string | null;
   /** Every claim of the token (or the introspection answer for an API key). */
   claims: Readonly<Record<string, unknown>>;
+  /** Who obtained the token for `principal` (RFC 8693 `act`), the service that called this one first; empty for a direct call. */
+  actors: readonly string[];
 }
 
 export interface VerifyOptions extends Requirement {
@@ -52,6 +55,8 @@ export interface VerifyOptions extends Requirement {
   requirement?: CompiledRequirement;
   /** The caller's TLS client certificate, or a function giving it (called only for bound tokens). */
   peerCertificate?: CertificateInput | null | (() => CertificateInput | null | undefined);
+  /** Which delegated calls are accepted (`act` claims); any call when left out. */
+  delegation?: DelegationPolicy;
 }
 
 export interface Verifier {
@@ -130,6 +135,10 @@ export function createVerifier(verifierOptions: VerifierOptions): Verifier {
     const roles = grantedRoles({ scp: payload['scp'], scope: payload['scope'] }, audience);
     if (!roles) throw new InvalidTokenError('claims', 'the token\'s "scp" must be an array of strings and "scope" a string');
     const bound = boundThumbprint(payload.cnf);
+    const actors = delegationChain(payload['act']);
+    if (!actors) {
+      throw new InvalidTokenError('claims', 'the token\'s "act" claim must be an object with a "sub" principal, nesting any earlier actor (RFC 8693 section 4.1)');
+    }
     const context: AuthContext = Object.freeze({
       kind: 'access_token',
       principal: payload.sub,
@@ -140,6 +149,7 @@ export function createVerifier(verifierOptions: VerifierOptions): Verifier {
       expiresAt: payload.exp as number,
       certificateThumbprint: bound,
       claims: deepFreeze(payload),
+      actors,
     });
     return { context, bound, kid: kid ?? '', signingKey: kid === undefined ? '' : keys.publishedKey(kid) };
   };
@@ -157,6 +167,7 @@ export function createVerifier(verifierOptions: VerifierOptions): Verifier {
       expiresAt: payload.exp as number,
       certificateThumbprint: null,
       claims: deepFreeze(payload),
+      actors: Object.freeze([]),
     });
     return { context, bound: null, kid: kid ?? '', signingKey: kid === undefined ? '' : keys.publishedKey(kid) };
   };
@@ -191,6 +202,7 @@ export function createVerifier(verifierOptions: VerifierOptions): Verifier {
       }
       checkBinding(verified.bound, peerThumbprint(verifyOptions.peerCertificate));
       requirement.check(verified.context.roles);
+      checkDelegation(verified.context.actors, verifyOptions.delegation);
       return verified.context;
     },
 
@@ -210,8 +222,10 @@ export function createVerifier(verifierOptions: VerifierOptions): Verifier {
         expiresAt: typeof answer.exp === 'number' ? answer.exp : null,
         certificateThumbprint: null,
         claims: deepFreeze({ ...answer }),
+        actors: Object.freeze([]),
       });
       requirement.check(roles);
+      checkDelegation(context.actors, verifyOptions.delegation);
       return context;
     },
   };

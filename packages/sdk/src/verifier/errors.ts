@@ -28,7 +28,8 @@ export type InvalidTokenReason =
   | 'issued_in_future'
   | 'claims'
   | 'binding'
-  | 'inactive';
+  | 'inactive'
+  | 'delegation';
 
 export type VerifierErrorCode = 'AUTH_102' | 'AUTH_105' | 'AUTH_107' | 'VERIFIER_UNAVAILABLE';
 

@@ -15,3 +15,4 @@ export {
 export { certificateThumbprint } from './binding.ts';
 export { hasRole, scopeItemRole, type CompiledRequirement, type Requirement, type Roles } from './roles.ts';
 export type { ApiKeyOptions, CertificateInput, FetchLike, VerifierOptions } from './options.ts';
+export { delegationChain, type DelegationPolicy } from './delegation.ts';

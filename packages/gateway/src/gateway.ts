@@ -1,0 +1,393 @@
+// The gateway: one listener (https with client certificates, or http on loopback) in front of
+// the routes' upstreams. Every request takes the same path: the authorization endpoint for a
+// fronting proxy, or a route (default deny) → the caller identified → a token for the upstream
+// → the request streamed through. Routes and certificate mappings reload on SIGHUP (through
+// `reload()`) and when the config file changes; a reload that does not pass the checks is
+// refused with a log line and the running configuration kept. Requests in flight finish on the
+// route they started with.
+
+import { watch, type FSWatcher } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { basename, dirname } from 'node:path';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { AUTHZ_PATH, isAuthzTarget, originalRequest } from './authz/endpoint.ts';
+import { GatewayConfigError, loadConfig, type GatewayConfig, type RouteConfig } from './config/config.ts';
+import { GatewayError, sendError, writeErrorToSocket } from './http/errors.ts';
+import { certificateTrust, type CertificateTrust } from './inbound/certificate.ts';
+import { createIdentifier, type Caller } from './inbound/identify.ts';
+import { createMetrics } from './observability/metrics.ts';
+import { createForwarder } from './proxy/forward.ts';
+import type { ForwardedFrom } from './proxy/headers.ts';
+import { createRouteTable, hostName, readTarget, type RouteTable } from './routes/match.ts';
+import { createSouthboundTokens, type SouthboundTokens } from './southbound/tokens.ts';
+
+export type LogEntry = Record<string, unknown>;
+
+export interface GatewayOptions {
+  /** Where JSON log lines go (access log and events); default stdout. */
+  log?: (entry: LogEntry) => void;
+  /** Upstream tokens from elsewhere than Tessera's token endpoint (tests, other issuers). */
+  southbound?: SouthboundTokens;
+  /** Reload when the config file changes (default true). */
+  watchConfig?: boolean;
+  /** Environment overrides used at start, applied again on reload. */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+export interface Gateway {
+  readonly url: string;
+  readonly metricsUrl: string | undefined;
+  /** Reads the config file again and applies its routes and mappings; false (and a log line) when it is refused. */
+  reload(): boolean;
+  close(): Promise<void>;
+}
+
+interface Live {
+  config: GatewayConfig;
+  table: RouteTable;
+  trust: CertificateTrust | undefined;
+}
+
+const UNMATCHED = '(no route)';
+const RELOAD_REFUSED = 'config reload refused; the running configuration is kept';
+
+interface Granted {
+  route: RouteConfig;
+  caller: Caller;
+  token: string;
+}
+
+interface AccessEntry {
+  started: number;
+  method: string;
+  path: string;
+  route?: RouteConfig;
+  caller?: Caller;
+  status: number;
+  error?: GatewayError;
+  kind?: string;
+}
+
+/** The route and caller a refusal carries, when it got that far. */
+function context(error: unknown): { route?: RouteConfig; caller?: Caller } {
+  const { route, caller } = error as { route?: RouteConfig; caller?: Caller };
+  return { ...(route && { route }), ...(caller && { caller }) };
+}
+
+export async function startGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
+  const log = options.log ?? ((entry: LogEntry): void => void process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`));
+  let live: Live = { config, table: createRouteTable(config.routes), trust: certificateTrust(config) };
+  const identifier = createIdentifier(config.tessera, () => live.trust);
+  const southbound = options.southbound ?? createSouthboundTokens(config.tessera, log);
+  const forwarder = createForwarder();
+  const metrics = createMetrics();
+  const proto = config.listen.protocol === 'https:' ? 'https' : 'http';
+
+  const fromOf = (req: IncomingMessage): ForwardedFrom => ({
+    remoteAddress: normalizeAddress(req.socket.remoteAddress),
+    proto,
+    host: req.headersDistinct['host']?.[0],
+  });
+
+  /** route, caller and token for a request, or the GatewayError that refuses it. */
+  const authorize = async (method: string, target: string | undefined, req: IncomingMessage, state: Live): Promise<Granted> => {
+    const read = readTarget(target);
+    if (!read.ok) throw new GatewayError(400, 'invalid_request', `${read.reason}`);
+    const hosts = req.headersDistinct['host'];
+    if (hosts !== undefined && hosts.length > 1) throw new GatewayError(400, 'invalid_request', 'the request carries more than one Host header');
+    const host = hostName(hosts?.[0]);
+    const route = state.table.match(host, method, read.path);
+    if (!route) {
+      throw new GatewayError(404, 'not_found', `no route for ${method} ${read.path}${host ? ` on ${host}` : ''}; the gateway forwards configured routes only`);
+    }
+    const caller = await identifier.identify(req, route).catch((error: unknown) => {
+      throw Object.assign(asGatewayError(error), { route });
+    });
+    const token = await southbound.forCaller(caller, route).catch((error: unknown) => {
+      throw Object.assign(asGatewayError(error), { route, caller });
+    });
+    return { route, caller, token };
+  };
+
+  const access = (entry: AccessEntry): void => {
+    const seconds = (performance.now() - entry.started) / 1000;
+    const routeName = entry.route?.name ?? UNMATCHED;
+    metrics.request(routeName, entry.status, seconds);
+    if (!live.config.accessLog) return;
+    log({
+      msg: 'access',
+      ...(entry.kind && { kind: entry.kind }),
+      method: entry.method,
+      path: entry.path,
+      route: routeName,
+      principal: entry.caller?.principal ?? null,
+      via: entry.caller?.via ?? null,
+      status: entry.status,
+      durationMs: Math.round(seconds * 10_000) / 10,
+      ...(entry.error && { error: entry.error.error, reason: entry.error.message }),
+    });
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const started = performance.now();
+    const state = live;
+    const path = (req.url ?? '').split('?')[0]!;
+    if (isAuthzTarget(req.url)) {
+      await handleAuthz(req, res, state, started);
+      return;
+    }
+    let granted: Granted;
+    try {
+      granted = await authorize(req.method ?? 'GET', req.url, req, state);
+    } catch (error) {
+      const refusal = asGatewayError(error);
+      sendError(res, refusal);
+      access({ started, method: req.method ?? '', path, ...context(error), status: refusal.status, error: refusal });
+      return;
+    }
+    const outcome = await forwarder.forward(req, res, granted.route, granted.token, fromOf(req), state.config.stripHeaders);
+    if (outcome.failure) metrics.upstreamFailure(granted.route.name, outcome.failure);
+    access({ started, method: req.method ?? '', path, route: granted.route, caller: granted.caller, status: outcome.status });
+  };
+
+  const handleAuthz = async (req: IncomingMessage, res: ServerResponse, state: Live, started: number): Promise<void> => {
+    const allow = state.config.authz;
+    const address = normalizeAddress(req.socket.remoteAddress);
+    const original = originalRequest(req);
+    const path = (original.target ?? '').split('?')[0]!;
+    if (allow === null || (allow.allowFrom !== 'any' && !allow.allowFrom.has(address))) {
+      const refusal = allow === null
+        ? new GatewayError(404, 'not_found', `the authorization endpoint ${AUTHZ_PATH} is turned off (authz.enabled)`)
+        : new GatewayError(403, 'forbidden', `the authorization endpoint answers the proxies listed in authz.allowFrom only, not ${address}`);
+      sendError(res, refusal);
+      access({ started, kind: 'authz', method: original.method, path, status: refusal.status, error: refusal });
+      return;
+    }
+    try {
+      const { route, caller, token } = await authorize(original.method, original.target, req, state);
+      res.writeHead(200, {
+        'x-tessera-principal': caller.principal,
+        'x-tessera-token': token,
+        authorization: `Bearer ${token}`,
+        'x-tessera-route': route.name,
+        'cache-control': 'no-store',
+        'content-length': 0,
+      });
+      res.end();
+      access({ started, kind: 'authz', method: original.method, path, route, caller, status: 200 });
+    } catch (error) {
+      let refusal = asGatewayError(error);
+      // nginx's auth_request passes 401 and 403 on and turns any other status into a 500: a
+      // request the gateway cannot route or read is one it does not allow.
+      if (original.via === 'nginx' && (refusal.status === 400 || refusal.status === 404)) refusal = new GatewayError(403, 'forbidden', refusal.message);
+      sendError(res, refusal);
+      access({ started, kind: 'authz', method: original.method, path, ...context(error), status: refusal.status, error: refusal });
+    }
+  };
+
+  const handleUpgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
+    const started = performance.now();
+    const state = live;
+    const path = (req.url ?? '').split('?')[0]!;
+    socket.on('error', () => socket.destroy());
+    let granted: Granted;
+    try {
+      if (isAuthzTarget(req.url)) throw new GatewayError(400, 'invalid_request', `${AUTHZ_PATH} does not upgrade`);
+      // Only WebSocket: an h2c (or other) upgrade would open a tunnel whose later requests no route checks.
+      if (String(req.headers.upgrade ?? '').trim().toLowerCase() !== 'websocket') {
+        throw new GatewayError(400, 'invalid_request', 'only WebSocket upgrades (Upgrade: websocket) are passed');
+      }
+      granted = await authorize(req.method ?? 'GET', req.url, req, state);
+      if (!granted.route.websocket) {
+        throw new GatewayError(403, 'forbidden', `route "${granted.route.name}" does not pass WebSocket upgrades (websocket: false)`);
+      }
+    } catch (error) {
+      const refusal = asGatewayError(error);
+      writeErrorToSocket(socket, refusal);
+      access({ started, kind: 'upgrade', method: req.method ?? '', path, ...context(error), status: refusal.status, error: refusal });
+      return;
+    }
+    const outcome = await forwarder.upgrade(req, socket, head, granted.route, granted.token, fromOf(req), state.config.stripHeaders);
+    if (outcome.failure) metrics.upstreamFailure(granted.route.name, outcome.failure);
+    access({ started, kind: 'upgrade', method: req.method ?? '', path, route: granted.route, caller: granted.caller, status: outcome.status });
+  };
+
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    handle(req, res).catch((error: unknown) => {
+      log({ level: 'error', msg: 'request failed', error: String((error as Error)?.stack ?? error) });
+      sendError(res, new GatewayError(500, 'server_error', 'the gateway failed on this request; see its log'));
+    });
+  };
+  let server: Server;
+  if (config.tls) {
+    server = createHttpsServer({ ...secureOptions(config.tls), rejectUnauthorized: false }, listener);
+  } else {
+    server = createHttpServer(listener);
+  }
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    handleUpgrade(req, socket, head).catch(() => socket.destroy());
+  });
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    // A caller that went away: nothing to say.
+    if (error.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    // Body bytes after an answer that ended the connection: the answer is on its way; leave the
+    // socket to finish it (destroying it now could reset the connection before the caller reads it).
+    if (error.code === 'HPE_CLOSED_CONNECTION') {
+      setTimeout(() => socket.destroy(), 5000).unref();
+      return;
+    }
+    if ((socket as Socket).writable && !(socket as TLSSocket).destroyed) {
+      writeErrorToSocket(socket, new GatewayError(400, 'invalid_request', `the request could not be parsed (${error.code ?? 'bad request'})`));
+    } else {
+      socket.destroy();
+    }
+  });
+  await listen(server, config.listen.host, config.listen.port);
+  const address = server.address() as AddressInfo;
+  const url = `${proto}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+
+  let metricsServer: Server | undefined;
+  let metricsUrl: string | undefined;
+  if (config.metricsListen) {
+    metricsServer = createHttpServer((req, res) => {
+      if (req.url === '/metrics') {
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+        res.end(metrics.render());
+      } else {
+        res.writeHead(404, { 'content-type': 'text/plain' });
+        res.end('metrics are at /metrics\n');
+      }
+    });
+    await listen(metricsServer, config.metricsListen.host, config.metricsListen.port);
+    metricsUrl = `http://${config.metricsListen.host}:${(metricsServer.address() as AddressInfo).port}/metrics`;
+  }
+
+  const reload = (): boolean => {
+    let next: GatewayConfig;
+    try {
+      next = loadConfig(live.config.file, options.env ?? {});
+    } catch (error) {
+      metrics.reload('refused');
+      const why = error instanceof GatewayConfigError ? error.message : String(error);
+      log({ level: 'error', msg: RELOAD_REFUSED, file: live.config.file, error: why });
+      return false;
+    }
+    const restartOnly = changedRestartSettings(live.config, next);
+    let tls = live.config.tls;
+    if (tls && next.tls && tlsChanged(tls, next.tls)) {
+      // New connections get the renewed certificate and CAs; open ones keep theirs.
+      try {
+        (server as ReturnType<typeof createHttpsServer>).setSecureContext(secureOptions(next.tls));
+        tls = next.tls;
+      } catch (error) {
+        metrics.reload('refused');
+        log({ level: 'error', msg: RELOAD_REFUSED, file: live.config.file, error: `tls: ${(error as Error).message}` });
+        return false;
+      }
+    }
+    const trust = tls && { tessera: tls.clientCa, external: tls.externalCas, trustDomain: tls.trustDomain, mappings: next.certificateMappings };
+    live = {
+      config: {
+        ...live.config, tls, routes: next.routes, certificateMappings: next.certificateMappings,
+        accessLog: next.accessLog, stripHeaders: next.stripHeaders, authz: next.authz,
+      },
+      table: createRouteTable(next.routes),
+      trust,
+    };
+    metrics.reload('applied');
+    const pending = restartOnly.length > 0 && { notApplied: restartOnly, note: 'these settings take effect at the next start' };
+    log({ level: 'info', msg: 'config reloaded', routes: next.routes.length, ...pending });
+    return true;
+  };
+
+  let debounce: ReturnType<typeof setTimeout> | undefined;
+  const watchers: FSWatcher[] = [];
+  if (options.watchConfig !== false) {
+    // Directories, not files: editors, config managers and `tessera cert` replace files by renaming.
+    const byDirectory = new Map<string, Set<string>>();
+    for (const file of [config.file, ...(config.tls?.files ?? [])]) {
+      const names = byDirectory.get(dirname(file)) ?? new Set<string>();
+      names.add(basename(file));
+      byDirectory.set(dirname(file), names);
+    }
+    for (const [directory, names] of byDirectory) {
+      const watcher = watch(directory, (_event, name) => {
+        if (name !== null && !names.has(name)) return;
+        clearTimeout(debounce);
+        debounce = setTimeout(() => reload(), 200);
+      });
+      watcher.unref();
+      watchers.push(watcher);
+    }
+  }
+
+  log({ level: 'info', msg: 'gateway listening', url, routes: config.routes.length, ...(metricsUrl && { metrics: metricsUrl }) });
+  return {
+    url,
+    metricsUrl,
+    reload,
+    async close() {
+      for (const w of watchers) w.close();
+      clearTimeout(debounce);
+      await Promise.all([closeServer(server), metricsServer && closeServer(metricsServer)]);
+      forwarder.close();
+      await southbound.close();
+    },
+  };
+}
+
+function asGatewayError(error: unknown): GatewayError {
+  if (error instanceof GatewayError) return error;
+  return GatewayError.unavailable(`the request could not be judged: ${(error as Error)?.message ?? String(error)}`);
+}
+
+function normalizeAddress(address: string | undefined): string {
+  if (address === undefined) return '';
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+function changedRestartSettings(a: GatewayConfig, b: GatewayConfig): string[] {
+  const changed: string[] = [];
+  if (a.listen.url !== b.listen.url) changed.push('listen');
+  if (JSON.stringify(a.tessera) !== JSON.stringify(b.tessera)) changed.push('tessera');
+  if (JSON.stringify(a.metricsListen) !== JSON.stringify(b.metricsListen)) changed.push('metricsListen');
+  if ((a.tls === undefined) !== (b.tls === undefined)) changed.push('tls');
+  return changed;
+}
+
+type Tls = NonNullable<GatewayConfig['tls']>;
+
+function secureOptions(tls: Tls): { cert: string; key: string; ca?: string[]; requestCert?: boolean } {
+  const cas = [...tls.clientCa, ...tls.externalCas].map((cert) => cert.toString());
+  return { cert: tls.cert, key: tls.key, ...(cas.length > 0 && { ca: cas, requestCert: true }) };
+}
+
+function tlsChanged(a: Tls, b: Tls): boolean {
+  const fingerprints = (certs: readonly { fingerprint256: string }[]): string => certs.map((c) => c.fingerprint256).join(',');
+  return a.cert !== b.cert || a.key !== b.key || a.trustDomain !== b.trustDomain
+    || fingerprints(a.clientCa) !== fingerprints(b.clientCa) || fingerprints(a.externalCas) !== fingerprints(b.externalCas);
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+async function closeServer(server: Server): Promise<void> {
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), 5000).unref();
+  });
+}

@@ -1,0 +1,114 @@
+// Who is calling: an `Authorization` header first (a Bearer token for the route's audience,
+// verified here with the SDK against Tessera's JWKS, roles included, so a refusal is explained
+// without a round trip; or `ApiKey tsk_…`, checked through Tessera's introspection and cached
+// briefly), else the TLS client certificate (certificate.ts). No credential at all is 401 with
+// the RFC 6750 challenge. A certificate presented beside a token is what a certificate-bound
+// token is checked against.
+
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { createVerifier, InsufficientScopeError, VerifierError, type AuthContext, type CompiledRequirement, type Verifier } from '@tessera/sdk';
+import type { GatewayConfig, RouteConfig } from '../config/config.ts';
+import { GatewayError } from '../http/errors.ts';
+import { certificatePrincipal, type CertificateTrust } from './certificate.ts';
+
+export interface Caller {
+  principal: string;
+  via: 'certificate' | 'bearer' | 'api_key';
+  /** The caller's own access token, to exchange (bearer callers only). */
+  subjectToken?: string;
+}
+
+export interface Identifier {
+  identify(request: IncomingMessage, route: RouteConfig): Promise<Caller>;
+}
+
+/** RFC 6750 §2.1 b64token; API keys fit it too. */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+export function createIdentifier(tessera: GatewayConfig['tessera'], trust: () => CertificateTrust | undefined): Identifier {
+  const verifiers = new Map<string, Verifier>();
+  const verifierFor = (audience: string): Verifier => {
+    let verifier = verifiers.get(audience);
+    if (!verifier) {
+      verifier = createVerifier({
+        issuer: tessera.issuer,
+        jwksUri: tessera.jwksUri,
+        audience,
+        algorithms: tessera.algorithms,
+        ...(tessera.ca !== undefined && { ca: tessera.ca }),
+        apiKeys: {
+          clientId: tessera.clientId,
+          clientSecret: tessera.clientSecret,
+          cacheTtl: tessera.apiKeyCacheTtl,
+          introspectionEndpoint: tessera.introspectionEndpoint,
+        },
+      });
+      verifiers.set(audience, verifier);
+    }
+    return verifier;
+  };
+
+  const requirements = new WeakMap<RouteConfig, CompiledRequirement>();
+  const requirementFor = (verifier: Verifier, route: RouteConfig): CompiledRequirement => {
+    let requirement = requirements.get(route);
+    if (!requirement) requirements.set(route, (requirement = verifier.requirement({ scope: route.require })));
+    return requirement;
+  };
+
+  return {
+    async identify(request, route) {
+      const socket = request.socket as TLSSocket;
+      const headers = request.headersDistinct['authorization'];
+      if (headers && headers.length > 1) throw new GatewayError(400, 'invalid_request', 'the request carries more than one Authorization header; send one');
+      const header = headers?.[0]?.trim();
+      if (header === undefined || header === '') {
+        const fromCertificate = certificatePrincipal(socket, trust());
+        if (fromCertificate) return { principal: fromCertificate.principal, via: 'certificate' };
+        throw GatewayError.missing('this route needs a credential: a client certificate, "Authorization: Bearer <token>" or "Authorization: ApiKey <key>"');
+      }
+      const space = header.search(/[ \t]/);
+      const scheme = (space < 0 ? header : header.slice(0, space)).toLowerCase();
+      const credential = space < 0 ? '' : header.slice(space).trim();
+      if (scheme !== 'bearer' && scheme !== 'apikey') {
+        const used = JSON.stringify(header.slice(0, 20).split(/\s/)[0]);
+        throw GatewayError.missing(`the gateway accepts "Authorization: Bearer <token>" or "Authorization: ApiKey <key>", not the ${used} scheme`);
+      }
+      if (credential === '' || !B64TOKEN.test(credential)) {
+        const name = scheme === 'bearer' ? 'Bearer' : 'ApiKey';
+        throw new GatewayError(400, 'invalid_request', `the Authorization header must be "${name}" followed by one space and the credential alone`);
+      }
+      const verifier = verifierFor(route.audience);
+      let context: AuthContext;
+      try {
+        if (scheme === 'bearer') {
+          const peer = typeof socket.getPeerX509Certificate === 'function' ? () => socket.getPeerX509Certificate() ?? null : null;
+          context = await verifier.verify(credential, { peerCertificate: peer });
+        } else {
+          context = await verifier.verifyApiKey(credential);
+        }
+      } catch (error) {
+        throw fromVerifier(error, route);
+      }
+      const caller: Caller = scheme === 'bearer'
+        ? { principal: context.principal, via: 'bearer', subjectToken: credential }
+        : { principal: context.principal, via: 'api_key' };
+      try {
+        // Checked apart from the credential, so a refusal still knows (and logs) who was refused.
+        requirementFor(verifier, route).check(context.roles);
+      } catch (error) {
+        throw Object.assign(fromVerifier(error, route), { caller: { principal: caller.principal, via: caller.via } });
+      }
+      return caller;
+    },
+  };
+}
+
+function fromVerifier(error: unknown, route: RouteConfig): GatewayError {
+  if (!(error instanceof VerifierError)) return GatewayError.unavailable(`the credential could not be checked: ${(error as Error)?.message ?? String(error)}`);
+  const needed = route.require.join(' ');
+  if (error instanceof InsufficientScopeError) return GatewayError.insufficientScope(`${error.message}; route "${route.name}" needs ${needed}`, needed);
+  if (error.status === 503) return GatewayError.unavailable(`Tessera could not be reached to check the credential: ${error.message}`);
+  if (error.status === 400) return new GatewayError(400, 'invalid_request', error.message);
+  return GatewayError.invalidToken(error.message, 'reason' in error ? String(error.reason) : undefined);
+}

@@ -1,0 +1,8 @@
+// @tessera/gateway: an authenticating reverse proxy in front of services that cannot use the SDK
+// (docs/gateway.md). Depends on @tessera/sdk and Node built-ins only.
+
+export { startGateway, type Gateway, type GatewayOptions, type LogEntry } from './gateway.ts';
+export { loadConfig, parseConfig, GatewayConfigError, ENVIRONMENT, type GatewayConfig, type RouteConfig, type CertificateMapping } from './config/config.ts';
+export { createSouthboundTokens, type SouthboundTokens } from './southbound/tokens.ts';
+export { GatewayError } from './http/errors.ts';
+export type { Caller } from './inbound/identify.ts';

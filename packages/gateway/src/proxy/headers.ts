@@ -1,0 +1,74 @@
+// What the upstream hears of the caller's headers. Removed: hop-by-hop headers (RFC 9110 §7.6.1,
+// and any the Connection header names); every credential and identity the caller could claim for
+// itself (Authorization, client-certificate headers of nginx, Envoy, RFC 9440 and others, any
+// X-Tessera-* header, forwarding headers, URL-override headers some frameworks obey). Set: the
+// gateway's own Authorization, Host (the upstream's), and X-Forwarded-For/-Proto/-Host from what
+// the gateway itself saw. Names are compared with underscores read as dashes.
+
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+
+export const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+]);
+
+/** Caller-sent headers that could pass for an identity, a certificate or a different URL. */
+export const IDENTITY_HEADERS = new Set([
+  'authorization', 'cookie2',
+  'x-ssl-client-cert', 'x-ssl-client-verify', 'x-ssl-client-s-dn', 'x-ssl-client-i-dn', 'x-ssl-client-dn', 'x-ssl-cert',
+  'ssl-client-cert', 'ssl-client-verify', 'x-client-cert', 'x-client-certificate', 'x-client-verify', 'x-client-dn',
+  'x-forwarded-client-cert', 'client-cert', 'client-cert-chain', 'x-arr-clientcert',
+  'forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'x-forwarded-server', 'x-real-ip',
+  'x-forwarded-user', 'x-forwarded-email', 'x-forwarded-preferred-username', 'x-forwarded-groups', 'x-forwarded-access-token',
+  'x-auth-request-user', 'x-auth-request-email', 'x-auth-request-access-token', 'x-remote-user', 'remote-user', 'x-user', 'x-principal',
+  'x-original-uri', 'x-original-url', 'x-original-method', 'x-rewrite-url', 'x-http-method-override', 'x-http-method', 'x-method-override',
+]);
+
+export interface ForwardedFrom {
+  remoteAddress: string;
+  proto: 'http' | 'https';
+  host: string | undefined;
+}
+
+/** The caller's headers as the upstream receives them, with the gateway's Authorization. */
+export function upstreamHeaders(
+  incoming: IncomingHttpHeaders, token: string, upstreamHost: string, from: ForwardedFrom, extraStrip: readonly string[], upgrade = false,
+): OutgoingHttpHeaders {
+  const named = new Set(
+    String(incoming['connection'] ?? '')
+      .split(',')
+      .map((name) => name.trim().toLowerCase())
+      .filter((name) => name !== ''),
+  );
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined) continue;
+    // CGI, WSGI and PHP read `X_Tessera_Principal` and `X-Tessera-Principal` as one variable
+    // (HTTP_X_TESSERA_PRINCIPAL): a name is judged with its underscores read as dashes.
+    const dashed = name.replaceAll('_', '-');
+    if (HOP_BY_HOP.has(dashed) || named.has(name) || named.has(dashed) || IDENTITY_HEADERS.has(dashed)) continue;
+    if (dashed.startsWith('x-tessera-') || dashed.startsWith('x-envoy-')) continue;
+    if (extraStrip.includes(name) || extraStrip.includes(dashed) || dashed === 'host') continue;
+    out[name] = value;
+  }
+  out['host'] = upstreamHost;
+  out['authorization'] = `Bearer ${token}`;
+  out['x-forwarded-for'] = from.remoteAddress;
+  out['x-forwarded-proto'] = from.proto;
+  if (from.host !== undefined) out['x-forwarded-host'] = from.host;
+  if (upgrade) {
+    out['connection'] = 'Upgrade';
+    out['upgrade'] = String(incoming['upgrade'] ?? '');
+  }
+  return out;
+}
+
+/** The upstream's response headers as the caller receives them. */
+export function downstreamHeaders(incoming: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const named = new Set(String(incoming['connection'] ?? '').split(',').map((name) => name.trim().toLowerCase()));
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}

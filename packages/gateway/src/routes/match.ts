@@ -1,0 +1,79 @@
+// Which route a request takes, judged on one reading of its target that the upstream cannot
+// read differently: the path's segments percent-decoded, `;parameters` dropped (as Tomcat and
+// other servlet containers do), and anything two servers might resolve differently refused
+// outright (400) instead of normalized: `.` and `..` segments (also encoded), encoded slashes and
+// backslashes, empty segments (`//`), NUL, and targets that are not origin-form (`/path?query`).
+// The target is then forwarded to the upstream byte for byte as the caller sent it.
+//
+// A route's prefix matches the path itself or the path below it at a segment boundary
+// (`/orders` matches `/orders` and `/orders/7`, never `/ordersX`); among routes that match host
+// and method the longest prefix wins, a route naming the host before one that does not.
+// Anything unmatched is refused (default deny).
+
+import type { RouteConfig } from '../config/config.ts';
+
+export type Target = { ok: true; path: string; raw: string } | { ok: false; reason: string };
+
+/** The path as routes see it, or why the target is refused. */
+export function readTarget(raw: string | undefined): Target {
+  if (raw === undefined || !raw.startsWith('/')) return { ok: false, reason: 'the request target must be a path starting with "/" (origin-form)' };
+  const question = raw.indexOf('?');
+  const pathPart = question < 0 ? raw : raw.slice(0, question);
+  if (/[\\#\s\x00-\x1f\x7f]/.test(pathPart)) return { ok: false, reason: 'the path holds a backslash, "#", space or control character' };
+  const segments = pathPart.split('/').slice(1);
+  const decoded: string[] = [];
+  for (let i = 0; i < segments.length; i++) {
+    let segment: string;
+    try {
+      segment = decodeURIComponent(segments[i]!);
+    } catch {
+      return { ok: false, reason: 'the path holds a malformed percent-encoding' };
+    }
+    if (/[/\\\x00-\x1f\x7f]/.test(segment)) return { ok: false, reason: 'the path holds an encoded "/", "\\" or control character' };
+    // Matrix parameters: `/orders;x/admin` is `/orders/admin` to a servlet container.
+    const bare = segment.split(';')[0]!;
+    if (bare === '.' || bare === '..') return { ok: false, reason: 'the path holds a "." or ".." segment; send the resolved path' };
+    if (bare === '' && i < segments.length - 1) return { ok: false, reason: 'the path holds an empty segment ("//")' };
+    decoded.push(bare);
+  }
+  return { ok: true, path: `/${decoded.join('/')}`, raw };
+}
+
+/** The Host header's name, lower case, without port or trailing dot. */
+export function hostName(header: string | undefined): string {
+  if (header === undefined) return '';
+  const host = header.trim().toLowerCase();
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d*$/, '');
+  return name.replace(/\.$/, '');
+}
+
+export interface RouteTable {
+  readonly routes: readonly RouteConfig[];
+  /** The route for this host, method and (decoded) path, or undefined. */
+  match(host: string, method: string, path: string): RouteConfig | undefined;
+}
+
+export function createRouteTable(routes: readonly RouteConfig[]): RouteTable {
+  // Longest prefix first; at equal length a route naming the host first; then the file's order.
+  const ordered = routes
+    .map((route, index) => ({ route, index }))
+    .sort((a, b) =>
+      b.route.pathPrefix.length - a.route.pathPrefix.length || Number(b.route.host !== undefined) - Number(a.route.host !== undefined) || a.index - b.index)
+    .map(({ route }) => route);
+  return {
+    routes,
+    match(host, method, path) {
+      for (const route of ordered) {
+        if (route.host !== undefined && route.host !== host) continue;
+        if (route.methods !== null && !route.methods.has(method)) continue;
+        if (prefixMatches(route.pathPrefix, path)) return route;
+      }
+      return undefined;
+    },
+  };
+}
+
+function prefixMatches(prefix: string, path: string): boolean {
+  if (prefix === '/') return true;
+  return path === prefix || (path.startsWith(prefix) && path.charCodeAt(prefix.length) === 47 /* / */);
+}

@@ -1,0 +1,107 @@
+// The token the upstream receives: for the route's audience, naming the caller as `sub` and this
+// gateway as `act.sub`. A Bearer caller's token is exchanged (RFC 8693); a caller that proved
+// itself with a certificate or an API key has no token to exchange, so the gateway asks for one
+// with `proxy_for_principal`. Both go through the SDK's exchange client, which caches per
+// (caller or caller's token, scope) by the token client's rules: reused while a quarter of its
+// life remains, refreshed in the background past half, one request for concurrent misses.
+//
+// What Tessera grants is checked before use (sub, act, audience, scope), and Tessera's refusals
+// become the caller's answers: the role missing or the gateway not among its actors is 403,
+// a subject token Tessera refuses is 401, Tessera unreachable is 503.
+
+import { createExchangeClient, TokenClientError, type ExchangeClient } from '@tessera/sdk';
+import type { GatewayConfig, RouteConfig } from '../config/config.ts';
+import { GatewayError } from '../http/errors.ts';
+import type { Caller } from '../inbound/identify.ts';
+
+/** Where upstream tokens come from; the gateway takes any implementation (tests, other issuers). */
+export interface SouthboundTokens {
+  /** A token for `route.audience` with `sub` = caller and `act.sub` = the gateway; throws GatewayError. */
+  forCaller(caller: Caller, route: RouteConfig): Promise<string>;
+  close(): Promise<void>;
+}
+
+const CHECKED_LIMIT = 10_000;
+
+export function createSouthboundTokens(tessera: GatewayConfig['tessera'], log: (entry: Record<string, unknown>) => void): SouthboundTokens {
+  const client: ExchangeClient = createExchangeClient({
+    tokenEndpoint: tessera.tokenEndpoint,
+    credentials: { clientId: tessera.clientId, clientSecret: tessera.clientSecret },
+    ...(tessera.ca !== undefined && { ca: tessera.ca }),
+    // A caller is waiting: fail over to 503 within seconds rather than retrying for long.
+    retry: { maxAttempts: 2, baseDelayMs: 100, maxTotalMs: 3000 },
+    requestTimeoutMs: 5000,
+  });
+  const checked = new Map<string, true>();
+
+  return {
+    async forCaller(caller, route) {
+      let token: string;
+      try {
+        token = caller.subjectToken !== undefined
+          ? await client.exchange({ subjectToken: caller.subjectToken, scope: route.southboundScope })
+          : await client.onBehalfOf({ principal: caller.principal, scope: route.southboundScope });
+      } catch (error) {
+        throw refusal(error, caller, route, tessera.clientId, log);
+      }
+      const key = `${caller.principal}\n${route.southboundScope}\n${token}`;
+      if (!checked.has(key)) {
+        checkGranted(token, caller, route, tessera.clientId);
+        if (checked.size >= CHECKED_LIMIT) checked.clear();
+        checked.set(key, true);
+      }
+      return token;
+    },
+    close: () => client.close(),
+  };
+}
+
+/** Tessera's answer must be what was asked for; anything else is never sent on. */
+function checkGranted(token: string, caller: Caller, route: RouteConfig, gateway: string): void {
+  let claims: Record<string, unknown>;
+  try {
+    claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+  } catch {
+    throw new GatewayError(502, 'bad_gateway', 'Tessera answered with a token that is not a JWT');
+  }
+  const act = claims['act'] as { sub?: unknown } | undefined;
+  const aud = typeof claims['aud'] === 'string' ? [claims['aud']] : Array.isArray(claims['aud']) ? claims['aud'] : [];
+  if (claims['sub'] !== caller.principal || act?.sub !== gateway || !aud.includes(route.audience)) {
+    throw new GatewayError(502, 'bad_gateway', `Tessera answered with a token that is not for ${caller.principal} through ${gateway} to ${route.audience}`);
+  }
+  const granted = new Set(String(claims['scope'] ?? '').split(' ').map((item) => item.replace(/^([^:]+):(?!role\.|domain$)/, '$1:role.')));
+  const missing = route.require.filter((item) => !granted.has(item));
+  if (missing.length > 0) {
+    const needed = route.require.join(' ');
+    throw GatewayError.insufficientScope(`${caller.principal} does not hold ${missing.join(' ')} (route "${route.name}" needs ${needed})`, needed);
+  }
+}
+
+function refusal(error: unknown, caller: Caller, route: RouteConfig, gateway: string, log: (entry: Record<string, unknown>) => void): GatewayError {
+  if (error instanceof GatewayError) return error;
+  if (!(error instanceof TokenClientError)) {
+    log({ level: 'error', msg: 'southbound token failed unexpectedly', error: String(error) });
+    return GatewayError.unavailable('the gateway could not get a token for the upstream; try again later');
+  }
+  const said = error.errorDescription ? `: ${error.errorDescription}` : '';
+  if (error.rejected) {
+    if (error.status === 401 || error.error === 'invalid_client') {
+      log({ level: 'error', msg: 'Tessera refused the gateway\'s own credentials', clientId: gateway, error: error.message });
+      return GatewayError.unavailable('the gateway could not authenticate to Tessera; its operator must check tessera.clientId and clientSecretFile');
+    }
+    if (error.error === 'invalid_grant' || error.error === 'invalid_token') {
+      return GatewayError.invalidToken(`Tessera refused to exchange the caller's token${said}`);
+    }
+    if (error.status === 403 || error.status === 404 || error.error === 'invalid_scope' || error.error === 'access_denied') {
+      return GatewayError.insufficientScope(
+        `Tessera granted ${caller.principal} no token for ${route.southboundScope} through ${gateway}${said}; ` +
+          `the caller must hold the role, and the role must list ${gateway} among its actors`,
+        route.southboundScope,
+      );
+    }
+    log({ level: 'error', msg: 'Tessera refused the gateway\'s token request', error: error.message });
+    return new GatewayError(502, 'bad_gateway', `Tessera refused the gateway's token request (${error.status ?? '?'} ${error.error ?? ''})${said}`);
+  }
+  log({ level: 'warn', msg: 'Tessera unreachable for a southbound token', code: error.code, error: error.message });
+  return GatewayError.unavailable(`Tessera could not be reached for the upstream's token (${error.code}); try again later`);
+}

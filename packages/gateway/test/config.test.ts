@@ -1,0 +1,82 @@
+// The config file's checks: every mistake is a GatewayConfigError naming the setting, so a typo
+// stops the start (or a reload) instead of opening or closing a route by surprise.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { GatewayConfigError, loadConfig } from '../src/index.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'tessera-gateway-config-'));
+writeFileSync(join(dir, 'gw.secret'), 'secret\n');
+writeFileSync(join(dir, 'empty.secret'), '\n');
+
+const base = (): Record<string, any> => ({ // eslint-disable-line @typescript-eslint/no-explicit-any -- a JSON document under test
+  listen: 'http://127.0.0.1:0',
+  tessera: { url: 'https://tessera.example:8443', clientId: 'edge.gw', clientSecretFile: 'gw.secret' },
+  routes: [{ pathPrefix: '/orders', methods: ['GET'], upstream: 'http://127.0.0.1:7001', audience: 'orders', require: { scope: ['orders:role.readers'] } }],
+});
+
+const load = (edit: (config: Record<string, any>) => void, env: Record<string, string> = {}) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const config = base();
+  edit(config);
+  const file = join(dir, 'gateway.json');
+  writeFileSync(file, JSON.stringify(config));
+  return loadConfig(file, env);
+};
+
+const refused = (edit: (config: Record<string, any>) => void, pattern: RegExp): void => { // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.throws(() => load(edit), (error: unknown) => error instanceof GatewayConfigError && pattern.test(error.message));
+};
+
+describe('gateway config', () => {
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads the minimal file, with defaults', () => {
+    const config = load(() => {});
+    assert.equal(config.tessera.tokenEndpoint, 'https://tessera.example:8443/oauth2/token');
+    assert.equal(config.tessera.clientSecret, 'secret');
+    assert.equal(config.routes[0]!.name, '* /orders');
+    assert.deepEqual(config.routes[0]!.require, ['orders:role.readers']);
+    assert.equal(config.routes[0]!.timeoutMs, 30_000);
+    assert.equal(config.tessera.issuer, 'https://tessera.example:8443');
+    assert.equal(config.tessera.jwksUri, 'https://tessera.example:8443/oauth2/keys');
+  });
+
+  it('takes settings from the environment over the file', () => {
+    const config = load(() => {}, { TESSERA_GATEWAY_LISTEN: 'http://127.0.0.1:7777', TESSERA_GATEWAY_CLIENT_ID: 'edge.other' });
+    assert.equal(config.listen.port, 7777);
+    assert.equal(config.tessera.clientId, 'edge.other');
+  });
+
+  it('refuses what would open or blur a route', () => {
+    refused((c) => (c.routes = []), /routes" is empty/);
+    refused((c) => delete c.routes[0].require, /require is missing/);
+    refused((c) => (c.routes[0].require.scope = []), /require.scope is empty/);
+    refused((c) => (c.routes[0].require.scope = ['billing:role.readers']), /role of billing, but the route's audience is orders/);
+    refused((c) => (c.routes[0].require.scope = ['orders']), /is not "<domain>:role.<role>"/);
+    refused((c) => (c.routes[0].pathPrefix = 'orders'), /must start with "\/"/);
+    refused((c) => (c.routes[0].pathPrefix = '/orders/../admin'), /plain path/);
+    refused((c) => (c.routes[0].pathPrefix = '/orders%2f'), /plain path/);
+    refused((c) => (c.routes[0].methods = []), /methods is empty/);
+    refused((c) => (c.routes[0].methods = ['*', 'GET']), /"\*" stands alone/);
+    refused((c) => (c.routes[0].upstream = 'ftp://x'), /http:\/\/ or https:\/\//);
+    refused((c) => (c.routes[0].audience = 'Orders!'), /not a Tessera domain/);
+    refused((c) => (c.routes[0].pathprefix = '/x'), /unknown setting "pathprefix"/);
+    refused((c) => c.routes.push({ ...c.routes[0] }), /both match GET \/orders/);
+  });
+
+  it('refuses a listener, a Tessera or a secret it cannot use safely', () => {
+    refused((c) => (c.listen = 'http://0.0.0.0:9443'), /loopback only/);
+    refused((c) => (c.listen = 'https://127.0.0.1:9443'), /give "tls"/);
+    refused((c) => (c.tessera.url = 'http://tessera.example'), /must be https/);
+    refused((c) => (c.tessera.jwksUri = 'http://keys.example/jwks'), /tessera.jwksUri must be https/);
+    refused((c) => (c.tessera.clientSecretFile = 'missing.secret'), /cannot read/);
+    refused((c) => (c.tessera.clientSecretFile = 'empty.secret'), /is empty/);
+    refused((c) => (c.tessera.clientId = 'gw'), /not a principal/);
+    refused((c) => (c.authz = { allowFrom: ['somewhere'] }), /not an IP address/);
+    refused((c) => (c.certificateMappings = [{ cas: ['x.pem'], subject: 'CN=a', principal: 'a.b' }]), /not in tls.externalCas/);
+    refused((c) => (c.surprise = 1), /unknown setting "surprise"/);
+  });
+});

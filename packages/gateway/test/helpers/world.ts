@@ -1,0 +1,215 @@
+// Everything an end-to-end test of the gateway runs against, on loopback: a real Tessera
+// (services, roles, caller tokens, API keys, introspection, JWKS), the fake exchange endpoint
+// (fake-exchange.ts) for the upstream tokens, the upstream service (upstream.ts), three test PKIs
+// (the "Tessera" CA whose certificates carry SPIFFE names, a partner CA mapped by subject, and a
+// CA nobody trusts), and the gateway itself spawned as `tessera gateway --config <file>`.
+
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { createTestPki, type Pem, type TestPki } from '@tessera/testkit/pki';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
+import { startFakeExchange, type FakeExchange, type Policy } from './fake-exchange.ts';
+import { startUpstream, type Upstream } from './upstream.ts';
+
+export const ROOT = join(import.meta.dirname, '..', '..', '..', '..');
+export const GATEWAY = 'edge.gw';
+
+export const POLICY: Policy = {
+  'orders:role.readers': { members: ['alpha.api', 'carol.api', 'partner.billing', 'partner.ci'], actors: [GATEWAY] },
+  'orders:role.writers': { members: ['carol.api'], actors: [GATEWAY] },
+  // alpha.api holds it, but the gateway may not act for its holders.
+  'orders:role.auditors': { members: ['alpha.api'], actors: [] },
+};
+
+export interface World {
+  tessera: TestServer;
+  fake: FakeExchange;
+  upstream: Upstream;
+  /** Server certificate of the gateway and the SPIFFE-naming client CA. */
+  pki: TestPki;
+  partner: TestPki;
+  untrusted: TestPki;
+  dir: string;
+  secrets: Record<'gw' | 'alpha' | 'carol', string>;
+  apiKeys: { alpha: string; alphaId: string };
+  /** A real Tessera token for `who` with `scope`. */
+  token(who: 'alpha' | 'carol', scope: string): Promise<string>;
+  /** A client certificate from `ca`, with subject CN `cn` and (optionally) one URI SAN; or a server certificate for 127.0.0.1. */
+  certificate(ca: Pem, cn: string, uri?: string, kind?: 'client' | 'server'): Pem;
+  /** Writes a config file (the default one changed by `edit`) and answers its path. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a JSON document under test
+  config(edit?: (config: Record<string, any>) => void, name?: string): string;
+  close(): Promise<void>;
+}
+
+export async function startWorld(): Promise<World> {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-gateway-test-'));
+  const tessera = await startTestServer();
+  const admin = async (method: string, path: string, body?: unknown): Promise<any> => { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const res = await tessera.admin$(method, path, body);
+    assert.ok(res.status < 300, `${method} ${path}: ${res.status} ${res.text}`);
+    return res.json;
+  };
+  for (const name of ['orders', 'edge', 'alpha', 'carol']) await admin('POST', '/domains', { name });
+  const gw = (await admin('POST', '/domains/edge/services', { name: 'gw' })).clientSecret as string;
+  const alpha = (await admin('POST', '/domains/alpha/services', { name: 'api' })).clientSecret as string;
+  const carol = (await admin('POST', '/domains/carol/services', { name: 'api' })).clientSecret as string;
+  await admin('PUT', '/domains/orders/roles/readers', { members: [{ principal: 'alpha.api' }, { principal: 'carol.api' }] });
+  await admin('PUT', '/domains/orders/roles/writers', { members: [{ principal: 'carol.api' }] });
+  await admin('PUT', '/domains/orders/roles/auditors', { members: [{ principal: 'alpha.api' }] });
+  const key = await admin('POST', '/domains/alpha/services/api/api-keys', { audience: 'orders' });
+
+  const fake = await startFakeExchange({ tesseraUrl: tessera.url, tesseraCa: tessera.ca, gateway: { id: GATEWAY, secret: gw }, policy: POLICY });
+  const upstream = await startUpstream({ issuer: fake.url, jwksUri: fake.jwksUri, gateway: GATEWAY });
+  const pki = createTestPki();
+  const partner = createTestPki();
+  const untrusted = createTestPki();
+  const files: Record<string, string> = {
+    'gw.pem': pki.server.cert, 'gw.key': pki.server.key, 'client-ca.pem': pki.ca.cert, 'partner-ca.pem': partner.ca.cert,
+    'tessera-ca.pem': tessera.ca, 'gw.secret': `${gw}\n`,
+  };
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content, { mode: 0o600 });
+  let serial = 1000;
+
+  const base = (): Record<string, unknown> => ({
+    listen: 'https://127.0.0.1:0',
+    tls: { cert: 'gw.pem', key: 'gw.key', clientCa: 'client-ca.pem', externalCas: ['partner-ca.pem'], trustDomain: 'tessera.local' },
+    tessera: { url: tessera.url, ca: 'tessera-ca.pem', clientId: GATEWAY, clientSecretFile: 'gw.secret', tokenEndpoint: fake.tokenEndpoint,
+        apiKeyCacheTtl: 1 },
+    certificateMappings: [
+      { cas: ['partner-ca.pem'], subject: 'CN=billing', principal: 'partner.billing' },
+      { cas: ['partner-ca.pem'], san: 'https://ci.partner.example/runner', principal: 'partner.ci' },
+    ],
+    metricsListen: 'http://127.0.0.1:0',
+    routes: [
+      { name: 'orders-read', pathPrefix: '/orders', methods: ['GET', 'HEAD'], upstream: upstream.url, audience: 'orders',
+          require: { scope: ['orders:role.readers'] } },
+      { name: 'orders-write', pathPrefix: '/orders', methods: ['POST', 'PUT'], upstream: upstream.url, audience: 'orders',
+          require: { scope: ['orders:role.writers'] } },
+      { name: 'orders-audit', pathPrefix: '/orders/audit', methods: ['GET'], upstream: upstream.url, audience: 'orders',
+          require: { scope: ['orders:role.auditors'] } },
+      { name: 'orders-slow', pathPrefix: '/orders/slow', methods: ['GET'], upstream: upstream.url, audience: 'orders',
+          require: { scope: ['orders:readers'] }, timeoutMs: 500 },
+      { name: 'internal', host: 'internal.example', pathPrefix: '/internal', methods: ['GET'], upstream: upstream.url, audience: 'orders',
+          require: { scope: ['orders:readers'] } },
+      { name: 'dead', pathPrefix: '/dead', methods: ['GET'], upstream: 'http://127.0.0.1:9', audience: 'orders', require: { scope: ['orders:readers'] } },
+    ],
+  });
+
+  return {
+    tessera, fake, upstream, pki, partner, untrusted, dir,
+    secrets: { gw, alpha, carol },
+    apiKeys: { alpha: key.apiKey as string, alphaId: key.id as string },
+    async token(who, scope) {
+      const secret = who === 'alpha' ? alpha : carol;
+      const res = await tessera.token(`${who}.api`, secret, { grant_type: 'client_credentials', scope });
+      assert.equal(res.status, 200, res.text);
+      return res.json.access_token as string;
+    },
+    certificate(ca, cn, uri, kind = 'client') {
+      const work = mkdtempSync(join(dir, 'cert-'));
+      const run = (...args: string[]): void => void execFileSync('openssl', args, { cwd: work, stdio: 'pipe' });
+      writeFileSync(join(work, 'ca.pem'), ca.cert);
+      writeFileSync(join(work, 'ca.key'), ca.key, { mode: 0o600 });
+      const ext = kind === 'server'
+        ? 'extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n'
+        : `extendedKeyUsage=clientAuth\n${uri ? `subjectAltName=URI:${uri}\n` : ''}`;
+      writeFileSync(join(work, 'ext'), ext);
+      run('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'key.pem');
+      run('req', '-new', '-key', 'key.pem', '-subj', `/CN=${cn}`, '-out', 'csr.pem');
+      run('x509', '-req', '-in', 'csr.pem', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', String(serial++), '-days', '1', '-extfile', 'ext', '-out',
+          'cert.pem');
+      const read = (name: string): string => execFileSync('cat', [join(work, name)]).toString();
+      return { cert: read('cert.pem'), key: read('key.pem') };
+    },
+    config(edit, name = 'gateway.json') {
+      const config = base();
+      edit?.(config);
+      const path = join(dir, name);
+      writeFileSync(path, JSON.stringify(config, null, 2));
+      return path;
+    },
+    async close() {
+      await Promise.all([tessera.stop(), fake.close(), upstream.close()]);
+      for (const p of [pki, partner, untrusted]) p.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface RunningGateway {
+  url: string;
+  metricsUrl: string | undefined;
+  process: ChildProcess;
+  /** Every JSON line the gateway wrote, parsed. */
+  logs: Record<string, unknown>[];
+  stderr: string[];
+  /** Resolves with the first log entry `match` accepts (already written, or the next ones). */
+  waitForLog(match: (entry: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+/** `tessera gateway --config <file>` in a child process, ready once it logs its URL. */
+export async function spawnGateway(configFile: string, env: Record<string, string> = {}): Promise<RunningGateway> {
+  const child = spawn(process.execPath, [join(ROOT, 'packages/cli/bin/tessera.ts'), 'gateway', '--config', configFile], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  const stderr: string[] = [];
+  const waiters = new Set<{ match: (entry: Record<string, unknown>) => boolean; resolve: (entry: Record<string, unknown>) => void }>();
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    let entry: Record<string, unknown>;
+    try {
+      entry = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      entry = { unparsed: line };
+    }
+    logs.push(entry);
+    for (const waiter of waiters) {
+      if (waiter.match(entry)) {
+        waiters.delete(waiter);
+        waiter.resolve(entry);
+      }
+    }
+  });
+  createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const waitForLog = (match: (entry: Record<string, unknown>) => boolean, timeoutMs = 15_000): Promise<Record<string, unknown>> => {
+    const found = logs.find(match);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const waiter = { match, resolve: (entry: Record<string, unknown>) => (clearTimeout(timer), resolve(entry)) };
+      const timer = setTimeout(() => {
+        waiters.delete(waiter);
+        reject(new Error(`no such log line within ${timeoutMs} ms; stderr: ${stderr.join('\n')}; logs: ${JSON.stringify(logs.slice(-5))}`));
+      }, timeoutMs);
+      waiters.add(waiter);
+    });
+  };
+  const ready = await Promise.race([
+    waitForLog((entry) => entry['msg'] === 'gateway listening', 30_000),
+    exited.then((code) => {
+      throw new Error(`the gateway exited with ${code}: ${stderr.join('\n')}`);
+    }),
+  ]);
+  return {
+    url: ready['url'] as string,
+    metricsUrl: ready['metrics'] as string | undefined,
+    process: child,
+    logs,
+    stderr,
+    waitForLog,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await exited;
+      }
+    },
+  };
+}

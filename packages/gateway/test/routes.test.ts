@@ -1,0 +1,69 @@
+// Route matching as an attacker tries it: prefix confusion (`/orders` vs `/ordersX`), dot
+// segments plain and encoded, encoded slashes, `//`, servlet `;parameters`, Host tricks, methods,
+// and the longest prefix winning; and the target forms refused before any route is consulted.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { RouteConfig } from '../src/config/config.ts';
+import { createRouteTable, hostName, readTarget } from '../src/routes/match.ts';
+
+function route(name: string, pathPrefix: string, methods: string[] | null = ['GET'], host?: string): RouteConfig {
+  return {
+    name, host, pathPrefix, methods: methods && new Set(methods), upstream: new URL('http://127.0.0.1:1'), audience: 'orders',
+    require: ['orders:role.readers'], southboundScope: 'orders:role.readers', timeoutMs: 1000, websocket: true,
+  };
+}
+
+const table = createRouteTable([
+  route('orders', '/orders'),
+  route('admin', '/orders/admin'),
+  route('internal-host', '/orders', ['GET'], 'internal.example'),
+  route('writes', '/orders', ['POST']),
+]);
+
+const matched = (target: string, method = 'GET', host = 'public.example'): string | undefined => {
+  const read = readTarget(target);
+  assert.ok(read.ok, `${target} should be readable`);
+  return table.match(host, method, read.path)?.name;
+};
+
+describe('route matching', () => {
+  it('matches a prefix at segment boundaries only', () => {
+    assert.equal(matched('/orders'), 'orders');
+    assert.equal(matched('/orders/'), 'orders');
+    assert.equal(matched('/orders/7?x=1'), 'orders');
+    assert.equal(matched('/ordersX'), undefined);
+    assert.equal(matched('/orders.json'), undefined);
+    assert.equal(matched('/order'), undefined);
+    assert.equal(matched('/'), undefined);
+  });
+
+  it('takes the longest prefix, and judges encoded and parameterized paths as the upstream will read them', () => {
+    assert.equal(matched('/orders/admin/users'), 'admin');
+    assert.equal(matched('/orders/%61dmin'), 'admin', 'percent-encoded letters are the same path');
+    assert.equal(matched('/orders/admin;jsessionid=1'), 'admin', 'a servlet container drops ;parameters');
+    assert.equal(matched('/orders;x/admin'), 'admin');
+    assert.equal(matched('/ORDERS/admin'), undefined, 'matching is case-sensitive, as the prefixes are written');
+  });
+
+  it('refuses targets two servers could read differently', () => {
+    for (const target of ['/orders/../admin', '/orders/./admin', '/orders/%2e%2e/admin', '/orders/%2E/x', '/orders/..;/admin', '/orders/%2fadmin',
+        '/orders%2Fadmin',
+      '/orders/%5cadmin', '/orders\\admin', '/orders//admin', '//orders', '/orders/%00', '/orders/%zz', 'http://internal.example/orders', '*', 'orders',
+          '']) {
+      const read = readTarget(target);
+      assert.equal(read.ok, false, `${target} must be refused`);
+    }
+  });
+
+  it('matches methods exactly and a route naming its host only on that host', () => {
+    assert.equal(matched('/orders/1', 'POST'), 'writes');
+    assert.equal(matched('/orders/1', 'DELETE'), undefined);
+    assert.equal(matched('/orders/1', 'get'), undefined);
+    assert.equal(matched('/orders/1', 'GET', 'internal.example'), 'internal-host');
+    assert.equal(hostName('Internal.Example:8443'), 'internal.example');
+    assert.equal(hostName('internal.example.'), 'internal.example');
+    assert.equal(hostName('[::1]:443'), '[::1]');
+    assert.equal(hostName(undefined), '');
+  });
+});

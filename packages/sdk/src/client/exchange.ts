@@ -1,0 +1,297 @@
+// Tokens on behalf of someone else, for a service that stands between a caller and its upstream
+// (a gateway, a proxy): RFC 8693 token exchange of the caller's own access token, and Athenz's
+// `proxy_for_principal` on a client_credentials request for a caller that has no token to give
+// (it proved itself with a certificate or an API key). Either way the new token names the caller
+// as `sub` and this service as `act.sub`, and the request authenticates as this service with the
+// same credentials, transport, retries and errors as the token client.
+//
+// Tokens are cached per (subject, scope): a cached one is handed out while at least a quarter of
+// its life remains; one read past half its life is refreshed in the background (the cached one
+// still served meanwhile); concurrent misses share one request; a refusal is remembered for
+// `rejectionTtlMs`, so a caller without the role does not cost a request per call.
+
+import { createHash } from 'node:crypto';
+import { bundleRefreshSeconds } from '../http/trust-bundle.ts';
+import { createClientProver, type ClientProver, type RequestProof } from './credentials.ts';
+import { discoverTokenEndpoint } from './discovery.ts';
+import { TokenClientError } from './errors.ts';
+import type { Credentials, RetryOptions, TokenClientFetch } from './options.ts';
+import { retryPolicy } from './retry.ts';
+import { normalizeRequest } from './scope.ts';
+import { closedError, parseTokenResponse, withRetries, type TokenRequestContext } from './token-request.ts';
+import { fetchTransport, nodeTransport } from './transport.ts';
+import type { Agent } from 'node:http';
+
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+export const ACCESS_TOKEN_TYPE_URN = 'urn:ietf:params:oauth:token-type:access_token';
+
+const SERVE_WHILE_REMAINING = 1 / 4;
+const REFRESH_AT = 1 / 2;
+
+/** Configuration of {@link createExchangeClient}: the token client's, for the service that acts. */
+export interface ExchangeClientOptions {
+  /** The token endpoint URL, e.g. `https://tessera.internal:8443/oauth2/token`. */
+  tokenEndpoint?: string;
+  /** The issuer; the token endpoint is read from its metadata on first use. */
+  issuer?: string;
+  /** This service's own credentials: it is the actor (`act.sub`) of every token it gets. */
+  credentials: Credentials;
+  /** PEM trust anchors for the server (Tessera's `ca.pem`). */
+  ca?: string | Buffer;
+  /** Seconds between refetches of Tessera's trust bundle when `ca` is given (default 3,600; 0 trusts `ca` alone). */
+  bundleRefresh?: number;
+  fetch?: TokenClientFetch;
+  agent?: Agent;
+  clock?: () => number;
+  retry?: RetryOptions;
+  requestTimeoutMs?: number;
+  /** How long a refusal is answered from memory, in ms (default 5,000; 0 asks every time). */
+  rejectionTtlMs?: number;
+  /** Cached subjects at most (default 10,000); the oldest go first. */
+  maxEntries?: number;
+}
+
+/** Exchange the caller's access token (RFC 8693) for one of `scope`. */
+export interface ExchangeRequest {
+  /** The caller's access token (the JWT alone). */
+  subjectToken: string;
+  /** Scope items of the new token, e.g. `orders:domain` or `orders:role.readers`. */
+  scope: string;
+  expiresIn?: number;
+}
+
+/** A token of `scope` for `principal`, who proved itself to this service without a token. */
+export interface OnBehalfOfRequest {
+  /** The caller's principal, `<domain>.<service>`. */
+  principal: string;
+  scope: string;
+  expiresIn?: number;
+}
+
+export interface ExchangeClient {
+  /** A token whose `sub` is the subject token's `sub` and whose `act.sub` is this service. */
+  exchange(request: ExchangeRequest): Promise<string>;
+  /** A token whose `sub` is `principal` and whose `act.sub` is this service (`proxy_for_principal`). */
+  onBehalfOf(request: OnBehalfOfRequest): Promise<string>;
+  /** Aborts requests in flight, drops the cache and closes idle sockets; later calls fail. */
+  close(): Promise<void>;
+}
+
+interface Cached {
+  value: string;
+  obtainedAt: number;
+  expiresAt: number;
+  staleAt: number;
+  refreshAt: number;
+}
+
+interface Entry {
+  token: Cached | undefined;
+  inflight: Promise<Cached> | undefined;
+  rejection: { error: TokenClientError; until: number } | undefined;
+}
+
+type Form = Record<string, string>;
+
+/**
+ * Creates a client that gets tokens for callers of this service.
+ *
+ * @example
+ * ```ts
+ * const exchanger = createExchangeClient({ issuer, credentials: { clientId: 'edge.gw', clientSecret }, ca });
+ * const upstreamToken = await exchanger.exchange({ subjectToken: callerToken, scope: 'orders:domain' });
+ * const forCertCaller = await exchanger.onBehalfOf({ principal: 'alpha.api', scope: 'orders:role.readers' });
+ * ```
+ */
+export function createExchangeClient(options: ExchangeClientOptions): ExchangeClient {
+  if (options === null || typeof options !== 'object') throw new TypeError('createExchangeClient needs an options object');
+  const prover: ClientProver = createClientProver(options.credentials);
+  if (prover.usesTls && options.fetch) throw new TypeError('certificate credentials need the built-in HTTPS client: remove the fetch option');
+  const { tokenEndpoint, issuer } = checkEndpoints(options);
+  const rejectionTtlMs = options.rejectionTtlMs ?? 5000;
+  if (!Number.isFinite(rejectionTtlMs) || rejectionTtlMs < 0) throw new TypeError('rejectionTtlMs must be a number of milliseconds ≥ 0');
+  const maxEntries = options.maxEntries ?? 10_000;
+  if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new TypeError('maxEntries must be a whole number ≥ 1');
+  const clock = options.clock ?? ((): number => Date.now());
+  const aborter = new AbortController();
+  const transport = options.fetch
+    ? fetchTransport(options.fetch, options.requestTimeoutMs)
+    : nodeTransport({
+      ca: options.ca, server: (issuer ?? tokenEndpoint)!, bundleRefresh: bundleRefreshSeconds(options.bundleRefresh),
+      agent: options.agent, timeoutMs: options.requestTimeoutMs, clock,
+    });
+  const ctx: TokenRequestContext = { transport, prover, retry: retryPolicy(options.retry), clock, signal: aborter.signal };
+  const cache = new Map<string, Entry>();
+  let endpoint = tokenEndpoint;
+  let discovering: Promise<string> | undefined;
+  let closed = false;
+
+  const resolveEndpoint = async (): Promise<string> => {
+    if (endpoint !== undefined) return endpoint;
+    discovering ??= discoverTokenEndpoint(ctx, issuer!).then(
+      (found) => (endpoint = found),
+      (error: unknown) => {
+        discovering = undefined;
+        throw error;
+      },
+    );
+    return discovering;
+  };
+
+  const send = async (form: Form): Promise<Cached> => {
+    const url = await resolveEndpoint();
+    const sentAt = clock();
+    const what = form['grant_type'] === TOKEN_EXCHANGE_GRANT ? `token exchange at ${url}` : `token request for ${form['proxy_for_principal']} at ${url}`;
+    const res = await withRetries(ctx, what, async () => {
+      let proof: RequestProof;
+      try {
+        proof = await prover.prove(url, clock());
+      } catch (cause) {
+        const reason = cause instanceof Error ? cause.message : String(cause);
+        throw new TokenClientError(`the credentials could not be used: ${reason}`, { code: 'ERR_CREDENTIALS_UNUSABLE', cause });
+      }
+      return transport.send(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...proof.headers },
+        body: new URLSearchParams({ ...form, ...proof.form }).toString(),
+        tls: proof.tls,
+        signal: aborter.signal,
+      });
+    });
+    const answer = parseTokenResponse(res.response, url, res.attempts);
+    const lifetime = answer.expiresIn * 1000;
+    return {
+      value: answer.accessToken, obtainedAt: sentAt, expiresAt: sentAt + lifetime,
+      staleAt: sentAt + lifetime * (1 - SERVE_WHILE_REMAINING), refreshAt: sentAt + lifetime * REFRESH_AT,
+    };
+  };
+
+  const fetchInto = (key: string, entry: Entry, form: Form): Promise<Cached> => {
+    if (entry.inflight) return entry.inflight;
+    const pending = send(form).then(
+      (token) => {
+        entry.inflight = undefined;
+        entry.token = token;
+        entry.rejection = undefined;
+        return token;
+      },
+      (error: unknown) => {
+        entry.inflight = undefined;
+        if (error instanceof TokenClientError && error.rejected && rejectionTtlMs > 0) {
+          entry.rejection = { error, until: clock() + rejectionTtlMs };
+          entry.token = undefined;
+        }
+        if (!entry.token && !entry.rejection) cache.delete(key);
+        throw error;
+      },
+    );
+    entry.inflight = pending;
+    return pending;
+  };
+
+  const evict = (now: number): void => {
+    for (const [key, entry] of cache) {
+      if (cache.size < maxEntries) return;
+      const holds = Math.max(entry.token?.expiresAt ?? 0, entry.rejection?.until ?? 0);
+      if (!entry.inflight && holds <= now) cache.delete(key);
+    }
+    // Still full of live entries: the oldest inserted go.
+    for (const key of cache.keys()) {
+      if (cache.size < maxEntries) return;
+      cache.delete(key);
+    }
+  };
+
+  const get = async (key: string, form: Form): Promise<string> => {
+    if (closed) throw closedError();
+    const now = clock();
+    let entry = cache.get(key);
+    if (entry?.token && now <= entry.token.staleAt) {
+      if (now >= entry.token.refreshAt && !entry.inflight) {
+        fetchInto(key, entry, form).catch(() => {
+          // A failed background refresh keeps the cached token until it is stale; the next read past then asks again.
+        });
+      }
+      return entry.token.value;
+    }
+    if (entry?.rejection && now < entry.rejection.until) throw entry.rejection.error;
+    if (!entry) {
+      if (cache.size >= maxEntries) evict(now);
+      entry = { token: undefined, inflight: undefined, rejection: undefined };
+      cache.set(key, entry);
+    }
+    const stale = entry.token;
+    try {
+      return (await fetchInto(key, entry, form)).value;
+    } catch (error) {
+      // Stale-on-error: a passing failure is no reason to drop a token that is still valid.
+      const passing = error instanceof TokenClientError && !error.rejected && error.code !== 'ERR_CLIENT_CLOSED';
+      if (passing && stale && clock() < stale.expiresAt) return stale.value;
+      throw error;
+    }
+  };
+
+  return {
+    exchange(request) {
+      if (request === null || typeof request !== 'object') return Promise.reject(new TypeError('exchange needs { subjectToken, scope }'));
+      const { subjectToken } = request;
+      if (typeof subjectToken !== 'string' || !/^\S+$/.test(subjectToken)) {
+        return Promise.reject(new TypeError('subjectToken must be the caller\'s access token (a non-empty string without spaces)'));
+      }
+      let normalized;
+      try {
+        normalized = normalizeRequest({ scope: request.scope, expiresIn: request.expiresIn });
+      } catch (error) {
+        return Promise.reject(error as Error);
+      }
+      const form: Form = { grant_type: TOKEN_EXCHANGE_GRANT, subject_token: subjectToken, subject_token_type: ACCESS_TOKEN_TYPE_URN, scope: normalized.scope };
+      if (normalized.expiresIn !== undefined) form['expires_in'] = String(normalized.expiresIn);
+      // Keyed by the subject token itself (its digest): the new token never outlives what it was made from.
+      const key = `x\n${createHash('sha256').update(subjectToken).digest('base64url')}\n${normalized.key}`;
+      return get(key, form);
+    },
+    onBehalfOf(request) {
+      if (request === null || typeof request !== 'object') return Promise.reject(new TypeError('onBehalfOf needs { principal, scope }'));
+      const { principal } = request;
+      if (typeof principal !== 'string' || !/^[^\s:]+$/.test(principal)) {
+        return Promise.reject(new TypeError('principal must be a principal name such as "alpha.api" (no spaces or colons)'));
+      }
+      let normalized;
+      try {
+        normalized = normalizeRequest({ scope: request.scope, expiresIn: request.expiresIn });
+      } catch (error) {
+        return Promise.reject(error as Error);
+      }
+      const form: Form = { grant_type: 'client_credentials', scope: normalized.scope, proxy_for_principal: principal };
+      if (normalized.expiresIn !== undefined) form['expires_in'] = String(normalized.expiresIn);
+      return get(`p\n${principal}\n${normalized.key}`, form);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      const pending = [...cache.values()].flatMap((entry) => (entry.inflight ? [entry.inflight] : []));
+      cache.clear();
+      aborter.abort(closedError());
+      await Promise.allSettled(pending);
+      if (discovering) await Promise.allSettled([discovering]);
+      await transport.close();
+    },
+  };
+}
+
+function checkEndpoints(options: ExchangeClientOptions): { tokenEndpoint: string | undefined; issuer: string | undefined } {
+  const { tokenEndpoint, issuer } = options;
+  if ((tokenEndpoint === undefined) === (issuer === undefined)) {
+    throw new TypeError('give exactly one of tokenEndpoint (the token URL) or issuer (to read it from the server metadata)');
+  }
+  const name = tokenEndpoint !== undefined ? 'tokenEndpoint' : 'issuer';
+  const value = (tokenEndpoint ?? issuer)!;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new TypeError(`${name} is not a URL: ${JSON.stringify(value)}`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError(`${name} must be an https: (or http:) URL, not ${url.protocol}`);
+  return { tokenEndpoint, issuer };
+}

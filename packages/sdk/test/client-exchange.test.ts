@@ -1,0 +1,156 @@
+// The exchange client (client/exchange.ts): the exact RFC 8693 and proxy_for_principal requests,
+// authenticated as the acting service; the cache rules (the 1/4 rule, background refresh past
+// half-life, single flight, one entry per subject token and scope, refusals remembered); the
+// errors of the token client; and bad arguments refused before any request.
+
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it, mock } from 'node:test';
+import { createExchangeClient, TokenClientError, type ExchangeClient, type ExchangeClientOptions } from '../src/index.ts';
+import { ENDPOINT, fakeFetchServer, tokenAnswer, type FakeFetchServer } from '@tessera/testkit/token-server';
+import { flush } from './helpers/turns.ts';
+
+const T0 = Date.UTC(2026, 0, 1);
+const BASIC = `Basic ${Buffer.from('edge.gw:gw-secret').toString('base64')}`;
+
+describe('exchange client', () => {
+  let server: FakeFetchServer;
+  let client: ExchangeClient | undefined;
+  const start = (options: Partial<ExchangeClientOptions> = {}): ExchangeClient => {
+    client = createExchangeClient({ tokenEndpoint: ENDPOINT, credentials: { clientId: 'edge.gw', clientSecret: 'gw-secret' }, fetch: server.fetch,
+        ...options });
+    return client;
+  };
+  const jumpTo = (ms: number): void => mock.timers.setTime(T0 + ms);
+
+  beforeEach(() => {
+    mock.timers.enable({ apis: ['setTimeout', 'Date'], now: T0 });
+    server = fakeFetchServer((request) => tokenAnswer(request, 100));
+  });
+  afterEach(async () => {
+    await client?.close();
+    client = undefined;
+    mock.restoreAll();
+    mock.timers.reset();
+  });
+
+  it('exchange sends an RFC 8693 request authenticated as the acting service', async () => {
+    const token = await start().exchange({ subjectToken: 'caller.jwt.sig', scope: 'orders:role.readers' });
+    assert.equal(token, 'token-1');
+    const [seen] = server.requests;
+    assert.equal(seen!.method, 'POST');
+    assert.equal(seen!.headers['authorization'], BASIC);
+    assert.deepEqual(Object.fromEntries(seen!.form), {
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token: 'caller.jwt.sig',
+      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      scope: 'orders:role.readers',
+    });
+  });
+
+  it('onBehalfOf sends client_credentials with proxy_for_principal', async () => {
+    const token = await start().onBehalfOf({ principal: 'alpha.api', scope: 'orders:domain', expiresIn: 600 });
+    assert.equal(token, 'token-1');
+    const [seen] = server.requests;
+    assert.equal(seen!.headers['authorization'], BASIC);
+    assert.deepEqual(Object.fromEntries(seen!.form), { grant_type: 'client_credentials', scope: 'orders:domain', proxy_for_principal: 'alpha.api',
+        expires_in: '600' });
+  });
+
+  it('serves a cached token while a quarter of its life remains, refreshing it in the background past half-life', async () => {
+    const c = start();
+    const ask = (): Promise<string> => c.onBehalfOf({ principal: 'alpha.api', scope: 'orders:domain' });
+    assert.equal(await ask(), 'token-1');
+    jumpTo(40_000);
+    assert.equal(await ask(), 'token-1');
+    assert.equal(server.requests.length, 1, 'no request before half-life');
+    jumpTo(60_000);
+    assert.equal(await ask(), 'token-1', 'past half-life the cached token is still served');
+    await flush();
+    assert.equal(server.requests.length, 2, 'and a refresh went out');
+    assert.equal(await ask(), 'token-2');
+  });
+
+  it('does not serve a token with less than a quarter of its life left', async () => {
+    const c = start();
+    const ask = (): Promise<string> => c.exchange({ subjectToken: 'a.b.c', scope: 'orders:domain' });
+    assert.equal(await ask(), 'token-1');
+    jumpTo(76_000);
+    assert.equal(await ask(), 'token-2');
+    assert.equal(server.requests.length, 2);
+  });
+
+  it('shares one request among concurrent misses', async () => {
+    const c = start();
+    const tokens = await Promise.all(Array.from({ length: 20 }, () => c.exchange({ subjectToken: 'a.b.c', scope: 'orders:domain' })));
+    assert.deepEqual(new Set(tokens), new Set(['token-1']));
+    assert.equal(server.requests.length, 1);
+  });
+
+  it('keeps subjects, subject tokens and scopes apart; equivalent scopes share an entry', async () => {
+    const c = start();
+    assert.equal(await c.exchange({ subjectToken: 'a.b.c', scope: 'orders:readers orders:writers' }), 'token-1');
+    assert.equal(await c.exchange({ subjectToken: 'a.b.c', scope: 'orders:role.writers orders:role.readers' }), 'token-1');
+    assert.equal(await c.exchange({ subjectToken: 'x.y.z', scope: 'orders:readers orders:writers' }), 'token-2');
+    assert.equal(await c.onBehalfOf({ principal: 'alpha.api', scope: 'orders:domain' }), 'token-3');
+    assert.equal(await c.onBehalfOf({ principal: 'beta.api', scope: 'orders:domain' }), 'token-4');
+    assert.equal(await c.onBehalfOf({ principal: 'alpha.api', scope: 'billing:domain' }), 'token-5');
+    assert.equal(await c.onBehalfOf({ principal: 'alpha.api', scope: 'orders:domain' }), 'token-3');
+  });
+
+  it('throws the server\'s refusal as a rejected TokenClientError and remembers it for rejectionTtlMs', async () => {
+    server.handler = () => ({ status: 403, body: { error: 'access_denied', error_description: 'edge.gw is not an actor of orders:role.readers' } });
+    const c = start({ rejectionTtlMs: 1000 });
+    const ask = (): Promise<string> => c.onBehalfOf({ principal: 'alpha.api', scope: 'orders:role.readers' });
+    const error = await ask().catch((e: unknown) => e);
+    assert.ok(error instanceof TokenClientError);
+    assert.equal(error.code, 'ERR_TOKEN_REJECTED');
+    assert.equal(error.status, 403);
+    assert.equal(error.error, 'access_denied');
+    await assert.rejects(ask(), TokenClientError);
+    assert.equal(server.requests.length, 1, 'the refusal is answered from memory');
+    jumpTo(1001);
+    server.handler = (request) => tokenAnswer(request);
+    assert.equal(await ask(), 'token-2');
+  });
+
+  it('retries a 503 and reports an unreachable server as ERR_TOKEN_NETWORK', async () => {
+    mock.timers.reset();
+    let calls = 0;
+    server.handler = (request) => (++calls === 1 ? { status: 503 } : tokenAnswer(request));
+    const c = start({ retry: { baseDelayMs: 1, maxAttempts: 2 } });
+    assert.equal(await c.exchange({ subjectToken: 'a.b.c', scope: 'orders:domain' }), 'token-2');
+    server.handler = () => new Error('connect ECONNREFUSED');
+    const error = await c.exchange({ subjectToken: 'd.e.f', scope: 'orders:domain' }).catch((e: unknown) => e);
+    assert.ok(error instanceof TokenClientError);
+    assert.equal(error.code, 'ERR_TOKEN_NETWORK');
+  });
+
+  it('finds the token endpoint in the issuer\'s metadata, once', async () => {
+    server.handler = (request) =>
+      request.path === '/.well-known/oauth-authorization-server'
+        ? { body: { issuer: 'https://tessera.test', token_endpoint: 'https://tessera.test/oauth2/token-here' } }
+        : tokenAnswer(request);
+    const c = start({ tokenEndpoint: undefined, issuer: 'https://tessera.test' });
+    assert.equal(await c.exchange({ subjectToken: 'a.b.c', scope: 'orders:domain' }), 'token-2');
+    assert.equal(await c.onBehalfOf({ principal: 'alpha.api', scope: 'orders:domain' }), 'token-3');
+    assert.deepEqual(server.requests.map((r) => r.path), ['/.well-known/oauth-authorization-server', '/oauth2/token-here', '/oauth2/token-here']);
+  });
+
+  it('refuses bad arguments before any request', async () => {
+    const c = start();
+    await assert.rejects(c.exchange({ subjectToken: '', scope: 'orders:domain' }), /subjectToken must be/);
+    await assert.rejects(c.exchange({ subjectToken: 'a b', scope: 'orders:domain' }), /subjectToken must be/);
+    await assert.rejects(c.exchange({ subjectToken: 'a.b.c', scope: ' ' }), /scope is empty/);
+    await assert.rejects(c.onBehalfOf({ principal: 'alpha api', scope: 'orders:domain' }), /principal must be/);
+    await assert.rejects(c.onBehalfOf({ principal: 'alpha.api', scope: 'orders:domain', expiresIn: -1 }), /expiresIn must be/);
+    assert.equal(server.requests.length, 0);
+    assert.throws(() => createExchangeClient({ credentials: { clientId: 'a.b', clientSecret: 's' } }), /exactly one of tokenEndpoint/);
+  });
+
+  it('fails calls after close()', async () => {
+    const c = start();
+    await c.close();
+    await assert.rejects(c.exchange({ subjectToken: 'a.b.c', scope: 'orders:domain' }),
+        (e: unknown) => e instanceof TokenClientError && e.code === 'ERR_CLIENT_CLOSED');
+  });
+});
