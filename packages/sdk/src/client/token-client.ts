@@ -341,7 +341,8 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
 function subjectTokenOf(onBehalfOf: OnBehalfOf | undefined): string {
   if (typeof onBehalfOf === 'string') return onBehalfOf;
   if (onBehalfOf === null || typeof onBehalfOf !== 'object') {
-    throw new TypeError(`onBehalfOf is ${String(onBehalfOf)}: give the caller's access token or its AuthContext, or leave the option out to act as this service`);
+    throw new TypeError(`onBehalfOf is ${String(onBehalfOf)}: give the caller's access token or its AuthContext, `
+      + 'or leave the option out to act as this service');
   }
   const token = callerToken(onBehalfOf);
   if (token !== undefined) return token;

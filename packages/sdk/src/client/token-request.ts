@@ -74,7 +74,9 @@ export function checkGrantSubject(grant: Pick<TokenGrant, 'subjectToken' | 'impe
     throw new TypeError(`give ${names.subjectToken} (token exchange) or ${names.proxyForPrincipal} (proxy_for_principal), not both`);
   }
   if (impersonation !== undefined && typeof impersonation !== 'boolean') throw new TypeError(`${names.impersonation} must be true or false`);
-  if (impersonation === true && subjectToken === undefined) throw new TypeError(`${names.impersonation} needs ${names.subjectToken}: only an exchanged token can impersonate`);
+  if (impersonation === true && subjectToken === undefined) {
+    throw new TypeError(`${names.impersonation} needs ${names.subjectToken}: only an exchanged token can impersonate`);
+  }
 }
 
 const GRANT_NAMES = { subjectToken: 'subjectToken', proxyForPrincipal: 'proxyForPrincipal', impersonation: 'impersonation' };
@@ -285,9 +287,9 @@ export interface TokenEndpointRequestOptions {
 const ONE_ATTEMPT: RetryPolicy = { maxAttempts: 1, baseDelayMs: 0, maxDelayMs: 0, maxTotalMs: 0 };
 
 /**
- * One token request (client credentials, or with `subjectToken` an RFC 8693 exchange), sent once and not cached, resolving with the whole
- * token response (access_token, token_type, expires_in, scope, id_token, …) as the server sent
- * it; for tools such as `tessera token`. Services use {@link createTokenClient}, which caches and
+ * One token request (client credentials, or with `subjectToken` an RFC 8693 exchange), sent once
+ * and not cached, resolving with the whole token response (access_token, token_type, expires_in,
+ * scope, id_token, …) as the server sent it; for tools such as `tessera token`. Services use {@link createTokenClient}, which caches and
  * refreshes. Failures reject with a TokenClientError, as the token client's do.
  */
 export async function requestTokenResponse(options: TokenEndpointRequestOptions): Promise<TokenEndpointResponse> {
@@ -311,7 +313,8 @@ export async function requestTokenResponse(options: TokenEndpointRequestOptions)
     signal: options.signal ?? new AbortController().signal,
   };
   try {
-    const form = tokenRequestForm({ scope, expiresIn, subjectToken: options.subjectToken, impersonation: options.impersonation, proxyForPrincipal: options.proxyForPrincipal });
+    const { subjectToken, impersonation, proxyForPrincipal } = options;
+    const form = tokenRequestForm({ scope, expiresIn, subjectToken, impersonation, proxyForPrincipal });
     const res = await sendTokenRequest(ctx, tokenEndpoint, form, describeRequest(form, tokenEndpoint));
     return parseTokenEndpointResponse(res.response, tokenEndpoint, res.attempts);
   } finally {

@@ -147,9 +147,12 @@ test("issue 11's targets: SQL statements per token, PostgreSQL CPU per token, tw
 
 test('token exchange beside client credentials: the ratio of the same run; no client credentials SQL budget for it', () => {
   const plain = row('tessera-1', { tokensPerSecond: 5000, serverCpu: 1.25, sql: { statements: 100, tokenRequests: 10_000 } });
-  const exchange = row(EXCHANGE_ROW, { tokensPerSecond: 2500, serverCpu: 1.5, sql: { statements: 2500, tokenRequests: 2500 }, memory: { totalMb: 160, processMb: 160 } });
+  const exchange = row(EXCHANGE_ROW, {
+    tokensPerSecond: 2500, serverCpu: 1.5, sql: { statements: 2500, tokenRequests: 2500 }, memory: { totalMb: 160, processMb: 160 },
+  });
   // 0.25 ms against 0.6 ms per token: 0.42 × by CPU.
-  assert.equal(exchangeComparison([plain, exchange]), 'Token exchange vs client credentials (Tessera ×1, same run): 2500 vs 5000 tokens/s = 0.50 × (by CPU per token 0.42 ×)');
+  const printed = 'Token exchange vs client credentials (Tessera ×1, same run): 2500 vs 5000 tokens/s = 0.50 × (by CPU per token 0.42 ×)';
+  assert.equal(exchangeComparison([plain, exchange]), printed);
   assert.equal(exchangeComparison([plain]), undefined);
   assert.equal(exchangeComparison([plain, { ...exchange, status: 'failed' }]), undefined);
   const targets = checkTargets([plain, exchange]).map((check) => check.target);
