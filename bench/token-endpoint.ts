@@ -1,7 +1,8 @@
 // Token endpoint benchmark: in one run, side by side on loopback, a floor (node:http + one
 // SHA-256 + one ES256 signature) and oidc-provider on one process and on two; Tessera on one
 // process (SQLite, then PostgreSQL), as `tessera serve` starts by default (every core, SQLite),
-// and as two separate instances on one PostgreSQL; then Tessera with token reuse. Prints
+// and as two separate instances on one PostgreSQL; then Tessera with token reuse. Beside Tessera ×1,
+// the same server answering RFC 8693 token exchanges, with its ratio to client credentials. Prints
 // tokens/s, p50/p99, peak RSS, SQL statements and PostgreSQL CPU per token with Tessera's
 // ratios, checks issue 11's targets, and writes bench/results/<date>-<host>.{json,md} and
 // bench/results/token-endpoint.svg. If Tessera misses a target, the floor and Tessera run once
@@ -29,6 +30,8 @@ import {
   checkTargets,
   cpuPerToken,
   DEFAULT_ROW,
+  EXCHANGE_ROW,
+  exchangeComparison,
   halfRateTable,
   memoryTable,
   ONE_PG_ROW,
@@ -49,6 +52,8 @@ const ROWS: readonly RowSpec[] = [
   { id: 'floor-1', label: 'floor ×1', kind: 'floor', processes: 1, halfRate: true },
   { id: 'oidc-1', label: 'oidc-provider ×1', kind: 'oidc-provider', processes: 1, halfRate: true },
   { id: 'tessera-1', label: 'Tessera ×1 (--workers 1)', kind: 'tessera', processes: 1, storage: 'sqlite', workers: 1, halfRate: true },
+  // Beside the row above: the same server answering RFC 8693 token exchanges (exchangeComparison prints the ratio).
+  { id: EXCHANGE_ROW, label: 'Tessera ×1, token exchange', kind: 'tessera', processes: 1, storage: 'sqlite', workers: 1, exchange: true },
   { id: ONE_PG_ROW, label: 'Tessera ×1 (PostgreSQL, --workers 1)', kind: 'tessera', processes: 1, storage: 'postgres', workers: 1, halfRate: true },
   { id: 'floor-2', label: 'floor ×2', kind: 'floor', processes: 2, halfRate: CORES === 2 },
   { id: 'oidc-2', label: 'oidc-provider ×2', kind: 'oidc-provider', processes: 2 },
@@ -173,6 +178,8 @@ console.log(`\nRight after the peak run, per process:\n${textTable(memoryTable(r
 if (rows.some((row) => row.kind === 'tessera' && row.status === 'ok')) {
   console.log(`\nStorage work while measured (SQL statements counted on single-process instances only: /metrics answers per worker):\n${textTable(storageTable(rows))}`);
 }
+const exchange = exchangeComparison(rows);
+if (exchange) console.log(`\n${exchange}`);
 console.log(`\nTargets (issue 11):\n${targetLines(targets).join('\n')}`);
 console.log(`\nTessera's guards:\n${Object.entries(features).map(([name, probe]) => `${probe.on ? 'on ' : 'OFF'}  ${name}: ${probe.evidence}`).join('\n')}`);
 for (const profile of record.profiles ?? []) {

@@ -2,7 +2,9 @@
 
 import type { Probe } from './features.ts';
 import { formatProfile, type ProfileSummary } from './profile.ts';
-import { halfRateTable, markdownTable, memoryTable, storageTable, tableRows, targetLines, type RunInfo, type TargetCheck } from './report.ts';
+import {
+  exchangeComparison, halfRateTable, markdownTable, memoryTable, storageTable, tableRows, targetLines, type RunInfo, type TargetCheck,
+} from './report.ts';
 import type { RowResult } from './run-row.ts';
 
 export interface RunRecord {
@@ -27,6 +29,7 @@ export function markdownReport(record: RunRecord): string {
     '',
     markdownTable(tableRows(rows)),
     '',
+    ...(exchangeComparison(rows) ? [`${exchangeComparison(rows)!}.`, ''] : []),
     '![tokens/s per server](token-endpoint.svg)',
     '',
     '## Latency at half of peak',

@@ -34,6 +34,12 @@ export interface RowSpec {
   workers?: number | 'auto';
   /** Separate Tessera instances on one database, each on its own port; the load is split among them. */
   instances?: number;
+  /**
+   * Tessera answering RFC 8693 token exchanges instead of client credentials: the actor
+   * `edge.gw` exchanges one fixed access token of `alpha.api` (sent to it) for `beta:domain`, every
+   * request the same (an exchanged token is never reused, so each one is signed anew).
+   */
+  exchange?: boolean;
 }
 
 export interface Launched {
@@ -70,6 +76,12 @@ export interface LaunchContext {
 }
 
 export const CLIENT_ID = 'alpha.api';
+/** The service that exchanges alpha.api's token in the token exchange rows. */
+export const EXCHANGE_ACTOR = 'edge.gw';
+const EXCHANGE_DOMAIN = 'edge';
+/** Asked for the subject token of an exchange row; it must outlive the row (setup, warm-up, peak and half-rate runs). */
+const SUBJECT_TOKEN_SECONDS = 3600;
+const SUBJECT_TOKEN_MIN_SECONDS = 600;
 export const AUDIENCE = 'beta';
 export const ROLES = ['readers', 'writers'] as const;
 /** High enough never to refuse the benchmark, yet every request still passes through the buckets. */
@@ -203,13 +215,17 @@ async function launchTessera(spec: RowSpec, context: LaunchContext): Promise<Lau
     }
     const admin = await adminClient(started[0]!.origin, dataDir);
     const secret = await registerBenchClient(admin);
+    const exchange = spec.exchange ? await registerExchangeActor(admin, started[0]!.origin, secret) : undefined;
     const instances = started.map(({ origin }) => ({
       request: {
         url: `${origin}/oauth2/token`,
-        headers: { ...FORM, authorization: basic(CLIENT_ID, secret) },
-        body: new URLSearchParams({ grant_type: 'client_credentials', scope: `${AUDIENCE}:domain` }).toString(),
+        headers: { ...FORM, authorization: exchange ? basic(EXCHANGE_ACTOR, exchange.actorSecret) : basic(CLIENT_ID, secret) },
+        body: new URLSearchParams(exchange
+          ? { grant_type: TOKEN_EXCHANGE_GRANT, subject_token: exchange.subjectToken, subject_token_type: ACCESS_TOKEN_TYPE, scope: `${AUDIENCE}:domain` }
+          : { grant_type: 'client_credentials', scope: `${AUDIENCE}:domain` }).toString(),
       },
-      expect: { jwksUrl: `${origin}/oauth2/keys`, issuer: origin, audience: AUDIENCE, clientId: CLIENT_ID, roles: ROLES },
+      // An exchanged token's client_id is the actor; its sub stays alpha.api.
+      expect: { jwksUrl: `${origin}/oauth2/keys`, issuer: origin, audience: AUDIENCE, clientId: exchange ? EXCHANGE_ACTOR : CLIENT_ID, roles: ROLES },
     }));
     const singleProcess = started.every((instance) => instance.pids.length === 1 || (instance.pids.length === 2 && spec.workers === 1));
     return {
@@ -263,4 +279,35 @@ export async function registerBenchClient(admin: AdminCall): Promise<string> {
   const service = await must('POST', '/domains/alpha/services', { name: 'api', allowedIps: ['127.0.0.0/8'] });
   for (const role of ROLES) await must('PUT', `/domains/${AUDIENCE}/roles/${role}`, { members: [{ principal: CLIENT_ID }] });
   return service['clientSecret'] as string;
+}
+
+const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+
+/**
+ * For a token exchange row, on top of registerBenchClient: the actor `edge.gw` (fenced to
+ * loopback), `beta`'s roles listing it in `actors`, and the subject token: alpha.api's token for
+ * `edge` (a subject token must have been sent to the actor's domain), living well past the row.
+ */
+export async function registerExchangeActor(admin: AdminCall, origin: string, clientSecret: string): Promise<{ actorSecret: string; subjectToken: string }> {
+  const must = async (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
+    const { status, json } = await admin(method, path, body);
+    if (status >= 300) throw new Error(`${method} ${path}: ${status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  await must('POST', '/domains', { name: EXCHANGE_DOMAIN });
+  const actor = await must('POST', `/domains/${EXCHANGE_DOMAIN}/services`, { name: 'gw', allowedIps: ['127.0.0.0/8'] });
+  await must('PUT', `/domains/${EXCHANGE_DOMAIN}/roles/callers`, { members: [{ principal: CLIENT_ID }] });
+  for (const role of ROLES) await must('PUT', `/domains/${AUDIENCE}/roles/${role}`, { members: [{ principal: CLIENT_ID }], actors: [EXCHANGE_ACTOR] });
+  const res = await fetch(`${origin}/oauth2/token`, {
+    method: 'POST',
+    headers: { ...FORM, authorization: basic(CLIENT_ID, clientSecret) },
+    body: new URLSearchParams({ grant_type: 'client_credentials', scope: `${EXCHANGE_DOMAIN}:domain`, expires_in: String(SUBJECT_TOKEN_SECONDS) }).toString(),
+  });
+  const answer = (await res.json()) as { access_token?: string; expires_in?: number };
+  if (res.status !== 200 || typeof answer.access_token !== 'string') throw new Error(`subject token: ${res.status} ${JSON.stringify(answer)}`);
+  if ((answer.expires_in ?? 0) < SUBJECT_TOKEN_MIN_SECONDS) {
+    throw new Error(`the subject token lives ${answer.expires_in} s, less than the ${SUBJECT_TOKEN_MIN_SECONDS} s an exchange row may take`);
+  }
+  return { actorSecret: actor['clientSecret'] as string, subjectToken: answer.access_token };
 }

@@ -93,12 +93,19 @@ export interface TokenGrant {
   scope: string;
   expiresIn?: number;
   auth: ClientAuth;
+  /** RFC 8693: exchange this access token (the token acts for its subject). */
+  subjectToken?: string;
+  /** With subjectToken: ask for an impersonation token. */
+  impersonation?: boolean;
+  /** Athenz's proxy_for_principal: a token for this principal, acted for by the client. */
+  proxyForPrincipal?: string;
   /** Milliseconds since the epoch, for a private_key_jwt assertion. */
   now: () => number;
 }
 
 /**
- * RFC 6749 §4.4 client credentials grant, for `admin` (a client secret) and `token` (any method):
+ * RFC 6749 §4.4 client credentials grant (or an RFC 8693 token exchange, or one with
+ * proxy_for_principal), for `admin` (a client secret) and `token` (any method):
  * the SDK's one-shot request, sent by the CLI's HTTP client (its --cacert, --timeout and TLS
  * identity), so a failure reads as every other request of the CLI does.
  */
@@ -109,6 +116,9 @@ export async function requestToken(http: HttpClient, grant: TokenGrant): Promise
       tokenEndpoint: tokenEndpoint.href,
       scope: grant.scope,
       expiresIn: grant.expiresIn,
+      subjectToken: grant.subjectToken,
+      impersonation: grant.impersonation,
+      proxyForPrincipal: grant.proxyForPrincipal,
       prove: (audience, now) => authenticationFor(grant.auth, audience, now),
       transport: transportOver(http),
       clock: grant.now,

@@ -57,6 +57,8 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
     'tessera token --client-id alpha.api --client-secret-file alpha.secret --scope beta:role.readers',
     'tessera token --client-id alpha.worker --key worker.pem --kid k1 --scope beta:domain',
     'tessera token --cert cert.pem --key key.pem --scope beta:role.readers --decode',
+    'tessera token --client-id beta.api --client-secret-file beta.secret --scope gamma:readers --on-behalf-of @caller.jwt   # acts for the caller',
+    'tessera token --client-id edge.gw --client-secret-file gw.secret --scope orders:readers --proxy-for alpha.api   # proxy_for_principal',
   ],
   cert: [
     'tessera cert --principal alpha.api --join-token-file join.token --out-dir /etc/alpha/tls',

@@ -17,6 +17,7 @@ export type {
   Credentials,
   DomainRequest,
   GetAccessTokenOptions,
+  OnBehalfOf,
   PrivateKeyCredentials,
   RetryOptions,
   ScopeRequest,
@@ -25,7 +26,13 @@ export type {
   TokenClientFetch,
   TokenClientOptions,
 } from './client/options.ts';
-export { createAuthenticatedFetch, type AuthenticatedFetchOptions, type FetchFunction } from './fetch/authenticated-fetch.ts';
+export {
+  createAuthenticatedFetch,
+  type AuthenticatedFetch,
+  type AuthenticatedFetchOptions,
+  type AuthenticatedRequestInit,
+  type FetchFunction,
+} from './fetch/authenticated-fetch.ts';
 export * from './certificates/index.ts';
 
 export * from './verifier/index.ts';

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
-import { createExchangeClient, TokenClientError, type ExchangeClient, type ExchangeClientOptions } from '../src/index.ts';
+import { createExchangeClient, createTokenClient, TokenClientError, type ExchangeClient, type ExchangeClientOptions } from '../src/index.ts';
 import { ENDPOINT, fakeFetchServer, tokenAnswer, type FakeFetchServer } from '@tessera/testkit/token-server';
 import { flush } from './helpers/turns.ts';
 
@@ -145,6 +145,23 @@ describe('exchange client', () => {
     await assert.rejects(c.onBehalfOf({ principal: 'alpha.api', scope: 'orders:domain', expiresIn: -1 }), /expiresIn must be/);
     assert.equal(server.requests.length, 0);
     assert.throws(() => createExchangeClient({ credentials: { clientId: 'a.b', clientSecret: 's' } }), /exactly one of tokenEndpoint/);
+  });
+
+  it('the token client\'s onBehalfOf uses the same cache; forceRefresh replaces only the refused token', async () => {
+    const tc = createTokenClient({ tokenEndpoint: ENDPOINT, credentials: { clientId: 'edge.gw', clientSecret: 'gw-secret' }, fetch: server.fetch });
+    try {
+      const ask = (options?: { forceRefresh: boolean; rejectedToken: string }): Promise<string> =>
+        tc.getAccessToken({ scope: 'orders:readers', onBehalfOf: 'a.b.c' }, options);
+      assert.equal(await ask(), 'token-1');
+      assert.equal(server.requests[0]!.form.get('grant_type'), 'urn:ietf:params:oauth:grant-type:token-exchange');
+      assert.equal(server.requests[0]!.form.get('scope'), 'orders:readers');
+      assert.equal(await ask({ forceRefresh: true, rejectedToken: 'token-1' }), 'token-2');
+      assert.equal(await ask({ forceRefresh: true, rejectedToken: 'token-1' }), 'token-2', 'refreshed meanwhile: no second request');
+      assert.equal(await ask(), 'token-2');
+      assert.equal(server.requests.length, 2);
+    } finally {
+      await tc.close();
+    }
   });
 
   it('fails calls after close()', async () => {

@@ -1,5 +1,6 @@
-// requestTokenResponse: one client_credentials request, sent once, answered with the whole token
-// response as the server sent it; over the built-in client or a transport of the caller's.
+// requestTokenResponse: one client_credentials request (or an RFC 8693 exchange, or one with
+// proxy_for_principal), sent once, answered with the whole token response as the server sent it;
+// over the built-in client or a transport of the caller's.
 
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -134,6 +135,28 @@ describe('requestTokenResponse', () => {
     }
   });
 
+  it('sends an RFC 8693 exchange with subjectToken (and impersonation), and proxy_for_principal with proxyForPrincipal', async () => {
+    const transport = recording(200, { access_token: 'at', issued_token_type: 'urn:ietf:params:oauth:token-type:access_token' });
+    const base = { tokenEndpoint: ENDPOINT, scope: 'gamma:readers', credentials: SECRET, transport };
+    const answer = await requestTokenResponse({ ...base, subjectToken: 'sub.ject.token', expiresIn: 60 });
+    assert.equal(answer.issued_token_type, 'urn:ietf:params:oauth:token-type:access_token');
+    await requestTokenResponse({ ...base, subjectToken: 'sub.ject.token', impersonation: true });
+    await requestTokenResponse({ ...base, proxyForPrincipal: 'alpha.batch' });
+    const forms = transport.sent.map((sent) => Object.fromEntries(new URLSearchParams(sent.request.body)));
+    const exchange = {
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: 'sub.ject.token',
+      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token', scope: 'gamma:readers',
+    };
+    assert.deepEqual(forms, [
+      { ...exchange, expires_in: '60' },
+      { ...exchange, impersonation: 'true' },
+      { grant_type: 'client_credentials', scope: 'gamma:readers', proxy_for_principal: 'alpha.batch' },
+    ]);
+    const refused = recording(403, { error: 'access_denied', error_description: 'no role lists alpha.api among its actors' });
+    await assert.rejects(requestTokenResponse({ ...base, transport: refused, subjectToken: 's.t.x' }), (error: unknown) =>
+      error instanceof TokenClientError && error.error === 'access_denied' && /^token exchange at .* was refused \(403 access_denied/.test(error.message));
+  });
+
   it('says what is wrong with its options', async () => {
     const transport = recording(200, { access_token: 'at' });
     const base = { tokenEndpoint: ENDPOINT, scope: 'beta:domain', transport };
@@ -143,6 +166,10 @@ describe('requestTokenResponse', () => {
     await assert.rejects(requestTokenResponse({ ...base, tokenEndpoint: 'nope', prove }), /tokenEndpoint must be a URL/);
     await assert.rejects(requestTokenResponse({ ...base, scope: ' ', prove }), /scope must name what the token is for/);
     await assert.rejects(requestTokenResponse({ ...base, expiresIn: 0, prove }), /expiresIn must be a whole number of seconds > 0/);
+    await assert.rejects(requestTokenResponse({ ...base, subjectToken: '', prove }), /subjectToken must be the subject's access token/);
+    await assert.rejects(requestTokenResponse({ ...base, proxyForPrincipal: 'a b', prove }), /proxyForPrincipal must be a principal name/);
+    await assert.rejects(requestTokenResponse({ ...base, subjectToken: 'a.b.c', proxyForPrincipal: 'alpha.api', prove }), /not both/);
+    await assert.rejects(requestTokenResponse({ ...base, impersonation: true, prove }), /impersonation needs subjectToken/);
     assert.equal(transport.sent.length, 0);
   });
 });

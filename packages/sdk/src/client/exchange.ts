@@ -12,18 +12,19 @@
 
 import { createHash } from 'node:crypto';
 import { bundleRefreshSeconds } from '../http/trust-bundle.ts';
-import { createClientProver, type ClientProver, type RequestProof } from './credentials.ts';
+import { createClientProver, type ClientProver } from './credentials.ts';
 import { discoverTokenEndpoint } from './discovery.ts';
 import { TokenClientError } from './errors.ts';
-import type { Credentials, RetryOptions, TokenClientFetch } from './options.ts';
+import type { Credentials, GetAccessTokenOptions, RetryOptions, TokenClientFetch } from './options.ts';
 import { retryPolicy } from './retry.ts';
 import { normalizeRequest } from './scope.ts';
-import { closedError, parseTokenResponse, withRetries, type TokenRequestContext } from './token-request.ts';
+import {
+  checkGrantSubject, closedError, describeRequest, parseTokenResponse, sendTokenRequest, tokenRequestForm, type TokenGrant, type TokenRequestContext,
+} from './token-request.ts';
 import { fetchTransport, nodeTransport } from './transport.ts';
 import type { Agent } from 'node:http';
 
-export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
-export const ACCESS_TOKEN_TYPE_URN = 'urn:ietf:params:oauth:token-type:access_token';
+export { ACCESS_TOKEN_TYPE_URN, TOKEN_EXCHANGE_GRANT } from './token-request.ts';
 
 const SERVE_WHILE_REMAINING = 1 / 4;
 const REFRESH_AT = 1 / 2;
@@ -77,6 +78,9 @@ export interface ExchangeClient {
   close(): Promise<void>;
 }
 
+/** Which cached token a call may not be given back (the token client's forceRefresh). */
+type Freshness = Pick<GetAccessTokenOptions, 'forceRefresh' | 'rejectedToken'>;
+
 interface Cached {
   value: string;
   obtainedAt: number;
@@ -92,6 +96,149 @@ interface Entry {
 }
 
 type Form = Record<string, string>;
+
+/** The cache of tokens for others: one implementation for the exchange client and the token client's `onBehalfOf`. */
+export interface ExchangeCache {
+  exchange(request: ExchangeRequest, freshness?: Freshness): Promise<string>;
+  onBehalfOf(request: OnBehalfOfRequest, freshness?: Freshness): Promise<string>;
+  /** Forgets every token (a new certificate binds new ones); requests in flight settle into nothing. */
+  clear(): void;
+  /** Closes it: later calls fail with ERR_CLIENT_CLOSED; resolves once requests in flight settled. */
+  close(): Promise<void>;
+}
+
+export interface ExchangeCacheOptions {
+  ctx: TokenRequestContext;
+  /** The token endpoint, discovered once by the owner. */
+  endpoint: () => Promise<string>;
+  rejectionTtlMs: number;
+  maxEntries: number;
+}
+
+export function createExchangeCache(options: ExchangeCacheOptions): ExchangeCache {
+  const { ctx, rejectionTtlMs, maxEntries } = options;
+  const clock = ctx.clock;
+  let cache = new Map<string, Entry>();
+  let closed = false;
+
+  const send = async (form: Form): Promise<Cached> => {
+    const url = await options.endpoint();
+    const sentAt = clock();
+    const res = await sendTokenRequest(ctx, url, form, describeRequest(form, url));
+    const answer = parseTokenResponse(res.response, url, res.attempts);
+    const lifetime = answer.expiresIn * 1000;
+    return {
+      value: answer.accessToken, obtainedAt: sentAt, expiresAt: sentAt + lifetime,
+      staleAt: sentAt + lifetime * (1 - SERVE_WHILE_REMAINING), refreshAt: sentAt + lifetime * REFRESH_AT,
+    };
+  };
+
+  const fetchInto = (key: string, entry: Entry, form: Form): Promise<Cached> => {
+    if (entry.inflight) return entry.inflight;
+    const owner = cache;
+    const pending = send(form).then(
+      (token) => {
+        entry.inflight = undefined;
+        entry.token = token;
+        entry.rejection = undefined;
+        return token;
+      },
+      (error: unknown) => {
+        entry.inflight = undefined;
+        if (error instanceof TokenClientError && error.rejected && rejectionTtlMs > 0) {
+          entry.rejection = { error, until: clock() + rejectionTtlMs };
+          entry.token = undefined;
+        }
+        if (!entry.token && !entry.rejection && owner.get(key) === entry) owner.delete(key);
+        throw error;
+      },
+    );
+    entry.inflight = pending;
+    return pending;
+  };
+
+  const evict = (now: number): void => {
+    for (const [key, entry] of cache) {
+      if (cache.size < maxEntries) return;
+      const holds = Math.max(entry.token?.expiresAt ?? 0, entry.rejection?.until ?? 0);
+      if (!entry.inflight && holds <= now) cache.delete(key);
+    }
+    // Still full of live entries: the oldest inserted go.
+    for (const key of cache.keys()) {
+      if (cache.size < maxEntries) return;
+      cache.delete(key);
+    }
+  };
+
+  const get = async (key: string, form: Form, freshness: Freshness | undefined): Promise<string> => {
+    if (closed) throw closedError();
+    const now = clock();
+    let entry = cache.get(key);
+    const refused = freshness?.rejectedToken;
+    if (freshness?.forceRefresh === true) {
+      // Another caller may have refreshed since the refused token was handed out: that one is used.
+      const current = entry?.token;
+      if (refused !== undefined && current && current.value !== refused && now < current.expiresAt) return current.value;
+    } else if (entry?.token && now <= entry.token.staleAt) {
+      if (now >= entry.token.refreshAt && !entry.inflight) {
+        fetchInto(key, entry, form).catch(() => {
+          // A failed background refresh keeps the cached token until it is stale; the next read past then asks again.
+        });
+      }
+      return entry.token.value;
+    }
+    if (entry?.rejection && now < entry.rejection.until) throw entry.rejection.error;
+    if (!entry) {
+      if (cache.size >= maxEntries) evict(now);
+      entry = { token: undefined, inflight: undefined, rejection: undefined };
+      cache.set(key, entry);
+    }
+    const stale = entry.token;
+    try {
+      return (await fetchInto(key, entry, form)).value;
+    } catch (error) {
+      // Stale-on-error: a passing failure is no reason to drop a token that is still valid.
+      const passing = error instanceof TokenClientError && !error.rejected && error.code !== 'ERR_CLIENT_CLOSED';
+      if (passing && stale && clock() < stale.expiresAt && stale.value !== refused) return stale.value;
+      throw error;
+    }
+  };
+
+  const formOf = (grant: TokenGrant, request: { scope: string; expiresIn?: number }): { form: Form; key: string } => {
+    const normalized = normalizeRequest({ scope: request.scope, expiresIn: request.expiresIn });
+    return { form: tokenRequestForm({ ...grant, scope: normalized.scope, expiresIn: normalized.expiresIn }), key: normalized.key };
+  };
+
+  return {
+    async exchange(request, freshness) {
+      if (request === null || typeof request !== 'object') throw new TypeError('exchange needs { subjectToken, scope }');
+      const { subjectToken } = request;
+      if (subjectToken === undefined) throw new TypeError('subjectToken must be the caller\'s access token (a non-empty string without spaces)');
+      checkGrantSubject({ subjectToken }, { subjectToken: 'subjectToken', proxyForPrincipal: 'principal', impersonation: 'impersonation' });
+      const { form, key } = formOf({ scope: '', subjectToken }, request);
+      // Keyed by the subject token itself (its digest): the new token never outlives what it was made from.
+      return get(`x\n${createHash('sha256').update(subjectToken).digest('base64url')}\n${key}`, form, freshness);
+    },
+    async onBehalfOf(request, freshness) {
+      if (request === null || typeof request !== 'object') throw new TypeError('onBehalfOf needs { principal, scope }');
+      const { principal } = request;
+      if (principal === undefined) throw new TypeError('principal must be a principal name such as "alpha.api" (no spaces or colons)');
+      checkGrantSubject({ proxyForPrincipal: principal }, { subjectToken: 'subjectToken', proxyForPrincipal: 'principal', impersonation: 'impersonation' });
+      const { form, key } = formOf({ scope: '', proxyForPrincipal: principal }, request);
+      return get(`p\n${principal}\n${key}`, form, freshness);
+    },
+    clear() {
+      cache = new Map();
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      const pending = [...cache.values()].flatMap((entry) => (entry.inflight ? [entry.inflight] : []));
+      cache.clear();
+      await Promise.allSettled(pending);
+    },
+  };
+}
 
 /**
  * Creates a client that gets tokens for callers of this service.
@@ -121,7 +268,6 @@ export function createExchangeClient(options: ExchangeClientOptions): ExchangeCl
       agent: options.agent, timeoutMs: options.requestTimeoutMs, clock,
     });
   const ctx: TokenRequestContext = { transport, prover, retry: retryPolicy(options.retry), clock, signal: aborter.signal };
-  const cache = new Map<string, Entry>();
   let endpoint = tokenEndpoint;
   let discovering: Promise<string> | undefined;
   let closed = false;
@@ -137,142 +283,17 @@ export function createExchangeClient(options: ExchangeClientOptions): ExchangeCl
     );
     return discovering;
   };
-
-  const send = async (form: Form): Promise<Cached> => {
-    const url = await resolveEndpoint();
-    const sentAt = clock();
-    const what = form['grant_type'] === TOKEN_EXCHANGE_GRANT ? `token exchange at ${url}` : `token request for ${form['proxy_for_principal']} at ${url}`;
-    const res = await withRetries(ctx, what, async () => {
-      let proof: RequestProof;
-      try {
-        proof = await prover.prove(url, clock());
-      } catch (cause) {
-        const reason = cause instanceof Error ? cause.message : String(cause);
-        throw new TokenClientError(`the credentials could not be used: ${reason}`, { code: 'ERR_CREDENTIALS_UNUSABLE', cause });
-      }
-      return transport.send(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...proof.headers },
-        body: new URLSearchParams({ ...form, ...proof.form }).toString(),
-        tls: proof.tls,
-        signal: aborter.signal,
-      });
-    });
-    const answer = parseTokenResponse(res.response, url, res.attempts);
-    const lifetime = answer.expiresIn * 1000;
-    return {
-      value: answer.accessToken, obtainedAt: sentAt, expiresAt: sentAt + lifetime,
-      staleAt: sentAt + lifetime * (1 - SERVE_WHILE_REMAINING), refreshAt: sentAt + lifetime * REFRESH_AT,
-    };
-  };
-
-  const fetchInto = (key: string, entry: Entry, form: Form): Promise<Cached> => {
-    if (entry.inflight) return entry.inflight;
-    const pending = send(form).then(
-      (token) => {
-        entry.inflight = undefined;
-        entry.token = token;
-        entry.rejection = undefined;
-        return token;
-      },
-      (error: unknown) => {
-        entry.inflight = undefined;
-        if (error instanceof TokenClientError && error.rejected && rejectionTtlMs > 0) {
-          entry.rejection = { error, until: clock() + rejectionTtlMs };
-          entry.token = undefined;
-        }
-        if (!entry.token && !entry.rejection) cache.delete(key);
-        throw error;
-      },
-    );
-    entry.inflight = pending;
-    return pending;
-  };
-
-  const evict = (now: number): void => {
-    for (const [key, entry] of cache) {
-      if (cache.size < maxEntries) return;
-      const holds = Math.max(entry.token?.expiresAt ?? 0, entry.rejection?.until ?? 0);
-      if (!entry.inflight && holds <= now) cache.delete(key);
-    }
-    // Still full of live entries: the oldest inserted go.
-    for (const key of cache.keys()) {
-      if (cache.size < maxEntries) return;
-      cache.delete(key);
-    }
-  };
-
-  const get = async (key: string, form: Form): Promise<string> => {
-    if (closed) throw closedError();
-    const now = clock();
-    let entry = cache.get(key);
-    if (entry?.token && now <= entry.token.staleAt) {
-      if (now >= entry.token.refreshAt && !entry.inflight) {
-        fetchInto(key, entry, form).catch(() => {
-          // A failed background refresh keeps the cached token until it is stale; the next read past then asks again.
-        });
-      }
-      return entry.token.value;
-    }
-    if (entry?.rejection && now < entry.rejection.until) throw entry.rejection.error;
-    if (!entry) {
-      if (cache.size >= maxEntries) evict(now);
-      entry = { token: undefined, inflight: undefined, rejection: undefined };
-      cache.set(key, entry);
-    }
-    const stale = entry.token;
-    try {
-      return (await fetchInto(key, entry, form)).value;
-    } catch (error) {
-      // Stale-on-error: a passing failure is no reason to drop a token that is still valid.
-      const passing = error instanceof TokenClientError && !error.rejected && error.code !== 'ERR_CLIENT_CLOSED';
-      if (passing && stale && clock() < stale.expiresAt) return stale.value;
-      throw error;
-    }
-  };
+  const tokens = createExchangeCache({ ctx, endpoint: resolveEndpoint, rejectionTtlMs, maxEntries });
 
   return {
-    exchange(request) {
-      if (request === null || typeof request !== 'object') return Promise.reject(new TypeError('exchange needs { subjectToken, scope }'));
-      const { subjectToken } = request;
-      if (typeof subjectToken !== 'string' || !/^\S+$/.test(subjectToken)) {
-        return Promise.reject(new TypeError('subjectToken must be the caller\'s access token (a non-empty string without spaces)'));
-      }
-      let normalized;
-      try {
-        normalized = normalizeRequest({ scope: request.scope, expiresIn: request.expiresIn });
-      } catch (error) {
-        return Promise.reject(error as Error);
-      }
-      const form: Form = { grant_type: TOKEN_EXCHANGE_GRANT, subject_token: subjectToken, subject_token_type: ACCESS_TOKEN_TYPE_URN, scope: normalized.scope };
-      if (normalized.expiresIn !== undefined) form['expires_in'] = String(normalized.expiresIn);
-      // Keyed by the subject token itself (its digest): the new token never outlives what it was made from.
-      const key = `x\n${createHash('sha256').update(subjectToken).digest('base64url')}\n${normalized.key}`;
-      return get(key, form);
-    },
-    onBehalfOf(request) {
-      if (request === null || typeof request !== 'object') return Promise.reject(new TypeError('onBehalfOf needs { principal, scope }'));
-      const { principal } = request;
-      if (typeof principal !== 'string' || !/^[^\s:]+$/.test(principal)) {
-        return Promise.reject(new TypeError('principal must be a principal name such as "alpha.api" (no spaces or colons)'));
-      }
-      let normalized;
-      try {
-        normalized = normalizeRequest({ scope: request.scope, expiresIn: request.expiresIn });
-      } catch (error) {
-        return Promise.reject(error as Error);
-      }
-      const form: Form = { grant_type: 'client_credentials', scope: normalized.scope, proxy_for_principal: principal };
-      if (normalized.expiresIn !== undefined) form['expires_in'] = String(normalized.expiresIn);
-      return get(`p\n${principal}\n${normalized.key}`, form);
-    },
+    exchange: (request) => tokens.exchange(request),
+    onBehalfOf: (request) => tokens.onBehalfOf(request),
     async close() {
       if (closed) return;
       closed = true;
-      const pending = [...cache.values()].flatMap((entry) => (entry.inflight ? [entry.inflight] : []));
-      cache.clear();
+      const settled = tokens.close();
       aborter.abort(closedError());
-      await Promise.allSettled(pending);
+      await settled;
       if (discovering) await Promise.allSettled([discovering]);
       await transport.close();
     },

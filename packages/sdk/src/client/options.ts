@@ -2,6 +2,7 @@
 
 import type { KeyObject } from 'node:crypto';
 import type { Agent } from 'node:http';
+import type { AuthContext } from '../verifier/create-verifier.ts';
 import type { TokenClientError } from './errors.ts';
 
 /** `client_secret_basic` (default) or `client_secret_post` with a client secret. */
@@ -126,6 +127,8 @@ export interface TokenClientOptions {
    * (default 10,000; 0 asks again every time).
    */
   rejectionTtlMs?: number;
+  /** Tokens acting for callers (`onBehalfOf`) held at most (default 10,000); the oldest go first. */
+  maxOnBehalfOf?: number;
   /** Told about failures of background refreshes, which no caller awaits. */
   onRefreshError?: (error: TokenClientError, scope: string) => void;
 }
@@ -135,7 +138,17 @@ export interface ScopeRequest {
   scope: string;
   /** Requested lifetime in seconds; the server may grant less. */
   expiresIn?: number;
+  /** A token acting for this caller: see {@link OnBehalfOf}. */
+  onBehalfOf?: OnBehalfOf;
 }
+
+/**
+ * The caller a token acts for (RFC 8693 token exchange): its access token (the JWT alone), or the
+ * `AuthContext` this SDK's verifier or middleware made of it (`request.auth`, `caller`). The token
+ * got names the caller as `sub` and this client as `act.sub`; it is cached per subject token and
+ * scope, by the token client's rules.
+ */
+export type OnBehalfOf = string | AuthContext;
 
 /** Ask for roles of one domain: all the caller holds (`<domain>:domain`) or the named ones. */
 export interface DomainRequest {
@@ -143,6 +156,8 @@ export interface DomainRequest {
   roles?: readonly string[];
   /** Requested lifetime in seconds; the server may grant less. */
   expiresIn?: number;
+  /** A token acting for this caller: see {@link OnBehalfOf}. */
+  onBehalfOf?: OnBehalfOf;
 }
 
 /** What {@link TokenClient.getAccessToken} is asked for. */

@@ -10,7 +10,9 @@ import type { ClientProver, Identity } from './credentials.ts';
 import { createClientProver } from './credentials.ts';
 import { discoverTokenEndpoint } from './discovery.ts';
 import { TokenClientError } from './errors.ts';
-import type { AccessTokenRequest, GetAccessTokenOptions, TokenClient, TokenClientOptions } from './options.ts';
+import { callerToken } from '../verifier/presented.ts';
+import { createExchangeCache } from './exchange.ts';
+import type { AccessTokenRequest, GetAccessTokenOptions, OnBehalfOf, TokenClient, TokenClientOptions } from './options.ts';
 import { retryPolicy } from './retry.ts';
 import { normalizeRequest, type NormalizedRequest } from './scope.ts';
 import { closedError, requestToken, type TokenRequestContext } from './token-request.ts';
@@ -73,6 +75,8 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
   const rejectionTtlMs = options.rejectionTtlMs ?? 10_000;
   if (!Number.isFinite(rejectionTtlMs) || rejectionTtlMs < 0) throw new TypeError('rejectionTtlMs must be a number of milliseconds ≥ 0');
   const bundleRefresh = bundleRefreshSeconds(options.bundleRefresh);
+  const maxOnBehalfOf = options.maxOnBehalfOf ?? 10_000;
+  if (!Number.isSafeInteger(maxOnBehalfOf) || maxOnBehalfOf < 1) throw new TypeError('maxOnBehalfOf must be a whole number ≥ 1');
 
   const clock = options.clock ?? ((): number => Date.now());
   const aborter = new AbortController();
@@ -133,6 +137,9 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
     }
     return resolved;
   };
+
+  // Tokens acting for callers: the exchange client's cache, over this client's transport and credentials.
+  const exchanges = createExchangeCache({ ctx, endpoint: resolveEndpoint, rejectionTtlMs, maxEntries: maxOnBehalfOf });
 
   const report = (error: unknown, entry: Entry): void => {
     if (closed || !(error instanceof TokenClientError)) return;
@@ -253,6 +260,7 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
       if (entry.token && now < entry.token.expiresAt) wanted.push(entry.request);
     }
     cache.clear();
+    exchanges.clear();
     for (const request of wanted) {
       const entry = newEntry(prefix + request.key, request);
       cache.set(entry.key, entry);
@@ -287,6 +295,11 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
     async getAccessToken(request, getOptions) {
       if (closed) throw closedError();
       if (prover.usesTls) checkIdentity();
+      if (request !== null && typeof request === 'object' && 'onBehalfOf' in request) {
+        const { onBehalfOf, ...own } = request;
+        const normalized = normalizeRequest(own);
+        return exchanges.exchange({ subjectToken: subjectTokenOf(onBehalfOf), scope: normalized.scope, expiresIn: normalized.expiresIn }, getOptions);
+      }
       const resolved = resolve(request);
       const entry = cache.get(resolved.entryKey);
       const now = clock();
@@ -315,12 +328,29 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
       cache.clear();
       byScope.clear();
       byDomain.clear();
+      pending.push(exchanges.close());
       aborter.abort(closedError());
       await Promise.allSettled(pending);
       if (discovering) await Promise.allSettled([discovering]);
       await transport.close();
     },
   };
+}
+
+/** The access token a request acts for: given as is, or the one a verified caller presented. */
+function subjectTokenOf(onBehalfOf: OnBehalfOf | undefined): string {
+  if (typeof onBehalfOf === 'string') return onBehalfOf;
+  if (onBehalfOf === null || typeof onBehalfOf !== 'object') {
+    throw new TypeError(`onBehalfOf is ${String(onBehalfOf)}: give the caller's access token or its AuthContext, `
+      + 'or leave the option out to act as this service');
+  }
+  const token = callerToken(onBehalfOf);
+  if (token !== undefined) return token;
+  if (onBehalfOf.kind === 'api_key') {
+    throw new TypeError(`onBehalfOf: ${onBehalfOf.principal} called with an API key, which cannot be exchanged; `
+      + 'use an exchange client\'s onBehalfOf({ principal, scope }) (proxy_for_principal) instead');
+  }
+  throw new TypeError('onBehalfOf: this AuthContext was not made from an access token by this SDK\'s verifier; give the caller\'s access token instead');
 }
 
 /** Where a request is memoized; undefined for shapes only normalizeRequest should judge. */

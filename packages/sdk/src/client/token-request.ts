@@ -30,15 +30,60 @@ export interface TokenRequestContext {
 
 /** A client_credentials token request, retried as the policy allows. */
 export async function requestToken(ctx: TokenRequestContext, tokenEndpoint: string, scope: string, expiresIn: number | undefined): Promise<IssuedToken> {
-  const res = await sendTokenRequest(ctx, tokenEndpoint, scope, expiresIn);
+  const res = await sendTokenRequest(ctx, tokenEndpoint, tokenRequestForm({ scope, expiresIn }), `token request to ${tokenEndpoint}`);
   return parseTokenResponse(res.response, tokenEndpoint, res.attempts);
 }
 
-/** The form of a client_credentials request, proven afresh for every attempt. */
-function sendTokenRequest(ctx: TokenRequestContext, tokenEndpoint: string, scope: string, expiresIn: number | undefined): Promise<RetriedResponse> {
-  const form: Record<string, string> = { grant_type: 'client_credentials', scope };
-  if (expiresIn !== undefined) form['expires_in'] = String(expiresIn);
-  return withRetries(ctx, `token request to ${tokenEndpoint}`, async () => {
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+export const ACCESS_TOKEN_TYPE_URN = 'urn:ietf:params:oauth:token-type:access_token';
+
+/** What one token request asks for, besides the client's own proof (docs/tokens.md). */
+export interface TokenGrant {
+  /** Space-separated scope items, sent as given. */
+  scope: string;
+  expiresIn?: number | undefined;
+  /** RFC 8693: the subject's access token; the request becomes a token exchange. */
+  subjectToken?: string | undefined;
+  /** With `subjectToken`: ask for an impersonation token instead of a delegated one. */
+  impersonation?: boolean | undefined;
+  /** Athenz's `proxy_for_principal`: a client_credentials token for this principal. */
+  proxyForPrincipal?: string | undefined;
+}
+
+/** The form parameters of a token request: client_credentials, with proxy_for_principal, or an RFC 8693 exchange. */
+export function tokenRequestForm(grant: TokenGrant): Record<string, string> {
+  const form: Record<string, string> = grant.subjectToken === undefined
+    ? { grant_type: 'client_credentials', scope: grant.scope }
+    : { grant_type: TOKEN_EXCHANGE_GRANT, subject_token: grant.subjectToken, subject_token_type: ACCESS_TOKEN_TYPE_URN, scope: grant.scope };
+  if (grant.impersonation === true) form['impersonation'] = 'true';
+  if (grant.proxyForPrincipal !== undefined) form['proxy_for_principal'] = grant.proxyForPrincipal;
+  if (grant.expiresIn !== undefined) form['expires_in'] = String(grant.expiresIn);
+  return form;
+}
+
+/** Checks the subject of a grant; a TypeError saying what to fix. */
+export function checkGrantSubject(grant: Pick<TokenGrant, 'subjectToken' | 'impersonation' | 'proxyForPrincipal'>, names = GRANT_NAMES): void {
+  const { subjectToken, proxyForPrincipal, impersonation } = grant;
+  if (subjectToken !== undefined && (typeof subjectToken !== 'string' || !/^\S+$/.test(subjectToken))) {
+    throw new TypeError(`${names.subjectToken} must be the subject's access token (a non-empty string without spaces)`);
+  }
+  if (proxyForPrincipal !== undefined && (typeof proxyForPrincipal !== 'string' || !/^[^\s:]+$/.test(proxyForPrincipal))) {
+    throw new TypeError(`${names.proxyForPrincipal} must be a principal name such as "alpha.api" (no spaces or colons)`);
+  }
+  if (subjectToken !== undefined && proxyForPrincipal !== undefined) {
+    throw new TypeError(`give ${names.subjectToken} (token exchange) or ${names.proxyForPrincipal} (proxy_for_principal), not both`);
+  }
+  if (impersonation !== undefined && typeof impersonation !== 'boolean') throw new TypeError(`${names.impersonation} must be true or false`);
+  if (impersonation === true && subjectToken === undefined) {
+    throw new TypeError(`${names.impersonation} needs ${names.subjectToken}: only an exchanged token can impersonate`);
+  }
+}
+
+const GRANT_NAMES = { subjectToken: 'subjectToken', proxyForPrincipal: 'proxyForPrincipal', impersonation: 'impersonation' };
+
+/** The form of a token request, proven afresh for every attempt. */
+export function sendTokenRequest(ctx: TokenRequestContext, tokenEndpoint: string, form: Record<string, string>, what: string): Promise<RetriedResponse> {
+  return withRetries(ctx, what, async () => {
     let proof: RequestProof;
     try {
       proof = await ctx.prover.prove(tokenEndpoint, ctx.clock());
@@ -54,6 +99,13 @@ function sendTokenRequest(ctx: TokenRequestContext, tokenEndpoint: string, scope
       signal: ctx.signal,
     });
   });
+}
+
+/** How a request is named in errors. */
+export function describeRequest(form: Record<string, string>, tokenEndpoint: string): string {
+  if (form['grant_type'] === TOKEN_EXCHANGE_GRANT) return `token exchange at ${tokenEndpoint}`;
+  if (form['proxy_for_principal'] !== undefined) return `token request for ${form['proxy_for_principal']} at ${tokenEndpoint}`;
+  return `token request to ${tokenEndpoint}`;
 }
 
 /** A 2xx answer and how many attempts it took. */
@@ -195,7 +247,7 @@ export interface TokenEndpointResponse {
   [member: string]: unknown;
 }
 
-/** Options of {@link requestTokenResponse}: one client_credentials request, sent once. */
+/** Options of {@link requestTokenResponse}: one token request (client credentials or a token exchange), sent once. */
 export interface TokenEndpointRequestOptions {
   /** The token endpoint's URL, used as given (no discovery). */
   tokenEndpoint: string;
@@ -203,6 +255,15 @@ export interface TokenEndpointRequestOptions {
   scope: string;
   /** Lifetime to ask for, in seconds (the server may cap it). */
   expiresIn?: number;
+  /**
+   * RFC 8693 token exchange: the subject's access token. The answer is a token naming the subject
+   * as `sub` and this client as `act.sub` (docs/tokens.md, Token exchange).
+   */
+  subjectToken?: string;
+  /** With `subjectToken`: `impersonation=true`, a token without `act` (only for roles listing this client in `impersonators`). */
+  impersonation?: boolean;
+  /** Athenz's `proxy_for_principal`: a client_credentials token for this principal, acted for by this client. */
+  proxyForPrincipal?: string;
   /** The client's credentials, as for the token client. Exactly one of `credentials` and `prove`. */
   credentials?: Credentials;
   /** Or the proof itself: headers and form parameters (and a TLS identity) for the request. */
@@ -226,9 +287,9 @@ export interface TokenEndpointRequestOptions {
 const ONE_ATTEMPT: RetryPolicy = { maxAttempts: 1, baseDelayMs: 0, maxDelayMs: 0, maxTotalMs: 0 };
 
 /**
- * One client_credentials token request, sent once and not cached, resolving with the whole
- * token response (access_token, token_type, expires_in, scope, id_token, …) as the server sent
- * it; for tools such as `tessera token`. Services use {@link createTokenClient}, which caches and
+ * One token request (client credentials, or with `subjectToken` an RFC 8693 exchange), sent once
+ * and not cached, resolving with the whole token response (access_token, token_type, expires_in,
+ * scope, id_token, …) as the server sent it; for tools such as `tessera token`. Services use {@link createTokenClient}, which caches and
  * refreshes. Failures reject with a TokenClientError, as the token client's do.
  */
 export async function requestTokenResponse(options: TokenEndpointRequestOptions): Promise<TokenEndpointResponse> {
@@ -237,6 +298,7 @@ export async function requestTokenResponse(options: TokenEndpointRequestOptions)
   if (typeof tokenEndpoint !== 'string' || !URL.canParse(tokenEndpoint)) throw new TypeError(`tokenEndpoint must be a URL; got ${JSON.stringify(tokenEndpoint)}`);
   if (typeof scope !== 'string' || scope.trim() === '') throw new TypeError('scope must name what the token is for, e.g. "beta:domain"');
   if (expiresIn !== undefined && (!Number.isSafeInteger(expiresIn) || expiresIn <= 0)) throw new TypeError('expiresIn must be a whole number of seconds > 0');
+  checkGrantSubject(options);
   if ((options.credentials === undefined) === (options.prove === undefined)) throw new TypeError('give exactly one of credentials and prove');
   if (options.prove !== undefined && typeof options.prove !== 'function') throw new TypeError('prove must be a function returning { headers, form }');
   if (options.transport !== undefined && typeof options.transport?.send !== 'function') throw new TypeError('transport must have send(url, request)');
@@ -251,7 +313,9 @@ export async function requestTokenResponse(options: TokenEndpointRequestOptions)
     signal: options.signal ?? new AbortController().signal,
   };
   try {
-    const res = await sendTokenRequest(ctx, tokenEndpoint, scope, expiresIn);
+    const { subjectToken, impersonation, proxyForPrincipal } = options;
+    const form = tokenRequestForm({ scope, expiresIn, subjectToken, impersonation, proxyForPrincipal });
+    const res = await sendTokenRequest(ctx, tokenEndpoint, form, describeRequest(form, tokenEndpoint));
     return parseTokenEndpointResponse(res.response, tokenEndpoint, res.attempts);
   } finally {
     if (options.transport === undefined) await transport.close();

@@ -2,12 +2,30 @@
 // may refuse a token the cache still thinks good (its key was rotated out, the token revoked, the
 // clocks disagree); RFC 6750 says so with `error="invalid_token"`, and then one fresh token and
 // one more try is the right answer. Only for requests that are safe to send twice.
+//
+// A service handling a request can call the next one on its caller's behalf: `onBehalfOf` in a
+// call's init (the caller's AuthContext from the middleware, or its token) makes the token client
+// exchange the caller's token (RFC 8693) instead of using the service's own.
 
 import { normalizeRequest } from '../client/scope.ts';
-import type { AccessTokenRequest, TokenClient } from '../client/options.ts';
+import type { AccessTokenRequest, OnBehalfOf, TokenClient } from '../client/options.ts';
 
 /** The fetch signature the wrapper takes and returns. */
 export type FetchFunction = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+
+/** A request's init, plus whom the call is made for. */
+export interface AuthenticatedRequestInit extends RequestInit {
+  /**
+   * Call for this caller instead of as this service: its `AuthContext` (`request.auth`, the
+   * middleware's `caller`) or its access token. The token sent names the caller as `sub` and this
+   * service as `act.sub` (RFC 8693 token exchange), cached per caller token and scope. Given but
+   * `undefined` is a TypeError, never a silent call as this service.
+   */
+  onBehalfOf?: OnBehalfOf;
+}
+
+/** The fetch {@link createAuthenticatedFetch} returns: `fetch`, with `onBehalfOf` per call. */
+export type AuthenticatedFetch = (input: string | URL | Request, init?: AuthenticatedRequestInit) => Promise<Response>;
 
 /** RFC 9110 §9.2.2: methods whose repetition has the effect of one request. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
@@ -33,18 +51,28 @@ export type AuthenticatedFetchOptions = AccessTokenRequest & {
  * ```ts
  * const callBeta = createAuthenticatedFetch(client, { scope: 'beta:role.readers' });
  * const res = await callBeta('https://beta.internal/items');
+ * // In a handler: call on behalf of the verified caller (token exchange).
+ * const res2 = await callBeta('https://beta.internal/items', { onBehalfOf: request.auth });
  * ```
  */
-export function createAuthenticatedFetch(client: Pick<TokenClient, 'getAccessToken'>, options: AuthenticatedFetchOptions): FetchFunction {
+export function createAuthenticatedFetch(client: Pick<TokenClient, 'getAccessToken'>, options: AuthenticatedFetchOptions): AuthenticatedFetch {
   if (client === null || typeof client !== 'object' || typeof client.getAccessToken !== 'function') {
     throw new TypeError('createAuthenticatedFetch needs a token client (from createTokenClient)');
   }
-  const tokenRequest = pickTokenRequest(options);
-  normalizeRequest(tokenRequest);
+  const ownRequest = pickTokenRequest(options);
+  normalizeRequest(ownRequest);
   const fetchImpl: FetchFunction = options.fetch ?? ((input, init) => fetch(input, init));
   const retryAll = options.retryNonIdempotent === true;
 
-  return async (input, init) => {
+  return async (input, withCaller) => {
+    let tokenRequest = ownRequest;
+    let init: RequestInit | undefined = withCaller;
+    if (withCaller !== null && typeof withCaller === 'object' && 'onBehalfOf' in withCaller) {
+      const { onBehalfOf, ...rest } = withCaller;
+      // The token client refuses an undefined caller: a forwarding call never goes out as this service by mistake.
+      tokenRequest = { ...ownRequest, onBehalfOf };
+      init = rest;
+    }
     const request = new Request(input, init);
     // Cloned before the first send consumes the body, so the retry can send it again.
     const spare = retryAll || IDEMPOTENT.has(request.method) ? request.clone() : undefined;
@@ -61,8 +89,15 @@ export function createAuthenticatedFetch(client: Pick<TokenClient, 'getAccessTok
 
 function pickTokenRequest(options: AuthenticatedFetchOptions): AccessTokenRequest {
   if (options === null || typeof options !== 'object') throw new TypeError('createAuthenticatedFetch needs { scope } or { domain, roles? }');
-  if ('scope' in options) return { scope: options.scope, expiresIn: options.expiresIn };
-  return { domain: options.domain, roles: options.roles, expiresIn: options.expiresIn };
+  const request: AccessTokenRequest = 'scope' in options
+    ? { scope: options.scope, expiresIn: options.expiresIn }
+    : { domain: options.domain, roles: options.roles, expiresIn: options.expiresIn };
+  // A caller fixed for every call (a tool acting for one subject); a per-call onBehalfOf replaces it.
+  if ('onBehalfOf' in options) {
+    if (options.onBehalfOf == null) throw new TypeError('onBehalfOf is undefined: give the caller\'s access token or AuthContext, or leave the option out');
+    request.onBehalfOf = options.onBehalfOf;
+  }
+  return request;
 }
 
 /** True when a Bearer challenge carries `error="invalid_token"` (RFC 6750 §3). */

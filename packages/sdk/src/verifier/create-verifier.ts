@@ -22,6 +22,7 @@ import { checkDelegation, delegationChain, type DelegationPolicy } from './deleg
 import { InvalidAudienceError, InvalidTokenError, VerifierError } from './errors.ts';
 import { httpsFetch } from './https-fetch.ts';
 import { createKeySource } from './key-source.ts';
+import { rememberPresentedToken } from './presented.ts';
 import { resolveOptions, type CertificateInput, type VerifierOptions } from './options.ts';
 import { compileRequirement, grantedRoles, type CompiledRequirement, type Requirement, type Roles } from './roles.ts';
 import { createTokenCache } from './token-cache.ts';
@@ -203,6 +204,7 @@ export function createVerifier(verifierOptions: VerifierOptions): Verifier {
       checkBinding(verified.bound, peerThumbprint(verifyOptions.peerCertificate));
       requirement.check(verified.context.roles);
       checkDelegation(verified.context.actors, verifyOptions.delegation);
+      if (verified.context.kind === 'access_token') rememberPresentedToken(verified.context, token);
       return verified.context;
     },
 

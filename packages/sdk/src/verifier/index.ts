@@ -16,3 +16,4 @@ export { certificateThumbprint } from './binding.ts';
 export { hasRole, scopeItemRole, type CompiledRequirement, type Requirement, type Roles } from './roles.ts';
 export type { ApiKeyOptions, CertificateInput, FetchLike, VerifierOptions } from './options.ts';
 export { delegationChain, type DelegationPolicy } from './delegation.ts';
+export { callerToken } from './presented.ts';

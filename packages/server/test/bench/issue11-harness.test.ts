@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { counterSum, readCounters } from '../../../../bench/harness/metrics.ts';
 import { ConnectionPool, pacedRun, RoundRobin } from '../../../../bench/harness/paced.ts';
 import { descendants } from '../../../../bench/harness/processes.ts';
-import { checkTargets, DEFAULT_ROW, ONE_PG_ROW, TWO_INSTANCES_ROW } from '../../../../bench/harness/report.ts';
+import { checkTargets, DEFAULT_ROW, EXCHANGE_ROW, exchangeComparison, ONE_PG_ROW, TWO_INSTANCES_ROW } from '../../../../bench/harness/report.ts';
 import type { RowResult } from '../../../../bench/harness/run-row.ts';
 import { seedSqlite } from '../../../../bench/harness/seed.ts';
 import { openStore } from '../../src/storage/open.ts';
@@ -143,6 +143,21 @@ test("issue 11's targets: SQL statements per token, PostgreSQL CPU per token, tw
   const two = find(`${TWO_INSTANCES_ROW}: node + PostgreSQL CPU per token`);
   assert.equal(two.met, false);
   assert.match(two.actual, /0\.700 vs 0\.510 ms \(1\.37 ×\)/);
+});
+
+test('token exchange beside client credentials: the ratio of the same run; no client credentials SQL budget for it', () => {
+  const plain = row('tessera-1', { tokensPerSecond: 5000, serverCpu: 1.25, sql: { statements: 100, tokenRequests: 10_000 } });
+  const exchange = row(EXCHANGE_ROW, {
+    tokensPerSecond: 2500, serverCpu: 1.5, sql: { statements: 2500, tokenRequests: 2500 }, memory: { totalMb: 160, processMb: 160 },
+  });
+  // 0.25 ms against 0.6 ms per token: 0.42 × by CPU.
+  const printed = 'Token exchange vs client credentials (Tessera ×1, same run): 2500 vs 5000 tokens/s = 0.50 × (by CPU per token 0.42 ×)';
+  assert.equal(exchangeComparison([plain, exchange]), printed);
+  assert.equal(exchangeComparison([plain]), undefined);
+  assert.equal(exchangeComparison([plain, { ...exchange, status: 'failed' }]), undefined);
+  const targets = checkTargets([plain, exchange]).map((check) => check.target);
+  assert.ok(!targets.some((target) => target.startsWith(`${EXCHANGE_ROW}: SQL statements`)), targets.join('\n'));
+  assert.ok(targets.includes(`${EXCHANGE_ROW}: peak RSS ≤ 150 MB per process`), targets.join('\n'));
 });
 
 test("a seeded registry is what Tessera's own store reads", async () => {

@@ -1,0 +1,21 @@
+// The token each verified caller presented, kept beside (not inside) its AuthContext: a service
+// that calls the next one on the caller's behalf hands the context itself to the token client
+// (`onBehalfOf: caller`), and the token never shows up where the context is logged or serialized.
+
+import type { AuthContext } from './create-verifier.ts';
+
+const presented = new WeakMap<AuthContext, string>();
+
+/** Notes the access token `context` was verified from. */
+export function rememberPresentedToken(context: AuthContext, token: string): void {
+  presented.set(context, token);
+}
+
+/**
+ * The access token a verified caller presented (the JWT alone), for a token exchange on its
+ * behalf; `undefined` for a context this SDK's verifier did not make from an access token (an
+ * API key's, an ID token's, one built by hand).
+ */
+export function callerToken(context: AuthContext): string | undefined {
+  return presented.get(context);
+}
