@@ -14,6 +14,7 @@
 //
 // Prints `{"phase":"measuring"}` when the measured part starts, then one JSON result line.
 
+import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { ConnectionPool, pacedRun, RoundRobin } from './paced.ts';
 
@@ -24,6 +25,8 @@ export interface LoadPlan {
   urls?: string[];
   headers: Record<string, string>;
   body: string;
+  /** A file whose content is the body instead (a body too large for the command line). */
+  bodyFile?: string;
   connections: number;
   warmupSeconds: number;
   seconds: number;
@@ -44,6 +47,7 @@ export interface LoadResult {
 }
 
 const plan = JSON.parse(process.argv[2] ?? '{}') as LoadPlan;
+if (plan.bodyFile !== undefined) plan.body = readFileSync(plan.bodyFile, 'utf8');
 const say = (line: unknown): void => void process.stdout.write(`${JSON.stringify(line)}\n`);
 const urls = plan.urls && plan.urls.length > 0 ? plan.urls : [plan.url];
 /** The connections of instance `i` when they are split among the instances. */

@@ -1,4 +1,4 @@
-// The committed record of a smaller benchmark (bench:scale, bench:propagation):
+// The committed record of a smaller benchmark (bench:scale, bench:propagation, bench:gateway):
 // bench/results/<name>-<date>-<host>.{json,md}, the Markdown readable on its own.
 
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -16,6 +16,8 @@ export interface SmallReport {
   how: string;
   table: string[][];
   targets: string[];
+  /** The heading over the targets; `Targets (issue 11)` unless given. */
+  targetsHeading?: string;
   /** Everything else that goes into the JSON. */
   data: Record<string, unknown>;
 }
@@ -44,7 +46,7 @@ export async function writeSmallReport(report: SmallReport): Promise<void> {
     '',
     markdownTable(report.table),
     '',
-    '## Targets (issue 11)',
+    `## ${report.targetsHeading ?? 'Targets (issue 11)'}`,
     '',
     ...report.targets.map((line) => `- ${line}`),
   ];

@@ -1,6 +1,6 @@
-// The gateway against the real Tessera token endpoint: token exchange, proxy_for_principal and
-// role `actors` as the server answers them (the other gateway tests use a fake exchange endpoint,
-// helpers/fake-exchange.ts, to reach failures the real one does not produce on demand).
+// The gateway against the real Tessera token endpoint, set up here by hand rather than through
+// helpers/world.ts: token exchange, proxy_for_principal and role `actors` as the server answers
+// them, with the least a deployment needs (no partner CA, no metrics, the default token endpoint).
 //
 // Nothing here is faked: Tessera issues the callers' tokens and API keys, exchanges tokens and
 // issues tokens on behalf of callers to the gateway, and the upstream verifies the gateway's

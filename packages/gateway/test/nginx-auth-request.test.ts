@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { send } from '@tessera/testkit/https';
 import { freePort } from '@tessera/testkit/port';
-import { findNginx, nginxConf, nginxDir, startNginx, substituteOnce, type RunningNginx } from '../../server/test/helpers/nginx.ts';
+import { findNginx, nginxConf, nginxDir, startNginx, substituteOnce, type RunningNginx } from '@tessera/testkit/nginx';
 import { GATEWAY, ROOT, spawnGateway, startWorld, type RunningGateway, type World } from './helpers/world.ts';
 
 const found = await findNginx();

@@ -193,15 +193,22 @@ describe('gateway proxying, end to end', () => {
     });
 
     it('answers 503 with Retry-After when Tessera cannot be reached for a token', async () => {
-      const fresh = await world.token('alpha', 'orders:domain');
-      world.fake.down = true;
+      // A gateway of its own whose token endpoint is a port nothing listens on any more (a Tessera
+      // stopped); its callers' tokens are still checked against the running Tessera's keys.
+      const stopped = createServer();
+      await new Promise<void>((resolve) => stopped.listen(0, '127.0.0.1', resolve));
+      const port = (stopped.address() as AddressInfo).port;
+      await new Promise<void>((resolve) => stopped.close(() => resolve()));
+      const cut = await spawnGateway(world.config((c) => (c.tessera.tokenEndpoint = `https://127.0.0.1:${port}/oauth2/token`), 'tessera-down.json'));
       try {
-        const res = await call('/orders/1', { headers: { authorization: `Bearer ${fresh}` } });
+        const fresh = await world.token('alpha', 'orders:domain');
+        const res = await send(`${cut.url}/orders/1`, { ca: world.pki.ca.cert, agent: false, headers: { authorization: `Bearer ${fresh}` } });
         assert.equal(res.status, 503);
         assert.equal(res.json.error, 'temporarily_unavailable');
         assert.equal(res.headers['retry-after'], '5');
+        assert.match(res.json.error_description, /Tessera could not be reached for the upstream's token/);
       } finally {
-        world.fake.down = false;
+        await cut.stop();
       }
     });
   });
@@ -235,7 +242,8 @@ describe('gateway proxying, end to end', () => {
   });
 
   describe('the authorization endpoint', () => {
-    const upstreamVerifier = () => createVerifier({ issuer: world.fake.url, jwksUri: world.fake.jwksUri, audience: 'orders' });
+    const upstreamVerifier = () => createVerifier({ issuer: world.tessera.url, jwksUri: `${world.tessera.url}/oauth2/keys`, audience: 'orders',
+        ca: world.tessera.ca });
 
     it('nginx auth_request: judges X-Original-Method and X-Original-URI, and answers the principal and the upstream token', async () => {
       const res = await call('/authz', { headers: { 'x-original-method': 'POST', 'x-original-uri': '/orders/5?x=1' } });

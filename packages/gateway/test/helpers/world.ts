@@ -1,8 +1,9 @@
 // Everything an end-to-end test of the gateway runs against, on loopback: a real Tessera
-// (services, roles, caller tokens, API keys, introspection, JWKS), the fake exchange endpoint
-// (fake-exchange.ts) for the upstream tokens, the upstream service (upstream.ts), three test PKIs
-// (the "Tessera" CA whose certificates carry SPIFFE names, a partner CA mapped by subject, and a
-// CA nobody trusts), and the gateway itself spawned as `tessera gateway --config <file>`.
+// (services, roles with the gateway among their actors, caller tokens, API keys, introspection,
+// JWKS, and the token endpoint that exchanges tokens and answers proxy_for_principal), the
+// upstream service (upstream.ts) verifying the gateway's tokens against Tessera's JWKS, three test
+// PKIs (the "Tessera" CA whose certificates carry SPIFFE names, a partner CA mapped by subject,
+// and a CA nobody trusts), and the gateway itself spawned as `tessera gateway --config <file>`.
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -12,22 +13,29 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createTestPki, type Pem, type TestPki } from '@tessera/testkit/pki';
 import { startTestServer, type TestServer } from '@tessera/testkit/server';
-import { startFakeExchange, type FakeExchange, type Policy } from './fake-exchange.ts';
 import { startUpstream, type Upstream } from './upstream.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..', '..', '..');
 export const GATEWAY = 'edge.gw';
 
-export const POLICY: Policy = {
-  'orders:role.readers': { members: ['alpha.api', 'carol.api', 'partner.billing', 'partner.ci'], actors: [GATEWAY] },
-  'orders:role.writers': { members: ['carol.api'], actors: [GATEWAY] },
-  // alpha.api holds it, but the gateway may not act for its holders.
-  'orders:role.auditors': { members: ['alpha.api'], actors: [] },
-};
+/** One token request the gateway made, as Tessera's audit recorded it (`token.issued` or `token.refused`). */
+export interface TokenRequest {
+  type: 'token.issued' | 'token.refused';
+  status: number;
+  /** What the gateway asked for and what it got. */
+  scope: string | null;
+  grantedScope?: string | null;
+  /** For an issued token: for whom, the actors (current first), and how (`delegation` for a token exchange, `proxy` for proxy_for_principal). */
+  subject?: string;
+  actors?: string[];
+  acting?: 'delegation' | 'impersonation' | 'proxy';
+  jti?: string;
+}
 
 export interface World {
   tessera: TestServer;
-  fake: FakeExchange;
+  /** Every token request the gateway made to Tessera so far, oldest first (from Tessera's audit, flushed first). */
+  tokenRequests(): Promise<TokenRequest[]>;
   upstream: Upstream;
   /** Server certificate of the gateway and the SPIFFE-naming client CA. */
   pki: TestPki;
@@ -54,17 +62,23 @@ export async function startWorld(): Promise<World> {
     assert.ok(res.status < 300, `${method} ${path}: ${res.status} ${res.text}`);
     return res.json;
   };
-  for (const name of ['orders', 'edge', 'alpha', 'carol']) await admin('POST', '/domains', { name });
+  for (const name of ['orders', 'edge', 'alpha', 'carol', 'partner']) await admin('POST', '/domains', { name });
   const gw = (await admin('POST', '/domains/edge/services', { name: 'gw' })).clientSecret as string;
   const alpha = (await admin('POST', '/domains/alpha/services', { name: 'api' })).clientSecret as string;
   const carol = (await admin('POST', '/domains/carol/services', { name: 'api' })).clientSecret as string;
-  await admin('PUT', '/domains/orders/roles/readers', { members: [{ principal: 'alpha.api' }, { principal: 'carol.api' }] });
-  await admin('PUT', '/domains/orders/roles/writers', { members: [{ principal: 'carol.api' }] });
-  await admin('PUT', '/domains/orders/roles/auditors', { members: [{ principal: 'alpha.api' }] });
+  // The partner's principals, named by certificateMappings: Tessera issues tokens only for principals that exist.
+  for (const name of ['billing', 'ci']) await admin('POST', '/domains/partner/services', { name });
+  // A role lets the gateway act for its members only when it lists the gateway in `actors`; for callers
+  // without a token of their own (proxy_for_principal, Athenz's rule) the gateway must hold the role too.
+  const members = (...principals: string[]): { principal: string }[] => principals.map((principal) => ({ principal }));
+  await admin('PUT', '/domains/orders/roles/readers', { members: members('alpha.api', 'carol.api', 'partner.billing', 'partner.ci', GATEWAY),
+      actors: [GATEWAY] });
+  await admin('PUT', '/domains/orders/roles/writers', { members: members('carol.api', GATEWAY), actors: [GATEWAY] });
+  // alpha.api holds it, but the gateway may not act for its holders.
+  await admin('PUT', '/domains/orders/roles/auditors', { members: members('alpha.api', GATEWAY) });
   const key = await admin('POST', '/domains/alpha/services/api/api-keys', { audience: 'orders' });
 
-  const fake = await startFakeExchange({ tesseraUrl: tessera.url, tesseraCa: tessera.ca, gateway: { id: GATEWAY, secret: gw }, policy: POLICY });
-  const upstream = await startUpstream({ issuer: fake.url, jwksUri: fake.jwksUri, gateway: GATEWAY });
+  const upstream = await startUpstream({ issuer: tessera.url, jwksUri: `${tessera.url}/oauth2/keys`, gateway: GATEWAY, ca: tessera.ca });
   const pki = createTestPki();
   const partner = createTestPki();
   const untrusted = createTestPki();
@@ -78,8 +92,7 @@ export async function startWorld(): Promise<World> {
   const base = (): Record<string, unknown> => ({
     listen: 'https://127.0.0.1:0',
     tls: { cert: 'gw.pem', key: 'gw.key', clientCa: 'client-ca.pem', externalCas: ['partner-ca.pem'], trustDomain: 'tessera.local' },
-    tessera: { url: tessera.url, ca: 'tessera-ca.pem', clientId: GATEWAY, clientSecretFile: 'gw.secret', tokenEndpoint: fake.tokenEndpoint,
-        apiKeyCacheTtl: 1 },
+    tessera: { url: tessera.url, ca: 'tessera-ca.pem', clientId: GATEWAY, clientSecretFile: 'gw.secret', apiKeyCacheTtl: 1 },
     certificateMappings: [
       { cas: ['partner-ca.pem'], subject: 'CN=billing', principal: 'partner.billing' },
       { cas: ['partner-ca.pem'], san: 'https://ci.partner.example/runner', principal: 'partner.ci' },
@@ -101,9 +114,23 @@ export async function startWorld(): Promise<World> {
   });
 
   return {
-    tessera, fake, upstream, pki, partner, untrusted, dir,
+    tessera, upstream, pki, partner, untrusted, dir,
     secrets: { gw, alpha, carol },
     apiKeys: { alpha: key.apiKey as string, alphaId: key.id as string },
+    async tokenRequests() {
+      await tessera.server.flushAudit();
+      const events: { actor: string; type: string; after: Record<string, unknown> }[] = [];
+      for (let cursor = ''; ;) {
+        const page = await admin('GET', `/audit?principal=${GATEWAY}&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+        events.push(...(page.events as typeof events));
+        if (!page.nextCursor) break;
+        cursor = page.nextCursor as string;
+      }
+      return events
+        .filter((e) => e.actor === GATEWAY && (e.type === 'token.issued' || e.type === 'token.refused'))
+        .reverse()
+        .map((e) => ({ type: e.type, ...e.after }) as unknown as TokenRequest);
+    },
     async token(who, scope) {
       const secret = who === 'alpha' ? alpha : carol;
       const res = await tessera.token(`${who}.api`, secret, { grant_type: 'client_credentials', scope });
@@ -134,7 +161,7 @@ export async function startWorld(): Promise<World> {
       return path;
     },
     async close() {
-      await Promise.all([tessera.stop(), fake.close(), upstream.close()]);
+      await Promise.all([tessera.stop(), upstream.close()]);
       for (const p of [pki, partner, untrusted]) p.dispose();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -17,7 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import { x509 } from '../../src/ca/x509.ts';
 import type { Config } from '../../src/config/config.ts';
-import { findNginx, nginxConf, nginxDir, startNginx, substituteOnce, type NginxBinary, type RunningNginx } from '../helpers/nginx.ts';
+import { findNginx, nginxConf, nginxDir, startNginx, substituteOnce, type NginxBinary, type RunningNginx } from '@tessera/testkit/nginx';
 import { startTestServer, tokenRequest, type TestServer } from '@tessera/testkit/server';
 import { freePort } from '@tessera/testkit/port';
 import type { TestResponse } from '@tessera/testkit/https';

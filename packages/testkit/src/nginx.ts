@@ -1,5 +1,5 @@
 // A real nginx for end-to-end tests of the reverse-proxy setups the operator's guide ships
-// (deploy/nginx/*.conf): its own master process on a temporary prefix and free loopback ports,
+// (deploy/nginx/*.conf; the server's and the gateway's tests): its own master process on a temporary prefix and free loopback ports,
 // never the system's nginx. Without nginx the tests are skipped, unless TESSERA_REQUIRE_NGINX=1
 // (set by .ci/run, which installs Debian's nginx and libnginx-mod-stream): then a missing nginx
 // or stream module fails the test.
