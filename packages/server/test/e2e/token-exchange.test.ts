@@ -351,6 +351,16 @@ describe('token exchange (RFC 8693) and proxy_for_principal', () => {
       assertError(await exchange(B, own, { scope: 'orders:role.readers' }), 400, 'invalid_grant', /gw.edge's own token/);
     });
 
+    it('refuses an actor re-exchanging a token it already holds for its subject (an exchange\'s or proxy_for_principal\'s result)', async () => {
+      const b = await exchanged(B, await tokenOf(A, 'gw:domain'), 'mid:domain');
+      const held = /the subject_token is held by gw.edge itself \(it acts for app.web already\)/;
+      assertError(await exchange(B, b, { scope: 'mid:domain' }), 400, 'invalid_grant', held);
+      const proxied = await tokenOf(B, 'orders:role.readers', { proxy_for_principal: A });
+      assertError(await exchange(B, proxied, { scope: 'orders:role.readers' }), 400, 'invalid_grant', held);
+      // The one it was sent to may still exchange it.
+      assert.equal((await exchange(C, b, { scope: 'back:domain' })).status, 200);
+    });
+
     it('refuses to act for a disabled subject service', async () => {
       const token = await tokenOf('app.down', 'gw:domain');
       assert.equal((await t.admin$('PATCH', '/domains/app/services/down', { status: 'DISABLED' })).status, 200);

@@ -10,6 +10,8 @@
 //   (policy/delegation.ts): a chain shows only the roles every hop allowed;
 // - a lifetime no longer than the subject token's: exchanging never extends a token, nor resets
 //   it (exchanging one's own token is refused: client_credentials is the way to a fresh one);
+// - never from a token the actor already holds (its own exchange or proxy_for_principal result):
+//   a token is exchanged by the one it was sent to, never fed back in by its holder;
 // - a chain no deeper than `tokenExchange.maxDepth` actors.
 // The subject token is judged as introspection judges it (accept-token.ts: signature, our issuer,
 // `typ: at+jwt`, unexpired, not revoked, nor any token it was itself exchanged from, its service
@@ -115,6 +117,16 @@ export async function tokenExchangeGrant(
   }
   if (claims.sub === actor) {
     throw invalidGrant(`the subject_token is ${actor}'s own token: exchanging it changes nothing; ask for a new token with grant_type=client_credentials`);
+  }
+  // A token the actor already holds for its subject (one it was issued by an exchange, or by
+  // proxy_for_principal) was not sent to it by a caller: re-exchanging it would let the holder
+  // choose its next target itself, skipping the caller's consent (and, for a proxy token, the rule
+  // that the proxy holds the roles too). Tokens are exchanged by those they are sent to.
+  if (claims.client_id === actor) {
+    throw invalidGrant(
+      `the subject_token is held by ${actor} itself (it acts for ${claims.sub} already): a service exchanges tokens its callers send it, ` +
+        'not its own; ask for the target roles with the token its caller sent, or with proxy_for_principal where a role allows it',
+    );
   }
   const mayAct = mayActOf(claims['may_act']);
   if (mayAct === null) throw invalidGrant('the subject_token has a may_act claim without a sub');
