@@ -28,7 +28,9 @@
 // The new token carries `exchanged_from`, the jtis of the tokens it derives from (nearest first),
 // so revoking any of them ends it at introspection and the admin API (accept-token.ts) without a
 // write on this path: a stored link would cost a database write per exchange, where the jtis
-// cost a few bytes of the token and a revocation lookup each (bounded by the depth).
+// cost a few bytes of the token and a revocation lookup each (bounded by the depth). Likewise
+// `exchanged_cnf`, the thumbprints of the certificates those tokens were bound to (each once):
+// revoking such a certificate ends every token exchanged from the tokens bound to it.
 // Exchanged tokens never come from the token reuse cache: its key knows nothing of the subject.
 
 import type { JWTPayload } from 'jose';
@@ -189,6 +191,13 @@ export async function tokenExchangeGrant(
     throw new OAuthError(403, 'access_denied', `the memberships of ${claims.sub} behind the requested roles end within this second`);
   }
   const exchangedFrom = [claims.jti, ...(Array.isArray(claims['exchanged_from']) ? (claims['exchanged_from'] as string[]) : [])];
+  // The certificates the chain's tokens were bound to: revoking one ends this token too (accept-token.ts).
+  const exchangedCnf = [
+    ...new Set([
+      ...(claims.cnf === undefined ? [] : [claims.cnf['x5t#S256']]),
+      ...(Array.isArray(claims['exchanged_cnf']) ? (claims['exchanged_cnf'] as string[]) : []),
+    ]),
+  ];
   const tokenClaims = accessTokenClaims({
     issuer: deps.issuer,
     principal: claims.sub,
@@ -201,6 +210,7 @@ export async function tokenExchangeGrant(
     certificateThumbprint: bound?.thumbprint,
     act: mode === 'delegation' ? actClaim(actors) : undefined,
     exchangedFrom,
+    exchangedCnf,
   });
   return {
     response: {
