@@ -230,12 +230,15 @@ export interface OidcProofIssuer {
    */
   uses?: OidcIssuerUse[];
   /**
-   * Client assertions only: how a second use is refused. `jti` (the default): each token must
+   * Client assertions only (and the `oidc-token` proofs of an issuer used for both): how a second use is refused. `jti` (the default): each token must
    * carry a jti, accepted once; `token-hash`: for issuers whose tokens carry none, each token is
    * accepted once, known by its SHA-256.
    */
   replay?: 'jti' | 'token-hash';
-  /** Client assertions only: the longest validity (exp − iat, or exp − now) accepted, in seconds; absent means 3600. */
+  /**
+   * Client assertions only (and the `oidc-token` proofs of an issuer used for both): the longest
+   * validity (exp − iat, or exp − now) accepted, in seconds; absent means 3600.
+   */
   maxLifetime?: number;
 }
 

@@ -18,13 +18,16 @@
 //   holder learns at the next call that it must ask for a new one, and no caller has to reason
 //   about a token whose scope says more than it is worth;
 // - a token held by another principal than its subject (token exchange, proxy_for_principal;
-//   policy/delegation.ts): the holder (`client_id`) is an active service that has not lost a
-//   registered key since (as for the subject), every role the token
-//   names still lists every actor of its `act` chain (or, for an impersonation token, the
-//   holder among its impersonators), and no token it was exchanged from (`exchanged_from`) has
-//   been revoked: revoking a subject token ends every token exchanged from it, however far down.
-//   A proxy_for_principal token (an act chain exchanged from nothing) also needs its proxy to
-//   hold every role it names, as at issuance;
+//   policy/delegation.ts): every actor of its `act` chain (the holder, `client_id`, first; for an
+//   impersonation token the holder alone) is an active service, the one it was when the token was
+//   issued, that has not lost a registered key since (as for the subject): whoever took an
+//   earlier actor's key may have got the token it held, and so the tokens exchanged from it;
+//   every role the token names still lists every actor of its chain (or, for an impersonation
+//   token, the holder among its impersonators); no token it was exchanged from (`exchanged_from`)
+//   has been revoked: revoking a subject token ends every token exchanged from it, however far
+//   down; and no certificate one of them was bound to (`exchanged_cnf`) is revoked or expired, as
+//   for a bound token's own (below). A proxy_for_principal token (an act chain exchanged from
+//   nothing) also needs its proxy to hold every role it names, as at issuance;
 // - the certificate binding (RFC 8705 §3, `cnf.x5t#S256`). It is enforced where the token is
 //   presented to Tessera as a credential: the request must come with the certificate the token
 //   is bound to, and that certificate must be trusted now as it was when the token was issued
@@ -44,10 +47,19 @@
 //   validity, and its CA's CRL) refuses what Tessera cannot. No token outlives its certificate
 //   in any case: a bound token's `exp` is at most the certificate's notAfter (grants/client_credentials.ts).
 //
-// The lookups run together: one round trip's wait on the admin API and introspection.
+// The lookups run together: one round trip's wait on the admin API and introspection. What each
+// costs, per token (the store is the database at introspection and the admin API, the registry
+// cache, from memory in steady state, on the token endpoint's exchange path; server.ts):
+// - the subject's service, the jti's revocation, the subject's roles: one read each;
+// - a held token: one service read per distinct actor of the chain (at most
+//   tokenExchange.maxDepth), one revocation read per `exchanged_from` jti (the same bound), and
+//   the proxy's roles for a proxy_for_principal token;
+// - a bound token: one certificate read by thumbprint (the database on every path: the registry
+//   cache keys certificates by serial), and one per distinct `exchanged_cnf` thumbprint, which
+//   only tokens exchanged from bound ones carry.
 
 import type { JWTPayload } from 'jose';
-import { exchangedFromOf, holderOf, roleAllows, type ActClaim, type ActingMode } from '../policy/delegation.ts';
+import { exchangedCnfOf, exchangedFromOf, holderOf, roleAllows, type ActClaim, type ActingMode } from '../policy/delegation.ts';
 import { isServiceActive } from '../policy/service-standing.ts';
 import { endedByKeyRemoval } from './key-removal.ts';
 import type { CertificateRecord, Service } from '../storage/records.ts';
@@ -69,6 +81,7 @@ export interface OwnAccessTokenClaims extends JWTPayload {
   cnf?: { 'x5t#S256': string };
   act?: ActClaim;
   exchanged_from?: string[];
+  exchanged_cnf?: string[];
 }
 
 export interface TokenRole {
@@ -118,7 +131,7 @@ export async function acceptAccessToken(
 ): Promise<Acceptance> {
   const read = await checkedClaims(deps.verify, token);
   if (typeof read === 'string') return refuse(read);
-  const { claims, roles, holder, exchangedFrom } = read;
+  const { claims, roles, holder, exchangedFrom, exchangedCnf } = read;
   const now = deps.now();
   if (claims.exp * 1000 <= now) return refuse('the token has expired');
   const bound = claims.cnf?.['x5t#S256'];
@@ -138,23 +151,31 @@ export async function acceptAccessToken(
   const domains = [...new Set(roles.map((r) => r.domain))];
   // A proxy_for_principal token (an act chain, exchanged from nothing) stands on its proxy's roles too.
   const proxied = holder.mode === 'delegation' && exchangedFrom.length === 0;
-  const [service, revoked, held, issued, untrusted, ancestorsRevoked, holderService, proxyHeld] = await Promise.all([
+  // The holder first (holderOf: actors[0] is client_id), each actor once.
+  const actors = holder.mode === null ? [] : [...new Set(holder.actors)];
+  const [service, revoked, held, issued, untrusted, ancestorsRevoked, actorServices, proxyHeld, ancestorCertificates] = await Promise.all([
     deps.store.getService(claims.sub),
     deps.store.isTokenRevoked(claims.jti, now),
     deps.store.rolesHeld(claims.sub, domains, now),
     bound === undefined ? null : deps.store.getCertificateByThumbprint(bound),
     presented === null ? null : presented.verify(),
     Promise.all(exchangedFrom.map((jti) => deps.store.isTokenRevoked(jti, now))),
-    holder.mode === null ? null : deps.store.getService(claims.client_id),
+    Promise.all(actors.map((actor) => deps.store.getService(actor))),
     proxied ? deps.store.rolesHeld(claims.client_id, domains, now) : null,
+    Promise.all(exchangedCnf.map((thumbprint) => deps.store.getCertificateByThumbprint(thumbprint))),
   ]);
   if (revoked) return refuse('the token has been revoked');
   if (ancestorsRevoked.includes(true)) return refuse('a token it was exchanged from has been revoked');
-  if (holder.mode !== null && !isServiceActive(holderService, now)) {
-    return refuse(`${claims.client_id}, which the token was issued to, is not an active service`);
+  for (const [index, actorService] of actorServices.entries()) {
+    const actorEnded = actorStanding(actors[index]!, index === 0, actorService, claims.iat, now);
+    if (actorEnded !== null) return refuse(actorEnded);
   }
-  const ended = issued === null ? null : certificateEnded(issued, now);
+  const ended = issued === null ? null : certificateEnded(issued, now, 'the client certificate the token is bound to');
   if (ended !== null) return refuse(ended);
+  for (const certificate of ancestorCertificates) {
+    const ancestorEnded = certificate === null ? null : certificateEnded(certificate, now, 'the client certificate a token it was exchanged from is bound to');
+    if (ancestorEnded !== null) return refuse(ancestorEnded);
+  }
   if (untrusted !== null) return refuse(`the client certificate the token is bound to is not trusted now: ${untrusted}`);
   if (!isServiceActive(service, now)) return refuse(`${claims.sub} is not an active service`);
   // iat is in whole seconds: a service created after the second the token was issued in is not its subject.
@@ -163,9 +184,6 @@ export async function acceptAccessToken(
   }
   const keyRemoved = endedByKeyRemoval(service, claims.iat);
   if (keyRemoved !== null) return refuse(keyRemoved);
-  // The holder's lost key ends what it holds for others too: whoever had the key may have got them.
-  const holderKeyRemoved = holderService === null ? null : endedByKeyRemoval(holderService, claims.iat);
-  if (holderKeyRemoved !== null) return refuse(`${claims.client_id}, which holds the token: ${holderKeyRemoved}`);
   const holds = new Map(held.map((h) => [`${h.domain}:${h.role}`, h]));
   const lost = roles.find((r) => !holds.has(`${r.domain}:${r.role}`));
   if (lost) {
@@ -189,10 +207,25 @@ export async function acceptAccessToken(
   return { accepted: true, token: { claims, service, roles } };
 }
 
+/**
+ * Why an actor of the token's chain no longer stands behind it, or null: the holder's or an
+ * earlier actor's service is gone, not active, another one registered since under the name, or
+ * has lost a registered key since the token was issued (whoever took the key may have got the
+ * tokens the actor held, and so the ones exchanged from them).
+ */
+function actorStanding(actor: string, holds: boolean, service: Service | null, iat: number, now: number): string | null {
+  const who = holds ? `${actor}, which the token was issued to,` : `${actor}, an earlier actor of the token's act chain,`;
+  if (!isServiceActive(service, now)) return `${who} is not an active service`;
+  // iat is in whole seconds, as for the subject below.
+  if ((iat + 1) * 1000 <= service.createdAt) return `${who} was deleted since the token was issued (a service of that name was registered again)`;
+  const keyRemoved = endedByKeyRemoval(service, iat);
+  return keyRemoved === null ? null : `${actor}, which ${holds ? 'holds the token' : 'acted in its chain'}: ${keyRemoved}`;
+}
+
 /** Why a certificate Tessera issued no longer vouches for the tokens bound to it, or null (notAfter is inclusive, RFC 5280). */
-function certificateEnded(certificate: CertificateRecord, now: number): string | null {
+function certificateEnded(certificate: CertificateRecord, now: number, bound: string): string | null {
   const { serial, revokedAt, revocationReason, notAfter } = certificate;
-  const which = `the client certificate the token is bound to (serial ${serial})`;
+  const which = `${bound} (serial ${serial})`;
   if (revokedAt !== null) {
     const reason = revocationReason ?? 'unspecified';
     return `${which} was revoked at ${new Date(revokedAt).toISOString()} (${reason}); get a new certificate, then a new token`;
@@ -207,6 +240,7 @@ type CheckedClaims = {
   /** Who holds the token for its subject (policy/delegation.ts): mode null when the subject does. */
   holder: { actors: string[]; mode: ActingMode | null };
   exchangedFrom: string[];
+  exchangedCnf: string[];
 };
 
 /** The claims and the roles they name, or why the token is not one Tessera issued. */
@@ -232,7 +266,9 @@ async function checkedClaims(verify: OwnTokenVerifier, token: string): Promise<C
   if (holder === null) return 'the token names its actors inconsistently (act and client_id disagree)';
   const exchangedFrom = exchangedFromOf(payload['exchanged_from']);
   if (exchangedFrom === null) return 'the token has a malformed exchanged_from claim';
-  return { claims, roles, holder, exchangedFrom };
+  const exchangedCnf = exchangedCnfOf(payload['exchanged_cnf']);
+  if (exchangedCnf === null) return 'the token has a malformed exchanged_cnf claim';
+  return { claims, roles, holder, exchangedFrom, exchangedCnf: [...new Set(exchangedCnf)] };
 }
 
 /**

@@ -31,6 +31,11 @@ export interface AccessTokenClaims {
   act?: ActClaim;
   /** The jtis of the tokens this one was exchanged from, nearest first: revoking any of them ends it (accept-token.ts). */
   exchanged_from?: string[];
+  /**
+   * The `cnf` thumbprints (`x5t#S256`) of the tokens this one was exchanged from that were bound
+   * to a certificate, each once: revoking one of those certificates ends it (accept-token.ts).
+   */
+  exchanged_cnf?: string[];
 }
 
 export interface AccessTokenInput {
@@ -46,6 +51,7 @@ export interface AccessTokenInput {
   clientId?: string;
   act?: ActClaim;
   exchangedFrom?: string[];
+  exchangedCnf?: string[];
 }
 
 export function accessTokenClaims(input: AccessTokenInput): AccessTokenClaims {
@@ -66,6 +72,7 @@ export function accessTokenClaims(input: AccessTokenInput): AccessTokenClaims {
   if (input.certificateThumbprint) claims.cnf = { 'x5t#S256': input.certificateThumbprint };
   if (input.act) claims.act = input.act;
   if (input.exchangedFrom && input.exchangedFrom.length > 0) claims.exchanged_from = input.exchangedFrom;
+  if (input.exchangedCnf && input.exchangedCnf.length > 0) claims.exchanged_cnf = input.exchangedCnf;
   return claims;
 }
 

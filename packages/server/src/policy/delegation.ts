@@ -92,9 +92,19 @@ export function mayActOf(mayAct: unknown): string | null | undefined {
 
 /** The jtis a token was exchanged from (`exchanged_from`, nearest first): [] when none, null when malformed. */
 export function exchangedFromOf(value: unknown): string[] | null {
+  return stringsOf(value);
+}
+
+/** The certificate thumbprints of the tokens a token was exchanged from (`exchanged_cnf`): [] when none, null when malformed. */
+export function exchangedCnfOf(value: unknown): string[] | null {
+  return stringsOf(value);
+}
+
+/** A list of at most MAX_READABLE_DEPTH non-empty strings, [] when absent, null when anything else. */
+function stringsOf(value: unknown): string[] | null {
   if (value === undefined) return [];
   if (!Array.isArray(value) || value.length > MAX_READABLE_DEPTH) return null;
-  return value.every((jti) => typeof jti === 'string' && jti !== '') ? (value as string[]) : null;
+  return value.every((item) => typeof item === 'string' && item !== '') ? (value as string[]) : null;
 }
 
 /**

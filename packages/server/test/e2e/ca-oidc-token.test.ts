@@ -7,7 +7,7 @@ import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { SignJWT, exportJWK, type JWTPayload } from 'jose';
+import { SignJWT, decodeJwt, exportJWK, type JWTPayload } from 'jose';
 import type { TestResponse } from '@tessera/testkit/https';
 import { csrFor, parseCertificate, serviceKey } from '../helpers/ca-client.ts';
 import { startTestServer, type TestServer } from '@tessera/testkit/server';
@@ -20,6 +20,11 @@ const LOOSE = 'https://loose.example';
 /** Configured with the pattern the documentation recommends: `[^:]+` lets a dot into either group. */
 const DOCUMENTED = 'https://documented.example';
 const AUDIENCE = 'tessera';
+/** Trusted for client assertions too (replay by jti, maxLifetime 15 min): each token is accepted once, for either use. */
+const BOTH = 'https://both.example';
+/** The same, with tokens known by their hash (replay "token-hash"). */
+const BOTH_HASH = 'https://both-hash.example';
+const K8S_PATTERN = '^system:serviceaccount:(?<domain>[a-z0-9-]+):(?<service>[a-z0-9-]+)$';
 
 function assertError(res: TestResponse, status: number, error: string, message: RegExp): void {
   assert.equal(res.status, status, res.text);
@@ -79,6 +84,16 @@ describe('certificates from an external OIDC token (proof oidc-token)', () => {
           { issuer: LOOSE, jwksUri, audience: AUDIENCE, claim: 'sub', pattern: 'serviceaccount:(?<domain>[a-z0-9-]+):(?<service>[a-z0-9-]+)' },
           { issuer: DOCUMENTED, jwksUri, audience: AUDIENCE, claim: 'sub', pattern: '^system:serviceaccount:(?<domain>[^:]+):(?<service>[^:]+)$' },
           { issuer: UNREACHABLE, jwksUri: `http://127.0.0.1:${closedPort}/jwks`, audience: AUDIENCE, claim: 'sub', principals: { x: 'alpha.api' } },
+          { issuer: BOTH, jwksUri, audience: AUDIENCE, claim: 'sub', pattern: K8S_PATTERN, uses: ['certificates', 'client-assertions'], maxLifetime: 900 },
+          {
+            issuer: BOTH_HASH,
+            jwksUri,
+            audience: AUDIENCE,
+            claim: 'sub',
+            pattern: K8S_PATTERN,
+            uses: ['certificates', 'client-assertions'],
+            replay: 'token-hash',
+          },
         ];
       },
     });
@@ -200,6 +215,51 @@ describe('certificates from an external OIDC token (proof oidc-token)', () => {
 
   it('refuses a value that is not a JWT (401)', async () => {
     assertError(await enroll('eyJ.not.a-jwt'), 401, 'invalid_proof', /not a JWT/);
+  });
+
+  describe('an issuer also trusted for client assertions', () => {
+    const api = { sub: 'system:serviceaccount:alpha:api' };
+
+    it('accepts each of its tokens once (by jti), where a certificates-only issuer\'s token can be used again', async () => {
+      const once = await token(BOTH, { ...api, jti: randomBytes(8).toString('hex') });
+      assert.equal((await enroll(once)).status, 201);
+      const spent = /OIDC token was already used \(its jti was seen before\): issuer https:\/\/both\.example is trusted for client/;
+      assertError(await enroll(once), 401, 'invalid_proof', spent);
+      // Another token with the same jti is the same token to the replay record.
+      assertError(await enroll(await token(BOTH, { ...api, jti: decodeJwt(once).jti })), 401, 'invalid_proof', /already used/);
+      const reusable = await serviceAccount('alpha', 'api');
+      for (let i = 0; i < 2; i += 1) assert.equal((await enroll(reusable)).status, 201);
+    });
+
+    it('accepts each token once by its hash with replay "token-hash"', async () => {
+      const once = await token(BOTH_HASH, api);
+      assert.equal((await enroll(once)).status, 201);
+      assertError(await enroll(once), 401, 'invalid_proof', /OIDC token was already used \(this exact token was seen before\)/);
+    });
+
+    it('applies its client-assertion rules: a jti unless replay is "token-hash", iat not in the future, and maxLifetime', async () => {
+      const rules = /the OIDC token was rejected \(issuer https:\/\/both\.example is trusted for client assertions too, whose rules apply\)/;
+      assertError(await enroll(await token(BOTH, api)), 401, 'invalid_proof', new RegExp(`${rules.source}: jti is required`));
+      const long = await token(BOTH, { ...api, jti: 'long' }, { lifetime: 1800 });
+      assertError(await enroll(long), 401, 'invalid_proof', new RegExp(`${rules.source}: it is valid for 1800 s, longer than the 900 s`));
+      const now = Math.floor(Date.now() / 1000);
+      const ahead = await token(BOTH, { ...api, jti: 'ahead', iat: now + 3600, exp: now + 3900 });
+      assertError(await enroll(ahead), 401, 'invalid_proof', /it was issued in the future/);
+      // The default maxLifetime (1 h) for the token-hash issuer; none for a certificates-only issuer.
+      assertError(await enroll(await token(BOTH_HASH, api, { lifetime: 7200 })), 401, 'invalid_proof', /longer than the 3600 s/);
+      assert.equal((await enroll(await token(KUBERNETES, api, { lifetime: 7200 }))).status, 201);
+    });
+
+    it('does not spend a token refused for its principal\'s standing', async () => {
+      const off = await token(BOTH, { sub: 'system:serviceaccount:alpha:off', jti: randomBytes(8).toString('hex') });
+      assertError(await enroll(off), 403, 'forbidden', /service alpha\.off is disabled/);
+      assert.equal((await t.admin$('PATCH', '/domains/alpha/services/off', { status: 'ACTIVE' })).status, 200);
+      try {
+        assert.equal((await enroll(off)).status, 201);
+      } finally {
+        assert.equal((await t.admin$('PATCH', '/domains/alpha/services/off', { status: 'DISABLED' })).status, 200);
+      }
+    });
   });
 
   it('answers 503 when the issuer keys cannot be fetched', async () => {

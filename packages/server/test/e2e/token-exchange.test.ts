@@ -351,6 +351,16 @@ describe('token exchange (RFC 8693) and proxy_for_principal', () => {
       assertError(await exchange(B, own, { scope: 'orders:role.readers' }), 400, 'invalid_grant', /gw.edge's own token/);
     });
 
+    it('refuses an actor re-exchanging a token it already holds for its subject (an exchange\'s or proxy_for_principal\'s result)', async () => {
+      const b = await exchanged(B, await tokenOf(A, 'gw:domain'), 'mid:domain');
+      const held = /the subject_token is held by gw.edge itself \(it acts for app.web already\)/;
+      assertError(await exchange(B, b, { scope: 'mid:domain' }), 400, 'invalid_grant', held);
+      const proxied = await tokenOf(B, 'orders:role.readers', { proxy_for_principal: A });
+      assertError(await exchange(B, proxied, { scope: 'orders:role.readers' }), 400, 'invalid_grant', held);
+      // The one it was sent to may still exchange it.
+      assert.equal((await exchange(C, b, { scope: 'back:domain' })).status, 200);
+    });
+
     it('refuses to act for a disabled subject service', async () => {
       const token = await tokenOf('app.down', 'gw:domain');
       assert.equal((await t.admin$('PATCH', '/domains/app/services/down', { status: 'DISABLED' })).status, 200);
@@ -368,6 +378,86 @@ describe('token exchange (RFC 8693) and proxy_for_principal', () => {
     it('refuses a chain whose act and client_id disagree (a hidden or forged chain)', async () => {
       const hidden = await craftedToken({ client_id: 'mid.svc', act: { sub: 'back.svc' } });
       assertError(await exchange(B, hidden, { scope: 'orders:role.readers' }), 400, 'invalid_grant', /act and client_id disagree/);
+    });
+  });
+
+  describe('the end of an earlier actor, or of a certificate an ancestor was bound to', () => {
+    const relays = ['gw.relay1', 'gw.relay2', 'gw.relay3'];
+    before(async () => {
+      for (const relay of relays) await createService(relay);
+      await putRole('mid', 'relayed', { members: [{ principal: A }], actors: relays });
+      await putRole('back', 'relayed', { members: [{ principal: A }], actors: [...relays, C] });
+    });
+    /** A → relay → C: the token C holds (for back), with relay an earlier actor of its chain. */
+    const through = async (relay: string): Promise<string> => {
+      const b = await exchanged(relay, await tokenOf(A, 'gw:domain'), 'mid:role.relayed');
+      const c = await exchanged(C, b, 'back:role.relayed');
+      assert.deepEqual(decodeJwt(c)['act'], { sub: C, act: { sub: relay } });
+      assert.equal((await introspect(c))['active'], true);
+      return c;
+    };
+    /** Why the token is no longer acceptable, as D's exchange of it says (introspection says only active: false). */
+    const refusal = async (token: string): Promise<TestResponse> => exchange(D, token, { scope: 'back:domain' });
+
+    it('ends a token whose chain names an actor since disabled, and takes it back when the actor is active again', async () => {
+      const c = await through('gw.relay1');
+      assert.equal((await t.admin$('PATCH', '/domains/gw/services/relay1', { status: 'DISABLED' })).status, 200);
+      try {
+        assert.deepEqual(await introspect(c), { active: false });
+        assertError(await refusal(c), 400, 'invalid_grant', /not acceptable: gw.relay1, an earlier actor of the token's act chain, is not an active service/);
+      } finally {
+        assert.equal((await t.admin$('PATCH', '/domains/gw/services/relay1', { status: 'ACTIVE' })).status, 200);
+      }
+      assert.equal((await introspect(c))['active'], true);
+    });
+
+    it('ends a token whose chain names an actor that lost a registered key since it was issued', async () => {
+      const put = await t.admin$('PUT', '/domains/gw/services/relay2/keys/k1', { pem: await publicKeyPem(await newKeys()) });
+      assert.ok(put.status < 300, put.text);
+      const c = await through('gw.relay2');
+      assert.equal((await t.admin$('DELETE', '/domains/gw/services/relay2/keys/k1')).status, 204);
+      assert.deepEqual(await introspect(c), { active: false });
+      const lost = /not acceptable: gw.relay2, which acted in its chain: a public key registered on gw.relay2 was removed/;
+      assertError(await refusal(c), 400, 'invalid_grant', lost);
+    });
+
+    it('ends a token whose chain names an actor since deleted, also once another service of that name is registered', async () => {
+      const c = await through('gw.relay3');
+      assert.equal((await t.admin$('DELETE', '/domains/gw/services/relay3')).status, 204);
+      assertError(await refusal(c), 400, 'invalid_grant', /gw.relay3, an earlier actor of the token's act chain, is not an active service/);
+      offset += 1500;
+      await createService('gw.relay3');
+      assert.deepEqual(await introspect(c), { active: false });
+      assertError(await refusal(c), 400, 'invalid_grant', /gw.relay3, an earlier actor of the token's act chain, was deleted since the token was issued/);
+    });
+
+    it('carries the thumbprints of the certificates its ancestors were bound to, and ends when one is revoked', async () => {
+      const cert = await tesseraCertificate(t, A);
+      const bound = await postForm(t, { grant_type: 'client_credentials', scope: 'gw:domain' }, { client: cert });
+      assert.equal(bound.status, 200, bound.text);
+      const thumbprint = (decodeJwt(bound.json.access_token)['cnf'] as Record<string, string>)['x5t#S256'];
+      const b = await exchanged(B, bound.json.access_token, 'mid:domain');
+      const c = await exchanged(C, b, 'back:domain');
+      assert.equal(decodeJwt(b)['cnf'], undefined, 'gw.edge used a secret: b is bound to nothing');
+      assert.deepEqual([decodeJwt(b)['exchanged_cnf'], decodeJwt(c)['exchanged_cnf']], [[thumbprint], [thumbprint]]);
+      const unbound = await exchanged(B, await tokenOf(A, 'gw:domain'), 'mid:domain');
+      assert.equal(decodeJwt(unbound)['exchanged_cnf'], undefined, 'none when no ancestor was bound');
+      assert.equal((await introspect(c))['active'], true);
+      assert.equal((await t.admin$('POST', `/certificates/${cert.serial}/revoke`, { reason: 'keyCompromise' })).status, 200);
+      assert.deepEqual(await introspect(b), { active: false });
+      assert.deepEqual(await introspect(c), { active: false });
+      const revoked = new RegExp(
+        `the client certificate a token it was exchanged from is bound to \\(serial ${cert.serial}\\) was revoked at .* \\(keyCompromise\\)`,
+      );
+      assertError(await refusal(c), 400, 'invalid_grant', revoked);
+      assert.equal((await introspect(unbound))['active'], true);
+    });
+
+    it('refuses a token with a malformed exchanged_cnf claim', async () => {
+      for (const value of ['x', [''], [1], Array.from({ length: 33 }, (_, i) => `t${i}`)]) {
+        const crafted = await craftedToken({ exchanged_cnf: value });
+        assertError(await exchange(B, crafted, { scope: 'orders:role.readers' }), 400, 'invalid_grant', /malformed exchanged_cnf claim/);
+      }
     });
   });
 

@@ -15,6 +15,11 @@
 // asymmetric algorithm (9): never `none`, never HMAC. Cheap checks run before the key set is
 // asked; the replay record is written last, once the caller has checked the mapped client.
 //
+// The lifetime and once-only rules (replayRecord) are the issuer's, not the endpoint's: the
+// `oidc-token` certificate proof (ca/proofs/oidc-token.ts) applies them too, with the same record
+// in the same store, to the tokens of an issuer also trusted for client assertions. A token spent
+// here is then spent there, and the reverse: one token, one use, whichever use it is put to.
+//
 // The issuer's keys not being available is not the client's fault: the caller answers 503.
 
 import { createHash } from 'node:crypto';
@@ -91,12 +96,64 @@ export class UnmappedSubjectError extends AssertionError {
   }
 }
 
-interface TrustedIssuer extends PrincipalMapping {
+/** What an issuer trusted for client assertions asks of each of its tokens, whichever use they are put to. */
+export interface OnceOnlyRules {
+  issuer: string;
+  /** Seconds: the longest validity accepted. */
+  maxLifetime: number;
+  replay: 'jti' | 'token-hash';
+}
+
+/** An issuer's once-only rules, with the defaults its configuration leaves out. */
+export function onceOnlyRules(config: OidcProofIssuer): OnceOnlyRules {
+  return { issuer: config.issuer, maxLifetime: config.maxLifetime ?? DEFAULT_FEDERATED_LIFETIME, replay: config.replay ?? 'jti' };
+}
+
+/** How a token is spent: `consumeJti(issuer, key, keepUntil, now)` records it, and refuses it the second time. */
+export interface ReplayRecord {
+  issuer: string;
+  key: string;
+  /** Milliseconds: until the token could no longer pass an exp check, skew included. */
+  keepUntil: number;
+}
+
+/**
+ * The lifetime and jti rules of `rules` for a token whose `exp` and `iat` (when present) were
+ * checked to be NumericDates, and the record that spends it. Throws AssertionError `invalid`.
+ * `nowSeconds` is the current time in seconds.
+ */
+export function replayRecord(token: string, claims: JWTPayload & { exp: number }, rules: OnceOnlyRules, skew: number, nowSeconds: number): ReplayRecord {
+  const { exp, iat, jti } = claims;
+  // RFC 7523 §3 item 6; and a future iat would shorten the lifetime measured below.
+  if (typeof iat === 'number' && iat - skew > nowSeconds) invalid(`it was issued in the future (iat ${isoSeconds(iat)}); check the issuer's clock`);
+  // From iat when the token says when it was made, else from our clock: either way exp is at
+  // most maxLifetime (plus skew) ahead of now, since iat is not in the future.
+  const lifetime = typeof iat === 'number' ? exp - iat : exp - nowSeconds - skew;
+  if (lifetime > rules.maxLifetime) {
+    invalid(
+      `it is valid for ${Math.ceil(lifetime)} s, longer than the ${rules.maxLifetime} s this server accepts from issuer ${rules.issuer}; ` +
+        'request a shorter-lived token (Kubernetes: expirationSeconds)',
+    );
+  }
+  const keepUntil = (exp + skew) * 1000;
+  if (rules.replay === 'jti') {
+    if (typeof jti !== 'string' || jti === '') {
+      invalid(`jti is required: issuer ${rules.issuer} is configured to refuse replays by jti (replay "jti"); its tokens must carry one`);
+    }
+    if (jti.length > MAX_JTI_LENGTH) invalid(`jti is longer than ${MAX_JTI_LENGTH} characters`);
+    if (CONTROL_CHARACTER.test(jti)) invalid('jti must not contain control characters');
+    return { issuer: rules.issuer, key: `jti:${jti}`, keepUntil };
+  }
+  // By hash, of the signed part only: the signature's encoding can be varied without breaking it
+  // (spare bits of its last base64url character; ECDSA's s or n − s), the signed part cannot.
+  const signed = token.slice(0, token.lastIndexOf('.'));
+  return { issuer: rules.issuer, key: `sha256:${createHash('sha256').update(signed).digest('base64url')}`, keepUntil };
+}
+
+interface TrustedIssuer extends PrincipalMapping, OnceOnlyRules {
   config: OidcProofIssuer;
   /** The issuer's remote key set, its failures to answer with keys made IssuerKeysUnavailableError. */
   keyFor: JWTVerifyGetKey;
-  maxLifetime: number;
-  replay: 'jti' | 'token-hash';
 }
 
 export function federatedAssertions(deps: FederatedAssertionDeps): FederatedAssertions {
@@ -109,8 +166,7 @@ export function federatedAssertions(deps: FederatedAssertionDeps): FederatedAsse
         ...principalMapping(config),
         config,
         keyFor: keysOf(config.issuer, createRemoteJWKSet(new URL(config.jwksUri))),
-        maxLifetime: config.maxLifetime ?? DEFAULT_FEDERATED_LIFETIME,
-        replay: config.replay ?? 'jti',
+        ...onceOnlyRules(config),
       },
     ]),
   );
@@ -125,7 +181,8 @@ export function federatedAssertions(deps: FederatedAssertionDeps): FederatedAsse
       const claims = decodeClaims(assertion);
       const issuer = typeof claims.iss === 'string' ? trusted.get(claims.iss) : undefined;
       if (issuer === undefined) invalid('its issuer is not trusted for client authentication');
-      const { exp, jti } = checkClaims(claims, issuer, deps.audiences, skew, Math.floor(now / 1000));
+      const seconds = Math.floor(now / 1000);
+      const record = replayRecord(assertion, checkClaims(claims, deps.audiences, skew, seconds), issuer, skew, seconds);
 
       let payload: JWTPayload;
       try {
@@ -160,25 +217,17 @@ export function federatedAssertions(deps: FederatedAssertionDeps): FederatedAsse
         throw new UnmappedSubjectError(`${claim} "${value.slice(0, 200)}" of issuer ${issuer.config.issuer} is not mapped to a client of this server${why}`);
       }
 
-      // Kept until the assertion could no longer pass the exp check, skew included.
-      const keepUntil = (exp + skew) * 1000;
-      // By hash, of the signed part only: the signature's encoding can be varied without
-      // breaking it (spare bits of its last base64url character; ECDSA's s or n − s), the
-      // signed part cannot.
-      const signed = assertion.slice(0, assertion.lastIndexOf('.'));
-      const replayKey = issuer.replay === 'jti' ? `jti:${jti}` : `sha256:${createHash('sha256').update(signed).digest('base64url')}`;
       return {
         issuer: issuer.config.issuer,
         principal: mapped,
         claim,
         subject: value,
         async spend() {
-          if (!(await deps.consumeJti(issuer.config.issuer, replayKey, keepUntil, now))) {
+          if (!(await deps.consumeJti(record.issuer, record.key, record.keepUntil, now))) {
+            const seen = issuer.replay === 'jti' ? 'its jti was seen before' : 'this exact token was seen before';
             throw new AssertionError(
               'replayed',
-              issuer.replay === 'jti'
-                ? 'assertion already used (its jti was seen before); present a new token from the issuer for each token request'
-                : 'assertion already used (this exact token was seen before); present a new token from the issuer for each token request',
+              `assertion already used (${seen}); present a new token from the issuer for each token request`,
             );
           }
         },
@@ -239,14 +288,9 @@ function checkHeader(header: ProtectedHeaderParameters): string {
   return alg;
 }
 
-function checkClaims(
-  claims: JWTPayload,
-  issuer: TrustedIssuer,
-  audiences: readonly string[],
-  skew: number,
-  now: number,
-): { exp: number; jti: string | undefined } {
-  const { sub, aud, exp, nbf, iat, jti } = claims;
+/** RFC 7523 §3's claim rules but the issuer's own (replayRecord): the claims, exp known a NumericDate. */
+function checkClaims(claims: JWTPayload, audiences: readonly string[], skew: number, now: number): JWTPayload & { exp: number } {
+  const { sub, aud, exp, nbf, iat } = claims;
   if (typeof sub !== 'string' || sub === '') invalid('sub is required (RFC 7523 §3)');
   const given = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
   if (!given.some((value) => audiences.includes(value))) {
@@ -258,28 +302,8 @@ function checkClaims(
     if (!isNumericDate(nbf)) invalid('nbf must be a NumericDate, in seconds');
     if (nbf - skew > now) invalid(`it is not valid before ${isoSeconds(nbf)}`);
   }
-  if (iat !== undefined) {
-    if (!isNumericDate(iat)) invalid('iat must be a NumericDate, in seconds');
-    if (iat - skew > now) invalid(`it was issued in the future (iat ${isoSeconds(iat)}); check the issuer's clock`);
-  }
-  // From iat when the token says when it was made, else from our clock: either way exp is at
-  // most maxLifetime (plus skew) ahead of now, since iat is not in the future.
-  const lifetime = iat !== undefined ? exp - iat : exp - now - skew;
-  if (lifetime > issuer.maxLifetime) {
-    invalid(
-      `it is valid for ${Math.ceil(lifetime)} s, longer than the ${issuer.maxLifetime} s this server accepts from issuer ${issuer.config.issuer}; ` +
-        'request a shorter-lived token (Kubernetes: expirationSeconds)',
-    );
-  }
-  if (issuer.replay === 'jti') {
-    if (typeof jti !== 'string' || jti === '') {
-      invalid(`jti is required: issuer ${issuer.config.issuer} is configured to refuse replays by jti (replay "jti"); its tokens must carry one`);
-    }
-    if (jti.length > MAX_JTI_LENGTH) invalid(`jti is longer than ${MAX_JTI_LENGTH} characters`);
-    if (CONTROL_CHARACTER.test(jti)) invalid('jti must not contain control characters');
-    return { exp, jti };
-  }
-  return { exp, jti: undefined };
+  if (iat !== undefined && !isNumericDate(iat)) invalid('iat must be a NumericDate, in seconds');
+  return { ...claims, exp };
 }
 
 const isNumericDate = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);

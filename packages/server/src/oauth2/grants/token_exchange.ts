@@ -10,6 +10,8 @@
 //   (policy/delegation.ts): a chain shows only the roles every hop allowed;
 // - a lifetime no longer than the subject token's: exchanging never extends a token, nor resets
 //   it (exchanging one's own token is refused: client_credentials is the way to a fresh one);
+// - never from a token the actor already holds (its own exchange or proxy_for_principal result):
+//   a token is exchanged by the one it was sent to, never fed back in by its holder;
 // - a chain no deeper than `tokenExchange.maxDepth` actors.
 // The subject token is judged as introspection judges it (accept-token.ts: signature, our issuer,
 // `typ: at+jwt`, unexpired, not revoked, nor any token it was itself exchanged from, its service
@@ -26,7 +28,9 @@
 // The new token carries `exchanged_from`, the jtis of the tokens it derives from (nearest first),
 // so revoking any of them ends it at introspection and the admin API (accept-token.ts) without a
 // write on this path: a stored link would cost a database write per exchange, where the jtis
-// cost a few bytes of the token and a revocation lookup each (bounded by the depth).
+// cost a few bytes of the token and a revocation lookup each (bounded by the depth). Likewise
+// `exchanged_cnf`, the thumbprints of the certificates those tokens were bound to (each once):
+// revoking such a certificate ends every token exchanged from the tokens bound to it.
 // Exchanged tokens never come from the token reuse cache: its key knows nothing of the subject.
 
 import type { JWTPayload } from 'jose';
@@ -116,6 +120,16 @@ export async function tokenExchangeGrant(
   if (claims.sub === actor) {
     throw invalidGrant(`the subject_token is ${actor}'s own token: exchanging it changes nothing; ask for a new token with grant_type=client_credentials`);
   }
+  // A token the actor already holds for its subject (one it was issued by an exchange, or by
+  // proxy_for_principal) was not sent to it by a caller: re-exchanging it would let the holder
+  // choose its next target itself, skipping the caller's consent (and, for a proxy token, the rule
+  // that the proxy holds the roles too). Tokens are exchanged by those they are sent to.
+  if (claims.client_id === actor) {
+    throw invalidGrant(
+      `the subject_token is held by ${actor} itself (it acts for ${claims.sub} already): a service exchanges tokens its callers send it, ` +
+        'not its own; ask for the target roles with the token its caller sent, or with proxy_for_principal where a role allows it',
+    );
+  }
   const mayAct = mayActOf(claims['may_act']);
   if (mayAct === null) throw invalidGrant('the subject_token has a may_act claim without a sub');
   if (mayAct !== undefined && mayAct !== actor) {
@@ -177,6 +191,13 @@ export async function tokenExchangeGrant(
     throw new OAuthError(403, 'access_denied', `the memberships of ${claims.sub} behind the requested roles end within this second`);
   }
   const exchangedFrom = [claims.jti, ...(Array.isArray(claims['exchanged_from']) ? (claims['exchanged_from'] as string[]) : [])];
+  // The certificates the chain's tokens were bound to: revoking one ends this token too (accept-token.ts).
+  const exchangedCnf = [
+    ...new Set([
+      ...(claims.cnf === undefined ? [] : [claims.cnf['x5t#S256']]),
+      ...(Array.isArray(claims['exchanged_cnf']) ? (claims['exchanged_cnf'] as string[]) : []),
+    ]),
+  ];
   const tokenClaims = accessTokenClaims({
     issuer: deps.issuer,
     principal: claims.sub,
@@ -189,6 +210,7 @@ export async function tokenExchangeGrant(
     certificateThumbprint: bound?.thumbprint,
     act: mode === 'delegation' ? actClaim(actors) : undefined,
     exchangedFrom,
+    exchangedCnf,
   });
   return {
     response: {
