@@ -25,8 +25,6 @@
 import { createHash } from 'node:crypto';
 import {
   createRemoteJWKSet,
-  decodeJwt,
-  decodeProtectedHeader,
   errors,
   jwtVerify,
   type JWTPayload,
@@ -34,7 +32,7 @@ import {
   type ProtectedHeaderParameters,
 } from 'jose';
 import type { OidcProofIssuer } from '../../config/config.ts';
-import { AssertionError } from './verify-assertion.ts';
+import { AssertionError, decodeClaims, decodeHeader, invalid } from './verify-assertion.ts';
 import { mapToPrincipal, principalMapping, type PrincipalMapping } from './principal-mapping.ts';
 
 /** Asymmetric algorithms only: with HMAC the issuer's published JWKS would be the shared secret. */
@@ -250,29 +248,6 @@ function keysOf(issuer: string, keys: ReturnType<typeof createRemoteJWKSet>): JW
       throw new IssuerKeysUnavailableError(issuer, { cause: error });
     }
   };
-}
-
-function invalid(message: string, cause?: unknown): never {
-  throw new AssertionError('invalid', message, cause === undefined ? undefined : { cause });
-}
-
-const NOT_A_JWS = 'it is not a signed JWT (JWS compact serialization: three base64url parts joined by dots)';
-
-function decodeHeader(assertion: string): ProtectedHeaderParameters {
-  if (assertion.split('.').length !== 3) invalid(NOT_A_JWS);
-  try {
-    return decodeProtectedHeader(assertion);
-  } catch {
-    return invalid(NOT_A_JWS);
-  }
-}
-
-function decodeClaims(assertion: string): JWTPayload {
-  try {
-    return decodeJwt(assertion);
-  } catch {
-    return invalid('its payload is not a JSON object of JWT claims');
-  }
 }
 
 function checkHeader(header: ProtectedHeaderParameters): string {

@@ -141,13 +141,15 @@ async function signedBy(
   return undefined;
 }
 
-function invalid(message: string, cause?: unknown): never {
+/** Refuses an assertion as `invalid` with `message`, the sentence that says what is wrong with it. */
+export function invalid(message: string, cause?: unknown): never {
   throw new AssertionError('invalid', message, cause === undefined ? undefined : { cause });
 }
 
 const NOT_A_JWS = 'it is not a signed JWT (JWS compact serialization: three base64url parts joined by dots)';
 
-function decodeHeader(assertion: string): ProtectedHeaderParameters {
+/** The protected header of a compact JWS, or `invalid`. */
+export function decodeHeader(assertion: string): ProtectedHeaderParameters {
   if (assertion.split('.').length !== 3) invalid(NOT_A_JWS);
   try {
     return decodeProtectedHeader(assertion);
@@ -156,7 +158,8 @@ function decodeHeader(assertion: string): ProtectedHeaderParameters {
   }
 }
 
-function decodeClaims(assertion: string): JWTPayload {
+/** The claims of a compact JWS, unverified, or `invalid`. */
+export function decodeClaims(assertion: string): JWTPayload {
   try {
     return decodeJwt(assertion);
   } catch {
