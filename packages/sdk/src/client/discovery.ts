@@ -54,3 +54,29 @@ export async function discoverTokenEndpoint(ctx: TokenRequestContext, issuer: st
   }
   throw new TokenClientError(`cannot find the token endpoint of ${issuer}: ${lastProblem}; check the issuer URL or give tokenEndpoint`, { code: 'ERR_DISCOVERY_FAILED' });
 }
+
+/** The token endpoint as a client finds it: `get()` answers the one given, or discovers `issuer`'s once (a failure is tried again next call). */
+export interface EndpointResolver {
+  get(): Promise<string>;
+  /** Settles once a discovery under way has ended (for close()). */
+  settled(): Promise<unknown>;
+}
+
+export function endpointResolver(ctx: TokenRequestContext, tokenEndpoint: string | undefined, issuer: string | undefined): EndpointResolver {
+  let endpoint = tokenEndpoint;
+  let discovering: Promise<string> | undefined;
+  return {
+    async get() {
+      if (endpoint !== undefined) return endpoint;
+      discovering ??= discoverTokenEndpoint(ctx, issuer!).then(
+        (found) => (endpoint = found),
+        (error: unknown) => {
+          discovering = undefined;
+          throw error;
+        },
+      );
+      return discovering;
+    },
+    settled: () => (discovering ? Promise.allSettled([discovering]) : Promise.resolve()),
+  };
+}

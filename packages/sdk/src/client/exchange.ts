@@ -13,39 +13,29 @@
 import { createHash } from 'node:crypto';
 import { bundleRefreshSeconds } from '../http/trust-bundle.ts';
 import { createClientProver, type ClientProver } from './credentials.ts';
-import { discoverTokenEndpoint } from './discovery.ts';
+import { endpointResolver } from './discovery.ts';
 import { TokenClientError } from './errors.ts';
-import type { Credentials, GetAccessTokenOptions, RetryOptions, TokenClientFetch } from './options.ts';
+import type { Credentials, GetAccessTokenOptions, TokenClientOptions } from './options.ts';
 import { retryPolicy } from './retry.ts';
 import { normalizeRequest } from './scope.ts';
 import {
   checkGrantSubject, closedError, describeRequest, parseTokenResponse, sendTokenRequest, tokenRequestForm, type TokenGrant, type TokenRequestContext,
 } from './token-request.ts';
 import { fetchTransport, nodeTransport } from './transport.ts';
-import type { Agent } from 'node:http';
 
 export { ACCESS_TOKEN_TYPE_URN, TOKEN_EXCHANGE_GRANT } from './token-request.ts';
 
 const SERVE_WHILE_REMAINING = 1 / 4;
 const REFRESH_AT = 1 / 2;
 
-/** Configuration of {@link createExchangeClient}: the token client's, for the service that acts. */
-export interface ExchangeClientOptions {
-  /** The token endpoint URL, e.g. `https://tessera.internal:8443/oauth2/token`. */
-  tokenEndpoint?: string;
-  /** The issuer; the token endpoint is read from its metadata on first use. */
-  issuer?: string;
+/**
+ * Configuration of {@link createExchangeClient}: the token client's connection settings
+ * ({@link TokenClientOptions}, the same meaning), for the service that acts.
+ */
+export interface ExchangeClientOptions
+  extends Pick<TokenClientOptions, 'tokenEndpoint' | 'issuer' | 'ca' | 'bundleRefresh' | 'fetch' | 'agent' | 'clock' | 'retry' | 'requestTimeoutMs'> {
   /** This service's own credentials: it is the actor (`act.sub`) of every token it gets. */
   credentials: Credentials;
-  /** PEM trust anchors for the server (Tessera's `ca.pem`). */
-  ca?: string | Buffer;
-  /** Seconds between refetches of Tessera's trust bundle when `ca` is given (default 3,600; 0 trusts `ca` alone). */
-  bundleRefresh?: number;
-  fetch?: TokenClientFetch;
-  agent?: Agent;
-  clock?: () => number;
-  retry?: RetryOptions;
-  requestTimeoutMs?: number;
   /** How long a refusal is answered from memory, in ms (default 5,000; 0 asks every time). */
   rejectionTtlMs?: number;
   /** Cached subjects at most (default 10,000); the oldest go first. */
@@ -268,21 +258,10 @@ export function createExchangeClient(options: ExchangeClientOptions): ExchangeCl
       agent: options.agent, timeoutMs: options.requestTimeoutMs, clock,
     });
   const ctx: TokenRequestContext = { transport, prover, retry: retryPolicy(options.retry), clock, signal: aborter.signal };
-  let endpoint = tokenEndpoint;
-  let discovering: Promise<string> | undefined;
   let closed = false;
 
-  const resolveEndpoint = async (): Promise<string> => {
-    if (endpoint !== undefined) return endpoint;
-    discovering ??= discoverTokenEndpoint(ctx, issuer!).then(
-      (found) => (endpoint = found),
-      (error: unknown) => {
-        discovering = undefined;
-        throw error;
-      },
-    );
-    return discovering;
-  };
+  const endpoint = endpointResolver(ctx, tokenEndpoint, issuer);
+  const resolveEndpoint = (): Promise<string> => endpoint.get();
   const tokens = createExchangeCache({ ctx, endpoint: resolveEndpoint, rejectionTtlMs, maxEntries });
 
   return {
@@ -294,7 +273,7 @@ export function createExchangeClient(options: ExchangeClientOptions): ExchangeCl
       const settled = tokens.close();
       aborter.abort(closedError());
       await settled;
-      if (discovering) await Promise.allSettled([discovering]);
+      await endpoint.settled();
       await transport.close();
     },
   };

@@ -8,7 +8,7 @@
 import { bundleRefreshSeconds } from '../http/trust-bundle.ts';
 import type { ClientProver, Identity } from './credentials.ts';
 import { createClientProver } from './credentials.ts';
-import { discoverTokenEndpoint } from './discovery.ts';
+import { endpointResolver } from './discovery.ts';
 import { TokenClientError } from './errors.ts';
 import { callerToken } from '../verifier/presented.ts';
 import { createExchangeCache } from './exchange.ts';
@@ -93,22 +93,11 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
   let memoSize = 0;
   let generation = 0;
   let closed = false;
-  let endpoint: string | undefined = tokenEndpoint;
-  let discovering: Promise<string> | undefined;
   let identity: Identity = prover.identity();
   let prefix = keyPrefix(identity);
 
-  const resolveEndpoint = async (): Promise<string> => {
-    if (endpoint !== undefined) return endpoint;
-    discovering ??= discoverTokenEndpoint(ctx, issuer!).then(
-      (found) => (endpoint = found),
-      (error: unknown) => {
-        discovering = undefined;
-        throw error;
-      },
-    );
-    return discovering;
-  };
+  const endpoint = endpointResolver(ctx, tokenEndpoint, issuer);
+  const resolveEndpoint = (): Promise<string> => endpoint.get();
 
   const resolve = (request: AccessTokenRequest): Resolved => {
     const name = memoName(request);
@@ -331,7 +320,7 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
       pending.push(exchanges.close());
       aborter.abort(closedError());
       await Promise.allSettled(pending);
-      if (discovering) await Promise.allSettled([discovering]);
+      await endpoint.settled();
       await transport.close();
     },
   };
