@@ -120,8 +120,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   let logRegistry: NonNullable<RegistryCacheOptions['onEvent']> = () => {};
   const registry = new RegistryCache(store, {
     maxClients: config.registryCache.maxClients,
-    // Only token reuse asks whether a token was revoked on the token endpoint's path.
-    ...(config.tokenReuse.enabled ? {} : { maxRevoked: 0 }),
+    // Token exchange (the subject token and those it was exchanged from) and token reuse ask
+    // whether a token was revoked on the token endpoint's path: revoked tokens are held.
     ...options.registryCache,
     listenUrl: config.database.kind === 'postgres' ? config.database.url : undefined,
     now,

@@ -1,8 +1,8 @@
 // The token endpoint's reads of the registry, from memory: in steady state a token costs no
 // database read. Per client, loaded on first use: the service, every secret with its validity
 // window, the registered keys and the memberships (with their roles' and domains' lifetime
-// limits); which domains exist; and, when the token endpoint asks (token reuse on), the revoked
-// tokens not yet expired. Secrets and memberships are filtered by `now` at each read, as the
+// limits); which domains exist; and the revoked tokens not yet expired (token exchange and token
+// reuse ask). Secrets and memberships are filtered by `now` at each read, as the
 // database would.
 //
 // Freshness. Every change that can alter a token decision records a row in the registry change
@@ -34,7 +34,7 @@
 // Client ids that named no client are remembered apart (`maxUnknown`, 10,000), so random ids
 // cannot evict real clients, and are forgotten whenever any service changes (one may have been
 // created under them); as are the domain names asked about (`maxDomains`, 10,000). Revoked
-// tokens (`maxRevoked`, 100,000; 0 when token reuse is off, the only path that asks) are held
+// tokens (`maxRevoked`, 100,000; token exchange and token reuse ask on the token path) are held
 // only while every live one fits: any client can revoke its own tokens, as many as it can get,
 // so past the bound none is held and each question goes to the database (one lookup by key),
 // until a reload (each minute, and at every flush) finds them back under the bound.
