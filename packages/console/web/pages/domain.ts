@@ -17,8 +17,9 @@ export async function renderDomain({ api, view, crumbs }: PageContext, name: str
     return;
   }
   const outcome = h('div', { class: 'outcome' });
-  const services = servicesTable(api, name, limit, outcome);
   const roles = rolesTable(api, name, limit, outcome);
+  // Deleting a service also takes it out of every role: the roles' member counts are loaded again.
+  const services = servicesTable(api, name, limit, outcome, () => roles.reload());
   try {
     await Promise.all([services.reload(), roles.reload()]);
   } catch (error) {
@@ -49,7 +50,7 @@ function report(outcome: HTMLElement, kind: 'success' | 'error', message: string
   if (kind === 'success') announce(message);
 }
 
-function servicesTable(api: AdminApi, domain: string, limit: number, outcome: HTMLElement): PagedTable<Service> {
+function servicesTable(api: AdminApi, domain: string, limit: number, outcome: HTMLElement, afterDelete: () => Promise<void>): PagedTable<Service> {
   const table: PagedTable<Service> = pagedTable<Service>({
     caption: `Services of ${domain}`,
     columns: [
@@ -57,7 +58,7 @@ function servicesTable(api: AdminApi, domain: string, limit: number, outcome: HT
       { header: 'Status', cell: (service) => statusText(service) },
       { header: 'Description', cell: (service) => service.description ?? '' },
       { header: 'Created', cell: (service) => formatTime(service.createdAt) },
-      { header: 'Actions', cell: (service) => serviceActions(api, service, table, outcome) },
+      { header: 'Actions', cell: (service) => serviceActions(api, service, table, outcome, afterDelete) },
     ],
     load: (cursor) => api.listServices(domain, cursor, limit),
     empty: 'No services in this domain yet.',
@@ -71,7 +72,7 @@ function statusText(service: Service): string {
   return service.expiresAt === null ? 'active' : `active until ${formatTime(service.expiresAt)}`;
 }
 
-function serviceActions(api: AdminApi, service: Service, table: PagedTable<Service>, outcome: HTMLElement): HTMLElement {
+function serviceActions(api: AdminApi, service: Service, table: PagedTable<Service>, outcome: HTMLElement, afterDelete: () => Promise<void>): HTMLElement {
   const disabling = service.status === 'ACTIVE';
   const toggle = h('button', { type: 'button', class: 'secondary', 'aria-label': `${disabling ? 'Disable' : 'Enable'} ${service.principal}` }, disabling ? 'Disable' : 'Enable');
   toggle.addEventListener('click', () => {
@@ -110,7 +111,7 @@ function serviceActions(api: AdminApi, service: Service, table: PagedTable<Servi
       if (!ok) return;
       try {
         await api.deleteService(service.domain, service.name);
-        await table.reload();
+        await Promise.all([table.reload(), afterDelete()]);
         report(outcome, 'success', `${service.principal} was deleted.`);
       } catch (error) {
         report(outcome, 'error', `Could not delete ${service.principal}: ${errorText(error)}`);

@@ -33,6 +33,16 @@ export async function renderDomains({ api, session, view, crumbs }: PageContext,
     return;
   }
   append(view, h('h1', {}, 'Domains'));
+  append(
+    view,
+    h(
+      'section',
+      { 'aria-labelledby': 'domain-list' },
+      h('h2', { id: 'domain-list' }, session.standing.kind === 'system' ? 'All domains' : 'Domains you administer'),
+      field('Filter the loaded domains', search, 'Matches names and descriptions; “Load more” brings in further pages.'),
+      table.element,
+    ),
+  );
   if (session.standing.kind === 'system') {
     const name = h('input', { name: 'name', required: true, spellcheck: 'false', autocapitalize: 'none' });
     const description = h('input', { name: 'description' });
@@ -56,14 +66,4 @@ export async function renderDomains({ api, session, view, crumbs }: PageContext,
     );
     append(view, h('section', { 'aria-labelledby': 'create-domain' }, h('h2', { id: 'create-domain' }, 'Create a domain'), form, created));
   }
-  append(
-    view,
-    h(
-      'section',
-      { 'aria-labelledby': 'domain-list' },
-      h('h2', { id: 'domain-list' }, session.standing.kind === 'system' ? 'All domains' : 'Your domain'),
-      field('Filter the loaded domains', search, 'Matches names and descriptions; “Load more” brings in further pages.'),
-      table.element,
-    ),
-  );
 }
