@@ -49,10 +49,10 @@ describe('the console, signed in as the bootstrap admin', { skip, timeout: 120_0
     w = await watchedPage(browser);
     try {
       await w.page.goto(`${t.url}/console/`);
-      const ready = await w.page.waitForFunction(() => document.querySelector('form[aria-labelledby="sign-in-title"]') && performance.now());
+      const ready = await w.page.waitForFunction('document.querySelector(\'form[aria-labelledby="sign-in-title"]\') && performance.now()');
       const firstLoadMs = Math.round((await ready.jsonValue()) as number);
       // The focus starts in the first field.
-      assert.equal(await w.page.evaluate(() => document.activeElement?.getAttribute('name')), 'clientId');
+      assert.equal(await w.page.locator(':focus').getAttribute('name'), 'clientId');
       assert.equal(await w.page.title(), 'Sign in · Tessera console');
       await visit(w.page, 'sign-in');
       const assets = loadConsoleAssets();
@@ -100,7 +100,7 @@ describe('the console, signed in as the bootstrap admin', { skip, timeout: 120_0
       await signIn(page, t.admin.clientId, t.admin.clientSecret);
       await page.getByRole('heading', { level: 1, name: 'Domains' }).waitFor();
       assert.match((await page.locator('#session-bar').textContent()) ?? '', /Signed in as sys\.auth\.admin \(system admin\)\. Session ends in \d+:\d\d\./);
-      assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Domains', 'focus on the new page\'s heading');
+      assert.equal(await page.locator(':focus').textContent(), 'Domains', 'focus on the new page\'s heading');
 
       await page.getByLabel('Name', { exact: true }).fill('payments');
       await page.getByLabel('Description (optional)').fill('Card payments');
@@ -206,12 +206,12 @@ describe('the console, signed in as the bootstrap admin', { skip, timeout: 120_0
       assert.match(text, /deletes the service shop\.cart, its credentials \(client secrets, registered public keys\) and its membership in every role/);
       assert.match(text, /cannot be undone/);
       // Focus is in the dialog, on Cancel; Escape cancels.
-      assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Cancel');
+      assert.equal(await page.locator(':focus').textContent(), 'Cancel');
       await visit(page, 'domain-confirm-delete');
       await page.keyboard.press('Escape');
       await dialog.waitFor({ state: 'detached' });
       assert.equal((await t.admin$('GET', '/domains/shop/services/cart')).status, 200, 'Escape deletes nothing');
-      assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Delete shop.cart', 'focus back on the button');
+      assert.equal(await page.locator(':focus').getAttribute('aria-label'), 'Delete shop.cart', 'focus back on the button');
       await page.getByRole('button', { name: 'Delete shop.cart' }).click();
       await dialog.getByRole('button', { name: 'Delete shop.cart' }).click();
       await page.getByText('No services in this domain yet.').waitFor();
@@ -270,7 +270,7 @@ describe('the console, signed in as the bootstrap admin', { skip, timeout: 120_0
       await page.getByRole('heading', { level: 1, name: 'Domains' }).waitFor();
       assert.equal((await t.admin$('GET', '/domains', undefined, token)).status, 200);
       // Nothing of the session is stored where another page or a later visit could read it.
-      const stored = await page.evaluate(() => ({ cookie: document.cookie, local: localStorage.length, session: sessionStorage.length }));
+      const stored = await page.evaluate('({ cookie: document.cookie, local: localStorage.length, session: sessionStorage.length })');
       assert.deepEqual(stored, { cookie: '', local: 0, session: 0 });
       const state = await page.context().storageState();
       assert.deepEqual([state.cookies.length, state.origins.length], [0, 0]);
@@ -332,15 +332,15 @@ describe('the console, signed in as the bootstrap admin', { skip, timeout: 120_0
       let reached = false;
       for (let presses = 0; presses < 40 && !reached; presses += 1) {
         await page.keyboard.press('Tab');
-        reached = await page.evaluate(() => document.activeElement?.tagName === 'A' && document.activeElement.textContent === 'payments');
+        reached = await page.evaluate("document.activeElement?.tagName === 'A' && document.activeElement.textContent === 'payments'");
       }
       assert.ok(reached, 'Tab reaches the domain\'s link');
       await page.keyboard.press('Enter');
       await page.getByRole('heading', { level: 1, name: 'Domain payments' }).waitFor();
-      assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Domain payments', 'focus moved to the new page');
+      assert.equal(await page.locator(':focus').textContent(), 'Domain payments', 'focus moved to the new page');
       // The first Tab from the heading lands on something visible and focusable (the breadcrumbs come before main).
       await page.keyboard.press('Tab');
-      assert.notEqual(await page.evaluate(() => document.activeElement?.tagName), 'BODY');
+      assert.notEqual(await page.evaluate('document.activeElement?.tagName'), 'BODY');
       w.assertClean();
     } finally {
       await w.close();

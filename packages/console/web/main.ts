@@ -32,7 +32,7 @@ const main = (): HTMLElement => document.getElementById('main')!;
 
 function startSession(started: Session): void {
   session = started;
-  api = new AdminApi({ token: started.token, onUnauthorized: (error) => endSession(`The server no longer accepts this session (${explainUnauthorized(error)}). Sign in again.`) });
+  api = new AdminApi({ token: started.token, onUnauthorized: (error) => void endSession(`The server no longer accepts this session (${explainUnauthorized(error)}). Sign in again.`) });
   renderSessionBar();
   expiryTimer = setInterval(tick, 1000);
   const target = afterSignIn;

@@ -8,7 +8,7 @@
 // client credentials grant; OpenID Connect sign-in for people is meant to be another method
 // producing the same `Session`.
 
-import { apiError, ApiError } from './api.ts';
+import { apiError, type ApiError } from './api.ts';
 
 export type Standing = { kind: 'system' } | { kind: 'domain'; domain: string };
 
