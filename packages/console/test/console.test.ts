@@ -62,7 +62,7 @@ describe('the console, signed in as the bootstrap admin', { skip, timeout: 120_0
       const metrics = { files: bodies.length, bytes, gzipBytesIfCompressed: gzip, firstLoadMs, compressedByServer: false };
       tc.diagnostic(`console assets: ${bodies.length} files, ${bytes} bytes (${gzip} gzipped, not compressed by the server); sign-in form ready ${firstLoadMs} ms after navigation start`);
       await writeFile(join(await evidenceDir(), 'metrics.json'), `${JSON.stringify(metrics, null, 2)}\n`);
-      assert.ok(firstLoadMs < 5000, `sign-in form ready within 5 s on loopback (${firstLoadMs} ms)`);
+      assert.ok(firstLoadMs < 10_000, `sign-in form ready within 10 s on loopback, even on a busy machine (${firstLoadMs} ms)`);
       w.assertClean();
     } finally {
       await w.close();
@@ -99,7 +99,7 @@ describe('the console, signed in as the bootstrap admin', { skip, timeout: 120_0
       await page.goto(`${t.url}/console/`);
       await signIn(page, t.admin.clientId, t.admin.clientSecret);
       await page.getByRole('heading', { level: 1, name: 'Domains' }).waitFor();
-      assert.match((await page.locator('#session-bar').textContent()) ?? '', /Signed in as sys\.auth\.admin \(system admin\)\. Session ends in \d+:\d\d\./);
+      assert.match((await page.locator('#session-bar').textContent()) ?? '', /Signed in as sys\.auth\.admin \(system admin\)\. Session ends in (1:00:00|59:[0-5]\d)\./);
       assert.equal(await page.locator(':focus').textContent(), 'Domains', 'focus on the new page\'s heading');
 
       await page.getByLabel('Name', { exact: true }).fill('payments');

@@ -70,10 +70,12 @@ function tick(): void {
   if (left <= 60_000 && left > 59_000) announce('Your session ends in one minute.');
 }
 
+/** `0:42`, `59:59`, `1:00:00`: what is left of the session. */
 function formatLeft(ms: number): string {
-  const seconds = Math.ceil(ms / 1000);
-  const minutes = Math.floor(seconds / 60);
-  return `${minutes}:${String(seconds % 60).padStart(2, '0')}`;
+  const seconds = Math.max(0, Math.ceil(ms / 1000));
+  const two = (n: number): string => String(n).padStart(2, '0');
+  const [hours, minutes] = [Math.floor(seconds / 3600), Math.floor((seconds % 3600) / 60)];
+  return hours > 0 ? `${hours}:${two(minutes)}:${two(seconds % 60)}` : `${minutes}:${two(seconds % 60)}`;
 }
 
 function renderSessionBar(): void {
