@@ -14,7 +14,13 @@ export function parseRoute(hash: string): Route {
   const [path = '', query = ''] = hash.replace(/^#/, '').split('?');
   const requested = Number(new URLSearchParams(query).get('limit'));
   const limit = Number.isInteger(requested) && requested >= 1 && requested <= 1000 ? requested : DEFAULT_LIMIT;
-  const parts = path.split('/').filter((part) => part !== '').map((part) => decodeURIComponent(part));
+  let parts: string[];
+  try {
+    parts = path.split('/').filter((part) => part !== '').map((part) => decodeURIComponent(part));
+  } catch {
+    // A malformed escape (`%E0%A4%A`): no page has such a name.
+    return { page: 'not-found', path };
+  }
   if (parts.length === 0 || (parts.length === 1 && parts[0] === 'domains')) return { page: 'domains', limit };
   if (parts.length === 1 && parts[0] === 'sign-in') return { page: 'sign-in' };
   if (parts[0] === 'domains' && parts.length === 2) return { page: 'domain', domain: parts[1]!, limit };
