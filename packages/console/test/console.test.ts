@@ -60,7 +60,10 @@ describe('the console, signed in as the bootstrap admin', { skip, timeout: 120_0
       const bytes = bodies.reduce((sum, body) => sum + body.length, 0);
       const gzip = bodies.reduce((sum, body) => sum + gzipSync(body, { level: 9 }).length, 0);
       const metrics = { files: bodies.length, bytes, gzipBytesIfCompressed: gzip, firstLoadMs, compressedByServer: false };
-      tc.diagnostic(`console assets: ${bodies.length} files, ${bytes} bytes (${gzip} gzipped, not compressed by the server); sign-in form ready ${firstLoadMs} ms after navigation start`);
+      tc.diagnostic(
+        `console assets: ${bodies.length} files, ${bytes} bytes (${gzip} gzipped, not compressed by the server); ` +
+          `sign-in form ready ${firstLoadMs} ms after navigation start`,
+      );
       await writeFile(join(await evidenceDir(), 'metrics.json'), `${JSON.stringify(metrics, null, 2)}\n`);
       assert.ok(firstLoadMs < 10_000, `sign-in form ready within 10 s on loopback, even on a busy machine (${firstLoadMs} ms)`);
       w.assertClean();
@@ -99,8 +102,11 @@ describe('the console, signed in as the bootstrap admin', { skip, timeout: 120_0
       await page.goto(`${t.url}/console/`);
       await signIn(page, t.admin.clientId, t.admin.clientSecret);
       await page.getByRole('heading', { level: 1, name: 'Domains' }).waitFor();
-      assert.match((await page.locator('#session-bar').textContent()) ?? '', /Signed in as sys\.auth\.admin \(system admin\)\. Session ends in (1:00:00|59:[0-5]\d)\./);
-      assert.equal(await page.locator(':focus').textContent(), 'Domains', 'focus on the new page\'s heading');
+      assert.match(
+        (await page.locator('#session-bar').textContent()) ?? '',
+        /Signed in as sys\.auth\.admin \(system admin\)\. Session ends in (1:00:00|59:[0-5]\d)\./,
+      );
+      assert.equal(await page.locator(':focus').textContent(), 'Domains', "focus on the new page's heading");
 
       await page.getByLabel('Name', { exact: true }).fill('payments');
       await page.getByLabel('Description (optional)').fill('Card payments');
@@ -173,7 +179,8 @@ describe('the console, signed in as the bootstrap admin', { skip, timeout: 120_0
         (event) => event.target?.startsWith('payments') && !event.type.startsWith('token.'),
       );
       const types = new Set(mine.map((event) => event.type));
-      for (const type of ['domain.create', 'service.create', 'role.put', 'role-member.put', 'role-member.delete']) assert.ok(types.has(type), `${type} audited: ${[...types].join(', ')}`);
+      for (const type of ['domain.create', 'service.create', 'role.put', 'role-member.put', 'role-member.delete'])
+        assert.ok(types.has(type), `${type} audited: ${[...types].join(', ')}`);
       for (const event of mine) assert.equal(event.actor, t.admin.clientId, `${event.type} by the signed-in principal`);
       w.assertClean();
     } finally {
@@ -220,7 +227,10 @@ describe('the console, signed in as the bootstrap admin', { skip, timeout: 120_0
 
       // The role goes the same way, its confirmation naming its members.
       await page.getByRole('button', { name: 'Delete role shop:role.buyers' }).click();
-      assert.match((await page.getByRole('dialog').textContent()) ?? '', /deletes the role shop:role\.buyers with its 0 members and its actors and impersonators/);
+      assert.match(
+        (await page.getByRole('dialog').textContent()) ?? '',
+        /deletes the role shop:role\.buyers with its 0 members and its actors and impersonators/,
+      );
       await page.getByRole('dialog').getByRole('button', { name: 'Delete shop:role.buyers' }).click();
       await page.getByText('No roles in this domain yet.').waitFor();
       assert.equal((await t.admin$('GET', '/domains/shop/roles/buyers')).status, 404);
@@ -230,7 +240,7 @@ describe('the console, signed in as the bootstrap admin', { skip, timeout: 120_0
     }
   });
 
-  it('lists domains a page at a time with the API\'s cursor, and filters what is loaded', async () => {
+  it("lists domains a page at a time with the API's cursor, and filters what is loaded", async () => {
     for (const name of ['list-a', 'list-b', 'list-c']) await t.admin$('POST', '/domains', { name });
     const total = (await t.admin$('GET', '/domains?limit=1000')).json.domains.length as number;
     w = await watchedPage(browser);
@@ -244,10 +254,17 @@ describe('the console, signed in as the bootstrap admin', { skip, timeout: 120_0
       assert.equal(await page.locator('.list-status').textContent(), 'Showing 2 of 2 loaded (more to load).');
       const limits = w.requests.filter((url) => url.includes('/admin/v1/domains?')).map((url) => new URL(url).searchParams.get('limit'));
       assert.deepEqual(limits, ['2']);
-      for (let loaded = 2; loaded < total; loaded += 2) await page.getByRole('button', { name: 'Load more' }).click().then(() => rows.nth(Math.min(loaded + 1, total - 1)).waitFor());
+      for (let loaded = 2; loaded < total; loaded += 2)
+        await page
+          .getByRole('button', { name: 'Load more' })
+          .click()
+          .then(() => rows.nth(Math.min(loaded + 1, total - 1)).waitFor());
       await page.getByRole('button', { name: 'Load more' }).waitFor({ state: 'hidden' });
       assert.equal(await rows.count(), total);
-      assert.ok(w.requests.some((url) => new URL(url).searchParams.has('cursor')), 'later pages asked for with the cursor');
+      assert.ok(
+        w.requests.some((url) => new URL(url).searchParams.has('cursor')),
+        'later pages asked for with the cursor',
+      );
       await page.getByLabel('Filter the loaded domains').fill('list-');
       assert.equal(await rows.count(), 3);
       assert.equal(await page.locator('.list-status').textContent(), `Showing 3 of ${total} loaded.`);
@@ -334,7 +351,7 @@ describe('the console, signed in as the bootstrap admin', { skip, timeout: 120_0
         await page.keyboard.press('Tab');
         reached = await page.evaluate("document.activeElement?.tagName === 'A' && document.activeElement.textContent === 'payments'");
       }
-      assert.ok(reached, 'Tab reaches the domain\'s link');
+      assert.ok(reached, "Tab reaches the domain's link");
       await page.keyboard.press('Enter');
       await page.getByRole('heading', { level: 1, name: 'Domain payments' }).waitFor();
       assert.equal(await page.locator(':focus').textContent(), 'Domain payments', 'focus moved to the new page');

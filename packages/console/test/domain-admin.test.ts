@@ -41,7 +41,7 @@ describe('the console for a domain admin', { skip, timeout: 120_000 }, () => {
     await t?.stop();
   });
 
-  it('sees only its domain, and another domain\'s page is refused by the server', async () => {
+  it("sees only its domain, and another domain's page is refused by the server", async () => {
     const w = await watchedPage(browser);
     const page = w.page;
     try {
@@ -127,7 +127,10 @@ describe('a console session whose token expires', { skip, timeout: 60_000 }, () 
       await page.getByRole('heading', { level: 1, name: 'Domains' }).waitFor();
       assert.match((await page.locator('#session-remaining').textContent()) ?? '', /^0:0[1-3]$/);
       await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor({ timeout: 10_000 });
-      assert.match((await page.getByRole('status').first().textContent()) ?? '', /^Your session ended at \d\d:\d\d:\d\d UTC, when its token expired\. Sign in again\.$/);
+      assert.match(
+        (await page.getByRole('status').first().textContent()) ?? '',
+        /^Your session ended at \d\d:\d\d:\d\d UTC, when its token expired\. Sign in again\.$/,
+      );
       assert.equal(await page.getByRole('button', { name: 'Sign out' }).count(), 0);
       w.assertClean();
       await w.close();

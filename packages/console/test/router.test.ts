@@ -16,7 +16,8 @@ describe('console routes', () => {
   });
 
   it('takes the default for a limit out of 1 to 1,000, and "not found" for other paths', () => {
-    for (const limit of ['0', '1001', '2.5', '-1', 'many', '']) assert.equal((parseRoute(`#/domains?limit=${limit}`) as { limit: number }).limit, DEFAULT_LIMIT, limit);
+    for (const limit of ['0', '1001', '2.5', '-1', 'many', ''])
+      assert.equal((parseRoute(`#/domains?limit=${limit}`) as { limit: number }).limit, DEFAULT_LIMIT, limit);
     assert.deepEqual(parseRoute('#/domains/a/services'), { page: 'not-found', path: '/domains/a/services' });
     assert.deepEqual(parseRoute('#/elsewhere'), { page: 'not-found', path: '/elsewhere' });
     assert.deepEqual(parseRoute('#/domains/%E0%A4%A'), { page: 'not-found', path: '/domains/%E0%A4%A' }, 'a malformed escape');

@@ -32,7 +32,10 @@ const main = (): HTMLElement => document.getElementById('main')!;
 
 function startSession(started: Session): void {
   session = started;
-  api = new AdminApi({ token: started.token, onUnauthorized: (error) => void endSession(`The server no longer accepts this session (${explainUnauthorized(error)}). Sign in again.`) });
+  api = new AdminApi({
+    token: started.token,
+    onUnauthorized: (error) => void endSession(`The server no longer accepts this session (${explainUnauthorized(error)}). Sign in again.`),
+  });
   renderSessionBar();
   expiryTimer = setInterval(tick, 1000);
   const target = afterSignIn;
@@ -83,10 +86,22 @@ function renderSessionBar(): void {
   clear(bar);
   if (!session) return;
   const standing = session.standing.kind === 'system' ? 'system admin' : `admin of ${session.standing.domain}`;
-  const signOut = h('button', { type: 'button', class: 'secondary', onclick: () => void endSession('You signed out; the session token was revoked.', true) }, 'Sign out');
+  const signOut = h(
+    'button',
+    { type: 'button', class: 'secondary', onclick: () => void endSession('You signed out; the session token was revoked.', true) },
+    'Sign out',
+  );
   append(
     bar,
-    h('p', { class: 'who' }, 'Signed in as ', h('strong', {}, session.principal), ` (${standing}). Session ends in `, h('span', { id: 'session-remaining' }, formatLeft(session.expiresAt - Date.now())), '.'),
+    h(
+      'p',
+      { class: 'who' },
+      'Signed in as ',
+      h('strong', {}, session.principal),
+      ` (${standing}). Session ends in `,
+      h('span', { id: 'session-remaining' }, formatLeft(session.expiresAt - Date.now())),
+      '.',
+    ),
     signOut,
   );
 }

@@ -16,7 +16,10 @@ export function parseRoute(hash: string): Route {
   const limit = Number.isInteger(requested) && requested >= 1 && requested <= 1000 ? requested : DEFAULT_LIMIT;
   let parts: string[];
   try {
-    parts = path.split('/').filter((part) => part !== '').map((part) => decodeURIComponent(part));
+    parts = path
+      .split('/')
+      .filter((part) => part !== '')
+      .map((part) => decodeURIComponent(part));
   } catch {
     // A malformed escape (`%E0%A4%A`): no page has such a name.
     return { page: 'not-found', path };

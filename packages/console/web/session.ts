@@ -91,7 +91,9 @@ export const clientCredentialsSignIn: SignInMethod<ClientCredentials> = {
     }
     const failure = last!;
     if (failure.error.status === 403 && scopes.length > 1) {
-      throw new SignInError(`This client holds neither ${scopes.join(' nor ')}: it is not an admin. Name the domain it administers, or use another credential.`);
+      throw new SignInError(
+        `This client holds neither ${scopes.join(' nor ')}: it is not an admin. Name the domain it administers, or use another credential.`,
+      );
     }
     throw new SignInError(explain(failure.error, failure.scope));
   },

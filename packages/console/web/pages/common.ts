@@ -110,14 +110,16 @@ export function actionForm(label: string, fields: HTMLElement[], submitLabel: st
     event.preventDefault();
     status.replaceChildren();
     submit.disabled = true;
-    action().then(
-      () => undefined,
-      (error: unknown) => {
-        status.appendChild(notice('error', errorText(error)));
-      },
-    ).finally(() => {
-      submit.disabled = false;
-    });
+    action()
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          status.appendChild(notice('error', errorText(error)));
+        },
+      )
+      .finally(() => {
+        submit.disabled = false;
+      });
   });
   return form;
 }

@@ -74,7 +74,11 @@ function statusText(service: Service): string {
 
 function serviceActions(api: AdminApi, service: Service, table: PagedTable<Service>, outcome: HTMLElement, afterDelete: () => Promise<void>): HTMLElement {
   const disabling = service.status === 'ACTIVE';
-  const toggle = h('button', { type: 'button', class: 'secondary', 'aria-label': `${disabling ? 'Disable' : 'Enable'} ${service.principal}` }, disabling ? 'Disable' : 'Enable');
+  const toggle = h(
+    'button',
+    { type: 'button', class: 'secondary', 'aria-label': `${disabling ? 'Disable' : 'Enable'} ${service.principal}` },
+    disabling ? 'Disable' : 'Enable',
+  );
   toggle.addEventListener('click', () => {
     void (async () => {
       if (disabling) {

@@ -56,7 +56,9 @@ export async function renderRole({ api, view, crumbs }: PageContext, domain: str
       void (async () => {
         const ok = await confirmAction({
           title: `Remove actor ${actor}?`,
-          details: [`${actor} will no longer get tokens carrying ${role.fullName} for its members (token exchange, proxy_for_principal). The members keep the role.`],
+          details: [
+            `${actor} will no longer get tokens carrying ${role.fullName} for its members (token exchange, proxy_for_principal). The members keep the role.`,
+          ],
           confirmLabel: `Remove ${actor}`,
         });
         if (!ok) return;
@@ -89,11 +91,16 @@ export async function renderRole({ api, view, crumbs }: PageContext, domain: str
     },
   );
   const actor = h('input', { name: 'actor', required: true, spellcheck: 'false', autocapitalize: 'none' });
-  const addActor = actionForm('Add an actor', [field('Actor principal', actor, 'e.g. gw.edge: it may then get this role’s tokens for a member.')], 'Add actor', async () => {
-    const who = actor.value.trim();
-    await setActors([...new Set([...role.actors, who])], `${who} is now an actor of ${role.fullName}.`);
-    actor.value = '';
-  });
+  const addActor = actionForm(
+    'Add an actor',
+    [field('Actor principal', actor, 'e.g. gw.edge: it may then get this role’s tokens for a member.')],
+    'Add actor',
+    async () => {
+      const who = actor.value.trim();
+      await setActors([...new Set([...role.actors, who])], `${who} is now an actor of ${role.fullName}.`);
+      actor.value = '';
+    },
+  );
 
   append(
     view,
@@ -121,9 +128,7 @@ export async function renderRole({ api, view, crumbs }: PageContext, domain: str
       'section',
       { 'aria-labelledby': 'impersonators' },
       h('h2', { id: 'impersonators' }, 'Impersonators'),
-      role.impersonators.length === 0
-        ? h('p', { class: 'empty' }, 'None.')
-        : h('ul', { class: 'plain' }, ...role.impersonators.map((who) => h('li', {}, who))),
+      role.impersonators.length === 0 ? h('p', { class: 'empty' }, 'None.') : h('ul', { class: 'plain' }, ...role.impersonators.map((who) => h('li', {}, who))),
       h('p', { class: 'hint' }, 'Changed through the admin API for now (PUT of the role with "impersonators").'),
     ),
   );

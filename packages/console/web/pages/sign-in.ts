@@ -11,7 +11,14 @@ export interface SignInOptions {
 }
 
 export function renderSignIn(view: HTMLElement, { onSignedIn, message }: SignInOptions): void {
-  const clientId = h('input', { name: 'clientId', autocomplete: 'username', required: true, spellcheck: 'false', autocapitalize: 'none', 'data-autofocus': true });
+  const clientId = h('input', {
+    name: 'clientId',
+    autocomplete: 'username',
+    required: true,
+    spellcheck: 'false',
+    autocapitalize: 'none',
+    'data-autofocus': true,
+  });
   const secret = h('input', { name: 'clientSecret', type: 'password', autocomplete: 'current-password', required: true });
   const domain = h('input', { name: 'domain', spellcheck: 'false', autocapitalize: 'none' });
   const submit = h('button', { type: 'submit' }, 'Sign in');
@@ -67,7 +74,12 @@ export function renderSignIn(view: HTMLElement, { onSignedIn, message }: SignInO
     view,
     h('h1', { id: 'sign-in-title' }, 'Sign in'),
     message ? notice('success', message) : null,
-    h('p', {}, 'Sign in with an admin credential. What you can see and change is what the admin API lets that credential do, and every change is audited under its name.'),
+    h(
+      'p',
+      {},
+      'Sign in with an admin credential. What you can see and change is what the admin API lets that credential do, ' +
+        'and every change is audited under its name.',
+    ),
     form,
     h('p', { class: 'hint' }, 'The session lasts as long as its access token and lives in this tab only: reloading or closing the tab signs you out.'),
   );

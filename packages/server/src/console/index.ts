@@ -74,5 +74,8 @@ function matches(header: string | undefined, etag: string): boolean {
 
 function notFound(request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const path = request.url.split('?')[0] ?? '';
-  return secured(reply).code(404).header('cache-control', 'no-store').send({ error: 'not_found', message: `no console file at ${path}; the console is at ${CONSOLE_PATH}` });
+  return secured(reply)
+    .code(404)
+    .header('cache-control', 'no-store')
+    .send({ error: 'not_found', message: `no console file at ${path}; the console is at ${CONSOLE_PATH}` });
 }

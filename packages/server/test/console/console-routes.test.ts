@@ -37,8 +37,11 @@ describe('the console at /console/', () => {
     assert.equal(page.status, 200);
     assert.equal(page.headers['content-type'], 'text/html; charset=utf-8');
     assertSecured(page.headers, 'page');
-    assert.equal(page.headers['content-security-policy'],
-      "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+    assert.equal(
+      page.headers['content-security-policy'],
+      "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    );
     assert.equal(page.headers['cache-control'], 'no-cache');
     const etag = page.headers['etag'] as string;
     assert.match(etag, /^"[A-Za-z0-9_-]{43}"$/, 'a strong ETag');
@@ -77,7 +80,13 @@ describe('the console at /console/', () => {
     assert.equal(stale.status, 404);
     assertSecured(stale.headers, 'stale version');
     assert.match(stale.json.message as string, /no console file at \/console\/assets\/0000000000000000\/main\.js/);
-    for (const path of [`/console/assets/${version}/tsconfig.json`, `/console/assets/${version}/main.ts`, `/console/assets/${version}/index.html`, '/console/main.js', '/console/x/y']) {
+    for (const path of [
+      `/console/assets/${version}/tsconfig.json`,
+      `/console/assets/${version}/main.ts`,
+      `/console/assets/${version}/index.html`,
+      '/console/main.js',
+      '/console/x/y',
+    ]) {
       const missing = await t.send(path);
       assert.equal(missing.status, 404, path);
       assertSecured(missing.headers, path);
@@ -96,7 +105,9 @@ describe('the console at /console/', () => {
       // Parses as a module (`node --check`): a type left behind would be a syntax error.
       const copy = join(dir, `${file.served.replaceAll('/', '_')}.mjs`);
       await writeFile(copy, res.text);
-      await run(process.execPath, ['--check', copy]).catch((error: Error & { stderr?: string }) => assert.fail(`${file.served}: ${error.stderr ?? error.message}`));
+      await run(process.execPath, ['--check', copy]).catch((error: Error & { stderr?: string }) =>
+        assert.fail(`${file.served}: ${error.stderr ?? error.message}`),
+      );
     }
   });
 
@@ -107,16 +118,19 @@ describe('the console at /console/', () => {
     assertSecured(res.headers, 'redirect');
   });
 
-  it('is not in /openapi.json, and leaves the API\'s own answers without the console\'s headers', async () => {
+  it("is not in /openapi.json, and leaves the API's own answers without the console's headers", async () => {
     const doc = await t.send('/openapi.json');
     assert.equal(doc.status, 200);
-    assert.deepEqual(Object.keys(doc.json.paths as object).filter((path) => path.startsWith('/console')), []);
+    assert.deepEqual(
+      Object.keys(doc.json.paths as object).filter((path) => path.startsWith('/console')),
+      [],
+    );
     assert.equal(doc.headers['content-security-policy'], undefined);
   });
 });
 
 describe('console.enabled: false', () => {
-  it('serves no console: /console/ is the API\'s 404', async () => {
+  it("serves no console: /console/ is the API's 404", async () => {
     const t = await startTestServer({ env: { TESSERA_CONSOLE: 'false' } });
     try {
       for (const path of ['/console/', '/console']) {
@@ -132,7 +146,7 @@ describe('console.enabled: false', () => {
   });
 });
 
-describe('preparing the console\'s files', () => {
+describe("preparing the console's files", () => {
   const dirs: string[] = [];
   after(async () => {
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
@@ -145,7 +159,10 @@ describe('preparing the console\'s files', () => {
   }
 
   it('strips types, keeping positions, and renames relative .ts imports', () => {
-    const out = moduleSource('x.ts', "import { a } from './a.ts';\nimport type { B } from '../b.ts';\nconst c: B = a as B;\nconst d = await import('./d.ts');\nexport { c, d };\n");
+    const out = moduleSource(
+      'x.ts',
+      "import { a } from './a.ts';\nimport type { B } from '../b.ts';\nconst c: B = a as B;\nconst d = await import('./d.ts');\nexport { c, d };\n",
+    );
     assert.equal(out.split('\n').length, 6);
     assert.match(out, /from '\.\/a\.js'/);
     assert.match(out, /import\('\.\/d\.js'\)/);
@@ -154,7 +171,10 @@ describe('preparing the console\'s files', () => {
 
   it('refuses, naming the module, syntax that cannot be stripped and imports a browser cannot resolve', () => {
     assert.throws(() => moduleSource('pages/e.ts', 'enum E { A }'), /the console's module pages\/e\.ts cannot be served: .*enum/);
-    assert.throws(() => moduleSource('m.ts', "import { x } from 'lodash';"), /the console's module m\.ts imports 'lodash': a browser resolves relative imports only/);
+    assert.throws(
+      () => moduleSource('m.ts', "import { x } from 'lodash';"),
+      /the console's module m\.ts imports 'lodash': a browser resolves relative imports only/,
+    );
     assert.throws(() => moduleSource('m.ts', "import 'side-effect';"), /imports 'side-effect'/);
   });
 
@@ -177,6 +197,9 @@ describe('preparing the console\'s files', () => {
     await writeFile(join(dir, 'pages', 'a.ts'), 'export const a = 1;\n');
     await writeFile(join(dir, 'notes.txt'), 'x');
     assert.throws(() => loadConsoleAssets(dir), /the console has no index\.html in /);
-    assert.deepEqual(consoleFiles(dir).map((f) => f.served), ['pages/a.js']);
+    assert.deepEqual(
+      consoleFiles(dir).map((f) => f.served),
+      ['pages/a.js'],
+    );
   });
 });
