@@ -1,4 +1,4 @@
-// The three packages as a user gets them: `npm pack`ed from the workspace (prepack builds dist/),
+// The packages as a user gets them: `npm pack`ed from the workspace (prepack builds dist/),
 // installed from the tarballs into an empty folder with --omit=dev, and run there with Node.js
 // alone: no TypeScript, no workspace, no source condition. `tessera serve` listens on 127.0.0.1
 // with the issuer https://tessera.test:<port>; `tessera token` gets a token with the bootstrap
@@ -22,7 +22,7 @@ import { after, before, describe, it } from 'node:test';
 import { freePort } from '@tessera/testkit/port';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
-const PACKAGES = ['@tessera/server', '@tessera/cli', '@tessera/sdk', '@tessera/gateway'] as const;
+const PACKAGES = ['@tessera/server', '@tessera/console', '@tessera/cli', '@tessera/sdk', '@tessera/gateway'] as const;
 const HOSTS_PRELOAD = pathToFileURL(join(import.meta.dirname, 'helpers', 'test-hosts.ts')).href;
 /** The Node.js versions the launcher (bin/tessera.js) accepts; the server's and CLI's engines must say the same. */
 const ENGINES = /const ENGINES = '([^']+)'/.exec(readFileSync(join(ROOT, 'packages', 'cli', 'bin', 'tessera.js'), 'utf8'))?.[1];
@@ -83,6 +83,20 @@ async function waitReady(dataDir: string, port: number, server: ChildProcess, lo
   }
 }
 
+/** GET by address over HTTPS, trusting `ca` only (names unchecked, as in waitReady). */
+function getText(port: number, path: string, ca: string): Promise<{ status: number; type: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, ca, checkServerIdentity: () => undefined, timeout: 5000, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 const VERIFY_SCRIPT = `
 import { readFileSync } from 'node:fs';
 import { createVerifier } from '@tessera/sdk';
@@ -138,14 +152,19 @@ describe('the packages packed and installed from their tarballs', { timeout: 100
       const paths = files.map(({ path }) => path);
       assert.ok(paths.includes('package.json'), name);
       assert.deepEqual(paths.filter((path) => /(^|\/)test\/|\.test\.|tsbuildinfo/.test(path)), [], `${name} ships tests or build state`);
-      // TypeScript sources only where the SDK's source maps point (its src/ beside dist/).
+      // TypeScript sources only where the SDK's source maps point (its src/ beside dist/), and the
+      // console's browser modules, which the server strips of their types for the browser.
       const typescript = paths.filter((path) => path.endsWith('.ts') && !path.endsWith('.d.ts'));
-      assert.deepEqual(typescript.filter((path) => name !== '@tessera/sdk' || !path.startsWith('src/')), [], `${name} ships TypeScript to run`);
+      const served = (path: string): boolean => (name === '@tessera/sdk' && path.startsWith('src/')) || (name === '@tessera/console' && path.startsWith('web/'));
+      assert.deepEqual(typescript.filter((path) => !served(path)), [], `${name} ships TypeScript to run`);
     }
     const byName = new Map(packed.map((entry) => [entry.name, entry.files.map(({ path }) => path)]));
     assert.ok(byName.get('@tessera/server')!.includes('dist/index.js') && byName.get('@tessera/server')!.includes('dist/index.d.ts'));
     assert.ok(byName.get('@tessera/server')!.includes('dist/cluster/worker.js'));
     assert.ok(byName.get('@tessera/sdk')!.includes('dist/index.js') && byName.get('@tessera/sdk')!.includes('dist/index.d.ts'));
+    const consoleFiles = byName.get('@tessera/console')!;
+    assert.ok(consoleFiles.includes('dist/index.js') && consoleFiles.includes('web/index.html') && consoleFiles.includes('web/main.ts'), consoleFiles.join(' '));
+    assert.ok(!consoleFiles.includes('web/tsconfig.json'));
     assert.ok(byName.get('@tessera/cli')!.includes('bin/tessera.js') && byName.get('@tessera/cli')!.includes('dist/bin/tessera.js'));
     const cli = JSON.parse(readFileSync(join(consumer, 'node_modules', '@tessera', 'cli', 'package.json'), 'utf8')) as { bin: Record<string, string> };
     assert.deepEqual(cli.bin, { tessera: './bin/tessera.js' });
@@ -178,6 +197,17 @@ describe('the packages packed and installed from their tarballs', { timeout: 100
     server.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
     server.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
     await waitReady(dataDir, port, server, () => log);
+
+    // The console, served from the installed @tessera/console: the page, and a module stripped of its types.
+    const ca = await readFile(join(dataDir, 'ca.pem'), 'utf8');
+    const page = await getText(port, '/console/', ca);
+    assert.equal(page.status, 200, page.body);
+    const main = /src="(assets\/[0-9a-f]{16}\/main\.js)"/.exec(page.body)?.[1];
+    assert.ok(main, page.body);
+    const module = await getText(port, `/console/${main}`, ca);
+    assert.equal(module.status, 200);
+    assert.equal(module.type, 'text/javascript; charset=utf-8');
+    assert.match(module.body, /from '\.\/api\.js'/);
 
     const credentials = JSON.parse(await readFile(join(dataDir, 'bootstrap-admin.json'), 'utf8')) as { tokenEndpoint?: string };
     assert.equal(new URL(credentials.tokenEndpoint ?? '').origin, issuer, 'the credential names the issuer, so `tessera token` connects by that name');

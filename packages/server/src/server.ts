@@ -26,6 +26,7 @@ import { createSecretHasher } from './keys/client-secrets.ts';
 import { MasterKeyMismatchError, createSealer } from './keys/master-key.ts';
 import { readMasterKey } from './keys/master-key-source.ts';
 import { rotationPolicy } from './keys/rotation.ts';
+import { consoleRoutes } from './console/index.ts';
 import { compileMappings, createClientCertificates, readCaFiles, tesseraCaSource } from './mtls/index.ts';
 import { SigningKeys } from './keys/signing-keys.ts';
 import { clientSecretBasic } from './oauth2/client-auth/client_secret_basic.ts';
@@ -307,6 +308,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       now,
       bodyLimit: config.bodyLimit,
     });
+    consoleRoutes(app, { enabled: config.console.enabled });
     registerOpenApiRoute(app, openapi);
     await app.ready();
 

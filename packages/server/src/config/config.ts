@@ -167,6 +167,8 @@ export interface Config {
     /** External certificates → principals, wherever their CA is trusted; first match wins. */
     mappings: CertLoginMapping[];
   };
+  /** The web console at /console/ (docs/console.md): a client of the admin API, served from the same origin. */
+  console: { enabled: boolean };
   /** Largest request body the server reads (bytes). */
   bodyLimit: number;
   /** How long audit events are kept, and how refusals before authentication are summed up. */
@@ -311,4 +313,5 @@ export const DEFAULTS = {
   joinTokens: { defaultTtl: 900, maxTtl: 86_400 },
   oidcProofs: [] as OidcProofIssuer[],
   certLogin: { enabled: false, requireClientAuthEku: true, trustedCas: [] as string[], mappings: [] as CertLoginMapping[] },
+  console: { enabled: true },
 } as const;

@@ -218,6 +218,7 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
     registryCache: { maxClients: setting('registryCache.maxClients', wholeNumberParser(1)).value },
     databasePoolSize: setting('databasePoolSize', wholeNumberParser(1)).value,
     serviceAccounts: { domain: setting('serviceAccounts.domain', domainNameParser).value },
+    console: { enabled: setting('console.enabled', parseBoolean).value },
     ...certificateSettings({ setting, pick, absolutePath, problems }, signing, trustedProxies),
     audit: {
       retention: {

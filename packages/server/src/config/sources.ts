@@ -61,6 +61,7 @@ export const SETTINGS = [
   { key: 'certLogin.requireClientAuthEku' },
   { key: 'certLogin.trustedCas' },
   { key: 'certLogin.mappings' },
+  { key: 'console.enabled', env: 'TESSERA_CONSOLE' },
   { key: 'audit.retention.tokenEvents', env: 'TESSERA_AUDIT_RETENTION_TOKEN_EVENTS' },
   { key: 'audit.retention.summaries', env: 'TESSERA_AUDIT_RETENTION_SUMMARIES' },
   { key: 'audit.retention.adminEvents', env: 'TESSERA_AUDIT_RETENTION_ADMIN_EVENTS' },

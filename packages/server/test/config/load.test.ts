@@ -397,6 +397,14 @@ void describe('loadConfig guards and reuse', () => {
     assert.match(problemOf({ env: { TESSERA_TOKEN_EXCHANGE_MAX_DEPTH: '17' } }), /^TESSERA_TOKEN_EXCHANGE_MAX_DEPTH: expected at most 16 actors/);
   });
 
+  void it('reads console.enabled: on by default, off from the environment or the config file', () => {
+    assert.deepEqual(load().console, { enabled: true }, 'the default');
+    assert.deepEqual(load({ env: { TESSERA_CONSOLE: 'false' } }).console, { enabled: false });
+    assert.deepEqual(load({ flags: { config: configFile({ console: { enabled: false } }) } }).console, { enabled: false });
+    assert.match(problemOf({ env: { TESSERA_CONSOLE: 'off-ish' } }), /^TESSERA_CONSOLE: expected true or false/);
+    assert.match(problemOf({ flags: { config: configFile({ console: { enabled: 'yes please' } }) } }), /console\.enabled.*expected true or false/);
+  });
+
   void it('explains bad values', () => {
     assert.match(problemOf({ env: { TESSERA_TRUSTED_PROXIES: '10.0.0.0/99' } }), /^TESSERA_TRUSTED_PROXIES: expected CIDR blocks: "10.0.0.0\/99" needs a prefix length from 0 to 32/);
     assert.match(problemOf({ env: { TESSERA_RATE_LIMIT_CLIENT: 'lots' } }), /^TESSERA_RATE_LIMIT_CLIENT: expected a whole number/);

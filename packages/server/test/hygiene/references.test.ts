@@ -25,7 +25,7 @@ const FORBIDDEN: ReadonlyArray<readonly [string, RegExp]> = [
 function scannedFiles(): string[] {
   const roots = ['docs', 'deploy', 'bench', 'examples', 'README.md', 'eslint.config.js', 'tsconfig.json'];
   for (const pkg of readdirSync(join(ROOT, 'packages'))) {
-    for (const part of ['src', 'bin', 'test', 'README.md']) roots.push(join('packages', pkg, part));
+    for (const part of ['src', 'bin', 'test', 'web', 'README.md']) roots.push(join('packages', pkg, part));
   }
   const files: string[] = [];
   for (const root of roots) {

@@ -1,0 +1,31 @@
+// The console's hash routes, outside a browser (router.ts touches no DOM): names are decoded,
+// a bad or missing ?limit= is the default, and anything else is "not found", never an exception.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DEFAULT_LIMIT, domainHref, parseRoute, roleHref } from '../web/router.ts';
+
+describe('console routes', () => {
+  it('reads the pages and their names', () => {
+    assert.deepEqual(parseRoute(''), { page: 'domains', limit: DEFAULT_LIMIT });
+    assert.deepEqual(parseRoute('#/'), { page: 'domains', limit: DEFAULT_LIMIT });
+    assert.deepEqual(parseRoute('#/sign-in'), { page: 'sign-in' });
+    assert.deepEqual(parseRoute('#/domains?limit=2'), { page: 'domains', limit: 2 });
+    assert.deepEqual(parseRoute('#/domains/sys.auth'), { page: 'domain', domain: 'sys.auth', limit: DEFAULT_LIMIT });
+    assert.deepEqual(parseRoute('#/domains/pay-prod/roles/readers?limit=1000'), { page: 'role', domain: 'pay-prod', role: 'readers', limit: 1000 });
+  });
+
+  it('takes the default for a limit out of 1 to 1,000, and "not found" for other paths', () => {
+    for (const limit of ['0', '1001', '2.5', '-1', 'many', ''])
+      assert.equal((parseRoute(`#/domains?limit=${limit}`) as { limit: number }).limit, DEFAULT_LIMIT, limit);
+    assert.deepEqual(parseRoute('#/domains/a/services'), { page: 'not-found', path: '/domains/a/services' });
+    assert.deepEqual(parseRoute('#/elsewhere'), { page: 'not-found', path: '/elsewhere' });
+    assert.deepEqual(parseRoute('#/domains/%E0%A4%A'), { page: 'not-found', path: '/domains/%E0%A4%A' }, 'a malformed escape');
+  });
+
+  it('round-trips names through the links it makes, whatever they hold', () => {
+    const odd = 'a/b?c#d%e';
+    assert.deepEqual(parseRoute(domainHref(odd)), { page: 'domain', domain: odd, limit: DEFAULT_LIMIT });
+    assert.deepEqual(parseRoute(roleHref(odd, odd)), { page: 'role', domain: odd, role: odd, limit: DEFAULT_LIMIT });
+  });
+});

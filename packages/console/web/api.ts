@@ -1,0 +1,165 @@
+// The admin API (/admin/v1, docs/http-api.md) as the console calls it: every call carries the
+// session's bearer token and nothing else (no cookies: `credentials: 'omit'`), so what the
+// console can do is what the signed-in principal can do, and a forged cross-site request has
+// nothing to ride on.
+
+export interface Domain {
+  name: string;
+  description: string | null;
+  tokenMaxLifetime: number | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Service {
+  principal: string;
+  domain: string;
+  name: string;
+  clientId: string;
+  description: string | null;
+  status: 'ACTIVE' | 'DISABLED';
+  allowedIps: string[];
+  expiresAt: string | null;
+  createdAt: string;
+}
+
+export interface Member {
+  principal: string;
+  expiresAt: string | null;
+}
+
+export interface Role {
+  domain: string;
+  name: string;
+  fullName: string;
+  members: Member[];
+  membersNextCursor: string | null;
+  tokenMaxLifetime: number | null;
+  actors: string[];
+  impersonators: string[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** An answer other than 2xx: the API's `{error, message}` (or OAuth's `{error, error_description}`). */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** Reads an error answer into an ApiError whose message says what happened. */
+export async function apiError(response: Response): Promise<ApiError> {
+  let body: Record<string, unknown> = {};
+  try {
+    body = (await response.json()) as Record<string, unknown>;
+  } catch {
+    // Not JSON (a proxy's page, say): the status alone.
+  }
+  const code = typeof body['error_code'] === 'string' ? body['error_code'] : typeof body['error'] === 'string' ? body['error'] : `http_${response.status}`;
+  const text = typeof body['message'] === 'string' ? body['message'] : typeof body['error_description'] === 'string' ? body['error_description'] : '';
+  return new ApiError(response.status, code, text || `the server answered ${response.status} ${response.statusText}`.trim());
+}
+
+export interface AdminApiOptions {
+  token: string;
+  /** Called on a 401: the token is no longer accepted (expired or revoked), so the session ends. */
+  onUnauthorized: (error: ApiError) => void;
+}
+
+const enc = encodeURIComponent;
+
+export class AdminApi {
+  readonly #token: string;
+  readonly #onUnauthorized: (error: ApiError) => void;
+
+  constructor({ token, onUnauthorized }: AdminApiOptions) {
+    this.#token = token;
+    this.#onUnauthorized = onUnauthorized;
+  }
+
+  async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const response = await fetch(`/admin/v1${path}`, {
+      method,
+      headers,
+      body: body === undefined ? null : JSON.stringify(body),
+      credentials: 'omit',
+      cache: 'no-store',
+    });
+    if (!response.ok) {
+      const error = await apiError(response);
+      if (response.status === 401) this.#onUnauthorized(error);
+      throw error;
+    }
+    if (response.status === 204) return undefined as T;
+    return (await response.json()) as T;
+  }
+
+  async #page<T>(path: string, name: string, cursor: string | null, limit: number): Promise<Page<T>> {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (cursor !== null) query.set('cursor', cursor);
+    const answer = await this.#call<Record<string, unknown>>('GET', `${path}?${query}`);
+    return { items: (answer[name] ?? []) as T[], nextCursor: (answer['nextCursor'] ?? null) as string | null };
+  }
+
+  listDomains(cursor: string | null, limit: number): Promise<Page<Domain>> {
+    return this.#page('/domains', 'domains', cursor, limit);
+  }
+  getDomain(domain: string): Promise<Domain> {
+    return this.#call('GET', `/domains/${enc(domain)}`);
+  }
+  createDomain(name: string, description: string | null): Promise<Domain> {
+    return this.#call('POST', '/domains', description ? { name, description } : { name });
+  }
+
+  listServices(domain: string, cursor: string | null, limit: number): Promise<Page<Service>> {
+    return this.#page(`/domains/${enc(domain)}/services`, 'services', cursor, limit);
+  }
+  createService(domain: string, name: string, description: string | null): Promise<Service & { clientSecret?: string }> {
+    return this.#call('POST', `/domains/${enc(domain)}/services`, description ? { name, description } : { name });
+  }
+  setServiceStatus(domain: string, name: string, status: Service['status']): Promise<Service> {
+    return this.#call('PATCH', `/domains/${enc(domain)}/services/${enc(name)}`, { status });
+  }
+  deleteService(domain: string, name: string): Promise<void> {
+    return this.#call('DELETE', `/domains/${enc(domain)}/services/${enc(name)}`);
+  }
+
+  listRoles(domain: string, cursor: string | null, limit: number): Promise<Page<Role>> {
+    return this.#page(`/domains/${enc(domain)}/roles`, 'roles', cursor, limit);
+  }
+  getRole(domain: string, role: string): Promise<Role> {
+    return this.#call('GET', `/domains/${enc(domain)}/roles/${enc(role)}`);
+  }
+  /** Creates the role empty, or keeps it as it is (a PUT without members keeps them). */
+  createRole(domain: string, role: string): Promise<Role> {
+    return this.#call('PUT', `/domains/${enc(domain)}/roles/${enc(role)}`, {});
+  }
+  /** Replaces the role's actors; its members, impersonators and limit are kept. */
+  setActors(domain: string, role: string, actors: string[]): Promise<Role> {
+    return this.#call('PUT', `/domains/${enc(domain)}/roles/${enc(role)}`, { actors });
+  }
+  deleteRole(domain: string, role: string): Promise<void> {
+    return this.#call('DELETE', `/domains/${enc(domain)}/roles/${enc(role)}`);
+  }
+  listMembers(domain: string, role: string, cursor: string | null, limit: number): Promise<Page<Member>> {
+    return this.#page(`/domains/${enc(domain)}/roles/${enc(role)}/members`, 'members', cursor, limit);
+  }
+  putMember(domain: string, role: string, principal: string, expiresAt: string | null): Promise<Member & { created: boolean }> {
+    return this.#call('PUT', `/domains/${enc(domain)}/roles/${enc(role)}/members/${enc(principal)}`, expiresAt ? { expiresAt } : {});
+  }
+  removeMember(domain: string, role: string, principal: string): Promise<void> {
+    return this.#call('DELETE', `/domains/${enc(domain)}/roles/${enc(role)}/members/${enc(principal)}`);
+  }
+}

@@ -1,0 +1,212 @@
+// One domain: its services (status, create, disable/enable, delete) and its roles (create,
+// delete, a link to each role's members and actors).
+
+import type { AdminApi, Role, Service } from '../api.ts';
+import { announce, append, confirmAction, field, formatTime, h, notice } from '../dom.ts';
+import { roleHref } from '../router.ts';
+import type { PageContext } from '../main.ts';
+import { actionForm, errorText, errorView, pagedTable, type PagedTable } from './common.ts';
+
+export async function renderDomain({ api, view, crumbs }: PageContext, name: string, limit: number): Promise<void> {
+  crumbs([{ label: name }]);
+  let domain;
+  try {
+    domain = await api.getDomain(name);
+  } catch (error) {
+    errorView(view, `Domain ${name}`, error);
+    return;
+  }
+  const outcome = h('div', { class: 'outcome' });
+  const roles = rolesTable(api, name, limit, outcome);
+  // Deleting a service also takes it out of every role: the roles' member counts are loaded again.
+  const services = servicesTable(api, name, limit, outcome, () => roles.reload());
+  try {
+    await Promise.all([services.reload(), roles.reload()]);
+  } catch (error) {
+    errorView(view, `Domain ${name}`, error);
+    return;
+  }
+  append(
+    view,
+    h('h1', {}, `Domain ${domain.name}`),
+    domain.description ? h('p', {}, domain.description) : null,
+    h(
+      'dl',
+      { class: 'facts' },
+      h('dt', {}, 'Created'),
+      h('dd', {}, formatTime(domain.createdAt)),
+      h('dt', {}, 'Token lifetime cap'),
+      h('dd', {}, domain.tokenMaxLifetime === null ? 'none' : `${domain.tokenMaxLifetime} s`),
+    ),
+    outcome,
+    h('section', { 'aria-labelledby': 'services' }, h('h2', { id: 'services' }, 'Services'), services.element, createServiceForm(api, name, services, outcome)),
+    h('section', { 'aria-labelledby': 'roles' }, h('h2', { id: 'roles' }, 'Roles'), roles.element, createRoleForm(api, name, roles, outcome)),
+  );
+}
+
+/** Shows the result of an action at the top of the page's content and says it. */
+function report(outcome: HTMLElement, kind: 'success' | 'error', message: string): void {
+  outcome.replaceChildren(notice(kind, message));
+  if (kind === 'success') announce(message);
+}
+
+function servicesTable(api: AdminApi, domain: string, limit: number, outcome: HTMLElement, afterDelete: () => Promise<void>): PagedTable<Service> {
+  const table: PagedTable<Service> = pagedTable<Service>({
+    caption: `Services of ${domain}`,
+    columns: [
+      { header: 'Principal', cell: (service) => service.principal },
+      { header: 'Status', cell: (service) => statusText(service) },
+      { header: 'Description', cell: (service) => service.description ?? '' },
+      { header: 'Created', cell: (service) => formatTime(service.createdAt) },
+      { header: 'Actions', cell: (service) => serviceActions(api, service, table, outcome, afterDelete) },
+    ],
+    load: (cursor) => api.listServices(domain, cursor, limit),
+    empty: 'No services in this domain yet.',
+  });
+  return table;
+}
+
+function statusText(service: Service): string {
+  if (service.status === 'DISABLED') return 'disabled';
+  if (service.expiresAt !== null && Date.parse(service.expiresAt) <= Date.now()) return `expired ${formatTime(service.expiresAt)}`;
+  return service.expiresAt === null ? 'active' : `active until ${formatTime(service.expiresAt)}`;
+}
+
+function serviceActions(api: AdminApi, service: Service, table: PagedTable<Service>, outcome: HTMLElement, afterDelete: () => Promise<void>): HTMLElement {
+  const disabling = service.status === 'ACTIVE';
+  const toggle = h(
+    'button',
+    { type: 'button', class: 'secondary', 'aria-label': `${disabling ? 'Disable' : 'Enable'} ${service.principal}` },
+    disabling ? 'Disable' : 'Enable',
+  );
+  toggle.addEventListener('click', () => {
+    void (async () => {
+      if (disabling) {
+        const ok = await confirmAction({
+          title: `Disable ${service.principal}?`,
+          details: [
+            `${service.principal} will get no more tokens or certificates, and the tokens it holds stop being accepted by introspection and the admin API.`,
+            'Its credentials and role memberships are kept: enabling it again restores it.',
+          ],
+          confirmLabel: `Disable ${service.principal}`,
+        });
+        if (!ok) return;
+      }
+      try {
+        await api.setServiceStatus(service.domain, service.name, disabling ? 'DISABLED' : 'ACTIVE');
+        await table.reload();
+        report(outcome, 'success', `${service.principal} is ${disabling ? 'disabled' : 'enabled'}.`);
+      } catch (error) {
+        report(outcome, 'error', `Could not ${disabling ? 'disable' : 'enable'} ${service.principal}: ${errorText(error)}`);
+      }
+    })();
+  });
+  const remove = h('button', { type: 'button', class: 'danger', 'aria-label': `Delete ${service.principal}` }, 'Delete');
+  remove.addEventListener('click', () => {
+    void (async () => {
+      const ok = await confirmAction({
+        title: `Delete ${service.principal}?`,
+        details: [
+          `This deletes the service ${service.principal}, its credentials (client secrets, registered public keys) and its membership in every role, in every domain.`,
+          'Callers using its credentials are refused from now on. This cannot be undone: a service made again under the same name starts with nothing.',
+        ],
+        confirmLabel: `Delete ${service.principal}`,
+      });
+      if (!ok) return;
+      try {
+        await api.deleteService(service.domain, service.name);
+        await Promise.all([table.reload(), afterDelete()]);
+        report(outcome, 'success', `${service.principal} was deleted.`);
+      } catch (error) {
+        report(outcome, 'error', `Could not delete ${service.principal}: ${errorText(error)}`);
+      }
+    })();
+  });
+  return h('span', { class: 'row-actions' }, toggle, remove);
+}
+
+function createServiceForm(api: AdminApi, domain: string, table: PagedTable<Service>, outcome: HTMLElement): HTMLElement {
+  const name = h('input', { name: 'service', required: true, spellcheck: 'false', autocapitalize: 'none' });
+  const description = h('input', { name: 'description' });
+  const secretBox = h('div');
+  const form = actionForm(
+    'Create a service',
+    [field('Service name', name, `One part, no dots: the principal is ${domain}.<name>.`), field('Description (optional)', description)],
+    'Create service',
+    async () => {
+      secretBox.replaceChildren();
+      const created = await api.createService(domain, name.value.trim(), description.value.trim() || null);
+      name.value = '';
+      description.value = '';
+      await table.reload();
+      report(outcome, 'success', `Service ${created.principal} created.`);
+      if (created.clientSecret) {
+        const secret = h('input', { readonly: true, value: created.clientSecret, class: 'secret', spellcheck: 'false' });
+        append(
+          secretBox,
+          h(
+            'div',
+            { class: 'notice secret-notice', role: 'status' },
+            h('p', {}, `The client secret of ${created.principal} is shown this once: copy it now. Only its hash is stored.`),
+            field(`Client secret of ${created.principal}`, secret),
+          ),
+        );
+        secret.focus();
+        secret.select();
+      }
+    },
+  );
+  return h('div', {}, h('h3', {}, 'Create a service'), form, secretBox);
+}
+
+function rolesTable(api: AdminApi, domain: string, limit: number, outcome: HTMLElement): PagedTable<Role> {
+  const table: PagedTable<Role> = pagedTable<Role>({
+    caption: `Roles of ${domain}`,
+    columns: [
+      { header: 'Role', cell: (role) => h('a', { href: roleHref(role.domain, role.name) }, role.name) },
+      { header: 'Members', cell: (role) => `${role.members.length}${role.membersNextCursor === null ? '' : '+'}` },
+      { header: 'Actors', cell: (role) => (role.actors.length === 0 ? 'none' : role.actors.join(', ')) },
+      { header: 'Actions', cell: (role) => roleActions(api, role, table, outcome) },
+    ],
+    load: (cursor) => api.listRoles(domain, cursor, limit),
+    empty: 'No roles in this domain yet.',
+  });
+  return table;
+}
+
+function roleActions(api: AdminApi, role: Role, table: PagedTable<Role>, outcome: HTMLElement): HTMLElement {
+  const remove = h('button', { type: 'button', class: 'danger', 'aria-label': `Delete role ${role.fullName}` }, 'Delete');
+  remove.addEventListener('click', () => {
+    void (async () => {
+      const members = `${role.members.length}${role.membersNextCursor === null ? '' : ' or more'}`;
+      const ok = await confirmAction({
+        title: `Delete role ${role.fullName}?`,
+        details: [
+          `This deletes the role ${role.fullName} with its ${members} member${role.members.length === 1 ? '' : 's'} and its actors and impersonators.`,
+          'Tokens carrying this role stop being accepted by introspection and the admin API; new tokens cannot have it. This cannot be undone.',
+        ],
+        confirmLabel: `Delete ${role.fullName}`,
+      });
+      if (!ok) return;
+      try {
+        await api.deleteRole(role.domain, role.name);
+        await table.reload();
+        report(outcome, 'success', `Role ${role.fullName} was deleted.`);
+      } catch (error) {
+        report(outcome, 'error', `Could not delete ${role.fullName}: ${errorText(error)}`);
+      }
+    })();
+  });
+  return h('span', { class: 'row-actions' }, remove);
+}
+
+function createRoleForm(api: AdminApi, domain: string, table: PagedTable<Role>, outcome: HTMLElement): HTMLElement {
+  const name = h('input', { name: 'role', required: true, spellcheck: 'false', autocapitalize: 'none' });
+  const form = actionForm('Create a role', [field('Role name', name, 'e.g. readers; add its members on the role’s page.')], 'Create role', async () => {
+    const role = await api.createRole(domain, name.value.trim());
+    name.value = '';
+    await table.reload();
+    report(outcome, 'success', `Role ${role.fullName} is there; open it to add members.`);
+  });
+  return h('div', {}, h('h3', {}, 'Create a role'), form);
+}

@@ -1,0 +1,40 @@
+// Hash routes: `#/domains`, `#/domains/<d>`, `#/domains/<d>/roles/<r>`, with an optional
+// `?limit=` (the page size of lists). The hash never reaches the server.
+
+export type Route =
+  | { page: 'sign-in' }
+  | { page: 'domains'; limit: number }
+  | { page: 'domain'; domain: string; limit: number }
+  | { page: 'role'; domain: string; role: string; limit: number }
+  | { page: 'not-found'; path: string };
+
+export const DEFAULT_LIMIT = 50;
+
+export function parseRoute(hash: string): Route {
+  const [path = '', query = ''] = hash.replace(/^#/, '').split('?');
+  const requested = Number(new URLSearchParams(query).get('limit'));
+  const limit = Number.isInteger(requested) && requested >= 1 && requested <= 1000 ? requested : DEFAULT_LIMIT;
+  let parts: string[];
+  try {
+    parts = path
+      .split('/')
+      .filter((part) => part !== '')
+      .map((part) => decodeURIComponent(part));
+  } catch {
+    // A malformed escape (`%E0%A4%A`): no page has such a name.
+    return { page: 'not-found', path };
+  }
+  if (parts.length === 0 || (parts.length === 1 && parts[0] === 'domains')) return { page: 'domains', limit };
+  if (parts.length === 1 && parts[0] === 'sign-in') return { page: 'sign-in' };
+  if (parts[0] === 'domains' && parts.length === 2) return { page: 'domain', domain: parts[1]!, limit };
+  if (parts[0] === 'domains' && parts.length === 4 && parts[2] === 'roles') return { page: 'role', domain: parts[1]!, role: parts[3]!, limit };
+  return { page: 'not-found', path };
+}
+
+export function domainHref(domain: string): string {
+  return `#/domains/${encodeURIComponent(domain)}`;
+}
+
+export function roleHref(domain: string, role: string): string {
+  return `#/domains/${encodeURIComponent(domain)}/roles/${encodeURIComponent(role)}`;
+}
