@@ -292,13 +292,13 @@ export interface RawAnswer {
  */
 export async function raw(
   gw: RunningGateway, pki: TestPki, parts: (string | Buffer)[],
-  options: { waitMs?: number; gapMs?: number; cert?: Pem; untilClosed?: boolean } = {},
+  options: { waitMs?: number; gapMs?: number; cert?: Pem; localAddress?: string } = {},
 ): Promise<RawAnswer> {
   const url = new URL(gw.url);
   const socket: Socket = url.protocol === 'https:'
-    ? tlsConnect({ host: url.hostname, port: Number(url.port), ca: pki.ca.cert, servername: undefined,
+    ? tlsConnect({ host: url.hostname, port: Number(url.port), ca: pki.ca.cert, ...(options.localAddress && { localAddress: options.localAddress }),
       ...(options.cert && { cert: options.cert.cert, key: options.cert.key }) })
-    : netConnect({ host: url.hostname, port: Number(url.port) });
+    : netConnect({ host: url.hostname, port: Number(url.port), ...(options.localAddress && { localAddress: options.localAddress }) });
   await once(socket, url.protocol === 'https:' ? 'secureConnect' : 'connect');
   const chunks: Buffer[] = [];
   let closed = false;
