@@ -70,6 +70,7 @@ describe('review8: Tessera down or silent', () => {
     assert.ok(!leaks(String(res.headers['www-authenticate'] ?? ''), deadPort));
   });
 
+  // HOLE (low, same fix): the Bearer caller's 503 quotes the JWKS fetch's error, "connect ECONNREFUSED <tessera ip:port>".
   it('answers a Bearer caller (keys unreachable) and a certificate caller (token endpoint unreachable) 503 without Tessera\'s address', async () => {
     const bearer = await call(down, world.pki, '/svc/1', { headers: { authorization: `Bearer ${alphaToken}` } });
     assert.equal(bearer.status, 503, bearer.text);
