@@ -10,7 +10,7 @@ import { createRouteTable, hostName, readTarget } from '../src/routes/match.ts';
 function route(name: string, pathPrefix: string, methods: string[] | null = ['GET'], host?: string): RouteConfig {
   return {
     name, host, pathPrefix, methods: methods && new Set(methods), upstream: new URL('http://127.0.0.1:1'), audience: 'orders',
-    require: ['orders:role.readers'], southboundScope: 'orders:role.readers', timeoutMs: 1000, websocket: true,
+    require: ['orders:role.readers'], southboundScope: 'orders:role.readers', timeoutMs: 1000, websocket: true, acceptDelegated: undefined,
   };
 }
 
