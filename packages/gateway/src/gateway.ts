@@ -166,6 +166,13 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       access({ started, kind: 'authz', method: original.method, path, status: refusal.status, error: refusal });
       return;
     }
+    if (original.problem !== undefined) {
+      // 403, not 400: nginx's auth_request turns any status but 401 and 403 into a 500.
+      const refusal = new GatewayError(403, 'forbidden', original.problem);
+      sendError(res, refusal);
+      access({ started, kind: 'authz', method: original.method, path, status: refusal.status, error: refusal });
+      return;
+    }
     try {
       const { route, caller, token } = await authorize(original.method, original.target, req, state);
       res.writeHead(200, {
