@@ -56,6 +56,16 @@ describe('route matching', () => {
     }
   });
 
+  it('refuses double percent-encodings (a twice-decoding upstream would read "..", "/" or "\\"), and lets a lone "%25" through', () => {
+    for (const target of ['/orders/%252e%252e/admin', '/orders/x%252f..%252fadmin', '/orders/%255cadmin', '/orders/%252E', '/orders/a%2541']) {
+      const read = readTarget(target);
+      assert.equal(read.ok, false, `${target} must be refused`);
+      assert.match((read as { reason: string }).reason, /double percent-encoding/, target);
+    }
+    assert.deepEqual(readTarget('/orders/100%25off'), { ok: true, path: '/orders/100%off', raw: '/orders/100%25off' });
+    assert.deepEqual(readTarget('/orders/%25'), { ok: true, path: '/orders/%', raw: '/orders/%25' });
+  });
+
   it('matches methods exactly and a route naming its host only on that host', () => {
     assert.equal(matched('/orders/1', 'POST'), 'writes');
     assert.equal(matched('/orders/1', 'DELETE'), undefined);
