@@ -128,6 +128,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       status: entry.status,
       durationMs: Math.round(seconds * 10_000) / 10,
       ...(entry.error && { error: entry.error.error, reason: entry.error.message }),
+      ...(entry.error?.extra.detail !== undefined && { detail: entry.error.extra.detail }),
     });
   };
 
@@ -150,7 +151,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     }
     const outcome = await forwarder.forward(req, res, granted.route, granted.token, fromOf(req), state.config.stripHeaders);
     if (outcome.failure) metrics.upstreamFailure(granted.route.name, outcome.failure);
-    access({ started, method: req.method ?? '', path, route: granted.route, caller: granted.caller, status: outcome.status });
+    access({
+      started, method: req.method ?? '', path, route: granted.route, caller: granted.caller, status: outcome.status, ...(outcome.error && { error: outcome.error }),
+    });
   };
 
   const handleAuthz = async (req: IncomingMessage, res: ServerResponse, state: Live, started: number): Promise<void> => {
@@ -219,7 +222,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     }
     const outcome = await forwarder.upgrade(req, socket, head, granted.route, granted.token, fromOf(req), state.config.stripHeaders);
     if (outcome.failure) metrics.upstreamFailure(granted.route.name, outcome.failure);
-    access({ started, kind: 'upgrade', method: req.method ?? '', path, route: granted.route, caller: granted.caller, status: outcome.status });
+    access({
+      started, kind: 'upgrade', method: req.method ?? '', path, route: granted.route, caller: granted.caller, status: outcome.status,
+      ...(outcome.error && { error: outcome.error }),
+    });
   };
 
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
@@ -351,7 +357,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
 function asGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;
-  return GatewayError.unavailable(`the request could not be judged: ${(error as Error)?.message ?? String(error)}`);
+  return GatewayError.unavailable('the request could not be judged; try again later', (error as Error)?.message ?? String(error));
 }
 
 function normalizeAddress(address: string | undefined): string {

@@ -165,6 +165,10 @@ describe('gateway proxying, end to end', () => {
       assert.equal(res.status, 502);
       assert.equal(res.json.error, 'bad_gateway');
       assert.match(res.json.error_description, /route 'dead' could not be reached \(ECONNREFUSED\)/);
+      // The upstream's address is for the log only.
+      assert.doesNotMatch(res.text, /127\.0\.0\.1|:\d{2,5}\b/);
+      const logged = await gw.waitForLog((entry) => entry['msg'] === 'access' && entry['path'] === '/dead/x');
+      assert.match(String(logged['detail']), /ECONNREFUSED 127\.0\.0\.1:\d+/);
     });
 
     it('answers 502 to a request with a body, too', async () => {
@@ -206,7 +210,9 @@ describe('gateway proxying, end to end', () => {
         assert.equal(res.status, 503);
         assert.equal(res.json.error, 'temporarily_unavailable');
         assert.equal(res.headers['retry-after'], '5');
-        assert.match(res.json.error_description, /Tessera could not be reached for the upstream's token/);
+        assert.match(res.json.error_description, /^Tessera could not be reached for the upstream's token; try again later$/);
+        const logged = await cut.waitForLog((entry) => entry['msg'] === 'access' && entry['status'] === 503);
+        assert.match(String(logged['detail']), new RegExp(`ECONNREFUSED.*127\\.0\\.0\\.1:${port}`));
       } finally {
         await cut.stop();
       }

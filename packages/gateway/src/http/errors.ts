@@ -11,7 +11,11 @@ export class GatewayError extends Error {
   readonly status: number;
   /** The `error` of the JSON body (and of the challenge, for 401 invalid_token and 403). */
   readonly error: string;
-  readonly extra: { challenge?: 'none' | 'error'; scope?: string; retryAfter?: number; reason?: string };
+  /**
+   * `detail`: what went wrong inside (an error's message, with Tessera's or an upstream's address),
+   * for the access log only: callers get the fixed sentence of `message`.
+   */
+  readonly extra: { challenge?: 'none' | 'error'; scope?: string; retryAfter?: number; reason?: string; detail?: string };
 
   constructor(status: number, error: string, message: string, extra: GatewayError['extra'] = {}) {
     super(message);
@@ -32,8 +36,8 @@ export class GatewayError extends Error {
     return new GatewayError(403, 'insufficient_scope', message, { challenge: 'error', scope });
   }
 
-  static unavailable(message: string): GatewayError {
-    return new GatewayError(503, 'temporarily_unavailable', message, { retryAfter: 5 });
+  static unavailable(message: string, detail?: string): GatewayError {
+    return new GatewayError(503, 'temporarily_unavailable', message, { retryAfter: 5, ...(detail !== undefined && { detail }) });
   }
 
   headers(): Record<string, string> {

@@ -136,7 +136,8 @@ function actorsOf(token: string): readonly string[] {
 }
 
 function fromVerifier(error: unknown, route: RouteConfig, token?: string, gateway?: string): GatewayError {
-  if (!(error instanceof VerifierError)) return GatewayError.unavailable(`the credential could not be checked: ${(error as Error)?.message ?? String(error)}`);
+  // Callers get a fixed sentence; the SDK's message (Tessera's address and endpoints) goes to the log only.
+  if (!(error instanceof VerifierError)) return GatewayError.unavailable('the credential could not be checked; try again later', messageOf(error));
   if ('reason' in error && error.reason === 'delegation' && token !== undefined && gateway !== undefined) {
     const actors = actorsOf(token);
     if (actors.includes(gateway)) return ownToken(actors, gateway);
@@ -150,7 +151,11 @@ function fromVerifier(error: unknown, route: RouteConfig, token?: string, gatewa
   }
   const needed = route.require.join(' ');
   if (error instanceof InsufficientScopeError) return GatewayError.insufficientScope(`${error.message}; route "${route.name}" needs ${needed}`, needed);
-  if (error.status === 503) return GatewayError.unavailable(`Tessera could not be reached to check the credential: ${error.message}`);
+  if (error.status === 503) return GatewayError.unavailable('Tessera could not be reached to check the credential; try again later', error.message);
   if (error.status === 400) return new GatewayError(400, 'invalid_request', error.message);
   return GatewayError.invalidToken(error.message, 'reason' in error ? String(error.reason) : undefined);
+}
+
+function messageOf(error: unknown): string {
+  return (error as Error)?.message ?? String(error);
 }

@@ -87,7 +87,8 @@ function refusal(error: unknown, caller: Caller, route: RouteConfig, gateway: st
   if (error.rejected) {
     if (error.status === 401 || error.error === 'invalid_client') {
       log({ level: 'error', msg: 'Tessera refused the gateway\'s own credentials', clientId: gateway, error: error.message });
-      return GatewayError.unavailable('the gateway could not authenticate to Tessera; its operator must check tessera.clientId and clientSecretFile');
+      // The operator reads the cause in the log; callers learn nothing of the gateway's credentials.
+      return GatewayError.unavailable('the gateway could not get a token for the upstream; try again later', error.message);
     }
     if (error.error === 'invalid_grant' || error.error === 'invalid_token') {
       return GatewayError.invalidToken(`Tessera refused to exchange the caller's token${said}`);
@@ -100,8 +101,10 @@ function refusal(error: unknown, caller: Caller, route: RouteConfig, gateway: st
       );
     }
     log({ level: 'error', msg: 'Tessera refused the gateway\'s token request', error: error.message });
-    return new GatewayError(502, 'bad_gateway', `Tessera refused the gateway's token request (${error.status ?? '?'} ${error.error ?? ''})${said}`);
+    return new GatewayError(502, 'bad_gateway', 'Tessera refused the gateway\'s request for the upstream\'s token; the gateway\'s log says why', {
+      detail: error.message,
+    });
   }
   log({ level: 'warn', msg: 'Tessera unreachable for a southbound token', code: error.code, error: error.message });
-  return GatewayError.unavailable(`Tessera could not be reached for the upstream's token (${error.code}); try again later`);
+  return GatewayError.unavailable('Tessera could not be reached for the upstream\'s token; try again later', `${error.code}: ${error.message}`);
 }
