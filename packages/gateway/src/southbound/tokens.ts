@@ -22,15 +22,20 @@ export interface SouthboundTokens {
 }
 
 const CHECKED_LIMIT = 10_000;
+/** Per request to Tessera's token endpoint (and its trust bundle). */
+const REQUEST_TIMEOUT_MS = 3000;
 
 export function createSouthboundTokens(tessera: GatewayConfig['tessera'], log: (entry: Record<string, unknown>) => void): SouthboundTokens {
   const client: ExchangeClient = createExchangeClient({
     tokenEndpoint: tessera.tokenEndpoint,
     credentials: { clientId: tessera.clientId, clientSecret: tessera.clientSecret },
     ...(tessera.ca !== undefined && { ca: tessera.ca }),
-    // A caller is waiting: fail over to 503 within seconds rather than retrying for long.
+    // A caller is waiting: fail over to 503 within seconds rather than retrying for long. Each
+    // request to Tessera (the trust bundle's refetch, then the token request) may take this long,
+    // and the retry budget stops a second attempt once it is spent: a silent Tessera costs a
+    // caller about 6 s, not 10.
     retry: { maxAttempts: 2, baseDelayMs: 100, maxTotalMs: 3000 },
-    requestTimeoutMs: 5000,
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
   });
   const checked = new Map<string, true>();
 
