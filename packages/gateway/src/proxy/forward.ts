@@ -82,7 +82,7 @@ export function createForwarder(): Forwarder {
           upstreamReq.on('response', (upstreamRes) => {
             answered = true;
             clearTimeout(timer);
-            res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, downstreamHeaders(upstreamRes.headers));
+            res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, downstreamHeaders(upstreamRes.headers, route.upstream, from));
             pipeline(upstreamRes, res, (error) => {
               if (error) {
                 upstreamReq.destroy();
@@ -151,7 +151,7 @@ export function createForwarder(): Forwarder {
           clearTimeout(timer);
           settled = true;
           const lines = [`HTTP/1.1 ${upstreamRes.statusCode} ${upstreamRes.statusMessage ?? ''}`];
-          const headers = downstreamHeaders(upstreamRes.headers);
+          const headers = downstreamHeaders(upstreamRes.headers, route.upstream, from);
           for (const [name, value] of Object.entries(headers)) for (const v of [value].flat()) lines.push(`${name}: ${String(v)}`);
           lines.push('connection: close');
           socket.write(`${lines.join('\r\n')}\r\n\r\n`);
