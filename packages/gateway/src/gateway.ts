@@ -132,7 +132,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     });
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  /** `expectsContinue`: the caller sent `Expect: 100-continue` and waits to be invited to send its body. */
+  const handle = async (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> => {
     const started = performance.now();
     const state = live;
     const path = (req.url ?? '').split('?')[0]!;
@@ -145,10 +146,13 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       granted = await authorize(req.method ?? 'GET', req.url, req, state);
     } catch (error) {
       const refusal = asGatewayError(error);
+      // A refusal never invites the body: the connection closes after the answer instead.
+      if (expectsContinue) res.shouldKeepAlive = false;
       sendError(res, refusal);
       access({ started, method: req.method ?? '', path, ...context(error), status: refusal.status, error: refusal });
       return;
     }
+    if (expectsContinue) res.writeContinue();
     const outcome = await forwarder.forward(req, res, granted.route, granted.token, fromOf(req), state.config.stripHeaders);
     if (outcome.failure) metrics.upstreamFailure(granted.route.name, outcome.failure);
     access({
@@ -228,8 +232,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     });
   };
 
-  const listener = (req: IncomingMessage, res: ServerResponse): void => {
-    handle(req, res).catch((error: unknown) => {
+  const listener = (req: IncomingMessage, res: ServerResponse, expectsContinue = false): void => {
+    handle(req, res, expectsContinue).catch((error: unknown) => {
       log({ level: 'error', msg: 'request failed', error: String((error as Error)?.stack ?? error) });
       sendError(res, new GatewayError(500, 'server_error', 'the gateway failed on this request; see its log'));
     });
@@ -240,6 +244,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   } else {
     server = createHttpServer(listener);
   }
+  // `Expect: 100-continue`: Node would invite the body before anyone looked at the request; the
+  // gateway identifies and authorizes the caller first, and invites it only then.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => listener(req, res, true));
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     handleUpgrade(req, socket, head).catch(() => socket.destroy());
   });
