@@ -263,7 +263,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       return;
     }
     if ((socket as Socket).writable && !(socket as TLSSocket).destroyed) {
-      writeErrorToSocket(socket, new GatewayError(400, 'invalid_request', `the request could not be parsed (${error.code ?? 'bad request'})`));
+      const refusal = error.code === 'HPE_HEADER_OVERFLOW'
+        ? new GatewayError(431, 'invalid_request', 'the request headers are larger than the gateway accepts (HPE_HEADER_OVERFLOW); send fewer or smaller headers')
+        : new GatewayError(400, 'invalid_request', `the request could not be parsed (${error.code ?? 'bad request'})`);
+      writeErrorToSocket(socket, refusal);
     } else {
       socket.destroy();
     }
