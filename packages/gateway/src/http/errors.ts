@@ -84,8 +84,14 @@ function statusText(status: number): string {
   return STATUS_TEXT[status] ?? 'Error';
 }
 
-/** RFC 6750 §3 quoted-string content: %x20-21 / %x23-5B / %x5D-7E, cut short. */
+/**
+ * RFC 6750 §3 quoted-string content: %x20-21 / %x23-5B / %x5D-7E, cut short. The limit is a
+ * backstop: quoted texts (Tessera's reasons) are clipped where they are quoted, so the gateway's
+ * own advice around them is never the part cut.
+ */
 function safe(text: string): string {
   const cleaned = text.replaceAll('"', "'").replaceAll('\\', '/').replace(/[^\x20-\x7e]/g, '?');
-  return cleaned.length > 300 ? `${cleaned.slice(0, 297)}...` : cleaned;
+  return cleaned.length > DESCRIPTION_LIMIT ? `${cleaned.slice(0, DESCRIPTION_LIMIT - 3)}...` : cleaned;
 }
+
+const DESCRIPTION_LIMIT = 1000;

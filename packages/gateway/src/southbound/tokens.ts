@@ -22,6 +22,8 @@ export interface SouthboundTokens {
 }
 
 const CHECKED_LIMIT = 10_000;
+/** Characters of Tessera's refusal description quoted to the caller. */
+const TESSERA_REASON_LIMIT = 240;
 /** Per request to Tessera's token endpoint (and its trust bundle). */
 const REQUEST_TIMEOUT_MS = 3000;
 
@@ -88,7 +90,8 @@ function refusal(error: unknown, caller: Caller, route: RouteConfig, gateway: st
     log({ level: 'error', msg: 'southbound token failed unexpectedly', error: String(error) });
     return GatewayError.unavailable('the gateway could not get a token for the upstream; try again later');
   }
-  const said = error.errorDescription ? `: ${error.errorDescription}` : '';
+  // Tessera's reason, clipped on its own so the gateway's advice after it always shows.
+  const said = error.errorDescription ? `: ${clip(error.errorDescription, TESSERA_REASON_LIMIT)}` : '';
   if (error.rejected) {
     if (error.status === 401 || error.error === 'invalid_client') {
       log({ level: 'error', msg: 'Tessera refused the gateway\'s own credentials', clientId: gateway, error: error.message });
@@ -112,4 +115,8 @@ function refusal(error: unknown, caller: Caller, route: RouteConfig, gateway: st
   }
   log({ level: 'warn', msg: 'Tessera unreachable for a southbound token', code: error.code, error: error.message });
   return GatewayError.unavailable('Tessera could not be reached for the upstream\'s token; try again later', `${error.code}: ${error.message}`);
+}
+
+function clip(text: string, limit: number): string {
+  return text.length > limit ? `${text.slice(0, limit - 3)}...` : text;
 }
