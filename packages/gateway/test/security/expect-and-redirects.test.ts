@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { downstreamHeaders } from '../../src/proxy/headers.ts';
+import { downstreamHeaders, type ForwardedFrom } from '../../src/proxy/headers.ts';
 import { call, raw, spawnGateway, startWorld, type RunningGateway, type World } from './review8-world.ts';
 
 describe('Expect: 100-continue and upstream redirects', () => {
@@ -54,8 +54,8 @@ describe('Expect: 100-continue and upstream redirects', () => {
 
   it('rewrites only Locations of the upstream\'s origin, removing its base path; others pass as sent', () => {
     const upstream = new URL('http://10.0.0.7:7001/app');
-    const from = { remoteAddress: '192.0.2.1', proto: 'https' as const, host: 'gw.example:9443' };
-    const location = (value: string, via = from): unknown => downstreamHeaders({ location: value }, upstream, via)['location'];
+    const from: ForwardedFrom = { remoteAddress: '192.0.2.1', proto: 'https', host: 'gw.example:9443' };
+    const location = (value: string, via: ForwardedFrom = from): unknown => downstreamHeaders({ location: value }, upstream, via)['location'];
     assert.equal(location('http://10.0.0.7:7001/app/orders/7?x=1#f'), 'https://gw.example:9443/orders/7?x=1#f');
     assert.equal(location('http://10.0.0.7:7001/app'), 'https://gw.example:9443/');
     assert.equal(location('http://10.0.0.7:7001/other'), 'https://gw.example:9443/other');
