@@ -156,7 +156,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const outcome = await forwarder.forward(req, res, granted.route, granted.token, fromOf(req), state.config.stripHeaders);
     if (outcome.failure) metrics.upstreamFailure(granted.route.name, outcome.failure);
     access({
-      started, method: req.method ?? '', path, route: granted.route, caller: granted.caller, status: outcome.status, ...(outcome.error && { error: outcome.error }),
+      started, method: req.method ?? '', path, route: granted.route, caller: granted.caller, status: outcome.status,
+      ...(outcome.error && { error: outcome.error }),
     });
   };
 
@@ -264,7 +265,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     }
     if ((socket as Socket).writable && !(socket as TLSSocket).destroyed) {
       const refusal = error.code === 'HPE_HEADER_OVERFLOW'
-        ? new GatewayError(431, 'invalid_request', 'the request headers are larger than the gateway accepts (HPE_HEADER_OVERFLOW); send fewer or smaller headers')
+        ? new GatewayError(431, 'invalid_request',
+          'the request headers are larger than the gateway accepts (HPE_HEADER_OVERFLOW); send fewer or smaller headers')
         : new GatewayError(400, 'invalid_request', `the request could not be parsed (${error.code ?? 'bad request'})`);
       writeErrorToSocket(socket, refusal);
     } else {

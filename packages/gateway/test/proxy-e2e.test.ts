@@ -293,7 +293,8 @@ describe('gateway proxying, end to end', () => {
         const res = await call('/authz', { headers });
         assert.equal(res.status, 403, `${JSON.stringify(method)}: ${res.text}`);
         assert.equal(res.json.error, 'forbidden');
-        assert.match(res.json.error_description, /X-Original-Method: the proxy must send exactly one \(nginx: proxy_set_header X-Original-Method \$request_method\)/);
+        assert.match(res.json.error_description,
+          /X-Original-Method: the proxy must send exactly one \(nginx: proxy_set_header X-Original-Method \$request_method\)/);
         assert.equal(res.headers['x-tessera-token'], undefined);
       }
     });

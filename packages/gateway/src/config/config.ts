@@ -337,7 +337,8 @@ function parseRoute(entry: unknown, where: string, gateway: string): RouteConfig
 
 /** `{ "maxDepth"?: 1…8, "allowedActors": [principals] }`: the gateway itself may never be one of them. */
 function parseAcceptDelegated(value: unknown, where: string, gateway: string): NonNullable<RouteConfig['acceptDelegated']> {
-  const a = obj(value, where, 'write "acceptDelegated": { "maxDepth": 1, "allowedActors": ["<domain>.<service>"] } to accept tokens those services got for callers');
+  const hint = 'write "acceptDelegated": { "maxDepth": 1, "allowedActors": ["<domain>.<service>"] } to accept tokens those services got for callers';
+  const a = obj(value, where, hint);
   for (const key of Object.keys(a)) {
     if (key !== 'maxDepth' && key !== 'allowedActors') throw new GatewayConfigError(`${where}: unknown setting "${key}"; it has maxDepth and allowedActors`);
   }

@@ -36,8 +36,8 @@ describe('Expect: 100-continue and upstream redirects', () => {
       ['/svc/expect-none', '', 401], ['/svc/admin/expect', `Authorization: Bearer ${token}\r\n`, 403], ['/nowhere', `Authorization: Bearer ${token}\r\n`, 404],
     ];
     for (const [path, credential, status] of cases) {
-      const answer = await raw(gw, world.pki, [`POST ${path} HTTP/1.1\r\nHost: ${host}\r\n${credential}Content-Length: 1000000\r\nExpect: 100-continue\r\n\r\n`],
-        { waitMs: 3000 });
+      const request = `POST ${path} HTTP/1.1\r\nHost: ${host}\r\n${credential}Content-Length: 1000000\r\nExpect: 100-continue\r\n\r\n`;
+      const answer = await raw(gw, world.pki, [request], { waitMs: 3000 });
       assert.deepEqual(answer.statuses, [status], `${path}: ${answer.text}`);
       assert.match(answer.text, /\r\nconnection: close\r\n/i, path);
       assert.ok(answer.closed, `${path}: the connection was left open`);
