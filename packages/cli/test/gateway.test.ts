@@ -64,6 +64,10 @@ describe('tessera gateway', () => {
     assert.equal(unavailable.status, 503, unavailable.text);
     assert.equal(unavailable.json.error, 'temporarily_unavailable');
     assert.equal(unavailable.headers['retry-after'], '5');
+    // A fixed sentence for the caller; Tessera's address and the fetch's error in the access log only.
+    assert.equal(unavailable.json.error_description, 'Tessera could not be reached to check the credential; try again later');
+    const logged = stdout.split('\n').filter((line) => line.includes('"msg":"access"')).map((line) => JSON.parse(line) as Record<string, unknown>);
+    assert.match(String(logged.find((entry) => entry['status'] === 503)?.['detail']), /the issuer's keys \(JWKS\) could not be fetched/);
     signals.emit('SIGTERM');
     assert.equal(await done, 0);
   });

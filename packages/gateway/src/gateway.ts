@@ -128,10 +128,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       status: entry.status,
       durationMs: Math.round(seconds * 10_000) / 10,
       ...(entry.error && { error: entry.error.error, reason: entry.error.message }),
+      ...(entry.error?.extra.detail !== undefined && { detail: entry.error.extra.detail }),
     });
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  /** `expectsContinue`: the caller sent `Expect: 100-continue` and waits to be invited to send its body. */
+  const handle = async (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> => {
     const started = performance.now();
     const state = live;
     const path = (req.url ?? '').split('?')[0]!;
@@ -144,13 +146,19 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       granted = await authorize(req.method ?? 'GET', req.url, req, state);
     } catch (error) {
       const refusal = asGatewayError(error);
+      // A refusal never invites the body: the connection closes after the answer instead.
+      if (expectsContinue) res.shouldKeepAlive = false;
       sendError(res, refusal);
       access({ started, method: req.method ?? '', path, ...context(error), status: refusal.status, error: refusal });
       return;
     }
+    if (expectsContinue) res.writeContinue();
     const outcome = await forwarder.forward(req, res, granted.route, granted.token, fromOf(req), state.config.stripHeaders);
     if (outcome.failure) metrics.upstreamFailure(granted.route.name, outcome.failure);
-    access({ started, method: req.method ?? '', path, route: granted.route, caller: granted.caller, status: outcome.status });
+    access({
+      started, method: req.method ?? '', path, route: granted.route, caller: granted.caller, status: outcome.status,
+      ...(outcome.error && { error: outcome.error }),
+    });
   };
 
   const handleAuthz = async (req: IncomingMessage, res: ServerResponse, state: Live, started: number): Promise<void> => {
@@ -162,6 +170,13 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       const refusal = allow === null
         ? new GatewayError(404, 'not_found', `the authorization endpoint ${AUTHZ_PATH} is turned off (authz.enabled)`)
         : new GatewayError(403, 'forbidden', `the authorization endpoint answers the proxies listed in authz.allowFrom only, not ${address}`);
+      sendError(res, refusal);
+      access({ started, kind: 'authz', method: original.method, path, status: refusal.status, error: refusal });
+      return;
+    }
+    if (original.problem !== undefined) {
+      // 403, not 400: nginx's auth_request turns any status but 401 and 403 into a 500.
+      const refusal = new GatewayError(403, 'forbidden', original.problem);
       sendError(res, refusal);
       access({ started, kind: 'authz', method: original.method, path, status: refusal.status, error: refusal });
       return;
@@ -212,11 +227,14 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     }
     const outcome = await forwarder.upgrade(req, socket, head, granted.route, granted.token, fromOf(req), state.config.stripHeaders);
     if (outcome.failure) metrics.upstreamFailure(granted.route.name, outcome.failure);
-    access({ started, kind: 'upgrade', method: req.method ?? '', path, route: granted.route, caller: granted.caller, status: outcome.status });
+    access({
+      started, kind: 'upgrade', method: req.method ?? '', path, route: granted.route, caller: granted.caller, status: outcome.status,
+      ...(outcome.error && { error: outcome.error }),
+    });
   };
 
-  const listener = (req: IncomingMessage, res: ServerResponse): void => {
-    handle(req, res).catch((error: unknown) => {
+  const listener = (req: IncomingMessage, res: ServerResponse, expectsContinue = false): void => {
+    handle(req, res, expectsContinue).catch((error: unknown) => {
       log({ level: 'error', msg: 'request failed', error: String((error as Error)?.stack ?? error) });
       sendError(res, new GatewayError(500, 'server_error', 'the gateway failed on this request; see its log'));
     });
@@ -227,6 +245,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   } else {
     server = createHttpServer(listener);
   }
+  // `Expect: 100-continue`: Node would invite the body before anyone looked at the request; the
+  // gateway identifies and authorizes the caller first, and invites it only then.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => listener(req, res, true));
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     handleUpgrade(req, socket, head).catch(() => socket.destroy());
   });
@@ -243,7 +264,11 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       return;
     }
     if ((socket as Socket).writable && !(socket as TLSSocket).destroyed) {
-      writeErrorToSocket(socket, new GatewayError(400, 'invalid_request', `the request could not be parsed (${error.code ?? 'bad request'})`));
+      const refusal = error.code === 'HPE_HEADER_OVERFLOW'
+        ? new GatewayError(431, 'invalid_request',
+          'the request headers are larger than the gateway accepts (HPE_HEADER_OVERFLOW); send fewer or smaller headers')
+        : new GatewayError(400, 'invalid_request', `the request could not be parsed (${error.code ?? 'bad request'})`);
+      writeErrorToSocket(socket, refusal);
     } else {
       socket.destroy();
     }
@@ -344,7 +369,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
 function asGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;
-  return GatewayError.unavailable(`the request could not be judged: ${(error as Error)?.message ?? String(error)}`);
+  return GatewayError.unavailable('the request could not be judged; try again later', (error as Error)?.message ?? String(error));
 }
 
 function normalizeAddress(address: string | undefined): string {

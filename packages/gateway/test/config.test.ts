@@ -67,6 +67,23 @@ describe('gateway config', () => {
     refused((c) => c.routes.push({ ...c.routes[0] }), /both match GET \/orders/);
   });
 
+  it('reads acceptDelegated (off by default), and refuses one that is malformed or names the gateway itself', () => {
+    assert.equal(load(() => {}).routes[0]!.acceptDelegated, undefined);
+    const opted = load((c) => (c.routes[0].acceptDelegated = { allowedActors: ['bff.web', 'bff.web'] }));
+    assert.deepEqual(opted.routes[0]!.acceptDelegated, { maxDepth: 1, allowedActors: ['bff.web'] });
+    assert.equal(load((c) => (c.routes[0].acceptDelegated = { maxDepth: 3, allowedActors: ['bff.web'] })).routes[0]!.acceptDelegated!.maxDepth, 3);
+    refused((c) => (c.routes[0].acceptDelegated = true), /acceptDelegated is missing or not an object/);
+    refused((c) => (c.routes[0].acceptDelegated = { maxDepth: 1 }), /acceptDelegated.allowedActors is missing/);
+    refused((c) => (c.routes[0].acceptDelegated = { allowedActors: [] }), /allowedActors is empty/);
+    refused((c) => (c.routes[0].acceptDelegated = { allowedActors: ['bff'] }), /"bff" is not a principal/);
+    refused((c) => (c.routes[0].acceptDelegated = { maxDepth: 0, allowedActors: ['bff.web'] }), /maxDepth must be a number from 1 to 8/);
+    refused((c) => (c.routes[0].acceptDelegated = { maxDepth: 1.5, allowedActors: ['bff.web'] }), /maxDepth must be a whole number/);
+    refused((c) => (c.routes[0].acceptDelegated = { allowedActors: ['bff.web'], actors: [] }), /unknown setting "actors"/);
+    refused((c) => (c.routes[0].acceptDelegated = { allowedActors: ['bff.web', 'edge.gw'] }), /names the gateway itself \(edge.gw\)/);
+    assert.throws(() => load((c) => (c.routes[0].acceptDelegated = { allowedActors: ['edge.other'] }), { TESSERA_GATEWAY_CLIENT_ID: 'edge.other' }),
+      /names the gateway itself \(edge.other\)/);
+  });
+
   it('refuses a listener, a Tessera or a secret it cannot use safely', () => {
     refused((c) => (c.listen = 'http://0.0.0.0:9443'), /loopback only/);
     refused((c) => (c.listen = 'https://127.0.0.1:9443'), /give "tls"/);

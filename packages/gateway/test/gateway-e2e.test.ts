@@ -152,8 +152,9 @@ describe('tessera gateway, end to end', () => {
       const res = await call('/orders/audit', { headers: { authorization: `Bearer ${token}` } });
       assert.equal(res.status, 403);
       assert.equal(res.json.error, 'insufficient_scope');
-      // Tessera's own reason (the gateway's description is clipped, so its closing advice may not show).
+      // Tessera's own reason, and the gateway's advice after it (only Tessera's part is ever clipped).
       assert.match(res.json.error_description, /listing edge\.gw in its actors/);
+      assert.match(res.json.error_description, /; the caller must hold the role, and the role must list edge\.gw among its actors$/);
     });
 
     it('refuses two Authorization headers and an unknown scheme', async () => {

@@ -165,6 +165,10 @@ describe('gateway proxying, end to end', () => {
       assert.equal(res.status, 502);
       assert.equal(res.json.error, 'bad_gateway');
       assert.match(res.json.error_description, /route 'dead' could not be reached \(ECONNREFUSED\)/);
+      // The upstream's address is for the log only.
+      assert.doesNotMatch(res.text, /127\.0\.0\.1|:\d{2,5}\b/);
+      const logged = await gw.waitForLog((entry) => entry['msg'] === 'access' && entry['path'] === '/dead/x');
+      assert.match(String(logged['detail']), /ECONNREFUSED 127\.0\.0\.1:\d+/);
     });
 
     it('answers 502 to a request with a body, too', async () => {
@@ -206,7 +210,9 @@ describe('gateway proxying, end to end', () => {
         assert.equal(res.status, 503);
         assert.equal(res.json.error, 'temporarily_unavailable');
         assert.equal(res.headers['retry-after'], '5');
-        assert.match(res.json.error_description, /Tessera could not be reached for the upstream's token/);
+        assert.match(res.json.error_description, /^Tessera could not be reached for the upstream's token; try again later$/);
+        const logged = await cut.waitForLog((entry) => entry['msg'] === 'access' && entry['status'] === 503);
+        assert.match(String(logged['detail']), new RegExp(`ECONNREFUSED.*127\\.0\\.0\\.1:${port}`));
       } finally {
         await cut.stop();
       }
@@ -268,17 +274,29 @@ describe('gateway proxying, end to end', () => {
       assert.equal(write.status, 403);
       assert.equal(write.json.error, 'insufficient_scope');
       assert.equal(write.headers['x-tessera-token'], undefined);
-      const none = await send(`${gw.url}/authz`, { ca: world.pki.ca.cert, headers: { 'x-original-uri': '/orders/5' } });
+      const none = await send(`${gw.url}/authz`, { ca: world.pki.ca.cert, headers: { 'x-original-method': 'GET', 'x-original-uri': '/orders/5' } });
       assert.equal(none.status, 401);
       // For nginx (X-Original-URI), which turns any status but 401 and 403 into a 500: 403.
-      const unrouted = await call('/authz', { headers: { 'x-original-uri': '/admin' } });
+      const unrouted = await call('/authz', { headers: { 'x-original-method': 'GET', 'x-original-uri': '/admin' } });
       assert.equal(unrouted.status, 403);
       assert.match(unrouted.json.error_description, /no route for GET \/admin/);
-      const dots = await call('/authz', { headers: { 'x-original-uri': '/orders/../admin' } });
+      const dots = await call('/authz', { headers: { 'x-original-method': 'GET', 'x-original-uri': '/orders/../admin' } });
       assert.equal(dots.status, 403);
       assert.match(dots.json.error_description, /"\." or "\.\." segment|'\.' or '\.\.' segment/);
       // For Envoy, the gateway's own status.
       assert.equal((await call('/authz/admin')).status, 404);
+    });
+
+    it('refuses (403, never judged as GET) an nginx request without exactly one X-Original-Method, saying what the proxy must send', async () => {
+      for (const method of [undefined, '', ['GET', 'GET']]) {
+        const headers = { 'x-original-uri': '/orders/5', ...(method !== undefined && { 'x-original-method': method as string }) };
+        const res = await call('/authz', { headers });
+        assert.equal(res.status, 403, `${JSON.stringify(method)}: ${res.text}`);
+        assert.equal(res.json.error, 'forbidden');
+        assert.match(res.json.error_description,
+          /X-Original-Method: the proxy must send exactly one \(nginx: proxy_set_header X-Original-Method \$request_method\)/);
+        assert.equal(res.headers['x-tessera-token'], undefined);
+      }
     });
 
     it('answers only the proxies in authz.allowFrom', async () => {

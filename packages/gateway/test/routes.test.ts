@@ -10,7 +10,7 @@ import { createRouteTable, hostName, readTarget } from '../src/routes/match.ts';
 function route(name: string, pathPrefix: string, methods: string[] | null = ['GET'], host?: string): RouteConfig {
   return {
     name, host, pathPrefix, methods: methods && new Set(methods), upstream: new URL('http://127.0.0.1:1'), audience: 'orders',
-    require: ['orders:role.readers'], southboundScope: 'orders:role.readers', timeoutMs: 1000, websocket: true,
+    require: ['orders:role.readers'], southboundScope: 'orders:role.readers', timeoutMs: 1000, websocket: true, acceptDelegated: undefined,
   };
 }
 
@@ -54,6 +54,16 @@ describe('route matching', () => {
       const read = readTarget(target);
       assert.equal(read.ok, false, `${target} must be refused`);
     }
+  });
+
+  it('refuses double percent-encodings (a twice-decoding upstream would read "..", "/" or "\\"), and lets a lone "%25" through', () => {
+    for (const target of ['/orders/%252e%252e/admin', '/orders/x%252f..%252fadmin', '/orders/%255cadmin', '/orders/%252E', '/orders/a%2541']) {
+      const read = readTarget(target);
+      assert.equal(read.ok, false, `${target} must be refused`);
+      assert.match((read as { reason: string }).reason, /double percent-encoding/, target);
+    }
+    assert.deepEqual(readTarget('/orders/100%25off'), { ok: true, path: '/orders/100%off', raw: '/orders/100%25off' });
+    assert.deepEqual(readTarget('/orders/%25'), { ok: true, path: '/orders/%', raw: '/orders/%25' });
   });
 
   it('matches methods exactly and a route naming its host only on that host', () => {

@@ -31,6 +31,11 @@ export interface RouteConfig {
   /** Until the upstream's response headers, in ms. */
   timeoutMs: number;
   websocket: boolean;
+  /**
+   * Bearer tokens a service obtained for the caller (an `act` chain) that this route accepts; undefined
+   * (the default) accepts only tokens issued to the caller itself. Never the gateway's own tokens.
+   */
+  acceptDelegated: { maxDepth: number; allowedActors: readonly string[] } | undefined;
 }
 
 export interface CertificateMapping {
@@ -223,7 +228,7 @@ export function parseConfig(raw: Json, context: { base: string; env: Readonly<Re
 
   const routesRaw = list(raw['routes'], 'routes', true);
   if (routesRaw.length === 0) throw new GatewayConfigError('"routes" is empty: with no route every request is refused; add at least one');
-  const routes = routesRaw.map((entry, i) => parseRoute(entry, `routes[${i}]`));
+  const routes = routesRaw.map((entry, i) => parseRoute(entry, `routes[${i}]`, clientId));
   const seen = new Map<string, string>();
   for (const route of routes) {
     for (const method of route.methods ?? ['*']) {
@@ -261,9 +266,9 @@ export function parseConfig(raw: Json, context: { base: string; env: Readonly<Re
   return { listen, tls, tessera, certificateMappings, routes, metricsListen, accessLog, authz, stripHeaders, file: context.file };
 }
 
-function parseRoute(entry: unknown, where: string): RouteConfig {
+function parseRoute(entry: unknown, where: string, gateway: string): RouteConfig {
   const r = obj(entry, where, 'a route is { "pathPrefix", "methods", "upstream", "audience", "require": { "scope": [...] } }');
-  const known = new Set(['name', 'host', 'pathPrefix', 'methods', 'upstream', 'audience', 'require', 'timeoutMs', 'websocket']);
+  const known = new Set(['name', 'host', 'pathPrefix', 'methods', 'upstream', 'audience', 'require', 'timeoutMs', 'websocket', 'acceptDelegated']);
   for (const key of Object.keys(r)) {
     if (!known.has(key)) {
       throw new GatewayConfigError(`${where}: unknown setting "${key}"; a route has ${[...known].join(', ')}`);
@@ -323,7 +328,36 @@ function parseRoute(entry: unknown, where: string): RouteConfig {
   const websocket = r['websocket'] === undefined ? true : bool(r['websocket'], `${where}.websocket`);
   const name = r['name'] === undefined ? `${host ?? '*'} ${pathPrefix}` : str(r['name'], `${where}.name`);
   const required = [...new Set(require)];
-  return { name, host, pathPrefix, methods, upstream, audience, require: required, southboundScope: [...required].sort().join(' '), timeoutMs, websocket };
+  const acceptDelegated = r['acceptDelegated'] === undefined ? undefined : parseAcceptDelegated(r['acceptDelegated'], `${where}.acceptDelegated`, gateway);
+  return {
+    name, host, pathPrefix, methods, upstream, audience, require: required, southboundScope: [...required].sort().join(' '), timeoutMs, websocket,
+    acceptDelegated,
+  };
+}
+
+/** `{ "maxDepth"?: 1…8, "allowedActors": [principals] }`: the gateway itself may never be one of them. */
+function parseAcceptDelegated(value: unknown, where: string, gateway: string): NonNullable<RouteConfig['acceptDelegated']> {
+  const hint = 'write "acceptDelegated": { "maxDepth": 1, "allowedActors": ["<domain>.<service>"] } to accept tokens those services got for callers';
+  const a = obj(value, where, hint);
+  for (const key of Object.keys(a)) {
+    if (key !== 'maxDepth' && key !== 'allowedActors') throw new GatewayConfigError(`${where}: unknown setting "${key}"; it has maxDepth and allowedActors`);
+  }
+  const maxDepth = a['maxDepth'] === undefined ? 1 : num(a['maxDepth'], `${where}.maxDepth`, 1, 8);
+  if (!Number.isInteger(maxDepth)) throw new GatewayConfigError(`${where}.maxDepth must be a whole number from 1 to 8`);
+  if (a['allowedActors'] === undefined) {
+    throw new GatewayConfigError(`${where}.allowedActors is missing; name the services whose tokens obtained for a caller this route accepts`);
+  }
+  const allowedActors = list(a['allowedActors'], `${where}.allowedActors`);
+  if (allowedActors.length === 0) throw new GatewayConfigError(`${where}.allowedActors is empty; name at least one service, or remove acceptDelegated`);
+  for (const actor of allowedActors) {
+    if (!PRINCIPAL.test(actor)) throw new GatewayConfigError(`${where}.allowedActors: "${actor}" is not a principal; write "<domain>.<service>"`);
+    if (actor === gateway) {
+      throw new GatewayConfigError(
+        `${where}.allowedActors names the gateway itself (${gateway}): its upstream tokens are never accepted from callers; remove it`,
+      );
+    }
+  }
+  return { maxDepth, allowedActors: [...new Set(allowedActors)] };
 }
 
 function parseListen(value: unknown, where = 'listen'): GatewayConfig['listen'] {

@@ -11,7 +11,11 @@ export class GatewayError extends Error {
   readonly status: number;
   /** The `error` of the JSON body (and of the challenge, for 401 invalid_token and 403). */
   readonly error: string;
-  readonly extra: { challenge?: 'none' | 'error'; scope?: string; retryAfter?: number; reason?: string };
+  /**
+   * `detail`: what went wrong inside (an error's message, with Tessera's or an upstream's address),
+   * for the access log only: callers get the fixed sentence of `message`.
+   */
+  readonly extra: { challenge?: 'none' | 'error'; scope?: string; retryAfter?: number; reason?: string; detail?: string };
 
   constructor(status: number, error: string, message: string, extra: GatewayError['extra'] = {}) {
     super(message);
@@ -32,8 +36,8 @@ export class GatewayError extends Error {
     return new GatewayError(403, 'insufficient_scope', message, { challenge: 'error', scope });
   }
 
-  static unavailable(message: string): GatewayError {
-    return new GatewayError(503, 'temporarily_unavailable', message, { retryAfter: 5 });
+  static unavailable(message: string, detail?: string): GatewayError {
+    return new GatewayError(503, 'temporarily_unavailable', message, { retryAfter: 5, ...(detail !== undefined && { detail }) });
   }
 
   headers(): Record<string, string> {
@@ -72,7 +76,7 @@ export function writeErrorToSocket(socket: Duplex, error: GatewayError): void {
 }
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error',
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 431: 'Request Header Fields Too Large', 500: 'Internal Server Error',
   502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
 };
 
@@ -80,8 +84,14 @@ function statusText(status: number): string {
   return STATUS_TEXT[status] ?? 'Error';
 }
 
-/** RFC 6750 §3 quoted-string content: %x20-21 / %x23-5B / %x5D-7E, cut short. */
+/**
+ * RFC 6750 §3 quoted-string content: %x20-21 / %x23-5B / %x5D-7E, cut short. The limit is a
+ * backstop: quoted texts (Tessera's reasons) are clipped where they are quoted, so the gateway's
+ * own advice around them is never the part cut.
+ */
 function safe(text: string): string {
   const cleaned = text.replaceAll('"', "'").replaceAll('\\', '/').replace(/[^\x20-\x7e]/g, '?');
-  return cleaned.length > 300 ? `${cleaned.slice(0, 297)}...` : cleaned;
+  return cleaned.length > DESCRIPTION_LIMIT ? `${cleaned.slice(0, DESCRIPTION_LIMIT - 3)}...` : cleaned;
 }
+
+const DESCRIPTION_LIMIT = 1000;

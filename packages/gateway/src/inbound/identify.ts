@@ -4,10 +4,17 @@
 // briefly), else the TLS client certificate (certificate.ts). No credential at all is 401 with
 // the RFC 6750 challenge. A certificate presented beside a token is what a certificate-bound
 // token is checked against.
+//
+// A Bearer token that already names an actor (`act`: a token some service obtained for the
+// caller, such as the very token this gateway hands its upstreams) is refused unless the route
+// opts in with `acceptDelegated` (its actors and chain length); a chain naming the gateway itself
+// is refused always, so an upstream token seen by anyone is never a caller's credential.
 
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { createVerifier, InsufficientScopeError, VerifierError, type AuthContext, type CompiledRequirement, type Verifier } from '@tessera/sdk';
+import {
+  createVerifier, delegationChain, InsufficientScopeError, VerifierError, type AuthContext, type CompiledRequirement, type DelegationPolicy, type Verifier,
+} from '@tessera/sdk';
 import type { GatewayConfig, RouteConfig } from '../config/config.ts';
 import { GatewayError } from '../http/errors.ts';
 import { certificatePrincipal, type CertificateTrust } from './certificate.ts';
@@ -83,13 +90,14 @@ export function createIdentifier(tessera: GatewayConfig['tessera'], trust: () =>
       try {
         if (scheme === 'bearer') {
           const peer = typeof socket.getPeerX509Certificate === 'function' ? () => socket.getPeerX509Certificate() ?? null : null;
-          context = await verifier.verify(credential, { peerCertificate: peer });
+          context = await verifier.verify(credential, { peerCertificate: peer, delegation: delegationOf(route) });
         } else {
           context = await verifier.verifyApiKey(credential);
         }
       } catch (error) {
-        throw fromVerifier(error, route);
+        throw fromVerifier(error, route, scheme === 'bearer' ? credential : undefined, tessera.clientId);
       }
+      if (context.actors.includes(tessera.clientId)) throw ownToken(context.actors, tessera.clientId);
       const caller: Caller = scheme === 'bearer'
         ? { principal: context.principal, via: 'bearer', subjectToken: credential }
         : { principal: context.principal, via: 'api_key' };
@@ -104,11 +112,50 @@ export function createIdentifier(tessera: GatewayConfig['tessera'], trust: () =>
   };
 }
 
-function fromVerifier(error: unknown, route: RouteConfig): GatewayError {
-  if (!(error instanceof VerifierError)) return GatewayError.unavailable(`the credential could not be checked: ${(error as Error)?.message ?? String(error)}`);
+/** Only tokens issued to the caller itself, unless the route accepts some services' delegated tokens. */
+function delegationOf(route: RouteConfig): DelegationPolicy {
+  return route.acceptDelegated ? { maxDepth: route.acceptDelegated.maxDepth, allowedActors: route.acceptDelegated.allowedActors } : { maxDepth: 0 };
+}
+
+function ownToken(actors: readonly string[], gateway: string): GatewayError {
+  return GatewayError.invalidToken(
+    `the token was obtained through this gateway (${gateway}) for an upstream (act: ${actors.join(' < ')}); ` +
+      'such tokens are never accepted from callers: send a token issued to the caller itself',
+    'delegation',
+  );
+}
+
+/** The actors of a token whose signature the verifier already checked (it refused the chain, not the token). */
+function actorsOf(token: string): readonly string[] {
+  try {
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+    return delegationChain(payload['act']) ?? [];
+  } catch {
+    return [];
+  }
+}
+
+function fromVerifier(error: unknown, route: RouteConfig, token?: string, gateway?: string): GatewayError {
+  // Callers get a fixed sentence; the SDK's message (Tessera's address and endpoints) goes to the log only.
+  if (!(error instanceof VerifierError)) return GatewayError.unavailable('the credential could not be checked; try again later', messageOf(error));
+  if ('reason' in error && error.reason === 'delegation' && token !== undefined && gateway !== undefined) {
+    const actors = actorsOf(token);
+    if (actors.includes(gateway)) return ownToken(actors, gateway);
+    if (!route.acceptDelegated) {
+      return GatewayError.invalidToken(
+        `the token was obtained for the caller by another service (act: ${actors.join(' < ')}), and route "${route.name}" accepts only tokens ` +
+          'issued to the caller itself (its acceptDelegated is not set): send the caller\'s own token',
+        'delegation',
+      );
+    }
+  }
   const needed = route.require.join(' ');
   if (error instanceof InsufficientScopeError) return GatewayError.insufficientScope(`${error.message}; route "${route.name}" needs ${needed}`, needed);
-  if (error.status === 503) return GatewayError.unavailable(`Tessera could not be reached to check the credential: ${error.message}`);
+  if (error.status === 503) return GatewayError.unavailable('Tessera could not be reached to check the credential; try again later', error.message);
   if (error.status === 400) return new GatewayError(400, 'invalid_request', error.message);
   return GatewayError.invalidToken(error.message, 'reason' in error ? String(error.reason) : undefined);
+}
+
+function messageOf(error: unknown): string {
+  return (error as Error)?.message ?? String(error);
 }

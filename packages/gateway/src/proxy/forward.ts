@@ -19,6 +19,8 @@ export interface ForwardOutcome {
   status: number;
   /** `connect` (502) or `timeout` (504) when the upstream failed before answering. */
   failure?: 'connect' | 'timeout';
+  /** The refusal sent, for the access log (its `detail` says what failed). */
+  error?: GatewayError;
 }
 
 export interface Forwarder {
@@ -29,8 +31,10 @@ export interface Forwarder {
   close(): void;
 }
 
-function reasonOf(error: Error | undefined): string {
-  return (error as NodeJS.ErrnoException | undefined)?.code ?? error?.message ?? 'connection failed';
+/** ` (ECONNREFUSED)`: the error's code alone, never its message (which names the upstream's address). */
+function codeOf(error: Error | undefined): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(code) ? ` (${code})` : '';
 }
 
 export function createForwarder(): Forwarder {
@@ -54,7 +58,9 @@ export function createForwarder(): Forwarder {
   const failure = (route: RouteConfig, timedOut: boolean, error: Error | undefined): GatewayError =>
     timedOut
       ? new GatewayError(504, 'gateway_timeout', `the upstream of route "${route.name}" did not answer within ${route.timeoutMs} ms`)
-      : new GatewayError(502, 'bad_gateway', `the upstream of route "${route.name}" could not be reached (${reasonOf(error)})`);
+      : new GatewayError(502, 'bad_gateway', `the upstream of route "${route.name}" could not be reached${codeOf(error)}`, {
+        detail: error?.message ?? 'connection failed',
+      });
 
   return {
     forward(req, res, route, token, from, strip) {
@@ -76,7 +82,7 @@ export function createForwarder(): Forwarder {
           upstreamReq.on('response', (upstreamRes) => {
             answered = true;
             clearTimeout(timer);
-            res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, downstreamHeaders(upstreamRes.headers));
+            res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, downstreamHeaders(upstreamRes.headers, route.upstream, from));
             pipeline(upstreamRes, res, (error) => {
               if (error) {
                 upstreamReq.destroy();
@@ -99,7 +105,7 @@ export function createForwarder(): Forwarder {
             req.unpipe(upstreamReq);
             req.resume();
             sendError(res, refusal);
-            resolve({ status: refusal.status, failure: timedOut ? 'timeout' : 'connect' });
+            resolve({ status: refusal.status, failure: timedOut ? 'timeout' : 'connect', error: refusal });
           });
           if (replayable) {
             upstreamReq.end();
@@ -145,7 +151,7 @@ export function createForwarder(): Forwarder {
           clearTimeout(timer);
           settled = true;
           const lines = [`HTTP/1.1 ${upstreamRes.statusCode} ${upstreamRes.statusMessage ?? ''}`];
-          const headers = downstreamHeaders(upstreamRes.headers);
+          const headers = downstreamHeaders(upstreamRes.headers, route.upstream, from);
           for (const [name, value] of Object.entries(headers)) for (const v of [value].flat()) lines.push(`${name}: ${String(v)}`);
           lines.push('connection: close');
           socket.write(`${lines.join('\r\n')}\r\n\r\n`);
@@ -159,7 +165,7 @@ export function createForwarder(): Forwarder {
           const timedOut = (error as { timedOut?: boolean }).timedOut === true;
           const refusal = failure(route, timedOut, error);
           writeErrorToSocket(socket, refusal);
-          resolve({ status: refusal.status, failure: timedOut ? 'timeout' : 'connect' });
+          resolve({ status: refusal.status, failure: timedOut ? 'timeout' : 'connect', error: refusal });
         });
         upstreamReq.end();
       });

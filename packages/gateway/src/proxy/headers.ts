@@ -62,13 +62,32 @@ export function upstreamHeaders(
   return out;
 }
 
-/** The upstream's response headers as the caller receives them. */
-export function downstreamHeaders(incoming: IncomingHttpHeaders): OutgoingHttpHeaders {
+/**
+ * The upstream's response headers as the caller receives them: hop-by-hop headers removed, and a
+ * `Location` naming the upstream's own origin (and base path) rewritten to the caller-facing
+ * origin, as nginx's `proxy_redirect default` does, so a redirect never shows the internal address.
+ * `Set-Cookie` and every other header pass as the upstream sent them.
+ */
+export function downstreamHeaders(incoming: IncomingHttpHeaders, upstream?: URL, from?: ForwardedFrom): OutgoingHttpHeaders {
   const named = new Set(String(incoming['connection'] ?? '').split(',').map((name) => name.trim().toLowerCase()));
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
-    out[name] = value;
+    out[name] = name === 'location' && upstream && from && typeof value === 'string' ? callerLocation(value, upstream, from) : value;
   }
   return out;
+}
+
+function callerLocation(location: string, upstream: URL, from: ForwardedFrom): string {
+  let url: URL;
+  try {
+    url = new URL(location);
+  } catch {
+    return location; // relative: already the caller's
+  }
+  if (url.origin !== upstream.origin) return location;
+  const base = upstream.pathname.replace(/\/+$/, '');
+  const path = base !== '' && (url.pathname === base || url.pathname.startsWith(`${base}/`)) ? url.pathname.slice(base.length) || '/' : url.pathname;
+  const origin = from.host !== undefined && /^[A-Za-z0-9.\-[\]:]+$/.test(from.host) ? `${from.proto}://${from.host}` : '';
+  return `${origin}${path}${url.search}${url.hash}`;
 }

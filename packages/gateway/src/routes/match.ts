@@ -2,7 +2,8 @@
 // read differently: the path's segments percent-decoded, `;parameters` dropped (as Tomcat and
 // other servlet containers do), and anything two servers might resolve differently refused
 // outright (400) instead of normalized: `.` and `..` segments (also encoded), encoded slashes and
-// backslashes, empty segments (`//`), NUL, and targets that are not origin-form (`/path?query`).
+// backslashes, double percent-encodings (`%252e`), empty segments (`//`), NUL, and targets that
+// are not origin-form (`/path?query`).
 // The target is then forwarded to the upstream byte for byte as the caller sent it.
 //
 // A route's prefix matches the path itself or the path below it at a segment boundary
@@ -30,6 +31,8 @@ export function readTarget(raw: string | undefined): Target {
       return { ok: false, reason: 'the path holds a malformed percent-encoding' };
     }
     if (/[/\\\x00-\x1f\x7f]/.test(segment)) return { ok: false, reason: 'the path holds an encoded "/", "\\" or control character' };
+    // Double encoding (`%252e%252e`, `%252f`): an upstream that decodes twice would read `..` or `/`.
+    if (/%[0-9a-f]{2}/i.test(segment)) return { ok: false, reason: 'the path holds a double percent-encoding ("%25" followed by two hex digits)' };
     // Matrix parameters: `/orders;x/admin` is `/orders/admin` to a servlet container.
     const bare = segment.split(';')[0]!;
     if (bare === '.' || bare === '..') return { ok: false, reason: 'the path holds a "." or ".." segment; send the resolved path' };

@@ -22,15 +22,22 @@ export interface SouthboundTokens {
 }
 
 const CHECKED_LIMIT = 10_000;
+/** Characters of Tessera's refusal description quoted to the caller. */
+const TESSERA_REASON_LIMIT = 240;
+/** Per request to Tessera's token endpoint (and its trust bundle). */
+const REQUEST_TIMEOUT_MS = 3000;
 
 export function createSouthboundTokens(tessera: GatewayConfig['tessera'], log: (entry: Record<string, unknown>) => void): SouthboundTokens {
   const client: ExchangeClient = createExchangeClient({
     tokenEndpoint: tessera.tokenEndpoint,
     credentials: { clientId: tessera.clientId, clientSecret: tessera.clientSecret },
     ...(tessera.ca !== undefined && { ca: tessera.ca }),
-    // A caller is waiting: fail over to 503 within seconds rather than retrying for long.
+    // A caller is waiting: fail over to 503 within seconds rather than retrying for long. Each
+    // request to Tessera (the trust bundle's refetch, then the token request) may take this long,
+    // and the retry budget stops a second attempt once it is spent: a silent Tessera costs a
+    // caller about 6 s, not 10.
     retry: { maxAttempts: 2, baseDelayMs: 100, maxTotalMs: 3000 },
-    requestTimeoutMs: 5000,
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
   });
   const checked = new Map<string, true>();
 
@@ -83,11 +90,13 @@ function refusal(error: unknown, caller: Caller, route: RouteConfig, gateway: st
     log({ level: 'error', msg: 'southbound token failed unexpectedly', error: String(error) });
     return GatewayError.unavailable('the gateway could not get a token for the upstream; try again later');
   }
-  const said = error.errorDescription ? `: ${error.errorDescription}` : '';
+  // Tessera's reason, clipped on its own so the gateway's advice after it always shows.
+  const said = error.errorDescription ? `: ${clip(error.errorDescription, TESSERA_REASON_LIMIT)}` : '';
   if (error.rejected) {
     if (error.status === 401 || error.error === 'invalid_client') {
       log({ level: 'error', msg: 'Tessera refused the gateway\'s own credentials', clientId: gateway, error: error.message });
-      return GatewayError.unavailable('the gateway could not authenticate to Tessera; its operator must check tessera.clientId and clientSecretFile');
+      // The operator reads the cause in the log; callers learn nothing of the gateway's credentials.
+      return GatewayError.unavailable('the gateway could not get a token for the upstream; try again later', error.message);
     }
     if (error.error === 'invalid_grant' || error.error === 'invalid_token') {
       return GatewayError.invalidToken(`Tessera refused to exchange the caller's token${said}`);
@@ -100,8 +109,14 @@ function refusal(error: unknown, caller: Caller, route: RouteConfig, gateway: st
       );
     }
     log({ level: 'error', msg: 'Tessera refused the gateway\'s token request', error: error.message });
-    return new GatewayError(502, 'bad_gateway', `Tessera refused the gateway's token request (${error.status ?? '?'} ${error.error ?? ''})${said}`);
+    return new GatewayError(502, 'bad_gateway', 'Tessera refused the gateway\'s request for the upstream\'s token; the gateway\'s log says why', {
+      detail: error.message,
+    });
   }
   log({ level: 'warn', msg: 'Tessera unreachable for a southbound token', code: error.code, error: error.message });
-  return GatewayError.unavailable(`Tessera could not be reached for the upstream's token (${error.code}); try again later`);
+  return GatewayError.unavailable('Tessera could not be reached for the upstream\'s token; try again later', `${error.code}: ${error.message}`);
+}
+
+function clip(text: string, limit: number): string {
+  return text.length > limit ? `${text.slice(0, limit - 3)}...` : text;
 }
