@@ -235,10 +235,14 @@ async function runHttpClient(plan: ClientPlan): Promise<void> {
       .sign(key);
     const body = JSON.stringify({ csr: plan.csr, proof: { type: 'key-assertion', value: assertion } });
     const status = await new Promise<number>((resolve, reject) => {
-      const req = https.request(target, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      });
+      const req = https.request(
+        target,
+        { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -280,9 +284,12 @@ async function profileInProcess(tessera: TesseraServer, csrs: readonly string[])
   await session.post('Profiler.setSamplingInterval', { interval: 200 });
   await session.post('Profiler.start');
   let next = 0;
-  await closedLoop(async () => {
-    await tessera.ca.issueServiceCertificate({ csrPem: csrs[next++ % csrs.length]!, principal: PRINCIPAL, now: Date.now() });
-  }, Math.min(seconds, 5));
+  await closedLoop(
+    async () => {
+      await tessera.ca.issueServiceCertificate({ csrPem: csrs[next++ % csrs.length]!, principal: PRINCIPAL, now: Date.now() });
+    },
+    Math.min(seconds, 5),
+  );
   const { profile } = await session.post('Profiler.stop');
   session.disconnect();
   await writeFile(join(dir, `CPU.${process.pid}.0.cpuprofile`), JSON.stringify(profile));
@@ -295,8 +302,14 @@ async function register(tessera: TesseraServer, url: string, publicKeyPem: strin
   const admin = JSON.parse(await readFile(join(dataDir, 'bootstrap-admin.json'), 'utf8')) as { clientId: string; clientSecret: string };
   const ca = tessera.ca.bundlePem;
   const basic = `Basic ${Buffer.from(`${encodeURIComponent(admin.clientId)}:${encodeURIComponent(admin.clientSecret)}`).toString('base64')}`;
-  const token = await call(url, ca, 'POST', '/oauth2/token', { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
-    'grant_type=client_credentials&scope=sys.auth%3Arole.admin');
+  const token = await call(
+    url,
+    ca,
+    'POST',
+    '/oauth2/token',
+    { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+    'grant_type=client_credentials&scope=sys.auth%3Arole.admin',
+  );
   const bearer = { authorization: `Bearer ${(token as { access_token: string }).access_token}`, 'content-type': 'application/json' };
   await call(url, ca, 'POST', '/admin/v1/domains', bearer, JSON.stringify({ name: 'bench' }));
   await call(url, ca, 'POST', '/admin/v1/domains/bench/services', bearer, JSON.stringify({ name: 'svc', publicKeys: [{ kid: KID, pem: publicKeyPem }] }));
@@ -337,7 +350,12 @@ function toRow(label: string, result: Latencies, cpu: NodeJS.CpuUsage): Row {
 }
 
 function describeRow(row: Row): string {
-  const failed = row.failed > 0 ? `, ${row.failed} failed (${Object.entries(row.failures).map(([k, v]) => `${k}: ${v}`).join('; ')})` : '';
+  const failed =
+    row.failed > 0
+      ? `, ${row.failed} failed (${Object.entries(row.failures)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join('; ')})`
+      : '';
   return `${row.certsPerSecond} certificates/s, p99 ${row.p99Ms} ms${failed}`;
 }
 

@@ -97,8 +97,16 @@ const table = [
   ...ROWS.map((row) => {
     const { direct, gateway } = result.rows.get(row.id)!;
     const ratio = gateway.requestsPerSecond / direct.requestsPerSecond;
-    return [row.label, fmt(direct.requestsPerSecond), direct.p99Ms.toFixed(1), fmt(gateway.requestsPerSecond), gateway.p99Ms.toFixed(1),
-      (gateway.gatewayCpu ?? 0).toFixed(2), `${ratio.toFixed(2)} ×`, `≥ ${row.target} × ${ratio >= row.target ? 'met' : 'MISSED'}`];
+    return [
+      row.label,
+      fmt(direct.requestsPerSecond),
+      direct.p99Ms.toFixed(1),
+      fmt(gateway.requestsPerSecond),
+      gateway.p99Ms.toFixed(1),
+      (gateway.gatewayCpu ?? 0).toFixed(2),
+      `${ratio.toFixed(2)} ×`,
+      `≥ ${row.target} × ${ratio >= row.target ? 'met' : 'MISSED'}`,
+    ];
   }),
 ];
 const targets = ROWS.map((row) => {
@@ -111,7 +119,8 @@ const failures = [...result.rows.entries()].flatMap(([id, { direct, gateway }]) 
   ...(gateway.failed > 0 ? [`${id} through the gateway: ${gateway.failed} failed ${JSON.stringify(gateway.failures)}`] : []),
 ]);
 const s = result.streaming;
-const streamLine = `${concurrent} concurrent streaming requests through a fresh gateway (${streamSeconds} s each, 1 KiB every 100 ms): ` +
+const streamLine =
+  `${concurrent} concurrent streaming requests through a fresh gateway (${streamSeconds} s each, 1 KiB every 100 ms): ` +
   `the upstream had at most ${s.maxStreams} open at once${s.maxStreams < concurrent ? ' (fewer than asked: the gateway or the load generator lagged)' : ''}, ` +
   `${s.completed} completed, ${s.failed} failed; ` +
   `gateway RSS ${s.idleMb} MB before, peak ${s.peakMb} MB sampled (VmHWM ${s.hwmMb} MB)`;
@@ -126,7 +135,8 @@ if (options.write) {
     name: 'gateway',
     title: 'Gateway benchmark',
     script: 'npm run bench:gateway',
-    how: `Loopback, plain HTTP. ${result.how} ${connections} connections, ${warmup} s warm-up and ${seconds} s per load, direct then through ` +
+    how:
+      `Loopback, plain HTTP. ${result.how} ${connections} connections, ${warmup} s warm-up and ${seconds} s per load, direct then through ` +
       `the gateway. ${streamLine}.`,
     table,
     targetsHeading: 'Targets',
@@ -187,8 +197,15 @@ async function run(): Promise<{
     process.stdout.write(`${concurrent} streams of ${streamSeconds} s through the gateway … `);
     const idleMb = Math.round(memoryKb(gateway.pid).rss / 102.4) / 10;
     const sampler = sampleMemory([gateway.pid]);
-    const streamed = await runLoad({ mode: 'closed', url: `${gateway.url}/stream`, headers: auth, body: SMALL_BODY, connections: concurrent,
-      warmupSeconds: 0, seconds: 2 * streamSeconds });
+    const streamed = await runLoad({
+      mode: 'closed',
+      url: `${gateway.url}/stream`,
+      headers: auth,
+      body: SMALL_BODY,
+      connections: concurrent,
+      warmupSeconds: 0,
+      seconds: 2 * streamSeconds,
+    });
     const peak = sampler.stop();
     const stats = (await (await fetch(`${upstreamUrl}/stats`)).json()) as { maxStreams: number };
     console.log(`peak RSS ${peak.totalMb} MB`);
@@ -226,8 +243,17 @@ async function setUp(tessera: TestServer, dir: string): Promise<{ bearer: string
     config: (upstream) => ({
       listen: 'http://127.0.0.1:0',
       tessera: { url: tessera.url, ca: 'tessera-ca.pem', clientId: GATEWAY, clientSecretFile: 'gw.secret' },
-      routes: [{ name: 'bench', pathPrefix: '/', methods: ['GET', 'POST'], upstream, audience: 'orders', require: { scope: ['orders:role.readers'] },
-        timeoutMs: (streamSeconds + 10) * 1000 }],
+      routes: [
+        {
+          name: 'bench',
+          pathPrefix: '/',
+          methods: ['GET', 'POST'],
+          upstream,
+          audience: 'orders',
+          require: { scope: ['orders:role.readers'] },
+          timeoutMs: (streamSeconds + 10) * 1000,
+        },
+      ],
     }),
   };
 }

@@ -60,7 +60,11 @@ console.log(
 );
 const results: StorageResult[] = [];
 if (!hasWorkers && options.storage === undefined) {
-  results.push({ storage: 'sqlite', status: 'skipped', note: 'this build has no `tessera serve --workers`: several processes on one SQLite data dir come with it (--storage sqlite runs it anyway)' });
+  results.push({
+    storage: 'sqlite',
+    status: 'skipped',
+    note: 'this build has no `tessera serve --workers`: several processes on one SQLite data dir come with it (--storage sqlite runs it anyway)',
+  });
 }
 for (const storage of storages) {
   process.stdout.write(`${storage}: `);
@@ -76,7 +80,14 @@ for (const storage of storages) {
 }
 
 const table = [
-  ['storage', 'services', 'disable → B refuses: min / median / p99 / max ms', 'slowest', 'enable → B issues: min / median / p99 / max ms', 'not within the wait'],
+  [
+    'storage',
+    'services',
+    'disable → B refuses: min / median / p99 / max ms',
+    'slowest',
+    'enable → B issues: min / median / p99 / max ms',
+    'not within the wait',
+  ],
   ...results.map((result) => {
     if (result.status !== 'ok') return [result.storage, result.status, result.note ?? '', '', '', ''];
     const samples = result.delays!.samples;
@@ -93,7 +104,8 @@ const table = [
   }),
 ];
 const targets = results.map((result) => {
-  if (result.status !== 'ok') return `n/a   ${result.storage}: B refuses a disabled service within ${TARGET_MS} ms: ${result.status}${result.note ? ` (${result.note})` : ''}`;
+  if (result.status !== 'ok')
+    return `n/a   ${result.storage}: B refuses a disabled service within ${TARGET_MS} ms: ${result.status}${result.note ? ` (${result.note})` : ''}`;
   const worst = Math.max(...result.delays!.samples.map((sample) => Math.max(sample.disableMs ?? Infinity, sample.enableMs ?? Infinity)));
   const met = worst <= TARGET_MS;
   return `${met ? 'met ' : 'MISS'}  ${result.storage}: B refuses a disabled service (and issues again once enabled) within ${TARGET_MS} ms: slowest ${Number.isFinite(worst) ? `${worst.toFixed(1)} ms` : `> ${waitMs} ms`} of ${result.delays!.samples.length}`;

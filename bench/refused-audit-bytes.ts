@@ -62,17 +62,23 @@ try {
   const after = await size();
   const rows = (await t.server.store.queryAudit({ limit: 1_000_000 })).length;
   const grown = after - before;
-  console.log(JSON.stringify({
-    backend: postgres ? 'postgres (pg_total_relation_size audit_events)' : 'sqlite (file after checkpoint)',
-    seconds,
-    requests: sent,
-    statuses: Object.fromEntries(statuses),
-    auditRows: rows,
-    bytesBefore: before,
-    bytesAfter: after,
-    bytesPerRequest: Number((grown / sent).toFixed(2)),
-    bytesPerMillionRequests: Math.round((grown / sent) * 1e6),
-  }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        backend: postgres ? 'postgres (pg_total_relation_size audit_events)' : 'sqlite (file after checkpoint)',
+        seconds,
+        requests: sent,
+        statuses: Object.fromEntries(statuses),
+        auditRows: rows,
+        bytesBefore: before,
+        bytesAfter: after,
+        bytesPerRequest: Number((grown / sent).toFixed(2)),
+        bytesPerMillionRequests: Math.round((grown / sent) * 1e6),
+      },
+      null,
+      2,
+    ),
+  );
 } finally {
   await t.stop();
   await database?.drop();

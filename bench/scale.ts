@@ -69,7 +69,8 @@ const only = options.only?.split(',').map((name) => name.trim());
 const unknown = only?.filter((name) => !(SCENARIOS as readonly string[]).includes(name)) ?? [];
 if (unknown.length > 0) usage(`unknown scenario ${unknown.join(', ')}; scenarios are ${SCENARIOS.join(', ')}`);
 const selected = SCENARIOS.filter((name) => !only || only.includes(name));
-const full = !only && !options['no-write'] && plan.services === DEFAULTS.services && plan.members === DEFAULTS.members && plan.roleMembers === DEFAULTS.roleMembers;
+const full =
+  !only && !options['no-write'] && plan.services === DEFAULTS.services && plan.members === DEFAULTS.members && plan.roleMembers === DEFAULTS.roleMembers;
 
 const children = runChildren();
 
@@ -90,7 +91,9 @@ interface ScenarioResult {
   peakRssMb?: number;
 }
 
-const via = (await serveHasWorkers()) ? `tessera serve --workers ${workers}` : `the bench server (${workers} process${workers === 1 ? '' : 'es'}; this build's serve has no --workers)`;
+const via = (await serveHasWorkers())
+  ? `tessera serve --workers ${workers}`
+  : `the bench server (${workers} process${workers === 1 ? '' : 'es'}; this build's serve has no --workers)`;
 console.log(
   `${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${cpus().length} cores, Node.js ${process.version}; Tessera on ${storage} via ${via}; ` +
     `${load.connections} connections, ${load.warmupSeconds} s warm-up + ${load.seconds} s per registry\n`,
@@ -111,14 +114,28 @@ const baseline = results.find((result) => result.scenario === 'baseline' && resu
 const ratioOf = (result: ScenarioResult): number | undefined =>
   baseline?.tokensPerSecond && result.tokensPerSecond ? Math.round((100 * result.tokensPerSecond) / baseline.tokensPerSecond) / 100 : undefined;
 /** Server CPU per token: the figure a busy machine disturbs least. */
-const cpuPerToken = (result: ScenarioResult): number | undefined => (result.serverCpu && result.tokensPerSecond ? (result.serverCpu * 1000) / result.tokensPerSecond : undefined);
+const cpuPerToken = (result: ScenarioResult): number | undefined =>
+  result.serverCpu && result.tokensPerSecond ? (result.serverCpu * 1000) / result.tokensPerSecond : undefined;
 /** What the tokens/s ratio would be with equal CPU. */
 const cpuRatioOf = (result: ScenarioResult): string => {
   const [base, cost] = [baseline && cpuPerToken(baseline), cpuPerToken(result)];
   return base && cost ? ` (CPU ${(base / cost).toFixed(2)} ×)` : '';
 };
 const table = [
-  ['registry', 'services / memberships', 'seeded in s', 'ready ms', 'first token ms', 'tokens/s', 'p50 ms', 'p99 ms', 'server CPU cores', 'CPU ms/token', 'peak RSS MB', 'vs baseline'],
+  [
+    'registry',
+    'services / memberships',
+    'seeded in s',
+    'ready ms',
+    'first token ms',
+    'tokens/s',
+    'p50 ms',
+    'p99 ms',
+    'server CPU cores',
+    'CPU ms/token',
+    'peak RSS MB',
+    'vs baseline',
+  ],
   ...results.map((result) =>
     result.status === 'ok'
       ? [
@@ -198,8 +215,7 @@ async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
   const { dataDir, database, env } = scratch;
   let instance: TesseraInstance | undefined;
   try {
-    const start = (): Promise<TesseraInstance> =>
-      startTessera({ children, dataDir, database: database?.url, workers, env, nodeFlags: [], timeoutMs: 120_000 });
+    const start = (): Promise<TesseraInstance> => startTessera({ children, dataDir, database: database?.url, workers, env, nodeFlags: [], timeoutMs: 120_000 });
 
     // First start: the schema, the bootstrap admin, the bench client and a few more services.
     instance = await start();
@@ -233,7 +249,13 @@ async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
     const spawnedAt = performance.now() - instance.readyMs;
     await fetchToken(request);
     const firstTokenMs = performance.now() - spawnedAt;
-    const expect = { jwksUrl: `${instance.origin}/oauth2/keys`, issuer: instance.origin, audience, clientId: CLIENT_ID, roles: scenario === 'crowd' ? [CROWD_ROLE] : ROLES };
+    const expect = {
+      jwksUrl: `${instance.origin}/oauth2/keys`,
+      issuer: instance.origin,
+      audience,
+      clientId: CLIENT_ID,
+      roles: scenario === 'crowd' ? [CROWD_ROLE] : ROLES,
+    };
     await verifyTokens(request, expect, 3);
 
     const running = instance;

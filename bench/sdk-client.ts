@@ -68,7 +68,13 @@ async function cachedGetAccessToken(settings: BenchSettings, label: string, requ
     const ns = await nsPerCall(settings, async (calls) => {
       for (let i = 0; i < calls; i++) await client.getAccessToken(request);
     });
-    return { measure: `token client: cached getAccessToken(${label})`, calls: settings.calls, result: microseconds(ns), target: '≤ 2 µs/call', met: ns <= 2000 };
+    return {
+      measure: `token client: cached getAccessToken(${label})`,
+      calls: settings.calls,
+      result: microseconds(ns),
+      target: '≤ 2 µs/call',
+      met: ns <= 2000,
+    };
   } finally {
     await client.close();
   }
@@ -82,7 +88,13 @@ const ROWS: ((settings: BenchSettings) => Promise<BenchRow>)[] = [
 
 function printTable(rows: readonly BenchRow[]): void {
   const header = ['measure', 'calls/round', 'median round', 'target', 'met'];
-  const lines = rows.map((row) => [row.measure, row.calls.toLocaleString('en-US'), row.result, row.target, row.met === undefined ? '' : row.met ? 'yes' : 'NO']);
+  const lines = rows.map((row) => [
+    row.measure,
+    row.calls.toLocaleString('en-US'),
+    row.result,
+    row.target,
+    row.met === undefined ? '' : row.met ? 'yes' : 'NO',
+  ]);
   const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => line[column]!.length)));
   const format = (cells: string[]): string => `| ${cells.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`;
   console.log(format(header));
@@ -96,7 +108,9 @@ function wholeNumber(value: string | undefined, flag: string, min: number): numb
   return number;
 }
 
-console.log(`SDK benchmark: Node.js ${process.version}, ${settings.rounds} rounds of ${settings.calls.toLocaleString('en-US')} calls per row, median round shown\n`);
+console.log(
+  `SDK benchmark: Node.js ${process.version}, ${settings.rounds} rounds of ${settings.calls.toLocaleString('en-US')} calls per row, median round shown\n`,
+);
 const rows: BenchRow[] = [];
 for (const row of ROWS) rows.push(await row(settings));
 printTable(rows);

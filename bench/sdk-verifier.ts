@@ -45,7 +45,15 @@ const jwksUri = new URL(`${issuer}/jwks`);
 
 const now = Math.floor(Date.now() / 1000);
 const sign = (i: number): Promise<string> =>
-  new SignJWT({ ver: 1, sub: 'alpha.api', uid: 'alpha.api', client_id: 'alpha.api', jti: `j${i}`, scp: ['readers', 'writers'], scope: 'beta:role.readers beta:role.writers' })
+  new SignJWT({
+    ver: 1,
+    sub: 'alpha.api',
+    uid: 'alpha.api',
+    client_id: 'alpha.api',
+    jti: `j${i}`,
+    scp: ['readers', 'writers'],
+    scope: 'beta:role.readers beta:role.writers',
+  })
     .setProtectedHeader({ alg: 'ES256', kid: 'bench', typ: 'at+jwt' })
     .setIssuer(issuer)
     .setAudience('beta')
@@ -74,10 +82,28 @@ interface Row {
 const rows: Row[] = [
   { id: 'jose', label: 'jose.jwtVerify, distinct tokens', tokens: distinct, verify: joseVerify },
   { id: 'sdk', label: 'SDK verify, cache off, distinct tokens', tokens: distinct, verify: (t) => uncached.verify(t), against: { id: 'jose', target: 0.9 } },
-  { id: 'sdk-miss', label: 'SDK verify, cache on, distinct tokens (all misses)', tokens: distinct, verify: (t) => cached.verify(t), against: { id: 'jose', target: 0.9 } },
-  { id: 'sdk-scope', label: 'SDK verify + required scope, cache off', tokens: distinct, verify: (t) => uncached.verify(t, { requirement }), against: { id: 'jose', target: 0.9 } },
+  {
+    id: 'sdk-miss',
+    label: 'SDK verify, cache on, distinct tokens (all misses)',
+    tokens: distinct,
+    verify: (t) => cached.verify(t),
+    against: { id: 'jose', target: 0.9 },
+  },
+  {
+    id: 'sdk-scope',
+    label: 'SDK verify + required scope, cache off',
+    tokens: distinct,
+    verify: (t) => uncached.verify(t, { requirement }),
+    against: { id: 'jose', target: 0.9 },
+  },
   { id: 'jose-rep', label: `jose.jwtVerify, ${REPEATED} repeated tokens`, tokens: repeated, verify: joseVerify },
-  { id: 'sdk-hit', label: `SDK verify, cache on, ${REPEATED} repeated tokens`, tokens: repeated, verify: (t) => cached.verify(t), against: { id: 'jose-rep', target: 5 } },
+  {
+    id: 'sdk-hit',
+    label: `SDK verify, cache on, ${REPEATED} repeated tokens`,
+    tokens: repeated,
+    verify: (t) => cached.verify(t),
+    against: { id: 'jose-rep', target: 5 },
+  },
 ];
 
 interface Sample {
@@ -149,7 +175,9 @@ const lines = rows.map((row) => {
 });
 const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
 const format = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
-console.log(`SDK verifier vs jose.jwtVerify: ES256, ${CONCURRENCY} in flight, ${SECONDS} s × ${ROUNDS} rounds (median), Node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}`);
+console.log(
+  `SDK verifier vs jose.jwtVerify: ES256, ${CONCURRENCY} in flight, ${SECONDS} s × ${ROUNDS} rounds (median), Node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}`,
+);
 console.log('CPU µs each = process CPU time (all threads) per verification; targets are judged on it\n');
 console.log(format(header));
 console.log(widths.map((w) => '-'.repeat(w)).join('  '));

@@ -132,16 +132,30 @@ async function soak(options: SoakOptions): Promise<SoakResult> {
   try {
     await verifyTokens(subject.request, subject.expect, 3);
     const sdkSecret = await registerSdkService(subject);
-    print(`Tessera ×1 (${options.storage}), pid ${subject.pids.join(', ')}, on ${new URL(subject.request.url).origin}; load average ${formatLoad(loadAverage.start)}`);
+    print(
+      `Tessera ×1 (${options.storage}), pid ${subject.pids.join(', ')}, on ${new URL(subject.request.url).origin}; load average ${formatLoad(loadAverage.start)}`,
+    );
 
     let peak: SoakResult['peak'];
     let rate = options.rate;
     if (rate === undefined) {
-      const run = await measure(options.children, subject, { mode: 'closed', connections: options.connections, warmupSeconds: 2, seconds: options.peakSeconds });
-      peak = { tokensPerSecond: Math.round(run.result.ok / run.result.elapsedSeconds), p99Ms: run.result.p99Ms, failed: run.result.failed, otherCpu: run.otherCpu };
+      const run = await measure(options.children, subject, {
+        mode: 'closed',
+        connections: options.connections,
+        warmupSeconds: 2,
+        seconds: options.peakSeconds,
+      });
+      peak = {
+        tokensPerSecond: Math.round(run.result.ok / run.result.elapsedSeconds),
+        p99Ms: run.result.p99Ms,
+        failed: run.result.failed,
+        otherCpu: run.otherCpu,
+      };
       rate = Math.max(1, Math.round(peak.tokensPerSecond / 2));
       const failures = peak.failed > 0 ? `, ${peak.failed} failed: ${JSON.stringify(run.result.failures)}` : '';
-      print(`Peak: ${peak.tokensPerSecond} tokens/s over ${options.peakSeconds} s (${options.connections} connections), p99 ${peak.p99Ms} ms${failures}; other work on the machine: ${peak.otherCpu} cores`);
+      print(
+        `Peak: ${peak.tokensPerSecond} tokens/s over ${options.peakSeconds} s (${options.connections} connections), p99 ${peak.p99Ms} ms${failures}; other work on the machine: ${peak.otherCpu} cores`,
+      );
     }
     print(
       `Soak: ${rate} tokens/s for ${options.durationSeconds} s over ${options.connections} connections, open loop; ${every(options.verifyEvery, 'token')} verified with the SDK; ` +
@@ -182,7 +196,14 @@ async function soak(options: SoakOptions): Promise<SoakResult> {
       load,
       sdk: sdkCounts,
       errors: load.failed + sdkCounts.failed,
-      rss: { beforeMb, steadyStartMb: steady.rssMb, steadyStartSeconds: steady.seconds, endMb, maxMb: Math.max(maxMb, ...samples.map((sample) => sample.rssMb)), growthPercent },
+      rss: {
+        beforeMb,
+        steadyStartMb: steady.rssMb,
+        steadyStartSeconds: steady.seconds,
+        endMb,
+        maxMb: Math.max(maxMb, ...samples.map((sample) => sample.rssMb)),
+        growthPercent,
+      },
       rssTargetMet: growthPercent < RSS_GROWTH_TARGET_PERCENT,
       loadAverage,
     };
@@ -209,7 +230,12 @@ async function registerSdkService(subject: Launched): Promise<string> {
 }
 
 /** The load generator for the whole soak; a row printed per interval as it ends. */
-async function runLoad(options: SoakOptions, subject: Launched, rate: number, sdk: ReturnType<typeof startSdkSide>): Promise<{ samples: SoakSample[]; load: SoakLoadTotals }> {
+async function runLoad(
+  options: SoakOptions,
+  subject: Launched,
+  rate: number,
+  sdk: ReturnType<typeof startSdkSide>,
+): Promise<{ samples: SoakSample[]; load: SoakLoadTotals }> {
   const plan: SoakLoadPlan = {
     url: subject.request.url,
     headers: subject.request.headers,
@@ -290,11 +316,17 @@ function printSummary(result: SoakResult, options: SoakOptions, print: (line: st
   const other = result.samples.map((sample) => sample.otherCpu);
   print(`Requests: ${load.sent} due at ${result.rate}/s, ${load.ok} answered 200 within ${options.timeoutMs / 1000} s, ${load.failed} failed${loadFailures}`);
   print(`Latency of those answered in time (from when each request was due): p50 ${load.p50Ms} ms, p99 ${load.p99Ms} ms, max ${load.maxMs} ms`);
-  print(`Other work on the machine meanwhile: ${round2(other.reduce((sum, cores) => sum + cores, 0) / other.length)} cores on average, ${Math.max(...other)} at most`);
-  print(`SDK: ${sdk.verified} of the load generator's tokens verified; ${options.tokenClients} token clients made ${sdk.clientCalls} calls and handed out ${sdk.clientTokens} distinct tokens, all verified; ${sdk.failed} failures${sdkFailures}`);
+  print(
+    `Other work on the machine meanwhile: ${round2(other.reduce((sum, cores) => sum + cores, 0) / other.length)} cores on average, ${Math.max(...other)} at most`,
+  );
+  print(
+    `SDK: ${sdk.verified} of the load generator's tokens verified; ${options.tokenClients} token clients made ${sdk.clientCalls} calls and handed out ${sdk.clientTokens} distinct tokens, all verified; ${sdk.failed} failures${sdkFailures}`,
+  );
   for (const example of sdk.examples) print(`  ${example}`);
   print(`Errors: ${result.errors}`);
-  print(`RSS: ${rss.beforeMb} MB before the load, ${rss.steadyStartMb} MB at ${rss.steadyStartSeconds} s (start of the steady phase), ${rss.endMb} MB at the end, ${rss.maxMb} MB at most`);
+  print(
+    `RSS: ${rss.beforeMb} MB before the load, ${rss.steadyStartMb} MB at ${rss.steadyStartSeconds} s (start of the steady phase), ${rss.endMb} MB at the end, ${rss.maxMb} MB at most`,
+  );
   print(`RSS growth over the steady phase: ${rss.growthPercent} % (target < ${RSS_GROWTH_TARGET_PERCENT} %: ${result.rssTargetMet ? 'met' : 'MISSED'})`);
   print(`Load average: ${formatLoad(result.loadAverage.start)} at the start, ${formatLoad(result.loadAverage.end)} at the end`);
 }
@@ -367,7 +399,8 @@ Without --rate, a closed-loop run of --peak-seconds finds the peak and the soak 
   }
   const durationSeconds = bounded(values.duration, 1, 86_400, '--duration');
   const database = values.database;
-  if (database !== 'sqlite' && database !== 'postgres' && !/^postgres(ql)?:\/\//.test(database)) fatal(`--database is sqlite, postgres or a postgres:// URL, got ${database}`);
+  if (database !== 'sqlite' && database !== 'postgres' && !/^postgres(ql)?:\/\//.test(database))
+    fatal(`--database is sqlite, postgres or a postgres:// URL, got ${database}`);
   const children = new Children();
   process.on('exit', () => children.killAll());
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

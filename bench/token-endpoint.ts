@@ -58,9 +58,26 @@ const ROWS: readonly RowSpec[] = [
   { id: 'floor-2', label: 'floor ×2', kind: 'floor', processes: 2, halfRate: CORES === 2 },
   { id: 'oidc-2', label: 'oidc-provider ×2', kind: 'oidc-provider', processes: 2 },
   // Two instances of `tessera serve --workers 1`, each on its own port, the load split between them.
-  { id: TWO_INSTANCES_ROW, label: 'Tessera, 2 instances on one PostgreSQL', kind: 'tessera', processes: 2, storage: 'postgres', workers: 1, instances: 2, halfRate: true },
+  {
+    id: TWO_INSTANCES_ROW,
+    label: 'Tessera, 2 instances on one PostgreSQL',
+    kind: 'tessera',
+    processes: 2,
+    storage: 'postgres',
+    workers: 1,
+    instances: 2,
+    halfRate: true,
+  },
   ...(CORES > 2 ? [{ id: `floor-${CORES}`, label: `floor ×${CORES}`, kind: 'floor', processes: CORES, halfRate: true } satisfies RowSpec] : []),
-  { id: DEFAULT_ROW, label: `Tessera default serve (×${CORES}, SQLite)`, kind: 'tessera', processes: CORES, storage: 'sqlite', workers: 'auto', halfRate: true },
+  {
+    id: DEFAULT_ROW,
+    label: `Tessera default serve (×${CORES}, SQLite)`,
+    kind: 'tessera',
+    processes: CORES,
+    storage: 'sqlite',
+    workers: 'auto',
+    halfRate: true,
+  },
   { id: 'tessera-1-reuse', label: 'Tessera ×1, token reuse', kind: 'tessera', processes: 1, storage: 'sqlite', workers: 1, tokenReuse: true },
 ];
 /** Starting a server and setting it up; the measured time comes on top. */
@@ -121,7 +138,9 @@ const info: RunInfo = {
   rounds,
   command: ['npm run bench', ...process.argv.slice(2)].join(' '),
 };
-console.log(`${info.cpu}, ${info.cores} cores, Node.js ${info.node}; ${load.connections} connections, ${load.warmupSeconds} s warm-up + ${load.seconds} s per row\n`);
+console.log(
+  `${info.cpu}, ${info.cores} cores, Node.js ${info.node}; ${load.connections} connections, ${load.warmupSeconds} s warm-up + ${load.seconds} s per row\n`,
+);
 
 const features: Record<string, Probe> = {};
 if (selected.some((row) => row.kind === 'tessera')) {
@@ -148,7 +167,9 @@ for (let round = 1; round <= rounds; round += 1) {
     const row = await runBounded(spec, profileDir ? join(profileDir, `${spec.id}-${round}`) : undefined);
     runs.get(spec.id)!.push(row);
     const others = row.otherCpu ? `; other work on the machine: ${row.otherCpu} cores` : '';
-    console.log(row.status === 'ok' ? `${row.tokensPerSecond} tokens/s, p99 ${row.p99Ms} ms${others}${row.note ? ` (${row.note})` : ''}` : `${row.status}: ${row.note}`);
+    console.log(
+      row.status === 'ok' ? `${row.tokensPerSecond} tokens/s, p99 ${row.p99Ms} ms${others}${row.note ? ` (${row.note})` : ''}` : `${row.status}: ${row.note}`,
+    );
     for (const [name, probe] of Object.entries(row.features ?? {})) features[name] ??= probe;
   }
 }
@@ -168,7 +189,12 @@ if (throughputMissed && !options['no-profile'] && !profileDir) {
     const profiled = await runBounded({ ...spec, halfRate: false }, dir);
     console.log(profiled.status === 'ok' ? `${profiled.tokensPerSecond} tokens/s` : `${profiled.status}: ${profiled.note}`);
     if (profiled.status !== 'ok') continue;
-    record.profiles.push({ label: spec.label, tokensPerSecond: profiled.tokensPerSecond!, cpuMsPerToken: cpuPerToken(profiled), summary: await summarizeProfiles(dir) });
+    record.profiles.push({
+      label: spec.label,
+      tokensPerSecond: profiled.tokensPerSecond!,
+      cpuMsPerToken: cpuPerToken(profiled),
+      summary: await summarizeProfiles(dir),
+    });
   }
 }
 
@@ -176,25 +202,35 @@ console.log(`\n${textTable(tableRows(rows))}`);
 if (rows.some((row) => row.halfRate)) console.log(`\nHalf of peak, open loop:\n${textTable(halfRateTable(rows))}`);
 console.log(`\nRight after the peak run, per process:\n${textTable(memoryTable(rows))}`);
 if (rows.some((row) => row.kind === 'tessera' && row.status === 'ok')) {
-  console.log(`\nStorage work while measured (SQL statements counted on single-process instances only: /metrics answers per worker):\n${textTable(storageTable(rows))}`);
+  console.log(
+    `\nStorage work while measured (SQL statements counted on single-process instances only: /metrics answers per worker):\n${textTable(storageTable(rows))}`,
+  );
 }
 const exchange = exchangeComparison(rows);
 if (exchange) console.log(`\n${exchange}`);
 console.log(`\nTargets (issue 11):\n${targetLines(targets).join('\n')}`);
-console.log(`\nTessera's guards:\n${Object.entries(features).map(([name, probe]) => `${probe.on ? 'on ' : 'OFF'}  ${name}: ${probe.evidence}`).join('\n')}`);
+console.log(
+  `\nTessera's guards:\n${Object.entries(features)
+    .map(([name, probe]) => `${probe.on ? 'on ' : 'OFF'}  ${name}: ${probe.evidence}`)
+    .join('\n')}`,
+);
 for (const profile of record.profiles ?? []) {
-  console.log(`\nWhere the time goes: ${profile.label}, ${profile.tokensPerSecond} tokens/s while profiled, ${profile.cpuMsPerToken?.toFixed(2)} ms CPU per token\n${formatProfile(profile.summary)}`);
+  console.log(
+    `\nWhere the time goes: ${profile.label}, ${profile.tokensPerSecond} tokens/s while profiled, ${profile.cpuMsPerToken?.toFixed(2)} ms CPU per token\n${formatProfile(profile.summary)}`,
+  );
 }
 if (profileDir) {
   for (const [id, results] of runs) {
     for (const [i, row] of results.entries()) {
-      if (row.status === 'ok') console.log(`\nProfile of ${row.label} (round ${i + 1}):\n${formatProfile(await summarizeProfiles(join(profileDir, `${id}-${i + 1}`)))}`);
+      if (row.status === 'ok')
+        console.log(`\nProfile of ${row.label} (round ${i + 1}):\n${formatProfile(await summarizeProfiles(join(profileDir, `${id}-${i + 1}`)))}`);
     }
   }
 }
 
 const failed = rows.filter((row) => row.status === 'failed');
-if (write && failed.length > 0) console.log(`\nNothing written: ${failed.map((row) => row.label).join(', ')} failed, and a partial run would replace the last good one.`);
+if (write && failed.length > 0)
+  console.log(`\nNothing written: ${failed.map((row) => row.label).join(', ')} failed, and a partial run would replace the last good one.`);
 if (write && failed.length === 0) {
   await mkdir(RESULTS, { recursive: true });
   const base = join(RESULTS, `${info.date}-${info.hostname}`);
@@ -207,12 +243,22 @@ process.exit(failed.length > 0 ? 1 : 0);
 
 /** One row under a hard deadline; on timeout every child of the run is killed. */
 async function runBounded(spec: RowSpec, cpuProfileDir: string | undefined): Promise<RowResult> {
-  const rowContext: LaunchContext = cpuProfileDir ? { ...context, nodeFlags: [...context.nodeFlags, '--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] } : context;
+  const rowContext: LaunchContext = cpuProfileDir
+    ? { ...context, nodeFlags: [...context.nodeFlags, '--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] }
+    : context;
   const budget = (load.warmupSeconds + load.seconds * (spec.halfRate ? 2 : 1)) * 1000 + ROW_SLACK_MS;
   try {
     return await children.withDeadline(() => runRow(spec, rowContext, load), budget);
   } catch (error) {
-    return { id: spec.id, label: spec.label, kind: spec.kind, processes: spec.processes, storage: spec.storage, status: 'failed', note: (error as Error).message };
+    return {
+      id: spec.id,
+      label: spec.label,
+      kind: spec.kind,
+      processes: spec.processes,
+      storage: spec.storage,
+      status: 'failed',
+      note: (error as Error).message,
+    };
   }
 }
 

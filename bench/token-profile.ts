@@ -108,7 +108,13 @@ try {
 
   const peak = await window('closed loop', async () => {
     const result = await closed(seconds);
-    return { ok: result['2xx'], failed: result.non2xx + result.errors + result.timeouts, p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max };
+    return {
+      ok: result['2xx'],
+      failed: result.non2xx + result.errors + result.timeouts,
+      p50: result.latency.p50,
+      p99: result.latency.p99,
+      max: result.latency.max,
+    };
   });
   if (!options['no-paced']) {
     const rate = options.rate ? Number(options.rate) : Math.round(peak / 2);
@@ -142,7 +148,10 @@ function signal(pids: readonly number[]): void {
 async function readProbes(dir: string): Promise<Map<number, Record<string, unknown>[]>> {
   const found = new Map<number, Record<string, unknown>[]>();
   for (const name of await readdir(dir)) {
-    const lines = (await readFile(join(dir, name), 'utf8')).split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = (await readFile(join(dir, name), 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     if (lines.length > 0) found.set(lines[0]!['pid'] as number, lines);
   }
   return found;

@@ -81,7 +81,8 @@ if (plan.mode === 'closed') {
   } satisfies LoadResult);
 } else {
   if (!plan.rate || plan.rate <= 0) throw new Error('paced load needs a positive rate');
-  const pool = urls.length === 1 ? new ConnectionPool(plan, plan.connections) : new RoundRobin(urls.map((url, i) => new ConnectionPool({ ...plan, url }, share(i))));
+  const pool =
+    urls.length === 1 ? new ConnectionPool(plan, plan.connections) : new RoundRobin(urls.map((url, i) => new ConnectionPool({ ...plan, url }, share(i))));
   // This warm-up is the generator's own (its JIT, its connections): the server is already warm
   // from the peak run.
   if (plan.warmupSeconds > 0) await pacedRun(pool, plan.rate, plan.warmupSeconds);

@@ -22,7 +22,7 @@ if (dir) {
   let gc: Record<string, { count: number; totalMs: number; maxMs: number }> = {};
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
-      const kind = kinds[((entry as { detail?: { kind?: number } }).detail)?.kind ?? -1] ?? 'other';
+      const kind = kinds[(entry as { detail?: { kind?: number } }).detail?.kind ?? -1] ?? 'other';
       const slot = (gc[kind] ??= { count: 0, totalMs: 0, maxMs: 0 });
       slot.count += 1;
       slot.totalMs += entry.duration;
@@ -45,10 +45,25 @@ if (dir) {
       `${JSON.stringify({
         pid: process.pid,
         seconds: Math.round(now - since) / 1000,
-        loopDelayMs: { p50: ms(loop.percentile(50)), p90: ms(loop.percentile(90)), p99: ms(loop.percentile(99)), p999: ms(loop.percentile(99.9)), max: ms(loop.max) },
-        gc: Object.fromEntries(Object.entries(gc).map(([kind, slot]) => [kind, { count: slot.count, totalMs: Math.round(slot.totalMs), maxMs: Math.round(slot.maxMs * 10) / 10 }])),
+        loopDelayMs: {
+          p50: ms(loop.percentile(50)),
+          p90: ms(loop.percentile(90)),
+          p99: ms(loop.percentile(99)),
+          p999: ms(loop.percentile(99.9)),
+          max: ms(loop.max),
+        },
+        gc: Object.fromEntries(
+          Object.entries(gc).map(([kind, slot]) => [kind, { count: slot.count, totalMs: Math.round(slot.totalMs), maxMs: Math.round(slot.maxMs * 10) / 10 }]),
+        ),
         cpuMs: { process: Math.round((cpuNow.user + cpuNow.system) / 1000), mainThread: Math.round((threadNow.user + threadNow.system) / 1000) },
-        memoryMb: { rss: mb(memory.rss), maxRss: Math.round(heap.maxRSS / 102.4) / 10, heapTotal: mb(memory.heapTotal), heapUsed: mb(memory.heapUsed), external: mb(memory.external), arrayBuffers: mb(memory.arrayBuffers) },
+        memoryMb: {
+          rss: mb(memory.rss),
+          maxRss: Math.round(heap.maxRSS / 102.4) / 10,
+          heapTotal: mb(memory.heapTotal),
+          heapUsed: mb(memory.heapUsed),
+          external: mb(memory.external),
+          arrayBuffers: mb(memory.arrayBuffers),
+        },
       })}\n`,
     );
     loop.reset();

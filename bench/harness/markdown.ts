@@ -3,7 +3,15 @@
 import type { Probe } from './features.ts';
 import { formatProfile, type ProfileSummary } from './profile.ts';
 import {
-  exchangeComparison, halfRateTable, markdownTable, memoryTable, storageTable, tableRows, targetLines, type RunInfo, type TargetCheck,
+  exchangeComparison,
+  halfRateTable,
+  markdownTable,
+  memoryTable,
+  storageTable,
+  tableRows,
+  targetLines,
+  type RunInfo,
+  type TargetCheck,
 } from './report.ts';
 import type { RowResult } from './run-row.ts';
 
@@ -46,7 +54,7 @@ export function markdownReport(record: RunRecord): string {
     '',
     '## Storage work',
     '',
-    "SQL statements per token request: Tessera's `tessera_sql_statements_total` over its `tessera_token_requests_total`, both read from /metrics when the measured part starts and ends; only on rows whose instances are one process each (`--workers 1`), because with several workers a scrape reaches one of them. PostgreSQL CPU: utime + stime (with what exited children left) of every `postgres` process on the machine, before and after; \"this database\" is only the backends connected to the row's database.",
+    'SQL statements per token request: Tessera\'s `tessera_sql_statements_total` over its `tessera_token_requests_total`, both read from /metrics when the measured part starts and ends; only on rows whose instances are one process each (`--workers 1`), because with several workers a scrape reaches one of them. PostgreSQL CPU: utime + stime (with what exited children left) of every `postgres` process on the machine, before and after; "this database" is only the backends connected to the row\'s database.',
     '',
     markdownTable(storageTable(rows)),
     '',
@@ -75,9 +83,18 @@ export function markdownReport(record: RunRecord): string {
   ];
   if (profiles && profiles.length > 0) {
     out.push('', "## Where Tessera's time goes (`node --cpu-prof`)", '');
-    out.push('A target was missed, so the floor and Tessera ×1 ran once more under the same load with `--cpu-prof` (main thread only: signing work in the libuv pool is not sampled). Shares are of the busy time of the whole process life, start-up included.');
+    out.push(
+      'A target was missed, so the floor and Tessera ×1 ran once more under the same load with `--cpu-prof` (main thread only: signing work in the libuv pool is not sampled). Shares are of the busy time of the whole process life, start-up included.',
+    );
     for (const profile of profiles) {
-      out.push('', `### ${profile.label}: ${profile.tokensPerSecond} tokens/s while profiled, ${profile.cpuMsPerToken?.toFixed(2) ?? '–'} ms CPU per token`, '', '```', formatProfile(profile.summary), '```');
+      out.push(
+        '',
+        `### ${profile.label}: ${profile.tokensPerSecond} tokens/s while profiled, ${profile.cpuMsPerToken?.toFixed(2) ?? '–'} ms CPU per token`,
+        '',
+        '```',
+        formatProfile(profile.summary),
+        '```',
+      );
     }
   }
   return `${out.join('\n')}\n`;

@@ -120,7 +120,9 @@ function areaOf(functionName: string, url: string): string {
 
 export function formatProfile(summary: ProfileSummary): string {
   const share = (busy: number, idle: number): string => `${Math.round((100 * busy) / Math.max(busy + idle, 1))}%`;
-  const out = [`busy ${summary.busyMs} ms of ${summary.busyMs + summary.idleMs} ms sampled (${share(summary.busyMs, summary.idleMs)}), ${summary.files.length} profile file(s)`];
+  const out = [
+    `busy ${summary.busyMs} ms of ${summary.busyMs + summary.idleMs} ms sampled (${share(summary.busyMs, summary.idleMs)}), ${summary.files.length} profile file(s)`,
+  ];
   out.push('', 'self time by area:');
   for (const line of summary.areas) out.push(`  ${line.percent.toFixed(1).padStart(5)}%  ${line.name}`);
   out.push('', 'top functions by self time:');

@@ -52,8 +52,10 @@ export function exchangeComparison(rows: readonly RowResult[]): string | undefin
   const plain = rows.find((row) => row.id === CLIENT_CREDENTIALS_ROW && row.status === 'ok');
   if (!exchange || !plain) return undefined;
   const byCpu = cpuRatio(exchange, plain);
-  return `Token exchange vs client credentials (Tessera ×1, same run): ${exchange.tokensPerSecond} vs ${plain.tokensPerSecond} tokens/s = `
-    + `${ratio(exchange, plain)!.toFixed(2)} ×${byCpu === undefined ? '' : ` (by CPU per token ${byCpu.toFixed(2)} ×)`}`;
+  return (
+    `Token exchange vs client credentials (Tessera ×1, same run): ${exchange.tokensPerSecond} vs ${plain.tokensPerSecond} tokens/s = ` +
+    `${ratio(exchange, plain)!.toFixed(2)} ×${byCpu === undefined ? '' : ` (by CPU per token ${byCpu.toFixed(2)} ×)`}`
+  );
 }
 
 /** The reference rows a Tessera row is compared with: same number of processes. */
@@ -96,7 +98,9 @@ export function checkTargets(rows: readonly RowResult[]): TargetCheck[] {
     const value = ratio(row, other);
     if (value === undefined) return unmeasured(target, row);
     const met = value >= needed;
-    const note = met ? undefined : `missed by ${Math.round((100 * (needed - value)) / needed)}%: needs ${Math.ceil(other!.tokensPerSecond! * needed)} tokens/s, has ${row.tokensPerSecond}`;
+    const note = met
+      ? undefined
+      : `missed by ${Math.round((100 * (needed - value)) / needed)}%: needs ${Math.ceil(other!.tokensPerSecond! * needed)} tokens/s, has ${row.tokensPerSecond}`;
     const byCpu = cpuRatio(row, other);
     const steadier = byCpu === undefined ? '' : `; by CPU per token ${byCpu.toFixed(2)} ×`;
     checks.push({ target, actual: `${value.toFixed(2)} × (${row.tokensPerSecond} vs ${other!.tokensPerSecond} tokens/s${steadier})`, met, note });
@@ -111,16 +115,31 @@ export function checkTargets(rows: readonly RowResult[]): TargetCheck[] {
     const { floor } = referencesOf(main, rows);
     minimum(`${main.label} ≥ ${FLOOR_SHARE} × floor ×${main.processes}`, main, floor, FLOOR_SHARE);
     const oidcBest = rows.filter((row) => row.kind === 'oidc-provider' && row.status === 'ok').sort((a, b) => b.tokensPerSecond! - a.tokensPerSecond!)[0];
-    minimum(`${main.label} ≥ ${OIDC_BEST_MULTIPLE} × oidc-provider at its best${oidcBest ? ` (×${oidcBest.processes})` : ''}`, main, oidcBest, OIDC_BEST_MULTIPLE);
+    minimum(
+      `${main.label} ≥ ${OIDC_BEST_MULTIPLE} × oidc-provider at its best${oidcBest ? ` (×${oidcBest.processes})` : ''}`,
+      main,
+      oidcBest,
+      OIDC_BEST_MULTIPLE,
+    );
     const target = `${main.label}: p99 at half of peak ≤ ${HALF_RATE_P99_MULTIPLE} × floor ×${main.processes}'s p99 at half of its peak`;
     if (!main.halfRate || !floor?.halfRate) unmeasured(target, main, 'no half-rate run of both');
     else {
       const limit = floor.halfRate.p99Ms * HALF_RATE_P99_MULTIPLE;
       const failed = main.halfRate.failed > 0 ? `; ${main.halfRate.failed} failed` : '';
-      maximum(target, `p99 ${main.halfRate.p99Ms} ms at ${main.halfRate.achievedRate} tokens/s vs floor's ${floor.halfRate.p99Ms} ms (limit ${limit.toFixed(2)} ms)${failed}`,
-        main.halfRate.failed > 0 ? Infinity : main.halfRate.p99Ms, limit, 'ms');
+      maximum(
+        target,
+        `p99 ${main.halfRate.p99Ms} ms at ${main.halfRate.achievedRate} tokens/s vs floor's ${floor.halfRate.p99Ms} ms (limit ${limit.toFixed(2)} ms)${failed}`,
+        main.halfRate.failed > 0 ? Infinity : main.halfRate.p99Ms,
+        limit,
+        'ms',
+      );
     }
-  } else checks.push({ target: `Tessera default serve ≥ ${FLOOR_SHARE} × floor, ≥ ${OIDC_BEST_MULTIPLE} × oidc-provider at its best`, actual: 'row not run', met: null });
+  } else
+    checks.push({
+      target: `Tessera default serve ≥ ${FLOOR_SHARE} × floor, ≥ ${OIDC_BEST_MULTIPLE} × oidc-provider at its best`,
+      actual: 'row not run',
+      met: null,
+    });
 
   for (const row of tessera.filter((r) => r.memory)) {
     const peak = row.memory!.processMb;
@@ -132,11 +151,24 @@ export function checkTargets(rows: readonly RowResult[]): TargetCheck[] {
     const target = `${row.label}: SQL statements per token ≤ ${SQL_PER_TOKEN}`;
     const per = sqlPerToken(row);
     if (per === undefined) unmeasured(target, row, 'missing' in row.sql! ? row.sql.missing : 'no token requests counted');
-    else maximum(target, `${per.toFixed(3)} (${'statements' in row.sql! ? `${row.sql.statements} statements for ${row.sql.tokenRequests} token requests` : ''})`, per, SQL_PER_TOKEN, 'statements');
+    else
+      maximum(
+        target,
+        `${per.toFixed(3)} (${'statements' in row.sql! ? `${row.sql.statements} statements for ${row.sql.tokenRequests} token requests` : ''})`,
+        per,
+        SQL_PER_TOKEN,
+        'statements',
+      );
   }
   for (const row of tessera.filter((r) => r.postgresCpu !== undefined && r.tokensPerSecond)) {
     const ms = postgresPerToken(row)!;
-    maximum(`${row.label}: PostgreSQL CPU per token ≤ ${POSTGRES_MS_PER_TOKEN} ms`, `${ms.toFixed(3)} ms (every postgres process on the machine)`, ms, POSTGRES_MS_PER_TOKEN, 'ms');
+    maximum(
+      `${row.label}: PostgreSQL CPU per token ≤ ${POSTGRES_MS_PER_TOKEN} ms`,
+      `${ms.toFixed(3)} ms (every postgres process on the machine)`,
+      ms,
+      POSTGRES_MS_PER_TOKEN,
+      'ms',
+    );
   }
   const two = rows.find((row) => row.id === TWO_INSTANCES_ROW);
   const one = rows.find((row) => row.id === ONE_PG_ROW);
@@ -196,7 +228,19 @@ export function storageTable(rows: readonly RowResult[]): string[][] {
 const num = (value: number | undefined, digits = 0): string => (value === undefined ? '–' : value.toFixed(digits));
 
 export function tableRows(rows: readonly RowResult[]): string[][] {
-  const header = ['server', 'procs', 'storage', 'tokens/s', 'p50 ms', 'p99 ms', 'CPU ms/token', 'CPU cores: server (+db) / load gen / other', 'peak RSS MB', 'vs floor', 'vs oidc-provider'];
+  const header = [
+    'server',
+    'procs',
+    'storage',
+    'tokens/s',
+    'p50 ms',
+    'p99 ms',
+    'CPU ms/token',
+    'CPU cores: server (+db) / load gen / other',
+    'peak RSS MB',
+    'vs floor',
+    'vs oidc-provider',
+  ];
   const body = rows.map((row) => {
     if (row.status !== 'ok') return [row.label, String(row.processes), row.storage ?? '', row.note ?? row.status, '', '', '', '', '', '', ''];
     const { floor, oidc } = row.kind === 'tessera' ? referencesOf(row, rows) : {};
@@ -209,7 +253,9 @@ export function tableRows(rows: readonly RowResult[]): string[][] {
       num(row.p50Ms),
       num(row.p99Ms),
       num(cpuPerToken(row), 2),
-      row.serverCpu === undefined ? '–' : `${num(row.serverCpu, 2)}${row.databaseCpu === undefined ? '' : ` (+${num(row.databaseCpu, 2)})`} / ${num(row.loadCpu, 2)} / ${num(row.otherCpu, 2)}`,
+      row.serverCpu === undefined
+        ? '–'
+        : `${num(row.serverCpu, 2)}${row.databaseCpu === undefined ? '' : ` (+${num(row.databaseCpu, 2)})`} / ${num(row.loadCpu, 2)} / ${num(row.otherCpu, 2)}`,
       rss,
       row.kind === 'tessera' ? ratioCell(row, floor) : '',
       row.kind === 'tessera' ? ratioCell(row, oidc) : '',
@@ -226,7 +272,14 @@ export function cpuPerToken(row: RowResult): number | undefined {
 
 export function textTable(cells: string[][]): string {
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
-  return cells.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return cells
+    .map((row) =>
+      row
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function markdownTable(cells: string[][]): string {
@@ -243,7 +296,16 @@ export function halfRateTable(rows: readonly RowResult[]): string[][] {
       .filter((r) => r.halfRate)
       .map((r) => {
         const half = r.halfRate!;
-        return [r.label, String(half.targetRate), String(half.achievedRate), half.p50Ms.toFixed(2), half.p99Ms.toFixed(2), half.maxMs.toFixed(1), String(half.failed), `${num(half.loopDelayP99Ms, 1)} / ${num(half.loopDelayMaxMs, 1)}`];
+        return [
+          r.label,
+          String(half.targetRate),
+          String(half.achievedRate),
+          half.p50Ms.toFixed(2),
+          half.p99Ms.toFixed(2),
+          half.maxMs.toFixed(1),
+          String(half.failed),
+          `${num(half.loopDelayP99Ms, 1)} / ${num(half.loopDelayMaxMs, 1)}`,
+        ];
       }),
   ];
 }
@@ -254,7 +316,15 @@ export function memoryTable(rows: readonly RowResult[]): string[][] {
   return [
     header,
     ...rows.flatMap((r) =>
-      (r.afterPeak ?? []).map((report, i) => [r.label, String(i + 1), num(report.memoryMb.rss), num(report.memoryMb.heapTotal), num(report.memoryMb.heapUsed), num(report.memoryMb.external), `${num(report.loopDelayMs.p99, 1)} / ${num(report.loopDelayMs.max, 1)}`]),
+      (r.afterPeak ?? []).map((report, i) => [
+        r.label,
+        String(i + 1),
+        num(report.memoryMb.rss),
+        num(report.memoryMb.heapTotal),
+        num(report.memoryMb.heapUsed),
+        num(report.memoryMb.external),
+        `${num(report.loopDelayMs.p99, 1)} / ${num(report.loopDelayMs.max, 1)}`,
+      ]),
     ),
   ];
 }

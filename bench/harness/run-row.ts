@@ -4,7 +4,17 @@ import { join } from 'node:path';
 import type { LoadPlan, LoadResult } from './load.ts';
 import { probeAudit, probeIpCheck, probeTokenReuse, type Probe } from './features.ts';
 import { readCounters, SQL_STATEMENTS, type Counters } from './metrics.ts';
-import { cpuSeconds, lastWords, machineBusySeconds, postgresCpuSeconds, requestReports, sampleMemory, type Children, type MemoryPeak, type ServerReport } from './processes.ts';
+import {
+  cpuSeconds,
+  lastWords,
+  machineBusySeconds,
+  postgresCpuSeconds,
+  requestReports,
+  sampleMemory,
+  type Children,
+  type MemoryPeak,
+  type ServerReport,
+} from './processes.ts';
 import { launch, type LaunchContext, type Launched, type RowSpec } from './subjects.ts';
 import { verifyTokens, type TokenSample } from './verify.ts';
 

@@ -104,7 +104,10 @@ export async function seedPostgres(url: string, plan: SeedPlan): Promise<Registr
       const names = [...sql.matchAll(/:(now|hash)\b/g)].map((match) => match[1]!);
       let index = 0;
       const text = sql.replace(/:(now|hash)\b/g, () => `$${(index += 1)}`);
-      await client.query(text, names.map((name) => (name === 'now' ? now : hash)));
+      await client.query(
+        text,
+        names.map((name) => (name === 'now' ? now : hash)),
+      );
     }
     await client.query('COMMIT');
     await client.query('ANALYZE');

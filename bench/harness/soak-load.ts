@@ -135,10 +135,13 @@ async function run(plan: SoakLoadPlan): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const nextBoundary = (): void => {
     if (index + 1 >= intervals) return;
-    timer = setTimeout(() => {
-      closeInterval();
-      nextBoundary();
-    }, start + (index + 1) * plan.intervalSeconds * 1000 - performance.now());
+    timer = setTimeout(
+      () => {
+        closeInterval();
+        nextBoundary();
+      },
+      start + (index + 1) * plan.intervalSeconds * 1000 - performance.now(),
+    );
   };
   nextBoundary();
 

@@ -3,7 +3,16 @@
 // getting short-lived tokens for themselves, so their cache, background refresh and forced
 // refresh run for the whole soak too; every token they hand out is verified as well.
 
-import { createTokenClient, createVerifier, InvalidTokenError, TokenClientError, VerifierError, type AccessTokenRequest, type CompiledRequirement, type TokenClient } from '../../packages/sdk/src/index.ts';
+import {
+  createTokenClient,
+  createVerifier,
+  InvalidTokenError,
+  TokenClientError,
+  VerifierError,
+  type AccessTokenRequest,
+  type CompiledRequirement,
+  type TokenClient,
+} from '../../packages/sdk/src/index.ts';
 
 export interface SdkSideOptions {
   issuer: string;
@@ -76,9 +85,15 @@ export function startSdkSide(options: SdkSideOptions): SdkSide {
   // Each client asks differently, so the clients hold differently scoped tokens.
   const [first, ...rest] = options.clientRoles;
   const shapes: { request: AccessTokenRequest; requirement: CompiledRequirement }[] = [
-    { request: { domain: options.audience }, requirement: verifier.requirement({ roles: { domain: options.audience, roles: options.clientRoles, match: 'all' } }) },
+    {
+      request: { domain: options.audience },
+      requirement: verifier.requirement({ roles: { domain: options.audience, roles: options.clientRoles, match: 'all' } }),
+    },
     { request: { domain: options.audience, roles: [first!] }, requirement: verifier.requirement({ scope: [`${options.audience}:role.${first!}`] }) },
-    { request: { scope: rest.map((role) => `${options.audience}:role.${role}`).join(' ') || `${options.audience}:domain` }, requirement: verifier.requirement({ roles: { domain: options.audience, roles: rest.length > 0 ? rest : options.clientRoles } }) },
+    {
+      request: { scope: rest.map((role) => `${options.audience}:role.${role}`).join(' ') || `${options.audience}:domain` },
+      requirement: verifier.requirement({ roles: { domain: options.audience, roles: rest.length > 0 ? rest : options.clientRoles } }),
+    },
   ];
   const clients: { client: TokenClient; timer?: NodeJS.Timeout; seen: Set<string> }[] = [];
   let stopped = false;
@@ -116,9 +131,11 @@ export function startSdkSide(options: SdkSideOptions): SdkSide {
     // Spread over the period, so the clients do not all call at once.
     const loop = (): void => {
       if (stopped) return;
-      track(call().finally(() => {
-        if (!stopped) entry.timer = setTimeout(loop, options.callEveryMs);
-      }));
+      track(
+        call().finally(() => {
+          if (!stopped) entry.timer = setTimeout(loop, options.callEveryMs);
+        }),
+      );
     };
     entry.timer = setTimeout(loop, (options.callEveryMs * i) / options.tokenClients);
   }

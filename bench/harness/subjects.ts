@@ -114,7 +114,11 @@ async function launchReference(spec: RowSpec, context: LaunchContext): Promise<L
     return {
       child,
       pids,
-      request: { url: `${origin}/token`, headers: { ...FORM, authorization: basic(CLIENT_ID, clientSecret) }, body: new URLSearchParams({ grant_type: 'client_credentials', scope }).toString() },
+      request: {
+        url: `${origin}/token`,
+        headers: { ...FORM, authorization: basic(CLIENT_ID, clientSecret) },
+        body: new URLSearchParams({ grant_type: 'client_credentials', scope }).toString(),
+      },
       expect: { jwksUrl: `${origin}/jwks`, issuer: origin, audience: AUDIENCE, clientId: CLIENT_ID, roles: ROLES },
       cleanup: () => context.children.stop(child),
     };
@@ -220,9 +224,11 @@ async function launchTessera(spec: RowSpec, context: LaunchContext): Promise<Lau
       request: {
         url: `${origin}/oauth2/token`,
         headers: { ...FORM, authorization: exchange ? basic(EXCHANGE_ACTOR, exchange.actorSecret) : basic(CLIENT_ID, secret) },
-        body: new URLSearchParams(exchange
-          ? { grant_type: TOKEN_EXCHANGE_GRANT, subject_token: exchange.subjectToken, subject_token_type: ACCESS_TOKEN_TYPE, scope: `${AUDIENCE}:domain` }
-          : { grant_type: 'client_credentials', scope: `${AUDIENCE}:domain` }).toString(),
+        body: new URLSearchParams(
+          exchange
+            ? { grant_type: TOKEN_EXCHANGE_GRANT, subject_token: exchange.subjectToken, subject_token_type: ACCESS_TOKEN_TYPE, scope: `${AUDIENCE}:domain` }
+            : { grant_type: 'client_credentials', scope: `${AUDIENCE}:domain` },
+        ).toString(),
       },
       // An exchanged token's client_id is the actor; its sub stays alpha.api.
       expect: { jwksUrl: `${origin}/oauth2/keys`, issuer: origin, audience: AUDIENCE, clientId: exchange ? EXCHANGE_ACTOR : CLIENT_ID, roles: ROLES },

@@ -94,7 +94,8 @@ export async function startTessera(start: TesseraStart): Promise<TesseraInstance
   try {
     const { pids } = await waitUntilReady(child, start.timeoutMs);
     await waitForReadyz(child, origin, start.timeoutMs);
-    const note = start.benchServer || processes === 1 ? undefined : `${processes} processes through the bench's node:cluster wrapper: this build's serve has no --workers`;
+    const note =
+      start.benchServer || processes === 1 ? undefined : `${processes} processes through the bench's node:cluster wrapper: this build's serve has no --workers`;
     return { child, origin, pids, reportable: true, note, readyMs: performance.now() - began };
   } catch (error) {
     await start.children.stop(child);

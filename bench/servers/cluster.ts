@@ -91,7 +91,13 @@ function reportOnSignal(): void {
     const report = {
       pid: process.pid,
       loopDelayMs: { p50: lateMs(loop.percentile(50)), p99: lateMs(loop.percentile(99)), max: lateMs(loop.max) },
-      memoryMb: { rss: mb(memory.rss), heapTotal: mb(memory.heapTotal), heapUsed: mb(memory.heapUsed), external: mb(memory.external), arrayBuffers: mb(memory.arrayBuffers) },
+      memoryMb: {
+        rss: mb(memory.rss),
+        heapTotal: mb(memory.heapTotal),
+        heapUsed: mb(memory.heapUsed),
+        external: mb(memory.external),
+        arrayBuffers: mb(memory.arrayBuffers),
+      },
     };
     process.stdout.write(`${JSON.stringify({ report })}\n`);
     loop.reset();

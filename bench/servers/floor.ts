@@ -54,7 +54,9 @@ await serve({
         const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
         if (form.get('grant_type') !== 'client_credentials') return answer(400, { error: 'unsupported_grant_type' });
         const [id, secret] = basicCredentials(req.headers.authorization);
-        const presented = createHash('sha256').update(secret ?? '').digest();
+        const presented = createHash('sha256')
+          .update(secret ?? '')
+          .digest();
         if (id !== args.clientId || !timingSafeEqual(presented, secretHash)) return answer(401, { error: 'invalid_client' });
         const now = Math.floor(Date.now() / 1000);
         new SignJWT({ client_id: id, scope, scp: args.roles })

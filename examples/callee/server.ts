@@ -34,8 +34,12 @@ const refresher = await createCertificateRefresher({
   bootstrap: { joinToken },
   outDir: process.env['CERT_DIR'] || undefined,
 });
-refresher.on('renewed', ({ certificate }) => console.error(`certificate renewed: serial ${certificate.serial}, valid until ${certificate.notAfter.toISOString()}`));
-refresher.on('failed', ({ error, retryAt }) => console.error(`certificate renewal failed: ${error.message}; ${retryAt ? `next try ${retryAt.toISOString()}` : 'giving up'}`));
+refresher.on('renewed', ({ certificate }) =>
+  console.error(`certificate renewed: serial ${certificate.serial}, valid until ${certificate.notAfter.toISOString()}`),
+);
+refresher.on('failed', ({ error, retryAt }) =>
+  console.error(`certificate renewal failed: ${error.message}; ${retryAt ? `next try ${retryAt.toISOString()}` : 'giving up'}`),
+);
 refresher.on('expiring', ({ remainingMs }) => console.error(`certificate expires in ${Math.round(remainingMs / 1000)} s and cannot be renewed`));
 
 // The token's audience is the domain whose roles it carries: this service belongs to `beta`.

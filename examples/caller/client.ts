@@ -45,7 +45,10 @@ if (clientId === undefined) {
 // the SPIFFE way: its certificate must chain to Tessera's CA and carry the expected ID.
 const tlsToCallee: AgentOptions = {
   checkServerIdentity: (_host: string, certificate: PeerCertificate) => {
-    const ids = (certificate.subjectaltname ?? '').split(', ').filter((name) => name.startsWith('URI:')).map((name) => name.slice(4));
+    const ids = (certificate.subjectaltname ?? '')
+      .split(', ')
+      .filter((name) => name.startsWith('URI:'))
+      .map((name) => name.slice(4));
     return ids.includes(calleeId) ? undefined : new Error(`the callee presented ${ids.join(', ') || 'no SPIFFE ID'}, not ${calleeId}`);
   },
 };
@@ -92,7 +95,8 @@ try {
   process.exitCode = res.ok ? 0 : 1;
 } catch (error) {
   // Tessera itself may refuse the token (no role held in beta at all, a wrong secret…).
-  const detail = error instanceof TokenClientError ? { code: error.code, status: error.status, error: error.error, message: error.message } : { message: String(error) };
+  const detail =
+    error instanceof TokenClientError ? { code: error.code, status: error.status, error: error.error, message: error.message } : { message: String(error) };
   console.log(JSON.stringify({ credential: kind, principal: clientId, failed: detail }));
   process.exitCode = 1;
 } finally {

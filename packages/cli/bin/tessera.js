@@ -16,7 +16,11 @@ const source = new URL('./tessera.ts', import.meta.url);
 const problem = !supported(process.versions.node, ENGINES)
   ? 'tessera needs Node.js ' + describe(ENGINES) + '; this is Node.js ' + process.version + ' (' + process.execPath + ')'
   : existsSync(source) && !(process.features && process.features.typescript)
-    ? 'tessera runs from its TypeScript sources here and needs a Node.js that strips types (Node.js 24, as `npx tessera` runs); this is ' + process.version + ' (' + process.execPath + ')'
+    ? 'tessera runs from its TypeScript sources here and needs a Node.js that strips types (Node.js 24, as `npx tessera` runs); this is ' +
+      process.version +
+      ' (' +
+      process.execPath +
+      ')'
     : undefined;
 
 if (problem !== undefined) {

@@ -12,8 +12,7 @@ import { restartWithServeFlags } from '../src/serve-flags.ts';
 // import of it would stop the built command from loading at all there.
 if (import.meta.url.endsWith('.ts')) {
   nodeModule.registerHooks({
-    resolve: (specifier, context, nextResolve) =>
-      nextResolve(specifier, { ...context, conditions: [...context.conditions, 'tessera-source'] }),
+    resolve: (specifier, context, nextResolve) => nextResolve(specifier, { ...context, conditions: [...context.conditions, 'tessera-source'] }),
   });
 }
 // Compiled modules are kept for the next start (compile-cache.ts); before the re-execution, so the

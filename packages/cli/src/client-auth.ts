@@ -28,8 +28,7 @@ export type ClientAuth =
   | { method: 'private_key_jwt'; clientId: string; kid: string; signing: SigningKey }
   | { method: 'tls_client_auth'; clientId: string; identity: TlsIdentity };
 
-const CREDENTIAL_FORMS =
-  '--client-id I --client-secret-file F, --client-id I --key K --kid ID, --cert C --key K, or --credentials F';
+const CREDENTIAL_FORMS = '--client-id I --client-secret-file F, --client-id I --key K --kid ID, --cert C --key K, or --credentials F';
 
 /** Checks the flag combination and reads the files it names. */
 export async function resolveClientAuth(flags: ClientAuthFlags, cwd: string): Promise<ClientAuth> {

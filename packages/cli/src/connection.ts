@@ -27,17 +27,9 @@ export interface ConnectionFlags {
 
 export function addConnectionOptions(command: Command): Command {
   return command
-    .addOption(
-      new Option('--server <url>', `Tessera server base URL (default: ${DEFAULT_SERVER})`).argParser(
-        parseServerUrl,
-      ),
-    )
+    .addOption(new Option('--server <url>', `Tessera server base URL (default: ${DEFAULT_SERVER})`).argParser(parseServerUrl))
     .option('--cacert <file>', `PEM CA bundle to trust (default: ./${DEFAULT_CA_FILE} when present)`)
-    .addOption(
-      new Option('--timeout <seconds>', 'give up on a request after this long')
-        .argParser(parsePositiveSeconds)
-        .default(10),
-    );
+    .addOption(new Option('--timeout <seconds>', 'give up on a request after this long').argParser(parsePositiveSeconds).default(10));
 }
 
 /** The server's base URL; path prefixes (a server behind a reverse proxy) are kept. */

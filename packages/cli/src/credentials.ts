@@ -24,9 +24,7 @@ export async function loadCredentials(file: string | undefined, cwd: string): Pr
   if (file === undefined) {
     const fallback = path.resolve(cwd, DEFAULT_CREDENTIALS_FILE);
     if (!(await fileExists(fallback))) {
-      throw new UsageError(
-        `no credentials: ./${DEFAULT_CREDENTIALS_FILE} not found; pass --credentials <file>`,
-      );
+      throw new UsageError(`no credentials: ./${DEFAULT_CREDENTIALS_FILE} not found; pass --credentials <file>`);
     }
     file = fallback;
   }
@@ -44,9 +42,7 @@ export function parseCredentials(text: string, file: string): ClientCredentials 
     throw new UsageError(`credentials file ${file} is not a JSON object`);
   }
   const fields = value as Record<string, unknown>;
-  const missing = ['clientId', 'clientSecret'].filter(
-    (name) => typeof fields[name] !== 'string' || fields[name] === '',
-  );
+  const missing = ['clientId', 'clientSecret'].filter((name) => typeof fields[name] !== 'string' || fields[name] === '');
   if (missing.length > 0) {
     throw new UsageError(`credentials file ${file} lacks ${missing.join(' and ')}`);
   }
@@ -119,4 +115,3 @@ export function credentialTarget(
   }
   return { server: serverFromTokenEndpoint(fileEndpoint), tokenEndpoint: fileEndpoint };
 }
-

@@ -5,7 +5,11 @@ import { Help } from 'commander';
 import type { Command, Option } from 'commander';
 
 export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
-  serve: ['tessera serve', 'tessera serve --listen https://0.0.0.0:8443 --issuer https://tessera.internal:8443 --workers 4', 'tessera serve --log-format json --data-dir /var/lib/tessera'],
+  serve: [
+    'tessera serve',
+    'tessera serve --listen https://0.0.0.0:8443 --issuer https://tessera.internal:8443 --workers 4',
+    'tessera serve --log-format json --data-dir /var/lib/tessera',
+  ],
   admin: ['tessera admin domain list', 'tessera admin --credentials /var/lib/tessera/bootstrap-admin.json service list alpha'],
   'admin domain': ['tessera admin domain create alpha --description "the alpha team"', 'tessera admin domain list'],
   'admin domain create': ['tessera admin domain create alpha --description "the alpha team"'],
@@ -13,10 +17,16 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   'admin domain get': ['tessera admin domain get alpha'],
   'admin domain delete': ['tessera admin domain delete alpha'],
   'admin service': ['tessera admin service create alpha.api', 'tessera admin service list alpha'],
-  'admin service create': ['tessera admin service create alpha.api --description "alpha\'s API"', 'tessera admin service create alpha.worker --no-secret --public-key k1=worker-public.pem'],
+  'admin service create': [
+    'tessera admin service create alpha.api --description "alpha\'s API"',
+    'tessera admin service create alpha.worker --no-secret --public-key k1=worker-public.pem',
+  ],
   'admin service list': ['tessera admin service list alpha'],
   'admin service get': ['tessera admin service get alpha.api'],
-  'admin service update': ['tessera admin service update alpha.api --status DISABLED', 'tessera admin service update alpha.api --allowed-ips 10.0.0.0/8,192.168.1.0/24'],
+  'admin service update': [
+    'tessera admin service update alpha.api --status DISABLED',
+    'tessera admin service update alpha.api --allowed-ips 10.0.0.0/8,192.168.1.0/24',
+  ],
   'admin service delete': ['tessera admin service delete alpha.api'],
   'admin secret': ['tessera admin secret rotate alpha.api --grace-seconds 3600'],
   'admin secret rotate': ['tessera admin secret rotate alpha.api', 'tessera admin secret rotate alpha.api --grace-seconds 3600'],
@@ -46,7 +56,10 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   'admin role delete': ['tessera admin role delete beta:role.readers'],
   'admin member': ['tessera admin member add beta:role.readers alpha.api', 'tessera admin member list beta:readers'],
   'admin member add': ['tessera admin member add beta:role.readers alpha.api', 'tessera admin member add beta:readers alpha.batch --expires-at 30d'],
-  'admin member add-many': ['tessera admin member add-many beta:readers alpha.api alpha.batch@30d', 'tessera admin member add-many beta:readers --file members.txt'],
+  'admin member add-many': [
+    'tessera admin member add-many beta:readers alpha.api alpha.batch@30d',
+    'tessera admin member add-many beta:readers --file members.txt',
+  ],
   'admin member list': ['tessera admin member list beta:role.readers'],
   'admin member remove': ['tessera admin member remove beta:role.readers alpha.api'],
   'admin signing-keys': ['tessera admin signing-keys rotate'],
@@ -60,11 +73,11 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
     'tessera token --client-id beta.api --client-secret-file beta.secret --scope gamma:readers --on-behalf-of @caller.jwt   # acts for the caller',
     'tessera token --client-id edge.gw --client-secret-file gw.secret --scope orders:readers --proxy-for alpha.api   # proxy_for_principal',
   ],
-  cert: [
-    'tessera cert --principal alpha.api --join-token-file join.token --out-dir /etc/alpha/tls',
-    'tessera cert --renew --out-dir /etc/alpha/tls --watch',
+  cert: ['tessera cert --principal alpha.api --join-token-file join.token --out-dir /etc/alpha/tls', 'tessera cert --renew --out-dir /etc/alpha/tls --watch'],
+  backup: [
+    'tessera backup --data-dir /var/lib/tessera --out /var/backups/tessera.tar',
+    'tessera backup --config /etc/tessera/tessera.json --out tessera.tar --json',
   ],
-  backup: ['tessera backup --data-dir /var/lib/tessera --out /var/backups/tessera.tar', 'tessera backup --config /etc/tessera/tessera.json --out tessera.tar --json'],
   restore: ['tessera restore --from /var/backups/tessera.tar --data-dir /var/lib/tessera-restored --master-key-file /etc/tessera/master.key'],
   'recover-admin': ['tessera recover-admin --data-dir /var/lib/tessera', 'tessera recover-admin --config /etc/tessera/tessera.json --out /root/admin.json'],
   gateway: ['tessera gateway --config /etc/tessera-gateway/gateway.json', 'TESSERA_GATEWAY_CONFIG=gateway.json tessera gateway'],

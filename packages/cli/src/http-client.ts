@@ -113,15 +113,10 @@ function send(request: HttpRequest, options: HttpClientOptions): Promise<HttpRes
     // `agent: false`: one connection per request, closed afterwards, so no pooled socket keeps
     // a short-lived CLI process alive.
     const requestOptions = { method: request.method, headers, agent: false as const };
-    const req =
-      url.protocol === 'https:'
-        ? https.request(url, { ...requestOptions, ...tlsOptions(options) })
-        : http.request(url, requestOptions);
+    const req = url.protocol === 'https:' ? https.request(url, { ...requestOptions, ...tlsOptions(options) }) : http.request(url, requestOptions);
 
     const timer = setTimeout(() => {
-      finish(() =>
-        reject(new ConnectionError(`no answer from ${url.origin} within ${formatSeconds(timeoutMs)}`)),
-      );
+      finish(() => reject(new ConnectionError(`no answer from ${url.origin} within ${formatSeconds(timeoutMs)}`)));
       req.destroy();
     }, timeoutMs);
 

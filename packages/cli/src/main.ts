@@ -82,7 +82,7 @@ function reportFailure(error: unknown, io: CliIo, verbose: boolean): number {
 
 function stackOf(error: unknown): string {
   const lines: string[] = [];
-  for (let current = error; current !== undefined; ) {
+  for (let current = error; current !== undefined;) {
     lines.push(current instanceof Error ? (current.stack ?? current.message) : String(current));
     current = current instanceof Error ? current.cause : undefined;
     if (current !== undefined) lines.push('caused by:');

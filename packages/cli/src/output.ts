@@ -45,14 +45,10 @@ function asList(value: unknown): { rows: unknown[]; rest: Record<string, unknown
 
 function formatTable(rows: readonly unknown[], preferred?: readonly string[]): string[] {
   if (rows.length === 0) return ['(none)'];
-  const records = rows.map((row) =>
-    row !== null && typeof row === 'object' ? (row as Record<string, unknown>) : { value: row },
-  );
+  const records = rows.map((row) => (row !== null && typeof row === 'object' ? (row as Record<string, unknown>) : { value: row }));
   const columns = chooseColumns(records, preferred);
   const cells = records.map((record) => columns.map((column) => formatCell(record[column])));
-  const widths = columns.map((column, i) =>
-    Math.max(column.length, ...cells.map((row) => row[i]?.length ?? 0)),
-  );
+  const widths = columns.map((column, i) => Math.max(column.length, ...cells.map((row) => row[i]?.length ?? 0)));
   const line = (values: readonly string[]): string =>
     values
       .map((v, i) => (i === values.length - 1 ? v : v.padEnd(widths[i] ?? 0)))
@@ -68,9 +64,7 @@ function chooseColumns(records: readonly Record<string, unknown>[], preferred?: 
     if (chosen.length > 0) return chosen;
   }
   // Without a view, show every field that fits in a cell.
-  return [...present].filter((column) =>
-    records.some((record) => isCellValue(record[column])),
-  );
+  return [...present].filter((column) => records.some((record) => isCellValue(record[column])));
 }
 
 function isCellValue(value: unknown): boolean {
@@ -100,7 +94,13 @@ function formatFields(record: Record<string, unknown>, indent: string): string[]
     } else if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
       lines.push(`${indent}${key}:`, ...formatFields(value as Record<string, unknown>, `${indent}  `));
     } else if (typeof value === 'string' && value.trimEnd().includes('\n')) {
-      lines.push(`${indent}${key}:`, ...value.trimEnd().split('\n').map((row) => `${indent}  ${row}`));
+      lines.push(
+        `${indent}${key}:`,
+        ...value
+          .trimEnd()
+          .split('\n')
+          .map((row) => `${indent}  ${row}`),
+      );
     } else {
       lines.push(`${label}  ${formatCell(value)}`);
     }

@@ -21,7 +21,10 @@ export async function readSigningKey(cwd: string, file: string): Promise<Signing
   const type = keyTypeOf(key);
   if (type === undefined) {
     // An RSA key is refused for its size or exponent: say which are taken.
-    const use = key.asymmetricKeyType === 'rsa' ? 'an RSA key of 2048 to 8192 bits with public exponent 65537, or a P-256, P-384 or Ed25519 key' : 'a P-256, P-384, Ed25519 or RSA key';
+    const use =
+      key.asymmetricKeyType === 'rsa'
+        ? 'an RSA key of 2048 to 8192 bits with public exponent 65537, or a P-256, P-384 or Ed25519 key'
+        : 'a P-256, P-384, Ed25519 or RSA key';
     throw new UsageError(`key file ${file} holds a ${keyKind(key)} key; use ${use}`);
   }
   return { key, alg: assertionAlgorithm(type) };

@@ -56,13 +56,7 @@ export function explainRejection(failure: unknown, token: string, expected: Expe
   }
 }
 
-function explainClaim(
-  claim: string,
-  reason: string,
-  payload: JWTPayload,
-  token: string,
-  expected: Expectations,
-): string | undefined {
+function explainClaim(claim: string, reason: string, payload: JWTPayload, token: string, expected: Expectations): string | undefined {
   if (reason === 'missing') return `it has no "${claim}" claim`;
   switch (claim) {
     case 'aud':
@@ -89,12 +83,8 @@ function explainClaim(
  */
 export function missingScopeItems(required: string | undefined, granted: unknown): string[] {
   if (required === undefined) return [];
-  const have = new Set(
-    (typeof granted === 'string' ? granted.split(/\s+/) : []).filter((item) => item !== '').map(canonicalScopeItem),
-  );
-  return required
-    .split(/\s+/)
-    .filter((item) => item !== '' && !have.has(canonicalScopeItem(item)));
+  const have = new Set((typeof granted === 'string' ? granted.split(/\s+/) : []).filter((item) => item !== '').map(canonicalScopeItem));
+  return required.split(/\s+/).filter((item) => item !== '' && !have.has(canonicalScopeItem(item)));
 }
 
 /** A role item in its long form (the SDK's reading of the scope grammar); any other item as it is. */

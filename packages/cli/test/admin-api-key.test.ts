@@ -65,18 +65,28 @@ describe('tessera admin api-key', () => {
       body: {
         apiKeys: [
           { id: '0123456789abcdef', audience: 'beta', description: 'cron', createdAt: '2030-01-01T00:00:00.000Z', expiresAt: null, revokedAt: null },
-          { id: 'fedcba9876543210', audience: 'alpha', description: null, createdAt: '2029-01-01T00:00:00.000Z', expiresAt: null, revokedAt: '2029-06-01T00:00:00.000Z' },
+          {
+            id: 'fedcba9876543210',
+            audience: 'alpha',
+            description: null,
+            createdAt: '2029-01-01T00:00:00.000Z',
+            expiresAt: null,
+            revokedAt: '2029-06-01T00:00:00.000Z',
+          },
         ],
       },
     });
     const result = await apiKey('list', 'alpha.api');
     assert.equal(result.code, 0, result.stderr);
-    assert.equal(result.stdout, [
-      'id                audience  description  createdAt                 expiresAt  revokedAt',
-      '0123456789abcdef  beta      cron         2030-01-01T00:00:00.000Z  -          -',
-      'fedcba9876543210  alpha     -            2029-01-01T00:00:00.000Z  -          2029-06-01T00:00:00.000Z',
-      '',
-    ].join('\n'));
+    assert.equal(
+      result.stdout,
+      [
+        'id                audience  description  createdAt                 expiresAt  revokedAt',
+        '0123456789abcdef  beta      cron         2030-01-01T00:00:00.000Z  -          -',
+        'fedcba9876543210  alpha     -            2029-01-01T00:00:00.000Z  -          2029-06-01T00:00:00.000Z',
+        '',
+      ].join('\n'),
+    );
   });
 
   it('revoke deletes the key by id', async () => {
@@ -95,8 +105,10 @@ describe('tessera admin api-key', () => {
     });
     const result = await apiKey('revoke', 'alpha.api', '0123456789abcdef');
     assert.equal(result.code, 1);
-    assert.equal(result.stderr,
-      'error: DELETE /admin/v1/domains/alpha/services/api/api-keys/0123456789abcdef: HTTP 404 not_found: API key 0123456789abcdef of alpha.api does not exist\n');
+    assert.equal(
+      result.stderr,
+      'error: DELETE /admin/v1/domains/alpha/services/api/api-keys/0123456789abcdef: HTTP 404 not_found: API key 0123456789abcdef of alpha.api does not exist\n',
+    );
   });
 
   it('rejects a bad expiry and a bad principal before connecting', async () => {

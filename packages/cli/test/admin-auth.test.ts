@@ -58,10 +58,7 @@ describe('tessera admin authentication and errors', () => {
   it('reads --credentials relative to the working directory', async () => {
     const server = await fake('alpha.ops', 'y');
     const cwd = await workspace();
-    await writeFile(
-      path.join(cwd, 'ops.json'),
-      JSON.stringify({ clientId: 'alpha.ops', clientSecret: 'y', tokenEndpoint: `${server.url}/oauth2/token` }),
-    );
+    await writeFile(path.join(cwd, 'ops.json'), JSON.stringify({ clientId: 'alpha.ops', clientSecret: 'y', tokenEndpoint: `${server.url}/oauth2/token` }));
     const result = await runCli(['admin', '--credentials', 'ops.json', 'domain', 'list'], { cwd });
     assert.equal(result.code, 0, result.stderr);
     assert.equal(server.adminRequests().length, 1);
@@ -83,17 +80,17 @@ describe('tessera admin authentication and errors', () => {
     const cwd = await workspace({ clientId: 'sys.auth.admin', clientSecret: 'w' });
     const result = await runCli(['admin', 'domain', 'list', '--server', server.url], { cwd });
     assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(server.requests.map((r) => r.path), ['/oauth2/token', '/admin/v1/domains']);
+    assert.deepEqual(
+      server.requests.map((r) => r.path),
+      ['/oauth2/token', '/admin/v1/domains'],
+    );
   });
 
   it('explains a missing default credentials file in one line, exit 2', async () => {
     const cwd = await workspace();
     const result = await runCli(['admin', 'domain', 'list'], { cwd });
     assert.equal(result.code, 2);
-    assert.equal(
-      result.stderr,
-      'error: no credentials: ./.tessera/bootstrap-admin.json not found; pass --credentials <file>\n',
-    );
+    assert.equal(result.stderr, 'error: no credentials: ./.tessera/bootstrap-admin.json not found; pass --credentials <file>\n');
     assert.equal(result.stdout, '');
   });
 
@@ -116,10 +113,7 @@ describe('tessera admin authentication and errors', () => {
     const cwd = await workspace({ clientId: 'sys.auth.admin', clientSecret: 'wrong', tokenEndpoint: `${server.url}/oauth2/token` });
     const result = await runCli(['admin', 'domain', 'list'], { cwd });
     assert.equal(result.code, 1);
-    assert.equal(
-      result.stderr,
-      `error: token request to ${server.url}/oauth2/token: HTTP 401 invalid_client AUTH_101: Client authentication failed\n`,
-    );
+    assert.equal(result.stderr, `error: token request to ${server.url}/oauth2/token: HTTP 401 invalid_client AUTH_101: Client authentication failed\n`);
     assert.equal(server.adminRequests().length, 0);
   });
 

@@ -39,8 +39,10 @@ describe('tessera admin join-token and certificate', () => {
     const [req] = server.adminRequests();
     assert.deepEqual([req?.method, req?.path, req?.body], ['POST', '/join-tokens', { principal: 'alpha.api', ttlSeconds: 900 }]);
     assert.match(result.stdout, /^token: +tsj_0123456789abcdef_secret$/m);
-    assert.equal(result.stderr,
-      'note: the join token is shown only this once and works once: tessera cert --principal alpha.api --join-token <token> --out-dir <dir>\n');
+    assert.equal(
+      result.stderr,
+      'note: the join token is shown only this once and works once: tessera cert --principal alpha.api --join-token <token> --out-dir <dir>\n',
+    );
   });
 
   it('join-token create without --ttl leaves the lifetime to the server; --json prints the answer', async () => {
@@ -74,7 +76,10 @@ describe('tessera admin join-token and certificate', () => {
   it('certificate get and revoke name the serial in the path and send the reason', async () => {
     const record = { serial: '4a3b', principal: 'alpha.api', revokedAt: null };
     server.answer('GET /certificates/4a3b', { status: 200, body: record });
-    server.answer('POST /certificates/4a3b/revoke', { status: 200, body: { ...record, revokedAt: '2030-01-01T00:00:00.000Z', revocationReason: 'keyCompromise' } });
+    server.answer('POST /certificates/4a3b/revoke', {
+      status: 200,
+      body: { ...record, revokedAt: '2030-01-01T00:00:00.000Z', revocationReason: 'keyCompromise' },
+    });
     const got = await admin('certificate', 'get', '4a3b');
     assert.equal(got.code, 0, got.stderr);
     assert.match(got.stdout, /^principal: +alpha\.api$/m);
@@ -113,13 +118,19 @@ describe('tessera admin join-token and certificate', () => {
     const result = await admin('certificate', 'list', 'alpha.api');
     assert.equal(result.code, 0, result.stderr);
     const requests = server.adminRequests();
-    assert.deepEqual(requests.map((req) => [req.method, req.path, req.query.toString()]), [
-      ['GET', '/domains/alpha/services/api/certificates', 'limit=1000'],
-      ['GET', '/domains/alpha/services/api/certificates', 'limit=1000&cursor=page-2'],
-    ]);
+    assert.deepEqual(
+      requests.map((req) => [req.method, req.path, req.query.toString()]),
+      [
+        ['GET', '/domains/alpha/services/api/certificates', 'limit=1000'],
+        ['GET', '/domains/alpha/services/api/certificates', 'limit=1000&cursor=page-2'],
+      ],
+    );
     const lines = result.stdout.trimEnd().split('\n');
     assert.match(lines[0] ?? '', /^serial +issuedAt +notAfter +revokedAt +revocationReason +renewedFrom$/);
-    assert.deepEqual(lines.slice(1).map((line) => line.split(/ +/)[0]), ['0c', '0b', '0a']);
+    assert.deepEqual(
+      lines.slice(1).map((line) => line.split(/ +/)[0]),
+      ['0c', '0b', '0a'],
+    );
     assert.match(lines[1] ?? '', / 0b$/);
     assert.doesNotMatch(result.stdout, /nextCursor|page-2/);
   });
@@ -162,6 +173,9 @@ describe('tessera admin join-token and certificate', () => {
     const result = await admin('certificate', 'revoke-all', 'alpha.nope');
     assert.equal(result.code, 1);
     assert.deepEqual(server.adminRequests()[0]?.body, {});
-    assert.equal(result.stderr, 'error: POST /admin/v1/domains/alpha/services/nope/certificates/revoke: HTTP 404 not_found: service "alpha.nope" does not exist\n');
+    assert.equal(
+      result.stderr,
+      'error: POST /admin/v1/domains/alpha/services/nope/certificates/revoke: HTTP 404 not_found: service "alpha.nope" does not exist\n',
+    );
   });
 });

@@ -65,11 +65,17 @@ describe('tessera admin subcommands', () => {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     await writeFile(path.join(cwd, 'k1.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
     const req = await sent(
-      'service', 'create', 'sys.auth.deployer',
-      '--description', 'CD pipeline',
-      '--allowed-ips', '10.0.1.0/24, 2001:db8::/32',
-      '--expires-at', '90d',
-      '--public-key', 'k1=k1.pem',
+      'service',
+      'create',
+      'sys.auth.deployer',
+      '--description',
+      'CD pipeline',
+      '--allowed-ips',
+      '10.0.1.0/24, 2001:db8::/32',
+      '--expires-at',
+      '90d',
+      '--public-key',
+      'k1=k1.pem',
     );
     assert.equal(req.method, 'POST');
     assert.equal(req.path, '/domains/sys.auth/services');
@@ -118,13 +124,9 @@ describe('tessera admin subcommands', () => {
   it('service list, get and delete address the service', async () => {
     assert.deepEqual(pick(await sent('service', 'list', 'alpha')), ['GET', '/domains/alpha/services', undefined]);
     server.requests.length = 0;
-    assert.deepEqual(pick(await sent('service', 'get', 'sys.auth.admin')), [
-      'GET', '/domains/sys.auth/services/admin', undefined,
-    ]);
+    assert.deepEqual(pick(await sent('service', 'get', 'sys.auth.admin')), ['GET', '/domains/sys.auth/services/admin', undefined]);
     server.requests.length = 0;
-    assert.deepEqual(pick(await sent('service', 'delete', 'alpha.api')), [
-      'DELETE', '/domains/alpha/services/api', undefined,
-    ]);
+    assert.deepEqual(pick(await sent('service', 'delete', 'alpha.api')), ['DELETE', '/domains/alpha/services/api', undefined]);
   });
 
   it('secret rotate posts the grace period', async () => {
@@ -142,9 +144,7 @@ describe('tessera admin subcommands', () => {
     const put = await sent('key', 'put', 'alpha.api', 'key 1', 'pub.pem');
     assert.deepEqual(pick(put), ['PUT', '/domains/alpha/services/api/keys/key%201', { pem }]);
     server.requests.length = 0;
-    assert.deepEqual(pick(await sent('key', 'delete', 'alpha.api', 'k1')), [
-      'DELETE', '/domains/alpha/services/api/keys/k1', undefined,
-    ]);
+    assert.deepEqual(pick(await sent('key', 'delete', 'alpha.api', 'k1')), ['DELETE', '/domains/alpha/services/api/keys/k1', undefined]);
   });
 
   it('key put refuses a file that holds no key, before connecting', async () => {
@@ -156,37 +156,32 @@ describe('tessera admin subcommands', () => {
   });
 
   it('role put sends members with optional expiry; get and delete address the role', async () => {
-    const put = await sent(
-      'role', 'put', 'beta:role.readers',
-      '--member', 'alpha.api',
-      '--member', 'gamma.jobs@2031-06-30T12:00:00Z',
-    );
+    const put = await sent('role', 'put', 'beta:role.readers', '--member', 'alpha.api', '--member', 'gamma.jobs@2031-06-30T12:00:00Z');
     assert.deepEqual(pick(put), [
-      'PUT', '/domains/beta/roles/readers',
+      'PUT',
+      '/domains/beta/roles/readers',
       { members: [{ principal: 'alpha.api' }, { principal: 'gamma.jobs', expiresAt: '2031-06-30T12:00:00.000Z' }] },
     ]);
     server.requests.length = 0;
     assert.deepEqual(pick(await sent('role', 'get', 'beta:writers')), ['GET', '/domains/beta/roles/writers', undefined]);
     server.requests.length = 0;
-    assert.deepEqual(pick(await sent('role', 'delete', 'sys.auth:role.admin')), [
-      'DELETE', '/domains/sys.auth/roles/admin', undefined,
-    ]);
+    assert.deepEqual(pick(await sent('role', 'delete', 'sys.auth:role.admin')), ['DELETE', '/domains/sys.auth/roles/admin', undefined]);
   });
 
   it('role put sends actors and impersonators, each replacing its list, and "" empties one', async () => {
     const put = await sent('role', 'put', 'orders:readers', '--actors', 'edge.gateway, mid.svc', '--impersonators', '');
     assert.deepEqual(pick(put), ['PUT', '/domains/orders/roles/readers', { actors: ['edge.gateway', 'mid.svc'], impersonators: [] }]);
     server.requests.length = 0;
-    assert.deepEqual(pick(await sent('role', 'put', 'orders:readers', '--member', 'app.web')), [
-      'PUT', '/domains/orders/roles/readers', { members: [{ principal: 'app.web' }] },
-    ], 'lists not named are left as they are');
+    assert.deepEqual(
+      pick(await sent('role', 'put', 'orders:readers', '--member', 'app.web')),
+      ['PUT', '/domains/orders/roles/readers', { members: [{ principal: 'app.web' }] }],
+      'lists not named are left as they are',
+    );
   });
 
   it('member add and remove address one member', async () => {
     const add = await sent('member', 'add', 'beta:role.readers', 'alpha.api', '--expires-at', '2030-02-01');
-    assert.deepEqual(pick(add), [
-      'PUT', '/domains/beta/roles/readers/members/alpha.api', { expiresAt: '2030-02-01T00:00:00.000Z' },
-    ]);
+    assert.deepEqual(pick(add), ['PUT', '/domains/beta/roles/readers/members/alpha.api', { expiresAt: '2030-02-01T00:00:00.000Z' }]);
     server.requests.length = 0;
     const remove = await sent('member', 'remove', 'beta:role.readers', 'alpha.api');
     assert.deepEqual(pick(remove), ['DELETE', '/domains/beta/roles/readers/members/alpha.api', undefined]);
@@ -217,12 +212,7 @@ describe('tessera admin subcommands', () => {
     const table = await admin('domain', 'list');
     assert.equal(
       table.stdout,
-      [
-        'name      description  createdAt',
-        'alpha     Alpha team   2030-01-01T00:00:00.000Z',
-        'sys.auth  -            2029-01-01T00:00:00.000Z',
-        '',
-      ].join('\n'),
+      ['name      description  createdAt', 'alpha     Alpha team   2030-01-01T00:00:00.000Z', 'sys.auth  -            2029-01-01T00:00:00.000Z', ''].join('\n'),
     );
     const json = await admin('domain', 'list', '--json');
     assert.equal(json.code, 0);

@@ -43,17 +43,29 @@ describe('tessera admin lists against a real server', () => {
     await rm(cwd, { recursive: true, force: true });
   });
 
-  it('domain, service and role list show every entry, following the server\'s pages', async () => {
+  it("domain, service and role list show every entry, following the server's pages", async () => {
     const domains = await listed('domains', 'domain', 'list');
-    assert.deepEqual(domains.map((d) => d.name), [...names(230, 'd'), 'sys.auth']);
+    assert.deepEqual(
+      domains.map((d) => d.name),
+      [...names(230, 'd'), 'sys.auth'],
+    );
     const services = await listed('services', 'service', 'list', 'd0000');
-    assert.deepEqual(services.map((s) => s.name), names(1100, 's'));
+    assert.deepEqual(
+      services.map((s) => s.name),
+      names(1100, 's'),
+    );
     const roles = await listed('roles', 'role', 'list', 'd0000');
-    assert.deepEqual(roles.map((r) => r.name), names(150, 'r'));
+    assert.deepEqual(
+      roles.map((r) => r.name),
+      names(150, 'r'),
+    );
   });
 
   it('--limit fetches only the first entries', async () => {
-    assert.deepEqual((await listed('domains', 'domain', 'list', '--limit', '3')).map((d) => d.name), names(3, 'd'));
+    assert.deepEqual(
+      (await listed('domains', 'domain', 'list', '--limit', '3')).map((d) => d.name),
+      names(3, 'd'),
+    );
     assert.equal((await listed('services', 'service', 'list', 'd0000', '--limit', '1001')).length, 1001);
     const bad = await admin('domain', 'list', '--limit', '0');
     assert.equal(bad.code, 2, bad.stderr);

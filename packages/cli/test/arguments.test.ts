@@ -56,10 +56,7 @@ describe('credential files', () => {
     assert.throws(() => parseCredentials('{"clientId":"a.b"}', 'f.json'), /lacks clientSecret/);
     assert.throws(() => parseCredentials('[]', 'f.json'), /not a JSON object/);
     assert.throws(() => parseCredentials('{', 'f.json'), /not JSON/);
-    assert.throws(
-      () => parseCredentials('{"clientId":"a","clientSecret":"b","tokenEndpoint":"file:///x"}', 'f.json'),
-      /tokenEndpoint/,
-    );
+    assert.throws(() => parseCredentials('{"clientId":"a","clientSecret":"b","tokenEndpoint":"file:///x"}', 'f.json'), /tokenEndpoint/);
   });
 });
 

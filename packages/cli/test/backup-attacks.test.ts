@@ -77,7 +77,10 @@ describe('tessera restore of a backup changed after it was written', () => {
     const garbled = await rewriteBackup(plain, 'garbled.tar', { entries: { 'tessera-backup.mac': Buffer.from('not a mac\n') } });
     await refused(['restore', '--from', garbled, '--data-dir', target, '--master-key-file', keyFile], mac);
     const huge = await rewriteBackup(plain, 'huge-mac.tar', { entries: { 'tessera-backup.mac': Buffer.alloc(257, 'a') } });
-    await refused(['restore', '--from', huge, '--data-dir', target, '--master-key-file', keyFile], /huge-mac\.tar is not a usable Tessera backup: its tessera-backup\.mac is implausibly large/);
+    await refused(
+      ['restore', '--from', huge, '--data-dir', target, '--master-key-file', keyFile],
+      /huge-mac\.tar is not a usable Tessera backup: its tessera-backup\.mac is implausibly large/,
+    );
     assert.equal(await exists(target), false, 'nothing was written');
   });
 
@@ -108,15 +111,23 @@ describe('tessera restore of a backup changed after it was written', () => {
     );
     const wrong = join(work, 'wrong.key');
     await writeFile(wrong, randomBytes(32).toString('base64'));
-    await refused(['backup', '--data-dir', dataDir, '--out', out, '--master-key-file', wrong], /^error: the master key from .*wrong\.key is not the one this database was created with/);
+    await refused(
+      ['backup', '--data-dir', dataDir, '--out', out, '--master-key-file', wrong],
+      /^error: the master key from .*wrong\.key is not the one this database was created with/,
+    );
     assert.equal(await exists(out), false);
 
     const byFile = await runCli(['backup', '--data-dir', dataDir, '--out', out, '--master-key-file', keyFile], { cwd: work });
     assert.equal(byFile.code, 0, byFile.stderr);
     assert.equal((await readFile(out)).indexOf((await readFile(keyFile, 'utf8')).trim()), -1, 'the key is not in it');
-    const byEnv = await runCli(['backup', '--data-dir', dataDir, '--out', join(work, 'key-env.tar')], { cwd: work, env: { TESSERA_MASTER_KEY: key.toString('base64') } });
+    const byEnv = await runCli(['backup', '--data-dir', dataDir, '--out', join(work, 'key-env.tar')], {
+      cwd: work,
+      env: { TESSERA_MASTER_KEY: key.toString('base64') },
+    });
     assert.equal(byEnv.code, 0, byEnv.stderr);
-    const again = await runCli(['restore', '--from', join(work, 'key-env.tar'), '--data-dir', join(work, 'key-env-restored'), '--master-key-file', keyFile], { cwd: work });
+    const again = await runCli(['restore', '--from', join(work, 'key-env.tar'), '--data-dir', join(work, 'key-env-restored'), '--master-key-file', keyFile], {
+      cwd: work,
+    });
     assert.equal(again.code, 0, again.stderr);
   });
 
@@ -129,7 +140,10 @@ describe('tessera restore of a backup changed after it was written', () => {
     );
     // At the limit it is read, and found not to be a key.
     const atLimit = await rewriteBackup(withKey, 'limit-key.tar', { entries: { 'master.key': Buffer.alloc(64 * 1024, 'A') }, key });
-    await refused(['restore', '--from', atLimit, '--data-dir', target], /limit-key\.tar is not a usable Tessera backup: master\.key: the master key must be 32 bytes/);
+    await refused(
+      ['restore', '--from', atLimit, '--data-dir', target],
+      /limit-key\.tar is not a usable Tessera backup: master\.key: the master key must be 32 bytes/,
+    );
     const bigBootstrap = await rewriteBackup(plain, 'big-bootstrap.tar', { entries: { 'bootstrap-admin.json': Buffer.alloc(64 * 1024 + 1, ' ') }, key });
     await refused(
       ['restore', '--from', bigBootstrap, '--data-dir', target, '--master-key-file', keyFile],
@@ -138,13 +152,15 @@ describe('tessera restore of a backup changed after it was written', () => {
     assert.equal(await exists(target), false);
   });
 
-  it('a manifest whose schema version is not the database\'s is refused, even under a valid MAC', async () => {
+  it("a manifest whose schema version is not the database's is refused, even under a valid MAC", async () => {
     const target = join(work, 'never-schema');
     const manifest = JSON.parse(execTarEntry(plain, 'tessera-backup.json')) as { schemaVersion: number };
     const lying = await rewriteBackup(plain, 'lying-schema.tar', { fields: { schemaVersion: manifest.schemaVersion - 1 }, key });
     await refused(
       ['restore', '--from', lying, '--data-dir', target, '--master-key-file', keyFile],
-      new RegExp(`lying-schema\\.tar is not a consistent backup: its database is at schema version ${manifest.schemaVersion}, and its manifest says ${manifest.schemaVersion - 1}`),
+      new RegExp(
+        `lying-schema\\.tar is not a consistent backup: its database is at schema version ${manifest.schemaVersion}, and its manifest says ${manifest.schemaVersion - 1}`,
+      ),
     );
     assert.equal(await exists(target), false, 'the data dir made for it is gone again');
   });

@@ -23,7 +23,12 @@ const LOAD_AFTER_MS = 500;
 const WRITERS = 2;
 const TOKEN_REQUESTERS = 4;
 // The load comes from one client and one address; the defaults would answer most of it 429.
-const SERVE_ENV = { TESSERA_RATE_LIMIT_CLIENT: '100000', TESSERA_RATE_LIMIT_CLIENT_BURST: '100000', TESSERA_RATE_LIMIT_IP: '100000', TESSERA_RATE_LIMIT_IP_BURST: '100000' };
+const SERVE_ENV = {
+  TESSERA_RATE_LIMIT_CLIENT: '100000',
+  TESSERA_RATE_LIMIT_CLIENT_BURST: '100000',
+  TESSERA_RATE_LIMIT_IP: '100000',
+  TESSERA_RATE_LIMIT_IP_BURST: '100000',
+};
 
 interface Answer {
   status: number;
@@ -64,7 +69,10 @@ async function waitReady(dataDir: string, port: number): Promise<void> {
     const ca = await readFile(join(dataDir, 'ca.pem'), 'utf8').catch(() => null);
     if (ca !== null) {
       const probe = client(`https://127.0.0.1:${port}`, ca);
-      const ready = await probe.call('GET', '/readyz', {}).then((answer) => answer.status === 200, () => false);
+      const ready = await probe.call('GET', '/readyz', {}).then(
+        (answer) => answer.status === 200,
+        () => false,
+      );
       probe.close();
       if (ready) return;
     }
@@ -88,7 +96,9 @@ async function prefillAudit(database: string, rows: number): Promise<void> {
   const { DatabaseSync } = await import('node:sqlite');
   const db = new DatabaseSync(database);
   db.exec('PRAGMA busy_timeout = 5000; BEGIN IMMEDIATE');
-  const insert = db.prepare("INSERT INTO audit_events (at, actor, type, target, before_json, after_json) VALUES (?, 'sys.auth.admin', 'domain.create', ?, '{}', ?)");
+  const insert = db.prepare(
+    "INSERT INTO audit_events (at, actor, type, target, before_json, after_json) VALUES (?, 'sys.auth.admin', 'domain.create', ?, '{}', ?)",
+  );
   const padding = 'x'.repeat(200);
   for (let i = 0; i < rows; i += 1) insert.run(Date.now(), `prefill${i}`, JSON.stringify({ name: `prefill${i}`, padding }));
   db.exec('COMMIT');
@@ -133,7 +143,12 @@ describe('tessera backup under load, end to end', () => {
       while (performance.now() < stopAt) {
         const name = `w${(next += 1)}`;
         const start = performance.now();
-        const answer = await http.call('POST', '/admin/v1/domains', { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, JSON.stringify({ name }));
+        const answer = await http.call(
+          'POST',
+          '/admin/v1/domains',
+          { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+          JSON.stringify({ name }),
+        );
         if (answer.status === 201) writes.push({ name, start, end: performance.now() });
         else refusals += 1;
       }
@@ -203,8 +218,14 @@ describe('tessera backup under load, end to end', () => {
     // The restored database holds the admin's secret hash; the credential file stayed with the operator.
     const restoredToken = (JSON.parse((await check.call('POST', '/oauth2/token', tokenForm, tokenBody)).body) as { access_token: string }).access_token;
     const present = new Set<string>();
-    for (let cursor: string | null = ''; cursor !== null; ) {
-      const page = JSON.parse((await check.call('GET', `/admin/v1/domains?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { authorization: `Bearer ${restoredToken}` })).body) as {
+    for (let cursor: string | null = ''; cursor !== null;) {
+      const page = JSON.parse(
+        (
+          await check.call('GET', `/admin/v1/domains?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, {
+            authorization: `Bearer ${restoredToken}`,
+          })
+        ).body,
+      ) as {
         domains: { name: string }[];
         nextCursor: string | null;
       };
@@ -214,7 +235,9 @@ describe('tessera backup under load, end to end', () => {
     const missing = before.filter((w) => !present.has(w.name)).map((w) => w.name);
     assert.deepEqual(missing, [], 'every admin write acknowledged before the backup began is restored');
     const duringKept = writes.filter((w) => w.end >= backupStart && present.has(w.name)).length;
-    console.log(`# restored: all ${before.length} writes acknowledged before the backup; ${duringKept} of the ${writes.length - before.length} acknowledged after it began`);
+    console.log(
+      `# restored: all ${before.length} writes acknowledged before the backup; ${duringKept} of the ${writes.length - before.length} acknowledged after it began`,
+    );
 
     const jwks = createLocalJWKSet(JSON.parse((await check.call('GET', '/oauth2/keys', {})).body) as Parameters<typeof createLocalJWKSet>[0]);
     check.close();

@@ -46,7 +46,8 @@ describe('tessera backup and restore', () => {
 
   async function startOn(dataDir: string, flags: Record<string, string> = {}): Promise<TestServer> {
     // The operator kept the bootstrap credential apart when the backup did not carry it.
-    if (!(await exists(join(dataDir, 'bootstrap-admin.json')))) await copyFile(join(source.dataDir, 'bootstrap-admin.json'), join(dataDir, 'bootstrap-admin.json'));
+    if (!(await exists(join(dataDir, 'bootstrap-admin.json'))))
+      await copyFile(join(source.dataDir, 'bootstrap-admin.json'), join(dataDir, 'bootstrap-admin.json'));
     const server = await startTestServer({ dataDir, flags });
     servers.push(server);
     return server;
@@ -146,14 +147,26 @@ describe('tessera backup and restore', () => {
     }
 
     it('backup: a missing data dir, a dir without a database, an existing --out, PostgreSQL', async () => {
-      await refused(['backup', '--data-dir', join(work, 'nowhere'), '--out', join(work, 'x.tar')], /^error: cannot read the data dir .*nowhere: no such file; give the data dir of tessera serve/);
+      await refused(
+        ['backup', '--data-dir', join(work, 'nowhere'), '--out', join(work, 'x.tar')],
+        /^error: cannot read the data dir .*nowhere: no such file; give the data dir of tessera serve/,
+      );
       const empty = join(work, 'empty-data');
       await mkdir(empty);
-      await refused(['backup', '--data-dir', empty, '--out', join(work, 'x.tar')], /^error: .*empty-data holds no database \(tessera\.db\): is it the data dir tessera serve uses\?/);
+      await refused(
+        ['backup', '--data-dir', empty, '--out', join(work, 'x.tar')],
+        /^error: .*empty-data holds no database \(tessera\.db\): is it the data dir tessera serve uses\?/,
+      );
       const before = await readFile(plain);
-      await refused(['backup', '--data-dir', source.dataDir, '--out', plain], /^error: .*refusals\.tar already exists: choose another --out, or add --force to replace it/);
+      await refused(
+        ['backup', '--data-dir', source.dataDir, '--out', plain],
+        /^error: .*refusals\.tar already exists: choose another --out, or add --force to replace it/,
+      );
       assert.deepEqual(await readFile(plain), before, 'untouched');
-      await refused(['backup', '--data-dir', source.dataDir, '--out', join(work, 'no-such-dir', 'x.tar')], /^error: cannot write beside .*no-such-dir\/x\.tar: no such file/);
+      await refused(
+        ['backup', '--data-dir', source.dataDir, '--out', join(work, 'no-such-dir', 'x.tar')],
+        /^error: cannot write beside .*no-such-dir\/x\.tar: no such file/,
+      );
       const forced = await runCli(['backup', '--data-dir', source.dataDir, '--out', plain, '--force'], { cwd: work });
       assert.equal(forced.code, 0, forced.stderr);
       await refused(
@@ -163,10 +176,14 @@ describe('tessera backup and restore', () => {
       );
       assert.equal(await exists(join(work, 'x.tar')), false);
       assert.equal(await exists(join(work, 'pg.tar')), false);
-      assert.deepEqual((await readdir(work)).filter((name) => name.startsWith('.')), [], 'no temporary files left behind');
+      assert.deepEqual(
+        (await readdir(work)).filter((name) => name.startsWith('.')),
+        [],
+        'no temporary files left behind',
+      );
     });
 
-    it('backup --include-master-key with a key that is not the database\'s writes nothing', async () => {
+    it("backup --include-master-key with a key that is not the database's writes nothing", async () => {
       const wrong = join(work, 'wrong-for-backup.key');
       await writeFile(wrong, randomBytes(32).toString('base64'));
       const out = join(work, 'wrong-key.tar');
@@ -191,7 +208,10 @@ describe('tessera backup and restore', () => {
       damaged[middle] = (damaged[middle]! + 1) % 256;
       await writeFile(join(work, 'damaged.tar'), damaged);
       const keyFlag = ['--master-key-file', join(source.dataDir, 'master.key')];
-      await refused(['restore', '--from', join(work, 'damaged.tar'), '--data-dir', target, ...keyFlag], /is not a usable Tessera backup: tessera\.db is damaged \(its SHA-256 differs from the manifest's\)/);
+      await refused(
+        ['restore', '--from', join(work, 'damaged.tar'), '--data-dir', target, ...keyFlag],
+        /is not a usable Tessera backup: tessera\.db is damaged \(its SHA-256 differs from the manifest's\)/,
+      );
       await writeFile(join(work, 'truncated.tar'), archive.subarray(0, Math.floor(archive.length / 2)));
       await refused(['restore', '--from', join(work, 'truncated.tar'), '--data-dir', target, ...keyFlag], /is not a usable Tessera backup: .*truncated/);
       assert.equal(await exists(target), false, 'nothing was written');
@@ -201,7 +221,10 @@ describe('tessera backup and restore', () => {
       const target = join(work, 'never-either');
       await writeFile(join(work, 'other.txt'), 'hello');
       execFileSync('tar', ['cf', join(work, 'other.tar'), '-C', work, 'other.txt']);
-      await refused(['restore', '--from', join(work, 'other.tar'), '--data-dir', target], /other\.tar is not a usable Tessera backup: it does not begin with tessera-backup\.json/);
+      await refused(
+        ['restore', '--from', join(work, 'other.tar'), '--data-dir', target],
+        /other\.tar is not a usable Tessera backup: it does not begin with tessera-backup\.json/,
+      );
 
       // Made by the key's holder (the MAC checks out), with a schema from the future.
       const key = Buffer.from((await readFile(join(source.dataDir, 'master.key'), 'utf8')).trim(), 'base64url');
@@ -211,7 +234,10 @@ describe('tessera backup and restore', () => {
         /newer\.tar holds a database at schema version 999, newer than this Tessera's \(\d+\): restore it with the Tessera release that made it, or a newer one/,
       );
       const future = await rewriteBackup(plain, 'future-format.tar', { fields: { formatVersion: 3 } });
-      await refused(['restore', '--from', future, '--data-dir', target], /future-format\.tar is not a usable Tessera backup: it is in backup format version 3, and this Tessera reads version 2/);
+      await refused(
+        ['restore', '--from', future, '--data-dir', target],
+        /future-format\.tar is not a usable Tessera backup: it is in backup format version 3, and this Tessera reads version 2/,
+      );
       assert.equal(await exists(target), false);
     });
 
@@ -230,18 +256,30 @@ describe('tessera backup and restore', () => {
       await writeFile(join(target, 'master.key'), randomBytes(32).toString('base64'));
       await refused(['restore', '--from', withKey, '--data-dir', target], pattern);
       assert.deepEqual(await readdir(target), ['master.key'], 'nothing was added');
-      await refused(['restore', '--from', plain, '--data-dir', join(work, 'no-key-target')], /^error: the backup does not hold the master key: give the key it was taken with \(--master-key-file FILE or TESSERA_MASTER_KEY; fingerprint/);
+      await refused(
+        ['restore', '--from', plain, '--data-dir', join(work, 'no-key-target')],
+        /^error: the backup does not hold the master key: give the key it was taken with \(--master-key-file FILE or TESSERA_MASTER_KEY; fingerprint/,
+      );
       assert.equal(await exists(join(work, 'no-key-target')), false);
       const missingKey = join(work, 'absent.key');
-      await refused(['restore', '--from', plain, '--data-dir', join(work, 'no-key-target'), '--master-key-file', missingKey], /^error: cannot read the master key file .*absent\.key: no such file/);
+      await refused(
+        ['restore', '--from', plain, '--data-dir', join(work, 'no-key-target'), '--master-key-file', missingKey],
+        /^error: cannot read the master key file .*absent\.key: no such file/,
+      );
     });
 
     it('restore: a target that holds a database, or anything but master.key, is refused', async () => {
-      await refused(['restore', '--from', withKey, '--data-dir', source.dataDir], /^error: .* already holds a database \(tessera\.db.*\): restore into a new or empty data dir; a restore never replaces a database/);
+      await refused(
+        ['restore', '--from', withKey, '--data-dir', source.dataDir],
+        /^error: .* already holds a database \(tessera\.db.*\): restore into a new or empty data dir; a restore never replaces a database/,
+      );
       const cluttered = join(work, 'cluttered');
       await mkdir(cluttered);
       await writeFile(join(cluttered, 'notes'), 'x');
-      await refused(['restore', '--from', withKey, '--data-dir', cluttered], /^error: .*cluttered is not empty \(notes\): restore into a new or empty data dir \(it may hold only master\.key\)/);
+      await refused(
+        ['restore', '--from', withKey, '--data-dir', cluttered],
+        /^error: .*cluttered is not empty \(notes\): restore into a new or empty data dir \(it may hold only master\.key\)/,
+      );
       assert.deepEqual(await readdir(cluttered), ['notes']);
       await refused(['restore', '--from', withKey, '--data-dir', plain], /^error: .*refusals\.tar is not a directory: give a new or empty data dir/);
       await refused(

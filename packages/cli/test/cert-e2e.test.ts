@@ -31,8 +31,7 @@ describe('tessera cert against a real server', () => {
   let cwd: string;
   let connection: string[];
 
-  const cli = (argv: string[], extra: Parameters<typeof runCli>[1] | object = {}): Promise<CliResult> =>
-    runCli([...argv, ...connection], { cwd, ...extra });
+  const cli = (argv: string[], extra: Parameters<typeof runCli>[1] | object = {}): Promise<CliResult> => runCli([...argv, ...connection], { cwd, ...extra });
   const admin = async (...argv: string[]): Promise<CliResult> => {
     const result = await cli(['admin', ...argv, '--credentials', path.join(dataDir, 'bootstrap-admin.json')]);
     assert.equal(result.code, 0, `tessera admin ${argv.join(' ')}: ${result.stderr}`);
@@ -52,7 +51,8 @@ describe('tessera cert against a real server', () => {
     const bundle = path.join(dataDir, 'ca.pem');
     for (const purpose of ['sslclient', 'sslserver']) {
       const output = execFileSync('openssl', ['verify', '-purpose', purpose, '-CAfile', bundle, '-untrusted', 'chain.pem', 'cert.pem'], {
-        cwd: path.join(cwd, dir), encoding: 'utf8',
+        cwd: path.join(cwd, dir),
+        encoding: 'utf8',
       });
       assert.equal(output.trim(), 'cert.pem: OK', `openssl verify -purpose ${purpose}`);
     }
@@ -68,7 +68,9 @@ describe('tessera cert against a real server', () => {
 
     await admin('domain', 'create', 'alpha');
     await admin('service', 'create', 'alpha.api', '--no-secret');
-    await writeFile(path.join(cwd, 'worker.pem'), generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    await writeFile(path.join(cwd, 'worker.pem'), generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }), {
+      mode: 0o600,
+    });
     await admin('service', 'create', 'alpha.worker', '--no-secret', '--public-key', 'k1=worker.pem');
   });
   after(async () => {
@@ -101,7 +103,9 @@ describe('tessera cert against a real server', () => {
     assert.equal(result.code, 0, result.stderr);
     const { claims } = JSON.parse(result.stdout) as { claims: { sub: string; cnf?: Record<string, string> } };
     assert.equal(claims.sub, 'alpha.api');
-    const thumbprint = createHash('sha256').update((await leafIn('api')).raw).digest('base64url');
+    const thumbprint = createHash('sha256')
+      .update((await leafIn('api')).raw)
+      .digest('base64url');
     assert.deepEqual(claims.cnf, { 'x5t#S256': thumbprint });
   });
 
@@ -143,14 +147,19 @@ describe('tessera cert against a real server', () => {
     await admin('certificate', 'revoke', serial, '--reason', 'keyCompromise');
     const result = await cli(['cert', '--renew', '--out-dir', 'revoked']);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, new RegExp(`^error: certificate request to \\S+: HTTP 401 invalid_proof: the client certificate \\(serial ${serial}\\) was revoked at \\S+; `));
+    assert.match(
+      result.stderr,
+      new RegExp(`^error: certificate request to \\S+: HTTP 401 invalid_proof: the client certificate \\(serial ${serial}\\) was revoked at \\S+; `),
+    );
   });
 
   it('--watch renews on its own at about 2/3 of the lifetime and stops cleanly on SIGTERM', { timeout: 60_000 }, async () => {
     const signals = new EventEmitter();
     let stdout = '';
     const watching = run(['cert', '--principal', 'alpha.api', '--out-dir', 'watched', '--join-token', await joinToken('alpha.api'), '--watch', '--json'], {
-      signals, random: () => 0, onStdout: (text) => (stdout += text),
+      signals,
+      random: () => 0,
+      onStdout: (text) => (stdout += text),
     });
     const lines = async (count: number): Promise<Record<string, string>[]> => {
       const deadline = Date.now() + 40_000;
@@ -158,7 +167,10 @@ describe('tessera cert against a real server', () => {
         if (Date.now() > deadline) throw new Error(`waited for ${count} lines; have: ${stdout}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
-      return stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, string>);
+      return stdout
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, string>);
     };
     const [first] = await lines(1);
     const [, second] = await lines(2);

@@ -53,7 +53,9 @@ describe('atomic replacement of the certificate files', () => {
     const killed = path.join(dir, 'killed');
     await prepareOutDir(killed, true);
     for (let round = 0; round < 5; round += 1) {
-      const child = spawn(process.execPath, [path.join(import.meta.dirname, 'fixtures', 'rewrite-forever.ts'), killed], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, [path.join(import.meta.dirname, 'fixtures', 'rewrite-forever.ts'), killed], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
       await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 80));
       const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -69,7 +71,10 @@ describe('atomic replacement of the certificate files', () => {
     await writeFile(path.join(killed, 'notes.txt'), 'not ours');
     await prepareOutDir(killed, false);
     const left = (await readdir(killed)).sort();
-    assert.deepEqual(left.filter((name) => name.endsWith('.tmp')), []);
+    assert.deepEqual(
+      left.filter((name) => name.endsWith('.tmp')),
+      [],
+    );
     assert.ok(left.includes('notes.txt'), 'other files are left alone');
   });
 });

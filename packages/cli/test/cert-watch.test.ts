@@ -57,7 +57,11 @@ describe('tessera cert --watch', () => {
 
   function watch(...argv: string[]): Watching {
     const done = runCli(['cert', '--server', ca.url, '--cacert', 'tessera-ca.pem', '--out-dir', out, '--watch', ...argv], {
-      cwd, now: clock.now, timers: clock.timers, signals: clock.signals, random: () => random,
+      cwd,
+      now: clock.now,
+      timers: clock.timers,
+      signals: clock.signals,
+      random: () => random,
     });
     return {
       done,
@@ -105,13 +109,21 @@ describe('tessera cert --watch', () => {
     const result = await stop(watching);
     const lines = result.stdout.trimEnd().split('\n');
     assert.equal(lines.length, 2, 'one line per certificate');
-    assert.match(lines[0] ?? '', new RegExp(`^${new Date(START).toISOString().replaceAll('.', '\\.')} issued certificate for alpha\\.api: serial [0-9a-f]+, valid until .*; next renewal around ${new Date(first.at).toISOString()}$`));
+    assert.match(
+      lines[0] ?? '',
+      new RegExp(
+        `^${new Date(START).toISOString().replaceAll('.', '\\.')} issued certificate for alpha\\.api: serial [0-9a-f]+, valid until .*; next renewal around ${new Date(first.at).toISOString()}$`,
+      ),
+    );
     assert.match(lines[1] ?? '', /^\S+ renewed certificate for alpha\.api: serial [0-9a-f]+, valid until /);
     assert.match(result.stderr, /SIGTERM: stopped watching watch\d+\/cert\.pem\n$/);
   });
 
   it('keeps each renewal within the jitter bounds', async () => {
-    for (const [value, share] of [[0, 0.6], [0.999999, (2 / 3) * 1.1]] as const) {
+    for (const [value, share] of [
+      [0, 0.6],
+      [0.999999, (2 / 3) * 1.1],
+    ] as const) {
       random = value;
       const watching = watch('--principal', 'alpha.api', '--join-token', 'jt');
       const timer = await watching.nextTimer();
@@ -153,13 +165,19 @@ describe('tessera cert --watch', () => {
     const result = await stop(watching);
     const failures = result.stderr.split('\n').filter((line) => line.includes('failed'));
     assert.equal(failures.length, 2);
-    assert.match(failures[0] ?? '', /^\S+Z renewal failed \(attempt 1\): certificate request to \S+: HTTP 503 unavailable: storage unreachable; retrying in 1s$/);
+    assert.match(
+      failures[0] ?? '',
+      /^\S+Z renewal failed \(attempt 1\): certificate request to \S+: HTTP 503 unavailable: storage unreachable; retrying in 1s$/,
+    );
     assert.match(failures[1] ?? '', /renewal failed \(attempt 2\): .*; retrying in 2s$/);
     assert.equal(result.stdout.trimEnd().split('\n').length, 2);
   });
 
   it('starts from a valid certificate already in --out-dir instead of spending the join token again', async () => {
-    const first = await runCli(['cert', '--server', ca.url, '--cacert', 'tessera-ca.pem', '--out-dir', out, '--principal', 'alpha.api', '--join-token', 'jt'], { cwd, now: clock.now });
+    const first = await runCli(['cert', '--server', ca.url, '--cacert', 'tessera-ca.pem', '--out-dir', out, '--principal', 'alpha.api', '--join-token', 'jt'], {
+      cwd,
+      now: clock.now,
+    });
     assert.equal(first.code, 0, first.stderr);
     ca.requests.length = 0;
     const watching = watch('--principal', 'alpha.api', '--join-token', 'jt');
@@ -171,7 +189,10 @@ describe('tessera cert --watch', () => {
   });
 
   it('ignores a certificate in --out-dir for another principal and gets a new one', async () => {
-    await runCli(['cert', '--server', ca.url, '--cacert', 'tessera-ca.pem', '--out-dir', out, '--principal', 'alpha.other', '--join-token', 'jt'], { cwd, now: clock.now });
+    await runCli(['cert', '--server', ca.url, '--cacert', 'tessera-ca.pem', '--out-dir', out, '--principal', 'alpha.other', '--join-token', 'jt'], {
+      cwd,
+      now: clock.now,
+    });
     const watching = watch('--principal', 'alpha.api', '--join-token', 'jt');
     await watching.nextTimer();
     assert.equal((await leaf()).subject, 'CN=alpha.api');
@@ -180,7 +201,10 @@ describe('tessera cert --watch', () => {
   });
 
   it('renews at once when the current certificate is already past its renewal time (--renew --watch)', async () => {
-    await runCli(['cert', '--server', ca.url, '--cacert', 'tessera-ca.pem', '--out-dir', out, '--principal', 'alpha.api', '--join-token', 'jt'], { cwd, now: clock.now });
+    await runCli(['cert', '--server', ca.url, '--cacert', 'tessera-ca.pem', '--out-dir', out, '--principal', 'alpha.api', '--join-token', 'jt'], {
+      cwd,
+      now: clock.now,
+    });
     clock.advance(50 * 60_000);
     ca.requests.length = 0;
     const watching = watch('--renew');

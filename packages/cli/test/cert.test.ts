@@ -44,11 +44,9 @@ describe('tessera cert', () => {
     out = `out${n++}`;
   });
 
-  const cert = (...argv: string[]): Promise<CliResult> =>
-    runCli(['cert', '--server', ca.url, '--cacert', 'tessera-ca.pem', ...argv], { cwd });
+  const cert = (...argv: string[]): Promise<CliResult> => runCli(['cert', '--server', ca.url, '--cacert', 'tessera-ca.pem', ...argv], { cwd });
   const file = (name: string): Promise<string> => readFile(path.join(cwd, out, name), 'utf8');
-  const csrOf = (req: CaRequest | undefined): x509.Pkcs10CertificateRequest =>
-    new x509.Pkcs10CertificateRequest((req?.body as { csr: string }).csr);
+  const csrOf = (req: CaRequest | undefined): x509.Pkcs10CertificateRequest => new x509.Pkcs10CertificateRequest((req?.body as { csr: string }).csr);
 
   async function ok(...argv: string[]): Promise<CliResult> {
     const result = await cert(...argv);
@@ -81,8 +79,10 @@ describe('tessera cert', () => {
       assert.equal(leaf.checkPrivateKey(key), true);
       assert.equal(await file('chain.pem'), `${ca.intermediate.trim()}\n${ca.root.trim()}\n`);
       assert.equal(await file('ca.pem'), `${ca.root.trim()}\n`);
-      assert.equal(result.stdout,
-        `issued certificate for alpha.api: serial ${leaf.serialNumber.toLowerCase()}, valid until ${leaf.validToDate.toISOString()}, written to ${out}\n`);
+      assert.equal(
+        result.stdout,
+        `issued certificate for alpha.api: serial ${leaf.serialNumber.toLowerCase()}, valid until ${leaf.validToDate.toISOString()}, written to ${out}\n`,
+      );
     });
 
     it('writes key.pem 0600 and the certificates 0644, in a new 0700 directory, leaving no temp file', async () => {
@@ -111,7 +111,11 @@ describe('tessera cert', () => {
         assert.equal(check(createPrivateKey(await file('key.pem'))), true);
         const csr = csrOf(ca.certificateRequests()[0]);
         assert.equal(await csr.verify(webcrypto), true);
-        const text = execFileSync('openssl', ['req', '-noout', '-text', '-verify'], { input: (ca.certificateRequests()[0]?.body as { csr: string }).csr, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+        const text = execFileSync('openssl', ['req', '-noout', '-text', '-verify'], {
+          input: (ca.certificateRequests()[0]?.body as { csr: string }).csr,
+          encoding: 'utf8',
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
         assert.match(text, new RegExp(`Signature Algorithm: ${sig}`));
       });
     }
@@ -125,7 +129,10 @@ describe('tessera cert', () => {
       assert.equal(proof.type, 'key-assertion');
       assert.deepEqual(decodeProtectedHeader(proof.value), { alg: 'ES256', kid: 'k1' });
       const { payload } = await jwtVerify(proof.value, publicKey, {
-        algorithms: ['ES256'], issuer: 'alpha.worker', subject: 'alpha.worker', audience: `${ca.url}/ca/v1/certificates`,
+        algorithms: ['ES256'],
+        issuer: 'alpha.worker',
+        subject: 'alpha.worker',
+        audience: `${ca.url}/ca/v1/certificates`,
       });
       assert.equal((payload.exp ?? 0) - (payload.iat ?? 0), 60);
       assert.match(payload.jti ?? '', /^[0-9a-f-]{36}$/);
@@ -145,8 +152,10 @@ describe('tessera cert', () => {
     it('--oidc-token-file sends the token in the file as an oidc-token proof', async () => {
       await writeFile(path.join(cwd, 'sa.token'), 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln\n');
       await ok('--principal', 'alpha.api', '--out-dir', out, '--oidc-token-file', 'sa.token');
-      assert.deepEqual((ca.certificateRequests()[0]?.body as { proof: unknown }).proof,
-        { type: 'oidc-token', value: 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln' });
+      assert.deepEqual((ca.certificateRequests()[0]?.body as { proof: unknown }).proof, {
+        type: 'oidc-token',
+        value: 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln',
+      });
     });
 
     it('--json prints principal, serial, validity and the absolute paths', async () => {
@@ -195,7 +204,11 @@ describe('tessera cert', () => {
       const keyInode = (await stat(path.join(cwd, out, 'key.pem'))).ino;
       const result = await ok('--renew', '--out-dir', out);
       const [request] = ca.certificateRequests();
-      assert.deepEqual(request?.client, { cn: 'alpha.api', fingerprint256: new X509Certificate(oldCert).fingerprint256.replaceAll(':', '').toLowerCase(), authorized: true });
+      assert.deepEqual(request?.client, {
+        cn: 'alpha.api',
+        fingerprint256: new X509Certificate(oldCert).fingerprint256.replaceAll(':', '').toLowerCase(),
+        authorized: true,
+      });
       assert.deepEqual(Object.keys(request?.body as object), ['csr']);
       assert.equal(csrOf(request).subject, 'CN=alpha.api');
       assert.equal(await file('key.pem'), oldKey);
@@ -234,9 +247,15 @@ describe('tessera cert', () => {
 
     it('refuses an expired certificate before connecting (exit 1)', async () => {
       const notAfter = new X509Certificate(await file('cert.pem')).validToDate;
-      const result = await runCli(['cert', '--server', ca.url, '--cacert', 'tessera-ca.pem', '--renew', '--out-dir', out], { cwd, now: () => notAfter.getTime() + 1000 });
+      const result = await runCli(['cert', '--server', ca.url, '--cacert', 'tessera-ca.pem', '--renew', '--out-dir', out], {
+        cwd,
+        now: () => notAfter.getTime() + 1000,
+      });
       assert.equal(result.code, 1);
-      assert.equal(result.stderr, `error: ${out}/cert.pem expired at ${notAfter.toISOString()}; renewal needs an unexpired certificate: get a new one with --key/--kid, --join-token or --oidc-token-file\n`);
+      assert.equal(
+        result.stderr,
+        `error: ${out}/cert.pem expired at ${notAfter.toISOString()}; renewal needs an unexpired certificate: get a new one with --key/--kid, --join-token or --oidc-token-file\n`,
+      );
       assert.equal(ca.requests.length, 0);
     });
 
@@ -281,7 +300,10 @@ describe('tessera cert', () => {
 
     it('a certificate for another key', async () => {
       const stranger = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
-      const foreign = await x509.X509CertificateGenerator.createSelfSigned({ name: 'CN=alpha.api', keys: stranger, notAfter: new Date(Date.now() + 3_600_000), signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } }, webcrypto);
+      const foreign = await x509.X509CertificateGenerator.createSelfSigned(
+        { name: 'CN=alpha.api', keys: stranger, notAfter: new Date(Date.now() + 3_600_000), signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } },
+        webcrypto,
+      );
       ca.scripted.push({ status: 201, body: { certificate: foreign.toString('pem'), chain: ca.intermediate } });
       const result = await first();
       assert.equal(result.code, 1);
@@ -309,7 +331,10 @@ describe('tessera cert', () => {
       ca.scripted.push({ status: 201, body: { ok: true } });
       const result = await first();
       assert.equal(result.code, 1);
-      assert.equal(result.stderr, `error: certificate request to ${ca.url}/ca/v1/certificates: the answer lacks "certificate" or "chain" (is --server a Tessera server?)\n`);
+      assert.equal(
+        result.stderr,
+        `error: certificate request to ${ca.url}/ca/v1/certificates: the answer lacks "certificate" or "chain" (is --server a Tessera server?)\n`,
+      );
     });
 
     it('no trust bundle: exit 1 before the proof is sent', async () => {
@@ -325,7 +350,10 @@ describe('tessera cert', () => {
       const result = await first();
       assert.equal(result.code, 1);
       assert.match(result.stderr, /^error: cannot write key\.pem, cert\.pem, chain\.pem, ca\.pem: /);
-      assert.deepEqual((await readdir(path.join(cwd, out))).filter((name) => name.endsWith('.tmp')), []);
+      assert.deepEqual(
+        (await readdir(path.join(cwd, out))).filter((name) => name.endsWith('.tmp')),
+        [],
+      );
     });
 
     it('an unreachable server: exit 1', async () => {
@@ -347,22 +375,66 @@ describe('tessera cert', () => {
     const base = ['--principal', 'alpha.api', '--out-dir', 'usage-out'];
     const cases: [string, string[], RegExp][] = [
       ['no proof', [...base], /^error: no proof: pass --key K --kid ID, --join-token T, --join-token-file F, --oidc-token-file F or --renew$/],
-      ['two proofs', [...base, '--join-token', 't', '--oidc-token-file', 'x'], /^error: --join-token and --oidc-token-file are two proofs; pass exactly one of /],
+      [
+        'two proofs',
+        [...base, '--join-token', 't', '--oidc-token-file', 'x'],
+        /^error: --join-token and --oidc-token-file are two proofs; pass exactly one of /,
+      ],
       ['--renew and a proof', [...base, '--renew', '--key', 'p256.pem', '--kid', 'k1'], /^error: --key\/--kid and --renew are two proofs/],
       ['--kid without --key', [...base, '--kid', 'k1'], /^error: --kid needs --key, the private key registered under that id$/],
-      ['no --principal', ['--out-dir', 'o', '--join-token', 't'], /^error: --principal is required: the service the certificate is for, e\.g\. --principal alpha\.api$/],
+      [
+        'no --principal',
+        ['--out-dir', 'o', '--join-token', 't'],
+        /^error: --principal is required: the service the certificate is for, e\.g\. --principal alpha\.api$/,
+      ],
       ['no --out-dir', ['--principal', 'alpha.api', '--join-token', 't'], /required option '--out-dir <dir>' not specified/],
-      ['a principal without a dot', ['--principal', 'alpha', '--out-dir', 'o', '--join-token', 't'], /option '--principal <d\.s>' argument 'alpha' is invalid\. expected <domain>\.<service>/],
-      ['--renew with --key', ['--out-dir', 'o', '--renew', '--key', 'p256.pem'], /^error: --renew uses key\.pem in --out-dir; drop --key \(add --rotate-key for a new key\)$/],
-      ['--rotate-key without --renew or --watch', [...base, '--join-token', 't', '--rotate-key'], /^error: --rotate-key is for renewals: add --renew or --watch$/],
-      ['--key-type with --key', [...base, '--join-token', 't', '--key', 'p256.pem', '--key-type', 'p384'], /^error: --key-type is for a new key, but --key p256\.pem is used; drop one of them$/],
-      ['--key-type with --renew', ['--out-dir', 'o', '--renew', '--key-type', 'p384'], /^error: --key-type is for a new key, but --renew keeps the current one; add --rotate-key$/],
-      ['an unknown --key-type', [...base, '--join-token', 't', '--key-type', 'p521'], /argument 'p521' is invalid\. Allowed choices are p256, p384, ed25519, rsa2048/],
-      ['a P-521 --key', [...base, '--join-token', 't', '--key', 'p521.pem'], /^error: key file p521\.pem holds a secp521r1 key; certificates need a P-256, P-384, Ed25519 or RSA \(2048 bits or more\) key$/],
-      ['a 1024-bit RSA --key', [...base, '--join-token', 't', '--key', 'rsa1024.pem'], /^error: key file rsa1024\.pem holds a 1024-bit RSA key; certificates need/],
+      [
+        'a principal without a dot',
+        ['--principal', 'alpha', '--out-dir', 'o', '--join-token', 't'],
+        /option '--principal <d\.s>' argument 'alpha' is invalid\. expected <domain>\.<service>/,
+      ],
+      [
+        '--renew with --key',
+        ['--out-dir', 'o', '--renew', '--key', 'p256.pem'],
+        /^error: --renew uses key\.pem in --out-dir; drop --key \(add --rotate-key for a new key\)$/,
+      ],
+      [
+        '--rotate-key without --renew or --watch',
+        [...base, '--join-token', 't', '--rotate-key'],
+        /^error: --rotate-key is for renewals: add --renew or --watch$/,
+      ],
+      [
+        '--key-type with --key',
+        [...base, '--join-token', 't', '--key', 'p256.pem', '--key-type', 'p384'],
+        /^error: --key-type is for a new key, but --key p256\.pem is used; drop one of them$/,
+      ],
+      [
+        '--key-type with --renew',
+        ['--out-dir', 'o', '--renew', '--key-type', 'p384'],
+        /^error: --key-type is for a new key, but --renew keeps the current one; add --rotate-key$/,
+      ],
+      [
+        'an unknown --key-type',
+        [...base, '--join-token', 't', '--key-type', 'p521'],
+        /argument 'p521' is invalid\. Allowed choices are p256, p384, ed25519, rsa2048/,
+      ],
+      [
+        'a P-521 --key',
+        [...base, '--join-token', 't', '--key', 'p521.pem'],
+        /^error: key file p521\.pem holds a secp521r1 key; certificates need a P-256, P-384, Ed25519 or RSA \(2048 bits or more\) key$/,
+      ],
+      [
+        'a 1024-bit RSA --key',
+        [...base, '--join-token', 't', '--key', 'rsa1024.pem'],
+        /^error: key file rsa1024\.pem holds a 1024-bit RSA key; certificates need/,
+      ],
       ['a missing --key', [...base, '--key', 'nope.pem', '--kid', 'k1'], /^error: cannot read key file nope\.pem: no such file$/],
       ['an empty --join-token', [...base, '--join-token', ' '], /^error: --join-token is empty; pass the token from POST \/admin\/v1\/join-tokens$/],
-      ['an empty join token file', [...base, '--join-token-file', 'empty.token'], /^error: --join-token-file is empty; pass the token from POST \/admin\/v1\/join-tokens$/],
+      [
+        'an empty join token file',
+        [...base, '--join-token-file', 'empty.token'],
+        /^error: --join-token-file is empty; pass the token from POST \/admin\/v1\/join-tokens$/,
+      ],
       ['a missing OIDC token file', [...base, '--oidc-token-file', 'nope.token'], /^error: cannot read OIDC token file nope\.token: no such file$/],
       ['an OIDC token file without a JWT', [...base, '--oidc-token-file', 'opaque.token'], /^error: OIDC token file opaque\.token does not hold a JWT/],
       ['an --out-dir that is a file', ['--principal', 'alpha.api', '--out-dir', 'a-file', '--join-token', 't'], /^error: --out-dir a-file is not a directory$/],

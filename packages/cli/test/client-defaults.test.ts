@@ -114,8 +114,14 @@ describe('help', () => {
 
   it('gives examples for every command, and none for a command that does not exist', () => {
     const paths = all.map(commandPath);
-    assert.deepEqual(paths.filter((name) => EXAMPLES[name] === undefined), []);
-    assert.deepEqual(Object.keys(EXAMPLES).filter((name) => !paths.includes(name)), []);
+    assert.deepEqual(
+      paths.filter((name) => EXAMPLES[name] === undefined),
+      [],
+    );
+    assert.deepEqual(
+      Object.keys(EXAMPLES).filter((name) => !paths.includes(name)),
+      [],
+    );
   });
 
   it('marks the required options and shows the examples', async () => {

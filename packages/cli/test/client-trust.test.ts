@@ -35,14 +35,18 @@ async function fake(tls = false): Promise<FakeTessera> {
 }
 
 /** A workspace holding `dir/admin.json` (tokenEndpoint: `endpoint`) and, with `ca`, `dir/ca.pem` with mode `caMode`. */
-async function workspace(options: { endpoint?: string; ca?: boolean; caMode?: number; dirMode?: number } = {}): Promise<{ cwd: string; dir: string; file: string; ca: string }> {
+async function workspace(
+  options: { endpoint?: string; ca?: boolean; caMode?: number; dirMode?: number } = {},
+): Promise<{ cwd: string; dir: string; file: string; ca: string }> {
   const cwd = await makeWorkspace();
   cleanup.push(() => rm(cwd, { recursive: true, force: true }));
   const dir = path.join(cwd, 'data');
   await mkdir(dir);
   await chmod(dir, options.dirMode ?? 0o700);
   const file = path.join(dir, 'admin.json');
-  await writeFile(file, JSON.stringify({ clientId: ID, clientSecret: SECRET, ...(options.endpoint ? { tokenEndpoint: options.endpoint } : {}) }), { mode: 0o600 });
+  await writeFile(file, JSON.stringify({ clientId: ID, clientSecret: SECRET, ...(options.endpoint ? { tokenEndpoint: options.endpoint } : {}) }), {
+    mode: 0o600,
+  });
   const ca = path.join(dir, 'ca.pem');
   if (options.ca === true) {
     await writeFile(ca, pki.ca.cert);
@@ -58,13 +62,16 @@ describe('the secret goes to the configured server', () => {
   const ignored = (endpoint: string, chosen: string): string =>
     `warning: ignoring the credential file's tokenEndpoint ${endpoint}: it is not on the server given (--server, TESSERA_SERVER or the profile); asking ${chosen}/oauth2/token instead\n`;
 
-  it('admin --server: the token request goes to that server, the file\'s tokenEndpoint on another origin is ignored with one warning line', async () => {
+  it("admin --server: the token request goes to that server, the file's tokenEndpoint on another origin is ignored with one warning line", async () => {
     const [chosen, other] = [await fake(), await fake()];
     const { cwd, file } = await workspace({ endpoint: `${other.url}/oauth2/token` });
     const result = await runCli([...LIST, '--credentials', file, '--server', chosen.url], { cwd });
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stderr, ignored(`${other.url}/oauth2/token`, chosen.url));
-    assert.deepEqual(chosen.requests.map((r) => r.path), ['/oauth2/token', '/admin/v1/domains']);
+    assert.deepEqual(
+      chosen.requests.map((r) => r.path),
+      ['/oauth2/token', '/admin/v1/domains'],
+    );
     assert.ok(secretSent(chosen));
     assert.equal(other.requests.length, 0);
   });
@@ -85,7 +92,7 @@ describe('the secret goes to the configured server', () => {
     assert.equal(other.requests.length, 0);
   });
 
-  it('says nothing when the file\'s tokenEndpoint is on the configured server', async () => {
+  it("says nothing when the file's tokenEndpoint is on the configured server", async () => {
     const chosen = await fake();
     const { cwd, file } = await workspace({ endpoint: `${chosen.url}/oauth2/token` });
     const result = await runCli([...LIST, '--credentials', file], { cwd, env: { TESSERA_SERVER: chosen.url } });
@@ -107,7 +114,7 @@ describe('the secret goes to the configured server', () => {
     assert.equal(token.stderr, expected);
   });
 
-  it('without a configured server, uses the file\'s tokenEndpoint over https, or plain http to loopback', () => {
+  it("without a configured server, uses the file's tokenEndpoint over https, or plain http to loopback", () => {
     const quiet = { stderr: { write: () => assert.fail('no warning expected') } };
     const https = credentialTarget(undefined, new URL('https://tessera.example:8443/base/oauth2/token'), quiet);
     assert.equal(https.tokenEndpoint.href, 'https://tessera.example:8443/base/oauth2/token');
@@ -120,7 +127,7 @@ describe('the secret goes to the configured server', () => {
 });
 
 describe('a ca.pem nobody named', () => {
-  it('beside the credential file: trusted for the file\'s own server when only its owner can write it and its directory', async () => {
+  it("beside the credential file: trusted for the file's own server when only its owner can write it and its directory", async () => {
     const server = await fake(true);
     const { cwd, file } = await workspace({ endpoint: `${server.url}/oauth2/token`, ca: true });
     const result = await runCli([...LIST, '--credentials', file], { cwd });
@@ -156,7 +163,10 @@ describe('a ca.pem nobody named', () => {
     await chown(ca, 12345, 12345);
     const result = await runCli([...LIST, '--credentials', file], { cwd });
     assert.equal(result.code, 1);
-    assert.equal(result.stderr.split('\n')[0], `warning: not trusting ${ca} (beside the credential file): it is owned by uid 12345, not by you or root; if you trust it, pass it as --cacert ${ca}`);
+    assert.equal(
+      result.stderr.split('\n')[0],
+      `warning: not trusting ${ca} (beside the credential file): it is owned by uid 12345, not by you or root; if you trust it, pass it as --cacert ${ca}`,
+    );
     assert.equal(server.requests.length, 0);
   });
 
@@ -170,7 +180,10 @@ describe('a ca.pem nobody named', () => {
     await symlink(path.join(shared, 'real-ca.pem'), ca);
     const result = await runCli([...LIST, '--credentials', file], { cwd });
     assert.equal(result.code, 1);
-    assert.match(result.stderr.split('\n')[0] ?? '', new RegExp(`^warning: not trusting .*: its directory ${shared} can be written by anyone \\(mode 1777\\);`));
+    assert.match(
+      result.stderr.split('\n')[0] ?? '',
+      new RegExp(`^warning: not trusting .*: its directory ${shared} can be written by anyone \\(mode 1777\\);`),
+    );
     assert.equal(server.requests.length, 0);
   });
 
@@ -220,7 +233,10 @@ describe('a ca.pem nobody named', () => {
     const before = server.requests.length;
     const refusedRun = await runCli([...LIST, '--credentials', file], { cwd });
     assert.equal(refusedRun.code, 1);
-    assert.equal(refusedRun.stderr.split('\n')[0], `warning: not trusting ./.tessera/ca.pem: it can be written by anyone (mode 0666); if you trust it, pass it as --cacert ${local}`);
+    assert.equal(
+      refusedRun.stderr.split('\n')[0],
+      `warning: not trusting ./.tessera/ca.pem: it can be written by anyone (mode 0666); if you trust it, pass it as --cacert ${local}`,
+    );
     assert.equal(server.requests.length, before);
     // An explicit CA (flag or variable) is not subject to these checks.
     const viaEnv = await runCli([...LIST, '--credentials', file], { cwd, env: { TESSERA_CACERT: local } });

@@ -33,7 +33,10 @@ describe('compile cache', () => {
     const failed = useCompileCache({ env }, '/home/u', () => ({ status: constants.compileCacheStatus.FAILED, message: 'read-only' }));
     assert.equal(failed, undefined);
     assert.equal(env['NODE_COMPILE_CACHE'], undefined);
-    const enabled = useCompileCache({ env }, '/home/u', () => ({ status: constants.compileCacheStatus.ENABLED, directory: '/home/u/.cache/tessera/node-compile-cache' }));
+    const enabled = useCompileCache({ env }, '/home/u', () => ({
+      status: constants.compileCacheStatus.ENABLED,
+      directory: '/home/u/.cache/tessera/node-compile-cache',
+    }));
     assert.equal(enabled, '/home/u/.cache/tessera/node-compile-cache');
     assert.equal(env['NODE_COMPILE_CACHE'], enabled);
   });

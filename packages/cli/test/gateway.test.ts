@@ -18,12 +18,13 @@ describe('tessera gateway', () => {
   });
   after(() => rm(cwd, { recursive: true, force: true }));
 
-  const config = (extra: Record<string, unknown> = {}): string => JSON.stringify({
-    listen: 'http://127.0.0.1:0',
-    tessera: { url: 'https://127.0.0.1:1', clientId: 'edge.gw', clientSecretFile: 'gw.secret' },
-    routes: [{ pathPrefix: '/orders', methods: ['GET'], upstream: 'http://127.0.0.1:1', audience: 'orders', require: { scope: ['orders:role.readers'] } }],
-    ...extra,
-  });
+  const config = (extra: Record<string, unknown> = {}): string =>
+    JSON.stringify({
+      listen: 'http://127.0.0.1:0',
+      tessera: { url: 'https://127.0.0.1:1', clientId: 'edge.gw', clientSecretFile: 'gw.secret' },
+      routes: [{ pathPrefix: '/orders', methods: ['GET'], upstream: 'http://127.0.0.1:1', audience: 'orders', require: { scope: ['orders:role.readers'] } }],
+      ...extra,
+    });
 
   it('needs a config file', async () => {
     const result = await runCli(['gateway'], { cwd });
@@ -44,8 +45,11 @@ describe('tessera gateway', () => {
     let stdout = '';
     const { run } = await import('../src/main.ts');
     const done = run(['gateway'], {
-      cwd, env: { TESSERA_GATEWAY_CONFIG: 'good.json' }, signals: signals as never,
-      stdout: { write: (text: string) => (stdout += text) }, stderr: { write: () => true },
+      cwd,
+      env: { TESSERA_GATEWAY_CONFIG: 'good.json' },
+      signals: signals as never,
+      stdout: { write: (text: string) => (stdout += text) },
+      stderr: { write: () => true },
     });
     const deadline = Date.now() + 10_000;
     while (!stdout.includes('gateway listening')) {
@@ -66,7 +70,10 @@ describe('tessera gateway', () => {
     assert.equal(unavailable.headers['retry-after'], '5');
     // A fixed sentence for the caller; Tessera's address and the fetch's error in the access log only.
     assert.equal(unavailable.json.error_description, 'Tessera could not be reached to check the credential; try again later');
-    const logged = stdout.split('\n').filter((line) => line.includes('"msg":"access"')).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const logged = stdout
+      .split('\n')
+      .filter((line) => line.includes('"msg":"access"'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     assert.match(String(logged.find((entry) => entry['status'] === 503)?.['detail']), /the issuer's keys \(JWKS\) could not be fetched/);
     signals.emit('SIGTERM');
     assert.equal(await done, 0);

@@ -132,7 +132,9 @@ describe('the packages packed and installed from their tarballs', { timeout: 100
     const tarballs = packed.map(({ filename }) => join(work, filename));
     await npm(['install', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock', ...tarballs], consumer, 60_000);
     const { stdout: size } = await run('du', ['-sh', join(consumer, 'node_modules')]);
-    console.log(`# npm pack (with the builds) ${packedAt - started} ms; npm install --omit=dev ${Date.now() - packedAt} ms; node_modules ${size.split('\t')[0]}`);
+    console.log(
+      `# npm pack (with the builds) ${packedAt - started} ms; npm install --omit=dev ${Date.now() - packedAt} ms; node_modules ${size.split('\t')[0]}`,
+    );
   });
 
   after(async () => {
@@ -151,19 +153,31 @@ describe('the packages packed and installed from their tarballs', { timeout: 100
     for (const { name, files } of packed) {
       const paths = files.map(({ path }) => path);
       assert.ok(paths.includes('package.json'), name);
-      assert.deepEqual(paths.filter((path) => /(^|\/)test\/|\.test\.|tsbuildinfo/.test(path)), [], `${name} ships tests or build state`);
+      assert.deepEqual(
+        paths.filter((path) => /(^|\/)test\/|\.test\.|tsbuildinfo/.test(path)),
+        [],
+        `${name} ships tests or build state`,
+      );
       // TypeScript sources only where the SDK's source maps point (its src/ beside dist/), and the
       // console's browser modules, which the server strips of their types for the browser.
       const typescript = paths.filter((path) => path.endsWith('.ts') && !path.endsWith('.d.ts'));
-      const served = (path: string): boolean => (name === '@tessera/sdk' && path.startsWith('src/')) || (name === '@tessera/console' && path.startsWith('web/'));
-      assert.deepEqual(typescript.filter((path) => !served(path)), [], `${name} ships TypeScript to run`);
+      const served = (path: string): boolean =>
+        (name === '@tessera/sdk' && path.startsWith('src/')) || (name === '@tessera/console' && path.startsWith('web/'));
+      assert.deepEqual(
+        typescript.filter((path) => !served(path)),
+        [],
+        `${name} ships TypeScript to run`,
+      );
     }
     const byName = new Map(packed.map((entry) => [entry.name, entry.files.map(({ path }) => path)]));
     assert.ok(byName.get('@tessera/server')!.includes('dist/index.js') && byName.get('@tessera/server')!.includes('dist/index.d.ts'));
     assert.ok(byName.get('@tessera/server')!.includes('dist/cluster/worker.js'));
     assert.ok(byName.get('@tessera/sdk')!.includes('dist/index.js') && byName.get('@tessera/sdk')!.includes('dist/index.d.ts'));
     const consoleFiles = byName.get('@tessera/console')!;
-    assert.ok(consoleFiles.includes('dist/index.js') && consoleFiles.includes('web/index.html') && consoleFiles.includes('web/main.ts'), consoleFiles.join(' '));
+    assert.ok(
+      consoleFiles.includes('dist/index.js') && consoleFiles.includes('web/index.html') && consoleFiles.includes('web/main.ts'),
+      consoleFiles.join(' '),
+    );
     assert.ok(!consoleFiles.includes('web/tsconfig.json'));
     assert.ok(byName.get('@tessera/cli')!.includes('bin/tessera.js') && byName.get('@tessera/cli')!.includes('dist/bin/tessera.js'));
     const cli = JSON.parse(readFileSync(join(consumer, 'node_modules', '@tessera', 'cli', 'package.json'), 'utf8')) as { bin: Record<string, string> };
@@ -188,11 +202,15 @@ describe('the packages packed and installed from their tarballs', { timeout: 100
     const env = cleanEnv({ NODE_OPTIONS: `--import ${HOSTS_PRELOAD}`, XDG_CACHE_HOME: join(work, 'cache') });
     let log = '';
     // Two workers: the primary forks dist/cluster/worker.js, which only a built package has.
-    const server = spawn(process.execPath, [tessera, 'serve', '--data-dir', dataDir, '--listen', `https://127.0.0.1:${port}`, '--issuer', issuer, '--workers', '2', '--log-level', 'warn'], {
-      cwd: consumer,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const server = spawn(
+      process.execPath,
+      [tessera, 'serve', '--data-dir', dataDir, '--listen', `https://127.0.0.1:${port}`, '--issuer', issuer, '--workers', '2', '--log-level', 'warn'],
+      {
+        cwd: consumer,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     children.push(server);
     server.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
     server.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
@@ -211,18 +229,24 @@ describe('the packages packed and installed from their tarballs', { timeout: 100
 
     const credentials = JSON.parse(await readFile(join(dataDir, 'bootstrap-admin.json'), 'utf8')) as { tokenEndpoint?: string };
     assert.equal(new URL(credentials.tokenEndpoint ?? '').origin, issuer, 'the credential names the issuer, so `tessera token` connects by that name');
-    const token = await run(process.execPath, [tessera, 'token', '--credentials', join(dataDir, 'bootstrap-admin.json'), '--cacert', join(dataDir, 'ca.pem'), '--scope', 'sys.auth:role.admin'], {
-      cwd: consumer,
-      env,
-      timeout: 20_000,
-    }).catch((error: Error & { stderr?: string }) => assert.fail(`tessera token failed: ${error.stderr ?? error.message}`));
+    const token = await run(
+      process.execPath,
+      [tessera, 'token', '--credentials', join(dataDir, 'bootstrap-admin.json'), '--cacert', join(dataDir, 'ca.pem'), '--scope', 'sys.auth:role.admin'],
+      {
+        cwd: consumer,
+        env,
+        timeout: 20_000,
+      },
+    ).catch((error: Error & { stderr?: string }) => assert.fail(`tessera token failed: ${error.stderr ?? error.message}`));
     const jwt = token.stdout.trim();
     assert.match(jwt, /^[\w-]+\.[\w-]+\.[\w-]+$/);
 
     await writeFile(join(consumer, 'verify.mjs'), VERIFY_SCRIPT);
-    const verified = await run(process.execPath, [join(consumer, 'verify.mjs'), issuer, join(dataDir, 'ca.pem'), jwt], { cwd: consumer, env, timeout: 20_000 }).catch(
-      (error: Error & { stderr?: string }) => assert.fail(`the SDK did not verify the token: ${error.stderr ?? error.message}`),
-    );
+    const verified = await run(process.execPath, [join(consumer, 'verify.mjs'), issuer, join(dataDir, 'ca.pem'), jwt], {
+      cwd: consumer,
+      env,
+      timeout: 20_000,
+    }).catch((error: Error & { stderr?: string }) => assert.fail(`the SDK did not verify the token: ${error.stderr ?? error.message}`));
     const result = JSON.parse(verified.stdout) as { principal: string; roles: Record<string, string[]>; elsewhere: string };
     assert.equal(result.principal, 'sys.auth.admin');
     assert.deepEqual(result.roles, { 'sys.auth': ['admin'] });
@@ -241,7 +265,10 @@ describe('the packages packed and installed from their tarballs', { timeout: 100
     // on any machine. Refused: too old, before the fixes in 22.18 and 24.3, and the odd 23.
     const pretending = async (version: string): Promise<{ code: number; stdout: string; stderr: string }> => {
       const preload = join(work, `node-${version}.mjs`);
-      await writeFile(preload, `Object.defineProperty(process, 'versions', { value: { ...process.versions, node: '${version}' } });\nObject.defineProperty(process, 'version', { value: 'v${version}' });\n`);
+      await writeFile(
+        preload,
+        `Object.defineProperty(process, 'versions', { value: { ...process.versions, node: '${version}' } });\nObject.defineProperty(process, 'version', { value: 'v${version}' });\n`,
+      );
       return await outcome(process.execPath, ['--import', pathToFileURL(preload).href, tessera, '--version']);
     };
     const outcome = (node: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
@@ -261,7 +288,8 @@ describe('the packages packed and installed from their tarballs', { timeout: 100
     if (existsSync('/usr/bin/node')) {
       const { stdout } = await run('/usr/bin/node', ['-p', 'process.versions.node']);
       const version = stdout.trim();
-      if (Number(version.split('.')[0]) < 22) assert.deepEqual(await outcome('/usr/bin/node', [tessera, '--version']), { code: 1, stdout: '', stderr: refusal(version, '/usr/bin/node') });
+      if (Number(version.split('.')[0]) < 22)
+        assert.deepEqual(await outcome('/usr/bin/node', [tessera, '--version']), { code: 1, stdout: '', stderr: refusal(version, '/usr/bin/node') });
     }
   });
 });

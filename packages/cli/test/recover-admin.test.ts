@@ -30,7 +30,10 @@ describe('tessera recover-admin', () => {
     const summary = JSON.parse(result.stdout) as { principal: string; credentialFile: string; changes: string[] };
     assert.equal(summary.principal, 'sys.auth.admin');
     assert.equal(summary.credentialFile, out);
-    assert.ok(summary.changes.some((change) => change.includes('new secret')), summary.changes.join('; '));
+    assert.ok(
+      summary.changes.some((change) => change.includes('new secret')),
+      summary.changes.join('; '),
+    );
     const credential = JSON.parse(await readFile(out, 'utf8')) as { clientId: string; clientSecret: string };
     const deadline = Date.now() + 3000;
     let status = 0;

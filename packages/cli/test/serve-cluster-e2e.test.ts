@@ -120,7 +120,7 @@ describe('tessera serve --workers 2, round robin (the default)', () => {
     assert.ok(admitted <= CLIENT_BURST + Math.floor(seconds), `at most the configured budget: ${admitted} admitted in ${seconds} s`);
   });
 
-  it('raises the failed-authentication alert by the time an address\'s failures dealt to both workers reach the threshold', async () => {
+  it("raises the failed-authentication alert by the time an address's failures dealt to both workers reach the threshold", async () => {
     // Threshold 4: each worker alerts at its share, 2; four connections in a row give each worker two.
     for (let i = 0; i < 4; i += 1) assert.equal((await cluster.token('127.0.0.3', 'guess.er', 'wrong')).status, 401);
     const alerted = (target: string): boolean => cluster.lines().some((line) => line['alert'] === 'alert.auth-failures' && line['target'] === target);
@@ -198,7 +198,7 @@ describe('tessera serve --workers 2 --worker-distribution by-address (SQLite)', 
     }
   });
 
-  it('issues tokens on both workers, over fresh connections, that verify against either worker\'s JWKS', async () => {
+  it("issues tokens on both workers, over fresh connections, that verify against either worker's JWKS", async () => {
     const { clientId, clientSecret } = cluster.admin;
     for (const address of [...byWorker.get(0)!, ...byWorker.get(1)!]) {
       const token = await tokenFrom(address, clientId, clientSecret);
@@ -266,7 +266,9 @@ describe('tessera serve --workers 2 --worker-distribution by-address (SQLite)', 
     await new Promise((resolve) => setTimeout(resolve, 100));
     for (const address of [...byWorker.get(0)!, ...byWorker.get(1)!]) assert.equal((await cluster.from(address).send('/healthz')).status, 200);
     await until(async () => replaced(await cluster.workerPids(), before[1]!), 'the worker is back');
-    while (cluster.lines().filter((line) => line['msg'] === 'worker 1 exited; restarting it' || line['msg'] === 'worker 0 exited; restarting it').length === 0) {
+    while (
+      cluster.lines().filter((line) => line['msg'] === 'worker 1 exited; restarting it' || line['msg'] === 'worker 0 exited; restarting it').length === 0
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     // Once the new one is ready, its addresses go back to it.
@@ -296,7 +298,7 @@ describe('tessera serve --workers 2 --worker-distribution by-address (SQLite)', 
     await Promise.all(addresses.flatMap((address) => [0, 1].map(() => tokenFrom(address, clientId, clientSecret))));
   });
 
-  it('checkpoints the database in the primary: a change reaches the database file itself, short of the workers\' own threshold', async () => {
+  it("checkpoints the database in the primary: a change reaches the database file itself, short of the workers' own threshold", async () => {
     // What the database file alone holds (a copy without its write-ahead log) is what was checkpointed.
     const checkpointed = async (domain: string): Promise<boolean> => {
       const copy = join(dataDir, 'checkpointed-copy.db');
@@ -319,7 +321,7 @@ describe('tessera serve --workers 2 --worker-distribution by-address (SQLite)', 
     await until(() => checkpointed('checkpointed'), 'the new domain in the database file');
   });
 
-  it('exits 0 on SIGTERM with every acknowledged token request in the audit, from the client\'s own address', async () => {
+  it("exits 0 on SIGTERM with every acknowledged token request in the audit, from the client's own address", async () => {
     const { clientId, clientSecret } = cluster.admin;
     // Right before the signal: still in the workers' audit buffers.
     await Promise.all([byWorker.get(0)![0]!, byWorker.get(1)![0]!].map((address) => tokenFrom(address, clientId, clientSecret)));
@@ -343,7 +345,7 @@ describe('tessera serve --workers 2, other settings', () => {
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
   });
 
-  it('deals connections round robin behind trusted proxies (every caller then shares a proxy\'s address)', async () => {
+  it("deals connections round robin behind trusted proxies (every caller then shares a proxy's address)", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'tessera-cluster-proxies-'));
     dirs.push(dataDir);
     const cluster = await startCluster({ dataDir, args: ['--workers', '2'], env: { TESSERA_TRUSTED_PROXIES: '127.0.0.0/8', TESSERA_LOG_LEVEL: 'warn' } });
@@ -357,7 +359,7 @@ describe('tessera serve --workers 2, other settings', () => {
     }
   });
 
-  it('exits 1 with the reason when worker 0 cannot start (a master key that is not the data dir\'s)', async () => {
+  it("exits 1 with the reason when worker 0 cannot start (a master key that is not the data dir's)", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'tessera-cluster-key-'));
     dirs.push(dataDir);
     const first = await startCluster({ dataDir, args: ['--workers', '2'], env: { TESSERA_LOG_LEVEL: 'warn' } });

@@ -71,7 +71,7 @@ describe('tessera serve --workers 2 (PostgreSQL)', () => {
     assert.ok((byWorker.get(0)?.length ?? 0) >= 1 && (byWorker.get(1)?.length ?? 0) >= 1);
   });
 
-  it('holds at most its databasePoolSize in the workers\' pools, and says how many connections it holds in all', async () => {
+  it("holds at most its databasePoolSize in the workers' pools, and says how many connections it holds in all", async () => {
     const serving = cluster.lines().find((line) => String(line['msg']).startsWith('tessera is serving'));
     assert.equal(serving?.['databaseConnections'], 6, '2 workers, each a pool of 2 and its LISTEN connection');
     const tokens = await Promise.all([byWorker.get(0)![0]!, byWorker.get(1)![0]!].map((address) => adminToken(address)));

@@ -38,7 +38,10 @@ describe('tessera serve --workers 2: auth-failure alerts', () => {
   it('alerts on a client id once the failures one worker saw reach its share of the threshold', async () => {
     await serviceWithRole(cluster.from(byWorker.get(0)![0]!), 'alpha.api', 'users');
     // Each failure from its own address, so no address reaches its own share.
-    const used = new Map<number, number>([[0, 0], [1, 0]]);
+    const used = new Map<number, number>([
+      [0, 0],
+      [1, 0],
+    ]);
     const fail = async (worker: number): Promise<void> => {
       const index = used.get(worker)!;
       used.set(worker, index + 1);
@@ -61,7 +64,7 @@ describe('tessera serve --workers 2: auth-failure alerts', () => {
     await fail(0);
     const raised = await alerts();
     assert.equal(raised.length, 1, JSON.stringify(raised));
-    assert.equal(raised[0]!.after.count, SHARE, 'the alert names the worker\'s share');
+    assert.equal(raised[0]!.after.count, SHARE, "the alert names the worker's share");
   });
 });
 

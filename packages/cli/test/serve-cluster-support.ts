@@ -140,7 +140,12 @@ function isServing(line: Record<string, unknown>): boolean {
 export function childrenOf(pid: number): Promise<number[]> {
   return new Promise((resolve) => {
     execFile('ps', ['-o', 'pid=', '--ppid', String(pid)], (_error, stdout) => {
-      resolve(stdout.split('\n').map((line) => Number(line.trim())).filter((value) => value > 0));
+      resolve(
+        stdout
+          .split('\n')
+          .map((line) => Number(line.trim()))
+          .filter((value) => value > 0),
+      );
     });
   });
 }

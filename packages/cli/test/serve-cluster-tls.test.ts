@@ -19,11 +19,14 @@ const NAME = 'byo.example.internal';
 function fingerprint(url: string, ca: string): Promise<string> {
   const { port } = new URL(url);
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port: Number(port), ca, servername: NAME, checkServerIdentity: (_h, c) => checkServerIdentity(NAME, c) }, () => {
-      const seen = socket.getPeerCertificate().fingerprint256;
-      socket.end();
-      resolve(seen);
-    });
+    const socket = connect(
+      { host: '127.0.0.1', port: Number(port), ca, servername: NAME, checkServerIdentity: (_h, c) => checkServerIdentity(NAME, c) },
+      () => {
+        const seen = socket.getPeerCertificate().fingerprint256;
+        socket.end();
+        resolve(seen);
+      },
+    );
     socket.setTimeout(10_000, () => socket.destroy(new Error('TLS handshake timed out')));
     socket.on('error', reject);
   });
@@ -61,7 +64,10 @@ describe('tessera serve --workers 2 with the operator’s certificate', () => {
   it('serves it from both workers, and the rewritten one from both after SIGHUP', async () => {
     const first = await leaf();
     await install(first);
-    cluster = await startCluster({ dataDir: join(dir, 'data'), args: ['--workers', '2', '--issuer', `https://${NAME}:8446`, '--tls-cert', certFile(), '--tls-key', keyFile()] });
+    cluster = await startCluster({
+      dataDir: join(dir, 'data'),
+      args: ['--workers', '2', '--issuer', `https://${NAME}:8446`, '--tls-cert', certFile(), '--tls-key', keyFile()],
+    });
     const seen = [];
     for (let i = 0; i < 4; i += 1) seen.push(await fingerprint(cluster.url, root.certPem));
     assert.deepEqual(seen, Array(4).fill(colonHex(first)));

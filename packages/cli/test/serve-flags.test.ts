@@ -87,7 +87,10 @@ async function served(env: NodeJS.ProcessEnv): Promise<{ commandLine: string[]; 
   try {
     const started = Date.now();
     for (;;) {
-      const up = await fetch(`http://127.0.0.1:${port}/healthz`).then((res) => res.ok, () => false);
+      const up = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (res) => res.ok,
+        () => false,
+      );
       if (up) break;
       if (Date.now() - started > 30_000) throw new Error('tessera serve did not answer /healthz within 30 s');
       await new Promise((resolve) => setTimeout(resolve, 50));

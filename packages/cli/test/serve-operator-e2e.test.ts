@@ -26,7 +26,10 @@ describe('tessera serve tells the operator', () => {
     const time = String.raw`\d\d:\d\d:\d\d\.\d{3}`;
     // Written by worker 0 (pino), through the same formatter as the primary's lines.
     assert.match(serve.output(), new RegExp(`^${time} INFO  bootstrap admin credential written file=${join(dataDir, 'bootstrap-admin.json')}$`, 'm'));
-    const serving = serve.output().split('\n').find((line) => line.includes('tessera is serving'))!;
+    const serving = serve
+      .output()
+      .split('\n')
+      .find((line) => line.includes('tessera is serving'))!;
     assert.match(serving, new RegExp(`^${time} INFO  tessera is serving at ${serve.url} with 2 worker processes `));
     for (const field of [
       `version=0.1.0`,
@@ -43,7 +46,10 @@ describe('tessera serve tells the operator', () => {
     assert.doesNotMatch(serve.output(), /^\{/m, 'no JSON line');
     // Plain HTTP to the HTTPS port: the workers answer it (the primary hands them the TCP connection).
     for (let i = 0; i < 2; i += 1) {
-      assert.match(await rawExchange(serve.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n'), new RegExp(`^HTTP/1\\.1 400 Bad Request\r\n[^]*send the request to ${serve.url}/`));
+      assert.match(
+        await rawExchange(serve.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n'),
+        new RegExp(`^HTTP/1\\.1 400 Bad Request\r\n[^]*send the request to ${serve.url}/`),
+      );
     }
     // The client trusts the ca.pem beside the credential file it is given, from any directory.
     const credentials = join(dataDir, 'bootstrap-admin.json');
@@ -55,7 +61,10 @@ describe('tessera serve tells the operator', () => {
     const untrusted = await runCli(['admin', 'domain', 'list', '--credentials', join(elsewhere, 'admin.json')], { cwd: tmpdir() });
     assert.equal(untrusted.code, 1, 'no ca.pem beside this copy: the server certificate is not trusted');
     assert.equal(await serve.stop('SIGTERM'), 0);
-    assert.match(serve.output(), new RegExp(`^${time} INFO  tessera stopped on SIGTERM: 2 worker processes drained in \\d+ ms signal=SIGTERM workers=2 tookMs=\\d+$`, 'm'));
+    assert.match(
+      serve.output(),
+      new RegExp(`^${time} INFO  tessera stopped on SIGTERM: 2 worker processes drained in \\d+ ms signal=SIGTERM workers=2 tookMs=\\d+$`, 'm'),
+    );
   });
 
   it('in JSON when stdout is no terminal, and on a restart where the credential still is, then that it was removed', async () => {
@@ -67,13 +76,18 @@ describe('tessera serve tells the operator', () => {
     assert.match(String(credential?.['msg']), /^the bootstrap admin credential is still in .*bootstrap-admin\.json; store it elsewhere, then delete the file$/);
     assert.equal(lines.find((line) => String(line['msg']).startsWith('tessera is serving'))?.['workers'], 1);
     assert.equal(await first.stop('SIGINT'), 0);
-    assert.equal(first.jsonLines().at(-1)?.['msg'], `tessera stopped on SIGINT: requests in flight drained in ${String(first.jsonLines().at(-1)?.['tookMs'])} ms`);
+    assert.equal(
+      first.jsonLines().at(-1)?.['msg'],
+      `tessera stopped on SIGINT: requests in flight drained in ${String(first.jsonLines().at(-1)?.['tookMs'])} ms`,
+    );
 
     await unlink(join(dataDir, 'bootstrap-admin.json'));
     const second = await serveProcess({ dataDir, args: ['--workers', '2'] });
     running.push(second);
     assert.ok(
-      second.jsonLines().some((line) => String(line['msg']).startsWith(`no bootstrap admin credential file at ${join(dataDir, 'bootstrap-admin.json')} (removed`)),
+      second
+        .jsonLines()
+        .some((line) => String(line['msg']).startsWith(`no bootstrap admin credential file at ${join(dataDir, 'bootstrap-admin.json')} (removed`)),
       second.output(),
     );
     assert.equal(await second.stop('SIGTERM'), 0);

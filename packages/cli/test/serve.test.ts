@@ -119,7 +119,7 @@ describe('tessera serve', () => {
         // The supervisor's SIGTERM arrives before the start has returned.
         signals.emit('SIGTERM');
         await new Promise((resolve) => setTimeout(resolve, 20));
-        return { url: 'https://127.0.0.1:8443', close: async (signal?: string) => void (recorder.closed += 1, (recorder.closedOn ??= []).push(signal)) };
+        return { url: 'https://127.0.0.1:8443', close: async (signal?: string) => void ((recorder.closed += 1), (recorder.closedOn ??= []).push(signal)) };
       },
     };
     const result = await runCli(['serve'], { cwd: '/srv', signals, loadServer: async () => slow });
@@ -147,7 +147,10 @@ describe('tessera serve', () => {
   });
 
   it('refuses to listen on every interface without an issuer, with exit 2 and the fix', async () => {
-    const result = await runCli(['serve', '--listen', 'https://0.0.0.0:8445', '--data-dir', '/nonexistent/tessera'], { cwd: '/srv', signals: new EventEmitter() });
+    const result = await runCli(['serve', '--listen', 'https://0.0.0.0:8445', '--data-dir', '/nonexistent/tessera'], {
+      cwd: '/srv',
+      signals: new EventEmitter(),
+    });
     assert.equal(result.code, 2);
     assert.match(result.stderr, /^error: --listen: 0\.0\.0\.0:8445 listens on every interface.* pass --issuer https:\/\/<the name clients use>:8445 /);
   });
@@ -156,7 +159,10 @@ describe('tessera serve', () => {
     const only = await runCli(['serve', '--tls-cert', 'c.pem', '--data-dir', '/nonexistent/tessera'], { cwd: '/srv', signals: new EventEmitter() });
     assert.equal(only.code, 2);
     assert.match(only.stderr, /^error: tls\.certFile \(--tls-cert\) is set but tls\.keyFile \(--tls-key, TESSERA_TLS_KEY\) is not/);
-    const bad = await runCli(['serve', '--tls-name', 'ok.example', '--tls-name', 'not a name', '--data-dir', '/nonexistent/tessera'], { cwd: '/srv', signals: new EventEmitter() });
+    const bad = await runCli(['serve', '--tls-name', 'ok.example', '--tls-name', 'not a name', '--data-dir', '/nonexistent/tessera'], {
+      cwd: '/srv',
+      signals: new EventEmitter(),
+    });
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /^error: --tls-name: "not a name" is neither a DNS name/);
   });
@@ -183,10 +189,7 @@ describe('tessera serve', () => {
         }),
     });
     assert.equal(result.code, 2);
-    assert.equal(
-      result.stderr,
-      'error: --listen: expected http:// or https://; --database: expected postgres://\n',
-    );
+    assert.equal(result.stderr, 'error: --listen: expected http:// or https://; --database: expected postgres://\n');
   });
 
   it('reports a failure to start with exit 1', async () => {

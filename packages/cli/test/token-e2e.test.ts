@@ -21,8 +21,7 @@ describe('tessera token and verify against a real server', () => {
   let cwd: string;
   let connection: string[];
 
-  const cli = (argv: string[], stdin?: Readable): Promise<CliResult> =>
-    runCli([...argv, ...connection], { cwd, ...(stdin === undefined ? {} : { stdin }) });
+  const cli = (argv: string[], stdin?: Readable): Promise<CliResult> => runCli([...argv, ...connection], { cwd, ...(stdin === undefined ? {} : { stdin }) });
   const admin = async (...argv: string[]): Promise<CliResult> => {
     const result = await cli(['admin', ...argv, '--credentials', path.join(dataDir, 'bootstrap-admin.json')]);
     assert.equal(result.code, 0, `tessera admin ${argv.join(' ')}: ${result.stderr}`);
@@ -79,7 +78,11 @@ describe('tessera token and verify against a real server', () => {
   });
 
   it('gets tokens with private_key_jwt, ES256 and EdDSA, a fresh assertion each time', async () => {
-    for (const [kid, key] of [['k1', 'worker-p256.pem'], ['k2', 'worker-ed25519.pem'], ['k1', 'worker-p256.pem']] as const) {
+    for (const [kid, key] of [
+      ['k1', 'worker-p256.pem'],
+      ['k2', 'worker-ed25519.pem'],
+      ['k1', 'worker-p256.pem'],
+    ] as const) {
       const jwt = await token('--scope', 'beta:readers', '--client-id', 'alpha.worker', '--key', key, '--kid', kid);
       const claims = await claimsOf(jwt, '--audience', 'beta', '--scope', 'beta:role.readers');
       assert.equal(claims.sub, 'alpha.worker');
@@ -90,7 +93,10 @@ describe('tessera token and verify against a real server', () => {
   it('reports a key the server does not know as the server says it, with exit 1', async () => {
     const result = await cli(['token', '--scope', 'beta:readers', '--client-id', 'alpha.worker', '--key', 'worker-p256.pem', '--kid', 'k2']);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /^error: token request to https:\/\/127\.0\.0\.1:\d+\/oauth2\/token: HTTP 401 invalid_client AUTH_101: client assertion rejected: /);
+    assert.match(
+      result.stderr,
+      /^error: token request to https:\/\/127\.0\.0\.1:\d+\/oauth2\/token: HTTP 401 invalid_client AUTH_101: client assertion rejected: /,
+    );
   });
 
   it('reports a wrong secret with error_code and description, exit 1', async () => {
@@ -161,7 +167,10 @@ describe('tessera token and verify against a real server', () => {
 
     const listed = await admin('api-key', 'list', 'alpha.api', '--json');
     const { apiKeys } = JSON.parse(listed.stdout) as { apiKeys: { id: string; description: string; revokedAt: string | null }[] };
-    assert.deepEqual(apiKeys.map((k) => [k.id, k.description, k.revokedAt]), [[key.id, 'nightly job', null]]);
+    assert.deepEqual(
+      apiKeys.map((k) => [k.id, k.description, k.revokedAt]),
+      [[key.id, 'nightly job', null]],
+    );
     assert.ok(!listed.stdout.includes(key.apiKey), 'the key itself is never listed');
 
     await admin('api-key', 'revoke', 'alpha.api', key.id);

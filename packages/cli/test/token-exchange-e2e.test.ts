@@ -35,7 +35,10 @@ describe('tessera token acting for another principal, against a real server', ()
     connection = ['--server', t.url, '--cacert', path.join(t.dataDir, 'ca.pem')];
     for (const name of ['alpha', 'beta', 'gamma']) assert.equal((await t.admin$('POST', '/domains', { name })).status, 201);
     const secrets: Record<string, string> = {};
-    for (const [domain, name] of [['alpha', 'api'], ['beta', 'api']] as const) {
+    for (const [domain, name] of [
+      ['alpha', 'api'],
+      ['beta', 'api'],
+    ] as const) {
       const created = await t.admin$('POST', `/domains/${domain}/services`, { name, secret: true });
       assert.equal(created.status, 201, created.text);
       secrets[domain] = created.json.clientSecret as string;
@@ -91,7 +94,10 @@ describe('tessera token acting for another principal, against a real server', ()
   });
 
   it('reports the server refusing, with exit 1: a role that does not list the client among its actors', async () => {
-    for (const acting of [['--on-behalf-of', '@subject.jwt'], ['--proxy-for', 'alpha.api']]) {
+    for (const acting of [
+      ['--on-behalf-of', '@subject.jwt'],
+      ['--proxy-for', 'alpha.api'],
+    ]) {
       const result = await cli(['--scope', 'gamma:writers', ...asBeta, ...acting]);
       assert.equal(result.code, 1, result.stderr);
       assert.equal(result.stdout, '');

@@ -36,8 +36,7 @@ describe('tessera token', () => {
     server.answerToken(acceptAnything);
   });
 
-  const token = (...argv: string[]): Promise<CliResult> =>
-    runCli(['token', '--server', server.url, ...argv], { cwd, now: () => NOW });
+  const token = (...argv: string[]): Promise<CliResult> => runCli(['token', '--server', server.url, ...argv], { cwd, now: () => NOW });
 
   async function keyFile(name: string, key: KeyObject): Promise<string> {
     await writeFile(path.join(cwd, name), key.export({ type: 'pkcs8', format: 'pem' }));
@@ -65,17 +64,30 @@ describe('tessera token', () => {
     });
 
     it('sends --expires-in and a scope with its whitespace collapsed', async () => {
-      const req = await sent('--scope', ' beta:readers   gamma:domain ', '--expires-in', '600',
-        '--client-id', 'alpha.api', '--client-secret-file', 'secret.txt');
+      const req = await sent(
+        '--scope',
+        ' beta:readers   gamma:domain ',
+        '--expires-in',
+        '600',
+        '--client-id',
+        'alpha.api',
+        '--client-secret-file',
+        'secret.txt',
+      );
       assert.deepEqual(req.body, { grant_type: 'client_credentials', scope: 'beta:readers gamma:domain', expires_in: '600' });
     });
 
     it('reads --credentials and uses its tokenEndpoint, path prefix included', async () => {
       const prefixed = await startFakeTessera({ clientId: 'alpha.ops', clientSecret: 'y', prefix: '/tessera' });
       try {
-        await writeFile(path.join(cwd, 'ops.json'), JSON.stringify({
-          clientId: 'alpha.ops', clientSecret: 'y', tokenEndpoint: `${prefixed.url}/oauth2/token`,
-        }));
+        await writeFile(
+          path.join(cwd, 'ops.json'),
+          JSON.stringify({
+            clientId: 'alpha.ops',
+            clientSecret: 'y',
+            tokenEndpoint: `${prefixed.url}/oauth2/token`,
+          }),
+        );
         const result = await runCli(['token', '--scope', 'beta:domain', '--credentials', 'ops.json'], { cwd });
         assert.equal(result.code, 0, result.stderr);
         assert.equal(result.stdout, `${ACCESS_TOKEN}\n`);
@@ -86,9 +98,14 @@ describe('tessera token', () => {
     });
 
     it('lets --server win over the credential file tokenEndpoint', async () => {
-      await writeFile(path.join(cwd, 'elsewhere.json'), JSON.stringify({
-        clientId: 'alpha.api', clientSecret: 's3cret', tokenEndpoint: 'http://127.0.0.1:1/oauth2/token',
-      }));
+      await writeFile(
+        path.join(cwd, 'elsewhere.json'),
+        JSON.stringify({
+          clientId: 'alpha.api',
+          clientSecret: 's3cret',
+          tokenEndpoint: 'http://127.0.0.1:1/oauth2/token',
+        }),
+      );
       const req = await sent('--scope', 'beta:domain', '--credentials', 'elsewhere.json');
       assert.equal(req.path, '/oauth2/token');
     });
@@ -113,7 +130,10 @@ describe('tessera token', () => {
         assert.equal(form.client_id, 'alpha.api');
         assert.deepEqual(decodeProtectedHeader(form.client_assertion!), { alg, kid: 'k1' });
         const { payload } = await jwtVerify(form.client_assertion!, publicKey, {
-          algorithms: [alg], issuer: 'alpha.api', subject: 'alpha.api', audience: `${server.url}/oauth2/token`,
+          algorithms: [alg],
+          issuer: 'alpha.api',
+          subject: 'alpha.api',
+          audience: `${server.url}/oauth2/token`,
           currentDate: new Date(NOW),
         });
         assert.equal(payload.iat, NOW / 1000);
@@ -146,7 +166,10 @@ describe('tessera token', () => {
       const file = await keyFile('rsa1024.pem', generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey);
       const result = await token('--scope', 'beta:domain', '--client-id', 'alpha.api', '--key', file, '--kid', 'k1');
       assert.equal(result.code, 2);
-      assert.equal(result.stderr, 'error: key file rsa1024.pem holds a 1024-bit RSA key; use an RSA key of 2048 to 8192 bits with public exponent 65537, or a P-256, P-384 or Ed25519 key\n');
+      assert.equal(
+        result.stderr,
+        'error: key file rsa1024.pem holds a 1024-bit RSA key; use an RSA key of 2048 to 8192 bits with public exponent 65537, or a P-256, P-384 or Ed25519 key\n',
+      );
       assert.equal(server.requests.length, 0);
     });
 
@@ -154,7 +177,10 @@ describe('tessera token', () => {
       const file = await keyFile('rsa-e3.pem', generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 3 }).privateKey);
       const result = await token('--scope', 'beta:domain', '--client-id', 'alpha.api', '--key', file, '--kid', 'k1');
       assert.equal(result.code, 2);
-      assert.equal(result.stderr, 'error: key file rsa-e3.pem holds a 2048-bit RSA (public exponent 3) key; use an RSA key of 2048 to 8192 bits with public exponent 65537, or a P-256, P-384 or Ed25519 key\n');
+      assert.equal(
+        result.stderr,
+        'error: key file rsa-e3.pem holds a 2048-bit RSA (public exponent 3) key; use an RSA key of 2048 to 8192 bits with public exponent 65537, or a P-256, P-384 or Ed25519 key\n',
+      );
       assert.equal(server.requests.length, 0);
     });
 
@@ -168,8 +194,7 @@ describe('tessera token', () => {
 
     it('says how to decrypt an encrypted key', async () => {
       const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-      await writeFile(path.join(cwd, 'locked.pem'),
-        privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' }));
+      await writeFile(path.join(cwd, 'locked.pem'), privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' }));
       const result = await token('--scope', 'beta:domain', '--client-id', 'alpha.api', '--key', 'locked.pem', '--kid', 'k1');
       assert.equal(result.code, 2);
       assert.match(result.stderr, /^error: key file locked\.pem is encrypted; decrypt it first/);
@@ -218,8 +243,7 @@ describe('tessera token', () => {
     });
 
     it('refuses a key that does not belong to the certificate, before connecting', async () => {
-      await writeFile(path.join(cwd, 'other.key'), generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey
-        .export({ type: 'pkcs8', format: 'pem' }));
+      await writeFile(path.join(cwd, 'other.key'), generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
       const result = await viaMtls('--cert', 'client.pem', '--key', 'other.key');
       assert.equal(result.code, 2);
       assert.equal(result.stderr, 'error: key file other.key is not the private key of the certificate in client.pem\n');
@@ -249,9 +273,7 @@ describe('tessera token', () => {
     });
 
     it('--decode prints the header and claims of the access token', async () => {
-      const jwt = await new SignJWT({ aud: 'beta', scp: ['readers'] })
-        .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: 'sk1' })
-        .sign(new Uint8Array(32));
+      const jwt = await new SignJWT({ aud: 'beta', scp: ['readers'] }).setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: 'sk1' }).sign(new Uint8Array(32));
       server.answerToken({ status: 200, body: { access_token: jwt, token_type: 'Bearer' } });
       const req = await sent('--scope', 'beta:readers', '--client-id', 'alpha.api', '--client-secret-file', 'secret.txt', '--decode');
       assert.deepEqual(JSON.parse(req.result.stdout), {
@@ -268,8 +290,7 @@ describe('tessera token', () => {
 
     it('--id-token prints the ID token instead of the access token', async () => {
       server.answerToken({ status: 200, body: { access_token: 'at', token_type: 'Bearer', id_token: 'idt' } });
-      const req = await sent('--scope', 'openid beta:service.api beta:domain', '--id-token',
-        '--client-id', 'alpha.api', '--client-secret-file', 'secret.txt');
+      const req = await sent('--scope', 'openid beta:service.api beta:domain', '--id-token', '--client-id', 'alpha.api', '--client-secret-file', 'secret.txt');
       assert.equal(req.result.stdout, 'idt\n');
     });
 
@@ -283,8 +304,7 @@ describe('tessera token', () => {
     });
 
     it('--id-token fails with exit 1 when the answer has no ID token', async () => {
-      const result = await token('--scope', 'openid beta:service.api', '--id-token',
-        '--client-id', 'alpha.api', '--client-secret-file', 'secret.txt');
+      const result = await token('--scope', 'openid beta:service.api', '--id-token', '--client-id', 'alpha.api', '--client-secret-file', 'secret.txt');
       assert.equal(result.code, 1);
       assert.equal(result.stderr, `error: token endpoint ${server.url}/oauth2/token answered without an id_token for scope "openid beta:service.api"\n`);
     });
@@ -301,8 +321,10 @@ describe('tessera token', () => {
       const result = await token('--scope', 'beta:domain', ...secret);
       assert.equal(result.code, 1);
       assert.equal(result.stdout, '');
-      assert.equal(result.stderr,
-        `error: token request to ${server.url}/oauth2/token: HTTP 401 invalid_client AUTH_101: client authentication failed: unknown client\n`);
+      assert.equal(
+        result.stderr,
+        `error: token request to ${server.url}/oauth2/token: HTTP 401 invalid_client AUTH_101: client authentication failed: unknown client\n`,
+      );
     });
 
     it('shows a scope refusal with exit 1', async () => {
@@ -322,19 +344,30 @@ describe('tessera token', () => {
       ['no --scope', [...secret], /required option '--scope <scope>' not specified/],
       ['an empty --scope', ['--scope', ' ', ...secret], /^error: --scope is empty/],
       ['no credential', ['--scope', 's'], /^error: no client credential: pass --client-id I --client-secret-file F, /],
-      ['two credentials', ['--scope', 's', ...secret, '--key', 'k.pem', '--kid', 'k1'],
-        /^error: --client-secret-file and --key are two client credentials; pass exactly one of/],
-      ['--credentials with --client-id', ['--scope', 's', '--credentials', 'c.json', '--client-id', 'a.b'],
-        /^error: --client-id and --credentials both name the client; drop --client-id/],
-      ['a secret file without --client-id', ['--scope', 's', '--client-secret-file', 'secret.txt'],
-        /^error: --client-secret-file needs --client-id/],
+      [
+        'two credentials',
+        ['--scope', 's', ...secret, '--key', 'k.pem', '--kid', 'k1'],
+        /^error: --client-secret-file and --key are two client credentials; pass exactly one of/,
+      ],
+      [
+        '--credentials with --client-id',
+        ['--scope', 's', '--credentials', 'c.json', '--client-id', 'a.b'],
+        /^error: --client-id and --credentials both name the client; drop --client-id/,
+      ],
+      ['a secret file without --client-id', ['--scope', 's', '--client-secret-file', 'secret.txt'], /^error: --client-secret-file needs --client-id/],
       ['--key without --client-id', ['--scope', 's', '--key', 'k.pem', '--kid', 'k1'], /^error: --key needs --client-id/],
       ['--key without --kid', ['--scope', 's', '--client-id', 'a.b', '--key', 'k.pem'], /^error: --key needs --kid/],
       ['--cert without --key', ['--scope', 's', '--cert', 'c.pem'], /^error: --cert needs --key/],
-      ['--kid with --cert', ['--scope', 's', '--cert', 'c.pem', '--key', 'k.pem', '--kid', 'k1'],
-        /^error: --kid is for --key without --cert \(private_key_jwt\), not for --cert/],
-      ['a missing secret file', ['--scope', 's', '--client-id', 'a.b', '--client-secret-file', 'nope.txt'],
-        /^error: cannot read client secret file nope\.txt: no such file/],
+      [
+        '--kid with --cert',
+        ['--scope', 's', '--cert', 'c.pem', '--key', 'k.pem', '--kid', 'k1'],
+        /^error: --kid is for --key without --cert \(private_key_jwt\), not for --cert/,
+      ],
+      [
+        'a missing secret file',
+        ['--scope', 's', '--client-id', 'a.b', '--client-secret-file', 'nope.txt'],
+        /^error: cannot read client secret file nope\.txt: no such file/,
+      ],
       ['--json with --decode', ['--scope', 's', ...secret, '--json', '--decode'], /option '--json' cannot be used with option '--decode'/],
       ['--expires-in 0', ['--scope', 's', ...secret, '--expires-in', '0'], /expected a positive integer/],
     ];

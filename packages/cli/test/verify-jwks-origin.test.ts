@@ -32,7 +32,15 @@ describe('tessera verify: where the keys come from', () => {
   });
 
   const claims = (iss: string): JWTPayload => ({
-    iss, aud: 'beta', sub: 'alpha.api', client_id: 'alpha.api', iat: IAT, nbf: IAT, exp: IAT + 3600, jti: 'j1', scope: 'beta:role.readers',
+    iss,
+    aud: 'beta',
+    sub: 'alpha.api',
+    client_id: 'alpha.api',
+    iat: IAT,
+    nbf: IAT,
+    exp: IAT + 3600,
+    jti: 'j1',
+    scope: 'beta:role.readers',
   });
   const verify = (token: string, ...argv: string[]): Promise<CliResult> =>
     runCli(['verify', token, '--server', server.url, '--audience', 'beta', ...argv], { cwd, now: () => NOW });
@@ -67,7 +75,10 @@ describe('tessera verify: where the keys come from', () => {
     other.requests.length = 0;
     const result = await verify(await other.sign(claims('http://tessera.test')));
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /^error: the discovery document of .* names the jwks_uri http:\/\/tessera\.test:\d+\/oauth2\/keys, plain http to a host that is not this machine: keys read in clear could be anyone's; refusing to verify against them\n$/);
+    assert.match(
+      result.stderr,
+      /^error: the discovery document of .* names the jwks_uri http:\/\/tessera\.test:\d+\/oauth2\/keys, plain http to a host that is not this machine: keys read in clear could be anyone's; refusing to verify against them\n$/,
+    );
     assert.deepEqual(other.requests, []);
   });
 

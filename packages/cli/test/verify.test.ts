@@ -35,12 +35,21 @@ describe('tessera verify', () => {
   });
 
   const claims = (extra: JWTPayload = {}): JWTPayload => ({
-    ver: 1, iss: issuer.url, aud: 'beta', sub: 'alpha.api', uid: 'alpha.api', client_id: 'alpha.api',
-    iat: IAT, nbf: IAT, exp: IAT + 3600, jti: 'j1', scp: ['readers', 'writers'],
-    scope: 'beta:role.readers beta:role.writers', ...extra,
+    ver: 1,
+    iss: issuer.url,
+    aud: 'beta',
+    sub: 'alpha.api',
+    uid: 'alpha.api',
+    client_id: 'alpha.api',
+    iat: IAT,
+    nbf: IAT,
+    exp: IAT + 3600,
+    jti: 'j1',
+    scp: ['readers', 'writers'],
+    scope: 'beta:role.readers beta:role.writers',
+    ...extra,
   });
-  const verify = (token: string, ...argv: string[]): Promise<CliResult> =>
-    runCli(['verify', token, '--server', issuer.url, ...argv], { cwd, now: () => NOW });
+  const verify = (token: string, ...argv: string[]): Promise<CliResult> => runCli(['verify', token, '--server', issuer.url, ...argv], { cwd, now: () => NOW });
 
   async function rejected(result: CliResult, reason: string | RegExp): Promise<void> {
     assert.equal(result.code, 1, result.stderr);
@@ -80,7 +89,9 @@ describe('tessera verify', () => {
   it('reads the token from stdin when TOKEN is -', async () => {
     const token = await issuer.sign(claims());
     const result = await runCli(['verify', '-', '--server', issuer.url, '--audience', 'beta'], {
-      cwd, now: () => NOW, stdin: Readable.from([`${token}\n`]),
+      cwd,
+      now: () => NOW,
+      stdin: Readable.from([`${token}\n`]),
     });
     assert.equal(result.code, 0, result.stderr);
   });
@@ -95,15 +106,18 @@ describe('tessera verify', () => {
     const token = await issuer.sign(claims());
     const ok = await verify(token, '--audience', 'beta', '--scope', 'beta:readers beta:role.writers');
     assert.equal(ok.code, 0, ok.stderr);
-    await rejected(await verify(token, '--audience', 'beta', '--scope', 'beta:readers beta:role.admin'),
-      'missing scope beta:role.admin (the token has: beta:role.readers beta:role.writers)');
-    await rejected(await verify(await issuer.sign(claims({ scope: undefined })), '--scope', 'beta:readers'),
-      'missing scope beta:readers (the token has: none)');
+    await rejected(
+      await verify(token, '--audience', 'beta', '--scope', 'beta:readers beta:role.admin'),
+      'missing scope beta:role.admin (the token has: beta:role.readers beta:role.writers)',
+    );
+    await rejected(
+      await verify(await issuer.sign(claims({ scope: undefined })), '--scope', 'beta:readers'),
+      'missing scope beta:readers (the token has: none)',
+    );
   });
 
   it('rejects the wrong audience', async () => {
-    await rejected(await verify(await issuer.sign(claims()), '--audience', 'gamma'),
-      'wrong audience: the token is for "beta", not "gamma"');
+    await rejected(await verify(await issuer.sign(claims()), '--audience', 'gamma'), 'wrong audience: the token is for "beta", not "gamma"');
   });
 
   it('rejects an expired token, saying when it expired', async () => {
@@ -123,8 +137,7 @@ describe('tessera verify', () => {
   it('rejects a tampered token: bad signature', async () => {
     const [header, , signature] = (await issuer.sign(claims())).split('.');
     const forged = Buffer.from(JSON.stringify(claims({ scope: 'beta:role.admin' }))).toString('base64url');
-    await rejected(await verify(`${header}.${forged}.${signature}`),
-      `bad signature: the token was altered, or was not signed by ${issuer.url}`);
+    await rejected(await verify(`${header}.${forged}.${signature}`), `bad signature: the token was altered, or was not signed by ${issuer.url}`);
   });
 
   it('rejects a token signed by another key under the same kid: bad signature', async () => {
@@ -133,13 +146,14 @@ describe('tessera verify', () => {
   });
 
   it('rejects a token whose kid is not published', async () => {
-    await rejected(await verify(await issuer.sign(claims(), { kid: 'gone' })),
-      `no key published at ${issuer.url}/oauth2/keys matches kid "gone"; the token comes from another server, or its signing key has been retired`);
+    await rejected(
+      await verify(await issuer.sign(claims(), { kid: 'gone' })),
+      `no key published at ${issuer.url}/oauth2/keys matches kid "gone"; the token comes from another server, or its signing key has been retired`,
+    );
   });
 
   it('rejects an algorithm outside ES256, EdDSA and RS256', async () => {
-    await rejected(await verify(await issuer.sign(claims(), { alg: 'HS256' }, new Uint8Array(32))),
-      'algorithm HS256 is not allowed (ES256, EdDSA or RS256)');
+    await rejected(await verify(await issuer.sign(claims(), { alg: 'HS256' }, new Uint8Array(32))), 'algorithm HS256 is not allowed (ES256, EdDSA or RS256)');
   });
 
   it('rejects an ID token as an access token, pointing at --id-token, and accepts it with --id-token', async () => {
@@ -180,8 +194,7 @@ describe('tessera verify', () => {
     issuer.discovery = null;
     const result = await verify(await issuer.sign(claims()));
     assert.equal(result.code, 1);
-    assert.equal(result.stderr,
-      `error: discovery request to ${issuer.url}/.well-known/openid-configuration: HTTP 404 not_found: no such route\n`);
+    assert.equal(result.stderr, `error: discovery request to ${issuer.url}/.well-known/openid-configuration: HTTP 404 not_found: no such route\n`);
   });
 
   it('fails with exit 1 when the discovery document names no jwks_uri', async () => {
@@ -221,7 +234,8 @@ describe('tessera verify', () => {
     it('fetches discovery and JWKS trusting --cacert', async () => {
       const token = await secure.sign({ ...claims(), iss: secure.url });
       const result = await runCli(['verify', token, '--server', secure.url, '--cacert', 'ca.pem', '--audience', 'beta'], {
-        cwd, now: () => NOW,
+        cwd,
+        now: () => NOW,
       });
       assert.equal(result.code, 0, result.stderr);
       assert.deepEqual(secure.requests, ['/.well-known/openid-configuration', '/oauth2/keys']);

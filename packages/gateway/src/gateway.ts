@@ -156,7 +156,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const outcome = await forwarder.forward(req, res, granted.route, granted.token, fromOf(req), state.config.stripHeaders);
     if (outcome.failure) metrics.upstreamFailure(granted.route.name, outcome.failure);
     access({
-      started, method: req.method ?? '', path, route: granted.route, caller: granted.caller, status: outcome.status,
+      started,
+      method: req.method ?? '',
+      path,
+      route: granted.route,
+      caller: granted.caller,
+      status: outcome.status,
       ...(outcome.error && { error: outcome.error }),
     });
   };
@@ -167,9 +172,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const original = originalRequest(req);
     const path = (original.target ?? '').split('?')[0]!;
     if (allow === null || (allow.allowFrom !== 'any' && !allow.allowFrom.has(address))) {
-      const refusal = allow === null
-        ? new GatewayError(404, 'not_found', `the authorization endpoint ${AUTHZ_PATH} is turned off (authz.enabled)`)
-        : new GatewayError(403, 'forbidden', `the authorization endpoint answers the proxies listed in authz.allowFrom only, not ${address}`);
+      const refusal =
+        allow === null
+          ? new GatewayError(404, 'not_found', `the authorization endpoint ${AUTHZ_PATH} is turned off (authz.enabled)`)
+          : new GatewayError(403, 'forbidden', `the authorization endpoint answers the proxies listed in authz.allowFrom only, not ${address}`);
       sendError(res, refusal);
       access({ started, kind: 'authz', method: original.method, path, status: refusal.status, error: refusal });
       return;
@@ -212,7 +218,11 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     try {
       if (isAuthzTarget(req.url)) throw new GatewayError(400, 'invalid_request', `${AUTHZ_PATH} does not upgrade`);
       // Only WebSocket: an h2c (or other) upgrade would open a tunnel whose later requests no route checks.
-      if (String(req.headers.upgrade ?? '').trim().toLowerCase() !== 'websocket') {
+      if (
+        String(req.headers.upgrade ?? '')
+          .trim()
+          .toLowerCase() !== 'websocket'
+      ) {
         throw new GatewayError(400, 'invalid_request', 'only WebSocket upgrades (Upgrade: websocket) are passed');
       }
       granted = await authorize(req.method ?? 'GET', req.url, req, state);
@@ -228,7 +238,13 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const outcome = await forwarder.upgrade(req, socket, head, granted.route, granted.token, fromOf(req), state.config.stripHeaders);
     if (outcome.failure) metrics.upstreamFailure(granted.route.name, outcome.failure);
     access({
-      started, kind: 'upgrade', method: req.method ?? '', path, route: granted.route, caller: granted.caller, status: outcome.status,
+      started,
+      kind: 'upgrade',
+      method: req.method ?? '',
+      path,
+      route: granted.route,
+      caller: granted.caller,
+      status: outcome.status,
       ...(outcome.error && { error: outcome.error }),
     });
   };
@@ -264,10 +280,14 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       return;
     }
     if ((socket as Socket).writable && !(socket as TLSSocket).destroyed) {
-      const refusal = error.code === 'HPE_HEADER_OVERFLOW'
-        ? new GatewayError(431, 'invalid_request',
-          'the request headers are larger than the gateway accepts (HPE_HEADER_OVERFLOW); send fewer or smaller headers')
-        : new GatewayError(400, 'invalid_request', `the request could not be parsed (${error.code ?? 'bad request'})`);
+      const refusal =
+        error.code === 'HPE_HEADER_OVERFLOW'
+          ? new GatewayError(
+              431,
+              'invalid_request',
+              'the request headers are larger than the gateway accepts (HPE_HEADER_OVERFLOW); send fewer or smaller headers',
+            )
+          : new GatewayError(400, 'invalid_request', `the request could not be parsed (${error.code ?? 'bad request'})`);
       writeErrorToSocket(socket, refusal);
     } else {
       socket.destroy();
@@ -319,8 +339,13 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const trust = tls && { tessera: tls.clientCa, external: tls.externalCas, trustDomain: tls.trustDomain, mappings: next.certificateMappings };
     live = {
       config: {
-        ...live.config, tls, routes: next.routes, certificateMappings: next.certificateMappings,
-        accessLog: next.accessLog, stripHeaders: next.stripHeaders, authz: next.authz,
+        ...live.config,
+        tls,
+        routes: next.routes,
+        certificateMappings: next.certificateMappings,
+        accessLog: next.accessLog,
+        stripHeaders: next.stripHeaders,
+        authz: next.authz,
       },
       table: createRouteTable(next.routes),
       trust,
@@ -395,8 +420,13 @@ function secureOptions(tls: Tls): { cert: string; key: string; ca?: string[]; re
 
 function tlsChanged(a: Tls, b: Tls): boolean {
   const fingerprints = (certs: readonly { fingerprint256: string }[]): string => certs.map((c) => c.fingerprint256).join(',');
-  return a.cert !== b.cert || a.key !== b.key || a.trustDomain !== b.trustDomain
-    || fingerprints(a.clientCa) !== fingerprints(b.clientCa) || fingerprints(a.externalCas) !== fingerprints(b.externalCas);
+  return (
+    a.cert !== b.cert ||
+    a.key !== b.key ||
+    a.trustDomain !== b.trustDomain ||
+    fingerprints(a.clientCa) !== fingerprints(b.clientCa) ||
+    fingerprints(a.externalCas) !== fingerprints(b.externalCas)
+  );
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

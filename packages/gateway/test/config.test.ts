@@ -12,13 +12,15 @@ const dir = mkdtempSync(join(tmpdir(), 'tessera-gateway-config-'));
 writeFileSync(join(dir, 'gw.secret'), 'secret\n');
 writeFileSync(join(dir, 'empty.secret'), '\n');
 
-const base = (): Record<string, any> => ({ // eslint-disable-line @typescript-eslint/no-explicit-any -- a JSON document under test
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a JSON document under test
+const base = (): Record<string, any> => ({
   listen: 'http://127.0.0.1:0',
   tessera: { url: 'https://tessera.example:8443', clientId: 'edge.gw', clientSecretFile: 'gw.secret' },
   routes: [{ pathPrefix: '/orders', methods: ['GET'], upstream: 'http://127.0.0.1:7001', audience: 'orders', require: { scope: ['orders:role.readers'] } }],
 });
 
-const load = (edit: (config: Record<string, any>) => void, env: Record<string, string> = {}) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const load = (edit: (config: Record<string, any>) => void, env: Record<string, string> = {}) => {
   const config = base();
   edit(config);
   const file = join(dir, 'gateway.json');
@@ -26,8 +28,12 @@ const load = (edit: (config: Record<string, any>) => void, env: Record<string, s
   return loadConfig(file, env);
 };
 
-const refused = (edit: (config: Record<string, any>) => void, pattern: RegExp): void => { // eslint-disable-line @typescript-eslint/no-explicit-any
-  assert.throws(() => load(edit), (error: unknown) => error instanceof GatewayConfigError && pattern.test(error.message));
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const refused = (edit: (config: Record<string, any>) => void, pattern: RegExp): void => {
+  assert.throws(
+    () => load(edit),
+    (error: unknown) => error instanceof GatewayConfigError && pattern.test(error.message),
+  );
 };
 
 describe('gateway config', () => {
@@ -80,8 +86,10 @@ describe('gateway config', () => {
     refused((c) => (c.routes[0].acceptDelegated = { maxDepth: 1.5, allowedActors: ['bff.web'] }), /maxDepth must be a whole number/);
     refused((c) => (c.routes[0].acceptDelegated = { allowedActors: ['bff.web'], actors: [] }), /unknown setting "actors"/);
     refused((c) => (c.routes[0].acceptDelegated = { allowedActors: ['bff.web', 'edge.gw'] }), /names the gateway itself \(edge.gw\)/);
-    assert.throws(() => load((c) => (c.routes[0].acceptDelegated = { allowedActors: ['edge.other'] }), { TESSERA_GATEWAY_CLIENT_ID: 'edge.other' }),
-      /names the gateway itself \(edge.other\)/);
+    assert.throws(
+      () => load((c) => (c.routes[0].acceptDelegated = { allowedActors: ['edge.other'] }), { TESSERA_GATEWAY_CLIENT_ID: 'edge.other' }),
+      /names the gateway itself \(edge.other\)/,
+    );
   });
 
   it('refuses a listener, a Tessera or a secret it cannot use safely', () => {

@@ -38,8 +38,16 @@ describe('tessera gateway, end to end', () => {
       writeFileSync(join(world.dir, 'alpha.key'), pem.key, { mode: 0o600 });
       writeFileSync(join(world.dir, 'gw-ca.pem'), world.pki.ca.cert);
       const { stdout } = await run('curl', [
-        '-sS', '--cacert', join(world.dir, 'gw-ca.pem'), '--cert', join(world.dir, 'alpha.pem'), '--key', join(world.dir, 'alpha.key'),
-        '-w', '\n%{http_code}', `${gw.url}/orders/7`,
+        '-sS',
+        '--cacert',
+        join(world.dir, 'gw-ca.pem'),
+        '--cert',
+        join(world.dir, 'alpha.pem'),
+        '--key',
+        join(world.dir, 'alpha.key'),
+        '-w',
+        '\n%{http_code}',
+        `${gw.url}/orders/7`,
       ]);
       const [body, status] = stdout.split('\n');
       assert.equal(status, '200', body);
@@ -50,8 +58,10 @@ describe('tessera gateway, end to end', () => {
       assert.equal(seen.url, '/orders/7');
       // Tessera issued it as proxy_for_principal: for alpha.api, the gateway the one actor, the route's scope.
       const last = (await world.tokenRequests()).at(-1)!;
-      assert.deepEqual({ type: last.type, acting: last.acting, subject: last.subject, actors: last.actors, scope: last.scope },
-          { type: 'token.issued', acting: 'proxy', subject: 'alpha.api', actors: [GATEWAY], scope: 'orders:role.readers' });
+      assert.deepEqual(
+        { type: last.type, acting: last.acting, subject: last.subject, actors: last.actors, scope: last.scope },
+        { type: 'token.issued', acting: 'proxy', subject: 'alpha.api', actors: [GATEWAY], scope: 'orders:role.readers' },
+      );
     });
 
     it('maps a partner certificate by its subject or SAN, and only a certificate of that partner CA', async () => {
@@ -95,23 +105,25 @@ describe('tessera gateway, end to end', () => {
   });
 
   describe('callers by Bearer token', () => {
-    it('exchanges the caller\'s token: the upstream sees the caller as sub and the gateway as act', async () => {
+    it("exchanges the caller's token: the upstream sees the caller as sub and the gateway as act", async () => {
       const token = await world.token('carol', 'orders:domain');
       const before = (await world.tokenRequests()).length;
       const res = await call('/orders/9', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: '{"n":1}' });
       assert.equal(res.status, 200, res.text);
       assert.equal(res.json.principal, 'carol.api');
       assert.deepEqual(res.json.actors, [GATEWAY]);
-      assert.notEqual(res.json.headers.authorization, `Bearer ${token}`, 'never the caller\'s own token');
+      assert.notEqual(res.json.headers.authorization, `Bearer ${token}`, "never the caller's own token");
       // One token exchange (a delegation, not impersonation) of the caller's own token, for the route's scope.
       const requests = await world.tokenRequests();
       assert.equal(requests.length, before + 1);
       const exchange = requests[before]!;
-      assert.deepEqual({ type: exchange.type, acting: exchange.acting, subject: exchange.subject, actors: exchange.actors, scope: exchange.scope },
-          { type: 'token.issued', acting: 'delegation', subject: 'carol.api', actors: [GATEWAY], scope: 'orders:role.writers' });
+      assert.deepEqual(
+        { type: exchange.type, acting: exchange.acting, subject: exchange.subject, actors: exchange.actors, scope: exchange.scope },
+        { type: 'token.issued', acting: 'delegation', subject: 'carol.api', actors: [GATEWAY], scope: 'orders:role.writers' },
+      );
       const sent = claimsOf(String(res.json.headers.authorization).slice('Bearer '.length));
       assert.equal(sent['jti'], exchange.jti, 'the upstream got the token Tessera issued');
-      assert.deepEqual(sent['exchanged_from'], [claimsOf(token)['jti']], 'exchanged from the caller\'s token (subject_token)');
+      assert.deepEqual(sent['exchanged_from'], [claimsOf(token)['jti']], "exchanged from the caller's token (subject_token)");
       // A steady stream costs no further round trip.
       for (let i = 0; i < 5; i++) {
         assert.equal((await call('/orders/9', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: '{}' })).status, 200);
@@ -159,8 +171,11 @@ describe('tessera gateway, end to end', () => {
 
     it('refuses two Authorization headers and an unknown scheme', async () => {
       const token = await world.token('alpha', 'orders:domain');
-      const raw = await rawRequest(gw.url, world.pki.ca.cert,
-          `GET /orders/1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nAuthorization: Bearer junk\r\nConnection: close\r\n\r\n`);
+      const raw = await rawRequest(
+        gw.url,
+        world.pki.ca.cert,
+        `GET /orders/1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nAuthorization: Bearer junk\r\nConnection: close\r\n\r\n`,
+      );
       assert.match(raw, /^HTTP\/1.1 400/);
       const basic = await call('/orders/1', { headers: { authorization: 'Basic YTpi' } });
       assert.equal(basic.status, 401);
@@ -177,19 +192,28 @@ describe('tessera gateway, end to end', () => {
       assert.equal(unrouted.json.error, 'not_found');
       // Written by hand: an HTTP client resolves dot segments (even encoded ones) before sending.
       for (const path of ['/orders/%2e%2e/admin', '/orders/../admin', '/orders//audit', '/orders%2faudit', '/orders/..;/admin', '/orders/.%2E/admin']) {
-        const raw = await rawRequest(gw.url, world.pki.ca.cert,
-            `GET ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
+        const raw = await rawRequest(
+          gw.url,
+          world.pki.ca.cert,
+          `GET ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`,
+        );
         assert.match(raw, /^HTTP\/1.1 400 /, path);
         assert.match(raw, /"error":"invalid_request"/, path);
       }
       // An absolute-form target would let the caller name a host beside the Host header.
-      const absolute = await rawRequest(gw.url, world.pki.ca.cert,
-          `GET http://internal.example/orders/1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
+      const absolute = await rawRequest(
+        gw.url,
+        world.pki.ca.cert,
+        `GET http://internal.example/orders/1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`,
+      );
       assert.match(absolute, /^HTTP\/1.1 400 /);
       // A route bound to a host: by the Host header alone (any case, port or trailing dot), never X-Forwarded-Host.
       const viaHost = async (host: string, extra = ''): Promise<string> =>
-        rawRequest(gw.url, world.pki.ca.cert,
-            `GET /internal/x HTTP/1.1\r\nHost: ${host}\r\n${extra}Authorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
+        rawRequest(
+          gw.url,
+          world.pki.ca.cert,
+          `GET /internal/x HTTP/1.1\r\nHost: ${host}\r\n${extra}Authorization: Bearer ${token}\r\nConnection: close\r\n\r\n`,
+        );
       for (const host of ['internal.example', 'INTERNAL.example:9443', 'internal.example.']) assert.match(await viaHost(host), /^HTTP\/1.1 200 /, host);
       assert.match(await viaHost('public.example'), /^HTTP\/1.1 404 /);
       assert.match(await viaHost('public.example', 'X-Forwarded-Host: internal.example\r\n'), /^HTTP\/1.1 404 /);
@@ -227,7 +251,7 @@ describe('tessera gateway, end to end', () => {
   });
 
   describe('callers by API key', () => {
-    it('checks the key through introspection and gets a token on the caller\'s behalf', async () => {
+    it("checks the key through introspection and gets a token on the caller's behalf", async () => {
       const res = await call('/orders/3', { headers: { authorization: `ApiKey ${world.apiKeys.alpha}` } });
       assert.equal(res.status, 200, res.text);
       assert.equal(res.json.principal, 'alpha.api');
@@ -242,21 +266,41 @@ describe('tessera gateway, end to end', () => {
   });
 
   describe('what the upstream hears', () => {
-    it('never the caller\'s Authorization, certificate headers or identity headers; X-Forwarded-* set by the gateway', async () => {
+    it("never the caller's Authorization, certificate headers or identity headers; X-Forwarded-* set by the gateway", async () => {
       const token = await world.token('alpha', 'orders:domain');
       const res = await call('/orders/h', {
         headers: {
           authorization: `Bearer ${token}`,
-          'x-tessera-principal': 'sys.auth.admin', 'x-tessera-token': 'forged', 'x-ssl-client-cert': 'forged', 'x-forwarded-client-cert': 'By=x',
-          'x-forwarded-for': '10.9.9.9', 'x-forwarded-host': 'evil.example', forwarded: 'for=10.9.9.9', 'x-original-url': '/admin', 'x-remote-user': 'root',
-          connection: 'x-drop-me', 'x-drop-me': 'hop', 'x-app': 'kept', x_tessera_principal: 'sys.auth.admin', x_forwarded_for: '10.1.1.1',
+          'x-tessera-principal': 'sys.auth.admin',
+          'x-tessera-token': 'forged',
+          'x-ssl-client-cert': 'forged',
+          'x-forwarded-client-cert': 'By=x',
+          'x-forwarded-for': '10.9.9.9',
+          'x-forwarded-host': 'evil.example',
+          forwarded: 'for=10.9.9.9',
+          'x-original-url': '/admin',
+          'x-remote-user': 'root',
+          connection: 'x-drop-me',
+          'x-drop-me': 'hop',
+          'x-app': 'kept',
+          x_tessera_principal: 'sys.auth.admin',
+          x_forwarded_for: '10.1.1.1',
         },
       });
       assert.equal(res.status, 200, res.text);
       const headers = res.json.headers as Record<string, string>;
-      for (const name of ['x-tessera-principal', 'x-tessera-token', 'x-ssl-client-cert', 'x-forwarded-client-cert', 'forwarded', 'x-original-url',
-          'x-remote-user', 'x-drop-me',
-        'x_tessera_principal', 'x_forwarded_for']) {
+      for (const name of [
+        'x-tessera-principal',
+        'x-tessera-token',
+        'x-ssl-client-cert',
+        'x-forwarded-client-cert',
+        'forwarded',
+        'x-original-url',
+        'x-remote-user',
+        'x-drop-me',
+        'x_tessera_principal',
+        'x_forwarded_for',
+      ]) {
         assert.equal(headers[name], undefined, name);
       }
       assert.notEqual(headers['authorization'], `Bearer ${token}`);
@@ -299,26 +343,37 @@ describe('tessera gateway, end to end', () => {
  * Tessera's answer with the access token's claims changed by `tamper` (the signature no longer matches).
  */
 async function startTamperingIssuer(tessera: World['tessera']): Promise<{
-  tokenEndpoint: string; answered: number; tamper: (claims: Record<string, unknown>) => void; close(): Promise<void>;
+  tokenEndpoint: string;
+  answered: number;
+  tamper: (claims: Record<string, unknown>) => void;
+  close(): Promise<void>;
 }> {
   const state = { tokenEndpoint: '', answered: 0, tamper: (_claims: Record<string, unknown>): void => {}, close: async () => {} };
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      void tessera.send('/oauth2/token', { method: 'POST', body: Buffer.concat(chunks).toString('utf8'), headers: {
-        'content-type': String(req.headers['content-type']), authorization: String(req.headers.authorization) } }).then((answer) => {
-        const body = answer.json as Record<string, unknown>;
-        if (answer.status === 200) {
-          const [header, payload, signature] = String(body['access_token']).split('.');
-          const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString('utf8')) as Record<string, unknown>;
-          state.tamper(claims);
-          body['access_token'] = [header, Buffer.from(JSON.stringify(claims)).toString('base64url'), signature].join('.');
-          state.answered++;
-        }
-        res.writeHead(answer.status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-        res.end(JSON.stringify(body));
-      });
+      void tessera
+        .send('/oauth2/token', {
+          method: 'POST',
+          body: Buffer.concat(chunks).toString('utf8'),
+          headers: {
+            'content-type': String(req.headers['content-type']),
+            authorization: String(req.headers.authorization),
+          },
+        })
+        .then((answer) => {
+          const body = answer.json as Record<string, unknown>;
+          if (answer.status === 200) {
+            const [header, payload, signature] = String(body['access_token']).split('.');
+            const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString('utf8')) as Record<string, unknown>;
+            state.tamper(claims);
+            body['access_token'] = [header, Buffer.from(JSON.stringify(claims)).toString('base64url'), signature].join('.');
+            state.answered++;
+          }
+          res.writeHead(answer.status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+          res.end(JSON.stringify(body));
+        });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -337,9 +392,10 @@ export async function rawRequest(url: string, ca: string, text: string): Promise
   const { connect: plain } = await import('node:net');
   const target = new URL(url);
   return new Promise((resolve, reject) => {
-    const socket = target.protocol === 'https:'
-      ? connect({ host: target.hostname, port: Number(target.port), ca, servername: undefined })
-      : plain({ host: target.hostname, port: Number(target.port) });
+    const socket =
+      target.protocol === 'https:'
+        ? connect({ host: target.hostname, port: Number(target.port), ca, servername: undefined })
+        : plain({ host: target.hostname, port: Number(target.port) });
     const chunks: Buffer[] = [];
     socket.on(target.protocol === 'https:' ? 'secureConnect' : 'connect', () => socket.write(text));
     socket.on('data', (c: Buffer) => chunks.push(c));

@@ -35,7 +35,8 @@ describe('gateway with the real Tessera exchange (pending the server side)', () 
 
   before(async () => {
     tessera = await startTestServer();
-    const admin = async (method: string, path: string, body?: unknown): Promise<any> => { // eslint-disable-line @typescript-eslint/no-explicit-any
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const admin = async (method: string, path: string, body?: unknown): Promise<any> => {
       const res = await tessera.admin$(method, path, body);
       assert.ok(res.status < 300, `${method} ${path}: ${res.status} ${res.text}`);
       return res.json;
@@ -55,8 +56,13 @@ describe('gateway with the real Tessera exchange (pending the server side)', () 
     upstream = await startUpstream({ issuer: tessera.url, jwksUri: `${tessera.url}/oauth2/keys`, gateway: GATEWAY, ca: tessera.ca });
     pki = createTestPki();
     dir = mkdtempSync(join(tmpdir(), 'tessera-gateway-real-'));
-    const files: Record<string, string> = { 'gw.pem': pki.server.cert, 'gw.key': pki.server.key, 'client-ca.pem': pki.ca.cert, 'tessera-ca.pem': tessera.ca,
-        'gw.secret': secrets[GATEWAY]! };
+    const files: Record<string, string> = {
+      'gw.pem': pki.server.cert,
+      'gw.key': pki.server.key,
+      'client-ca.pem': pki.ca.cert,
+      'tessera-ca.pem': tessera.ca,
+      'gw.secret': secrets[GATEWAY]!,
+    };
     for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content, { mode: 0o600 });
     const config = {
       listen: 'https://127.0.0.1:0',
@@ -65,8 +71,14 @@ describe('gateway with the real Tessera exchange (pending the server side)', () 
       routes: [
         { name: 'read', pathPrefix: '/orders', methods: ['GET'], upstream: upstream.url, audience: 'orders', require: { scope: ['orders:role.readers'] } },
         { name: 'write', pathPrefix: '/orders', methods: ['POST'], upstream: upstream.url, audience: 'orders', require: { scope: ['orders:role.writers'] } },
-        { name: 'audit', pathPrefix: '/orders/audit', methods: ['GET'], upstream: upstream.url, audience: 'orders',
-            require: { scope: ['orders:role.auditors'] } },
+        {
+          name: 'audit',
+          pathPrefix: '/orders/audit',
+          methods: ['GET'],
+          upstream: upstream.url,
+          audience: 'orders',
+          require: { scope: ['orders:role.auditors'] },
+        },
       ],
     };
     writeFileSync(join(dir, 'gateway.json'), JSON.stringify(config));
@@ -80,7 +92,7 @@ describe('gateway with the real Tessera exchange (pending the server side)', () 
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('exchanges a Bearer caller\'s token: the upstream sees the caller as sub and the gateway as act', async () => {
+  it("exchanges a Bearer caller's token: the upstream sees the caller as sub and the gateway as act", async () => {
     const res = await call('/orders/1', { method: 'POST', body: '{}', headers: { authorization: `Bearer ${await token('carol.api', 'orders:domain')}` } });
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json.principal, 'carol.api');

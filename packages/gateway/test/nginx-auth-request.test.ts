@@ -25,12 +25,14 @@ describe('nginx auth_request in front of an upstream (deploy/nginx/gateway-auth-
   before(async () => {
     world = await startWorld();
     const gwPort = await freePort();
-    gw = await spawnGateway(world.config((c) => {
-      c.listen = `http://127.0.0.1:${gwPort}`;
-      delete c.tls;
-      c.certificateMappings = [];
-      c.authz = { allowFrom: ['127.0.0.1'] };
-    }));
+    gw = await spawnGateway(
+      world.config((c) => {
+        c.listen = `http://127.0.0.1:${gwPort}`;
+        delete c.tls;
+        c.certificateMappings = [];
+        c.authz = { allowFrom: ['127.0.0.1'] };
+      }),
+    );
     const port = await freePort();
     const dir = await nginxDir();
     let server = readFileSync(join(ROOT, 'deploy', 'nginx', 'gateway-auth-request.conf'), 'utf8');
@@ -48,10 +50,13 @@ describe('nginx auth_request in front of an upstream (deploy/nginx/gateway-auth-
     await world?.close();
   });
 
-  it('lets an allowed caller through with the gateway\'s token in place of its own credentials', async () => {
+  it("lets an allowed caller through with the gateway's token in place of its own credentials", async () => {
     const token = await world.token('carol', 'orders:domain');
-    const res = await send(`${url}/orders/42?q=1`, { method: 'POST', body: '{}', headers: { authorization: `Bearer ${token}`,
-        'x-tessera-principal': 'sys.auth.admin', 'x-tessera-token': 'forged' } });
+    const res = await send(`${url}/orders/42?q=1`, {
+      method: 'POST',
+      body: '{}',
+      headers: { authorization: `Bearer ${token}`, 'x-tessera-principal': 'sys.auth.admin', 'x-tessera-token': 'forged' },
+    });
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json.principal, 'carol.api');
     assert.deepEqual(res.json.actors, [GATEWAY]);

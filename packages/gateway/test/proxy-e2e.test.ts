@@ -56,10 +56,18 @@ describe('gateway proxying, end to end', () => {
   before(async () => {
     world = await startWorld();
     flaky = await startFlakyUpstream();
-    gw = await spawnGateway(world.config((c) => {
-      c.routes.push({ name: 'flaky', pathPrefix: '/flaky', methods: ['GET', 'POST'], upstream: flaky.url, audience: 'orders',
-          require: { scope: ['orders:role.readers'] } });
-    }));
+    gw = await spawnGateway(
+      world.config((c) => {
+        c.routes.push({
+          name: 'flaky',
+          pathPrefix: '/flaky',
+          methods: ['GET', 'POST'],
+          upstream: flaky.url,
+          audience: 'orders',
+          require: { scope: ['orders:role.readers'] },
+        });
+      }),
+    );
     bearer = await world.token('carol', 'orders:domain');
   });
   after(async () => {
@@ -98,8 +106,12 @@ describe('gateway proxying, end to end', () => {
     });
 
     it('hands on a request body while the caller is still sending it', async () => {
-      const req = httpsRequest(`${gw.url}/orders/upload?streaming`, { method: 'PUT', ca: world.pki.ca.cert, agent: false,
-          headers: { authorization: `Bearer ${bearer}` } });
+      const req = httpsRequest(`${gw.url}/orders/upload?streaming`, {
+        method: 'PUT',
+        ca: world.pki.ca.cert,
+        agent: false,
+        headers: { authorization: `Bearer ${bearer}` },
+      });
       const answer = new Promise<string>((resolve, reject) => {
         req.on('response', (res) => {
           const chunks: Buffer[] = [];
@@ -123,9 +135,15 @@ describe('gateway proxying, end to end', () => {
     const upgrade = (headers: Record<string, string>): Promise<{ status: number; socket?: Socket; headers: Record<string, unknown> }> =>
       new Promise((resolve, reject) => {
         const req = httpsRequest(`${gw.url}/orders/live`, {
-          ca: world.pki.ca.cert, agent: false,
-          headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64'),
-              ...headers },
+          ca: world.pki.ca.cert,
+          agent: false,
+          headers: {
+            connection: 'Upgrade',
+            upgrade: 'websocket',
+            'sec-websocket-version': '13',
+            'sec-websocket-key': randomBytes(16).toString('base64'),
+            ...headers,
+          },
         });
         req.on('upgrade', (res, socket) => resolve({ status: res.statusCode!, socket: socket as Socket, headers: res.headers }));
         req.on('response', (res) => {
@@ -226,7 +244,7 @@ describe('gateway proxying, end to end', () => {
       assert.match(metrics.text, /tessera_gateway_upstream_failures_total\{route="orders-slow",kind="timeout"\} [1-9]/);
       assert.match(metrics.text, /tessera_gateway_requests_total\{route="dead",status="502"\} [1-9]/);
       assert.equal((await send(gw.metricsUrl!.replace('/metrics', '/elsewhere'))).status, 404);
-      assert.equal((await call('/metrics')).status, 404, 'never on the proxy\'s listener');
+      assert.equal((await call('/metrics')).status, 404, "never on the proxy's listener");
     });
   });
 
@@ -248,8 +266,8 @@ describe('gateway proxying, end to end', () => {
   });
 
   describe('the authorization endpoint', () => {
-    const upstreamVerifier = () => createVerifier({ issuer: world.tessera.url, jwksUri: `${world.tessera.url}/oauth2/keys`, audience: 'orders',
-        ca: world.tessera.ca });
+    const upstreamVerifier = () =>
+      createVerifier({ issuer: world.tessera.url, jwksUri: `${world.tessera.url}/oauth2/keys`, audience: 'orders', ca: world.tessera.ca });
 
     it('nginx auth_request: judges X-Original-Method and X-Original-URI, and answers the principal and the upstream token', async () => {
       const res = await call('/authz', { headers: { 'x-original-method': 'POST', 'x-original-uri': '/orders/5?x=1' } });
@@ -293,8 +311,10 @@ describe('gateway proxying, end to end', () => {
         const res = await call('/authz', { headers });
         assert.equal(res.status, 403, `${JSON.stringify(method)}: ${res.text}`);
         assert.equal(res.json.error, 'forbidden');
-        assert.match(res.json.error_description,
-          /X-Original-Method: the proxy must send exactly one \(nginx: proxy_set_header X-Original-Method \$request_method\)/);
+        assert.match(
+          res.json.error_description,
+          /X-Original-Method: the proxy must send exactly one \(nginx: proxy_set_header X-Original-Method \$request_method\)/,
+        );
         assert.equal(res.headers['x-tessera-token'], undefined);
       }
     });

@@ -29,8 +29,8 @@ describe('gateway reload', () => {
     await world?.close();
   });
 
-  const get = (path: string, agent: Agent | false = false) => send(`${gw.url}${path}`, { ca: world.pki.ca.cert, agent,
-      headers: { authorization: `Bearer ${bearer}` } });
+  const get = (path: string, agent: Agent | false = false) =>
+    send(`${gw.url}${path}`, { ca: world.pki.ca.cert, agent, headers: { authorization: `Bearer ${bearer}` } });
   const reloads = (msg: string): number => gw.logs.filter((entry) => entry['msg'] === msg).length;
 
   it('applies new routes from a changed file and on SIGHUP under load, losing no request; refuses a bad file and keeps the old routes', async () => {
@@ -46,8 +46,16 @@ describe('gateway reload', () => {
     });
 
     // 1. The file changes: the watcher reloads it.
-    world.config((c) => c.routes.push({ name: 'v2', pathPrefix: '/v2', methods: ['GET'], upstream: world.upstream.url, audience: 'orders',
-        require: { scope: ['orders:role.readers'] } }));
+    world.config((c) =>
+      c.routes.push({
+        name: 'v2',
+        pathPrefix: '/v2',
+        methods: ['GET'],
+        upstream: world.upstream.url,
+        audience: 'orders',
+        require: { scope: ['orders:role.readers'] },
+      }),
+    );
     await gw.waitForLog((e) => e['msg'] === 'config reloaded');
     assert.equal((await get('/v2/orders')).status, 200);
 

@@ -9,8 +9,17 @@ import { createRouteTable, hostName, readTarget } from '../src/routes/match.ts';
 
 function route(name: string, pathPrefix: string, methods: string[] | null = ['GET'], host?: string): RouteConfig {
   return {
-    name, host, pathPrefix, methods: methods && new Set(methods), upstream: new URL('http://127.0.0.1:1'), audience: 'orders',
-    require: ['orders:role.readers'], southboundScope: 'orders:role.readers', timeoutMs: 1000, websocket: true, acceptDelegated: undefined,
+    name,
+    host,
+    pathPrefix,
+    methods: methods && new Set(methods),
+    upstream: new URL('http://127.0.0.1:1'),
+    audience: 'orders',
+    require: ['orders:role.readers'],
+    southboundScope: 'orders:role.readers',
+    timeoutMs: 1000,
+    websocket: true,
+    acceptDelegated: undefined,
   };
 }
 
@@ -47,10 +56,25 @@ describe('route matching', () => {
   });
 
   it('refuses targets two servers could read differently', () => {
-    for (const target of ['/orders/../admin', '/orders/./admin', '/orders/%2e%2e/admin', '/orders/%2E/x', '/orders/..;/admin', '/orders/%2fadmin',
-        '/orders%2Fadmin',
-      '/orders/%5cadmin', '/orders\\admin', '/orders//admin', '//orders', '/orders/%00', '/orders/%zz', 'http://internal.example/orders', '*', 'orders',
-          '']) {
+    for (const target of [
+      '/orders/../admin',
+      '/orders/./admin',
+      '/orders/%2e%2e/admin',
+      '/orders/%2E/x',
+      '/orders/..;/admin',
+      '/orders/%2fadmin',
+      '/orders%2Fadmin',
+      '/orders/%5cadmin',
+      '/orders\\admin',
+      '/orders//admin',
+      '//orders',
+      '/orders/%00',
+      '/orders/%zz',
+      'http://internal.example/orders',
+      '*',
+      'orders',
+      '',
+    ]) {
       const read = readTarget(target);
       assert.equal(read.ok, false, `${target} must be refused`);
     }

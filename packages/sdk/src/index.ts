@@ -7,7 +7,11 @@ export { CLIENT_ASSERTION_TYPE, signClientAssertion, type ClientAssertionClaims 
 export { basicAuthorization } from './client/basic-auth.ts';
 export { requestTokenResponse, type TokenEndpointRequestOptions, type TokenEndpointResponse } from './client/token-request.ts';
 export type { RequestProof } from './client/credentials.ts';
-export type { Transport as TokenTransport, TransportRequest as TokenTransportRequest, TransportResponse as TokenTransportResponse } from './client/transport.ts';
+export type {
+  Transport as TokenTransport,
+  TransportRequest as TokenTransportRequest,
+  TransportResponse as TokenTransportResponse,
+} from './client/transport.ts';
 export { TokenClientError, type TokenClientErrorCode, type TokenClientErrorDetails } from './client/errors.ts';
 export type {
   AccessTokenRequest,

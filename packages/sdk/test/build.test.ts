@@ -19,7 +19,9 @@ const TSC = require.resolve('typescript/bin/tsc');
 const packageDir = (name: string): string => dirname(require.resolve(`${name}/package.json`));
 
 function filesUnder(dir: string, suffix: string): string[] {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((name) => name.endsWith(suffix)).map((name) => join(dir, name));
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((name) => name.endsWith(suffix))
+    .map((name) => join(dir, name));
 }
 
 describe('the built package', () => {
@@ -56,7 +58,11 @@ describe('the built package', () => {
     }
     const relative = [...specifiers].filter((name) => name.startsWith('.'));
     assert.ok(relative.length > 0);
-    assert.deepEqual(relative.filter((name) => !name.endsWith('.js')), [], 'relative imports end in .js');
+    assert.deepEqual(
+      relative.filter((name) => !name.endsWith('.js')),
+      [],
+      'relative imports end in .js',
+    );
     const external = [...specifiers].filter((name) => !name.startsWith('.') && !name.startsWith('node:'));
     assert.deepEqual([...new Set(external)], ['jose']);
   });
@@ -80,7 +86,7 @@ describe('the built package', () => {
   // The workspace reaches src/index.ts only through the custom `tessera-source` condition (the
   // root tsconfig's customConditions, `node --conditions=tessera-source`); an installed copy
   // must load the built JS, since Node refuses to strip types under node_modules.
-  it('loads by name from a consumer\'s node_modules, as npm would install it', async () => {
+  it("loads by name from a consumer's node_modules, as npm would install it", async () => {
     const installed = join(root, 'node_modules', '@tessera', 'sdk');
     mkdirSync(installed, { recursive: true });
     cpSync(join(SDK_DIR, 'package.json'), join(installed, 'package.json'));
@@ -92,7 +98,9 @@ describe('the built package', () => {
   });
 
   it('gives a strict TypeScript consumer working declarations', () => {
-    writeFileSync(join(root, 'consumer.ts'), `
+    writeFileSync(
+      join(root, 'consumer.ts'),
+      `
 import { createAuthenticatedFetch, createTokenClient, TokenClientError, type TokenClientOptions } from './dist/index.js';
 const options: TokenClientOptions = { issuer: 'https://tessera.test', credentials: { clientId: 'a.b', privateKey: '-', kid: 'k' }, retry: { maxAttempts: 2 } };
 const client = createTokenClient(options);
@@ -103,11 +111,24 @@ export function codeOf(error: unknown): string | undefined {
   return error instanceof TokenClientError ? error.code + (error.errorCode ?? '') : undefined;
 }
 void token; void res;
-`);
-    writeFileSync(join(root, 'tsconfig.json'), JSON.stringify({
-      compilerOptions: { strict: true, noEmit: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2024'], types: ['node'], skipLibCheck: false },
-      files: ['consumer.ts'],
-    }));
+`,
+    );
+    writeFileSync(
+      join(root, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          noEmit: true,
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'es2022',
+          lib: ['es2024'],
+          types: ['node'],
+          skipLibCheck: false,
+        },
+        files: ['consumer.ts'],
+      }),
+    );
     try {
       execFileSync(process.execPath, [TSC, '-p', join(root, 'tsconfig.json')], { stdio: 'pipe', cwd: root });
     } catch (error) {

@@ -62,7 +62,7 @@ describe('signClientAssertion', () => {
 
 describe('basicAuthorization', () => {
   it('form-urlencodes both halves (RFC 6749 §2.3.1), the characters encodeURIComponent keeps included', () => {
-    const header = basicAuthorization("svc:odd id", "p@ss word/+!'()~*");
+    const header = basicAuthorization('svc:odd id', "p@ss word/+!'()~*");
     const decoded = Buffer.from(header.replace(/^Basic /, ''), 'base64').toString();
     assert.equal(decoded, 'svc%3Aodd+id:p%40ss+word%2F%2B%21%27%28%29%7E*');
   });
@@ -112,9 +112,21 @@ describe('checkIssuedCertificate', () => {
     const key = createPrivateKey(issued.key);
     const cases: [string, { certificate: string; chain: string }, number, string | undefined, string][] = [
       ['no certificate', { certificate: 'nope', chain: pki.ca.cert }, now, undefined, '"certificate" holds no PEM certificate'],
-      ['a broken chain', { certificate: issued.cert, chain: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----' }, now, undefined, '"chain" holds a certificate that does not parse'],
+      [
+        'a broken chain',
+        { certificate: issued.cert, chain: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----' },
+        now,
+        undefined,
+        '"chain" holds a certificate that does not parse',
+      ],
       ['another key', { certificate: pki.client('alpha.api').cert, chain: pki.ca.cert }, now, undefined, 'the certificate is not for the key of the CSR'],
-      ['a chain without the issuer', { certificate: issued.cert, chain: pki.server.cert }, now, undefined, 'the chain holds no certificate that issued the leaf'],
+      [
+        'a chain without the issuer',
+        { certificate: issued.cert, chain: pki.server.cert },
+        now,
+        undefined,
+        'the chain holds no certificate that issued the leaf',
+      ],
       ['another principal', { certificate: issued.cert, chain: pki.ca.cert }, now, 'beta.api', 'the certificate is for alpha.api, not beta.api'],
     ];
     for (const [name, answer, at, principal, problem] of cases) {

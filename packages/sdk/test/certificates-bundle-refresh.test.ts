@@ -27,16 +27,23 @@ const HOUR = 3_600_000;
 const BUNDLE_REFRESH = 0.2;
 
 function certificatesIn(pem: string): X509Certificate[] {
-  return (pem.match(/-----BEGIN (?:TRUSTED )?CERTIFICATE-----[\s\S]+?-----END (?:TRUSTED )?CERTIFICATE-----/g) ?? []).map((block) => new X509Certificate(block));
+  return (pem.match(/-----BEGIN (?:TRUSTED )?CERTIFICATE-----[\s\S]+?-----END (?:TRUSTED )?CERTIFICATE-----/g) ?? []).map(
+    (block) => new X509Certificate(block),
+  );
 }
 
 /** The issuing CAs of a bundle (Tessera's CAs are root → issuing CA): what the refresher's TLS anchors on. */
 function issuingIn(pem: string): string[] {
-  return certificatesIn(pem).filter((certificate) => !certificate.checkIssued(certificate)).map((certificate) => certificate.fingerprint256).sort();
+  return certificatesIn(pem)
+    .filter((certificate) => !certificate.checkIssued(certificate))
+    .map((certificate) => certificate.fingerprint256)
+    .sort();
 }
 
 function fingerprints(pem: string): string[] {
-  return certificatesIn(pem).map((certificate) => certificate.fingerprint256).sort();
+  return certificatesIn(pem)
+    .map((certificate) => certificate.fingerprint256)
+    .sort();
 }
 
 /** The `bundle` event, or a rejection after `ms`. */

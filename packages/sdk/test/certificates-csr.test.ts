@@ -27,7 +27,7 @@ describe('DER encoder', () => {
     assert.equal(hex(element(0x04, Buffer.alloc(70_000))).slice(0, 10), '0483011170');
   });
 
-  it('writes INTEGERs in the minimal two\'s-complement form', () => {
+  it("writes INTEGERs in the minimal two's-complement form", () => {
     assert.equal(hex(integer(0)), '020100');
     assert.equal(hex(integer(127)), '02017f');
     assert.equal(hex(integer(128)), '02020080', 'a leading zero keeps 128 positive');

@@ -111,12 +111,17 @@ function fakeCa(now: () => number = Date.now): FakeCa {
       ca.requests.push(request);
       const fate = ca.answer(request);
       if (fate === 'hang') {
-        return new Promise((_resolve, reject) => ca.signal?.addEventListener('abort', () => reject(new CertificateRefresherError('closed', { code: 'ERR_REFRESHER_CLOSED' }))));
+        return new Promise((_resolve, reject) =>
+          ca.signal?.addEventListener('abort', () => reject(new CertificateRefresherError('closed', { code: 'ERR_REFRESHER_CLOSED' }))),
+        );
       }
       if (fate !== undefined) throw fate;
       const issuedAt = now();
       const san = extension('2.5.29.17', sequence(contextSpecific(6, Buffer.from('spiffe://tessera.local/alpha/api'), false)));
-      return { certificate: certificate(PRINCIPAL, 'Fake Tessera CA', csrPublicKey(request.csr), privateKey, issuedAt - BACKDATE, issuedAt + ca.lifetimeMs, [san]), chain: root };
+      return {
+        certificate: certificate(PRINCIPAL, 'Fake Tessera CA', csrPublicKey(request.csr), privateKey, issuedAt - BACKDATE, issuedAt + ca.lifetimeMs, [san]),
+        chain: root,
+      };
     },
     close() {},
   };
@@ -187,7 +192,10 @@ describe('certificate refresher schedule', () => {
         shares.push((renewAt.getTime() - notBefore.getTime()) / lifetime);
         await r.close();
       }
-      assert.ok(shares.every((share) => share >= 0.6 - 1e-6 && share <= (2 / 3) * 1.1 + 1e-6), shares.join(' '));
+      assert.ok(
+        shares.every((share) => share >= 0.6 - 1e-6 && share <= (2 / 3) * 1.1 + 1e-6),
+        shares.join(' '),
+      );
       assert.ok(new Set(shares.map((share) => share.toFixed(4))).size > 1, 'not all the same');
     });
 
@@ -258,7 +266,10 @@ describe('certificate refresher schedule', () => {
     it('keeps each retry wait within ±20 % of the doubled delay', async () => {
       const r = await start();
       ca.answer = () => unavailable();
-      for (const [drawn, expected] of [[0, 800], [0.999_999, 1200]] as const) {
+      for (const [drawn, expected] of [
+        [0, 800],
+        [0.999_999, 1200],
+      ] as const) {
         random = () => drawn;
         const failed = next(r, 'failed');
         await r.renew().catch(() => {});
@@ -268,7 +279,7 @@ describe('certificate refresher schedule', () => {
       }
     });
 
-    it('waits at least as long as the CA\'s Retry-After', async () => {
+    it("waits at least as long as the CA's Retry-After", async () => {
       const r = await start();
       ca.answer = () => new CertificateRefresherError('busy', { code: 'ERR_CA_UNAVAILABLE', status: 429, retryAfter: 30 });
       const failed = next(r, 'failed');
@@ -400,7 +411,7 @@ describe('certificate refresher schedule', () => {
       assert.equal(ca.requests.length, 2);
     });
 
-    it('does not retry a refused proof (a spent join token): it fails at once with the CA\'s error', async () => {
+    it("does not retry a refused proof (a spent join token): it fails at once with the CA's error", async () => {
       ca.answer = () => refused();
       await assert.rejects(start(), (error: CertificateRefresherError) => {
         assert.equal(error.code, 'ERR_CA_REFUSED');
@@ -529,7 +540,10 @@ describe('certificate refresher options for tools (tessera cert --watch)', () =>
     }
     const r = await starting;
     assert.equal(r.info().principal, PRINCIPAL);
-    assert.deepEqual(heard.map((event) => [event.attempt, event.error.code]), [1, 2, 3, 4, 5, 6].map((n) => [n, 'ERR_CA_UNAVAILABLE']));
+    assert.deepEqual(
+      heard.map((event) => [event.attempt, event.error.code]),
+      [1, 2, 3, 4, 5, 6].map((n) => [n, 'ERR_CA_UNAVAILABLE']),
+    );
     assert.equal(heard[0]?.retryAt?.getTime(), startedAt + 1000);
   });
 
@@ -596,7 +610,10 @@ describe('certificate refresher options for tools (tessera cert --watch)', () =>
   });
 
   it('fails to start without a bootstrap when outDir holds nothing usable, and needs outDir to go without one', async () => {
-    await assert.rejects(start({ outDir: await scratch(), bootstrap: undefined }), { code: 'ERR_PROOF_UNAVAILABLE', message: /holds no valid certificate for alpha\.api, and no bootstrap was given/ });
+    await assert.rejects(start({ outDir: await scratch(), bootstrap: undefined }), {
+      code: 'ERR_PROOF_UNAVAILABLE',
+      message: /holds no valid certificate for alpha\.api, and no bootstrap was given/,
+    });
     await assert.rejects(start({ bootstrap: undefined }), /bootstrap is required/);
     assert.equal(ca.requests.length, 0);
   });

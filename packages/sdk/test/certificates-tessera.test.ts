@@ -38,7 +38,9 @@ function next<E extends keyof CertificateRefresherEvents>(refresher: Certificate
 }
 
 function certificatesIn(pem: string): X509Certificate[] {
-  return (pem.match(/-----BEGIN (?:TRUSTED )?CERTIFICATE-----[\s\S]+?-----END (?:TRUSTED )?CERTIFICATE-----/g) ?? []).map((block) => new X509Certificate(block));
+  return (pem.match(/-----BEGIN (?:TRUSTED )?CERTIFICATE-----[\s\S]+?-----END (?:TRUSTED )?CERTIFICATE-----/g) ?? []).map(
+    (block) => new X509Certificate(block),
+  );
 }
 
 function assertRefused(status: number, error: string, description: RegExp) {
@@ -61,7 +63,9 @@ async function call(url: string, agent: Agent): Promise<{ body: string; serverSe
       let body = '';
       res.on('data', (chunk: Buffer) => (body += chunk.toString()));
       res.on('end', () => resolve({ body, serverSerial }));
-    }).on('error', reject).end();
+    })
+      .on('error', reject)
+      .end();
   });
 }
 
@@ -117,10 +121,14 @@ describe('certificate refresher against a real Tessera', () => {
       assert.equal(info.thumbprint, createHash('sha256').update(leaf!.raw).digest('base64url'));
       assert.equal(info.notAfter.getTime(), Date.parse(leaf!.validTo));
       assert.equal(intermediates.length, 1, 'cert holds the leaf and its intermediate');
-      assert.ok(leaf!.checkPrivateKey(createPrivateKey(r.current().key)), 'the key is the certificate\'s');
+      assert.ok(leaf!.checkPrivateKey(createPrivateKey(r.current().key)), "the key is the certificate's");
       const { ca, cert, allowPartialTrustChain } = r.tlsOptions();
       const issuing = certificatesIn(t.ca).filter((certificate) => !certificate.checkIssued(certificate));
-      assert.deepEqual(certificatesIn(ca).map((held) => held.fingerprint256), issuing.map((certificate) => certificate.fingerprint256), 'TLS anchors on the bundle\'s issuing CA');
+      assert.deepEqual(
+        certificatesIn(ca).map((held) => held.fingerprint256),
+        issuing.map((certificate) => certificate.fingerprint256),
+        "TLS anchors on the bundle's issuing CA",
+      );
       assert.equal(allowPartialTrustChain, true);
       for (const purpose of ['sslclient', 'sslserver'] as const) {
         assert.match(await opensslVerify(t.ca, cert, leaf!.toString(), purpose), /: OK/);
@@ -142,7 +150,7 @@ describe('certificate refresher against a real Tessera', () => {
       assert.equal((await stat(join(out, 'key.pem'))).mode & 0o777, 0o600);
       assert.equal(await readFile(join(out, 'key.pem'), 'utf8'), r.current().key);
       assert.equal(await readFile(join(out, 'cert.pem'), 'utf8'), r.current().cert);
-      assert.equal(await readFile(join(out, 'ca.pem'), 'utf8'), t.ca, 'ca.pem is Tessera\'s bundle, roots included');
+      assert.equal(await readFile(join(out, 'ca.pem'), 'utf8'), t.ca, "ca.pem is Tessera's bundle, roots included");
       assert.equal(certificatesIn(await readFile(join(out, 'chain.pem'), 'utf8')).length, 2, 'intermediate and root');
     });
 
@@ -194,7 +202,7 @@ describe('certificate refresher against a real Tessera', () => {
       assert.notEqual(r.info().serial, serial);
     });
 
-    it('is refused once the certificate is revoked: renew() fails with the CA\'s answer and failed tells when it tries again', async () => {
+    it("is refused once the certificate is revoked: renew() fails with the CA's answer and failed tells when it tries again", async () => {
       const r = await start();
       const revoked = await t.admin$('POST', `/certificates/${r.info().serial}/revoke`, { reason: 'keyCompromise' });
       assert.equal(revoked.status, 200, revoked.text);
@@ -253,7 +261,8 @@ describe('certificate refresher against a real Tessera', () => {
     const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/`;
     // Service certificates name services, not hosts: the test checks the SPIFFE ID instead.
     const agent = clientSide.createAgent({
-      checkServerIdentity: (_host, certificate) => (certificate.subjectaltname?.includes('URI:spiffe://tessera.local/alpha/web') ? undefined : new Error('not alpha.web')),
+      checkServerIdentity: (_host, certificate) =>
+        certificate.subjectaltname?.includes('URI:spiffe://tessera.local/alpha/web') ? undefined : new Error('not alpha.web'),
     });
 
     let seen = await call(url, agent);
@@ -273,7 +282,7 @@ describe('certificate refresher against a real Tessera', () => {
   });
 
   describe('refusals and mistakes', () => {
-    it('fails to start with the CA\'s answer when the join token was already used', async () => {
+    it("fails to start with the CA's answer when the join token was already used", async () => {
       const token = await joinToken();
       await start({ bootstrap: { joinToken: token } });
       await assert.rejects(start({ bootstrap: { joinToken: token } }), assertRefused(401, 'invalid_proof', /unknown, already used or expired/));
@@ -302,7 +311,10 @@ describe('certificate refresher against a real Tessera', () => {
       const aborter = new AbortController();
       const stranger = createTestPki();
       cleanups.push(async () => stranger.dispose());
-      for (const [server, ca] of [['https://127.0.0.1:1', t.ca], [t.url, stranger.ca.cert]] as const) {
+      for (const [server, ca] of [
+        ['https://127.0.0.1:1', t.ca],
+        [t.url, stranger.ca.cert],
+      ] as const) {
         const client = httpsCaClient({ server, trust: () => tesseraTrust(ca), timeoutMs: 5000, signal: aborter.signal });
         await assert.rejects(client.bundle(), (error: CertificateRefresherError) => {
           assert.equal(error.code, 'ERR_CA_UNAVAILABLE');
@@ -322,9 +334,17 @@ describe('certificate refresher against a real Tessera', () => {
       ['renewAt of 1', { renewAt: 1 }, /renewAt must be a share of the lifetime between 0 and 1/],
       ['a jitter past the end', { renewAt: 0.9, jitter: 0.2 }, /renewAt × \(1 \+ jitter\) must stay below 1/],
       ['an empty join token', { bootstrap: { joinToken: ' ' } }, /bootstrap\.joinToken must be the token/],
-      ['a bootstrap of no known kind', { bootstrap: { password: 'x' } as never }, /bootstrap must be \{ joinToken \}, \{ privateKey, kid \} or \{ oidcToken \}/],
+      [
+        'a bootstrap of no known kind',
+        { bootstrap: { password: 'x' } as never },
+        /bootstrap must be \{ joinToken \}, \{ privateKey, kid \} or \{ oidcToken \}/,
+      ],
       ['a registered key without kid', { bootstrap: { privateKey: registered.privateKey, kid: '' } }, /bootstrap\.kid must name the registered key/],
-      ['a weak registered key', { bootstrap: { privateKey: generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey, kid: 'k1' } }, /P-256, P-384, Ed25519 or RSA \(2048 bits or more\)/],
+      [
+        'a weak registered key',
+        { bootstrap: { privateKey: generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey, kid: 'k1' } },
+        /P-256, P-384, Ed25519 or RSA \(2048 bits or more\)/,
+      ],
     ];
     for (const [name, options, message] of invalid) {
       it(`refuses ${name} with a TypeError that says what to fix`, async () => {

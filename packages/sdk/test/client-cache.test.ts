@@ -68,7 +68,11 @@ describe('token client cache', () => {
   });
 
   describe('background refresh at half-life', () => {
-    const refreshTimes: [number, number][] = [[0, 45_000], [0.5, 50_000], [0.999_999, 54_999.99]];
+    const refreshTimes: [number, number][] = [
+      [0, 45_000],
+      [0.5, 50_000],
+      [0.999_999, 54_999.99],
+    ];
     for (const [random, at] of refreshTimes) {
       it(`refreshes a token in use at ${at / 1000} s of 100 s when the jitter draw is ${random}`, async () => {
         mock.method(Math, 'random', () => random);
@@ -143,7 +147,7 @@ describe('token client cache', () => {
       assert.deepEqual(new Set(tokens), new Set(['token-1']));
     });
 
-    it('shares one failure among concurrent misses, with the server\'s error details', async () => {
+    it("shares one failure among concurrent misses, with the server's error details", async () => {
       server.handler = () => ({ status: 403, body: { error: 'access_denied', error_description: 'alpha.api holds no role in beta', error_code: 'AUTH_104' } });
       const c = start();
       const results = await Promise.allSettled(Array.from({ length: 20 }, () => c.getAccessToken(SCOPE)));

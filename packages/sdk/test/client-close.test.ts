@@ -54,7 +54,10 @@ describe('close()', () => {
   let hang = false;
   before(async () => {
     pki = createTestPki();
-    server = await startFakeHttpServer((request) => (hang ? new Promise(() => {}) : tokenAnswer(request, 3600)), { cert: pki.server.cert, key: pki.server.key });
+    server = await startFakeHttpServer((request) => (hang ? new Promise(() => {}) : tokenAnswer(request, 3600)), {
+      cert: pki.server.cert,
+      key: pki.server.key,
+    });
   });
   after(async () => {
     await server.close();

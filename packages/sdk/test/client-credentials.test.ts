@@ -13,7 +13,12 @@ const SCOPE = { scope: 'beta:domain' };
 describe('token client credentials', () => {
   const clients: TokenClient[] = [];
   const start = (server: FakeFetchServer, options: Partial<TokenClientOptions>): TokenClient => {
-    const client = createTokenClient({ tokenEndpoint: ENDPOINT, credentials: { clientId: 'alpha.api', clientSecret: 's3cret' }, fetch: server.fetch, ...options });
+    const client = createTokenClient({
+      tokenEndpoint: ENDPOINT,
+      credentials: { clientId: 'alpha.api', clientSecret: 's3cret' },
+      fetch: server.fetch,
+      ...options,
+    });
     clients.push(client);
     return client;
   };
@@ -71,7 +76,13 @@ describe('token client credentials', () => {
           assert.equal(request.form.get('client_assertion_type'), 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
           const assertion = request.form.get('client_assertion')!;
           assert.deepEqual(decodeProtectedHeader(assertion), { alg, kid: 'k1' });
-          const { payload } = await jwtVerify(assertion, pair.publicKey, { issuer: 'alpha.api', subject: 'alpha.api', audience: ENDPOINT, algorithms: [alg], maxTokenAge: 120 });
+          const { payload } = await jwtVerify(assertion, pair.publicKey, {
+            issuer: 'alpha.api',
+            subject: 'alpha.api',
+            audience: ENDPOINT,
+            algorithms: [alg],
+            maxTokenAge: 120,
+          });
           assert.ok(payload.exp! - payload.iat! <= 300, 'short-lived');
           jtis.add(payload.jti);
         }
@@ -98,7 +109,8 @@ describe('token client credentials', () => {
     const ISSUER = 'https://tessera.test';
     const metadataServer = (metadata: Record<string, unknown> | undefined): FakeFetchServer =>
       fakeFetchServer((request) => {
-        if (request.url.endsWith('/.well-known/oauth-authorization-server')) return metadata ? { body: metadata } : { status: 404, body: { error: 'not_found' } };
+        if (request.url.endsWith('/.well-known/oauth-authorization-server'))
+          return metadata ? { body: metadata } : { status: 404, body: { error: 'not_found' } };
         if (request.url.endsWith('/.well-known/openid-configuration')) return { body: { issuer: ISSUER, token_endpoint: `${ISSUER}/zts/v1/oauth2/token` } };
         return tokenAnswer(request);
       });
@@ -108,11 +120,10 @@ describe('token client credentials', () => {
       const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
       const client = start(server, { tokenEndpoint: undefined, issuer: ISSUER, credentials: { clientId: 'alpha.api', privateKey, kid: 'k1' } });
       await Promise.all([client.getAccessToken(SCOPE), client.getAccessToken({ scope: 'gamma:domain' })]);
-      assert.deepEqual(server.requests.map((request) => `${request.method} ${request.url}`), [
-        `GET ${ISSUER}/.well-known/oauth-authorization-server`,
-        `POST ${ISSUER}/oauth2/token`,
-        `POST ${ISSUER}/oauth2/token`,
-      ]);
+      assert.deepEqual(
+        server.requests.map((request) => `${request.method} ${request.url}`),
+        [`GET ${ISSUER}/.well-known/oauth-authorization-server`, `POST ${ISSUER}/oauth2/token`, `POST ${ISSUER}/oauth2/token`],
+      );
       const assertion = server.requests[1]!.form.get('client_assertion')!;
       assert.equal(JSON.parse(Buffer.from(assertion.split('.')[1]!, 'base64url').toString()).aud, `${ISSUER}/oauth2/token`);
     });
@@ -156,22 +167,61 @@ describe('token client credentials', () => {
       ['no credentials', { tokenEndpoint: ENDPOINT }, /credentials are required/],
       ['unknown credentials', { ...base, credentials: { user: 'x' } }, /credentials must hold \{ clientId, clientSecret \}/],
       ['an empty secret', { ...base, credentials: { clientId: 'a.b', clientSecret: '' } }, /clientSecret must be a non-empty string/],
-      ['an unknown secret method', { ...base, credentials: { clientId: 'a.b', clientSecret: 'x', method: 'none' } }, /method must be client_secret_basic or client_secret_post, not none/],
-      ['an unreadable private key', { ...base, credentials: { clientId: 'a.b', privateKey: 'not a key', kid: 'k' } }, /privateKey is not a readable PEM private key/],
-      ['a public key as private key', { ...base, credentials: { clientId: 'a.b', privateKey: generateKeyPairSync('ed25519').publicKey, kid: 'k' } }, /must be a private key/],
-      ['a private key without kid', { ...base, credentials: { clientId: 'a.b', privateKey: generateKeyPairSync('ed25519').privateKey } }, /kid must name the registered key/],
+      [
+        'an unknown secret method',
+        { ...base, credentials: { clientId: 'a.b', clientSecret: 'x', method: 'none' } },
+        /method must be client_secret_basic or client_secret_post, not none/,
+      ],
+      [
+        'an unreadable private key',
+        { ...base, credentials: { clientId: 'a.b', privateKey: 'not a key', kid: 'k' } },
+        /privateKey is not a readable PEM private key/,
+      ],
+      [
+        'a public key as private key',
+        { ...base, credentials: { clientId: 'a.b', privateKey: generateKeyPairSync('ed25519').publicKey, kid: 'k' } },
+        /must be a private key/,
+      ],
+      [
+        'a private key without kid',
+        { ...base, credentials: { clientId: 'a.b', privateKey: generateKeyPairSync('ed25519').privateKey } },
+        /kid must name the registered key/,
+      ],
       // The server registers P-256, P-384, Ed25519 and RSA of 2048 to 8192 bits: an assertion of any other key is never accepted.
-      ['a P-521 key, which Tessera does not register', { ...base, credentials: { clientId: 'a.b', privateKey: generateKeyPairSync('ec', { namedCurve: 'P-521' }).privateKey, kid: 'k' } }, /privateKey is an EC key on secp521r1, which Tessera does not register: use a P-256, P-384, Ed25519 or RSA \(2048 to 8192 bits, public exponent 65537\) key/],
-      ['a P-521 key even with an explicit alg', { ...base, credentials: { clientId: 'a.b', privateKey: generateKeyPairSync('ec', { namedCurve: 'P-521' }).privateKey, kid: 'k', alg: 'ES512' } }, /secp521r1, which Tessera does not register/],
-      ['a 1024-bit RSA key', { ...base, credentials: { clientId: 'a.b', privateKey: generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey, kid: 'k' } }, /a 1024-bit RSA key, which Tessera does not register/],
-      ['a certificate without key', { ...base, credentials: { certificate: '-----BEGIN CERTIFICATE-----' } }, /credentials.key is required with a fixed certificate/],
-      ['a certificate that is not PEM', { ...base, credentials: { certificate: 'nope', key: 'nope' } }, /the client certificate is not a readable PEM certificate/],
+      [
+        'a P-521 key, which Tessera does not register',
+        { ...base, credentials: { clientId: 'a.b', privateKey: generateKeyPairSync('ec', { namedCurve: 'P-521' }).privateKey, kid: 'k' } },
+        /privateKey is an EC key on secp521r1, which Tessera does not register: use a P-256, P-384, Ed25519 or RSA \(2048 to 8192 bits, public exponent 65537\) key/,
+      ],
+      [
+        'a P-521 key even with an explicit alg',
+        { ...base, credentials: { clientId: 'a.b', privateKey: generateKeyPairSync('ec', { namedCurve: 'P-521' }).privateKey, kid: 'k', alg: 'ES512' } },
+        /secp521r1, which Tessera does not register/,
+      ],
+      [
+        'a 1024-bit RSA key',
+        { ...base, credentials: { clientId: 'a.b', privateKey: generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey, kid: 'k' } },
+        /a 1024-bit RSA key, which Tessera does not register/,
+      ],
+      [
+        'a certificate without key',
+        { ...base, credentials: { certificate: '-----BEGIN CERTIFICATE-----' } },
+        /credentials.key is required with a fixed certificate/,
+      ],
+      [
+        'a certificate that is not PEM',
+        { ...base, credentials: { certificate: 'nope', key: 'nope' } },
+        /the client certificate is not a readable PEM certificate/,
+      ],
       ['a bad retry bound', { ...base, retry: { maxAttempts: 0 } }, /retry.maxAttempts must be a whole number ≥ 1/],
       ['a negative rejection TTL', { ...base, rejectionTtlMs: -1 }, /rejectionTtlMs must be a number of milliseconds ≥ 0/],
     ];
     for (const [name, options, message] of cases) {
       it(`refuses ${name} with a TypeError saying what to fix`, () => {
-        assert.throws(() => createTokenClient(options as TokenClientOptions), (error: Error) => error instanceof TypeError && message.test(error.message));
+        assert.throws(
+          () => createTokenClient(options as TokenClientOptions),
+          (error: Error) => error instanceof TypeError && message.test(error.message),
+        );
       });
     }
 

@@ -16,8 +16,12 @@ describe('exchange client', () => {
   let server: FakeFetchServer;
   let client: ExchangeClient | undefined;
   const start = (options: Partial<ExchangeClientOptions> = {}): ExchangeClient => {
-    client = createExchangeClient({ tokenEndpoint: ENDPOINT, credentials: { clientId: 'edge.gw', clientSecret: 'gw-secret' }, fetch: server.fetch,
-        ...options });
+    client = createExchangeClient({
+      tokenEndpoint: ENDPOINT,
+      credentials: { clientId: 'edge.gw', clientSecret: 'gw-secret' },
+      fetch: server.fetch,
+      ...options,
+    });
     return client;
   };
   const jumpTo = (ms: number): void => mock.timers.setTime(T0 + ms);
@@ -52,8 +56,12 @@ describe('exchange client', () => {
     assert.equal(token, 'token-1');
     const [seen] = server.requests;
     assert.equal(seen!.headers['authorization'], BASIC);
-    assert.deepEqual(Object.fromEntries(seen!.form), { grant_type: 'client_credentials', scope: 'orders:domain', proxy_for_principal: 'alpha.api',
-        expires_in: '600' });
+    assert.deepEqual(Object.fromEntries(seen!.form), {
+      grant_type: 'client_credentials',
+      scope: 'orders:domain',
+      proxy_for_principal: 'alpha.api',
+      expires_in: '600',
+    });
   });
 
   it('serves a cached token while a quarter of its life remains, refreshing it in the background past half-life', async () => {
@@ -97,7 +105,7 @@ describe('exchange client', () => {
     assert.equal(await c.onBehalfOf({ principal: 'alpha.api', scope: 'orders:domain' }), 'token-3');
   });
 
-  it('throws the server\'s refusal as a rejected TokenClientError and remembers it for rejectionTtlMs', async () => {
+  it("throws the server's refusal as a rejected TokenClientError and remembers it for rejectionTtlMs", async () => {
     server.handler = () => ({ status: 403, body: { error: 'access_denied', error_description: 'edge.gw is not an actor of orders:role.readers' } });
     const c = start({ rejectionTtlMs: 1000 });
     const ask = (): Promise<string> => c.onBehalfOf({ principal: 'alpha.api', scope: 'orders:role.readers' });
@@ -125,7 +133,7 @@ describe('exchange client', () => {
     assert.equal(error.code, 'ERR_TOKEN_NETWORK');
   });
 
-  it('finds the token endpoint in the issuer\'s metadata, once', async () => {
+  it("finds the token endpoint in the issuer's metadata, once", async () => {
     server.handler = (request) =>
       request.path === '/.well-known/oauth-authorization-server'
         ? { body: { issuer: 'https://tessera.test', token_endpoint: 'https://tessera.test/oauth2/token-here' } }
@@ -133,7 +141,10 @@ describe('exchange client', () => {
     const c = start({ tokenEndpoint: undefined, issuer: 'https://tessera.test' });
     assert.equal(await c.exchange({ subjectToken: 'a.b.c', scope: 'orders:domain' }), 'token-2');
     assert.equal(await c.onBehalfOf({ principal: 'alpha.api', scope: 'orders:domain' }), 'token-3');
-    assert.deepEqual(server.requests.map((r) => r.path), ['/.well-known/oauth-authorization-server', '/oauth2/token-here', '/oauth2/token-here']);
+    assert.deepEqual(
+      server.requests.map((r) => r.path),
+      ['/.well-known/oauth-authorization-server', '/oauth2/token-here', '/oauth2/token-here'],
+    );
   });
 
   it('refuses bad arguments before any request', async () => {
@@ -147,7 +158,7 @@ describe('exchange client', () => {
     assert.throws(() => createExchangeClient({ credentials: { clientId: 'a.b', clientSecret: 's' } }), /exactly one of tokenEndpoint/);
   });
 
-  it('the token client\'s onBehalfOf uses the same cache; forceRefresh replaces only the refused token', async () => {
+  it("the token client's onBehalfOf uses the same cache; forceRefresh replaces only the refused token", async () => {
     const tc = createTokenClient({ tokenEndpoint: ENDPOINT, credentials: { clientId: 'edge.gw', clientSecret: 'gw-secret' }, fetch: server.fetch });
     try {
       const ask = (options?: { forceRefresh: boolean; rejectedToken: string }): Promise<string> =>
@@ -167,7 +178,9 @@ describe('exchange client', () => {
   it('fails calls after close()', async () => {
     const c = start();
     await c.close();
-    await assert.rejects(c.exchange({ subjectToken: 'a.b.c', scope: 'orders:domain' }),
-        (e: unknown) => e instanceof TokenClientError && e.code === 'ERR_CLIENT_CLOSED');
+    await assert.rejects(
+      c.exchange({ subjectToken: 'a.b.c', scope: 'orders:domain' }),
+      (e: unknown) => e instanceof TokenClientError && e.code === 'ERR_CLIENT_CLOSED',
+    );
   });
 });

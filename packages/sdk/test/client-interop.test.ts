@@ -72,7 +72,11 @@ describe('token client against a real Tessera', () => {
   });
 
   it('gets a token with a private key (private_key_jwt) that jose.jwtVerify accepts', async () => {
-    const client = start({ tokenEndpoint: `${t.url}/oauth2/token`, issuer: undefined, credentials: { clientId: 'alpha.api', privateKey: key.privateKey, kid: 'k1' } });
+    const client = start({
+      tokenEndpoint: `${t.url}/oauth2/token`,
+      issuer: undefined,
+      credentials: { clientId: 'alpha.api', privateKey: key.privateKey, kid: 'k1' },
+    });
     const first = await client.getAccessToken({ domain: 'beta', roles: ['readers'] });
     const claims = await verify(first);
     assert.deepEqual(claims['scp'], ['readers']);
@@ -87,16 +91,31 @@ describe('token client against a real Tessera', () => {
     assert.equal(claims.exp! - claims.iat!, 300);
   });
 
-  describe('refusals keep the server\'s error and error_code', () => {
+  describe("refusals keep the server's error and error_code", () => {
     const cases: [string, () => Promise<string>, Partial<TokenClientError>][] = [
-      ['a wrong secret', () => start({ credentials: { clientId: 'alpha.api', clientSecret: 'wrong' } }).getAccessToken({ scope: 'beta:domain' }), { status: 401, error: 'invalid_client', errorCode: 'AUTH_101' }],
-      ['an unregistered key', () => start({ credentials: { clientId: 'alpha.api', privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, kid: 'k1' } }).getAccessToken({ scope: 'beta:domain' }), { status: 401, error: 'invalid_client', errorCode: 'AUTH_101' }],
+      [
+        'a wrong secret',
+        () => start({ credentials: { clientId: 'alpha.api', clientSecret: 'wrong' } }).getAccessToken({ scope: 'beta:domain' }),
+        { status: 401, error: 'invalid_client', errorCode: 'AUTH_101' },
+      ],
+      [
+        'an unregistered key',
+        () =>
+          start({
+            credentials: { clientId: 'alpha.api', privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, kid: 'k1' },
+          }).getAccessToken({ scope: 'beta:domain' }),
+        { status: 401, error: 'invalid_client', errorCode: 'AUTH_101' },
+      ],
       ['a malformed scope', () => start().getAccessToken({ scope: 'beta:role.' }), { status: 400, error: 'invalid_scope' }],
       ['an unknown domain', () => start().getAccessToken({ scope: 'nowhere:domain' }), { status: 404, error: 'invalid_scope' }],
-      ['no role held', async () => {
-        const idle = await t.admin$('POST', '/domains/alpha/services/idle/secrets', {});
-        return start({ credentials: { clientId: 'alpha.idle', clientSecret: idle.json.clientSecret } }).getAccessToken({ scope: 'beta:domain' });
-      }, { status: 403, error: 'access_denied' }],
+      [
+        'no role held',
+        async () => {
+          const idle = await t.admin$('POST', '/domains/alpha/services/idle/secrets', {});
+          return start({ credentials: { clientId: 'alpha.idle', clientSecret: idle.json.clientSecret } }).getAccessToken({ scope: 'beta:domain' });
+        },
+        { status: 403, error: 'access_denied' },
+      ],
     ];
     for (const [name, call, expected] of cases) {
       it(`surfaces ${name} as ERR_TOKEN_REJECTED ${expected.status} ${expected.error}`, async () => {
@@ -105,7 +124,7 @@ describe('token client against a real Tessera', () => {
           assert.equal(error.status, expected.status);
           assert.equal(error.error, expected.error);
           assert.equal(error.errorCode, expected.errorCode);
-          assert.ok(error.errorDescription, 'the server\'s description is kept');
+          assert.ok(error.errorDescription, "the server's description is kept");
           assert.equal(error.attempts, 1);
           return true;
         });
@@ -133,8 +152,12 @@ describe('token client against a real Tessera', () => {
       const now = Math.floor(Date.now() / 1000);
       const assertion = await new SignJWT({})
         .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
-        .setIssuer('alpha.api').setSubject('alpha.api').setAudience(`${t.url}/ca/v1/certificates`)
-        .setIssuedAt(now).setExpirationTime(now + 60).setJti(randomUUID())
+        .setIssuer('alpha.api')
+        .setSubject('alpha.api')
+        .setAudience(`${t.url}/ca/v1/certificates`)
+        .setIssuedAt(now)
+        .setExpirationTime(now + 60)
+        .setJti(randomUUID())
         .sign(key.privateKey);
       const issued = await t.send('/ca/v1/certificates', {
         method: 'POST',

@@ -49,7 +49,12 @@ describe('token client on behalf of callers, against a real Tessera', () => {
   before(async () => {
     t = await startTestServer();
     for (const name of ['alpha', 'beta', 'gamma']) assert.equal((await t.admin$('POST', '/domains', { name })).status, 201);
-    for (const [domain, name] of [['alpha', 'api'], ['alpha', 'batch'], ['beta', 'api'], ['gamma', 'api']] as const) {
+    for (const [domain, name] of [
+      ['alpha', 'api'],
+      ['alpha', 'batch'],
+      ['beta', 'api'],
+      ['gamma', 'api'],
+    ] as const) {
       const created = await t.admin$('POST', `/domains/${domain}/services`, { name, secret: true });
       assert.equal(created.status, 201, created.text);
       secrets[`${domain}.${name}`] = created.json.clientSecret as string;
@@ -130,7 +135,7 @@ describe('token client on behalf of callers, against a real Tessera', () => {
     assert.notEqual(third, second, 'a token with less than a quarter of its life left is not served');
   });
 
-  it('surfaces a refused exchange as a TokenClientError with the server\'s error', async () => {
+  it("surfaces a refused exchange as a TokenClientError with the server's error", async () => {
     const b = client('beta.api');
     const subject = await callerTokenFor('alpha.api');
     // gamma's writers do not list beta.api among their actors.
@@ -141,7 +146,9 @@ describe('token client on behalf of callers, against a real Tessera', () => {
     assert.equal(denied.error, 'access_denied');
     assert.match(denied.message, /token exchange at .* was refused \(403 access_denied/);
     // A token sent to beta cannot be exchanged by gamma.api, which it was never sent to.
-    const stolen = await client('gamma.api').getAccessToken({ scope: 'gamma:readers', onBehalfOf: subject }).catch((e: unknown) => e);
+    const stolen = await client('gamma.api')
+      .getAccessToken({ scope: 'gamma:readers', onBehalfOf: subject })
+      .catch((e: unknown) => e);
     assert.ok(stolen instanceof TokenClientError, String(stolen));
     assert.equal(stolen.status, 400);
     assert.equal(stolen.error, 'invalid_grant');
@@ -164,20 +171,34 @@ describe('token client on behalf of callers, against a real Tessera', () => {
   it('forwards a caller through middleware and fetch: A → B → C, and C sees sub A and act B', async () => {
     const verifierFor = (audience: string): Verifier => createVerifier({ issuer: t.url, audience, ca: t.ca });
     const protectC = nodeAuth(verifierFor('gamma'));
-    const cUrl = await listen(createServer(protectC((_req, res, caller) => {
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ principal: caller.principal, actors: caller.actors, act: caller.claims['act'], clientId: caller.clientId }));
-    }, { scope: ['gamma:role.readers'] })));
+    const cUrl = await listen(
+      createServer(
+        protectC(
+          (_req, res, caller) => {
+            res.setHeader('content-type', 'application/json');
+            res.end(JSON.stringify({ principal: caller.principal, actors: caller.actors, act: caller.claims['act'], clientId: caller.clientId }));
+          },
+          { scope: ['gamma:role.readers'] },
+        ),
+      ),
+    );
 
     const callC = createAuthenticatedFetch(client('beta.api'), { scope: 'gamma:role.readers' });
     const protectB = nodeAuth(verifierFor('beta'));
     const seenByB: AuthContext[] = [];
-    const bUrl = await listen(createServer(protectB(async (_req, res, caller) => {
-      seenByB.push(caller);
-      const fromC = await callC(`${cUrl}/items`, { onBehalfOf: caller });
-      res.statusCode = fromC.status;
-      res.end(await fromC.text());
-    }, { scope: ['beta:role.readers'] })));
+    const bUrl = await listen(
+      createServer(
+        protectB(
+          async (_req, res, caller) => {
+            seenByB.push(caller);
+            const fromC = await callC(`${cUrl}/items`, { onBehalfOf: caller });
+            res.statusCode = fromC.status;
+            res.end(await fromC.text());
+          },
+          { scope: ['beta:role.readers'] },
+        ),
+      ),
+    );
 
     const callB = createAuthenticatedFetch(client('alpha.api'), { scope: 'beta:role.readers' });
     const res = await callB(`${bUrl}/orders`);

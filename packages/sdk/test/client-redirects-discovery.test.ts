@@ -25,7 +25,10 @@ async function listen(handler: (req: IncomingMessage, res: ServerResponse) => vo
 const credentials = { clientId: 'alpha.api', clientSecret: 'redirect-test-secret', method: 'client_secret_post' } as const;
 
 async function failure(promise: Promise<unknown>): Promise<TokenClientError> {
-  const error = await promise.then(() => undefined, (cause: unknown) => cause);
+  const error = await promise.then(
+    () => undefined,
+    (cause: unknown) => cause,
+  );
   assert.ok(error instanceof TokenClientError, `expected a TokenClientError, got ${String(error)}`);
   return error;
 }
@@ -47,7 +50,10 @@ describe('token endpoint redirects', () => {
       await client.close();
       assert.equal(error.code, 'ERR_TOKEN_REJECTED');
       assert.equal(error.status, 307);
-      assert.match(error.message, /redirect \(307 to http:\/\/127\.0\.0\.1:9\/collect\), which is not followed because the request carries the client's credentials/);
+      assert.match(
+        error.message,
+        /redirect \(307 to http:\/\/127\.0\.0\.1:9\/collect\), which is not followed because the request carries the client's credentials/,
+      );
     });
   }
 

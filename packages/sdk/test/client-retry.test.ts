@@ -60,7 +60,11 @@ describe('token request retries', () => {
   });
 
   it('gives up at once when Retry-After reaches past the time budget, and says how long to wait', async () => {
-    answers({ status: 429, headers: { 'retry-after': '60' }, body: { error: 'rate_limited', error_description: 'too many requests for alpha.api', error_code: 'AUTH_106' } });
+    answers({
+      status: 429,
+      headers: { 'retry-after': '60' },
+      body: { error: 'rate_limited', error_description: 'too many requests for alpha.api', error_code: 'AUTH_106' },
+    });
     await assert.rejects(start({ retry: { maxTotalMs: 15_000 } }).getAccessToken(SCOPE), (error: TokenClientError) => {
       assert.equal(error.code, 'ERR_TOKEN_RATE_LIMITED');
       assert.equal(error.status, 429);

@@ -21,7 +21,12 @@ describe('token client over TLS', () => {
   const clients: TokenClient[] = [];
   const fingerprint = (pem: Pem): string => new X509Certificate(pem.cert).fingerprint256;
   const start = (options: Partial<TokenClientOptions>): TokenClient => {
-    const client = createTokenClient({ tokenEndpoint: `${server.url}/oauth2/token`, ca: pki.ca.cert, credentials: { certificate: first.cert, key: first.key }, ...options });
+    const client = createTokenClient({
+      tokenEndpoint: `${server.url}/oauth2/token`,
+      ca: pki.ca.cert,
+      credentials: { certificate: first.cert, key: first.key },
+      ...options,
+    });
     clients.push(client);
     return client;
   };
@@ -76,18 +81,29 @@ describe('token client over TLS', () => {
     assert.equal(await client.getAccessToken(SCOPE), 'token-1');
     current = second;
     assert.equal(await client.getAccessToken(SCOPE), 'token-2', 'a token bound to the old certificate is not served');
-    assert.deepEqual(server.requests.map((request) => request.clientCertificate), [fingerprint(first), fingerprint(second)]);
+    assert.deepEqual(
+      server.requests.map((request) => request.clientCertificate),
+      [fingerprint(first), fingerprint(second)],
+    );
   });
 
   it('fetches the tokens in use again, with the new certificate, when the source says "renewed"', async () => {
-    const refresher = Object.assign(new EventEmitter(), { material: first as CertificateMaterial, current(): CertificateMaterial { return this.material; } });
+    const refresher = Object.assign(new EventEmitter(), {
+      material: first as CertificateMaterial,
+      current(): CertificateMaterial {
+        return this.material;
+      },
+    });
     const client = start({ credentials: { certificate: refresher } });
     await client.getAccessToken(SCOPE);
     await client.getAccessToken({ scope: 'gamma:domain' });
     refresher.material = second;
     refresher.emit('renewed');
     await waitFor(() => server.requests.length === 4);
-    assert.deepEqual(server.requests.slice(2).map((request) => request.clientCertificate), [fingerprint(second), fingerprint(second)]);
+    assert.deepEqual(
+      server.requests.slice(2).map((request) => request.clientCertificate),
+      [fingerprint(second), fingerprint(second)],
+    );
     assert.deepEqual(new Set([await client.getAccessToken(SCOPE), await client.getAccessToken({ scope: 'gamma:domain' })]), new Set(['token-3', 'token-4']));
     assert.equal(server.requests.length, 4, 'the new tokens come from the cache');
     await client.close();
@@ -121,12 +137,19 @@ describe('token client over TLS', () => {
 
   it('reports a certificate function that throws as ERR_CREDENTIALS_UNUSABLE', async () => {
     let broken = false;
-    const client = start({ credentials: { certificate: () => {
-      if (broken) throw new Error('certificate file missing');
-      return first;
-    } } });
+    const client = start({
+      credentials: {
+        certificate: () => {
+          if (broken) throw new Error('certificate file missing');
+          return first;
+        },
+      },
+    });
     await client.getAccessToken(SCOPE);
     broken = true;
-    await assert.rejects(client.getAccessToken(SCOPE), { code: 'ERR_CREDENTIALS_UNUSABLE', message: 'the credentials could not be used: certificate file missing' });
+    await assert.rejects(client.getAccessToken(SCOPE), {
+      code: 'ERR_CREDENTIALS_UNUSABLE',
+      message: 'the credentials could not be used: certificate file missing',
+    });
   });
 });

@@ -42,7 +42,9 @@ describe('requestTokenResponse', () => {
       req.on('end', () => {
         received.push({ headers: req.headers, body });
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ access_token: 'a.b.c', token_type: 'Bearer', expires_in: 3600, scope: 'openid beta:service.api', id_token: 'i.d.t', extra: 1 }));
+        res.end(
+          JSON.stringify({ access_token: 'a.b.c', token_type: 'Bearer', expires_in: 3600, scope: 'openid beta:service.api', id_token: 'i.d.t', extra: 1 }),
+        );
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -52,10 +54,21 @@ describe('requestTokenResponse', () => {
 
   it('sends one request with the built-in client and resolves with the whole response', async () => {
     const response = await requestTokenResponse({ tokenEndpoint: url, scope: 'openid beta:service.api', expiresIn: 600, credentials: SECRET });
-    assert.deepEqual(response, { access_token: 'a.b.c', token_type: 'Bearer', expires_in: 3600, scope: 'openid beta:service.api', id_token: 'i.d.t', extra: 1 });
+    assert.deepEqual(response, {
+      access_token: 'a.b.c',
+      token_type: 'Bearer',
+      expires_in: 3600,
+      scope: 'openid beta:service.api',
+      id_token: 'i.d.t',
+      extra: 1,
+    });
     assert.equal(received.length, 1);
     assert.equal(received[0]?.headers.authorization, `Basic ${Buffer.from('alpha.api:s3cret').toString('base64')}`);
-    assert.deepEqual(Object.fromEntries(new URLSearchParams(received[0]?.body)), { grant_type: 'client_credentials', scope: 'openid beta:service.api', expires_in: '600' });
+    assert.deepEqual(Object.fromEntries(new URLSearchParams(received[0]?.body)), {
+      grant_type: 'client_credentials',
+      scope: 'openid beta:service.api',
+      expires_in: '600',
+    });
   });
 
   it('sends through a transport of the caller, with the proof the prove function gives', async () => {
@@ -79,7 +92,11 @@ describe('requestTokenResponse', () => {
     assert.equal(sent?.request.method, 'POST');
     assert.equal(sent?.request.headers['x-proof'], 'p');
     assert.equal(sent?.request.headers['content-type'], 'application/x-www-form-urlencoded');
-    assert.deepEqual(Object.fromEntries(new URLSearchParams(sent?.request.body)), { grant_type: 'client_credentials', scope: 'beta:domain', client_id: 'alpha.api' });
+    assert.deepEqual(Object.fromEntries(new URLSearchParams(sent?.request.body)), {
+      grant_type: 'client_credentials',
+      scope: 'beta:domain',
+      client_id: 'alpha.api',
+    });
   });
 
   it('hands the transport a failure of its own as the cause, after one attempt', async () => {
@@ -103,7 +120,11 @@ describe('requestTokenResponse', () => {
 
   it('does not retry a 503 and reports a refusal as the token client does', async () => {
     const unavailable = recording(503, { error: 'unavailable' });
-    await assert.rejects(requestTokenResponse({ tokenEndpoint: ENDPOINT, scope: 'beta:domain', credentials: SECRET, transport: unavailable }), { code: 'ERR_TOKEN_SERVER', status: 503, attempts: 1 });
+    await assert.rejects(requestTokenResponse({ tokenEndpoint: ENDPOINT, scope: 'beta:domain', credentials: SECRET, transport: unavailable }), {
+      code: 'ERR_TOKEN_SERVER',
+      status: 503,
+      attempts: 1,
+    });
     assert.equal(unavailable.sent.length, 1);
     const refused = recording(401, { error: 'invalid_client', error_description: 'bad secret' });
     await assert.rejects(requestTokenResponse({ tokenEndpoint: ENDPOINT, scope: 'beta:domain', credentials: SECRET, transport: refused }), {
@@ -144,8 +165,10 @@ describe('requestTokenResponse', () => {
     await requestTokenResponse({ ...base, proxyForPrincipal: 'alpha.batch' });
     const forms = transport.sent.map((sent) => Object.fromEntries(new URLSearchParams(sent.request.body)));
     const exchange = {
-      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: 'sub.ject.token',
-      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token', scope: 'gamma:readers',
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token: 'sub.ject.token',
+      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      scope: 'gamma:readers',
     };
     assert.deepEqual(forms, [
       { ...exchange, expires_in: '60' },
@@ -153,8 +176,11 @@ describe('requestTokenResponse', () => {
       { grant_type: 'client_credentials', scope: 'gamma:readers', proxy_for_principal: 'alpha.batch' },
     ]);
     const refused = recording(403, { error: 'access_denied', error_description: 'no role lists alpha.api among its actors' });
-    await assert.rejects(requestTokenResponse({ ...base, transport: refused, subjectToken: 's.t.x' }), (error: unknown) =>
-      error instanceof TokenClientError && error.error === 'access_denied' && /^token exchange at .* was refused \(403 access_denied/.test(error.message));
+    await assert.rejects(
+      requestTokenResponse({ ...base, transport: refused, subjectToken: 's.t.x' }),
+      (error: unknown) =>
+        error instanceof TokenClientError && error.error === 'access_denied' && /^token exchange at .* was refused \(403 access_denied/.test(error.message),
+    );
   });
 
   it('says what is wrong with its options', async () => {

@@ -51,7 +51,11 @@ describe('examples: a caller and a callee with each kind of credential', () => {
   /** Registers a service with a secret and a key `k1`, written to a file the caller reads. */
   const register = async (domain: string, name: string): Promise<void> => {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const created = await t.admin$('POST', `/domains/${domain}/services`, { name, secret: true, publicKeys: [{ kid: 'k1', pem: publicKey.export({ type: 'spki', format: 'pem' }) }] });
+    const created = await t.admin$('POST', `/domains/${domain}/services`, {
+      name,
+      secret: true,
+      publicKeys: [{ kid: 'k1', pem: publicKey.export({ type: 'spki', format: 'pem' }) }],
+    });
     assert.equal(created.status, 201, created.text);
     assert.equal(typeof created.json.clientSecret, 'string');
     secrets.set(`${domain}.${name}`, created.json.clientSecret as string);
@@ -67,7 +71,10 @@ describe('examples: a caller and a callee with each kind of credential', () => {
   };
 
   const runCaller = async (env: Record<string, string>): Promise<{ code: number; report: CallerReport }> => {
-    const child = spawn(process.execPath, ['--conditions=tessera-source', CALLER], { cwd: ROOT, env: { ...baseEnv(), CALLEE_URL: `${calleeUrl}/hello`, ...env } });
+    const child = spawn(process.execPath, ['--conditions=tessera-source', CALLER], {
+      cwd: ROOT,
+      env: { ...baseEnv(), CALLEE_URL: `${calleeUrl}/hello`, ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -143,7 +150,7 @@ describe('examples: a caller and a callee with each kind of credential', () => {
     });
   }
 
-  it('reports Tessera\'s refusal for a caller holding no role in beta (403 access_denied), without calling', async () => {
+  it("reports Tessera's refusal for a caller holding no role in beta (403 access_denied), without calling", async () => {
     const { code, report } = await runCaller(await credentialEnv('secret', 'alpha.nobody'));
     assert.equal(code, 1);
     assert.equal(report.status, undefined);
@@ -152,7 +159,7 @@ describe('examples: a caller and a callee with each kind of credential', () => {
     assert.equal(report.failed?.error, 'access_denied');
   });
 
-  it('refuses the callee\'s identity check when CALLEE_ID names another service', async () => {
+  it("refuses the callee's identity check when CALLEE_ID names another service", async () => {
     const env = { ...(await credentialEnv('secret', 'alpha.api')), CALLEE_ID: 'spiffe://tessera.local/beta/other' };
     const { code, report } = await runCaller(env);
     assert.equal(code, 1);

@@ -37,7 +37,11 @@ describe('createAuthenticatedFetch', () => {
 
   it('adds Authorization: Bearer with a token for its scope and leaves the rest of the request alone', async () => {
     accepted.add('token-1');
-    const res = await authedFetch(`${api.url}/items?x=1`, { method: 'POST', headers: { 'x-trace': 'abc', 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1' });
+    const res = await authedFetch(`${api.url}/items?x=1`, {
+      method: 'POST',
+      headers: { 'x-trace': 'abc', 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'a=1',
+    });
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { method: 'POST', body: 'a=1' });
     assert.equal(bearerOf(0), 'Bearer token-1');
@@ -104,7 +108,10 @@ describe('createAuthenticatedFetch', () => {
 
   it('refreshes once for many requests refused with the same token at the same time', async () => {
     const responses = await Promise.all(Array.from({ length: 10 }, () => authedFetch(`${api.url}/items`)));
-    assert.deepEqual(responses.map((res) => res.status), Array(10).fill(200));
+    assert.deepEqual(
+      responses.map((res) => res.status),
+      Array(10).fill(200),
+    );
     assert.equal(tokenRequests(), 2);
     const used = api.requests.map((request) => request.headers['authorization']);
     assert.equal(used.filter((bearer) => bearer === 'Bearer token-1').length, 10);
@@ -116,7 +123,10 @@ describe('createAuthenticatedFetch', () => {
     const fromRequest = await authedFetch(new Request(`${api.url}/a`, { method: 'DELETE' }));
     const fromUrl = await authedFetch(new URL(`${api.url}/b`));
     assert.deepEqual([fromRequest.status, fromUrl.status], [200, 200]);
-    assert.deepEqual(api.requests.map((request) => `${request.method} ${request.url} ${request.headers['authorization']}`), ['DELETE /a Bearer token-1', 'GET /b Bearer token-1']);
+    assert.deepEqual(
+      api.requests.map((request) => `${request.method} ${request.url} ${request.headers['authorization']}`),
+      ['DELETE /a Bearer token-1', 'GET /b Bearer token-1'],
+    );
   });
 
   it('sends through the fetch it is given', async () => {
@@ -133,7 +143,7 @@ describe('createAuthenticatedFetch', () => {
     assert.deepEqual(seen, ['GET https://beta.test/x Bearer token-1']);
   });
 
-  it('rejects with the token client\'s error when no token can be had, sending nothing', async () => {
+  it("rejects with the token client's error when no token can be had, sending nothing", async () => {
     tokens.handler = () => ({ status: 401, body: { error: 'invalid_client', error_description: 'client authentication failed', error_code: 'AUTH_101' } });
     await assert.rejects(authedFetch(`${api.url}/items`), (error: TokenClientError) => {
       assert.equal(error.code, 'ERR_TOKEN_REJECTED');

@@ -138,7 +138,7 @@ describe('Fastify middleware: composition', () => {
     await app.close();
   });
 
-  it('runs the route\'s own preHandlers after authentication', async () => {
+  it("runs the route's own preHandlers after authentication", async () => {
     const app = Fastify();
     await app.register(fastifyAuth(createVerifier({ issuer: issuer.url, audience: 'beta' })).plugin);
     const order: string[] = [];

@@ -132,7 +132,12 @@ describe('rotation under load', () => {
     const rotated = [firstKid, ...rotations.map((rotation) => rotation.kid)];
     const keys = await poll(
       async () => (await t.admin$('GET', '/signing-keys')).json.keys as { kid: string; state: string }[],
-      (listed) => listed.filter((key) => rotated.includes(key.kid)).map((key) => key.state).sort().join() === 'active,retired,retired',
+      (listed) =>
+        listed
+          .filter((key) => rotated.includes(key.kid))
+          .map((key) => key.state)
+          .sort()
+          .join() === 'active,retired,retired',
       5000,
     );
 
@@ -141,7 +146,9 @@ describe('rotation under load', () => {
     console.log(`# verifications: ${verifications.get('ok')} ok; failures: ${JSON.stringify(verifications.failures())}`);
     console.log(`# kids seen (tokens each): ${[...kids].map(([kid, count]) => `${kid}=${count}`).join(', ')}`);
     console.log(`# key states after: ${keys.map((key) => `${key.kid}=${key.state}`).join(', ')}`);
-    console.log(`# pre-rotation tokens verified again: ${again.get('ok')} ok of ${beforeRotation.length * VERIFIERS}; failures: ${JSON.stringify(again.failures())}`);
+    console.log(
+      `# pre-rotation tokens verified again: ${again.get('ok')} ok of ${beforeRotation.length * VERIFIERS}; failures: ${JSON.stringify(again.failures())}`,
+    );
 
     assert.deepEqual(tokenResults.failures(), {}, 'every token request answered 200');
     assert.deepEqual(verifications.failures(), {}, 'no verification failed');
@@ -294,7 +301,9 @@ describe('rotation under load', () => {
       console.log(`# CA rotation under load: ${duration} ms, ${names.length} services, new CA ${rotation?.id} signing from ${activatedIn} in`);
       console.log(`# mTLS handshakes: ${handshakes.get('ok')} ok; failures: ${JSON.stringify(handshakes.failures())}`);
       console.log(`# renewals: ${renewals.get('ok')} ok; failures: ${JSON.stringify(renewals.failures())}`);
-      console.log(`# CA generations: ${generations.map((generation) => `${generation.id}=${generation.state}`).join(', ')}; certificates in /ca/v1/bundle: ${bundleCertificates}`);
+      console.log(
+        `# CA generations: ${generations.map((generation) => `${generation.id}=${generation.state}`).join(', ')}; certificates in /ca/v1/bundle: ${bundleCertificates}`,
+      );
       console.log(`# generations seen: service client certificates ${JSON.stringify(named(seen.serviceClient))}`);
       console.log(`# generations seen: service server certificates ${JSON.stringify(named(seen.serviceServer))}`);
       console.log(`# generations seen: token-endpoint client certificates ${JSON.stringify(named(seen.tokenClient))}`);
@@ -304,7 +313,10 @@ describe('rotation under load', () => {
       assert.ok(rotation !== undefined);
       assert.deepEqual(
         generations.map((generation) => [generation.id === rotation!.id, generation.state]),
-        [[true, 'active'], [false, 'old']],
+        [
+          [true, 'active'],
+          [false, 'old'],
+        ],
         'the rotation was prepared, activated, and the first CA is old (still trusted)',
       );
       assert.equal(bundle.status, 200);

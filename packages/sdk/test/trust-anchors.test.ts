@@ -9,8 +9,7 @@ import { makeCa, type IssuedCa } from '../../server/test/ca/operator-pki.ts';
 import { issuingCas, tesseraTrust } from '../src/http/anchors.ts';
 
 const PEM_BLOCK = /-----BEGIN (?:TRUSTED )?CERTIFICATE-----[\s\S]+?-----END (?:TRUSTED )?CERTIFICATE-----/g;
-const names = (certificates: readonly X509Certificate[]): string[] =>
-  certificates.map((certificate) => /CN=([^\n]+)/.exec(certificate.subject)?.[1] ?? '');
+const names = (certificates: readonly X509Certificate[]): string[] => certificates.map((certificate) => /CN=([^\n]+)/.exec(certificate.subject)?.[1] ?? '');
 const anchorsOf = (pem: string): string[] => names((pem.match(PEM_BLOCK) ?? []).map((block) => new X509Certificate(block)));
 
 describe('trust anchors of a bundle', () => {
@@ -53,7 +52,7 @@ describe('trust anchors of a bundle', () => {
     assert.match(tesseraTrust(otherRoot.pem).ca, /^-----BEGIN CERTIFICATE-----\n/, 'a root needs no mark');
   });
 
-  it('reads the configured ca on its own: a CA of the user\'s alone in ca stays a full anchor next to the bundle\'s issuing CAs', () => {
+  it("reads the configured ca on its own: a CA of the user's alone in ca stays a full anchor next to the bundle's issuing CAs", () => {
     assert.deepEqual(anchorsOf(tesseraTrust(root.pem, issuing.pem + middle.pem + root.pem).ca), ['Root', 'Issuing']);
     const rotated = next.pem + root.pem + issuing.pem + middle.pem;
     assert.deepEqual(anchorsOf(tesseraTrust(issuing.pem + middle.pem + root.pem, rotated).ca), ['Issuing', 'Next Issuing']);

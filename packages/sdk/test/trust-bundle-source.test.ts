@@ -153,7 +153,12 @@ describe('trust bundle', () => {
     await advance(trust, HOUR);
     const good = trust.anchors();
     let requests = 1;
-    for (const answer of [{ status: 200, body: '{"error":"nope"}' }, { status: 200, body: oldCa.server.cert }, { status: 404, body: '' }, { status: 503, body: both() }]) {
+    for (const answer of [
+      { status: 200, body: '{"error":"nope"}' },
+      { status: 200, body: oldCa.server.cert },
+      { status: 404, body: '' },
+      { status: 503, body: both() },
+    ]) {
       tessera.answer = answer;
       await advance(trust, requests === 1 ? HOUR : 1); // due: an interval after a success, 30 s after a failure
       assert.equal(tessera.requests.length, ++requests);
@@ -197,7 +202,10 @@ describe('trust bundle', () => {
   it('leaves ca alone without ca, for an http server, or with bundleRefresh 0', async () => {
     const cases = [follow({ ca: undefined }), follow({ server: tessera.url.replace('https:', 'http:') }), follow({ refreshSeconds: 0 })];
     clock += 10 * HOUR;
-    assert.deepEqual(cases.map((trust) => trust.anchors()), [undefined, tesseraTrust(oldCa.ca.cert), tesseraTrust(oldCa.ca.cert)]);
+    assert.deepEqual(
+      cases.map((trust) => trust.anchors()),
+      [undefined, tesseraTrust(oldCa.ca.cert), tesseraTrust(oldCa.ca.cert)],
+    );
     await Promise.all(cases.map((trust) => trust.settled()));
     assert.equal(tessera.requests.length, 0);
   });
@@ -221,7 +229,15 @@ describe('trust bundle', () => {
     assert.equal(bundleRefreshSeconds(0), 0);
     for (const bad of [-1, Number.NaN, Infinity, '60']) {
       assert.throws(() => bundleRefreshSeconds(bad), TypeError);
-      assert.throws(() => createTokenClient({ tokenEndpoint: `${tessera.url}/oauth2/token`, credentials: { clientId: 'a.b', clientSecret: 's' }, bundleRefresh: bad as number }), /bundleRefresh/);
+      assert.throws(
+        () =>
+          createTokenClient({
+            tokenEndpoint: `${tessera.url}/oauth2/token`,
+            credentials: { clientId: 'a.b', clientSecret: 's' },
+            bundleRefresh: bad as number,
+          }),
+        /bundleRefresh/,
+      );
       assert.throws(() => createVerifier({ issuer: tessera.url, audience: 'beta', bundleRefresh: bad as number }), /bundleRefresh/);
     }
   });

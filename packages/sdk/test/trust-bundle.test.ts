@@ -49,7 +49,13 @@ describe('trust follows a CA rotation', () => {
     const secret = created.json.clientSecret as string;
     assert.equal((await t.admin$('PUT', '/domains/beta/roles/readers', { members: [{ principal: 'beta.api' }] })).status, 201);
 
-    const client = createTokenClient({ issuer: t.url, ca: startup, bundleRefresh, credentials: { clientId: 'beta.api', clientSecret: secret }, retry: { maxAttempts: 1 } });
+    const client = createTokenClient({
+      issuer: t.url,
+      ca: startup,
+      bundleRefresh,
+      credentials: { clientId: 'beta.api', clientSecret: secret },
+      retry: { maxAttempts: 1 },
+    });
     // No token cache and no unknown-kid cooldown: every verify below that needs keys asks the server.
     const verifier = createVerifier({ issuer: t.url, audience: 'beta', ca: startup, bundleRefresh, cacheSize: 0, cooldown: 0, now: () => clock });
     try {

@@ -94,7 +94,7 @@ function get(url: string, options: RequestOptions): Promise<{ ok: true; body: st
   });
 }
 
-describe('the SDK trusts Tessera\'s issuing CAs, not the imported root', () => {
+describe("the SDK trusts Tessera's issuing CAs, not the imported root", () => {
   let t: TestServer;
   let dir: string;
   let sibling: TestCa;
@@ -153,7 +153,7 @@ describe('the SDK trusts Tessera\'s issuing CAs, not the imported root', () => {
       assert.deepEqual(impostor.requests, [], 'no request got past the TLS handshake');
     });
 
-    it('still verifies the real Tessera\'s tokens, also after refetching the bundle', async () => {
+    it("still verifies the real Tessera's tokens, also after refetching the bundle", async () => {
       const verifier = createVerifier({ issuer: t.url, audience: 'payments', ca: t.ca, bundleRefresh: 0.2, cacheSize: 0 });
       const token = async (): Promise<string> => {
         const res = await t.token('alpha.api', secret, { grant_type: 'client_credentials', scope: 'payments:role.readers' });
@@ -170,7 +170,12 @@ describe('the SDK trusts Tessera\'s issuing CAs, not the imported root', () => {
 
   describe('the token client', () => {
     it('refuses to send its secret to an impostor with a sibling-signed certificate, with a TLS error', async () => {
-      const client = createTokenClient({ issuer: impostor.url, ca: t.ca, credentials: { clientId: 'alpha.api', clientSecret: secret }, retry: { maxAttempts: 1 } });
+      const client = createTokenClient({
+        issuer: impostor.url,
+        ca: t.ca,
+        credentials: { clientId: 'alpha.api', clientSecret: secret },
+        retry: { maxAttempts: 1 },
+      });
       cleanups.push(() => client.close());
       await assert.rejects(client.getAccessToken({ scope: 'payments:role.readers' }), (error: Error) => {
         assert.ok(error instanceof TokenClientError, String(error));
@@ -187,7 +192,7 @@ describe('the SDK trusts Tessera\'s issuing CAs, not the imported root', () => {
     });
   });
 
-  describe('services on the certificate refresher\'s TLS material', () => {
+  describe("services on the certificate refresher's TLS material", () => {
     let api: CertificateRefresher;
     let web: CertificateRefresher;
     let service: Server;
@@ -220,7 +225,10 @@ describe('the SDK trusts Tessera\'s issuing CAs, not the imported root', () => {
 
     it('anchors on the issuing CA alone: tlsOptions() holds no root and allows a partial chain', () => {
       const material = api.tlsOptions();
-      assert.deepEqual(certificatesIn(material.ca).map((certificate) => certificate.subject), ['CN=Operator Issuing CA\nO=Operator']);
+      assert.deepEqual(
+        certificatesIn(material.ca).map((certificate) => certificate.subject),
+        ['CN=Operator Issuing CA\nO=Operator'],
+      );
       assert.equal(material.allowPartialTrustChain, true);
     });
 
@@ -254,7 +262,11 @@ describe('the SDK trusts Tessera\'s issuing CAs, not the imported root', () => {
       const refused = await get(`https://127.0.0.1:${(forgedServer.address() as AddressInfo).port}/`, { agent });
       assert.equal(refused.ok, false);
       assert.match((refused as { error: string }).error, TLS_REFUSAL);
-      const plain = await get(`https://127.0.0.1:${(forgedServer.address() as AddressInfo).port}/`, { ...web.tlsOptions(), checkServerIdentity: spiffe(WEB), agent: false });
+      const plain = await get(`https://127.0.0.1:${(forgedServer.address() as AddressInfo).port}/`, {
+        ...web.tlsOptions(),
+        checkServerIdentity: spiffe(WEB),
+        agent: false,
+      });
       assert.equal(plain.ok, false, 'tlsOptions() spread into a request refuses it too');
       assert.match((plain as { error: string }).error, TLS_REFUSAL);
       const real = web.createAgent({ checkServerIdentity: spiffe(API) });

@@ -32,7 +32,12 @@ describe('verifier: API keys', () => {
 
   before(async () => {
     issuer = await startIssuer();
-    verifier = createVerifier({ issuer: issuer.url, audience: 'beta', now: () => now, apiKeys: { clientId: 'beta.rs', clientSecret: 's3cret:+/', cacheTtl: 10 } });
+    verifier = createVerifier({
+      issuer: issuer.url,
+      audience: 'beta',
+      now: () => now,
+      apiKeys: { clientId: 'beta.rs', clientSecret: 's3cret:+/', cacheTtl: 10 },
+    });
   });
   after(() => issuer.close());
 
@@ -67,7 +72,7 @@ describe('verifier: API keys', () => {
     }
   });
 
-  it('takes the roles of the key\'s own audience only, when this verifier answers to several', async () => {
+  it("takes the roles of the key's own audience only, when this verifier answers to several", async () => {
     const apiKeys = { clientId: 'beta.rs', clientSecret: 's', cacheTtl: 0 };
     const several = createVerifier({ issuer: issuer.url, audience: ['beta', 'gamma'], apiKeys });
     const key = apiKey();
@@ -100,7 +105,7 @@ describe('verifier: API keys', () => {
     assert.equal(issuer.fetches.introspection, fetches + 2);
   });
 
-  it('never uses a cached answer past the key\'s own expiry', async () => {
+  it("never uses a cached answer past the key's own expiry", async () => {
     const key = apiKey();
     issuer.introspection.set(key, active({ exp: Math.floor(now / 1000) + 2 }));
     const fetches = issuer.fetches.introspection;
@@ -124,7 +129,10 @@ describe('verifier: API keys', () => {
     const good = apiKey();
     const badChecksum = `${good.slice(0, -1)}${good.endsWith('A') ? 'B' : 'A'}`;
     for (const key of ['tsk_nope', badChecksum, `${good}x`, good.replace('tsk_', 'tsx_'), '']) {
-      await assert.rejects(verifier.verifyApiKey(key), (error: unknown) => error instanceof InvalidTokenError && error.reason === 'malformed' && /not a Tessera key/.test(error.message));
+      await assert.rejects(
+        verifier.verifyApiKey(key),
+        (error: unknown) => error instanceof InvalidTokenError && error.reason === 'malformed' && /not a Tessera key/.test(error.message),
+      );
     }
     assert.equal(issuer.fetches.introspection, fetches);
   });
@@ -138,7 +146,7 @@ describe('verifier: API keys', () => {
     await assert.rejects(verifier.verifyApiKey(other), /not active/);
   });
 
-  it('introspection failures on this service\'s side are VERIFIER_UNAVAILABLE and not cached', async () => {
+  it("introspection failures on this service's side are VERIFIER_UNAVAILABLE and not cached", async () => {
     const key = apiKey();
     issuer.introspection.set(key, active());
     issuer.introspectionStatus = 401;
@@ -160,7 +168,11 @@ describe('verifier: API keys', () => {
     try {
       const key = apiKey();
       local.introspection.set(key, active());
-      const direct = createVerifier({ issuer: local.url, audience: 'beta', apiKeys: { clientId: 'x', clientSecret: 'y', introspectionEndpoint: `${local.url}/introspect` } });
+      const direct = createVerifier({
+        issuer: local.url,
+        audience: 'beta',
+        apiKeys: { clientId: 'x', clientSecret: 'y', introspectionEndpoint: `${local.url}/introspect` },
+      });
       await direct.verifyApiKey(key);
       assert.equal(local.fetches.discovery, 0);
     } finally {

@@ -10,8 +10,10 @@ import { startIssuer, type TestIssuer } from './verifier-fixtures.ts';
 describe('verifier: delegation', () => {
   let issuer: TestIssuer;
   let verifier: Verifier;
-  const delegationRefusal = (pattern: RegExp) => (error: unknown): boolean =>
-    error instanceof InvalidTokenError && error.reason === 'delegation' && pattern.test(error.message);
+  const delegationRefusal =
+    (pattern: RegExp) =>
+    (error: unknown): boolean =>
+      error instanceof InvalidTokenError && error.reason === 'delegation' && pattern.test(error.message);
 
   before(async () => {
     issuer = await startIssuer();
@@ -29,8 +31,10 @@ describe('verifier: delegation', () => {
 
   it('refuses a malformed act claim', async () => {
     for (const act of ['edge.gw', { sub: 7 }, { sub: '' }, [{ sub: 'edge.gw' }], { sub: 'a', act: null }]) {
-      await assert.rejects(verifier.verify(await issuer.sign({ act })),
-          (e: unknown) => e instanceof InvalidTokenError && e.reason === 'claims' && /"act"/.test(e.message));
+      await assert.rejects(
+        verifier.verify(await issuer.sign({ act })),
+        (e: unknown) => e instanceof InvalidTokenError && e.reason === 'claims' && /"act"/.test(e.message),
+      );
     }
     let deep: Record<string, unknown> = { sub: 'x' };
     for (let i = 0; i < 20; i++) deep = { sub: `a${i}`, act: deep };
@@ -46,8 +50,10 @@ describe('verifier: delegation', () => {
     const two = await issuer.sign({ act: { sub: 'edge.gw', act: { sub: 'mesh.proxy' } } });
     await verifier.verify(two, { delegation: { maxDepth: 2 } });
     await assert.rejects(verifier.verify(two, { delegation: { maxDepth: 1 } }), delegationRefusal(/2 actor\(s\).*at most 1/));
-    await assert.rejects(verifier.verify(await issuer.sign({ act: { sub: 'edge.gw' } }), { delegation: { maxDepth: 0 } }),
-        delegationRefusal(/no delegated token/));
+    await assert.rejects(
+      verifier.verify(await issuer.sign({ act: { sub: 'edge.gw' } }), { delegation: { maxDepth: 0 } }),
+      delegationRefusal(/no delegated token/),
+    );
     await verifier.verify(await issuer.sign(), { delegation: { maxDepth: 0 } });
   });
 
@@ -55,8 +61,10 @@ describe('verifier: delegation', () => {
     const policy = { allowedActors: ['edge.gw'] };
     await verifier.verify(await issuer.sign({ act: { sub: 'edge.gw' } }), { delegation: policy });
     await assert.rejects(verifier.verify(await issuer.sign({ act: { sub: 'rogue.svc' } }), { delegation: policy }), delegationRefusal(/"rogue.svc"/));
-    await assert.rejects(verifier.verify(await issuer.sign({ act: { sub: 'edge.gw', act: { sub: 'rogue.svc' } } }), { delegation: policy }),
-        delegationRefusal(/"rogue.svc"/));
+    await assert.rejects(
+      verifier.verify(await issuer.sign({ act: { sub: 'edge.gw', act: { sub: 'rogue.svc' } } }), { delegation: policy }),
+      delegationRefusal(/"rogue.svc"/),
+    );
   });
 
   it('refuses a malformed policy with a TypeError', async () => {

@@ -158,11 +158,29 @@ export function selfSignedCertificates(names: readonly string[]): Record<string,
     for (const name of names) {
       const keyFile = join(dir, `${name}.key`);
       const certFile = join(dir, `${name}.pem`);
-      execFileSync('openssl', [
-        'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
-        '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:localhost,IP:127.0.0.1`,
-        '-keyout', keyFile, '-out', certFile,
-      ], { stdio: 'ignore' });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:P-256',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          `/CN=${name}`,
+          '-addext',
+          `subjectAltName=DNS:localhost,IP:127.0.0.1`,
+          '-keyout',
+          keyFile,
+          '-out',
+          certFile,
+        ],
+        { stdio: 'ignore' },
+      );
       out[name] = { key: readFileSync(keyFile, 'utf8'), cert: readFileSync(certFile, 'utf8') };
     }
     return out;

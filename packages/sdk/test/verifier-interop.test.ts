@@ -55,7 +55,11 @@ describe('verifier against a real Tessera', () => {
     for (const name of ['alpha', 'beta', 'gamma']) assert.equal((await t.admin$('POST', '/domains', { name })).status, 201);
     api = await register('alpha', 'api');
     rs = await register('beta', 'rs');
-    for (const [domain, role] of [['beta', 'readers'], ['beta', 'writers'], ['gamma', 'admin']] as const) {
+    for (const [domain, role] of [
+      ['beta', 'readers'],
+      ['beta', 'writers'],
+      ['gamma', 'admin'],
+    ] as const) {
       assert.equal((await t.admin$('PUT', `/domains/${domain}/roles/${role}`, { members: [{ principal: 'alpha.api' }] })).status, 201);
     }
     verifier = createVerifier({ issuer: t.url, audience: 'beta', ca: t.ca, apiKeys: { clientId: rs.id, clientSecret: rs.secret, cacheTtl: 0 } });
@@ -108,7 +112,7 @@ describe('verifier against a real Tessera', () => {
     }
   });
 
-  it('checks an API key through Tessera\'s introspection, and refuses it once revoked', async () => {
+  it("checks an API key through Tessera's introspection, and refuses it once revoked", async () => {
     const created = await t.admin$('POST', '/domains/alpha/services/api/api-keys', { audience: 'beta' });
     assert.equal(created.status, 201, created.text);
     const auth = await verifier.verifyApiKey(created.json.apiKey, { scope: ['beta:role.readers'] });
@@ -133,7 +137,10 @@ describe('verifier against a real Tessera', () => {
   it('serves a node:http route with Tessera tokens: 200 for beta, 401 AUTH_107 for an admin token', async () => {
     const tls = selfSignedCertificates(['rs'])['rs'] as TlsMaterial;
     const auth = nodeAuth(verifier);
-    const server = createHttpsServer(tls, auth((_req, res, context) => void res.end(context.principal), { scope: ['beta:role.readers'] }));
+    const server = createHttpsServer(
+      tls,
+      auth((_req, res, context) => void res.end(context.principal), { scope: ['beta:role.readers'] }),
+    );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/`;
     try {

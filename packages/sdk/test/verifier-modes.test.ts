@@ -19,7 +19,10 @@ describe('verifier modes', () => {
     return { ver: 1, iss: issuer.url, aud: 'beta.api', sub: 'alpha.api', iat: now, exp: now + 60, ...extra };
   };
   const signId = (extra: Record<string, unknown> = {}, header: Record<string, unknown> = {}): Promise<string> =>
-    issuer.sign({ ...idClaims(extra), client_id: undefined, jti: undefined, scp: undefined, scope: undefined, nbf: undefined, uid: undefined }, { typ: 'JWT', ...header });
+    issuer.sign(
+      { ...idClaims(extra), client_id: undefined, jti: undefined, scp: undefined, scope: undefined, nbf: undefined, uid: undefined },
+      { typ: 'JWT', ...header },
+    );
 
   const reasonOf = async (promise: Promise<unknown>): Promise<string> => {
     try {
@@ -74,7 +77,10 @@ describe('verifier modes', () => {
 
     it('goes without audience and apiKeys, and needs an audience otherwise', () => {
       assert.throws(() => createVerifier({ issuer: issuer.url, anyAudience: true, audience: 'beta' }), /"anyAudience" accepts every audience: drop "audience"/);
-      assert.throws(() => createVerifier({ issuer: issuer.url, anyAudience: true, apiKeys: { clientId: 'a.b', clientSecret: 's' } }), /drop "audience" and "apiKeys"/);
+      assert.throws(
+        () => createVerifier({ issuer: issuer.url, anyAudience: true, apiKeys: { clientId: 'a.b', clientSecret: 's' } }),
+        /drop "audience" and "apiKeys"/,
+      );
       assert.throws(() => createVerifier({ issuer: issuer.url }), /"audience" must be a non-empty string/);
       assert.throws(() => createVerifier({ issuer: issuer.url, audience: 'beta', tokenType: 'jwt' as never }), /"tokenType" is "access_token" or "id_token"/);
     });

@@ -7,7 +7,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { X509Certificate, createHash, randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { createVerifier, InsufficientScopeError, InvalidAudienceError, InvalidTokenError, type InvalidTokenReason, type Verifier } from '../src/verifier/index.ts';
+import {
+  createVerifier,
+  InsufficientScopeError,
+  InvalidAudienceError,
+  InvalidTokenError,
+  type InvalidTokenReason,
+  type Verifier,
+} from '../src/verifier/index.ts';
 import { b64url, hmacWithPublicKey, rawToken, selfSignedCertificates, signingKey, startIssuer, type TestIssuer } from './verifier-fixtures.ts';
 
 async function assertInvalid(promise: Promise<unknown>, reason: InvalidTokenReason, message?: RegExp): Promise<void> {
@@ -124,7 +131,11 @@ describe('verifier: the negative suite', () => {
   });
 
   it('refuses a token from another issuer, naming both', async () => {
-    await assertInvalid(verifier.verify(await issuer.sign({ iss: 'https://evil.example' })), 'issuer', new RegExp(`issued by "https://evil.example", not by ${issuer.url}`));
+    await assertInvalid(
+      verifier.verify(await issuer.sign({ iss: 'https://evil.example' })),
+      'issuer',
+      new RegExp(`issued by "https://evil.example", not by ${issuer.url}`),
+    );
     await assertInvalid(verifier.verify(await issuer.sign({ iss: `${issuer.url}/` })), 'issuer');
     await assertInvalid(verifier.verify(await issuer.sign({ iss: undefined })), 'claims', /no "iss" claim/);
   });
@@ -191,10 +202,16 @@ describe('verifier: the negative suite', () => {
       assert.match(error.message, /does not grant beta:role.writers/);
       return true;
     });
-    await assert.rejects(verifier.verify(token, { roles: { domain: 'beta', roles: ['writers', 'admin'] } }), /grants none of beta:role.writers, beta:role.admin/);
+    await assert.rejects(
+      verifier.verify(token, { roles: { domain: 'beta', roles: ['writers', 'admin'] } }),
+      /grants none of beta:role.writers, beta:role.admin/,
+    );
     // Exact matching: neither a prefix nor another domain's role of the same name counts.
     await assert.rejects(verifier.verify(await issuer.sign({ scp: ['read'], scope: 'beta:role.read' }), { scope: ['beta:readers'] }), InsufficientScopeError);
-    await assert.rejects(verifier.verify(await issuer.sign({ scp: ['gamma:writers'], scope: 'gamma:role.writers' }), { scope: ['beta:writers'] }), InsufficientScopeError);
+    await assert.rejects(
+      verifier.verify(await issuer.sign({ scp: ['gamma:writers'], scope: 'gamma:role.writers' }), { scope: ['beta:writers'] }),
+      InsufficientScopeError,
+    );
   });
 
   describe('certificate binding (cnf x5t#S256)', () => {
@@ -257,7 +274,9 @@ describe('verifier: the negative suite', () => {
     // A signed token whose claims are not a JSON object: signed correctly, still refused.
     for (const payload of ['not json', '[1,2]', '"string"']) {
       const { CompactSign } = await import('jose');
-      const jws = await new CompactSign(new TextEncoder().encode(payload)).setProtectedHeader({ alg: 'ES256', kid: issuer.key.kid, typ: 'at+jwt' }).sign(issuer.key.privateKey);
+      const jws = await new CompactSign(new TextEncoder().encode(payload))
+        .setProtectedHeader({ alg: 'ES256', kid: issuer.key.kid, typ: 'at+jwt' })
+        .sign(issuer.key.privateKey);
       await assertInvalid(verifier.verify(jws), 'malformed', /not a well-formed signed JWT/);
     }
     await assertInvalid(verifier.verify(''), 'malformed', /no access token/);

@@ -151,7 +151,11 @@ describe('verifier: the verified-token cache', () => {
     const a = new X509Certificate(certs['a']?.cert ?? '');
     const b = new X509Certificate(certs['b']?.cert ?? '');
     const verifier = createVerifier({ issuer: issuer.url, audience: 'beta' });
-    const token = await issuer.sign({ scp: ['readers'], scope: 'beta:role.readers', cnf: { 'x5t#S256': createHash('sha256').update(a.raw).digest('base64url') } });
+    const token = await issuer.sign({
+      scp: ['readers'],
+      scope: 'beta:role.readers',
+      cnf: { 'x5t#S256': createHash('sha256').update(a.raw).digest('base64url') },
+    });
     await verifier.verify(token, { peerCertificate: a });
     const cached = await verifier.verify(token, { peerCertificate: a, scope: ['beta:readers'] });
     assert.equal(await verifier.verify(token, { peerCertificate: a.raw }), cached);
@@ -195,7 +199,11 @@ describe('verifier: options', () => {
       [{ apiKeys: { clientId: 'beta.rs', clientSecret: 's', cacheTtl: 3600 } }, /"apiKeys.cacheTtl" is at most 300/],
     ];
     for (const [overrides, message] of cases) {
-      assert.throws(() => createVerifier({ ...base, ...overrides } as never), (error: unknown) => error instanceof TypeError && message.test(error.message), JSON.stringify(overrides));
+      assert.throws(
+        () => createVerifier({ ...base, ...overrides } as never),
+        (error: unknown) => error instanceof TypeError && message.test(error.message),
+        JSON.stringify(overrides),
+      );
     }
     createVerifier({ ...base, issuer: 'http://localhost:8443', jwksUri: 'http://127.0.0.1:1/jwks', algorithms: ['ES256', 'EdDSA', 'RS256', 'PS256'] });
   });

@@ -27,7 +27,10 @@ export async function startServer(given: Config, options: { logStream?: { write(
   if (config.database.kind === 'sqlite' && config.sharedDataDir === true) {
     const holder = await holderOf(config.dataDir);
     if (holder?.command === 'tessera restore') {
-      throw new DataDirInUseError(`the data dir ${config.dataDir} is being restored by tessera restore (pid ${holder.pid}): start serve once the restore has finished`, holder);
+      throw new DataDirInUseError(
+        `the data dir ${config.dataDir} is being restored by tessera restore (pid ${holder.pid}): start serve once the restore has finished`,
+        holder,
+      );
     }
   }
   let running: RunningServer;

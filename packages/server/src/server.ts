@@ -133,7 +133,9 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     await registry.start();
     const fingerprint = await store.initMeta('master_key_fingerprint', sealer.fingerprint);
     if (fingerprint !== sealer.fingerprint) {
-      throw new MasterKeyMismatchError('the master key differs from the one this database was created with; start with the original master key (TESSERA_MASTER_KEY or --master-key-file)');
+      throw new MasterKeyMismatchError(
+        'the master key differs from the one this database was created with; start with the original master key (TESSERA_MASTER_KEY or --master-key-file)',
+      );
     }
 
     const ca = await loadCertificateAuthority({
@@ -275,7 +277,16 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     // RFC 8705 §3: a bound token's certificate is the one on the connection (or a trusted proxy's
     // header), trusted now as it was at issuance, by the token endpoint or certificate login.
     const boundCertificates = clientCertificates.trusting([...externalCas, ...loginCas]);
-    await adminApi(app, { store, hasher, verify, now, boundCertificates, signingKeys: { rotate: (actor) => signingKeys.rotate({ actor }) }, joinTokens: config.joinTokens, ca });
+    await adminApi(app, {
+      store,
+      hasher,
+      verify,
+      now,
+      boundCertificates,
+      signingKeys: { rotate: (actor) => signingKeys.rotate({ actor }) },
+      joinTokens: config.joinTokens,
+      ca,
+    });
     const tokenChecks = { store, hasher, verify, now, methods, bodyLimit: config.bodyLimit, guard };
     await introspectionEndpoint(app, tokenChecks);
     await revocationEndpoint(app, tokenChecks);

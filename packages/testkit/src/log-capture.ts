@@ -14,15 +14,7 @@ import type { TesseraServer } from '../../server/src/index.ts';
 export const LOG_DIR_VARIABLE = 'TESSERA_TEST_LOG_DIR';
 
 /** Response fields whose string values are secrets (or bearer tokens, which are as good as one). */
-export const SECRET_FIELDS: ReadonlySet<string> = new Set([
-  'clientSecret',
-  'client_secret',
-  'apiKey',
-  'token',
-  'access_token',
-  'id_token',
-  'refresh_token',
-]);
+export const SECRET_FIELDS: ReadonlySet<string> = new Set(['clientSecret', 'client_secret', 'apiKey', 'token', 'access_token', 'id_token', 'refresh_token']);
 
 export interface LogCapture {
   readonly logStream: { write(line: string): void };

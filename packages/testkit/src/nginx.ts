@@ -43,7 +43,8 @@ export async function findNginx(): Promise<{ nginx: NginxBinary } | { skip: stri
     version = stdout + stderr;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    if (process.env.TESSERA_REQUIRE_NGINX === '1') throw new Error('TESSERA_REQUIRE_NGINX=1 but nginx is not installed: apt-get install nginx libnginx-mod-stream', { cause: error });
+    if (process.env.TESSERA_REQUIRE_NGINX === '1')
+      throw new Error('TESSERA_REQUIRE_NGINX=1 but nginx is not installed: apt-get install nginx libnginx-mod-stream', { cause: error });
     return { skip: 'no nginx (apt-get install nginx libnginx-mod-stream): the reverse-proxy setups are not checked' };
   }
   if (/--with-stream(\s|$)/.test(version)) return { nginx: { path, loadStream: '' } };
@@ -92,9 +93,13 @@ export async function startNginx(binary: NginxBinary, dir: string, conf: string,
   const errorFile = join(dir, 'error.log');
   await writeFile(confFile, conf);
   const errorLog = (): Promise<string> => readFile(errorFile, 'utf8').catch(() => '');
-  const child = spawn(binary.path, ['-p', `${dir}/`, '-e', errorFile, '-c', confFile, '-g', `daemon off; pid ${join(dir, 'nginx.pid')}; error_log ${errorFile} info;`], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    binary.path,
+    ['-p', `${dir}/`, '-e', errorFile, '-c', confFile, '-g', `daemon off; pid ${join(dir, 'nginx.pid')}; error_log ${errorFile} info;`],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

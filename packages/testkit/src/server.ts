@@ -36,7 +36,11 @@ export function basic(clientId: string, secret: string): string {
 }
 
 /** POST /oauth2/token's request with client_secret_basic. */
-export function tokenRequest(clientId: string, secret: string, params: Record<string, string>): { method: string; headers: Record<string, string>; body: string } {
+export function tokenRequest(
+  clientId: string,
+  secret: string,
+  params: Record<string, string>,
+): { method: string; headers: Record<string, string>; body: string } {
   return {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(clientId, secret) },
@@ -56,7 +60,13 @@ export async function introspectAs(t: Pick<TestServer, 'send'>, as: { id: string
 }
 
 export async function startTestServer(
-  options: { flags?: Record<string, string>; env?: Record<string, string>; dataDir?: string; host?: string; edit?: (config: Config) => void } & ServerOptions = {},
+  options: {
+    flags?: Record<string, string>;
+    env?: Record<string, string>;
+    dataDir?: string;
+    host?: string;
+    edit?: (config: Config) => void;
+  } & ServerOptions = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'tessera-test-')));
   const port = await freePort();

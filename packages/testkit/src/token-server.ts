@@ -73,7 +73,18 @@ export function fakeFetchServer(handler: Handler = (request) => tokenAnswer(requ
 
 function seenRequest(n: number, method: string, url: string, headers: Record<string, string>, rawBody: string): SeenRequest {
   const parsed = new URL(url, 'http://fake');
-  return { n, at: Date.now(), method, url, path: parsed.pathname, query: parsed.searchParams, headers, rawBody, form: new URLSearchParams(rawBody), body: parseBody(rawBody, headers['content-type']) };
+  return {
+    n,
+    at: Date.now(),
+    method,
+    url,
+    path: parsed.pathname,
+    query: parsed.searchParams,
+    headers,
+    rawBody,
+    form: new URLSearchParams(rawBody),
+    body: parseBody(rawBody, headers['content-type']),
+  };
 }
 
 function parseBody(raw: string, contentType: string | undefined): unknown {

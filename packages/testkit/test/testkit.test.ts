@@ -19,7 +19,12 @@ describe('testkit', () => {
   let server: FakeHttpServer;
   before(async () => {
     pki = createTestPki();
-    server = await startFakeHttpServer((req) => (req.path === '/empty' ? { status: 204 } : tokenAnswer(req)), { ...pki.server, ca: pki.ca.cert, requestCert: true, rejectUnauthorized: false });
+    server = await startFakeHttpServer((req) => (req.path === '/empty' ? { status: 204 } : tokenAnswer(req)), {
+      ...pki.server,
+      ca: pki.ca.cert,
+      requestCert: true,
+      rejectUnauthorized: false,
+    });
   });
   after(async () => {
     await server.close();
@@ -31,7 +36,8 @@ describe('testkit', () => {
     assert.equal(own.private, true);
     for (const pkg of ['server', 'cli', 'sdk']) {
       const manifest = JSON.parse(readFileSync(join(PACKAGES, pkg, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
-      for (const field of ['dependencies', 'peerDependencies', 'optionalDependencies']) assert.equal(manifest[field]?.['@tessera/testkit'], undefined, `${pkg} ${field}`);
+      for (const field of ['dependencies', 'peerDependencies', 'optionalDependencies'])
+        assert.equal(manifest[field]?.['@tessera/testkit'], undefined, `${pkg} ${field}`);
       for (const part of ['src', 'bin']) {
         let files: string[];
         try {
@@ -98,7 +104,11 @@ describe('testkit', () => {
 
   it('the fetch fake records what the socket fake records', async () => {
     const fake = fakeFetchServer();
-    const response = await fake.fetch('https://tessera.test/oauth2/token?x=1', { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'scope=beta' });
+    const response = await fake.fetch('https://tessera.test/oauth2/token?x=1', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'scope=beta',
+    });
     assert.equal(((await response.json()) as { access_token: string }).access_token, 'token-1');
     const seen = fake.requests[0]!;
     assert.deepEqual([seen.path, seen.query.get('x'), seen.body], ['/oauth2/token', '1', { scope: 'beta' }]);

@@ -25,10 +25,8 @@ export function registerApiKeyCommands(admin: Command, context: AdminContext): v
     .command('create')
     .description('issue an API key; it is printed once')
     .argument(...principal, parseServiceRef)
-    .requiredOption('--audience <domain>', "the domain whose services accept the key; the service must hold a role there")
-    .option('--expires-at <time>', 'ISO 8601 time or duration from now (90d); default: never', (value: string) =>
-      parseTime(value, context.now(), 'future'),
-    )
+    .requiredOption('--audience <domain>', 'the domain whose services accept the key; the service must hold a role there')
+    .option('--expires-at <time>', 'ISO 8601 time or duration from now (90d); default: never', (value: string) => parseTime(value, context.now(), 'future'))
     .option('--description <text>', 'who or what uses the key')
     .action(async (ref: ServiceRef, options: CreateOptions, command: Command) => {
       const session = await context.open(command);

@@ -27,10 +27,12 @@ export function registerAuditCommands(admin: Command, context: AdminContext): vo
     .description('list audit events, newest first')
     .option('--principal <principal>', 'events made by or about this principal')
     .option('--type <type>', 'events of this type, e.g. service.create')
-    .option('--since <time>', 'ISO 8601 time or duration before now (24h)', (value: string) =>
-      parseTime(value, context.now(), 'past'),
+    .option('--since <time>', 'ISO 8601 time or duration before now (24h)', (value: string) => parseTime(value, context.now(), 'past'))
+    .option(
+      '--limit <n>',
+      `at most this many events, the newest (default ${DEFAULT_EVENTS}; more than 1,000 are fetched a page at a time)`,
+      parsePositiveInteger,
     )
-    .option('--limit <n>', `at most this many events, the newest (default ${DEFAULT_EVENTS}; more than 1,000 are fetched a page at a time)`, parsePositiveInteger)
     .action(async (options: ListOptions, command: Command) => {
       const session = await context.open(command);
       const query = { principal: options.principal, type: options.type, since: options.since };

@@ -24,9 +24,7 @@ interface ListOptions {
 }
 
 export function registerCertificateCommands(admin: Command, context: AdminContext): void {
-  const certificate = admin
-    .command('certificate')
-    .description("certificates issued by Tessera's CA, by serial or by service");
+  const certificate = admin.command('certificate').description("certificates issued by Tessera's CA, by serial or by service");
   const principal = ['<principal>', 'the service, as <domain>.<service>, e.g. payments.api'] as const;
   const serial = ['<serial>', 'hex, as `tessera cert --json` or `openssl x509 -noout -serial` prints it'] as const;
 
@@ -54,9 +52,7 @@ export function registerCertificateCommands(admin: Command, context: AdminContex
     .command('list')
     .description("list a service's certificates, newest first")
     .argument(...principal, parseServiceRef)
-    .addOption(
-      new Option('--status <status>', 'only active, revoked or expired ones').choices(['active', 'revoked', 'expired']),
-    )
+    .addOption(new Option('--status <status>', 'only active, revoked or expired ones').choices(['active', 'revoked', 'expired']))
     .action(async (ref: ServiceRef, options: ListOptions, command: Command) => {
       const session = await context.open(command);
       const query = { status: options.status };

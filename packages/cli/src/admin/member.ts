@@ -25,17 +25,14 @@ interface AddManyOptions {
 
 export function registerMemberCommands(admin: Command, context: AdminContext): void {
   const member = admin.command('member').description('role members');
-  const memberPath = (ref: RoleRef, principal: string): string =>
-    `${rolePath(ref)}/members/${segment(principal)}`;
+  const memberPath = (ref: RoleRef, principal: string): string => `${rolePath(ref)}/members/${segment(principal)}`;
 
   member
     .command('add')
     .description('add a principal to a role (or change its expiry)')
     .argument('<role>', 'the role, as <domain>:role.<name>', parseRoleRef)
     .argument('<principal>', 'e.g. alpha.api')
-    .option('--expires-at <time>', 'ISO 8601 time or duration from now (90d)', (value: string) =>
-      parseTime(value, context.now(), 'future'),
-    )
+    .option('--expires-at <time>', 'ISO 8601 time or duration from now (90d)', (value: string) => parseTime(value, context.now(), 'future'))
     .action(async (ref: RoleRef, principal: string, options: AddOptions, command: Command) => {
       const session = await context.open(command);
       const answer = await session.request('PUT', memberPath(ref, principal), {
@@ -47,8 +44,7 @@ export function registerMemberCommands(admin: Command, context: AdminContext): v
   member
     .command('add-many')
     .description(
-      `add many principals to a role (or change their expiry), keeping its other members; sent ${BULK_MEMBERS} a request, ` +
-        'each request all or nothing',
+      `add many principals to a role (or change their expiry), keeping its other members; sent ${BULK_MEMBERS} a request, ` + 'each request all or nothing',
     )
     .argument('<role>', 'the role, as <domain>:role.<name>', parseRoleRef)
     .argument('[members...]', 'members as <principal>[@<expiresAt>] (ISO 8601 or duration from now)')

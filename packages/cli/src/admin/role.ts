@@ -41,13 +41,20 @@ export function registerRoleCommands(admin: Command, context: AdminContext): voi
     .description('create or replace a role')
     .argument(...ROLE_ARGUMENT, parseRoleRef)
     .addOption(
-      new Option(
-        '--member <principal[@expiresAt]>',
-        'a member, optionally expiring (ISO 8601 or duration); repeatable, replaces the member list',
-      ).argParser(collect((value) => parseMember(value, context.now()))),
+      new Option('--member <principal[@expiresAt]>', 'a member, optionally expiring (ISO 8601 or duration); repeatable, replaces the member list').argParser(
+        collect((value) => parseMember(value, context.now())),
+      ),
     )
-    .option('--actors <principals>', 'comma-separated principals that may act for its members (token exchange); replaces the list, "" empties it', parsePrincipalList)
-    .option('--impersonators <principals>', 'comma-separated principals that may impersonate its members when they ask; replaces the list, "" empties it', parsePrincipalList)
+    .option(
+      '--actors <principals>',
+      'comma-separated principals that may act for its members (token exchange); replaces the list, "" empties it',
+      parsePrincipalList,
+    )
+    .option(
+      '--impersonators <principals>',
+      'comma-separated principals that may impersonate its members when they ask; replaces the list, "" empties it',
+      parsePrincipalList,
+    )
     .action(async (ref: RoleRef, options: PutOptions, command: Command) => {
       const session = await context.open(command);
       const body = {

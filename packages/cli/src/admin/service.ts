@@ -54,11 +54,7 @@ export function registerServiceCommands(admin: Command, context: AdminContext): 
     .option('--expires-at <time>', 'ISO 8601 time or duration from now (90d)', expiry)
     .option('--secret', 'issue a client secret (the default)')
     .option('--no-secret', 'issue no client secret (keys or certificates only)')
-    .addOption(
-      new Option('--public-key <kid=pem-file>', 'register a public key (repeatable)').argParser(
-        collect(parsePublicKeySpec),
-      ),
-    )
+    .addOption(new Option('--public-key <kid=pem-file>', 'register a public key (repeatable)').argParser(collect(parsePublicKeySpec)))
     .action(async (ref: ServiceRef, options: CreateOptions, command: Command) => {
       const publicKeys = await Promise.all(
         (options.publicKey ?? []).map(async ({ kid, file }) => ({

@@ -110,10 +110,7 @@ function requirePrincipal(plan: CertPlan): string {
  * every command), else the bundle an earlier run wrote to --out-dir, which is Tessera's CA too.
  */
 export async function clientFor(plan: CertPlan, io: CliIo, identity?: TlsIdentity): Promise<HttpClient> {
-  const useOutDirCa =
-    plan.connection.cacert === undefined &&
-    !(await fileExists(path.resolve(io.cwd, DEFAULT_CA_FILE))) &&
-    (await fileExists(plan.paths.ca));
+  const useOutDirCa = plan.connection.cacert === undefined && !(await fileExists(path.resolve(io.cwd, DEFAULT_CA_FILE))) && (await fileExists(plan.paths.ca));
   return openHttpClient(useOutDirCa ? { ...plan.connection, cacert: plan.paths.ca } : plan.connection, io, identity);
 }
 

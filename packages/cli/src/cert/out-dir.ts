@@ -64,7 +64,10 @@ export async function prepareOutDir(outDir: string, create: boolean): Promise<vo
 export async function replaceFiles(files: readonly FileContent[]): Promise<void> {
   const dir = path.dirname(files[0]?.file ?? '.');
   try {
-    await replaceCertificateFiles(dir, files.map(({ file, content, mode }) => ({ name: path.basename(file), content, mode })));
+    await replaceCertificateFiles(
+      dir,
+      files.map(({ file, content, mode }) => ({ name: path.basename(file), content, mode })),
+    );
   } catch (error) {
     throw new CliError(describeError(error), undefined, { cause: error });
   }

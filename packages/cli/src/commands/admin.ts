@@ -49,10 +49,7 @@ else the one the credential file's tokenEndpoint belongs to, else https://127.0.
 such as 30m, 12h, 90d.`,
     );
   addConnectionOptions(admin)
-    .option(
-      '--credentials <file>',
-      `client credential file {"clientId","clientSecret","tokenEndpoint"} (default: ./${DEFAULT_CREDENTIALS_FILE})`,
-    )
+    .option('--credentials <file>', `client credential file {"clientId","clientSecret","tokenEndpoint"} (default: ./${DEFAULT_CREDENTIALS_FILE})`)
     .addOption(new Option('--scope <scope>', 'scope of the access token to act with').default(DEFAULT_ADMIN_SCOPE))
     .option('--json', 'print the server answer as JSON');
 

@@ -23,11 +23,14 @@ interface BackupFlags {
 export function registerBackupCommand(program: Command, io: CliIo): void {
   program
     .command('backup')
-    .description("copy an embedded-SQLite data dir into one file while the server runs (never the master key unless asked)")
+    .description('copy an embedded-SQLite data dir into one file while the server runs (never the master key unless asked)')
     .requiredOption('--out <file>', 'the backup file to write (a tar archive, owner-only)')
     .option('--data-dir <dir>', 'the data dir tessera serve uses (default: ./.tessera)')
     .option('--config <file>', 'the config file tessera serve uses, to find the data dir and database')
-    .option('--master-key-file <file>', 'the master key, when it is not <data-dir>/master.key (also TESSERA_MASTER_KEY): always needed, to authenticate the backup')
+    .option(
+      '--master-key-file <file>',
+      'the master key, when it is not <data-dir>/master.key (also TESSERA_MASTER_KEY): always needed, to authenticate the backup',
+    )
     .option('--include-master-key', 'put the master key (and the bootstrap admin credential) in the backup: the file becomes as secret as the key')
     .option('--force', 'replace --out if it exists')
     .option('--json', 'print what was backed up as JSON')

@@ -96,9 +96,7 @@ async function runCert(options: CertOptions, io: CliIo): Promise<void> {
     return;
   }
   const outcome: Outcome =
-    plan.proof === undefined
-      ? await renewOverMtls(plan, await currentForRenewal(plan, ctx), ctx)
-      : await obtainWithProof(plan, plan.proof, ctx);
+    plan.proof === undefined ? await renewOverMtls(plan, await currentForRenewal(plan, ctx), ctx) : await obtainWithProof(plan, plan.proof, ctx);
   io.stdout.write(options.json === true ? formatJson(outcomeJson(plan, outcome)) : `${outcomeLine(plan, outcome, io.cwd)}\n`);
 }
 
@@ -136,9 +134,7 @@ async function planFrom(options: CertOptions, io: CliIo): Promise<CertPlan> {
   }
   const server = new URL(options.server ?? DEFAULT_SERVER);
   if ((renew || options.watch === true) && server.protocol !== 'https:') {
-    throw new UsageError(
-      `${renew ? '--renew' : '--watch'} needs an https:// server: renewal presents the current certificate in the TLS handshake`,
-    );
+    throw new UsageError(`${renew ? '--renew' : '--watch'} needs an https:// server: renewal presents the current certificate in the TLS handshake`);
   }
   const outDir = path.resolve(io.cwd, options.outDir);
   await requireDirectoryOrNothing(outDir, options.outDir);

@@ -45,13 +45,19 @@ export function registerServeCommand(program: Command, io: CliIo): void {
     .description('run the Tessera server (defaults: ./.tessera data dir, https://127.0.0.1:8443)')
     .option('--data-dir <dir>', 'database, CA, keys and bootstrap credential (default: ./.tessera)')
     .option('--listen <url>', 'https://host:port or http://host:port (default: https://127.0.0.1:8443)')
-    .option('--issuer <url>', 'the iss of every token, a name the server certificate covers (default: the listen URL; required when listening on 0.0.0.0 or [::])')
+    .option(
+      '--issuer <url>',
+      'the iss of every token, a name the server certificate covers (default: the listen URL; required when listening on 0.0.0.0 or [::])',
+    )
     .option(
       '--tls-name <name>',
       'a further DNS name or IP address the self-issued server certificate covers (repeatable)',
       (name: string, names: string[] | undefined) => [...(names ?? []), name],
     )
-    .option('--tls-cert <file>', "serve this certificate (PEM: the certificate, then its chain) instead of one from Tessera's CA; reloaded when it changes or on SIGHUP")
+    .option(
+      '--tls-cert <file>',
+      "serve this certificate (PEM: the certificate, then its chain) instead of one from Tessera's CA; reloaded when it changes or on SIGHUP",
+    )
     .option('--tls-key <file>', 'the private key (PEM) of --tls-cert')
     .option('--database <url>', 'postgres://… instead of the embedded SQLite database')
     .option('--config <file>', 'config file; flags and TESSERA_* variables override it')
@@ -64,7 +70,10 @@ export function registerServeCommand(program: Command, io: CliIo): void {
       '--worker-distribution <how>',
       'round-robin (the default: every worker used, each enforcing its share of the rate limits) or by-address (an address stays on one worker)',
     )
-    .option('--shared-data-dir', 'let several instances on this host share one SQLite data dir (changes seen within 200 ms); without it a second one is refused')
+    .option(
+      '--shared-data-dir',
+      'let several instances on this host share one SQLite data dir (changes seen within 200 ms); without it a second one is refused',
+    )
     .addHelpText(
       'after',
       '\nEach flag can also be set as TESSERA_<NAME> (e.g. TESSERA_DATA_DIR; TESSERA_TLS_NAMES, comma-separated, for --tls-name) or in the config file.\n' +

@@ -43,8 +43,10 @@ export function registerTokenCommand(program: Command, io: CliIo): void {
     .option('--expires-in <seconds>', 'ask for this lifetime (the server may cap it)', parsePositiveInteger)
     .option('--id-token', 'print the ID token instead (needs openid and <d>:service.<s> in --scope)')
     .addOption(
-      new Option('--on-behalf-of <token>', "exchange this access token (RFC 8693) for one acting for its subject; @file reads it from a file, - from stdin")
-        .conflicts(['proxyFor', 'idToken']),
+      new Option(
+        '--on-behalf-of <token>',
+        'exchange this access token (RFC 8693) for one acting for its subject; @file reads it from a file, - from stdin',
+      ).conflicts(['proxyFor', 'idToken']),
     )
     .option('--impersonation', 'with --on-behalf-of: ask for an impersonation token (no act claim; roles listing you in impersonators)')
     .addOption(new Option('--proxy-for <principal>', "a token for this principal, acting for it (Athenz's proxy_for_principal)").conflicts('idToken'))
@@ -130,8 +132,6 @@ async function readSubjectToken(value: string, io: CliIo): Promise<string> {
 function requireIdTokenScope(scope: string): void {
   const items = scope.split(' ');
   if (!items.includes('openid') || !items.some((item) => /^[^:\s]+:service\.[^\s]+$/.test(item))) {
-    throw new UsageError(
-      '--id-token needs openid and <domain>:service.<name> (the ID token audience) in --scope, e.g. --scope "openid beta:service.api"',
-    );
+    throw new UsageError('--id-token needs openid and <domain>:service.<name> (the ID token audience) in --scope, e.g. --scope "openid beta:service.api"');
   }
 }

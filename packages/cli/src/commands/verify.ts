@@ -68,7 +68,9 @@ async function verifyToken(argument: string, options: VerifyOptions, io: CliIo):
 
   const server = new URL(options.server ?? DEFAULT_SERVER);
   if (!fetchableInClear(server)) {
-    throw new UsageError(`verify needs an https:// server (http only to localhost, 127.x.x.x or [::1]), got ${server.href}: a discovery document and keys read in clear could be anyone's`);
+    throw new UsageError(
+      `verify needs an https:// server (http only to localhost, 127.x.x.x or [::1]), got ${server.href}: a discovery document and keys read in clear could be anyone's`,
+    );
   }
   const given = options.jwksUri === undefined ? undefined : parseJwksUri(options.jwksUri);
   const http = await openHttpClient(options, io);

@@ -59,7 +59,10 @@ export async function startFakeCa(): Promise<FakeCa> {
       notAfter: new Date(now + 86_400_000 * 365 * 20),
       keys: rootKeys,
       signingAlgorithm: P256,
-      extensions: [new x509.BasicConstraintsExtension(true, 1, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
+      extensions: [
+        new x509.BasicConstraintsExtension(true, 1, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      ],
     },
     webcrypto,
   );
@@ -74,11 +77,20 @@ export async function startFakeCa(): Promise<FakeCa> {
       publicKey: intermediateKeys.publicKey,
       signingKey: rootKeys.privateKey,
       signingAlgorithm: P256,
-      extensions: [new x509.BasicConstraintsExtension(true, 0, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
+      extensions: [
+        new x509.BasicConstraintsExtension(true, 0, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      ],
     },
     webcrypto,
   );
-  const issue = async (publicKey: x509.PublicKey | webcrypto.CryptoKey, cn: string, names: x509.JsonGeneralNames, notBefore: number, notAfter: number): Promise<string> => {
+  const issue = async (
+    publicKey: x509.PublicKey | webcrypto.CryptoKey,
+    cn: string,
+    names: x509.JsonGeneralNames,
+    notBefore: number,
+    notAfter: number,
+  ): Promise<string> => {
     const certificate = await x509.X509CertificateGenerator.create(
       {
         serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16)).map((byte, i) => (i === 0 ? (byte & 0x3f) | 0x40 : byte))).toString('hex'),
@@ -131,34 +143,45 @@ export async function startFakeCa(): Promise<FakeCa> {
     // Backdated by a minute, as Tessera does, and never after the real time: the TLS stack
     // checks a client certificate against the real clock even when the test moves its own.
     const notBefore = Math.min(issuedAt, Date.now()) - 60_000;
-    const certificate = await issue(csr.publicKey, cn, [{ type: 'url', value: `spiffe://tessera.test/${cn.replace(/\.(?=[^.]*$)/, '/')}` }],
-      notBefore, issuedAt + fake.lifetimeSeconds * 1000);
-    return { status: 201, body: { certificate, chain: `${intermediate}\n${root}\n`, expiresAt: new Date(issuedAt + fake.lifetimeSeconds * 1000).toISOString() } };
+    const certificate = await issue(
+      csr.publicKey,
+      cn,
+      [{ type: 'url', value: `spiffe://tessera.test/${cn.replace(/\.(?=[^.]*$)/, '/')}` }],
+      notBefore,
+      issuedAt + fake.lifetimeSeconds * 1000,
+    );
+    return {
+      status: 201,
+      body: { certificate, chain: `${intermediate}\n${root}\n`, expiresAt: new Date(issuedAt + fake.lifetimeSeconds * 1000).toISOString() },
+    };
   };
 
-  const server = https.createServer({ cert: `${serverCert}\n${intermediate}\n`, key: serverKey, ca: root, requestCert: true, rejectUnauthorized: false }, (request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      const recorded: CaRequest = {
-        method: request.method ?? '',
-        path: new URL(request.url ?? '/', 'https://fake').pathname,
-        body: raw === '' ? undefined : (JSON.parse(raw) as unknown),
-        ...clientOf(request.socket as TLSSocket),
-      };
-      fake.requests.push(recorded);
-      void answerFor(recorded).then((answer) => {
-        if (answer.text !== undefined) {
-          response.writeHead(answer.status, { 'content-type': 'application/pem-certificate-chain' });
-          response.end(answer.text);
-          return;
-        }
-        response.writeHead(answer.status, answer.body === undefined ? {} : { 'content-type': 'application/json' });
-        response.end(answer.body === undefined ? undefined : JSON.stringify(answer.body));
+  const server = https.createServer(
+    { cert: `${serverCert}\n${intermediate}\n`, key: serverKey, ca: root, requestCert: true, rejectUnauthorized: false },
+    (request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        const raw = Buffer.concat(chunks).toString('utf8');
+        const recorded: CaRequest = {
+          method: request.method ?? '',
+          path: new URL(request.url ?? '/', 'https://fake').pathname,
+          body: raw === '' ? undefined : (JSON.parse(raw) as unknown),
+          ...clientOf(request.socket as TLSSocket),
+        };
+        fake.requests.push(recorded);
+        void answerFor(recorded).then((answer) => {
+          if (answer.text !== undefined) {
+            response.writeHead(answer.status, { 'content-type': 'application/pem-certificate-chain' });
+            response.end(answer.text);
+            return;
+          }
+          response.writeHead(answer.status, answer.body === undefined ? {} : { 'content-type': 'application/json' });
+          response.end(answer.body === undefined ? undefined : JSON.stringify(answer.body));
+        });
       });
-    });
-  });
+    },
+  );
 
   const answerFor = async (req: CaRequest): Promise<CaAnswer> => {
     if (req.method === 'GET' && req.path === '/ca/v1/bundle') return { status: 200, text: fake.bundle };

@@ -33,8 +33,7 @@ export function fakeClock(start: number): FakeClock {
   const waiters: (() => void)[] = [];
   const emitter = new EventEmitter();
 
-  const earliest = (): (PendingTimer & { callback: () => void }) | undefined =>
-    [...timers.values()].sort((a, b) => a.at - b.at || a.id - b.id)[0];
+  const earliest = (): (PendingTimer & { callback: () => void }) | undefined => [...timers.values()].sort((a, b) => a.at - b.at || a.id - b.id)[0];
   const publicView = ({ id, ms, at }: PendingTimer): PendingTimer => ({ id, ms, at });
 
   return {

@@ -74,9 +74,7 @@ export async function startFakeTessera(options: FakeTesseraOptions): Promise<Fak
     url: `${server.url}${prefix}`,
     requests: server.requests,
     adminRequests: () =>
-      server.requests
-        .filter((r) => r.path.startsWith(`${prefix}/admin/v1`))
-        .map((r) => ({ ...r, path: r.path.slice(`${prefix}/admin/v1`.length) })),
+      server.requests.filter((r) => r.path.startsWith(`${prefix}/admin/v1`)).map((r) => ({ ...r, path: r.path.slice(`${prefix}/admin/v1`.length) })),
     answer: (key, answer) => answers.set(key, typeof answer === 'function' ? answer : () => answer),
     answerToken: (answer) => {
       scriptedToken = answer === undefined || typeof answer === 'function' ? answer : () => answer;

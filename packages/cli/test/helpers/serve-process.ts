@@ -22,7 +22,13 @@ export interface ServeProcess {
 }
 
 /** Resolves once it serves (with `waitServing: false`, at once). */
-export async function serveProcess(options: { dataDir: string; args?: string[]; env?: Record<string, string>; port?: number; waitServing?: boolean }): Promise<ServeProcess> {
+export async function serveProcess(options: {
+  dataDir: string;
+  args?: string[];
+  env?: Record<string, string>;
+  port?: number;
+  waitServing?: boolean;
+}): Promise<ServeProcess> {
   const port = options.port ?? (await freePort());
   const url = `https://127.0.0.1:${port}`;
   const child = spawn(process.execPath, [BIN, 'serve', '--data-dir', options.dataDir, '--listen', url, ...(options.args ?? [])], {

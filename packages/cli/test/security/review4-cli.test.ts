@@ -24,7 +24,8 @@ describe('review4: the CLI sends a credential only to the server the user chose'
     cleanup.push(() => server.close());
     return server;
   }
-  const leaked = (server: FakeTessera): boolean => server.requests.some((r) => JSON.stringify(r.headers).includes(Buffer.from(`${ID}:${SECRET}`).toString('base64')) || r.rawBody.includes(SECRET));
+  const leaked = (server: FakeTessera): boolean =>
+    server.requests.some((r) => JSON.stringify(r.headers).includes(Buffer.from(`${ID}:${SECRET}`).toString('base64')) || r.rawBody.includes(SECRET));
 
   for (const how of ['--server flag', 'TESSERA_SERVER']) {
     it(`admin: with the server given by ${how}, the secret does not go to the credential file's tokenEndpoint`, async () => {

@@ -52,14 +52,18 @@ describe('./.tessera/ca.pem and the server it is used for', () => {
     assert.equal(leaked(), false);
     assert.match(
       result.stderr,
-      new RegExp(`warning: not trusting \\./\\.tessera/ca\\.pem for https://tessera\\.test:${port}: it vouches only for a server on this machine; if it is this server's CA, pass it as --cacert ${path.join(repo, '.tessera', 'ca.pem').replace(/[.]/g, '\\.')}`),
+      new RegExp(
+        `warning: not trusting \\./\\.tessera/ca\\.pem for https://tessera\\.test:${port}: it vouches only for a server on this machine; if it is this server's CA, pass it as --cacert ${path.join(repo, '.tessera', 'ca.pem').replace(/[.]/g, '\\.')}`,
+      ),
     );
   });
 
   it("is not trusted for the credential file's remote tokenEndpoint when no --server is given", async () => {
     tessera.requests.length = 0;
     const port = new URL(tessera.url).port;
-    await writeFile(credentials, JSON.stringify({ clientId: ID, clientSecret: SECRET, tokenEndpoint: `https://tessera.test:${port}/oauth2/token` }), { mode: 0o600 });
+    await writeFile(credentials, JSON.stringify({ clientId: ID, clientSecret: SECRET, tokenEndpoint: `https://tessera.test:${port}/oauth2/token` }), {
+      mode: 0o600,
+    });
     const result = await runCli(['admin', 'domain', 'list', '--credentials', credentials], { cwd: repo, env: {} });
     assert.notEqual(result.code, 0);
     assert.equal(leaked(), false);
@@ -69,7 +73,9 @@ describe('./.tessera/ca.pem and the server it is used for', () => {
   it("is not trusted by tessera token for the credential file's remote server either", async () => {
     tessera.requests.length = 0;
     const port = new URL(tessera.url).port;
-    await writeFile(credentials, JSON.stringify({ clientId: ID, clientSecret: SECRET, tokenEndpoint: `https://tessera.test:${port}/oauth2/token` }), { mode: 0o600 });
+    await writeFile(credentials, JSON.stringify({ clientId: ID, clientSecret: SECRET, tokenEndpoint: `https://tessera.test:${port}/oauth2/token` }), {
+      mode: 0o600,
+    });
     const result = await runCli(['token', '--scope', 'beta:domain', '--credentials', credentials], { cwd: repo, env: {} });
     assert.notEqual(result.code, 0);
     assert.equal(leaked(), false);

@@ -60,11 +60,60 @@ describe('review5: CA files nobody named', () => {
     const pki = await mkdtemp(path.join(tmpdir(), 'tessera-review5-pki-'));
     cleanup.push(() => rm(pki, { recursive: true, force: true }));
     const openssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: pki, stdio: ['ignore', 'ignore', 'pipe'] });
-    openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=Repo CA',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
-    openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=tessera.test');
+    openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=Repo CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign',
+    );
+    openssl(
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      'server.key',
+      '-out',
+      'server.csr',
+      '-subj',
+      '/CN=tessera.test',
+    );
     await writeFile(path.join(pki, 'ext'), 'subjectAltName=DNS:tessera.test\nextendedKeyUsage=serverAuth\n');
-    openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', '7', '-days', '1', '-extfile', 'ext', '-out', 'server.pem');
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-set_serial',
+      '7',
+      '-days',
+      '1',
+      '-extfile',
+      'ext',
+      '-out',
+      'server.pem',
+    );
     const ca = await readFile(path.join(pki, 'ca.pem'), 'utf8');
     const mitm = await startFakeTessera({
       clientId: ID,
@@ -85,7 +134,9 @@ describe('review5: CA files nobody named', () => {
     await writeFile(credentials, JSON.stringify({ clientId: ID, clientSecret: SECRET }), { mode: 0o600 });
 
     const result = await runCli(['admin', 'domain', 'list', '--credentials', credentials, '--server', `https://tessera.test:${port}`], { cwd: repo, env: {} });
-    const leaked = mitm.requests.some((r) => JSON.stringify(r.headers).includes(Buffer.from(`${ID}:${SECRET}`).toString('base64')) || r.rawBody.includes(SECRET));
+    const leaked = mitm.requests.some(
+      (r) => JSON.stringify(r.headers).includes(Buffer.from(`${ID}:${SECRET}`).toString('base64')) || r.rawBody.includes(SECRET),
+    );
     assert.equal(
       leaked,
       false,

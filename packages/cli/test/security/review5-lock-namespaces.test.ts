@@ -15,12 +15,30 @@ import { after, describe, it } from 'node:test';
 import { freePort } from '@tessera/testkit/port';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'tessera.ts');
-const canUnshare = spawnSync('unshare', ['-Upf', '--map-root-user', '--mount-proc', 'true']).status === 0 || spawnSync('unshare', ['-pf', '--mount-proc', 'true']).status === 0;
+const canUnshare =
+  spawnSync('unshare', ['-Upf', '--map-root-user', '--mount-proc', 'true']).status === 0 || spawnSync('unshare', ['-pf', '--mount-proc', 'true']).status === 0;
 
 function serveInNamespace(dataDir: string, port: number): { output: () => string; exited: Promise<number | null>; stop: () => Promise<void>; pid: number } {
-  const child = spawn('unshare', ['-pf', '--mount-proc', '--kill-child=SIGKILL', process.execPath, BIN, 'serve', '--data-dir', dataDir, '--listen', `https://127.0.0.1:${port}`, '--workers', '1'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    'unshare',
+    [
+      '-pf',
+      '--mount-proc',
+      '--kill-child=SIGKILL',
+      process.execPath,
+      BIN,
+      'serve',
+      '--data-dir',
+      dataDir,
+      '--listen',
+      `https://127.0.0.1:${port}`,
+      '--workers',
+      '1',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));

@@ -35,7 +35,9 @@ export function originalRequest(req: IncomingMessage): OriginalRequest {
     if (method === undefined || method.length !== 1 || method[0]!.trim() === '') {
       const problem = method === undefined || method[0]!.trim() === '' ? 'carries no X-Original-Method' : 'carries more than one X-Original-Method';
       return {
-        method: '', target, via: 'nginx',
+        method: '',
+        target,
+        via: 'nginx',
         problem: `the authorization request ${problem}: the proxy must send exactly one (nginx: proxy_set_header X-Original-Method $request_method)`,
       };
     }

@@ -50,17 +50,19 @@ export interface CertificateMapping {
 
 export interface GatewayConfig {
   listen: { protocol: 'http:' | 'https:'; host: string; port: number; url: string };
-  tls: {
-    cert: string;
-    key: string;
-    /** Tessera's CA bundle: its certificates name their principal by SPIFFE URI SAN. */
-    clientCa: X509Certificate[];
-    /** Other CAs, whose certificates name a principal only through `certificateMappings`. */
-    externalCas: X509Certificate[];
-    trustDomain: string;
-    /** The files read for the above, watched for changes (a renewed certificate). */
-    files: string[];
-  } | undefined;
+  tls:
+    | {
+        cert: string;
+        key: string;
+        /** Tessera's CA bundle: its certificates name their principal by SPIFFE URI SAN. */
+        clientCa: X509Certificate[];
+        /** Other CAs, whose certificates name a principal only through `certificateMappings`. */
+        externalCas: X509Certificate[];
+        trustDomain: string;
+        /** The files read for the above, watched for changes (a renewed certificate). */
+        files: string[];
+      }
+    | undefined;
   tessera: {
     url: string;
     /** `iss` of callers' tokens: `tessera.issuer`, by default the URL. */
@@ -167,14 +169,13 @@ export function parseConfig(raw: Json, context: { base: string; env: Readonly<Re
   const caFile = env['TESSERA_GATEWAY_TESSERA_CA'] ?? t['ca'];
   const secretFile = env['TESSERA_GATEWAY_CLIENT_SECRET_FILE'] ?? t['clientSecretFile'];
   const clientSecret = read(secretFile, 'tessera.clientSecretFile').trim();
-  if (clientSecret === '') throw new GatewayConfigError('tessera.clientSecretFile is empty; write the gateway service\'s client secret into it');
+  if (clientSecret === '') throw new GatewayConfigError("tessera.clientSecretFile is empty; write the gateway service's client secret into it");
   const clientId = str(env['TESSERA_GATEWAY_CLIENT_ID'] ?? t['clientId'], 'tessera.clientId');
   if (!PRINCIPAL.test(clientId)) throw new GatewayConfigError(`tessera.clientId "${clientId}" is not a principal; write "<domain>.<service>", e.g. "edge.gw"`);
   const tokenEndpoint = t['tokenEndpoint'] === undefined ? `${url}/oauth2/token` : str(t['tokenEndpoint'], 'tessera.tokenEndpoint');
   checkUrl(tokenEndpoint, 'tessera.tokenEndpoint');
-  const introspectionEndpoint = t['introspectionEndpoint'] === undefined
-    ? `${url}/oauth2/introspect`
-    : str(t['introspectionEndpoint'], 'tessera.introspectionEndpoint');
+  const introspectionEndpoint =
+    t['introspectionEndpoint'] === undefined ? `${url}/oauth2/introspect` : str(t['introspectionEndpoint'], 'tessera.introspectionEndpoint');
   checkUrl(introspectionEndpoint, 'tessera.introspectionEndpoint');
   const algorithms = t['algorithms'] === undefined ? ['ES256', 'EdDSA', 'RS256'] : list(t['algorithms'], 'tessera.algorithms');
   const apiKeyCacheTtl = t['apiKeyCacheTtl'] === undefined ? 10 : num(t['apiKeyCacheTtl'], 'tessera.apiKeyCacheTtl', 0, 300);
@@ -183,8 +184,16 @@ export function parseConfig(raw: Json, context: { base: string; env: Readonly<Re
   const jwksUri = t['jwksUri'] === undefined ? `${url}/oauth2/keys` : str(t['jwksUri'], 'tessera.jwksUri');
   checkUrl(jwksUri, 'tessera.jwksUri');
   const tessera = {
-    url, issuer, jwksUri, ca: caFile === undefined ? undefined : read(caFile, 'tessera.ca'),
-    clientId, clientSecret, tokenEndpoint, introspectionEndpoint, algorithms, apiKeyCacheTtl,
+    url,
+    issuer,
+    jwksUri,
+    ca: caFile === undefined ? undefined : read(caFile, 'tessera.ca'),
+    clientId,
+    clientSecret,
+    tokenEndpoint,
+    introspectionEndpoint,
+    algorithms,
+    apiKeyCacheTtl,
   };
   // The SDK checks the verifier's settings (URLs, algorithms) the same way it will use them.
   try {
@@ -330,7 +339,16 @@ function parseRoute(entry: unknown, where: string, gateway: string): RouteConfig
   const required = [...new Set(require)];
   const acceptDelegated = r['acceptDelegated'] === undefined ? undefined : parseAcceptDelegated(r['acceptDelegated'], `${where}.acceptDelegated`, gateway);
   return {
-    name, host, pathPrefix, methods, upstream, audience, require: required, southboundScope: [...required].sort().join(' '), timeoutMs, websocket,
+    name,
+    host,
+    pathPrefix,
+    methods,
+    upstream,
+    audience,
+    require: required,
+    southboundScope: [...required].sort().join(' '),
+    timeoutMs,
+    websocket,
     acceptDelegated,
   };
 }

@@ -76,8 +76,15 @@ export function writeErrorToSocket(socket: Duplex, error: GatewayError): void {
 }
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 431: 'Request Header Fields Too Large', 500: 'Internal Server Error',
-  502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
 };
 
 function statusText(status: number): string {
@@ -90,7 +97,10 @@ function statusText(status: number): string {
  * own advice around them is never the part cut.
  */
 function safe(text: string): string {
-  const cleaned = text.replaceAll('"', "'").replaceAll('\\', '/').replace(/[^\x20-\x7e]/g, '?');
+  const cleaned = text
+    .replaceAll('"', "'")
+    .replaceAll('\\', '/')
+    .replace(/[^\x20-\x7e]/g, '?');
   return cleaned.length > DESCRIPTION_LIMIT ? `${cleaned.slice(0, DESCRIPTION_LIMIT - 3)}...` : cleaned;
 }
 

@@ -88,7 +88,9 @@ function anchoredIn(chain: readonly X509Certificate[], anchors: readonly X509Cer
 
 /** `spiffe://<td>/<domain>/<service>` → `<domain>.<service>`, from exactly one URI SAN. */
 export function spiffePrincipal(cert: X509Certificate, trustDomain: string): string | undefined {
-  const uris = sans(cert).filter((san) => san.startsWith('URI:')).map((san) => san.slice(4));
+  const uris = sans(cert)
+    .filter((san) => san.startsWith('URI:'))
+    .map((san) => san.slice(4));
   if (uris.length !== 1) return undefined;
   const prefix = `spiffe://${trustDomain}/`;
   if (!uris[0]!.startsWith(prefix)) return undefined;

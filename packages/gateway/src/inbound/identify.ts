@@ -13,7 +13,14 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import {
-  createVerifier, delegationChain, InsufficientScopeError, VerifierError, type AuthContext, type CompiledRequirement, type DelegationPolicy, type Verifier,
+  createVerifier,
+  delegationChain,
+  InsufficientScopeError,
+  VerifierError,
+  type AuthContext,
+  type CompiledRequirement,
+  type DelegationPolicy,
+  type Verifier,
 } from '@tessera/sdk';
 import type { GatewayConfig, RouteConfig } from '../config/config.ts';
 import { GatewayError } from '../http/errors.ts';
@@ -98,9 +105,8 @@ export function createIdentifier(tessera: GatewayConfig['tessera'], trust: () =>
         throw fromVerifier(error, route, scheme === 'bearer' ? credential : undefined, tessera.clientId);
       }
       if (context.actors.includes(tessera.clientId)) throw ownToken(context.actors, tessera.clientId);
-      const caller: Caller = scheme === 'bearer'
-        ? { principal: context.principal, via: 'bearer', subjectToken: credential }
-        : { principal: context.principal, via: 'api_key' };
+      const caller: Caller =
+        scheme === 'bearer' ? { principal: context.principal, via: 'bearer', subjectToken: credential } : { principal: context.principal, via: 'api_key' };
       try {
         // Checked apart from the credential, so a refusal still knows (and logs) who was refused.
         requirementFor(verifier, route).check(context.roles);
@@ -144,7 +150,7 @@ function fromVerifier(error: unknown, route: RouteConfig, token?: string, gatewa
     if (!route.acceptDelegated) {
       return GatewayError.invalidToken(
         `the token was obtained for the caller by another service (act: ${actors.join(' < ')}), and route "${route.name}" accepts only tokens ` +
-          'issued to the caller itself (its acceptDelegated is not set): send the caller\'s own token',
+          "issued to the caller itself (its acceptDelegated is not set): send the caller's own token",
         'delegation',
       );
     }

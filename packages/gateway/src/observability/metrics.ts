@@ -21,7 +21,10 @@ export function createMetrics(): Metrics {
   const requests = new Map<string, number>();
   const durations = new Map<string, Histogram>();
   const failures = new Map<string, number>();
-  const reloads = new Map<string, number>([['applied', 0], ['refused', 0]]);
+  const reloads = new Map<string, number>([
+    ['applied', 0],
+    ['refused', 0],
+  ]);
   const bump = (map: Map<string, number>, key: string): void => {
     map.set(key, (map.get(key) ?? 0) + 1);
   };

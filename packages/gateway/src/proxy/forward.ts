@@ -26,7 +26,13 @@ export interface ForwardOutcome {
 export interface Forwarder {
   forward(req: IncomingMessage, res: ServerResponse, route: RouteConfig, token: string, from: ForwardedFrom, strip: readonly string[]): Promise<ForwardOutcome>;
   upgrade(
-    req: IncomingMessage, socket: Duplex, head: Buffer, route: RouteConfig, token: string, from: ForwardedFrom, strip: readonly string[],
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    route: RouteConfig,
+    token: string,
+    from: ForwardedFrom,
+    strip: readonly string[],
   ): Promise<ForwardOutcome>;
   close(): void;
 }
@@ -59,8 +65,8 @@ export function createForwarder(): Forwarder {
     timedOut
       ? new GatewayError(504, 'gateway_timeout', `the upstream of route "${route.name}" did not answer within ${route.timeoutMs} ms`)
       : new GatewayError(502, 'bad_gateway', `the upstream of route "${route.name}" could not be reached${codeOf(error)}`, {
-        detail: error?.message ?? 'connection failed',
-      });
+          detail: error?.message ?? 'connection failed',
+        });
 
   return {
     forward(req, res, route, token, from, strip) {

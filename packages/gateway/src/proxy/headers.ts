@@ -8,19 +8,64 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 
 export const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
 ]);
 
 /** Caller-sent headers that could pass for an identity, a certificate or a different URL. */
 export const IDENTITY_HEADERS = new Set([
-  'authorization', 'cookie2',
-  'x-ssl-client-cert', 'x-ssl-client-verify', 'x-ssl-client-s-dn', 'x-ssl-client-i-dn', 'x-ssl-client-dn', 'x-ssl-cert',
-  'ssl-client-cert', 'ssl-client-verify', 'x-client-cert', 'x-client-certificate', 'x-client-verify', 'x-client-dn',
-  'x-forwarded-client-cert', 'client-cert', 'client-cert-chain', 'x-arr-clientcert',
-  'forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'x-forwarded-server', 'x-real-ip',
-  'x-forwarded-user', 'x-forwarded-email', 'x-forwarded-preferred-username', 'x-forwarded-groups', 'x-forwarded-access-token',
-  'x-auth-request-user', 'x-auth-request-email', 'x-auth-request-access-token', 'x-remote-user', 'remote-user', 'x-user', 'x-principal',
-  'x-original-uri', 'x-original-url', 'x-original-method', 'x-rewrite-url', 'x-http-method-override', 'x-http-method', 'x-method-override',
+  'authorization',
+  'cookie2',
+  'x-ssl-client-cert',
+  'x-ssl-client-verify',
+  'x-ssl-client-s-dn',
+  'x-ssl-client-i-dn',
+  'x-ssl-client-dn',
+  'x-ssl-cert',
+  'ssl-client-cert',
+  'ssl-client-verify',
+  'x-client-cert',
+  'x-client-certificate',
+  'x-client-verify',
+  'x-client-dn',
+  'x-forwarded-client-cert',
+  'client-cert',
+  'client-cert-chain',
+  'x-arr-clientcert',
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-forwarded-server',
+  'x-real-ip',
+  'x-forwarded-user',
+  'x-forwarded-email',
+  'x-forwarded-preferred-username',
+  'x-forwarded-groups',
+  'x-forwarded-access-token',
+  'x-auth-request-user',
+  'x-auth-request-email',
+  'x-auth-request-access-token',
+  'x-remote-user',
+  'remote-user',
+  'x-user',
+  'x-principal',
+  'x-original-uri',
+  'x-original-url',
+  'x-original-method',
+  'x-rewrite-url',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
 ]);
 
 export interface ForwardedFrom {
@@ -31,7 +76,12 @@ export interface ForwardedFrom {
 
 /** The caller's headers as the upstream receives them, with the gateway's Authorization. */
 export function upstreamHeaders(
-  incoming: IncomingHttpHeaders, token: string, upstreamHost: string, from: ForwardedFrom, extraStrip: readonly string[], upgrade = false,
+  incoming: IncomingHttpHeaders,
+  token: string,
+  upstreamHost: string,
+  from: ForwardedFrom,
+  extraStrip: readonly string[],
+  upgrade = false,
 ): OutgoingHttpHeaders {
   const named = new Set(
     String(incoming['connection'] ?? '')
@@ -69,7 +119,11 @@ export function upstreamHeaders(
  * `Set-Cookie` and every other header pass as the upstream sent them.
  */
 export function downstreamHeaders(incoming: IncomingHttpHeaders, upstream?: URL, from?: ForwardedFrom): OutgoingHttpHeaders {
-  const named = new Set(String(incoming['connection'] ?? '').split(',').map((name) => name.trim().toLowerCase()));
+  const named = new Set(
+    String(incoming['connection'] ?? '')
+      .split(',')
+      .map((name) => name.trim().toLowerCase()),
+  );
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;

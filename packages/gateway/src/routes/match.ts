@@ -60,8 +60,10 @@ export function createRouteTable(routes: readonly RouteConfig[]): RouteTable {
   // Longest prefix first; at equal length a route naming the host first; then the file's order.
   const ordered = routes
     .map((route, index) => ({ route, index }))
-    .sort((a, b) =>
-      b.route.pathPrefix.length - a.route.pathPrefix.length || Number(b.route.host !== undefined) - Number(a.route.host !== undefined) || a.index - b.index)
+    .sort(
+      (a, b) =>
+        b.route.pathPrefix.length - a.route.pathPrefix.length || Number(b.route.host !== undefined) - Number(a.route.host !== undefined) || a.index - b.index,
+    )
     .map(({ route }) => route);
   return {
     routes,
@@ -78,5 +80,5 @@ export function createRouteTable(routes: readonly RouteConfig[]): RouteTable {
 
 function prefixMatches(prefix: string, path: string): boolean {
   if (prefix === '/') return true;
-  return path === prefix || (path.startsWith(prefix) && path.charCodeAt(prefix.length) === 47 /* / */);
+  return path === prefix || (path.startsWith(prefix) && path.charCodeAt(prefix.length) === 47); /* / */
 }

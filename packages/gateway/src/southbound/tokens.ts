@@ -45,9 +45,10 @@ export function createSouthboundTokens(tessera: GatewayConfig['tessera'], log: (
     async forCaller(caller, route) {
       let token: string;
       try {
-        token = caller.subjectToken !== undefined
-          ? await client.exchange({ subjectToken: caller.subjectToken, scope: route.southboundScope })
-          : await client.onBehalfOf({ principal: caller.principal, scope: route.southboundScope });
+        token =
+          caller.subjectToken !== undefined
+            ? await client.exchange({ subjectToken: caller.subjectToken, scope: route.southboundScope })
+            : await client.onBehalfOf({ principal: caller.principal, scope: route.southboundScope });
       } catch (error) {
         throw refusal(error, caller, route, tessera.clientId, log);
       }
@@ -76,7 +77,11 @@ function checkGranted(token: string, caller: Caller, route: RouteConfig, gateway
   if (claims['sub'] !== caller.principal || act?.sub !== gateway || !aud.includes(route.audience)) {
     throw new GatewayError(502, 'bad_gateway', `Tessera answered with a token that is not for ${caller.principal} through ${gateway} to ${route.audience}`);
   }
-  const granted = new Set(String(claims['scope'] ?? '').split(' ').map((item) => item.replace(/^([^:]+):(?!role\.|domain$)/, '$1:role.')));
+  const granted = new Set(
+    String(claims['scope'] ?? '')
+      .split(' ')
+      .map((item) => item.replace(/^([^:]+):(?!role\.|domain$)/, '$1:role.')),
+  );
   const missing = route.require.filter((item) => !granted.has(item));
   if (missing.length > 0) {
     const needed = route.require.join(' ');
@@ -94,7 +99,7 @@ function refusal(error: unknown, caller: Caller, route: RouteConfig, gateway: st
   const said = error.errorDescription ? `: ${clip(error.errorDescription, TESSERA_REASON_LIMIT)}` : '';
   if (error.rejected) {
     if (error.status === 401 || error.error === 'invalid_client') {
-      log({ level: 'error', msg: 'Tessera refused the gateway\'s own credentials', clientId: gateway, error: error.message });
+      log({ level: 'error', msg: "Tessera refused the gateway's own credentials", clientId: gateway, error: error.message });
       // The operator reads the cause in the log; callers learn nothing of the gateway's credentials.
       return GatewayError.unavailable('the gateway could not get a token for the upstream; try again later', error.message);
     }
@@ -108,13 +113,13 @@ function refusal(error: unknown, caller: Caller, route: RouteConfig, gateway: st
         route.southboundScope,
       );
     }
-    log({ level: 'error', msg: 'Tessera refused the gateway\'s token request', error: error.message });
-    return new GatewayError(502, 'bad_gateway', 'Tessera refused the gateway\'s request for the upstream\'s token; the gateway\'s log says why', {
+    log({ level: 'error', msg: "Tessera refused the gateway's token request", error: error.message });
+    return new GatewayError(502, 'bad_gateway', "Tessera refused the gateway's request for the upstream's token; the gateway's log says why", {
       detail: error.message,
     });
   }
   log({ level: 'warn', msg: 'Tessera unreachable for a southbound token', code: error.code, error: error.message });
-  return GatewayError.unavailable('Tessera could not be reached for the upstream\'s token; try again later', `${error.code}: ${error.message}`);
+  return GatewayError.unavailable("Tessera could not be reached for the upstream's token; try again later", `${error.code}: ${error.message}`);
 }
 
 function clip(text: string, limit: number): string {

@@ -28,8 +28,12 @@ export interface Upstream {
 }
 
 export async function startUpstream(options: { issuer: string; jwksUri: string; gateway: string; ca?: string }): Promise<Upstream> {
-  const verifier = createVerifier({ issuer: options.issuer, jwksUri: options.jwksUri, audience: 'orders',
-      ...(options.ca !== undefined && { ca: options.ca }) });
+  const verifier = createVerifier({
+    issuer: options.issuer,
+    jwksUri: options.jwksUri,
+    audience: 'orders',
+    ...(options.ca !== undefined && { ca: options.ca }),
+  });
   const seen: Seen[] = [];
   const authenticate = async (req: IncomingMessage): Promise<AuthContext | string> => {
     const header = req.headers.authorization ?? '';

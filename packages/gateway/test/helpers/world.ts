@@ -57,7 +57,8 @@ export interface World {
 export async function startWorld(): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-gateway-test-'));
   const tessera = await startTestServer();
-  const admin = async (method: string, path: string, body?: unknown): Promise<any> => { // eslint-disable-line @typescript-eslint/no-explicit-any
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const admin = async (method: string, path: string, body?: unknown): Promise<any> => {
     const res = await tessera.admin$(method, path, body);
     assert.ok(res.status < 300, `${method} ${path}: ${res.status} ${res.text}`);
     return res.json;
@@ -71,8 +72,10 @@ export async function startWorld(): Promise<World> {
   // A role lets the gateway act for its members only when it lists the gateway in `actors`; for callers
   // without a token of their own (proxy_for_principal, Athenz's rule) the gateway must hold the role too.
   const members = (...principals: string[]): { principal: string }[] => principals.map((principal) => ({ principal }));
-  await admin('PUT', '/domains/orders/roles/readers', { members: members('alpha.api', 'carol.api', 'partner.billing', 'partner.ci', GATEWAY),
-      actors: [GATEWAY] });
+  await admin('PUT', '/domains/orders/roles/readers', {
+    members: members('alpha.api', 'carol.api', 'partner.billing', 'partner.ci', GATEWAY),
+    actors: [GATEWAY],
+  });
   await admin('PUT', '/domains/orders/roles/writers', { members: members('carol.api', GATEWAY), actors: [GATEWAY] });
   // alpha.api holds it, but the gateway may not act for its holders.
   await admin('PUT', '/domains/orders/roles/auditors', { members: members('alpha.api', GATEWAY) });
@@ -83,8 +86,12 @@ export async function startWorld(): Promise<World> {
   const partner = createTestPki();
   const untrusted = createTestPki();
   const files: Record<string, string> = {
-    'gw.pem': pki.server.cert, 'gw.key': pki.server.key, 'client-ca.pem': pki.ca.cert, 'partner-ca.pem': partner.ca.cert,
-    'tessera-ca.pem': tessera.ca, 'gw.secret': `${gw}\n`,
+    'gw.pem': pki.server.cert,
+    'gw.key': pki.server.key,
+    'client-ca.pem': pki.ca.cert,
+    'partner-ca.pem': partner.ca.cert,
+    'tessera-ca.pem': tessera.ca,
+    'gw.secret': `${gw}\n`,
   };
   for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content, { mode: 0o600 });
   let serial = 1000;
@@ -99,22 +106,59 @@ export async function startWorld(): Promise<World> {
     ],
     metricsListen: 'http://127.0.0.1:0',
     routes: [
-      { name: 'orders-read', pathPrefix: '/orders', methods: ['GET', 'HEAD'], upstream: upstream.url, audience: 'orders',
-          require: { scope: ['orders:role.readers'] } },
-      { name: 'orders-write', pathPrefix: '/orders', methods: ['POST', 'PUT'], upstream: upstream.url, audience: 'orders',
-          require: { scope: ['orders:role.writers'] } },
-      { name: 'orders-audit', pathPrefix: '/orders/audit', methods: ['GET'], upstream: upstream.url, audience: 'orders',
-          require: { scope: ['orders:role.auditors'] } },
-      { name: 'orders-slow', pathPrefix: '/orders/slow', methods: ['GET'], upstream: upstream.url, audience: 'orders',
-          require: { scope: ['orders:readers'] }, timeoutMs: 500 },
-      { name: 'internal', host: 'internal.example', pathPrefix: '/internal', methods: ['GET'], upstream: upstream.url, audience: 'orders',
-          require: { scope: ['orders:readers'] } },
+      {
+        name: 'orders-read',
+        pathPrefix: '/orders',
+        methods: ['GET', 'HEAD'],
+        upstream: upstream.url,
+        audience: 'orders',
+        require: { scope: ['orders:role.readers'] },
+      },
+      {
+        name: 'orders-write',
+        pathPrefix: '/orders',
+        methods: ['POST', 'PUT'],
+        upstream: upstream.url,
+        audience: 'orders',
+        require: { scope: ['orders:role.writers'] },
+      },
+      {
+        name: 'orders-audit',
+        pathPrefix: '/orders/audit',
+        methods: ['GET'],
+        upstream: upstream.url,
+        audience: 'orders',
+        require: { scope: ['orders:role.auditors'] },
+      },
+      {
+        name: 'orders-slow',
+        pathPrefix: '/orders/slow',
+        methods: ['GET'],
+        upstream: upstream.url,
+        audience: 'orders',
+        require: { scope: ['orders:readers'] },
+        timeoutMs: 500,
+      },
+      {
+        name: 'internal',
+        host: 'internal.example',
+        pathPrefix: '/internal',
+        methods: ['GET'],
+        upstream: upstream.url,
+        audience: 'orders',
+        require: { scope: ['orders:readers'] },
+      },
       { name: 'dead', pathPrefix: '/dead', methods: ['GET'], upstream: 'http://127.0.0.1:9', audience: 'orders', require: { scope: ['orders:readers'] } },
     ],
   });
 
   return {
-    tessera, upstream, pki, partner, untrusted, dir,
+    tessera,
+    upstream,
+    pki,
+    partner,
+    untrusted,
+    dir,
     secrets: { gw, alpha, carol },
     apiKeys: { alpha: key.apiKey as string, alphaId: key.id as string },
     async tokenRequests() {
@@ -142,14 +186,31 @@ export async function startWorld(): Promise<World> {
       const run = (...args: string[]): void => void execFileSync('openssl', args, { cwd: work, stdio: 'pipe' });
       writeFileSync(join(work, 'ca.pem'), ca.cert);
       writeFileSync(join(work, 'ca.key'), ca.key, { mode: 0o600 });
-      const ext = kind === 'server'
-        ? 'extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n'
-        : `extendedKeyUsage=clientAuth\n${uri ? `subjectAltName=URI:${uri}\n` : ''}`;
+      const ext =
+        kind === 'server'
+          ? 'extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n'
+          : `extendedKeyUsage=clientAuth\n${uri ? `subjectAltName=URI:${uri}\n` : ''}`;
       writeFileSync(join(work, 'ext'), ext);
       run('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'key.pem');
       run('req', '-new', '-key', 'key.pem', '-subj', `/CN=${cn}`, '-out', 'csr.pem');
-      run('x509', '-req', '-in', 'csr.pem', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', String(serial++), '-days', '1', '-extfile', 'ext', '-out',
-          'cert.pem');
+      run(
+        'x509',
+        '-req',
+        '-in',
+        'csr.pem',
+        '-CA',
+        'ca.pem',
+        '-CAkey',
+        'ca.key',
+        '-set_serial',
+        String(serial++),
+        '-days',
+        '1',
+        '-extfile',
+        'ext',
+        '-out',
+        'cert.pem',
+      );
       const read = (name: string): string => execFileSync('cat', [join(work, name)]).toString();
       return { cert: read('cert.pem'), key: read('key.pem') };
     },

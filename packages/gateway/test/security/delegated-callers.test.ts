@@ -16,22 +16,27 @@ describe('delegated callers', () => {
     world = await startWorld();
     const members = (...principals: string[]): { principal: string }[] => principals.map((principal) => ({ principal }));
     await world.admin('PUT', '/domains/orders/roles/readers', {
-      members: members('alpha.api', 'carol.api', GATEWAY), actors: [GATEWAY, 'carol.api'],
+      members: members('alpha.api', 'carol.api', GATEWAY),
+      actors: [GATEWAY, 'carol.api'],
     });
     const subject = await world.token('alpha.api', 'orders:domain');
     const exchanged = await world.tessera.token('carol.api', world.secrets['carol.api']!, {
-      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: subject,
-      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token', scope: 'orders:role.readers',
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token: subject,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      scope: 'orders:role.readers',
     });
     assert.equal(exchanged.status, 200, exchanged.text);
     viaCarol = exchanged.json.access_token as string;
     const route = { methods: ['GET'], upstream: world.upstream.url, audience: 'orders', require: { scope: ['orders:role.readers'] } };
-    gw = await spawnGateway(world.config((c) => {
-      c['routes'].push(
-        { ...route, name: 'deleg', pathPrefix: '/deleg', acceptDelegated: { allowedActors: ['carol.api'] } },
-        { ...route, name: 'deleg-other', pathPrefix: '/deleg-other', acceptDelegated: { maxDepth: 2, allowedActors: ['partner.billing'] } },
-      );
-    }));
+    gw = await spawnGateway(
+      world.config((c) => {
+        c['routes'].push(
+          { ...route, name: 'deleg', pathPrefix: '/deleg', acceptDelegated: { allowedActors: ['carol.api'] } },
+          { ...route, name: 'deleg-other', pathPrefix: '/deleg-other', acceptDelegated: { maxDepth: 2, allowedActors: ['partner.billing'] } },
+        );
+      }),
+    );
   });
   after(async () => {
     await gw?.stop();
@@ -54,7 +59,7 @@ describe('delegated callers', () => {
     assert.match(String(res.headers['www-authenticate']), /error="invalid_token"/);
   });
 
-  it('names the gateway\'s own upstream token as such when it is replayed, on a default route and on one accepting delegated callers', async () => {
+  it("names the gateway's own upstream token as such when it is replayed, on a default route and on one accepting delegated callers", async () => {
     const token = await ownUpstreamToken();
     for (const path of ['/svc/1', '/deleg/1']) {
       const before = world.upstream.seen.length;
@@ -73,7 +78,7 @@ describe('delegated callers', () => {
     assert.deepEqual(seen.claims?.['act'], { sub: GATEWAY, act: { sub: 'carol.api' } });
   });
 
-  it('refuses a delegated token whose actor the route\'s acceptDelegated does not name', async () => {
+  it("refuses a delegated token whose actor the route's acceptDelegated does not name", async () => {
     const res = await call(gw, world.pki, '/deleg-other/7', bearer(viaCarol));
     assert.equal(res.status, 401, res.text);
     assert.match(res.json.error_description, /obtained through 'carol\.api', which may not act for callers of this route/);

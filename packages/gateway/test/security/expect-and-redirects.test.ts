@@ -24,7 +24,7 @@ describe('Expect: 100-continue and upstream redirects', () => {
     await world?.close();
   });
 
-  it('invites an authorized caller\'s body (100 Continue) and passes it on', async () => {
+  it("invites an authorized caller's body (100 Continue) and passes it on", async () => {
     const head = `POST /svc/expect-ok HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${token}\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n`;
     const answer = await raw(gw, world.pki, [head, 'hello'], { gapMs: 300, waitMs: 1500 });
     assert.deepEqual(answer.statuses, [100, 200], answer.text);
@@ -33,7 +33,9 @@ describe('Expect: 100-continue and upstream redirects', () => {
 
   it('refuses without inviting the body and closes the connection: no credential (401), a role missing (403), no route (404)', async () => {
     const cases: [string, string, number][] = [
-      ['/svc/expect-none', '', 401], ['/svc/admin/expect', `Authorization: Bearer ${token}\r\n`, 403], ['/nowhere', `Authorization: Bearer ${token}\r\n`, 404],
+      ['/svc/expect-none', '', 401],
+      ['/svc/admin/expect', `Authorization: Bearer ${token}\r\n`, 403],
+      ['/nowhere', `Authorization: Bearer ${token}\r\n`, 404],
     ];
     for (const [path, credential, status] of cases) {
       const request = `POST ${path} HTTP/1.1\r\nHost: ${host}\r\n${credential}Content-Length: 1000000\r\nExpect: 100-continue\r\n\r\n`;
@@ -45,14 +47,14 @@ describe('Expect: 100-continue and upstream redirects', () => {
     assert.ok(!world.upstream.seen.some((s) => s.url.includes('expect-none') || s.url === '/svc/admin/expect'));
   });
 
-  it('rewrites a redirect to the upstream\'s own origin to the caller-facing one, and passes Set-Cookie unchanged', async () => {
+  it("rewrites a redirect to the upstream's own origin to the caller-facing one, and passes Set-Cookie unchanged", async () => {
     const res = await call(gw, world.pki, '/svc/redirect', { headers: { authorization: `Bearer ${token}` } });
     assert.equal(res.status, 302, res.text);
     assert.equal(res.headers['location'], `https://${host}/internal/secret`);
     assert.deepEqual(res.headers['set-cookie'], ['session=upstream-chosen; Path=/; HttpOnly']);
   });
 
-  it('rewrites only Locations of the upstream\'s origin, removing its base path; others pass as sent', () => {
+  it("rewrites only Locations of the upstream's origin, removing its base path; others pass as sent", () => {
     const upstream = new URL('http://10.0.0.7:7001/app');
     const from: ForwardedFrom = { remoteAddress: '192.0.2.1', proto: 'https', host: 'gw.example:9443' };
     const location = (value: string, via: ForwardedFrom = from): unknown => downstreamHeaders({ location: value }, upstream, via)['location'];

@@ -21,14 +21,18 @@ describe('review8: caller identity', () => {
   });
 
   const spiffe = (domain: string, service: string): { cert: string; key: string } =>
-    world.certificate(world.pki.ca, `/CN=${domain}.${service}`, `extendedKeyUsage=clientAuth\nsubjectAltName=URI:spiffe://tessera.local/${domain}/${service}\n`);
+    world.certificate(
+      world.pki.ca,
+      `/CN=${domain}.${service}`,
+      `extendedKeyUsage=clientAuth\nsubjectAltName=URI:spiffe://tessera.local/${domain}/${service}\n`,
+    );
 
   // HOLE: the gateway accepts, as a caller's Bearer token, a token that already carries `act`,
   // including the very token it minted for an upstream. Whoever sees an upstream token (the
   // upstream itself, its logs, an upstream that echoes headers) replays it to the gateway and
   // reaches every other route of that audience as the original caller; the access log names the
   // original caller, hiding who really called.
-  it('refuses a Bearer token that already names an actor (the gateway\'s own upstream token replayed)', async () => {
+  it("refuses a Bearer token that already names an actor (the gateway's own upstream token replayed)", async () => {
     const first = await call(gw, world.pki, '/svc/echo-token', { ...spiffe('alpha', 'api') });
     assert.equal(first.status, 200, first.text);
     const upstreamToken = first.text.replace(/^Bearer /, '');
@@ -84,7 +88,8 @@ describe('review8: caller identity', () => {
   });
 
   it('does not read a SAN whose value embeds ", URI:<mapped SAN>" as the mapped SAN (SAN injection)', async () => {
-    const ext = 'extendedKeyUsage=clientAuth\nsubjectAltName=@alt\n[alt]\nURI.1=https://evil.example/a, URI:https://ci.partner.example/runner, URI:https://evil.example/b\n';
+    const ext =
+      'extendedKeyUsage=clientAuth\nsubjectAltName=@alt\n[alt]\nURI.1=https://evil.example/a, URI:https://ci.partner.example/runner, URI:https://evil.example/b\n';
     const res = await call(gw, world.pki, '/svc/1', { ...world.certificate(world.partner.ca, '/CN=mallory', ext) });
     assert.equal(res.status, 401, res.text);
   });
@@ -100,7 +105,7 @@ describe('review8: caller identity', () => {
     assert.equal(ok.json.principal, 'partner.billing');
   });
 
-  it('does not map a certificate of an untrusted CA that copies a partner\'s mapped subject', async () => {
+  it("does not map a certificate of an untrusted CA that copies a partner's mapped subject", async () => {
     const res = await call(gw, world.pki, '/svc/1', { ...world.certificate(world.untrusted.ca, '/CN=billing', 'extendedKeyUsage=clientAuth\n') });
     assert.equal(res.status, 401, res.text);
   });

@@ -25,7 +25,8 @@ describe('review8: reloads', () => {
     await world?.close();
   });
 
-  const reload = async (edit: (config: Record<string, any>) => void): Promise<void> => { // eslint-disable-line @typescript-eslint/no-explicit-any
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const reload = async (edit: (config: Record<string, any>) => void): Promise<void> => {
     const before = gw.logs.filter((entry) => entry['msg'] === 'config reloaded').length;
     world.config(edit);
     gw.process.kill('SIGHUP');
@@ -58,7 +59,7 @@ describe('review8: reloads', () => {
     await reload(() => {});
   });
 
-  it('applies a route\'s new, stricter requirement to the next request at once (403)', async () => {
+  it("applies a route's new, stricter requirement to the next request at once (403)", async () => {
     const token = await world.token('alpha.api', 'orders:domain');
     const host = new URL(gw.url).host;
     const request = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${token}\r\n\r\n`;

@@ -15,9 +15,11 @@ describe('review8: requests', () => {
 
   before(async () => {
     world = await startWorld();
-    gw = await spawnGateway(world.config((c) => {
-      c['authz'] = { allowFrom: ['127.0.0.2'] };
-    }));
+    gw = await spawnGateway(
+      world.config((c) => {
+        c['authz'] = { allowFrom: ['127.0.0.2'] };
+      }),
+    );
     alphaToken = await world.token('alpha.api', 'orders:domain');
     host = new URL(gw.url).host;
   });
@@ -63,19 +65,37 @@ describe('review8: requests', () => {
 
   it('strips identity, certificate, forwarding and override headers in every spelling, including ones Connection names', async () => {
     const sneaky = [
-      'X-Tessera-Principal: carol.api', 'X_Tessera_Principal: carol.api', 'x-tessera-token: forged', 'X-Forwarded-Client-Cert: By=spiffe://x;URI=spiffe://tessera.local/carol/api',
-      'X-SSL-Client-Cert: forged', 'Client-Cert: :Zm9v:', 'Forwarded: for=10.0.0.1;proto=https', 'X-Forwarded-For: 10.0.0.1', 'X-Real-IP: 10.0.0.1',
-      'X-Original-URL: /svc/admin', 'X-Rewrite-URL: /svc/admin', 'X-HTTP-Method-Override: DELETE', 'X-Method-Override: DELETE',
-      'X-Remote-User: carol.api', 'Remote_User: carol.api', 'X-Envoy-Original-Path: /svc/admin', 'Proxy-Authorization: Basic Zm9vOmJhcg==',
-      'Connection: keep-alive, X-Custom-Hop, Authorization', 'X-Custom-Hop: secret', 'Keep-Alive: timeout=5', 'TE: trailers',
+      'X-Tessera-Principal: carol.api',
+      'X_Tessera_Principal: carol.api',
+      'x-tessera-token: forged',
+      'X-Forwarded-Client-Cert: By=spiffe://x;URI=spiffe://tessera.local/carol/api',
+      'X-SSL-Client-Cert: forged',
+      'Client-Cert: :Zm9v:',
+      'Forwarded: for=10.0.0.1;proto=https',
+      'X-Forwarded-For: 10.0.0.1',
+      'X-Real-IP: 10.0.0.1',
+      'X-Original-URL: /svc/admin',
+      'X-Rewrite-URL: /svc/admin',
+      'X-HTTP-Method-Override: DELETE',
+      'X-Method-Override: DELETE',
+      'X-Remote-User: carol.api',
+      'Remote_User: carol.api',
+      'X-Envoy-Original-Path: /svc/admin',
+      'Proxy-Authorization: Basic Zm9vOmJhcg==',
+      'Connection: keep-alive, X-Custom-Hop, Authorization',
+      'X-Custom-Hop: secret',
+      'Keep-Alive: timeout=5',
+      'TE: trailers',
     ];
     const answer = await raw(gw, world.pki, [`GET /svc/headers HTTP/1.1\r\nHost: ${host}\r\n${auth()}${sneaky.join('\r\n')}\r\n\r\n`]);
     assert.equal(answer.statuses[0], 200, answer.text);
     const seen = world.upstream.seen.findLast((s) => s.url === '/svc/headers')!;
     const names = Object.keys(seen.headers);
     for (const name of names) {
-      assert.ok(!/tessera|client|ssl|forwarded$|real-ip|original|rewrite|override|remote|envoy|proxy|custom-hop|keep-alive|^te$/i.test(name),
-        `${name}: ${String(seen.headers[name])} reached the upstream`);
+      assert.ok(
+        !/tessera|client|ssl|forwarded$|real-ip|original|rewrite|override|remote|envoy|proxy|custom-hop|keep-alive|^te$/i.test(name),
+        `${name}: ${String(seen.headers[name])} reached the upstream`,
+      );
     }
     assert.equal(seen.headers['x-forwarded-for'], '127.0.0.1');
     assert.equal(seen.claims?.['sub'], 'alpha.api');
@@ -98,16 +118,29 @@ describe('review8: requests', () => {
   // at the request, so an unauthenticated caller is invited to upload its body (up to the 300 s
   // request timeout) to a request that will be refused.
   it('refuses an unauthenticated Expect: 100-continue without inviting the body (no 100 Continue before the 401)', async () => {
-    const answer = await raw(gw, world.pki, [`POST /svc/expect HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 100000000\r\nExpect: 100-continue\r\n\r\n`],
-      { waitMs: 1500 });
+    const answer = await raw(gw, world.pki, [`POST /svc/expect HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 100000000\r\nExpect: 100-continue\r\n\r\n`], {
+      waitMs: 1500,
+    });
     assert.ok(answer.statuses.includes(401), answer.text);
     assert.deepEqual(answer.statuses, [401], `the gateway said ${answer.statuses.join(', ')}`);
   });
 
   it('refuses path confusion: dot segments (plain, encoded, ;-suffixed), encoded slashes and backslashes, //, NUL, bad escapes', async () => {
     const targets = [
-      '/svc/x/../admin/1', '/svc/./admin/1', '/svc/%2e%2e/svc/admin', '/svc/%2E/admin', '/svc/..;/admin', '/svc/.%2e/admin', '/svc%2fadmin/1',
-      '/svc/admin%5c1', '/svc\\admin', '/svc//admin', '/svc/%00/admin', '/svc/%zz', '/svc/%c0%ae%c0%ae/admin', '/svc/adm%09in',
+      '/svc/x/../admin/1',
+      '/svc/./admin/1',
+      '/svc/%2e%2e/svc/admin',
+      '/svc/%2E/admin',
+      '/svc/..;/admin',
+      '/svc/.%2e/admin',
+      '/svc%2fadmin/1',
+      '/svc/admin%5c1',
+      '/svc\\admin',
+      '/svc//admin',
+      '/svc/%00/admin',
+      '/svc/%zz',
+      '/svc/%c0%ae%c0%ae/admin',
+      '/svc/adm%09in',
     ];
     for (const target of targets) {
       const answer = await raw(gw, world.pki, [`GET ${target} HTTP/1.1\r\nHost: ${host}\r\n${auth()}Connection: close\r\n\r\n`]);
@@ -185,8 +218,12 @@ describe('review8: requests', () => {
 
   it('answers /authz only to allowFrom addresses, whatever X-Forwarded-For, X-Real-IP or Forwarded claim', async () => {
     const forged = {
-      authorization: `Bearer ${alphaToken}`, 'x-original-uri': '/svc/1', 'x-original-method': 'GET',
-      'x-forwarded-for': '127.0.0.2', 'x-real-ip': '127.0.0.2', forwarded: 'for=127.0.0.2',
+      authorization: `Bearer ${alphaToken}`,
+      'x-original-uri': '/svc/1',
+      'x-original-method': 'GET',
+      'x-forwarded-for': '127.0.0.2',
+      'x-real-ip': '127.0.0.2',
+      forwarded: 'for=127.0.0.2',
     };
     const outsider = await call(gw, world.pki, '/authz', { headers: forged });
     assert.equal(outsider.status, 403, outsider.text);
@@ -204,9 +241,14 @@ describe('review8: requests', () => {
     const base = { authorization: `Bearer ${alphaToken}`, 'x-original-uri': '/svc/1' };
     const missing = await call(gw, world.pki, '/authz', { headers: base, localAddress: '127.0.0.2' });
     assert.equal(missing.status, 403, `no X-Original-Method: ${missing.status} ${missing.text}`);
-    const twice = await raw(gw, world.pki, [
-      `GET /authz HTTP/1.1\r\nHost: ${host}\r\n${auth()}X-Original-URI: /svc/1\r\nX-Original-Method: DELETE\r\nX-Original-Method: DELETE\r\nConnection: close\r\n\r\n`,
-    ], { localAddress: '127.0.0.2' });
+    const twice = await raw(
+      gw,
+      world.pki,
+      [
+        `GET /authz HTTP/1.1\r\nHost: ${host}\r\n${auth()}X-Original-URI: /svc/1\r\nX-Original-Method: DELETE\r\nX-Original-Method: DELETE\r\nConnection: close\r\n\r\n`,
+      ],
+      { localAddress: '127.0.0.2' },
+    );
     assert.equal(twice.statuses[0], 403, `two X-Original-Method: ${twice.text}`);
   });
 
@@ -219,7 +261,7 @@ describe('review8: requests', () => {
 
   // HOLE (low): an upstream's redirect is passed on unchanged, so its Location names the
   // upstream's internal address (http://127.0.0.1:<port>/...) to an outside caller.
-  it('does not pass on a Location header naming the upstream\'s internal address', async () => {
+  it("does not pass on a Location header naming the upstream's internal address", async () => {
     const res = await call(gw, world.pki, '/svc/redirect', { headers: { authorization: `Bearer ${alphaToken}` } });
     assert.equal(res.status, 302, res.text);
     assert.ok(!String(res.headers['location']).startsWith(world.upstream.url), `location: ${String(res.headers['location'])}`);

@@ -33,9 +33,11 @@ describe('review8: Tessera down or silent', () => {
     world = await startWorld();
     alphaToken = await world.token('alpha.api', 'orders:domain');
     deadPort = await freePort();
-    down = await spawnGateway(world.config((c) => {
-      c['tessera'] = { ...c['tessera'], url: `https://127.0.0.1:${deadPort}`, issuer: world.tessera.url };
-    }, 'down.json'));
+    down = await spawnGateway(
+      world.config((c) => {
+        c['tessera'] = { ...c['tessera'], url: `https://127.0.0.1:${deadPort}`, issuer: world.tessera.url };
+      }, 'down.json'),
+    );
     // A Tessera that accepts connections and never says a word.
     blackhole = createServer((socket) => {
       held.push(socket);
@@ -44,9 +46,11 @@ describe('review8: Tessera down or silent', () => {
     blackhole.listen(0, '127.0.0.1');
     await once(blackhole, 'listening');
     const silentUrl = `https://127.0.0.1:${(blackhole.address() as { port: number }).port}`;
-    silent = await spawnGateway(world.config((c) => {
-      c['tessera'] = { ...c['tessera'], url: silentUrl, issuer: world.tessera.url };
-    }, 'silent.json'));
+    silent = await spawnGateway(
+      world.config((c) => {
+        c['tessera'] = { ...c['tessera'], url: silentUrl, issuer: world.tessera.url };
+      }, 'silent.json'),
+    );
   });
   after(async () => {
     await down?.stop();
@@ -62,7 +66,7 @@ describe('review8: Tessera down or silent', () => {
   // "introspection at https://<tessera host:port>/oauth2/introspect failed: fetch failed; try
   // again later", telling any outsider Tessera's internal address and endpoint (and for a 401 of
   // the gateway's own credentials, that its clientId and secret are wrong).
-  it('answers an API key caller 503 without naming Tessera\'s address or endpoints', async () => {
+  it("answers an API key caller 503 without naming Tessera's address or endpoints", async () => {
     const res = await call(down, world.pki, '/svc/1', { headers: { authorization: `ApiKey ${world.apiKey}` } });
     assert.equal(res.status, 503, res.text);
     assert.equal(res.headers['retry-after'], '5');
@@ -71,7 +75,7 @@ describe('review8: Tessera down or silent', () => {
   });
 
   // HOLE (low, same fix): the Bearer caller's 503 quotes the JWKS fetch's error, "connect ECONNREFUSED <tessera ip:port>".
-  it('answers a Bearer caller (keys unreachable) and a certificate caller (token endpoint unreachable) 503 without Tessera\'s address', async () => {
+  it("answers a Bearer caller (keys unreachable) and a certificate caller (token endpoint unreachable) 503 without Tessera's address", async () => {
     const bearer = await call(down, world.pki, '/svc/1', { headers: { authorization: `Bearer ${alphaToken}` } });
     assert.equal(bearer.status, 503, bearer.text);
     assert.ok(!leaks(bearer.text, deadPort), bearer.text);
@@ -86,13 +90,18 @@ describe('review8: Tessera down or silent', () => {
   // its retry budget (maxTotalMs: 3000) does not bound an attempt already running. Each waiting
   // request holds a caller connection and a socket to Tessera, so a Tessera brown-out costs the
   // gateway twice the connections it needs to.
-  for (const [kind, path, who] of [['Bearer', '/svc/1', 'bearer'], ['certificate', '/svc/2', 'certificate']] as const) {
+  for (const [kind, path, who] of [
+    ['Bearer', '/svc/1', 'bearer'],
+    ['certificate', '/svc/2', 'certificate'],
+  ] as const) {
     it(`answers a ${kind} caller 503 within 8 s when Tessera accepts connections and never answers`, async () => {
       const host = new URL(silent.url).host;
       const credential = who === 'bearer' ? `Authorization: Bearer ${alphaToken}\r\n` : '';
       const started = performance.now();
-      const answer = await raw(silent, world.pki, [`GET ${path} HTTP/1.1\r\nHost: ${host}\r\n${credential}Connection: close\r\n\r\n`],
-        { waitMs: 40_000, ...(who === 'certificate' && { cert: cert() }) });
+      const answer = await raw(silent, world.pki, [`GET ${path} HTTP/1.1\r\nHost: ${host}\r\n${credential}Connection: close\r\n\r\n`], {
+        waitMs: 40_000,
+        ...(who === 'certificate' && { cert: cert() }),
+      });
       const seconds = Math.round((performance.now() - started) / 100) / 10;
       assert.equal(answer.statuses[0], 503, `after ${seconds} s: ${answer.text || '(nothing)'}`);
       assert.ok(seconds < 8, `the 503 came after ${seconds} s`);

@@ -59,8 +59,13 @@ export async function startRecorder(): Promise<Recorder> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const record: Seen = {
-      method: req.method!, url: req.url!, headers: req.headers, rawHeaders: req.rawHeaders, trailers: req.trailers,
-      body: Buffer.concat(chunks).toString('utf8'), claims: claimsOf(req.headers.authorization),
+      method: req.method!,
+      url: req.url!,
+      headers: req.headers,
+      rawHeaders: req.rawHeaders,
+      trailers: req.trailers,
+      body: Buffer.concat(chunks).toString('utf8'),
+      claims: claimsOf(req.headers.authorization),
     };
     seen.push(record);
     const path = new URL(req.url!, 'http://upstream').pathname;
@@ -79,8 +84,15 @@ export async function startRecorder(): Promise<Recorder> {
     res.end(JSON.stringify({ ok: true, url: req.url, principal: record.claims?.['sub'] ?? null }));
   });
   server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
-    seen.push({ method: req.method!, url: req.url!, headers: req.headers, rawHeaders: req.rawHeaders, trailers: {}, body: '',
-      claims: claimsOf(req.headers.authorization) });
+    seen.push({
+      method: req.method!,
+      url: req.url!,
+      headers: req.headers,
+      rawHeaders: req.rawHeaders,
+      trailers: {},
+      body: '',
+      claims: claimsOf(req.headers.authorization),
+    });
     const key = String(req.headers['sec-websocket-key'] ?? '');
     const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC11B65`).digest('base64');
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
@@ -123,7 +135,8 @@ export interface World {
 export async function startWorld(): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-review8-'));
   const tessera = await startTestServer();
-  const admin = async (method: string, path: string, body?: unknown): Promise<any> => { // eslint-disable-line @typescript-eslint/no-explicit-any
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const admin = async (method: string, path: string, body?: unknown): Promise<any> => {
     const res = await tessera.admin$(method, path, body);
     assert.ok(res.status < 300, `${method} ${path}: ${res.status} ${res.text}`);
     return res.json;
@@ -145,8 +158,12 @@ export async function startWorld(): Promise<World> {
   const partner = createTestPki();
   const untrusted = createTestPki();
   const files: Record<string, string> = {
-    'gw.pem': pki.server.cert, 'gw.key': pki.server.key, 'client-ca.pem': pki.ca.cert, 'partner-ca.pem': partner.ca.cert,
-    'tessera-ca.pem': tessera.ca, 'gw.secret': secrets[GATEWAY]!,
+    'gw.pem': pki.server.cert,
+    'gw.key': pki.server.key,
+    'client-ca.pem': pki.ca.cert,
+    'partner-ca.pem': partner.ca.cert,
+    'tessera-ca.pem': tessera.ca,
+    'gw.secret': secrets[GATEWAY]!,
   };
   for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content, { mode: 0o600 });
   let serial = 3000;
@@ -160,19 +177,40 @@ export async function startWorld(): Promise<World> {
       { cas: ['partner-ca.pem'], san: 'https://ci.partner.example/runner', principal: 'partner.billing' },
     ],
     routes: [
-      { name: 'svc-read', pathPrefix: '/svc', methods: ['GET', 'HEAD', 'POST'], upstream: upstream.url, audience: 'orders',
-          require: { scope: ['orders:role.readers'] } },
+      {
+        name: 'svc-read',
+        pathPrefix: '/svc',
+        methods: ['GET', 'HEAD', 'POST'],
+        upstream: upstream.url,
+        audience: 'orders',
+        require: { scope: ['orders:role.readers'] },
+      },
       { name: 'svc-admin', pathPrefix: '/svc/admin', methods: ['*'], upstream: upstream.url, audience: 'orders', require: { scope: ['orders:role.writers'] } },
       { name: 'ws', pathPrefix: '/ws', methods: ['GET'], upstream: upstream.url, audience: 'orders', require: { scope: ['orders:role.readers'] } },
-      { name: 'nows', pathPrefix: '/nows', methods: ['GET'], upstream: upstream.url, audience: 'orders', require: { scope: ['orders:role.readers'] },
-          websocket: false },
-      { name: 'billing', pathPrefix: '/billing', methods: ['GET'], upstream: upstream.url, audience: 'billing',
-          require: { scope: ['billing:role.readers'] } },
+      {
+        name: 'nows',
+        pathPrefix: '/nows',
+        methods: ['GET'],
+        upstream: upstream.url,
+        audience: 'orders',
+        require: { scope: ['orders:role.readers'] },
+        websocket: false,
+      },
+      { name: 'billing', pathPrefix: '/billing', methods: ['GET'], upstream: upstream.url, audience: 'billing', require: { scope: ['billing:role.readers'] } },
     ],
   });
 
   return {
-    tessera, upstream, pki, partner, untrusted, dir, secrets, apiKey: key.apiKey as string, apiKeyId: key.id as string, admin,
+    tessera,
+    upstream,
+    pki,
+    partner,
+    untrusted,
+    dir,
+    secrets,
+    apiKey: key.apiKey as string,
+    apiKeyId: key.id as string,
+    admin,
     async token(who, scope) {
       const res = await tessera.token(who, secrets[who]!, { grant_type: 'client_credentials', scope });
       assert.equal(res.status, 200, res.text);
@@ -186,8 +224,24 @@ export async function startWorld(): Promise<World> {
       writeFileSync(join(work, 'ext'), ext);
       run('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'key.pem');
       run('req', '-new', '-key', 'key.pem', '-subj', subj, '-out', 'csr.pem');
-      run('x509', '-req', '-in', 'csr.pem', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', String(serial++), '-days', '1', '-extfile', 'ext',
-          '-out', 'cert.pem');
+      run(
+        'x509',
+        '-req',
+        '-in',
+        'csr.pem',
+        '-CA',
+        'ca.pem',
+        '-CAkey',
+        'ca.key',
+        '-set_serial',
+        String(serial++),
+        '-days',
+        '1',
+        '-extfile',
+        'ext',
+        '-out',
+        'cert.pem',
+      );
       const read = (name: string): string => execFileSync('cat', [join(work, name)]).toString();
       return { cert: read('cert.pem'), key: read('key.pem') };
     },
@@ -218,7 +272,9 @@ export interface RunningGateway {
 /** `tessera gateway --config <file>` in a child process, ready once it logs its URL. */
 export async function spawnGateway(configFile: string): Promise<RunningGateway> {
   const child = spawn(process.execPath, [join(ROOT, 'packages/cli/bin/tessera.ts'), 'gateway', '--config', configFile], {
-    cwd: ROOT, env: { ...process.env }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: ROOT,
+    env: { ...process.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];
   const stderr: string[] = [];
@@ -291,14 +347,22 @@ export interface RawAnswer {
  * gateway (TLS when it listens on https), and collects what comes back.
  */
 export async function raw(
-  gw: RunningGateway, pki: TestPki, parts: (string | Buffer)[],
+  gw: RunningGateway,
+  pki: TestPki,
+  parts: (string | Buffer)[],
   options: { waitMs?: number; gapMs?: number; cert?: Pem; localAddress?: string } = {},
 ): Promise<RawAnswer> {
   const url = new URL(gw.url);
-  const socket: Socket = url.protocol === 'https:'
-    ? tlsConnect({ host: url.hostname, port: Number(url.port), ca: pki.ca.cert, ...(options.localAddress && { localAddress: options.localAddress }),
-      ...(options.cert && { cert: options.cert.cert, key: options.cert.key }) })
-    : netConnect({ host: url.hostname, port: Number(url.port), ...(options.localAddress && { localAddress: options.localAddress }) });
+  const socket: Socket =
+    url.protocol === 'https:'
+      ? tlsConnect({
+          host: url.hostname,
+          port: Number(url.port),
+          ca: pki.ca.cert,
+          ...(options.localAddress && { localAddress: options.localAddress }),
+          ...(options.cert && { cert: options.cert.cert, key: options.cert.key }),
+        })
+      : netConnect({ host: url.hostname, port: Number(url.port), ...(options.localAddress && { localAddress: options.localAddress }) });
   await once(socket, url.protocol === 'https:' ? 'secureConnect' : 'connect');
   const chunks: Buffer[] = [];
   let closed = false;

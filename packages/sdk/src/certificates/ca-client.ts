@@ -62,7 +62,10 @@ export function httpsCaClient(options: HttpsCaClientOptions): CaClient {
     } catch (cause) {
       if (options.signal.aborted) throw new CertificateRefresherError('the certificate refresher was closed', { code: 'ERR_REFRESHER_CLOSED', cause });
       const reason = cause instanceof Error ? cause.message : String(cause);
-      throw new CertificateRefresherError(`${what} got no answer (${reason}); check the server URL and that ca holds Tessera's CA`, { code: 'ERR_CA_UNAVAILABLE', cause });
+      throw new CertificateRefresherError(`${what} got no answer (${reason}); check the server URL and that ca holds Tessera's CA`, {
+        code: 'ERR_CA_UNAVAILABLE',
+        cause,
+      });
     }
   };
   return {
@@ -92,7 +95,10 @@ export function httpsCaClient(options: HttpsCaClientOptions): CaClient {
       if (res.status !== 201 && res.status !== 200) throw errorFromAnswer(res, what);
       const answer = parseJson(res.body);
       if (typeof answer['certificate'] !== 'string' || typeof answer['chain'] !== 'string') {
-        throw new CertificateRefresherError(`${what}: the answer lacks "certificate" or "chain" (is ${base} a Tessera server?)`, { code: 'ERR_CA_ANSWER_INVALID', status: res.status });
+        throw new CertificateRefresherError(`${what}: the answer lacks "certificate" or "chain" (is ${base} a Tessera server?)`, {
+          code: 'ERR_CA_ANSWER_INVALID',
+          status: res.status,
+        });
       }
       return { certificate: answer['certificate'], chain: answer['chain'] };
     },

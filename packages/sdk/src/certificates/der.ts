@@ -102,6 +102,9 @@ export function contextSpecific(number: number, content: Uint8Array, constructed
 
 /** RFC 7468 text encoding: base64 in lines of 64 characters between BEGIN and END lines. */
 export function pem(label: string, der: Uint8Array): string {
-  const lines = Buffer.from(der).toString('base64').match(/.{1,64}/g) ?? [];
+  const lines =
+    Buffer.from(der)
+      .toString('base64')
+      .match(/.{1,64}/g) ?? [];
   return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
 }

@@ -11,7 +11,17 @@ export { ACCEPTED_KEYS, KEY_TYPES, assertionAlgorithm, describeKey, generateKey,
 export { buildCsr } from './csr.ts';
 export { checkIssuedCertificate, splitCertificates, type IssuedCertificate } from './held.ts';
 export { CERTIFICATE_FILES, CERTIFICATE_MODE, KEY_MODE, TEMP_FILE, replaceCertificateFiles, type CertificateFile } from './files.ts';
-export { DEFAULT_POLICY, FIRST_RETRY_MS, MAX_RETRY_MS, MAX_TIMER_MS, MIN_RENEWAL_GAP_MS, nextRenewal, renewalTime, retryDelay, type RenewalPolicy } from './schedule.ts';
+export {
+  DEFAULT_POLICY,
+  FIRST_RETRY_MS,
+  MAX_RETRY_MS,
+  MAX_TIMER_MS,
+  MIN_RENEWAL_GAP_MS,
+  nextRenewal,
+  renewalTime,
+  retryDelay,
+  type RenewalPolicy,
+} from './schedule.ts';
 export type {
   BundleEvent,
   CertificateBootstrap,

@@ -44,7 +44,9 @@ export function bootstrapProof(bootstrap: CertificateBootstrap): BootstrapProof 
           throw new CertificateRefresherError(`bootstrap.oidcToken() failed: ${reason}`, { code: 'ERR_PROOF_UNAVAILABLE', cause });
         }
         if (typeof token !== 'string' || token.trim().split('.').length !== 3) {
-          throw new CertificateRefresherError('bootstrap.oidcToken() did not give a JWT (three base64url parts joined by dots)', { code: 'ERR_PROOF_UNAVAILABLE' });
+          throw new CertificateRefresherError('bootstrap.oidcToken() did not give a JWT (three base64url parts joined by dots)', {
+            code: 'ERR_PROOF_UNAVAILABLE',
+          });
         }
         return { type: 'oidc-token', value: token.trim() };
       },
@@ -70,7 +72,8 @@ function registeredKeyProof(privateKey: KeyObject | string, kid: string): Bootst
   }
   if (key?.type !== 'private') throw new TypeError('bootstrap.privateKey must be a private key (a KeyObject of type "private" or its PEM)');
   const type = keyTypeOf(key);
-  if (type === undefined) throw new TypeError('bootstrap.privateKey must be a P-256, P-384, Ed25519 or RSA (2048 bits or more) key: Tessera certifies only those');
+  if (type === undefined)
+    throw new TypeError('bootstrap.privateKey must be a P-256, P-384, Ed25519 or RSA (2048 bits or more) key: Tessera certifies only those');
   const alg = assertionAlgorithm(type);
   return {
     repeatable: true,

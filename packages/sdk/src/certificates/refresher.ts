@@ -20,7 +20,15 @@ import { RETRY_AFTER_FAILURE_MS } from '../http/trust-bundle.ts';
 import { prepareOutDir, readHeld, writeHeld, writeTrust } from './files.ts';
 import { acceptIssued, sameCertificates, trustFrom, type Held } from './held.ts';
 import { generateKey, keyTypeOf } from './keys.ts';
-import type { CertificateInfo, CertificateRefresher, CertificateRefresherEvents, CertificateRefresherOptions, RefresherTimers, SecureContextTarget, TlsMaterial } from './options.ts';
+import type {
+  CertificateInfo,
+  CertificateRefresher,
+  CertificateRefresherEvents,
+  CertificateRefresherOptions,
+  RefresherTimers,
+  SecureContextTarget,
+  TlsMaterial,
+} from './options.ts';
 import { bootstrapProof, type BootstrapProof } from './proofs.ts';
 import { expiringFrom, nextRenewal, renewalTime, retryDelay, MAX_TIMER_MS } from './schedule.ts';
 import { checkOptions, type Settings } from './settings.ts';
@@ -89,7 +97,10 @@ export async function startRefresher(options: CertificateRefresherOptions, deps:
   const settings = checkOptions(options);
   const proof = options.bootstrap === undefined ? NO_PROOF : bootstrapProof(options.bootstrap);
   const firstKey = firstKeyOf(options.key);
-  const spent = options.bootstrap === undefined ? 'no bootstrap proof was given, so get a new certificate another way' : 'the join token was spent, so start again with a new one';
+  const spent =
+    options.bootstrap === undefined
+      ? 'no bootstrap proof was given, so get a new certificate another way'
+      : 'the join token was spent, so start again with a new one';
   const { clock, principal } = settings;
   const timers = options.timers ?? GLOBAL_TIMERS;
   const random = options.random ?? deps.random;
@@ -194,11 +205,14 @@ export async function startRefresher(options: CertificateRefresherOptions, deps:
       attempt().catch(() => {}); // reported through `failed`
       return;
     }
-    timer = timers.setTimeout(() => {
-      timer = undefined;
-      if (clock() < at) schedule(at);
-      else attempt().catch(() => {}); // reported through `failed`
-    }, Math.min(MAX_TIMER_MS, at - clock()));
+    timer = timers.setTimeout(
+      () => {
+        timer = undefined;
+        if (clock() < at) schedule(at);
+        else attempt().catch(() => {}); // reported through `failed`
+      },
+      Math.min(MAX_TIMER_MS, at - clock()),
+    );
   };
 
   const adopt = async (next: Held): Promise<void> => {
@@ -250,7 +264,9 @@ export async function startRefresher(options: CertificateRefresherOptions, deps:
     const renewal = valid && !proveNext;
     const run = async (): Promise<Held> => {
       if (!renewal && !proof.repeatable) {
-        throw new CertificateRefresherError(`the certificate expired at ${info.notAfter.toISOString()}; renewal needs an unexpired certificate and ${spent}`, { code: 'ERR_CERTIFICATE_EXPIRED' });
+        throw new CertificateRefresherError(`the certificate expired at ${info.notAfter.toISOString()}; renewal needs an unexpired certificate and ${spent}`, {
+          code: 'ERR_CERTIFICATE_EXPIRED',
+        });
       }
       const next = await obtain(renewal);
       await adopt(next);
@@ -263,7 +279,10 @@ export async function startRefresher(options: CertificateRefresherOptions, deps:
       },
       (cause: unknown) => {
         inflight = undefined;
-        const error = cause instanceof CertificateRefresherError ? cause : new CertificateRefresherError(`the certificate request failed: ${String(cause)}`, { code: 'ERR_CA_UNAVAILABLE', cause });
+        const error =
+          cause instanceof CertificateRefresherError
+            ? cause
+            : new CertificateRefresherError(`the certificate request failed: ${String(cause)}`, { code: 'ERR_CA_UNAVAILABLE', cause });
         if (!closed) {
           if (error.code === 'ERR_CERTIFICATE_EXPIRED') emit('failed', { error, attempt: ++failures, retryAt: null });
           else onFailure(error, renewal);
@@ -299,20 +318,23 @@ export async function startRefresher(options: CertificateRefresherOptions, deps:
     timers.clearTimeout(bundleTimer);
     bundleTimer = undefined;
     if (closed || settings.bundleRefreshMs === 0) return;
-    bundleTimer = timers.setTimeout(() => {
-      bundleTimer = undefined;
-      if (clock() < at) return scheduleBundle(at);
-      // A failure keeps the bundle held: it still verifies what it did. Tried again sooner.
-      bundleFetch = refreshBundle()
-        .then(
-          () => settings.bundleRefreshMs,
-          () => Math.min(settings.bundleRefreshMs, RETRY_AFTER_FAILURE_MS),
-        )
-        .then((wait) => {
-          bundleFetch = undefined;
-          scheduleBundle(clock() + wait);
-        });
-    }, Math.min(MAX_TIMER_MS, Math.max(0, at - clock())));
+    bundleTimer = timers.setTimeout(
+      () => {
+        bundleTimer = undefined;
+        if (clock() < at) return scheduleBundle(at);
+        // A failure keeps the bundle held: it still verifies what it did. Tried again sooner.
+        bundleFetch = refreshBundle()
+          .then(
+            () => settings.bundleRefreshMs,
+            () => Math.min(settings.bundleRefreshMs, RETRY_AFTER_FAILURE_MS),
+          )
+          .then((wait) => {
+            bundleFetch = undefined;
+            scheduleBundle(clock() + wait);
+          });
+      },
+      Math.min(MAX_TIMER_MS, Math.max(0, at - clock())),
+    );
     // Renewals keep a process alive if anything does; a bundle fetch alone should not.
     (bundleTimer as { unref?: () => void } | undefined)?.unref?.();
   };
@@ -344,7 +366,9 @@ export async function startRefresher(options: CertificateRefresherOptions, deps:
         return true;
       }
       if (options.bootstrap === undefined) {
-        throw new CertificateRefresherError(`${settings.outDir} holds no valid certificate for ${principal}, and no bootstrap was given to get one`, { code: 'ERR_PROOF_UNAVAILABLE' });
+        throw new CertificateRefresherError(`${settings.outDir} holds no valid certificate for ${principal}, and no bootstrap was given to get one`, {
+          code: 'ERR_PROOF_UNAVAILABLE',
+        });
       }
     }
     for (let n = 1; ; n++) {

@@ -25,9 +25,7 @@ export function refreshingAgent(current: () => Generation, options: AgentOptions
     if (made?.number !== generation.number) {
       const { key, cert, ca, allowPartialTrustChain } = generation.material;
       // A caller's own `ca` is theirs, partial chains included only when they say so.
-      const trust = options.ca === undefined
-        ? { ca, allowPartialTrustChain }
-        : { ca: options.ca, allowPartialTrustChain: options.allowPartialTrustChain };
+      const trust = options.ca === undefined ? { ca, allowPartialTrustChain } : { ca: options.ca, allowPartialTrustChain: options.allowPartialTrustChain };
       made = { number: generation.number, context: createSecureContext({ ...options, key, cert, ...trust }) };
     }
     return made.context;

@@ -49,13 +49,16 @@ function requireClientId(clientId: unknown): string {
 
 function secretProver(credentials: SecretCredentials): ClientProver {
   const clientId = requireClientId(credentials.clientId);
-  if (typeof credentials.clientSecret !== 'string' || credentials.clientSecret === '') throw new TypeError('credentials.clientSecret must be a non-empty string');
+  if (typeof credentials.clientSecret !== 'string' || credentials.clientSecret === '')
+    throw new TypeError('credentials.clientSecret must be a non-empty string');
   const method = credentials.method ?? 'client_secret_basic';
-  if (method !== 'client_secret_basic' && method !== 'client_secret_post') throw new TypeError(`credentials.method must be client_secret_basic or client_secret_post, not ${String(method)}`);
+  if (method !== 'client_secret_basic' && method !== 'client_secret_post')
+    throw new TypeError(`credentials.method must be client_secret_basic or client_secret_post, not ${String(method)}`);
   const basic = basicAuthorization(clientId, credentials.clientSecret);
-  const proof: RequestProof = method === 'client_secret_basic'
-    ? { headers: { authorization: basic }, form: {} }
-    : { headers: {}, form: { client_id: clientId, client_secret: credentials.clientSecret } };
+  const proof: RequestProof =
+    method === 'client_secret_basic'
+      ? { headers: { authorization: basic }, form: {} }
+      : { headers: {}, form: { client_id: clientId, client_secret: credentials.clientSecret } };
   const identity = { principal: clientId, binding: '' };
   return { usesTls: false, identity: () => identity, prove: async () => proof, watch: () => () => {} };
 }
@@ -115,7 +118,9 @@ function certificateProver(credentials: CertificateCredentials): ClientProver {
     events = source;
     read = () => source.current();
   } else {
-    throw new TypeError('credentials.certificate must be a PEM string or Buffer, a function returning { cert, key }, or a source with current() and on("renewed")');
+    throw new TypeError(
+      'credentials.certificate must be a PEM string or Buffer, a function returning { cert, key }, or a source with current() and on("renewed")',
+    );
   }
 
   let state: CertificateState | undefined;

@@ -52,7 +52,9 @@ export async function discoverTokenEndpoint(ctx: TokenRequestContext, issuer: st
     }
     return endpoint;
   }
-  throw new TokenClientError(`cannot find the token endpoint of ${issuer}: ${lastProblem}; check the issuer URL or give tokenEndpoint`, { code: 'ERR_DISCOVERY_FAILED' });
+  throw new TokenClientError(`cannot find the token endpoint of ${issuer}: ${lastProblem}; check the issuer URL or give tokenEndpoint`, {
+    code: 'ERR_DISCOVERY_FAILED',
+  });
 }
 
 /** The token endpoint as a client finds it: `get()` answers the one given, or discovers `issuer`'s once (a failure is tried again next call). */

@@ -19,7 +19,14 @@ import type { Credentials, GetAccessTokenOptions, TokenClientOptions } from './o
 import { retryPolicy } from './retry.ts';
 import { normalizeRequest } from './scope.ts';
 import {
-  checkGrantSubject, closedError, describeRequest, parseTokenResponse, sendTokenRequest, tokenRequestForm, type TokenGrant, type TokenRequestContext,
+  checkGrantSubject,
+  closedError,
+  describeRequest,
+  parseTokenResponse,
+  sendTokenRequest,
+  tokenRequestForm,
+  type TokenGrant,
+  type TokenRequestContext,
 } from './token-request.ts';
 import { fetchTransport, nodeTransport } from './transport.ts';
 
@@ -32,8 +39,10 @@ const REFRESH_AT = 1 / 2;
  * Configuration of {@link createExchangeClient}: the token client's connection settings
  * ({@link TokenClientOptions}, the same meaning), for the service that acts.
  */
-export interface ExchangeClientOptions
-  extends Pick<TokenClientOptions, 'tokenEndpoint' | 'issuer' | 'ca' | 'bundleRefresh' | 'fetch' | 'agent' | 'clock' | 'retry' | 'requestTimeoutMs'> {
+export interface ExchangeClientOptions extends Pick<
+  TokenClientOptions,
+  'tokenEndpoint' | 'issuer' | 'ca' | 'bundleRefresh' | 'fetch' | 'agent' | 'clock' | 'retry' | 'requestTimeoutMs'
+> {
   /** This service's own credentials: it is the actor (`act.sub`) of every token it gets. */
   credentials: Credentials;
   /** How long a refusal is answered from memory, in ms (default 5,000; 0 asks every time). */
@@ -118,8 +127,11 @@ export function createExchangeCache(options: ExchangeCacheOptions): ExchangeCach
     const answer = parseTokenResponse(res.response, url, res.attempts);
     const lifetime = answer.expiresIn * 1000;
     return {
-      value: answer.accessToken, obtainedAt: sentAt, expiresAt: sentAt + lifetime,
-      staleAt: sentAt + lifetime * (1 - SERVE_WHILE_REMAINING), refreshAt: sentAt + lifetime * REFRESH_AT,
+      value: answer.accessToken,
+      obtainedAt: sentAt,
+      expiresAt: sentAt + lifetime,
+      staleAt: sentAt + lifetime * (1 - SERVE_WHILE_REMAINING),
+      refreshAt: sentAt + lifetime * REFRESH_AT,
     };
   };
 
@@ -203,7 +215,7 @@ export function createExchangeCache(options: ExchangeCacheOptions): ExchangeCach
     async exchange(request, freshness) {
       if (request === null || typeof request !== 'object') throw new TypeError('exchange needs { subjectToken, scope }');
       const { subjectToken } = request;
-      if (subjectToken === undefined) throw new TypeError('subjectToken must be the caller\'s access token (a non-empty string without spaces)');
+      if (subjectToken === undefined) throw new TypeError("subjectToken must be the caller's access token (a non-empty string without spaces)");
       checkGrantSubject({ subjectToken }, { subjectToken: 'subjectToken', proxyForPrincipal: 'principal', impersonation: 'impersonation' });
       const { form, key } = formOf({ scope: '', subjectToken }, request);
       // Keyed by the subject token itself (its digest): the new token never outlives what it was made from.
@@ -254,9 +266,13 @@ export function createExchangeClient(options: ExchangeClientOptions): ExchangeCl
   const transport = options.fetch
     ? fetchTransport(options.fetch, options.requestTimeoutMs)
     : nodeTransport({
-      ca: options.ca, server: (issuer ?? tokenEndpoint)!, bundleRefresh: bundleRefreshSeconds(options.bundleRefresh),
-      agent: options.agent, timeoutMs: options.requestTimeoutMs, clock,
-    });
+        ca: options.ca,
+        server: (issuer ?? tokenEndpoint)!,
+        bundleRefresh: bundleRefreshSeconds(options.bundleRefresh),
+        agent: options.agent,
+        timeoutMs: options.requestTimeoutMs,
+        clock,
+      });
   const ctx: TokenRequestContext = { transport, prover, retry: retryPolicy(options.retry), clock, signal: aborter.signal };
   let closed = false;
 

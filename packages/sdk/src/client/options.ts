@@ -70,7 +70,10 @@ export interface CertificateCredentials {
 export type Credentials = SecretCredentials | PrivateKeyCredentials | CertificateCredentials;
 
 /** A minimal `fetch`: the token client calls it with a URL string and a plain init object; it must honour `redirect: 'manual'`. */
-export type TokenClientFetch = (input: string, init: { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal; redirect?: 'manual' }) => Promise<Response>;
+export type TokenClientFetch = (
+  input: string,
+  init: { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal; redirect?: 'manual' },
+) => Promise<Response>;
 
 /** Bounds on retrying network errors, 5xx, 408 and 429. */
 export interface RetryOptions {

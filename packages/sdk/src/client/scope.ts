@@ -45,7 +45,8 @@ function domainItems(request: { domain?: unknown; roles?: unknown }): string[] {
   if (roles === undefined) return [`${domain}:domain`];
   if (!Array.isArray(roles) || roles.length === 0) throw new TypeError('roles must be a non-empty array of role names, or left out for every role');
   return roles.map((role: unknown) => {
-    if (typeof role !== 'string' || !/^[^\s:]+$/.test(role)) throw new TypeError(`role names must be non-empty and hold no spaces or colons: ${JSON.stringify(role)}`);
+    if (typeof role !== 'string' || !/^[^\s:]+$/.test(role))
+      throw new TypeError(`role names must be non-empty and hold no spaces or colons: ${JSON.stringify(role)}`);
     return `${domain}:role.${role}`;
   });
 }

@@ -70,7 +70,8 @@ interface Entry {
 export function createTokenClient(options: TokenClientOptions): TokenClient {
   if (options === null || typeof options !== 'object') throw new TypeError('createTokenClient needs an options object');
   const prover: ClientProver = createClientProver(options.credentials);
-  if (prover.usesTls && options.fetch) throw new TypeError('certificate credentials need the built-in HTTPS client: remove the fetch option (a fetch cannot present a client certificate)');
+  if (prover.usesTls && options.fetch)
+    throw new TypeError('certificate credentials need the built-in HTTPS client: remove the fetch option (a fetch cannot present a client certificate)');
   const { tokenEndpoint, issuer } = checkEndpoints(options);
   const rejectionTtlMs = options.rejectionTtlMs ?? 10_000;
   if (!Number.isFinite(rejectionTtlMs) || rejectionTtlMs < 0) throw new TypeError('rejectionTtlMs must be a number of milliseconds ≥ 0');
@@ -330,16 +331,19 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
 function subjectTokenOf(onBehalfOf: OnBehalfOf | undefined): string {
   if (typeof onBehalfOf === 'string') return onBehalfOf;
   if (onBehalfOf === null || typeof onBehalfOf !== 'object') {
-    throw new TypeError(`onBehalfOf is ${String(onBehalfOf)}: give the caller's access token or its AuthContext, `
-      + 'or leave the option out to act as this service');
+    throw new TypeError(
+      `onBehalfOf is ${String(onBehalfOf)}: give the caller's access token or its AuthContext, ` + 'or leave the option out to act as this service',
+    );
   }
   const token = callerToken(onBehalfOf);
   if (token !== undefined) return token;
   if (onBehalfOf.kind === 'api_key') {
-    throw new TypeError(`onBehalfOf: ${onBehalfOf.principal} called with an API key, which cannot be exchanged; `
-      + 'use an exchange client\'s onBehalfOf({ principal, scope }) (proxy_for_principal) instead');
+    throw new TypeError(
+      `onBehalfOf: ${onBehalfOf.principal} called with an API key, which cannot be exchanged; ` +
+        "use an exchange client's onBehalfOf({ principal, scope }) (proxy_for_principal) instead",
+    );
   }
-  throw new TypeError('onBehalfOf: this AuthContext was not made from an access token by this SDK\'s verifier; give the caller\'s access token instead');
+  throw new TypeError("onBehalfOf: this AuthContext was not made from an access token by this SDK's verifier; give the caller's access token instead");
 }
 
 /** Where a request is memoized; undefined for shapes only normalizeRequest should judge. */

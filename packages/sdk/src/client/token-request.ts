@@ -52,9 +52,10 @@ export interface TokenGrant {
 
 /** The form parameters of a token request: client_credentials, with proxy_for_principal, or an RFC 8693 exchange. */
 export function tokenRequestForm(grant: TokenGrant): Record<string, string> {
-  const form: Record<string, string> = grant.subjectToken === undefined
-    ? { grant_type: 'client_credentials', scope: grant.scope }
-    : { grant_type: TOKEN_EXCHANGE_GRANT, subject_token: grant.subjectToken, subject_token_type: ACCESS_TOKEN_TYPE_URN, scope: grant.scope };
+  const form: Record<string, string> =
+    grant.subjectToken === undefined
+      ? { grant_type: 'client_credentials', scope: grant.scope }
+      : { grant_type: TOKEN_EXCHANGE_GRANT, subject_token: grant.subjectToken, subject_token_type: ACCESS_TOKEN_TYPE_URN, scope: grant.scope };
   if (grant.impersonation === true) form['impersonation'] = 'true';
   if (grant.proxyForPrincipal !== undefined) form['proxy_for_principal'] = grant.proxyForPrincipal;
   if (grant.expiresIn !== undefined) form['expires_in'] = String(grant.expiresIn);
@@ -130,7 +131,11 @@ export async function withRetries(ctx: TokenRequestContext, what: string, send: 
       if (cause instanceof TokenClientError) throw cause;
       if (ctx.signal.aborted) throw closedError(cause);
       const reason = cause instanceof Error ? cause.message : String(cause);
-      failure = new TokenClientError(`${what} failed after ${attempt} attempt(s): no answer (${reason})`, { code: 'ERR_TOKEN_NETWORK', attempts: attempt, cause });
+      failure = new TokenClientError(`${what} failed after ${attempt} attempt(s): no answer (${reason})`, {
+        code: 'ERR_TOKEN_NETWORK',
+        attempts: attempt,
+        cause,
+      });
     }
     const delay = Math.max(waitAtLeast, backoffDelay(ctx.retry, attempt));
     const elapsed = ctx.clock() - started;
@@ -175,22 +180,24 @@ function errorFromAnswer(response: TransportResponse, what: string, attempts: nu
   }
   const said = [error, errorCode].filter(Boolean).join(' ');
   const detail = `${status}${said ? ` ${said}` : ''}${errorDescription ? `: ${errorDescription}` : ''}`;
-  const message = code === 'ERR_TOKEN_REJECTED'
-    ? `${what} was refused (${detail})${hint(status)}`
-    : `${what} failed after ${attempts} attempt(s) (${detail})`;
+  const message = code === 'ERR_TOKEN_REJECTED' ? `${what} was refused (${detail})${hint(status)}` : `${what} failed after ${attempts} attempt(s) (${detail})`;
   return new TokenClientError(message, { code, status, error, errorDescription, errorCode, retryAfter, attempts });
 }
 
 function hint(status: number): string {
   if (status === 401) return '; check the client id and its secret, key or certificate';
   if (status === 403) return '; check that the service holds the requested roles and may call from this address';
-  if (status === 404) return '; check the scope\'s domain names and the token endpoint URL';
+  if (status === 404) return "; check the scope's domain names and the token endpoint URL";
   return '';
 }
 
 function responseError(response: TransportResponse, tokenEndpoint: string, attempts: number): (why: string) => TokenClientError {
   return (why) =>
-    new TokenClientError(`the answer of ${tokenEndpoint} is not a usable token response: ${why}`, { code: 'ERR_TOKEN_RESPONSE_INVALID', status: response.status, attempts });
+    new TokenClientError(`the answer of ${tokenEndpoint} is not a usable token response: ${why}`, {
+      code: 'ERR_TOKEN_RESPONSE_INVALID',
+      status: response.status,
+      attempts,
+    });
 }
 
 /** The answer's JSON object, with a non-empty access_token; nothing else is checked. */
@@ -293,9 +300,11 @@ const ONE_ATTEMPT: RetryPolicy = { maxAttempts: 1, baseDelayMs: 0, maxDelayMs: 0
  * refreshes. Failures reject with a TokenClientError, as the token client's do.
  */
 export async function requestTokenResponse(options: TokenEndpointRequestOptions): Promise<TokenEndpointResponse> {
-  if (options === null || typeof options !== 'object') throw new TypeError('requestTokenResponse needs an options object with tokenEndpoint, scope and credentials');
+  if (options === null || typeof options !== 'object')
+    throw new TypeError('requestTokenResponse needs an options object with tokenEndpoint, scope and credentials');
   const { tokenEndpoint, scope, expiresIn } = options;
-  if (typeof tokenEndpoint !== 'string' || !URL.canParse(tokenEndpoint)) throw new TypeError(`tokenEndpoint must be a URL; got ${JSON.stringify(tokenEndpoint)}`);
+  if (typeof tokenEndpoint !== 'string' || !URL.canParse(tokenEndpoint))
+    throw new TypeError(`tokenEndpoint must be a URL; got ${JSON.stringify(tokenEndpoint)}`);
   if (typeof scope !== 'string' || scope.trim() === '') throw new TypeError('scope must name what the token is for, e.g. "beta:domain"');
   if (expiresIn !== undefined && (!Number.isSafeInteger(expiresIn) || expiresIn <= 0)) throw new TypeError('expiresIn must be a whole number of seconds > 0');
   checkGrantSubject(options);

@@ -51,7 +51,14 @@ export function nodeTransport(options: NodeTransportOptions): Transport {
   let own: { http?: HttpAgent; https?: HttpsAgent } = {};
   // A new trust changes the agent's pool key, so new requests get new connections that verify
   // against it; keep-alive sockets of the old trust are left to finish and idle out.
-  const trust = followTrustBundle({ ca: options.ca, server: options.server, refreshSeconds: options.bundleRefresh, agent: options.agent, timeoutMs: options.timeoutMs, now: options.clock });
+  const trust = followTrustBundle({
+    ca: options.ca,
+    server: options.server,
+    refreshSeconds: options.bundleRefresh,
+    agent: options.agent,
+    timeoutMs: options.timeoutMs,
+    now: options.clock,
+  });
   const agentFor = (url: URL): HttpAgent => {
     if (options.agent) return options.agent;
     if (url.protocol === 'https:') return (own.https ??= new HttpsAgent({ keepAlive: true }));

@@ -89,12 +89,13 @@ export function createAuthenticatedFetch(client: Pick<TokenClient, 'getAccessTok
 
 function pickTokenRequest(options: AuthenticatedFetchOptions): AccessTokenRequest {
   if (options === null || typeof options !== 'object') throw new TypeError('createAuthenticatedFetch needs { scope } or { domain, roles? }');
-  const request: AccessTokenRequest = 'scope' in options
-    ? { scope: options.scope, expiresIn: options.expiresIn }
-    : { domain: options.domain, roles: options.roles, expiresIn: options.expiresIn };
+  const request: AccessTokenRequest =
+    'scope' in options
+      ? { scope: options.scope, expiresIn: options.expiresIn }
+      : { domain: options.domain, roles: options.roles, expiresIn: options.expiresIn };
   // A caller fixed for every call (a tool acting for one subject); a per-call onBehalfOf replaces it.
   if ('onBehalfOf' in options) {
-    if (options.onBehalfOf == null) throw new TypeError('onBehalfOf is undefined: give the caller\'s access token or AuthContext, or leave the option out');
+    if (options.onBehalfOf == null) throw new TypeError("onBehalfOf is undefined: give the caller's access token or AuthContext, or leave the option out");
     request.onBehalfOf = options.onBehalfOf;
   }
   return request;

@@ -104,7 +104,10 @@ export function refusal(error: VerifierError, realm: string): Refusal {
  * the same rule; the SDK has its own copy because it cannot depend on the server package.
  */
 function headerSafe(text: string): string {
-  const safe = text.replaceAll('"', "'").replaceAll('\\', '/').replace(/[^\x20-\x7e]/g, '?');
+  const safe = text
+    .replaceAll('"', "'")
+    .replaceAll('\\', '/')
+    .replace(/[^\x20-\x7e]/g, '?');
   return safe.length > 300 ? `${safe.slice(0, 297)}...` : safe;
 }
 

@@ -35,7 +35,10 @@ export function nodeAuth(
           return;
         }
         options.onError?.(error, req);
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' }).end('{"error":"server_error","error_description":"the request failed inside the service"}');
+        if (!res.headersSent)
+          res
+            .writeHead(500, { 'content-type': 'application/json; charset=utf-8' })
+            .end('{"error":"server_error","error_description":"the request failed inside the service"}');
         else res.destroy();
       });
     };

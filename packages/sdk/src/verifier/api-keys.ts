@@ -49,7 +49,7 @@ export function createApiKeyChecker(
     try {
       return requireUrl(found, 'introspection_endpoint');
     } catch {
-      throw new VerifierUnavailableError('the issuer\'s discovery document names no usable introspection_endpoint; configure apiKeys.introspectionEndpoint');
+      throw new VerifierUnavailableError("the issuer's discovery document names no usable introspection_endpoint; configure apiKeys.introspectionEndpoint");
     }
   };
 
@@ -81,7 +81,10 @@ export function createApiKeyChecker(
   return {
     async check(key) {
       if (!isWellFormed(key)) {
-        throw new InvalidTokenError('malformed', 'the API key is not a Tessera key (tsk_…, 70 characters with a valid checksum); check that it was copied whole');
+        throw new InvalidTokenError(
+          'malformed',
+          'the API key is not a Tessera key (tsk_…, 70 characters with a valid checksum); check that it was copied whole',
+        );
       }
       const hash = createHash('sha256').update(key).digest('base64url');
       const now = options.now();

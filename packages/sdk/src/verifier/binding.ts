@@ -26,7 +26,10 @@ export function boundThumbprint(cnf: unknown): string | null {
   const methods = Object.keys(cnf);
   const thumbprint = (cnf as Record<string, unknown>)['x5t#S256'];
   if (methods.length !== 1 || typeof thumbprint !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(thumbprint)) {
-    throw new InvalidTokenError('binding', `the token is bound by a confirmation method this service cannot check (${methods.join(', ') || 'empty cnf'}); only "x5t#S256" is supported`);
+    throw new InvalidTokenError(
+      'binding',
+      `the token is bound by a confirmation method this service cannot check (${methods.join(', ') || 'empty cnf'}); only "x5t#S256" is supported`,
+    );
   }
   return thumbprint;
 }
@@ -36,7 +39,10 @@ export function checkBinding(bound: string | null, peer: (() => string | null) |
   if (bound === null) return;
   const presented = peer?.() ?? null;
   if (presented === null) {
-    throw new InvalidTokenError('binding', 'the token is bound to a client certificate (cnf x5t#S256), but the request came without one; call over mutual TLS with that certificate');
+    throw new InvalidTokenError(
+      'binding',
+      'the token is bound to a client certificate (cnf x5t#S256), but the request came without one; call over mutual TLS with that certificate',
+    );
   }
   const a = Buffer.from(presented);
   const b = Buffer.from(bound);

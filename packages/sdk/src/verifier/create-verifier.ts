@@ -138,7 +138,10 @@ export function createVerifier(verifierOptions: VerifierOptions): Verifier {
     const bound = boundThumbprint(payload.cnf);
     const actors = delegationChain(payload['act']);
     if (!actors) {
-      throw new InvalidTokenError('claims', 'the token\'s "act" claim must be an object with a "sub" principal, nesting any earlier actor (RFC 8693 section 4.1)');
+      throw new InvalidTokenError(
+        'claims',
+        'the token\'s "act" claim must be an object with a "sub" principal, nesting any earlier actor (RFC 8693 section 4.1)',
+      );
     }
     const context: AuthContext = Object.freeze({
       kind: 'access_token',
@@ -257,16 +260,20 @@ function peerThumbprint(peer: VerifyOptions['peerCertificate']): (() => string |
 function refusal(error: unknown, token: string, algorithms: readonly string[], issuer: string, audience: string, idTokens: boolean): Error {
   if (error instanceof VerifierError) return error;
   if (error instanceof errors.JOSEAlgNotAllowed) {
-    return new InvalidTokenError('algorithm', `the token's algorithm ${quote(headerAlg(token))} is not accepted here; accepted: ${algorithms.join(', ')}`, { cause: error });
+    return new InvalidTokenError('algorithm', `the token's algorithm ${quote(headerAlg(token))} is not accepted here; accepted: ${algorithms.join(', ')}`, {
+      cause: error,
+    });
   }
   if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) {
-    return new InvalidTokenError('key', 'the token\'s key id (kid) and algorithm match no key the issuer publishes; it was not signed by this issuer', { cause: error });
+    return new InvalidTokenError('key', "the token's key id (kid) and algorithm match no key the issuer publishes; it was not signed by this issuer", {
+      cause: error,
+    });
   }
   if (error instanceof errors.JOSENotSupported) {
     return new InvalidTokenError('malformed', `the token uses something this verifier does not support: ${error.message}`, { cause: error });
   }
   if (error instanceof errors.JWSSignatureVerificationFailed) {
-    return new InvalidTokenError('signature', 'the token\'s signature does not verify against the issuer\'s published keys', { cause: error });
+    return new InvalidTokenError('signature', "the token's signature does not verify against the issuer's published keys", { cause: error });
   }
   if (error instanceof errors.JWTExpired) {
     const exp = error.payload['exp'];
@@ -280,20 +287,33 @@ function refusal(error: unknown, token: string, algorithms: readonly string[], i
     }
     switch (error.claim) {
       case 'typ':
-        if (idTokens) return new InvalidTokenError('type', `the token's type (typ header) is not "${ID_TOKEN_TYPE}": only ID tokens are accepted here, not access tokens`, { cause: error });
-        return new InvalidTokenError('type', `the token's type (typ header) is not "${ACCESS_TOKEN_TYPE}": only access tokens (RFC 9068) are accepted here, not ID tokens or other JWTs`, { cause: error });
+        if (idTokens)
+          return new InvalidTokenError('type', `the token's type (typ header) is not "${ID_TOKEN_TYPE}": only ID tokens are accepted here, not access tokens`, {
+            cause: error,
+          });
+        return new InvalidTokenError(
+          'type',
+          `the token's type (typ header) is not "${ACCESS_TOKEN_TYPE}": only access tokens (RFC 9068) are accepted here, not ID tokens or other JWTs`,
+          { cause: error },
+        );
       case 'iss':
         return new InvalidTokenError('issuer', `the token was issued by ${quote(value)}, not by ${issuer}`, { cause: error });
       case 'aud':
         return new InvalidAudienceError(`the token's audience ${quote(value)} is not ${audience}; ask for a token for this service's domain`, { cause: error });
       case 'nbf':
-        return new InvalidTokenError('not_yet_valid', `the token is not valid before ${typeof value === 'number' ? isoTime(value) : quote(value)}`, { cause: error });
+        return new InvalidTokenError('not_yet_valid', `the token is not valid before ${typeof value === 'number' ? isoTime(value) : quote(value)}`, {
+          cause: error,
+        });
       default:
         return new InvalidTokenError('claims', `the token's "${error.claim}" claim is not valid: ${error.message}`, { cause: error });
     }
   }
   if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid) {
-    return new InvalidTokenError('malformed', `the token is not a well-formed signed JWT (three base64url parts: JSON header, JSON claims, signature): ${error.message}`, { cause: error });
+    return new InvalidTokenError(
+      'malformed',
+      `the token is not a well-formed signed JWT (three base64url parts: JSON header, JSON claims, signature): ${error.message}`,
+      { cause: error },
+    );
   }
   return error instanceof Error ? error : new Error(String(error));
 }

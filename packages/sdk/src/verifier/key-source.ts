@@ -93,7 +93,7 @@ export function createKeySource(options: ResolvedOptions, fetchImpl: FetchLike |
   const fromStale: JWTVerifyGetKey = (header, token) => {
     const { uat, jwks } = cache;
     if (uat === undefined || jwks === undefined || Date.now() - uat > options.cacheMaxAgeMs + STALE_LIMIT_MS) {
-      throw unavailable('the issuer\'s keys (JWKS) could not be fetched', failure);
+      throw unavailable("the issuer's keys (JWKS) could not be fetched", failure);
     }
     if (stale?.uat !== uat) stale = { uat, resolve: createLocalJWKSet(jwks as JSONWebKeySet) };
     return stale.resolve(header, token);
@@ -160,7 +160,12 @@ async function fetchMetadata(issuer: string, fetchImpl: FetchLike | null): Promi
   const url = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
   let body: unknown;
   try {
-    const res = await (fetchImpl ?? fetch)(url, { method: 'GET', headers: { accept: 'application/json' }, redirect: 'manual', signal: AbortSignal.timeout(5000) });
+    const res = await (fetchImpl ?? fetch)(url, {
+      method: 'GET',
+      headers: { accept: 'application/json' },
+      redirect: 'manual',
+      signal: AbortSignal.timeout(5000),
+    });
     if (res.status !== 200) throw new Error(`${url} answered ${res.status}`);
     body = await res.json();
   } catch (error) {

@@ -127,7 +127,8 @@ export function resolveOptions(options: VerifierOptions): ResolvedOptions {
     throw new TypeError('"audience" must be a non-empty string or array of strings: the audience(s) this service answers to');
   }
   const tokenType = options.tokenType ?? 'access_token';
-  if (tokenType !== 'access_token' && tokenType !== 'id_token') throw new TypeError(`"tokenType" is "access_token" or "id_token"; got ${JSON.stringify(tokenType)}`);
+  if (tokenType !== 'access_token' && tokenType !== 'id_token')
+    throw new TypeError(`"tokenType" is "access_token" or "id_token"; got ${JSON.stringify(tokenType)}`);
   const algorithms = [...(options.algorithms ?? ['ES256'])];
   if (algorithms.length === 0) throw new TypeError('"algorithms" must name at least one algorithm, e.g. ["ES256"]');
   for (const alg of algorithms) {
@@ -146,9 +147,15 @@ export function resolveOptions(options: VerifierOptions): ResolvedOptions {
       throw new TypeError('"apiKeys" needs the clientId and clientSecret this service authenticates to introspection with');
     }
     const cacheTtl = seconds(options.apiKeys.cacheTtl, 10, 'apiKeys.cacheTtl');
-    if (cacheTtl > MAX_API_KEY_CACHE_TTL) throw new TypeError(`"apiKeys.cacheTtl" is at most ${MAX_API_KEY_CACHE_TTL} seconds, so a revoked key stops working soon`);
+    if (cacheTtl > MAX_API_KEY_CACHE_TTL)
+      throw new TypeError(`"apiKeys.cacheTtl" is at most ${MAX_API_KEY_CACHE_TTL} seconds, so a revoked key stops working soon`);
     const endpoint = options.apiKeys.introspectionEndpoint;
-    apiKeys = { clientId, clientSecret, cacheTtl, introspectionEndpoint: endpoint === undefined ? null : requireUrl(endpoint, 'apiKeys.introspectionEndpoint') };
+    apiKeys = {
+      clientId,
+      clientSecret,
+      cacheTtl,
+      introspectionEndpoint: endpoint === undefined ? null : requireUrl(endpoint, 'apiKeys.introspectionEndpoint'),
+    };
   }
   if (options.fetch !== undefined && typeof options.fetch !== 'function') throw new TypeError('"fetch" must be a function like the global fetch');
   if (options.ca !== undefined && (typeof options.ca !== 'string' || !options.ca.includes('-----BEGIN CERTIFICATE-----'))) {

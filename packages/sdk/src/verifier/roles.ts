@@ -51,7 +51,10 @@ export function compileRequirement(requirement: Requirement | undefined): Compil
     check(roles) {
       const missing = all.filter((r) => !hasRole(roles, r.domain, r.role));
       if (missing.length > 0) {
-        throw new InsufficientScopeError(`the token does not grant ${list(missing.map((r) => r.item))}, which this request requires; ask for a token with that scope`, required);
+        throw new InsufficientScopeError(
+          `the token does not grant ${list(missing.map((r) => r.item))}, which this request requires; ask for a token with that scope`,
+          required,
+        );
       }
       if (any.length > 0 && !any.some((r) => hasRole(roles, r.domain, r.role))) {
         throw new InsufficientScopeError(`the token grants none of ${list(any.map((r) => r.item))}; this request requires one of them`, required);

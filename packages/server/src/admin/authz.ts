@@ -112,12 +112,7 @@ export function authorize(caller: AdminCaller, domain?: string): void {
  * its own domain (checked by `authorize` first), every other domain whose admin role it holds now.
  * One read; none for a system admin.
  */
-export async function authorizeServiceChange(
-  store: Pick<Store, 'membershipsOf'>,
-  caller: AdminCaller,
-  principal: string,
-  now: number,
-): Promise<void> {
+export async function authorizeServiceChange(store: Pick<Store, 'membershipsOf'>, caller: AdminCaller, principal: string, now: number): Promise<void> {
   if (caller.isSystemAdmin) return;
   const held = (await store.membershipsOf(principal)).filter(
     (m) => isForeignAdminRole(principal, m.domain, m.role) && (m.expiresAt === null || m.expiresAt > now),
@@ -154,10 +149,7 @@ export function onlyTakesStandingAway(service: Pick<Service, 'expiresAt' | 'allo
 }
 
 /** The request's client certificate; throws ClientCertificateError when a proxy's header does not parse. */
-function requestCertificate(
-  certificates: AdminAuthDeps['boundCertificates'],
-  request: FastifyRequest,
-): RequestCertificate | null {
+function requestCertificate(certificates: AdminAuthDeps['boundCertificates'], request: FastifyRequest): RequestCertificate | null {
   const presented = certificates.presented(request);
   if (presented === null) return null;
   return {

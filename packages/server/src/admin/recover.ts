@@ -89,9 +89,12 @@ async function checkFingerprint(driver: SqlDriver, expected: string): Promise<vo
   } catch {
     row = undefined;
   }
-  if (row === undefined) throw new RecoverAdminError('this database was never started by `tessera serve`: there is no admin to recover; start the server instead');
+  if (row === undefined)
+    throw new RecoverAdminError('this database was never started by `tessera serve`: there is no admin to recover; start the server instead');
   if (row.value !== expected) {
-    throw new MasterKeyMismatchError('the master key differs from the one this database was created with; give the original (TESSERA_MASTER_KEY or --master-key-file)');
+    throw new MasterKeyMismatchError(
+      'the master key differs from the one this database was created with; give the original (TESSERA_MASTER_KEY or --master-key-file)',
+    );
   }
 }
 

@@ -167,9 +167,7 @@ export function readPage(
   const parts = cursorParts(query.cursor);
   const [tag, ...key] = parts ?? [];
   if (tag !== listTag(list) || key.length !== shape.length || !shape.every((fits, i) => fits(key[i]))) {
-    throw badRequest(
-      'cursor is not one this list gave out; pass the nextCursor of the previous page unchanged, or leave it out to start over',
-    );
+    throw badRequest('cursor is not one this list gave out; pass the nextCursor of the previous page unchanged, or leave it out to start over');
   }
   return { limit, after: key as (string | number)[] };
 }

@@ -78,7 +78,13 @@ function header(name: string, size: number, mtime: Date): Buffer {
   block.write('0000000\0', 108, 'ascii');
   block.write('0000000\0', 116, 'ascii');
   block.write(`${size.toString(8).padStart(11, '0')}\0`, 124, 'ascii');
-  block.write(`${Math.floor(mtime.getTime() / 1000).toString(8).padStart(11, '0')}\0`, 136, 'ascii');
+  block.write(
+    `${Math.floor(mtime.getTime() / 1000)
+      .toString(8)
+      .padStart(11, '0')}\0`,
+    136,
+    'ascii',
+  );
   block.write('0', 156, 'ascii');
   block.write('ustar\0' + '00', 257, 'ascii');
   block.write(`${checksum(block).toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
@@ -97,7 +103,7 @@ export async function listEntries(file: FileHandle): Promise<ArchiveEntry[]> {
   const { size: total } = await file.stat();
   const entries: ArchiveEntry[] = [];
   const block = Buffer.alloc(BLOCK);
-  for (let position = 0; ; ) {
+  for (let position = 0; ;) {
     if (position + BLOCK > total) throw new ArchiveFormatError('the archive ends before its end marker: the file is truncated');
     await readExactly(file, block, position);
     if (block.every((byte) => byte === 0)) return entries;
@@ -119,7 +125,10 @@ function parseHeader(block: Buffer, offset: number): ArchiveEntry {
 }
 
 function parseOctal(block: Buffer, start: number, length: number): number {
-  const text = block.toString('ascii', start, start + length).replace(/[\0 ]+$/, '').trim();
+  const text = block
+    .toString('ascii', start, start + length)
+    .replace(/[\0 ]+$/, '')
+    .trim();
   if (!/^[0-7]+$/.test(text)) throw new ArchiveFormatError('a tar header is damaged (a number field is not octal)');
   return Number.parseInt(text, 8);
 }
@@ -133,7 +142,7 @@ export async function readEntry(file: FileHandle, entry: ArchiveEntry): Promise<
 /** Hands the entry's data to `sink` in chunks (hashing, copying) without holding it whole. */
 export async function streamEntry(file: FileHandle, entry: ArchiveEntry, sink: (chunk: Buffer) => Promise<void> | void): Promise<void> {
   const chunk = Buffer.alloc(1 << 20);
-  for (let done = 0; done < entry.size; ) {
+  for (let done = 0; done < entry.size;) {
     const length = Math.min(chunk.length, entry.size - done);
     const { bytesRead } = await file.read(chunk, 0, length, entry.offset + done);
     if (bytesRead === 0) throw new ArchiveFormatError(`${entry.name} ends early: the file is truncated`);
@@ -143,7 +152,7 @@ export async function streamEntry(file: FileHandle, entry: ArchiveEntry, sink: (
 }
 
 async function readExactly(file: FileHandle, into: Buffer, position: number): Promise<void> {
-  for (let done = 0; done < into.length; ) {
+  for (let done = 0; done < into.length;) {
     const { bytesRead } = await file.read(into, done, into.length - done, position + done);
     if (bytesRead === 0) throw new ArchiveFormatError('the file ends early: it is truncated');
     done += bytesRead;

@@ -133,10 +133,15 @@ export async function createBackup(options: BackupOptions): Promise<BackupResult
 
 async function checkDataDir(dataDir: string, databasePath: string): Promise<void> {
   try {
-    if (!(await stat(dataDir)).isDirectory()) throw new BackupError('BACKUP_NO_DATA_DIR', `${dataDir} is not a directory: give the data dir of tessera serve (--data-dir)`);
+    if (!(await stat(dataDir)).isDirectory())
+      throw new BackupError('BACKUP_NO_DATA_DIR', `${dataDir} is not a directory: give the data dir of tessera serve (--data-dir)`);
   } catch (error) {
     if (error instanceof BackupError) throw error;
-    throw new BackupError('BACKUP_NO_DATA_DIR', `cannot read the data dir ${dataDir}: ${describeFsError(error)}; give the data dir of tessera serve (--data-dir)`, { cause: error });
+    throw new BackupError(
+      'BACKUP_NO_DATA_DIR',
+      `cannot read the data dir ${dataDir}: ${describeFsError(error)}; give the data dir of tessera serve (--data-dir)`,
+      { cause: error },
+    );
   }
   if (!(await exists(databasePath))) {
     throw new BackupError('BACKUP_NO_DATABASE', `${dataDir} holds no database (${basename(databasePath)}): is it the data dir tessera serve uses?`);

@@ -25,9 +25,9 @@ export function inspectDatabase(path: string): DatabaseFacts {
     if (check?.quick_check !== 'ok') throw new Error(`the database fails SQLite's integrity check: ${String(check?.quick_check)}`);
     const version = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
     const meta = db.prepare("SELECT value FROM meta WHERE key = 'master_key_fingerprint'").get() as { value: string } | undefined;
-    const tables = db
-      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")
-      .all() as { name: string }[];
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name").all() as {
+      name: string;
+    }[];
     const counts: Record<string, number> = {};
     for (const { name } of tables) {
       const row = db.prepare(`SELECT COUNT(*) AS n FROM "${name.replaceAll('"', '""')}"`).get() as { n: number };

@@ -147,7 +147,10 @@ async function checkTarget(dataDir: string): Promise<boolean> {
   }
   const others = names.filter((name) => !ALLOWED_IN_TARGET.has(name));
   if (others.length > 0) {
-    throw new BackupError('BACKUP_TARGET_NOT_EMPTY', `${dataDir} is not empty (${others.slice(0, 5).join(', ')}): restore into a new or empty data dir (it may hold only master.key)`);
+    throw new BackupError(
+      'BACKUP_TARGET_NOT_EMPTY',
+      `${dataDir} is not empty (${others.slice(0, 5).join(', ')}): restore into a new or empty data dir (it may hold only master.key)`,
+    );
   }
   return false;
 }
@@ -165,14 +168,17 @@ async function extract(handle: FileHandle, entry: ArchiveEntry, path: string, ma
     let position = 0;
     await streamEntry(handle, entry, async (chunk) => {
       hash.update(chunk);
-      for (let done = 0; done < chunk.length; ) {
+      for (let done = 0; done < chunk.length;) {
         const { bytesWritten } = await out.write(chunk, done, chunk.length - done, position + done);
         done += bytesWritten;
       }
       position += chunk.length;
     });
     if (position !== expected.bytes || hash.digest('hex') !== expected.sha256) {
-      throw new BackupError('BACKUP_INVALID', `${from} changed while it was restored: ${entry.name} no longer matches its manifest (is something writing to the backup?); nothing was restored`);
+      throw new BackupError(
+        'BACKUP_INVALID',
+        `${from} changed while it was restored: ${entry.name} no longer matches its manifest (is something writing to the backup?); nothing was restored`,
+      );
     }
     await out.sync();
   } finally {

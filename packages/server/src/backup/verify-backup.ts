@@ -91,7 +91,8 @@ export async function verifyBackup(handle: FileHandle, from: string, masterKey: 
   }
   if (!manifestMacMatches(macKey, manifestBytes, (await readEntry(handle, second)).toString('utf8'))) {
     // The fingerprint is unauthenticated here; it only tells the likelier cause apart, and either way nothing is restored.
-    if (configured !== null && peeked.fingerprint !== null && peeked.fingerprint !== fingerprintOf(configured.key)) throw keyMismatch(configured, peeked.fingerprint);
+    if (configured !== null && peeked.fingerprint !== null && peeked.fingerprint !== fingerprintOf(configured.key))
+      throw keyMismatch(configured, peeked.fingerprint);
     throw invalid(`its manifest fails its MAC check: the backup was altered after it was written (or damaged), or it was not made with this master key`);
   }
 

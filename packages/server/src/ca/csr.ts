@@ -224,7 +224,8 @@ function encodingProblem(spki: Uint8Array): string {
       return 'its EC key gives the curve as explicit parameters, which RFC 5480 forbids; use a named curve (P-256 or P-384), e.g. `openssl ecparam -name prime256v1 -genkey`';
     }
     const point = readBitString(spki, key);
-    if (point[0] === 0x02 || point[0] === 0x03) return 'its EC point is compressed; send the key with its point uncompressed (`openssl ec -conv_form uncompressed`)';
+    if (point[0] === 0x02 || point[0] === 0x03)
+      return 'its EC point is compressed; send the key with its point uncompressed (`openssl ec -conv_form uncompressed`)';
   } catch (cause) {
     if (!(cause instanceof DerError)) throw cause;
   }

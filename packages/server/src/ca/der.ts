@@ -78,7 +78,7 @@ export function expectElement(der: Uint8Array, offset: number, tag: number, limi
 /** The elements inside a constructed element, which must fill it exactly. */
 export function childrenOf(der: Uint8Array, parent: DerElement): DerElement[] {
   const children: DerElement[] = [];
-  for (let offset = parent.start; offset < parent.end; ) {
+  for (let offset = parent.start; offset < parent.end;) {
     const child = readElement(der, offset, parent.end);
     children.push(child);
     offset = child.end;

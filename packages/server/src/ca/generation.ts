@@ -92,8 +92,6 @@ function checkTrustDomain(id: string, issuing: x509.X509Certificate, trustDomain
   const san = issuing.getExtension(x509.SubjectAlternativeNameExtension);
   const ids = san?.names.items.filter((name) => name.type === 'url' && name.value.startsWith('spiffe://')) ?? [];
   if (ids.length > 0 && !ids.some((name) => name.value === expected)) {
-    throw new InvalidCaRecordError(
-      `CA ${id} was created for ${ids.map((name) => name.value).join(', ')}, but the configured trust domain is ${expected}`,
-    );
+    throw new InvalidCaRecordError(`CA ${id} was created for ${ids.map((name) => name.value).join(', ')}, but the configured trust domain is ${expected}`);
   }
 }

@@ -111,7 +111,9 @@ function parseKey(path: string, pem: string): KeyObject {
     return createPrivateKey(pem);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ERR_MISSING_PASSPHRASE' || /encrypted/i.test(pem)) {
-      throw new CaImportError(`${path}: the CA key is encrypted; give Tessera the decrypted key (\`openssl pkey -in ${path} -out <new file>\`, mode 0600): Tessera seals it with the master key itself`);
+      throw new CaImportError(
+        `${path}: the CA key is encrypted; give Tessera the decrypted key (\`openssl pkey -in ${path} -out <new file>\`, mode 0600): Tessera seals it with the master key itself`,
+      );
     }
     throw new CaImportError(`${path}: not a PEM private key ("-----BEGIN PRIVATE KEY-----", "EC PRIVATE KEY" or "RSA PRIVATE KEY")`);
   }
@@ -126,7 +128,8 @@ function parseChain(path: string, pem: string): x509.X509Certificate[] {
   } catch {
     throw new CaImportError(`${path}: a certificate in the chain does not parse; the file must hold PEM certificates ("-----BEGIN CERTIFICATE-----")`);
   }
-  if (certificates.length === 0) throw new CaImportError(`${path}: holds no PEM certificate; put the issuing CA's certificate first, then its issuers up to the root`);
+  if (certificates.length === 0)
+    throw new CaImportError(`${path}: holds no PEM certificate; put the issuing CA's certificate first, then its issuers up to the root`);
   return certificates;
 }
 
@@ -140,7 +143,9 @@ function checkKeyMatches(files: CaImportFiles, key: KeyObject, chain: readonly x
       `${files.chainFile}: the key in ${files.keyFile} belongs to certificate ${at + 1} (${chain[at]?.subject}); put the issuing CA's certificate first, then its issuers up to the root`,
     );
   }
-  throw new CaImportError(`${files.keyFile}: the key does not match the first certificate of ${files.chainFile} (${chain[0]?.subject}); give the issuing CA's own key and certificate`);
+  throw new CaImportError(
+    `${files.keyFile}: the key does not match the first certificate of ${files.chainFile} (${chain[0]?.subject}); give the issuing CA's own key and certificate`,
+  );
 }
 
 function checkChain(path: string, chain: readonly x509.X509Certificate[], now: number): void {
@@ -148,7 +153,8 @@ function checkChain(path: string, chain: readonly x509.X509Certificate[], now: n
   chain.forEach((certificate, index) => {
     const where = `${path}: certificate ${index + 1} (${certificate.subject})`;
     const basic = certificate.getExtension(x509.BasicConstraintsExtension);
-    if (basic === null || !basic.ca) throw new CaImportError(`${where} is not a CA certificate (basicConstraints cA=true is missing); a CA chain holds CA certificates only`);
+    if (basic === null || !basic.ca)
+      throw new CaImportError(`${where} is not a CA certificate (basicConstraints cA=true is missing); a CA chain holds CA certificates only`);
     // pathLenConstraint counts the CA certificates that may follow it towards the leaf.
     if (basic.pathLength !== undefined && basic.pathLength < index) {
       throw new CaImportError(`${where} allows ${basic.pathLength} CA certificate(s) below it (pathLenConstraint), but the chain has ${index}`);

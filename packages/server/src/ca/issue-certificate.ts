@@ -46,11 +46,7 @@ export const BACKDATE_SECONDS = 60;
 /** version [0] EXPLICIT INTEGER v3(2). */
 const V3 = Buffer.of(0xa0, 0x03, 0x02, 0x01, 0x02);
 
-export async function issueLeafCertificate(
-  issuer: Issuer,
-  subjectPublicKey: CryptoKey | x509.PublicKey,
-  profile: LeafProfile,
-): Promise<x509.X509Certificate> {
+export async function issueLeafCertificate(issuer: Issuer, subjectPublicKey: CryptoKey | x509.PublicKey, profile: LeafProfile): Promise<x509.X509Certificate> {
   // URIs first: a service certificate's SPIFFE ID is its identity, the DNS name a convenience.
   const names: x509.JsonGeneralNames = [
     ...(profile.uris ?? []).map((value) => ({ type: 'url' as const, value })),
@@ -248,7 +244,8 @@ function derTime(date: Date): Buffer {
   const year = date.getUTCFullYear();
   const iso = date.toISOString();
   const digits = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
-  return year >= 1950 && year < 2050 ? derElement(DER.UTC_TIME, Buffer.from(digits.slice(2), 'latin1'))
+  return year >= 1950 && year < 2050
+    ? derElement(DER.UTC_TIME, Buffer.from(digits.slice(2), 'latin1'))
     : derElement(DER.GENERALIZED_TIME, Buffer.from(digits, 'latin1'));
 }
 

@@ -39,9 +39,7 @@ export function canonicalIpAddress(address: string): string {
 /** A SPIFFE trust domain name (the host part of `spiffe://<trust-domain>/...`). */
 export function checkTrustDomain(trustDomain: string): string {
   if (trustDomain.length === 0 || trustDomain.length > 255 || !TRUST_DOMAIN.test(trustDomain)) {
-    throw new InvalidCertificateRequestError(
-      `not a valid SPIFFE trust domain (lower-case letters, digits, '.', '-', '_'): ${JSON.stringify(trustDomain)}`,
-    );
+    throw new InvalidCertificateRequestError(`not a valid SPIFFE trust domain (lower-case letters, digits, '.', '-', '_'): ${JSON.stringify(trustDomain)}`);
   }
   return trustDomain;
 }

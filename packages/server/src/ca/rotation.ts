@@ -59,7 +59,5 @@ const STATE_ORDER: Record<GenerationTimes['state'], number> = { prepared: 0, act
 
 /** Newest first (prepared before active before old on equal creation times): the bundle's order. */
 export function newestFirst<G extends Pick<GenerationTimes, 'id' | 'state' | 'createdAt'>>(generations: readonly G[]): G[] {
-  return [...generations].sort(
-    (a, b) => b.createdAt - a.createdAt || STATE_ORDER[a.state] - STATE_ORDER[b.state] || (a.id < b.id ? -1 : 1),
-  );
+  return [...generations].sort((a, b) => b.createdAt - a.createdAt || STATE_ORDER[a.state] - STATE_ORDER[b.state] || (a.id < b.id ? -1 : 1));
 }

@@ -29,10 +29,7 @@ export interface IssuedCertificate {
   notAfter: number;
 }
 
-export async function issueServerCertificate(
-  generation: { issuer: Issuer; chainPem: string },
-  request: ServerCertificateRequest,
-): Promise<IssuedCertificate> {
+export async function issueServerCertificate(generation: { issuer: Issuer; chainPem: string }, request: ServerCertificateRequest): Promise<IssuedCertificate> {
   const dnsNames = unique(request.dnsNames.map(canonicalDnsName));
   const ipAddresses = unique(request.ipAddresses.map(canonicalIpAddress));
   const commonName = dnsNames[0] ?? ipAddresses[0];

@@ -100,7 +100,9 @@ export function checkRequestedNames(requested: RequestedNames, identity: Service
   }
   const [other] = requested.otherNames;
   if (other !== undefined) {
-    throw new InvalidCertificateRequestError(`the CSR asks for ${other}; service certificates carry no IP addresses, e-mail addresses or other name types: ${own}`);
+    throw new InvalidCertificateRequestError(
+      `the CSR asks for ${other}; service certificates carry no IP addresses, e-mail addresses or other name types: ${own}`,
+    );
   }
   const foreignDns = requested.dnsNames.find((name) => name.toLowerCase() !== identity.dnsName);
   if (foreignDns !== undefined && identity.dnsNameHolder !== undefined) {

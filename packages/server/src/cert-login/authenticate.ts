@@ -7,13 +7,7 @@
 // `certLogin.mappings` rule naming its CA) and the token is bound to it.
 
 import { authenticateClient, type AuthenticatedClient, type ClientAuthMethod, type ClientAuthRequest } from '../oauth2/client-auth/index.ts';
-import {
-  boundTo,
-  certificateCheck,
-  certificateRejected,
-  serviceOfCertificate,
-  type TlsClientAuthDeps,
-} from '../oauth2/client-auth/tls_client_auth.ts';
+import { boundTo, certificateCheck, certificateRejected, serviceOfCertificate, type TlsClientAuthDeps } from '../oauth2/client-auth/tls_client_auth.ts';
 import { OAuthError } from '../oauth2/errors.ts';
 
 export interface LoginAuthDeps extends Pick<TlsClientAuthDeps, 'certificates' | 'store' | 'mapper'> {
@@ -37,7 +31,9 @@ export async function authenticateLogin(deps: LoginAuthDeps, request: ClientAuth
   const service = await serviceOfCertificate(deps, peer);
   const clientId = request.form['client_id'];
   if (clientId !== undefined && clientId !== service.clientId) {
-    throw certificateRejected(`client_id "${clientId.slice(0, 80)}" is not the client the certificate names (${service.clientId}); send that client_id or none`);
+    throw certificateRejected(
+      `client_id "${clientId.slice(0, 80)}" is not the client the certificate names (${service.clientId}); send that client_id or none`,
+    );
   }
   return { service, method: CERTIFICATE_LOGIN_METHOD, certificate: boundTo(peer) };
 }

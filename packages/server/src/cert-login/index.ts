@@ -43,9 +43,9 @@ const str = { type: 'string' } as const;
 const loginSchema = {
   summary: 'Exchange a client certificate (mutual TLS) for an access token',
   description:
-    'Certificate login (off unless certLogin.enabled). The certificate must come from Tessera\'s CA (its SPIFFE ID names the principal) ' +
+    "Certificate login (off unless certLogin.enabled). The certificate must come from Tessera's CA (its SPIFFE ID names the principal) " +
     'or a configured external CA (mapped by certLogin.mappings). Explicit client credentials in the same request take precedence. ' +
-    'The answer is the token endpoint\'s; the token carries cnf.x5t#S256 when the certificate authenticated.',
+    "The answer is the token endpoint's; the token carries cnf.x5t#S256 when the certificate authenticated.",
   tags: ['oauth2'],
   consumes: ['application/x-www-form-urlencoded', 'application/json'],
   body: {

@@ -13,13 +13,19 @@ export interface PrimaryLog {
   error(details: object, message: string): void;
 }
 
-export function primaryLog(level: Config['logLevel'], output: { write(line: string): void } = process.stdout, format: Config['logFormat'] = 'json'): PrimaryLog {
+export function primaryLog(
+  level: Config['logLevel'],
+  output: { write(line: string): void } = process.stdout,
+  format: Config['logFormat'] = 'json',
+): PrimaryLog {
   const stream = format === 'pretty' ? prettyStream(output) : output;
   const threshold = LEVELS[level];
   const host = hostname();
-  const line = (value: number) => (details: object, message: string): void => {
-    if (value < threshold) return;
-    stream.write(`${JSON.stringify({ level: value, time: Date.now(), pid: process.pid, hostname: host, ...details, msg: message })}\n`);
-  };
+  const line =
+    (value: number) =>
+    (details: object, message: string): void => {
+      if (value < threshold) return;
+      stream.write(`${JSON.stringify({ level: value, time: Date.now(), pid: process.pid, hostname: host, ...details, msg: message })}\n`);
+    };
   return { info: line(LEVELS.info), warn: line(LEVELS.warn), error: line(LEVELS.error) };
 }

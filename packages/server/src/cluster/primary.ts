@@ -212,7 +212,9 @@ export async function startCluster(config: Config, options: ClusterOptions = {})
     listener.listen({ host, port: listenPort(config.listen) });
     await once(listener, 'listening');
     // Accept errors (EMFILE, say) are the listener's to report, not the end of the primary.
-    listener.on('error', (error) => log.error({ err: { message: error.message, code: (error as NodeJS.ErrnoException).code } }, 'accepting a connection failed'));
+    listener.on('error', (error) =>
+      log.error({ err: { message: error.message, code: (error as NodeJS.ErrnoException).code } }, 'accepting a connection failed'),
+    );
   } catch (error) {
     stopping = true;
     listener.close();

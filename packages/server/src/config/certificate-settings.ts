@@ -3,14 +3,7 @@
 // other one, and checked against each other.
 
 import type { Config } from './config.ts';
-import {
-  certLoginMappingsParser,
-  parseDnsSuffix,
-  parseHeaderName,
-  parseOidcProofs,
-  parseTrustDomain,
-  pemFileListParser,
-} from './certificate-values.ts';
+import { certLoginMappingsParser, parseDnsSuffix, parseHeaderName, parseOidcProofs, parseTrustDomain, pemFileListParser } from './certificate-values.ts';
 import { settingAndSource, sourceOf } from './sources.ts';
 import type { RawValue, SettingKey } from './sources.ts';
 import { durationParser, formatDuration, parseBoolean, parsePath } from './values.ts';
@@ -55,7 +48,11 @@ export function certificateSettings(reader: SettingReader, signing: Config['sign
     );
   }
 
-  const pemFiles = (key: SettingKey) => setting(key, pemFileListParser((path) => absolutePath(pick(key), path)));
+  const pemFiles = (key: SettingKey) =>
+    setting(
+      key,
+      pemFileListParser((path) => absolutePath(pick(key), path)),
+    );
   const proxyCertHeader = setting('mtls.proxyCertHeader', parseHeaderName);
   if (proxyCertHeader.value !== null && trustedProxies.length === 0) {
     problems.push(
@@ -118,7 +115,8 @@ function caImport({ pick, absolutePath, problems }: SettingReader): Config['ca']
   const chainRaw = pick('ca.import.chainFile');
   if (keyRaw === undefined && chainRaw === undefined) return null;
   if (keyRaw === undefined || chainRaw === undefined) {
-    const [set, unset] = keyRaw === undefined ? [chainRaw!, 'ca.import.keyFile (TESSERA_CA_KEY_FILE)'] : [keyRaw, 'ca.import.chainFile (TESSERA_CA_CHAIN_FILE)'];
+    const [set, unset] =
+      keyRaw === undefined ? [chainRaw!, 'ca.import.keyFile (TESSERA_CA_KEY_FILE)'] : [keyRaw, 'ca.import.chainFile (TESSERA_CA_CHAIN_FILE)'];
     problems.push(
       `${settingAndSource(set)} is set but ${unset} is not: an imported CA needs both its private key and its certificate chain; set both, or neither to use the generated CA`,
     );

@@ -44,7 +44,13 @@ export type ResolvePath = (path: string) => string;
  */
 export function pemFileListParser(resolvePath: ResolvePath): (value: unknown) => Parsed<string[]> {
   return (value) => {
-    const list = typeof value === 'string' ? value.split(',').map((item) => item.trim()).filter((item) => item !== '') : value;
+    const list =
+      typeof value === 'string'
+        ? value
+            .split(',')
+            .map((item) => item.trim())
+            .filter((item) => item !== '')
+        : value;
     if (!Array.isArray(list) || list.some((item) => typeof item !== 'string' || item === '')) {
       return { problem: `expected PEM files of CA certificates such as ["/etc/tessera/partner-ca.pem"] (comma-separated in the environment), ${got(value)}` };
     }
@@ -84,12 +90,7 @@ export function parseHeaderName(value: unknown): Parsed<string | null> {
 }
 
 /** One object of a list, with a problem for each field name it does not know (a typo would otherwise be ignored). */
-function checkFields(
-  item: unknown,
-  where: string,
-  known: readonly string[],
-  problems: string[],
-): Record<string, unknown> | null {
+function checkFields(item: unknown, where: string, known: readonly string[], problems: string[]): Record<string, unknown> | null {
   if (typeof item !== 'object' || item === null || Array.isArray(item)) {
     problems.push(`${where}: expected an object, ${got(item)}`);
     return null;
@@ -122,7 +123,8 @@ const parseMaxLifetime = durationParser({ min: 60, max: { seconds: MAX_CLIENT_AS
 
 /** `oidcProofs`: trusted external OIDC issuers (the `oidc-token` proof). */
 export function parseOidcProofs(value: unknown): Parsed<OidcProofIssuer[]> {
-  if (!Array.isArray(value)) return { problem: `expected a list of OIDC issuers [{"issuer", "jwksUri", "audience", "claim", "pattern" or "principals"}], ${got(value)}` };
+  if (!Array.isArray(value))
+    return { problem: `expected a list of OIDC issuers [{"issuer", "jwksUri", "audience", "claim", "pattern" or "principals"}], ${got(value)}` };
   const problems: string[] = [];
   const issuers: OidcProofIssuer[] = [];
   const seen = new Set<string>();
@@ -199,7 +201,9 @@ function checkPattern(value: unknown, where: string, problems: string[]): string
   }
   const groups = ['domain', 'service'].filter((name) => !compiled.source.includes(`(?<${name}>`));
   if (groups.length > 0) {
-    problems.push(`${where}: needs the named group(s) ${groups.map((name) => `(?<${name}>…)`).join(' and ')}, e.g. "^system:serviceaccount:(?<domain>[^:]+):(?<service>[^:]+)$"`);
+    problems.push(
+      `${where}: needs the named group(s) ${groups.map((name) => `(?<${name}>…)`).join(' and ')}, e.g. "^system:serviceaccount:(?<domain>[^:]+):(?<service>[^:]+)$"`,
+    );
     return undefined;
   }
   return value;

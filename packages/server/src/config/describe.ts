@@ -23,10 +23,7 @@ export function describeConfig(config: Config): ConfigSummary {
     dataDir: config.dataDir,
     listen: config.listen.href,
     issuer: config.issuer,
-    database:
-      config.database.kind === 'sqlite'
-        ? `sqlite ${config.database.path}`
-        : `postgres ${redactDatabaseUrl(config.database.url)}`,
+    database: config.database.kind === 'sqlite' ? `sqlite ${config.database.path}` : `postgres ${redactDatabaseUrl(config.database.url)}`,
     masterKey: describeMasterKey(config.masterKey),
     logLevel: config.logLevel,
     tokens: { ...config.tokens },

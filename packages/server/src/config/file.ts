@@ -33,13 +33,7 @@ export function readConfigFile(path: string, pathSource: string, problems: strin
   return layer;
 }
 
-function collect(
-  object: Record<string, unknown>,
-  prefix: string,
-  path: string,
-  layer: Map<SettingKey, RawValue>,
-  problems: string[],
-): void {
+function collect(object: Record<string, unknown>, prefix: string, path: string, layer: Map<SettingKey, RawValue>, problems: string[]): void {
   for (const [name, value] of Object.entries(object)) {
     const key = prefix + name;
     if (isSettingKey(key)) {

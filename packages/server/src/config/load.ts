@@ -89,8 +89,7 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
 
   // Paths written in the config file are relative to that file, so that a file and the data it
   // names can move together; paths from flags and the environment are relative to cwd.
-  const absolutePath = (raw: RawValue | undefined, path: string): string =>
-    resolve(raw?.origin.kind === 'file' ? dirname(raw.origin.path) : cwd, path);
+  const absolutePath = (raw: RawValue | undefined, path: string): string => resolve(raw?.origin.kind === 'file' ? dirname(raw.origin.path) : cwd, path);
 
   const dataDirSetting = setting('dataDir', parsePath);
   const dataDir = absolutePath(dataDirSetting.raw, dataDirSetting.value);
@@ -98,8 +97,7 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
   const listenSetting = setting('listen', parseListen);
   const listen = listenSetting.value;
   const issuerRaw = pick('issuer');
-  const issuer =
-    issuerRaw === undefined ? defaultIssuer(listenSetting, problems) : setting('issuer', issuerParser(listen.protocol === 'http:')).value;
+  const issuer = issuerRaw === undefined ? defaultIssuer(listenSetting, problems) : setting('issuer', issuerParser(listen.protocol === 'http:')).value;
 
   const database = setting('database', databaseParser(dataDir)).value;
   const masterKey = resolveMasterKey(env, pick('masterKeyFile'), dataDir, absolutePath, problems);
@@ -136,10 +134,7 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
   const prePublication = setting('signing.prePublication', positive);
   const jwksMaxAge = setting('signing.jwksMaxAge', zeroOrMore);
   // Node fires a timer longer than 2^31-1 ms after 1 ms instead, so longer checks would spin.
-  const checkInterval = setting(
-    'signing.checkInterval',
-    durationParser({ min: 1, max: { seconds: 24 * 86_400, why: 'the longest timer Node keeps' } }),
-  );
+  const checkInterval = setting('signing.checkInterval', durationParser({ min: 1, max: { seconds: 24 * 86_400, why: 'the longest timer Node keeps' } }));
 
   const versus = (a: typeof defaultLifetime, b: typeof maxLifetime): string =>
     `${settingAndSource(a.raw!)} is ${formatDuration(a.value)} but ${settingAndSource(b.raw!)} is ${formatDuration(b.value)}`;
@@ -240,19 +235,27 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
   };
   const { connections } = config;
   if (connections.maxPerAddress > connections.max) {
-    problems.push(`connections.maxPerAddress is ${connections.maxPerAddress} but connections.max is ${connections.max}: one address cannot hold more than all of them`);
+    problems.push(
+      `connections.maxPerAddress is ${connections.maxPerAddress} but connections.max is ${connections.max}: one address cannot hold more than all of them`,
+    );
   }
   if (connections.headersTimeout > connections.requestTimeout) {
-    problems.push(`connections.headersTimeout (${formatDuration(connections.headersTimeout)}) must not exceed connections.requestTimeout (${formatDuration(connections.requestTimeout)}): the headers are part of the request`);
+    problems.push(
+      `connections.headersTimeout (${formatDuration(connections.headersTimeout)}) must not exceed connections.requestTimeout (${formatDuration(connections.requestTimeout)}): the headers are part of the request`,
+    );
   }
   for (const kind of ['client', 'ip'] as const) {
     const { rate, burst } = config.rateLimits[kind];
     if (rate > 0 && burst < rate) {
-      problems.push(`rateLimits.${kind}.burst is ${burst} but must be at least rateLimits.${kind}.rate (${rate}): a bucket smaller than one second of traffic refuses steady callers`);
+      problems.push(
+        `rateLimits.${kind}.burst is ${burst} but must be at least rateLimits.${kind}.rate (${rate}): a bucket smaller than one second of traffic refuses steady callers`,
+      );
     }
   }
   if (config.tokenReuse.enabled && config.tokenReuse.window >= config.tokens.defaultLifetime) {
-    problems.push(`tokenReuse.window (${formatDuration(config.tokenReuse.window)}) must be shorter than tokens.defaultLifetime (${formatDuration(config.tokens.defaultLifetime)}): a reused token must still be fresh`);
+    problems.push(
+      `tokenReuse.window (${formatDuration(config.tokenReuse.window)}) must be shorter than tokens.defaultLifetime (${formatDuration(config.tokens.defaultLifetime)}): a reused token must still be fresh`,
+    );
   }
   problems.push(
     ...ownNameProblems({

@@ -70,10 +70,17 @@ export interface OwnNameSettings {
  * listen host and each tls.names entry, each named once under the first setting that gives it.
  */
 export function ownNameProblems({ listen, issuer, tlsNames, dnsSuffix, raw }: OwnNameSettings): string[] {
-  const zone = raw.dnsSuffix === undefined || raw.dnsSuffix.origin.kind === 'default' ? `ca.dnsSuffix ${dnsSuffix} (the default)` : `${settingAndSource(raw.dnsSuffix)} ${dnsSuffix}`;
+  const zone =
+    raw.dnsSuffix === undefined || raw.dnsSuffix.origin.kind === 'default'
+      ? `ca.dnsSuffix ${dnsSuffix} (the default)`
+      : `${settingAndSource(raw.dnsSuffix)} ${dnsSuffix}`;
   const where = (value: RawValue | undefined, key: string): string => (value === undefined || value.origin.kind === 'default' ? key : sourceOf(value));
   const candidates: { name: string; what: string; source: string }[] = [
-    { name: bare(URL.parse(issuer)?.hostname ?? ''), what: 'the issuer host', source: where(raw.issuer ?? raw.listen, raw.issuer === undefined ? 'listen' : 'issuer') },
+    {
+      name: bare(URL.parse(issuer)?.hostname ?? ''),
+      what: 'the issuer host',
+      source: where(raw.issuer ?? raw.listen, raw.issuer === undefined ? 'listen' : 'issuer'),
+    },
     { name: bare(listen.hostname), what: 'the listen host', source: where(raw.listen, 'listen') },
     ...tlsNames.map((name) => ({ name, what: 'the name', source: where(raw.tlsNames, 'tls.names') })),
   ];

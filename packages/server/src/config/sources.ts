@@ -85,11 +85,7 @@ export const SETTING_KEYS: readonly SettingKey[] = SETTINGS.map((setting) => set
  */
 export const MASTER_KEY_ENV = 'TESSERA_MASTER_KEY';
 
-export type Origin =
-  | { kind: 'default' }
-  | { kind: 'file'; path: string }
-  | { kind: 'env'; name: string }
-  | { kind: 'flag'; name: string };
+export type Origin = { kind: 'default' } | { kind: 'file'; path: string } | { kind: 'env'; name: string } | { kind: 'flag'; name: string };
 
 export interface RawValue {
   key: SettingKey;
@@ -134,10 +130,9 @@ export function settingAndSource(raw: RawValue): string {
 export function defaultLayer(): Layer {
   const layer = new Map<SettingKey, RawValue>();
   for (const key of SETTING_KEYS) {
-    const value = key.split('.').reduce<unknown>(
-      (node, part) => (typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[part] : undefined),
-      DEFAULTS,
-    );
+    const value = key
+      .split('.')
+      .reduce<unknown>((node, part) => (typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[part] : undefined), DEFAULTS);
     if (value !== undefined) layer.set(key, { key, value, origin: { kind: 'default' } });
   }
   return layer;

@@ -42,11 +42,20 @@ export function tlsSettings(reader: SettingReader, listen: URL): Config['tls'] {
  * reached by a handful of names that can each be listed.
  */
 export function parseTlsNames(value: unknown): Parsed<string[]> {
-  const list = typeof value === 'string' ? value.split(',').map((item) => item.trim()).filter((item) => item !== '') : value;
+  const list =
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .map((item) => item.trim())
+          .filter((item) => item !== '')
+      : value;
   if (!Array.isArray(list) || list.some((item) => typeof item !== 'string')) return { problem: `expected ${NAMES_EXAMPLE}, ${got(value)}` };
   const names: string[] = [];
   for (const item of list as string[]) {
-    const name = item.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+    const name = item
+      .trim()
+      .toLowerCase()
+      .replace(/^\[(.*)\]$/, '$1');
     const zone = name.indexOf('%');
     if (zone !== -1) {
       return {
@@ -94,7 +103,8 @@ function ownFiles({ pick, absolutePath, problems }: SettingReader): Config['tls'
   const keyRaw = pick('tls.keyFile');
   if (certRaw === undefined && keyRaw === undefined) return null;
   if (certRaw === undefined || keyRaw === undefined) {
-    const [set, unset] = certRaw === undefined ? [keyRaw!, 'tls.certFile (--tls-cert, TESSERA_TLS_CERT)'] : [certRaw, 'tls.keyFile (--tls-key, TESSERA_TLS_KEY)'];
+    const [set, unset] =
+      certRaw === undefined ? [keyRaw!, 'tls.certFile (--tls-cert, TESSERA_TLS_CERT)'] : [certRaw, 'tls.keyFile (--tls-key, TESSERA_TLS_KEY)'];
     problems.push(
       `${settingAndSource(set)} is set but ${unset} is not: serving your own certificate needs both the certificate and its ` +
         "private key; set both, or neither to serve a certificate from Tessera's CA",

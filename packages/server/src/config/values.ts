@@ -39,9 +39,7 @@ export function formatDuration(seconds: number): string {
   return `${seconds}s`;
 }
 
-export function durationParser(
-  options: { min: number; max?: { seconds: number; why: string } },
-): (value: unknown) => Parsed<number> {
+export function durationParser(options: { min: number; max?: { seconds: number; why: string } }): (value: unknown) => Parsed<number> {
   return (value) => {
     const seconds = parseDuration(value);
     if (seconds === undefined) {
@@ -180,7 +178,13 @@ export function parseBoolean(value: unknown): Parsed<boolean> {
 /** CIDR blocks as a JSON array or, from the environment, a comma-separated list. */
 export function cidrListParser(check: (cidr: string) => string | null): (value: unknown) => Parsed<string[]> {
   return (value) => {
-    const list = typeof value === 'string' ? value.split(',').map((item) => item.trim()).filter((item) => item !== '') : value;
+    const list =
+      typeof value === 'string'
+        ? value
+            .split(',')
+            .map((item) => item.trim())
+            .filter((item) => item !== '')
+        : value;
     if (!Array.isArray(list) || list.some((item) => typeof item !== 'string')) {
       return { problem: `expected CIDR blocks such as ["10.0.0.0/8", "::1/128"] (comma-separated in the environment), ${got(value)}` };
     }

@@ -97,7 +97,11 @@ export function createAuditBatchWriter(options: AuditBatchWriterOptions): AuditB
     buffer = buffer.slice(batch.length);
     try {
       await options.store.appendAuditBatch(batch);
-      if (lastError !== null) options.log.warn({ buffered: buffer.length, dropped }, `audit store answering again: writing the ${buffer.length + batch.length} waiting token audit events (${dropped} dropped so far)`);
+      if (lastError !== null)
+        options.log.warn(
+          { buffered: buffer.length, dropped },
+          `audit store answering again: writing the ${buffer.length + batch.length} waiting token audit events (${dropped} dropped so far)`,
+        );
       lastError = null;
       return true;
     } catch (error) {
@@ -109,10 +113,11 @@ export function createAuditBatchWriter(options: AuditBatchWriterOptions): AuditB
       lastError = error;
       buffer = batch.concat(buffer);
       trim();
-      if (first) options.log.warn(
-        { err: error, buffered: buffer.length, dropped },
-        `audit store unavailable: ${buffer.length} token audit events wait in memory (at most ${maxBuffered}; ${dropped} dropped so far)`,
-      );
+      if (first)
+        options.log.warn(
+          { err: error, buffered: buffer.length, dropped },
+          `audit store unavailable: ${buffer.length} token audit events wait in memory (at most ${maxBuffered}; ${dropped} dropped so far)`,
+        );
       return false;
     }
   };
@@ -190,7 +195,10 @@ export function createAuditBatchWriter(options: AuditBatchWriterOptions): AuditB
         try {
           await flush();
         } catch (error) {
-          options.log.error({ err: error, lost: buffer.length }, `${buffer.length} token audit events were lost at shutdown: the audit store did not accept them`);
+          options.log.error(
+            { err: error, lost: buffer.length },
+            `${buffer.length} token audit events were lost at shutdown: the audit store did not accept them`,
+          );
           drop(buffer.length);
           buffer = [];
         }

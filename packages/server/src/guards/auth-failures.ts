@@ -106,7 +106,8 @@ export function createAuthFailureAlerts(options: AuthFailureAlertOptions): AuthF
       )
       .then(async (response) => {
         await response.body?.cancel();
-        if (!response.ok) options.log.warn({ alert: ALERT_TYPE, webhook: where, status: response.status }, `alert webhook at ${where} answered ${response.status}`);
+        if (!response.ok)
+          options.log.warn({ alert: ALERT_TYPE, webhook: where, status: response.status }, `alert webhook at ${where} answered ${response.status}`);
       })
       .catch((error: unknown) => {
         // The message and code only: the error object could carry the whole URL.

@@ -23,4 +23,3 @@ export function clip(text: string | undefined, max: number): string | undefined 
   const kept = text.length <= max ? text : `${text.slice(0, max)}…`;
   return CONTROL.test(kept) ? kept.replaceAll(CONTROLS, '\uFFFD') : kept;
 }
-

@@ -44,9 +44,7 @@ export function tokenAuditEvent(outcome: TokenOutcome): NewAuditEvent {
       scope: clip(outcome.requestedScope, MAX_SCOPE_LENGTH) ?? null,
       ...(issued ? { grantedScope: outcome.grantedScope ?? null, jti: outcome.jti ?? null, reused: outcome.reused ?? false } : {}),
       // A token that acts for another principal: for whom, and the actor chain (current actor first).
-      ...(issued && outcome.actingFor
-        ? { subject: outcome.actingFor.subject, actors: outcome.actingFor.actors, acting: outcome.actingFor.mode }
-        : {}),
+      ...(issued && outcome.actingFor ? { subject: outcome.actingFor.subject, actors: outcome.actingFor.actors, acting: outcome.actingFor.mode } : {}),
     },
   };
 }

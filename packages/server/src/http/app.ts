@@ -60,12 +60,19 @@ export function createHttpApp({ config, logStream, tls, metrics }: HttpAppDeps):
         return;
       }
       if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-        const body = JSON.stringify({ error: 'request_timeout', message: 'the request did not arrive in time; send it whole within connections.requestTimeout' });
-        socket.end(`HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+        const body = JSON.stringify({
+          error: 'request_timeout',
+          message: 'the request did not arrive in time; send it whole within connections.requestTimeout',
+        });
+        socket.end(
+          `HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
         return;
       }
       const body = JSON.stringify({ error: 'invalid_request', message: `malformed HTTP request: ${error.message}` });
-      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
     },
     // Errors fastify raises before routing (an undecodable path, say).
     frameworkErrors: (error, _request, reply: FastifyReply) => {

@@ -98,8 +98,7 @@ export function createConnectionGuard(deps: ConnectionGuardDeps): ConnectionGuar
     const address = socket.remoteAddress ?? 'unknown';
     const key = addressKey(address);
     const held = byAddress.get(key) ?? 0;
-    const reason: RefusalReason | null =
-      open >= limits.max ? 'total' : held >= limits.maxPerAddress && !deps.exempt(address) ? 'per_address' : null;
+    const reason: RefusalReason | null = open >= limits.max ? 'total' : held >= limits.maxPerAddress && !deps.exempt(address) ? 'per_address' : null;
     if (reason !== null) {
       socket.destroy();
       refused(reason, address);

@@ -276,7 +276,7 @@ function defaultDescription(code: string): string {
 export function toOpenApiPath(url: string): { path: string; pathParams: string[] } {
   let path = '';
   const pathParams: string[] = [];
-  for (let i = 0; i < url.length; ) {
+  for (let i = 0; i < url.length;) {
     if (url.startsWith('::', i)) {
       path += ':';
       i += 2;
@@ -348,8 +348,16 @@ function objectMembers(schema: unknown, baseId: string | undefined, shared: Shar
 // required, …) is data and copied untouched, even when it happens to contain a `$ref` key.
 const SCHEMA_MAP_KEYWORDS = new Set(['properties', 'patternProperties', 'definitions', '$defs', 'dependentSchemas']);
 const SCHEMA_KEYWORDS = new Set([
-  'additionalProperties', 'not', 'if', 'then', 'else', 'contains', 'propertyNames',
-  'unevaluatedItems', 'unevaluatedProperties', 'contentSchema',
+  'additionalProperties',
+  'not',
+  'if',
+  'then',
+  'else',
+  'contains',
+  'propertyNames',
+  'unevaluatedItems',
+  'unevaluatedProperties',
+  'contentSchema',
 ]);
 const SCHEMA_LIST_KEYWORDS = new Set(['allOf', 'anyOf', 'oneOf', 'prefixItems']);
 

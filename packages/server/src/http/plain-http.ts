@@ -19,9 +19,8 @@ export function answerPlainHttp(tlsSocket: Socket): boolean {
   const host = raw.localAddress?.includes(':') ? `[${raw.localAddress}]` : (raw.localAddress ?? 'localhost');
   const url = `https://${host}:${raw.localPort ?? 443}/`;
   const body = `${JSON.stringify({ error: 'invalid_request', message: `this port speaks HTTPS, not plain HTTP: send the request to ${url}` })}\n`;
-  raw.end(
-    `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    () => tlsSocket.destroy(),
+  raw.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`, () =>
+    tlsSocket.destroy(),
   );
   // A client that never reads must not hold the socket open.
   raw.setTimeout(5000, () => raw.destroy());

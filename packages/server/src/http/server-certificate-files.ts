@@ -36,10 +36,7 @@ const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE
 
 /** @throws {ServerCertificateFileError} naming the file and what is wrong with it. */
 export async function readOwnCertificate(files: ServerCertificateFiles, now: number): Promise<OwnCertificate> {
-  const [certPem, keyPem] = await Promise.all([
-    readPem(files.certFile, '--tls-cert, tls.certFile'),
-    readPem(files.keyFile, '--tls-key, tls.keyFile'),
-  ]);
+  const [certPem, keyPem] = await Promise.all([readPem(files.certFile, '--tls-cert, tls.certFile'), readPem(files.keyFile, '--tls-key, tls.keyFile')]);
   const block = PEM_CERTIFICATE.exec(certPem)?.[0];
   if (block === undefined) {
     throw new ServerCertificateFileError(
@@ -67,9 +64,7 @@ export async function readOwnCertificate(files: ServerCertificateFiles, now: num
     );
   }
   if (leaf.validToDate.getTime() <= now) {
-    throw new ServerCertificateFileError(
-      `the certificate in ${files.certFile} expired on ${leaf.validToDate.toISOString()}; put a current certificate there`,
-    );
+    throw new ServerCertificateFileError(`the certificate in ${files.certFile} expired on ${leaf.validToDate.toISOString()}; put a current certificate there`);
   }
   if (leaf.validFromDate.getTime() > now) {
     throw new ServerCertificateFileError(

@@ -175,7 +175,10 @@ async function ownFiles(deps: ServerTlsDeps, files: ServerCertificateFiles): Pro
     },
     failure: 'server certificate files could not be reloaded; the listener keeps its current certificate',
     announce(logger) {
-      logger.info({ certFile: files.certFile, fingerprint: first.fingerprint, notAfter: new Date(first.notAfter).toISOString() }, 'serving the server certificate from files');
+      logger.info(
+        { certFile: files.certFile, fingerprint: first.fingerprint, notAfter: new Date(first.notAfter).toISOString() },
+        'serving the server certificate from files',
+      );
       if (uncovered(first.leaf)) logger.warn({ certFile: files.certFile, issuerHost: deps.issuerHost }, coverageWarning);
     },
     watch(changed) {

@@ -56,9 +56,7 @@ export function createSealer(key: Buffer): Sealer {
         decipher.setAuthTag(Buffer.from(tag, 'base64url'));
         return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]);
       } catch {
-        throw new MasterKeyMismatchError(
-          `cannot open the sealed key for ${boundTo}: the master key differs from the one that sealed it`,
-        );
+        throw new MasterKeyMismatchError(`cannot open the sealed key for ${boundTo}: the master key differs from the one that sealed it`);
       }
     },
   };

@@ -15,10 +15,7 @@ import type { KeyRotationPolicy } from './rotation.ts';
 import { generateSigningKey, openSigningKey, publicJwkOf } from './signing-key-material.ts';
 import type { SigningKey } from './signing-key-material.ts';
 
-export type SigningKeyStore = Pick<
-  Store,
-  'listSigningKeys' | 'insertSigningKey' | 'transitionSigningKey' | 'removeSigningKey' | 'appendAudit'
->;
+export type SigningKeyStore = Pick<Store, 'listSigningKeys' | 'insertSigningKey' | 'transitionSigningKey' | 'removeSigningKey' | 'appendAudit'>;
 
 /** The slice of a pino/fastify logger this needs. */
 export interface SigningKeysLogger {
@@ -46,9 +43,7 @@ export interface SigningKeysOptions {
 }
 
 /** The options that come from configuration (which counts in seconds). */
-export function signingKeysSettings(
-  config: Pick<Config, 'signing' | 'tokens' | 'clockSkew'>,
-): Pick<SigningKeysOptions, 'alg' | 'policy' | 'checkIntervalMs'> {
+export function signingKeysSettings(config: Pick<Config, 'signing' | 'tokens' | 'clockSkew'>): Pick<SigningKeysOptions, 'alg' | 'policy' | 'checkIntervalMs'> {
   return { alg: config.signing.alg, policy: rotationPolicy(config), checkIntervalMs: config.signing.checkInterval * 1000 };
 }
 
@@ -194,7 +189,10 @@ export class SigningKeys {
       signers.set(record.kid, previous?.signers.get(record.kid) ?? openSigningKey(record, this.#sealer));
     }
 
-    const publishedKids = records.map((record) => record.kid).sort().join(' ');
+    const publishedKids = records
+      .map((record) => record.kid)
+      .sort()
+      .join(' ');
     let { jwks, jwksJson } = previous ?? { jwks: { keys: [] }, jwksJson: '' };
     if (previous === null || previous.publishedKids !== publishedKids) {
       // Newest first, in an order every instance computes alike, so all serve the same bytes.

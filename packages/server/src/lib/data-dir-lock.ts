@@ -85,7 +85,8 @@ export async function lockDataDir(dataDir: string, listen: string, pid = process
   const [start, boot, ns] = await Promise.all([processStartTicks(pid), bootId(), pidNamespace()]);
   const content = (url: string): string =>
     `${JSON.stringify({ pid, url, ...(command === 'tessera serve' ? {} : { command }), ...(start === null ? {} : { start }), ...(boot === null ? {} : { boot }), ...(ns === null ? {} : { ns }), id: randomBytes(8).toString('hex') })}\n`;
-  const busy = (): DataDirInUseError => new DataDirInUseError(`the data dir ${dataDir} is being locked by another tessera serve at this moment (${file}): try again`);
+  const busy = (): DataDirInUseError =>
+    new DataDirInUseError(`the data dir ${dataDir} is being locked by another tessera serve at this moment (${file}): try again`);
 
   const temp = await writeTemp(file, content(listen));
   try {

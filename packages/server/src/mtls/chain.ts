@@ -62,7 +62,8 @@ export function validatePath(leaf: X509Certificate, presented: readonly X509Cert
   // Said precisely when the only path runs through an expired CA: that needs a different fix.
   const stale = findPath(leaf, presented, anchors, now, false, []);
   if (stale) {
-    for (const certificate of [...stale.intermediates, stale.anchor.certificate]) checkValidity(certificate, now, `the issuing CA "${oneLine(certificate.subject)}"`);
+    for (const certificate of [...stale.intermediates, stale.anchor.certificate])
+      checkValidity(certificate, now, `the issuing CA "${oneLine(certificate.subject)}"`);
   }
   throw new ClientCertificateError(
     'untrusted',
@@ -73,7 +74,8 @@ export function validatePath(leaf: X509Certificate, presented: readonly X509Cert
 /** For a path validated earlier (signatures do not change): is every certificate on it still within its validity period? */
 export function recheckValidity(leaf: X509Certificate, path: ValidPath, now: number): void {
   checkValidity(leaf, now, 'the client certificate');
-  for (const certificate of [...path.intermediates, path.anchor.certificate]) checkValidity(certificate, now, `the issuing CA "${oneLine(certificate.subject)}"`);
+  for (const certificate of [...path.intermediates, path.anchor.certificate])
+    checkValidity(certificate, now, `the issuing CA "${oneLine(certificate.subject)}"`);
 }
 
 export function checkValidity(certificate: X509Certificate, now: number, what: string): void {
@@ -129,10 +131,7 @@ export function extensionProblem(certificate: X509Certificate, what: string): st
       );
     }
     if (extension.critical && unenforced === undefined && !PROCESSED.has(extension.type)) {
-      return (
-        `${what} carries the critical extension ${extension.type}, which Tessera does not understand ` +
-        '(RFC 5280 §4.2); use a certificate without it'
-      );
+      return `${what} carries the critical extension ${extension.type}, which Tessera does not understand ` + '(RFC 5280 §4.2); use a certificate without it';
     }
   }
   return null;

@@ -2,13 +2,7 @@
 // dialect (OAuth `invalid_client` at the token endpoint, the CA's errors for renewal); the
 // `statusCode` makes any path that forgets to translate still answer 401, never 500.
 
-export type ClientCertificateProblem =
-  | 'malformed'
-  | 'untrusted'
-  | 'expired'
-  | 'not-yet-valid'
-  | 'revoked'
-  | 'wrong-usage';
+export type ClientCertificateProblem = 'malformed' | 'untrusted' | 'expired' | 'not-yet-valid' | 'revoked' | 'wrong-usage';
 
 export class ClientCertificateError extends Error {
   readonly code = 'CLIENT_CERTIFICATE_REJECTED';

@@ -60,10 +60,16 @@ export type ClientAuthEkuRule = 'if-present' | 'required';
 
 export function checkExtendedKeyUsage(usages: readonly string[] | null, rule: ClientAuthEkuRule): void {
   if (rule === 'required' && usages === null) {
-    throw new ClientCertificateError('wrong-usage', `the client certificate has no extended key usage extension; it must allow clientAuth (${CLIENT_AUTH_EKU})`);
+    throw new ClientCertificateError(
+      'wrong-usage',
+      `the client certificate has no extended key usage extension; it must allow clientAuth (${CLIENT_AUTH_EKU})`,
+    );
   }
   if (!allowsClientAuth(usages)) {
-    throw new ClientCertificateError('wrong-usage', `the client certificate's extended key usage does not include clientAuth (${CLIENT_AUTH_EKU}); use a certificate issued for TLS clients`);
+    throw new ClientCertificateError(
+      'wrong-usage',
+      `the client certificate's extended key usage does not include clientAuth (${CLIENT_AUTH_EKU}); use a certificate issued for TLS clients`,
+    );
   }
 }
 
@@ -79,6 +85,10 @@ export function normalizeRdns(rdns: readonly Record<string, readonly string[]>[]
 export function subjectText(names: CertificateNames): string {
   return [...names.subject]
     .reverse()
-    .map((rdn) => Object.entries(rdn).flatMap(([type, values]) => values.map((value) => `${type}=${value.replace(/([,+"\\<>;])/g, '\\$1')}`)).join('+'))
+    .map((rdn) =>
+      Object.entries(rdn)
+        .flatMap(([type, values]) => values.map((value) => `${type}=${value.replace(/([,+"\\<>;])/g, '\\$1')}`))
+        .join('+'),
+    )
     .join(',');
 }

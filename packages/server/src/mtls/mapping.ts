@@ -16,10 +16,7 @@ import { checkExtendedKeyUsage, normalizeRdns, type ClientAuthEkuRule } from './
 import type { VerifiedClientCertificate } from './peer-certificate.ts';
 
 /** What a mapping reads of a verified certificate from an external CA. */
-export type MappedCertificate = Pick<
-  VerifiedClientCertificate,
-  'certificate' | 'names' | 'caFile' | 'extendedKeyUsages'
->;
+export type MappedCertificate = Pick<VerifiedClientCertificate, 'certificate' | 'names' | 'caFile' | 'extendedKeyUsages'>;
 
 /**
  * The principal the first matching rule names, or undefined. Throws ClientCertificateError when
@@ -50,9 +47,7 @@ export function compileMappings(mappings: readonly CertLoginMapping[], options: 
 function compileRule(mapping: CertLoginMapping, where: string): { principal: string; tests: Test[] } {
   if (!isPrincipalName(mapping.principal)) throw new Error(`${where}.principal "${String(mapping.principal)}" is not a principal; write "<domain>.<service>"`);
   if (!Array.isArray(mapping.cas) || mapping.cas.length === 0) {
-    throw new Error(
-      `${where} names no CA; add "cas": [...] with the files of mtls.externalCas or certLogin.trustedCas whose certificates it maps`,
-    );
+    throw new Error(`${where} names no CA; add "cas": [...] with the files of mtls.externalCas or certLogin.trustedCas whose certificates it maps`);
   }
   const tests: Test[] = [];
   if (mapping.subject !== undefined) tests.push(subjectTest(mapping.subject, where));
@@ -73,7 +68,9 @@ function subjectTest(subject: string, where: string): Test {
   try {
     rdns = normalizeRdns(new x509.Name(subject).toJSON());
   } catch (error) {
-    throw new Error(`${where}.subject "${subject}" is not a distinguished name (${(error as Error).message}); write it as RFC 4514 does, with upper-case attribute names, e.g. "CN=billing,O=Example Corp,C=US"`);
+    throw new Error(
+      `${where}.subject "${subject}" is not a distinguished name (${(error as Error).message}); write it as RFC 4514 does, with upper-case attribute names, e.g. "CN=billing,O=Example Corp,C=US"`,
+    );
   }
   if (rdns.length === 0) throw new Error(`${where}.subject is empty; write a distinguished name such as "CN=billing,O=Example Corp"`);
   const forward = JSON.stringify(rdns);

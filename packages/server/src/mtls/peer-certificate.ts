@@ -39,13 +39,7 @@ import {
   type ValidPath,
 } from './chain.ts';
 import { ClientCertificateError } from './errors.ts';
-import {
-  certificateFacts,
-  certificateThumbprint,
-  checkExtendedKeyUsage,
-  type CertificateFacts,
-  type CertificateNames,
-} from './identity.ts';
+import { certificateFacts, certificateThumbprint, checkExtendedKeyUsage, type CertificateFacts, type CertificateNames } from './identity.ts';
 import type { TesseraCa } from './tessera-cas.ts';
 
 /** The parts of a request this module reads. */
@@ -193,7 +187,10 @@ export function createClientCertificates(deps: ClientCertificatesDeps): ClientCe
         );
       }
       if (record.revokedAt !== null) {
-        throw new ClientCertificateError('revoked', `the client certificate (serial ${serial}) was revoked at ${new Date(record.revokedAt).toISOString()}; get a new certificate`);
+        throw new ClientCertificateError(
+          'revoked',
+          `the client certificate (serial ${serial}) was revoked at ${new Date(record.revokedAt).toISOString()}; get a new certificate`,
+        );
       }
       if (principalOfSpiffeIds(facts.names.uris, deps.trustDomain) === record.principal) principal = record.principal;
     }

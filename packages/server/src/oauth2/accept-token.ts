@@ -116,19 +116,12 @@ export type Acceptance = { accepted: true; token: AcceptedToken } | { accepted: 
 const refuse = (reason: string): Acceptance => ({ accepted: false, reason });
 
 /** Signature and claims only: a token Tessera issued, whether or not it is acceptable now. Null for anything else. */
-export async function readOwnAccessToken(
-  verify: OwnTokenVerifier,
-  token: string,
-): Promise<OwnAccessTokenClaims | null> {
+export async function readOwnAccessToken(verify: OwnTokenVerifier, token: string): Promise<OwnAccessTokenClaims | null> {
   const read = await checkedClaims(verify, token);
   return typeof read === 'string' ? null : read.claims;
 }
 
-export async function acceptAccessToken(
-  deps: AcceptTokenDeps,
-  token: string,
-  presentation: Presentation,
-): Promise<Acceptance> {
+export async function acceptAccessToken(deps: AcceptTokenDeps, token: string, presentation: Presentation): Promise<Acceptance> {
   const read = await checkedClaims(deps.verify, token);
   if (typeof read === 'string') return refuse(read);
   const { claims, roles, holder, exchangedFrom, exchangedCnf } = read;
@@ -139,9 +132,7 @@ export async function acceptAccessToken(
   if (presentation.as === 'credential' && bound !== undefined) {
     presented = presentation.certificate();
     if (presented === null) {
-      return refuse(
-        'the token is bound to a client certificate (cnf x5t#S256): send it over mutual TLS with that certificate (RFC 8705 §3)',
-      );
+      return refuse('the token is bound to a client certificate (cnf x5t#S256): send it over mutual TLS with that certificate (RFC 8705 §3)');
     }
     if (presented.thumbprint !== bound) {
       return refuse('the client certificate on this request is not the one the token is bound to (RFC 8705 §3)');

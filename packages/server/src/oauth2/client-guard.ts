@@ -106,7 +106,8 @@ export function createClientGuard(deps: ClientGuardDeps): ClientGuard {
       try {
         for (const gate of deps.gates) gate.beforeAuthentication?.({ clientIp: request.clientIp, claimedClientId: request.claimedClientId, now });
         client = await request.authenticate(now);
-        for (const gate of deps.gates) gate.afterAuthentication?.({ clientIp: request.clientIp, principal: client.service.principal, endpoint: request.endpoint, now });
+        for (const gate of deps.gates)
+          gate.afterAuthentication?.({ clientIp: request.clientIp, principal: client.service.principal, endpoint: request.endpoint, now });
         checkClientStanding(client.service, request.clientIp, now, ipMatcher);
         const served = await serve(client, now);
         tell({ ...outcome(served.result, 200), ...served.details });

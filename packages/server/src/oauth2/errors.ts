@@ -32,12 +32,7 @@ export class OAuthError extends HttpError {
   declare readonly error: OAuthErrorName;
   declare readonly code: AuthErrorCode | undefined;
 
-  constructor(
-    status: number,
-    error: OAuthErrorName,
-    description: string,
-    options: { errorCode?: AuthErrorCode; headers?: Record<string, string> } = {},
-  ) {
+  constructor(status: number, error: OAuthErrorName, description: string, options: { errorCode?: AuthErrorCode; headers?: Record<string, string> } = {}) {
     super(status, error, description, { code: options.errorCode, headers: options.headers ?? {} });
   }
 

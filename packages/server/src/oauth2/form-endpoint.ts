@@ -43,10 +43,14 @@ export async function formEndpoint(app: FastifyInstance, endpoint: FormEndpoint)
     };
     endpoint.paths.forEach((path, index) => {
       // endpoint.schema is any endpoint's, so the body's type is the form parser's (above), given as a route generic.
-      scope.post<{ Body: FormBody }>(path, { schema: { ...endpoint.schema, hide: index > 0 }, preValidation: requireForm }, async (request, reply: FastifyReply) => {
-        const answer = await endpoint.handle(request.body, request);
-        return answer === undefined ? reply.headers(NO_STORE).code(200).send() : reply.headers(NO_STORE).send(answer);
-      });
+      scope.post<{ Body: FormBody }>(
+        path,
+        { schema: { ...endpoint.schema, hide: index > 0 }, preValidation: requireForm },
+        async (request, reply: FastifyReply) => {
+          const answer = await endpoint.handle(request.body, request);
+          return answer === undefined ? reply.headers(NO_STORE).code(200).send() : reply.headers(NO_STORE).send(answer);
+        },
+      );
       scope.route({
         method: ['GET', 'PUT', 'DELETE', 'PATCH'],
         url: path,

@@ -38,8 +38,7 @@ export interface TokenCheckDeps extends AcceptTokenDeps {
 
 /** A token this server issued, with its signature or hash checked; whether it is active is not yet asked. */
 export type RecognisedToken =
-  | { kind: 'access_token'; principal: string; claims: OwnAccessTokenClaims }
-  | { kind: 'api_key'; principal: string; key: ApiKeyRecord };
+  { kind: 'access_token'; principal: string; claims: OwnAccessTokenClaims } | { kind: 'api_key'; principal: string; key: ApiKeyRecord };
 
 export async function recogniseToken(deps: TokenCheckDeps, token: string): Promise<RecognisedToken | null> {
   const apiKey = parseApiKey(token);

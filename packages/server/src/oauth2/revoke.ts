@@ -28,7 +28,7 @@ export interface RevocationDeps extends ClientFormDeps, TokenCheckDeps {
 }
 
 const revocationSchema = {
-  summary: 'Revoke one of the caller\'s own tokens (RFC 7009)',
+  summary: "Revoke one of the caller's own tokens (RFC 7009)",
   description:
     'The caller authenticates as a client. Answers an empty 200 for every token, including unknown ones and tokens of other clients (which are not revoked).',
   tags: ['oauth2'],

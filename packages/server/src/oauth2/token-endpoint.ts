@@ -20,7 +20,7 @@ export interface TokenEndpointDeps {
 const tokenSchema = {
   summary: 'Get an access token (client credentials, or token exchange)',
   description:
-    'client_credentials: a token of the client\'s own roles, or (proxy_for_principal) of another principal\'s roles whose role lists the client ' +
+    "client_credentials: a token of the client's own roles, or (proxy_for_principal) of another principal's roles whose role lists the client " +
     `in its actors. ${TOKEN_EXCHANGE_GRANT} (RFC 8693): a token acting for the subject of subject_token, with an act claim naming the client; ` +
     'see docs/tokens.md, Token exchange.',
   tags: ['oauth2'],
@@ -33,9 +33,9 @@ const tokenSchema = {
       expires_in: { type: 'string', description: 'requested lifetime in seconds (capped by the server)' },
       proxy_for_principal: {
         type: 'string',
-        description: 'client_credentials: the principal to get a token for (Athenz); the client must be in the roles\' actors',
+        description: "client_credentials: the principal to get a token for (Athenz); the client must be in the roles' actors",
       },
-      subject_token: { type: 'string', description: 'token exchange: a Tessera access token sent to the client\'s domain' },
+      subject_token: { type: 'string', description: "token exchange: a Tessera access token sent to the client's domain" },
       subject_token_type: { type: 'string', description: `token exchange: ${ACCESS_TOKEN_TYPE}` },
       actor_token: { type: 'string', description: 'token exchange, optional: an access token of the client itself' },
       actor_token_type: { type: 'string', description: `token exchange, with actor_token: ${ACCESS_TOKEN_TYPE}` },

@@ -7,13 +7,7 @@ import type { AuthenticatedClient } from './client-auth/index.ts';
 import type { ClientGuard } from './client-guard.ts';
 import { OAuthError, invalidRequest } from './errors.ts';
 import { clientCredentialsGrant, type ClientCredentialsDeps, type GrantResponse } from './grants/client_credentials.ts';
-import {
-  TOKEN_EXCHANGE_GRANT,
-  tokenExchangeGrant,
-  type ExchangeResponse,
-  type TokenExchangeDeps,
-  type TokenExchangeParams,
-} from './grants/token_exchange.ts';
+import { TOKEN_EXCHANGE_GRANT, tokenExchangeGrant, type ExchangeResponse, type TokenExchangeDeps, type TokenExchangeParams } from './grants/token_exchange.ts';
 
 export type { TokenGate, TokenObserver, TokenOutcome } from './client-guard.ts';
 

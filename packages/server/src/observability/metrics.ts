@@ -38,7 +38,11 @@ export function registerRequestMetrics(metrics: Registry, availability: Pick<Ava
     labelNames: ['endpoint', 'result'],
     registers: [metrics],
   });
-  const outages = new Counter({ name: 'tessera_storage_outages_total', help: 'Episodes of storage failures (one per outage, not per failed call)', registers: [metrics] });
+  const outages = new Counter({
+    name: 'tessera_storage_outages_total',
+    help: 'Episodes of storage failures (one per outage, not per failed call)',
+    registers: [metrics],
+  });
   new Gauge({
     name: 'tessera_storage_up',
     help: '0 from a failed storage call until calls succeed again after 5 s without failures, else 1',

@@ -45,7 +45,11 @@ export async function resolveGrant(
   store: Pick<Store, 'rolesHeld' | 'getDomain'>,
   filter?: GrantFilter,
 ): Promise<Grant> {
-  const all = await store.rolesHeld(principal, request.domains.map((d) => d.domain), lastMillisecondOfSecond(now));
+  const all = await store.rolesHeld(
+    principal,
+    request.domains.map((d) => d.domain),
+    lastMillisecondOfSecond(now),
+  );
   const held = filter ? all.filter((role) => filter.allows(role)) : all;
   // domain → role → the held role (its lifetime limit is already the smaller of the role's and the domain's)
   const heldByDomain = new Map<string, Map<string, HeldRole>>();

@@ -47,11 +47,7 @@ const ED25519: KeyType = { label: 'Ed25519', jwsAlgorithms: ['EdDSA', 'Ed25519']
 const RSA_JWS = ['RS256', 'PS256'] as const;
 
 /** Every JWS algorithm some accepted key signs with: discovery's signing-algorithm list. */
-export const JWS_ALGORITHMS: readonly string[] = [
-  ...Object.values(CURVES).flatMap((curve) => curve.jwsAlgorithms),
-  ...ED25519.jwsAlgorithms,
-  ...RSA_JWS,
-];
+export const JWS_ALGORITHMS: readonly string[] = [...Object.values(CURVES).flatMap((curve) => curve.jwsAlgorithms), ...ED25519.jwsAlgorithms, ...RSA_JWS];
 
 /**
  * The key's type, or why it is refused, as a phrase that completes "the key is …" and says what to

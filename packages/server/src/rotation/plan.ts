@@ -59,8 +59,7 @@ export type RotationStep =
 
 export type ForcedRotation =
   /** A successor is already published; forcing again must not shorten its pre-publication. */
-  | { step: 'already-prepared'; id: string; activatesAt: number }
-  | Extract<RotationStep, { step: 'prepare' }>;
+  { step: 'already-prepared'; id: string; activatesAt: number } | Extract<RotationStep, { step: 'prepare' }>;
 
 /**
  * When the active slot's successor must be created: so that it is published for the whole
@@ -70,8 +69,7 @@ export type ForcedRotation =
  * active slot has to cut lifetimes short. Whichever comes first.
  */
 export function successorDueAt(active: Slot, policy: RotationPolicy): number {
-  const byInterval =
-    policy.rotationInterval === undefined ? Infinity : active.activatesAt + Math.max(0, policy.rotationInterval - policy.prePublication);
+  const byInterval = policy.rotationInterval === undefined ? Infinity : active.activatesAt + Math.max(0, policy.rotationInterval - policy.prePublication);
   if (!Number.isFinite(active.notAfter)) return byInterval;
   const life = Math.max(0, active.notAfter - active.activatesAt);
   return Math.min(byInterval, active.notAfter - Math.max(life / 6, policy.prePublication + policy.retention));

@@ -34,7 +34,11 @@ const CREATED_MESSAGE = "Service account created successfully. Save the client s
 
 const tags = ['service-accounts'];
 const security = [{ bearerAuth: [] }];
-const idParams = { type: 'object', properties: { id: { type: 'string', maxLength: 64, description: 'the serviceAccountId, e.g. svc_7f9e51c3ad654b28' } }, required: ['id'] } as const;
+const idParams = {
+  type: 'object',
+  properties: { id: { type: 'string', maxLength: 64, description: 'the serviceAccountId, e.g. svc_7f9e51c3ad654b28' } },
+  required: ['id'],
+} as const;
 
 export function accountRoutes(scope: FastifyInstance, deps: AccountRouteDeps): void {
   const app = scope.withTypeProvider<SchemaTypes>();
@@ -143,12 +147,16 @@ export function accountRoutes(scope: FastifyInstance, deps: AccountRouteDeps): v
     async (request) => view((await target(request)).service),
   );
 
-  for (const [action, status] of [['disable', 'DISABLED'], ['enable', 'ACTIVE']] as const) {
+  for (const [action, status] of [
+    ['disable', 'DISABLED'],
+    ['enable', 'ACTIVE'],
+  ] as const) {
     app.post(
       `/admin/service-accounts/:id/${action}`,
       {
         schema: {
-          summary: action === 'disable' ? 'Disable a service account: its token requests fail with AUTH_103 at once' : 'Enable a disabled service account again',
+          summary:
+            action === 'disable' ? 'Disable a service account: its token requests fail with AUTH_103 at once' : 'Enable a disabled service account again',
           tags,
           security,
           params: idParams,
@@ -167,7 +175,15 @@ export function accountRoutes(scope: FastifyInstance, deps: AccountRouteDeps): v
 
   app.delete(
     '/admin/service-accounts/:id',
-    { schema: { summary: 'Delete a service account, its secrets and its role memberships', tags, security, params: idParams, response: { 204: { type: 'null' }, ...errorResponses } } },
+    {
+      schema: {
+        summary: 'Delete a service account, its secrets and its role memberships',
+        tags,
+        security,
+        params: idParams,
+        response: { 204: { type: 'null' }, ...errorResponses },
+      },
+    },
     async (request, reply) => {
       // Taking standing away: open to the account's own domain's admins (admin/authz.ts).
       const { service, actor } = await target(request);
@@ -186,7 +202,11 @@ export function accountRoutes(scope: FastifyInstance, deps: AccountRouteDeps): v
         tags,
         security,
         params: idParams,
-        body: { type: ['object', 'null'], additionalProperties: false, properties: { graceSeconds: { type: 'integer', minimum: 0, maximum: MAX_GRACE_SECONDS } } },
+        body: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          properties: { graceSeconds: { type: 'integer', minimum: 0, maximum: MAX_GRACE_SECONDS } },
+        },
         response: { 200: schemas.rotated, ...errorResponses },
       },
     },

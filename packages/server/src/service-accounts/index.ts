@@ -43,7 +43,7 @@ export async function serviceAccountsApi(app: FastifyInstance, deps: ServiceAcco
     async (auth) => {
       auth.get(
         '/.well-known/jwks.json',
-        { schema: { summary: 'The token-signing public keys (JWKS), at the service-account JSON dialect\'s path', tags: ['service-accounts'] } },
+        { schema: { summary: "The token-signing public keys (JWKS), at the service-account JSON dialect's path", tags: ['service-accounts'] } },
         async (_request, reply) =>
           reply
             .header('content-type', 'application/jwk-set+json; charset=utf-8')

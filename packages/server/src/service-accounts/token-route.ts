@@ -38,7 +38,13 @@ const tokenSchema = {
   response: {
     200: {
       type: 'object',
-      properties: { accessToken: { type: 'string' }, expiresIn: { type: 'integer' }, tokenType: { type: 'string' }, scope: { type: 'string' }, idToken: { type: 'string' } },
+      properties: {
+        accessToken: { type: 'string' },
+        expiresIn: { type: 'integer' },
+        tokenType: { type: 'string' },
+        scope: { type: 'string' },
+        idToken: { type: 'string' },
+      },
       required: ['accessToken', 'expiresIn', 'tokenType', 'scope'],
     },
     ...errorResponses,

@@ -54,7 +54,7 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 7,
-    name: 'certificate renewal lineage, a service\'s certificates newest first',
+    name: "certificate renewal lineage, a service's certificates newest first",
     sqlite: certificateLineageSchema(),
     postgres: certificateLineageSchema(),
   },
@@ -78,7 +78,7 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 11,
-    name: 'indexes for the admin lists\' pages',
+    name: "indexes for the admin lists' pages",
     sqlite: listPagesSchema(),
     postgres: listPagesSchema(),
   },
@@ -100,12 +100,8 @@ export async function migrate(driver: SqlDriver, steps: readonly Migration[] = m
       await tx.exec('SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0');
       await tx.exec(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
     }
-    await tx.exec(
-      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)',
-    );
-    const applied = new Set(
-      (await tx.all<{ version: number }>('SELECT version FROM schema_migrations')).map((row) => row.version),
-    );
+    await tx.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
+    const applied = new Set((await tx.all<{ version: number }>('SELECT version FROM schema_migrations')).map((row) => row.version));
     const newest = Math.max(0, ...steps.map((step) => step.version));
     const unknown = [...applied].filter((version) => version > newest);
     if (unknown.length > 0) {
@@ -114,11 +110,7 @@ export async function migrate(driver: SqlDriver, steps: readonly Migration[] = m
     for (const step of [...steps].sort((a, b) => a.version - b.version)) {
       if (applied.has(step.version)) continue;
       await tx.exec(sqlFor(step, driver.dialect));
-      await tx.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
-        step.version,
-        step.name,
-        Date.now(),
-      ]);
+      await tx.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [step.version, step.name, Date.now()]);
     }
   });
 }

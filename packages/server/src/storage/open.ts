@@ -22,7 +22,10 @@ export interface OpenStoreOptions extends SqlStoreOptions {
 }
 
 export async function openStore(database: DatabaseConfig, options: OpenStoreOptions = {}): Promise<SqlStore> {
-  const driver: SqlDriver = database.kind === 'sqlite' ? openSqliteDriver(database.path, { autocheckpointPages: options.sqliteAutocheckpointPages }) : openPostgresDriver(database.url, { max: options.poolSize });
+  const driver: SqlDriver =
+    database.kind === 'sqlite'
+      ? openSqliteDriver(database.path, { autocheckpointPages: options.sqliteAutocheckpointPages })
+      : openPostgresDriver(database.url, { max: options.poolSize });
   try {
     await options.beforeMigrating?.(driver);
     await migrate(driver);

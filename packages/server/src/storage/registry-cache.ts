@@ -205,25 +205,30 @@ export class RegistryCache implements TokenPathStore {
     this.#syncedAt = performance.now();
     this.#ready = true;
     if (this.#listenUrl !== undefined) {
-      this.#listener = listenForNotices(this.#listenUrl, CHANGE_CHANNEL, {
-        notified: () => this.#syncInBackground(),
-        up: () => {
-          // Whatever happened while it was down, nothing held is trusted: start over.
-          if (this.#listenedBefore) this.#flushPending = true;
-          this.#listenedBefore = true;
-          this.#listening = true;
-          this.#schedule();
-          this.#onEvent({ kind: 'listen-up' });
-          this.#syncInBackground();
+      this.#listener = listenForNotices(
+        this.#listenUrl,
+        CHANGE_CHANNEL,
+        {
+          notified: () => this.#syncInBackground(),
+          up: () => {
+            // Whatever happened while it was down, nothing held is trusted: start over.
+            if (this.#listenedBefore) this.#flushPending = true;
+            this.#listenedBefore = true;
+            this.#listening = true;
+            this.#schedule();
+            this.#onEvent({ kind: 'listen-up' });
+            this.#syncInBackground();
+          },
+          down: (error) => {
+            this.#listening = false;
+            this.#schedule();
+            this.#onEvent({ kind: 'listen-down', error });
+            // Whether the database itself is gone: if so, the cache stops answering at once.
+            this.#syncInBackground();
+          },
         },
-        down: (error) => {
-          this.#listening = false;
-          this.#schedule();
-          this.#onEvent({ kind: 'listen-down', error });
-          // Whether the database itself is gone: if so, the cache stops answering at once.
-          this.#syncInBackground();
-        },
-      }, this.#listenRetryMs);
+        this.#listenRetryMs,
+      );
     }
     this.#schedule();
     this.#pruneTimer = setInterval(() => void this.#prune(), this.#pruneEveryMs);

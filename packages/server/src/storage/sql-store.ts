@@ -160,11 +160,7 @@ export class SqlStore implements Store, RegistrySource {
     return domains.deleteDomain(this.ctx, name, by);
   }
 
-  createService(
-    service: NewService,
-    initial: { secret?: NewSecret; publicKeys?: { kid: string; pem: string }[] },
-    by: Actor,
-  ): Promise<Service> {
+  createService(service: NewService, initial: { secret?: NewSecret; publicKeys?: { kid: string; pem: string }[] }, by: Actor): Promise<Service> {
     return services.createService(this.ctx, service, initial, by);
   }
 
@@ -323,12 +319,7 @@ export class SqlStore implements Store, RegistrySource {
     return keys.insertSigningKey(this.ctx, key);
   }
 
-  transitionSigningKey(
-    kid: string,
-    from: SigningKeyState,
-    to: SigningKeyState,
-    times: { retiredAt?: number; removeAt?: number },
-  ): Promise<boolean> {
+  transitionSigningKey(kid: string, from: SigningKeyState, to: SigningKeyState, times: { retiredAt?: number; removeAt?: number }): Promise<boolean> {
     return keys.transitionSigningKey(this.ctx, kid, from, to, times);
   }
 
@@ -392,11 +383,7 @@ export class SqlStore implements Store, RegistrySource {
     return certificates.revokeServiceCertificates(this.ctx, principal, reason, by);
   }
 
-  createJoinToken(
-    token: Omit<JoinTokenRecord, 'createdAt' | 'usedAt'>,
-    by: Actor,
-    mayAdminister?: (domain: string) => boolean,
-  ): Promise<JoinTokenRecord> {
+  createJoinToken(token: Omit<JoinTokenRecord, 'createdAt' | 'usedAt'>, by: Actor, mayAdminister?: (domain: string) => boolean): Promise<JoinTokenRecord> {
     return joinTokens.createJoinToken(this.ctx, token, by, mayAdminister);
   }
 

@@ -99,11 +99,7 @@ export interface Store {
   /** ConflictError while the domain still holds services or roles. */
   deleteDomain(name: string, by: Actor): Promise<void>;
 
-  createService(
-    service: NewService,
-    credentials: { secret?: NewSecret; publicKeys?: { kid: string; pem: string }[] },
-    by: Actor,
-  ): Promise<Service>;
+  createService(service: NewService, credentials: { secret?: NewSecret; publicKeys?: { kid: string; pem: string }[] }, by: Actor): Promise<Service>;
   getService(principal: string): Promise<Service | null>;
   /** Service accounts: lookup by serviceAccountId, and the list (oldest first; a page of those of `page.domains`, or all). */
   getServiceByAccountId(accountId: string): Promise<Service | null>;
@@ -217,12 +213,7 @@ export interface Store {
   /** False when another instance already holds the slot (one `next`, one `active` at a time). */
   insertSigningKey(key: SigningKeyRecord): Promise<boolean>;
   /** Compare-and-set on `state`: true only for the one caller that moved the key. */
-  transitionSigningKey(
-    kid: string,
-    from: SigningKeyState,
-    to: SigningKeyState,
-    times: { retiredAt?: number; removeAt?: number },
-  ): Promise<boolean>;
+  transitionSigningKey(kid: string, from: SigningKeyState, to: SigningKeyState, times: { retiredAt?: number; removeAt?: number }): Promise<boolean>;
   /** Deletes a retired key; true only for the caller that deleted it. */
   removeSigningKey(kid: string): Promise<boolean>;
 
@@ -276,11 +267,7 @@ export interface Store {
    * the service's lock, it holds another domain's admin role for which `mayAdminister` (the
    * maker's rights; default: any) says no. Audit `join-token.create` (never the hash).
    */
-  createJoinToken(
-    token: Omit<JoinTokenRecord, 'createdAt' | 'usedAt'>,
-    by: Actor,
-    mayAdminister?: (domain: string) => boolean,
-  ): Promise<JoinTokenRecord>;
+  createJoinToken(token: Omit<JoinTokenRecord, 'createdAt' | 'usedAt'>, by: Actor, mayAdminister?: (domain: string) => boolean): Promise<JoinTokenRecord>;
   /**
    * Uses the token once: atomically marks it used if the id and hash match, it is unused and
    * unexpired at `now`; returns its principal, or null (unknown, wrong, used or expired — the

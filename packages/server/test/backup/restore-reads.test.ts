@@ -62,7 +62,7 @@ describe('restore uses the bytes it verified', () => {
       () => restoreBackup({ config: loadConfig({ flags: { dataDir: target }, env: {}, cwd: work }), from: backup }),
     );
     for (const entry of small) assert.equal(reads.get(entry.offset), 1, `${entry.name} was read ${reads.get(entry.offset)} times`);
-    assert.equal((await readFile(join(target, 'bootstrap-admin.json'), 'utf8')), await readFile(join(source.dataDir, 'bootstrap-admin.json'), 'utf8'));
+    assert.equal(await readFile(join(target, 'bootstrap-admin.json'), 'utf8'), await readFile(join(source.dataDir, 'bootstrap-admin.json'), 'utf8'));
   });
 
   it('refuses, leaving nothing behind, a database changed in the file between the check and the copy', async () => {
@@ -82,7 +82,10 @@ describe('restore uses the bytes it verified', () => {
     );
     await assert.rejects(attempt, (error: Error & { code?: string }) => {
       assert.equal(error.code, 'BACKUP_INVALID');
-      assert.equal(error.message, `${backup} changed while it was restored: tessera.db no longer matches its manifest (is something writing to the backup?); nothing was restored`);
+      assert.equal(
+        error.message,
+        `${backup} changed while it was restored: tessera.db no longer matches its manifest (is something writing to the backup?); nothing was restored`,
+      );
       return true;
     });
     assert.deepEqual(await readdir(target).catch(() => []), []);

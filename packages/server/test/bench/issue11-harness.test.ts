@@ -106,7 +106,12 @@ function row(id: string, fields: Partial<RowResult>): RowResult {
 
 test("issue 11's targets: default serve against the floor at its process count and oidc-provider at its best", () => {
   const rows: RowResult[] = [
-    row('floor-2', { kind: 'floor', processes: 2, tokensPerSecond: 10_000, halfRate: { targetRate: 5000, achievedRate: 5000, p50Ms: 1, p99Ms: 4, maxMs: 9, failed: 0 } }),
+    row('floor-2', {
+      kind: 'floor',
+      processes: 2,
+      tokensPerSecond: 10_000,
+      halfRate: { targetRate: 5000, achievedRate: 5000, p50Ms: 1, p99Ms: 4, maxMs: 9, failed: 0 },
+    }),
     row('oidc-1', { kind: 'oidc-provider', tokensPerSecond: 3000 }),
     row('oidc-2', { kind: 'oidc-provider', processes: 2, tokensPerSecond: 5000 }),
     row(DEFAULT_ROW, {
@@ -121,14 +126,22 @@ test("issue 11's targets: default serve against the floor at its process count a
   // The best oidc-provider row is ×2 (5000): 9100 is 1.82 ×.
   assert.ok(lines.includes(`true ${DEFAULT_ROW} ≥ 1.5 × oidc-provider at its best (×2)`), lines.join('\n'));
   // 6.5 ms > 1.5 × 4 ms.
-  assert.ok(lines.some((line) => line.startsWith('false') && line.includes('p99 at half of peak ≤ 1.5 × floor ×2')), lines.join('\n'));
+  assert.ok(
+    lines.some((line) => line.startsWith('false') && line.includes('p99 at half of peak ≤ 1.5 × floor ×2')),
+    lines.join('\n'),
+  );
   assert.ok(lines.includes(`true ${DEFAULT_ROW}: peak RSS ≤ 150 MB per process`), lines.join('\n'));
 });
 
 test("issue 11's targets: SQL statements per token, PostgreSQL CPU per token, two instances' CPU", () => {
   const rows: RowResult[] = [
     row('tessera-1', { tokensPerSecond: 4000, serverCpu: 1, sql: { statements: 100, tokenRequests: 40_000 } }),
-    row(ONE_PG_ROW, { tokensPerSecond: 2000, serverCpu: 1, postgresCpu: 0.02, sql: { missing: 'n/a: this build has no tessera_sql_statements_total on /metrics' } }),
+    row(ONE_PG_ROW, {
+      tokensPerSecond: 2000,
+      serverCpu: 1,
+      postgresCpu: 0.02,
+      sql: { missing: 'n/a: this build has no tessera_sql_statements_total on /metrics' },
+    }),
     // 2 + 0.1 cores for 3000 tokens/s = 0.7 ms per token, against 0.51: 1.37 ×.
     row(TWO_INSTANCES_ROW, { processes: 2, tokensPerSecond: 3000, serverCpu: 2, postgresCpu: 0.1, sql: { statements: 9000, tokenRequests: 30_000 } }),
   ];
@@ -148,7 +161,10 @@ test("issue 11's targets: SQL statements per token, PostgreSQL CPU per token, tw
 test('token exchange beside client credentials: the ratio of the same run; no client credentials SQL budget for it', () => {
   const plain = row('tessera-1', { tokensPerSecond: 5000, serverCpu: 1.25, sql: { statements: 100, tokenRequests: 10_000 } });
   const exchange = row(EXCHANGE_ROW, {
-    tokensPerSecond: 2500, serverCpu: 1.5, sql: { statements: 2500, tokenRequests: 2500 }, memory: { totalMb: 160, processMb: 160 },
+    tokensPerSecond: 2500,
+    serverCpu: 1.5,
+    sql: { statements: 2500, tokenRequests: 2500 },
+    memory: { totalMb: 160, processMb: 160 },
   });
   // 0.25 ms against 0.6 ms per token: 0.42 × by CPU.
   const printed = 'Token exchange vs client credentials (Tessera ×1, same run): 2500 vs 5000 tokens/s = 0.50 × (by CPU per token 0.42 ×)';
@@ -179,7 +195,10 @@ test("a seeded registry is what Tessera's own store reads", async () => {
       const seeded = await store.getService('sd2.svc249');
       assert.equal(seeded?.status, 'ACTIVE');
       assert.deepEqual(seeded?.allowedIps, ['127.0.0.0/8']);
-      assert.deepEqual((await store.rolesHeld('alpha.api', ['crowd'], Date.now())).map((held) => held.role), ['members']);
+      assert.deepEqual(
+        (await store.rolesHeld('alpha.api', ['crowd'], Date.now())).map((held) => held.role),
+        ['members'],
+      );
       const held = await store.rolesHeld('sd0.svc0', ['sd0', 'sd1', 'sd2'], Date.now());
       // 1000 / 250 = 4 roles each: role k in domain (0 + 97k) mod 3.
       assert.deepEqual(held.map((h) => `${h.domain}:${h.role}`).sort(), ['sd0:role0', 'sd0:role3', 'sd1:role1', 'sd2:role2']);

@@ -15,12 +15,18 @@ const T0 = Date.UTC(2031, 0, 1);
 void describe('a CA that does not rotate (cluster followers)', () => {
   void test('creates no CA on an empty store', async () => {
     const store = memoryCaStore([], () => T0);
-    const follower = await loadCertificateAuthority({ store, sealer: createSealer(generateMasterKey()), settings: testSettings(), now: () => T0, rotates: false });
+    const follower = await loadCertificateAuthority({
+      store,
+      sealer: createSealer(generateMasterKey()),
+      settings: testSettings(),
+      now: () => T0,
+      rotates: false,
+    });
     assert.equal(store.records.length, 0);
     assert.deepEqual(follower.generations(), []);
   });
 
-  void test('leaves a due rotation to the owner, then follows the owner\'s generations by their activation time', async () => {
+  void test("leaves a due rotation to the owner, then follows the owner's generations by their activation time", async () => {
     let clock = T0;
     const { ca: owner, store, sealer } = await newAuthority({ now: () => clock });
     const follower = await loadCertificateAuthority({ store, sealer, settings: testSettings(), now: () => clock, rotates: false });
@@ -30,7 +36,11 @@ void describe('a CA that does not rotate (cluster followers)', () => {
 
     clock = successorDueAt({ ...active, state: 'active' }, caRotationPolicy(testSettings()));
     await follower.refresh();
-    assert.deepEqual(store.records.map((record) => record.state), ['active'], 'the follower prepared nothing');
+    assert.deepEqual(
+      store.records.map((record) => record.state),
+      ['active'],
+      'the follower prepared nothing',
+    );
 
     await owner.refresh();
     await follower.refresh();
@@ -41,7 +51,10 @@ void describe('a CA that does not rotate (cluster followers)', () => {
 
     clock += DAY + 1000;
     await follower.refresh();
-    assert.ok(store.records.some((record) => record.state === 'prepared'), 'the follower activated nothing');
+    assert.ok(
+      store.records.some((record) => record.state === 'prepared'),
+      'the follower activated nothing',
+    );
     assert.equal(follower.id, prepared.id, 'it signs with the new generation once that one is due');
   });
 });

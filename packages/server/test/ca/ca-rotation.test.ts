@@ -50,16 +50,23 @@ void describe('CA rotation', () => {
     assert.equal(roots(ca.bundlePem).length, 2, 'the prepared root is in the bundle before it signs');
     const prepared = store.records.find((record) => record.state === 'prepared')!;
     assert.equal(roots(ca.bundlePem)[0], roots(prepared.rootPem)[0], 'newest first');
-    assert.deepEqual(certificates(ca.bundlePem), [...certificates(prepared.chainPem), ...certificates(oldChain)], 'each generation\'s issuing CA, then its root');
+    assert.deepEqual(
+      certificates(ca.bundlePem),
+      [...certificates(prepared.chainPem), ...certificates(oldChain)],
+      "each generation's issuing CA, then its root",
+    );
     assert.equal(ca.id, oldId, 'the prepared CA does not sign yet');
     assert.ok(signedBy(await issue(ca, clock), oldChain));
 
     const again = await ca.rotate({ actor: 'sys.auth.admin' });
     assert.deepEqual(again, { ...rotation, created: false }, 'a pending rotation is reported, not replaced');
-    assert.deepEqual(store.audit.filter((event) => event.type === 'ca.rotate').map((event) => [event.actor, event.target]), [
-      ['sys.auth.admin', rotation.id],
-      ['sys.auth.admin', rotation.id],
-    ]);
+    assert.deepEqual(
+      store.audit.filter((event) => event.type === 'ca.rotate').map((event) => [event.actor, event.target]),
+      [
+        ['sys.auth.admin', rotation.id],
+        ['sys.auth.admin', rotation.id],
+      ],
+    );
 
     clock = rotation.activatesAt - 1;
     assert.ok(signedBy(await issue(ca, clock), oldChain));
@@ -73,7 +80,10 @@ void describe('CA rotation', () => {
     await ca.refresh();
     assert.deepEqual(
       ca.generations().map((generation) => [generation.id, generation.state]),
-      [[rotation.id, 'active'], [oldId, 'old']],
+      [
+        [rotation.id, 'active'],
+        [oldId, 'old'],
+      ],
     );
     assert.equal(ca.generations()[1]?.removeAt, rotation.activatesAt + caRotationPolicy(testSettings()).retention);
   });
@@ -99,7 +109,13 @@ void describe('CA rotation', () => {
         assert.ok(result.ok, `the old CA's certificate at ${new Date(at).toISOString()} (${purpose}): ${result.output}`);
       }
     }
-    const fresh = await opensslVerify(dir, { bundlePem: ca.bundlePem, chainPem: newCert.chainPem, leafPem: newCert.certificatePem, purpose: 'sslclient', at: clock });
+    const fresh = await opensslVerify(dir, {
+      bundlePem: ca.bundlePem,
+      chainPem: newCert.chainPem,
+      leafPem: newCert.certificatePem,
+      purpose: 'sslclient',
+      at: clock,
+    });
     assert.ok(fresh.ok, fresh.output);
 
     const removeAt = ca.generations().find((generation) => generation.state === 'old')?.removeAt;
@@ -112,9 +128,19 @@ void describe('CA rotation', () => {
     await ca.refresh();
     assert.deepEqual(roots(ca.bundlePem), roots(store.records[0]!.rootPem), 'only the new root is left');
     assert.equal(store.records.length, 1);
-    const gone = await opensslVerify(dir, { bundlePem: ca.bundlePem, chainPem: firstPem(oldCert.chainPem), leafPem: oldCert.certificatePem, purpose: 'sslclient', at: oldCert.expiresAt - 1000 });
+    const gone = await opensslVerify(dir, {
+      bundlePem: ca.bundlePem,
+      chainPem: firstPem(oldCert.chainPem),
+      leafPem: oldCert.certificatePem,
+      purpose: 'sslclient',
+      at: oldCert.expiresAt - 1000,
+    });
     assert.equal(gone.ok, false, 'the old CA is no longer trusted');
-    assert.deepEqual(changes.map((bundle) => roots(bundle).length), [2, 1], 'listeners (the ca.pem writer) hear of every change');
+    assert.deepEqual(
+      changes.map((bundle) => roots(bundle).length),
+      [2, 1],
+      'listeners (the ca.pem writer) hear of every change',
+    );
   });
 
   void test('rotation is scheduled when the active CA nears its end', async () => {

@@ -45,7 +45,13 @@ void describe('the CA in a running server', () => {
     assert.equal(record?.principal, 'alpha.api');
     assert.equal(record?.thumbprint, issued.thumbprint);
     assert.equal(record?.caId, t.server.ca.id);
-    const verified = await opensslVerify(await tempDir(t2), { bundlePem: t.ca, chainPem: issued.chainPem, leafPem: issued.certificatePem, purpose: 'sslclient', at: clock });
+    const verified = await opensslVerify(await tempDir(t2), {
+      bundlePem: t.ca,
+      chainPem: issued.chainPem,
+      leafPem: issued.certificatePem,
+      purpose: 'sslclient',
+      at: clock,
+    });
     assert.ok(verified.ok, verified.output);
   });
 
@@ -68,22 +74,31 @@ void describe('the CA in a running server', () => {
 
     const generations = await t.admin$('GET', '/ca/generations');
     assert.equal(generations.status, 200);
-    assert.deepEqual(generations.json.generations.map((g: { state: string }) => g.state), ['prepared', 'active']);
+    assert.deepEqual(
+      generations.json.generations.map((g: { state: string }) => g.state),
+      ['prepared', 'active'],
+    );
     assert.equal(generations.json.generations[0].id, rotate.json.id);
     assert.equal(generations.json.generations[0].activatesAt, rotate.json.activatesAt);
 
     clock = activatesAt;
     await t.server.ca.refresh();
     const after = (await t.admin$('GET', '/ca/generations')).json.generations as { id: string; state: string; removeAt: string | null }[];
-    assert.deepEqual(after.map((g) => g.state), ['active', 'old']);
+    assert.deepEqual(
+      after.map((g) => g.state),
+      ['active', 'old'],
+    );
     assert.ok(after[1]?.removeAt !== null && Date.parse(after[1]?.removeAt ?? '') > clock);
     assert.equal(t.server.ca.id, rotate.json.id);
 
     const audit = (await t.admin$('GET', '/audit?type=ca.rotate')).json.events as { actor: string; target: string }[];
-    assert.deepEqual(audit.map((event) => [event.actor, event.target]), [
-      ['sys.auth.admin', rotate.json.id],
-      ['sys.auth.admin', rotate.json.id],
-    ]);
+    assert.deepEqual(
+      audit.map((event) => [event.actor, event.target]),
+      [
+        ['sys.auth.admin', rotate.json.id],
+        ['sys.auth.admin', rotate.json.id],
+      ],
+    );
   });
 
   void test('the CA routes need a system admin: 401 without a token, 403 for a domain admin', async () => {
@@ -96,7 +111,10 @@ void describe('the CA in a running server', () => {
     const secret = (await t.admin$('POST', '/domains/alpha/services', { name: 'owner' })).json.clientSecret as string;
     await t.admin$('PUT', '/domains/alpha/roles/admin', { members: [{ principal: 'alpha.owner' }] });
     const token = (await t.token('alpha.owner', secret, { grant_type: 'client_credentials', scope: 'alpha:role.admin' })).json.access_token as string;
-    for (const [method, path] of [['POST', '/ca/rotate'], ['GET', '/ca/generations']] as const) {
+    for (const [method, path] of [
+      ['POST', '/ca/rotate'],
+      ['GET', '/ca/generations'],
+    ] as const) {
       const res = await t.admin$(method, path, undefined, token);
       assert.equal(res.status, 403, res.text);
       assert.equal(res.json.error, 'forbidden');
@@ -125,14 +143,11 @@ void describe('an imported CA in a running server', () => {
     const dir = await tempDir(t);
     const { issuing, root } = await operatorPki(dir);
     const files = await importFiles(dir, await pkcs8Pem((await makeCa('Other', null)).keys), issuing.pem + root.pem);
-    await assert.rejects(
-      startTestServer({ edit: (config) => (config.ca.import = files) }),
-      (error: Error & { code?: string }) => {
-        assert.equal(error.code, 'CA_IMPORT_INVALID');
-        assert.match(error.message, /operator-ca\.key: the key does not match the first certificate of .*operator-chain\.pem/);
-        return true;
-      },
-    );
+    await assert.rejects(startTestServer({ edit: (config) => (config.ca.import = files) }), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'CA_IMPORT_INVALID');
+      assert.match(error.message, /operator-ca\.key: the key does not match the first certificate of .*operator-chain\.pem/);
+      return true;
+    });
   });
 });
 
@@ -141,12 +156,23 @@ void describe('old CA generations in a running server', () => {
     let clock = Date.now();
     const server = await startTestServer({ now: () => clock });
     t.after(() => server.stop());
-    const old = await server.server.ca.issueServiceCertificate({ csrPem: (await makeCsr()).pem, principal: 'alpha.api', now: clock, lifetimeSeconds: 7 * 86_400 });
+    const old = await server.server.ca.issueServiceCertificate({
+      csrPem: (await makeCsr()).pem,
+      principal: 'alpha.api',
+      now: clock,
+      lifetimeSeconds: 7 * 86_400,
+    });
     const rotation = await server.server.ca.rotate({ actor: 'test' });
     clock = rotation.activatesAt + 5 * DAY;
     await server.server.ca.refresh();
     const dir = await tempDir(t);
-    const stillTrusted = await opensslVerify(dir, { bundlePem: server.server.ca.bundlePem, chainPem: old.chainPem, leafPem: old.certificatePem, purpose: 'sslclient', at: clock });
+    const stillTrusted = await opensslVerify(dir, {
+      bundlePem: server.server.ca.bundlePem,
+      chainPem: old.chainPem,
+      leafPem: old.certificatePem,
+      purpose: 'sslclient',
+      at: clock,
+    });
     assert.ok(stillTrusted.ok, stillTrusted.output);
     const removeAt = server.server.ca.generations().find((generation) => generation.state === 'old')?.removeAt ?? 0;
     clock = removeAt;

@@ -70,9 +70,7 @@ export const OWN_SANS: x509.JsonGeneralNames = [
 /** A CSR from the openssl binary: `newKey` are the `openssl req` key options, e.g. `['-newkey', 'ed448']`. */
 export async function opensslCsr(dir: string, name: string, newKey: string[], extra: string[] = []): Promise<string> {
   const out = join(dir, `${name}.csr`);
-  const result = await openssl([
-    'req', '-new', ...newKey, '-nodes', '-keyout', join(dir, `${name}.key`), '-subj', '/CN=alpha.api', ...extra, '-out', out,
-  ]);
+  const result = await openssl(['req', '-new', ...newKey, '-nodes', '-keyout', join(dir, `${name}.key`), '-subj', '/CN=alpha.api', ...extra, '-out', out]);
   if (!result.ok) throw new Error(`openssl req failed: ${result.output}`);
   return readFile(out, 'utf8');
 }

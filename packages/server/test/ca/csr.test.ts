@@ -11,16 +11,24 @@ import { tempDir } from './helpers.ts';
 
 /** parseCsr must refuse `input` with CA_INVALID_REQUEST and a message matching `message`. */
 function refuses(input: string | Uint8Array, message: RegExp): void {
-  assert.throws(() => parseCsr(input), (error: Error & { code?: string; statusCode?: number }) => {
-    assert.equal(error.code, 'CA_INVALID_REQUEST');
-    assert.equal(error.statusCode, 400);
-    assert.match(error.message, message);
-    return true;
-  });
+  assert.throws(
+    () => parseCsr(input),
+    (error: Error & { code?: string; statusCode?: number }) => {
+      assert.equal(error.code, 'CA_INVALID_REQUEST');
+      assert.equal(error.statusCode, 400);
+      assert.match(error.message, message);
+      return true;
+    },
+  );
 }
 
 void describe('parseCsr accepts', () => {
-  for (const [kind, keyType] of [['p256', 'ECDSA P-256'], ['p384', 'ECDSA P-384'], ['ed25519', 'Ed25519'], ['rsa2048', 'RSA 2048']] as const) {
+  for (const [kind, keyType] of [
+    ['p256', 'ECDSA P-256'],
+    ['p384', 'ECDSA P-384'],
+    ['ed25519', 'Ed25519'],
+    ['rsa2048', 'RSA 2048'],
+  ] as const) {
     void test(`a ${keyType} CSR and returns its key and requested names`, async () => {
       const csr = await makeCsr({ kind, subject: 'CN=alpha.api', sans: OWN_SANS });
       const parsed = parseCsr(csr.pem);
@@ -38,7 +46,12 @@ void describe('parseCsr accepts', () => {
 
   void test('CSRs made by openssl req (ECDSA, Ed25519, RSA)', async (t) => {
     const dir = await tempDir(t);
-    const ec = await opensslCsr(dir, 'ec', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'], ['-addext', 'subjectAltName=DNS:api.alpha.svc.tessera.test']);
+    const ec = await opensslCsr(
+      dir,
+      'ec',
+      ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'],
+      ['-addext', 'subjectAltName=DNS:api.alpha.svc.tessera.test'],
+    );
     assert.deepEqual(parseCsr(ec).requestedNames.dnsNames, ['api.alpha.svc.tessera.test']);
     assert.equal(parseCsr(await opensslCsr(dir, 'ed', ['-newkey', 'ed25519'])).keyType, 'Ed25519');
     assert.equal(parseCsr(await opensslCsr(dir, 'rsa', ['-newkey', 'rsa:2048'])).keyType, 'RSA 2048');
@@ -62,9 +75,20 @@ void describe('parseCsr accepts', () => {
     assert.deepEqual(empty.requestedNames, { subject: [], dnsNames: [], uris: [], otherNames: [] });
 
     const odd = parseCsr(
-      (await makeCsr({ subject: 'CN=alpha.api, O=Example', sans: [{ type: 'ip', value: '10.0.0.1' }, { type: 'email', value: 'a@example.com' }] })).pem,
+      (
+        await makeCsr({
+          subject: 'CN=alpha.api, O=Example',
+          sans: [
+            { type: 'ip', value: '10.0.0.1' },
+            { type: 'email', value: 'a@example.com' },
+          ],
+        })
+      ).pem,
     );
-    assert.deepEqual(odd.requestedNames.subject, [{ type: 'CN', value: 'alpha.api' }, { type: 'O', value: 'Example' }]);
+    assert.deepEqual(odd.requestedNames.subject, [
+      { type: 'CN', value: 'alpha.api' },
+      { type: 'O', value: 'Example' },
+    ]);
     assert.deepEqual(odd.requestedNames.otherNames, ['IP:10.0.0.1', 'email:a@example.com']);
   });
 });
@@ -89,7 +113,9 @@ void describe('parseCsr refuses', () => {
   });
 
   void test(`a CSR over ${MAX_CSR_BYTES} bytes`, async () => {
-    const big = await makeCsr({ sans: Array.from({ length: 400 }, (_, i) => ({ type: 'dns' as const, value: `host-number-${i}.a-rather-long-name.example.com` })) });
+    const big = await makeCsr({
+      sans: Array.from({ length: 400 }, (_, i) => ({ type: 'dns' as const, value: `host-number-${i}.a-rather-long-name.example.com` })),
+    });
     assert.ok(big.pem.length > MAX_CSR_BYTES);
     refuses(big.pem, new RegExp(`at most ${MAX_CSR_BYTES} are accepted`));
     refuses(big.der, new RegExp(`at most ${MAX_CSR_BYTES} are accepted`));
@@ -99,7 +125,10 @@ void describe('parseCsr refuses', () => {
     const dir = await tempDir(t);
     const named = join(dir, 'named.key');
     execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', named], { stdio: 'ignore' });
-    for (const [name, option] of [['explicit', ['-param_enc', 'explicit']], ['compressed', ['-conv_form', 'compressed']]] as const) {
+    for (const [name, option] of [
+      ['explicit', ['-param_enc', 'explicit']],
+      ['compressed', ['-conv_form', 'compressed']],
+    ] as const) {
       const key = join(dir, `${name}.key`);
       execFileSync('openssl', ['ec', '-in', named, ...option, '-out', key], { stdio: 'ignore' });
       const pem = execFileSync('openssl', ['req', '-new', '-key', key, '-subj', '/CN=alpha.api'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
@@ -138,7 +167,10 @@ void describe('parseCsr refuses', () => {
     const dir = await tempDir(t);
     refuses(await opensslCsr(dir, 'k1', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:secp256k1']), /curve secp256k1/);
     refuses(await opensslCsr(dir, 'ed448', ['-newkey', 'ed448']), /key is ed448; use ECDSA P-256/);
-    refuses(await opensslCsr(dir, 'e3', ['-newkey', 'rsa:2048', '-pkeyopt', 'rsa_keygen_pubexp:3']), /public exponent 3; use an odd exponent of at least 65537/);
+    refuses(
+      await opensslCsr(dir, 'e3', ['-newkey', 'rsa:2048', '-pkeyopt', 'rsa_keygen_pubexp:3']),
+      /public exponent 3; use an odd exponent of at least 65537/,
+    );
   });
 
   void test('a SHA-1 signature', async (t) => {

@@ -52,7 +52,10 @@ void describe('service certificate group commit', () => {
     assert.equal(mine.status, 'fulfilled');
     assert.equal(byAdmin.status, 'rejected');
     assert.match(String((byAdmin as PromiseRejectedResult).reason), /audit write failed/);
-    assert.deepEqual(store.certificates.map((record) => record.serial), [(mine as PromiseFulfilledResult<{ serial: string }>).value.serial]);
+    assert.deepEqual(
+      store.certificates.map((record) => record.serial),
+      [(mine as PromiseFulfilledResult<{ serial: string }>).value.serial],
+    );
   });
 
   void test('a failed group of one refuses that certificate with the store’s error', async () => {

@@ -186,9 +186,15 @@ export async function opensslVerify(
   const paths = await writeFiles(dir, { 'verify-bundle.pem': input.bundlePem, 'verify-chain.pem': input.chainPem, 'verify-leaf.pem': input.leafPem });
   const attime = input.at === undefined ? [] : ['-attime', String(Math.floor(input.at / 1000))];
   return openssl([
-    'verify', '-x509_strict', '-purpose', input.purpose, ...attime,
-    '-CAfile', paths['verify-bundle.pem'] ?? '',
-    '-untrusted', paths['verify-chain.pem'] ?? '',
+    'verify',
+    '-x509_strict',
+    '-purpose',
+    input.purpose,
+    ...attime,
+    '-CAfile',
+    paths['verify-bundle.pem'] ?? '',
+    '-untrusted',
+    paths['verify-chain.pem'] ?? '',
     paths['verify-leaf.pem'] ?? '',
   ]);
 }

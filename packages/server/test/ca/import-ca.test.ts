@@ -44,7 +44,13 @@ void describe('an imported CA', () => {
     }
     const go = await buildGoVerifier(t);
     if (go === null) return;
-    const result = await go(dir, { bundlePem: ca.bundlePem, intermediatesPem: issued.chainPem, leafPem: issued.certificatePem, at: now, dnsName: 'api.alpha.svc.tessera.test' });
+    const result = await go(dir, {
+      bundlePem: ca.bundlePem,
+      intermediatesPem: issued.chainPem,
+      leafPem: issued.certificatePem,
+      at: now,
+      dnsName: 'api.alpha.svc.tessera.test',
+    });
     assert.deepEqual([result.serverAuth, result.clientAuth], ['ok', 'ok']);
   });
 
@@ -80,7 +86,10 @@ void describe('an imported CA', () => {
     clock = imported.activatesAt;
     assert.equal(ca.id, imported.id);
     await ca.refresh();
-    assert.deepEqual(ca.generations().map((generation) => generation.state), ['active', 'old']);
+    assert.deepEqual(
+      ca.generations().map((generation) => generation.state),
+      ['active', 'old'],
+    );
   });
 
   void test('waits for a rotation already pending, and is prepared once that generation is active', async (t) => {
@@ -134,19 +143,31 @@ void describe('an import is refused at start', () => {
     const dir = await tempDir(t);
     const { issuing, root } = await operatorPki(dir);
     const stranger = await makeCa('Someone Else', null);
-    await refusedAtStart(await importFiles(dir, await pkcs8Pem(stranger.keys), issuing.pem + root.pem), /the key does not match the first certificate of .*operator-chain\.pem \(CN=Operator Issuing CA, O=Operator\)/);
+    await refusedAtStart(
+      await importFiles(dir, await pkcs8Pem(stranger.keys), issuing.pem + root.pem),
+      /the key does not match the first certificate of .*operator-chain\.pem \(CN=Operator Issuing CA, O=Operator\)/,
+    );
   });
 
   void test('when the chain lists the root first', async (t) => {
     const dir = await tempDir(t);
     const { issuing, root } = await operatorPki(dir);
-    await refusedAtStart(await importFiles(dir, await pkcs8Pem(issuing.keys), root.pem + issuing.pem), /belongs to certificate 2 \(CN=Operator Issuing CA, O=Operator\); put the issuing CA's certificate first/);
+    await refusedAtStart(
+      await importFiles(dir, await pkcs8Pem(issuing.keys), root.pem + issuing.pem),
+      /belongs to certificate 2 \(CN=Operator Issuing CA, O=Operator\); put the issuing CA's certificate first/,
+    );
   });
 
   void test('when the issuing certificate is no CA, or may not sign certificates', async (t) => {
     const dir = await tempDir(t);
-    await refusedAtStart((await operatorPki(dir, { issuing: { ca: false, pathLength: undefined } })).files, /certificate 1 \(CN=Operator Issuing CA, O=Operator\) is not a CA certificate/);
-    await refusedAtStart((await operatorPki(dir, { issuing: { keyUsage: 0x80 } })).files, /certificate 1 .* may not sign certificates \(keyUsage keyCertSign is missing\)/);
+    await refusedAtStart(
+      (await operatorPki(dir, { issuing: { ca: false, pathLength: undefined } })).files,
+      /certificate 1 \(CN=Operator Issuing CA, O=Operator\) is not a CA certificate/,
+    );
+    await refusedAtStart(
+      (await operatorPki(dir, { issuing: { keyUsage: 0x80 } })).files,
+      /certificate 1 .* may not sign certificates \(keyUsage keyCertSign is missing\)/,
+    );
     await refusedAtStart((await operatorPki(dir, { issuing: { keyUsage: null } })).files, /may not sign certificates/);
   });
 
@@ -154,7 +175,10 @@ void describe('an import is refused at start', () => {
     const dir = await tempDir(t);
     const now = Date.now();
     await refusedAtStart((await operatorPki(dir, { issuing: { notBefore: now - 10 * DAY, notAfter: now - DAY } })).files, /certificate 1 .* expired at/);
-    await refusedAtStart((await operatorPki(dir, { root: { notBefore: now - 10 * DAY, notAfter: now - DAY } })).files, /certificate 2 \(CN=Operator Root, O=Operator\) expired at/);
+    await refusedAtStart(
+      (await operatorPki(dir, { root: { notBefore: now - 10 * DAY, notAfter: now - DAY } })).files,
+      /certificate 2 \(CN=Operator Root, O=Operator\) expired at/,
+    );
     await refusedAtStart((await operatorPki(dir, { issuing: { notBefore: now + DAY } })).files, /is not valid before/);
   });
 
@@ -163,8 +187,14 @@ void describe('an import is refused at start', () => {
     const { issuing } = await operatorPki(dir);
     const otherRoot = await makeCa('Operator Root', null);
     const key = await pkcs8Pem(issuing.keys);
-    await refusedAtStart(await importFiles(dir, key, issuing.pem + otherRoot.pem), /certificate 1 .* is not signed by certificate 2 \(CN=Operator Root, O=Operator\)/);
-    await refusedAtStart(await importFiles(dir, key, issuing.pem), /certificate 1 .* is last but not a self-signed root; end the chain with the root certificate/);
+    await refusedAtStart(
+      await importFiles(dir, key, issuing.pem + otherRoot.pem),
+      /certificate 1 .* is not signed by certificate 2 \(CN=Operator Root, O=Operator\)/,
+    );
+    await refusedAtStart(
+      await importFiles(dir, key, issuing.pem),
+      /certificate 1 .* is last but not a self-signed root; end the chain with the root certificate/,
+    );
   });
 
   void test('when a pathLenConstraint forbids the chain', async (t) => {
@@ -172,7 +202,10 @@ void describe('an import is refused at start', () => {
     const root = await makeCa('Operator Root', null, { pathLength: 0 });
     const middle = await makeCa('Operator Middle', root, { pathLength: 0 });
     const issuing = await makeCa('Operator Issuing CA', middle, { pathLength: 0 });
-    await refusedAtStart(await importFiles(dir, await pkcs8Pem(issuing.keys), issuing.pem + middle.pem + root.pem), /certificate 2 \(CN=Operator Middle, O=Operator\) allows 0 CA certificate\(s\) below it/);
+    await refusedAtStart(
+      await importFiles(dir, await pkcs8Pem(issuing.keys), issuing.pem + middle.pem + root.pem),
+      /certificate 2 \(CN=Operator Middle, O=Operator\) allows 0 CA certificate\(s\) below it/,
+    );
   });
 
   void test('when the key is encrypted, unreadable, not a key, or of a type a CA does not sign with', async (t) => {
@@ -183,13 +216,19 @@ void describe('an import is refused at start', () => {
     await refusedAtStart({ ...files, keyFile: `${dir}/missing.key` }, /ca\.import\.keyFile \(TESSERA_CA_KEY_FILE\): cannot read .*missing\.key: no such file/);
     await refusedAtStart(await importFiles(dir, 'not a key', chain), /not a PEM private key/);
     const p521 = await makeCa('Operator Issuing CA', root, { kind: 'p521' });
-    await refusedAtStart(await importFiles(dir, await pkcs8Pem(p521.keys), p521.pem + root.pem), /the CA key is EC on secp521r1; an imported CA key must be ECDSA P-256, ECDSA P-384 or RSA/);
+    await refusedAtStart(
+      await importFiles(dir, await pkcs8Pem(p521.keys), p521.pem + root.pem),
+      /the CA key is EC on secp521r1; an imported CA key must be ECDSA P-256, ECDSA P-384 or RSA/,
+    );
   });
 
   void test('when the chain file holds no certificate', async (t) => {
     const dir = await tempDir(t);
     const { issuing } = await operatorPki(dir);
-    await refusedAtStart(await importFiles(dir, await pkcs8Pem(issuing.keys), 'nothing here'), /holds no PEM certificate; put the issuing CA's certificate first/);
+    await refusedAtStart(
+      await importFiles(dir, await pkcs8Pem(issuing.keys), 'nothing here'),
+      /holds no PEM certificate; put the issuing CA's certificate first/,
+    );
   });
 
   void test('the refused files never reach the store', async (t) => {
@@ -197,7 +236,9 @@ void describe('an import is refused at start', () => {
     const { issuing } = await operatorPki(dir);
     const store = memoryCaStore();
     const files = await importFiles(dir, await pkcs8Pem(issuing.keys), issuing.pem);
-    await assert.rejects(loadCertificateAuthority({ store, sealer: createSealer(generateMasterKey()), settings: testSettings({ import: files }), now: Date.now }));
+    await assert.rejects(
+      loadCertificateAuthority({ store, sealer: createSealer(generateMasterKey()), settings: testSettings({ import: files }), now: Date.now }),
+    );
     assert.equal(store.records.length, 0);
     assert.ok(new X509Certificate(issuing.pem).ca);
   });

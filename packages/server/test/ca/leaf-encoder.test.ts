@@ -25,10 +25,7 @@ async function newIssuer(algorithm: (typeof ISSUERS)[keyof typeof ISSUERS]): Pro
       signingAlgorithm: algorithm,
       notBefore: new Date(Date.now() - 3600_000),
       notAfter: new Date(Date.now() + 86_400_000 * 30),
-      extensions: [
-        new x509.BasicConstraintsExtension(true, 0, true),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, webcrypto),
-      ],
+      extensions: [new x509.BasicConstraintsExtension(true, 0, true), await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, webcrypto)],
     },
     webcrypto,
   );

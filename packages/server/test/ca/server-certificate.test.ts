@@ -86,9 +86,14 @@ void describe('CertificateAuthority.issueServerCertificate', () => {
     });
     const verify = (purpose: string) =>
       openssl([
-        'verify', '-x509_strict', '-purpose', purpose,
-        '-CAfile', paths['root.pem'] ?? '',
-        '-untrusted', paths['intermediate.pem'] ?? '',
+        'verify',
+        '-x509_strict',
+        '-purpose',
+        purpose,
+        '-CAfile',
+        paths['root.pem'] ?? '',
+        '-untrusted',
+        paths['intermediate.pem'] ?? '',
         paths['leaf.pem'] ?? '',
       ]);
 
@@ -111,10 +116,7 @@ void describe('CertificateAuthority.issueServerCertificate', () => {
 
   void test('names: CN is the first DNS name, SANs hold every DNS name and IPv4 and IPv6 address', async (t) => {
     assert.equal(leaf.subject, 'CN=localhost');
-    assert.equal(
-      leaf.subjectAltName,
-      'DNS:localhost, DNS:tessera.internal, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1',
-    );
+    assert.equal(leaf.subjectAltName, 'DNS:localhost, DNS:tessera.internal, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1');
     assert.equal(leaf.checkHost('localhost'), 'localhost');
     assert.equal(leaf.checkHost('tessera.internal'), 'tessera.internal');
     assert.equal(leaf.checkIP('127.0.0.1'), '127.0.0.1');
@@ -202,10 +204,7 @@ void describe('CertificateAuthority.issueServerCertificate', () => {
     });
     const parsed = new X509Certificate(certificate.certPem);
     assert.equal(parsed.subject, 'CN=api.example.com');
-    assert.equal(
-      parsed.subjectAltName,
-      'DNS:api.example.com, IP Address:0:0:0:0:0:FFFF:C000:201, IP Address:2001:DB8:0:0:0:0:0:1',
-    );
+    assert.equal(parsed.subjectAltName, 'DNS:api.example.com, IP Address:0:0:0:0:0:FFFF:C000:201, IP Address:2001:DB8:0:0:0:0:0:1');
   });
 
   void test('an IP-only certificate takes its CN from the first address', async () => {

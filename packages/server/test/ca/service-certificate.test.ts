@@ -85,7 +85,10 @@ void describe('CertificateAuthority.issueServiceCertificate', () => {
       provedBy: null,
     });
     assert.equal(store.certificates.find((certificate) => certificate.serial === renewal.serial)?.renewedFrom, mine.serial);
-    assert.deepEqual(store.audit.filter((event) => [mine.serial, byAdmin.serial].includes(event.target)).map((event) => event.actor), ['alpha.api', 'sys.auth.admin']);
+    assert.deepEqual(
+      store.audit.filter((event) => [mine.serial, byAdmin.serial].includes(event.target)).map((event) => event.actor),
+      ['alpha.api', 'sys.auth.admin'],
+    );
   });
 
   void test('a failed record means no certificate', async () => {
@@ -132,12 +135,18 @@ void describe('CertificateAuthority.issueServiceCertificate', () => {
 
   void test('refuses names that are not the identity’s: another CN, an extra or foreign SAN, an IP or e-mail SAN, other subject attributes', async () => {
     const cases: [Parameters<typeof makeCsr>[0], RegExp][] = [
-      [{ subject: 'CN=beta.api' }, /asks for CN=beta\.api, but the identity proven is alpha\.api; it may ask for CN=alpha\.api, URI:spiffe:\/\/tessera\.test\/alpha\/api and DNS:api\.alpha\.svc\.tessera\.test, or for no names at all/],
+      [
+        { subject: 'CN=beta.api' },
+        /asks for CN=beta\.api, but the identity proven is alpha\.api; it may ask for CN=alpha\.api, URI:spiffe:\/\/tessera\.test\/alpha\/api and DNS:api\.alpha\.svc\.tessera\.test, or for no names at all/,
+      ],
       [{ subject: 'CN=alpha.api, CN=alpha.api' }, /subject holds 2 CNs/],
       [{ subject: 'CN=alpha.api, O=Example' }, /subject holds O=Example; a service certificate's subject is only CN=alpha\.api/],
       [{ sans: [...OWN_SANS, { type: 'dns', value: 'www.example.com' }] }, /asks for DNS:www\.example\.com, which is not alpha\.api's name/],
       [{ sans: [{ type: 'dns', value: 'api.beta.svc.tessera.test' }] }, /asks for DNS:api\.beta\.svc\.tessera\.test/],
-      [{ sans: [{ type: 'url', value: 'spiffe://tessera.test/beta/api' }] }, /asks for URI:spiffe:\/\/tessera\.test\/beta\/api, which is not alpha\.api's SPIFFE ID/],
+      [
+        { sans: [{ type: 'url', value: 'spiffe://tessera.test/beta/api' }] },
+        /asks for URI:spiffe:\/\/tessera\.test\/beta\/api, which is not alpha\.api's SPIFFE ID/,
+      ],
       [{ sans: [{ type: 'url', value: 'spiffe://other.test/alpha/api' }] }, /asks for URI:spiffe:\/\/other\.test\/alpha\/api/],
       [{ sans: [...OWN_SANS, { type: 'ip', value: '10.0.0.1' }] }, /asks for IP:10\.0\.0\.1; service certificates carry no IP addresses/],
       [{ sans: [{ type: 'email', value: 'api@alpha.example' }] }, /asks for email:api@alpha\.example/],
@@ -149,7 +158,11 @@ void describe('CertificateAuthority.issueServiceCertificate', () => {
 
   void test('refuses a principal that cannot be named in a certificate', async () => {
     const pem = (await makeCsr()).pem;
-    await refused(ca, { csrPem: pem, principal: 'alpha.my_api', now: Date.now() }, /its DNS name my_api\.alpha\.svc\.tessera\.test is not a valid host name .*'_' is not allowed/);
+    await refused(
+      ca,
+      { csrPem: pem, principal: 'alpha.my_api', now: Date.now() },
+      /its DNS name my_api\.alpha\.svc\.tessera\.test is not a valid host name .*'_' is not allowed/,
+    );
     await refused(ca, { csrPem: pem, principal: `${'d'.repeat(61)}.api`, now: Date.now() }, /a certificate CN holds at most 64/);
     await refused(ca, { csrPem: pem, principal: 'no-dot', now: Date.now() }, /not a principal name: "no-dot"/);
     await refused(ca, { principal: 'alpha.api', now: Date.now() }, /needs a CSR/);
@@ -175,7 +188,11 @@ void describe('service certificates pass strict external verifiers', () => {
     void test(`a ${kind} certificate verifies with openssl -x509_strict and Go's crypto/x509 for sslclient and sslserver against the bundle`, async (t) => {
       const { ca } = await newAuthority();
       const now = Date.now();
-      const issued = await ca.issueServiceCertificate({ csrPem: (await makeCsr({ kind, subject: 'CN=alpha.api', sans: OWN_SANS })).pem, principal: 'alpha.api', now });
+      const issued = await ca.issueServiceCertificate({
+        csrPem: (await makeCsr({ kind, subject: 'CN=alpha.api', sans: OWN_SANS })).pem,
+        principal: 'alpha.api',
+        now,
+      });
       const dir = await tempDir(t);
       for (const purpose of ['sslclient', 'sslserver'] as const) {
         const result = await opensslVerify(dir, { bundlePem: ca.bundlePem, chainPem: issued.chainPem, leafPem: issued.certificatePem, purpose });
@@ -185,11 +202,33 @@ void describe('service certificates pass strict external verifiers', () => {
 
       const go = await buildGoVerifier(t);
       if (go === null) return;
-      const result = await go(dir, { bundlePem: ca.bundlePem, intermediatesPem: issued.chainPem, leafPem: issued.certificatePem, at: now, dnsName: 'api.alpha.svc.tessera.test' });
+      const result = await go(dir, {
+        bundlePem: ca.bundlePem,
+        intermediatesPem: issued.chainPem,
+        leafPem: issued.certificatePem,
+        at: now,
+        dnsName: 'api.alpha.svc.tessera.test',
+      });
       assert.equal(result.parseError, undefined);
       assert.deepEqual(
-        { parsed: result.parsed, subject: result.subject, uris: result.uris, dnsNames: result.dnsNames, ips: result.ipAddresses, emails: result.emails, isCA: result.isCA },
-        { parsed: true, subject: 'CN=alpha.api', uris: ['spiffe://tessera.test/alpha/api'], dnsNames: ['api.alpha.svc.tessera.test'], ips: null, emails: null, isCA: false },
+        {
+          parsed: result.parsed,
+          subject: result.subject,
+          uris: result.uris,
+          dnsNames: result.dnsNames,
+          ips: result.ipAddresses,
+          emails: result.emails,
+          isCA: result.isCA,
+        },
+        {
+          parsed: true,
+          subject: 'CN=alpha.api',
+          uris: ['spiffe://tessera.test/alpha/api'],
+          dnsNames: ['api.alpha.svc.tessera.test'],
+          ips: null,
+          emails: null,
+          isCA: false,
+        },
       );
       assert.equal(result.keyUsage, 1, 'Go: x509.KeyUsageDigitalSignature only');
       assert.ok(result.serialBits >= 64);

@@ -16,7 +16,13 @@ describe('reading a SPIFFE ID back into a principal', () => {
   });
 
   it('names nobody for another trust domain, another shape, or an invalid name', () => {
-    for (const uri of ['spiffe://other.test/alpha/api', 'spiffe://tessera.test/alpha', 'spiffe://tessera.test/alpha/api/x', 'spiffe://tessera.test/Alpha/api', 'SPIFFE://tessera.test/alpha/api']) {
+    for (const uri of [
+      'spiffe://other.test/alpha/api',
+      'spiffe://tessera.test/alpha',
+      'spiffe://tessera.test/alpha/api/x',
+      'spiffe://tessera.test/Alpha/api',
+      'SPIFFE://tessera.test/alpha/api',
+    ]) {
       assert.equal(principalOfSpiffeIds([uri], TD), null, uri);
     }
   });

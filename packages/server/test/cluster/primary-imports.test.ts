@@ -26,10 +26,14 @@ void describe('the cluster primary', () => {
         else resolve(JSON.parse(stdout) as string[]);
       });
     });
-    assert.ok(loaded.some((url) => url.endsWith('/cluster/primary.ts')), 'the hook saw the primary');
+    assert.ok(
+      loaded.some((url) => url.endsWith('/cluster/primary.ts')),
+      'the hook saw the primary',
+    );
     // The config loader checks names with the CA's name rules (ca/names.ts, ca/errors.ts): small, and allowed.
     const heavy = loaded.filter(
-      (url) => /\/node_modules\/(fastify|pg|@peculiar|prom-client)\/|\/src\/(server|storage\/.*|ca\/.*)\.ts$/.test(url) && !/\/src\/ca\/(names|errors)\.ts$/.test(url),
+      (url) =>
+        /\/node_modules\/(fastify|pg|@peculiar|prom-client)\/|\/src\/(server|storage\/.*|ca\/.*)\.ts$/.test(url) && !/\/src\/ca\/(names|errors)\.ts$/.test(url),
     );
     assert.deepEqual(heavy, []);
   });

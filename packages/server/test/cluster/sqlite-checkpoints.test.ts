@@ -38,7 +38,7 @@ void describe('SQLite checkpoints run by the cluster primary', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  void it('copies a worker writer\'s log into the database file, which the writer itself no longer does past 1000 pages', async () => {
+  void it("copies a worker writer's log into the database file, which the writer itself no longer does past 1000 pages", async () => {
     const path = join(dir, 'worker.sqlite');
     const driver = openSqliteDriver(path, { autocheckpointPages: SAFETY_AUTOCHECKPOINT_PAGES });
     const log = collectingLog();
@@ -62,7 +62,7 @@ void describe('SQLite checkpoints run by the cluster primary', () => {
     }
   });
 
-  void it('keeps SQLite\'s default threshold for a writer not told otherwise (a single process, the CLI)', async () => {
+  void it("keeps SQLite's default threshold for a writer not told otherwise (a single process, the CLI)", async () => {
     const path = join(dir, 'single.sqlite');
     const driver = openSqliteDriver(path);
     try {
@@ -94,7 +94,10 @@ void describe('SQLite checkpoints run by the cluster primary', () => {
       const driver = openSqliteDriver(path);
       void driver.close();
       assert.equal(checkpoints.checkpoint(), true);
-      assert.deepEqual(log.lines.map((line) => line.level), ['warn', 'info']);
+      assert.deepEqual(
+        log.lines.map((line) => line.level),
+        ['warn', 'info'],
+      );
     } finally {
       checkpoints.close();
     }

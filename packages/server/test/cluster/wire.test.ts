@@ -15,7 +15,10 @@ void describe('cluster messages', () => {
       oidcProofs: [{ issuer: 'https://k8s.example', jwksUri: 'https://k8s.example/jwks', audience: 'tessera', claim: 'sub', principals: { a: 'alpha.api' } }],
       audit: { retention: { tokenEvents: '7d' } },
     });
-    const config = load({ flags: { config: file, listen: 'https://[::1]:9443', database: 'postgres://u:p@db/tessera' }, env: { TESSERA_MASTER_KEY: Buffer.alloc(32, 3).toString('base64') } });
+    const config = load({
+      flags: { config: file, listen: 'https://[::1]:9443', database: 'postgres://u:p@db/tessera' },
+      env: { TESSERA_MASTER_KEY: Buffer.alloc(32, 3).toString('base64') },
+    });
     const received = configFromWire(JSON.parse(JSON.stringify(configToWire(config))) as ReturnType<typeof configToWire>);
     assert.deepEqual(received, config);
     assert.ok(received.listen instanceof URL);

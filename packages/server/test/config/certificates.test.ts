@@ -90,7 +90,16 @@ void describe('certificate settings: config file', () => {
         ca: { trustDomain: 'corp.test', certLifetime: '1h', import: { keyFile: 'keys/ca.key', chainFile: 'keys/chain.pem' } },
         mtls: { externalCas: ['partner.pem'] },
         joinTokens: { defaultTtl: 60 },
-        oidcProofs: [OIDC, { issuer: 'https://idp.example', jwksUri: 'http://idp.internal/jwks', audience: 'tessera', claim: 'email', principals: { 'ci@example.com': 'ci.runner' } }],
+        oidcProofs: [
+          OIDC,
+          {
+            issuer: 'https://idp.example',
+            jwksUri: 'http://idp.internal/jwks',
+            audience: 'tessera',
+            claim: 'email',
+            principals: { 'ci@example.com': 'ci.runner' },
+          },
+        ],
         certLogin: {
           enabled: true,
           requireClientAuthEku: false,
@@ -110,7 +119,13 @@ void describe('certificate settings: config file', () => {
     assert.deepEqual(config.joinTokens, { defaultTtl: 60, maxTtl: 86_400 });
     assert.deepEqual(config.oidcProofs, [
       { ...OIDC, claim: 'sub' },
-      { issuer: 'https://idp.example', jwksUri: 'http://idp.internal/jwks', audience: 'tessera', claim: 'email', principals: { 'ci@example.com': 'ci.runner' } },
+      {
+        issuer: 'https://idp.example',
+        jwksUri: 'http://idp.internal/jwks',
+        audience: 'tessera',
+        claim: 'email',
+        principals: { 'ci@example.com': 'ci.runner' },
+      },
     ]);
     assert.deepEqual(config.certLogin, {
       enabled: true,
@@ -124,7 +139,10 @@ void describe('certificate settings: config file', () => {
   });
 
   void it('suggests the right name for a misspelt CA setting', () => {
-    assert.match(problemOf({ flags: { config: configFile({ ca: { trustDomian: 'x.test' } }) } }), /unknown setting "ca\.trustDomian" \(did you mean "ca\.trustDomain"\?\)/);
+    assert.match(
+      problemOf({ flags: { config: configFile({ ca: { trustDomian: 'x.test' } }) } }),
+      /unknown setting "ca\.trustDomian" \(did you mean "ca\.trustDomain"\?\)/,
+    );
   });
 });
 
@@ -132,7 +150,10 @@ void describe('certificate settings: problems', () => {
   const env = (variables: Record<string, string>): string => problemOf({ env: variables });
 
   void it('a trust domain or DNS suffix that cannot be in a certificate', () => {
-    assert.equal(env({ TESSERA_TRUST_DOMAIN: 'Tessera Local' }), 'TESSERA_TRUST_DOMAIN: expected a SPIFFE trust domain (lower-case letters, digits, \'.\', \'-\' and \'_\'), e.g. "tessera.local", got "Tessera Local"');
+    assert.equal(
+      env({ TESSERA_TRUST_DOMAIN: 'Tessera Local' }),
+      "TESSERA_TRUST_DOMAIN: expected a SPIFFE trust domain (lower-case letters, digits, '.', '-' and '_'), e.g. \"tessera.local\", got \"Tessera Local\"",
+    );
     assert.match(env({ TESSERA_CA_DNS_SUFFIX: 'svc..local' }), /^TESSERA_CA_DNS_SUFFIX: expected a DNS name such as "svc\.tessera\.local"/);
     assert.match(env({ TESSERA_CA_DNS_SUFFIX: 'svc.local.' }), /no trailing dot\), got "svc\.local\."/);
   });
@@ -158,8 +179,14 @@ void describe('certificate settings: problems', () => {
       env({ TESSERA_CA_KEY_FILE: '/k.pem' }),
       'ca.import.keyFile (TESSERA_CA_KEY_FILE) is set but ca.import.chainFile (TESSERA_CA_CHAIN_FILE) is not: an imported CA needs both its private key and its certificate chain; set both, or neither to use the generated CA',
     );
-    assert.match(env({ TESSERA_CA_CHAIN_FILE: '/c.pem' }), /^ca\.import\.chainFile \(TESSERA_CA_CHAIN_FILE\) is set but ca\.import\.keyFile \(TESSERA_CA_KEY_FILE\) is not/);
-    assert.match(problemOf({ flags: { config: configFile({ ca: { import: { keyFile: '', chainFile: 'c.pem' } } }) } }), /ca\.import\.keyFile: expected a file system path, got ""/);
+    assert.match(
+      env({ TESSERA_CA_CHAIN_FILE: '/c.pem' }),
+      /^ca\.import\.chainFile \(TESSERA_CA_CHAIN_FILE\) is set but ca\.import\.keyFile \(TESSERA_CA_KEY_FILE\) is not/,
+    );
+    assert.match(
+      problemOf({ flags: { config: configFile({ ca: { import: { keyFile: '', chainFile: 'c.pem' } } }) } }),
+      /ca\.import\.keyFile: expected a file system path, got ""/,
+    );
   });
 
   void it('external CA files that are missing, hold no certificate or do not parse', () => {
@@ -169,11 +196,17 @@ void describe('certificate settings: problems', () => {
       problem,
       `TESSERA_MTLS_EXTERNAL_CAS: cannot read ${join(dir, 'missing.pem')}: no such file; ${join(dir, 'empty.pem')} holds no PEM certificate ("-----BEGIN CERTIFICATE-----"); ${join(dir, 'broken.pem')}: certificate 1 does not parse`,
     );
-    assert.match(problemOf({ flags: { config: configFile({ certLogin: { trustedCas: [5] } }) } }), /certLogin\.trustedCas: expected PEM files of CA certificates/);
+    assert.match(
+      problemOf({ flags: { config: configFile({ certLogin: { trustedCas: [5] } }) } }),
+      /certLogin\.trustedCas: expected PEM files of CA certificates/,
+    );
   });
 
   void it('a proxy certificate header that is no header name, or is set without trusted proxies', () => {
-    assert.match(env({ TESSERA_MTLS_PROXY_CERT_HEADER: 'x ssl', TESSERA_TRUSTED_PROXIES: '10.0.0.1/32' }), /expected an HTTP header name such as "x-ssl-client-cert", got "x ssl"/);
+    assert.match(
+      env({ TESSERA_MTLS_PROXY_CERT_HEADER: 'x ssl', TESSERA_TRUSTED_PROXIES: '10.0.0.1/32' }),
+      /expected an HTTP header name such as "x-ssl-client-cert", got "x ssl"/,
+    );
     assert.equal(
       env({ TESSERA_MTLS_PROXY_CERT_HEADER: 'x-ssl-client-cert' }),
       'TESSERA_MTLS_PROXY_CERT_HEADER: a client certificate in a header is believed only from the proxies in trustedProxies (TESSERA_TRUSTED_PROXIES), which is empty; set it to the proxy addresses, or unset the header',
@@ -181,7 +214,10 @@ void describe('certificate settings: problems', () => {
   });
 
   void it('join-token lifetimes and the certificate-login switch', () => {
-    assert.match(env({ TESSERA_JOIN_TOKEN_TTL: '2d' }), /joinTokens\.defaultTtl \(TESSERA_JOIN_TOKEN_TTL\) is 2d but joinTokens\.maxTtl \(default\) is 1d: the default join-token lifetime cannot exceed the maximum/);
+    assert.match(
+      env({ TESSERA_JOIN_TOKEN_TTL: '2d' }),
+      /joinTokens\.defaultTtl \(TESSERA_JOIN_TOKEN_TTL\) is 2d but joinTokens\.maxTtl \(default\) is 1d: the default join-token lifetime cannot exceed the maximum/,
+    );
     assert.match(env({ TESSERA_JOIN_TOKEN_MAX_TTL: 'forever' }), /^TESSERA_JOIN_TOKEN_MAX_TTL: expected a duration/);
     assert.equal(env({ TESSERA_CERT_LOGIN: 'maybe' }), 'TESSERA_CERT_LOGIN: expected true or false, got "maybe"');
   });
@@ -227,13 +263,22 @@ void describe('certificate settings: problems', () => {
         }),
       },
     });
-    assert.deepEqual(config.oidcProofs.map(({ issuer, uses, replay, maxLifetime }) => ({ issuer, uses, replay, maxLifetime })), [
-      { issuer: OIDC.issuer, uses: ['certificates', 'client-assertions'], replay: 'token-hash', maxLifetime: 600 },
-      { issuer: 'https://ci.example', uses: ['client-assertions'], replay: undefined, maxLifetime: undefined },
-      { issuer: 'https://certs.example', uses: undefined, replay: undefined, maxLifetime: undefined },
-    ]);
-    assert.deepEqual(oidcIssuersFor(config.oidcProofs, 'client-assertions').map(({ issuer }) => issuer), [OIDC.issuer, 'https://ci.example']);
-    assert.deepEqual(oidcIssuersFor(config.oidcProofs, 'certificates').map(({ issuer }) => issuer), [OIDC.issuer, 'https://certs.example']);
+    assert.deepEqual(
+      config.oidcProofs.map(({ issuer, uses, replay, maxLifetime }) => ({ issuer, uses, replay, maxLifetime })),
+      [
+        { issuer: OIDC.issuer, uses: ['certificates', 'client-assertions'], replay: 'token-hash', maxLifetime: 600 },
+        { issuer: 'https://ci.example', uses: ['client-assertions'], replay: undefined, maxLifetime: undefined },
+        { issuer: 'https://certs.example', uses: undefined, replay: undefined, maxLifetime: undefined },
+      ],
+    );
+    assert.deepEqual(
+      oidcIssuersFor(config.oidcProofs, 'client-assertions').map(({ issuer }) => issuer),
+      [OIDC.issuer, 'https://ci.example'],
+    );
+    assert.deepEqual(
+      oidcIssuersFor(config.oidcProofs, 'certificates').map(({ issuer }) => issuer),
+      [OIDC.issuer, 'https://certs.example'],
+    );
   });
 
   void it('OIDC issuers for client assertions: every problem named', () => {
@@ -291,11 +336,10 @@ void describe('certificate settings: problems', () => {
 
   void it('reports the certificate problems together with every other one', () => {
     const problems = problemsOf({ env: { TESSERA_TRUST_DOMAIN: 'A B', TESSERA_CA_KEY_FILE: 'k', TESSERA_LOG_LEVEL: 'loud' } });
-    assert.deepEqual(problems.map((problem) => problem.split(':')[0]), [
-      'TESSERA_LOG_LEVEL',
-      'TESSERA_TRUST_DOMAIN',
-      'ca.import.keyFile (TESSERA_CA_KEY_FILE) is set but ca.import.chainFile (TESSERA_CA_CHAIN_FILE) is not',
-    ]);
+    assert.deepEqual(
+      problems.map((problem) => problem.split(':')[0]),
+      ['TESSERA_LOG_LEVEL', 'TESSERA_TRUST_DOMAIN', 'ca.import.keyFile (TESSERA_CA_KEY_FILE) is set but ca.import.chainFile (TESSERA_CA_CHAIN_FILE) is not'],
+    );
   });
 
   void it('certificate-login mappings: each names the CA files it maps, from mtls.externalCas or certLogin.trustedCas', () => {
@@ -309,9 +353,15 @@ void describe('certificate settings: problems', () => {
       missing,
       /\[0\]: name the CA files whose certificates this rule maps: add "cas": \[\.\.\.\] with files from mtls.externalCas \(the token endpoint\) or certLogin.trustedCas \(certificate login\)/,
     );
-    assert.match(fileProblem([{ san: 'x', principal: 'alpha.jobs', cas: [] }]), /\[0\]\.cas: expected a non-empty list of CA files such as \["\/etc\/tessera\/partner-ca.pem"\], got an array/);
+    assert.match(
+      fileProblem([{ san: 'x', principal: 'alpha.jobs', cas: [] }]),
+      /\[0\]\.cas: expected a non-empty list of CA files such as \["\/etc\/tessera\/partner-ca.pem"\], got an array/,
+    );
     const stray = fileProblem([{ san: 'x', principal: 'alpha.jobs', cas: [join(dir, 'login.pem'), join(dir, 'stray.pem')] }]);
-    assert.match(stray, /certLogin\.mappings\[0\]\.cas names .*stray\.pem, which is not a file of mtls\.externalCas or certLogin\.trustedCas; a mapping applies only to certificates of a CA trusted there/);
+    assert.match(
+      stray,
+      /certLogin\.mappings\[0\]\.cas names .*stray\.pem, which is not a file of mtls\.externalCas or certLogin\.trustedCas; a mapping applies only to certificates of a CA trusted there/,
+    );
     assert.doesNotMatch(stray, /login\.pem, which/);
   });
 });

@@ -62,7 +62,10 @@ void describe('config file', () => {
 
   void it('refuses the master key itself', () => {
     const file = configFile({ masterKey: 'c2VjcmV0' });
-    assert.match(problemOf({ flags: { config: file } }), /: masterKey: the master key is not read from a config file .*set TESSERA_MASTER_KEY, or masterKeyFile/);
+    assert.match(
+      problemOf({ flags: { config: file } }),
+      /: masterKey: the master key is not read from a config file .*set TESSERA_MASTER_KEY, or masterKeyFile/,
+    );
   });
 
   void it('rejects a value of the wrong type, naming the file and key', () => {

@@ -145,10 +145,7 @@ void describe('loadConfig durations', () => {
   });
 
   void it('rejects zero and negative durations where a positive one is needed', () => {
-    assert.equal(
-      problemOf({ env: { TESSERA_TOKEN_DEFAULT_LIFETIME: '0s' } }),
-      'TESSERA_TOKEN_DEFAULT_LIFETIME: expected a duration of at least 1s, got "0s"',
-    );
+    assert.equal(problemOf({ env: { TESSERA_TOKEN_DEFAULT_LIFETIME: '0s' } }), 'TESSERA_TOKEN_DEFAULT_LIFETIME: expected a duration of at least 1s, got "0s"');
     const file = configFile({ tokens: { maxLifetime: -60 } });
     assert.equal(problemOf({ flags: { config: file } }), `${file}: tokens.maxLifetime: expected a duration of at least 1s, got -60`);
   });
@@ -167,10 +164,7 @@ void describe('loadConfig durations', () => {
 
 void describe('loadConfig listen and issuer', () => {
   void it('names the flag, the expected form and the value for a listen that is not a URL', () => {
-    assert.equal(
-      problemOf({ flags: { listen: 'foo' } }),
-      '--listen: expected a URL like https://127.0.0.1:8443 or http://127.0.0.1:8080, got "foo"',
-    );
+    assert.equal(problemOf({ flags: { listen: 'foo' } }), '--listen: expected a URL like https://127.0.0.1:8443 or http://127.0.0.1:8080, got "foo"');
   });
 
   void it('rejects a listen URL with another scheme, a path or no port', () => {
@@ -219,10 +213,7 @@ void describe('loadConfig database and master key', () => {
 
   void it('rejects other databases without showing the password', () => {
     const problem = problemOf({ flags: { database: 'mysql://root:hunter2@db/tessera' } });
-    assert.equal(
-      problem,
-      '--database: expected "sqlite" or a URL like postgres://user:password@host:5432/tessera, got "mysql://root:***@db/tessera"',
-    );
+    assert.equal(problem, '--database: expected "sqlite" or a URL like postgres://user:password@host:5432/tessera, got "mysql://root:***@db/tessera"');
   });
 
   void it('requires an explicit master key with PostgreSQL', () => {
@@ -275,10 +266,7 @@ void describe('loadConfig database and master key', () => {
 
 void describe('loadConfig enumerations', () => {
   void it('rejects an unknown log level with a suggestion', () => {
-    assert.equal(
-      problemOf({ flags: { logLevel: 'warning' } }),
-      '--log-level: expected one of fatal, error, warn, info, debug, trace, silent, got "warning"',
-    );
+    assert.equal(problemOf({ flags: { logLevel: 'warning' } }), '--log-level: expected one of fatal, error, warn, info, debug, trace, silent, got "warning"');
     assert.equal(
       problemOf({ flags: { logLevel: 'INFO' } }),
       '--log-level: expected one of fatal, error, warn, info, debug, trace, silent, got "INFO" (did you mean info?)',
@@ -406,15 +394,24 @@ void describe('loadConfig guards and reuse', () => {
   });
 
   void it('explains bad values', () => {
-    assert.match(problemOf({ env: { TESSERA_TRUSTED_PROXIES: '10.0.0.0/99' } }), /^TESSERA_TRUSTED_PROXIES: expected CIDR blocks: "10.0.0.0\/99" needs a prefix length from 0 to 32/);
+    assert.match(
+      problemOf({ env: { TESSERA_TRUSTED_PROXIES: '10.0.0.0/99' } }),
+      /^TESSERA_TRUSTED_PROXIES: expected CIDR blocks: "10.0.0.0\/99" needs a prefix length from 0 to 32/,
+    );
     assert.match(problemOf({ env: { TESSERA_RATE_LIMIT_CLIENT: 'lots' } }), /^TESSERA_RATE_LIMIT_CLIENT: expected a whole number/);
     assert.match(problemOf({ env: { TESSERA_TOKEN_REUSE: 'maybe' } }), /^TESSERA_TOKEN_REUSE: expected true or false/);
     assert.match(problemOf({ env: { TESSERA_REGISTRY_CACHE_MAX_CLIENTS: '0' } }), /^TESSERA_REGISTRY_CACHE_MAX_CLIENTS: expected a whole number/);
     assert.match(problemOf({ env: { TESSERA_DATABASE_POOL_SIZE: '0' } }), /^TESSERA_DATABASE_POOL_SIZE: expected a whole number/);
     assert.match(problemOf({ env: { TESSERA_ALERT_WEBHOOK_URL: 'ftp://x' } }), /^TESSERA_ALERT_WEBHOOK_URL: expected an http\(s\) URL/);
     assert.match(problemOf({ env: { TESSERA_SERVICE_ACCOUNTS_DOMAIN: 'Bad Name' } }), /^TESSERA_SERVICE_ACCOUNTS_DOMAIN: expected a domain name/);
-    assert.match(problemOf({ env: { TESSERA_RATE_LIMIT_IP: '100', TESSERA_RATE_LIMIT_IP_BURST: '10' } }), /burst is 10 but must be at least rateLimits.ip.rate \(100\)/);
-    assert.match(problemOf({ env: { TESSERA_TOKEN_REUSE: 'on', TESSERA_TOKEN_REUSE_WINDOW: '2h' } }), /tokenReuse.window \(2h\) must be shorter than tokens.defaultLifetime/);
+    assert.match(
+      problemOf({ env: { TESSERA_RATE_LIMIT_IP: '100', TESSERA_RATE_LIMIT_IP_BURST: '10' } }),
+      /burst is 10 but must be at least rateLimits.ip.rate \(100\)/,
+    );
+    assert.match(
+      problemOf({ env: { TESSERA_TOKEN_REUSE: 'on', TESSERA_TOKEN_REUSE_WINDOW: '2h' } }),
+      /tokenReuse.window \(2h\) must be shorter than tokens.defaultLifetime/,
+    );
   });
 });
 
@@ -423,13 +420,24 @@ void describe('audit retention and connection settings', () => {
     const config = load();
     assert.deepEqual(config.audit, { retention: { tokenEvents: 30 * 86_400, summaries: 90 * 86_400, adminEvents: 400 * 86_400 }, summaryInterval: 60 });
     assert.deepEqual(config.connections, {
-      max: 4096, maxPerAddress: 256, handshakeTimeout: 10, headersTimeout: 10, requestTimeout: 30, keepAliveTimeout: 5, maxRequestsPerSocket: 0,
+      max: 4096,
+      maxPerAddress: 256,
+      handshakeTimeout: 10,
+      headersTimeout: 10,
+      requestTimeout: 30,
+      keepAliveTimeout: 5,
+      maxRequestsPerSocket: 0,
     });
   });
 
   void it('takes them from TESSERA_* variables, 0 keeping a kind of event forever', () => {
     const config = load({
-      env: { TESSERA_AUDIT_RETENTION_TOKEN_EVENTS: '7d', TESSERA_AUDIT_RETENTION_ADMIN_EVENTS: '0', TESSERA_MAX_CONNECTIONS_PER_ADDRESS: '50', TESSERA_HANDSHAKE_TIMEOUT: '3s' },
+      env: {
+        TESSERA_AUDIT_RETENTION_TOKEN_EVENTS: '7d',
+        TESSERA_AUDIT_RETENTION_ADMIN_EVENTS: '0',
+        TESSERA_MAX_CONNECTIONS_PER_ADDRESS: '50',
+        TESSERA_HANDSHAKE_TIMEOUT: '3s',
+      },
     });
     assert.equal(config.audit.retention.tokenEvents, 7 * 86_400);
     assert.equal(config.audit.retention.adminEvents, 0);
@@ -449,8 +457,7 @@ void describe('audit retention and connection settings', () => {
 });
 
 void describe('loadConfig workers', () => {
-  const expected = (got: string): string =>
-    `expected "auto" (one worker process per core) or a whole number of worker processes from 1 to 256, got ${got}`;
+  const expected = (got: string): string => `expected "auto" (one worker process per core) or a whole number of worker processes from 1 to 256, got ${got}`;
 
   void it('defaults to one worker per core', () => {
     assert.equal(load().workers, Math.min(availableParallelism(), 256));
@@ -536,10 +543,18 @@ void describe('loadConfig unknown TESSERA_* variables', () => {
     assert.equal(config.logLevel, 'info');
   });
 
-  void it('says nothing of settings, of variables the CLI and examples read, or of the test suite\'s', () => {
+  void it("says nothing of settings, of variables the CLI and examples read, or of the test suite's", () => {
     const config = load({
       cwd: '/srv/app',
-      env: { TESSERA_DATA_DIR: '/data', TESSERA_CONFIG: undefined, TESSERA_DEBUG: '1', TESSERA_CA: 'ca.pem', TESSERA_TEST_LOG_DIR: 'x', TESSERA_REQUIRE_GO: '1', HOME: '/root' },
+      env: {
+        TESSERA_DATA_DIR: '/data',
+        TESSERA_CONFIG: undefined,
+        TESSERA_DEBUG: '1',
+        TESSERA_CA: 'ca.pem',
+        TESSERA_TEST_LOG_DIR: 'x',
+        TESSERA_REQUIRE_GO: '1',
+        HOME: '/root',
+      },
     });
     assert.equal(config.warnings, undefined);
   });

@@ -12,23 +12,35 @@ import { load, problemOf, problemsOf } from './helpers.ts';
 void describe('Tessera’s own names and ca.dnsSuffix', () => {
   void it('refuses an issuer host inside ca.dnsSuffix, naming both settings and the fix', () => {
     const problem = problemOf({ flags: { issuer: 'https://tessera.platform.example.internal:8443' }, env: { TESSERA_CA_DNS_SUFFIX: 'example.internal' } });
-    assert.match(problem, /^--issuer: the issuer host tessera\.platform\.example\.internal is inside ca\.dnsSuffix \(TESSERA_CA_DNS_SUFFIX\) example\.internal/);
+    assert.match(
+      problem,
+      /^--issuer: the issuer host tessera\.platform\.example\.internal is inside ca\.dnsSuffix \(TESSERA_CA_DNS_SUFFIX\) example\.internal/,
+    );
     assert.match(problem, /a service \(here platform\.tessera\) could get a certificate for Tessera.s own host/);
     assert.match(problem, /Set ca\.dnsSuffix to a zone of its own/);
   });
 
   void it('refuses an issuer host equal to ca.dnsSuffix, in any letter case', () => {
-    assert.match(problemOf({ flags: { issuer: 'https://Svc.Example.Internal' }, env: { TESSERA_CA_DNS_SUFFIX: 'svc.example.internal' } }), /the issuer host svc\.example\.internal is inside ca\.dnsSuffix/);
+    assert.match(
+      problemOf({ flags: { issuer: 'https://Svc.Example.Internal' }, env: { TESSERA_CA_DNS_SUFFIX: 'svc.example.internal' } }),
+      /the issuer host svc\.example\.internal is inside ca\.dnsSuffix/,
+    );
   });
 
   void it('refuses a listen host inside ca.dnsSuffix (the issuer defaults to it)', () => {
     const problem = problemOf({ flags: { listen: 'https://auth.ops.svc.tessera.local:8443' } });
     assert.match(problem, /^--listen: the listen host auth\.ops\.svc\.tessera\.local is inside ca\.dnsSuffix svc\.tessera\.local \(the default\)/);
-    assert.match(problemOf({ flags: { listen: 'https://auth.ops.svc.tessera.local:8443', issuer: 'https://auth.example.internal' } }), /^--listen: the listen host/);
+    assert.match(
+      problemOf({ flags: { listen: 'https://auth.ops.svc.tessera.local:8443', issuer: 'https://auth.example.internal' } }),
+      /^--listen: the listen host/,
+    );
   });
 
   void it('refuses a tls.names entry inside ca.dnsSuffix, naming it', () => {
-    const problem = problemOf({ flags: { tlsName: 'ok.example.internal,api.prod.svc.example.internal' }, env: { TESSERA_CA_DNS_SUFFIX: 'svc.example.internal' } });
+    const problem = problemOf({
+      flags: { tlsName: 'ok.example.internal,api.prod.svc.example.internal' },
+      env: { TESSERA_CA_DNS_SUFFIX: 'svc.example.internal' },
+    });
     assert.match(problem, /^--tls-name: the name api\.prod\.svc\.example\.internal is inside ca\.dnsSuffix \(TESSERA_CA_DNS_SUFFIX\) svc\.example\.internal/);
   });
 
@@ -45,8 +57,14 @@ void describe('Tessera’s own names and ca.dnsSuffix', () => {
 
 void describe('own names written with a trailing dot', () => {
   void it('refuses an issuer, listen host or tls.names entry ending with a dot, outside the zone too, with the spelling to use', () => {
-    assert.match(problemOf({ flags: { issuer: 'https://auth.example.internal.:8443' } }), /^--issuer: the issuer host auth\.example\.internal\. ends with a dot \(an absolute DNS name\): write it without the trailing dot \(auth\.example\.internal\)/);
-    assert.match(problemOf({ flags: { listen: 'https://auth.example.internal.:8443' } }), /^--listen: the listen host auth\.example\.internal\. ends with a dot/);
+    assert.match(
+      problemOf({ flags: { issuer: 'https://auth.example.internal.:8443' } }),
+      /^--issuer: the issuer host auth\.example\.internal\. ends with a dot \(an absolute DNS name\): write it without the trailing dot \(auth\.example\.internal\)/,
+    );
+    assert.match(
+      problemOf({ flags: { listen: 'https://auth.example.internal.:8443' } }),
+      /^--listen: the listen host auth\.example\.internal\. ends with a dot/,
+    );
     assert.match(problemOf({ flags: { tlsName: 'alt.example.internal.' } }), /^--tls-name: "alt\.example\.internal\." is neither a DNS name/);
   });
 
@@ -64,8 +82,15 @@ void describe('own names written with a trailing dot', () => {
 
 void describe('the names the CA keeps from services', () => {
   void it('are the server certificate’s DNS names: issuer host, listen host and tls.names', () => {
-    const config = load({ flags: { listen: 'https://auth.example.internal:8443', issuer: 'https://Tessera.Example.Internal', tlsName: 'alt.example.internal,10.0.0.5' } });
-    assert.deepEqual([...(caSettings(config).reservedDnsNames ?? [])].sort(), ['alt.example.internal', 'auth.example.internal', 'localhost', 'tessera.example.internal']);
+    const config = load({
+      flags: { listen: 'https://auth.example.internal:8443', issuer: 'https://Tessera.Example.Internal', tlsName: 'alt.example.internal,10.0.0.5' },
+    });
+    assert.deepEqual([...(caSettings(config).reservedDnsNames ?? [])].sort(), [
+      'alt.example.internal',
+      'auth.example.internal',
+      'localhost',
+      'tessera.example.internal',
+    ]);
   });
 });
 
@@ -78,7 +103,6 @@ void describe('every interface', () => {
       assert.ok(!names.ipAddresses.includes('::ffff:0:0') && !names.ipAddresses.includes('0.0.0.0'), listen);
     }
   });
-
 
   void it('is decided from the parsed address, whatever its spelling', () => {
     for (const host of ['0.0.0.0', '0', '[::]', '[::0]', '[0:0:0:0:0:0:0:0]', '[::ffff:0.0.0.0]', '[::ffff:0:0]']) {
@@ -93,12 +117,18 @@ void describe('every interface', () => {
 
 void describe('tls.names spellings', () => {
   void it('refuses an IPv6 address with a zone id, saying why', () => {
-    assert.match(problemOf({ env: { TESSERA_TLS_NAMES: 'fe80::1%eth0' } }), /^TESSERA_TLS_NAMES: "fe80::1%eth0" has a zone id \(%eth0\).*write the address without it/);
+    assert.match(
+      problemOf({ env: { TESSERA_TLS_NAMES: 'fe80::1%eth0' } }),
+      /^TESSERA_TLS_NAMES: "fe80::1%eth0" has a zone id \(%eth0\).*write the address without it/,
+    );
     assert.match(problemOf({ flags: { tlsName: '[fe80::1%25eth0]' } }), /^--tls-name: "\[fe80::1%25eth0\]" has a zone id/);
   });
 
   void it('refuses IPv4 addresses in short or hex forms, with the dotted form', () => {
-    assert.match(problemOf({ flags: { tlsName: '127.1' } }), /^--tls-name: "127\.1" is the IPv4 address 127\.0\.0\.1 in a short or hex form.*write 127\.0\.0\.1/);
+    assert.match(
+      problemOf({ flags: { tlsName: '127.1' } }),
+      /^--tls-name: "127\.1" is the IPv4 address 127\.0\.0\.1 in a short or hex form.*write 127\.0\.0\.1/,
+    );
     assert.match(problemOf({ flags: { tlsName: '0x7f.0.0.1' } }), /"0x7f\.0\.0\.1" is the IPv4 address 127\.0\.0\.1/);
     assert.match(problemOf({ flags: { tlsName: '10' } }), /"10" is the IPv4 address 0\.0\.0\.10/);
   });

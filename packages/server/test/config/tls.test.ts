@@ -69,7 +69,10 @@ void describe('tls settings', () => {
   });
 
   void it('suggest the right key for a misspelt one in the config file', () => {
-    assert.match(problemOf({ flags: { config: configFile({ tls: { certfile: 'c.pem' } }) } }), /unknown setting "tls.certfile" \(did you mean "tls.certFile"\?\)/);
+    assert.match(
+      problemOf({ flags: { config: configFile({ tls: { certfile: 'c.pem' } }) } }),
+      /unknown setting "tls.certfile" \(did you mean "tls.certFile"\?\)/,
+    );
   });
 });
 
@@ -85,6 +88,9 @@ void describe('a listener on every interface', () => {
   });
 
   void it('starts with an explicit issuer', () => {
-    assert.equal(load({ flags: { listen: 'https://0.0.0.0:8446', issuer: 'https://auth.example.internal:8446' } }).issuer, 'https://auth.example.internal:8446');
+    assert.equal(
+      load({ flags: { listen: 'https://0.0.0.0:8446', issuer: 'https://auth.example.internal:8446' } }).issuer,
+      'https://auth.example.internal:8446',
+    );
   });
 });

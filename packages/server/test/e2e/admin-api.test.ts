@@ -51,7 +51,10 @@ describe('admin API', () => {
       assert.equal((await t.admin$('POST', '/domains/alpha/services', { name: 'worker' }, token)).status, 201);
       assert.equal((await t.admin$('GET', '/domains/alpha', undefined, token)).status, 200);
       const list = await t.admin$('GET', '/domains', undefined, token);
-      assert.deepEqual(list.json.domains.map((d: { name: string }) => d.name), ['alpha']);
+      assert.deepEqual(
+        list.json.domains.map((d: { name: string }) => d.name),
+        ['alpha'],
+      );
       assertAdminError(await t.admin$('POST', '/domains/beta/services', { name: 'sneaky' }, token), 403, 'forbidden');
       assertAdminError(await t.admin$('PUT', '/domains/sys.auth/roles/admin/members/alpha.owner', {}, token), 403, 'forbidden');
       assertAdminError(await t.admin$('POST', '/domains', { name: 'gamma' }, token), 403, 'forbidden');
@@ -70,7 +73,11 @@ describe('admin API', () => {
       const send = (bearer: string, path: string, method = 'PATCH'): Promise<TestResponse> =>
         t.send(`/admin/v1${path}`, { method, headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }, body: '{"description": ' });
       // Every route with a domain in its path, not only those taking large bodies.
-      for (const [path, method] of [['/domains/beta', 'PATCH'], ['/domains/beta/services', 'POST'], ['/domains/sys.auth/roles/admin/members', 'POST']]) {
+      for (const [path, method] of [
+        ['/domains/beta', 'PATCH'],
+        ['/domains/beta/services', 'POST'],
+        ['/domains/sys.auth/roles/admin/members', 'POST'],
+      ]) {
         assertAdminError(await send(token, path!, method), 403, 'forbidden');
       }
       // The domain it administers, and a system admin anywhere: on to the body, refused as bad JSON.
@@ -119,7 +126,11 @@ describe('admin API', () => {
       assert.match(unknown.json.message, /unknown field "colour"/);
       assertAdminError(await t.admin$('POST', '/domains', { name: 42 }, root), 400, 'invalid_request');
       assertAdminError(await t.admin$('POST', '/domains', {}, root), 400, 'invalid_request');
-      const malformed = await t.send('/admin/v1/domains', { method: 'POST', headers: { authorization: `Bearer ${root}`, 'content-type': 'application/json' }, body: '{"name": "x",' });
+      const malformed = await t.send('/admin/v1/domains', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${root}`, 'content-type': 'application/json' },
+        body: '{"name": "x",',
+      });
       assertAdminError(malformed, 400, 'invalid_request');
       const huge = await t.send('/admin/v1/domains', {
         method: 'POST',
@@ -132,7 +143,12 @@ describe('admin API', () => {
 
   describe('services, secrets and keys', () => {
     it('creates with every field and patches each', async () => {
-      const created = await t.admin$('POST', '/domains/beta/services', { name: 'full', description: 'd', allowedIps: ['10.0.0.0/8'], expiresAt: '2099-01-01T00:00:00Z' }, root);
+      const created = await t.admin$(
+        'POST',
+        '/domains/beta/services',
+        { name: 'full', description: 'd', allowedIps: ['10.0.0.0/8'], expiresAt: '2099-01-01T00:00:00Z' },
+        root,
+      );
       assert.equal(created.status, 201, created.text);
       assert.deepEqual(created.json.allowedIps, ['10.0.0.0/8']);
       assert.equal(created.json.expiresAt, '2099-01-01T00:00:00.000Z');
@@ -181,8 +197,16 @@ describe('admin API', () => {
       await t.admin$('POST', '/domains/beta/services', { name: 'keyed', secret: false }, root);
       assert.equal((await t.admin$('PUT', '/domains/beta/services/keyed/keys/k1', { pem }, root)).status, 201);
       assert.equal((await t.admin$('PUT', '/domains/beta/services/keyed/keys/k1', { pem }, root)).status, 200);
-      assert.deepEqual((await t.admin$('GET', '/domains/beta/services/keyed/keys', undefined, root)).json.keys.map((k: { kid: string }) => k.kid), ['k1']);
-      const priv = await t.admin$('PUT', '/domains/beta/services/keyed/keys/k2', { pem: ec.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() }, root);
+      assert.deepEqual(
+        (await t.admin$('GET', '/domains/beta/services/keyed/keys', undefined, root)).json.keys.map((k: { kid: string }) => k.kid),
+        ['k1'],
+      );
+      const priv = await t.admin$(
+        'PUT',
+        '/domains/beta/services/keyed/keys/k2',
+        { pem: ec.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() },
+        root,
+      );
       assertAdminError(priv, 400, 'invalid_request');
       assert.match(priv.json.message, /private key/);
       const weak = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
@@ -203,7 +227,12 @@ describe('admin API', () => {
 
   describe('roles', () => {
     it('puts, replaces, gets, lists and deletes roles and members', async () => {
-      const put = await t.admin$('PUT', '/domains/beta/roles/editors', { members: [{ principal: 'alpha.x' }, { principal: 'alpha.y', expiresAt: '2099-01-01T00:00:00Z' }] }, root);
+      const put = await t.admin$(
+        'PUT',
+        '/domains/beta/roles/editors',
+        { members: [{ principal: 'alpha.x' }, { principal: 'alpha.y', expiresAt: '2099-01-01T00:00:00Z' }] },
+        root,
+      );
       assert.equal(put.status, 201, put.text);
       assert.equal(put.json.fullName, 'beta:role.editors');
       const replaced = await t.admin$('PUT', '/domains/beta/roles/editors', { members: [{ principal: 'alpha.z' }] }, root);
@@ -222,7 +251,11 @@ describe('admin API', () => {
         assertAdminError(await t.admin$('PUT', `/domains/beta/roles/${role}`, {}, root), 400, 'invalid_request');
       }
       assertAdminError(await t.admin$('PUT', '/domains/beta/roles/ok', { members: [{ principal: 'noservice' }] }, root), 400, 'invalid_request');
-      assertAdminError(await t.admin$('PUT', '/domains/beta/roles/ok', { members: [{ principal: 'a.b' }, { principal: 'a.b' }] }, root), 400, 'invalid_request');
+      assertAdminError(
+        await t.admin$('PUT', '/domains/beta/roles/ok', { members: [{ principal: 'a.b' }, { principal: 'a.b' }] }, root),
+        400,
+        'invalid_request',
+      );
       assertAdminError(await t.admin$('PUT', '/domains/nowhere/roles/ok', {}, root), 404, 'not_found');
       assertAdminError(await t.admin$('DELETE', '/domains/beta/roles/never/members/a.b', undefined, root), 404, 'not_found');
     });
@@ -257,7 +290,14 @@ describe('admin API', () => {
       const res = await t.send('/openapi.json');
       assert.equal(res.status, 200);
       assert.equal(res.json.openapi, '3.1.0');
-      for (const path of ['/admin/v1/domains', '/admin/v1/domains/{domain}/services/{service}', '/admin/v1/domains/{domain}/roles/{role}/members/{principal}', '/admin/v1/signing-keys/rotate', '/admin/v1/audit', '/oauth2/token']) {
+      for (const path of [
+        '/admin/v1/domains',
+        '/admin/v1/domains/{domain}/services/{service}',
+        '/admin/v1/domains/{domain}/roles/{role}/members/{principal}',
+        '/admin/v1/signing-keys/rotate',
+        '/admin/v1/audit',
+        '/oauth2/token',
+      ]) {
         assert.ok(res.json.paths[path], `${path} documented`);
       }
       assert.deepEqual(res.json.paths['/admin/v1/domains'].post.requestBody.content['application/json'].schema.required, ['name']);

@@ -89,7 +89,12 @@ describe('admin lists and role members', () => {
         assertError(await admin$('GET', withQuery(path, `limit=${limit}`)), 400, 'invalid_request', /limit must be a whole number from 1 to 1000/);
       }
       for (const cursor of ['nope', 'bm9wZQ', '%2B%2F', Buffer.from('["x",1]').toString('base64url')]) {
-        assertError(await admin$('GET', withQuery(path, `cursor=${cursor}`)), 400, 'invalid_request', /cursor is not one this list gave out; pass the nextCursor/);
+        assertError(
+          await admin$('GET', withQuery(path, `cursor=${cursor}`)),
+          400,
+          'invalid_request',
+          /cursor is not one this list gave out; pass the nextCursor/,
+        );
       }
       const ok = await admin$('GET', withQuery(path, 'limit=1000'));
       assert.equal(ok.status, 200, `${path}: ${ok.text}`);
@@ -141,12 +146,24 @@ describe('admin lists and role members', () => {
 
   it('walks 250 services, roles and domains page by page, each once and in order', async () => {
     const services = (await walk('/domains/many/services', 'services', 100)) as { name: string }[];
-    assert.deepEqual(services.map((s) => s.name), names(250, 'svc'));
+    assert.deepEqual(
+      services.map((s) => s.name),
+      names(250, 'svc'),
+    );
     const roles = (await walk('/domains/many/roles', 'roles', 100)) as { name: string }[];
-    assert.deepEqual(roles.map((r) => r.name), names(250, 'role'));
+    assert.deepEqual(
+      roles.map((r) => r.name),
+      names(250, 'role'),
+    );
     const domains = (await walk('/domains', 'domains', 1)) as { name: string }[];
-    assert.deepEqual(domains.map((d) => d.name), ['alpha', 'beta', 'many', 'sys.auth']);
-    assert.deepEqual(((await walk('/domains', 'domains', 1000)) as { name: string }[]).map((d) => d.name), ['alpha', 'beta', 'many', 'sys.auth']);
+    assert.deepEqual(
+      domains.map((d) => d.name),
+      ['alpha', 'beta', 'many', 'sys.auth'],
+    );
+    assert.deepEqual(
+      ((await walk('/domains', 'domains', 1000)) as { name: string }[]).map((d) => d.name),
+      ['alpha', 'beta', 'many', 'sys.auth'],
+    );
   });
 
   it('keeps pages consistent while entries come and go between them', async () => {
@@ -201,10 +218,16 @@ describe('admin lists and role members', () => {
   it('pages API keys, keys and the audit log, newest or oldest first as documented', async () => {
     for (let i = 0; i < 5; i++) await post('/domains/alpha/services/admin/api-keys', { audience: 'alpha', description: `k${i}` });
     const keys = (await walk('/domains/alpha/services/admin/api-keys', 'apiKeys', 2)) as { description: string }[];
-    assert.deepEqual(keys.map((k) => k.description), ['k4', 'k3', 'k2', 'k1', 'k0']);
+    assert.deepEqual(
+      keys.map((k) => k.description),
+      ['k4', 'k3', 'k2', 'k1', 'k0'],
+    );
     const events = (await walk('/audit?type=service.create', 'events', 7)) as { id: number }[];
     assert.ok(events.length >= 500);
-    assert.deepEqual(events.map((e) => e.id), [...events.map((e) => e.id)].sort((a, b) => b - a));
+    assert.deepEqual(
+      events.map((e) => e.id),
+      [...events.map((e) => e.id)].sort((a, b) => b - a),
+    );
     assert.equal(new Set(events.map((e) => e.id)).size, events.length);
   });
 
@@ -212,9 +235,15 @@ describe('admin lists and role members', () => {
     const got = await admin$('GET', '/domains/alpha/roles/big');
     assert.equal(got.status, 200, got.text);
     assert.equal(got.json.members.length, 100);
-    assert.deepEqual(got.json.members.map((m: { principal: string }) => m.principal), names(100, 'alpha.m'));
+    assert.deepEqual(
+      got.json.members.map((m: { principal: string }) => m.principal),
+      names(100, 'alpha.m'),
+    );
     const rest = (await walk('/domains/alpha/roles/big/members', 'members', 500, undefined, got.json.membersNextCursor)) as { principal: string }[];
-    assert.deepEqual(rest.map((m) => m.principal), names(1200, 'alpha.m').slice(100));
+    assert.deepEqual(
+      rest.map((m) => m.principal),
+      names(1200, 'alpha.m').slice(100),
+    );
     const listed = await admin$('GET', '/domains/alpha/roles');
     const big = listed.json.roles.find((r: { name: string }) => r.name === 'big');
     assert.equal(big.members.length, 100);
@@ -233,7 +262,10 @@ describe('admin lists and role members', () => {
     assert.equal(put.json.members.length, 100);
     const all = (await walk('/domains/beta/roles/huge/members', 'members', 1000)) as { principal: string; expiresAt: string }[];
     assert.equal(all.length, 10_000);
-    assert.deepEqual(all.map((m) => m.principal), members.map((m) => m.principal));
+    assert.deepEqual(
+      all.map((m) => m.principal),
+      members.map((m) => m.principal),
+    );
     assert.equal(all[9999]!.expiresAt, FAR);
     const over = [...members, { principal: longPrincipal(10_000), expiresAt: FAR }];
     assertError(await admin$('PUT', '/domains/beta/roles/huge', { members: over }), 400, 'invalid_request', /members must NOT have more than 10000 items/);
@@ -250,7 +282,10 @@ describe('admin lists and role members', () => {
     assert.deepEqual(again.json, { created: 1, updated: 1, joinTokensVoided: 0 });
     const all = (await walk('/domains/alpha/roles/bulk/members', 'members', 1000)) as { principal: string; expiresAt: string | null }[];
     assert.equal(all.length, 1002);
-    assert.ok(all.some((m) => m.principal === 'alpha.kept'), 'the member there before stays');
+    assert.ok(
+      all.some((m) => m.principal === 'alpha.kept'),
+      'the member there before stays',
+    );
     assert.equal(all.find((m) => m.principal === longPrincipal(0))!.expiresAt, null, 'the expiry is set anew');
     const auditAfter = await admin$('GET', '/audit?type=role-member.put-many&limit=1000');
     assert.equal(auditAfter.json.events.length, auditBefore.json.events.length + 2);
@@ -314,7 +349,9 @@ describe('admin lists and role members', () => {
     const type = 'test.large';
     const at = Date.now();
     const big = (i: number) => ({ i, text: 'x'.repeat(100 * 1024) });
-    await t.server.store.appendAuditBatch(Array.from({ length: 50 }, (_, i) => ({ at: at + i, actor: 'test', type, target: `t${i}`, before: big(i), after: null })));
+    await t.server.store.appendAuditBatch(
+      Array.from({ length: 50 }, (_, i) => ({ at: at + i, actor: 'test', type, target: `t${i}`, before: big(i), after: null })),
+    );
     await t.server.store.appendAudit({ at: at + 50, actor: 'test', type, target: 'huge', before: { text: 'y'.repeat(200 * 1024) }, after: null });
     const first = await admin$('GET', `/audit?type=${type}&limit=1000`);
     assert.equal(first.status, 200, first.text.slice(0, 200));
@@ -324,6 +361,10 @@ describe('admin lists and role members', () => {
     assert.notEqual(first.json.nextCursor, null);
     assert.deepEqual(events[0]?.before, { truncated: true, characters: 200 * 1024 + 11, note: 'over 131072 characters: not stored' });
     const all = (await walk(`/audit?type=${type}`, 'events', 1000)) as { target: string }[];
-    assert.deepEqual(all.map((e) => e.target), ['huge', ...Array.from({ length: 50 }, (_, i) => `t${49 - i}`)], 'each event once, in order');
+    assert.deepEqual(
+      all.map((e) => e.target),
+      ['huge', ...Array.from({ length: 50 }, (_, i) => `t${49 - i}`)],
+      'each event once, in order',
+    );
   });
 });

@@ -35,7 +35,11 @@ async function assertFreshCredential(dataDir: string): Promise<void> {
   assert.ok(info.isFile(), 'a regular file, not a symlink');
   assert.equal(info.mode & 0o777, 0o600);
   assert.equal(JSON.parse(await readFile(file, 'utf8')).clientId, 'sys.auth.admin');
-  assert.deepEqual((await readdir(dataDir)).filter((name) => name.startsWith('bootstrap-admin.json.')), [], 'no temporary file left');
+  assert.deepEqual(
+    (await readdir(dataDir)).filter((name) => name.startsWith('bootstrap-admin.json.')),
+    [],
+    'no temporary file left',
+  );
 }
 
 describe('the bootstrap credential file', () => {
@@ -50,9 +54,6 @@ describe('the bootstrap credential file', () => {
   });
 
   it('replaces a stale file with loose permissions by a new 0600 one', async () => {
-    await withDataDir(
-      (dataDir) => writeFile(join(dataDir, 'bootstrap-admin.json'), '{"clientId":"stale"}\n', { mode: 0o644 }),
-      assertFreshCredential,
-    );
+    await withDataDir((dataDir) => writeFile(join(dataDir, 'bootstrap-admin.json'), '{"clientId":"stale"}\n', { mode: 0o644 }), assertFreshCredential);
   });
 });

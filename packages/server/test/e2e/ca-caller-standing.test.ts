@@ -18,7 +18,7 @@ function assertOutsideRanges(res: TestResponse, principal: string): void {
   assert.equal(res.status, 403, res.text);
   assert.equal(res.json.error, 'forbidden', res.text);
   assert.match(res.json.message, new RegExp(`127\\.0\\.0\\.1 is not in the allowed IP ranges of ${principal.replace('.', '\\.')}`));
-  assert.doesNotMatch(res.json.message, /10\.9\.9\.0/, 'the message does not map the service\'s network');
+  assert.doesNotMatch(res.json.message, /10\.9\.9\.0/, "the message does not map the service's network");
 }
 
 /** EST's body: the CSR as bare base64 DER. */

@@ -49,7 +49,10 @@ describe('CA bundle and CRL', () => {
     const bundle = await scratch.file('bundle.pem', res.text);
     const pkcs7 = await scratch.file('bundle.p7b', await command('openssl', ['crl2pkcs7', '-nocrl', '-certfile', bundle]));
     const subjects = await command('openssl', ['pkcs7', '-print_certs', '-noout', '-in', pkcs7]);
-    assert.deepEqual([...subjects.matchAll(/^subject=.*CN ?= ?(.+)$/gm)].map((match) => match[1]), ['Tessera Intermediate CA', 'Tessera Root CA']);
+    assert.deepEqual(
+      [...subjects.matchAll(/^subject=.*CN ?= ?(.+)$/gm)].map((match) => match[1]),
+      ['Tessera Intermediate CA', 'Tessera Root CA'],
+    );
   });
 
   it('publishes an empty CRL signed by the issuing CA, with nextUpdate, CRL number and AKI', async () => {
@@ -71,16 +74,31 @@ describe('CA bundle and CRL', () => {
     const kept = await issue();
     await t.server.store.revokeCertificate(revoked.serial, 'keyCompromise', { actor: 'test' });
     const text = await fetchCrl();
-    assert.match(text, new RegExp(`Serial Number: ${revoked.serial.toUpperCase()}\\s+Revocation Date: .+\\s+CRL entry extensions:\\s+X509v3 CRL Reason Code:\\s+Key Compromise`));
+    assert.match(
+      text,
+      new RegExp(`Serial Number: ${revoked.serial.toUpperCase()}\\s+Revocation Date: .+\\s+CRL entry extensions:\\s+X509v3 CRL Reason Code:\\s+Key Compromise`),
+    );
     assert.doesNotMatch(text, new RegExp(kept.serial, 'i'));
 
     // A relying party checking with the CRL (PEM, the form -CRLfile takes).
     await command('openssl', ['crl', '-inform', 'DER', '-in', `${scratch.dir}/crl.der`, '-out', `${scratch.dir}/crl.pem`]);
     const bundle = await scratch.file('bundle.pem', t.ca);
     const check = (leaf: { certificate: string; chain: string }, name: string) =>
-      scratch.file(`${name}.pem`, leaf.certificate).then(async (file) =>
-        command('openssl', ['verify', '-crl_check', '-CAfile', bundle, '-untrusted', await scratch.file(`${name}-chain.pem`, leaf.chain), '-CRLfile', `${scratch.dir}/crl.pem`, file]),
-      );
+      scratch
+        .file(`${name}.pem`, leaf.certificate)
+        .then(async (file) =>
+          command('openssl', [
+            'verify',
+            '-crl_check',
+            '-CAfile',
+            bundle,
+            '-untrusted',
+            await scratch.file(`${name}-chain.pem`, leaf.chain),
+            '-CRLfile',
+            `${scratch.dir}/crl.pem`,
+            file,
+          ]),
+        );
     assert.match(await check(kept, 'kept'), /kept\.pem: OK/);
     await assert.rejects(check(revoked, 'revoked'), /certificate revoked/);
   });

@@ -24,12 +24,40 @@ describe('EST enrollment with curl and openssl', () => {
 
   /** curl as an EST client would call it; the body lands in `out`. */
   const curl = async (endpoint: string, args: string[], out = 'answer.txt'): Promise<CurlResult> => {
-    const status = await command('curl', ['-sS', '--cacert', caFile, '-o', path(out), '-D', path('headers.txt'), '-w', '%{http_code}', ...args, `${t.url}/.well-known/est/${endpoint}`]);
+    const status = await command('curl', [
+      '-sS',
+      '--cacert',
+      caFile,
+      '-o',
+      path(out),
+      '-D',
+      path('headers.txt'),
+      '-w',
+      '%{http_code}',
+      ...args,
+      `${t.url}/.well-known/est/${endpoint}`,
+    ]);
     return { status: Number(status), headers: await readFile(path('headers.txt'), 'utf8'), body: await readFile(path(out), 'utf8') };
   };
   /** A fresh P-256 key `<name>.key` and its CSR as base64 DER `<name>.b64`, made by openssl req. */
   const opensslCsr = async (name: string, subject = '/CN=alpha.api'): Promise<string> => {
-    await command('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', path(`${name}.key`), '-subj', subject, '-outform', 'DER', '-out', path(`${name}.der`)]);
+    await command('openssl', [
+      'req',
+      '-new',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      path(`${name}.key`),
+      '-subj',
+      subject,
+      '-outform',
+      'DER',
+      '-out',
+      path(`${name}.der`),
+    ]);
     await command('openssl', ['base64', '-in', path(`${name}.der`), '-out', path(`${name}.b64`)]);
     return `@${path(`${name}.b64`)}`;
   };
@@ -121,7 +149,13 @@ describe('EST enrollment with curl and openssl', () => {
   });
 
   it('refuses Basic credentials whose user name is not the token principal (403)', async () => {
-    const result = await curl('simpleenroll', ['-u', `alpha.api:${await joinToken('alpha.worker')}`, '--data-binary', await opensslCsr('other', '/CN=alpha.worker'), ...pkcs10]);
+    const result = await curl('simpleenroll', [
+      '-u',
+      `alpha.api:${await joinToken('alpha.worker')}`,
+      '--data-binary',
+      await opensslCsr('other', '/CN=alpha.worker'),
+      ...pkcs10,
+    ]);
     assert.equal(result.status, 403, result.body);
     assert.equal(json(result).error, 'forbidden');
     assert.match(json(result).message, /the request names alpha\.api, but the join token is for alpha\.worker/);

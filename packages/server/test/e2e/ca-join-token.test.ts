@@ -75,7 +75,12 @@ describe('join tokens', () => {
     });
 
     it('refuses a ttlSeconds above joinTokens.maxTtl (400)', async () => {
-      assertError(await t.admin$('POST', '/join-tokens', { principal: 'alpha.api', ttlSeconds: 3601 }), 400, 'invalid_request', /more than the 3600 s this server allows/);
+      assertError(
+        await t.admin$('POST', '/join-tokens', { principal: 'alpha.api', ttlSeconds: 3601 }),
+        400,
+        'invalid_request',
+        /more than the 3600 s this server allows/,
+      );
     });
 
     it('refuses a ttlSeconds that is not a positive integer (400)', async () => {
@@ -116,7 +121,11 @@ describe('join tokens', () => {
     });
 
     it('refuses a caller without an admin token (401)', async () => {
-      const res = await t.send('/admin/v1/join-tokens', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ principal: 'alpha.api' }) });
+      const res = await t.send('/admin/v1/join-tokens', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ principal: 'alpha.api' }),
+      });
       assertError(res, 401, 'invalid_token', /Authorization: Bearer/);
     });
   });
@@ -202,9 +211,7 @@ describe('join tokens on two instances sharing PostgreSQL', () => {
     const csr = await csrFor(await serviceKey('ec'));
     const body = JSON.stringify({ csr, proof: { type: 'join-token', value: made.json.token } });
     const results = await Promise.all(
-      [a, b, a, b].map((instance) =>
-        instance.send('/ca/v1/certificates', { method: 'POST', headers: { 'content-type': 'application/json' }, body }),
-      ),
+      [a, b, a, b].map((instance) => instance.send('/ca/v1/certificates', { method: 'POST', headers: { 'content-type': 'application/json' }, body })),
     );
     assert.deepEqual(results.map((res) => res.status).sort(), [201, 401, 401, 401]);
   });

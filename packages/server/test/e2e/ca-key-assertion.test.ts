@@ -158,7 +158,10 @@ describe('certificates from a registered key (proof key-assertion)', () => {
 
   it('answers 400 for a malformed CSR without spending the assertion', async () => {
     const assertion = await keyAssertion(keys.ec, 'alpha.api', audience);
-    const bad = await request({ csr: '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n', proof: { type: 'key-assertion', value: assertion } });
+    const bad = await request({
+      csr: '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n',
+      proof: { type: 'key-assertion', value: assertion },
+    });
     assertCaError(bad, 400, 'invalid_request', /CSR/);
     assert.equal((await withAssertion(keys.ec, { assertion })).status, 201, 'the assertion still works');
   });

@@ -51,7 +51,8 @@ function csrOf(key: KeyObject, parts: Parts = {}): Buffer {
   return tlv(0x30, info, parts.algorithm ?? ECDSA_SHA256, tlv(0x03, Buffer.of(0), signature));
 }
 
-const pem = (der: Uint8Array): string => `-----BEGIN CERTIFICATE REQUEST-----\n${Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE REQUEST-----\n`;
+const pem = (der: Uint8Array): string =>
+  `-----BEGIN CERTIFICATE REQUEST-----\n${Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE REQUEST-----\n`;
 
 describe('malformed and forged CSRs at POST /ca/v1/certificates', () => {
   let t: TestServer;
@@ -133,7 +134,7 @@ describe('malformed and forged CSRs at POST /ca/v1/certificates', () => {
 
   // The certificate carries the CSR's SubjectPublicKeyInfo as sent: node:crypto reads each of these
   // keys, and Go, rustls/webpki and Python cryptography refuse a certificate carrying it.
-  it('refuses a public key that is not the key\'s DER: BER inside it, explicit EC parameters, a compressed point', async () => {
+  it("refuses a public key that is not the key's DER: BER inside it, explicit EC parameters, a compressed point", async () => {
     const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
     const openssl = (...args: string[]): Buffer =>
       execFileSync('openssl', ['ec', '-pubin', '-inform', 'DER', '-outform', 'DER', ...args], { input: spki, stdio: ['pipe', 'pipe', 'ignore'] });

@@ -47,7 +47,8 @@ describe('certificates from an external OIDC token (proof oidc-token)', () => {
       .setProtectedHeader({ alg: options.alg ?? 'RS256', kid: options.kid ?? 'k8s' })
       .sign(options.key ?? kubernetesKey.privateKey);
   };
-  const serviceAccount = (namespace: string, name: string, claims: JWTPayload = {}) => token(KUBERNETES, { sub: `system:serviceaccount:${namespace}:${name}`, ...claims });
+  const serviceAccount = (namespace: string, name: string, claims: JWTPayload = {}) =>
+    token(KUBERNETES, { sub: `system:serviceaccount:${namespace}:${name}`, ...claims });
   const enroll = async (value: string, subject?: string): Promise<TestResponse> =>
     t.send('/ca/v1/certificates', {
       method: 'POST',
@@ -114,7 +115,7 @@ describe('certificates from an external OIDC token (proof oidc-token)', () => {
     assert.equal(parseCertificate(res.json.certificate).subject, 'CN=alpha.api');
   });
 
-  it('refuses a service whose allowedIps leave out the caller\'s address (403), as the token endpoint does', async () => {
+  it("refuses a service whose allowedIps leave out the caller's address (403), as the token endpoint does", async () => {
     const res = await enroll(await serviceAccount('alpha', 'fenced'));
     assertError(res, 403, 'forbidden', /127\.0\.0\.1 is not in the allowed IP ranges of alpha\.fenced;/);
   });
@@ -132,7 +133,12 @@ describe('certificates from an external OIDC token (proof oidc-token)', () => {
   });
 
   it('refuses a token for another audience (401)', async () => {
-    assertError(await enroll(await serviceAccount('alpha', 'api', { aud: 'https://kubernetes.default.svc' })), 401, 'invalid_proof', /aud does not include "tessera"/);
+    assertError(
+      await enroll(await serviceAccount('alpha', 'api', { aud: 'https://kubernetes.default.svc' })),
+      401,
+      'invalid_proof',
+      /aud does not include "tessera"/,
+    );
   });
 
   it('refuses a token from an issuer that is not configured (401)', async () => {
@@ -220,7 +226,7 @@ describe('certificates from an external OIDC token (proof oidc-token)', () => {
   describe('an issuer also trusted for client assertions', () => {
     const api = { sub: 'system:serviceaccount:alpha:api' };
 
-    it('accepts each of its tokens once (by jti), where a certificates-only issuer\'s token can be used again', async () => {
+    it("accepts each of its tokens once (by jti), where a certificates-only issuer's token can be used again", async () => {
       const once = await token(BOTH, { ...api, jti: randomBytes(8).toString('hex') });
       assert.equal((await enroll(once)).status, 201);
       const spent = /OIDC token was already used \(its jti was seen before\): issuer https:\/\/both\.example is trusted for client/;
@@ -250,7 +256,7 @@ describe('certificates from an external OIDC token (proof oidc-token)', () => {
       assert.equal((await enroll(await token(KUBERNETES, api, { lifetime: 7200 }))).status, 201);
     });
 
-    it('does not spend a token refused for its principal\'s standing', async () => {
+    it("does not spend a token refused for its principal's standing", async () => {
       const off = await token(BOTH, { sub: 'system:serviceaccount:alpha:off', jti: randomBytes(8).toString('hex') });
       assertError(await enroll(off), 403, 'forbidden', /service alpha\.off is disabled/);
       assert.equal((await t.admin$('PATCH', '/domains/alpha/services/off', { status: 'ACTIVE' })).status, 200);

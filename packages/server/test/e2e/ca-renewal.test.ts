@@ -5,7 +5,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { TestResponse } from '@tessera/testkit/https';
-import { csrFor, externalCaWithLeaf, parseCertificate, scratchDir, selfSignedCertificate, sendMtls, serviceKey, type ServiceKey } from '../helpers/ca-client.ts';
+import {
+  csrFor,
+  externalCaWithLeaf,
+  parseCertificate,
+  scratchDir,
+  selfSignedCertificate,
+  sendMtls,
+  serviceKey,
+  type ServiceKey,
+} from '../helpers/ca-client.ts';
 import { startTestServer, type TestServer } from '@tessera/testkit/server';
 
 interface Held {

@@ -28,7 +28,7 @@ function assertAdminError(res: TestResponse, status: number, error: string, mess
   assert.match(res.json.message, message);
 }
 
-describe('certificate lineage and a service\'s certificates', () => {
+describe("certificate lineage and a service's certificates", () => {
   let t: TestServer;
   let alphaAdminToken: string;
   let gammaAdminToken: string;
@@ -102,7 +102,7 @@ describe('certificate lineage and a service\'s certificates', () => {
     assert.equal((await t.admin$('GET', `/certificates/${renewal.serial}`)).json.revocationReason, 'unspecified');
   });
 
-  it('lists a service\'s certificates newest first, following cursors with no duplicates and no gaps', async () => {
+  it("lists a service's certificates newest first, following cursors with no duplicates and no gaps", async () => {
     const issued: ClientCertificate[] = [];
     for (let i = 0; i < 5; i++) issued.push(await tesseraCertificate(t, 'alpha.lister'));
     issued.push(await renewed(issued[4]!, 'alpha.lister'), await renewed(issued[0]!, 'alpha.lister'));
@@ -124,7 +124,19 @@ describe('certificate lineage and a service\'s certificates', () => {
     assert.deepEqual(seen, order, 'newest first');
 
     const item = seen.find((c) => c.serial === issued[6]!.serial)!;
-    assert.deepEqual(Object.keys(item).sort(), ['caId', 'issuedAt', 'notAfter', 'notBefore', 'principal', 'provedByKey', 'renewedFrom', 'revocationReason', 'revokedAt', 'serial', 'thumbprint']);
+    assert.deepEqual(Object.keys(item).sort(), [
+      'caId',
+      'issuedAt',
+      'notAfter',
+      'notBefore',
+      'principal',
+      'provedByKey',
+      'renewedFrom',
+      'revocationReason',
+      'revokedAt',
+      'serial',
+      'thumbprint',
+    ]);
     assert.equal(item.principal, 'alpha.lister');
     assert.equal(item.thumbprint, issued[6]!.thumbprint);
     assert.equal(item.renewedFrom, issued[0]!.serial);
@@ -135,12 +147,15 @@ describe('certificate lineage and a service\'s certificates', () => {
     assert.equal((await list('lister')).json.certificates.length, 7);
     assert.equal((await list('lister')).json.nextCursor, null);
     assert.equal((await t.admin$('POST', `/certificates/${issued[1]!.serial}/revoke`, {})).status, 200);
-    assert.deepEqual((await list('lister', '?status=revoked')).json.certificates.map((c: ListedCertificate) => c.serial), [issued[1]!.serial]);
+    assert.deepEqual(
+      (await list('lister', '?status=revoked')).json.certificates.map((c: ListedCertificate) => c.serial),
+      [issued[1]!.serial],
+    );
     assert.equal((await list('lister', '?status=active')).json.certificates.length, 6);
     assert.deepEqual((await list('lister', '?status=expired')).json.certificates, []);
   });
 
-  it('lets the service\'s domain admin list and revoke its certificates, and not another domain\'s admin (403)', async () => {
+  it("lets the service's domain admin list and revoke its certificates, and not another domain's admin (403)", async () => {
     assert.equal((await list('lister', '', alphaAdminToken)).status, 200);
     const forbidden = /gamma.ops may not do this: the token needs sys.auth:role.admin or alpha:role.admin/;
     assertAdminError(await list('lister', '', gammaAdminToken), 403, 'forbidden', forbidden);
@@ -181,7 +196,8 @@ describe('certificate lineage and a service\'s certificates', () => {
   it('answers 404 for an unknown service or domain, and 400 for a bad reason', async () => {
     assertAdminError(await list('nobody'), 404, 'not_found', /service "alpha.nobody" does not exist/);
     assertAdminError(await t.admin$('GET', '/domains/omega/services/api/certificates'), 404, 'not_found', /service "omega.api" does not exist/);
-    const revokeAll = (service: string, body: unknown): Promise<TestResponse> => t.admin$('POST', `/domains/alpha/services/${service}/certificates/revoke`, body);
+    const revokeAll = (service: string, body: unknown): Promise<TestResponse> =>
+      t.admin$('POST', `/domains/alpha/services/${service}/certificates/revoke`, body);
     assertAdminError(await revokeAll('nobody', {}), 404, 'not_found', /service "alpha.nobody" does not exist/);
     assertAdminError(await revokeAll('lister', { reason: 'certificateHold' }), 400, 'invalid_request', /reason "certificateHold" is not one Tessera records/);
   });
@@ -190,7 +206,13 @@ describe('certificate lineage and a service\'s certificates', () => {
     const paths = (await t.send('/openapi.json')).json.paths;
     const listing = paths['/admin/v1/domains/{domain}/services/{service}/certificates']?.get;
     assert.ok(listing, Object.keys(paths).join('\n'));
-    assert.deepEqual(listing.parameters.filter((p: { in: string }) => p.in === 'query').map((p: { name: string }) => p.name).sort(), ['cursor', 'limit', 'status']);
+    assert.deepEqual(
+      listing.parameters
+        .filter((p: { in: string }) => p.in === 'query')
+        .map((p: { name: string }) => p.name)
+        .sort(),
+      ['cursor', 'limit', 'status'],
+    );
     const page = listing.responses['200'].content['application/json'].schema;
     assert.ok(page.properties.nextCursor && page.properties.certificates.items.properties.renewedFrom);
     assert.ok(paths['/admin/v1/domains/{domain}/services/{service}/certificates/revoke']?.post);

@@ -60,16 +60,16 @@ describe('introspection and revocation against a stranger guessing secrets (defa
     await t.server.flushAudit();
     const alerts = await t.admin$('GET', '/audit?type=alert.auth-failures', undefined, adminToken);
     assert.equal(alerts.status, 200, alerts.text);
-    assert.deepEqual(
-      alerts.json.events.map((e: { target: string; after: { count: number } }) => [e.target, e.after.count]).sort(),
-      [['alpha.rs', 10], ['ip:127.0.0.1', 10]],
-    );
+    assert.deepEqual(alerts.json.events.map((e: { target: string; after: { count: number } }) => [e.target, e.after.count]).sort(), [
+      ['alpha.rs', 10],
+      ['ip:127.0.0.1', 10],
+    ]);
     // Refused before authentication: summed up in two rows, not 1,500.
     const summaries = await t.admin$('GET', '/audit?type=token.refused.summary', undefined, adminToken);
-    assert.deepEqual(
-      summaries.json.events.map((e: { after: Record<string, unknown> }) => [e.after['endpoint'], e.after['result'], e.after['count']]).sort(),
-      [['introspect', 'AUTH_101', 399], ['introspect', 'AUTH_106', 1101]],
-    );
+    assert.deepEqual(summaries.json.events.map((e: { after: Record<string, unknown> }) => [e.after['endpoint'], e.after['result'], e.after['count']]).sort(), [
+      ['introspect', 'AUTH_101', 399],
+      ['introspect', 'AUTH_106', 1101],
+    ]);
     assert.equal((await t.admin$('GET', '/audit?type=introspect.refused', undefined, adminToken)).json.events.length, 0);
     const metrics = (await t.send('/metrics')).text;
     assert.match(metrics, /^tessera_client_requests_total\{endpoint="introspect",result="AUTH_101"\} 399$/m);
@@ -123,12 +123,9 @@ describe('introspection and revocation of a proven client over its limit', () =>
     const res = await t.admin$('GET', '/audit?type=introspect.refused', undefined, adminToken);
     assert.equal(res.status, 200, res.text);
     const events = res.json.events as { actor: string; after: Record<string, unknown> }[];
-    assert.deepEqual(
-      events.map((e) => [e.actor, e.after['result'], e.after['status'], e.after['method']]).sort(),
-      [
-        ['alpha.off', 'AUTH_103', 401, 'client_secret_basic'],
-        ['alpha.rs', 'AUTH_106', 429, 'client_secret_basic'],
-      ],
-    );
+    assert.deepEqual(events.map((e) => [e.actor, e.after['result'], e.after['status'], e.after['method']]).sort(), [
+      ['alpha.off', 'AUTH_103', 401, 'client_secret_basic'],
+      ['alpha.rs', 'AUTH_106', 429, 'client_secret_basic'],
+    ]);
   });
 });

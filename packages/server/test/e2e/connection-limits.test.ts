@@ -25,13 +25,17 @@ function collectLogs(): { lines: LogLine[]; stream: { write(line: string): void 
 async function idleConnections(port: number, localAddress: string, count: number): Promise<{ sockets: Socket[]; closed: () => number }> {
   let closed = 0;
   const sockets = await Promise.all(
-    Array.from({ length: count }, () => new Promise<Socket>((resolve) => {
-      const socket = connect({ host: '127.0.0.1', port, localAddress });
-      socket.on('error', () => undefined);
-      socket.once('close', () => (closed += 1));
-      socket.once('connect', () => resolve(socket));
-      socket.once('close', () => resolve(socket));
-    })),
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<Socket>((resolve) => {
+          const socket = connect({ host: '127.0.0.1', port, localAddress });
+          socket.on('error', () => undefined);
+          socket.once('close', () => (closed += 1));
+          socket.once('connect', () => resolve(socket));
+          socket.once('close', () => resolve(socket));
+        }),
+    ),
   );
   return { sockets, closed: () => closed };
 }

@@ -206,7 +206,7 @@ describe('a NUL byte on PostgreSQL is a client error, never a 500', () => {
   });
 });
 
-describe('an undecodable path is answered in the API\'s error shape', () => {
+describe("an undecodable path is answered in the API's error shape", () => {
   let t: TestServer;
   before(async () => {
     t = await startTestServer();
@@ -343,7 +343,7 @@ describe('admin authorization edges and malformed client authentication', () => 
 });
 
 describe('a request the HTTP parser cannot read', () => {
-  it('is answered 400 in the API\'s error shape', async () => {
+  it("is answered 400 in the API's error shape", async () => {
     const { connect } = await import('node:tls');
     const t = await startTestServer();
     try {

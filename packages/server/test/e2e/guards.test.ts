@@ -48,7 +48,11 @@ async function setUp(
 }
 
 const tokenVia = (t: TestServer, clientId: string, secret: string, headers: Record<string, string>): Promise<TestResponse> =>
-  t.send('/oauth2/token', { method: 'POST', headers: { 'content-type': form, authorization: basic(clientId, secret), ...headers }, body: new URLSearchParams(ok).toString() });
+  t.send('/oauth2/token', {
+    method: 'POST',
+    headers: { 'content-type': form, authorization: basic(clientId, secret), ...headers },
+    body: new URLSearchParams(ok).toString(),
+  });
 
 /** A loopback HTTP server that records the JSON bodies POSTed to it. */
 async function webhookReceiver(): Promise<{ url: string; bodies: Record<string, unknown>[]; close(): Promise<void> }> {
@@ -199,7 +203,8 @@ describe('rate limits turned off', () => {
   it('never answers 429 when both rates are 0', async () => {
     const statuses = new Set<number>();
     // More than the default burst of 100 per client, back to back.
-    for (let i = 0; i < 120; i++) statuses.add((await t.token(t.admin.clientId, t.admin.clientSecret, { grant_type: 'client_credentials', scope: 'sys.auth:role.admin' })).status);
+    for (let i = 0; i < 120; i++)
+      statuses.add((await t.token(t.admin.clientId, t.admin.clientSecret, { grant_type: 'client_credentials', scope: 'sys.auth:role.admin' })).status);
     assert.deepEqual([...statuses], [200]);
     assert.doesNotMatch((await t.send('/metrics')).text, /tessera_token_rate_limited_total\{/);
   });
@@ -287,13 +292,18 @@ describe('token request audit', () => {
   before(async () => {
     t = await startTestServer({ now: () => clock, env: { TESSERA_RATE_LIMIT_CLIENT: '1', TESSERA_RATE_LIMIT_CLIENT_BURST: '2' } });
     adminToken = await t.adminToken();
-    secrets = await setUp(t, adminToken, {
-      api: {},
-      off: {},
-      fenced: { allowedIps: ['10.0.0.0/8'] },
-      norole: {},
-      busy: {},
-    }, ['norole']);
+    secrets = await setUp(
+      t,
+      adminToken,
+      {
+        api: {},
+        off: {},
+        fenced: { allowedIps: ['10.0.0.0/8'] },
+        norole: {},
+        busy: {},
+      },
+      ['norole'],
+    );
     assert.equal((await t.admin$('PATCH', '/domains/alpha/services/off', { status: 'DISABLED' }, adminToken)).status, 200);
     clock += 60_000;
   });
@@ -355,7 +365,10 @@ describe('token request audit', () => {
       summaries.map((e) => [e.actor, e.target, e.after['endpoint'], e.after['result'], e.after['status'], e.after['count'], e.after['clientIds']]),
       [['system', 'ip:127.0.0.1', 'token', 'AUTH_101', 401, 2, ['alpha.api']]],
     );
-    assert.ok(events.some((e) => e.actor === t.admin.clientId && e.type === 'token.issued'), 'the admin’s own token request is audited too');
+    assert.ok(
+      events.some((e) => e.actor === t.admin.clientId && e.type === 'token.issued'),
+      'the admin’s own token request is audited too',
+    );
 
     const text = res.text;
     for (const secret of [...Object.values(secrets), t.admin.clientSecret, 'wrong-secret-do-not-log', adminToken, ...accessTokens]) {
@@ -435,7 +448,10 @@ describe('auth-failure alert from a running server', () => {
       [['system', 'alpha.api', { count: 3, window: 60, clientIp: '10.0.0.3' }]],
     );
     assert.equal(posted.length, 1);
-    assert.deepEqual({ ...posted[0], at: undefined, source: undefined }, { type: 'alert.auth-failures', target: 'alpha.api', count: 3, window: 60, clientIp: '10.0.0.3', at: undefined, source: undefined });
+    assert.deepEqual(
+      { ...posted[0], at: undefined, source: undefined },
+      { type: 'alert.auth-failures', target: 'alpha.api', count: 3, window: 60, clientIp: '10.0.0.3', at: undefined, source: undefined },
+    );
 
     const warnings = stdout
       .split('\n')

@@ -129,7 +129,7 @@ describe('introspection and revocation of access tokens', () => {
     assert.ok(!audit.text.includes(token), 'the audit never holds the token');
   });
 
-  it('revoking another client\'s token answers 200 and leaves it active', async () => {
+  it("revoking another client's token answers 200 and leaves it active", async () => {
     const token = await tokenFor(api, 'beta:domain');
     const res = await revoke(token, other);
     assert.equal(res.status, 200, res.text);
@@ -182,7 +182,7 @@ describe('introspection and revocation of access tokens', () => {
     assert.equal(await active(await tokenFor(again, 'beta:domain')), true);
   });
 
-  it('an expired token is inactive, even within the verifier\'s clock skew', async () => {
+  it("an expired token is inactive, even within the verifier's clock skew", async () => {
     const res = await t.token(api.id, api.secret, { grant_type: 'client_credentials', scope: 'beta:domain', expires_in: '60' });
     assert.equal(res.status, 200, res.text);
     const token = res.json.access_token as string;

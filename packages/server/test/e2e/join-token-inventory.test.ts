@@ -52,7 +52,7 @@ describe('join-token inventory', () => {
   });
   after(() => t.stop());
 
-  it('lists the outstanding tokens of a service to its domain\'s admin, never the token or its hash', async () => {
+  it("lists the outstanding tokens of a service to its domain's admin, never the token or its hash", async () => {
     const [first, used, last] = [await make('alpha.listed'), await make('alpha.listed'), await make('alpha.listed')];
     assert.equal((await enroll(used.token)).status, 201);
     const res = await t.admin$('GET', '/join-tokens?principal=alpha.listed', undefined, alphaAdmin);
@@ -85,15 +85,18 @@ describe('join-token inventory', () => {
     assertError(await t.admin$('GET', '/join-tokens?principal=Alpha'), 400, 'invalid_request', /principal/);
   });
 
-  it('refuses another domain\'s admin listing (403) and revoking (404, as for an unknown id)', async () => {
+  it("refuses another domain's admin listing (403) and revoking (404, as for an unknown id)", async () => {
     const { id } = await make('alpha.listed');
     assertError(await t.admin$('GET', '/join-tokens?principal=alpha.listed', undefined, betaAdmin), 403, 'forbidden', /may not/);
     assertError(await t.admin$('DELETE', `/join-tokens/${id}`, undefined, betaAdmin), 404, 'not_found', /there is no outstanding join token/);
     const res = await t.admin$('GET', '/join-tokens?principal=alpha.listed', undefined, alphaAdmin);
-    assert.ok(res.json.joinTokens.some((j: { id: string }) => j.id === id), 'still there');
+    assert.ok(
+      res.json.joinTokens.some((j: { id: string }) => j.id === id),
+      'still there',
+    );
   });
 
-  it('revokes a token for its domain\'s admin (204): it can no longer be redeemed, and is audited', async () => {
+  it("revokes a token for its domain's admin (204): it can no longer be redeemed, and is audited", async () => {
     const { token, id } = await make('alpha.revoked');
     const res = await t.admin$('DELETE', `/join-tokens/${id}`, undefined, alphaAdmin);
     assert.equal(res.status, 204, res.text);

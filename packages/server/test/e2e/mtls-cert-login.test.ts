@@ -30,8 +30,12 @@ function assertBound(res: TestResponse, principal: string, client: ClientCertifi
   assert.deepEqual(claimsOf(res).cnf, { 'x5t#S256': client.thumbprint });
 }
 
-const login = (t: TestServer, client: ClientCertificate | undefined, params: Record<string, string> = SCOPE, headers: Record<string, string> = {}): Promise<TestResponse> =>
-  postForm(t, params, { path: LOGIN, ...(client && { client }), headers });
+const login = (
+  t: TestServer,
+  client: ClientCertificate | undefined,
+  params: Record<string, string> = SCOPE,
+  headers: Record<string, string> = {},
+): Promise<TestResponse> => postForm(t, params, { path: LOGIN, ...(client && { client }), headers });
 
 async function withServices(t: TestServer, names: string[]): Promise<Record<string, string>> {
   const secrets: Record<string, string> = {};
@@ -85,7 +89,11 @@ describe('certificate login (mapping, EKU and precedence)', () => {
       noEku: await makeLeaf(loginCa, { emails: ['batch@partner.example'], eku: null }),
       serverOnly: await makeLeaf(loginCa, { emails: ['batch@partner.example'], eku: [x509.ExtendedKeyUsage.serverAuth] }),
       unknownCa: await makeLeaf(unknown, { emails: ['batch@partner.example'] }),
-      expired: await makeLeaf(loginCa, { emails: ['batch@partner.example'], notBefore: new Date(Date.now() - 7_200_000), notAfter: new Date(Date.now() - 3_600_000) }),
+      expired: await makeLeaf(loginCa, {
+        emails: ['batch@partner.example'],
+        notBefore: new Date(Date.now() - 7_200_000),
+        notAfter: new Date(Date.now() - 3_600_000),
+      }),
     });
     t = await startTestServer({
       edit: (config: Config) => {
@@ -122,7 +130,10 @@ describe('certificate login (mapping, EKU and precedence)', () => {
 
   it('accepts a client_id naming the mapped service and refuses another', async () => {
     assertBound(await login(t, certs.bySan, { ...SCOPE, client_id: 'alpha.batch' }), 'alpha.batch', certs.bySan);
-    assertRejected(await login(t, certs.bySan, { ...SCOPE, client_id: 'alpha.jane' }), /client_id 'alpha.jane' is not the client the certificate names \(alpha.batch\)/);
+    assertRejected(
+      await login(t, certs.bySan, { ...SCOPE, client_id: 'alpha.jane' }),
+      /client_id 'alpha.jane' is not the client the certificate names \(alpha.batch\)/,
+    );
   });
 
   it('maps by SHA-256 fingerprint', async () => {
@@ -155,7 +166,12 @@ describe('certificate login (mapping, EKU and precedence)', () => {
   });
 
   it('refuses a JSON field of the wrong type', async () => {
-    const res = await sendMtls(t, LOGIN, { method: 'POST', client: certs.bySan, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ scope: ['beta:domain'] }) });
+    const res = await sendMtls(t, LOGIN, {
+      method: 'POST',
+      client: certs.bySan,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ scope: ['beta:domain'] }),
+    });
     assert.equal(res.status, 400, res.text);
     assert.equal(res.json.error, 'invalid_request');
     assert.match(res.json.error_description, /scope must be string/);
@@ -201,7 +217,7 @@ describe('certificate login (mapping, EKU and precedence)', () => {
     assertRejected(res, /client authentication failed: unknown client or wrong credentials/);
   });
 
-  it('applies the service\'s standing: a disabled service gets AUTH_103', async () => {
+  it("applies the service's standing: a disabled service gets AUTH_103", async () => {
     assert.equal((await t.admin$('PATCH', '/domains/alpha/services/pinned', { status: 'DISABLED' })).status, 200);
     const res = await login(t, certs.byFingerprint);
     assert.equal(res.status, 401, res.text);

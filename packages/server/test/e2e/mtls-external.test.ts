@@ -15,7 +15,6 @@ import { assertRejected, claimsOf, makeCa, makeLeaf, newKeys, postForm, publicKe
 
 const TOKEN = { grant_type: 'client_credentials', scope: 'beta:domain' };
 
-
 function assertBound(res: TestResponse, principal: string, client: ClientCertificate): void {
   assert.equal(res.status, 200, res.text);
   const claims = claimsOf(res);
@@ -30,7 +29,21 @@ describe('mutual TLS with external CAs and self-signed certificates', () => {
   let intermediate: TestCa;
   let rogue: TestCa;
   const certs = {} as Record<
-    'bySubject' | 'bySubjectReversed' | 'bySan' | 'byFingerprint' | 'viaIntermediate' | 'unmapped' | 'loginRuleSan' | 'serverOnly' | 'noEku' | 'expired' | 'rogue' | 'selfSigned' | 'selfUnregistered' | 'selfExpired' | 'proxied',
+    | 'bySubject'
+    | 'bySubjectReversed'
+    | 'bySan'
+    | 'byFingerprint'
+    | 'viaIntermediate'
+    | 'unmapped'
+    | 'loginRuleSan'
+    | 'serverOnly'
+    | 'noEku'
+    | 'expired'
+    | 'rogue'
+    | 'selfSigned'
+    | 'selfUnregistered'
+    | 'selfExpired'
+    | 'proxied',
     ClientCertificate
   >;
   let secretOfMixed: string;
@@ -59,7 +72,12 @@ describe('mutual TLS with external CAs and self-signed certificates', () => {
       rogue: await makeLeaf(rogue, { dns: ['reports.example.com'] }),
       selfSigned: await makeLeaf(null, { subject: 'CN=alpha.selfie', keys: selfKeys }),
       selfUnregistered: await makeLeaf(null, { subject: 'CN=alpha.selfie' }),
-      selfExpired: await makeLeaf(null, { subject: 'CN=alpha.selfie', keys: selfKeys, notBefore: new Date(Date.now() - 2 * day), notAfter: new Date(Date.now() - day) }),
+      selfExpired: await makeLeaf(null, {
+        subject: 'CN=alpha.selfie',
+        keys: selfKeys,
+        notBefore: new Date(Date.now() - 2 * day),
+        notAfter: new Date(Date.now() - day),
+      }),
       proxied: await makeLeaf(root, { dns: ['reports.example.com'] }),
     });
 
@@ -84,7 +102,8 @@ describe('mutual TLS with external CAs and self-signed certificates', () => {
     for (const name of ['alpha', 'beta']) assert.equal((await t.admin$('POST', '/domains', { name })).status, 201);
     const names = ['billing', 'ledger', 'reports', 'fp', 'inter', 'selfie', 'mixed'];
     for (const name of names) {
-      const body = name === 'selfie' ? { name, publicKeys: [{ kid: 'self1', pem: await publicKeyPem(selfKeys) }] } : name === 'mixed' ? { name, secret: true } : { name };
+      const body =
+        name === 'selfie' ? { name, publicKeys: [{ kid: 'self1', pem: await publicKeyPem(selfKeys) }] } : name === 'mixed' ? { name, secret: true } : { name };
       const res = await t.admin$('POST', '/domains/alpha/services', body);
       assert.equal(res.status, 201, res.text);
       if (name === 'mixed') secretOfMixed = res.json.clientSecret;
@@ -115,11 +134,17 @@ describe('mutual TLS with external CAs and self-signed certificates', () => {
 
     it('accepts a matching client_id and refuses another one', async () => {
       assert.equal((await postForm(t, { ...TOKEN, client_id: 'alpha.reports' }, { client: certs.bySan })).status, 200);
-      assertRejected(await postForm(t, { ...TOKEN, client_id: 'alpha.billing' }, { client: certs.bySan }), /client_id 'alpha.billing' is not the client the certificate names \(alpha.reports\)/);
+      assertRejected(
+        await postForm(t, { ...TOKEN, client_id: 'alpha.billing' }, { client: certs.bySan }),
+        /client_id 'alpha.billing' is not the client the certificate names \(alpha.reports\)/,
+      );
     });
 
     it('refuses a trusted certificate that no mapping rule names', async () => {
-      assertRejected(await postForm(t, TOKEN, { client: certs.unmapped }), /no certLogin.mappings rule maps this certificate \(subject 'O=Example Corp,CN=client-[0-9a-f]+'\)/);
+      assertRejected(
+        await postForm(t, TOKEN, { client: certs.unmapped }),
+        /no certLogin.mappings rule maps this certificate \(subject 'O=Example Corp,CN=client-[0-9a-f]+'\)/,
+      );
     });
 
     it('does not apply a mapping of a CA trusted for certificate login only (which is off) to a certificate of an external CA', async () => {
@@ -158,7 +183,10 @@ describe('mutual TLS with external CAs and self-signed certificates', () => {
     });
 
     it('answers an unknown client exactly like an unregistered key', async () => {
-      assertRejected(await postForm(t, { ...TOKEN, client_id: 'alpha.nobody' }, { client: certs.selfSigned }), /unknown client, or the certificate's public key is not registered on it/);
+      assertRejected(
+        await postForm(t, { ...TOKEN, client_id: 'alpha.nobody' }, { client: certs.selfSigned }),
+        /unknown client, or the certificate's public key is not registered on it/,
+      );
     });
 
     it('refuses an expired self-signed certificate', async () => {
@@ -174,7 +202,7 @@ describe('mutual TLS with external CAs and self-signed certificates', () => {
   });
 
   describe('a certificate together with other credentials', () => {
-    it('lets a client secret decide: the token is for the secret\'s client and not bound', async () => {
+    it("lets a client secret decide: the token is for the secret's client and not bound", async () => {
       const res = await postForm(t, TOKEN, { client: certs.bySubject, headers: { authorization: basic('alpha.mixed', secretOfMixed) } });
       assert.equal(res.status, 200, res.text);
       assert.equal(claimsOf(res).sub, 'alpha.mixed');
@@ -229,7 +257,7 @@ describe('mutual TLS with external CAs and self-signed certificates', () => {
       assertRejected(await postForm(t, TOKEN, { headers: header(certs.rogue), localAddress: '127.0.0.2' }), /does not chain to a CA Tessera trusts/);
     });
 
-    it('does not take the proxy\'s own TLS certificate for the client\'s', async () => {
+    it("does not take the proxy's own TLS certificate for the client's", async () => {
       const res = await postForm(t, TOKEN, { client: certs.bySan, localAddress: '127.0.0.2' });
       assertRejected(res, /no client authentication/);
     });

@@ -33,7 +33,6 @@ import {
 const ADMIN_TOKEN = { grant_type: 'client_credentials', scope: 'sys.auth:role.admin' };
 const TOKEN = { grant_type: 'client_credentials', scope: 'beta:domain' };
 
-
 /**
  * The certificate (and chain) as a trusted TLS-terminating proxy forwards it. Over a direct TLS
  * connection Node does not show the server a chain that OpenSSL could complete from the
@@ -112,7 +111,12 @@ describe('mutual TLS with an imported CA', () => {
   it('refuses a certificate from a sibling intermediate under the imported root for renewal', async () => {
     const body = JSON.stringify({ csr: await csr(await newKeys(), 'sys.auth.admin') });
     const proxied = viaProxy(forged);
-    const res = await sendMtls(t, '/ca/v1/certificates', { ...proxied, method: 'POST', headers: { 'content-type': 'application/json', ...proxied.headers }, body });
+    const res = await sendMtls(t, '/ca/v1/certificates', {
+      ...proxied,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...proxied.headers },
+      body,
+    });
     assert.equal(res.status, 401, res.text);
     assert.match(res.json.message, /does not chain to a CA Tessera trusts/);
   });
@@ -126,7 +130,10 @@ describe('mutual TLS with an imported CA', () => {
 
   it('refuses a client certificate that carries an unknown critical extension', async () => {
     const leaf = await makeLeaf(partner, { dns: ['jobs.partner.example'], extensions: [unknownExtension(true)] });
-    assertRejected(await postForm(t, TOKEN, { client: leaf }), /the client certificate carries the critical extension 1\.3\.6\.1\.4\.1\.55555\.7, which Tessera does not understand/);
+    assertRejected(
+      await postForm(t, TOKEN, { client: leaf }),
+      /the client certificate carries the critical extension 1\.3\.6\.1\.4\.1\.55555\.7, which Tessera does not understand/,
+    );
     const benign = await makeLeaf(partner, { dns: ['jobs.partner.example'], extensions: [unknownExtension(false)] });
     assert.equal((await postForm(t, TOKEN, { client: benign })).status, 200, 'a non-critical unknown extension is ignored');
   });
@@ -134,14 +141,23 @@ describe('mutual TLS with an imported CA', () => {
   it('refuses an intermediate that carries an unknown critical extension', async () => {
     const intermediate = await makeCa('Partner Issuing', { issuer: partner, extensions: [unknownExtension(true)] });
     const leaf = await makeLeaf(intermediate, { dns: ['jobs.partner.example'], chain: [intermediate] });
-    assertRejected(await postForm(t, TOKEN, { client: leaf }), /the issuing CA 'CN=Partner Issuing, O=Test CAs' carries the critical extension 1\.3\.6\.1\.4\.1\.55555\.7/);
+    assertRejected(
+      await postForm(t, TOKEN, { client: leaf }),
+      /the issuing CA 'CN=Partner Issuing, O=Test CAs' carries the critical extension 1\.3\.6\.1\.4\.1\.55555\.7/,
+    );
   });
 
   it('refuses a presented intermediate with name constraints or policy constraints, which Tessera does not enforce', async () => {
-    for (const [extension, name] of [[nameConstraintsExtension(), 'name constraints'], [policyConstraintsExtension(), 'policy constraints']] as const) {
+    for (const [extension, name] of [
+      [nameConstraintsExtension(), 'name constraints'],
+      [policyConstraintsExtension(), 'policy constraints'],
+    ] as const) {
       const intermediate = await makeCa('Partner Constrained', { issuer: partner, extensions: [extension] });
       const leaf = await makeLeaf(intermediate, { dns: ['jobs.partner.example'], chain: [intermediate] });
-      assertRejected(await postForm(t, TOKEN, { client: leaf }), new RegExp(`'CN=Partner Constrained, O=Test CAs' carries ${name}, which Tessera does not enforce`));
+      assertRejected(
+        await postForm(t, TOKEN, { client: leaf }),
+        new RegExp(`'CN=Partner Constrained, O=Test CAs' carries ${name}, which Tessera does not enforce`),
+      );
     }
   });
 });

@@ -221,7 +221,11 @@ export function sendMtls(t: Pick<TestServer, 'url' | 'ca'>, path: string, option
 }
 
 /** POST a form to `path` (default the token endpoint) over mutual TLS. */
-export function postForm(t: Pick<TestServer, 'url' | 'ca'>, params: Record<string, string>, options: Omit<MtlsRequest, 'body' | 'method'> & { path?: string } = {}): Promise<TestResponse> {
+export function postForm(
+  t: Pick<TestServer, 'url' | 'ca'>,
+  params: Record<string, string>,
+  options: Omit<MtlsRequest, 'body' | 'method'> & { path?: string } = {},
+): Promise<TestResponse> {
   return sendMtls(t, options.path ?? '/oauth2/token', {
     ...options,
     method: 'POST',

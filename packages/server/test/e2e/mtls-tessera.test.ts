@@ -14,8 +14,7 @@ import { assertRejected, claimsOf, postForm, tesseraCertificate, type ClientCert
 
 const TOKEN = { grant_type: 'client_credentials', scope: 'beta:domain' };
 
-
-describe('tls_client_auth with certificates from Tessera\'s CA', () => {
+describe("tls_client_auth with certificates from Tessera's CA", () => {
   let t: TestServer;
   let clock = Date.now();
   let api: ClientCertificate;
@@ -40,7 +39,7 @@ describe('tls_client_auth with certificates from Tessera\'s CA', () => {
   });
   after(() => t.stop());
 
-  it('issues a token for the certificate\'s principal whose cnf.x5t#S256 is the certificate\'s SHA-256 thumbprint', async () => {
+  it("issues a token for the certificate's principal whose cnf.x5t#S256 is the certificate's SHA-256 thumbprint", async () => {
     const res = await postForm(t, TOKEN, { client: api });
     assert.equal(res.status, 200, res.text);
     const claims = claimsOf(res);
@@ -51,9 +50,12 @@ describe('tls_client_auth with certificates from Tessera\'s CA', () => {
     assert.deepEqual(claims.cnf, { 'x5t#S256': thumbprint });
   });
 
-  it('accepts client_id when it names the certificate\'s service, and refuses another service\'s', async () => {
+  it("accepts client_id when it names the certificate's service, and refuses another service's", async () => {
     assert.equal((await postForm(t, { ...TOKEN, client_id: 'alpha.api' }, { client: api })).status, 200);
-    assertRejected(await postForm(t, { ...TOKEN, client_id: 'alpha.other' }, { client: api }), /client_id 'alpha.other' is not the client the certificate names \(alpha.api\)/);
+    assertRejected(
+      await postForm(t, { ...TOKEN, client_id: 'alpha.other' }, { client: api }),
+      /client_id 'alpha.other' is not the client the certificate names \(alpha.api\)/,
+    );
   });
 
   it('keeps tokens of two certificates of one service apart, also under token reuse', async () => {
@@ -107,7 +109,7 @@ describe('tls_client_auth across a CA rotation', () => {
   });
   after(() => t.stop());
 
-  it('keeps accepting the previous generation\'s certificate, sent without its chain, next to the new one\'s', async () => {
+  it("keeps accepting the previous generation's certificate, sent without its chain, next to the new one's", async () => {
     const before = await tesseraCertificate(t, 'alpha.api');
     assert.equal((await t.admin$('POST', '/ca/rotate')).status, 202);
     clock += 20_000;

@@ -39,6 +39,9 @@ describe('plain HTTP to the HTTPS port', () => {
     assert.equal((await t.send('/.well-known/jwks.json', { headers: { connection: 'close' } })).status, 200);
     const metrics = (await t.server.app.inject({ url: '/metrics' })).body;
     assert.match(metrics, /^tessera_connections_refused_total\{reason="plain_http"\} 2$/m);
-    assert.ok(lines.some((line) => line.reason === 'plain_http' && /plain HTTP to this HTTPS port/.test(line.msg)), JSON.stringify(lines));
+    assert.ok(
+      lines.some((line) => line.reason === 'plain_http' && /plain HTTP to this HTTPS port/.test(line.msg)),
+      JSON.stringify(lines),
+    );
   });
 });

@@ -190,7 +190,7 @@ describe('tessera serve on PostgreSQL, killed with -9 mid-load', () => {
     // Every page: a fast run acknowledges more than one page (100) of services before the kill.
     const everyPage = async <T>(path: string, key: string): Promise<T[]> => {
       const items: T[] = [];
-      for (let cursor: string | null = null; ; ) {
+      for (let cursor: string | null = null; ;) {
         const page = await admin$('GET', `${path}?limit=1000${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`);
         assert.equal(page.status, 200, page.text);
         items.push(...(page.json[key] as T[]));
@@ -200,7 +200,10 @@ describe('tessera serve on PostgreSQL, killed with -9 mid-load', () => {
     };
     const listedServices = new Set((await everyPage<{ name: string }>('/domains/crash/services', 'services')).map((s) => s.name));
     const listedRoles = new Map(
-      (await everyPage<{ name: string; members: { principal: string }[] }>('/domains/crash/roles', 'roles')).map((r) => [r.name, r.members.map((m) => m.principal)]),
+      (await everyPage<{ name: string; members: { principal: string }[] }>('/domains/crash/roles', 'roles')).map((r) => [
+        r.name,
+        r.members.map((m) => m.principal),
+      ]),
     );
     const lostServices = [...services.keys()].filter((name) => !listedServices.has(name));
     const lostRoles = roles.filter((name) => !listedRoles.has(`r-${name}`));

@@ -83,7 +83,7 @@ describe('a fleet of three instances on one PostgreSQL', () => {
     assert.equal(created.json.events.length, 1, `one instance created the first key: ${JSON.stringify(created.json.events)}`);
   });
 
-  it('a client registered on one instance gets tokens from another, verifiable with a third one\'s JWKS', async () => {
+  it("a client registered on one instance gets tokens from another, verifiable with a third one's JWKS", async () => {
     assert.equal((await adminCall(0, 'POST', '/domains', { name: 'beta' })).status, 201);
     const secret = (await adminCall(0, 'POST', '/domains/beta/services', { name: 'api' })).json.clientSecret as string;
     await adminCall(0, 'PUT', '/domains/beta/roles/readers', { members: [{ principal: 'beta.api' }] });

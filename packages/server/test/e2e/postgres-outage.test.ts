@@ -109,9 +109,17 @@ describe('PostgreSQL going away under load', () => {
   /** What holds through any outage: no transport failure, no 5xx but 503, liveness and the JWKS untouched. */
   const assertHeldUp = (outage: Outage, jwks: string): void => {
     const failures = outage.samples.filter((s) => s.failure !== undefined);
-    assert.deepEqual(failures.map((s) => `${s.kind}: ${s.failure}`), [], 'every request is answered');
+    assert.deepEqual(
+      failures.map((s) => `${s.kind}: ${s.failure}`),
+      [],
+      'every request is answered',
+    );
     const errors = outage.samples.filter((s) => s.status >= 500 && s.status !== 503);
-    assert.deepEqual(errors.map((s) => `${s.kind} ${s.status} ${s.res?.text}`), [], 'no 5xx but 503');
+    assert.deepEqual(
+      errors.map((s) => `${s.kind} ${s.status} ${s.res?.text}`),
+      [],
+      'no 5xx but 503',
+    );
     for (const s of outage.samples.filter((x) => x.kind === 'healthz')) assert.equal(s.status, 200, '/healthz stays 200');
     for (const s of outage.samples.filter((x) => x.kind === 'keys')) {
       assert.equal(s.status, 200, '/oauth2/keys keeps serving');
@@ -140,14 +148,24 @@ describe('PostgreSQL going away under load', () => {
   const assertRecovered = async (outage: Outage): Promise<void> => {
     const firstOk = outage.samples.find((s) => s.kind === 'token' && s.status === 200 && s.start >= outage.upAt)!;
     const later = outage.samples.filter((s) => s.start > firstOk.end + 100);
-    assert.deepEqual(later.filter((s) => s.status >= 300).map((s) => `${s.kind} ${s.status}`), [], 'nothing fails once recovered');
-    assert.ok(later.some((s) => s.kind === 'readyz'), '/readyz was asked after recovery');
+    assert.deepEqual(
+      later.filter((s) => s.status >= 300).map((s) => `${s.kind} ${s.status}`),
+      [],
+      'nothing fails once recovered',
+    );
+    assert.ok(
+      later.some((s) => s.kind === 'readyz'),
+      '/readyz was asked after recovery',
+    );
     const acknowledged = outage.samples.filter((s) => s.kind === 'write' && s.status === 201).map((s) => s.res?.json.name as string);
     const roles = await tessera.admin$('GET', '/domains/outage/roles', undefined, adminToken);
     assert.equal(roles.status, 200, roles.text);
     const found = new Set((roles.json.roles as { name: string }[]).map((r) => r.name));
     console.log(`# writes acknowledged during the run: ${acknowledged.length}, found afterwards: ${acknowledged.filter((n) => found.has(n)).length}`);
-    assert.deepEqual(acknowledged.filter((name) => !found.has(name)), []);
+    assert.deepEqual(
+      acknowledged.filter((name) => !found.has(name)),
+      [],
+    );
   };
 
   const report = (label: string, outage: Outage): number => {
@@ -187,7 +205,11 @@ describe('PostgreSQL going away under load', () => {
     assert.equal((await tessera.admin$('PUT', '/domains/outage/roles/before-cut', { members: [{ principal: 'outage.client0' }] }, adminToken)).status, 201);
     const jwks = (await tessera.send('/oauth2/keys')).text;
 
-    const outage = await underLoad(() => proxy.cut(), CUT_MS, () => proxy.restore());
+    const outage = await underLoad(
+      () => proxy.cut(),
+      CUT_MS,
+      () => proxy.restore(),
+    );
     const worst = report('stopped', outage);
 
     assertHeldUp(outage, jwks);
@@ -205,7 +227,10 @@ describe('PostgreSQL going away under load', () => {
     // What was written before the cut is there, and writing works again.
     const kept = await tessera.admin$('GET', '/domains/outage/roles/before-cut', undefined, adminToken);
     assert.equal(kept.status, 200, kept.text);
-    assert.deepEqual(kept.json.members.map((m: { principal: string }) => m.principal), ['outage.client0']);
+    assert.deepEqual(
+      kept.json.members.map((m: { principal: string }) => m.principal),
+      ['outage.client0'],
+    );
     const written = await tessera.admin$('PUT', '/domains/outage/roles/after-cut', { members: [{ principal: 'outage.client1' }] }, adminToken);
     assert.equal(written.status, 201, written.text);
 
@@ -227,7 +252,11 @@ describe('PostgreSQL going away under load', () => {
 
   it('silent (hung server, dropped network): answers 503 within the driver bound instead of hanging', async () => {
     const jwks = (await tessera.send('/oauth2/keys')).text;
-    const outage = await underLoad(() => proxy.blackhole(), BLACKHOLE_MS, () => proxy.restore());
+    const outage = await underLoad(
+      () => proxy.blackhole(),
+      BLACKHOLE_MS,
+      () => proxy.restore(),
+    );
     const worst = report('silent', outage);
 
     assertHeldUp(outage, jwks);
@@ -237,7 +266,10 @@ describe('PostgreSQL going away under load', () => {
     // Answered by the bound, not set free by the database coming back.
     const answeredWhileDown = outage.samples.filter((s) => s.end > outage.downAt && s.end < outage.upAt);
     for (const kind of ['token', 'admin', 'write', 'readyz'] as const) {
-      assert.ok(answeredWhileDown.some((s) => s.kind === kind && s.status === 503), `${kind} answered 503 while the database was silent`);
+      assert.ok(
+        answeredWhileDown.some((s) => s.kind === kind && s.status === 503),
+        `${kind} answered 503 while the database was silent`,
+      );
     }
     // Readiness is a probe's answer: within its own bound (1 s), not the driver's.
     const readyWhileSilent = outage.samples.filter((s) => s.kind === 'readyz' && s.start >= outage.downAt && s.end <= outage.upAt);

@@ -135,14 +135,20 @@ describe('the bootstrap admin and recover-admin', () => {
       const disabled = await t.admin$('PATCH', '/domains/sys.auth/services/admin', { status: 'DISABLED', allowedIps: ['192.0.2.0/24'] }, ops);
       assert.equal(disabled.status, 200, disabled.text);
       const fromDisabled = await recoverAdmin(configFor(dataDir), { force: true });
-      assert.ok(fromDisabled.changes.some((change) => change.includes('made sys.auth.admin active')), fromDisabled.changes.join('; '));
+      assert.ok(
+        fromDisabled.changes.some((change) => change.includes('made sys.auth.admin active')),
+        fromDisabled.changes.join('; '),
+      );
       const first = JSON.parse(await readFile(join(dataDir, 'bootstrap-admin.json'), 'utf8')) as { clientSecret: string };
       await eventually(t, 'sys.auth.admin', first.clientSecret, 200);
 
       assert.equal((await t.admin$('DELETE', '/domains/sys.auth/services/admin', undefined, ops)).status, 204);
       const fromDeleted = await recoverAdmin(configFor(dataDir), { force: true });
       assert.ok(fromDeleted.changes.includes('created sys.auth.admin'), fromDeleted.changes.join('; '));
-      assert.ok(fromDeleted.changes.some((change) => change.includes('member of sys.auth:role.admin')), fromDeleted.changes.join('; '));
+      assert.ok(
+        fromDeleted.changes.some((change) => change.includes('member of sys.auth:role.admin')),
+        fromDeleted.changes.join('; '),
+      );
       const second = JSON.parse(await readFile(join(dataDir, 'bootstrap-admin.json'), 'utf8')) as { clientSecret: string };
       await eventually(t, 'sys.auth.admin', second.clientSecret, 200);
     } finally {

@@ -109,7 +109,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       while ((await tokenOn(b)) !== 200) assert.ok(performance.now() - start < 2 * (BOUND_MS[backend] + MARGIN_MS), 'membership not seen in time');
     });
 
-    it('sees a role\'s actors changed on the other instance (token exchange)', async () => {
+    it("sees a role's actors changed on the other instance (token exchange)", async () => {
       const gw = await a.admin$('POST', '/domains/alpha/services', { name: 'gw' });
       assert.equal(gw.status, 201, gw.text);
       assert.equal((await a.admin$('PUT', '/domains/alpha/roles/callers', { members: [{ principal: 'alpha.api' }] })).status, 201);

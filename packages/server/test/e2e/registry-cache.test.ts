@@ -209,7 +209,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal((await secretToken(client.id, client.secret, 'beta:role.bulk')).status, 200);
     });
 
-    it('applies a domain\'s or a role\'s new lifetime limit at the next request', async () => {
+    it("applies a domain's or a role's new lifetime limit at the next request", async () => {
       assert.equal((await t.admin$('POST', '/domains', { name: 'limits' })).status, 201);
       const client = await newClient();
       assert.equal((await t.admin$('PUT', '/domains/limits/roles/r', { members: [{ principal: client.id }] })).status, 201);

@@ -98,8 +98,11 @@ describe('TLS termination in nginx (deploy/nginx/terminate.conf)', { skip }, () 
     await t?.stop();
   });
 
-  it('tls_client_auth: the token names the certificate\'s service and is bound to the certificate nginx received', async () => {
-    for (const [client, principal] of [[api, 'alpha.api'], [worker, 'alpha.worker']] as const) {
+  it("tls_client_auth: the token names the certificate's service and is bound to the certificate nginx received", async () => {
+    for (const [client, principal] of [
+      [api, 'alpha.api'],
+      [worker, 'alpha.worker'],
+    ] as const) {
       const claims = await verifiedClaims(t, await postForm(proxy, TOKEN, { client }));
       assert.equal(claims.sub, principal);
       assert.deepEqual(claims.cnf, { 'x5t#S256': thumbprintOf(client) });
@@ -107,14 +110,18 @@ describe('TLS termination in nginx (deploy/nginx/terminate.conf)', { skip }, () 
   });
 
   it('client_secret_basic without a certificate gets an unbound token: the empty header is no certificate', async () => {
-    const res = await sendMtls(proxy, '/oauth2/token', tokenRequest(t.admin.clientId, t.admin.clientSecret, { grant_type: 'client_credentials', scope: 'sys.auth:role.admin' }));
+    const res = await sendMtls(
+      proxy,
+      '/oauth2/token',
+      tokenRequest(t.admin.clientId, t.admin.clientSecret, { grant_type: 'client_credentials', scope: 'sys.auth:role.admin' }),
+    );
     const claims = await verifiedClaims(t, res);
     assert.equal(claims.sub, t.admin.clientId);
     assert.equal(claims.cnf, undefined);
     assertRejected(await postForm(proxy, { ...TOKEN, client_id: 'alpha.api' }), /no client authentication: use one of/);
   });
 
-  it('a client cannot pass another service\'s certificate in the header through nginx: nginx overwrites it', async () => {
+  it("a client cannot pass another service's certificate in the header through nginx: nginx overwrites it", async () => {
     const forged = { [HEADER]: escapedPem(api.certPem) };
     assertRejected(await postForm(proxy, { ...TOKEN, client_id: 'alpha.api' }, { headers: forged }), /no client authentication: use one of/);
     const claims = await verifiedClaims(t, await postForm(proxy, TOKEN, { client: worker, headers: forged }));
@@ -124,7 +131,7 @@ describe('TLS termination in nginx (deploy/nginx/terminate.conf)', { skip }, () 
     assert.doesNotMatch(log, /\[(error|crit|alert|emerg)\]/, log);
   });
 
-  it('the same header sent straight to Tessera is ignored unless it comes from the proxy\'s address', async () => {
+  it("the same header sent straight to Tessera is ignored unless it comes from the proxy's address", async () => {
     const forged = { [HEADER]: escapedPem(api.certPem) };
     assertRejected(await postForm(t, { ...TOKEN, client_id: 'alpha.api' }, { headers: forged }), /no client authentication: use one of/);
     const claims = await verifiedClaims(t, await postForm(t, TOKEN, { client: worker, headers: forged }));
@@ -135,7 +142,7 @@ describe('TLS termination in nginx (deploy/nginx/terminate.conf)', { skip }, () 
     assert.equal(fromProxy.sub, 'alpha.api');
   });
 
-  it('the caller\'s address is the client\'s, from nginx\'s X-Forwarded-For, and a client cannot forge it', async () => {
+  it("the caller's address is the client's, from nginx's X-Forwarded-For, and a client cannot forge it", async () => {
     const allow = async (ranges: string[]): Promise<void> => {
       const res = await t.admin$('PATCH', '/domains/alpha/services/api', { allowedIps: ranges });
       assert.equal(res.status, 200, res.text);
@@ -156,7 +163,7 @@ describe('TLS termination in nginx (deploy/nginx/terminate.conf)', { skip }, () 
     }
   });
 
-  it('after a CA rotation, nginx verifies Tessera\'s renewed server certificate only once reloaded', async () => {
+  it("after a CA rotation, nginx verifies Tessera's renewed server certificate only once reloaded", async () => {
     const rotate = await t.admin$('POST', '/ca/rotate');
     assert.equal(rotate.status, 202, rotate.text);
     ahead = Date.parse(rotate.json.activatesAt as string) - Date.now();
@@ -204,7 +211,7 @@ describe('TLS passthrough in nginx (deploy/nginx/passthrough.conf)', { skip }, (
     await t?.stop();
   });
 
-  it('tls_client_auth end to end: Tessera sees the client\'s certificate and binds the token to it', async () => {
+  it("tls_client_auth end to end: Tessera sees the client's certificate and binds the token to it", async () => {
     const claims = await verifiedClaims(t, await postForm(passthrough, TOKEN, { client: api }));
     assert.equal(claims.sub, 'alpha.api');
     assert.deepEqual(claims.cnf, { 'x5t#S256': thumbprintOf(api) });

@@ -21,18 +21,21 @@ const DAY = 86_400_000;
 function handshake(url: string, name: string, ca: string): Promise<PeerCertificate> {
   const { port } = new URL(url);
   return new Promise((resolve, reject) => {
-    const socket = connect({
-      host: '127.0.0.1',
-      port: Number(port),
-      ca,
-      // SNI carries DNS names only; an IP address is checked as a client that dialled it would.
-      ...(/^[\d.]+$|:/.test(name) ? {} : { servername: name }),
-      checkServerIdentity: (_host, certificate) => checkServerIdentity(name, certificate),
-    }, () => {
-      const certificate = socket.getPeerCertificate();
-      socket.end();
-      resolve(certificate);
-    });
+    const socket = connect(
+      {
+        host: '127.0.0.1',
+        port: Number(port),
+        ca,
+        // SNI carries DNS names only; an IP address is checked as a client that dialled it would.
+        ...(/^[\d.]+$|:/.test(name) ? {} : { servername: name }),
+        checkServerIdentity: (_host, certificate) => checkServerIdentity(name, certificate),
+      },
+      () => {
+        const certificate = socket.getPeerCertificate();
+        socket.end();
+        resolve(certificate);
+      },
+    );
     socket.setTimeout(10_000, () => socket.destroy(new Error('TLS handshake timed out')));
     socket.on('error', reject);
   });
@@ -133,14 +136,22 @@ describe('the operator’s own server certificate', () => {
   });
 
   it('serves a rewritten pair to new connections, while open connections keep theirs', async () => {
-    const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: root.certPem, servername: 'byo.example.internal', checkServerIdentity: (_h, c) => checkServerIdentity('byo.example.internal', c) });
+    const agent = new Agent({
+      keepAlive: true,
+      maxSockets: 1,
+      ca: root.certPem,
+      servername: 'byo.example.internal',
+      checkServerIdentity: (_h, c) => checkServerIdentity('byo.example.internal', c),
+    });
     try {
       const before = await get(t.url, agent);
       assert.equal(before.status, 200);
       const second = await leaf();
       await install(second);
-      await eventually('a new connection gets the rewritten certificate', async () =>
-        (await handshake(t.url, 'byo.example.internal', root.certPem)).fingerprint256 === fingerprintOf(second));
+      await eventually(
+        'a new connection gets the rewritten certificate',
+        async () => (await handshake(t.url, 'byo.example.internal', root.certPem)).fingerprint256 === fingerprintOf(second),
+      );
       assert.ok(logged('server certificate reloaded'), 'the reload is logged');
       assert.deepEqual(await get(t.url, agent), { status: 200, reused: true, fingerprint: before.fingerprint });
     } finally {
@@ -226,7 +237,9 @@ describe('the operator’s own server certificate: refused at start', () => {
     const good = await serverLeaf();
     const keyFile = join(dir, 'good.key');
     await writeFile(keyFile, good.keyPem);
-    const error = await startTestServer({ flags: { issuer: 'https://byo.example.internal:8446', tlsCert: join(dir, 'missing.pem'), tlsKey: keyFile } }).catch((e: unknown) => e);
+    const error = await startTestServer({ flags: { issuer: 'https://byo.example.internal:8446', tlsCert: join(dir, 'missing.pem'), tlsKey: keyFile } }).catch(
+      (e: unknown) => e,
+    );
     assert.match(String(error), /cannot read the server certificate file .*missing\.pem \(--tls-cert, tls\.certFile\): no such file/);
     const directory = await startTestServer({ flags: { issuer: 'https://byo.example.internal:8446', tlsCert: keyFile, tlsKey: dir } }).catch((e: unknown) => e);
     assert.match(String(directory), /cannot read the server certificate file .* \(--tls-key, tls\.keyFile\): it is a directory/);

@@ -61,7 +61,17 @@ describe('service-account JSON dialect: service accounts', () => {
         root,
       );
       assert.equal(res.status, 201, res.text);
-      assert.deepEqual(Object.keys(res.json), ['serviceAccountId', 'name', 'status', 'clientId', 'clientSecret', 'scopes', 'createdAt', 'expiresAt', 'message']);
+      assert.deepEqual(Object.keys(res.json), [
+        'serviceAccountId',
+        'name',
+        'status',
+        'clientId',
+        'clientSecret',
+        'scopes',
+        'createdAt',
+        'expiresAt',
+        'message',
+      ]);
       assert.match(res.json.serviceAccountId, /^svc_[0-9a-f]{16}$/);
       assert.equal(res.json.name, 'validation-service');
       assert.equal(res.json.status, 'ACTIVE');
@@ -80,7 +90,10 @@ describe('service-account JSON dialect: service accounts', () => {
       assert.deepEqual(service.json.allowedIps, ['127.0.0.0/8', '::1/128']);
       const role = await t.admin$('GET', '/domains/workflow/roles/read', undefined, root);
       assert.equal(role.status, 200, role.text);
-      assert.deepEqual(role.json.members.map((m: { principal: string }) => m.principal), ['service-accounts.validation-service']);
+      assert.deepEqual(
+        role.json.members.map((m: { principal: string }) => m.principal),
+        ['service-accounts.validation-service'],
+      );
       assert.equal((await t.admin$('GET', '/domains/validation/roles/write', undefined, root)).status, 200);
     });
 
@@ -104,7 +117,7 @@ describe('service-account JSON dialect: service accounts', () => {
       assert.equal((await t.admin$('GET', '/domains/other', undefined, root)).status, 404);
     });
 
-    it('409 for a scope whose new domain would share another domain\'s certificate DNS label', async () => {
+    it("409 for a scope whose new domain would share another domain's certificate DNS label", async () => {
       assert.equal((await api.accounts('POST', '', { name: 'ops-a', scopes: ['pay-ops:read'] }, root)).status, 201);
       const res = await api.accounts('POST', '', { name: 'ops-b', scopes: ['pay.ops:read'] }, root);
       assertDialectError(res, 409, 'conflict', /domain pay\.ops would share the DNS label "pay-ops" .* with domain pay-ops/);
@@ -112,7 +125,11 @@ describe('service-account JSON dialect: service accounts', () => {
     });
 
     it('400 for bad JSON, unknown fields, wrong types and missing names', async () => {
-      const malformed = await t.send('/auth/admin/service-accounts', { method: 'POST', headers: { ...json, authorization: `Bearer ${root}` }, body: '{"name": "x",' });
+      const malformed = await t.send('/auth/admin/service-accounts', {
+        method: 'POST',
+        headers: { ...json, authorization: `Bearer ${root}` },
+        body: '{"name": "x",',
+      });
       assertDialectError(malformed, 400, 'invalid_request');
       const empty = await t.send('/auth/admin/service-accounts', { method: 'POST', headers: { ...json, authorization: `Bearer ${root}` } });
       assertDialectError(empty, 400, 'invalid_request', /body must be object/);
@@ -129,7 +146,10 @@ describe('service-account JSON dialect: service accounts', () => {
         assertDialectError(res, 400, 'invalid_request', /"<domain>:<role>"/);
         assert.ok(res.json.message.includes(scope), `${scope}: the message names the bad scope`);
       }
-      assert.equal((await api.accounts('GET', '', undefined, root)).json.serviceAccounts.some((a: { name: string }) => a.name === 'bad-scope'), false);
+      assert.equal(
+        (await api.accounts('GET', '', undefined, root)).json.serviceAccounts.some((a: { name: string }) => a.name === 'bad-scope'),
+        false,
+      );
     });
 
     it('400 for an allowedIps entry that is not a CIDR block', async () => {
@@ -269,7 +289,7 @@ describe('service-account JSON dialect: service accounts', () => {
   });
 
   describe('POST /auth/token', () => {
-    it('answers the example token request with the dialect\'s response, through the shared token path', async () => {
+    it("answers the example token request with the dialect's response, through the shared token path", async () => {
       const res = await api.tokenFor(example, 'workflow:read validation:write');
       assert.equal(res.status, 200, res.text);
       assert.deepEqual(Object.keys(res.json).sort(), ['accessToken', 'expiresIn', 'scope', 'tokenType']);
@@ -292,7 +312,13 @@ describe('service-account JSON dialect: service accounts', () => {
     });
 
     it('honours expiresIn, capped like expires_in', async () => {
-      const res = await api.token({ grantType: 'client_credentials', clientId: example.clientId, clientSecret: example.clientSecret, scope: 'workflow:read', expiresIn: 600 });
+      const res = await api.token({
+        grantType: 'client_credentials',
+        clientId: example.clientId,
+        clientSecret: example.clientSecret,
+        scope: 'workflow:read',
+        expiresIn: 600,
+      });
       assert.equal(res.status, 200, res.text);
       assert.equal(res.json.expiresIn, 600);
       const claims = decodeJwt(res.json.accessToken);
@@ -328,14 +354,30 @@ describe('service-account JSON dialect: service accounts', () => {
       assertDialectError(await ask('Workflow:read'), 400, 'invalid_scope');
       assertDialectError(await ask('nowhere:read'), 404, 'invalid_scope');
       assertDialectError(await ask('reports:publish'), 403, 'access_denied');
-      assertDialectError(await api.token({ grantType: 'client_credentials', clientId: example.clientId, clientSecret: example.clientSecret, scope: 'workflow:read', expiresIn: 0 }), 400, 'invalid_request', /expiresIn/);
+      assertDialectError(
+        await api.token({
+          grantType: 'client_credentials',
+          clientId: example.clientId,
+          clientSecret: example.clientSecret,
+          scope: 'workflow:read',
+          expiresIn: 0,
+        }),
+        400,
+        'invalid_request',
+        /expiresIn/,
+      );
     });
 
     it('400 for bad JSON and wrong types, 415 for a form body, each with no-store', async () => {
       const malformed = await t.send('/auth/token', { method: 'POST', headers: json, body: '{"grantType":' });
       assertDialectError(malformed, 400, 'invalid_request');
       assert.equal(malformed.headers['cache-control'], 'no-store');
-      assertDialectError(await api.token({ grantType: 'client_credentials', clientId: 42, clientSecret: 'x', scope: 'a:b' }), 400, 'invalid_request', /clientId/);
+      assertDialectError(
+        await api.token({ grantType: 'client_credentials', clientId: 42, clientSecret: 'x', scope: 'a:b' }),
+        400,
+        'invalid_request',
+        /clientId/,
+      );
       assertDialectError(await api.token(['client_credentials']), 400, 'invalid_request');
       assertDialectError(await t.send('/auth/token', { method: 'POST', headers: json }), 400, 'invalid_request', /body must be object/);
       const form = await t.send('/auth/token', {
@@ -418,7 +460,13 @@ describe('service-account JSON dialect: service accounts', () => {
 
     it('describes the dialect in /openapi.json', async () => {
       const doc = (await t.send('/openapi.json')).json;
-      for (const path of ['/auth/token', '/auth/admin/service-accounts', '/auth/admin/service-accounts/{id}', '/auth/admin/service-accounts/{id}/rotate-secret', '/auth/.well-known/jwks.json']) {
+      for (const path of [
+        '/auth/token',
+        '/auth/admin/service-accounts',
+        '/auth/admin/service-accounts/{id}',
+        '/auth/admin/service-accounts/{id}/rotate-secret',
+        '/auth/.well-known/jwks.json',
+      ]) {
         assert.ok(doc.paths[path], path);
       }
     });

@@ -139,7 +139,11 @@ describe('token endpoint errors', () => {
       ['application/json', JSON.stringify(ok)],
       ['text/plain', 'grant_type=client_credentials'],
     ] as const) {
-      const res = await t.send('/oauth2/token', { method: 'POST', headers: { 'content-type': type, authorization: basic('alpha.api', secrets['api']!) }, body });
+      const res = await t.send('/oauth2/token', {
+        method: 'POST',
+        headers: { 'content-type': type, authorization: basic('alpha.api', secrets['api']!) },
+        body,
+      });
       assertError(res, 400, 'invalid_request');
     }
   });

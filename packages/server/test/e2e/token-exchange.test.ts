@@ -187,7 +187,7 @@ describe('token exchange (RFC 8693) and proxy_for_principal', () => {
       assert.equal(both.json.scope, 'orders:role.readers', both.text);
     });
 
-    it('never extends the subject token: exp is at most the subject\'s, whatever expires_in asks', async () => {
+    it("never extends the subject token: exp is at most the subject's, whatever expires_in asks", async () => {
       const a = await tokenOf(A, 'gw:domain', { expires_in: '120' });
       const res = await exchange(B, a, { scope: 'orders:role.readers', expires_in: '3600' });
       assert.equal(res.status, 200, res.text);
@@ -204,7 +204,7 @@ describe('token exchange (RFC 8693) and proxy_for_principal', () => {
       assert.notEqual(decodeJwt(first).jti, decodeJwt(second).jti);
     });
 
-    it('accepts an actor_token of the client itself, and refuses another\'s or a broken one', async () => {
+    it("accepts an actor_token of the client itself, and refuses another's or a broken one", async () => {
       const a = await tokenOf(A, 'gw:domain');
       const own = await tokenOf(B, 'gw:domain');
       assert.equal((await exchange(B, a, { scope: 'orders:role.readers', actor_token: own, actor_token_type: AT })).status, 200);
@@ -213,7 +213,7 @@ describe('token exchange (RFC 8693) and proxy_for_principal', () => {
       assertError(await withActor('x.y.z'), 400, 'invalid_grant', /actor_token is not acceptable/);
     });
 
-    it('binds the token to the actor\'s certificate when the actor authenticates with one, and ends it by the certificate\'s notAfter', async () => {
+    it("binds the token to the actor's certificate when the actor authenticates with one, and ends it by the certificate's notAfter", async () => {
       const cert = await tesseraCertificate(t, B);
       const a = await tokenOf(A, 'gw:domain');
       const res = await postForm(t, { grant_type: GRANT, subject_token: a, subject_token_type: AT, scope: 'orders:role.readers' }, { client: cert });
@@ -225,7 +225,7 @@ describe('token exchange (RFC 8693) and proxy_for_principal', () => {
       assert.ok(claims.exp! <= x509.validToDate.getTime() / 1000);
     });
 
-    it('is performed unchanged by openid-client\'s genericGrantRequest', async () => {
+    it("is performed unchanged by openid-client's genericGrantRequest", async () => {
       const a = await tokenOf(A, 'gw:domain');
       const secret = secrets.get(B)!;
       const config = await oidc.discovery(new URL(t.url), B, secret, oidc.ClientSecretBasic(secret), { [oidc.customFetch]: fetchTrusting(t.ca) });
@@ -291,7 +291,7 @@ describe('token exchange (RFC 8693) and proxy_for_principal', () => {
       assertError(await exchange(B, a, { scope: 'orders:role.held' }), 403, 'access_denied', /app.web holds none of the requested roles/);
     });
 
-    it('takes a change of a role\'s actors at once, at the token endpoint and at introspection', async () => {
+    it("takes a change of a role's actors at once, at the token endpoint and at introspection", async () => {
       const a = await tokenOf(A, 'gw:domain');
       const before = await exchanged(B, a, 'orders:role.direct');
       await putRole('orders', 'direct', { actors: [] });
@@ -324,19 +324,24 @@ describe('token exchange (RFC 8693) and proxy_for_principal', () => {
       assertError(await exchange(E, d, { scope: 'back:domain' }), 400, 'invalid_grant', /would be 4 actors deep .*at most 3 \(tokenExchange.maxDepth\)/);
     });
 
-    it('refuses a token stolen from elsewhere: its audience is not the actor\'s domain, even where a role lists the actor', async () => {
+    it("refuses a token stolen from elsewhere: its audience is not the actor's domain, even where a role lists the actor", async () => {
       const a = await tokenOf(A, 'gw:domain');
       const res = await exchange('other.thief', a, { scope: 'orders:role.stolen' });
-      assertError(res, 400, 'invalid_grant', /issued for gw: other.thief may exchange only tokens sent to its domain \(other\), or toward the domains the token was sent to, not toward orders/);
+      assertError(
+        res,
+        400,
+        'invalid_grant',
+        /issued for gw: other.thief may exchange only tokens sent to its domain \(other\), or toward the domains the token was sent to, not toward orders/,
+      );
     });
 
-    it('lets an actor in front of the token\'s audience (a gateway) exchange it toward that audience, for no role the token did not carry', async () => {
+    it("lets an actor in front of the token's audience (a gateway) exchange it toward that audience, for no role the token did not carry", async () => {
       // A's token for orders carries readers; A also holds writers, and both roles list the gateway.
       const callers = await tokenOf(A, 'orders:role.readers');
       const fronted = decodeJwt(await exchanged(G, callers, 'orders:domain'));
       assert.equal(fronted.sub, A);
       assert.deepEqual(fronted['act'], { sub: G });
-      assert.deepEqual(fronted['scp'], ['readers'], 'writers is held and lists the gateway, but the caller\'s token did not carry it');
+      assert.deepEqual(fronted['scp'], ['readers'], "writers is held and lists the gateway, but the caller's token did not carry it");
       assertError(await exchange(G, callers, { scope: 'orders:role.writers' }), 403, 'access_denied', /only roles it carries: orders:readers/);
       // Toward a domain the token was not sent to, being in front of orders is no reason.
       assertError(await exchange(G, callers, { scope: 'back:domain' }), 400, 'invalid_grant', /sent to its domain \(edge\), or toward .* not toward back/);
@@ -351,7 +356,7 @@ describe('token exchange (RFC 8693) and proxy_for_principal', () => {
       assertError(await exchange(B, own, { scope: 'orders:role.readers' }), 400, 'invalid_grant', /gw.edge's own token/);
     });
 
-    it('refuses an actor re-exchanging a token it already holds for its subject (an exchange\'s or proxy_for_principal\'s result)', async () => {
+    it("refuses an actor re-exchanging a token it already holds for its subject (an exchange's or proxy_for_principal's result)", async () => {
       const b = await exchanged(B, await tokenOf(A, 'gw:domain'), 'mid:domain');
       const held = /the subject_token is held by gw.edge itself \(it acts for app.web already\)/;
       assertError(await exchange(B, b, { scope: 'mid:domain' }), 400, 'invalid_grant', held);
@@ -528,42 +533,66 @@ describe('token exchange (RFC 8693) and proxy_for_principal', () => {
     /** The subject token parameters, and `extra`. */
     const withSubject = (extra: Record<string, string>): Record<string, string> => ({ subject_token: a, subject_token_type: AT, ...extra });
     const cases: [string, () => Record<string, string>, number, string, RegExp][] = [
-      ['no subject_token', () => ({ subject_token_type: AT, scope: 'orders:domain' }), 400, 'invalid_request',
-        /subject_token is required/],
-      ['no subject_token_type', () => ({ subject_token: a, scope: 'orders:domain' }), 400, 'invalid_request',
-        /subject_token_type is required/],
-      ['an unsupported subject_token_type', () => ({ subject_token: a, subject_token_type: SAML, scope: 'orders:domain' }), 400, 'invalid_request',
-        /subject_token_type .* is not supported/],
-      ['actor_token without its type', () => withSubject({ actor_token: a, scope: 'orders:domain' }), 400, 'invalid_request',
-        /actor_token and actor_token_type go together/],
-      ['actor_token_type without a token', () => withSubject({ actor_token_type: AT, scope: 'orders:domain' }), 400, 'invalid_request',
-        /go together/],
-      ['an unsupported actor_token_type', () => withSubject({ actor_token: a, actor_token_type: ID, scope: 'orders:domain' }), 400, 'invalid_request',
-        /actor_token_type .* is not supported/],
-      ['an unsupported requested_token_type', () => withSubject({ requested_token_type: REFRESH, scope: 'orders:domain' }), 400, 'invalid_request',
-        /requested_token_type .* is not supported/],
-      ['a resource', () => withSubject({ resource: 'https://orders.example/api', scope: 'orders:domain' }), 400, 'invalid_target',
-        /resource is not supported/],
-      ['no target', () => withSubject({}), 400, 'invalid_request',
-        /name the target/],
-      ['a malformed scope', () => withSubject({ scope: 'Orders:domain' }), 400, 'invalid_scope',
-        /scope item/],
-      ['openid in the scope', () => withSubject({ scope: 'orders:domain openid orders:service.api' }), 400, 'invalid_scope',
-        /access tokens only/],
-      ['an unknown target domain', () => withSubject({ scope: 'nowhere:domain' }), 400, 'invalid_target',
-        /domain 'nowhere' does not exist/],
-      ['an unknown audience', () => withSubject({ audience: 'nowhere' }), 400, 'invalid_target',
-        /domain 'nowhere' does not exist/],
-      ['an audience that is not the scope\'s domain', () => withSubject({ audience: 'mid', scope: 'orders:domain' }), 400, 'invalid_target',
-        /audience mid is not the one domain/],
-      ['an audience that is no domain name', () => withSubject({ audience: 'Not A Domain' }), 400, 'invalid_target',
-        /is not a domain name/],
-      ['a bad impersonation value', () => withSubject({ scope: 'orders:domain', impersonation: 'yes' }), 400, 'invalid_request',
-        /impersonation must be 'true' or 'false'/],
-      ['a bad expires_in', () => withSubject({ scope: 'orders:domain', expires_in: '-1' }), 400, 'invalid_request',
-        /expires_in must be/],
-      ['proxy_for_principal', () => withSubject({ scope: 'orders:domain', proxy_for_principal: A }), 400, 'invalid_request',
-        /proxy_for_principal goes with client_credentials/],
+      ['no subject_token', () => ({ subject_token_type: AT, scope: 'orders:domain' }), 400, 'invalid_request', /subject_token is required/],
+      ['no subject_token_type', () => ({ subject_token: a, scope: 'orders:domain' }), 400, 'invalid_request', /subject_token_type is required/],
+      [
+        'an unsupported subject_token_type',
+        () => ({ subject_token: a, subject_token_type: SAML, scope: 'orders:domain' }),
+        400,
+        'invalid_request',
+        /subject_token_type .* is not supported/,
+      ],
+      [
+        'actor_token without its type',
+        () => withSubject({ actor_token: a, scope: 'orders:domain' }),
+        400,
+        'invalid_request',
+        /actor_token and actor_token_type go together/,
+      ],
+      ['actor_token_type without a token', () => withSubject({ actor_token_type: AT, scope: 'orders:domain' }), 400, 'invalid_request', /go together/],
+      [
+        'an unsupported actor_token_type',
+        () => withSubject({ actor_token: a, actor_token_type: ID, scope: 'orders:domain' }),
+        400,
+        'invalid_request',
+        /actor_token_type .* is not supported/,
+      ],
+      [
+        'an unsupported requested_token_type',
+        () => withSubject({ requested_token_type: REFRESH, scope: 'orders:domain' }),
+        400,
+        'invalid_request',
+        /requested_token_type .* is not supported/,
+      ],
+      ['a resource', () => withSubject({ resource: 'https://orders.example/api', scope: 'orders:domain' }), 400, 'invalid_target', /resource is not supported/],
+      ['no target', () => withSubject({}), 400, 'invalid_request', /name the target/],
+      ['a malformed scope', () => withSubject({ scope: 'Orders:domain' }), 400, 'invalid_scope', /scope item/],
+      ['openid in the scope', () => withSubject({ scope: 'orders:domain openid orders:service.api' }), 400, 'invalid_scope', /access tokens only/],
+      ['an unknown target domain', () => withSubject({ scope: 'nowhere:domain' }), 400, 'invalid_target', /domain 'nowhere' does not exist/],
+      ['an unknown audience', () => withSubject({ audience: 'nowhere' }), 400, 'invalid_target', /domain 'nowhere' does not exist/],
+      [
+        "an audience that is not the scope's domain",
+        () => withSubject({ audience: 'mid', scope: 'orders:domain' }),
+        400,
+        'invalid_target',
+        /audience mid is not the one domain/,
+      ],
+      ['an audience that is no domain name', () => withSubject({ audience: 'Not A Domain' }), 400, 'invalid_target', /is not a domain name/],
+      [
+        'a bad impersonation value',
+        () => withSubject({ scope: 'orders:domain', impersonation: 'yes' }),
+        400,
+        'invalid_request',
+        /impersonation must be 'true' or 'false'/,
+      ],
+      ['a bad expires_in', () => withSubject({ scope: 'orders:domain', expires_in: '-1' }), 400, 'invalid_request', /expires_in must be/],
+      [
+        'proxy_for_principal',
+        () => withSubject({ scope: 'orders:domain', proxy_for_principal: A }),
+        400,
+        'invalid_request',
+        /proxy_for_principal goes with client_credentials/,
+      ],
     ];
     for (const [name, params, status, error, description] of cases) {
       it(`answers ${name} with ${status} ${error}`, async () => {
@@ -652,13 +681,13 @@ describe('token exchange (RFC 8693) and proxy_for_principal', () => {
       assert.equal((await t.admin$('GET', '/domains/orders/roles', undefined, await tokenOf(A, 'orders:role.admin'))).status, 200);
     });
 
-    it('refuses a domain admin naming actors on another domain\'s role', async () => {
+    it("refuses a domain admin naming actors on another domain's role", async () => {
       const token = await tokenOf('other.admin', 'other:role.admin');
       const res = await t.admin$('PUT', '/domains/orders/roles/readers', { actors: ['other.admin'] }, token);
       assert.equal(res.status, 403, res.text);
       const own = await t.admin$('PUT', '/domains/other/roles/mine', { actors: [B] }, token);
       assert.equal(own.status, 201, own.text);
-      assert.deepEqual(own.json.actors, [B], 'an actor of another domain is the role\'s admins\' choice');
+      assert.deepEqual(own.json.actors, [B], "an actor of another domain is the role's admins' choice");
     });
   });
 });

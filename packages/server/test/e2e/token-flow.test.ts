@@ -125,7 +125,8 @@ describe('token flow (alpha.api gets a token for beta)', () => {
       assert.equal(res.json.token_endpoint, `${t.url}/oauth2/token`);
       assert.equal(res.json.jwks_uri, `${t.url}/oauth2/keys`);
       assert.deepEqual(res.json.grant_types_supported, ['client_credentials', 'urn:ietf:params:oauth:grant-type:token-exchange']);
-      for (const method of ['client_secret_basic', 'client_secret_post', 'private_key_jwt']) assert.ok(res.json.token_endpoint_auth_methods_supported.includes(method), method);
+      for (const method of ['client_secret_basic', 'client_secret_post', 'private_key_jwt'])
+        assert.ok(res.json.token_endpoint_auth_methods_supported.includes(method), method);
     }
     const jwks = await t.send('/oauth2/keys');
     assert.match(String(jwks.headers['cache-control']), /max-age=\d+/);

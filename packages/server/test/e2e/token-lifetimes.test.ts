@@ -82,7 +82,7 @@ describe('token lifetime maxima', () => {
       assert.equal(await lifetimeOf('capped:role.readers', 600), 600);
     });
 
-    it('a role maximum below its domain\'s wins; one above it does not', async () => {
+    it("a role maximum below its domain's wins; one above it does not", async () => {
       assert.equal(await lifetimeOf('capped:role.tiny'), 120);
       assert.equal(await lifetimeOf('capped:role.tiny', 60), 60);
       assert.equal(await lifetimeOf('capped:role.long'), 1800);
@@ -116,7 +116,7 @@ describe('token lifetime maxima', () => {
       assert.ok(id.exp! <= access.exp!);
     });
 
-    it('null removes a domain maximum; a role PUT without tokenMaxLifetime keeps the role\'s', async () => {
+    it("null removes a domain maximum; a role PUT without tokenMaxLifetime keeps the role's", async () => {
       assert.equal((await t.admin$('PATCH', '/domains/cleared', { tokenMaxLifetime: 900 })).status, 200);
       assert.equal(await lifetimeOf('cleared:domain'), 900);
       const cleared = await t.admin$('PATCH', '/domains/cleared', { tokenMaxLifetime: null });
@@ -145,13 +145,21 @@ describe('token lifetime maxima', () => {
       assert.equal(onlyDescription.json.tokenMaxLifetime, 7000, 'a field not sent is kept');
       const audit = await t.admin$('GET', '/audit?type=domain.update&limit=5');
       assert.equal(audit.status, 200, audit.text);
-      assert.ok(audit.json.events.some((e: { target: string }) => e.target === 'open'), audit.text);
+      assert.ok(
+        audit.json.events.some((e: { target: string }) => e.target === 'open'),
+        audit.text,
+      );
       assert.equal((await t.admin$('PATCH', '/domains/open', { description: null, tokenMaxLifetime: null })).status, 200);
     });
 
     it('400 for a maximum that is not a whole number of seconds of at least 60', async () => {
       for (const tokenMaxLifetime of [30, 59, 0, -60, 90.5]) {
-        assertAdminError(await t.admin$('PATCH', '/domains/open', { tokenMaxLifetime }), 400, 'invalid_request', /tokenMaxLifetime must be a whole number of seconds, at least 60/);
+        assertAdminError(
+          await t.admin$('PATCH', '/domains/open', { tokenMaxLifetime }),
+          400,
+          'invalid_request',
+          /tokenMaxLifetime must be a whole number of seconds, at least 60/,
+        );
       }
       assertAdminError(await t.admin$('PATCH', '/domains/open', { tokenMaxLifetime: '600' }), 400, 'invalid_request', /tokenMaxLifetime/);
       assertAdminError(await t.admin$('PUT', '/domains/open/roles/readers', { tokenMaxLifetime: 10 }), 400, 'invalid_request', /at least 60/);
@@ -169,11 +177,15 @@ describe('token lifetime maxima', () => {
     });
 
     it('401 without a token', async () => {
-      const res = await t.send('/admin/v1/domains/open', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{"tokenMaxLifetime":600}' });
+      const res = await t.send('/admin/v1/domains/open', {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json' },
+        body: '{"tokenMaxLifetime":600}',
+      });
       assertAdminError(res, 401, 'invalid_token');
     });
 
-    it('lets a domain\'s admin patch that domain, and 403 for any other', async () => {
+    it("lets a domain's admin patch that domain, and 403 for any other", async () => {
       const admin = await t.admin$('POST', '/domains/alpha/services', { name: 'owner' });
       assert.equal(admin.status, 201, admin.text);
       assert.equal((await t.admin$('PUT', '/domains/capped/roles/admin', { members: [{ principal: 'alpha.owner' }] })).status, 201);

@@ -69,7 +69,7 @@ describe('tokens and the memberships behind them', () => {
       }
     });
 
-    it('the service-account JSON dialect\'s /auth/token takes the same path', async () => {
+    it("the service-account JSON dialect's /auth/token takes the same path", async () => {
       const end = clock + 5 * SECOND;
       await setMember('beta', 'temps', 'alpha.api', end);
       const res = await t.send('/auth/token', {

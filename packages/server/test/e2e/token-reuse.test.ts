@@ -75,11 +75,13 @@ describe('token reuse, enabled', () => {
   it('gives a service deleted and registered again under its name a token of its own, which introspects active', async () => {
     const rs = (await t.admin$('POST', '/domains/beta/services', { name: 'rs' })).json.clientSecret as string;
     const introspect = async (token: string): Promise<unknown> =>
-      (await t.send('/oauth2/introspect', {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic('beta.rs', rs) },
-        body: new URLSearchParams({ token }).toString(),
-      })).json.active;
+      (
+        await t.send('/oauth2/introspect', {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic('beta.rs', rs) },
+          body: new URLSearchParams({ token }).toString(),
+        })
+      ).json.active;
     const register = async (): Promise<string> => {
       const created = await t.admin$('POST', '/domains/beta/services', { name: 'again' });
       assert.equal(created.status, 201, created.text);
@@ -124,8 +126,7 @@ describe('token reuse with more revoked tokens than the registry cache holds', (
   let b: TestServer;
   let dataDir = '';
   let secret = '';
-  const revoke = (jti: string, expiresAt: number): Promise<void> =>
-    b.server.store.revokeToken({ jti, principal: 'beta.api', expiresAt }, { actor: 'test' });
+  const revoke = (jti: string, expiresAt: number): Promise<void> => b.server.store.revokeToken({ jti, principal: 'beta.api', expiresAt }, { actor: 'test' });
 
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'tessera-reuse-revoked-'));

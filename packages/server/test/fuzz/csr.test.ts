@@ -35,10 +35,13 @@ describe('fuzz: parseCsr refuses bad input only with InvalidCertificateRequestEr
     const counter = tally('parseCsr random');
     const heapBefore = heapUsed();
     fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 2048 }), fc.string({ unit: 'binary', maxLength: 512 }), fc.base64String({ maxLength: 1024 })), (input) => {
-        counter.count();
-        parsesOrRefuses(input);
-      }),
+      fc.property(
+        fc.oneof(fc.uint8Array({ maxLength: 2048 }), fc.string({ unit: 'binary', maxLength: 512 }), fc.base64String({ maxLength: 1024 })),
+        (input) => {
+          counter.count();
+          parsesOrRefuses(input);
+        },
+      ),
       { numRuns: runs },
     );
     assert.ok(heapUsed() - heapBefore < HEAP_BOUND_BYTES);

@@ -37,7 +37,11 @@ const text = fc.oneof(
 const scopeDomain = fc.constantFrom('fz', 'fz"', 'f\\z', 'nope');
 const scopeKind = fc.constantFrom(':domain', ':role.', ':role.reader', ':service.', ':');
 const scopeItem = fc.tuple(scopeDomain, scopeKind, text).map((parts) => parts.join(''));
-const scope = fc.oneof(text, scopeItem, fc.array(text, { maxLength: 4 }).map((parts) => ['openid', ...parts].join(' ')));
+const scope = fc.oneof(
+  text,
+  scopeItem,
+  fc.array(text, { maxLength: 4 }).map((parts) => ['openid', ...parts].join(' ')),
+);
 const PARAMS = ['grant_type', 'scope', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type', 'token'];
 type Fields = [string, string][];
 const paramName = fc.oneof(fc.constantFrom(...PARAMS, 'token_type_hint', 'expires_in'), text);
@@ -46,7 +50,9 @@ const formFields: fc.Arbitrary<Fields> = fc.array(fc.tuple(paramName, paramValue
 
 /** Headers are latin1 on the wire; the rest of the bytes reach the server through the body. */
 const latin1 = (value: string): string =>
-  Buffer.from(value, 'utf8').toString('latin1').replace(/[\x00-\x08\x0a-\x1f\x7f]/g, '');
+  Buffer.from(value, 'utf8')
+    .toString('latin1')
+    .replace(/[\x00-\x08\x0a-\x1f\x7f]/g, '');
 /** HTTP Basic without the form-encoding, which a lone surrogate would make throw. */
 const rawBasic = (id: string, secret: string): string => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 
@@ -102,12 +108,7 @@ describe('fuzz: every OAuth-style error_description keeps to RFC 6749 §5.2', ()
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function property<T>(
-    target: string,
-    arb: fc.Arbitrary<T>,
-    send: (input: T) => Promise<TestResponse>,
-    dialect = false,
-  ): Promise<void> {
+  async function property<T>(target: string, arb: fc.Arbitrary<T>, send: (input: T) => Promise<TestResponse>, dialect = false): Promise<void> {
     const counter = tally(`${target} error_description`);
     await fc.assert(
       fc.asyncProperty(arb, async (input) => {
@@ -134,14 +135,26 @@ describe('fuzz: every OAuth-style error_description keeps to RFC 6749 §5.2', ()
     fc.oneof(
       fc.constant<Who>({ fields: [] }),
       fc.constant<Who>({ fields: [], authorization: basic('fz.svc', secret) }),
-      fc.constant<Who>({ fields: [['client_id', 'fz.svc'], ['client_secret', secret]] }),
+      fc.constant<Who>({
+        fields: [
+          ['client_id', 'fz.svc'],
+          ['client_secret', secret],
+        ],
+      }),
       fc.tuple(text, text).map(([id, s]): Who => ({ fields: [], authorization: rawBasic(id, s) })),
       text.map((s): Who => ({ fields: [], authorization: `Basic ${s}` })),
       fc.tuple(text, text).map(([type, assertion]): Who => ({
-        fields: [['client_assertion_type', type], ['client_assertion', assertion], ['client_id', 'fz.svc']],
+        fields: [
+          ['client_assertion_type', type],
+          ['client_assertion', assertion],
+          ['client_id', 'fz.svc'],
+        ],
       })),
       text.map((assertion): Who => ({
-        fields: [['client_assertion_type', JWT_BEARER_ASSERTION_TYPE], ['client_assertion', `${assertion}.e30.x`]],
+        fields: [
+          ['client_assertion_type', JWT_BEARER_ASSERTION_TYPE],
+          ['client_assertion', `${assertion}.e30.x`],
+        ],
       })),
     );
 
@@ -170,7 +183,10 @@ describe('fuzz: every OAuth-style error_description keeps to RFC 6749 §5.2', ()
       scope,
       expiresIn: fc.integer(),
     };
-    const body = fc.oneof(fc.record(fields, { requiredKeys: [] }).map((value) => JSON.stringify(value)), text);
+    const body = fc.oneof(
+      fc.record(fields, { requiredKeys: [] }).map((value) => JSON.stringify(value)),
+      text,
+    );
     await property(
       'POST /auth/token',
       body,
@@ -197,12 +213,7 @@ describe('fuzz: every OAuth-style error_description keeps to RFC 6749 §5.2', ()
       fc.tuple(text, text).map(([id, s]) => rawBasic(id, s)),
       text,
     );
-    const path = fc.constantFrom(
-      '/admin/v1/domains',
-      '/admin/v1/domains/fz/services',
-      '/auth/admin/service-accounts',
-      '/.well-known/est/simpleenroll',
-    );
+    const path = fc.constantFrom('/admin/v1/domains', '/admin/v1/domains/fz/services', '/auth/admin/service-accounts', '/.well-known/est/simpleenroll');
     await property('401 challenges', fc.record({ path, authorization }), (input) => {
       const method = input.path.includes('/est/') ? 'POST' : 'GET';
       return t.send(input.path, { method, headers: { authorization: latin1(input.authorization) } });

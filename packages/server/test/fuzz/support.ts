@@ -48,7 +48,9 @@ export async function snapshot(t: TestServer, token: string): Promise<unknown> {
 }
 
 function listNames(body: unknown): string[] {
-  const items = Array.isArray(body) ? body : ((body as { items?: unknown; domains?: unknown } | undefined)?.items ?? (body as { domains?: unknown } | undefined)?.domains);
+  const items = Array.isArray(body)
+    ? body
+    : ((body as { items?: unknown; domains?: unknown } | undefined)?.items ?? (body as { domains?: unknown } | undefined)?.domains);
   if (!Array.isArray(items)) return [];
   return items.map((item: unknown) => (typeof item === 'string' ? item : String((item as { name?: unknown }).name))).sort();
 }

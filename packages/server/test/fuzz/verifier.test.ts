@@ -48,7 +48,9 @@ describe('fuzz: the SDK verifier refuses random and mutated tokens with a Verifi
       fc.string({ maxLength: 300 }),
       fc.string({ unit: 'binary', maxLength: 300 }),
       fc.tuple(b64, b64, b64).map((parts) => parts.join('.')),
-      fc.tuple(fc.jsonValue(), fc.jsonValue(), b64).map(([h, p, s]) => `${Buffer.from(JSON.stringify(h)).toString('base64url')}.${Buffer.from(JSON.stringify(p)).toString('base64url')}.${s}`),
+      fc
+        .tuple(fc.jsonValue(), fc.jsonValue(), b64)
+        .map(([h, p, s]) => `${Buffer.from(JSON.stringify(h)).toString('base64url')}.${Buffer.from(JSON.stringify(p)).toString('base64url')}.${s}`),
     );
     await fc.assert(
       fc.asyncProperty(token, async (input) => {
@@ -73,12 +75,19 @@ describe('fuzz: the SDK verifier refuses random and mutated tokens with a Verifi
         for (const [at, c] of edits) chars[at % chars.length] = alphabet[c]!;
         return chars.join('');
       }),
-      fc.record({ alg: fc.constantFrom('none', 'HS256', 'RS256', 'ES384', 'EdDSA'), kid: fc.option(fc.string()), extra: fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue(), { maxKeys: 3 }) }).map(
-        (h) => `${Buffer.from(JSON.stringify({ ...h.extra, typ: 'at+jwt', alg: h.alg, kid: h.kid ?? undefined })).toString('base64url')}.${payload}.${signature}`,
-      ),
-      fc.dictionary(fc.constantFrom('iss', 'aud', 'sub', 'exp', 'iat', 'nbf', 'scp', 'scope', 'cnf'), fc.jsonValue(), { minKeys: 1 }).map(
-        (claims) => `${header}.${Buffer.from(JSON.stringify({ ...decodeJwt(genuine), ...claims })).toString('base64url')}.${signature}`,
-      ),
+      fc
+        .record({
+          alg: fc.constantFrom('none', 'HS256', 'RS256', 'ES384', 'EdDSA'),
+          kid: fc.option(fc.string()),
+          extra: fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue(), { maxKeys: 3 }),
+        })
+        .map(
+          (h) =>
+            `${Buffer.from(JSON.stringify({ ...h.extra, typ: 'at+jwt', alg: h.alg, kid: h.kid ?? undefined })).toString('base64url')}.${payload}.${signature}`,
+        ),
+      fc
+        .dictionary(fc.constantFrom('iss', 'aud', 'sub', 'exp', 'iat', 'nbf', 'scp', 'scope', 'cnf'), fc.jsonValue(), { minKeys: 1 })
+        .map((claims) => `${header}.${Buffer.from(JSON.stringify({ ...decodeJwt(genuine), ...claims })).toString('base64url')}.${signature}`),
     );
     await fc.assert(
       fc.asyncProperty(mutated, async (input) => {

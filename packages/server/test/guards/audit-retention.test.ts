@@ -37,9 +37,17 @@ describe('audit retention', () => {
     const store = await openStore();
     try {
       await store.appendAuditBatch([
-        at('token.issued', 31), at('token.issued', 29), at('token.refused', 31), at('introspect.refused', 31),
-        at('token.refused.summary', 91), at('token.refused.summary', 31), at('alert.auth-failures', 91),
-        at('service.update', 401), at('service.update', 91), at('token.revoke', 91), at('signing-key.create', 401),
+        at('token.issued', 31),
+        at('token.issued', 29),
+        at('token.refused', 31),
+        at('introspect.refused', 31),
+        at('token.refused.summary', 91),
+        at('token.refused.summary', 31),
+        at('alert.auth-failures', 91),
+        at('service.update', 401),
+        at('service.update', 91),
+        at('token.revoke', 91),
+        at('signing-key.create', 401),
       ]);
       const retention = createAuditRetention({
         store,

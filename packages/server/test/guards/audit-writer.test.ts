@@ -161,7 +161,10 @@ describe('audit batch writer', () => {
     assert.equal(writer.buffered, 100);
     assert.equal(writer.dropped, 900);
     assert.equal(dropMetric, 900);
-    assert.ok(lines.some((l) => l.level === 'warn' && /900 dropped/.test(l.message)), JSON.stringify(lines.map((l) => l.message)));
+    assert.ok(
+      lines.some((l) => l.level === 'warn' && /900 dropped/.test(l.message)),
+      JSON.stringify(lines.map((l) => l.message)),
+    );
     store.down = false;
     await writer.flush();
     assert.deepEqual(

@@ -11,7 +11,17 @@ import type { TokenOutcome } from '../../src/oauth2/token-service.ts';
 const T0 = 1_700_000_000_000;
 
 function failure(claimedClientId: string | undefined, at = T0, clientIp = '192.0.2.1'): TokenOutcome {
-  return { endpoint: 'token', at, clientIp, claimedClientId, principal: undefined, method: undefined, requestedScope: 'beta:domain', result: 'AUTH_101', status: 401 };
+  return {
+    endpoint: 'token',
+    at,
+    clientIp,
+    claimedClientId,
+    principal: undefined,
+    method: undefined,
+    requestedScope: 'beta:domain',
+    result: 'AUTH_101',
+    status: 401,
+  };
 }
 
 interface Received {
@@ -126,7 +136,13 @@ describe('auth-failure alerts', () => {
 
   it('ignores every outcome that is not a failed authentication', () => {
     const { alerts, audit } = harness({ failureThreshold: 1 });
-    for (const [result, status] of [['issued', 200], ['AUTH_103', 401], ['AUTH_104', 403], ['AUTH_106', 429], ['invalid_scope', 400]] as const) {
+    for (const [result, status] of [
+      ['issued', 200],
+      ['AUTH_103', 401],
+      ['AUTH_104', 403],
+      ['AUTH_106', 429],
+      ['invalid_scope', 400],
+    ] as const) {
       alerts.observe({ ...failure('alpha.api'), result, status });
     }
     assert.equal(audit.length, 0);
@@ -172,7 +188,10 @@ describe('auth-failure alerts', () => {
     alerts.observe(failure('alpha.api'));
     await alerts.close();
     assert.ok(Date.now() - started < 2000);
-    assert.ok(warnings.some((w) => /webhook at http:\/\/127\.0\.0\.1:\d+ failed/.test(w.message)), JSON.stringify(warnings.map((w) => w.message)));
+    assert.ok(
+      warnings.some((w) => /webhook at http:\/\/127\.0\.0\.1:\d+ failed/.test(w.message)),
+      JSON.stringify(warnings.map((w) => w.message)),
+    );
   });
 
   it('logs an unreachable webhook at warn and carries on', async () => {

@@ -18,8 +18,14 @@ describe('RecentKeys', () => {
     keys.touch('b', 500, () => 2);
     keys.touch('c', 1000, () => 3);
     assert.equal(keys.size, 2);
-    assert.equal(keys.touch('b', 1001, () => 20), 2);
-    assert.equal(keys.touch('a', 1001, () => 10), 10);
+    assert.equal(
+      keys.touch('b', 1001, () => 20),
+      2,
+    );
+    assert.equal(
+      keys.touch('a', 1001, () => 10),
+      10,
+    );
   });
 
   it('evicts the least recently touched entry at the cap', () => {
@@ -28,8 +34,15 @@ describe('RecentKeys', () => {
     keys.touch('a', 1, () => 'new a');
     keys.touch('d', 2, () => 'd');
     assert.equal(keys.size, 3);
-    assert.equal(keys.touch('a', 3, () => 'new a'), 'a', 'a was touched, so b went instead');
-    assert.equal(keys.touch('b', 4, () => 'new b'), 'new b');
+    assert.equal(
+      keys.touch('a', 3, () => 'new a'),
+      'a',
+      'a was touched, so b went instead',
+    );
+    assert.equal(
+      keys.touch('b', 4, () => 'new b'),
+      'new b',
+    );
   });
 
   it('stays at its cap through 100 000 distinct keys, in well under a second', () => {

@@ -41,16 +41,57 @@ describe('refusal summaries', () => {
     assert.deepEqual(
       written.map((e) => [e.type, e.actor, e.target, e.at, e.after]),
       [
-        [SUMMARY_TYPE, 'system', 'ip:192.0.2.1', T0 + 999, {
-          endpoint: 'token', clientIp: '192.0.2.1', addresses: ['192.0.2.1'], result: 'AUTH_101', status: 401, count: 1000, from: T0, to: T0 + 999,
-          clientIds: ['alpha.guess0', 'alpha.guess1', 'alpha.guess2'],
-        }],
-        [SUMMARY_TYPE, 'system', 'ip:192.0.2.1', T0, {
-          endpoint: 'token', clientIp: '192.0.2.1', addresses: ['192.0.2.1'], result: 'AUTH_106', status: 429, count: 20, from: T0, to: T0, clientIds: [],
-        }],
-        [SUMMARY_TYPE, 'system', 'ip:198.51.100.7', T0, {
-          endpoint: 'introspect', clientIp: '198.51.100.7', addresses: ['198.51.100.7'], result: 'AUTH_101', status: 401, count: 1, from: T0, to: T0, clientIds: ['alpha.api'],
-        }],
+        [
+          SUMMARY_TYPE,
+          'system',
+          'ip:192.0.2.1',
+          T0 + 999,
+          {
+            endpoint: 'token',
+            clientIp: '192.0.2.1',
+            addresses: ['192.0.2.1'],
+            result: 'AUTH_101',
+            status: 401,
+            count: 1000,
+            from: T0,
+            to: T0 + 999,
+            clientIds: ['alpha.guess0', 'alpha.guess1', 'alpha.guess2'],
+          },
+        ],
+        [
+          SUMMARY_TYPE,
+          'system',
+          'ip:192.0.2.1',
+          T0,
+          {
+            endpoint: 'token',
+            clientIp: '192.0.2.1',
+            addresses: ['192.0.2.1'],
+            result: 'AUTH_106',
+            status: 429,
+            count: 20,
+            from: T0,
+            to: T0,
+            clientIds: [],
+          },
+        ],
+        [
+          SUMMARY_TYPE,
+          'system',
+          'ip:198.51.100.7',
+          T0,
+          {
+            endpoint: 'introspect',
+            clientIp: '198.51.100.7',
+            addresses: ['198.51.100.7'],
+            result: 'AUTH_101',
+            status: 401,
+            count: 1,
+            from: T0,
+            to: T0,
+            clientIds: ['alpha.api'],
+          },
+        ],
       ],
     );
   });
@@ -69,7 +110,10 @@ describe('refusal summaries', () => {
     summary.flush();
     summary.observe(refused({ at: T0 + 60_000 }));
     summary.close();
-    assert.deepEqual(written.map((e) => (e.after as { count: number; from: number }).from), [T0, T0 + 60_000]);
+    assert.deepEqual(
+      written.map((e) => (e.after as { count: number; from: number }).from),
+      [T0, T0 + 60_000],
+    );
   });
 
   it('counts an IPv6 caller by its /64, as the limits do: rotating through the prefix makes one row', () => {

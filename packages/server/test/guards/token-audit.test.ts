@@ -81,7 +81,12 @@ describe('token audit events', () => {
   });
 
   it('replaces control characters in caller text: NUL cannot be stored, a newline could forge a line', () => {
-    const event = tokenAuditEvent({ ...base, claimedClientId: 'alpha.a\u0000b\nforged\u009b\u2028', requestedScope: 'beta:domain\r\n\u001b[2J', clientIp: '192.0.2.1\u007f' });
+    const event = tokenAuditEvent({
+      ...base,
+      claimedClientId: 'alpha.a\u0000b\nforged\u009b\u2028',
+      requestedScope: 'beta:domain\r\n\u001b[2J',
+      clientIp: '192.0.2.1\u007f',
+    });
     assert.equal(event.actor, 'alpha.a\uFFFDb\uFFFDforged\uFFFD\uFFFD');
     assert.deepEqual(event.after, { result: 'AUTH_101', status: 401, clientIp: '192.0.2.1\uFFFD', method: null, scope: 'beta:domain\uFFFD\uFFFD\uFFFD[2J' });
   });

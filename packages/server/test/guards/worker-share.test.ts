@@ -19,7 +19,11 @@ void describe('workerShare', () => {
       for (const kind of ['client', 'ip'] as const) {
         const { rate, burst } = config.rateLimits[kind];
         const bursts = shares.map((share) => share.rateLimits[kind].burst);
-        assert.equal(bursts.reduce((a, b) => a + b), burst, `${kind} bursts over ${workers} workers: ${bursts.join(' ')}`);
+        assert.equal(
+          bursts.reduce((a, b) => a + b),
+          burst,
+          `${kind} bursts over ${workers} workers: ${bursts.join(' ')}`,
+        );
         assert.ok(Math.max(...bursts) - Math.min(...bursts) <= 1, `as even as can be: ${bursts.join(' ')}`);
         for (const share of shares) assert.equal(share.rateLimits[kind].rate, rate / workers);
       }
@@ -53,7 +57,7 @@ void describe('databasePoolShare', () => {
     assert.equal(databasePoolShare(40, 16), 2);
   });
 
-  void it('counts every connection the instance may hold: each process\'s pool and its LISTEN connection', () => {
+  void it("counts every connection the instance may hold: each process's pool and its LISTEN connection", () => {
     assert.equal(databaseConnections(10, 1), 11);
     assert.equal(databaseConnections(10, 2), 12);
     assert.equal(databaseConnections(10, 10), 30);

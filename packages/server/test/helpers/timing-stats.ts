@@ -36,11 +36,7 @@ function seededRandom(seed: number): () => number {
 }
 
 /** The percentile bootstrap interval (95 %) of the median of `values`, over `rounds` resamples. */
-export function bootstrapMedianInterval(
-  values: readonly number[],
-  rounds = 1000,
-  seed = 1,
-): { low: number; high: number } {
+export function bootstrapMedianInterval(values: readonly number[], rounds = 1000, seed = 1): { low: number; high: number } {
   const random = seededRandom(seed);
   const resample = new Float64Array(values.length);
   const medians: number[] = [];
@@ -66,14 +62,13 @@ export function pairedTimingDifference(a: readonly number[], b: readonly number[
  * load from other processes hits both sides of a pair alike), after a warm-up (prepared
  * statements, JIT, connection pools). Microseconds; `a` − `b`.
  */
-export async function timeFailuresInPairs(
-  a: () => Promise<unknown>,
-  b: () => Promise<unknown>,
-  pairs: number,
-): Promise<TimingDifference> {
+export async function timeFailuresInPairs(a: () => Promise<unknown>, b: () => Promise<unknown>, pairs: number): Promise<TimingDifference> {
   const once = async (attempt: () => Promise<unknown>): Promise<number> => {
     const start = performance.now();
-    const failed = await attempt().then(() => false, () => true);
+    const failed = await attempt().then(
+      () => false,
+      () => true,
+    );
     const took = (performance.now() - start) * 1000;
     if (!failed) throw new Error('a timed attempt succeeded; both sides must fail');
     return took;

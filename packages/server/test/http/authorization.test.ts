@@ -45,7 +45,7 @@ describe('Basic credentials', () => {
     assert.deepEqual(basicCredentials(basic(':')), { user: '', password: '' });
   });
 
-  it('does not percent-decode: that is the OAuth layer\'s rule, not Basic\'s', () => {
+  it("does not percent-decode: that is the OAuth layer's rule, not Basic's", () => {
     assert.deepEqual(basicCredentials(basic('a%20b:c+d')), { user: 'a%20b', password: 'c+d' });
   });
 });

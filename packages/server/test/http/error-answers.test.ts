@@ -65,10 +65,14 @@ const BUG_MESSAGE = 'internal error; the server log has details';
 describe('errorAnswer: the one mapping', () => {
   it('answers an HttpError with its own status, name, code and headers', () => {
     const answer = errorAnswer(errors.rateLimited(), recordingLog());
-    assert.deepEqual(
-      answer,
-      { status: 429, error: 'rate_limited', code: 'AUTH_106', message: 'too many requests', headers: { 'retry-after': '7' }, generic: false },
-    );
+    assert.deepEqual(answer, {
+      status: 429,
+      error: 'rate_limited',
+      code: 'AUTH_106',
+      message: 'too many requests',
+      headers: { 'retry-after': '7' },
+      generic: false,
+    });
   });
 
   it('logs the cause of a 5xx HttpError as a warning, and nothing for a 4xx', () => {
@@ -82,13 +86,20 @@ describe('errorAnswer: the one mapping', () => {
 
   it('describes anything else: storage, Fastify, and a bug logged as an error and answered 500', () => {
     const log = recordingLog();
-    assert.deepEqual(
-      errorAnswer(errors.notFound(), log),
-      { status: 404, error: 'not_found', message: 'no service alpha.x', code: undefined, headers: {}, generic: true },
-    );
+    assert.deepEqual(errorAnswer(errors.notFound(), log), {
+      status: 404,
+      error: 'not_found',
+      message: 'no service alpha.x',
+      code: undefined,
+      headers: {},
+      generic: true,
+    });
     assert.equal(errorAnswer(errors.storageDown(), log).status, 503);
     assert.equal(errorAnswer(errors.bug(), log).status, 500);
-    assert.deepEqual(log.entries.map((entry) => entry.level), ['debug', 'error']);
+    assert.deepEqual(
+      log.entries.map((entry) => entry.level),
+      ['debug', 'error'],
+    );
   });
 });
 
@@ -96,115 +107,72 @@ describe('the admin-style JSON dialects ({"error", "message"})', () => {
   const root = jsonDialect();
 
   it('root: every class as {error, message}, its headers kept, no challenge', () => {
-    assert.deepEqual(
-      wire(root, errors.oauth()),
-      { status: 401, headers: { 'www-authenticate': BASIC_CHALLENGE }, body: { error: 'invalid_client', message: OAUTH_MESSAGE } },
-    );
-    assert.deepEqual(
-      wire(root, errors.admin()),
-      { status: 403, headers: {}, body: { error: 'forbidden', message: 'alpha.ops may not do this' } },
-    );
-    assert.deepEqual(
-      wire(root, errors.adminUnauthenticated()),
-      { status: 401, headers: {}, body: { error: 'invalid_token', message: 'not authenticated' } },
-    );
-    assert.deepEqual(
-      wire(root, errors.ca()),
-      { status: 429, headers: { 'retry-after': '3' }, body: { error: 'rate_limited', message: 'too many requests from 127.0.0.1' } },
-    );
-    assert.deepEqual(
-      wire(root, errors.proof()),
-      { status: 401, headers: {}, body: { error: 'invalid_proof', message: 'the join token is unknown' } },
-    );
-    assert.deepEqual(
-      wire(root, errors.notFound()),
-      { status: 404, headers: {}, body: { error: 'not_found', message: 'no service alpha.x' } },
-    );
-    assert.deepEqual(
-      wire(root, errors.storageDown()),
-      { status: 503, headers: {}, body: { error: 'temporarily_unavailable', message: STORAGE_MESSAGE } },
-    );
+    assert.deepEqual(wire(root, errors.oauth()), {
+      status: 401,
+      headers: { 'www-authenticate': BASIC_CHALLENGE },
+      body: { error: 'invalid_client', message: OAUTH_MESSAGE },
+    });
+    assert.deepEqual(wire(root, errors.admin()), { status: 403, headers: {}, body: { error: 'forbidden', message: 'alpha.ops may not do this' } });
+    assert.deepEqual(wire(root, errors.adminUnauthenticated()), { status: 401, headers: {}, body: { error: 'invalid_token', message: 'not authenticated' } });
+    assert.deepEqual(wire(root, errors.ca()), {
+      status: 429,
+      headers: { 'retry-after': '3' },
+      body: { error: 'rate_limited', message: 'too many requests from 127.0.0.1' },
+    });
+    assert.deepEqual(wire(root, errors.proof()), { status: 401, headers: {}, body: { error: 'invalid_proof', message: 'the join token is unknown' } });
+    assert.deepEqual(wire(root, errors.notFound()), { status: 404, headers: {}, body: { error: 'not_found', message: 'no service alpha.x' } });
+    assert.deepEqual(wire(root, errors.storageDown()), { status: 503, headers: {}, body: { error: 'temporarily_unavailable', message: STORAGE_MESSAGE } });
     assert.deepEqual(wire(root, errors.mediaType()), {
       status: 415,
       headers: {},
       body: { error: 'invalid_request', message: 'unsupported Content-Type; Unsupported Media Type: text/plain' },
     });
-    assert.deepEqual(
-      wire(root, errors.validation()),
-      { status: 400, headers: {}, body: { error: 'invalid_request', message: VALIDATION_MESSAGE } },
-    );
-    assert.deepEqual(
-      wire(root, errors.bug()),
-      { status: 500, headers: {}, body: { error: 'server_error', message: BUG_MESSAGE } },
-    );
+    assert.deepEqual(wire(root, errors.validation()), { status: 400, headers: {}, body: { error: 'invalid_request', message: VALIDATION_MESSAGE } });
+    assert.deepEqual(wire(root, errors.bug()), { status: 500, headers: {}, body: { error: 'server_error', message: BUG_MESSAGE } });
   });
 
   it('admin: a 401 asks for a Bearer token, whatever raised it; other statuses carry no challenge', () => {
     const challenge = { 'www-authenticate': BEARER_CHALLENGE };
-    assert.deepEqual(
-      wire(adminDialect, errors.adminUnauthenticated()),
-      { status: 401, headers: challenge, body: { error: 'invalid_token', message: 'not authenticated' } },
-    );
-    assert.deepEqual(
-      wire(adminDialect, errors.proof()),
-      { status: 401, headers: challenge, body: { error: 'invalid_proof', message: 'the join token is unknown' } },
-    );
+    assert.deepEqual(wire(adminDialect, errors.adminUnauthenticated()), {
+      status: 401,
+      headers: challenge,
+      body: { error: 'invalid_token', message: 'not authenticated' },
+    });
+    assert.deepEqual(wire(adminDialect, errors.proof()), {
+      status: 401,
+      headers: challenge,
+      body: { error: 'invalid_proof', message: 'the join token is unknown' },
+    });
     // The error's own header wins over the dialect's challenge.
     assert.deepEqual(wire(adminDialect, errors.oauth()).headers, { 'www-authenticate': BASIC_CHALLENGE });
-    assert.deepEqual(
-      wire(adminDialect, errors.admin()),
-      { status: 403, headers: {}, body: { error: 'forbidden', message: 'alpha.ops may not do this' } },
-    );
-    assert.deepEqual(
-      wire(adminDialect, errors.ca()),
-      { status: 429, headers: { 'retry-after': '3' }, body: { error: 'rate_limited', message: 'too many requests from 127.0.0.1' } },
-    );
-    assert.deepEqual(
-      wire(adminDialect, errors.notFound()),
-      { status: 404, headers: {}, body: { error: 'not_found', message: 'no service alpha.x' } },
-    );
-    assert.deepEqual(
-      wire(adminDialect, errors.storageDown()).body,
-      { error: 'temporarily_unavailable', message: STORAGE_MESSAGE },
-    );
-    assert.deepEqual(
-      wire(adminDialect, errors.validation()).body,
-      { error: 'invalid_request', message: VALIDATION_MESSAGE },
-    );
-    assert.deepEqual(
-      wire(adminDialect, errors.bug()),
-      { status: 500, headers: {}, body: { error: 'server_error', message: BUG_MESSAGE } },
-    );
+    assert.deepEqual(wire(adminDialect, errors.admin()), { status: 403, headers: {}, body: { error: 'forbidden', message: 'alpha.ops may not do this' } });
+    assert.deepEqual(wire(adminDialect, errors.ca()), {
+      status: 429,
+      headers: { 'retry-after': '3' },
+      body: { error: 'rate_limited', message: 'too many requests from 127.0.0.1' },
+    });
+    assert.deepEqual(wire(adminDialect, errors.notFound()), { status: 404, headers: {}, body: { error: 'not_found', message: 'no service alpha.x' } });
+    assert.deepEqual(wire(adminDialect, errors.storageDown()).body, { error: 'temporarily_unavailable', message: STORAGE_MESSAGE });
+    assert.deepEqual(wire(adminDialect, errors.validation()).body, { error: 'invalid_request', message: VALIDATION_MESSAGE });
+    assert.deepEqual(wire(adminDialect, errors.bug()), { status: 500, headers: {}, body: { error: 'server_error', message: BUG_MESSAGE } });
   });
 
   it('service accounts: the admin answers, but a 403 is AUTH_102', () => {
-    assert.deepEqual(
-      wire(accountsDialect, errors.admin()),
-      { status: 403, headers: {}, body: { error: 'AUTH_102', message: 'alpha.ops may not do this' } },
-    );
+    assert.deepEqual(wire(accountsDialect, errors.admin()), { status: 403, headers: {}, body: { error: 'AUTH_102', message: 'alpha.ops may not do this' } });
     assert.deepEqual(wire(accountsDialect, errors.adminUnauthenticated()), {
       status: 401,
       headers: { 'www-authenticate': BEARER_CHALLENGE },
       body: { error: 'invalid_token', message: 'not authenticated' },
     });
     assert.deepEqual(wire(accountsDialect, errors.oauth()).body, { error: 'invalid_client', message: OAUTH_MESSAGE });
-    assert.deepEqual(
-      wire(accountsDialect, errors.ca()).body,
-      { error: 'rate_limited', message: 'too many requests from 127.0.0.1' },
-    );
+    assert.deepEqual(wire(accountsDialect, errors.ca()).body, { error: 'rate_limited', message: 'too many requests from 127.0.0.1' });
     assert.deepEqual(wire(accountsDialect, errors.proof()).headers, { 'www-authenticate': BEARER_CHALLENGE });
-    assert.deepEqual(
-      wire(accountsDialect, errors.notFound()).body,
-      { error: 'not_found', message: 'no service alpha.x' },
-    );
-    assert.deepEqual(
-      wire(accountsDialect, errors.validation()).body,
-      { error: 'invalid_request', message: VALIDATION_MESSAGE },
-    );
+    assert.deepEqual(wire(accountsDialect, errors.notFound()).body, { error: 'not_found', message: 'no service alpha.x' });
+    assert.deepEqual(wire(accountsDialect, errors.validation()).body, { error: 'invalid_request', message: VALIDATION_MESSAGE });
     assert.deepEqual(wire(accountsDialect, errors.bug()).body, { error: 'server_error', message: BUG_MESSAGE });
   });
 
-  it('CA: EST 401s carry the EST challenge, the JSON API\'s none; Retry-After kept', () => {
+  it("CA: EST 401s carry the EST challenge, the JSON API's none; Retry-After kept", () => {
     const est: DialectRequest = { url: '/.well-known/est/simpleenroll', headers: {} };
     const api: DialectRequest = { url: '/ca/v1/certificates', headers: {} };
     assert.deepEqual(wire(caDialect, errors.proof(), est), {
@@ -212,27 +180,23 @@ describe('the admin-style JSON dialects ({"error", "message"})', () => {
       headers: { 'www-authenticate': EST_CHALLENGE },
       body: { error: 'invalid_proof', message: 'the join token is unknown' },
     });
-    assert.deepEqual(
-      wire(caDialect, errors.proof(), api),
-      { status: 401, headers: {}, body: { error: 'invalid_proof', message: 'the join token is unknown' } },
-    );
-    assert.deepEqual(
-      wire(caDialect, errors.ca(), est),
-      { status: 429, headers: { 'retry-after': '3' }, body: { error: 'rate_limited', message: 'too many requests from 127.0.0.1' } },
-    );
-    assert.deepEqual(
-      wire(caDialect, errors.proofUnavailable(), api).body,
-      { error: 'temporarily_unavailable', message: 'could not fetch the keys; retry shortly' },
-    );
-    assert.deepEqual(
-      wire(caDialect, errors.admin(), api).body,
-      { error: 'forbidden', message: 'alpha.ops may not do this' },
-    );
+    assert.deepEqual(wire(caDialect, errors.proof(), api), {
+      status: 401,
+      headers: {},
+      body: { error: 'invalid_proof', message: 'the join token is unknown' },
+    });
+    assert.deepEqual(wire(caDialect, errors.ca(), est), {
+      status: 429,
+      headers: { 'retry-after': '3' },
+      body: { error: 'rate_limited', message: 'too many requests from 127.0.0.1' },
+    });
+    assert.deepEqual(wire(caDialect, errors.proofUnavailable(), api).body, {
+      error: 'temporarily_unavailable',
+      message: 'could not fetch the keys; retry shortly',
+    });
+    assert.deepEqual(wire(caDialect, errors.admin(), api).body, { error: 'forbidden', message: 'alpha.ops may not do this' });
     assert.deepEqual(wire(caDialect, errors.oauth(), est).headers, { 'www-authenticate': BASIC_CHALLENGE });
-    assert.deepEqual(
-      wire(caDialect, errors.notFound(), api).body,
-      { error: 'not_found', message: 'no service alpha.x' },
-    );
+    assert.deepEqual(wire(caDialect, errors.notFound(), api).body, { error: 'not_found', message: 'no service alpha.x' });
     assert.deepEqual(wire(caDialect, errors.storageDown(), api).status, 503);
     assert.deepEqual(wire(caDialect, errors.bug(), api).body, { error: 'server_error', message: BUG_MESSAGE });
   });
@@ -250,7 +214,8 @@ describe('the admin-style JSON dialects ({"error", "message"})', () => {
     });
     assert.deepEqual(ca(new ClientCertificateError('expired', 'the certificate expired at 2026-01-01T00:00:00.000Z; renew it')).body, {
       error: 'invalid_proof',
-      message: 'the certificate expired at 2026-01-01T00:00:00.000Z; renewal needs a valid certificate, so bootstrap a new one with a join token or a registered key',
+      message:
+        'the certificate expired at 2026-01-01T00:00:00.000Z; renewal needs a valid certificate, so bootstrap a new one with a join token or a registered key',
     });
     const other = errors.admin();
     assert.equal(caRefusal(other), other);
@@ -281,65 +246,57 @@ describe('the OAuth dialect (RFC 6749 §5.2)', () => {
 
   it('adds the Basic challenge to any 401 of a client that used Basic, unless told not to (certificate login)', () => {
     const unauthenticated = new OAuthError(401, 'invalid_client', 'client certificate rejected: expired', { errorCode: 'AUTH_101' });
-    assert.deepEqual(
-      wire(token, unauthenticated, usedBasic).headers,
-      { ...NO_STORE, 'www-authenticate': BASIC_CHALLENGE },
-    );
+    assert.deepEqual(wire(token, unauthenticated, usedBasic).headers, { ...NO_STORE, 'www-authenticate': BASIC_CHALLENGE });
     assert.deepEqual(wire(token, unauthenticated, plain).headers, NO_STORE);
     assert.deepEqual(wire(login, unauthenticated, usedBasic).headers, NO_STORE);
     assert.deepEqual(wire(token, errors.oauthPlain(), usedBasic).headers, NO_STORE);
   });
 
   it('the other HttpErrors answer as themselves, in the OAuth body', () => {
-    assert.deepEqual(
-      wire(token, errors.admin()),
-      { status: 403, headers: NO_STORE, body: { error: 'forbidden', error_description: 'alpha.ops may not do this' } },
-    );
+    assert.deepEqual(wire(token, errors.admin()), {
+      status: 403,
+      headers: NO_STORE,
+      body: { error: 'forbidden', error_description: 'alpha.ops may not do this' },
+    });
     assert.deepEqual(wire(token, errors.ca()).headers, { ...NO_STORE, 'retry-after': '3' });
-    assert.deepEqual(
-      wire(login, errors.proof()).body,
-      { error: 'invalid_proof', error_description: 'the join token is unknown' },
-    );
+    assert.deepEqual(wire(login, errors.proof()).body, { error: 'invalid_proof', error_description: 'the join token is unknown' });
     assert.deepEqual(wire(login, errors.adminUnauthenticated(), usedBasic).headers, NO_STORE);
   });
 
-  it('a described error takes the OAuth name of its status; an unknown media type is 400 with the endpoint\'s own words', () => {
+  it("a described error takes the OAuth name of its status; an unknown media type is 400 with the endpoint's own words", () => {
     for (const dialect of [token, login]) {
-      assert.deepEqual(
-        wire(dialect, errors.notFound()),
-        { status: 404, headers: NO_STORE, body: { error: 'invalid_request', error_description: 'no service alpha.x' } },
-      );
-      assert.deepEqual(
-        wire(dialect, errors.storageDown()).body,
-        { error: 'temporarily_unavailable', error_description: STORAGE_MESSAGE },
-      );
-      assert.deepEqual(
-        wire(dialect, errors.validation()).body,
-        { error: 'invalid_request', error_description: "body is missing the required field 'client_id'" },
-      );
-      assert.deepEqual(
-        wire(dialect, errors.bug()),
-        { status: 500, headers: NO_STORE, body: { error: 'server_error', error_description: BUG_MESSAGE } },
-      );
+      assert.deepEqual(wire(dialect, errors.notFound()), {
+        status: 404,
+        headers: NO_STORE,
+        body: { error: 'invalid_request', error_description: 'no service alpha.x' },
+      });
+      assert.deepEqual(wire(dialect, errors.storageDown()).body, { error: 'temporarily_unavailable', error_description: STORAGE_MESSAGE });
+      assert.deepEqual(wire(dialect, errors.validation()).body, {
+        error: 'invalid_request',
+        error_description: "body is missing the required field 'client_id'",
+      });
+      assert.deepEqual(wire(dialect, errors.bug()), { status: 500, headers: NO_STORE, body: { error: 'server_error', error_description: BUG_MESSAGE } });
     }
     assert.deepEqual(wire(token, errors.mediaType()).body, {
       error: 'invalid_request',
       error_description: 'the request must be application/x-www-form-urlencoded (RFC 6749 section 3.2)',
     });
-    assert.deepEqual(
-      wire(login, errors.mediaType()),
-      { status: 400, headers: NO_STORE, body: { error: 'invalid_request', error_description: 'send the body as a form or JSON' } },
-    );
+    assert.deepEqual(wire(login, errors.mediaType()), {
+      status: 400,
+      headers: NO_STORE,
+      body: { error: 'invalid_request', error_description: 'send the body as a form or JSON' },
+    });
   });
 });
 
 describe('the service-account JSON token dialect', () => {
   it('an OAuthError: the AUTH code as error, the message with camelCase field names and within the grammar', () => {
     const missing = new OAuthError(400, 'invalid_request', 'client_id "x" needs client_secret', {});
-    assert.deepEqual(
-      wire(tokenDialect, missing),
-      { status: 400, headers: NO_STORE, body: { error: 'invalid_request', message: "clientId 'x' needs clientSecret" } },
-    );
+    assert.deepEqual(wire(tokenDialect, missing), {
+      status: 400,
+      headers: NO_STORE,
+      body: { error: 'invalid_request', message: "clientId 'x' needs clientSecret" },
+    });
     assert.deepEqual(wire(tokenDialect, errors.oauth(), usedBasic), {
       status: 401,
       headers: { ...NO_STORE, 'www-authenticate': BASIC_CHALLENGE },
@@ -349,30 +306,19 @@ describe('the service-account JSON token dialect', () => {
   });
 
   it('the other HttpErrors: their name, no code, same rules', () => {
-    assert.deepEqual(
-      wire(tokenDialect, errors.admin()),
-      { status: 403, headers: NO_STORE, body: { error: 'forbidden', message: 'alpha.ops may not do this' } },
-    );
+    assert.deepEqual(wire(tokenDialect, errors.admin()), {
+      status: 403,
+      headers: NO_STORE,
+      body: { error: 'forbidden', message: 'alpha.ops may not do this' },
+    });
     assert.deepEqual(wire(tokenDialect, errors.ca()).headers, { ...NO_STORE, 'retry-after': '3' });
-    assert.deepEqual(
-      wire(tokenDialect, errors.proof()).body,
-      { error: 'invalid_proof', message: 'the join token is unknown' },
-    );
+    assert.deepEqual(wire(tokenDialect, errors.proof()).body, { error: 'invalid_proof', message: 'the join token is unknown' });
   });
 
   it('a described error keeps its words (they already name the JSON fields), but a wrong media type says to send JSON', () => {
-    assert.deepEqual(
-      wire(tokenDialect, errors.validation()).body,
-      { error: 'invalid_request', message: "body is missing the required field 'client_id'" },
-    );
-    assert.deepEqual(
-      wire(tokenDialect, errors.notFound()),
-      { status: 404, headers: NO_STORE, body: { error: 'not_found', message: 'no service alpha.x' } },
-    );
-    assert.deepEqual(
-      wire(tokenDialect, errors.storageDown()).body,
-      { error: 'temporarily_unavailable', message: STORAGE_MESSAGE },
-    );
+    assert.deepEqual(wire(tokenDialect, errors.validation()).body, { error: 'invalid_request', message: "body is missing the required field 'client_id'" });
+    assert.deepEqual(wire(tokenDialect, errors.notFound()), { status: 404, headers: NO_STORE, body: { error: 'not_found', message: 'no service alpha.x' } });
+    assert.deepEqual(wire(tokenDialect, errors.storageDown()).body, { error: 'temporarily_unavailable', message: STORAGE_MESSAGE });
     assert.deepEqual(wire(tokenDialect, errors.mediaType()), {
       status: 415,
       headers: NO_STORE,

@@ -22,59 +22,86 @@ function buildApp(): FastifyInstance {
   app.addSchema({ $id: 'principal', type: 'string', description: 'domain.service' });
   app.addSchema({ $id: 'unused', type: 'object' });
 
-  app.post('/admin/v1/domains', {
-    schema: {
-      summary: 'Create a domain',
-      tags: ['domains'],
-      security: [{ bearerAuth: [] }],
-      body: {
-        type: 'object',
-        required: ['name'],
-        additionalProperties: false,
-        properties: { name: { type: 'string', maxLength: 64 }, description: { type: 'string', nullable: true } },
+  app.post(
+    '/admin/v1/domains',
+    {
+      schema: {
+        summary: 'Create a domain',
+        tags: ['domains'],
+        security: [{ bearerAuth: [] }],
+        body: {
+          type: 'object',
+          required: ['name'],
+          additionalProperties: false,
+          properties: { name: { type: 'string', maxLength: 64 }, description: { type: 'string', nullable: true } },
+        },
+        response: { 201: { $ref: 'domain#' }, 400: { ...error, description: 'The body is not a domain' }, '4xx': error },
       },
-      response: { 201: { $ref: 'domain#' }, 400: { ...error, description: 'The body is not a domain' }, '4xx': error },
     },
-  }, ok);
-  app.get('/admin/v1/domains/:d', {
-    schema: {
-      operationId: 'getDomain',
-      params: { type: 'object', properties: { d: { type: 'string', pattern: '^[a-z]+$', description: 'domain name' } } },
-      response: { 200: { $ref: 'domain#' }, default: error },
-    },
-  }, ok);
-  app.get('/admin/v1/audit', {
-    schema: {
-      querystring: {
-        type: 'object',
-        required: ['limit'],
-        properties: { principal: { $ref: 'principal#' }, since: { type: 'string', format: 'date-time' }, limit: { type: 'integer' } },
+    ok,
+  );
+  app.get(
+    '/admin/v1/domains/:d',
+    {
+      schema: {
+        operationId: 'getDomain',
+        params: { type: 'object', properties: { d: { type: 'string', pattern: '^[a-z]+$', description: 'domain name' } } },
+        response: { 200: { $ref: 'domain#' }, default: error },
       },
-      headers: { type: 'object', properties: { 'x-request-id': { type: 'string' }, authorization: { type: 'string' } } },
-      response: { 200: { type: 'array', items: [{ type: 'string' }], additionalItems: { type: 'integer' } } },
     },
-  }, ok);
-  app.delete('/admin/v1/domains/:d/services/:s', {
-    schema: { security: [{ bearerAuth: [] }], response: { 204: { type: 'null', description: 'Deleted' } } },
-  }, ok);
-  app.put('/admin/v1/domains/:d/services/:s/keys/:kid(^[A-Za-z0-9_-]+$)', {
-    schema: {
-      body: { content: { 'application/json': { schema: { type: 'object', properties: { pem: { type: 'string' } } } } } },
+    ok,
+  );
+  app.get(
+    '/admin/v1/audit',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          required: ['limit'],
+          properties: { principal: { $ref: 'principal#' }, since: { type: 'string', format: 'date-time' }, limit: { type: 'integer' } },
+        },
+        headers: { type: 'object', properties: { 'x-request-id': { type: 'string' }, authorization: { type: 'string' } } },
+        response: { 200: { type: 'array', items: [{ type: 'string' }], additionalItems: { type: 'integer' } } },
+      },
     },
-  }, ok);
-  app.post('/oauth2/token', {
-    schema: {
-      consumes: ['application/x-www-form-urlencoded'],
-      security: [{ basicAuth: [] }],
-      body: { type: 'object', properties: { grant_type: { type: 'string' } } },
+    ok,
+  );
+  app.delete(
+    '/admin/v1/domains/:d/services/:s',
+    {
+      schema: { security: [{ bearerAuth: [] }], response: { 204: { type: 'null', description: 'Deleted' } } },
     },
-  }, ok);
+    ok,
+  );
+  app.put(
+    '/admin/v1/domains/:d/services/:s/keys/:kid(^[A-Za-z0-9_-]+$)',
+    {
+      schema: {
+        body: { content: { 'application/json': { schema: { type: 'object', properties: { pem: { type: 'string' } } } } } },
+      },
+    },
+    ok,
+  );
+  app.post(
+    '/oauth2/token',
+    {
+      schema: {
+        consumes: ['application/x-www-form-urlencoded'],
+        security: [{ basicAuth: [] }],
+        body: { type: 'object', properties: { grant_type: { type: 'string' } } },
+      },
+    },
+    ok,
+  );
   app.route({ method: ['GET', 'HEAD'], url: '/status', schema: { response: { 200: { type: 'object' } } }, handler: ok });
   app.get('/internal/debug', { schema: { hide: true } }, ok);
   app.get('/healthz', ok);
-  app.register(async (child) => {
-    child.get('/jwks.json', { schema: { response: { 200: { type: 'object' } } } }, ok);
-  }, { prefix: '/auth/.well-known' });
+  app.register(
+    async (child) => {
+      child.get('/jwks.json', { schema: { response: { 200: { type: 'object' } } } }, ok);
+    },
+    { prefix: '/auth/.well-known' },
+  );
   registerOpenApiRoute(app, collector);
   return app;
 }
@@ -137,8 +164,15 @@ void describe('GET /openapi.json', () => {
           assert.ok(p.name && p.schema !== undefined && ['path', 'query', 'header'].includes(p.in), `${method} ${path}: ${JSON.stringify(p)}`);
         }
         const pathParams = parameters.filter((p) => p.in === 'path');
-        assert.deepEqual(pathParams.map((p) => p.name), templates, `${method} ${path}`);
-        assert.ok(pathParams.every((p) => p.required), `${method} ${path}`);
+        assert.deepEqual(
+          pathParams.map((p) => p.name),
+          templates,
+          `${method} ${path}`,
+        );
+        assert.ok(
+          pathParams.every((p) => p.required),
+          `${method} ${path}`,
+        );
       }
     }
     const [d, s, kid] = operation(doc, '/admin/v1/domains/{d}/services/{s}/keys/{kid}', 'put').parameters ?? [];
@@ -241,17 +275,24 @@ void describe('GET /openapi.json', () => {
       type: 'object',
       properties: { d: { $ref: '#/definitions/name' }, s: { $ref: '#/definitions/name' } },
     });
-    app.get('/domains/:d/services/:s', {
-      schema: {
-        params: { $ref: 'http://tessera.test/service.json#' },
-        response: { 200: { $ref: 'http://tessera.test/service.json#/definitions/name' } },
+    app.get(
+      '/domains/:d/services/:s',
+      {
+        schema: {
+          params: { $ref: 'http://tessera.test/service.json#' },
+          response: { 200: { $ref: 'http://tessera.test/service.json#/definitions/name' } },
+        },
       },
-    }, ok);
+      ok,
+    );
     registerOpenApiRoute(app, collector);
     const doc = await fetchDocument(app);
     const get = operation(doc, '/domains/{d}/services/{s}', 'get');
     const nameRef = { $ref: '#/components/schemas/http_tessera.test_service.json/definitions/name' };
-    assert.deepEqual(get.parameters?.map((p) => p.schema), [nameRef, nameRef]);
+    assert.deepEqual(
+      get.parameters?.map((p) => p.schema),
+      [nameRef, nameRef],
+    );
     assert.deepEqual(get.responses?.[200]?.content?.['application/json']?.schema, nameRef);
     assert.deepEqual(Object.keys(doc.components.schemas ?? {}), ['http_tessera.test_service.json']);
   });

@@ -45,7 +45,10 @@ describe('server TLS renewal failures', () => {
     const tls = await serverTls(deps);
     const contexts: SecureContextOptions[] = [];
     const errors: string[] = [];
-    tls.keepFresh({ setSecureContext: (options) => void contexts.push(options) }, { info: () => undefined, warn: () => undefined, error: (_details, message) => void errors.push(message) });
+    tls.keepFresh(
+      { setSecureContext: (options) => void contexts.push(options) },
+      { info: () => undefined, warn: () => undefined, error: (_details, message) => void errors.push(message) },
+    );
     const refresh = async (): Promise<void> => {
       for (const listener of refreshListeners) await listener();
     };

@@ -32,12 +32,7 @@ export class FakeSigningKeyStore implements SigningKeyStore {
     return true;
   }
 
-  async transitionSigningKey(
-    kid: string,
-    from: SigningKeyState,
-    to: SigningKeyState,
-    times: { retiredAt?: number; removeAt?: number },
-  ): Promise<boolean> {
+  async transitionSigningKey(kid: string, from: SigningKeyState, to: SigningKeyState, times: { retiredAt?: number; removeAt?: number }): Promise<boolean> {
     await tick();
     const key = this.keys.get(kid);
     if (key === undefined || key.state !== from) return this.#lost();
@@ -48,7 +43,12 @@ export class FakeSigningKeyStore implements SigningKeyStore {
       retiredAt: times.retiredAt ?? key.retiredAt,
       removeAt: times.removeAt ?? key.removeAt,
     });
-    this.#record(to === 'active' ? 'signing-key.activate' : to === 'retired' ? 'signing-key.retire' : 'signing-key.prepare', kid, { state: from }, { state: to, ...times });
+    this.#record(
+      to === 'active' ? 'signing-key.activate' : to === 'retired' ? 'signing-key.retire' : 'signing-key.prepare',
+      kid,
+      { state: from },
+      { state: to, ...times },
+    );
     return true;
   }
 

@@ -21,7 +21,14 @@ export interface Harness {
   clock: Clock;
   store: FakeSigningKeyStore;
   sealer: Sealer;
-  instance(options?: { alg?: SigningAlg; sealer?: Sealer; store?: SigningKeyStore; logger?: SigningKeysLogger; checkIntervalMs?: number; rotates?: boolean }): SigningKeys;
+  instance(options?: {
+    alg?: SigningAlg;
+    sealer?: Sealer;
+    store?: SigningKeyStore;
+    logger?: SigningKeysLogger;
+    checkIntervalMs?: number;
+    rotates?: boolean;
+  }): SigningKeys;
 }
 
 export function harness(): Harness {

@@ -44,16 +44,12 @@ void describe('planRotation', () => {
 
   void it('prepares a successor exactly when due, published for the full window', () => {
     const due = T0 + policy.rotationInterval - policy.prePublication;
-    assert.deepEqual(planRotation([key('a', 'active', T0)], due, policy), [
-      { step: 'prepare-next', activatesAt: due + policy.prePublication },
-    ]);
+    assert.deepEqual(planRotation([key('a', 'active', T0)], due, policy), [{ step: 'prepare-next', activatesAt: due + policy.prePublication }]);
   });
 
   void it('gives a late successor the full pre-publication window from now', () => {
     const late = T0 + 45 * DAY;
-    assert.deepEqual(planRotation([key('a', 'active', T0)], late, policy), [
-      { step: 'prepare-next', activatesAt: late + policy.prePublication },
-    ]);
+    assert.deepEqual(planRotation([key('a', 'active', T0)], late, policy), [{ step: 'prepare-next', activatesAt: late + policy.prePublication }]);
   });
 
   void it('prepares no second successor while one is published', () => {
@@ -65,9 +61,7 @@ void describe('planRotation', () => {
     const at = T0 + 30 * DAY;
     const keys = [key('a', 'active', T0), key('n', 'next', at)];
     assert.deepEqual(planRotation(keys, at - 1, policy), []);
-    assert.deepEqual(planRotation(keys, at, policy), [
-      { step: 'promote', kid: 'n', retire: { kid: 'a', retiredAt: at, removeAt: at + policy.retention } },
-    ]);
+    assert.deepEqual(planRotation(keys, at, policy), [{ step: 'promote', kid: 'n', retire: { kid: 'a', retiredAt: at, removeAt: at + policy.retention } }]);
   });
 
   void it('finishes a promotion that stopped after retiring the old key', () => {

@@ -8,7 +8,7 @@ const sealer = createSealer(generateMasterKey());
 const times = { state: 'active', createdAt: 0, activatesAt: 0 } as const;
 
 void describe('openSigningKey', () => {
-  void it('encodes each key\'s two protected headers once, with its alg and kid', async () => {
+  void it("encodes each key's two protected headers once, with its alg and kid", async () => {
     const record = await generateSigningKey('EdDSA', sealer, times);
     const key = openSigningKey(record, sealer);
     const decode = (header: string): unknown => JSON.parse(Buffer.from(header, 'base64url').toString());
@@ -25,17 +25,23 @@ void describe('openSigningKey', () => {
   ] as const satisfies ReadonlyArray<readonly [SigningAlg, SigningAlg]>) {
     void it(`refuses a sealed ${sealedAs} key stored as ${claimed}`, async () => {
       const record = await generateSigningKey(sealedAs, sealer, times);
-      assert.throws(() => openSigningKey({ ...record, alg: claimed }, sealer), (error: unknown) => {
-        assert.ok(error instanceof SigningKeyIntegrityError);
-        assert.equal(error.message, `signing key ${record.kid}: the sealed private key is not a ${claimed} key`);
-        return true;
-      });
+      assert.throws(
+        () => openSigningKey({ ...record, alg: claimed }, sealer),
+        (error: unknown) => {
+          assert.ok(error instanceof SigningKeyIntegrityError);
+          assert.equal(error.message, `signing key ${record.kid}: the sealed private key is not a ${claimed} key`);
+          return true;
+        },
+      );
     });
   }
 
   void it('refuses a sealed blob that is not a PKCS #8 key', async () => {
     const record = await generateSigningKey('ES256', sealer, times);
     const garbage = { ...record, sealedPrivateKey: sealer.seal(Buffer.from('not a key'), `signing-key:${record.kid}`) };
-    assert.throws(() => openSigningKey(garbage, sealer), { code: 'SIGNING_KEY_INVALID', message: `signing key ${record.kid}: the sealed private key is not a PKCS #8 key` });
+    assert.throws(() => openSigningKey(garbage, sealer), {
+      code: 'SIGNING_KEY_INVALID',
+      message: `signing key ${record.kid}: the sealed private key is not a PKCS #8 key`,
+    });
   });
 });

@@ -15,7 +15,7 @@ void describe('SigningKeys that do not rotate (cluster followers)', () => {
     assert.throws(() => follower.current(), NoSigningKeyError);
   });
 
-  void it('leaves every due step to the owner, and follows the owner\'s keys by their activation time', async () => {
+  void it("leaves every due step to the owner, and follows the owner's keys by their activation time", async () => {
     const { clock, store, instance } = harness();
     const owner = instance();
     const follower = instance({ rotates: false });
@@ -34,7 +34,13 @@ void describe('SigningKeys that do not rotate (cluster followers)', () => {
     const [next] = store.inState('next');
     assert.ok(next);
     await follower.refresh();
-    assert.deepEqual(follower.jwks().keys.map((jwk) => jwk.kid).sort(), [first, next.kid].sort());
+    assert.deepEqual(
+      follower
+        .jwks()
+        .keys.map((jwk) => jwk.kid)
+        .sort(),
+      [first, next.kid].sort(),
+    );
     assert.equal(follower.current().kid, first);
 
     // Past its activation the follower signs with the successor, though nobody promoted it yet.

@@ -62,7 +62,10 @@ void describe('SigningKeys on instances sharing a store', () => {
     assert.equal(agreeOnCurrent(instances), second);
     assert.ok(h.store.lostRaces >= 4, 'every step was contended');
     assert.equal(new Set(instances.map((keys) => keys.jwksJson())).size, 1);
-    assert.deepEqual(instances[0]?.jwks().keys.map((jwk) => jwk.kid), [second]);
+    assert.deepEqual(
+      instances[0]?.jwks().keys.map((jwk) => jwk.kid),
+      [second],
+    );
   });
 
   void it('publishes one successor when two admins force a rotation at once', async () => {

@@ -152,7 +152,7 @@ void describe('SigningKeys', () => {
     assert.equal(retired?.removeAt, removeAt);
     assert.equal(store.eventsOfType('signing-key.activate').length, 1);
 
-    const tokenExpiry = (next.activatesAt - 1) + TOKEN_LIFETIME_S * 1000;
+    const tokenExpiry = next.activatesAt - 1 + TOKEN_LIFETIME_S * 1000;
     clock.now = removeAt - 1;
     await keys.refresh();
     assert.ok(kidsOf(keys).includes(old));

@@ -55,7 +55,10 @@ describe('the data dir lock', () => {
     await assert.rejects(lockDataDir(dataDir, 'https://127.0.0.1:8445/', process.pid + 1_000_000), (error: unknown) => {
       assert.ok(error instanceof DataDirInUseError);
       assert.match(error.message, new RegExp(`^the data dir ${dataDir} is in use by another tessera restore \\(pid ${process.pid}\\): stop it first`));
-      assert.deepEqual({ pid: error.holder?.pid, url: error.holder?.url, command: error.holder?.command }, { pid: process.pid, url: '', command: 'tessera restore' });
+      assert.deepEqual(
+        { pid: error.holder?.pid, url: error.holder?.url, command: error.holder?.command },
+        { pid: process.pid, url: '', command: 'tessera restore' },
+      );
       return true;
     });
     await restore.release();
@@ -95,7 +98,10 @@ describe('the data dir lock', () => {
     const file = join(dataDir, LOCK_FILE);
     const start = (await processStartTicks(process.pid))!;
     const boot = (await bootId())!;
-    for (const stale of [{ start: String(Number(start) + 1), boot }, { start, boot: '00000000-0000-4000-8000-000000000000' }]) {
+    for (const stale of [
+      { start: String(Number(start) + 1), boot },
+      { start, boot: '00000000-0000-4000-8000-000000000000' },
+    ]) {
       await writeFile(file, JSON.stringify({ pid: process.pid, url: 'https://old', ...stale }));
       const lock = await lockDataDir(dataDir, 'https://new', process.pid + 1_000_000);
       assert.equal(JSON.parse(await readFile(file, 'utf8')).url, 'https://new', JSON.stringify(stale));

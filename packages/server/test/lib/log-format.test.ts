@@ -11,7 +11,12 @@ describe('the pretty log format', () => {
   });
 
   it('prints an error as its message (and code), quoted when it has spaces', () => {
-    const line = JSON.stringify({ level: 50, time: at, err: { type: 'Error', message: 'connection refused', code: 'ECONNREFUSED', stack: 'Error: …' }, msg: 'storage is failing' });
+    const line = JSON.stringify({
+      level: 50,
+      time: at,
+      err: { type: 'Error', message: 'connection refused', code: 'ECONNREFUSED', stack: 'Error: …' },
+      msg: 'storage is failing',
+    });
     assert.equal(prettyLine(line), '09:05:07.042 ERROR storage is failing err="connection refused (ECONNREFUSED)"');
   });
 
@@ -23,12 +28,11 @@ describe('the pretty log format', () => {
   it('escapes control characters, DEL, C1 controls and line separators in the message, the fields and their names', () => {
     const nasty = 'a\u001b[2Jb\u0007c\nd\re\u007ff\u0085g\u009bh\u2028i\u2029j';
     const escaped = 'a\\u001b[2Jb\\u0007c\\nd\\re\\u007ff\\u0085g\\u009bh\\u2028i\\u2029j';
-    const line = prettyLine(JSON.stringify({ level: 40, time: at, msg: `failed for ${nasty}`, target: nasty, [`k${nasty}`]: 1, nested: { v: nasty }, err: { message: nasty } }));
-    assert.ok(!/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(line), JSON.stringify(line));
-    assert.equal(
-      line,
-      `09:05:07.042 WARN  failed for ${escaped} target="${escaped}" k${escaped}=1 nested={"v":"${escaped}"} err="${escaped}"`,
+    const line = prettyLine(
+      JSON.stringify({ level: 40, time: at, msg: `failed for ${nasty}`, target: nasty, [`k${nasty}`]: 1, nested: { v: nasty }, err: { message: nasty } }),
     );
+    assert.ok(!/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(line), JSON.stringify(line));
+    assert.equal(line, `09:05:07.042 WARN  failed for ${escaped} target="${escaped}" k${escaped}=1 nested={"v":"${escaped}"} err="${escaped}"`);
     // A value that needs no quoting apart from a control character is quoted, so it stays one field.
     assert.equal(prettyLine(JSON.stringify({ level: 30, time: at, msg: 'm', id: 'x\u001by' })), '09:05:07.042 INFO  m id="x\\u001by"');
     assert.equal(prettyLine('not json \u001b[2J\u0085'), 'not json \\u001b[2J\\u0085');

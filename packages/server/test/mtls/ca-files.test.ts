@@ -20,7 +20,10 @@ describe('external CA files', () => {
     const [one, two] = [await makeCa('One'), await makeCa('Two')];
     await writeFile(join(dir, 'both.pem'), one.certPem + two.certPem);
     const cas = await readCaFiles([join(dir, 'both.pem')], 'mtls.externalCas');
-    assert.deepEqual(cas.map((ca) => ca.certificate.subject), ['CN=One\nO=Test CAs', 'CN=Two\nO=Test CAs']);
+    assert.deepEqual(
+      cas.map((ca) => ca.certificate.subject),
+      ['CN=One\nO=Test CAs', 'CN=Two\nO=Test CAs'],
+    );
   });
 
   it('names the setting and the file that cannot be read', async () => {
@@ -33,15 +36,29 @@ describe('external CA files', () => {
     await writeFile(join(dir, 'broken.pem'), '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
     await writeFile(join(dir, 'leaf.pem'), leaf.certPem);
     await assert.rejects(readCaFiles([join(dir, 'empty.pem')], 'mtls.externalCas'), /empty.pem holds no PEM certificate/);
-    await assert.rejects(readCaFiles([join(dir, 'broken.pem')], 'mtls.externalCas'), /broken.pem holds a PEM certificate \(number 1\) that does not parse as X.509/);
-    await assert.rejects(readCaFiles([join(dir, 'leaf.pem')], 'mtls.externalCas'), /leaf.pem holds a certificate that is not a CA .*; list CA certificates only/);
+    await assert.rejects(
+      readCaFiles([join(dir, 'broken.pem')], 'mtls.externalCas'),
+      /broken.pem holds a PEM certificate \(number 1\) that does not parse as X.509/,
+    );
+    await assert.rejects(
+      readCaFiles([join(dir, 'leaf.pem')], 'mtls.externalCas'),
+      /leaf.pem holds a certificate that is not a CA .*; list CA certificates only/,
+    );
   });
 
   it('refuses at start a CA with name constraints or policy constraints, which Tessera does not enforce', async () => {
     const root = await makeCa('Corp Root');
     const cases = [
-      ['names.pem', nameConstraintsExtension(), /names.pem: the CA "CN=Corp Names, O=Test CAs" carries name constraints, which Tessera does not enforce; use a CA without them/],
-      ['policies.pem', policyConstraintsExtension(), /policies.pem: the CA "CN=Corp Policies, O=Test CAs" carries policy constraints, which Tessera does not enforce/],
+      [
+        'names.pem',
+        nameConstraintsExtension(),
+        /names.pem: the CA "CN=Corp Names, O=Test CAs" carries name constraints, which Tessera does not enforce; use a CA without them/,
+      ],
+      [
+        'policies.pem',
+        policyConstraintsExtension(),
+        /policies.pem: the CA "CN=Corp Policies, O=Test CAs" carries policy constraints, which Tessera does not enforce/,
+      ],
     ] as const;
     for (const [file, extension, message] of cases) {
       const ca = await makeCa(file === 'names.pem' ? 'Corp Names' : 'Corp Policies', { issuer: root, extensions: [extension] });

@@ -14,7 +14,12 @@ const x = (pem: string): X509Certificate => new X509Certificate(pem);
 const anchor = (ca: TestCa): TrustAnchor => ({ certificate: x(ca.certPem), source: 'external' });
 
 function validate(client: ClientCertificate, chain: TestCa[], anchors: TestCa[], now = Date.now()) {
-  return validatePath(x(client.certPem), chain.map((ca) => x(ca.certPem)), anchors.map(anchor), now);
+  return validatePath(
+    x(client.certPem),
+    chain.map((ca) => x(ca.certPem)),
+    anchors.map(anchor),
+    now,
+  );
 }
 
 function refused(problem: string, message: RegExp) {
@@ -68,7 +73,7 @@ describe('client certificate path validation', () => {
     assert.throws(() => validate(forged, [impostor], [root]), refused('untrusted', /does not chain/));
   });
 
-  it('refuses a CA certificate presented as the client\'s own', async () => {
+  it("refuses a CA certificate presented as the client's own", async () => {
     const root = await makeCa('Root');
     const issuing = await makeCa('Issuing', { issuer: root });
     const asClient = { certPem: issuing.certPem } as ClientCertificate;
@@ -81,4 +86,3 @@ describe('client certificate path validation', () => {
     assert.throws(() => validate(early, [], [root]), refused('not-yet-valid', /is not valid before .*check the clocks/));
   });
 });
-

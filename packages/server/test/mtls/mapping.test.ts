@@ -73,7 +73,8 @@ describe('certificate mappings', () => {
     const rules = [{ san: 'jobs.example.com', principal: 'alpha.jobs' }];
     const noEku = await makeLeaf(ca, { dns: ['jobs.example.com'], eku: null });
     const serverOnly = await makeLeaf(ca, { dns: ['jobs.example.com'], eku: [x509.ExtendedKeyUsage.serverAuth] });
-    const refused = (message: RegExp) => (error: unknown) => error instanceof ClientCertificateError && error.problem === 'wrong-usage' && message.test(error.message);
+    const refused = (message: RegExp) => (error: unknown) =>
+      error instanceof ClientCertificateError && error.problem === 'wrong-usage' && message.test(error.message);
     assert.throws(() => mapWith(rules, noEku), refused(/has no extended key usage extension; it must allow clientAuth/));
     assert.equal(mapWith(rules, noEku, { requireClientAuthEku: false }), 'alpha.jobs');
     assert.throws(() => mapWith(rules, serverOnly, { requireClientAuthEku: false }), refused(/does not include clientAuth/));
@@ -81,10 +82,19 @@ describe('certificate mappings', () => {
 
   it('refuses rules that could never mean what was written', () => {
     const cases: [CertLoginMapping, RegExp][] = [
-      [{ cas: [], san: 'x', principal: 'alpha.any' }, /certLogin.mappings\[0\] names no CA; add "cas": \[\.\.\.\] with the files of mtls.externalCas or certLogin.trustedCas/],
-      [{ cas: [CA_FILE], principal: 'alpha.any' }, /certLogin.mappings\[0\] matches every certificate of its CAs; give at least one of subject, san or fingerprint/],
+      [
+        { cas: [], san: 'x', principal: 'alpha.any' },
+        /certLogin.mappings\[0\] names no CA; add "cas": \[\.\.\.\] with the files of mtls.externalCas or certLogin.trustedCas/,
+      ],
+      [
+        { cas: [CA_FILE], principal: 'alpha.any' },
+        /certLogin.mappings\[0\] matches every certificate of its CAs; give at least one of subject, san or fingerprint/,
+      ],
       [{ cas: [CA_FILE], san: 'x', principal: 'Alpha' }, /certLogin.mappings\[0\].principal "Alpha" is not a principal/],
-      [{ cas: [CA_FILE], fingerprint: 'abc', principal: 'alpha.fp' }, /fingerprint must be the SHA-256 of the DER certificate in hex \(64 digits, colons optional\)/],
+      [
+        { cas: [CA_FILE], fingerprint: 'abc', principal: 'alpha.fp' },
+        /fingerprint must be the SHA-256 of the DER certificate in hex \(64 digits, colons optional\)/,
+      ],
       [{ cas: [CA_FILE], subject: 'cn=lower', principal: 'alpha.dn' }, /subject "cn=lower" is not a distinguished name .*upper-case attribute names/],
       [{ cas: [CA_FILE], subject: 'garbage', principal: 'alpha.dn' }, /subject is empty; write a distinguished name/],
     ];

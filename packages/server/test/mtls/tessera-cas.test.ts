@@ -25,7 +25,10 @@ describe("Tessera's CA generations as trust anchors", () => {
       generations: () => records.map((known) => ({ id: known.id })) as never,
     };
     const anchors = await tesseraCaSource(ca, { listCas: async () => [...records] });
-    assert.deepEqual(anchors().map((anchor) => [anchor.caId, anchor.certificate.subject]), [['ca_1', 'CN=Issuing ca_1\nO=Test CAs']]);
+    assert.deepEqual(
+      anchors().map((anchor) => [anchor.caId, anchor.certificate.subject]),
+      [['ca_1', 'CN=Issuing ca_1\nO=Test CAs']],
+    );
 
     const before = anchors();
     for (const listener of listeners) await listener();
@@ -33,6 +36,10 @@ describe("Tessera's CA generations as trust anchors", () => {
 
     records.push(await record('ca_2', root));
     for (const listener of listeners) await listener();
-    assert.deepEqual(anchors().map((anchor) => anchor.caId), ['ca_1', 'ca_2'], 'the bundle of roots did not change, the anchors did');
+    assert.deepEqual(
+      anchors().map((anchor) => anchor.caId),
+      ['ca_1', 'ca_2'],
+      'the bundle of roots did not change, the anchors did',
+    );
   });
 });

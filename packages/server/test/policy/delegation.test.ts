@@ -70,7 +70,7 @@ describe('rolesCarried', () => {
     assert.deepEqual(rolesCarried({ aud: ['orders'], scp: ['readers'] }), ['orders:readers']);
     assert.deepEqual(rolesCarried({ aud: ['orders', 'back'], scp: ['orders:readers', 'back:callers', 'elsewhere:x'] }), ['orders:readers', 'back:callers']);
   });
-  it('carries nothing for claims that are not a token of Tessera\'s', () => {
+  it("carries nothing for claims that are not a token of Tessera's", () => {
     assert.deepEqual(rolesCarried({ aud: 'orders', scp: 'readers' }), []);
     assert.deepEqual(rolesCarried({ aud: 'orders', scp: [1] }), []);
     assert.deepEqual(rolesCarried({ scp: ['readers'] }), []);

@@ -51,7 +51,13 @@ void describe('CA generations as slots', () => {
     );
     assert.equal(slots[0]?.notAfter, 531 * DAY);
     assert.deepEqual(planRotation(slots, 531 * DAY, policy), [{ step: 'remove', id: 'o', removeAt: 531 * DAY }]);
-    const short = caSlots([{ id: 'o', state: 'old', createdAt: 0, notAfter: 10 * DAY }, { id: 'a', state: 'active', createdAt: 5 * DAY, notAfter: 900 * DAY }], policy);
+    const short = caSlots(
+      [
+        { id: 'o', state: 'old', createdAt: 0, notAfter: 10 * DAY },
+        { id: 'a', state: 'active', createdAt: 5 * DAY, notAfter: 900 * DAY },
+      ],
+      policy,
+    );
     assert.equal(short[0]?.notAfter, 10 * DAY);
   });
 });

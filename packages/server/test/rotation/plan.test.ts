@@ -44,9 +44,7 @@ void describe('planRotation', () => {
     const at = T0 + 30 * DAY;
     const slots = [slot('a', 'active', T0), slot('p', 'prepared', at)];
     assert.deepEqual(planRotation(slots, at - 1, interval), []);
-    assert.deepEqual(planRotation(slots, at, interval), [
-      { step: 'activate', id: 'p', retire: { id: 'a', at, notAfter: at + interval.retention } },
-    ]);
+    assert.deepEqual(planRotation(slots, at, interval), [{ step: 'activate', id: 'p', retire: { id: 'a', at, notAfter: at + interval.retention } }]);
   });
 
   void test('finishes an activation that stopped after the retirement', () => {

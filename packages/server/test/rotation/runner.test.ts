@@ -66,16 +66,25 @@ void describe('RotationRunner', () => {
     const clock = { now: T0 };
     const engine = runner(target, clock);
     await engine.refresh();
-    assert.deepEqual(target.slots.map((slot) => slot.state), ['active']);
+    assert.deepEqual(
+      target.slots.map((slot) => slot.state),
+      ['active'],
+    );
 
     clock.now = T0 + 30 * DAY;
     await engine.refresh();
     clock.now += HOUR;
     await engine.refresh();
-    assert.deepEqual(target.slots.map((slot) => slot.state), ['old', 'active']);
+    assert.deepEqual(
+      target.slots.map((slot) => slot.state),
+      ['old', 'active'],
+    );
     clock.now += policy.retention;
     await engine.refresh();
-    assert.deepEqual(target.slots.map((slot) => [slot.id, slot.state]), [['s2', 'active']]);
+    assert.deepEqual(
+      target.slots.map((slot) => [slot.id, slot.state]),
+      [['s2', 'active']],
+    );
   });
 
   void test('a follower only loads: it takes no step', async () => {
@@ -90,7 +99,10 @@ void describe('RotationRunner', () => {
     target.slots = [{ id: 'a', state: 'active', activatesAt: T0, notAfter: Infinity }];
     target.losses = 1;
     await runner(target, { now: T0 + 40 * DAY }).refresh();
-    assert.deepEqual(target.slots.map((slot) => slot.state), ['active', 'prepared']);
+    assert.deepEqual(
+      target.slots.map((slot) => slot.state),
+      ['active', 'prepared'],
+    );
     assert.equal(target.loads, 3, 'load, lost pass, winning pass');
   });
 
@@ -102,8 +114,14 @@ void describe('RotationRunner', () => {
     ];
     target.losses = 1;
     await runner(target, { now: T0 + 70 * DAY }).refresh();
-    assert.deepEqual(target.performed.map((step) => step.step), ['activate', 'prepare']);
-    assert.deepEqual(target.slots.map((slot) => slot.state), ['old', 'active', 'prepared']);
+    assert.deepEqual(
+      target.performed.map((step) => step.step),
+      ['activate', 'prepare'],
+    );
+    assert.deepEqual(
+      target.slots.map((slot) => slot.state),
+      ['old', 'active', 'prepared'],
+    );
   });
 
   void test('a store that keeps answering false is given up on after a bounded number of passes', async () => {
@@ -184,7 +202,10 @@ void describe('RotationRunner', () => {
     const target = new MemoryTarget();
     target.slots = [{ id: 'a', state: 'active', activatesAt: T0, notAfter: Infinity }];
     target.losses = 1000;
-    await assert.rejects(runner(target, { now: T0 }).rotate(async () => undefined), /forced test rotation did not settle after 4 attempts/);
+    await assert.rejects(
+      runner(target, { now: T0 }).rotate(async () => undefined),
+      /forced test rotation did not settle after 4 attempts/,
+    );
   });
 
   void test('refreshes and rotations of one runner run one at a time', async () => {

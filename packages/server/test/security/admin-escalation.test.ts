@@ -37,7 +37,7 @@ function assertRefused(res: TestResponse, holder: string, role: string): void {
   assert.match(res.json.message, new RegExp(`${escaped(holder)} holds ${escaped(role)}.*needs ${escaped(role)}`), res.text);
 }
 
-describe('a domain admin cannot reach another domain\'s admin role through a service of their domain', () => {
+describe("a domain admin cannot reach another domain's admin role through a service of their domain", () => {
   let t: TestServer;
   let root: string;
   /** alpha:role.admin only. */
@@ -111,15 +111,15 @@ describe('a domain admin cannot reach another domain\'s admin role through a ser
 
   for (const change of changes) {
     describe(change.what, () => {
-      it('403 for alpha\'s admin when the service holds sys.auth:role.admin, naming the role needed', async () => {
+      it("403 for alpha's admin when the service holds sys.auth:role.admin, naming the role needed", async () => {
         assertRefused(await change.run(targets.ops, alphaAdmin), 'alpha.ops', 'sys.auth:role.admin');
       });
 
-      it('403 for alpha\'s admin when the service holds beta:role.admin', async () => {
+      it("403 for alpha's admin when the service holds beta:role.admin", async () => {
         assertRefused(await change.run(targets.ops2, alphaAdmin), 'alpha.ops2', 'beta:role.admin');
       });
 
-      it('allowed to alpha\'s admin for a service that holds no other domain\'s admin role', async () => {
+      it("allowed to alpha's admin for a service that holds no other domain's admin role", async () => {
         const res = await change.run(targets.plain, alphaAdmin);
         assert.equal(res.status, change.ok, res.text);
       });
@@ -139,7 +139,7 @@ describe('a domain admin cannot reach another domain\'s admin role through a ser
     });
   }
 
-  it('the review\'s reproduction: alpha\'s admin gets no secret for alpha.ops, which does hold sys.auth:role.admin', async () => {
+  it("the review's reproduction: alpha's admin gets no secret for alpha.ops, which does hold sys.auth:role.admin", async () => {
     assertRefused(await t.admin$('POST', '/domains/alpha/services/ops/secrets', {}, alphaAdmin), 'alpha.ops', 'sys.auth:role.admin');
     // What the refusal protects: a secret of alpha.ops is a system admin's token.
     const secret = await t.admin$('POST', '/domains/alpha/services/ops/secrets', {}, root);
@@ -150,7 +150,7 @@ describe('a domain admin cannot reach another domain\'s admin role through a ser
     assert.equal(domain.status, 201, domain.text);
   });
 
-  describe('taking its standing away stays with alpha\'s admin, giving it back does not', () => {
+  describe("taking its standing away stays with alpha's admin, giving it back does not", () => {
     const day = 86_400_000;
     const at = (ms: number): string => new Date(ms).toISOString();
     /** A service of alpha made by a system admin, holding `role` and given `fields`. */
@@ -163,7 +163,7 @@ describe('a domain admin cannot reach another domain\'s admin role through a ser
     };
     const patch = (path: string, body: unknown): Promise<TestResponse> => t.admin$('PATCH', path, body, alphaAdmin);
 
-    it('disables it (PATCH and the dialect\'s disable), and the service can no longer get a token', async () => {
+    it("disables it (PATCH and the dialect's disable), and the service can no longer get a token", async () => {
       for (const role of ['sys.auth', 'beta'] as const) {
         const held = await holding(role);
         const res = await patch(held.path, { status: 'DISABLED', description: 'contained' });
@@ -183,7 +183,7 @@ describe('a domain admin cannot reach another domain\'s admin role through a ser
       assert.equal((await accounts('POST', `/${targets.ops2.accountId}/enable`, {}, bothAdmin)).status, 200);
     });
 
-    it('deletes it (DELETE and the dialect\'s delete), which takes it out of the other domain\'s admin role', async () => {
+    it("deletes it (DELETE and the dialect's delete), which takes it out of the other domain's admin role", async () => {
       const held = await holding('beta');
       assert.equal((await t.admin$('DELETE', held.path, undefined, alphaAdmin)).status, 204);
       const role = await t.admin$('GET', '/domains/beta/roles/admin', undefined, root);
@@ -194,7 +194,7 @@ describe('a domain admin cannot reach another domain\'s admin role through a ser
       assert.equal(deleted.status, 204, deleted.text);
     });
 
-    it('sets an expiry no later than its own (any, when it has none); a later one, or none, needs the other domain\'s rights', async () => {
+    it("sets an expiry no later than its own (any, when it has none); a later one, or none, needs the other domain's rights", async () => {
       const open = await holding('sys.auth');
       const soon = Date.now() + day;
       const set = await patch(open.path, { expiresAt: at(soon) });
@@ -207,7 +207,7 @@ describe('a domain admin cannot reach another domain\'s admin role through a ser
       assert.equal((await t.admin$('GET', open.path, undefined, root)).json.expiresAt, at(soon - 3_600_000));
     });
 
-    it('narrows its allowedIps; widening them, or [] (anywhere), needs the other domain\'s rights', async () => {
+    it("narrows its allowedIps; widening them, or [] (anywhere), needs the other domain's rights", async () => {
       const held = await holding('beta');
       assert.equal((await patch(held.path, { allowedIps: ['127.0.0.1', '::1'] })).status, 200);
       assert.equal((await patch(held.path, { allowedIps: ['127.0.0.1/32'] })).status, 200);
@@ -233,7 +233,7 @@ describe('a domain admin cannot reach another domain\'s admin role through a ser
       assert.deepEqual(after.json.allowedIps, LOOPBACK);
     });
 
-    it('deletes a join token made for it by the other domain\'s admin', async () => {
+    it("deletes a join token made for it by the other domain's admin", async () => {
       const held = await holding('beta');
       const made = await t.admin$('POST', '/join-tokens', { principal: held.principal }, bothAdmin);
       assert.equal(made.status, 201, made.text);
@@ -242,7 +242,7 @@ describe('a domain admin cannot reach another domain\'s admin role through a ser
     });
   });
 
-  it('reading such a service, and changing its description, stay open to alpha\'s admin', async () => {
+  it("reading such a service, and changing its description, stay open to alpha's admin", async () => {
     for (const path of ['', '/keys', '/api-keys', '/certificates']) {
       const res = await t.admin$('GET', `${service(targets.ops)}${path}`, undefined, alphaAdmin);
       assert.equal(res.status, 200, `${path}: ${res.text}`);
@@ -252,7 +252,7 @@ describe('a domain admin cannot reach another domain\'s admin role through a ser
     assert.equal(described.status, 200, described.text);
   });
 
-  it('taking a credential away stays open to alpha\'s admin: removing a key, revoking an API key or the certificates', async () => {
+  it("taking a credential away stays open to alpha's admin: removing a key, revoking an API key or the certificates", async () => {
     assert.equal((await t.admin$('PUT', `${service(targets.ops)}/keys/incident`, { pem: pem() }, root)).status, 201);
     const removed = await t.admin$('DELETE', `${service(targets.ops)}/keys/incident`, undefined, alphaAdmin);
     assert.equal(removed.status, 204, removed.text);
@@ -264,7 +264,7 @@ describe('a domain admin cannot reach another domain\'s admin role through a ser
     assert.equal(certificates.status, 200, certificates.text);
   });
 
-  it('403 for alpha\'s admin registering a service under a name that already holds another domain\'s admin role', async () => {
+  it("403 for alpha's admin registering a service under a name that already holds another domain's admin role", async () => {
     const member = await t.admin$('PUT', '/domains/sys.auth/roles/admin/members/alpha.future', {}, root);
     assert.equal(member.status, 201, member.text);
     const beta = await t.admin$('PUT', '/domains/beta/roles/admin/members/alpha.later', {}, root);
@@ -277,7 +277,7 @@ describe('a domain admin cannot reach another domain\'s admin role through a ser
     assert.equal((await t.admin$('POST', '/domains/alpha/services', { name: 'future' }, root)).status, 201);
   });
 
-  it('a deleted service\'s memberships go with it: registered again by alpha\'s admin, it holds none', async () => {
+  it("a deleted service's memberships go with it: registered again by alpha's admin, it holds none", async () => {
     assert.equal((await t.admin$('POST', '/domains/alpha/services', { name: 'gone', secret: false }, root)).status, 201);
     assert.equal((await t.admin$('PUT', '/domains/sys.auth/roles/admin/members/alpha.gone', {}, root)).status, 201);
     assert.equal((await t.admin$('DELETE', '/domains/alpha/services/gone', undefined, root)).status, 204);
@@ -289,7 +289,7 @@ describe('a domain admin cannot reach another domain\'s admin role through a ser
     assert.notEqual(token.status, 200, token.text);
   });
 
-  it('403 for alpha\'s admin writing another domain\'s roles, its admin role included', async () => {
+  it("403 for alpha's admin writing another domain's roles, its admin role included", async () => {
     const writes: [string, string, unknown][] = [
       ['PUT', '/domains/sys.auth/roles/admin/members/alpha.plain', {}],
       ['PUT', '/domains/sys.auth/roles/admin', { members: [{ principal: 'alpha.plain' }, { principal: 'sys.auth.admin' }] }],

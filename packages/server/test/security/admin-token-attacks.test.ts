@@ -65,7 +65,13 @@ describe('attacks on the admin API token check', () => {
 
   it('401 invalid_token for an attacker kid, jku, x5u or embedded jwk header', async () => {
     const [, p, s] = root.split('.') as [string, string, string];
-    for (const extra of [{ kid: '../../../../dev/null' }, { kid: "' OR 1=1 --" }, { jku: 'https://127.0.0.1:1/jwks' }, { x5u: 'https://127.0.0.1:1/cert' }, { jwk: { kty: 'oct', k: 'AAAA' } }]) {
+    for (const extra of [
+      { kid: '../../../../dev/null' },
+      { kid: "' OR 1=1 --" },
+      { jku: 'https://127.0.0.1:1/jwks' },
+      { x5u: 'https://127.0.0.1:1/cert' },
+      { jwk: { kty: 'oct', k: 'AAAA' } },
+    ]) {
       assertInvalidToken(await t.admin$('GET', '/domains', undefined, `${b64({ ...header, ...extra })}.${p}.${s}`));
     }
   });

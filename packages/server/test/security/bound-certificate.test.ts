@@ -58,8 +58,7 @@ describe('a certificate-bound token ends with its certificate', () => {
     });
   const seedAccounts = (token: string, client?: ClientCertificate): Promise<TestResponse> =>
     sendMtls(t, '/auth/admin/service-accounts', { headers: bearer(token), client });
-  const introspect = async (token: string): Promise<Record<string, unknown>> =>
-    (await introspectAs(t, rs, token)).json as Record<string, unknown>;
+  const introspect = async (token: string): Promise<Record<string, unknown>> => (await introspectAs(t, rs, token)).json as Record<string, unknown>;
   const boundToken = async (cert: ClientCertificate, params: Record<string, string> = {}): Promise<TestResponse> => {
     const res = await postForm(t, { grant_type: 'client_credentials', scope: ADMIN_SCOPE, ...params }, { client: cert });
     assert.equal(res.status, 200, res.text);

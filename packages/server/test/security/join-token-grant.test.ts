@@ -9,7 +9,7 @@ import type { TestResponse } from '@tessera/testkit/https';
 import { csrFor, serviceKey } from '../helpers/ca-client.ts';
 import { startTestServer, type TestServer } from '@tessera/testkit/server';
 
-describe('granting another domain\'s admin role voids the service\'s outstanding join tokens', () => {
+describe("granting another domain's admin role voids the service's outstanding join tokens", () => {
   let t: TestServer;
   /** alpha:role.admin only. */
   let alphaAdmin: string;
@@ -48,7 +48,7 @@ describe('granting another domain\'s admin role voids the service\'s outstanding
   });
   after(() => t.stop());
 
-  it('the review\'s reproduction: a join token made before the sys.auth admin grant is refused after it', async () => {
+  it("the review's reproduction: a join token made before the sys.auth admin grant is refused after it", async () => {
     const principal = await service('x');
     const token = await joinToken(principal);
     const grant = await t.admin$('PUT', `/domains/sys.auth/roles/admin/members/${principal}`, {});
@@ -81,7 +81,7 @@ describe('granting another domain\'s admin role voids the service\'s outstanding
     assertSpent(await enroll(two));
   });
 
-  it('voids them when an expired membership of another domain\'s admin role is renewed', async () => {
+  it("voids them when an expired membership of another domain's admin role is renewed", async () => {
     const principal = await service('renewed');
     const soon = new Date(Date.now() + offset + 60_000).toISOString();
     assert.equal((await t.admin$('PUT', `/domains/beta/roles/admin/members/${principal}`, { expiresAt: soon })).status, 201);
@@ -93,7 +93,7 @@ describe('granting another domain\'s admin role voids the service\'s outstanding
     assertSpent(await enroll(token));
   });
 
-  it('keeps join tokens through ordinary grants: its own domain\'s admin role, another domain\'s other roles', async () => {
+  it("keeps join tokens through ordinary grants: its own domain's admin role, another domain's other roles", async () => {
     const principal = await service('ordinary');
     const token = await joinToken(principal);
     for (const path of [`/domains/alpha/roles/admin/members/${principal}`, `/domains/beta/roles/reader/members/${principal}`]) {
@@ -107,7 +107,7 @@ describe('granting another domain\'s admin role voids the service\'s outstanding
     assert.equal((await enroll(token)).status, 201);
   });
 
-  it('keeps a system admin\'s join token when an admin membership already held only changes its expiry', async () => {
+  it("keeps a system admin's join token when an admin membership already held only changes its expiry", async () => {
     const principal = await service('held');
     assert.equal((await t.admin$('PUT', `/domains/beta/roles/admin/members/${principal}`, {})).status, 201);
     const token = await joinToken(principal, await t.adminToken());
@@ -118,7 +118,7 @@ describe('granting another domain\'s admin role voids the service\'s outstanding
     assert.equal((await enroll(token)).status, 201);
   });
 
-  it('voids none of another service\'s tokens', async () => {
+  it("voids none of another service's tokens", async () => {
     const [granted, bystander] = [await service('granted'), await service('bystander')];
     const token = await joinToken(bystander);
     const res = await t.admin$('PUT', `/domains/beta/roles/admin/members/${granted}`, {});

@@ -38,8 +38,7 @@ describe('removing a registered key ends every token of the service issued until
   let rs: { id: string; secret: string };
 
   const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
-  const introspect = async (token: string): Promise<Record<string, unknown>> =>
-    (await introspectAs(t, rs, token)).json as Record<string, unknown>;
+  const introspect = async (token: string): Promise<Record<string, unknown>> => (await introspectAs(t, rs, token)).json as Record<string, unknown>;
   const adminCall = (token: string, cert?: ClientCertificate): Promise<TestResponse> =>
     sendMtls(t, '/admin/v1/domains/alpha/services', { headers: bearer(token), client: cert });
   const authAdminCall = (token: string, cert?: ClientCertificate): Promise<TestResponse> =>
@@ -74,12 +73,7 @@ describe('removing a registered key ends every token of the service issued until
       .sign(a.keys[kid].privateKey);
   };
   const asks = {
-    selfSigned: (a: Admin) =>
-      postForm(
-        t,
-        { grant_type: 'client_credentials', scope: ADMIN_SCOPE, client_id: `alpha.${a.name}` },
-        { client: a.selfSigned },
-      ),
+    selfSigned: (a: Admin) => postForm(t, { grant_type: 'client_credentials', scope: ADMIN_SCOPE, client_id: `alpha.${a.name}` }, { client: a.selfSigned }),
     privateKeyJwt: async (a: Admin) =>
       postForm(t, {
         grant_type: 'client_credentials',
@@ -170,7 +164,7 @@ describe('removing a registered key ends every token of the service issued until
     });
   });
 
-  it('no token until the removal\'s reach has passed (503, Retry-After: the seconds left); then a token that works', async () => {
+  it("no token until the removal's reach has passed (503, Retry-After: the seconds left); then a token that works", async () => {
     const a = await adminService('retry');
     await inOneSecond(async () => {
       assert.equal((await t.admin$('DELETE', '/domains/alpha/services/retry/keys/k2')).status, 204);
@@ -220,8 +214,7 @@ describe('removing a registered key ends every token of the service issued until
     const bySerial = new Map(listedCertificates.map((c) => [c.serial, c]));
     assert.equal(bySerial.get(proved.serial)?.provedByKey, provingKid, listed.text);
     assert.equal(bySerial.get(renewed.serial)?.provedByKey, null, 'a renewal is proved by the certificate it renews');
-    const tls = (cert: ClientCertificate): Promise<TestResponse> =>
-      postForm(t, { grant_type: 'client_credentials', scope: ADMIN_SCOPE }, { client: cert });
+    const tls = (cert: ClientCertificate): Promise<TestResponse> => postForm(t, { grant_type: 'client_credentials', scope: ADMIN_SCOPE }, { client: cert });
     for (const cert of [proved, renewed, other]) assert.equal((await tls(cert)).status, 200);
     await new Promise((resolve) => setTimeout(resolve, 1000));
 
@@ -247,8 +240,7 @@ describe('removing a registered key ends every token of the service issued until
     const same = await t.admin$('PUT', `/domains/alpha/services/same/keys/${kid}`, { pem: await publicKeyPem(pair) });
     assert.deepEqual(same.json, { kid, created: false, certificatesRevoked: 0 });
     for (const h of held) await assertWorks(h);
-    const tls = (): Promise<TestResponse> =>
-      postForm(t, { grant_type: 'client_credentials', scope: ADMIN_SCOPE }, { client: cert });
+    const tls = (): Promise<TestResponse> => postForm(t, { grant_type: 'client_credentials', scope: ADMIN_SCOPE }, { client: cert });
     assert.equal((await tls()).status, 200);
 
     const otherPem = await publicKeyPem(await newKeys());

@@ -122,7 +122,10 @@ async function failures(keys: Fixture): Promise<Record<'badSignature' | 'unknown
 }
 
 async function refusal(attempt: Promise<unknown>): Promise<OAuthError> {
-  const error = await attempt.then(() => undefined, (e: unknown) => e);
+  const error = await attempt.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   assert.ok(error instanceof OAuthError, `expected a refusal, got ${String(error)}`);
   assert.equal(error.status, 401);
   assert.equal(error.errorCode, 'AUTH_101');

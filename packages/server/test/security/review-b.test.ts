@@ -70,7 +70,10 @@ describe('review-b: holes in lists, bulk members and the CSR reader', () => {
     // Over the general 64 KiB limit and not even JSON: the answer must be the 403, not a 400 about the body
     // (a 403 here means nothing was parsed; checked in preValidation, the 400 of the JSON parser would come first).
     const body = `{"members": [${'x'.repeat(200_000)}`;
-    for (const [method, path] of [['PUT', '/admin/v1/domains/beta/roles/victim'], ['POST', '/admin/v1/domains/beta/roles/admin/members']] as const) {
+    for (const [method, path] of [
+      ['PUT', '/admin/v1/domains/beta/roles/victim'],
+      ['POST', '/admin/v1/domains/beta/roles/admin/members'],
+    ] as const) {
       const answer = await t.send(path, { method, headers: { authorization: `Bearer ${plain}`, 'content-type': 'application/json' }, body });
       assert.equal(answer.status, 403, `${method} ${path}: ${answer.text}`);
     }
@@ -106,7 +109,10 @@ describe('review-b: holes in lists, bulk members and the CSR reader', () => {
     // 30 59 30 13 06 07 <id-ecPublicKey> 06 08 <prime256v1> 03 42 ...: the first OID's length in long form.
     assert.equal(spki.subarray(0, 5).toString('hex'), '3059301306');
     const ber = Buffer.concat([hex('30 5a 30 14 06 81 07'), spki.subarray(6)]);
-    const explicit = execFileSync('openssl', ['ec', '-pubin', '-inform', 'DER', '-outform', 'DER', '-param_enc', 'explicit'], { input: spki, stdio: ['pipe', 'pipe', 'ignore'] });
+    const explicit = execFileSync('openssl', ['ec', '-pubin', '-inform', 'DER', '-outform', 'DER', '-param_enc', 'explicit'], {
+      input: spki,
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
     const request = async (key: Buffer): Promise<TestResponse> => {
       const joinToken = await admin$('POST', '/join-tokens', { principal: 'alpha.api' });
       assert.equal(joinToken.status, 201, joinToken.text);
@@ -117,7 +123,10 @@ describe('review-b: holes in lists, bulk members and the CSR reader', () => {
       });
     };
     assert.equal((await request(spki)).status, 201, 'the DER key itself is certified');
-    for (const [label, key] of [['BER inside the SPKI', ber], ['explicit curve parameters', explicit]] as const) {
+    for (const [label, key] of [
+      ['BER inside the SPKI', ber],
+      ['explicit curve parameters', explicit],
+    ] as const) {
       const res = await request(key);
       assert.equal(res.status, 400, `${label}: ${res.text.slice(0, 200)}`);
       assert.equal(res.json.error, 'invalid_request', res.text);

@@ -97,7 +97,12 @@ describe('review4: a backup edited by someone without the master key', () => {
     const res = await server.send('/oauth2/token', {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'sys.auth:role.admin', client_assertion_type: JWT_BEARER, client_assertion: assertion }).toString(),
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        scope: 'sys.auth:role.admin',
+        client_assertion_type: JWT_BEARER,
+        client_assertion: assertion,
+      }).toString(),
     });
     assert.fail(
       `restore accepted a backup whose database was edited without the master key (the manifest's hashes are unkeyed); ` +

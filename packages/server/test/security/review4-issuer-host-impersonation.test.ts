@@ -55,6 +55,10 @@ describe('review4: a service certificate for the issuer host', () => {
       socket.on('error', () => resolve(false));
     });
     impostor.close();
-    assert.equal(accepted, false, `service platform.tessera got a certificate for ${host}, the issuer's host, and a client trusting ca.pem accepted it as Tessera`);
+    assert.equal(
+      accepted,
+      false,
+      `service platform.tessera got a certificate for ${host}, the issuer's host, and a client trusting ca.pem accepted it as Tessera`,
+    );
   });
 });

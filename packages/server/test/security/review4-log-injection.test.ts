@@ -38,9 +38,12 @@ describe('review4: request data in the pretty log', () => {
     // The alert is logged when the failure is counted (asynchronously after the answer).
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline && !lines.join('').includes('evil.example')) await new Promise((r) => setTimeout(r, 50));
-    const printed = lines.join("");
+    const printed = lines.join('');
     assert.ok(printed.includes('failed client authentications'), `no alert line was logged: ${JSON.stringify(printed.slice(0, 500))}`);
-    assert.ok(!CONTROL.test(printed), `a terminal control character from the request reached the terminal: ${JSON.stringify(printed.split('\n').find((l) => CONTROL.test(l)))}`);
+    assert.ok(
+      !CONTROL.test(printed),
+      `a terminal control character from the request reached the terminal: ${JSON.stringify(printed.split('\n').find((l) => CONTROL.test(l)))}`,
+    );
     const forged = printed.split('\n').filter((line) => line.startsWith('09:00:00.000 INFO  tessera is serving url=https://evil.example'));
     assert.equal(forged.length, 0, 'a caller forged a whole log line (a line break in client_id printed raw in the message)');
   });

@@ -38,7 +38,12 @@ describe('review4: recover-admin after the admin secret leaked', () => {
       return server.send('/oauth2/token', {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'sys.auth:role.admin', client_assertion_type: JWT_BEARER, client_assertion: assertion }).toString(),
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          scope: 'sys.auth:role.admin',
+          client_assertion_type: JWT_BEARER,
+          client_assertion: assertion,
+        }).toString(),
       });
     };
     assert.equal((await adminToken()).status, 200, 'the planted key works before the recovery');
@@ -48,7 +53,9 @@ describe('review4: recover-admin after the admin secret leaked', () => {
     await recoverAdmin(config, { force: true });
     // The old secret stops working within the feed's reach.
     const deadline = Date.now() + 3000;
-    while ((await server.token(server.admin.clientId, server.admin.clientSecret, { grant_type: 'client_credentials', scope: 'sys.auth:role.admin' })).status === 200) {
+    while (
+      (await server.token(server.admin.clientId, server.admin.clientSecret, { grant_type: 'client_credentials', scope: 'sys.auth:role.admin' })).status === 200
+    ) {
       if (Date.now() > deadline) assert.fail('the old secret still works 3 s after recover-admin');
       await new Promise((resolve) => setTimeout(resolve, 50));
     }

@@ -98,7 +98,13 @@ function rawHeader(name: string, size: number, type: string): Buffer {
   block.write('0000000\0', 108, 'ascii');
   block.write('0000000\0', 116, 'ascii');
   block.write(`${size.toString(8).padStart(11, '0')}\0`, 124, 'ascii');
-  block.write(`${Math.floor(Date.now() / 1000).toString(8).padStart(11, '0')}\0`, 136, 'ascii');
+  block.write(
+    `${Math.floor(Date.now() / 1000)
+      .toString(8)
+      .padStart(11, '0')}\0`,
+    136,
+    'ascii',
+  );
   block.write(type, 156, 'ascii');
   block.write('ustar\0' + '00', 257, 'ascii');
   let sum = 0;
@@ -154,23 +160,44 @@ describe('review5: tar tricks on a MAC-valid backup (held)', () => {
 
   it('a pax extended header (type x) renaming the next entry is refused', async () => {
     const pax = Buffer.from('30 path=tessera.db.evil-name\n');
-    const archive = Buffer.concat([entryBytes(parts[0]!.name, parts[0]!.data), entryBytes(parts[1]!.name, parts[1]!.data), entryBytes('PaxHeader', pax, 'x'), ...parts.slice(2).map((p) => entryBytes(p.name, p.data)), END]);
+    const archive = Buffer.concat([
+      entryBytes(parts[0]!.name, parts[0]!.data),
+      entryBytes(parts[1]!.name, parts[1]!.data),
+      entryBytes('PaxHeader', pax, 'x'),
+      ...parts.slice(2).map((p) => entryBytes(p.name, p.data)),
+      END,
+    ]);
     assert.equal(await attempt('pax', archive), 'BACKUP_INVALID');
   });
 
   it('a GNU long-name entry (type L) is refused', async () => {
-    const archive = Buffer.concat([entryBytes(parts[0]!.name, parts[0]!.data), entryBytes(parts[1]!.name, parts[1]!.data), entryBytes('././@LongLink', Buffer.from('tessera.db\0'), 'L'), ...parts.slice(2).map((p) => entryBytes(p.name, p.data)), END]);
+    const archive = Buffer.concat([
+      entryBytes(parts[0]!.name, parts[0]!.data),
+      entryBytes(parts[1]!.name, parts[1]!.data),
+      entryBytes('././@LongLink', Buffer.from('tessera.db\0'), 'L'),
+      ...parts.slice(2).map((p) => entryBytes(p.name, p.data)),
+      END,
+    ]);
     assert.equal(await attempt('gnu-long', archive), 'BACKUP_INVALID');
   });
 
   it('a manifest with a UTF-8 BOM (bytes differ from the MACed ones) is refused', async () => {
-    const archive = Buffer.concat([entryBytes(parts[0]!.name, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), parts[0]!.data])), ...parts.slice(1).map((p) => entryBytes(p.name, p.data)), END]);
+    const archive = Buffer.concat([
+      entryBytes(parts[0]!.name, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), parts[0]!.data])),
+      ...parts.slice(1).map((p) => entryBytes(p.name, p.data)),
+      END,
+    ]);
     assert.equal(await attempt('bom', archive), 'BACKUP_INVALID');
   });
 
   it('an uppercase-hex MAC of the right value is refused or accepted consistently (no second spelling that skips the check)', async () => {
     const mac = parts[1]!;
-    const archive = Buffer.concat([entryBytes(parts[0]!.name, parts[0]!.data), entryBytes(mac.name, Buffer.from(mac.data.toString('utf8').toUpperCase())), ...parts.slice(2).map((p) => entryBytes(p.name, p.data)), END]);
+    const archive = Buffer.concat([
+      entryBytes(parts[0]!.name, parts[0]!.data),
+      entryBytes(mac.name, Buffer.from(mac.data.toString('utf8').toUpperCase())),
+      ...parts.slice(2).map((p) => entryBytes(p.name, p.data)),
+      END,
+    ]);
     assert.equal(await attempt('upper-mac', archive), 'BACKUP_INVALID');
   });
 

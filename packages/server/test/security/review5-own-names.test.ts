@@ -54,8 +54,29 @@ describe('review5: own names spelled with a trailing dot', () => {
       // self-issued one cannot carry a trailing-dot name.
       const dir = await mkdtemp(join(tmpdir(), 'tessera-review5-names-'));
       cleanup.push(() => rm(dir, { recursive: true, force: true }));
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-        '-days', '1', '-subj', '/CN=api.alpha.svc.tessera.local', '-addext', 'subjectAltName=DNS:api.alpha.svc.tessera.local,IP:127.0.0.1'], { stdio: 'ignore' });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:P-256',
+          '-nodes',
+          '-keyout',
+          join(dir, 'key.pem'),
+          '-out',
+          join(dir, 'cert.pem'),
+          '-days',
+          '1',
+          '-subj',
+          '/CN=api.alpha.svc.tessera.local',
+          '-addext',
+          'subjectAltName=DNS:api.alpha.svc.tessera.local,IP:127.0.0.1',
+        ],
+        { stdio: 'ignore' },
+      );
       operatorPem = await readFile(join(dir, 'cert.pem'), 'utf8');
       t = await startTestServer({ flags: { issuer: `https://${host}:8443`, tlsCert: join(dir, 'cert.pem'), tlsKey: join(dir, 'key.pem') } });
     } catch (error) {
@@ -65,10 +86,17 @@ describe('review5: own names spelled with a trailing dot', () => {
     }
     const server = t;
     const call = (path: string, options: TestRequest = {}): Promise<TestResponse> => send(`${server.url}${path}`, { ca: operatorPem, ...options });
-    const token = await call('/oauth2/token', tokenRequest(server.admin.clientId, server.admin.clientSecret, { grant_type: 'client_credentials', scope: 'sys.auth:role.admin' }));
+    const token = await call(
+      '/oauth2/token',
+      tokenRequest(server.admin.clientId, server.admin.clientSecret, { grant_type: 'client_credentials', scope: 'sys.auth:role.admin' }),
+    );
     assert.equal(token.status, 200, token.text);
     const admin = (method: string, path: string, body: unknown): Promise<TestResponse> =>
-      call(`/admin/v1${path}`, { method, headers: { authorization: `Bearer ${token.json.access_token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      call(`/admin/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token.json.access_token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     assert.equal((await admin('POST', '/domains', { name: 'alpha' })).status, 201);
     assert.equal((await admin('POST', '/domains/alpha/services', { name: 'api' })).status, 201);
     // alpha's admin (here the system admin) registers a key on alpha.api and asks the CA.
@@ -96,10 +124,6 @@ describe('review5: own names spelled with a trailing dot', () => {
     const leaf = new X509Certificate(pem);
     // What a TLS client dialing the issuer's host checks (Node drops the root dot before matching).
     const mismatch = checkServerIdentity(host, { subject: {}, subjectaltname: leaf.subjectAltName ?? '' } as never);
-    assert.notEqual(
-      mismatch,
-      undefined,
-      `alpha.api got a certificate (${leaf.subjectAltName}) that a client of the issuer ${host} accepts as Tessera's own`,
-    );
+    assert.notEqual(mismatch, undefined, `alpha.api got a certificate (${leaf.subjectAltName}) that a client of the issuer ${host} accepts as Tessera's own`);
   });
 });

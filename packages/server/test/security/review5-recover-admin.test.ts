@@ -66,7 +66,11 @@ describe('review5: what an intruder made on sys.auth.admin after recover-admin',
 
   it('a certificate the intruder got for sys.auth.admin with a join token no longer gets an admin token', async () => {
     const res = await postForm(t, { ...ADMIN_TOKEN, client_id: 'sys.auth.admin' }, { client: certificate! });
-    assert.notEqual(res.status, 200, `after recover-admin the intruder's join-token certificate for sys.auth.admin still gets sys.auth:role.admin: ${res.text.slice(0, 100)}`);
+    assert.notEqual(
+      res.status,
+      200,
+      `after recover-admin the intruder's join-token certificate for sys.auth.admin still gets sys.auth:role.admin: ${res.text.slice(0, 100)}`,
+    );
   });
 
   it('a join token the intruder made for sys.auth.admin and kept no longer buys a certificate', async () => {

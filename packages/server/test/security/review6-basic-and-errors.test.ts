@@ -93,7 +93,7 @@ describe('review6: Basic credentials and error answers', () => {
     assert.equal((await post('/oauth2/token', raw(`alpha.other:${secret}:`))).status, 401);
   });
 
-  it('a duplicated Authorization header does not mix two clients\' credentials', async () => {
+  it("a duplicated Authorization header does not mix two clients' credentials", async () => {
     const url = new URL(t.url);
     const tls = await import('node:tls');
     const text = await new Promise<string>((resolve, reject) => {
@@ -114,16 +114,64 @@ describe('review6: Basic credentials and error answers', () => {
 
   it('error answers keep their challenge, no-store and Allow, and never leak internals', async () => {
     const checks: [string, Promise<TestResponse>, (res: TestResponse) => void][] = [
-      ['GET /oauth2/token', t.send('/oauth2/token'), (r) => (assert.equal(r.status, 405), assert.equal(r.headers['allow'], 'POST'), assert.equal(r.headers['cache-control'], 'no-store'))],
-      ['JSON to the token endpoint with Basic', t.send('/oauth2/token', { method: 'POST', headers: { 'content-type': 'application/json', authorization: basic('x', 'y') }, body: '{' }), (r) => (assert.equal(r.status, 400), assert.equal(r.headers['cache-control'], 'no-store'))],
-      ['an oversized form', t.send('/oauth2/token', { method: 'POST', headers: { 'content-type': FORM, authorization: basic('x', 'y') }, body: `a=${'x'.repeat(2_000_000)}` }), (r) => (assert.equal(r.status, 413), assert.equal(r.headers['cache-control'], 'no-store'))],
-      ['no client authentication', t.send('/oauth2/token', { method: 'POST', headers: { 'content-type': FORM }, body: new URLSearchParams(TOKEN).toString() }), (r) => (assert.equal(r.status, 401), assert.equal(r.headers['www-authenticate'], BASIC_CHALLENGE), assert.equal(r.headers['cache-control'], 'no-store'))],
-      ['certificate login, bad JSON', t.send('/auth/x509/login', { method: 'POST', headers: { 'content-type': 'application/json', authorization: basic('x', 'y') }, body: '{x' }), (r) => (assert.equal(r.status, 400), assert.equal(r.headers['cache-control'], 'no-store'))],
-      ['certificate login, text', t.send('/auth/x509/login', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' }), (r) => (assert.equal(r.status, 400), assert.equal(r.headers['cache-control'], 'no-store'))],
-      ['admin without a token', t.send('/admin/v1/domains'), (r) => (assert.equal(r.status, 401), assert.match(String(r.headers['www-authenticate']), /^Bearer realm="tessera"/))],
-      ['admin with Basic', t.send('/admin/v1/domains', { headers: { authorization: basic(t.admin.clientId, t.admin.clientSecret) } }), (r) => (assert.equal(r.status, 401), assert.match(String(r.headers['www-authenticate']), /^Bearer /))],
-      ['JSON token dialect, bad secret', t.send('/auth/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ clientId: 'alpha.other', clientSecret: 'x' }) }), (r) => (assert.equal(r.status, 401), assert.equal(r.headers['cache-control'], 'no-store'))],
-      ['JSON token dialect, broken JSON', t.send('/auth/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{x' }), (r) => (assert.equal(r.status, 400), assert.equal(r.headers['cache-control'], 'no-store'))],
+      [
+        'GET /oauth2/token',
+        t.send('/oauth2/token'),
+        (r) => (assert.equal(r.status, 405), assert.equal(r.headers['allow'], 'POST'), assert.equal(r.headers['cache-control'], 'no-store')),
+      ],
+      [
+        'JSON to the token endpoint with Basic',
+        t.send('/oauth2/token', { method: 'POST', headers: { 'content-type': 'application/json', authorization: basic('x', 'y') }, body: '{' }),
+        (r) => (assert.equal(r.status, 400), assert.equal(r.headers['cache-control'], 'no-store')),
+      ],
+      [
+        'an oversized form',
+        t.send('/oauth2/token', { method: 'POST', headers: { 'content-type': FORM, authorization: basic('x', 'y') }, body: `a=${'x'.repeat(2_000_000)}` }),
+        (r) => (assert.equal(r.status, 413), assert.equal(r.headers['cache-control'], 'no-store')),
+      ],
+      [
+        'no client authentication',
+        t.send('/oauth2/token', { method: 'POST', headers: { 'content-type': FORM }, body: new URLSearchParams(TOKEN).toString() }),
+        (r) => (
+          assert.equal(r.status, 401),
+          assert.equal(r.headers['www-authenticate'], BASIC_CHALLENGE),
+          assert.equal(r.headers['cache-control'], 'no-store')
+        ),
+      ],
+      [
+        'certificate login, bad JSON',
+        t.send('/auth/x509/login', { method: 'POST', headers: { 'content-type': 'application/json', authorization: basic('x', 'y') }, body: '{x' }),
+        (r) => (assert.equal(r.status, 400), assert.equal(r.headers['cache-control'], 'no-store')),
+      ],
+      [
+        'certificate login, text',
+        t.send('/auth/x509/login', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' }),
+        (r) => (assert.equal(r.status, 400), assert.equal(r.headers['cache-control'], 'no-store')),
+      ],
+      [
+        'admin without a token',
+        t.send('/admin/v1/domains'),
+        (r) => (assert.equal(r.status, 401), assert.match(String(r.headers['www-authenticate']), /^Bearer realm="tessera"/)),
+      ],
+      [
+        'admin with Basic',
+        t.send('/admin/v1/domains', { headers: { authorization: basic(t.admin.clientId, t.admin.clientSecret) } }),
+        (r) => (assert.equal(r.status, 401), assert.match(String(r.headers['www-authenticate']), /^Bearer /)),
+      ],
+      [
+        'JSON token dialect, bad secret',
+        t.send('/auth/token', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ clientId: 'alpha.other', clientSecret: 'x' }),
+        }),
+        (r) => (assert.equal(r.status, 401), assert.equal(r.headers['cache-control'], 'no-store')),
+      ],
+      [
+        'JSON token dialect, broken JSON',
+        t.send('/auth/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{x' }),
+        (r) => (assert.equal(r.status, 400), assert.equal(r.headers['cache-control'], 'no-store')),
+      ],
     ];
     for (const [label, pending, check] of checks) {
       const res = await pending;
@@ -146,7 +194,11 @@ describe('review6: Basic credentials and error answers', () => {
       `Basic ${Buffer.from([0xff, 0x3a, 0xfe]).toString('base64')}`,
     ];
     for (const authorization of headers) {
-      const res = await t.send('/.well-known/est/simpleenroll', { method: 'POST', headers: { 'content-type': 'application/pkcs10', ...(authorization && { authorization }) }, body });
+      const res = await t.send('/.well-known/est/simpleenroll', {
+        method: 'POST',
+        headers: { 'content-type': 'application/pkcs10', ...(authorization && { authorization }) },
+        body,
+      });
       assertClean(res, `EST ${authorization}`);
       assert.equal(res.status, 401, `EST ${authorization}: ${res.text}`);
       assert.equal(res.headers['www-authenticate'], 'Basic realm="tessera-est", Bearer realm="tessera-est"', `EST ${authorization}`);

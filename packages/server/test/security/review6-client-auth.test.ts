@@ -17,7 +17,9 @@ const CLIENT_PATHS = ['/oauth2/token', '/oauth2/introspect', '/oauth2/revoke', L
 
 function formFor(path: string, form: Record<string, string>): Record<string, string> {
   if (path === LOGIN) return { scope: TOKEN.scope, ...Object.fromEntries(Object.entries(form).filter(([k]) => k !== 'grant_type' && k !== 'scope')) };
-  return path === '/oauth2/token' ? form : { token: 'not-a-token', ...Object.fromEntries(Object.entries(form).filter(([k]) => k !== 'grant_type' && k !== 'scope')) };
+  return path === '/oauth2/token'
+    ? form
+    : { token: 'not-a-token', ...Object.fromEntries(Object.entries(form).filter(([k]) => k !== 'grant_type' && k !== 'scope')) };
 }
 
 /** A token for `sub` that is not bound to any certificate. */
@@ -57,7 +59,10 @@ describe('review6: a client certificate combined with explicit client credential
     assert.equal(other.status, 201, other.text);
     otherSecret = other.json.clientSecret as string;
     const keys = await newKeys();
-    assert.equal((await t.admin$('POST', '/domains/alpha/services', { name: 'selfie', publicKeys: [{ kid: 's1', pem: await publicKeyPem(keys) }] })).status, 201);
+    assert.equal(
+      (await t.admin$('POST', '/domains/alpha/services', { name: 'selfie', publicKeys: [{ kid: 's1', pem: await publicKeyPem(keys) }] })).status,
+      201,
+    );
     selfie = await makeLeaf(null, { subject: 'CN=alpha.selfie', keys });
     const members = ['api', 'other', 'selfie'].map((name) => ({ principal: `alpha.${name}` }));
     assert.equal((await t.admin$('PUT', '/domains/beta/roles/readers', { members })).status, 201);
@@ -67,19 +72,25 @@ describe('review6: a client certificate combined with explicit client credential
 
   it('Tessera certificate of alpha.api + Basic of alpha.other: a token for alpha.other, never bound to the certificate (token endpoint, certificate login)', async () => {
     assertUnboundFor(await postForm(t, TOKEN, { client: api, headers: { authorization: basic('alpha.other', otherSecret) } }), 'alpha.other');
-    assertUnboundFor(await postForm(t, formFor(LOGIN, {}), { path: LOGIN, client: api, headers: { authorization: basic('alpha.other', otherSecret) } }), 'alpha.other');
+    assertUnboundFor(
+      await postForm(t, formFor(LOGIN, {}), { path: LOGIN, client: api, headers: { authorization: basic('alpha.other', otherSecret) } }),
+      'alpha.other',
+    );
   });
 
   it('certificate + client_secret_post of another client: that client, unbound', async () => {
     assertUnboundFor(await postForm(t, { ...TOKEN, client_id: 'alpha.other', client_secret: otherSecret }, { client: api }), 'alpha.other');
-    assertUnboundFor(await postForm(t, { client_id: 'alpha.other', client_secret: otherSecret, scope: TOKEN.scope }, { path: LOGIN, client: api }), 'alpha.other');
+    assertUnboundFor(
+      await postForm(t, { client_id: 'alpha.other', client_secret: otherSecret, scope: TOKEN.scope }, { path: LOGIN, client: api }),
+      'alpha.other',
+    );
   });
 
   it('self-signed certificate + Basic of another client: that client, unbound', async () => {
     assertUnboundFor(await postForm(t, TOKEN, { client: selfie, headers: { authorization: basic('alpha.other', otherSecret) } }), 'alpha.other');
   });
 
-  it('a trusted proxy\'s certificate header + Basic of another client: that client, unbound; an unreadable header is not even read', async () => {
+  it("a trusted proxy's certificate header + Basic of another client: that client, unbound; an unreadable header is not even read", async () => {
     const proxied = { localAddress: '127.0.0.2', headers: { 'x-client-cert': escapedPem(api.certPem), authorization: basic('alpha.other', otherSecret) } };
     assertUnboundFor(await postForm(t, TOKEN, proxied), 'alpha.other');
     assertUnboundFor(await postForm(t, TOKEN, { ...proxied, headers: { ...proxied.headers, 'x-client-cert': 'garbage' } }), 'alpha.other');
@@ -88,7 +99,7 @@ describe('review6: a client certificate combined with explicit client credential
   it('failed or malformed explicit credentials never fall back to the certificate, at any client endpoint', async () => {
     const attempts: [string, Record<string, string>, Record<string, string>][] = [
       ['wrong Basic secret', {}, { authorization: basic('alpha.other', 'wrong') }],
-      ['Basic of the certificate\'s own client with a wrong secret', {}, { authorization: basic('alpha.api', 'wrong') }],
+      ["Basic of the certificate's own client with a wrong secret", {}, { authorization: basic('alpha.api', 'wrong') }],
       ['Basic without a colon', {}, { authorization: `Basic ${Buffer.from('alpha.api').toString('base64')}` }],
       ['Basic with bad percent-encoding', {}, { authorization: `Basic ${Buffer.from('alpha%ZZapi:x').toString('base64')}` }],
       ['Basic in upper case with a wrong secret', {}, { authorization: `BASIC ${Buffer.from('alpha.other:wrong').toString('base64')}` }],
@@ -105,7 +116,7 @@ describe('review6: a client certificate combined with explicit client credential
     }
   });
 
-  it('client_id may not disagree with the certificate\'s principal, nor with the Basic user', async () => {
+  it("client_id may not disagree with the certificate's principal, nor with the Basic user", async () => {
     for (const path of CLIENT_PATHS) {
       const res = await postForm(t, formFor(path, { ...TOKEN, client_id: 'alpha.other' }), { path, client: api });
       assert.equal(res.status, 401, `${path}: ${res.text}`);
@@ -117,7 +128,11 @@ describe('review6: a client certificate combined with explicit client credential
   });
 
   it('two explicit methods beside a certificate are refused, not resolved in favour of either', async () => {
-    const res = await postForm(t, { ...TOKEN, client_id: 'alpha.other', client_secret: otherSecret }, { client: api, headers: { authorization: basic('alpha.other', otherSecret) } });
+    const res = await postForm(
+      t,
+      { ...TOKEN, client_id: 'alpha.other', client_secret: otherSecret },
+      { client: api, headers: { authorization: basic('alpha.other', otherSecret) } },
+    );
     assert.equal(res.status, 400, res.text);
     assert.match(res.json.error_description, /client_secret_basic and client_secret_post at once/);
   });

@@ -60,7 +60,13 @@ describe('review 7: federated client assertions across features', () => {
       body: new URLSearchParams(params).toString(),
     });
   const withAssertion = (server: TestServer, jwt: string, extra: Record<string, string> = {}): Promise<TestResponse> =>
-    post(server, '/oauth2/token', { grant_type: 'client_credentials', scope: 'beta:domain', client_assertion_type: JWT_BEARER, client_assertion: jwt, ...extra });
+    post(server, '/oauth2/token', {
+      grant_type: 'client_credentials',
+      scope: 'beta:domain',
+      client_assertion_type: JWT_BEARER,
+      client_assertion: jwt,
+      ...extra,
+    });
   /** POST /ca/v1/certificates with the oidc-token proof; the certificate and its key on 201. */
   const enroll = async (server: TestServer, jwt: string, principal: string) => {
     const keys = await newKeys();
@@ -128,7 +134,11 @@ describe('review 7: federated client assertions across features', () => {
       const { res, keyPem } = await enroll(one, jwt, 'alpha.api');
       if (res.status === 201) {
         // Show what the thief gets: a certificate, and with it tokens until the certificate expires.
-        const stolen = await postForm(one, { grant_type: 'client_credentials', scope: 'beta:domain' }, { client: { certPem: res.json.certificate, keyPem } as never });
+        const stolen = await postForm(
+          one,
+          { grant_type: 'client_credentials', scope: 'beta:domain' },
+          { client: { certPem: res.json.certificate, keyPem } as never },
+        );
         assert.fail(
           `the spent assertion got a certificate for alpha.api (${res.status}), and with it a token by tls_client_auth: ` +
             `${stolen.status} ${stolen.status === 200 ? decodeJwt(stolen.json.access_token).sub : stolen.text}`,
@@ -167,7 +177,12 @@ describe('review 7: federated client assertions across features', () => {
     });
 
     it('refuses mapping tricks: a trailing newline, a dotted account, an extra segment, a client_id of another service', async () => {
-      for (const sub of ['system:serviceaccount:alpha:api\n', 'system:serviceaccount:alpha:x.api', 'system:serviceaccount:alpha:api:extra', 'system:serviceaccount:sys.auth:bootstrap']) {
+      for (const sub of [
+        'system:serviceaccount:alpha:api\n',
+        'system:serviceaccount:alpha:x.api',
+        'system:serviceaccount:alpha:api:extra',
+        'system:serviceaccount:sys.auth:bootstrap',
+      ]) {
         const res = await withAssertion(one, await kubernetesToken(one, 'x', 'y', { sub }));
         assert.equal(res.status, 401, `${JSON.stringify(sub)}: ${res.text}`);
       }
@@ -210,7 +225,17 @@ describe('review 7: federated client assertions across features', () => {
         assert.equal(res.status, 401, `${JSON.stringify(body)}: ${res.text}`);
       }
       // Basic and an assertion at once: one method only.
-      const both = await post(one, '/oauth2/token', { grant_type: 'client_credentials', scope: 'beta:domain', client_assertion_type: JWT_BEARER, client_assertion: await kubernetesToken(one, 'alpha', 'api') }, basic('alpha.api', 'x'));
+      const both = await post(
+        one,
+        '/oauth2/token',
+        {
+          grant_type: 'client_credentials',
+          scope: 'beta:domain',
+          client_assertion_type: JWT_BEARER,
+          client_assertion: await kubernetesToken(one, 'alpha', 'api'),
+        },
+        basic('alpha.api', 'x'),
+      );
       assert.ok(both.status === 400 || both.status === 401, both.text);
     });
   });

@@ -92,7 +92,11 @@ describe('review 7: token exchange, proxy_for_principal and delegation across fe
       assert.deepEqual(decodeJwt(proxied)['act'], { sub: P });
       // ...and exchanges it itself toward orders, where it holds nothing.
       const res = await exchange(P, proxied, { scope: 'orders:role.secret' });
-      assert.notEqual(res.status, 200, `the proxy got ${res.json.scope} for ${A}: ${JSON.stringify(res.json.access_token ? decodeJwt(res.json.access_token) : res.json)}`);
+      assert.notEqual(
+        res.status,
+        200,
+        `the proxy got ${res.json.scope} for ${A}: ${JSON.stringify(res.json.access_token ? decodeJwt(res.json.access_token) : res.json)}`,
+      );
     });
   });
 
@@ -130,7 +134,7 @@ describe('review 7: token exchange, proxy_for_principal and delegation across fe
       const bound = await postForm(t, { grant_type: 'client_credentials', scope: 'gw:domain' }, { client: cert });
       assert.equal(bound.status, 200, bound.text);
       const a = bound.json.access_token as string;
-      assert.ok(decodeJwt(a)['cnf'], 'bound to app.web\'s certificate');
+      assert.ok(decodeJwt(a)['cnf'], "bound to app.web's certificate");
       const b = await exchanged(B, a, 'orders:role.readers');
       assert.equal(decodeJwt(b)['cnf'], undefined, 'the exchanged token is bound to nothing: gw.edge used a secret');
       assert.equal((await t.admin$('POST', `/certificates/${cert.serial}/revoke`, { reason: 'keyCompromise' })).status, 200);
@@ -165,7 +169,7 @@ describe('review 7: token exchange, proxy_for_principal and delegation across fe
       }
     });
 
-    it('refuses a domain admin setting actors on another domain\'s role, and on sys.auth\'s', async () => {
+    it("refuses a domain admin setting actors on another domain's role, and on sys.auth's", async () => {
       const gwAdmin = await tokenOf('gw.admin', 'gw:role.admin');
       for (const [domain, role] of [
         ['orders', 'readers'],
@@ -176,7 +180,7 @@ describe('review 7: token exchange, proxy_for_principal and delegation across fe
       }
     });
 
-    it('refuses a token stolen from the actor\'s own logs toward a domain it was not sent to (no front door)', async () => {
+    it("refuses a token stolen from the actor's own logs toward a domain it was not sent to (no front door)", async () => {
       const a = await tokenOf(A, 'mid:domain');
       const res = await exchange('other.thief', a, { scope: 'orders:role.readers' });
       assert.equal(res.status, 400, res.text);
@@ -260,7 +264,7 @@ describe('review 7: token exchange, proxy_for_principal and delegation across fe
       assert.equal(res.status, 403, res.text);
     });
 
-    it('never extends a token: expires_in asks past the subject token\'s exp get at most its exp', async () => {
+    it("never extends a token: expires_in asks past the subject token's exp get at most its exp", async () => {
       const a = await tokenOf(A, 'gw:domain', { expires_in: '120' });
       const res = await exchange(B, a, { scope: 'orders:role.readers', expires_in: '86400' });
       assert.equal(res.status, 200, res.text);

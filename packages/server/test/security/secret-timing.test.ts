@@ -79,10 +79,13 @@ describe('a known client with a wrong secret costs what an unknown client costs'
     for (const known of [true, false]) {
       const { deps, compared } = countingDeps(known);
       const attempt = checkClientSecret(deps, 'alpha.api', 'wrong', Date.now(), true);
-      const error = await attempt.then(() => undefined, (e: unknown) => e);
+      const error = await attempt.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       results.push({ compared, error });
     }
-    const [wrongSecret, unknown] = results as [typeof results[0], typeof results[0]];
+    const [wrongSecret, unknown] = results as [(typeof results)[0], (typeof results)[0]];
     assert.deepEqual(wrongSecret.compared, [1]);
     assert.deepEqual(unknown.compared, [1], 'an unknown client still pays for one HMAC');
     for (const { error } of [wrongSecret, unknown]) {

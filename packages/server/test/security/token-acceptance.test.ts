@@ -33,7 +33,11 @@ describe('token acceptance: the admin API and introspection refuse what the othe
     return res.json.access_token as string;
   };
   const formPost = (path: string, token: string, as: { id: string; secret: string }): Promise<TestResponse> =>
-    t.send(path, { method: 'POST', headers: { 'content-type': FORM, authorization: basic(as.id, as.secret) }, body: new URLSearchParams({ token }).toString() });
+    t.send(path, {
+      method: 'POST',
+      headers: { 'content-type': FORM, authorization: basic(as.id, as.secret) },
+      body: new URLSearchParams({ token }).toString(),
+    });
   const introspect = async (token: string): Promise<Record<string, unknown>> => {
     const res = await formPost('/oauth2/introspect', token, rs);
     assert.equal(res.status, 200, res.text);
@@ -124,7 +128,7 @@ describe('token acceptance: the admin API and introspection refuse what the othe
   });
 
   describe('the token of a deleted service whose name was registered again', () => {
-    it('401 invalid_token on /admin/v1 and /auth/admin, inactive at introspection; the new service\'s token works', async () => {
+    it("401 invalid_token on /admin/v1 and /auth/admin, inactive at introspection; the new service's token works", async () => {
       const old = await register('alpha', 'phoenix');
       assert.equal((await t.admin$('PUT', '/domains/sys.auth/roles/admin/members/alpha.phoenix', {})).status, 201);
       const token = await tokenFor(old, 'sys.auth:role.admin');

@@ -42,7 +42,11 @@ test('a short soak: every request answered, every token verifies, token clients 
       },
     });
 
-    assert.equal(result.errors, 0, `load generator failures ${JSON.stringify(result.load.failures)}; SDK failures ${JSON.stringify(result.sdk.failures)} ${result.sdk.examples.join(' | ')}`);
+    assert.equal(
+      result.errors,
+      0,
+      `load generator failures ${JSON.stringify(result.load.failures)}; SDK failures ${JSON.stringify(result.sdk.failures)} ${result.sdk.examples.join(' | ')}`,
+    );
     assert.equal(result.load.sent, SECONDS * RATE);
     assert.equal(result.load.ok, SECONDS * RATE);
     assert.equal(result.sdk.verified, result.load.ok, 'every token the load generator received was verified with the SDK');

@@ -87,7 +87,10 @@ describe('storage availability', () => {
         await driver.get('SELECT value FROM meta WHERE key = ?', ['none']);
         await assert.rejects(driver.run('INSERT INTO meta (key, value) VALUES (?, ?)', [`k${i}`, 'x'.repeat(64_000)]), StorageUnavailableError);
       }
-      assert.deepEqual(events.map((e) => e.state), ['failing']);
+      assert.deepEqual(
+        events.map((e) => e.state),
+        ['failing'],
+      );
     } finally {
       await inner.close();
     }

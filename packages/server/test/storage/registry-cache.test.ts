@@ -105,7 +105,7 @@ describe('the registry cache', () => {
     assert.deepEqual(await cache.rolesHeld('alpha.s0', ['beta'], Date.now()), []);
   });
 
-  it('serves from memory once loaded, and sees another process\'s change at its next feed read', async () => {
+  it("serves from memory once loaded, and sees another process's change at its next feed read", async () => {
     const { path, store } = await setup();
     const cache = await cacheOf(store);
     const other = await peer(path);
@@ -116,14 +116,17 @@ describe('the registry cache', () => {
     assert.equal((await cache.getService('alpha.s0'))?.status, 'DISABLED');
   });
 
-  it('leaves to the feed a change of its own whose transaction failed: its number goes to the next change, maybe another process\'s', async () => {
+  it("leaves to the feed a change of its own whose transaction failed: its number goes to the next change, maybe another process's", async () => {
     const { path, store } = await setup();
     const cache = await cacheOf(store);
     const other = await peer(path);
     assert.equal((await cache.getService('alpha.s0'))?.status, 'ACTIVE');
     const before = await store.changeCounter();
     // The service's change is recorded, then the second key under the same kid fails the transaction.
-    const keys = [{ kid: 'k', pem: 'A' }, { kid: 'k', pem: 'B' }];
+    const keys = [
+      { kid: 'k', pem: 'A' },
+      { kid: 'k', pem: 'B' },
+    ];
     await assert.rejects(store.createService({ domain: 'alpha', name: 'failed' }, { publicKeys: keys }, admin));
     assert.equal(await store.changeCounter(), before, 'the number was rolled back');
     await other.updateService('alpha.s0', { status: 'DISABLED' }, admin);
@@ -162,11 +165,20 @@ describe('the registry cache', () => {
     const now = Date.now();
     await store.addClientSecret('alpha.s0', { id: 'sec-new', hash: 'hash-new' }, now + 60_000, admin);
     await store.putRole('beta', 'writers', [{ principal: 'alpha.s0', expiresAt: now + 60_000 }], admin);
-    assert.deepEqual((await cache.getClientForAuth('alpha.s0', now))?.secrets.map((s) => s.id), ['sec-new', 'sec0']);
-    assert.deepEqual((await cache.getClientForAuth('alpha.s0', now + 60_000))?.secrets.map((s) => s.id), ['sec-new']);
+    assert.deepEqual(
+      (await cache.getClientForAuth('alpha.s0', now))?.secrets.map((s) => s.id),
+      ['sec-new', 'sec0'],
+    );
+    assert.deepEqual(
+      (await cache.getClientForAuth('alpha.s0', now + 60_000))?.secrets.map((s) => s.id),
+      ['sec-new'],
+    );
     assert.deepEqual(await cache.getClientForAuth('alpha.s0', now), await store.getClientForAuth('alpha.s0', now));
     assert.deepEqual(await cache.rolesHeld('alpha.s0', ['beta'], now), await store.rolesHeld('alpha.s0', ['beta'], now));
-    assert.deepEqual((await cache.rolesHeld('alpha.s0', ['beta'], now + 60_000)).map((r) => r.role), ['readers']);
+    assert.deepEqual(
+      (await cache.rolesHeld('alpha.s0', ['beta'], now + 60_000)).map((r) => r.role),
+      ['readers'],
+    );
   });
 
   it('starts over when the feed rows it had not read were pruned', async () => {
@@ -214,7 +226,7 @@ describe('the registry cache', () => {
     await cache.sync();
     assert.equal(await cache.isTokenRevoked('late', now), true);
     await store.revokeToken({ jti: 'own', principal: 'alpha.s0', expiresAt: now + 60_000 }, admin);
-    assert.equal(await cache.isTokenRevoked('own', now), true, 'this instance\'s own revocation at once');
+    assert.equal(await cache.isTokenRevoked('own', now), true, "this instance's own revocation at once");
   });
 
   it('holds no revoked tokens when maxRevoked is 0: each question goes to the database', async () => {
@@ -326,7 +338,7 @@ describe('the registry change feed', () => {
     }
   });
 
-  it('prunes only the oldest rows: one whose writer\'s clock lags stays while a row before it is younger', async () => {
+  it("prunes only the oldest rows: one whose writer's clock lags stays while a row before it is younger", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tessera-feed-'));
     const path = join(dir, 'feed.sqlite');
     const store = await openStore({ kind: 'sqlite', path });
@@ -338,7 +350,10 @@ describe('the registry change feed', () => {
       await behind.createDomain({ name: 'lagging' }, admin);
       await store.createDomain({ name: 'beta' }, admin);
       assert.equal(await store.pruneChanges(Date.now() - 3_600_000), 1, 'only the row before every younger one');
-      assert.deepEqual((await store.readChanges(0, 100)).map((row) => row.seq), [start + 1, start + 2, start + 3]);
+      assert.deepEqual(
+        (await store.readChanges(0, 100)).map((row) => row.seq),
+        [start + 1, start + 2, start + 3],
+      );
       assert.equal(await store.pruneChanges(Date.now() + 1), 3, 'all of them once all are old');
     } finally {
       await behind.close();
@@ -356,8 +371,15 @@ describe('the registry change feed', () => {
       await assert.rejects(store.createDomain({ name: 'alpha' }, admin));
       await store.createService({ domain: 'alpha', name: 'api' }, { secret: { id: 's', hash: 'h' }, publicKeys: [{ kid: 'k', pem: 'P' }] }, admin);
       const rows = await store.readChanges(start, 100);
-      assert.deepEqual(rows.map((row) => row.seq), [start + 1, start + 2]);
-      assert.deepEqual(rows.map((row) => `${row.scope}:${row.key}`), ['domain:alpha', 'service:alpha.api'], 'one row per scope and key in a transaction');
+      assert.deepEqual(
+        rows.map((row) => row.seq),
+        [start + 1, start + 2],
+      );
+      assert.deepEqual(
+        rows.map((row) => `${row.scope}:${row.key}`),
+        ['domain:alpha', 'service:alpha.api'],
+        'one row per scope and key in a transaction',
+      );
       assert.equal(await store.changeCounter(), start + 2);
     } finally {
       await store.close();

@@ -37,7 +37,10 @@ void describe('SQLite shared by processes', () => {
     }
     const results = await Promise.all(writers);
     await store.close();
-    assert.deepEqual(results.map((result) => result.failures), [[], [], []]);
+    assert.deepEqual(
+      results.map((result) => result.failures),
+      [[], [], []],
+    );
     const db = new DatabaseSync(path, { readOnly: true });
     try {
       const count = (type: string): number => Number((db.prepare('SELECT count(*) AS n FROM audit_events WHERE type = ?').get(type) as { n: number }).n);
@@ -89,7 +92,10 @@ void describe('SQLite write lock held by another process', () => {
       // A busy handler sleeping on the event loop would leave no tick in that time.
       assert.ok(ticks >= waited / 10 / 3, `${ticks} ticks of 10 ms in ${waited} ms`);
       const events = await store.queryAudit({ type: 'domain.create', limit: 10 });
-      assert.deepEqual(events.map((event) => event.target), ['waited']);
+      assert.deepEqual(
+        events.map((event) => event.target),
+        ['waited'],
+      );
     } finally {
       await store.close();
     }

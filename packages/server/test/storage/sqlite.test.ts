@@ -71,10 +71,7 @@ describe('SQLite store', () => {
         await store.createJoinToken({ id: `jt-${i}`, principal: 'alpha.api', hash: `HASH-OF-jt-${i}`, expiresAt: Date.now() + 3_600_000 }, { actor: 'test' });
       }
       const won = await raceConsumers(path, tokens, 3);
-      assert.deepEqual(
-        won.flat().sort(),
-        Array.from({ length: tokens }, (_, i) => `jt-${i}`).sort(),
-      );
+      assert.deepEqual(won.flat().sort(), Array.from({ length: tokens }, (_, i) => `jt-${i}`).sort());
       assert.equal((await store.queryAudit({ type: 'join-token.use', limit: 1000 })).length, tokens);
     } finally {
       await store.close();

@@ -127,7 +127,8 @@ export function apiKeyRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void
         throw badRequest('send a JSON body naming the key\'s audience, the domain whose services will accept it: {"audience": "<domain>"}');
       }
       const expiresAt = readExpiry(body.expiresAt) ?? null;
-      if (expiresAt !== null && expiresAt <= now()) throw badRequest('expiresAt is in the past; give a future date-time, or leave it out for a key that does not expire');
+      if (expiresAt !== null && expiresAt <= now())
+        throw badRequest('expiresAt is in the past; give a future date-time, or leave it out for a key that does not expire');
       const audience = await readAudience(principal, body.audience);
       const { key, id } = generateApiKey();
       const description = body.description ?? null;

@@ -35,8 +35,8 @@ export function domainRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void
       schema: {
         summary: 'Create a domain',
         description:
-          'Its services\' certificates carry DNS names `<service>.<domain with dots as dashes>.<dns suffix>`, so a name that ' +
-          'another domain\'s matches once dots are read as dashes (`pay.prod` beside `pay-prod`) is refused with 409.',
+          "Its services' certificates carry DNS names `<service>.<domain with dots as dashes>.<dns suffix>`, so a name that " +
+          "another domain's matches once dots are read as dashes (`pay.prod` beside `pay-prod`) is refused with 409.",
         tags: ['domains'],
         security: [{ bearerAuth: [] }],
         body: {
@@ -51,7 +51,10 @@ export function domainRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void
     async (request, reply) => {
       authorize(callerOf(request));
       const body = request.body;
-      const domain = await store.createDomain({ name: requireName('domain', body.name), description: body.description ?? null }, { actor: callerOf(request).principal });
+      const domain = await store.createDomain(
+        { name: requireName('domain', body.name), description: body.description ?? null },
+        { actor: callerOf(request).principal },
+      );
       return reply.code(201).send(domainOut(domain));
     },
   );
@@ -80,7 +83,15 @@ export function domainRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void
 
   app.get(
     '/domains/:domain',
-    { schema: { summary: 'Get a domain', tags: ['domains'], security: [{ bearerAuth: [] }], params: domainParams, response: { 200: schemas.domain, ...errorResponses } } },
+    {
+      schema: {
+        summary: 'Get a domain',
+        tags: ['domains'],
+        security: [{ bearerAuth: [] }],
+        params: domainParams,
+        response: { 200: schemas.domain, ...errorResponses },
+      },
+    },
     async (request) => {
       const { domain: name } = request.params;
       authorize(callerOf(request), name);
@@ -108,7 +119,8 @@ export function domainRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void
       const caller = callerOf(request);
       authorize(caller, name);
       const body = request.body;
-      if (body.description === undefined && body.tokenMaxLifetime === undefined) throw badRequest('nothing to change: send description and/or tokenMaxLifetime');
+      if (body.description === undefined && body.tokenMaxLifetime === undefined)
+        throw badRequest('nothing to change: send description and/or tokenMaxLifetime');
       const patch = { description: body.description, tokenMaxLifetime: readTokenMaxLifetime(body.tokenMaxLifetime) };
       const domain = await store.updateDomain(requireName('domain', name), patch, { actor: caller.principal });
       return domainOut(domain);
@@ -117,7 +129,15 @@ export function domainRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void
 
   app.delete(
     '/domains/:domain',
-    { schema: { summary: 'Delete an empty domain', tags: ['domains'], security: [{ bearerAuth: [] }], params: domainParams, response: { 204: { type: 'null' }, ...errorResponses } } },
+    {
+      schema: {
+        summary: 'Delete an empty domain',
+        tags: ['domains'],
+        security: [{ bearerAuth: [] }],
+        params: domainParams,
+        response: { 204: { type: 'null' }, ...errorResponses },
+      },
+    },
     async (request, reply) => {
       const { domain: name } = request.params;
       authorize(callerOf(request));

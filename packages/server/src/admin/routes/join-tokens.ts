@@ -62,7 +62,11 @@ export function joinTokenRoutes(scope: FastifyInstance, deps: AdminRouteDeps): v
           required: ['principal'],
           properties: {
             principal: { type: 'string', maxLength: 256, description: '`<domain>.<service>` of an existing service' },
-            ttlSeconds: { type: 'integer', minimum: 1, description: `seconds until the token expires; default ${joinTokens.defaultTtl}, at most ${joinTokens.maxTtl}` },
+            ttlSeconds: {
+              type: 'integer',
+              minimum: 1,
+              description: `seconds until the token expires; default ${joinTokens.defaultTtl}, at most ${joinTokens.maxTtl}`,
+            },
           },
         },
         response: {
@@ -107,7 +111,7 @@ export function joinTokenRoutes(scope: FastifyInstance, deps: AdminRouteDeps): v
         summary: 'List the outstanding join tokens of a service, oldest first',
         description:
           'Only tokens neither used nor expired; never the token or its hash. Paginated: follow `nextCursor` until it is null. ' +
-          'The caller must administer the principal\'s domain.',
+          "The caller must administer the principal's domain.",
         tags: ['join-tokens'],
         security,
         querystring: listQuery,
@@ -135,7 +139,7 @@ export function joinTokenRoutes(scope: FastifyInstance, deps: AdminRouteDeps): v
     {
       schema: {
         summary: 'Revoke an outstanding join token',
-        description: 'The token can no longer be used. The caller must administer the domain of the token\'s principal.',
+        description: "The token can no longer be used. The caller must administer the domain of the token's principal.",
         tags: ['join-tokens'],
         security,
         params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } }, required: ['id'] },
@@ -145,7 +149,8 @@ export function joinTokenRoutes(scope: FastifyInstance, deps: AdminRouteDeps): v
     async (request, reply) => {
       const { id } = request.params;
       const caller = callerOf(request);
-      const unknown = (): AdminError => notFound(`there is no outstanding join token "${id.slice(0, 64)}"; list them with GET /admin/v1/join-tokens?principal=<principal>`);
+      const unknown = (): AdminError =>
+        notFound(`there is no outstanding join token "${id.slice(0, 64)}"; list them with GET /admin/v1/join-tokens?principal=<principal>`);
       const found = ID_PATTERN.test(id) ? await store.getJoinToken(id, now()) : null;
       if (!found) throw unknown();
       try {

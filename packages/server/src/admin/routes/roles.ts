@@ -43,13 +43,16 @@ const roleParams = {
   properties: { domain: { type: 'string', maxLength: 256 }, role: { type: 'string', maxLength: 256 } },
   required: ['domain', 'role'],
 } as const;
-const memberParams = { ...roleParams, properties: { ...roleParams.properties, principal: { type: 'string', maxLength: 256 } }, required: ['domain', 'role', 'principal'] } as const;
+const memberParams = {
+  ...roleParams,
+  properties: { ...roleParams.properties, principal: { type: 'string', maxLength: 256 } },
+  required: ['domain', 'role', 'principal'],
+} as const;
 const security = [{ bearerAuth: [] }];
 const joinTokensVoided = {
   type: 'integer',
   description:
-    'outstanding join tokens of the member voided by this change: granting a service another domain\'s admin role ' +
-    'voids the join tokens made for it before',
+    "outstanding join tokens of the member voided by this change: granting a service another domain's admin role " + 'voids the join tokens made for it before',
 } as const;
 const membersNextCursor = {
   type: ['string', 'null'],
@@ -193,7 +196,10 @@ export function roleRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
       if (!(await store.getRole(domain, role, 0))) throw notFound(`role ${domain}:role.${role} does not exist`);
       const rows = await store.listRoleMembers(domain, role, { limit: limit + 1, after: after?.[0] as string | undefined });
       const { items, nextCursor } = pageOf(rows, limit, list, (member) => [member.principal]);
-      return { members: items.map((m) => ({ principal: m.principal, expiresAt: m.expiresAt === null ? null : new Date(m.expiresAt).toISOString() })), nextCursor };
+      return {
+        members: items.map((m) => ({ principal: m.principal, expiresAt: m.expiresAt === null ? null : new Date(m.expiresAt).toISOString() })),
+        nextCursor,
+      };
     },
   );
 
@@ -206,7 +212,7 @@ export function roleRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
         description:
           `Up to ${MAX_BULK_MEMBERS} members a call, each principal once; all are written or none, with one audit event ` +
           '(`role-member.put-many`). Each member is added as PUT .../members/{principal} adds one: a service granted another ' +
-          'domain\'s admin role (or renewed after it expired) loses the join tokens made for it before (`joinTokensVoided`).',
+          "domain's admin role (or renewed after it expired) loses the join tokens made for it before (`joinTokensVoided`).",
         tags: ['roles'],
         security,
         params: roleParams,
@@ -255,7 +261,7 @@ export function roleRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
       schema: {
         summary: 'Add a member to a role (or change its expiry)',
         description:
-          'Granting a service another domain\'s admin role (or renewing it after it expired) voids the join tokens made ' +
+          "Granting a service another domain's admin role (or renewing it after it expired) voids the join tokens made " +
           'for it before (`joinTokensVoided`); rotate its other credentials too, as their holders now act as that admin.',
         tags: ['roles'],
         security,
@@ -284,7 +290,15 @@ export function roleRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
 
   app.delete(
     '/domains/:domain/roles/:role/members/:principal',
-    { schema: { summary: 'Remove a member from a role', tags: ['roles'], security, params: memberParams, response: { 204: { type: 'null' }, ...errorResponses } } },
+    {
+      schema: {
+        summary: 'Remove a member from a role',
+        tags: ['roles'],
+        security,
+        params: memberParams,
+        response: { 204: { type: 'null' }, ...errorResponses },
+      },
+    },
     async (request, reply) => {
       const { domain, role, actor } = target(request);
       const { principal } = request.params;

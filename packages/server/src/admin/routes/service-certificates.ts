@@ -47,9 +47,7 @@ export function serviceCertificateRoutes(scope: FastifyInstance, deps: AdminRout
     {
       schema: {
         summary: 'List the certificates issued to a service, newest first',
-        description:
-          'Paginated: follow `nextCursor` until it is null. ' +
-          'Each renewal names the serial it renewed (`renewedFrom`).',
+        description: 'Paginated: follow `nextCursor` until it is null. ' + 'Each renewal names the serial it renewed (`renewedFrom`).',
         tags: ['certificates'],
         security,
         params: serviceParams,

@@ -35,7 +35,11 @@ export const serviceParams = {
   properties: { domain: { type: 'string', maxLength: 256 }, service: { type: 'string', maxLength: 256 } },
   required: ['domain', 'service'],
 } as const;
-const keyParams = { ...serviceParams, properties: { ...serviceParams.properties, kid: { type: 'string', pattern: KID } }, required: ['domain', 'service', 'kid'] } as const;
+const keyParams = {
+  ...serviceParams,
+  properties: { ...serviceParams.properties, kid: { type: 'string', pattern: KID } },
+  required: ['domain', 'service', 'kid'],
+} as const;
 const pemBody = { type: 'object', additionalProperties: false, required: ['pem'], properties: { pem: { type: 'string', maxLength: 16_384 } } } as const;
 const security = [{ bearerAuth: [] }];
 
@@ -73,12 +77,25 @@ export function serviceRoutes(scope: FastifyInstance, deps: AdminRouteDeps): voi
             publicKeys: {
               type: 'array',
               maxItems: 10,
-              items: { type: 'object', additionalProperties: false, required: ['kid', 'pem'], properties: { kid: { type: 'string', pattern: KID }, pem: { type: 'string', maxLength: 16_384 } } },
+              items: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['kid', 'pem'],
+                properties: { kid: { type: 'string', pattern: KID }, pem: { type: 'string', maxLength: 16_384 } },
+              },
             },
           },
         },
         response: {
-          201: { ...schemas.service, properties: { ...schemas.service.properties, clientSecret: { type: 'string' }, secretId: { type: 'string' }, publicKeys: { type: 'array', items: { type: 'string' } } } },
+          201: {
+            ...schemas.service,
+            properties: {
+              ...schemas.service.properties,
+              clientSecret: { type: 'string' },
+              secretId: { type: 'string' },
+              publicKeys: { type: 'array', items: { type: 'string' } },
+            },
+          },
           ...errorResponses,
         },
       },
@@ -189,7 +206,15 @@ export function serviceRoutes(scope: FastifyInstance, deps: AdminRouteDeps): voi
 
   app.delete(
     '/domains/:domain/services/:service',
-    { schema: { summary: 'Delete a service, its credentials and its role memberships', tags: ['services'], security, params: serviceParams, response: { 204: { type: 'null' }, ...errorResponses } } },
+    {
+      schema: {
+        summary: 'Delete a service, its credentials and its role memberships',
+        tags: ['services'],
+        security,
+        params: serviceParams,
+        response: { 204: { type: 'null' }, ...errorResponses },
+      },
+    },
     async (request, reply) => {
       // Taking standing away: open to the service's own domain's admins even when it holds another domain's admin role (authz.ts).
       const { principal, actor } = target(request);
@@ -208,8 +233,15 @@ export function serviceRoutes(scope: FastifyInstance, deps: AdminRouteDeps): voi
         tags: ['services'],
         security,
         params: serviceParams,
-        body: { type: ['object', 'null'], additionalProperties: false, properties: { graceSeconds: { type: 'integer', minimum: 0, maximum: MAX_GRACE_SECONDS } } },
-        response: { 201: { type: 'object', properties: { id: { type: 'string' }, clientSecret: { type: 'string' }, previousSecretsExpireAt: { type: 'string' } } }, ...errorResponses },
+        body: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          properties: { graceSeconds: { type: 'integer', minimum: 0, maximum: MAX_GRACE_SECONDS } },
+        },
+        response: {
+          201: { type: 'object', properties: { id: { type: 'string' }, clientSecret: { type: 'string' }, previousSecretsExpireAt: { type: 'string' } } },
+          ...errorResponses,
+        },
       },
     },
     async (request, reply) => {
@@ -251,7 +283,19 @@ export function serviceRoutes(scope: FastifyInstance, deps: AdminRouteDeps): voi
 
   app.put(
     '/domains/:domain/services/:service/keys/:kid',
-    { schema: { summary: 'Register or replace a public key', tags: ['services'], security, params: keyParams, body: pemBody, response: { '2xx': { type: 'object', properties: { kid: { type: 'string' }, created: { type: 'boolean' }, certificatesRevoked: { type: 'integer' } } }, ...errorResponses } } },
+    {
+      schema: {
+        summary: 'Register or replace a public key',
+        tags: ['services'],
+        security,
+        params: keyParams,
+        body: pemBody,
+        response: {
+          '2xx': { type: 'object', properties: { kid: { type: 'string' }, created: { type: 'boolean' }, certificatesRevoked: { type: 'integer' } } },
+          ...errorResponses,
+        },
+      },
+    },
     async (request, reply) => {
       const { principal, actor } = await changeTarget(request);
       const { kid } = request.params;

@@ -26,10 +26,14 @@ export function systemRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void
     {
       schema: {
         summary: 'Start a signing-key rotation',
-        description: 'Publishes a new key now; it starts signing after the pre-publication window, so verifiers that cache the JWKS never see a token signed by a key they do not know.',
+        description:
+          'Publishes a new key now; it starts signing after the pre-publication window, so verifiers that cache the JWKS never see a token signed by a key they do not know.',
         tags: ['keys'],
         security,
-        response: { 202: { type: 'object', properties: { kid: { type: 'string' }, activatesAt: { type: 'string' }, created: { type: 'boolean' } } }, ...errorResponses },
+        response: {
+          202: { type: 'object', properties: { kid: { type: 'string' }, activatesAt: { type: 'string' }, created: { type: 'boolean' } } },
+          ...errorResponses,
+        },
       },
     },
     async (request, reply) => {
@@ -55,7 +59,14 @@ export function systemRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void
                 type: 'array',
                 items: {
                   type: 'object',
-                  properties: { kid: { type: 'string' }, alg: { type: 'string' }, state: { type: 'string' }, activatesAt: { type: 'string' }, retiredAt: { type: ['string', 'null'] }, removeAt: { type: ['string', 'null'] } },
+                  properties: {
+                    kid: { type: 'string' },
+                    alg: { type: 'string' },
+                    state: { type: 'string' },
+                    activatesAt: { type: 'string' },
+                    retiredAt: { type: ['string', 'null'] },
+                    removeAt: { type: ['string', 'null'] },
+                  },
                 },
               },
             },
@@ -68,7 +79,16 @@ export function systemRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void
       authorize(callerOf(request));
       const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
       const keys = await store.listSigningKeys();
-      return { keys: keys.map((k) => ({ kid: k.kid, alg: k.alg, state: k.state, activatesAt: iso(k.activatesAt), retiredAt: iso(k.retiredAt), removeAt: iso(k.removeAt) })) };
+      return {
+        keys: keys.map((k) => ({
+          kid: k.kid,
+          alg: k.alg,
+          state: k.state,
+          activatesAt: iso(k.activatesAt),
+          retiredAt: iso(k.retiredAt),
+          removeAt: iso(k.removeAt),
+        })),
+      };
     },
   );
 
@@ -90,7 +110,15 @@ export function systemRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void
         response: {
           200: pageSchema('events', {
             type: 'object',
-            properties: { id: { type: 'integer' }, at: { type: 'string' }, actor: { type: 'string' }, type: { type: 'string' }, target: { type: 'string' }, before: {}, after: {} },
+            properties: {
+              id: { type: 'integer' },
+              at: { type: 'string' },
+              actor: { type: 'string' },
+              type: { type: 'string' },
+              target: { type: 'string' },
+              before: {},
+              after: {},
+            },
           }),
           ...errorResponses,
         },

@@ -21,7 +21,7 @@ export const caErrorSchema = {
   required: ['error', 'message'],
   description:
     '400 invalid_request (bad body or CSR), 401 invalid_proof (the proof proves nothing), 403 forbidden (proven, but not for this, ' +
-    'e.g. from outside the service\'s allowedIps), 429 rate_limited (with Retry-After), 503 temporarily_unavailable',
+    "e.g. from outside the service's allowedIps), 429 rate_limited (with Retry-After), 503 temporarily_unavailable",
 } as const;
 export const caErrorResponses = { '4xx': caErrorSchema, '5xx': caErrorSchema } as const;
 
@@ -33,7 +33,7 @@ export function certificateRoutes(scope: FastifyInstance, deps: CaHttpDeps): voi
       schema: {
         summary: 'Issue a service certificate from a CSR',
         description:
-          'The proof says who the caller is: `key-assertion` (a JWT signed by the CSR\'s key, which must be registered on the service; ' +
+          "The proof says who the caller is: `key-assertion` (a JWT signed by the CSR's key, which must be registered on the service; " +
           `iss = sub = the principal, aud = <issuer>${CERTIFICATES_PATH}, exp at most 5 minutes out, a fresh jti), ` +
           '`join-token` (a one-time token from POST /admin/v1/join-tokens) or `oidc-token` (a token of a configured OIDC issuer). ' +
           'Without a proof the request is a renewal: it must come over mutual TLS with the current, unexpired, unrevoked certificate, ' +
@@ -90,7 +90,7 @@ export function certificateRoutes(scope: FastifyInstance, deps: CaHttpDeps): voi
       schema: {
         summary: 'The CA trust bundle (PEM issuing CAs and roots)',
         description:
-          'Every CA a Tessera certificate may chain to, including one being rotated in: each generation\'s issuing CA, ' +
+          "Every CA a Tessera certificate may chain to, including one being rotated in: each generation's issuing CA, " +
           'then its issuers up to the root. The issuing CAs are the ones to anchor on (the SDK does); the roots are ' +
           'there for clients that need a self-signed anchor.',
         tags: ['ca'],

@@ -27,7 +27,11 @@ export function caRefusal(error: unknown): unknown {
     if (error.problem === 'expired' || error.problem === 'revoked') {
       // "Renew it" is exactly what cannot work with this certificate: say how to start over.
       const reason = error.message.replace(/;\s*(renew it|get a new certificate)\.?$/, '');
-      return new CaRequestError(401, 'invalid_proof', `${reason}; renewal needs a valid certificate, so bootstrap a new one with a join token or a registered key`);
+      return new CaRequestError(
+        401,
+        'invalid_proof',
+        `${reason}; renewal needs a valid certificate, so bootstrap a new one with a join token or a registered key`,
+      );
     }
     return new CaRequestError(401, 'invalid_proof', `the client certificate was refused: ${error.message}`);
   }

@@ -43,9 +43,7 @@ export function estRoutes(app: FastifyInstance, deps: CaHttpDeps): void {
     {
       schema: {
         summary: 'EST: the CA certificates (RFC 7030 §4.1)',
-        description:
-          'The chain of the CA that signs now, then the rest of the trust bundle (every issuing CA and root), ' +
-          'as a base64 certs-only PKCS#7.',
+        description: 'The chain of the CA that signs now, then the rest of the trust bundle (every issuing CA and root), ' + 'as a base64 certs-only PKCS#7.',
         tags: ['est'],
         response: pkcs7Response,
       },
@@ -104,18 +102,30 @@ function joinTokenAuth(request: FastifyRequest): Pick<EnrollRequest, 'proof' | '
     const basic = decodeBasic(credentials);
     if (basic !== undefined && basic.user !== '') return { proof: { type: 'join-token', value: basic.password }, expectedPrincipal: basic.user };
   }
-  throw new CaRequestError(401, 'invalid_proof', 'send the join token as "Authorization: Bearer <token>", or as HTTP Basic with the principal as user name and the token as password');
+  throw new CaRequestError(
+    401,
+    'invalid_proof',
+    'send the join token as "Authorization: Bearer <token>", or as HTTP Basic with the principal as user name and the token as password',
+  );
 }
 
 /** The body as parseCsr takes it (bare base64 DER); parseCsr says what is wrong with a bad one. */
 function csrFromBase64(request: FastifyRequest): string {
   const mediaType = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
   if (mediaType !== PKCS10_MEDIA_TYPE) {
-    throw new CaRequestError(415, 'invalid_request', `send the CSR with Content-Type: ${PKCS10_MEDIA_TYPE} (RFC 7030 §4.2.1), not ${mediaType || 'no Content-Type'}`);
+    throw new CaRequestError(
+      415,
+      'invalid_request',
+      `send the CSR with Content-Type: ${PKCS10_MEDIA_TYPE} (RFC 7030 §4.2.1), not ${mediaType || 'no Content-Type'}`,
+    );
   }
   const body = request.body;
   if (typeof body !== 'string' || body.trim() === '') {
-    throw new CaRequestError(400, 'invalid_request', `send the CSR as base64 DER PKCS#10 with Content-Type: ${PKCS10_MEDIA_TYPE} (openssl req -new -outform DER | openssl base64)`);
+    throw new CaRequestError(
+      400,
+      'invalid_request',
+      `send the CSR as base64 DER PKCS#10 with Content-Type: ${PKCS10_MEDIA_TYPE} (openssl req -new -outform DER | openssl base64)`,
+    );
   }
   return body;
 }

@@ -26,5 +26,8 @@ export function certsOnlyPkcs7(certificatesPem: readonly string[]): Buffer {
 
 /** RFC 7030 §4.1.3: base64 with line breaks, as a Content-Transfer-Encoding: base64 body. */
 export function base64Body(der: Buffer): string {
-  return `${der.toString('base64').replace(/(.{64})/g, '$1\n').trimEnd()}\n`;
+  return `${der
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .trimEnd()}\n`;
 }

@@ -31,12 +31,12 @@ export function keyAssertionProof(deps: KeyAssertionDeps): CertificateProof {
   const checks: AssertionChecks = {
     audiences: [deps.audience],
     clockSkew: deps.clockSkew,
-    words: { caller: 'the principal, e.g. "alpha.api"', endpoint: 'this certificates endpoint', key: 'the CSR\'s key' },
+    words: { caller: 'the principal, e.g. "alpha.api"', endpoint: 'this certificates endpoint', key: "the CSR's key" },
   };
   return {
     type: 'key-assertion',
     async prove({ value, csrPublicKey, now, clientIp }) {
-      if (value === undefined || value === '') throw notProven('proof.value must be a JWT signed by the CSR\'s key (a registered key of the service)');
+      if (value === undefined || value === '') throw notProven("proof.value must be a JWT signed by the CSR's key (a registered key of the service)");
       let principal: string;
       let provedBy: ProvingKey | undefined;
       try {

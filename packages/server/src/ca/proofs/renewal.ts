@@ -27,7 +27,9 @@ export function renewalProof(deps: RenewalDeps): CertificateProof {
     type: 'renewal',
     async prove({ peer, now, clientIp }) {
       if (!peer) {
-        throw notProven('no proof was sent and no client certificate was presented: send proof {"type", "value"}, or renew over mutual TLS with the current certificate');
+        throw notProven(
+          'no proof was sent and no client certificate was presented: send proof {"type", "value"}, or renew over mutual TLS with the current certificate',
+        );
       }
       let certificate: x509.X509Certificate;
       try {
@@ -39,13 +41,19 @@ export function renewalProof(deps: RenewalDeps): CertificateProof {
       const thumbprint = createHash('sha256').update(peer.raw).digest('base64url');
       const record = await deps.store.getCertificate(serial);
       if (!record || record.thumbprint !== thumbprint) {
-        throw notProven('the client certificate was not issued by this Tessera CA; renewal needs the current certificate Tessera issued (bootstrap again with a join token or a registered key)');
+        throw notProven(
+          'the client certificate was not issued by this Tessera CA; renewal needs the current certificate Tessera issued (bootstrap again with a join token or a registered key)',
+        );
       }
       if (record.revokedAt !== null) {
-        throw notProven(`certificate ${serial} was revoked at ${new Date(record.revokedAt).toISOString()}; bootstrap a new one with a join token or a registered key`);
+        throw notProven(
+          `certificate ${serial} was revoked at ${new Date(record.revokedAt).toISOString()}; bootstrap a new one with a join token or a registered key`,
+        );
       }
       if (now >= certificate.notAfter.getTime()) {
-        throw notProven(`the client certificate expired at ${certificate.notAfter.toISOString()}; renewal needs an unexpired certificate, so bootstrap again with a join token or a registered key`);
+        throw notProven(
+          `the client certificate expired at ${certificate.notAfter.toISOString()}; renewal needs an unexpired certificate, so bootstrap again with a join token or a registered key`,
+        );
       }
       if (now < certificate.notBefore.getTime()) throw notProven(`the client certificate is not valid before ${certificate.notBefore.toISOString()}`);
       const sans = certificate.getExtension(x509.SubjectAlternativeNameExtension)?.names.items ?? [];

@@ -23,14 +23,7 @@
 // The issuer's keys not being available is not the client's fault: the caller answers 503.
 
 import { createHash } from 'node:crypto';
-import {
-  createRemoteJWKSet,
-  errors,
-  jwtVerify,
-  type JWTPayload,
-  type JWTVerifyGetKey,
-  type ProtectedHeaderParameters,
-} from 'jose';
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type ProtectedHeaderParameters } from 'jose';
 import type { OidcProofIssuer } from '../../config/config.ts';
 import { AssertionError, decodeClaims, decodeHeader, invalid } from './verify-assertion.ts';
 import { mapToPrincipal, principalMapping, type PrincipalMapping } from './principal-mapping.ts';
@@ -223,10 +216,7 @@ export function federatedAssertions(deps: FederatedAssertionDeps): FederatedAsse
         async spend() {
           if (!(await deps.consumeJti(record.issuer, record.key, record.keepUntil, now))) {
             const seen = issuer.replay === 'jti' ? 'its jti was seen before' : 'this exact token was seen before';
-            throw new AssertionError(
-              'replayed',
-              `assertion already used (${seen}); present a new token from the issuer for each token request`,
-            );
+            throw new AssertionError('replayed', `assertion already used (${seen}); present a new token from the issuer for each token request`);
           }
         },
       };

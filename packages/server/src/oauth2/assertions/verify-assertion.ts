@@ -89,8 +89,7 @@ export async function verifyAssertion(checks: AssertionChecks, input: AssertionI
     // No registered key fits (an unknown caller or kid): the signature is still checked, against
     // a stand-in, so this costs what a bad signature costs and the time does not tell them apart.
     await signedBy(assertion, [standInKey(alg)], alg, claims.issuer, checks, input.now).catch(() => undefined);
-    const why =
-      keys.length === 0 ? `${checks.words.key} is unknown` : `its alg ${alg} does not fit ${checks.words.key}; sign it with ${algorithms}`;
+    const why = keys.length === 0 ? `${checks.words.key} is unknown` : `its alg ${alg} does not fit ${checks.words.key}; sign it with ${algorithms}`;
     throw new AssertionError('unsigned', why);
   }
   const verifiedBy = await signedBy(assertion, fitting, alg, claims.issuer, checks, input.now);
@@ -101,10 +100,7 @@ export async function verifyAssertion(checks: AssertionChecks, input: AssertionI
   // Kept until the assertion could no longer pass the exp check, skew included.
   const keepUntil = (claims.exp + checks.clockSkew) * 1000;
   if (!(await input.consumeJti(claims.issuer, claims.jti, keepUntil))) {
-    throw new AssertionError(
-      'replayed',
-      'assertion already used (its jti was seen before); make a new assertion, with a new jti, for every request',
-    );
+    throw new AssertionError('replayed', 'assertion already used (its jti was seen before); make a new assertion, with a new jti, for every request');
   }
   return { ...claims, key: verifiedBy };
 }

@@ -80,7 +80,10 @@ export function privateKeyJwt(deps: PrivateKeyJwtDeps): ClientAuthMethod {
           now: request.now,
           checkIssuer: (clientId) => {
             if (formClientId !== undefined && formClientId !== clientId) {
-              throw new AssertionError('invalid', `iss and sub ("${clientId.slice(0, 80)}") differ from the client_id parameter ("${formClientId.slice(0, 80)}")`);
+              throw new AssertionError(
+                'invalid',
+                `iss and sub ("${clientId.slice(0, 80)}") differ from the client_id parameter ("${formClientId.slice(0, 80)}")`,
+              );
             }
           },
           // One statement whether or not the client exists, and no fitting key (an unknown
@@ -166,10 +169,12 @@ async function authenticateFederated(
 }
 
 function readAssertion(type: string | undefined, assertion: string | undefined): string {
-  if (type === undefined) throw invalidRequest(`client_assertion was sent without client_assertion_type; send client_assertion_type=${JWT_BEARER_ASSERTION_TYPE}`);
+  if (type === undefined)
+    throw invalidRequest(`client_assertion was sent without client_assertion_type; send client_assertion_type=${JWT_BEARER_ASSERTION_TYPE}`);
   if (type !== JWT_BEARER_ASSERTION_TYPE) {
     throw invalidRequest(`client_assertion_type must be ${JWT_BEARER_ASSERTION_TYPE} (RFC 7523 §2.2), not "${type.slice(0, 80)}"`);
   }
-  if (assertion === undefined || assertion === '') throw invalidRequest('client_assertion_type was sent without client_assertion; send the signed JWT as client_assertion');
+  if (assertion === undefined || assertion === '')
+    throw invalidRequest('client_assertion_type was sent without client_assertion; send the signed JWT as client_assertion');
   return assertion;
 }

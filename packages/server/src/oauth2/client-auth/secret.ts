@@ -21,13 +21,7 @@ const NO_HASHES: readonly string[] = ['A'.repeat(43)];
 /** Client ids are printable and short; anything else cannot be one, so it is not looked up. */
 const PLAUSIBLE_CLIENT_ID = /^[\x21-\x7e]{1,256}$/;
 
-export async function checkClientSecret(
-  deps: SecretCheckDeps,
-  clientId: string,
-  secret: string,
-  now: number,
-  usedBasic: boolean,
-): Promise<Service> {
+export async function checkClientSecret(deps: SecretCheckDeps, clientId: string, secret: string, now: number, usedBasic: boolean): Promise<Service> {
   const client = PLAUSIBLE_CLIENT_ID.test(clientId) ? await deps.store.getClientForAuth(clientId, now) : null;
   const hashes = client && client.secrets.length > 0 ? client.secrets.map((s) => s.hash) : NO_HASHES;
   const matches = deps.hasher.matches(secret, hashes);

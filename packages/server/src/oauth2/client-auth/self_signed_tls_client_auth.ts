@@ -19,7 +19,8 @@ export interface SelfSignedTlsClientAuthDeps {
 }
 
 /** One answer for an unknown client and an unregistered key, so client ids cannot be probed. */
-const NOT_REGISTERED = "unknown client, or the certificate's public key is not registered on it; register the key (PUT /admin/v1/domains/{d}/services/{s}/keys/{kid}) or present the certificate of a registered key";
+const NOT_REGISTERED =
+  "unknown client, or the certificate's public key is not registered on it; register the key (PUT /admin/v1/domains/{d}/services/{s}/keys/{kid}) or present the certificate of a registered key";
 
 export function selfSignedTlsClientAuth(deps: SelfSignedTlsClientAuthDeps): ClientAuthMethod {
   const keys = publicKeyCache();

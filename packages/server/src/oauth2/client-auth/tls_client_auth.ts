@@ -41,7 +41,9 @@ export function tlsClientAuth(deps: TlsClientAuthDeps): ClientAuthMethod {
       const service = await serviceOfCertificate(deps, peer);
       const clientId = request.form['client_id'];
       if (clientId !== undefined && clientId !== service.clientId) {
-        throw certificateRejected(`client_id "${clientId.slice(0, 80)}" is not the client the certificate names (${service.clientId}); send that client_id or none`);
+        throw certificateRejected(
+          `client_id "${clientId.slice(0, 80)}" is not the client the certificate names (${service.clientId}); send that client_id or none`,
+        );
       }
       return { service, method: 'tls_client_auth', certificate: boundTo(peer) };
     },

@@ -80,22 +80,27 @@ export async function clientCredentialsGrant(
     // Athenz: the ID token's service must belong to a domain the access token covers.
     const domain = idTokenAudience.slice(0, idTokenAudience.lastIndexOf('.'));
     if (!(Array.isArray(grant.audience) ? grant.audience : [grant.audience]).includes(domain)) {
-      throw new OAuthError(403, 'access_denied', `the ID token audience ${idTokenAudience} is a service of ${domain}, where ${principal} holds none of the requested roles`);
+      throw new OAuthError(
+        403,
+        'access_denied',
+        `the ID token audience ${idTokenAudience} is a service of ${domain}, where ${principal} holds none of the requested roles`,
+      );
     }
   }
   // Keyed by the lifetime asked for, not the one the memberships and certificate leave (that
   // shrinks every second); a cached token is handed out again only while it still ends before the
   // first membership and the certificate do. A proxy's token is never reused: the key names no end principal.
-  const cacheKey = deps.reuse && proxy === null
-    ? reuseKey({
-        service: client.service,
-        scope: grant.scope,
-        audience: grant.audience,
-        lifetime: limit,
-        idTokenAudience,
-        binding: bound?.thumbprint,
-      })
-    : '';
+  const cacheKey =
+    deps.reuse && proxy === null
+      ? reuseKey({
+          service: client.service,
+          scope: grant.scope,
+          audience: grant.audience,
+          lifetime: limit,
+          idTokenAudience,
+          binding: bound?.thumbprint,
+        })
+      : '';
   const cached = proxy === null ? deps.reuse?.find(cacheKey, now) : undefined;
   const cachedFits = cached !== undefined && cached.expiresAt <= endsBy;
   if (cached && cachedFits && !(await deps.store.isTokenRevoked(cached.jti, now))) {

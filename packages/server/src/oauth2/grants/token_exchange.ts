@@ -163,20 +163,19 @@ export async function tokenExchangeGrant(
     );
   }
 
-  const carriedOnly = carried === undefined ? '' : ` (and, the token having been sent to ${sentTo.join(', ')}, only roles it carries: ${[...carried].join(', ')})`;
+  const carriedOnly =
+    carried === undefined ? '' : ` (and, the token having been sent to ${sentTo.join(', ')}, only roles it carries: ${[...carried].join(', ')})`;
   const refusal =
     mode === 'impersonation'
       ? `${actor} may not impersonate ${claims.sub} in any requested role: a role allows it only by listing ${actor} in its impersonators${carriedOnly}`
       : `${actor} may not act for ${claims.sub} in any requested role: a role allows it only by listing ${actors.join(', ')} in its actors${carriedOnly}`;
   const allows = (held: HeldRole): boolean => roleAllows(held, actors, mode) && (carried === undefined || carried.has(`${held.domain}:${held.role}`));
-  const grant = await resolveGrant(claims.sub, request.scope, now, deps.store, { allows, refusal }).catch(
-    (error: unknown) => {
-      if (error instanceof GrantDeniedError) {
-        throw error.status === 404 ? new OAuthError(400, 'invalid_target', error.message) : new OAuthError(403, 'access_denied', error.message);
-      }
-      throw error;
-    },
-  );
+  const grant = await resolveGrant(claims.sub, request.scope, now, deps.store, { allows, refusal }).catch((error: unknown) => {
+    if (error instanceof GrantDeniedError) {
+      throw error.status === 404 ? new OAuthError(400, 'invalid_target', error.message) : new OAuthError(403, 'access_denied', error.message);
+    }
+    throw error;
+  });
   // The subject's own key removals reach its new token too (key-removal.ts).
   refuseIssuanceWithinRemovalReach(subject.token.service, now);
 

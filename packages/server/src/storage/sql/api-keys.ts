@@ -25,8 +25,7 @@ export function createApiKey(ctx: SqlContext, key: Omit<ApiKeyRecord, 'createdAt
     await tx.run(
       `INSERT INTO api_keys (id, principal, audience, hash, description, created_at, expires_at, revoked_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, NULL)`,
-      [created.id, created.principal, created.audience, created.hash, created.description, created.createdAt,
-        created.expiresAt],
+      [created.id, created.principal, created.audience, created.hash, created.description, created.createdAt, created.expiresAt],
     );
     await audit(ctx, tx, by, {
       type: 'api-key.create',

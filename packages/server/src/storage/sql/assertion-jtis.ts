@@ -30,9 +30,10 @@ export async function consumeAssertionJti(
     // A full batch means more are waiting: the next call takes another.
     if (pruned >= PRUNE_LIMIT) schedule.nextAt = now;
   }
-  const { changes } = await ctx.db.run(
-    'INSERT INTO assertion_jtis (client_id, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT (client_id, jti) DO NOTHING',
-    [clientId, jti, expiresAt],
-  );
+  const { changes } = await ctx.db.run('INSERT INTO assertion_jtis (client_id, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT (client_id, jti) DO NOTHING', [
+    clientId,
+    jti,
+    expiresAt,
+  ]);
   return changes === 1;
 }

@@ -50,10 +50,7 @@ export async function queryAudit(ctx: SqlContext, query: AuditQuery): Promise<Au
     params.push(query.after.at, query.after.at, query.after.id);
   }
   const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
-  const rows = await ctx.db.all<AuditRow>(`SELECT * FROM audit_events ${filter} ORDER BY at DESC, id DESC LIMIT ?`, [
-    ...params,
-    query.limit,
-  ]);
+  const rows = await ctx.db.all<AuditRow>(`SELECT * FROM audit_events ${filter} ORDER BY at DESC, id DESC LIMIT ?`, [...params, query.limit]);
   return rows.map(toAuditEvent);
 }
 

@@ -13,14 +13,7 @@
 
 import { ConflictError, NotFoundError } from '../errors.ts';
 import type { SqlExecutor, SqlValue } from '../drivers/driver.ts';
-import type {
-  Actor,
-  CertificateListQuery,
-  CertificateRecord,
-  CertificateStatus,
-  NewCertificate,
-  RevokedCertificate,
-} from '../records.ts';
+import type { Actor, CertificateListQuery, CertificateRecord, CertificateStatus, NewCertificate, RevokedCertificate } from '../records.ts';
 import { audit, lockService, serviceRow } from './context.ts';
 import type { SqlContext } from './context.ts';
 import { toCertificate } from './rows.ts';
@@ -29,19 +22,12 @@ import type { CertificateRow } from './rows.ts';
 // As the certificate carries it, so a lookup by the serial read from a certificate matches.
 const SERIAL = /^[0-9a-f]+$/;
 
-export async function recordCertificate(
-  ctx: SqlContext,
-  certificate: NewCertificate,
-  by: Actor,
-): Promise<void> {
+export async function recordCertificate(ctx: SqlContext, certificate: NewCertificate, by: Actor): Promise<void> {
   await recordCertificates(ctx, [{ certificate, by }]);
 }
 
 /** All in one transaction: one commit (one fsync) for a group of certificates the CA issued together. */
-export async function recordCertificates(
-  ctx: SqlContext,
-  entries: readonly { certificate: NewCertificate; by: Actor }[],
-): Promise<void> {
+export async function recordCertificates(ctx: SqlContext, entries: readonly { certificate: NewCertificate; by: Actor }[]): Promise<void> {
   for (const { certificate } of entries) {
     // The serial comes from the CA, not from a request: a bad one is a bug to surface.
     if (!SERIAL.test(certificate.serial)) throw new RangeError(`a certificate serial is lower-case hex, not ${JSON.stringify(certificate.serial)}`);
@@ -97,8 +83,7 @@ async function requireLiveParent(ctx: SqlContext, tx: SqlExecutor, certificate: 
   }
   if (parent.revoked_at !== null) {
     throw new ConflictError(
-      `certificate ${parent.serial} was revoked while it was being renewed; ` +
-        'bootstrap a new one with a join token or a registered key',
+      `certificate ${parent.serial} was revoked while it was being renewed; ` + 'bootstrap a new one with a join token or a registered key',
     );
   }
 }
@@ -111,10 +96,7 @@ async function requireLiveParent(ctx: SqlContext, tx: SqlExecutor, certificate: 
 async function requireProvingKey(ctx: SqlContext, tx: SqlExecutor, certificate: NewCertificate): Promise<void> {
   const { principal, provedBy } = certificate;
   await serviceRow(tx, principal, ctx.forShare);
-  const key = await tx.get<{ pem: string }>('SELECT pem FROM public_keys WHERE principal = ? AND kid = ?', [
-    principal,
-    provedBy!.kid,
-  ]);
+  const key = await tx.get<{ pem: string }>('SELECT pem FROM public_keys WHERE principal = ? AND kid = ?', [principal, provedBy!.kid]);
   if (key?.pem !== provedBy!.pem) {
     throw new ConflictError(
       `the public key ${provedBy!.kid} of ${principal} that proved this request was removed or replaced ` +
@@ -128,13 +110,7 @@ async function requireProvingKey(ctx: SqlContext, tx: SqlExecutor, certificate: 
  * renewals descending from any certificate it proved, live or expired; returns how many. Inside
  * the caller's transaction, which holds the service row (lockService), so no renewal slips in.
  */
-export async function revokeCertificatesProvedBy(
-  tx: SqlExecutor,
-  principal: string,
-  kid: string,
-  reason: string,
-  now: number,
-): Promise<number> {
+export async function revokeCertificatesProvedBy(tx: SqlExecutor, principal: string, kid: string, reason: string, now: number): Promise<number> {
   const { changes } = await tx.run(
     `WITH RECURSIVE lineage (serial) AS (
        SELECT serial FROM certificates WHERE principal = ? AND proved_by_key = ?
@@ -165,10 +141,11 @@ export function revokeCertificate(ctx: SqlContext, serial: string, reason: strin
     await serviceRow(tx, before.principal, ctx.forUpdate);
     // Conditional, so of concurrent revocations exactly one changes the row and is audited;
     // the first reason and time stand.
-    const { changes } = await tx.run(
-      'UPDATE certificates SET revoked_at = ?, revocation_reason = ? WHERE serial = ? AND revoked_at IS NULL',
-      [ctx.now(), reason, serial],
-    );
+    const { changes } = await tx.run('UPDATE certificates SET revoked_at = ?, revocation_reason = ? WHERE serial = ? AND revoked_at IS NULL', [
+      ctx.now(),
+      reason,
+      serial,
+    ]);
     const row = await tx.get<CertificateRow>('SELECT * FROM certificates WHERE serial = ?', [serial]);
     const revoked = toCertificate(row!);
     // The descendants carry the revocation that stands, whichever call made it.
@@ -198,20 +175,16 @@ export function revokeCertificate(ctx: SqlContext, serial: string, reason: strin
 // The CRL's query: the partial index holds revoked certificates only, ordered by expiry.
 // notAfter is inclusive (RFC 5280 4.1.2.5): a certificate is still valid, and still listed, at it.
 export async function listRevokedCertificates(ctx: SqlContext, now: number): Promise<CertificateRecord[]> {
-  const rows = await ctx.db.all<CertificateRow>(
-    'SELECT * FROM certificates WHERE revoked_at IS NOT NULL AND not_after >= ? ORDER BY revoked_at, serial',
-    [now],
-  );
+  const rows = await ctx.db.all<CertificateRow>('SELECT * FROM certificates WHERE revoked_at IS NOT NULL AND not_after >= ? ORDER BY revoked_at, serial', [
+    now,
+  ]);
   return rows.map(toCertificate);
 }
 
 // The thumbprint is a hash of the whole certificate, serial included: one row at most, but for
 // rows a test wrote by hand; then the lowest serial, so the answer is the same every time.
 export async function getCertificateByThumbprint(ctx: SqlContext, thumbprint: string): Promise<CertificateRecord | null> {
-  const row = await ctx.db.get<CertificateRow>(
-    'SELECT * FROM certificates WHERE thumbprint = ? ORDER BY serial LIMIT 1',
-    [thumbprint],
-  );
+  const row = await ctx.db.get<CertificateRow>('SELECT * FROM certificates WHERE thumbprint = ? ORDER BY serial LIMIT 1', [thumbprint]);
   return row ? toCertificate(row) : null;
 }
 
@@ -219,12 +192,7 @@ export async function getCertificateByThumbprint(ctx: SqlContext, thumbprint: st
  * Revokes every certificate of `principal` that is unrevoked and unexpired at `now`; returns how
  * many. Inside the caller's transaction, which holds the service row (lockService).
  */
-export async function revokeLiveCertificatesOf(
-  tx: SqlExecutor,
-  principal: string,
-  reason: string,
-  now: number,
-): Promise<number> {
+export async function revokeLiveCertificatesOf(tx: SqlExecutor, principal: string, reason: string, now: number): Promise<number> {
   const { changes } = await tx.run(
     `UPDATE certificates SET revoked_at = ?, revocation_reason = ?
      WHERE principal = ? AND revoked_at IS NULL AND not_after >= ?`,
@@ -234,12 +202,7 @@ export async function revokeLiveCertificatesOf(
 }
 
 /** Incident response: every live certificate of the service at once. Audit `certificate.revoke-all`. */
-export function revokeServiceCertificates(
-  ctx: SqlContext,
-  principal: string,
-  reason: string,
-  by: Actor,
-): Promise<number> {
+export function revokeServiceCertificates(ctx: SqlContext, principal: string, reason: string, by: Actor): Promise<number> {
   return ctx.db.transaction(async (tx) => {
     await lockService(ctx, tx, principal);
     const revokedAt = ctx.now();
@@ -262,11 +225,7 @@ const STATUS_CONDITIONS: Record<CertificateStatus, string> = {
 };
 
 /** A page of the service's certificates, newest first (issuedAt, then serial, descending). */
-export async function listCertificates(
-  ctx: SqlContext,
-  principal: string,
-  query: CertificateListQuery,
-): Promise<CertificateRecord[]> {
+export async function listCertificates(ctx: SqlContext, principal: string, query: CertificateListQuery): Promise<CertificateRecord[]> {
   const conditions = ['principal = ?'];
   const params: SqlValue[] = [principal];
   if (query.after !== undefined) {
@@ -277,9 +236,9 @@ export async function listCertificates(
     conditions.push(STATUS_CONDITIONS[query.status]);
     if (query.status !== 'revoked') params.push(query.now);
   }
-  const rows = await ctx.db.all<CertificateRow>(
-    `SELECT * FROM certificates WHERE ${conditions.join(' AND ')} ORDER BY issued_at DESC, serial DESC LIMIT ?`,
-    [...params, query.limit],
-  );
+  const rows = await ctx.db.all<CertificateRow>(`SELECT * FROM certificates WHERE ${conditions.join(' AND ')} ORDER BY issued_at DESC, serial DESC LIMIT ?`, [
+    ...params,
+    query.limit,
+  ]);
   return rows.map(toCertificate);
 }

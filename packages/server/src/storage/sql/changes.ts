@@ -213,10 +213,10 @@ export async function changeCounter(db: SqlExecutor): Promise<number> {
 
 /** Up to `limit` changes after `after`, in order. */
 export async function readChanges(db: SqlExecutor, after: number, limit: number): Promise<FeedRow[]> {
-  const rows = await db.all<{ seq: number; scope: string; key: string }>(
-    'SELECT seq, scope, key FROM registry_changes WHERE seq > ? ORDER BY seq LIMIT ?',
-    [after, limit],
-  );
+  const rows = await db.all<{ seq: number; scope: string; key: string }>('SELECT seq, scope, key FROM registry_changes WHERE seq > ? ORDER BY seq LIMIT ?', [
+    after,
+    limit,
+  ]);
   return rows.map((row) => ({ seq: Number(row.seq), scope: row.scope as ChangeScope, key: row.key }));
 }
 

@@ -52,12 +52,7 @@ export function addClientSecret(ctx: SqlContext, principal: string, secret: NewS
 }
 
 export async function insertSecret(tx: SqlExecutor, principal: string, secret: NewSecret, now: number): Promise<void> {
-  await tx.run('INSERT INTO client_secrets (id, principal, hash, created_at, expires_at) VALUES (?, ?, ?, ?, NULL)', [
-    secret.id,
-    principal,
-    secret.hash,
-    now,
-  ]);
+  await tx.run('INSERT INTO client_secrets (id, principal, hash, created_at, expires_at) VALUES (?, ?, ?, ?, NULL)', [secret.id, principal, secret.hash, now]);
 }
 
 export async function putPublicKey(ctx: SqlContext, principal: string, kid: string, pem: string, by: Actor): Promise<PutKeyResult> {

@@ -79,10 +79,7 @@ export async function updateDomain(
  */
 export async function dnsLabelHolder(db: SqlExecutor, label: string): Promise<string | null> {
   if (!label.includes('-')) return (await domainRow(db, label)) ? label : null;
-  const row = await db.get<{ name: string }>(
-    "SELECT name FROM domains WHERE REPLACE(name, '.', '-') = ? ORDER BY created_at, name LIMIT 1",
-    [label],
-  );
+  const row = await db.get<{ name: string }>("SELECT name FROM domains WHERE REPLACE(name, '.', '-') = ? ORDER BY created_at, name LIMIT 1", [label]);
   return row?.name ?? null;
 }
 

@@ -10,12 +10,7 @@ import { audit, lockService, pruneExpired } from './context.ts';
 import type { SqlContext } from './context.ts';
 
 /** ConflictError when `principal` holds another domain's admin role, now, that the maker does not administer. */
-async function refuseForeignAdmin(
-  tx: SqlExecutor,
-  principal: string,
-  now: number,
-  mayAdminister: (domain: string) => boolean,
-): Promise<void> {
+async function refuseForeignAdmin(tx: SqlExecutor, principal: string, now: number, mayAdminister: (domain: string) => boolean): Promise<void> {
   const own = splitPrincipal(principal)?.domain ?? '';
   const held = await tx.all<{ domain: string }>(
     'SELECT domain FROM role_members WHERE principal = ? AND role = ? AND domain <> ? AND (expires_at IS NULL OR expires_at > ?)',
@@ -24,9 +19,7 @@ async function refuseForeignAdmin(
   const missing = held.map((row) => row.domain).filter((domain) => !mayAdminister(domain));
   if (missing.length === 0) return;
   const roles = missing.map((domain) => `${domain}:role.${ADMIN_ROLE}`).join(' and ');
-  throw new ConflictError(
-    `${principal} was given ${roles} while this join token was being made; a join token for it now needs ${roles} too`,
-  );
+  throw new ConflictError(`${principal} was given ${roles} while this join token was being made; a join token for it now needs ${roles} too`);
 }
 
 // Tokens live minutes, and creating one is an admin's act: each creation clears out the
@@ -90,13 +83,7 @@ export function consumeJoinToken(ctx: SqlContext, id: string, hash: string, now:
  * made those tokens may not have been trusted with that role. One audit `join-token.void` for each
  * principal that had any. Returns how many went in all.
  */
-export async function voidJoinTokens(
-  ctx: SqlContext,
-  tx: SqlExecutor,
-  principals: readonly string[],
-  grantedRole: string,
-  by: Actor,
-): Promise<number> {
+export async function voidJoinTokens(ctx: SqlContext, tx: SqlExecutor, principals: readonly string[], grantedRole: string, by: Actor): Promise<number> {
   const voided = new Map<string, string[]>();
   for (let start = 0; start < principals.length; start += IN_LIST) {
     const chunk = principals.slice(start, start + IN_LIST);
@@ -139,20 +126,21 @@ export async function listJoinTokens(ctx: SqlContext, principal: string, query: 
 
 /** The join token with this id, outstanding at `now`; null otherwise. */
 export async function getJoinToken(ctx: SqlContext, id: string, now: number): Promise<JoinTokenInfo | null> {
-  const row = await ctx.db.get<JoinTokenRow>(
-    `SELECT id, principal, created_at, expires_at, used_at FROM join_tokens WHERE id = ? AND ${OUTSTANDING}`,
-    [id, now],
-  );
+  const row = await ctx.db.get<JoinTokenRow>(`SELECT id, principal, created_at, expires_at, used_at FROM join_tokens WHERE id = ? AND ${OUTSTANDING}`, [
+    id,
+    now,
+  ]);
   return row ? toInfo(row) : null;
 }
 
 /** Deletes the principal's outstanding join token; NotFoundError when it has none with this id. Audit `join-token.delete`. */
 export function deleteJoinToken(ctx: SqlContext, principal: string, id: string, by: Actor): Promise<void> {
   return ctx.db.transaction(async (tx) => {
-    const row = await tx.get<{ expires_at: number }>(
-      `DELETE FROM join_tokens WHERE id = ? AND principal = ? AND ${OUTSTANDING} RETURNING expires_at`,
-      [id, principal, ctx.now()],
-    );
+    const row = await tx.get<{ expires_at: number }>(`DELETE FROM join_tokens WHERE id = ? AND principal = ? AND ${OUTSTANDING} RETURNING expires_at`, [
+      id,
+      principal,
+      ctx.now(),
+    ]);
     if (!row) throw new NotFoundError(`${principal} has no outstanding join token ${id}`);
     await audit(ctx, tx, by, {
       type: 'join-token.delete',

@@ -50,12 +50,7 @@ export async function loadRegistryRecord(ctx: SqlContext, by: By, value: string)
 }
 
 /** Revoked tokens not yet expired at `now`: all of them (at most `limit` when given), or those of `jtis`. */
-export async function liveRevokedTokens(
-  ctx: SqlContext,
-  now: number,
-  jtis?: readonly string[],
-  limit?: number,
-): Promise<{ jti: string; expiresAt: number }[]> {
+export async function liveRevokedTokens(ctx: SqlContext, now: number, jtis?: readonly string[], limit?: number): Promise<{ jti: string; expiresAt: number }[]> {
   if (jtis !== undefined && jtis.length === 0) return [];
   const only = jtis === undefined ? '' : ` AND jti IN (${jtis.map(() => '?').join(', ')})`;
   const bound = limit === undefined ? '' : ' LIMIT ?';

@@ -11,10 +11,11 @@ const PRUNE_LIMIT = 1000;
 export function revokeToken(ctx: SqlContext, token: RevokedToken, by: Actor): Promise<void> {
   return ctx.db.transaction(async (tx) => {
     await pruneExpired(tx, 'revoked_tokens', ctx.now(), PRUNE_LIMIT);
-    const { changes } = await tx.run(
-      'INSERT INTO revoked_tokens (jti, principal, expires_at) VALUES (?, ?, ?) ON CONFLICT (jti) DO NOTHING',
-      [token.jti, token.principal, token.expiresAt],
-    );
+    const { changes } = await tx.run('INSERT INTO revoked_tokens (jti, principal, expires_at) VALUES (?, ?, ?) ON CONFLICT (jti) DO NOTHING', [
+      token.jti,
+      token.principal,
+      token.expiresAt,
+    ]);
     // Revoking again changes nothing, so it records nothing. The event never holds the token.
     if (changes === 0) return;
     await audit(ctx, tx, by, {

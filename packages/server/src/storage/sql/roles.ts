@@ -56,7 +56,12 @@ export async function putRole(
       const unique = new Map(members.map((member) => [member.principal, member]));
       const previous = await memberRows(tx, domain, name);
       for (const row of previous.values()) if (!unique.has(row.principal)) diff.removed.push(toMember(row));
-      await deleteMembers(tx, domain, name, diff.removed.map((m) => m.principal));
+      await deleteMembers(
+        tx,
+        domain,
+        name,
+        diff.removed.map((m) => m.principal),
+      );
       const writes = diffWrites(unique.values(), previous, diff);
       joinTokensVoided = await writeMembers(ctx, tx, { domain, role: name, writes }, by);
     }
@@ -88,7 +93,12 @@ export async function listRoles(ctx: SqlContext, domain: string, page?: NamePage
   if (page === undefined) {
     const roles = await ctx.db.all<RoleRow>('SELECT * FROM roles WHERE domain = ? ORDER BY name', [domain]);
     const members = await ctx.db.all<MemberRow>('SELECT * FROM role_members WHERE domain = ? ORDER BY role, principal', [domain]);
-    return roles.map((row) => toRole(row, members.filter((member) => member.role === row.name)));
+    return roles.map((row) =>
+      toRole(
+        row,
+        members.filter((member) => member.role === row.name),
+      ),
+    );
   }
   const after = page.after === undefined ? '' : ' AND name > ?';
   const rows = await ctx.db.all<RoleRow>(`SELECT * FROM roles WHERE domain = ?${after} ORDER BY name LIMIT ?`, [
@@ -293,10 +303,11 @@ async function memberRows(tx: SqlExecutor, domain: string, role: string, princip
   const found = new Map<string, MemberRow>();
   for (let start = 0; start < principals.length; start += IN_LIST) {
     const chunk = principals.slice(start, start + IN_LIST);
-    const rows = await tx.all<MemberRow>(
-      `SELECT * FROM role_members WHERE domain = ? AND role = ? AND principal IN (${chunk.map(() => '?').join(', ')})`,
-      [domain, role, ...chunk],
-    );
+    const rows = await tx.all<MemberRow>(`SELECT * FROM role_members WHERE domain = ? AND role = ? AND principal IN (${chunk.map(() => '?').join(', ')})`, [
+      domain,
+      role,
+      ...chunk,
+    ]);
     for (const row of rows) found.set(row.principal, row);
   }
   return found;
@@ -305,11 +316,7 @@ async function memberRows(tx: SqlExecutor, domain: string, role: string, princip
 async function deleteMembers(tx: SqlExecutor, domain: string, role: string, principals: readonly string[]): Promise<void> {
   for (let start = 0; start < principals.length; start += IN_LIST) {
     const chunk = principals.slice(start, start + IN_LIST);
-    await tx.run(`DELETE FROM role_members WHERE domain = ? AND role = ? AND principal IN (${chunk.map(() => '?').join(', ')})`, [
-      domain,
-      role,
-      ...chunk,
-    ]);
+    await tx.run(`DELETE FROM role_members WHERE domain = ? AND role = ? AND principal IN (${chunk.map(() => '?').join(', ')})`, [domain, role, ...chunk]);
   }
 }
 

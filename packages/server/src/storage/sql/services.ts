@@ -132,10 +132,14 @@ export function updateService(ctx: SqlContext, principal: string, patch: Service
       expiresAt: patch.expiresAt !== undefined ? patch.expiresAt : before.expiresAt,
       updatedAt: ctx.now(),
     };
-    await tx.run(
-      'UPDATE services SET status = ?, description = ?, allowed_ips = ?, expires_at = ?, updated_at = ? WHERE principal = ?',
-      [after.status, after.description, JSON.stringify(after.allowedIps), after.expiresAt, after.updatedAt, principal],
-    );
+    await tx.run('UPDATE services SET status = ?, description = ?, allowed_ips = ?, expires_at = ?, updated_at = ? WHERE principal = ?', [
+      after.status,
+      after.description,
+      JSON.stringify(after.allowedIps),
+      after.expiresAt,
+      after.updatedAt,
+      principal,
+    ]);
     await audit(ctx, tx, by, { type: 'service.update', target: principal, before, after });
     return after;
   });
@@ -144,9 +148,7 @@ export function updateService(ctx: SqlContext, principal: string, patch: Service
 export function deleteService(ctx: SqlContext, principal: string, by: Actor): Promise<void> {
   return ctx.db.transaction(async (tx) => {
     const service = toService(await lockService(ctx, tx, principal));
-    const memberships = await tx.all<MemberRow>('SELECT * FROM role_members WHERE principal = ? ORDER BY domain, role', [
-      principal,
-    ]);
+    const memberships = await tx.all<MemberRow>('SELECT * FROM role_members WHERE principal = ? ORDER BY domain, role', [principal]);
     // Locked in a fixed order, so two deletions sharing roles cannot deadlock.
     const held = '(domain, name) IN (SELECT domain, role FROM role_members WHERE principal = ?)';
     await tx.all(`SELECT domain, name FROM roles WHERE ${held} ORDER BY domain, name${ctx.forUpdate}`, [principal]);

@@ -7,12 +7,7 @@ import type { Store } from '../../../src/storage/store.ts';
 import type { StoreHarness } from './harness.ts';
 import { admin, storeTest } from './harness.ts';
 
-function apiKey(
-  id: string,
-  principal = 'alpha.api',
-  expiresAt: number | null = null,
-  audience = 'beta',
-): Omit<ApiKeyRecord, 'createdAt' | 'revokedAt'> {
+function apiKey(id: string, principal = 'alpha.api', expiresAt: number | null = null, audience = 'beta'): Omit<ApiKeyRecord, 'createdAt' | 'revokedAt'> {
   return { id, principal, audience, hash: `HASH-OF-${id}`, description: `key ${id}`, expiresAt };
 }
 
@@ -116,7 +111,12 @@ export function apiKeys(harness: StoreHarness): void {
       const [created] = await store.queryAudit({ type: 'api-key.create', limit: 10 });
       assert.deepEqual(
         { actor: created?.actor, target: created?.target, before: created?.before, after: created?.after },
-        { actor: 'alpha.admin', target: 'alpha.api', before: null, after: { id: 'key-1', principal: 'alpha.api', audience: 'beta', expiresAt: 4_000_000_000_000 } },
+        {
+          actor: 'alpha.admin',
+          target: 'alpha.api',
+          before: null,
+          after: { id: 'key-1', principal: 'alpha.api', audience: 'beta', expiresAt: 4_000_000_000_000 },
+        },
       );
       assert.ok(!JSON.stringify(await store.queryAudit({ limit: 100 })).includes('HASH-OF-key-1'));
     });
@@ -137,7 +137,7 @@ export function apiKeys(harness: StoreHarness): void {
       );
     });
 
-    storeTest(harness, "deleting a service deletes its keys, and a new service of that name does not get them back", async (store) => {
+    storeTest(harness, 'deleting a service deletes its keys, and a new service of that name does not get them back', async (store) => {
       await withServices(store);
       await store.createApiKey(apiKey('key-1'), admin);
       await store.createApiKey(apiKey('key-2'), admin);

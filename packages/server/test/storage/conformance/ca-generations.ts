@@ -85,7 +85,12 @@ export function caGenerations(harness: StoreHarness): void {
 
     storeTest(harness, 'throws on a step the state machine does not have', async (store) => {
       await store.initCa(generation('ca-1', 'active', 1000));
-      for (const [from, to] of [['old', 'active'], ['active', 'prepared'], ['prepared', 'old'], ['active', 'active']] as const) {
+      for (const [from, to] of [
+        ['old', 'active'],
+        ['active', 'prepared'],
+        ['prepared', 'old'],
+        ['active', 'active'],
+      ] as const) {
         await assert.rejects(store.transitionCa('ca-1', from, to), new RegExp(`cannot move from ${from} to ${to}`));
       }
       assert.equal((await store.getActiveCa())?.id, 'ca-1');
@@ -119,7 +124,16 @@ export function caGenerations(harness: StoreHarness): void {
       await store.transitionCa('ca-2', 'prepared', 'active');
       // Still in the trust bundle while its certificate is valid; the new CA's are no obstacle.
       await store.recordCertificate(
-        { serial: '02', principal: 'alpha.api', thumbprint: 't', caId: 'ca-2', notBefore: clock, notAfter: clock + 2 * HOUR, issuedAt: clock, renewedFrom: null },
+        {
+          serial: '02',
+          principal: 'alpha.api',
+          thumbprint: 't',
+          caId: 'ca-2',
+          notBefore: clock,
+          notAfter: clock + 2 * HOUR,
+          issuedAt: clock,
+          renewedFrom: null,
+        },
         admin,
       );
       // notAfter is inclusive: at that very moment the certificate is still valid.
@@ -147,7 +161,13 @@ export function caGenerations(harness: StoreHarness): void {
           { actor: 'system', type: 'ca.init', target: 'ca-1', before: null, after: { id: 'ca-1', state: 'active', createdAt: 1000 } },
           { actor: 'system', type: 'ca.prepare', target: 'ca-2', before: null, after: { id: 'ca-2', state: 'prepared', createdAt: 2000 } },
           { actor: 'system', type: 'ca.retire', target: 'ca-1', before: { id: 'ca-1', state: 'active' }, after: { id: 'ca-1', state: 'old', createdAt: 1000 } },
-          { actor: 'system', type: 'ca.activate', target: 'ca-2', before: { id: 'ca-2', state: 'prepared' }, after: { id: 'ca-2', state: 'active', createdAt: 2000 } },
+          {
+            actor: 'system',
+            type: 'ca.activate',
+            target: 'ca-2',
+            before: { id: 'ca-2', state: 'prepared' },
+            after: { id: 'ca-2', state: 'active', createdAt: 2000 },
+          },
           { actor: 'system', type: 'ca.remove', target: 'ca-1', before: { id: 'ca-1', state: 'old' }, after: null },
         ],
       );

@@ -46,7 +46,14 @@ export function certificateLineage(harness: StoreHarness): void {
     storeTest(harness, 'revokes every certificate renewed from a revoked one, transitively, with its reason and time', async (_s, driver) => {
       const store = new SqlStore(driver, { now: () => T0 + 5 });
       // a0 → a1 → a2, a0 → b1; c0 is a bootstrap of the same service, a lineage of its own.
-      for (const [serial, parent] of [['a0', null], ['a1', 'a0'], ['a2', 'a1'], ['b1', 'a0'], ['c0', null], ['c1', 'c0']] as const) {
+      for (const [serial, parent] of [
+        ['a0', null],
+        ['a1', 'a0'],
+        ['a2', 'a1'],
+        ['b1', 'a0'],
+        ['c0', null],
+        ['c1', 'c0'],
+      ] as const) {
         await store.recordCertificate(certificate(serial, parent), admin);
       }
       const result = await store.revokeCertificate('a0', 'keyCompromise', { actor: 'alpha.admin' });
@@ -66,7 +73,12 @@ export function certificateLineage(harness: StoreHarness): void {
     });
 
     storeTest(harness, 'revokes a renewal and its own renewals, not the certificate it renewed', async (store) => {
-      for (const [serial, parent] of [['a0', null], ['a1', 'a0'], ['a2', 'a1']] as const) await store.recordCertificate(certificate(serial, parent), admin);
+      for (const [serial, parent] of [
+        ['a0', null],
+        ['a1', 'a0'],
+        ['a2', 'a1'],
+      ] as const)
+        await store.recordCertificate(certificate(serial, parent), admin);
       assert.equal((await store.revokeCertificate('a1', 'superseded', admin)).descendantsRevoked, 1);
       assert.equal((await store.getCertificate('a0'))?.revokedAt, null);
       assert.equal((await store.getCertificate('a2'))?.revocationReason, 'superseded');
@@ -107,10 +119,16 @@ export function certificateLineage(harness: StoreHarness): void {
     });
   });
 
-  describe('a service\'s certificates', () => {
+  describe("a service's certificates", () => {
     storeTest(harness, 'lists them newest first, a page at a time, with no duplicates and no gaps', async (store) => {
       // Two share an issuance time: the serial orders them.
-      const issued = [['01', T0], ['02', T0 + 1], ['03', T0 + 1], ['04', T0 + 2], ['05', T0 + 3]] as const;
+      const issued = [
+        ['01', T0],
+        ['02', T0 + 1],
+        ['03', T0 + 1],
+        ['04', T0 + 2],
+        ['05', T0 + 3],
+      ] as const;
       for (const [serial, issuedAt] of issued) await store.recordCertificate(certificate(serial, null, { issuedAt }), admin);
       await store.recordCertificate(certificate('06', null, { principal: 'alpha.web', issuedAt: T0 + 9 }), admin);
       const seen: string[] = [];
@@ -157,7 +175,7 @@ export function certificateLineage(harness: StoreHarness): void {
       for (const serial of ['01', '02']) assert.equal((await store.getCertificate(serial))?.revocationReason, 'keyCompromise');
       assert.equal((await store.getCertificate('03'))?.revokedAt, null, 'an expired one stays as it was');
       assert.equal((await store.getCertificate('04'))?.revocationReason, 'superseded', 'the first revocation stands');
-      assert.equal((await store.getCertificate('05'))?.revokedAt, null, 'another service\'s certificate');
+      assert.equal((await store.getCertificate('05'))?.revokedAt, null, "another service's certificate");
       const [event] = await store.queryAudit({ type: 'certificate.revoke-all', limit: 10 });
       assert.deepEqual(
         { actor: event?.actor, target: event?.target, after: event?.after },

@@ -36,8 +36,7 @@ async function withCertificates(store: SqlStore): Promise<void> {
   for (const c of issued) await store.recordCertificate(c, admin);
 }
 
-const reasonOf = async (store: SqlStore, serial: string): Promise<string | null | undefined> =>
-  (await store.getCertificate(serial))?.revocationReason;
+const reasonOf = async (store: SqlStore, serial: string): Promise<string | null | undefined> => (await store.getCertificate(serial))?.revocationReason;
 
 export function certificatesProved(harness: StoreHarness): void {
   describe('certificates a registered key proved', () => {
@@ -72,7 +71,10 @@ export function certificatesProved(harness: StoreHarness): void {
       await withCertificates(store);
       await store.putPublicKey('alpha.api', 'k2', 'PEM-2b', admin);
       await store.deletePublicKey('alpha.api', 'k1', admin);
-      for (const [serial, provedBy] of [['d1', K1], ['d2', K2]] as const) {
+      for (const [serial, provedBy] of [
+        ['d1', K1],
+        ['d2', K2],
+      ] as const) {
         await assert.rejects(store.recordCertificate(certificate(serial, { provedBy }), admin), (error: unknown) => {
           assert.ok(error instanceof ConflictError);
           const removed = new RegExp(`public key ${provedBy.kid} of alpha\\.api that proved this request was removed`);

@@ -11,7 +11,6 @@ import { admin, peerTest, storeTest } from './harness.ts';
 const T0 = 1_700_000_000_000;
 const DAY = 86_400_000;
 
-
 function certificate(serial: string, principal = 'alpha.api', notAfter = T0 + DAY): NewCertificate {
   return { serial, principal, thumbprint: `THUMB-${serial}`, caId: 'ca-1', notBefore: T0 - 60_000, notAfter, issuedAt: T0, renewedFrom: null };
 }
@@ -47,8 +46,14 @@ export function certificates(harness: StoreHarness): void {
       assert.equal((await store.getCertificate('0b'))?.principal, 'alpha.web');
       const events = await store.queryAudit({ limit: 100 });
       assert.deepEqual(
-        events.filter((event) => event.type === 'certificate.issue').map((event) => [event.actor, event.target]).sort(),
-        [['alpha.api', 'alpha.api'], [admin.actor, 'alpha.web']].sort(),
+        events
+          .filter((event) => event.type === 'certificate.issue')
+          .map((event) => [event.actor, event.target])
+          .sort(),
+        [
+          ['alpha.api', 'alpha.api'],
+          [admin.actor, 'alpha.web'],
+        ].sort(),
       );
       await store.recordCertificates([]);
     });
@@ -94,7 +99,10 @@ export function certificates(harness: StoreHarness): void {
       const store = new SqlStore(driver, { now: () => clock });
       await store.recordCertificate(certificate('03'), admin);
       const revoked = await store.revokeCertificate('03', 'keyCompromise', { actor: 'alpha.admin' });
-      assert.deepEqual(revoked, { certificate: { ...certificate('03'), revokedAt: T0, revocationReason: 'keyCompromise', provedByKey: null }, descendantsRevoked: 0 });
+      assert.deepEqual(revoked, {
+        certificate: { ...certificate('03'), revokedAt: T0, revocationReason: 'keyCompromise', provedByKey: null },
+        descendantsRevoked: 0,
+      });
       assert.deepEqual(await store.getCertificate('03'), revoked.certificate);
 
       clock += 1000;
@@ -147,12 +155,12 @@ export function certificates(harness: StoreHarness): void {
       const { certificate: second } = await store.revokeCertificate('12', 'keyCompromise', admin);
       await store.revokeCertificate('13', 'keyCompromise', admin);
 
-      assert.deepEqual(
-        (await store.listRevokedCertificates(T0)).map((revoked) => revoked.serial).sort(),
-        ['10', '12'],
-      );
+      assert.deepEqual((await store.listRevokedCertificates(T0)).map((revoked) => revoked.serial).sort(), ['10', '12']);
       // notAfter is inclusive (RFC 5280): the certificate is valid, and listed, until it has passed.
-      assert.deepEqual((await store.listRevokedCertificates(T0 + 1000)).find((revoked) => revoked.serial === '10'), first);
+      assert.deepEqual(
+        (await store.listRevokedCertificates(T0 + 1000)).find((revoked) => revoked.serial === '10'),
+        first,
+      );
       assert.deepEqual(await store.listRevokedCertificates(T0 + 1001), [second]);
       assert.deepEqual(await store.listRevokedCertificates(T0 + DAY + 1), []);
     });
@@ -175,7 +183,12 @@ export function certificates(harness: StoreHarness): void {
     storeTest(harness, 'finds a certificate by its thumbprint (x5t#S256), revoked or not; null for one never issued', async (store) => {
       await store.recordCertificate(certificate('30'), admin);
       await store.recordCertificate(certificate('31'), admin);
-      assert.deepEqual(await store.getCertificateByThumbprint('THUMB-31'), { ...certificate('31'), revokedAt: null, revocationReason: null, provedByKey: null });
+      assert.deepEqual(await store.getCertificateByThumbprint('THUMB-31'), {
+        ...certificate('31'),
+        revokedAt: null,
+        revocationReason: null,
+        provedByKey: null,
+      });
       const { certificate: revoked } = await store.revokeCertificate('30', 'keyCompromise', admin);
       assert.deepEqual(await store.getCertificateByThumbprint('THUMB-30'), revoked);
       // Matched exactly: base64url is case-sensitive.

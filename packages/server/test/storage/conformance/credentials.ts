@@ -56,9 +56,7 @@ export function credentials(harness: StoreHarness): void {
     storeTest(harness, 'keeps at most two live secrets under concurrent additions', async (store) => {
       await withService(store);
       const graceUntil = Date.now() + HOUR;
-      await Promise.all(
-        [2, 3, 4, 5, 6].map((n) => store.addClientSecret('alpha.api', { id: `sec-${n}`, hash: `hash-${n}` }, graceUntil, admin)),
-      );
+      await Promise.all([2, 3, 4, 5, 6].map((n) => store.addClientSecret('alpha.api', { id: `sec-${n}`, hash: `hash-${n}` }, graceUntil, admin)));
       assert.equal((await liveSecretIds(store)).length, 2);
     });
 
@@ -77,10 +75,13 @@ export function credentials(harness: StoreHarness): void {
       assert.deepEqual(await store.putPublicKey('alpha.api', 'k2', 'PEM-2', admin), { created: true, certificatesRevoked: 0 });
       assert.deepEqual(await store.putPublicKey('alpha.api', 'k1', 'PEM-1b', admin), { created: false, certificatesRevoked: 0 });
       const keys = await store.listPublicKeys('alpha.api');
-      assert.deepEqual(keys.map(({ kid, pem }) => ({ kid, pem })).sort((a, b) => a.kid.localeCompare(b.kid)), [
-        { kid: 'k1', pem: 'PEM-1b' },
-        { kid: 'k2', pem: 'PEM-2' },
-      ]);
+      assert.deepEqual(
+        keys.map(({ kid, pem }) => ({ kid, pem })).sort((a, b) => a.kid.localeCompare(b.kid)),
+        [
+          { kid: 'k1', pem: 'PEM-1b' },
+          { kid: 'k2', pem: 'PEM-2' },
+        ],
+      );
       assert.ok(keys.every((key) => key.principal === 'alpha.api' && key.createdAt > 0));
 
       await store.deletePublicKey('alpha.api', 'k1', admin);
@@ -121,7 +122,11 @@ export function credentials(harness: StoreHarness): void {
       await store.putPublicKey('alpha.api', 'k1', 'PEM-1', admin);
       await store.endServiceTokens('alpha.api', admin);
       assert.equal((await store.getService('alpha.api'))!.keyRemovedAt, 5_000_000);
-      assert.deepEqual((await store.listPublicKeys('alpha.api')).map((key) => key.kid), ['k1'], 'the keys stay');
+      assert.deepEqual(
+        (await store.listPublicKeys('alpha.api')).map((key) => key.kid),
+        ['k1'],
+        'the keys stay',
+      );
       clock = 4_000_000;
       await store.endServiceTokens('alpha.api', admin);
       assert.equal((await store.getService('alpha.api'))!.keyRemovedAt, 5_000_000, 'a clock behind does not bring tokens back');

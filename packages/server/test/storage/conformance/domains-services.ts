@@ -50,9 +50,18 @@ export function lifecycleAndDomains(harness: StoreHarness): void {
     storeTest(harness, 'refuses a domain whose certificate DNS label another domain has, in either order', async (store) => {
       await store.createDomain({ name: 'pay.prod' }, admin);
       await store.createDomain({ name: 'pay-qa' }, admin);
-      await assert.rejects(store.createDomain({ name: 'pay-prod' }, admin), (error: Error) => error instanceof ConflictError && /with domain pay\.prod/.test(error.message));
-      await assert.rejects(store.createDomain({ name: 'pay.qa' }, admin), (error: Error) => error instanceof ConflictError && /with domain pay-qa/.test(error.message));
-      assert.deepEqual((await store.listDomains()).map((domain) => domain.name), ['pay-qa', 'pay.prod']);
+      await assert.rejects(
+        store.createDomain({ name: 'pay-prod' }, admin),
+        (error: Error) => error instanceof ConflictError && /with domain pay\.prod/.test(error.message),
+      );
+      await assert.rejects(
+        store.createDomain({ name: 'pay.qa' }, admin),
+        (error: Error) => error instanceof ConflictError && /with domain pay-qa/.test(error.message),
+      );
+      assert.deepEqual(
+        (await store.listDomains()).map((domain) => domain.name),
+        ['pay-qa', 'pay.prod'],
+      );
     });
 
     storeTest(harness, 'names the domain that holds a certificate DNS label', async (store) => {
@@ -65,10 +74,7 @@ export function lifecycleAndDomains(harness: StoreHarness): void {
     });
 
     storeTest(harness, 'lets exactly one of two concurrent creations of a domain succeed', async (store) => {
-      const results = await Promise.allSettled([
-        store.createDomain({ name: 'alpha' }, admin),
-        store.createDomain({ name: 'alpha' }, admin),
-      ]);
+      const results = await Promise.allSettled([store.createDomain({ name: 'alpha' }, admin), store.createDomain({ name: 'alpha' }, admin)]);
       assert.equal(results.filter((result) => result.status === 'fulfilled').length, 1);
       const failure = results.find((result) => result.status === 'rejected');
       assert.ok(failure?.reason instanceof ConflictError);
@@ -80,8 +86,7 @@ export function lifecycleAndDomains(harness: StoreHarness): void {
       await store.putRole('alpha', 'readers', [], admin);
       await assert.rejects(
         store.deleteDomain('alpha', admin),
-        (error) =>
-          error instanceof ConflictError && error.message === 'domain alpha still holds 1 services and 1 roles; delete them first',
+        (error) => error instanceof ConflictError && error.message === 'domain alpha still holds 1 services and 1 roles; delete them first',
       );
       assert.ok(await store.getDomain('alpha'));
     });
@@ -155,11 +160,7 @@ export function services(harness: StoreHarness): void {
 
     storeTest(harness, 'updates only the fields a patch names', async (store) => {
       await store.createDomain({ name: 'alpha' }, admin);
-      const created = await store.createService(
-        { domain: 'alpha', name: 'api', description: 'API', expiresAt: 4_000_000_000_000 },
-        {},
-        admin,
-      );
+      const created = await store.createService({ domain: 'alpha', name: 'api', description: 'API', expiresAt: 4_000_000_000_000 }, {}, admin);
       const updated = await store.updateService('alpha.api', { status: 'DISABLED', description: null, allowedIps: ['127.0.0.1/32'] }, admin);
       assert.equal(updated.status, 'DISABLED');
       assert.equal(updated.description, null);
@@ -173,13 +174,17 @@ export function services(harness: StoreHarness): void {
     storeTest(harness, 'deleting a service removes its secrets, keys and memberships in every role', async (store) => {
       await store.createDomain({ name: 'alpha' }, admin);
       await store.createDomain({ name: 'beta' }, admin);
-      await store.createService(
-        { domain: 'alpha', name: 'api' },
-        { secret: { id: 'sec-1', hash: 'hash-1' }, publicKeys: [{ kid: 'k1', pem: 'PEM' }] },
+      await store.createService({ domain: 'alpha', name: 'api' }, { secret: { id: 'sec-1', hash: 'hash-1' }, publicKeys: [{ kid: 'k1', pem: 'PEM' }] }, admin);
+      await store.putRole('alpha', 'writers', [{ principal: 'alpha.api', expiresAt: null }], admin);
+      await store.putRole(
+        'beta',
+        'readers',
+        [
+          { principal: 'alpha.api', expiresAt: null },
+          { principal: 'beta.web', expiresAt: null },
+        ],
         admin,
       );
-      await store.putRole('alpha', 'writers', [{ principal: 'alpha.api', expiresAt: null }], admin);
-      await store.putRole('beta', 'readers', [{ principal: 'alpha.api', expiresAt: null }, { principal: 'beta.web', expiresAt: null }], admin);
 
       await store.deleteService('alpha.api', admin);
 

@@ -21,11 +21,7 @@ export interface StoreHarness {
 export const admin: Actor = { actor: 'sys.auth.admin' };
 
 /** A test with a fresh store, closed afterwards whatever happens. */
-export function storeTest(
-  harness: StoreHarness,
-  name: string,
-  fn: (store: SqlStore, driver: SqlDriver) => Promise<void>,
-): void {
+export function storeTest(harness: StoreHarness, name: string, fn: (store: SqlStore, driver: SqlDriver) => Promise<void>): void {
   it(name, async () => {
     const driver = await harness.openDriver();
     const store = new SqlStore(driver);

@@ -93,20 +93,25 @@ export function joinTokens(harness: StoreHarness): void {
       assert.equal((await store.queryAudit({ type: 'join-token.use', limit: 100 })).length, 5);
     });
 
-    peerTest(harness, 'lets exactly one of two instances using the same token at once through', async (store, peer) => {
-      await withServices(store);
-      for (let round = 0; round < 10; round++) {
-        await store.createJoinToken(joinToken(`jt-${round}`), admin);
-        const results = await Promise.all(
-          Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? store : peer).consumeJoinToken(`jt-${round}`, `HASH-OF-jt-${round}`, T0)),
-        );
-        assert.deepEqual(
-          results.filter((result) => result !== null),
-          [{ principal: 'alpha.api' }],
-        );
-      }
-      assert.equal((await peer.queryAudit({ type: 'join-token.use', limit: 100 })).length, 10);
-    }, { now: () => T0 });
+    peerTest(
+      harness,
+      'lets exactly one of two instances using the same token at once through',
+      async (store, peer) => {
+        await withServices(store);
+        for (let round = 0; round < 10; round++) {
+          await store.createJoinToken(joinToken(`jt-${round}`), admin);
+          const results = await Promise.all(
+            Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? store : peer).consumeJoinToken(`jt-${round}`, `HASH-OF-jt-${round}`, T0)),
+          );
+          assert.deepEqual(
+            results.filter((result) => result !== null),
+            [{ principal: 'alpha.api' }],
+          );
+        }
+        assert.equal((await peer.queryAudit({ type: 'join-token.use', limit: 100 })).length, 10);
+      },
+      { now: () => T0 },
+    );
 
     tokenTest(harness, 'audits creation and use by id and principal, never with the hash', async (store) => {
       await withServices(store);
@@ -160,7 +165,7 @@ export function joinTokens(harness: StoreHarness): void {
       );
     });
 
-    tokenTest(harness, 'voids a service\'s outstanding tokens when it gains another domain\'s admin role, in either write', async (store) => {
+    tokenTest(harness, "voids a service's outstanding tokens when it gains another domain's admin role, in either write", async (store) => {
       await withServices(store);
       await store.createDomain({ name: 'beta' }, admin);
       await store.putRole('beta', 'admin', [], admin);
@@ -172,26 +177,38 @@ export function joinTokens(harness: StoreHarness): void {
       assert.deepEqual(await store.listJoinTokens('alpha.api', { limit: 10, now: T0 }), []);
       const [event] = await store.queryAudit({ type: 'join-token.void', limit: 5 });
       assert.deepEqual(event?.after, { principal: 'alpha.api', grantedRole: 'beta:role.admin', joinTokensVoided: 2, ids: ['a-1', 'a-2'] });
-      const replaced = await store.putRole('beta', 'admin', [{ principal: 'alpha.api', expiresAt: null }, { principal: 'alpha.web', expiresAt: null }], admin);
+      const replaced = await store.putRole(
+        'beta',
+        'admin',
+        [
+          { principal: 'alpha.api', expiresAt: null },
+          { principal: 'alpha.web', expiresAt: null },
+        ],
+        admin,
+      );
       assert.equal(replaced.joinTokensVoided, 1);
       assert.equal(await store.getJoinToken('w-1', T0), null);
     });
 
-    tokenTest(harness, 'refuses, under the service\'s lock, a token whose maker does not administer a domain whose admin role the service holds', async (store) => {
-      await withServices(store);
-      await store.createDomain({ name: 'beta' }, admin);
-      await store.putRole('beta', 'admin', [{ principal: 'alpha.api', expiresAt: null }], admin);
-      const alphaOnly = (domain: string): boolean => domain === 'alpha';
-      await assert.rejects(store.createJoinToken(joinToken('t-1'), admin, alphaOnly), (error: unknown) => {
-        assert.ok(error instanceof ConflictError);
-        assert.match(error.message, /alpha\.api was given beta:role\.admin while this join token was being made/);
-        return true;
-      });
-      assert.deepEqual(await store.listJoinTokens('alpha.api', { limit: 10, now: T0 }), []);
-      await store.createJoinToken(joinToken('t-2'), admin, (domain) => domain === 'beta');
-      await store.createJoinToken(joinToken('w-1', 'alpha.web'), admin, alphaOnly);
-      assert.equal((await store.listJoinTokens('alpha.api', { limit: 10, now: T0 })).length, 1);
-    });
+    tokenTest(
+      harness,
+      "refuses, under the service's lock, a token whose maker does not administer a domain whose admin role the service holds",
+      async (store) => {
+        await withServices(store);
+        await store.createDomain({ name: 'beta' }, admin);
+        await store.putRole('beta', 'admin', [{ principal: 'alpha.api', expiresAt: null }], admin);
+        const alphaOnly = (domain: string): boolean => domain === 'alpha';
+        await assert.rejects(store.createJoinToken(joinToken('t-1'), admin, alphaOnly), (error: unknown) => {
+          assert.ok(error instanceof ConflictError);
+          assert.match(error.message, /alpha\.api was given beta:role\.admin while this join token was being made/);
+          return true;
+        });
+        assert.deepEqual(await store.listJoinTokens('alpha.api', { limit: 10, now: T0 }), []);
+        await store.createJoinToken(joinToken('t-2'), admin, (domain) => domain === 'beta');
+        await store.createJoinToken(joinToken('w-1', 'alpha.web'), admin, alphaOnly);
+        assert.equal((await store.listJoinTokens('alpha.api', { limit: 10, now: T0 })).length, 1);
+      },
+    );
 
     tokenTest(harness, 'leaves no token behind when tokens are made while the grant commits', async (store) => {
       await withServices(store);
@@ -214,7 +231,7 @@ export function joinTokens(harness: StoreHarness): void {
       assert.ok(outcomes.includes('refused'), `some maker came after the grant: ${outcomes.join(' ')}`);
     });
 
-    tokenTest(harness, 'keeps tokens through its own domain\'s admin role and other roles', async (store) => {
+    tokenTest(harness, "keeps tokens through its own domain's admin role and other roles", async (store) => {
       await withServices(store);
       await store.createJoinToken(joinToken('a-1'), admin);
       await store.putRole('alpha', 'admin', [{ principal: 'alpha.api', expiresAt: null }], admin);
@@ -223,14 +240,20 @@ export function joinTokens(harness: StoreHarness): void {
       assert.deepEqual(await store.getJoinToken('a-1', T0), { id: 'a-1', principal: 'alpha.api', createdAt: T0, expiresAt: T0 + 10 * MINUTE });
     });
 
-    tokenTest(harness, 'lists outstanding tokens a page at a time, and deletes one of the principal\'s only', async (store) => {
+    tokenTest(harness, "lists outstanding tokens a page at a time, and deletes one of the principal's only", async (store) => {
       await withServices(store);
       for (const id of ['b', 'a', 'c']) await store.createJoinToken(joinToken(id), admin);
       await store.createJoinToken(joinToken('old', 'alpha.api', T0 + 1), admin);
       const first = await store.listJoinTokens('alpha.api', { limit: 2, now: T0 + 1 });
-      assert.deepEqual(first.map((t) => t.id), ['a', 'b']);
+      assert.deepEqual(
+        first.map((t) => t.id),
+        ['a', 'b'],
+      );
       const rest = await store.listJoinTokens('alpha.api', { limit: 2, now: T0 + 1, after: { createdAt: T0, id: 'b' } });
-      assert.deepEqual(rest.map((t) => t.id), ['c']);
+      assert.deepEqual(
+        rest.map((t) => t.id),
+        ['c'],
+      );
       await assert.rejects(store.deleteJoinToken('alpha.web', 'a', admin), NotFoundError);
       await store.deleteJoinToken('alpha.api', 'a', admin);
       await assert.rejects(store.deleteJoinToken('alpha.api', 'a', admin), NotFoundError);

@@ -26,10 +26,7 @@ export function keysAndCa(harness: StoreHarness): void {
       assert.equal(await store.insertSigningKey(signingKey('kid-1', 'retired')), false);
       assert.equal(await store.insertSigningKey(signingKey('kid-5', 'retired')), true);
       assert.equal(await store.insertSigningKey(signingKey('kid-6', 'retired')), true);
-      assert.deepEqual(
-        (await store.listSigningKeys()).map((key) => key.kid).sort(),
-        ['kid-1', 'kid-3', 'kid-5', 'kid-6'],
-      );
+      assert.deepEqual((await store.listSigningKeys()).map((key) => key.kid).sort(), ['kid-1', 'kid-3', 'kid-5', 'kid-6']);
     });
 
     storeTest(harness, 'lets exactly one of several concurrent next-key inserts win', async (store) => {

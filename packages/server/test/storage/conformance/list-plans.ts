@@ -45,12 +45,20 @@ async function statementsOf(driver: SqlDriver, call: (store: SqlStore) => Promis
 
 export function listPlans(harness: StoreHarness): void {
   describe('query plans at 10,000 memberships', () => {
-    storeTest(harness, 'finds a principal\'s roles through role_members_by_principal, before and after ANALYZE', async (store, driver) => {
+    storeTest(harness, "finds a principal's roles through role_members_by_principal, before and after ANALYZE", async (store, driver) => {
       await store.createDomain({ name: 'big' }, admin);
       await store.createDomain({ name: 'other' }, admin);
       await store.putRole('big', 'readers', undefined, admin);
       await store.putRole('big', 'writers', [{ principal: 'm.s5000', expiresAt: null }], admin);
-      await store.putRole('other', 'readers', [{ principal: 'm.s5000', expiresAt: null }, { principal: 'other.x', expiresAt: null }], admin);
+      await store.putRole(
+        'other',
+        'readers',
+        [
+          { principal: 'm.s5000', expiresAt: null },
+          { principal: 'other.x', expiresAt: null },
+        ],
+        admin,
+      );
       await driver.exec(FILLER_MEMBERS);
       const now = Date.now();
       const lookups = [

@@ -30,15 +30,24 @@ export function pages(harness: StoreHarness): void {
       const domains = ['d3', 'd1', 'd4', 'd2', 'd0'];
       for (const name of domains) await store.createDomain({ name }, admin);
       const byName = await walk(2, (after?: { name: string }) => store.listDomains({ limit: 2, after: after?.name }));
-      assert.deepEqual(byName.map((d) => d.name), [...domains].sort());
+      assert.deepEqual(
+        byName.map((d) => d.name),
+        [...domains].sort(),
+      );
       const some = await walk(1, (after?: { name: string }) => store.listDomains({ limit: 1, after: after?.name, names: ['d4', 'd1', 'ghost'] }));
-      assert.deepEqual(some.map((d) => d.name), ['d1', 'd4']);
+      assert.deepEqual(
+        some.map((d) => d.name),
+        ['d1', 'd4'],
+      );
       assert.deepEqual(await store.listDomains({ limit: 10, names: [] }), []);
 
       for (let i = 0; i < 7; i++) await store.createService({ domain: 'd1', name: `s${6 - i}` }, {}, admin);
       await store.createService({ domain: 'd2', name: 'other' }, {}, admin);
       const services = await walk(3, (after?: { name: string }) => store.listServices('d1', { limit: 3, after: after?.name }));
-      assert.deepEqual(services.map((s) => s.name), ['s0', 's1', 's2', 's3', 's4', 's5', 's6']);
+      assert.deepEqual(
+        services.map((s) => s.name),
+        ['s0', 's1', 's2', 's3', 's4', 's5', 's6'],
+      );
       assert.deepEqual(services, await store.listServices('d1'));
 
       for (const name of ['r2', 'r0', 'r1']) {
@@ -46,15 +55,25 @@ export function pages(harness: StoreHarness): void {
         await store.putRole('d1', name, members, admin);
       }
       const roles = await walk(2, (after?: { name: string }) => store.listRoles('d1', { limit: 2, after: after?.name, memberLimit: 3 }));
-      assert.deepEqual(roles.map((r) => r.name), ['r0', 'r1', 'r2']);
-      for (const role of roles) assert.deepEqual(role.members.map((m) => m.principal), ['x.m0', 'x.m1', 'x.m2']);
+      assert.deepEqual(
+        roles.map((r) => r.name),
+        ['r0', 'r1', 'r2'],
+      );
+      for (const role of roles)
+        assert.deepEqual(
+          role.members.map((m) => m.principal),
+          ['x.m0', 'x.m1', 'x.m2'],
+        );
       assert.equal((await store.getRole('d1', 'r0', 2))?.members.length, 2);
       assert.equal((await store.getRole('d1', 'r0'))?.members.length, 5);
     });
 
     storeTest(harness, 'pages role members by principal, and keeps its place while members come and go', async (store) => {
       await store.createDomain({ name: 'alpha' }, admin);
-      const members = Array.from({ length: 250 }, (_, i) => ({ principal: `p.m${String(i).padStart(3, '0')}`, expiresAt: i % 2 === 0 ? null : 4_000_000_000_000 }));
+      const members = Array.from({ length: 250 }, (_, i) => ({
+        principal: `p.m${String(i).padStart(3, '0')}`,
+        expiresAt: i % 2 === 0 ? null : 4_000_000_000_000,
+      }));
       await store.putRole('alpha', 'big', members, admin);
       await store.putRole('alpha', 'other', [{ principal: 'p.zz', expiresAt: null }], admin);
       let round = 0;
@@ -68,7 +87,10 @@ export function pages(harness: StoreHarness): void {
         return store.listRoleMembers('alpha', 'big', { limit: 100, after: after?.principal });
       });
       assert.deepEqual(walked.slice(0, 250), members);
-      assert.deepEqual(walked.slice(250).map((m) => m.principal), ['p.n1', 'p.n2']);
+      assert.deepEqual(
+        walked.slice(250).map((m) => m.principal),
+        ['p.n1', 'p.n2'],
+      );
       assert.deepEqual(await store.listRoleMembers('alpha', 'ghost', { limit: 10 }), []);
     });
 
@@ -103,7 +125,10 @@ export function pages(harness: StoreHarness): void {
       assert.deepEqual(accounts, await store.listServiceAccounts());
       assert.equal(accounts.length, 4);
       const alphaOnly = await store.listServiceAccounts({ limit: 10, domains: ['alpha'] });
-      assert.deepEqual(alphaOnly.map((s) => s.accountId), accounts.filter((s) => s.domain === 'alpha').map((s) => s.accountId));
+      assert.deepEqual(
+        alphaOnly.map((s) => s.accountId),
+        accounts.filter((s) => s.domain === 'alpha').map((s) => s.accountId),
+      );
 
       const events = await walk(3, (after?: { at: number; id: number }) => store.queryAudit({ limit: 3, after: after && { at: after.at, id: after.id } }));
       assert.deepEqual(events, await store.queryAudit({ limit: 1000 }));
@@ -114,7 +139,15 @@ export function pages(harness: StoreHarness): void {
   describe('bulk member addition', () => {
     storeTest(harness, 'adds and updates members in one transaction, keeps the others, audits once', async (store) => {
       await store.createDomain({ name: 'alpha' }, admin);
-      await store.putRole('alpha', 'readers', [{ principal: 'x.kept', expiresAt: null }, { principal: 'x.changed', expiresAt: null }], admin);
+      await store.putRole(
+        'alpha',
+        'readers',
+        [
+          { principal: 'x.kept', expiresAt: null },
+          { principal: 'x.changed', expiresAt: null },
+        ],
+        admin,
+      );
       const result = await store.putRoleMembers(
         'alpha',
         'readers',
@@ -146,13 +179,18 @@ export function pages(harness: StoreHarness): void {
       assert.equal((await store.queryAudit({ type: 'role-member.put-many', limit: 10 })).length, 1);
     });
 
-    storeTest(harness, 'voids the join tokens of a member made another domain\'s admin, as putRoleMember does', async (store) => {
+    storeTest(harness, "voids the join tokens of a member made another domain's admin, as putRoleMember does", async (store) => {
       const now = Date.now();
       for (const name of ['alpha', 'beta']) await store.createDomain({ name }, admin);
       await store.putRole('beta', 'admin', [], admin);
       await store.putRole('beta', 'readers', [], admin);
       for (const name of ['granted', 'reader', 'own']) await store.createService({ domain: 'alpha', name }, {}, admin);
-      for (const [id, principal] of [['t1', 'alpha.granted'], ['t2', 'alpha.granted'], ['t3', 'alpha.reader'], ['t4', 'alpha.own']] as const) {
+      for (const [id, principal] of [
+        ['t1', 'alpha.granted'],
+        ['t2', 'alpha.granted'],
+        ['t3', 'alpha.reader'],
+        ['t4', 'alpha.own'],
+      ] as const) {
         await store.createJoinToken({ id, principal, hash: `h-${id}`, expiresAt: now + 3_600_000 }, admin);
       }
       // Another domain's ordinary role keeps the tokens; its admin role voids them.

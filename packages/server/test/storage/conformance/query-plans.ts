@@ -114,9 +114,7 @@ export function queryPlans(harness: StoreHarness): void {
       await store.consumeJoinToken('jt-1', 'h', now);
       await store.deleteService('alpha.api', admin);
 
-      const checked = recording.statements.filter(
-        ({ sql }) => /\b(certificates|join_tokens)\b/.test(sql) && !/^\s*INSERT\b/i.test(sql),
-      );
+      const checked = recording.statements.filter(({ sql }) => /\b(certificates|join_tokens)\b/.test(sql) && !/^\s*INSERT\b/i.test(sql));
       // The lookups (by serial, by thumbprint), the revocation, the CRL, the CA's check, the use, the prune, the delete.
       assert.ok(checked.length >= 9, `only ${checked.length} statements checked`);
       // A planner judges a join by the tables' sizes: on a near-empty table PostgreSQL may

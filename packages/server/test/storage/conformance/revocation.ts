@@ -62,9 +62,7 @@ export function revocation(harness: StoreHarness): void {
     storeTest(harness, 'lets exactly one of concurrent uses of a jti through', async (store) => {
       const now = Date.now();
       for (let round = 0; round < 5; round++) {
-        const results = await Promise.all(
-          Array.from({ length: 8 }, () => store.consumeAssertionJti('alpha.api', `jti-${round}`, now + 60_000, now)),
-        );
+        const results = await Promise.all(Array.from({ length: 8 }, () => store.consumeAssertionJti('alpha.api', `jti-${round}`, now + 60_000, now)));
         assert.equal(results.filter(Boolean).length, 1);
       }
     });

@@ -50,13 +50,16 @@ export function roleDelegation(harness: StoreHarness): void {
       await assert.rejects(store.putRole('alpha', 'readers', [], admin, { impersonators: many }), /at most 100/);
     });
 
-    storeTest(harness, 'audits a change of them, and records it in the feed as the domain\'s change', async (store) => {
+    storeTest(harness, "audits a change of them, and records it in the feed as the domain's change", async (store) => {
       await store.createDomain({ name: 'alpha' }, admin);
       await store.putRole('alpha', 'readers', [{ principal: 'beta.web', expiresAt: null }], admin);
       const before = await store.changeCounter();
       await store.putRole('alpha', 'readers', undefined, { actor: 'alpha.admin' }, { actors: ['gw.edge'] });
       const rows = await store.readChanges(before, 10);
-      assert.deepEqual(rows.map((row) => `${row.scope}:${row.key}`), ['domain:alpha']);
+      assert.deepEqual(
+        rows.map((row) => `${row.scope}:${row.key}`),
+        ['domain:alpha'],
+      );
       const [event] = await store.queryAudit({ type: 'role.put', limit: 1 });
       assert.equal(event?.actor, 'alpha.admin');
       assert.deepEqual((event?.before as { actors: string[] }).actors, []);

@@ -68,10 +68,7 @@ export function transactions(harness: StoreHarness): void {
       for (let round = 0; round < 5; round++) {
         const domain = `d${round}`;
         await store.createDomain({ name: domain }, admin);
-        const [created, deleted] = await Promise.allSettled([
-          store.createService({ domain, name: 'api' }, {}, admin),
-          store.deleteDomain(domain, admin),
-        ]);
+        const [created, deleted] = await Promise.allSettled([store.createService({ domain, name: 'api' }, {}, admin), store.deleteDomain(domain, admin)]);
         assert.notEqual(created.status === 'fulfilled', deleted.status === 'fulfilled');
         const failure = created.status === 'rejected' ? created.reason : deleted.status === 'rejected' ? deleted.reason : undefined;
         assert.ok(failure instanceof NotFoundError || failure instanceof ConflictError, String(failure));
@@ -87,7 +84,11 @@ export function transactions(harness: StoreHarness): void {
         await store.createService({ domain: 'alpha', name: principal.slice('alpha.'.length) }, {}, admin);
       }
       const members = principals.map((principal) => ({ principal, expiresAt: null }));
-      for (const [domain, role] of [['alpha', 'r1'], ['beta', 'r2'], ['beta', 'r3']] as const) {
+      for (const [domain, role] of [
+        ['alpha', 'r1'],
+        ['beta', 'r2'],
+        ['beta', 'r3'],
+      ] as const) {
         await store.putRole(domain, role, [...members].reverse(), admin);
       }
       await Promise.all(principals.map((principal) => store.deleteService(principal, admin)));

@@ -10,7 +10,10 @@ import { admin, signingKey } from './harness.ts';
 export async function assertUpgradesFromVersion1(driver: SqlDriver): Promise<void> {
   const store = new SqlStore(driver);
   try {
-    await migrate(driver, migrations.filter((step) => step.version === 1));
+    await migrate(
+      driver,
+      migrations.filter((step) => step.version === 1),
+    );
     const at = 1_700_000_000_000;
     // Rows as version 1 wrote them.
     await driver.run('INSERT INTO domains (name, description, created_at, updated_at) VALUES (?, ?, ?, ?)', ['alpha', 'd', at, at]);
@@ -46,7 +49,10 @@ export async function assertUpgradesFromVersion2(driver: SqlDriver): Promise<voi
   const at = 1_700_000_000_000;
   const store = new SqlStore(driver, { now: () => at + 1000 });
   try {
-    await migrate(driver, migrations.filter((step) => step.version <= 2));
+    await migrate(
+      driver,
+      migrations.filter((step) => step.version <= 2),
+    );
     // Rows as version 2 wrote them.
     await driver.run('INSERT INTO domains (name, description, token_max_lifetime, created_at, updated_at) VALUES (?, ?, ?, ?, ?)', [
       'alpha',
@@ -111,7 +117,16 @@ export async function assertUpgradesFromVersion2(driver: SqlDriver): Promise<voi
 
     // The new tables work alongside the old rows: the old CA rotates, its certificates and
     // the old service's join tokens are recorded.
-    const certificate = { serial: '0a1b', principal: 'alpha.api', thumbprint: 't', caId: 'ca-1', notBefore: at, notAfter: at + 5000, issuedAt: at, renewedFrom: null };
+    const certificate = {
+      serial: '0a1b',
+      principal: 'alpha.api',
+      thumbprint: 't',
+      caId: 'ca-1',
+      notBefore: at,
+      notAfter: at + 5000,
+      issuedAt: at,
+      renewedFrom: null,
+    };
     await store.recordCertificate(certificate, admin);
     assert.equal((await store.revokeCertificate('0a1b', 'superseded', admin)).certificate.revocationReason, 'superseded');
     assert.deepEqual(
