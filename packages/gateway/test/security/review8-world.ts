@@ -6,7 +6,7 @@
 // client for requests no HTTP library would send.
 
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,12 +14,13 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { connect as tlsConnect } from 'node:tls';
 import { send, type TestRequest, type TestResponse } from '@tessera/testkit/https';
 import { createTestPki, type Pem, type TestPki } from '@tessera/testkit/pki';
 import { startTestServer, type TestServer } from '@tessera/testkit/server';
+import { spawnGateway, type RunningGateway } from '../helpers/world.ts';
 
+export { spawnGateway, type RunningGateway };
 export const ROOT = join(import.meta.dirname, '..', '..', '..', '..');
 export const GATEWAY = 'edge.gw';
 
@@ -256,75 +257,6 @@ export async function startWorld(): Promise<World> {
       await Promise.all([tessera.stop(), upstream.close()]);
       for (const p of [pki, partner, untrusted]) p.dispose();
       rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-export interface RunningGateway {
-  url: string;
-  process: ChildProcess;
-  logs: Record<string, unknown>[];
-  stderr: string[];
-  waitForLog(match: (entry: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
-  stop(): Promise<void>;
-}
-
-/** `tessera gateway --config <file>` in a child process, ready once it logs its URL. */
-export async function spawnGateway(configFile: string): Promise<RunningGateway> {
-  const child = spawn(process.execPath, [join(ROOT, 'packages/cli/bin/tessera.ts'), 'gateway', '--config', configFile], {
-    cwd: ROOT,
-    env: { ...process.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs: Record<string, unknown>[] = [];
-  const stderr: string[] = [];
-  const waiters = new Set<{ match: (entry: Record<string, unknown>) => boolean; resolve: (entry: Record<string, unknown>) => void }>();
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    let entry: Record<string, unknown>;
-    try {
-      entry = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      entry = { unparsed: line };
-    }
-    logs.push(entry);
-    for (const waiter of waiters) {
-      if (waiter.match(entry)) {
-        waiters.delete(waiter);
-        waiter.resolve(entry);
-      }
-    }
-  });
-  createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const waitForLog = (match: (entry: Record<string, unknown>) => boolean, timeoutMs = 15_000): Promise<Record<string, unknown>> => {
-    const found = logs.find(match);
-    if (found) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const waiter = { match, resolve: (entry: Record<string, unknown>) => (clearTimeout(timer), resolve(entry)) };
-      const timer = setTimeout(() => {
-        waiters.delete(waiter);
-        reject(new Error(`no such log line within ${timeoutMs} ms; stderr: ${stderr.join('\n')}; logs: ${JSON.stringify(logs.slice(-5))}`));
-      }, timeoutMs);
-      waiters.add(waiter);
-    });
-  };
-  const ready = await Promise.race([
-    waitForLog((entry) => entry['msg'] === 'gateway listening', 30_000),
-    exited.then((code) => {
-      throw new Error(`the gateway exited with ${code}: ${stderr.join('\n')}`);
-    }),
-  ]);
-  return {
-    url: ready['url'] as string,
-    process: child,
-    logs,
-    stderr,
-    waitForLog,
-    async stop() {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        await exited;
-      }
     },
   };
 }
