@@ -46,16 +46,38 @@ export function createTestPki(): TestPki {
     '-addext',
     'keyUsage=critical,keyCertSign,cRLSign',
   );
-  let serial = 1;
-  const issue = (name: string, cn: string, extensions: string): Pem => {
-    ecKey(`${name}.key`);
-    openssl('req', '-new', '-key', `${name}.key`, '-subj', `/CN=${cn}`, '-out', `${name}.csr`);
-    writeFileSync(join(dir, `${name}.ext`), extensions);
+  const ca: Pem = { cert: read('ca.pem'), key: read('ca.key') };
+  const issue = (cn: string, extensions: string): Pem => issueCertificate(ca, `/CN=${cn}`, extensions);
+  const server = issue('127.0.0.1', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+  return {
+    ca,
+    server,
+    client: (cn) => issue(cn, 'extendedKeyUsage=clientAuth\n'),
+    dispose: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+let serial = 1;
+
+/**
+ * A new certificate (fresh P-256 key) signed by `ca`, with `subject` in openssl's form
+ * (`/CN=alpha.api/O=Example`) and `extensions` as lines of an openssl extension file
+ * (`extendedKeyUsage=clientAuth\nsubjectAltName=URI:spiffe://…\n`), valid for a day.
+ */
+export function issueCertificate(ca: Pem, subject: string, extensions: string): Pem {
+  const work = mkdtempSync(join(tmpdir(), 'tessera-test-cert-'));
+  try {
+    const openssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: work, stdio: 'pipe' });
+    writeFileSync(join(work, 'ca.pem'), ca.cert);
+    writeFileSync(join(work, 'ca.key'), ca.key, { mode: 0o600 });
+    writeFileSync(join(work, 'ext'), extensions);
+    openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'key.pem');
+    openssl('req', '-new', '-key', 'key.pem', '-subj', subject, '-out', 'csr.pem');
     openssl(
       'x509',
       '-req',
       '-in',
-      `${name}.csr`,
+      'csr.pem',
       '-CA',
       'ca.pem',
       '-CAkey',
@@ -65,17 +87,12 @@ export function createTestPki(): TestPki {
       '-days',
       '1',
       '-extfile',
-      `${name}.ext`,
+      'ext',
       '-out',
-      `${name}.pem`,
+      'cert.pem',
     );
-    return { cert: read(`${name}.pem`), key: read(`${name}.key`) };
-  };
-  const server = issue('server', '127.0.0.1', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  return {
-    ca: { cert: read('ca.pem'), key: read('ca.key') },
-    server,
-    client: (cn) => issue(`client-${serial}`, cn, 'extendedKeyUsage=clientAuth\n'),
-    dispose: () => rmSync(dir, { recursive: true, force: true }),
-  };
+    return { cert: readFileSync(join(work, 'cert.pem'), 'utf8'), key: readFileSync(join(work, 'key.pem'), 'utf8') };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }

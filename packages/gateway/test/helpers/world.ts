@@ -6,12 +6,12 @@
 // and a CA nobody trusts), and the gateway itself spawned as `tessera gateway --config <file>`.
 
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { createTestPki, type Pem, type TestPki } from '@tessera/testkit/pki';
+import { createTestPki, issueCertificate, type Pem, type TestPki } from '@tessera/testkit/pki';
 import { startTestServer, type TestServer } from '@tessera/testkit/server';
 import { startUpstream, type Upstream } from './upstream.ts';
 
@@ -94,7 +94,6 @@ export async function startWorld(): Promise<World> {
     'gw.secret': `${gw}\n`,
   };
   for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content, { mode: 0o600 });
-  let serial = 1000;
 
   const base = (): Record<string, unknown> => ({
     listen: 'https://127.0.0.1:0',
@@ -182,37 +181,11 @@ export async function startWorld(): Promise<World> {
       return res.json.access_token as string;
     },
     certificate(ca, cn, uri, kind = 'client') {
-      const work = mkdtempSync(join(dir, 'cert-'));
-      const run = (...args: string[]): void => void execFileSync('openssl', args, { cwd: work, stdio: 'pipe' });
-      writeFileSync(join(work, 'ca.pem'), ca.cert);
-      writeFileSync(join(work, 'ca.key'), ca.key, { mode: 0o600 });
       const ext =
         kind === 'server'
           ? 'extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n'
           : `extendedKeyUsage=clientAuth\n${uri ? `subjectAltName=URI:${uri}\n` : ''}`;
-      writeFileSync(join(work, 'ext'), ext);
-      run('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'key.pem');
-      run('req', '-new', '-key', 'key.pem', '-subj', `/CN=${cn}`, '-out', 'csr.pem');
-      run(
-        'x509',
-        '-req',
-        '-in',
-        'csr.pem',
-        '-CA',
-        'ca.pem',
-        '-CAkey',
-        'ca.key',
-        '-set_serial',
-        String(serial++),
-        '-days',
-        '1',
-        '-extfile',
-        'ext',
-        '-out',
-        'cert.pem',
-      );
-      const read = (name: string): string => execFileSync('cat', [join(work, name)]).toString();
-      return { cert: read('cert.pem'), key: read('key.pem') };
+      return issueCertificate(ca, `/CN=${cn}`, ext);
     },
     config(edit, name = 'gateway.json') {
       const config = base();

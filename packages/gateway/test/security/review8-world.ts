@@ -6,7 +6,6 @@
 // client for requests no HTTP library would send.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { send, type TestRequest, type TestResponse } from '@tessera/testkit/https';
-import { createTestPki, type Pem, type TestPki } from '@tessera/testkit/pki';
+import { createTestPki, issueCertificate, type Pem, type TestPki } from '@tessera/testkit/pki';
 import { startTestServer, type TestServer } from '@tessera/testkit/server';
 import { spawnGateway, type RunningGateway } from '../helpers/world.ts';
 
@@ -167,7 +166,6 @@ export async function startWorld(): Promise<World> {
     'gw.secret': secrets[GATEWAY]!,
   };
   for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content, { mode: 0o600 });
-  let serial = 3000;
 
   const base = (): Record<string, unknown> => ({
     listen: 'https://127.0.0.1:0',
@@ -217,35 +215,7 @@ export async function startWorld(): Promise<World> {
       assert.equal(res.status, 200, res.text);
       return res.json.access_token as string;
     },
-    certificate(ca, subj, ext) {
-      const work = mkdtempSync(join(dir, 'cert-'));
-      const run = (...args: string[]): void => void execFileSync('openssl', args, { cwd: work, stdio: 'pipe' });
-      writeFileSync(join(work, 'ca.pem'), ca.cert);
-      writeFileSync(join(work, 'ca.key'), ca.key, { mode: 0o600 });
-      writeFileSync(join(work, 'ext'), ext);
-      run('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'key.pem');
-      run('req', '-new', '-key', 'key.pem', '-subj', subj, '-out', 'csr.pem');
-      run(
-        'x509',
-        '-req',
-        '-in',
-        'csr.pem',
-        '-CA',
-        'ca.pem',
-        '-CAkey',
-        'ca.key',
-        '-set_serial',
-        String(serial++),
-        '-days',
-        '1',
-        '-extfile',
-        'ext',
-        '-out',
-        'cert.pem',
-      );
-      const read = (name: string): string => execFileSync('cat', [join(work, name)]).toString();
-      return { cert: read('cert.pem'), key: read('key.pem') };
-    },
+    certificate: (ca, subj, ext) => issueCertificate(ca, subj, ext),
     config(edit, name = 'gateway.json') {
       const config = base();
       edit?.(config);
