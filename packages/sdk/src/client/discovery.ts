@@ -82,3 +82,21 @@ export function endpointResolver(ctx: TokenRequestContext, tokenEndpoint: string
     settled: () => (discovering ? Promise.allSettled([discovering]) : Promise.resolve()),
   };
 }
+
+/** The one of `tokenEndpoint` and `issuer` a client was given, each an http(s) URL; a TypeError otherwise. */
+export function checkEndpoints(options: { tokenEndpoint?: string; issuer?: string }): { tokenEndpoint: string | undefined; issuer: string | undefined } {
+  const { tokenEndpoint, issuer } = options;
+  if ((tokenEndpoint === undefined) === (issuer === undefined)) {
+    throw new TypeError('give exactly one of tokenEndpoint (the token URL) or issuer (to read it from the server metadata)');
+  }
+  const name = tokenEndpoint !== undefined ? 'tokenEndpoint' : 'issuer';
+  const value = (tokenEndpoint ?? issuer)!;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new TypeError(`${name} is not a URL: ${JSON.stringify(value)}`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError(`${name} must be an https: (or http:) URL, not ${url.protocol}`);
+  return { tokenEndpoint, issuer };
+}

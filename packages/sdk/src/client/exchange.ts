@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { bundleRefreshSeconds } from '../http/trust-bundle.ts';
 import { createClientProver, type ClientProver } from './credentials.ts';
-import { endpointResolver } from './discovery.ts';
+import { checkEndpoints, endpointResolver } from './discovery.ts';
 import { TokenClientError } from './errors.ts';
 import type { Credentials, GetAccessTokenOptions, TokenClientOptions } from './options.ts';
 import { retryPolicy } from './retry.ts';
@@ -293,21 +293,4 @@ export function createExchangeClient(options: ExchangeClientOptions): ExchangeCl
       await transport.close();
     },
   };
-}
-
-function checkEndpoints(options: ExchangeClientOptions): { tokenEndpoint: string | undefined; issuer: string | undefined } {
-  const { tokenEndpoint, issuer } = options;
-  if ((tokenEndpoint === undefined) === (issuer === undefined)) {
-    throw new TypeError('give exactly one of tokenEndpoint (the token URL) or issuer (to read it from the server metadata)');
-  }
-  const name = tokenEndpoint !== undefined ? 'tokenEndpoint' : 'issuer';
-  const value = (tokenEndpoint ?? issuer)!;
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new TypeError(`${name} is not a URL: ${JSON.stringify(value)}`);
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError(`${name} must be an https: (or http:) URL, not ${url.protocol}`);
-  return { tokenEndpoint, issuer };
 }

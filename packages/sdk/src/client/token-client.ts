@@ -8,7 +8,7 @@
 import { bundleRefreshSeconds } from '../http/trust-bundle.ts';
 import type { ClientProver, Identity } from './credentials.ts';
 import { createClientProver } from './credentials.ts';
-import { endpointResolver } from './discovery.ts';
+import { checkEndpoints, endpointResolver } from './discovery.ts';
 import { TokenClientError } from './errors.ts';
 import { callerToken } from '../verifier/presented.ts';
 import { createExchangeCache } from './exchange.ts';
@@ -364,21 +364,4 @@ function newEntry(key: string, request: NormalizedRequest): Entry {
 
 function keyPrefix(identity: Identity): string {
   return `${identity.principal}\n${identity.binding}\n`;
-}
-
-function checkEndpoints(options: TokenClientOptions): { tokenEndpoint: string | undefined; issuer: string | undefined } {
-  const { tokenEndpoint, issuer } = options;
-  if ((tokenEndpoint === undefined) === (issuer === undefined)) {
-    throw new TypeError('give exactly one of tokenEndpoint (the token URL) or issuer (to read it from the server metadata)');
-  }
-  const value = (tokenEndpoint ?? issuer)!;
-  const name = tokenEndpoint !== undefined ? 'tokenEndpoint' : 'issuer';
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new TypeError(`${name} is not a URL: ${JSON.stringify(value)}`);
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError(`${name} must be an https: (or http:) URL, not ${url.protocol}`);
-  return { tokenEndpoint, issuer };
 }
