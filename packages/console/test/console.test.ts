@@ -13,7 +13,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { basic, startTestServer, type TestServer } from '@tessera/testkit/server';
 import { loadConsoleAssets } from '../../server/src/console/index.ts';
-import { axeViolations, evidenceDir, findChromium, launchChromium, watchedPage, type Watched } from './helpers/browser.ts';
+import { axeViolations, evidenceDir, findChromium, launchChromium, signIn, watchedPage, type Watched } from './helpers/browser.ts';
 
 const found = await findChromium();
 const skip = 'skip' in found ? found.skip : false;
@@ -24,17 +24,19 @@ async function visit(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(await evidenceDir(), `${name}.png`), fullPage: true });
 }
 
-async function signIn(page: Page, clientId: string, secret: string, domain = ''): Promise<void> {
-  await page.getByLabel('Client id').fill(clientId);
-  await page.getByLabel('Client secret').fill(secret);
-  if (domain) await page.getByLabel('Domain to administer (optional)').fill(domain);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-}
-
 describe('the console, signed in as the bootstrap admin', { skip, timeout: 120_000 }, () => {
   let t: TestServer;
   let browser: Browser;
   let w: Watched;
+  /** Signs in as the bootstrap admin from a fresh page; answers the session token the page got. */
+  const signInAsAdmin = async (page: Page): Promise<string> => {
+    const tokenAnswer = page.waitForResponse((response) => response.url().endsWith('/oauth2/token'));
+    await page.goto(`${t.url}/console/`);
+    await signIn(page, t.admin.clientId, t.admin.clientSecret);
+    const token = ((await (await tokenAnswer).json()) as { access_token: string }).access_token;
+    await page.getByRole('heading', { level: 1, name: 'Domains' }).waitFor();
+    return token;
+  };
 
   before(async () => {
     t = await startTestServer();
@@ -280,11 +282,7 @@ describe('the console, signed in as the bootstrap admin', { skip, timeout: 120_0
     w = await watchedPage(browser);
     const page = w.page;
     try {
-      const tokenAnswer = page.waitForResponse((response) => response.url().endsWith('/oauth2/token'));
-      await page.goto(`${t.url}/console/`);
-      await signIn(page, t.admin.clientId, t.admin.clientSecret);
-      const token = ((await (await tokenAnswer).json()) as { access_token: string }).access_token;
-      await page.getByRole('heading', { level: 1, name: 'Domains' }).waitFor();
+      const token = await signInAsAdmin(page);
       assert.equal((await t.admin$('GET', '/domains', undefined, token)).status, 200);
       // Nothing of the session is stored where another page or a later visit could read it.
       const stored = await page.evaluate('({ cookie: document.cookie, local: localStorage.length, session: sessionStorage.length })');
@@ -312,11 +310,7 @@ describe('the console, signed in as the bootstrap admin', { skip, timeout: 120_0
     w = await watchedPage(browser);
     const page = w.page;
     try {
-      const tokenAnswer = page.waitForResponse((response) => response.url().endsWith('/oauth2/token'));
-      await page.goto(`${t.url}/console/`);
-      await signIn(page, t.admin.clientId, t.admin.clientSecret);
-      const token = ((await (await tokenAnswer).json()) as { access_token: string }).access_token;
-      await page.getByRole('heading', { level: 1, name: 'Domains' }).waitFor();
+      const token = await signInAsAdmin(page);
       const revoke = await t.send('/oauth2/revoke', {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(t.admin.clientId, t.admin.clientSecret) },

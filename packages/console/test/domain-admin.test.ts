@@ -5,19 +5,12 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { startTestServer, type TestServer } from '@tessera/testkit/server';
-import { axeViolations, evidenceDir, findChromium, launchChromium, watchedPage } from './helpers/browser.ts';
+import { axeViolations, evidenceDir, findChromium, launchChromium, signIn, watchedPage } from './helpers/browser.ts';
 
 const found = await findChromium();
 const skip = 'skip' in found ? found.skip : false;
-
-async function signIn(page: Page, clientId: string, secret: string, domain = ''): Promise<void> {
-  await page.getByLabel('Client id').fill(clientId);
-  await page.getByLabel('Client secret').fill(secret);
-  if (domain) await page.getByLabel('Domain to administer (optional)').fill(domain);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-}
 
 describe('the console for a domain admin', { skip, timeout: 120_000 }, () => {
   let t: TestServer;

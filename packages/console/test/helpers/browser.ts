@@ -123,3 +123,11 @@ export async function axeViolations(page: Page): Promise<string[]> {
     .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
     .map((violation) => `${violation.impact} ${violation.id}: ${violation.help} at ${violation.nodes.map((node) => JSON.stringify(node.target)).join(', ')}`);
 }
+
+/** Fills the sign-in form (the page shows it) and submits it. */
+export async function signIn(page: Page, clientId: string, secret: string, domain = ''): Promise<void> {
+  await page.getByLabel('Client id').fill(clientId);
+  await page.getByLabel('Client secret').fill(secret);
+  if (domain) await page.getByLabel('Domain to administer (optional)').fill(domain);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
