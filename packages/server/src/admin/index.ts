@@ -12,6 +12,7 @@ import { adminCallerOf, authenticateAdmin, authorize, type AdminAuthDeps, type A
 import { adminDialect } from './errors.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { caRoutes, type CaAdmin } from './routes/ca.ts';
+import { callerRoutes } from './routes/callers.ts';
 import { certificateRoutes } from './routes/certificates.ts';
 import { domainRoutes } from './routes/domains.ts';
 import { joinTokenRoutes, type JoinTokenLimits } from './routes/join-tokens.ts';
@@ -55,6 +56,7 @@ export async function adminApi(app: FastifyInstance, deps: AdminDeps): Promise<v
       certificateRoutes(scope, routeDeps);
       serviceCertificateRoutes(scope, routeDeps);
       roleRoutes(scope, routeDeps);
+      callerRoutes(scope, routeDeps);
       systemRoutes(scope, routeDeps);
       caRoutes(scope, routeDeps);
       joinTokenRoutes(scope, routeDeps);

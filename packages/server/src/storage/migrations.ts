@@ -88,6 +88,12 @@ export const migrations: readonly Migration[] = [
     sqlite: roleDelegationSchema(),
     postgres: roleDelegationSchema(),
   },
+  {
+    version: 13,
+    name: 'who calls whom: tokens issued per domain, principal, actor and roles, by hour',
+    sqlite: tokenCallersSchema(),
+    postgres: tokenCallersSchema(),
+  },
 ];
 
 /** Brings the database up to the newest migration; safe to run from several instances at once. */
@@ -432,5 +438,26 @@ function roleDelegationSchema(): string {
   return `
     ALTER TABLE roles ADD COLUMN actors TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE roles ADD COLUMN impersonators TEXT NOT NULL DEFAULT '[]';
+  `;
+}
+
+// Who calls whom (storage/sql/callers.ts): how many tokens each principal obtained for a domain,
+// with which roles and through which actor ('' when it asked for itself), per hour. Written with
+// the token audit's batches, in the same transaction, as sums; never read from audit_events.
+function tokenCallersSchema(): string {
+  return `
+    CREATE TABLE token_callers (
+      domain TEXT NOT NULL,
+      principal TEXT NOT NULL,
+      actor TEXT NOT NULL,
+      roles TEXT NOT NULL,
+      hour BIGINT NOT NULL,
+      count BIGINT NOT NULL,
+      first_at BIGINT NOT NULL,
+      last_at BIGINT NOT NULL,
+      PRIMARY KEY (domain, principal, actor, roles, hour)
+    );
+    CREATE INDEX token_callers_by_domain_hour ON token_callers (domain, hour);
+    CREATE INDEX token_callers_by_hour ON token_callers (hour);
   `;
 }

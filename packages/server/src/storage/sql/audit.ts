@@ -1,5 +1,6 @@
 import type { SqlValue } from '../drivers/driver.ts';
-import type { AuditEvent, AuditQuery, AuditSelection } from '../records.ts';
+import type { AuditEvent, AuditQuery, AuditSelection, CallerCount } from '../records.ts';
+import { addCallerCounts } from './callers.ts';
 import { AUDIT_COLUMNS, auditValues, insertAudit } from './context.ts';
 import type { SqlContext } from './context.ts';
 import { toAuditEvent } from './rows.ts';
@@ -13,8 +14,8 @@ export async function appendAudit(ctx: SqlContext, event: Omit<AuditEvent, 'id'>
 // reuses one prepared statement.
 const BATCH_ROWS = 100;
 
-export async function appendAuditBatch(ctx: SqlContext, events: readonly Omit<AuditEvent, 'id'>[]): Promise<void> {
-  if (events.length === 0) return;
+export async function appendAuditBatch(ctx: SqlContext, events: readonly Omit<AuditEvent, 'id'>[], callers: readonly CallerCount[] = []): Promise<void> {
+  if (events.length === 0 && callers.length === 0) return;
   // Relaxed durability: a batch survives a crash of Tessera, not a power cut, and its fsync no
   // longer stalls the token endpoint it records (see SqlDriver.transaction).
   await ctx.db.transaction(
@@ -24,6 +25,7 @@ export async function appendAuditBatch(ctx: SqlContext, events: readonly Omit<Au
         const rows = chunk.map(() => '(?, ?, ?, ?, ?, ?)').join(', ');
         await tx.run(`INSERT INTO audit_events ${AUDIT_COLUMNS} VALUES ${rows}`, chunk.flatMap(auditValues));
       }
+      await addCallerCounts(tx, ctx.db.dialect, callers);
     },
     { durability: 'relaxed' },
   );
