@@ -203,6 +203,22 @@ describe('tessera admin subcommands', () => {
     });
   });
 
+  it("audit list --domain reads the domain's timeline, narrowed by --target", async () => {
+    const req = await sent('audit', 'list', '--domain', 'alpha', '--target', 'alpha:role.readers', '--type', 'role.put');
+    assert.equal(req.path, '/domains/alpha/audit');
+    assert.deepEqual(Object.fromEntries(req.query), { target: 'alpha:role.readers', type: 'role.put', limit: '100' });
+  });
+
+  it('audit list refuses --principal with --domain, and --target without it', async () => {
+    const both = await admin('audit', 'list', '--domain', 'alpha', '--principal', 'alpha.api');
+    assert.equal(both.code, 2, both.stderr);
+    assert.match(both.stderr, /--principal reads the whole log; with --domain, narrow with --target instead/);
+    const alone = await admin('audit', 'list', '--target', 'alpha.api');
+    assert.equal(alone.code, 2, alone.stderr);
+    assert.match(alone.stderr, /--target needs --domain/);
+    assert.equal(server.adminRequests().length, 0);
+  });
+
   it('callers list and series address the domain and pass --since and --principal', async () => {
     const list = await sent('callers', 'list', 'beta', '--since', '7d', '--limit', '5');
     assert.equal(list.path, '/domains/beta/callers');

@@ -11,6 +11,7 @@ import type { Store } from '../storage/store.ts';
 import { adminCallerOf, authenticateAdmin, authorize, type AdminAuthDeps, type AdminCaller } from './authz.ts';
 import { adminDialect } from './errors.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { caRoutes, type CaAdmin } from './routes/ca.ts';
 import { callerRoutes } from './routes/callers.ts';
 import { certificateRoutes } from './routes/certificates.ts';
@@ -58,6 +59,7 @@ export async function adminApi(app: FastifyInstance, deps: AdminDeps): Promise<v
       roleRoutes(scope, routeDeps);
       callerRoutes(scope, routeDeps);
       systemRoutes(scope, routeDeps);
+      auditRoutes(scope, routeDeps);
       caRoutes(scope, routeDeps);
       joinTokenRoutes(scope, routeDeps);
     },

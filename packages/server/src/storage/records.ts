@@ -172,6 +172,10 @@ export interface AuditEvent {
 export interface AuditQuery {
   /** Events whose actor or target is this principal. */
   principal?: string;
+  /** Events about this domain: its own, its roles' and members', its services' and their credentials'. */
+  domain?: string;
+  /** Events whose target is exactly this (a principal, `<d>:role.<r>`, a domain). */
+  target?: string;
   type?: string;
   since?: number;
   limit: number;

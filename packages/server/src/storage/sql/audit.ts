@@ -10,7 +10,7 @@ export async function appendAudit(ctx: SqlContext, event: Omit<AuditEvent, 'id'>
   await insertAudit(ctx.db, event);
 }
 
-// Rows per INSERT: 600 parameters, far below either database's limit, and every full chunk
+// Rows per INSERT: 700 parameters, far below either database's limit, and every full chunk
 // reuses one prepared statement.
 const BATCH_ROWS = 100;
 
@@ -22,7 +22,7 @@ export async function appendAuditBatch(ctx: SqlContext, events: readonly Omit<Au
     async (tx) => {
       for (let start = 0; start < events.length; start += BATCH_ROWS) {
         const chunk = events.slice(start, start + BATCH_ROWS);
-        const rows = chunk.map(() => '(?, ?, ?, ?, ?, ?)').join(', ');
+        const rows = chunk.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ');
         await tx.run(`INSERT INTO audit_events ${AUDIT_COLUMNS} VALUES ${rows}`, chunk.flatMap(auditValues));
       }
       await addCallerCounts(tx, ctx.db.dialect, callers);
@@ -34,6 +34,14 @@ export async function appendAuditBatch(ctx: SqlContext, events: readonly Omit<Au
 export async function queryAudit(ctx: SqlContext, query: AuditQuery): Promise<AuditEvent[]> {
   const where: string[] = [];
   const params: SqlValue[] = [];
+  if (query.domain !== undefined) {
+    where.push('domain = ?');
+    params.push(query.domain);
+  }
+  if (query.target !== undefined) {
+    where.push('target = ?');
+    params.push(query.target);
+  }
   if (query.principal !== undefined) {
     where.push('(actor = ? OR target = ?)');
     params.push(query.principal, query.principal);
