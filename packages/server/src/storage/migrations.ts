@@ -478,9 +478,22 @@ function auditDomainSchema(dialect: Dialect): string {
   const domainTypes = ['domain.create', 'domain.update', 'domain.delete'];
   const roleTypes = ['role.put', 'role.delete', 'role-member.put', 'role-member.put-many', 'role-member.delete'];
   const principalTypes = [
-    'service.create', 'service.update', 'service.delete', 'service.tokens-end', 'client-secret.add', 'public-key.put', 'public-key.delete',
-    'api-key.create', 'api-key.revoke', 'join-token.create', 'join-token.use', 'join-token.void', 'join-token.delete',
-    'certificate.issue', 'certificate.revoke', 'certificate.revoke-all',
+    'service.create',
+    'service.update',
+    'service.delete',
+    'service.tokens-end',
+    'client-secret.add',
+    'public-key.put',
+    'public-key.delete',
+    'api-key.create',
+    'api-key.revoke',
+    'join-token.create',
+    'join-token.use',
+    'join-token.void',
+    'join-token.delete',
+    'certificate.issue',
+    'certificate.revoke',
+    'certificate.revoke-all',
   ];
   const beforeColon = dialect === 'sqlite' ? "substr(target, 1, instr(target, ':') - 1)" : "split_part(target, ':', 1)";
   // Everything before the last dot: SQLite has no reverse search, so trim the characters after it.
