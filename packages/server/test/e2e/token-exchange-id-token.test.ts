@@ -9,7 +9,7 @@ import { decodeJwt } from 'jose';
 import { idTokenClaims, signIdTokenClaims } from '../../src/oauth2/tokens.ts';
 import type { TestResponse } from '@tessera/testkit/https';
 import { basic, introspectAs, startTestServer, type TestServer } from '@tessera/testkit/server';
-import { postForm, tesseraCertificate } from './mtls-support.ts';
+import { newKeys, postForm, publicKeyPem, tesseraCertificate } from './mtls-support.ts';
 
 const GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const AT = 'urn:ietf:params:oauth:token-type:access_token';
@@ -72,11 +72,11 @@ describe('token exchange of an ID token (subject_token_type id_token)', () => {
   before(async () => {
     t = await startTestServer({ now: () => Date.now() + offset });
     for (const name of ['app', 'gw', 'orders', 'other', 'back']) assert.equal((await t.admin$('POST', '/domains', { name })).status, 201);
-    for (const principal of [A, B, X, O, 'app.rs', 'app.down', 'app.again']) await createService(principal);
+    for (const principal of [A, B, X, O, 'app.rs', 'app.down', 'app.again', 'app.keyed']) await createService(principal);
     rs.secret = secrets.get('app.rs')!;
     const members = (...principals: string[]) => principals.map((principal) => ({ principal }));
-    await putRole('gw', 'callers', { members: members(A, 'app.down', 'app.again') });
-    await putRole('orders', 'readers', { members: members(A, 'app.down', 'app.again'), actors: [B, X], idTokenSubjects: true });
+    await putRole('gw', 'callers', { members: members(A, B, 'app.down', 'app.again', 'app.keyed') });
+    await putRole('orders', 'readers', { members: members(A, B, 'app.down', 'app.again', 'app.keyed'), actors: [B, X], idTokenSubjects: true });
     await putRole('orders', 'plain', { members: members(A), actors: [B] });
     await putRole('orders', 'others', { members: members(A), actors: [O], idTokenSubjects: true });
     await putRole('orders', 'fading', { members: members(A), actors: [B], idTokenSubjects: true });
@@ -207,10 +207,33 @@ describe('token exchange of an ID token (subject_token_type id_token)', () => {
     assertError(await exchange(B, again, { scope: 'orders:role.readers' }), 400, 'invalid_grant', /issued to an earlier service named app.again/);
   });
 
-  it('refuses an expired ID token', async () => {
-    const id = await idTokenOf(A, { expires_in: '60' });
-    offset += 61_000;
-    assertError(await exchange(B, id, { scope: 'orders:role.readers' }), 400, 'invalid_grant', /subject_token is not acceptable: .*expired/);
+  it('refuses the actor’s own ID token: exchanging it changes nothing', async () => {
+    const own = await idTokenOf(B);
+    assertError(await exchange(B, own, { scope: 'orders:role.readers' }), 400, 'invalid_grant', /gw.edge's own ID token/);
+  });
+
+  it('refuses the ID token of a subject that lost a registered key since it was issued', async () => {
+    const put = await t.admin$('PUT', '/domains/app/services/keyed/keys/k1', { pem: await publicKeyPem(await newKeys()) });
+    assert.ok(put.status < 300, put.text);
+    const id = await idTokenOf('app.keyed');
+    assert.equal((await exchange(B, id, { scope: 'orders:role.readers' })).status, 200);
+    offset += 1000;
+    assert.equal((await t.admin$('DELETE', '/domains/app/services/keyed/keys/k1')).status, 204);
+    offset += 1000;
+    assertError(
+      await exchange(B, id, { scope: 'orders:role.readers' }),
+      400,
+      'invalid_grant',
+      /not acceptable: a public key registered on app.keyed was removed/,
+    );
+  });
+
+  it('refuses an expired ID token, also within the clock skew the signature check allows', async () => {
+    const id = await idTokenOf(A, { expires_in: '20' });
+    offset += 30_000;
+    assertError(await exchange(B, id, { scope: 'orders:role.readers' }), 400, 'invalid_grant', /subject_token is not acceptable: the token has expired/);
+    offset += 60_000;
+    assertError(await exchange(B, id, { scope: 'orders:role.readers' }), 400, 'invalid_grant', /subject_token is not acceptable: the token has expired/);
   });
 
   it('shows idTokenSubjects on the role, keeps it when a put leaves it out, and audits it', async () => {
