@@ -36,6 +36,11 @@ export interface AccessTokenClaims {
    * to a certificate, each once: revoking one of those certificates ends it (accept-token.ts).
    */
   exchanged_cnf?: string[];
+  /**
+   * Set when the chain it was exchanged from starts with an ID token (subject_token_type
+   * id_token): every role it carries must allow ID-token subjects (accept-token.ts).
+   */
+  exchanged_from_id_token?: true;
 }
 
 export interface AccessTokenInput {
@@ -52,6 +57,7 @@ export interface AccessTokenInput {
   act?: ActClaim;
   exchangedFrom?: string[];
   exchangedCnf?: string[];
+  fromIdToken?: boolean;
 }
 
 export function accessTokenClaims(input: AccessTokenInput): AccessTokenClaims {
@@ -73,6 +79,7 @@ export function accessTokenClaims(input: AccessTokenInput): AccessTokenClaims {
   if (input.act) claims.act = input.act;
   if (input.exchangedFrom && input.exchangedFrom.length > 0) claims.exchanged_from = input.exchangedFrom;
   if (input.exchangedCnf && input.exchangedCnf.length > 0) claims.exchanged_cnf = input.exchangedCnf;
+  if (input.fromIdToken) claims.exchanged_from_id_token = true;
   return claims;
 }
 

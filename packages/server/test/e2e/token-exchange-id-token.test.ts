@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate, createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
-import { idTokenClaims, signIdTokenClaims } from '../../src/oauth2/tokens.ts';
+import { accessTokenClaims, idTokenClaims, signAccessToken, signIdTokenClaims } from '../../src/oauth2/tokens.ts';
 import type { TestResponse } from '@tessera/testkit/https';
 import { basic, introspectAs, startTestServer, type TestServer } from '@tessera/testkit/server';
 import { newKeys, postForm, publicKeyPem, tesseraCertificate } from './mtls-support.ts';
@@ -81,7 +81,9 @@ describe('token exchange of an ID token (subject_token_type id_token)', () => {
     await putRole('orders', 'others', { members: members(A), actors: [O], idTokenSubjects: true });
     await putRole('orders', 'fading', { members: members(A), actors: [B], idTokenSubjects: true });
     await putRole('other', 'readers', { members: members(A), actors: [B] });
-    await putRole('back', 'callers', { members: members(A), actors: [B, O] });
+    await putRole('back', 'callers', { members: members(A), actors: [B, O], idTokenSubjects: true });
+    await putRole('back', 'plain', { members: members(A), actors: [B, O] });
+    await putRole('orders', 'switch', { members: members(A), actors: [B], idTokenSubjects: true });
   });
   after(() => t.stop());
 
@@ -93,7 +95,11 @@ describe('token exchange of an ID token (subject_token_type id_token)', () => {
     const res = await exchange(B, id, { scope: 'orders:domain', expires_in: '3600' });
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json.issued_token_type, AT);
-    assert.equal(res.json.scope, 'orders:role.fading orders:role.readers', 'plain does not allow ID-token subjects; others does not list gw.edge');
+    assert.equal(
+      res.json.scope,
+      'orders:role.fading orders:role.readers orders:role.switch',
+      'plain does not allow ID-token subjects; others does not list gw.edge',
+    );
     const claims = decodeJwt(res.json.access_token);
     assert.equal(claims.sub, A);
     assert.equal(claims['client_id'], B);
@@ -108,6 +114,28 @@ describe('token exchange of an ID token (subject_token_type id_token)', () => {
     const on = decodeJwt(await exchanged(O, res.json.access_token, 'back:domain', AT));
     assert.deepEqual(on['act'], { sub: O, act: { sub: B } });
     assert.deepEqual(on['exchanged_from'], [claims.jti, idClaims.jti]);
+    assert.equal(on['exchanged_from_id_token'], true, 'the chain started from an ID token');
+    assert.equal(claims['exchanged_from_id_token'], true);
+  });
+
+  it('carries down the chain only roles that allow ID-token subjects', async () => {
+    const held = await exchanged(B, await idTokenOf(), 'orders:role.readers');
+    assertError(await exchange(O, held, { scope: 'back:role.plain' }, AT), 403, 'access_denied', /idTokenSubjects/);
+    // A chain that started from an access token is not concerned.
+    const fromAccess = await exchanged(B, (await tokens(A, 'gw:domain')).access, 'orders:role.readers', AT);
+    assert.equal(decodeJwt(fromAccess)['exchanged_from_id_token'], undefined);
+    assert.equal((await exchange(O, fromAccess, { scope: 'back:role.plain' }, AT)).status, 200);
+  });
+
+  it('ends the tokens exchanged from ID tokens when the role stops allowing ID-token subjects, and not the others', async () => {
+    const fromId = await exchanged(B, await idTokenOf(), 'orders:role.switch');
+    const fromAccess = await exchanged(B, (await tokens(A, 'gw:domain')).access, 'orders:role.switch', AT);
+    assert.equal((await introspect(fromId))['active'], true);
+    await putRole('orders', 'switch', { idTokenSubjects: false });
+    assert.deepEqual(await introspect(fromId), { active: false });
+    assert.equal((await introspect(fromAccess))['active'], true);
+    await putRole('orders', 'switch', { idTokenSubjects: true });
+    assert.equal((await introspect(fromId))['active'], true);
   });
 
   it('binds the token to the actor’s certificate when the actor authenticates with one', async () => {
@@ -188,6 +216,23 @@ describe('token exchange of an ID token (subject_token_type id_token)', () => {
       'invalid_grant',
       /an ID token without a jti, issued before .* ask app\.web for a new one/,
     );
+  });
+
+  it('refuses an access token with a malformed exchanged_from_id_token claim', async () => {
+    const issuedAt = Math.floor((Date.now() + offset) / 1000);
+    const base = accessTokenClaims({
+      issuer: t.server.config.issuer,
+      principal: A,
+      audience: 'gw',
+      scp: ['callers'],
+      scope: 'gw:role.callers',
+      issuedAt,
+      lifetime: 600,
+    });
+    for (const extra of [{ exchanged_from_id_token: 'yes' }, { exchanged_from_id_token: true }]) {
+      const crafted = await signAccessToken({ ...base, ...extra } as typeof base, t.server.signingKeys.current());
+      assertError(await exchange(B, crafted, { scope: 'orders:role.plain' }, AT), 400, 'invalid_grant', /malformed exchanged_from_id_token claim/);
+    }
   });
 
   it('refuses impersonation with an ID token', async () => {

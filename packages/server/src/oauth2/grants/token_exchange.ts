@@ -41,7 +41,9 @@
 // one, is refused, as it could never be revoked), its subject active and the same service it was
 // issued to, no key removal since. The new token delegates (impersonation needs an access token),
 // names the actor in `act`, carries the ID token's jti in `exchanged_from` (revoking the ID token
-// ends it), and lives no longer than the ID token.
+// ends it), and lives no longer than the ID token. It is marked `exchanged_from_id_token`, as is
+// every token exchanged from it in turn: each carries only roles that allow ID-token subjects, at
+// issuance and at introspection (accept-token.ts), so turning the setting off ends them.
 
 import { decodeProtectedHeader, errors as joseErrors, type JWTPayload } from 'jose';
 import { actClaim, allowsIdTokenSubjects, holderOf, mayActOf, roleAllows, rolesCarried, type ActingMode } from '../../policy/delegation.ts';
@@ -123,7 +125,7 @@ export async function tokenExchangeGrant(
     ? await idTokenSubject(deps, request.subjectToken, actor, now)
     : await accessTokenSubject(accept, request.subjectToken, actor, targets);
   if (request.actorToken !== undefined) await checkActorToken(accept, request.actorToken, actor);
-  const { sub, carried, sentTo } = subject;
+  const { sub, carried, sentTo, fromIdToken } = subject;
 
   const mode: ActingMode = request.impersonation ? 'impersonation' : 'delegation';
   if (mode === 'impersonation' && subject.chain.length > 0) {
@@ -138,7 +140,8 @@ export async function tokenExchangeGrant(
   }
 
   const carriedOnly =
-    carried === undefined ? '' : ` (and, the token having been sent to ${sentTo.join(', ')}, only roles it carries: ${[...carried].join(', ')})`;
+    (carried === undefined ? '' : ` (and, the token having been sent to ${sentTo.join(', ')}, only roles it carries: ${[...carried].join(', ')})`) +
+    (fromIdToken ? ' (and, its chain starting from an ID token, only roles setting idTokenSubjects: true)' : '');
   const refusal = request.idToken
     ? `${actor} may not act for ${sub} with an ID token in any requested role: a role allows it only by listing ${actor} in its actors ` +
       'and setting idTokenSubjects: true (an admin sets it on the role)'
@@ -146,9 +149,7 @@ export async function tokenExchangeGrant(
       ? `${actor} may not impersonate ${sub} in any requested role: a role allows it only by listing ${actor} in its impersonators${carriedOnly}`
       : `${actor} may not act for ${sub} in any requested role: a role allows it only by listing ${actors.join(', ')} in its actors${carriedOnly}`;
   const allows = (held: HeldRole): boolean =>
-    roleAllows(held, actors, mode) &&
-    (carried === undefined || carried.has(`${held.domain}:${held.role}`)) &&
-    (!request.idToken || allowsIdTokenSubjects(held));
+    roleAllows(held, actors, mode) && (carried === undefined || carried.has(`${held.domain}:${held.role}`)) && (!fromIdToken || allowsIdTokenSubjects(held));
   const grant = await resolveGrant(sub, request.scope, now, deps.store, { allows, refusal }).catch((error: unknown) => {
     if (error instanceof GrantDeniedError) {
       throw error.status === 404 ? new OAuthError(400, 'invalid_target', error.message) : new OAuthError(403, 'access_denied', error.message);
@@ -181,6 +182,7 @@ export async function tokenExchangeGrant(
     act: mode === 'delegation' ? actClaim(actors) : undefined,
     exchangedFrom: subject.exchangedFrom,
     exchangedCnf: subject.exchangedCnf,
+    fromIdToken,
   });
   return {
     response: {
@@ -212,6 +214,8 @@ interface Subject {
   sentTo: string[];
   /** In front of the token's audience: the roles (`<d>:<r>`) the subject token carries, the most the new one may. */
   carried: Set<string> | undefined;
+  /** An ID token, or a token exchanged from one (`exchanged_from_id_token`): only roles allowing ID-token subjects. */
+  fromIdToken: boolean;
 }
 
 /** An access token as the subject: acceptable (accept-token.ts), held by its subject or a delegation chain, and meant for the actor. */
@@ -266,7 +270,8 @@ async function accessTokenSubject(accept: AcceptTokenDeps, token: string, actor:
       ...(Array.isArray(claims['exchanged_cnf']) ? (claims['exchanged_cnf'] as string[]) : []),
     ]),
   ];
-  return { sub: claims.sub, service: subject.token.service, exp: claims.exp, chain: holder.actors, exchangedFrom, exchangedCnf, sentTo, carried };
+  const fromIdToken = claims.exchanged_from_id_token === true;
+  return { sub: claims.sub, service: subject.token.service, exp: claims.exp, chain: holder.actors, exchangedFrom, exchangedCnf, sentTo, carried, fromIdToken };
 }
 
 /**
@@ -306,7 +311,7 @@ async function idTokenSubject(deps: TokenExchangeDeps, token: string, actor: str
   if ((iat + 1) * 1000 <= service.createdAt) throw unacceptable(`the token was issued to an earlier service named ${sub}, since deleted`);
   const keyRemoved = endedByKeyRemoval(service, iat);
   if (keyRemoved !== null) throw unacceptable(keyRemoved);
-  return { sub, service, exp, chain: [], exchangedFrom: [jti], exchangedCnf: [], sentTo: [aud], carried: undefined };
+  return { sub, service, exp, chain: [], exchangedFrom: [jti], exchangedCnf: [], sentTo: [aud], carried: undefined, fromIdToken: true };
 }
 
 interface ExchangeRequest {
