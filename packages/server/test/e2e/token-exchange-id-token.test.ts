@@ -109,6 +109,13 @@ describe('token exchange of an ID token (subject_token_type id_token)', () => {
     const answer = await introspect(res.json.access_token);
     assert.equal(answer['active'], true);
     assert.deepEqual(answer['act'], { sub: B });
+    await t.server.flushAudit();
+    const audit = await t.admin$('GET', `/audit?type=token.issued&principal=${A}`);
+    const events = audit.json.events as { actor: string; after: Record<string, unknown> }[];
+    const event = events.find((e) => e.after['jti'] === claims.jti);
+    assert.ok(event, audit.text);
+    assert.deepEqual([event.actor, event.after['subject'], event.after['actors'], event.after['acting']], [B, A, [B], 'delegation']);
+    assert.equal(event.after['subjectTokenType'], 'id_token');
 
     // Sent on to orders.api, which exchanges it as any access token: the chain nests.
     const on = decodeJwt(await exchanged(O, res.json.access_token, 'back:domain', AT));

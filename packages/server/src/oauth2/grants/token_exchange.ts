@@ -98,6 +98,8 @@ export interface ActingFor {
   /** The actors of the new token, current first (the impersonator alone for impersonation). */
   actors: string[];
   mode: ActingMode | 'proxy';
+  /** Set when the subject token was an ID token (subject_token_type id_token). */
+  fromIdToken?: true;
 }
 
 export interface ExchangedTokens {
@@ -193,7 +195,7 @@ export async function tokenExchangeGrant(
       scope: grant.scope,
     },
     jti: tokenClaims.jti,
-    actingFor: { subject: sub, actors, mode },
+    actingFor: { subject: sub, actors, mode, ...(request.idToken && { fromIdToken: true as const }) },
   };
 }
 
