@@ -22,7 +22,7 @@
 // recognised from the token itself.
 
 import type { FastifyInstance } from 'fastify';
-import type { JWTPayload } from 'jose';
+import { decodeProtectedHeader, type JWTPayload } from 'jose';
 import { NotFoundError } from '../storage/errors.ts';
 import type { Store } from '../storage/store.ts';
 import { clientFormEndpoint, type ClientFormDeps } from './form-endpoint.ts';
@@ -110,6 +110,8 @@ function revocableBy(token: RecognisedToken, caller: string): boolean {
 async function readIdToken(verify: OwnTokenVerifier, token: string): Promise<{ jti: string; sub: string; aud: string; exp: number } | null> {
   let claims: JWTPayload;
   try {
+    // Only a JWS that says it is one (the verifier checks it again): no second signature check of an access token.
+    if (decodeProtectedHeader(token).typ !== 'JWT') return null;
     claims = await verify(token);
   } catch {
     return null;
