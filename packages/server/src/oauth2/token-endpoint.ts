@@ -21,9 +21,8 @@ const tokenSchema = {
   summary: 'Get an access token (client credentials, or token exchange)',
   description:
     "client_credentials: a token of the client's own roles, or (proxy_for_principal) of another principal's roles whose role lists the client " +
-    `in its actors. ${TOKEN_EXCHANGE_GRANT} (RFC 8693): a token acting for the subject of subject_token (an access token, or an ID token issued for the client), ` +
-    'with an act claim naming the client; ' +
-    'see docs/tokens.md, Token exchange.',
+    `in its actors. ${TOKEN_EXCHANGE_GRANT} (RFC 8693): a token acting for the subject of subject_token ` +
+    '(an access token, or an ID token issued for the client), with an act claim naming the client; see docs/tokens.md, Token exchange.',
   tags: ['oauth2'],
   consumes: ['application/x-www-form-urlencoded'],
   body: {
