@@ -179,6 +179,20 @@ describe('tessera admin subcommands', () => {
     );
   });
 
+  it('role put sends idTokenSubjects with --id-token-subjects and --no-id-token-subjects, and nothing without either', async () => {
+    assert.deepEqual(pick(await sent('role', 'put', 'orders:readers', '--id-token-subjects')), [
+      'PUT',
+      '/domains/orders/roles/readers',
+      { idTokenSubjects: true },
+    ]);
+    server.requests.length = 0;
+    assert.deepEqual(pick(await sent('role', 'put', 'orders:readers', '--no-id-token-subjects')), [
+      'PUT',
+      '/domains/orders/roles/readers',
+      { idTokenSubjects: false },
+    ]);
+  });
+
   it('member add and remove address one member', async () => {
     const add = await sent('member', 'add', 'beta:role.readers', 'alpha.api', '--expires-at', '2030-02-01');
     assert.deepEqual(pick(add), ['PUT', '/domains/beta/roles/readers/members/alpha.api', { expiresAt: '2030-02-01T00:00:00.000Z' }]);

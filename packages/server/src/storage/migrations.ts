@@ -90,12 +90,18 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 13,
+    name: 'role setting: ID tokens as token exchange subjects',
+    sqlite: idTokenSubjectsSchema(),
+    postgres: idTokenSubjectsSchema(),
+  },
+  {
+    version: 14,
     name: 'who calls whom: tokens issued per domain, principal, actor and roles, by hour',
     sqlite: tokenCallersSchema(),
     postgres: tokenCallersSchema(),
   },
   {
-    version: 14,
+    version: 15,
     name: "the domain each audit event is about (a domain's timeline)",
     sqlite: auditDomainSchema('sqlite'),
     postgres: auditDomainSchema('postgres'),
@@ -444,6 +450,15 @@ function roleDelegationSchema(): string {
   return `
     ALTER TABLE roles ADD COLUMN actors TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE roles ADD COLUMN impersonators TEXT NOT NULL DEFAULT '[]';
+  `;
+}
+
+// Whether a role's actors may get its tokens for a member by exchanging that member's ID token
+// (RFC 8693, subject_token_type id_token; docs/tokens.md, Token exchange): 1 or 0, an integer on
+// both backends so the rows read the same; 0, off, for every role made before this step.
+function idTokenSubjectsSchema(): string {
+  return `
+    ALTER TABLE roles ADD COLUMN id_token_subjects INTEGER NOT NULL DEFAULT 0 CHECK (id_token_subjects IN (0, 1));
   `;
 }
 

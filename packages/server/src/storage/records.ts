@@ -66,14 +66,17 @@ export interface Role {
   actors: string[];
   /** Principals that may impersonate a member: a token without `act`, asked for explicitly. */
   impersonators: string[];
+  /** Whether its actors may get its tokens for a member by exchanging the member's ID token (token exchange). */
+  idTokenSubjects: boolean;
   createdAt: number;
   updatedAt: number;
 }
 
-/** Who may act for a role's members (Role.actors, Role.impersonators); absent from a HeldRole when both are empty. */
+/** Who may act for a role's members (Role.actors, Role.impersonators, Role.idTokenSubjects); absent from a HeldRole when both lists are empty. */
 export interface RoleDelegation {
   actors: readonly string[];
   impersonators: readonly string[];
+  idTokenSubjects: boolean;
 }
 
 export interface HeldRole {

@@ -226,7 +226,7 @@ export class SqlStore implements Store, RegistrySource {
     name: string,
     members: RoleMember[] | undefined,
     by: Actor,
-    settings?: { tokenMaxLifetime?: number | null; actors?: readonly string[]; impersonators?: readonly string[] },
+    settings?: { tokenMaxLifetime?: number | null; actors?: readonly string[]; impersonators?: readonly string[]; idTokenSubjects?: boolean },
   ): Promise<{ role: Role; created: boolean; joinTokensVoided: number }> {
     return roles.putRole(this.ctx, domain, name, members, by, settings);
   }

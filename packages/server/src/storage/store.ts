@@ -143,7 +143,7 @@ export interface Store {
   /**
    * Creates or replaces the role; `members` undefined keeps the current members; each of
    * `settings` left undefined keeps its current value (tokenMaxLifetime null, actors and
-   * impersonators [] on a new role). RangeError for more than 100 actors or impersonators or a
+   * impersonators [] and idTokenSubjects false on a new role). RangeError for more than 100 actors or impersonators or a
    * name that is not a principal's.
    */
   putRole(
@@ -151,7 +151,7 @@ export interface Store {
     name: string,
     members: RoleMember[] | undefined,
     by: Actor,
-    settings?: { tokenMaxLifetime?: number | null; actors?: readonly string[]; impersonators?: readonly string[] },
+    settings?: { tokenMaxLifetime?: number | null; actors?: readonly string[]; impersonators?: readonly string[]; idTokenSubjects?: boolean },
   ): Promise<{ role: Role; created: boolean; joinTokensVoided: number }>;
   /** The role with all its members, or (with `memberLimit`) the first so many by principal. */
   getRole(domain: string, name: string, memberLimit?: number): Promise<Role | null>;

@@ -61,7 +61,7 @@ describe('SQLite store', () => {
   });
 
   it('gives the audit events of an older database the domain each is about', async () => {
-    await assertUpgradesAuditDomains(openSqliteDriver(join(dir, 'version-13.sqlite')));
+    await assertUpgradesAuditDomains(openSqliteDriver(join(dir, 'version-14.sqlite')));
   });
 
   it('lets exactly one of several processes sharing the file use each join token', async () => {

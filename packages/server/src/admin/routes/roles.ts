@@ -117,6 +117,8 @@ export function roleRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
           '`tokenMaxLifetime` caps every access token granting this role; without it, an existing role keeps its limit. ' +
           '`actors` (and `impersonators`) name who may get tokens carrying this role for a member (docs/tokens.md, Token exchange); ' +
           'without them, an existing role keeps its lists. ' +
+          "`idTokenSubjects: true` lets those actors exchange a member's ID token (one issued for the actor itself) for tokens carrying this role; " +
+          'false by default, and an existing role keeps it when it is left out. ' +
           'A member that becomes an admin of a domain other than its own loses its outstanding join tokens (`joinTokensVoided`). ' +
           `Up to ${MAX_MEMBERS} members; the body may be larger than the server's general limit, up to ${memberListBodyLimit(MAX_MEMBERS)} bytes. ` +
           'To add members without replacing the others, POST .../members.',
@@ -131,6 +133,10 @@ export function roleRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
             tokenMaxLifetime: tokenMaxLifetimeSchema,
             actors: principalListSchema('principals that may act for a member of this role (token exchange, proxy_for_principal)'),
             impersonators: principalListSchema('principals that may impersonate a member of this role, when they ask for it explicitly'),
+            idTokenSubjects: {
+              type: 'boolean',
+              description: "whether its actors may exchange a member's ID token (subject_token_type id_token) for tokens carrying this role; default false",
+            },
           },
         },
         response: { '2xx': roleAnswer, ...errorResponses },
@@ -149,6 +155,7 @@ export function roleRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
         ...(tokenMaxLifetime === undefined ? {} : { tokenMaxLifetime }),
         ...(actors === undefined ? {} : { actors }),
         ...(impersonators === undefined ? {} : { impersonators }),
+        ...(body.idTokenSubjects === undefined ? {} : { idTokenSubjects: body.idTokenSubjects }),
       };
       const result = await store.putRole(domain, role, members, { actor }, settings);
       const answer = { ...roleShown(result.role), joinTokensVoided: result.joinTokensVoided };

@@ -35,6 +35,7 @@ export async function assertUpgradesFromVersion1(driver: SqlDriver): Promise<voi
     assert.deepEqual(await store.getDomain('alpha'), { name: 'alpha', description: 'd', tokenMaxLifetime: null, createdAt: at, updatedAt: at });
     assert.equal((await store.getService('alpha.api'))?.accountId, null);
     assert.equal((await store.getRole('alpha', 'readers'))?.tokenMaxLifetime, null);
+    assert.equal((await store.getRole('alpha', 'readers'))?.idTokenSubjects, false, 'a role from before idTokenSubjects does not allow ID-token subjects');
     assert.deepEqual(await store.rolesHeld('alpha.api', ['alpha'], at), [{ domain: 'alpha', role: 'readers', maxLifetime: null, expiresAt: null }]);
     // The new tables work alongside the old rows.
     await store.createApiKey({ id: 'key-1', principal: 'alpha.api', audience: 'alpha', hash: 'h', description: null, expiresAt: null }, admin);
@@ -157,7 +158,7 @@ export async function assertUpgradesAuditDomains(driver: SqlDriver): Promise<voi
   try {
     await migrate(
       driver,
-      migrations.filter((step) => step.version <= 13),
+      migrations.filter((step) => step.version <= 14),
     );
     const rows: [string, string][] = [
       ['domain.create', 'alpha'],
