@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 
 import { registerApiKeyCommands } from '../admin/api-key.ts';
 import { registerAuditCommands } from '../admin/audit.ts';
+import { registerCallerCommands } from '../admin/callers.ts';
 import { registerCertificateCommands } from '../admin/certificate.ts';
 import type { AdminContext, RegisterResource } from '../admin/context.ts';
 import { registerDomainCommands } from '../admin/domain.ts';
@@ -35,6 +36,7 @@ const RESOURCES: readonly RegisterResource[] = [
   registerMemberCommands,
   registerSigningKeyCommands,
   registerAuditCommands,
+  registerCallerCommands,
 ];
 
 export function registerAdminCommand(program: Command, io: CliIo): void {

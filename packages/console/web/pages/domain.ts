@@ -3,7 +3,7 @@
 
 import type { AdminApi, Role, Service } from '../api.ts';
 import { announce, append, confirmAction, field, formatTime, h, notice } from '../dom.ts';
-import { roleHref } from '../router.ts';
+import { callersHref, roleHref } from '../router.ts';
 import type { PageContext } from '../main.ts';
 import { actionForm, errorText, errorView, pagedTable, type PagedTable } from './common.ts';
 
@@ -38,6 +38,7 @@ export async function renderDomain({ api, view, crumbs }: PageContext, name: str
       h('dt', {}, 'Token lifetime cap'),
       h('dd', {}, domain.tokenMaxLifetime === null ? 'none' : `${domain.tokenMaxLifetime} s`),
     ),
+    h('p', {}, h('a', { href: callersHref(domain.name) }, `Who calls ${domain.name}`), ': the principals that obtained its tokens, and how often.'),
     outcome,
     h('section', { 'aria-labelledby': 'services' }, h('h2', { id: 'services' }, 'Services'), services.element, createServiceForm(api, name, services, outcome)),
     h('section', { 'aria-labelledby': 'roles' }, h('h2', { id: 'roles' }, 'Roles'), roles.element, createRoleForm(api, name, roles, outcome)),

@@ -11,7 +11,9 @@ import type { Store } from '../storage/store.ts';
 import { adminCallerOf, authenticateAdmin, authorize, type AdminAuthDeps, type AdminCaller } from './authz.ts';
 import { adminDialect } from './errors.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { caRoutes, type CaAdmin } from './routes/ca.ts';
+import { callerRoutes } from './routes/callers.ts';
 import { certificateRoutes } from './routes/certificates.ts';
 import { domainRoutes } from './routes/domains.ts';
 import { joinTokenRoutes, type JoinTokenLimits } from './routes/join-tokens.ts';
@@ -55,7 +57,9 @@ export async function adminApi(app: FastifyInstance, deps: AdminDeps): Promise<v
       certificateRoutes(scope, routeDeps);
       serviceCertificateRoutes(scope, routeDeps);
       roleRoutes(scope, routeDeps);
+      callerRoutes(scope, routeDeps);
       systemRoutes(scope, routeDeps);
+      auditRoutes(scope, routeDeps);
       caRoutes(scope, routeDeps);
       joinTokenRoutes(scope, routeDeps);
     },

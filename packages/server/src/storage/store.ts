@@ -9,6 +9,10 @@
 import type {
   Actor,
   AuditEvent,
+  CallerCount,
+  CallerQuery,
+  CallerSeriesQuery,
+  CallerSummary,
   AuditQuery,
   AuditSelection,
   ApiKeyRecord,
@@ -199,8 +203,11 @@ export interface Store {
 
   /** Records an event that is not a stored change (e.g. a forced rotation request). */
   appendAudit(event: Omit<AuditEvent, 'id'>): Promise<void>;
-  /** Many events in one transaction: the token endpoint's audit is written in batches, off the hot path. */
-  appendAuditBatch(events: readonly Omit<AuditEvent, 'id'>[]): Promise<void>;
+  /**
+   * Many events in one transaction: the token endpoint's audit is written in batches, off the hot
+   * path; `callers` (who calls whom) are added to the stored sums in the same transaction.
+   */
+  appendAuditBatch(events: readonly Omit<AuditEvent, 'id'>[], callers?: readonly CallerCount[]): Promise<void>;
   queryAudit(query: AuditQuery): Promise<AuditEvent[]>;
   /**
    * Deletes events of `selection` older than `before`, oldest first, about `limit` at a time
@@ -208,6 +215,12 @@ export interface Store {
    * several instances at once.
    */
   pruneAudit(selection: AuditSelection, before: number, limit: number): Promise<number>;
+  /** A domain's callers (who calls whom) since a time, summed by principal, actor and roles, a page at a time. */
+  listCallers(query: CallerQuery): Promise<CallerSummary[]>;
+  /** Tokens issued for a domain (or one principal's, there) per hour since a time; hours with none left out. */
+  callerSeries(query: CallerSeriesQuery): Promise<{ hour: number; count: number }[]>;
+  /** Deletes the callers' hourly sums older than `before`, about `limit` rows at a time; returns how many went. */
+  pruneCallers(before: number, limit: number): Promise<number>;
 
   listSigningKeys(): Promise<SigningKeyRecord[]>;
   /** False when another instance already holds the slot (one `next`, one `active` at a time). */
