@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_LIMIT, callersHref, domainHref, parseRoute, roleHref } from '../web/router.ts';
+import { DEFAULT_LIMIT, callersHref, domainHref, parseRoute, roleHref, timelineHref } from '../web/router.ts';
 
 describe('console routes', () => {
   it('reads the pages and their names', () => {
@@ -35,6 +35,13 @@ describe('console routes', () => {
     const odd = 'a/b?c#d%e';
     assert.deepEqual(parseRoute(domainHref(odd)), { page: 'domain', domain: odd, limit: DEFAULT_LIMIT });
     assert.deepEqual(parseRoute(roleHref(odd, odd)), { page: 'role', domain: odd, role: odd, limit: DEFAULT_LIMIT });
+    assert.deepEqual(parseRoute(timelineHref(odd)), { page: 'timeline', domain: odd, target: null, limit: DEFAULT_LIMIT });
+    assert.deepEqual(parseRoute(timelineHref(odd, `${odd}:role.${odd}`)), {
+      page: 'timeline',
+      domain: odd,
+      target: `${odd}:role.${odd}`,
+      limit: DEFAULT_LIMIT,
+    });
     assert.deepEqual(parseRoute(callersHref(odd, '7d')), { page: 'callers', domain: odd, period: '7d', limit: DEFAULT_LIMIT });
   });
 });

@@ -56,6 +56,17 @@ export interface CallerPoint {
   count: number;
 }
 
+/** One change in the audit log (docs/http-api.md, Audit). */
+export interface AuditEvent {
+  id: number;
+  at: string;
+  actor: string;
+  type: string;
+  target: string;
+  before: unknown;
+  after: unknown;
+}
+
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
@@ -144,6 +155,10 @@ export class AdminApi {
   async callerSeries(domain: string, since: string): Promise<CallerPoint[]> {
     const answer = await this.#call<{ points: CallerPoint[] }>('GET', `/domains/${enc(domain)}/callers/series?${new URLSearchParams({ since })}`);
     return answer.points;
+  }
+
+  domainAudit(domain: string, target: string | null, cursor: string | null, limit: number): Promise<Page<AuditEvent>> {
+    return this.#page(`/domains/${enc(domain)}/audit`, 'events', cursor, limit, target === null ? {} : { target });
   }
 
   listServices(domain: string, cursor: string | null, limit: number): Promise<Page<Service>> {

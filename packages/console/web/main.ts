@@ -11,6 +11,7 @@ import { renderDomains } from './pages/domains.ts';
 import { renderDomain } from './pages/domain.ts';
 import { renderRole } from './pages/role.ts';
 import { renderCallers } from './pages/callers.ts';
+import { renderTimeline } from './pages/timeline.ts';
 
 export interface PageContext {
   api: AdminApi;
@@ -139,6 +140,7 @@ async function render(message?: string): Promise<void> {
     else if (route.page === 'domain') await renderDomain(context, route.domain, route.limit);
     else if (route.page === 'role') await renderRole(context, route.domain, route.role, route.limit);
     else if (route.page === 'callers') await renderCallers(context, route.domain, route.period, route.limit);
+    else if (route.page === 'timeline') await renderTimeline(context, route.domain, route.target, route.limit);
     else {
       setCrumbs([{ label: 'Not found' }]);
       append(view, h('h1', {}, 'Not found'), h('p', {}, `The console has no page at ${route.path}. `, h('a', { href: '#/domains' }, 'Go to the domains.')));

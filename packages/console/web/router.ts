@@ -1,5 +1,5 @@
 // Hash routes: `#/domains`, `#/domains/<d>`, `#/domains/<d>/roles/<r>`,
-// `#/domains/<d>/callers?period=7d`, with an optional `?limit=` (the page size of lists). The hash never reaches the server.
+// `#/domains/<d>/callers?period=7d`, `#/domains/<d>/timeline?target=<d>.<s>`, with an optional `?limit=` (the page size of lists). The hash never reaches the server.
 
 export type Route =
   | { page: 'sign-in' }
@@ -7,6 +7,7 @@ export type Route =
   | { page: 'domain'; domain: string; limit: number }
   | { page: 'role'; domain: string; role: string; limit: number }
   | { page: 'callers'; domain: string; period: Period; limit: number }
+  | { page: 'timeline'; domain: string; target: string | null; limit: number }
   | { page: 'not-found'; path: string };
 
 export const DEFAULT_LIMIT = 50;
@@ -32,6 +33,9 @@ export function parseRoute(hash: string): Route {
   if (parts.length === 0 || (parts.length === 1 && parts[0] === 'domains')) return { page: 'domains', limit };
   if (parts.length === 1 && parts[0] === 'sign-in') return { page: 'sign-in' };
   if (parts[0] === 'domains' && parts.length === 2) return { page: 'domain', domain: parts[1]!, limit };
+  if (parts[0] === 'domains' && parts.length === 3 && parts[2] === 'timeline') {
+    return { page: 'timeline', domain: parts[1]!, target: params.get('target') || null, limit };
+  }
   if (parts[0] === 'domains' && parts.length === 3 && parts[2] === 'callers') {
     const period = params.get('period');
     return { page: 'callers', domain: parts[1]!, period: period === '24h' || period === '7d' ? period : '30d', limit };
@@ -50,4 +54,8 @@ export function roleHref(domain: string, role: string): string {
 
 export function callersHref(domain: string, period?: Period): string {
   return `#/domains/${encodeURIComponent(domain)}/callers${period === undefined ? '' : `?period=${period}`}`;
+}
+
+export function timelineHref(domain: string, target?: string): string {
+  return `#/domains/${encodeURIComponent(domain)}/timeline${target === undefined ? '' : `?target=${encodeURIComponent(target)}`}`;
 }
