@@ -4,7 +4,19 @@ import type { SqlExecutor } from '../drivers/driver.ts';
 import { MAX_ROLE_ACTORS } from '../../policy/delegation.ts';
 import { isForeignAdminRole, isPrincipalName } from '../../policy/names.ts';
 import { NotFoundError } from '../errors.ts';
-import type { Actor, AuditNote, DueMembership, DueMembershipQuery, HeldRole, Membership, NamePageQuery, ReviewAction, ReviewItem, Role, RoleMember } from '../records.ts';
+import type {
+  Actor,
+  AuditNote,
+  DueMembership,
+  DueMembershipQuery,
+  HeldRole,
+  Membership,
+  NamePageQuery,
+  ReviewAction,
+  ReviewItem,
+  Role,
+  RoleMember,
+} from '../records.ts';
 import type { RegistryChange } from './changes.ts';
 import { audit, checkLifetime, holdDomain, loadRole, lockRole, roleTarget, withNote } from './context.ts';
 import type { SqlContext } from './context.ts';
@@ -528,7 +540,8 @@ export function applyReviews(
       await touchRole(ctx, tx, domain, role);
     }
     for (const [domain, summary] of perDomain) {
-      const after = action.kind === 'remove' ? { removedCount: summary.count } : { members: summary.after.slice(0, AUDIT_MEMBERS), extendedCount: summary.count };
+      const after =
+        action.kind === 'remove' ? { removedCount: summary.count } : { members: summary.after.slice(0, AUDIT_MEMBERS), extendedCount: summary.count };
       await audit(
         ctx,
         tx,
