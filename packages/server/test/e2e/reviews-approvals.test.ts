@@ -34,7 +34,8 @@ describe('membership reviews and change approvals', () => {
     return res.json.access_token as string;
   }
 
-  async function auditOf(type: string): Promise<{ actor: string; target: string; before: any; after: any }[]> {
+  /** The events of `type`, newest first (arbitrary JSON, as TestResponse.json is). */
+  async function auditOf(type: string): Promise<{ actor: string; target: string; before: TestResponse['json']; after: TestResponse['json'] }[]> {
     const res = await t.admin$('GET', `/audit?type=${type}`, undefined, root);
     assert.equal(res.status, 200, res.text);
     return res.json.events;
