@@ -24,9 +24,13 @@ describe('membership reviews and change approvals', () => {
   /** Tokens of domain admins: pay.a1 and pay.a2 administer pay, ops.o1 administers ops. */
   const tokens: Record<string, string> = {};
 
+  /** Client secrets of the domain admins, for tokens after the clock moved. */
+  const secrets: Record<string, string> = {};
+
   async function makeAdmin(domain: string, name: string): Promise<string> {
     const svc = await t.admin$('POST', `/domains/${domain}/services`, { name }, root);
     assert.equal(svc.status, 201, svc.text);
+    secrets[`${domain}.${name}`] = svc.json.clientSecret;
     // Straight through the store: the admin role of pay needs approval in some tests.
     await t.server.store.putRoleMember(domain, 'admin', { principal: `${domain}.${name}`, expiresAt: null }, { actor: 'test' });
     const res = await t.token(`${domain}.${name}`, svc.json.clientSecret, { grant_type: 'client_credentials', scope: `${domain}:role.admin` });
@@ -420,6 +424,18 @@ describe('membership reviews and change approvals', () => {
       assert.equal(approved.status, 200, approved.text);
       const writers = (await t.admin$('GET', '/domains/pay/roles/writers/members', undefined, root)).json.members;
       assert.equal(writers.find((m: { principal: string }) => m.principal === 'w.later').reviewBy, reviewBy);
+    });
+
+    // Last: it moves the clock 8 days on.
+    it('a change not approved within 7 days expires: no longer listed, 409 on approval, still rejectable', async () => {
+      const res = await t.admin$('PUT', '/domains/pay/roles/writers/members/w.slow', {}, tokens.a1);
+      assert.equal(res.status, 202, res.text);
+      offset += 8 * DAY;
+      root = await t.adminToken();
+      const fresh = await t.token('pay.a2', secrets['pay.a2']!, { grant_type: 'client_credentials', scope: 'pay:role.admin' });
+      assert.ok(!(await pending('pay', root)).some((p) => p.id === res.json.id));
+      assertAdminError(await t.admin$('POST', `/approvals/${res.json.id}/approve`, {}, fresh.json.access_token), 409, 'conflict', /expired at/);
+      assert.equal((await t.admin$('POST', `/approvals/${res.json.id}/reject`, {}, root)).status, 200);
     });
   });
 });

@@ -67,9 +67,8 @@ function readReviews(body: ReviewsBody, now: number): { items: ReviewItem[]; act
     if (body.reviewBy !== undefined || body.expiresAt !== undefined) throw badRequest('reviewBy and expiresAt go with action "extend" only');
     return { items, action: { kind: 'remove' } };
   }
-  if (body.reviewBy === undefined || body.reviewBy === null) throw badRequest('action "extend" needs reviewBy: the next review date, in the future');
   const reviewBy = readReviewBy(body.reviewBy, now);
-  if (reviewBy === null) throw badRequest('action "extend" needs reviewBy');
+  if (reviewBy === null) throw badRequest('action "extend" needs reviewBy: the next review date, in the future');
   const expiresAt = readExpiry(body.expiresAt);
   return { items, action: { kind: 'extend', reviewBy, ...(expiresAt === undefined ? {} : { expiresAt }) } };
 }
