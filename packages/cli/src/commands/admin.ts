@@ -6,6 +6,7 @@ import { Option } from 'commander';
 import type { Command } from 'commander';
 
 import { registerApiKeyCommands } from '../admin/api-key.ts';
+import { registerApprovalCommands } from '../admin/approvals.ts';
 import { registerAuditCommands } from '../admin/audit.ts';
 import { registerCertificateCommands } from '../admin/certificate.ts';
 import type { AdminContext, RegisterResource } from '../admin/context.ts';
@@ -13,6 +14,7 @@ import { registerDomainCommands } from '../admin/domain.ts';
 import { registerJoinTokenCommands } from '../admin/join-token.ts';
 import { registerKeyCommands } from '../admin/key.ts';
 import { registerMemberCommands } from '../admin/member.ts';
+import { registerReviewCommands } from '../admin/reviews.ts';
 import { registerRoleCommands } from '../admin/role.ts';
 import { registerSecretCommands } from '../admin/secret.ts';
 import { registerServiceCommands } from '../admin/service.ts';
@@ -33,6 +35,8 @@ const RESOURCES: readonly RegisterResource[] = [
   registerCertificateCommands,
   registerRoleCommands,
   registerMemberCommands,
+  registerReviewCommands,
+  registerApprovalCommands,
   registerSigningKeyCommands,
   registerAuditCommands,
 ];
