@@ -357,6 +357,18 @@ describe('membership reviews and change approvals', () => {
       assert.equal((await auditOf('approval.reject')).length, 5);
     });
 
+    it('a service account cannot be given such a role as a scope, which would need no approval', async () => {
+      const res = await t.send('/auth/admin/service-accounts', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${root}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'sneaky', scopes: ['pay:writers'] }),
+      });
+      assert.equal(res.status, 409, res.text);
+      assert.match(res.json.message, /pay:role\.writers needs a second admin's approval/);
+      const members = (await t.admin$('GET', '/domains/pay/roles/writers/members', undefined, root)).json.members;
+      assert.ok(!members.some((m: { principal: string }) => m.principal.endsWith('.sneaky')));
+    });
+
     it('a system admin approves what another admin requested, never what it requested', async () => {
       const own = await t.admin$('PUT', '/domains/pay/roles/vault/members/v.root', {}, root);
       assert.equal(own.status, 202, own.text);
