@@ -266,10 +266,10 @@ describe('membership reviews and change approvals', () => {
     };
 
     before(async () => {
-      const res = await t.admin$('PATCH', '/domains/pay', { approvalRequiredRoles: ['writers', 'vault'] }, tokens.a1);
+      const res = await t.admin$('PATCH', '/domains/pay', { approvalRequiredRoles: ['writers', 'vault', 'ghost'] }, tokens.a1);
       assert.equal(res.status, 200, res.text);
-      assert.deepEqual(res.json.approvalRequiredRoles, ['vault', 'writers']);
-      assert.deepEqual((await t.admin$('GET', '/domains/pay', undefined, tokens.a1)).json.approvalRequiredRoles, ['vault', 'writers']);
+      assert.deepEqual(res.json.approvalRequiredRoles, ['ghost', 'vault', 'writers']);
+      assert.deepEqual((await t.admin$('GET', '/domains/pay', undefined, tokens.a1)).json.approvalRequiredRoles, ['ghost', 'vault', 'writers']);
       assert.equal((await t.admin$('PUT', '/domains/pay/roles/vault', {}, tokens.a1)).status, 201, 'an empty role is created at once');
     });
 
@@ -298,6 +298,9 @@ describe('membership reviews and change approvals', () => {
       assertAdminError(await t.admin$('GET', '/domains/pay/approvals', undefined, tokens.o1), 403, 'forbidden');
       assertAdminError(await t.admin$('POST', '/approvals/chg_0000000000000000/approve', {}, tokens.a2), 404, 'not_found');
       assertAdminError(await t.admin$('POST', '/approvals/nonsense/approve', {}, tokens.a2), 404, 'not_found');
+      // Nothing is held that could never apply.
+      assertAdminError(await t.admin$('DELETE', '/domains/pay/roles/writers/members/no.member', undefined, tokens.a1), 404, 'not_found', /not a member/);
+      assertAdminError(await t.admin$('PUT', '/domains/pay/roles/ghost/members/x.y', {}, tokens.a1), 404, 'not_found');
 
       const approved = await t.admin$('POST', `/approvals/${res.json.id}/approve`, { reason: 'checked' }, tokens.a2);
       assert.equal(approved.status, 200, approved.text);
@@ -395,13 +398,13 @@ describe('membership reviews and change approvals', () => {
     });
 
     it('removing names from approvalRequiredRoles waits for a second admin; adding applies at once', async () => {
-      const added = await t.admin$('PATCH', '/domains/pay', { approvalRequiredRoles: ['vault', 'writers', 'readers'] }, tokens.a1);
+      const added = await t.admin$('PATCH', '/domains/pay', { approvalRequiredRoles: ['ghost', 'vault', 'writers', 'readers'] }, tokens.a1);
       assert.equal(added.status, 200, added.text);
       const removal = await t.admin$('PATCH', '/domains/pay', { approvalRequiredRoles: ['vault'], reason: 'less ceremony' }, tokens.a1);
       assert.equal(removal.status, 202, removal.text);
       assert.equal(removal.json.kind, 'domain.update');
-      assert.deepEqual(removal.json.change.removes, ['readers', 'writers']);
-      assert.deepEqual((await t.admin$('GET', '/domains/pay', undefined, root)).json.approvalRequiredRoles, ['readers', 'vault', 'writers']);
+      assert.deepEqual(removal.json.change.removes, ['ghost', 'readers', 'writers']);
+      assert.deepEqual((await t.admin$('GET', '/domains/pay', undefined, root)).json.approvalRequiredRoles, ['ghost', 'readers', 'vault', 'writers']);
       assertAdminError(await t.admin$('POST', `/approvals/${removal.json.id}/approve`, {}, tokens.a1), 403, 'forbidden');
       const approved = await t.admin$('POST', `/approvals/${removal.json.id}/approve`, {}, tokens.a2);
       assert.equal(approved.status, 200, approved.text);

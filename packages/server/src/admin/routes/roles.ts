@@ -78,6 +78,11 @@ export function roleRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
   const app = scope.withTypeProvider<SchemaTypes>();
   const { store, callerOf, now } = deps;
 
+  /** 404 for a role that does not exist: a change of it held for approval could never apply. */
+  const requireRole = async (domain: string, role: string): Promise<void> => {
+    if (!(await store.getRole(domain, role, 0))) throw notFound(`role ${domain}:role.${role} does not exist`);
+  };
+
   const target = (request: RequestWithParams<typeof roleParams>): { domain: string; role: string; actor: string } => {
     const { domain, role } = request.params;
     const caller = callerOf(request);
@@ -240,6 +245,7 @@ export function roleRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
       const change = { domain, role, body: request.body };
       readMembersPost(change, now());
       if (await approvalRequired(store, domain, role)) {
+        await requireRole(domain, role);
         return reply.code(202).send(await requestApproval(deps, actor, { kind: 'members.post', domain, role, change, reason: request.body.reason }));
       }
       const result = await applyMembersPost(deps, change, actor, noteOf(request.body.reason));
@@ -265,6 +271,7 @@ export function roleRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
       const { reason } = request.query;
       const change = { domain, role, ...(reason === undefined ? {} : { reason }) };
       if (await approvalRequired(store, domain, role)) {
+        await requireRole(domain, role);
         return reply.code(202).send(await requestApproval(deps, actor, { kind: 'role.delete', domain, role, change, reason }));
       }
       const result = await applyRoleDelete(deps, change, actor, noteOf(reason));
@@ -310,6 +317,7 @@ export function roleRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
       const change = { domain, role, principal: request.params.principal, body };
       readMemberPut(change, now());
       if (await approvalRequired(store, domain, role)) {
+        await requireRole(domain, role);
         return reply.code(202).send(await requestApproval(deps, actor, { kind: 'member.put', domain, role, change, reason: body.reason }));
       }
       const result = await applyMemberPut(deps, change, actor, noteOf(body.reason));
@@ -334,6 +342,10 @@ export function roleRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
       const { reason } = request.query;
       const change = { domain, role, principal: requireName('principal', request.params.principal), ...(reason === undefined ? {} : { reason }) };
       if (await approvalRequired(store, domain, role)) {
+        await requireRole(domain, role);
+        if (!(await store.membershipsOf(change.principal)).some((m) => m.domain === domain && m.role === role)) {
+          throw notFound(`${change.principal} is not a member of ${domain}:role.${role}`);
+        }
         return reply.code(202).send(await requestApproval(deps, actor, { kind: 'member.delete', domain, role, change, reason }));
       }
       const result = await applyMemberDelete(deps, change, actor, noteOf(reason));

@@ -509,7 +509,8 @@ export function applyReviews(
       entry.principals.push(item.principal);
       byRole.set(key, entry);
     }
-    const perDomain = new Map<string, { before: RoleMember[]; after: RoleMember[]; count: number; changes: RegistryChange[]; roles: string[] }>();
+    type Shown = RoleMember & { role: string };
+    const perDomain = new Map<string, { before: Shown[]; after: Shown[]; count: number; changes: RegistryChange[]; roles: string[] }>();
     let joinTokensVoided = 0;
     // Roles in a fixed order, so two actions lock them in the same one.
     for (const [target, { domain, role, principals }] of [...byRole].sort(([a], [b]) => compareText(a, b))) {
@@ -532,10 +533,10 @@ export function applyReviews(
         joinTokensVoided += await writeMembers(ctx, tx, { domain, role, writes }, by);
         for (const { member } of writes) {
           if (member.expiresAt !== previous.get(member.principal)!.expires_at) summary.changes.push({ scope: 'member', key: member.principal });
-          summary.after.push({ ...memberAudit(member), role } as RoleMember);
+          summary.after.push({ ...memberAudit(member), role });
         }
       }
-      for (const member of before) summary.before.push({ ...member, role } as RoleMember);
+      for (const member of before) summary.before.push({ ...member, role });
       summary.count += principals.length;
       await touchRole(ctx, tx, domain, role);
     }
