@@ -71,7 +71,8 @@ export async function createAccount(deps: ProvisionDeps, caller: AdminCaller, re
       throw new AdminError(
         409,
         'conflict',
-        `${held.map((s) => `${s.domain}:role.${s.role}`).join(', ')} needs a second admin's approval for member changes (approvalRequiredRoles of ${domain}); ` +
+        `${held.map((s) => `${s.domain}:role.${s.role}`).join(', ')} needs a second admin's approval for member changes ` +
+          `(approvalRequiredRoles of ${domain}); ` +
           'create the account without that scope, then add the membership with PUT /admin/v1/domains/{domain}/roles/{role}/members/{principal} ' +
           'for another admin to approve',
       );
