@@ -179,6 +179,20 @@ describe('tessera admin subcommands', () => {
     );
   });
 
+  it('role put sends idTokenSubjects with --id-token-subjects and --no-id-token-subjects, and nothing without either', async () => {
+    assert.deepEqual(pick(await sent('role', 'put', 'orders:readers', '--id-token-subjects')), [
+      'PUT',
+      '/domains/orders/roles/readers',
+      { idTokenSubjects: true },
+    ]);
+    server.requests.length = 0;
+    assert.deepEqual(pick(await sent('role', 'put', 'orders:readers', '--no-id-token-subjects')), [
+      'PUT',
+      '/domains/orders/roles/readers',
+      { idTokenSubjects: false },
+    ]);
+  });
+
   it('member add and remove address one member', async () => {
     const add = await sent('member', 'add', 'beta:role.readers', 'alpha.api', '--expires-at', '2030-02-01');
     assert.deepEqual(pick(add), ['PUT', '/domains/beta/roles/readers/members/alpha.api', { expiresAt: '2030-02-01T00:00:00.000Z' }]);
@@ -290,6 +304,53 @@ describe('tessera admin subcommands', () => {
       since: '2029-12-31T00:00:00.000Z',
       limit: '5',
     });
+  });
+
+  it("audit list --domain reads the domain's timeline, narrowed by --target", async () => {
+    const req = await sent('audit', 'list', '--domain', 'alpha', '--target', 'alpha:role.readers', '--type', 'role.put');
+    assert.equal(req.path, '/domains/alpha/audit');
+    assert.deepEqual(Object.fromEntries(req.query), { target: 'alpha:role.readers', type: 'role.put', limit: '100' });
+  });
+
+  it('audit list refuses --principal with --domain, and --target without it', async () => {
+    const both = await admin('audit', 'list', '--domain', 'alpha', '--principal', 'alpha.api');
+    assert.equal(both.code, 2, both.stderr);
+    assert.match(both.stderr, /--principal reads the whole log; with --domain, narrow with --target instead/);
+    const alone = await admin('audit', 'list', '--target', 'alpha.api');
+    assert.equal(alone.code, 2, alone.stderr);
+    assert.match(alone.stderr, /--target needs --domain/);
+    assert.equal(server.adminRequests().length, 0);
+  });
+
+  it('callers list and series address the domain and pass --since and --principal', async () => {
+    const list = await sent('callers', 'list', 'beta', '--since', '7d', '--limit', '5');
+    assert.equal(list.path, '/domains/beta/callers');
+    assert.deepEqual(Object.fromEntries(list.query), { since: '2029-12-25T00:00:00.000Z', limit: '5' });
+    server.requests.length = 0;
+    const series = await sent('callers', 'series', 'beta', '--principal', 'alpha.api');
+    assert.equal(series.path, '/domains/beta/callers/series');
+    assert.deepEqual(Object.fromEntries(series.query), { principal: 'alpha.api' });
+  });
+
+  it('callers list prints principal, actor, roles and counts as a table', async () => {
+    const callers = [
+      {
+        principal: 'alpha.api',
+        actor: null,
+        roles: ['readers', 'writers'],
+        count: 12,
+        firstSeen: '2029-12-30T10:00:00.000Z',
+        lastSeen: '2029-12-31T10:00:00.000Z',
+      },
+      { principal: 'alpha.web', actor: 'gw.edge', roles: ['readers'], count: 3, firstSeen: '2029-12-31T09:00:00.000Z', lastSeen: '2029-12-31T09:30:00.000Z' },
+    ];
+    server.answer('GET /domains/beta/callers', { status: 200, body: { since: '2029-12-02T00:00:00.000Z', callers, nextCursor: null } });
+    const table = await admin('callers', 'list', 'beta');
+    assert.equal(table.code, 0, table.stderr);
+    const lines = table.stdout.split('\n');
+    assert.match(lines[0]!, /^principal\s+actor\s+roles\s+count\s+firstSeen\s+lastSeen$/);
+    assert.match(lines[1]!, /^alpha\.api\s+-\s+readers,writers\s+12\s+2029-12-30T10:00:00\.000Z/);
+    assert.match(lines[2]!, /^alpha\.web\s+gw\.edge\s+readers\s+3\s+/);
   });
 
   it('prints lists as a table, and the raw answer with --json', async () => {

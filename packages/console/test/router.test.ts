@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_LIMIT, domainHref, parseRoute, roleHref } from '../web/router.ts';
+import { DEFAULT_LIMIT, callersHref, domainHref, parseRoute, roleHref, timelineHref } from '../web/router.ts';
 
 describe('console routes', () => {
   it('reads the pages and their names', () => {
@@ -13,6 +13,14 @@ describe('console routes', () => {
     assert.deepEqual(parseRoute('#/domains?limit=2'), { page: 'domains', limit: 2 });
     assert.deepEqual(parseRoute('#/domains/sys.auth'), { page: 'domain', domain: 'sys.auth', limit: DEFAULT_LIMIT });
     assert.deepEqual(parseRoute('#/domains/pay-prod/roles/readers?limit=1000'), { page: 'role', domain: 'pay-prod', role: 'readers', limit: 1000 });
+    assert.deepEqual(parseRoute('#/domains/orders/callers'), { page: 'callers', domain: 'orders', period: '30d', limit: DEFAULT_LIMIT });
+    assert.deepEqual(parseRoute('#/domains/orders/callers?period=24h&limit=5'), { page: 'callers', domain: 'orders', period: '24h', limit: 5 });
+    assert.deepEqual(parseRoute('#/domains/orders/callers?period=7d'), { page: 'callers', domain: 'orders', period: '7d', limit: DEFAULT_LIMIT });
+    assert.deepEqual(
+      parseRoute('#/domains/orders/callers?period=1y'),
+      { page: 'callers', domain: 'orders', period: '30d', limit: DEFAULT_LIMIT },
+      'unknown: 30 days',
+    );
   });
 
   it('takes the default for a limit out of 1 to 1,000, and "not found" for other paths', () => {
@@ -27,5 +35,13 @@ describe('console routes', () => {
     const odd = 'a/b?c#d%e';
     assert.deepEqual(parseRoute(domainHref(odd)), { page: 'domain', domain: odd, limit: DEFAULT_LIMIT });
     assert.deepEqual(parseRoute(roleHref(odd, odd)), { page: 'role', domain: odd, role: odd, limit: DEFAULT_LIMIT });
+    assert.deepEqual(parseRoute(timelineHref(odd)), { page: 'timeline', domain: odd, target: null, limit: DEFAULT_LIMIT });
+    assert.deepEqual(parseRoute(timelineHref(odd, `${odd}:role.${odd}`)), {
+      page: 'timeline',
+      domain: odd,
+      target: `${odd}:role.${odd}`,
+      limit: DEFAULT_LIMIT,
+    });
+    assert.deepEqual(parseRoute(callersHref(odd, '7d')), { page: 'callers', domain: odd, period: '7d', limit: DEFAULT_LIMIT });
   });
 });

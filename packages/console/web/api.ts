@@ -41,6 +41,32 @@ export interface Role {
   updatedAt: string;
 }
 
+/** Who calls a domain: one principal, actor and set of roles over a period. */
+export interface Caller {
+  principal: string;
+  actor: string | null;
+  roles: string[];
+  count: number;
+  firstSeen: string;
+  lastSeen: string;
+}
+
+export interface CallerPoint {
+  at: string;
+  count: number;
+}
+
+/** One change in the audit log (docs/http-api.md, Audit). */
+export interface AuditEvent {
+  id: number;
+  at: string;
+  actor: string;
+  type: string;
+  target: string;
+  before: unknown;
+  after: unknown;
+}
+
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
@@ -106,8 +132,8 @@ export class AdminApi {
     return (await response.json()) as T;
   }
 
-  async #page<T>(path: string, name: string, cursor: string | null, limit: number): Promise<Page<T>> {
-    const query = new URLSearchParams({ limit: String(limit) });
+  async #page<T>(path: string, name: string, cursor: string | null, limit: number, extra: Record<string, string> = {}): Promise<Page<T>> {
+    const query = new URLSearchParams({ ...extra, limit: String(limit) });
     if (cursor !== null) query.set('cursor', cursor);
     const answer = await this.#call<Record<string, unknown>>('GET', `${path}?${query}`);
     return { items: (answer[name] ?? []) as T[], nextCursor: (answer['nextCursor'] ?? null) as string | null };
@@ -121,6 +147,18 @@ export class AdminApi {
   }
   createDomain(name: string, description: string | null): Promise<Domain> {
     return this.#call('POST', '/domains', description ? { name, description } : { name });
+  }
+
+  listCallers(domain: string, since: string, cursor: string | null, limit: number): Promise<Page<Caller>> {
+    return this.#page(`/domains/${enc(domain)}/callers`, 'callers', cursor, limit, { since });
+  }
+  async callerSeries(domain: string, since: string): Promise<CallerPoint[]> {
+    const answer = await this.#call<{ points: CallerPoint[] }>('GET', `/domains/${enc(domain)}/callers/series?${new URLSearchParams({ since })}`);
+    return answer.points;
+  }
+
+  domainAudit(domain: string, target: string | null, cursor: string | null, limit: number): Promise<Page<AuditEvent>> {
+    return this.#page(`/domains/${enc(domain)}/audit`, 'events', cursor, limit, target === null ? {} : { target });
   }
 
   listServices(domain: string, cursor: string | null, limit: number): Promise<Page<Service>> {

@@ -10,6 +10,8 @@ import { renderSignIn } from './pages/sign-in.ts';
 import { renderDomains } from './pages/domains.ts';
 import { renderDomain } from './pages/domain.ts';
 import { renderRole } from './pages/role.ts';
+import { renderCallers } from './pages/callers.ts';
+import { renderTimeline } from './pages/timeline.ts';
 
 export interface PageContext {
   api: AdminApi;
@@ -137,6 +139,8 @@ async function render(message?: string): Promise<void> {
     if (route.page === 'domains') await renderDomains(context, route.limit);
     else if (route.page === 'domain') await renderDomain(context, route.domain, route.limit);
     else if (route.page === 'role') await renderRole(context, route.domain, route.role, route.limit);
+    else if (route.page === 'callers') await renderCallers(context, route.domain, route.period, route.limit);
+    else if (route.page === 'timeline') await renderTimeline(context, route.domain, route.target, route.limit);
     else {
       setCrumbs([{ label: 'Not found' }]);
       append(view, h('h1', {}, 'Not found'), h('p', {}, `The console has no page at ${route.path}. `, h('a', { href: '#/domains' }, 'Go to the domains.')));

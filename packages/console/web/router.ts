@@ -1,18 +1,24 @@
-// Hash routes: `#/domains`, `#/domains/<d>`, `#/domains/<d>/roles/<r>`, with an optional
-// `?limit=` (the page size of lists). The hash never reaches the server.
+// Hash routes: `#/domains`, `#/domains/<d>`, `#/domains/<d>/roles/<r>`,
+// `#/domains/<d>/callers?period=7d`, `#/domains/<d>/timeline?target=<d>.<s>`, with an optional `?limit=` (the page size of lists). The hash never reaches the server.
 
 export type Route =
   | { page: 'sign-in' }
   | { page: 'domains'; limit: number }
   | { page: 'domain'; domain: string; limit: number }
   | { page: 'role'; domain: string; role: string; limit: number }
+  | { page: 'callers'; domain: string; period: Period; limit: number }
+  | { page: 'timeline'; domain: string; target: string | null; limit: number }
   | { page: 'not-found'; path: string };
 
 export const DEFAULT_LIMIT = 50;
 
+/** The callers page's periods (`?period=`), 30 days when absent. */
+export type Period = '24h' | '7d' | '30d';
+
 export function parseRoute(hash: string): Route {
   const [path = '', query = ''] = hash.replace(/^#/, '').split('?');
-  const requested = Number(new URLSearchParams(query).get('limit'));
+  const params = new URLSearchParams(query);
+  const requested = Number(params.get('limit'));
   const limit = Number.isInteger(requested) && requested >= 1 && requested <= 1000 ? requested : DEFAULT_LIMIT;
   let parts: string[];
   try {
@@ -27,6 +33,13 @@ export function parseRoute(hash: string): Route {
   if (parts.length === 0 || (parts.length === 1 && parts[0] === 'domains')) return { page: 'domains', limit };
   if (parts.length === 1 && parts[0] === 'sign-in') return { page: 'sign-in' };
   if (parts[0] === 'domains' && parts.length === 2) return { page: 'domain', domain: parts[1]!, limit };
+  if (parts[0] === 'domains' && parts.length === 3 && parts[2] === 'timeline') {
+    return { page: 'timeline', domain: parts[1]!, target: params.get('target') || null, limit };
+  }
+  if (parts[0] === 'domains' && parts.length === 3 && parts[2] === 'callers') {
+    const period = params.get('period');
+    return { page: 'callers', domain: parts[1]!, period: period === '24h' || period === '7d' ? period : '30d', limit };
+  }
   if (parts[0] === 'domains' && parts.length === 4 && parts[2] === 'roles') return { page: 'role', domain: parts[1]!, role: parts[3]!, limit };
   return { page: 'not-found', path };
 }
@@ -37,4 +50,12 @@ export function domainHref(domain: string): string {
 
 export function roleHref(domain: string, role: string): string {
   return `#/domains/${encodeURIComponent(domain)}/roles/${encodeURIComponent(role)}`;
+}
+
+export function callersHref(domain: string, period?: Period): string {
+  return `#/domains/${encodeURIComponent(domain)}/callers${period === undefined ? '' : `?period=${period}`}`;
+}
+
+export function timelineHref(domain: string, target?: string): string {
+  return `#/domains/${encodeURIComponent(domain)}/timeline${target === undefined ? '' : `?target=${encodeURIComponent(target)}`}`;
 }

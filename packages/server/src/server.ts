@@ -253,6 +253,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       getCertificateByThumbprint: (thumbprint: string) => store.getCertificateByThumbprint(thumbprint),
     };
     const ownTokens = createOwnTokenVerifier({ issuer: config.issuer, jwksJson, algorithms: ALGORITHMS, clockSkew: config.clockSkew, now });
+    // Tessera's ID tokens (typ JWT): a token exchange's subject token where a role allows it, and a revocation's token.
+    const ownIdTokens = createOwnTokenVerifier({ issuer: config.issuer, jwksJson, algorithms: ALGORITHMS, clockSkew: config.clockSkew, now, typ: 'JWT' });
     const tokens = createTokenService({
       store: registry,
       issuer: config.issuer,
@@ -260,7 +262,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       signingKey: () => signingKeys.current(),
       reuse: config.tokenReuse.enabled ? createTokenReuseCache(config.tokenReuse.window) : undefined,
       guard,
-      exchange: { verify: ownTokens, maxDepth: config.tokenExchange.maxDepth, store: exchangeStore },
+      exchange: { verify: ownTokens, verifyIdToken: ownIdTokens, maxDepth: config.tokenExchange.maxDepth, store: exchangeStore },
     });
     await tokenEndpoint(app, { tokens, methods, bodyLimit: config.bodyLimit });
     const loginCertificates = clientCertificates.trusting(loginCas);
@@ -289,7 +291,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     });
     const tokenChecks = { store, hasher, verify, now, methods, bodyLimit: config.bodyLimit, guard };
     await introspectionEndpoint(app, tokenChecks);
-    await revocationEndpoint(app, tokenChecks);
+    await revocationEndpoint(app, { ...tokenChecks, verifyIdToken: ownIdTokens });
     await serviceAccountsApi(app, {
       store,
       clients: registry,

@@ -18,6 +18,7 @@ interface PutOptions {
   member?: MemberSpec[];
   actors?: string[];
   impersonators?: string[];
+  idTokenSubjects?: boolean;
 }
 
 export function registerRoleCommands(admin: Command, context: AdminContext): void {
@@ -55,12 +56,15 @@ export function registerRoleCommands(admin: Command, context: AdminContext): voi
       'comma-separated principals that may impersonate its members when they ask; replaces the list, "" empties it',
       parsePrincipalList,
     )
+    .option('--id-token-subjects', "let its actors exchange a member's ID token (one issued for the actor) for tokens carrying the role")
+    .option('--no-id-token-subjects', "refuse exchanging members' ID tokens for the role (the default for a new role)")
     .action(async (ref: RoleRef, options: PutOptions, command: Command) => {
       const session = await context.open(command);
       const body = {
         ...(options.member === undefined ? {} : { members: options.member }),
         ...(options.actors === undefined ? {} : { actors: options.actors }),
         ...(options.impersonators === undefined ? {} : { impersonators: options.impersonators }),
+        ...(options.idTokenSubjects === undefined ? {} : { idTokenSubjects: options.idTokenSubjects }),
       };
       const answer = await session.request('PUT', rolePath(ref), { body });
       session.show(answer, `saved role ${ref.domain}:role.${ref.role}`);

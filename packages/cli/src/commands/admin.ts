@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { registerApiKeyCommands } from '../admin/api-key.ts';
 import { registerApprovalCommands } from '../admin/approvals.ts';
 import { registerAuditCommands } from '../admin/audit.ts';
+import { registerCallerCommands } from '../admin/callers.ts';
 import { registerCertificateCommands } from '../admin/certificate.ts';
 import type { AdminContext, RegisterResource } from '../admin/context.ts';
 import { registerDomainCommands } from '../admin/domain.ts';
@@ -39,6 +40,7 @@ const RESOURCES: readonly RegisterResource[] = [
   registerApprovalCommands,
   registerSigningKeyCommands,
   registerAuditCommands,
+  registerCallerCommands,
 ];
 
 export function registerAdminCommand(program: Command, io: CliIo): void {

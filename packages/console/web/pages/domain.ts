@@ -3,7 +3,7 @@
 
 import type { AdminApi, Role, Service } from '../api.ts';
 import { announce, append, confirmAction, field, formatTime, h, notice } from '../dom.ts';
-import { roleHref } from '../router.ts';
+import { callersHref, roleHref, timelineHref } from '../router.ts';
 import type { PageContext } from '../main.ts';
 import { actionForm, errorText, errorView, pagedTable, type PagedTable } from './common.ts';
 
@@ -37,6 +37,13 @@ export async function renderDomain({ api, view, crumbs }: PageContext, name: str
       h('dd', {}, formatTime(domain.createdAt)),
       h('dt', {}, 'Token lifetime cap'),
       h('dd', {}, domain.tokenMaxLifetime === null ? 'none' : `${domain.tokenMaxLifetime} s`),
+    ),
+    h('p', {}, h('a', { href: callersHref(domain.name) }, `Who calls ${domain.name}`), ': the principals that obtained its tokens, and how often.'),
+    h(
+      'p',
+      {},
+      h('a', { href: timelineHref(domain.name) }, `Timeline of ${domain.name}`),
+      ': every change to it, its roles and its services, by whom and when.',
     ),
     outcome,
     h('section', { 'aria-labelledby': 'services' }, h('h2', { id: 'services' }, 'Services'), services.element, createServiceForm(api, name, services, outcome)),

@@ -3,7 +3,7 @@
 
 import type { AdminApi, Member, Role } from '../api.ts';
 import { announce, append, confirmAction, field, formatTime, h, notice } from '../dom.ts';
-import { domainHref } from '../router.ts';
+import { domainHref, timelineHref } from '../router.ts';
 import type { PageContext } from '../main.ts';
 import { actionForm, errorText, errorView, pagedTable, type PagedTable } from './common.ts';
 
@@ -113,6 +113,7 @@ export async function renderRole({ api, view, crumbs }: PageContext, domain: str
       h('dt', {}, 'Updated'),
       h('dd', {}, formatTime(role.updatedAt)),
     ),
+    h('p', {}, h('a', { href: timelineHref(domain, role.fullName) }, `Changes to ${role.fullName}`), ': its members, actors and settings over time.'),
     outcome,
     h('section', { 'aria-labelledby': 'members' }, h('h2', { id: 'members' }, 'Members'), members.element, h('h3', {}, 'Add a member'), addMember),
     h(

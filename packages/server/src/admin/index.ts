@@ -12,7 +12,9 @@ import { adminCallerOf, authenticateAdmin, authorize, type AdminAuthDeps, type A
 import { adminDialect } from './errors.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { approvalRoutes } from './routes/approvals.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { caRoutes, type CaAdmin } from './routes/ca.ts';
+import { callerRoutes } from './routes/callers.ts';
 import { certificateRoutes } from './routes/certificates.ts';
 import { domainRoutes } from './routes/domains.ts';
 import { joinTokenRoutes, type JoinTokenLimits } from './routes/join-tokens.ts';
@@ -59,7 +61,9 @@ export async function adminApi(app: FastifyInstance, deps: AdminDeps): Promise<v
       roleRoutes(scope, routeDeps);
       reviewRoutes(scope, routeDeps);
       approvalRoutes(scope, routeDeps);
+      callerRoutes(scope, routeDeps);
       systemRoutes(scope, routeDeps);
+      auditRoutes(scope, routeDeps);
       caRoutes(scope, routeDeps);
       joinTokenRoutes(scope, routeDeps);
     },

@@ -45,6 +45,7 @@ export const roleOut = (r: Role) => ({
   tokenMaxLifetime: r.tokenMaxLifetime,
   actors: r.actors,
   impersonators: r.impersonators,
+  idTokenSubjects: r.idTokenSubjects,
   createdAt: iso(r.createdAt),
   updatedAt: iso(r.updatedAt),
 });
@@ -105,6 +106,10 @@ export const schemas = {
         type: 'array',
         items: str,
         description: 'principals that may impersonate a member when they ask for it (impersonation=true): tokens without act',
+      },
+      idTokenSubjects: {
+        type: 'boolean',
+        description: "whether its actors may get its tokens for a member by exchanging the member's ID token (subject_token_type id_token)",
       },
       createdAt: str,
       updatedAt: str,

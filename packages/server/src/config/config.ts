@@ -181,6 +181,8 @@ export interface Config {
       summaries: number;
       /** Everything else: admin changes, rotations, certificates. */
       adminEvents: number;
+      /** The hourly sums of who calls whom (tokens per domain, principal, actor and roles). */
+      callers: number;
     };
     /** Requests refused before authentication are counted per address and reason over this many seconds, one row each. */
     summaryInterval: number;
@@ -290,7 +292,7 @@ export const DEFAULTS = {
   },
   clockSkew: 60,
   bodyLimit: 64 * 1024,
-  audit: { retention: { tokenEvents: 30 * 86_400, summaries: 90 * 86_400, adminEvents: 400 * 86_400 }, summaryInterval: 60 },
+  audit: { retention: { tokenEvents: 30 * 86_400, summaries: 90 * 86_400, adminEvents: 400 * 86_400, callers: 90 * 86_400 }, summaryInterval: 60 },
   connections: {
     max: 4096,
     maxPerAddress: 256,

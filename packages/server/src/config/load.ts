@@ -220,6 +220,7 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
         tokenEvents: setting('audit.retention.tokenEvents', keepFor).value,
         summaries: setting('audit.retention.summaries', keepFor).value,
         adminEvents: setting('audit.retention.adminEvents', keepFor).value,
+        callers: setting('audit.retention.callers', keepFor).value,
       },
       summaryInterval: setting('audit.summaryInterval', durationParser({ min: 1, max: { seconds: 86_400, why: 'a day' } })).value,
     },

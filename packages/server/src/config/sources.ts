@@ -65,6 +65,7 @@ export const SETTINGS = [
   { key: 'audit.retention.tokenEvents', env: 'TESSERA_AUDIT_RETENTION_TOKEN_EVENTS' },
   { key: 'audit.retention.summaries', env: 'TESSERA_AUDIT_RETENTION_SUMMARIES' },
   { key: 'audit.retention.adminEvents', env: 'TESSERA_AUDIT_RETENTION_ADMIN_EVENTS' },
+  { key: 'audit.retention.callers', env: 'TESSERA_AUDIT_RETENTION_CALLERS' },
   { key: 'audit.summaryInterval', env: 'TESSERA_AUDIT_SUMMARY_INTERVAL' },
   { key: 'connections.max', env: 'TESSERA_MAX_CONNECTIONS' },
   { key: 'connections.maxPerAddress', env: 'TESSERA_MAX_CONNECTIONS_PER_ADDRESS' },

@@ -1,6 +1,6 @@
 // How long each kind of audit event is kept (`audit.retention.*`): the token endpoint's events
 // one per request, the summaries and alerts, and everything else (admin changes, rotations,
-// certificates), which an investigation needs longest. A background check prunes what is older,
+// certificates), which an investigation needs longest; and the hourly sums of who calls whom. A background check prunes what is older,
 // in bounded batches so that no statement runs long on a big table, and stops for the run once
 // `maxBatchesPerRun` batches went (the next run carries on). Several instances on one
 // PostgreSQL may prune at once: a row another deleted first is skipped, and nothing is lost
@@ -19,14 +19,14 @@ export const AUDIT_RETENTION_DEFAULTS = { intervalMs: 10 * 60_000, batchSize: 10
 const SUMMARY_TYPES = [SUMMARY_TYPE, ALERT_TYPE] as const;
 
 /** Each retention setting and the events it keeps. */
-export const AUDIT_KINDS: readonly { kind: keyof Config['audit']['retention']; selection: AuditSelection }[] = [
+export const AUDIT_KINDS: readonly { kind: Exclude<keyof Config['audit']['retention'], 'callers'>; selection: AuditSelection }[] = [
   { kind: 'tokenEvents', selection: { types: TOKEN_EVENT_TYPES } },
   { kind: 'summaries', selection: { types: SUMMARY_TYPES } },
   { kind: 'adminEvents', selection: { allBut: [...TOKEN_EVENT_TYPES, ...SUMMARY_TYPES] } },
 ];
 
 export interface AuditRetentionDeps {
-  store: Pick<Store, 'pruneAudit'>;
+  store: Pick<Store, 'pruneAudit' | 'pruneCallers'>;
   /** Seconds per kind; 0 keeps that kind forever. */
   retention: Config['audit']['retention'];
   now: () => number;
@@ -64,8 +64,18 @@ export function createAuditRetention(deps: AuditRetentionDeps): AuditRetention {
         if (count < batchSize) break;
       }
     }
+    // Who calls whom: hourly sums, not events, under their own setting.
+    if (deps.retention.callers !== 0) {
+      pruned['callers'] = 0;
+      while (batches < maxBatches) {
+        batches += 1;
+        const count = await deps.store.pruneCallers(now - deps.retention.callers * 1000, batchSize);
+        pruned['callers'] += count;
+        if (count < batchSize) break;
+      }
+    }
     const total = Object.values(pruned).reduce((sum, count) => sum + count, 0);
-    if (total > 0) deps.log.info({ pruned }, `pruned ${total} audit events past their retention`);
+    if (total > 0) deps.log.info({ pruned }, `pruned ${total} audit events and callers' hourly sums past their retention`);
     return pruned;
   };
   const onError = (error: unknown): void => deps.log.error({ err: error }, 'audit pruning failed; it is retried at the next check');

@@ -10,7 +10,7 @@
 // loses nothing that was answered.
 
 import { InvalidValueError } from '../storage/errors.ts';
-import type { AuditEvent } from '../storage/records.ts';
+import type { AuditEvent, CallerCount } from '../storage/records.ts';
 import type { Store } from '../storage/store.ts';
 
 export type NewAuditEvent = Omit<AuditEvent, 'id'>;
@@ -39,6 +39,8 @@ export interface GuardLog {
 export interface AuditBatchWriterOptions {
   store: Pick<Store, 'appendAuditBatch'>;
   log: GuardLog;
+  /** Sums written with each batch, in its transaction (who calls whom: guards/token-callers.ts). */
+  callers?: (events: readonly NewAuditEvent[]) => CallerCount[];
   batchSize?: number;
   intervalMs?: number;
   maxBuffered?: number;
@@ -91,12 +93,14 @@ export function createAuditBatchWriter(options: AuditBatchWriterOptions): AuditB
     timer.unref();
   };
 
+  const append = (events: readonly NewAuditEvent[]): Promise<void> => options.store.appendAuditBatch(events, options.callers?.(events) ?? []);
+
   /** One batch; on failure the events go back to the front of the buffer, in order. */
   const writeBatch = async (): Promise<boolean> => {
     const batch = buffer.slice(0, batchSize);
     buffer = buffer.slice(batch.length);
     try {
-      await options.store.appendAuditBatch(batch);
+      await append(batch);
       if (lastError !== null)
         options.log.warn(
           { buffered: buffer.length, dropped },
@@ -125,7 +129,7 @@ export function createAuditBatchWriter(options: AuditBatchWriterOptions): AuditB
   const writeOneByOne = async (batch: readonly NewAuditEvent[]): Promise<boolean> => {
     for (const event of batch) {
       try {
-        await options.store.appendAuditBatch([event]);
+        await append([event]);
       } catch (error) {
         if (!(error instanceof InvalidValueError)) {
           buffer = batch.slice(batch.indexOf(event)).concat(buffer);

@@ -15,6 +15,7 @@ import { createAuthFailureAlerts } from './auth-failures.ts';
 import { createRateLimitGate } from './rate-limit.ts';
 import { createRefusalSummaries } from './refusal-summary.ts';
 import { tokenAuditObserver } from './token-audit.ts';
+import { callerCounts } from './token-callers.ts';
 import { workerShare, type WorkerSlot } from './worker-share.ts';
 
 export interface TokenGuards {
@@ -32,7 +33,7 @@ export interface TokenGuards {
 
 export interface TokenGuardDeps {
   config: Pick<Config, 'rateLimits' | 'alerts' | 'issuer' | 'audit'>;
-  store: Pick<Store, 'appendAuditBatch' | 'pruneAudit'>;
+  store: Pick<Store, 'appendAuditBatch' | 'pruneAudit' | 'pruneCallers'>;
   log: GuardLog & { info(details: object, message: string): void };
   now: () => number;
   metrics: Registry;
@@ -53,7 +54,7 @@ export function createTokenGuards(deps: TokenGuardDeps): TokenGuards {
     registers: [deps.metrics],
   });
 
-  const audit = createAuditBatchWriter({ store: deps.store, log: deps.log, onDrop: (count) => auditDropped.inc(count) });
+  const audit = createAuditBatchWriter({ store: deps.store, log: deps.log, callers: callerCounts, onDrop: (count) => auditDropped.inc(count) });
   const share = workerShare(deps.config, deps.slot);
   const alerts = createAuthFailureAlerts({ ...share.alerts, audit, log: deps.log, source: deps.config.issuer });
   const rateLimit = createRateLimitGate(share.rateLimits, {

@@ -45,6 +45,8 @@ export function tokenAuditEvent(outcome: TokenOutcome): NewAuditEvent {
       ...(issued ? { grantedScope: outcome.grantedScope ?? null, jti: outcome.jti ?? null, reused: outcome.reused ?? false } : {}),
       // A token that acts for another principal: for whom, and the actor chain (current actor first).
       ...(issued && outcome.actingFor ? { subject: outcome.actingFor.subject, actors: outcome.actingFor.actors, acting: outcome.actingFor.mode } : {}),
+      // A token exchange from an ID token (subject_token_type id_token): the ID token's jti is the new token's exchanged_from.
+      ...(issued && outcome.actingFor?.fromIdToken ? { subjectTokenType: 'id_token' } : {}),
     },
   };
 }

@@ -27,7 +27,9 @@
 //   has been revoked: revoking a subject token ends every token exchanged from it, however far
 //   down; and no certificate one of them was bound to (`exchanged_cnf`) is revoked or expired, as
 //   for a bound token's own (below). A proxy_for_principal token (an act chain exchanged from
-//   nothing) also needs its proxy to hold every role it names, as at issuance;
+//   nothing) also needs its proxy to hold every role it names, as at issuance. A token whose chain
+//   starts from an ID token (`exchanged_from_id_token`) needs every role it names to allow
+//   ID-token subjects still (`idTokenSubjects`);
 // - the certificate binding (RFC 8705 §3, `cnf.x5t#S256`). It is enforced where the token is
 //   presented to Tessera as a credential: the request must come with the certificate the token
 //   is bound to, and that certificate must be trusted now as it was when the token was issued
@@ -59,7 +61,7 @@
 //   only tokens exchanged from bound ones carry.
 
 import type { JWTPayload } from 'jose';
-import { exchangedCnfOf, exchangedFromOf, holderOf, roleAllows, type ActClaim, type ActingMode } from '../policy/delegation.ts';
+import { allowsIdTokenSubjects, exchangedCnfOf, exchangedFromOf, holderOf, roleAllows, type ActClaim, type ActingMode } from '../policy/delegation.ts';
 import { isServiceActive } from '../policy/service-standing.ts';
 import { endedByKeyRemoval } from './key-removal.ts';
 import type { CertificateRecord, Service } from '../storage/records.ts';
@@ -82,6 +84,7 @@ export interface OwnAccessTokenClaims extends JWTPayload {
   act?: ActClaim;
   exchanged_from?: string[];
   exchanged_cnf?: string[];
+  exchanged_from_id_token?: true;
 }
 
 export interface TokenRole {
@@ -188,6 +191,12 @@ export async function acceptAccessToken(deps: AcceptTokenDeps, token: string, pr
       return refuse(`${disallowed.domain}:role.${disallowed.role} no longer lists ${holder.actors.join(', ')} in its ${list}; get a new token`);
     }
   }
+  if (claims.exchanged_from_id_token === true) {
+    const closed = roles.find((r) => !allowsIdTokenSubjects(holds.get(`${r.domain}:${r.role}`)!));
+    if (closed) {
+      return refuse(`${closed.domain}:role.${closed.role} no longer allows ID-token subjects (idTokenSubjects), and the token was exchanged from an ID token`);
+    }
+  }
   if (proxyHeld !== null) {
     const proxyHolds = new Set(proxyHeld.map((h) => `${h.domain}:${h.role}`));
     const dropped = roles.find((r) => !proxyHolds.has(`${r.domain}:${r.role}`));
@@ -259,6 +268,8 @@ async function checkedClaims(verify: OwnTokenVerifier, token: string): Promise<C
   if (exchangedFrom === null) return 'the token has a malformed exchanged_from claim';
   const exchangedCnf = exchangedCnfOf(payload['exchanged_cnf']);
   if (exchangedCnf === null) return 'the token has a malformed exchanged_cnf claim';
+  const fromIdToken = payload['exchanged_from_id_token'];
+  if (fromIdToken !== undefined && (fromIdToken !== true || exchangedFrom.length === 0)) return 'the token has a malformed exchanged_from_id_token claim';
   return { claims, roles, holder, exchangedFrom, exchangedCnf: [...new Set(exchangedCnf)] };
 }
 

@@ -1,6 +1,7 @@
 // Verifies the signature of access tokens Tessera itself issued against the keys it publishes,
 // with the same rules a resource server applies: fixed algorithm allow-list, `typ: at+jwt`, our
-// issuer, bounded clock skew. Only the first step: whether such a token is acceptable now is
+// issuer, bounded clock skew. With `typ: 'JWT'`, the same for Tessera's ID tokens (a token
+// exchange's subject token, a revocation). Only the first step: whether such a token is acceptable now is
 // oauth2/accept-token.ts's to say, and every consumer asks there.
 
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
@@ -12,6 +13,8 @@ export interface OwnTokenVerifierDeps {
   algorithms: readonly SigningAlg[];
   clockSkew: number;
   now: () => number;
+  /** The JWS `typ` the tokens must have: `at+jwt` (access tokens, the default) or `JWT` (ID tokens). */
+  typ?: 'at+jwt' | 'JWT';
 }
 
 export type OwnTokenVerifier = (token: string) => Promise<JWTPayload>;
@@ -30,7 +33,7 @@ export function createOwnTokenVerifier(deps: OwnTokenVerifierDeps): OwnTokenVeri
   return async (token) => {
     const { payload } = await jwtVerify(token, currentKeySet(), {
       issuer: deps.issuer,
-      typ: 'at+jwt',
+      typ: deps.typ ?? 'at+jwt',
       algorithms: [...deps.algorithms],
       clockTolerance: deps.clockSkew,
       currentDate: new Date(deps.now()),

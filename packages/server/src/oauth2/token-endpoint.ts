@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { authenticateClient, type ClientAuthMethod } from './client-auth/index.ts';
 import { claimedClientId, formEndpoint } from './form-endpoint.ts';
-import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from './grants/token_exchange.ts';
+import { ACCESS_TOKEN_TYPE, ID_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from './grants/token_exchange.ts';
 import type { TokenService } from './token-service.ts';
 
 export const TOKEN_PATHS = ['/oauth2/token', '/zts/v1/oauth2/token'] as const;
@@ -21,8 +21,8 @@ const tokenSchema = {
   summary: 'Get an access token (client credentials, or token exchange)',
   description:
     "client_credentials: a token of the client's own roles, or (proxy_for_principal) of another principal's roles whose role lists the client " +
-    `in its actors. ${TOKEN_EXCHANGE_GRANT} (RFC 8693): a token acting for the subject of subject_token, with an act claim naming the client; ` +
-    'see docs/tokens.md, Token exchange.',
+    `in its actors. ${TOKEN_EXCHANGE_GRANT} (RFC 8693): a token acting for the subject of subject_token ` +
+    '(an access token, or an ID token issued for the client), with an act claim naming the client; see docs/tokens.md, Token exchange.',
   tags: ['oauth2'],
   consumes: ['application/x-www-form-urlencoded'],
   body: {
@@ -35,8 +35,14 @@ const tokenSchema = {
         type: 'string',
         description: "client_credentials: the principal to get a token for (Athenz); the client must be in the roles' actors",
       },
-      subject_token: { type: 'string', description: "token exchange: a Tessera access token sent to the client's domain" },
-      subject_token_type: { type: 'string', description: `token exchange: ${ACCESS_TOKEN_TYPE}` },
+      subject_token: {
+        type: 'string',
+        description: "token exchange: a Tessera access token sent to the client's domain, or a Tessera ID token whose aud is the client",
+      },
+      subject_token_type: {
+        type: 'string',
+        description: `token exchange: ${ACCESS_TOKEN_TYPE}, or ${ID_TOKEN_TYPE} (only roles with idTokenSubjects: true are granted)`,
+      },
       actor_token: { type: 'string', description: 'token exchange, optional: an access token of the client itself' },
       actor_token_type: { type: 'string', description: `token exchange, with actor_token: ${ACCESS_TOKEN_TYPE}` },
       requested_token_type: { type: 'string', description: `token exchange, optional: ${ACCESS_TOKEN_TYPE} (the only one issued)` },

@@ -28,8 +28,8 @@ export interface TokenRequest {
 
 export interface TokenServiceDeps extends ClientCredentialsDeps {
   guard: ClientGuard;
-  /** Set where token exchange is served: the subject token's verifier and the depth limit. */
-  exchange?: Pick<TokenExchangeDeps, 'verify' | 'maxDepth' | 'store'>;
+  /** Set where token exchange is served: the subject tokens' verifiers (access and ID tokens) and the depth limit. */
+  exchange?: Pick<TokenExchangeDeps, 'verify' | 'verifyIdToken' | 'maxDepth' | 'store'>;
 }
 
 export interface TokenService {

@@ -36,6 +36,11 @@ export interface AccessTokenClaims {
    * to a certificate, each once: revoking one of those certificates ends it (accept-token.ts).
    */
   exchanged_cnf?: string[];
+  /**
+   * Set when the chain it was exchanged from starts with an ID token (subject_token_type
+   * id_token): every role it carries must allow ID-token subjects (accept-token.ts).
+   */
+  exchanged_from_id_token?: true;
 }
 
 export interface AccessTokenInput {
@@ -52,6 +57,7 @@ export interface AccessTokenInput {
   act?: ActClaim;
   exchangedFrom?: string[];
   exchangedCnf?: string[];
+  fromIdToken?: boolean;
 }
 
 export function accessTokenClaims(input: AccessTokenInput): AccessTokenClaims {
@@ -73,6 +79,7 @@ export function accessTokenClaims(input: AccessTokenInput): AccessTokenClaims {
   if (input.act) claims.act = input.act;
   if (input.exchangedFrom && input.exchangedFrom.length > 0) claims.exchanged_from = input.exchangedFrom;
   if (input.exchangedCnf && input.exchangedCnf.length > 0) claims.exchanged_cnf = input.exchangedCnf;
+  if (input.fromIdToken) claims.exchanged_from_id_token = true;
   return claims;
 }
 
@@ -102,12 +109,30 @@ export function signAccessToken(claims: AccessTokenClaims, key: SigningKey): Pro
 /** ID tokens live at most 12 hours and never longer than the access token they come with. */
 export const ID_TOKEN_MAX_LIFETIME = 12 * 3600;
 
-export function signIdToken(
-  input: { issuer: string; principal: string; audience: string; issuedAt: number; lifetime: number },
-  key: SigningKey,
-): Promise<string> {
+/** The claims of an ID token (docs/tokens.md): its `aud` is the one service it proves `sub`'s identity to. */
+export interface IdTokenClaims {
+  ver: 1;
+  iss: string;
+  aud: string;
+  sub: string;
+  iat: number;
+  auth_time: number;
+  exp: number;
+  /** Revoking it (RFC 7009) ends every token exchanged from it (grants/token_exchange.ts). */
+  jti: string;
+}
+
+export interface IdTokenInput {
+  issuer: string;
+  principal: string;
+  audience: string;
+  issuedAt: number;
+  lifetime: number;
+}
+
+export function idTokenClaims(input: IdTokenInput): IdTokenClaims {
   const lifetime = Math.min(input.lifetime, ID_TOKEN_MAX_LIFETIME);
-  const claims = {
+  return {
     ver: 1,
     iss: input.issuer,
     aud: input.audience,
@@ -115,6 +140,14 @@ export function signIdToken(
     iat: input.issuedAt,
     auth_time: input.issuedAt,
     exp: input.issuedAt + lifetime,
+    jti: randomUUID(),
   };
+}
+
+export function signIdTokenClaims(claims: object, key: SigningKey): Promise<string> {
   return compactJws(key, 'JWT', claims);
+}
+
+export function signIdToken(input: IdTokenInput, key: SigningKey): Promise<string> {
+  return signIdTokenClaims(idTokenClaims(input), key);
 }

@@ -12,6 +12,9 @@
 //   allowed, so a chain shows only the roles every hop allowed.
 // - An impersonation token has no `act` (its `client_id` alone names the impersonator); it is
 //   made only from a token that has none either, so it never hides a chain.
+// - A member's ID token is a subject token only for a role that says so (`idTokenSubjects`, off by
+//   default), besides listing the actor in `actors`: an ID token proves its subject's identity to
+//   its audience, which is a weaker thing than the subject's sending it a token for its roles.
 
 import type { HeldRole } from '../storage/records.ts';
 
@@ -66,6 +69,11 @@ export function roleAllows(held: HeldRole, actors: readonly string[], mode: Acti
   if (delegation === undefined || actors.length === 0) return false;
   if (mode === 'impersonation') return actors.length === 1 && delegation.impersonators.includes(actors[0]!);
   return actors.every((actor) => delegation.actors.includes(actor));
+}
+
+/** Whether `held` may be carried by a token exchanged from its member's ID token (besides roleAllows: the actor is listed). */
+export function allowsIdTokenSubjects(held: HeldRole): boolean {
+  return held.delegation?.idTokenSubjects === true;
 }
 
 /**

@@ -90,6 +90,24 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 13,
+    name: 'role setting: ID tokens as token exchange subjects',
+    sqlite: idTokenSubjectsSchema(),
+    postgres: idTokenSubjectsSchema(),
+  },
+  {
+    version: 14,
+    name: 'who calls whom: tokens issued per domain, principal, actor and roles, by hour',
+    sqlite: tokenCallersSchema(),
+    postgres: tokenCallersSchema(),
+  },
+  {
+    version: 15,
+    name: "the domain each audit event is about (a domain's timeline)",
+    sqlite: auditDomainSchema('sqlite'),
+    postgres: auditDomainSchema('postgres'),
+  },
+  {
+    version: 16,
     name: 'membership reviews, roles whose changes need a second admin, pending changes',
     sqlite: reviewsApprovalsSchema(),
     postgres: reviewsApprovalsSchema(),
@@ -438,6 +456,75 @@ function roleDelegationSchema(): string {
   return `
     ALTER TABLE roles ADD COLUMN actors TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE roles ADD COLUMN impersonators TEXT NOT NULL DEFAULT '[]';
+  `;
+}
+
+// Whether a role's actors may get its tokens for a member by exchanging that member's ID token
+// (RFC 8693, subject_token_type id_token; docs/tokens.md, Token exchange): 1 or 0, an integer on
+// both backends so the rows read the same; 0, off, for every role made before this step.
+function idTokenSubjectsSchema(): string {
+  return `
+    ALTER TABLE roles ADD COLUMN id_token_subjects INTEGER NOT NULL DEFAULT 0 CHECK (id_token_subjects IN (0, 1));
+  `;
+}
+
+// Who calls whom (storage/sql/callers.ts): how many tokens each principal obtained for a domain,
+// with which roles and through which actor ('' when it asked for itself), per hour. Written with
+// the token audit's batches, in the same transaction, as sums; never read from audit_events.
+function tokenCallersSchema(): string {
+  return `
+    CREATE TABLE token_callers (
+      domain TEXT NOT NULL,
+      principal TEXT NOT NULL,
+      actor TEXT NOT NULL,
+      roles TEXT NOT NULL,
+      hour BIGINT NOT NULL,
+      count BIGINT NOT NULL,
+      first_at BIGINT NOT NULL,
+      last_at BIGINT NOT NULL,
+      PRIMARY KEY (domain, principal, actor, roles, hour)
+    );
+    CREATE INDEX token_callers_by_domain_hour ON token_callers (domain, hour);
+    CREATE INDEX token_callers_by_hour ON token_callers (hour);
+  `;
+}
+
+// A domain's timeline (GET /admin/v1/domains/{d}/audit): the domain each change is about, set when
+// the event is written (storage/sql/context.ts auditDomain: a domain's own events, its roles' and
+// members', its services' and their credentials'), NULL for the rest (token requests, rotations).
+// Events written before this step get it here, by the same rule for the types there were then,
+// through the index on type.
+function auditDomainSchema(dialect: Dialect): string {
+  const quoted = (types: readonly string[]): string => types.map((type) => `'${type}'`).join(', ');
+  const domainTypes = ['domain.create', 'domain.update', 'domain.delete'];
+  const roleTypes = ['role.put', 'role.delete', 'role-member.put', 'role-member.put-many', 'role-member.delete'];
+  const principalTypes = [
+    'service.create',
+    'service.update',
+    'service.delete',
+    'service.tokens-end',
+    'client-secret.add',
+    'public-key.put',
+    'public-key.delete',
+    'api-key.create',
+    'api-key.revoke',
+    'join-token.create',
+    'join-token.use',
+    'join-token.void',
+    'join-token.delete',
+    'certificate.issue',
+    'certificate.revoke',
+    'certificate.revoke-all',
+  ];
+  const beforeColon = dialect === 'sqlite' ? "substr(target, 1, instr(target, ':') - 1)" : "split_part(target, ':', 1)";
+  // Everything before the last dot: SQLite has no reverse search, so trim the characters after it.
+  const beforeLastDot = dialect === 'sqlite' ? "rtrim(rtrim(target, replace(target, '.', '')), '.')" : "regexp_replace(target, '[.][^.]*$', '')";
+  return `
+    ALTER TABLE audit_events ADD COLUMN domain TEXT;
+    UPDATE audit_events SET domain = target WHERE type IN (${quoted(domainTypes)});
+    UPDATE audit_events SET domain = ${beforeColon} WHERE type IN (${quoted(roleTypes)}) AND target LIKE '%:%';
+    UPDATE audit_events SET domain = ${beforeLastDot} WHERE type IN (${quoted(principalTypes)}) AND target LIKE '%.%';
+    CREATE INDEX audit_events_by_domain ON audit_events (domain, at, id);
   `;
 }
 

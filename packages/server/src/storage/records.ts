@@ -133,14 +133,17 @@ export interface Role {
   actors: string[];
   /** Principals that may impersonate a member: a token without `act`, asked for explicitly. */
   impersonators: string[];
+  /** Whether its actors may get its tokens for a member by exchanging the member's ID token (token exchange). */
+  idTokenSubjects: boolean;
   createdAt: number;
   updatedAt: number;
 }
 
-/** Who may act for a role's members (Role.actors, Role.impersonators); absent from a HeldRole when both are empty. */
+/** Who may act for a role's members (Role.actors, Role.impersonators, Role.idTokenSubjects); absent from a HeldRole when both lists are empty. */
 export interface RoleDelegation {
   actors: readonly string[];
   impersonators: readonly string[];
+  idTokenSubjects: boolean;
 }
 
 export interface HeldRole {
@@ -180,6 +183,49 @@ export interface RevokedToken {
   expiresAt: number;
 }
 
+/** Tokens one principal obtained for one domain in one hour, with the same roles and actor (who calls whom). */
+export interface CallerCount {
+  domain: string;
+  /** The token's subject. */
+  principal: string;
+  /** The client that obtained it for the subject (token exchange, proxy_for_principal); '' when the subject asked itself. */
+  actor: string;
+  /** The roles granted in the domain, sorted, space-separated. */
+  roles: string;
+  /** The hour's start, epoch ms. */
+  hour: number;
+  count: number;
+  /** The first and last issue times within the hour, epoch ms. */
+  firstAt: number;
+  lastAt: number;
+}
+
+/** A caller of a domain over a period: its counts summed over the hours. */
+export interface CallerSummary {
+  principal: string;
+  actor: string;
+  roles: string;
+  count: number;
+  firstAt: number;
+  lastAt: number;
+}
+
+export interface CallerQuery {
+  domain: string;
+  /** Epoch ms: hours starting at or after it. */
+  since: number;
+  limit: number;
+  /** The key the page starts after: principal, actor, roles. */
+  after?: readonly [string, string, string];
+}
+
+export interface CallerSeriesQuery {
+  domain: string;
+  since: number;
+  /** Only this subject's tokens. */
+  principal?: string;
+}
+
 export interface AuditEvent {
   id: number;
   at: number;
@@ -196,6 +242,10 @@ export interface AuditEvent {
 export interface AuditQuery {
   /** Events whose actor or target is this principal. */
   principal?: string;
+  /** Events about this domain: its own, its roles' and members', its services' and their credentials'. */
+  domain?: string;
+  /** Events whose target is exactly this (a principal, `<d>:role.<r>`, a domain). */
+  target?: string;
   type?: string;
   since?: number;
   limit: number;

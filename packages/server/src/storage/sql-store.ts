@@ -19,6 +19,10 @@ import type {
   AuditEvent,
   AuditQuery,
   AuditSelection,
+  CallerCount,
+  CallerQuery,
+  CallerSeriesQuery,
+  CallerSummary,
   CaRecord,
   CertificateListQuery,
   CertificateRecord,
@@ -45,6 +49,7 @@ import * as apiKeys from './sql/api-keys.ts';
 import * as assertionJtis from './sql/assertion-jtis.ts';
 import type { PruneSchedule } from './sql/assertion-jtis.ts';
 import * as audit from './sql/audit.ts';
+import * as callers from './sql/callers.ts';
 import * as cas from './sql/ca.ts';
 import * as certificates from './sql/certificates.ts';
 import { createContext } from './sql/context.ts';
@@ -231,7 +236,7 @@ export class SqlStore implements Store, RegistrySource {
     name: string,
     members: RoleMember[] | undefined,
     by: Actor,
-    settings?: { tokenMaxLifetime?: number | null; actors?: readonly string[]; impersonators?: readonly string[] },
+    settings?: { tokenMaxLifetime?: number | null; actors?: readonly string[]; impersonators?: readonly string[]; idTokenSubjects?: boolean },
     note?: AuditNote,
   ): Promise<{ role: Role; created: boolean; joinTokensVoided: number }> {
     return roles.putRole(this.ctx, domain, name, members, by, settings, note);
@@ -341,8 +346,20 @@ export class SqlStore implements Store, RegistrySource {
     return audit.appendAudit(this.ctx, event);
   }
 
-  appendAuditBatch(events: readonly Omit<AuditEvent, 'id'>[]): Promise<void> {
-    return audit.appendAuditBatch(this.ctx, events);
+  appendAuditBatch(events: readonly Omit<AuditEvent, 'id'>[], counts: readonly CallerCount[] = []): Promise<void> {
+    return audit.appendAuditBatch(this.ctx, events, counts);
+  }
+
+  listCallers(query: CallerQuery): Promise<CallerSummary[]> {
+    return callers.listCallers(this.ctx, query);
+  }
+
+  callerSeries(query: CallerSeriesQuery): Promise<{ hour: number; count: number }[]> {
+    return callers.callerSeries(this.ctx, query);
+  }
+
+  pruneCallers(before: number, limit: number): Promise<number> {
+    return callers.pruneCallers(this.ctx, before, limit);
   }
 
   queryAudit(query: AuditQuery): Promise<AuditEvent[]> {

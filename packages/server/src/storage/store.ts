@@ -16,6 +16,10 @@ import type {
   PendingChangeStatus,
   ReviewAction,
   ReviewItem,
+  CallerCount,
+  CallerQuery,
+  CallerSeriesQuery,
+  CallerSummary,
   AuditQuery,
   AuditSelection,
   ApiKeyRecord,
@@ -155,7 +159,7 @@ export interface Store {
   /**
    * Creates or replaces the role; `members` undefined keeps the current members; each of
    * `settings` left undefined keeps its current value (tokenMaxLifetime null, actors and
-   * impersonators [] on a new role). RangeError for more than 100 actors or impersonators or a
+   * impersonators [] and idTokenSubjects false on a new role). RangeError for more than 100 actors or impersonators or a
    * name that is not a principal's.
    */
   putRole(
@@ -163,7 +167,7 @@ export interface Store {
     name: string,
     members: RoleMember[] | undefined,
     by: Actor,
-    settings?: { tokenMaxLifetime?: number | null; actors?: readonly string[]; impersonators?: readonly string[] },
+    settings?: { tokenMaxLifetime?: number | null; actors?: readonly string[]; impersonators?: readonly string[]; idTokenSubjects?: boolean },
     note?: AuditNote,
   ): Promise<{ role: Role; created: boolean; joinTokensVoided: number }>;
   /** The role with all its members, or (with `memberLimit`) the first so many by principal. */
@@ -238,8 +242,11 @@ export interface Store {
 
   /** Records an event that is not a stored change (e.g. a forced rotation request). */
   appendAudit(event: Omit<AuditEvent, 'id'>): Promise<void>;
-  /** Many events in one transaction: the token endpoint's audit is written in batches, off the hot path. */
-  appendAuditBatch(events: readonly Omit<AuditEvent, 'id'>[]): Promise<void>;
+  /**
+   * Many events in one transaction: the token endpoint's audit is written in batches, off the hot
+   * path; `callers` (who calls whom) are added to the stored sums in the same transaction.
+   */
+  appendAuditBatch(events: readonly Omit<AuditEvent, 'id'>[], callers?: readonly CallerCount[]): Promise<void>;
   queryAudit(query: AuditQuery): Promise<AuditEvent[]>;
   /**
    * Deletes events of `selection` older than `before`, oldest first, about `limit` at a time
@@ -247,6 +254,12 @@ export interface Store {
    * several instances at once.
    */
   pruneAudit(selection: AuditSelection, before: number, limit: number): Promise<number>;
+  /** A domain's callers (who calls whom) since a time, summed by principal, actor and roles, a page at a time. */
+  listCallers(query: CallerQuery): Promise<CallerSummary[]>;
+  /** Tokens issued for a domain (or one principal's, there) per hour since a time; hours with none left out. */
+  callerSeries(query: CallerSeriesQuery): Promise<{ hour: number; count: number }[]>;
+  /** Deletes the callers' hourly sums older than `before`, about `limit` rows at a time; returns how many went. */
+  pruneCallers(before: number, limit: number): Promise<number>;
 
   listSigningKeys(): Promise<SigningKeyRecord[]>;
   /** False when another instance already holds the slot (one `next`, one `active` at a time). */

@@ -418,7 +418,10 @@ void describe('loadConfig guards and reuse', () => {
 void describe('audit retention and connection settings', () => {
   void it('defaults: 30 d / 90 d / 400 d retention, 60 s summaries, connection caps and timeouts of seconds', () => {
     const config = load();
-    assert.deepEqual(config.audit, { retention: { tokenEvents: 30 * 86_400, summaries: 90 * 86_400, adminEvents: 400 * 86_400 }, summaryInterval: 60 });
+    assert.deepEqual(config.audit, {
+      retention: { tokenEvents: 30 * 86_400, summaries: 90 * 86_400, adminEvents: 400 * 86_400, callers: 90 * 86_400 },
+      summaryInterval: 60,
+    });
     assert.deepEqual(config.connections, {
       max: 4096,
       maxPerAddress: 256,
@@ -435,12 +438,14 @@ void describe('audit retention and connection settings', () => {
       env: {
         TESSERA_AUDIT_RETENTION_TOKEN_EVENTS: '7d',
         TESSERA_AUDIT_RETENTION_ADMIN_EVENTS: '0',
+        TESSERA_AUDIT_RETENTION_CALLERS: '400d',
         TESSERA_MAX_CONNECTIONS_PER_ADDRESS: '50',
         TESSERA_HANDSHAKE_TIMEOUT: '3s',
       },
     });
     assert.equal(config.audit.retention.tokenEvents, 7 * 86_400);
     assert.equal(config.audit.retention.adminEvents, 0);
+    assert.equal(config.audit.retention.callers, 400 * 86_400);
     assert.equal(config.connections.maxPerAddress, 50);
     assert.equal(config.connections.handshakeTimeout, 3);
   });

@@ -510,12 +510,17 @@ describe('token exchange (RFC 8693) and proxy_for_principal', () => {
       assertError(await exchange(B, foreign, { scope: 'orders:role.readers' }), 400, 'invalid_grant', /unexpected 'iss' claim value/);
     });
 
-    it('refuses an ID token, whatever type it is sent as', async () => {
+    it('refuses an ID token sent as an access token, and one sent as an ID token where no role sets idTokenSubjects', async () => {
       const res = await t.token(A, secrets.get(A)!, { grant_type: 'client_credentials', scope: 'gw:domain openid gw:service.edge' });
       assert.equal(res.status, 200, res.text);
-      assertError(await exchange(B, res.json.id_token, { scope: 'orders:role.readers' }), 400, 'invalid_grant', /subject_token is not acceptable: .*typ/);
+      assertError(
+        await exchange(B, res.json.id_token, { scope: 'orders:role.readers' }),
+        400,
+        'invalid_request',
+        /is an ID token .*subject_token_type=.*id_token/,
+      );
       const asId = await exchange(B, undefined, { subject_token: res.json.id_token, subject_token_type: ID, scope: 'orders:role.readers' });
-      assertError(asId, 400, 'invalid_request', /ID tokens are not accepted as subject tokens/);
+      assertError(asId, 403, 'access_denied', /idTokenSubjects/);
     });
 
     it('refuses an expired one', async () => {

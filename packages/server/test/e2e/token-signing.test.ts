@@ -59,7 +59,10 @@ for (const alg of ['ES256', 'EdDSA', 'RS256'] as const) {
 
       const id = await jwtVerify(idToken, createLocalJWKSet(jwks), { issuer: t.url, audience: 'beta.backend', typ: 'JWT', algorithms: [alg] });
       assert.deepEqual(id.protectedHeader, { alg, kid: published.kid, typ: 'JWT' });
-      assert.deepEqual(id.payload, { ver: 1, iss: t.url, aud: 'beta.backend', sub: 'alpha.api', iat, auth_time: iat, exp: iat + 3600 });
+      const { jti: idJti, ...idClaims } = id.payload;
+      assert.deepEqual(idClaims, { ver: 1, iss: t.url, aud: 'beta.backend', sub: 'alpha.api', iat, auth_time: iat, exp: iat + 3600 });
+      assert.match(String(idJti), /^[0-9a-f-]{36}$/, 'an ID token has a jti of its own: it can be revoked');
+      assert.notEqual(idJti, access.payload.jti);
 
       for (const token of [accessToken, idToken]) {
         assert.equal(Buffer.from(token.split('.')[2]!, 'base64url').length, SIGNATURE_BYTES[alg]);

@@ -30,33 +30,46 @@ describe('audit retention', () => {
     return new SqlStore(driver);
   };
   const at = (type: string, daysAgo: number) => ({ at: NOW - daysAgo * DAY, actor: 'system', type, target: 't', before: null, after: null });
+  const caller = (daysAgo: number) => {
+    const hour = Math.floor((NOW - daysAgo * DAY) / 3_600_000) * 3_600_000;
+    return { domain: 'beta', principal: 'alpha.api', actor: '', roles: 'readers', hour, count: 1, firstAt: hour, lastAt: hour };
+  };
   const left = async (store: SqlStore): Promise<string[]> =>
     (await store.queryAudit({ limit: 10_000 })).map((e) => `${e.type} ${Math.round((NOW - e.at) / DAY)}d`).sort();
 
   it('prunes each kind past its own retention: token events, summaries and alerts, admin events', async () => {
     const store = await openStore();
     try {
-      await store.appendAuditBatch([
-        at('token.issued', 31),
-        at('token.issued', 29),
-        at('token.refused', 31),
-        at('introspect.refused', 31),
-        at('token.refused.summary', 91),
-        at('token.refused.summary', 31),
-        at('alert.auth-failures', 91),
-        at('service.update', 401),
-        at('service.update', 91),
-        at('token.revoke', 91),
-        at('signing-key.create', 401),
-      ]);
+      await store.appendAuditBatch(
+        [
+          at('token.issued', 31),
+          at('token.issued', 29),
+          at('token.refused', 31),
+          at('introspect.refused', 31),
+          at('token.refused.summary', 91),
+          at('token.refused.summary', 31),
+          at('alert.auth-failures', 91),
+          at('service.update', 401),
+          at('service.update', 91),
+          at('token.revoke', 91),
+          at('signing-key.create', 401),
+        ],
+        [caller(91), caller(89)],
+      );
       const retention = createAuditRetention({
         store,
-        retention: { tokenEvents: 30 * 86_400, summaries: 90 * 86_400, adminEvents: 400 * 86_400 },
+        retention: { tokenEvents: 30 * 86_400, summaries: 90 * 86_400, adminEvents: 400 * 86_400, callers: 90 * 86_400 },
         now: () => NOW,
         log: silent,
       });
-      assert.deepEqual(await retention.prune(), { tokenEvents: 3, summaries: 2, adminEvents: 2 });
+      assert.deepEqual(await retention.prune(), { tokenEvents: 3, summaries: 2, adminEvents: 2, callers: 1 });
       assert.deepEqual(await left(store), ['service.update 91d', 'token.issued 29d', 'token.refused.summary 31d', 'token.revoke 91d']);
+      const series = await store.callerSeries({ domain: 'beta', since: 0 });
+      assert.deepEqual(
+        series.map((s) => Math.round((NOW - s.hour) / DAY)),
+        [89],
+        'the sums of 91 days ago went, those of 89 days ago stayed',
+      );
     } finally {
       await store.close();
     }
@@ -65,15 +78,16 @@ describe('audit retention', () => {
   it('keeps a kind whose retention is 0 forever', async () => {
     const store = await openStore();
     try {
-      await store.appendAuditBatch([at('token.issued', 3000), at('service.update', 3000)]);
+      await store.appendAuditBatch([at('token.issued', 3000), at('service.update', 3000)], [caller(3000)]);
       const retention = createAuditRetention({
         store,
-        retention: { tokenEvents: 86_400, summaries: 86_400, adminEvents: 0 },
+        retention: { tokenEvents: 86_400, summaries: 86_400, adminEvents: 0, callers: 0 },
         now: () => NOW,
         log: silent,
       });
       assert.deepEqual(await retention.prune(), { tokenEvents: 1, summaries: 0 });
       assert.deepEqual(await left(store), ['service.update 3000d']);
+      assert.equal((await store.callerSeries({ domain: 'beta', since: 0 })).length, 1, 'callers with retention 0 are kept');
     } finally {
       await store.close();
     }
@@ -85,7 +99,7 @@ describe('audit retention', () => {
       await store.appendAuditBatch(Array.from({ length: 95 }, (_, i) => ({ ...at('token.issued', 40), at: NOW - 40 * DAY + i })));
       const retention = createAuditRetention({
         store,
-        retention: { tokenEvents: 86_400, summaries: 86_400, adminEvents: 86_400 },
+        retention: { tokenEvents: 86_400, summaries: 86_400, adminEvents: 86_400, callers: 86_400 },
         now: () => NOW,
         log: silent,
         batchSize: 10,

@@ -11,7 +11,7 @@ const held = (actors: string[], impersonators: string[] = []): HeldRole => ({
   role: 'readers',
   maxLifetime: null,
   expiresAt: null,
-  delegation: { actors, impersonators },
+  delegation: { actors, impersonators, idTokenSubjects: false },
 });
 
 describe('the act chain', () => {

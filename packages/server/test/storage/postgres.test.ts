@@ -6,7 +6,7 @@ import { StorageUnavailableError } from '../../src/storage/errors.ts';
 import { migrate, migrations } from '../../src/storage/migrations.ts';
 import { openStore } from '../../src/storage/open.ts';
 import { storeConformance } from './conformance/index.ts';
-import { assertUpgradesFromVersion1, assertUpgradesFromVersion2 } from './conformance/upgrade.ts';
+import { assertUpgradesAuditDomains, assertUpgradesFromVersion1, assertUpgradesFromVersion2 } from './conformance/upgrade.ts';
 import { createTestDatabase } from './postgres-database.ts';
 import type { TestDatabase } from './postgres-database.ts';
 
@@ -69,6 +69,15 @@ describe('PostgreSQL store', () => {
     const old = await createTestDatabase();
     try {
       await assertUpgradesFromVersion2(openPostgresDriver(old.url));
+    } finally {
+      await old.drop();
+    }
+  });
+
+  it('gives the audit events of an older database the domain each is about', async () => {
+    const old = await createTestDatabase();
+    try {
+      await assertUpgradesAuditDomains(openPostgresDriver(old.url));
     } finally {
       await old.drop();
     }

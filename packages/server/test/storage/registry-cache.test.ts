@@ -316,6 +316,8 @@ describe('the registry change feed', () => {
     assert.deepEqual(of('role.put', 'beta:role.r', { actors: [] }, { actors: ['gw.edge'] }), ['domain:beta'], 'new actors');
     assert.deepEqual(of('role.put', 'beta:role.r', { impersonators: ['gw.edge'] }, { impersonators: [] }), ['domain:beta'], 'impersonators removed');
     assert.deepEqual(of('role.put', 'beta:role.r', { actors: ['gw.edge'] }, { actors: ['gw.edge'] }), [], 'the same actors');
+    assert.deepEqual(of('role.put', 'beta:role.r', { idTokenSubjects: false }, { idTokenSubjects: true }), ['domain:beta'], 'ID-token subjects allowed');
+    assert.deepEqual(of('role.put', 'beta:role.r', { idTokenSubjects: true }, { idTokenSubjects: true }), [], 'the same setting');
     assert.throws(() => of('role.put', 'beta:role.r', null, { ...diff, addedCount: 101 }), /names only some members/, 'a capped audit is no feed');
     const many = { created: 101, updated: 0, members: [{ principal: 'd', expiresAt: null }] };
     assert.throws(() => of('role-member.put-many', 'beta:role.r', null, many), /names only some members/);

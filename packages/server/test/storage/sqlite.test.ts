@@ -9,7 +9,7 @@ import { StorageUnavailableError } from '../../src/storage/errors.ts';
 import { migrate } from '../../src/storage/migrations.ts';
 import { openStore } from '../../src/storage/open.ts';
 import { storeConformance } from './conformance/index.ts';
-import { assertUpgradesFromVersion1, assertUpgradesFromVersion2 } from './conformance/upgrade.ts';
+import { assertUpgradesAuditDomains, assertUpgradesFromVersion1, assertUpgradesFromVersion2 } from './conformance/upgrade.ts';
 
 describe('SQLite store', () => {
   let dir = '';
@@ -58,6 +58,10 @@ describe('SQLite store', () => {
 
   it('upgrades a version-2 database and keeps its data', async () => {
     await assertUpgradesFromVersion2(openSqliteDriver(join(dir, 'version-2.sqlite')));
+  });
+
+  it('gives the audit events of an older database the domain each is about', async () => {
+    await assertUpgradesAuditDomains(openSqliteDriver(join(dir, 'version-14.sqlite')));
   });
 
   it('lets exactly one of several processes sharing the file use each join token', async () => {

@@ -126,6 +126,8 @@ export function roleRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
           '`tokenMaxLifetime` caps every access token granting this role; without it, an existing role keeps its limit. ' +
           '`actors` (and `impersonators`) name who may get tokens carrying this role for a member (docs/tokens.md, Token exchange); ' +
           'without them, an existing role keeps its lists. ' +
+          "`idTokenSubjects: true` lets those actors exchange a member's ID token (one issued for the actor itself) for tokens carrying this role; " +
+          'false by default, and an existing role keeps it when it is left out. ' +
           'A member that becomes an admin of a domain other than its own loses its outstanding join tokens (`joinTokensVoided`). ' +
           `Up to ${MAX_MEMBERS} members; the body may be larger than the server's general limit, up to ${memberListBodyLimit(MAX_MEMBERS)} bytes. ` +
           'To add members without replacing the others, POST .../members.',
@@ -141,6 +143,10 @@ export function roleRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
             actors: principalListSchema('principals that may act for a member of this role (token exchange, proxy_for_principal)'),
             impersonators: principalListSchema('principals that may impersonate a member of this role, when they ask for it explicitly'),
             reason: schemas.reason,
+            idTokenSubjects: {
+              type: 'boolean',
+              description: "whether its actors may exchange a member's ID token (subject_token_type id_token) for tokens carrying this role; default false",
+            },
           },
         },
         response: { 202: schemas.pendingChange, '2xx': roleAnswer, ...errorResponses },
@@ -151,8 +157,9 @@ export function roleRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
       const body = optionalBody(request.body);
       const change = { domain, role, body };
       readRolePut(change, now());
-      // Judged by what it asks: members, actors or impersonators, given, change who holds or acts with the role.
-      if ((body.members !== undefined || body.actors !== undefined || body.impersonators !== undefined) && (await approvalRequired(store, domain, role))) {
+      // Judged by what it asks: members, actors, impersonators or idTokenSubjects, given, change who holds or acts with the role.
+      const delegation = body.members !== undefined || body.actors !== undefined || body.impersonators !== undefined || body.idTokenSubjects !== undefined;
+      if (delegation && (await approvalRequired(store, domain, role))) {
         return reply.code(202).send(await requestApproval(deps, actor, { kind: 'role.put', domain, role, change, reason: body.reason }));
       }
       const result = await applyRolePut(deps, change, actor, noteOf(body.reason));
@@ -413,7 +420,14 @@ interface MemberInput {
 export interface RolePutChange {
   domain: string;
   role: string;
-  body: { members?: MemberInput[]; tokenMaxLifetime?: number | null; actors?: string[]; impersonators?: string[]; reason?: string };
+  body: {
+    members?: MemberInput[];
+    tokenMaxLifetime?: number | null;
+    actors?: string[];
+    impersonators?: string[];
+    idTokenSubjects?: boolean;
+    reason?: string;
+  };
 }
 
 function readRolePut(change: RolePutChange, now: number) {
@@ -426,6 +440,7 @@ function readRolePut(change: RolePutChange, now: number) {
     ...(tokenMaxLifetime === undefined ? {} : { tokenMaxLifetime }),
     ...(actors === undefined ? {} : { actors }),
     ...(impersonators === undefined ? {} : { impersonators }),
+    ...(body.idTokenSubjects === undefined ? {} : { idTokenSubjects: body.idTokenSubjects }),
   };
   return { members, settings };
 }

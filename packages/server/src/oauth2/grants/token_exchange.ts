@@ -32,29 +32,44 @@
 // `exchanged_cnf`, the thumbprints of the certificates those tokens were bound to (each once):
 // revoking such a certificate ends every token exchanged from the tokens bound to it.
 // Exchanged tokens never come from the token reuse cache: its key knows nothing of the subject.
+//
+// An ID token of Tessera's (subject_token_type id_token) is a subject token too, where the target
+// role allows it (`idTokenSubjects`, policy/delegation.ts). It proves its `sub`'s identity to the
+// one service its `aud` names, so that service alone may exchange it: the actor must be exactly its
+// `aud`. It is judged as an access token would be, in what applies: signature, our issuer,
+// `typ: JWT`, unexpired, not revoked (its `jti`: an ID token without one, issued before they carried
+// one, is refused, as it could never be revoked), its subject active and the same service it was
+// issued to, no key removal since. The new token delegates (impersonation needs an access token),
+// names the actor in `act`, carries the ID token's jti in `exchanged_from` (revoking the ID token
+// ends it), and lives no longer than the ID token. It is marked `exchanged_from_id_token`, as is
+// every token exchanged from it in turn: each carries only roles that allow ID-token subjects, at
+// issuance and at introspection (accept-token.ts), so turning the setting off ends them.
 
-import type { JWTPayload } from 'jose';
-import { actClaim, holderOf, mayActOf, roleAllows, rolesCarried, type ActingMode } from '../../policy/delegation.ts';
+import { decodeProtectedHeader, errors as joseErrors, type JWTPayload } from 'jose';
+import { actClaim, allowsIdTokenSubjects, holderOf, mayActOf, roleAllows, rolesCarried, type ActingMode } from '../../policy/delegation.ts';
 import { GrantDeniedError, resolveGrant } from '../../policy/grant.ts';
 import { splitPrincipal } from '../../policy/names.ts';
 import { parseScope, ScopeSyntaxError, type ScopeRequest } from '../../policy/scope.ts';
-import type { HeldRole } from '../../storage/records.ts';
+import { isServiceActive } from '../../policy/service-standing.ts';
+import type { HeldRole, Service } from '../../storage/records.ts';
 import { acceptAccessToken, type AcceptTokenDeps, type OwnAccessTokenClaims } from '../accept-token.ts';
 import type { AuthenticatedClient } from '../client-auth/index.ts';
 import { certificateRejected } from '../client-auth/tls_client_auth.ts';
 import { OAuthError, invalidRequest } from '../errors.ts';
-import { refuseIssuanceWithinRemovalReach } from '../key-removal.ts';
+import { endedByKeyRemoval, refuseIssuanceWithinRemovalReach } from '../key-removal.ts';
 import type { OwnTokenVerifier } from '../own-token-verifier.ts';
 import { accessTokenClaims, signAccessToken } from '../tokens.ts';
 import { readLifetime, type ClientCredentialsDeps, type GrantResponse } from './client_credentials.ts';
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
-const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
+export const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
 
 export interface TokenExchangeDeps extends ClientCredentialsDeps {
   store: ClientCredentialsDeps['store'] & AcceptTokenDeps['store'];
   verify: OwnTokenVerifier;
+  /** The verifier of Tessera's ID tokens (`typ: JWT`): subject tokens of type id_token. */
+  verifyIdToken: OwnTokenVerifier;
   /** `tokenExchange.maxDepth`: actors in the resulting chain, at most. */
   maxDepth: number;
 }
@@ -83,6 +98,8 @@ export interface ActingFor {
   /** The actors of the new token, current first (the impersonator alone for impersonation). */
   actors: string[];
   mode: ActingMode | 'proxy';
+  /** Set when the subject token was an ID token (subject_token_type id_token). */
+  fromIdToken?: true;
 }
 
 export interface ExchangedTokens {
@@ -105,10 +122,109 @@ export async function tokenExchangeGrant(
   refuseIssuanceWithinRemovalReach(client.service, now);
 
   const accept: AcceptTokenDeps = { verify: deps.verify, store: deps.store, now: () => now };
-  const subject = await acceptAccessToken(accept, request.subjectToken, { as: 'introspection' });
+  const targets = request.scope.domains.map((asked) => asked.domain);
+  const subject = request.idToken
+    ? await idTokenSubject(deps, request.subjectToken, actor, now)
+    : await accessTokenSubject(accept, request.subjectToken, actor, targets);
+  if (request.actorToken !== undefined) await checkActorToken(accept, request.actorToken, actor);
+  const { sub, carried, sentTo, fromIdToken } = subject;
+
+  const mode: ActingMode = request.impersonation ? 'impersonation' : 'delegation';
+  if (mode === 'impersonation' && subject.chain.length > 0) {
+    throw invalidGrant('impersonation=true needs a subject_token without an act chain: impersonating would hide the earlier actors');
+  }
+  const actors = mode === 'impersonation' ? [actor] : [actor, ...subject.chain];
+  if (actors.length > deps.maxDepth) {
+    throw invalidGrant(
+      `the delegation chain would be ${actors.length} actors deep (${actors.join(' <- ')}); ` +
+        `this server allows at most ${deps.maxDepth} (tokenExchange.maxDepth)`,
+    );
+  }
+
+  const carriedOnly =
+    (carried === undefined ? '' : ` (and, the token having been sent to ${sentTo.join(', ')}, only roles it carries: ${[...carried].join(', ')})`) +
+    (fromIdToken ? ' (and, its chain starting from an ID token, only roles setting idTokenSubjects: true)' : '');
+  const refusal = request.idToken
+    ? `${actor} may not act for ${sub} with an ID token in any requested role: a role allows it only by listing ${actor} in its actors ` +
+      'and setting idTokenSubjects: true (an admin sets it on the role)'
+    : mode === 'impersonation'
+      ? `${actor} may not impersonate ${sub} in any requested role: a role allows it only by listing ${actor} in its impersonators${carriedOnly}`
+      : `${actor} may not act for ${sub} in any requested role: a role allows it only by listing ${actors.join(', ')} in its actors${carriedOnly}`;
+  const allows = (held: HeldRole): boolean =>
+    roleAllows(held, actors, mode) && (carried === undefined || carried.has(`${held.domain}:${held.role}`)) && (!fromIdToken || allowsIdTokenSubjects(held));
+  const grant = await resolveGrant(sub, request.scope, now, deps.store, { allows, refusal }).catch((error: unknown) => {
+    if (error instanceof GrantDeniedError) {
+      throw error.status === 404 ? new OAuthError(400, 'invalid_target', error.message) : new OAuthError(403, 'access_denied', error.message);
+    }
+    throw error;
+  });
+  // The subject's own key removals reach its new token too (key-removal.ts).
+  refuseIssuanceWithinRemovalReach(subject.service, now);
+
+  const issuedAt = Math.floor(now / 1000);
+  const limit = grant.maxLifetime === null ? requested : Math.min(requested, grant.maxLifetime);
+  const bound = client.certificate;
+  const endsBy = Math.min(grant.expiresAt ?? Infinity, bound?.notAfter ?? Infinity, subject.exp * 1000);
+  const lifetime = Math.min(limit, Math.floor(endsBy / 1000) - issuedAt);
+  if (lifetime < 1) {
+    if (bound !== undefined && bound.notAfter === endsBy) throw certificateRejected('it expires within this second; renew it');
+    if (subject.exp * 1000 === endsBy) throw invalidGrant('the subject_token expires within this second');
+    throw new OAuthError(403, 'access_denied', `the memberships of ${sub} behind the requested roles end within this second`);
+  }
+  const tokenClaims = accessTokenClaims({
+    issuer: deps.issuer,
+    principal: sub,
+    clientId: actor,
+    audience: grant.audience,
+    scp: grant.scp,
+    scope: grant.scope,
+    issuedAt,
+    lifetime,
+    certificateThumbprint: bound?.thumbprint,
+    act: mode === 'delegation' ? actClaim(actors) : undefined,
+    exchangedFrom: subject.exchangedFrom,
+    exchangedCnf: subject.exchangedCnf,
+    fromIdToken,
+  });
+  return {
+    response: {
+      access_token: await signAccessToken(tokenClaims, deps.signingKey()),
+      issued_token_type: ACCESS_TOKEN_TYPE,
+      token_type: 'Bearer',
+      expires_in: lifetime,
+      scope: grant.scope,
+    },
+    jti: tokenClaims.jti,
+    actingFor: { subject: sub, actors, mode, ...(request.idToken && { fromIdToken: true as const }) },
+  };
+}
+
+/** What the exchange needs of a subject token, once it is found acceptable and meant for the actor. */
+interface Subject {
+  sub: string;
+  /** The subject's service, as it stands now. */
+  service: Service;
+  /** Seconds since the epoch: the new token ends no later. */
+  exp: number;
+  /** The subject token's act chain, current actor first ([] for none, and for an ID token). */
+  chain: string[];
+  /** `exchanged_from` of the new token: the subject token's jti, then those it was exchanged from. */
+  exchangedFrom: string[];
+  /** `exchanged_cnf` of the new token. */
+  exchangedCnf: string[];
+  /** The audiences an access token was sent to. */
+  sentTo: string[];
+  /** In front of the token's audience: the roles (`<d>:<r>`) the subject token carries, the most the new one may. */
+  carried: Set<string> | undefined;
+  /** An ID token, or a token exchanged from one (`exchanged_from_id_token`): only roles allowing ID-token subjects. */
+  fromIdToken: boolean;
+}
+
+/** An access token as the subject: acceptable (accept-token.ts), held by its subject or a delegation chain, and meant for the actor. */
+async function accessTokenSubject(accept: AcceptTokenDeps, token: string, actor: string, targets: string[]): Promise<Subject> {
+  const subject = await acceptAccessToken(accept, token, { as: 'introspection' });
   if (!subject.accepted) throw invalidGrant(`the subject_token is not acceptable: ${subject.reason}`);
   const claims = subject.token.claims;
-  if (request.actorToken !== undefined) await checkActorToken(accept, request.actorToken, actor);
 
   const holder = holderOf(claims);
   if (holder === null) throw invalidGrant('the subject_token names its actors inconsistently (act and client_id disagree)');
@@ -138,8 +254,6 @@ export async function tokenExchangeGrant(
   }
   const actorDomain = splitPrincipal(actor)?.domain ?? '';
   const sentTo = audiences(claims);
-  const targets = request.scope.domains.map((asked) => asked.domain);
-  /** In front of the token's audience: the roles (`<d>:<r>`) the subject token carries, the most the new one may. */
   let carried: Set<string> | undefined;
   if (!sentTo.includes(actorDomain)) {
     if (!targets.every((domain) => sentTo.includes(domain))) {
@@ -150,45 +264,6 @@ export async function tokenExchangeGrant(
     }
     carried = new Set(rolesCarried(claims));
   }
-
-  const mode: ActingMode = request.impersonation ? 'impersonation' : 'delegation';
-  if (mode === 'impersonation' && holder.actors.length > 0) {
-    throw invalidGrant('impersonation=true needs a subject_token without an act chain: impersonating would hide the earlier actors');
-  }
-  const actors = mode === 'impersonation' ? [actor] : [actor, ...holder.actors];
-  if (actors.length > deps.maxDepth) {
-    throw invalidGrant(
-      `the delegation chain would be ${actors.length} actors deep (${actors.join(' <- ')}); ` +
-        `this server allows at most ${deps.maxDepth} (tokenExchange.maxDepth)`,
-    );
-  }
-
-  const carriedOnly =
-    carried === undefined ? '' : ` (and, the token having been sent to ${sentTo.join(', ')}, only roles it carries: ${[...carried].join(', ')})`;
-  const refusal =
-    mode === 'impersonation'
-      ? `${actor} may not impersonate ${claims.sub} in any requested role: a role allows it only by listing ${actor} in its impersonators${carriedOnly}`
-      : `${actor} may not act for ${claims.sub} in any requested role: a role allows it only by listing ${actors.join(', ')} in its actors${carriedOnly}`;
-  const allows = (held: HeldRole): boolean => roleAllows(held, actors, mode) && (carried === undefined || carried.has(`${held.domain}:${held.role}`));
-  const grant = await resolveGrant(claims.sub, request.scope, now, deps.store, { allows, refusal }).catch((error: unknown) => {
-    if (error instanceof GrantDeniedError) {
-      throw error.status === 404 ? new OAuthError(400, 'invalid_target', error.message) : new OAuthError(403, 'access_denied', error.message);
-    }
-    throw error;
-  });
-  // The subject's own key removals reach its new token too (key-removal.ts).
-  refuseIssuanceWithinRemovalReach(subject.token.service, now);
-
-  const issuedAt = Math.floor(now / 1000);
-  const limit = grant.maxLifetime === null ? requested : Math.min(requested, grant.maxLifetime);
-  const bound = client.certificate;
-  const endsBy = Math.min(grant.expiresAt ?? Infinity, bound?.notAfter ?? Infinity, claims.exp * 1000);
-  const lifetime = Math.min(limit, Math.floor(endsBy / 1000) - issuedAt);
-  if (lifetime < 1) {
-    if (bound !== undefined && bound.notAfter === endsBy) throw certificateRejected('it expires within this second; renew it');
-    if (claims.exp * 1000 === endsBy) throw invalidGrant('the subject_token expires within this second');
-    throw new OAuthError(403, 'access_denied', `the memberships of ${claims.sub} behind the requested roles end within this second`);
-  }
   const exchangedFrom = [claims.jti, ...(Array.isArray(claims['exchanged_from']) ? (claims['exchanged_from'] as string[]) : [])];
   // The certificates the chain's tokens were bound to: revoking one ends this token too (accept-token.ts).
   const exchangedCnf = [
@@ -197,35 +272,54 @@ export async function tokenExchangeGrant(
       ...(Array.isArray(claims['exchanged_cnf']) ? (claims['exchanged_cnf'] as string[]) : []),
     ]),
   ];
-  const tokenClaims = accessTokenClaims({
-    issuer: deps.issuer,
-    principal: claims.sub,
-    clientId: actor,
-    audience: grant.audience,
-    scp: grant.scp,
-    scope: grant.scope,
-    issuedAt,
-    lifetime,
-    certificateThumbprint: bound?.thumbprint,
-    act: mode === 'delegation' ? actClaim(actors) : undefined,
-    exchangedFrom,
-    exchangedCnf,
-  });
-  return {
-    response: {
-      access_token: await signAccessToken(tokenClaims, deps.signingKey()),
-      issued_token_type: ACCESS_TOKEN_TYPE,
-      token_type: 'Bearer',
-      expires_in: lifetime,
-      scope: grant.scope,
-    },
-    jti: tokenClaims.jti,
-    actingFor: { subject: claims.sub, actors, mode },
-  };
+  const fromIdToken = claims.exchanged_from_id_token === true;
+  return { sub: claims.sub, service: subject.token.service, exp: claims.exp, chain: holder.actors, exchangedFrom, exchangedCnf, sentTo, carried, fromIdToken };
+}
+
+/**
+ * An ID token of Tessera's as the subject: verified with our keys (`typ: JWT`, issuer, algorithm,
+ * expiry), issued for the actor itself (its `aud`), with a jti not revoked, and its subject the
+ * active service it was issued to, with no key removed since.
+ */
+async function idTokenSubject(deps: TokenExchangeDeps, token: string, actor: string, now: number): Promise<Subject> {
+  const unacceptable = (reason: string): OAuthError => invalidGrant(`the subject_token is not acceptable: ${reason}`);
+  let claims: JWTPayload;
+  try {
+    claims = await deps.verifyIdToken(token);
+  } catch (error) {
+    throw unacceptable(error instanceof joseErrors.JWTExpired ? 'the token has expired' : (error as Error).message);
+  }
+  const { sub, aud, jti, exp, iat } = claims;
+  if (typeof sub !== 'string' || typeof exp !== 'number' || typeof iat !== 'number') throw unacceptable('the ID token has no sub, exp and iat claims');
+  if (typeof aud !== 'string') throw unacceptable('the ID token does not name one service in aud');
+  if (exp * 1000 <= now) throw unacceptable('the token has expired');
+  // It proves sub's identity to aud alone: anyone else holding it took it from somewhere.
+  if (aud !== actor) {
+    throw invalidGrant(`this ID token was issued for ${aud}: only ${aud}, its audience, may exchange it, not ${actor}`);
+  }
+  if (sub === actor) {
+    throw invalidGrant(`the subject_token is ${actor}'s own ID token: exchanging it changes nothing; ask for a new token with grant_type=client_credentials`);
+  }
+  if (typeof jti !== 'string' || jti === '') {
+    throw invalidGrant(
+      `the subject_token is an ID token without a jti, issued before Tessera's ID tokens carried one: it could not be revoked, so it is not exchanged; ` +
+        `ask ${sub} for a new one`,
+    );
+  }
+  const [service, revoked] = await Promise.all([deps.store.getService(sub), deps.store.isTokenRevoked(jti, now)]);
+  if (revoked) throw unacceptable('the token has been revoked');
+  if (!isServiceActive(service, now)) throw unacceptable(`${sub} is not an active service`);
+  // iat is in whole seconds: a service created after the second the token was issued in is not its subject.
+  if ((iat + 1) * 1000 <= service.createdAt) throw unacceptable(`the token was issued to an earlier service named ${sub}, since deleted`);
+  const keyRemoved = endedByKeyRemoval(service, iat);
+  if (keyRemoved !== null) throw unacceptable(keyRemoved);
+  return { sub, service, exp, chain: [], exchangedFrom: [jti], exchangedCnf: [], sentTo: [aud], carried: undefined, fromIdToken: true };
 }
 
 interface ExchangeRequest {
   subjectToken: string;
+  /** subject_token_type is id_token: the subject token is an ID token of Tessera's. */
+  idToken: boolean;
   actorToken: string | undefined;
   scope: ScopeRequest;
   impersonation: boolean;
@@ -234,14 +328,16 @@ interface ExchangeRequest {
 /** RFC 8693 §2.1's parameters, checked before any token is read: each problem is 400 invalid_request (scope: invalid_scope). */
 function readRequest(params: TokenExchangeParams): ExchangeRequest {
   const { subjectToken, subjectTokenType, actorToken, actorTokenType, requestedTokenType } = params;
-  if (subjectToken === undefined) throw invalidRequest('subject_token is required: the access token to act for (RFC 8693 section 2.1)');
-  if (subjectTokenType === undefined) throw invalidRequest(`subject_token_type is required: ${ACCESS_TOKEN_TYPE}`);
-  if (subjectTokenType === ID_TOKEN_TYPE) {
-    throw invalidRequest(`ID tokens are not accepted as subject tokens: send an access token, subject_token_type=${ACCESS_TOKEN_TYPE}`);
+  if (subjectToken === undefined) throw invalidRequest('subject_token is required: the access token (or ID token) to act for (RFC 8693 section 2.1)');
+  if (subjectTokenType === undefined) throw invalidRequest(`subject_token_type is required: ${ACCESS_TOKEN_TYPE} or ${ID_TOKEN_TYPE}`);
+  if (subjectTokenType !== ACCESS_TOKEN_TYPE && subjectTokenType !== ID_TOKEN_TYPE) {
+    throw invalidRequest(
+      `subject_token_type "${subjectTokenType.slice(0, 80)}" is not supported; Tessera exchanges access tokens (${ACCESS_TOKEN_TYPE}) ` +
+        `and, where a role allows it, ID tokens (${ID_TOKEN_TYPE})`,
+    );
   }
-  if (subjectTokenType !== ACCESS_TOKEN_TYPE) {
-    throw invalidRequest(`subject_token_type "${subjectTokenType.slice(0, 80)}" is not supported; Tessera exchanges access tokens: ${ACCESS_TOKEN_TYPE}`);
-  }
+  const idToken = subjectTokenType === ID_TOKEN_TYPE;
+  checkTypeMatches(subjectToken, idToken);
   if ((actorToken === undefined) !== (actorTokenType === undefined)) {
     throw invalidRequest('actor_token and actor_token_type go together: send both or neither (RFC 8693 section 2.1)');
   }
@@ -258,7 +354,31 @@ function readRequest(params: TokenExchangeParams): ExchangeRequest {
   if (impersonation !== undefined && impersonation !== 'true' && impersonation !== 'false') {
     throw invalidRequest(`impersonation must be "true" or "false", got "${impersonation.slice(0, 20)}"`);
   }
-  return { subjectToken, actorToken, scope: readTarget(params.scope, params.audience), impersonation: impersonation === 'true' };
+  if (idToken && impersonation === 'true') {
+    throw invalidRequest('impersonation=true needs an access token as the subject_token: an ID token is exchanged for a delegated token (with act) only');
+  }
+  return { subjectToken, idToken, actorToken, scope: readTarget(params.scope, params.audience), impersonation: impersonation === 'true' };
+}
+
+/**
+ * The subject token's JWS `typ` (read, not trusted: it picks the message only; the verifier checks
+ * it again) against subject_token_type: Tessera's access tokens are `at+jwt`, its ID tokens `JWT`.
+ */
+function checkTypeMatches(token: string, idToken: boolean): void {
+  let typ: unknown;
+  try {
+    typ = decodeProtectedHeader(token).typ;
+  } catch {
+    return; // not a JWS: the verifier says why
+  }
+  if (idToken && typ === 'at+jwt') {
+    throw invalidRequest(`the subject_token is an access token (typ at+jwt): send it with subject_token_type=${ACCESS_TOKEN_TYPE}`);
+  }
+  if (!idToken && typ === 'JWT') {
+    throw invalidRequest(
+      `the subject_token is an ID token (typ JWT): send it with subject_token_type=${ID_TOKEN_TYPE}, which a role allows with idTokenSubjects`,
+    );
+  }
 }
 
 /** The target: the scope (Tessera's grammar), or `audience` alone (every role there), or both naming the same domain. */

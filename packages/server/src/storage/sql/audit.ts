@@ -1,5 +1,6 @@
 import type { SqlValue } from '../drivers/driver.ts';
-import type { AuditEvent, AuditQuery, AuditSelection } from '../records.ts';
+import type { AuditEvent, AuditQuery, AuditSelection, CallerCount } from '../records.ts';
+import { addCallerCounts } from './callers.ts';
 import { AUDIT_COLUMNS, auditValues, insertAudit } from './context.ts';
 import type { SqlContext } from './context.ts';
 import { toAuditEvent } from './rows.ts';
@@ -9,21 +10,22 @@ export async function appendAudit(ctx: SqlContext, event: Omit<AuditEvent, 'id'>
   await insertAudit(ctx.db, event);
 }
 
-// Rows per INSERT: 600 parameters, far below either database's limit, and every full chunk
+// Rows per INSERT: 700 parameters, far below either database's limit, and every full chunk
 // reuses one prepared statement.
 const BATCH_ROWS = 100;
 
-export async function appendAuditBatch(ctx: SqlContext, events: readonly Omit<AuditEvent, 'id'>[]): Promise<void> {
-  if (events.length === 0) return;
+export async function appendAuditBatch(ctx: SqlContext, events: readonly Omit<AuditEvent, 'id'>[], callers: readonly CallerCount[] = []): Promise<void> {
+  if (events.length === 0 && callers.length === 0) return;
   // Relaxed durability: a batch survives a crash of Tessera, not a power cut, and its fsync no
   // longer stalls the token endpoint it records (see SqlDriver.transaction).
   await ctx.db.transaction(
     async (tx) => {
       for (let start = 0; start < events.length; start += BATCH_ROWS) {
         const chunk = events.slice(start, start + BATCH_ROWS);
-        const rows = chunk.map(() => '(?, ?, ?, ?, ?, ?)').join(', ');
+        const rows = chunk.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ');
         await tx.run(`INSERT INTO audit_events ${AUDIT_COLUMNS} VALUES ${rows}`, chunk.flatMap(auditValues));
       }
+      await addCallerCounts(tx, ctx.db.dialect, callers);
     },
     { durability: 'relaxed' },
   );
@@ -32,6 +34,14 @@ export async function appendAuditBatch(ctx: SqlContext, events: readonly Omit<Au
 export async function queryAudit(ctx: SqlContext, query: AuditQuery): Promise<AuditEvent[]> {
   const where: string[] = [];
   const params: SqlValue[] = [];
+  if (query.domain !== undefined) {
+    where.push('domain = ?');
+    params.push(query.domain);
+  }
+  if (query.target !== undefined) {
+    where.push('target = ?');
+    params.push(query.target);
+  }
   if (query.principal !== undefined) {
     where.push('(actor = ? OR target = ?)');
     params.push(query.principal, query.principal);

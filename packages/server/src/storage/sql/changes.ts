@@ -40,6 +40,7 @@ interface RoleLike {
   tokenMaxLifetime?: number | null;
   actors?: string[];
   impersonators?: string[];
+  idTokenSubjects?: boolean;
 }
 
 /** A role.put's `after`: the role, and its members added, removed (principals) and given a new expiry. */
@@ -136,8 +137,12 @@ export function changesOfAudit(event: { type: string; target: string; before: un
 function roleChanges(domain: string, before: RoleLike | null, after: RoleDiffLike | null): RegistryChange[] {
   const changes: RegistryChange[] = [];
   const listChanged = (name: 'actors' | 'impersonators'): boolean => JSON.stringify(before?.[name] ?? []) !== JSON.stringify(after?.[name] ?? []);
-  // A role's actors and impersonators are read with each of its memberships (HeldRole.delegation), as its lifetime limit is.
-  const roleChanged = (before?.tokenMaxLifetime ?? null) !== (after?.tokenMaxLifetime ?? null) || listChanged('actors') || listChanged('impersonators');
+  // A role's actors, impersonators and idTokenSubjects are read with each of its memberships (HeldRole.delegation), as its lifetime limit is.
+  const roleChanged =
+    (before?.tokenMaxLifetime ?? null) !== (after?.tokenMaxLifetime ?? null) ||
+    listChanged('actors') ||
+    listChanged('impersonators') ||
+    (before?.idTokenSubjects ?? false) !== (after?.idTokenSubjects ?? false);
   if (roleChanged) changes.push({ scope: 'domain', key: domain });
   const lists: [readonly (MemberLike | string)[] | undefined, number | undefined][] = [
     [after?.added, after?.addedCount],

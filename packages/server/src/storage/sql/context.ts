@@ -21,6 +21,7 @@ import type { FeedRow, RegistryChange } from './changes.ts';
 
 /** Told of a transaction's registry changes when it ends; `committed` false when it failed (it may or may not have committed). */
 export type ChangeListener = (changes: FeedRow[], committed: boolean) => void;
+import { auditDomain } from './audit-domain.ts';
 import { toRole } from './rows.ts';
 import type { DomainRow, MemberRow, RoleRow, ServiceRow } from './rows.ts';
 
@@ -107,14 +108,14 @@ export function withNote(after: unknown, note: AuditNote | undefined): unknown {
 }
 
 export async function insertAudit(db: SqlExecutor, event: Omit<AuditEvent, 'id'>): Promise<void> {
-  await db.run(`INSERT INTO audit_events ${AUDIT_COLUMNS} VALUES (?, ?, ?, ?, ?, ?)`, auditValues(event));
+  await db.run(`INSERT INTO audit_events ${AUDIT_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?)`, auditValues(event));
 }
 
-export const AUDIT_COLUMNS = '(at, actor, type, target, before_json, after_json)';
+export const AUDIT_COLUMNS = '(at, actor, type, target, before_json, after_json, domain)';
 
 /** An event's values in AUDIT_COLUMNS order. */
 export function auditValues(event: Omit<AuditEvent, 'id'>): SqlValue[] {
-  return [event.at, event.actor, event.type, event.target, auditJson(event.before), auditJson(event.after)];
+  return [event.at, event.actor, event.type, event.target, auditJson(event.before), auditJson(event.after), auditDomain(event.type, event.target)];
 }
 
 /**

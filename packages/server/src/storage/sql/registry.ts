@@ -33,7 +33,7 @@ export async function loadRegistryRecord(ctx: SqlContext, by: By, value: string)
   const secrets = await db.all<SecretRow>(`SELECT x.* FROM client_secrets x WHERE ${owner}`, [value]);
   const keys = await db.all<PublicKeyRow>(`SELECT x.* FROM public_keys x WHERE ${owner} ORDER BY x.created_at, x.kid`, [value]);
   const memberships = await db.all<HeldRow>(
-    `SELECT x.domain, x.role, r.token_max_lifetime AS role_max, d.token_max_lifetime AS domain_max, x.expires_at, r.actors, r.impersonators
+    `SELECT x.domain, x.role, r.token_max_lifetime AS role_max, d.token_max_lifetime AS domain_max, x.expires_at, r.actors, r.impersonators, r.id_token_subjects
      FROM role_members x
      JOIN roles r ON r.domain = x.domain AND r.name = x.role
      JOIN domains d ON d.name = x.domain

@@ -33,7 +33,7 @@ export async function putRole(
   settings: RoleSettings = {},
   note?: AuditNote,
 ): Promise<{ role: Role; created: boolean; joinTokensVoided: number }> {
-  const { tokenMaxLifetime, actors, impersonators } = settings;
+  const { tokenMaxLifetime, actors, impersonators, idTokenSubjects } = settings;
   checkLifetime(tokenMaxLifetime);
   const actorsJson = actors === undefined ? undefined : principalsJson(actors);
   const impersonatorsJson = impersonators === undefined ? undefined : principalsJson(impersonators);
@@ -43,9 +43,10 @@ export async function putRole(
     // DO NOTHING rather than a check first: when two instances create the same role at
     // once, the later one becomes an update instead of failing.
     const { changes } = await tx.run(
-      `INSERT INTO roles (domain, name, token_max_lifetime, actors, impersonators, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO roles (domain, name, token_max_lifetime, actors, impersonators, id_token_subjects, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (domain, name) DO NOTHING`,
-      [domain, name, tokenMaxLifetime ?? null, actorsJson ?? '[]', impersonatorsJson ?? '[]', now, now],
+      [domain, name, tokenMaxLifetime ?? null, actorsJson ?? '[]', impersonatorsJson ?? '[]', idTokenSubjects === true ? 1 : 0, now, now],
     );
     const created = changes === 1;
     let before: Role | null = null;
@@ -60,6 +61,9 @@ export async function putRole(
       if (actorsJson !== undefined) await tx.run('UPDATE roles SET actors = ? WHERE domain = ? AND name = ?', [actorsJson, domain, name]);
       if (impersonatorsJson !== undefined) {
         await tx.run('UPDATE roles SET impersonators = ? WHERE domain = ? AND name = ?', [impersonatorsJson, domain, name]);
+      }
+      if (idTokenSubjects !== undefined) {
+        await tx.run('UPDATE roles SET id_token_subjects = ? WHERE domain = ? AND name = ?', [idTokenSubjects ? 1 : 0, domain, name]);
       }
     }
     let joinTokensVoided = 0;
@@ -82,7 +86,10 @@ export async function putRole(
     const limitChanged = (before?.tokenMaxLifetime ?? null) !== role.tokenMaxLifetime;
     // Who may act for the role's members is read with each membership (HeldRole.delegation), by
     // every cache holding a member: a change to it is the domain's, as a lifetime limit's is.
-    const delegationChanged = !samePrincipals(before?.actors ?? [], role.actors) || !samePrincipals(before?.impersonators ?? [], role.impersonators);
+    const delegationChanged =
+      !samePrincipals(before?.actors ?? [], role.actors) ||
+      !samePrincipals(before?.impersonators ?? [], role.impersonators) ||
+      (before?.idTokenSubjects ?? false) !== role.idTokenSubjects;
     const feed = [...(limitChanged || delegationChanged ? [{ scope: 'domain' as const, key: domain }] : []), ...memberChanges(diff)];
     await audit(
       ctx,
@@ -236,7 +243,7 @@ export async function rolesHeld(ctx: SqlContext, principal: string, domains: str
   const sqlite = ctx.db.dialect === 'sqlite';
   const join = sqlite ? 'CROSS JOIN' : 'JOIN';
   const rows = await ctx.db.all<HeldRow>(
-    `SELECT m.domain, m.role, r.token_max_lifetime AS role_max, d.token_max_lifetime AS domain_max, m.expires_at, r.actors, r.impersonators
+    `SELECT m.domain, m.role, r.token_max_lifetime AS role_max, d.token_max_lifetime AS domain_max, m.expires_at, r.actors, r.impersonators, r.id_token_subjects
      FROM role_members m${sqlite ? ' INDEXED BY role_members_by_principal' : ''}
      ${join} roles r ON r.domain = m.domain AND r.name = m.role
      ${join} domains d ON d.name = m.domain
@@ -256,6 +263,7 @@ export interface HeldRow {
   expires_at: number | null;
   actors: string | null;
   impersonators: string | null;
+  id_token_subjects: number | null;
 }
 
 export function toHeldRole(row: HeldRow): HeldRole {
@@ -265,7 +273,7 @@ export function toHeldRole(row: HeldRow): HeldRole {
     maxLifetime: smallerLimit(row.role_max, row.domain_max),
     expiresAt: row.expires_at === null ? null : Number(row.expires_at),
   };
-  const delegation = delegationOf(row.actors, row.impersonators);
+  const delegation = delegationOf(row.actors, row.impersonators, row.id_token_subjects);
   if (delegation !== undefined) held.delegation = delegation;
   return held;
 }
@@ -275,6 +283,7 @@ export interface RoleSettings {
   tokenMaxLifetime?: number | null;
   actors?: readonly string[];
   impersonators?: readonly string[];
+  idTokenSubjects?: boolean;
 }
 
 /** A list of principals as stored: unique, sorted, JSON. */

@@ -67,6 +67,8 @@ export interface RoleRow {
   /** JSON arrays of principals (migration 12). */
   actors: string;
   impersonators: string;
+  /** 1 or 0 (migration 13). */
+  id_token_subjects: number;
   created_at: number;
   updated_at: number;
 }
@@ -227,6 +229,7 @@ export function toRole(row: RoleRow, members: MemberRow[]): Role {
     tokenMaxLifetime: row.token_max_lifetime,
     actors: principalList(row.actors),
     impersonators: principalList(row.impersonators),
+    idTokenSubjects: Number(row.id_token_subjects) === 1,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -316,9 +319,14 @@ export function principalList(json: string | null | undefined): string[] {
   return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
 }
 
-/** A HeldRole's delegation from its role's stored lists: undefined when both are empty (the common case). */
-export function delegationOf(actors: string | null | undefined, impersonators: string | null | undefined): RoleDelegation | undefined {
+/** A HeldRole's delegation from its role's stored settings: undefined when both lists are empty (the common case). */
+export function delegationOf(
+  actors: string | null | undefined,
+  impersonators: string | null | undefined,
+  idTokenSubjects: number | null | undefined,
+): RoleDelegation | undefined {
   const a = principalList(actors);
   const i = principalList(impersonators);
-  return a.length === 0 && i.length === 0 ? undefined : { actors: Object.freeze(a), impersonators: Object.freeze(i) };
+  if (a.length === 0 && i.length === 0) return undefined;
+  return { actors: Object.freeze(a), impersonators: Object.freeze(i), idTokenSubjects: Number(idTokenSubjects) === 1 };
 }

@@ -143,6 +143,19 @@ export function auditLog(harness: StoreHarness): void {
       }
     });
 
+    storeTest(harness, "reads a domain's timeline through an index, not a scan of the table", async (_store, driver) => {
+      const sql = 'SELECT * FROM audit_events WHERE domain = ? ORDER BY at DESC, id DESC LIMIT ?';
+      if (driver.dialect === 'sqlite') {
+        const plan = await driver.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${sql}`, ['alpha', 10]);
+        const detail = plan.map((row) => row.detail).join('; ');
+        assert.match(detail, /USING INDEX audit_events_by_domain/);
+        assert.doesNotMatch(detail, /TEMP B-TREE/, 'the index gives the order: no sort');
+      } else {
+        const found = await driver.all<{ indexdef: string }>("SELECT indexdef FROM pg_indexes WHERE indexname = 'audit_events_by_domain'");
+        assert.match(found[0]?.indexdef ?? '', /\(domain, at, id\)/);
+      }
+    });
+
     const event = (type: string, at: number) => ({ at, actor: 'system', type, target: 't', before: null, after: { at } });
     const remaining = async (store: { queryAudit: (q: { limit: number }) => Promise<{ type: string; at: number }[]> }) =>
       (await store.queryAudit({ limit: 10_000 })).map((e) => `${e.type}@${e.at}`).sort();
@@ -186,6 +199,37 @@ export function auditLog(harness: StoreHarness): void {
       const [a, b] = await Promise.all([prune(store), prune(peer)]);
       assert.equal(a + b, 400);
       assert.deepEqual(await remaining(store), ['token.issued@9000']);
+    });
+    storeTest(harness, "files each change under the domain it is about, for the domain's timeline", async (store) => {
+      const other = { actor: 'alpha.admin' };
+      await store.createDomain({ name: 'alpha' }, admin);
+      await store.createDomain({ name: 'alpha.sub' }, admin);
+      await store.createService({ domain: 'alpha', name: 'api' }, { secret: { id: 'sec-1', hash: 'h1' } }, admin);
+      await store.createService({ domain: 'alpha.sub', name: 'api' }, { secret: { id: 'sec-2', hash: 'h2' } }, admin);
+      await store.putRole('alpha', 'readers', [{ principal: 'alpha.sub.api', expiresAt: null }], other);
+      await store.updateService('alpha.api', { status: 'DISABLED' }, other);
+      await store.appendAuditBatch([
+        { at: Date.now(), actor: 'alpha.api', type: 'token.issued', target: 'alpha.api', before: null, after: null },
+        { at: Date.now(), actor: 'anonymous', type: 'token.refused.summary', target: '2001:db8::1', before: null, after: null },
+      ]);
+      const about = async (query: { domain: string; target?: string }): Promise<string[]> =>
+        (await store.queryAudit({ ...query, limit: 100 })).map((event) => `${event.type} ${event.target}`).reverse();
+      assert.deepEqual(await about({ domain: 'alpha' }), [
+        'domain.create alpha',
+        'service.create alpha.api',
+        'client-secret.add alpha.api',
+        'role.put alpha:role.readers',
+        'service.update alpha.api',
+      ]);
+      assert.deepEqual(await about({ domain: 'alpha.sub' }), ['domain.create alpha.sub', 'service.create alpha.sub.api', 'client-secret.add alpha.sub.api']);
+      assert.deepEqual(await about({ domain: 'alpha', target: 'alpha.api' }), [
+        'service.create alpha.api',
+        'client-secret.add alpha.api',
+        'service.update alpha.api',
+      ]);
+      assert.deepEqual(await about({ domain: 'alpha', target: 'alpha:role.readers' }), ['role.put alpha:role.readers']);
+      assert.deepEqual(await about({ domain: 'alpha', target: 'alpha.sub.api' }), [], "another domain's service is not in this timeline");
+      assert.deepEqual(await about({ domain: '2001' }), []);
     });
   });
 }

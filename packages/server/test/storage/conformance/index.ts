@@ -8,6 +8,7 @@ import { certificatesProved } from './certificates-proved.ts';
 import { credentials } from './credentials.ts';
 import { lifecycleAndDomains, services } from './domains-services.ts';
 import { auditLog } from './audit.ts';
+import { callers } from './callers.ts';
 import type { StoreHarness } from './harness.ts';
 import { joinTokens } from './join-tokens.ts';
 import { keysAndCa } from './keys-ca.ts';
@@ -36,6 +37,7 @@ export function storeConformance(harness: StoreHarness): void {
   apiKeys(harness);
   revocation(harness);
   auditLog(harness);
+  callers(harness);
   keysAndCa(harness);
   caGenerations(harness);
   certificates(harness);

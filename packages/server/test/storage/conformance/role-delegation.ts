@@ -35,13 +35,58 @@ export function roleDelegation(harness: StoreHarness): void {
       await store.putRole('alpha', 'writers', member, admin);
       const now = Date.now();
       assert.deepEqual(await store.rolesHeld('beta.web', ['alpha'], now), [
-        { domain: 'alpha', role: 'readers', maxLifetime: null, expiresAt: null, delegation: { actors: ['gw.edge'], impersonators: [] } },
+        {
+          domain: 'alpha',
+          role: 'readers',
+          maxLifetime: null,
+          expiresAt: null,
+          delegation: { actors: ['gw.edge'], impersonators: [], idTokenSubjects: false },
+        },
         { domain: 'alpha', role: 'writers', maxLifetime: null, expiresAt: null },
       ]);
       const record = await store.loadRegistryRecord('principal', 'beta.web');
-      assert.deepEqual(record.memberships[0]?.delegation, { actors: ['gw.edge'], impersonators: [] });
+      assert.deepEqual(record.memberships[0]?.delegation, { actors: ['gw.edge'], impersonators: [], idTokenSubjects: false });
       assert.equal(record.memberships[1]?.delegation, undefined);
     });
+
+    storeTest(
+      harness,
+      'stores idTokenSubjects (false by default), reads it with each membership, audits it and feeds it as the domain’s change',
+      async (store) => {
+        await store.createDomain({ name: 'alpha' }, admin);
+        const member = [{ principal: 'beta.web', expiresAt: null }];
+        const plain = await store.putRole('alpha', 'readers', member, admin, { actors: ['gw.edge'] });
+        assert.equal(plain.role.idTokenSubjects, false, 'off for a new role');
+        const before = await store.changeCounter();
+        const on = await store.putRole('alpha', 'readers', undefined, { actor: 'alpha.admin' }, { idTokenSubjects: true });
+        assert.equal(on.role.idTokenSubjects, true);
+        assert.deepEqual(await store.getRole('alpha', 'readers'), on.role);
+        assert.deepEqual(
+          (await store.readChanges(before, 10)).map((row) => `${row.scope}:${row.key}`),
+          ['domain:alpha'],
+        );
+        const [event] = await store.queryAudit({ type: 'role.put', limit: 1 });
+        assert.deepEqual(
+          [(event?.before as { idTokenSubjects: boolean }).idTokenSubjects, (event?.after as { idTokenSubjects: boolean }).idTokenSubjects],
+          [false, true],
+        );
+        const kept = await store.putRole('alpha', 'readers', undefined, admin, { tokenMaxLifetime: 600 });
+        assert.equal(kept.role.idTokenSubjects, true, 'kept when a put leaves it out');
+        assert.deepEqual(await store.rolesHeld('beta.web', ['alpha'], Date.now()), [
+          {
+            domain: 'alpha',
+            role: 'readers',
+            maxLifetime: 600,
+            expiresAt: null,
+            delegation: { actors: ['gw.edge'], impersonators: [], idTokenSubjects: true },
+          },
+        ]);
+        const record = await store.loadRegistryRecord('principal', 'beta.web');
+        assert.deepEqual(record.memberships[0]?.delegation, { actors: ['gw.edge'], impersonators: [], idTokenSubjects: true });
+        const off = await store.putRole('alpha', 'readers', undefined, admin, { idTokenSubjects: false });
+        assert.equal(off.role.idTokenSubjects, false);
+      },
+    );
 
     storeTest(harness, 'refuses a name that is not a principal, and more than 100', async (store) => {
       await store.createDomain({ name: 'alpha' }, admin);

@@ -43,6 +43,7 @@ export async function assertUpgradesFromVersion1(driver: SqlDriver): Promise<voi
     assert.deepEqual((await store.getRole('alpha', 'readers'))?.members, [{ principal: 'alpha.api', expiresAt: null }], 'no review date on old memberships');
     assert.equal((await store.getService('alpha.api'))?.accountId, null);
     assert.equal((await store.getRole('alpha', 'readers'))?.tokenMaxLifetime, null);
+    assert.equal((await store.getRole('alpha', 'readers'))?.idTokenSubjects, false, 'a role from before idTokenSubjects does not allow ID-token subjects');
     assert.deepEqual(await store.rolesHeld('alpha.api', ['alpha'], at), [{ domain: 'alpha', role: 'readers', maxLifetime: null, expiresAt: null }]);
     // The new tables work alongside the old rows.
     await store.createApiKey({ id: 'key-1', principal: 'alpha.api', audience: 'alpha', hash: 'h', description: null, expiresAt: null }, admin);
@@ -150,6 +151,61 @@ export async function assertUpgradesFromVersion2(driver: SqlDriver): Promise<voi
     await store.deleteService('alpha.api', admin);
     assert.equal(await store.consumeJoinToken('jt-2', 'jh', at + 2000), null);
     assert.equal((await store.getCertificate('0a1b'))?.principal, 'alpha.api');
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * Audit events written before events carried their domain get it from the upgrade, by the same
+ * rule as new ones: what each is about, by its kind; token requests and other events about no one
+ * domain get none.
+ */
+export async function assertUpgradesAuditDomains(driver: SqlDriver): Promise<void> {
+  const store = new SqlStore(driver);
+  try {
+    await migrate(
+      driver,
+      migrations.filter((step) => step.version <= 14),
+    );
+    const rows: [string, string][] = [
+      ['domain.create', 'alpha'],
+      ['domain.create', 'alpha.sub'],
+      ['role.put', 'alpha:role.readers'],
+      ['role-member.put-many', 'alpha.sub:role.x'],
+      ['service.create', 'alpha.api'],
+      ['service.create', 'alpha.sub.api'],
+      ['certificate.issue', 'alpha.api'],
+      ['join-token.use', 'alpha.sub.api'],
+      ['token.issued', 'alpha.api'],
+      ['token.refused.summary', '2001:db8::1'],
+      ['signing-key.create', 'kid-1'],
+    ];
+    for (const [i, [type, target]] of rows.entries()) {
+      await driver.run('INSERT INTO audit_events (at, actor, type, target, before_json, after_json) VALUES (?, ?, ?, ?, ?, ?)', [
+        1_700_000_000_000 + i,
+        'sys.auth.admin',
+        type,
+        target,
+        'null',
+        'null',
+      ]);
+    }
+    await migrate(driver);
+    const about = async (domain: string): Promise<string[]> =>
+      (await store.queryAudit({ domain, limit: 100 })).map((event) => `${event.type} ${event.target}`).reverse();
+    assert.deepEqual(await about('alpha'), ['domain.create alpha', 'role.put alpha:role.readers', 'service.create alpha.api', 'certificate.issue alpha.api']);
+    assert.deepEqual(await about('alpha.sub'), [
+      'domain.create alpha.sub',
+      'role-member.put-many alpha.sub:role.x',
+      'service.create alpha.sub.api',
+      'join-token.use alpha.sub.api',
+    ]);
+    const none = await driver.all<{ type: string }>('SELECT type FROM audit_events WHERE domain IS NULL ORDER BY at');
+    assert.deepEqual(
+      none.map((row) => row.type),
+      ['token.issued', 'token.refused.summary', 'signing-key.create'],
+    );
   } finally {
     await store.close();
   }
