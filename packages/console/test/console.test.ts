@@ -149,7 +149,7 @@ describe('the console, signed in as the bootstrap admin', { skip, timeout: 120_0
 
       const role = await t.admin$('GET', '/domains/payments/roles/readers');
       assert.equal(role.status, 200);
-      assert.deepEqual(role.json.members, [{ principal: 'payments.api', expiresAt: '2031-01-02T03:04:00.000Z' }]);
+      assert.deepEqual(role.json.members, [{ principal: 'payments.api', expiresAt: '2031-01-02T03:04:00.000Z', reviewBy: null }]);
       assert.deepEqual(role.json.actors, ['gw.edge']);
       const domain = await t.admin$('GET', '/domains/payments');
       assert.equal(domain.json.description, 'Card payments');
