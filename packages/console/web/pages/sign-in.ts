@@ -1,5 +1,5 @@
 // Sign-in with an admin credential (client id and secret). The secret is sent once to
-// /oauth2/token and kept only in memory for the sign-out's revocation (session.ts).
+// /oauth2/token and dropped once the token is obtained: sign-out needs only the token (session.ts).
 
 import { append, field, h, notice } from '../dom.ts';
 import { clientCredentialsSignIn, SignInError, type Session } from '../session.ts';

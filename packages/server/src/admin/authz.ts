@@ -44,6 +44,8 @@ export interface AdminCaller {
   isSystemAdmin: boolean;
   /** Domains this caller administers through this token. */
   adminOf: ReadonlySet<string>;
+  /** The bearer token of this request: what DELETE /admin/v1/session revokes, and nothing else. */
+  token: { jti: string; expiresAt: number };
 }
 
 declare module 'fastify' {
@@ -96,7 +98,7 @@ export async function authenticateAdmin(request: FastifyRequest, deps: AdminAuth
     throw unauthorized(`the bearer token acts for ${claims.sub} on behalf of ${claims.client_id}; the admin API takes a service's own token only`);
   }
   const adminOf = new Set(roles.filter((r) => r.role === ADMIN_ROLE).map((r) => r.domain));
-  return { principal: claims.sub, isSystemAdmin: adminOf.has(SYSTEM_DOMAIN), adminOf };
+  return { principal: claims.sub, isSystemAdmin: adminOf.has(SYSTEM_DOMAIN), adminOf, token: { jti: claims.jti, expiresAt: claims.exp * 1000 } };
 }
 
 /** Throws 403 unless the caller administers `domain` (or everything, for `domain` undefined). */

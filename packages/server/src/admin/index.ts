@@ -18,6 +18,7 @@ import { joinTokenRoutes, type JoinTokenLimits } from './routes/join-tokens.ts';
 import { roleRoutes } from './routes/roles.ts';
 import { serviceCertificateRoutes } from './routes/service-certificates.ts';
 import { serviceRoutes } from './routes/services.ts';
+import { sessionRoutes } from './routes/session.ts';
 import { systemRoutes } from './routes/system.ts';
 
 export const ADMIN_PREFIX = '/admin/v1';
@@ -58,6 +59,7 @@ export async function adminApi(app: FastifyInstance, deps: AdminDeps): Promise<v
       systemRoutes(scope, routeDeps);
       caRoutes(scope, routeDeps);
       joinTokenRoutes(scope, routeDeps);
+      sessionRoutes(scope, routeDeps);
     },
     { prefix: ADMIN_PREFIX },
   );
