@@ -9,6 +9,7 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { loadConsoleAssets, type ConsoleAsset, type ConsoleAssets } from './assets.ts';
+import { consoleOidcRoutes, type ConsoleOidcDeps } from './oidc.ts';
 
 export { loadConsoleAssets, moduleSource } from './assets.ts';
 
@@ -36,6 +37,8 @@ export interface ConsoleOptions {
   enabled: boolean;
   /** The prepared files; loaded from @tessera/console when not given. */
   assets?: ConsoleAssets;
+  /** OpenID Connect sign-in for people (`console.oidc`); absent: off, and its routes are 404. */
+  oidc?: { deps: ConsoleOidcDeps; clientSecret: string | null } | undefined;
 }
 
 export function consoleRoutes(app: FastifyInstance, options: ConsoleOptions): ConsoleAssets | null {
@@ -49,6 +52,15 @@ export function consoleRoutes(app: FastifyInstance, options: ConsoleOptions): Co
     if (file === undefined) return notFound(request, reply);
     return serve(request, reply, file, ASSET_CACHE);
   });
+  if (options.oidc) {
+    // Same headers as every answer under /console.
+    app.register(async (scope) => {
+      scope.addHook('onRequest', async (_request, reply) => {
+        secured(reply);
+      });
+      consoleOidcRoutes(scope, options.oidc!.deps, options.oidc!.clientSecret);
+    });
+  }
   app.get('/console/*', hidden, notFound);
   return assets;
 }
