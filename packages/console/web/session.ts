@@ -5,9 +5,8 @@
 // it, or at sign-out, which revokes it with DELETE /admin/v1/session: the token revokes itself,
 // so no client secret is kept once the token is obtained.
 //
-// Sign-in methods are pluggable (`SignInMethod`): today a client id and secret exchanged with the
-// client credentials grant; OpenID Connect sign-in for people is meant to be another method
-// producing the same `Session`.
+// Two ways in, producing the same `Session`: a client id and secret exchanged with the client
+// credentials grant (here), and OpenID Connect sign-in for people (oidc.ts).
 
 import { apiError, type ApiError } from './api.ts';
 
@@ -106,7 +105,9 @@ export const clientCredentialsSignIn: SignInMethod<ClientCredentials> = {
  * is dropped as soon as the token is obtained.
  */
 export function makeSession(principal: string, token: TokenAnswer): Session {
-  const granted = token.scope.split(' ').find((item) => item.endsWith(':role.admin')) ?? token.scope;
+  const scopes = token.scope.split(' ');
+  // A person's session may name several admin roles; a system admin's is the one that counts.
+  const granted = scopes.includes(SYSTEM_ADMIN_SCOPE) ? SYSTEM_ADMIN_SCOPE : (scopes.find((item) => item.endsWith(':role.admin')) ?? token.scope);
   const standing: Standing = granted === SYSTEM_ADMIN_SCOPE ? { kind: 'system' } : { kind: 'domain', domain: granted.slice(0, -':role.admin'.length) };
   let revoked = false;
   return {

@@ -9,7 +9,7 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { loadConsoleAssets, type ConsoleAsset, type ConsoleAssets } from './assets.ts';
-import { consoleOidcRoutes, type ConsoleOidcDeps } from './oidc.ts';
+import { consoleOidcRoutes, OIDC_CONFIG_PATH, type ConsoleOidcDeps } from './oidc.ts';
 
 export { loadConsoleAssets, moduleSource } from './assets.ts';
 
@@ -52,15 +52,14 @@ export function consoleRoutes(app: FastifyInstance, options: ConsoleOptions): Co
     if (file === undefined) return notFound(request, reply);
     return serve(request, reply, file, ASSET_CACHE);
   });
-  if (options.oidc) {
-    // Same headers as every answer under /console.
-    app.register(async (scope) => {
-      scope.addHook('onRequest', async (_request, reply) => {
-        secured(reply);
-      });
-      consoleOidcRoutes(scope, options.oidc!.deps, options.oidc!.clientSecret);
+  // Same headers as every answer under /console.
+  app.register(async (scope) => {
+    scope.addHook('onRequest', async (_request, reply) => {
+      secured(reply);
     });
-  }
+    if (options.oidc) consoleOidcRoutes(scope, options.oidc.deps, options.oidc.clientSecret);
+    else scope.get(OIDC_CONFIG_PATH, hidden, (_request, reply) => reply.header('cache-control', 'no-store').send({ enabled: false }));
+  });
   app.get('/console/*', hidden, notFound);
   return assets;
 }

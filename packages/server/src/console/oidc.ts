@@ -3,7 +3,9 @@
 // (so it works across workers and instances):
 //
 // - GET /console/oidc/config: what the page needs to send the person to the provider (its
-//   authorization_endpoint, the client id, the scopes, the redirect URI `<issuer>/console/`).
+//   authorization_endpoint, the client id, the scopes, the redirect URI `<issuer>/console/`);
+//   `{"enabled": false}` when it is off (console/index.ts), not a 404, which the browser would log
+//   as an error on every sign-in page of a server without it.
 // - The page makes state, nonce and a PKCE verifier, keeps them in sessionStorage, and navigates
 //   to the provider; back at /console/?code=…&state=… it checks the state (login CSRF) and POSTs
 //   `{code, codeVerifier, nonce, redirectUri}` to POST /console/oidc/session.
@@ -109,6 +111,7 @@ export function consoleOidcRoutes(app: FastifyInstance, deps: ConsoleOidcDeps, c
     try {
       const discovery = await provider.discovery();
       return noStore(reply).send({
+        enabled: true,
         issuer: config.issuer,
         authorizationEndpoint: discovery.authorization_endpoint,
         clientId: config.clientId,

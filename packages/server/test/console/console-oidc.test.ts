@@ -114,6 +114,7 @@ describe('console sign-in with OpenID Connect', () => {
     const res = await t.send('/console/oidc/config');
     assert.equal(res.status, 200, res.text);
     assert.deepEqual(res.json, {
+      enabled: true,
       issuer: idp.issuer,
       authorizationEndpoint: `${idp.issuer}/auth`,
       clientId: 'tessera-console',
@@ -280,11 +281,13 @@ describe('console sign-in with OpenID Connect', () => {
 });
 
 describe('console sign-in with OpenID Connect, off', () => {
-  it('answers 404 for its routes', async () => {
+  it('says so at /console/oidc/config (not a 404 the browser would log as an error) and answers 404 at /console/oidc/session', async () => {
     const t = await startTestServer();
     try {
       const res = await t.send('/console/oidc/config');
-      assert.equal(res.status, 404);
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.json, { enabled: false });
+      assert.match(String(res.headers['content-security-policy']), /default-src 'none'/);
       const post = await t.send('/console/oidc/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
       assert.equal(post.status, 404);
     } finally {
