@@ -77,6 +77,8 @@ export function renderSignIn(view: HTMLElement, { onSignedIn, message, error }: 
   });
   // Filled in when the server answers that it has OpenID Connect sign-in.
   const people = h('section', { 'aria-labelledby': 'sign-in-people', hidden: true });
+  // Shown with it, so the two ways in have a heading each.
+  const credentialHeading = h('h2', { hidden: true }, 'With an admin credential');
   void oidcConfig().then((config) => {
     if (config === null) return;
     const status = h('div', { class: 'form-status' });
@@ -98,6 +100,7 @@ export function renderSignIn(view: HTMLElement, { onSignedIn, message, error }: 
       status,
     );
     people.hidden = false;
+    credentialHeading.hidden = false;
   });
   append(
     view,
@@ -105,6 +108,7 @@ export function renderSignIn(view: HTMLElement, { onSignedIn, message, error }: 
     message ? notice('success', message) : null,
     error ? notice('error', error) : null,
     people,
+    credentialHeading,
     h(
       'p',
       {},

@@ -4,7 +4,9 @@
 // any, that certificate trusted now), held by its own subject (never a token from a token
 // exchange or proxy_for_principal), and must carry the admin role being used
 // (`sys.auth:role.admin` for everything, `<d>:role.admin` for domain d). Removing an admin takes
-// effect at once, not when their token expires.
+// effect at once, not when their token expires. A person signed in to the console with OpenID
+// Connect presents a session token of its own JWS typ instead, judged by acceptPersonSession
+// (oauth2/accept-token.ts) with its own checks; the caller is then the person's principal.
 //
 // A service acts with every role it holds, so whoever can mint it a credential or restore its
 // standing acts as it. When a service holds `<x>:role.admin` for a domain x other than its own,

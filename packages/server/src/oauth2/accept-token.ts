@@ -1,6 +1,8 @@
 // Whether an access token Tessera issued is acceptable right now. The one home of that rule:
 // the admin API (/admin/v1 and /auth/admin/*) and introspection ask here, and nothing else in
-// the server accepts Tessera's own access tokens. A signature that still verifies is not enough:
+// the server accepts Tessera's own access tokens. A person's console session token is not one of
+// them (its own typ): acceptPersonSession, below, judges it for the admin API alone. A signature
+// that still verifies is not enough:
 //
 // - signature, `typ: at+jwt`, issuer and algorithm (own-token-verifier.ts), with the claims
 //   every token we issue carries (jti, sub, exp, iat, client_id, scp, aud);
