@@ -4,14 +4,17 @@
 // granted scopes (preferred_username, email, groups). `signIn` drives the authorization request
 // without a browser, as the login page's form would.
 //
-// `tamper` makes its token endpoint answer with an ID token signed by another key (the server
-// must refuse it), and `close` takes it away (unreachable).
+// `tamper` makes its token endpoint answer with an ID token signed by another key, and `forge`
+// with one signed by its own key holding the given claims (both for tests of what the server must
+// refuse); `close` takes it away (unreachable).
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { SignJWT, generateKeyPair } from 'jose';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import Provider from 'oidc-provider';
 import { freePort } from './port.ts';
+
+type CryptoKeyLike = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
 
 export interface TestAccount {
   preferred_username?: string;
@@ -26,6 +29,8 @@ export interface TestProvider {
   accounts: Map<string, TestAccount>;
   /** The next token answers carry an ID token signed by a key the provider does not publish. */
   tamper: boolean;
+  /** The next token answers carry an ID token signed by the provider's key, with these claims over valid ones for `root`. */
+  forge: Record<string, unknown> | null;
   close(): Promise<void>;
 }
 
@@ -48,7 +53,10 @@ export async function startTestProvider(options: { redirectUris: string[]; publi
   const clientId = 'tessera-console';
   const clientSecret = randomBytes(24).toString('base64url');
   const accounts = new Map<string, TestAccount>();
+  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+  const signingJwk = { ...(await exportJWK(privateKey)), kid: 'test-provider', alg: 'RS256', use: 'sig' };
   const provider = new Provider(issuer, {
+    jwks: { keys: [signingJwk] },
     clients: [
       {
         client_id: clientId,
@@ -87,6 +95,7 @@ export async function startTestProvider(options: { redirectUris: string[]; publi
     clientSecret,
     accounts,
     tamper: false,
+    forge: null,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -94,8 +103,9 @@ export async function startTestProvider(options: { redirectUris: string[]; publi
       }),
   };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    if (state.tamper && req.method === 'POST' && req.url === '/token') {
-      void forgedAnswer(issuer, clientId).then((body) => {
+    if ((state.tamper || state.forge) && req.method === 'POST' && req.url === '/token') {
+      const key = state.tamper ? null : { privateKey, kid: signingJwk.kid };
+      void forgedAnswer(issuer, clientId, key, state.forge ?? {}).then((body) => {
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       });
       return;
@@ -106,16 +116,16 @@ export async function startTestProvider(options: { redirectUris: string[]; publi
   return state;
 }
 
-async function forgedAnswer(issuer: string, clientId: string): Promise<Record<string, unknown>> {
-  const { privateKey } = await generateKeyPair('ES256');
-  const idToken = await new SignJWT({ preferred_username: 'root', groups: ['tessera-admins'], nonce: 'anything' })
-    .setProtectedHeader({ alg: 'ES256', kid: 'not-published' })
-    .setIssuer(issuer)
-    .setAudience(clientId)
-    .setSubject('root')
-    .setIssuedAt()
-    .setExpirationTime('5m')
-    .sign(privateKey);
+async function forgedAnswer(
+  issuer: string,
+  clientId: string,
+  key: { privateKey: CryptoKeyLike; kid: string } | null,
+  claims: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  const signer = key ?? { privateKey: (await generateKeyPair('RS256')).privateKey, kid: 'not-published' };
+  const now = Math.floor(Date.now() / 1000);
+  const payload = { iss: issuer, aud: clientId, sub: 'root', iat: now, exp: now + 300, preferred_username: 'root', groups: ['tessera-admins'], ...claims };
+  const idToken = await new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid: signer.kid }).sign(signer.privateKey);
   return { access_token: 'x', token_type: 'Bearer', expires_in: 300, id_token: idToken };
 }
 

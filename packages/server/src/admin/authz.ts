@@ -123,7 +123,9 @@ function isPersonSessionToken(token: string): boolean {
 }
 
 async function authenticatePerson(deps: AdminAuthDeps, token: string): Promise<AdminCaller> {
-  if (!deps.verifySession) throw unauthorized('the bearer token is a person session token, and OpenID Connect sign-in (console.oidc) is off');
+  if (!deps.verifySession) {
+    throw unauthorized("the bearer token is a person's console session token: only /admin/v1 takes one, and only while console.oidc is set");
+  }
   const acceptance = await acceptPersonSession({ verifySession: deps.verifySession, store: deps.store, now: deps.now }, token);
   if (!acceptance.accepted) throw unauthorized(`the bearer token was rejected: ${acceptance.reason}`);
   const { principal, jti, exp, adminOf } = acceptance.session;

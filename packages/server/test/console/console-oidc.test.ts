@@ -222,6 +222,10 @@ describe('console sign-in with OpenID Connect', () => {
     assert.equal(assertion.status, 401, assertion.text);
     const introspected = await introspectAs(t, { id: 'alpha.gw', secret: gw }, token);
     assert.deepEqual(introspected.json, { active: false });
+    // Nor at the service-account dialect's admin routes: /admin/v1 only.
+    const dialect = await t.send('/auth/admin/service-accounts', { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(dialect.status, 401, dialect.text);
+    assert.match(dialect.text, /only \/admin\/v1 takes one/);
     // Still good at the admin API.
     assert.equal((await t.admin$('GET', '/domains/alpha/services', undefined, token)).status, 200);
   });
@@ -267,6 +271,27 @@ describe('console sign-in with OpenID Connect', () => {
     } finally {
       idp.tamper = false;
     }
+  });
+
+  it("refuses an ID token signed by the provider that is not for this client, expired, another issuer's, or without a nonce", async () => {
+    const nonce = 'a-nonce-of-this-sign-in';
+    const forged = async (claims: Record<string, unknown>) => {
+      idp.forge = { nonce, ...claims };
+      try {
+        return await signIn('root', { nonce });
+      } finally {
+        idp.forge = null;
+      }
+    };
+    const ok = await forged({});
+    assert.equal(ok.status, 200, `the forging itself is sound: ${ok.text}`);
+    assertRefused(await forged({ aud: 'another-client' }), 401, 'invalid_id_token', /not valid \(unexpected "aud" claim value\)/);
+    assertRefused(await forged({ aud: [idp.clientId, 'another-client'] }), 401, 'invalid_id_token', /issued to another client \(azp undefined\)/);
+    assertRefused(await forged({ azp: 'another-client' }), 401, 'invalid_id_token', /issued to another client \(azp another-client\)/);
+    const old = Math.floor(Date.now() / 1000) - 3600;
+    assertRefused(await forged({ iat: old - 300, exp: old }), 401, 'invalid_id_token', /"exp" claim timestamp check failed/);
+    assertRefused(await forged({ iss: 'https://elsewhere.example' }), 401, 'invalid_id_token', /unexpected "iss" claim value/);
+    assertRefused(await forged({ nonce: undefined }), 401, 'invalid_id_token', /its nonce differs/);
   });
 
   it('says so when the provider cannot be reached (last: it closes the provider)', async () => {
