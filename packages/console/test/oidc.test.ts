@@ -51,7 +51,10 @@ describe('the console, a person signing in with OpenID Connect', { skip, timeout
     const w = await watchedPage(browser);
     const page = w.page;
     // The provider's page imports a web font; nothing leaves the machine.
-    await w.context.route((url) => url.hostname !== '127.0.0.1', (route) => route.fulfill({ status: 200, contentType: 'text/css', body: '' }));
+    await w.context.route(
+      (url) => url.hostname !== '127.0.0.1',
+      (route) => route.fulfill({ status: 200, contentType: 'text/css', body: '' }),
+    );
     try {
       await page.goto(`${t.url}/console/`);
       const button = page.getByRole('button', { name: 'Sign in with OpenID Connect' });
@@ -104,6 +107,37 @@ describe('the console, a person signing in with OpenID Connect', { skip, timeout
       );
     } finally {
       await w.close();
+    }
+  });
+
+  it('says so on the sign-in page when the provider cannot be reached', async () => {
+    const nowhere = `http://127.0.0.1:${await freePort()}`;
+    const down = await startTestServer({
+      edit: (config) => {
+        config.console.oidc = {
+          issuer: nowhere,
+          clientId: 'tessera-console',
+          clientSecretFile: null,
+          scopes: ['openid'],
+          principal: { claim: 'preferred_username', domain: 'people' },
+          groups: null,
+          sessionLifetime: 600,
+        };
+      },
+    });
+    const w = await watchedPage(browser);
+    const page = w.page;
+    try {
+      w.expectFailedLoad(502, '/console/oidc/config');
+      await page.goto(`${down.url}/console/`);
+      await page.getByText(/^Signing in as a person is not possible now: The OpenID provider's discovery document at .* could not be reached/).waitFor();
+      assert.equal(await page.getByRole('button', { name: 'Sign in with OpenID Connect' }).count(), 0);
+      // The credential form still works.
+      await page.getByLabel('Client id').waitFor();
+      w.assertClean();
+    } finally {
+      await w.close();
+      await down.stop();
     }
   });
 

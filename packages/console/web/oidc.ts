@@ -33,11 +33,14 @@ interface FlowState {
   redirectUri: string;
 }
 
-/** The server's OpenID Connect settings, or null when it has none (or cannot say). */
-export async function oidcConfig(): Promise<OidcConfig | null> {
+/**
+ * The server's OpenID Connect settings; `{unavailable}` when it has them but cannot use them now
+ * (its provider unreachable, say), with why; null when it has none (or cannot say).
+ */
+export async function oidcConfig(): Promise<OidcConfig | { unavailable: string } | null> {
   try {
     const response = await fetch('/console/oidc/config', { credentials: 'omit', cache: 'no-store' });
-    if (!response.ok) return null;
+    if (!response.ok) return response.status >= 500 ? { unavailable: (await apiError(response)).message } : null;
     const config = (await response.json()) as OidcConfig | { enabled: false };
     return config.enabled ? config : null;
   } catch {

@@ -82,6 +82,12 @@ export function renderSignIn(view: HTMLElement, { onSignedIn, message, error }: 
   void oidcConfig().then((config) => {
     if (config === null) return;
     const status = h('div', { class: 'form-status' });
+    if ('unavailable' in config) {
+      append(people, h('h2', { id: 'sign-in-people' }, 'As a person'), notice('error', `Signing in as a person is not possible now: ${config.unavailable}`));
+      people.hidden = false;
+      credentialHeading.hidden = false;
+      return;
+    }
     const button = h('button', { type: 'button' }, 'Sign in with OpenID Connect');
     button.addEventListener('click', () => {
       button.disabled = true;
