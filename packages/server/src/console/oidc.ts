@@ -262,7 +262,8 @@ async function discover(config: ConsoleOidcConfig, doFetch: typeof fetch, loopba
     throw fail(
       502,
       'idp_misconfigured',
-      `The OpenID provider at ${url} names its issuer ${JSON.stringify(json['issuer'])}, not ${config.issuer}; set console.oidc.issuer to the provider's exact issuer.`,
+      `The OpenID provider at ${url} names its issuer ${JSON.stringify(json['issuer'])}, not ${config.issuer}; ` +
+        "set console.oidc.issuer to the provider's exact issuer.",
     );
   }
   const endpoint = (name: 'authorization_endpoint' | 'token_endpoint' | 'jwks_uri'): string => {
@@ -332,7 +333,8 @@ async function startSession(
     throw fail(
       403,
       'no_principal',
-      `Your ${claim} "${raw.slice(0, 100)}" cannot be a name in Tessera (${describeNameRule('service')}); map people by another claim (console.oidc.principal.claim).`,
+      `Your ${claim} "${raw.slice(0, 100)}" cannot be a name in Tessera (${describeNameRule('service')}); ` +
+        'map people by another claim (console.oidc.principal.claim).',
     );
   }
   const now = deps.now();
