@@ -22,6 +22,7 @@ import { reviewRoutes } from './routes/reviews.ts';
 import { roleRoutes } from './routes/roles.ts';
 import { serviceCertificateRoutes } from './routes/service-certificates.ts';
 import { serviceRoutes } from './routes/services.ts';
+import { sessionRoutes } from './routes/session.ts';
 import { systemRoutes } from './routes/system.ts';
 
 export const ADMIN_PREFIX = '/admin/v1';
@@ -66,6 +67,7 @@ export async function adminApi(app: FastifyInstance, deps: AdminDeps): Promise<v
       auditRoutes(scope, routeDeps);
       caRoutes(scope, routeDeps);
       joinTokenRoutes(scope, routeDeps);
+      sessionRoutes(scope, routeDeps);
     },
     { prefix: ADMIN_PREFIX },
   );

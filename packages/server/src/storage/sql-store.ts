@@ -68,7 +68,7 @@ import type { FeedRow } from './sql/changes.ts';
 import type { ChangeListener } from './sql/context.ts';
 import { liveRevokedTokens, loadRegistryRecord } from './sql/registry.ts';
 import type { RegistryRecord } from './sql/registry.ts';
-import type { ClientForAuth, ClientWithKeys, DeleteKeyResult, NewSecret, NewService, PutKeyResult, ServicePatch, Store } from './store.ts';
+import type { ClientForAuth, ClientWithKeys, DeleteKeyResult, NewSecret, NewService, PutKeyResult, RevocationEvent, ServicePatch, Store } from './store.ts';
 
 export interface SqlStoreOptions {
   /** The clock for createdAt, updatedAt, audit times and secret expiry. */
@@ -318,8 +318,8 @@ export class SqlStore implements Store, RegistrySource {
     return assertionJtis.consumeAssertionJti(this.ctx, this.jtiPruning, clientId, jti, expiresAt, now);
   }
 
-  revokeToken(token: RevokedToken, by: Actor): Promise<void> {
-    return revokedTokens.revokeToken(this.ctx, token, by);
+  revokeToken(token: RevokedToken, by: Actor, type?: RevocationEvent): Promise<void> {
+    return revokedTokens.revokeToken(this.ctx, token, by, type);
   }
 
   isTokenRevoked(jti: string, now: number): Promise<boolean> {

@@ -90,6 +90,8 @@ export interface ClientWithKeys {
   publicKeys: PublicKeyRecord[];
 }
 
+export type RevocationEvent = 'token.revoke' | 'session.revoke';
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   close(): Promise<void>;
@@ -228,8 +230,11 @@ export interface Store {
    */
   consumeAssertionJti(clientId: string, jti: string, expiresAt: number, now: number): Promise<boolean>;
 
-  /** RFC 7009: idempotent; kept until `expiresAt`, then pruned. */
-  revokeToken(token: RevokedToken, by: Actor): Promise<void>;
+  /**
+   * RFC 7009: idempotent; kept until `expiresAt`, then pruned. Audited as `type` (`token.revoke`
+   * by default; `session.revoke` when the admin API's DELETE /admin/v1/session revokes its own bearer token).
+   */
+  revokeToken(token: RevokedToken, by: Actor, type?: RevocationEvent): Promise<void>;
   isTokenRevoked(jti: string, now: number): Promise<boolean>;
 
   /** NotFoundError when the service is missing. */

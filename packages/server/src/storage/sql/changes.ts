@@ -100,9 +100,10 @@ export function changesOfAudit(event: { type: string; target: string; before: un
     case 'domain.update':
     case 'domain.delete':
       return [{ scope: 'domain', key: target }];
-    case 'token.revoke': {
+    case 'token.revoke':
+    case 'session.revoke': {
       const jti = (event.after as { jti?: unknown } | null)?.jti;
-      if (typeof jti !== 'string') throw new Error('audit token.revoke names no jti');
+      if (typeof jti !== 'string') throw new Error(`audit ${event.type} names no jti`);
       return [{ scope: 'token', key: jti }];
     }
     // Not read by any token decision a cache holds: certificates are issued under new serials,
