@@ -5,7 +5,8 @@
 import { AdminApi, type ApiError } from './api.ts';
 import { announce, append, clear, h } from './dom.ts';
 import { parseRoute, type Route } from './router.ts';
-import type { Session } from './session.ts';
+import { oidcReturn } from './oidc.ts';
+import { SignInError, type Session } from './session.ts';
 import { renderSignIn } from './pages/sign-in.ts';
 import { renderDomains } from './pages/domains.ts';
 import { renderDomain } from './pages/domain.ts';
@@ -122,7 +123,7 @@ function setCrumbs(trail: Array<{ label: string; href?: string }>): void {
   nav.appendChild(list);
 }
 
-async function render(message?: string): Promise<void> {
+async function render(message?: string, error?: string): Promise<void> {
   const current = ++navigation;
   const route: Route = parseRoute(location.hash);
   const view = h('div', { class: 'page' });
@@ -133,7 +134,7 @@ async function render(message?: string): Promise<void> {
     }
     if (route.page !== 'sign-in' && route.page !== 'not-found') afterSignIn = location.hash || '#/domains';
     setCrumbs([]);
-    renderSignIn(view, { onSignedIn: startSession, message });
+    renderSignIn(view, { onSignedIn: startSession, message, error });
   } else {
     main().setAttribute('aria-busy', 'true');
     const context: PageContext = { api, session, view, crumbs: setCrumbs };
@@ -165,4 +166,12 @@ document.getElementById('skip-link')?.addEventListener('click', (event) => {
   main().focus();
 });
 window.addEventListener('hashchange', () => void render());
-void render();
+// Back from the OpenID provider: finish that sign-in first (oidc.ts).
+const returning = oidcReturn();
+if (returning === null) void render();
+else {
+  returning.then(startSession, (failure: unknown) => {
+    const text = failure instanceof SignInError ? failure.message : `Sign-in failed: ${(failure as Error).message}. Is the server reachable?`;
+    void render(undefined, text);
+  });
+}
