@@ -13,6 +13,7 @@ import { renderDomain } from './pages/domain.ts';
 import { renderRole } from './pages/role.ts';
 import { renderCallers } from './pages/callers.ts';
 import { renderTimeline } from './pages/timeline.ts';
+import { renderService } from './pages/service.ts';
 
 export interface PageContext {
   api: AdminApi;
@@ -141,6 +142,7 @@ async function render(message?: string, error?: string): Promise<void> {
     else if (route.page === 'domain') await renderDomain(context, route.domain, route.limit);
     else if (route.page === 'role') await renderRole(context, route.domain, route.role, route.limit);
     else if (route.page === 'callers') await renderCallers(context, route.domain, route.period, route.limit);
+    else if (route.page === 'service') await renderService(context, route.domain, route.service, route.limit);
     else if (route.page === 'timeline') await renderTimeline(context, route.domain, route.target, route.limit);
     else {
       setCrumbs([{ label: 'Not found' }]);

@@ -1,5 +1,5 @@
 // Hash routes: `#/domains`, `#/domains/<d>`, `#/domains/<d>/roles/<r>`,
-// `#/domains/<d>/callers?period=7d`, `#/domains/<d>/timeline?target=<d>.<s>`, with an optional `?limit=` (the page size of lists). The hash never reaches the server.
+// `#/domains/<d>/services/<s>`, `#/domains/<d>/callers?period=7d`, `#/domains/<d>/timeline?target=<d>.<s>`, with an optional `?limit=` (the page size of lists). The hash never reaches the server.
 
 export type Route =
   | { page: 'sign-in' }
@@ -8,6 +8,7 @@ export type Route =
   | { page: 'role'; domain: string; role: string; limit: number }
   | { page: 'callers'; domain: string; period: Period; limit: number }
   | { page: 'timeline'; domain: string; target: string | null; limit: number }
+  | { page: 'service'; domain: string; service: string; limit: number }
   | { page: 'not-found'; path: string };
 
 export const DEFAULT_LIMIT = 50;
@@ -40,6 +41,7 @@ export function parseRoute(hash: string): Route {
     const period = params.get('period');
     return { page: 'callers', domain: parts[1]!, period: period === '24h' || period === '7d' ? period : '30d', limit };
   }
+  if (parts[0] === 'domains' && parts.length === 4 && parts[2] === 'services') return { page: 'service', domain: parts[1]!, service: parts[3]!, limit };
   if (parts[0] === 'domains' && parts.length === 4 && parts[2] === 'roles') return { page: 'role', domain: parts[1]!, role: parts[3]!, limit };
   return { page: 'not-found', path };
 }
@@ -58,4 +60,8 @@ export function callersHref(domain: string, period?: Period): string {
 
 export function timelineHref(domain: string, target?: string): string {
   return `#/domains/${encodeURIComponent(domain)}/timeline${target === undefined ? '' : `?target=${encodeURIComponent(target)}`}`;
+}
+
+export function serviceHref(domain: string, service: string): string {
+  return `#/domains/${encodeURIComponent(domain)}/services/${encodeURIComponent(service)}`;
 }
