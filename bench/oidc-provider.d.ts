@@ -1,4 +1,5 @@
-// oidc-provider ships no types; the benchmark needs only its constructor and Koa callback.
+// oidc-provider ships no types; the benchmark needs only its constructor and Koa callback, and the
+// console's tests (testkit/src/oidc-provider.ts) no more.
 
 declare module 'oidc-provider' {
   import type { IncomingMessage, ServerResponse } from 'node:http';

@@ -55,7 +55,10 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   'admin role get': ['tessera admin role get beta:role.readers'],
   'admin role delete': ['tessera admin role delete beta:role.readers'],
   'admin member': ['tessera admin member add beta:role.readers alpha.api', 'tessera admin member list beta:readers'],
-  'admin member add': ['tessera admin member add beta:role.readers alpha.api', 'tessera admin member add beta:readers alpha.batch --expires-at 30d'],
+  'admin member add': [
+    'tessera admin member add beta:role.readers alpha.api',
+    'tessera admin member add beta:readers alpha.batch --expires-at 30d --review-by 14d --reason "batch job, ticket 42"',
+  ],
   'admin member add-many': [
     'tessera admin member add-many beta:readers alpha.api alpha.batch@30d',
     'tessera admin member add-many beta:readers --file members.txt',
@@ -64,6 +67,17 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   'admin member remove': ['tessera admin member remove beta:role.readers alpha.api'],
   'admin signing-keys': ['tessera admin signing-keys rotate'],
   'admin signing-keys rotate': ['tessera admin signing-keys rotate'],
+  'admin reviews': ['tessera admin reviews list', 'tessera admin reviews extend beta:role.readers/alpha.api --review-by 90d'],
+  'admin reviews list': ['tessera admin reviews list', 'tessera admin reviews list --within 30d --json'],
+  'admin reviews extend': [
+    'tessera admin reviews extend beta:role.readers/alpha.api beta:role.writers/alpha.ci --review-by 90d --reason "quarterly review"',
+    'tessera admin reviews extend --file reviewed.txt --review-by 2031-01-01 --expires-at 365d',
+  ],
+  'admin reviews remove': ['tessera admin reviews remove beta:role.readers/alpha.old --reason "left the team"'],
+  'admin approvals': ['tessera admin approvals list beta', 'tessera admin approvals approve chg_0123456789abcdef'],
+  'admin approvals list': ['tessera admin approvals list beta'],
+  'admin approvals approve': ['tessera admin approvals approve chg_0123456789abcdef --reason "checked with the team"'],
+  'admin approvals reject': ['tessera admin approvals reject chg_0123456789abcdef --reason "not needed"'],
   'admin audit': ['tessera admin audit list --since 24h'],
   'admin audit list': ['tessera admin audit list --since 24h', 'tessera admin audit list --principal alpha.api --type service.update --limit 20'],
   token: [

@@ -202,6 +202,95 @@ describe('tessera admin subcommands', () => {
     assert.equal(remove.result.stdout, 'removed alpha.api from beta:role.readers\n');
   });
 
+  it('member add and add-many take --review-by and --reason; member remove sends its reason as ?reason=', async () => {
+    const add = await sent('member', 'add', 'beta:role.readers', 'alpha.api', '--review-by', '90d', '--reason', 'ticket 42');
+    assert.deepEqual(pick(add), [
+      'PUT',
+      '/domains/beta/roles/readers/members/alpha.api',
+      { reviewBy: new Date(NOW + 90 * 86_400_000).toISOString(), reason: 'ticket 42' },
+    ]);
+    server.requests.length = 0;
+    const many = await sent('member', 'add-many', 'beta:role.readers', 'alpha.a', 'alpha.b@30d', '--review-by', '2030-06-01');
+    assert.deepEqual(many.body, {
+      members: [
+        { principal: 'alpha.a', reviewBy: '2030-06-01T00:00:00.000Z' },
+        { principal: 'alpha.b', expiresAt: new Date(NOW + 30 * 86_400_000).toISOString(), reviewBy: '2030-06-01T00:00:00.000Z' },
+      ],
+    });
+    server.requests.length = 0;
+    const remove = await sent('member', 'remove', 'beta:role.readers', 'alpha.api', '--reason', 'left the team');
+    assert.deepEqual(Object.fromEntries(remove.query), { reason: 'left the team' });
+    server.requests.length = 0;
+    const past = await admin('member', 'add', 'beta:role.readers', 'alpha.api', '--review-by', 'soon');
+    assert.equal(past.code, 2);
+    assert.equal(server.requests.length, 0);
+  });
+
+  it('a change held for a second admin is shown with how it goes on', async () => {
+    const pending = { id: 'chg_0123456789abcdef', domain: 'beta', role: 'readers', kind: 'member.put', status: 'pending' };
+    server.answer('PUT /domains/beta/roles/readers/members/alpha.api', { status: 202, body: pending });
+    const req = await sent('member', 'add', 'beta:role.readers', 'alpha.api');
+    assert.match(req.result.stderr, /change chg_0123456789abcdef waits for a second admin of beta: tessera admin approvals approve chg_0123456789abcdef/);
+    assert.match(req.result.stdout, /member\.put/);
+  });
+
+  it('reviews list asks for the window in seconds; extend and remove post the items', async () => {
+    const list = await sent('reviews', 'list', '--within', '7d');
+    assert.equal(list.path, '/reviews');
+    assert.equal(list.query.get('within'), String(7 * 86_400));
+    server.requests.length = 0;
+    const extend = await sent(
+      'reviews',
+      'extend',
+      'beta:role.readers/alpha.api',
+      'pay:writers/pay.ci',
+      '--review-by',
+      '90d',
+      '--expires-at',
+      'never',
+      '--reason',
+      'reviewed',
+    );
+    assert.deepEqual(pick(extend), [
+      'POST',
+      '/reviews',
+      {
+        items: [
+          { domain: 'beta', role: 'readers', principal: 'alpha.api' },
+          { domain: 'pay', role: 'writers', principal: 'pay.ci' },
+        ],
+        action: 'extend',
+        reviewBy: new Date(NOW + 90 * 86_400_000).toISOString(),
+        expiresAt: null,
+        reason: 'reviewed',
+      },
+    ]);
+    server.requests.length = 0;
+    const remove = await sent('reviews', 'remove', 'beta:role.readers/alpha.api');
+    assert.deepEqual(remove.body, { items: [{ domain: 'beta', role: 'readers', principal: 'alpha.api' }], action: 'remove' });
+    server.requests.length = 0;
+    for (const argv of [
+      ['reviews', 'extend', 'beta:role.readers/alpha.api'],
+      ['reviews', 'remove', 'beta:role.readers'],
+      ['reviews', 'remove'],
+      ['reviews', 'list', '--within', 'a while'],
+    ]) {
+      const refused = await admin(...argv);
+      assert.equal(refused.code, 2, `${argv.join(' ')}: ${refused.stderr}`);
+    }
+    assert.equal(server.adminRequests().length, 0);
+  });
+
+  it('approvals list, approve and reject address the change', async () => {
+    assert.deepEqual(pick(await sent('approvals', 'list', 'pay')), ['GET', '/domains/pay/approvals', undefined]);
+    server.requests.length = 0;
+    const approve = await sent('approvals', 'approve', 'chg_0123456789abcdef', '--reason', 'checked');
+    assert.deepEqual(pick(approve), ['POST', '/approvals/chg_0123456789abcdef/approve', { reason: 'checked' }]);
+    server.requests.length = 0;
+    const reject = await sent('approvals', 'reject', 'chg_0123456789abcdef');
+    assert.deepEqual(pick(reject), ['POST', '/approvals/chg_0123456789abcdef/reject', {}]);
+  });
+
   it('signing-keys rotate posts to the rotation endpoint', async () => {
     assert.deepEqual(pick(await sent('signing-keys', 'rotate')), ['POST', '/signing-keys/rotate', {}]);
   });

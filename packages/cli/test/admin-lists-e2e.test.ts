@@ -79,7 +79,7 @@ describe('tessera admin lists against a real server', () => {
     assert.deepEqual(JSON.parse(added.stdout), { created: 1502, updated: 0, joinTokensVoided: 0 });
     const members = await listed('members', 'member', 'list', 'd0000:role.r0000');
     assert.equal(members.length, 1502);
-    assert.deepEqual(members[0], { principal: 'p.m0000', expiresAt: '2031-01-01T00:00:00.000Z' });
+    assert.deepEqual(members[0], { principal: 'p.m0000', expiresAt: '2031-01-01T00:00:00.000Z', reviewBy: null });
     const role = await admin('role', 'get', 'd0000:role.r0000', '--json');
     const shown = JSON.parse(role.stdout) as { members: unknown[]; membersNextCursor?: unknown };
     assert.equal(shown.members.length, 1502);

@@ -149,7 +149,7 @@ describe('the console, signed in as the bootstrap admin', { skip, timeout: 120_0
 
       const role = await t.admin$('GET', '/domains/payments/roles/readers');
       assert.equal(role.status, 200);
-      assert.deepEqual(role.json.members, [{ principal: 'payments.api', expiresAt: '2031-01-02T03:04:00.000Z' }]);
+      assert.deepEqual(role.json.members, [{ principal: 'payments.api', expiresAt: '2031-01-02T03:04:00.000Z', reviewBy: null }]);
       assert.deepEqual(role.json.actors, ['gw.edge']);
       const domain = await t.admin$('GET', '/domains/payments');
       assert.equal(domain.json.description, 'Card payments');
@@ -278,7 +278,7 @@ describe('the console, signed in as the bootstrap admin', { skip, timeout: 120_0
     }
   });
 
-  it('signs out: the token is revoked at the server and forgotten by the page', async () => {
+  it('signs out: the token revokes itself at the server (no secret kept) and is forgotten by the page', async () => {
     w = await watchedPage(browser);
     const page = w.page;
     try {
@@ -290,9 +290,14 @@ describe('the console, signed in as the bootstrap admin', { skip, timeout: 120_0
       const state = await page.context().storageState();
       assert.deepEqual([state.cookies.length, state.origins.length], [0, 0]);
 
-      const revoked = page.waitForResponse((response) => response.url().endsWith('/oauth2/revoke'));
+      // The token revokes itself (DELETE /admin/v1/session): the page kept no client secret for it.
+      const revoked = page.waitForResponse((response) => response.url().endsWith('/admin/v1/session'));
       await page.getByRole('button', { name: 'Sign out' }).click();
-      assert.equal((await revoked).status(), 200);
+      const answer = await revoked;
+      assert.equal(answer.status(), 204);
+      assert.equal(answer.request().method(), 'DELETE');
+      assert.equal(answer.request().headers()['authorization'], `Bearer ${token}`);
+      assert.equal(answer.request().postData(), null, 'no body: no secret, no other token');
       await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
       await page.getByRole('status').filter({ hasText: 'You signed out; the session token was revoked.' }).waitFor();
       assert.equal((await t.admin$('GET', '/domains', undefined, token)).status, 401, 'the token is no longer accepted');

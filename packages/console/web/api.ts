@@ -107,6 +107,42 @@ export interface TokenRatePoint {
   refusals: Record<string, number>;
 }
 
+/** A public key registered on a service (private_key_jwt, self-signed mTLS, the CA's key assertion). */
+export interface PublicKey {
+  kid: string;
+  pem: string;
+  createdAt: string;
+}
+
+export interface ApiKey {
+  id: string;
+  audience: string;
+  description: string | null;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface Certificate {
+  serial: string;
+  principal: string;
+  notBefore: string;
+  notAfter: string;
+  issuedAt: string;
+  revokedAt: string | null;
+  revocationReason: string | null;
+  renewedFrom: string | null;
+}
+
+export type CertificateStatus = 'active' | 'revoked' | 'expired';
+
+export interface JoinToken {
+  id: string;
+  principal: string;
+  createdAt: string;
+  expiresAt: string;
+}
+
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
@@ -227,6 +263,54 @@ export class AdminApi {
   setServiceStatus(domain: string, name: string, status: Service['status']): Promise<Service> {
     return this.#call('PATCH', `/domains/${enc(domain)}/services/${enc(name)}`, { status });
   }
+  getService(domain: string, name: string): Promise<Service> {
+    return this.#call('GET', `/domains/${enc(domain)}/services/${enc(name)}`);
+  }
+  /** Changes the service's description, allowed addresses or expiry (`null` clears the expiry). */
+  updateService(domain: string, name: string, change: { description?: string | null; allowedIps?: string[]; expiresAt?: string | null }): Promise<Service> {
+    return this.#call('PATCH', `/domains/${enc(domain)}/services/${enc(name)}`, change);
+  }
+  /** A new client secret, shown once; older ones stop working after `graceSeconds`. */
+  rotateSecret(domain: string, name: string, graceSeconds: number): Promise<{ id: string; clientSecret: string; previousSecretsExpireAt: string | null }> {
+    return this.#call('POST', `/domains/${enc(domain)}/services/${enc(name)}/secrets`, { graceSeconds });
+  }
+  listKeys(domain: string, name: string, cursor: string | null, limit: number): Promise<Page<PublicKey>> {
+    return this.#page(`/domains/${enc(domain)}/services/${enc(name)}/keys`, 'keys', cursor, limit);
+  }
+  putKey(domain: string, name: string, kid: string, pem: string): Promise<{ kid: string; created: boolean; certificatesRevoked: number }> {
+    return this.#call('PUT', `/domains/${enc(domain)}/services/${enc(name)}/keys/${enc(kid)}`, { pem });
+  }
+  deleteKey(domain: string, name: string, kid: string): Promise<void> {
+    return this.#call('DELETE', `/domains/${enc(domain)}/services/${enc(name)}/keys/${enc(kid)}`);
+  }
+  listApiKeys(domain: string, name: string, cursor: string | null, limit: number): Promise<Page<ApiKey>> {
+    return this.#page(`/domains/${enc(domain)}/services/${enc(name)}/api-keys`, 'apiKeys', cursor, limit);
+  }
+  createApiKey(domain: string, name: string, request: { audience: string; description?: string; expiresAt?: string }): Promise<ApiKey & { apiKey: string }> {
+    return this.#call('POST', `/domains/${enc(domain)}/services/${enc(name)}/api-keys`, request);
+  }
+  revokeApiKey(domain: string, name: string, id: string): Promise<void> {
+    return this.#call('DELETE', `/domains/${enc(domain)}/services/${enc(name)}/api-keys/${enc(id)}`);
+  }
+  listCertificates(domain: string, name: string, status: CertificateStatus, cursor: string | null, limit: number): Promise<Page<Certificate>> {
+    return this.#page(`/domains/${enc(domain)}/services/${enc(name)}/certificates`, 'certificates', cursor, limit, { status });
+  }
+  revokeCertificate(serial: string, reason: string): Promise<Certificate & { descendantsRevoked: number }> {
+    return this.#call('POST', `/certificates/${enc(serial)}/revoke`, { reason });
+  }
+  revokeAllCertificates(domain: string, name: string, reason: string): Promise<{ revoked: number }> {
+    return this.#call('POST', `/domains/${enc(domain)}/services/${enc(name)}/certificates/revoke`, { reason });
+  }
+  listJoinTokens(principal: string, cursor: string | null, limit: number): Promise<Page<JoinToken>> {
+    return this.#page('/join-tokens', 'joinTokens', cursor, limit, { principal });
+  }
+  createJoinToken(principal: string, ttlSeconds: number): Promise<JoinToken & { token: string }> {
+    return this.#call('POST', '/join-tokens', { principal, ttlSeconds });
+  }
+  deleteJoinToken(id: string): Promise<void> {
+    return this.#call('DELETE', `/join-tokens/${enc(id)}`);
+  }
+
   deleteService(domain: string, name: string): Promise<void> {
     return this.#call('DELETE', `/domains/${enc(domain)}/services/${enc(name)}`);
   }

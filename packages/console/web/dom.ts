@@ -36,7 +36,7 @@ export function uid(prefix: string): string {
 }
 
 /** A labelled input in a paragraph; `hint` becomes its description. */
-export function field(label: string, input: HTMLInputElement | HTMLSelectElement, hint?: string): HTMLElement {
+export function field(label: string, input: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement, hint?: string): HTMLElement {
   input.id ||= uid('field');
   const wrapper = h('p', { class: 'field' }, h('label', { for: input.id }, label), input);
   if (hint) {

@@ -5,7 +5,8 @@
 import { AdminApi, type ApiError } from './api.ts';
 import { announce, append, clear, h } from './dom.ts';
 import { parseRoute, type Route } from './router.ts';
-import type { Session } from './session.ts';
+import { oidcReturn } from './oidc.ts';
+import { SignInError, type Session } from './session.ts';
 import { renderSignIn } from './pages/sign-in.ts';
 import { renderDomains } from './pages/domains.ts';
 import { renderDomain } from './pages/domain.ts';
@@ -13,6 +14,7 @@ import { renderRole } from './pages/role.ts';
 import { renderCallers } from './pages/callers.ts';
 import { renderTimeline } from './pages/timeline.ts';
 import { renderSystem, renderSystemNav } from './pages/system.ts';
+import { renderService } from './pages/service.ts';
 
 export interface PageContext {
   api: AdminApi;
@@ -122,7 +124,7 @@ function setCrumbs(trail: Array<{ label: string; href?: string }>): void {
   nav.appendChild(list);
 }
 
-async function render(message?: string): Promise<void> {
+async function render(message?: string, error?: string): Promise<void> {
   const current = ++navigation;
   const route: Route = parseRoute(location.hash);
   const view = h('div', { class: 'page' });
@@ -134,7 +136,7 @@ async function render(message?: string): Promise<void> {
     }
     if (route.page !== 'sign-in' && route.page !== 'not-found') afterSignIn = location.hash || '#/domains';
     setCrumbs([]);
-    renderSignIn(view, { onSignedIn: startSession, message });
+    renderSignIn(view, { onSignedIn: startSession, message, error });
   } else {
     main().setAttribute('aria-busy', 'true');
     const context: PageContext = { api, session, view, crumbs: setCrumbs };
@@ -142,6 +144,7 @@ async function render(message?: string): Promise<void> {
     else if (route.page === 'domain') await renderDomain(context, route.domain, route.limit);
     else if (route.page === 'role') await renderRole(context, route.domain, route.role, route.limit);
     else if (route.page === 'callers') await renderCallers(context, route.domain, route.period, route.limit);
+    else if (route.page === 'service') await renderService(context, route.domain, route.service, route.limit);
     else if (route.page === 'timeline') await renderTimeline(context, route.domain, route.target, route.limit);
     else if (route.page === 'system') await renderSystem(context, route.period);
     else {
@@ -166,4 +169,12 @@ document.getElementById('skip-link')?.addEventListener('click', (event) => {
   main().focus();
 });
 window.addEventListener('hashchange', () => void render());
-void render();
+// Back from the OpenID provider: finish that sign-in first (oidc.ts).
+const returning = oidcReturn();
+if (returning === null) void render();
+else {
+  returning.then(startSession, (failure: unknown) => {
+    const text = failure instanceof SignInError ? failure.message : `Sign-in failed: ${(failure as Error).message}. Is the server reachable?`;
+    void render(undefined, text);
+  });
+}

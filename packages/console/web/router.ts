@@ -1,6 +1,6 @@
 // Hash routes: `#/domains`, `#/domains/<d>`, `#/domains/<d>/roles/<r>`,
-// `#/domains/<d>/callers?period=7d`, `#/domains/<d>/timeline?target=<d>.<s>`, `#/system?period=7d`,
-// with an optional `?limit=` (the page size of lists). The hash never reaches the server.
+// `#/domains/<d>/services/<s>`, `#/domains/<d>/callers?period=7d`, `#/domains/<d>/timeline?target=<d>.<s>`,
+// `#/system?period=7d`, with an optional `?limit=` (the page size of lists). The hash never reaches the server.
 
 export type Route =
   | { page: 'sign-in' }
@@ -10,6 +10,7 @@ export type Route =
   | { page: 'callers'; domain: string; period: Period; limit: number }
   | { page: 'timeline'; domain: string; target: string | null; limit: number }
   | { page: 'system'; period: SystemPeriod }
+  | { page: 'service'; domain: string; service: string; limit: number }
   | { page: 'not-found'; path: string };
 
 export const DEFAULT_LIMIT = 50;
@@ -46,6 +47,7 @@ export function parseRoute(hash: string): Route {
     const period = params.get('period');
     return { page: 'callers', domain: parts[1]!, period: period === '24h' || period === '7d' ? period : '30d', limit };
   }
+  if (parts[0] === 'domains' && parts.length === 4 && parts[2] === 'services') return { page: 'service', domain: parts[1]!, service: parts[3]!, limit };
   if (parts[0] === 'domains' && parts.length === 4 && parts[2] === 'roles') return { page: 'role', domain: parts[1]!, role: parts[3]!, limit };
   return { page: 'not-found', path };
 }
@@ -68,4 +70,8 @@ export function timelineHref(domain: string, target?: string): string {
 
 export function systemHref(period?: SystemPeriod): string {
   return `#/system${period === undefined ? '' : `?period=${period}`}`;
+}
+
+export function serviceHref(domain: string, service: string): string {
+  return `#/domains/${encodeURIComponent(domain)}/services/${encodeURIComponent(service)}`;
 }

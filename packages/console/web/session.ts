@@ -2,11 +2,11 @@
 // this module's memory only: never a cookie, never localStorage or sessionStorage, so closing or
 // reloading the tab ends it, and no other page can make the browser send it (every API call adds
 // it as `Authorization: Bearer`). It ends when the token expires, when the API stops accepting
-// it, or at sign-out, which revokes it.
+// it, or at sign-out, which revokes it with DELETE /admin/v1/session: the token revokes itself,
+// so no client secret is kept once the token is obtained.
 //
-// Sign-in methods are pluggable (`SignInMethod`): today a client id and secret exchanged with the
-// client credentials grant; OpenID Connect sign-in for people is meant to be another method
-// producing the same `Session`.
+// Two ways in, producing the same `Session`: a client id and secret exchanged with the client
+// credentials grant (here), and OpenID Connect sign-in for people (oidc.ts).
 
 import { apiError, type ApiError } from './api.ts';
 
@@ -51,7 +51,7 @@ async function requestToken(clientId: string, clientSecret: string, scope: strin
   return { ok: true, token: (await response.json()) as TokenAnswer };
 }
 
-interface TokenAnswer {
+export interface TokenAnswer {
   access_token: string;
   expires_in: number;
   scope: string;
@@ -84,7 +84,7 @@ export const clientCredentialsSignIn: SignInMethod<ClientCredentials> = {
     let last: { error: ApiError; scope: string } | undefined;
     for (const scope of scopes) {
       const answer = await requestToken(clientId, clientSecret, scope);
-      if (answer.ok) return makeSession(clientId, clientSecret, answer.token);
+      if (answer.ok) return makeSession(clientId, answer.token);
       last = { error: answer.error, scope };
       // Only a refused role is worth another try; a wrong secret stays wrong.
       if (answer.error.status !== 403) break;
@@ -99,23 +99,32 @@ export const clientCredentialsSignIn: SignInMethod<ClientCredentials> = {
   },
 };
 
-function makeSession(clientId: string, clientSecret: string, token: TokenAnswer): Session {
-  const granted = token.scope.split(' ').find((item) => item.endsWith(':role.admin')) ?? token.scope;
+/**
+ * The session for a token from /oauth2/token or another sign-in method. The client secret is not
+ * kept: sign-out revokes the token with the token itself (DELETE /admin/v1/session), so the secret
+ * is dropped as soon as the token is obtained.
+ */
+export function makeSession(principal: string, token: TokenAnswer): Session {
+  const scopes = token.scope.split(' ');
+  // A person's session may name several admin roles; a system admin's is the one that counts.
+  const granted = scopes.includes(SYSTEM_ADMIN_SCOPE) ? SYSTEM_ADMIN_SCOPE : (scopes.find((item) => item.endsWith(':role.admin')) ?? token.scope);
   const standing: Standing = granted === SYSTEM_ADMIN_SCOPE ? { kind: 'system' } : { kind: 'domain', domain: granted.slice(0, -':role.admin'.length) };
-  // Revocation (RFC 7009) authenticates the client, so the secret stays in this closure, in
-  // memory only, until the session ends; it is dropped with the session.
-  let secret: string | null = clientSecret;
+  let revoked = false;
   return {
-    principal: clientId,
+    principal,
     token: token.access_token,
     scope: token.scope,
     standing,
     expiresAt: Date.now() + token.expires_in * 1000,
     async revoke() {
-      if (secret === null) return;
-      const body = new URLSearchParams({ token: token.access_token, client_id: clientId, client_secret: secret });
-      secret = null;
-      await fetch('/oauth2/revoke', { method: 'POST', body, credentials: 'omit', cache: 'no-store' });
+      if (revoked) return;
+      revoked = true;
+      await fetch('/admin/v1/session', {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${token.access_token}` },
+        credentials: 'omit',
+        cache: 'no-store',
+      });
     },
   };
 }

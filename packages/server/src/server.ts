@@ -28,6 +28,8 @@ import { MasterKeyMismatchError, createSealer } from './keys/master-key.ts';
 import { readMasterKey } from './keys/master-key-source.ts';
 import { nextKeyRotationAt, rotationPolicy } from './keys/rotation.ts';
 import { consoleRoutes } from './console/index.ts';
+import { readClientSecret } from './console/oidc.ts';
+import { adminApiAudience, PERSON_SESSION_TYP } from './oauth2/tokens.ts';
 import { compileMappings, createClientCertificates, readCaFiles, tesseraCaSource } from './mtls/index.ts';
 import { SigningKeys } from './keys/signing-keys.ts';
 import { clientSecretBasic } from './oauth2/client-auth/client_secret_basic.ts';
@@ -256,7 +258,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     };
     const ownTokens = createOwnTokenVerifier({ issuer: config.issuer, jwksJson, algorithms: ALGORITHMS, clockSkew: config.clockSkew, now });
     // Tessera's ID tokens (typ JWT): a token exchange's subject token where a role allows it, and a revocation's token.
-    const ownIdTokens = createOwnTokenVerifier({ issuer: config.issuer, jwksJson, algorithms: ALGORITHMS, clockSkew: config.clockSkew, now, typ: 'JWT' });
+    const ownIdTokens = createOwnTokenVerifier({ issuer: config.issuer, jwksJson, algorithms: ALGORITHMS, clockSkew: config.clockSkew, now }, { typ: 'JWT' });
     const tokens = createTokenService({
       store: registry,
       issuer: config.issuer,
@@ -278,6 +280,16 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       bodyLimit: config.bodyLimit,
     });
     const verify = ownTokens;
+    // A person's console session token (console/oidc.ts): verified only by the admin API, and
+    // only while OpenID Connect sign-in is on.
+    const oidc = config.console.enabled ? config.console.oidc : null;
+    const verifySession =
+      oidc === null
+        ? undefined
+        : createOwnTokenVerifier(
+            { issuer: config.issuer, jwksJson, algorithms: ALGORITHMS, clockSkew: config.clockSkew, now },
+            { typ: PERSON_SESSION_TYP, audience: adminApiAudience(config.issuer) },
+          );
     // RFC 8705 §3: a bound token's certificate is the one on the connection (or a trusted proxy's
     // header), trusted now as it was at issuance, by the token endpoint or certificate login.
     const boundCertificates = clientCertificates.trusting([...externalCas, ...loginCas]);
@@ -287,6 +299,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       verify,
       now,
       boundCertificates,
+      verifySession,
       signingKeys: { rotate: (actor) => signingKeys.rotate({ actor }), nextRotationAt: (keys) => nextKeyRotationAt(keys, rotationPolicy(config)) },
       storage: { backend: config.database.kind, location: storageLocation(config.database), readiness: (log) => readiness(health, log) },
       joinTokens: config.joinTokens,
@@ -324,7 +337,16 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       now,
       bodyLimit: config.bodyLimit,
     });
-    consoleRoutes(app, { enabled: config.console.enabled });
+    consoleRoutes(app, {
+      enabled: config.console.enabled,
+      oidc:
+        oidc === null
+          ? undefined
+          : {
+              deps: { config: oidc, issuer: config.issuer, store, signingKey: () => signingKeys.current(), now, clockSkew: config.clockSkew },
+              clientSecret: readClientSecret(oidc),
+            },
+    });
     registerOpenApiRoute(app, openapi);
     await app.ready();
 

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import type { AdminContext } from './context.ts';
 import { parseMember, parsePositiveInteger, parseRoleRef, parseTime } from './arguments.ts';
 import type { MemberSpec, RoleRef } from './arguments.ts';
-import { LIMIT_OPTION, listAll, rolePath, segment } from './session.ts';
+import { LIMIT_OPTION, listAll, rolePath, segment, showChange } from './session.ts';
 import { UsageError } from '../errors.ts';
 import { readInputFile } from '../files.ts';
 import type { View } from '../output.ts';
@@ -13,17 +13,29 @@ import type { View } from '../output.ts';
 /** Members the server takes in one bulk addition. */
 const BULK_MEMBERS = 1000;
 
-const MEMBER_VIEW: View = { columns: ['principal', 'expiresAt'] };
+const MEMBER_VIEW: View = { columns: ['principal', 'expiresAt', 'reviewBy'] };
 
 interface AddOptions {
   expiresAt?: string;
+  reviewBy?: string;
+  reason?: string;
 }
 
 interface AddManyOptions {
   file?: string;
+  reviewBy?: string;
+  reason?: string;
 }
 
+const REASON_OPTION = ['--reason <text>', 'why: recorded in the audit event'] as const;
+
 export function registerMemberCommands(admin: Command, context: AdminContext): void {
+  const reviewByOption = (of = '') =>
+    [
+      '--review-by <time>',
+      `when the membership${of} is due for review: ISO 8601 time or duration from now (90d); it still grants after`,
+      (value: string) => parseTime(value, context.now(), 'future'),
+    ] as const;
   const member = admin.command('member').description('role members');
   const memberPath = (ref: RoleRef, principal: string): string => `${rolePath(ref)}/members/${segment(principal)}`;
 
@@ -33,12 +45,14 @@ export function registerMemberCommands(admin: Command, context: AdminContext): v
     .argument('<role>', 'the role, as <domain>:role.<name>', parseRoleRef)
     .argument('<principal>', 'e.g. alpha.api')
     .option('--expires-at <time>', 'ISO 8601 time or duration from now (90d)', (value: string) => parseTime(value, context.now(), 'future'))
+    .option(...reviewByOption())
+    .option(...REASON_OPTION)
     .action(async (ref: RoleRef, principal: string, options: AddOptions, command: Command) => {
       const session = await context.open(command);
       const answer = await session.request('PUT', memberPath(ref, principal), {
-        body: { expiresAt: options.expiresAt },
+        body: { expiresAt: options.expiresAt, reviewBy: options.reviewBy, reason: options.reason },
       });
-      session.show(answer, `added ${principal} to ${ref.domain}:role.${ref.role}`);
+      showChange(session, answer, `added ${principal} to ${ref.domain}:role.${ref.role}`);
     });
 
   member
@@ -49,6 +63,8 @@ export function registerMemberCommands(admin: Command, context: AdminContext): v
     .argument('<role>', 'the role, as <domain>:role.<name>', parseRoleRef)
     .argument('[members...]', 'members as <principal>[@<expiresAt>] (ISO 8601 or duration from now)')
     .option('--file <path>', 'read members from a file too, one <principal>[@<expiresAt>] a line (# starts a comment)')
+    .option(...reviewByOption(' of every member given'))
+    .option(...REASON_OPTION)
     .action(async (ref: RoleRef, given: string[], options: AddManyOptions, command: Command) => {
       const lines = options.file === undefined ? [] : (await readInputFile(context.cwd, options.file, 'member file')).split('\n');
       const specs = [...given, ...lines.map((line) => line.replace(/#.*/, '').trim()).filter((line) => line !== '')];
@@ -63,8 +79,13 @@ export function registerMemberCommands(admin: Command, context: AdminContext): v
       const session = await context.open(command);
       const total = { created: 0, updated: 0, joinTokensVoided: 0 };
       for (let i = 0; i < members.length; i += BULK_MEMBERS) {
-        const body = { members: members.slice(i, i + BULK_MEMBERS) };
-        const answer = (await session.request('POST', `${rolePath(ref)}/members`, { body })) as Partial<typeof total> | null;
+        const chunk = members.slice(i, i + BULK_MEMBERS).map((m) => (options.reviewBy === undefined ? m : { ...m, reviewBy: options.reviewBy }));
+        const body = { members: chunk, reason: options.reason };
+        const answer = (await session.request('POST', `${rolePath(ref)}/members`, { body })) as (Partial<typeof total> & { status?: string }) | null;
+        if (answer?.status === 'pending') {
+          showChange(session, answer);
+          continue;
+        }
         total.created += answer?.created ?? 0;
         total.updated += answer?.updated ?? 0;
         total.joinTokensVoided += answer?.joinTokensVoided ?? 0;
@@ -87,9 +108,10 @@ export function registerMemberCommands(admin: Command, context: AdminContext): v
     .description('remove a principal from a role')
     .argument('<role>', 'the role, as <domain>:role.<name>', parseRoleRef)
     .argument('<principal>')
-    .action(async (ref: RoleRef, principal: string, _options: unknown, command: Command) => {
+    .option(...REASON_OPTION)
+    .action(async (ref: RoleRef, principal: string, options: { reason?: string }, command: Command) => {
       const session = await context.open(command);
-      const answer = await session.request('DELETE', memberPath(ref, principal));
-      session.show(answer, `removed ${principal} from ${ref.domain}:role.${ref.role}`);
+      const answer = await session.request('DELETE', memberPath(ref, principal), { query: { reason: options.reason } });
+      showChange(session, answer, `removed ${principal} from ${ref.domain}:role.${ref.role}`);
     });
 }

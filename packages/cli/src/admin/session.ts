@@ -134,3 +134,22 @@ export function servicePath(ref: { domain: string; service: string }): string {
 export function rolePath(ref: { domain: string; role: string }): string {
   return `${domainPath(ref.domain)}/roles/${segment(ref.role)}`;
 }
+
+/**
+ * Shows the answer of a change that a domain may hold for a second admin: a pending change (202)
+ * is shown, with a note on stderr of how it goes on; anything else as `show` would.
+ */
+export function showChange(session: AdminSession, answer: unknown, done?: string): void {
+  const pending = pendingOf(answer);
+  for (const change of pending) {
+    session.note(`change ${change.id} waits for a second admin of ${change.domain}: tessera admin approvals approve ${change.id}`);
+  }
+  session.show(answer, pending.length > 0 ? undefined : done);
+}
+
+function pendingOf(answer: unknown): { id: string; domain: string }[] {
+  const value = answer as { id?: unknown; domain?: unknown; status?: unknown; pending?: unknown } | null;
+  if (value === null || typeof value !== 'object') return [];
+  if (value.status === 'pending' && typeof value.id === 'string' && typeof value.domain === 'string') return [{ id: value.id, domain: value.domain }];
+  return Array.isArray(value.pending) ? value.pending.flatMap((item: unknown) => pendingOf(item)) : [];
+}

@@ -6,6 +6,7 @@ import { Option } from 'commander';
 import type { Command } from 'commander';
 
 import { registerApiKeyCommands } from '../admin/api-key.ts';
+import { registerApprovalCommands } from '../admin/approvals.ts';
 import { registerAuditCommands } from '../admin/audit.ts';
 import { registerCallerCommands } from '../admin/callers.ts';
 import { registerCertificateCommands } from '../admin/certificate.ts';
@@ -14,6 +15,7 @@ import { registerDomainCommands } from '../admin/domain.ts';
 import { registerJoinTokenCommands } from '../admin/join-token.ts';
 import { registerKeyCommands } from '../admin/key.ts';
 import { registerMemberCommands } from '../admin/member.ts';
+import { registerReviewCommands } from '../admin/reviews.ts';
 import { registerRoleCommands } from '../admin/role.ts';
 import { registerSecretCommands } from '../admin/secret.ts';
 import { registerServiceCommands } from '../admin/service.ts';
@@ -34,6 +36,8 @@ const RESOURCES: readonly RegisterResource[] = [
   registerCertificateCommands,
   registerRoleCommands,
   registerMemberCommands,
+  registerReviewCommands,
+  registerApprovalCommands,
   registerSigningKeyCommands,
   registerAuditCommands,
   registerCallerCommands,

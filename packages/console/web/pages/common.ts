@@ -2,7 +2,7 @@
 // nextCursor), an error view, and the message of an error.
 
 import { ApiError, type Page } from '../api.ts';
-import { announce, append, h, notice } from '../dom.ts';
+import { announce, append, field, h, notice } from '../dom.ts';
 
 export function errorText(error: unknown): string {
   if (error instanceof ApiError) return `${error.message} (${error.status} ${error.code})`;
@@ -122,4 +122,15 @@ export function actionForm(label: string, fields: HTMLElement[], submitLabel: st
       });
   });
   return form;
+}
+
+/**
+ * Shows a credential that the server returns once (a client secret, an API key, a join token) in
+ * `box`, selected for copying, with a sentence saying it will not be shown again.
+ */
+export function shownOnce(box: HTMLElement, label: string, value: string, note: string): void {
+  const input = h('input', { readonly: true, value, class: 'secret', spellcheck: 'false' });
+  box.replaceChildren(h('div', { class: 'notice secret-notice', role: 'status' }, h('p', {}, note), field(label, input)));
+  input.focus();
+  input.select();
 }

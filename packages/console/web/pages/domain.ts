@@ -3,9 +3,9 @@
 
 import type { AdminApi, Role, Service } from '../api.ts';
 import { announce, append, confirmAction, field, formatTime, h, notice } from '../dom.ts';
-import { callersHref, roleHref, timelineHref } from '../router.ts';
+import { callersHref, roleHref, serviceHref, timelineHref } from '../router.ts';
 import type { PageContext } from '../main.ts';
-import { actionForm, errorText, errorView, pagedTable, type PagedTable } from './common.ts';
+import { actionForm, errorText, errorView, pagedTable, shownOnce, type PagedTable } from './common.ts';
 
 export async function renderDomain({ api, view, crumbs }: PageContext, name: string, limit: number): Promise<void> {
   crumbs([{ label: name }]);
@@ -61,7 +61,7 @@ function servicesTable(api: AdminApi, domain: string, limit: number, outcome: HT
   const table: PagedTable<Service> = pagedTable<Service>({
     caption: `Services of ${domain}`,
     columns: [
-      { header: 'Principal', cell: (service) => service.principal },
+      { header: 'Principal', cell: (service) => h('a', { href: serviceHref(service.domain, service.name) }, service.principal) },
       { header: 'Status', cell: (service) => statusText(service) },
       { header: 'Description', cell: (service) => service.description ?? '' },
       { header: 'Created', cell: (service) => formatTime(service.createdAt) },
@@ -148,18 +148,12 @@ function createServiceForm(api: AdminApi, domain: string, table: PagedTable<Serv
       await table.reload();
       report(outcome, 'success', `Service ${created.principal} created.`);
       if (created.clientSecret) {
-        const secret = h('input', { readonly: true, value: created.clientSecret, class: 'secret', spellcheck: 'false' });
-        append(
+        shownOnce(
           secretBox,
-          h(
-            'div',
-            { class: 'notice secret-notice', role: 'status' },
-            h('p', {}, `The client secret of ${created.principal} is shown this once: copy it now. Only its hash is stored.`),
-            field(`Client secret of ${created.principal}`, secret),
-          ),
+          `Client secret of ${created.principal}`,
+          created.clientSecret,
+          `The client secret of ${created.principal} is shown this once: copy it now. Only its hash is stored.`,
         );
-        secret.focus();
-        secret.select();
       }
     },
   );

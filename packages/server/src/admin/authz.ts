@@ -4,7 +4,9 @@
 // any, that certificate trusted now), held by its own subject (never a token from a token
 // exchange or proxy_for_principal), and must carry the admin role being used
 // (`sys.auth:role.admin` for everything, `<d>:role.admin` for domain d). Removing an admin takes
-// effect at once, not when their token expires.
+// effect at once, not when their token expires. A person signed in to the console with OpenID
+// Connect presents a session token of its own JWS typ instead, judged by acceptPersonSession
+// (oauth2/accept-token.ts) with its own checks; the caller is then the person's principal.
 //
 // A service acts with every role it holds, so whoever can mint it a credential or restore its
 // standing acts as it. When a service holds `<x>:role.admin` for a domain x other than its own,
@@ -28,7 +30,10 @@
 
 import type { FastifyRequest } from 'fastify';
 import { ClientCertificateError, certificateThumbprint, type ClientCertificates } from '../mtls/index.ts';
-import { acceptAccessToken, type AcceptTokenDeps, type RequestCertificate } from '../oauth2/accept-token.ts';
+import { decodeProtectedHeader } from 'jose';
+import { acceptAccessToken, acceptPersonSession, type AcceptTokenDeps, type RequestCertificate } from '../oauth2/accept-token.ts';
+import type { OwnTokenVerifier } from '../oauth2/own-token-verifier.ts';
+import { PERSON_SESSION_TYP } from '../oauth2/tokens.ts';
 import { isSelfIssued } from '../oauth2/client-auth/tls_client_auth.ts';
 import { allowedIpsWithin } from '../policy/ip-ranges.ts';
 import { ADMIN_ROLE, isForeignAdminRole } from '../policy/names.ts';
@@ -44,6 +49,8 @@ export interface AdminCaller {
   isSystemAdmin: boolean;
   /** Domains this caller administers through this token. */
   adminOf: ReadonlySet<string>;
+  /** The bearer token of this request: what DELETE /admin/v1/session revokes, and nothing else. */
+  token: { jti: string; expiresAt: number };
 }
 
 declare module 'fastify' {
@@ -64,6 +71,11 @@ export interface AdminAuthDeps extends AcceptTokenDeps {
    * certificate-bound token.
    */
   boundCertificates: Pick<ClientCertificates, 'presented' | 'verify' | 'checkSelfSigned'>;
+  /**
+   * Verifies a person's console session token (console/oidc.ts); absent when OpenID Connect
+   * sign-in is off, and such tokens are then refused.
+   */
+  verifySession?: OwnTokenVerifier;
 }
 
 const unauthorized = (message: string): AdminError => new AdminError(401, 'invalid_token', message);
@@ -78,6 +90,9 @@ export async function authenticateAdmin(request: FastifyRequest, deps: AdminAuth
   const header = request.headers.authorization ?? '';
   const match = /^Bearer\s+([A-Za-z0-9._~+/-]+=*)\s*$/i.exec(header);
   if (!match?.[1]) throw unauthorized('send "Authorization: Bearer <access token>" with a token carrying sys.auth:role.admin or <domain>:role.admin');
+  // A person's session has a JWS typ of its own and its own checks (acceptPersonSession); every
+  // other token is judged as a service's, whose verifier refuses that typ.
+  if (isPersonSessionToken(match[1])) return authenticatePerson(deps, match[1]);
   const certificate = (): RequestCertificate | null => requestCertificate(deps.boundCertificates, request);
   const presentation = { as: 'credential', certificate } as const;
   let acceptance;
@@ -96,7 +111,25 @@ export async function authenticateAdmin(request: FastifyRequest, deps: AdminAuth
     throw unauthorized(`the bearer token acts for ${claims.sub} on behalf of ${claims.client_id}; the admin API takes a service's own token only`);
   }
   const adminOf = new Set(roles.filter((r) => r.role === ADMIN_ROLE).map((r) => r.domain));
-  return { principal: claims.sub, isSystemAdmin: adminOf.has(SYSTEM_DOMAIN), adminOf };
+  return { principal: claims.sub, isSystemAdmin: adminOf.has(SYSTEM_DOMAIN), adminOf, token: { jti: claims.jti, expiresAt: claims.exp * 1000 } };
+}
+
+function isPersonSessionToken(token: string): boolean {
+  try {
+    return decodeProtectedHeader(token).typ === PERSON_SESSION_TYP;
+  } catch {
+    return false;
+  }
+}
+
+async function authenticatePerson(deps: AdminAuthDeps, token: string): Promise<AdminCaller> {
+  if (!deps.verifySession) {
+    throw unauthorized("the bearer token is a person's console session token: only /admin/v1 takes one, and only while console.oidc is set");
+  }
+  const acceptance = await acceptPersonSession({ verifySession: deps.verifySession, store: deps.store, now: deps.now }, token);
+  if (!acceptance.accepted) throw unauthorized(`the bearer token was rejected: ${acceptance.reason}`);
+  const { principal, jti, exp, adminOf } = acceptance.session;
+  return { principal, isSystemAdmin: adminOf.includes(SYSTEM_DOMAIN), adminOf: new Set(adminOf), token: { jti, expiresAt: exp * 1000 } };
 }
 
 /** Throws 403 unless the caller administers `domain` (or everything, for `domain` undefined). */

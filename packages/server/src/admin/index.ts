@@ -13,15 +13,18 @@ import type { Store } from '../storage/store.ts';
 import { adminCallerOf, authenticateAdmin, authorize, type AdminAuthDeps, type AdminCaller } from './authz.ts';
 import { adminDialect } from './errors.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
+import { approvalRoutes } from './routes/approvals.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { caRoutes, type CaAdmin } from './routes/ca.ts';
 import { callerRoutes } from './routes/callers.ts';
 import { certificateRoutes } from './routes/certificates.ts';
 import { domainRoutes } from './routes/domains.ts';
 import { joinTokenRoutes, type JoinTokenLimits } from './routes/join-tokens.ts';
+import { reviewRoutes } from './routes/reviews.ts';
 import { roleRoutes } from './routes/roles.ts';
 import { serviceCertificateRoutes } from './routes/service-certificates.ts';
 import { serviceRoutes } from './routes/services.ts';
+import { sessionRoutes } from './routes/session.ts';
 import { systemRoutes } from './routes/system.ts';
 
 export const ADMIN_PREFIX = '/admin/v1';
@@ -73,11 +76,14 @@ export async function adminApi(app: FastifyInstance, deps: AdminDeps): Promise<v
       certificateRoutes(scope, routeDeps);
       serviceCertificateRoutes(scope, routeDeps);
       roleRoutes(scope, routeDeps);
+      reviewRoutes(scope, routeDeps);
+      approvalRoutes(scope, routeDeps);
       callerRoutes(scope, routeDeps);
       systemRoutes(scope, routeDeps);
       auditRoutes(scope, routeDeps);
       caRoutes(scope, routeDeps);
       joinTokenRoutes(scope, routeDeps);
+      sessionRoutes(scope, routeDeps);
     },
     { prefix: ADMIN_PREFIX },
   );

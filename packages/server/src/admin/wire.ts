@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { cidrProblem } from '../policy/ip-ranges.ts';
 import { describeNameRule, isDomainName, isPrincipalName, isRoleName, isServiceName } from '../policy/names.ts';
-import type { Domain, Role, Service } from '../storage/records.ts';
+import type { Domain, PendingChange, Role, RoleMember, Service } from '../storage/records.ts';
 import { badRequest } from './errors.ts';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -15,6 +15,7 @@ export const domainOut = (d: Domain) => ({
   name: d.name,
   description: d.description,
   tokenMaxLifetime: d.tokenMaxLifetime,
+  approvalRequiredRoles: d.approvalRequiredRoles,
   createdAt: iso(d.createdAt),
   updatedAt: iso(d.updatedAt),
 });
@@ -33,11 +34,14 @@ export const serviceOut = (s: Service) => ({
   updatedAt: iso(s.updatedAt),
 });
 
+/** A member as the admin API shows it: reviewBy null when none is set. */
+export const memberOut = (m: RoleMember) => ({ principal: m.principal, expiresAt: isoOrNull(m.expiresAt), reviewBy: isoOrNull(m.reviewBy ?? null) });
+
 export const roleOut = (r: Role) => ({
   domain: r.domain,
   name: r.name,
   fullName: `${r.domain}:role.${r.name}`,
-  members: r.members.map((m) => ({ principal: m.principal, expiresAt: isoOrNull(m.expiresAt) })),
+  members: r.members.map(memberOut),
   tokenMaxLifetime: r.tokenMaxLifetime,
   actors: r.actors,
   impersonators: r.impersonators,
@@ -50,12 +54,24 @@ const str = { type: 'string' } as const;
 const nullableStr = { type: ['string', 'null'] } as const;
 const nullableInt = { type: ['integer', 'null'], description: 'seconds; null when no limit is set' } as const;
 const dateTime = { type: ['string', 'null'], format: 'date-time' } as const;
+const reviewByText = 'ISO 8601 date-time when the membership is due for review (in the future when written), or null for none; it still grants after it';
 
 export const schemas = {
   error: { type: 'object', properties: { error: str, message: str }, required: ['error', 'message'] },
   domain: {
     type: 'object',
-    properties: { name: str, description: nullableStr, tokenMaxLifetime: nullableInt, createdAt: str, updatedAt: str },
+    properties: {
+      name: str,
+      description: nullableStr,
+      tokenMaxLifetime: nullableInt,
+      approvalRequiredRoles: {
+        type: 'array',
+        items: str,
+        description: 'roles whose member changes made through the admin API wait for a second admin of the domain to approve them',
+      },
+      createdAt: str,
+      updatedAt: str,
+    },
   },
   service: {
     type: 'object',
@@ -79,7 +95,7 @@ export const schemas = {
       domain: str,
       name: str,
       fullName: str,
-      members: { type: 'array', items: { type: 'object', properties: { principal: str, expiresAt: nullableStr } } },
+      members: { type: 'array', items: { type: 'object', properties: { principal: str, expiresAt: nullableStr, reviewBy: nullableStr } } },
       tokenMaxLifetime: nullableInt,
       actors: {
         type: 'array',
@@ -106,9 +122,43 @@ export const schemas = {
     type: 'object',
     additionalProperties: false,
     required: ['principal'],
-    properties: { principal: { type: 'string', maxLength: 256 }, expiresAt: dateTime },
+    properties: { principal: { type: 'string', maxLength: 256 }, expiresAt: dateTime, reviewBy: { ...dateTime, description: reviewByText } },
+  },
+  reviewBy: { ...dateTime, description: reviewByText },
+  reason: { type: 'string', maxLength: 500, description: 'why the change is made: recorded in its audit event (at most 500 characters)' },
+  pendingChange: {
+    type: 'object',
+    properties: {
+      id: str,
+      domain: str,
+      role: nullableStr,
+      kind: str,
+      change: { description: 'the request as given: its path parameters and body' },
+      requestedBy: str,
+      requestedAt: str,
+      expiresAt: str,
+      status: { type: 'string', enum: ['pending', 'approved', 'rejected', 'failed'] },
+      decidedBy: nullableStr,
+      decidedAt: nullableStr,
+      outcome: { type: ['string', 'null'], description: "a rejection's reason, or why applying the change failed" },
+    },
   },
 } as const;
+
+export const pendingChangeOut = (c: PendingChange) => ({
+  id: c.id,
+  domain: c.domain,
+  role: c.role,
+  kind: c.kind,
+  change: c.change,
+  requestedBy: c.requestedBy,
+  requestedAt: iso(c.requestedAt),
+  expiresAt: iso(c.expiresAt),
+  status: c.status,
+  decidedBy: c.decidedBy,
+  decidedAt: isoOrNull(c.decidedAt),
+  outcome: c.outcome,
+});
 
 /** Paginated lists: entries per page when `?limit=` is absent, and the most it may ask for. */
 export const DEFAULT_PAGE_LIMIT = 100;
@@ -229,6 +279,14 @@ export function readExpiry(value: string | null | undefined, field = 'expiresAt'
   if (value === undefined || value === null) return value;
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) throw badRequest(`${field} must be an ISO 8601 date-time such as 2030-01-01T00:00:00Z`);
+  return ms;
+}
+
+/** A review date as written: in the future (400 otherwise); null or undefined for none. */
+export function readReviewBy(value: string | null | undefined, now: number): number | null {
+  const ms = readExpiry(value, 'reviewBy');
+  if (ms === undefined || ms === null) return null;
+  if (ms <= now) throw badRequest(`reviewBy must be in the future, not ${new Date(ms).toISOString()}`);
   return ms;
 }
 

@@ -4,6 +4,7 @@
 
 import type { LogFormat } from '../lib/log-format.ts';
 import type { SigningAlg } from '../storage/records.ts';
+import type { ConsoleOidcConfig } from './console-oidc.ts';
 
 export const WORKER_DISTRIBUTIONS = ['round-robin', 'by-address'] as const;
 export type WorkerDistribution = (typeof WORKER_DISTRIBUTIONS)[number];
@@ -168,7 +169,11 @@ export interface Config {
     mappings: CertLoginMapping[];
   };
   /** The web console at /console/ (docs/console.md): a client of the admin API, served from the same origin. */
-  console: { enabled: boolean };
+  console: {
+    enabled: boolean;
+    /** OpenID Connect sign-in for people (config/console-oidc.ts); null: off. */
+    oidc: ConsoleOidcConfig | null;
+  };
   /** Largest request body the server reads (bytes). */
   bodyLimit: number;
   /** How long audit events are kept, and how refusals before authentication are summed up. */
@@ -315,5 +320,5 @@ export const DEFAULTS = {
   joinTokens: { defaultTtl: 900, maxTtl: 86_400 },
   oidcProofs: [] as OidcProofIssuer[],
   certLogin: { enabled: false, requireClientAuthEku: true, trustedCas: [] as string[], mappings: [] as CertLoginMapping[] },
-  console: { enabled: true },
+  console: { enabled: true, oidc: null as ConsoleOidcConfig | null },
 } as const;

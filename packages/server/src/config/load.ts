@@ -9,6 +9,7 @@ import { listensOnEveryInterface, ownNameProblems } from './own-names.ts';
 import { tlsSettings } from './tls-settings.ts';
 import { WORKER_DISTRIBUTIONS, type Config } from './config.ts';
 import { readConfigFile } from './file.ts';
+import { consoleOidcParser } from './console-oidc.ts';
 import { closest } from './did-you-mean.ts';
 import { defaultLayer, envLayer, flagLayer, MASTER_KEY_ENV, SETTINGS, settingAndSource, sourceOf } from './sources.ts';
 import type { Layer, RawValue, SettingKey } from './sources.ts';
@@ -213,7 +214,13 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
     registryCache: { maxClients: setting('registryCache.maxClients', wholeNumberParser(1)).value },
     databasePoolSize: setting('databasePoolSize', wholeNumberParser(1)).value,
     serviceAccounts: { domain: setting('serviceAccounts.domain', domainNameParser).value },
-    console: { enabled: setting('console.enabled', parseBoolean).value },
+    console: {
+      enabled: setting('console.enabled', parseBoolean).value,
+      oidc: setting(
+        'console.oidc',
+        consoleOidcParser((path) => absolutePath(pick('console.oidc'), path)),
+      ).value,
+    },
     ...certificateSettings({ setting, pick, absolutePath, problems }, signing, trustedProxies),
     audit: {
       retention: {

@@ -62,6 +62,7 @@ export const SETTINGS = [
   { key: 'certLogin.trustedCas' },
   { key: 'certLogin.mappings' },
   { key: 'console.enabled', env: 'TESSERA_CONSOLE' },
+  { key: 'console.oidc' },
   { key: 'audit.retention.tokenEvents', env: 'TESSERA_AUDIT_RETENTION_TOKEN_EVENTS' },
   { key: 'audit.retention.summaries', env: 'TESSERA_AUDIT_RETENTION_SUMMARIES' },
   { key: 'audit.retention.adminEvents', env: 'TESSERA_AUDIT_RETENTION_ADMIN_EVENTS' },

@@ -9,6 +9,7 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { loadConsoleAssets, type ConsoleAsset, type ConsoleAssets } from './assets.ts';
+import { consoleOidcRoutes, OIDC_CONFIG_PATH, type ConsoleOidcDeps } from './oidc.ts';
 
 export { loadConsoleAssets, moduleSource } from './assets.ts';
 
@@ -36,6 +37,8 @@ export interface ConsoleOptions {
   enabled: boolean;
   /** The prepared files; loaded from @tessera/console when not given. */
   assets?: ConsoleAssets;
+  /** OpenID Connect sign-in for people (`console.oidc`); absent: off, and its routes are 404. */
+  oidc?: { deps: ConsoleOidcDeps; clientSecret: string | null } | undefined;
 }
 
 export function consoleRoutes(app: FastifyInstance, options: ConsoleOptions): ConsoleAssets | null {
@@ -48,6 +51,14 @@ export function consoleRoutes(app: FastifyInstance, options: ConsoleOptions): Co
     const file = request.params.version === assets.version ? assets.files.get(request.params['*']) : undefined;
     if (file === undefined) return notFound(request, reply);
     return serve(request, reply, file, ASSET_CACHE);
+  });
+  // Same headers as every answer under /console.
+  app.register(async (scope) => {
+    scope.addHook('onRequest', async (_request, reply) => {
+      secured(reply);
+    });
+    if (options.oidc) consoleOidcRoutes(scope, options.oidc.deps, options.oidc.clientSecret);
+    else scope.get(OIDC_CONFIG_PATH, hidden, (_request, reply) => reply.header('cache-control', 'no-store').send({ enabled: false }));
   });
   app.get('/console/*', hidden, notFound);
   return assets;

@@ -1,6 +1,8 @@
 // Whether an access token Tessera issued is acceptable right now. The one home of that rule:
 // the admin API (/admin/v1 and /auth/admin/*) and introspection ask here, and nothing else in
-// the server accepts Tessera's own access tokens. A signature that still verifies is not enough:
+// the server accepts Tessera's own access tokens. A person's console session token is not one of
+// them (its own typ): acceptPersonSession, below, judges it for the admin API alone. A signature
+// that still verifies is not enough:
 //
 // - signature, `typ: at+jwt`, issuer and algorithm (own-token-verifier.ts), with the claims
 //   every token we issue carries (jti, sub, exp, iat, client_id, scp, aud);
@@ -62,6 +64,7 @@
 
 import type { JWTPayload } from 'jose';
 import { allowsIdTokenSubjects, exchangedCnfOf, exchangedFromOf, holderOf, roleAllows, type ActClaim, type ActingMode } from '../policy/delegation.ts';
+import { ADMIN_ROLE } from '../policy/names.ts';
 import { isServiceActive } from '../policy/service-standing.ts';
 import { endedByKeyRemoval } from './key-removal.ts';
 import type { CertificateRecord, Service } from '../storage/records.ts';
@@ -205,6 +208,69 @@ export async function acceptAccessToken(deps: AcceptTokenDeps, token: string, pr
     }
   }
   return { accepted: true, token: { claims, service, roles } };
+}
+
+// ---- a person's console session (console/oidc.ts) ----
+//
+// Not a service's token: its own JWS typ (PERSON_SESSION_TYP) and audience (the admin API's), so
+// the verifier of access tokens above never accepts it, and acceptAccessToken (introspection,
+// token exchange's subject and actor tokens) refuses it: it cannot be exchanged, introspected as
+// active or presented anywhere a service's token is expected. Only the admin API asks here, and
+// only for a token with that typ. Its checks, every request:
+// - signature, typ, issuer, audience and algorithm (the session verifier), its claims well formed;
+// - expiry judged strictly; its jti not revoked (DELETE /admin/v1/session);
+// - every domain in `admin_of` (registry membership of `<d>:role.admin` at sign-in) still held
+//   now: a removed membership ends the session at once, as for a service's token; the domains in
+//   `admin_of_idp` (the IdP's groups at sign-in) cannot be re-checked without the IdP and are
+//   held until the token's exp (console.oidc.sessionLifetime, at most an hour);
+// - no service registered under the person's principal since: a principal is one identity, and a
+//   service of that name would share its roles.
+
+export interface PersonSessionDeps {
+  verifySession: OwnTokenVerifier;
+  store: Pick<Store, 'getService' | 'isTokenRevoked' | 'rolesHeld'>;
+  now: () => number;
+}
+
+export interface PersonSession {
+  principal: string;
+  jti: string;
+  exp: number;
+  /** Every domain the session administers now: registry-held and IdP-granted. */
+  adminOf: string[];
+}
+
+export type PersonSessionAcceptance = { accepted: true; session: PersonSession } | { accepted: false; reason: string };
+
+const isStringList = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string' && item !== '');
+
+export async function acceptPersonSession(deps: PersonSessionDeps, token: string): Promise<PersonSessionAcceptance> {
+  let payload: JWTPayload;
+  try {
+    payload = await deps.verifySession(token);
+  } catch (error) {
+    return { accepted: false, reason: (error as Error).message };
+  }
+  const { sub, jti, exp } = payload;
+  const registry = payload['admin_of'];
+  const idp = payload['admin_of_idp'];
+  if (payload['tessera_session'] !== 'person' || typeof sub !== 'string' || typeof jti !== 'string' || typeof exp !== 'number') {
+    return { accepted: false, reason: 'the token is not a person session token' };
+  }
+  if (!isStringList(registry) || !isStringList(idp)) return { accepted: false, reason: 'the session token names its admin roles malformed' };
+  const now = deps.now();
+  if (exp * 1000 <= now) return { accepted: false, reason: 'the session has expired; sign in again' };
+  const [revoked, held, service] = await Promise.all([
+    deps.store.isTokenRevoked(jti, now),
+    registry.length === 0 ? [] : deps.store.rolesHeld(sub, registry, now),
+    deps.store.getService(sub),
+  ]);
+  if (revoked) return { accepted: false, reason: 'the token has been revoked' };
+  if (service !== null) return { accepted: false, reason: `a service named ${sub} is registered now; the person's session under that name ends` };
+  const holds = new Set(held.filter((h) => h.role === ADMIN_ROLE).map((h) => h.domain));
+  const lost = registry.find((domain) => !holds.has(domain));
+  if (lost !== undefined) return { accepted: false, reason: `${sub} no longer holds ${lost}:role.${ADMIN_ROLE}, which the session names; sign in again` };
+  return { accepted: true, session: { principal: sub, jti, exp, adminOf: [...new Set([...registry, ...idp])] } };
 }
 
 /**

@@ -13,13 +13,16 @@ export interface OwnTokenVerifierDeps {
   algorithms: readonly SigningAlg[];
   clockSkew: number;
   now: () => number;
-  /** The JWS `typ` the tokens must have: `at+jwt` (access tokens, the default) or `JWT` (ID tokens). */
-  typ?: 'at+jwt' | 'JWT';
 }
 
 export type OwnTokenVerifier = (token: string) => Promise<JWTPayload>;
 
-export function createOwnTokenVerifier(deps: OwnTokenVerifierDeps): OwnTokenVerifier {
+/**
+ * `kind`: Tessera's access tokens (`typ: at+jwt`, the default), its ID tokens (`typ: JWT`), or a
+ * person's console session token (`typ` PERSON_SESSION_TYP, audience the admin API's), which only
+ * the admin API verifies.
+ */
+export function createOwnTokenVerifier(deps: OwnTokenVerifierDeps, kind: { typ: string; audience?: string } = { typ: 'at+jwt' }): OwnTokenVerifier {
   let cachedJson = '';
   let keySet: ReturnType<typeof createLocalJWKSet> | undefined;
   const currentKeySet = (): ReturnType<typeof createLocalJWKSet> => {
@@ -33,7 +36,8 @@ export function createOwnTokenVerifier(deps: OwnTokenVerifierDeps): OwnTokenVeri
   return async (token) => {
     const { payload } = await jwtVerify(token, currentKeySet(), {
       issuer: deps.issuer,
-      typ: deps.typ ?? 'at+jwt',
+      typ: kind.typ,
+      ...(kind.audience === undefined ? {} : { audience: kind.audience }),
       algorithms: [...deps.algorithms],
       clockTolerance: deps.clockSkew,
       currentDate: new Date(deps.now()),

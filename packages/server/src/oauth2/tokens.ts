@@ -96,8 +96,8 @@ const SIGN_PARAMS: Readonly<Record<SigningKey['alg'], webcrypto.AlgorithmIdentif
  * the event loop: the private-key operation is most of a token's cost, and off the main thread it
  * runs on another core while the loop parses the next request.
  */
-async function compactJws(key: SigningKey, typ: TokenTyp, claims: object): Promise<string> {
-  const signingInput = `${key.headers[typ]}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+async function compactJws(key: SigningKey, typ: TokenTyp, claims: object, header = key.headers[typ]): Promise<string> {
+  const signingInput = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
   const signature = await webcrypto.subtle.sign(SIGN_PARAMS[key.alg], key.signer, Buffer.from(signingInput));
   return `${signingInput}.${Buffer.from(signature).toString('base64url')}`;
 }
@@ -150,4 +150,44 @@ export function signIdTokenClaims(claims: object, key: SigningKey): Promise<stri
 
 export function signIdToken(input: IdTokenInput, key: SigningKey): Promise<string> {
   return signIdTokenClaims(idTokenClaims(input), key);
+}
+
+/**
+ * The JWS `typ` of a person's console session token (console/oidc.ts): not `at+jwt`, so nothing
+ * that verifies Tessera's access tokens (the own-token verifier: introspection, token exchange,
+ * the admin API's service path; resource servers following RFC 9068 §4) accepts it as one. Only
+ * the admin API takes it (oauth2/accept-token.ts, acceptPersonSession).
+ */
+export const PERSON_SESSION_TYP = 'admin-session+jwt';
+
+/** The audience of a person's session token: Tessera's admin API, never a domain (a URL has ':' and '/'). */
+export function adminApiAudience(issuer: string): string {
+  return `${issuer}/admin/v1`;
+}
+
+export interface PersonSessionClaims {
+  ver: 1;
+  iss: string;
+  aud: string;
+  /** The person's principal, `<console.oidc.principal.domain>.<name>`. */
+  sub: string;
+  iat: number;
+  nbf: number;
+  exp: number;
+  jti: string;
+  /** Marks a person's console session: the only token with it, and it has no client_id, scp or cnf. */
+  tessera_session: 'person';
+  /** How the person signed in: the OpenID provider and its subject. */
+  sign_in: { method: 'oidc'; iss: string; sub: string };
+  /** Domains administered through registry membership of `<d>:role.admin` at sign-in: each re-checked on every request. */
+  admin_of: string[];
+  /** Domains administered through the IdP's groups (console.oidc.groups): cannot be re-checked without the IdP, held until exp. */
+  admin_of_idp: string[];
+  /** The admin roles, space-separated (`sys.auth:role.admin alpha:role.admin`), for display. */
+  scope: string;
+}
+
+export function signPersonSession(claims: PersonSessionClaims, key: SigningKey): Promise<string> {
+  const header = Buffer.from(JSON.stringify({ alg: key.alg, kid: key.kid, typ: PERSON_SESSION_TYP })).toString('base64url');
+  return compactJws(key, 'JWT', claims, header);
 }

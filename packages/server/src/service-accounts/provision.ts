@@ -11,6 +11,8 @@
 //   admin; a domain admin gets 403 and creates the role first (PUT /admin/v1/domains/{d}/roles/{r});
 // - a name already listed in another domain's admin role needs that domain's admin rights too
 //   (admin/authz.ts, authorizeServiceChange): the new account would hold the role.
+// - a scope naming a role its domain lists in approvalRequiredRoles is refused (409): such a
+//   membership is added through the admin API, where a second admin approves it.
 // Every right is checked before anything is written, so a refused request changes nothing.
 
 import { randomBytes } from 'node:crypto';
@@ -59,6 +61,22 @@ export async function createAccount(deps: ProvisionDeps, caller: AdminCaller, re
       `${what} does not exist, and only a system admin (${SYSTEM_DOMAIN}:role.admin) creates missing domains and roles here; ` +
         'create the role first with PUT /admin/v1/domains/{domain}/roles/{role}',
     );
+  }
+  // A role whose member changes need a second admin (approvalRequiredRoles) gets no member here,
+  // where nothing can wait for an approval: that would be a way around it.
+  for (const domain of scopeDomains) {
+    const gated = new Set((await store.getDomain(domain))?.approvalRequiredRoles ?? []);
+    const held = request.scopes.filter((s) => s.domain === domain && gated.has(s.role));
+    if (held.length > 0) {
+      throw new AdminError(
+        409,
+        'conflict',
+        `${held.map((s) => `${s.domain}:role.${s.role}`).join(', ')} needs a second admin's approval for member changes ` +
+          `(approvalRequiredRoles of ${domain}); ` +
+          'create the account without that scope, then add the membership with PUT /admin/v1/domains/{domain}/roles/{role}/members/{principal} ' +
+          'for another admin to approve',
+      );
+    }
   }
   const principal = `${deps.domain}.${request.name}`;
   if (await store.getService(principal)) throw duplicate(request.name);

@@ -108,6 +108,12 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 16,
+    name: 'membership reviews, roles whose changes need a second admin, pending changes',
+    sqlite: reviewsApprovalsSchema(),
+    postgres: reviewsApprovalsSchema(),
+  },
+  {
+    version: 17,
     name: 'token rates: client endpoint outcomes (issued, refusals by code) by hour',
     sqlite: tokenRatesSchema(),
     postgres: tokenRatesSchema(),
@@ -540,5 +546,36 @@ function auditDomainSchema(dialect: Dialect): string {
     UPDATE audit_events SET domain = ${beforeColon} WHERE type IN (${quoted(roleTypes)}) AND target LIKE '%:%';
     UPDATE audit_events SET domain = ${beforeLastDot} WHERE type IN (${quoted(principalTypes)}) AND target LIKE '%.%';
     CREATE INDEX audit_events_by_domain ON audit_events (domain, at, id);
+  `;
+}
+
+// Membership reviews and change approvals (admin/routes/reviews.ts, approvals.ts):
+// - role_members.review_by: when the membership is due for review (NULL: never); it still grants
+//   after that date. GET /admin/v1/reviews finds the memberships due or expiring by these indexes.
+// - domains.approval_required_roles: a JSON array of role names whose member changes a second
+//   admin of the domain must approve ('[]' for every domain made before this step).
+// - pending_changes: those changes until approved, rejected, failed or expired. `change_json` is
+//   the request as given; the row goes with its domain.
+function reviewsApprovalsSchema(): string {
+  return `
+    ALTER TABLE role_members ADD COLUMN review_by BIGINT;
+    CREATE INDEX role_members_by_review ON role_members (review_by) WHERE review_by IS NOT NULL;
+    CREATE INDEX role_members_by_expiry ON role_members (expires_at) WHERE expires_at IS NOT NULL;
+    ALTER TABLE domains ADD COLUMN approval_required_roles TEXT NOT NULL DEFAULT '[]';
+    CREATE TABLE pending_changes (
+      id TEXT PRIMARY KEY,
+      domain TEXT NOT NULL REFERENCES domains (name) ON DELETE CASCADE,
+      role TEXT,
+      kind TEXT NOT NULL,
+      change_json TEXT NOT NULL,
+      requested_by TEXT NOT NULL,
+      requested_at BIGINT NOT NULL,
+      expires_at BIGINT NOT NULL,
+      status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'failed')),
+      decided_by TEXT,
+      decided_at BIGINT,
+      outcome TEXT
+    );
+    CREATE INDEX pending_changes_by_domain ON pending_changes (domain, status, requested_at, id);
   `;
 }

@@ -8,6 +8,8 @@ export interface Domain {
   description: string | null;
   /** Longest access token (seconds) for roles of this domain; null = the server's maximum. */
   tokenMaxLifetime: number | null;
+  /** Roles whose member changes made through the admin API wait for a second admin of the domain (PendingChange). */
+  approvalRequiredRoles: string[];
   createdAt: number;
   updatedAt: number;
 }
@@ -54,6 +56,71 @@ export interface PublicKeyRecord {
 export interface RoleMember {
   principal: string;
   expiresAt: number | null;
+  /**
+   * When the membership is due for review (ms since the epoch): it still grants after that, but is
+   * listed as due (GET /admin/v1/reviews). Absent (or null) when none is set; read back only when set.
+   */
+  reviewBy?: number | null;
+}
+
+/** A membership due for review or expiring (GET /admin/v1/reviews), with the earlier of its dates. */
+export interface DueMembership {
+  domain: string;
+  role: string;
+  principal: string;
+  expiresAt: number | null;
+  reviewBy: number | null;
+  /** The earlier of reviewBy and expiresAt (those set): the order of the list. */
+  dueAt: number;
+}
+
+export interface DueMembershipQuery {
+  /** Only memberships of these domains; undefined: every domain. */
+  domains?: readonly string[];
+  /** Memberships whose reviewBy or expiresAt is at or before this time. */
+  until: number;
+  limit: number;
+  /** Only memberships after this one in the order (dueAt, domain, role, principal). */
+  after?: { dueAt: number; domain: string; role: string; principal: string };
+}
+
+/** A membership a bulk review action (POST /admin/v1/reviews) applies to. */
+export interface ReviewItem {
+  domain: string;
+  role: string;
+  principal: string;
+}
+
+/** What a bulk review action does: set a new review date (and optionally expiry), or remove the memberships. */
+export type ReviewAction = { kind: 'extend'; reviewBy: number; expiresAt?: number | null } | { kind: 'remove' };
+
+/** What an applied change's audit event records besides the change: the reason given, and the approval it came through. */
+export interface AuditNote {
+  reason?: string;
+  approval?: { id: string; requestedBy: string; approvedBy: string };
+}
+
+export type PendingChangeStatus = 'pending' | 'approved' | 'rejected' | 'failed';
+
+/** A change of an approval-required role (or of that list) waiting for a second admin of its domain. */
+export interface PendingChange {
+  id: string;
+  domain: string;
+  /** The role it changes; null for a change of the domain's approvalRequiredRoles. */
+  role: string | null;
+  /** What the request was, e.g. `member.put`, `role.delete`, `reviews`, `domain.update` (admin/approvals.ts). */
+  kind: string;
+  /** The request as given: its path parameters and body. */
+  change: unknown;
+  requestedBy: string;
+  requestedAt: number;
+  /** After this it can no longer be approved. */
+  expiresAt: number;
+  status: PendingChangeStatus;
+  decidedBy: string | null;
+  decidedAt: number | null;
+  /** A rejection's reason, or why applying it failed. */
+  outcome: string | null;
 }
 
 export interface Role {

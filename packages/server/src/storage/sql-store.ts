@@ -8,6 +8,13 @@ import type { SqlDriver } from './drivers/driver.ts';
 import { StorageUnavailableError } from './errors.ts';
 import type {
   Actor,
+  AuditNote,
+  DueMembership,
+  DueMembershipQuery,
+  PendingChange,
+  PendingChangeStatus,
+  ReviewAction,
+  ReviewItem,
   ApiKeyRecord,
   AuditEvent,
   AuditQuery,
@@ -38,6 +45,7 @@ import type {
   SigningKeyRecord,
   SigningKeyState,
 } from './records.ts';
+import type { DomainPatch } from './store.ts';
 import * as apiKeys from './sql/api-keys.ts';
 import * as assertionJtis from './sql/assertion-jtis.ts';
 import type { PruneSchedule } from './sql/assertion-jtis.ts';
@@ -53,6 +61,8 @@ import * as joinTokens from './sql/join-tokens.ts';
 import * as keys from './sql/keys.ts';
 import * as revokedTokens from './sql/revoked-tokens.ts';
 import * as roles from './sql/roles.ts';
+import * as approvals from './sql/approvals.ts';
+import type { NewPendingChange } from './sql/approvals.ts';
 import * as services from './sql/services.ts';
 import * as tokenRates from './sql/token-rates.ts';
 import * as changes from './sql/changes.ts';
@@ -60,7 +70,7 @@ import type { FeedRow } from './sql/changes.ts';
 import type { ChangeListener } from './sql/context.ts';
 import { liveRevokedTokens, loadRegistryRecord } from './sql/registry.ts';
 import type { RegistryRecord } from './sql/registry.ts';
-import type { ClientForAuth, ClientWithKeys, DeleteKeyResult, NewSecret, NewService, PutKeyResult, ServicePatch, Store } from './store.ts';
+import type { ClientForAuth, ClientWithKeys, DeleteKeyResult, NewSecret, NewService, PutKeyResult, RevocationEvent, ServicePatch, Store } from './store.ts';
 
 export interface SqlStoreOptions {
   /** The clock for createdAt, updatedAt, audit times and secret expiry. */
@@ -151,8 +161,8 @@ export class SqlStore implements Store, RegistrySource {
     return domains.dnsLabelHolder(this.ctx.db, label);
   }
 
-  updateDomain(name: string, patch: { description?: string | null; tokenMaxLifetime?: number | null }, by: Actor): Promise<Domain> {
-    return domains.updateDomain(this.ctx, name, patch, by);
+  updateDomain(name: string, patch: DomainPatch, by: Actor, note?: AuditNote): Promise<Domain> {
+    return domains.updateDomain(this.ctx, name, patch, by, note);
   }
 
   getDomain(name: string): Promise<Domain | null> {
@@ -229,8 +239,9 @@ export class SqlStore implements Store, RegistrySource {
     members: RoleMember[] | undefined,
     by: Actor,
     settings?: { tokenMaxLifetime?: number | null; actors?: readonly string[]; impersonators?: readonly string[]; idTokenSubjects?: boolean },
+    note?: AuditNote,
   ): Promise<{ role: Role; created: boolean; joinTokensVoided: number }> {
-    return roles.putRole(this.ctx, domain, name, members, by, settings);
+    return roles.putRole(this.ctx, domain, name, members, by, settings, note);
   }
 
   getRole(domain: string, name: string, memberLimit?: number): Promise<Role | null> {
@@ -245,12 +256,12 @@ export class SqlStore implements Store, RegistrySource {
     return roles.listRoleMembers(this.ctx, domain, role, page);
   }
 
-  deleteRole(domain: string, name: string, by: Actor): Promise<void> {
-    return roles.deleteRole(this.ctx, domain, name, by);
+  deleteRole(domain: string, name: string, by: Actor, note?: AuditNote): Promise<void> {
+    return roles.deleteRole(this.ctx, domain, name, by, note);
   }
 
-  putRoleMember(domain: string, role: string, member: RoleMember, by: Actor): Promise<{ created: boolean; joinTokensVoided: number }> {
-    return roles.putRoleMember(this.ctx, domain, role, member, by);
+  putRoleMember(domain: string, role: string, member: RoleMember, by: Actor, note?: AuditNote): Promise<{ created: boolean; joinTokensVoided: number }> {
+    return roles.putRoleMember(this.ctx, domain, role, member, by, note);
   }
 
   putRoleMembers(
@@ -258,12 +269,43 @@ export class SqlStore implements Store, RegistrySource {
     role: string,
     members: readonly RoleMember[],
     by: Actor,
+    note?: AuditNote,
   ): Promise<{ created: number; updated: number; joinTokensVoided: number }> {
-    return roles.putRoleMembers(this.ctx, domain, role, members, by);
+    return roles.putRoleMembers(this.ctx, domain, role, members, by, note);
   }
 
-  deleteRoleMember(domain: string, role: string, principal: string, by: Actor): Promise<void> {
-    return roles.deleteRoleMember(this.ctx, domain, role, principal, by);
+  deleteRoleMember(domain: string, role: string, principal: string, by: Actor, note?: AuditNote): Promise<void> {
+    return roles.deleteRoleMember(this.ctx, domain, role, principal, by, note);
+  }
+
+  listDueMemberships(query: DueMembershipQuery): Promise<DueMembership[]> {
+    return roles.listDueMemberships(this.ctx, query);
+  }
+
+  applyReviews(items: readonly ReviewItem[], action: ReviewAction, by: Actor, note?: AuditNote): Promise<{ changed: number; joinTokensVoided: number }> {
+    return roles.applyReviews(this.ctx, items, action, by, note);
+  }
+
+  createPendingChange(change: NewPendingChange, by: Actor, reason?: string): Promise<PendingChange> {
+    return approvals.createPendingChange(this.ctx, change, by, reason);
+  }
+
+  getPendingChange(id: string): Promise<PendingChange | null> {
+    return approvals.getPendingChange(this.ctx, id);
+  }
+
+  listPendingChanges(domain: string, query: { limit: number; now: number; after?: { requestedAt: number; id: string } }): Promise<PendingChange[]> {
+    return approvals.listPendingChanges(this.ctx, domain, query);
+  }
+
+  decidePendingChange(
+    id: string,
+    from: PendingChangeStatus,
+    to: PendingChangeStatus,
+    by: Actor,
+    detail: { auditVerb: 'approve' | 'reject' | 'fail'; outcome?: string | null },
+  ): Promise<PendingChange> {
+    return approvals.decidePendingChange(this.ctx, id, from, to, by, detail);
   }
 
   rolesHeld(principal: string, inDomains: string[], now: number): Promise<HeldRole[]> {
@@ -278,8 +320,8 @@ export class SqlStore implements Store, RegistrySource {
     return assertionJtis.consumeAssertionJti(this.ctx, this.jtiPruning, clientId, jti, expiresAt, now);
   }
 
-  revokeToken(token: RevokedToken, by: Actor): Promise<void> {
-    return revokedTokens.revokeToken(this.ctx, token, by);
+  revokeToken(token: RevokedToken, by: Actor, type?: RevocationEvent): Promise<void> {
+    return revokedTokens.revokeToken(this.ctx, token, by, type);
   }
 
   isTokenRevoked(jti: string, now: number): Promise<boolean> {

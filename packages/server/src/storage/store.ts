@@ -9,6 +9,13 @@
 import type {
   Actor,
   AuditEvent,
+  AuditNote,
+  DueMembership,
+  DueMembershipQuery,
+  PendingChange,
+  PendingChangeStatus,
+  ReviewAction,
+  ReviewItem,
   CallerCount,
   TokenRateCount,
   CallerQuery,
@@ -40,6 +47,15 @@ import type {
   SigningKeyRecord,
   SigningKeyState,
 } from './records.ts';
+
+export interface DomainPatch {
+  description?: string | null;
+  tokenMaxLifetime?: number | null;
+  approvalRequiredRoles?: readonly string[];
+}
+
+export type { NewPendingChange } from './sql/approvals.ts';
+import type { NewPendingChange } from './sql/approvals.ts';
 
 export interface NewService {
   domain: string;
@@ -75,6 +91,8 @@ export interface ClientWithKeys {
   publicKeys: PublicKeyRecord[];
 }
 
+export type RevocationEvent = 'token.revoke' | 'session.revoke';
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   close(): Promise<void>;
@@ -93,8 +111,8 @@ export interface Store {
    * the oldest (two can, if created before such domains were refused, or by a race between instances).
    */
   dnsLabelHolder(label: string): Promise<string | null>;
-  /** NotFoundError when missing. */
-  updateDomain(name: string, patch: { description?: string | null; tokenMaxLifetime?: number | null }, by: Actor): Promise<Domain>;
+  /** NotFoundError when missing. `approvalRequiredRoles` is stored sorted, each name once. */
+  updateDomain(name: string, patch: DomainPatch, by: Actor, note?: AuditNote): Promise<Domain>;
   getDomain(name: string): Promise<Domain | null>;
   /**
    * Domains by name. The admin API's lists pass a page (keyset: those after `page.after`, at most
@@ -153,6 +171,7 @@ export interface Store {
     members: RoleMember[] | undefined,
     by: Actor,
     settings?: { tokenMaxLifetime?: number | null; actors?: readonly string[]; impersonators?: readonly string[]; idTokenSubjects?: boolean },
+    note?: AuditNote,
   ): Promise<{ role: Role; created: boolean; joinTokensVoided: number }>;
   /** The role with all its members, or (with `memberLimit`) the first so many by principal. */
   getRole(domain: string, name: string, memberLimit?: number): Promise<Role | null>;
@@ -160,13 +179,13 @@ export interface Store {
   listRoles(domain: string, page?: NamePageQuery & { memberLimit?: number }): Promise<Role[]>;
   /** A page of the role's members by principal (`page.after` a principal); [] for an unknown role. */
   listRoleMembers(domain: string, role: string, page: NamePageQuery): Promise<RoleMember[]>;
-  deleteRole(domain: string, name: string, by: Actor): Promise<void>;
+  deleteRole(domain: string, name: string, by: Actor, note?: AuditNote): Promise<void>;
   /**
    * Both putRole (with members) and putRoleMember: a member who becomes an admin of a domain other
    * than its own (newly, or renewed after its membership expired) loses its outstanding join
    * tokens in the same transaction (audit `join-token.void`); `joinTokensVoided` says how many.
    */
-  putRoleMember(domain: string, role: string, member: RoleMember, by: Actor): Promise<{ created: boolean; joinTokensVoided: number }>;
+  putRoleMember(domain: string, role: string, member: RoleMember, by: Actor, note?: AuditNote): Promise<{ created: boolean; joinTokensVoided: number }>;
   /**
    * putRoleMember for several members in one transaction, by the same rules (join tokens voided
    * alike); other members stay. NotFoundError for an unknown role. One audit event
@@ -177,8 +196,30 @@ export interface Store {
     role: string,
     members: readonly RoleMember[],
     by: Actor,
+    note?: AuditNote,
   ): Promise<{ created: number; updated: number; joinTokensVoided: number }>;
-  deleteRoleMember(domain: string, role: string, principal: string, by: Actor): Promise<void>;
+  deleteRoleMember(domain: string, role: string, principal: string, by: Actor, note?: AuditNote): Promise<void>;
+  /** Memberships due for review or expiring by `query.until`, earliest first (expired ones included). */
+  listDueMemberships(query: DueMembershipQuery): Promise<DueMembership[]>;
+  /**
+   * A bulk review action, all or none: NotFoundError (nothing changed) when an item is not a
+   * membership or its role does not exist. Audit `review.extend` or `review.remove`, one per domain.
+   */
+  applyReviews(items: readonly ReviewItem[], action: ReviewAction, by: Actor, note?: AuditNote): Promise<{ changed: number; joinTokensVoided: number }>;
+
+  /** Stores a change waiting for a second admin; audit `approval.request`. */
+  createPendingChange(change: NewPendingChange, by: Actor, reason?: string): Promise<PendingChange>;
+  getPendingChange(id: string): Promise<PendingChange | null>;
+  /** The domain's pending, unexpired changes, oldest first. */
+  listPendingChanges(domain: string, query: { limit: number; now: number; after?: { requestedAt: number; id: string } }): Promise<PendingChange[]>;
+  /** Compare-and-set of a pending change's status (ConflictError when it is no longer `from`); audit `approval.<auditVerb>`. */
+  decidePendingChange(
+    id: string,
+    from: PendingChangeStatus,
+    to: PendingChangeStatus,
+    by: Actor,
+    detail: { auditVerb: 'approve' | 'reject' | 'fail'; outcome?: string | null },
+  ): Promise<PendingChange>;
   /** Roles `principal` holds in `domains` at `now` (expired memberships excluded). */
   rolesHeld(principal: string, domains: string[], now: number): Promise<HeldRole[]>;
   /** Every membership of `principal`, in every domain, expired ones included. */
@@ -190,8 +231,11 @@ export interface Store {
    */
   consumeAssertionJti(clientId: string, jti: string, expiresAt: number, now: number): Promise<boolean>;
 
-  /** RFC 7009: idempotent; kept until `expiresAt`, then pruned. */
-  revokeToken(token: RevokedToken, by: Actor): Promise<void>;
+  /**
+   * RFC 7009: idempotent; kept until `expiresAt`, then pruned. Audited as `type` (`token.revoke`
+   * by default; `session.revoke` when the admin API's DELETE /admin/v1/session revokes its own bearer token).
+   */
+  revokeToken(token: RevokedToken, by: Actor, type?: RevocationEvent): Promise<void>;
   isTokenRevoked(jti: string, now: number): Promise<boolean>;
 
   /** NotFoundError when the service is missing. */

@@ -386,11 +386,54 @@ void describe('loadConfig guards and reuse', () => {
   });
 
   void it('reads console.enabled: on by default, off from the environment or the config file', () => {
-    assert.deepEqual(load().console, { enabled: true }, 'the default');
-    assert.deepEqual(load({ env: { TESSERA_CONSOLE: 'false' } }).console, { enabled: false });
-    assert.deepEqual(load({ flags: { config: configFile({ console: { enabled: false } }) } }).console, { enabled: false });
+    assert.deepEqual(load().console, { enabled: true, oidc: null }, 'the default');
+    assert.deepEqual(load({ env: { TESSERA_CONSOLE: 'false' } }).console, { enabled: false, oidc: null });
+    assert.deepEqual(load({ flags: { config: configFile({ console: { enabled: false } }) } }).console, { enabled: false, oidc: null });
     assert.match(problemOf({ env: { TESSERA_CONSOLE: 'off-ish' } }), /^TESSERA_CONSOLE: expected true or false/);
     assert.match(problemOf({ flags: { config: configFile({ console: { enabled: 'yes please' } }) } }), /console\.enabled.*expected true or false/);
+  });
+
+  void it('reads console.oidc from the config file, with defaults, the secret file beside it, and a message per bad field', () => {
+    const oidc = { issuer: 'https://login.example.org/realms/staff', clientId: 'tessera-console', principal: { claim: 'preferred_username', domain: 'user' } };
+    const file = configFile({ console: { oidc: { ...oidc, clientSecretFile: 'oidc-secret' } } });
+    assert.deepEqual(load({ flags: { config: file } }).console.oidc, {
+      ...oidc,
+      clientSecretFile: join(file, '..', 'oidc-secret'),
+      scopes: ['openid', 'profile', 'email'],
+      groups: null,
+      sessionLifetime: 900,
+    });
+    const full = load({
+      flags: {
+        config: configFile({
+          console: {
+            oidc: {
+              ...oidc,
+              scopes: 'openid groups',
+              groups: { roles: { admins: ['sys.auth:role.admin', 'payments:role.admin'] } },
+              sessionLifetime: 3600,
+            },
+          },
+        }),
+      },
+    }).console.oidc!;
+    assert.deepEqual(
+      [full.scopes, full.groups, full.sessionLifetime, full.clientSecretFile],
+      [['openid', 'groups'], { claim: 'groups', roles: { admins: ['sys.auth:role.admin', 'payments:role.admin'] } }, 3600, null],
+    );
+    const bad = (value: unknown): string => problemOf({ flags: { config: configFile({ console: { oidc: value } }) } });
+    assert.match(
+      bad({ ...oidc, issuer: 'http://login.example.org' }),
+      /console\.oidc.*issuer: expected the provider's https:\/\/ issuer URL \(http:\/\/ only on a loopback address\)/,
+    );
+    assert.doesNotThrow(() => load({ flags: { config: configFile({ console: { oidc: { ...oidc, issuer: 'http://127.0.0.1:9000' } } }) } }));
+    assert.match(bad({ ...oidc, clientId: '' }), /clientId: expected the client id/);
+    assert.match(bad({ ...oidc, scopes: ['profile'] }), /scopes: expected a list of scope names including "openid"/);
+    assert.match(bad({ ...oidc, principal: { claim: 'email', domain: 'Bad Domain' } }), /principal\.domain: expected a domain name/);
+    assert.match(bad({ ...oidc, groups: { roles: { admins: ['payments:role.reader'] } } }), /groups\.roles\["admins"\]: expected a list of admin roles/);
+    assert.match(bad({ ...oidc, sessionLifetime: 7200 }), /sessionLifetime: expected whole seconds from 60 to 3600, got 7200/);
+    assert.match(bad({ ...oidc, clientSecret: 'inline' }), /unknown field "clientSecret"/);
+    assert.match(bad('on'), /console\.oidc.*expected an object with issuer, clientId and principal/);
   });
 
   void it('explains bad values', () => {

@@ -237,7 +237,7 @@ describe('admin API', () => {
       assert.equal(put.json.fullName, 'beta:role.editors');
       const replaced = await t.admin$('PUT', '/domains/beta/roles/editors', { members: [{ principal: 'alpha.z' }] }, root);
       assert.equal(replaced.status, 200);
-      assert.deepEqual(replaced.json.members, [{ principal: 'alpha.z', expiresAt: null }]);
+      assert.deepEqual(replaced.json.members, [{ principal: 'alpha.z', expiresAt: null, reviewBy: null }]);
       assert.equal((await t.admin$('PUT', '/domains/beta/roles/editors/members/alpha.w', undefined, root)).status, 201);
       assert.equal((await t.admin$('GET', '/domains/beta/roles/editors', undefined, root)).json.members.length, 2);
       assert.ok((await t.admin$('GET', '/domains/beta/roles', undefined, root)).json.roles.some((r: { name: string }) => r.name === 'editors'));

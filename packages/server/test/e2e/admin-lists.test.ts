@@ -250,7 +250,7 @@ describe('admin lists and role members', () => {
     assert.equal(big.membersNextCursor, got.json.membersNextCursor);
     const small = await admin$('GET', '/domains/alpha/roles/admin');
     assert.equal(small.json.membersNextCursor, null);
-    assert.deepEqual(small.json.members, [{ principal: 'alpha.admin', expiresAt: null }]);
+    assert.deepEqual(small.json.members, [{ principal: 'alpha.admin', expiresAt: null, reviewBy: null }]);
     assertError(await admin$('GET', '/domains/alpha/roles/nope/members'), 404, 'not_found', /does not exist/);
   });
 

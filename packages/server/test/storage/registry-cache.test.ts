@@ -305,6 +305,7 @@ describe('the registry change feed', () => {
     assert.deepEqual(of('role.delete', 'beta:role.r'), ['domain:beta']);
     assert.deepEqual(of('domain.update', 'beta'), ['domain:beta']);
     assert.deepEqual(of('token.revoke', 'alpha.api', null, { jti: 'j1', expiresAt: 1 }), ['token:j1']);
+    assert.deepEqual(of('session.revoke', 'alpha.api', null, { jti: 'j2', expiresAt: 1 }), ['token:j2']);
     const diff = { added: [{ principal: 'd', expiresAt: null }], addedCount: 1, removed: ['c'], removedCount: 1 };
     const changed = { expiryChanged: [{ principal: 'b', expiresAt: 6, previousExpiresAt: 5 }], expiryChangedCount: 1 };
     assert.deepEqual(

@@ -5,6 +5,9 @@ import type { SchemaTypes } from '../../http/route-types.ts';
 import { authorize, SYSTEM_DOMAIN } from '../authz.ts';
 import { AdminError, badRequest, notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
+import type { AuditNote } from '../../storage/records.ts';
+import type { DomainPatch } from '../../storage/store.ts';
+import { requestApproval } from '../approval-gate.ts';
 import { domainOut, errorResponses, nameKey, pageOf, pageQuerystring, pageSchema, readPage, requireName, schemas } from '../wire.ts';
 
 const domainParams = { type: 'object', properties: { domain: { type: 'string', maxLength: 256 } }, required: ['domain'] } as const;
@@ -23,6 +26,56 @@ export function readTokenMaxLifetime(value: number | null | undefined): number |
     throw badRequest(`tokenMaxLifetime must be a whole number of seconds, at least ${MIN_TOKEN_LIFETIME}, or null to remove the limit; got ${value}`);
   }
   return value;
+}
+
+/** Roles a domain may list in approvalRequiredRoles. */
+const MAX_APPROVAL_ROLES = 1000;
+
+interface DomainPatchBody {
+  description?: string | null;
+  tokenMaxLifetime?: number | null;
+  approvalRequiredRoles?: string[];
+  reason?: string;
+}
+
+function readDomainPatch(body: DomainPatchBody): DomainPatch {
+  if (body.description === undefined && body.tokenMaxLifetime === undefined && body.approvalRequiredRoles === undefined) {
+    throw badRequest('nothing to change: send description, tokenMaxLifetime and/or approvalRequiredRoles');
+  }
+  const roles = body.approvalRequiredRoles?.map((role) => requireName('role', role));
+  if (roles !== undefined && new Set(roles).size !== roles.length) throw badRequest('approvalRequiredRoles: each role may appear once');
+  return {
+    description: body.description,
+    tokenMaxLifetime: readTokenMaxLifetime(body.tokenMaxLifetime),
+    ...(roles === undefined ? {} : { approvalRequiredRoles: roles }),
+  };
+}
+
+const removedRoles = (current: readonly string[], next: readonly string[] | undefined): string[] =>
+  next === undefined ? [] : current.filter((role) => !next.includes(role));
+
+/**
+ * A PATCH of a domain as requested. `removes`, for one approved by a second admin: the names it
+ * removed from approvalRequiredRoles when requested; a list changed since so that the patch would
+ * remove others is refused (409), as the approver never saw that.
+ */
+export async function applyDomainPatch(
+  deps: Pick<AdminRouteDeps, 'store'>,
+  change: { domain: string; body: DomainPatchBody; removes?: string[] },
+  actor: string,
+  note: AuditNote,
+): Promise<{ status: number; body: unknown }> {
+  const patch = readDomainPatch(change.body);
+  if (change.removes !== undefined) {
+    const current = await deps.store.getDomain(change.domain);
+    if (!current) throw notFound(`domain "${change.domain}" does not exist`);
+    const now = removedRoles(current.approvalRequiredRoles, patch.approvalRequiredRoles).filter((role) => !change.removes!.includes(role));
+    if (now.length > 0) {
+      throw new AdminError(409, 'conflict', `approvalRequiredRoles changed since this was requested: it would now also remove ${now.join(', ')}`);
+    }
+  }
+  const domain = await deps.store.updateDomain(change.domain, patch, { actor }, note);
+  return { status: 200, body: domainOut(domain) };
 }
 
 export function domainRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
@@ -106,24 +159,47 @@ export function domainRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void
     {
       schema: {
         summary: 'Change a domain',
-        description: 'Domain admins may change their own domain. `tokenMaxLifetime` caps every access token granting a role of this domain.',
+        description:
+          'Domain admins may change their own domain. `tokenMaxLifetime` caps every access token granting a role of this domain. ' +
+          '`approvalRequiredRoles` replaces the list of roles whose member changes wait for a second admin: names added apply at once; ' +
+          'a change that removes names waits itself for a second admin (202 with the pending change).',
         tags: ['domains'],
         security: [{ bearerAuth: [] }],
         params: domainParams,
-        body: { type: 'object', additionalProperties: false, properties: { description: schemas.description, tokenMaxLifetime: tokenMaxLifetimeSchema } },
-        response: { 200: schemas.domain, ...errorResponses },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            description: schemas.description,
+            tokenMaxLifetime: tokenMaxLifetimeSchema,
+            approvalRequiredRoles: {
+              type: 'array',
+              maxItems: MAX_APPROVAL_ROLES,
+              items: { type: 'string', maxLength: 256 },
+              description: `role names (at most ${MAX_APPROVAL_ROLES}; need not exist yet) whose member changes a second admin of the domain must approve`,
+            },
+            reason: schemas.reason,
+          },
+        },
+        response: { 200: schemas.domain, 202: schemas.pendingChange, ...errorResponses },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { domain: name } = request.params;
       const caller = callerOf(request);
       authorize(caller, name);
+      const domain = requireName('domain', name);
       const body = request.body;
-      if (body.description === undefined && body.tokenMaxLifetime === undefined)
-        throw badRequest('nothing to change: send description and/or tokenMaxLifetime');
-      const patch = { description: body.description, tokenMaxLifetime: readTokenMaxLifetime(body.tokenMaxLifetime) };
-      const domain = await store.updateDomain(requireName('domain', name), patch, { actor: caller.principal });
-      return domainOut(domain);
+      readDomainPatch(body);
+      const current = await store.getDomain(domain);
+      if (!current) throw notFound(`domain "${name}" does not exist`);
+      const removes = removedRoles(current.approvalRequiredRoles, body.approvalRequiredRoles);
+      if (removes.length > 0) {
+        const change = { domain, body, removes };
+        return reply.code(202).send(await requestApproval(deps, caller.principal, { kind: 'domain.update', domain, role: null, change, reason: body.reason }));
+      }
+      const applied = await applyDomainPatch(deps, { domain, body }, caller.principal, body.reason === undefined ? {} : { reason: body.reason });
+      return reply.code(applied.status).send(applied.body);
     },
   );
 

@@ -3,6 +3,8 @@
 
 import type { FastifyInstance } from 'fastify';
 import { optionalBody, type RequestWithParams, type SchemaTypes } from '../../http/route-types.ts';
+import type { AuditNote } from '../../storage/records.ts';
+import { approvalRequired, requestApproval } from '../approval-gate.ts';
 import { describeNameRule, isPrincipalName } from '../../policy/names.ts';
 import type { Role, RoleMember } from '../../storage/records.ts';
 import { MAX_ROLE_ACTORS } from '../../policy/delegation.ts';
@@ -14,12 +16,14 @@ import { readTokenMaxLifetime, tokenMaxLifetimeSchema } from './domains.ts';
 import {
   DEFAULT_PAGE_LIMIT,
   errorResponses,
+  memberOut,
   nameKey,
   pageOf,
   pageQuerystring,
   pageSchema,
   readExpiry,
   readPage,
+  readReviewBy,
   requireName,
   roleOut,
   schemas,
@@ -30,11 +34,11 @@ const MAX_MEMBERS = 10_000;
 const MAX_BULK_MEMBERS = 1000;
 /**
  * The most bytes one member takes in a request body: `{"principal":"` (14), a principal of the
- * longest allowed (256), `","expiresAt":"` (15), a date-time with fraction and offset (35), `"},`
- * (3): 323, rounded up to leave room for indentation. Routes taking member lists accept bodies of
+ * longest allowed (256), `","expiresAt":"` (15), a date-time with fraction and offset (35),
+ * `","reviewBy":"` (14), another date-time (35), `"},` (3): 372, rounded up. Routes taking member lists accept bodies of
  * that many bytes a member, plus 4 KiB for the rest, above the server's general body limit.
  */
-const MEMBER_JSON_BYTES = 384;
+const MEMBER_JSON_BYTES = 400;
 const memberListBodyLimit = (members: number): number => members * MEMBER_JSON_BYTES + 4096;
 /** Members a role shows where it is shown whole (GET, PUT, the list of roles); the rest through GET .../members. */
 const MEMBERS_SHOWN = DEFAULT_PAGE_LIMIT;
@@ -73,6 +77,11 @@ function roleShown(role: Role) {
 export function roleRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
   const app = scope.withTypeProvider<SchemaTypes>();
   const { store, callerOf, now } = deps;
+
+  /** 404 for a role that does not exist: a change of it held for approval could never apply. */
+  const requireRole = async (domain: string, role: string): Promise<void> => {
+    if (!(await store.getRole(domain, role, 0))) throw notFound(`role ${domain}:role.${role} does not exist`);
+  };
 
   const target = (request: RequestWithParams<typeof roleParams>): { domain: string; role: string; actor: string } => {
     const { domain, role } = request.params;
@@ -133,33 +142,28 @@ export function roleRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
             tokenMaxLifetime: tokenMaxLifetimeSchema,
             actors: principalListSchema('principals that may act for a member of this role (token exchange, proxy_for_principal)'),
             impersonators: principalListSchema('principals that may impersonate a member of this role, when they ask for it explicitly'),
+            reason: schemas.reason,
             idTokenSubjects: {
               type: 'boolean',
               description: "whether its actors may exchange a member's ID token (subject_token_type id_token) for tokens carrying this role; default false",
             },
           },
         },
-        response: { '2xx': roleAnswer, ...errorResponses },
+        response: { 202: schemas.pendingChange, '2xx': roleAnswer, ...errorResponses },
       },
     },
     async (request, reply) => {
       const { domain, role, actor } = target(request);
       const body = optionalBody(request.body);
-      const members = body.members?.map(readMember);
-      if (members && new Set(members.map((m) => m.principal)).size !== members.length) throw badRequest('members: each principal may appear once');
-      const tokenMaxLifetime = readTokenMaxLifetime(body.tokenMaxLifetime);
-      const actors = readPrincipalList('actors', body.actors);
-      const impersonators = readPrincipalList('impersonators', body.impersonators);
-      if (members) await refuseLastAdminWrite(store, now(), { domain, role }, { members });
-      const settings = {
-        ...(tokenMaxLifetime === undefined ? {} : { tokenMaxLifetime }),
-        ...(actors === undefined ? {} : { actors }),
-        ...(impersonators === undefined ? {} : { impersonators }),
-        ...(body.idTokenSubjects === undefined ? {} : { idTokenSubjects: body.idTokenSubjects }),
-      };
-      const result = await store.putRole(domain, role, members, { actor }, settings);
-      const answer = { ...roleShown(result.role), joinTokensVoided: result.joinTokensVoided };
-      return reply.code(result.created ? 201 : 200).send(answer);
+      const change = { domain, role, body };
+      readRolePut(change, now());
+      // Judged by what it asks: members, actors, impersonators or idTokenSubjects, given, change who holds or acts with the role.
+      const delegation = body.members !== undefined || body.actors !== undefined || body.impersonators !== undefined || body.idTokenSubjects !== undefined;
+      if (delegation && (await approvalRequired(store, domain, role))) {
+        return reply.code(202).send(await requestApproval(deps, actor, { kind: 'role.put', domain, role, change, reason: body.reason }));
+      }
+      const result = await applyRolePut(deps, change, actor, noteOf(body.reason));
+      return reply.code(result.status).send(result.body);
     },
   );
 
@@ -204,7 +208,7 @@ export function roleRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
       const rows = await store.listRoleMembers(domain, role, { limit: limit + 1, after: after?.[0] as string | undefined });
       const { items, nextCursor } = pageOf(rows, limit, list, (member) => [member.principal]);
       return {
-        members: items.map((m) => ({ principal: m.principal, expiresAt: m.expiresAt === null ? null : new Date(m.expiresAt).toISOString() })),
+        members: items.map(memberOut),
         nextCursor,
       };
     },
@@ -227,9 +231,10 @@ export function roleRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
           type: 'object',
           additionalProperties: false,
           required: ['members'],
-          properties: { members: { type: 'array', minItems: 1, maxItems: MAX_BULK_MEMBERS, items: schemas.member } },
+          properties: { members: { type: 'array', minItems: 1, maxItems: MAX_BULK_MEMBERS, items: schemas.member }, reason: schemas.reason },
         },
         response: {
+          202: schemas.pendingChange,
           200: {
             type: 'object',
             properties: {
@@ -242,23 +247,42 @@ export function roleRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { domain, role, actor } = target(request);
-      const members = request.body.members.map(readMember);
-      if (new Set(members.map((m) => m.principal)).size !== members.length) throw badRequest('members: each principal may appear once');
-      await refuseLastAdminWrite(store, now(), { domain, role }, { writing: members });
-      return store.putRoleMembers(domain, role, members, { actor });
+      const change = { domain, role, body: request.body };
+      readMembersPost(change, now());
+      if (await approvalRequired(store, domain, role)) {
+        await requireRole(domain, role);
+        return reply.code(202).send(await requestApproval(deps, actor, { kind: 'members.post', domain, role, change, reason: request.body.reason }));
+      }
+      const result = await applyMembersPost(deps, change, actor, noteOf(request.body.reason));
+      return reply.code(result.status).send(result.body);
     },
   );
 
   app.delete(
     '/domains/:domain/roles/:role',
-    { schema: { summary: 'Delete a role', tags: ['roles'], security, params: roleParams, response: { 204: { type: 'null' }, ...errorResponses } } },
+    {
+      schema: {
+        summary: 'Delete a role',
+        description: 'A role its domain lists in approvalRequiredRoles is deleted only when a second admin approves (202 with the pending change).',
+        tags: ['roles'],
+        security,
+        params: roleParams,
+        querystring: reasonQuery,
+        response: { 202: schemas.pendingChange, 204: { type: 'null' }, ...errorResponses },
+      },
+    },
     async (request, reply) => {
       const { domain, role, actor } = target(request);
-      if (isSystemAdminRole(domain, role)) await refuseLastAdminRemoval(store, now(), { members: [] });
-      await store.deleteRole(domain, role, { actor });
-      return reply.code(204).send();
+      const { reason } = request.query;
+      const change = { domain, role, ...(reason === undefined ? {} : { reason }) };
+      if (await approvalRequired(store, domain, role)) {
+        await requireRole(domain, role);
+        return reply.code(202).send(await requestApproval(deps, actor, { kind: 'role.delete', domain, role, change, reason }));
+      }
+      const result = await applyRoleDelete(deps, change, actor, noteOf(reason));
+      return reply.code(result.status).send(result.body);
     },
   );
 
@@ -273,11 +297,22 @@ export function roleRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
         tags: ['roles'],
         security,
         params: memberParams,
-        body: { type: ['object', 'null'], additionalProperties: false, properties: { expiresAt: schemas.expiresAt } },
+        body: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          properties: { expiresAt: schemas.expiresAt, reviewBy: schemas.reviewBy, reason: schemas.reason },
+        },
         response: {
+          202: schemas.pendingChange,
           '2xx': {
             type: 'object',
-            properties: { principal: { type: 'string' }, expiresAt: { type: ['string', 'null'] }, created: { type: 'boolean' }, joinTokensVoided },
+            properties: {
+              principal: { type: 'string' },
+              expiresAt: { type: ['string', 'null'] },
+              reviewBy: { type: ['string', 'null'] },
+              created: { type: 'boolean' },
+              joinTokensVoided,
+            },
           },
           ...errorResponses,
         },
@@ -285,13 +320,15 @@ export function roleRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
     },
     async (request, reply) => {
       const { domain, role, actor } = target(request);
-      const { principal } = request.params;
       const body = optionalBody(request.body);
-      const member = readMember({ principal, expiresAt: body.expiresAt });
-      await refuseLastAdminWrite(store, now(), { domain, role }, { writing: [member] });
-      const { created, joinTokensVoided: voided } = await store.putRoleMember(domain, role, member, { actor });
-      const expiresAt = member.expiresAt === null ? null : new Date(member.expiresAt).toISOString();
-      return reply.code(created ? 201 : 200).send({ principal, expiresAt, created, joinTokensVoided: voided });
+      const change = { domain, role, principal: request.params.principal, body };
+      readMemberPut(change, now());
+      if (await approvalRequired(store, domain, role)) {
+        await requireRole(domain, role);
+        return reply.code(202).send(await requestApproval(deps, actor, { kind: 'member.put', domain, role, change, reason: body.reason }));
+      }
+      const result = await applyMemberPut(deps, change, actor, noteOf(body.reason));
+      return reply.code(result.status).send(result.body);
     },
   );
 
@@ -303,15 +340,23 @@ export function roleRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
         tags: ['roles'],
         security,
         params: memberParams,
-        response: { 204: { type: 'null' }, ...errorResponses },
+        querystring: reasonQuery,
+        response: { 202: schemas.pendingChange, 204: { type: 'null' }, ...errorResponses },
       },
     },
     async (request, reply) => {
       const { domain, role, actor } = target(request);
-      const { principal } = request.params;
-      if (isSystemAdminRole(domain, role)) await refuseLastAdminRemoval(store, now(), { without: principal });
-      await store.deleteRoleMember(domain, role, requireName('principal', principal), { actor });
-      return reply.code(204).send();
+      const { reason } = request.query;
+      const change = { domain, role, principal: requireName('principal', request.params.principal), ...(reason === undefined ? {} : { reason }) };
+      if (await approvalRequired(store, domain, role)) {
+        await requireRole(domain, role);
+        if (!(await store.membershipsOf(change.principal)).some((m) => m.domain === domain && m.role === role)) {
+          throw notFound(`${change.principal} is not a member of ${domain}:role.${role}`);
+        }
+        return reply.code(202).send(await requestApproval(deps, actor, { kind: 'member.delete', domain, role, change, reason }));
+      }
+      const result = await applyMemberDelete(deps, change, actor, noteOf(reason));
+      return reply.code(result.status).send(result.body);
     },
   );
 }
@@ -335,6 +380,139 @@ function principalListSchema(description: string) {
   return { type: 'array', maxItems: MAX_ROLE_ACTORS, items, description: `${description}; at most ${MAX_ROLE_ACTORS}` } as const;
 }
 
-function readMember(input: { principal: string; expiresAt?: string | null }): RoleMember {
-  return { principal: requireName('principal', input.principal), expiresAt: readExpiry(input.expiresAt) ?? null };
+function readMember(input: { principal: string; expiresAt?: string | null; reviewBy?: string | null }, now: number): RoleMember {
+  const reviewBy = readReviewBy(input.reviewBy, now);
+  return { principal: requireName('principal', input.principal), expiresAt: readExpiry(input.expiresAt) ?? null, ...(reviewBy === null ? {} : { reviewBy }) };
+}
+
+function readMembers(list: readonly { principal: string; expiresAt?: string | null; reviewBy?: string | null }[], now: number): RoleMember[] {
+  const members = list.map((member) => readMember(member, now));
+  if (new Set(members.map((m) => m.principal)).size !== members.length) throw badRequest('members: each principal may appear once');
+  return members;
+}
+
+/** `?reason=` of a DELETE: why the change is made, for its audit event. */
+const reasonQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { reason: { type: 'string', maxLength: 500, description: 'why: recorded in the audit event (at most 500 characters)' } },
+} as const;
+
+export const noteOf = (reason: string | undefined): AuditNote => (reason === undefined ? {} : { reason });
+
+// The changes of a role and its members, each as requested (path parameters and body, as a
+// pending change stores it): read (400 for what is malformed), checked against the state now,
+// and written. Routes apply them at once, or, for a role that needs a second admin, when that
+// admin approves (routes/approvals.ts); `note` adds the reason and the approval to the audit.
+
+/** What applying a change answers: the status and body the route would have answered. */
+export interface Applied {
+  status: number;
+  body: unknown;
+}
+
+interface MemberInput {
+  principal: string;
+  expiresAt?: string | null;
+  reviewBy?: string | null;
+}
+
+export interface RolePutChange {
+  domain: string;
+  role: string;
+  body: {
+    members?: MemberInput[];
+    tokenMaxLifetime?: number | null;
+    actors?: string[];
+    impersonators?: string[];
+    idTokenSubjects?: boolean;
+    reason?: string;
+  };
+}
+
+function readRolePut(change: RolePutChange, now: number) {
+  const { body } = change;
+  const members = body.members === undefined ? undefined : readMembers(body.members, now);
+  const tokenMaxLifetime = readTokenMaxLifetime(body.tokenMaxLifetime);
+  const actors = readPrincipalList('actors', body.actors);
+  const impersonators = readPrincipalList('impersonators', body.impersonators);
+  const settings = {
+    ...(tokenMaxLifetime === undefined ? {} : { tokenMaxLifetime }),
+    ...(actors === undefined ? {} : { actors }),
+    ...(impersonators === undefined ? {} : { impersonators }),
+    ...(body.idTokenSubjects === undefined ? {} : { idTokenSubjects: body.idTokenSubjects }),
+  };
+  return { members, settings };
+}
+
+export async function applyRolePut(deps: AdminRouteDeps, change: RolePutChange, actor: string, note: AuditNote): Promise<Applied> {
+  const { domain, role } = change;
+  const { members, settings } = readRolePut(change, deps.now());
+  if (members) await refuseLastAdminWrite(deps.store, deps.now(), { domain, role }, { members });
+  const result = await deps.store.putRole(domain, role, members, { actor }, settings, note);
+  return { status: result.created ? 201 : 200, body: { ...roleShown(result.role), joinTokensVoided: result.joinTokensVoided } };
+}
+
+export interface MembersPostChange {
+  domain: string;
+  role: string;
+  body: { members: MemberInput[]; reason?: string };
+}
+
+function readMembersPost(change: MembersPostChange, now: number): RoleMember[] {
+  return readMembers(change.body.members, now);
+}
+
+export async function applyMembersPost(deps: AdminRouteDeps, change: MembersPostChange, actor: string, note: AuditNote): Promise<Applied> {
+  const { domain, role } = change;
+  const members = readMembersPost(change, deps.now());
+  await refuseLastAdminWrite(deps.store, deps.now(), { domain, role }, { writing: members });
+  return { status: 200, body: await deps.store.putRoleMembers(domain, role, members, { actor }, note) };
+}
+
+export interface MemberPutChange {
+  domain: string;
+  role: string;
+  principal: string;
+  body: { expiresAt?: string | null; reviewBy?: string | null; reason?: string };
+}
+
+function readMemberPut(change: MemberPutChange, now: number): RoleMember {
+  return readMember({ principal: change.principal, expiresAt: change.body.expiresAt, reviewBy: change.body.reviewBy }, now);
+}
+
+export async function applyMemberPut(deps: AdminRouteDeps, change: MemberPutChange, actor: string, note: AuditNote): Promise<Applied> {
+  const { domain, role } = change;
+  const member = readMemberPut(change, deps.now());
+  await refuseLastAdminWrite(deps.store, deps.now(), { domain, role }, { writing: [member] });
+  const { created, joinTokensVoided } = await deps.store.putRoleMember(domain, role, member, { actor }, note);
+  return { status: created ? 201 : 200, body: { ...memberOut(member), created, joinTokensVoided } };
+}
+
+export interface MemberDeleteChange {
+  domain: string;
+  role: string;
+  principal: string;
+  reason?: string;
+}
+
+export async function applyMemberDelete(deps: AdminRouteDeps, change: MemberDeleteChange, actor: string, note: AuditNote): Promise<Applied> {
+  const { domain, role } = change;
+  const principal = requireName('principal', change.principal);
+  if (isSystemAdminRole(domain, role)) await refuseLastAdminRemoval(deps.store, deps.now(), { without: principal });
+  await deps.store.deleteRoleMember(domain, role, principal, { actor }, note);
+  return { status: 204, body: undefined };
+}
+
+export interface RoleDeleteChange {
+  domain: string;
+  role: string;
+  reason?: string;
+}
+
+export async function applyRoleDelete(deps: AdminRouteDeps, change: RoleDeleteChange, actor: string, note: AuditNote): Promise<Applied> {
+  const { domain, role } = change;
+  if (isSystemAdminRole(domain, role)) await refuseLastAdminRemoval(deps.store, deps.now(), { members: [] });
+  await deps.store.deleteRole(domain, role, { actor }, note);
+  return { status: 204, body: undefined };
 }

@@ -84,6 +84,14 @@ export function changesOfAudit(event: { type: string; target: string; before: un
       if ((after?.created ?? 0) + (after?.updated ?? 0) > members.length) throw new Error(`audit ${type} of ${target} names only some members`);
       return members.map((member) => ({ scope: 'member', key: member.principal }));
     }
+    // roles.ts applyReviews passes its whole changes to `audit`; read from the event only when it names every member.
+    case 'review.extend':
+    case 'review.remove': {
+      const before = event.before as { members?: MemberLike[]; memberCount?: number } | null;
+      const members = before?.members;
+      if (!Array.isArray(members) || (before?.memberCount ?? 0) > members.length) throw new Error(`audit ${type} of ${target} names only some members`);
+      return members.map((member) => ({ scope: 'member', key: member.principal }));
+    }
     case 'role.put':
       return roleChanges(domainOfRole(target), event.before as RoleLike | null, event.after as RoleDiffLike | null);
     case 'role.delete':
@@ -92,14 +100,20 @@ export function changesOfAudit(event: { type: string; target: string; before: un
     case 'domain.update':
     case 'domain.delete':
       return [{ scope: 'domain', key: target }];
-    case 'token.revoke': {
+    case 'token.revoke':
+    case 'session.revoke': {
       const jti = (event.after as { jti?: unknown } | null)?.jti;
-      if (typeof jti !== 'string') throw new Error('audit token.revoke names no jti');
+      if (typeof jti !== 'string') throw new Error(`audit ${event.type} names no jti`);
       return [{ scope: 'token', key: jti }];
     }
     // Not read by any token decision a cache holds: certificates are issued under new serials,
     // join tokens, CA generations and signing keys have their own refresh.
     case 'certificate.issue':
+    // A change waiting for approval changes nothing until applied (its own event then).
+    case 'approval.request':
+    case 'approval.approve':
+    case 'approval.reject':
+    case 'approval.fail':
     case 'join-token.create':
     case 'join-token.use':
     case 'join-token.void':

@@ -15,7 +15,7 @@
 
 import type { SqlDriver, SqlExecutor, SqlValue } from '../drivers/driver.ts';
 import { NotFoundError } from '../errors.ts';
-import type { Actor, AuditEvent, Role } from '../records.ts';
+import type { Actor, AuditEvent, AuditNote, Role } from '../records.ts';
 import { changesOfAudit, pendingChanges, recordChanges, writeChanges } from './changes.ts';
 import type { FeedRow, RegistryChange } from './changes.ts';
 
@@ -94,6 +94,17 @@ export async function audit(
 ): Promise<void> {
   await insertAudit(tx, { at: ctx.now(), actor: by.actor, ...change });
   await recordChanges(ctx, tx, feed ?? changesOfAudit(change));
+}
+
+/**
+ * An applied change's `after` with the note's reason and approval beside its fields (when given);
+ * a deletion's null `after` becomes an object of them only when there is a note.
+ */
+export function withNote(after: unknown, note: AuditNote | undefined): unknown {
+  const extra = { ...(note?.reason === undefined ? {} : { reason: note.reason }), ...(note?.approval === undefined ? {} : { approval: note.approval }) };
+  if (Object.keys(extra).length === 0) return after;
+  if (after === null || after === undefined) return extra;
+  return { ...(after as object), ...extra };
 }
 
 export async function insertAudit(db: SqlExecutor, event: Omit<AuditEvent, 'id'>): Promise<void> {

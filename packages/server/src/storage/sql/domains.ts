@@ -1,7 +1,7 @@
 import { dnsLabelOf } from '../../policy/names.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
-import type { Actor, Domain, NamePageQuery } from '../records.ts';
-import { audit, checkLifetime, count, domainRow } from './context.ts';
+import type { Actor, AuditNote, Domain, NamePageQuery } from '../records.ts';
+import { audit, checkLifetime, count, domainRow, withNote } from './context.ts';
 import type { SqlContext } from './context.ts';
 import type { SqlExecutor, SqlValue } from '../drivers/driver.ts';
 import { toDomain } from './rows.ts';
@@ -28,6 +28,7 @@ export async function createDomain(
       name: input.name,
       description: input.description ?? null,
       tokenMaxLifetime: input.tokenMaxLifetime ?? null,
+      approvalRequiredRoles: [],
       createdAt: now,
       updatedAt: now,
     };
@@ -46,8 +47,9 @@ export async function createDomain(
 export async function updateDomain(
   ctx: SqlContext,
   name: string,
-  patch: { description?: string | null; tokenMaxLifetime?: number | null },
+  patch: { description?: string | null; tokenMaxLifetime?: number | null; approvalRequiredRoles?: readonly string[] },
   by: Actor,
+  note?: AuditNote,
 ): Promise<Domain> {
   checkLifetime(patch.tokenMaxLifetime);
   return ctx.db.transaction(async (tx) => {
@@ -59,15 +61,17 @@ export async function updateDomain(
       ...before,
       description: patch.description !== undefined ? patch.description : before.description,
       tokenMaxLifetime: patch.tokenMaxLifetime !== undefined ? patch.tokenMaxLifetime : before.tokenMaxLifetime,
+      approvalRequiredRoles: patch.approvalRequiredRoles !== undefined ? [...new Set(patch.approvalRequiredRoles)].sort() : before.approvalRequiredRoles,
       updatedAt: ctx.now(),
     };
-    await tx.run('UPDATE domains SET description = ?, token_max_lifetime = ?, updated_at = ? WHERE name = ?', [
+    await tx.run('UPDATE domains SET description = ?, token_max_lifetime = ?, approval_required_roles = ?, updated_at = ? WHERE name = ?', [
       after.description,
       after.tokenMaxLifetime,
+      JSON.stringify(after.approvalRequiredRoles),
       after.updatedAt,
       name,
     ]);
-    await audit(ctx, tx, by, { type: 'domain.update', target: name, before, after });
+    await audit(ctx, tx, by, { type: 'domain.update', target: name, before, after: withNote(after, note) });
     return after;
   });
 }

@@ -4,11 +4,12 @@
 import type { Actor, RevokedToken } from '../records.ts';
 import { audit, pruneExpired } from './context.ts';
 import type { SqlContext } from './context.ts';
+import type { RevocationEvent } from '../store.ts';
 
 // Revocations are rare; a bound keeps the one after a long quiet spell quick all the same.
 const PRUNE_LIMIT = 1000;
 
-export function revokeToken(ctx: SqlContext, token: RevokedToken, by: Actor): Promise<void> {
+export function revokeToken(ctx: SqlContext, token: RevokedToken, by: Actor, type: RevocationEvent = 'token.revoke'): Promise<void> {
   return ctx.db.transaction(async (tx) => {
     await pruneExpired(tx, 'revoked_tokens', ctx.now(), PRUNE_LIMIT);
     const { changes } = await tx.run('INSERT INTO revoked_tokens (jti, principal, expires_at) VALUES (?, ?, ?) ON CONFLICT (jti) DO NOTHING', [
@@ -19,7 +20,7 @@ export function revokeToken(ctx: SqlContext, token: RevokedToken, by: Actor): Pr
     // Revoking again changes nothing, so it records nothing. The event never holds the token.
     if (changes === 0) return;
     await audit(ctx, tx, by, {
-      type: 'token.revoke',
+      type,
       target: token.principal,
       before: null,
       after: { jti: token.jti, expiresAt: token.expiresAt },

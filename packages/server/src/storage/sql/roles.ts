@@ -4,9 +4,21 @@ import type { SqlExecutor } from '../drivers/driver.ts';
 import { MAX_ROLE_ACTORS } from '../../policy/delegation.ts';
 import { isForeignAdminRole, isPrincipalName } from '../../policy/names.ts';
 import { NotFoundError } from '../errors.ts';
-import type { Actor, HeldRole, Membership, NamePageQuery, Role, RoleMember } from '../records.ts';
+import type {
+  Actor,
+  AuditNote,
+  DueMembership,
+  DueMembershipQuery,
+  HeldRole,
+  Membership,
+  NamePageQuery,
+  ReviewAction,
+  ReviewItem,
+  Role,
+  RoleMember,
+} from '../records.ts';
 import type { RegistryChange } from './changes.ts';
-import { audit, checkLifetime, holdDomain, loadRole, lockRole, roleTarget } from './context.ts';
+import { audit, checkLifetime, holdDomain, loadRole, lockRole, roleTarget, withNote } from './context.ts';
 import type { SqlContext } from './context.ts';
 import { IN_LIST, voidJoinTokens } from './join-tokens.ts';
 import { delegationOf, toMember, toRole } from './rows.ts';
@@ -19,6 +31,7 @@ export async function putRole(
   members: RoleMember[] | undefined,
   by: Actor,
   settings: RoleSettings = {},
+  note?: AuditNote,
 ): Promise<{ role: Role; created: boolean; joinTokensVoided: number }> {
   const { tokenMaxLifetime, actors, impersonators, idTokenSubjects } = settings;
   checkLifetime(tokenMaxLifetime);
@@ -54,7 +67,7 @@ export async function putRole(
       }
     }
     let joinTokensVoided = 0;
-    const diff: MemberDiff = { added: [], removed: [], changed: [] };
+    const diff: MemberDiff = { added: [], removed: [], changed: [], reviewChanged: [] };
     if (members) {
       // A principal named twice is one member; the last entry wins.
       const unique = new Map(members.map((member) => [member.principal, member]));
@@ -82,7 +95,12 @@ export async function putRole(
       ctx,
       tx,
       by,
-      { type: 'role.put', target: roleTarget(domain, name), before: before && roleSummary(before), after: { ...roleSummary(role), ...diffAudit(diff) } },
+      {
+        type: 'role.put',
+        target: roleTarget(domain, name),
+        before: before && roleSummary(before),
+        after: withNote({ ...roleSummary(role), ...diffAudit(diff) }, note),
+      },
       feed,
     );
     return { role, created, joinTokensVoided };
@@ -131,13 +149,13 @@ export async function listRoleMembers(ctx: SqlContext, domain: string, role: str
   return rows.map(toMember);
 }
 
-export function deleteRole(ctx: SqlContext, domain: string, name: string, by: Actor): Promise<void> {
+export function deleteRole(ctx: SqlContext, domain: string, name: string, by: Actor, note?: AuditNote): Promise<void> {
   return ctx.db.transaction(async (tx) => {
     const before = await loadRole(tx, await lockRole(ctx, tx, domain, name));
     await tx.run('DELETE FROM role_members WHERE domain = ? AND role = ?', [domain, name]);
     await tx.run('DELETE FROM roles WHERE domain = ? AND name = ?', [domain, name]);
     const shown = { ...roleSummary(before), members: before.members.slice(0, AUDIT_MEMBERS) };
-    await audit(ctx, tx, by, { type: 'role.delete', target: roleTarget(domain, name), before: shown, after: null });
+    await audit(ctx, tx, by, { type: 'role.delete', target: roleTarget(domain, name), before: shown, after: withNote(null, note) });
   });
 }
 
@@ -147,6 +165,7 @@ export function putRoleMember(
   role: string,
   member: RoleMember,
   by: Actor,
+  note?: AuditNote,
 ): Promise<{ created: boolean; joinTokensVoided: number }> {
   return ctx.db.transaction(async (tx) => {
     await lockRole(ctx, tx, domain, role);
@@ -157,7 +176,7 @@ export function putRoleMember(
       type: 'role-member.put',
       target: roleTarget(domain, role),
       before: existing ? toMember(existing) : null,
-      after: { principal: member.principal, expiresAt: member.expiresAt },
+      after: withNote(memberAudit(member), note),
     });
     return { created: !existing, joinTokensVoided };
   });
@@ -174,13 +193,14 @@ export function putRoleMembers(
   role: string,
   members: readonly RoleMember[],
   by: Actor,
+  note?: AuditNote,
 ): Promise<{ created: number; updated: number; joinTokensVoided: number }> {
   return ctx.db.transaction(async (tx) => {
     await lockRole(ctx, tx, domain, role);
     // A principal named twice is one member; the last entry wins.
     const unique = new Map(members.map((member) => [member.principal, member]));
     const previous = await memberRows(tx, domain, role, [...unique.keys()]);
-    const diff: MemberDiff = { added: [], removed: [], changed: [] };
+    const diff: MemberDiff = { added: [], removed: [], changed: [], reviewChanged: [] };
     const writes = diffWrites(unique.values(), previous, diff);
     const joinTokensVoided = await writeMembers(ctx, tx, { domain, role, writes }, by);
     await touchRole(ctx, tx, domain, role);
@@ -192,20 +212,20 @@ export function putRoleMembers(
       return row ? [toMember(row)] : [];
     });
     const before = { members: updated.slice(0, AUDIT_MEMBERS) };
-    const after = { ...counts, members: [...unique.values()].slice(0, AUDIT_MEMBERS).map((m) => ({ principal: m.principal, expiresAt: m.expiresAt })) };
+    const after = withNote({ ...counts, members: [...unique.values()].slice(0, AUDIT_MEMBERS).map(memberAudit) }, note);
     await audit(ctx, tx, by, { type: 'role-member.put-many', target: roleTarget(domain, role), before, after }, memberChanges(diff));
     return counts;
   });
 }
 
-export function deleteRoleMember(ctx: SqlContext, domain: string, role: string, principal: string, by: Actor): Promise<void> {
+export function deleteRoleMember(ctx: SqlContext, domain: string, role: string, principal: string, by: Actor, note?: AuditNote): Promise<void> {
   return ctx.db.transaction(async (tx) => {
     await lockRole(ctx, tx, domain, role);
     const existing = await memberRow(tx, domain, role, principal);
     if (!existing) throw new NotFoundError(`${principal} is not a member of ${roleTarget(domain, role)}`);
     await tx.run('DELETE FROM role_members WHERE domain = ? AND role = ? AND principal = ?', [domain, role, principal]);
     await touchRole(ctx, tx, domain, role);
-    await audit(ctx, tx, by, { type: 'role-member.delete', target: roleTarget(domain, role), before: toMember(existing), after: null });
+    await audit(ctx, tx, by, { type: 'role-member.delete', target: roleTarget(domain, role), before: toMember(existing), after: withNote(null, note) });
   });
 }
 
@@ -334,6 +354,15 @@ interface MemberDiff {
   added: RoleMember[];
   removed: RoleMember[];
   changed: (RoleMember & { previousExpiresAt: number | null })[];
+  /** Members whose review date alone changed: written, but no registry change (a review date grants nothing). */
+  reviewChanged: (RoleMember & { previousReviewBy: number | null })[];
+}
+
+/** A member as an audit event shows it: reviewBy only when set. */
+function memberAudit(member: RoleMember): RoleMember {
+  const shown: RoleMember = { principal: member.principal, expiresAt: member.expiresAt };
+  if (member.reviewBy !== undefined && member.reviewBy !== null) shown.reviewBy = member.reviewBy;
+  return shown;
 }
 
 /** The writes of `members` (those new or with another expiry than in `previous`), noted in `diff`. */
@@ -344,9 +373,11 @@ function diffWrites(members: Iterable<RoleMember>, previous: Map<string, MemberR
     if (row === undefined) {
       diff.added.push(member);
     } else {
-      const previousExpiresAt = toMember(row).expiresAt;
-      if (previousExpiresAt === member.expiresAt) continue;
-      diff.changed.push({ ...member, previousExpiresAt });
+      const { expiresAt: previousExpiresAt, reviewBy: previousReviewBy = null } = toMember(row);
+      const sameReview = previousReviewBy === (member.reviewBy ?? null);
+      if (previousExpiresAt === member.expiresAt && sameReview) continue;
+      if (previousExpiresAt !== member.expiresAt) diff.changed.push({ ...member, previousExpiresAt });
+      else diff.reviewChanged.push({ ...member, previousReviewBy });
     }
     writes.push({ member, previous: row });
   }
@@ -370,6 +401,9 @@ function diffAudit(diff: MemberDiff) {
     removedCount: diff.removed.length,
     expiryChanged: diff.changed.slice(0, AUDIT_MEMBERS),
     expiryChangedCount: diff.changed.length,
+    ...(diff.reviewChanged.length === 0
+      ? {}
+      : { reviewByChanged: diff.reviewChanged.slice(0, AUDIT_MEMBERS), reviewByChangedCount: diff.reviewChanged.length }),
   };
 }
 
@@ -384,7 +418,7 @@ interface MemberWrite {
   previous: MemberRow | undefined;
 }
 
-/** Rows of role_members one INSERT writes (4 parameters each). */
+/** Rows of role_members one INSERT writes (5 parameters each). */
 const MEMBER_ROWS = 1000;
 
 /**
@@ -404,9 +438,9 @@ async function writeMembers(
   for (let start = 0; start < writes.length; start += MEMBER_ROWS) {
     const chunk = writes.slice(start, start + MEMBER_ROWS);
     await tx.run(
-      `INSERT INTO role_members (domain, role, principal, expires_at) VALUES ${chunk.map(() => '(?, ?, ?, ?)').join(', ')}
-       ON CONFLICT (domain, role, principal) DO UPDATE SET expires_at = excluded.expires_at`,
-      chunk.flatMap(({ member }) => [domain, role, member.principal, member.expiresAt]),
+      `INSERT INTO role_members (domain, role, principal, expires_at, review_by) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?)').join(', ')}
+       ON CONFLICT (domain, role, principal) DO UPDATE SET expires_at = excluded.expires_at, review_by = excluded.review_by`,
+      chunk.flatMap(({ member }) => [domain, role, member.principal, member.expiresAt, member.reviewBy ?? null]),
     );
   }
   const now = ctx.now();
@@ -431,4 +465,106 @@ async function writeMembers(
 
 async function touchRole(ctx: SqlContext, tx: SqlExecutor, domain: string, name: string): Promise<void> {
   await tx.run('UPDATE roles SET updated_at = ? WHERE domain = ? AND name = ?', [ctx.now(), domain, name]);
+}
+
+/** Memberships whose review date or expiry is at or before `query.until`, by the earlier of the two, then domain, role, principal. */
+export async function listDueMemberships(ctx: SqlContext, query: DueMembershipQuery): Promise<DueMembership[]> {
+  if (query.domains !== undefined && query.domains.length === 0) return [];
+  // The earlier of the dates set, written out: SQLite's MIN(a, b) is NULL when either is, PostgreSQL's LEAST skips NULLs.
+  const dueAt = 'CASE WHEN review_by IS NULL THEN expires_at WHEN expires_at IS NULL OR review_by < expires_at THEN review_by ELSE expires_at END';
+  const where = ['((review_by IS NOT NULL AND review_by <= ?) OR (expires_at IS NOT NULL AND expires_at <= ?))'];
+  const params: (string | number)[] = [query.until, query.until];
+  if (query.domains !== undefined) {
+    where.push(`domain IN (${query.domains.map(() => '?').join(', ')})`);
+    params.push(...query.domains);
+  }
+  const page = query.after;
+  const base = `SELECT domain, role, principal, expires_at, review_by, ${dueAt} AS due_at FROM role_members WHERE ${where.join(' AND ')}`;
+  const after = page === undefined ? '' : ' WHERE due_at > ? OR (due_at = ? AND (domain > ? OR (domain = ? AND (role > ? OR (role = ? AND principal > ?)))))';
+  const rows = await ctx.db.all<MemberRow & { due_at: number }>(`SELECT * FROM (${base}) due${after} ORDER BY due_at, domain, role, principal LIMIT ?`, [
+    ...params,
+    ...(page === undefined ? [] : [page.dueAt, page.dueAt, page.domain, page.domain, page.role, page.role, page.principal]),
+    query.limit,
+  ]);
+  return rows.map((row) => ({
+    domain: row.domain,
+    role: row.role,
+    principal: row.principal,
+    expiresAt: row.expires_at === null ? null : Number(row.expires_at),
+    reviewBy: row.review_by === null ? null : Number(row.review_by),
+    dueAt: Number(row.due_at),
+  }));
+}
+
+/**
+ * A bulk review action in one transaction: every item must be a membership (NotFoundError naming
+ * the first that is not, and nothing changes). `extend` sets the review date (and the expiry when
+ * given) through writeMembers, `remove` deletes the memberships. One audit event per domain
+ * (`review.extend`, `review.remove`), target the domain, `before` and `after` the memberships (the
+ * first AUDIT_MEMBERS of each), with the counts.
+ */
+export function applyReviews(
+  ctx: SqlContext,
+  items: readonly ReviewItem[],
+  action: ReviewAction,
+  by: Actor,
+  note?: AuditNote,
+): Promise<{ changed: number; joinTokensVoided: number }> {
+  return ctx.db.transaction(async (tx) => {
+    const byRole = new Map<string, { domain: string; role: string; principals: string[] }>();
+    for (const item of items) {
+      const key = roleTarget(item.domain, item.role);
+      const entry = byRole.get(key) ?? { domain: item.domain, role: item.role, principals: [] };
+      entry.principals.push(item.principal);
+      byRole.set(key, entry);
+    }
+    type Shown = RoleMember & { role: string };
+    const perDomain = new Map<string, { before: Shown[]; after: Shown[]; count: number; changes: RegistryChange[]; roles: string[] }>();
+    let joinTokensVoided = 0;
+    // Roles in a fixed order, so two actions lock them in the same one.
+    for (const [target, { domain, role, principals }] of [...byRole].sort(([a], [b]) => compareText(a, b))) {
+      await lockRole(ctx, tx, domain, role);
+      const previous = await memberRows(tx, domain, role, principals);
+      const missing = principals.find((principal) => !previous.has(principal));
+      if (missing !== undefined) throw new NotFoundError(`${missing} is not a member of ${target}`);
+      const summary = perDomain.get(domain) ?? { before: [], after: [], count: 0, changes: [], roles: [] };
+      perDomain.set(domain, summary);
+      summary.roles.push(role);
+      const before = principals.map((principal) => toMember(previous.get(principal)!));
+      if (action.kind === 'remove') {
+        await deleteMembers(tx, domain, role, principals);
+        for (const member of before) summary.changes.push({ scope: 'member', key: member.principal });
+      } else {
+        const writes = before.map((member) => ({
+          member: { principal: member.principal, expiresAt: action.expiresAt === undefined ? member.expiresAt : action.expiresAt, reviewBy: action.reviewBy },
+          previous: previous.get(member.principal),
+        }));
+        joinTokensVoided += await writeMembers(ctx, tx, { domain, role, writes }, by);
+        for (const { member } of writes) {
+          if (member.expiresAt !== previous.get(member.principal)!.expires_at) summary.changes.push({ scope: 'member', key: member.principal });
+          summary.after.push({ ...memberAudit(member), role });
+        }
+      }
+      for (const member of before) summary.before.push({ ...member, role });
+      summary.count += principals.length;
+      await touchRole(ctx, tx, domain, role);
+    }
+    for (const [domain, summary] of perDomain) {
+      const after =
+        action.kind === 'remove' ? { removedCount: summary.count } : { members: summary.after.slice(0, AUDIT_MEMBERS), extendedCount: summary.count };
+      await audit(
+        ctx,
+        tx,
+        by,
+        {
+          type: action.kind === 'remove' ? 'review.remove' : 'review.extend',
+          target: domain,
+          before: { roles: summary.roles, members: summary.before.slice(0, AUDIT_MEMBERS), memberCount: summary.count },
+          after: withNote(after, note),
+        },
+        summary.changes,
+      );
+    }
+    return { changed: items.length, joinTokensVoided };
+  });
 }

@@ -8,6 +8,7 @@ import type {
   ClientSecretRecord,
   Domain,
   JoinTokenRecord,
+  PendingChange,
   PublicKeyRecord,
   Role,
   RoleDelegation,
@@ -23,6 +24,8 @@ export interface DomainRow {
   name: string;
   description: string | null;
   token_max_lifetime: number | null;
+  /** JSON array of role names (migration 13). */
+  approval_required_roles: string;
   created_at: number;
   updated_at: number;
 }
@@ -75,6 +78,40 @@ export interface MemberRow {
   role: string;
   principal: string;
   expires_at: number | null;
+  /** Migration 13. */
+  review_by: number | null;
+}
+
+export interface PendingChangeRow {
+  id: string;
+  domain: string;
+  role: string | null;
+  kind: string;
+  change_json: string;
+  requested_by: string;
+  requested_at: number;
+  expires_at: number;
+  status: PendingChange['status'];
+  decided_by: string | null;
+  decided_at: number | null;
+  outcome: string | null;
+}
+
+export function toPendingChange(row: PendingChangeRow): PendingChange {
+  return {
+    id: row.id,
+    domain: row.domain,
+    role: row.role,
+    kind: row.kind,
+    change: JSON.parse(row.change_json) as unknown,
+    requestedBy: row.requested_by,
+    requestedAt: Number(row.requested_at),
+    expiresAt: Number(row.expires_at),
+    status: row.status,
+    decidedBy: row.decided_by,
+    decidedAt: row.decided_at === null ? null : Number(row.decided_at),
+    outcome: row.outcome,
+  };
 }
 
 export interface ApiKeyRow {
@@ -147,6 +184,7 @@ export function toDomain(row: DomainRow): Domain {
     name: row.name,
     description: row.description,
     tokenMaxLifetime: row.token_max_lifetime,
+    approvalRequiredRoles: JSON.parse(row.approval_required_roles ?? '[]') as string[],
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -178,7 +216,9 @@ export function toPublicKey(row: PublicKeyRow): PublicKeyRecord {
 }
 
 export function toMember(row: MemberRow): RoleMember {
-  return { principal: row.principal, expiresAt: row.expires_at };
+  const member: RoleMember = { principal: row.principal, expiresAt: row.expires_at };
+  if (row.review_by !== null && row.review_by !== undefined) member.reviewBy = Number(row.review_by);
+  return member;
 }
 
 export function toRole(row: RoleRow, members: MemberRow[]): Role {

@@ -16,6 +16,7 @@ import { listPlans } from './list-plans.ts';
 import { pages } from './pages.ts';
 import { queryPlans } from './query-plans.ts';
 import { revocation } from './revocation.ts';
+import { reviewsAndApprovals } from './reviews-approvals.ts';
 import { roleDelegation } from './role-delegation.ts';
 import { roles } from './roles.ts';
 import { serviceAccounts } from './service-accounts.ts';
@@ -32,6 +33,7 @@ export function storeConformance(harness: StoreHarness): void {
   serviceAccounts(harness);
   roles(harness);
   roleDelegation(harness);
+  reviewsAndApprovals(harness);
   tokenLimits(harness);
   apiKeys(harness);
   revocation(harness);

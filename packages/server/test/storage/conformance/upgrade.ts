@@ -32,7 +32,15 @@ export async function assertUpgradesFromVersion1(driver: SqlDriver): Promise<voi
       versions.map((row) => row.version),
       migrations.map((step) => step.version),
     );
-    assert.deepEqual(await store.getDomain('alpha'), { name: 'alpha', description: 'd', tokenMaxLifetime: null, createdAt: at, updatedAt: at });
+    assert.deepEqual(await store.getDomain('alpha'), {
+      name: 'alpha',
+      description: 'd',
+      tokenMaxLifetime: null,
+      approvalRequiredRoles: [],
+      createdAt: at,
+      updatedAt: at,
+    });
+    assert.deepEqual((await store.getRole('alpha', 'readers'))?.members, [{ principal: 'alpha.api', expiresAt: null }], 'no review date on old memberships');
     assert.equal((await store.getService('alpha.api'))?.accountId, null);
     assert.equal((await store.getRole('alpha', 'readers'))?.tokenMaxLifetime, null);
     assert.equal((await store.getRole('alpha', 'readers'))?.idTokenSubjects, false, 'a role from before idTokenSubjects does not allow ID-token subjects');
