@@ -13,6 +13,7 @@ import { renderDomain } from './pages/domain.ts';
 import { renderRole } from './pages/role.ts';
 import { renderCallers } from './pages/callers.ts';
 import { renderTimeline } from './pages/timeline.ts';
+import { renderSystem, renderSystemNav } from './pages/system.ts';
 import { renderService } from './pages/service.ts';
 
 export interface PageContext {
@@ -127,6 +128,7 @@ async function render(message?: string, error?: string): Promise<void> {
   const current = ++navigation;
   const route: Route = parseRoute(location.hash);
   const view = h('div', { class: 'page' });
+  renderSystemNav(session, route.page);
   if (!session || !api || route.page === 'sign-in') {
     if (session && route.page === 'sign-in') {
       location.hash = '#/domains';
@@ -144,6 +146,7 @@ async function render(message?: string, error?: string): Promise<void> {
     else if (route.page === 'callers') await renderCallers(context, route.domain, route.period, route.limit);
     else if (route.page === 'service') await renderService(context, route.domain, route.service, route.limit);
     else if (route.page === 'timeline') await renderTimeline(context, route.domain, route.target, route.limit);
+    else if (route.page === 'system') await renderSystem(context, route.period);
     else {
       setCrumbs([{ label: 'Not found' }]);
       append(view, h('h1', {}, 'Not found'), h('p', {}, `The console has no page at ${route.path}. `, h('a', { href: '#/domains' }, 'Go to the domains.')));
