@@ -135,10 +135,10 @@ export function createExchangeCache(options: ExchangeCacheOptions): ExchangeCach
     };
   };
 
-  const fetchInto = (key: string, entry: Entry, form: Form): Promise<Cached> => {
+  const fetchInto = (key: string, entry: Entry, form: () => Form): Promise<Cached> => {
     if (entry.inflight) return entry.inflight;
     const owner = cache;
-    const pending = send(form).then(
+    const pending = send(form()).then(
       (token) => {
         entry.inflight = undefined;
         entry.token = token;
@@ -172,7 +172,8 @@ export function createExchangeCache(options: ExchangeCacheOptions): ExchangeCach
     }
   };
 
-  const get = async (key: string, form: Form, freshness: Freshness | undefined): Promise<string> => {
+  /** `form` is built only when a request is sent: a hit (nearly every call) needs the key alone. */
+  const get = async (key: string, form: () => Form, freshness: Freshness | undefined): Promise<string> => {
     if (closed) throw closedError();
     const now = clock();
     let entry = cache.get(key);
@@ -206,9 +207,9 @@ export function createExchangeCache(options: ExchangeCacheOptions): ExchangeCach
     }
   };
 
-  const formOf = (grant: TokenGrant, request: { scope: string; expiresIn?: number }): { form: Form; key: string } => {
+  const formOf = (grant: TokenGrant, request: { scope: string; expiresIn?: number }): { form: () => Form; key: string } => {
     const normalized = normalizeRequest({ scope: request.scope, expiresIn: request.expiresIn });
-    return { form: tokenRequestForm({ ...grant, scope: normalized.scope, expiresIn: normalized.expiresIn }), key: normalized.key };
+    return { form: () => tokenRequestForm({ ...grant, scope: normalized.scope, expiresIn: normalized.expiresIn }), key: normalized.key };
   };
 
   return {
