@@ -1,9 +1,10 @@
-// The gateway's log lines: access lines written together once per turn of the event loop, every
-// other line at once, and the order of lines always the order of the entries.
+// The gateway's log lines: access lines written together at the end of a turn of the event loop
+// and at most once per FLUSH_MS, every other line at once, and the order of lines always the
+// order of the entries.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createLogWriter } from '../src/observability/log-writer.ts';
+import { createLogWriter, FLUSH_MS } from '../src/observability/log-writer.ts';
 
 const at = new Date('2026-12-05T12:00:00.000Z');
 
@@ -33,6 +34,25 @@ describe('log writer', () => {
       ['/0', '/1', '/2', '/3', '/4'],
     );
     assert.equal(sink.lines()[0]!['time'], at.toISOString());
+  });
+
+  it('writes access lines no sooner than FLUSH_MS after its last write, in one write', async () => {
+    const sink = recorder();
+    const writer = createLogWriter({ write: (text: string) => sink.writes.push(text) }, () => at);
+    writer.log({ msg: 'access', path: '/first' });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(sink.writes.length, 1, 'the first line after a quiet spell is written at the end of its turn');
+    writer.log({ msg: 'access', path: '/a' });
+    await new Promise((resolve) => setImmediate(resolve));
+    writer.log({ msg: 'access', path: '/b' });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(sink.writes.length, 1, 'lines right after a write wait for the next one');
+    await new Promise((resolve) => setTimeout(resolve, FLUSH_MS + 20));
+    assert.equal(sink.writes.length, 2);
+    assert.deepEqual(
+      sink.lines().map((line) => line['path']),
+      ['/first', '/a', '/b'],
+    );
   });
 
   it('writes any other line at once, after the access lines logged before it', () => {
