@@ -10,7 +10,7 @@
 // still served meanwhile); concurrent misses share one request; a refusal is remembered for
 // `rejectionTtlMs`, so a caller without the role does not cost a request per call.
 
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { bundleRefreshSeconds } from '../http/trust-bundle.ts';
 import { createClientProver, type ClientProver } from './credentials.ts';
 import { checkEndpoints, endpointResolver } from './discovery.ts';
@@ -220,7 +220,7 @@ export function createExchangeCache(options: ExchangeCacheOptions): ExchangeCach
       checkGrantSubject({ subjectToken }, { subjectToken: 'subjectToken', proxyForPrincipal: 'principal', impersonation: 'impersonation' });
       const { form, key } = formOf({ scope: '', subjectToken }, request);
       // Keyed by the subject token itself (its digest): the new token never outlives what it was made from.
-      return get(`x\n${createHash('sha256').update(subjectToken).digest('base64url')}\n${key}`, form, freshness);
+      return get(`x\n${hash('sha256', subjectToken, 'base64url')}\n${key}`, form, freshness);
     },
     async onBehalfOf(request, freshness) {
       if (request === null || typeof request !== 'object') throw new TypeError('onBehalfOf needs { principal, scope }');
