@@ -10,7 +10,7 @@
 // still served meanwhile); concurrent misses share one request; a refusal is remembered for
 // `rejectionTtlMs`, so a caller without the role does not cost a request per call.
 
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { bundleRefreshSeconds } from '../http/trust-bundle.ts';
 import { createClientProver, type ClientProver } from './credentials.ts';
 import { checkEndpoints, endpointResolver } from './discovery.ts';
@@ -141,10 +141,10 @@ export function createExchangeCache(options: ExchangeCacheOptions): ExchangeCach
     };
   };
 
-  const fetchInto = (key: string, entry: Entry, form: Form): Promise<Cached> => {
+  const fetchInto = (key: string, entry: Entry, form: () => Form): Promise<Cached> => {
     if (entry.inflight) return entry.inflight;
     const owner = cache;
-    const pending = send(form).then(
+    const pending = send(form()).then(
       (token) => {
         entry.inflight = undefined;
         entry.token = token;
@@ -178,7 +178,8 @@ export function createExchangeCache(options: ExchangeCacheOptions): ExchangeCach
     }
   };
 
-  const get = async (key: string, form: Form, freshness: Freshness | undefined): Promise<string> => {
+  /** `form` is built only when a request is sent: a hit (nearly every call) needs the key alone. */
+  const get = async (key: string, form: () => Form, freshness: Freshness | undefined): Promise<string> => {
     if (closed) throw closedError();
     const now = clock();
     let entry = cache.get(key);
@@ -212,9 +213,9 @@ export function createExchangeCache(options: ExchangeCacheOptions): ExchangeCach
     }
   };
 
-  const formOf = (grant: TokenGrant, request: { scope: string; expiresIn?: number }): { form: Form; key: string } => {
+  const formOf = (grant: TokenGrant, request: { scope: string; expiresIn?: number }): { form: () => Form; key: string } => {
     const normalized = normalizeRequest({ scope: request.scope, expiresIn: request.expiresIn });
-    return { form: tokenRequestForm({ ...grant, scope: normalized.scope, expiresIn: normalized.expiresIn }), key: normalized.key };
+    return { form: () => tokenRequestForm({ ...grant, scope: normalized.scope, expiresIn: normalized.expiresIn }), key: normalized.key };
   };
 
   return {
@@ -228,7 +229,7 @@ export function createExchangeCache(options: ExchangeCacheOptions): ExchangeCach
       checkGrantSubject({ subjectToken }, { subjectToken: 'subjectToken', proxyForPrincipal: 'principal', impersonation: 'impersonation' });
       const { form, key } = formOf({ scope: '', subjectToken, subjectTokenType }, request);
       // Keyed by the subject token itself (its digest) and its type: the new token never outlives what it was made from.
-      return get(`x\n${subjectTokenType}\n${createHash('sha256').update(subjectToken).digest('base64url')}\n${key}`, form, freshness);
+      return get(`x\n${subjectTokenType}\n${hash('sha256', subjectToken, 'base64url')}\n${key}`, form, freshness);
     },
     async onBehalfOf(request, freshness) {
       if (request === null || typeof request !== 'object') throw new TypeError('onBehalfOf needs { principal, scope }');
