@@ -91,6 +91,39 @@ describe('review 9: ID tokens as subject tokens, revocation and sign-out across 
     });
   });
 
+  describe('HOLE: token reuse hands out an ID token already revoked', () => {
+    it('never hands out again an ID token revoked since (token reuse on)', async () => {
+      const reuse = await startTestServer({
+        edit: (config) => {
+          config.tokenReuse = { enabled: true, window: 30 };
+        },
+      });
+      try {
+        for (const name of ['app', 'gw']) assert.equal((await reuse.admin$('POST', '/domains', { name })).status, 201);
+        const created = await reuse.admin$('POST', '/domains/app/services', { name: 'web' });
+        assert.equal(created.status, 201, created.text);
+        const secret = created.json.clientSecret as string;
+        assert.equal((await reuse.admin$('POST', '/domains/gw/services', { name: 'edge' })).status, 201);
+        assert.ok([200, 201].includes((await reuse.admin$('PUT', '/domains/gw/roles/callers', { members: members(A) })).status));
+        const ask = () => reuse.token(A, secret, { grant_type: 'client_credentials', scope: 'gw:domain openid gw:service.edge' });
+        const first = await ask();
+        assert.equal(first.status, 200, first.text);
+        // app.web thinks its ID token leaked and revokes it (RFC 7009, as its subject).
+        const revoked = await reuse.send('/oauth2/revoke', {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(A, secret) },
+          body: new URLSearchParams({ token: first.json.id_token as string }).toString(),
+        });
+        assert.equal(revoked.status, 200, revoked.text);
+        const second = await ask();
+        assert.equal(second.status, 200, second.text);
+        assert.notEqual(second.json.id_token, first.json.id_token, 'the revoked ID token is handed out again from the reuse cache');
+      } finally {
+        await reuse.stop();
+      }
+    });
+  });
+
   describe('refused correctly (regression guards)', () => {
     it('lets no one but the ID token audience exchange it, and no one but its subject or audience revoke it', async () => {
       const res = await request(A, { grant_type: 'client_credentials', scope: 'gw:domain openid gw:service.edge' });
