@@ -289,7 +289,7 @@ function actorStanding(actor: string, holds: boolean, service: Service | null, i
 }
 
 /** Why a certificate Tessera issued no longer vouches for the tokens bound to it, or null (notAfter is inclusive, RFC 5280). */
-function certificateEnded(certificate: CertificateRecord, now: number, bound: string): string | null {
+export function certificateEnded(certificate: CertificateRecord, now: number, bound: string): string | null {
   const { serial, revokedAt, revocationReason, notAfter } = certificate;
   const which = `${bound} (serial ${serial})`;
   if (revokedAt !== null) {

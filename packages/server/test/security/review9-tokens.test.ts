@@ -67,7 +67,8 @@ describe('review 9: ID tokens as subject tokens, revocation and sign-out across 
       const accessToken = res.json.access_token as string;
       const idToken = res.json.id_token as string;
       assert.ok(decodeJwt(accessToken)['cnf'], "the access token is bound to app.web's certificate");
-      assert.equal(decodeJwt(idToken)['cnf'], undefined, 'the ID token carries no binding at all');
+      // The fix binds the ID token as the access token is (this line asserted the hole: no cnf at all).
+      assert.deepEqual(decodeJwt(idToken)['cnf'], decodeJwt(accessToken)['cnf'], "the ID token is bound to app.web's certificate too");
       // Before the revocation, the gateway exchanges it (as designed), and the thief keeps the result's effect.
       const before = await exchangeIdToken(B, idToken, 'orders:role.readers');
       assert.equal(before.status, 200, before.text);

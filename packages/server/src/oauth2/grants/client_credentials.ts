@@ -130,7 +130,9 @@ export async function clientCredentialsGrant(
     scope: grant.scope,
   };
   if (idTokenAudience !== undefined) {
-    response.id_token = await signIdToken({ issuer: deps.issuer, principal, audience: idTokenAudience, issuedAt, lifetime }, key);
+    // Bound as the access token is: a revoked certificate ends it as a subject token (token_exchange.ts).
+    const idToken = { issuer: deps.issuer, principal, audience: idTokenAudience, issuedAt, lifetime, certificateThumbprint: bound?.thumbprint };
+    response.id_token = await signIdToken(idToken, key);
   }
   if (reusable) deps.reuse?.remember(cacheKey, { response, jti: claims.jti, issuedAt: issuedAt * 1000, expiresAt: claims.exp * 1000 });
   const actingFor: ActingFor | undefined = proxy ? { subject: principal, actors: [client.service.principal], mode: 'proxy' } : undefined;
