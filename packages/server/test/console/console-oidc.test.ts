@@ -91,17 +91,27 @@ describe('console sign-in with OpenID Connect', () => {
         const secretFile = join(config.dataDir, 'oidc-client-secret');
         writeFileSync(secretFile, `${idp.clientSecret}\n`);
         config.console.oidc.clientSecretFile = secretFile;
+        // The service-account dialect's domain is the people's domain: it creates no account there.
+        config.serviceAccounts.domain = 'user';
       },
     });
     for (const name of ['alpha', 'beta', 'user']) assert.equal((await t.admin$('POST', '/domains', { name })).status, 201);
-    for (const [domain, name] of [
-      ['alpha', 'gw'],
-      ['user', 'svc'],
-    ] as const) {
-      const res = await t.admin$('POST', `/domains/${domain}/services`, { name });
-      assert.equal(res.status, 201, res.text);
-      secrets.set(`${domain}.${name}`, res.json.clientSecret as string);
-    }
+    const gw = await t.admin$('POST', '/domains/alpha/services', { name: 'gw' });
+    assert.equal(gw.status, 201, gw.text);
+    secrets.set('alpha.gw', gw.json.clientSecret as string);
+    // The admin API registers no service in the people's domain while console.oidc is on (409); a
+    // service there from before (registered while it was off) is made directly in the store.
+    const refused = await t.admin$('POST', '/domains/user/services', { name: 'svc' });
+    assert.equal(refused.status, 409, refused.text);
+    assert.match(refused.json.message, /user is the people's domain \(console\.oidc\.principal\.domain\)/);
+    await t.server.store.createService({ domain: 'user', name: 'svc', description: null }, {}, { actor: 'test' });
+    const account = await t.send('/auth/admin/service-accounts', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await t.adminToken()}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'dana', scopes: [] }),
+    });
+    assert.equal(account.status, 409, account.text);
+    assert.match(account.json.message, /people's domain \(console\.oidc\.principal\.domain\)/);
     const put = await t.admin$('PUT', '/domains/alpha/roles/admin', { members: [{ principal: 'user.dana' }], actors: ['alpha.gw'] });
     assert.ok(put.status === 200 || put.status === 201, put.text);
   });

@@ -85,7 +85,9 @@ describe('review 9: person sessions (console OpenID Connect sign-in) across feat
     for (const [domain, name] of [
       ['pay', 'a1'],
       ['pay', 'writer'],
-      ['user', 'ops'],
+      // The admin of the people's domain is a service of another domain: with console.oidc on, no
+      // service is registered in the people's domain (the fix of the hole below), not even by a system admin.
+      ['alpha', 'ops'],
       ['alpha', 'admin1'],
     ] as const) {
       const res = await t.admin$('POST', `/domains/${domain}/services`, { name });
@@ -99,7 +101,7 @@ describe('review 9: person sessions (console OpenID Connect sign-in) across feat
     await put('/domains/beta/roles/admin', { members: [{ principal: 'user.kate' }] });
     await put('/domains/pay/roles/admin', { members: [{ principal: 'user.dana' }, { principal: 'pay.a1' }] });
     await put('/domains/pay/roles/writers', { members: [] });
-    await put('/domains/user/roles/admin', { members: [{ principal: 'user.ops' }] });
+    await put('/domains/user/roles/admin', { members: [{ principal: 'alpha.ops' }] });
     await put('/domains/alpha/roles/admin', { members: [{ principal: 'alpha.admin1' }] });
     const patch = await t.admin$('PATCH', '/domains/pay', { approvalRequiredRoles: ['admin', 'writers'] });
     assert.equal(patch.status, 200, patch.text);
@@ -122,7 +124,7 @@ describe('review 9: person sessions (console OpenID Connect sign-in) across feat
       // user.root is a system admin through the provider's groups only: no registry membership guards the name.
       const rootSession = await sessionOf('root');
       assert.equal((await t.admin$('GET', '/domains', undefined, rootSession)).status, 200);
-      const ops = await serviceToken('user.ops', 'user:role.admin');
+      const ops = await serviceToken('alpha.ops', 'user:role.admin');
       const created = await t.admin$('POST', '/domains/user/services', { name: 'root' }, ops);
       try {
         assert.notEqual(created.status, 201, `an admin of the people's domain registered user.root: ${created.text}`);
@@ -139,7 +141,7 @@ describe('review 9: person sessions (console OpenID Connect sign-in) across feat
 
   describe('refused correctly (regression guards)', () => {
     it("refuses an admin of the people's domain a service under a person's name that holds another domain's admin role", async () => {
-      const ops = await serviceToken('user.ops', 'user:role.admin');
+      const ops = await serviceToken('alpha.ops', 'user:role.admin');
       const created = await t.admin$('POST', '/domains/user/services', { name: 'kate' }, ops);
       assert.equal(created.status, 403, created.text);
       assert.match(created.json.message, /beta:role\.admin/);
