@@ -72,6 +72,9 @@ describe('console sign-in with OpenID Connect', () => {
       spaced: { preferred_username: 'Dana Smith' },
       nameless: { email: 'x@example.com' },
       svc: { preferred_username: 'svc' },
+      erin: { preferred_username: 'erin', groups: ['staff'] },
+      // Another account at the provider whose username lower-cases to the same name.
+      erin2: { preferred_username: 'Erin', groups: ['staff'] },
     })) {
       idp.accounts.set(id, account);
     }
@@ -162,7 +165,10 @@ describe('console sign-in with OpenID Connect', () => {
     assert.equal(created.status, 201, created.text);
     const audit = await t.admin$('GET', '/audit?principal=user.root');
     const types = (audit.json.events as { type: string; actor: string }[]).map((e) => `${e.actor} ${e.type}`);
-    assert.deepEqual(types, ['user.root domain.create', 'user.root console.sign-in']);
+    // The first sign-in binds user.root to the provider's (iss, sub): person.bind, beside console.sign-in
+    // (in either order: both are dated within the sign-in).
+    assert.equal(types[0], 'user.root domain.create');
+    assert.deepEqual(types.slice(1).sort(), ['user.root console.sign-in', 'user.root person.bind']);
     const signInEvent = (audit.json.events as { type: string; after: Record<string, unknown> }[]).find((e) => e.type === 'console.sign-in')!;
     assert.equal(signInEvent.after['method'], 'oidc');
     assert.equal(signInEvent.after['issuer'], idp.issuer);
@@ -261,6 +267,29 @@ describe('console sign-in with OpenID Connect', () => {
     );
     assertRefused(await signIn('nameless'), 403, 'no_principal', /The ID token has no preferred_username claim/);
     assertRefused(await signIn('svc'), 403, 'no_principal', /user\.svc is a registered service, so a person cannot sign in under that name/);
+  });
+
+  it('binds a person principal to the identity first signed in with it; a system admin deletes the binding', async () => {
+    const put = await t.admin$('PUT', '/domains/beta/roles/admin', { members: [{ principal: 'user.erin' }] });
+    assert.ok(put.status === 200 || put.status === 201, put.text);
+    const first = await signIn('erin');
+    assert.equal(first.status, 200, first.text);
+    const bound = /user\.erin belongs to another person: .*DELETE \/admin\/v1\/people\/user\.erin\/binding/;
+    assertRefused(await signIn('erin2'), 403, 'principal_bound', bound);
+    // Only a system admin deletes it.
+    const byDomainAdmin = await t.admin$('DELETE', '/people/user.erin/binding', undefined, first.json.access_token as string);
+    assert.equal(byDomainAdmin.status, 403, byDomainAdmin.text);
+    const deleted = await t.admin$('DELETE', '/people/user.erin/binding');
+    assert.equal(deleted.status, 200, deleted.text);
+    assert.deepEqual([deleted.json.principal, deleted.json.issuer, deleted.json.subject], ['user.erin', idp.issuer, 'erin']);
+    assert.equal((await t.admin$('DELETE', '/people/user.erin/binding')).status, 404);
+    assert.equal((await t.admin$('DELETE', '/people/not%20a%20name/binding')).status, 400);
+    // The next sign-in binds it again, to whoever it is; the first identity is then refused.
+    assert.equal((await signIn('erin2')).status, 200);
+    assertRefused(await signIn('erin'), 403, 'principal_bound', bound);
+    const audit = await t.admin$('GET', '/audit?type=person.unbind');
+    assert.equal(audit.json.events[0].target, 'user.erin');
+    assert.deepEqual(audit.json.events[0].before, { issuer: idp.issuer, subject: 'erin' });
   });
 
   it('refuses a bad code, a wrong verifier, a nonce of another sign-in, and a malformed request', async () => {
