@@ -283,6 +283,10 @@ describe('console sign-in with OpenID Connect', () => {
     assert.equal(deleted.status, 200, deleted.text);
     assert.deepEqual([deleted.json.principal, deleted.json.issuer, deleted.json.subject], ['user.erin', idp.issuer, 'erin']);
     assert.equal((await t.admin$('DELETE', '/people/user.erin/binding')).status, 404);
+    // The session signed in with the identity unbound ends at once.
+    const ended = await t.admin$('GET', '/domains', undefined, first.json.access_token as string);
+    assert.equal(ended.status, 401, ended.text);
+    assert.match(ended.json.message, /no longer bound to the identity this session was signed in with/);
     assert.equal((await t.admin$('DELETE', '/people/not%20a%20name/binding')).status, 400);
     // The next sign-in binds it again, to whoever it is; the first identity is then refused.
     assert.equal((await signIn('erin2')).status, 200);
