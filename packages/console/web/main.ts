@@ -14,6 +14,8 @@ import { renderRole } from './pages/role.ts';
 import { renderCallers } from './pages/callers.ts';
 import { renderTimeline } from './pages/timeline.ts';
 import { renderService } from './pages/service.ts';
+import { renderReviews } from './pages/reviews.ts';
+import { renderApprovals } from './pages/approvals.ts';
 
 export interface PageContext {
   api: AdminApi;
@@ -106,6 +108,7 @@ function renderSessionBar(): void {
       h('span', { id: 'session-remaining' }, formatLeft(session.expiresAt - Date.now())),
       '.',
     ),
+    h('a', { href: '#/reviews', class: 'nav-link' }, 'Membership reviews'),
     signOut,
   );
 }
@@ -144,6 +147,8 @@ async function render(message?: string, error?: string): Promise<void> {
     else if (route.page === 'callers') await renderCallers(context, route.domain, route.period, route.limit);
     else if (route.page === 'service') await renderService(context, route.domain, route.service, route.limit);
     else if (route.page === 'timeline') await renderTimeline(context, route.domain, route.target, route.limit);
+    else if (route.page === 'reviews') await renderReviews(context, route.days, route.limit);
+    else if (route.page === 'approvals') await renderApprovals(context, route.domain, route.limit);
     else {
       setCrumbs([{ label: 'Not found' }]);
       append(view, h('h1', {}, 'Not found'), h('p', {}, `The console has no page at ${route.path}. `, h('a', { href: '#/domains' }, 'Go to the domains.')));

@@ -1,5 +1,6 @@
 // Hash routes: `#/domains`, `#/domains/<d>`, `#/domains/<d>/roles/<r>`,
-// `#/domains/<d>/services/<s>`, `#/domains/<d>/callers?period=7d`, `#/domains/<d>/timeline?target=<d>.<s>`, with an optional `?limit=` (the page size of lists). The hash never reaches the server.
+// `#/domains/<d>/services/<s>`, `#/domains/<d>/callers?period=7d`, `#/domains/<d>/timeline?target=<d>.<s>`,
+// `#/domains/<d>/approvals`, `#/reviews?days=30`, with an optional `?limit=` (the page size of lists). The hash never reaches the server.
 
 export type Route =
   | { page: 'sign-in' }
@@ -9,7 +10,13 @@ export type Route =
   | { page: 'callers'; domain: string; period: Period; limit: number }
   | { page: 'timeline'; domain: string; target: string | null; limit: number }
   | { page: 'service'; domain: string; service: string; limit: number }
+  | { page: 'reviews'; days: ReviewWindow; limit: number }
+  | { page: 'approvals'; domain: string; limit: number }
   | { page: 'not-found'; path: string };
+
+/** The reviews inbox's windows in days (`?days=`), 14 when absent. */
+export type ReviewWindow = 7 | 14 | 30 | 90;
+export const REVIEW_WINDOWS: readonly ReviewWindow[] = [7, 14, 30, 90];
 
 export const DEFAULT_LIMIT = 50;
 
@@ -33,6 +40,11 @@ export function parseRoute(hash: string): Route {
   }
   if (parts.length === 0 || (parts.length === 1 && parts[0] === 'domains')) return { page: 'domains', limit };
   if (parts.length === 1 && parts[0] === 'sign-in') return { page: 'sign-in' };
+  if (parts.length === 1 && parts[0] === 'reviews') {
+    const days = REVIEW_WINDOWS.find((d) => String(d) === params.get('days')) ?? 14;
+    return { page: 'reviews', days, limit };
+  }
+  if (parts[0] === 'domains' && parts.length === 3 && parts[2] === 'approvals') return { page: 'approvals', domain: parts[1]!, limit };
   if (parts[0] === 'domains' && parts.length === 2) return { page: 'domain', domain: parts[1]!, limit };
   if (parts[0] === 'domains' && parts.length === 3 && parts[2] === 'timeline') {
     return { page: 'timeline', domain: parts[1]!, target: params.get('target') || null, limit };
@@ -64,4 +76,12 @@ export function timelineHref(domain: string, target?: string): string {
 
 export function serviceHref(domain: string, service: string): string {
   return `#/domains/${encodeURIComponent(domain)}/services/${encodeURIComponent(service)}`;
+}
+
+export function reviewsHref(days?: ReviewWindow): string {
+  return `#/reviews${days === undefined ? '' : `?days=${days}`}`;
+}
+
+export function approvalsHref(domain: string): string {
+  return `#/domains/${encodeURIComponent(domain)}/approvals`;
 }

@@ -1,11 +1,13 @@
-// One domain: its services (status, create, disable/enable, delete) and its roles (create,
-// delete, a link to each role's members and actors).
+// One domain: its services (status, create, disable/enable, delete), its roles (create,
+// delete, a link to each role's members and actors), the roles whose changes need a second
+// admin (approvalRequiredRoles) and a link to the changes waiting for one.
 
-import type { AdminApi, Role, Service } from '../api.ts';
+import type { AdminApi, Domain, Role, Service } from '../api.ts';
 import { announce, append, confirmAction, field, formatTime, h, notice } from '../dom.ts';
-import { callersHref, roleHref, serviceHref, timelineHref } from '../router.ts';
+import { approvalsHref, callersHref, roleHref, serviceHref, timelineHref } from '../router.ts';
 import type { PageContext } from '../main.ts';
 import { actionForm, errorText, errorView, pagedTable, shownOnce, type PagedTable } from './common.ts';
+import { pendingNotice, pendingText } from './pending.ts';
 
 export async function renderDomain({ api, view, crumbs }: PageContext, name: string, limit: number): Promise<void> {
   crumbs([{ label: name }]);
@@ -20,8 +22,10 @@ export async function renderDomain({ api, view, crumbs }: PageContext, name: str
   const roles = rolesTable(api, name, limit, outcome);
   // Deleting a service also takes it out of every role: the roles' member counts are loaded again.
   const services = servicesTable(api, name, limit, outcome, () => roles.reload());
+  let waiting: string;
   try {
-    await Promise.all([services.reload(), roles.reload()]);
+    const [pending] = await Promise.all([api.listApprovals(name, null, 100), services.reload(), roles.reload()]);
+    waiting = `${pending.items.length}${pending.nextCursor === null ? '' : '+'}`;
   } catch (error) {
     errorView(view, `Domain ${name}`, error);
     return;
@@ -45,9 +49,86 @@ export async function renderDomain({ api, view, crumbs }: PageContext, name: str
       h('a', { href: timelineHref(domain.name) }, `Timeline of ${domain.name}`),
       ': every change to it, its roles and its services, by whom and when.',
     ),
+    h(
+      'p',
+      {},
+      h('a', { href: approvalsHref(domain.name) }, `Changes waiting for approval (${waiting})`),
+      ': member and role changes held until a second admin approves them.',
+    ),
     outcome,
     h('section', { 'aria-labelledby': 'services' }, h('h2', { id: 'services' }, 'Services'), services.element, createServiceForm(api, name, services, outcome)),
     h('section', { 'aria-labelledby': 'roles' }, h('h2', { id: 'roles' }, 'Roles'), roles.element, createRoleForm(api, name, roles, outcome)),
+    approvalSettings(api, domain, outcome),
+  );
+}
+
+/**
+ * The roles whose member changes wait for a second admin (`approvalRequiredRoles`): adding one
+ * applies at once; removing one is itself a change a second admin must approve (202).
+ */
+function approvalSettings(api: AdminApi, initial: Domain, outcome: HTMLElement): HTMLElement {
+  let current = initial.approvalRequiredRoles ?? [];
+  const list = h('div');
+  const show = (): void => {
+    list.replaceChildren(
+      current.length === 0
+        ? h('p', { class: 'empty' }, 'None: every change of this domain’s roles applies at once.')
+        : h('ul', { class: 'plain' }, ...current.map((role) => h('li', {}, h('code', {}, role), ' ', removeButton(role)))),
+    );
+  };
+  const save = async (next: string[], done: string, asked: string): Promise<void> => {
+    const answer = await api.updateDomain(initial.name, { approvalRequiredRoles: next });
+    if (answer.pending !== null) {
+      outcome.replaceChildren(pendingNotice(answer.pending, asked));
+      announce(pendingText(answer.pending, asked));
+      return;
+    }
+    current = answer.result.approvalRequiredRoles ?? next;
+    show();
+    report(outcome, 'success', done);
+  };
+  const removeButton = (role: string): HTMLElement => {
+    const button = h('button', { type: 'button', class: 'danger', 'aria-label': `Stop requiring approval for ${role}` }, 'Remove');
+    button.addEventListener('click', () => {
+      void (async () => {
+        const ok = await confirmAction({
+          title: `Stop requiring a second admin for ${role}?`,
+          details: [
+            `Changes of the members and actors of ${initial.name}:role.${role} would then apply at once.`,
+            'This itself waits for another admin of the domain to approve it.',
+          ],
+          confirmLabel: `Ask to remove ${role}`,
+        });
+        if (!ok) return;
+        await save(
+          current.filter((r) => r !== role),
+          `${role} no longer needs a second admin.`,
+          `Removing ${role} from the roles needing a second admin`,
+        ).catch((error: unknown) => report(outcome, 'error', `Could not remove ${role}: ${errorText(error)}`));
+      })();
+    });
+    return button;
+  };
+  show();
+  const role = h('input', { name: 'approvalRole', required: true, spellcheck: 'false', autocapitalize: 'none' });
+  const form = actionForm(
+    'Require a second admin for a role',
+    [field('Role name', role, 'e.g. admin or writers: its member changes then wait for another admin’s approval. Applies at once.')],
+    'Require approval',
+    async () => {
+      const name = role.value.trim();
+      await save([...new Set([...current, name])], `Changes of ${initial.name}:role.${name} now need a second admin.`, `Requiring approval for ${name}`);
+      role.value = '';
+    },
+  );
+  return h(
+    'section',
+    { 'aria-labelledby': 'approval-roles' },
+    h('h2', { id: 'approval-roles' }, 'Roles needing a second admin'),
+    h('p', {}, 'A change of these roles’ members or actors, or deleting one, waits until another admin of the domain approves it.'),
+    list,
+    h('h3', {}, 'Require a second admin for a role'),
+    form,
   );
 }
 
@@ -190,7 +271,13 @@ function roleActions(api: AdminApi, role: Role, table: PagedTable<Role>, outcome
       });
       if (!ok) return;
       try {
-        await api.deleteRole(role.domain, role.name);
+        const answer = await api.deleteRole(role.domain, role.name);
+        if (answer.pending !== null) {
+          const what = `Deleting the role ${role.fullName}`;
+          outcome.replaceChildren(pendingNotice(answer.pending, what));
+          announce(pendingText(answer.pending, what));
+          return;
+        }
         await table.reload();
         report(outcome, 'success', `Role ${role.fullName} was deleted.`);
       } catch (error) {
