@@ -88,7 +88,7 @@ function approvalSettings(api: AdminApi, initial: Domain, outcome: HTMLElement):
     report(outcome, 'success', done);
   };
   const removeButton = (role: string): HTMLElement => {
-    const button = h('button', { type: 'button', class: 'danger', 'aria-label': `Stop requiring approval for ${role}` }, 'Remove');
+    const button = h('button', { type: 'button', class: 'danger', 'aria-label': `Remove ${role} from the roles needing approval` }, 'Remove');
     button.addEventListener('click', () => {
       void (async () => {
         const ok = await confirmAction({
@@ -113,7 +113,7 @@ function approvalSettings(api: AdminApi, initial: Domain, outcome: HTMLElement):
   const role = h('input', { name: 'approvalRole', required: true, spellcheck: 'false', autocapitalize: 'none' });
   const form = actionForm(
     'Require a second admin for a role',
-    [field('Role name', role, 'e.g. admin or writers: its member changes then wait for another admin’s approval. Applies at once.')],
+    [field('Role needing approval', role, 'e.g. admin or writers: its member changes then wait for another admin’s approval. Applies at once.')],
     'Require approval',
     async () => {
       const name = role.value.trim();

@@ -5,7 +5,7 @@
 
 import type { AdminApi, Member, PendingChange, Role } from '../api.ts';
 import { announce, append, confirmAction, field, formatTime, h, notice } from '../dom.ts';
-import { domainHref, timelineHref } from '../router.ts';
+import { approvalsHref, domainHref, timelineHref } from '../router.ts';
 import type { PageContext } from '../main.ts';
 import { actionForm, errorText, errorView, pagedTable, type PagedTable } from './common.ts';
 import { askDialog, localInputFromUtc, pendingNotice, pendingText, reviewText, utcFromLocalInput } from './pending.ts';
@@ -22,6 +22,11 @@ export async function renderRole({ api, view, crumbs }: PageContext, domain: str
     errorView(view, `Role ${domain}:role.${name}`, error);
     return;
   }
+  // Whether its changes wait for a second admin: said on the page (the 202s say it anyway).
+  const gated = await api.getDomain(domain).then(
+    (d) => (d.approvalRequiredRoles ?? []).includes(name),
+    () => false,
+  );
   const outcome = h('div', { class: 'outcome' });
   const report: Report = (kind, message) => {
     outcome.replaceChildren(notice(kind, message));
@@ -159,6 +164,14 @@ export async function renderRole({ api, view, crumbs }: PageContext, domain: str
       h('dd', {}, formatTime(role.updatedAt)),
     ),
     h('p', {}, h('a', { href: timelineHref(domain, role.fullName) }, `Changes to ${role.fullName}`), ': its members, actors and settings over time.'),
+    gated
+      ? h(
+          'p',
+          { class: 'notice' },
+          `${domain} requires a second admin for this role: adding, changing or removing a member or an actor waits for another admin’s approval. `,
+          h('a', { href: approvalsHref(domain) }, `Changes waiting in ${domain}`),
+        )
+      : null,
     outcome,
     h('section', { 'aria-labelledby': 'members' }, h('h2', { id: 'members' }, 'Members'), members.element, h('h3', {}, 'Add a member'), addMember),
     h(
