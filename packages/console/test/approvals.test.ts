@@ -75,7 +75,7 @@ describe('the console: changes approved by a second admin', { skip, timeout: 240
       await page.getByRole('link', { name: 'Changes waiting for approval (1)' }).click();
       await page.getByRole('heading', { level: 1, name: 'Changes waiting for approval in pay' }).waitFor();
       const row = page.getByRole('row').filter({ hasText: id });
-      await row.getByText('Add pay.ci to pay:role.writers, or set its dates (no expiry)').waitFor();
+      await row.getByText('Add pay.ci to pay:role.writers (or set its dates): no expiry, no review date').waitFor();
       await row.getByText('pay.a1 (you)').waitFor();
       assert.equal(await row.getByRole('button', { name: `Withdraw change ${id}` }).count(), 1);
       assert.equal(await row.getByRole('button', { name: /^Approve/ }).count(), 0, 'the requester is not offered Approve');

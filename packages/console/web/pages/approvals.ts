@@ -87,7 +87,7 @@ export async function renderApprovals({ api, session, view, crumbs }: PageContex
     );
     reject.addEventListener('click', () => decide(false));
     // The requester may not approve its own change (the server answers 403): it may withdraw it.
-    return own ? h('span', { class: 'row-actions' }, reject) : h('span', { class: 'row-actions' }, approve, reject);
+    return own ? h('span', { class: 'row-actions decide' }, reject) : h('span', { class: 'row-actions decide' }, approve, reject);
   };
 
   try {

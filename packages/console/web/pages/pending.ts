@@ -37,7 +37,7 @@ const dates = (body: Body): string => {
   const parts: string[] = [];
   if ('expiresAt' in body) parts.push(typeof body['expiresAt'] === 'string' ? `expires ${formatTime(body['expiresAt'])}` : 'never expires');
   else parts.push('no expiry');
-  if (typeof body['reviewBy'] === 'string') parts.push(`review by ${formatTime(body['reviewBy'])}`);
+  parts.push(typeof body['reviewBy'] === 'string' ? `review by ${formatTime(body['reviewBy'])}` : 'no review date');
   return parts.join(', ');
 };
 const names = (list: unknown): string => {
@@ -53,7 +53,7 @@ export function describeChange(pending: PendingChange): string {
   const role = pending.role === null ? '' : `${pending.domain}:role.${pending.role}`;
   switch (pending.kind) {
     case 'member.put':
-      return `Add ${String(change['principal'])} to ${role}, or set its dates (${dates(body)})`;
+      return `Add ${String(change['principal'])} to ${role} (or set its dates): ${dates(body)}`;
     case 'member.delete':
       return `Remove ${String(change['principal'])} from ${role}`;
     case 'members.post': {

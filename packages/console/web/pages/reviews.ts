@@ -23,7 +23,8 @@ export async function renderReviews({ api, view, crumbs }: PageContext, days: Re
   const extend = h('button', { type: 'button', 'aria-describedby': 'selection-count' }, 'Extend selected');
   const remove = h('button', { type: 'button', class: 'danger', 'aria-describedby': 'selection-count' }, 'Remove selected');
   const reason = h('input', { name: 'reason', maxlength: '500' });
-  const outcome = h('div', { class: 'outcome' });
+  // Focus goes here after an action: the buttons that started it are disabled once the selection is cleared.
+  const outcome = h('div', { class: 'outcome', tabindex: '-1' });
 
   const showSelection = (): void => {
     const loaded = table.loaded();
@@ -88,6 +89,7 @@ export async function renderReviews({ api, view, crumbs }: PageContext, days: Re
     reason.value = '';
     await table.reload().catch(() => undefined);
     showSelection();
+    outcome.focus();
   };
   const request = (action: ReviewRequest['action']): ReviewRequest => ({
     items: [...selected.values()].map(({ domain, role, principal }) => ({ domain, role, principal })),
