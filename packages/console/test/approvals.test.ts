@@ -21,7 +21,8 @@ describe('the console: changes approved by a second admin', { skip, timeout: 240
 
   const members = async (role: string): Promise<string[]> =>
     ((await t.admin$('GET', `/domains/pay/roles/${role}`)).json.members as Array<{ principal: string }>).map((m) => m.principal);
-  const pending = async (): Promise<Array<{ id: string; kind: string; requestedBy: string }>> => (await t.admin$('GET', '/domains/pay/approvals')).json.approvals;
+  const pending = async (): Promise<Array<{ id: string; kind: string; requestedBy: string }>> =>
+    (await t.admin$('GET', '/domains/pay/approvals')).json.approvals;
   const signInAs = async (w: Watched, who: string, hash: string): Promise<Page> => {
     w.expectFailedLoad(403, '/oauth2/token');
     await w.page.goto(`${t.url}/console/${hash}`);
@@ -36,7 +37,8 @@ describe('the console: changes approved by a second admin', { skip, timeout: 240
     t = await startTestServer();
     browser = await launchChromium();
     assert.equal((await t.admin$('POST', '/domains', { name: 'pay' })).status, 201);
-    for (const name of ['a1', 'a2', 'ci', 'batch']) secrets[`pay.${name}`] = (await t.admin$('POST', '/domains/pay/services', { name })).json.clientSecret as string;
+    for (const name of ['a1', 'a2', 'ci', 'batch'])
+      secrets[`pay.${name}`] = (await t.admin$('POST', '/domains/pay/services', { name })).json.clientSecret as string;
     assert.equal((await t.admin$('PUT', '/domains/pay/roles/admin', { members: [{ principal: 'pay.a1' }, { principal: 'pay.a2' }] })).status, 201);
     assert.equal((await t.admin$('PUT', '/domains/pay/roles/writers', {})).status, 201);
     const patched = await t.admin$('PATCH', '/domains/pay', { approvalRequiredRoles: ['writers'] });
@@ -69,6 +71,7 @@ describe('the console: changes approved by a second admin', { skip, timeout: 240
         [[id, 'member.put', 'pay.a1']],
       );
       await checked(page);
+      await page.screenshot({ path: join(await evidenceDir(), 'role-pending.png'), fullPage: true });
 
       // The domain page counts it and links to the approvals page, where A may only withdraw it.
       await page.getByRole('link', { name: 'pay', exact: true }).click();
@@ -101,7 +104,10 @@ describe('the console: changes approved by a second admin', { skip, timeout: 240
       const dialog = page.getByRole('dialog', { name: `Approve change ${id}?` });
       await dialog.getByLabel('Reason (optional)').fill('checked with the team');
       await dialog.getByRole('button', { name: 'Approve' }).click();
-      await page.getByRole('status').filter({ hasText: `Change ${id} was approved and applied` }).waitFor();
+      await page
+        .getByRole('status')
+        .filter({ hasText: `Change ${id} was approved and applied` })
+        .waitFor();
       await page.getByText('No change of pay waits for an approval.').waitFor();
       assert.deepEqual(await members('writers'), ['pay.ci'], 'applied once approved');
       const audit = (await t.admin$('GET', `/domains/pay/audit?target=${encodeURIComponent('pay:role.writers')}`)).json.events as Array<{
@@ -138,7 +144,10 @@ describe('the console: changes approved by a second admin', { skip, timeout: 240
       await page.getByText('Change pay:role.writers: actors become gw.edge').waitFor();
       await page.getByRole('button', { name: `Withdraw change ${actorChange.id}` }).click();
       await page.getByRole('dialog').getByRole('button', { name: 'Withdraw' }).click();
-      await page.getByRole('status').filter({ hasText: `Change ${actorChange.id} was withdrawn; nothing was changed.` }).waitFor();
+      await page
+        .getByRole('status')
+        .filter({ hasText: `Change ${actorChange.id} was withdrawn; nothing was changed.` })
+        .waitFor();
       assert.deepEqual(
         (await pending()).map((c) => c.kind),
         ['member.delete'],
@@ -156,7 +165,10 @@ describe('the console: changes approved by a second admin', { skip, timeout: 240
       const dialog = page.getByRole('dialog', { name: `Reject change ${id}?` });
       await dialog.getByLabel('Reason (optional)').fill('pay.ci still deploys');
       await dialog.getByRole('button', { name: 'Reject' }).click();
-      await page.getByRole('status').filter({ hasText: `Change ${id} was rejected; nothing was changed.` }).waitFor();
+      await page
+        .getByRole('status')
+        .filter({ hasText: `Change ${id} was rejected; nothing was changed.` })
+        .waitFor();
       assert.deepEqual(await members('writers'), ['pay.ci'], 'a rejected removal is not applied');
       assert.deepEqual(await pending(), []);
       b.assertClean();
@@ -184,7 +196,16 @@ describe('the console: changes approved by a second admin', { skip, timeout: 240
         (await pending()).map((c) => c.kind),
         ['domain.update'],
       );
+      await page.getByRole('link', { name: 'Changes waiting for approval (1)' }).waitFor();
+      // Deleting a held role waits too.
+      await page.getByRole('button', { name: 'Delete role pay:role.writers' }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Delete pay:role.writers' }).click();
+      await page.getByRole('status').filter({ hasText: 'Deleting the role pay:role.writers is not done yet.' }).waitFor();
+      await page.getByRole('link', { name: 'Changes waiting for approval (2)' }).waitFor();
+      assert.equal((await t.admin$('GET', '/domains/pay/roles/writers')).status, 200, 'the role is still there');
+      await page.getByRole('link', { name: 'writers', exact: true }).waitFor();
       await checked(page);
+      await page.screenshot({ path: join(await evidenceDir(), 'domain-approvals.png'), fullPage: true });
 
       // A review of a membership of a held role: the answer's pending part is shown, nothing applied.
       const reviewBy = new Date(Date.now() + 2 * 86_400_000).toISOString();
@@ -199,8 +220,10 @@ describe('the console: changes approved by a second admin', { skip, timeout: 240
       const member = (await t.admin$('GET', '/domains/pay/roles/readers')).json.members[0];
       assert.equal(member.reviewBy, reviewBy, 'held: the review date is unchanged');
       await page.getByRole('link', { name: 'pay', exact: true }).first().click();
-      await page.getByRole('link', { name: 'Changes waiting for approval (2)' }).click();
+      await page.getByRole('link', { name: 'Changes waiting for approval (3)' }).click();
       await page.getByText('Extend 1 membership to review by').waitFor();
+      await page.getByText('Delete the role pay:role.writers with its members').waitFor();
+      await page.getByText('Stop requiring a second admin for writers in pay').waitFor();
       w.assertClean();
     } finally {
       await w.close();

@@ -65,7 +65,11 @@ describe('the console: membership reviews', { skip, timeout: 240_000 }, () => {
       await page.getByRole('columnheader', { name: 'Review by' }).waitFor();
       const a1 = page.getByRole('row').filter({ hasText: 'alpha.a1' });
       await a1.getByRole('cell', { name: `${review.slice(0, 10)} ${review.slice(11, 16)} UTC` }).waitFor();
-      await page.getByRole('row').filter({ hasText: 'alpha.a2' }).getByText(/^due \(since /).waitFor();
+      await page
+        .getByRole('row')
+        .filter({ hasText: 'alpha.a2' })
+        .getByText(/^due \(since /)
+        .waitFor();
       assert.deepEqual(await axeViolations(page), []);
 
       // Change: only the expiry is changed; the review date is sent as it was.
@@ -95,7 +99,11 @@ describe('the console: membership reviews', { skip, timeout: 240_000 }, () => {
       await page.getByLabel('Review by (UTC, optional)').fill(next);
       await page.getByRole('button', { name: 'Add member' }).click();
       await page.getByRole('status').filter({ hasText: 'alpha.a3 is now a member of alpha:role.editors.' }).waitFor();
-      assert.deepEqual(await member('alpha', 'editors', 'alpha.a3'), { principal: 'alpha.a3', expiresAt: '2033-01-01T00:00:00.000Z', reviewBy: `${next}:00.000Z` });
+      assert.deepEqual(await member('alpha', 'editors', 'alpha.a3'), {
+        principal: 'alpha.a3',
+        expiresAt: '2033-01-01T00:00:00.000Z',
+        reviewBy: `${next}:00.000Z`,
+      });
 
       // A past review date cannot be kept: the dialog says so and sends nothing; emptied, it is cleared.
       await page.getByRole('button', { name: 'Change alpha.a2' }).click();
@@ -130,8 +138,7 @@ describe('the console: membership reviews', { skip, timeout: 240_000 }, () => {
       await page.getByRole('heading', { level: 1, name: 'Domains' }).waitFor();
       await page.getByRole('link', { name: 'Membership reviews' }).click();
       await page.getByRole('heading', { level: 1, name: 'Membership reviews' }).waitFor();
-      const rows = async (): Promise<string[]> =>
-        (await page.locator('table tbody tr td:nth-child(4)').allTextContents()).sort();
+      const rows = async (): Promise<string[]> => (await page.locator('table tbody tr td:nth-child(4)').allTextContents()).sort();
       // 14 days: the review dates and the expiry within it, of alpha only (beta is not administered by alpha.ops).
       assert.deepEqual(await rows(), ['alpha.a1', 'alpha.a4', 'alpha.a5']);
       await page.getByRole('row').filter({ hasText: 'alpha.a5' }).getByText('expiring').waitFor();
@@ -192,11 +199,10 @@ describe('the console: membership reviews', { skip, timeout: 240_000 }, () => {
     try {
       const page = await signInOps(w, '#/reviews?days=7');
       await page.getByRole('heading', { level: 1, name: 'Membership reviews' }).waitFor();
-      const focused = (): Promise<string> =>
-        page.evaluate(() => {
-          const el = document.activeElement as HTMLElement | null;
-          return el ? `${el.tagName.toLowerCase()} ${el.getAttribute('aria-label') ?? el.textContent ?? ''}`.trim() : '';
-        });
+      const FOCUSED =
+        "(() => { const el = document.activeElement; if (!el) return ''; " +
+        "return `${el.tagName.toLowerCase()} ${el.getAttribute('aria-label') ?? el.textContent ?? ''}`.trim(); })()";
+      const focused = (): Promise<string> => page.evaluate(FOCUSED) as Promise<string>;
       const tabTo = async (wanted: string, limit = 40): Promise<void> => {
         for (let i = 0; i < limit; i += 1) {
           if ((await focused()) === wanted) return;
@@ -218,7 +224,7 @@ describe('the console: membership reviews', { skip, timeout: 240_000 }, () => {
       await page.getByRole('status').filter({ hasText: 'Extended 1 membership.' }).waitFor();
       const m = (await member('alpha', 'keys', 'alpha.k2'))!;
       assert.ok(Date.parse(m.reviewBy!) > Date.now() + 89 * DAY, `extended by the keyboard: ${m.reviewBy}`);
-      assert.equal(await page.evaluate(() => document.activeElement?.className), 'outcome', 'focus on what happened (the button is disabled now)');
+      assert.equal(await page.evaluate('document.activeElement?.className'), 'outcome', 'focus on what happened (the button is disabled now)');
       w.assertClean();
     } finally {
       await w.close();

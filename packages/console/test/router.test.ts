@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_LIMIT, callersHref, domainHref, parseRoute, roleHref, timelineHref } from '../web/router.ts';
+import { DEFAULT_LIMIT, approvalsHref, callersHref, domainHref, parseRoute, reviewsHref, roleHref, timelineHref } from '../web/router.ts';
 
 describe('console routes', () => {
   it('reads the pages and their names', () => {
@@ -21,6 +21,16 @@ describe('console routes', () => {
       { page: 'callers', domain: 'orders', period: '30d', limit: DEFAULT_LIMIT },
       'unknown: 30 days',
     );
+  });
+
+  it('reads the reviews inbox with its window, and a domain’s approvals', () => {
+    assert.deepEqual(parseRoute('#/reviews'), { page: 'reviews', days: 14, limit: DEFAULT_LIMIT });
+    assert.deepEqual(parseRoute('#/reviews?days=90&limit=5'), { page: 'reviews', days: 90, limit: 5 });
+    assert.deepEqual(parseRoute('#/reviews?days=8'), { page: 'reviews', days: 14, limit: DEFAULT_LIMIT }, 'unknown window: 14 days');
+    assert.deepEqual(parseRoute('#/domains/pay.prod/approvals'), { page: 'approvals', domain: 'pay.prod', limit: DEFAULT_LIMIT });
+    assert.deepEqual(parseRoute(approvalsHref('a b')), { page: 'approvals', domain: 'a b', limit: DEFAULT_LIMIT });
+    assert.equal(reviewsHref(30), '#/reviews?days=30');
+    assert.equal(reviewsHref(), '#/reviews');
   });
 
   it('takes the default for a limit out of 1 to 1,000, and "not found" for other paths', () => {

@@ -336,7 +336,12 @@ export class AdminApi {
     return this.#page(`/domains/${enc(domain)}/roles/${enc(role)}/members`, 'members', cursor, limit);
   }
   /** Writes the membership whole: an expiry or review date left out (or null) is cleared. */
-  putMember(domain: string, role: string, principal: string, dates: { expiresAt: string | null; reviewBy: string | null }): Promise<Held<Member & { created: boolean }>> {
+  putMember(
+    domain: string,
+    role: string,
+    principal: string,
+    dates: { expiresAt: string | null; reviewBy: string | null },
+  ): Promise<Held<Member & { created: boolean }>> {
     const body = { ...(dates.expiresAt ? { expiresAt: dates.expiresAt } : {}), ...(dates.reviewBy ? { reviewBy: dates.reviewBy } : {}) };
     return this.#held('PUT', `/domains/${enc(domain)}/roles/${enc(role)}/members/${enc(principal)}`, body);
   }

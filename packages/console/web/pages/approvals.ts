@@ -113,5 +113,11 @@ export async function renderApprovals({ api, session, view, crumbs }: PageContex
 
 function changeCell(change: PendingChange): HTMLElement {
   const reason = requestReason(change);
-  return h('div', { class: 'change' }, h('p', {}, describeChange(change)), reason === null ? null : h('p', { class: 'reason' }, `Reason: ${reason}`), h('code', {}, change.id));
+  return h(
+    'div',
+    { class: 'change' },
+    h('p', {}, describeChange(change)),
+    reason === null ? null : h('p', { class: 'reason' }, `Reason: ${reason}`),
+    h('code', {}, change.id),
+  );
 }

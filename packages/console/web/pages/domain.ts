@@ -2,12 +2,14 @@
 // delete, a link to each role's members and actors), the roles whose changes need a second
 // admin (approvalRequiredRoles) and a link to the changes waiting for one.
 
-import type { AdminApi, Domain, Role, Service } from '../api.ts';
+import type { AdminApi, Domain, PendingChange, Role, Service } from '../api.ts';
 import { announce, append, confirmAction, field, formatTime, h, notice } from '../dom.ts';
 import { approvalsHref, callersHref, roleHref, serviceHref, timelineHref } from '../router.ts';
 import type { PageContext } from '../main.ts';
 import { actionForm, errorText, errorView, pagedTable, shownOnce, type PagedTable } from './common.ts';
 import { pendingNotice, pendingText } from './pending.ts';
+
+type Held = (change: PendingChange, what: string) => void;
 
 export async function renderDomain({ api, view, crumbs }: PageContext, name: string, limit: number): Promise<void> {
   crumbs([{ label: name }]);
@@ -19,13 +21,22 @@ export async function renderDomain({ api, view, crumbs }: PageContext, name: str
     return;
   }
   const outcome = h('div', { class: 'outcome' });
-  const roles = rolesTable(api, name, limit, outcome);
+  const waitingLink = h('a', { href: approvalsHref(name) });
+  const countWaiting = async (): Promise<void> => {
+    const pending = await api.listApprovals(name, null, 100);
+    waitingLink.textContent = `Changes waiting for approval (${pending.items.length}${pending.nextCursor === null ? '' : '+'})`;
+  };
+  // After a change held for a second admin, the count of those waiting is loaded again.
+  const held = (change: PendingChange, what: string): void => {
+    outcome.replaceChildren(pendingNotice(change, what));
+    announce(pendingText(change, what));
+    countWaiting().catch(() => undefined);
+  };
+  const roles = rolesTable(api, name, limit, outcome, held);
   // Deleting a service also takes it out of every role: the roles' member counts are loaded again.
   const services = servicesTable(api, name, limit, outcome, () => roles.reload());
-  let waiting: string;
   try {
-    const [pending] = await Promise.all([api.listApprovals(name, null, 100), services.reload(), roles.reload()]);
-    waiting = `${pending.items.length}${pending.nextCursor === null ? '' : '+'}`;
+    await Promise.all([countWaiting(), services.reload(), roles.reload()]);
   } catch (error) {
     errorView(view, `Domain ${name}`, error);
     return;
@@ -49,16 +60,11 @@ export async function renderDomain({ api, view, crumbs }: PageContext, name: str
       h('a', { href: timelineHref(domain.name) }, `Timeline of ${domain.name}`),
       ': every change to it, its roles and its services, by whom and when.',
     ),
-    h(
-      'p',
-      {},
-      h('a', { href: approvalsHref(domain.name) }, `Changes waiting for approval (${waiting})`),
-      ': member and role changes held until a second admin approves them.',
-    ),
+    h('p', {}, waitingLink, ': member and role changes held until a second admin approves them.'),
     outcome,
     h('section', { 'aria-labelledby': 'services' }, h('h2', { id: 'services' }, 'Services'), services.element, createServiceForm(api, name, services, outcome)),
     h('section', { 'aria-labelledby': 'roles' }, h('h2', { id: 'roles' }, 'Roles'), roles.element, createRoleForm(api, name, roles, outcome)),
-    approvalSettings(api, domain, outcome),
+    approvalSettings(api, domain, outcome, held),
   );
 }
 
@@ -66,7 +72,7 @@ export async function renderDomain({ api, view, crumbs }: PageContext, name: str
  * The roles whose member changes wait for a second admin (`approvalRequiredRoles`): adding one
  * applies at once; removing one is itself a change a second admin must approve (202).
  */
-function approvalSettings(api: AdminApi, initial: Domain, outcome: HTMLElement): HTMLElement {
+function approvalSettings(api: AdminApi, initial: Domain, outcome: HTMLElement, held: Held): HTMLElement {
   let current = initial.approvalRequiredRoles ?? [];
   const list = h('div');
   const show = (): void => {
@@ -79,8 +85,7 @@ function approvalSettings(api: AdminApi, initial: Domain, outcome: HTMLElement):
   const save = async (next: string[], done: string, asked: string): Promise<void> => {
     const answer = await api.updateDomain(initial.name, { approvalRequiredRoles: next });
     if (answer.pending !== null) {
-      outcome.replaceChildren(pendingNotice(answer.pending, asked));
-      announce(pendingText(answer.pending, asked));
+      held(answer.pending, asked);
       return;
     }
     current = answer.result.approvalRequiredRoles ?? next;
@@ -241,14 +246,14 @@ function createServiceForm(api: AdminApi, domain: string, table: PagedTable<Serv
   return h('div', {}, h('h3', {}, 'Create a service'), form, secretBox);
 }
 
-function rolesTable(api: AdminApi, domain: string, limit: number, outcome: HTMLElement): PagedTable<Role> {
+function rolesTable(api: AdminApi, domain: string, limit: number, outcome: HTMLElement, held: Held): PagedTable<Role> {
   const table: PagedTable<Role> = pagedTable<Role>({
     caption: `Roles of ${domain}`,
     columns: [
       { header: 'Role', cell: (role) => h('a', { href: roleHref(role.domain, role.name) }, role.name) },
       { header: 'Members', cell: (role) => `${role.members.length}${role.membersNextCursor === null ? '' : '+'}` },
       { header: 'Actors', cell: (role) => (role.actors.length === 0 ? 'none' : role.actors.join(', ')) },
-      { header: 'Actions', cell: (role) => roleActions(api, role, table, outcome) },
+      { header: 'Actions', cell: (role) => roleActions(api, role, table, outcome, held) },
     ],
     load: (cursor) => api.listRoles(domain, cursor, limit),
     empty: 'No roles in this domain yet.',
@@ -256,7 +261,7 @@ function rolesTable(api: AdminApi, domain: string, limit: number, outcome: HTMLE
   return table;
 }
 
-function roleActions(api: AdminApi, role: Role, table: PagedTable<Role>, outcome: HTMLElement): HTMLElement {
+function roleActions(api: AdminApi, role: Role, table: PagedTable<Role>, outcome: HTMLElement, held: Held): HTMLElement {
   const remove = h('button', { type: 'button', class: 'danger', 'aria-label': `Delete role ${role.fullName}` }, 'Delete');
   remove.addEventListener('click', () => {
     void (async () => {
@@ -273,9 +278,7 @@ function roleActions(api: AdminApi, role: Role, table: PagedTable<Role>, outcome
       try {
         const answer = await api.deleteRole(role.domain, role.name);
         if (answer.pending !== null) {
-          const what = `Deleting the role ${role.fullName}`;
-          outcome.replaceChildren(pendingNotice(answer.pending, what));
-          announce(pendingText(answer.pending, what));
+          held(answer.pending, `Deleting the role ${role.fullName}`);
           return;
         }
         await table.reload();

@@ -82,13 +82,15 @@ export async function renderReviews({ api, view, crumbs }: PageContext, days: Re
         : 0;
       parts.push(pendingNotice(change, `${verb === 'Extended' ? 'Extending' : 'Removing'} ${items} membership${items === 1 ? '' : 's'} of ${change.domain}`));
     }
-    outcome.replaceChildren(...parts);
-    const held = answer.pending.length === 0 ? '' : ` ${answer.pending.length} change${answer.pending.length === 1 ? '' : 's'} wait for a second admin’s approval.`;
-    announce(`${applied ?? 'Nothing was changed at once.'}${held}`);
+    const held =
+      answer.pending.length === 0 ? '' : ` ${answer.pending.length} change${answer.pending.length === 1 ? '' : 's'} wait for a second admin’s approval.`;
     selected.clear();
     reason.value = '';
+    // The list first, then what happened: the answer is shown over the list as it now is.
     await table.reload().catch(() => undefined);
     showSelection();
+    outcome.replaceChildren(...parts);
+    announce(`${applied ?? 'Nothing was changed at once.'}${held}`);
     outcome.focus();
   };
   const request = (action: ReviewRequest['action']): ReviewRequest => ({
@@ -119,7 +121,11 @@ export async function renderReviews({ api, view, crumbs }: PageContext, days: Re
       if (!ok) return;
       const expiry = utcFromLocalInput(expiresAt.value);
       try {
-        const answer = await api.review({ ...request('extend'), reviewBy: utcFromLocalInput(reviewBy.value)!, ...(expiry === null ? {} : { expiresAt: expiry }) });
+        const answer = await api.review({
+          ...request('extend'),
+          reviewBy: utcFromLocalInput(reviewBy.value)!,
+          ...(expiry === null ? {} : { expiresAt: expiry }),
+        });
         await done(answer, 'Extended');
       } catch (error) {
         outcome.replaceChildren(notice('error', `Could not extend: ${errorText(error)}`));
@@ -152,7 +158,8 @@ export async function renderReviews({ api, view, crumbs }: PageContext, days: Re
     h(
       'p',
       {},
-      'Memberships in the domains you administer whose review date or expiry is near or past. A membership past its review date still grants; one past its expiry grants nothing.',
+      'Memberships in the domains you administer whose review date or expiry is near or past. ',
+      'A membership past its review date still grants; one past its expiry grants nothing.',
     ),
     h(
       'nav',

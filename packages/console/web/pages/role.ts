@@ -45,7 +45,12 @@ export async function renderRole({ api, view, crumbs }: PageContext, domain: str
       {
         header: 'Actions',
         cell: (member) =>
-          h('span', { class: 'row-actions' }, changeMemberButton(api, role, member, members, report, held), removeMemberButton(api, role, member, members, report, held)),
+          h(
+            'span',
+            { class: 'row-actions' },
+            changeMemberButton(api, role, member, members, report, held),
+            removeMemberButton(api, role, member, members, report, held),
+          ),
       },
     ],
     load: (cursor) => api.listMembers(domain, name, cursor, limit),
@@ -230,7 +235,10 @@ function changeMemberButton(api: AdminApi, role: Role, member: Member, table: Pa
       const ok = await askDialog({
         title: `Change ${member.principal} in ${role.fullName}`,
         details: ['Dates are in UTC. Empty a date to remove it: no expiry, or no review date.'],
-        fields: [field('Expires (UTC)', expires), field('Review by (UTC)', review, 'In the future; past it the membership is due for review and still grants.')],
+        fields: [
+          field('Expires (UTC)', expires),
+          field('Review by (UTC)', review, 'In the future; past it the membership is due for review and still grants.'),
+        ],
         confirmLabel: 'Save dates',
         check: () => {
           const next = kept(review, shownReview, member.reviewBy);
