@@ -36,7 +36,11 @@ export async function renderDomain({ api, view, crumbs }: PageContext, name: str
   // Deleting a service also takes it out of every role: the roles' member counts are loaded again.
   const services = servicesTable(api, name, limit, outcome, () => roles.reload());
   try {
-    await Promise.all([countWaiting(), services.reload(), roles.reload()]);
+    // The count is a convenience: without it the link still leads to the list.
+    const counted = countWaiting().catch(() => {
+      waitingLink.textContent = 'Changes waiting for approval';
+    });
+    await Promise.all([counted, services.reload(), roles.reload()]);
   } catch (error) {
     errorView(view, `Domain ${name}`, error);
     return;

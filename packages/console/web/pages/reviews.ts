@@ -26,8 +26,10 @@ export async function renderReviews({ api, view, crumbs }: PageContext, days: Re
   // Focus goes here after an action: the buttons that started it are disabled once the selection is cleared.
   const outcome = h('div', { class: 'outcome', tabindex: '-1' });
 
+  const selectAllLine = h('p', { class: 'select-all' }, selectAll, ' ', h('label', { for: 'select-all' }, 'Select all on this page'));
   const showSelection = (): void => {
     const loaded = table.loaded();
+    selectAllLine.hidden = loaded.length === 0;
     count.textContent = selected.size === 0 ? 'Nothing selected.' : `${selected.size} selected.`;
     extend.disabled = remove.disabled = selected.size === 0;
     selectAll.checked = loaded.length > 0 && loaded.every((m) => selected.has(key(m)));
@@ -169,7 +171,7 @@ export async function renderReviews({ api, view, crumbs }: PageContext, days: Re
       ),
     ),
     outcome,
-    h('p', { class: 'select-all' }, selectAll, ' ', h('label', { for: 'select-all' }, 'Select all on this page')),
+    selectAllLine,
     table.element,
     h(
       'section',
