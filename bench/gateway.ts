@@ -1,10 +1,13 @@
 // Gateway benchmark: in one run on loopback, one node:http upstream (servers/upstream.ts, a
-// process of its own) called directly and through `tessera gateway` (a process of its own, plain
-// HTTP listener, one route), with a Bearer caller whose upstream token the gateway got from a
-// real Tessera by token exchange once and then reuses from its cache. Three loads, each direct
-// then through the gateway: small bodies both ways, 1 MiB answers, 1 MiB request bodies; prints
-// requests/s and p99 for each and the gateway's ratio to direct (targets: ≥ 0.7 × for small
-// bodies, ≥ 0.9 × for 1 MB). Then a fresh gateway's peak RSS while --concurrent connections
+// process of its own) called directly, through a plain node:http reverse proxy (the floor:
+// servers/plain-proxy.ts, what any proxy in one Node process costs) and through `tessera
+// gateway` (a process of its own, plain HTTP listener, one route), with a Bearer caller whose
+// upstream token the gateway got from a real Tessera by token exchange once and then reuses from
+// its cache. Four loads, each direct, then through the plain proxy, then through the gateway:
+// small bodies both ways (--connections, and one connection), 1 MiB answers, 1 MiB request
+// bodies; prints requests/s and p99 for each, the proxies' CPU per request, and the gateway's
+// ratio to direct (targets: ≥ 0.7 × for small bodies, ≥ 0.9 × for 1 MB) and to the plain proxy.
+// Then the peak RSS of a fresh gateway (and of the plain proxy) while --concurrent connections
 // (1,000) stream answers for twice --stream-seconds, the upstream dripping each answer over
 // --stream-seconds; the upstream counts how many were open at once.
 //
@@ -33,6 +36,7 @@ const ROOT = join(import.meta.dirname, '..');
 const SOURCE_CLI = join(ROOT, 'packages', 'cli', 'bin', 'tessera.ts');
 const BUILT_CLI = join(ROOT, 'packages', 'cli', 'dist', 'bin', 'tessera.js');
 const UPSTREAM = join(import.meta.dirname, 'servers', 'upstream.ts');
+const PLAIN_PROXY = join(import.meta.dirname, 'servers', 'plain-proxy.ts');
 const LOAD = join(import.meta.dirname, 'harness', 'load.ts');
 const GATEWAY = 'edge.gw';
 const MIB = 1024 * 1024;
@@ -64,13 +68,18 @@ interface Row {
   path: string;
   /** The request body, or its size (written to a file the load generator reads). */
   body: string | { bytes: number };
-  target: number;
+  /** The least ratio of the gateway's requests/s to direct; none for the one-connection row (its figure is the time added). */
+  target?: number;
+  /** Instead of --connections. */
+  connections?: number;
 }
 const ROWS: readonly Row[] = [
   { id: 'small', label: 'small bodies (POST 70 B, answer 30 B)', path: '/small', body: SMALL_BODY, target: 0.7 },
+  { id: 'small-1', label: 'small bodies, one connection', path: '/small', body: SMALL_BODY, connections: 1 },
   { id: 'answer-1mb', label: '1 MiB answers (POST 70 B)', path: '/large', body: SMALL_BODY, target: 0.9 },
   { id: 'request-1mb', label: '1 MiB request bodies (answer 30 B)', path: '/small', body: { bytes: MIB }, target: 0.9 },
 ];
+const TARGETED = ROWS.filter((row): row is Row & { target: number } => row.target !== undefined);
 
 interface Measured {
   requestsPerSecond: number;
@@ -78,56 +87,91 @@ interface Measured {
   p99Ms: number;
   failed: number;
   failures: Record<string, number>;
-  /** Cores the gateway's process used while measured (through the gateway only). */
-  gatewayCpu?: number;
+  /** Cores the proxy's process used while measured (through a proxy only). */
+  proxyCpu?: number;
+  /** The proxy's CPU time per answered request, in µs. */
+  proxyCpuUsPerRequest?: number;
+}
+interface Measurements {
+  direct: Measured;
+  plain: Measured;
+  gateway: Measured;
 }
 
 const children = runChildren();
 const info = `${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${cpus().length} cores, Node.js ${process.version}`;
 console.log(`${info}; ${connections} connections, ${warmup} s warm-up + ${seconds} s per load; then ${concurrent} streams of ${streamSeconds} s\n`);
 
-const budgetMs = (ROWS.length * 2 * (warmup + seconds) + 2 * streamSeconds) * 1000 + SLACK_MS;
+const budgetMs = (ROWS.length * 3 * (warmup + seconds) + 2 * 2 * streamSeconds) * 1000 + SLACK_MS;
 const result = await children.withDeadline(run, budgetMs).catch((error: Error) => {
   console.error(`\nThe run failed: ${error.message}`);
   process.exit(1);
 });
 
+const ratioOf = (a: Measured, b: Measured): number => a.requestsPerSecond / b.requestsPerSecond;
 const table = [
-  ['load', 'direct req/s', 'direct p99 ms', 'gateway req/s', 'gateway p99 ms', 'gateway CPU cores', 'ratio', 'target'],
+  [
+    'load',
+    'direct req/s',
+    'p99 ms',
+    'plain proxy req/s',
+    'p99 ms',
+    'CPU µs/req',
+    'gateway req/s',
+    'p99 ms',
+    'CPU µs/req',
+    'gateway / direct',
+    'gateway / plain proxy',
+    'target',
+  ],
   ...ROWS.map((row) => {
-    const { direct, gateway } = result.rows.get(row.id)!;
-    const ratio = gateway.requestsPerSecond / direct.requestsPerSecond;
+    const { direct, plain, gateway } = result.rows.get(row.id)!;
+    const ratio = ratioOf(gateway, direct);
     return [
-      row.label,
+      row.connections === undefined ? row.label : `${row.label} (${row.connections})`,
       fmt(direct.requestsPerSecond),
       direct.p99Ms.toFixed(1),
+      fmt(plain.requestsPerSecond),
+      plain.p99Ms.toFixed(1),
+      fmt(plain.proxyCpuUsPerRequest ?? 0),
       fmt(gateway.requestsPerSecond),
       gateway.p99Ms.toFixed(1),
-      (gateway.gatewayCpu ?? 0).toFixed(2),
+      fmt(gateway.proxyCpuUsPerRequest ?? 0),
       `${ratio.toFixed(2)} ×`,
-      `≥ ${row.target} × ${ratio >= row.target ? 'met' : 'MISSED'}`,
+      `${ratioOf(gateway, plain).toFixed(2)} ×`,
+      row.target === undefined ? '—' : `≥ ${row.target} × ${ratio >= row.target ? 'met' : 'MISSED'}`,
     ];
   }),
 ];
-const targets = ROWS.map((row) => {
-  const { direct, gateway } = result.rows.get(row.id)!;
-  const ratio = gateway.requestsPerSecond / direct.requestsPerSecond;
-  return `${row.label}: the gateway gives ${ratio.toFixed(2)} × direct requests/s (target ≥ ${row.target} ×): ${ratio >= row.target ? 'met' : 'missed'}`;
+const targets = TARGETED.map((row) => {
+  const { direct, plain, gateway } = result.rows.get(row.id)!;
+  const ratio = ratioOf(gateway, direct);
+  return (
+    `${row.label}: the gateway gives ${ratio.toFixed(2)} × direct requests/s (target ≥ ${row.target} ×): ${ratio >= row.target ? 'met' : 'missed'}; ` +
+    `a plain node:http proxy gives ${ratioOf(plain, direct).toFixed(2)} ×`
+  );
 });
-const failures = [...result.rows.entries()].flatMap(([id, { direct, gateway }]) => [
-  ...(direct.failed > 0 ? [`${id} direct: ${direct.failed} failed ${JSON.stringify(direct.failures)}`] : []),
-  ...(gateway.failed > 0 ? [`${id} through the gateway: ${gateway.failed} failed ${JSON.stringify(gateway.failures)}`] : []),
-]);
-const s = result.streaming;
-const streamLine =
-  `${concurrent} concurrent streaming requests through a fresh gateway (${streamSeconds} s each, 1 KiB every 100 ms): ` +
-  `the upstream had at most ${s.maxStreams} open at once${s.maxStreams < concurrent ? ' (fewer than asked: the gateway or the load generator lagged)' : ''}, ` +
+const single = result.rows.get('small-1')!;
+const addedUs = (through: Measured): number => 1e6 / through.requestsPerSecond - 1e6 / single.direct.requestsPerSecond;
+const singleLine =
+  `One connection, small bodies: the gateway adds ${fmt(addedUs(single.gateway))} µs per request to the direct call ` +
+  `(${fmt(1e6 / single.direct.requestsPerSecond)} µs), a plain node:http proxy ${fmt(addedUs(single.plain))} µs`;
+const failures = [...result.rows.entries()].flatMap(([id, measured]) =>
+  (['direct', 'plain', 'gateway'] as const).flatMap((way) =>
+    measured[way].failed > 0 ? [`${id} ${way}: ${measured[way].failed} failed ${JSON.stringify(measured[way].failures)}`] : [],
+  ),
+);
+const streamLine = (s: Streaming, through: string): string =>
+  `${concurrent} concurrent streaming requests through a fresh ${through} (${streamSeconds} s each, 1 KiB every 100 ms): ` +
+  `the upstream had at most ${s.maxStreams} open at once${s.maxStreams < concurrent ? ' (fewer than asked: the proxy or the load generator lagged)' : ''}, ` +
   `${s.completed} completed, ${s.failed} failed; ` +
-  `gateway RSS ${s.idleMb} MB before, peak ${s.peakMb} MB sampled (VmHWM ${s.hwmMb} MB)`;
+  `RSS ${s.idleMb} MB before, peak ${s.peakMb} MB sampled (VmHWM ${s.hwmMb} MB)`;
+const streamLines = [streamLine(result.streaming.gateway, 'gateway'), streamLine(result.streaming.plain, 'plain node:http proxy')];
 
 console.log(`\n${textTable(table)}\n`);
 console.log(targets.join('\n'));
-console.log(`\n${streamLine}`);
+console.log(`\n${singleLine}`);
+console.log(`\n${streamLines.join('\n')}`);
 if (failures.length > 0) console.log(`\nFailed requests (a load with failures measures them too):\n${failures.join('\n')}`);
 
 if (options.write) {
@@ -136,21 +180,27 @@ if (options.write) {
     title: 'Gateway benchmark',
     script: 'npm run bench:gateway',
     how:
-      `Loopback, plain HTTP. ${result.how} ${connections} connections, ${warmup} s warm-up and ${seconds} s per load, direct then through ` +
-      `the gateway. ${streamLine}.`,
+      `Loopback, plain HTTP. ${result.how} ${connections} connections (one for the one-connection row), ${warmup} s warm-up and ${seconds} s ` +
+      `per load, direct, then through a plain node:http proxy (bench/servers/plain-proxy.ts), then through the gateway. ` +
+      `${streamLines.join('. ')}.`,
     table,
     targetsHeading: 'Targets',
-    targets: [...targets, ...failures],
-    data: { settings: { seconds, warmup, connections, concurrent, streamSeconds }, rows: Object.fromEntries(result.rows), streaming: s },
+    targets: [...targets, singleLine, ...failures],
+    data: { settings: { seconds, warmup, connections, concurrent, streamSeconds }, rows: Object.fromEntries(result.rows), streaming: result.streaming },
   });
 }
 process.exit(0);
 
-async function run(): Promise<{
-  how: string;
-  rows: Map<string, { direct: Measured; gateway: Measured }>;
-  streaming: { maxStreams: number; completed: number; failed: number; idleMb: number; peakMb: number; hwmMb: number };
-}> {
+interface Streaming {
+  maxStreams: number;
+  completed: number;
+  failed: number;
+  idleMb: number;
+  peakMb: number;
+  hwmMb: number;
+}
+
+async function run(): Promise<{ how: string; rows: Map<string, Measurements>; streaming: { gateway: Streaming; plain: Streaming } }> {
   const fromSource = options['from-source'];
   const how = fromSource
     ? 'The gateway runs the TypeScript sources (--from-source).'
@@ -167,6 +217,10 @@ async function run(): Promise<{
     const upstream = children.spawn(UPSTREAM, [String(upstreamPort), String(streamSeconds * 1000)]);
     await waitUntilReady(upstream, 30_000);
     const upstreamUrl = `http://127.0.0.1:${upstreamPort}`;
+    const plainPort = await freePort();
+    let plain = children.spawn(PLAIN_PROXY, [String(plainPort), String(upstreamPort)]);
+    await waitUntilReady(plain, 30_000);
+    const plainUrl = `http://127.0.0.1:${plainPort}`;
     const file = join(dir, 'gateway.json');
     await writeFile(file, JSON.stringify(config(upstreamUrl)));
 
@@ -176,46 +230,61 @@ async function run(): Promise<{
     const first = await fetch(`${gateway.url}/small`, { method: 'POST', headers: auth, body: SMALL_BODY });
     assert.equal(first.status, 200, `the gateway answered ${first.status}: ${await first.text()}`);
 
-    const rows = new Map<string, { direct: Measured; gateway: Measured }>();
+    const rows = new Map<string, Measurements>();
+    const json = { 'content-type': 'application/json' };
     for (const row of ROWS) {
       let body: Pick<LoadPlan, 'body' | 'bodyFile'> = { body: '' };
       if (typeof row.body === 'string') body = { body: row.body };
       else await writeFile((body = { body: '', bodyFile: join(dir, `${row.id}.body`) }).bodyFile!, 'x'.repeat(row.body.bytes));
+      const width = row.connections ?? connections;
       process.stdout.write(`${row.label}: direct … `);
-      const direct = await load({ url: `${upstreamUrl}${row.path}`, headers: { 'content-type': 'application/json' }, ...body });
-      process.stdout.write(`${fmt(direct.requestsPerSecond)} req/s, p99 ${direct.p99Ms} ms; through the gateway … `);
-      const through = await load({ url: `${gateway.url}${row.path}`, headers: auth, ...body }, gateway.pid);
+      const direct = await load({ url: `${upstreamUrl}${row.path}`, headers: json, ...body }, width);
+      process.stdout.write(`${fmt(direct.requestsPerSecond)} req/s, p99 ${direct.p99Ms} ms; plain proxy … `);
+      const throughPlain = await load({ url: `${plainUrl}${row.path}`, headers: json, ...body }, width, plain.process.pid);
+      process.stdout.write(`${fmt(throughPlain.requestsPerSecond)} req/s, p99 ${throughPlain.p99Ms} ms; gateway … `);
+      const through = await load({ url: `${gateway.url}${row.path}`, headers: auth, ...body }, width, gateway.pid);
       console.log(`${fmt(through.requestsPerSecond)} req/s, p99 ${through.p99Ms} ms`);
-      rows.set(row.id, { direct, gateway: through });
+      rows.set(row.id, { direct, plain: throughPlain, gateway: through });
     }
 
-    // Memory under many slow answers at once, in a gateway that has served nothing else.
+    // Memory under many slow answers at once, in a gateway (and a plain proxy) that has served nothing else.
     await children.stop(gateway.child);
     gateway = await startGateway(cli, nodeFlags, file);
     const warm = await fetch(`${gateway.url}/small`, { method: 'POST', headers: auth, body: SMALL_BODY });
     assert.equal(warm.status, 200, `the gateway answered ${warm.status}`);
-    process.stdout.write(`${concurrent} streams of ${streamSeconds} s through the gateway … `);
-    const idleMb = Math.round(memoryKb(gateway.pid).rss / 102.4) / 10;
-    const sampler = sampleMemory([gateway.pid]);
-    const streamed = await runLoad({
-      mode: 'closed',
-      url: `${gateway.url}/stream`,
-      headers: auth,
-      body: SMALL_BODY,
-      connections: concurrent,
-      warmupSeconds: 0,
-      seconds: 2 * streamSeconds,
-    });
-    const peak = sampler.stop();
-    const stats = (await (await fetch(`${upstreamUrl}/stats`)).json()) as { maxStreams: number };
-    console.log(`peak RSS ${peak.totalMb} MB`);
-    await children.stop(gateway.child);
-    await children.stop(upstream);
-    return {
-      how,
-      rows,
-      streaming: { maxStreams: stats.maxStreams, completed: streamed.ok, failed: streamed.failed, idleMb, peakMb: peak.totalMb, hwmMb: peak.processMb },
+    const streamThrough = async (url: string, pid: number, headers: Record<string, string>, name: string): Promise<Streaming> => {
+      process.stdout.write(`${concurrent} streams of ${streamSeconds} s through the ${name} … `);
+      const before = (await (await fetch(`${upstreamUrl}/stats`)).json()) as { streams: number };
+      assert.equal(before.streams, 0, 'streams of the last run are still open');
+      const idleMb = Math.round(memoryKb(pid).rss / 102.4) / 10;
+      const sampler = sampleMemory([pid]);
+      const streamed = await runLoad({
+        mode: 'closed',
+        url: `${url}/stream`,
+        headers,
+        body: SMALL_BODY,
+        connections: concurrent,
+        warmupSeconds: 0,
+        seconds: 2 * streamSeconds,
+      });
+      const peak = sampler.stop();
+      const stats = (await (await fetch(`${upstreamUrl}/stats`)).json()) as { maxStreams: number };
+      console.log(`peak RSS ${peak.totalMb} MB`);
+      return { maxStreams: stats.maxStreams, completed: streamed.ok, failed: streamed.failed, idleMb, peakMb: peak.totalMb, hwmMb: peak.processMb };
     };
+    const streamedGateway = await streamThrough(gateway.url, gateway.pid, auth, 'gateway');
+    await children.stop(gateway.child);
+    await children.stop(plain);
+    // A fresh upstream too: its most streams at once are counted since it started.
+    await children.stop(upstream);
+    const upstream2 = children.spawn(UPSTREAM, [String(upstreamPort), String(streamSeconds * 1000)]);
+    await waitUntilReady(upstream2, 30_000);
+    plain = children.spawn(PLAIN_PROXY, [String(plainPort), String(upstreamPort)]);
+    await waitUntilReady(plain, 30_000);
+    const streamedPlain = await streamThrough(plainUrl, plain.process.pid!, json, 'plain proxy');
+    await children.stop(plain);
+    await children.stop(upstream2);
+    return { how, rows, streaming: { gateway: streamedGateway, plain: streamedPlain } };
   } finally {
     await tessera.stop();
     await rm(dir, { recursive: true, force: true });
@@ -277,22 +346,23 @@ async function startGateway(cli: string, nodeFlags: string[], file: string): Pro
   return { child, pid: child.process.pid!, url };
 }
 
-/** One closed-loop load (warm-up, then measured), and the gateway's CPU over the measured part. */
-async function load(target: Pick<LoadPlan, 'url' | 'headers' | 'body' | 'bodyFile'>, gatewayPid?: number): Promise<Measured> {
+/** One closed-loop load (warm-up, then measured), and the proxy's CPU over the measured part. */
+async function load(target: Pick<LoadPlan, 'url' | 'headers' | 'body' | 'bodyFile'>, width: number, proxyPid?: number): Promise<Measured> {
   let cpuAtStart = 0;
   let startedAt = 0;
-  const measured = await runLoad({ mode: 'closed', ...target, connections, warmupSeconds: warmup, seconds }, () => {
-    cpuAtStart = gatewayPid ? cpuSeconds(gatewayPid) : 0;
+  const measured = await runLoad({ mode: 'closed', ...target, connections: width, warmupSeconds: warmup, seconds }, () => {
+    cpuAtStart = proxyPid ? cpuSeconds(proxyPid) : 0;
     startedAt = performance.now();
   });
   const wall = (performance.now() - startedAt) / 1000;
+  const cpu = proxyPid ? cpuSeconds(proxyPid) - cpuAtStart : 0;
   return {
     requestsPerSecond: measured.ok / measured.elapsedSeconds,
     p50Ms: measured.p50Ms,
     p99Ms: measured.p99Ms,
     failed: measured.failed,
     failures: measured.failures,
-    ...(gatewayPid ? { gatewayCpu: Math.round(((cpuSeconds(gatewayPid) - cpuAtStart) / wall) * 100) / 100 } : {}),
+    ...(proxyPid ? { proxyCpu: Math.round((cpu / wall) * 100) / 100, proxyCpuUsPerRequest: Math.round((cpu * 1e6) / Math.max(1, measured.ok)) } : {}),
   };
 }
 

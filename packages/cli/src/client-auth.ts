@@ -94,6 +94,8 @@ export interface TokenGrant {
   auth: ClientAuth;
   /** RFC 8693: exchange this access token (the token acts for its subject). */
   subjectToken?: string;
+  /** With subjectToken: `id_token` when it is an ID token issued for the client. */
+  subjectTokenType?: 'access_token' | 'id_token';
   /** With subjectToken: ask for an impersonation token. */
   impersonation?: boolean;
   /** Athenz's proxy_for_principal: a token for this principal, acted for by the client. */
@@ -116,6 +118,7 @@ export async function requestToken(http: HttpClient, grant: TokenGrant): Promise
       scope: grant.scope,
       expiresIn: grant.expiresIn,
       subjectToken: grant.subjectToken,
+      ...(grant.subjectTokenType === undefined ? {} : { subjectTokenType: grant.subjectTokenType }),
       impersonation: grant.impersonation,
       proxyForPrincipal: grant.proxyForPrincipal,
       prove: (audience, now) => authenticationFor(grant.auth, audience, now),

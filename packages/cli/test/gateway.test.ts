@@ -70,11 +70,15 @@ describe('tessera gateway', () => {
     assert.equal(unavailable.headers['retry-after'], '5');
     // A fixed sentence for the caller; Tessera's address and the fetch's error in the access log only.
     assert.equal(unavailable.json.error_description, 'Tessera could not be reached to check the credential; try again later');
-    const logged = stdout
-      .split('\n')
-      .filter((line) => line.includes('"msg":"access"'))
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
-    assert.match(String(logged.find((entry) => entry['status'] === 503)?.['detail']), /the issuer's keys \(JWKS\) could not be fetched/);
+    // Access lines are written in batches, a few milliseconds after their request at most.
+    const accessLines = (): Record<string, unknown>[] =>
+      stdout
+        .split('\n')
+        .filter((line) => line.includes('"msg":"access"'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const logDeadline = Date.now() + 2000;
+    while (!accessLines().some((entry) => entry['status'] === 503) && Date.now() < logDeadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.match(String(accessLines().find((entry) => entry['status'] === 503)?.['detail']), /the issuer's keys \(JWKS\) could not be fetched/);
     signals.emit('SIGTERM');
     assert.equal(await done, 0);
   });

@@ -19,6 +19,7 @@ describe('tessera token acting for another principal, against a real server', ()
   let cwd: string;
   let connection: string[];
   let subject: string;
+  let idToken: string;
 
   const cli = (argv: string[], stdin?: Readable): Promise<CliResult> =>
     runCli(['token', ...argv, ...connection], { cwd, ...(stdin === undefined ? {} : { stdin }) });
@@ -56,6 +57,11 @@ describe('tessera token acting for another principal, against a real server', ()
     assert.equal(res.status, 200, res.text);
     subject = res.json.access_token as string;
     await writeFile(path.join(cwd, 'subject.jwt'), `${subject}\n`, { mode: 0o600 });
+    // What alpha.api proves itself to beta.api with: an ID token issued for beta.api.
+    const withId = await t.token('alpha.api', secrets['alpha']!, { grant_type: 'client_credentials', scope: 'openid beta:service.api beta:readers' });
+    assert.equal(withId.status, 200, withId.text);
+    idToken = withId.json.id_token as string;
+    await put('gamma/roles/callers', { members: [{ principal: 'alpha.api' }], actors: ['beta.api'], idTokenSubjects: true });
   });
   after(async () => {
     await t?.stop();
@@ -68,6 +74,25 @@ describe('tessera token acting for another principal, against a real server', ()
     assert.deepEqual(claims['act'], { sub: 'beta.api' });
     assert.equal(claims['client_id'], 'beta.api');
     assert.equal(claims['aud'], 'gamma');
+  });
+
+  it('--subject-token-type id_token exchanges an ID token issued for the client, where the role allows it', async () => {
+    const claims = await claimsOf('--scope', 'gamma:callers', ...asBeta, '--on-behalf-of', idToken, '--subject-token-type', 'id_token');
+    assert.equal(claims['sub'], 'alpha.api');
+    assert.deepEqual(claims['act'], { sub: 'beta.api' });
+    assert.equal(claims['exchanged_from_id_token'], true);
+    const refused = await cli(['--scope', 'gamma:readers', ...asBeta, '--on-behalf-of', idToken, '--subject-token-type', 'id_token']);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /idTokenSubjects/);
+    const wrongType = await cli(['--scope', 'gamma:callers', ...asBeta, '--on-behalf-of', idToken]);
+    assert.equal(wrongType.code, 1, wrongType.stderr);
+    assert.match(wrongType.stderr, /invalid_request/);
+    const alone = await cli(['--scope', 'gamma:callers', ...asBeta, '--subject-token-type', 'id_token']);
+    assert.equal(alone.code, 2, alone.stderr);
+    assert.match(alone.stderr, /--subject-token-type needs --on-behalf-of/);
+    const unknown = await cli(['--scope', 'gamma:callers', ...asBeta, '--on-behalf-of', idToken, '--subject-token-type', 'saml2']);
+    assert.equal(unknown.code, 2, unknown.stderr);
+    assert.match(unknown.stderr, /Allowed choices are access_token, id_token/);
   });
 
   it('reads the subject token from @file and from stdin (-); --json shows issued_token_type', async () => {

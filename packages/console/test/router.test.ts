@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_LIMIT, approvalsHref, callersHref, domainHref, parseRoute, reviewsHref, roleHref, timelineHref } from '../web/router.ts';
+import { DEFAULT_LIMIT, approvalsHref, callersHref, domainHref, parseRoute, reviewsHref, roleHref, systemHref, timelineHref } from '../web/router.ts';
 
 describe('console routes', () => {
   it('reads the pages and their names', () => {
@@ -21,6 +21,10 @@ describe('console routes', () => {
       { page: 'callers', domain: 'orders', period: '30d', limit: DEFAULT_LIMIT },
       'unknown: 30 days',
     );
+    assert.deepEqual(parseRoute('#/system'), { page: 'system', period: '24h' });
+    assert.deepEqual(parseRoute('#/system?period=7d'), { page: 'system', period: '7d' });
+    assert.deepEqual(parseRoute('#/system?period=30d'), { page: 'system', period: '24h' }, 'unknown: 24 hours');
+    assert.equal(systemHref('7d'), '#/system?period=7d');
   });
 
   it('reads the reviews inbox with its window, and a domain’s approvals', () => {

@@ -65,8 +65,8 @@ describe("the console: a service's page", { skip, timeout: 180_000 }, () => {
       assert.deepEqual(service.allowedIps, ['10.0.0.0/8', '127.0.0.1/32']);
 
       await page.getByLabel('Allowed addresses (optional)').fill('not-an-address');
-      await page.getByRole('button', { name: 'Save changes' }).click();
       w.expectFailedLoad(400, '/admin/v1/domains/alpha/services/api');
+      await page.getByRole('button', { name: 'Save changes' }).click();
       await page.getByRole('form', { name: 'Change the service' }).getByRole('alert').waitFor();
       assert.deepEqual((await t.admin$('GET', '/domains/alpha/services/api')).json.allowedIps, ['10.0.0.0/8', '127.0.0.1/32'], 'nothing changed');
 

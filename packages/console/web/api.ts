@@ -114,6 +114,46 @@ export interface AuditEvent {
   after: unknown;
 }
 
+/** A token-signing key (docs/http-api.md, Signing keys). */
+export interface SigningKey {
+  kid: string;
+  alg: string;
+  state: 'next' | 'active' | 'retired';
+  activatesAt: string;
+  retiredAt: string | null;
+  removeAt: string | null;
+}
+
+/** A CA generation (docs/http-api.md, CA generations). */
+export interface CaGeneration {
+  id: string;
+  state: 'prepared' | 'active' | 'old';
+  subject: string;
+  createdAt: string;
+  activatesAt: string;
+  removeAt: string | null;
+  notAfter: string;
+}
+
+/** The storage backend and its health now. */
+export interface StorageStatus {
+  backend: 'sqlite' | 'postgres';
+  location: string;
+  answers: boolean;
+  pingMs: number;
+  ready: boolean;
+  problems: string[];
+  checkedAt: string;
+}
+
+/** One hour of the token endpoints' outcomes. */
+export interface TokenRatePoint {
+  at: string;
+  issued: number;
+  refused: number;
+  refusals: Record<string, number>;
+}
+
 /** A public key registered on a service (private_key_jwt, self-signed mTLS, the CA's key assertion). */
 export interface PublicKey {
   kid: string;
@@ -252,6 +292,23 @@ export class AdminApi {
 
   domainAudit(domain: string, target: string | null, cursor: string | null, limit: number): Promise<Page<AuditEvent>> {
     return this.#page(`/domains/${enc(domain)}/audit`, 'events', cursor, limit, target === null ? {} : { target });
+  }
+
+  listSigningKeys(): Promise<{ keys: SigningKey[]; nextRotationAt: string | null }> {
+    return this.#call('GET', '/signing-keys');
+  }
+  rotateSigningKey(): Promise<{ kid: string; activatesAt: string; created: boolean }> {
+    return this.#call('POST', '/signing-keys/rotate');
+  }
+  listCaGenerations(): Promise<{ generations: CaGeneration[]; nextRotationAt: string | null }> {
+    return this.#call('GET', '/ca/generations');
+  }
+  storageStatus(): Promise<StorageStatus> {
+    return this.#call('GET', '/system/storage');
+  }
+  async tokenRates(since: string): Promise<TokenRatePoint[]> {
+    const answer = await this.#call<{ points: TokenRatePoint[] }>('GET', `/system/token-rates?${new URLSearchParams({ since })}`);
+    return answer.points;
   }
 
   listServices(domain: string, cursor: string | null, limit: number): Promise<Page<Service>> {

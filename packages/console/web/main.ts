@@ -13,6 +13,7 @@ import { renderDomain } from './pages/domain.ts';
 import { renderRole } from './pages/role.ts';
 import { renderCallers } from './pages/callers.ts';
 import { renderTimeline } from './pages/timeline.ts';
+import { renderSiteNav, renderSystem } from './pages/system.ts';
 import { renderService } from './pages/service.ts';
 import { renderReviews } from './pages/reviews.ts';
 import { renderApprovals } from './pages/approvals.ts';
@@ -108,7 +109,6 @@ function renderSessionBar(): void {
       h('span', { id: 'session-remaining' }, formatLeft(session.expiresAt - Date.now())),
       '.',
     ),
-    h('a', { href: '#/reviews', class: 'nav-link' }, 'Membership reviews'),
     signOut,
   );
 }
@@ -130,6 +130,7 @@ async function render(message?: string, error?: string): Promise<void> {
   const current = ++navigation;
   const route: Route = parseRoute(location.hash);
   const view = h('div', { class: 'page' });
+  renderSiteNav(session, route.page);
   if (!session || !api || route.page === 'sign-in') {
     if (session && route.page === 'sign-in') {
       location.hash = '#/domains';
@@ -149,6 +150,7 @@ async function render(message?: string, error?: string): Promise<void> {
     else if (route.page === 'timeline') await renderTimeline(context, route.domain, route.target, route.limit);
     else if (route.page === 'reviews') await renderReviews(context, route.days, route.limit);
     else if (route.page === 'approvals') await renderApprovals(context, route.domain, route.limit);
+    else if (route.page === 'system') await renderSystem(context, route.period);
     else {
       setCrumbs([{ label: 'Not found' }]);
       append(view, h('h1', {}, 'Not found'), h('p', {}, `The console has no page at ${route.path}. `, h('a', { href: '#/domains' }, 'Go to the domains.')));

@@ -1,6 +1,7 @@
 // Hash routes: `#/domains`, `#/domains/<d>`, `#/domains/<d>/roles/<r>`,
 // `#/domains/<d>/services/<s>`, `#/domains/<d>/callers?period=7d`, `#/domains/<d>/timeline?target=<d>.<s>`,
-// `#/domains/<d>/approvals`, `#/reviews?days=30`, with an optional `?limit=` (the page size of lists). The hash never reaches the server.
+// `#/domains/<d>/approvals`, `#/reviews?days=30`, `#/system?period=7d`, with an optional `?limit=` (the page size of lists).
+// The hash never reaches the server.
 
 export type Route =
   | { page: 'sign-in' }
@@ -9,6 +10,7 @@ export type Route =
   | { page: 'role'; domain: string; role: string; limit: number }
   | { page: 'callers'; domain: string; period: Period; limit: number }
   | { page: 'timeline'; domain: string; target: string | null; limit: number }
+  | { page: 'system'; period: SystemPeriod }
   | { page: 'service'; domain: string; service: string; limit: number }
   | { page: 'reviews'; days: ReviewWindow; limit: number }
   | { page: 'approvals'; domain: string; limit: number }
@@ -22,6 +24,9 @@ export const DEFAULT_LIMIT = 50;
 
 /** The callers page's periods (`?period=`), 30 days when absent. */
 export type Period = '24h' | '7d' | '30d';
+
+/** The system page's token-rate periods (`#/system?period=7d`), 24 hours when absent. */
+export type SystemPeriod = '24h' | '7d';
 
 export function parseRoute(hash: string): Route {
   const [path = '', query = ''] = hash.replace(/^#/, '').split('?');
@@ -45,6 +50,7 @@ export function parseRoute(hash: string): Route {
     return { page: 'reviews', days, limit };
   }
   if (parts[0] === 'domains' && parts.length === 3 && parts[2] === 'approvals') return { page: 'approvals', domain: parts[1]!, limit };
+  if (parts.length === 1 && parts[0] === 'system') return { page: 'system', period: params.get('period') === '7d' ? '7d' : '24h' };
   if (parts[0] === 'domains' && parts.length === 2) return { page: 'domain', domain: parts[1]!, limit };
   if (parts[0] === 'domains' && parts.length === 3 && parts[2] === 'timeline') {
     return { page: 'timeline', domain: parts[1]!, target: params.get('target') || null, limit };
@@ -72,6 +78,10 @@ export function callersHref(domain: string, period?: Period): string {
 
 export function timelineHref(domain: string, target?: string): string {
   return `#/domains/${encodeURIComponent(domain)}/timeline${target === undefined ? '' : `?target=${encodeURIComponent(target)}`}`;
+}
+
+export function systemHref(period?: SystemPeriod): string {
+  return `#/system${period === undefined ? '' : `?period=${period}`}`;
 }
 
 export function serviceHref(domain: string, service: string): string {

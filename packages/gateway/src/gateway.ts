@@ -18,6 +18,7 @@ import { GatewayConfigError, loadConfig, type GatewayConfig, type RouteConfig } 
 import { GatewayError, sendError, writeErrorToSocket } from './http/errors.ts';
 import { certificateTrust, type CertificateTrust } from './inbound/certificate.ts';
 import { createIdentifier, type Caller } from './inbound/identify.ts';
+import { createLogWriter } from './observability/log-writer.ts';
 import { createMetrics } from './observability/metrics.ts';
 import { createForwarder } from './proxy/forward.ts';
 import type { ForwardedFrom } from './proxy/headers.ts';
@@ -78,7 +79,8 @@ function context(error: unknown): { route?: RouteConfig; caller?: Caller } {
 }
 
 export async function startGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
-  const log = options.log ?? ((entry: LogEntry): void => void process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`));
+  const ownLog = options.log ? undefined : createLogWriter(process.stdout);
+  const log = options.log ?? ownLog!.log;
   let live: Live = { config, table: createRouteTable(config.routes), trust: certificateTrust(config) };
   const identifier = createIdentifier(config.tessera, () => live.trust);
   const southbound = options.southbound ?? createSouthboundTokens(config.tessera, log);
@@ -388,6 +390,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       await Promise.all([closeServer(server), metricsServer && closeServer(metricsServer)]);
       forwarder.close();
       await southbound.close();
+      ownLog?.flush();
     },
   };
 }

@@ -5,4 +5,5 @@ export { startGateway, type Gateway, type GatewayOptions, type LogEntry } from '
 export { loadConfig, parseConfig, GatewayConfigError, ENVIRONMENT, type GatewayConfig, type RouteConfig, type CertificateMapping } from './config/config.ts';
 export { createSouthboundTokens, type SouthboundTokens } from './southbound/tokens.ts';
 export { GatewayError } from './http/errors.ts';
+export { createLogWriter, type LogWriter, type LineSink } from './observability/log-writer.ts';
 export type { Caller } from './inbound/identify.ts';

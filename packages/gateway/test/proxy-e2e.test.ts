@@ -44,6 +44,22 @@ async function startFlakyUpstream(): Promise<{ url: string; connections: number;
   return state;
 }
 
+/** An upstream that starts a chunked answer and closes its connection before the answer's end. */
+async function startCuttingUpstream(): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((socket) => {
+    socket.once('data', () => {
+      socket.write('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n');
+      setTimeout(() => socket.destroy(), 50);
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
 describe('gateway proxying, end to end', () => {
   let world: World;
   let gw: RunningGateway;
@@ -52,12 +68,22 @@ describe('gateway proxying, end to end', () => {
     send(`${gw.url}${path}`, { ca: world.pki.ca.cert, agent: false, ...options, headers: { authorization: `Bearer ${bearer}`, ...options.headers } });
 
   let flaky: { url: string; connections: number; close(): Promise<void> };
+  let cutting: { url: string; close(): Promise<void> };
 
   before(async () => {
     world = await startWorld();
     flaky = await startFlakyUpstream();
+    cutting = await startCuttingUpstream();
     gw = await spawnGateway(
       world.config((c) => {
+        c.routes.push({
+          name: 'cut',
+          pathPrefix: '/cut',
+          methods: ['GET'],
+          upstream: cutting.url,
+          audience: 'orders',
+          require: { scope: ['orders:role.readers'] },
+        });
         c.routes.push({
           name: 'flaky',
           pathPrefix: '/flaky',
@@ -73,6 +99,7 @@ describe('gateway proxying, end to end', () => {
   after(async () => {
     await gw?.stop();
     await flaky?.close();
+    await cutting?.close();
     await world?.close();
   });
 
@@ -203,6 +230,24 @@ describe('gateway proxying, end to end', () => {
       const post = await call('/flaky/3', { method: 'POST', body: 'x' });
       assert.equal(post.status, 502, 'a POST is not sent twice');
       assert.equal(post.json.error, 'bad_gateway');
+    });
+
+    it('cuts the answer off for the caller too when the upstream closes before its end: never ended as if whole', async () => {
+      const seen = await new Promise<{ body: string; complete: boolean }>((resolve, reject) => {
+        const req = httpsRequest(`${gw.url}/cut/it`, { ca: world.pki.ca.cert, agent: false, headers: { authorization: `Bearer ${bearer}` } }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (body += chunk));
+          res.on('error', () => {});
+          res.on('close', () => resolve({ body, complete: res.complete }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      assert.equal(seen.body, 'first');
+      assert.equal(seen.complete, false, 'the caller received a complete answer although the upstream never finished it');
+      const logged = await gw.waitForLog((entry) => entry['msg'] === 'access' && entry['path'] === '/cut/it');
+      assert.equal(logged['status'], 200);
     });
 
     it('answers 504 when the upstream is slower than the route allows', async () => {

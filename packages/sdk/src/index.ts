@@ -43,10 +43,12 @@ export * from './verifier/index.ts';
 export * from './middleware/index.ts';
 export {
   ACCESS_TOKEN_TYPE_URN,
+  ID_TOKEN_TYPE_URN,
   TOKEN_EXCHANGE_GRANT,
   createExchangeClient,
   type ExchangeClient,
   type ExchangeClientOptions,
   type ExchangeRequest,
   type OnBehalfOfRequest,
+  type SubjectTokenType,
 } from './client/exchange.ts';

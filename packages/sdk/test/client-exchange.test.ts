@@ -51,6 +51,21 @@ describe('exchange client', () => {
     });
   });
 
+  it('exchange of an ID token sends its type, and caches it apart from the same text as an access token', async () => {
+    const c = start();
+    assert.equal(await c.exchange({ subjectToken: 'caller.id.sig', subjectTokenType: 'id_token', scope: 'orders:role.readers' }), 'token-1');
+    assert.equal(Object.fromEntries(server.requests[0]!.form)['subject_token_type'], 'urn:ietf:params:oauth:token-type:id_token');
+    assert.equal(await c.exchange({ subjectToken: 'caller.id.sig', subjectTokenType: 'id_token', scope: 'orders:role.readers' }), 'token-1');
+    assert.equal(await c.exchange({ subjectToken: 'caller.id.sig', scope: 'orders:role.readers' }), 'token-2');
+    assert.equal(Object.fromEntries(server.requests[1]!.form)['subject_token_type'], 'urn:ietf:params:oauth:token-type:access_token');
+    assert.equal(server.requests.length, 2);
+    await assert.rejects(
+      c.exchange({ subjectToken: 'a.b.c', subjectTokenType: 'saml2' as 'id_token', scope: 'orders:domain' }),
+      /subjectTokenType must be 'access_token' or 'id_token', not "saml2"/,
+    );
+    assert.equal(server.requests.length, 2);
+  });
+
   it('onBehalfOf sends client_credentials with proxy_for_principal', async () => {
     const token = await start().onBehalfOf({ principal: 'alpha.api', scope: 'orders:domain', expiresIn: 600 });
     assert.equal(token, 'token-1');

@@ -154,6 +154,46 @@ describe('token client on behalf of callers, against a real Tessera', () => {
     assert.equal(stolen.error, 'invalid_grant');
   });
 
+  it('exchanges an ID token issued for this service, given as { idToken } or as the verified caller, where the role allows it', async () => {
+    const res = await t.token('alpha.api', secrets['alpha.api']!, { grant_type: 'client_credentials', scope: 'openid beta:service.api beta:role.readers' });
+    assert.equal(res.status, 200, res.text);
+    const idToken = res.json.id_token as string;
+    const b = client('beta.api');
+    // gamma's readers list beta.api among their actors, but do not take ID tokens yet.
+    const notYet = await b.getAccessToken({ scope: 'gamma:readers', onBehalfOf: { idToken } }).catch((e: unknown) => e);
+    assert.ok(notYet instanceof TokenClientError, String(notYet));
+    assert.equal(notYet.status, 403);
+    assert.match(notYet.message, /idTokenSubjects/);
+    assert.equal((await t.admin$('PUT', '/domains/gamma/roles/readers', { idTokenSubjects: true })).status, 200);
+    try {
+      // A new client: the first one remembers the refusal for rejectionTtlMs.
+      const b2 = client('beta.api');
+      const token = await b2.getAccessToken({ scope: 'gamma:readers', onBehalfOf: { idToken } });
+      const claims = decodeJwt(token);
+      assert.equal(claims.sub, 'alpha.api');
+      assert.deepEqual(claims.act, { sub: 'beta.api' });
+      assert.equal(claims['exchanged_from_id_token'], true);
+      // Cached per subject token, type and scope: the same ID token again costs no request.
+      assert.equal(await b2.getAccessToken({ scope: 'gamma:readers', onBehalfOf: { idToken } }), token);
+
+      const verifier = createVerifier({ issuer: t.url, ca: t.ca, audience: 'beta.api', tokenType: 'id_token' });
+      const caller = await verifier.verify(idToken);
+      assert.equal(caller.kind, 'id_token');
+      assert.equal(callerToken(caller), idToken, 'the verifier keeps the ID token the caller presented');
+      assert.equal(await b2.getAccessToken({ scope: 'gamma:readers', onBehalfOf: caller }), token, 'the same exchange, from the cache');
+      // As an access token, the same ID token is refused by the server (the wrong type).
+      const asAccess = await b2.getAccessToken({ scope: 'gamma:readers', onBehalfOf: idToken }).catch((e: unknown) => e);
+      assert.ok(asAccess instanceof TokenClientError, String(asAccess));
+      assert.equal(asAccess.error, 'invalid_request');
+      await assert.rejects(
+        b2.getAccessToken({ scope: 'gamma:readers', onBehalfOf: { idToken: 5 } as unknown as { idToken: string } }),
+        /\{ idToken \} must hold the ID token/,
+      );
+    } finally {
+      assert.equal((await t.admin$('PUT', '/domains/gamma/roles/readers', { idTokenSubjects: false })).status, 200);
+    }
+  });
+
   it('refuses a missing or unusable caller before any request', async () => {
     const b = client('beta.api', { fetch: () => assert.fail('no request expected') as never, ca: undefined });
     await assert.rejects(b.getAccessToken({ scope: 'gamma:readers', onBehalfOf: undefined }), /onBehalfOf is undefined/);

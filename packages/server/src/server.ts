@@ -18,14 +18,15 @@ import { CERTIFICATES_PATH, caHttpApi, crlIssuerOf } from './ca/http/index.ts';
 import { createCertificateProofs } from './ca/proofs/index.ts';
 import { certLogin } from './cert-login/index.ts';
 import { createHttpApp } from './http/app.ts';
-import { healthRoutes } from './http/health.ts';
+import { storageLocation } from './config/describe.ts';
+import { healthRoutes, readiness } from './http/health.ts';
 import { openApiCollector, registerOpenApiRoute } from './http/openapi.ts';
 import { installPlumbing } from './http/plumbing.ts';
 import { serverCertificateNames, serverTls, type TlsWatch } from './http/server-tls.ts';
 import { createSecretHasher } from './keys/client-secrets.ts';
 import { MasterKeyMismatchError, createSealer } from './keys/master-key.ts';
 import { readMasterKey } from './keys/master-key-source.ts';
-import { rotationPolicy } from './keys/rotation.ts';
+import { nextKeyRotationAt, rotationPolicy } from './keys/rotation.ts';
 import { consoleRoutes } from './console/index.ts';
 import { readClientSecret } from './console/oidc.ts';
 import { adminApiAudience, PERSON_SESSION_TYP } from './oauth2/tokens.ts';
@@ -232,7 +233,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       selfSignedTlsClientAuth({ certificates: clientCertificates, store: registry }),
     ];
     const jwksJson = (): string => signingKeys.jwksJson();
-    healthRoutes(app, { ping: () => store.ping(), keysLoaded: () => signingKeys.loaded, metrics });
+    const health = { ping: () => store.ping(), keysLoaded: () => signingKeys.loaded, metrics };
+    healthRoutes(app, health);
     discoveryRoutes(app, {
       issuer: config.issuer,
       jwksJson,
@@ -298,7 +300,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       now,
       boundCertificates,
       verifySession,
-      signingKeys: { rotate: (actor) => signingKeys.rotate({ actor }) },
+      signingKeys: { rotate: (actor) => signingKeys.rotate({ actor }), nextRotationAt: (keys) => nextKeyRotationAt(keys, rotationPolicy(config)) },
+      storage: { backend: config.database.kind, location: storageLocation(config.database), readiness: (log) => readiness(health, log) },
       joinTokens: config.joinTokens,
       ca,
     });

@@ -29,7 +29,7 @@ export function registerGatewayCommand(program: Command, io: CliIo): void {
 async function runGateway(flags: GatewayFlags, io: CliIo): Promise<void> {
   const file = flags.config ?? io.env['TESSERA_GATEWAY_CONFIG'];
   if (file === undefined || file === '') throw new UsageError('tessera gateway needs --config <file> (or TESSERA_GATEWAY_CONFIG)');
-  const { loadConfig, startGateway, GatewayConfigError } = await import('@tessera/gateway');
+  const { loadConfig, startGateway, GatewayConfigError, createLogWriter } = await import('@tessera/gateway');
   const { resolve } = await import('node:path');
   let config;
   try {
@@ -40,9 +40,12 @@ async function runGateway(flags: GatewayFlags, io: CliIo): Promise<void> {
   }
   const signals = io.signals ?? process;
   let gateway: Awaited<ReturnType<typeof startGateway>>;
+  // Access lines are written in batches, once per turn of the event loop (see log-writer.ts).
+  const writer = createLogWriter(io.stdout);
   try {
-    gateway = await startGateway(config, { env: io.env, log: (entry) => io.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`) });
+    gateway = await startGateway(config, { env: io.env, log: writer.log });
   } catch (error) {
+    writer.flush();
     throw new CliError(`cannot start the gateway: ${describeError(error)}`, EXIT.failure, { cause: error });
   }
   const reload = (): void => {
@@ -62,5 +65,6 @@ async function runGateway(flags: GatewayFlags, io: CliIo): Promise<void> {
     await gateway.close();
   } finally {
     signals.off('SIGHUP', reload);
+    writer.flush();
   }
 }

@@ -25,6 +25,7 @@ interface TokenOptions extends ConnectionFlags, ClientAuthFlags {
   json?: boolean;
   decode?: boolean;
   onBehalfOf?: string;
+  subjectTokenType?: 'access_token' | 'id_token';
   impersonation?: boolean;
   proxyFor?: string;
 }
@@ -48,6 +49,12 @@ export function registerTokenCommand(program: Command, io: CliIo): void {
         'exchange this access token (RFC 8693) for one acting for its subject; @file reads it from a file, - from stdin',
       ).conflicts(['proxyFor', 'idToken']),
     )
+    .addOption(
+      new Option(
+        '--subject-token-type <type>',
+        'with --on-behalf-of: id_token when it is an ID token issued for this client (roles that set idTokenSubjects); default access_token',
+      ).choices(['access_token', 'id_token']),
+    )
     .option('--impersonation', 'with --on-behalf-of: ask for an impersonation token (no act claim; roles listing you in impersonators)')
     .addOption(new Option('--proxy-for <principal>', "a token for this principal, acting for it (Athenz's proxy_for_principal)").conflicts('idToken'))
     .addOption(new Option('--json', 'print the whole token response as JSON').conflicts('decode'))
@@ -63,6 +70,7 @@ Exactly one client credential:
   --credentials F                         client_secret_basic from a credential file
 Acting for another principal (a role of the scope must list the client in its actors):
   --on-behalf-of T|@F|-                   token exchange of the subject's access token (sent to this client's domain)
+  --on-behalf-of T --subject-token-type id_token   the same with an ID token issued for this client
   --proxy-for P                           proxy_for_principal: P's roles that the client holds too
 Without --server (TESSERA_SERVER, profile), the server is the credential file's tokenEndpoint, else ${DEFAULT_SERVER}.`,
     )
@@ -77,6 +85,9 @@ async function getToken(options: TokenOptions, io: CliIo): Promise<void> {
   if (options.idToken === true) requireIdTokenScope(scope);
   if (options.impersonation === true && options.onBehalfOf === undefined) {
     throw new UsageError('--impersonation needs --on-behalf-of, the access token of the principal to impersonate');
+  }
+  if (options.subjectTokenType !== undefined && options.onBehalfOf === undefined) {
+    throw new UsageError('--subject-token-type needs --on-behalf-of, the token to exchange');
   }
   const subjectToken = options.onBehalfOf === undefined ? undefined : await readSubjectToken(options.onBehalfOf, io);
   const proxyForPrincipal = options.proxyFor?.trim();
@@ -95,6 +106,7 @@ async function getToken(options: TokenOptions, io: CliIo): Promise<void> {
     scope,
     expiresIn: options.expiresIn,
     subjectToken,
+    ...(options.subjectTokenType === undefined ? {} : { subjectTokenType: options.subjectTokenType }),
     impersonation: options.impersonation,
     proxyForPrincipal,
     auth,

@@ -8,7 +8,6 @@
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage, type ServerResponse, type ClientRequest } from 'node:http';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
 import type { Duplex } from 'node:stream';
-import { pipeline } from 'node:stream';
 import type { RouteConfig } from '../config/config.ts';
 import { GatewayError, sendError, writeErrorToSocket } from '../http/errors.ts';
 import { downstreamHeaders, upstreamHeaders, type ForwardedFrom } from './headers.ts';
@@ -88,14 +87,27 @@ export function createForwarder(): Forwarder {
           upstreamReq.on('response', (upstreamRes) => {
             answered = true;
             clearTimeout(timer);
-            res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, downstreamHeaders(upstreamRes.headers, route.upstream, from));
-            pipeline(upstreamRes, res, (error) => {
-              if (error) {
+            const status = upstreamRes.statusCode ?? 502;
+            if (res.closed) {
+              // The caller went away while the upstream was answering.
+              upstreamReq.destroy();
+              resolve({ status });
+              return;
+            }
+            res.writeHead(status, upstreamRes.statusMessage, downstreamHeaders(upstreamRes.headers, route.upstream, from));
+            // pipe, not pipeline: pipeline costs an AbortController and a DOMException per answer
+            // (a tenth of the gateway's CPU for small answers). What pipeline did on failure is
+            // done here: an answer cut off upstream is cut off for the caller too (never ended as
+            // if whole), and a caller gone drops the upstream's connection (the 'close' below).
+            upstreamRes.on('error', () => {});
+            upstreamRes.once('close', () => {
+              if (!upstreamRes.complete) {
                 upstreamReq.destroy();
                 res.destroy();
               }
-              resolve({ status: upstreamRes.statusCode ?? 502 });
             });
+            res.once('close', () => resolve({ status }));
+            upstreamRes.pipe(res);
           });
           upstreamReq.on('error', (error: NodeJS.ErrnoException) => {
             if (answered) return;

@@ -10,7 +10,7 @@
 // still served meanwhile); concurrent misses share one request; a refusal is remembered for
 // `rejectionTtlMs`, so a caller without the role does not cost a request per call.
 
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { bundleRefreshSeconds } from '../http/trust-bundle.ts';
 import { createClientProver, type ClientProver } from './credentials.ts';
 import { checkEndpoints, endpointResolver } from './discovery.ts';
@@ -25,12 +25,13 @@ import {
   parseTokenResponse,
   sendTokenRequest,
   tokenRequestForm,
+  type SubjectTokenType,
   type TokenGrant,
   type TokenRequestContext,
 } from './token-request.ts';
 import { fetchTransport, nodeTransport } from './transport.ts';
 
-export { ACCESS_TOKEN_TYPE_URN, TOKEN_EXCHANGE_GRANT } from './token-request.ts';
+export { ACCESS_TOKEN_TYPE_URN, ID_TOKEN_TYPE_URN, TOKEN_EXCHANGE_GRANT, type SubjectTokenType } from './token-request.ts';
 
 const SERVE_WHILE_REMAINING = 1 / 4;
 const REFRESH_AT = 1 / 2;
@@ -53,8 +54,13 @@ export interface ExchangeClientOptions extends Pick<
 
 /** Exchange the caller's access token (RFC 8693) for one of `scope`. */
 export interface ExchangeRequest {
-  /** The caller's access token (the JWT alone). */
+  /** The caller's access token (the JWT alone), or an ID token Tessera issued for this service with `subjectTokenType: 'id_token'`. */
   subjectToken: string;
+  /**
+   * `id_token`: `subjectToken` is an ID token whose audience is this service (the caller proved itself
+   * with it); the roles asked for must allow ID-token subjects (`idTokenSubjects`). Default `access_token`.
+   */
+  subjectTokenType?: SubjectTokenType;
   /** Scope items of the new token, e.g. `orders:domain` or `orders:role.readers`. */
   scope: string;
   expiresIn?: number;
@@ -135,10 +141,10 @@ export function createExchangeCache(options: ExchangeCacheOptions): ExchangeCach
     };
   };
 
-  const fetchInto = (key: string, entry: Entry, form: Form): Promise<Cached> => {
+  const fetchInto = (key: string, entry: Entry, form: () => Form): Promise<Cached> => {
     if (entry.inflight) return entry.inflight;
     const owner = cache;
-    const pending = send(form).then(
+    const pending = send(form()).then(
       (token) => {
         entry.inflight = undefined;
         entry.token = token;
@@ -172,7 +178,8 @@ export function createExchangeCache(options: ExchangeCacheOptions): ExchangeCach
     }
   };
 
-  const get = async (key: string, form: Form, freshness: Freshness | undefined): Promise<string> => {
+  /** `form` is built only when a request is sent: a hit (nearly every call) needs the key alone. */
+  const get = async (key: string, form: () => Form, freshness: Freshness | undefined): Promise<string> => {
     if (closed) throw closedError();
     const now = clock();
     let entry = cache.get(key);
@@ -206,20 +213,23 @@ export function createExchangeCache(options: ExchangeCacheOptions): ExchangeCach
     }
   };
 
-  const formOf = (grant: TokenGrant, request: { scope: string; expiresIn?: number }): { form: Form; key: string } => {
+  const formOf = (grant: TokenGrant, request: { scope: string; expiresIn?: number }): { form: () => Form; key: string } => {
     const normalized = normalizeRequest({ scope: request.scope, expiresIn: request.expiresIn });
-    return { form: tokenRequestForm({ ...grant, scope: normalized.scope, expiresIn: normalized.expiresIn }), key: normalized.key };
+    return { form: () => tokenRequestForm({ ...grant, scope: normalized.scope, expiresIn: normalized.expiresIn }), key: normalized.key };
   };
 
   return {
     async exchange(request, freshness) {
       if (request === null || typeof request !== 'object') throw new TypeError('exchange needs { subjectToken, scope }');
-      const { subjectToken } = request;
+      const { subjectToken, subjectTokenType = 'access_token' } = request;
       if (subjectToken === undefined) throw new TypeError("subjectToken must be the caller's access token (a non-empty string without spaces)");
+      if (subjectTokenType !== 'access_token' && subjectTokenType !== 'id_token') {
+        throw new TypeError(`subjectTokenType must be 'access_token' or 'id_token', not ${JSON.stringify(subjectTokenType)}`);
+      }
       checkGrantSubject({ subjectToken }, { subjectToken: 'subjectToken', proxyForPrincipal: 'principal', impersonation: 'impersonation' });
-      const { form, key } = formOf({ scope: '', subjectToken }, request);
-      // Keyed by the subject token itself (its digest): the new token never outlives what it was made from.
-      return get(`x\n${createHash('sha256').update(subjectToken).digest('base64url')}\n${key}`, form, freshness);
+      const { form, key } = formOf({ scope: '', subjectToken, subjectTokenType }, request);
+      // Keyed by the subject token itself (its digest) and its type: the new token never outlives what it was made from.
+      return get(`x\n${subjectTokenType}\n${hash('sha256', subjectToken, 'base64url')}\n${key}`, form, freshness);
     },
     async onBehalfOf(request, freshness) {
       if (request === null || typeof request !== 'object') throw new TypeError('onBehalfOf needs { principal, scope }');

@@ -146,12 +146,13 @@ export interface ScopeRequest {
 }
 
 /**
- * The caller a token acts for (RFC 8693 token exchange): its access token (the JWT alone), or the
- * `AuthContext` this SDK's verifier or middleware made of it (`request.auth`, `caller`). The token
- * got names the caller as `sub` and this client as `act.sub`; it is cached per subject token and
- * scope, by the token client's rules.
+ * The caller a token acts for (RFC 8693 token exchange): its access token (the JWT alone); an ID
+ * token Tessera issued for this service, as `{ idToken }` (where the target roles set
+ * `idTokenSubjects`); or the `AuthContext` this SDK's verifier or middleware made of either
+ * (`request.auth`, `caller`). The token got names the caller as `sub` and this client as
+ * `act.sub`; it is cached per subject token and scope, by the token client's rules.
  */
-export type OnBehalfOf = string | AuthContext;
+export type OnBehalfOf = string | { idToken: string } | AuthContext;
 
 /** Ask for roles of one domain: all the caller holds (`<domain>:domain`) or the named ones. */
 export interface DomainRequest {

@@ -15,7 +15,7 @@ import { createExchangeCache } from './exchange.ts';
 import type { AccessTokenRequest, GetAccessTokenOptions, OnBehalfOf, TokenClient, TokenClientOptions } from './options.ts';
 import { retryPolicy } from './retry.ts';
 import { normalizeRequest, type NormalizedRequest } from './scope.ts';
-import { closedError, requestToken, type TokenRequestContext } from './token-request.ts';
+import { closedError, requestToken, type SubjectTokenType, type TokenRequestContext } from './token-request.ts';
 import { fetchTransport, nodeTransport } from './transport.ts';
 
 /** Tokens are served from the cache while this share of their life remains. */
@@ -288,7 +288,7 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
       if (request !== null && typeof request === 'object' && 'onBehalfOf' in request) {
         const { onBehalfOf, ...own } = request;
         const normalized = normalizeRequest(own);
-        return exchanges.exchange({ subjectToken: subjectTokenOf(onBehalfOf), scope: normalized.scope, expiresIn: normalized.expiresIn }, getOptions);
+        return exchanges.exchange({ ...subjectOf(onBehalfOf), scope: normalized.scope, expiresIn: normalized.expiresIn }, getOptions);
       }
       const resolved = resolve(request);
       const entry = cache.get(resolved.entryKey);
@@ -327,16 +327,23 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
   };
 }
 
-/** The access token a request acts for: given as is, or the one a verified caller presented. */
-function subjectTokenOf(onBehalfOf: OnBehalfOf | undefined): string {
-  if (typeof onBehalfOf === 'string') return onBehalfOf;
+/**
+ * The token a request acts for: an access token given as is, an ID token given as `{ idToken }`,
+ * or the one a verified caller presented (an ID token when the verifier checked ID tokens).
+ */
+function subjectOf(onBehalfOf: OnBehalfOf | undefined): { subjectToken: string; subjectTokenType: SubjectTokenType } {
+  if (typeof onBehalfOf === 'string') return { subjectToken: onBehalfOf, subjectTokenType: 'access_token' };
+  if (onBehalfOf !== null && typeof onBehalfOf === 'object' && 'idToken' in onBehalfOf) {
+    if (typeof onBehalfOf.idToken !== 'string') throw new TypeError('onBehalfOf: { idToken } must hold the ID token the caller presented (a string)');
+    return { subjectToken: onBehalfOf.idToken, subjectTokenType: 'id_token' };
+  }
   if (onBehalfOf === null || typeof onBehalfOf !== 'object') {
     throw new TypeError(
       `onBehalfOf is ${String(onBehalfOf)}: give the caller's access token or its AuthContext, ` + 'or leave the option out to act as this service',
     );
   }
   const token = callerToken(onBehalfOf);
-  if (token !== undefined) return token;
+  if (token !== undefined) return { subjectToken: token, subjectTokenType: onBehalfOf.kind === 'id_token' ? 'id_token' : 'access_token' };
   if (onBehalfOf.kind === 'api_key') {
     throw new TypeError(
       `onBehalfOf: ${onBehalfOf.principal} called with an API key, which cannot be exchanged; ` +

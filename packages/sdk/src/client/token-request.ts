@@ -36,6 +36,10 @@ export async function requestToken(ctx: TokenRequestContext, tokenEndpoint: stri
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const ACCESS_TOKEN_TYPE_URN = 'urn:ietf:params:oauth:token-type:access_token';
+export const ID_TOKEN_TYPE_URN = 'urn:ietf:params:oauth:token-type:id_token';
+
+/** What a subject token is: the caller's access token, or an ID token Tessera issued for this service (where a role allows it). */
+export type SubjectTokenType = 'access_token' | 'id_token';
 
 /** What one token request asks for, besides the client's own proof (docs/tokens.md). */
 export interface TokenGrant {
@@ -44,6 +48,8 @@ export interface TokenGrant {
   expiresIn?: number | undefined;
   /** RFC 8693: the subject's access token; the request becomes a token exchange. */
   subjectToken?: string | undefined;
+  /** With `subjectToken`: `id_token` when it is an ID token issued for this service (default `access_token`). */
+  subjectTokenType?: SubjectTokenType | undefined;
   /** With `subjectToken`: ask for an impersonation token instead of a delegated one. */
   impersonation?: boolean | undefined;
   /** Athenz's `proxy_for_principal`: a client_credentials token for this principal. */
@@ -55,7 +61,12 @@ export function tokenRequestForm(grant: TokenGrant): Record<string, string> {
   const form: Record<string, string> =
     grant.subjectToken === undefined
       ? { grant_type: 'client_credentials', scope: grant.scope }
-      : { grant_type: TOKEN_EXCHANGE_GRANT, subject_token: grant.subjectToken, subject_token_type: ACCESS_TOKEN_TYPE_URN, scope: grant.scope };
+      : {
+          grant_type: TOKEN_EXCHANGE_GRANT,
+          subject_token: grant.subjectToken,
+          subject_token_type: grant.subjectTokenType === 'id_token' ? ID_TOKEN_TYPE_URN : ACCESS_TOKEN_TYPE_URN,
+          scope: grant.scope,
+        };
   if (grant.impersonation === true) form['impersonation'] = 'true';
   if (grant.proxyForPrincipal !== undefined) form['proxy_for_principal'] = grant.proxyForPrincipal;
   if (grant.expiresIn !== undefined) form['expires_in'] = String(grant.expiresIn);
@@ -267,6 +278,8 @@ export interface TokenEndpointRequestOptions {
    * as `sub` and this client as `act.sub` (docs/tokens.md, Token exchange).
    */
   subjectToken?: string;
+  /** With `subjectToken`: `id_token` when it is an ID token issued for this client (default `access_token`). */
+  subjectTokenType?: SubjectTokenType;
   /** With `subjectToken`: `impersonation=true`, a token without `act` (only for roles listing this client in `impersonators`). */
   impersonation?: boolean;
   /** Athenz's `proxy_for_principal`: a client_credentials token for this principal, acted for by this client. */
@@ -322,8 +335,8 @@ export async function requestTokenResponse(options: TokenEndpointRequestOptions)
     signal: options.signal ?? new AbortController().signal,
   };
   try {
-    const { subjectToken, impersonation, proxyForPrincipal } = options;
-    const form = tokenRequestForm({ scope, expiresIn, subjectToken, impersonation, proxyForPrincipal });
+    const { subjectToken, subjectTokenType, impersonation, proxyForPrincipal } = options;
+    const form = tokenRequestForm({ scope, expiresIn, subjectToken, subjectTokenType, impersonation, proxyForPrincipal });
     const res = await sendTokenRequest(ctx, tokenEndpoint, form, describeRequest(form, tokenEndpoint));
     return parseTokenEndpointResponse(res.response, tokenEndpoint, res.attempts);
   } finally {

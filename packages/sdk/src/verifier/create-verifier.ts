@@ -207,7 +207,7 @@ export function createVerifier(verifierOptions: VerifierOptions): Verifier {
       checkBinding(verified.bound, peerThumbprint(verifyOptions.peerCertificate));
       requirement.check(verified.context.roles);
       checkDelegation(verified.context.actors, verifyOptions.delegation);
-      if (verified.context.kind === 'access_token') rememberPresentedToken(verified.context, token);
+      if (verified.context.kind !== 'api_key') rememberPresentedToken(verified.context, token);
       return verified.context;
     },
 

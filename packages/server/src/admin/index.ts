@@ -7,6 +7,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { SecretHasher } from '../keys/client-secrets.ts';
 import { errorHandler } from '../http/errors.ts';
+import type { Readiness } from '../http/health.ts';
+import type { SigningKeyRecord } from '../storage/records.ts';
 import type { Store } from '../storage/store.ts';
 import { adminCallerOf, authenticateAdmin, authorize, type AdminAuthDeps, type AdminCaller } from './authz.ts';
 import { adminDialect } from './errors.ts';
@@ -30,10 +32,24 @@ export const ADMIN_PREFIX = '/admin/v1';
 export interface AdminDeps extends AdminAuthDeps {
   store: Store;
   hasher: SecretHasher;
-  signingKeys: { rotate(actor: string): Promise<{ kid: string; activatesAt: number; created: boolean }> };
+  signingKeys: {
+    rotate(actor: string): Promise<{ kid: string; activatesAt: number; created: boolean }>;
+    /** When the scheduler will next create a key, given the stored keys; null when none is scheduled. */
+    nextRotationAt(keys: readonly SigningKeyRecord[]): number | null;
+  };
+  /** The storage backend and its health now (GET /admin/v1/system/storage). */
+  storage: StorageStatus;
   joinTokens: JoinTokenLimits;
   /** The CA's rotation and generations (/admin/v1/ca); absent, those routes are not served. */
   ca?: CaAdmin;
+}
+
+export interface StorageStatus {
+  backend: 'sqlite' | 'postgres';
+  /** Where the database is, without credentials. */
+  location: string;
+  /** What /readyz checks (http/health.ts readiness). */
+  readiness(log: { warn(details: object, message: string): void }): Promise<Readiness>;
 }
 
 export interface AdminRouteDeps extends AdminDeps {

@@ -5,7 +5,7 @@
 
 import type { Sealer } from '../keys/master-key.ts';
 import type { RotationPolicy, RotationStep, Slot } from '../rotation/plan.ts';
-import { signingSlotAt } from '../rotation/plan.ts';
+import { nextPrepareAt, signingSlotAt } from '../rotation/plan.ts';
 import { RotationRunner } from '../rotation/runner.ts';
 import type { Actor, CaRecord } from '../storage/records.ts';
 import type { Store } from '../storage/store.ts';
@@ -87,6 +87,12 @@ export interface CertificateAuthority {
   /** A service certificate (docs/certificates.md, Service certificate profile) from a CSR, recorded in the store. */
   issueServiceCertificate(request: ServiceCertificateRequest): Promise<IssuedServiceCertificate>;
   generations(): CaGenerationInfo[];
+  /**
+   * When the scheduler will next create a generation: a sixth of the signing generation's life
+   * before its end, at the latest the pre-publication window plus the retention before it; null
+   * for an imported CA, which cannot make its successor.
+   */
+  nextRotationAt(): number | null;
   /** Called with the new bundle whenever a refresh changes it; returns an unsubscribe function. */
   onBundleChange(listener: (bundlePem: string) => void | Promise<void>): () => void;
   /** Called after every refresh, also one that failed (the generations already loaded stay in use); returns an unsubscribe function. */
@@ -194,6 +200,11 @@ class Authority implements CertificateAuthority {
       subject: generation.chain[0]?.subject ?? '',
       notAfter: generation.notAfter,
     }));
+  }
+
+  nextRotationAt(): number | null {
+    if (this.#settings.import !== null) return null;
+    return nextPrepareAt(this.#loaded.slots, this.#policy);
   }
 
   onBundleChange(listener: (bundlePem: string) => void | Promise<void>): () => void {

@@ -52,3 +52,14 @@ export function redactDatabaseUrl(text: string): string {
   }
   return url.href;
 }
+
+/**
+ * Where the database is, for the admin API: the SQLite file, or PostgreSQL's host, port and
+ * database only (no user, password or query parameters).
+ */
+export function storageLocation(database: Config['database']): string {
+  if (database.kind === 'sqlite') return database.path;
+  const url = URL.parse(database.url);
+  if (url === null) return 'postgres';
+  return `${url.hostname || 'localhost'}:${url.port || '5432'}${url.pathname.length > 1 ? url.pathname : '/'}`;
+}

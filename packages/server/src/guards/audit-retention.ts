@@ -1,6 +1,6 @@
 // How long each kind of audit event is kept (`audit.retention.*`): the token endpoint's events
 // one per request, the summaries and alerts, and everything else (admin changes, rotations,
-// certificates), which an investigation needs longest; and the hourly sums of who calls whom. A background check prunes what is older,
+// certificates), which an investigation needs longest; and the hourly sums of who calls whom and of the token rates. A background check prunes what is older,
 // in bounded batches so that no statement runs long on a big table, and stops for the run once
 // `maxBatchesPerRun` batches went (the next run carries on). Several instances on one
 // PostgreSQL may prune at once: a row another deleted first is skipped, and nothing is lost
@@ -26,7 +26,7 @@ export const AUDIT_KINDS: readonly { kind: Exclude<keyof Config['audit']['retent
 ];
 
 export interface AuditRetentionDeps {
-  store: Pick<Store, 'pruneAudit' | 'pruneCallers'>;
+  store: Pick<Store, 'pruneAudit' | 'pruneCallers' | 'pruneTokenRates'>;
   /** Seconds per kind; 0 keeps that kind forever. */
   retention: Config['audit']['retention'];
   now: () => number;
@@ -64,18 +64,23 @@ export function createAuditRetention(deps: AuditRetentionDeps): AuditRetention {
         if (count < batchSize) break;
       }
     }
-    // Who calls whom: hourly sums, not events, under their own setting.
+    // Who calls whom and the token rates: hourly sums, not events, under their own setting.
     if (deps.retention.callers !== 0) {
-      pruned['callers'] = 0;
-      while (batches < maxBatches) {
-        batches += 1;
-        const count = await deps.store.pruneCallers(now - deps.retention.callers * 1000, batchSize);
-        pruned['callers'] += count;
-        if (count < batchSize) break;
+      for (const [kind, pruneSums] of [
+        ['callers', (before: number) => deps.store.pruneCallers(before, batchSize)],
+        ['tokenRates', (before: number) => deps.store.pruneTokenRates(before, batchSize)],
+      ] as const) {
+        pruned[kind] = 0;
+        while (batches < maxBatches) {
+          batches += 1;
+          const count = await pruneSums(now - deps.retention.callers * 1000);
+          pruned[kind] += count;
+          if (count < batchSize) break;
+        }
       }
     }
     const total = Object.values(pruned).reduce((sum, count) => sum + count, 0);
-    if (total > 0) deps.log.info({ pruned }, `pruned ${total} audit events and callers' hourly sums past their retention`);
+    if (total > 0) deps.log.info({ pruned }, `pruned ${total} audit events and hourly sums (callers, token rates) past their retention`);
     return pruned;
   };
   const onError = (error: unknown): void => deps.log.error({ err: error }, 'audit pruning failed; it is retried at the next check');

@@ -10,7 +10,7 @@
 // loses nothing that was answered.
 
 import { InvalidValueError } from '../storage/errors.ts';
-import type { AuditEvent, CallerCount } from '../storage/records.ts';
+import type { AuditEvent, CallerCount, TokenRateCount } from '../storage/records.ts';
 import type { Store } from '../storage/store.ts';
 
 export type NewAuditEvent = Omit<AuditEvent, 'id'>;
@@ -41,6 +41,8 @@ export interface AuditBatchWriterOptions {
   log: GuardLog;
   /** Sums written with each batch, in its transaction (who calls whom: guards/token-callers.ts). */
   callers?: (events: readonly NewAuditEvent[]) => CallerCount[];
+  /** Sums written with each batch, in its transaction (token rates: guards/token-rates.ts). */
+  tokenRates?: (events: readonly NewAuditEvent[]) => TokenRateCount[];
   batchSize?: number;
   intervalMs?: number;
   maxBuffered?: number;
@@ -93,7 +95,8 @@ export function createAuditBatchWriter(options: AuditBatchWriterOptions): AuditB
     timer.unref();
   };
 
-  const append = (events: readonly NewAuditEvent[]): Promise<void> => options.store.appendAuditBatch(events, options.callers?.(events) ?? []);
+  const append = (events: readonly NewAuditEvent[]): Promise<void> =>
+    options.store.appendAuditBatch(events, options.callers?.(events) ?? [], options.tokenRates?.(events) ?? []);
 
   /** One batch; on failure the events go back to the front of the buffer, in order. */
   const writeBatch = async (): Promise<boolean> => {

@@ -16,6 +16,7 @@ import { createRateLimitGate } from './rate-limit.ts';
 import { createRefusalSummaries } from './refusal-summary.ts';
 import { tokenAuditObserver } from './token-audit.ts';
 import { callerCounts } from './token-callers.ts';
+import { tokenRateCounts } from './token-rates.ts';
 import { workerShare, type WorkerSlot } from './worker-share.ts';
 
 export interface TokenGuards {
@@ -33,7 +34,7 @@ export interface TokenGuards {
 
 export interface TokenGuardDeps {
   config: Pick<Config, 'rateLimits' | 'alerts' | 'issuer' | 'audit'>;
-  store: Pick<Store, 'appendAuditBatch' | 'pruneAudit' | 'pruneCallers'>;
+  store: Pick<Store, 'appendAuditBatch' | 'pruneAudit' | 'pruneCallers' | 'pruneTokenRates'>;
   log: GuardLog & { info(details: object, message: string): void };
   now: () => number;
   metrics: Registry;
@@ -54,7 +55,13 @@ export function createTokenGuards(deps: TokenGuardDeps): TokenGuards {
     registers: [deps.metrics],
   });
 
-  const audit = createAuditBatchWriter({ store: deps.store, log: deps.log, callers: callerCounts, onDrop: (count) => auditDropped.inc(count) });
+  const audit = createAuditBatchWriter({
+    store: deps.store,
+    log: deps.log,
+    callers: callerCounts,
+    tokenRates: tokenRateCounts,
+    onDrop: (count) => auditDropped.inc(count),
+  });
   const share = workerShare(deps.config, deps.slot);
   const alerts = createAuthFailureAlerts({ ...share.alerts, audit, log: deps.log, source: deps.config.issuer });
   const rateLimit = createRateLimitGate(share.rateLimits, {

@@ -8,6 +8,7 @@
 // safe side (an extra JWKS entry, never a token that stops verifying).
 
 import type { Config } from '../config/config.ts';
+import { nextPrepareAt } from '../rotation/plan.ts';
 import type { RotationPolicy, Slot, SlotState } from '../rotation/plan.ts';
 import type { SigningKeyRecord, SigningKeyState } from '../storage/records.ts';
 
@@ -28,4 +29,12 @@ export function rotationPolicy(config: Pick<Config, 'signing' | 'tokens' | 'cloc
 export function keySlot(record: Pick<SigningKeyRecord, 'kid' | 'state' | 'activatesAt' | 'removeAt'>): Slot {
   const state = SLOT[record.state];
   return { id: record.kid, state, activatesAt: record.activatesAt, notAfter: state === 'old' ? (record.removeAt ?? Infinity) : Infinity };
+}
+
+/** When the scheduler will next create a signing key (GET /admin/v1/signing-keys `nextRotationAt`); null when none is scheduled. */
+export function nextKeyRotationAt(
+  records: readonly Pick<SigningKeyRecord, 'kid' | 'state' | 'activatesAt' | 'removeAt'>[],
+  policy: KeyRotationPolicy,
+): number | null {
+  return nextPrepareAt(records.map(keySlot), policy);
 }

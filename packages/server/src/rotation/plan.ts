@@ -75,6 +75,21 @@ export function successorDueAt(active: Slot, policy: RotationPolicy): number {
   return Math.min(byInterval, active.notAfter - Math.max(life / 6, policy.prePublication + policy.retention));
 }
 
+/**
+ * When the scheduler will next create a successor (a `prepare` step): from the active slot, or —
+ * while a successor is already prepared — from that one once it has taken over, since nothing is
+ * prepared while one waits. Null when nothing schedules one (no slot, or no interval and no end).
+ * A time in the past means it is due at the next check.
+ */
+export function nextPrepareAt(slots: readonly Slot[], policy: RotationPolicy): number | null {
+  const prepared = slots.find((slot) => slot.state === 'prepared');
+  const base = prepared ?? slots.find((slot) => slot.state === 'active');
+  if (base === undefined) return null;
+  const due = successorDueAt({ ...base, state: 'active' }, policy);
+  if (!Number.isFinite(due)) return null;
+  return prepared === undefined ? due : Math.max(due, prepared.activatesAt);
+}
+
 /** The steps that bring `slots` up to date at `now`, in the order they must be applied. */
 export function planRotation(slots: readonly Slot[], now: number, policy: RotationPolicy): RotationStep[] {
   const steps: RotationStep[] = [];

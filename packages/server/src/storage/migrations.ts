@@ -112,6 +112,12 @@ export const migrations: readonly Migration[] = [
     sqlite: reviewsApprovalsSchema(),
     postgres: reviewsApprovalsSchema(),
   },
+  {
+    version: 17,
+    name: 'token rates: client endpoint outcomes (issued, refusals by code) by hour',
+    sqlite: tokenRatesSchema(),
+    postgres: tokenRatesSchema(),
+  },
 ];
 
 /** Brings the database up to the newest migration; safe to run from several instances at once. */
@@ -486,6 +492,21 @@ function tokenCallersSchema(): string {
     );
     CREATE INDEX token_callers_by_domain_hour ON token_callers (domain, hour);
     CREATE INDEX token_callers_by_hour ON token_callers (hour);
+  `;
+}
+
+// Token rates (GET /admin/v1/system/token-rates): what the client endpoints did per hour, summed
+// from the token audit's batches (guards/token-rates.ts). The key starts with the hour, which
+// both the reads (since a time) and the pruning (before a time) seek on.
+function tokenRatesSchema(): string {
+  return `
+    CREATE TABLE token_rates (
+      hour BIGINT NOT NULL,
+      endpoint TEXT NOT NULL,
+      outcome TEXT NOT NULL,
+      count BIGINT NOT NULL,
+      PRIMARY KEY (hour, endpoint, outcome)
+    );
   `;
 }
 

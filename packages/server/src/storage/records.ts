@@ -200,6 +200,19 @@ export interface CallerCount {
   lastAt: number;
 }
 
+/** The client endpoints whose outcomes are counted by the hour (token rates). */
+export type TokenRateEndpoint = 'token' | 'introspect' | 'revoke';
+
+/** Outcomes of one endpoint in one hour: `issued` (token endpoint), or a refusal's error code. */
+export interface TokenRateCount {
+  /** The hour's start, epoch ms. */
+  hour: number;
+  endpoint: TokenRateEndpoint;
+  /** `issued`, or the error code of the refusal (`invalid_client`, `AUTH_106`…). */
+  outcome: string;
+  count: number;
+}
+
 /** A caller of a domain over a period: its counts summed over the hours. */
 export interface CallerSummary {
   principal: string;

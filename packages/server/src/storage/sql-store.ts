@@ -20,6 +20,7 @@ import type {
   AuditQuery,
   AuditSelection,
   CallerCount,
+  TokenRateCount,
   CallerQuery,
   CallerSeriesQuery,
   CallerSummary,
@@ -63,6 +64,7 @@ import * as roles from './sql/roles.ts';
 import * as approvals from './sql/approvals.ts';
 import type { NewPendingChange } from './sql/approvals.ts';
 import * as services from './sql/services.ts';
+import * as tokenRates from './sql/token-rates.ts';
 import * as changes from './sql/changes.ts';
 import type { FeedRow } from './sql/changes.ts';
 import type { ChangeListener } from './sql/context.ts';
@@ -346,8 +348,8 @@ export class SqlStore implements Store, RegistrySource {
     return audit.appendAudit(this.ctx, event);
   }
 
-  appendAuditBatch(events: readonly Omit<AuditEvent, 'id'>[], counts: readonly CallerCount[] = []): Promise<void> {
-    return audit.appendAuditBatch(this.ctx, events, counts);
+  appendAuditBatch(events: readonly Omit<AuditEvent, 'id'>[], counts: readonly CallerCount[] = [], rates: readonly TokenRateCount[] = []): Promise<void> {
+    return audit.appendAuditBatch(this.ctx, events, counts, rates);
   }
 
   listCallers(query: CallerQuery): Promise<CallerSummary[]> {
@@ -360,6 +362,14 @@ export class SqlStore implements Store, RegistrySource {
 
   pruneCallers(before: number, limit: number): Promise<number> {
     return callers.pruneCallers(this.ctx, before, limit);
+  }
+
+  tokenRates(since: number): Promise<TokenRateCount[]> {
+    return tokenRates.tokenRates(this.ctx, since);
+  }
+
+  pruneTokenRates(before: number, limit: number): Promise<number> {
+    return tokenRates.pruneTokenRates(this.ctx, before, limit);
   }
 
   queryAudit(query: AuditQuery): Promise<AuditEvent[]> {

@@ -17,6 +17,7 @@ import type {
   ReviewAction,
   ReviewItem,
   CallerCount,
+  TokenRateCount,
   CallerQuery,
   CallerSeriesQuery,
   CallerSummary,
@@ -249,9 +250,10 @@ export interface Store {
   appendAudit(event: Omit<AuditEvent, 'id'>): Promise<void>;
   /**
    * Many events in one transaction: the token endpoint's audit is written in batches, off the hot
-   * path; `callers` (who calls whom) are added to the stored sums in the same transaction.
+   * path; `callers` (who calls whom) and `tokenRates` (outcomes per endpoint and hour) are added
+   * to the stored sums in the same transaction.
    */
-  appendAuditBatch(events: readonly Omit<AuditEvent, 'id'>[], callers?: readonly CallerCount[]): Promise<void>;
+  appendAuditBatch(events: readonly Omit<AuditEvent, 'id'>[], callers?: readonly CallerCount[], tokenRates?: readonly TokenRateCount[]): Promise<void>;
   queryAudit(query: AuditQuery): Promise<AuditEvent[]>;
   /**
    * Deletes events of `selection` older than `before`, oldest first, about `limit` at a time
@@ -265,6 +267,10 @@ export interface Store {
   callerSeries(query: CallerSeriesQuery): Promise<{ hour: number; count: number }[]>;
   /** Deletes the callers' hourly sums older than `before`, about `limit` rows at a time; returns how many went. */
   pruneCallers(before: number, limit: number): Promise<number>;
+  /** The token endpoints' outcomes per hour since a time (hours starting at or after it), by hour, endpoint and outcome. */
+  tokenRates(since: number): Promise<TokenRateCount[]>;
+  /** Deletes the token rates' hourly sums older than `before`, about `limit` rows at a time; returns how many went. */
+  pruneTokenRates(before: number, limit: number): Promise<number>;
 
   listSigningKeys(): Promise<SigningKeyRecord[]>;
   /** False when another instance already holds the slot (one `next`, one `active` at a time). */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { describeConfig } from '../../src/config/load.ts';
-import { redactDatabaseUrl } from '../../src/config/describe.ts';
+import { redactDatabaseUrl, storageLocation } from '../../src/config/describe.ts';
 import { KEY, load } from './helpers.ts';
 
 void describe('describeConfig', () => {
@@ -47,5 +47,17 @@ void describe('redactDatabaseUrl', () => {
 
   void it('hides the credentials in text that is not a URL', () => {
     assert.equal(redactDatabaseUrl('postgres://u:p@ss word@db:x/t'), 'postgres://***@db:x/t');
+  });
+});
+
+void describe('storageLocation (GET /admin/v1/system/storage)', () => {
+  void it('names the SQLite file, or only the host, port and database of a PostgreSQL URL', () => {
+    assert.equal(storageLocation({ kind: 'sqlite', path: '/var/lib/tessera/tessera.db' }), '/var/lib/tessera/tessera.db');
+    assert.equal(
+      storageLocation({ kind: 'postgres', url: 'postgres://tessera:s3cret@db.internal:6432/auth?sslmode=require&password=x' }),
+      'db.internal:6432/auth',
+    );
+    assert.equal(storageLocation({ kind: 'postgres', url: 'postgresql://db/tessera' }), 'db:5432/tessera');
+    assert.equal(storageLocation({ kind: 'postgres', url: 'postgres://u:p@ss word@db:x/t' }), 'postgres');
   });
 });

@@ -34,6 +34,12 @@ describe('audit retention', () => {
     const hour = Math.floor((NOW - daysAgo * DAY) / 3_600_000) * 3_600_000;
     return { domain: 'beta', principal: 'alpha.api', actor: '', roles: 'readers', hour, count: 1, firstAt: hour, lastAt: hour };
   };
+  const rate = (daysAgo: number) => ({
+    hour: Math.floor((NOW - daysAgo * DAY) / 3_600_000) * 3_600_000,
+    endpoint: 'token' as const,
+    outcome: 'issued',
+    count: 1,
+  });
   const left = async (store: SqlStore): Promise<string[]> =>
     (await store.queryAudit({ limit: 10_000 })).map((e) => `${e.type} ${Math.round((NOW - e.at) / DAY)}d`).sort();
 
@@ -55,6 +61,7 @@ describe('audit retention', () => {
           at('signing-key.create', 401),
         ],
         [caller(91), caller(89)],
+        [rate(92), rate(91), rate(89)],
       );
       const retention = createAuditRetention({
         store,
@@ -62,13 +69,18 @@ describe('audit retention', () => {
         now: () => NOW,
         log: silent,
       });
-      assert.deepEqual(await retention.prune(), { tokenEvents: 3, summaries: 2, adminEvents: 2, callers: 1 });
+      assert.deepEqual(await retention.prune(), { tokenEvents: 3, summaries: 2, adminEvents: 2, callers: 1, tokenRates: 2 });
       assert.deepEqual(await left(store), ['service.update 91d', 'token.issued 29d', 'token.refused.summary 31d', 'token.revoke 91d']);
       const series = await store.callerSeries({ domain: 'beta', since: 0 });
       assert.deepEqual(
         series.map((s) => Math.round((NOW - s.hour) / DAY)),
         [89],
         'the sums of 91 days ago went, those of 89 days ago stayed',
+      );
+      assert.deepEqual(
+        (await store.tokenRates(0)).map((r) => Math.round((NOW - r.hour) / DAY)),
+        [89],
+        'token rates follow audit.retention.callers',
       );
     } finally {
       await store.close();
@@ -78,7 +90,7 @@ describe('audit retention', () => {
   it('keeps a kind whose retention is 0 forever', async () => {
     const store = await openStore();
     try {
-      await store.appendAuditBatch([at('token.issued', 3000), at('service.update', 3000)], [caller(3000)]);
+      await store.appendAuditBatch([at('token.issued', 3000), at('service.update', 3000)], [caller(3000)], [rate(3000)]);
       const retention = createAuditRetention({
         store,
         retention: { tokenEvents: 86_400, summaries: 86_400, adminEvents: 0, callers: 0 },
@@ -88,6 +100,7 @@ describe('audit retention', () => {
       assert.deepEqual(await retention.prune(), { tokenEvents: 1, summaries: 0 });
       assert.deepEqual(await left(store), ['service.update 3000d']);
       assert.equal((await store.callerSeries({ domain: 'beta', since: 0 })).length, 1, 'callers with retention 0 are kept');
+      assert.equal((await store.tokenRates(0)).length, 1, 'token rates with callers retention 0 are kept');
     } finally {
       await store.close();
     }

@@ -14,6 +14,7 @@ import { errorResponses } from '../wire.ts';
 export interface CaAdmin {
   rotate(by: Actor): Promise<ForcedCaRotationResult>;
   generations(): CaGenerationInfo[];
+  nextRotationAt(): number | null;
 }
 
 const security = [{ bearerAuth: [] }];
@@ -60,7 +61,11 @@ export function caRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
     {
       schema: {
         summary: 'List the CA generations and their rotation state',
-        description: 'Newest first. `prepared`: in the bundle, not signing yet; `active`: signs; `old`: in the bundle until `removeAt`.',
+        description:
+          'Newest first. `prepared`: in the bundle, not signing yet; `active`: signs; `old`: in the bundle until `removeAt`. ' +
+          "`nextRotationAt`: when the scheduler will next create a generation — a sixth of the signing generation's life before its " +
+          '`notAfter`, at the latest `ca.prePublication` plus the longest certificate lifetime before it; null for an imported CA, ' +
+          'whose successor is imported.',
         tags: ['ca'],
         security,
         response: {
@@ -82,6 +87,7 @@ export function caRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
                   },
                 },
               },
+              nextRotationAt: { type: ['string', 'null'], description: 'when the next generation will be created; null when none is scheduled' },
             },
           },
           ...errorResponses,
@@ -90,7 +96,9 @@ export function caRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
     },
     async (request) => {
       authorize(callerOf(request));
+      const next = ca.nextRotationAt();
       return {
+        nextRotationAt: next === null ? null : iso(next),
         generations: ca.generations().map((generation) => ({
           id: generation.id,
           state: generation.state,

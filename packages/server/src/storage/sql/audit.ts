@@ -1,6 +1,7 @@
 import type { SqlValue } from '../drivers/driver.ts';
-import type { AuditEvent, AuditQuery, AuditSelection, CallerCount } from '../records.ts';
+import type { AuditEvent, AuditQuery, AuditSelection, CallerCount, TokenRateCount } from '../records.ts';
 import { addCallerCounts } from './callers.ts';
+import { addTokenRates } from './token-rates.ts';
 import { AUDIT_COLUMNS, auditValues, insertAudit } from './context.ts';
 import type { SqlContext } from './context.ts';
 import { toAuditEvent } from './rows.ts';
@@ -14,8 +15,13 @@ export async function appendAudit(ctx: SqlContext, event: Omit<AuditEvent, 'id'>
 // reuses one prepared statement.
 const BATCH_ROWS = 100;
 
-export async function appendAuditBatch(ctx: SqlContext, events: readonly Omit<AuditEvent, 'id'>[], callers: readonly CallerCount[] = []): Promise<void> {
-  if (events.length === 0 && callers.length === 0) return;
+export async function appendAuditBatch(
+  ctx: SqlContext,
+  events: readonly Omit<AuditEvent, 'id'>[],
+  callers: readonly CallerCount[] = [],
+  rates: readonly TokenRateCount[] = [],
+): Promise<void> {
+  if (events.length === 0 && callers.length === 0 && rates.length === 0) return;
   // Relaxed durability: a batch survives a crash of Tessera, not a power cut, and its fsync no
   // longer stalls the token endpoint it records (see SqlDriver.transaction).
   await ctx.db.transaction(
@@ -26,6 +32,7 @@ export async function appendAuditBatch(ctx: SqlContext, events: readonly Omit<Au
         await tx.run(`INSERT INTO audit_events ${AUDIT_COLUMNS} VALUES ${rows}`, chunk.flatMap(auditValues));
       }
       await addCallerCounts(tx, ctx.db.dialect, callers);
+      await addTokenRates(tx, rates);
     },
     { durability: 'relaxed' },
   );

@@ -21,6 +21,7 @@ import { roleDelegation } from './role-delegation.ts';
 import { roles } from './roles.ts';
 import { serviceAccounts } from './service-accounts.ts';
 import { tokenLimits } from './token-limits.ts';
+import { tokenRates } from './token-rates.ts';
 import { transactions } from './transactions.ts';
 
 export type { StoreHarness } from './harness.ts';
@@ -38,6 +39,7 @@ export function storeConformance(harness: StoreHarness): void {
   revocation(harness);
   auditLog(harness);
   callers(harness);
+  tokenRates(harness);
   keysAndCa(harness);
   caGenerations(harness);
   certificates(harness);

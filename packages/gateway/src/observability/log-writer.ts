@@ -1,0 +1,60 @@
+// JSON log lines to a text sink (stdout). Writing to stdout is a system call per write, and
+// synchronous when stdout is a file or a pipe; each write also wakes whatever reads the log. One
+// write per access line was a tenth of the gateway's CPU under load, and a third of its time per
+// request on a single connection. Access lines are therefore gathered and written together, as
+// nginx's `access_log … buffer= flush=` does: once the current turn of the event loop is done
+// (setImmediate: before the loop reads any more sockets), but no sooner than FLUSH_MS after the
+// last write, and at once when 64 KiB are waiting. Every other line (start, reload, errors) is
+// written at once, after the access lines before it, so the order of lines is kept. `flush()`
+// writes what waits (on close).
+
+export interface LineSink {
+  write(text: string): unknown;
+}
+
+export interface LogWriter {
+  log(entry: Record<string, unknown>): void;
+  /** Writes the access lines still waiting. */
+  flush(): void;
+}
+
+/** Access lines waiting past this many characters are written at once. */
+const BATCH_LIMIT = 64 * 1024;
+/** At most one write of access lines per this many milliseconds (the most an access line waits). */
+export const FLUSH_MS = 10;
+
+export function createLogWriter(sink: LineSink, now: () => Date = () => new Date()): LogWriter {
+  let pending = '';
+  let immediate: NodeJS.Immediate | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let lastWrite = -Infinity;
+  const flush = (): void => {
+    if (immediate !== undefined) clearImmediate(immediate);
+    if (timer !== undefined) clearTimeout(timer);
+    immediate = timer = undefined;
+    if (pending === '') return;
+    const text = pending;
+    pending = '';
+    lastWrite = performance.now();
+    sink.write(text);
+  };
+  return {
+    log(entry) {
+      const line = `${JSON.stringify({ time: now().toISOString(), ...entry })}\n`;
+      if (entry['msg'] !== 'access') {
+        flush();
+        sink.write(line);
+        return;
+      }
+      pending += line;
+      if (pending.length >= BATCH_LIMIT) {
+        flush();
+      } else if (immediate === undefined && timer === undefined) {
+        const wait = lastWrite + FLUSH_MS - performance.now();
+        if (wait <= 0) immediate = setImmediate(flush);
+        else timer = setTimeout(flush, wait);
+      }
+    },
+    flush,
+  };
+}
