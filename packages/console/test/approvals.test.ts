@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '@tessera/testkit/server';
-import { axeViolations, evidenceDir, findChromium, launchChromium, signIn, watchedPage, type Watched } from './helpers/browser.ts';
+import { axeViolations, evidenceDir, findChromium, launchChromium, signInDomainAdmin, watchedPage, type Watched } from './helpers/browser.ts';
 
 const found = await findChromium();
 const skip = 'skip' in found ? found.skip : false;
@@ -23,12 +23,7 @@ describe('the console: changes approved by a second admin', { skip, timeout: 240
     ((await t.admin$('GET', `/domains/pay/roles/${role}`)).json.members as Array<{ principal: string }>).map((m) => m.principal);
   const pending = async (): Promise<Array<{ id: string; kind: string; requestedBy: string }>> =>
     (await t.admin$('GET', '/domains/pay/approvals')).json.approvals;
-  const signInAs = async (w: Watched, who: string, hash: string): Promise<Page> => {
-    w.expectFailedLoad(403, '/oauth2/token');
-    await w.page.goto(`${t.url}/console/${hash}`);
-    await signIn(w.page, who, secrets[who]!);
-    return w.page;
-  };
+  const signInAs = (w: Watched, who: string, hash: string): Promise<Page> => signInDomainAdmin(w, t.url, who, secrets[who]!, hash);
   const checked = async (page: Page): Promise<void> => {
     assert.deepEqual(await axeViolations(page), []);
   };

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '@tessera/testkit/server';
-import { axeViolations, evidenceDir, findChromium, launchChromium, signIn, watchedPage, type Watched } from './helpers/browser.ts';
+import { axeViolations, evidenceDir, findChromium, launchChromium, signInDomainAdmin, watchedPage, type Watched } from './helpers/browser.ts';
 
 const found = await findChromium();
 const skip = 'skip' in found ? found.skip : false;
@@ -24,12 +24,7 @@ describe('the console: membership reviews', { skip, timeout: 240_000 }, () => {
   type M = { principal: string; expiresAt: string | null; reviewBy: string | null };
   const member = async (domain: string, role: string, principal: string): Promise<M | undefined> =>
     ((await t.admin$('GET', `/domains/${domain}/roles/${role}/members`)).json.members as M[]).find((m) => m.principal === principal);
-  const signInOps = async (w: Watched, hash: string): Promise<Page> => {
-    w.expectFailedLoad(403, '/oauth2/token');
-    await w.page.goto(`${t.url}/console/${hash}`);
-    await signIn(w.page, 'alpha.ops', opsSecret);
-    return w.page;
-  };
+  const signInOps = (w: Watched, hash: string): Promise<Page> => signInDomainAdmin(w, t.url, 'alpha.ops', opsSecret, hash);
 
   before(async () => {
     t = await startTestServer();
