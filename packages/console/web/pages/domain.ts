@@ -6,7 +6,7 @@ import type { AdminApi, Domain, PendingChange, Role, Service } from '../api.ts';
 import { announce, append, confirmAction, field, formatTime, h, notice } from '../dom.ts';
 import { approvalsHref, callersHref, roleHref, serviceHref, timelineHref } from '../router.ts';
 import type { PageContext } from '../main.ts';
-import { actionForm, errorText, errorView, pagedTable, shownOnce, type PagedTable } from './common.ts';
+import { actionForm, confirmDisable, errorText, errorView, pagedTable, type PagedTable, shownOnce } from './common.ts';
 import { pendingNotice, pendingText } from './pending.ts';
 
 type Held = (change: PendingChange, what: string) => void;
@@ -178,17 +178,7 @@ function serviceActions(api: AdminApi, service: Service, table: PagedTable<Servi
   );
   toggle.addEventListener('click', () => {
     void (async () => {
-      if (disabling) {
-        const ok = await confirmAction({
-          title: `Disable ${service.principal}?`,
-          details: [
-            `${service.principal} will get no more tokens or certificates, and the tokens it holds stop being accepted by introspection and the admin API.`,
-            'Its credentials and role memberships are kept: enabling it again restores it.',
-          ],
-          confirmLabel: `Disable ${service.principal}`,
-        });
-        if (!ok) return;
-      }
+      if (disabling && !(await confirmDisable(service.principal))) return;
       try {
         await api.setServiceStatus(service.domain, service.name, disabling ? 'DISABLED' : 'ACTIVE');
         await table.reload();
