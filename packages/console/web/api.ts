@@ -84,6 +84,8 @@ export interface Role {
   tokenMaxLifetime: number | null;
   actors: string[];
   impersonators: string[];
+  /** Whether its actors may exchange a member's ID token for its tokens. */
+  idTokenSubjects: boolean;
   createdAt: string;
   updatedAt: string;
 }
@@ -385,6 +387,10 @@ export class AdminApi {
   /** Replaces the role's actors; its members, impersonators and limit are kept. */
   setActors(domain: string, role: string, actors: string[]): Promise<Held<Role>> {
     return this.#held('PUT', `/domains/${enc(domain)}/roles/${enc(role)}`, { actors });
+  }
+  /** Sets whether the role's actors may exchange a member's ID token; everything else is kept. */
+  setIdTokenSubjects(domain: string, role: string, idTokenSubjects: boolean): Promise<Held<Role>> {
+    return this.#held('PUT', `/domains/${enc(domain)}/roles/${enc(role)}`, { idTokenSubjects });
   }
   deleteRole(domain: string, role: string): Promise<Held<void>> {
     return this.#held('DELETE', `/domains/${enc(domain)}/roles/${enc(role)}`);

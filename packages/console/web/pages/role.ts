@@ -1,10 +1,10 @@
 // One role: its members with their expiry and review date (add, change them, remove) and its
-// actors (the principals that may get its tokens for a member). Impersonators are shown, not
-// edited yet. For a role its domain lists in approvalRequiredRoles every such change is held for a
+// actors (the principals that may get its tokens for a member), and whether they may exchange a
+// member's ID token (idTokenSubjects). Impersonators are shown, not edited yet. For a role its domain lists in approvalRequiredRoles every such change is held for a
 // second admin (202): the page says so, with the change's id, instead of reporting it done.
 
 import type { AdminApi, Member, PendingChange, Role } from '../api.ts';
-import { announce, append, confirmAction, field, formatTime, h, notice } from '../dom.ts';
+import { announce, append, confirmAction, field, formatTime, h, notice, uid } from '../dom.ts';
 import { approvalsHref, domainHref, timelineHref } from '../router.ts';
 import type { PageContext } from '../main.ts';
 import { actionForm, errorText, errorView, pagedTable, type PagedTable } from './common.ts';
@@ -145,6 +145,24 @@ export async function renderRole({ api, view, crumbs }: PageContext, domain: str
       report('success', answer.result.created ? `${who} is now a member of ${role.fullName}.` : `The membership of ${who} in ${role.fullName} was updated.`);
     },
   );
+  const idTokens = h('input', { type: 'checkbox', name: 'idTokenSubjects', checked: role.idTokenSubjects });
+  const idTokenForm = actionForm('ID tokens as subject tokens', [checkboxField('Actors may exchange a member’s ID token', idTokens)], 'Save', async () => {
+    const wanted = idTokens.checked;
+    const answer = await api.setIdTokenSubjects(domain, name, wanted);
+    if (answer.pending !== null) {
+      idTokens.checked = role.idTokenSubjects;
+      held(answer.pending, `${wanted ? 'Letting' : 'No longer letting'} the actors of ${role.fullName} exchange ID tokens`);
+      return;
+    }
+    role = answer.result;
+    idTokens.checked = role.idTokenSubjects;
+    report(
+      'success',
+      role.idTokenSubjects
+        ? `The actors of ${role.fullName} may now exchange a member’s ID token issued for them.`
+        : `The actors of ${role.fullName} may no longer exchange ID tokens; tokens got that way end at once.`,
+    );
+  });
   const actor = h('input', { name: 'actor', required: true, spellcheck: 'false', autocapitalize: 'none' });
   const addActor = actionForm(
     'Add an actor',
@@ -187,6 +205,13 @@ export async function renderRole({ api, view, crumbs }: PageContext, domain: str
       actorsList,
       h('h3', {}, 'Add an actor'),
       addActor,
+      h('h3', {}, 'ID tokens as subject tokens'),
+      h(
+        'p',
+        {},
+        'When on, an actor may exchange an ID token that a member got for it (the member proved itself to the actor with it) for this role’s tokens, as it may the member’s access token.',
+      ),
+      idTokenForm,
     ),
     h(
       'section',
@@ -303,4 +328,10 @@ function removeMemberButton(api: AdminApi, role: Role, member: Member, table: Pa
     })();
   });
   return button;
+}
+
+/** A checkbox with its label after it, in the page's field style. */
+function checkboxField(label: string, input: HTMLInputElement): HTMLElement {
+  input.id ||= uid('field');
+  return h('p', { class: 'checkbox-field' }, input, ' ', h('label', { for: input.id }, label));
 }
