@@ -12,6 +12,8 @@
 //   node bench/token-profile.ts --cpu-prof /tmp/prof      # profile the closed-loop run too
 //   node bench/token-profile.ts --no-paced                # the closed-loop run only
 //   node bench/token-profile.ts --subject floor           # the same figures for the floor
+//   node bench/token-profile.ts --built                   # Tessera from the built JavaScript, as installed
+//   node bench/token-profile.ts --built --no-build        # … from dist/ as it is, not built first
 
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -23,6 +25,7 @@ import { ConnectionPool, pacedRun } from './harness/paced.ts';
 import { cpuSeconds, descendants, runChildren, sampleMemory } from './harness/processes.ts';
 import { formatProfile, summarizeProfiles } from './harness/profile.ts';
 import { launch, type LaunchContext } from './harness/subjects.ts';
+import { useBuiltCli } from './harness/tessera-cli.ts';
 
 const { values: options } = parseArgs({
   options: {
@@ -35,6 +38,8 @@ const { values: options } = parseArgs({
     'no-paced': { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
     'node-flags': { type: 'string', default: '' },
+    built: { type: 'boolean', default: false },
+    'no-build': { type: 'boolean', default: false },
   },
 });
 const seconds = Math.min(15, Number(options.seconds));
@@ -42,6 +47,7 @@ const warmup = Math.min(10, Number(options.warmup));
 const connections = Number(options.connections);
 const workers = options.workers === 'auto' ? 'auto' : Number(options.workers);
 
+if (options.built) console.log(`Tessera runs ${await useBuiltCli({ build: !options['no-build'] })}`);
 const children = runChildren();
 const probeDir = await mkdtemp(join(tmpdir(), 'tessera-token-profile-'));
 // Every server this starts inherits it (the floor's environment and Tessera's, TESSERA_* aside).
