@@ -15,7 +15,8 @@
 //   node bench/token-profile.ts --built                   # Tessera from the built JavaScript, as installed
 //   node bench/token-profile.ts --built --no-build        # … from dist/ as it is, not built first
 
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { stripTypeScriptTypes } from 'node:module';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -57,7 +58,7 @@ const context: LaunchContext = {
   children,
   nodeFlags: [
     ...options['node-flags'].split(' ').filter(Boolean),
-    `--import=${join(import.meta.dirname, 'harness', 'loop-probe.ts')}`,
+    `--import=${await strippedProbe(probeDir)}`,
     ...(options['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${options['cpu-prof']}`] : []),
   ],
   signingJwk: { ...(await exportJWK(privateKey)), kid: 'bench-es256' },
@@ -151,9 +152,20 @@ function signal(pids: readonly number[]): void {
   }
 }
 
+/**
+ * The probe as JavaScript: preloaded as TypeScript, it would make the server load Node's type
+ * stripper (~25 MB), which `tessera serve` itself no longer loads, and every memory figure would carry it.
+ */
+async function strippedProbe(dir: string): Promise<string> {
+  const file = join(dir, 'loop-probe.mjs');
+  const source = await readFile(join(import.meta.dirname, 'harness', 'loop-probe.ts'), 'utf8');
+  await writeFile(file, stripTypeScriptTypes(source, { mode: 'strip' }));
+  return file;
+}
+
 async function readProbes(dir: string): Promise<Map<number, Record<string, unknown>[]>> {
   const found = new Map<number, Record<string, unknown>[]>();
-  for (const name of await readdir(dir)) {
+  for (const name of (await readdir(dir)).filter((entry) => entry.endsWith('.jsonl'))) {
     const lines = (await readFile(join(dir, name), 'utf8'))
       .split('\n')
       .filter(Boolean)
