@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { startTestServer, type TestServer } from '@tessera/testkit/server';
-import { axeViolations, evidenceDir, findChromium, launchChromium, signIn, watchedPage } from './helpers/browser.ts';
+import { assertRefusedPage, axeViolations, evidenceDir, findChromium, launchChromium, onWatchedPage, signInDomainAdmin } from './helpers/browser.ts';
 
 const found = await findChromium();
 const skip = 'skip' in found ? found.skip : false;
@@ -66,12 +66,8 @@ describe('the console: who calls a domain', { skip, timeout: 120_000 }, () => {
   });
 
   it('lists who called, with roles, actor and counts, charts it, and switches the period', async () => {
-    const w = await watchedPage(browser);
-    const page = w.page;
-    try {
-      w.expectFailedLoad(403, '/oauth2/token');
-      await page.goto(`${t.url}/console/`);
-      await signIn(page, 'orders.ops', secrets.get('orders.ops')!);
+    await onWatchedPage(browser, async (w) => {
+      const page = await signInDomainAdmin(w, t.url, 'orders.ops', secrets.get('orders.ops')!);
       await page.getByRole('link', { name: 'orders' }).click();
       await page.getByRole('heading', { level: 1, name: 'Domain orders' }).waitFor();
       // The admin's own token counts too: it was obtained for orders.
@@ -104,30 +100,15 @@ describe('the console: who calls a domain', { skip, timeout: 120_000 }, () => {
       assert.equal(await page.locator('svg.chart rect.bar').count(), 25);
       assert.equal(await page.getByRole('navigation', { name: 'Period' }).locator('[aria-current="true"]').textContent(), 'Last 24 hours');
       assert.deepEqual(await axeViolations(page), []);
-      w.assertClean();
-    } finally {
-      await w.close();
-    }
+    });
   });
 
   it("refuses another domain's callers: the server says no", async () => {
-    const w = await watchedPage(browser);
-    const page = w.page;
-    try {
-      w.expectFailedLoad(403, '/oauth2/token');
-      await page.goto(`${t.url}/console/`);
-      await signIn(page, 'orders.ops', secrets.get('orders.ops')!);
+    await onWatchedPage(browser, async (w) => {
+      const page = await signInDomainAdmin(w, t.url, 'orders.ops', secrets.get('orders.ops')!);
       await page.getByRole('heading', { level: 1, name: 'Domains' }).waitFor();
-      const refused = page.waitForResponse((response) => new URL(response.url()).pathname === '/admin/v1/domains/shop/callers/series');
-      w.expectFailedLoad(403, '/admin/v1/domains/shop/callers/series');
-      await page.goto(`${t.url}/console/#/domains/shop/callers`);
-      assert.equal((await refused).status(), 403);
-      await page.getByRole('heading', { level: 1, name: 'Callers of shop' }).waitFor();
-      assert.match((await page.getByRole('alert').textContent()) ?? '', /^You may not see this: .+ \(403 forbidden\)$/);
+      await assertRefusedPage(w, t.url, '#/domains/shop/callers', '/admin/v1/domains/shop/callers/series', 'Callers of shop');
       assert.equal(await page.locator('svg.chart').count(), 0);
-      w.assertClean();
-    } finally {
-      await w.close();
-    }
+    });
   });
 });

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_LIMIT, callersHref, domainHref, parseRoute, roleHref, systemHref, timelineHref } from '../web/router.ts';
+import { DEFAULT_LIMIT, approvalsHref, callersHref, domainHref, parseRoute, reviewsHref, roleHref, systemHref, timelineHref } from '../web/router.ts';
 
 describe('console routes', () => {
   it('reads the pages and their names', () => {
@@ -25,6 +25,16 @@ describe('console routes', () => {
     assert.deepEqual(parseRoute('#/system?period=7d'), { page: 'system', period: '7d' });
     assert.deepEqual(parseRoute('#/system?period=30d'), { page: 'system', period: '24h' }, 'unknown: 24 hours');
     assert.equal(systemHref('7d'), '#/system?period=7d');
+  });
+
+  it('reads the reviews inbox with its window, and a domain’s approvals', () => {
+    assert.deepEqual(parseRoute('#/reviews'), { page: 'reviews', days: 14, limit: DEFAULT_LIMIT });
+    assert.deepEqual(parseRoute('#/reviews?days=90&limit=5'), { page: 'reviews', days: 90, limit: 5 });
+    assert.deepEqual(parseRoute('#/reviews?days=8'), { page: 'reviews', days: 14, limit: DEFAULT_LIMIT }, 'unknown window: 14 days');
+    assert.deepEqual(parseRoute('#/domains/pay.prod/approvals'), { page: 'approvals', domain: 'pay.prod', limit: DEFAULT_LIMIT });
+    assert.deepEqual(parseRoute(approvalsHref('a b')), { page: 'approvals', domain: 'a b', limit: DEFAULT_LIMIT });
+    assert.equal(reviewsHref(30), '#/reviews?days=30');
+    assert.equal(reviewsHref(), '#/reviews');
   });
 
   it('takes the default for a limit out of 1 to 1,000, and "not found" for other paths', () => {

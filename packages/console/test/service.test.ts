@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '@tessera/testkit/server';
 import { csrFor, serviceKey } from '../../server/test/helpers/ca-client.ts';
-import { axeViolations, evidenceDir, findChromium, launchChromium, signIn, watchedPage } from './helpers/browser.ts';
+import { assertRefusedPage, axeViolations, evidenceDir, findChromium, launchChromium, onWatchedPage, signInDomainAdmin } from './helpers/browser.ts';
 
 const found = await findChromium();
 const skip = 'skip' in found ? found.skip : false;
@@ -44,12 +44,8 @@ describe("the console: a service's page", { skip, timeout: 180_000 }, () => {
   });
 
   it('edits, disables and enables the service, and rotates its secret', async () => {
-    const w = await watchedPage(browser);
-    const page = w.page;
-    try {
-      w.expectFailedLoad(403, '/oauth2/token');
-      await page.goto(`${t.url}/console/`);
-      await signIn(page, 'alpha.ops', opsSecret);
+    await onWatchedPage(browser, async (w) => {
+      const page = await signInDomainAdmin(w, t.url, 'alpha.ops', opsSecret);
       await page.getByRole('link', { name: 'alpha' }).click();
       await page.getByRole('link', { name: 'alpha.api' }).click();
       await page.getByRole('heading', { level: 1, name: 'Service alpha.api' }).waitFor();
@@ -86,19 +82,12 @@ describe("the console: a service's page", { skip, timeout: 180_000 }, () => {
       assert.match(secret, /^[A-Za-z0-9_-]{43}$/);
       const token = await t.token('alpha.api', secret, { grant_type: 'client_credentials', scope: 'beta:role.readers' });
       assert.equal(token.status, 200, 'the secret shown works');
-      w.assertClean();
-    } finally {
-      await w.close();
-    }
+    });
   });
 
   it('adds and removes a public key, makes and revokes an API key, and makes and deletes a join token', async () => {
-    const w = await watchedPage(browser);
-    const page = w.page;
-    try {
-      w.expectFailedLoad(403, '/oauth2/token');
-      await page.goto(`${t.url}/console/`);
-      await signIn(page, 'alpha.ops', opsSecret);
+    await onWatchedPage(browser, async (w) => {
+      const page = await signInDomainAdmin(w, t.url, 'alpha.ops', opsSecret);
       await page.getByRole('heading', { level: 1, name: 'Domains' }).waitFor();
       await page.goto(`${t.url}/console/#/domains/alpha/services/api`);
       await page.getByRole('heading', { level: 1, name: 'Service alpha.api' }).waitFor();
@@ -141,10 +130,7 @@ describe("the console: a service's page", { skip, timeout: 180_000 }, () => {
       await page.getByText(`Join token ${tokens[0].id} is deleted.`).first().waitFor();
       assert.deepEqual((await t.admin$('GET', '/join-tokens?principal=alpha.api')).json.joinTokens, []);
       assert.deepEqual(await axeViolations(page), []);
-      w.assertClean();
-    } finally {
-      await w.close();
-    }
+    });
   });
 
   it('lists the certificates issued to the service and revokes one, with a reason', async () => {
@@ -156,12 +142,8 @@ describe("the console: a service's page", { skip, timeout: 180_000 }, () => {
     });
     assert.equal(enroll.status, 201, enroll.text);
     const serial = ((await t.admin$('GET', '/domains/alpha/services/api/certificates')).json.certificates[0] as { serial: string }).serial;
-    const w = await watchedPage(browser);
-    const page = w.page;
-    try {
-      w.expectFailedLoad(403, '/oauth2/token');
-      await page.goto(`${t.url}/console/`);
-      await signIn(page, 'alpha.ops', opsSecret);
+    await onWatchedPage(browser, async (w) => {
+      const page = await signInDomainAdmin(w, t.url, 'alpha.ops', opsSecret);
       await page.getByRole('heading', { level: 1, name: 'Domains' }).waitFor();
       await page.goto(`${t.url}/console/#/domains/alpha/services/api`);
       await page.getByRole('cell', { name: serial, exact: true }).waitFor();
@@ -175,27 +157,14 @@ describe("the console: a service's page", { skip, timeout: 180_000 }, () => {
       await page.getByRole('cell', { name: 'revoked (keyCompromise)' }).waitFor();
       assert.deepEqual(await axeViolations(page), []);
       await page.screenshot({ path: join(await evidenceDir(), 'service-credentials.png'), fullPage: true });
-      w.assertClean();
-    } finally {
-      await w.close();
-    }
+    });
   });
 
   it("refuses another domain's service: the server says no", async () => {
-    const w = await watchedPage(browser);
-    const page = w.page;
-    try {
-      w.expectFailedLoad(403, '/oauth2/token');
-      await page.goto(`${t.url}/console/`);
-      await signIn(page, 'alpha.ops', opsSecret);
+    await onWatchedPage(browser, async (w) => {
+      const page = await signInDomainAdmin(w, t.url, 'alpha.ops', opsSecret);
       await page.getByRole('heading', { level: 1, name: 'Domains' }).waitFor();
-      w.expectFailedLoad(403, '/admin/v1/domains/beta/services/web');
-      await page.goto(`${t.url}/console/#/domains/beta/services/web`);
-      await page.getByRole('heading', { level: 1, name: 'Service beta.web' }).waitFor();
-      assert.match((await page.getByRole('alert').textContent()) ?? '', /^You may not see this: .+ \(403 forbidden\)$/);
-      w.assertClean();
-    } finally {
-      await w.close();
-    }
+      await assertRefusedPage(w, t.url, '#/domains/beta/services/web', '/admin/v1/domains/beta/services/web', 'Service beta.web');
+    });
   });
 });

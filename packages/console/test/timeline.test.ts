@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { startTestServer, type TestServer } from '@tessera/testkit/server';
-import { axeViolations, evidenceDir, findChromium, launchChromium, signIn, watchedPage } from './helpers/browser.ts';
+import { assertRefusedPage, axeViolations, evidenceDir, findChromium, launchChromium, onWatchedPage, signInDomainAdmin } from './helpers/browser.ts';
 
 const found = await findChromium();
 const skip = 'skip' in found ? found.skip : false;
@@ -40,12 +40,8 @@ describe("the console: a domain's timeline", { skip, timeout: 120_000 }, () => {
   });
 
   it('lists the changes with who and what changed, and narrows to a service and to a role', async () => {
-    const w = await watchedPage(browser);
-    const page = w.page;
-    try {
-      w.expectFailedLoad(403, '/oauth2/token');
-      await page.goto(`${t.url}/console/`);
-      await signIn(page, 'alpha.ops', opsSecret);
+    await onWatchedPage(browser, async (w) => {
+      const page = await signInDomainAdmin(w, t.url, 'alpha.ops', opsSecret);
       await page.getByRole('link', { name: 'alpha' }).click();
       await page.getByRole('link', { name: 'Timeline of alpha' }).click();
       await page.getByRole('heading', { level: 1, name: 'Timeline of alpha' }).waitFor();
@@ -84,29 +80,14 @@ describe("the console: a domain's timeline", { skip, timeout: 120_000 }, () => {
       await page.getByRole('heading', { level: 1, name: 'Timeline of alpha:role.readers' }).waitFor();
       assert.equal(await page.locator('table tbody tr').count(), 2);
       assert.match((await page.locator('table tbody tr').first().textContent()) ?? '', /alpha\.api/);
-      w.assertClean();
-    } finally {
-      await w.close();
-    }
+    });
   });
 
   it("refuses another domain's timeline: the server says no", async () => {
-    const w = await watchedPage(browser);
-    const page = w.page;
-    try {
-      w.expectFailedLoad(403, '/oauth2/token');
-      await page.goto(`${t.url}/console/`);
-      await signIn(page, 'alpha.ops', opsSecret);
+    await onWatchedPage(browser, async (w) => {
+      const page = await signInDomainAdmin(w, t.url, 'alpha.ops', opsSecret);
       await page.getByRole('heading', { level: 1, name: 'Domains' }).waitFor();
-      const refused = page.waitForResponse((response) => new URL(response.url()).pathname === '/admin/v1/domains/beta/audit');
-      w.expectFailedLoad(403, '/admin/v1/domains/beta/audit');
-      await page.goto(`${t.url}/console/#/domains/beta/timeline`);
-      assert.equal((await refused).status(), 403);
-      await page.getByRole('heading', { level: 1, name: 'Timeline of beta' }).waitFor();
-      assert.match((await page.getByRole('alert').textContent()) ?? '', /^You may not see this: .+ \(403 forbidden\)$/);
-      w.assertClean();
-    } finally {
-      await w.close();
-    }
+      await assertRefusedPage(w, t.url, '#/domains/beta/timeline', '/admin/v1/domains/beta/audit', 'Timeline of beta');
+    });
   });
 });

@@ -7,6 +7,8 @@ export interface Domain {
   name: string;
   description: string | null;
   tokenMaxLifetime: number | null;
+  /** Roles whose member changes wait for a second admin (docs/http-api.md, Approvals). */
+  approvalRequiredRoles?: string[];
   createdAt: string;
   updatedAt: string;
 }
@@ -26,6 +28,51 @@ export interface Service {
 export interface Member {
   principal: string;
   expiresAt: string | null;
+  /** When the membership is due for review (past it, it still grants). */
+  reviewBy?: string | null;
+}
+
+/** A change waiting for a second admin's approval: what a change of a role its domain lists in `approvalRequiredRoles` answers (202). */
+export interface PendingChange {
+  id: string;
+  domain: string;
+  role: string | null;
+  kind: string;
+  change: unknown;
+  requestedBy: string;
+  requestedAt: string;
+  expiresAt: string;
+  status: 'pending' | 'approved' | 'rejected' | 'failed';
+  decidedBy: string | null;
+  decidedAt: string | null;
+  outcome: string | null;
+}
+
+/** What a change that may be held answers: applied now (`pending` null), or held for a second admin (202). */
+export type Held<T> = { pending: null; result: T } | { pending: PendingChange; result?: undefined };
+
+/** A membership listed by GET /reviews. */
+export interface DueMembership {
+  domain: string;
+  role: string;
+  principal: string;
+  expiresAt: string | null;
+  reviewBy: string | null;
+  reason: Array<'review-due' | 'expiring'>;
+}
+
+export interface ReviewRequest {
+  items: Array<{ domain: string; role: string; principal: string }>;
+  action: 'extend' | 'remove';
+  reviewBy?: string;
+  expiresAt?: string | null;
+  reason?: string;
+}
+
+export interface ReviewAnswer {
+  changed: number;
+  joinTokensVoided: number;
+  pending: PendingChange[];
 }
 
 export interface Role {
@@ -37,6 +84,8 @@ export interface Role {
   tokenMaxLifetime: number | null;
   actors: string[];
   impersonators: string[];
+  /** Whether its actors may exchange a member's ID token for its tokens. */
+  idTokenSubjects: boolean;
   createdAt: string;
   updatedAt: string;
 }
@@ -190,6 +239,16 @@ export class AdminApi {
   }
 
   async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return (await this.#send<T>(method, path, body)).body;
+  }
+
+  /** A change that a second admin may have to approve: 202 answers the pending change. */
+  async #held<T>(method: string, path: string, body?: unknown): Promise<Held<T>> {
+    const answer = await this.#send<unknown>(method, path, body);
+    return answer.status === 202 ? { pending: answer.body as PendingChange } : { pending: null, result: answer.body as T };
+  }
+
+  async #send<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const response = await fetch(`/admin/v1${path}`, {
@@ -204,8 +263,8 @@ export class AdminApi {
       if (response.status === 401) this.#onUnauthorized(error);
       throw error;
     }
-    if (response.status === 204) return undefined as T;
-    return (await response.json()) as T;
+    if (response.status === 204) return { status: 204, body: undefined as T };
+    return { status: response.status, body: (await response.json()) as T };
   }
 
   async #page<T>(path: string, name: string, cursor: string | null, limit: number, extra: Record<string, string> = {}): Promise<Page<T>> {
@@ -326,19 +385,53 @@ export class AdminApi {
     return this.#call('PUT', `/domains/${enc(domain)}/roles/${enc(role)}`, {});
   }
   /** Replaces the role's actors; its members, impersonators and limit are kept. */
-  setActors(domain: string, role: string, actors: string[]): Promise<Role> {
-    return this.#call('PUT', `/domains/${enc(domain)}/roles/${enc(role)}`, { actors });
+  setActors(domain: string, role: string, actors: string[]): Promise<Held<Role>> {
+    return this.#held('PUT', `/domains/${enc(domain)}/roles/${enc(role)}`, { actors });
   }
-  deleteRole(domain: string, role: string): Promise<void> {
-    return this.#call('DELETE', `/domains/${enc(domain)}/roles/${enc(role)}`);
+  /** Sets whether the role's actors may exchange a member's ID token; everything else is kept. */
+  setIdTokenSubjects(domain: string, role: string, idTokenSubjects: boolean): Promise<Held<Role>> {
+    return this.#held('PUT', `/domains/${enc(domain)}/roles/${enc(role)}`, { idTokenSubjects });
+  }
+  deleteRole(domain: string, role: string): Promise<Held<void>> {
+    return this.#held('DELETE', `/domains/${enc(domain)}/roles/${enc(role)}`);
   }
   listMembers(domain: string, role: string, cursor: string | null, limit: number): Promise<Page<Member>> {
     return this.#page(`/domains/${enc(domain)}/roles/${enc(role)}/members`, 'members', cursor, limit);
   }
-  putMember(domain: string, role: string, principal: string, expiresAt: string | null): Promise<Member & { created: boolean }> {
-    return this.#call('PUT', `/domains/${enc(domain)}/roles/${enc(role)}/members/${enc(principal)}`, expiresAt ? { expiresAt } : {});
+  /** Writes the membership whole: an expiry or review date left out (or null) is cleared. */
+  putMember(
+    domain: string,
+    role: string,
+    principal: string,
+    dates: { expiresAt: string | null; reviewBy: string | null },
+  ): Promise<Held<Member & { created: boolean }>> {
+    const body = { ...(dates.expiresAt ? { expiresAt: dates.expiresAt } : {}), ...(dates.reviewBy ? { reviewBy: dates.reviewBy } : {}) };
+    return this.#held('PUT', `/domains/${enc(domain)}/roles/${enc(role)}/members/${enc(principal)}`, body);
   }
-  removeMember(domain: string, role: string, principal: string): Promise<void> {
-    return this.#call('DELETE', `/domains/${enc(domain)}/roles/${enc(role)}/members/${enc(principal)}`);
+  removeMember(domain: string, role: string, principal: string): Promise<Held<void>> {
+    return this.#held('DELETE', `/domains/${enc(domain)}/roles/${enc(role)}/members/${enc(principal)}`);
+  }
+
+  /** Changes a domain's settings; removing names from `approvalRequiredRoles` is held for a second admin. */
+  updateDomain(domain: string, change: { approvalRequiredRoles?: string[]; reason?: string }): Promise<Held<Domain>> {
+    return this.#held('PATCH', `/domains/${enc(domain)}`, change);
+  }
+
+  /** Memberships due for review or expiring within `withinSeconds`, or past, in the domains the caller administers. */
+  listReviews(withinSeconds: number, cursor: string | null, limit: number): Promise<Page<DueMembership>> {
+    return this.#page('/reviews', 'memberships', cursor, limit, { within: String(withinSeconds) });
+  }
+  review(request: ReviewRequest): Promise<ReviewAnswer> {
+    return this.#call('POST', '/reviews', request);
+  }
+  listApprovals(domain: string, cursor: string | null, limit: number): Promise<Page<PendingChange>> {
+    return this.#page(`/domains/${enc(domain)}/approvals`, 'approvals', cursor, limit);
+  }
+  approve(id: string, reason: string | null): Promise<{ approval: PendingChange; status: number; result: unknown }> {
+    return this.#call('POST', `/approvals/${enc(id)}/approve`, reason ? { reason } : {});
+  }
+  /** Rejects the change, or withdraws it for its requester. */
+  reject(id: string, reason: string | null): Promise<PendingChange> {
+    return this.#call('POST', `/approvals/${enc(id)}/reject`, reason ? { reason } : {});
   }
 }

@@ -13,8 +13,10 @@ import { renderDomain } from './pages/domain.ts';
 import { renderRole } from './pages/role.ts';
 import { renderCallers } from './pages/callers.ts';
 import { renderTimeline } from './pages/timeline.ts';
-import { renderSystem, renderSystemNav } from './pages/system.ts';
+import { renderSiteNav, renderSystem } from './pages/system.ts';
 import { renderService } from './pages/service.ts';
+import { renderReviews } from './pages/reviews.ts';
+import { renderApprovals } from './pages/approvals.ts';
 
 export interface PageContext {
   api: AdminApi;
@@ -128,7 +130,7 @@ async function render(message?: string, error?: string): Promise<void> {
   const current = ++navigation;
   const route: Route = parseRoute(location.hash);
   const view = h('div', { class: 'page' });
-  renderSystemNav(session, route.page);
+  renderSiteNav(session, route.page);
   if (!session || !api || route.page === 'sign-in') {
     if (session && route.page === 'sign-in') {
       location.hash = '#/domains';
@@ -146,6 +148,8 @@ async function render(message?: string, error?: string): Promise<void> {
     else if (route.page === 'callers') await renderCallers(context, route.domain, route.period, route.limit);
     else if (route.page === 'service') await renderService(context, route.domain, route.service, route.limit);
     else if (route.page === 'timeline') await renderTimeline(context, route.domain, route.target, route.limit);
+    else if (route.page === 'reviews') await renderReviews(context, route.days, route.limit);
+    else if (route.page === 'approvals') await renderApprovals(context, route.domain, route.limit);
     else if (route.page === 'system') await renderSystem(context, route.period);
     else {
       setCrumbs([{ label: 'Not found' }]);

@@ -1,6 +1,7 @@
 // Hash routes: `#/domains`, `#/domains/<d>`, `#/domains/<d>/roles/<r>`,
 // `#/domains/<d>/services/<s>`, `#/domains/<d>/callers?period=7d`, `#/domains/<d>/timeline?target=<d>.<s>`,
-// `#/system?period=7d`, with an optional `?limit=` (the page size of lists). The hash never reaches the server.
+// `#/domains/<d>/approvals`, `#/reviews?days=30`, `#/system?period=7d`, with an optional `?limit=` (the page size of lists).
+// The hash never reaches the server.
 
 export type Route =
   | { page: 'sign-in' }
@@ -11,7 +12,13 @@ export type Route =
   | { page: 'timeline'; domain: string; target: string | null; limit: number }
   | { page: 'system'; period: SystemPeriod }
   | { page: 'service'; domain: string; service: string; limit: number }
+  | { page: 'reviews'; days: ReviewWindow; limit: number }
+  | { page: 'approvals'; domain: string; limit: number }
   | { page: 'not-found'; path: string };
+
+/** The reviews inbox's windows in days (`?days=`), 14 when absent. */
+export type ReviewWindow = 7 | 14 | 30 | 90;
+export const REVIEW_WINDOWS: readonly ReviewWindow[] = [7, 14, 30, 90];
 
 export const DEFAULT_LIMIT = 50;
 
@@ -38,6 +45,11 @@ export function parseRoute(hash: string): Route {
   }
   if (parts.length === 0 || (parts.length === 1 && parts[0] === 'domains')) return { page: 'domains', limit };
   if (parts.length === 1 && parts[0] === 'sign-in') return { page: 'sign-in' };
+  if (parts.length === 1 && parts[0] === 'reviews') {
+    const days = REVIEW_WINDOWS.find((d) => String(d) === params.get('days')) ?? 14;
+    return { page: 'reviews', days, limit };
+  }
+  if (parts[0] === 'domains' && parts.length === 3 && parts[2] === 'approvals') return { page: 'approvals', domain: parts[1]!, limit };
   if (parts.length === 1 && parts[0] === 'system') return { page: 'system', period: params.get('period') === '7d' ? '7d' : '24h' };
   if (parts[0] === 'domains' && parts.length === 2) return { page: 'domain', domain: parts[1]!, limit };
   if (parts[0] === 'domains' && parts.length === 3 && parts[2] === 'timeline') {
@@ -74,4 +86,12 @@ export function systemHref(period?: SystemPeriod): string {
 
 export function serviceHref(domain: string, service: string): string {
   return `#/domains/${encodeURIComponent(domain)}/services/${encodeURIComponent(service)}`;
+}
+
+export function reviewsHref(days?: ReviewWindow): string {
+  return `#/reviews${days === undefined ? '' : `?days=${days}`}`;
+}
+
+export function approvalsHref(domain: string): string {
+  return `#/domains/${encodeURIComponent(domain)}/approvals`;
 }

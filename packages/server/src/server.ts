@@ -304,6 +304,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       storage: { backend: config.database.kind, location: storageLocation(config.database), readiness: (log) => readiness(health, log) },
       joinTokens: config.joinTokens,
       ca,
+      peopleDomain: oidc?.principal.domain ?? null,
     });
     const tokenChecks = { store, hasher, verify, now, methods, bodyLimit: config.bodyLimit, guard };
     await introspectionEndpoint(app, tokenChecks);
@@ -317,6 +318,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       boundCertificates,
       tokens,
       domain: config.serviceAccounts.domain,
+      peopleDomain: oidc?.principal.domain ?? null,
       jwksJson,
       jwksMaxAge: config.signing.jwksMaxAge,
     });

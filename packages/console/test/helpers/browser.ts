@@ -131,3 +131,41 @@ export async function signIn(page: Page, clientId: string, secret: string, domai
   if (domain) await page.getByLabel('Domain to administer (optional)').fill(domain);
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
+
+/** Runs `body` on a new watched page, asserts the page clean (assertClean) when it returns, and closes it whatever happens. */
+export async function onWatchedPage(browser: Browser, body: (w: Watched) => Promise<void>): Promise<void> {
+  const w = await watchedPage(browser);
+  try {
+    await body(w);
+    w.assertClean();
+  } finally {
+    await w.close();
+  }
+}
+
+/**
+ * Signs a domain admin in from a fresh load of the console at `hash` (the page it opens after
+ * signing in). The sign-in first asks for the system admin role, which the server refuses (403 at
+ * /oauth2/token) before it asks for the domain's: the watched page is told to expect that.
+ */
+export async function signInDomainAdmin(w: Watched, url: string, clientId: string, secret: string, hash = ''): Promise<Page> {
+  w.expectFailedLoad(403, '/oauth2/token');
+  await w.page.goto(`${url}/console/${hash}`);
+  await signIn(w.page, clientId, secret);
+  return w.page;
+}
+
+/**
+ * Opens `hash` on a signed-in page and checks that the server refused the call behind it (403 at
+ * `apiPath`, the page having sent its bearer token) and that the page says so under `heading`.
+ */
+export async function assertRefusedPage(w: Watched, url: string, hash: string, apiPath: string, heading: string): Promise<void> {
+  const refused = w.page.waitForResponse((response) => new URL(response.url()).pathname === apiPath);
+  w.expectFailedLoad(403, apiPath);
+  await w.page.goto(`${url}/console/${hash}`);
+  const answer = await refused;
+  assert.equal(answer.status(), 403, `the server refuses ${apiPath}`);
+  assert.equal(answer.request().headers()['authorization']?.startsWith('Bearer '), true);
+  await w.page.getByRole('heading', { level: 1, name: heading }).waitFor();
+  assert.match((await w.page.getByRole('alert').textContent()) ?? '', /^You may not see this: .+ \(403 forbidden\)$/);
+}

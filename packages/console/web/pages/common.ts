@@ -2,7 +2,7 @@
 // nextCursor), an error view, and the message of an error.
 
 import { ApiError, type Page } from '../api.ts';
-import { announce, append, field, h, notice } from '../dom.ts';
+import { announce, append, confirmAction, field, h, notice } from '../dom.ts';
 
 export function errorText(error: unknown): string {
   if (error instanceof ApiError) return `${error.message} (${error.status} ${error.code})`;
@@ -133,4 +133,16 @@ export function shownOnce(box: HTMLElement, label: string, value: string, note: 
   box.replaceChildren(h('div', { class: 'notice secret-notice', role: 'status' }, h('p', {}, note), field(label, input)));
   input.focus();
   input.select();
+}
+
+/** Asks before disabling a service, saying what disabling does and what it keeps. */
+export function confirmDisable(principal: string): Promise<boolean> {
+  return confirmAction({
+    title: `Disable ${principal}?`,
+    details: [
+      `${principal} will get no more tokens or certificates, and the tokens it holds stop being accepted by introspection and the admin API.`,
+      'Its credentials and role memberships are kept: enabling it again restores it.',
+    ],
+    confirmLabel: `Disable ${principal}`,
+  });
 }

@@ -1,11 +1,15 @@
-// One domain: its services (status, create, disable/enable, delete) and its roles (create,
-// delete, a link to each role's members and actors).
+// One domain: its services (status, create, disable/enable, delete), its roles (create,
+// delete, a link to each role's members and actors), the roles whose changes need a second
+// admin (approvalRequiredRoles) and a link to the changes waiting for one.
 
-import type { AdminApi, Role, Service } from '../api.ts';
+import type { AdminApi, Domain, PendingChange, Role, Service } from '../api.ts';
 import { announce, append, confirmAction, field, formatTime, h, notice } from '../dom.ts';
-import { callersHref, roleHref, serviceHref, timelineHref } from '../router.ts';
+import { approvalsHref, callersHref, roleHref, serviceHref, timelineHref } from '../router.ts';
 import type { PageContext } from '../main.ts';
-import { actionForm, errorText, errorView, pagedTable, shownOnce, type PagedTable } from './common.ts';
+import { actionForm, confirmDisable, errorText, errorView, pagedTable, type PagedTable, shownOnce } from './common.ts';
+import { pendingNotice, pendingText } from './pending.ts';
+
+type Held = (change: PendingChange, what: string) => void;
 
 export async function renderDomain({ api, view, crumbs }: PageContext, name: string, limit: number): Promise<void> {
   crumbs([{ label: name }]);
@@ -17,11 +21,26 @@ export async function renderDomain({ api, view, crumbs }: PageContext, name: str
     return;
   }
   const outcome = h('div', { class: 'outcome' });
-  const roles = rolesTable(api, name, limit, outcome);
+  const waitingLink = h('a', { href: approvalsHref(name) });
+  const countWaiting = async (): Promise<void> => {
+    const pending = await api.listApprovals(name, null, 100);
+    waitingLink.textContent = `Changes waiting for approval (${pending.items.length}${pending.nextCursor === null ? '' : '+'})`;
+  };
+  // After a change held for a second admin, the count of those waiting is loaded again.
+  const held = (change: PendingChange, what: string): void => {
+    outcome.replaceChildren(pendingNotice(change, what));
+    announce(pendingText(change, what));
+    countWaiting().catch(() => undefined);
+  };
+  const roles = rolesTable(api, name, limit, outcome, held);
   // Deleting a service also takes it out of every role: the roles' member counts are loaded again.
   const services = servicesTable(api, name, limit, outcome, () => roles.reload());
   try {
-    await Promise.all([services.reload(), roles.reload()]);
+    // The count is a convenience: without it the link still leads to the list.
+    const counted = countWaiting().catch(() => {
+      waitingLink.textContent = 'Changes waiting for approval';
+    });
+    await Promise.all([counted, services.reload(), roles.reload()]);
   } catch (error) {
     errorView(view, `Domain ${name}`, error);
     return;
@@ -45,9 +64,80 @@ export async function renderDomain({ api, view, crumbs }: PageContext, name: str
       h('a', { href: timelineHref(domain.name) }, `Timeline of ${domain.name}`),
       ': every change to it, its roles and its services, by whom and when.',
     ),
+    h('p', {}, waitingLink, ': member and role changes held until a second admin approves them.'),
     outcome,
     h('section', { 'aria-labelledby': 'services' }, h('h2', { id: 'services' }, 'Services'), services.element, createServiceForm(api, name, services, outcome)),
     h('section', { 'aria-labelledby': 'roles' }, h('h2', { id: 'roles' }, 'Roles'), roles.element, createRoleForm(api, name, roles, outcome)),
+    approvalSettings(api, domain, outcome, held),
+  );
+}
+
+/**
+ * The roles whose member changes wait for a second admin (`approvalRequiredRoles`): adding one
+ * applies at once; removing one is itself a change a second admin must approve (202).
+ */
+function approvalSettings(api: AdminApi, initial: Domain, outcome: HTMLElement, held: Held): HTMLElement {
+  let current = initial.approvalRequiredRoles ?? [];
+  const list = h('div');
+  const show = (): void => {
+    list.replaceChildren(
+      current.length === 0
+        ? h('p', { class: 'empty' }, 'None: every change of this domain’s roles applies at once.')
+        : h('ul', { class: 'plain' }, ...current.map((role) => h('li', {}, h('code', {}, role), ' ', removeButton(role)))),
+    );
+  };
+  const save = async (next: string[], done: string, asked: string): Promise<void> => {
+    const answer = await api.updateDomain(initial.name, { approvalRequiredRoles: next });
+    if (answer.pending !== null) {
+      held(answer.pending, asked);
+      return;
+    }
+    current = answer.result.approvalRequiredRoles ?? next;
+    show();
+    report(outcome, 'success', done);
+  };
+  const removeButton = (role: string): HTMLElement => {
+    const button = h('button', { type: 'button', class: 'danger', 'aria-label': `Remove ${role} from the roles needing approval` }, 'Remove');
+    button.addEventListener('click', () => {
+      void (async () => {
+        const ok = await confirmAction({
+          title: `Stop requiring a second admin for ${role}?`,
+          details: [
+            `Changes of the members and actors of ${initial.name}:role.${role} would then apply at once.`,
+            'This itself waits for another admin of the domain to approve it.',
+          ],
+          confirmLabel: `Ask to remove ${role}`,
+        });
+        if (!ok) return;
+        await save(
+          current.filter((r) => r !== role),
+          `${role} no longer needs a second admin.`,
+          `Removing ${role} from the roles needing a second admin`,
+        ).catch((error: unknown) => report(outcome, 'error', `Could not remove ${role}: ${errorText(error)}`));
+      })();
+    });
+    return button;
+  };
+  show();
+  const role = h('input', { name: 'approvalRole', required: true, spellcheck: 'false', autocapitalize: 'none' });
+  const form = actionForm(
+    'Require a second admin for a role',
+    [field('Role needing approval', role, 'e.g. admin or writers: its member changes then wait for another admin’s approval. Applies at once.')],
+    'Require approval',
+    async () => {
+      const name = role.value.trim();
+      await save([...new Set([...current, name])], `Changes of ${initial.name}:role.${name} now need a second admin.`, `Requiring approval for ${name}`);
+      role.value = '';
+    },
+  );
+  return h(
+    'section',
+    { 'aria-labelledby': 'approval-roles' },
+    h('h2', { id: 'approval-roles' }, 'Roles needing a second admin'),
+    h('p', {}, 'A change of these roles’ members or actors, or deleting one, waits until another admin of the domain approves it.'),
+    list,
+    h('h3', {}, 'Require a second admin for a role'),
+    form,
   );
 }
 
@@ -88,17 +178,7 @@ function serviceActions(api: AdminApi, service: Service, table: PagedTable<Servi
   );
   toggle.addEventListener('click', () => {
     void (async () => {
-      if (disabling) {
-        const ok = await confirmAction({
-          title: `Disable ${service.principal}?`,
-          details: [
-            `${service.principal} will get no more tokens or certificates, and the tokens it holds stop being accepted by introspection and the admin API.`,
-            'Its credentials and role memberships are kept: enabling it again restores it.',
-          ],
-          confirmLabel: `Disable ${service.principal}`,
-        });
-        if (!ok) return;
-      }
+      if (disabling && !(await confirmDisable(service.principal))) return;
       try {
         await api.setServiceStatus(service.domain, service.name, disabling ? 'DISABLED' : 'ACTIVE');
         await table.reload();
@@ -160,14 +240,14 @@ function createServiceForm(api: AdminApi, domain: string, table: PagedTable<Serv
   return h('div', {}, h('h3', {}, 'Create a service'), form, secretBox);
 }
 
-function rolesTable(api: AdminApi, domain: string, limit: number, outcome: HTMLElement): PagedTable<Role> {
+function rolesTable(api: AdminApi, domain: string, limit: number, outcome: HTMLElement, held: Held): PagedTable<Role> {
   const table: PagedTable<Role> = pagedTable<Role>({
     caption: `Roles of ${domain}`,
     columns: [
       { header: 'Role', cell: (role) => h('a', { href: roleHref(role.domain, role.name) }, role.name) },
       { header: 'Members', cell: (role) => `${role.members.length}${role.membersNextCursor === null ? '' : '+'}` },
       { header: 'Actors', cell: (role) => (role.actors.length === 0 ? 'none' : role.actors.join(', ')) },
-      { header: 'Actions', cell: (role) => roleActions(api, role, table, outcome) },
+      { header: 'Actions', cell: (role) => roleActions(api, role, table, outcome, held) },
     ],
     load: (cursor) => api.listRoles(domain, cursor, limit),
     empty: 'No roles in this domain yet.',
@@ -175,7 +255,7 @@ function rolesTable(api: AdminApi, domain: string, limit: number, outcome: HTMLE
   return table;
 }
 
-function roleActions(api: AdminApi, role: Role, table: PagedTable<Role>, outcome: HTMLElement): HTMLElement {
+function roleActions(api: AdminApi, role: Role, table: PagedTable<Role>, outcome: HTMLElement, held: Held): HTMLElement {
   const remove = h('button', { type: 'button', class: 'danger', 'aria-label': `Delete role ${role.fullName}` }, 'Delete');
   remove.addEventListener('click', () => {
     void (async () => {
@@ -190,7 +270,11 @@ function roleActions(api: AdminApi, role: Role, table: PagedTable<Role>, outcome
       });
       if (!ok) return;
       try {
-        await api.deleteRole(role.domain, role.name);
+        const answer = await api.deleteRole(role.domain, role.name);
+        if (answer.pending !== null) {
+          held(answer.pending, `Deleting the role ${role.fullName}`);
+          return;
+        }
         await table.reload();
         report(outcome, 'success', `Role ${role.fullName} was deleted.`);
       } catch (error) {

@@ -1,11 +1,17 @@
-// One role: its members with their expiry (add, change expiry, remove) and its actors (the
-// principals that may get its tokens for a member). Impersonators are shown, not edited yet.
+// One role: its members with their expiry and review date (add, change them, remove) and its
+// actors (the principals that may get its tokens for a member), and whether they may exchange a
+// member's ID token (idTokenSubjects). Impersonators are shown, not edited yet. For a role its domain lists in approvalRequiredRoles every such change is held for a
+// second admin (202): the page says so, with the change's id, instead of reporting it done.
 
-import type { AdminApi, Member, Role } from '../api.ts';
-import { announce, append, confirmAction, field, formatTime, h, notice } from '../dom.ts';
-import { domainHref, timelineHref } from '../router.ts';
+import type { AdminApi, Member, PendingChange, Role } from '../api.ts';
+import { announce, append, confirmAction, field, formatTime, h, notice, uid } from '../dom.ts';
+import { approvalsHref, domainHref, timelineHref } from '../router.ts';
 import type { PageContext } from '../main.ts';
 import { actionForm, errorText, errorView, pagedTable, type PagedTable } from './common.ts';
+import { askDialog, localInputFromUtc, pendingNotice, pendingText, reviewText, utcFromLocalInput } from './pending.ts';
+
+type Report = (kind: 'success' | 'error', message: string) => void;
+type Held = (change: PendingChange, what: string) => void;
 
 export async function renderRole({ api, view, crumbs }: PageContext, domain: string, name: string, limit: number): Promise<void> {
   crumbs([{ label: domain, href: domainHref(domain) }, { label: name }]);
@@ -16,17 +22,36 @@ export async function renderRole({ api, view, crumbs }: PageContext, domain: str
     errorView(view, `Role ${domain}:role.${name}`, error);
     return;
   }
+  // Whether its changes wait for a second admin: said on the page (the 202s say it anyway).
+  const gated = await api.getDomain(domain).then(
+    (d) => (d.approvalRequiredRoles ?? []).includes(name),
+    () => false,
+  );
   const outcome = h('div', { class: 'outcome' });
-  const report = (kind: 'success' | 'error', message: string): void => {
+  const report: Report = (kind, message) => {
     outcome.replaceChildren(notice(kind, message));
     if (kind === 'success') announce(message);
+  };
+  const held: Held = (change, what) => {
+    outcome.replaceChildren(pendingNotice(change, what));
+    announce(pendingText(change, what));
   };
   const members: PagedTable<Member> = pagedTable<Member>({
     caption: `Members of ${role.fullName}`,
     columns: [
       { header: 'Principal', cell: (member) => member.principal },
       { header: 'Expires', cell: (member) => expiryText(member) },
-      { header: 'Actions', cell: (member) => removeMemberButton(api, role, member, members, report) },
+      { header: 'Review by', cell: (member) => reviewText(member.reviewBy) },
+      {
+        header: 'Actions',
+        cell: (member) =>
+          h(
+            'span',
+            { class: 'row-actions' },
+            changeMemberButton(api, role, member, members, report, held),
+            removeMemberButton(api, role, member, members, report, held),
+          ),
+      },
     ],
     load: (cursor) => api.listMembers(domain, name, cursor, limit),
     empty: 'No members: nobody holds this role.',
@@ -45,8 +70,13 @@ export async function renderRole({ api, view, crumbs }: PageContext, domain: str
         : h('ul', { class: 'plain' }, ...actors.map((actor) => h('li', {}, actor, ' ', removeActorButton(actor)))),
     );
   };
-  const setActors = async (actors: string[], done: string): Promise<void> => {
-    role = await api.setActors(domain, name, actors);
+  const setActors = async (actors: string[], done: string, asked: string): Promise<void> => {
+    const answer = await api.setActors(domain, name, actors);
+    if (answer.pending !== null) {
+      held(answer.pending, asked);
+      return;
+    }
+    role = answer.result;
     showActors(role.actors);
     report('success', done);
   };
@@ -65,6 +95,7 @@ export async function renderRole({ api, view, crumbs }: PageContext, domain: str
         await setActors(
           role.actors.filter((a) => a !== actor),
           `${actor} is no longer an actor of ${role.fullName}.`,
+          `Removing the actor ${actor} of ${role.fullName}`,
         ).catch((error: unknown) => report('error', `Could not remove ${actor}: ${errorText(error)}`));
       })();
     });
@@ -74,22 +105,64 @@ export async function renderRole({ api, view, crumbs }: PageContext, domain: str
 
   const principal = h('input', { name: 'principal', required: true, spellcheck: 'false', autocapitalize: 'none' });
   const expires = h('input', { name: 'expiresAt', type: 'datetime-local' });
+  const reviewBy = h('input', { name: 'reviewBy', type: 'datetime-local' });
   const addMember = actionForm(
     'Add a member',
     [
       field('Principal', principal, 'A service of any domain, as <domain>.<service>, e.g. alpha.api.'),
-      field('Expires (UTC, optional)', expires, 'Leave empty for a membership that does not expire. For a principal already a member, this sets its expiry.'),
+      field(
+        'Expires (UTC, optional)',
+        expires,
+        'Leave empty for a membership that does not expire. For a principal already a member, empty keeps its expiry; “Change” in the table clears it.',
+      ),
+      field(
+        'Review by (UTC, optional)',
+        reviewBy,
+        'When the membership is due for review (it still grants after). For a principal already a member, empty keeps its review date.',
+      ),
     ],
     'Add member',
     async () => {
       const who = principal.value.trim();
-      const answer = await api.putMember(domain, name, who, expires.value ? utcFromLocalInput(expires.value) : null);
+      const current = who === '' ? null : await findMember(api, role, who, members);
+      const dates = {
+        expiresAt: utcFromLocalInput(expires.value) ?? current?.expiresAt ?? null,
+        reviewBy: utcFromLocalInput(reviewBy.value) ?? current?.reviewBy ?? null,
+      };
+      if (current !== null && reviewBy.value === '' && dates.reviewBy !== null && Date.parse(dates.reviewBy) <= Date.now()) {
+        report('error', `The review of ${who} was due ${formatTime(dates.reviewBy)}: give the next review date, or clear it with “Change” in the table.`);
+        return;
+      }
+      const answer = await api.putMember(domain, name, who, dates);
       principal.value = '';
       expires.value = '';
+      reviewBy.value = '';
+      if (answer.pending !== null) {
+        held(answer.pending, current === null ? `Adding ${who} to ${role.fullName}` : `Changing the membership of ${who} in ${role.fullName}`);
+        return;
+      }
       await members.reload();
-      report('success', answer.created ? `${who} is now a member of ${role.fullName}.` : `The membership of ${who} in ${role.fullName} was updated.`);
+      report('success', answer.result.created ? `${who} is now a member of ${role.fullName}.` : `The membership of ${who} in ${role.fullName} was updated.`);
     },
   );
+  const idTokens = h('input', { type: 'checkbox', name: 'idTokenSubjects', checked: role.idTokenSubjects });
+  const idTokenForm = actionForm('ID tokens as subject tokens', [checkboxField('Actors may exchange a member’s ID token', idTokens)], 'Save', async () => {
+    const wanted = idTokens.checked;
+    const answer = await api.setIdTokenSubjects(domain, name, wanted);
+    if (answer.pending !== null) {
+      idTokens.checked = role.idTokenSubjects;
+      held(answer.pending, `${wanted ? 'Letting' : 'No longer letting'} the actors of ${role.fullName} exchange ID tokens`);
+      return;
+    }
+    role = answer.result;
+    idTokens.checked = role.idTokenSubjects;
+    report(
+      'success',
+      role.idTokenSubjects
+        ? `The actors of ${role.fullName} may now exchange a member’s ID token issued for them.`
+        : `The actors of ${role.fullName} may no longer exchange ID tokens; tokens got that way end at once.`,
+    );
+  });
   const actor = h('input', { name: 'actor', required: true, spellcheck: 'false', autocapitalize: 'none' });
   const addActor = actionForm(
     'Add an actor',
@@ -97,7 +170,7 @@ export async function renderRole({ api, view, crumbs }: PageContext, domain: str
     'Add actor',
     async () => {
       const who = actor.value.trim();
-      await setActors([...new Set([...role.actors, who])], `${who} is now an actor of ${role.fullName}.`);
+      await setActors([...new Set([...role.actors, who])], `${who} is now an actor of ${role.fullName}.`, `Making ${who} an actor of ${role.fullName}`);
       actor.value = '';
     },
   );
@@ -114,6 +187,14 @@ export async function renderRole({ api, view, crumbs }: PageContext, domain: str
       h('dd', {}, formatTime(role.updatedAt)),
     ),
     h('p', {}, h('a', { href: timelineHref(domain, role.fullName) }, `Changes to ${role.fullName}`), ': its members, actors and settings over time.'),
+    gated
+      ? h(
+          'p',
+          { class: 'notice' },
+          `${domain} requires a second admin for this role: adding, changing or removing a member or an actor waits for another admin’s approval. `,
+          h('a', { href: approvalsHref(domain) }, `Changes waiting in ${domain}`),
+        )
+      : null,
     outcome,
     h('section', { 'aria-labelledby': 'members' }, h('h2', { id: 'members' }, 'Members'), members.element, h('h3', {}, 'Add a member'), addMember),
     h(
@@ -124,6 +205,13 @@ export async function renderRole({ api, view, crumbs }: PageContext, domain: str
       actorsList,
       h('h3', {}, 'Add an actor'),
       addActor,
+      h('h3', {}, 'ID tokens as subject tokens'),
+      h(
+        'p',
+        {},
+        'When on, an actor may exchange an ID token that a member got for it (the member proved itself to the actor with it) for this role’s tokens, as it may the member’s access token.',
+      ),
+      idTokenForm,
     ),
     h(
       'section',
@@ -135,9 +223,76 @@ export async function renderRole({ api, view, crumbs }: PageContext, domain: str
   );
 }
 
-/** A datetime-local value (`2026-12-31T00:00`, seconds optional) read as UTC. */
-function utcFromLocalInput(value: string): string {
-  return new Date(`${value.length === 16 ? `${value}:00` : value}Z`).toISOString();
+/**
+ * The membership of `who`, or null: among the loaded members, else looked up a page at a time
+ * (the list is by principal, so the search stops past where it would be).
+ */
+async function findMember(api: AdminApi, role: Role, who: string, table: PagedTable<Member>): Promise<Member | null> {
+  const loaded = table.loaded().find((member) => member.principal === who);
+  if (loaded) return loaded;
+  let cursor: string | null = null;
+  do {
+    const page: { items: Member[]; nextCursor: string | null } = await api.listMembers(role.domain, role.name, cursor, 1000);
+    const found = page.items.find((member) => member.principal === who);
+    if (found) return found;
+    const last = page.items.at(-1);
+    if (last !== undefined && last.principal > who) return null;
+    cursor = page.nextCursor;
+  } while (cursor !== null);
+  return null;
+}
+
+/**
+ * "Change": a dialog with the member's expiry and review date. A date left as it was is sent as
+ * it was (a member PUT writes the membership whole, so one left out would be cleared); emptied,
+ * it is cleared.
+ */
+function changeMemberButton(api: AdminApi, role: Role, member: Member, table: PagedTable<Member>, report: Report, held: Held): HTMLElement {
+  const button = h('button', { type: 'button', class: 'secondary', 'aria-label': `Change ${member.principal}` }, 'Change');
+  button.addEventListener('click', () => {
+    void (async () => {
+      const shownExpiry = localInputFromUtc(member.expiresAt);
+      const shownReview = localInputFromUtc(member.reviewBy);
+      const expires = h('input', { name: 'expiresAt', type: 'datetime-local', value: shownExpiry });
+      const review = h('input', { name: 'reviewBy', type: 'datetime-local', value: shownReview });
+      const kept = (input: HTMLInputElement, shown: string, original: string | null | undefined): string | null =>
+        input.value === shown ? (original ?? null) : utcFromLocalInput(input.value);
+      const ok = await askDialog({
+        title: `Change ${member.principal} in ${role.fullName}`,
+        details: ['Dates are in UTC. Empty a date to remove it: no expiry, or no review date.'],
+        fields: [
+          field('Expires (UTC)', expires),
+          field('Review by (UTC)', review, 'In the future; past it the membership is due for review and still grants.'),
+        ],
+        confirmLabel: 'Save dates',
+        check: () => {
+          const next = kept(review, shownReview, member.reviewBy);
+          if (next !== null && Date.parse(next) <= Date.now()) {
+            return review.value === shownReview
+              ? `The review date ${formatTime(next)} has passed: set the next one, or empty the field to remove it.`
+              : 'The review date must be in the future.';
+          }
+          return null;
+        },
+      });
+      if (!ok) return;
+      try {
+        const answer = await api.putMember(role.domain, role.name, member.principal, {
+          expiresAt: kept(expires, shownExpiry, member.expiresAt),
+          reviewBy: kept(review, shownReview, member.reviewBy),
+        });
+        if (answer.pending !== null) {
+          held(answer.pending, `Changing the membership of ${member.principal} in ${role.fullName}`);
+          return;
+        }
+        await table.reload();
+        report('success', `The membership of ${member.principal} in ${role.fullName} was updated.`);
+      } catch (error) {
+        report('error', `Could not change ${member.principal}: ${errorText(error)}`);
+      }
+    })();
+  });
+  return button;
 }
 
 function expiryText(member: Member): string {
@@ -146,13 +301,7 @@ function expiryText(member: Member): string {
   return past ? `expired ${formatTime(member.expiresAt)} (grants nothing)` : formatTime(member.expiresAt);
 }
 
-function removeMemberButton(
-  api: AdminApi,
-  role: Role,
-  member: Member,
-  table: PagedTable<Member>,
-  report: (kind: 'success' | 'error', message: string) => void,
-): HTMLElement {
+function removeMemberButton(api: AdminApi, role: Role, member: Member, table: PagedTable<Member>, report: Report, held: Held): HTMLElement {
   const button = h('button', { type: 'button', class: 'danger', 'aria-label': `Remove ${member.principal}` }, 'Remove');
   button.addEventListener('click', () => {
     void (async () => {
@@ -166,7 +315,11 @@ function removeMemberButton(
       });
       if (!ok) return;
       try {
-        await api.removeMember(role.domain, role.name, member.principal);
+        const answer = await api.removeMember(role.domain, role.name, member.principal);
+        if (answer.pending !== null) {
+          held(answer.pending, `Removing ${member.principal} from ${role.fullName}`);
+          return;
+        }
         await table.reload();
         report('success', `${member.principal} was removed from ${role.fullName}.`);
       } catch (error) {
@@ -175,4 +328,10 @@ function removeMemberButton(
     })();
   });
   return button;
+}
+
+/** A checkbox with its label after it, in the page's field style. */
+function checkboxField(label: string, input: HTMLInputElement): HTMLElement {
+  input.id ||= uid('field');
+  return h('p', { class: 'checkbox-field' }, input, ' ', h('label', { for: input.id }, label));
 }

@@ -8,7 +8,7 @@ import type { AdminApi, ApiKey, Certificate, CertificateStatus, JoinToken, Publi
 import { announce, append, confirmAction, field, formatTime, h, notice } from '../dom.ts';
 import { domainHref, timelineHref } from '../router.ts';
 import type { PageContext } from '../main.ts';
-import { actionForm, errorText, errorView, pagedTable, shownOnce, type PagedTable } from './common.ts';
+import { actionForm, confirmDisable, errorText, errorView, pagedTable, type PagedTable, shownOnce } from './common.ts';
 
 type Report = (kind: 'success' | 'error', message: string) => void;
 
@@ -115,17 +115,7 @@ function standingForms(api: AdminApi, current: () => Service, changed: (next: Se
     void (async () => {
       const now = current();
       const disabling = now.status === 'ACTIVE';
-      if (disabling) {
-        const ok = await confirmAction({
-          title: `Disable ${now.principal}?`,
-          details: [
-            `${now.principal} will get no more tokens or certificates, and the tokens it holds stop being accepted by introspection and the admin API.`,
-            'Its credentials and role memberships are kept: enabling it again restores it.',
-          ],
-          confirmLabel: `Disable ${now.principal}`,
-        });
-        if (!ok) return;
-      }
+      if (disabling && !(await confirmDisable(now.principal))) return;
       try {
         const next = await api.setServiceStatus(now.domain, now.name, disabling ? 'DISABLED' : 'ACTIVE');
         changed(next, `${next.principal} is ${disabling ? 'disabled' : 'enabled'}.`);

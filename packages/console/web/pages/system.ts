@@ -17,17 +17,28 @@ const PERIODS: readonly { period: SystemPeriod; label: string; hours: number }[]
   { period: '7d', label: 'Last 7 days', hours: 7 * 24 },
 ];
 
-/** The header's links to the domains and this page: shown to system admins only, the current page marked. */
-export function renderSystemNav(session: Session | null, page: string): void {
+/**
+ * The header's sections for whoever is signed in: the domains and the membership reviews; the
+ * system page for system admins only. The current section is marked.
+ */
+export function renderSiteNav(session: Session | null, page: string): void {
   const nav = document.getElementById('site-nav');
   if (!nav) return;
-  if (session?.standing.kind !== 'system') {
+  if (session === null) {
     nav.replaceChildren();
     nav.hidden = true;
     return;
   }
   const link = (href: string, label: string, current: boolean): HTMLElement => h('li', {}, h('a', { href, 'aria-current': current ? 'page' : false }, label));
-  nav.replaceChildren(h('ul', {}, link('#/domains', 'Domains', page === 'domains'), link('#/system', 'System', page === 'system')));
+  nav.replaceChildren(
+    h(
+      'ul',
+      {},
+      link('#/domains', 'Domains', page === 'domains'),
+      link('#/reviews', 'Membership reviews', page === 'reviews'),
+      session.standing.kind === 'system' ? link('#/system', 'System', page === 'system') : null,
+    ),
+  );
   nav.hidden = false;
 }
 

@@ -64,6 +64,8 @@ declare module 'fastify' {
 }
 
 export interface AdminAuthDeps extends AcceptTokenDeps {
+  /** And a person principal's binding, for a console session (oauth2/accept-token.ts, acceptPersonSession). */
+  store: AcceptTokenDeps['store'] & Pick<Store, 'getPersonBinding'>;
   /**
    * The client certificate of a request (TLS or a trusted proxy's header) and its checks,
    * trusting every CA a bound token's certificate may come from: Tessera's, `mtls.externalCas`

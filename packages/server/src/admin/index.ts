@@ -42,6 +42,11 @@ export interface AdminDeps extends AdminAuthDeps {
   joinTokens: JoinTokenLimits;
   /** The CA's rotation and generations (/admin/v1/ca); absent, those routes are not served. */
   ca?: CaAdmin;
+  /**
+   * `console.oidc.principal.domain` when people sign in to the console (console/oidc.ts): its
+   * principals are people's, so no service is registered there (routes/services.ts).
+   */
+  peopleDomain?: string | null;
 }
 
 export interface StorageStatus {

@@ -133,7 +133,10 @@ export const schemas = {
       domain: str,
       role: nullableStr,
       kind: str,
-      change: { description: 'the request as given: its path parameters and body' },
+      change: {
+        description:
+          'the request as given: its path parameters and body (a role PUT adds `basis`, fingerprints of the parts of the role it replaces, as they stood)',
+      },
       requestedBy: str,
       requestedAt: str,
       expiresAt: str,

@@ -34,12 +34,14 @@ const SYSTEM_DOMAIN = 'sys.auth';
 /** How long a provider's discovery document is used before it is fetched again. */
 const DISCOVERY_TTL_MS = 3600_000;
 const FETCH_TIMEOUT_MS = 10_000;
+/** A principal claim's value as the provider sent it: what lower-cases to a service name, and no more. */
+const RAW_NAME = /^[A-Za-z0-9_][A-Za-z0-9_-]*$/;
 
 export interface ConsoleOidcDeps {
   config: ConsoleOidcConfig;
   /** Tessera's issuer: the redirect URI is `<issuer>/console/`, the session token's iss. */
   issuer: string;
-  store: Pick<Store, 'membershipsOf' | 'getService' | 'appendAudit'>;
+  store: Pick<Store, 'membershipsOf' | 'getService' | 'appendAudit' | 'bindPerson'>;
   signingKey: () => SigningKey;
   now: () => number;
   clockSkew: number;
@@ -327,14 +329,16 @@ async function startSession(
       `The ID token has no ${claim} claim to name you by; ask for it in console.oidc.scopes, or map people by another claim (console.oidc.principal.claim).`,
     );
   }
+  // Judged as the provider sent it, before lower-casing: outside ASCII, lower-casing can turn
+  // another person's distinct name into this one (U+212A KELVIN SIGN + "ate" is "kate").
   const name = raw.toLowerCase();
   const principal = `${domain}.${name}`;
-  if (!isServiceName(name) || !isPrincipalName(principal)) {
+  if (!RAW_NAME.test(raw) || !isServiceName(name) || !isPrincipalName(principal)) {
     throw fail(
       403,
       'no_principal',
-      `Your ${claim} "${raw.slice(0, 100)}" cannot be a name in Tessera (${describeNameRule('service')}); ` +
-        'map people by another claim (console.oidc.principal.claim).',
+      `Your ${claim} "${raw.slice(0, 100)}" cannot be a name in Tessera (${describeNameRule('service')}, lower-cased; ` +
+        'only ASCII letters, digits, _ and - are taken as sent); map people by another claim (console.oidc.principal.claim).',
     );
   }
   const now = deps.now();
@@ -366,6 +370,21 @@ async function startSession(
         `${config.groups === null ? '' : `, or map one of its groups in console.oidc.groups.roles`}, then sign in again.`,
     );
   }
+  // The principal is the person first signed in with it: bound at that sign-in to the provider's
+  // (iss, sub), it is refused to any other identity the claim names later (a username reused or
+  // changed at the provider), until a system admin deletes the binding.
+  const subject = String(idToken.sub);
+  const binding = await deps.store.bindPerson({ principal, issuer: config.issuer, subject }, { actor: principal });
+  if (binding.issuer !== config.issuer || binding.subject !== subject) {
+    throw fail(
+      403,
+      'principal_bound',
+      `${principal} belongs to another person: it was first signed in with another identity (the OpenID provider ${binding.issuer}, ` +
+        `another subject than yours, ${JSON.stringify(subject.slice(0, 200))}). If your identity at the provider changed, ` +
+        `a system admin deletes the binding (DELETE /admin/v1/people/${principal}/binding), ` +
+        'and you sign in again.',
+    );
+  }
   // System admin first, so the page reads its standing from the first role.
   const ordered = [...new Set(all)].sort((a, b) => (a === SYSTEM_DOMAIN ? -1 : b === SYSTEM_DOMAIN ? 1 : a.localeCompare(b)));
   const scope = ordered.map((d) => `${d}:role.${ADMIN_ROLE}`).join(' ');
@@ -380,7 +399,7 @@ async function startSession(
     exp: issuedAt + config.sessionLifetime,
     jti: randomUUID(),
     tessera_session: 'person',
-    sign_in: { method: 'oidc', iss: config.issuer, sub: String(idToken.sub) },
+    sign_in: { method: 'oidc', iss: config.issuer, sub: subject },
     admin_of: [...fromRegistry].sort(),
     admin_of_idp: [...fromGroups].sort(),
     scope,

@@ -224,11 +224,13 @@ export async function acceptAccessToken(deps: AcceptTokenDeps, token: string, pr
 //   `admin_of_idp` (the IdP's groups at sign-in) cannot be re-checked without the IdP and are
 //   held until the token's exp (console.oidc.sessionLifetime, at most an hour);
 // - no service registered under the person's principal since: a principal is one identity, and a
-//   service of that name would share its roles.
+//   service of that name would share its roles;
+// - the principal still bound to the OpenID Connect identity the session was signed in with
+//   (`sign_in`, console/oidc.ts): a system admin deleting the binding ends the session at once.
 
 export interface PersonSessionDeps {
   verifySession: OwnTokenVerifier;
-  store: Pick<Store, 'getService' | 'isTokenRevoked' | 'rolesHeld'>;
+  store: Pick<Store, 'getService' | 'isTokenRevoked' | 'rolesHeld' | 'getPersonBinding'>;
   now: () => number;
 }
 
@@ -258,15 +260,23 @@ export async function acceptPersonSession(deps: PersonSessionDeps, token: string
     return { accepted: false, reason: 'the token is not a person session token' };
   }
   if (!isStringList(registry) || !isStringList(idp)) return { accepted: false, reason: 'the session token names its admin roles malformed' };
+  const signIn = payload['sign_in'] as { iss?: unknown; sub?: unknown } | undefined;
+  if (typeof signIn !== 'object' || signIn === null || typeof signIn.iss !== 'string' || typeof signIn.sub !== 'string') {
+    return { accepted: false, reason: 'the session token does not name the identity it was signed in with' };
+  }
   const now = deps.now();
   if (exp * 1000 <= now) return { accepted: false, reason: 'the session has expired; sign in again' };
-  const [revoked, held, service] = await Promise.all([
+  const [revoked, held, service, binding] = await Promise.all([
     deps.store.isTokenRevoked(jti, now),
     registry.length === 0 ? [] : deps.store.rolesHeld(sub, registry, now),
     deps.store.getService(sub),
+    deps.store.getPersonBinding(sub),
   ]);
   if (revoked) return { accepted: false, reason: 'the token has been revoked' };
   if (service !== null) return { accepted: false, reason: `a service named ${sub} is registered now; the person's session under that name ends` };
+  if (binding === null || binding.issuer !== signIn.iss || binding.subject !== signIn.sub) {
+    return { accepted: false, reason: `${sub} is no longer bound to the identity this session was signed in with; sign in again` };
+  }
   const holds = new Set(held.filter((h) => h.role === ADMIN_ROLE).map((h) => h.domain));
   const lost = registry.find((domain) => !holds.has(domain));
   if (lost !== undefined) return { accepted: false, reason: `${sub} no longer holds ${lost}:role.${ADMIN_ROLE}, which the session names; sign in again` };
@@ -289,7 +299,7 @@ function actorStanding(actor: string, holds: boolean, service: Service | null, i
 }
 
 /** Why a certificate Tessera issued no longer vouches for the tokens bound to it, or null (notAfter is inclusive, RFC 5280). */
-function certificateEnded(certificate: CertificateRecord, now: number, bound: string): string | null {
+export function certificateEnded(certificate: CertificateRecord, now: number, bound: string): string | null {
   const { serial, revokedAt, revocationReason, notAfter } = certificate;
   const which = `${bound} (serial ${serial})`;
   if (revokedAt !== null) {

@@ -1,7 +1,8 @@
 // Server-side token reuse (off by default; `tokenReuse.enabled`). A client that asks again
 // for exactly what it just got — same principal, same granted scope and audience, same
 // lifetime, same ID-token audience, same certificate binding — within `window` seconds gets
-// the token it already holds instead of a fresh signature.
+// the token it already holds instead of a fresh signature. An answer with an ID token (`openid`)
+// is never reused: the ID token can be revoked by its own jti, and the cache would hand it out again.
 //
 // The trade-off, and why it is safe enough to offer:
 // - Everything that decides *whether* a token may be issued still runs on every request: client

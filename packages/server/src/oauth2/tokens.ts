@@ -120,6 +120,12 @@ export interface IdTokenClaims {
   exp: number;
   /** Revoking it (RFC 7009) ends every token exchanged from it (grants/token_exchange.ts). */
   jti: string;
+  /**
+   * Set when the token request authenticated with a client certificate (RFC 8705 §3.1's claim):
+   * revoking that certificate, or its expiry, ends the ID token as a subject token and every token
+   * exchanged from it (grants/token_exchange.ts, accept-token.ts).
+   */
+  cnf?: { 'x5t#S256': string };
 }
 
 export interface IdTokenInput {
@@ -128,11 +134,13 @@ export interface IdTokenInput {
   audience: string;
   issuedAt: number;
   lifetime: number;
+  /** The thumbprint of the client certificate the request authenticated with, if one did. */
+  certificateThumbprint?: string;
 }
 
 export function idTokenClaims(input: IdTokenInput): IdTokenClaims {
   const lifetime = Math.min(input.lifetime, ID_TOKEN_MAX_LIFETIME);
-  return {
+  const claims: IdTokenClaims = {
     ver: 1,
     iss: input.issuer,
     aud: input.audience,
@@ -142,6 +150,8 @@ export function idTokenClaims(input: IdTokenInput): IdTokenClaims {
     exp: input.issuedAt + lifetime,
     jti: randomUUID(),
   };
+  if (input.certificateThumbprint) claims.cnf = { 'x5t#S256': input.certificateThumbprint };
+  return claims;
 }
 
 export function signIdTokenClaims(claims: object, key: SigningKey): Promise<string> {

@@ -24,6 +24,8 @@ export interface ServiceAccountsDeps extends AdminAuthDeps {
   tokens: TokenService;
   /** The domain that holds the accounts' principals (config `serviceAccounts.domain`). */
   domain: string;
+  /** `console.oidc.principal.domain` when people sign in to the console: no account is created there. */
+  peopleDomain?: string | null;
   /** The serialized JWKS, the very bytes /oauth2/keys serves. */
   jwksJson: () => string;
   jwksMaxAge: number;
@@ -64,6 +66,7 @@ export async function serviceAccountsApi(app: FastifyInstance, deps: ServiceAcco
           store: deps.store,
           hasher: deps.hasher,
           domain: deps.domain,
+          peopleDomain: deps.peopleDomain ?? null,
           now: deps.now,
           callerOf: adminCallerOf,
         });

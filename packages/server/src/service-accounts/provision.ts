@@ -17,6 +17,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { SYSTEM_DOMAIN, authorize, authorizeServiceChange, type AdminCaller } from '../admin/authz.ts';
+import { refuseInPeopleDomain } from '../admin/routes/services.ts';
 import { AdminError, forbidden } from '../admin/errors.ts';
 import { generateClientSecret, generateSecretId, type SecretHasher } from '../keys/client-secrets.ts';
 import { ConflictError } from '../storage/errors.ts';
@@ -30,6 +31,8 @@ export interface ProvisionDeps {
   /** The domain that holds the accounts' principals (config `serviceAccounts.domain`). */
   domain: string;
   now: () => number;
+  /** `console.oidc.principal.domain` when people sign in to the console: no account is created there. */
+  peopleDomain?: string | null;
 }
 
 export interface AccountRequest {
@@ -50,6 +53,7 @@ export async function createAccount(deps: ProvisionDeps, caller: AdminCaller, re
   const { store } = deps;
   const by: Actor = { actor: caller.principal };
   authorize(caller, deps.domain);
+  refuseInPeopleDomain(deps.peopleDomain, deps.domain);
   const scopeDomains = [...new Set(request.scopes.map((s) => s.domain))];
   for (const domain of scopeDomains) authorize(caller, domain);
 

@@ -118,6 +118,12 @@ export const migrations: readonly Migration[] = [
     sqlite: tokenRatesSchema(),
     postgres: tokenRatesSchema(),
   },
+  {
+    version: 18,
+    name: "people's console sign-in: each person principal bound to its OpenID Connect identity",
+    sqlite: personBindingsSchema(),
+    postgres: personBindingsSchema(),
+  },
 ];
 
 /** Brings the database up to the newest migration; safe to run from several instances at once. */
@@ -492,6 +498,20 @@ function tokenCallersSchema(): string {
     );
     CREATE INDEX token_callers_by_domain_hour ON token_callers (domain, hour);
     CREATE INDEX token_callers_by_hour ON token_callers (hour);
+  `;
+}
+
+// People's console sign-in (console/oidc.ts, storage/sql/people.ts): the OpenID provider's
+// identity (issuer, subject) each person principal was first signed in with. A later sign-in to
+// the principal from another identity is refused until a system admin deletes the row.
+function personBindingsSchema(): string {
+  return `
+    CREATE TABLE person_bindings (
+      principal TEXT PRIMARY KEY,
+      issuer TEXT NOT NULL,
+      subject TEXT NOT NULL,
+      bound_at BIGINT NOT NULL
+    );
   `;
 }
 

@@ -123,6 +123,15 @@ export interface PendingChange {
   outcome: string | null;
 }
 
+/** The OpenID Connect identity a person principal is bound to (console sign-in; storage/sql/people.ts). */
+export interface PersonBinding {
+  principal: string;
+  /** The OpenID provider's issuer and its `sub` for the person. */
+  issuer: string;
+  subject: string;
+  boundAt: number;
+}
+
 export interface Role {
   domain: string;
   name: string;

@@ -12,6 +12,7 @@ import type {
   DueMembership,
   DueMembershipQuery,
   PendingChange,
+  PersonBinding,
   PendingChangeStatus,
   ReviewAction,
   ReviewItem,
@@ -62,6 +63,7 @@ import * as keys from './sql/keys.ts';
 import * as revokedTokens from './sql/revoked-tokens.ts';
 import * as roles from './sql/roles.ts';
 import * as approvals from './sql/approvals.ts';
+import * as people from './sql/people.ts';
 import type { NewPendingChange } from './sql/approvals.ts';
 import * as services from './sql/services.ts';
 import * as tokenRates from './sql/token-rates.ts';
@@ -288,6 +290,18 @@ export class SqlStore implements Store, RegistrySource {
 
   createPendingChange(change: NewPendingChange, by: Actor, reason?: string): Promise<PendingChange> {
     return approvals.createPendingChange(this.ctx, change, by, reason);
+  }
+
+  getPersonBinding(principal: string): Promise<PersonBinding | null> {
+    return people.getPersonBinding(this.ctx, principal);
+  }
+
+  bindPerson(binding: Omit<PersonBinding, 'boundAt'>, by: Actor): Promise<PersonBinding> {
+    return people.bindPerson(this.ctx, binding, by);
+  }
+
+  deletePersonBinding(principal: string, by: Actor): Promise<PersonBinding> {
+    return people.deletePersonBinding(this.ctx, principal, by);
   }
 
   getPendingChange(id: string): Promise<PendingChange | null> {

@@ -13,6 +13,7 @@ import type {
   DueMembership,
   DueMembershipQuery,
   PendingChange,
+  PersonBinding,
   PendingChangeStatus,
   ReviewAction,
   ReviewItem,
@@ -220,6 +221,12 @@ export interface Store {
     by: Actor,
     detail: { auditVerb: 'approve' | 'reject' | 'fail'; outcome?: string | null },
   ): Promise<PendingChange>;
+  /** The OpenID Connect identity a person principal is bound to (console sign-in), or null. */
+  getPersonBinding(principal: string): Promise<PersonBinding | null>;
+  /** Binds the principal unless it is bound already; the binding that holds (audit `person.bind` when new). */
+  bindPerson(binding: Omit<PersonBinding, 'boundAt'>, by: Actor): Promise<PersonBinding>;
+  /** Deletes the principal's binding (NotFoundError when none); audit `person.unbind`. */
+  deletePersonBinding(principal: string, by: Actor): Promise<PersonBinding>;
   /** Roles `principal` holds in `domains` at `now` (expired memberships excluded). */
   rolesHeld(principal: string, domains: string[], now: number): Promise<HeldRole[]>;
   /** Every membership of `principal`, in every domain, expired ones included. */

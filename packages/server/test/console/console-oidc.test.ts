@@ -72,6 +72,9 @@ describe('console sign-in with OpenID Connect', () => {
       spaced: { preferred_username: 'Dana Smith' },
       nameless: { email: 'x@example.com' },
       svc: { preferred_username: 'svc' },
+      erin: { preferred_username: 'erin', groups: ['staff'] },
+      // Another account at the provider whose username lower-cases to the same name.
+      erin2: { preferred_username: 'Erin', groups: ['staff'] },
     })) {
       idp.accounts.set(id, account);
     }
@@ -91,17 +94,27 @@ describe('console sign-in with OpenID Connect', () => {
         const secretFile = join(config.dataDir, 'oidc-client-secret');
         writeFileSync(secretFile, `${idp.clientSecret}\n`);
         config.console.oidc.clientSecretFile = secretFile;
+        // The service-account dialect's domain is the people's domain: it creates no account there.
+        config.serviceAccounts.domain = 'user';
       },
     });
     for (const name of ['alpha', 'beta', 'user']) assert.equal((await t.admin$('POST', '/domains', { name })).status, 201);
-    for (const [domain, name] of [
-      ['alpha', 'gw'],
-      ['user', 'svc'],
-    ] as const) {
-      const res = await t.admin$('POST', `/domains/${domain}/services`, { name });
-      assert.equal(res.status, 201, res.text);
-      secrets.set(`${domain}.${name}`, res.json.clientSecret as string);
-    }
+    const gw = await t.admin$('POST', '/domains/alpha/services', { name: 'gw' });
+    assert.equal(gw.status, 201, gw.text);
+    secrets.set('alpha.gw', gw.json.clientSecret as string);
+    // The admin API registers no service in the people's domain while console.oidc is on (409); a
+    // service there from before (registered while it was off) is made directly in the store.
+    const refused = await t.admin$('POST', '/domains/user/services', { name: 'svc' });
+    assert.equal(refused.status, 409, refused.text);
+    assert.match(refused.json.message, /user is the people's domain \(console\.oidc\.principal\.domain\)/);
+    await t.server.store.createService({ domain: 'user', name: 'svc', description: null }, {}, { actor: 'test' });
+    const account = await t.send('/auth/admin/service-accounts', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await t.adminToken()}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'dana', scopes: [] }),
+    });
+    assert.equal(account.status, 409, account.text);
+    assert.match(account.json.message, /people's domain \(console\.oidc\.principal\.domain\)/);
     const put = await t.admin$('PUT', '/domains/alpha/roles/admin', { members: [{ principal: 'user.dana' }], actors: ['alpha.gw'] });
     assert.ok(put.status === 200 || put.status === 201, put.text);
   });
@@ -152,7 +165,10 @@ describe('console sign-in with OpenID Connect', () => {
     assert.equal(created.status, 201, created.text);
     const audit = await t.admin$('GET', '/audit?principal=user.root');
     const types = (audit.json.events as { type: string; actor: string }[]).map((e) => `${e.actor} ${e.type}`);
-    assert.deepEqual(types, ['user.root domain.create', 'user.root console.sign-in']);
+    // The first sign-in binds user.root to the provider's (iss, sub): person.bind, beside console.sign-in
+    // (in either order: both are dated within the sign-in).
+    assert.equal(types[0], 'user.root domain.create');
+    assert.deepEqual(types.slice(1).sort(), ['user.root console.sign-in', 'user.root person.bind']);
     const signInEvent = (audit.json.events as { type: string; after: Record<string, unknown> }[]).find((e) => e.type === 'console.sign-in')!;
     assert.equal(signInEvent.after['method'], 'oidc');
     assert.equal(signInEvent.after['issuer'], idp.issuer);
@@ -251,6 +267,33 @@ describe('console sign-in with OpenID Connect', () => {
     );
     assertRefused(await signIn('nameless'), 403, 'no_principal', /The ID token has no preferred_username claim/);
     assertRefused(await signIn('svc'), 403, 'no_principal', /user\.svc is a registered service, so a person cannot sign in under that name/);
+  });
+
+  it('binds a person principal to the identity first signed in with it; a system admin deletes the binding', async () => {
+    const put = await t.admin$('PUT', '/domains/beta/roles/admin', { members: [{ principal: 'user.erin' }] });
+    assert.ok(put.status === 200 || put.status === 201, put.text);
+    const first = await signIn('erin');
+    assert.equal(first.status, 200, first.text);
+    const bound = /user\.erin belongs to another person: .*DELETE \/admin\/v1\/people\/user\.erin\/binding/;
+    assertRefused(await signIn('erin2'), 403, 'principal_bound', bound);
+    // Only a system admin deletes it.
+    const byDomainAdmin = await t.admin$('DELETE', '/people/user.erin/binding', undefined, first.json.access_token as string);
+    assert.equal(byDomainAdmin.status, 403, byDomainAdmin.text);
+    const deleted = await t.admin$('DELETE', '/people/user.erin/binding');
+    assert.equal(deleted.status, 200, deleted.text);
+    assert.deepEqual([deleted.json.principal, deleted.json.issuer, deleted.json.subject], ['user.erin', idp.issuer, 'erin']);
+    assert.equal((await t.admin$('DELETE', '/people/user.erin/binding')).status, 404);
+    // The session signed in with the identity unbound ends at once.
+    const ended = await t.admin$('GET', '/domains', undefined, first.json.access_token as string);
+    assert.equal(ended.status, 401, ended.text);
+    assert.match(ended.json.message, /no longer bound to the identity this session was signed in with/);
+    assert.equal((await t.admin$('DELETE', '/people/not%20a%20name/binding')).status, 400);
+    // The next sign-in binds it again, to whoever it is; the first identity is then refused.
+    assert.equal((await signIn('erin2')).status, 200);
+    assertRefused(await signIn('erin'), 403, 'principal_bound', bound);
+    const audit = await t.admin$('GET', '/audit?type=person.unbind');
+    assert.equal(audit.json.events[0].target, 'user.erin');
+    assert.deepEqual(audit.json.events[0].before, { issuer: idp.issuer, subject: 'erin' });
   });
 
   it('refuses a bad code, a wrong verifier, a nonce of another sign-in, and a malformed request', async () => {

@@ -124,6 +124,13 @@ describe('certificate login (mapping, EKU and precedence)', () => {
     assert.deepEqual(claimsOf(res).aud, 'beta');
   });
 
+  it('binds an ID token got by certificate login to the certificate, as the access token is', async () => {
+    const res = await login(t, certs.bySan, { scope: 'beta:domain openid beta:service.api' });
+    assertBound(res, 'alpha.batch', certs.bySan);
+    const idToken = JSON.parse(Buffer.from(String(res.json.id_token).split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+    assert.deepEqual(idToken['cnf'], { 'x5t#S256': certs.bySan.thumbprint });
+  });
+
   it('maps by a SAN (e-mail)', async () => {
     assertBound(await login(t, certs.bySan), 'alpha.batch', certs.bySan);
   });

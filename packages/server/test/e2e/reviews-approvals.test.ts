@@ -360,6 +360,25 @@ describe('membership reviews and change approvals', () => {
       assert.equal((await auditOf('approval.reject')).length, 5);
     });
 
+    it('a held role PUT is refused (409, failed) only when what it replaces changed since it was requested', async () => {
+      // Replacing the actors: a member added since does not make it stale.
+      const actors = await t.admin$('PUT', '/domains/pay/roles/writers', { actors: ['pay.a2'] }, tokens.a1);
+      const members = await t.admin$('PUT', '/domains/pay/roles/writers', { members: [{ principal: 'w.basis' }] }, tokens.a1);
+      const added = await t.admin$('PUT', '/domains/pay/roles/writers/members/w.since', {}, tokens.a1);
+      assert.equal((await t.admin$('POST', `/approvals/${added.json.id}/approve`, {}, tokens.a2)).status, 200);
+      const approved = await t.admin$('POST', `/approvals/${actors.json.id}/approve`, {}, tokens.a2);
+      assert.equal(approved.status, 200, approved.text);
+      // Replacing the members: refused, and failed, naming what changed.
+      const stale = await t.admin$('POST', `/approvals/${members.json.id}/approve`, {}, tokens.a2);
+      assertAdminError(stale, 409, 'conflict', /pay:role\.writers changed \(members\) since this change was requested.*request it again/);
+      assert.equal(
+        (await t.admin$('GET', '/domains/pay/roles/writers', undefined, root)).json.members.some((m: { principal: string }) => m.principal === 'w.since'),
+        true,
+      );
+      const failed = (await t.admin$('GET', `/domains/pay/approvals`, undefined, root)).json.approvals.find((c: { id: string }) => c.id === members.json.id);
+      assert.equal(failed, undefined, 'no longer pending');
+    });
+
     it('a service account cannot be given such a role as a scope, which would need no approval', async () => {
       const res = await t.send('/auth/admin/service-accounts', {
         method: 'POST',

@@ -193,8 +193,13 @@ describe('a certificate-bound token ends with its certificate', () => {
       assert.ok(claims.exp! >= notAfter - 5, `exp ${claims.exp} was cut further than the certificate asks`);
       assert.ok((res.json.expires_in as number) <= CERT_LIFETIME, `expires_in ${res.json.expires_in}`);
       assert.ok(decodeJwt(res.json.id_token as string).exp! <= notAfter);
-      const again = await boundToken(cert, { scope: `openid ${ADMIN_SCOPE} alpha:service.short`, expires_in: '3600' });
-      assert.equal(again.json.access_token, res.json.access_token, 'token reuse is on: the same token');
+      // An answer with an ID token is never reused (its ID token may be revoked on its own): a new one.
+      const renewed = await boundToken(cert, { scope: `openid ${ADMIN_SCOPE} alpha:service.short`, expires_in: '3600' });
+      assert.notEqual(renewed.json.access_token, res.json.access_token, 'an answer with an ID token is signed afresh');
+      const plain = await boundToken(cert, { scope: ADMIN_SCOPE, expires_in: '3600' });
+      const again = await boundToken(cert, { scope: ADMIN_SCOPE, expires_in: '3600' });
+      assert.equal(again.json.access_token, plain.json.access_token, 'token reuse is on: the same token');
+      assert.ok(decodeJwt(again.json.access_token as string).exp! <= notAfter);
       assert.ok((again.json.expires_in as number) <= CERT_LIFETIME);
     });
 

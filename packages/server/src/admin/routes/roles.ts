@@ -1,6 +1,7 @@
 // /admin/v1/domains/{domain}/roles: who may act in a domain. A role belongs to the domain that
 // protects the resource; its admins grant access by adding members.
 
+import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { optionalBody, type RequestWithParams, type SchemaTypes } from '../../http/route-types.ts';
 import type { AuditNote } from '../../storage/records.ts';
@@ -9,7 +10,7 @@ import { describeNameRule, isPrincipalName } from '../../policy/names.ts';
 import type { Role, RoleMember } from '../../storage/records.ts';
 import { MAX_ROLE_ACTORS } from '../../policy/delegation.ts';
 import { authorize } from '../authz.ts';
-import { badRequest, notFound } from '../errors.ts';
+import { AdminError, badRequest, notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
 import { isSystemAdminRole, refuseLastAdminRemoval, refuseLastAdminWrite } from '../last-admin.ts';
 import { readTokenMaxLifetime, tokenMaxLifetimeSchema } from './domains.ts';
@@ -160,7 +161,9 @@ export function roleRoutes(scope: FastifyInstance, deps: AdminRouteDeps): void {
       // Judged by what it asks: members, actors, impersonators or idTokenSubjects, given, change who holds or acts with the role.
       const delegation = body.members !== undefined || body.actors !== undefined || body.impersonators !== undefined || body.idTokenSubjects !== undefined;
       if (delegation && (await approvalRequired(store, domain, role))) {
-        return reply.code(202).send(await requestApproval(deps, actor, { kind: 'role.put', domain, role, change, reason: body.reason }));
+        // What it replaces, as it stands now: an approval finding the role changed since is refused (applyRolePut).
+        const held: RolePutChange = { ...change, basis: rolePutBasis(change, await store.getRole(domain, role)) };
+        return reply.code(202).send(await requestApproval(deps, actor, { kind: 'role.put', domain, role, change: held, reason: body.reason }));
       }
       const result = await applyRolePut(deps, change, actor, noteOf(body.reason));
       return reply.code(result.status).send(result.body);
@@ -428,6 +431,46 @@ export interface RolePutChange {
     idTokenSubjects?: boolean;
     reason?: string;
   };
+  /**
+   * Set on a held change (approval-gate.ts): a fingerprint of each part of the role the PUT
+   * replaces (members, actors, impersonators, idTokenSubjects), as it stood when requested. The
+   * approver judges the change against that state; applying it to a role changed since would
+   * silently undo what was changed (drop a member added since, re-add one removed), so it is refused.
+   */
+  basis?: Record<string, string>;
+}
+
+/** The parts of `current` a role PUT replaces, each fingerprinted (RolePutChange.basis). */
+export function rolePutBasis(change: RolePutChange, current: Role | null): Record<string, string> {
+  const { body } = change;
+  const byPrincipal = (a: RoleMember, b: RoleMember): number => (a.principal < b.principal ? -1 : a.principal > b.principal ? 1 : 0);
+  const sorted = (list: readonly string[] | undefined): string[] => [...(list ?? [])].sort();
+  const parts: Record<string, unknown> = {
+    role: current !== null,
+    ...(body.members !== undefined && {
+      members: [...(current?.members ?? [])].sort(byPrincipal).map((m) => [m.principal, m.expiresAt, m.reviewBy ?? null]),
+    }),
+    ...(body.actors !== undefined && { actors: sorted(current?.actors) }),
+    ...(body.impersonators !== undefined && { impersonators: sorted(current?.impersonators) }),
+    ...(body.idTokenSubjects !== undefined && { idTokenSubjects: current?.idTokenSubjects ?? false }),
+  };
+  const fingerprint = (value: unknown): string => createHash('sha256').update(JSON.stringify(value)).digest('base64url').slice(0, 22);
+  return Object.fromEntries(Object.entries(parts).map(([name, value]) => [name, fingerprint(value)]));
+}
+
+/** A held role PUT's basis against the role now: 409 naming what changed since it was requested. */
+async function refuseStaleRolePut(deps: AdminRouteDeps, change: RolePutChange & { basis: Record<string, string> }): Promise<void> {
+  const { domain, role, basis } = change;
+  const now = rolePutBasis(change, await deps.store.getRole(domain, role));
+  const changed = Object.keys(basis).filter((part) => basis[part] !== now[part]);
+  if (changed.length === 0) return;
+  const what = changed.includes('role') ? 'was created or deleted' : `changed (${changed.join(', ')})`;
+  throw new AdminError(
+    409,
+    'conflict',
+    `${domain}:role.${role} ${what} since this change was requested: approving it now would replace what was changed since ` +
+      '(members added or removed meanwhile would be silently undone); request it again against the role as it is now',
+  );
 }
 
 function readRolePut(change: RolePutChange, now: number) {
@@ -448,6 +491,7 @@ function readRolePut(change: RolePutChange, now: number) {
 export async function applyRolePut(deps: AdminRouteDeps, change: RolePutChange, actor: string, note: AuditNote): Promise<Applied> {
   const { domain, role } = change;
   const { members, settings } = readRolePut(change, deps.now());
+  if (change.basis !== undefined) await refuseStaleRolePut(deps, { ...change, basis: change.basis });
   if (members) await refuseLastAdminWrite(deps.store, deps.now(), { domain, role }, { members });
   const result = await deps.store.putRole(domain, role, members, { actor }, settings, note);
   return { status: result.created ? 201 : 200, body: { ...roleShown(result.role), joinTokensVoided: result.joinTokensVoided } };

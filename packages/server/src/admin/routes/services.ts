@@ -7,7 +7,7 @@ import type { RequestWithParams, SchemaTypes } from '../../http/route-types.ts';
 import { generateClientSecret, generateSecretId } from '../../keys/client-secrets.ts';
 import { parsePublicKeyPem } from '../../policy/public-keys.ts';
 import { authorize, authorizeServiceChange, onlyTakesStandingAway, type AdminCaller } from '../authz.ts';
-import { badRequest, notFound } from '../errors.ts';
+import { AdminError, badRequest, notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
 import { refuseLastAdminRemoval } from '../last-admin.ts';
 import {
@@ -60,7 +60,9 @@ export function serviceRoutes(scope: FastifyInstance, deps: AdminRouteDeps): voi
     {
       schema: {
         summary: 'Register a service',
-        description: 'Returns the client secret once (unless `secret: false`). Without `secret`, a secret is made unless public keys are given.',
+        description:
+          'Returns the client secret once (unless `secret: false`). Without `secret`, a secret is made unless public keys are given. ' +
+          "409 in the people's domain (console.oidc.principal.domain) while console sign-in for people is on: its principals are people's.",
         tags: ['services'],
         security,
         params: { type: 'object', properties: { domain: { type: 'string', maxLength: 256 } }, required: ['domain'] },
@@ -109,6 +111,7 @@ export function serviceRoutes(scope: FastifyInstance, deps: AdminRouteDeps): voi
       requireName('service', body.name);
       // A name may already be a member of another domain's admin role; the new service would hold it.
       await authorizeServiceChange(store, caller, `${domain}.${body.name}`, now());
+      refuseInPeopleDomain(deps.peopleDomain, domain);
       const publicKeys = body.publicKeys ?? [];
       for (const key of publicKeys) checkPem(key.pem, `publicKeys[${key.kid}]`);
       if (new Set(publicKeys.map((k) => k.kid)).size !== publicKeys.length) throw badRequest('publicKeys: each kid must be unique');
@@ -343,4 +346,20 @@ function checkPem(pem: string, field: string): void {
   } catch (error) {
     throw badRequest(`${field}: ${(error as Error).message}`);
   }
+}
+
+/**
+ * The people's domain (console.oidc.principal.domain) holds the principals of people who sign in
+ * to the console: a service registered there under a person's name would end their session and
+ * take over their roles and pending changes (accept-token.ts, acceptPersonSession). 409 for every
+ * caller while people sign in there; the message names the setting.
+ */
+export function refuseInPeopleDomain(peopleDomain: string | null | undefined, domain: string): void {
+  if (peopleDomain === undefined || peopleDomain === null || domain !== peopleDomain) return;
+  throw new AdminError(
+    409,
+    'conflict',
+    `${domain} is the people's domain (console.oidc.principal.domain): its principals are people who sign in to the console, ` +
+      'so no service is registered there; register the service in another domain',
+  );
 }

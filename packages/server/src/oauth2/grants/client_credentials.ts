@@ -90,8 +90,11 @@ export async function clientCredentialsGrant(
   // Keyed by the lifetime asked for, not the one the memberships and certificate leave (that
   // shrinks every second); a cached token is handed out again only while it still ends before the
   // first membership and the certificate do. A proxy's token is never reused: the key names no end principal.
+  // Nor is an answer with an ID token: the ID token can be revoked on its own (its jti), and a
+  // hit would hand it out again; such answers are signed afresh each time.
+  const reusable = proxy === null && idTokenAudience === undefined;
   const cacheKey =
-    deps.reuse && proxy === null
+    deps.reuse && reusable
       ? reuseKey({
           service: client.service,
           scope: grant.scope,
@@ -101,7 +104,7 @@ export async function clientCredentialsGrant(
           binding: bound?.thumbprint,
         })
       : '';
-  const cached = proxy === null ? deps.reuse?.find(cacheKey, now) : undefined;
+  const cached = reusable ? deps.reuse?.find(cacheKey, now) : undefined;
   const cachedFits = cached !== undefined && cached.expiresAt <= endsBy;
   if (cached && cachedFits && !(await deps.store.isTokenRevoked(cached.jti, now))) {
     return { response: { ...cached.response, expires_in: Math.floor((cached.expiresAt - now) / 1000) }, jti: cached.jti, reused: true };
@@ -127,9 +130,11 @@ export async function clientCredentialsGrant(
     scope: grant.scope,
   };
   if (idTokenAudience !== undefined) {
-    response.id_token = await signIdToken({ issuer: deps.issuer, principal, audience: idTokenAudience, issuedAt, lifetime }, key);
+    // Bound as the access token is: a revoked certificate ends it as a subject token (token_exchange.ts).
+    const idToken = { issuer: deps.issuer, principal, audience: idTokenAudience, issuedAt, lifetime, certificateThumbprint: bound?.thumbprint };
+    response.id_token = await signIdToken(idToken, key);
   }
-  if (proxy === null) deps.reuse?.remember(cacheKey, { response, jti: claims.jti, issuedAt: issuedAt * 1000, expiresAt: claims.exp * 1000 });
+  if (reusable) deps.reuse?.remember(cacheKey, { response, jti: claims.jti, issuedAt: issuedAt * 1000, expiresAt: claims.exp * 1000 });
   const actingFor: ActingFor | undefined = proxy ? { subject: principal, actors: [client.service.principal], mode: 'proxy' } : undefined;
   return { response, jti: claims.jti, reused: false, ...(actingFor && { actingFor }) };
 }

@@ -39,7 +39,9 @@
 // `aud`. It is judged as an access token would be, in what applies: signature, our issuer,
 // `typ: JWT`, unexpired, not revoked (its `jti`: an ID token without one, issued before they carried
 // one, is refused, as it could never be revoked), its subject active and the same service it was
-// issued to, no key removal since. The new token delegates (impersonation needs an access token),
+// issued to, no key removal since, and, for one got with a client certificate (`cnf.x5t#S256`),
+// that certificate neither revoked nor expired; its thumbprint goes into the new token's
+// `exchanged_cnf`, so revoking the certificate later ends the exchanged tokens too. The new token delegates (impersonation needs an access token),
 // names the actor in `act`, carries the ID token's jti in `exchanged_from` (revoking the ID token
 // ends it), and lives no longer than the ID token. It is marked `exchanged_from_id_token`, as is
 // every token exchanged from it in turn: each carries only roles that allow ID-token subjects, at
@@ -52,7 +54,7 @@ import { splitPrincipal } from '../../policy/names.ts';
 import { parseScope, ScopeSyntaxError, type ScopeRequest } from '../../policy/scope.ts';
 import { isServiceActive } from '../../policy/service-standing.ts';
 import type { HeldRole, Service } from '../../storage/records.ts';
-import { acceptAccessToken, type AcceptTokenDeps, type OwnAccessTokenClaims } from '../accept-token.ts';
+import { acceptAccessToken, certificateEnded, type AcceptTokenDeps, type OwnAccessTokenClaims } from '../accept-token.ts';
 import type { AuthenticatedClient } from '../client-auth/index.ts';
 import { certificateRejected } from '../client-auth/tls_client_auth.ts';
 import { OAuthError, invalidRequest } from '../errors.ts';
@@ -306,14 +308,32 @@ async function idTokenSubject(deps: TokenExchangeDeps, token: string, actor: str
         `ask ${sub} for a new one`,
     );
   }
-  const [service, revoked] = await Promise.all([deps.store.getService(sub), deps.store.isTokenRevoked(jti, now)]);
+  const bound = boundThumbprint(claims['cnf']);
+  if (bound === null) throw unacceptable('the ID token has a cnf claim without an x5t#S256 thumbprint');
+  const [service, revoked, certificate] = await Promise.all([
+    deps.store.getService(sub),
+    deps.store.isTokenRevoked(jti, now),
+    bound === undefined ? null : deps.store.getCertificateByThumbprint(bound),
+  ]);
   if (revoked) throw unacceptable('the token has been revoked');
+  // Got over mutual TLS: the certificate's standing, as for a bound access token (accept-token.ts).
+  const ended = certificate === null ? null : certificateEnded(certificate, now, 'the client certificate the ID token is bound to');
+  if (ended !== null) throw unacceptable(ended);
   if (!isServiceActive(service, now)) throw unacceptable(`${sub} is not an active service`);
   // iat is in whole seconds: a service created after the second the token was issued in is not its subject.
   if ((iat + 1) * 1000 <= service.createdAt) throw unacceptable(`the token was issued to an earlier service named ${sub}, since deleted`);
   const keyRemoved = endedByKeyRemoval(service, iat);
   if (keyRemoved !== null) throw unacceptable(keyRemoved);
-  return { sub, service, exp, chain: [], exchangedFrom: [jti], exchangedCnf: [], sentTo: [aud], carried: undefined, fromIdToken: true };
+  // Its certificate, carried on: revoking it ends the new token and every one exchanged from it.
+  const exchangedCnf = bound === undefined ? [] : [bound];
+  return { sub, service, exp, chain: [], exchangedFrom: [jti], exchangedCnf, sentTo: [aud], carried: undefined, fromIdToken: true };
+}
+
+/** An ID token's `cnf.x5t#S256`: undefined without a cnf claim, null for a malformed one. */
+function boundThumbprint(cnf: unknown): string | undefined | null {
+  if (cnf === undefined) return undefined;
+  const thumbprint = typeof cnf === 'object' && cnf !== null ? (cnf as Record<string, unknown>)['x5t#S256'] : undefined;
+  return typeof thumbprint === 'string' && thumbprint !== '' ? thumbprint : null;
 }
 
 interface ExchangeRequest {

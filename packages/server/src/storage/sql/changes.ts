@@ -114,6 +114,9 @@ export function changesOfAudit(event: { type: string; target: string; before: un
     case 'approval.approve':
     case 'approval.reject':
     case 'approval.fail':
+    // A person's binding to their OpenID Connect identity is read at sign-in only, from the database.
+    case 'person.bind':
+    case 'person.unbind':
     case 'join-token.create':
     case 'join-token.use':
     case 'join-token.void':

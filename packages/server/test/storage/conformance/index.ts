@@ -14,6 +14,7 @@ import { joinTokens } from './join-tokens.ts';
 import { keysAndCa } from './keys-ca.ts';
 import { listPlans } from './list-plans.ts';
 import { pages } from './pages.ts';
+import { peopleBindings } from './people.ts';
 import { queryPlans } from './query-plans.ts';
 import { revocation } from './revocation.ts';
 import { reviewsAndApprovals } from './reviews-approvals.ts';
@@ -40,6 +41,7 @@ export function storeConformance(harness: StoreHarness): void {
   auditLog(harness);
   callers(harness);
   tokenRates(harness);
+  peopleBindings(harness);
   keysAndCa(harness);
   caGenerations(harness);
   certificates(harness);
