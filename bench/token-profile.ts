@@ -12,8 +12,11 @@
 //   node bench/token-profile.ts --cpu-prof /tmp/prof      # profile the closed-loop run too
 //   node bench/token-profile.ts --no-paced                # the closed-loop run only
 //   node bench/token-profile.ts --subject floor           # the same figures for the floor
+//   node bench/token-profile.ts --built                   # Tessera from the built JavaScript, as installed
+//   node bench/token-profile.ts --built --no-build        # … from dist/ as it is, not built first
 
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { stripTypeScriptTypes } from 'node:module';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,6 +26,7 @@ import { ConnectionPool, pacedRun } from './harness/paced.ts';
 import { cpuSeconds, descendants, runChildren, sampleMemory } from './harness/processes.ts';
 import { formatProfile, summarizeProfiles } from './harness/profile.ts';
 import { launch, type LaunchContext } from './harness/subjects.ts';
+import { useBuiltCli } from './harness/tessera-cli.ts';
 
 const { values: options } = parseArgs({
   options: {
@@ -35,6 +39,8 @@ const { values: options } = parseArgs({
     'no-paced': { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
     'node-flags': { type: 'string', default: '' },
+    built: { type: 'boolean', default: false },
+    'no-build': { type: 'boolean', default: false },
   },
 });
 const seconds = Math.min(15, Number(options.seconds));
@@ -42,6 +48,7 @@ const warmup = Math.min(10, Number(options.warmup));
 const connections = Number(options.connections);
 const workers = options.workers === 'auto' ? 'auto' : Number(options.workers);
 
+if (options.built) console.log(`Tessera runs ${await useBuiltCli({ build: !options['no-build'] })}`);
 const children = runChildren();
 const probeDir = await mkdtemp(join(tmpdir(), 'tessera-token-profile-'));
 // Every server this starts inherits it (the floor's environment and Tessera's, TESSERA_* aside).
@@ -51,7 +58,7 @@ const context: LaunchContext = {
   children,
   nodeFlags: [
     ...options['node-flags'].split(' ').filter(Boolean),
-    `--import=${join(import.meta.dirname, 'harness', 'loop-probe.ts')}`,
+    `--import=${await strippedProbe(probeDir)}`,
     ...(options['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${options['cpu-prof']}`] : []),
   ],
   signingJwk: { ...(await exportJWK(privateKey)), kid: 'bench-es256' },
@@ -145,9 +152,20 @@ function signal(pids: readonly number[]): void {
   }
 }
 
+/**
+ * The probe as JavaScript: preloaded as TypeScript, it would make the server load Node's type
+ * stripper (~25 MB), which `tessera serve` itself no longer loads, and every memory figure would carry it.
+ */
+async function strippedProbe(dir: string): Promise<string> {
+  const file = join(dir, 'loop-probe.mjs');
+  const source = await readFile(join(import.meta.dirname, 'harness', 'loop-probe.ts'), 'utf8');
+  await writeFile(file, stripTypeScriptTypes(source, { mode: 'strip' }));
+  return file;
+}
+
 async function readProbes(dir: string): Promise<Map<number, Record<string, unknown>[]>> {
   const found = new Map<number, Record<string, unknown>[]>();
-  for (const name of await readdir(dir)) {
+  for (const name of (await readdir(dir)).filter((entry) => entry.endsWith('.jsonl'))) {
     const lines = (await readFile(join(dir, name), 'utf8'))
       .split('\n')
       .filter(Boolean)

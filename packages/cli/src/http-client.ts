@@ -3,11 +3,14 @@
 // go through node:https with an explicit `ca`. Failures become CliErrors whose message is the
 // one line the user sees.
 
-import http from 'node:http';
 import https from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 
 import { CliError, EXIT, describeError, oneLine } from './errors.ts';
+
+// node:http as require() gives it: an ES module import of it builds its namespace, whose WebSocket
+// getter loads Node's fetch implementation (undici, ~2 MB per process, `tessera serve` among them).
+const http = process.getBuiltinModule('node:http');
 
 export interface HttpClientOptions {
   /** PEM trust anchors for https URLs; Node's built-in roots when absent. */

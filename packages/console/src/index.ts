@@ -1,7 +1,7 @@
 // What the server needs to serve the console: where its browser files are and which of them it
 // serves under which name. The browser code is TypeScript with erasable syntax only; the server
-// strips the types once at startup (packages/server/src/console/) and serves ES modules, so the
-// repository holds no build output and the browser loads nothing from anywhere else.
+// strips the types once, on the first console request (packages/server/src/console/), and serves
+// ES modules, so the repository holds no build output and the browser loads nothing from anywhere else.
 
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -2,8 +2,9 @@
 // follows Tessera's trust bundle, client certificates, its own keep-alive agents closed by
 // `close()`), or a caller-supplied fetch.
 
-import { Agent as HttpAgent } from 'node:http';
+import type { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { nodeHttp } from '../http/node-http.ts';
 import { sendRequest } from '../http/request.ts';
 import { followTrustBundle } from '../http/trust-bundle.ts';
 import type { TokenClientFetch } from './options.ts';
@@ -62,7 +63,7 @@ export function nodeTransport(options: NodeTransportOptions): Transport {
   const agentFor = (url: URL): HttpAgent => {
     if (options.agent) return options.agent;
     if (url.protocol === 'https:') return (own.https ??= new HttpsAgent({ keepAlive: true }));
-    return (own.http ??= new HttpAgent({ keepAlive: true }));
+    return (own.http ??= new nodeHttp.Agent({ keepAlive: true }));
   };
   return {
     async send(href, request) {

@@ -3,9 +3,9 @@
 // usually private, and mTLS credentials present a certificate on the token request itself.
 
 import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { TlsTrust } from './anchors.ts';
+import { nodeHttp } from './node-http.ts';
 
 /** An answer read in full. */
 export interface HttpResponse {
@@ -64,7 +64,7 @@ export function sendRequest(url: URL, options: HttpRequestOptions = {}): Promise
     };
     const req = isHttps
       ? httpsRequest(url, { ...common, ...options.trust, cert: options.cert, key: options.key }, onResponse)
-      : httpRequest(url, common, onResponse);
+      : nodeHttp.request(url, common, onResponse);
     req.setTimeout(timeoutMs, () => {
       req.destroy(Object.assign(new Error(`no answer from ${url.origin} within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
     });

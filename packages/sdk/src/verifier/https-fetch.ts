@@ -4,9 +4,9 @@
 // introspection answer must come from the configured URL), a bounded body, and the caller's
 // AbortSignal.
 
-import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { TlsTrust } from '../http/anchors.ts';
+import { nodeHttp } from '../http/node-http.ts';
 import type { FetchLike } from './options.ts';
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -16,7 +16,7 @@ export function httpsFetch(trust: () => TlsTrust | undefined): FetchLike {
   return (url, init) =>
     new Promise<Response>((resolve, reject) => {
       const target = new URL(url);
-      const requester = target.protocol === 'http:' ? httpRequest : httpsRequest;
+      const requester = target.protocol === 'http:' ? nodeHttp.request : httpsRequest;
       const headers = init.headers instanceof Headers ? Object.fromEntries(init.headers) : { ...init.headers };
       if (init.body !== undefined) headers['content-length'] = String(Buffer.byteLength(init.body));
       const anchors = target.protocol === 'https:' ? trust() : undefined;

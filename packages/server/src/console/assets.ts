@@ -1,4 +1,4 @@
-// The console's files (@tessera/console), made ready to serve once, at startup: the types of its
+// The console's files (@tessera/console), made ready to serve once, on first use: the types of its
 // TypeScript modules stripped with Node's own stripper (module.stripTypeScriptTypes, no bundler,
 // no build output), their `./x.ts` imports renamed `./x.js`, a strong ETag per file from its
 // bytes, and a version that names the set, so that every file but the page itself is served under
@@ -27,7 +27,7 @@ export interface ConsoleAssets {
   files: ReadonlyMap<string, ConsoleAsset>;
 }
 
-/** Where index.html names the version; replaced at startup. */
+/** Where index.html names the version; replaced when the files are prepared. */
 export const VERSION_PLACEHOLDER = '__CONSOLE_VERSION__';
 
 const CONTENT_TYPES: Record<ConsoleFileKind, string> = {

@@ -1,7 +1,8 @@
 // The web console at /console/: a client of the admin API served from the same origin, with a
 // Content-Security-Policy that lets the page run only its own modules and styles and talk only
 // to this origin (docs/console.md). Its routes are hidden from /openapi.json. The files come from
-// @tessera/console, prepared once at startup (assets.ts).
+// @tessera/console, prepared once, when the first request under /console/ needs them (assets.ts):
+// preparing them loads Node's type stripper, ~25 MB that a process serving only tokens never pays.
 //
 // Caching: the page (`/console/`) is `no-cache` with a strong ETag, so every load revalidates it
 // (a 304 when unchanged) and picks up a new version at once; everything it loads lives under
@@ -35,20 +36,25 @@ const ASSET_CACHE = 'public, max-age=31536000, immutable';
 export interface ConsoleOptions {
   /** `console.enabled`: false registers no route, so /console/ is the API's 404. */
   enabled: boolean;
-  /** The prepared files; loaded from @tessera/console when not given. */
-  assets?: ConsoleAssets;
+  /** The prepared files, or what prepares them on first use; loadConsoleAssets() (@tessera/console) when not given. */
+  assets?: ConsoleAssets | (() => ConsoleAssets);
   /** OpenID Connect sign-in for people (`console.oidc`); absent: off, and its routes are 404. */
   oidc?: { deps: ConsoleOidcDeps; clientSecret: string | null } | undefined;
 }
 
-export function consoleRoutes(app: FastifyInstance, options: ConsoleOptions): ConsoleAssets | null {
+/** Registers the console's routes; returns what gives its files (prepared on the first call), or null when it is off. */
+export function consoleRoutes(app: FastifyInstance, options: ConsoleOptions): (() => ConsoleAssets) | null {
   if (!options.enabled) return null;
-  const assets = options.assets ?? loadConsoleAssets();
+  const given = options.assets;
+  let prepared = typeof given === 'function' ? undefined : given;
+  const prepare = typeof given === 'function' ? given : () => loadConsoleAssets();
+  const assets = (): ConsoleAssets => (prepared ??= prepare());
   const hidden = { schema: { hide: true } };
   app.get('/console', hidden, (_request, reply) => secured(reply).code(301).header('location', CONSOLE_PATH).send());
-  app.get(CONSOLE_PATH, hidden, (request, reply) => serve(request, reply, assets.entry, PAGE_CACHE));
+  app.get(CONSOLE_PATH, hidden, (request, reply) => serve(request, reply, assets().entry, PAGE_CACHE));
   app.get<{ Params: { version: string; '*': string } }>('/console/assets/:version/*', hidden, (request, reply) => {
-    const file = request.params.version === assets.version ? assets.files.get(request.params['*']) : undefined;
+    const files = assets();
+    const file = request.params.version === files.version ? files.files.get(request.params['*']) : undefined;
     if (file === undefined) return notFound(request, reply);
     return serve(request, reply, file, ASSET_CACHE);
   });

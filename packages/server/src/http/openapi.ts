@@ -9,7 +9,6 @@
 // it is and would point into the OpenAPI document instead, so definitions that are referenced
 // belong in a shared schema.
 
-import { STATUS_CODES } from 'node:http';
 import { isDeepStrictEqual } from 'node:util';
 import type { FastifyInstance, RawServerBase } from 'fastify';
 
@@ -263,6 +262,10 @@ function toContent(content: Record<string, unknown>, shared: SharedSchemas): Rec
     Object.entries(content).map(([type, media]) => [type, { schema: convertSchema(isObject(media) ? media.schema : undefined, undefined, shared) }]),
   );
 }
+
+// node:http as require() gives it: an ES module import of it builds its namespace, whose WebSocket
+// getter loads Node's fetch implementation (undici, ~2 MB per process).
+const { STATUS_CODES } = process.getBuiltinModule('node:http');
 
 const STATUS_RANGES: Readonly<Record<string, string>> = { 1: 'Informational', 2: 'Success', 3: 'Redirection', 4: 'Client error', 5: 'Server error' };
 

@@ -9,9 +9,10 @@ import { mkdtemp, mkdir, rm, writeFile, cp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import Fastify from 'fastify';
 import { CONSOLE_WEB_DIR, consoleFiles } from '@tessera/console';
 import { startTestServer, type TestServer } from '@tessera/testkit/server';
-import { CONSOLE_CSP, loadConsoleAssets, moduleSource } from '../../src/console/index.ts';
+import { CONSOLE_CSP, consoleRoutes, loadConsoleAssets, moduleSource } from '../../src/console/index.ts';
 
 const run = promisify(execFile);
 
@@ -167,6 +168,32 @@ describe("preparing the console's files", () => {
     assert.match(out, /from '\.\/a\.js'/);
     assert.match(out, /import\('\.\/d\.js'\)/);
     assert.doesNotMatch(out, /: B|as B|\.ts'/);
+  });
+
+  it('prepares the files on the first console request, not at startup, and only once', async () => {
+    let prepared = 0;
+    const app = Fastify();
+    const files = consoleRoutes(app, {
+      enabled: true,
+      assets: () => {
+        prepared += 1;
+        return loadConsoleAssets();
+      },
+    });
+    try {
+      await app.ready();
+      const config = await app.inject({ url: '/console/oidc/config' });
+      assert.equal(config.statusCode, 200);
+      assert.equal(prepared, 0, 'nothing stripped until a page or asset is asked for');
+      const page = await app.inject({ url: '/console/' });
+      assert.equal(page.statusCode, 200);
+      const version = files!().version;
+      const css = await app.inject({ url: `/console/assets/${version}/console.css` });
+      assert.equal(css.statusCode, 200);
+      assert.equal(prepared, 1);
+    } finally {
+      await app.close();
+    }
   });
 
   it('refuses, naming the module, syntax that cannot be stripped and imports a browser cannot resolve', () => {

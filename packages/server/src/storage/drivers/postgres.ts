@@ -1,7 +1,8 @@
 // PostgreSQL through a pg Pool, for deployments where several instances share one database.
 
 import { createHash } from 'node:crypto';
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type Pg from 'pg';
 import { ConflictError, InvalidValueError, StorageUnavailableError } from '../errors.ts';
 import { TransactionScope } from './driver.ts';
 import { postgresStatements } from './statements.ts';
@@ -36,17 +37,26 @@ const CONFLICT_CODES = new Set([
   '23503', // foreign_key_violation: a parent row vanished under a concurrent change
 ]);
 
-type Queryable = Pick<pg.Pool, 'query'>;
+type Queryable = Pick<Pg.Pool, 'query'>;
 /** pg reads `query_timeout` per query too; its types only declare it for the connection. */
-type BoundedQuery = pg.QueryConfig & { query_timeout: number };
+type BoundedQuery = Pg.QueryConfig & { query_timeout: number };
 
-function bounded(text: string, more: Partial<pg.QueryConfig> = {}): BoundedQuery {
+function bounded(text: string, more: Partial<Pg.QueryConfig> = {}): BoundedQuery {
   return { ...more, text, query_timeout: QUERY_TIMEOUT_MS };
+}
+
+// pg is loaded with the first PostgreSQL pool or listener, not with this module: a server on
+// SQLite never needs it (~1.5 MB of heap, and its code, per process). It is CommonJS, so require()
+// loads it synchronously where it is first needed.
+let pgLoaded: typeof Pg | undefined;
+function pgModule(): typeof Pg {
+  return (pgLoaded ??= createRequire(import.meta.url)('pg') as typeof Pg);
 }
 
 export function openPostgresDriver(url: string, options: { max?: number | undefined } = {}): SqlDriver {
   // Times are BIGINT milliseconds, well inside Number's exact range. Per pool, so no other
   // pg user in the process sees its BIGINTs change type.
+  const pg = pgModule();
   const types = new pg.TypeOverrides();
   types.setTypeParser(pg.types.builtins.INT8, Number);
   const pool = new pg.Pool({
@@ -66,11 +76,11 @@ export function openPostgresDriver(url: string, options: { max?: number | undefi
 
 class PostgresDriver implements SqlDriver {
   readonly dialect = 'postgres';
-  private readonly pool: pg.Pool;
+  private readonly pool: Pg.Pool;
   private readonly executor: Executor;
   private readonly numbered = new Map<string, Prepared>();
 
-  constructor(pool: pg.Pool) {
+  constructor(pool: Pg.Pool) {
     this.pool = pool;
     this.executor = new Executor(pool, this.numbered);
   }
@@ -176,7 +186,7 @@ class Executor implements SqlExecutor {
     });
   }
 
-  private query(sql: string, params: readonly SqlValue[]): Promise<pg.QueryResult> {
+  private query(sql: string, params: readonly SqlValue[]): Promise<Pg.QueryResult> {
     let prepared = this.numbered.get(sql);
     if (prepared === undefined) {
       const text = numberPlaceholders(sql);
@@ -206,11 +216,11 @@ export function numberPlaceholders(sql: string): string {
 
 /** The error, when it says the connection itself failed rather than the server refusing a statement. */
 function lostConnection(error: unknown): Error | undefined {
-  return error instanceof StorageUnavailableError && !(error.cause instanceof pg.DatabaseError) ? error : undefined;
+  return error instanceof StorageUnavailableError && !(error.cause instanceof pgModule().DatabaseError) ? error : undefined;
 }
 
 function translate(error: unknown): unknown {
-  if (error instanceof pg.DatabaseError) {
+  if (error instanceof pgModule().DatabaseError) {
     const code = error.code ?? '';
     if (CONFLICT_CODES.has(code)) {
       return new ConflictError(error.detail ?? error.message, { cause: error });
@@ -251,12 +261,12 @@ export interface NoticeListener {
  * `retryMs` until it is back.
  */
 export function listenForNotices(url: string, channel: string, handlers: NoticeHandlers, retryMs = 1000): NoticeListener {
-  let client: pg.Client | null = null;
+  let client: Pg.Client | null = null;
   let pid: number | null = null;
   let closed = false;
   let retry: NodeJS.Timeout | undefined;
 
-  const lost = (current: pg.Client, error: Error): void => {
+  const lost = (current: Pg.Client, error: Error): void => {
     if (client !== current) return;
     client = null;
     pid = null;
@@ -270,7 +280,11 @@ export function listenForNotices(url: string, channel: string, handlers: NoticeH
 
   function connect(): void {
     if (closed) return;
-    const current = new pg.Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, application_name: 'tessera-change-listener' });
+    const current = new (pgModule().Client)({
+      connectionString: url,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      application_name: 'tessera-change-listener',
+    });
     client = current;
     current.on('error', (error) => lost(current, error));
     current.on('end', () => lost(current, new Error('the listening connection ended')));
