@@ -12,6 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import Provider from 'oidc-provider';
+import type { TestRequest, TestResponse } from './https.ts';
 import { freePort } from './port.ts';
 
 type CryptoKeyLike = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
@@ -188,4 +189,49 @@ export async function authorizeAt(authorizationEndpoint: string, params: Record<
     url = target.toString();
   }
   throw new Error('authorization: too many redirects');
+}
+
+/** What a person's sign-in may change, to test the server's refusals: the code, verifier or nonce the page sends. */
+export interface PersonSignInTweak {
+  nonce?: string;
+  code?: string;
+  codeVerifier?: string;
+}
+
+/**
+ * A person's console sign-in as the page runs it, without a browser: GET /console/oidc/config on
+ * the Tessera `server`, the authorization request at the provider as `login`, then POST
+ * /console/oidc/session with the code (or what `tweak` puts in its place). Answers that POST's answer.
+ */
+export async function personSignIn(
+  server: { send(path: string, options?: TestRequest): Promise<TestResponse> },
+  login: string,
+  tweak: PersonSignInTweak = {},
+): Promise<TestResponse> {
+  const config = await server.send('/console/oidc/config');
+  if (config.status !== 200) throw new Error(`GET /console/oidc/config answered ${config.status}: ${config.text}`);
+  const { authorizationEndpoint, clientId, scopes, redirectUri } = config.json as Record<string, string>;
+  const s = authorizationSecrets();
+  const query = await authorizeAt(
+    authorizationEndpoint!,
+    {
+      response_type: 'code',
+      client_id: clientId!,
+      redirect_uri: redirectUri!,
+      scope: scopes!,
+      state: s.state,
+      nonce: s.nonce,
+      code_challenge: s.codeChallenge,
+      code_challenge_method: 'S256',
+    },
+    login,
+  );
+  if (query.get('state') !== s.state) throw new Error(`the provider answered another state: ${query.toString()}`);
+  const body = {
+    code: tweak.code ?? query.get('code')!,
+    codeVerifier: tweak.codeVerifier ?? s.codeVerifier,
+    nonce: tweak.nonce ?? s.nonce,
+    redirectUri,
+  };
+  return server.send('/console/oidc/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 }

@@ -1,7 +1,8 @@
 // One role: its members with their expiry and review date (add, change them, remove) and its
 // actors (the principals that may get its tokens for a member), and whether they may exchange a
-// member's ID token (idTokenSubjects). Impersonators are shown, not edited yet. For a role its domain lists in approvalRequiredRoles every such change is held for a
-// second admin (202): the page says so, with the change's id, instead of reporting it done.
+// member's ID token (idTokenSubjects). Impersonators are shown, not edited yet. For a role its
+// domain lists in approvalRequiredRoles every such change is held for a second admin (202): the
+// page says so, with the change's id, instead of reporting it done.
 
 import type { AdminApi, Member, PendingChange, Role } from '../api.ts';
 import { announce, append, confirmAction, field, formatTime, h, notice, uid } from '../dom.ts';
@@ -209,7 +210,8 @@ export async function renderRole({ api, view, crumbs }: PageContext, domain: str
       h(
         'p',
         {},
-        'When on, an actor may exchange an ID token that a member got for it (the member proved itself to the actor with it) for this role’s tokens, as it may the member’s access token.',
+        'When on, an actor may exchange an ID token that a member got for it (the member proved itself to the actor with it) ' +
+          'for this role’s tokens, as it may the member’s access token.',
       ),
       idTokenForm,
     ),

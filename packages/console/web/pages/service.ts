@@ -184,7 +184,8 @@ async function keysSection(api: AdminApi, service: Service, limit: number, repor
               const ok = await confirmAction({
                 title: `Remove key ${key.kid} of ${principal}?`,
                 details: [
-                  `Every token of ${principal} issued until now ends, whatever it authenticated with, and the certificates this key proved (and their renewals) are revoked.`,
+                  `Every token of ${principal} issued until now ends, whatever it authenticated with, ` +
+                    'and the certificates this key proved (and their renewals) are revoked.',
                   `Callers signing with this key (private_key_jwt, self-signed mTLS) are refused from now on.`,
                 ],
                 confirmLabel: `Remove ${key.kid}`,
@@ -310,7 +311,8 @@ async function certificatesSection(api: AdminApi, service: Service, limit: numbe
                   const ok = await confirmAction({
                     title: `Revoke certificate ${c.serial.slice(0, 12)}…?`,
                     details: [
-                      `The certificate and every certificate renewed from it are revoked (reason ${reason.value}), published in the CRL, and the tokens bound to them stop being accepted.`,
+                      `The certificate and every certificate renewed from it are revoked (reason ${reason.value}), published in the CRL, ` +
+                        'and the tokens bound to them stop being accepted.',
                     ],
                     confirmLabel: 'Revoke certificate',
                   });

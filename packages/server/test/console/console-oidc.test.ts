@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { authorizationSecrets, authorizeAt, startTestProvider, type TestProvider } from '@tessera/testkit/oidc-provider';
+import { personSignIn, startTestProvider, type PersonSignInTweak, type TestProvider } from '@tessera/testkit/oidc-provider';
 import { freePort } from '@tessera/testkit/port';
 import { introspectAs, startTestServer, type TestServer } from '@tessera/testkit/server';
 import { writeFileSync } from 'node:fs';
@@ -22,34 +22,7 @@ describe('console sign-in with OpenID Connect', () => {
   const secrets = new Map<string, string>();
 
   /** The whole flow as the page runs it; answers POST /console/oidc/session's answer. */
-  const signIn = async (login: string, tweak: { nonce?: string; code?: string; codeVerifier?: string } = {}) => {
-    const config = await t.send('/console/oidc/config');
-    assert.equal(config.status, 200, config.text);
-    const { authorizationEndpoint, clientId, scopes, redirectUri } = config.json;
-    const s = authorizationSecrets();
-    const query = await authorizeAt(
-      authorizationEndpoint,
-      {
-        response_type: 'code',
-        client_id: clientId,
-        redirect_uri: redirectUri,
-        scope: scopes,
-        state: s.state,
-        nonce: s.nonce,
-        code_challenge: s.codeChallenge,
-        code_challenge_method: 'S256',
-      },
-      login,
-    );
-    assert.equal(query.get('state'), s.state, query.toString());
-    const body = {
-      code: tweak.code ?? query.get('code')!,
-      codeVerifier: tweak.codeVerifier ?? s.codeVerifier,
-      nonce: tweak.nonce ?? s.nonce,
-      redirectUri,
-    };
-    return t.send('/console/oidc/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  };
+  const signIn = (login: string, tweak: PersonSignInTweak = {}) => personSignIn(t, login, tweak);
   const sessionOf = async (login: string): Promise<string> => {
     const res = await signIn(login);
     assert.equal(res.status, 200, res.text);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { authorizationSecrets, authorizeAt, startTestProvider, type TestProvider } from '@tessera/testkit/oidc-provider';
+import { personSignIn, startTestProvider, type TestProvider } from '@tessera/testkit/oidc-provider';
 import { freePort } from '@tessera/testkit/port';
 import { startTestServer, type TestServer } from '@tessera/testkit/server';
 
@@ -18,28 +18,7 @@ describe('review 9: person sessions (console OpenID Connect sign-in) across feat
   const secrets = new Map<string, string>();
 
   /** The whole flow as the page runs it; answers POST /console/oidc/session's answer. */
-  const signIn = async (login: string) => {
-    const config = await t.send('/console/oidc/config');
-    assert.equal(config.status, 200, config.text);
-    const { authorizationEndpoint, clientId, scopes, redirectUri } = config.json;
-    const s = authorizationSecrets();
-    const query = await authorizeAt(
-      authorizationEndpoint,
-      {
-        response_type: 'code',
-        client_id: clientId,
-        redirect_uri: redirectUri,
-        scope: scopes,
-        state: s.state,
-        nonce: s.nonce,
-        code_challenge: s.codeChallenge,
-        code_challenge_method: 'S256',
-      },
-      login,
-    );
-    const body = { code: query.get('code')!, codeVerifier: s.codeVerifier, nonce: s.nonce, redirectUri };
-    return t.send('/console/oidc/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  };
+  const signIn = (login: string) => personSignIn(t, login);
   const sessionOf = async (login: string): Promise<string> => {
     const res = await signIn(login);
     assert.equal(res.status, 200, res.text);
