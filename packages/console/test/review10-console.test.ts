@@ -199,4 +199,28 @@ describe('review 10: the console under attack', { skip, timeout: 240_000 }, () =
       assert.deepEqual(outside, [], 'no call leaves the named domain');
     });
   });
+
+  it('sign-out takes the signed-in page and a secret shown once off the screen at once, even when the revocation is slow', async () => {
+    // endSession() awaits the revocation (a fetch with no timeout) before it replaces <main>: while
+    // DELETE /admin/v1/session hangs (a slow or unreachable server), the page signed out of keeps
+    // showing every row it had, and a client secret shown once, with live buttons, for as long as
+    // the request takes: on a shared screen, the person walked away believing it gone.
+    await onWatchedPage(browser, async (w) => {
+      const page = await signInDomainAdmin(w, t.url, 'alpha.ops', opsSecret, '#/domains/alpha');
+      await page.getByRole('heading', { level: 1, name: 'Domain alpha' }).waitFor();
+      await page.getByLabel('Service name').fill('shown-once');
+      await page.getByRole('button', { name: 'Create service' }).click();
+      const secret = page.getByLabel('Client secret of alpha.shown-once');
+      await secret.waitFor();
+      const value = await secret.inputValue();
+      assert.ok(value.length > 20);
+      await page.route('**/admin/v1/session', () => undefined); // never answered
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.waitForTimeout(2000);
+      const html = await page.content();
+      w.problems.length = 0;
+      assert.ok(!html.includes(value), 'the client secret shown once is gone from the page two seconds after sign-out');
+      assert.equal(await page.getByRole('heading', { level: 1, name: 'Domain alpha' }).count(), 0, 'the domain page is gone');
+    });
+  });
 });
