@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '@tessera/testkit/server';
-import { serviceKey } from '../../server/test/helpers/ca-client.ts';
+import { csrFor, serviceKey } from '../../server/test/helpers/ca-client.ts';
 import { findChromium, launchChromium, onWatchedPage, signIn, signInDomainAdmin } from './helpers/browser.ts';
 
 const found = await findChromium();
@@ -222,5 +222,49 @@ describe('review 10: the console under attack', { skip, timeout: 240_000 }, () =
       assert.ok(!html.includes(value), 'the client secret shown once is gone from the page two seconds after sign-out');
       assert.equal(await page.getByRole('heading', { level: 1, name: 'Domain alpha' }).count(), 0, 'the domain page is gone');
     });
+  });
+
+  it("holds: the calls the console makes with ids from data are refused for another domain's objects", async () => {
+    // What a domain admin could send by editing what the page sends (the reviews inbox's items, an
+    // approval id, a certificate serial, a join token's principal): the server must refuse.
+    const soon = new Date(Date.now() + 86_400_000).toISOString();
+    assert.equal((await t.admin$('POST', '/domains/beta/services', { name: 'b1' })).status, 201);
+    assert.equal((await t.admin$('PUT', '/domains/beta/roles/readers', { members: [{ principal: 'beta.b1', reviewBy: soon }] })).status, 201);
+    assert.ok([200, 201].includes((await t.admin$('PUT', '/domains/beta/roles/held', {})).status));
+    assert.equal((await t.admin$('PATCH', '/domains/beta', { approvalRequiredRoles: ['held'] })).status, 200);
+    const pending = await t.admin$('PUT', '/domains/beta/roles/held/members/beta.b1', {});
+    assert.equal(pending.status, 202, pending.text);
+    const joinToken = await t.admin$('POST', '/join-tokens', { principal: 'beta.b1' });
+    const enroll = await t.send('/ca/v1/certificates', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ csr: await csrFor(await serviceKey('ec')), proof: { type: 'join-token', value: joinToken.json.token } }),
+    });
+    assert.equal(enroll.status, 201, enroll.text);
+    const serial = ((await t.admin$('GET', '/domains/beta/services/b1/certificates')).json.certificates[0] as { serial: string }).serial;
+
+    const granted = await t.token('alpha.ops', opsSecret, { grant_type: 'client_credentials', scope: 'alpha:role.admin' });
+    const token = granted.json.access_token as string;
+    const as = (method: string, path: string, body?: unknown) => t.admin$(method, path, body, token);
+    const due = (await as('GET', '/reviews?within=2592000')).json.memberships as Array<{ domain: string }>;
+    assert.deepEqual(
+      due.filter((m) => m.domain !== 'alpha'),
+      [],
+      "the inbox lists no other domain's memberships",
+    );
+    const bulk = await as('POST', '/reviews', { items: [{ domain: 'beta', role: 'readers', principal: 'beta.b1' }], action: 'remove' });
+    assert.ok([403, 404].includes(bulk.status), `bulk refused: ${bulk.status} ${bulk.text}`);
+    const approve = await as('POST', `/approvals/${pending.json.id as string}/approve`, {});
+    assert.ok([403, 404].includes(approve.status), `approve refused: ${approve.status} ${approve.text}`);
+    const reject = await as('POST', `/approvals/${pending.json.id as string}/reject`, {});
+    assert.ok([403, 404].includes(reject.status), `reject refused: ${reject.status} ${reject.text}`);
+    const revoke = await as('POST', `/certificates/${serial}/revoke`, { reason: 'keyCompromise' });
+    assert.ok([403, 404].includes(revoke.status), `revoke refused: ${revoke.status} ${revoke.text}`);
+    const join = await as('POST', '/join-tokens', { principal: 'beta.b1', ttlSeconds: 600 });
+    assert.ok([403, 404].includes(join.status), `join refused: ${join.status} ${join.text}`);
+    const joins = await as('GET', '/join-tokens?principal=beta.b1');
+    assert.ok([403, 404].includes(joins.status), `joins refused: ${joins.status} ${joins.text}`);
+    const members = (await t.admin$('GET', '/domains/beta/roles/readers/members')).json.members as unknown[];
+    assert.equal(members.length, 1, 'beta.b1 is still a member');
   });
 });
