@@ -267,4 +267,27 @@ describe('review 10: the console under attack', { skip, timeout: 240_000 }, () =
     const members = (await t.admin$('GET', '/domains/beta/roles/readers/members')).json.members as unknown[];
     assert.equal(members.length, 1, 'beta.b1 is still a member');
   });
+
+  it('holds: a secret shown once leaves the document when the person navigates away, and the token when they sign out', async () => {
+    await onWatchedPage(browser, async (w) => {
+      const page = await signInDomainAdmin(w, t.url, 'alpha.ops', opsSecret, '#/domains/alpha');
+      const firstCall = page.waitForRequest((request) => new URL(request.url()).pathname.startsWith('/admin/v1/'));
+      await page.getByRole('heading', { level: 1, name: 'Domain alpha' }).waitFor();
+      const token = ((await firstCall).headers()['authorization'] ?? '').replace(/^Bearer /, '');
+      await page.getByLabel('Service name').fill('navigated');
+      await page.getByRole('button', { name: 'Create service' }).click();
+      const secret = page.getByLabel('Client secret of alpha.navigated');
+      await secret.waitFor();
+      const value = await secret.inputValue();
+      await page.getByRole('link', { name: 'Domains', exact: true }).first().click();
+      await page.getByRole('heading', { level: 1, name: 'Domains' }).waitFor();
+      assert.ok(!(await page.content()).includes(value), 'the secret is not in the document after navigation');
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.getByLabel('Client id').waitFor();
+      assert.equal((await t.admin$('GET', '/domains/alpha', undefined, token)).status, 401, 'the token is refused after sign-out');
+      // (The polite live region #announcer keeps its last message, "Service alpha.navigated created.", after sign-out: no secret.)
+      const shown = await page.locator('#main, #session-bar, #breadcrumbs, #site-nav').allTextContents();
+      assert.doesNotMatch(shown.join(' '), /alpha\.ops|alpha\.navigated/, 'nothing of the session is left on screen');
+    });
+  });
 });
