@@ -290,4 +290,24 @@ describe('review 10: the console under attack', { skip, timeout: 240_000 }, () =
       assert.doesNotMatch(shown.join(' '), /alpha\.ops|alpha\.navigated/, 'nothing of the session is left on screen');
     });
   });
+
+  it('the admin API answers that carry a secret shown once say cache-control: no-store', async () => {
+    // The console's own fetches use cache: 'no-store', but the answers themselves do not forbid
+    // storing (no cache-control at all, unlike /oauth2/token's no-store): any other client, or a
+    // caching proxy in front of the server, may keep a client secret, an API key or a join token.
+    const service = await t.admin$('POST', '/domains/alpha/services', { name: 'cached' });
+    const rotated = await t.admin$('POST', '/domains/alpha/services/cached/secrets', { graceSeconds: 0 });
+    const apiKey = await t.admin$('POST', '/domains/alpha/services/cached/api-keys', { audience: 'beta' });
+    const join = await t.admin$('POST', '/join-tokens', { principal: 'alpha.cached', ttlSeconds: 600 });
+    const answers: Array<[string, { status: number; headers: Record<string, string | string[] | undefined> }]> = [
+      ['POST /domains/alpha/services', service],
+      ['POST /domains/alpha/services/cached/secrets', rotated],
+      ['POST /domains/alpha/services/cached/api-keys', apiKey],
+      ['POST /join-tokens', join],
+    ];
+    for (const [what, answer] of answers) {
+      assert.ok(answer.status >= 200 && answer.status < 300, `${what}: ${answer.status}`);
+      assert.match(String(answer.headers['cache-control'] ?? ''), /no-store/, `${what} is no-store`);
+    }
+  });
 });
