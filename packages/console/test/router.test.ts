@@ -43,6 +43,9 @@ describe('console routes', () => {
     assert.deepEqual(parseRoute('#/domains/a/services'), { page: 'not-found', path: '/domains/a/services' });
     assert.deepEqual(parseRoute('#/elsewhere'), { page: 'not-found', path: '/elsewhere' });
     assert.deepEqual(parseRoute('#/domains/%E0%A4%A'), { page: 'not-found', path: '/domains/%E0%A4%A' }, 'a malformed escape');
+    for (const dots of ['.', '..', '%2E', '%2e%2E'])
+      assert.equal(parseRoute(`#/domains/${dots}/timeline`).page, 'not-found', `${dots} names no domain (the browser would resolve it in an API path)`);
+    assert.equal(parseRoute('#/domains/alpha/roles/..').page, 'not-found');
   });
 
   it('round-trips names through the links it makes, whatever they hold', () => {

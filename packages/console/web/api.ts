@@ -227,7 +227,16 @@ export interface AdminApiOptions {
   onUnauthorized: (error: ApiError) => void;
 }
 
-const enc = encodeURIComponent;
+/**
+ * A name as one path segment of an API URL. `.` and `..` are refused: the browser resolves them
+ * (encoded or not) as dot segments, so the request would address another resource.
+ */
+function enc(segment: string): string {
+  if (segment === '.' || segment === '..') {
+    throw new ApiError(400, 'invalid_request', `"${segment}" cannot be sent as a name in a URL path: the browser would resolve it away`);
+  }
+  return encodeURIComponent(segment);
+}
 
 export class AdminApi {
   readonly #token: string;

@@ -2,8 +2,8 @@
 // chosen by the hash. After each navigation focus moves to the page's heading, so keyboard and
 // screen-reader users start where the new content starts.
 
-import { AdminApi, type ApiError } from './api.ts';
-import { announce, append, clear, h } from './dom.ts';
+import { AdminApi, ApiError } from './api.ts';
+import { announce, append, clear, h, notice } from './dom.ts';
 import { parseRoute, type Route } from './router.ts';
 import { oidcReturn } from './oidc.ts';
 import { SignInError, type Session } from './session.ts';
@@ -56,6 +56,11 @@ function explainUnauthorized(error: ApiError): string {
 }
 
 /** Ends the session: revokes the token when asked to, forgets it, and shows the sign-in form with `message`. */
+/**
+ * Forgets the session and shows the sign-in page at once: nothing of the signed-in pages (a secret
+ * shown once among them) stays on screen while the server is asked anything. With `revoke`
+ * (sign-out), the token is then withdrawn at the server, and the page says whether it was.
+ */
 async function endSession(message: string, revoke = false): Promise<void> {
   const ending = session;
   if (!ending) return;
@@ -63,9 +68,30 @@ async function endSession(message: string, revoke = false): Promise<void> {
   api = null;
   clearInterval(expiryTimer);
   renderSessionBar();
-  if (revoke) await ending.revoke().catch(() => undefined);
+  document.getElementById('announcer')?.replaceChildren();
   if (location.hash !== '#/sign-in') history.replaceState(null, '', '#/sign-in');
-  await render(message);
+  await render(revoke ? 'You signed out. Revoking the session token at the server…' : message);
+  if (!revoke) return;
+  const outcome = await ending.revoke().then(
+    () => ({ ok: true as const }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+  // The sign-in page may have been left (or a new session started) meanwhile: say it only where it was asked.
+  const said = document.querySelector<HTMLElement>('#main .notice.success');
+  if (session !== null || said === null) return;
+  if (outcome.ok) {
+    said.textContent = message;
+    return;
+  }
+  const why = outcome.error instanceof ApiError ? `${outcome.error.status} ${outcome.error.code}` : 'no answer';
+  const until = new Date(ending.expiresAt).toISOString().slice(11, 16);
+  said.replaceWith(
+    notice(
+      'error',
+      `You signed out here, but the server did not confirm revoking the session token (${why}): it stays valid until ${until} UTC. ` +
+        'Sign in and out again to revoke it, or ask an admin to revoke it.',
+    ),
+  );
 }
 
 function tick(): void {
@@ -173,6 +199,11 @@ document.getElementById('skip-link')?.addEventListener('click', (event) => {
   main().focus();
 });
 window.addEventListener('hashchange', () => void render());
+// A page kept in the back/forward cache would come back signed in: forget the session when the
+// browser keeps the page, so Back shows the sign-in form instead.
+window.addEventListener('pagehide', (event: PageTransitionEvent) => {
+  if (event.persisted) void endSession('You left the console, so its session was forgotten. Sign in again.');
+});
 // Back from the OpenID provider: finish that sign-in first (oidc.ts).
 const returning = oidcReturn();
 if (returning === null) void render();

@@ -43,6 +43,9 @@ export function parseRoute(hash: string): Route {
     // A malformed escape (`%E0%A4%A`): no page has such a name.
     return { page: 'not-found', path };
   }
+  // `.` and `..` name nothing (no domain, role or service is called so), and in an API path the
+  // browser would resolve them away: `#/domains/../timeline` must not read /admin/v1/audit.
+  if (parts.some((part) => part === '.' || part === '..')) return { page: 'not-found', path };
   if (parts.length === 0 || (parts.length === 1 && parts[0] === 'domains')) return { page: 'domains', limit };
   if (parts.length === 1 && parts[0] === 'sign-in') return { page: 'sign-in' };
   if (parts.length === 1 && parts[0] === 'reviews') {

@@ -21,7 +21,10 @@ export interface Session {
   standing: Standing;
   /** Epoch milliseconds. */
   expiresAt: number;
-  /** Withdraws the token at the server; sign-out calls it and then forgets the session. */
+  /**
+   * Withdraws the token at the server (DELETE /admin/v1/session); rejects when the server did not
+   * confirm it (an error answer, or none within REVOKE_TIMEOUT_MS), the token then still valid.
+   */
   revoke(): Promise<void>;
 }
 
@@ -31,6 +34,9 @@ export interface SignInMethod<Input> {
 }
 
 export const SYSTEM_ADMIN_SCOPE = 'sys.auth:role.admin';
+
+/** How long sign-out waits for the server to confirm the revocation. */
+export const REVOKE_TIMEOUT_MS = 5000;
 
 export interface ClientCredentials {
   clientId: string;
@@ -119,12 +125,14 @@ export function makeSession(principal: string, token: TokenAnswer): Session {
     async revoke() {
       if (revoked) return;
       revoked = true;
-      await fetch('/admin/v1/session', {
+      const response = await fetch('/admin/v1/session', {
         method: 'DELETE',
         headers: { authorization: `Bearer ${token.access_token}` },
         credentials: 'omit',
         cache: 'no-store',
+        signal: AbortSignal.timeout(REVOKE_TIMEOUT_MS),
       });
+      if (!response.ok) throw await apiError(response);
     },
   };
 }

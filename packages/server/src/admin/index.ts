@@ -7,6 +7,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { SecretHasher } from '../keys/client-secrets.ts';
 import { errorHandler } from '../http/errors.ts';
+import { privateAnswers } from '../http/plumbing.ts';
 import type { Readiness } from '../http/health.ts';
 import type { SigningKeyRecord } from '../storage/records.ts';
 import type { Store } from '../storage/store.ts';
@@ -67,6 +68,7 @@ export async function adminApi(app: FastifyInstance, deps: AdminDeps): Promise<v
   await app.register(
     async (scope) => {
       scope.decorateRequest('adminCaller', null);
+      privateAnswers(scope);
       scope.addHook('onRequest', async (request) => {
         const caller = await authenticateAdmin(request, deps);
         request.adminCaller = caller;

@@ -6,6 +6,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/config.ts';
 import { logDestination } from '../lib/log-format.ts';
+import { requestForLog } from '../observability/request-log.ts';
 import { ipAllowed } from '../policy/ip-ranges.ts';
 import { createConnectionGuard } from './connection-limits.ts';
 import type { ServerTls, TlsWatch } from './server-tls.ts';
@@ -37,6 +38,8 @@ export function createHttpApp({ config, logStream, tls, metrics }: HttpAppDeps):
     logger: {
       level: config.logLevel,
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
+      // A credential in a query string (`?token=`…) never reaches the log (observability/request-log.ts).
+      serializers: { req: requestForLog },
       ...logDestination(config, logStream),
     },
     bodyLimit: config.bodyLimit,

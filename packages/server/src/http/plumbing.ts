@@ -32,3 +32,15 @@ export function installPlumbing(app: FastifyInstance, { bodyLimit }: { bodyLimit
   });
   app.setErrorHandler(errorHandler(jsonDialect()));
 }
+
+/**
+ * Answers of an API that hands out secrets and private data (the admin APIs: client secrets, API
+ * keys and join tokens shown once, audit records): `Cache-Control: no-store`, so no browser or
+ * proxy keeps them, and `X-Content-Type-Options: nosniff`. Set before anything else runs, so
+ * refusals carry them too.
+ */
+export function privateAnswers(scope: FastifyInstance): void {
+  scope.addHook('onRequest', async (_request, reply) => {
+    reply.header('cache-control', 'no-store').header('x-content-type-options', 'nosniff');
+  });
+}

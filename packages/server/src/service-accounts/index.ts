@@ -5,6 +5,7 @@
 // as on /admin/v1.
 
 import type { FastifyInstance } from 'fastify';
+import { privateAnswers } from '../http/plumbing.ts';
 import { adminCallerOf, authenticateAdmin, type AdminAuthDeps } from '../admin/authz.ts';
 import { BEARER_CHALLENGE } from '../http/authorization.ts';
 import { errorHandler, jsonDialect, type ErrorDialect } from '../http/errors.ts';
@@ -57,6 +58,7 @@ export async function serviceAccountsApi(app: FastifyInstance, deps: ServiceAcco
 
       await auth.register(async (admin) => {
         admin.decorateRequest('adminCaller', null);
+        privateAnswers(admin);
         // 401 before any body is looked at, as on /admin/v1.
         admin.addHook('onRequest', async (request) => {
           request.adminCaller = await authenticateAdmin(request, deps);

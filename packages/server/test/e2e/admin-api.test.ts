@@ -216,6 +216,35 @@ describe('admin API', () => {
       assertAdminError(await t.admin$('DELETE', '/domains/beta/services/keyed/keys/k1', undefined, root), 404, 'not_found');
     });
 
+    it("refuses '.' and '..' as a new key's id (URL clients resolve them as dot segments), in the body and in the path", async () => {
+      const { generateKeyPairSync } = await import('node:crypto');
+      const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+      for (const kid of ['.', '..']) {
+        const made = await t.admin$('POST', '/domains/beta/services', { name: 'dotted', publicKeys: [{ kid, pem }] }, root);
+        assertAdminError(made, 400, 'invalid_request');
+        assert.match(made.json.message, /^the key id "\.{1,2}" is refused: URL clients read it as a dot segment/);
+        const put = await t.admin$('PUT', `/domains/beta/services/full/keys/${encodeURIComponent(kid).replaceAll('.', '%2E')}`, { pem }, root);
+        assert.ok(put.status === 400 || put.status === 404, `PUT …/keys/${kid}: ${put.status} ${put.text}`);
+      }
+      assert.equal((await t.admin$('GET', '/domains/beta/services/dotted', undefined, root)).status, 404, 'nothing was made');
+      const dots = await t.admin$('POST', '/domains/beta/services', { name: 'dots', publicKeys: [{ kid: '...', pem }] }, root);
+      assert.equal(dots.status, 201, "'...' is no dot segment: an id like any other");
+    });
+
+    it('answers with Cache-Control: no-store and nosniff, refusals included (secrets are shown once)', async () => {
+      const made = await t.admin$('POST', '/domains/beta/services', { name: 'cached' }, root);
+      assert.equal(made.status, 201, made.text);
+      for (const res of [
+        made,
+        await t.admin$('GET', '/domains/beta', undefined, root),
+        await t.send('/admin/v1/domains'),
+        await t.send('/auth/admin/service-accounts'),
+      ]) {
+        assert.equal(res.headers['cache-control'], 'no-store', `${res.status} ${res.text.slice(0, 80)}`);
+        assert.equal(res.headers['x-content-type-options'], 'nosniff');
+      }
+    });
+
     it('deleting a service removes its role memberships', async () => {
       const svc = await t.admin$('POST', '/domains/beta/services', { name: 'gone' }, root);
       await t.admin$('PUT', '/domains/beta/roles/gonners', { members: [{ principal: 'beta.gone' }] }, root);

@@ -26,7 +26,18 @@ import {
   timeKey,
 } from '../wire.ts';
 
+/** A registered key's id, as stored (and removed): letters, digits, dot, dash, underscore. */
 const KID = '^[A-Za-z0-9._-]{1,128}$';
+/**
+ * A new key's id may not be `.` or `..`: URL clients (browsers among them) resolve those as dot
+ * segments, so `…/keys/..` would address another resource than the key. A stored one can still be
+ * removed by a client that sends the path as it is.
+ */
+function checkNewKid(kid: string): void {
+  if (kid === '.' || kid === '..') {
+    throw badRequest(`the key id "${kid}" is refused: URL clients read it as a dot segment, so the key could not be addressed; choose another, e.g. k1`);
+  }
+}
 const MAX_GRACE_SECONDS = 30 * 86_400;
 const DEFAULT_GRACE_SECONDS = 3600;
 
@@ -113,7 +124,10 @@ export function serviceRoutes(scope: FastifyInstance, deps: AdminRouteDeps): voi
       await authorizeServiceChange(store, caller, `${domain}.${body.name}`, now());
       refuseInPeopleDomain(deps.peopleDomain, domain);
       const publicKeys = body.publicKeys ?? [];
-      for (const key of publicKeys) checkPem(key.pem, `publicKeys[${key.kid}]`);
+      for (const key of publicKeys) {
+        checkNewKid(key.kid);
+        checkPem(key.pem, `publicKeys[${key.kid}]`);
+      }
       if (new Set(publicKeys.map((k) => k.kid)).size !== publicKeys.length) throw badRequest('publicKeys: each kid must be unique');
       const wantsSecret = body.secret ?? publicKeys.length === 0;
       const clientSecret = wantsSecret ? generateClientSecret() : undefined;
@@ -302,6 +316,7 @@ export function serviceRoutes(scope: FastifyInstance, deps: AdminRouteDeps): voi
     async (request, reply) => {
       const { principal, actor } = await changeTarget(request);
       const { kid } = request.params;
+      checkNewKid(kid);
       const { pem } = request.body;
       checkPem(pem, 'pem');
       const { created, certificatesRevoked } = await store.putPublicKey(principal, kid, pem, { actor });
