@@ -28,6 +28,7 @@ export function tokenAuditObserver(sink: AuditSink): TokenObserver {
 export function tokenAuditEvent(outcome: TokenOutcome): NewAuditEvent {
   const who = outcome.principal ?? clip(outcome.claimedClientId, MAX_KEY_LENGTH) ?? 'anonymous';
   const issued = outcome.result === 'issued';
+  const after = auditDetails(outcome, issued);
   return {
     at: outcome.at,
     actor: who,
@@ -35,18 +36,32 @@ export function tokenAuditEvent(outcome: TokenOutcome): NewAuditEvent {
     // A token acting for another principal is about that principal: a search by either finds it.
     target: issued && outcome.actingFor ? outcome.actingFor.subject : who,
     before: null,
-    after: {
-      result: outcome.result,
-      status: outcome.status,
-      clientIp: clip(outcome.clientIp, MAX_IP_LENGTH),
-      // Null until the caller proved who it is: the actor is then only the id it claimed.
-      method: outcome.method ?? null,
-      scope: clip(outcome.requestedScope, MAX_SCOPE_LENGTH) ?? null,
-      ...(issued ? { grantedScope: outcome.grantedScope ?? null, jti: outcome.jti ?? null, reused: outcome.reused ?? false } : {}),
-      // A token that acts for another principal: for whom, and the actor chain (current actor first).
-      ...(issued && outcome.actingFor ? { subject: outcome.actingFor.subject, actors: outcome.actingFor.actors, acting: outcome.actingFor.mode } : {}),
-      // A token exchange from an ID token (subject_token_type id_token): the ID token's jti is the new token's exchanged_from.
-      ...(issued && outcome.actingFor?.fromIdToken ? { subjectTokenType: 'id_token' } : {}),
-    },
+    after,
   };
+}
+
+/** The event's details, in this key order, added to in place (one object per event: this runs for every token). */
+function auditDetails(outcome: TokenOutcome, issued: boolean): Record<string, unknown> {
+  const after: Record<string, unknown> = {
+    result: outcome.result,
+    status: outcome.status,
+    clientIp: clip(outcome.clientIp, MAX_IP_LENGTH),
+    // Null until the caller proved who it is: the actor is then only the id it claimed.
+    method: outcome.method ?? null,
+    scope: clip(outcome.requestedScope, MAX_SCOPE_LENGTH) ?? null,
+  };
+  if (!issued) return after;
+  after['grantedScope'] = outcome.grantedScope ?? null;
+  after['jti'] = outcome.jti ?? null;
+  after['reused'] = outcome.reused ?? false;
+  const actingFor = outcome.actingFor;
+  if (actingFor) {
+    // A token that acts for another principal: for whom, and the actor chain (current actor first).
+    after['subject'] = actingFor.subject;
+    after['actors'] = actingFor.actors;
+    after['acting'] = actingFor.mode;
+    // A token exchange from an ID token (subject_token_type id_token): the ID token's jti is the new token's exchanged_from.
+    if (actingFor.fromIdToken) after['subjectTokenType'] = 'id_token';
+  }
+  return after;
 }

@@ -18,13 +18,17 @@ interface IssuedDetails {
 
 export function callerCounts(events: readonly NewAuditEvent[]): CallerCount[] {
   const counts = new Map<string, CallerCount>();
+  // A batch holds a few distinct granted scopes many times over: each is taken apart once.
+  const parsed = new Map<string, Map<string, string>>();
   for (const event of events) {
     if (event.type !== 'token.issued' || typeof event.after !== 'object' || event.after === null) continue;
     const details = event.after as IssuedDetails;
     if (typeof details.grantedScope !== 'string') continue;
     const actor = typeof details.subject === 'string' ? event.actor : '';
     const hour = Math.floor(event.at / HOUR_MS) * HOUR_MS;
-    for (const [domain, roles] of rolesByDomain(details.grantedScope)) {
+    let byDomain = parsed.get(details.grantedScope);
+    if (byDomain === undefined) parsed.set(details.grantedScope, (byDomain = rolesByDomain(details.grantedScope)));
+    for (const [domain, roles] of byDomain) {
       const key = JSON.stringify([domain, event.target, actor, roles, hour]);
       const count = counts.get(key);
       if (count === undefined) {

@@ -92,17 +92,6 @@ export function createClientGuard(deps: ClientGuardDeps): ClientGuard {
     async run(request, serve) {
       const now = deps.now();
       let client: AuthenticatedClient | undefined;
-      const outcome = (result: string, status: number): TokenOutcome => ({
-        endpoint: request.endpoint,
-        at: now,
-        clientIp: request.clientIp,
-        claimedClientId: request.claimedClientId,
-        principal: client?.service.principal,
-        method: client?.method,
-        requestedScope: request.requestedScope,
-        result,
-        status,
-      });
       try {
         for (const gate of deps.gates) gate.beforeAuthentication?.({ clientIp: request.clientIp, claimedClientId: request.claimedClientId, now });
         client = await request.authenticate(now);
@@ -110,15 +99,31 @@ export function createClientGuard(deps: ClientGuardDeps): ClientGuard {
           gate.afterAuthentication?.({ clientIp: request.clientIp, principal: client.service.principal, endpoint: request.endpoint, now });
         checkClientStanding(client.service, request.clientIp, now, ipMatcher);
         const served = await serve(client, now);
-        tell({ ...outcome(served.result, 200), ...served.details });
+        const told = outcomeOf(request, client, now, served.result, 200);
+        if (served.details) Object.assign(told, served.details);
+        tell(told);
         return served.answer;
       } catch (error) {
-        if (error instanceof OAuthError) tell(outcome(error.errorCode ?? error.error, error.status));
+        if (error instanceof OAuthError) tell(outcomeOf(request, client, now, error.errorCode ?? error.error, error.status));
         // Storage down is what the client is told (503), not a server fault: audit and metrics agree.
-        else if (error instanceof StorageUnavailableError) tell(outcome('temporarily_unavailable', 503));
-        else tell(outcome('server_error', 500));
+        else if (error instanceof StorageUnavailableError) tell(outcomeOf(request, client, now, 'temporarily_unavailable', 503));
+        else tell(outcomeOf(request, client, now, 'server_error', 500));
         throw error;
       }
     },
+  };
+}
+
+function outcomeOf(request: ClientRequest, client: AuthenticatedClient | undefined, at: number, result: string, status: number): TokenOutcome {
+  return {
+    endpoint: request.endpoint,
+    at,
+    clientIp: request.clientIp,
+    claimedClientId: request.claimedClientId,
+    principal: client?.service.principal,
+    method: client?.method,
+    requestedScope: request.requestedScope,
+    result,
+    status,
   };
 }

@@ -7,7 +7,8 @@ import type { FastifyInstance } from 'fastify';
 import { authenticateClient, type ClientAuthMethod } from './client-auth/index.ts';
 import { claimedClientId, formEndpoint } from './form-endpoint.ts';
 import { ACCESS_TOKEN_TYPE, ID_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from './grants/token_exchange.ts';
-import type { TokenService } from './token-service.ts';
+import type { FormBody } from './form.ts';
+import type { TokenRequest, TokenService } from './token-service.ts';
 
 export const TOKEN_PATHS = ['/oauth2/token', '/zts/v1/oauth2/token'] as const;
 
@@ -91,17 +92,22 @@ export function tokenEndpoint(app: FastifyInstance, deps: TokenEndpointDeps): Pr
         expiresIn: form['expires_in'],
         clientIp: request.ip,
         proxyForPrincipal: form['proxy_for_principal'],
-        exchange: {
-          subjectToken: form['subject_token'],
-          subjectTokenType: form['subject_token_type'],
-          actorToken: form['actor_token'],
-          actorTokenType: form['actor_token_type'],
-          requestedTokenType: form['requested_token_type'],
-          resource: form['resource'],
-          audience: form['audience'],
-          impersonation: form['impersonation'],
-        },
+        // Read only where it can matter: a client_credentials request never looks at them.
+        exchange: form['grant_type'] === 'client_credentials' ? undefined : exchangeParams(form),
       });
     },
   });
+}
+
+function exchangeParams(form: FormBody): NonNullable<TokenRequest['exchange']> {
+  return {
+    subjectToken: form['subject_token'],
+    subjectTokenType: form['subject_token_type'],
+    actorToken: form['actor_token'],
+    actorTokenType: form['actor_token_type'],
+    requestedTokenType: form['requested_token_type'],
+    resource: form['resource'],
+    audience: form['audience'],
+    impersonation: form['impersonation'],
+  };
 }

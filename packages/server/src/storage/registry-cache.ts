@@ -129,6 +129,8 @@ export class RegistryCache implements TokenPathStore {
 
   /** principal → what the token endpoint reads about it, in LRU order (oldest first). */
   readonly #entries = new Map<string, Entry>();
+  /** The principal known to be #entries' last (most recently used) key, or undefined: touching it again needs no move. */
+  #newest: string | undefined;
   /** client id → principal, for the entries held. */
   readonly #clientIds = new Map<string, string>();
   /** Client ids that named no client, in LRU order. */
@@ -472,12 +474,14 @@ export class RegistryCache implements TokenPathStore {
     const entry = this.#entries.get(principal);
     if (entry === undefined) return;
     this.#entries.delete(principal);
+    if (principal === this.#newest) this.#newest = undefined;
     if (entry.service !== null && this.#clientIds.get(entry.service.clientId) === principal) this.#clientIds.delete(entry.service.clientId);
   }
 
   #clear(): void {
     this.#epoch += 1;
     this.#entries.clear();
+    this.#newest = undefined;
     this.#clientIds.clear();
     this.#unknown.clear();
     this.#domains.clear();
@@ -518,9 +522,11 @@ export class RegistryCache implements TokenPathStore {
   /** The entry, moved to the young end of the LRU order. */
   #touch(principal: string): Entry | undefined {
     const entry = this.#entries.get(principal);
-    if (entry !== undefined) {
+    // A request touches its client two or three times (authentication, roles): moved to the end once.
+    if (entry !== undefined && principal !== this.#newest) {
       this.#entries.delete(principal);
       this.#entries.set(principal, entry);
+      this.#newest = principal;
     }
     return entry;
   }
@@ -541,6 +547,7 @@ export class RegistryCache implements TokenPathStore {
       this.#drop(oldest);
     }
     this.#entries.set(principal, entry);
+    this.#newest = principal;
     if (entry.service !== null) this.#clientIds.set(entry.service.clientId, principal);
     return entry;
   }

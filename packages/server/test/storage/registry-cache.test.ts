@@ -151,6 +151,29 @@ describe('the registry cache', () => {
     assert.equal(loads, 1);
   });
 
+  it('evicts the client read least recently, however often the newest was read in a row', async () => {
+    const { store } = await setup(4);
+    const cache = await cacheOf(store, { maxClients: 3 });
+    const now = Date.now();
+    for (const i of [0, 1, 2]) assert.ok(await cache.getClientForAuth(`alpha.s${i}`, now));
+    // s0 read again (twice, and its roles, as a token request does): s1 is now the oldest, then s2.
+    assert.ok(await cache.getClientForAuth('alpha.s0', now));
+    assert.ok(await cache.getClientForAuth('alpha.s0', now));
+    assert.equal((await cache.rolesHeld('alpha.s0', ['beta'], now)).length, 1);
+    // s2 read after s0, then s0 once more: the order is s1, s2, s0.
+    assert.ok(await cache.getClientForAuth('alpha.s2', now));
+    assert.ok(await cache.getClientForAuth('alpha.s0', now));
+    const load = store.loadRegistryRecord.bind(store);
+    const loaded: string[] = [];
+    store.loadRegistryRecord = (by, value) => (loaded.push(value), load(by, value));
+    assert.ok(await cache.getClientForAuth('alpha.s3', now));
+    assert.deepEqual(loaded, ['alpha.s3'], 'one load: the new client');
+    for (const i of [0, 2, 3]) assert.ok(await cache.getClientForAuth(`alpha.s${i}`, now));
+    assert.deepEqual(loaded, ['alpha.s3'], 's0, s2 and s3 stay');
+    assert.ok(await cache.getClientForAuth('alpha.s1', now));
+    assert.deepEqual(loaded, ['alpha.s3', 'alpha.s1'], 's1 was the one evicted');
+  });
+
   it('forgets an unknown client id once a service is created', async () => {
     const { store } = await setup();
     const cache = await cacheOf(store);

@@ -10,12 +10,12 @@ import { OAuthError, invalidRequest } from '../errors.ts';
 import type { AuthenticatedClient, ClientAuthMethod, ClientAuthRequest } from './method.ts';
 
 export async function authenticateClient(methods: readonly ClientAuthMethod[], request: ClientAuthRequest): Promise<AuthenticatedClient> {
-  const explicit = methods.filter((method) => method.ambient !== true && method.present(request));
-  const used = explicit.length > 0 ? explicit : methods.filter((method) => method.ambient === true && method.present(request));
-  if (used.length > 1) {
-    throw invalidRequest(`the request uses ${used.map((m) => m.name).join(' and ')} at once; use exactly one client authentication method`);
+  // The common case (one explicit method) allocates nothing: a list is made only for a second method.
+  let method = presentMethods(methods, request, false);
+  if (method === undefined) method = presentMethods(methods, request, true);
+  if (Array.isArray(method)) {
+    throw invalidRequest(`the request uses ${method.map((m) => m.name).join(' and ')} at once; use exactly one client authentication method`);
   }
-  const [method] = used;
   if (!method) {
     throw new OAuthError(401, 'invalid_client', `no client authentication: use one of ${methods.map((m) => m.name).join(', ')}`, {
       errorCode: 'AUTH_101',
@@ -23,6 +23,18 @@ export async function authenticateClient(methods: readonly ClientAuthMethod[], r
     });
   }
   return method.authenticate(request);
+}
+
+/** The one method of the kind (ambient or explicit) the request presents, every one when several, undefined when none. */
+function presentMethods(methods: readonly ClientAuthMethod[], request: ClientAuthRequest, ambient: boolean): ClientAuthMethod | ClientAuthMethod[] | undefined {
+  let found: ClientAuthMethod | ClientAuthMethod[] | undefined;
+  for (const method of methods) {
+    if ((method.ambient === true) !== ambient || !method.present(request)) continue;
+    if (found === undefined) found = method;
+    else if (Array.isArray(found)) found.push(method);
+    else found = [found, method];
+  }
+  return found;
 }
 
 export type { AuthenticatedClient, ClientAuthMethod, ClientAuthRequest } from './method.ts';

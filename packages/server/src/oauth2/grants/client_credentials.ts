@@ -4,7 +4,7 @@
 // lists the client in its actors (docs/tokens.md, proxy_for_principal).
 
 import { actClaim, roleAllows } from '../../policy/delegation.ts';
-import { GrantDeniedError, resolveGrant, type GrantFilter } from '../../policy/grant.ts';
+import { GrantDeniedError, resolveGrant, type Grant, type GrantFilter } from '../../policy/grant.ts';
 import { describeNameRule, isPrincipalName } from '../../policy/names.ts';
 import { serviceStanding } from '../../policy/service-standing.ts';
 import { parseScope, ScopeSyntaxError, type ScopeRequest } from '../../policy/scope.ts';
@@ -55,12 +55,15 @@ export async function clientCredentialsGrant(
   const proxy = params.proxyForPrincipal === undefined ? null : await proxyFor(deps, client, params.proxyForPrincipal, scope, now);
   const principal = proxy?.subject ?? client.service.principal;
 
-  const grant = await resolveGrant(principal, scope, now, deps.store, proxy?.filter).catch((error: unknown) => {
+  let grant: Grant;
+  try {
+    grant = await resolveGrant(principal, scope, now, deps.store, proxy?.filter);
+  } catch (error) {
     if (error instanceof GrantDeniedError) {
       throw new OAuthError(error.status, error.status === 404 ? 'invalid_scope' : 'access_denied', error.message);
     }
     throw error;
-  });
+  }
   // The server's, the domains' and the roles' maxima (docs/tokens.md, Lifetimes) all apply; the smallest wins.
   const limit = grant.maxLifetime === null ? requested : Math.min(requested, grant.maxLifetime);
   // And the token ends no later than the first membership behind its roles (resolveGrant keeps
