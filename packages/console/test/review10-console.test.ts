@@ -5,10 +5,10 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { startTestServer, type TestServer } from '@tessera/testkit/server';
 import { csrFor, serviceKey } from '../../server/test/helpers/ca-client.ts';
-import { findChromium, launchChromium, onWatchedPage, signIn, signInDomainAdmin } from './helpers/browser.ts';
+import { confirmDialog, findChromium, launchChromium, onWatchedPage, signIn, signInDomainAdmin } from './helpers/browser.ts';
 
 const found = await findChromium();
 const skip = 'skip' in found ? found.skip : false;
@@ -17,12 +17,6 @@ describe('review 10: the console under attack', { skip, timeout: 240_000 }, () =
   let t: TestServer;
   let browser: Browser;
   let opsSecret: string;
-
-  const confirm = async (page: Page, title: string | RegExp, label: string): Promise<void> => {
-    const dialog = page.getByRole('dialog', { name: title });
-    await dialog.waitFor();
-    await dialog.getByRole('button', { name: label }).click();
-  };
 
   before(async () => {
     t = await startTestServer();
@@ -62,7 +56,7 @@ describe('review 10: the console under attack', { skip, timeout: 240_000 }, () =
       await page.goto(`${t.url}/console/#/domains/alpha/services/victim`);
       await page.getByRole('heading', { level: 1, name: 'Service alpha.victim' }).waitFor();
       await page.getByRole('button', { name: 'Remove key ..' }).click();
-      await confirm(page, 'Remove key .. of alpha.victim?', 'Remove ..');
+      await confirmDialog(page, 'Remove key .. of alpha.victim?', 'Remove ..');
       await page.waitForTimeout(1000);
       w.problems.length = 0;
       const service = await t.admin$('GET', '/domains/alpha/services/victim');
@@ -82,8 +76,9 @@ describe('review 10: the console under attack', { skip, timeout: 240_000 }, () =
     // endSession swallows a failure): a 5xx, a 429 or a dropped connection leaves the token valid
     // while the page tells the person it was revoked.
     await onWatchedPage(browser, async (w) => {
+      // Listening before signing in: the page's first API call may come before signInDomainAdmin returns.
+      const firstCall = w.page.waitForRequest((request) => new URL(request.url()).pathname.startsWith('/admin/v1/domains'));
       const page = await signInDomainAdmin(w, t.url, 'alpha.ops', opsSecret);
-      const firstCall = page.waitForRequest((request) => new URL(request.url()).pathname.startsWith('/admin/v1/domains'));
       await page.getByRole('heading', { level: 1, name: 'Domains' }).waitFor();
       const bearer = (await firstCall).headers()['authorization'] ?? '';
       const token = bearer.replace(/^Bearer /, '');
@@ -150,8 +145,9 @@ describe('review 10: the console under attack', { skip, timeout: 240_000 }, () =
 
   it('holds: the token stays in memory (no storage, cookie, URL) and a crafted ?code=&state= signs nobody in', async () => {
     await onWatchedPage(browser, async (w) => {
+      // Listening before signing in: the page's first API call may come before signInDomainAdmin returns.
+      const firstCall = w.page.waitForRequest((request) => new URL(request.url()).pathname.startsWith('/admin/v1/'));
       const page = await signInDomainAdmin(w, t.url, 'alpha.ops', opsSecret);
-      const firstCall = page.waitForRequest((request) => new URL(request.url()).pathname.startsWith('/admin/v1/'));
       await page.getByRole('heading', { level: 1, name: 'Domains' }).waitFor();
       const token = ((await firstCall).headers()['authorization'] ?? '').replace(/^Bearer /, '');
       const kept = (await page.evaluate(
@@ -273,8 +269,8 @@ describe('review 10: the console under attack', { skip, timeout: 240_000 }, () =
 
   it('holds: a secret shown once leaves the document when the person navigates away, and the token when they sign out', async () => {
     await onWatchedPage(browser, async (w) => {
+      const firstCall = w.page.waitForRequest((request) => new URL(request.url()).pathname.startsWith('/admin/v1/'));
       const page = await signInDomainAdmin(w, t.url, 'alpha.ops', opsSecret, '#/domains/alpha');
-      const firstCall = page.waitForRequest((request) => new URL(request.url()).pathname.startsWith('/admin/v1/'));
       await page.getByRole('heading', { level: 1, name: 'Domain alpha' }).waitFor();
       const token = ((await firstCall).headers()['authorization'] ?? '').replace(/^Bearer /, '');
       await page.getByLabel('Service name').fill('navigated');

@@ -8,10 +8,19 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { startTestServer, type TestServer } from '@tessera/testkit/server';
 import { csrFor, serviceKey } from '../../server/test/helpers/ca-client.ts';
-import { assertRefusedPage, axeViolations, evidenceDir, findChromium, launchChromium, onWatchedPage, signInDomainAdmin } from './helpers/browser.ts';
+import {
+  assertRefusedPage,
+  axeViolations,
+  confirmDialog,
+  evidenceDir,
+  findChromium,
+  launchChromium,
+  onWatchedPage,
+  signInDomainAdmin,
+} from './helpers/browser.ts';
 
 const found = await findChromium();
 const skip = 'skip' in found ? found.skip : false;
@@ -20,13 +29,6 @@ describe("the console: a service's page", { skip, timeout: 180_000 }, () => {
   let t: TestServer;
   let browser: Browser;
   let opsSecret: string;
-
-  /** Confirms the dialog named `title` with the button `label`. */
-  const confirm = async (page: Page, title: string | RegExp, label: string): Promise<void> => {
-    const dialog = page.getByRole('dialog', { name: title });
-    await dialog.waitFor();
-    await dialog.getByRole('button', { name: label }).click();
-  };
 
   before(async () => {
     t = await startTestServer();
@@ -67,7 +69,7 @@ describe("the console: a service's page", { skip, timeout: 180_000 }, () => {
       assert.deepEqual((await t.admin$('GET', '/domains/alpha/services/api')).json.allowedIps, ['10.0.0.0/8', '127.0.0.1/32'], 'nothing changed');
 
       await page.getByRole('button', { name: 'Disable' }).click();
-      await confirm(page, 'Disable alpha.api?', 'Disable alpha.api');
+      await confirmDialog(page, 'Disable alpha.api?', 'Disable alpha.api');
       await page.getByText('alpha.api is disabled.').first().waitFor();
       service = (await t.admin$('GET', '/domains/alpha/services/api')).json;
       assert.equal(service.status, 'DISABLED');
@@ -77,7 +79,7 @@ describe("the console: a service's page", { skip, timeout: 180_000 }, () => {
 
       await page.getByLabel('Older secrets stop working').selectOption('0');
       await page.getByRole('button', { name: 'Make a new secret' }).click();
-      await confirm(page, "End alpha.api's current secrets now?", 'Make a new secret and end the old ones');
+      await confirmDialog(page, "End alpha.api's current secrets now?", 'Make a new secret and end the old ones');
       const secret = await page.getByLabel('New client secret of alpha.api').inputValue();
       assert.match(secret, /^[A-Za-z0-9_-]{43}$/);
       const token = await t.token('alpha.api', secret, { grant_type: 'client_credentials', scope: 'beta:role.readers' });
@@ -102,7 +104,7 @@ describe("the console: a service's page", { skip, timeout: 180_000 }, () => {
         ['k1'],
       );
       await page.getByRole('button', { name: 'Remove key k1' }).click();
-      await confirm(page, 'Remove key k1 of alpha.api?', 'Remove k1');
+      await confirmDialog(page, 'Remove key k1 of alpha.api?', 'Remove k1');
       await page.getByText('Key k1 was removed from alpha.api.').first().waitFor();
       assert.deepEqual((await t.admin$('GET', '/domains/alpha/services/api/keys')).json.keys, []);
 
@@ -115,7 +117,7 @@ describe("the console: a service's page", { skip, timeout: 180_000 }, () => {
       const keys = (await t.admin$('GET', '/domains/alpha/services/api/api-keys')).json.apiKeys;
       assert.equal(keys.length, 1);
       await page.getByRole('button', { name: `Revoke API key ${keys[0].id}` }).click();
-      await confirm(page, `Revoke API key ${keys[0].id}?`, `Revoke ${keys[0].id}`);
+      await confirmDialog(page, `Revoke API key ${keys[0].id}?`, `Revoke ${keys[0].id}`);
       await page.getByText(`API key ${keys[0].id} is revoked.`).first().waitFor();
       assert.notEqual((await t.admin$('GET', '/domains/alpha/services/api/api-keys')).json.apiKeys[0].revokedAt, null);
 
@@ -126,7 +128,7 @@ describe("the console: a service's page", { skip, timeout: 180_000 }, () => {
       const tokens = (await t.admin$('GET', '/join-tokens?principal=alpha.api')).json.joinTokens;
       assert.equal(tokens.length, 1);
       await page.getByRole('button', { name: `Delete join token ${tokens[0].id}` }).click();
-      await confirm(page, `Delete join token ${tokens[0].id}?`, `Delete ${tokens[0].id}`);
+      await confirmDialog(page, `Delete join token ${tokens[0].id}?`, `Delete ${tokens[0].id}`);
       await page.getByText(`Join token ${tokens[0].id} is deleted.`).first().waitFor();
       assert.deepEqual((await t.admin$('GET', '/join-tokens?principal=alpha.api')).json.joinTokens, []);
       assert.deepEqual(await axeViolations(page), []);
@@ -149,7 +151,7 @@ describe("the console: a service's page", { skip, timeout: 180_000 }, () => {
       await page.getByRole('cell', { name: serial, exact: true }).waitFor();
       await page.getByLabel('Reason for revoking').selectOption('keyCompromise');
       await page.getByRole('button', { name: `Revoke certificate ${serial}` }).click();
-      await confirm(page, /^Revoke certificate /, 'Revoke certificate');
+      await confirmDialog(page, /^Revoke certificate /, 'Revoke certificate');
       await page.getByText(`Certificate ${serial} is revoked.`).first().waitFor();
       const record = (await t.admin$('GET', `/certificates/${serial}`)).json;
       assert.equal(record.revocationReason, 'keyCompromise');

@@ -169,3 +169,10 @@ export async function assertRefusedPage(w: Watched, url: string, hash: string, a
   await w.page.getByRole('heading', { level: 1, name: heading }).waitFor();
   assert.match((await w.page.getByRole('alert').textContent()) ?? '', /^You may not see this: .+ \(403 forbidden\)$/);
 }
+
+/** Confirms the open dialog named `title` with its button `label` (dom.ts confirmAction). */
+export async function confirmDialog(page: Page, title: string | RegExp, label: string): Promise<void> {
+  const dialog = page.getByRole('dialog', { name: title });
+  await dialog.waitFor();
+  await dialog.getByRole('button', { name: label }).click();
+}
