@@ -125,3 +125,32 @@ export async function startTestServer(
     },
   };
 }
+
+/** What token tests register through the admin API, with the client secrets they got. */
+export interface TestRegistry {
+  /** Client secrets by principal, as each service was created. */
+  secrets: Map<string, string>;
+  /** Registers `<domain>.<name>` with a secret (its domain must exist); asserts the 201. */
+  createService(principal: string): Promise<void>;
+  /** PUT of a role (created or replaced), as the bootstrap admin or with `token`; asserts a 200 or 201. */
+  putRole(domain: string, role: string, body: Record<string, unknown>, token?: string): Promise<TestResponse>;
+}
+
+/** A TestRegistry on the server `server()` answers (called late: tests start their server in `before`). */
+export function testRegistry(server: () => Pick<TestServer, 'admin$'>): TestRegistry {
+  const secrets = new Map<string, string>();
+  return {
+    secrets,
+    async createService(principal) {
+      const dot = principal.lastIndexOf('.');
+      const res = await server().admin$('POST', `/domains/${principal.slice(0, dot)}/services`, { name: principal.slice(dot + 1) });
+      assert.equal(res.status, 201, res.text);
+      secrets.set(principal, res.json.clientSecret as string);
+    },
+    async putRole(domain, role, body, token) {
+      const res = await server().admin$('PUT', `/domains/${domain}/roles/${role}`, body, token);
+      assert.ok(res.status === 200 || res.status === 201, res.text);
+      return res;
+    },
+  };
+}

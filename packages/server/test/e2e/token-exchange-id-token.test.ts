@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { accessTokenClaims, idTokenClaims, signAccessToken, signIdTokenClaims } from '../../src/oauth2/tokens.ts';
 import type { TestResponse } from '@tessera/testkit/https';
-import { basic, introspectAs, startTestServer, type TestServer } from '@tessera/testkit/server';
+import { basic, introspectAs, startTestServer, type TestServer, testRegistry } from '@tessera/testkit/server';
 import { newKeys, postForm, publicKeyPem, tesseraCertificate } from './mtls-support.ts';
 
 const GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -30,20 +30,9 @@ function assertError(res: TestResponse, status: number, error: string, descripti
 describe('token exchange of an ID token (subject_token_type id_token)', () => {
   let t: TestServer;
   let offset = 0;
-  const secrets = new Map<string, string>();
+  const { secrets, createService, putRole } = testRegistry(() => t);
   const rs = { id: 'app.rs', secret: '' };
 
-  const createService = async (principal: string): Promise<void> => {
-    const dot = principal.lastIndexOf('.');
-    const res = await t.admin$('POST', `/domains/${principal.slice(0, dot)}/services`, { name: principal.slice(dot + 1) });
-    assert.equal(res.status, 201, res.text);
-    secrets.set(principal, res.json.clientSecret);
-  };
-  const putRole = async (domain: string, role: string, body: Record<string, unknown>): Promise<TestResponse> => {
-    const res = await t.admin$('PUT', `/domains/${domain}/roles/${role}`, body);
-    assert.ok(res.status === 200 || res.status === 201, res.text);
-    return res;
-  };
   const tokens = async (principal: string, scope: string, extra: Record<string, string> = {}): Promise<{ access: string; id: string }> => {
     const res = await t.token(principal, secrets.get(principal)!, { grant_type: 'client_credentials', scope, ...extra });
     assert.equal(res.status, 200, res.text);

@@ -10,7 +10,7 @@ import { SignJWT, createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHea
 import * as oidc from 'openid-client';
 import { accessTokenClaims, signAccessToken } from '../../src/oauth2/tokens.ts';
 import { send, type TestResponse } from '@tessera/testkit/https';
-import { basic, introspectAs, startTestServer, type TestServer } from '@tessera/testkit/server';
+import { basic, introspectAs, startTestServer, type TestServer, testRegistry } from '@tessera/testkit/server';
 import { newKeys, postForm, publicKeyPem, tesseraCertificate } from './mtls-support.ts';
 
 const GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -48,20 +48,9 @@ function assertError(res: TestResponse, status: number, error: string, descripti
 describe('token exchange (RFC 8693) and proxy_for_principal', () => {
   let t: TestServer;
   let offset = 0;
-  const secrets = new Map<string, string>();
+  const { secrets, createService, putRole } = testRegistry(() => t);
   const rs = { id: 'app.rs', secret: '' };
 
-  const createService = async (principal: string): Promise<void> => {
-    const dot = principal.lastIndexOf('.');
-    const res = await t.admin$('POST', `/domains/${principal.slice(0, dot)}/services`, { name: principal.slice(dot + 1) });
-    assert.equal(res.status, 201, res.text);
-    secrets.set(principal, res.json.clientSecret);
-  };
-  const putRole = async (domain: string, role: string, body: Record<string, unknown>): Promise<TestResponse> => {
-    const res = await t.admin$('PUT', `/domains/${domain}/roles/${role}`, body);
-    assert.ok(res.status === 200 || res.status === 201, res.text);
-    return res;
-  };
   const tokenOf = async (principal: string, scope: string, extra: Record<string, string> = {}): Promise<string> => {
     const res = await t.token(principal, secrets.get(principal)!, { grant_type: 'client_credentials', scope, ...extra });
     assert.equal(res.status, 200, res.text);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import type { TestResponse } from '@tessera/testkit/https';
-import { basic, introspectAs, startTestServer, type TestServer } from '@tessera/testkit/server';
+import { basic, introspectAs, startTestServer, type TestServer, testRegistry } from '@tessera/testkit/server';
 import { newKeys, postForm, publicKeyPem, tesseraCertificate } from '../e2e/mtls-support.ts';
 
 const GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -21,20 +21,9 @@ const G = 'edge.gate';
 
 describe('review 7: token exchange, proxy_for_principal and delegation across features', () => {
   let t: TestServer;
-  const secrets = new Map<string, string>();
+  const { secrets, createService, putRole } = testRegistry(() => t);
   const rs = { id: 'app.rs', secret: '' };
 
-  const createService = async (principal: string): Promise<void> => {
-    const dot = principal.lastIndexOf('.');
-    const res = await t.admin$('POST', `/domains/${principal.slice(0, dot)}/services`, { name: principal.slice(dot + 1) });
-    assert.equal(res.status, 201, res.text);
-    secrets.set(principal, res.json.clientSecret);
-  };
-  const putRole = async (domain: string, role: string, body: Record<string, unknown>, token?: string): Promise<TestResponse> => {
-    const res = await t.admin$('PUT', `/domains/${domain}/roles/${role}`, body, token);
-    assert.ok(res.status === 200 || res.status === 201, res.text);
-    return res;
-  };
   const members = (...principals: string[]) => principals.map((principal) => ({ principal }));
   const request = (principal: string, params: Record<string, string>): Promise<TestResponse> => t.token(principal, secrets.get(principal)!, params);
   const tokenOf = async (principal: string, scope: string, extra: Record<string, string> = {}): Promise<string> => {

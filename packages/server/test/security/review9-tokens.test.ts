@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import type { TestResponse } from '@tessera/testkit/https';
-import { basic, introspectAs, startTestServer, type TestServer } from '@tessera/testkit/server';
+import { basic, introspectAs, startTestServer, type TestServer, testRegistry } from '@tessera/testkit/server';
 import { postForm, tesseraCertificate } from '../e2e/mtls-support.ts';
 
 const GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -21,19 +21,9 @@ const B = 'gw.edge';
 
 describe('review 9: ID tokens as subject tokens, revocation and sign-out across features', () => {
   let t: TestServer;
-  const secrets = new Map<string, string>();
+  const { secrets, createService, putRole } = testRegistry(() => t);
   const rs = { id: 'app.rs', secret: '' };
 
-  const createService = async (principal: string): Promise<void> => {
-    const dot = principal.lastIndexOf('.');
-    const res = await t.admin$('POST', `/domains/${principal.slice(0, dot)}/services`, { name: principal.slice(dot + 1) });
-    assert.equal(res.status, 201, res.text);
-    secrets.set(principal, res.json.clientSecret);
-  };
-  const putRole = async (domain: string, role: string, body: Record<string, unknown>): Promise<void> => {
-    const res = await t.admin$('PUT', `/domains/${domain}/roles/${role}`, body);
-    assert.ok(res.status === 200 || res.status === 201, res.text);
-  };
   const members = (...principals: string[]) => principals.map((principal) => ({ principal }));
   const request = (principal: string, params: Record<string, string>): Promise<TestResponse> => t.token(principal, secrets.get(principal)!, params);
   const exchangeIdToken = (actor: string, idToken: string, scope: string): Promise<TestResponse> =>
