@@ -241,7 +241,8 @@ export async function renderRole({ api, view, crumbs }: PageContext, domain: str
       ? h(
           'p',
           { class: 'notice' },
-          `${domain} requires a second admin for this role: adding, changing or removing a member, an actor or an impersonator waits for another admin’s approval. `,
+          `${domain} requires a second admin for this role: adding, changing or removing a member, an actor or an impersonator ` +
+            'waits for another admin’s approval. ',
           h('a', { href: approvalsHref(domain) }, `Changes waiting in ${domain}`),
         )
       : null,
