@@ -1,8 +1,10 @@
 // The system page in a real browser against a real server: a system admin opens it from the
 // header, sees the signing keys and CA generations with their next rotation, that storage answers,
 // and the token rates (a chart of tokens issued and requests refused per hour or day, the
-// refusals by code) after some token traffic; rotates the signing key after confirming (and
-// changes nothing when it cancels); a domain admin has no link and is refused by the server.
+// refusals by code) after some token traffic; rotates the signing key and the CA after confirming
+// (and changes nothing when it cancels; a second CA rotation while one is pending adds none); a
+// domain admin has no link, no rotation button, and is refused by the server (the page and the
+// CA rotation alike).
 // Checked like every console page: CSP, console errors, requests leaving 127.0.0.1, axe-core;
 // photographed.
 
@@ -11,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { startTestServer, type TestServer } from '@tessera/testkit/server';
-import { axeViolations, evidenceDir, findChromium, launchChromium, signIn, watchedPage } from './helpers/browser.ts';
+import { axeViolations, confirmDialog, evidenceDir, findChromium, launchChromium, signIn, watchedPage } from './helpers/browser.ts';
 
 const found = await findChromium();
 const skip = 'skip' in found ? found.skip : false;
@@ -20,6 +22,10 @@ describe('the console: the system page', { skip, timeout: 120_000 }, () => {
   let t: TestServer;
   let browser: Browser;
   const secrets = new Map<string, string>();
+  const generationStates = async (): Promise<string[]> => {
+    const res = await t.admin$('GET', '/ca/generations');
+    return (res.json.generations as { state: string }[]).map((g) => g.state).sort();
+  };
   const keyStates = async (): Promise<string[]> => {
     const res = await t.admin$('GET', '/signing-keys');
     return (res.json.keys as { state: string }[]).map((k) => k.state).sort();
@@ -51,7 +57,7 @@ describe('the console: the system page', { skip, timeout: 120_000 }, () => {
     await t?.stop();
   });
 
-  it('shows keys, generations, storage and token rates to a system admin, and rotates the signing key after confirming', async () => {
+  it('shows keys, generations, storage and token rates to a system admin, and rotates the signing key and the CA after confirming', async () => {
     const w = await watchedPage(browser);
     const page = w.page;
     try {
@@ -125,6 +131,42 @@ describe('the console: the system page', { skip, timeout: 120_000 }, () => {
       assert.deepEqual(await keyStates(), ['active', 'next']);
       assert.equal((await rows('Token-signing keys'))[0]![2], 'next (published, not signing yet)');
 
+      // The CA: Cancel changes nothing; confirmed, a new generation is prepared and shown, and a second rotation adds none.
+      const rotateCa = page.getByRole('button', { name: 'Rotate CA now' });
+      await rotateCa.click();
+      const caDialog = page.getByRole('dialog', { name: 'Rotate the CA now?' });
+      await caDialog.waitFor();
+      const caText = (await caDialog.textContent()) ?? '';
+      assert.match(caText, /new root and intermediate enter the trust bundle now/);
+      assert.match(caText, /Certificates issued by the current CA stay valid until they expire/);
+      assert.match(caText, /nothing is revoked/);
+      assert.deepEqual(await axeViolations(page), []);
+      await page.screenshot({ path: join(await evidenceDir(), 'system-ca-rotate-confirm.png'), fullPage: true });
+      await caDialog.getByRole('button', { name: 'Cancel' }).click();
+      await caDialog.waitFor({ state: 'detached' });
+      assert.deepEqual(await generationStates(), ['active'], 'cancel changes nothing');
+      await rotateCa.click();
+      await confirmDialog(page, 'Rotate the CA now?', 'Rotate CA now');
+      const caStatus = caSection.getByRole('status').filter({ hasText: /^CA generation .+ was created: it is in the trust bundle now and signs from / });
+      await caStatus.waitFor();
+      assert.deepEqual(await generationStates(), ['active', 'prepared']);
+      const listed = await t.admin$('GET', '/ca/generations');
+      const prepared = (listed.json.generations as { id: string; state: string; activatesAt: string }[]).find((g) => g.state === 'prepared')!;
+      assert.match((await caStatus.textContent()) ?? '', new RegExp(`^CA generation ${prepared.id} was created`));
+      const afterRotation = await rows('CA generations');
+      assert.equal(afterRotation.length, 2);
+      assert.deepEqual([afterRotation[0]![0], afterRotation[0]![1]], [prepared.id, 'prepared (in the bundle, not signing yet)']);
+      assert.match((await caSection.locator('p').first().textContent()) ?? '', /^Next rotation: /);
+      assert.deepEqual(await axeViolations(page), []);
+      await page.screenshot({ path: join(await evidenceDir(), 'system-ca-rotated.png'), fullPage: true });
+      await rotateCa.click();
+      await confirmDialog(page, 'Rotate the CA now?', 'Rotate CA now');
+      await caSection
+        .getByRole('status')
+        .filter({ hasText: `A rotation was already pending: generation ${prepared.id} signs from ` })
+        .waitFor();
+      assert.deepEqual(await generationStates(), ['active', 'prepared'], 'a pending rotation is not repeated');
+
       await page.getByRole('link', { name: 'Last 7 days' }).click();
       await page.getByRole('img', { name: /^Tokens issued and requests refused per day: / }).waitFor();
       assert.equal(await page.locator('svg.chart rect.bar.issued').count(), 8);
@@ -153,10 +195,19 @@ describe('the console: the system page', { skip, timeout: 120_000 }, () => {
       await page.getByRole('heading', { level: 1, name: 'System' }).waitFor();
       assert.match((await page.getByRole('alert').textContent()) ?? '', /^You may not see this: .+ \(403 forbidden\)$/);
       assert.equal(await page.locator('svg.chart').count(), 0);
+      assert.equal(await page.getByRole('button', { name: 'Rotate CA now' }).count(), 0, 'no CA rotation for a domain admin');
+      assert.equal(await page.getByRole('button', { name: 'Rotate signing key now' }).count(), 0);
       assert.deepEqual(await axeViolations(page), []);
       w.assertClean();
     } finally {
       await w.close();
     }
+    // Nor can it rotate the CA through the API the page would call, with its own token.
+    const token = await t.token('alpha.ops', secrets.get('alpha.ops')!, { grant_type: 'client_credentials', scope: 'alpha:role.admin' });
+    assert.equal(token.status, 200, token.text);
+    const before = await generationStates();
+    const refused = await t.admin$('POST', '/ca/rotate', undefined, token.json.access_token as string);
+    assert.equal(refused.status, 403, refused.text);
+    assert.deepEqual(await generationStates(), before);
   });
 });

@@ -314,6 +314,10 @@ export class AdminApi {
   listCaGenerations(): Promise<{ generations: CaGeneration[]; nextRotationAt: string | null }> {
     return this.#call('GET', '/ca/generations');
   }
+  /** Starts a CA rotation: a new generation in the bundle now, signing from `activatesAt`; a pending one is answered (`created` false). */
+  rotateCa(): Promise<{ id: string; activatesAt: string; created: boolean }> {
+    return this.#call('POST', '/ca/rotate');
+  }
   storageStatus(): Promise<StorageStatus> {
     return this.#call('GET', '/system/storage');
   }
@@ -396,6 +400,10 @@ export class AdminApi {
   /** Replaces the role's actors; its members, impersonators and limit are kept. */
   setActors(domain: string, role: string, actors: string[]): Promise<Held<Role>> {
     return this.#held('PUT', `/domains/${enc(domain)}/roles/${enc(role)}`, { actors });
+  }
+  /** Replaces the role's impersonators (who may get its tokens for a member without `act`); everything else is kept. */
+  setImpersonators(domain: string, role: string, impersonators: string[]): Promise<Held<Role>> {
+    return this.#held('PUT', `/domains/${enc(domain)}/roles/${enc(role)}`, { impersonators });
   }
   /** Sets whether the role's actors may exchange a member's ID token; everything else is kept. */
   setIdTokenSubjects(domain: string, role: string, idTokenSubjects: boolean): Promise<Held<Role>> {

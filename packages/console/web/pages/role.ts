@@ -1,8 +1,9 @@
 // One role: its members with their expiry and review date (add, change them, remove) and its
-// actors (the principals that may get its tokens for a member), and whether they may exchange a
-// member's ID token (idTokenSubjects). Impersonators are shown, not edited yet. For a role its
-// domain lists in approvalRequiredRoles every such change is held for a second admin (202): the
-// page says so, with the change's id, instead of reporting it done.
+// actors (the principals that may get its tokens for a member) and its impersonators (those that
+// may get them without act): add, remove; and whether the actors may exchange a member's ID
+// token (idTokenSubjects). For a role its domain lists in approvalRequiredRoles every such change
+// is held for a second admin (202): the page says so, with the change's id, instead of reporting
+// it done.
 
 import type { AdminApi, Member, PendingChange, Role } from '../api.ts';
 import { announce, append, confirmAction, field, formatTime, h, notice, uid } from '../dom.ts';
@@ -13,6 +14,24 @@ import { askDialog, localInputFromUtc, pendingNotice, pendingText, reviewText, u
 
 type Report = (kind: 'success' | 'error', message: string) => void;
 type Held = (change: PendingChange, what: string) => void;
+
+/** What differs between the role's two lists of principals (actors, impersonators) on the page. */
+interface PrincipalListKind {
+  field: 'actors' | 'impersonators';
+  noun: string;
+  article: string;
+  empty: string;
+  label: string;
+  hint: string;
+  /** The removal dialog's paragraphs. */
+  removal(who: string, fullName: string): string[];
+}
+
+interface PrincipalList {
+  element: HTMLElement;
+  form: HTMLFormElement;
+  show(): void;
+}
 
 export async function renderRole({ api, view, crumbs }: PageContext, domain: string, name: string, limit: number): Promise<void> {
   crumbs([{ label: domain, href: domainHref(domain) }, { label: name }]);
@@ -63,46 +82,83 @@ export async function renderRole({ api, view, crumbs }: PageContext, domain: str
     errorView(view, `Role ${role.fullName}`, error);
     return;
   }
-  const actorsList = h('div');
-  const showActors = (actors: string[]): void => {
-    actorsList.replaceChildren(
-      actors.length === 0
-        ? h('p', { class: 'empty' }, 'No actors: nobody may get this role’s tokens for a member.')
-        : h('ul', { class: 'plain' }, ...actors.map((actor) => h('li', {}, actor, ' ', removeActorButton(actor)))),
-    );
-  };
-  const setActors = async (actors: string[], done: string, asked: string): Promise<void> => {
-    const answer = await api.setActors(domain, name, actors);
-    if (answer.pending !== null) {
-      held(answer.pending, asked);
-      return;
-    }
-    role = answer.result;
-    showActors(role.actors);
-    report('success', done);
-  };
-  const removeActorButton = (actor: string): HTMLElement => {
-    const button = h('button', { type: 'button', class: 'danger', 'aria-label': `Remove actor ${actor}` }, 'Remove');
-    button.addEventListener('click', () => {
-      void (async () => {
-        const ok = await confirmAction({
-          title: `Remove actor ${actor}?`,
-          details: [
-            `${actor} will no longer get tokens carrying ${role.fullName} for its members (token exchange, proxy_for_principal). The members keep the role.`,
-          ],
-          confirmLabel: `Remove ${actor}`,
-        });
-        if (!ok) return;
-        await setActors(
-          role.actors.filter((a) => a !== actor),
-          `${actor} is no longer an actor of ${role.fullName}.`,
-          `Removing the actor ${actor} of ${role.fullName}`,
-        ).catch((error: unknown) => report('error', `Could not remove ${actor}: ${errorText(error)}`));
-      })();
+  // The actors and the impersonators: two lists of principals, each replaced whole by a role PUT
+  // (which keeps everything else), edited the same way.
+  const lists: PrincipalList[] = [];
+  const principalList = (kind: PrincipalListKind): PrincipalList => {
+    const element = h('div');
+    const show = (): void => {
+      const names = role[kind.field];
+      element.replaceChildren(
+        names.length === 0
+          ? h('p', { class: 'empty' }, kind.empty)
+          : h('ul', { class: 'plain' }, ...names.map((who) => h('li', {}, who, ' ', removeButton(who)))),
+      );
+    };
+    const set = async (next: string[], done: string, asked: string): Promise<void> => {
+      const answer = kind.field === 'actors' ? await api.setActors(domain, name, next) : await api.setImpersonators(domain, name, next);
+      if (answer.pending !== null) {
+        held(answer.pending, asked);
+        return;
+      }
+      role = answer.result;
+      for (const list of lists) list.show();
+      report('success', done);
+    };
+    const removeButton = (who: string): HTMLElement => {
+      const button = h('button', { type: 'button', class: 'danger', 'aria-label': `Remove ${kind.noun} ${who}` }, 'Remove');
+      button.addEventListener('click', () => {
+        void (async () => {
+          const ok = await confirmAction({ title: `Remove ${kind.noun} ${who}?`, details: kind.removal(who, role.fullName), confirmLabel: `Remove ${who}` });
+          if (!ok) return;
+          await set(
+            role[kind.field].filter((other) => other !== who),
+            `${who} is no longer ${kind.article} ${kind.noun} of ${role.fullName}.`,
+            `Removing the ${kind.noun} ${who} of ${role.fullName}`,
+          ).catch((error: unknown) => report('error', `Could not remove ${who}: ${errorText(error)}`));
+        })();
+      });
+      return button;
+    };
+    const input = h('input', { name: kind.noun, required: true, spellcheck: 'false', autocapitalize: 'none' });
+    const form = actionForm(`Add ${kind.article} ${kind.noun}`, [field(kind.label, input, kind.hint)], `Add ${kind.noun}`, async () => {
+      const who = input.value.trim();
+      await set(
+        [...new Set([...role[kind.field], who])],
+        `${who} is now ${kind.article} ${kind.noun} of ${role.fullName}.`,
+        `Making ${who} ${kind.article} ${kind.noun} of ${role.fullName}`,
+      );
+      input.value = '';
     });
-    return button;
+    const list = { element, form, show };
+    lists.push(list);
+    show();
+    return list;
   };
-  showActors(role.actors);
+  const actors = principalList({
+    field: 'actors',
+    noun: 'actor',
+    article: 'an',
+    empty: 'No actors: nobody may get this role’s tokens for a member.',
+    label: 'Actor principal',
+    hint: 'e.g. gw.edge: it may then get this role’s tokens for a member.',
+    removal: (who, fullName) => [
+      `${who} will no longer get tokens carrying ${fullName} for its members (token exchange, proxy_for_principal). The members keep the role.`,
+    ],
+  });
+  const impersonators = principalList({
+    field: 'impersonators',
+    noun: 'impersonator',
+    article: 'an',
+    empty: 'No impersonators: nobody may get this role’s tokens without act for a member.',
+    label: 'Impersonator principal',
+    hint: 'e.g. gw.support: it may then get this role’s tokens for a member without act, when it asks for impersonation.',
+    removal: (who, fullName) => [
+      `${who} will no longer get tokens carrying ${fullName} without act for its members (token exchange with impersonation=true), ` +
+        'and the impersonation tokens it holds that carry the role stop being accepted at once (introspection, the admin API).',
+      'The members keep the role; its actors are kept.',
+    ],
+  });
 
   const principal = h('input', { name: 'principal', required: true, spellcheck: 'false', autocapitalize: 'none' });
   const expires = h('input', { name: 'expiresAt', type: 'datetime-local' });
@@ -164,18 +220,6 @@ export async function renderRole({ api, view, crumbs }: PageContext, domain: str
         : `The actors of ${role.fullName} may no longer exchange ID tokens; tokens got that way end at once.`,
     );
   });
-  const actor = h('input', { name: 'actor', required: true, spellcheck: 'false', autocapitalize: 'none' });
-  const addActor = actionForm(
-    'Add an actor',
-    [field('Actor principal', actor, 'e.g. gw.edge: it may then get this role’s tokens for a member.')],
-    'Add actor',
-    async () => {
-      const who = actor.value.trim();
-      await setActors([...new Set([...role.actors, who])], `${who} is now an actor of ${role.fullName}.`, `Making ${who} an actor of ${role.fullName}`);
-      actor.value = '';
-    },
-  );
-
   append(
     view,
     h('h1', {}, `Role ${role.fullName}`),
@@ -187,12 +231,18 @@ export async function renderRole({ api, view, crumbs }: PageContext, domain: str
       h('dt', {}, 'Updated'),
       h('dd', {}, formatTime(role.updatedAt)),
     ),
-    h('p', {}, h('a', { href: timelineHref(domain, role.fullName) }, `Changes to ${role.fullName}`), ': its members, actors and settings over time.'),
+    h(
+      'p',
+      {},
+      h('a', { href: timelineHref(domain, role.fullName) }, `Changes to ${role.fullName}`),
+      ': its members, actors, impersonators and settings over time.',
+    ),
     gated
       ? h(
           'p',
           { class: 'notice' },
-          `${domain} requires a second admin for this role: adding, changing or removing a member or an actor waits for another admin’s approval. `,
+          `${domain} requires a second admin for this role: adding, changing or removing a member, an actor or an impersonator ` +
+            'waits for another admin’s approval. ',
           h('a', { href: approvalsHref(domain) }, `Changes waiting in ${domain}`),
         )
       : null,
@@ -203,9 +253,9 @@ export async function renderRole({ api, view, crumbs }: PageContext, domain: str
       { 'aria-labelledby': 'actors' },
       h('h2', { id: 'actors' }, 'Actors'),
       h('p', {}, 'Principals that may get tokens carrying this role for one of its members, through a token exchange or proxy_for_principal.'),
-      actorsList,
+      actors.element,
       h('h3', {}, 'Add an actor'),
-      addActor,
+      actors.form,
       h('h3', {}, 'ID tokens as subject tokens'),
       h(
         'p',
@@ -219,8 +269,16 @@ export async function renderRole({ api, view, crumbs }: PageContext, domain: str
       'section',
       { 'aria-labelledby': 'impersonators' },
       h('h2', { id: 'impersonators' }, 'Impersonators'),
-      role.impersonators.length === 0 ? h('p', { class: 'empty' }, 'None.') : h('ul', { class: 'plain' }, ...role.impersonators.map((who) => h('li', {}, who))),
-      h('p', { class: 'hint' }, 'Changed through the admin API for now (PUT of the role with "impersonators").'),
+      h(
+        'p',
+        {},
+        'Principals that may get tokens carrying this role for one of its members without act, when they ask for impersonation ' +
+          '(a token exchange with impersonation=true): the token names the member as its subject and no actor, so a resource server ' +
+          'that ignores client_id takes it for the member’s own. Separate from the actors.',
+      ),
+      impersonators.element,
+      h('h3', {}, 'Add an impersonator'),
+      impersonators.form,
     ),
   );
 }

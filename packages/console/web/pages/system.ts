@@ -1,8 +1,10 @@
 // The system page, for system admins: the token-signing keys and CA generations with their states
-// and next rotation (and "rotate the signing key now"), whether storage answers, and the token
-// endpoints' rates — tokens issued and requests refused per hour, the refusals by code — over the
-// last 24 hours or 7 days. From the admin API only (docs/http-api.md: Signing keys, CA
-// generations, System); a domain admin who opens it sees the server's 403.
+// and next rotation, with "rotate the signing key now" and "rotate the CA now" (each after a
+// confirmation saying what becomes of what the current key or CA signed), whether storage
+// answers, and the token endpoints' rates — tokens issued and requests refused per hour, the
+// refusals by code — over the last 24 hours or 7 days. From the admin API only
+// (docs/http-api.md: Signing keys, CA generations, System); a domain admin who opens it sees the
+// server's 403.
 
 import type { CaGeneration, SigningKey, StorageStatus, TokenRatePoint } from '../api.ts';
 import { HOUR, barChart } from '../chart.ts';
@@ -103,6 +105,59 @@ export async function renderSystem({ api, view, crumbs }: PageContext, period: S
     }
   };
 
+  const generationsSection = h('div');
+  const showGenerations = (answer: typeof generations): void => {
+    generationsSection.replaceChildren(
+      nextRotation(answer.nextRotationAt, 'generation'),
+      simpleTable(
+        'CA generations, newest first',
+        ['Generation', 'State', 'Subject', 'Activates', 'Valid until', 'Leaves the bundle'],
+        answer.generations.map((g) => [
+          h('code', {}, g.id),
+          generationState(g.state),
+          g.subject,
+          formatTime(g.activatesAt),
+          formatTime(g.notAfter),
+          orDash(g.removeAt),
+        ]),
+      ),
+    );
+  };
+  showGenerations(generations);
+  const rotateCaStatus = h('div', { class: 'form-status' });
+  const rotateCa = h('button', { type: 'button' }, 'Rotate CA now');
+  rotateCa.addEventListener('click', () => void rotateCaNow());
+  const rotateCaNow = async (): Promise<void> => {
+    const confirmed = await confirmAction({
+      title: 'Rotate the CA now?',
+      details: [
+        'A new root and intermediate enter the trust bundle now and start signing certificates after the pre-publication window ' +
+          '(ca.prePublication, 24 hours by default), so verifiers that refresh the bundle hold them before they meet a certificate they signed. ' +
+          'Until then the current CA signs.',
+        'Certificates issued by the current CA stay valid until they expire: nothing is revoked, and the current CA stays in the trust bundle ' +
+          'until everything it signed has expired. A service gets a certificate from the new CA when it next enrolls or renews after the new CA takes over.',
+        'If a rotation is already pending, nothing is added. An imported CA (ca.import) cannot be rotated here: import its successor instead.',
+      ],
+      confirmLabel: 'Rotate CA now',
+    });
+    if (!confirmed) return;
+    rotateCaStatus.replaceChildren();
+    rotateCa.disabled = true;
+    try {
+      const answer = await api.rotateCa();
+      const message = answer.created
+        ? `CA generation ${answer.id} was created: it is in the trust bundle now and signs from ${formatTime(answer.activatesAt)}.`
+        : `A rotation was already pending: generation ${answer.id} signs from ${formatTime(answer.activatesAt)}. No generation was added.`;
+      rotateCaStatus.appendChild(notice('success', message));
+      announce(message);
+      showGenerations(await api.listCaGenerations());
+    } catch (error) {
+      rotateCaStatus.appendChild(notice('error', errorText(error)));
+    } finally {
+      rotateCa.disabled = false;
+    }
+  };
+
   const issued = rates.reduce((sum, point) => sum + point.issued, 0);
   const refused = rates.reduce((sum, point) => sum + point.refused, 0);
   const byCode = new Map<string, number>();
@@ -117,19 +172,9 @@ export async function renderSystem({ api, view, crumbs }: PageContext, period: S
       'section',
       { 'aria-labelledby': 'ca-generations' },
       h('h2', { id: 'ca-generations' }, 'CA generations'),
-      nextRotation(generations.nextRotationAt, 'generation'),
-      simpleTable(
-        'CA generations, newest first',
-        ['Generation', 'State', 'Subject', 'Activates', 'Valid until', 'Leaves the bundle'],
-        generations.generations.map((g) => [
-          h('code', {}, g.id),
-          generationState(g.state),
-          g.subject,
-          formatTime(g.activatesAt),
-          formatTime(g.notAfter),
-          orDash(g.removeAt),
-        ]),
-      ),
+      generationsSection,
+      h('p', {}, rotateCa),
+      rotateCaStatus,
     ),
     h('section', { 'aria-labelledby': 'storage' }, h('h2', { id: 'storage' }, 'Storage'), storageView(storage)),
     h(
