@@ -345,7 +345,15 @@ export async function createServer(config: Config, options: ServerOptions = {}):
         oidc === null
           ? undefined
           : {
-              deps: { config: oidc, issuer: config.issuer, store, signingKey: () => signingKeys.current(), now, clockSkew: config.clockSkew },
+              deps: {
+                config: oidc,
+                issuer: config.issuer,
+                store,
+                signingKey: () => signingKeys.current(),
+                now,
+                clockSkew: config.clockSkew,
+                signInLimit: config.consoleSignInRateLimit,
+              },
               clientSecret: readClientSecret(oidc),
             },
     });

@@ -104,6 +104,11 @@ export interface Config {
     client: { rate: number; burst: number };
     ip: { rate: number; burst: number };
   };
+  /**
+   * POST /console/oidc/session, a token bucket per source address (each call makes the server call
+   * the OpenID provider's token endpoint); rate 0 turns it off.
+   */
+  consoleSignInRateLimit: { rate: number; burst: number };
   /** Bursts of failed client authentication raise an alert (audit event, warn log, webhook). */
   alerts: {
     /** This many failures from one client id or one IP within `failureWindow` raise an alert. */
@@ -309,6 +314,7 @@ export const DEFAULTS = {
   },
   trustedProxies: [] as string[],
   rateLimits: { client: { rate: 50, burst: 100 }, ip: { rate: 200, burst: 400 } },
+  consoleSignInRateLimit: { rate: 1, burst: 10 },
   alerts: { failureThreshold: 10, failureWindow: 60 },
   tokenReuse: { enabled: false, window: 30 },
   tokenExchange: { maxDepth: 4 },

@@ -204,6 +204,10 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
       client: { rate: setting('rateLimits.client.rate', wholeNumber).value, burst: setting('rateLimits.client.burst', wholeNumber).value },
       ip: { rate: setting('rateLimits.ip.rate', wholeNumber).value, burst: setting('rateLimits.ip.burst', wholeNumber).value },
     },
+    consoleSignInRateLimit: {
+      rate: setting('consoleSignInRateLimit.rate', wholeNumber).value,
+      burst: setting('consoleSignInRateLimit.burst', wholeNumber).value,
+    },
     alerts: {
       failureThreshold: setting('alerts.failureThreshold', wholeNumberParser(1)).value,
       failureWindow: setting('alerts.failureWindow', positive).value,
@@ -259,6 +263,13 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
         `rateLimits.${kind}.burst is ${burst} but must be at least rateLimits.${kind}.rate (${rate}): a bucket smaller than one second of traffic refuses steady callers`,
       );
     }
+  }
+  const signIn = config.consoleSignInRateLimit;
+  if (signIn.rate > 0 && signIn.burst < signIn.rate) {
+    problems.push(
+      `consoleSignInRateLimit.burst is ${signIn.burst} but must be at least consoleSignInRateLimit.rate (${signIn.rate}): ` +
+        'a bucket smaller than one second of sign-ins refuses steady callers',
+    );
   }
   if (config.tokenReuse.enabled && config.tokenReuse.window >= config.tokens.defaultLifetime) {
     problems.push(

@@ -35,6 +35,8 @@ export const SETTINGS = [
   { key: 'rateLimits.client.burst', env: 'TESSERA_RATE_LIMIT_CLIENT_BURST' },
   { key: 'rateLimits.ip.rate', env: 'TESSERA_RATE_LIMIT_IP' },
   { key: 'rateLimits.ip.burst', env: 'TESSERA_RATE_LIMIT_IP_BURST' },
+  { key: 'consoleSignInRateLimit.rate', env: 'TESSERA_RATE_LIMIT_CONSOLE_SIGN_IN' },
+  { key: 'consoleSignInRateLimit.burst', env: 'TESSERA_RATE_LIMIT_CONSOLE_SIGN_IN_BURST' },
   { key: 'alerts.failureThreshold', env: 'TESSERA_ALERT_FAILURE_THRESHOLD' },
   { key: 'alerts.failureWindow', env: 'TESSERA_ALERT_FAILURE_WINDOW' },
   { key: 'alerts.webhookUrl', env: 'TESSERA_ALERT_WEBHOOK_URL' },

@@ -21,9 +21,12 @@
 
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { adminRoleDomain, type ConsoleOidcConfig } from '../config/console-oidc.ts';
+import { MAX_IP_LENGTH, clip } from '../guards/caller-text.ts';
+import { TokenBuckets, type BucketLimit } from '../guards/rate-limit.ts';
+import { addressKey } from '../policy/ip-ranges.ts';
 import { ADMIN_ROLE, describeNameRule, isPrincipalName, isServiceName } from '../policy/names.ts';
 import { adminApiAudience, signPersonSession, type PersonSessionClaims, type SigningKey } from '../oauth2/tokens.ts';
 import type { Store } from '../storage/store.ts';
@@ -45,6 +48,8 @@ export interface ConsoleOidcDeps {
   signingKey: () => SigningKey;
   now: () => number;
   clockSkew: number;
+  /** Sign-ins per source address (config consoleSignInRateLimit); rate 0 turns the limit off. */
+  signInLimit: BucketLimit;
   /** For tests; global fetch otherwise. */
   fetch?: typeof fetch;
 }
@@ -108,6 +113,20 @@ export function consoleOidcRoutes(app: FastifyInstance, deps: ConsoleOidcDeps, c
   const doFetch = deps.fetch ?? fetch;
   const redirectUri = `${deps.issuer}/console/`;
   const provider = createProviderClient(config, doFetch);
+  // Before anything else, as the token endpoint's address bucket (guards/rate-limit.ts): each
+  // sign-in makes this server call the provider, so a flood from one address is held back here.
+  const signIns = deps.signInLimit.rate > 0 ? new TokenBuckets(deps.signInLimit) : null;
+  const limitSignIns = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const key = addressKey(request.ip);
+    const waitMs = signIns?.take(key, deps.now()) ?? 0;
+    if (waitMs === 0) return;
+    const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
+    const { rate, burst } = deps.signInLimit;
+    const message =
+      `too many sign-ins from ${key.includes('/') ? 'addresses in' : 'address'} ${clip(key, MAX_IP_LENGTH)} ` +
+      `(at most ${rate} per second, bursts of ${burst}); retry after ${retryAfter} s`;
+    await noStore(reply).code(429).header('retry-after', String(retryAfter)).send({ error: 'rate_limited', message });
+  };
 
   app.get(OIDC_CONFIG_PATH, { schema: { hide: true } }, async (_request, reply) => {
     try {
@@ -130,6 +149,7 @@ export function consoleOidcRoutes(app: FastifyInstance, deps: ConsoleOidcDeps, c
     {
       schema: { hide: true, body: sessionBody },
       bodyLimit: 16 * 1024,
+      onRequest: limitSignIns,
       // A body that does not parse or fit the schema (the handler's own refusals are sent by it).
       errorHandler: (error, request, reply) => {
         const status = (error as { statusCode?: number }).statusCode ?? 500;

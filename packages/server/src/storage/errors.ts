@@ -9,6 +9,9 @@ export class ConflictError extends Error {
   readonly code = 'CONFLICT';
 }
 
+/** A decision on a pending change that another decision came before (or that expired meanwhile): nothing was changed. */
+export class AlreadyDecidedError extends ConflictError {}
+
 export class StorageUnavailableError extends Error {
   readonly code = 'STORAGE_UNAVAILABLE';
 }

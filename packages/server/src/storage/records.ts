@@ -97,7 +97,14 @@ export type ReviewAction = { kind: 'extend'; reviewBy: number; expiresAt?: numbe
 /** What an applied change's audit event records besides the change: the reason given, and the approval it came through. */
 export interface AuditNote {
   reason?: string;
+  /**
+   * Set when the write applies a pending change on its approval: the write first moves that change
+   * from pending to approved, in its own transaction (AlreadyDecidedError when another decision came
+   * first or it expired), so the decision and the change commit together or not at all.
+   */
   approval?: { id: string; requestedBy: string; approvedBy: string };
+  /** With `approval`: the approver's reason, the approval event's outcome (not part of the applied change's audit). */
+  approvalOutcome?: string | null;
 }
 
 export type PendingChangeStatus = 'pending' | 'approved' | 'rejected' | 'failed';

@@ -163,8 +163,8 @@ export class SqlStore implements Store, RegistrySource {
     return domains.dnsLabelHolder(this.ctx.db, label);
   }
 
-  updateDomain(name: string, patch: DomainPatch, by: Actor, note?: AuditNote): Promise<Domain> {
-    return domains.updateDomain(this.ctx, name, patch, by, note);
+  updateDomain(name: string, patch: DomainPatch, by: Actor, note?: AuditNote, guard?: (before: Domain) => void): Promise<Domain> {
+    return domains.updateDomain(this.ctx, name, patch, by, note, guard);
   }
 
   getDomain(name: string): Promise<Domain | null> {
@@ -242,8 +242,9 @@ export class SqlStore implements Store, RegistrySource {
     by: Actor,
     settings?: { tokenMaxLifetime?: number | null; actors?: readonly string[]; impersonators?: readonly string[]; idTokenSubjects?: boolean },
     note?: AuditNote,
+    guard?: (before: Role | null) => void,
   ): Promise<{ role: Role; created: boolean; joinTokensVoided: number }> {
-    return roles.putRole(this.ctx, domain, name, members, by, settings, note);
+    return roles.putRole(this.ctx, domain, name, members, by, settings, note, guard);
   }
 
   getRole(domain: string, name: string, memberLimit?: number): Promise<Role | null> {

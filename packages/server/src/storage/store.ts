@@ -112,8 +112,13 @@ export interface Store {
    * the oldest (two can, if created before such domains were refused, or by a race between instances).
    */
   dnsLabelHolder(label: string): Promise<string | null>;
-  /** NotFoundError when missing. `approvalRequiredRoles` is stored sorted, each name once. */
-  updateDomain(name: string, patch: DomainPatch, by: Actor, note?: AuditNote): Promise<Domain>;
+  /**
+   * NotFoundError when missing. `approvalRequiredRoles` is stored sorted, each name once. `guard`,
+   * given, is called with the domain as the transaction holds it (locked), before the write: what it
+   * throws rolls the write back. With `note.approval`, the pending change is decided in the same
+   * transaction (AuditNote). So are the other writes that take a note.
+   */
+  updateDomain(name: string, patch: DomainPatch, by: Actor, note?: AuditNote, guard?: (before: Domain) => void): Promise<Domain>;
   getDomain(name: string): Promise<Domain | null>;
   /**
    * Domains by name. The admin API's lists pass a page (keyset: those after `page.after`, at most
@@ -164,7 +169,8 @@ export interface Store {
    * Creates or replaces the role; `members` undefined keeps the current members; each of
    * `settings` left undefined keeps its current value (tokenMaxLifetime null, actors and
    * impersonators [] and idTokenSubjects false on a new role). RangeError for more than 100 actors or impersonators or a
-   * name that is not a principal's.
+   * name that is not a principal's. `guard`, given, is called with the role as the transaction holds
+   * it (null when this creates it), before it is changed: what it throws rolls the write back.
    */
   putRole(
     domain: string,
@@ -173,6 +179,7 @@ export interface Store {
     by: Actor,
     settings?: { tokenMaxLifetime?: number | null; actors?: readonly string[]; impersonators?: readonly string[]; idTokenSubjects?: boolean },
     note?: AuditNote,
+    guard?: (before: Role | null) => void,
   ): Promise<{ role: Role; created: boolean; joinTokensVoided: number }>;
   /** The role with all its members, or (with `memberLimit`) the first so many by principal. */
   getRole(domain: string, name: string, memberLimit?: number): Promise<Role | null>;

@@ -6,7 +6,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import { optionalBody, type SchemaTypes } from '../../http/route-types.ts';
-import { ConflictError, NotFoundError } from '../../storage/errors.ts';
+import { AlreadyDecidedError, ConflictError, NotFoundError } from '../../storage/errors.ts';
 import type { AuditNote, PendingChange } from '../../storage/records.ts';
 import type { ChangeKind } from '../approval-gate.ts';
 import type { AdminCaller } from '../authz.ts';
@@ -153,25 +153,29 @@ export function approvalRoutes(scope: FastifyInstance, deps: AdminRouteDeps): vo
         throw new AdminError(409, 'conflict', `change ${pending.id} expired at ${new Date(pending.expiresAt).toISOString()}; request it again`);
       }
       const actor = { actor: caller.principal };
-      await store.decidePendingChange(pending.id, 'pending', 'approved', actor, { auditVerb: 'approve', outcome: reason ?? null });
       const requested = requestReason(pending.change);
+      // The write decides the change (pending to approved) in its own transaction, and checks it is
+      // not stale there (AuditNote.approval): another decision on it, or a change of its target,
+      // either comes first or waits for the commit.
       const note: AuditNote = {
         ...(requested === undefined ? {} : { reason: requested }),
         approval: { id: pending.id, requestedBy: pending.requestedBy, approvedBy: caller.principal },
+        approvalOutcome: reason ?? null,
       };
       let applied: Applied;
       try {
         applied = await apply(deps, pending, caller.principal, note);
       } catch (error) {
-        if (!refusedByState(error)) {
-          // An outage, or a bug: the change was not applied; it waits again.
-          await store
-            .decidePendingChange(pending.id, 'approved', 'pending', actor, { auditVerb: 'fail', outcome: 'not applied (an error); pending again' })
-            .catch(() => {});
-          throw error;
-        }
+        if (error instanceof AlreadyDecidedError) throw new AdminError(409, 'conflict', error.message);
+        // An outage, or a bug: nothing was written, the decision included; the change still waits.
+        if (!refusedByState(error)) throw error;
         const message = error.message;
-        await store.decidePendingChange(pending.id, 'approved', 'failed', actor, { auditVerb: 'fail', outcome: message });
+        try {
+          await store.decidePendingChange(pending.id, 'pending', 'failed', actor, { auditVerb: 'fail', outcome: message });
+        } catch (failing) {
+          if (failing instanceof AlreadyDecidedError) throw new AdminError(409, 'conflict', failing.message);
+          throw failing;
+        }
         throw new AdminError(409, 'conflict', `change ${pending.id} no longer applies and is now failed: ${message}`);
       }
       const approved = await store.getPendingChange(pending.id);

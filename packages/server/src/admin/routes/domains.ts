@@ -5,7 +5,7 @@ import type { SchemaTypes } from '../../http/route-types.ts';
 import { authorize, SYSTEM_DOMAIN } from '../authz.ts';
 import { AdminError, badRequest, notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
-import type { AuditNote } from '../../storage/records.ts';
+import type { AuditNote, Domain } from '../../storage/records.ts';
 import type { DomainPatch } from '../../storage/store.ts';
 import { requestApproval } from '../approval-gate.ts';
 import { domainOut, errorResponses, nameKey, pageOf, pageQuerystring, pageSchema, readPage, requireName, schemas } from '../wire.ts';
@@ -57,7 +57,8 @@ const removedRoles = (current: readonly string[], next: readonly string[] | unde
 /**
  * A PATCH of a domain as requested. `removes`, for one approved by a second admin: the names it
  * removed from approvalRequiredRoles when requested; a list changed since so that the patch would
- * remove others is refused (409), as the approver never saw that.
+ * remove others is refused (409), as the approver never saw that. Checked against the domain as
+ * updateDomain's transaction holds it (its guard), so no change of the list can come between.
  */
 export async function applyDomainPatch(
   deps: Pick<AdminRouteDeps, 'store'>,
@@ -66,15 +67,17 @@ export async function applyDomainPatch(
   note: AuditNote,
 ): Promise<{ status: number; body: unknown }> {
   const patch = readDomainPatch(change.body);
-  if (change.removes !== undefined) {
-    const current = await deps.store.getDomain(change.domain);
-    if (!current) throw notFound(`domain "${change.domain}" does not exist`);
-    const now = removedRoles(current.approvalRequiredRoles, patch.approvalRequiredRoles).filter((role) => !change.removes!.includes(role));
-    if (now.length > 0) {
-      throw new AdminError(409, 'conflict', `approvalRequiredRoles changed since this was requested: it would now also remove ${now.join(', ')}`);
-    }
-  }
-  const domain = await deps.store.updateDomain(change.domain, patch, { actor }, note);
+  const { removes } = change;
+  const guard =
+    removes === undefined
+      ? undefined
+      : (current: Domain) => {
+          const now = removedRoles(current.approvalRequiredRoles, patch.approvalRequiredRoles).filter((role) => !removes.includes(role));
+          if (now.length > 0) {
+            throw new AdminError(409, 'conflict', `approvalRequiredRoles changed since this was requested: it would now also remove ${now.join(', ')}`);
+          }
+        };
+  const domain = await deps.store.updateDomain(change.domain, patch, { actor }, note, guard);
   return { status: 200, body: domainOut(domain) };
 }
 

@@ -458,10 +458,14 @@ export function rolePutBasis(change: RolePutChange, current: Role | null): Recor
   return Object.fromEntries(Object.entries(parts).map(([name, value]) => [name, fingerprint(value)]));
 }
 
-/** A held role PUT's basis against the role now: 409 naming what changed since it was requested. */
-async function refuseStaleRolePut(deps: AdminRouteDeps, change: RolePutChange & { basis: Record<string, string> }): Promise<void> {
+/**
+ * A held role PUT's basis against the role as putRole's transaction holds it: 409 naming what
+ * changed since it was requested. Called inside that transaction (putRole's guard), so nothing can
+ * change the role between this check and the write.
+ */
+function refuseStaleRolePut(change: RolePutChange & { basis: Record<string, string> }, current: Role | null): void {
   const { domain, role, basis } = change;
-  const now = rolePutBasis(change, await deps.store.getRole(domain, role));
+  const now = rolePutBasis(change, current);
   const changed = Object.keys(basis).filter((part) => basis[part] !== now[part]);
   if (changed.length === 0) return;
   const what = changed.includes('role') ? 'was created or deleted' : `changed (${changed.join(', ')})`;
@@ -491,9 +495,10 @@ function readRolePut(change: RolePutChange, now: number) {
 export async function applyRolePut(deps: AdminRouteDeps, change: RolePutChange, actor: string, note: AuditNote): Promise<Applied> {
   const { domain, role } = change;
   const { members, settings } = readRolePut(change, deps.now());
-  if (change.basis !== undefined) await refuseStaleRolePut(deps, { ...change, basis: change.basis });
+  const { basis } = change;
+  const guard = basis === undefined ? undefined : (current: Role | null) => refuseStaleRolePut({ ...change, basis }, current);
   if (members) await refuseLastAdminWrite(deps.store, deps.now(), { domain, role }, { members });
-  const result = await deps.store.putRole(domain, role, members, { actor }, settings, note);
+  const result = await deps.store.putRole(domain, role, members, { actor }, settings, note, guard);
   return { status: result.created ? 201 : 200, body: { ...roleShown(result.role), joinTokensVoided: result.joinTokensVoided } };
 }
 

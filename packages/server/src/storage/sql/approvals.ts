@@ -2,8 +2,9 @@
 // approvalRequiredRoles, or the removal of names from that list, is stored here as requested and
 // applied only when another admin of the domain approves it (admin/routes/approvals.ts).
 
-import { ConflictError } from '../errors.ts';
-import type { Actor, PendingChange, PendingChangeStatus } from '../records.ts';
+import type { SqlExecutor } from '../drivers/driver.ts';
+import { AlreadyDecidedError } from '../errors.ts';
+import type { Actor, AuditNote, PendingChange, PendingChangeStatus } from '../records.ts';
 import { audit, holdDomain, roleTarget } from './context.ts';
 import type { SqlContext } from './context.ts';
 import { toPendingChange } from './rows.ts';
@@ -48,9 +49,9 @@ export async function listPendingChanges(
 }
 
 /**
- * Moves a change from `from` to `to` (compare-and-set: ConflictError when it is no longer `from`,
- * e.g. a second approver racing the first), dated now and by `by`, with `outcome` (a rejection's
- * reason, a failure's message). Audit `approval.<auditVerb>` in the same transaction.
+ * Moves a change from `from` to `to` (compare-and-set: AlreadyDecidedError when it is no longer
+ * `from`, e.g. a rejection racing an approval), dated now and by `by`, with `outcome` (a
+ * rejection's reason, a failure's message). Audit `approval.<auditVerb>` in the same transaction.
  */
 export function decidePendingChange(
   ctx: SqlContext,
@@ -60,28 +61,57 @@ export function decidePendingChange(
   by: Actor,
   detail: { auditVerb: 'approve' | 'reject' | 'fail'; outcome?: string | null },
 ): Promise<PendingChange> {
-  return ctx.db.transaction(async (tx) => {
-    const now = ctx.now();
-    const { changes } = await tx.run('UPDATE pending_changes SET status = ?, decided_by = ?, decided_at = ?, outcome = ? WHERE id = ? AND status = ?', [
-      to,
-      by.actor,
-      now,
-      detail.outcome ?? null,
-      id,
-      from,
-    ]);
-    const row = await tx.get<PendingChangeRow>('SELECT * FROM pending_changes WHERE id = ?', [id]);
-    if (changes !== 1 || row === undefined) throw new ConflictError(`change ${id} is no longer ${from}`);
-    const change = toPendingChange(row);
-    const after = {
-      id,
-      kind: change.kind,
-      status: to,
-      requestedBy: change.requestedBy,
-      decidedBy: by.actor,
-      ...(detail.outcome === undefined || detail.outcome === null ? {} : { outcome: detail.outcome }),
-    };
-    await audit(ctx, tx, by, { type: `approval.${detail.auditVerb}`, target: targetOf(change), before: { status: from }, after });
-    return change;
+  return ctx.db.transaction((tx) => decide(ctx, tx, id, { from, to, unexpired: false }, by, detail));
+}
+
+/**
+ * For a write applying a pending change (`note.approval`), first thing in its transaction: moves
+ * the change from pending to approved, if it is still pending and unexpired (AlreadyDecidedError
+ * otherwise). The row stays locked to the commit (PostgreSQL), so a concurrent decision on it waits
+ * and then finds it decided, or, if this write fails and rolls back, still pending.
+ */
+export async function claimApproval(ctx: SqlContext, tx: SqlExecutor, by: Actor, note: AuditNote | undefined): Promise<void> {
+  if (note?.approval === undefined) return;
+  await decide(ctx, tx, note.approval.id, { from: 'pending', to: 'approved', unexpired: true }, by, {
+    auditVerb: 'approve',
+    outcome: note.approvalOutcome ?? null,
   });
+}
+
+async function decide(
+  ctx: SqlContext,
+  tx: SqlExecutor,
+  id: string,
+  move: { from: PendingChangeStatus; to: PendingChangeStatus; unexpired: boolean },
+  by: Actor,
+  detail: { auditVerb: 'approve' | 'reject' | 'fail'; outcome?: string | null },
+): Promise<PendingChange> {
+  const { from, to } = move;
+  const now = ctx.now();
+  const unexpired = move.unexpired ? ' AND expires_at > ?' : '';
+  const { changes } = await tx.run(
+    `UPDATE pending_changes SET status = ?, decided_by = ?, decided_at = ?, outcome = ? WHERE id = ? AND status = ?${unexpired}`,
+    [to, by.actor, now, detail.outcome ?? null, id, from, ...(move.unexpired ? [now] : [])],
+  );
+  const row = await tx.get<PendingChangeRow>('SELECT * FROM pending_changes WHERE id = ?', [id]);
+  if (row === undefined) throw new AlreadyDecidedError(`change ${id} does not exist`);
+  const change = toPendingChange(row);
+  if (changes !== 1) throw new AlreadyDecidedError(decidedMessage(change, from));
+  const after = {
+    id,
+    kind: change.kind,
+    status: to,
+    requestedBy: change.requestedBy,
+    decidedBy: by.actor,
+    ...(detail.outcome === undefined || detail.outcome === null ? {} : { outcome: detail.outcome }),
+  };
+  await audit(ctx, tx, by, { type: `approval.${detail.auditVerb}`, target: targetOf(change), before: { status: from }, after });
+  return change;
+}
+
+/** Why a decision on `change` (expected `from`) lost: decided before it, or expired. */
+function decidedMessage(change: PendingChange, from: PendingChangeStatus): string {
+  if (change.status === from) return `change ${change.id} expired at ${new Date(change.expiresAt).toISOString()}; request it again`;
+  const by = change.decidedBy === null ? '' : ` by ${change.decidedBy}`;
+  return `change ${change.id} is already ${change.status}${by}: another decision on it came first (nothing was changed by this one)`;
 }

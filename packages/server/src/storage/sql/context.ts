@@ -5,6 +5,8 @@
 // writes. SQLite transactions run one at a time and need no locks.
 //
 // Lock order (PostgreSQL), so that two changes never wait for each other:
+// 0. first, for a write applying a pending change on its approval, that change's row
+//    (sql/approvals.ts claimApproval); nothing locks a pending change after another row;
 // 1. the rows the change hangs off: domain (FOR SHARE to add under it, FOR UPDATE to change it),
 //    then the service (lockService) or the role (lockRole), then the rows they own;
 // 2. last, the registry change counter: every registry change takes it, and holds it to the

@@ -1,6 +1,7 @@
 import { dnsLabelOf } from '../../policy/names.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import type { Actor, AuditNote, Domain, NamePageQuery } from '../records.ts';
+import { claimApproval } from './approvals.ts';
 import { audit, checkLifetime, count, domainRow, withNote } from './context.ts';
 import type { SqlContext } from './context.ts';
 import type { SqlExecutor, SqlValue } from '../drivers/driver.ts';
@@ -50,12 +51,16 @@ export async function updateDomain(
   patch: { description?: string | null; tokenMaxLifetime?: number | null; approvalRequiredRoles?: readonly string[] },
   by: Actor,
   note?: AuditNote,
+  guard?: (before: Domain) => void,
 ): Promise<Domain> {
   checkLifetime(patch.tokenMaxLifetime);
   return ctx.db.transaction(async (tx) => {
+    await claimApproval(ctx, tx, by, note);
     const row = await domainRow(tx, name, ctx.forUpdate);
     if (!row) throw new NotFoundError(`domain ${name} not found`);
     const before = toDomain(row);
+    // Judged against the domain as this transaction holds it: no change of it can come between.
+    guard?.(before);
     // undefined keeps a field; null clears it.
     const after: Domain = {
       ...before,

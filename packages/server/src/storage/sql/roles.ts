@@ -18,6 +18,7 @@ import type {
   RoleMember,
 } from '../records.ts';
 import type { RegistryChange } from './changes.ts';
+import { claimApproval } from './approvals.ts';
 import { audit, checkLifetime, holdDomain, loadRole, lockRole, roleTarget, withNote } from './context.ts';
 import type { SqlContext } from './context.ts';
 import { IN_LIST, voidJoinTokens } from './join-tokens.ts';
@@ -32,12 +33,14 @@ export async function putRole(
   by: Actor,
   settings: RoleSettings = {},
   note?: AuditNote,
+  guard?: (before: Role | null) => void,
 ): Promise<{ role: Role; created: boolean; joinTokensVoided: number }> {
   const { tokenMaxLifetime, actors, impersonators, idTokenSubjects } = settings;
   checkLifetime(tokenMaxLifetime);
   const actorsJson = actors === undefined ? undefined : principalsJson(actors);
   const impersonatorsJson = impersonators === undefined ? undefined : principalsJson(impersonators);
   return ctx.db.transaction(async (tx) => {
+    await claimApproval(ctx, tx, by, note);
     await holdDomain(ctx, tx, domain);
     const now = ctx.now();
     // DO NOTHING rather than a check first: when two instances create the same role at
@@ -50,8 +53,10 @@ export async function putRole(
     );
     const created = changes === 1;
     let before: Role | null = null;
+    if (!created) before = await loadRole(tx, await lockRole(ctx, tx, domain, name));
+    // Judged against the role as this transaction holds it: no change of it can come between.
+    guard?.(before);
     if (!created) {
-      before = await loadRole(tx, await lockRole(ctx, tx, domain, name));
       await touchRole(ctx, tx, domain, name);
       // undefined keeps the current limit; null clears it.
       if (tokenMaxLifetime !== undefined) {
@@ -151,6 +156,7 @@ export async function listRoleMembers(ctx: SqlContext, domain: string, role: str
 
 export function deleteRole(ctx: SqlContext, domain: string, name: string, by: Actor, note?: AuditNote): Promise<void> {
   return ctx.db.transaction(async (tx) => {
+    await claimApproval(ctx, tx, by, note);
     const before = await loadRole(tx, await lockRole(ctx, tx, domain, name));
     await tx.run('DELETE FROM role_members WHERE domain = ? AND role = ?', [domain, name]);
     await tx.run('DELETE FROM roles WHERE domain = ? AND name = ?', [domain, name]);
@@ -168,6 +174,7 @@ export function putRoleMember(
   note?: AuditNote,
 ): Promise<{ created: boolean; joinTokensVoided: number }> {
   return ctx.db.transaction(async (tx) => {
+    await claimApproval(ctx, tx, by, note);
     await lockRole(ctx, tx, domain, role);
     const existing = await memberRow(tx, domain, role, member.principal);
     const joinTokensVoided = await writeMembers(ctx, tx, { domain, role, writes: [{ member, previous: existing }] }, by);
@@ -196,6 +203,7 @@ export function putRoleMembers(
   note?: AuditNote,
 ): Promise<{ created: number; updated: number; joinTokensVoided: number }> {
   return ctx.db.transaction(async (tx) => {
+    await claimApproval(ctx, tx, by, note);
     await lockRole(ctx, tx, domain, role);
     // A principal named twice is one member; the last entry wins.
     const unique = new Map(members.map((member) => [member.principal, member]));
@@ -220,6 +228,7 @@ export function putRoleMembers(
 
 export function deleteRoleMember(ctx: SqlContext, domain: string, role: string, principal: string, by: Actor, note?: AuditNote): Promise<void> {
   return ctx.db.transaction(async (tx) => {
+    await claimApproval(ctx, tx, by, note);
     await lockRole(ctx, tx, domain, role);
     const existing = await memberRow(tx, domain, role, principal);
     if (!existing) throw new NotFoundError(`${principal} is not a member of ${roleTarget(domain, role)}`);
@@ -511,6 +520,7 @@ export function applyReviews(
   note?: AuditNote,
 ): Promise<{ changed: number; joinTokensVoided: number }> {
   return ctx.db.transaction(async (tx) => {
+    await claimApproval(ctx, tx, by, note);
     const byRole = new Map<string, { domain: string; role: string; principals: string[] }>();
     for (const item of items) {
       const key = roleTarget(item.domain, item.role);

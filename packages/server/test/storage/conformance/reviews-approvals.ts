@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
-import { ConflictError, NotFoundError } from '../../../src/storage/errors.ts';
+import { AlreadyDecidedError, ConflictError, NotFoundError } from '../../../src/storage/errors.ts';
 import type { StoreHarness } from './harness.ts';
 import { admin, storeTest } from './harness.ts';
 
@@ -114,6 +114,60 @@ export function reviewsAndApprovals(harness: StoreHarness): void {
       await store.deleteRole('alpha', 'readers', admin).catch(() => {});
       await store.deleteDomain('alpha', admin);
       assert.equal(await store.getPendingChange(first.id), null);
+    });
+    storeTest(harness, 'a write applying an approval decides the change in its own transaction, with its guard', async (store) => {
+      const now = Date.now();
+      await store.createDomain({ name: 'alpha' }, admin);
+      await store.putRole('alpha', 'readers', [], admin);
+      const base = { domain: 'alpha', role: 'readers', requestedBy: 'alpha.a1', requestedAt: now, expiresAt: now + 7 * DAY };
+      const change = (id: string, kind: string) => store.createPendingChange({ ...base, id, kind, change: {} }, { actor: 'alpha.a1' });
+      const approval = (id: string) => ({ approval: { id, requestedBy: 'alpha.a1', approvedBy: 'alpha.a2' }, approvalOutcome: 'fine' });
+      const by = { actor: 'alpha.a2' };
+      const statusOf = async (id: string) => (await store.getPendingChange(id))?.status;
+
+      // A guard refusing rolls back the write and the decision alike.
+      await change('chg_00000000000000a1', 'role.put');
+      const refused = new Error('stale');
+      const stale = store.putRole('alpha', 'readers', [{ principal: 'x.one', expiresAt: null }], by, {}, approval('chg_00000000000000a1'), (before) => {
+        assert.deepEqual(before?.members, []);
+        throw refused;
+      });
+      await assert.rejects(stale, (error) => error === refused);
+      assert.equal(await statusOf('chg_00000000000000a1'), 'pending');
+      assert.deepEqual((await store.getRole('alpha', 'readers'))?.members, []);
+
+      // Applied once: a second write carrying the same approval changes nothing.
+      await store.putRoleMember('alpha', 'readers', { principal: 'x.one', expiresAt: null }, by, approval('chg_00000000000000a1'));
+      const decided = await store.getPendingChange('chg_00000000000000a1');
+      assert.deepEqual([decided?.status, decided?.decidedBy, decided?.outcome], ['approved', 'alpha.a2', 'fine']);
+      const again = store.putRoleMember('alpha', 'readers', { principal: 'x.two', expiresAt: null }, by, approval('chg_00000000000000a1'));
+      await assert.rejects(again, (error) => error instanceof AlreadyDecidedError && /is already approved by alpha\.a2/.test(error.message));
+      assert.deepEqual(
+        (await store.getRole('alpha', 'readers'))?.members.map((m) => m.principal),
+        ['x.one'],
+      );
+
+      // A rejected change, or an expired one, is not applied.
+      await change('chg_00000000000000a2', 'domain.update');
+      await store.decidePendingChange('chg_00000000000000a2', 'pending', 'rejected', { actor: 'alpha.a1' }, { auditVerb: 'reject' });
+      const rejected = store.updateDomain('alpha', { description: 'no' }, by, approval('chg_00000000000000a2'));
+      await assert.rejects(rejected, (error) => error instanceof AlreadyDecidedError && /is already rejected/.test(error.message));
+      await store.createPendingChange({ ...base, id: 'chg_00000000000000a3', kind: 'member.delete', change: {}, expiresAt: now - 1 }, { actor: 'alpha.a1' });
+      const expired = store.deleteRoleMember('alpha', 'readers', 'x.one', by, approval('chg_00000000000000a3'));
+      await assert.rejects(expired, (error) => error instanceof AlreadyDecidedError && /expired at/.test(error.message));
+      assert.equal((await store.getDomain('alpha'))?.description, null);
+      assert.equal((await store.getRole('alpha', 'readers'))?.members.length, 1);
+
+      // updateDomain's guard sees the domain as it writes it.
+      const guarded = store.updateDomain('alpha', { approvalRequiredRoles: [] }, admin, undefined, (before) => {
+        throw new ConflictError(`still ${before.description}`);
+      });
+      await assert.rejects(guarded, /still null/);
+      const approvals = await store.queryAudit({ type: 'approval.approve', limit: 10 });
+      assert.deepEqual(
+        approvals.map((e) => (e.after as { id: string }).id),
+        ['chg_00000000000000a1'],
+      );
     });
   });
 }
