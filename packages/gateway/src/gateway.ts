@@ -16,6 +16,7 @@ import type { TLSSocket } from 'node:tls';
 import { AUTHZ_PATH, isAuthzTarget, originalRequest } from './authz/endpoint.ts';
 import { GatewayConfigError, loadConfig, type GatewayConfig, type RouteConfig } from './config/config.ts';
 import { GatewayError, sendError, writeErrorToSocket } from './http/errors.ts';
+import { headerValues } from './http/raw-headers.ts';
 import { certificateTrust, type CertificateTrust } from './inbound/certificate.ts';
 import { createIdentifier, type Caller } from './inbound/identify.ts';
 import { createLogWriter } from './observability/log-writer.ts';
@@ -91,14 +92,14 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const fromOf = (req: IncomingMessage): ForwardedFrom => ({
     remoteAddress: normalizeAddress(req.socket.remoteAddress),
     proto,
-    host: req.headersDistinct['host']?.[0],
+    host: headerValues(req, 'host')?.[0],
   });
 
   /** route, caller and token for a request, or the GatewayError that refuses it. */
   const authorize = async (method: string, target: string | undefined, req: IncomingMessage, state: Live): Promise<Granted> => {
     const read = readTarget(target);
     if (!read.ok) throw new GatewayError(400, 'invalid_request', `${read.reason}`);
-    const hosts = req.headersDistinct['host'];
+    const hosts = headerValues(req, 'host');
     if (hosts !== undefined && hosts.length > 1) throw new GatewayError(400, 'invalid_request', 'the request carries more than one Host header');
     const host = hostName(hosts?.[0]);
     const route = state.table.match(host, method, read.path);

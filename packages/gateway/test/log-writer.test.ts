@@ -81,3 +81,20 @@ describe('log writer', () => {
     assert.equal(sink.lines().at(-1)!['path'], '/last');
   });
 });
+
+describe('log line serialization', () => {
+  it('writes what JSON.stringify({ time, ...entry }) writes, for empty entries and entries carrying their own time', () => {
+    const entries: Record<string, unknown>[] = [
+      { msg: 'gateway listening', url: 'http://127.0.0.1:1', routes: 2 },
+      {},
+      { time: 'the entry says', msg: 'x' },
+      { msg: 'with "quotes"\nand a newline', nested: { a: [1, null] }, skipped: undefined },
+    ];
+    for (const entry of entries) {
+      const rec = recorder();
+      const writer = createLogWriter({ write: (text) => rec.writes.push(text) }, () => at);
+      writer.log(entry);
+      assert.equal(rec.writes.join(''), `${JSON.stringify({ time: at.toISOString(), ...entry })}\n`);
+    }
+  });
+});

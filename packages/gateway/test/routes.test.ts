@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RouteConfig } from '../src/config/config.ts';
-import { createRouteTable, hostName, readTarget } from '../src/routes/match.ts';
+import { createRouteTable, hostName, readBySegments, readTarget } from '../src/routes/match.ts';
 
 function route(name: string, pathPrefix: string, methods: string[] | null = ['GET'], host?: string): RouteConfig {
   return {
@@ -99,5 +99,59 @@ describe('route matching', () => {
     assert.equal(hostName('internal.example.'), 'internal.example');
     assert.equal(hostName('[::1]:443'), '[::1]');
     assert.equal(hostName(undefined), '');
+  });
+});
+
+describe('the shortcut for plain paths', () => {
+  it('reads every path as the segment-by-segment reading does (random paths of the characters that matter)', () => {
+    const pieces = [
+      '/',
+      '/',
+      '/',
+      'a',
+      'Z',
+      '0',
+      '.',
+      '..',
+      ';',
+      ';x',
+      '%2e',
+      '%2f',
+      '%25',
+      '%',
+      '-',
+      '_',
+      '~',
+      ':',
+      '@',
+      '!',
+      '$',
+      "'",
+      '+',
+      ',',
+      '=',
+      '*',
+      '\\',
+      ' ',
+      '#',
+      '\u00e9',
+    ];
+    let seed = 12345;
+    const next = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    for (let i = 0; i < 20_000; i++) {
+      let path = '/';
+      for (let j = next(8); j > 0; j--) path += pieces[next(pieces.length)];
+      const pathPart = path;
+      for (const raw of [path, `${path}?q=1`]) assert.deepEqual(readTarget(raw), readBySegments(pathPart, raw), `for ${JSON.stringify(raw)}`);
+    }
+  });
+
+  it('still refuses dot segments, empty segments and encodings next to plain ones', () => {
+    for (const raw of ['/a/./b', '/a/../b', '/..', '/.', '/a/.', '/a//b', '//a', '/a/%2e%2e/b', '/a;x/b']) {
+      const read = readTarget(raw);
+      if (raw === '/a;x/b') assert.deepEqual(read, { ok: true, path: '/a/b', raw });
+      else assert.equal(read.ok, false, raw);
+    }
+    assert.deepEqual(readTarget('/a/.well-known/b..c/d.'), { ok: true, path: '/a/.well-known/b..c/d.', raw: '/a/.well-known/b..c/d.' });
   });
 });

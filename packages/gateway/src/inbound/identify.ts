@@ -24,6 +24,7 @@ import {
 } from '@tessera/sdk';
 import type { GatewayConfig, RouteConfig } from '../config/config.ts';
 import { GatewayError } from '../http/errors.ts';
+import { headerValues } from '../http/raw-headers.ts';
 import { certificatePrincipal, type CertificateTrust } from './certificate.ts';
 
 export interface Caller {
@@ -73,7 +74,7 @@ export function createIdentifier(tessera: GatewayConfig['tessera'], trust: () =>
   return {
     async identify(request, route) {
       const socket = request.socket as TLSSocket;
-      const headers = request.headersDistinct['authorization'];
+      const headers = headerValues(request, 'authorization');
       if (headers && headers.length > 1) throw new GatewayError(400, 'invalid_request', 'the request carries more than one Authorization header; send one');
       const header = headers?.[0]?.trim();
       if (header === undefined || header === '') {

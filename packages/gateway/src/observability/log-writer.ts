@@ -40,7 +40,7 @@ export function createLogWriter(sink: LineSink, now: () => Date = () => new Date
   };
   return {
     log(entry) {
-      const line = `${JSON.stringify({ time: now().toISOString(), ...entry })}\n`;
+      const line = `${serialize(now().toISOString(), entry)}\n`;
       if (entry['msg'] !== 'access') {
         flush();
         sink.write(line);
@@ -57,4 +57,11 @@ export function createLogWriter(sink: LineSink, now: () => Date = () => new Date
     },
     flush,
   };
+}
+
+/** `JSON.stringify({ time, ...entry })`, without copying the entry into a new object first. */
+function serialize(time: string, entry: Record<string, unknown>): string {
+  if (Object.hasOwn(entry, 'time')) return JSON.stringify({ time, ...entry });
+  const rest = JSON.stringify(entry);
+  return rest === '{}' ? `{"time":"${time}"}` : `{"time":"${time}",${rest.slice(1)}`;
 }

@@ -28,9 +28,18 @@ export function createMetrics(): Metrics {
   const bump = (map: Map<string, number>, key: string): void => {
     map.set(key, (map.get(key) ?? 0) + 1);
   };
+  // The series' label text per route and status, made once rather than on every request.
+  const labelsOf = new Map<string, Map<number, string>>();
+  const requestLabels = (route: string, status: number): string => {
+    let byStatus = labelsOf.get(route);
+    if (!byStatus) labelsOf.set(route, (byStatus = new Map()));
+    let labels = byStatus.get(status);
+    if (labels === undefined) byStatus.set(status, (labels = `route="${label(route)}",status="${status}"`));
+    return labels;
+  };
   return {
     request(route, status, seconds) {
-      bump(requests, `route="${label(route)}",status="${status}"`);
+      bump(requests, requestLabels(route, status));
       let h = durations.get(route);
       if (!h) durations.set(route, (h = { counts: BUCKETS.map(() => 0), sum: 0, count: 0 }));
       for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]!) h.counts[i]!++;

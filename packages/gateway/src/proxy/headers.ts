@@ -83,21 +83,19 @@ export function upstreamHeaders(
   extraStrip: readonly string[],
   upgrade = false,
 ): OutgoingHttpHeaders {
-  const named = new Set(
-    String(incoming['connection'] ?? '')
-      .split(',')
-      .map((name) => name.trim().toLowerCase())
-      .filter((name) => name !== ''),
-  );
+  const named = connectionNamed(incoming['connection']);
+  const strip = stripSet(extraStrip);
   const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(incoming)) {
+  for (const name in incoming) {
+    const value = incoming[name];
     if (value === undefined) continue;
     // CGI, WSGI and PHP read `X_Tessera_Principal` and `X-Tessera-Principal` as one variable
     // (HTTP_X_TESSERA_PRINCIPAL): a name is judged with its underscores read as dashes.
-    const dashed = name.replaceAll('_', '-');
-    if (HOP_BY_HOP.has(dashed) || named.has(name) || named.has(dashed) || IDENTITY_HEADERS.has(dashed)) continue;
+    const dashed = name.includes('_') ? name.replaceAll('_', '-') : name;
+    if (HOP_BY_HOP.has(dashed) || IDENTITY_HEADERS.has(dashed) || dashed === 'host') continue;
+    if (named !== undefined && (named.has(name) || named.has(dashed))) continue;
     if (dashed.startsWith('x-tessera-') || dashed.startsWith('x-envoy-')) continue;
-    if (extraStrip.includes(name) || extraStrip.includes(dashed) || dashed === 'host') continue;
+    if (strip !== undefined && (strip.has(name) || strip.has(dashed))) continue;
     out[name] = value;
   }
   out['host'] = upstreamHost;
@@ -119,17 +117,33 @@ export function upstreamHeaders(
  * `Set-Cookie` and every other header pass as the upstream sent them.
  */
 export function downstreamHeaders(incoming: IncomingHttpHeaders, upstream?: URL, from?: ForwardedFrom): OutgoingHttpHeaders {
-  const named = new Set(
-    String(incoming['connection'] ?? '')
-      .split(',')
-      .map((name) => name.trim().toLowerCase()),
-  );
+  const named = connectionNamed(incoming['connection']);
   const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(incoming)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
+  for (const name in incoming) {
+    const value = incoming[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || (named !== undefined && named.has(name))) continue;
     out[name] = name === 'location' && upstream && from && typeof value === 'string' ? callerLocation(value, upstream, from) : value;
   }
   return out;
+}
+
+/** The header names a Connection header lists, lower case; undefined when it lists none beyond the hop-by-hop ones (most messages: `keep-alive`). */
+function connectionNamed(connection: string | string[] | undefined): ReadonlySet<string> | undefined {
+  if (connection === undefined) return undefined;
+  const names = String(connection)
+    .split(',')
+    .map((name) => name.trim().toLowerCase())
+    .filter((name) => name !== '' && !HOP_BY_HOP.has(name));
+  return names.length === 0 ? undefined : new Set(names);
+}
+
+/** `stripHeaders` as a set, made once per list (the list changes only with a reload). */
+const stripSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+function stripSet(names: readonly string[]): ReadonlySet<string> | undefined {
+  if (names.length === 0) return undefined;
+  let set = stripSets.get(names);
+  if (set === undefined) stripSets.set(names, (set = new Set(names)));
+  return set;
 }
 
 function callerLocation(location: string, upstream: URL, from: ForwardedFrom): string {

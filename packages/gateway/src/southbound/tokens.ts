@@ -39,7 +39,10 @@ export function createSouthboundTokens(tessera: GatewayConfig['tessera'], log: (
     retry: { maxAttempts: 2, baseDelayMs: 100, maxTotalMs: 3000 },
     requestTimeoutMs: REQUEST_TIMEOUT_MS,
   });
-  const checked = new Map<string, true>();
+  // Token → the caller and scope it was checked for. Keyed by the token itself: it is the very
+  // string the exchange client's cache hands out each time, whose hash V8 keeps, where a key made
+  // by concatenating it (a kilobyte) was hashed anew on every request.
+  const checked = new Map<string, { principal: string; scope: string }>();
 
   return {
     async forCaller(caller, route) {
@@ -52,11 +55,11 @@ export function createSouthboundTokens(tessera: GatewayConfig['tessera'], log: (
       } catch (error) {
         throw refusal(error, caller, route, tessera.clientId, log);
       }
-      const key = `${caller.principal}\n${route.southboundScope}\n${token}`;
-      if (!checked.has(key)) {
+      const checkedFor = checked.get(token);
+      if (checkedFor === undefined || checkedFor.principal !== caller.principal || checkedFor.scope !== route.southboundScope) {
         checkGranted(token, caller, route, tessera.clientId);
         if (checked.size >= CHECKED_LIMIT) checked.clear();
-        checked.set(key, true);
+        checked.set(token, { principal: caller.principal, scope: route.southboundScope });
       }
       return token;
     },
