@@ -14,6 +14,7 @@
 //   node bench/token-profile.ts --subject floor           # the same figures for the floor
 //   node bench/token-profile.ts --built                   # Tessera from the built JavaScript, as installed
 //   node bench/token-profile.ts --built --no-build        # … from dist/ as it is, not built first
+//   node bench/token-profile.ts --token-reuse             # Tessera with token reuse on (the bench's reuse row)
 
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { stripTypeScriptTypes } from 'node:module';
@@ -41,6 +42,7 @@ const { values: options } = parseArgs({
     'node-flags': { type: 'string', default: '' },
     built: { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
+    'token-reuse': { type: 'boolean', default: false },
   },
 });
 const seconds = Math.min(15, Number(options.seconds));
@@ -68,7 +70,7 @@ const subject = options.subject === 'floor' ? 'floor' : 'tessera';
 const launched = await launch(
   subject === 'floor'
     ? { id: 'floor', label: 'floor', kind: 'floor', processes: workers === 'auto' ? availableParallelism() : workers }
-    : { id: 'tessera', label: 'Tessera', kind: 'tessera', processes: workers === 'auto' ? availableParallelism() : workers, storage: 'sqlite', workers },
+    : { id: 'tessera', label: 'Tessera', kind: 'tessera', processes: workers === 'auto' ? availableParallelism() : workers, storage: 'sqlite', workers, tokenReuse: options['token-reuse'] },
   context,
 );
 try {
