@@ -192,6 +192,17 @@ for (const backend of ['sqlite', 'postgres'] as const)
       assert.equal(await statusOf(id), 'pending');
     });
 
+    it('a held removal from approvalRequiredRoles is refused once a name was added meanwhile (it would drop that one too)', async () => {
+      const current = (await t.admin$('GET', '/domains/pay', undefined, root)).json.approvalRequiredRoles as string[];
+      const unlist = await held('PATCH', '/domains/pay', { approvalRequiredRoles: current.filter((role) => role !== 'tmp') });
+      const added = await t.admin$('PATCH', '/domains/pay', { approvalRequiredRoles: [...current, 'extra'] }, tokens.a1);
+      assert.equal(added.status, 200, added.text);
+      const res = await decide(unlist, 'approve', tokens.a2!);
+      assert.equal(res.status, 409, res.text);
+      const after = (await t.admin$('GET', '/domains/pay', undefined, root)).json.approvalRequiredRoles as string[];
+      assert.ok(after.includes('extra') && after.includes('tmp'), after.join());
+    });
+
     it('races: two approvals and a withdrawal at once decide once, and the member is written once', async () => {
       for (let i = 0; i < ROUNDS; i++) {
         const principal = `ops.race${i}`;
