@@ -37,7 +37,7 @@ import { PERSON_SESSION_TYP } from '../oauth2/tokens.ts';
 import { isSelfIssued } from '../oauth2/client-auth/tls_client_auth.ts';
 import { allowedIpsWithin } from '../policy/ip-ranges.ts';
 import { ADMIN_ROLE, isForeignAdminRole } from '../policy/names.ts';
-import type { Service, ServiceStatus } from '../storage/records.ts';
+import type { Membership, Service, ServiceStatus } from '../storage/records.ts';
 import type { Store } from '../storage/store.ts';
 import { AdminError, forbidden } from './errors.ts';
 
@@ -147,11 +147,16 @@ export function authorize(caller: AdminCaller, domain?: string): void {
  * its own domain (checked by `authorize` first), every other domain whose admin role it holds now.
  * One read; none for a system admin.
  */
-export async function authorizeServiceChange(store: Pick<Store, 'membershipsOf'>, caller: AdminCaller, principal: string, now: number): Promise<void> {
+export async function authorizeServiceChange(
+  store: Pick<Store, 'membershipsOf' | 'getDomain'>,
+  caller: AdminCaller,
+  principal: string,
+  now: number,
+): Promise<void> {
   if (caller.isSystemAdmin) return;
-  const held = (await store.membershipsOf(principal)).filter(
-    (m) => isForeignAdminRole(principal, m.domain, m.role) && (m.expiresAt === null || m.expiresAt > now),
-  );
+  const memberships = (await store.membershipsOf(principal)).filter((m) => m.expiresAt === null || m.expiresAt > now);
+  await refuseSecondAdminTakeover(store, caller, principal, memberships);
+  const held = memberships.filter((m) => isForeignAdminRole(principal, m.domain, m.role));
   // A caller that is not a system admin never holds sys.auth's admin role.
   const missing = new Set(held.map((m) => m.domain).filter((domain) => !caller.adminOf.has(domain)));
   if (missing.size === 0) return;
@@ -159,6 +164,33 @@ export async function authorizeServiceChange(store: Pick<Store, 'membershipsOf'>
   throw forbidden(
     `${principal} holds ${roles}; giving it a credential or changing its standing needs ${roles} too, ` +
       'as whoever can act as the service acts with its roles: ask an admin who holds it',
+  );
+}
+
+/**
+ * An admin of a domain whose changes need a second admin (`approvalRequiredRoles`) decides other
+ * admins' changes there. Whoever gives it a credential can act as it, and so be both the admin who
+ * asks and the one who approves: only the service itself (rotating what it holds) and system
+ * admins may give it one or change its standing, whichever domain it belongs to.
+ */
+async function refuseSecondAdminTakeover(
+  store: Pick<Store, 'getDomain'>,
+  caller: AdminCaller,
+  principal: string,
+  memberships: readonly Membership[],
+): Promise<void> {
+  if (caller.principal === principal) return;
+  const deciding: string[] = [];
+  for (const m of memberships) {
+    if (m.role !== ADMIN_ROLE) continue;
+    const domain = await store.getDomain(m.domain);
+    if (domain !== null && domain.approvalRequiredRoles.length > 0) deciding.push(m.domain);
+  }
+  if (deciding.length === 0) return;
+  const roles = deciding.map((domain) => `${domain}:role.${ADMIN_ROLE}`).join(' and ');
+  throw forbidden(
+    `${principal} holds ${roles}, whose domain${deciding.length > 1 ? 's need' : ' needs'} a second admin for some changes; ` +
+      `whoever could act as it could approve their own changes, so only ${principal} itself or a system admin may give it a credential or change its standing`,
   );
 }
 

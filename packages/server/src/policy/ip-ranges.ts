@@ -98,7 +98,8 @@ function blockBits(cidr: string): BlockBits | null {
 /**
  * The key every per-address limit counts a caller by (the rate limit, the connection cap, the
  * failed-authentication alerts): an IPv4 address as it is, an IPv4-mapped IPv6 address as its
- * IPv4 address, any other IPv6 address by its /64. One host is commonly given a whole /64
+ * IPv4 address (and so one translated by NAT64, or written IPv4-compatible), any other IPv6
+ * address by its /64. One host is commonly given a whole /64
  * (RFC 4291 §2.5.4, RFC 8273), so keyed by the full address a single caller could rotate through
  * 2^64 addresses and never meet a limit. Anything that is not an address is its own key.
  */
@@ -106,7 +107,7 @@ export function addressKey(address: string): string {
   if (isIPv4(address)) return address;
   const groups = ipv6Groups(address);
   if (groups === null) return address;
-  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
+  if (carriesIpv4(groups)) {
     const [high = 0, low = 0] = groups.slice(6);
     return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
   }
@@ -114,6 +115,19 @@ export function addressKey(address: string): string {
     .slice(0, 4)
     .map((group) => group.toString(16))
     .join(':')}::/64`;
+}
+
+/**
+ * Whether an IPv6 address stands for an IPv4 host held in its last 32 bits, so that hosts behind
+ * one prefix are not counted as one caller: IPv4-mapped (::ffff:0:0/96), NAT64's well-known
+ * prefix (64:ff9b::/96, RFC 6052 §2.1: every IPv4 client of a NAT64 gateway comes from it), and the
+ * deprecated IPv4-compatible form (::/96, RFC 4291 §2.5.5.1) but for ::/112, where ::1 and :: are.
+ */
+function carriesIpv4(groups: readonly number[]): boolean {
+  const [a, b, c, d, e, f, g] = groups;
+  if (c !== 0 || d !== 0 || e !== 0) return false;
+  if (a === 0 && b === 0) return f === 0xffff || (f === 0 && g !== 0);
+  return a === 0x64 && b === 0xff9b && f === 0;
 }
 
 /** The eight 16-bit groups of an IPv6 address (a zone index dropped, an IPv4 tail read), or null. */

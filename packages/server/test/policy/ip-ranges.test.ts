@@ -98,6 +98,17 @@ describe('the key a per-address limit counts a caller by', () => {
     }
   });
 
+  it('counts an IPv4 client translated by NAT64 (64:ff9b::/96) or written IPv4-compatible as its IPv4 address', () => {
+    assert.equal(addressKey('64:ff9b::c633:6442'), '198.51.100.66');
+    assert.equal(addressKey('64:ff9b::198.51.100.66'), '198.51.100.66');
+    assert.equal(addressKey('64:FF9B:0:0:0:0:cb00:710a'), '203.0.113.10');
+    assert.notEqual(addressKey('64:ff9b::c633:6442'), addressKey('64:ff9b::cb00:710a'));
+    assert.equal(addressKey('::203.0.113.9'), '203.0.113.9');
+    // Not translated: the rest of 64:ff9b::/64, and ::1 (loopback) and :: stay as they were.
+    assert.equal(addressKey('64:ff9b::1:c633:6442'), '64:ff9b:0:0::/64');
+    assert.equal(addressKey('::'), '0:0:0:0::/64');
+  });
+
   it('keeps neighbouring /64s apart', () => {
     assert.equal(addressKey('2001:db8:1:3::1'), '2001:db8:1:3::/64');
     assert.equal(addressKey('2001:db8::1'), '2001:db8:0:0::/64');

@@ -1,8 +1,8 @@
 // Review 11: attacks on second-admin approvals (admin/routes/approvals.ts, the decision committed
 // with the write) across features: credentials minted for a co-admin, the service-account dialect,
 // held delegation changes and token exchange, expired, decided and foreign changes, and races fired
-// with Promise.all on both backends. Tests marked HOLE fail on the code reviewed (they show the
-// hole); the others are attacks that were refused and guard against regressions.
+// with Promise.all on both backends. One hole was found (a co-admin's credential) and fixed; the
+// other tests are attacks that were refused and guard against regressions.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -58,23 +58,44 @@ for (const backend of ['sqlite', 'postgres'] as const)
       await database?.drop();
     });
 
-    // HOLE: a lone admin of a domain whose `admin` role is listed in approvalRequiredRoles approves
-    // its own change anyway: the second admin is a service of the same domain, and any admin of the
-    // domain may add it a client secret (POST .../services/{s}/secrets, authorizeServiceChange only
-    // guards admin roles of *other* domains), get its token and approve as it. The two-person rule
-    // is one person whenever a co-admin is a service of the domain it administers. The same works
-    // with an API key, a registered key or a join token. Severity: high (defeats the feature).
-    it('HOLE: a lone admin cannot approve its own change by minting a secret for a co-admin service of its domain', async () => {
+    // Found by this review and fixed: a lone admin of a domain whose `admin` role is listed in
+    // approvalRequiredRoles approved its own change anyway, by giving a co-admin service of its domain
+    // a client secret (any credential route would do), getting its token and approving as it.
+    // Giving a credential to, or changing the standing of, a service that is an admin of a domain
+    // with approvals is now for the service itself or a system admin (admin/authz.ts).
+    it('a lone admin cannot approve its own change by minting a secret for a co-admin service of its domain', async () => {
       const id = await held('PUT', '/domains/pay/roles/vault/members/ops.gw', {});
       const minted = await t.admin$('POST', '/domains/pay/services/a2/secrets', { graceSeconds: 3600 }, tokens.a1);
-      let approved: TestResponse | null = null;
-      if (minted.status === 201) {
-        const asA2 = await tokenOf('pay.a2', 'pay:role.admin', minted.json.clientSecret as string);
-        approved = await decide(id, 'approve', asA2);
+      assert.equal(minted.status, 403, minted.text);
+      assert.match(minted.json.message as string, /pay\.a2 holds pay:role\.admin.*only pay\.a2 itself or a system admin/);
+      assert.equal(await statusOf(id), 'pending');
+      assert.ok(!(await members('vault')).includes('ops.gw'));
+    });
+
+    it("no other credential route gives a lone admin a co-admin's identity either, nor can it re-enable one", async () => {
+      const refused: [string, string, unknown][] = [
+        ['POST', '/domains/pay/services/a2/api-keys', { audience: 'pay' }],
+        ['PUT', '/domains/pay/services/a2/keys/k1', { pem: 'not checked before the authorization' }],
+        ['POST', '/join-tokens', { principal: 'pay.a2' }],
+        ['PATCH', '/domains/pay/services/a2', { status: 'ACTIVE' }],
+      ];
+      for (const [method, path, body] of refused) {
+        const res = await t.admin$(method, path, body, tokens.a1);
+        assert.equal(res.status, 403, `${method} ${path}: ${res.text}`);
       }
-      const outcome = `secret: ${minted.status} ${minted.text}\napproval: ${approved?.status} ${approved?.text}`;
-      assert.equal(await statusOf(id), 'pending', outcome);
-      assert.ok(!(await members('vault')).includes('ops.gw'), outcome);
+      // Taking standing away stays open to every admin of the domain (a compromised co-admin can be stopped).
+      const disabled = await t.admin$('PATCH', '/domains/pay/services/a2', { status: 'DISABLED' }, tokens.a1);
+      assert.equal(disabled.status, 200, disabled.text);
+      const enabled = await t.admin$('PATCH', '/domains/pay/services/a2', { status: 'ACTIVE' }, root);
+      assert.equal(enabled.status, 200, enabled.text);
+    });
+
+    it('a co-admin rotates its own secret, and a system admin may give it one', async () => {
+      const own = await t.admin$('POST', '/domains/pay/services/a2/secrets', { graceSeconds: 3600 }, tokens.a2);
+      assert.equal(own.status, 201, own.text);
+      const bySystem = await t.admin$('POST', '/domains/pay/services/a2/secrets', { graceSeconds: 3600 }, root);
+      assert.equal(bySystem.status, 201, bySystem.text);
+      reg.secrets.set('pay.a2', bySystem.json.clientSecret as string);
     });
 
     it('the requester cannot approve its own change, with another token of its own either', async () => {

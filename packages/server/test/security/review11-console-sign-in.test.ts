@@ -2,7 +2,7 @@
 // (console/oidc.ts, consoleSignInRateLimit): getting past it (X-Forwarded-For from a peer that is
 // not a trusted proxy, spellings of one IPv6 address, path and method variations, bodies that do
 // not parse), making it refuse someone else (a bucket keyed on what the caller chooses or shares
-// with others), and what its answer tells. Tests marked HOLE fail on the code reviewed; the others
+// with others), and what its answer tells. One hole was found (NAT64 clients sharing a bucket) and fixed; the others
 // are attacks that were refused and guard against regressions.
 
 import assert from 'node:assert/strict';
@@ -176,13 +176,14 @@ describe('review 11: the console sign-in rate limit', () => {
     }
   });
 
-  // HOLE: addresses are grouped by /64 for IPv6, and IPv4 translated into IPv6 by a NAT64 gateway
+  // Found by this review and fixed: addresses are grouped by /64 for IPv6, and IPv4 translated into IPv6 by a NAT64 gateway
   // (64:ff9b::/96, RFC 6052) keeps the IPv4 client in the last 32 bits: every IPv4 client reaching
   // the server through NAT64 lands in the one bucket "64:ff9b:0:0::/64", so one of them spending it
   // refuses console sign-in to all the others (the same key as the token endpoint's address
   // bucket, addressKey). IPv4-compatible addresses (::a.b.c.d) likewise all share "0:0:0:0::/64"
-  // with ::1. Severity: low (needs a NAT64 path; a denial of sign-in, not a bypass).
-  it('HOLE: two IPv4 clients translated by NAT64 (64:ff9b::/96) do not share one bucket', async () => {
+  // with ::1. Severity: low (needs a NAT64 path; a denial of sign-in, not a bypass). Now each is
+  // counted as its IPv4 address (policy/ip-ranges.ts addressKey).
+  it('two IPv4 clients translated by NAT64 (64:ff9b::/96) do not share one bucket', async () => {
     refill();
     await exhaust(proxied, { 'x-forwarded-for': '64:ff9b::c633:6442' }); // 198.51.100.66, the attacker
     const other = await attempt(proxied, { headers: { 'x-forwarded-for': '64:ff9b::cb00:710a' } }); // 203.0.113.10
