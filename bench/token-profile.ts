@@ -70,7 +70,15 @@ const subject = options.subject === 'floor' ? 'floor' : 'tessera';
 const launched = await launch(
   subject === 'floor'
     ? { id: 'floor', label: 'floor', kind: 'floor', processes: workers === 'auto' ? availableParallelism() : workers }
-    : { id: 'tessera', label: 'Tessera', kind: 'tessera', processes: workers === 'auto' ? availableParallelism() : workers, storage: 'sqlite', workers, tokenReuse: options['token-reuse'] },
+    : {
+        id: 'tessera',
+        label: 'Tessera',
+        kind: 'tessera',
+        processes: workers === 'auto' ? availableParallelism() : workers,
+        storage: 'sqlite',
+        workers,
+        tokenReuse: options['token-reuse'],
+      },
   context,
 );
 try {
