@@ -90,6 +90,16 @@ describe('route matching', () => {
     assert.deepEqual(readTarget('/orders/%25'), { ok: true, path: '/orders/%', raw: '/orders/%25' });
   });
 
+  it('refuses an encoded "?" or "#" (an upstream decoding the path once would end the path there)', () => {
+    for (const target of ['/orders/admin%3F', '/orders/admin%3fdelete=1', '/orders/admin%23', '/orders/a%3Fb/c', '/orders/%23x?q=1']) {
+      const read = readTarget(target);
+      assert.equal(read.ok, false, `${target} must be refused`);
+      assert.match((read as { reason: string }).reason, /encoded "\?" or "#"/, target);
+    }
+    // In the query they are the caller's business.
+    assert.deepEqual(readTarget('/orders/x?a=%3F%23'), { ok: true, path: '/orders/x', raw: '/orders/x?a=%3F%23' });
+  });
+
   it('matches methods exactly and a route naming its host only on that host', () => {
     assert.equal(matched('/orders/1', 'POST'), 'writes');
     assert.equal(matched('/orders/1', 'DELETE'), undefined);
@@ -118,6 +128,9 @@ describe('the shortcut for plain paths', () => {
       '%2e',
       '%2f',
       '%25',
+      '%3f',
+      '%3F',
+      '%23',
       '%',
       '-',
       '_',

@@ -1,9 +1,9 @@
 // Which route a request takes, judged on one reading of its target that the upstream cannot
 // read differently: the path's segments percent-decoded, `;parameters` dropped (as Tomcat and
 // other servlet containers do), and anything two servers might resolve differently refused
-// outright (400) instead of normalized: `.` and `..` segments (also encoded), encoded slashes and
-// backslashes, double percent-encodings (`%252e`), empty segments (`//`), NUL, and targets that
-// are not origin-form (`/path?query`).
+// outright (400) instead of normalized: `.` and `..` segments (also encoded), encoded slashes,
+// backslashes, `?` and `#`, double percent-encodings (`%252e`), empty segments (`//`), NUL, and
+// targets that are not origin-form (`/path?query`).
 // The target is then forwarded to the upstream byte for byte as the caller sent it.
 //
 // A route's prefix matches the path itself or the path below it at a segment boundary
@@ -44,6 +44,11 @@ export function readBySegments(pathPart: string, raw: string): Target {
       return { ok: false, reason: 'the path holds a malformed percent-encoding' };
     }
     if (/[/\\\x00-\x1f\x7f]/.test(segment)) return { ok: false, reason: 'the path holds an encoded "/", "\\" or control character' };
+    // `%3F` and `%23`: an upstream that decodes the path before splitting off the query or
+    // fragment would end the path there (`/orders/admin%3F` is `/orders/admin` to it).
+    if (/[?#]/.test(segment)) {
+      return { ok: false, reason: 'the path holds an encoded "?" or "#" (%3F, %23), which an upstream decoding the path first reads as its end' };
+    }
     // Double encoding (`%252e%252e`, `%252f`): an upstream that decodes twice would read `..` or `/`.
     if (/%[0-9a-f]{2}/i.test(segment)) return { ok: false, reason: 'the path holds a double percent-encoding ("%25" followed by two hex digits)' };
     // Matrix parameters: `/orders;x/admin` is `/orders/admin` to a servlet container.

@@ -142,18 +142,18 @@ describe('review11: the gateway per-request shortcuts', () => {
       assert.equal(await status(get('/authzsvc/admin')), 404, 'not the endpoint, and no route');
     });
 
-    // HOLE: a decoded "?" or "#" stays inside the segment it was encoded in. `/svc/admin%3F` and
-    // `/svc/admin%23` are read as the segment `admin?` / `admin#`, which the writers-only prefix
-    // /svc/admin does not match, so the readers route /svc passes them; the upstream receives
-    // `/svc/admin%3F` byte for byte, and an upstream that decodes the path once before parsing it
-    // (`decodeURIComponent(req.url).split('?')[0]`, `new URL(decodeURIComponent(req.url), base)`,
-    // PHP's PATH_INFO...) serves /svc/admin. The gateway already refuses `%2f`, `%5c` and `%25XX` for
-    // exactly that kind of upstream; `%3f` and `%23` are the same class. Also through /authz.
-    it('refuses an encoded "?" or "#" that would end the path for an upstream decoding once (HOLE)', async () => {
+    // Found by the round-11 review and fixed: a decoded "?" or "#" stayed inside the segment it was
+    // encoded in, so `/svc/admin%3F` and `/svc/admin%23` (segments `admin?`, `admin#`) missed the
+    // writers-only prefix /svc/admin and passed the readers route /svc, while an upstream that
+    // decodes the path once before parsing it (`decodeURIComponent(req.url).split('?')[0]`, PHP's
+    // PATH_INFO...) serves /svc/admin. Now refused with 400 like `%2f`, `%5c` and `%25XX`, also
+    // through /authz (match.ts, readBySegments).
+    it('refuses an encoded "?" or "#" that would end the path for an upstream decoding once', async () => {
       const reachedAs: string[] = [];
       for (const target of ['/svc/admin%3F', '/svc/admin%3fdelete=1', '/svc/admin%23']) {
         const got = await status(get(target));
         if (got === 200) reachedAs.push(target);
+        assert.equal(got, 400, target);
         const naive = new URL(decodeURIComponent(target), 'http://upstream').pathname;
         assert.equal(naive, '/svc/admin', 'what a decode-first upstream serves');
       }
