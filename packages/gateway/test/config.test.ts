@@ -50,6 +50,14 @@ describe('gateway config', () => {
     assert.equal(config.tessera.jwksUri, 'https://tessera.example:8443/oauth2/keys');
   });
 
+  it('reads stripHeaders names in lower case with underscores as dashes (CGI gives both spellings one variable)', () => {
+    assert.deepEqual(load((c) => (c['stripHeaders'] = ['x_remote_groups', 'X-Auth_Role', 'X-Plain'])).stripHeaders, [
+      'x-remote-groups',
+      'x-auth-role',
+      'x-plain',
+    ]);
+  });
+
   it('takes settings from the environment over the file', () => {
     const config = load(() => {}, { TESSERA_GATEWAY_LISTEN: 'http://127.0.0.1:7777', TESSERA_GATEWAY_CLIENT_ID: 'edge.other' });
     assert.equal(config.listen.port, 7777);

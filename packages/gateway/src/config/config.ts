@@ -83,7 +83,7 @@ export interface GatewayConfig {
   accessLog: boolean;
   /** The authorization endpoint (`/authz`) answers these addresses only; null when it is off. */
   authz: { allowFrom: ReadonlySet<string> | 'any' } | null;
-  /** Headers the caller sent that never reach the upstream (lower case), beyond the built-in list. */
+  /** Headers the caller sent that never reach the upstream (lower case, `_` read as `-`), beyond the built-in list. */
   stripHeaders: readonly string[];
   /** The file it was read from, for reloads. */
   file: string;
@@ -259,7 +259,8 @@ export function parseConfig(raw: Json, context: { base: string; env: Readonly<Re
     metricsListen = { host: m.host, port: m.port };
   }
   const accessLog = raw['accessLog'] === undefined ? true : bool(raw['accessLog'], 'accessLog');
-  const stripHeaders = list(raw['stripHeaders'] ?? [], 'stripHeaders').map((h) => h.toLowerCase());
+  // Compared with underscores read as dashes, as the built-in list is (proxy/headers.ts).
+  const stripHeaders = list(raw['stripHeaders'] ?? [], 'stripHeaders').map((h) => h.toLowerCase().replaceAll('_', '-'));
   let authz: GatewayConfig['authz'] = { allowFrom: new Set(['127.0.0.1', '::1']) };
   if (raw['authz'] !== undefined) {
     const a = obj(raw['authz'], 'authz', 'write "authz": { "enabled": true, "allowFrom": ["127.0.0.1"] }');

@@ -268,12 +268,11 @@ describe('review11: the gateway per-request shortcuts', () => {
       assert.equal(ownRecord?.headers.host, new URL(world.upstream.url).host);
     });
 
-    // HOLE: stripHeaders entries are compared as written (lower-cased), not with underscores read
-    // as dashes: a configured `x_remote_groups` (how a PHP/CGI upstream names HTTP_X_REMOTE_GROUPS)
-    // strips `X_Remote_Groups` but lets `X-Remote-Groups` through, and the upstream reads both as
-    // the same variable. The gateway's own rule ("names are compared with underscores read as
-    // dashes") holds for the built-in list only.
-    it('strips a configured header written with underscores in its dash spelling too (HOLE)', async () => {
+    // Found by the round-11 review and fixed: stripHeaders entries were compared as written (lower
+    // case), not with underscores read as dashes: a configured `x_remote_groups` (how a PHP/CGI
+    // upstream names HTTP_X_REMOTE_GROUPS) stripped `X_Remote_Groups` but let `X-Remote-Groups`
+    // through. The configured names are now read as the built-in list is (config.ts, headers.ts).
+    it('strips a configured header written with underscores in its dash spelling too', async () => {
       const request = get('/svc/strip-underscore', [`Host: ${host}`, `Authorization: Bearer ${alphaToken}`, 'X-Remote-Groups: orders-admins']);
       assert.equal(await status(request), 200);
       const [record] = seen('/svc/strip-underscore');
