@@ -200,14 +200,14 @@ describe('review11: the gateway per-request shortcuts', () => {
       assert.deepEqual(seen('/svc/two-auth'), []);
     });
 
-    // HOLE: the Host value is never checked to be a host name (and port). A Host the route table
-    // cannot read as `internal.example` (`internal.example:evil`, `internal.example, x`,
-    // `x, internal.example`) misses the host route (writers) and falls to the host-less /svc route
-    // (readers), and the gateway then passes that very value on as X-Forwarded-Host, which the
-    // upstream reads as internal.example: Express's req.hostname takes the first list element
-    // and cuts at ":", Rails takes the last element. An upstream serving internal.example by
-    // X-Forwarded-Host (what the header is for) serves the writers-only site to a reader.
-    it('refuses a Host that is not a host name and port, or forwards only the name it judged (HOLE)', async () => {
+    // Found by the round-11 review and fixed: the Host value was never checked to be a host name
+    // (and port). A Host the route table could not read as `internal.example` (`internal.example:evil`,
+    // `internal.example, x`, `x, internal.example`) missed the host route (writers), fell to the
+    // host-less /svc route (readers), and went on as X-Forwarded-Host, which Express (first list
+    // element, cut at ":") and Rails (last element) read as internal.example. Such a Host is now
+    // refused with 400, and X-Forwarded-Host carries only the Host the gateway routed on
+    // (match.ts readHost, gateway.ts).
+    it('refuses a Host that is not a host name and port, or forwards only the name it judged', async () => {
       const auth = `Authorization: Bearer ${alphaToken}`;
       const passed: string[] = [];
       const cases: [string, (xfh: string) => string][] = [
@@ -219,6 +219,7 @@ describe('review11: the gateway per-request shortcuts', () => {
       for (const [value, upstreamReads] of cases) {
         const marker = `/svc/host-${passed.length}-${value.length}`;
         const got = await status(get(marker, [`Host: ${value}`, auth]));
+        assert.equal(got, 400, `Host: ${value}`);
         for (const s of seen(marker)) {
           const xfh = String(s.headers['x-forwarded-host']);
           if (upstreamReads(xfh) === 'internal.example') passed.push(`Host: ${value} → ${got}, upstream read internal.example from X-Forwarded-Host "${xfh}"`);
