@@ -76,6 +76,8 @@ export interface GatewayConfig {
     algorithms: string[];
     /** Seconds an API key's introspection answer is reused. */
     apiKeyCacheTtl: number;
+    /** Seconds an upstream token is reused for a caller before Tessera is asked (and judges the caller's roles) again. */
+    identityRecheck: number;
   };
   certificateMappings: CertificateMapping[];
   routes: RouteConfig[];
@@ -179,6 +181,13 @@ export function parseConfig(raw: Json, context: { base: string; env: Readonly<Re
   checkUrl(introspectionEndpoint, 'tessera.introspectionEndpoint');
   const algorithms = t['algorithms'] === undefined ? ['ES256', 'EdDSA', 'RS256'] : list(t['algorithms'], 'tessera.algorithms');
   const apiKeyCacheTtl = t['apiKeyCacheTtl'] === undefined ? 10 : num(t['apiKeyCacheTtl'], 'tessera.apiKeyCacheTtl', 0, 300);
+  const identityRecheck = t['identityRecheck'] === undefined ? 10 : t['identityRecheck'];
+  if (typeof identityRecheck !== 'number' || !Number.isFinite(identityRecheck) || identityRecheck < 0 || identityRecheck > 300) {
+    throw new GatewayConfigError(
+      `tessera.identityRecheck must be a number of seconds from 0 to 300 (how long an upstream token is reused before Tessera ` +
+        `checks the caller's roles again; default 10), not ${JSON.stringify(identityRecheck)}`,
+    );
+  }
   const issuer = t['issuer'] === undefined ? url : str(t['issuer'], 'tessera.issuer');
   checkUrl(issuer, 'tessera.issuer');
   const jwksUri = t['jwksUri'] === undefined ? `${url}/oauth2/keys` : str(t['jwksUri'], 'tessera.jwksUri');
@@ -194,6 +203,7 @@ export function parseConfig(raw: Json, context: { base: string; env: Readonly<Re
     introspectionEndpoint,
     algorithms,
     apiKeyCacheTtl,
+    identityRecheck,
   };
   // The SDK checks the verifier's settings (URLs, algorithms) the same way it will use them.
   try {

@@ -2,7 +2,7 @@
 // Authorization read from rawHeaders, the granted-token check keyed by the token, header
 // filtering without per-request sets) attacked from outside, together with the rest of the
 // gateway (routes, default deny, the three inbound credentials, identity headers, /authz, reload).
-// Holes are marked HOLE and fail until fixed; every other test is an attack refused today.
+// The four holes it found are fixed; their tests say so. Every other test is an attack refused already.
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -46,6 +46,8 @@ describe('review11: the gateway per-request shortcuts', () => {
       world.config((c) => {
         c['authz'] = { allowFrom: ['127.0.0.1'] };
         c['stripHeaders'] = ['X-Auth-Role', 'x_remote_groups'];
+        // Upstream tokens reused for 1 s at most before Tessera judges the caller again (default 10 s).
+        c['tessera'] = { ...c['tessera'], identityRecheck: 1 };
         // The same upstream behind a host-specific route (writers) and the host-less one (readers).
         c['routes'].push({
           name: 'svc-internal',
@@ -282,13 +284,13 @@ describe('review11: the gateway per-request shortcuts', () => {
   });
 
   describe('upstream tokens (tokens.ts)', () => {
-    // HOLE: a certificate caller's roles are checked only when Tessera grants the upstream token
-    // (proxy_for_principal), and that token is reused while a quarter of its life remains (refreshed
-    // past half): once the caller is removed from the role, the gateway keeps forwarding it with the
-    // cached token for up to half the token's lifetime (about half an hour by default). An API key
-    // caller in the same situation is refused within tessera.apiKeyCacheTtl (here 1 s); the limits
-    // the docs list name API keys and offline-verified tokens, not this.
-    it('stops forwarding a certificate caller soon after it leaves the role (HOLE)', async () => {
+    // Found by the round-11 review and fixed: a certificate caller's roles were checked only when
+    // Tessera granted the upstream token (proxy_for_principal), and that token was reused while a
+    // quarter of its life remained: once removed from the role, the caller kept being forwarded for
+    // up to half the token's lifetime. A cached upstream token is now reused for at most
+    // tessera.identityRecheck seconds (1 s here) before Tessera is asked again (southbound/tokens.ts,
+    // the SDK exchange client's maxReuseMs).
+    it('stops forwarding a certificate caller within tessera.identityRecheck after it leaves the role', async () => {
       const partner = world.certificate(world.partner.ca, '/CN=billing', 'extendedKeyUsage=clientAuth\n');
       const asPartner = { cert: partner.cert, key: partner.key };
       assert.equal((await call(gw, world.pki, '/svc/revoke-before', asPartner)).status, 200);
@@ -296,8 +298,8 @@ describe('review11: the gateway per-request shortcuts', () => {
       const members = (role.members as { principal: string }[]).map((m) => ({ principal: m.principal }));
       await world.admin('PUT', '/domains/orders/roles/readers', { members: members.filter((m) => m.principal !== 'partner.billing'), actors: [GATEWAY] });
       try {
-        // Longer than the API key cache (1 s) and the refusal memory (5 s).
-        await new Promise((resolve) => setTimeout(resolve, 6000));
+        // Longer than tessera.identityRecheck (1 s here): the next request needs a fresh token.
+        await new Promise((resolve) => setTimeout(resolve, 1500));
         // Tessera itself no longer grants it: asked afresh, it refuses.
         const fresh = await world.tessera.token(GATEWAY, world.secrets[GATEWAY]!, {
           grant_type: 'client_credentials',
@@ -306,7 +308,7 @@ describe('review11: the gateway per-request shortcuts', () => {
         });
         assert.ok(fresh.status >= 400, `Tessera granted partner.billing afresh: ${fresh.status} ${fresh.text}`);
         const afterRemoval = await call(gw, world.pki, '/svc/revoke-after', asPartner);
-        assert.equal(afterRemoval.status, 403, `partner.billing left orders:readers 6 s ago and still got ${afterRemoval.status}`);
+        assert.equal(afterRemoval.status, 403, `partner.billing left orders:readers 1.5 s ago and still got ${afterRemoval.status}`);
       } finally {
         await world.admin('PUT', '/domains/orders/roles/readers', { members, actors: [GATEWAY] });
       }
