@@ -23,7 +23,7 @@ import { createLogWriter } from './observability/log-writer.ts';
 import { createMetrics } from './observability/metrics.ts';
 import { createForwarder } from './proxy/forward.ts';
 import type { ForwardedFrom } from './proxy/headers.ts';
-import { createRouteTable, hostName, readTarget, type RouteTable } from './routes/match.ts';
+import { createRouteTable, readHost, readTarget, type RouteTable } from './routes/match.ts';
 import { createSouthboundTokens, type SouthboundTokens } from './southbound/tokens.ts';
 
 export type LogEntry = Record<string, unknown>;
@@ -60,6 +60,8 @@ interface Granted {
   route: RouteConfig;
   caller: Caller;
   token: string;
+  /** The Host header the route was chosen on (checked by readHost), for X-Forwarded-Host. */
+  host: string | undefined;
 }
 
 interface AccessEntry {
@@ -89,10 +91,11 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const metrics = createMetrics();
   const proto = config.listen.protocol === 'https:' ? 'https' : 'http';
 
-  const fromOf = (req: IncomingMessage): ForwardedFrom => ({
+  /** `host`: the Host the gateway routed on, never another reading of the caller's header. */
+  const fromOf = (req: IncomingMessage, host: string | undefined): ForwardedFrom => ({
     remoteAddress: normalizeAddress(req.socket.remoteAddress),
     proto,
-    host: headerValues(req, 'host')?.[0],
+    host,
   });
 
   /** route, caller and token for a request, or the GatewayError that refuses it. */
@@ -101,7 +104,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     if (!read.ok) throw new GatewayError(400, 'invalid_request', `${read.reason}`);
     const hosts = headerValues(req, 'host');
     if (hosts !== undefined && hosts.length > 1) throw new GatewayError(400, 'invalid_request', 'the request carries more than one Host header');
-    const host = hostName(hosts?.[0]);
+    const hostRead = readHost(hosts?.[0]);
+    if (!hostRead.ok) throw new GatewayError(400, 'invalid_request', hostRead.reason);
+    const host = hostRead.name;
     const route = state.table.match(host, method, read.path);
     if (!route) {
       throw new GatewayError(404, 'not_found', `no route for ${method} ${read.path}${host ? ` on ${host}` : ''}; the gateway forwards configured routes only`);
@@ -112,7 +117,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const token = await southbound.forCaller(caller, route).catch((error: unknown) => {
       throw Object.assign(asGatewayError(error), { route, caller });
     });
-    return { route, caller, token };
+    return { route, caller, token, host: hostRead.value };
   };
 
   const access = (entry: AccessEntry): void => {
@@ -156,7 +161,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       return;
     }
     if (expectsContinue) res.writeContinue();
-    const outcome = await forwarder.forward(req, res, granted.route, granted.token, fromOf(req), state.config.stripHeaders);
+    const outcome = await forwarder.forward(req, res, granted.route, granted.token, fromOf(req, granted.host), state.config.stripHeaders);
     if (outcome.failure) metrics.upstreamFailure(granted.route.name, outcome.failure);
     access({
       started,
@@ -238,7 +243,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       access({ started, kind: 'upgrade', method: req.method ?? '', path, ...context(error), status: refusal.status, error: refusal });
       return;
     }
-    const outcome = await forwarder.upgrade(req, socket, head, granted.route, granted.token, fromOf(req), state.config.stripHeaders);
+    const outcome = await forwarder.upgrade(req, socket, head, granted.route, granted.token, fromOf(req, granted.host), state.config.stripHeaders);
     if (outcome.failure) metrics.upstreamFailure(granted.route.name, outcome.failure);
     access({
       started,

@@ -50,6 +50,24 @@ describe('gateway config', () => {
     assert.equal(config.tessera.jwksUri, 'https://tessera.example:8443/oauth2/keys');
   });
 
+  it('reads stripHeaders names in lower case with underscores as dashes (CGI gives both spellings one variable)', () => {
+    assert.deepEqual(load((c) => (c['stripHeaders'] = ['x_remote_groups', 'X-Auth_Role', 'X-Plain'])).stripHeaders, [
+      'x-remote-groups',
+      'x-auth-role',
+      'x-plain',
+    ]);
+  });
+
+  it('reads tessera.identityRecheck (seconds an upstream token is reused before Tessera checks the caller again)', () => {
+    assert.equal(load(() => {}).tessera.identityRecheck, 10);
+    assert.equal(load((c) => (c['tessera']['identityRecheck'] = 1)).tessera.identityRecheck, 1);
+    assert.equal(load((c) => (c['tessera']['identityRecheck'] = 0)).tessera.identityRecheck, 0);
+    assert.equal(load((c) => (c['tessera']['identityRecheck'] = 300)).tessera.identityRecheck, 300);
+    for (const bad of [301, -1, '10', null, Number.NaN, true]) {
+      refused((c) => (c['tessera']['identityRecheck'] = bad), /^tessera\.identityRecheck must be a number of seconds from 0 to 300/);
+    }
+  });
+
   it('takes settings from the environment over the file', () => {
     const config = load(() => {}, { TESSERA_GATEWAY_LISTEN: 'http://127.0.0.1:7777', TESSERA_GATEWAY_CLIENT_ID: 'edge.other' });
     assert.equal(config.listen.port, 7777);

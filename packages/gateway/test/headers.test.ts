@@ -48,6 +48,22 @@ describe('upstream headers', () => {
     assert.deepEqual(out, { 'x-a': '1', 'x-b': ['2', '3'], host: 'u', authorization: 'Bearer t', 'x-forwarded-for': '10.0.0.7', 'x-forwarded-proto': 'https' });
   });
 
+  it('strips a configured name in both spellings, whichever spelling the list uses', () => {
+    const incoming = { 'x-remote-groups': 'a', x_remote_groups: 'b', 'x-auth-role': 'd', x_auth_role: 'e', 'x-kept': 'k' };
+    for (const list of [
+      ['x_remote_groups', 'X-Auth-Role'],
+      ['X-Remote-Groups', 'x_auth_role'],
+      ['X_REMOTE_GROUPS', 'x-auth_role'],
+    ]) {
+      const out = upstreamHeaders({ ...incoming }, 't', 'u', from, list);
+      assert.deepEqual(
+        Object.keys(out).filter((name) => name.startsWith('x-') && !name.startsWith('x-forwarded')),
+        ['x-kept'],
+        JSON.stringify(list),
+      );
+    }
+  });
+
   it('follows a changed strip list (a reload gives a new list)', () => {
     const first = ['x-one'];
     assert.equal(upstreamHeaders({ 'x-one': '1', 'x-two': '2' }, 't', 'u', from, first)['x-one'], undefined);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RouteConfig } from '../src/config/config.ts';
-import { createRouteTable, hostName, readBySegments, readTarget } from '../src/routes/match.ts';
+import { createRouteTable, hostName, readBySegments, readHost, readTarget } from '../src/routes/match.ts';
 
 function route(name: string, pathPrefix: string, methods: string[] | null = ['GET'], host?: string): RouteConfig {
   return {
@@ -90,6 +90,16 @@ describe('route matching', () => {
     assert.deepEqual(readTarget('/orders/%25'), { ok: true, path: '/orders/%', raw: '/orders/%25' });
   });
 
+  it('refuses an encoded "?" or "#" (an upstream decoding the path once would end the path there)', () => {
+    for (const target of ['/orders/admin%3F', '/orders/admin%3fdelete=1', '/orders/admin%23', '/orders/a%3Fb/c', '/orders/%23x?q=1']) {
+      const read = readTarget(target);
+      assert.equal(read.ok, false, `${target} must be refused`);
+      assert.match((read as { reason: string }).reason, /encoded "\?" or "#"/, target);
+    }
+    // In the query they are the caller's business.
+    assert.deepEqual(readTarget('/orders/x?a=%3F%23'), { ok: true, path: '/orders/x', raw: '/orders/x?a=%3F%23' });
+  });
+
   it('matches methods exactly and a route naming its host only on that host', () => {
     assert.equal(matched('/orders/1', 'POST'), 'writes');
     assert.equal(matched('/orders/1', 'DELETE'), undefined);
@@ -99,6 +109,50 @@ describe('route matching', () => {
     assert.equal(hostName('internal.example.'), 'internal.example');
     assert.equal(hostName('[::1]:443'), '[::1]');
     assert.equal(hostName(undefined), '');
+  });
+});
+
+describe('the Host header', () => {
+  it('reads a host name or IP literal with an optional port, and the name routes see', () => {
+    const cases: [string | undefined, string][] = [
+      ['internal.example', 'internal.example'],
+      ['Internal.Example.:8443', 'internal.example'],
+      ['internal.example:', 'internal.example'],
+      ['127.0.0.1:65535', '127.0.0.1'],
+      ['[::1]:443', '[::1]'],
+      ['[2001:DB8::7]', '[2001:db8::7]'],
+      ['my_service', 'my_service'],
+      ['', ''],
+      [undefined, ''],
+    ];
+    for (const [header, name] of cases) assert.deepEqual(readHost(header), { ok: true, name, value: header || undefined }, String(header));
+  });
+
+  it('refuses anything else with a sentence saying what a Host must be', () => {
+    for (const header of [
+      'internal.example:evil',
+      'internal.example, elsewhere',
+      'internal.example,',
+      'elsewhere, internal.example',
+      'internal.example:0',
+      'internal.example:65536',
+      'internal.example:443:443',
+      'user@internal.example',
+      'internal.example/x',
+      'internal..example',
+      '.internal.example',
+      '-internal.example',
+      '[::1',
+      '[internal.example]',
+      '[::1]x',
+      '::1',
+      'internal example',
+      'internal.example\tx',
+    ]) {
+      const read = readHost(header);
+      assert.equal(read.ok, false, header);
+      assert.match((read as { reason: string }).reason, /^the Host header .* is not a host name or IP address with an optional port/, header);
+    }
   });
 });
 
@@ -118,6 +172,9 @@ describe('the shortcut for plain paths', () => {
       '%2e',
       '%2f',
       '%25',
+      '%3f',
+      '%3F',
+      '%23',
       '%',
       '-',
       '_',

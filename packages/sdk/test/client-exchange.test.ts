@@ -102,6 +102,28 @@ describe('exchange client', () => {
     assert.equal(server.requests.length, 2);
   });
 
+  it('maxReuseMs bounds how long a cached token is handed out; past it the call waits for a fresh one, and fails if that fails', async () => {
+    const c = start({ maxReuseMs: 10_000, retry: { maxAttempts: 1 } });
+    const ask = (): Promise<string> => c.onBehalfOf({ principal: 'alpha.api', scope: 'orders:domain' });
+    assert.equal(await ask(), 'token-1');
+    jumpTo(9_999);
+    assert.equal(await ask(), 'token-1');
+    assert.equal(server.requests.length, 1, 'no request within the bound');
+    jumpTo(10_000);
+    assert.deepEqual(new Set(await Promise.all([ask(), ask(), ask()])), new Set(['token-2']), 'past it, a fresh token');
+    assert.equal(server.requests.length, 2, 'one request for the calls past the bound');
+    // Unreachable when the bound is reached: the caller gets the error, not the token still valid.
+    server.handler = () => new Error('connect ECONNREFUSED');
+    jumpTo(20_000);
+    const error = await ask().catch((e: unknown) => e);
+    assert.ok(error instanceof TokenClientError && error.code === 'ERR_TOKEN_NETWORK', String(error));
+    // Refused (the caller left the role): refused.
+    server.handler = () => ({ status: 403, body: { error: 'access_denied', error_description: 'alpha.api does not hold the role' } });
+    jumpTo(21_000);
+    await assert.rejects(ask(), (e: unknown) => e instanceof TokenClientError && e.status === 403);
+    assert.throws(() => start({ maxReuseMs: -1 }), /maxReuseMs must be a number of milliseconds ≥ 0/);
+  });
+
   it('shares one request among concurrent misses', async () => {
     const c = start();
     const tokens = await Promise.all(Array.from({ length: 20 }, () => c.exchange({ subjectToken: 'a.b.c', scope: 'orders:domain' })));

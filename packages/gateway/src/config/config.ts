@@ -76,6 +76,8 @@ export interface GatewayConfig {
     algorithms: string[];
     /** Seconds an API key's introspection answer is reused. */
     apiKeyCacheTtl: number;
+    /** Seconds an upstream token is reused for a caller before Tessera is asked (and judges the caller's roles) again. */
+    identityRecheck: number;
   };
   certificateMappings: CertificateMapping[];
   routes: RouteConfig[];
@@ -83,7 +85,7 @@ export interface GatewayConfig {
   accessLog: boolean;
   /** The authorization endpoint (`/authz`) answers these addresses only; null when it is off. */
   authz: { allowFrom: ReadonlySet<string> | 'any' } | null;
-  /** Headers the caller sent that never reach the upstream (lower case), beyond the built-in list. */
+  /** Headers the caller sent that never reach the upstream (lower case, `_` read as `-`), beyond the built-in list. */
   stripHeaders: readonly string[];
   /** The file it was read from, for reloads. */
   file: string;
@@ -179,6 +181,13 @@ export function parseConfig(raw: Json, context: { base: string; env: Readonly<Re
   checkUrl(introspectionEndpoint, 'tessera.introspectionEndpoint');
   const algorithms = t['algorithms'] === undefined ? ['ES256', 'EdDSA', 'RS256'] : list(t['algorithms'], 'tessera.algorithms');
   const apiKeyCacheTtl = t['apiKeyCacheTtl'] === undefined ? 10 : num(t['apiKeyCacheTtl'], 'tessera.apiKeyCacheTtl', 0, 300);
+  const identityRecheck = t['identityRecheck'] === undefined ? 10 : t['identityRecheck'];
+  if (typeof identityRecheck !== 'number' || !Number.isFinite(identityRecheck) || identityRecheck < 0 || identityRecheck > 300) {
+    throw new GatewayConfigError(
+      `tessera.identityRecheck must be a number of seconds from 0 to 300 (how long an upstream token is reused before Tessera ` +
+        `checks the caller's roles again; default 10), not ${JSON.stringify(identityRecheck)}`,
+    );
+  }
   const issuer = t['issuer'] === undefined ? url : str(t['issuer'], 'tessera.issuer');
   checkUrl(issuer, 'tessera.issuer');
   const jwksUri = t['jwksUri'] === undefined ? `${url}/oauth2/keys` : str(t['jwksUri'], 'tessera.jwksUri');
@@ -194,6 +203,7 @@ export function parseConfig(raw: Json, context: { base: string; env: Readonly<Re
     introspectionEndpoint,
     algorithms,
     apiKeyCacheTtl,
+    identityRecheck,
   };
   // The SDK checks the verifier's settings (URLs, algorithms) the same way it will use them.
   try {
@@ -259,7 +269,8 @@ export function parseConfig(raw: Json, context: { base: string; env: Readonly<Re
     metricsListen = { host: m.host, port: m.port };
   }
   const accessLog = raw['accessLog'] === undefined ? true : bool(raw['accessLog'], 'accessLog');
-  const stripHeaders = list(raw['stripHeaders'] ?? [], 'stripHeaders').map((h) => h.toLowerCase());
+  // Compared with underscores read as dashes, as the built-in list is (proxy/headers.ts).
+  const stripHeaders = list(raw['stripHeaders'] ?? [], 'stripHeaders').map((h) => h.toLowerCase().replaceAll('_', '-'));
   let authz: GatewayConfig['authz'] = { allowFrom: new Set(['127.0.0.1', '::1']) };
   if (raw['authz'] !== undefined) {
     const a = obj(raw['authz'], 'authz', 'write "authz": { "enabled": true, "allowFrom": ["127.0.0.1"] }');

@@ -95,7 +95,7 @@ export function upstreamHeaders(
     if (HOP_BY_HOP.has(dashed) || IDENTITY_HEADERS.has(dashed) || dashed === 'host') continue;
     if (named !== undefined && (named.has(name) || named.has(dashed))) continue;
     if (dashed.startsWith('x-tessera-') || dashed.startsWith('x-envoy-')) continue;
-    if (strip !== undefined && (strip.has(name) || strip.has(dashed))) continue;
+    if (strip !== undefined && strip.has(dashed)) continue;
     out[name] = value;
   }
   out['host'] = upstreamHost;
@@ -137,12 +137,15 @@ function connectionNamed(connection: string | string[] | undefined): ReadonlySet
   return names.length === 0 ? undefined : new Set(names);
 }
 
-/** `stripHeaders` as a set, made once per list (the list changes only with a reload). */
+/**
+ * `stripHeaders` as a set of lower-case names with underscores read as dashes (`x_remote_groups`
+ * strips `X-Remote-Groups` too), made once per list (the list changes only with a reload).
+ */
 const stripSets = new WeakMap<readonly string[], ReadonlySet<string>>();
 function stripSet(names: readonly string[]): ReadonlySet<string> | undefined {
   if (names.length === 0) return undefined;
   let set = stripSets.get(names);
-  if (set === undefined) stripSets.set(names, (set = new Set(names)));
+  if (set === undefined) stripSets.set(names, (set = new Set(names.map((name) => name.toLowerCase().replaceAll('_', '-')))));
   return set;
 }
 

@@ -3,7 +3,11 @@
 // itself with a certificate or an API key has no token to exchange, so the gateway asks for one
 // with `proxy_for_principal`. Both go through the SDK's exchange client, which caches per
 // (caller or caller's token, scope) by the token client's rules: reused while a quarter of its
-// life remains, refreshed in the background past half, one request for concurrent misses.
+// life remains, refreshed in the background past half, one request for concurrent misses; and
+// never reused longer than `tessera.identityRecheck` seconds: past that, the caller's next request
+// waits for a fresh token, so Tessera judges its roles again (a certificate caller's only check,
+// and for every caller the check of its roles now). If Tessera refuses, the caller is refused; if
+// it cannot be reached, the caller gets 503 rather than the earlier token (fail closed).
 //
 // What Tessera grants is checked before use (sub, act, audience, scope), and Tessera's refusals
 // become the caller's answers: the role missing or the gateway not among its actors is 403,
@@ -38,6 +42,7 @@ export function createSouthboundTokens(tessera: GatewayConfig['tessera'], log: (
     // caller about 6 s, not 10.
     retry: { maxAttempts: 2, baseDelayMs: 100, maxTotalMs: 3000 },
     requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    maxReuseMs: tessera.identityRecheck * 1000,
   });
   // Token → the caller and scope it was checked for. Keyed by the token itself: it is the very
   // string the exchange client's cache hands out each time, whose hash V8 keeps, where a key made

@@ -2,7 +2,7 @@
 // Authorization read from rawHeaders, the granted-token check keyed by the token, header
 // filtering without per-request sets) attacked from outside, together with the rest of the
 // gateway (routes, default deny, the three inbound credentials, identity headers, /authz, reload).
-// Holes are marked HOLE and fail until fixed; every other test is an attack refused today.
+// The four holes it found are fixed; their tests say so. Every other test is an attack refused already.
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -46,6 +46,8 @@ describe('review11: the gateway per-request shortcuts', () => {
       world.config((c) => {
         c['authz'] = { allowFrom: ['127.0.0.1'] };
         c['stripHeaders'] = ['X-Auth-Role', 'x_remote_groups'];
+        // Upstream tokens reused for 1 s at most before Tessera judges the caller again (default 10 s).
+        c['tessera'] = { ...c['tessera'], identityRecheck: 1 };
         // The same upstream behind a host-specific route (writers) and the host-less one (readers).
         c['routes'].push({
           name: 'svc-internal',
@@ -142,18 +144,18 @@ describe('review11: the gateway per-request shortcuts', () => {
       assert.equal(await status(get('/authzsvc/admin')), 404, 'not the endpoint, and no route');
     });
 
-    // HOLE: a decoded "?" or "#" stays inside the segment it was encoded in. `/svc/admin%3F` and
-    // `/svc/admin%23` are read as the segment `admin?` / `admin#`, which the writers-only prefix
-    // /svc/admin does not match, so the readers route /svc passes them; the upstream receives
-    // `/svc/admin%3F` byte for byte, and an upstream that decodes the path once before parsing it
-    // (`decodeURIComponent(req.url).split('?')[0]`, `new URL(decodeURIComponent(req.url), base)`,
-    // PHP's PATH_INFO...) serves /svc/admin. The gateway already refuses `%2f`, `%5c` and `%25XX` for
-    // exactly that kind of upstream; `%3f` and `%23` are the same class. Also through /authz.
-    it('refuses an encoded "?" or "#" that would end the path for an upstream decoding once (HOLE)', async () => {
+    // Found by the round-11 review and fixed: a decoded "?" or "#" stayed inside the segment it was
+    // encoded in, so `/svc/admin%3F` and `/svc/admin%23` (segments `admin?`, `admin#`) missed the
+    // writers-only prefix /svc/admin and passed the readers route /svc, while an upstream that
+    // decodes the path once before parsing it (`decodeURIComponent(req.url).split('?')[0]`, PHP's
+    // PATH_INFO...) serves /svc/admin. Now refused with 400 like `%2f`, `%5c` and `%25XX`, also
+    // through /authz (match.ts, readBySegments).
+    it('refuses an encoded "?" or "#" that would end the path for an upstream decoding once', async () => {
       const reachedAs: string[] = [];
       for (const target of ['/svc/admin%3F', '/svc/admin%3fdelete=1', '/svc/admin%23']) {
         const got = await status(get(target));
         if (got === 200) reachedAs.push(target);
+        assert.equal(got, 400, target);
         const naive = new URL(decodeURIComponent(target), 'http://upstream').pathname;
         assert.equal(naive, '/svc/admin', 'what a decode-first upstream serves');
       }
@@ -200,14 +202,14 @@ describe('review11: the gateway per-request shortcuts', () => {
       assert.deepEqual(seen('/svc/two-auth'), []);
     });
 
-    // HOLE: the Host value is never checked to be a host name (and port). A Host the route table
-    // cannot read as `internal.example` (`internal.example:evil`, `internal.example, x`,
-    // `x, internal.example`) misses the host route (writers) and falls to the host-less /svc route
-    // (readers), and the gateway then passes that very value on as X-Forwarded-Host, which the
-    // upstream reads as internal.example: Express's req.hostname takes the first list element
-    // and cuts at ":", Rails takes the last element. An upstream serving internal.example by
-    // X-Forwarded-Host (what the header is for) serves the writers-only site to a reader.
-    it('refuses a Host that is not a host name and port, or forwards only the name it judged (HOLE)', async () => {
+    // Found by the round-11 review and fixed: the Host value was never checked to be a host name
+    // (and port). A Host the route table could not read as `internal.example` (`internal.example:evil`,
+    // `internal.example, x`, `x, internal.example`) missed the host route (writers), fell to the
+    // host-less /svc route (readers), and went on as X-Forwarded-Host, which Express (first list
+    // element, cut at ":") and Rails (last element) read as internal.example. Such a Host is now
+    // refused with 400, and X-Forwarded-Host carries only the Host the gateway routed on
+    // (match.ts readHost, gateway.ts).
+    it('refuses a Host that is not a host name and port, or forwards only the name it judged', async () => {
       const auth = `Authorization: Bearer ${alphaToken}`;
       const passed: string[] = [];
       const cases: [string, (xfh: string) => string][] = [
@@ -219,6 +221,7 @@ describe('review11: the gateway per-request shortcuts', () => {
       for (const [value, upstreamReads] of cases) {
         const marker = `/svc/host-${passed.length}-${value.length}`;
         const got = await status(get(marker, [`Host: ${value}`, auth]));
+        assert.equal(got, 400, `Host: ${value}`);
         for (const s of seen(marker)) {
           const xfh = String(s.headers['x-forwarded-host']);
           if (upstreamReads(xfh) === 'internal.example') passed.push(`Host: ${value} → ${got}, upstream read internal.example from X-Forwarded-Host "${xfh}"`);
@@ -268,12 +271,11 @@ describe('review11: the gateway per-request shortcuts', () => {
       assert.equal(ownRecord?.headers.host, new URL(world.upstream.url).host);
     });
 
-    // HOLE: stripHeaders entries are compared as written (lower-cased), not with underscores read
-    // as dashes: a configured `x_remote_groups` (how a PHP/CGI upstream names HTTP_X_REMOTE_GROUPS)
-    // strips `X_Remote_Groups` but lets `X-Remote-Groups` through, and the upstream reads both as
-    // the same variable. The gateway's own rule ("names are compared with underscores read as
-    // dashes") holds for the built-in list only.
-    it('strips a configured header written with underscores in its dash spelling too (HOLE)', async () => {
+    // Found by the round-11 review and fixed: stripHeaders entries were compared as written (lower
+    // case), not with underscores read as dashes: a configured `x_remote_groups` (how a PHP/CGI
+    // upstream names HTTP_X_REMOTE_GROUPS) stripped `X_Remote_Groups` but let `X-Remote-Groups`
+    // through. The configured names are now read as the built-in list is (config.ts, headers.ts).
+    it('strips a configured header written with underscores in its dash spelling too', async () => {
       const request = get('/svc/strip-underscore', [`Host: ${host}`, `Authorization: Bearer ${alphaToken}`, 'X-Remote-Groups: orders-admins']);
       assert.equal(await status(request), 200);
       const [record] = seen('/svc/strip-underscore');
@@ -282,13 +284,13 @@ describe('review11: the gateway per-request shortcuts', () => {
   });
 
   describe('upstream tokens (tokens.ts)', () => {
-    // HOLE: a certificate caller's roles are checked only when Tessera grants the upstream token
-    // (proxy_for_principal), and that token is reused while a quarter of its life remains (refreshed
-    // past half): once the caller is removed from the role, the gateway keeps forwarding it with the
-    // cached token for up to half the token's lifetime (about half an hour by default). An API key
-    // caller in the same situation is refused within tessera.apiKeyCacheTtl (here 1 s); the limits
-    // the docs list name API keys and offline-verified tokens, not this.
-    it('stops forwarding a certificate caller soon after it leaves the role (HOLE)', async () => {
+    // Found by the round-11 review and fixed: a certificate caller's roles were checked only when
+    // Tessera granted the upstream token (proxy_for_principal), and that token was reused while a
+    // quarter of its life remained: once removed from the role, the caller kept being forwarded for
+    // up to half the token's lifetime. A cached upstream token is now reused for at most
+    // tessera.identityRecheck seconds (1 s here) before Tessera is asked again (southbound/tokens.ts,
+    // the SDK exchange client's maxReuseMs).
+    it('stops forwarding a certificate caller within tessera.identityRecheck after it leaves the role', async () => {
       const partner = world.certificate(world.partner.ca, '/CN=billing', 'extendedKeyUsage=clientAuth\n');
       const asPartner = { cert: partner.cert, key: partner.key };
       assert.equal((await call(gw, world.pki, '/svc/revoke-before', asPartner)).status, 200);
@@ -296,8 +298,8 @@ describe('review11: the gateway per-request shortcuts', () => {
       const members = (role.members as { principal: string }[]).map((m) => ({ principal: m.principal }));
       await world.admin('PUT', '/domains/orders/roles/readers', { members: members.filter((m) => m.principal !== 'partner.billing'), actors: [GATEWAY] });
       try {
-        // Longer than the API key cache (1 s) and the refusal memory (5 s).
-        await new Promise((resolve) => setTimeout(resolve, 6000));
+        // Longer than tessera.identityRecheck (1 s here): the next request needs a fresh token.
+        await new Promise((resolve) => setTimeout(resolve, 1500));
         // Tessera itself no longer grants it: asked afresh, it refuses.
         const fresh = await world.tessera.token(GATEWAY, world.secrets[GATEWAY]!, {
           grant_type: 'client_credentials',
@@ -306,7 +308,7 @@ describe('review11: the gateway per-request shortcuts', () => {
         });
         assert.ok(fresh.status >= 400, `Tessera granted partner.billing afresh: ${fresh.status} ${fresh.text}`);
         const afterRemoval = await call(gw, world.pki, '/svc/revoke-after', asPartner);
-        assert.equal(afterRemoval.status, 403, `partner.billing left orders:readers 6 s ago and still got ${afterRemoval.status}`);
+        assert.equal(afterRemoval.status, 403, `partner.billing left orders:readers 1.5 s ago and still got ${afterRemoval.status}`);
       } finally {
         await world.admin('PUT', '/domains/orders/roles/readers', { members, actors: [GATEWAY] });
       }

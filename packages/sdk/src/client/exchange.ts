@@ -8,7 +8,10 @@
 // Tokens are cached per (subject, scope): a cached one is handed out while at least a quarter of
 // its life remains; one read past half its life is refreshed in the background (the cached one
 // still served meanwhile); concurrent misses share one request; a refusal is remembered for
-// `rejectionTtlMs`, so a caller without the role does not cost a request per call.
+// `rejectionTtlMs`, so a caller without the role does not cost a request per call. With
+// `maxReuseMs`, a cached token is also handed out at most that long after it was asked for: the
+// next call past it waits for a fresh one (the token endpoint judges the subject's roles again),
+// and a failure then is that call's failure, the cached token not served past the bound.
 
 import { hash } from 'node:crypto';
 import { bundleRefreshSeconds } from '../http/trust-bundle.ts';
@@ -50,6 +53,13 @@ export interface ExchangeClientOptions extends Pick<
   rejectionTtlMs?: number;
   /** Cached subjects at most (default 10,000); the oldest go first. */
   maxEntries?: number;
+  /**
+   * How long a cached token is handed out at most, in ms from when it was asked for, however long
+   * it lives (default: no bound but the quarter rule). Past it the next call waits for a fresh
+   * token (the token endpoint judges the subject's roles again); if that fails, the call fails:
+   * the cached token is never served past this bound, not even while the endpoint is unreachable.
+   */
+  maxReuseMs?: number;
 }
 
 /** Exchange the caller's access token (RFC 8693) for one of `scope`. */
@@ -92,6 +102,8 @@ interface Cached {
   expiresAt: number;
   staleAt: number;
   refreshAt: number;
+  /** Handed out until then at most (maxReuseMs); Infinity without a bound. */
+  reuseUntil: number;
 }
 
 interface Entry {
@@ -118,10 +130,13 @@ export interface ExchangeCacheOptions {
   endpoint: () => Promise<string>;
   rejectionTtlMs: number;
   maxEntries: number;
+  /** ExchangeClientOptions.maxReuseMs; undefined for no bound. */
+  maxReuseMs?: number;
 }
 
 export function createExchangeCache(options: ExchangeCacheOptions): ExchangeCache {
   const { ctx, rejectionTtlMs, maxEntries } = options;
+  const maxReuseMs = options.maxReuseMs ?? Infinity;
   const clock = ctx.clock;
   let cache = new Map<string, Entry>();
   let closed = false;
@@ -138,6 +153,7 @@ export function createExchangeCache(options: ExchangeCacheOptions): ExchangeCach
       expiresAt: sentAt + lifetime,
       staleAt: sentAt + lifetime * (1 - SERVE_WHILE_REMAINING),
       refreshAt: sentAt + lifetime * REFRESH_AT,
+      reuseUntil: sentAt + maxReuseMs,
     };
   };
 
@@ -187,8 +203,8 @@ export function createExchangeCache(options: ExchangeCacheOptions): ExchangeCach
     if (freshness?.forceRefresh === true) {
       // Another caller may have refreshed since the refused token was handed out: that one is used.
       const current = entry?.token;
-      if (refused !== undefined && current && current.value !== refused && now < current.expiresAt) return current.value;
-    } else if (entry?.token && now <= entry.token.staleAt) {
+      if (refused !== undefined && current && current.value !== refused && now < current.expiresAt && now < current.reuseUntil) return current.value;
+    } else if (entry?.token && now <= entry.token.staleAt && now < entry.token.reuseUntil) {
       if (now >= entry.token.refreshAt && !entry.inflight) {
         fetchInto(key, entry, form).catch(() => {
           // A failed background refresh keeps the cached token until it is stale; the next read past then asks again.
@@ -206,9 +222,10 @@ export function createExchangeCache(options: ExchangeCacheOptions): ExchangeCach
     try {
       return (await fetchInto(key, entry, form)).value;
     } catch (error) {
-      // Stale-on-error: a passing failure is no reason to drop a token that is still valid.
+      // Stale-on-error: a passing failure is no reason to drop a token that is still valid, within
+      // maxReuseMs: past it, the fresh judgement it asks for is missing, and the call fails.
       const passing = error instanceof TokenClientError && !error.rejected && error.code !== 'ERR_CLIENT_CLOSED';
-      if (passing && stale && clock() < stale.expiresAt && stale.value !== refused) return stale.value;
+      if (passing && stale && clock() < Math.min(stale.expiresAt, stale.reuseUntil) && stale.value !== refused) return stale.value;
       throw error;
     }
   };
@@ -271,6 +288,10 @@ export function createExchangeClient(options: ExchangeClientOptions): ExchangeCl
   if (!Number.isFinite(rejectionTtlMs) || rejectionTtlMs < 0) throw new TypeError('rejectionTtlMs must be a number of milliseconds ≥ 0');
   const maxEntries = options.maxEntries ?? 10_000;
   if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new TypeError('maxEntries must be a whole number ≥ 1');
+  const maxReuseMs = options.maxReuseMs;
+  if (maxReuseMs !== undefined && (typeof maxReuseMs !== 'number' || Number.isNaN(maxReuseMs) || maxReuseMs < 0)) {
+    throw new TypeError('maxReuseMs must be a number of milliseconds ≥ 0 (or left out for no bound)');
+  }
   const clock = options.clock ?? ((): number => Date.now());
   const aborter = new AbortController();
   const transport = options.fetch
@@ -288,7 +309,7 @@ export function createExchangeClient(options: ExchangeClientOptions): ExchangeCl
 
   const endpoint = endpointResolver(ctx, tokenEndpoint, issuer);
   const resolveEndpoint = (): Promise<string> => endpoint.get();
-  const tokens = createExchangeCache({ ctx, endpoint: resolveEndpoint, rejectionTtlMs, maxEntries });
+  const tokens = createExchangeCache({ ctx, endpoint: resolveEndpoint, rejectionTtlMs, maxEntries, ...(maxReuseMs !== undefined && { maxReuseMs }) });
 
   return {
     exchange: (request) => tokens.exchange(request),
