@@ -10,8 +10,9 @@
 // still served meanwhile); concurrent misses share one request; a refusal is remembered for
 // `rejectionTtlMs`, so a caller without the role does not cost a request per call. With
 // `maxReuseMs`, a cached token is also handed out at most that long after it was asked for: the
-// next call past it waits for a fresh one (the token endpoint judges the subject's roles again),
-// and a failure then is that call's failure, the cached token not served past the bound.
+// next call past it waits for a fresh one (the token endpoint judges the subject's roles again):
+// a refusal then is that call's refusal, while an endpoint that cannot be reached leaves the last
+// judgement standing (the cached token, until its expiry), as for any other stale-on-error.
 
 import { hash } from 'node:crypto';
 import { bundleRefreshSeconds } from '../http/trust-bundle.ts';
@@ -56,8 +57,8 @@ export interface ExchangeClientOptions extends Pick<
   /**
    * How long a cached token is handed out at most, in ms from when it was asked for, however long
    * it lives (default: no bound but the quarter rule). Past it the next call waits for a fresh
-   * token (the token endpoint judges the subject's roles again); if that fails, the call fails:
-   * the cached token is never served past this bound, not even while the endpoint is unreachable.
+   * token (the token endpoint judges the subject's roles again). A refusal fails the call; an
+   * endpoint that cannot be reached does not: the cached token is served until its expiry meanwhile.
    */
   maxReuseMs?: number;
 }
@@ -222,10 +223,15 @@ export function createExchangeCache(options: ExchangeCacheOptions): ExchangeCach
     try {
       return (await fetchInto(key, entry, form)).value;
     } catch (error) {
-      // Stale-on-error: a passing failure is no reason to drop a token that is still valid, within
-      // maxReuseMs: past it, the fresh judgement it asks for is missing, and the call fails.
+      // Stale-on-error: a passing failure (the endpoint unreachable or failing) is no reason to drop
+      // a token that is still valid, past maxReuseMs too: no fresh judgement came, so the last one
+      // stands. A refusal is a judgement, and ends it (error.rejected).
       const passing = error instanceof TokenClientError && !error.rejected && error.code !== 'ERR_CLIENT_CLOSED';
-      if (passing && stale && clock() < Math.min(stale.expiresAt, stale.reuseUntil) && stale.value !== refused) return stale.value;
+      if (passing && stale && clock() < stale.expiresAt && stale.value !== refused) {
+        // Asked again one maxReuseMs later, not by every call meanwhile (each would wait for the failure).
+        if (entry.token === stale) stale.reuseUntil = clock() + maxReuseMs;
+        return stale.value;
+      }
       throw error;
     }
   };
