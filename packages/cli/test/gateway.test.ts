@@ -39,6 +39,33 @@ describe('tessera gateway', () => {
     assert.match(result.stderr, /^error: listen is plain http on 0\.0\.0\.0: http is allowed on loopback only/);
   });
 
+  it('refuses a bad worker count (flag, variable or file) with exit 2 and a sentence saying what to write', async () => {
+    await writeFile(path.join(cwd, 'good.json'), config());
+    const expected = (where: string, got: string, why: string): RegExp =>
+      new RegExp(
+        `^error: ${where} must be "auto" \\(one worker process per core\\) or a whole number of worker processes from 1 to 256, ` +
+          `not ${got.replace(/[.+]/g, '\\$&')} \\(${why}\\)\n$`,
+      );
+    for (const [value, why] of [
+      ['0', 'at least one process must serve'],
+      ['-2', 'at least one process must serve'],
+      ['1.5', 'it is not a whole number'],
+      ['257', 'more than 256 is refused as a likely typo'],
+      ['many', 'it is not a whole number'],
+    ] as const) {
+      const flag = await runCli(['gateway', '--config', 'good.json', '--workers', value], { cwd });
+      assert.equal(flag.code, 2, flag.stderr);
+      assert.match(flag.stderr, expected('--workers', `"${value}"`, why));
+    }
+    const variable = await runCli(['gateway', '--config', 'good.json'], { cwd, env: { TESSERA_GATEWAY_WORKERS: '0' } });
+    assert.equal(variable.code, 2);
+    assert.match(variable.stderr, expected('TESSERA_GATEWAY_WORKERS', '"0"', 'at least one process must serve'));
+    await writeFile(path.join(cwd, 'workers.json'), config({ workers: 2.5 }));
+    const file = await runCli(['gateway', '--config', 'workers.json'], { cwd });
+    assert.equal(file.code, 2);
+    assert.match(file.stderr, expected('workers', '2.5', 'it is not a whole number'));
+  });
+
   it('serves from TESSERA_GATEWAY_CONFIG until SIGTERM: an unrouted request is 404, a request without credentials 401', async () => {
     await writeFile(path.join(cwd, 'good.json'), config());
     const signals = Object.assign(new EventEmitter(), { off: EventEmitter.prototype.off });
