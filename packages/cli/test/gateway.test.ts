@@ -71,7 +71,8 @@ describe('tessera gateway', () => {
     const signals = Object.assign(new EventEmitter(), { off: EventEmitter.prototype.off });
     let stdout = '';
     const { run } = await import('../src/main.ts');
-    const done = run(['gateway'], {
+    // --workers 1: the gateway serves from this very process, as without the flag (no cluster).
+    const done = run(['gateway', '--workers', '1'], {
       cwd,
       env: { TESSERA_GATEWAY_CONFIG: 'good.json' },
       signals: signals as never,
@@ -83,7 +84,9 @@ describe('tessera gateway', () => {
       assert.ok(Date.now() < deadline, 'the gateway did not start');
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    const url = (JSON.parse(stdout.split('\n').find((line) => line.includes('gateway listening'))!) as { url: string }).url;
+    const listening = JSON.parse(stdout.split('\n').find((line) => line.includes('gateway listening'))!) as { url: string; workers?: number };
+    assert.equal(listening.workers, undefined, 'no cluster');
+    const url = listening.url;
     assert.equal((await send(`${url}/elsewhere`)).status, 404);
     const refused = await send(`${url}/orders`);
     assert.equal(refused.status, 401);
@@ -106,6 +109,10 @@ describe('tessera gateway', () => {
     const logDeadline = Date.now() + 2000;
     while (!accessLines().some((entry) => entry['status'] === 503) && Date.now() < logDeadline) await new Promise((resolve) => setTimeout(resolve, 5));
     assert.match(String(accessLines().find((entry) => entry['status'] === 503)?.['detail']), /the issuer's keys \(JWKS\) could not be fetched/);
+    assert.ok(
+      accessLines().every((entry) => !('worker' in entry) && !('pid' in entry)),
+      'lines of one process carry no worker',
+    );
     signals.emit('SIGTERM');
     assert.equal(await done, 0);
   });
