@@ -162,7 +162,9 @@ describe('gateway --workers 2', () => {
     // The log's reader keeps falling behind, so the pipe fills and writes wait in the middle: where
     // writes of more than PIPE_BUF bytes from two processes would interleave.
     const stdout = gw.process.stdout!;
-    const slow = setInterval(() => (stdout.isPaused() ? stdout.resume() : stdout.pause()), 25);
+    let ticks = 0;
+    // Paused for 100 ms, then read for 25 ms, over and over.
+    const slow = setInterval(() => (ticks++ % 5 === 4 ? stdout.resume() : stdout.pause()), 25);
     await Promise.all(
       Array.from({ length: 16 }, async (_, n) => {
         for (let i = 0; i < 40; i++) {
