@@ -19,8 +19,10 @@
 //   npm run bench:gateway -- --concurrent 500 --stream-seconds 8
 //   npm run bench:gateway -- --write                        # also bench/results/gateway-<date>-<host>.{json,md}
 //   npm run bench:gateway -- --from-source                  # the TypeScript sources, not `npm run build`'s JavaScript
+//   npm run bench:gateway -- --gateway-workers auto         # the gateway with --workers (CPU and memory: all its processes)
 
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,8 +55,15 @@ const { values: options } = parseArgs({
     'stream-seconds': { type: 'string', default: '5' },
     write: { type: 'boolean', default: false },
     'from-source': { type: 'boolean', default: false },
+    'gateway-workers': { type: 'string', default: '1' },
   },
 });
+// `tessera gateway --workers`: the gateway's own check refuses a bad value; only its form is checked here.
+const gatewayWorkers = options['gateway-workers'];
+if (gatewayWorkers !== 'auto' && !/^[1-9]\d*$/.test(gatewayWorkers)) {
+  console.error(`--gateway-workers must be "auto" or a whole number of worker processes, got ${gatewayWorkers}`);
+  process.exit(2);
+}
 const seconds = bounded(options.seconds, 1, 60, '--seconds');
 const warmup = bounded(options.warmup, 0, 30, '--warmup');
 const connections = bounded(options.connections, 1, 1024, '--connections');
@@ -186,7 +195,11 @@ if (options.write) {
     table,
     targetsHeading: 'Targets',
     targets: [...targets, singleLine, ...failures],
-    data: { settings: { seconds, warmup, connections, concurrent, streamSeconds }, rows: Object.fromEntries(result.rows), streaming: result.streaming },
+    data: {
+      settings: { seconds, warmup, connections, concurrent, streamSeconds, gatewayWorkers },
+      rows: Object.fromEntries(result.rows),
+      streaming: result.streaming,
+    },
   });
 }
 process.exit(0);
@@ -202,9 +215,11 @@ interface Streaming {
 
 async function run(): Promise<{ how: string; rows: Map<string, Measurements>; streaming: { gateway: Streaming; plain: Streaming } }> {
   const fromSource = options['from-source'];
-  const how = fromSource
-    ? 'The gateway runs the TypeScript sources (--from-source).'
-    : (await useBuiltCli(), 'The gateway runs the built JavaScript (`npm run build`), as the installed packages do.');
+  const workersNote = gatewayWorkers === '1' ? '' : ` The gateway runs with --workers ${gatewayWorkers}; its CPU and memory are those of all its processes.`;
+  const how =
+    (fromSource
+      ? 'The gateway runs the TypeScript sources (--from-source).'
+      : (await useBuiltCli(), 'The gateway runs the built JavaScript (`npm run build`), as the installed packages do.')) + workersNote;
   const cli = fromSource ? SOURCE_CLI : BUILT_CLI;
   const nodeFlags = fromSource ? ['--conditions=tessera-source'] : [];
 
@@ -240,9 +255,9 @@ async function run(): Promise<{ how: string; rows: Map<string, Measurements>; st
       process.stdout.write(`${row.label}: direct … `);
       const direct = await load({ url: `${upstreamUrl}${row.path}`, headers: json, ...body }, width);
       process.stdout.write(`${fmt(direct.requestsPerSecond)} req/s, p99 ${direct.p99Ms} ms; plain proxy … `);
-      const throughPlain = await load({ url: `${plainUrl}${row.path}`, headers: json, ...body }, width, plain.process.pid);
+      const throughPlain = await load({ url: `${plainUrl}${row.path}`, headers: json, ...body }, width, [plain.process.pid!]);
       process.stdout.write(`${fmt(throughPlain.requestsPerSecond)} req/s, p99 ${throughPlain.p99Ms} ms; gateway … `);
-      const through = await load({ url: `${gateway.url}${row.path}`, headers: auth, ...body }, width, gateway.pid);
+      const through = await load({ url: `${gateway.url}${row.path}`, headers: auth, ...body }, width, gateway.pids);
       console.log(`${fmt(through.requestsPerSecond)} req/s, p99 ${through.p99Ms} ms`);
       rows.set(row.id, { direct, plain: throughPlain, gateway: through });
     }
@@ -252,12 +267,12 @@ async function run(): Promise<{ how: string; rows: Map<string, Measurements>; st
     gateway = await startGateway(cli, nodeFlags, file);
     const warm = await fetch(`${gateway.url}/small`, { method: 'POST', headers: auth, body: SMALL_BODY });
     assert.equal(warm.status, 200, `the gateway answered ${warm.status}`);
-    const streamThrough = async (url: string, pid: number, headers: Record<string, string>, name: string): Promise<Streaming> => {
+    const streamThrough = async (url: string, pids: readonly number[], headers: Record<string, string>, name: string): Promise<Streaming> => {
       process.stdout.write(`${concurrent} streams of ${streamSeconds} s through the ${name} … `);
       const before = (await (await fetch(`${upstreamUrl}/stats`)).json()) as { streams: number };
       assert.equal(before.streams, 0, 'streams of the last run are still open');
-      const idleMb = Math.round(memoryKb(pid).rss / 102.4) / 10;
-      const sampler = sampleMemory([pid]);
+      const idleMb = Math.round(pids.reduce((sum, pid) => sum + memoryKb(pid).rss, 0) / 102.4) / 10;
+      const sampler = sampleMemory(pids);
       const streamed = await runLoad({
         mode: 'closed',
         url: `${url}/stream`,
@@ -272,7 +287,7 @@ async function run(): Promise<{ how: string; rows: Map<string, Measurements>; st
       console.log(`peak RSS ${peak.totalMb} MB`);
       return { maxStreams: stats.maxStreams, completed: streamed.ok, failed: streamed.failed, idleMb, peakMb: peak.totalMb, hwmMb: peak.processMb };
     };
-    const streamedGateway = await streamThrough(gateway.url, gateway.pid, auth, 'gateway');
+    const streamedGateway = await streamThrough(gateway.url, gateway.pids, auth, 'gateway');
     await children.stop(gateway.child);
     await children.stop(plain);
     // A fresh upstream too: its most streams at once are counted since it started.
@@ -281,7 +296,7 @@ async function run(): Promise<{ how: string; rows: Map<string, Measurements>; st
     await waitUntilReady(upstream2, 30_000);
     plain = children.spawn(PLAIN_PROXY, [String(plainPort), String(upstreamPort)]);
     await waitUntilReady(plain, 30_000);
-    const streamedPlain = await streamThrough(plainUrl, plain.process.pid!, json, 'plain proxy');
+    const streamedPlain = await streamThrough(plainUrl, [plain.process.pid!], json, 'plain proxy');
     await children.stop(plain);
     await children.stop(upstream2);
     return { how, rows, streaming: { gateway: streamedGateway, plain: streamedPlain } };
@@ -327,9 +342,13 @@ async function setUp(tessera: TestServer, dir: string): Promise<{ bearer: string
   };
 }
 
-/** `tessera gateway --config <file>`, ready once it logs its URL; its log is read (and dropped) from then on. */
-async function startGateway(cli: string, nodeFlags: string[], file: string): Promise<{ child: Child; pid: number; url: string }> {
-  const child = children.spawn(cli, ['gateway', '--config', file], { nodeFlags });
+/**
+ * `tessera gateway --config <file> --workers <--gateway-workers>`, ready once it logs its URL; its
+ * log is read (and dropped) from then on. `pids`: the process and, with several workers, its
+ * workers, whose CPU and memory are the gateway's.
+ */
+async function startGateway(cli: string, nodeFlags: string[], file: string): Promise<{ child: Child; pids: number[]; url: string }> {
+  const child = children.spawn(cli, ['gateway', '--config', file, '--workers', gatewayWorkers], { nodeFlags });
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the gateway was not listening within 30 s: ${lastWords(child.stderr())}`)), 30_000);
     void (async () => {
@@ -343,26 +362,43 @@ async function startGateway(cli: string, nodeFlags: string[], file: string): Pro
       reject(new Error(`the gateway exited with ${await child.exited}: ${lastWords(child.stderr())}`));
     })();
   });
-  return { child, pid: child.process.pid!, url };
+  const pid = child.process.pid!;
+  return { child, pids: [pid, ...childrenOf(pid)], url };
+}
+
+/** The processes whose parent is `pid` (a cluster's workers), from /proc. */
+function childrenOf(pid: number): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) found.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
 }
 
 /** One closed-loop load (warm-up, then measured), and the proxy's CPU over the measured part. */
-async function load(target: Pick<LoadPlan, 'url' | 'headers' | 'body' | 'bodyFile'>, width: number, proxyPid?: number): Promise<Measured> {
+async function load(target: Pick<LoadPlan, 'url' | 'headers' | 'body' | 'bodyFile'>, width: number, proxyPids?: readonly number[]): Promise<Measured> {
+  const cpuOf = (pids: readonly number[]): number => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
   let cpuAtStart = 0;
   let startedAt = 0;
   const measured = await runLoad({ mode: 'closed', ...target, connections: width, warmupSeconds: warmup, seconds }, () => {
-    cpuAtStart = proxyPid ? cpuSeconds(proxyPid) : 0;
+    cpuAtStart = proxyPids ? cpuOf(proxyPids) : 0;
     startedAt = performance.now();
   });
   const wall = (performance.now() - startedAt) / 1000;
-  const cpu = proxyPid ? cpuSeconds(proxyPid) - cpuAtStart : 0;
+  const cpu = proxyPids ? cpuOf(proxyPids) - cpuAtStart : 0;
   return {
     requestsPerSecond: measured.ok / measured.elapsedSeconds,
     p50Ms: measured.p50Ms,
     p99Ms: measured.p99Ms,
     failed: measured.failed,
     failures: measured.failures,
-    ...(proxyPid ? { proxyCpu: Math.round((cpu / wall) * 100) / 100, proxyCpuUsPerRequest: Math.round((cpu * 1e6) / Math.max(1, measured.ok)) } : {}),
+    ...(proxyPids ? { proxyCpu: Math.round((cpu / wall) * 100) / 100, proxyCpuUsPerRequest: Math.round((cpu * 1e6) / Math.max(1, measured.ok)) } : {}),
   };
 }
 

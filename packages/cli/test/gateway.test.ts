@@ -39,12 +39,40 @@ describe('tessera gateway', () => {
     assert.match(result.stderr, /^error: listen is plain http on 0\.0\.0\.0: http is allowed on loopback only/);
   });
 
+  it('refuses a bad worker count (flag, variable or file) with exit 2 and a sentence saying what to write', async () => {
+    await writeFile(path.join(cwd, 'good.json'), config());
+    const expected = (where: string, got: string, why: string): RegExp =>
+      new RegExp(
+        `^error: ${where} must be "auto" \\(one worker process per core\\) or a whole number of worker processes from 1 to 256, ` +
+          `not ${got.replace(/[.+]/g, '\\$&')} \\(${why}\\)\n$`,
+      );
+    for (const [value, why] of [
+      ['0', 'at least one process must serve'],
+      ['-2', 'at least one process must serve'],
+      ['1.5', 'it is not a whole number'],
+      ['257', 'more than 256 is refused as a likely typo'],
+      ['many', 'it is not a whole number'],
+    ] as const) {
+      const flag = await runCli(['gateway', '--config', 'good.json', '--workers', value], { cwd });
+      assert.equal(flag.code, 2, flag.stderr);
+      assert.match(flag.stderr, expected('--workers', `"${value}"`, why));
+    }
+    const variable = await runCli(['gateway', '--config', 'good.json'], { cwd, env: { TESSERA_GATEWAY_WORKERS: '0' } });
+    assert.equal(variable.code, 2);
+    assert.match(variable.stderr, expected('TESSERA_GATEWAY_WORKERS', '"0"', 'at least one process must serve'));
+    await writeFile(path.join(cwd, 'workers.json'), config({ workers: 2.5 }));
+    const file = await runCli(['gateway', '--config', 'workers.json'], { cwd });
+    assert.equal(file.code, 2);
+    assert.match(file.stderr, expected('workers', '2.5', 'it is not a whole number'));
+  });
+
   it('serves from TESSERA_GATEWAY_CONFIG until SIGTERM: an unrouted request is 404, a request without credentials 401', async () => {
     await writeFile(path.join(cwd, 'good.json'), config());
     const signals = Object.assign(new EventEmitter(), { off: EventEmitter.prototype.off });
     let stdout = '';
     const { run } = await import('../src/main.ts');
-    const done = run(['gateway'], {
+    // --workers 1: the gateway serves from this very process, as without the flag (no cluster).
+    const done = run(['gateway', '--workers', '1'], {
       cwd,
       env: { TESSERA_GATEWAY_CONFIG: 'good.json' },
       signals: signals as never,
@@ -56,7 +84,9 @@ describe('tessera gateway', () => {
       assert.ok(Date.now() < deadline, 'the gateway did not start');
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    const url = (JSON.parse(stdout.split('\n').find((line) => line.includes('gateway listening'))!) as { url: string }).url;
+    const listening = JSON.parse(stdout.split('\n').find((line) => line.includes('gateway listening'))!) as { url: string; workers?: number };
+    assert.equal(listening.workers, undefined, 'no cluster');
+    const url = listening.url;
     assert.equal((await send(`${url}/elsewhere`)).status, 404);
     const refused = await send(`${url}/orders`);
     assert.equal(refused.status, 401);
@@ -79,6 +109,10 @@ describe('tessera gateway', () => {
     const logDeadline = Date.now() + 2000;
     while (!accessLines().some((entry) => entry['status'] === 503) && Date.now() < logDeadline) await new Promise((resolve) => setTimeout(resolve, 5));
     assert.match(String(accessLines().find((entry) => entry['status'] === 503)?.['detail']), /the issuer's keys \(JWKS\) could not be fetched/);
+    assert.ok(
+      accessLines().every((entry) => !('worker' in entry) && !('pid' in entry)),
+      'lines of one process carry no worker',
+    );
     signals.emit('SIGTERM');
     assert.equal(await done, 0);
   });

@@ -20,7 +20,7 @@ import { headerValues } from './http/raw-headers.ts';
 import { certificateTrust, type CertificateTrust } from './inbound/certificate.ts';
 import { createIdentifier, type Caller } from './inbound/identify.ts';
 import { createLogWriter } from './observability/log-writer.ts';
-import { createMetrics } from './observability/metrics.ts';
+import { createMetrics, renderMetrics, type MetricsSnapshot } from './observability/metrics.ts';
 import { createForwarder } from './proxy/forward.ts';
 import type { ForwardedFrom } from './proxy/headers.ts';
 import { createRouteTable, readHost, readTarget, type RouteTable } from './routes/match.ts';
@@ -37,6 +37,10 @@ export interface GatewayOptions {
   watchConfig?: boolean;
   /** Environment overrides used at start, applied again on reload. */
   env?: Readonly<Record<string, string | undefined>>;
+  /** Log the `gateway listening` line (default true; a cluster's primary logs one for all its workers). */
+  announce?: boolean;
+  /** What `/metrics` shows instead of this process's own counts (a cluster worker asks its primary for the total). */
+  metricsTotal?: () => Promise<MetricsSnapshot>;
 }
 
 export interface Gateway {
@@ -44,8 +48,14 @@ export interface Gateway {
   readonly metricsUrl: string | undefined;
   /** Reads the config file again and applies its routes and mappings; false (and a log line) when it is refused. */
   reload(): boolean;
+  /** Applies a configuration already loaded and checked (by a cluster's primary), without logging or counting it. */
+  apply(next: GatewayConfig): ApplyOutcome;
+  /** This process's request, failure and reload counts. */
+  metrics(): MetricsSnapshot;
   close(): Promise<void>;
 }
+
+export type ApplyOutcome = { applied: true } | { applied: false; error: string };
 
 interface Live {
   config: GatewayConfig;
@@ -308,8 +318,20 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   let metricsServer: Server | undefined;
   let metricsUrl: string | undefined;
   if (config.metricsListen) {
+    const { metricsTotal } = options;
     metricsServer = createHttpServer((req, res) => {
-      if (req.url === '/metrics') {
+      if (req.url === '/metrics' && metricsTotal) {
+        metricsTotal().then(
+          (total) => {
+            res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+            res.end(renderMetrics(total));
+          },
+          (error: unknown) => {
+            res.writeHead(503, { 'content-type': 'text/plain' });
+            res.end(`the workers' counts could not be gathered: ${(error as Error).message}\n`);
+          },
+        );
+      } else if (req.url === '/metrics') {
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
         res.end(metrics.render());
       } else {
@@ -321,17 +343,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     metricsUrl = `http://${config.metricsListen.host}:${(metricsServer.address() as AddressInfo).port}/metrics`;
   }
 
-  const reload = (): boolean => {
-    let next: GatewayConfig;
-    try {
-      next = loadConfig(live.config.file, options.env ?? {});
-    } catch (error) {
-      metrics.reload('refused');
-      const why = error instanceof GatewayConfigError ? error.message : String(error);
-      log({ level: 'error', msg: RELOAD_REFUSED, file: live.config.file, error: why });
-      return false;
-    }
-    const restartOnly = changedRestartSettings(live.config, next);
+  /** Puts `next`'s routes, mappings, log and header settings (and a changed certificate) in place, or refuses it whole. */
+  const apply = (next: GatewayConfig): ApplyOutcome => {
     let tls = live.config.tls;
     if (tls && next.tls && tlsChanged(tls, next.tls)) {
       // New connections get the renewed certificate and CAs; open ones keep theirs.
@@ -339,9 +352,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         (server as ReturnType<typeof createHttpsServer>).setSecureContext(secureOptions(next.tls));
         tls = next.tls;
       } catch (error) {
-        metrics.reload('refused');
-        log({ level: 'error', msg: RELOAD_REFUSED, file: live.config.file, error: `tls: ${(error as Error).message}` });
-        return false;
+        return { applied: false, error: `tls: ${(error as Error).message}` };
       }
     }
     const trust = tls && { tessera: tls.clientCa, external: tls.externalCas, trustDomain: tls.trustDomain, mappings: next.certificateMappings };
@@ -358,41 +369,44 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       table: createRouteTable(next.routes),
       trust,
     };
+    return { applied: true };
+  };
+
+  const reload = (): boolean => {
+    let next: GatewayConfig;
+    try {
+      next = loadConfig(live.config.file, options.env ?? {});
+    } catch (error) {
+      metrics.reload('refused');
+      const why = error instanceof GatewayConfigError ? error.message : String(error);
+      log({ level: 'error', msg: RELOAD_REFUSED, file: live.config.file, error: why });
+      return false;
+    }
+    const restartOnly = changedRestartSettings(live.config, next);
+    const outcome = apply(next);
+    if (!outcome.applied) {
+      metrics.reload('refused');
+      log({ level: 'error', msg: RELOAD_REFUSED, file: live.config.file, error: outcome.error });
+      return false;
+    }
     metrics.reload('applied');
     const pending = restartOnly.length > 0 && { notApplied: restartOnly, note: 'these settings take effect at the next start' };
     log({ level: 'info', msg: 'config reloaded', routes: next.routes.length, ...pending });
     return true;
   };
 
-  let debounce: ReturnType<typeof setTimeout> | undefined;
-  const watchers: FSWatcher[] = [];
-  if (options.watchConfig !== false) {
-    // Directories, not files: editors, config managers and `tessera cert` replace files by renaming.
-    const byDirectory = new Map<string, Set<string>>();
-    for (const file of [config.file, ...(config.tls?.files ?? [])]) {
-      const names = byDirectory.get(dirname(file)) ?? new Set<string>();
-      names.add(basename(file));
-      byDirectory.set(dirname(file), names);
-    }
-    for (const [directory, names] of byDirectory) {
-      const watcher = watch(directory, (_event, name) => {
-        if (name !== null && !names.has(name)) return;
-        clearTimeout(debounce);
-        debounce = setTimeout(() => reload(), 200);
-      });
-      watcher.unref();
-      watchers.push(watcher);
-    }
-  }
+  const watching = options.watchConfig === false ? undefined : watchConfigFiles(config, reload);
 
-  log({ level: 'info', msg: 'gateway listening', url, routes: config.routes.length, ...(metricsUrl && { metrics: metricsUrl }) });
+  if (options.announce !== false)
+    log({ level: 'info', msg: 'gateway listening', url, routes: config.routes.length, ...(metricsUrl && { metrics: metricsUrl }) });
   return {
     url,
     metricsUrl,
     reload,
+    apply,
+    metrics: () => metrics.snapshot(),
     async close() {
-      for (const w of watchers) w.close();
-      clearTimeout(debounce);
+      watching?.close();
       await Promise.all([closeServer(server), metricsServer && closeServer(metricsServer)]);
       forwarder.close();
       await southbound.close();
@@ -411,18 +425,51 @@ function normalizeAddress(address: string | undefined): string {
   return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
 
-function changedRestartSettings(a: GatewayConfig, b: GatewayConfig): string[] {
+/**
+ * Calls `onChange` (200 ms after the last of a burst of events) when the config file or one of the
+ * TLS files it names changes. Directories are watched, not files: editors, config managers and
+ * `tessera cert` replace files by renaming.
+ */
+export function watchConfigFiles(config: GatewayConfig, onChange: () => void): { close(): void } {
+  let debounce: ReturnType<typeof setTimeout> | undefined;
+  const watchers: FSWatcher[] = [];
+  const byDirectory = new Map<string, Set<string>>();
+  for (const file of [config.file, ...(config.tls?.files ?? [])]) {
+    const names = byDirectory.get(dirname(file)) ?? new Set<string>();
+    names.add(basename(file));
+    byDirectory.set(dirname(file), names);
+  }
+  for (const [directory, names] of byDirectory) {
+    const watcher = watch(directory, (_event, name) => {
+      if (name !== null && !names.has(name)) return;
+      clearTimeout(debounce);
+      debounce = setTimeout(onChange, 200);
+    });
+    watcher.unref();
+    watchers.push(watcher);
+  }
+  return {
+    close() {
+      for (const w of watchers) w.close();
+      clearTimeout(debounce);
+    },
+  };
+}
+
+/** The settings of `b` that differ from `a` and that a reload does not apply. */
+export function changedRestartSettings(a: GatewayConfig, b: GatewayConfig): string[] {
   const changed: string[] = [];
   if (a.listen.url !== b.listen.url) changed.push('listen');
   if (JSON.stringify(a.tessera) !== JSON.stringify(b.tessera)) changed.push('tessera');
   if (JSON.stringify(a.metricsListen) !== JSON.stringify(b.metricsListen)) changed.push('metricsListen');
   if ((a.tls === undefined) !== (b.tls === undefined)) changed.push('tls');
+  if (a.workers !== b.workers) changed.push('workers');
   return changed;
 }
 
 type Tls = NonNullable<GatewayConfig['tls']>;
 
-function secureOptions(tls: Tls): { cert: string; key: string; ca?: string[]; requestCert?: boolean } {
+export function secureOptions(tls: Tls): { cert: string; key: string; ca?: string[]; requestCert?: boolean } {
   const cas = [...tls.clientCa, ...tls.externalCas].map((cert) => cert.toString());
   return { cert: tls.cert, key: tls.key, ...(cas.length > 0 && { ca: cas, requestCert: true }) };
 }

@@ -22,6 +22,23 @@ function recorder(): { writes: string[]; lines: () => Record<string, unknown>[] 
 }
 
 describe('log writer', () => {
+  it("puts a cluster worker's fixed fields after the time of every line; an entry's own value of one wins", () => {
+    const sink = recorder();
+    const writer = createLogWriter({ write: (text: string) => sink.writes.push(text) }, () => at, { worker: 1, pid: 42 });
+    writer.log({ level: 'info', msg: 'started' });
+    writer.log({ msg: 'access', path: '/a' });
+    writer.log({});
+    writer.log({ msg: 'mine', pid: 7 });
+    writer.flush();
+    assert.match(sink.writes[0]!, /^\{"time":"2026-12-05T12:00:00.000Z","worker":1,"pid":42,"level":"info","msg":"started"\}\n$/);
+    assert.deepEqual(sink.lines(), [
+      { time: at.toISOString(), worker: 1, pid: 42, level: 'info', msg: 'started' },
+      { time: at.toISOString(), worker: 1, pid: 42, msg: 'access', path: '/a' },
+      { time: at.toISOString(), worker: 1, pid: 42 },
+      { time: at.toISOString(), worker: 1, pid: 7, msg: 'mine' },
+    ]);
+  });
+
   it('writes the access lines of one turn of the event loop in one write, before the loop reads sockets again', async () => {
     const sink = recorder();
     const writer = createLogWriter({ write: (text: string) => sink.writes.push(text) }, () => at);

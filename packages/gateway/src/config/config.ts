@@ -6,6 +6,7 @@
 import { X509Certificate, createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { createVerifier } from '@tessera/sdk';
 
@@ -87,6 +88,8 @@ export interface GatewayConfig {
   authz: { allowFrom: ReadonlySet<string> | 'any' } | null;
   /** Headers the caller sent that never reach the upstream (lower case, `_` read as `-`), beyond the built-in list. */
   stripHeaders: readonly string[];
+  /** Processes that serve (`workers`, TESSERA_GATEWAY_WORKERS, --workers): 1 serves from the process itself. */
+  workers: number;
   /** The file it was read from, for reloads. */
   file: string;
 }
@@ -100,7 +103,31 @@ export const ENVIRONMENT: Readonly<Record<string, string>> = {
   TESSERA_GATEWAY_CLIENT_ID: 'tessera.clientId',
   TESSERA_GATEWAY_CLIENT_SECRET_FILE: 'tessera.clientSecretFile',
   TESSERA_GATEWAY_METRICS_LISTEN: 'metricsListen',
+  TESSERA_GATEWAY_WORKERS: 'workers',
 };
+
+/** More worker processes than this is a typo: each holds its own caches, upstream connections and memory. */
+export const MAX_WORKERS = 256;
+
+/**
+ * `auto` (one per core, as `os.availableParallelism()` counts them) or a whole number from 1 to
+ * MAX_WORKERS, as a number (the file) or as text (the flag, the variable); `where` names the source.
+ */
+export function parseWorkers(value: unknown, where: string, cores: () => number = availableParallelism): number {
+  if (value === 'auto') return Math.min(Math.max(1, cores()), MAX_WORKERS);
+  const number = typeof value === 'string' && /^\s*[+-]?\d+(\.\d*)?\s*$/.test(value) ? Number(value) : value;
+  if (typeof number === 'number' && Number.isSafeInteger(number) && number >= 1 && number <= MAX_WORKERS) return number;
+  const got = typeof value === 'string' ? `"${value}"` : JSON.stringify(value);
+  const why =
+    typeof number === 'number' && Number.isInteger(number) && number < 1
+      ? 'at least one process must serve'
+      : typeof number === 'number' && Number.isInteger(number) && number > MAX_WORKERS
+        ? `more than ${MAX_WORKERS} is refused as a likely typo`
+        : 'it is not a whole number';
+  throw new GatewayConfigError(
+    `${where} must be "auto" (one worker process per core) or a whole number of worker processes from 1 to ${MAX_WORKERS}, not ${got} (${why})`,
+  );
+}
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const PRINCIPAL = /^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)+$/;
@@ -139,7 +166,19 @@ export function parseConfig(raw: Json, context: { base: string; env: Readonly<Re
       throw new GatewayConfigError(`${where}: cannot read ${path(name)}: ${(error as Error).message}`);
     }
   };
-  const known = new Set(['listen', 'tls', 'tessera', 'routes', 'certificateMappings', 'metricsListen', 'accessLog', 'stripHeaders', 'authz', '$comment']);
+  const known = new Set([
+    'listen',
+    'tls',
+    'tessera',
+    'routes',
+    'certificateMappings',
+    'metricsListen',
+    'accessLog',
+    'stripHeaders',
+    'authz',
+    'workers',
+    '$comment',
+  ]);
   for (const key of Object.keys(raw)) {
     if (!known.has(key)) {
       throw new GatewayConfigError(`unknown setting "${key}"; the settings are ${[...known].filter((k) => k !== '$comment').join(', ')}`);
@@ -283,7 +322,10 @@ export function parseConfig(raw: Json, context: { base: string; env: Readonly<Re
     }
     authz = enabled ? { allowFrom: allowFrom.includes('*') ? 'any' : new Set(allowFrom) } : null;
   }
-  return { listen, tls, tessera, certificateMappings, routes, metricsListen, accessLog, authz, stripHeaders, file: context.file };
+  const workersEnv = env['TESSERA_GATEWAY_WORKERS'];
+  const workers =
+    workersEnv !== undefined ? parseWorkers(workersEnv, 'TESSERA_GATEWAY_WORKERS') : raw['workers'] === undefined ? 1 : parseWorkers(raw['workers'], 'workers');
+  return { listen, tls, tessera, certificateMappings, routes, metricsListen, accessLog, authz, stripHeaders, workers, file: context.file };
 }
 
 function parseRoute(entry: unknown, where: string, gateway: string): RouteConfig {

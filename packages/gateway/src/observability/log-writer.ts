@@ -23,7 +23,9 @@ const BATCH_LIMIT = 64 * 1024;
 /** At most one write of access lines per this many milliseconds (the most an access line waits). */
 export const FLUSH_MS = 10;
 
-export function createLogWriter(sink: LineSink, now: () => Date = () => new Date()): LogWriter {
+/** `fixed`: fields every line carries after its time (a cluster worker's `worker` number). */
+export function createLogWriter(sink: LineSink, now: () => Date = () => new Date(), fixed: Record<string, unknown> = {}): LogWriter {
+  const extra = JSON.stringify(fixed).slice(1, -1);
   let pending = '';
   let immediate: NodeJS.Immediate | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -40,7 +42,7 @@ export function createLogWriter(sink: LineSink, now: () => Date = () => new Date
   };
   return {
     log(entry) {
-      const line = `${serialize(now().toISOString(), entry)}\n`;
+      const line = `${serialize(now().toISOString(), fixed, extra, entry)}\n`;
       if (entry['msg'] !== 'access') {
         flush();
         sink.write(line);
@@ -59,9 +61,12 @@ export function createLogWriter(sink: LineSink, now: () => Date = () => new Date
   };
 }
 
-/** `JSON.stringify({ time, ...entry })`, without copying the entry into a new object first. */
-function serialize(time: string, entry: Record<string, unknown>): string {
-  if (Object.hasOwn(entry, 'time')) return JSON.stringify({ time, ...entry });
+/** `JSON.stringify({ time, ...fixed, ...entry })`, without copying the entry into a new object first. */
+function serialize(time: string, fixed: Record<string, unknown>, extra: string, entry: Record<string, unknown>): string {
+  if (Object.hasOwn(entry, 'time') || (extra !== '' && Object.keys(fixed).some((key) => Object.hasOwn(entry, key)))) {
+    return JSON.stringify({ time, ...fixed, ...entry });
+  }
+  const head = extra === '' ? `{"time":"${time}"` : `{"time":"${time}",${extra}`;
   const rest = JSON.stringify(entry);
-  return rest === '{}' ? `{"time":"${time}"}` : `{"time":"${time}",${rest.slice(1)}`;
+  return rest === '{}' ? `${head}}` : `${head},${rest.slice(1)}`;
 }

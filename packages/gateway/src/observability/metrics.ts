@@ -14,7 +14,17 @@ export interface Metrics {
   request(route: string, status: number, seconds: number): void;
   upstreamFailure(route: string, kind: 'connect' | 'timeout'): void;
   reload(result: 'applied' | 'refused'): void;
+  /** The counts so far, as plain data (what a cluster worker sends its primary to be added up). */
+  snapshot(): MetricsSnapshot;
   render(): string;
+}
+
+/** Every series' value, keyed by its label text (`route="…",status="…"`; a route name for the histograms). */
+export interface MetricsSnapshot {
+  requests: [string, number][];
+  durations: [string, Histogram][];
+  failures: [string, number][];
+  reloads: [string, number][];
 }
 
 export function createMetrics(): Metrics {
@@ -37,6 +47,12 @@ export function createMetrics(): Metrics {
     if (labels === undefined) byStatus.set(status, (labels = `route="${label(route)}",status="${status}"`));
     return labels;
   };
+  const snapshot = (): MetricsSnapshot => ({
+    requests: [...requests],
+    durations: [...durations].map(([route, h]) => [route, { counts: [...h.counts], sum: h.sum, count: h.count }]),
+    failures: [...failures],
+    reloads: [...reloads],
+  });
   return {
     request(route, status, seconds) {
       bump(requests, requestLabels(route, status));
@@ -52,32 +68,59 @@ export function createMetrics(): Metrics {
     reload(result) {
       bump(reloads, result);
     },
+    snapshot,
     render() {
-      const lines: string[] = [];
-      lines.push('# HELP tessera_gateway_requests_total Requests answered, by route and status.', '# TYPE tessera_gateway_requests_total counter');
-      for (const [labels, value] of requests) lines.push(`tessera_gateway_requests_total{${labels}} ${value}`);
-      lines.push(
-        '# HELP tessera_gateway_request_duration_seconds Time from request to the end of the answer, by route.',
-        '# TYPE tessera_gateway_request_duration_seconds histogram',
-      );
-      for (const [route, h] of durations) {
-        const r = label(route);
-        BUCKETS.forEach((le, i) => lines.push(`tessera_gateway_request_duration_seconds_bucket{route="${r}",le="${le}"} ${h.counts[i]}`));
-        lines.push(`tessera_gateway_request_duration_seconds_bucket{route="${r}",le="+Inf"} ${h.count}`);
-        lines.push(`tessera_gateway_request_duration_seconds_sum{route="${r}"} ${h.sum}`);
-        lines.push(`tessera_gateway_request_duration_seconds_count{route="${r}"} ${h.count}`);
-      }
-      lines.push(
-        '# HELP tessera_gateway_upstream_failures_total Upstreams unreachable (connect) or too slow (timeout), by route.',
-        '# TYPE tessera_gateway_upstream_failures_total counter',
-      );
-      for (const [labels, value] of failures) lines.push(`tessera_gateway_upstream_failures_total{${labels}} ${value}`);
-      lines.push('# HELP tessera_gateway_config_reloads_total Configuration reloads, applied or refused.');
-      lines.push('# TYPE tessera_gateway_config_reloads_total counter');
-      for (const [result, value] of reloads) lines.push(`tessera_gateway_config_reloads_total{result="${result}"} ${value}`);
-      return `${lines.join('\n')}\n`;
+      return renderMetrics(snapshot());
     },
   };
+}
+
+/** The sum of several processes' counts: every counter and histogram bucket added up, series by series. */
+export function addSnapshots(snapshots: readonly MetricsSnapshot[]): MetricsSnapshot {
+  const add = (pick: (s: MetricsSnapshot) => [string, number][]): [string, number][] => {
+    const sum = new Map<string, number>();
+    for (const s of snapshots) for (const [key, value] of pick(s)) sum.set(key, (sum.get(key) ?? 0) + value);
+    return [...sum];
+  };
+  const durations = new Map<string, Histogram>();
+  for (const s of snapshots) {
+    for (const [route, h] of s.durations) {
+      const total = durations.get(route);
+      if (!total) durations.set(route, { counts: [...h.counts], sum: h.sum, count: h.count });
+      else {
+        h.counts.forEach((n, i) => (total.counts[i] = (total.counts[i] ?? 0) + n));
+        total.sum += h.sum;
+        total.count += h.count;
+      }
+    }
+  }
+  return { requests: add((s) => s.requests), durations: [...durations], failures: add((s) => s.failures), reloads: add((s) => s.reloads) };
+}
+
+export function renderMetrics(snapshot: MetricsSnapshot): string {
+  const lines: string[] = [];
+  lines.push('# HELP tessera_gateway_requests_total Requests answered, by route and status.', '# TYPE tessera_gateway_requests_total counter');
+  for (const [labels, value] of snapshot.requests) lines.push(`tessera_gateway_requests_total{${labels}} ${value}`);
+  lines.push(
+    '# HELP tessera_gateway_request_duration_seconds Time from request to the end of the answer, by route.',
+    '# TYPE tessera_gateway_request_duration_seconds histogram',
+  );
+  for (const [route, h] of snapshot.durations) {
+    const r = label(route);
+    BUCKETS.forEach((le, i) => lines.push(`tessera_gateway_request_duration_seconds_bucket{route="${r}",le="${le}"} ${h.counts[i]}`));
+    lines.push(`tessera_gateway_request_duration_seconds_bucket{route="${r}",le="+Inf"} ${h.count}`);
+    lines.push(`tessera_gateway_request_duration_seconds_sum{route="${r}"} ${h.sum}`);
+    lines.push(`tessera_gateway_request_duration_seconds_count{route="${r}"} ${h.count}`);
+  }
+  lines.push(
+    '# HELP tessera_gateway_upstream_failures_total Upstreams unreachable (connect) or too slow (timeout), by route.',
+    '# TYPE tessera_gateway_upstream_failures_total counter',
+  );
+  for (const [labels, value] of snapshot.failures) lines.push(`tessera_gateway_upstream_failures_total{${labels}} ${value}`);
+  lines.push('# HELP tessera_gateway_config_reloads_total Configuration reloads, applied or refused.');
+  lines.push('# TYPE tessera_gateway_config_reloads_total counter');
+  for (const [result, value] of snapshot.reloads) lines.push(`tessera_gateway_config_reloads_total{result="${result}"} ${value}`);
+  return `${lines.join('\n')}\n`;
 }
 
 function label(value: string): string {

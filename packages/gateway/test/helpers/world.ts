@@ -212,11 +212,13 @@ export interface RunningGateway {
   /** Resolves with the first log entry `match` accepts (already written, or the next ones). */
   waitForLog(match: (entry: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
+  /** The exit code (null for a signal) once it exited. */
+  exited: Promise<number | null>;
 }
 
 /** `tessera gateway --config <file>` in a child process, ready once it logs its URL. */
-export async function spawnGateway(configFile: string, env: Record<string, string> = {}): Promise<RunningGateway> {
-  const child = spawn(process.execPath, [join(ROOT, 'packages/cli/bin/tessera.ts'), 'gateway', '--config', configFile], {
+export async function spawnGateway(configFile: string, env: Record<string, string> = {}, args: string[] = []): Promise<RunningGateway> {
+  const child = spawn(process.execPath, [join(ROOT, 'packages/cli/bin/tessera.ts'), 'gateway', '--config', configFile, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -266,6 +268,7 @@ export async function spawnGateway(configFile: string, env: Record<string, strin
     logs,
     stderr,
     waitForLog,
+    exited,
     async stop() {
       if (child.exitCode === null) {
         child.kill('SIGTERM');
