@@ -22,7 +22,7 @@ import { after, before, describe, it } from 'node:test';
 import { freePort } from '@tessera/testkit/port';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
-const PACKAGES = ['@tessera/server', '@tessera/console', '@tessera/cli', '@tessera/sdk', '@tessera/gateway'] as const;
+const PACKAGES = ['@tessera/server', '@tessera/console', '@tessera/cli', '@tessera/sdk', '@tessera/gateway', '@tessera/cluster'] as const;
 const HOSTS_PRELOAD = pathToFileURL(join(import.meta.dirname, 'helpers', 'test-hosts.ts')).href;
 /** The Node.js versions the launcher (bin/tessera.js) accepts; the server's and CLI's engines must say the same. */
 const ENGINES = /const ENGINES = '([^']+)'/.exec(readFileSync(join(ROOT, 'packages', 'cli', 'bin', 'tessera.js'), 'utf8'))?.[1];
@@ -172,6 +172,8 @@ describe('the packages packed and installed from their tarballs', { timeout: 100
     const byName = new Map(packed.map((entry) => [entry.name, entry.files.map(({ path }) => path)]));
     assert.ok(byName.get('@tessera/server')!.includes('dist/index.js') && byName.get('@tessera/server')!.includes('dist/index.d.ts'));
     assert.ok(byName.get('@tessera/server')!.includes('dist/cluster/worker.js'));
+    // The worker supervision the server's and the gateway's primaries share.
+    assert.ok(byName.get('@tessera/cluster')!.includes('dist/index.js') && byName.get('@tessera/cluster')!.includes('dist/index.d.ts'));
     assert.ok(byName.get('@tessera/sdk')!.includes('dist/index.js') && byName.get('@tessera/sdk')!.includes('dist/index.d.ts'));
     const consoleFiles = byName.get('@tessera/console')!;
     assert.ok(
@@ -192,6 +194,7 @@ describe('the packages packed and installed from their tarballs', { timeout: 100
     assert.equal(engines('@tessera/cli'), ENGINES);
     // The SDK needs neither node:sqlite nor the server's worker processes.
     assert.equal(engines('@tessera/sdk'), '>=22.2.0');
+    assert.equal(engines('@tessera/cluster'), '>=22.2.0');
   });
 
   it('serve, hand out a token through the CLI, and verify it with the SDK by the issuer name', async () => {

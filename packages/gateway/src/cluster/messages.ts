@@ -67,6 +67,4 @@ export type FromWorker =
   /** A scrape of `/metrics` reached this worker: it wants every worker's counts added up. */
   | { type: 'metrics-request'; id: number };
 
-export function isMessage<T extends { type: string }>(value: unknown): value is T {
-  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
-}
+export { isMessage } from '@tessera/cluster';

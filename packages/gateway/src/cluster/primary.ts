@@ -17,10 +17,10 @@
 // dying young. close() (SIGTERM, SIGINT) tells each worker to stop: it stops listening, lets its
 // connections drain, hands its last log lines over and exits; close() resolves once all exited.
 
-import cluster, { type Worker } from 'node:cluster';
-import { once } from 'node:events';
+import type { Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { createSecureContext } from 'node:tls';
+import { superviseWorkers, type Slot as SupervisedSlot } from '@tessera/cluster';
 import { GatewayConfigError, loadConfig, type GatewayConfig } from '../config/config.ts';
 import { changedRestartSettings, secureOptions, watchConfigFiles, type LogEntry } from '../gateway.ts';
 import type { LineSink } from '../observability/log-writer.ts';
@@ -49,22 +49,11 @@ export interface RunningCluster {
 
 // worker.ts beside this file in the repository, worker.js once built into dist/.
 const WORKER_SCRIPT = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url));
-/** A worker that ran this long before exiting is restarted at once; younger ones back off. */
-const HEALTHY_RUN_MS = 10_000;
-const FIRST_BACKOFF_MS = 250;
-const MAX_BACKOFF_MS = 30_000;
 /** How long a reload or a metrics scrape waits for the workers' answers. */
 const ANSWER_MS = 2000;
 const RELOAD_REFUSED = 'config reload refused; the running configuration is kept';
 
-interface Slot {
-  readonly index: number;
-  worker: Worker | null;
-  ready: boolean;
-  startedAt: number;
-  /** Exits in a row of a worker that died young. */
-  quickExits: number;
-  restartTimer: NodeJS.Timeout | null;
+interface Slot extends SupervisedSlot {
   /** The configuration version the worker was started with or last sent. */
   version: number;
   /** Its counts when last asked, added to the retired ones once it exits. */
@@ -75,31 +64,14 @@ type Waiter = { pending: Set<number>; done(): void; timer: NodeJS.Timeout };
 
 export async function startGatewayCluster(config: GatewayConfig, options: ClusterOptions): Promise<RunningCluster> {
   const { log, output } = options;
-  const slots: Slot[] = Array.from({ length: config.workers }, (_, index) => ({
-    index,
-    worker: null,
-    ready: false,
-    startedAt: 0,
-    quickExits: 0,
-    restartTimer: null,
-    version: 0,
-    counts: null,
-  }));
   /** What a worker starts with: the start's listeners and Tessera settings, the last reload's routes and certificates. */
   let current = config;
   let version = 0;
-  let stopping = false;
-  let started = false;
   let retired: MetricsSnapshot = addSnapshots([]);
   const reloads = { applied: 0, refused: 0 };
   let nextId = 0;
   /** Reloads and scrapes waiting for the workers' answers, by id. */
   const waiting = new Map<number, Waiter & { answers: Map<number, FromWorker> }>();
-
-  // Run from the TypeScript sources (a checkout), the workers load the workspace packages (the SDK)
-  // from theirs too, as the bin makes the primary do.
-  const execArgv = WORKER_SCRIPT.endsWith('.ts') ? [...process.execArgv, '--conditions=tessera-source'] : process.execArgv;
-  cluster.setupPrimary({ exec: WORKER_SCRIPT, execArgv, args: [], silent: false });
 
   const live = (): Slot[] => slots.filter((slot) => slot.ready && slot.worker !== null && slot.worker.isConnected());
 
@@ -161,96 +133,42 @@ export async function startGatewayCluster(config: GatewayConfig, options: Cluste
     }
   };
 
-  /** Starts the slot's worker; resolves with its URLs when it is ready, rejects when it fails or exits first. */
-  const fork = (slot: Slot): Promise<{ url: string; metricsUrl: string | undefined }> => {
-    slot.startedAt = Date.now();
-    const worker = cluster.fork();
-    slot.worker = worker;
-    slot.ready = false;
-    worker.on('message', (message: unknown) => onMessage(slot, worker, message));
-    const ready = new Promise<{ url: string; metricsUrl: string | undefined }>((resolve, reject) => {
-      worker.on('message', (message: unknown) => {
-        if (!isMessage<FromWorker>(message)) return;
-        if (message.type === 'ready') {
-          slot.ready = true;
-          // A reload that happened while it started: it gets the configuration now in force.
-          if (slot.version !== version) {
-            slot.version = version;
-            worker.send({ type: 'apply', config: configToWire(current), id: nextId++ } satisfies ToWorker);
-          }
-          if (started) log({ level: 'info', msg: `worker ${slot.index} is serving again`, worker: slot.index, pid: worker.process.pid });
-          resolve({ url: message.url, metricsUrl: message.metricsUrl });
-        } else if (message.type === 'failed') {
-          log({ level: 'error', msg: `worker ${slot.index} could not start`, worker: slot.index, error: message.message });
-          reject(new Error(message.message));
-        }
-      });
-      worker.on('exit', (code, signal) => {
-        reject(new Error(`worker ${slot.index} exited (${signal ?? `code ${code}`}) before it was ready`));
-        onExit(slot, worker, code, signal);
-      });
-    });
-    // A restart's failure is logged and retried by onExit; only the first start's is the caller's.
-    ready.catch(() => undefined);
-    return ready;
-  };
-
-  const onExit = (slot: Slot, worker: Worker, code: number | null, signal: string | null): void => {
-    if (slot.worker !== worker) return;
-    slot.worker = null;
-    slot.ready = false;
-    if (slot.counts) retired = addSnapshots([retired, slot.counts]);
-    slot.counts = null;
-    for (const [id, entry] of waiting) if (entry.pending.has(slot.index)) answered(slot, id, { type: 'hello' });
-    if (stopping || !started) return;
-    const ranMs = Date.now() - slot.startedAt;
-    slot.quickExits = ranMs >= HEALTHY_RUN_MS ? 0 : slot.quickExits + 1;
-    const delayMs = slot.quickExits === 0 ? 0 : Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (slot.quickExits - 1));
-    log({
-      level: 'error',
-      msg:
-        slot.quickExits > 1
-          ? `worker ${slot.index} keeps exiting soon after it starts; restarting it in ${delayMs} ms`
-          : `worker ${slot.index} exited; restarting it`,
-      worker: slot.index,
-      pid: worker.process.pid,
-      code,
-      signal,
-      ranMs,
-      restartInMs: delayMs,
-      exitsInARow: slot.quickExits,
-    });
-    slot.restartTimer = setTimeout(() => {
-      slot.restartTimer = null;
-      if (!stopping) void fork(slot);
-    }, delayMs);
-  };
-
-  const stopWorkers = async (): Promise<void> => {
-    // A worker's own close gives its connections 5 s before it ends them, then closes its token client.
-    const timeoutMs = options.stopTimeoutMs ?? 20_000;
-    await Promise.all(
-      slots.map(async (slot) => {
-        if (slot.restartTimer) clearTimeout(slot.restartTimer);
-        const worker = slot.worker;
-        if (worker === null || worker.isDead()) return;
-        const exited = once(worker, 'exit');
-        if (worker.isConnected()) worker.send({ type: 'shutdown' } satisfies ToWorker);
-        else worker.process.kill('SIGTERM');
-        const timer = setTimeout(() => worker.process.kill('SIGKILL'), timeoutMs);
-        await exited;
-        clearTimeout(timer);
-      }),
-    );
-  };
+  // Run from the TypeScript sources (a checkout), the workers load the workspace packages (the SDK)
+  // from theirs too, as the bin makes the primary do.
+  const execArgv = WORKER_SCRIPT.endsWith('.ts') ? [...process.execArgv, '--conditions=tessera-source'] : process.execArgv;
+  // Forks, the ready handshake, restarts with their backoff and stopping: @tessera/cluster.
+  const supervisor = superviseWorkers<Slot, Extract<FromWorker, { type: 'ready' }>>({
+    workers: config.workers,
+    slot: () => ({ version: 0, counts: null }),
+    exec: WORKER_SCRIPT,
+    execArgv,
+    logError: (msg, details) => log({ level: 'error', msg, ...details }),
+    exitDetails: (worker) => ({ pid: worker.process.pid }),
+    onFork: (slot, worker) => worker.on('message', (message: unknown) => onMessage(slot, worker, message)),
+    onReady: (slot, worker) => {
+      // A reload that happened while it started: it gets the configuration now in force.
+      if (slot.version !== version) {
+        slot.version = version;
+        worker.send({ type: 'apply', config: configToWire(current), id: nextId++ } satisfies ToWorker);
+      }
+      if (supervisor.started) log({ level: 'info', msg: `worker ${slot.index} is serving again`, worker: slot.index, pid: worker.process.pid });
+    },
+    onExit: (slot) => {
+      if (slot.counts) retired = addSnapshots([retired, slot.counts]);
+      slot.counts = null;
+      for (const [id, entry] of waiting) if (entry.pending.has(slot.index)) answered(slot, id, { type: 'hello' });
+    },
+  });
+  const { slots } = supervisor;
+  // A worker's own close gives its connections 5 s before it ends them, then closes its token client.
+  const stopWorkers = (): Promise<void> => supervisor.stop(options.stopTimeoutMs ?? 20_000);
 
   let first: { url: string; metricsUrl: string | undefined };
   try {
-    const all = await Promise.all(slots.map((slot) => fork(slot)));
+    const all = await Promise.all(slots.map((slot) => supervisor.fork(slot)));
     first = all[0]!;
-    started = true;
+    supervisor.markStarted();
   } catch (error) {
-    stopping = true;
     await stopWorkers();
     throw error;
   }
@@ -309,7 +227,6 @@ export async function startGatewayCluster(config: GatewayConfig, options: Cluste
     reload,
     close() {
       closing ??= (async () => {
-        stopping = true;
         watching.close();
         await stopWorkers();
       })();

@@ -24,6 +24,4 @@ export type ToWorker =
 /** Worker → primary. */
 export type FromWorker = { type: 'ready'; wroteBootstrapCredential: boolean } | { type: 'failed'; message: string };
 
-export function isMessage<T extends { type: string }>(value: unknown): value is T {
-  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
-}
+export { isMessage } from '@tessera/cluster';

@@ -34,17 +34,17 @@
 // delay that doubles while it keeps dying young. close() (SIGTERM, SIGINT) stops accepting, lets
 // each worker drain its connections and write its buffered audit, and resolves when all exited.
 
-import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { superviseWorkers, type Slot } from '@tessera/cluster';
 import { listenPort } from '../config/values.ts';
 import type { Config } from '../config/config.ts';
 import { databaseConnections, databasePoolShare } from '../guards/worker-share.ts';
 import { addressKey } from '../policy/ip-ranges.ts';
 import { adminCredentialLine, servingLine, stoppedLine } from '../startup-lines.ts';
 import { primaryLog } from './log.ts';
-import { configToWire, isMessage, type FromWorker, type ToWorker } from './messages.ts';
+import { configToWire, type FromWorker, type ToWorker } from './messages.ts';
 import { startSqliteCheckpoints, type SqliteCheckpointer } from './sqlite-checkpoints.ts';
 
 export interface ClusterOptions {
@@ -64,102 +64,39 @@ export interface RunningCluster {
 // worker.ts beside this file in the repository, worker.js once built into dist/ (tsc rewrites
 // import specifiers, not this string).
 const WORKER_SCRIPT = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url));
-/** A worker that ran this long before exiting is restarted at once; younger ones back off. */
-const HEALTHY_RUN_MS = 10_000;
-const FIRST_BACKOFF_MS = 250;
-const MAX_BACKOFF_MS = 30_000;
-
-interface Slot {
-  readonly index: number;
-  worker: Worker | null;
-  ready: boolean;
-  startedAt: number;
-  /** Exits in a row of a worker that died young. */
-  quickExits: number;
-  restartTimer: NodeJS.Timeout | null;
-}
 
 export async function startCluster(config: Config, options: ClusterOptions = {}): Promise<RunningCluster> {
   const log = primaryLog(config.logLevel, options.logStream, config.logFormat);
   for (const warning of config.warnings ?? []) log.warn({}, warning);
   const wire = configToWire(config);
-  const slots: Slot[] = Array.from({ length: config.workers }, (_, index) => ({
-    index,
-    worker: null,
-    ready: false,
-    startedAt: 0,
-    quickExits: 0,
-    restartTimer: null,
-  }));
-  let stopping = false;
   /** Whether worker 0's first start created the bootstrap admin (it then logged where the credential is). */
   let wroteBootstrapCredential = false;
   let checkpoints: SqliteCheckpointer | null = null;
-  /** Until every worker of the first start is ready, a failure fails the start instead of being retried. */
-  let started = false;
 
-  cluster.setupPrimary({ exec: WORKER_SCRIPT, args: [], silent: false });
-
-  /**
-   * Starts the slot's worker; resolves when it is ready, rejects when it fails or exits first.
-   * The process is forked at once and loads its modules (most of a start's time), but is told to
-   * start only once `after` resolved: the others wait for worker 0 to set up the data dir.
-   */
-  const fork = (slot: Slot, after: Promise<void> = Promise.resolve()): Promise<void> => {
-    slot.startedAt = Date.now();
-    const worker = cluster.fork();
-    slot.worker = worker;
-    slot.ready = false;
-    after.then(
-      () => {
-        if (slot.worker === worker && worker.isConnected()) {
-          worker.send({ type: 'start', config: wire, worker: slot.index, ownsTimers: slot.index === 0 } satisfies ToWorker);
-        }
-      },
-      () => undefined,
-    );
-    const ready = new Promise<void>((resolve, reject) => {
-      worker.on('message', (message: unknown) => {
-        if (!isMessage<FromWorker>(message)) return;
-        if (message.type === 'ready') {
-          slot.ready = true;
-          if (!started && message.wroteBootstrapCredential) wroteBootstrapCredential = true;
-          if (started && slot.index === 0) log.info({ worker: 0 }, 'worker 0 is back and owns key and CA rotation again');
-          resolve();
-        } else if (message.type === 'failed') {
-          log.error({ worker: slot.index, error: message.message }, `worker ${slot.index} could not start`);
-          reject(new Error(message.message));
-        }
-      });
-      worker.on('exit', (code, signal) => {
-        reject(new Error(`worker ${slot.index} exited (${signal ?? `code ${code}`}) before it was ready`));
-        onExit(slot, worker, code, signal);
-      });
-    });
-    // A restart's failure is logged and retried by onExit; only the first start's is the caller's.
-    ready.catch(() => undefined);
-    return ready;
-  };
-
-  const onExit = (slot: Slot, worker: Worker, code: number | null, signal: string | null): void => {
-    if (slot.worker !== worker) return;
-    slot.worker = null;
-    slot.ready = false;
-    if (stopping || !started) return;
-    const ranMs = Date.now() - slot.startedAt;
-    slot.quickExits = ranMs >= HEALTHY_RUN_MS ? 0 : slot.quickExits + 1;
-    const delayMs = slot.quickExits === 0 ? 0 : Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (slot.quickExits - 1));
-    log.error(
-      { worker: slot.index, code, signal, ranMs, restartInMs: delayMs, exitsInARow: slot.quickExits },
-      slot.quickExits > 1
-        ? `worker ${slot.index} keeps exiting soon after it starts; restarting it in ${delayMs} ms`
-        : `worker ${slot.index} exited; restarting it`,
-    );
-    slot.restartTimer = setTimeout(() => {
-      slot.restartTimer = null;
-      if (!stopping) void fork(slot);
-    }, delayMs);
-  };
+  // Restarts, their backoff and stopping: @tessera/cluster. A fork's process loads its modules at
+  // once (most of a start's time), but is told to start only once `after` resolved: the others
+  // wait for worker 0 to set up the data dir.
+  const supervisor = superviseWorkers<Slot, Extract<FromWorker, { type: 'ready' }>>({
+    workers: config.workers,
+    slot: () => ({}),
+    exec: WORKER_SCRIPT,
+    logError: (message, details) => log.error(details, message),
+    onFork: (slot, worker, after) => {
+      void after.then(
+        () => {
+          if (slot.worker === worker && worker.isConnected()) {
+            worker.send({ type: 'start', config: wire, worker: slot.index, ownsTimers: slot.index === 0 } satisfies ToWorker);
+          }
+        },
+        () => undefined,
+      );
+    },
+    onReady: (slot, _worker, message) => {
+      if (!supervisor.started && message.wroteBootstrapCredential) wroteBootstrapCredential = true;
+      if (supervisor.started && slot.index === 0) log.info({ worker: 0 }, 'worker 0 is back and owns key and CA rotation again');
+    },
+  });
+  const { slots, fork } = supervisor;
 
   const byAddress = config.workerDistribution === 'by-address';
   let next = 0;
@@ -181,23 +118,8 @@ export async function startCluster(config: Config, options: ClusterOptions = {})
   // An accepted socket that errors before it is handed over must not end the primary.
   listener.on('connection', (socket: Socket) => socket.on('error', () => socket.destroy()));
 
-  const stopWorkers = async (): Promise<void> => {
-    // A worker waits up to connections.requestTimeout for requests in flight, then writes its audit.
-    const timeoutMs = options.stopTimeoutMs ?? (config.connections.requestTimeout + 15) * 1000;
-    await Promise.all(
-      slots.map(async (slot) => {
-        if (slot.restartTimer) clearTimeout(slot.restartTimer);
-        const worker = slot.worker;
-        if (worker === null || worker.isDead()) return;
-        const exited = once(worker, 'exit');
-        if (worker.isConnected()) worker.send({ type: 'shutdown' } satisfies ToWorker);
-        else worker.process.kill('SIGTERM');
-        const timer = setTimeout(() => worker.process.kill('SIGKILL'), timeoutMs);
-        await exited;
-        clearTimeout(timer);
-      }),
-    );
-  };
+  // A worker waits up to connections.requestTimeout for requests in flight, then writes its audit.
+  const stopWorkers = (): Promise<void> => supervisor.stop(options.stopTimeoutMs ?? (config.connections.requestTimeout + 15) * 1000);
 
   try {
     const first = fork(slots[0]!);
@@ -207,7 +129,7 @@ export async function startCluster(config: Config, options: ClusterOptions = {})
     // workers' event loops (cluster/sqlite-checkpoints.ts).
     if (config.database.kind === 'sqlite') checkpoints = startSqliteCheckpoints(config.database.path, log);
     await Promise.all(others);
-    started = true;
+    supervisor.markStarted();
     const host = config.listen.hostname.replace(/^\[|\]$/g, '');
     listener.listen({ host, port: listenPort(config.listen) });
     await once(listener, 'listening');
@@ -216,7 +138,6 @@ export async function startCluster(config: Config, options: ClusterOptions = {})
       log.error({ err: { message: error.message, code: (error as NodeJS.ErrnoException).code } }, 'accepting a connection failed'),
     );
   } catch (error) {
-    stopping = true;
     listener.close();
     await stopWorkers();
     checkpoints?.close();
@@ -255,7 +176,6 @@ export async function startCluster(config: Config, options: ClusterOptions = {})
     close(signal?: string) {
       closing ??= (async () => {
         const since = Date.now();
-        stopping = true;
         listener.close();
         await stopWorkers();
         checkpoints?.close();

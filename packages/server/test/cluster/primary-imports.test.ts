@@ -11,7 +11,8 @@ const SRC = join(import.meta.dirname, '..', '..', 'src');
 
 void describe('the cluster primary', () => {
   void it('loads no fastify, server, storage or CA module', async () => {
-    // Every module the primary's imports resolve to, recorded by a resolve hook.
+    // Every module the primary's imports resolve to, recorded by a resolve hook; workspace packages
+    // (@tessera/cluster) from their sources, as the repository runs them.
     const script = `
       import { registerHooks } from 'node:module';
       const loaded = [];
@@ -21,7 +22,7 @@ void describe('the cluster primary', () => {
       process.stdout.write(JSON.stringify(loaded));
     `;
     const loaded = await new Promise<string[]>((resolve, reject) => {
-      execFile(process.execPath, ['--input-type=module', '-e', script], (error, stdout, stderr) => {
+      execFile(process.execPath, ['--conditions=tessera-source', '--input-type=module', '-e', script], (error, stdout, stderr) => {
         if (error) reject(new Error(`${error.message}\n${stderr}`));
         else resolve(JSON.parse(stdout) as string[]);
       });
