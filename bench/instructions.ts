@@ -13,27 +13,28 @@
 //
 // Printed: the background work of the idle server (instructions per second), then per window
 // instructions per token in all and "steady": without V8's optimizing compilers (Turbofan and Maglev
-// jobs, inclusive) and its major GC, the two things whose moment varies from run to run (after 5000
-// warm-up tokens V8 still recompiles, by bursts of up to 400,000 instructions per token over a
+// jobs, inclusive) and its major GC, the two things whose moment varies from run to run (after 20,000
+// warm-up tokens V8 still recompiles, in bursts of up to 400,000 instructions per token over a
 // window). Then the medians, their spread over the windows, the ratio Tessera/floor, and with --top
 // a breakdown of each subject's median window: self instructions by kind (OpenSSL, SQLite, V8
 // builtins and inline caches, JIT-compiled JavaScript…), the functions by which Tessera exceeds the
 // floor, Tessera's functions by inclusive cost. JIT-compiled JavaScript has no symbols under
 // valgrind: it shows as `???:0x…` addresses and is reported as one line.
 //
-// How repeatable (2026-12-06, 2-vCPU VM, 4000-token windows): with V8 as in production, the steady
-// figure moves 3-5 % between windows (V8's code keeps changing: 796k, 780k, 756k per token for
-// Tessera), so a 3-5 % change needs several runs. With `--node-flags="--no-opt --no-maglev"` (no
-// optimizing compilers: bytecode and baseline code only) it moves 0.2-0.8 % within a run and ~1 %
-// between runs; that measures the code path (JavaScript costs more than in production, OpenSSL as
-// much), the figure for judging a small change to the token path.
+// How repeatable (2026-12-06, 2-vCPU VM, 3 windows of 4000 tokens, two runs): with V8 as in
+// production the steady medians were Tessera 768k and 773k, floor 687k and 690k per token; windows
+// without a major GC agree within ~2 %, but one after a major GC can read 10 % higher (V8 runs
+// colder code until it has recompiled), hence the median. With `--node-flags="--no-opt --no-maglev"`
+// (bytecode and baseline code only: JavaScript costs more than in production, OpenSSL as much)
+// windows agree within 0.2-0.8 % and runs within ~1 % (Tessera 1,297k and 1,299k, floor 1,062k and
+// 1,073k): the figure for judging a 3-5 % change to the token path.
 //
 // Limits: user-space instructions only (no kernel time for the sockets, no cache misses, no waits);
 // every thread counts once, wherever it ran; work on a timer (the audit writer's 500 ms batches, polls)
 // weighs more per token than in production, as a token takes ~30 times as long under callgrind.
-// Slow: the defaults take ~4 minutes per subject.
+// Slow: the defaults take ~4 minutes per subject (20,000 warm-up tokens uninstrumented, then ~10 ms per token).
 //
-//   node bench/instructions.ts                                          # both: 5000 warm-up, 3 windows of 4000
+//   node bench/instructions.ts                                          # both: 20,000 warm-up, 3 windows of 4000
 //   node bench/instructions.ts --node-flags="--no-opt --no-maglev"      # the repeatable code-path figure
 //   node bench/instructions.ts --subjects tessera --requests 2000 --warmup 3000
 //   node bench/instructions.ts --top 20                                 # and the breakdown
@@ -57,7 +58,7 @@ const { values: options } = parseArgs({
   options: {
     subjects: { type: 'string', default: 'tessera,floor' },
     requests: { type: 'string', default: '4000' },
-    warmup: { type: 'string', default: '5000' },
+    warmup: { type: 'string', default: '20000' },
     windows: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '1' },
     'settle-ms': { type: 'string', default: '1500' },
@@ -322,9 +323,7 @@ async function breakdown(tessera: Window | undefined, floor: Window | undefined)
     const difference = new Map<string, number>();
     for (const [fn, ir] of tessera.self) if (!COMPILER.test(fn) && !MAJOR_GC.test(fn)) difference.set(jit(fn), (difference.get(jit(fn)) ?? 0) + ir);
     for (const [fn, ir] of floor.self) if (!COMPILER.test(fn) && !MAJOR_GC.test(fn)) difference.set(jit(fn), (difference.get(jit(fn)) ?? 0) - ir);
-    console.log(
-      `\nWhere Tessera exceeds the floor: top ${top} functions by self instructions per token, Tessera minus floor (median windows, compilers and major GC left out):`,
-    );
+    console.log(`\nWhere Tessera exceeds the floor: top ${top} functions by self instructions per token, Tessera minus floor (median windows, steady part):`);
     for (const [fn, ir] of [...difference].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${perToken(ir).padStart(10)}  ${short(fn)}`);
   }
   if (tessera) {
