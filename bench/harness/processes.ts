@@ -72,8 +72,10 @@ export class Children {
     }
   }
 
-  spawn(script: string, args: string[], options: { env?: NodeJS.ProcessEnv; nodeFlags?: string[] } = {}): Child {
-    const child = spawn(process.execPath, [...(options.nodeFlags ?? []), script, ...args], {
+  /** `wrapper`: a command that runs Node (`valgrind --tool=callgrind …`); the child's pid is then the wrapper's. */
+  spawn(script: string, args: string[], options: { env?: NodeJS.ProcessEnv; nodeFlags?: string[]; wrapper?: string[] } = {}): Child {
+    const [command, ...wrapperArgs] = [...(options.wrapper ?? []), process.execPath];
+    const child = spawn(command!, [...wrapperArgs, ...(options.nodeFlags ?? []), script, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
       env: options.env ?? process.env,
