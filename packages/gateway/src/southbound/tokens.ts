@@ -7,7 +7,8 @@
 // never reused longer than `tessera.identityRecheck` seconds: past that, the caller's next request
 // waits for a fresh token, so Tessera judges its roles again (a certificate caller's only check,
 // and for every caller the check of its roles now). If Tessera refuses, the caller is refused; if
-// it cannot be reached, the caller gets 503 rather than the earlier token (fail closed).
+// it cannot be reached, the last judgement stands: the earlier token is used until its expiry and
+// Tessera is asked again one interval later (a caller with no token yet gets 503).
 //
 // What Tessera grants is checked before use (sub, act, audience, scope), and Tessera's refusals
 // become the caller's answers: the role missing or the gateway not among its actors is 403,
