@@ -220,13 +220,13 @@ export function parseConfig(raw: Json, context: { base: string; env: Readonly<Re
   checkUrl(introspectionEndpoint, 'tessera.introspectionEndpoint');
   const algorithms = t['algorithms'] === undefined ? ['ES256', 'EdDSA', 'RS256'] : list(t['algorithms'], 'tessera.algorithms');
   const apiKeyCacheTtl = t['apiKeyCacheTtl'] === undefined ? 10 : num(t['apiKeyCacheTtl'], 'tessera.apiKeyCacheTtl', 0, 300);
-  const identityRecheck = t['identityRecheck'] === undefined ? 10 : t['identityRecheck'];
-  if (typeof identityRecheck !== 'number' || !Number.isFinite(identityRecheck) || identityRecheck < 0 || identityRecheck > 300) {
-    throw new GatewayConfigError(
-      `tessera.identityRecheck must be a number of seconds from 0 to 300 (how long an upstream token is reused before Tessera ` +
-        `checks the caller's roles again; default 10), not ${JSON.stringify(identityRecheck)}`,
-    );
-  }
+  const identityRecheck =
+    t['identityRecheck'] === undefined
+      ? 10
+      : num(t['identityRecheck'], 'tessera.identityRecheck', 0, 300, {
+          unit: 'seconds',
+          why: "how long an upstream token is reused before Tessera checks the caller's roles again; default 10",
+        });
   const issuer = t['issuer'] === undefined ? url : str(t['issuer'], 'tessera.issuer');
   checkUrl(issuer, 'tessera.issuer');
   const jwksUri = t['jwksUri'] === undefined ? `${url}/oauth2/keys` : str(t['jwksUri'], 'tessera.jwksUri');
@@ -507,9 +507,12 @@ function str(value: unknown, where: string): string {
   return value;
 }
 
-function num(value: unknown, where: string, min: number, max: number): number {
+/** `detail`: the unit, and what the setting does, for the refusal's sentence. */
+function num(value: unknown, where: string, min: number, max: number, detail: { unit?: string; why?: string } = {}): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw new GatewayConfigError(`${where} must be a number from ${min} to ${max}`);
+    const unit = detail.unit === undefined ? '' : ` of ${detail.unit}`;
+    const why = detail.why === undefined ? '' : ` (${detail.why})`;
+    throw new GatewayConfigError(`${where} must be a number${unit} from ${min} to ${max}${why}, not ${JSON.stringify(value)}`);
   }
   return value;
 }
