@@ -6,6 +6,7 @@
 // Dependencies point inward: HTTP (oauth2/, admin/, http/) → policy/ and keys/ → storage/.
 
 import { mkdir } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { adminApi } from './admin/index.ts';
@@ -72,6 +73,11 @@ export interface ServerOptions {
   worker?: number;
   /** How often the operator's certificate files (`tls.certFile`, `tls.keyFile`) are checked for a change (ms; default 2000). */
   tlsFilePollMs?: number;
+  /**
+   * ES256 tokens signed on the event loop rather than on libuv's thread pool (keys/signing-key-material.ts,
+   * SigningKey.onEventLoop). Default: when the configured workers cover every core.
+   */
+  signOnEventLoop?: boolean;
   /** Overrides of the registry cache's bounds and intervals (tests). */
   registryCache?: Omit<RegistryCacheOptions, 'listenUrl' | 'now' | 'onEvent'>;
 }
@@ -182,6 +188,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       checkIntervalMs: config.signing.checkInterval * 1000,
       logger: app.log,
       rotates: ownsTimers,
+      signOnEventLoop: options.signOnEventLoop ?? config.workers >= availableParallelism(),
     });
     await signingKeys.refresh();
 
