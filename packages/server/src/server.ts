@@ -73,11 +73,6 @@ export interface ServerOptions {
   worker?: number;
   /** How often the operator's certificate files (`tls.certFile`, `tls.keyFile`) are checked for a change (ms; default 2000). */
   tlsFilePollMs?: number;
-  /**
-   * ES256 tokens signed on the event loop rather than on libuv's thread pool (keys/signing-key-material.ts,
-   * SigningKey.onEventLoop). Default: when the configured workers cover every core.
-   */
-  signOnEventLoop?: boolean;
   /** Overrides of the registry cache's bounds and intervals (tests). */
   registryCache?: Omit<RegistryCacheOptions, 'listenUrl' | 'now' | 'onEvent'>;
 }
@@ -188,7 +183,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       checkIntervalMs: config.signing.checkInterval * 1000,
       logger: app.log,
       rotates: ownsTimers,
-      signOnEventLoop: options.signOnEventLoop ?? config.workers >= availableParallelism(),
+      signOnEventLoop: signsOnEventLoop(config),
     });
     await signingKeys.refresh();
 
@@ -413,6 +408,11 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     await store.close();
     throw error;
   }
+}
+
+/** `signing.thread`: `auto` signs on the event loop when every core runs a worker of its own. */
+export function signsOnEventLoop(config: Pick<Config, 'signing' | 'workers'>, cores = availableParallelism()): boolean {
+  return config.signing.thread === 'event-loop' || (config.signing.thread === 'auto' && config.workers >= cores);
 }
 
 /** `tessera serve` in one process (serve.ts, `workers` 1): build, log the config's warnings, listen, log where it serves. */

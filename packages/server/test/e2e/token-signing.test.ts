@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { startTestServer, type TestServer } from '@tessera/testkit/server';
+import { signsOnEventLoop } from '../../src/server.ts';
 
 /** Signature length in bytes: ES256 is R || S (RFC 7518 §3.4), not DER; RS256 is the 3072-bit modulus. */
 const SIGNATURE_BYTES = { ES256: 64, EdDSA: 64, RS256: 384 } as const;
@@ -17,13 +18,13 @@ for (const [alg, signOnEventLoop] of [
   ['EdDSA', false],
   ['RS256', true],
 ] as const) {
-  void describe(`tokens signed with ${alg} (signOnEventLoop ${signOnEventLoop})`, () => {
+  void describe(`tokens signed with ${alg} (signing.thread ${signOnEventLoop ? 'event-loop' : 'thread-pool'})`, () => {
     let t: TestServer;
     let secret: string;
     let jwks: JSONWebKeySet;
 
     before(async () => {
-      t = await startTestServer({ flags: { signingAlg: alg }, signOnEventLoop });
+      t = await startTestServer({ flags: { signingAlg: alg }, env: { TESSERA_SIGNING_THREAD: signOnEventLoop ? 'event-loop' : 'thread-pool' } });
       for (const name of ['alpha', 'beta']) assert.equal((await t.admin$('POST', '/domains', { name })).status, 201);
       const created = await t.admin$('POST', '/domains/alpha/services', { name: 'api' });
       assert.equal(created.status, 201, created.text);
@@ -90,3 +91,18 @@ for (const [alg, signOnEventLoop] of [
     });
   });
 }
+
+void describe('signsOnEventLoop (signing.thread)', () => {
+  const config = (thread: 'auto' | 'event-loop' | 'thread-pool', workers: number) =>
+    ({ workers, signing: { alg: 'ES256', rotationInterval: 1, prePublication: 1, jwksMaxAge: 0, checkInterval: 1, thread } }) as const;
+  void it('auto: on the event loop when the workers cover every core, on the thread pool with fewer', () => {
+    assert.equal(signsOnEventLoop(config('auto', 4), 4), true);
+    assert.equal(signsOnEventLoop(config('auto', 8), 4), true);
+    assert.equal(signsOnEventLoop(config('auto', 3), 4), false);
+    assert.equal(signsOnEventLoop(config('auto', 1), 1), true);
+  });
+  void it('event-loop and thread-pool: as set, whatever the workers', () => {
+    assert.equal(signsOnEventLoop(config('event-loop', 1), 4), true);
+    assert.equal(signsOnEventLoop(config('thread-pool', 4), 4), false);
+  });
+});
