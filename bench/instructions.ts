@@ -3,8 +3,8 @@
 // worth a few percent shows, where tokens/s on a shared VM move ±30 % run to run.
 //
 // Each server runs as one process under `valgrind --tool=callgrind`, instrumentation off while it
-// starts (Tessera: the built JavaScript, `tessera serve --workers 1`, the bench's client and rate
-// limits, harness/subjects.ts; the floor as the bench starts it). This process then asks for
+// starts (Tessera: the built JavaScript, `tessera serve --workers 1` signing on the event loop as
+// default serve's workers do, the bench's client and rate limits, harness/subjects.ts; the floor as the bench starts it). This process then asks for
 // --warmup tokens, one request at a time per connection (--concurrency, keep-alive), and then for
 // --windows windows of --requests tokens each: before a window the counters are zeroed and
 // instrumentation turned on (callgrind_control), after it, and after --settle-ms for what the
@@ -40,6 +40,7 @@
 //   node bench/instructions.ts --top 20                                 # and the breakdown
 //   node bench/instructions.ts --keep /tmp/cg                           # keep the dumps (callgrind_annotate, kcachegrind)
 //   node bench/instructions.ts --no-build                               # Tessera from dist/ as it is
+//   node bench/instructions.ts --signing-thread thread-pool             # signing.thread (default event-loop, as serve's workers)
 
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -67,6 +68,7 @@ const { values: options } = parseArgs({
     'no-build': { type: 'boolean', default: false },
     'timeout-minutes': { type: 'string', default: '20' },
     'node-flags': { type: 'string', default: '' },
+    'signing-thread': { type: 'string', default: 'event-loop' },
   },
 });
 const positive = (name: string, value: string, max: number): number => {
@@ -396,7 +398,9 @@ async function startFloor(children: Children, signingJwk: Record<string, unknown
  * natively.
  */
 async function startTessera(children: Children): Promise<Running> {
-  const scratch = await tesseraScratch(children, { name: 'instructions', storage: 'sqlite', settings: { TESSERA_TOKEN_REUSE: 'false' } });
+  // One process stands for default serve's workers (one per core): they sign on the event loop.
+  const settings = { TESSERA_TOKEN_REUSE: 'false', TESSERA_SIGNING_THREAD: options['signing-thread'] };
+  const scratch = await tesseraScratch(children, { name: 'instructions', storage: 'sqlite', settings });
   const env = { ...scratch.env, ...serveEnvToAdd(['serve'], scratch.env) };
   const nodeFlags = [...extraNodeFlags(), ...serveFlagsToAdd(['serve'], extraNodeFlags(), env['NODE_OPTIONS'])];
   const origin = `http://127.0.0.1:${await freePort()}`;

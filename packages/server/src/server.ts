@@ -6,6 +6,7 @@
 // Dependencies point inward: HTTP (oauth2/, admin/, http/) → policy/ and keys/ → storage/.
 
 import { mkdir } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { adminApi } from './admin/index.ts';
@@ -182,6 +183,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       checkIntervalMs: config.signing.checkInterval * 1000,
       logger: app.log,
       rotates: ownsTimers,
+      signOnEventLoop: signsOnEventLoop(config),
     });
     await signingKeys.refresh();
 
@@ -406,6 +408,11 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     await store.close();
     throw error;
   }
+}
+
+/** `signing.thread`: `auto` signs on the event loop when every core runs a worker of its own. */
+export function signsOnEventLoop(config: Pick<Config, 'signing' | 'workers'>, cores = availableParallelism()): boolean {
+  return config.signing.thread === 'event-loop' || (config.signing.thread === 'auto' && config.workers >= cores);
 }
 
 /** `tessera serve` in one process (serve.ts, `workers` 1): build, log the config's warnings, listen, log where it serves. */

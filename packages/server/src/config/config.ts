@@ -8,6 +8,8 @@ import type { ConsoleOidcConfig } from './console-oidc.ts';
 
 export const WORKER_DISTRIBUTIONS = ['round-robin', 'by-address'] as const;
 export type WorkerDistribution = (typeof WORKER_DISTRIBUTIONS)[number];
+export const SIGNING_THREADS = ['auto', 'event-loop', 'thread-pool'] as const;
+export type SigningThread = (typeof SIGNING_THREADS)[number];
 
 export interface Config {
   /** Things worth telling the operator at start that do not stop it (a mistyped TESSERA_* variable). */
@@ -91,6 +93,13 @@ export interface Config {
     jwksMaxAge: number;
     /** How often each instance reloads keys and advances rotation (seconds). */
     checkInterval: number;
+    /**
+     * Where ES256 tokens are signed (`signing.thread`, TESSERA_SIGNING_THREAD): `event-loop`
+     * (node:crypto in the serving process, the least CPU per token), `thread-pool` (WebCrypto on
+     * libuv's pool, which puts idle cores to work), or `auto` (the default): the event loop when
+     * the workers cover every core. Other algorithms always sign on the thread pool.
+     */
+    thread: SigningThread;
   };
   /** Allowed clock difference when checking times on presented tokens (seconds). */
   clockSkew: number;
@@ -299,6 +308,7 @@ export const DEFAULTS = {
     prePublication: 3600,
     jwksMaxAge: 600,
     checkInterval: 30,
+    thread: 'auto',
   },
   clockSkew: 60,
   bodyLimit: 64 * 1024,

@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { certificateSettings } from './certificate-settings.ts';
 import { listensOnEveryInterface, ownNameProblems } from './own-names.ts';
 import { tlsSettings } from './tls-settings.ts';
-import { WORKER_DISTRIBUTIONS, type Config } from './config.ts';
+import { SIGNING_THREADS, WORKER_DISTRIBUTIONS, type Config } from './config.ts';
 import { readConfigFile } from './file.ts';
 import { consoleOidcParser } from './console-oidc.ts';
 import { closest } from './did-you-mean.ts';
@@ -170,6 +170,7 @@ export function loadConfig({ flags, env, cwd }: ConfigSources): Config {
     prePublication: prePublication.value,
     jwksMaxAge: jwksMaxAge.value,
     checkInterval: checkInterval.value,
+    thread: setting('signing.thread', oneOfParser(SIGNING_THREADS)).value,
   };
   const trustedProxies = setting('trustedProxies', cidrListParser(cidrProblem)).value;
   const workerDistribution = setting('workerDistribution', oneOfParser(WORKER_DISTRIBUTIONS));

@@ -28,6 +28,7 @@ export const SETTINGS = [
   { key: 'signing.prePublication', env: 'TESSERA_SIGNING_PRE_PUBLICATION' },
   { key: 'signing.jwksMaxAge', env: 'TESSERA_JWKS_MAX_AGE' },
   { key: 'signing.checkInterval', env: 'TESSERA_SIGNING_CHECK_INTERVAL' },
+  { key: 'signing.thread', env: 'TESSERA_SIGNING_THREAD' },
   { key: 'clockSkew', env: 'TESSERA_CLOCK_SKEW' },
   { key: 'bodyLimit', env: 'TESSERA_BODY_LIMIT' },
   { key: 'trustedProxies', env: 'TESSERA_TRUSTED_PROXIES' },

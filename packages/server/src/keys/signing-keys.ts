@@ -40,6 +40,8 @@ export interface SigningKeysOptions {
    * Forced rotation (rotate()) works either way. Default true.
    */
   rotates?: boolean;
+  /** ES256 keys sign on the event loop rather than libuv's thread pool (SigningKey.onEventLoop). Default false. */
+  signOnEventLoop?: boolean;
 }
 
 /** The options that come from configuration (which counts in seconds). */
@@ -74,6 +76,7 @@ export class SigningKeys {
   readonly #alg: SigningAlg;
   readonly #now: () => number;
   readonly #runner: RotationRunner;
+  readonly #onEventLoop: boolean;
   #loaded: Loaded | null = null;
 
   constructor(options: SigningKeysOptions) {
@@ -81,6 +84,7 @@ export class SigningKeys {
     this.#sealer = options.sealer;
     this.#alg = options.alg;
     this.#now = options.now;
+    this.#onEventLoop = options.signOnEventLoop ?? false;
     this.#runner = new RotationRunner({
       target: { load: () => this.#load(), perform: (step, now) => this.#perform(step, now) },
       policy: options.policy,
@@ -186,7 +190,7 @@ export class SigningKeys {
     const signers = new Map<string, SigningKey>();
     for (const record of records) {
       if (record.state === 'retired') continue;
-      signers.set(record.kid, previous?.signers.get(record.kid) ?? openSigningKey(record, this.#sealer));
+      signers.set(record.kid, previous?.signers.get(record.kid) ?? openSigningKey(record, this.#sealer, { onEventLoop: this.#onEventLoop }));
     }
 
     const publishedKids = records

@@ -7,7 +7,8 @@
 // thread pool.
 // The tests verify every algorithm's tokens with jose against the published JWKS.
 
-import { randomUUID, webcrypto } from 'node:crypto';
+import { randomUUID, sign, webcrypto } from 'node:crypto';
+import { joseEcdsaSignature } from '../keys/ecdsa-signature.ts';
 import type { SigningKey, TokenTyp } from '../keys/signing-key-material.ts';
 import type { ActClaim } from '../policy/delegation.ts';
 
@@ -84,6 +85,9 @@ export function accessTokenClaims(input: AccessTokenInput): AccessTokenClaims {
 }
 
 /** WebCrypto's sign parameters for each algorithm (ECDSA's output is already R || S, as JWS wants). */
+/** P-256's r and s, each 32 bytes in a JWS (RFC 7518 §3.4). */
+const ES256_INTEGER_BYTES = 32;
+
 const SIGN_PARAMS: Readonly<Record<SigningKey['alg'], webcrypto.AlgorithmIdentifier | webcrypto.EcdsaParams>> = {
   ES256: { name: 'ECDSA', hash: 'SHA-256' },
   EdDSA: { name: 'Ed25519' },
@@ -92,14 +96,18 @@ const SIGN_PARAMS: Readonly<Record<SigningKey['alg'], webcrypto.AlgorithmIdentif
 
 /**
  * RFC 7515 §7.1 compact serialization, signed as RFC 7518 §3.3/§3.4 and RFC 8037 §3.1 say for the
- * key's alg. The signature is computed by node:crypto's WebCrypto on libuv's thread pool, not on
- * the event loop: the private-key operation is most of a token's cost, and off the main thread it
- * runs on another core while the loop parses the next request.
+ * key's alg. Where the key says so (keys/signing-key-material.ts: ES256, when every core runs a
+ * worker of its own), node:crypto signs on the event loop and the DER signature is rewritten as
+ * r || s; otherwise WebCrypto signs on libuv's thread pool, which puts a spare core to work while
+ * the loop parses the next request.
  */
 async function compactJws(key: SigningKey, typ: TokenTyp, claims: object, header = key.headers[typ]): Promise<string> {
   const signingInput = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-  const signature = await webcrypto.subtle.sign(SIGN_PARAMS[key.alg], key.signer, Buffer.from(signingInput));
-  return `${signingInput}.${Buffer.from(signature).toString('base64url')}`;
+  const input = Buffer.from(signingInput);
+  const signature = key.onEventLoop
+    ? joseEcdsaSignature(sign('sha256', input, key.privateKey), ES256_INTEGER_BYTES)
+    : Buffer.from(await webcrypto.subtle.sign(SIGN_PARAMS[key.alg], key.signer, input));
+  return `${signingInput}.${signature.toString('base64url')}`;
 }
 
 export function signAccessToken(claims: AccessTokenClaims, key: SigningKey): Promise<string> {

@@ -29,7 +29,7 @@ void describe('describeConfig', () => {
       masterKey: 'file /srv/app/.tessera/master.key (generated if missing)',
       logLevel: 'info',
       tokens: { defaultLifetime: 3600, maxLifetime: 86_400 },
-      signing: { alg: 'ES256', rotationInterval: 2_592_000, prePublication: 3600, jwksMaxAge: 600, checkInterval: 30 },
+      signing: { alg: 'ES256', rotationInterval: 2_592_000, prePublication: 3600, jwksMaxAge: 600, checkInterval: 30, thread: 'auto' },
       clockSkew: 60,
       bodyLimit: 65_536,
     });

@@ -13,7 +13,7 @@ void describe('config file', () => {
       masterKeyFile: '/run/secrets/master.key',
       logLevel: 'debug',
       tokens: { defaultLifetime: '10m', maxLifetime: '1h' },
-      signing: { alg: 'RS256', rotationInterval: '7d', prePublication: '2h', jwksMaxAge: 300, checkInterval: 15 },
+      signing: { alg: 'RS256', rotationInterval: '7d', prePublication: '2h', jwksMaxAge: 300, checkInterval: 15, thread: 'event-loop' },
       clockSkew: 30,
       bodyLimit: 4096,
     });
@@ -24,7 +24,14 @@ void describe('config file', () => {
     assert.deepEqual(config.masterKey, { source: 'file', path: '/run/secrets/master.key', generate: false });
     assert.equal(config.logLevel, 'debug');
     assert.deepEqual(config.tokens, { defaultLifetime: 600, maxLifetime: 3600 });
-    assert.deepEqual(config.signing, { alg: 'RS256', rotationInterval: 604_800, prePublication: 7200, jwksMaxAge: 300, checkInterval: 15 });
+    assert.deepEqual(config.signing, {
+      alg: 'RS256',
+      rotationInterval: 604_800,
+      prePublication: 7200,
+      jwksMaxAge: 300,
+      checkInterval: 15,
+      thread: 'event-loop',
+    });
     assert.equal(config.clockSkew, 30);
     assert.equal(config.bodyLimit, 4096);
   });

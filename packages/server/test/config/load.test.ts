@@ -84,6 +84,7 @@ void describe('loadConfig precedence', () => {
       prePublication: 7200,
       jwksMaxAge: 300,
       checkInterval: 10,
+      thread: 'auto',
     });
     assert.equal(config.clockSkew, 0);
     assert.equal(config.bodyLimit, 1024);
@@ -152,6 +153,12 @@ void describe('loadConfig durations', () => {
 
   void it('allows a JWKS max-age of zero, so verifiers do not cache', () => {
     assert.equal(load({ env: { TESSERA_JWKS_MAX_AGE: '0' } }).signing.jwksMaxAge, 0);
+  });
+
+  void it('reads where tokens are signed from TESSERA_SIGNING_THREAD, and names the three choices when it is none of them', () => {
+    assert.equal(load({ env: { TESSERA_SIGNING_THREAD: 'thread-pool' } }).signing.thread, 'thread-pool');
+    assert.equal(load({ env: { TESSERA_SIGNING_THREAD: 'event-loop' } }).signing.thread, 'event-loop');
+    assert.match(problemOf({ env: { TESSERA_SIGNING_THREAD: 'main' } }), /^TESSERA_SIGNING_THREAD: .*auto.*event-loop.*thread-pool.*"main"/);
   });
 
   void it('rejects a check interval longer than a Node timer can wait', () => {

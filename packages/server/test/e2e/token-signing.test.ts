@@ -1,23 +1,30 @@
 // Tessera builds the JWS of its own tokens itself (oauth2/tokens.ts); for every signing
-// algorithm, jose must verify the access and ID tokens against the published JWKS, with the
-// exact protected header and claims.
+// algorithm, signed on the event loop or on the thread pool, jose must verify the access and ID
+// tokens against the published JWKS, with the exact protected header and claims.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { startTestServer, type TestServer } from '@tessera/testkit/server';
+import { signsOnEventLoop } from '../../src/server.ts';
 
 /** Signature length in bytes: ES256 is R || S (RFC 7518 §3.4), not DER; RS256 is the 3072-bit modulus. */
 const SIGNATURE_BYTES = { ES256: 64, EdDSA: 64, RS256: 384 } as const;
 
-for (const alg of ['ES256', 'EdDSA', 'RS256'] as const) {
-  void describe(`tokens signed with ${alg}`, () => {
+for (const [alg, signOnEventLoop] of [
+  ['ES256', true],
+  ['ES256', false],
+  ['EdDSA', true],
+  ['EdDSA', false],
+  ['RS256', true],
+] as const) {
+  void describe(`tokens signed with ${alg} (signing.thread ${signOnEventLoop ? 'event-loop' : 'thread-pool'})`, () => {
     let t: TestServer;
     let secret: string;
     let jwks: JSONWebKeySet;
 
     before(async () => {
-      t = await startTestServer({ flags: { signingAlg: alg } });
+      t = await startTestServer({ flags: { signingAlg: alg }, env: { TESSERA_SIGNING_THREAD: signOnEventLoop ? 'event-loop' : 'thread-pool' } });
       for (const name of ['alpha', 'beta']) assert.equal((await t.admin$('POST', '/domains', { name })).status, 201);
       const created = await t.admin$('POST', '/domains/alpha/services', { name: 'api' });
       assert.equal(created.status, 201, created.text);
@@ -29,6 +36,10 @@ for (const alg of ['ES256', 'EdDSA', 'RS256'] as const) {
       jwks = keys.json as JSONWebKeySet;
     });
     after(() => t.stop());
+
+    void it(`signs on the event loop only for ES256 when asked to (${alg === 'ES256' && signOnEventLoop ? 'on the loop' : 'on the thread pool'})`, () => {
+      assert.equal(t.server.signingKeys.current().onEventLoop, alg === 'ES256' && signOnEventLoop);
+    });
 
     void it('verifies the access token and ID token with jose against the published JWKS', async () => {
       const res = await t.token('alpha.api', secret, { grant_type: 'client_credentials', scope: 'openid beta:service.backend beta:domain' });
@@ -80,3 +91,18 @@ for (const alg of ['ES256', 'EdDSA', 'RS256'] as const) {
     });
   });
 }
+
+void describe('signsOnEventLoop (signing.thread)', () => {
+  const config = (thread: 'auto' | 'event-loop' | 'thread-pool', workers: number) =>
+    ({ workers, signing: { alg: 'ES256', rotationInterval: 1, prePublication: 1, jwksMaxAge: 0, checkInterval: 1, thread } }) as const;
+  void it('auto: on the event loop when the workers cover every core, on the thread pool with fewer', () => {
+    assert.equal(signsOnEventLoop(config('auto', 4), 4), true);
+    assert.equal(signsOnEventLoop(config('auto', 8), 4), true);
+    assert.equal(signsOnEventLoop(config('auto', 3), 4), false);
+    assert.equal(signsOnEventLoop(config('auto', 1), 1), true);
+  });
+  void it('event-loop and thread-pool: as set, whatever the workers', () => {
+    assert.equal(signsOnEventLoop(config('event-loop', 1), 4), true);
+    assert.equal(signsOnEventLoop(config('thread-pool', 4), 4), false);
+  });
+});

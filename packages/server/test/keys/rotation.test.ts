@@ -141,7 +141,7 @@ void describe('signingKeyAt', () => {
 void describe('rotationPolicy', () => {
   void it('converts the configured seconds to milliseconds and retains keys for a token lifetime plus skew', () => {
     const config = {
-      signing: { alg: 'ES256' as const, rotationInterval: 86_400, prePublication: 3600, jwksMaxAge: 600, checkInterval: 30 },
+      signing: { alg: 'ES256' as const, rotationInterval: 86_400, prePublication: 3600, jwksMaxAge: 600, checkInterval: 30, thread: 'auto' as const },
       tokens: { defaultLifetime: 600, maxLifetime: 7200 },
       clockSkew: 60,
     };
