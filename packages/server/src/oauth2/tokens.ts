@@ -3,8 +3,8 @@
 //
 // These are the token endpoint's hot path, so the compact JWS is built here rather than with
 // jose's SignJWT: the protected header is the key's, encoded once when it was opened
-// (keys/signing-key-material.ts), and the signature is one node:crypto WebCrypto sign on the
-// thread pool.
+// (keys/signing-key-material.ts), and the signature is one node:crypto sign, on the event loop
+// or on the thread pool as `signing.thread` says (compactJws below).
 // The tests verify every algorithm's tokens with jose against the published JWKS.
 
 import { randomUUID, sign, webcrypto } from 'node:crypto';
@@ -84,10 +84,10 @@ export function accessTokenClaims(input: AccessTokenInput): AccessTokenClaims {
   return claims;
 }
 
-/** WebCrypto's sign parameters for each algorithm (ECDSA's output is already R || S, as JWS wants). */
 /** P-256's r and s, each 32 bytes in a JWS (RFC 7518 §3.4). */
 const ES256_INTEGER_BYTES = 32;
 
+/** WebCrypto's sign parameters for each algorithm (ECDSA's output is already R || S, as JWS wants). */
 const SIGN_PARAMS: Readonly<Record<SigningKey['alg'], webcrypto.AlgorithmIdentifier | webcrypto.EcdsaParams>> = {
   ES256: { name: 'ECDSA', hash: 'SHA-256' },
   EdDSA: { name: 'Ed25519' },
