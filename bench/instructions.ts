@@ -3,8 +3,9 @@
 // worth a few percent shows, where tokens/s on a shared VM move ±30 % run to run.
 //
 // Each server runs as one process under `valgrind --tool=callgrind`, instrumentation off while it
-// starts (Tessera: the built JavaScript, `tessera serve --workers 1` signing on the event loop as
-// default serve's workers do, the bench's client and rate limits, harness/subjects.ts; the floor as the bench starts it). This process then asks for
+// starts (Tessera: the built JavaScript, `tessera serve --workers 1` signing on the event loop
+// as default serve's workers do, the bench's client and rate limits, harness/subjects.ts; the
+// floor as the bench starts it). This process then asks for
 // --warmup tokens, one request at a time per connection (--concurrency, keep-alive), and then for
 // --windows windows of --requests tokens each: before a window the counters are zeroed and
 // instrumentation turned on (callgrind_control), after it, and after --settle-ms for what the
