@@ -95,9 +95,7 @@ export async function renderSystem({ api, view, crumbs }: PageContext, period: S
       const message = answer.created
         ? `Key ${answer.kid} was published; it signs from ${formatTime(answer.activatesAt)}.`
         : `A rotation was already pending: key ${answer.kid} signs from ${formatTime(answer.activatesAt)}. No key was added.`;
-      rotateStatus.appendChild(notice('success', message));
-      announce(message);
-      showKeys(await api.listSigningKeys());
+      await tellAfter(async () => showKeys(await api.listSigningKeys()), rotateStatus, message);
     } catch (error) {
       rotateStatus.appendChild(notice('error', errorText(error)));
     } finally {
@@ -148,9 +146,7 @@ export async function renderSystem({ api, view, crumbs }: PageContext, period: S
       const message = answer.created
         ? `CA generation ${answer.id} was created: it is in the trust bundle now and signs from ${formatTime(answer.activatesAt)}.`
         : `A rotation was already pending: generation ${answer.id} signs from ${formatTime(answer.activatesAt)}. No generation was added.`;
-      rotateCaStatus.appendChild(notice('success', message));
-      announce(message);
-      showGenerations(await api.listCaGenerations());
+      await tellAfter(async () => showGenerations(await api.listCaGenerations()), rotateCaStatus, message);
     } catch (error) {
       rotateCaStatus.appendChild(notice('error', errorText(error)));
     } finally {
@@ -209,6 +205,19 @@ export async function renderSystem({ api, view, crumbs }: PageContext, period: S
           ),
     ),
   );
+}
+
+/**
+ * Refreshes a table, then says what happened: the notice never stands beside the table as it was
+ * before (and still appears when the refresh fails, whose error follows it).
+ */
+async function tellAfter(refresh: () => Promise<void>, status: HTMLElement, message: string): Promise<void> {
+  try {
+    await refresh();
+  } finally {
+    status.appendChild(notice('success', message));
+    announce(message);
+  }
 }
 
 function orDash(iso: string | null): string {
