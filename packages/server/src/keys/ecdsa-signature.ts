@@ -12,7 +12,8 @@ export function joseEcdsaSignature(der: Uint8Array, size: number): Buffer {
   // SEQUENCE with a one-byte length: enough for integers of up to 60 bytes (P-256 and P-384).
   if (size > 60) fail('sizes above 60 bytes take a long-form length, not read here');
   if (der.length < 8 || der[0] !== 0x30 || der[1] !== der.length - 2) fail('no SEQUENCE spanning the signature');
-  const out = Buffer.alloc(2 * size);
+  // From Buffer's shared pool (a slice of one 8 KB ArrayBuffer), not an ArrayBuffer per token; zeroed for the padding.
+  const out = Buffer.allocUnsafe(2 * size).fill(0);
   let offset = 2;
   for (let part = 0; part < 2; part += 1) {
     if (der[offset] !== 0x02) fail('an INTEGER is missing');
