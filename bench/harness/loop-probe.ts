@@ -1,8 +1,9 @@
 // Preloaded into a server under test (`node --import …/loop-probe.ts`) by bench/token-profile.ts:
 // on SIGWINCH (which Node and Tessera otherwise ignore) it appends one JSON line to
 // $BENCH_PROBE_DIR/probe-<pid>.jsonl with what happened since the previous SIGWINCH (event-loop
-// delay, GC pauses by kind, CPU time of the process and of its main thread) and the memory now,
-// then starts counting afresh. The first SIGWINCH marks the start of a measured window.
+// delay, GC pauses by kind, CPU time of the process and of its main thread), the memory now and
+// the highest of each memory figure since (sampled every 250 ms), then starts counting afresh.
+// The first SIGWINCH marks the start of a measured window.
 
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,6 +30,16 @@ if (dir) {
       slot.maxMs = Math.max(slot.maxMs, entry.duration);
     }
   }).observe({ entryTypes: ['gc'] });
+  // The highest of each memory figure within the window, sampled every 250 ms: a spike between two
+  // SIGWINCHes shows here, with whether the heap, external memory or something native grew.
+  const PEAK_KEYS = ['rss', 'heapTotal', 'heapUsed', 'external', 'arrayBuffers'] as const;
+  let peak: Record<(typeof PEAK_KEYS)[number], number> = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+  let peakRssAtMs = 0;
+  setInterval(() => {
+    const sample = process.memoryUsage();
+    if (sample.rss > peak.rss) peakRssAtMs = performance.now() - since;
+    for (const key of PEAK_KEYS) peak[key] = Math.max(peak[key], sample[key]);
+  }, 250).unref();
   let cpu = process.cpuUsage();
   let thread = process.threadCpuUsage?.() ?? { user: 0, system: 0 };
   let since = performance.now();
@@ -64,10 +75,12 @@ if (dir) {
           external: mb(memory.external),
           arrayBuffers: mb(memory.arrayBuffers),
         },
+        peakMb: { ...Object.fromEntries(PEAK_KEYS.map((key) => [key, mb(peak[key])])), rssAtSecond: Math.round(peakRssAtMs / 100) / 10 },
       })}\n`,
     );
     loop.reset();
     gc = {};
+    peak = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
     cpu = process.cpuUsage();
     thread = process.threadCpuUsage?.() ?? { user: 0, system: 0 };
     since = now;
