@@ -9,9 +9,13 @@
 // refuse); `close` takes it away (unreachable).
 
 import { createHash, randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import Provider from 'oidc-provider';
+import type { Config } from '../../server/src/index.ts';
+import type { ConsoleOidcConfig } from '../../server/src/config/console-oidc.ts';
 import type { TestRequest, TestResponse } from './https.ts';
 import { freePort } from './port.ts';
 
@@ -234,4 +238,26 @@ export async function personSignIn(
     redirectUri,
   };
   return server.send('/console/oidc/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+}
+
+/** Groups claim and mapping the console tests use: members of `tessera-admins` are system admins. */
+export const ADMIN_GROUPS: NonNullable<ConsoleOidcConfig['groups']> = { claim: 'groups', roles: { 'tessera-admins': ['sys.auth:role.admin'] } };
+
+/**
+ * Points a Tessera config (startTestServer's `edit`) at `idp` for the console's sign-in, as a
+ * confidential client whose secret is in a file of the data dir; people are `user.<preferred_username>`.
+ * With `groups`, the groups scope is asked for and the claim mapped to roles.
+ */
+export function consoleSignInAt(idp: TestProvider, config: Config, groups: ConsoleOidcConfig['groups'] = null): void {
+  const secretFile = join(config.dataDir, 'oidc-client-secret');
+  writeFileSync(secretFile, `${idp.clientSecret}\n`);
+  config.console.oidc = {
+    issuer: idp.issuer,
+    clientId: idp.clientId,
+    clientSecretFile: secretFile,
+    scopes: groups === null ? ['openid', 'profile'] : ['openid', 'profile', 'email', 'groups'],
+    principal: { claim: 'preferred_username', domain: 'user' },
+    groups,
+    sessionLifetime: 900,
+  };
 }

@@ -3,10 +3,8 @@
 // one address is refused with 429 and Retry-After before any of that work.
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startTestProvider, type TestProvider } from '@tessera/testkit/oidc-provider';
+import { consoleSignInAt, startTestProvider, type TestProvider } from '@tessera/testkit/oidc-provider';
 import { freePort } from '@tessera/testkit/port';
 import { startTestServer, type TestServer } from '@tessera/testkit/server';
 import { loadConfig } from '../../src/config/load.ts';
@@ -32,19 +30,7 @@ describe('console sign-in rate limit', () => {
       flags: { listen: url },
       env: { TESSERA_RATE_LIMIT_CONSOLE_SIGN_IN: '1', TESSERA_RATE_LIMIT_CONSOLE_SIGN_IN_BURST: '3', TESSERA_TRUSTED_PROXIES: '127.0.0.1/32' },
       now: () => clock,
-      edit: (config) => {
-        const secretFile = join(config.dataDir, 'oidc-client-secret');
-        writeFileSync(secretFile, `${idp.clientSecret}\n`);
-        config.console.oidc = {
-          issuer: idp.issuer,
-          clientId: idp.clientId,
-          clientSecretFile: secretFile,
-          scopes: ['openid', 'profile'],
-          principal: { claim: 'preferred_username', domain: 'user' },
-          groups: null,
-          sessionLifetime: 900,
-        };
-      },
+      edit: (config) => consoleSignInAt(idp, config),
     });
   });
   after(async () => {

@@ -5,10 +5,8 @@
 // change through a second session. The attacks here were all refused; they guard against regressions.
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { personSignIn, startTestProvider, type TestProvider } from '@tessera/testkit/oidc-provider';
+import { consoleSignInAt, ADMIN_GROUPS, personSignIn, startTestProvider, type TestProvider } from '@tessera/testkit/oidc-provider';
 import { freePort } from '@tessera/testkit/port';
 import { startTestServer, testRegistry, type TestServer } from '@tessera/testkit/server';
 
@@ -44,19 +42,7 @@ describe('review 11: impersonators and CA rotation, as the console calls them, e
     }
     t = await startTestServer({
       flags: { listen: url },
-      edit: (config) => {
-        const secretFile = join(config.dataDir, 'oidc-client-secret');
-        writeFileSync(secretFile, `${idp.clientSecret}\n`);
-        config.console.oidc = {
-          issuer: idp.issuer,
-          clientId: idp.clientId,
-          clientSecretFile: secretFile,
-          scopes: ['openid', 'profile', 'email', 'groups'],
-          principal: { claim: 'preferred_username', domain: 'user' },
-          groups: { claim: 'groups', roles: { 'tessera-admins': ['sys.auth:role.admin'] } },
-          sessionLifetime: 900,
-        };
-      },
+      edit: (config) => consoleSignInAt(idp, config, ADMIN_GROUPS),
     });
     for (const name of ['beta', 'pay', 'user', 'gw']) assert.equal((await t.admin$('POST', '/domains', { name })).status, 201);
     for (const principal of ['pay.a1', 'beta.b1', 'gw.edge', 'gw.api']) await reg.createService(principal);

@@ -6,11 +6,9 @@
 // are attacks that were refused and guard against regressions.
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TestResponse } from '@tessera/testkit/https';
-import { startTestProvider, type TestProvider } from '@tessera/testkit/oidc-provider';
+import { consoleSignInAt, startTestProvider, type TestProvider } from '@tessera/testkit/oidc-provider';
 import { freePort } from '@tessera/testkit/port';
 import { startTestServer, type TestServer } from '@tessera/testkit/server';
 
@@ -51,19 +49,7 @@ describe('review 11: the console sign-in rate limit', () => {
         ...(proxies === null ? {} : { TESSERA_TRUSTED_PROXIES: proxies }),
       },
       now: () => clock,
-      edit: (config) => {
-        const secretFile = join(config.dataDir, 'oidc-client-secret');
-        writeFileSync(secretFile, `${idp.clientSecret}\n`);
-        config.console.oidc = {
-          issuer: idp.issuer,
-          clientId: idp.clientId,
-          clientSecretFile: secretFile,
-          scopes: ['openid', 'profile'],
-          principal: { claim: 'preferred_username', domain: 'user' },
-          groups: null,
-          sessionLifetime: 900,
-        };
-      },
+      edit: (config) => consoleSignInAt(idp, config),
     });
 
   before(async () => {
