@@ -124,6 +124,12 @@ export const migrations: readonly Migration[] = [
     sqlite: personBindingsSchema(),
     postgres: personBindingsSchema(),
   },
+  {
+    version: 19,
+    name: "audit indexes on target and domain without token requests' events",
+    sqlite: auditPartialIndexesSchema(),
+    postgres: auditPartialIndexesSchema(),
+  },
 ];
 
 /** Brings the database up to the newest migration; safe to run from several instances at once. */
@@ -597,5 +603,19 @@ function reviewsApprovalsSchema(): string {
       outcome TEXT
     );
     CREATE INDEX pending_changes_by_domain ON pending_changes (domain, status, requested_at, id);
+  `;
+}
+
+// The audit log's indexes on target and domain hold only the events that need them. A token
+// request's event (one per token: most of the table) names its client as actor and target and
+// has no domain, so it is found through the index on actor; skipping the two entries cuts the
+// database's work per token by about a quarter. Queries by target say `target <> actor` for the
+// events this index holds and look the others up by actor (storage/sql/audit.ts).
+function auditPartialIndexesSchema(): string {
+  return `
+    DROP INDEX audit_events_by_target;
+    CREATE INDEX audit_events_by_target ON audit_events (target) WHERE target <> actor;
+    DROP INDEX audit_events_by_domain;
+    CREATE INDEX audit_events_by_domain ON audit_events (domain, at, id) WHERE domain IS NOT NULL;
   `;
 }

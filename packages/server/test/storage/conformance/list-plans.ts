@@ -22,6 +22,12 @@ const FILLER_AUDIT = `
   WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
   SELECT i, 'filler', 'filler.' || (i % 10), 'x', 'null', 'null' FROM n`;
 
+// 20,000 token requests' events from 50 clients: each names its client as actor and target, and no domain.
+const TOKEN_AUDIT = `
+  INSERT INTO audit_events (at, actor, type, target, before_json, after_json)
+  WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+  SELECT i, 'c.' || (i % 50), 'token.issued', 'c.' || (i % 50), 'null', 'null' FROM n`;
+
 /** SQLite's plan of the statement, one line a step. */
 async function sqlitePlan(driver: SqlDriver, statement: Statement): Promise<string[]> {
   const plan = await driver.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${statement.sql}`, statement.params);
@@ -99,6 +105,40 @@ export function listPlans(harness: StoreHarness): void {
               const keyed = node['Index Name'] === 'role_members_by_principal' ? /\(principal = / : /\(role = .*\(principal = /;
               assert.match(cond, keyed, described);
             }
+          }
+        }
+      }
+    });
+
+    storeTest(harness, "finds a principal's, a target's and a domain's audit events through indexes, among 20,000 token requests", async (store, driver) => {
+      await store.createDomain({ name: 'big' }, admin);
+      await store.createService({ domain: 'big', name: 'api', accountId: 'svc_api' }, {}, admin);
+      await driver.exec(TOKEN_AUDIT);
+      await driver.exec('ANALYZE');
+      const queries = [
+        (s: SqlStore) => s.queryAudit({ limit: 101, principal: 'big.api' }),
+        (s: SqlStore) => s.queryAudit({ limit: 101, principal: 'c.7' }),
+        (s: SqlStore) => s.queryAudit({ limit: 101, target: 'big.api' }),
+        (s: SqlStore) => s.queryAudit({ limit: 101, target: 'c.7' }),
+        (s: SqlStore) => s.queryAudit({ limit: 101, principal: 'c.7', target: 'big.api' }),
+        (s: SqlStore) => s.queryAudit({ limit: 101, domain: 'big' }),
+        (s: SqlStore) => s.queryAudit({ limit: 101, domain: 'big', target: 'big.api' }),
+      ];
+      assert.equal((await store.queryAudit({ limit: 1000, principal: 'c.7' })).length, 400);
+      assert.equal((await store.queryAudit({ limit: 1000, target: 'c.7' })).length, 400);
+      for (const query of queries) {
+        for (const statement of await statementsOf(driver, query)) {
+          if (driver.dialect === 'sqlite') {
+            const plan = await sqlitePlan(driver, statement);
+            assert.ok(!plan.some((step) => /^SCAN /.test(step)), `${statement.sql}\n${plan.join('\n')}`);
+          } else {
+            await driver.transaction(async (tx) => {
+              await tx.exec('SET LOCAL enable_seqscan = off');
+              const [row] = await tx.all<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) ${statement.sql}`, statement.params);
+              const nodes = row ? planNodes(row['QUERY PLAN'][0].Plan) : [];
+              const described = JSON.stringify(nodes.map((node) => [node['Node Type'], node['Relation Name'], node['Index Name']]));
+              assert.ok(!nodes.some((node) => node['Node Type'] === 'Seq Scan'), `${statement.sql}\n${described}`);
+            });
           }
         }
       }
