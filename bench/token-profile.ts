@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { exportJWK, generateKeyPair } from 'jose';
 import { ConnectionPool, pacedRun } from './harness/paced.ts';
-import { cpuSeconds, descendants, runChildren, sampleMemory } from './harness/processes.ts';
+import { cpuSeconds, cpuTimes, descendants, runChildren, sampleMemory } from './harness/processes.ts';
 import { formatProfile, summarizeProfiles } from './harness/profile.ts';
 import { launch, type LaunchContext } from './harness/subjects.ts';
 import { useBuiltCli } from './harness/tessera-cli.ts';
@@ -100,19 +100,21 @@ try {
 
   const window = async (label: string, run: () => Promise<{ ok: number; failed: number; p50: number; p99: number; max: number }>): Promise<number> => {
     signal(pids);
+    const kernelBefore = pids.reduce((sum, pid) => sum + cpuTimes(pid).system, 0);
     const cpuBefore = pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
     const memory = sampleMemory(pids);
     const started = performance.now();
     const result = await run();
     const elapsed = (performance.now() - started) / 1000;
     const cpu = pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0) - cpuBefore;
+    const kernel = pids.reduce((sum, pid) => sum + cpuTimes(pid).system, 0) - kernelBefore;
     const peak = memory.stop();
     signal(pids);
     await new Promise((resolve) => setTimeout(resolve, 300));
     const probes = await readProbes(probeDir);
     console.log(
       `\n${label}: ${Math.round(result.ok / elapsed)} tokens/s (${result.ok} ok, ${result.failed} failed), p50 ${result.p50} ms, p99 ${result.p99} ms, max ${result.max} ms; ` +
-        `${((cpu * 1000) / result.ok).toFixed(3)} ms CPU per token (${cpu.toFixed(2)} CPU s, /proc); peak RSS ${peak.processMb} MB per process`,
+        `${((cpu * 1000) / result.ok).toFixed(3)} ms CPU per token (${cpu.toFixed(2)} CPU s, /proc; ${((kernel * 1000) / result.ok).toFixed(3)} ms of it in the kernel); peak RSS ${peak.processMb} MB per process`,
     );
     for (const pid of servers) {
       const probe = probes.get(pid)?.at(-1);

@@ -1,4 +1,5 @@
-// `tessera serve` runs with a small V8 young generation and few malloc arenas. By default V8 lets
+// `tessera serve` runs with a small V8 young generation, an old generation that grows in small
+// steps, and few malloc arenas. By default V8 lets
 // each semi-space grow to 32 MB under load, and a busy token endpoint makes it do so; glibc gives
 // each thread that allocates (V8's GC helpers among them) an arena of its own. Against V8's and
 // glibc's defaults, small semi-spaces and two arenas take `tessera serve` from ~157 to ~110 MB idle
@@ -7,17 +8,21 @@
 // 1 MB semi-spaces collected so often that CPU per token rose (0.207-0.234 vs 0.201-0.211 ms),
 // p99 at half of peak doubled (16-22 vs 10-11 ms) and freed ArrayBuffers piled up between major
 // GCs (peak RSS 139-222 vs 134-145 MB); 4 MB gave no more tokens for ~20 MB more per process.
+// The old generation may grow by half of what survived its last collection before the next one
+// (V8 picks up to 4 times): peak RSS 135-140 instead of 142-148 MB per process under token load,
+// 143-145 instead of 146-150 MB with token reuse, CPU per token unchanged (0.304-0.309 vs 0.297-0.348 ms;
+// 30 % saved as much memory for slightly more CPU; bench/token-profile.ts, 2026-12-06).
 //
-// Both are read when the process starts, so neither can be set from inside it
+// All are read when the process starts, so none can be set from inside it
 // (v8.setFlagsFromString comes too late for the heap's layout). The bin re-executes itself before
 // loading anything else: process.execve replaces the process image, so the server keeps the PID
 // it was started with, and supervisors' signals reach it directly. Where execve is not available
-// (Windows), the server runs with the defaults; NODE_OPTIONS=--max-semi-space-size=2 sets the flag.
-// A semi-space size or MALLOC_ARENA_MAX the operator set is left as it is.
+// (Windows), the server runs with the defaults; NODE_OPTIONS with the flags above sets them.
+// A flag or MALLOC_ARENA_MAX the operator set is left as it is.
 //
 // Imports nothing: the bin calls this before the CLI is loaded, so a re-execution costs no work.
 
-export const SERVE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
+export const SERVE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--heap-growing-percent=50'];
 /** glibc's tunable; other C libraries ignore it. */
 export const SERVE_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
 

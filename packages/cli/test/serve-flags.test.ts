@@ -13,19 +13,21 @@ import { SERVE_NODE_FLAGS, restartWithServeFlags, serveEnvToAdd, serveFlagsToAdd
 const BIN = join(import.meta.dirname, '..', 'bin', 'tessera.ts');
 
 void describe('serveFlagsToAdd', () => {
-  void it('adds the young-generation flag to serve, also after global options', () => {
-    assert.deepEqual(serveFlagsToAdd(['serve', '--data-dir', 'x'], [], undefined), ['--max-semi-space-size=2']);
-    assert.deepEqual(serveFlagsToAdd(['--verbose', 'serve'], ['--enable-source-maps'], ''), ['--max-semi-space-size=2']);
+  void it('adds the young-generation and old-generation flags to serve, also after global options', () => {
+    const both = ['--max-semi-space-size=2', '--heap-growing-percent=50'];
+    assert.deepEqual(serveFlagsToAdd(['serve', '--data-dir', 'x'], [], undefined), both);
+    assert.deepEqual(serveFlagsToAdd(['--verbose', 'serve'], ['--enable-source-maps'], ''), both);
   });
 
   void it('adds nothing to other commands, nor to no command', () => {
     for (const args of [['token', 'serve'], ['admin', 'domains', 'list'], ['--help'], []]) assert.deepEqual(serveFlagsToAdd(args, [], undefined), []);
   });
 
-  void it('leaves a semi-space size the operator set, on the command line or in NODE_OPTIONS, in either spelling', () => {
-    assert.deepEqual(serveFlagsToAdd(['serve'], ['--max-semi-space-size=16'], undefined), []);
-    assert.deepEqual(serveFlagsToAdd(['serve'], ['--max_semi_space_size=16'], undefined), []);
-    assert.deepEqual(serveFlagsToAdd(['serve'], [], '--enable-source-maps --max-semi-space-size=8'), []);
+  void it('leaves a flag the operator set, on the command line or in NODE_OPTIONS, in either spelling', () => {
+    assert.deepEqual(serveFlagsToAdd(['serve'], ['--max-semi-space-size=16'], undefined), ['--heap-growing-percent=50']);
+    assert.deepEqual(serveFlagsToAdd(['serve'], ['--max_semi_space_size=16'], undefined), ['--heap-growing-percent=50']);
+    assert.deepEqual(serveFlagsToAdd(['serve'], [], '--enable-source-maps --max-semi-space-size=8'), ['--heap-growing-percent=50']);
+    assert.deepEqual(serveFlagsToAdd(['serve'], ['--heap_growing_percent=80'], '--max-semi-space-size=8'), []);
   });
 });
 
@@ -77,7 +79,7 @@ void describe('restartWithServeFlags', () => {
 });
 
 /** Starts `tessera serve` (plain HTTP), waits for /healthz, returns the serving process's command line and environment. */
-async function served(env: NodeJS.ProcessEnv): Promise<{ commandLine: string[]; environment: string[] }> {
+async function served(env: NodeJS.ProcessEnv): Promise<{ commandLine: string[]; environment: string[]; workers: string[][] }> {
   const dataDir = await mkdtemp(join(tmpdir(), 'tessera-serve-flags-'));
   const port = await freePort();
   const child = spawn(process.execPath, [BIN, 'serve', '--data-dir', dataDir, '--listen', `http://127.0.0.1:${port}`, '--log-level', 'warn'], {
@@ -97,7 +99,9 @@ async function served(env: NodeJS.ProcessEnv): Promise<{ commandLine: string[]; 
     }
     // The PID spawned is the PID serving: execve replaced the process rather than starting another.
     const read = async (file: string): Promise<string[]> => (await readFile(`/proc/${child.pid}/${file}`, 'utf8')).split('\0').filter(Boolean);
-    return { commandLine: await read('cmdline'), environment: await read('environ') };
+    const children = (await readFile(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8')).split(' ').filter(Boolean);
+    const workers = await Promise.all(children.map(async (pid) => (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean)));
+    return { commandLine: await read('cmdline'), environment: await read('environ'), workers };
   } finally {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
@@ -110,9 +114,11 @@ void describe('tessera serve, as its own process', { skip: process.platform !== 
   const inherited = { ...process.env };
   delete inherited['MALLOC_ARENA_MAX'];
 
-  void it('serves from the process it was started as, now running with the young-generation flag and two arenas', async () => {
-    const { commandLine, environment } = await served({ ...inherited, NODE_OPTIONS: '' });
-    assert.ok(commandLine.includes('--max-semi-space-size=2'), commandLine.join(' '));
+  void it('serves from the process it was started as, now running with the heap flags and two arenas, as do its workers', async () => {
+    const { commandLine, environment, workers } = await served({ ...inherited, NODE_OPTIONS: '' });
+    for (const flag of SERVE_NODE_FLAGS) assert.ok(commandLine.includes(flag), commandLine.join(' '));
+    assert.ok(workers.length >= 1, 'serve runs workers by default');
+    for (const worker of workers) for (const flag of SERVE_NODE_FLAGS) assert.ok(worker.includes(flag), worker.join(' '));
     assert.equal(commandLine.filter((arg) => arg === 'serve').length, 1);
     assert.ok(environment.includes('MALLOC_ARENA_MAX=2'));
   });
