@@ -205,11 +205,30 @@ function checkKey(spki: Uint8Array): { publicKey: KeyObject; keyType: string } {
   // The certificate carries these bytes as sent (the CSR's signature covers them), so they must be
   // the key's one DER encoding: node:crypto reads BER inside them (a long-form length), explicit EC
   // parameters and compressed points, all of which Go, rustls/webpki and Python cryptography
-  // refuse in a certificate (RFC 5480 §2.1.1: namedCurve only; RFC 5280 §4.1: DER). The key is
-  // encoded again from its numbers alone (JWK), which yields exactly that encoding.
-  const canonical = createPublicKey({ key: publicKey.export({ format: 'jwk' }), format: 'jwk' }).export({ type: 'spki', format: 'der' });
-  if (!canonical.equals(spki)) refuse(`the CSR's public key is not encoded as a certificate must carry it: ${encodingProblem(spki)}`);
+  // refuse in a certificate (RFC 5480 §2.1.1: namedCurve only; RFC 5280 §4.1: DER).
+  if (!isDerEncoding(spki, publicKey, type.label)) refuse(`the CSR's public key is not encoded as a certificate must carry it: ${encodingProblem(spki)}`);
   return { publicKey, keyType: type.label };
+}
+
+// The DER encoding of a P-256, P-384 or Ed25519 key: these bytes, then the key's own of a fixed
+// length (an uncompressed point, 0x04 || x || y, or the 32 bytes of an Ed25519 key). Nothing else
+// in it can vary, so an SPKI node:crypto read as such a key is its DER when it is that long and
+// starts so.
+const FIXED_SPKI: Readonly<Record<string, { prefix: Buffer; length: number }>> = {
+  'ECDSA P-256': { prefix: Buffer.from('3059301306072a8648ce3d020106082a8648ce3d03010703420004', 'hex'), length: 91 },
+  'ECDSA P-384': { prefix: Buffer.from('3076301006072a8648ce3d020106052b8104002203620004', 'hex'), length: 120 },
+  Ed25519: { prefix: Buffer.from('302a300506032b6570032100', 'hex'), length: 44 },
+};
+
+/** Whether `spki` is the DER encoding of `publicKey` (read from it, of type `label`). */
+function isDerEncoding(spki: Uint8Array, publicKey: KeyObject, label: string): boolean {
+  const fixed = FIXED_SPKI[label];
+  const bytes = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength);
+  if (fixed) return bytes.length === fixed.length && bytes.subarray(0, fixed.prefix.length).equals(fixed.prefix);
+  // Other keys (RSA) are encoded again from their numbers alone (JWK), which yields exactly that encoding.
+  return createPublicKey({ key: publicKey.export({ format: 'jwk' }), format: 'jwk' })
+    .export({ type: 'spki', format: 'der' })
+    .equals(bytes);
 }
 
 /** Why an SPKI node:crypto reads is not the key's DER encoding, as the end of a sentence saying what to fix. */

@@ -43,12 +43,15 @@ function extensionRequest(...extensions: Buffer[]): Buffer {
   return tlv(0xa0, tlv(0x30, hex('06 09 2a864886f70d01090e'), tlv(0x31, tlv(0x30, ...extensions))));
 }
 
+const ED25519 = tlv(0x30, hex('06 03 2b6570'));
+
 /** A CSR for `key`, signed over the (possibly odd) CertificationRequestInfo it is given. */
 function csrOf(key: KeyObject, parts: Parts = {}): Buffer {
   const spki = parts.spki ?? createPublicKey(key).export({ type: 'spki', format: 'der' });
   const info = parts.info ?? tlv(0x30, hex('020100'), parts.subject ?? subjectCn('alpha.api'), spki, parts.attributes ?? tlv(0xa0));
-  const signature = sign('sha256', info, { key, dsaEncoding: 'der' });
-  return tlv(0x30, info, parts.algorithm ?? ECDSA_SHA256, tlv(0x03, Buffer.of(0), signature));
+  const ed25519 = key.asymmetricKeyType === 'ed25519';
+  const signature = sign(ed25519 ? null : 'sha256', info, { key, dsaEncoding: 'der' });
+  return tlv(0x30, info, parts.algorithm ?? (ed25519 ? ED25519 : ECDSA_SHA256), tlv(0x03, Buffer.of(0), signature));
 }
 
 const pem = (der: Uint8Array): string =>
@@ -151,6 +154,27 @@ describe('malformed and forged CSRs at POST /ca/v1/certificates', () => {
     const info = tlv(0x30, hex('020100'), subjectCn('alpha.api'), noNull, tlv(0xa0));
     const rsaCsr = tlv(0x30, info, RSA_SHA256, tlv(0x03, Buffer.of(0), sign('sha256', info, rsa)));
     await refused(rsaCsr, /its SubjectPublicKeyInfo is not DER/);
+  });
+
+  it('refuses a P-256, P-384 or Ed25519 key with BER lengths inside its SubjectPublicKeyInfo, and takes the same key in DER', async () => {
+    const keys = [
+      generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey,
+      generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey,
+      generateKeyPairSync('ed25519').privateKey,
+    ];
+    for (const each of keys) {
+      const spki = createPublicKey(each).export({ type: 'spki', format: 'der' });
+      assert.ok(spki.length < 0x80 + 2 && spki[0] === 0x30 && spki[2] === 0x30, 'short-form lengths to lengthen');
+      // The outer SEQUENCE's length in long form (the request's own DER reader refuses it); then
+      // the AlgorithmIdentifier's, inside the key, which only the key's own checks see.
+      const outer = Buffer.concat([Buffer.of(0x30, 0x81, spki[1]!), spki.subarray(2)]);
+      await refused(csrOf(each, { spki: outer }), /not a PKCS#10 certificate request/);
+      const inner = Buffer.concat([Buffer.of(0x30, spki[1]! + 1, 0x30, 0x81), spki.subarray(3)]);
+      await refused(csrOf(each, { spki: inner }), /public key is not encoded as a certificate must carry it: its SubjectPublicKeyInfo is not DER/);
+      // The same key in DER gets past the key's checks: this CSR fails only later, on its proof.
+      const res = await send(pem(csrOf(each)));
+      assert.doesNotMatch(res.text, /not encoded as a certificate must carry it/);
+    }
   });
 
   it('refuses a malformed extension request, a CA request and two subjectAltNames, each signed', async () => {
