@@ -17,7 +17,8 @@
 // (v8.setFlagsFromString comes too late for the heap's layout). The bin re-executes itself before
 // loading anything else: process.execve replaces the process image, so the server keeps the PID
 // it was started with, and supervisors' signals reach it directly. Where execve is not available
-// (Windows), the server runs with the defaults; NODE_OPTIONS with the flags above sets them.
+// (Windows), the server runs with the defaults; give node the flags above on its command line
+// (NODE_OPTIONS takes --max-semi-space-size but refuses --heap-growing-percent).
 // A flag or MALLOC_ARENA_MAX the operator set is left as it is.
 //
 // Imports nothing: the bin calls this before the CLI is loaded, so a re-execution costs no work.

@@ -7,7 +7,7 @@ import { createPublicKey, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { GeneralName } from '@peculiar/asn1-x509';
-import { KEY_TYPES, isKeyType, keyTypeOf } from '../policy/key-types.ts';
+import { KEY_TYPES, isKeyType, keyTypeOf, spkiProblem } from '../policy/key-types.ts';
 import { DER, DerError, childrenOf, elementBytes, expectElement, readBitString, readElement, readOid, valueOf } from './der.ts';
 import type { DerElement } from './der.ts';
 import { InvalidCertificateRequestError } from './errors.ts';
@@ -194,6 +194,8 @@ function extensionRequestOf(der: Uint8Array, attributes: DerElement): DerElement
 }
 
 function checkKey(spki: Uint8Array): { publicKey: KeyObject; keyType: string } {
+  // Before node:crypto reads it (policy/key-types.ts spkiProblem): the point at infinity, BER.
+  if (spkiProblem(spki) !== null) refuse(`the CSR's public key is not encoded as a certificate must carry it: ${encodingProblem(spki)}`);
   let publicKey: KeyObject;
   try {
     publicKey = createPublicKey({ key: Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength), format: 'der', type: 'spki' });

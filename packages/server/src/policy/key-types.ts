@@ -8,6 +8,7 @@
 // never get a certificate is not worth registering either.
 
 import type { KeyObject, webcrypto } from 'node:crypto';
+import { DER, DerError, childrenOf, expectElement, readBitString, readOid } from '../ca/der.ts';
 
 export interface KeyType {
   /** For messages and the audit trail, e.g. `ECDSA P-256`, `RSA 3072`. */
@@ -89,3 +90,32 @@ export function jwsAlgorithmsFor(key: KeyObject): readonly string[] {
   const type = keyTypeOf(key);
   return isKeyType(type) ? type.jwsAlgorithms : [];
 }
+
+const EC_PUBLIC_KEY_OID = '1.2.840.10045.2.1';
+
+/**
+ * What makes a SubjectPublicKeyInfo (DER) unfit to read as a key at all, as a phrase completing
+ * "the key is …"; null when node:crypto may read it. To be called before it does: node:crypto reads
+ * an EC point at infinity (one zero octet) as a key under which OpenSSL verifies signatures nobody
+ * made, and reading its details leaves an OpenSSL error behind that fails the next TLS read on the
+ * thread. An EC point must be in one of the standard forms (compressed 0x02/0x03, uncompressed
+ * 0x04); the key's bytes must be DER.
+ */
+export function spkiProblem(spki: Uint8Array): string | null {
+  try {
+    const [algorithm, key, ...rest] = childrenOf(spki, expectElement(spki, 0, DER.SEQUENCE));
+    if (algorithm?.tag !== DER.SEQUENCE || key?.tag !== DER.BIT_STRING || rest.length > 0) return NOT_SPKI;
+    const [oid] = childrenOf(spki, algorithm);
+    if (oid?.tag !== DER.OID || readOid(spki, oid) !== EC_PUBLIC_KEY_OID) return null;
+    const point = readBitString(spki, key);
+    if (point.length < 2 || (point[0] !== 0x02 && point[0] !== 0x03 && point[0] !== 0x04)) {
+      return 'an EC point at infinity or in no standard form, which is no public key; send the public key of a key pair you hold';
+    }
+    return null;
+  } catch (cause) {
+    if (!(cause instanceof DerError)) throw cause;
+    return NOT_SPKI;
+  }
+}
+
+const NOT_SPKI = 'not a DER SubjectPublicKeyInfo; export the public key again (openssl pkey -pubout)';

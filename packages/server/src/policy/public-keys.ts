@@ -3,12 +3,16 @@
 // turned into its public half, so the caller learns they leaked it.
 
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { isKeyType, keyTypeOf } from './key-types.ts';
+import { isKeyType, keyTypeOf, spkiProblem } from './key-types.ts';
 
 /** Returns the key, or throws an Error whose message says what to fix. */
 export function parsePublicKeyPem(pem: string): KeyObject {
   if (/PRIVATE KEY/.test(pem)) throw new Error('this PEM holds a private key; register only the public key (openssl pkey -pubout)');
   if (!/-----BEGIN PUBLIC KEY-----/.test(pem)) throw new Error('expected a PEM "PUBLIC KEY" (SubjectPublicKeyInfo) block');
+  const body = /-----BEGIN PUBLIC KEY-----([^-]*)-----END PUBLIC KEY-----/.exec(pem)?.[1];
+  if (body === undefined) throw new Error('the PEM public key could not be parsed');
+  const problem = spkiProblem(Buffer.from(body.replace(/\s+/g, ''), 'base64'));
+  if (problem !== null) throw new Error(`unsupported key: the key is ${problem}`);
   let key: KeyObject;
   try {
     key = createPublicKey({ key: pem, format: 'pem' });

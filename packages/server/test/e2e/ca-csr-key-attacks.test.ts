@@ -5,10 +5,11 @@
 // lax verifier accepts, sent through the JSON API, EST and renewal over mutual TLS. Where a
 // certificate is issued, Go's crypto/x509 and openssl must read the very key the CSR carried.
 //
-// The cases that held stay as regression tests (`held:`). The two that did not (`HOLE:`) both
-// come from the P-256 point at infinity, which node:crypto reads as a key: the CSR check refuses
-// it only by its length, after reading it has already spoiled the connection, and the registry
-// of service keys does not refuse it at all.
+// The cases that held stay as regression tests (`held:`). The two that did not, both fixed since,
+// came from the P-256 point at infinity, which node:crypto reads as a key: the CSR check refused
+// it only by its length, after reading it had already spoiled the connection, and the registry
+// of service keys did not refuse it at all. Both now refuse it before node:crypto reads it
+// (policy/key-types.ts spkiProblem).
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -526,10 +527,13 @@ describe('attacks on the key a CSR carries (fixed-prefix SubjectPublicKeyInfo ch
       ['rsa-pss', generateKeyPairSync('rsa-pss', { modulusLength: 2048 }).publicKey],
     ];
     for (const [what, key] of others) refused(await viaAssertion(signedCsr(p256, spkiDer(key))), /the CSR's key is /, what);
-    // A P-256 point under id-ecDH (1.3.132.1.12) rather than id-ecPublicKey.
-    const point = spkiDer(p256).subarray(spkiDer(p256).length - 66);
+    // A P-256 point under id-ecDH (1.3.132.1.12) rather than id-ecPublicKey, its BIT STRING whole,
+    // and with the BIT STRING's header left out (no SubjectPublicKeyInfo at all).
+    const point = spkiDer(p256).subarray(spkiDer(p256).length - 68);
     const ecdh = tlv(0x30, tlv(0x30, hex('06052b8104010c 06082a8648ce3d030107')), point);
     refused(await viaAssertion(signedCsr(p256, ecdh)), NOT_A_KEY, 'id-ecDH');
+    const headless = tlv(0x30, tlv(0x30, hex('06052b8104010c 06082a8648ce3d030107')), point.subarray(2));
+    refused(await viaAssertion(signedCsr(p256, headless)), NOT_DER, 'id-ecDH without a BIT STRING');
   });
 
   // held: EST and renewal read the CSR with the same parser, before the proof, so a refused key
@@ -608,13 +612,12 @@ describe('attacks on the key a CSR carries (fixed-prefix SubjectPublicKeyInfo ch
     );
   });
   // The point at infinity again: node:crypto reads it as a P-256 key, and reading its
-  // asymmetricKeyDetails (policy/key-types.ts keyTypeOf, before the fixed-length check) leaves
-  // OpenSSL's "point2oct: invalid form" on the thread's error queue; the server's next TLS read on
-  // that connection takes it for its own failure. No proof is needed: the CSR is read first.
-  // HOLE: one CSR carrying the point at infinity makes the next request on its keep-alive
-  // connection a 400 "malformed HTTP request" with OpenSSL's error text (another client's request,
-  // behind a proxy that reuses upstream connections).
-  it('HOLE: a CSR carrying the point at infinity leaves the next request on its connection unharmed', async () => {
+  // asymmetricKeyDetails leaves OpenSSL's "point2oct: invalid form" on the thread's error queue;
+  // the server's next TLS read on that connection takes it for its own failure. No proof is
+  // needed: the CSR is read first. Found by this review and fixed: the next request on that
+  // keep-alive connection got a 400 "malformed HTTP request" with OpenSSL's error text (another
+  // client's request, behind a proxy that reuses upstream connections).
+  it('a CSR carrying the point at infinity leaves the next request on its connection unharmed', async () => {
     const infinity = spkiOf(CURVE_ALG['P-256'], Buffer.of(0));
     const body = JSON.stringify({
       csr: pem(signedCsr(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, infinity)),
@@ -632,12 +635,12 @@ describe('attacks on the key a CSR carries (fixed-prefix SubjectPublicKeyInfo ch
   });
 
   // The registry of service keys (private_key_jwt, self_signed_tls_client_auth, key assertions)
-  // takes any key node:crypto reads, the point at infinity included (the CSR check refuses it only
-  // by its length), and OpenSSL's ECDSA verify accepts (r, s) = (x([k]G), e/k) for every message
-  // under it, in a TLS handshake too.
-  // HOLE: the admin API registers the P-256 point at infinity as a service key, and then anyone,
-  // holding nothing, gets that service's tokens with self_signed_tls_client_auth.
-  it('HOLE: refuses to register the P-256 point at infinity as a service key, for which anyone signs a TLS handshake', async () => {
+  // took any key node:crypto reads, the point at infinity included, and OpenSSL's ECDSA verify
+  // accepts (r, s) = (x([k]G), e/k) for every message under it, in a TLS handshake too. Found by
+  // this review and fixed (parsePublicKeyPem, which every registered key also passes when it is
+  // read for use): the admin API registered it, and then anyone, holding nothing, got that
+  // service's tokens with self_signed_tls_client_auth.
+  it('refuses to register the P-256 point at infinity as a service key, for which anyone signs a TLS handshake', async () => {
     const infinity = spkiOf(CURVE_ALG['P-256'], Buffer.of(0));
     const infinityPem = `-----BEGIN PUBLIC KEY-----\n${infinity.toString('base64')}\n-----END PUBLIC KEY-----\n`;
     assert.equal((await t.admin$('POST', '/domains', { name: 'beta' })).status, 201);
