@@ -11,6 +11,7 @@
 //   npm run bench:propagation                               # 100 services, 10 s cap per service
 //   npm run bench:propagation -- --services 10 --storage postgres
 //   npm run bench:propagation -- --max-seconds 60           # the whole run ends within about this
+//   npm run bench:propagation -- --source                   # the TypeScript sources, not the build
 
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -18,7 +19,7 @@ import { runChildren } from './harness/processes.ts';
 import { textTable } from './harness/report.ts';
 import { writeSmallReport } from './harness/results-file.ts';
 import { adminClient, AUDIENCE, basic, registerBenchClient, tesseraScratch, type AdminCall } from './harness/subjects.ts';
-import { serveHasWorkers, startTessera, type TesseraInstance } from './harness/tessera-cli.ts';
+import { serveHasWorkers, startTessera, useBuiltCli, type TesseraInstance } from './harness/tessera-cli.ts';
 
 const TARGET_MS = 1000;
 const DEFAULT_SERVICES = 100;
@@ -31,14 +32,17 @@ const { values: options } = parseArgs({
     'max-seconds': { type: 'string', default: '300' },
     'wait-seconds': { type: 'string', default: '10' },
     'no-write': { type: 'boolean', default: false },
+    // The TypeScript sources through type stripping rather than the built JavaScript installed packages run.
+    source: { type: 'boolean', default: false },
   },
 });
 const services = bounded(options.services, 1, 1000, '--services');
 const maxSeconds = bounded(options['max-seconds'], 10, 3600, '--max-seconds');
 const waitMs = bounded(options['wait-seconds'], 1, 60, '--wait-seconds') * 1000;
+const built = options.source ? 'its TypeScript sources' : await useBuiltCli();
 const hasWorkers = await serveHasWorkers();
 const storages = storagesToRun(options.storage);
-const full = options.storage === undefined && services === DEFAULT_SERVICES && !options['no-write'];
+const full = options.storage === undefined && services === DEFAULT_SERVICES && !options['no-write'] && !options.source;
 const runEndsAt = Date.now() + maxSeconds * 1000;
 
 const children = runChildren();
@@ -56,7 +60,7 @@ interface StorageResult {
 
 console.log(
   `${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${cpus().length} cores, Node.js ${process.version}; two instances ` +
-    `(${hasWorkers ? 'tessera serve --workers 1' : 'the bench server, one process each'}), ${services} services, the run capped at ${maxSeconds} s\n`,
+    `(${hasWorkers ? `tessera serve --workers 1, ${built}` : 'the bench server, one process each'}), ${services} services, the run capped at ${maxSeconds} s\n`,
 );
 const results: StorageResult[] = [];
 if (!hasWorkers && options.storage === undefined) {

@@ -16,6 +16,8 @@
 //   npm run bench:scale -- --services 10000 --members 100000   # a smoke run; nothing is written
 //   npm run bench:scale -- --storage postgres --seconds 5
 //   npm run bench:scale -- --only baseline,crowd
+//   npm run bench:scale -- --rounds 3                       # rounds back and forth (default 2), medians shown
+//   npm run bench:scale -- --source                         # the TypeScript sources, not the build
 
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +28,7 @@ import { writeSmallReport } from './harness/results-file.ts';
 import { measure } from './harness/run-row.ts';
 import { CROWD_DOMAIN, CROWD_ROLE, seedPostgres, seedSqlite, type RegistrySize, type SeedPlan } from './harness/seed.ts';
 import { adminClient, AUDIENCE, basic, CLIENT_ID, registerBenchClient, ROLES, tesseraScratch, type Launched } from './harness/subjects.ts';
-import { serveHasWorkers, startTessera, type TesseraInstance } from './harness/tessera-cli.ts';
+import { serveHasWorkers, startTessera, useBuiltCli, type TesseraInstance } from './harness/tessera-cli.ts';
 import { fetchToken, verifyTokens } from './harness/verify.ts';
 
 const SCENARIOS = ['baseline', 'large', 'crowd'] as const;
@@ -48,8 +50,11 @@ const { values: options } = parseArgs({
     seconds: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
     connections: { type: 'string', default: '32' },
+    rounds: { type: 'string', default: '2' },
     only: { type: 'string' },
     'no-write': { type: 'boolean', default: false },
+    // The TypeScript sources through type stripping rather than the built JavaScript installed packages run.
+    source: { type: 'boolean', default: false },
   },
 });
 const plan = {
@@ -57,6 +62,7 @@ const plan = {
   members: bounded(options.members, 0, 10_000_000, '--members'),
   roleMembers: bounded(options['role-members'], 2, 1_000_000, '--role-members'),
 };
+const rounds = bounded(options.rounds, 1, 5, '--rounds');
 const load = {
   seconds: bounded(options.seconds, 1, 60, '--seconds'),
   warmupSeconds: bounded(options.warmup, 0, 30, '--warmup'),
@@ -70,7 +76,12 @@ const unknown = only?.filter((name) => !(SCENARIOS as readonly string[]).include
 if (unknown.length > 0) usage(`unknown scenario ${unknown.join(', ')}; scenarios are ${SCENARIOS.join(', ')}`);
 const selected = SCENARIOS.filter((name) => !only || only.includes(name));
 const full =
-  !only && !options['no-write'] && plan.services === DEFAULTS.services && plan.members === DEFAULTS.members && plan.roleMembers === DEFAULTS.roleMembers;
+  !only &&
+  !options['no-write'] &&
+  !options.source &&
+  plan.services === DEFAULTS.services &&
+  plan.members === DEFAULTS.members &&
+  plan.roleMembers === DEFAULTS.roleMembers;
 
 const children = runChildren();
 
@@ -91,24 +102,39 @@ interface ScenarioResult {
   peakRssMb?: number;
 }
 
+// Built JavaScript, as installed packages run it: type stripping adds to the time to ready and the memory.
+const built = options.source ? 'its TypeScript sources' : await useBuiltCli();
 const via = (await serveHasWorkers())
-  ? `tessera serve --workers ${workers}`
+  ? `tessera serve --workers ${workers} (${built})`
   : `the bench server (${workers} process${workers === 1 ? '' : 'es'}; this build's serve has no --workers)`;
 console.log(
   `${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${cpus().length} cores, Node.js ${process.version}; Tessera on ${storage} via ${via}; ` +
-    `${load.connections} connections, ${load.warmupSeconds} s warm-up + ${load.seconds} s per registry\n`,
+    `${load.connections} connections, ${load.warmupSeconds} s warm-up + ${load.seconds} s per registry, ${rounds} round${rounds === 1 ? '' : 's'}\n`,
 );
-const results: ScenarioResult[] = [];
-for (const scenario of selected) {
-  process.stdout.write(`${scenario} (${describe(scenario)}) … `);
-  const result = await runBounded(scenario);
-  results.push(result);
-  console.log(
-    result.status === 'ok'
-      ? `${result.tokensPerSecond} tokens/s, p99 ${result.p99Ms} ms; ready in ${Math.round(result.readyMs!)} ms, first token at ${Math.round(result.firstTokenMs!)} ms`
-      : `failed: ${result.note}`,
-  );
+// Every registry is written first; then each round starts and loads each in turn, the order
+// reversed every other round, so a machine that speeds up or slows down meanwhile weighs on all
+// of them alike. Each registry shows its median round.
+const prepared = new Map<Scenario, Prepared | ScenarioResult>();
+for (const scenario of selected) prepared.set(scenario, await prepareBounded(scenario));
+const runs = new Map<Scenario, ScenarioResult[]>(selected.map((scenario) => [scenario, []]));
+try {
+  for (let round = 1; round <= rounds; round += 1) {
+    for (const scenario of round % 2 === 1 ? selected : [...selected].reverse()) {
+      const ready = prepared.get(scenario)!;
+      process.stdout.write(`${rounds > 1 ? `[${round}/${rounds}] ` : ''}${scenario} (${describe(scenario)}) … `);
+      const result = 'status' in ready ? ready : await measureBounded(ready);
+      runs.get(scenario)!.push(result);
+      console.log(
+        result.status === 'ok'
+          ? `${result.tokensPerSecond} tokens/s, p99 ${result.p99Ms} ms; ready in ${Math.round(result.readyMs!)} ms, first token at ${Math.round(result.firstTokenMs!)} ms`
+          : `failed: ${result.note}`,
+      );
+    }
+  }
+} finally {
+  for (const ready of prepared.values()) if (!('status' in ready)) await ready.scratch.dispose();
 }
+const results = selected.map((scenario) => medianRun(runs.get(scenario)!));
 
 const baseline = results.find((result) => result.scenario === 'baseline' && result.status === 'ok');
 const ratioOf = (result: ScenarioResult): number | undefined =>
@@ -186,11 +212,12 @@ if (full && !failed) {
     title: `Registry size benchmark (${storage})`,
     script: 'npm run bench:scale',
     how:
-      `Tessera via ${via}; ${load.connections} keep-alive connections, ${load.warmupSeconds} s warm-up discarded, ${load.seconds} s measured per registry; plain HTTP on 127.0.0.1. ` +
+      `Tessera via ${via}; ${load.connections} keep-alive connections, ${load.warmupSeconds} s warm-up discarded, ${load.seconds} s measured per registry; ` +
+      `${rounds} round${rounds === 1 ? '' : 's'} back and forth through the registries, each showing its median round; plain HTTP on 127.0.0.1. ` +
       'The large registries are written straight into the database of a stopped Tessera, which then starts again: "ready" is spawn → /readyz 200, "first token" spawn → the first token answered.',
     table,
     targets,
-    data: { storage, via, load, plan, results },
+    data: { storage, via, load, rounds, plan, results, runs: Object.fromEntries(runs) },
   });
 }
 process.exit(failed ? 1 : 0);
@@ -201,21 +228,49 @@ function describe(scenario: Scenario): string {
   return `a role of ${plan.roleMembers.toLocaleString('en')} members`;
 }
 
-async function runBounded(scenario: Scenario): Promise<ScenarioResult> {
-  const budget = (load.warmupSeconds + load.seconds) * 1000 + SCENARIO_SLACK_MS;
+/** A registry written and ready to be started: its data dir, the bench client's secret, its size. */
+interface Prepared {
+  scenario: Scenario;
+  scratch: Awaited<ReturnType<typeof tesseraScratch>>;
+  secret: string;
+  size: { services: number; memberships: number };
+  seedSeconds?: number;
+}
+
+async function prepareBounded(scenario: Scenario): Promise<Prepared | ScenarioResult> {
   try {
-    return await children.withDeadline(() => runScenario(scenario), budget);
+    return await children.withDeadline(() => prepare(scenario), SCENARIO_SLACK_MS);
   } catch (error) {
     return { scenario, registry: describe(scenario), status: 'failed', note: (error as Error).message };
   }
 }
 
-async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
-  const scratch = await tesseraScratch(children, { name: `scale-${scenario}`, storage });
+async function measureBounded(prepared: Prepared): Promise<ScenarioResult> {
+  const budget = (load.warmupSeconds + load.seconds) * 1000 + SCENARIO_SLACK_MS;
+  try {
+    return await children.withDeadline(() => measureScenario(prepared), budget);
+  } catch (error) {
+    return { scenario: prepared.scenario, registry: describe(prepared.scenario), status: 'failed', note: (error as Error).message };
+  }
+}
+
+/** The run with the median tokens/s (the lower middle one for an even count). */
+function medianRun(results: ScenarioResult[]): ScenarioResult {
+  const ok = results.filter((result) => result.status === 'ok').sort((a, b) => a.tokensPerSecond! - b.tokensPerSecond!);
+  return ok[Math.floor((ok.length - 1) / 2)] ?? results.find((result) => result.status === 'failed') ?? results[0]!;
+}
+
+function startIn(scratch: Prepared['scratch']): Promise<TesseraInstance> {
   const { dataDir, database, env } = scratch;
+  return startTessera({ children, dataDir, database: database?.url, workers, env, nodeFlags: [], timeoutMs: 120_000 });
+}
+
+async function prepare(scenario: Scenario): Promise<Prepared> {
+  const scratch = await tesseraScratch(children, { name: `scale-${scenario}`, storage });
+  const { dataDir, database } = scratch;
   let instance: TesseraInstance | undefined;
   try {
-    const start = (): Promise<TesseraInstance> => startTessera({ children, dataDir, database: database?.url, workers, env, nodeFlags: [], timeoutMs: 120_000 });
+    const start = (): Promise<TesseraInstance> => startIn(scratch);
 
     // First start: the schema, the bootstrap admin, the bench client and a few more services.
     instance = await start();
@@ -237,9 +292,20 @@ async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
     const began = performance.now();
     const size = database ? await seedPostgres(database.url, seed) : seedSqlite(join(dataDir, 'tessera.db'), seed);
     const seedSeconds = scenario === 'baseline' ? undefined : (performance.now() - began) / 1000;
+    return { scenario, scratch, secret, size, ...(seedSeconds === undefined ? {} : { seedSeconds }) };
+  } catch (error) {
+    if (instance) await children.stop(instance.child);
+    await scratch.dispose();
+    throw error;
+  }
+}
 
-    // Second start, timed: the registry as it will be measured.
-    instance = await start();
+async function measureScenario(prepared: Prepared): Promise<ScenarioResult> {
+  const { scenario, scratch, secret, size, seedSeconds } = prepared;
+  let instance: TesseraInstance | undefined;
+  try {
+    // A timed start: the registry as it will be measured.
+    instance = await startIn(scratch);
     const audience = scenario === 'crowd' ? CROWD_DOMAIN : AUDIENCE;
     const request = {
       url: `${instance.origin}/oauth2/token`,
@@ -280,7 +346,6 @@ async function runScenario(scenario: Scenario): Promise<ScenarioResult> {
     };
   } finally {
     if (instance) await children.stop(instance.child);
-    await scratch.dispose();
   }
 }
 
