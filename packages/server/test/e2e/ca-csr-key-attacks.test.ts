@@ -23,19 +23,12 @@ import { promisify } from 'node:util';
 import type { TestResponse } from '@tessera/testkit/https';
 import { command, keyAssertion, parseCertificate, sendMtls, serviceKey, type ServiceKey } from '../helpers/ca-client.ts';
 import { startTestServer, type TestServer } from '@tessera/testkit/server';
+import { hex, tlv } from '../helpers/der.ts';
 
 const run = promisify(execFile);
 
-// --- DER, built by hand as in ca-malformed-csr.test.ts ---------------------------------------
+// --- DER, built by hand (helpers/der.ts) -----------------------------------------------------
 
-function tlv(tag: number, ...parts: Uint8Array[]): Buffer {
-  const value = Buffer.concat(parts);
-  if (value.length < 0x80) return Buffer.concat([Buffer.of(tag, value.length), value]);
-  const octets: number[] = [];
-  for (let rest = value.length; rest > 0; rest = Math.floor(rest / 256)) octets.unshift(rest % 256);
-  return Buffer.concat([Buffer.of(tag, 0x80 | octets.length, ...octets), value]);
-}
-const hex = (text: string): Buffer => Buffer.from(text.replace(/\s+/g, ''), 'hex');
 const be = (n: bigint, size: number): Buffer => Buffer.from(n.toString(16).padStart(size * 2, '0'), 'hex');
 
 const ECDSA_SHA256 = tlv(0x30, hex('06 08 2a8648ce3d040302'));

@@ -10,16 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import type { TestResponse } from '@tessera/testkit/https';
 import { keyAssertion, serviceKey, type ServiceKey } from '../helpers/ca-client.ts';
 import { startTestServer, type TestServer } from '@tessera/testkit/server';
+import { hex, tlv } from '../helpers/der.ts';
 
-/** DER tag-length-value (short and long definite lengths). */
-function tlv(tag: number, ...parts: Uint8Array[]): Buffer {
-  const value = Buffer.concat(parts);
-  if (value.length < 0x80) return Buffer.concat([Buffer.of(tag, value.length), value]);
-  const octets: number[] = [];
-  for (let rest = value.length; rest > 0; rest = Math.floor(rest / 256)) octets.unshift(rest % 256);
-  return Buffer.concat([Buffer.of(tag, 0x80 | octets.length, ...octets), value]);
-}
-const hex = (text: string): Buffer => Buffer.from(text.replace(/\s+/g, ''), 'hex');
 const ECDSA_SHA256 = tlv(0x30, hex('06 08 2a8648ce3d040302'));
 const ECDSA_SHA1 = tlv(0x30, hex('06 07 2a8648ce3d0401'));
 const ECDSA_SHA224 = tlv(0x30, hex('06 08 2a8648ce3d040301'));

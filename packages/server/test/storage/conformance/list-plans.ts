@@ -42,6 +42,27 @@ function postgresPlan(driver: SqlDriver, statement: Statement): Promise<PlanNode
   });
 }
 
+/**
+ * The statement reaches its rows through indexes: no scan of a table (SQLite's SCAN, PostgreSQL's
+ * Seq Scan with sequential scans made the last resort), and, unless `sorts`, no sort either.
+ */
+async function assertIndexedPlan(driver: SqlDriver, statement: Statement, { sorts }: { sorts: boolean }): Promise<void> {
+  if (driver.dialect === 'sqlite') {
+    const plan = await sqlitePlan(driver, statement);
+    const refused = sorts ? /^SCAN / : /USE TEMP B-TREE FOR ORDER BY|^SCAN /;
+    assert.ok(!plan.some((step) => refused.test(step)), `${statement.sql}\n${plan.join('\n')}`);
+    return;
+  }
+  await driver.transaction(async (tx) => {
+    await tx.exec('SET LOCAL enable_seqscan = off');
+    const [row] = await tx.all<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) ${statement.sql}`, statement.params);
+    const nodes = row ? planNodes(row['QUERY PLAN'][0].Plan) : [];
+    const described = JSON.stringify(nodes.map((node) => [node['Node Type'], node['Relation Name'], node['Index Name']]));
+    const refused = (type: string | undefined): boolean => type === 'Seq Scan' || (!sorts && type === 'Sort');
+    assert.ok(!nodes.some((node) => refused(node['Node Type'])), `${statement.sql}\n${described}`);
+  });
+}
+
 /** The statements `call` sends. */
 async function statementsOf(driver: SqlDriver, call: (store: SqlStore) => Promise<unknown>): Promise<Statement[]> {
   const recording = recordingDriver(driver);
@@ -127,20 +148,7 @@ export function listPlans(harness: StoreHarness): void {
       assert.equal((await store.queryAudit({ limit: 1000, principal: 'c.7' })).length, 400);
       assert.equal((await store.queryAudit({ limit: 1000, target: 'c.7' })).length, 400);
       for (const query of queries) {
-        for (const statement of await statementsOf(driver, query)) {
-          if (driver.dialect === 'sqlite') {
-            const plan = await sqlitePlan(driver, statement);
-            assert.ok(!plan.some((step) => /^SCAN /.test(step)), `${statement.sql}\n${plan.join('\n')}`);
-          } else {
-            await driver.transaction(async (tx) => {
-              await tx.exec('SET LOCAL enable_seqscan = off');
-              const [row] = await tx.all<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) ${statement.sql}`, statement.params);
-              const nodes = row ? planNodes(row['QUERY PLAN'][0].Plan) : [];
-              const described = JSON.stringify(nodes.map((node) => [node['Node Type'], node['Relation Name'], node['Index Name']]));
-              assert.ok(!nodes.some((node) => node['Node Type'] === 'Seq Scan'), `${statement.sql}\n${described}`);
-            });
-          }
-        }
+        for (const statement of await statementsOf(driver, query)) await assertIndexedPlan(driver, statement, { sorts: true });
       }
     });
 
@@ -166,22 +174,9 @@ export function listPlans(harness: StoreHarness): void {
         (s: SqlStore) => s.queryAudit({ limit: 101, type: 'filler.3', after: { at: 15_000, id: 15_003 } }),
       ];
       for (const page of pages) {
-        for (const statement of await statementsOf(driver, page)) {
-          if (driver.dialect === 'sqlite') {
-            const plan = await sqlitePlan(driver, statement);
-            // A whole sort reads every matching row before the first is returned; a SCAN, even of
-            // an index in order, starts at the list's beginning rather than where the page does.
-            assert.ok(!plan.some((step) => /USE TEMP B-TREE FOR ORDER BY|^SCAN /.test(step)), `${statement.sql}\n${plan.join('\n')}`);
-          } else {
-            await driver.transaction(async (tx) => {
-              await tx.exec('SET LOCAL enable_seqscan = off');
-              const [row] = await tx.all<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) ${statement.sql}`, statement.params);
-              const nodes = row ? planNodes(row['QUERY PLAN'][0].Plan) : [];
-              const described = JSON.stringify(nodes.map((node) => [node['Node Type'], node['Relation Name'], node['Index Name']]));
-              assert.ok(!nodes.some((node) => node['Node Type'] === 'Sort' || node['Node Type'] === 'Seq Scan'), `${statement.sql}\n${described}`);
-            });
-          }
-        }
+        // A whole sort reads every matching row before the first is returned; a SCAN, even of an
+        // index in order, starts at the list's beginning rather than where the page does.
+        for (const statement of await statementsOf(driver, page)) await assertIndexedPlan(driver, statement, { sorts: false });
       }
     });
   });
