@@ -7,7 +7,7 @@ import { createPublicKey, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { GeneralName } from '@peculiar/asn1-x509';
-import { KEY_TYPES, isKeyType, keyTypeOf, spkiProblem } from '../policy/key-types.ts';
+import { EC_PUBLIC_KEY_OID, KEY_TYPES, isKeyType, keyTypeOf, spkiProblem } from '../policy/key-types.ts';
 import { DER, DerError, childrenOf, elementBytes, expectElement, readBitString, readElement, readOid, valueOf } from './der.ts';
 import type { DerElement } from './der.ts';
 import { InvalidCertificateRequestError } from './errors.ts';
@@ -52,7 +52,6 @@ const SHA1_SIGNATURES = new Set(['1.2.840.113549.1.1.5', '1.2.840.10045.4.1']);
 
 const EXTENSION_REQUEST_OID = '1.2.840.113549.1.9.14';
 /** id-ecPublicKey (RFC 5480 §2.1.1). */
-const EC_PUBLIC_KEY_OID = '1.2.840.10045.2.1';
 const COMMON_NAME_OID = '2.5.4.3';
 const SUBJECT_ALT_NAME_OID = '2.5.29.17';
 const BASIC_CONSTRAINTS_OID = '2.5.29.19';
@@ -194,8 +193,10 @@ function extensionRequestOf(der: Uint8Array, attributes: DerElement): DerElement
 }
 
 function checkKey(spki: Uint8Array): { publicKey: KeyObject; keyType: string } {
-  // Before node:crypto reads it (policy/key-types.ts spkiProblem): the point at infinity, BER.
-  if (spkiProblem(spki) !== null) refuse(`the CSR's public key is not encoded as a certificate must carry it: ${encodingProblem(spki)}`);
+  // Before node:crypto reads it (policy/key-types.ts spkiProblem): BER, the point at infinity.
+  const problem = spkiProblem(spki);
+  if (problem?.kind === 'point') refuse(`the CSR's key is ${problem.text}`);
+  if (problem) refuse(`the CSR's public key is not encoded as a certificate must carry it: ${encodingProblem(spki)}`);
   let publicKey: KeyObject;
   try {
     publicKey = createPublicKey({ key: Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength), format: 'der', type: 'spki' });

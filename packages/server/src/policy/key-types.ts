@@ -91,31 +91,39 @@ export function jwsAlgorithmsFor(key: KeyObject): readonly string[] {
   return isKeyType(type) ? type.jwsAlgorithms : [];
 }
 
-const EC_PUBLIC_KEY_OID = '1.2.840.10045.2.1';
+/** id-ecPublicKey (RFC 5480 §2.1.1): the algorithm of every EC key's SubjectPublicKeyInfo. */
+export const EC_PUBLIC_KEY_OID = '1.2.840.10045.2.1';
+
+/** Why a SubjectPublicKeyInfo is not to be read: its encoding, or an EC point that is no key. */
+export interface SpkiProblem {
+  kind: 'encoding' | 'point';
+  /** A phrase completing "the key is …" and saying what to send instead. */
+  text: string;
+}
 
 /**
- * What makes a SubjectPublicKeyInfo (DER) unfit to read as a key at all, as a phrase completing
- * "the key is …"; null when node:crypto may read it. To be called before it does: node:crypto reads
- * an EC point at infinity (one zero octet) as a key under which OpenSSL verifies signatures nobody
- * made, and reading its details leaves an OpenSSL error behind that fails the next TLS read on the
- * thread. An EC point must be in one of the standard forms (compressed 0x02/0x03, uncompressed
- * 0x04); the key's bytes must be DER.
+ * What makes a SubjectPublicKeyInfo (DER) unfit to read as a key at all; null when node:crypto may
+ * read it. To be called before it does: node:crypto reads an EC point at infinity (one zero octet)
+ * as a key under which OpenSSL verifies signatures nobody made, and reading its details leaves an
+ * OpenSSL error behind that fails the next TLS read on the thread. An EC point must be in one of
+ * the standard forms (compressed 0x02/0x03, uncompressed 0x04); the key's bytes must be DER.
  */
-export function spkiProblem(spki: Uint8Array): string | null {
+export function spkiProblem(spki: Uint8Array): SpkiProblem | null {
   try {
     const [algorithm, key, ...rest] = childrenOf(spki, expectElement(spki, 0, DER.SEQUENCE));
     if (algorithm?.tag !== DER.SEQUENCE || key?.tag !== DER.BIT_STRING || rest.length > 0) return NOT_SPKI;
     const [oid] = childrenOf(spki, algorithm);
     if (oid?.tag !== DER.OID || readOid(spki, oid) !== EC_PUBLIC_KEY_OID) return null;
     const point = readBitString(spki, key);
-    if (point.length < 2 || (point[0] !== 0x02 && point[0] !== 0x03 && point[0] !== 0x04)) {
-      return 'an EC point at infinity or in no standard form, which is no public key; send the public key of a key pair you hold';
-    }
-    return null;
+    return point.length < 2 || (point[0] !== 0x02 && point[0] !== 0x03 && point[0] !== 0x04) ? NO_POINT : null;
   } catch (cause) {
     if (!(cause instanceof DerError)) throw cause;
     return NOT_SPKI;
   }
 }
 
-const NOT_SPKI = 'not a DER SubjectPublicKeyInfo; export the public key again (openssl pkey -pubout)';
+const NOT_SPKI: SpkiProblem = { kind: 'encoding', text: 'not a DER SubjectPublicKeyInfo; export the public key again (openssl pkey -pubout)' };
+const NO_POINT: SpkiProblem = {
+  kind: 'point',
+  text: 'an EC point at infinity or in no standard form, which is no public key; send the public key of a key pair you hold',
+};

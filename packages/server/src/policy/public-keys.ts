@@ -12,7 +12,7 @@ export function parsePublicKeyPem(pem: string): KeyObject {
   const body = /-----BEGIN PUBLIC KEY-----([^-]*)-----END PUBLIC KEY-----/.exec(pem)?.[1];
   if (body === undefined) throw new Error('the PEM public key could not be parsed');
   const problem = spkiProblem(Buffer.from(body.replace(/\s+/g, ''), 'base64'));
-  if (problem !== null) throw new Error(`unsupported key: the key is ${problem}`);
+  if (problem !== null) throw new Error(`unsupported key: the key is ${problem.text}`);
   let key: KeyObject;
   try {
     key = createPublicKey({ key: pem, format: 'pem' });

@@ -370,6 +370,7 @@ describe('attacks on the key a CSR carries (fixed-prefix SubjectPublicKeyInfo ch
   };
   const NOT_A_KEY = /public key is of a type Tessera does not certify/;
   const NOT_DER = /public key is not encoded as a certificate must carry it/;
+  const NO_POINT = /the CSR's key is an EC point at infinity or in no standard form, which is no public key; send the public key of a key pair you hold/;
   const NOT_SIGNED = /CSR signature does not verify with the key it carries/;
 
   /** The SPKI `openssl x509 -pubkey` reads from a certificate (re-encoded from the key it parsed). */
@@ -422,9 +423,9 @@ describe('attacks on the key a CSR carries (fixed-prefix SubjectPublicKeyInfo ch
     }
   });
 
-  // held: node:crypto reads the point at infinity (a BIT STRING of one 0x00) as a P-256 or P-384 key,
-  // so only the fixed length refuses it (before that check, exporting it as JWK threw: a 500); a
-  // body of the other curve's size is either not DER or not a point of the named curve.
+  // held: node:crypto reads the point at infinity (a BIT STRING of one 0x00) as a P-256 or P-384 key
+  // (exporting it as JWK threw: a 500), so it is refused before it is read; a body of the other
+  // curve's size is either not DER or not a point of the named curve.
   it("held: refuses the point at infinity's encodings, and a P-256 prefix with a P-384 body and the reverse", async () => {
     const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
     const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey;
@@ -436,11 +437,14 @@ describe('attacks on the key a CSR carries (fixed-prefix SubjectPublicKeyInfo ch
     }
     const NOT_READ =
       /public key is of a type Tessera does not certify|public key is not encoded as a certificate must carry it|not a PKCS#10 certificate request|truncated/;
-    const cases: [string, KeyObject, Buffer][] = [
+    const infinities: [string, KeyObject, Buffer][] = [
       ['P-256 infinity (0x00)', p256, spkiOf(CURVE_ALG['P-256'], Buffer.of(0))],
       ['P-384 infinity (0x00)', p384, spkiOf(CURVE_ALG['P-384'], Buffer.of(0))],
       ['P-256 0x04 alone', p256, spkiOf(CURVE_ALG['P-256'], Buffer.of(4))],
       ['P-256 infinity padded to length', p256, spkiOf(CURVE_ALG['P-256'], Buffer.concat([Buffer.of(0), Buffer.alloc(64)]))],
+    ];
+    for (const [what, key, spki] of infinities) refused(await viaAssertion(signedCsr(key, spki)), NO_POINT, what);
+    const cases: [string, KeyObject, Buffer][] = [
       // Well-formed DER: the curve named, the other curve's point.
       ['P-256 named, P-384 point', p384, spkiOf(CURVE_ALG['P-256'], Buffer.concat([Buffer.of(4), be(b.x, 48), be(b.y, 48)]))],
       ['P-384 named, P-256 point', p256, spkiOf(CURVE_ALG['P-384'], Buffer.concat([Buffer.of(4), be(a.x, 32), be(a.y, 32)]))],
@@ -452,14 +456,14 @@ describe('attacks on the key a CSR carries (fixed-prefix SubjectPublicKeyInfo ch
   });
 
   // held: OpenSSL reads a hybrid point (0x06/0x07 || x || y) as the very key, at the DER length;
-  // only the prefix's 0x04 refuses it (Go's crypto/x509 would not parse it).
+  // it is refused as a point in no standard form (Go's crypto/x509 would not parse it).
   it('held: refuses a hybrid-form point node:crypto reads as the signing key itself, at the fixed length', async () => {
     for (const curve of ['P-256', 'P-384'] as const) {
       const key = generateKeyPairSync('ec', { namedCurve: curve }).privateKey;
       const { x, y } = pointOf(key);
       const hybrid = ecSpki(curve, x, y, 0x06 | Number(y & 1n));
       assert.ok(createPublicKey({ key: hybrid, format: 'der', type: 'spki' }).equals(createPublicKey(key)), 'node reads the same key');
-      refused(await viaAssertion(signedCsr(key, hybrid)), NOT_DER, `${curve} hybrid`);
+      refused(await viaAssertion(signedCsr(key, hybrid)), NO_POINT, `${curve} hybrid`);
     }
   });
 
@@ -619,7 +623,7 @@ describe('attacks on the key a CSR carries (fixed-prefix SubjectPublicKeyInfo ch
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
       assert.equal((await t.send('/.well-known/est/cacerts', { agent })).status, 200);
-      refused(await t.send('/ca/v1/certificates', { agent, method: 'POST', headers: { 'content-type': 'application/json' }, body }), NOT_DER, 'the CSR');
+      refused(await t.send('/ca/v1/certificates', { agent, method: 'POST', headers: { 'content-type': 'application/json' }, body }), NO_POINT, 'the CSR');
       const next = await t.send('/.well-known/est/cacerts', { agent });
       assert.equal(next.status, 200, `the next request on the connection: ${next.text.slice(0, 200)}`);
     } finally {

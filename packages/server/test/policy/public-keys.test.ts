@@ -55,6 +55,8 @@ void describe('registered public keys', () => {
     }
     const compressed = Buffer.concat([Buffer.of(0x02), goodDer.subarray(-64, -32)]);
     assert.equal(spkiProblem(p256Spki(compressed)), null);
-    assert.match(spkiProblem(hex('0500')) ?? '', /not a DER SubjectPublicKeyInfo/);
+    assert.deepEqual(spkiProblem(hex('0500'))?.kind, 'encoding');
+    assert.match(spkiProblem(hex('0500'))?.text ?? '', /not a DER SubjectPublicKeyInfo/);
+    assert.deepEqual(spkiProblem(p256Spki(Buffer.of(0)))?.kind, 'point');
   });
 });
