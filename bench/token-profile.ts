@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { exportJWK, generateKeyPair } from 'jose';
 import { ConnectionPool, pacedRun } from './harness/paced.ts';
-import { cpuSeconds, cpuTimes, descendants, runChildren, sampleMemory } from './harness/processes.ts';
+import { cpuTimes, descendants, runChildren, sampleMemory } from './harness/processes.ts';
 import { formatProfile, summarizeProfiles } from './harness/profile.ts';
 import { launch, type LaunchContext } from './harness/subjects.ts';
 import { useBuiltCli } from './harness/tessera-cli.ts';
@@ -100,14 +100,14 @@ try {
 
   const window = async (label: string, run: () => Promise<{ ok: number; failed: number; p50: number; p99: number; max: number }>): Promise<number> => {
     signal(pids);
-    const kernelBefore = pids.reduce((sum, pid) => sum + cpuTimes(pid).system, 0);
-    const cpuBefore = pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+    const before = totalCpu(pids);
     const memory = sampleMemory(pids);
     const started = performance.now();
     const result = await run();
     const elapsed = (performance.now() - started) / 1000;
-    const cpu = pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0) - cpuBefore;
-    const kernel = pids.reduce((sum, pid) => sum + cpuTimes(pid).system, 0) - kernelBefore;
+    const spent = totalCpu(pids);
+    const kernel = spent.system - before.system;
+    const cpu = spent.user + spent.system - before.user - before.system;
     const peak = memory.stop();
     signal(pids);
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -185,4 +185,9 @@ async function readProbes(dir: string): Promise<Map<number, Record<string, unkno
     if (lines.length > 0) found.set(lines[0]!['pid'] as number, lines);
   }
   return found;
+}
+
+/** User and kernel CPU seconds of the processes, summed (each read from /proc once). */
+function totalCpu(pids: readonly number[]): { user: number; system: number } {
+  return pids.map(cpuTimes).reduce((sum, each) => ({ user: sum.user + each.user, system: sum.system + each.system }), { user: 0, system: 0 });
 }

@@ -33,7 +33,9 @@ if (dir) {
   // The highest of each memory figure within the window, sampled every 250 ms: a spike between two
   // SIGWINCHes shows here, with whether the heap, external memory or something native grew.
   const PEAK_KEYS = ['rss', 'heapTotal', 'heapUsed', 'external', 'arrayBuffers'] as const;
-  let peak: Record<(typeof PEAK_KEYS)[number], number> = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+  type PeakKey = (typeof PEAK_KEYS)[number];
+  const noPeak = (): Record<PeakKey, number> => Object.fromEntries(PEAK_KEYS.map((key) => [key, 0])) as Record<PeakKey, number>;
+  let peak = noPeak();
   let peakRssAtMs = 0;
   setInterval(() => {
     const sample = process.memoryUsage();
@@ -80,7 +82,7 @@ if (dir) {
     );
     loop.reset();
     gc = {};
-    peak = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+    peak = noPeak();
     cpu = process.cpuUsage();
     thread = process.threadCpuUsage?.() ?? { user: 0, system: 0 };
     since = now;
