@@ -270,10 +270,8 @@ async function prepare(scenario: Scenario): Promise<Prepared> {
   const { dataDir, database } = scratch;
   let instance: TesseraInstance | undefined;
   try {
-    const start = (): Promise<TesseraInstance> => startIn(scratch);
-
     // First start: the schema, the bootstrap admin, the bench client and a few more services.
-    instance = await start();
+    instance = await startIn(scratch);
     const admin = await adminClient(instance.origin, dataDir);
     const secret = await registerBenchClient(admin);
     for (let i = 1; i <= 8; i += 1) {

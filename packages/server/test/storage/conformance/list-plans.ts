@@ -34,9 +34,10 @@ async function sqlitePlan(driver: SqlDriver, statement: Statement): Promise<stri
   return plan.map((row) => row.detail);
 }
 
-/** PostgreSQL's plan of the statement, as nodes. */
-function postgresPlan(driver: SqlDriver, statement: Statement): Promise<PlanNode[]> {
+/** PostgreSQL's plan of the statement, as nodes; with `seqScanLast`, a sequential scan only where nothing else can. */
+function postgresPlan(driver: SqlDriver, statement: Statement, seqScanLast = false): Promise<PlanNode[]> {
   return driver.transaction(async (tx) => {
+    if (seqScanLast) await tx.exec('SET LOCAL enable_seqscan = off');
     const [row] = await tx.all<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) ${statement.sql}`, statement.params);
     return row ? planNodes(row['QUERY PLAN'][0].Plan) : [];
   });
@@ -53,14 +54,10 @@ async function assertIndexedPlan(driver: SqlDriver, statement: Statement, { sort
     assert.ok(!plan.some((step) => refused.test(step)), `${statement.sql}\n${plan.join('\n')}`);
     return;
   }
-  await driver.transaction(async (tx) => {
-    await tx.exec('SET LOCAL enable_seqscan = off');
-    const [row] = await tx.all<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) ${statement.sql}`, statement.params);
-    const nodes = row ? planNodes(row['QUERY PLAN'][0].Plan) : [];
-    const described = JSON.stringify(nodes.map((node) => [node['Node Type'], node['Relation Name'], node['Index Name']]));
-    const refused = (type: string | undefined): boolean => type === 'Seq Scan' || (!sorts && type === 'Sort');
-    assert.ok(!nodes.some((node) => refused(node['Node Type'])), `${statement.sql}\n${described}`);
-  });
+  const nodes = await postgresPlan(driver, statement, true);
+  const described = JSON.stringify(nodes.map((node) => [node['Node Type'], node['Relation Name'], node['Index Name']]));
+  const refused = (type: string | undefined): boolean => type === 'Seq Scan' || (!sorts && type === 'Sort');
+  assert.ok(!nodes.some((node) => refused(node['Node Type'])), `${statement.sql}\n${described}`);
 }
 
 /** The statements `call` sends. */
