@@ -78,14 +78,18 @@ void describe('restartWithServeFlags', () => {
   });
 });
 
-/** Starts `tessera serve` (plain HTTP), waits for /healthz, returns the serving process's command line and environment. */
+/** Starts `tessera serve --workers 2` (plain HTTP), waits for /healthz, returns the serving process's command line and environment, and its workers' command lines. */
 async function served(env: NodeJS.ProcessEnv): Promise<{ commandLine: string[]; environment: string[]; workers: string[][] }> {
   const dataDir = await mkdtemp(join(tmpdir(), 'tessera-serve-flags-'));
   const port = await freePort();
-  const child = spawn(process.execPath, [BIN, 'serve', '--data-dir', dataDir, '--listen', `http://127.0.0.1:${port}`, '--log-level', 'warn'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env,
-  });
+  const child = spawn(
+    process.execPath,
+    [BIN, 'serve', '--workers', '2', '--data-dir', dataDir, '--listen', `http://127.0.0.1:${port}`, '--log-level', 'warn'],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env,
+    },
+  );
   try {
     const started = Date.now();
     for (;;) {
@@ -117,7 +121,7 @@ void describe('tessera serve, as its own process', { skip: process.platform !== 
   void it('serves from the process it was started as, now running with the heap flags and two arenas, as do its workers', async () => {
     const { commandLine, environment, workers } = await served({ ...inherited, NODE_OPTIONS: '' });
     for (const flag of SERVE_NODE_FLAGS) assert.ok(commandLine.includes(flag), commandLine.join(' '));
-    assert.ok(workers.length >= 1, 'serve runs workers by default');
+    assert.equal(workers.length, 2, 'serve --workers 2 runs two worker processes');
     for (const worker of workers) for (const flag of SERVE_NODE_FLAGS) assert.ok(worker.includes(flag), worker.join(' '));
     assert.equal(commandLine.filter((arg) => arg === 'serve').length, 1);
     assert.ok(environment.includes('MALLOC_ARENA_MAX=2'));
