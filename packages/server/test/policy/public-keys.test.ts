@@ -43,6 +43,12 @@ void describe('registered public keys', () => {
     assert.equal(publicKeyCache().keyOf({ principal: 'alpha.api', kid: 'inf', pem: pemOf(p256Spki(Buffer.of(0))) }), null);
   });
 
+  void it('refuses a PEM public key cut short (no END line), and a PEM without a PUBLIC KEY block', () => {
+    const cut = pemOf(goodDer).replace(/-----END PUBLIC KEY-----\n$/, '');
+    assert.throws(() => parsePublicKeyPem(cut), /the PEM public key could not be parsed/);
+    assert.throws(() => parsePublicKeyPem(pemOf(goodDer).replaceAll('PUBLIC KEY', 'CERTIFICATE')), /expected a PEM "PUBLIC KEY"/);
+  });
+
   void it('refuses a key whose SubjectPublicKeyInfo is not DER', () => {
     // The outer SEQUENCE's length in long form: node:crypto would read it.
     const ber = Buffer.concat([Buffer.of(0x30, 0x81, goodDer[1]!), goodDer.subarray(2)]);
