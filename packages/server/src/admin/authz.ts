@@ -36,13 +36,12 @@ import type { OwnTokenVerifier } from '../oauth2/own-token-verifier.ts';
 import { PERSON_SESSION_TYP } from '../oauth2/tokens.ts';
 import { isSelfIssued } from '../oauth2/client-auth/tls_client_auth.ts';
 import { allowedIpsWithin } from '../policy/ip-ranges.ts';
-import { ADMIN_ROLE, isForeignAdminRole } from '../policy/names.ts';
+import { ADMIN_ROLE, SYSTEM_DOMAIN, isForeignAdminRole } from '../policy/names.ts';
 import type { Membership, Service, ServiceStatus } from '../storage/records.ts';
 import type { Store } from '../storage/store.ts';
 import { AdminError, forbidden } from './errors.ts';
 
-export const SYSTEM_DOMAIN = 'sys.auth';
-export { ADMIN_ROLE };
+export { ADMIN_ROLE, SYSTEM_DOMAIN };
 
 export interface AdminCaller {
   principal: string;

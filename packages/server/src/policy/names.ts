@@ -40,6 +40,9 @@ export function isPrincipalName(name: string): boolean {
 }
 
 /** Splits `a.b.api` into domain `a.b` and service `api`; null when not a principal name. */
+/** The system domain: its admin role (`sys.auth:role.admin`) makes system admins. */
+export const SYSTEM_DOMAIN = 'sys.auth';
+
 /** The role that makes its members a domain's admins (`<d>:role.admin`; `sys.auth`'s makes system admins). */
 export const ADMIN_ROLE = 'admin';
 

@@ -4,7 +4,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authorize, authorizeServiceChange, type AdminCaller } from '../admin/authz.ts';
 import { notFound } from '../admin/errors.ts';
-import { refuseLastAdminRemoval } from '../admin/last-admin.ts';
 import {
   MAX_PAGE_LIMIT,
   nameKey,
@@ -167,7 +166,6 @@ export function accountRoutes(scope: FastifyInstance, deps: AccountRouteDeps): v
         // Disabling takes standing away: open to the account's own domain's admins (admin/authz.ts); enabling is not.
         const { service, actor } = status === 'DISABLED' ? await target(request) : await changeTarget(request);
         if (service.status === status) return view(service);
-        if (status === 'DISABLED') await refuseLastAdminRemoval(store, now(), { without: service.principal });
         return view(await store.updateService(service.principal, { status }, { actor }));
       },
     );
@@ -187,7 +185,6 @@ export function accountRoutes(scope: FastifyInstance, deps: AccountRouteDeps): v
     async (request, reply) => {
       // Taking standing away: open to the account's own domain's admins (admin/authz.ts).
       const { service, actor } = await target(request);
-      await refuseLastAdminRemoval(store, now(), { without: service.principal });
       await store.deleteService(service.principal, { actor });
       return reply.code(204).send();
     },

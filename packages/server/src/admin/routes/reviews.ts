@@ -9,8 +9,6 @@ import { approvalRequiredRoles, requestApproval } from '../approval-gate.ts';
 import { SYSTEM_DOMAIN, authorize, type AdminCaller } from '../authz.ts';
 import { badRequest, forbidden } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
-import { isSystemAdminRole, refuseLastAdminRemoval, refuseLastAdminWrite } from '../last-admin.ts';
-import { ADMIN_ROLE } from '../authz.ts';
 import { errorResponses, nameKey, pageOf, pageQuerystring, pageSchema, readExpiry, readPage, readReviewBy, requireName, schemas, timeKey } from '../wire.ts';
 import type { Applied } from './roles.ts';
 
@@ -77,17 +75,6 @@ function readReviews(body: ReviewsBody, now: number): { items: ReviewItem[]; act
 export async function applyReviewsChange(deps: AdminRouteDeps, change: { body: ReviewsBody }, actor: string, note: AuditNote): Promise<Applied> {
   const now = deps.now();
   const { items, action } = readReviews(change.body, now);
-  const admins = items.filter((item) => isSystemAdminRole(item.domain, item.role));
-  if (admins.length > 0) {
-    const role = await deps.store.getRole(SYSTEM_DOMAIN, ADMIN_ROLE);
-    if (action.kind === 'remove') {
-      const leaving = new Set(admins.map((item) => item.principal));
-      await refuseLastAdminRemoval(deps.store, now, { members: (role?.members ?? []).filter((m) => !leaving.has(m.principal)) });
-    } else if (action.expiresAt !== undefined) {
-      const writing = admins.map((item) => ({ principal: item.principal, expiresAt: action.expiresAt ?? null }));
-      await refuseLastAdminWrite(deps.store, now, { domain: SYSTEM_DOMAIN, role: ADMIN_ROLE }, { writing });
-    }
-  }
   const result = await deps.store.applyReviews(items, action, { actor }, note);
   return { status: 200, body: { ...result, pending: [] } };
 }

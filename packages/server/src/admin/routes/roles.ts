@@ -12,7 +12,6 @@ import { MAX_ROLE_ACTORS } from '../../policy/delegation.ts';
 import { authorize } from '../authz.ts';
 import { AdminError, badRequest, notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
-import { isSystemAdminRole, refuseLastAdminRemoval, refuseLastAdminWrite } from '../last-admin.ts';
 import { readTokenMaxLifetime, tokenMaxLifetimeSchema } from './domains.ts';
 import {
   DEFAULT_PAGE_LIMIT,
@@ -497,7 +496,6 @@ export async function applyRolePut(deps: AdminRouteDeps, change: RolePutChange, 
   const { members, settings } = readRolePut(change, deps.now());
   const { basis } = change;
   const guard = basis === undefined ? undefined : (current: Role | null) => refuseStaleRolePut({ ...change, basis }, current);
-  if (members) await refuseLastAdminWrite(deps.store, deps.now(), { domain, role }, { members });
   const result = await deps.store.putRole(domain, role, members, { actor }, settings, note, guard);
   return { status: result.created ? 201 : 200, body: { ...roleShown(result.role), joinTokensVoided: result.joinTokensVoided } };
 }
@@ -515,7 +513,6 @@ function readMembersPost(change: MembersPostChange, now: number): RoleMember[] {
 export async function applyMembersPost(deps: AdminRouteDeps, change: MembersPostChange, actor: string, note: AuditNote): Promise<Applied> {
   const { domain, role } = change;
   const members = readMembersPost(change, deps.now());
-  await refuseLastAdminWrite(deps.store, deps.now(), { domain, role }, { writing: members });
   return { status: 200, body: await deps.store.putRoleMembers(domain, role, members, { actor }, note) };
 }
 
@@ -533,7 +530,6 @@ function readMemberPut(change: MemberPutChange, now: number): RoleMember {
 export async function applyMemberPut(deps: AdminRouteDeps, change: MemberPutChange, actor: string, note: AuditNote): Promise<Applied> {
   const { domain, role } = change;
   const member = readMemberPut(change, deps.now());
-  await refuseLastAdminWrite(deps.store, deps.now(), { domain, role }, { writing: [member] });
   const { created, joinTokensVoided } = await deps.store.putRoleMember(domain, role, member, { actor }, note);
   return { status: created ? 201 : 200, body: { ...memberOut(member), created, joinTokensVoided } };
 }
@@ -548,7 +544,6 @@ export interface MemberDeleteChange {
 export async function applyMemberDelete(deps: AdminRouteDeps, change: MemberDeleteChange, actor: string, note: AuditNote): Promise<Applied> {
   const { domain, role } = change;
   const principal = requireName('principal', change.principal);
-  if (isSystemAdminRole(domain, role)) await refuseLastAdminRemoval(deps.store, deps.now(), { without: principal });
   await deps.store.deleteRoleMember(domain, role, principal, { actor }, note);
   return { status: 204, body: undefined };
 }
@@ -561,7 +556,6 @@ export interface RoleDeleteChange {
 
 export async function applyRoleDelete(deps: AdminRouteDeps, change: RoleDeleteChange, actor: string, note: AuditNote): Promise<Applied> {
   const { domain, role } = change;
-  if (isSystemAdminRole(domain, role)) await refuseLastAdminRemoval(deps.store, deps.now(), { members: [] });
   await deps.store.deleteRole(domain, role, { actor }, note);
   return { status: 204, body: undefined };
 }

@@ -9,7 +9,6 @@ import { parsePublicKeyPem } from '../../policy/public-keys.ts';
 import { authorize, authorizeServiceChange, onlyTakesStandingAway, type AdminCaller } from '../authz.ts';
 import { AdminError, badRequest, notFound } from '../errors.ts';
 import type { AdminRouteDeps } from '../index.ts';
-import { refuseLastAdminRemoval } from '../last-admin.ts';
 import {
   errorResponses,
   nameKey,
@@ -213,9 +212,6 @@ export function serviceRoutes(scope: FastifyInstance, deps: AdminRouteDeps): voi
       // Taking standing away stays with the service's own domain's admins (authz.ts); a missing service is the 404 of updateService.
       const current = await store.getService(principal);
       if (!current || !onlyTakesStandingAway(current, standing)) await authorizeServiceChange(store, callerOf(request), principal, now());
-      const { expiresAt } = standing;
-      if (body.status === 'DISABLED') await refuseLastAdminRemoval(store, now(), { without: principal });
-      if (typeof expiresAt === 'number') await refuseLastAdminRemoval(store, expiresAt, { without: principal });
       const service = await store.updateService(principal, { ...standing, description: body.description }, { actor });
       return serviceOut(service);
     },
@@ -235,7 +231,6 @@ export function serviceRoutes(scope: FastifyInstance, deps: AdminRouteDeps): voi
     async (request, reply) => {
       // Taking standing away: open to the service's own domain's admins even when it holds another domain's admin role (authz.ts).
       const { principal, actor } = target(request);
-      await refuseLastAdminRemoval(store, now(), { without: principal });
       await store.deleteService(principal, { actor });
       return reply.code(204).send();
     },

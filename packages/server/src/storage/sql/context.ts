@@ -9,7 +9,9 @@
 //    (sql/approvals.ts claimApproval); nothing locks a pending change after another row;
 // 1. the rows the change hangs off: domain (FOR SHARE to add under it, FOR UPDATE to change it),
 //    then the service (lockService) or the role (lockRole), then the rows they own;
-// 2. last, the registry change counter: every registry change takes it, and holds it to the
+// 2. a change of who holds sys.auth:role.admin, the advisory lock its last check takes
+//    (system-admins.ts), taken after the change's function has returned;
+// 3. last, the registry change counter: every registry change takes it, and holds it to the
 //    commit. `audit` only collects a transaction's changes (sql/changes.ts recordChanges); the
 //    transaction below writes them (writeChanges) once its function has returned, so the counter
 //    comes after every other lock of the change. Nothing else may take the counter's row, nor
@@ -24,6 +26,7 @@ import type { FeedRow, RegistryChange } from './changes.ts';
 /** Told of a transaction's registry changes when it ends; `committed` false when it failed (it may or may not have committed). */
 export type ChangeListener = (changes: FeedRow[], committed: boolean) => void;
 import { auditDomain } from './audit-domain.ts';
+import { checkSystemAdmins } from './system-admins.ts';
 import { toRole } from './rows.ts';
 import type { DomainRow, MemberRow, RoleRow, ServiceRow } from './rows.ts';
 
@@ -66,6 +69,7 @@ function telling(driver: SqlDriver, listeners: Set<ChangeListener>): SqlDriver {
           recorded.clear();
           pendingChanges.set(tx, recorded);
           const value = await fn(tx);
+          await checkSystemAdmins(tx, driver.dialect);
           // Last, so the change counter's row is held from here to the commit only.
           await writeChanges(tx, driver.dialect, recorded);
           return value;

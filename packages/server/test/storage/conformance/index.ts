@@ -21,6 +21,7 @@ import { reviewsAndApprovals } from './reviews-approvals.ts';
 import { roleDelegation } from './role-delegation.ts';
 import { roles } from './roles.ts';
 import { serviceAccounts } from './service-accounts.ts';
+import { systemAdmins } from './system-admins.ts';
 import { tokenLimits } from './token-limits.ts';
 import { tokenRates } from './token-rates.ts';
 import { transactions } from './transactions.ts';
@@ -33,6 +34,7 @@ export function storeConformance(harness: StoreHarness): void {
   credentials(harness);
   serviceAccounts(harness);
   roles(harness);
+  systemAdmins(harness);
   roleDelegation(harness);
   reviewsAndApprovals(harness);
   tokenLimits(harness);
