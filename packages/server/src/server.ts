@@ -48,7 +48,7 @@ import { createTokenReuseCache } from './oauth2/token-reuse.ts';
 import { createClientGuard } from './oauth2/client-guard.ts';
 import { createTokenService } from './oauth2/token-service.ts';
 import { createTokenGuards } from './guards/index.ts';
-import { databaseConnections, databasePoolShare } from './guards/worker-share.ts';
+import { bucketShare, databaseConnections, databasePoolShare } from './guards/worker-share.ts';
 import { createMetricsRegistry, registerRequestMetrics } from './observability/metrics.ts';
 import { logStorageOutages, registryEventLogger } from './observability/storage-log.ts';
 import { serviceAccountsApi } from './service-accounts/index.ts';
@@ -355,6 +355,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
                 now,
                 clockSkew: config.clockSkew,
                 signInLimit: config.consoleSignInRateLimit,
+                ...(slot === undefined ? {} : { signInShare: bucketShare(config.consoleSignInRateLimit, slot) }),
               },
               clientSecret: readClientSecret(oidc),
             },

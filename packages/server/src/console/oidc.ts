@@ -48,8 +48,10 @@ export interface ConsoleOidcDeps {
   signingKey: () => SigningKey;
   now: () => number;
   clockSkew: number;
-  /** Sign-ins per source address (config consoleSignInRateLimit); rate 0 turns the limit off. */
+  /** Sign-ins per source address (config consoleSignInRateLimit); rate 0 turns the limit off. Named in 429s. */
   signInLimit: BucketLimit;
+  /** What this process enforces of it: a worker of a round-robin cluster its share (guards/worker-share.ts); signInLimit otherwise. */
+  signInShare?: BucketLimit;
   /** For tests; global fetch otherwise. */
   fetch?: typeof fetch;
 }
@@ -115,7 +117,8 @@ export function consoleOidcRoutes(app: FastifyInstance, deps: ConsoleOidcDeps, c
   const provider = createProviderClient(config, doFetch);
   // Before anything else, as the token endpoint's address bucket (guards/rate-limit.ts): each
   // sign-in makes this server call the provider, so a flood from one address is held back here.
-  const signIns = deps.signInLimit.rate > 0 ? new TokenBuckets(deps.signInLimit) : null;
+  const enforced = deps.signInShare ?? deps.signInLimit;
+  const signIns = enforced.rate > 0 ? new TokenBuckets(enforced) : null;
   const limitSignIns = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const key = addressKey(request.ip);
     const waitMs = signIns?.take(key, deps.now()) ?? 0;

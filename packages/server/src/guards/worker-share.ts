@@ -4,10 +4,11 @@
 // with the whole budget in each, the fleet would allow N times the configured one. Each worker
 // therefore holds a share, and the shares add up to the configured budget:
 //
-// - rate limits (per address and per client): the rate divided by N (a bucket refills at any
-//   fractional rate), and the burst split into whole shares, worker i taking one of the
-//   remainder when i < burst mod N (9 over 2 workers: 5 and 4). A share is at least 1, so with a
-//   burst smaller than N the fleet allows N back to back. A rate of 0 (off) stays off.
+// - rate limits (per address and per client, and the console's sign-ins per address): the rate
+//   divided by N (a bucket refills at any fractional rate), and the burst split into whole
+//   shares, worker i taking one of the remainder when i < burst mod N (9 over 2 workers: 5 and
+//   4). A share is at least 1, so with a burst smaller than N the fleet allows N back to back.
+//   A rate of 0 (off) stays off.
 // - the auth-failure alert threshold: divided by N, rounded up, so that failures dealt evenly
 //   raise an alert by the time they reach the configured threshold in all (an alert is then
 //   raised by the worker that saw its share, and several workers may each raise one per window).
