@@ -6,6 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { Agent as HttpAgent } from 'node:http';
 import { Agent } from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import { send } from '@tessera/testkit/https';
@@ -196,6 +197,39 @@ describe('gateway --workers 2', () => {
     assert.equal(await gw.exited, 0);
     assert.ok(access((entry) => entry['path'] === '/orders/drip').length === 1, 'the drained request was logged');
     await assert.rejects(get('/orders/after-stop'));
+  });
+});
+
+describe('gateway --workers 2 whose primary does not answer', () => {
+  let world: World;
+  let gw: RunningGateway;
+
+  before(async () => {
+    world = await startWorld();
+    gw = await spawnGateway(world.config(), {}, ['--workers', '2']);
+  });
+  after(async () => {
+    gw?.process.kill('SIGCONT');
+    await gw?.stop();
+    await world?.close();
+  });
+
+  it('answers a scrape 503 within its own bound while the primary is stopped, and 200 again once it runs', async () => {
+    // A connection opened while the primary runs: the worker's own from then on (the primary only deals new ones).
+    const agent = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+    assert.equal((await send(gw.metricsUrl!, { agent })).status, 200);
+    gw.process.kill('SIGSTOP');
+    try {
+      const started = Date.now();
+      const scrape = await send(gw.metricsUrl!, { agent });
+      assert.equal(scrape.status, 503, scrape.text);
+      assert.match(scrape.text, /the workers' counts could not be gathered: the primary process did not answer within 4 s/);
+      assert.ok(Date.now() - started < 8000, `answered after ${Date.now() - started} ms`);
+    } finally {
+      gw.process.kill('SIGCONT');
+    }
+    assert.equal((await send(gw.metricsUrl!, { agent })).status, 200);
+    agent.destroy();
   });
 });
 

@@ -43,6 +43,9 @@ export function configFromWire(wire: WireConfig): GatewayConfig {
   };
 }
 
+/** How long the primary waits for the workers' answers to a reload or a metrics scrape. */
+export const ANSWER_MS = 2000;
+
 /** Primary → worker. */
 export type ToWorker =
   | { type: 'start'; config: WireConfig; worker: number }

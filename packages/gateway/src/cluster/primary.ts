@@ -25,7 +25,7 @@ import { GatewayConfigError, loadConfig, type GatewayConfig } from '../config/co
 import { changedRestartSettings, secureOptions, watchConfigFiles, type LogEntry } from '../gateway.ts';
 import type { LineSink } from '../observability/log-writer.ts';
 import { addSnapshots, type MetricsSnapshot } from '../observability/metrics.ts';
-import { configToWire, isMessage, type FromWorker, type ToWorker } from './messages.ts';
+import { ANSWER_MS, configToWire, isMessage, type FromWorker, type ToWorker } from './messages.ts';
 
 export interface ClusterOptions {
   /** The primary's own log lines (start, reloads, workers that exit). */
@@ -49,8 +49,6 @@ export interface RunningCluster {
 
 // worker.ts beside this file in the repository, worker.js once built into dist/.
 const WORKER_SCRIPT = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url));
-/** How long a reload or a metrics scrape waits for the workers' answers. */
-const ANSWER_MS = 2000;
 const RELOAD_REFUSED = 'config reload refused; the running configuration is kept';
 
 interface Slot extends SupervisedSlot {

@@ -10,7 +10,7 @@
 import { startGateway, type Gateway } from '../gateway.ts';
 import { createLogWriter, type LogWriter } from '../observability/log-writer.ts';
 import type { MetricsSnapshot } from '../observability/metrics.ts';
-import { configFromWire, isMessage, type FromWorker, type ToWorker } from './messages.ts';
+import { ANSWER_MS, configFromWire, isMessage, type FromWorker, type ToWorker } from './messages.ts';
 
 const send = (message: FromWorker, done?: () => void): void => {
   if (process.send && process.connected) process.send(message, undefined, {}, done);
@@ -21,6 +21,8 @@ let gateway: Gateway | null = null;
 let writer: LogWriter | null = null;
 let stopping: Promise<void> | null = null;
 let nextTotal = 0;
+/** How long a scrape waits for the primary's total: twice the primary's own bound on the workers' answers. */
+const TOTAL_WAIT_MS = 2 * ANSWER_MS;
 const totals = new Map<number, { resolve(snapshot: MetricsSnapshot): void; reject(error: Error): void }>();
 
 process.on('message', (message: unknown) => {
@@ -57,7 +59,10 @@ process.on('SIGINT', () => undefined);
 // A worker stopped on its own drains like at shutdown; the primary starts it again.
 process.on('SIGTERM', () => void stop());
 // The primary is gone: nobody deals connections or writes the log any more.
-process.on('disconnect', () => void stop());
+process.on('disconnect', () => {
+  for (const waiting of totals.values()) waiting.reject(new Error('the primary process is gone'));
+  void stop();
+});
 
 async function start(message: Extract<ToWorker, { type: 'start' }>): Promise<void> {
   writer = createLogWriter({ write: (text: string) => send({ type: 'log', text }) }, undefined, { worker: message.worker, pid: process.pid });
@@ -66,18 +71,42 @@ async function start(message: Extract<ToWorker, { type: 'start' }>): Promise<voi
       log: writer.log,
       watchConfig: false,
       announce: false,
-      metricsTotal: () =>
-        new Promise<MetricsSnapshot>((resolve, reject) => {
-          const id = nextTotal++;
-          totals.set(id, { resolve, reject });
-          send({ type: 'metrics-request', id });
-        }),
+      metricsTotal,
     });
     send({ type: 'ready', url: gateway.url, metricsUrl: gateway.metricsUrl });
   } catch (error) {
     writer.flush();
     send({ type: 'failed', message: error instanceof Error ? error.message : String(error) }, () => process.exit(1));
   }
+}
+
+/**
+ * The total of every worker's counts, from the primary. The primary answers within its own
+ * ANSWER_MS whatever the workers do; a primary that is stopped or gone would leave the scrape
+ * hanging, so the wait has a bound of its own, and ends at once when the primary disconnects.
+ */
+function metricsTotal(): Promise<MetricsSnapshot> {
+  return new Promise<MetricsSnapshot>((resolve, reject) => {
+    if (!process.connected) return reject(new Error('the primary process is gone'));
+    const id = nextTotal++;
+    const timer = setTimeout(() => fail(new Error(`the primary process did not answer within ${TOTAL_WAIT_MS / 1000} s`)), TOTAL_WAIT_MS);
+    const end = (): void => {
+      clearTimeout(timer);
+      totals.delete(id);
+    };
+    const fail = (error: Error): void => {
+      end();
+      reject(error);
+    };
+    totals.set(id, {
+      resolve: (snapshot) => {
+        end();
+        resolve(snapshot);
+      },
+      reject: fail,
+    });
+    send({ type: 'metrics-request', id });
+  });
 }
 
 /** Stops listening, lets the connections drain (gateway.close), hands the last log lines over, and exits. */
