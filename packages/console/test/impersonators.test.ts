@@ -1,5 +1,5 @@
 // A role's impersonators in a real browser against a real server: added and removed on the role
-// page (a removal after a confirmation, Cancel changing nothing) and found through the admin API;
+// page (each after a confirmation saying what it grants or ends, Cancel changing nothing) and found through the admin API;
 // an invalid principal name refused with the server's message in the form; held for a second
 // admin where the domain requires one (shown as waiting, the list left as it holds); and a
 // domain admin of another domain refused by the server. Checked like every console page (CSP,
@@ -61,12 +61,25 @@ describe("the console: a role's impersonators", { skip, timeout: 120_000 }, () =
       const form = page.getByRole('form', { name: 'Add an impersonator' });
       await page.getByLabel('Impersonator principal').fill('gw.support');
       await form.getByRole('button', { name: 'Add impersonator' }).click();
+      // Adding one asks first, saying what it grants; Cancel changes nothing and keeps the input.
+      const asked = page.getByRole('dialog', { name: 'Make gw.support an impersonator?' });
+      await asked.waitFor();
+      assert.match((await asked.textContent()) ?? '', /gw\.support may then get tokens carrying orders:role\.readers for any of its members without act/);
+      assert.match((await asked.textContent()) ?? '', /takes them for the member's own/);
+      assert.deepEqual(await axeViolations(page), []);
+      await asked.getByRole('button', { name: 'Cancel' }).click();
+      await asked.waitFor({ state: 'detached' });
+      assert.deepEqual(await impersonators('orders'), [], 'cancel changes nothing');
+      assert.equal(await page.getByLabel('Impersonator principal').inputValue(), 'gw.support', 'the input stays');
+      await form.getByRole('button', { name: 'Add impersonator' }).click();
+      await confirmDialog(page, 'Make gw.support an impersonator?', 'Add gw.support');
       await page.getByRole('status').filter({ hasText: 'gw.support is now an impersonator of orders:role.readers.' }).waitFor();
       await section.getByRole('listitem').filter({ hasText: 'gw.support' }).waitFor();
       assert.deepEqual(await impersonators('orders'), ['gw.support']);
       assert.equal(await page.getByLabel('Impersonator principal').inputValue(), '', 'the field is emptied once done');
       await page.getByLabel('Impersonator principal').fill('ops.debug');
       await form.getByRole('button', { name: 'Add impersonator' }).click();
+      await confirmDialog(page, 'Make ops.debug an impersonator?', 'Add ops.debug');
       await section.getByRole('listitem').filter({ hasText: 'ops.debug' }).waitFor();
       assert.deepEqual(await impersonators('orders'), ['gw.support', 'ops.debug']);
       assert.deepEqual((await t.admin$('GET', '/domains/orders/roles/readers')).json.actors, ['gw.edge'], 'the actors are kept');
@@ -75,6 +88,7 @@ describe("the console: a role's impersonators", { skip, timeout: 120_000 }, () =
       w.expectFailedLoad(400, '/admin/v1/domains/orders/roles/readers');
       await page.getByLabel('Impersonator principal').fill('Not A Name');
       await form.getByRole('button', { name: 'Add impersonator' }).click();
+      await confirmDialog(page, 'Make Not A Name an impersonator?', 'Add Not A Name');
       const alert = form.getByRole('alert');
       await alert.waitFor();
       assert.match((await alert.textContent()) ?? '', /^impersonators: "Not A Name" is not a valid principal name: .+ \(400 [a-z_]+\)$/);
@@ -112,6 +126,7 @@ describe("the console: a role's impersonators", { skip, timeout: 120_000 }, () =
       await page.getByText(/pay requires a second admin for this role: .*impersonator/).waitFor();
       await page.getByLabel('Impersonator principal').fill('gw.support');
       await page.getByRole('form', { name: 'Add an impersonator' }).getByRole('button', { name: 'Add impersonator' }).click();
+      await confirmDialog(page, 'Make gw.support an impersonator?', 'Add gw.support');
       await page.getByRole('status').filter({ hasText: 'Making gw.support an impersonator of pay:role.readers is not done yet.' }).waitFor();
       assert.equal(await page.getByText('is now an impersonator').count(), 0, 'never reported as done');
       assert.deepEqual(await impersonators('pay'), [], 'held, not applied');
@@ -141,6 +156,7 @@ describe("the console: a role's impersonators", { skip, timeout: 120_000 }, () =
       await w.page.getByRole('heading', { level: 1, name: 'Role alpha:role.readers' }).waitFor();
       await w.page.getByLabel('Impersonator principal').fill('orders.support');
       await w.page.getByRole('button', { name: 'Add impersonator' }).click();
+      await confirmDialog(w.page, 'Make orders.support an impersonator?', 'Add orders.support');
       await w.page.getByRole('status').filter({ hasText: 'orders.support is now an impersonator of alpha:role.readers.' }).waitFor();
       assert.deepEqual(await impersonators('alpha'), ['orders.support']);
     });

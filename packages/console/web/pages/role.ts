@@ -25,6 +25,8 @@ interface PrincipalListKind {
   hint: string;
   /** The removal dialog's paragraphs. */
   removal(who: string, fullName: string): string[];
+  /** When adding one grants more than the page says at a glance: the paragraphs of a dialog asked first. */
+  grant?(who: string, fullName: string): string[];
 }
 
 interface PrincipalList {
@@ -123,6 +125,12 @@ export async function renderRole({ api, view, crumbs }: PageContext, domain: str
     const input = h('input', { name: kind.noun, required: true, spellcheck: 'false', autocapitalize: 'none' });
     const form = actionForm(`Add ${kind.article} ${kind.noun}`, [field(kind.label, input, kind.hint)], `Add ${kind.noun}`, async () => {
       const who = input.value.trim();
+      if (
+        kind.grant &&
+        !(await confirmAction({ title: `Make ${who} ${kind.article} ${kind.noun}?`, details: kind.grant(who, role.fullName), confirmLabel: `Add ${who}` }))
+      ) {
+        return;
+      }
       await set(
         [...new Set([...role[kind.field], who])],
         `${who} is now ${kind.article} ${kind.noun} of ${role.fullName}.`,
@@ -157,6 +165,11 @@ export async function renderRole({ api, view, crumbs }: PageContext, domain: str
       `${who} will no longer get tokens carrying ${fullName} without act for its members (token exchange with impersonation=true), ` +
         'and the impersonation tokens it holds that carry the role stop being accepted at once (introspection, the admin API).',
       'The members keep the role; its actors are kept.',
+    ],
+    grant: (who, fullName) => [
+      `${who} may then get tokens carrying ${fullName} for any of its members without act (token exchange with impersonation=true): ` +
+        `they have no act claim, so a service that ignores client_id takes them for the member's own.`,
+      'Each such token is audited (token.issued, acting impersonation); removing the impersonator stops Tessera accepting the ones it holds.',
     ],
   });
 
