@@ -6,7 +6,7 @@
 // (oauth2/errors.ts), the service-account JSON token dialect (service-accounts/token-route.ts).
 
 import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { ConflictError, InvalidValueError, NotFoundError, StorageUnavailableError } from '../storage/errors.ts';
+import { ConcurrentChangeError, ConflictError, InvalidValueError, NotFoundError, StorageUnavailableError } from '../storage/errors.ts';
 
 /**
  * An error thrown on purpose with the answer it deserves: an HTTP status, a short
@@ -110,6 +110,10 @@ function describeError(error: unknown, log: FastifyBaseLogger): ClientFacingErro
   if (error instanceof ConflictError) return { status: 409, error: 'conflict', message: error.message };
   if (error instanceof InvalidValueError) {
     return { status: 400, error: 'invalid_request', message: 'a value in the request cannot be stored (control characters such as NUL are not allowed)' };
+  }
+  if (error instanceof ConcurrentChangeError) {
+    log.info({ err: error }, 'a change was rolled back by a concurrent one');
+    return { status: 503, error: 'temporarily_unavailable', message: 'a concurrent change to the same records got in the way and nothing was written; retry' };
   }
   if (error instanceof StorageUnavailableError) {
     // The outage itself is logged once, when it starts and when it ends (storage/availability.ts).

@@ -39,7 +39,6 @@ export function isPrincipalName(name: string): boolean {
   return name.length <= NAME_LIMITS.principal && PRINCIPAL_RE.test(name);
 }
 
-/** Splits `a.b.api` into domain `a.b` and service `api`; null when not a principal name. */
 /** The system domain: its admin role (`sys.auth:role.admin`) makes system admins. */
 export const SYSTEM_DOMAIN = 'sys.auth';
 
@@ -54,6 +53,7 @@ export function isForeignAdminRole(principal: string, domain: string, role: stri
   return role === ADMIN_ROLE && splitPrincipal(principal)?.domain !== domain;
 }
 
+/** Splits `a.b.api` into domain `a.b` and service `api`; null when not a principal name. */
 export function splitPrincipal(principal: string): { domain: string; service: string } | null {
   if (!isPrincipalName(principal)) return null;
   const dot = principal.lastIndexOf('.');

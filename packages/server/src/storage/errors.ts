@@ -16,6 +16,15 @@ export class StorageUnavailableError extends Error {
   readonly code = 'STORAGE_UNAVAILABLE';
 }
 
+/**
+ * A concurrent change got in the way and the database rolled the transaction back whole
+ * (PostgreSQL: a deadlock, a serialization failure): nothing was written, and the same request
+ * made again goes through. Not an outage.
+ */
+export class ConcurrentChangeError extends Error {
+  readonly code = 'CONCURRENT_CHANGE';
+}
+
 /** A value the database cannot hold (PostgreSQL refuses a NUL byte in text, for one). */
 export class InvalidValueError extends Error {
   readonly code = 'INVALID_VALUE';

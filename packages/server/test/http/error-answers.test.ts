@@ -16,7 +16,7 @@ import { ClientCertificateError } from '../../src/mtls/index.ts';
 import { NO_STORE, OAuthError, invalidClient, oauthDialect } from '../../src/oauth2/errors.ts';
 import { accountsDialect } from '../../src/service-accounts/index.ts';
 import { tokenDialect } from '../../src/service-accounts/token-route.ts';
-import { NotFoundError, StorageUnavailableError } from '../../src/storage/errors.ts';
+import { ConcurrentChangeError, NotFoundError, StorageUnavailableError } from '../../src/storage/errors.ts';
 
 interface Logged {
   level: string;
@@ -48,6 +48,7 @@ const errors = {
   proofUnavailable: () => new ProofError(503, 'could not fetch the keys; retry shortly', { cause: new Error('ECONNREFUSED') }),
   notFound: () => new NotFoundError('no service alpha.x'),
   storageDown: () => new StorageUnavailableError('connection refused'),
+  concurrent: () => new ConcurrentChangeError('PostgreSQL: deadlock detected'),
   mediaType: () => Object.assign(new Error('Unsupported Media Type: text/plain'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415 }),
   validation: () =>
     Object.assign(new Error('body must have required property client_id'), {
@@ -122,6 +123,11 @@ describe('the admin-style JSON dialects ({"error", "message"})', () => {
     assert.deepEqual(wire(root, errors.proof()), { status: 401, headers: {}, body: { error: 'invalid_proof', message: 'the join token is unknown' } });
     assert.deepEqual(wire(root, errors.notFound()), { status: 404, headers: {}, body: { error: 'not_found', message: 'no service alpha.x' } });
     assert.deepEqual(wire(root, errors.storageDown()), { status: 503, headers: {}, body: { error: 'temporarily_unavailable', message: STORAGE_MESSAGE } });
+    assert.deepEqual(wire(root, errors.concurrent()), {
+      status: 503,
+      headers: {},
+      body: { error: 'temporarily_unavailable', message: 'a concurrent change to the same records got in the way and nothing was written; retry' },
+    });
     assert.deepEqual(wire(root, errors.mediaType()), {
       status: 415,
       headers: {},

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { numberPlaceholders, openPostgresDriver } from '../../src/storage/drivers/postgres.ts';
-import { StorageUnavailableError } from '../../src/storage/errors.ts';
+import { ConcurrentChangeError, StorageUnavailableError } from '../../src/storage/errors.ts';
 import { migrate, migrations } from '../../src/storage/migrations.ts';
 import { openStore } from '../../src/storage/open.ts';
 import { storeConformance } from './conformance/index.ts';
@@ -96,6 +96,36 @@ describe('PostgreSQL store', () => {
 
   it('reports an unreachable server as StorageUnavailableError', async () => {
     await assert.rejects(openStore({ kind: 'postgres', url: 'postgres://postgres@127.0.0.1:1/postgres' }), StorageUnavailableError);
+  });
+
+  it('reports a deadlock between two transactions as ConcurrentChangeError (a retry, not an outage), the winner committing', async () => {
+    await database.reset();
+    const driver = openPostgresDriver(database.url);
+    try {
+      await migrate(driver);
+      await driver.run("INSERT INTO meta (key, value) VALUES ('a', '0'), ('b', '0')");
+      // Each locks one row, waits until the other holds its own, then asks for the other's: PostgreSQL picks one to roll back.
+      let held = 0;
+      const bothHeld = new Promise<void>((resolve) => {
+        const check = setInterval(() => held === 2 && (clearInterval(check), resolve()), 5);
+      });
+      const crossing = (first: string, second: string) =>
+        driver.transaction(async (tx) => {
+          await tx.run('UPDATE meta SET value = ? WHERE key = ?', [first, first]);
+          held += 1;
+          await bothHeld;
+          await tx.run('UPDATE meta SET value = ? WHERE key = ?', [first, second]);
+        });
+      const results = await Promise.allSettled([crossing('a', 'b'), crossing('b', 'a')]);
+      const refused = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as unknown] : []));
+      assert.equal(refused.length, 1, results.map((result) => result.status).join(', '));
+      assert.ok(refused[0] instanceof ConcurrentChangeError, String(refused[0]));
+      assert.match((refused[0] as Error).message, /deadlock detected/);
+      const values = (await driver.all<{ value: string }>("SELECT value FROM meta WHERE key IN ('a', 'b')")).map((row) => row.value);
+      assert.equal(new Set(values).size, 1, `the winner wrote both rows: ${values.join(', ')}`);
+    } finally {
+      await driver.close();
+    }
   });
 
   it('numbers placeholders, leaving quoted question marks alone', () => {

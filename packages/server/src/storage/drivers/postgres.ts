@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type Pg from 'pg';
-import { ConflictError, InvalidValueError, StorageUnavailableError } from '../errors.ts';
+import { ConcurrentChangeError, ConflictError, InvalidValueError, StorageUnavailableError } from '../errors.ts';
 import { TransactionScope } from './driver.ts';
 import { postgresStatements } from './statements.ts';
 import type { SqlDriver, SqlExecutor, SqlValue } from './driver.ts';
@@ -32,6 +32,10 @@ const QUERY_TIMEOUT_MS = STATEMENT_TIMEOUT_MS + 1000;
 const UNAVAILABLE_CLASSES = new Set(['08', '28', '3D', '53', '57']);
 // Cancelled by statement_timeout (57014, in class 57 above) or lock_timeout: busy, not broken.
 const LOCK_NOT_AVAILABLE = '55P03';
+// Class 40, transaction rollback: a deadlock between two concurrent changes (40P01), or a
+// serialization failure (40001). The transaction was rolled back whole; the same request, made
+// again, goes through.
+const ROLLED_BACK_CLASS = '40';
 const CONFLICT_CODES = new Set([
   '23505', // unique_violation
   '23503', // foreign_key_violation: a parent row vanished under a concurrent change
@@ -227,6 +231,9 @@ function translate(error: unknown): unknown {
     }
     if (UNAVAILABLE_CLASSES.has(code.slice(0, 2)) || code === LOCK_NOT_AVAILABLE) {
       return new StorageUnavailableError(`PostgreSQL: ${error.message}`, { cause: error });
+    }
+    if (code.startsWith(ROLLED_BACK_CLASS)) {
+      return new ConcurrentChangeError(`PostgreSQL: ${error.message}`, { cause: error });
     }
     // Class 22, data exception: the value sent cannot be stored (a NUL byte in text, say).
     if (code.startsWith('22')) return new InvalidValueError(`a value cannot be stored: ${error.message}`, { cause: error });

@@ -7,10 +7,10 @@
 // Lock order (PostgreSQL), so that two changes never wait for each other:
 // 0. first, for a write applying a pending change on its approval, that change's row
 //    (sql/approvals.ts claimApproval); nothing locks a pending change after another row;
-// 1. the rows the change hangs off: domain (FOR SHARE to add under it, FOR UPDATE to change it),
+// 1. for a change that may leave sys.auth:role.admin without an active member sooner, the
+//    advisory lock of system-admins.ts guardSystemAdmins, before any row lock of its own;
+// 2. the rows the change hangs off: domain (FOR SHARE to add under it, FOR UPDATE to change it),
 //    then the service (lockService) or the role (lockRole), then the rows they own;
-// 2. a change of who holds sys.auth:role.admin, the advisory lock its last check takes
-//    (system-admins.ts), taken after the change's function has returned;
 // 3. last, the registry change counter: every registry change takes it, and holds it to the
 //    commit. `audit` only collects a transaction's changes (sql/changes.ts recordChanges); the
 //    transaction below writes them (writeChanges) once its function has returned, so the counter
@@ -44,7 +44,7 @@ export interface SqlContext {
 export function createContext(driver: SqlDriver, now: () => number): SqlContext {
   const locking = driver.dialect === 'postgres';
   const changeListeners = new Set<ChangeListener>();
-  return { db: telling(driver, changeListeners), now, forShare: locking ? ' FOR SHARE' : '', forUpdate: locking ? ' FOR UPDATE' : '', changeListeners };
+  return { db: telling(driver, changeListeners, now), now, forShare: locking ? ' FOR SHARE' : '', forUpdate: locking ? ' FOR UPDATE' : '', changeListeners };
 }
 
 /**
@@ -53,7 +53,7 @@ export function createContext(driver: SqlDriver, now: () => number): SqlContext 
  * changes take effect in its cache at once. Told after a failure too (the commit may have
  * happened): evicting what did not change costs only a reload.
  */
-function telling(driver: SqlDriver, listeners: Set<ChangeListener>): SqlDriver {
+function telling(driver: SqlDriver, listeners: Set<ChangeListener>, now: () => number): SqlDriver {
   return {
     dialect: driver.dialect,
     all: (sql, params) => driver.all(sql, params),
@@ -69,7 +69,7 @@ function telling(driver: SqlDriver, listeners: Set<ChangeListener>): SqlDriver {
           recorded.clear();
           pendingChanges.set(tx, recorded);
           const value = await fn(tx);
-          await checkSystemAdmins(tx, driver.dialect);
+          await checkSystemAdmins(tx, now());
           // Last, so the change counter's row is held from here to the commit only.
           await writeChanges(tx, driver.dialect, recorded);
           return value;

@@ -22,7 +22,7 @@ import { claimApproval } from './approvals.ts';
 import { audit, checkLifetime, holdDomain, loadRole, lockRole, roleTarget, withNote } from './context.ts';
 import type { SqlContext } from './context.ts';
 import { IN_LIST, voidJoinTokens } from './join-tokens.ts';
-import { guardAdminMembers, guardSystemAdmins, isSystemAdminRole } from './system-admins.ts';
+import { guardSystemAdmins, isSystemAdminRole } from './system-admins.ts';
 import { delegationOf, toMember, toRole } from './rows.ts';
 import type { MemberRow, RoleRow } from './rows.ts';
 
@@ -42,6 +42,7 @@ export async function putRole(
   const impersonatorsJson = impersonators === undefined ? undefined : principalsJson(impersonators);
   return ctx.db.transaction(async (tx) => {
     await claimApproval(ctx, tx, by, note);
+    if (members && isSystemAdminRole(domain, name)) await guardSystemAdmins(ctx, tx);
     await holdDomain(ctx, tx, domain);
     const now = ctx.now();
     // DO NOTHING rather than a check first: when two instances create the same role at
@@ -87,7 +88,6 @@ export async function putRole(
       );
       const writes = diffWrites(unique.values(), previous, diff);
       joinTokensVoided = await writeMembers(ctx, tx, { domain, role: name, writes }, by);
-      guardAdminMembers(ctx, tx, domain, name, [...unique.values()]);
     }
     const role = await loadRole(tx, await lockRole(ctx, tx, domain, name));
     const limitChanged = (before?.tokenMaxLifetime ?? null) !== role.tokenMaxLifetime;
@@ -159,8 +159,8 @@ export async function listRoleMembers(ctx: SqlContext, domain: string, role: str
 export function deleteRole(ctx: SqlContext, domain: string, name: string, by: Actor, note?: AuditNote): Promise<void> {
   return ctx.db.transaction(async (tx) => {
     await claimApproval(ctx, tx, by, note);
+    if (isSystemAdminRole(domain, name)) await guardSystemAdmins(ctx, tx);
     const before = await loadRole(tx, await lockRole(ctx, tx, domain, name));
-    if (isSystemAdminRole(domain, name)) guardSystemAdmins(ctx, tx);
     await tx.run('DELETE FROM role_members WHERE domain = ? AND role = ?', [domain, name]);
     await tx.run('DELETE FROM roles WHERE domain = ? AND name = ?', [domain, name]);
     const shown = { ...roleSummary(before), members: before.members.slice(0, AUDIT_MEMBERS) };
@@ -178,10 +178,10 @@ export function putRoleMember(
 ): Promise<{ created: boolean; joinTokensVoided: number }> {
   return ctx.db.transaction(async (tx) => {
     await claimApproval(ctx, tx, by, note);
+    if (isSystemAdminRole(domain, role)) await guardSystemAdmins(ctx, tx);
     await lockRole(ctx, tx, domain, role);
     const existing = await memberRow(tx, domain, role, member.principal);
     const joinTokensVoided = await writeMembers(ctx, tx, { domain, role, writes: [{ member, previous: existing }] }, by);
-    guardAdminMembers(ctx, tx, domain, role, [member]);
     await touchRole(ctx, tx, domain, role);
     await audit(ctx, tx, by, {
       type: 'role-member.put',
@@ -208,6 +208,7 @@ export function putRoleMembers(
 ): Promise<{ created: number; updated: number; joinTokensVoided: number }> {
   return ctx.db.transaction(async (tx) => {
     await claimApproval(ctx, tx, by, note);
+    if (isSystemAdminRole(domain, role)) await guardSystemAdmins(ctx, tx);
     await lockRole(ctx, tx, domain, role);
     // A principal named twice is one member; the last entry wins.
     const unique = new Map(members.map((member) => [member.principal, member]));
@@ -215,7 +216,6 @@ export function putRoleMembers(
     const diff: MemberDiff = { added: [], removed: [], changed: [], reviewChanged: [] };
     const writes = diffWrites(unique.values(), previous, diff);
     const joinTokensVoided = await writeMembers(ctx, tx, { domain, role, writes }, by);
-    guardAdminMembers(ctx, tx, domain, role, [...unique.values()]);
     await touchRole(ctx, tx, domain, role);
     const created = diff.added.length;
     const counts = { created, updated: unique.size - created, joinTokensVoided };
@@ -234,11 +234,11 @@ export function putRoleMembers(
 export function deleteRoleMember(ctx: SqlContext, domain: string, role: string, principal: string, by: Actor, note?: AuditNote): Promise<void> {
   return ctx.db.transaction(async (tx) => {
     await claimApproval(ctx, tx, by, note);
+    if (isSystemAdminRole(domain, role)) await guardSystemAdmins(ctx, tx);
     await lockRole(ctx, tx, domain, role);
     const existing = await memberRow(tx, domain, role, principal);
     if (!existing) throw new NotFoundError(`${principal} is not a member of ${roleTarget(domain, role)}`);
     await tx.run('DELETE FROM role_members WHERE domain = ? AND role = ? AND principal = ?', [domain, role, principal]);
-    if (isSystemAdminRole(domain, role)) guardSystemAdmins(ctx, tx);
     await touchRole(ctx, tx, domain, role);
     await audit(ctx, tx, by, { type: 'role-member.delete', target: roleTarget(domain, role), before: toMember(existing), after: withNote(null, note) });
   });
@@ -527,6 +527,7 @@ export function applyReviews(
 ): Promise<{ changed: number; joinTokensVoided: number }> {
   return ctx.db.transaction(async (tx) => {
     await claimApproval(ctx, tx, by, note);
+    if (items.some((item) => isSystemAdminRole(item.domain, item.role))) await guardSystemAdmins(ctx, tx);
     const byRole = new Map<string, { domain: string; role: string; principals: string[] }>();
     for (const item of items) {
       const key = roleTarget(item.domain, item.role);
@@ -549,7 +550,6 @@ export function applyReviews(
       const before = principals.map((principal) => toMember(previous.get(principal)!));
       if (action.kind === 'remove') {
         await deleteMembers(tx, domain, role, principals);
-        if (isSystemAdminRole(domain, role)) guardSystemAdmins(ctx, tx);
         for (const member of before) summary.changes.push({ scope: 'member', key: member.principal });
       } else {
         const writes = before.map((member) => ({
@@ -557,8 +557,6 @@ export function applyReviews(
           previous: previous.get(member.principal),
         }));
         joinTokensVoided += await writeMembers(ctx, tx, { domain, role, writes }, by);
-        // Judged at the expiry set; a review date alone changes no standing.
-        if (action.expiresAt !== undefined) guardAdminMembers(ctx, tx, domain, role, [{ expiresAt: action.expiresAt }]);
         for (const { member } of writes) {
           if (member.expiresAt !== previous.get(member.principal)!.expires_at) summary.changes.push({ scope: 'member', key: member.principal });
           summary.after.push({ ...memberAudit(member), role });

@@ -1,5 +1,4 @@
-import type { SqlExecutor, SqlValue } from '../drivers/driver.ts';
-import { isServiceActive } from '../../policy/service-standing.ts';
+import type { SqlValue } from '../drivers/driver.ts';
 import { ConflictError } from '../errors.ts';
 import type { Actor, ClientSecretRecord, CreatedPageQuery, NamePageQuery, PublicKeyRecord, Service } from '../records.ts';
 import type { ClientForAuth, ClientWithKeys, NewSecret, NewService, ServicePatch } from '../store.ts';
@@ -7,7 +6,7 @@ import { revokeLiveCertificatesOf } from './certificates.ts';
 import { audit, holdDomain, lockService, roleTarget, serviceRow } from './context.ts';
 import type { SqlContext } from './context.ts';
 import { insertSecret, newestFirst } from './credentials.ts';
-import { guardSystemAdmins, holdsSystemAdminAt } from './system-admins.ts';
+import { guardSystemAdmins } from './system-admins.ts';
 import { toMember, toService } from './rows.ts';
 import type { MemberRow, ServiceRow } from './rows.ts';
 
@@ -124,6 +123,8 @@ export async function listServices(ctx: SqlContext, domain: string, page?: NameP
 
 export function updateService(ctx: SqlContext, principal: string, patch: ServicePatch, by: Actor): Promise<Service> {
   return ctx.db.transaction(async (tx) => {
+    // Disabling or expiring it may end a system admin sooner (system-admins.ts).
+    if (patch.status === 'DISABLED' || (patch.expiresAt !== undefined && patch.expiresAt !== null)) await guardSystemAdmins(ctx, tx);
     const before = toService(await lockService(ctx, tx, principal));
     // undefined keeps a field; null clears it.
     const after: Service = {
@@ -134,7 +135,6 @@ export function updateService(ctx: SqlContext, principal: string, patch: Service
       expiresAt: patch.expiresAt !== undefined ? patch.expiresAt : before.expiresAt,
       updatedAt: ctx.now(),
     };
-    await guardAdminStanding(ctx, tx, before, after);
     await tx.run('UPDATE services SET status = ?, description = ?, allowed_ips = ?, expires_at = ?, updated_at = ? WHERE principal = ?', [
       after.status,
       after.description,
@@ -150,8 +150,9 @@ export function updateService(ctx: SqlContext, principal: string, patch: Service
 
 export function deleteService(ctx: SqlContext, principal: string, by: Actor): Promise<void> {
   return ctx.db.transaction(async (tx) => {
+    // Deleting it may end a system admin (system-admins.ts).
+    await guardSystemAdmins(ctx, tx);
     const service = toService(await lockService(ctx, tx, principal));
-    await guardAdminStanding(ctx, tx, service, null);
     const memberships = await tx.all<MemberRow>('SELECT * FROM role_members WHERE principal = ? ORDER BY domain, role', [principal]);
     // Locked in a fixed order, so two deletions sharing roles cannot deadlock.
     const held = '(domain, name) IN (SELECT domain, role FROM role_members WHERE principal = ?)';
@@ -173,17 +174,6 @@ export function deleteService(ctx: SqlContext, principal: string, by: Actor): Pr
       await audit(ctx, tx, by, { type: 'role-member.delete', target, before: toMember(membership), after: null });
     }
   });
-}
-
-/**
- * Guards the transaction (system-admins.ts) when a service that counts as a system admin stops
- * counting: disabled, given an expiry (judged then) or deleted (`after` null).
- */
-async function guardAdminStanding(ctx: SqlContext, tx: SqlExecutor, before: Service, after: Service | null): Promise<void> {
-  const at = Math.max(ctx.now(), after?.expiresAt ?? 0);
-  if (after !== null && after.status === 'ACTIVE' && (after.expiresAt === null || after.expiresAt > at)) return;
-  if (!isServiceActive(before, at) || !(await holdsSystemAdminAt(tx, before.principal, at))) return;
-  guardSystemAdmins(ctx, tx, at);
 }
 
 // On the token endpoint's path, and shaped so that an unknown client id costs what a known one

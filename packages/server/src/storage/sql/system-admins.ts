@@ -1,65 +1,71 @@
-// The registry never loses its last way in: a transaction that changes who holds
-// `sys.auth:role.admin` (the role's members, or the standing of a service that is one) is refused
-// when it would leave the role without an active member (an unexpired membership of a service that
-// is ACTIVE and unexpired), as Athenz refuses to delete the last member of an admin role.
+// The registry never loses its last way in. Of the members of `sys.auth:role.admin`, those that
+// count are the unexpired memberships of services that are ACTIVE and unexpired; each counts until
+// the earlier of its membership's and its service's expiry. The moment the last of them stops
+// counting (never, while one has no expiry) is the role's horizon, and no change may bring it
+// forward: a change that would leave the role without an active member now, or sooner than it
+// would be left without one anyway, is refused (ConflictError), as Athenz refuses to delete the
+// last member of an admin role. Changes that move it later, or leave it, pass; so does any change
+// once no admin counts any more (nothing is left to protect, and recovery must go through).
 //
-// Judged inside the transaction, once its writes are done and before it commits, under one lock
-// that every such transaction takes: on PostgreSQL an advisory transaction lock (context.ts lock
-// order: after every row lock, before the change counter), so of two removals racing on two
-// instances the second waits for the first to commit and then sees it (each statement of a READ
-// COMMITTED transaction reads what has committed when it starts); SQLite runs one write
-// transaction at a time. A change that sets expiries is judged at the latest one it sets: an
-// expiry in the future ends the membership, or the service, then.
+// A change that may bring the horizon forward (a write of the role's members, the role's
+// deletion, a service disabled, given an expiry or deleted) calls guardSystemAdmins before any
+// write or row lock of its own: on PostgreSQL it takes an advisory transaction lock, so such
+// changes run one at a time across every worker and instance (context.ts lock order: after a
+// pending change's row, before every other row), and reads the horizon; checkSystemAdmins, the
+// transaction's last step before the change counter, reads it again with the change made. SQLite
+// runs one write transaction at a time.
 
-import type { SqlDriver, SqlExecutor } from '../drivers/driver.ts';
+import type { SqlExecutor } from '../drivers/driver.ts';
 import { ConflictError } from '../errors.ts';
 import { ADMIN_ROLE, SYSTEM_DOMAIN } from '../../policy/names.ts';
 import type { SqlContext } from './context.ts';
 
-/** Transactions that change who holds the role, and the time at which each is judged. */
+/** Guarded transactions, with the horizon each saw before its change. */
 const guarded = new WeakMap<SqlExecutor, number>();
 
 export const isSystemAdminRole = (domain: string, role: string): boolean => domain === SYSTEM_DOMAIN && role === ADMIN_ROLE;
 
-/**
- * Marks `tx` as changing who holds `sys.auth:role.admin`: judged when it ends at `at`, or later
- * when another change of the same transaction asks for a later time.
- */
-export function guardSystemAdmins(ctx: SqlContext, tx: SqlExecutor, at: number = ctx.now()): void {
-  guarded.set(tx, Math.max(guarded.get(tx) ?? 0, at, ctx.now()));
-}
-
-/** For members written to `domain:role.role`: guards the transaction when that is the system admin role, judged at the latest expiry written. */
-export function guardAdminMembers(ctx: SqlContext, tx: SqlExecutor, domain: string, role: string, written: readonly { expiresAt: number | null }[]): void {
-  if (!isSystemAdminRole(domain, role)) return;
-  guardSystemAdmins(ctx, tx, Math.max(ctx.now(), ...written.map((m) => m.expiresAt ?? 0)));
-}
-
-/** Whether `principal`'s membership of the system admin role is unexpired at `at` (its service's standing aside). */
-export async function holdsSystemAdminAt(tx: SqlExecutor, principal: string, at: number): Promise<boolean> {
-  const row = await tx.get(`SELECT 1 AS held FROM role_members WHERE domain = ? AND role = ? AND principal = ? AND (expires_at IS NULL OR expires_at > ?)`, [
-    SYSTEM_DOMAIN,
-    ADMIN_ROLE,
-    principal,
-    at,
-  ]);
-  return row !== undefined;
-}
-
-/** Run by every transaction as its last step before the change counter: refuses a guarded one that leaves no active system admin. */
-export async function checkSystemAdmins(tx: SqlExecutor, dialect: SqlDriver['dialect']): Promise<void> {
-  const at = guarded.get(tx);
-  if (at === undefined) return;
+/** Marks `tx` as one that may bring the horizon forward. Call before the transaction's writes and row locks. */
+export async function guardSystemAdmins(ctx: SqlContext, tx: SqlExecutor): Promise<void> {
+  if (guarded.has(tx)) return;
   // The key is any constant no other lock of Tessera's uses.
-  if (dialect === 'postgres') await tx.get('SELECT pg_advisory_xact_lock(7305342113) AS locked');
-  const active = await tx.get(
-    `SELECT 1 AS active FROM role_members m JOIN services s ON s.principal = m.principal
-     WHERE m.domain = ? AND m.role = ? AND (m.expires_at IS NULL OR m.expires_at > ?) AND s.status = 'ACTIVE' AND (s.expires_at IS NULL OR s.expires_at > ?)
-     LIMIT 1`,
-    [SYSTEM_DOMAIN, ADMIN_ROLE, at, at],
-  );
-  if (active !== undefined) return;
+  if (ctx.db.dialect === 'postgres') await tx.get('SELECT pg_advisory_xact_lock(7305342113) AS locked');
+  guarded.set(tx, await horizon(tx, ctx.now()));
+}
+
+/** Run by every transaction as its last step before the change counter: refuses a guarded one that brings the horizon forward. */
+export async function checkSystemAdmins(tx: SqlExecutor, now: number): Promise<void> {
+  const before = guarded.get(tx);
+  if (before === undefined) return;
+  const after = await horizon(tx, now);
+  if (after >= before) return;
+  const role = `${SYSTEM_DOMAIN}:role.${ADMIN_ROLE}`;
+  if (after <= now) {
+    throw new ConflictError(`this would leave ${role} without an active member, and nobody could administer Tessera; add another system admin first`);
+  }
+  const until = before === Infinity ? 'one of them has no expiry' : `they last until ${new Date(before).toISOString()}`;
   throw new ConflictError(
-    `this would leave ${SYSTEM_DOMAIN}:role.${ADMIN_ROLE} without an active member, and nobody could administer Tessera; add another system admin first`,
+    `this would leave ${role} without an active member from ${new Date(after).toISOString()}, sooner than now (${until}), ` +
+      'and nobody could administer Tessera then; add another system admin, lasting as long, first',
   );
+}
+
+interface AdminRow {
+  member_end: number | string | null;
+  service_end: number | string | null;
+}
+
+/** When the last counting admin stops counting: Infinity when one has no expiry, -Infinity when none counts now. */
+async function horizon(tx: SqlExecutor, now: number): Promise<number> {
+  const rows = await tx.all<AdminRow>(
+    `SELECT m.expires_at AS member_end, s.expires_at AS service_end FROM role_members m JOIN services s ON s.principal = m.principal
+     WHERE m.domain = ? AND m.role = ? AND s.status = 'ACTIVE' AND (m.expires_at IS NULL OR m.expires_at > ?) AND (s.expires_at IS NULL OR s.expires_at > ?)`,
+    [SYSTEM_DOMAIN, ADMIN_ROLE, now, now],
+  );
+  let last = -Infinity;
+  for (const row of rows) {
+    const end = Math.min(row.member_end === null ? Infinity : Number(row.member_end), row.service_end === null ? Infinity : Number(row.service_end));
+    if (end > last) last = end;
+  }
+  return last;
 }

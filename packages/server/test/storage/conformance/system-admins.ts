@@ -1,6 +1,6 @@
-// sys.auth:role.admin never loses its last active member: every write that changes who holds it
-// is refused (ConflictError, nothing written) when it would, judged in its own transaction, so
-// two removals racing on two instances cannot both pass.
+// sys.auth:role.admin never loses its last active member: every write that would leave the role
+// without one, now or sooner than it would be left anyway, is refused (ConflictError, nothing
+// written), judged in its own transaction, so two removals racing on two instances cannot both pass.
 
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
@@ -51,7 +51,7 @@ const removals: Change[] = [
     'replacing the members with one of another, missing, service',
     (s) => s.putRole('sys.auth', 'admin', [{ principal: 'sys.auth.ghost', expiresAt: null }], admin),
   ],
-  ['giving the member an expiry (judged then)', (s) => s.putRoleMember('sys.auth', 'admin', { principal: 'sys.auth.a', expiresAt: Date.now() + DAY }, admin)],
+  ['giving the member an expiry (the role would end then)', (s) => s.putRoleMember('sys.auth', 'admin', { principal: 'sys.auth.a', expiresAt: Date.now() + DAY }, admin)],
   ['giving it an expiry in bulk', (s) => s.putRoleMembers('sys.auth', 'admin', [{ principal: 'sys.auth.a', expiresAt: Date.now() + DAY }], admin)],
   ['a review removing it', (s) => s.applyReviews([{ domain: 'sys.auth', role: 'admin', principal: 'sys.auth.a' }], { kind: 'remove' }, admin)],
   [
@@ -64,7 +64,7 @@ const removals: Change[] = [
       ),
   ],
   ['disabling its service', (s) => s.updateService('sys.auth.a', { status: 'DISABLED' }, admin)],
-  ['giving its service an expiry (judged then)', (s) => s.updateService('sys.auth.a', { expiresAt: Date.now() + DAY }, admin)],
+  ['giving its service an expiry (the role would end then)', (s) => s.updateService('sys.auth.a', { expiresAt: Date.now() + DAY }, admin)],
   ['giving its service an expiry already past', (s) => s.updateService('sys.auth.a', { expiresAt: Date.now() - DAY }, admin)],
   ['deleting its service', (s) => s.deleteService('sys.auth.a', admin)],
 ];
@@ -105,19 +105,48 @@ export function systemAdmins(harness: StoreHarness): void {
       assert.deepEqual(await activeAdmins(store), ['sys.auth.a', 'sys.auth.b']);
     });
 
-    storeTest(harness, 'once every admin membership has ended, lets other changes through, and one that restores an admin', async (store) => {
+    storeTest(harness, 'refuses bringing forward the moment the role is left without an active member, however the steps are split', async (store) => {
+      await seed(store, ['a']);
+      for (const name of ['b', 'c']) await store.createService({ domain: 'sys.auth', name }, {}, admin);
+      await store.putRoleMember('sys.auth', 'admin', { principal: 'sys.auth.b', expiresAt: Date.now() + 2 * DAY }, admin);
+      // a has no end: leaving b to end in two days would end the role then.
+      await assert.rejects(store.putRoleMember('sys.auth', 'admin', { principal: 'sys.auth.a', expiresAt: Date.now() + DAY }, admin), LAST);
+      await assert.rejects(store.updateService('sys.auth.a', { expiresAt: Date.now() + 3 * DAY }, admin), LAST);
+      await assert.rejects(store.updateService('sys.auth.a', { status: 'DISABLED' }, admin), LAST);
+      // With c added without end, a may go; then c is the one without end.
+      await store.putRoleMember('sys.auth', 'admin', { principal: 'sys.auth.c', expiresAt: null }, admin);
+      await store.updateService('sys.auth.a', { status: 'DISABLED' }, admin);
+      await assert.rejects(store.deleteService('sys.auth.c', admin), LAST);
+      assert.deepEqual(await activeAdmins(store), ['sys.auth.b', 'sys.auth.c']);
+    });
+
+    storeTest(
+      harness,
+      'where every admin already has an end (as an older version could leave it), refuses only what brings it sooner',
+      async (store, driver) => {
+        await seed(store, ['a', 'b']);
+        const week = Date.now() + 7 * DAY;
+        // Past the store's checks, as an older version judged them.
+        await driver.run("UPDATE role_members SET expires_at = ? WHERE domain = 'sys.auth' AND role = 'admin' AND principal = 'sys.auth.a'", [week]);
+        await driver.run("UPDATE services SET expires_at = ? WHERE principal = 'sys.auth.b'", [week + DAY]);
+        await store.deleteRoleMember('sys.auth', 'admin', 'sys.auth.a', admin);
+        await assert.rejects(store.updateService('sys.auth.b', { expiresAt: week }, admin), LAST);
+        await store.updateService('sys.auth.b', { expiresAt: week + 2 * DAY }, admin);
+        assert.deepEqual(await activeAdmins(store), ['sys.auth.b']);
+      },
+    );
+
+    storeTest(harness, 'once no admin is active any more, lets every change through, and one that restores an admin', async (store, driver) => {
       await seed(store, ['a']);
       await store.createService({ domain: 'sys.auth', name: 'b' }, {}, admin);
       await store.putRoleMember('sys.auth', 'admin', { principal: 'sys.auth.b', expiresAt: Date.now() + 300 }, admin);
-      await store.updateService('sys.auth.a', { status: 'DISABLED' }, admin);
+      await driver.run("UPDATE services SET status = 'DISABLED' WHERE principal = 'sys.auth.a'");
       await new Promise((resolve) => setTimeout(resolve, 400));
       assert.deepEqual(await activeAdmins(store), []);
       await store.updateService('ops.worker', { status: 'DISABLED' }, admin);
       await store.deleteService('ops.worker', admin);
-      // Still no way in: refused.
-      await assert.rejects(store.putRoleMember('sys.auth', 'admin', { principal: 'sys.auth.a', expiresAt: null }, admin), ConflictError);
+      await store.deleteRoleMember('sys.auth', 'admin', 'sys.auth.b', admin);
       await store.updateService('sys.auth.a', { status: 'ACTIVE' }, admin);
-      await store.putRoleMember('sys.auth', 'admin', { principal: 'sys.auth.a', expiresAt: null }, admin);
       assert.deepEqual(await activeAdmins(store), ['sys.auth.a']);
     });
 
