@@ -69,7 +69,7 @@ function telling(driver: SqlDriver, listeners: Set<ChangeListener>, now: () => n
           recorded.clear();
           pendingChanges.set(tx, recorded);
           const value = await fn(tx);
-          await checkSystemAdmins(tx, now());
+          await checkSystemAdmins(tx, now);
           // Last, so the change counter's row is held from here to the commit only.
           await writeChanges(tx, driver.dialect, recorded);
           return value;

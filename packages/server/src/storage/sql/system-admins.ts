@@ -34,9 +34,10 @@ export async function guardSystemAdmins(ctx: SqlContext, tx: SqlExecutor): Promi
 }
 
 /** Run by every transaction as its last step before the change counter: refuses a guarded one that brings the horizon forward. */
-export async function checkSystemAdmins(tx: SqlExecutor, now: number): Promise<void> {
+export async function checkSystemAdmins(tx: SqlExecutor, clock: () => number): Promise<void> {
   const before = guarded.get(tx);
   if (before === undefined) return;
+  const now = clock();
   const after = await horizon(tx, now);
   if (after >= before) return;
   const role = `${SYSTEM_DOMAIN}:role.${ADMIN_ROLE}`;

@@ -1,0 +1,184 @@
+// A second outsider's attacks on the last system admin rule's PostgreSQL side, with two instances
+// on one database over HTTPS: the lock order of the changes the rule guards against the others,
+// what the global lock costs changes that have nothing to do with the system admins, and whether a
+// deadlock's 503 leaves a pending change pending and no outage reported.
+
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { send, type TestResponse } from '@tessera/testkit/https';
+import { basic } from '@tessera/testkit/server';
+import { freePort } from '@tessera/testkit/port';
+import { loadConfig } from '../../src/config/load.ts';
+import { createServer, type TesseraServer } from '../../src/server.ts';
+import type { Store } from '../../src/storage/store.ts';
+import { createTestDatabase, type TestDatabase } from '../storage/postgres-database.ts';
+
+const MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
+const ADMIN_SCOPE = 'sys.auth:role.admin';
+const OUTAGE = /storage is failing/;
+
+describe('last system admin, second review: two instances on one PostgreSQL', () => {
+  let database: TestDatabase;
+  let dataDir: string;
+  const fleet: { server: TesseraServer; url: string }[] = [];
+  let ca = '';
+  let root = '';
+  /** The instances' log lines (level info and up): deadlocks are logged at info, outages at error. */
+  const logged: string[] = [];
+
+  const call = (i: number, path: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<TestResponse> =>
+    send(`${fleet[i]!.url}${path}`, { ...options, ca });
+  const token = async (id: string, secret: string, scope = ADMIN_SCOPE): Promise<string> => {
+    const res = await call(0, '/oauth2/token', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(id, secret) },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope }).toString(),
+    });
+    assert.equal(res.status, 200, res.text);
+    return res.json.access_token as string;
+  };
+  const adminCall = (i: number, bearer: string, method: string, path: string, body?: unknown): Promise<TestResponse> =>
+    call(i, `/admin/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${bearer}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  const store = (): Store => fleet[0]!.server.store;
+  const made = async (domain: string, name: string): Promise<string> => {
+    const res = await adminCall(0, root, 'POST', `/domains/${domain}/services`, { name });
+    assert.equal(res.status, 201, res.text);
+    return res.json.clientSecret as string;
+  };
+
+  before(async () => {
+    database = await createTestDatabase();
+    dataDir = await mkdtemp(join(tmpdir(), 'tessera-last-admin-2-'));
+    const ports = [await freePort(), await freePort()];
+    // Started at once on the fresh database: the bootstrap races itself and must leave one admin.
+    const servers = await Promise.all(
+      ports.map((port) =>
+        createServer(
+          loadConfig({
+            flags: { dataDir, listen: `https://127.0.0.1:${port}`, issuer: 'https://tessera.test', database: database.url, logLevel: 'info' },
+            env: { TESSERA_MASTER_KEY: MASTER_KEY },
+            cwd: dataDir,
+          }),
+          { logStream: { write: (line: string) => void logged.push(line) } },
+        ),
+      ),
+    );
+    for (const server of servers) fleet.push({ server, url: await server.listen() });
+    ca = await readFile(join(dataDir, 'ca.pem'), 'utf8');
+    const admin = JSON.parse(await readFile(join(dataDir, 'bootstrap-admin.json'), 'utf8')) as { clientId: string; clientSecret: string };
+    root = await token(admin.clientId, admin.clientSecret);
+    for (const name of ['ops', 'alpha', 'beta']) assert.equal((await adminCall(0, root, 'POST', '/domains', { name })).status, 201);
+    assert.equal((await adminCall(0, root, 'PUT', '/domains/beta/roles/admin', { members: [] })).status, 201);
+  });
+  after(async () => {
+    for (const { server } of fleet) await server.close();
+    await database.drop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('the fresh database, bootstrapped by two instances at once, has exactly one admin, usable on both', async () => {
+    const role = await store().getRole('sys.auth', 'admin');
+    assert.deepEqual(
+      role?.members.map((m) => m.principal),
+      ['sys.auth.admin'],
+    );
+    for (const i of [0, 1]) assert.equal((await adminCall(i, root, 'GET', '/domains/sys.auth')).status, 200);
+  });
+
+  // A renewal of a lapsed foreign admin locks the role, then the service (roles.ts writeMembers);
+  // the service's deletion locks the service, then its roles: on another domain's admin role than
+  // sys.auth's the two can still deadlock (40P01). Never a 500: the one PostgreSQL rolls back is
+  // answered 503 "retry", and the same request made again goes through.
+  it("a renewal of a lapsed foreign admin in beta:role.admin racing that service's deletion: never a 500, a 503 goes through when retried", async () => {
+    const outcomes: string[] = [];
+    for (let round = 0; round < 12; round++) {
+      const name = `x${round}`;
+      await made('ops', name);
+      const lapsed = new Date(Date.now() - 60_000).toISOString();
+      assert.equal((await adminCall(0, root, 'PUT', `/domains/beta/roles/admin/members/ops.${name}`, { expiresAt: lapsed })).status, 201);
+      const renew = () => adminCall(0, root, 'PUT', `/domains/beta/roles/admin/members/ops.${name}`, {});
+      const remove = () => adminCall(1, root, 'DELETE', `/domains/ops/services/${name}`);
+      let [put, del] = await Promise.all([renew(), remove()]);
+      outcomes.push(`${put.status}/${del.status}`);
+      for (const res of [put, del]) {
+        assert.ok(res.status < 500 || res.status === 503, `round ${round}: ${res.status} ${res.text}`);
+        if (res.status === 503) assert.match(res.text, /a concurrent change to the same records got in the way and nothing was written; retry/);
+      }
+      if (del.status === 503) del = await remove();
+      if (put.status === 503) put = await renew();
+      assert.equal(del.status, 204, `round ${round}, the deletion made again: ${del.text}`);
+      assert.ok(put.status < 500, `round ${round}, the renewal made again: ${put.status} ${put.text}`);
+    }
+    assert.ok(outcomes.length === 12, outcomes.join(' '));
+  });
+
+  it('a deadlock met while applying an approved change answers 503: the change stays pending, and no storage outage is reported', async (t) => {
+    const bossSecret = await made('beta', 'chief');
+    assert.equal((await adminCall(0, root, 'PUT', '/domains/beta/roles/admin/members/beta.chief', {})).status, 201);
+    const chief = await token('beta.chief', bossSecret, 'beta:role.admin');
+    assert.equal((await adminCall(0, root, 'PATCH', '/domains/beta', { approvalRequiredRoles: ['admin'] })).status, 200);
+    const before = logged.length;
+    const seen: string[] = [];
+    {
+      for (let round = 0; round < 40 && !seen.some((s) => s.startsWith('503/')); round++) {
+        const name = `y${round}`;
+        await made('ops', name);
+        // The lapsed membership, written past the approval (a system admin's PUT would wait for one).
+        const lapsed = Date.now() - 60_000;
+        await store().putRoleMember('beta', 'admin', { principal: `ops.${name}`, expiresAt: lapsed }, { actor: 'test' });
+        const asked = await adminCall(0, root, 'PUT', `/domains/beta/roles/admin/members/ops.${name}`, {});
+        assert.equal(asked.status, 202, asked.text);
+        const [approve, del] = await Promise.all([
+          adminCall(0, chief, 'POST', `/approvals/${asked.json.id}/approve`, {}),
+          adminCall(1, root, 'DELETE', `/domains/ops/services/${name}`),
+        ]);
+        seen.push(`${approve.status}/${del.status}`);
+        const change = await store().getPendingChange(asked.json.id as string);
+        if (approve.status === 503) {
+          assert.equal(change?.status, 'pending', `round ${round}: the approval met a deadlock (503) but the change is ${change?.status}`);
+          assert.match(approve.text, /concurrent change/);
+        }
+        for (const res of [approve, del]) assert.ok(res.status !== 500, `round ${round}: ${res.status} ${res.text}`);
+        const left = await store().getRole('beta', 'admin');
+        if (left?.members.some((m) => m.principal === `ops.${name}`)) {
+          await store().deleteRoleMember('beta', 'admin', `ops.${name}`, { actor: 'test' });
+        }
+      }
+      t.diagnostic(`rounds (approve/DELETE): ${seen.join(' ')}`);
+      assert.ok(
+        seen.some((s) => s.startsWith('503/')),
+        `no approval met the deadlock: ${seen.join(' ')}`,
+      );
+      assert.equal(
+        logged.slice(before).find((line) => OUTAGE.test(line)),
+        undefined,
+        `rounds (approve/DELETE): ${seen.join(' ')}`,
+      );
+    }
+  });
+
+  it('forty deletions of plain services in four domains, on two instances at once, beside guarded system-admin changes: all pass, no 5xx', async () => {
+    const names: [string, string][] = [];
+    for (const domain of ['ops', 'alpha', 'beta']) for (let i = 0; i < 13; i++) names.push([domain, `p${i}`]);
+    for (const [domain, name] of names) await made(domain, name);
+    const guardSecret = await made('sys.auth', 'second');
+    assert.equal((await adminCall(0, root, 'PUT', '/domains/sys.auth/roles/admin/members/sys.auth.second', {})).status, 201);
+    await token('sys.auth.second', guardSecret);
+    const started = Date.now();
+    const results = await Promise.all([
+      ...names.map(([domain, name], i) => adminCall(i % 2, root, 'DELETE', `/domains/${domain}/services/${name}`)),
+      adminCall(0, root, 'PUT', '/domains/sys.auth/roles/admin/members/sys.auth.second', { expiresAt: new Date(Date.now() + 86_400_000).toISOString() }),
+      adminCall(1, root, 'PATCH', '/domains/sys.auth/services/second', { expiresAt: new Date(Date.now() + 2 * 86_400_000).toISOString() }),
+    ]);
+    for (const res of results) assert.ok(res.status < 300, `${res.status} ${res.text}`);
+    assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+    assert.equal((await adminCall(0, root, 'DELETE', '/domains/sys.auth/services/second')).status, 204);
+  });
+});

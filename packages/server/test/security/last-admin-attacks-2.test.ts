@@ -1,0 +1,142 @@
+// A second outsider's attacks on the rule that sys.auth:role.admin never loses its last way in
+// (docs/http-api.md): black-box over HTTPS against a real server on SQLite, with a clock the test
+// moves: attacks that held, and legitimate work that must still go through. (The rule judges
+// standing, not credentials: narrowing the last admin's allowedIps or removing its only key is
+// not refused; SECURITY.md, thirteenth round.)
+
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import type { TestResponse } from '@tessera/testkit/https';
+import { startTestServer, type TestServer } from '@tessera/testkit/server';
+import type { Store } from '../../src/storage/store.ts';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const LAST = /would leave sys\.auth:role\.admin without an active member/;
+const ADMIN_SCOPE = 'sys.auth:role.admin';
+
+/** The principals that count as system admins at `now` by the rule: unexpired members whose service is ACTIVE and unexpired. */
+async function activeAdmins(store: Store, now: number): Promise<string[]> {
+  const role = await store.getRole('sys.auth', 'admin');
+  const unexpired = (at: number | null | undefined): boolean => at === null || at === undefined || at > now;
+  const active: string[] = [];
+  for (const member of role?.members ?? []) {
+    const service = await store.getService(member.principal);
+    if (unexpired(member.expiresAt) && service?.status === 'ACTIVE' && unexpired(service.expiresAt)) active.push(member.principal);
+  }
+  return active;
+}
+
+function assertLast(res: TestResponse): void {
+  assert.equal(res.status, 409, res.text);
+  assert.match(res.text, LAST);
+}
+
+const running: TestServer[] = [];
+afterEach(async () => {
+  for (const t of running.splice(0)) await t.stop();
+});
+
+interface World {
+  t: TestServer;
+  clock: { now: number };
+  root: string;
+  iso(offset: number): string;
+  service(domain: string, name: string, body?: Record<string, unknown>): Promise<TestResponse>;
+  token(principal: string, secret: string, scope: string): Promise<string>;
+  active(): Promise<string[]>;
+  accounts(method: string, path: string, body: unknown, token: string): Promise<TestResponse>;
+}
+
+async function world(): Promise<World> {
+  const clock = { now: Date.now() };
+  const t = await startTestServer({ now: () => clock.now, env: { TESSERA_SERVICE_ACCOUNTS_DOMAIN: 'alpha' } });
+  running.push(t);
+  const root = await t.adminToken();
+  const domains = new Set<string>(['sys.auth']);
+  return {
+    t,
+    clock,
+    root,
+    iso: (offset) => new Date(clock.now + offset).toISOString(),
+    async service(domain, name, body = {}) {
+      if (!domains.has(domain)) {
+        const made = await t.admin$('POST', '/domains', { name: domain }, root);
+        assert.ok(made.status === 201 || made.status === 409, made.text);
+        domains.add(domain);
+      }
+      const res = await t.admin$('POST', `/domains/${domain}/services`, { name, ...body }, root);
+      assert.equal(res.status, 201, res.text);
+      return res;
+    },
+    async token(principal, secret, scope) {
+      const res = await t.token(principal, secret, { grant_type: 'client_credentials', scope });
+      assert.equal(res.status, 200, res.text);
+      return res.json.access_token as string;
+    },
+    active: () => activeAdmins(t.server.store, clock.now),
+    accounts: (method, path, body, token) =>
+      t.send(`/auth/admin/service-accounts${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }),
+  };
+}
+
+describe('last system admin, second review: attacks over HTTP (SQLite)', () => {
+  describe('changes of status, expiry and membership: held', () => {
+    it('a review extending the only admin with a future expiry (not a past one) is refused; a later one than it has passes', async () => {
+      const w = await world();
+      const item = { domain: 'sys.auth', role: 'admin', principal: 'sys.auth.admin' };
+      assertLast(await w.t.admin$('POST', '/reviews', { action: 'extend', reviewBy: w.iso(DAY), expiresAt: w.iso(30 * DAY), items: [item] }, w.root));
+      assert.deepEqual(await w.active(), ['sys.auth.admin']);
+      // With a second admin lasting 60 days, the root may not be given 90 either: the role would end at 90 days rather than never.
+      await w.service('ops', 'robot');
+      assert.equal((await w.t.admin$('PUT', '/domains/sys.auth/roles/admin/members/ops.robot', { expiresAt: w.iso(60 * DAY) }, w.root)).status, 201);
+      assertLast(await w.t.admin$('POST', '/reviews', { action: 'extend', reviewBy: w.iso(DAY), expiresAt: w.iso(90 * DAY), items: [item] }, w.root));
+      // Giving the robot no end, then the root an end, passes.
+      assert.equal((await w.t.admin$('PUT', '/domains/sys.auth/roles/admin/members/ops.robot', {}, w.root)).status, 200);
+      const ok = await w.t.admin$('POST', '/reviews', { action: 'extend', reviewBy: w.iso(DAY), expiresAt: w.iso(90 * DAY), items: [item] }, w.root);
+      assert.equal(ok.status, 200, ok.text);
+    });
+
+    it('a person member (no service) does not count: the last service admin cannot go while only the person is left', async () => {
+      const w = await world();
+      assert.equal((await w.t.admin$('PUT', '/domains/sys.auth/roles/admin/members/people.alice', {}, w.root)).status, 201);
+      assertLast(await w.t.admin$('DELETE', '/domains/sys.auth/roles/admin/members/sys.auth.admin', undefined, w.root));
+      assertLast(await w.t.admin$('PUT', '/domains/sys.auth/roles/admin', { members: [{ principal: 'people.alice' }] }, w.root));
+      assert.deepEqual(await w.active(), ['sys.auth.admin']);
+    });
+
+    it('an approval is judged when applied: the removal asked while another admin stood forever fails once that one has an end', async () => {
+      const w = await world();
+      const robotSecret = (await w.service('ops', 'robot')).json.clientSecret as string;
+      assert.equal((await w.t.admin$('PUT', '/domains/sys.auth/roles/admin/members/ops.robot', {}, w.root)).status, 201);
+      const robot = await w.token('ops.robot', robotSecret, ADMIN_SCOPE);
+      assert.equal((await w.t.admin$('PATCH', '/domains/sys.auth', { approvalRequiredRoles: ['admin'] }, w.root)).status, 200);
+      // Asked while the robot stands without end: removing the root would not matter then.
+      const asked = await w.t.admin$('DELETE', '/domains/sys.auth/roles/admin/members/sys.auth.admin', undefined, robot);
+      assert.equal(asked.status, 202, asked.text);
+      // Then the robot's service is given an end (a service change needs no approval; the root still stands forever).
+      assert.equal((await w.t.admin$('PATCH', '/domains/ops/services/robot', { expiresAt: w.iso(2 * DAY) }, w.root)).status, 200);
+      w.clock.now += DAY;
+      assertLast(await w.t.admin$('POST', `/approvals/${asked.json.id}/approve`, {}, await w.t.adminToken()));
+      assert.equal((await w.t.server.store.getPendingChange(asked.json.id as string))?.status, 'failed');
+      assert.deepEqual((await w.active()).sort(), ['ops.robot', 'sys.auth.admin']);
+    });
+  });
+
+  describe('legitimate work', () => {
+    it('a fresh SQLite database bootstraps one admin, usable at once; unguarded changes that only add standing pass while it is the only one', async () => {
+      const w = await world();
+      assert.deepEqual(await w.active(), ['sys.auth.admin']);
+      const robotSecret = (await w.service('ops', 'robot', { expiresAt: w.iso(DAY) })).json.clientSecret as string;
+      assert.equal((await w.t.admin$('PUT', '/domains/sys.auth/roles/admin/members/ops.robot', { expiresAt: w.iso(DAY) }, w.root)).status, 201);
+      assert.equal((await w.t.admin$('PATCH', '/domains/ops/services/robot', { expiresAt: null }, w.root)).status, 200);
+      assert.equal((await w.t.admin$('PATCH', '/domains/ops/services/robot', { status: 'ACTIVE' }, w.root)).status, 200);
+      await w.token('ops.robot', robotSecret, ADMIN_SCOPE);
+      assert.deepEqual((await w.active()).sort(), ['ops.robot', 'sys.auth.admin']);
+    });
+  });
+});
