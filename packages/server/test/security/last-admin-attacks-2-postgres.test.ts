@@ -4,49 +4,19 @@
 // deadlock's 503 leaves a pending change pending and no outage reported.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { send, type TestResponse } from '@tessera/testkit/https';
-import { basic } from '@tessera/testkit/server';
-import { freePort } from '@tessera/testkit/port';
-import { loadConfig } from '../../src/config/load.ts';
-import { createServer, type TesseraServer } from '../../src/server.ts';
-import type { Store } from '../../src/storage/store.ts';
-import { createTestDatabase, type TestDatabase } from '../storage/postgres-database.ts';
+import { startFleet, type Fleet } from '../helpers/system-admins.ts';
 
-const MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
-const ADMIN_SCOPE = 'sys.auth:role.admin';
 const OUTAGE = /storage is failing/;
 
 describe('last system admin, second review: two instances on one PostgreSQL', () => {
-  let database: TestDatabase;
-  let dataDir: string;
-  const fleet: { server: TesseraServer; url: string }[] = [];
-  let ca = '';
+  let fleet: Fleet;
   let root = '';
   /** The instances' log lines (level info and up): deadlocks are logged at info, outages at error. */
-  const logged: string[] = [];
-
-  const call = (i: number, path: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<TestResponse> =>
-    send(`${fleet[i]!.url}${path}`, { ...options, ca });
-  const token = async (id: string, secret: string, scope = ADMIN_SCOPE): Promise<string> => {
-    const res = await call(0, '/oauth2/token', {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(id, secret) },
-      body: new URLSearchParams({ grant_type: 'client_credentials', scope }).toString(),
-    });
-    assert.equal(res.status, 200, res.text);
-    return res.json.access_token as string;
-  };
-  const adminCall = (i: number, bearer: string, method: string, path: string, body?: unknown): Promise<TestResponse> =>
-    call(i, `/admin/v1${path}`, {
-      method,
-      headers: { authorization: `Bearer ${bearer}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  const store = (): Store => fleet[0]!.server.store;
+  let logged: string[] = [];
+  const token = (id: string, secret: string, scope?: string) => fleet.token(id, secret, scope);
+  const adminCall = (i: number, bearer: string, method: string, path: string, body?: unknown) => fleet.adminCall(i, bearer, method, path, body);
+  const store = () => fleet.store();
   const made = async (domain: string, name: string): Promise<string> => {
     const res = await adminCall(0, root, 'POST', `/domains/${domain}/services`, { name });
     assert.equal(res.status, 201, res.text);
@@ -54,34 +24,13 @@ describe('last system admin, second review: two instances on one PostgreSQL', ()
   };
 
   before(async () => {
-    database = await createTestDatabase();
-    dataDir = await mkdtemp(join(tmpdir(), 'tessera-last-admin-2-'));
-    const ports = [await freePort(), await freePort()];
     // Started at once on the fresh database: the bootstrap races itself and must leave one admin.
-    const servers = await Promise.all(
-      ports.map((port) =>
-        createServer(
-          loadConfig({
-            flags: { dataDir, listen: `https://127.0.0.1:${port}`, issuer: 'https://tessera.test', database: database.url, logLevel: 'info' },
-            env: { TESSERA_MASTER_KEY: MASTER_KEY },
-            cwd: dataDir,
-          }),
-          { logStream: { write: (line: string) => void logged.push(line) } },
-        ),
-      ),
-    );
-    for (const server of servers) fleet.push({ server, url: await server.listen() });
-    ca = await readFile(join(dataDir, 'ca.pem'), 'utf8');
-    const admin = JSON.parse(await readFile(join(dataDir, 'bootstrap-admin.json'), 'utf8')) as { clientId: string; clientSecret: string };
-    root = await token(admin.clientId, admin.clientSecret);
+    fleet = await startFleet('info');
+    ({ root, logged } = fleet);
     for (const name of ['ops', 'alpha', 'beta']) assert.equal((await adminCall(0, root, 'POST', '/domains', { name })).status, 201);
     assert.equal((await adminCall(0, root, 'PUT', '/domains/beta/roles/admin', { members: [] })).status, 201);
   });
-  after(async () => {
-    for (const { server } of fleet) await server.close();
-    await database.drop();
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  after(() => fleet?.close());
 
   it('the fresh database, bootstrapped by two instances at once, has exactly one admin, usable on both', async () => {
     const role = await store().getRole('sys.auth', 'admin');

@@ -8,24 +8,10 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import type { TestResponse } from '@tessera/testkit/https';
 import { startTestServer, type TestServer } from '@tessera/testkit/server';
-import type { Store } from '../../src/storage/store.ts';
+import { activeAdmins, ADMIN_SCOPE, LAST } from '../helpers/system-admins.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-const LAST = /would leave sys\.auth:role\.admin without an active member/;
-const ADMIN_SCOPE = 'sys.auth:role.admin';
-
-/** The principals that count as system admins at `now` by the rule: unexpired members whose service is ACTIVE and unexpired. */
-async function activeAdmins(store: Store, now: number): Promise<string[]> {
-  const role = await store.getRole('sys.auth', 'admin');
-  const unexpired = (at: number | null | undefined): boolean => at === null || at === undefined || at > now;
-  const active: string[] = [];
-  for (const member of role?.members ?? []) {
-    const service = await store.getService(member.principal);
-    if (unexpired(member.expiresAt) && service?.status === 'ACTIVE' && unexpired(service.expiresAt)) active.push(member.principal);
-  }
-  return active;
-}
 
 function assertLast(res: TestResponse): void {
   assert.equal(res.status, 409, res.text);

@@ -4,91 +4,25 @@
 // answered 500, before the fix.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { send, type TestResponse } from '@tessera/testkit/https';
-import { basic } from '@tessera/testkit/server';
-import { freePort } from '@tessera/testkit/port';
-import { loadConfig } from '../../src/config/load.ts';
-import { createServer, type TesseraServer } from '../../src/server.ts';
-import type { Store } from '../../src/storage/store.ts';
-import { createTestDatabase, type TestDatabase } from '../storage/postgres-database.ts';
-
-const MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
-const LAST = /would leave sys\.auth:role\.admin without an active member/;
-const ADMIN_SCOPE = 'sys.auth:role.admin';
-
-async function activeAdmins(store: Store): Promise<string[]> {
-  const role = await store.getRole('sys.auth', 'admin');
-  const now = Date.now();
-  const unexpired = (at: number | null | undefined): boolean => at === null || at === undefined || at > now;
-  const active: string[] = [];
-  for (const member of role?.members ?? []) {
-    const service = await store.getService(member.principal);
-    if (unexpired(member.expiresAt) && service?.status === 'ACTIVE' && unexpired(service.expiresAt)) active.push(member.principal);
-  }
-  return active;
-}
+import { activeAdmins, LAST, startFleet, type Fleet } from '../helpers/system-admins.ts';
 
 describe('last system admin: two instances on one PostgreSQL', () => {
-  let database: TestDatabase;
-  let dataDir: string;
-  const fleet: { server: TesseraServer; url: string }[] = [];
-  let ca = '';
-  let admin: { clientId: string; clientSecret: string };
+  let fleet: Fleet;
   let root = '';
   /** The instances' error log lines: what a 500 was. */
-  const logged: string[] = [];
-
-  const call = (i: number, path: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<TestResponse> =>
-    send(`${fleet[i]!.url}${path}`, { ...options, ca });
-  const token = async (id: string, secret: string, scope = ADMIN_SCOPE): Promise<string> => {
-    const res = await call(0, '/oauth2/token', {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(id, secret) },
-      body: new URLSearchParams({ grant_type: 'client_credentials', scope }).toString(),
-    });
-    assert.equal(res.status, 200, res.text);
-    return res.json.access_token as string;
-  };
-  const adminCall = (i: number, bearer: string, method: string, path: string, body?: unknown): Promise<TestResponse> =>
-    call(i, `/admin/v1${path}`, {
-      method,
-      headers: { authorization: `Bearer ${bearer}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  const store = (): Store => fleet[0]!.server.store;
+  let logged: string[] = [];
+  const token = (id: string, secret: string, scope?: string) => fleet.token(id, secret, scope);
+  const adminCall = (i: number, bearer: string, method: string, path: string, body?: unknown) => fleet.adminCall(i, bearer, method, path, body);
+  const store = () => fleet.store();
   const active = (): Promise<string[]> => activeAdmins(store());
 
   before(async () => {
-    database = await createTestDatabase();
-    dataDir = await mkdtemp(join(tmpdir(), 'tessera-last-admin-'));
-    const ports = [await freePort(), await freePort()];
-    const servers = await Promise.all(
-      ports.map((port) =>
-        createServer(
-          loadConfig({
-            flags: { dataDir, listen: `https://127.0.0.1:${port}`, issuer: 'https://tessera.test', database: database.url, logLevel: 'error' },
-            env: { TESSERA_MASTER_KEY: MASTER_KEY },
-            cwd: dataDir,
-          }),
-          { logStream: { write: (line: string) => void logged.push(line) } },
-        ),
-      ),
-    );
-    for (const server of servers) fleet.push({ server, url: await server.listen() });
-    ca = await readFile(join(dataDir, 'ca.pem'), 'utf8');
-    admin = JSON.parse(await readFile(join(dataDir, 'bootstrap-admin.json'), 'utf8')) as typeof admin;
-    root = await token(admin.clientId, admin.clientSecret);
+    fleet = await startFleet('error');
+    ({ root, logged } = fleet);
     assert.equal((await adminCall(0, root, 'POST', '/domains', { name: 'ops' })).status, 201);
   });
-  after(async () => {
-    for (const { server } of fleet) await server.close();
-    await database.drop();
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  after(() => fleet?.close());
 
   it('of two instances racing to remove the two admins (member, service), exactly one succeeds each round, the other 409', async () => {
     for (let round = 0; round < 6; round++) {
