@@ -202,7 +202,9 @@ async function httpRow(url: string, tessera: TesseraServer, keyPem: string, csr:
     warmupSeconds,
     seconds,
   };
-  const child = spawn(process.execPath, [...process.execArgv, import.meta.filename, '--client', JSON.stringify(plan)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...process.execArgv, import.meta.filename, '--client', JSON.stringify(plan)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const killChild = (): void => void child.kill('SIGKILL');
   process.once('exit', killChild);
   let cpuBefore: NodeJS.CpuUsage | undefined;
