@@ -11,11 +11,13 @@ export function parsePublicKeyPem(pem: string): KeyObject {
   if (!/-----BEGIN PUBLIC KEY-----/.test(pem)) throw new Error('expected a PEM "PUBLIC KEY" (SubjectPublicKeyInfo) block');
   const body = /-----BEGIN PUBLIC KEY-----([^-]*)-----END PUBLIC KEY-----/.exec(pem)?.[1];
   if (body === undefined) throw new Error('the PEM public key could not be parsed');
-  const problem = spkiProblem(Buffer.from(body.replace(/\s+/g, ''), 'base64'));
+  // The bytes checked are the bytes read: the PEM is decoded once.
+  const spki = Buffer.from(body.replace(/\s+/g, ''), 'base64');
+  const problem = spkiProblem(spki);
   if (problem !== null) throw new Error(`unsupported key: the key is ${problem.text}`);
   let key: KeyObject;
   try {
-    key = createPublicKey({ key: pem, format: 'pem' });
+    key = createPublicKey({ key: spki, format: 'der', type: 'spki' });
   } catch {
     throw new Error('the PEM public key could not be parsed');
   }
