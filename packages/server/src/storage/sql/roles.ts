@@ -22,7 +22,7 @@ import { claimApproval } from './approvals.ts';
 import { audit, checkLifetime, holdDomain, loadRole, lockRole, roleTarget, withNote } from './context.ts';
 import type { SqlContext } from './context.ts';
 import { IN_LIST, voidJoinTokens } from './join-tokens.ts';
-import { guardSystemAdmins, isSystemAdminRole } from './system-admins.ts';
+import { guardAdminRoleChange } from './system-admins.ts';
 import { delegationOf, toMember, toRole } from './rows.ts';
 import type { MemberRow, RoleRow } from './rows.ts';
 
@@ -42,7 +42,7 @@ export async function putRole(
   const impersonatorsJson = impersonators === undefined ? undefined : principalsJson(impersonators);
   return ctx.db.transaction(async (tx) => {
     await claimApproval(ctx, tx, by, note);
-    if (members && isSystemAdminRole(domain, name)) await guardSystemAdmins(ctx, tx);
+    if (members) await guardAdminRoleChange(ctx, tx, [{ domain, role: name }]);
     await holdDomain(ctx, tx, domain);
     const now = ctx.now();
     // DO NOTHING rather than a check first: when two instances create the same role at
@@ -159,7 +159,7 @@ export async function listRoleMembers(ctx: SqlContext, domain: string, role: str
 export function deleteRole(ctx: SqlContext, domain: string, name: string, by: Actor, note?: AuditNote): Promise<void> {
   return ctx.db.transaction(async (tx) => {
     await claimApproval(ctx, tx, by, note);
-    if (isSystemAdminRole(domain, name)) await guardSystemAdmins(ctx, tx);
+    await guardAdminRoleChange(ctx, tx, [{ domain, role: name }]);
     const before = await loadRole(tx, await lockRole(ctx, tx, domain, name));
     await tx.run('DELETE FROM role_members WHERE domain = ? AND role = ?', [domain, name]);
     await tx.run('DELETE FROM roles WHERE domain = ? AND name = ?', [domain, name]);
@@ -178,7 +178,7 @@ export function putRoleMember(
 ): Promise<{ created: boolean; joinTokensVoided: number }> {
   return ctx.db.transaction(async (tx) => {
     await claimApproval(ctx, tx, by, note);
-    if (isSystemAdminRole(domain, role)) await guardSystemAdmins(ctx, tx);
+    await guardAdminRoleChange(ctx, tx, [{ domain, role }]);
     await lockRole(ctx, tx, domain, role);
     const existing = await memberRow(tx, domain, role, member.principal);
     const joinTokensVoided = await writeMembers(ctx, tx, { domain, role, writes: [{ member, previous: existing }] }, by);
@@ -208,7 +208,7 @@ export function putRoleMembers(
 ): Promise<{ created: number; updated: number; joinTokensVoided: number }> {
   return ctx.db.transaction(async (tx) => {
     await claimApproval(ctx, tx, by, note);
-    if (isSystemAdminRole(domain, role)) await guardSystemAdmins(ctx, tx);
+    await guardAdminRoleChange(ctx, tx, [{ domain, role }]);
     await lockRole(ctx, tx, domain, role);
     // A principal named twice is one member; the last entry wins.
     const unique = new Map(members.map((member) => [member.principal, member]));
@@ -234,7 +234,7 @@ export function putRoleMembers(
 export function deleteRoleMember(ctx: SqlContext, domain: string, role: string, principal: string, by: Actor, note?: AuditNote): Promise<void> {
   return ctx.db.transaction(async (tx) => {
     await claimApproval(ctx, tx, by, note);
-    if (isSystemAdminRole(domain, role)) await guardSystemAdmins(ctx, tx);
+    await guardAdminRoleChange(ctx, tx, [{ domain, role }]);
     await lockRole(ctx, tx, domain, role);
     const existing = await memberRow(tx, domain, role, principal);
     if (!existing) throw new NotFoundError(`${principal} is not a member of ${roleTarget(domain, role)}`);
@@ -527,7 +527,7 @@ export function applyReviews(
 ): Promise<{ changed: number; joinTokensVoided: number }> {
   return ctx.db.transaction(async (tx) => {
     await claimApproval(ctx, tx, by, note);
-    if (items.some((item) => isSystemAdminRole(item.domain, item.role))) await guardSystemAdmins(ctx, tx);
+    await guardAdminRoleChange(ctx, tx, items);
     const byRole = new Map<string, { domain: string; role: string; principals: string[] }>();
     for (const item of items) {
       const key = roleTarget(item.domain, item.role);

@@ -23,14 +23,17 @@ import type { SqlContext } from './context.ts';
 /** Guarded transactions, with the horizon each saw before its change. */
 const guarded = new WeakMap<SqlExecutor, number>();
 
-export const isSystemAdminRole = (domain: string, role: string): boolean => domain === SYSTEM_DOMAIN && role === ADMIN_ROLE;
-
 /** Marks `tx` as one that may bring the horizon forward. Call before the transaction's writes and row locks. */
 export async function guardSystemAdmins(ctx: SqlContext, tx: SqlExecutor): Promise<void> {
   if (guarded.has(tx)) return;
   // The key is any constant no other lock of Tessera's uses.
   if (ctx.db.dialect === 'postgres') await tx.get('SELECT pg_advisory_xact_lock(7305342113) AS locked');
   guarded.set(tx, await horizon(tx, ctx.now()));
+}
+
+/** guardSystemAdmins for a change of the members of `roles`, when sys.auth:role.admin is one of them. */
+export async function guardAdminRoleChange(ctx: SqlContext, tx: SqlExecutor, roles: readonly { domain: string; role: string }[]): Promise<void> {
+  if (roles.some(({ domain, role }) => domain === SYSTEM_DOMAIN && role === ADMIN_ROLE)) await guardSystemAdmins(ctx, tx);
 }
 
 /** Run by every transaction as its last step before the change counter: refuses a guarded one that brings the horizon forward. */
@@ -44,10 +47,10 @@ export async function checkSystemAdmins(tx: SqlExecutor, clock: () => number): P
   if (after <= now) {
     throw new ConflictError(`this would leave ${role} without an active member, and nobody could administer Tessera; add another system admin first`);
   }
-  const until = before === Infinity ? 'one of them has no expiry' : `they last until ${new Date(before).toISOString()}`;
+  const today = before === Infinity ? 'never, as one of them has no expiry' : `only from ${new Date(before).toISOString()}`;
   throw new ConflictError(
-    `this would leave ${role} without an active member from ${new Date(after).toISOString()}, sooner than now (${until}), ` +
-      'and nobody could administer Tessera then; add another system admin, lasting as long, first',
+    `this would leave ${role} without an active member from ${new Date(after).toISOString()} (as its members stand it would be ${today}), ` +
+      'and nobody could administer Tessera then; add another system admin lasting as long first',
   );
 }
 

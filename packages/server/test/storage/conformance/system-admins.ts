@@ -98,9 +98,19 @@ export function systemAdmins(harness: StoreHarness): void {
     storeTest(harness, 'refuses bringing forward the moment the role is left without an active member, however the steps are split', async (store) => {
       await seed(store, ['a']);
       for (const name of ['b', 'c']) await store.createService({ domain: 'sys.auth', name }, {}, admin);
-      await store.putRoleMember('sys.auth', 'admin', { principal: 'sys.auth.b', expiresAt: Date.now() + 2 * DAY }, admin);
+      const b2 = Date.now() + 2 * DAY;
+      await store.putRoleMember('sys.auth', 'admin', { principal: 'sys.auth.b', expiresAt: b2 }, admin);
       // a has no end: leaving b to end in two days would end the role then.
-      await assert.rejects(store.putRoleMember('sys.auth', 'admin', { principal: 'sys.auth.a', expiresAt: Date.now() + DAY }, admin), LAST);
+      await assert.rejects(
+        store.putRoleMember('sys.auth', 'admin', { principal: 'sys.auth.a', expiresAt: Date.now() + DAY }, admin),
+        (error: Error) =>
+          error instanceof ConflictError &&
+          new RegExp(
+            `^this would leave sys\\.auth:role\\.admin without an active member from ${new Date(b2).toISOString()} ` +
+              '\\(as its members stand it would be never, as one of them has no expiry\\), and nobody could administer Tessera then; ' +
+              'add another system admin lasting as long first$',
+          ).test(error.message),
+      );
       await assert.rejects(store.updateService('sys.auth.a', { expiresAt: Date.now() + 3 * DAY }, admin), LAST);
       await assert.rejects(store.updateService('sys.auth.a', { status: 'DISABLED' }, admin), LAST);
       // With c added without end, a may go; then c is the one without end.
@@ -120,7 +130,9 @@ export function systemAdmins(harness: StoreHarness): void {
         await driver.run("UPDATE role_members SET expires_at = ? WHERE domain = 'sys.auth' AND role = 'admin' AND principal = 'sys.auth.a'", [week]);
         await driver.run("UPDATE services SET expires_at = ? WHERE principal = 'sys.auth.b'", [week + DAY]);
         await store.deleteRoleMember('sys.auth', 'admin', 'sys.auth.a', admin);
-        await assert.rejects(store.updateService('sys.auth.b', { expiresAt: week }, admin), LAST);
+        await assert.rejects(store.updateService('sys.auth.b', { expiresAt: week }, admin), (error: Error) =>
+          error.message.includes(`from ${new Date(week).toISOString()} (as its members stand it would be only from ${new Date(week + DAY).toISOString()})`),
+        );
         await store.updateService('sys.auth.b', { expiresAt: week + 2 * DAY }, admin);
         assert.deepEqual(await activeAdmins(store), ['sys.auth.b']);
       },
