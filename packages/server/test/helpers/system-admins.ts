@@ -1,12 +1,13 @@
 // What the tests of the last-system-admin rule share: its refusal, who counts as a system admin,
-// and two Tessera instances on one fresh PostgreSQL database reached over HTTPS.
+// a test server on SQLite with a clock the test moves, and two Tessera instances on one fresh
+// PostgreSQL database reached over HTTPS.
 
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { send, type TestResponse } from '@tessera/testkit/https';
-import { basic } from '@tessera/testkit/server';
+import { basic, startTestServer, type TestServer } from '@tessera/testkit/server';
 import { freePort } from '@tessera/testkit/port';
 import { loadConfig } from '../../src/config/load.ts';
 import { createServer, type TesseraServer } from '../../src/server.ts';
@@ -15,6 +16,12 @@ import { createTestDatabase } from '../storage/postgres-database.ts';
 
 export const LAST = /would leave sys\.auth:role\.admin without an active member/;
 export const ADMIN_SCOPE = 'sys.auth:role.admin';
+
+/** The answer refuses a change as leaving sys.auth:role.admin without an active member. */
+export function assertLast(res: TestResponse): void {
+  assert.equal(res.status, 409, res.text);
+  assert.match(res.text, LAST);
+}
 
 /** The principals that count as system admins at `now`: unexpired members whose service is ACTIVE and unexpired. */
 export async function activeAdmins(store: Pick<Store, 'getRole' | 'getService'>, now: number = Date.now()): Promise<string[]> {
@@ -26,6 +33,67 @@ export async function activeAdmins(store: Pick<Store, 'getRole' | 'getService'>,
     if (unexpired(member.expiresAt) && service?.status === 'ACTIVE' && unexpired(service.expiresAt)) active.push(member.principal);
   }
   return active;
+}
+
+/** One test server on SQLite with a clock the test moves, and what the attacks on it do. */
+export interface World {
+  t: TestServer;
+  clock: { now: number };
+  /** A token of the bootstrap admin, sys.auth.admin. */
+  root: string;
+  iso(offset: number): string;
+  /** Creates `domain.name` (the domain too, when missing): the 201 answer. */
+  service(domain: string, name: string, body?: Record<string, unknown>): Promise<TestResponse>;
+  /** The same, returning the new service's client secret. */
+  secret(domain: string, name: string, body?: Record<string, unknown>): Promise<string>;
+  token(principal: string, secret: string, scope: string): Promise<string>;
+  active(): Promise<string[]>;
+  accounts(method: string, path: string, body: unknown, token: string): Promise<TestResponse>;
+}
+
+const worlds: TestServer[] = [];
+
+/** Stops every server world() started: for afterEach and after. */
+export async function stopWorlds(): Promise<void> {
+  for (const t of worlds.splice(0)) await t.stop();
+}
+
+export async function world(): Promise<World> {
+  const clock = { now: Date.now() };
+  const t = await startTestServer({ now: () => clock.now, env: { TESSERA_SERVICE_ACCOUNTS_DOMAIN: 'alpha' } });
+  worlds.push(t);
+  const root = await t.adminToken();
+  const domains = new Set<string>(['sys.auth']);
+  const service: World['service'] = async (domain, name, body = {}) => {
+    if (!domains.has(domain)) {
+      const made = await t.admin$('POST', '/domains', { name: domain }, root);
+      assert.ok(made.status === 201 || made.status === 409, made.text);
+      domains.add(domain);
+    }
+    const res = await t.admin$('POST', `/domains/${domain}/services`, { name, ...body }, root);
+    assert.equal(res.status, 201, res.text);
+    return res;
+  };
+  return {
+    t,
+    clock,
+    root,
+    iso: (offset) => new Date(clock.now + offset).toISOString(),
+    service,
+    secret: async (domain, name, body) => (await service(domain, name, body)).json.clientSecret as string,
+    async token(principal, secret, scope) {
+      const res = await t.token(principal, secret, { grant_type: 'client_credentials', scope });
+      assert.equal(res.status, 200, res.text);
+      return res.json.access_token as string;
+    },
+    active: () => activeAdmins(t.server.store, clock.now),
+    accounts: (method, path, body, token) =>
+      t.send(`/auth/admin/service-accounts${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }),
+  };
 }
 
 export interface Fleet {

@@ -14,11 +14,8 @@ describe('last system admin, second review: two instances on one PostgreSQL', ()
   let root = '';
   /** The instances' log lines (level info and up): deadlocks are logged at info, outages at error. */
   let logged: string[] = [];
-  const token = (id: string, secret: string, scope?: string) => fleet.token(id, secret, scope);
-  const adminCall = (i: number, bearer: string, method: string, path: string, body?: unknown) => fleet.adminCall(i, bearer, method, path, body);
-  const store = () => fleet.store();
   const made = async (domain: string, name: string): Promise<string> => {
-    const res = await adminCall(0, root, 'POST', `/domains/${domain}/services`, { name });
+    const res = await fleet.adminCall(0, root, 'POST', `/domains/${domain}/services`, { name });
     assert.equal(res.status, 201, res.text);
     return res.json.clientSecret as string;
   };
@@ -27,18 +24,18 @@ describe('last system admin, second review: two instances on one PostgreSQL', ()
     // Started at once on the fresh database: the bootstrap races itself and must leave one admin.
     fleet = await startFleet('info');
     ({ root, logged } = fleet);
-    for (const name of ['ops', 'alpha', 'beta']) assert.equal((await adminCall(0, root, 'POST', '/domains', { name })).status, 201);
-    assert.equal((await adminCall(0, root, 'PUT', '/domains/beta/roles/admin', { members: [] })).status, 201);
+    for (const name of ['ops', 'alpha', 'beta']) assert.equal((await fleet.adminCall(0, root, 'POST', '/domains', { name })).status, 201);
+    assert.equal((await fleet.adminCall(0, root, 'PUT', '/domains/beta/roles/admin', { members: [] })).status, 201);
   });
   after(() => fleet?.close());
 
   it('the fresh database, bootstrapped by two instances at once, has exactly one admin, usable on both', async () => {
-    const role = await store().getRole('sys.auth', 'admin');
+    const role = await fleet.store().getRole('sys.auth', 'admin');
     assert.deepEqual(
       role?.members.map((m) => m.principal),
       ['sys.auth.admin'],
     );
-    for (const i of [0, 1]) assert.equal((await adminCall(i, root, 'GET', '/domains/sys.auth')).status, 200);
+    for (const i of [0, 1]) assert.equal((await fleet.adminCall(i, root, 'GET', '/domains/sys.auth')).status, 200);
   });
 
   // A renewal of a lapsed foreign admin locks the role, then the service (roles.ts writeMembers);
@@ -51,9 +48,9 @@ describe('last system admin, second review: two instances on one PostgreSQL', ()
       const name = `x${round}`;
       await made('ops', name);
       const lapsed = new Date(Date.now() - 60_000).toISOString();
-      assert.equal((await adminCall(0, root, 'PUT', `/domains/beta/roles/admin/members/ops.${name}`, { expiresAt: lapsed })).status, 201);
-      const renew = () => adminCall(0, root, 'PUT', `/domains/beta/roles/admin/members/ops.${name}`, {});
-      const remove = () => adminCall(1, root, 'DELETE', `/domains/ops/services/${name}`);
+      assert.equal((await fleet.adminCall(0, root, 'PUT', `/domains/beta/roles/admin/members/ops.${name}`, { expiresAt: lapsed })).status, 201);
+      const renew = () => fleet.adminCall(0, root, 'PUT', `/domains/beta/roles/admin/members/ops.${name}`, {});
+      const remove = () => fleet.adminCall(1, root, 'DELETE', `/domains/ops/services/${name}`);
       let [put, del] = await Promise.all([renew(), remove()]);
       outcomes.push(`${put.status}/${del.status}`);
       for (const res of [put, del]) {
@@ -70,9 +67,9 @@ describe('last system admin, second review: two instances on one PostgreSQL', ()
 
   it('a deadlock met while applying an approved change answers 503: the change stays pending, and no storage outage is reported', async (t) => {
     const bossSecret = await made('beta', 'chief');
-    assert.equal((await adminCall(0, root, 'PUT', '/domains/beta/roles/admin/members/beta.chief', {})).status, 201);
-    const chief = await token('beta.chief', bossSecret, 'beta:role.admin');
-    assert.equal((await adminCall(0, root, 'PATCH', '/domains/beta', { approvalRequiredRoles: ['admin'] })).status, 200);
+    assert.equal((await fleet.adminCall(0, root, 'PUT', '/domains/beta/roles/admin/members/beta.chief', {})).status, 201);
+    const chief = await fleet.token('beta.chief', bossSecret, 'beta:role.admin');
+    assert.equal((await fleet.adminCall(0, root, 'PATCH', '/domains/beta', { approvalRequiredRoles: ['admin'] })).status, 200);
     const before = logged.length;
     const seen: string[] = [];
     {
@@ -81,23 +78,23 @@ describe('last system admin, second review: two instances on one PostgreSQL', ()
         await made('ops', name);
         // The lapsed membership, written past the approval (a system admin's PUT would wait for one).
         const lapsed = Date.now() - 60_000;
-        await store().putRoleMember('beta', 'admin', { principal: `ops.${name}`, expiresAt: lapsed }, { actor: 'test' });
-        const asked = await adminCall(0, root, 'PUT', `/domains/beta/roles/admin/members/ops.${name}`, {});
+        await fleet.store().putRoleMember('beta', 'admin', { principal: `ops.${name}`, expiresAt: lapsed }, { actor: 'test' });
+        const asked = await fleet.adminCall(0, root, 'PUT', `/domains/beta/roles/admin/members/ops.${name}`, {});
         assert.equal(asked.status, 202, asked.text);
         const [approve, del] = await Promise.all([
-          adminCall(0, chief, 'POST', `/approvals/${asked.json.id}/approve`, {}),
-          adminCall(1, root, 'DELETE', `/domains/ops/services/${name}`),
+          fleet.adminCall(0, chief, 'POST', `/approvals/${asked.json.id}/approve`, {}),
+          fleet.adminCall(1, root, 'DELETE', `/domains/ops/services/${name}`),
         ]);
         seen.push(`${approve.status}/${del.status}`);
-        const change = await store().getPendingChange(asked.json.id as string);
+        const change = await fleet.store().getPendingChange(asked.json.id as string);
         if (approve.status === 503) {
           assert.equal(change?.status, 'pending', `round ${round}: the approval met a deadlock (503) but the change is ${change?.status}`);
           assert.match(approve.text, /concurrent change/);
         }
         for (const res of [approve, del]) assert.ok(res.status !== 500, `round ${round}: ${res.status} ${res.text}`);
-        const left = await store().getRole('beta', 'admin');
+        const left = await fleet.store().getRole('beta', 'admin');
         if (left?.members.some((m) => m.principal === `ops.${name}`)) {
-          await store().deleteRoleMember('beta', 'admin', `ops.${name}`, { actor: 'test' });
+          await fleet.store().deleteRoleMember('beta', 'admin', `ops.${name}`, { actor: 'test' });
         }
       }
       t.diagnostic(`rounds (approve/DELETE): ${seen.join(' ')}`);
@@ -118,16 +115,16 @@ describe('last system admin, second review: two instances on one PostgreSQL', ()
     for (const domain of ['ops', 'alpha', 'beta']) for (let i = 0; i < 13; i++) names.push([domain, `p${i}`]);
     for (const [domain, name] of names) await made(domain, name);
     const guardSecret = await made('sys.auth', 'second');
-    assert.equal((await adminCall(0, root, 'PUT', '/domains/sys.auth/roles/admin/members/sys.auth.second', {})).status, 201);
-    await token('sys.auth.second', guardSecret);
+    assert.equal((await fleet.adminCall(0, root, 'PUT', '/domains/sys.auth/roles/admin/members/sys.auth.second', {})).status, 201);
+    await fleet.token('sys.auth.second', guardSecret);
     const started = Date.now();
     const results = await Promise.all([
-      ...names.map(([domain, name], i) => adminCall(i % 2, root, 'DELETE', `/domains/${domain}/services/${name}`)),
-      adminCall(0, root, 'PUT', '/domains/sys.auth/roles/admin/members/sys.auth.second', { expiresAt: new Date(Date.now() + 86_400_000).toISOString() }),
-      adminCall(1, root, 'PATCH', '/domains/sys.auth/services/second', { expiresAt: new Date(Date.now() + 2 * 86_400_000).toISOString() }),
+      ...names.map(([domain, name], i) => fleet.adminCall(i % 2, root, 'DELETE', `/domains/${domain}/services/${name}`)),
+      fleet.adminCall(0, root, 'PUT', '/domains/sys.auth/roles/admin/members/sys.auth.second', { expiresAt: new Date(Date.now() + 86_400_000).toISOString() }),
+      fleet.adminCall(1, root, 'PATCH', '/domains/sys.auth/services/second', { expiresAt: new Date(Date.now() + 2 * 86_400_000).toISOString() }),
     ]);
     for (const res of results) assert.ok(res.status < 300, `${res.status} ${res.text}`);
     assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
-    assert.equal((await adminCall(0, root, 'DELETE', '/domains/sys.auth/services/second')).status, 204);
+    assert.equal((await fleet.adminCall(0, root, 'DELETE', '/domains/sys.auth/services/second')).status, 204);
   });
 });

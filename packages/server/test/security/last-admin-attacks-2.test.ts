@@ -6,69 +6,12 @@
 
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import type { TestResponse } from '@tessera/testkit/https';
-import { startTestServer, type TestServer } from '@tessera/testkit/server';
-import { activeAdmins, ADMIN_SCOPE, LAST } from '../helpers/system-admins.ts';
+import { ADMIN_SCOPE, assertLast, stopWorlds, world } from '../helpers/system-admins.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-function assertLast(res: TestResponse): void {
-  assert.equal(res.status, 409, res.text);
-  assert.match(res.text, LAST);
-}
-
-const running: TestServer[] = [];
-afterEach(async () => {
-  for (const t of running.splice(0)) await t.stop();
-});
-
-interface World {
-  t: TestServer;
-  clock: { now: number };
-  root: string;
-  iso(offset: number): string;
-  service(domain: string, name: string, body?: Record<string, unknown>): Promise<TestResponse>;
-  token(principal: string, secret: string, scope: string): Promise<string>;
-  active(): Promise<string[]>;
-  accounts(method: string, path: string, body: unknown, token: string): Promise<TestResponse>;
-}
-
-async function world(): Promise<World> {
-  const clock = { now: Date.now() };
-  const t = await startTestServer({ now: () => clock.now, env: { TESSERA_SERVICE_ACCOUNTS_DOMAIN: 'alpha' } });
-  running.push(t);
-  const root = await t.adminToken();
-  const domains = new Set<string>(['sys.auth']);
-  return {
-    t,
-    clock,
-    root,
-    iso: (offset) => new Date(clock.now + offset).toISOString(),
-    async service(domain, name, body = {}) {
-      if (!domains.has(domain)) {
-        const made = await t.admin$('POST', '/domains', { name: domain }, root);
-        assert.ok(made.status === 201 || made.status === 409, made.text);
-        domains.add(domain);
-      }
-      const res = await t.admin$('POST', `/domains/${domain}/services`, { name, ...body }, root);
-      assert.equal(res.status, 201, res.text);
-      return res;
-    },
-    async token(principal, secret, scope) {
-      const res = await t.token(principal, secret, { grant_type: 'client_credentials', scope });
-      assert.equal(res.status, 200, res.text);
-      return res.json.access_token as string;
-    },
-    active: () => activeAdmins(t.server.store, clock.now),
-    accounts: (method, path, body, token) =>
-      t.send(`/auth/admin/service-accounts${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      }),
-  };
-}
+afterEach(stopWorlds);
 
 describe('last system admin, second review: attacks over HTTP (SQLite)', () => {
   describe('changes of status, expiry and membership: held', () => {

@@ -12,30 +12,27 @@ describe('last system admin: two instances on one PostgreSQL', () => {
   let root = '';
   /** The instances' error log lines: what a 500 was. */
   let logged: string[] = [];
-  const token = (id: string, secret: string, scope?: string) => fleet.token(id, secret, scope);
-  const adminCall = (i: number, bearer: string, method: string, path: string, body?: unknown) => fleet.adminCall(i, bearer, method, path, body);
-  const store = () => fleet.store();
-  const active = (): Promise<string[]> => activeAdmins(store());
+  const active = (): Promise<string[]> => activeAdmins(fleet.store());
 
   before(async () => {
     fleet = await startFleet('error');
     ({ root, logged } = fleet);
-    assert.equal((await adminCall(0, root, 'POST', '/domains', { name: 'ops' })).status, 201);
+    assert.equal((await fleet.adminCall(0, root, 'POST', '/domains', { name: 'ops' })).status, 201);
   });
   after(() => fleet?.close());
 
   it('of two instances racing to remove the two admins (member, service), exactly one succeeds each round, the other 409', async () => {
     for (let round = 0; round < 6; round++) {
       const name = `pair${round}`;
-      const made = await adminCall(0, root, 'POST', '/domains/sys.auth/services', { name });
+      const made = await fleet.adminCall(0, root, 'POST', '/domains/sys.auth/services', { name });
       assert.equal(made.status, 201, made.text);
-      const other = await adminCall(0, root, 'PUT', `/domains/sys.auth/roles/admin/members/sys.auth.${name}`, {});
+      const other = await fleet.adminCall(0, root, 'PUT', `/domains/sys.auth/roles/admin/members/sys.auth.${name}`, {});
       assert.equal(other.status, 201, other.text);
-      const otherToken = await token(`sys.auth.${name}`, made.json.clientSecret);
+      const otherToken = await fleet.token(`sys.auth.${name}`, made.json.clientSecret);
       // Each removes the other: the root's member (on instance 0), the pair's service disabled (on instance 1).
       const [first, second] = await Promise.all([
-        adminCall(0, otherToken, 'DELETE', '/domains/sys.auth/roles/admin/members/sys.auth.admin'),
-        adminCall(1, root, 'PATCH', `/domains/sys.auth/services/${name}`, { status: 'DISABLED' }),
+        fleet.adminCall(0, otherToken, 'DELETE', '/domains/sys.auth/roles/admin/members/sys.auth.admin'),
+        fleet.adminCall(1, root, 'PATCH', `/domains/sys.auth/services/${name}`, { status: 'DISABLED' }),
       ]);
       const statuses = [first.status, second.status].sort();
       assert.ok(statuses[1] === 409 || statuses[1] === 401, `round ${round}: ${first.status} ${first.text} / ${second.status} ${second.text}`);
@@ -45,9 +42,9 @@ describe('last system admin: two instances on one PostgreSQL', () => {
       // Back to the root alone, by whoever is left.
       const by = left[0] === 'sys.auth.admin' ? root : otherToken;
       if (left[0] !== 'sys.auth.admin') {
-        assert.equal((await adminCall(0, by, 'PUT', '/domains/sys.auth/roles/admin/members/sys.auth.admin', {})).status, 201);
+        assert.equal((await fleet.adminCall(0, by, 'PUT', '/domains/sys.auth/roles/admin/members/sys.auth.admin', {})).status, 201);
       }
-      const gone = await adminCall(0, root, 'DELETE', `/domains/sys.auth/services/${name}`);
+      const gone = await fleet.adminCall(0, root, 'DELETE', `/domains/sys.auth/services/${name}`);
       assert.equal(gone.status, 204, gone.text);
       assert.deepEqual(await active(), ['sys.auth.admin']);
     }
@@ -61,20 +58,20 @@ describe('last system admin: two instances on one PostgreSQL', () => {
     const statuses: string[] = [];
     for (let round = 0; round < 12; round++) {
       const name = `x${round}`;
-      assert.equal((await adminCall(0, root, 'POST', '/domains/ops/services', { name })).status, 201);
+      assert.equal((await fleet.adminCall(0, root, 'POST', '/domains/ops/services', { name })).status, 201);
       const lapsed = { principal: `ops.${name}`, expiresAt: new Date(Date.now() - 60_000).toISOString() };
-      assert.equal((await adminCall(0, root, 'PUT', `/domains/sys.auth/roles/admin/members/ops.${name}`, { expiresAt: lapsed.expiresAt })).status, 201);
+      assert.equal((await fleet.adminCall(0, root, 'PUT', `/domains/sys.auth/roles/admin/members/ops.${name}`, { expiresAt: lapsed.expiresAt })).status, 201);
       const members = [{ principal: 'sys.auth.admin' }, { principal: `ops.${name}` }];
       const [put, del] = await Promise.all([
-        adminCall(0, root, 'PUT', '/domains/sys.auth/roles/admin', { members }),
-        adminCall(1, root, 'DELETE', `/domains/ops/services/${name}`),
+        fleet.adminCall(0, root, 'PUT', '/domains/sys.auth/roles/admin', { members }),
+        fleet.adminCall(1, root, 'DELETE', `/domains/ops/services/${name}`),
       ]);
       statuses.push(`${put.status}/${del.status}`);
       const deadlock = logged.find((line) => /40P01|deadlock/.test(line))?.slice(0, 300) ?? '';
       for (const res of [put, del]) assert.ok(res.status < 500, `round ${round}: ${res.status} ${res.text} (${statuses.join(' ')}) ${deadlock}`);
-      const role = await store().getRole('sys.auth', 'admin');
+      const role = await fleet.store().getRole('sys.auth', 'admin');
       const stale = role?.members.find((m) => m.principal === `ops.${name}`);
-      if (stale) assert.equal((await adminCall(0, root, 'DELETE', `/domains/sys.auth/roles/admin/members/ops.${name}`)).status, 204);
+      if (stale) assert.equal((await fleet.adminCall(0, root, 'DELETE', `/domains/sys.auth/roles/admin/members/ops.${name}`)).status, 204);
       assert.deepEqual(await active(), ['sys.auth.admin']);
     }
   });
@@ -88,11 +85,17 @@ describe('last system admin: two instances on one PostgreSQL', () => {
     let lockedOut = false;
     for (let round = 0; round < 40 && !lockedOut; round++) {
       const name = `r${round}`;
-      const made = await adminCall(0, root, 'POST', '/domains/sys.auth/services', { name });
+      const made = await fleet.adminCall(0, root, 'POST', '/domains/sys.auth/services', { name });
       assert.equal(made.status, 201, made.text);
       const [put, del] = await Promise.all([
-        adminCall(0, root, 'PUT', '/domains/sys.auth/roles/admin', { members: [{ principal: `sys.auth.${name}` }] }),
-        adminCall(1, root, round % 2 === 0 ? 'DELETE' : 'PATCH', `/domains/sys.auth/services/${name}`, round % 2 === 0 ? undefined : { status: 'DISABLED' }),
+        fleet.adminCall(0, root, 'PUT', '/domains/sys.auth/roles/admin', { members: [{ principal: `sys.auth.${name}` }] }),
+        fleet.adminCall(
+          1,
+          root,
+          round % 2 === 0 ? 'DELETE' : 'PATCH',
+          `/domains/sys.auth/services/${name}`,
+          round % 2 === 0 ? undefined : { status: 'DISABLED' },
+        ),
       ]);
       outcomes.push(`${put.status}/${del.status}`);
       for (const res of [put, del]) assert.ok(res.status < 500, `round ${round}: ${res.status} ${res.text}`);
@@ -103,9 +106,9 @@ describe('last system admin: two instances on one PostgreSQL', () => {
       }
       if (left[0] !== 'sys.auth.admin') {
         // The new member won: it brings the root back (its token, from its own secret).
-        const by = await token(`sys.auth.${name}`, made.json.clientSecret);
-        assert.equal((await adminCall(0, by, 'PUT', '/domains/sys.auth/roles/admin/members/sys.auth.admin', {})).status, 201);
-        assert.equal((await adminCall(0, root, 'DELETE', `/domains/sys.auth/roles/admin/members/sys.auth.${name}`)).status, 204);
+        const by = await fleet.token(`sys.auth.${name}`, made.json.clientSecret);
+        assert.equal((await fleet.adminCall(0, by, 'PUT', '/domains/sys.auth/roles/admin/members/sys.auth.admin', {})).status, 201);
+        assert.equal((await fleet.adminCall(0, root, 'DELETE', `/domains/sys.auth/roles/admin/members/sys.auth.${name}`)).status, 204);
       }
       assert.deepEqual(await active(), ['sys.auth.admin']);
     }

@@ -7,18 +7,14 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, describe, it } from 'node:test';
 import type { TestResponse } from '@tessera/testkit/https';
-import { startTestServer, type TestServer } from '@tessera/testkit/server';
 import { recoverAdmin } from '../../src/admin/recover.ts';
 import { loadConfig } from '../../src/config/load.ts';
-import { activeAdmins, ADMIN_SCOPE, LAST } from '../helpers/system-admins.ts';
+import { ADMIN_SCOPE, assertLast, LAST, stopWorlds, world, type World } from '../helpers/system-admins.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-function assertLast(res: TestResponse): void {
-  assert.equal(res.status, 409, res.text);
-  assert.match(res.text, LAST);
-}
+afterEach(stopWorlds);
 
 /**
  * Writes `sql` straight to the server's database, past the store and its checks: the state an
@@ -28,69 +24,14 @@ async function legacyWrite(w: World, sql: string, params: (string | number)[] = 
   await (w.t.server.store as unknown as { ctx: { db: { run(sql: string, params: (string | number)[]): Promise<unknown> } } }).ctx.db.run(sql, params);
 }
 
-interface World {
-  t: TestServer;
-  clock: { now: number };
-  /** A token of the bootstrap admin, sys.auth.admin. */
-  root: string;
-  iso(offset: number): string;
-  /** Creates `domain.name` (the domain too, when missing) and returns its secret. */
-  service(domain: string, name: string, body?: Record<string, unknown>): Promise<string>;
-  token(principal: string, secret: string, scope: string): Promise<string>;
-  active(): Promise<string[]>;
-  accounts(method: string, path: string, body: unknown, token: string): Promise<TestResponse>;
-}
-
-const running: TestServer[] = [];
-afterEach(async () => {
-  for (const t of running.splice(0)) await t.stop();
-});
-
-async function world(): Promise<World> {
-  const clock = { now: Date.now() };
-  const t = await startTestServer({ now: () => clock.now, env: { TESSERA_SERVICE_ACCOUNTS_DOMAIN: 'alpha' } });
-  running.push(t);
-  const root = await t.adminToken();
-  const domains = new Set<string>(['sys.auth']);
-  const w: World = {
-    t,
-    clock,
-    root,
-    iso: (offset) => new Date(clock.now + offset).toISOString(),
-    async service(domain, name, body = {}) {
-      if (!domains.has(domain)) {
-        const made = await t.admin$('POST', '/domains', { name: domain }, root);
-        assert.ok(made.status === 201 || made.status === 409, made.text);
-        domains.add(domain);
-      }
-      const res = await t.admin$('POST', `/domains/${domain}/services`, { name, ...body }, root);
-      assert.equal(res.status, 201, res.text);
-      return res.json.clientSecret as string;
-    },
-    async token(principal, secret, scope) {
-      const res = await t.token(principal, secret, { grant_type: 'client_credentials', scope });
-      assert.equal(res.status, 200, res.text);
-      return res.json.access_token as string;
-    },
-    active: () => activeAdmins(t.server.store, clock.now),
-    accounts: (method, path, body, token) =>
-      t.send(`/auth/admin/service-accounts${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      }),
-  };
-  return w;
-}
-
 /**
  * ops.robot the only system admin (the bootstrap admin removed by it), with `robot` its service's
  * fields; ops.boss the admin of ops (not a system admin). Returns their tokens.
  */
 async function robotWorld(robot: Record<string, unknown> = {}): Promise<World & { robotToken: string; boss: string }> {
   const w = await world();
-  const robotSecret = await w.service('ops', 'robot', robot);
-  const bossSecret = await w.service('ops', 'boss');
+  const robotSecret = await w.secret('ops', 'robot', robot);
+  const bossSecret = await w.secret('ops', 'boss');
   assert.equal((await w.t.admin$('PUT', '/domains/ops/roles/admin', { members: [{ principal: 'ops.boss' }] }, w.root)).status, 201);
   assert.equal((await w.t.admin$('PUT', '/domains/sys.auth/roles/admin/members/ops.robot', {}, w.root)).status, 201);
   const robotToken = await w.token('ops.robot', robotSecret, ADMIN_SCOPE);
@@ -101,16 +42,14 @@ async function robotWorld(robot: Record<string, unknown> = {}): Promise<World & 
 }
 
 describe('last system admin: attacks over HTTP (SQLite)', () => {
-  after(async () => {
-    for (const t of running.splice(0)) await t.stop();
-  });
+  after(stopWorlds);
 
   describe('found by this review, fixed', () => {
     // Found by this review and fixed: disabling was judged at the service's own expiry, where it no longer counted.
     it("ops's admin cannot disable the only system admin, ops.robot, whose service has an expiry of its own", async () => {
       const w = await world();
-      const robotSecret = await w.service('ops', 'robot', { expiresAt: w.iso(90 * DAY) });
-      const bossSecret = await w.service('ops', 'boss');
+      const robotSecret = await w.secret('ops', 'robot', { expiresAt: w.iso(90 * DAY) });
+      const bossSecret = await w.secret('ops', 'boss');
       assert.equal((await w.t.admin$('PUT', '/domains/ops/roles/admin', { members: [{ principal: 'ops.boss' }] }, w.root)).status, 201);
       assert.equal((await w.t.admin$('PUT', '/domains/sys.auth/roles/admin/members/ops.robot', {}, w.root)).status, 201);
       const robot = await w.token('ops.robot', robotSecret, ADMIN_SCOPE);
@@ -147,7 +86,7 @@ describe('last system admin: attacks over HTTP (SQLite)', () => {
       const w = await world();
       // Alone, the bootstrap admin may not be given an expiry (the role would end then):
       assertLast(await w.t.admin$('PUT', '/domains/sys.auth/roles/admin/members/sys.auth.admin', { expiresAt: w.iso(DAY) }, w.root));
-      const robotSecret = await w.service('ops', 'robot');
+      const robotSecret = await w.secret('ops', 'robot');
       assert.equal((await w.t.admin$('PUT', '/domains/sys.auth/roles/admin/members/ops.robot', {}, w.root)).status, 201);
       // Step 1: the robot's membership ends in two days (allowed: the bootstrap admin, without end, stays).
       const first = await w.t.admin$('PUT', '/domains/sys.auth/roles/admin/members/ops.robot', { expiresAt: w.iso(2 * DAY) }, w.root);
@@ -278,7 +217,7 @@ describe('last system admin: attacks over HTTP (SQLite)', () => {
 
     it('judges the bulk review as a whole: removing every admin at once is refused, one of two goes', async () => {
       const w = await world();
-      await w.service('ops', 'robot');
+      await w.secret('ops', 'robot');
       assert.equal((await w.t.admin$('PUT', '/domains/sys.auth/roles/admin/members/ops.robot', {}, w.root)).status, 201);
       const items = [
         { domain: 'sys.auth', role: 'admin', principal: 'sys.auth.admin' },
@@ -300,7 +239,7 @@ describe('last system admin: attacks over HTTP (SQLite)', () => {
       const names = ['a', 'b', 'c', 'd', 'e'];
       const tokens = new Map<string, string>([['sys.auth.admin', w.root]]);
       for (const name of names) {
-        const secret = await w.service('ops', name);
+        const secret = await w.secret('ops', name);
         assert.equal((await w.t.admin$('PUT', `/domains/sys.auth/roles/admin/members/ops.${name}`, {}, w.root)).status, 201);
         tokens.set(`ops.${name}`, await w.token(`ops.${name}`, secret, ADMIN_SCOPE));
       }
@@ -327,7 +266,7 @@ describe('last system admin: attacks over HTTP (SQLite)', () => {
 
     it('two pending removals, each approved by the other admin, cannot both apply: the second fails with 409', async () => {
       const w = await world();
-      const robotSecret = await w.service('ops', 'robot');
+      const robotSecret = await w.secret('ops', 'robot');
       assert.equal((await w.t.admin$('PUT', '/domains/sys.auth/roles/admin/members/ops.robot', {}, w.root)).status, 201);
       const robot = await w.token('ops.robot', robotSecret, ADMIN_SCOPE);
       const gate = await w.t.admin$('PATCH', '/domains/sys.auth', { approvalRequiredRoles: ['admin'] }, w.root);
@@ -348,9 +287,9 @@ describe('last system admin: attacks over HTTP (SQLite)', () => {
   describe('legitimate changes still go through', () => {
     it('once every admin has lapsed: other domains manage their services (a lapsed admin among them), and recover-admin restores a way in', async () => {
       const w = await world();
-      const robotSecret = await w.service('ops', 'robot');
-      const bossSecret = await w.service('ops', 'boss');
-      await w.service('ops', 'worker');
+      const robotSecret = await w.secret('ops', 'robot');
+      const bossSecret = await w.secret('ops', 'boss');
+      await w.secret('ops', 'worker');
       assert.equal((await w.t.admin$('PUT', '/domains/ops/roles/admin', { members: [{ principal: 'ops.boss' }] }, w.root)).status, 201);
       // The robot is an admin for an hour; disabling the bootstrap admin would end the role then: refused.
       const robotMember = await w.t.admin$('PUT', '/domains/sys.auth/roles/admin/members/ops.robot', { expiresAt: w.iso(HOUR) }, w.root);
@@ -377,7 +316,7 @@ describe('last system admin: attacks over HTTP (SQLite)', () => {
 
     it('adding admins, review dates and other services stay open while the only admin stands', async () => {
       const w = await world();
-      await w.service('ops', 'robot');
+      await w.secret('ops', 'robot');
       const put = await w.t.admin$('PUT', '/domains/sys.auth/roles/admin/members/ops.robot', { expiresAt: w.iso(DAY) }, w.root);
       assert.equal(put.status, 201, put.text);
       const review = await w.t.admin$(
